@@ -1,0 +1,326 @@
+//! BackupStrategy — the console's "New Backup Strategy" and the cluster's Backup & Recovery overview.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    ClusterConnection, PasswordSecret, StorageDestination, TimeWindow, conditions_schema,
+};
+
+/// A backup strategy for one OceanBase cluster (optionally a subset of its tenants): where backups go,
+/// when full and incremental backups run, how log archiving is configured, and how long backups are kept.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[kube(
+    group = "obbackup.dev",
+    version = "v1alpha1",
+    kind = "BackupStrategy",
+    plural = "backupstrategies",
+    shortname = "obbs",
+    category = "obbackup",
+    namespaced,
+    status = "BackupStrategyStatus",
+    printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster.name"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Method", type_ = "string", json_path = ".spec.method"),
+    printcolumn(name = "Last Data Backup", type_ = "date", json_path = ".status.lastDataBackupTime"),
+    printcolumn(name = "Log Checkpoint", type_ = "date", json_path = ".status.logCheckpointTime"),
+    printcolumn(name = "Log Delay(s)", type_ = "integer", json_path = ".status.logDelaySeconds"),
+    printcolumn(name = "Backup Size", type_ = "string", json_path = ".status.backupSize"),
+    printcolumn(name = "Next Full", type_ = "date", json_path = ".status.nextFullBackupTime", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(validation = Rule::new("self.dataDestination.uri != self.logDestination.uri")
+    .message("dataDestination and logDestination must be different locations"))]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStrategySpec {
+    /// The OceanBase cluster to back up.
+    pub cluster: ClusterConnection,
+    /// User tenants covered by this strategy. Empty means every user tenant of the cluster (never sys or
+    /// meta tenants). A tenant belongs to at most one strategy.
+    #[serde(default)]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 128)))]
+    #[x_kube(
+        validation = Rule::new("self.all(t, t.matches('^[A-Za-z_][A-Za-z0-9_]*$'))")
+            .message("each tenant must be an OceanBase tenant name: a letter or underscore, then letters, digits or underscores"),
+        validation = Rule::new("self.all(t, t.lowerAscii() != 'sys')")
+            .message("the sys tenant cannot be backed up; list user tenants only"),
+        validation = Rule::new("self.all(t, self.exists_one(u, u == t))")
+            .message("tenants must not list a tenant twice")
+    )]
+    pub tenants: Vec<String>,
+    /// Backup method. Only `Physical` is supported; `Logical` is reserved for a later release.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == 'Physical'").message("method Logical is not supported yet; use Physical"))]
+    pub method: BackupMethod,
+    /// Where data backups (backup sets) are written: OceanBase's `DATA_BACKUP_DEST`.
+    pub data_destination: StorageDestination,
+    /// Where archived logs are written: OceanBase's `LOG_ARCHIVE_DEST`. Must differ from dataDestination.
+    pub log_destination: StorageDestination,
+    /// When data backups run.
+    pub schedule: BackupSchedule,
+    /// Continuous log archiving, which makes point-in-time recovery possible.
+    #[serde(default)]
+    pub log_backup: LogBackupSettings,
+    /// How long backups are kept, and how many finished task objects are kept in Kubernetes.
+    #[serde(default)]
+    pub retention: Retention,
+    /// Encrypt data backups with a password. Restores then need the same password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<PasswordSecret>,
+    /// Pause scheduling of data backups (the console's "Pause"). Log archiving keeps running, so the
+    /// recoverable window never gets a silent gap.
+    #[serde(default)]
+    pub suspend: bool,
+    /// What happens in OceanBase when this strategy is deleted. Backups already taken are never deleted.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// Backup method (the console's "Backup Method").
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum BackupMethod {
+    /// Physical backup: backup sets plus archived logs, restorable to a point in time.
+    #[default]
+    Physical,
+    /// Logical backup (not supported yet).
+    Logical,
+}
+
+/// When data backups run. Cron expressions have five fields (minute hour day-of-month month day-of-week) and
+/// are evaluated in `timeZone`, including its daylight-saving changes.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupSchedule {
+    /// IANA time zone the cron expressions are evaluated in, e.g. `Asia/Shanghai`, `Europe/Berlin` or `UTC`.
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self == 'UTC' || self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){1,2}$')")
+        .message("timeZone must be an IANA time zone name such as Asia/Shanghai or UTC"))]
+    pub time_zone: String,
+    /// When full backups run, e.g. `0 1 * * 0` (Sundays at 01:00).
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new(CRON_RULE).message("full must be a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. '0 1 * * 0'"))]
+    pub full: String,
+    /// When incremental backups run, e.g. `0 1 * * 1-6`. Omit for full backups only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new(CRON_RULE).message("incremental must be a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. '0 1 * * 1-6'"))]
+    pub incremental: Option<String>,
+    /// A run missed (operator down, another backup still running) is started late only within this many
+    /// seconds of its scheduled time; otherwise it is skipped and the next one waits for its own time.
+    #[serde(default = "default_starting_deadline")]
+    #[schemars(range(min = 60, max = 604800))]
+    pub starting_deadline_seconds: i64,
+}
+
+/// CEL: five cron fields separated by spaces, or one of the usual `@` macros.
+const CRON_RULE: &str = "self.matches('^\\\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,#-]+(\\\\s+[0-9A-Za-z*?/,#-]+){4})\\\\s*$')";
+
+fn default_starting_deadline() -> i64 {
+    3600
+}
+
+/// Log archiving settings applied to every tenant of the strategy.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogBackupSettings {
+    /// Keep log archiving running for every tenant. Turning it off leaves no way to restore to a point in
+    /// time between data backups.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// How often OceanBase starts a new archive piece: between `1d` and `7d` (or `24h`..`168h`).
+    #[serde(default = "default_piece_switch_interval")]
+    #[schemars(length(min = 2, max = 8))]
+    #[x_kube(validation = Rule::new(PIECE_SWITCH_RULE).message(PIECE_SWITCH_MESSAGE))]
+    pub piece_switch_interval: String,
+    /// `Optional` (default): transactions do not wait for archiving. `Mandatory`: they wait, so archiving
+    /// can slow the tenant down but never falls behind.
+    #[serde(default)]
+    pub binding: ArchiveBinding,
+    /// Log delay above which the `LogBackupHealthy` condition turns False and an alert fires, e.g. `10m`.
+    #[serde(default = "default_delay_alert_threshold")]
+    #[schemars(length(min = 2, max = 16))]
+    #[x_kube(validation = Rule::new(DURATION_RULE).message("delayAlertThreshold must be a duration such as 90s, 10m or 1h"))]
+    pub delay_alert_threshold: String,
+}
+
+impl Default for LogBackupSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            piece_switch_interval: default_piece_switch_interval(),
+            binding: ArchiveBinding::default(),
+            delay_alert_threshold: default_delay_alert_threshold(),
+        }
+    }
+}
+
+/// CEL: `1d`..`7d` or `24h`..`168h`.
+pub const PIECE_SWITCH_RULE: &str =
+    "self.matches('^([1-7]d|(2[4-9]|[3-9][0-9]|1[0-5][0-9]|16[0-8])h)$')";
+/// Message shown when [`PIECE_SWITCH_RULE`] fails.
+pub const PIECE_SWITCH_MESSAGE: &str = "pieceSwitchInterval must be between 1d and 7d, e.g. 1d or 36h";
+/// CEL: a positive whole number of seconds, minutes, hours or days.
+pub const DURATION_RULE: &str = "self.matches('^[1-9][0-9]*(s|m|h|d)$')";
+
+fn default_true() -> bool {
+    true
+}
+
+/// OceanBase's default piece switch interval.
+pub fn default_piece_switch_interval() -> String {
+    "1d".to_string()
+}
+
+/// Default log delay alert threshold.
+pub fn default_delay_alert_threshold() -> String {
+    "10m".to_string()
+}
+
+/// Whether transactions wait for log archiving (`LOG_ARCHIVE_DEST … BINDING=`).
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ArchiveBinding {
+    /// Transactions do not wait for archiving.
+    #[default]
+    Optional,
+    /// Transactions wait until their logs are archived.
+    Mandatory,
+}
+
+/// How long backups are kept.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Retention {
+    /// How far back a restore must stay possible, e.g. `7d`. OceanBase's `'default'` delete policy removes
+    /// backup sets and archive pieces no longer needed for this window (about hourly).
+    #[serde(default = "default_recovery_window")]
+    #[schemars(length(min = 2, max = 8))]
+    #[x_kube(validation = Rule::new("self.matches('^[1-9][0-9]*(h|d)$')").message("recoveryWindow must be a number of days or hours, e.g. 7d or 36h"))]
+    pub recovery_window: String,
+    /// How many Completed BackupTasks and CleanupTasks of this strategy to keep as objects.
+    #[serde(default = "default_history_limit")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub successful_tasks_history_limit: i32,
+    /// How many Failed or Canceled BackupTasks and CleanupTasks of this strategy to keep as objects.
+    #[serde(default = "default_history_limit")]
+    #[schemars(range(min = 0, max = 1000))]
+    pub failed_tasks_history_limit: i32,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            recovery_window: default_recovery_window(),
+            successful_tasks_history_limit: default_history_limit(),
+            failed_tasks_history_limit: default_history_limit(),
+        }
+    }
+}
+
+fn default_recovery_window() -> String {
+    "7d".to_string()
+}
+
+fn default_history_limit() -> i32 {
+    10
+}
+
+/// What deleting the strategy does in OceanBase.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Leave OceanBase untouched: destinations, log archiving, the delete policy and every backup stay.
+    /// Only the strategy's Kubernetes children are removed.
+    #[default]
+    Retain,
+    /// Stop log archiving (`NOARCHIVELOG`) and drop the `'default'` delete policy of the strategy's tenants.
+    /// Backup data already written is still never deleted.
+    StopArchiving,
+}
+
+/// Observed state of a BackupStrategy: the console's Backup & Recovery overview.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupStrategyStatus {
+    /// The console's strategy status: `PendingScheduling`, `InProgress`, `Paused`, or `Failed` (invalid
+    /// configuration only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<StrategyPhase>,
+    /// `Ready`, `Reconciling`, `Stalled`, `DestinationReady`, `LogBackupHealthy`,
+    /// `RecoverableWindowContinuous` and `Scheduled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// A human-readable summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Per-tenant backup state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<TenantBackupStatus>,
+    /// The most recent successful data backup of any tenant (the console's "Last Data Backup").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_data_backup_time: Option<Time>,
+    /// The oldest log checkpoint among the tenants (the console's "Log Backup Checkpoint").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint_time: Option<Time>,
+    /// The largest log delay among the tenants, in seconds (the console's "Log Delay").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_delay_seconds: Option<i64>,
+    /// Total size of data and log backups, human-readable (the console's "Backup File").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_size: Option<String>,
+    /// When the next full backup is scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_full_backup_time: Option<Time>,
+    /// When the next incremental backup is scheduled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_incremental_backup_time: Option<Time>,
+    /// When the schedule last created a BackupTask.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_schedule_time: Option<Time>,
+}
+
+/// The console's backup strategy states.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum StrategyPhase {
+    /// "Pending Backup Scheduling": configured, waiting for the first scheduled backup or for log archiving.
+    PendingScheduling,
+    /// "In Progress": backups are being scheduled.
+    InProgress,
+    /// "Paused": `suspend` is set; log archiving keeps running.
+    Paused,
+    /// The configuration is invalid; see `message`.
+    Failed,
+}
+
+/// Backup state of one tenant.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TenantBackupStatus {
+    /// Tenant name.
+    pub name: String,
+    /// End of the last successful data backup (full or incremental).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_data_backup_time: Option<Time>,
+    /// End of the last successful full backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_full_backup_time: Option<Time>,
+    /// Time up to which logs are archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint_time: Option<Time>,
+    /// Seconds between now and the log checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_delay_seconds: Option<i64>,
+    /// Time ranges the tenant can be restored to (the console's "Available Recovery Period").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recoverable_windows: Vec<TimeWindow>,
+    /// Bytes of backup sets kept for this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_backup_bytes: Option<i64>,
+    /// Bytes of archived logs kept for this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup_bytes: Option<i64>,
+}

@@ -1,0 +1,159 @@
+//! BackupTask — one data backup (the console's "Data Backup Tasks" and "Back up Now").
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema, core::Rule};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    cancel_is_final_rule, strategy_or_cluster_rule, tenant_name_rule, unchanged_optional, user_tenant_rule,
+    ClusterConnection, Failure, StorageDestination, StrategyReference, TaskSource, conditions_schema,
+};
+
+/// One full or incremental data backup of one tenant. Everything but `cancel` is fixed once created.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[kube(
+    group = "obbackup.dev",
+    version = "v1alpha1",
+    kind = "BackupTask",
+    plural = "backuptasks",
+    shortname = "obbt",
+    category = "obbackup",
+    namespaced,
+    status = "BackupTaskStatus",
+    printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),
+    printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
+    printcolumn(name = "Backup Set", type_ = "integer", json_path = ".status.backupSetId"),
+    printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
+    printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
+    printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
+    printcolumn(name = "Cluster", type_ = "string", json_path = ".status.clusterName", priority = 1),
+    printcolumn(name = "Job ID", type_ = "integer", json_path = ".status.jobId", priority = 1),
+    printcolumn(name = "Directory", type_ = "string", json_path = ".status.storageDirectory", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = strategy_or_cluster_rule(),
+    validation = Rule::new("!has(self.cluster) || has(self.dataDestination)")
+        .message("dataDestination is required when cluster is set"),
+    validation = Rule::new("!has(self.strategyRef) || !has(self.dataDestination)")
+        .message("dataDestination comes from the strategy: do not set it together with strategyRef"),
+    validation = immutable_rule(),
+    validation = cancel_is_final_rule()
+)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupTaskSpec {
+    /// The BackupStrategy whose cluster and data destination this backup uses. Set this or `cluster`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_ref: Option<StrategyReference>,
+    /// The cluster to back up, for an ad hoc backup outside any strategy. Needs `dataDestination`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConnection>,
+    /// Where to write the backup set, for an ad hoc backup (with `cluster`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_destination: Option<StorageDestination>,
+    /// The user tenant to back up.
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = tenant_name_rule(), validation = user_tenant_rule())]
+    pub tenant: String,
+    /// `Full` or `Incremental`. OceanBase turns an incremental backup without an earlier full one into a full
+    /// backup.
+    pub mode: BackupMode,
+    /// Also copy the archived logs needed to restore this backup set on its own (`PLUS ARCHIVELOG`).
+    #[serde(default)]
+    pub plus_archivelog: bool,
+    /// Set to true to cancel the backup (`ALTER SYSTEM CANCEL BACKUP`); the task then ends Canceled.
+    #[serde(default)]
+    pub cancel: bool,
+}
+
+/// Rule: every field but `cancel` keeps its value (and presence) across updates.
+fn immutable_rule() -> Rule {
+    let optional = ["strategyRef", "cluster", "dataDestination"].map(unchanged_optional).join(" && ");
+    Rule::new(format!(
+        "self.tenant == oldSelf.tenant && self.mode == oldSelf.mode && self.plusArchivelog == oldSelf.plusArchivelog && {optional}"
+    ))
+    .message("spec is immutable except cancel: create a new BackupTask instead")
+}
+
+/// Data backup mode (the console's "Data Backup Mode").
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum BackupMode {
+    /// A full backup set.
+    Full,
+    /// An incremental backup set on top of the latest full or incremental set.
+    Incremental,
+}
+
+/// Observed state of a BackupTask.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupTaskStatus {
+    /// The console's task status: `Pending`, `InProgress`, `Completed`, `Failed` or `Canceled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<BackupTaskPhase>,
+    /// `Ready`, `Reconciling`, `Stalled`, `Progressing`, `ClusterReachable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// A human-readable summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Display name of the cluster (from `cluster` or the strategy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    /// Whether a schedule, a user or OceanBase itself started this backup (the console's "Backup Task Source").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<TaskSource>,
+    /// OceanBase's JOB_ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<i64>,
+    /// OceanBase's BACKUP_SET_ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_set_id: Option<i64>,
+    /// When the operator recorded its intent to submit the job, before sending the statement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<Time>,
+    /// When OceanBase started the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When OceanBase finished the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Time>,
+    /// Percent done, from finished over total tablets (or macro blocks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub progress: Option<i32>,
+    /// Bytes read so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_bytes: Option<i64>,
+    /// Bytes written so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_bytes: Option<i64>,
+    /// Where the backup set was written, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_directory: Option<String>,
+    /// Why the backup failed (the console's "View Cause").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// The console's data backup task states.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum BackupTaskPhase {
+    /// Waiting to be submitted (another backup of the tenant is running, or log archiving is not running yet).
+    Pending,
+    /// "In Progress": OceanBase is running the job.
+    InProgress,
+    /// "Completed".
+    Completed,
+    /// "Failed": see `failure`.
+    Failed,
+    /// Canceled through `cancel`.
+    Canceled,
+}

@@ -1,0 +1,158 @@
+//! Types shared by the five kinds: how to reach a cluster, where backups live, status building blocks.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{
+    KubeSchema,
+    core::{Message, Rule},
+};
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::{Deserialize, Serialize};
+
+/// API group of every kind.
+pub const GROUP: &str = "obbackup.dev";
+/// API version of every kind.
+pub const VERSION: &str = "v1alpha1";
+
+/// CEL regex of an OceanBase identifier (tenant, unit, pool and zone names).
+pub const IDENTIFIER_REGEX: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
+
+/// Rule: the field is an OceanBase tenant name.
+pub fn tenant_name_rule() -> Rule {
+    Rule::new(format!("self.matches('{IDENTIFIER_REGEX}')")).message(
+        "tenant must be an OceanBase tenant name: a letter or underscore, then letters, digits or underscores",
+    )
+}
+
+/// Rule: the tenant is a user tenant (sys and meta tenants are never backed up, archived or restored into).
+pub fn user_tenant_rule() -> Rule {
+    Rule::new("self.lowerAscii() != 'sys'").message("the sys tenant cannot be backed up or restored; name a user tenant")
+}
+
+/// Rule: an OceanBase object name (resource unit, resource pool, zone).
+pub fn identifier_rule(field: &str) -> Rule {
+    Rule::new(format!("self.matches('{IDENTIFIER_REGEX}')"))
+        .message(Message::Message(format!(
+            "{field} must be an OceanBase name: a letter or underscore, then letters, digits or underscores"
+        )))
+}
+
+/// Rule on a task spec: it names its strategy or its cluster, not both.
+pub fn strategy_or_cluster_rule() -> Rule {
+    Rule::new("has(self.strategyRef) != has(self.cluster)").message("set exactly one of strategyRef or cluster")
+}
+
+/// Rule on a one-shot task spec: `cancel` may go from false to true only.
+pub fn cancel_is_final_rule() -> Rule {
+    Rule::new("!oldSelf.cancel || self.cancel").message("cancel cannot be undone once set")
+}
+
+/// CEL expression: the optional field keeps its presence and value across an update.
+pub fn unchanged_optional(field: &str) -> String {
+    format!("has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})")
+}
+
+/// How to reach an OceanBase cluster: the console's "Cluster" plus the sys-tenant credentials.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterConnection {
+    /// Display name of the OceanBase cluster, shown in the Cluster column (the console's cluster name).
+    #[schemars(length(min = 1, max = 128))]
+    pub name: String,
+    /// Name of a Secret in the same namespace with keys `host`, `port` (default 2881), `user` (default
+    /// `root@sys`), `password`, and optionally `ca.crt` to connect with TLS. The operator connects to the sys
+    /// tenant and reaches user tenants from there.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub connection_secret: String,
+}
+
+/// Where backup data or archived logs are stored.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.uri.matches('^(file|oss|cos|s3)://')")
+        .message("uri must start with file://, oss://, cos:// or s3://"),
+    validation = Rule::new("!self.uri.matches('(?i)[?&](access_id|access_key)=')")
+        .message("uri must not contain access_id or access_key: put the keys in the Secret named by credentialsSecret"),
+    validation = Rule::new(r#"!self.uri.matches("[\\s',]")"#)
+        .message("uri must not contain spaces, quotes or commas"),
+    validation = Rule::new("!self.uri.startsWith('file://') || self.uri.startsWith('file:///')")
+        .message("a file:// uri must hold an absolute path, e.g. file:///backup/data"),
+    validation = Rule::new("self.uri.startsWith('file://') || self.uri.matches('[?&]host=[^&]+')")
+        .message("oss://, cos:// and s3:// uris need a host query parameter, e.g. ?host=oss-cn-hangzhou.aliyuncs.com"),
+    validation = Rule::new("!self.uri.startsWith('cos://') || self.uri.matches('[?&]appid=[^&]+')")
+        .message("cos:// uris need an appid query parameter"),
+    validation = Rule::new("self.uri.startsWith('file://') || has(self.credentialsSecret)")
+        .message("credentialsSecret is required for oss://, cos:// and s3:// destinations")
+)]
+pub struct StorageDestination {
+    /// Storage URI without credentials: `file:///abs/path` (NFS mounted on every OBServer), or
+    /// `oss://bucket/path?host=…`, `cos://bucket/path?host=…&appid=…`, `s3://bucket/path?host=…&s3_region=…`
+    /// (optionally `&addressing_model=virtual|path`).
+    #[schemars(length(min = 8, max = 2048))]
+    pub uri: String,
+    /// Name of a Secret in the same namespace with keys `accessId` and `accessKey` for object storage. The
+    /// keys are added to the URI only when the statement is sent to OceanBase and never appear in status,
+    /// events, logs or metrics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub credentials_secret: Option<String>,
+}
+
+/// A reference to a BackupStrategy in the same namespace.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StrategyReference {
+    /// Name of the BackupStrategy; the cluster connection and destinations come from it.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub name: String,
+}
+
+/// A Secret holding a backup password.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PasswordSecret {
+    /// Name of a Secret in the same namespace whose key `password` holds the backup password.
+    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    pub password_secret: String,
+}
+
+/// Why a task failed: the console's "View Cause".
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Failure {
+    /// OceanBase error code (RESULT), when OceanBase reported one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i64>,
+    /// OceanBase's explanation (COMMENT), or the operator's, with any credentials removed.
+    pub message: String,
+}
+
+/// Where a task came from: the console's "Backup Task Source".
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum TaskSource {
+    /// Created by a BackupStrategy's schedule.
+    Schedule,
+    /// Created by a user ("Back up Now").
+    Manual,
+    /// Mirrors a job that OceanBase (or someone outside this operator) started.
+    External,
+}
+
+/// A point-in-time range a tenant can be restored to (the console's "available recovery period").
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimeWindow {
+    /// Earliest restorable time.
+    pub from: Time,
+    /// Latest restorable time.
+    pub to: Time,
+}
+
+/// Schema for `status.conditions`: a list keyed by `type`, as Kubernetes conventions require, so that
+/// server-side apply merges conditions by type.
+pub fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
+    let mut schema = generator.subschema_for::<Vec<Condition>>();
+    schema.insert("x-kubernetes-list-type".into(), "map".into());
+    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    schema
+}

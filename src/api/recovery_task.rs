@@ -1,0 +1,285 @@
+//! RecoveryTask — restore a tenant to a point in time (the console's "Initiate Recovery" and
+//! "Recovery Tasks").
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema, core::Rule};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    ClusterConnection, Failure, PasswordSecret, StorageDestination, StrategyReference,
+    cancel_is_final_rule, conditions_schema, identifier_rule, tenant_name_rule, unchanged_optional,
+    user_tenant_rule,
+};
+
+/// Restores a backed-up tenant into a new tenant of a target cluster, up to a point in time. Everything but
+/// `cancel` and `retry` is fixed once created.
+#[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[kube(
+    group = "obbackup.dev",
+    version = "v1alpha1",
+    kind = "RecoveryTask",
+    plural = "recoverytasks",
+    shortname = "obrt",
+    category = "obbackup",
+    namespaced,
+    status = "RecoveryTaskStatus",
+    printcolumn(name = "Backup Tenant", type_ = "string", json_path = ".spec.source.tenant"),
+    printcolumn(name = "Target Cluster", type_ = "string", json_path = ".spec.target.cluster.name"),
+    printcolumn(name = "Target Tenant", type_ = "string", json_path = ".spec.target.tenant"),
+    printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
+    printcolumn(name = "Recovery Time", type_ = "date", json_path = ".status.recoveryTime"),
+    printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
+    printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
+    printcolumn(name = "Backup Cluster", type_ = "string", json_path = ".status.sourceClusterName", priority = 1),
+    printcolumn(name = "Job ID", type_ = "integer", json_path = ".status.jobId", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = immutable_rule(),
+    validation = cancel_is_final_rule(),
+    validation = Rule::new("self.retry >= oldSelf.retry").message("retry can only be increased")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryTaskSpec {
+    /// The backup to restore from.
+    pub source: RecoverySource,
+    /// The new tenant to create.
+    pub target: RecoveryTarget,
+    /// The point to restore to: exactly one of `time`, `scn` or `latest`.
+    pub until: RecoveryPoint,
+    /// The password the backup was encrypted with (`SET DECRYPTION IDENTIFIED BY`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decryption: Option<PasswordSecret>,
+    /// Promote the restored tenant to primary when the restore finishes (`ACTIVATE STANDBY`). Set false to
+    /// keep it a standby tenant.
+    #[serde(default = "default_true")]
+    pub activate: bool,
+    /// Set to true to cancel the restore (`ALTER SYSTEM CANCEL RESTORE`) and remove what the task created.
+    #[serde(default)]
+    pub cancel: bool,
+    /// Increase by one to retry a Failed task: leftovers of the failed attempt are removed and the restore
+    /// starts again (the console's actions on failed recovery tasks).
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1000))]
+    pub retry: i32,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// Rule: every field but `cancel` and `retry` keeps its value (and presence) across updates.
+fn immutable_rule() -> Rule {
+    let optional = unchanged_optional("decryption");
+    Rule::new(format!(
+        "self.source == oldSelf.source && self.target == oldSelf.target && self.until == oldSelf.until \
+         && self.activate == oldSelf.activate && {optional}"
+    ))
+    .message("spec is immutable except cancel and retry: create a new RecoveryTask instead")
+}
+
+/// Where the backup comes from: a BackupStrategy in this namespace, or explicit destinations.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.strategyRef) != (has(self.dataDestination) || has(self.logDestination))")
+        .message("set either source.strategyRef or source.dataDestination with source.logDestination, not both"),
+    validation = Rule::new("has(self.strategyRef) || (has(self.dataDestination) && has(self.logDestination))")
+        .message("source.dataDestination and source.logDestination are both required without source.strategyRef")
+)]
+pub struct RecoverySource {
+    /// The BackupStrategy that backed the tenant up; its destinations are used, and its recoverable windows
+    /// are checked before anything is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy_ref: Option<StrategyReference>,
+    /// The backed-up tenant (the console's "Backup Tenant").
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = tenant_name_rule(), validation = user_tenant_rule())]
+    pub tenant: String,
+    /// Display name of the backed-up cluster (the console's "Backup Cluster").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub cluster_name: Option<String>,
+    /// Where the backup sets are, without a strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_destination: Option<StorageDestination>,
+    /// Where the archived logs are, without a strategy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_destination: Option<StorageDestination>,
+}
+
+/// The tenant to create and the resources it gets.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryTarget {
+    /// The cluster to restore into (the console's "Destination Cluster"). Its sys tenant runs the restore.
+    pub cluster: ClusterConnection,
+    /// Name of the new tenant; it must not exist yet (the console's "Destination Tenant").
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = tenant_name_rule(), validation = user_tenant_rule())]
+    pub tenant: String,
+    /// The resource pool the new tenant runs on.
+    pub resources: TenantResources,
+    /// Primary zone(s) of the new tenant, e.g. `zone1` or `zone1;zone2,zone3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_;,]+$')").message("primaryZone must list zone names separated by ';' or ','"))]
+    pub primary_zone: Option<String>,
+    /// Locality of the new tenant, e.g. `F@zone1,F@zone2,R@zone3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z0-9_@{},]+$')").message("locality must look like F@zone1,F@zone2"))]
+    pub locality: Option<String>,
+}
+
+/// The resource pool of the new tenant: an existing pool, or a pool created from an existing or new unit.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("[has(self.poolName), has(self.unitName), has(self.unit)].filter(x, x).size() == 1")
+        .message("set exactly one of resources.poolName, resources.unitName or resources.unit"),
+    validation = Rule::new("has(self.poolName) || (has(self.zones) && size(self.zones) > 0)")
+        .message("resources.zones is required unless resources.poolName names an existing pool")
+)]
+pub struct TenantResources {
+    /// An existing, unused resource pool to restore into.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = identifier_rule("poolName"))]
+    pub pool_name: Option<String>,
+    /// An existing resource unit config; the operator creates a pool named after the task from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = identifier_rule("unitName"))]
+    pub unit_name: Option<String>,
+    /// A new resource unit config; the operator creates it and a pool, both named after the task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<UnitSpec>,
+    /// Units per zone.
+    #[serde(default = "default_unit_num")]
+    #[schemars(range(min = 1, max = 1024))]
+    pub unit_num: i32,
+    /// Zones of the pool, e.g. `[zone1, zone2, zone3]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 128)))]
+    #[x_kube(validation = Rule::new("self.all(z, z.matches('^[A-Za-z_][A-Za-z0-9_]*$'))").message("each zone must be an OceanBase name: a letter or underscore, then letters, digits or underscores"))]
+    pub zones: Vec<String>,
+}
+
+fn default_unit_num() -> i32 {
+    1
+}
+
+/// A resource unit config (`CREATE RESOURCE UNIT`).
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UnitSpec {
+    /// CPU cores per unit (MAX_CPU), at least 1.
+    #[x_kube(validation = Rule::new("self >= 1.0").message("unit.maxCpu must be at least 1"))]
+    pub max_cpu: f64,
+    /// Memory per unit (MEMORY_SIZE), e.g. `4G` or `8G`.
+    #[schemars(length(min = 1, max = 16))]
+    #[x_kube(validation = Rule::new(SIZE_RULE).message("unit.memorySize must be a size such as 4G, 512M or 1T"))]
+    pub memory_size: String,
+    /// Log disk per unit (LOG_DISK_SIZE), e.g. `12G`. OceanBase's default applies when omitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 16))]
+    #[x_kube(validation = Rule::new(SIZE_RULE).message("unit.logDiskSize must be a size such as 12G, 512M or 1T"))]
+    pub log_disk_size: Option<String>,
+}
+
+/// CEL: an OceanBase capacity such as `4G`.
+const SIZE_RULE: &str = "self.matches('^[1-9][0-9]*[MGT]$')";
+
+/// The point in time to restore to.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("[has(self.time), has(self.scn), has(self.latest)].filter(x, x).size() == 1")
+        .message("set exactly one of until.time, until.scn or until.latest"),
+    validation = Rule::new("!has(self.latest) || self.latest")
+        .message("until.latest must be true when set")
+)]
+pub struct RecoveryPoint {
+    /// An RFC 3339 time, e.g. `2026-11-20T08:30:00Z` (fractions of a second allowed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 20, max = 40))]
+    #[x_kube(validation = Rule::new(
+        "self.matches('^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\\\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$')"
+    ).message("until.time must be an RFC 3339 time such as 2026-11-20T08:30:00Z"))]
+    pub time: Option<String>,
+    /// An OceanBase SCN (nanoseconds since the Unix epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub scn: Option<i64>,
+    /// `true`: restore everything that was archived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<bool>,
+}
+
+/// Observed state of a RecoveryTask.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecoveryTaskStatus {
+    /// The console's recovery status: `Pending`, `InProgress`, `Activating`, `Completed`, `Failed` or
+    /// `Canceled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<RecoveryTaskPhase>,
+    /// `Ready`, `Reconciling`, `Stalled`, `RecoveryPointVerified`, `ClusterReachable`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// A human-readable summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Display name of the backed-up cluster (from the source or its strategy).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_cluster_name: Option<String>,
+    /// The `retry` value the current attempt belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_retry: Option<i32>,
+    /// OceanBase's restore JOB_ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<i64>,
+    /// The SCN the tenant is restored to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_scn: Option<i64>,
+    /// The time the tenant is restored to (the console's "Recovery Time").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery_time: Option<Time>,
+    /// Percent done, from finished over total bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub progress: Option<i32>,
+    /// When the restore started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the restore ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Time>,
+    /// Why the restore failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// The console's recovery task states.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RecoveryTaskPhase {
+    /// Checks before the restore (target reachable, tenant name free, point inside a recoverable window).
+    Pending,
+    /// "In Progress": OceanBase is restoring.
+    InProgress,
+    /// Restored; promoting the standby tenant to primary.
+    Activating,
+    /// "Completed".
+    Completed,
+    /// "Failed": see `failure`; increase `retry` to try again.
+    Failed,
+    /// Canceled through `cancel`.
+    Canceled,
+}
