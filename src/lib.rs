@@ -1,4 +1,10 @@
 //! ob-backup-operator: OceanBase backup and recovery as Kubernetes resources.
 
 pub mod api;
+pub mod controller;
 pub mod crdgen;
+pub mod http;
+pub mod metrics;
+pub mod run;
+pub mod schedule;
+pub mod telemetry;

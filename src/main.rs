@@ -1,5 +1,137 @@
-use std::path::PathBuf;
+//! The `ob-backup-operator` binary: `run` the operator, or `crdgen` its CRDs.
 
-fn main() -> std::io::Result<()> {
-    ob_backup_operator::crdgen::write_all(&PathBuf::from("crds"))
+use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use clap::{Args, Parser, Subcommand};
+use ob_backup_operator::{
+    crdgen,
+    run::{RunConfig, run},
+    telemetry::{self, LogFormat},
+};
+
+/// OceanBase backup and recovery for Kubernetes.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the operator (controllers, leader election, /metrics, /healthz, /readyz).
+    Run(RunArgs),
+    /// Write the CustomResourceDefinitions generated from the Rust types.
+    Crdgen {
+        /// Directory to write one file per CRD into.
+        #[arg(long, default_value = "crds")]
+        dir: PathBuf,
+        /// Print every CRD to standard output as one YAML stream instead.
+        #[arg(long)]
+        stdout: bool,
+    },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Namespace to watch; every namespace when empty.
+    #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
+    namespace: String,
+    /// Namespace of the leader Lease (the operator's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(long, env = "LEASE_NAME", default_value = "ob-backup-operator")]
+    lease_name: String,
+    /// This replica's identity in the Lease; defaults to the Pod name, else host name and process id.
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, env = "HTTP_ADDR", default_value = "0.0.0.0:8080")]
+    http_addr: SocketAddr,
+    /// Seconds a leader lease stays valid without renewal.
+    #[arg(long, default_value_t = 15)]
+    lease_duration_seconds: u64,
+    /// Seconds before expiry at which the leader renews.
+    #[arg(long, default_value_t = 5)]
+    lease_grace_seconds: u64,
+    /// Log line format.
+    #[arg(long, value_enum, env = "LOG_FORMAT", default_value_t)]
+    log_format: LogFormat,
+}
+
+fn main() -> ExitCode {
+    match Cli::parse().command {
+        Command::Crdgen { dir, stdout } => generate_crds(dir, stdout),
+        Command::Run(args) => run_operator(args),
+    }
+}
+
+fn generate_crds(dir: PathBuf, stdout: bool) -> ExitCode {
+    let result = if stdout {
+        crdgen::render()
+            .map_err(std::io::Error::other)
+            .and_then(|crds| {
+                let stream = crds
+                    .into_iter()
+                    .map(|(_, yaml)| yaml)
+                    .collect::<Vec<_>>()
+                    .join("---\n");
+                std::io::stdout().write_all(stream.as_bytes())
+            })
+    } else {
+        crdgen::write_all(&dir)
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("crdgen: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_operator(args: RunArgs) -> ExitCode {
+    telemetry::init(args.log_format);
+    let config = RunConfig {
+        namespace: Some(args.namespace).filter(|n| !n.is_empty()),
+        lease_namespace: args.lease_namespace,
+        lease_name: args.lease_name,
+        identity: args.identity.unwrap_or_else(default_identity),
+        http_addr: args.http_addr,
+        lease_duration: Duration::from_secs(args.lease_duration_seconds),
+        lease_grace: Duration::from_secs(args.lease_grace_seconds),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "operator stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{}-{}",
+        if host.is_empty() {
+            "ob-backup-operator"
+        } else {
+            &host
+        },
+        std::process::id()
+    )
 }

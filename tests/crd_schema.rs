@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use kube::core::cel::Validator;
 use ob_backup_operator::api::{self, all_crds};
 use serde_json::Value;
-use support::catalog::{Case, Layer, invalid_cases, repo_root, valid_cases, yaml_documents, yaml_files};
+use support::catalog::{
+    Case, Layer, invalid_cases, repo_root, valid_cases, yaml_documents, yaml_files,
+};
 
 /// The openAPIV3Schema of every kind, keyed by kind.
 fn schemas() -> BTreeMap<String, Value> {
@@ -21,7 +23,10 @@ fn schemas() -> BTreeMap<String, Value> {
                 .as_ref()
                 .and_then(|s| s.open_api_v3_schema.as_ref())
                 .expect("derived CRDs have a schema");
-            (crd.spec.names.kind.clone(), serde_json::to_value(schema).expect("schema is JSON"))
+            (
+                crd.spec.names.kind.clone(),
+                serde_json::to_value(schema).expect("schema is JSON"),
+            )
         })
         .collect()
 }
@@ -36,14 +41,23 @@ fn cel_messages(schema: &Value, object: &Value, old: Option<&Value>) -> Vec<Stri
 
 /// What the OpenAPI schema (types, enums, ranges, patterns, required fields) finds wrong with the object.
 fn openapi_errors(schema: &Value, object: &Value) -> Vec<String> {
-    let validator = jsonschema::validator_for(schema).expect("the CRD schema is a valid JSON schema");
-    validator.iter_errors(object).map(|e| e.to_string()).collect()
+    let validator =
+        jsonschema::validator_for(schema).expect("the CRD schema is a valid JSON schema");
+    validator
+        .iter_errors(object)
+        .map(|e| e.to_string())
+        .collect()
 }
 
 fn check_case(schemas: &BTreeMap<String, Value>, case: &Case) -> (Vec<String>, Vec<String>) {
-    let schema = schemas.get(case.kind()).unwrap_or_else(|| panic!("{:?}: unknown kind", case.path));
+    let schema = schemas
+        .get(case.kind())
+        .unwrap_or_else(|| panic!("{:?}: unknown kind", case.path));
     let old = case.update.as_ref().map(|_| &case.object);
-    (cel_messages(schema, case.checked(), old), openapi_errors(schema, case.checked()))
+    (
+        cel_messages(schema, case.checked(), old),
+        openapi_errors(schema, case.checked()),
+    )
 }
 
 #[test]
@@ -59,10 +73,22 @@ fn catalog_holds_at_least_thirty_invalid_cases_across_all_kinds() {
 fn every_invalid_case_is_rejected_with_its_message() {
     let schemas = schemas();
     for case in invalid_cases() {
-        let expect = case.expect.as_deref().unwrap_or_else(|| panic!("{:?}: no '# expect:' line", case.path));
+        let expect = case
+            .expect
+            .as_deref()
+            .unwrap_or_else(|| panic!("{:?}: no '# expect:' line", case.path));
         if let Some(update) = &case.update {
-            let created = Case { update: None, object: case.object.clone(), ..copy_header(&case) };
-            assert_eq!(check_case(&schemas, &created), (vec![], vec![]), "{:?}: the created object must be valid", case.path);
+            let created = Case {
+                update: None,
+                object: case.object.clone(),
+                ..copy_header(&case)
+            };
+            assert_eq!(
+                check_case(&schemas, &created),
+                (vec![], vec![]),
+                "{:?}: the created object must be valid",
+                case.path
+            );
             assert_eq!(update["kind"], case.object["kind"], "{:?}", case.path);
         }
         let (cel, openapi) = check_case(&schemas, &case);
@@ -104,9 +130,18 @@ fn every_cel_rule_has_a_case_that_trips_it() {
         let mut messages = Vec::new();
         collect_rule_messages(&schema, &mut messages);
         assert!(!messages.is_empty(), "{kind} has no CEL rules");
-        missing.extend(messages.into_iter().filter(|m| !tested.contains(m)).map(|m| format!("{kind}: {m}")));
+        missing.extend(
+            messages
+                .into_iter()
+                .filter(|m| !tested.contains(m))
+                .map(|m| format!("{kind}: {m}")),
+        );
     }
-    assert!(missing.is_empty(), "CEL rules without an invalid case:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "CEL rules without an invalid case:\n{}",
+        missing.join("\n")
+    );
 }
 
 fn collect_rule_messages(schema: &Value, out: &mut Vec<String>) {
@@ -114,7 +149,9 @@ fn collect_rule_messages(schema: &Value, out: &mut Vec<String>) {
         Value::Object(map) => {
             if let Some(Value::Array(rules)) = map.get("x-kubernetes-validations") {
                 for rule in rules {
-                    let message = rule["message"].as_str().unwrap_or_else(|| panic!("rule without message: {rule}"));
+                    let message = rule["message"]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("rule without message: {rule}"));
                     out.push(message.to_string());
                 }
             }
@@ -129,9 +166,17 @@ fn collect_rule_messages(schema: &Value, out: &mut Vec<String>) {
 fn accepted_objects_and_updates_pass_cel_and_openapi() {
     let schemas = schemas();
     let cases = valid_cases();
-    assert!(cases.iter().any(|c| c.update.is_some()), "valid updates are part of the catalog");
+    assert!(
+        cases.iter().any(|c| c.update.is_some()),
+        "valid updates are part of the catalog"
+    );
     for case in cases {
-        assert_eq!(check_case(&schemas, &case), (vec![], vec![]), "{:?}", case.path);
+        assert_eq!(
+            check_case(&schemas, &case),
+            (vec![], vec![]),
+            "{:?}",
+            case.path
+        );
         deserializes_into_its_type(case.checked(), &case.path.display().to_string());
     }
 }
@@ -146,8 +191,16 @@ fn every_example_is_accepted_and_deserializes() {
                 continue; // Secrets and other built-in kinds that the examples need.
             };
             let name = path.display().to_string();
-            assert_eq!(cel_messages(schema, &object, None), Vec::<String>::new(), "{name}");
-            assert_eq!(openapi_errors(schema, &object), Vec::<String>::new(), "{name}");
+            assert_eq!(
+                cel_messages(schema, &object, None),
+                Vec::<String>::new(),
+                "{name}"
+            );
+            assert_eq!(
+                openapi_errors(schema, &object),
+                Vec::<String>::new(),
+                "{name}"
+            );
             deserializes_into_its_type(&object, &name);
             kinds.insert(object["kind"].as_str().unwrap_or_default().to_string());
         }
@@ -157,11 +210,15 @@ fn every_example_is_accepted_and_deserializes() {
 
 fn deserializes_into_its_type(object: &Value, name: &str) {
     let parsed = match object["kind"].as_str() {
-        Some("BackupStrategy") => serde_json::from_value::<api::BackupStrategy>(object.clone()).map(drop),
+        Some("BackupStrategy") => {
+            serde_json::from_value::<api::BackupStrategy>(object.clone()).map(drop)
+        }
         Some("BackupTask") => serde_json::from_value::<api::BackupTask>(object.clone()).map(drop),
         Some("LogBackup") => serde_json::from_value::<api::LogBackup>(object.clone()).map(drop),
         Some("CleanupTask") => serde_json::from_value::<api::CleanupTask>(object.clone()).map(drop),
-        Some("RecoveryTask") => serde_json::from_value::<api::RecoveryTask>(object.clone()).map(drop),
+        Some("RecoveryTask") => {
+            serde_json::from_value::<api::RecoveryTask>(object.clone()).map(drop)
+        }
         other => panic!("{name}: unexpected kind {other:?}"),
     };
     parsed.unwrap_or_else(|e| panic!("{name}: {e}"));

@@ -24,12 +24,37 @@ use super::common::{
     printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster.name"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Method", type_ = "string", json_path = ".spec.method"),
-    printcolumn(name = "Last Data Backup", type_ = "date", json_path = ".status.lastDataBackupTime"),
-    printcolumn(name = "Log Checkpoint", type_ = "date", json_path = ".status.logCheckpointTime"),
-    printcolumn(name = "Log Delay(s)", type_ = "integer", json_path = ".status.logDelaySeconds"),
-    printcolumn(name = "Backup Size", type_ = "string", json_path = ".status.backupSize"),
-    printcolumn(name = "Next Full", type_ = "date", json_path = ".status.nextFullBackupTime", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Last Data Backup",
+        type_ = "date",
+        json_path = ".status.lastDataBackupTime"
+    ),
+    printcolumn(
+        name = "Log Checkpoint",
+        type_ = "date",
+        json_path = ".status.logCheckpointTime"
+    ),
+    printcolumn(
+        name = "Log Delay(s)",
+        type_ = "integer",
+        json_path = ".status.logDelaySeconds"
+    ),
+    printcolumn(
+        name = "Backup Size",
+        type_ = "string",
+        json_path = ".status.backupSize"
+    ),
+    printcolumn(
+        name = "Next Full",
+        type_ = "date",
+        json_path = ".status.nextFullBackupTime",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(validation = Rule::new("self.dataDestination.uri != self.logDestination.uri")
     .message("dataDestination and logDestination must be different locations"))]
@@ -160,7 +185,8 @@ impl Default for LogBackupSettings {
 pub const PIECE_SWITCH_RULE: &str =
     "self.matches('^([1-7]d|(2[4-9]|[3-9][0-9]|1[0-5][0-9]|16[0-8])h)$')";
 /// Message shown when [`PIECE_SWITCH_RULE`] fails.
-pub const PIECE_SWITCH_MESSAGE: &str = "pieceSwitchInterval must be between 1d and 7d, e.g. 1d or 36h";
+pub const PIECE_SWITCH_MESSAGE: &str =
+    "pieceSwitchInterval must be between 1d and 7d, e.g. 1d or 36h";
 /// CEL: a positive whole number of seconds, minutes, hours or days.
 pub const DURATION_RULE: &str = "self.matches('^[1-9][0-9]*(s|m|h|d)$')";
 

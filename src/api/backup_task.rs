@@ -6,8 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    cancel_is_final_rule, strategy_or_cluster_rule, tenant_name_rule, unchanged_optional, user_tenant_rule,
-    ClusterConnection, Failure, StorageDestination, StrategyReference, TaskSource, conditions_schema,
+    ClusterConnection, Failure, StorageDestination, StrategyReference, TaskSource,
+    cancel_is_final_rule, conditions_schema, strategy_or_cluster_rule, tenant_name_rule,
+    unchanged_optional, user_tenant_rule,
 };
 
 /// One full or incremental data backup of one tenant. Everything but `cancel` is fixed once created.
@@ -23,16 +24,39 @@ use super::common::{
     status = "BackupTaskStatus",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
-    printcolumn(name = "Backup Set", type_ = "integer", json_path = ".status.backupSetId"),
+    printcolumn(
+        name = "Backup Set",
+        type_ = "integer",
+        json_path = ".status.backupSetId"
+    ),
     printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
     printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
     printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".status.clusterName", priority = 1),
-    printcolumn(name = "Job ID", type_ = "integer", json_path = ".status.jobId", priority = 1),
-    printcolumn(name = "Directory", type_ = "string", json_path = ".status.storageDirectory", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".status.clusterName",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Job ID",
+        type_ = "integer",
+        json_path = ".status.jobId",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Directory",
+        type_ = "string",
+        json_path = ".status.storageDirectory",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(
     validation = strategy_or_cluster_rule(),
@@ -71,7 +95,9 @@ pub struct BackupTaskSpec {
 
 /// Rule: every field but `cancel` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
-    let optional = ["strategyRef", "cluster", "dataDestination"].map(unchanged_optional).join(" && ");
+    let optional = ["strategyRef", "cluster", "dataDestination"]
+        .map(unchanged_optional)
+        .join(" && ");
     Rule::new(format!(
         "self.tenant == oldSelf.tenant && self.mode == oldSelf.mode && self.plusArchivelog == oldSelf.plusArchivelog && {optional}"
     ))

@@ -29,9 +29,23 @@ use super::common::{
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
     printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
-    printcolumn(name = "Source", type_ = "string", json_path = ".status.source", priority = 1),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".status.clusterName", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Source",
+        type_ = "string",
+        json_path = ".status.source",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".status.clusterName",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(
     validation = strategy_or_cluster_rule(),
@@ -65,9 +79,13 @@ pub struct CleanupTaskSpec {
 
 /// Rule: every field but `cancel` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
-    let optional = ["strategyRef", "cluster", "jobId"].map(unchanged_optional).join(" && ");
-    Rule::new(format!("self.tenant == oldSelf.tenant && self.target == oldSelf.target && {optional}"))
-        .message("spec is immutable except cancel: create a new CleanupTask instead")
+    let optional = ["strategyRef", "cluster", "jobId"]
+        .map(unchanged_optional)
+        .join(" && ");
+    Rule::new(format!(
+        "self.tenant == oldSelf.tenant && self.target == oldSelf.target && {optional}"
+    ))
+    .message("spec is immutable except cancel: create a new CleanupTask instead")
 }
 
 /// What a cleanup deletes: exactly one of the three.

@@ -25,7 +25,8 @@ pub fn tenant_name_rule() -> Rule {
 
 /// Rule: the tenant is a user tenant (sys and meta tenants are never backed up, archived or restored into).
 pub fn user_tenant_rule() -> Rule {
-    Rule::new("self.lowerAscii() != 'sys'").message("the sys tenant cannot be backed up or restored; name a user tenant")
+    Rule::new("self.lowerAscii() != 'sys'")
+        .message("the sys tenant cannot be backed up or restored; name a user tenant")
 }
 
 /// Rule: an OceanBase object name (resource unit, resource pool, zone).
@@ -38,7 +39,8 @@ pub fn identifier_rule(field: &str) -> Rule {
 
 /// Rule on a task spec: it names its strategy or its cluster, not both.
 pub fn strategy_or_cluster_rule() -> Rule {
-    Rule::new("has(self.strategyRef) != has(self.cluster)").message("set exactly one of strategyRef or cluster")
+    Rule::new("has(self.strategyRef) != has(self.cluster)")
+        .message("set exactly one of strategyRef or cluster")
 }
 
 /// Rule on a one-shot task spec: `cancel` may go from false to true only.
@@ -48,7 +50,9 @@ pub fn cancel_is_final_rule() -> Rule {
 
 /// CEL expression: the optional field keeps its presence and value across an update.
 pub fn unchanged_optional(field: &str) -> String {
-    format!("has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})")
+    format!(
+        "has(self.{field}) == has(oldSelf.{field}) && (!has(self.{field}) || self.{field} == oldSelf.{field})"
+    )
 }
 
 /// How to reach an OceanBase cluster: the console's "Cluster" plus the sys-tenant credentials.
@@ -61,7 +65,10 @@ pub struct ClusterConnection {
     /// Name of a Secret in the same namespace with keys `host`, `port` (default 2881), `user` (default
     /// `root@sys`), `password`, and optionally `ca.crt` to connect with TLS. The operator connects to the sys
     /// tenant and reaches user tenants from there.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
     pub connection_secret: String,
 }
 
@@ -94,7 +101,10 @@ pub struct StorageDestination {
     /// keys are added to the URI only when the statement is sent to OceanBase and never appear in status,
     /// events, logs or metrics.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
     pub credentials_secret: Option<String>,
 }
 
@@ -103,7 +113,10 @@ pub struct StorageDestination {
 #[serde(rename_all = "camelCase")]
 pub struct StrategyReference {
     /// Name of the BackupStrategy; the cluster connection and destinations come from it.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
     pub name: String,
 }
 
@@ -112,7 +125,10 @@ pub struct StrategyReference {
 #[serde(rename_all = "camelCase")]
 pub struct PasswordSecret {
     /// Name of a Secret in the same namespace whose key `password` holds the backup password.
-    #[schemars(length(min = 1, max = 253), regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
     pub password_secret: String,
 }
 
@@ -153,6 +169,9 @@ pub struct TimeWindow {
 pub fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
     let mut schema = generator.subschema_for::<Vec<Condition>>();
     schema.insert("x-kubernetes-list-type".into(), "map".into());
-    schema.insert("x-kubernetes-list-map-keys".into(), serde_json::json!(["type"]));
+    schema.insert(
+        "x-kubernetes-list-map-keys".into(),
+        serde_json::json!(["type"]),
+    );
     schema
 }

@@ -10,8 +10,8 @@ use super::backup_strategy::{
     default_delay_alert_threshold, default_piece_switch_interval,
 };
 use super::common::{
-    strategy_or_cluster_rule, tenant_name_rule, unchanged_optional, user_tenant_rule,
     ClusterConnection, Failure, StorageDestination, StrategyReference, conditions_schema,
+    strategy_or_cluster_rule, tenant_name_rule, unchanged_optional, user_tenant_rule,
 };
 
 /// Log archiving of one tenant. Change `desiredState` to start or stop it.
@@ -28,12 +28,34 @@ use super::common::{
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),
     printcolumn(name = "Desired", type_ = "string", json_path = ".spec.desiredState"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Latest Backup Time", type_ = "date", json_path = ".status.checkpointTime"),
-    printcolumn(name = "Latency(s)", type_ = "integer", json_path = ".status.delaySeconds"),
+    printcolumn(
+        name = "Latest Backup Time",
+        type_ = "date",
+        json_path = ".status.checkpointTime"
+    ),
+    printcolumn(
+        name = "Latency(s)",
+        type_ = "integer",
+        json_path = ".status.delaySeconds"
+    ),
     printcolumn(name = "Started", type_ = "date", json_path = ".status.startTime"),
-    printcolumn(name = "Cluster", type_ = "string", json_path = ".status.clusterName", priority = 1),
-    printcolumn(name = "Directory", type_ = "string", json_path = ".status.storageDirectory", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Cluster",
+        type_ = "string",
+        json_path = ".status.clusterName",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Directory",
+        type_ = "string",
+        json_path = ".status.storageDirectory",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(
     validation = strategy_or_cluster_rule(),
@@ -80,7 +102,9 @@ pub struct LogBackupSpec {
 
 /// Rule: the tenant and where it lives never change; everything else may.
 fn identity_is_fixed_rule() -> Rule {
-    let optional = ["strategyRef", "cluster"].map(unchanged_optional).join(" && ");
+    let optional = ["strategyRef", "cluster"]
+        .map(unchanged_optional)
+        .join(" && ");
     Rule::new(format!("self.tenant == oldSelf.tenant && {optional}"))
         .message("tenant, strategyRef and cluster are immutable: create a new LogBackup instead")
 }

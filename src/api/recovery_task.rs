@@ -24,17 +24,47 @@ use super::common::{
     category = "obbackup",
     namespaced,
     status = "RecoveryTaskStatus",
-    printcolumn(name = "Backup Tenant", type_ = "string", json_path = ".spec.source.tenant"),
-    printcolumn(name = "Target Cluster", type_ = "string", json_path = ".spec.target.cluster.name"),
-    printcolumn(name = "Target Tenant", type_ = "string", json_path = ".spec.target.tenant"),
+    printcolumn(
+        name = "Backup Tenant",
+        type_ = "string",
+        json_path = ".spec.source.tenant"
+    ),
+    printcolumn(
+        name = "Target Cluster",
+        type_ = "string",
+        json_path = ".spec.target.cluster.name"
+    ),
+    printcolumn(
+        name = "Target Tenant",
+        type_ = "string",
+        json_path = ".spec.target.tenant"
+    ),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
-    printcolumn(name = "Recovery Time", type_ = "date", json_path = ".status.recoveryTime"),
+    printcolumn(
+        name = "Recovery Time",
+        type_ = "date",
+        json_path = ".status.recoveryTime"
+    ),
     printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
     printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
-    printcolumn(name = "Backup Cluster", type_ = "string", json_path = ".status.sourceClusterName", priority = 1),
-    printcolumn(name = "Job ID", type_ = "integer", json_path = ".status.jobId", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Backup Cluster",
+        type_ = "string",
+        json_path = ".status.sourceClusterName",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Job ID",
+        type_ = "integer",
+        json_path = ".status.jobId",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[x_kube(
     validation = immutable_rule(),

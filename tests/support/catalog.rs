@@ -104,9 +104,15 @@ fn read_case(path: &Path) -> Case {
         other => panic!("{}: unknown layer {other}", path.display()),
     });
     let mut docs = yaml_documents(path).into_iter();
-    let object = docs.next().unwrap_or_else(|| panic!("{}: no object", path.display()));
+    let object = docs
+        .next()
+        .unwrap_or_else(|| panic!("{}: no object", path.display()));
     let update = docs.next();
-    assert!(docs.next().is_none(), "{}: at most two documents", path.display());
+    assert!(
+        docs.next().is_none(),
+        "{}: at most two documents",
+        path.display()
+    );
     Case {
         path: path.strip_prefix(repo_root()).unwrap_or(path).to_path_buf(),
         expect: header("expect"),

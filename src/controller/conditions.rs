@@ -1,0 +1,154 @@
+//! Status conditions: the `Ready` / `Reconciling` / `Stalled` triple that Flux's kstatus and Argo CD read,
+//! and merging with the previous list so an unchanged condition keeps its `lastTransitionTime`.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+/// Condition type: the object has reached what its spec asks for.
+pub const READY: &str = "Ready";
+/// Condition type: the operator is working towards the spec.
+pub const RECONCILING: &str = "Reconciling";
+/// Condition type: the operator cannot make progress until someone changes something.
+pub const STALLED: &str = "Stalled";
+
+/// Where an object stands, in kstatus terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Health {
+    /// Done, or steadily running as asked.
+    Ready { reason: String, message: String },
+    /// Work is under way.
+    Progressing { reason: String, message: String },
+    /// Blocked: the reason says what the user must fix.
+    Stalled { reason: String, message: String },
+}
+
+impl Health {
+    /// The human-readable explanation.
+    pub fn message(&self) -> &str {
+        match self {
+            Health::Ready { message, .. }
+            | Health::Progressing { message, .. }
+            | Health::Stalled { message, .. } => message,
+        }
+    }
+
+    /// The `Ready`, `Reconciling` and `Stalled` conditions for this health.
+    pub fn conditions(&self, generation: Option<i64>) -> Vec<Condition> {
+        let (ready, reconciling, stalled, reason, message) = match self {
+            Health::Ready { reason, message } => (true, false, false, reason, message),
+            Health::Progressing { reason, message } => (false, true, false, reason, message),
+            Health::Stalled { reason, message } => (false, false, true, reason, message),
+        };
+        vec![
+            condition(READY, ready, reason, message, generation),
+            condition(RECONCILING, reconciling, reason, message, generation),
+            condition(STALLED, stalled, reason, message, generation),
+        ]
+    }
+}
+
+/// A condition whose `lastTransitionTime` is filled in by [`merge`].
+pub fn condition(
+    type_: &str,
+    status: bool,
+    reason: &str,
+    message: &str,
+    generation: Option<i64>,
+) -> Condition {
+    Condition {
+        type_: type_.to_string(),
+        status: if status { "True" } else { "False" }.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        observed_generation: generation,
+        last_transition_time: Time(Timestamp::UNIX_EPOCH),
+    }
+}
+
+/// The desired conditions, each with the `lastTransitionTime` of the previous condition of its type when its
+/// status did not change, or `now` when it did (or is new).
+pub fn merge(previous: &[Condition], desired: Vec<Condition>, now: Timestamp) -> Vec<Condition> {
+    desired
+        .into_iter()
+        .map(|mut c| {
+            c.last_transition_time = previous
+                .iter()
+                .find(|p| p.type_ == c.type_ && p.status == c.status)
+                .map_or(Time(now), |p| p.last_transition_time.clone());
+            c
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).expect("valid timestamp")
+    }
+
+    fn progressing() -> Health {
+        Health::Progressing {
+            reason: "Pending".into(),
+            message: "waiting".into(),
+        }
+    }
+
+    #[test]
+    fn health_sets_exactly_one_of_the_three_conditions() {
+        let stalled = Health::Stalled {
+            reason: "SecretNotFound".into(),
+            message: "Secret x not found".into(),
+        };
+        let conditions = stalled.conditions(Some(3));
+        let status: Vec<_> = conditions
+            .iter()
+            .map(|c| (c.type_.as_str(), c.status.as_str()))
+            .collect();
+        assert_eq!(
+            status,
+            [(READY, "False"), (RECONCILING, "False"), (STALLED, "True")]
+        );
+        assert!(
+            conditions
+                .iter()
+                .all(|c| c.reason == "SecretNotFound" && c.observed_generation == Some(3))
+        );
+    }
+
+    #[test]
+    fn unchanged_status_keeps_its_transition_time_so_the_result_is_identical() {
+        let first = merge(&[], progressing().conditions(Some(1)), at(100));
+        assert!(
+            first
+                .iter()
+                .all(|c| c.last_transition_time == Time(at(100)))
+        );
+        let again = merge(&first, progressing().conditions(Some(1)), at(500));
+        assert_eq!(again, first);
+    }
+
+    #[test]
+    fn changed_status_moves_its_transition_time() {
+        let first = merge(&[], progressing().conditions(Some(1)), at(100));
+        let ready = Health::Ready {
+            reason: "Completed".into(),
+            message: "done".into(),
+        };
+        let second = merge(&first, ready.conditions(Some(1)), at(500));
+        let time_of = |t: &str| {
+            second
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| c.last_transition_time.clone())
+        };
+        assert_eq!(time_of(READY), Some(Time(at(500))));
+        assert_eq!(time_of(RECONCILING), Some(Time(at(500))));
+        assert_eq!(
+            time_of(STALLED),
+            Some(Time(at(100))),
+            "Stalled stayed False"
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! What can go wrong while reconciling. [`Error`]s are transient (retried with backoff); [`Problem`]s are
+//! facts about an object the user must fix (reported as `Stalled`, never retried in a hot loop).
+
+use std::time::Duration;
+
+/// A failure that is worth retrying: the Kubernetes API was unreachable, refused, or timed out.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A Kubernetes API request failed.
+    #[error("Kubernetes API request failed: {0}")]
+    KubeApi(#[from] kube::Error),
+    /// The object has no namespace, which the CRDs do not allow.
+    #[error("object {0} has no namespace")]
+    MissingNamespace(String),
+}
+
+impl Error {
+    /// PascalCase name, used as Event reason and metric label.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Error::KubeApi(_) => "KubeApi",
+            Error::MissingNamespace(_) => "MissingNamespace",
+        }
+    }
+}
+
+/// Something about an object that keeps the operator from acting on it until the user changes something.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// PascalCase cause, used as condition reason and Event reason, e.g. `SecretNotFound`.
+    pub reason: &'static str,
+    /// What is wrong and what to do about it. Never contains credentials.
+    pub message: String,
+    /// Whether the fix is in this object's spec (only a spec change helps) or elsewhere (look again later).
+    pub fix: Fix,
+}
+
+/// Where the fix for a [`Problem`] lies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fix {
+    /// The spec itself is invalid: wait for it to change.
+    Spec,
+    /// Something the spec refers to is missing or incomplete: look again after a while.
+    Elsewhere,
+}
+
+impl Problem {
+    /// A problem in the object's own spec.
+    pub fn in_spec(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            fix: Fix::Spec,
+        }
+    }
+
+    /// A problem with something the object refers to.
+    pub fn elsewhere(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+            fix: Fix::Elsewhere,
+        }
+    }
+}
+
+/// How long to wait before looking again at an object whose reference was missing. The referenced Secrets
+/// are read with `get` only (no cluster-wide Secret watch), so they are polled, slowly.
+pub const RECHECK_REFERENCES_AFTER: Duration = Duration::from_secs(30);

@@ -1,0 +1,384 @@
+//! One controller per kind. They share what is here: the [`Context`], the watch loop (which survives
+//! objects that fail to parse), the error policy with per-object backoff, and status writing.
+
+pub mod backup_strategy;
+pub mod backup_task;
+pub mod cleanup_task;
+pub mod conditions;
+pub mod error;
+pub mod log_backup;
+pub mod recovery_task;
+pub mod references;
+pub mod status;
+
+use std::{
+    collections::HashMap,
+    fmt::Debug,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use futures::StreamExt;
+use k8s_openapi::NamespaceResourceScope;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    core::{DeserializeGuard, error_boundary::InvalidObject},
+    runtime::{
+        Controller,
+        controller::Action,
+        events::{Event, EventType, Recorder, Reporter},
+        watcher,
+    },
+};
+use serde::{Serialize, de::DeserializeOwned};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask},
+    metrics::Metrics,
+};
+use conditions::{Health, merge};
+pub use error::Error;
+
+/// Field manager of every status the operator writes.
+pub const FIELD_MANAGER: &str = "ob-backup-operator";
+
+/// What every reconcile of one controller shares.
+pub struct Context {
+    /// Kubernetes client, authenticated as the operator.
+    pub client: Client,
+    /// Exported metrics.
+    pub metrics: Arc<Metrics>,
+    /// The kind this controller reconciles, e.g. `BackupTask`.
+    pub controller: &'static str,
+    recorder: Recorder,
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    /// A context for the controller of `controller`, publishing Events as `reporter`.
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        controller: &'static str,
+        reporter: Reporter,
+    ) -> Self {
+        Self {
+            recorder: Recorder::new(client.clone(), reporter),
+            client,
+            metrics,
+            controller,
+            failures: Mutex::default(),
+        }
+    }
+
+    /// Publishes an Event about `obj`. A failure to publish is logged, never fatal.
+    pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: Event) {
+        if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
+            tracing::warn!(%error, reason = %event.reason, object = %obj.name_any(), "could not publish event");
+        }
+    }
+
+    /// The delay before retrying an object that failed `attempt` times in a row: 2 s doubling to 5 min,
+    /// with up to 10% jitter so that many failing objects do not retry in step.
+    fn backoff(&self, key: &str) -> Duration {
+        let attempt = {
+            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let n = failures.entry(key.to_string()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        };
+        let base = Duration::from_secs(2).saturating_mul(1 << attempt.min(10).saturating_sub(1));
+        let capped = base.min(Duration::from_secs(300));
+        capped + capped.mul_f64(jitter_fraction(key, attempt) * 0.1)
+    }
+
+    fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+}
+
+/// A number in [0, 1) that differs between objects and attempts, without a random number generator.
+fn jitter_fraction(key: &str, attempt: u32) -> f64 {
+    use std::hash::{BuildHasher, RandomState};
+    let hash = RandomState::new().hash_one((key, attempt));
+    (hash % 1000) as f64 / 1000.0
+}
+
+/// A kind with a controller.
+pub trait Reconcile:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Serialize
+    + Send
+    + Sync
+    + 'static
+{
+    /// The kind's name, used as the controller label in logs and metrics.
+    const KIND: &'static str;
+
+    /// Brings the world one step closer to the object's spec and records what was observed.
+    fn reconcile(
+        obj: Arc<Self>,
+        ctx: Arc<Context>,
+    ) -> impl Future<Output = Result<Action, Error>> + Send;
+}
+
+/// Which namespaces the operator watches.
+#[derive(Clone, Debug, Default)]
+pub struct WatchScope {
+    /// One namespace, or every namespace when `None`.
+    pub namespace: Option<String>,
+}
+
+impl WatchScope {
+    /// An API for `K` in the watched namespace(s).
+    pub fn api<K>(&self, client: Client) -> Api<K>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    {
+        match &self.namespace {
+            Some(ns) => Api::namespaced(client, ns),
+            None => Api::all(client),
+        }
+    }
+}
+
+/// Runs every controller until `shutdown` resolves.
+pub async fn run_all(
+    client: Client,
+    scope: WatchScope,
+    metrics: Arc<Metrics>,
+    reporter: Reporter,
+    shutdown: CancellationToken,
+) {
+    tokio::join!(
+        run::<BackupStrategy>(
+            client.clone(),
+            &scope,
+            metrics.clone(),
+            reporter.clone(),
+            shutdown.clone()
+        ),
+        run::<BackupTask>(
+            client.clone(),
+            &scope,
+            metrics.clone(),
+            reporter.clone(),
+            shutdown.clone()
+        ),
+        run::<LogBackup>(
+            client.clone(),
+            &scope,
+            metrics.clone(),
+            reporter.clone(),
+            shutdown.clone()
+        ),
+        run::<CleanupTask>(
+            client.clone(),
+            &scope,
+            metrics.clone(),
+            reporter.clone(),
+            shutdown.clone()
+        ),
+        run::<RecoveryTask>(client, &scope, metrics, reporter, shutdown),
+    );
+}
+
+async fn run<K: Reconcile>(
+    client: Client,
+    scope: &WatchScope,
+    metrics: Arc<Metrics>,
+    reporter: Reporter,
+    shutdown: CancellationToken,
+) {
+    let kind = K::KIND;
+    let ctx = Arc::new(Context::new(client.clone(), metrics, kind, reporter));
+    let api = scope.api::<DeserializeGuard<K>>(client);
+    tracing::info!(controller = kind, "controller started");
+    Controller::new(api, watcher::Config::default().any_semantic())
+        .graceful_shutdown_on(shutdown.cancelled_owned())
+        .run(reconcile_guarded::<K>, error_policy::<K>, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(controller = kind, %error, "reconcile did not complete");
+            }
+        })
+        .await;
+    tracing::info!(controller = kind, "controller stopped");
+}
+
+fn object_key<K: Resource>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+#[tracing::instrument(skip_all, fields(controller = ctx.controller, object = %object_key(obj.as_ref())))]
+async fn reconcile_guarded<K: Reconcile>(
+    obj: Arc<DeserializeGuard<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started(ctx.controller);
+    let key = object_key(obj.as_ref());
+    let action = match &obj.0 {
+        Ok(valid) => K::reconcile(Arc::new(valid.clone()), ctx.clone()).await?,
+        Err(invalid) => report_malformed(obj.as_ref(), invalid, &ctx).await?,
+    };
+    ctx.succeeded(&key);
+    Ok(action)
+}
+
+/// An object the operator cannot parse (e.g. its status was edited by hand into a wrong shape): say so on
+/// the object and wait for it to change, leaving every other object's reconciles untouched.
+async fn report_malformed<K: Reconcile>(
+    obj: &DeserializeGuard<K>,
+    invalid: &InvalidObject,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let message = format!("the operator cannot read this object: {}", invalid.error);
+    tracing::warn!(error = %invalid.error, "malformed object");
+    ctx.metrics
+        .reconcile_failed(ctx.controller, "MalformedObject");
+    let health = Health::Stalled {
+        reason: "MalformedObject".into(),
+        message: message.clone(),
+    };
+    let conditions = merge(
+        &[],
+        health.conditions(invalid.metadata.generation),
+        jiff::Timestamp::now(),
+    );
+    let namespace = obj
+        .namespace()
+        .ok_or_else(|| Error::MissingNamespace(obj.name_any()))?;
+    let api: Api<DeserializeGuard<K>> = Api::namespaced(ctx.client.clone(), &namespace);
+    // A merge patch of the conditions only: whatever else the status holds (a job id, say) is kept.
+    let patch = serde_json::json!({ "status": { "conditions": conditions } });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    ctx.publish(
+        obj,
+        Event {
+            type_: EventType::Warning,
+            reason: "MalformedObject".into(),
+            note: Some(status::truncate(&message)),
+            action: "Reconcile".into(),
+            secondary: None,
+        },
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+fn error_policy<K: Reconcile>(
+    obj: Arc<DeserializeGuard<K>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    ctx.metrics.reconcile_failed(ctx.controller, error.reason());
+    let delay = ctx.backoff(&object_key(obj.as_ref()));
+    tracing::warn!(controller = ctx.controller, object = %object_key(obj.as_ref()), %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// The health an object has given the problems found: stalled on the first problem, else `otherwise`.
+pub fn health(problems: &[error::Problem], otherwise: Health) -> Health {
+    match problems.first() {
+        Some(p) => Health::Stalled {
+            reason: p.reason.to_string(),
+            message: p.message.clone(),
+        },
+        None => otherwise,
+    }
+}
+
+/// When to look at an object again: only after a spec change when its spec is wrong, after a while when
+/// something it refers to is missing, and otherwise when something changes.
+pub fn next_action(problems: &[error::Problem]) -> Action {
+    if problems.is_empty() || problems.iter().any(|p| p.fix == error::Fix::Spec) {
+        Action::await_change()
+    } else {
+        Action::requeue(error::RECHECK_REFERENCES_AFTER)
+    }
+}
+
+/// The conditions and message of a status with the given health, keeping unchanged conditions' times.
+pub fn summarize(
+    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    generation: Option<i64>,
+    health: &Health,
+    now: jiff::Timestamp,
+) -> (
+    Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+    Option<String>,
+) {
+    (
+        merge(previous, health.conditions(generation), now),
+        Some(health.message().to_string()),
+    )
+}
+
+/// The namespace of a namespaced object.
+pub fn namespace_of<K: Resource>(obj: &K) -> Result<String, Error> {
+    obj.namespace()
+        .ok_or_else(|| Error::MissingNamespace(obj.name_any()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        let (mock, _handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        let client = Client::new(mock, "default");
+        Context::new(
+            client,
+            Arc::default(),
+            "BackupTask",
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance: None,
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn backoff_doubles_per_failure_is_capped_and_resets_on_success() {
+        let ctx = context();
+        let delays: Vec<_> = (0..12).map(|_| ctx.backoff("ns/a")).collect();
+        assert!(
+            delays[0] >= Duration::from_secs(2) && delays[0] < Duration::from_millis(2200),
+            "{delays:?}"
+        );
+        assert!(
+            delays[1] >= Duration::from_secs(4) && delays[1] < Duration::from_millis(4400),
+            "{delays:?}"
+        );
+        assert!(
+            delays.iter().all(|d| *d <= Duration::from_secs(330)),
+            "{delays:?}"
+        );
+        assert!(delays[11] >= Duration::from_secs(300), "{delays:?}");
+        assert!(
+            ctx.backoff("ns/b") < Duration::from_millis(2200),
+            "other objects keep their own count"
+        );
+        ctx.succeeded("ns/a");
+        assert!(
+            ctx.backoff("ns/a") < Duration::from_millis(2200),
+            "success resets the count"
+        );
+    }
+}

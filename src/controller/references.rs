@@ -1,0 +1,207 @@
+//! Checks of what a spec refers to and only the API can tell: Secrets (by key name, never reading values
+//! into logs or status) and BackupStrategies.
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::Api;
+
+use super::{
+    Context,
+    error::{Error, Problem},
+};
+use crate::api::{
+    BackupStrategy,
+    common::{ClusterConnection, PasswordSecret, StorageDestination, StrategyReference},
+};
+
+/// Keys a cluster connection Secret must hold (`host`, `port`, `user` have defaults or are checked when
+/// connecting; the password is what a Secret most often lacks).
+const CONNECTION_KEYS: &[&str] = &["host", "password"];
+/// Keys an object-storage credentials Secret must hold.
+const CREDENTIAL_KEYS: &[&str] = &["accessId", "accessKey"];
+/// Keys a backup password Secret must hold.
+const PASSWORD_KEYS: &[&str] = &["password"];
+
+/// Looks up what an object in `namespace` refers to, collecting the problems found.
+pub struct ReferenceCheck<'a> {
+    ctx: &'a Context,
+    namespace: &'a str,
+    /// Problems found so far, in the order checked.
+    pub problems: Vec<Problem>,
+}
+
+impl<'a> ReferenceCheck<'a> {
+    /// Starts a check of objects in `namespace`.
+    pub fn new(ctx: &'a Context, namespace: &'a str) -> Self {
+        Self {
+            ctx,
+            namespace,
+            problems: Vec::new(),
+        }
+    }
+
+    /// The connection Secret of a cluster.
+    pub async fn cluster(&mut self, cluster: &ClusterConnection) -> Result<(), Error> {
+        let purpose = format!("connection to cluster {}", cluster.name);
+        self.secret(&cluster.connection_secret, CONNECTION_KEYS, &purpose)
+            .await
+    }
+
+    /// The credentials Secret of an object-storage destination, when it names one.
+    pub async fn destination(&mut self, destination: &StorageDestination) -> Result<(), Error> {
+        match &destination.credentials_secret {
+            Some(name) => {
+                self.secret(name, CREDENTIAL_KEYS, "storage credentials")
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A backup password Secret, when one is named.
+    pub async fn password(&mut self, secret: Option<&PasswordSecret>) -> Result<(), Error> {
+        match secret {
+            Some(s) => {
+                self.secret(&s.password_secret, PASSWORD_KEYS, "backup password")
+                    .await
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The referenced BackupStrategy, or `None` (with a problem recorded) when it does not exist.
+    pub async fn strategy(
+        &mut self,
+        reference: &StrategyReference,
+    ) -> Result<Option<BackupStrategy>, Error> {
+        let api: Api<BackupStrategy> = Api::namespaced(self.ctx.client.clone(), self.namespace);
+        let strategy = api.get_opt(&reference.name).await?;
+        if strategy.is_none() {
+            self.problems.push(Problem::elsewhere(
+                "StrategyNotFound",
+                format!(
+                    "BackupStrategy {} not found in namespace {}: create it or fix strategyRef",
+                    reference.name, self.namespace
+                ),
+            ));
+        }
+        Ok(strategy)
+    }
+
+    /// Where a task runs: its strategy (which must cover `tenant`) or its own cluster and destination.
+    /// Returns the cluster's display name when it is known.
+    pub async fn placement(
+        &mut self,
+        strategy: Option<&StrategyReference>,
+        cluster: Option<&ClusterConnection>,
+        destination: Option<&StorageDestination>,
+        tenant: &str,
+    ) -> Result<Option<String>, Error> {
+        if let Some(reference) = strategy {
+            let Some(strategy) = self.strategy(reference).await? else {
+                return Ok(None);
+            };
+            let tenants = &strategy.spec.tenants;
+            if !tenants.is_empty() && !tenants.iter().any(|t| t == tenant) {
+                self.problems.push(Problem::elsewhere(
+                    "TenantNotInStrategy",
+                    format!(
+                        "BackupStrategy {} does not cover tenant {tenant} (it covers {}): add the tenant there or use another strategy",
+                        reference.name,
+                        tenants.join(", ")
+                    ),
+                ));
+            }
+            return Ok(Some(strategy.spec.cluster.name));
+        }
+        let Some(cluster) = cluster else {
+            return Ok(None);
+        };
+        self.cluster(cluster).await?;
+        if let Some(destination) = destination {
+            self.destination(destination).await?;
+        }
+        Ok(Some(cluster.name.clone()))
+    }
+
+    async fn secret(&mut self, name: &str, keys: &[&str], purpose: &str) -> Result<(), Error> {
+        let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), self.namespace);
+        match api.get_opt(name).await? {
+            None => self.problems.push(Problem::elsewhere(
+                "SecretNotFound",
+                format!(
+                    "Secret {name} ({purpose}) not found in namespace {}",
+                    self.namespace
+                ),
+            )),
+            Some(secret) => {
+                if let Some(key) = missing_key(&secret, keys) {
+                    self.problems.push(Problem::elsewhere(
+                        "SecretKeyMissing",
+                        format!("Secret {name} ({purpose}) has no key {key}"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The first of `keys` the Secret lacks or holds empty.
+fn missing_key<'k>(secret: &Secret, keys: &[&'k str]) -> Option<&'k str> {
+    let data = secret.data.as_ref();
+    keys.iter().copied().find(|key| {
+        data.and_then(|d| d.get(*key))
+            .is_none_or(|v| v.0.is_empty())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use k8s_openapi::ByteString;
+
+    use super::*;
+
+    fn secret(pairs: &[(&str, &str)]) -> Secret {
+        Secret {
+            data: Some(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), ByteString(v.as_bytes().to_vec())))
+                    .collect::<BTreeMap<_, _>>(),
+            ),
+            ..Secret::default()
+        }
+    }
+
+    #[test]
+    fn a_secret_with_every_key_has_none_missing() {
+        assert_eq!(
+            missing_key(
+                &secret(&[("host", "h"), ("password", "p")]),
+                CONNECTION_KEYS
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn absent_and_empty_keys_are_missing() {
+        assert_eq!(
+            missing_key(&secret(&[("host", "h")]), CONNECTION_KEYS),
+            Some("password")
+        );
+        assert_eq!(
+            missing_key(
+                &secret(&[("accessId", "a"), ("accessKey", "")]),
+                CREDENTIAL_KEYS
+            ),
+            Some("accessKey")
+        );
+        assert_eq!(
+            missing_key(&Secret::default(), PASSWORD_KEYS),
+            Some("password")
+        );
+    }
+}

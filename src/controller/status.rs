@@ -1,0 +1,207 @@
+//! Writing status: server-side apply under the operator's field manager, only when the desired status
+//! differs from the current one, with an Event for every phase change and every new stall.
+
+use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::Condition};
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    runtime::events::{Event, EventType},
+};
+use serde::{Serialize, de::DeserializeOwned};
+use std::fmt::Debug;
+
+use super::{Context, FIELD_MANAGER, conditions::STALLED, error::Error};
+use crate::api::{
+    BackupStrategyStatus, BackupTaskStatus, CleanupTaskStatus, LogBackupStatus, RecoveryTaskStatus,
+};
+
+/// Longest Event note the API accepts is 1 KiB; longer causes are cut.
+const MAX_NOTE: usize = 1000;
+
+/// What the status writer needs to know of every kind's status.
+pub trait StatusView: Serialize + PartialEq {
+    /// The phase as written in YAML (e.g. `InProgress`), if any.
+    fn phase_label(&self) -> Option<String>;
+    /// The status conditions.
+    fn conditions(&self) -> &[Condition];
+    /// The human-readable summary.
+    fn message(&self) -> Option<&str>;
+}
+
+macro_rules! status_view {
+    ($($status:ty),+) => {$(
+        impl StatusView for $status {
+            fn phase_label(&self) -> Option<String> {
+                self.phase
+                    .and_then(|p| serde_json::to_value(p).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+            }
+            fn conditions(&self) -> &[Condition] {
+                &self.conditions
+            }
+            fn message(&self) -> Option<&str> {
+                self.message.as_deref()
+            }
+        }
+    )+};
+}
+
+status_view!(
+    BackupStrategyStatus,
+    BackupTaskStatus,
+    LogBackupStatus,
+    CleanupTaskStatus,
+    RecoveryTaskStatus
+);
+
+/// Applies `desired` as the status of `obj` unless it equals `current`. Returns whether it wrote.
+pub async fn write<K, S>(
+    ctx: &Context,
+    obj: &K,
+    current: Option<&S>,
+    desired: &S,
+) -> Result<bool, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    S: StatusView,
+{
+    if current == Some(desired) {
+        return Ok(false);
+    }
+    let namespace = obj
+        .namespace()
+        .ok_or_else(|| Error::MissingNamespace(obj.name_any()))?;
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": desired,
+    });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    ctx.metrics.status_written(ctx.controller);
+    for event in events_for(current, desired) {
+        ctx.publish(obj, event).await;
+    }
+    Ok(true)
+}
+
+/// The Events a status change deserves: Normal for a new phase, Warning for a new stall.
+fn events_for<S: StatusView>(current: Option<&S>, desired: &S) -> Vec<Event> {
+    let mut events = Vec::new();
+    let new_phase = desired.phase_label();
+    if new_phase.is_some() && new_phase != current.and_then(StatusView::phase_label) {
+        events.push(Event {
+            type_: EventType::Normal,
+            reason: new_phase.unwrap_or_default(),
+            note: desired.message().map(truncate),
+            action: "UpdatePhase".into(),
+            secondary: None,
+        });
+    }
+    let stall = |s: &S| {
+        s.conditions()
+            .iter()
+            .find(|c| c.type_ == STALLED && c.status == "True")
+            .cloned()
+    };
+    if let Some(stalled) = stall(desired)
+        && current.and_then(stall).map(|c| c.reason) != Some(stalled.reason.clone())
+    {
+        events.push(Event {
+            type_: EventType::Warning,
+            reason: stalled.reason,
+            note: Some(truncate(&stalled.message)),
+            action: "Reconcile".into(),
+            secondary: None,
+        });
+    }
+    events
+}
+
+/// Cuts a message to what an Event note may hold.
+pub fn truncate(message: &str) -> String {
+    if message.len() <= MAX_NOTE {
+        return message.to_string();
+    }
+    let mut end = MAX_NOTE;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &message[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        api::BackupTaskPhase,
+        controller::conditions::{Health, merge},
+    };
+
+    fn status(phase: BackupTaskPhase, health: Health) -> BackupTaskStatus {
+        BackupTaskStatus {
+            phase: Some(phase),
+            message: Some(health.message().to_string()),
+            conditions: merge(&[], health.conditions(Some(1)), jiff::Timestamp::UNIX_EPOCH),
+            ..BackupTaskStatus::default()
+        }
+    }
+
+    fn stalled(reason: &str) -> Health {
+        Health::Stalled {
+            reason: reason.into(),
+            message: format!("because {reason}"),
+        }
+    }
+
+    #[test]
+    fn first_status_announces_its_phase_and_its_stall() {
+        let desired = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let events = events_for(None, &desired);
+        let summary: Vec<_> = events
+            .iter()
+            .map(|e| (e.type_, e.reason.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (EventType::Normal, "Pending"),
+                (EventType::Warning, "SecretNotFound")
+            ]
+        );
+    }
+
+    #[test]
+    fn same_phase_and_same_stall_announce_nothing_new() {
+        let current = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let desired = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        assert!(events_for(Some(&current), &desired).is_empty());
+    }
+
+    #[test]
+    fn a_different_stall_is_announced() {
+        let current = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let desired = status(BackupTaskPhase::Pending, stalled("StrategyNotFound"));
+        let reasons: Vec<_> = events_for(Some(&current), &desired)
+            .into_iter()
+            .map(|e| e.reason)
+            .collect();
+        assert_eq!(reasons, ["StrategyNotFound"]);
+    }
+
+    #[test]
+    fn long_notes_are_cut_on_a_character_boundary() {
+        let long = "é".repeat(MAX_NOTE);
+        let cut = truncate(&long);
+        assert!(cut.len() <= MAX_NOTE + "…".len());
+        assert!(cut.ends_with('…'));
+    }
+}

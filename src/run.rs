@@ -1,0 +1,230 @@
+//! `ob-backup-operator run`: check the CRDs, serve probes and metrics, win the leader lease, then run the
+//! controllers until SIGTERM (exit 0, lease released) or until the lease is lost (exit non-zero, so that
+//! Kubernetes restarts the replica with a clean slate).
+
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use kube::{Api, Client, api::ListParams, runtime::events::Reporter};
+use kube_lease_manager::LeaseManagerBuilder;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask},
+    controller::{self, FIELD_MANAGER, Reconcile, WatchScope},
+    http::{self, Probe},
+    metrics::Metrics,
+};
+
+/// How the operator runs.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    /// Namespace to watch; every namespace when `None`.
+    pub namespace: Option<String>,
+    /// Namespace of the leader Lease.
+    pub lease_namespace: String,
+    /// Name of the leader Lease.
+    pub lease_name: String,
+    /// This replica's identity in the Lease (its Pod name).
+    pub identity: String,
+    /// Where `/metrics`, `/healthz` and `/readyz` are served.
+    pub http_addr: SocketAddr,
+    /// How long a lease stays valid without renewal.
+    pub lease_duration: Duration,
+    /// How long before expiry the holder renews.
+    pub lease_grace: Duration,
+}
+
+/// Why the operator stopped other than by a shutdown signal.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// No usable kubeconfig or in-cluster configuration.
+    #[error("cannot configure the Kubernetes client: {0}")]
+    Config(#[source] kube::Error),
+    /// A CRD is not installed.
+    #[error(
+        "the CRD {0} is not installed: install crds/ first (kubectl apply -f crds/, or ob-backup-operator crdgen --stdout | kubectl apply -f -)"
+    )]
+    CrdMissing(String),
+    /// The API refused or failed a request needed to start.
+    #[error("Kubernetes API request failed: {0}")]
+    KubeApi(#[from] kube::Error),
+    /// Leader election failed.
+    #[error("leader election failed: {0}")]
+    Lease(#[from] kube_lease_manager::LeaseManagerError),
+    /// Another replica took the lease.
+    #[error("lost the leader lease; exiting so that this replica restarts as a follower")]
+    LostLeadership,
+    /// The HTTP endpoints could not be served.
+    #[error("cannot serve HTTP on {0}: {1}")]
+    Http(SocketAddr, #[source] std::io::Error),
+    /// Signal handlers could not be installed.
+    #[error("cannot install signal handlers: {0}")]
+    Signal(#[source] std::io::Error),
+}
+
+/// Runs the operator until it is told to stop.
+pub async fn run(config: RunConfig) -> Result<(), RunError> {
+    let client = Client::try_default().await.map_err(RunError::Config)?;
+    let scope = WatchScope {
+        namespace: config.namespace.clone(),
+    };
+    let metrics = Arc::new(Metrics::default());
+    let ready = Arc::new(AtomicBool::new(false));
+    let shutdown = CancellationToken::new();
+    let mut stop_signal = StopSignal::install()?;
+
+    let listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .map_err(|e| RunError::Http(config.http_addr, e))?;
+    let probe = Probe {
+        metrics: metrics.clone(),
+        ready: ready.clone(),
+    };
+    let server = tokio::spawn(http::serve(
+        listener,
+        probe,
+        shutdown.clone().cancelled_owned(),
+    ));
+
+    check_crds(&client, &scope).await?;
+    ready.store(true, Ordering::Release);
+    tracing::info!(namespace = ?config.namespace, identity = %config.identity, "CRDs present; waiting for the leader lease");
+
+    let lease = LeaseManagerBuilder::new(client.clone(), &config.lease_name)
+        .with_namespace(&config.lease_namespace)
+        .with_identity(&config.identity)
+        .with_field_manager(format!("{FIELD_MANAGER}-lease"))
+        .with_duration(config.lease_duration.as_secs())
+        .with_grace(config.lease_grace.as_secs())
+        .build()
+        .await?;
+    let (mut leading, lease_task) = lease.watch().await;
+
+    let outcome = loop {
+        if *leading.borrow_and_update() {
+            break Some(());
+        }
+        tokio::select! {
+            changed = leading.changed() => if changed.is_err() { break None },
+            () = stop_signal.recv() => break None,
+        }
+    };
+    let result = match outcome {
+        None => Ok(()),
+        Some(()) => {
+            lead(
+                client,
+                scope,
+                &metrics,
+                &config,
+                &shutdown,
+                &mut leading,
+                &mut stop_signal,
+            )
+            .await
+        }
+    };
+
+    shutdown.cancel();
+    drop(leading); // closing the channel makes the lease task release the lease
+    if let Ok(Err(error)) = lease_task.await {
+        tracing::warn!(%error, "could not release the leader lease");
+    }
+    if let Ok(Err(error)) = server.await {
+        tracing::warn!(%error, "HTTP server stopped with an error");
+    }
+    result
+}
+
+/// Runs the controllers while this replica leads.
+async fn lead(
+    client: Client,
+    scope: WatchScope,
+    metrics: &Arc<Metrics>,
+    config: &RunConfig,
+    shutdown: &CancellationToken,
+    leading: &mut tokio::sync::watch::Receiver<bool>,
+    stop_signal: &mut StopSignal,
+) -> Result<(), RunError> {
+    tracing::info!(identity = %config.identity, "became leader; starting controllers");
+    metrics.set_leader(true);
+    let reporter = Reporter {
+        controller: FIELD_MANAGER.into(),
+        instance: Some(config.identity.clone()),
+    };
+    let controllers = tokio::spawn(controller::run_all(
+        client,
+        scope,
+        metrics.clone(),
+        reporter,
+        shutdown.clone(),
+    ));
+    let result = loop {
+        tokio::select! {
+            changed = leading.changed() => {
+                if changed.is_err() || !*leading.borrow_and_update() {
+                    break Err(RunError::LostLeadership);
+                }
+            }
+            () = stop_signal.recv() => break Ok(()),
+        }
+    };
+    shutdown.cancel();
+    if let Err(error) = controllers.await {
+        tracing::warn!(%error, "controllers did not stop cleanly");
+    }
+    metrics.set_leader(false);
+    result
+}
+
+/// Fails with [`RunError::CrdMissing`] unless every kind can be listed in the watched scope.
+async fn check_crds(client: &Client, scope: &WatchScope) -> Result<(), RunError> {
+    check_crd::<BackupStrategy>(client, scope).await?;
+    check_crd::<BackupTask>(client, scope).await?;
+    check_crd::<LogBackup>(client, scope).await?;
+    check_crd::<CleanupTask>(client, scope).await?;
+    check_crd::<RecoveryTask>(client, scope).await
+}
+
+async fn check_crd<K: Reconcile>(client: &Client, scope: &WatchScope) -> Result<(), RunError> {
+    let api: Api<K> = scope.api(client.clone());
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Err(RunError::CrdMissing(format!(
+            "{}.{}",
+            K::plural(&()),
+            K::group(&())
+        ))),
+        Err(e) => Err(RunError::KubeApi(e)),
+    }
+}
+
+/// SIGTERM (Kubernetes stopping the Pod) or SIGINT (Ctrl-C).
+struct StopSignal {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl StopSignal {
+    fn install() -> Result<Self, RunError> {
+        Ok(Self {
+            term: signal(SignalKind::terminate()).map_err(RunError::Signal)?,
+            int: signal(SignalKind::interrupt()).map_err(RunError::Signal)?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.term.recv() => tracing::info!("SIGTERM received; shutting down"),
+            _ = self.int.recv() => tracing::info!("SIGINT received; shutting down"),
+        }
+    }
+}
