@@ -84,7 +84,12 @@ fn source_of(task: &BackupTask) -> TaskSource {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use http::{Method, Request, Response};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+    use kube::{Client, client::Body, runtime::events::Reporter};
+    use tower_test::mock::Handle;
 
     use super::*;
     use crate::{
@@ -188,4 +193,89 @@ mod tests {
             Some(TaskSource::Schedule)
         );
     }
+
+    type ApiHandle = Handle<Request<Body>, Response<Body>>;
+
+    fn mock_context() -> (Arc<Context>, ApiHandle) {
+        let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let reporter = Reporter {
+            controller: "ob-backup-operator".into(),
+            instance: None,
+        };
+        let ctx = Context::new(Client::new(service, "ns"), Arc::default(), "BackupTask", reporter);
+        (Arc::new(ctx), handle)
+    }
+
+    fn strategy_json() -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "demo", "namespace": "ns"},
+            "spec": {
+                "cluster": {"name": "obcluster", "connectionSecret": "obcluster-sys"},
+                "dataDestination": {"uri": "file:///backup/data"},
+                "logDestination": {"uri": "file:///backup/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"}
+            }
+        }))
+        .expect("JSON")
+    }
+
+    /// Answers the strategy lookup the reconcile makes first.
+    async fn serve_strategy(handle: &mut ApiHandle) {
+        let (request, respond) = handle.next_request().await.expect("a strategy lookup");
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.uri().path(), "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/demo");
+        respond.send_response(Response::new(Body::from(strategy_json())));
+    }
+
+    async fn body_json(request: Request<Body>) -> serde_json::Value {
+        let bytes = request.into_body().collect_bytes().await.expect("request body");
+        serde_json::from_slice(&bytes).expect("JSON body")
+    }
+
+    #[tokio::test]
+    async fn status_is_server_side_applied_once_and_not_rewritten_when_unchanged() {
+        let (ctx, mut handle) = mock_context();
+        let mut task = task();
+        task.metadata.namespace = Some("ns".into());
+
+        let mut stored = serde_json::to_value(&task).expect("JSON");
+        let api = tokio::spawn(async move {
+            serve_strategy(&mut handle).await;
+            let (request, respond) = handle.next_request().await.expect("a status write");
+            assert_eq!(request.method(), Method::PATCH);
+            assert_eq!(request.uri().path(), "/apis/obbackup.dev/v1alpha1/namespaces/ns/backuptasks/t/status");
+            let query = request.uri().query().unwrap_or_default().to_string();
+            assert!(query.contains("fieldManager=ob-backup-operator") && query.contains("force=true"), "{query}");
+            let content_type = request.headers().get("content-type").cloned();
+            assert_eq!(content_type.as_ref().and_then(|v| v.to_str().ok()), Some("application/apply-patch+yaml"));
+            let applied = body_json(request).await;
+            stored["status"] = applied["status"].clone();
+            respond.send_response(Response::new(Body::from(serde_json::to_vec(&stored).expect("JSON"))));
+            // The phase change is announced with an Event.
+            let (event, respond) = handle.next_request().await.expect("an event");
+            assert_eq!(event.uri().path(), "/apis/events.k8s.io/v1/namespaces/ns/events");
+            let event = body_json(event).await;
+            assert_eq!((event["type"].as_str(), event["reason"].as_str()), (Some("Normal"), Some("Pending")));
+            respond.send_response(Response::new(Body::from(serde_json::to_vec(&event).expect("JSON"))));
+            (handle, applied)
+        });
+        BackupTask::reconcile(Arc::new(task.clone()), ctx.clone()).await.expect("first reconcile");
+        let (mut handle, applied) = api.await.expect("API mock");
+        assert_eq!(applied["status"]["phase"], "Pending");
+        assert_eq!(applied["status"]["clusterName"], "obcluster");
+
+        // The object now carries that status: reconciling it again only reads, it writes nothing.
+        task.status = Some(serde_json::from_value(applied["status"].clone()).expect("a BackupTask status"));
+        let api = tokio::spawn(async move {
+            serve_strategy(&mut handle).await;
+            handle
+        });
+        let second = tokio::time::timeout(Duration::from_secs(10), BackupTask::reconcile(Arc::new(task), ctx))
+            .await
+            .expect("the second reconcile sent a request nobody answers: it tried to write");
+        second.expect("second reconcile");
+        api.await.expect("API mock");
+    }
 }
+
