@@ -228,3 +228,44 @@ impl StopSignal {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ::http::{Request, Response, StatusCode};
+    use kube::client::Body;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_crd_is_named_with_the_command_that_installs_it() {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let api = tokio::spawn(async move {
+            let (request, respond) = handle.next_request().await.expect("a list request");
+            assert_eq!(
+                request.uri().path(),
+                "/apis/obbackup.dev/v1alpha1/backupstrategies"
+            );
+            let not_found = serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure",
+                "message": "the server could not find the requested resource", "reason": "NotFound", "code": 404,
+            });
+            let response = Response::builder()
+                .status(StatusCode::NOT_FOUND)
+                .body(Body::from(serde_json::to_vec(&not_found).expect("JSON")))
+                .expect("response");
+            respond.send_response(response);
+        });
+        let error = check_crds(&Client::new(service, "default"), &WatchScope::default())
+            .await
+            .expect_err("a missing CRD is an error");
+        api.await.expect("API mock");
+        assert!(
+            matches!(error, RunError::CrdMissing(ref crd) if crd == "backupstrategies.obbackup.dev"),
+            "{error}"
+        );
+        assert!(
+            error.to_string().contains("kubectl apply -f crds/"),
+            "{error}"
+        );
+    }
+}

@@ -202,7 +202,12 @@ mod tests {
             controller: "ob-backup-operator".into(),
             instance: None,
         };
-        let ctx = Context::new(Client::new(service, "ns"), Arc::default(), "BackupTask", reporter);
+        let ctx = Context::new(
+            Client::new(service, "ns"),
+            Arc::default(),
+            "BackupTask",
+            reporter,
+        );
         (Arc::new(ctx), handle)
     }
 
@@ -224,12 +229,19 @@ mod tests {
     async fn serve_strategy(handle: &mut ApiHandle) {
         let (request, respond) = handle.next_request().await.expect("a strategy lookup");
         assert_eq!(request.method(), Method::GET);
-        assert_eq!(request.uri().path(), "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/demo");
+        assert_eq!(
+            request.uri().path(),
+            "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/demo"
+        );
         respond.send_response(Response::new(Body::from(strategy_json())));
     }
 
     async fn body_json(request: Request<Body>) -> serde_json::Value {
-        let bytes = request.into_body().collect_bytes().await.expect("request body");
+        let bytes = request
+            .into_body()
+            .collect_bytes()
+            .await
+            .expect("request body");
         serde_json::from_slice(&bytes).expect("JSON body")
     }
 
@@ -244,38 +256,62 @@ mod tests {
             serve_strategy(&mut handle).await;
             let (request, respond) = handle.next_request().await.expect("a status write");
             assert_eq!(request.method(), Method::PATCH);
-            assert_eq!(request.uri().path(), "/apis/obbackup.dev/v1alpha1/namespaces/ns/backuptasks/t/status");
+            assert_eq!(
+                request.uri().path(),
+                "/apis/obbackup.dev/v1alpha1/namespaces/ns/backuptasks/t/status"
+            );
             let query = request.uri().query().unwrap_or_default().to_string();
-            assert!(query.contains("fieldManager=ob-backup-operator") && query.contains("force=true"), "{query}");
+            assert!(
+                query.contains("fieldManager=ob-backup-operator") && query.contains("force=true"),
+                "{query}"
+            );
             let content_type = request.headers().get("content-type").cloned();
-            assert_eq!(content_type.as_ref().and_then(|v| v.to_str().ok()), Some("application/apply-patch+yaml"));
+            assert_eq!(
+                content_type.as_ref().and_then(|v| v.to_str().ok()),
+                Some("application/apply-patch+yaml")
+            );
             let applied = body_json(request).await;
             stored["status"] = applied["status"].clone();
-            respond.send_response(Response::new(Body::from(serde_json::to_vec(&stored).expect("JSON"))));
+            respond.send_response(Response::new(Body::from(
+                serde_json::to_vec(&stored).expect("JSON"),
+            )));
             // The phase change is announced with an Event.
             let (event, respond) = handle.next_request().await.expect("an event");
-            assert_eq!(event.uri().path(), "/apis/events.k8s.io/v1/namespaces/ns/events");
+            assert_eq!(
+                event.uri().path(),
+                "/apis/events.k8s.io/v1/namespaces/ns/events"
+            );
             let event = body_json(event).await;
-            assert_eq!((event["type"].as_str(), event["reason"].as_str()), (Some("Normal"), Some("Pending")));
-            respond.send_response(Response::new(Body::from(serde_json::to_vec(&event).expect("JSON"))));
+            assert_eq!(
+                (event["type"].as_str(), event["reason"].as_str()),
+                (Some("Normal"), Some("Pending"))
+            );
+            respond.send_response(Response::new(Body::from(
+                serde_json::to_vec(&event).expect("JSON"),
+            )));
             (handle, applied)
         });
-        BackupTask::reconcile(Arc::new(task.clone()), ctx.clone()).await.expect("first reconcile");
+        BackupTask::reconcile(Arc::new(task.clone()), ctx.clone())
+            .await
+            .expect("first reconcile");
         let (mut handle, applied) = api.await.expect("API mock");
         assert_eq!(applied["status"]["phase"], "Pending");
         assert_eq!(applied["status"]["clusterName"], "obcluster");
 
         // The object now carries that status: reconciling it again only reads, it writes nothing.
-        task.status = Some(serde_json::from_value(applied["status"].clone()).expect("a BackupTask status"));
+        task.status =
+            Some(serde_json::from_value(applied["status"].clone()).expect("a BackupTask status"));
         let api = tokio::spawn(async move {
             serve_strategy(&mut handle).await;
             handle
         });
-        let second = tokio::time::timeout(Duration::from_secs(10), BackupTask::reconcile(Arc::new(task), ctx))
-            .await
-            .expect("the second reconcile sent a request nobody answers: it tried to write");
+        let second = tokio::time::timeout(
+            Duration::from_secs(10),
+            BackupTask::reconcile(Arc::new(task), ctx),
+        )
+        .await
+        .expect("the second reconcile sent a request nobody answers: it tried to write");
         second.expect("second reconcile");
         api.await.expect("API mock");
     }
 }
-

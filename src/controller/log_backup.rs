@@ -61,7 +61,12 @@ fn desired_status(
         now,
     );
     LogBackupStatus {
-        phase: Some(previous.phase.unwrap_or(phase)),
+        // Starting and Stopping only say what the operator is heading for, so they follow the desired state;
+        // phases observed from OceanBase stay until OceanBase says otherwise.
+        phase: Some(match previous.phase {
+            Some(LogBackupPhase::Starting | LogBackupPhase::Stopping) | None => phase,
+            Some(observed) => observed,
+        }),
         conditions,
         observed_generation: archive.metadata.generation,
         message,
@@ -103,6 +108,17 @@ mod tests {
         assert_eq!(running.phase, Some(LogBackupPhase::Starting));
         assert_eq!(stopped.phase, Some(LogBackupPhase::Stopping));
         assert_eq!(running.observed_generation, Some(2));
+    }
+
+    #[test]
+    fn stopping_before_archiving_started_says_stopping() {
+        let mut archive = archive(DesiredArchiveState::Running);
+        archive.status = Some(desired_status(&archive, None, &[], Timestamp::UNIX_EPOCH));
+        archive.spec.desired_state = DesiredArchiveState::Stopped;
+        assert_eq!(
+            desired_status(&archive, None, &[], Timestamp::UNIX_EPOCH).phase,
+            Some(LogBackupPhase::Stopping)
+        );
     }
 
     #[test]

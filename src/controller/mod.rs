@@ -381,4 +381,38 @@ mod tests {
             "success resets the count"
         );
     }
+
+    #[test]
+    fn a_list_with_a_malformed_object_still_yields_every_object() {
+        let task = |name: &str, mode: &str| {
+            serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": mode},
+            })
+        };
+        let list = serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTaskList", "metadata": {},
+            "items": [task("good", "Full"), task("bad", "Sometimes"), task("also-good", "Incremental")],
+        });
+        let parsed: kube::core::ObjectList<DeserializeGuard<BackupTask>> =
+            serde_json::from_value(list).expect("the list parses although one item does not");
+        let outcome: Vec<_> = parsed
+            .items
+            .iter()
+            .map(|g| (g.name_any(), g.0.is_ok()))
+            .collect();
+        assert_eq!(
+            outcome,
+            [
+                ("good".into(), true),
+                ("bad".into(), false),
+                ("also-good".into(), true)
+            ]
+        );
+        let Err(invalid) = &parsed.items[1].0 else {
+            unreachable!("checked above")
+        };
+        assert!(invalid.error.contains("Sometimes"), "{}", invalid.error);
+    }
 }

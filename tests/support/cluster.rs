@@ -1,0 +1,277 @@
+//! The real control plane that `scripts/test.sh` starts (`scripts/control-plane.sh`): clients for the admin
+//! and for the operator's ServiceAccount, one namespace per test, applying manifests, polling with a
+//! deadline, and the operator binary as a child process.
+
+use std::{
+    collections::BTreeMap,
+    fs,
+    io::{Read, Write},
+    net::TcpStream,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use k8s_openapi::api::core::v1::Namespace;
+use kube::{
+    Api, Client, Config,
+    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
+    config::{KubeConfigOptions, Kubeconfig},
+    core::{ApiResource, GroupVersionKind},
+};
+use serde_json::Value;
+
+/// Field manager the tests apply manifests with, as a user's kubectl would.
+pub const TEST_MANAGER: &str = "integration-test";
+
+/// The running control plane.
+pub struct ControlPlane {
+    env: BTreeMap<String, String>,
+    dir: PathBuf,
+}
+
+impl ControlPlane {
+    /// The control plane of this test run; `None` (after printing why) when there is none and CI does not
+    /// require one. Fails the test when `REQUIRE_K8S=1` and no control plane is reachable.
+    pub fn get() -> Option<Self> {
+        let Some(dir) = std::env::var_os("OBBACKUP_TEST_ENV").map(PathBuf::from) else {
+            assert!(
+                std::env::var("REQUIRE_K8S").as_deref() != Ok("1"),
+                "REQUIRE_K8S=1 but OBBACKUP_TEST_ENV is not set: run the tests through scripts/test.sh"
+            );
+            eprintln!("skipped: no control plane (run scripts/test.sh to start one)");
+            return None;
+        };
+        let text = fs::read_to_string(dir.join("env")).expect("the control plane's env file");
+        let env = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Some(Self { env, dir })
+    }
+
+    fn var(&self, key: &str) -> &str {
+        self.env
+            .get(key)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("{key} missing from the env file"))
+    }
+
+    /// A client with every permission.
+    pub async fn admin(&self) -> Client {
+        client_from(self.var("OBBACKUP_ADMIN_KUBECONFIG")).await
+    }
+
+    /// A client authenticated as the operator's ServiceAccount.
+    pub async fn operator_identity(&self) -> Client {
+        client_from(self.var("OBBACKUP_OPERATOR_KUBECONFIG")).await
+    }
+
+    /// The namespace holding the operator's ServiceAccount and leader Lease.
+    pub fn operator_namespace(&self) -> &str {
+        self.var("OBBACKUP_OPERATOR_NAMESPACE")
+    }
+
+    /// A fresh namespace for one test.
+    pub async fn namespace(&self, prefix: &str) -> String {
+        let name = format!("{prefix}-{}", random_suffix());
+        let api: Api<Namespace> = Api::all(self.admin().await);
+        let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
+            .expect("namespace");
+        api.create(&PostParams::default(), &ns)
+            .await
+            .expect("create namespace");
+        name
+    }
+
+    /// Starts the operator binary as the operator's ServiceAccount, watching `namespace` only, competing for
+    /// the Lease `lease`.
+    pub fn start_operator(&self, namespace: &str, lease: &str, identity: &str) -> OperatorProcess {
+        let port = free_port();
+        let log = self.dir.join(format!("operator-{identity}.log"));
+        let log_file = fs::File::create(&log).expect("operator log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_ob-backup-operator"))
+            .args([
+                "run",
+                "--log-format",
+                "text",
+                "--lease-duration-seconds",
+                "4",
+                "--lease-grace-seconds",
+                "1",
+            ])
+            .args([
+                "--namespace",
+                namespace,
+                "--lease-namespace",
+                self.operator_namespace(),
+                "--lease-name",
+                lease,
+            ])
+            .args([
+                "--identity",
+                identity,
+                "--http-addr",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .env("KUBECONFIG", self.var("OBBACKUP_OPERATOR_KUBECONFIG"))
+            .env("RUST_LOG", "info,ob_backup_operator=debug")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("start the operator binary");
+        OperatorProcess { child, port, log }
+    }
+}
+
+async fn client_from(path: &str) -> Client {
+    let kubeconfig = Kubeconfig::read_from(path).expect("kubeconfig");
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("client config");
+    config.proxy_url = None;
+    Client::try_from(config).expect("client")
+}
+
+fn random_suffix() -> String {
+    use std::hash::{BuildHasher, RandomState};
+    format!("{:08x}", RandomState::new().hash_one(Instant::now()) as u32)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// The API of the kind a manifest names (our kinds and the built-in ones the examples use).
+pub fn api_for(
+    client: &Client,
+    namespace: &str,
+    object: &Value,
+) -> (Api<DynamicObject>, ApiResource) {
+    let api_version = object["apiVersion"].as_str().expect("apiVersion");
+    let kind = object["kind"].as_str().expect("kind");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let plural = match kind {
+        "BackupStrategy" => "backupstrategies".to_string(),
+        other => format!("{}s", other.to_lowercase()),
+    };
+    let resource =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
+    (
+        Api::namespaced_with(client.clone(), namespace, &resource),
+        resource,
+    )
+}
+
+/// Server-side applies a manifest into `namespace`, as a user would.
+pub async fn apply(
+    client: &Client,
+    namespace: &str,
+    object: &Value,
+) -> Result<DynamicObject, kube::Error> {
+    let (api, _) = api_for(client, namespace, object);
+    let name = object["metadata"]["name"].as_str().expect("metadata.name");
+    api.patch(
+        name,
+        &PatchParams::apply(TEST_MANAGER).force(),
+        &Patch::Apply(object),
+    )
+    .await
+}
+
+/// Deletes a namespace (and so everything in it); best effort.
+pub async fn delete_namespace(client: &Client, name: &str) {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let _ = api.delete(name, &DeleteParams::default()).await;
+}
+
+/// Polls `check` every 200 ms until it returns `Some`, failing the test with `what` after `timeout`.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The operator binary running as a child process; killed when dropped.
+pub struct OperatorProcess {
+    child: Child,
+    port: u16,
+    /// Where its log goes.
+    pub log: PathBuf,
+}
+
+impl OperatorProcess {
+    /// An HTTP GET of `path` on its probe port: (status code, body), or `None` while nothing listens.
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        let code = response.split_whitespace().nth(1)?.parse().ok()?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Some((code, body))
+    }
+
+    /// The value of a metric sample line such as `obbackup_leader` or
+    /// `obbackup_status_writes_total{controller="BackupTask"}`; `None` if not exported (yet).
+    pub fn metric(&self, sample: &str) -> Option<f64> {
+        let (_, body) = self.get("/metrics")?;
+        body.lines()
+            .find_map(|l| {
+                l.strip_prefix(sample)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Stops it with SIGKILL, as a crash or a node loss would, without releasing its lease.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Stops it with SIGTERM, as Kubernetes does, and returns its exit code.
+    pub fn terminate(&mut self) -> Option<i32> {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().ok().and_then(|s| s.code())
+    }
+
+    /// Its log so far, for failure messages.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for OperatorProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
