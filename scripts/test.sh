@@ -13,6 +13,7 @@ cargo build --locked --bins
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")
 cleanup() { scripts/control-plane.sh stop "$env_dir" || true; rm -rf "$env_dir"; }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 if scripts/control-plane.sh start "$env_dir" "$bin"; then
   export OBBACKUP_TEST_ENV="$env_dir"
 elif [ "${REQUIRE_K8S:-0}" = 1 ]; then

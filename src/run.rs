@@ -135,14 +135,24 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
 
     shutdown.cancel();
     drop(leading); // closing the channel makes the lease task release the lease
-    if let Ok(Err(error)) = lease_task.await {
-        tracing::warn!(%error, "could not release the leader lease");
+    // Releasing the lease needs the API. When the API is down, give up after a while: the lease then
+    // simply expires, and the operator must still exit.
+    match tokio::time::timeout(RELEASE_TIMEOUT, lease_task).await {
+        Ok(Ok(Ok(_))) => tracing::info!("leader lease released"),
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "could not release the leader lease"),
+        Ok(Err(error)) => tracing::warn!(%error, "the lease task failed"),
+        Err(_) => {
+            tracing::warn!(timeout = ?RELEASE_TIMEOUT, "gave up releasing the leader lease; it will expire")
+        }
     }
-    if let Ok(Err(error)) = server.await {
+    if let Ok(Ok(Err(error))) = tokio::time::timeout(RELEASE_TIMEOUT, server).await {
         tracing::warn!(%error, "HTTP server stopped with an error");
     }
     result
 }
+
+/// How long shutdown waits for the lease release and the HTTP server.
+const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs the controllers while this replica leads.
 async fn lead(

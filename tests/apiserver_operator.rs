@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use support::{
     catalog::{repo_root, yaml_documents, yaml_files},
     cluster::{ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually},
+    proxy::CuttableProxy,
 };
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -270,7 +271,12 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_when_it_dies() {
     .await;
 
     // SIGTERM: a clean exit that hands the lease back at once.
-    assert_eq!(second.terminate(), Some(0), "{}", second.log_text());
+    assert_eq!(
+        second.terminate(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        second.log_text()
+    );
     assert!(!second.is_running());
     eventually("the lease to be released", WAIT, || async {
         leader_of(&admin, plane.operator_namespace(), &lease)
@@ -279,6 +285,39 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_when_it_dies() {
             .then_some(())
     })
     .await;
+    delete_namespace(&admin, &namespace).await;
+}
+
+#[tokio::test]
+async fn sigterm_stops_the_operator_promptly_even_while_the_api_is_unreachable() {
+    let Some(plane) = ControlPlane::get() else {
+        return;
+    };
+    let admin = plane.admin().await;
+    let namespace = plane.namespace("outage").await;
+    apply_example(&admin, &namespace, "00-secrets.yaml").await;
+    apply_example(&admin, &namespace, "back-up-now-ad-hoc.yaml").await;
+    let proxy = CuttableProxy::start(plane.apiserver_addr()).await;
+    let mut operator = plane.start_operator_via(&namespace, &namespace, "outage", Some(proxy.addr));
+    eventually(
+        "the operator to reconcile through the proxy",
+        WAIT,
+        || async {
+            list(&admin, &namespace, "BackupTask")
+                .await
+                .first()
+                .and_then(settled_phase)
+        },
+    )
+    .await;
+
+    proxy.cut();
+    assert_eq!(
+        operator.terminate(Duration::from_secs(20)).await,
+        Some(0),
+        "{}",
+        operator.log_text()
+    );
     delete_namespace(&admin, &namespace).await;
 }
 

@@ -88,6 +88,39 @@ impl ControlPlane {
     /// Starts the operator binary as the operator's ServiceAccount, watching `namespace` only, competing for
     /// the Lease `lease`.
     pub fn start_operator(&self, namespace: &str, lease: &str, identity: &str) -> OperatorProcess {
+        self.start_operator_via(namespace, lease, identity, None)
+    }
+
+    /// The kube-apiserver's address.
+    pub fn apiserver_addr(&self) -> std::net::SocketAddr {
+        let kubeconfig =
+            fs::read_to_string(self.var("OBBACKUP_OPERATOR_KUBECONFIG")).expect("kubeconfig");
+        let server = kubeconfig
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("server: https://"))
+            .expect("server");
+        server.parse().expect("host:port")
+    }
+
+    /// Like [`Self::start_operator`], reaching the API through `via` (e.g. a proxy) instead of directly.
+    pub fn start_operator_via(
+        &self,
+        namespace: &str,
+        lease: &str,
+        identity: &str,
+        via: Option<std::net::SocketAddr>,
+    ) -> OperatorProcess {
+        let mut kubeconfig = self.var("OBBACKUP_OPERATOR_KUBECONFIG").to_string();
+        if let Some(via) = via {
+            let text = fs::read_to_string(&kubeconfig).expect("kubeconfig");
+            let rewritten = text.replace(&self.apiserver_addr().to_string(), &via.to_string());
+            kubeconfig = self
+                .dir
+                .join(format!("operator-{identity}.kubeconfig"))
+                .display()
+                .to_string();
+            fs::write(&kubeconfig, rewritten).expect("write kubeconfig");
+        }
         let port = free_port();
         let log = self.dir.join(format!("operator-{identity}.log"));
         let log_file = fs::File::create(&log).expect("operator log file");
@@ -115,7 +148,7 @@ impl ControlPlane {
                 "--http-addr",
                 &format!("127.0.0.1:{port}"),
             ])
-            .env("KUBECONFIG", self.var("OBBACKUP_OPERATOR_KUBECONFIG"))
+            .env("KUBECONFIG", &kubeconfig)
             .env("RUST_LOG", "info,ob_backup_operator=debug")
             .stdout(Stdio::null())
             .stderr(log_file)
@@ -255,13 +288,24 @@ impl OperatorProcess {
         let _ = self.child.wait();
     }
 
-    /// Stops it with SIGTERM, as Kubernetes does, and returns its exit code.
-    pub fn terminate(&mut self) -> Option<i32> {
+    /// Stops it with SIGTERM, as Kubernetes does, and returns its exit code; fails the test if it has not
+    /// exited within `grace` (Kubernetes would SIGKILL it then).
+    pub async fn terminate(&mut self, grace: Duration) -> Option<i32> {
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.child.id().to_string())
             .status();
-        self.child.wait().ok().and_then(|s| s.code())
+        let deadline = Instant::now() + grace;
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the operator did not exit within {grace:?} of SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Its log so far, for failure messages.
