@@ -137,22 +137,26 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     drop(leading); // closing the channel makes the lease task release the lease
     // Releasing the lease needs the API. When the API is down, give up after a while: the lease then
     // simply expires, and the operator must still exit.
-    match tokio::time::timeout(RELEASE_TIMEOUT, lease_task).await {
+    match tokio::time::timeout(LEASE_RELEASE_TIMEOUT, lease_task).await {
         Ok(Ok(Ok(_))) => tracing::info!("leader lease released"),
         Ok(Ok(Err(error))) => tracing::warn!(%error, "could not release the leader lease"),
         Ok(Err(error)) => tracing::warn!(%error, "the lease task failed"),
         Err(_) => {
-            tracing::warn!(timeout = ?RELEASE_TIMEOUT, "gave up releasing the leader lease; it will expire")
+            tracing::warn!(timeout = ?LEASE_RELEASE_TIMEOUT, "gave up releasing the leader lease; it will expire")
         }
     }
-    if let Ok(Ok(Err(error))) = tokio::time::timeout(RELEASE_TIMEOUT, server).await {
+    if let Ok(Ok(Err(error))) = tokio::time::timeout(HTTP_DRAIN_TIMEOUT, server).await {
         tracing::warn!(%error, "HTTP server stopped with an error");
     }
     result
 }
 
-/// How long shutdown waits for the lease release and the HTTP server.
-const RELEASE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Shutdown budget, well inside Kubernetes' default 30 s grace period: reconciles under way get this long…
+const CONTROLLERS_TIMEOUT: Duration = Duration::from_secs(8);
+/// …handing the lease back this long (it expires on its own otherwise)…
+const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(4);
+/// …and open HTTP requests this long.
+const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs the controllers while this replica leads.
 async fn lead(
@@ -188,8 +192,16 @@ async fn lead(
         }
     };
     shutdown.cancel();
-    if let Err(error) = controllers.await {
-        tracing::warn!(%error, "controllers did not stop cleanly");
+    // Controllers finish the reconciles under way; one stuck on an unreachable API must not keep the process
+    // alive past Kubernetes' grace period, so after a while they are aborted.
+    let abort = controllers.abort_handle();
+    match tokio::time::timeout(CONTROLLERS_TIMEOUT, controllers).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "controllers did not stop cleanly"),
+        Err(_) => {
+            tracing::warn!(timeout = ?CONTROLLERS_TIMEOUT, "reconciles still running; aborting them");
+            abort.abort();
+        }
     }
     metrics.set_leader(false);
     result

@@ -237,3 +237,46 @@ fn crds_directory_matches_the_rust_types() {
         );
     }
 }
+
+#[test]
+fn every_field_is_documented_for_kubectl_explain() {
+    let mut undocumented = Vec::new();
+    for (kind, schema) in schemas() {
+        for part in ["spec", "status"] {
+            undocumented_fields(
+                &schema["properties"][part],
+                &format!("{kind}.{part}"),
+                &mut undocumented,
+            );
+        }
+    }
+    assert!(
+        undocumented.is_empty(),
+        "fields without a description:\n{}",
+        undocumented.join("\n")
+    );
+}
+
+fn undocumented_fields(schema: &Value, path: &str, out: &mut Vec<String>) {
+    if schema
+        .get("description")
+        .and_then(Value::as_str)
+        .is_none_or(|d| d.trim().is_empty())
+    {
+        out.push(path.to_string());
+    }
+    if let Some(Value::Object(properties)) = schema.get("properties") {
+        for (name, property) in properties {
+            undocumented_fields(property, &format!("{path}.{name}"), out);
+        }
+    }
+    if let Some(Value::Object(properties)) = schema
+        .get("items")
+        .filter(|_| !path.ends_with(".conditions"))
+        .and_then(|items| items.get("properties"))
+    {
+        for (name, property) in properties {
+            undocumented_fields(property, &format!("{path}[].{name}"), out);
+        }
+    }
+}
