@@ -1,0 +1,109 @@
+//! Executing statements for one connection against the shared cluster.
+
+use std::sync::{Arc, Mutex};
+
+use sqlparser::{ast::Statement, dialect::MySqlDialect, parser::Parser};
+
+use crate::{
+    error::SqlError,
+    model::Cluster,
+    sql::{
+        leading_words,
+        select::{self, Catalog},
+        split_statements,
+        value::Table,
+    },
+    views,
+};
+
+/// A cluster shared by every connection to it.
+pub type SharedCluster = Arc<Mutex<Cluster>>;
+
+/// What one statement produced.
+#[derive(Debug, PartialEq)]
+pub enum Outcome {
+    /// Done; no rows (DDL, ALTER SYSTEM, SET …).
+    Done { affected_rows: u64 },
+    /// Rows, from the named view (empty for a SELECT without FROM).
+    Rows { table: Table, source: String },
+}
+
+/// Per-connection state: session variables that OceanBase scopes to the connection.
+pub struct Session {
+    cluster: SharedCluster,
+}
+
+impl Session {
+    /// A session of `root@sys` on the cluster.
+    pub fn new(cluster: SharedCluster) -> Self {
+        Self { cluster }
+    }
+
+    /// Runs every statement of a packet in order, stopping at the first error (as MySQL does).
+    pub fn execute(&mut self, sql: &str) -> Vec<Result<Outcome, SqlError>> {
+        let statements = match split_statements(sql) {
+            Ok(statements) => statements,
+            Err(e) => return vec![Err(e)],
+        };
+        if statements.is_empty() {
+            return vec![Err(SqlError::oceanbase(1065, "Query was empty"))];
+        }
+        let mut outcomes = Vec::new();
+        for statement in statements {
+            let outcome = self.execute_one(&statement);
+            let failed = outcome.is_err();
+            outcomes.push(outcome);
+            if failed {
+                break;
+            }
+        }
+        outcomes
+    }
+
+    fn execute_one(&mut self, sql: &str) -> Result<Outcome, SqlError> {
+        let words = leading_words(sql, 2);
+        match words.first().map(String::as_str) {
+            Some("SELECT" | "WITH" | "(") => self.select(sql),
+            // Drivers and the mysql client tune their session on connect; OceanBase accepts these.
+            Some("SET" | "USE" | "BEGIN" | "COMMIT" | "ROLLBACK" | "START") => {
+                Ok(Outcome::Done { affected_rows: 0 })
+            }
+            Some("ALTER") if words.get(1).map(String::as_str) == Some("SYSTEM") => Err(
+                SqlError::not_supported("this ALTER SYSTEM statement in obsim so far"),
+            ),
+            _ => match Parser::parse_sql(&MySqlDialect {}, sql) {
+                Err(e) => Err(SqlError::syntax(e)),
+                Ok(_) => Err(SqlError::not_supported("this statement")),
+            },
+        }
+    }
+
+    fn select(&mut self, sql: &str) -> Result<Outcome, SqlError> {
+        let statements = Parser::parse_sql(&MySqlDialect {}, sql).map_err(SqlError::syntax)?;
+        let [Statement::Query(query)] = statements.as_slice() else {
+            return Err(SqlError::not_supported("this statement"));
+        };
+        let cluster = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        let result = select::run(query, &ClusterCatalog(&cluster))?;
+        Ok(Outcome::Rows {
+            table: result.table,
+            source: result.source,
+        })
+    }
+}
+
+struct ClusterCatalog<'a>(&'a Cluster);
+
+impl Catalog for ClusterCatalog<'_> {
+    fn view(&self, name: &str) -> Option<Table> {
+        views::view(self.0, name)
+    }
+
+    fn now(&self) -> jiff::Timestamp {
+        self.0.now()
+    }
+
+    fn version(&self) -> String {
+        self.0.version.to_string()
+    }
+}

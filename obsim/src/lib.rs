@@ -1,0 +1,10 @@
+//! obsim: a simulator of OceanBase 4.x's backup, archive, cleanup and restore SQL interface, spoken over
+//! the MySQL protocol, faithful to `reference/oceanbase-backup-interface.md`.
+
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod model;
+pub mod sql;
+pub mod views;
+pub mod wire;

@@ -1,0 +1,155 @@
+//! The simulated OceanBase cluster: tenants and (in later modules) destinations, archive rounds, backup
+//! jobs and sets, delete policies and jobs, restores. Reference §1–§8.
+
+pub mod tenant;
+
+use jiff::Timestamp;
+
+use crate::clock::Clock;
+pub use tenant::{Tenant, TenantType};
+
+/// Which OceanBase release the cluster behaves as (reference §0.2: a profile per version).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version(pub [u16; 4]);
+
+impl Version {
+    /// 4.2.5.0.
+    pub const V4_2_5: Version = Version([4, 2, 5, 0]);
+    /// 4.4.1.0: the first with manual backup cleanup (reference §5.2).
+    pub const V4_4_1: Version = Version([4, 4, 1, 0]);
+
+    /// Parses `4.2.5` or `4.2.5.0`.
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = [0u16; 4];
+        let mut count = 0;
+        for (slot, part) in parts.iter_mut().zip(text.trim().split('.')) {
+            *slot = part.parse().ok()?;
+            count += 1;
+        }
+        (count >= 3 && text.split('.').count() <= 4).then_some(Version(parts))
+    }
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d] = self.0;
+        write!(f, "{a}.{b}.{c}.{d}")
+    }
+}
+
+/// One simulated cluster.
+#[derive(Debug)]
+pub struct Cluster {
+    /// Cluster name.
+    pub name: String,
+    /// Behaviour profile.
+    pub version: Version,
+    /// Password of `root@sys`.
+    pub sys_password: String,
+    /// Simulated time.
+    pub clock: Clock,
+    /// Every tenant: sys, then each user tenant preceded by its meta tenant.
+    pub tenants: Vec<Tenant>,
+}
+
+impl Cluster {
+    /// A cluster with only the sys tenant.
+    pub fn new(name: &str, version: Version, sys_password: &str, clock: Clock) -> Self {
+        let created = clock.now();
+        Self {
+            name: name.to_string(),
+            version,
+            sys_password: sys_password.to_string(),
+            clock,
+            tenants: vec![Tenant::sys(created)],
+        }
+    }
+
+    /// The current simulated time.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Adds a user tenant (and its meta tenant) holding `data_bytes` of data.
+    pub fn add_user_tenant(
+        &mut self,
+        name: &str,
+        data_bytes: u64,
+    ) -> Result<&Tenant, crate::error::SqlError> {
+        if self.tenant(name).is_some() {
+            return Err(crate::error::SqlError::tenant_exists(name));
+        }
+        let user_id = self
+            .tenants
+            .iter()
+            .filter(|t| t.kind == TenantType::User)
+            .map(|t| t.id + 2)
+            .max()
+            .unwrap_or(1002);
+        let now = self.now();
+        self.tenants.push(Tenant::meta(user_id - 1, now));
+        self.tenants
+            .push(Tenant::user(user_id, name, data_bytes, now));
+        Ok(self
+            .tenants
+            .last()
+            .unwrap_or_else(|| unreachable!("just pushed")))
+    }
+
+    /// The tenant of that name (case-insensitive, as OceanBase resolves tenant names).
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster() -> Cluster {
+        Cluster::new(
+            "obcluster",
+            Version::V4_2_5,
+            "pw",
+            Clock::new(Timestamp::UNIX_EPOCH, 0.0),
+        )
+    }
+
+    #[test]
+    fn user_tenants_get_even_ids_with_their_meta_tenant_just_below() {
+        let mut cluster = cluster();
+        cluster.add_user_tenant("tenant1", 1 << 30).expect("add");
+        cluster.add_user_tenant("tenant2", 1 << 30).expect("add");
+        let ids: Vec<_> = cluster.tenants.iter().map(|t| (t.id, t.kind)).collect();
+        assert_eq!(
+            ids,
+            [
+                (1, TenantType::Sys),
+                (1001, TenantType::Meta),
+                (1002, TenantType::User),
+                (1003, TenantType::Meta),
+                (1004, TenantType::User)
+            ]
+        );
+        assert_eq!(cluster.tenants[1].name, "META$1002");
+    }
+
+    #[test]
+    fn a_tenant_name_is_taken_once() {
+        let mut cluster = cluster();
+        cluster.add_user_tenant("tenant1", 0).expect("add");
+        assert_eq!(
+            cluster.add_user_tenant("TENANT1", 0).err().map(|e| e.code),
+            Some(5156)
+        );
+    }
+
+    #[test]
+    fn versions_parse_and_order() {
+        assert_eq!(Version::parse("4.2.5"), Some(Version::V4_2_5));
+        assert!(Version::parse("4.4.1.0").is_some_and(|v| v >= Version::V4_4_1));
+        assert_eq!(Version::parse("four"), None);
+    }
+}

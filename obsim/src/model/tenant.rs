@@ -1,0 +1,85 @@
+//! Tenants as `DBA_OB_TENANTS` shows them (reference §1.1, §1.4).
+
+use jiff::Timestamp;
+
+/// `TENANT_TYPE`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantType {
+    /// The sys tenant (id 1).
+    Sys,
+    /// A user tenant's meta tenant (odd id, user id − 1).
+    Meta,
+    /// A user tenant (even id ≥ 1002).
+    User,
+}
+
+impl TenantType {
+    /// The view's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantType::Sys => "SYS",
+            TenantType::Meta => "META",
+            TenantType::User => "USER",
+        }
+    }
+}
+
+/// One tenant.
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    /// TENANT_ID.
+    pub id: i64,
+    /// TENANT_NAME.
+    pub name: String,
+    /// TENANT_TYPE.
+    pub kind: TenantType,
+    /// CREATE_TIME.
+    pub created: Timestamp,
+    /// STATUS: `NORMAL`, `RESTORE`, `CREATING`, `DROPPING`.
+    pub status: &'static str,
+    /// TENANT_ROLE: `PRIMARY` or `STANDBY`.
+    pub role: &'static str,
+    /// LOG_MODE: `ARCHIVELOG` or `NOARCHIVELOG`.
+    pub archive_log_mode: bool,
+    /// PRIMARY_ZONE.
+    pub primary_zone: String,
+    /// LOCALITY.
+    pub locality: String,
+    /// Bytes of data a full backup reads.
+    pub data_bytes: u64,
+}
+
+impl Tenant {
+    fn base(id: i64, name: String, kind: TenantType, created: Timestamp) -> Self {
+        Self {
+            id,
+            name,
+            kind,
+            created,
+            status: "NORMAL",
+            role: "PRIMARY",
+            archive_log_mode: false,
+            primary_zone: "zone1".to_string(),
+            locality: "FULL{1}@zone1".to_string(),
+            data_bytes: 0,
+        }
+    }
+
+    /// The sys tenant.
+    pub fn sys(created: Timestamp) -> Self {
+        Self::base(1, "sys".to_string(), TenantType::Sys, created)
+    }
+
+    /// The meta tenant of user tenant `id + 1`.
+    pub fn meta(id: i64, created: Timestamp) -> Self {
+        Self::base(id, format!("META${}", id + 1), TenantType::Meta, created)
+    }
+
+    /// A user tenant.
+    pub fn user(id: i64, name: &str, data_bytes: u64, created: Timestamp) -> Self {
+        Self {
+            data_bytes,
+            ..Self::base(id, name.to_string(), TenantType::User, created)
+        }
+    }
+}

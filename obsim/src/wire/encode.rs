@@ -1,0 +1,195 @@
+//! Encoding of server responses: OK, EOF, ERR, column definitions, text and binary rows.
+
+use mysql_common::{
+    constants::{CapabilityFlags, ColumnFlags, ColumnType, StatusFlags},
+    io::WriteMysqlExt,
+    packets::Column as ColumnDefinition,
+    proto::MySerialize,
+};
+
+use crate::{
+    error::SqlError,
+    sql::value::{Column, ColumnKind, Value},
+};
+
+/// utf8mb4_general_ci, the collation OceanBase's MySQL mode reports for strings.
+const UTF8MB4: u16 = 45;
+/// The binary collation, used for numbers and times.
+const BINARY: u16 = 63;
+
+/// An OK packet.
+pub fn ok(affected_rows: u64, status: StatusFlags, info: &str) -> Vec<u8> {
+    let mut buf = vec![0x00];
+    buf.write_lenenc_int(affected_rows).ok();
+    buf.write_lenenc_int(0).ok();
+    buf.extend_from_slice(&status.bits().to_le_bytes());
+    buf.extend_from_slice(&0u16.to_le_bytes());
+    buf.extend_from_slice(info.as_bytes());
+    buf
+}
+
+/// The packet that ends a result set: an EOF packet, or an OK packet with the EOF header when the client
+/// asked for CLIENT_DEPRECATE_EOF.
+pub fn end_of_rows(capabilities: CapabilityFlags, status: StatusFlags) -> Vec<u8> {
+    if capabilities.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF) {
+        let mut packet = ok(0, status, "");
+        packet[0] = 0xfe;
+        packet
+    } else {
+        eof(status)
+    }
+}
+
+/// An EOF packet (between column definitions and rows for clients without CLIENT_DEPRECATE_EOF).
+pub fn eof(status: StatusFlags) -> Vec<u8> {
+    let mut buf = vec![0xfe];
+    buf.extend_from_slice(&0u16.to_le_bytes());
+    buf.extend_from_slice(&status.bits().to_le_bytes());
+    buf
+}
+
+/// An ERR packet with the error's number, SQLSTATE and message.
+pub fn error(error: &SqlError) -> Vec<u8> {
+    let mut buf = vec![0xff];
+    buf.extend_from_slice(&error.code.to_le_bytes());
+    buf.push(b'#');
+    buf.extend_from_slice(error.state.as_bytes());
+    buf.extend_from_slice(error.message.as_bytes());
+    buf
+}
+
+/// The wire type of a column kind.
+pub fn column_type(kind: ColumnKind) -> ColumnType {
+    match kind {
+        ColumnKind::Int | ColumnKind::UInt => ColumnType::MYSQL_TYPE_LONGLONG,
+        ColumnKind::Decimal => ColumnType::MYSQL_TYPE_NEWDECIMAL,
+        ColumnKind::Text => ColumnType::MYSQL_TYPE_VAR_STRING,
+        ColumnKind::DateTime => ColumnType::MYSQL_TYPE_DATETIME,
+    }
+}
+
+/// A column definition packet.
+pub fn column_definition(column: &Column, table: &str) -> Vec<u8> {
+    let (charset, length, flags, decimals) = match column.kind {
+        ColumnKind::Int => (
+            BINARY,
+            20,
+            ColumnFlags::NUM_FLAG | ColumnFlags::BINARY_FLAG,
+            0,
+        ),
+        ColumnKind::UInt => (
+            BINARY,
+            20,
+            ColumnFlags::NUM_FLAG | ColumnFlags::BINARY_FLAG | ColumnFlags::UNSIGNED_FLAG,
+            0,
+        ),
+        ColumnKind::Decimal => (
+            BINARY,
+            30,
+            ColumnFlags::NUM_FLAG | ColumnFlags::BINARY_FLAG,
+            4,
+        ),
+        ColumnKind::Text => (UTF8MB4, 4096 * 4, ColumnFlags::empty(), 31),
+        ColumnKind::DateTime => (BINARY, 26, ColumnFlags::BINARY_FLAG, 6),
+    };
+    let definition = ColumnDefinition::new(column_type(column.kind))
+        .with_schema(b"oceanbase")
+        .with_table(table.as_bytes())
+        .with_org_table(table.as_bytes())
+        .with_name(column.name.as_bytes())
+        .with_org_name(column.name.as_bytes())
+        .with_character_set(charset)
+        .with_column_length(length)
+        .with_flags(flags)
+        .with_decimals(decimals);
+    let mut buf = Vec::new();
+    definition.serialize(&mut buf);
+    buf
+}
+
+/// A text-protocol row: each value as a length-encoded string, NULL as 0xfb.
+pub fn text_row(row: &[Value]) -> Vec<u8> {
+    let mut buf = Vec::new();
+    for value in row {
+        match value {
+            Value::Null => buf.push(0xfb),
+            other => {
+                buf.write_lenenc_str(other.to_string().as_bytes()).ok();
+            }
+        }
+    }
+    buf
+}
+
+/// A binary-protocol row (prepared statements): a NULL bitmap, then each value in its column's wire type.
+pub fn binary_row(columns: &[Column], row: &[Value]) -> Vec<u8> {
+    let mut buf = vec![0x00];
+    let mut bitmap = vec![0u8; (columns.len() + 7 + 2) / 8];
+    for (i, value) in row.iter().enumerate() {
+        if value.is_null() {
+            bitmap[(i + 2) / 8] |= 1 << ((i + 2) % 8);
+        }
+    }
+    buf.extend_from_slice(&bitmap);
+    for (column, value) in columns.iter().zip(row) {
+        if value.is_null() {
+            continue;
+        }
+        match (column.kind, value) {
+            (ColumnKind::Int | ColumnKind::UInt, v) => {
+                let n = v.as_integer().unwrap_or_default();
+                let bytes = if column.kind == ColumnKind::UInt {
+                    (n as u64).to_le_bytes()
+                } else {
+                    (n as i64).to_le_bytes()
+                };
+                buf.extend_from_slice(&bytes);
+            }
+            (ColumnKind::DateTime, Value::DateTime(t)) => {
+                buf.push(11);
+                buf.extend_from_slice(&(t.year() as u16).to_le_bytes());
+                buf.extend_from_slice(&[
+                    t.month() as u8,
+                    t.day() as u8,
+                    t.hour() as u8,
+                    t.minute() as u8,
+                ]);
+                buf.push(t.second() as u8);
+                buf.extend_from_slice(&((t.subsec_nanosecond() / 1000) as u32).to_le_bytes());
+            }
+            (_, v) => {
+                buf.write_lenenc_str(v.to_string().as_bytes()).ok();
+            }
+        }
+    }
+    buf
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_carry_oceanbase_numbers_and_sqlstate() {
+        let packet = error(&SqlError::oceanbase(9036, "Backup is in progress"));
+        assert_eq!(&packet[..3], &[0xff, 0x4c, 0x23], "0x234c = 9036");
+        assert_eq!(&packet[3..9], b"#HY000");
+        assert_eq!(&packet[9..], b"Backup is in progress");
+    }
+
+    #[test]
+    fn text_rows_mark_null_and_length_prefix_values() {
+        let row = text_row(&[Value::Null, Value::Int(42), Value::Text("DOING".into())]);
+        assert_eq!(row, [0xfb, 2, b'4', b'2', 5, b'D', b'O', b'I', b'N', b'G']);
+    }
+
+    #[test]
+    fn binary_rows_put_nulls_in_the_bitmap_at_offset_two() {
+        let columns = [
+            Column::new("A", ColumnKind::Int),
+            Column::new("B", ColumnKind::Text),
+        ];
+        let row = binary_row(&columns, &[Value::Null, Value::Text("x".into())]);
+        assert_eq!(row, [0x00, 0b0000_0100, 1, b'x']);
+    }
+}

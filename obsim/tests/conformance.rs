@@ -1,0 +1,252 @@
+//! Conformance of obsim to `shared/reference/oceanbase-backup-interface.md`, through a real MySQL client
+//! library (`mysql_async`, the operator's driver). Each test names the reference section it checks.
+
+use std::sync::{Arc, Mutex};
+
+use mysql_async::{Conn, Opts, OptsBuilder, Row, prelude::Queryable};
+use obsim::{
+    clock::Clock,
+    model::{Cluster, Version},
+};
+
+const PASSWORD: &str = "sys-password";
+
+/// Starts obsim for one cluster on a free loopback port with tenants `tenant1` and `tenant2`.
+async fn start(version: Version) -> Opts {
+    let mut cluster = Cluster::new(
+        "obcluster",
+        version,
+        PASSWORD,
+        Clock::new(
+            jiff::Timestamp::from_second(1_763_600_000).expect("time"),
+            0.0,
+        ),
+    );
+    cluster
+        .add_user_tenant("tenant1", 10 << 30)
+        .expect("tenant1");
+    cluster
+        .add_user_tenant("tenant2", 1 << 30)
+        .expect("tenant2");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    tokio::spawn(obsim::wire::serve(listener, Arc::new(Mutex::new(cluster))));
+    OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(port)
+        .user(Some("root@sys"))
+        .pass(Some(PASSWORD))
+        .prefer_socket(false)
+        .into()
+}
+
+async fn connect(version: Version) -> Conn {
+    Conn::new(start(version).await)
+        .await
+        .expect("connect as root@sys")
+}
+
+fn server_error(error: mysql_async::Error) -> (u16, String) {
+    match error {
+        mysql_async::Error::Server(e) => (e.code, e.message),
+        other => panic!("expected a server error, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn root_at_sys_authenticates_and_a_wrong_password_gets_1045() {
+    // §1.2: the operator talks to the sys tenant as root@sys.
+    let opts = start(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts.clone()).await.expect("right password");
+    conn.ping().await.expect("ping");
+    conn.disconnect().await.expect("quit");
+    let wrong = OptsBuilder::from_opts(opts).pass(Some("wrong"));
+    let (code, message) = server_error(Conn::new(wrong).await.expect_err("refused"));
+    assert_eq!(code, 1045);
+    assert!(
+        message.starts_with("Access denied for user 'root@sys'"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn ob_version_reports_the_profile() {
+    // §1.5: SELECT ob_version().
+    let mut conn = connect(Version::V4_2_5).await;
+    let version: Option<String> = conn
+        .query_first("SELECT ob_version()")
+        .await
+        .expect("query");
+    assert_eq!(version.as_deref(), Some("4.2.5.0"));
+}
+
+#[tokio::test]
+async fn dba_ob_tenants_has_the_reference_columns_in_order_per_version() {
+    // §1.4: column list (newest), with UNIT_NUM, COMPATIBLE, MAX_LS_ID marked [newer].
+    let base = [
+        "TENANT_ID",
+        "TENANT_NAME",
+        "TENANT_TYPE",
+        "CREATE_TIME",
+        "MODIFY_TIME",
+        "PRIMARY_ZONE",
+        "LOCALITY",
+        "PREVIOUS_LOCALITY",
+        "COMPATIBILITY_MODE",
+        "STATUS",
+        "IN_RECYCLEBIN",
+        "LOCKED",
+        "TENANT_ROLE",
+        "SWITCHOVER_STATUS",
+        "SWITCHOVER_EPOCH",
+        "SYNC_SCN",
+        "REPLAYABLE_SCN",
+        "READABLE_SCN",
+        "RECOVERY_UNTIL_SCN",
+        "LOG_MODE",
+        "ARBITRATION_SERVICE_STATUS",
+    ];
+    for (version, newer) in [(Version::V4_2_5, false), (Version::V4_4_1, true)] {
+        let mut conn = connect(version).await;
+        let rows: Vec<Row> = conn
+            .query("SELECT * FROM oceanbase.DBA_OB_TENANTS")
+            .await
+            .expect("query");
+        let names: Vec<String> = rows[0]
+            .columns_ref()
+            .iter()
+            .map(|c| c.name_str().to_string())
+            .collect();
+        let mut expected: Vec<String> = base.iter().map(|s| s.to_string()).collect();
+        if newer {
+            expected.extend(["UNIT_NUM", "COMPATIBLE", "MAX_LS_ID"].map(String::from));
+        }
+        assert_eq!(names, expected, "{version}");
+        // §1.1: sys, then each user tenant after its meta tenant.
+        let kinds: Vec<(Option<i64>, Option<String>, Option<String>)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        assert_eq!(kinds[0], (Some(1), Some("sys".into()), Some("SYS".into())));
+        assert_eq!(
+            kinds[1],
+            (Some(1001), Some("META$1002".into()), Some("META".into()))
+        );
+        assert_eq!(
+            kinds[2],
+            (Some(1002), Some("tenant1".into()), Some("USER".into()))
+        );
+    }
+}
+
+#[tokio::test]
+async fn where_order_by_and_limit_are_applied() {
+    // §1.4 "Queries used in practice": a filtered, ordered lookup as ob-operator and obshell issue it.
+    let mut conn = connect(Version::V4_4_1).await;
+    let latest: Option<(i64, String)> = conn
+        .query_first(
+            "SELECT tenant_id, tenant_name FROM oceanbase.DBA_OB_TENANTS \
+             WHERE tenant_type = 'USER' AND status IN ('NORMAL', 'RESTORE') ORDER BY tenant_id DESC LIMIT 1",
+        )
+        .await
+        .expect("query");
+    assert_eq!(latest, Some((1004, "tenant2".into())));
+    let count: Option<i64> = conn
+        .query_first("SELECT count(*) FROM DBA_OB_TENANTS WHERE tenant_type <> 'USER'")
+        .await
+        .expect("count");
+    assert_eq!(count, Some(3));
+    let log_mode: Option<String> = conn
+        .query_first("select log_mode from DBA_OB_TENANTS where tenant_name = 'tenant1'")
+        .await
+        .expect("log mode");
+    assert_eq!(
+        log_mode.as_deref(),
+        Some("NOARCHIVELOG"),
+        "§1.4: a new tenant is not archiving"
+    );
+}
+
+#[tokio::test]
+async fn prepared_statements_bind_parameters() {
+    // §1.4: ob-operator's QueryTenantWithName binds the name as a parameter.
+    let mut conn = connect(Version::V4_4_1).await;
+    let row: Option<(i64, String, Option<u64>)> = conn
+        .exec_first(
+            "SELECT tenant_id, tenant_role, sync_scn FROM DBA_OB_TENANTS WHERE tenant_name = ? AND tenant_type = ?",
+            ("tenant2", "USER"),
+        )
+        .await
+        .expect("execute");
+    let (id, role, scn) = row.expect("a row");
+    assert_eq!((id, role.as_str()), (1004, "PRIMARY"));
+    assert_eq!(
+        scn,
+        Some(1_763_600_000_000_000_000),
+        "SCN is the nanosecond time (§0.3)"
+    );
+    let sys_scn: Option<Option<u64>> = conn
+        .exec_first(
+            "SELECT sync_scn FROM DBA_OB_TENANTS WHERE tenant_id = ?",
+            (1,),
+        )
+        .await
+        .expect("execute");
+    assert_eq!(
+        sys_scn,
+        Some(None),
+        "§1.4: SCN columns are NULL for sys and meta"
+    );
+}
+
+#[tokio::test]
+async fn multi_statement_packets_return_one_result_per_statement() {
+    // §11.2: multi-statement packets must work (SET ENCRYPTION …; ALTER SYSTEM BACKUP … arrive together).
+    let mut conn = connect(Version::V4_4_1).await;
+    let mut results = conn
+        .query_iter("SELECT 1 AS a; SELECT 'x;y' AS b")
+        .await
+        .expect("query");
+    let first: Vec<i64> = results.collect().await.expect("first result");
+    let second: Vec<String> = results.collect().await.expect("second result");
+    assert_eq!((first, second), (vec![1], vec!["x;y".to_string()]));
+}
+
+#[tokio::test]
+async fn errors_use_mysql_numbers_and_texts() {
+    // §0.3 and §12: syntax errors are 1064, unknown views 1146.
+    let mut conn = connect(Version::V4_4_1).await;
+    let (code, _) = server_error(conn.query_drop("SELEC 1").await.expect_err("syntax error"));
+    assert_eq!(code, 1064);
+    let (code, message) = server_error(
+        conn.query_drop("SELECT * FROM oceanbase.DBA_OB_NOPE")
+            .await
+            .expect_err("no view"),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (1146, "Table 'oceanbase.DBA_OB_NOPE' doesn't exist")
+    );
+    // The connection stays usable after errors.
+    let one: Option<i64> = conn.query_first("SELECT 1").await.expect("query");
+    assert_eq!(one, Some(1));
+}
+
+#[tokio::test]
+async fn time_functions_follow_the_scn_conventions() {
+    // §0.3: SCN is nanoseconds; *_DISPLAY is SCN_TO_TIMESTAMP(scn), NULL for 0; USEC_TO_TIME / TIME_TO_USEC.
+    let mut conn = connect(Version::V4_4_1).await;
+    let row: Option<(Option<String>, Option<String>, i64)> = conn
+        .query_first(
+            "SELECT scn_to_timestamp(0), scn_to_timestamp(1763600000000000000), \
+             time_to_usec(usec_to_time(1763600000123456))",
+        )
+        .await
+        .expect("query");
+    let (zero, display, micros) = row.expect("a row");
+    assert_eq!(zero, None);
+    assert_eq!(display.as_deref(), Some("2025-11-20 00:53:20.000000"));
+    assert_eq!(micros, 1_763_600_000_123_456);
+}
