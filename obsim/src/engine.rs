@@ -8,6 +8,7 @@ use crate::{
     error::SqlError,
     model::Cluster,
     sql::{
+        admin::{self, Admin},
         leading_words,
         select::{self, Catalog},
         split_statements,
@@ -31,12 +32,26 @@ pub enum Outcome {
 /// Per-connection state: session variables that OceanBase scopes to the connection.
 pub struct Session {
     cluster: SharedCluster,
+    /// `SET ENCRYPTION ON IDENTIFIED BY … ONLY`: applies to later BACKUP statements of this session only.
+    pub encryption: Option<String>,
+    /// `SET DECRYPTION IDENTIFIED BY …`: applies to later RESTORE statements of this session only.
+    pub decryption: Vec<String>,
 }
 
 impl Session {
     /// A session of `root@sys` on the cluster.
     pub fn new(cluster: SharedCluster) -> Self {
-        Self { cluster }
+        Self {
+            cluster,
+            encryption: None,
+            decryption: Vec::new(),
+        }
+    }
+
+    fn cluster(&self) -> std::sync::MutexGuard<'_, Cluster> {
+        let mut cluster = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        cluster.advance();
+        cluster
     }
 
     /// Runs every statement of a packet in order, stopping at the first error (as MySQL does).
@@ -62,6 +77,9 @@ impl Session {
 
     fn execute_one(&mut self, sql: &str) -> Result<Outcome, SqlError> {
         let words = leading_words(sql, 2);
+        if admin::is_admin(&words) {
+            return self.admin(admin::parse(sql)?);
+        }
         match words.first().map(String::as_str) {
             Some("SELECT" | "WITH" | "(") => self.select(sql),
             // Drivers and the mysql client tune their session on connect; OceanBase accepts these.
@@ -83,12 +101,55 @@ impl Session {
         let [Statement::Query(query)] = statements.as_slice() else {
             return Err(SqlError::not_supported("this statement"));
         };
-        let cluster = self.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        let cluster = self.cluster();
         let result = select::run(query, &ClusterCatalog(&cluster))?;
         Ok(Outcome::Rows {
             table: result.table,
             source: result.source,
         })
+    }
+}
+
+impl Session {
+    fn admin(&mut self, statement: Admin) -> Result<Outcome, SqlError> {
+        let done = Ok(Outcome::Done { affected_rows: 0 });
+        match statement {
+            Admin::SetEncryption { password } => {
+                self.encryption = Some(password);
+                done
+            }
+            Admin::SetDecryption { passwords } => {
+                self.decryption = passwords;
+                done
+            }
+            Admin::SetParameter {
+                name,
+                value,
+                tenant,
+            } => {
+                self.cluster()
+                    .set_parameter(&name, &value, tenant.as_deref())?;
+                done
+            }
+            Admin::ArchiveLog { enable, tenants } => {
+                self.cluster().archive_mode(enable, tenants.as_deref())?;
+                done
+            }
+            other => Err(SqlError::not_supported(format!(
+                "{} in obsim so far",
+                statement_name(&other)
+            ))),
+        }
+    }
+}
+
+fn statement_name(statement: &Admin) -> &'static str {
+    match statement {
+        Admin::Backup { .. } => "BACKUP",
+        Admin::CancelBackup { .. } => "CANCEL BACKUP",
+        Admin::AddDeletePolicy { .. } | Admin::DropDeletePolicy { .. } => "DELETE BACKUP POLICY",
+        Admin::CancelDelete { .. } => "CANCEL DELETE BACKUP",
+        _ => "this statement",
     }
 }
 

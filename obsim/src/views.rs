@@ -9,11 +9,224 @@ use crate::{
     },
 };
 
-/// The view of that name as the sys tenant sees it, if the cluster's version has it.
+/// The view of that name as the sys tenant sees it, if the cluster's version has it. `CDB_` views show
+/// every tenant with a leading `TENANT_ID`; `DBA_` views show the current tenant (sys) only, without it
+/// (reference §1.3) — except `DBA_OB_TENANTS`, which lists every tenant in sys.
 pub fn view(cluster: &Cluster, name: &str) -> Option<Table> {
-    match name.to_uppercase().as_str() {
-        "DBA_OB_TENANTS" => Some(tenants(cluster)),
-        _ => None,
+    let upper = name.to_uppercase();
+    if upper == "DBA_OB_TENANTS" {
+        return Some(tenants(cluster));
+    }
+    let (cdb, base) = match (upper.strip_prefix("CDB_"), upper.strip_prefix("DBA_")) {
+        (Some(rest), _) => (true, rest.to_string()),
+        (None, Some(rest)) => (false, rest.to_string()),
+        _ => return None,
+    };
+    let table = match base.as_str() {
+        "OB_BACKUP_PARAMETER" => backup_parameter(cluster),
+        "OB_ARCHIVE_DEST" => archive_dest(cluster),
+        "OB_ARCHIVELOG" => archivelog(cluster, false),
+        "OB_ARCHIVELOG_SUMMARY" => archivelog(cluster, true),
+        _ => return None,
+    };
+    Some(if cdb { table } else { sys_only(table) })
+}
+
+/// The `DBA_` form of a `CDB_` table in the sys tenant: sys's own rows, without `TENANT_ID`.
+fn sys_only(table: Table) -> Table {
+    Table {
+        columns: table.columns[1..].to_vec(),
+        rows: table
+            .rows
+            .into_iter()
+            .filter(|r| r.first() == Some(&Value::Int(1)))
+            .map(|r| r[1..].to_vec())
+            .collect(),
+    }
+}
+
+/// `*_BYTES_DISPLAY`: MB with two decimals, switching to GB, TB, PB at each power of 1024 (§0.3).
+pub fn bytes_display(bytes: u64) -> String {
+    let mut value = bytes as f64 / (1024.0 * 1024.0);
+    let mut unit = "MB";
+    for next in ["GB", "TB", "PB"] {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{value:.2}{unit}")
+}
+
+fn user_tenants(cluster: &Cluster) -> impl Iterator<Item = &crate::model::Tenant> {
+    cluster
+        .tenants
+        .iter()
+        .filter(|t| t.kind == TenantType::User)
+}
+
+/// `CDB_OB_BACKUP_PARAMETER` (§2.1, OB-py 21296): `TENANT_ID, NAME, VALUE`.
+fn backup_parameter(cluster: &Cluster) -> Table {
+    let rows = user_tenants(cluster)
+        .filter_map(|t| {
+            let dest = t.archive.data_backup_dest.as_ref()?;
+            Some(vec![
+                Value::Int(t.id),
+                Value::Text("data_backup_dest".into()),
+                Value::Text(dest.clone()),
+            ])
+        })
+        .collect();
+    Table {
+        columns: columns(&[
+            ("TENANT_ID", ColumnKind::Int),
+            ("NAME", ColumnKind::Text),
+            ("VALUE", ColumnKind::Text),
+        ]),
+        rows,
+    }
+}
+
+/// `CDB_OB_ARCHIVE_DEST` (§2.2): `TENANT_ID, DEST_NO, NAME, VALUE`, keys `path`, `binding`, `dest_id`,
+/// `piece_switch_interval`, `state`.
+fn archive_dest(cluster: &Cluster) -> Table {
+    let mut rows = Vec::new();
+    for tenant in user_tenants(cluster) {
+        let Some(dest) = &tenant.archive.dest else {
+            continue;
+        };
+        let state = if tenant.archive.dest_enabled {
+            "ENABLE"
+        } else {
+            "DEFER"
+        };
+        for (name, value) in [
+            ("binding", dest.binding.clone()),
+            ("dest_id", dest.dest_id.to_string()),
+            ("path", dest.path.clone()),
+            ("piece_switch_interval", dest.piece_switch_interval.clone()),
+            ("state", state.to_string()),
+        ] {
+            rows.push(vec![
+                Value::Int(tenant.id),
+                Value::Int(0),
+                Value::Text(name.into()),
+                Value::Text(value),
+            ]);
+        }
+    }
+    Table {
+        columns: columns(&[
+            ("TENANT_ID", ColumnKind::Int),
+            ("DEST_NO", ColumnKind::Int),
+            ("NAME", ColumnKind::Text),
+            ("VALUE", ColumnKind::Text),
+        ]),
+        rows,
+    }
+}
+
+/// `CDB_OB_ARCHIVELOG` (current rounds) and `CDB_OB_ARCHIVELOG_SUMMARY` (current rounds not STOP, plus
+/// every history round as STOP; PATH before COMMENT) — §3.3.
+fn archivelog(cluster: &Cluster, summary: bool) -> Table {
+    use ColumnKind::{DateTime, Decimal, Int, Text, UInt};
+    let mut spec = vec![
+        ("TENANT_ID", Int),
+        ("DEST_ID", Int),
+        ("ROUND_ID", Int),
+        ("INCARNATION", Int),
+        ("DEST_NO", Int),
+        ("STATUS", Text),
+        ("START_SCN", UInt),
+        ("START_SCN_DISPLAY", DateTime),
+        ("CHECKPOINT_SCN", UInt),
+        ("CHECKPOINT_SCN_DISPLAY", DateTime),
+        ("COMPATIBLE", Int),
+        ("BASE_PIECE_ID", Int),
+        ("USED_PIECE_ID", Int),
+        ("PIECE_SWITCH_INTERVAL", Int),
+        ("UNIT_SIZE", Int),
+        ("COMPRESSION", Text),
+        ("INPUT_BYTES", Int),
+        ("INPUT_BYTES_DISPLAY", Text),
+        ("OUTPUT_BYTES", Int),
+        ("OUTPUT_BYTES_DISPLAY", Text),
+        ("COMPRESSION_RATIO", Decimal),
+        ("DELETED_INPUT_BYTES", Int),
+        ("DELETED_INPUT_BYTES_DISPLAY", Text),
+        ("DELETED_OUTPUT_BYTES", Int),
+        ("DELETED_OUTPUT_BYTES_DISPLAY", Text),
+    ];
+    spec.extend(if summary {
+        [("PATH", Text), ("COMMENT", Text)]
+    } else {
+        [("COMMENT", Text), ("PATH", Text)]
+    });
+    let display = |scn: u64| {
+        if scn == 0 {
+            Value::Null
+        } else {
+            jiff::Timestamp::from_nanosecond(i128::from(scn))
+                .map_or(Value::Null, |t| Value::DateTime(civil(t)))
+        }
+    };
+    let mut rows = Vec::new();
+    for tenant in user_tenants(cluster) {
+        let current = tenant
+            .archive
+            .round
+            .iter()
+            .filter(|r| !summary || r.status.as_str() != "STOP");
+        let history = tenant.archive.history.iter().filter(|_| summary);
+        for round in current.chain(history) {
+            let ratio = if round.input_bytes == 0 {
+                0.0
+            } else {
+                (round.output_bytes as f64 / round.input_bytes as f64 * 100.0).round() / 100.0
+            };
+            let mut row = vec![
+                Value::Int(tenant.id),
+                Value::Int(round.dest_id),
+                Value::Int(round.round_id),
+                Value::Int(1),
+                Value::Int(0),
+                Value::Text(round.status.as_str().into()),
+                Value::UInt(round.start_scn),
+                display(round.start_scn),
+                Value::UInt(round.checkpoint_scn),
+                display(round.checkpoint_scn),
+                Value::Int(2),
+                Value::Int(round.base_piece_id),
+                Value::Int(round.used_piece_id),
+                Value::Int(round.piece_switch_interval_us),
+                Value::Int(64 * 1024 * 1024),
+                Value::Text("none".into()),
+                Value::Int(i64::try_from(round.input_bytes).unwrap_or(i64::MAX)),
+                Value::Text(bytes_display(round.input_bytes)),
+                Value::Int(i64::try_from(round.output_bytes).unwrap_or(i64::MAX)),
+                Value::Text(bytes_display(round.output_bytes)),
+                Value::Decimal(ratio),
+                Value::Int(0),
+                Value::Text(bytes_display(0)),
+                Value::Int(0),
+                Value::Text(bytes_display(0)),
+            ];
+            let (path, comment) = (
+                Value::Text(round.path.clone()),
+                Value::Text(round.comment.clone()),
+            );
+            row.extend(if summary {
+                [path, comment]
+            } else {
+                [comment, path]
+            });
+            rows.push(row);
+        }
+    }
+    Table {
+        columns: columns(&spec),
+        rows,
     }
 }
 
@@ -83,7 +296,7 @@ fn tenants(cluster: &Cluster) -> Table {
                 user_scn(scn),
                 user_scn(u64::MAX),
                 Value::Text(
-                    if user && t.archive_log_mode {
+                    if user && t.archive.log_mode_archive {
                         "ARCHIVELOG"
                     } else {
                         "NOARCHIVELOG"

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use mysql_async::{Conn, Opts, OptsBuilder, Row, prelude::Queryable};
 use obsim::{
     clock::Clock,
+    engine::SharedCluster,
     model::{Cluster, Version},
 };
 
@@ -13,6 +14,11 @@ const PASSWORD: &str = "sys-password";
 
 /// Starts obsim for one cluster on a free loopback port with tenants `tenant1` and `tenant2`.
 async fn start(version: Version) -> Opts {
+    start_with_cluster(version).await.0
+}
+
+/// Like [`start`], also returning the cluster so that a test can step its (frozen) clock.
+async fn start_with_cluster(version: Version) -> (Opts, SharedCluster) {
     let mut cluster = Cluster::new(
         "obcluster",
         version,
@@ -32,14 +38,21 @@ async fn start(version: Version) -> Opts {
         .await
         .expect("bind");
     let port = listener.local_addr().expect("address").port();
-    tokio::spawn(obsim::wire::serve(listener, Arc::new(Mutex::new(cluster))));
-    OptsBuilder::default()
+    let shared = Arc::new(Mutex::new(cluster));
+    tokio::spawn(obsim::wire::serve(listener, shared.clone()));
+    let opts = OptsBuilder::default()
         .ip_or_hostname("127.0.0.1")
         .tcp_port(port)
         .user(Some("root@sys"))
         .pass(Some(PASSWORD))
         .prefer_socket(false)
-        .into()
+        .into();
+    (opts, shared)
+}
+
+fn step(cluster: &SharedCluster, seconds: i64) {
+    let mut cluster = cluster.lock().expect("cluster lock");
+    cluster.clock.step(jiff::SignedDuration::from_secs(seconds));
 }
 
 async fn connect(version: Version) -> Conn {
@@ -249,4 +262,173 @@ async fn time_functions_follow_the_scn_conventions() {
     assert_eq!(zero, None);
     assert_eq!(display.as_deref(), Some("2025-11-20 00:53:20.000000"));
     assert_eq!(micros, 1_763_600_000_123_456);
+}
+
+async fn archive_status(conn: &mut Conn) -> Option<String> {
+    conn.query_first("SELECT status FROM oceanbase.CDB_OB_ARCHIVELOG_SUMMARY WHERE tenant_id = 1002 ORDER BY round_id DESC LIMIT 1")
+        .await
+        .expect("latest round (§3.3: the way ob-operator and obshell find it)")
+}
+
+#[tokio::test]
+async fn log_archiving_moves_through_the_reference_states() {
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts).await.expect("connect");
+
+    // §2.2: the archive destination, stored as key/value rows.
+    conn.query_drop(
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///backup/archive BINDING=OPTIONAL PIECE_SWITCH_INTERVAL=1d' TENANT = tenant1",
+    )
+    .await
+    .expect("set dest");
+    let dest: Vec<(String, String)> = conn
+        .query("SELECT name, value FROM CDB_OB_ARCHIVE_DEST WHERE tenant_id = 1002 AND dest_no = 0 ORDER BY name")
+        .await
+        .expect("dest rows");
+    let names: Vec<&str> = dest.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "binding",
+            "dest_id",
+            "path",
+            "piece_switch_interval",
+            "state"
+        ]
+    );
+    assert_eq!(dest[2].1, "file:///backup/archive");
+    assert_eq!(dest[4].1, "ENABLE");
+
+    // §3.1: ARCHIVELOG starts a round; a second ARCHIVELOG is 9091.
+    conn.query_drop("ALTER SYSTEM ARCHIVELOG TENANT = tenant1")
+        .await
+        .expect("archivelog");
+    let mode: Option<String> = conn
+        .query_first("SELECT log_mode FROM DBA_OB_TENANTS WHERE tenant_name = 'tenant1'")
+        .await
+        .expect("log mode");
+    assert_eq!(mode.as_deref(), Some("ARCHIVELOG"));
+    assert_eq!(archive_status(&mut conn).await.as_deref(), Some("PREPARE"));
+    let (code, message) = server_error(
+        conn.query_drop("ALTER SYSTEM ARCHIVELOG TENANT = tenant1")
+            .await
+            .expect_err("twice"),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (9091, "Already in ARCHIVELOG mode")
+    );
+
+    // §3.2: PREPARE → BEGINNING → DOING over (simulated) seconds, never straight to the end.
+    step(&cluster, 2);
+    assert_eq!(
+        archive_status(&mut conn).await.as_deref(),
+        Some("BEGINNING")
+    );
+    step(&cluster, 10);
+    assert_eq!(archive_status(&mut conn).await.as_deref(), Some("DOING"));
+
+    // §3.4: the delay as obshell computes it.
+    let delay: Option<f64> = conn
+        .query_first(
+            "SELECT truncate((time_to_usec(now()) - checkpoint_scn/1000)/1000000, 4) AS DELAY \
+             FROM CDB_OB_ARCHIVELOG_SUMMARY WHERE tenant_id = 1002 AND status IN ('BEGINNING','DOING','STOPPING','PREPARE','SUSPEND')",
+        )
+        .await
+        .expect("delay");
+    assert_eq!(delay, Some(1.0));
+
+    // §2.2: the destination cannot change while archiving runs.
+    let (code, message) = server_error(
+        conn.query_drop(
+            "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///elsewhere' TENANT = tenant1",
+        )
+        .await
+        .expect_err("running"),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (
+            1235,
+            "change archive dest when archive is running is not supported"
+        )
+    );
+
+    // §3.3: DBA_OB_ARCHIVELOG ends COMMENT, PATH; the summary ends PATH, COMMENT.
+    for (view, tail) in [
+        ("CDB_OB_ARCHIVELOG", ["COMMENT", "PATH"]),
+        ("CDB_OB_ARCHIVELOG_SUMMARY", ["PATH", "COMMENT"]),
+    ] {
+        let rows: Vec<Row> = conn
+            .query(format!("SELECT * FROM {view}"))
+            .await
+            .expect("rows");
+        let names: Vec<String> = rows[0]
+            .columns_ref()
+            .iter()
+            .map(|c| c.name_str().to_string())
+            .collect();
+        assert_eq!(names.len(), 27, "{view}");
+        assert_eq!(&names[..3], ["TENANT_ID", "DEST_ID", "ROUND_ID"], "{view}");
+        assert_eq!(&names[25..], tail, "{view}");
+    }
+
+    // §3.1/§3.2: NOARCHIVELOG stops the round; it moves to history and shows as STOP in the summary only.
+    conn.query_drop("ALTER SYSTEM NOARCHIVELOG TENANT = tenant1")
+        .await
+        .expect("noarchivelog");
+    assert_eq!(archive_status(&mut conn).await.as_deref(), Some("STOPPING"));
+    step(&cluster, 3);
+    assert_eq!(archive_status(&mut conn).await.as_deref(), Some("STOP"));
+    let current: Vec<Row> = conn
+        .query("SELECT * FROM CDB_OB_ARCHIVELOG")
+        .await
+        .expect("rows");
+    assert!(current.is_empty());
+    let (code, _) = server_error(
+        conn.query_drop("ALTER SYSTEM NOARCHIVELOG TENANT = tenant1")
+            .await
+            .expect_err("twice"),
+    );
+    assert_eq!(code, 9092);
+}
+
+#[tokio::test]
+async fn data_backup_dest_is_per_user_tenant() {
+    // §2.1 and §1.2: set from sys with TENANT =; visible in CDB_OB_BACKUP_PARAMETER.
+    let mut conn = connect(Version::V4_2_5).await;
+    conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant2")
+        .await
+        .expect("set");
+    let rows: Vec<(i64, String, String)> = conn
+        .query("SELECT * FROM CDB_OB_BACKUP_PARAMETER")
+        .await
+        .expect("rows");
+    assert_eq!(
+        rows,
+        [(
+            1004,
+            "data_backup_dest".to_string(),
+            "file:///backup/data".to_string()
+        )]
+    );
+    // In sys, DBA_ views show only sys's own rows.
+    let own: Vec<Row> = conn
+        .query("SELECT * FROM DBA_OB_BACKUP_PARAMETER")
+        .await
+        .expect("rows");
+    assert!(own.is_empty());
+    // Without TENANT the statement targets sys, which cannot have a backup destination.
+    let (code, _) = server_error(
+        conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///x'")
+            .await
+            .expect_err("sys"),
+    );
+    assert_eq!(code, 1235);
+    let (code, message) = server_error(
+        conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///x' TENANT = nosuch")
+            .await
+            .expect_err("unknown"),
+    );
+    assert_eq!((code, message.as_str()), (5157, "Unknown tenant 'nosuch'"));
 }

@@ -1,11 +1,12 @@
 //! The simulated OceanBase cluster: tenants and (in later modules) destinations, archive rounds, backup
 //! jobs and sets, delete policies and jobs, restores. Reference §1–§8.
 
+pub mod archive;
 pub mod tenant;
 
 use jiff::Timestamp;
 
-use crate::clock::Clock;
+use crate::{clock::Clock, error::SqlError};
 pub use tenant::{Tenant, TenantType};
 
 /// Which OceanBase release the cluster behaves as (reference §0.2: a profile per version).
@@ -77,7 +78,7 @@ impl Cluster {
         data_bytes: u64,
     ) -> Result<&Tenant, crate::error::SqlError> {
         if self.tenant(name).is_some() {
-            return Err(crate::error::SqlError::tenant_exists(name));
+            return Err(SqlError::tenant_exists(name));
         }
         let user_id = self
             .tenants
@@ -101,6 +102,83 @@ impl Cluster {
         self.tenants
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Moves every tenant's state machines along to the current simulated time.
+    pub fn advance(&mut self) {
+        let now = self.now();
+        for tenant in &mut self.tenants {
+            tenant.archive.advance(now);
+        }
+    }
+
+    /// The tenant a `TENANT = name` clause names; without one, statements from sys act on sys itself.
+    fn target(&mut self, name: Option<&str>) -> Result<&mut Tenant, SqlError> {
+        let name = name.unwrap_or("sys");
+        self.tenants
+            .iter_mut()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| SqlError::unknown_tenant(name))
+    }
+
+    /// `ALTER SYSTEM SET name = value [TENANT = t]` (reference §1.2, §2.1, §2.2).
+    pub fn set_parameter(
+        &mut self,
+        name: &str,
+        value: &str,
+        tenant: Option<&str>,
+    ) -> Result<(), SqlError> {
+        let now = self.now();
+        let tenant = self.target(tenant)?;
+        let backup_config = matches!(
+            name,
+            "data_backup_dest" | "log_archive_dest" | "log_archive_dest_state"
+        );
+        if backup_config && tenant.kind != TenantType::User {
+            // Sys and meta tenants have no backup destinations (§1.1, §2.1).
+            return Err(SqlError::oceanbase(
+                1235,
+                "Not supported feature or function",
+            ));
+        }
+        match name {
+            "data_backup_dest" => tenant.archive.set_data_backup_dest(value, false),
+            "log_archive_dest" => tenant.archive.set_log_archive_dest(value),
+            "log_archive_dest_state" => tenant.archive.set_dest_state(value, now),
+            // Other parameters (log_archive_concurrency, archive_lag_target, ha_low_thread_score …) are
+            // accepted and have no effect in the simulator.
+            _ => Ok(()),
+        }
+    }
+
+    /// `ALTER SYSTEM ARCHIVELOG | NOARCHIVELOG [TENANT = list]`; without a list, every user tenant (§3.1).
+    pub fn archive_mode(
+        &mut self,
+        enable: bool,
+        tenants: Option<&[String]>,
+    ) -> Result<(), SqlError> {
+        let now = self.now();
+        let names: Vec<String> = match tenants {
+            Some(list) => list.to_vec(),
+            None => self
+                .tenants
+                .iter()
+                .filter(|t| t.kind == TenantType::User)
+                .map(|t| t.name.clone())
+                .collect(),
+        };
+        for name in &names {
+            let tenant = self.target(Some(name))?;
+            if tenant.kind != TenantType::User {
+                return Err(SqlError::oceanbase(
+                    1235,
+                    "Not supported feature or function",
+                ));
+            }
+            let normal = tenant.status == "NORMAL";
+            tenant.archive.set_archive_mode(enable, normal, now)?;
+        }
+        Ok(())
     }
 }
 

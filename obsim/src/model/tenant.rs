@@ -2,6 +2,8 @@
 
 use jiff::Timestamp;
 
+use super::archive::TenantArchive;
+
 /// `TENANT_TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TenantType {
@@ -39,14 +41,14 @@ pub struct Tenant {
     pub status: &'static str,
     /// TENANT_ROLE: `PRIMARY` or `STANDBY`.
     pub role: &'static str,
-    /// LOG_MODE: `ARCHIVELOG` or `NOARCHIVELOG`.
-    pub archive_log_mode: bool,
     /// PRIMARY_ZONE.
     pub primary_zone: String,
     /// LOCALITY.
     pub locality: String,
     /// Bytes of data a full backup reads.
     pub data_bytes: u64,
+    /// Destinations and log archiving.
+    pub archive: TenantArchive,
 }
 
 impl Tenant {
@@ -58,10 +60,10 @@ impl Tenant {
             created,
             status: "NORMAL",
             role: "PRIMARY",
-            archive_log_mode: false,
             primary_zone: "zone1".to_string(),
             locality: "FULL{1}@zone1".to_string(),
             data_bytes: 0,
+            archive: TenantArchive::default(),
         }
     }
 

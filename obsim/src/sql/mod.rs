@@ -2,6 +2,7 @@
 //! `sqlparser`; OceanBase's administrative statements (`ALTER SYSTEM …`, `SET ENCRYPTION …`) by a
 //! recursive-descent parser over `sqlparser`'s tokens. Nothing is matched by raw text.
 
+pub mod admin;
 pub mod expr;
 pub mod select;
 pub mod value;

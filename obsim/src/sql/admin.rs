@@ -1,0 +1,426 @@
+//! OceanBase's administrative statements, parsed by recursive descent over `sqlparser`'s tokens (no SQL
+//! library knows this grammar). Forms follow reference §1.2, §2, §3.1, §4.1, §5.1–5.2 and §2.4.
+
+use sqlparser::{
+    dialect::MySqlDialect,
+    tokenizer::{Token, Tokenizer},
+};
+
+use crate::error::SqlError;
+
+/// A parsed administrative statement.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Admin {
+    /// `ALTER SYSTEM SET name = value [TENANT [=] t]`.
+    SetParameter {
+        name: String,
+        value: String,
+        tenant: Option<String>,
+    },
+    /// `ALTER SYSTEM ARCHIVELOG | NOARCHIVELOG [TENANT [=] t1[, t2…]] [DESCRIPTION [=] '…']`.
+    ArchiveLog {
+        enable: bool,
+        tenants: Option<Vec<String>>,
+    },
+    /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT [=] list} [TO [=] 'uri'] [PLUS ARCHIVELOG]
+    /// [DESCRIPTION [=] '…']`.
+    Backup {
+        incremental: bool,
+        tenants: Option<Vec<String>>,
+        to: Option<String>,
+        plus_archivelog: bool,
+        description: Option<String>,
+    },
+    /// `ALTER SYSTEM CANCEL BACKUP [TENANT [=] list]`.
+    CancelBackup { tenants: Option<Vec<String>> },
+    /// `ALTER SYSTEM ADD DELETE BACKUP POLICY [=] 'name' [RECOVERY_WINDOW [=] 'w'] [TENANT [=] t]`.
+    AddDeletePolicy {
+        name: String,
+        recovery_window: Option<String>,
+        tenant: Option<String>,
+    },
+    /// `ALTER SYSTEM DROP DELETE BACKUP POLICY [=] 'name' [TENANT [=] t]`.
+    DropDeletePolicy {
+        name: String,
+        tenant: Option<String>,
+    },
+    /// `ALTER SYSTEM CANCEL DELETE BACKUP [TENANT [=] list] [DESCRIPTION …]`.
+    CancelDelete { tenants: Option<Vec<String>> },
+    /// `SET ENCRYPTION ON IDENTIFIED BY 'pw' ONLY` (session-scoped).
+    SetEncryption { password: String },
+    /// `SET DECRYPTION IDENTIFIED BY 'pw'[, 'pw2'…]` (session-scoped).
+    SetDecryption { passwords: Vec<String> },
+}
+
+/// Whether a statement starts like one of the administrative forms.
+pub fn is_admin(words: &[String]) -> bool {
+    let first = |w: &str| words.first().map(String::as_str) == Some(w);
+    let second = |w: &str| words.get(1).map(String::as_str) == Some(w);
+    (first("ALTER") && second("SYSTEM"))
+        || (first("SET") && (second("ENCRYPTION") || second("DECRYPTION")))
+}
+
+/// Parses an administrative statement.
+pub fn parse(sql: &str) -> Result<Admin, SqlError> {
+    let tokens: Vec<Token> = Tokenizer::new(&MySqlDialect {}, sql)
+        .tokenize()
+        .map_err(SqlError::syntax)?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut p = Cursor { tokens, at: 0 };
+    let statement = if p.keyword("SET") {
+        p.set_session()?
+    } else {
+        p.expect("ALTER")?;
+        p.expect("SYSTEM")?;
+        p.alter_system()?
+    };
+    p.end()?;
+    Ok(statement)
+}
+
+struct Cursor {
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Cursor {
+    fn peek(&self) -> Option<&Token> {
+        self.tokens.get(self.at)
+    }
+
+    fn near(&self) -> SqlError {
+        let rest: String = self.tokens[self.at.min(self.tokens.len())..]
+            .iter()
+            .map(super::render)
+            .collect::<Vec<_>>()
+            .join(" ");
+        SqlError::syntax(format!(
+            "check the manual that corresponds to your OceanBase version for the right syntax to use near '{rest}'"
+        ))
+    }
+
+    /// Consumes the keyword if it is next.
+    fn keyword(&mut self, word: &str) -> bool {
+        let matches = matches!(self.peek(), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word));
+        if matches {
+            self.at += 1;
+        }
+        matches
+    }
+
+    fn expect(&mut self, word: &str) -> Result<(), SqlError> {
+        if self.keyword(word) {
+            Ok(())
+        } else {
+            Err(self.near())
+        }
+    }
+
+    fn equals(&mut self) {
+        if self.peek() == Some(&Token::Eq) {
+            self.at += 1;
+        }
+    }
+
+    fn string(&mut self) -> Result<String, SqlError> {
+        match self.peek().cloned() {
+            Some(Token::SingleQuotedString(s) | Token::DoubleQuotedString(s)) => {
+                self.at += 1;
+                Ok(s)
+            }
+            _ => Err(self.near()),
+        }
+    }
+
+    /// A name: a bare or backquoted word, or a quoted string.
+    fn name(&mut self) -> Result<String, SqlError> {
+        match self.peek().cloned() {
+            Some(Token::Word(w)) => {
+                self.at += 1;
+                Ok(w.value)
+            }
+            Some(Token::SingleQuotedString(s)) => {
+                self.at += 1;
+                Ok(s)
+            }
+            _ => Err(self.near()),
+        }
+    }
+
+    /// A parameter value: a string, a number or a bare word.
+    fn value(&mut self) -> Result<String, SqlError> {
+        match self.peek().cloned() {
+            Some(Token::Number(n, _)) => {
+                self.at += 1;
+                Ok(n)
+            }
+            _ => self.name(),
+        }
+    }
+
+    fn names(&mut self) -> Result<Vec<String>, SqlError> {
+        let mut names = vec![self.name()?];
+        while self.peek() == Some(&Token::Comma) {
+            self.at += 1;
+            names.push(self.name()?);
+        }
+        Ok(names)
+    }
+
+    /// `TENANT [=] t1[, t2…]` if present.
+    fn tenant_list(&mut self) -> Result<Option<Vec<String>>, SqlError> {
+        if self.keyword("TENANT") {
+            self.equals();
+            Ok(Some(self.names()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `TENANT [=] t` if present.
+    fn tenant(&mut self) -> Result<Option<String>, SqlError> {
+        if self.keyword("TENANT") {
+            self.equals();
+            Ok(Some(self.name()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `DESCRIPTION [=] '…'` if present.
+    fn description(&mut self) -> Result<Option<String>, SqlError> {
+        if self.keyword("DESCRIPTION") {
+            self.equals();
+            Ok(Some(self.string()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn end(&mut self) -> Result<(), SqlError> {
+        if self.peek() == Some(&Token::SemiColon) {
+            self.at += 1;
+        }
+        if self.peek().is_some() {
+            Err(self.near())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn set_session(&mut self) -> Result<Admin, SqlError> {
+        if self.keyword("ENCRYPTION") {
+            self.expect("ON")?;
+            self.expect("IDENTIFIED")?;
+            self.expect("BY")?;
+            let password = self.string()?;
+            self.expect("ONLY")?;
+            return Ok(Admin::SetEncryption { password });
+        }
+        self.expect("DECRYPTION")?;
+        self.expect("IDENTIFIED")?;
+        self.expect("BY")?;
+        let mut passwords = vec![self.string()?];
+        while self.peek() == Some(&Token::Comma) {
+            self.at += 1;
+            passwords.push(self.string()?);
+        }
+        Ok(Admin::SetDecryption { passwords })
+    }
+
+    fn alter_system(&mut self) -> Result<Admin, SqlError> {
+        if self.keyword("SET") {
+            let name = self.name()?.to_lowercase();
+            self.equals();
+            let value = self.value()?;
+            let tenant = self.tenant()?;
+            return Ok(Admin::SetParameter {
+                name,
+                value,
+                tenant,
+            });
+        }
+        for (word, enable) in [("ARCHIVELOG", true), ("NOARCHIVELOG", false)] {
+            if self.keyword(word) {
+                let tenants = self.tenant_list()?;
+                self.description()?;
+                return Ok(Admin::ArchiveLog { enable, tenants });
+            }
+        }
+        if self.keyword("BACKUP") {
+            return self.backup();
+        }
+        if self.keyword("CANCEL") {
+            if self.keyword("BACKUP") {
+                return Ok(Admin::CancelBackup {
+                    tenants: self.tenant_list()?,
+                });
+            }
+            self.expect("DELETE")?;
+            self.expect("BACKUP")?;
+            let tenants = self.tenant_list()?;
+            self.description()?;
+            return Ok(Admin::CancelDelete { tenants });
+        }
+        for add in [true, false] {
+            if self.keyword(if add { "ADD" } else { "DROP" }) {
+                self.expect("DELETE")?;
+                self.expect("BACKUP")?;
+                self.expect("POLICY")?;
+                self.equals();
+                let name = self.string()?;
+                let recovery_window = if add && self.keyword("RECOVERY_WINDOW") {
+                    self.equals();
+                    Some(self.string()?)
+                } else {
+                    None
+                };
+                let tenant = self.tenant()?;
+                return Ok(if add {
+                    Admin::AddDeletePolicy {
+                        name,
+                        recovery_window,
+                        tenant,
+                    }
+                } else {
+                    Admin::DropDeletePolicy { name, tenant }
+                });
+            }
+        }
+        Err(self.near())
+    }
+
+    fn backup(&mut self) -> Result<Admin, SqlError> {
+        let incremental = self.keyword("INCREMENTAL");
+        let tenants = if self.keyword("DATABASE") {
+            None
+        } else {
+            self.expect("TENANT")?;
+            self.equals();
+            Some(self.names()?)
+        };
+        let to = if self.keyword("TO") {
+            self.equals();
+            Some(self.string()?)
+        } else {
+            None
+        };
+        let plus_archivelog = if self.keyword("PLUS") {
+            self.expect("ARCHIVELOG")?;
+            true
+        } else {
+            false
+        };
+        let description = self.description()?;
+        Ok(Admin::Backup {
+            incremental,
+            tenants,
+            to,
+            plus_archivelog,
+            description,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_with_and_without_tenant_and_equals() {
+        assert_eq!(
+            parse("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1")
+                .expect("parses"),
+            Admin::SetParameter {
+                name: "data_backup_dest".into(),
+                value: "file:///backup/data".into(),
+                tenant: Some("tenant1".into())
+            }
+        );
+        assert_eq!(
+            parse("alter system set log_archive_dest_state='DEFER' tenant t2").expect("parses"),
+            Admin::SetParameter {
+                name: "log_archive_dest_state".into(),
+                value: "DEFER".into(),
+                tenant: Some("t2".into())
+            }
+        );
+    }
+
+    #[test]
+    fn archivelog_backup_and_cancel_forms() {
+        assert_eq!(
+            parse("ALTER SYSTEM NOARCHIVELOG TENANT = t1, t2 DESCRIPTION 'x'").expect("parses"),
+            Admin::ArchiveLog {
+                enable: false,
+                tenants: Some(vec!["t1".into(), "t2".into()])
+            }
+        );
+        assert_eq!(
+            parse(
+                "ALTER SYSTEM BACKUP INCREMENTAL TENANT t1 PLUS ARCHIVELOG DESCRIPTION = 'uid-1'"
+            )
+            .expect("parses"),
+            Admin::Backup {
+                incremental: true,
+                tenants: Some(vec!["t1".into()]),
+                to: None,
+                plus_archivelog: true,
+                description: Some("uid-1".into())
+            }
+        );
+        assert_eq!(
+            parse("ALTER SYSTEM CANCEL BACKUP").expect("parses"),
+            Admin::CancelBackup { tenants: None }
+        );
+    }
+
+    #[test]
+    fn delete_policy_needs_a_quoted_name() {
+        assert_eq!(
+            parse(
+                "ALTER SYSTEM ADD DELETE BACKUP POLICY 'default' RECOVERY_WINDOW '7d' TENANT = t1"
+            )
+            .expect("parses"),
+            Admin::AddDeletePolicy {
+                name: "default".into(),
+                recovery_window: Some("7d".into()),
+                tenant: Some("t1".into())
+            }
+        );
+        // §5.1: the policy name must be a quoted string.
+        assert_eq!(
+            parse("ALTER SYSTEM ADD DELETE BACKUP POLICY default").map_err(|e| e.code),
+            Err(1064)
+        );
+    }
+
+    #[test]
+    fn session_encryption_statements() {
+        assert_eq!(
+            parse("SET ENCRYPTION ON IDENTIFIED BY 'p''w' ONLY").expect("parses"),
+            Admin::SetEncryption {
+                password: "p'w".into()
+            }
+        );
+        assert_eq!(
+            parse("SET DECRYPTION IDENTIFIED BY 'a', 'b'").expect("parses"),
+            Admin::SetDecryption {
+                passwords: vec!["a".into(), "b".into()]
+            }
+        );
+    }
+
+    #[test]
+    fn trailing_garbage_is_a_syntax_error() {
+        let error = parse("ALTER SYSTEM ARCHIVELOG NOW PLEASE").expect_err("refused");
+        assert_eq!(error.code, 1064);
+        assert!(
+            error.message.contains("near 'NOW PLEASE'"),
+            "{}",
+            error.message
+        );
+    }
+}
