@@ -6,7 +6,7 @@ use sqlparser::{ast::Statement, dialect::MySqlDialect, parser::Parser};
 
 use crate::{
     error::SqlError,
-    model::Cluster,
+    model::{BackupRequest, Cluster},
     sql::{
         admin::{self, Admin},
         leading_words,
@@ -135,6 +135,28 @@ impl Session {
                 self.cluster().archive_mode(enable, tenants.as_deref())?;
                 done
             }
+            Admin::Backup {
+                incremental,
+                tenants,
+                to,
+                plus_archivelog,
+                description,
+            } => {
+                let request = BackupRequest {
+                    incremental,
+                    tenants,
+                    to,
+                    plus_archivelog,
+                    description,
+                    password: self.encryption.clone(),
+                };
+                self.cluster().backup(request)?;
+                done
+            }
+            Admin::CancelBackup { tenants } => {
+                self.cluster().cancel_backup(tenants.as_deref())?;
+                done
+            }
             other => Err(SqlError::not_supported(format!(
                 "{} in obsim so far",
                 statement_name(&other)
@@ -145,8 +167,6 @@ impl Session {
 
 fn statement_name(statement: &Admin) -> &'static str {
     match statement {
-        Admin::Backup { .. } => "BACKUP",
-        Admin::CancelBackup { .. } => "CANCEL BACKUP",
         Admin::AddDeletePolicy { .. } | Admin::DropDeletePolicy { .. } => "DELETE BACKUP POLICY",
         Admin::CancelDelete { .. } => "CANCEL DELETE BACKUP",
         _ => "this statement",

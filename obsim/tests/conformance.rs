@@ -432,3 +432,192 @@ async fn data_backup_dest_is_per_user_tenant() {
     );
     assert_eq!((code, message.as_str()), (5157, "Unknown tenant 'nosuch'"));
 }
+
+/// Sets tenant1's destinations and starts archiving it, stepping until its round is DOING.
+async fn archiving_tenant1(conn: &mut Conn, cluster: &SharedCluster) {
+    conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1")
+        .await
+        .expect("data dest");
+    conn.query_drop(
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///backup/archive' TENANT = tenant1",
+    )
+    .await
+    .expect("log dest");
+    conn.query_drop("ALTER SYSTEM ARCHIVELOG TENANT = tenant1")
+        .await
+        .expect("archivelog");
+    step(cluster, 5);
+    assert_eq!(archive_status(conn).await.as_deref(), Some("DOING"));
+}
+
+async fn job_by_description(
+    conn: &mut Conn,
+    description: &str,
+) -> Option<(i64, String, i64, String)> {
+    // §4.3: find the job by its DESCRIPTION, in the active table first, then in history.
+    for view in ["CDB_OB_BACKUP_JOBS", "CDB_OB_BACKUP_JOB_HISTORY"] {
+        let row: Option<(i64, String, i64, String)> = conn
+            .exec_first(
+                format!("SELECT job_id, status, backup_set_id, encryption_mode FROM {view} WHERE tenant_id = ? AND description = ?"),
+                (1002, description),
+            )
+            .await
+            .expect("job lookup");
+        if row.is_some() {
+            return row;
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_data_backup_runs_through_its_states_and_leaves_a_backup_set() {
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts.clone()).await.expect("connect");
+
+    // §4.2: admission checks, with the exact 9040 texts.
+    let (code, message) = server_error(
+        conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1")
+            .await
+            .expect_err("no dest"),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (
+            9040,
+            "backup can not start, because backup dest is not set."
+        )
+    );
+    conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1")
+        .await
+        .expect("dest");
+    let (code, message) = server_error(
+        conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1")
+            .await
+            .expect_err("no archive"),
+    );
+    assert_eq!(
+        (code, message.as_str()),
+        (
+            9040,
+            "backup can not start, because log archive status is not doing."
+        )
+    );
+    archiving_tenant1(&mut conn, &cluster).await;
+
+    // §2.4: SET ENCRYPTION applies to the BACKUP sent after it on the same session.
+    conn.query_drop("SET ENCRYPTION ON IDENTIFIED BY 'secret' ONLY; ALTER SYSTEM BACKUP TENANT = tenant1 DESCRIPTION = 'uid-1'")
+        .await
+        .expect("encrypted backup");
+    let (job_id, status, set_id, encryption) =
+        job_by_description(&mut conn, "uid-1").await.expect("job");
+    assert_eq!(
+        (job_id, status.as_str(), set_id, encryption.as_str()),
+        (1, "INIT", 1, "PASSWORD")
+    );
+    // §4.2: a second backup of the tenant is 9036 while the first runs.
+    let (code, message) = server_error(
+        conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1")
+            .await
+            .expect_err("busy"),
+    );
+    assert_eq!((code, message.as_str()), (9036, "Backup is in progress"));
+    // §2.1: and the data destination cannot change meanwhile.
+    let (code, _) = server_error(
+        conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///elsewhere' TENANT = tenant1")
+            .await
+            .expect_err("busy"),
+    );
+    assert_eq!(code, 9036);
+
+    // §4.6: INIT → DOING, with a task walking the phase strings and tablets finishing.
+    step(&cluster, 20);
+    assert_eq!(
+        job_by_description(&mut conn, "uid-1")
+            .await
+            .map(|j| j.1)
+            .as_deref(),
+        Some("DOING")
+    );
+    let task: Option<(String, i64, i64)> = conn
+        .query_first("SELECT status, tablet_count, finish_tablet_count FROM CDB_OB_BACKUP_TASKS WHERE job_id = 1")
+        .await
+        .expect("task");
+    let (phase, tablets, finished) = task.expect("a task");
+    assert_eq!(phase, "BACKUP_DATA_MAJOR");
+    assert!(0 < finished && finished < tablets, "{finished}/{tablets}");
+
+    // 10 GiB at 200 MiB/s: done after about a minute, then moved to history.
+    step(&cluster, 60);
+    assert_eq!(
+        job_by_description(&mut conn, "uid-1")
+            .await
+            .map(|j| j.1)
+            .as_deref(),
+        Some("COMPLETED")
+    );
+    let active: Vec<Row> = conn
+        .query("SELECT * FROM CDB_OB_BACKUP_JOBS WHERE tenant_id = 1002")
+        .await
+        .expect("jobs");
+    assert!(active.is_empty(), "§4.4: finished jobs end up in *_HISTORY");
+    let set: Option<(String, String, String, u64, u64)> = conn
+        .query_first(
+            "SELECT backup_type, status, file_status, start_replay_scn, min_restore_scn FROM CDB_OB_BACKUP_SET_FILES \
+             WHERE tenant_id = 1002 AND backup_set_id = 1",
+        )
+        .await
+        .expect("set");
+    let (kind, status, file_status, replay, restore) = set.expect("a set");
+    assert_eq!(
+        (kind.as_str(), status.as_str(), file_status.as_str()),
+        ("FULL", "SUCCESS", "AVAILABLE")
+    );
+    assert!(
+        replay < restore,
+        "MIN_RESTORE_SCN is after START_REPLAY_SCN"
+    );
+    let rows: Vec<Row> = conn
+        .query("SELECT * FROM CDB_OB_BACKUP_SET_FILES")
+        .await
+        .expect("sets");
+    assert!(
+        rows[0]
+            .columns_ref()
+            .iter()
+            .any(|c| c.name_str() == "ELAPSED_SECONDES"),
+        "§4.4: the real column name"
+    );
+
+    // §2.4: encryption is per session: a new connection's backup is not encrypted.
+    let mut other = Conn::new(opts).await.expect("second connection");
+    other
+        .query_drop("ALTER SYSTEM BACKUP INCREMENTAL TENANT = tenant1 DESCRIPTION 'uid-2'")
+        .await
+        .expect("incremental");
+    let (_, _, set_id, encryption) = job_by_description(&mut conn, "uid-2").await.expect("job");
+    assert_eq!((set_id, encryption.as_str()), (2, "NONE"));
+    let kind: Option<String> = conn
+        .query_first("SELECT backup_type FROM CDB_OB_BACKUP_JOBS WHERE description = 'uid-2'")
+        .await
+        .expect("type");
+    assert_eq!(kind.as_deref(), Some("INC"));
+
+    // §4.6: CANCEL BACKUP → CANCELING → CANCELED with RESULT -4072.
+    conn.query_drop("ALTER SYSTEM CANCEL BACKUP TENANT = tenant1")
+        .await
+        .expect("cancel");
+    assert_eq!(
+        job_by_description(&mut conn, "uid-2")
+            .await
+            .map(|j| j.1)
+            .as_deref(),
+        Some("CANCELING")
+    );
+    step(&cluster, 1);
+    let result: Option<(String, i64)> = conn
+        .query_first("SELECT status, result FROM CDB_OB_BACKUP_JOBS WHERE description = 'uid-2'")
+        .await
+        .expect("canceled");
+    assert_eq!(result, Some(("CANCELED".into(), -4072)));
+}

@@ -2,12 +2,16 @@
 //! jobs and sets, delete policies and jobs, restores. Reference §1–§8.
 
 pub mod archive;
+pub mod backup;
 pub mod tenant;
 
 use jiff::Timestamp;
 
 use crate::{clock::Clock, error::SqlError};
 pub use tenant::{Tenant, TenantType};
+
+/// The simulated OBServer address that appears in job comments.
+pub const SERVER_ADDRESS: &str = "127.0.0.1:2882";
 
 /// Which OceanBase release the cluster behaves as (reference §0.2: a profile per version).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -51,6 +55,7 @@ pub struct Cluster {
     pub clock: Clock,
     /// Every tenant: sys, then each user tenant preceded by its meta tenant.
     pub tenants: Vec<Tenant>,
+    next_sys_job_id: i64,
 }
 
 impl Cluster {
@@ -63,6 +68,7 @@ impl Cluster {
             sys_password: sys_password.to_string(),
             clock,
             tenants: vec![Tenant::sys(created)],
+            next_sys_job_id: 0,
         }
     }
 
@@ -109,6 +115,7 @@ impl Cluster {
         let now = self.now();
         for tenant in &mut self.tenants {
             tenant.archive.advance(now);
+            tenant.backups.advance(now, SERVER_ADDRESS);
         }
     }
 
@@ -142,7 +149,10 @@ impl Cluster {
             ));
         }
         match name {
-            "data_backup_dest" => tenant.archive.set_data_backup_dest(value, false),
+            "data_backup_dest" => {
+                let job_exists = tenant.backups.has_active_job();
+                tenant.archive.set_data_backup_dest(value, job_exists)
+            }
             "log_archive_dest" => tenant.archive.set_log_archive_dest(value),
             "log_archive_dest_state" => tenant.archive.set_dest_state(value, now),
             // Other parameters (log_archive_concurrency, archive_lag_target, ha_low_thread_score …) are
@@ -179,6 +189,137 @@ impl Cluster {
             tenant.archive.set_archive_mode(enable, normal, now)?;
         }
         Ok(())
+    }
+}
+
+impl Cluster {
+    /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT = list} …` from sys (reference §4.1–§4.3). With
+    /// a tenant list every named tenant must qualify; `DATABASE` backs up every tenant that does.
+    pub fn backup(&mut self, request: BackupRequest) -> Result<(), SqlError> {
+        let now = self.now();
+        let explicit = request.tenants.is_some();
+        let names: Vec<String> = match request.tenants.clone() {
+            Some(list) => list,
+            None => self
+                .tenants
+                .iter()
+                .filter(|t| t.kind == TenantType::User)
+                .map(|t| t.name.clone())
+                .collect(),
+        };
+        let mut eligible = Vec::new();
+        for name in &names {
+            let tenant = self.target(Some(name))?;
+            let check = admission(tenant, request.to.as_deref());
+            match check {
+                Ok(()) => eligible.push(name.clone()),
+                Err(e) if explicit => return Err(e),
+                Err(_) => {}
+            }
+        }
+        if eligible.is_empty() {
+            return Err(SqlError::oceanbase(
+                9040,
+                "backup can not start, because no tenant meets the backup condition, please check the tenant status, \
+                 log archive status, backup data dest, and backup status for each tenant",
+            ));
+        }
+        self.next_sys_job_id += 1;
+        let sys_job = self.next_sys_job_id;
+        for name in eligible {
+            let tenant = self.target(Some(&name))?;
+            let path = request
+                .to
+                .clone()
+                .or_else(|| tenant.archive.data_backup_dest.clone())
+                .unwrap_or_default();
+            let job = backup::NewJob {
+                tenant_id: tenant.id,
+                incremental: request.incremental,
+                plus_archivelog: request.plus_archivelog,
+                password: request.password.clone(),
+                description: request.description.clone().unwrap_or_default(),
+                path: strip_credentials(&path),
+                dest_id: 1,
+                data_bytes: tenant.data_bytes,
+                initiator: Some((1, sys_job)),
+            };
+            tenant.backups.submit(job, now);
+        }
+        Ok(())
+    }
+
+    /// `ALTER SYSTEM CANCEL BACKUP [TENANT = list]`; without a list, every tenant (reference §4.1).
+    pub fn cancel_backup(&mut self, tenants: Option<&[String]>) -> Result<(), SqlError> {
+        let now = self.now();
+        match tenants {
+            Some(list) => {
+                for name in list {
+                    self.target(Some(name))?.backups.cancel(now);
+                }
+            }
+            None => self.tenants.iter_mut().for_each(|t| t.backups.cancel(now)),
+        }
+        Ok(())
+    }
+}
+
+/// What `ALTER SYSTEM BACKUP` asked for, plus the session's encryption password.
+pub struct BackupRequest {
+    pub incremental: bool,
+    pub tenants: Option<Vec<String>>,
+    pub to: Option<String>,
+    pub plus_archivelog: bool,
+    pub description: Option<String>,
+    pub password: Option<String>,
+}
+
+/// The admission checks of a backup of one tenant (reference §4.2).
+fn admission(tenant: &Tenant, to: Option<&str>) -> Result<(), SqlError> {
+    let cannot =
+        |why: &str| SqlError::oceanbase(9040, format!("backup can not start, because {why}"));
+    if tenant.kind != TenantType::User {
+        return Err(SqlError::oceanbase(
+            1235,
+            "Not supported feature or function",
+        ));
+    }
+    if tenant.status != "NORMAL" {
+        return Err(cannot("tenant status is not normal."));
+    }
+    if to.is_none() && tenant.archive.data_backup_dest.is_none() {
+        return Err(cannot("backup dest is not set."));
+    }
+    let doing = tenant
+        .archive
+        .round
+        .as_ref()
+        .is_some_and(|r| r.status == archive::RoundStatus::Doing);
+    if !doing {
+        return Err(cannot("log archive status is not doing."));
+    }
+    if tenant.backups.has_active_job() {
+        return Err(SqlError::oceanbase(9036, "Backup is in progress"));
+    }
+    Ok(())
+}
+
+/// A destination as views show it: the URI without its access keys.
+pub fn strip_credentials(uri: &str) -> String {
+    let Some((base, query)) = uri.split_once('?') else {
+        return uri.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default().to_lowercase();
+            key != "access_id" && key != "access_key"
+        })
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
     }
 }
 

@@ -2,7 +2,7 @@
 
 use jiff::Timestamp;
 
-use super::archive::TenantArchive;
+use super::{archive::TenantArchive, backup::TenantBackups};
 
 /// `TENANT_TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +49,8 @@ pub struct Tenant {
     pub data_bytes: u64,
     /// Destinations and log archiving.
     pub archive: TenantArchive,
+    /// Data backup jobs and sets.
+    pub backups: TenantBackups,
 }
 
 impl Tenant {
@@ -64,6 +66,7 @@ impl Tenant {
             locality: "FULL{1}@zone1".to_string(),
             data_bytes: 0,
             archive: TenantArchive::default(),
+            backups: TenantBackups::default(),
         }
     }
 

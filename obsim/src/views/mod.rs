@@ -1,6 +1,8 @@
 //! The views a client can SELECT, generated from the model with the reference's exact column names and
 //! order. A view is materialised per query; the engine then applies WHERE, ORDER BY and LIMIT.
 
+mod backup;
+
 use crate::{
     model::{Cluster, TenantType, Version},
     sql::{
@@ -27,6 +29,11 @@ pub fn view(cluster: &Cluster, name: &str) -> Option<Table> {
         "OB_ARCHIVE_DEST" => archive_dest(cluster),
         "OB_ARCHIVELOG" => archivelog(cluster, false),
         "OB_ARCHIVELOG_SUMMARY" => archivelog(cluster, true),
+        "OB_BACKUP_JOBS" => backup::jobs(cluster, false),
+        "OB_BACKUP_JOB_HISTORY" => backup::jobs(cluster, true),
+        "OB_BACKUP_TASKS" => backup::tasks(cluster, false),
+        "OB_BACKUP_TASK_HISTORY" => backup::tasks(cluster, true),
+        "OB_BACKUP_SET_FILES" => backup::set_files(cluster),
         _ => return None,
     };
     Some(if cdb { table } else { sys_only(table) })
@@ -43,6 +50,15 @@ fn sys_only(table: Table) -> Table {
             .map(|r| r[1..].to_vec())
             .collect(),
     }
+}
+
+/// `*_SCN_DISPLAY`: `SCN_TO_TIMESTAMP(scn)`, NULL when the SCN is 0 (§0.3).
+pub fn scn_display(scn: u64) -> Value {
+    if scn == 0 {
+        return Value::Null;
+    }
+    jiff::Timestamp::from_nanosecond(i128::from(scn))
+        .map_or(Value::Null, |t| Value::DateTime(civil(t)))
 }
 
 /// `*_BYTES_DISPLAY`: MB with two decimals, switching to GB, TB, PB at each power of 1024 (§0.3).
