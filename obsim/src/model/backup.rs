@@ -282,7 +282,7 @@ fn advance_job(job: &mut BackupJob, sets: &mut [BackupSet], now: Timestamp, serv
     };
     if job.status == JobStatus::Init && now.duration_since(job.since) >= STEP {
         job.status = JobStatus::Doing;
-        job.since = job.since + STEP;
+        job.since += STEP;
     }
     if job.status == JobStatus::Canceling && now.duration_since(job.since) >= STEP {
         let at = job.since + STEP;
