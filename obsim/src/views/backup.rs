@@ -168,7 +168,7 @@ pub fn tasks(cluster: &Cluster, history: bool) -> Table {
             } else {
                 0.0
             };
-            rows.push(vec![
+            let mut row = vec![
                 Value::Int(tenant.id),
                 Value::Int(job.job_id),
                 Value::Int(job.job_id),
@@ -182,29 +182,39 @@ pub fn tasks(cluster: &Cluster, history: bool) -> Table {
                 Value::UInt(set.start_replay_scn),
                 Value::Text(if job.encrypted { "PASSWORD" } else { "NONE" }.into()),
                 passwd(job.password.as_deref()),
-                int(set.input_bytes),
-                int(set.output_bytes),
-                Value::Decimal((rate * 10_000.0).round() / 10_000.0),
-                Value::Int(0),
-                int(set.tablet_count),
-                int(set.finish_tablet_count),
-                int(set.tablet_count * 16),
-                int(set.finish_tablet_count * 16),
-                int(set.finish_tablet_count.div_ceil(8)),
-                Value::Int(1),
-                Value::Int(1),
+            ];
+            row.extend(progress(set, rate));
+            row.extend([
                 Value::Int(job.result),
                 Value::Text(job.comment.clone()),
                 Value::Text(set.path.clone()),
                 Value::Int(1),
                 Value::Int(1),
             ]);
+            rows.push(row);
         }
     }
     Table {
         columns: columns(&spec),
         rows,
     }
+}
+
+/// The columns tasks and set files share, `INPUT_BYTES` through `DATA_TURN_ID`.
+fn progress(set: &crate::model::backup::BackupSet, rate: f64) -> [Value; 11] {
+    [
+        int(set.input_bytes),
+        int(set.output_bytes),
+        Value::Decimal((rate * 10_000.0).round() / 10_000.0),
+        Value::Int(0),
+        int(set.tablet_count),
+        int(set.finish_tablet_count),
+        int(set.tablet_count * 16),
+        int(set.finish_tablet_count * 16),
+        int(set.finish_tablet_count.div_ceil(8)),
+        Value::Int(1),
+        Value::Int(1),
+    ]
 }
 
 /// `CDB_OB_BACKUP_SET_FILES`, with the real misspelled `ELAPSED_SECONDES`. `CLUSTER_VERSION`,
@@ -296,17 +306,9 @@ pub fn set_files(cluster: &Cluster) -> Table {
                 text_display(set.start_replay_scn),
                 Value::UInt(set.min_restore_scn),
                 text_display(set.min_restore_scn),
-                int(set.input_bytes),
-                int(set.output_bytes),
-                Value::Decimal((rate * 10_000.0).round() / 10_000.0),
-                Value::Int(0),
-                int(set.tablet_count),
-                int(set.finish_tablet_count),
-                int(set.tablet_count * 16),
-                int(set.finish_tablet_count * 16),
-                int(set.finish_tablet_count.div_ceil(8)),
-                Value::Int(1),
-                Value::Int(1),
+            ];
+            row.extend(progress(set, rate));
+            row.extend([
                 Value::Int(set.result),
                 Value::Text(set.comment.clone()),
                 Value::Text(if set.encrypted { "PASSWORD" } else { "NONE" }.into()),
@@ -314,7 +316,7 @@ pub fn set_files(cluster: &Cluster) -> Table {
                 Value::Text(cluster.version.to_string()),
                 Value::Int(1),
                 Value::Text(set.path.clone()),
-            ];
+            ]);
             if newer {
                 row.extend([
                     Value::Text(cluster.version.to_string()),
