@@ -621,3 +621,42 @@ async fn a_data_backup_runs_through_its_states_and_leaves_a_backup_set() {
         .expect("canceled");
     assert_eq!(result, Some(("CANCELED".into(), -4072)));
 }
+
+#[tokio::test]
+async fn archive_pieces_cover_the_round_one_interval_each() {
+    // §3.3 DBA_OB_ARCHIVELOG_PIECE_FILES and §8: pieces joined by START_SCN give the log coverage.
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts).await.expect("connect");
+    archiving_tenant1(&mut conn, &cluster).await;
+    step(&cluster, 2 * 86_400 + 3_600); // two days and an hour of archiving with the default 1d pieces
+    let pieces: Vec<(i64, String, u64, u64, u64)> = conn
+        .query(
+            "SELECT piece_id, status, start_scn, checkpoint_scn, end_scn FROM CDB_OB_ARCHIVELOG_PIECE_FILES \
+             WHERE tenant_id = 1002 AND file_status = 'AVAILABLE' ORDER BY start_scn",
+        )
+        .await
+        .expect("pieces");
+    let statuses: Vec<&str> = pieces.iter().map(|p| p.1.as_str()).collect();
+    assert_eq!(statuses, ["FROZEN", "FROZEN", "ACTIVE"]);
+    for pair in pieces.windows(2) {
+        assert_eq!(
+            pair[1].2, pair[0].3,
+            "a piece starts where the previous one's checkpoint ends"
+        );
+        assert_eq!(
+            pair[0].3, pair[0].4,
+            "a frozen piece is archived to its end"
+        );
+    }
+    let rows: Vec<Row> = conn
+        .query("SELECT * FROM CDB_OB_ARCHIVELOG_PIECE_FILES")
+        .await
+        .expect("rows");
+    let names: Vec<String> = rows[0]
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().to_string())
+        .collect();
+    assert_eq!(names.len(), 24);
+    assert_eq!(&names[names.len() - 2..], ["FILE_STATUS", "PATH"]);
+}

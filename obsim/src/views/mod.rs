@@ -29,6 +29,7 @@ pub fn view(cluster: &Cluster, name: &str) -> Option<Table> {
         "OB_ARCHIVE_DEST" => archive_dest(cluster),
         "OB_ARCHIVELOG" => archivelog(cluster, false),
         "OB_ARCHIVELOG_SUMMARY" => archivelog(cluster, true),
+        "OB_ARCHIVELOG_PIECE_FILES" => piece_files(cluster),
         "OB_BACKUP_JOBS" => backup::jobs(cluster, false),
         "OB_BACKUP_JOB_HISTORY" => backup::jobs(cluster, true),
         "OB_BACKUP_TASKS" => backup::tasks(cluster, false),
@@ -331,6 +332,97 @@ fn tenants(cluster: &Cluster) -> Table {
             row
         })
         .collect();
+    Table {
+        columns: columns(&spec),
+        rows,
+    }
+}
+
+/// `CDB_OB_ARCHIVELOG_PIECE_FILES` (§3.3): the pieces of every round, each covering one piece switch
+/// interval from the round's start. The piece being written is ACTIVE; earlier pieces and every piece of a
+/// stopped round are FROZEN. `END_SCN` is the piece's theoretical end, `MAX_SCN` the last archived SCN.
+fn piece_files(cluster: &Cluster) -> Table {
+    use ColumnKind::{DateTime, Decimal, Int, Text, UInt};
+    let spec = [
+        ("TENANT_ID", Int),
+        ("DEST_ID", Int),
+        ("ROUND_ID", Int),
+        ("PIECE_ID", Int),
+        ("INCARNATION", Int),
+        ("DEST_NO", Int),
+        ("STATUS", Text),
+        ("START_SCN", UInt),
+        ("START_SCN_DISPLAY", DateTime),
+        ("CHECKPOINT_SCN", UInt),
+        ("CHECKPOINT_SCN_DISPLAY", DateTime),
+        ("MAX_SCN", UInt),
+        ("END_SCN", UInt),
+        ("END_SCN_DISPLAY", DateTime),
+        ("COMPATIBLE", Int),
+        ("UNIT_SIZE", Int),
+        ("COMPRESSION", Text),
+        ("INPUT_BYTES", Int),
+        ("INPUT_BYTES_DISPLAY", Text),
+        ("OUTPUT_BYTES", Int),
+        ("OUTPUT_BYTES_DISPLAY", Text),
+        ("COMPRESSION_RATIO", Decimal),
+        ("FILE_STATUS", Text),
+        ("PATH", Text),
+    ];
+    let mut rows = Vec::new();
+    for tenant in user_tenants(cluster) {
+        let rounds = tenant
+            .archive
+            .history
+            .iter()
+            .chain(tenant.archive.round.iter());
+        for round in rounds.filter(|r| r.start_scn > 0) {
+            let running = round.status.as_str() != "STOP";
+            let interval = u64::try_from(round.piece_switch_interval_us)
+                .unwrap_or(1)
+                .max(1)
+                * 1_000;
+            let pieces = (round.used_piece_id - round.base_piece_id + 1).max(1);
+            for (n, piece_id) in (round.base_piece_id..=round.used_piece_id).enumerate() {
+                let n = n as u64;
+                let start = round.start_scn + n * interval;
+                let end = start + interval;
+                let checkpoint = round.checkpoint_scn.min(end).max(start);
+                let last = piece_id == round.used_piece_id;
+                let share = |bytes: u64| bytes / pieces as u64;
+                let ratio = if round.input_bytes == 0 { 0.0 } else { 0.5 };
+                rows.push(vec![
+                    Value::Int(tenant.id),
+                    Value::Int(round.dest_id),
+                    Value::Int(round.round_id),
+                    Value::Int(piece_id),
+                    Value::Int(1),
+                    Value::Int(0),
+                    Value::Text(if running && last { "ACTIVE" } else { "FROZEN" }.into()),
+                    Value::UInt(start),
+                    scn_display(start),
+                    Value::UInt(checkpoint),
+                    scn_display(checkpoint),
+                    Value::UInt(checkpoint),
+                    Value::UInt(end),
+                    scn_display(end),
+                    Value::Int(2),
+                    Value::Int(64 * 1024 * 1024),
+                    Value::Text("none".into()),
+                    Value::Int(i64::try_from(share(round.input_bytes)).unwrap_or(i64::MAX)),
+                    Value::Text(bytes_display(share(round.input_bytes))),
+                    Value::Int(i64::try_from(share(round.output_bytes)).unwrap_or(i64::MAX)),
+                    Value::Text(bytes_display(share(round.output_bytes))),
+                    Value::Decimal(ratio),
+                    Value::Text("AVAILABLE".into()),
+                    Value::Text(format!(
+                        "{}/piece_d{}r{}p{piece_id}",
+                        round.path, round.dest_id, round.round_id
+                    )),
+                ]);
+            }
+        }
+    }
     Table {
         columns: columns(&spec),
         rows,
