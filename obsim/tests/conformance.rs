@@ -61,6 +61,11 @@ async fn connect(version: Version) -> Conn {
         .expect("connect as root@sys")
 }
 
+/// Runs a statement that must fail; returns the server's error number and message.
+async fn refused(conn: &mut Conn, sql: &str) -> (u16, String) {
+    server_error(conn.query_drop(sql).await.expect_err(sql))
+}
+
 fn server_error(error: mysql_async::Error) -> (u16, String) {
     match error {
         mysql_async::Error::Server(e) => (e.code, e.message),
@@ -231,13 +236,9 @@ async fn multi_statement_packets_return_one_result_per_statement() {
 async fn errors_use_mysql_numbers_and_texts() {
     // §0.3 and §12: syntax errors are 1064, unknown views 1146.
     let mut conn = connect(Version::V4_4_1).await;
-    let (code, _) = server_error(conn.query_drop("SELEC 1").await.expect_err("syntax error"));
+    let (code, _) = refused(&mut conn, "SELEC 1").await;
     assert_eq!(code, 1064);
-    let (code, message) = server_error(
-        conn.query_drop("SELECT * FROM oceanbase.DBA_OB_NOPE")
-            .await
-            .expect_err("no view"),
-    );
+    let (code, message) = refused(&mut conn, "SELECT * FROM oceanbase.DBA_OB_NOPE").await;
     assert_eq!(
         (code, message.as_str()),
         (1146, "Table 'oceanbase.DBA_OB_NOPE' doesn't exist")
@@ -309,11 +310,7 @@ async fn log_archiving_moves_through_the_reference_states() {
         .expect("log mode");
     assert_eq!(mode.as_deref(), Some("ARCHIVELOG"));
     assert_eq!(archive_status(&mut conn).await.as_deref(), Some("PREPARE"));
-    let (code, message) = server_error(
-        conn.query_drop("ALTER SYSTEM ARCHIVELOG TENANT = tenant1")
-            .await
-            .expect_err("twice"),
-    );
+    let (code, message) = refused(&mut conn, "ALTER SYSTEM ARCHIVELOG TENANT = tenant1").await;
     assert_eq!(
         (code, message.as_str()),
         (9091, "Already in ARCHIVELOG mode")
@@ -339,13 +336,11 @@ async fn log_archiving_moves_through_the_reference_states() {
     assert_eq!(delay, Some(1.0));
 
     // §2.2: the destination cannot change while archiving runs.
-    let (code, message) = server_error(
-        conn.query_drop(
-            "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///elsewhere' TENANT = tenant1",
-        )
-        .await
-        .expect_err("running"),
-    );
+    let (code, message) = refused(
+        &mut conn,
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///elsewhere' TENANT = tenant1",
+    )
+    .await;
     assert_eq!(
         (code, message.as_str()),
         (
@@ -385,11 +380,7 @@ async fn log_archiving_moves_through_the_reference_states() {
         .await
         .expect("rows");
     assert!(current.is_empty());
-    let (code, _) = server_error(
-        conn.query_drop("ALTER SYSTEM NOARCHIVELOG TENANT = tenant1")
-            .await
-            .expect_err("twice"),
-    );
+    let (code, _) = refused(&mut conn, "ALTER SYSTEM NOARCHIVELOG TENANT = tenant1").await;
     assert_eq!(code, 9092);
 }
 
@@ -419,17 +410,13 @@ async fn data_backup_dest_is_per_user_tenant() {
         .expect("rows");
     assert!(own.is_empty());
     // Without TENANT the statement targets sys, which cannot have a backup destination.
-    let (code, _) = server_error(
-        conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///x'")
-            .await
-            .expect_err("sys"),
-    );
+    let (code, _) = refused(&mut conn, "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///x'").await;
     assert_eq!(code, 1235);
-    let (code, message) = server_error(
-        conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///x' TENANT = nosuch")
-            .await
-            .expect_err("unknown"),
-    );
+    let (code, message) = refused(
+        &mut conn,
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///x' TENANT = nosuch",
+    )
+    .await;
     assert_eq!((code, message.as_str()), (5157, "Unknown tenant 'nosuch'"));
 }
 
@@ -476,11 +463,7 @@ async fn a_data_backup_runs_through_its_states_and_leaves_a_backup_set() {
     let mut conn = Conn::new(opts.clone()).await.expect("connect");
 
     // §4.2: admission checks, with the exact 9040 texts.
-    let (code, message) = server_error(
-        conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1")
-            .await
-            .expect_err("no dest"),
-    );
+    let (code, message) = refused(&mut conn, "ALTER SYSTEM BACKUP TENANT = tenant1").await;
     assert_eq!(
         (code, message.as_str()),
         (
@@ -491,11 +474,7 @@ async fn a_data_backup_runs_through_its_states_and_leaves_a_backup_set() {
     conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1")
         .await
         .expect("dest");
-    let (code, message) = server_error(
-        conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1")
-            .await
-            .expect_err("no archive"),
-    );
+    let (code, message) = refused(&mut conn, "ALTER SYSTEM BACKUP TENANT = tenant1").await;
     assert_eq!(
         (code, message.as_str()),
         (
@@ -516,18 +495,14 @@ async fn a_data_backup_runs_through_its_states_and_leaves_a_backup_set() {
         (1, "INIT", 1, "PASSWORD")
     );
     // §4.2: a second backup of the tenant is 9036 while the first runs.
-    let (code, message) = server_error(
-        conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1")
-            .await
-            .expect_err("busy"),
-    );
+    let (code, message) = refused(&mut conn, "ALTER SYSTEM BACKUP TENANT = tenant1").await;
     assert_eq!((code, message.as_str()), (9036, "Backup is in progress"));
     // §2.1: and the data destination cannot change meanwhile.
-    let (code, _) = server_error(
-        conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///elsewhere' TENANT = tenant1")
-            .await
-            .expect_err("busy"),
-    );
+    let (code, _) = refused(
+        &mut conn,
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///elsewhere' TENANT = tenant1",
+    )
+    .await;
     assert_eq!(code, 9036);
 
     // §4.6: INIT → DOING, with a task walking the phase strings and tablets finishing.

@@ -106,8 +106,8 @@ pub fn jobs(cluster: &Cluster, history: bool) -> Table {
 
 /// `CDB_OB_BACKUP_TASKS` or `CDB_OB_BACKUP_TASK_HISTORY`: one task per job and backup set.
 pub fn tasks(cluster: &Cluster, history: bool) -> Table {
-    use ColumnKind::{DateTime, Decimal, Int, Text, UInt};
-    let spec = [
+    use ColumnKind::{DateTime, Int, Text, UInt};
+    let mut spec = vec![
         ("TENANT_ID", Int),
         ("TASK_ID", Int),
         ("JOB_ID", Int),
@@ -121,23 +121,15 @@ pub fn tasks(cluster: &Cluster, history: bool) -> Table {
         ("USER_LS_START_SCN", UInt),
         ("ENCRYPTION_MODE", Text),
         ("PASSWD", Text),
-        ("INPUT_BYTES", Int),
-        ("OUTPUT_BYTES", Int),
-        ("OUTPUT_RATE_BYTES", Decimal),
-        ("EXTRA_META_BYTES", Int),
-        ("TABLET_COUNT", Int),
-        ("FINISH_TABLET_COUNT", Int),
-        ("MACRO_BLOCK_COUNT", Int),
-        ("FINISH_MACRO_BLOCK_COUNT", Int),
-        ("FILE_COUNT", Int),
-        ("META_TURN_ID", Int),
-        ("DATA_TURN_ID", Int),
+    ];
+    spec.extend(PROGRESS_COLUMNS);
+    spec.extend([
         ("RESULT", Int),
         ("COMMENT", Text),
         ("PATH", Text),
         ("MINOR_TURN_ID", Int),
         ("MAJOR_TURN_ID", Int),
-    ];
+    ]);
     let mut rows = Vec::new();
     for tenant in cluster
         .tenants
@@ -200,7 +192,22 @@ pub fn tasks(cluster: &Cluster, history: bool) -> Table {
     }
 }
 
-/// The columns tasks and set files share, `INPUT_BYTES` through `DATA_TURN_ID`.
+/// Columns tasks and set files share, `INPUT_BYTES` through `DATA_TURN_ID` (filled by [`progress`]).
+const PROGRESS_COLUMNS: [(&str, ColumnKind); 11] = [
+    ("INPUT_BYTES", ColumnKind::Int),
+    ("OUTPUT_BYTES", ColumnKind::Int),
+    ("OUTPUT_RATE_BYTES", ColumnKind::Decimal),
+    ("EXTRA_META_BYTES", ColumnKind::Int),
+    ("TABLET_COUNT", ColumnKind::Int),
+    ("FINISH_TABLET_COUNT", ColumnKind::Int),
+    ("MACRO_BLOCK_COUNT", ColumnKind::Int),
+    ("FINISH_MACRO_BLOCK_COUNT", ColumnKind::Int),
+    ("FILE_COUNT", ColumnKind::Int),
+    ("META_TURN_ID", ColumnKind::Int),
+    ("DATA_TURN_ID", ColumnKind::Int),
+];
+
+/// The values of [`PROGRESS_COLUMNS`].
 fn progress(set: &crate::model::backup::BackupSet, rate: f64) -> [Value; 11] {
     [
         int(set.input_bytes),
@@ -239,17 +246,9 @@ pub fn set_files(cluster: &Cluster) -> Table {
         ("START_REPLAY_SCN_DISPLAY", Text),
         ("MIN_RESTORE_SCN", UInt),
         ("MIN_RESTORE_SCN_DISPLAY", Text),
-        ("INPUT_BYTES", Int),
-        ("OUTPUT_BYTES", Int),
-        ("OUTPUT_RATE_BYTES", Decimal),
-        ("EXTRA_META_BYTES", Int),
-        ("TABLET_COUNT", Int),
-        ("FINISH_TABLET_COUNT", Int),
-        ("MACRO_BLOCK_COUNT", Int),
-        ("FINISH_MACRO_BLOCK_COUNT", Int),
-        ("FILE_COUNT", Int),
-        ("META_TURN_ID", Int),
-        ("DATA_TURN_ID", Int),
+    ];
+    spec.extend(PROGRESS_COLUMNS);
+    spec.extend([
         ("RESULT", Int),
         ("COMMENT", Text),
         ("ENCRYPTION_MODE", Text),
@@ -257,7 +256,7 @@ pub fn set_files(cluster: &Cluster) -> Table {
         ("TENANT_COMPATIBLE", Text),
         ("BACKUP_COMPATIBLE", Int),
         ("PATH", Text),
-    ];
+    ]);
     let newer = cluster.version >= Version::V4_4_1;
     if newer {
         spec.extend([
