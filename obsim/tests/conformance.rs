@@ -61,6 +61,15 @@ async fn connect(version: Version) -> Conn {
         .expect("connect as root@sys")
 }
 
+/// The column names of a result, in order.
+fn column_names(rows: &[Row]) -> Vec<String> {
+    rows[0]
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().to_string())
+        .collect()
+}
+
 /// Runs a statement that must fail; returns the server's error number and message.
 async fn refused(conn: &mut Conn, sql: &str) -> (u16, String) {
     server_error(conn.query_drop(sql).await.expect_err(sql))
@@ -132,11 +141,7 @@ async fn dba_ob_tenants_has_the_reference_columns_in_order_per_version() {
             .query("SELECT * FROM oceanbase.DBA_OB_TENANTS")
             .await
             .expect("query");
-        let names: Vec<String> = rows[0]
-            .columns_ref()
-            .iter()
-            .map(|c| c.name_str().to_string())
-            .collect();
+        let names: Vec<String> = column_names(&rows);
         let mut expected: Vec<String> = base.iter().map(|s| s.to_string()).collect();
         if newer {
             expected.extend(["UNIT_NUM", "COMPATIBLE", "MAX_LS_ID"].map(String::from));
@@ -358,11 +363,7 @@ async fn log_archiving_moves_through_the_reference_states() {
             .query(format!("SELECT * FROM {view}"))
             .await
             .expect("rows");
-        let names: Vec<String> = rows[0]
-            .columns_ref()
-            .iter()
-            .map(|c| c.name_str().to_string())
-            .collect();
+        let names: Vec<String> = column_names(&rows);
         assert_eq!(names.len(), 27, "{view}");
         assert_eq!(&names[..3], ["TENANT_ID", "DEST_ID", "ROUND_ID"], "{view}");
         assert_eq!(&names[25..], tail, "{view}");
@@ -627,11 +628,7 @@ async fn archive_pieces_cover_the_round_one_interval_each() {
         .query("SELECT * FROM CDB_OB_ARCHIVELOG_PIECE_FILES")
         .await
         .expect("rows");
-    let names: Vec<String> = rows[0]
-        .columns_ref()
-        .iter()
-        .map(|c| c.name_str().to_string())
-        .collect();
+    let names: Vec<String> = column_names(&rows);
     assert_eq!(names.len(), 24);
     assert_eq!(&names[names.len() - 2..], ["FILE_STATUS", "PATH"]);
 }
