@@ -108,29 +108,28 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         .await?;
     let (mut leading, lease_task) = lease.watch().await;
 
-    let outcome = loop {
+    let became_leader = loop {
         if *leading.borrow_and_update() {
-            break Some(());
+            break true;
         }
         tokio::select! {
-            changed = leading.changed() => if changed.is_err() { break None },
-            () = stop_signal.recv() => break None,
+            changed = leading.changed() => if changed.is_err() { break false },
+            () = stop_signal.recv() => break false,
         }
     };
-    let result = match outcome {
-        None => Ok(()),
-        Some(()) => {
-            lead(
-                client,
-                scope,
-                &metrics,
-                &config,
-                &shutdown,
-                &mut leading,
-                &mut stop_signal,
-            )
-            .await
-        }
+    let result = if became_leader {
+        lead(
+            client,
+            scope,
+            &metrics,
+            &config,
+            &shutdown,
+            &mut leading,
+            &mut stop_signal,
+        )
+        .await
+    } else {
+        Ok(())
     };
 
     shutdown.cancel();

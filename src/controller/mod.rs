@@ -19,7 +19,7 @@ use std::{
 };
 
 use futures::StreamExt;
-use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::Condition};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -54,6 +54,9 @@ pub struct Context {
     pub controller: &'static str,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
+    /// Malformed objects already reported, with the generation reported: the report is a status write, which
+    /// is itself a watch event, so without this every report would trigger the next one.
+    malformed: Mutex<HashMap<String, Option<i64>>>,
 }
 
 impl Context {
@@ -70,6 +73,7 @@ impl Context {
             metrics,
             controller,
             failures: Mutex::default(),
+            malformed: Mutex::default(),
         }
     }
 
@@ -96,6 +100,20 @@ impl Context {
 
     fn succeeded(&self, key: &str) {
         self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
+    /// Whether this generation of a malformed object is yet to be reported (and records it as reported).
+    fn first_report(&self, key: &str, generation: Option<i64>) -> bool {
+        let mut reported = self.malformed.lock().unwrap_or_else(|p| p.into_inner());
+        reported.insert(key.to_string(), generation) != Some(generation)
+    }
+
+    /// Forgets a malformed report once the object parses again.
+    fn parsed(&self, key: &str) {
+        self.malformed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
@@ -226,15 +244,22 @@ async fn reconcile_guarded<K: Reconcile>(
     let _timer = ctx.metrics.reconcile_started(ctx.controller);
     let key = object_key(obj.as_ref());
     let action = match &obj.0 {
-        Ok(valid) => K::reconcile(Arc::new(valid.clone()), ctx.clone()).await?,
-        Err(invalid) => report_malformed(obj.as_ref(), invalid, &ctx).await?,
+        Ok(valid) => {
+            ctx.parsed(&key);
+            K::reconcile(Arc::new(valid.clone()), ctx.clone()).await?
+        }
+        Err(invalid) if ctx.first_report(&key, invalid.metadata.generation) => {
+            report_malformed(obj.as_ref(), invalid, &ctx).await?
+        }
+        Err(_) => Action::await_change(),
     };
     ctx.succeeded(&key);
     Ok(action)
 }
 
 /// An object the operator cannot parse (e.g. its status was edited by hand into a wrong shape): say so on
-/// the object and wait for it to change, leaving every other object's reconciles untouched.
+/// the object, once per generation, and wait for it to change, leaving every other object's reconciles
+/// untouched.
 async fn report_malformed<K: Reconcile>(
     obj: &DeserializeGuard<K>,
     invalid: &InvalidObject,
@@ -253,10 +278,7 @@ async fn report_malformed<K: Reconcile>(
         health.conditions(invalid.metadata.generation),
         jiff::Timestamp::now(),
     );
-    let namespace = obj
-        .namespace()
-        .ok_or_else(|| Error::MissingNamespace(obj.name_any()))?;
-    let api: Api<DeserializeGuard<K>> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<DeserializeGuard<K>> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
     // A merge patch of the conditions only: whatever else the status holds (a job id, say) is kept.
     let patch = serde_json::json!({ "status": { "conditions": conditions } });
     api.patch_status(
@@ -313,14 +335,11 @@ pub fn next_action(problems: &[error::Problem]) -> Action {
 
 /// The conditions and message of a status with the given health, keeping unchanged conditions' times.
 pub fn summarize(
-    previous: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+    previous: &[Condition],
     generation: Option<i64>,
     health: &Health,
     now: jiff::Timestamp,
-) -> (
-    Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
-    Option<String>,
-) {
+) -> (Vec<Condition>, Option<String>) {
     (
         merge(previous, health.conditions(generation), now),
         Some(health.message().to_string()),
@@ -414,5 +433,28 @@ mod tests {
             unreachable!("checked above")
         };
         assert!(invalid.error.contains("Sometimes"), "{}", invalid.error);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_object_is_reported_once_per_generation() {
+        let ctx = context();
+        assert!(ctx.first_report("ns/a", Some(1)));
+        assert!(
+            !ctx.first_report("ns/a", Some(1)),
+            "the report's own status write must not report again"
+        );
+        assert!(
+            ctx.first_report("ns/a", Some(2)),
+            "a new generation is reported"
+        );
+        assert!(
+            ctx.first_report("ns/b", Some(2)),
+            "objects are tracked separately"
+        );
+        ctx.parsed("ns/a");
+        assert!(
+            ctx.first_report("ns/a", Some(2)),
+            "once it parsed again, a later breakage is new"
+        );
     }
 }

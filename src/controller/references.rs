@@ -27,6 +27,9 @@ pub struct ReferenceCheck<'a> {
     namespace: &'a str,
     /// Problems found so far, in the order checked.
     pub problems: Vec<Problem>,
+    /// Secrets already looked at with the keys checked: a strategy naming one Secret for both
+    /// destinations costs one GET.
+    checked: std::collections::HashSet<(String, &'static [&'static str])>,
 }
 
 impl<'a> ReferenceCheck<'a> {
@@ -36,6 +39,7 @@ impl<'a> ReferenceCheck<'a> {
             ctx,
             namespace,
             problems: Vec::new(),
+            checked: std::collections::HashSet::new(),
         }
     }
 
@@ -123,7 +127,15 @@ impl<'a> ReferenceCheck<'a> {
         Ok(Some(cluster.name.clone()))
     }
 
-    async fn secret(&mut self, name: &str, keys: &[&str], purpose: &str) -> Result<(), Error> {
+    async fn secret(
+        &mut self,
+        name: &str,
+        keys: &'static [&'static str],
+        purpose: &str,
+    ) -> Result<(), Error> {
+        if !self.checked.insert((name.to_string(), keys)) {
+            return Ok(());
+        }
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), self.namespace);
         match api.get_opt(name).await? {
             None => self.problems.push(Problem::elsewhere(
@@ -202,6 +214,58 @@ mod tests {
         assert_eq!(
             missing_key(&Secret::default(), PASSWORD_KEYS),
             Some("password")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_secret_named_twice_is_fetched_once() {
+        use http::{Request, Response};
+        use kube::{Client, client::Body, runtime::events::Reporter};
+
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let reporter = Reporter {
+            controller: "ob-backup-operator".into(),
+            instance: None,
+        };
+        let ctx = Context::new(
+            Client::new(service, "ns"),
+            Default::default(),
+            "BackupStrategy",
+            reporter,
+        );
+        let api = tokio::spawn(async move {
+            let (request, respond) = handle.next_request().await.expect("a Secret lookup");
+            let secret = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "oss-keys", "namespace": "ns"},
+                "data": {"accessId": "YQ==", "accessKey": "Yg=="},
+            });
+            respond.send_response(Response::new(Body::from(
+                serde_json::to_vec(&secret).expect("JSON"),
+            )));
+            request.uri().path().to_string()
+        });
+        let destination = StorageDestination {
+            uri: "oss://bucket/data?host=oss-cn-hangzhou.aliyuncs.com".into(),
+            credentials_secret: Some("oss-keys".into()),
+        };
+        let mut check = ReferenceCheck::new(&ctx, "ns");
+        let both = async {
+            check
+                .destination(&destination)
+                .await
+                .expect("data destination");
+            check
+                .destination(&destination)
+                .await
+                .expect("log destination");
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), both)
+            .await
+            .expect("the second check asked the API again");
+        assert_eq!(check.problems, vec![]);
+        assert_eq!(
+            api.await.expect("API mock"),
+            "/api/v1/namespaces/ns/secrets/oss-keys"
         );
     }
 }

@@ -10,7 +10,7 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
 
-use super::{Context, FIELD_MANAGER, conditions::STALLED, error::Error};
+use super::{Context, FIELD_MANAGER, conditions::STALLED, error::Error, namespace_of};
 use crate::api::{
     BackupStrategyStatus, BackupTaskStatus, CleanupTaskStatus, LogBackupStatus, RecoveryTaskStatus,
 };
@@ -71,10 +71,7 @@ where
     if current == Some(desired) {
         return Ok(false);
     }
-    let namespace = obj
-        .namespace()
-        .ok_or_else(|| Error::MissingNamespace(obj.name_any()))?;
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
