@@ -245,13 +245,8 @@ impl TenantArchive {
         Ok(())
     }
 
-    /// `ALTER SYSTEM ARCHIVELOG` / `NOARCHIVELOG` for this tenant (§3.1).
-    pub fn set_archive_mode(
-        &mut self,
-        enable: bool,
-        tenant_normal: bool,
-        now: Timestamp,
-    ) -> Result<(), SqlError> {
+    /// Whether `ALTER SYSTEM ARCHIVELOG` / `NOARCHIVELOG` may apply to this tenant (§3.1).
+    pub fn check_archive_mode(&self, enable: bool, tenant_normal: bool) -> Result<(), SqlError> {
         if enable == self.log_mode_archive {
             return Err(if enable {
                 SqlError::oceanbase(9091, "Already in ARCHIVELOG mode")
@@ -262,6 +257,17 @@ impl TenantArchive {
         if !tenant_normal {
             return Err(SqlError::oceanbase(9023, "cannot start log archive backup"));
         }
+        Ok(())
+    }
+
+    /// `ALTER SYSTEM ARCHIVELOG` / `NOARCHIVELOG` for this tenant (§3.1).
+    pub fn set_archive_mode(
+        &mut self,
+        enable: bool,
+        tenant_normal: bool,
+        now: Timestamp,
+    ) -> Result<(), SqlError> {
+        self.check_archive_mode(enable, tenant_normal)?;
         self.log_mode_archive = enable;
         if enable {
             self.start_round_if_possible(now);

@@ -119,6 +119,19 @@ impl Cluster {
         }
     }
 
+    /// The tenants a `TENANT = list` clause names; without one, every user tenant.
+    fn tenant_names(&self, list: Option<&[String]>) -> Vec<String> {
+        match list {
+            Some(list) => list.to_vec(),
+            None => self
+                .tenants
+                .iter()
+                .filter(|t| t.kind == TenantType::User)
+                .map(|t| t.name.clone())
+                .collect(),
+        }
+    }
+
     /// The tenant a `TENANT = name` clause names; without one, statements from sys act on sys itself.
     fn target(&mut self, name: Option<&str>) -> Result<&mut Tenant, SqlError> {
         let name = name.unwrap_or("sys");
@@ -168,15 +181,8 @@ impl Cluster {
         tenants: Option<&[String]>,
     ) -> Result<(), SqlError> {
         let now = self.now();
-        let names: Vec<String> = match tenants {
-            Some(list) => list.to_vec(),
-            None => self
-                .tenants
-                .iter()
-                .filter(|t| t.kind == TenantType::User)
-                .map(|t| t.name.clone())
-                .collect(),
-        };
+        let names = self.tenant_names(tenants);
+        // Every named tenant must accept the change before any of them changes.
         for name in &names {
             let tenant = self.target(Some(name))?;
             if tenant.kind != TenantType::User {
@@ -185,6 +191,12 @@ impl Cluster {
                     "Not supported feature or function",
                 ));
             }
+            tenant
+                .archive
+                .check_archive_mode(enable, tenant.status == "NORMAL")?;
+        }
+        for name in &names {
+            let tenant = self.target(Some(name))?;
             let normal = tenant.status == "NORMAL";
             tenant.archive.set_archive_mode(enable, normal, now)?;
         }
@@ -198,15 +210,7 @@ impl Cluster {
     pub fn backup(&mut self, request: BackupRequest) -> Result<(), SqlError> {
         let now = self.now();
         let explicit = request.tenants.is_some();
-        let names: Vec<String> = match request.tenants.clone() {
-            Some(list) => list,
-            None => self
-                .tenants
-                .iter()
-                .filter(|t| t.kind == TenantType::User)
-                .map(|t| t.name.clone())
-                .collect(),
-        };
+        let names = self.tenant_names(request.tenants.as_deref());
         let mut eligible = Vec::new();
         for name in &names {
             let tenant = self.target(Some(name))?;
@@ -362,6 +366,26 @@ mod tests {
         assert_eq!(
             cluster.add_user_tenant("TENANT1", 0).err().map(|e| e.code),
             Some(5156)
+        );
+    }
+
+    #[test]
+    fn archivelog_for_several_tenants_changes_none_when_one_refuses() {
+        let mut cluster = cluster();
+        cluster.add_user_tenant("t1", 0).expect("add");
+        cluster.add_user_tenant("t2", 0).expect("add");
+        cluster
+            .archive_mode(true, Some(&["t2".to_string()]))
+            .expect("t2 archiving");
+        let both = ["t1".to_string(), "t2".to_string()];
+        assert_eq!(
+            cluster.archive_mode(true, Some(&both)).map_err(|e| e.code),
+            Err(9091)
+        );
+        assert_eq!(
+            cluster.tenant("t1").map(|t| t.archive.log_mode_archive),
+            Some(false),
+            "t1 untouched"
         );
     }
 

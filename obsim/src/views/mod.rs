@@ -62,6 +62,23 @@ pub fn scn_display(scn: u64) -> Value {
         .map_or(Value::Null, |t| Value::DateTime(civil(t)))
 }
 
+/// `INPUT_BYTES, INPUT_BYTES_DISPLAY, OUTPUT_BYTES, OUTPUT_BYTES_DISPLAY, COMPRESSION_RATIO` as archive rounds
+/// and pieces show them: the ratio is output/input to 2 places, 0 when nothing was read (§3.3).
+fn byte_columns(input: u64, output: u64) -> [Value; 5] {
+    let ratio = if input == 0 {
+        0.0
+    } else {
+        (output as f64 / input as f64 * 100.0).round() / 100.0
+    };
+    [
+        Value::Int(i64::try_from(input).unwrap_or(i64::MAX)),
+        Value::Text(bytes_display(input)),
+        Value::Int(i64::try_from(output).unwrap_or(i64::MAX)),
+        Value::Text(bytes_display(output)),
+        Value::Decimal(ratio),
+    ]
+}
+
 /// `*_BYTES_DISPLAY`: MB with two decimals, switching to GB, TB, PB at each power of 1024 (§0.3).
 pub fn bytes_display(bytes: u64) -> String {
     let mut value = bytes as f64 / (1024.0 * 1024.0);
@@ -180,14 +197,6 @@ fn archivelog(cluster: &Cluster, summary: bool) -> Table {
     } else {
         [("COMMENT", Text), ("PATH", Text)]
     });
-    let display = |scn: u64| {
-        if scn == 0 {
-            Value::Null
-        } else {
-            jiff::Timestamp::from_nanosecond(i128::from(scn))
-                .map_or(Value::Null, |t| Value::DateTime(civil(t)))
-        }
-    };
     let mut rows = Vec::new();
     for tenant in user_tenants(cluster) {
         let current = tenant
@@ -197,11 +206,6 @@ fn archivelog(cluster: &Cluster, summary: bool) -> Table {
             .filter(|r| !summary || r.status.as_str() != "STOP");
         let history = tenant.archive.history.iter().filter(|_| summary);
         for round in current.chain(history) {
-            let ratio = if round.input_bytes == 0 {
-                0.0
-            } else {
-                (round.output_bytes as f64 / round.input_bytes as f64 * 100.0).round() / 100.0
-            };
             let mut row = vec![
                 Value::Int(tenant.id),
                 Value::Int(round.dest_id),
@@ -210,25 +214,23 @@ fn archivelog(cluster: &Cluster, summary: bool) -> Table {
                 Value::Int(0),
                 Value::Text(round.status.as_str().into()),
                 Value::UInt(round.start_scn),
-                display(round.start_scn),
+                scn_display(round.start_scn),
                 Value::UInt(round.checkpoint_scn),
-                display(round.checkpoint_scn),
+                scn_display(round.checkpoint_scn),
                 Value::Int(2),
                 Value::Int(round.base_piece_id),
                 Value::Int(round.used_piece_id),
                 Value::Int(round.piece_switch_interval_us),
                 Value::Int(64 * 1024 * 1024),
                 Value::Text("none".into()),
-                Value::Int(i64::try_from(round.input_bytes).unwrap_or(i64::MAX)),
-                Value::Text(bytes_display(round.input_bytes)),
-                Value::Int(i64::try_from(round.output_bytes).unwrap_or(i64::MAX)),
-                Value::Text(bytes_display(round.output_bytes)),
-                Value::Decimal(ratio),
-                Value::Int(0),
-                Value::Text(bytes_display(0)),
-                Value::Int(0),
-                Value::Text(bytes_display(0)),
             ];
+            row.extend(byte_columns(round.input_bytes, round.output_bytes));
+            row.extend([
+                Value::Int(0),
+                Value::Text(bytes_display(0)),
+                Value::Int(0),
+                Value::Text(bytes_display(0)),
+            ]);
             let (path, comment) = (
                 Value::Text(round.path.clone()),
                 Value::Text(round.comment.clone()),
@@ -390,8 +392,7 @@ fn piece_files(cluster: &Cluster) -> Table {
                 let checkpoint = round.checkpoint_scn.min(end).max(start);
                 let last = piece_id == round.used_piece_id;
                 let share = |bytes: u64| bytes / pieces as u64;
-                let ratio = if round.input_bytes == 0 { 0.0 } else { 0.5 };
-                rows.push(vec![
+                let mut row = vec![
                     Value::Int(tenant.id),
                     Value::Int(round.dest_id),
                     Value::Int(round.round_id),
@@ -409,22 +410,43 @@ fn piece_files(cluster: &Cluster) -> Table {
                     Value::Int(2),
                     Value::Int(64 * 1024 * 1024),
                     Value::Text("none".into()),
-                    Value::Int(i64::try_from(share(round.input_bytes)).unwrap_or(i64::MAX)),
-                    Value::Text(bytes_display(share(round.input_bytes))),
-                    Value::Int(i64::try_from(share(round.output_bytes)).unwrap_or(i64::MAX)),
-                    Value::Text(bytes_display(share(round.output_bytes))),
-                    Value::Decimal(ratio),
+                ];
+                row.extend(byte_columns(
+                    share(round.input_bytes),
+                    share(round.output_bytes),
+                ));
+                row.extend([
                     Value::Text("AVAILABLE".into()),
                     Value::Text(format!(
                         "{}/piece_d{}r{}p{piece_id}",
                         round.path, round.dest_id, round.round_id
                     )),
                 ]);
+                rows.push(row);
             }
         }
     }
     Table {
         columns: columns(&spec),
         rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_columns_compute_the_ratio_and_display_strings() {
+        assert_eq!(
+            byte_columns(0, 0)[4],
+            Value::Decimal(0.0),
+            "§3.3: 0 when nothing was read"
+        );
+        let columns = byte_columns(3 << 30, 1 << 30);
+        assert_eq!(columns[1], Value::Text("3.00GB".into()));
+        assert_eq!(columns[3], Value::Text("1.00GB".into()));
+        assert_eq!(columns[4], Value::Decimal(0.33));
+        assert_eq!(bytes_display(5 * 1024 * 1024 + 512 * 1024), "5.50MB");
     }
 }
