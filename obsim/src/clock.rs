@@ -34,6 +34,11 @@ impl Clock {
             .unwrap_or(self.base)
     }
 
+    /// Simulated seconds per real second.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
     /// Changes the speed from now on, keeping the current time.
     pub fn set_speed(&mut self, speed: f64) {
         self.base = self.now();

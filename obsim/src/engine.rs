@@ -7,6 +7,7 @@ use sqlparser::{ast::Statement, dialect::MySqlDialect, parser::Parser};
 use crate::{
     error::SqlError,
     model::{BackupRequest, Cluster},
+    sim::Simulator,
     sql::{
         admin::{self, Admin},
         leading_words,
@@ -32,6 +33,8 @@ pub enum Outcome {
 /// Per-connection state: session variables that OceanBase scopes to the connection.
 pub struct Session {
     cluster: SharedCluster,
+    /// Every cluster of the simulator: where restores look for their source backups.
+    simulator: Arc<Simulator>,
     /// `SET ENCRYPTION ON IDENTIFIED BY … ONLY`: applies to later BACKUP statements of this session only.
     pub encryption: Option<String>,
     /// `SET DECRYPTION IDENTIFIED BY …`: applies to later RESTORE statements of this session only.
@@ -40,9 +43,10 @@ pub struct Session {
 
 impl Session {
     /// A session of `root@sys` on the cluster.
-    pub fn new(cluster: SharedCluster) -> Self {
+    pub fn new(cluster: SharedCluster, simulator: Arc<Simulator>) -> Self {
         Self {
             cluster,
+            simulator,
             encryption: None,
             decryption: Vec::new(),
         }
@@ -157,19 +161,75 @@ impl Session {
                 self.cluster().cancel_backup(tenants.as_deref())?;
                 done
             }
-            other => Err(SqlError::not_supported(format!(
-                "{} in obsim so far",
-                statement_name(&other)
-            ))),
+            Admin::AddDeletePolicy {
+                name,
+                recovery_window,
+                tenant,
+            } => {
+                self.cluster().add_delete_policy(
+                    &name,
+                    recovery_window.as_deref(),
+                    tenant.as_deref(),
+                )?;
+                done
+            }
+            Admin::DropDeletePolicy { name, tenant } => {
+                self.cluster()
+                    .drop_delete_policy(&name, tenant.as_deref())?;
+                done
+            }
+            Admin::CancelDelete { tenants } => {
+                self.cluster().cancel_delete(tenants.as_deref())?;
+                done
+            }
+            Admin::DeleteBackup { target, tenants } => {
+                self.cluster().delete_backup(target, tenants.as_deref())?;
+                done
+            }
+            Admin::Restore(statement) => {
+                // Gather the source backups first: that locks clusters one at a time, this one included.
+                let media = self.simulator.restore_media(&statement.from);
+                let passwords = self.decryption.clone();
+                self.cluster().restore(statement, media, &passwords)?;
+                done
+            }
+            Admin::CancelRestore { tenant } => {
+                self.cluster().cancel_restore(&tenant)?;
+                done
+            }
+            Admin::ActivateStandby { tenant } => {
+                self.cluster().activate_standby(tenant.as_deref())?;
+                done
+            }
+            Admin::RecoverStandby { tenant } => {
+                self.cluster().recover_standby(tenant.as_deref())?;
+                done
+            }
+            Admin::CreateUnit {
+                name,
+                if_not_exists,
+                options,
+            } => {
+                self.cluster().create_unit(&name, if_not_exists, &options)?;
+                done
+            }
+            Admin::CreatePool {
+                name,
+                if_not_exists,
+                options,
+            } => {
+                self.cluster().create_pool(&name, if_not_exists, &options)?;
+                done
+            }
+            Admin::DropResource {
+                pool,
+                name,
+                if_exists,
+            } => {
+                self.cluster().drop_resource(pool, &name, if_exists)?;
+                done
+            }
         }
-    }
-}
-
-fn statement_name(statement: &Admin) -> &'static str {
-    match statement {
-        Admin::AddDeletePolicy { .. } | Admin::DropDeletePolicy { .. } => "DELETE BACKUP POLICY",
-        Admin::CancelDelete { .. } => "CANCEL DELETE BACKUP",
-        _ => "this statement",
     }
 }
 

@@ -2,9 +2,11 @@
 //! the MySQL protocol, faithful to `reference/oceanbase-backup-interface.md`.
 
 pub mod clock;
+pub mod control;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod sim;
 pub mod sql;
 pub mod views;
 pub mod wire;

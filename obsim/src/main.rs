@@ -1,24 +1,26 @@
-//! `obsim`: serve one simulated OceanBase cluster on a loopback port.
+//! `obsim`: serve a simulated OceanBase cluster on a loopback port, plus the control API.
 
-use std::{
-    net::SocketAddr,
-    process::ExitCode,
-    sync::{Arc, Mutex},
-};
+use std::{net::SocketAddr, process::ExitCode};
 
 use clap::Parser;
 use obsim::{
     clock::Clock,
     model::{Cluster, Version},
+    sim::Simulator,
 };
 
-/// A simulator of OceanBase 4.x's backup and restore SQL interface, over the MySQL protocol.
+/// A simulator of OceanBase 4.x's backup, archive, cleanup and restore SQL interface, over the MySQL
+/// protocol. Connect as root@sys with the mysql client or any MySQL driver; drive time and faults through
+/// the control API (`curl http://<control>/` lists its routes). More clusters can be added there.
 #[derive(Parser)]
 #[command(version, about)]
 struct Args {
-    /// Address to listen on (loopback only is recommended).
+    /// Address of the first cluster's MySQL protocol (loopback only is recommended; port 0 picks one).
     #[arg(long, default_value = "127.0.0.1:2881")]
     listen: SocketAddr,
+    /// Address of the control API (HTTP, JSON).
+    #[arg(long, default_value = "127.0.0.1:2886")]
+    control: SocketAddr,
     /// Cluster name.
     #[arg(long, default_value = "obcluster")]
     cluster: String,
@@ -64,22 +66,50 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let listener = match tokio::net::TcpListener::bind(args.listen).await {
-        Ok(listener) => listener,
+    let simulator = Simulator::new();
+    let node = match simulator.start(cluster, args.listen).await {
+        Ok(node) => node,
         Err(e) => {
             eprintln!("obsim: cannot listen on {}: {e}", args.listen);
             return ExitCode::FAILURE;
         }
     };
-    eprintln!(
-        "obsim: cluster {} (OceanBase {version}) listening on {}",
-        args.cluster, args.listen
-    );
-    match obsim::wire::serve(listener, Arc::new(Mutex::new(cluster))).await {
-        Ok(()) => ExitCode::SUCCESS,
+    let control = match tokio::net::TcpListener::bind(args.control).await {
+        Ok(listener) => listener,
         Err(e) => {
-            eprintln!("obsim: {e}");
-            ExitCode::FAILURE
+            eprintln!("obsim: cannot listen on {}: {e}", args.control);
+            return ExitCode::FAILURE;
         }
+    };
+    let control_addr = control.local_addr().unwrap_or(args.control);
+    eprintln!(
+        "obsim: cluster {} (OceanBase {version}) listening on {}; control API on http://{control_addr}",
+        args.cluster, node.addr
+    );
+    tokio::select! {
+        served = obsim::control::serve(control, simulator) => {
+            if let Err(e) = served {
+                eprintln!("obsim: control API: {e}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        () = shutdown() => ExitCode::SUCCESS,
+    }
+}
+
+/// SIGINT or SIGTERM.
+async fn shutdown() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
     }
 }

@@ -1,13 +1,12 @@
 //! Conformance of obsim to `shared/reference/oceanbase-backup-interface.md`, through a real MySQL client
 //! library (`mysql_async`, the operator's driver). Each test names the reference section it checks.
 
-use std::sync::{Arc, Mutex};
-
 use mysql_async::{Conn, Opts, OptsBuilder, Row, prelude::Queryable};
 use obsim::{
     clock::Clock,
     engine::SharedCluster,
     model::{Cluster, Version},
+    sim::Simulator,
 };
 
 const PASSWORD: &str = "sys-password";
@@ -34,20 +33,18 @@ async fn start_with_cluster(version: Version) -> (Opts, SharedCluster) {
     cluster
         .add_user_tenant("tenant2", 1 << 30)
         .expect("tenant2");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    let node = Simulator::new()
+        .start(cluster, "127.0.0.1:0".parse().expect("address"))
         .await
-        .expect("bind");
-    let port = listener.local_addr().expect("address").port();
-    let shared = Arc::new(Mutex::new(cluster));
-    tokio::spawn(obsim::wire::serve(listener, shared.clone()));
+        .expect("serve");
     let opts = OptsBuilder::default()
         .ip_or_hostname("127.0.0.1")
-        .tcp_port(port)
+        .tcp_port(node.addr.port())
         .user(Some("root@sys"))
         .pass(Some(PASSWORD))
         .prefer_socket(false)
         .into();
-    (opts, shared)
+    (opts, node.cluster.clone())
 }
 
 fn step(cluster: &SharedCluster, seconds: i64) {

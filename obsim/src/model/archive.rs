@@ -89,7 +89,30 @@ pub struct TenantArchive {
     pub round: Option<Round>,
     /// Finished rounds, STATUS `STOP`.
     pub history: Vec<Round>,
+    /// Pieces with a lower id are deleted (pieces are deleted oldest first, reference §5.2).
+    pub deleted_below_piece: i64,
+    /// Pieces a running delete job is removing.
+    pub deleting_pieces: Vec<i64>,
     next_dest_id: i64,
+}
+
+/// One archive piece (reference §3.3 `DBA_OB_ARCHIVELOG_PIECE_FILES`): a piece switch interval of a round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Piece {
+    pub round_id: i64,
+    pub piece_id: i64,
+    pub dest_id: i64,
+    /// `ACTIVE` while written, `FROZEN` after.
+    pub status: &'static str,
+    pub start_scn: u64,
+    pub checkpoint_scn: u64,
+    /// Theoretical end: start + switch interval.
+    pub end_scn: u64,
+    pub input_bytes: u64,
+    pub output_bytes: u64,
+    /// `AVAILABLE`, `DELETING` or `DELETED` (§4.5).
+    pub file_status: &'static str,
+    pub path: String,
 }
 
 impl Default for TenantArchive {
@@ -101,6 +124,8 @@ impl Default for TenantArchive {
             log_mode_archive: false,
             round: None,
             history: Vec::new(),
+            deleted_below_piece: 0,
+            deleting_pieces: Vec::new(),
             next_dest_id: 1001,
         }
     }
@@ -352,6 +377,82 @@ impl TenantArchive {
             && let Some(finished) = self.round.take()
         {
             self.history.push(finished);
+        }
+    }
+}
+
+impl TenantArchive {
+    /// Every piece of every round that has started, oldest first: each covers one piece switch interval
+    /// from the round's start. The piece being written is ACTIVE; earlier pieces and every piece of a
+    /// stopped round are FROZEN.
+    pub fn pieces(&self) -> Vec<Piece> {
+        let mut pieces = Vec::new();
+        for round in self.history.iter().chain(&self.round) {
+            if round.start_scn == 0 {
+                continue;
+            }
+            let running = round.status != RoundStatus::Stop;
+            let interval = u64::try_from(round.piece_switch_interval_us)
+                .unwrap_or(1)
+                .max(1)
+                * 1_000;
+            let count = u64::try_from(round.used_piece_id - round.base_piece_id + 1)
+                .unwrap_or(1)
+                .max(1);
+            for (n, piece_id) in (round.base_piece_id..=round.used_piece_id).enumerate() {
+                let start = round.start_scn + n as u64 * interval;
+                let end = start + interval;
+                let file_status = if piece_id < self.deleted_below_piece {
+                    "DELETED"
+                } else if self.deleting_pieces.contains(&piece_id) {
+                    "DELETING"
+                } else {
+                    "AVAILABLE"
+                };
+                pieces.push(Piece {
+                    round_id: round.round_id,
+                    piece_id,
+                    dest_id: round.dest_id,
+                    status: if running && piece_id == round.used_piece_id {
+                        "ACTIVE"
+                    } else {
+                        "FROZEN"
+                    },
+                    start_scn: start,
+                    checkpoint_scn: round.checkpoint_scn.min(end).max(start),
+                    end_scn: end,
+                    input_bytes: round.input_bytes / count,
+                    output_bytes: round.output_bytes / count,
+                    file_status,
+                    path: format!(
+                        "{}/piece_d{}r{}p{piece_id}",
+                        round.path, round.dest_id, round.round_id
+                    ),
+                });
+            }
+        }
+        pieces
+    }
+}
+
+impl TenantArchive {
+    /// A running round becomes INTERRUPTED with the error in COMMENT (§3.2).
+    pub fn interrupt(&mut self, code: i64, message: &str, now: Timestamp) {
+        if let Some(round) = &mut self.round
+            && matches!(round.status, RoundStatus::Beginning | RoundStatus::Doing)
+        {
+            round.comment = format!("{code}({message})");
+            enter(round, RoundStatus::Interrupted, now);
+        }
+    }
+
+    /// An interrupted round goes on: DOING again, the checkpoint catching up from where it stopped.
+    pub fn resume(&mut self, now: Timestamp) {
+        if let Some(round) = &mut self.round
+            && round.status == RoundStatus::Interrupted
+        {
+            round.comment.clear();
+            enter(round, RoundStatus::Doing, now);
         }
     }
 }

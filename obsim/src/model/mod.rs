@@ -3,6 +3,9 @@
 
 pub mod archive;
 pub mod backup;
+pub mod clean;
+pub mod faults;
+pub mod restore;
 pub mod tenant;
 
 use jiff::Timestamp;
@@ -55,7 +58,12 @@ pub struct Cluster {
     pub clock: Clock,
     /// Every tenant: sys, then each user tenant preceded by its meta tenant.
     pub tenants: Vec<Tenant>,
+    /// Resource units and pools, restore jobs.
+    pub restores: restore::Restores,
+    /// Injected faults (the control API).
+    pub faults: faults::Faults,
     next_sys_job_id: i64,
+    next_sys_clean_job_id: i64,
 }
 
 impl Cluster {
@@ -68,7 +76,10 @@ impl Cluster {
             sys_password: sys_password.to_string(),
             clock,
             tenants: vec![Tenant::sys(created)],
+            restores: restore::Restores::default(),
+            faults: faults::Faults::default(),
             next_sys_job_id: 0,
+            next_sys_clean_job_id: 0,
         }
     }
 
@@ -113,10 +124,13 @@ impl Cluster {
     /// Moves every tenant's state machines along to the current simulated time.
     pub fn advance(&mut self) {
         let now = self.now();
+        self.apply_stalls();
         for tenant in &mut self.tenants {
             tenant.archive.advance(now);
             tenant.backups.advance(now, SERVER_ADDRESS);
+            tenant.clean_scope().advance(now);
         }
+        self.advance_restores(now);
     }
 
     /// The tenants a `TENANT = list` clause names; without one, every user tenant.
@@ -141,6 +155,21 @@ impl Cluster {
             .ok_or_else(|| SqlError::unknown_tenant(name))
     }
 
+    /// The user tenant a `TENANT = name` clause names; statements about backups need one from sys.
+    pub(crate) fn user_tenant(&mut self, name: Option<&str>) -> Result<&mut Tenant, SqlError> {
+        let Some(name) = name else {
+            return Err(SqlError::oceanbase(1210, "Invalid argument"));
+        };
+        let tenant = self.target(Some(name))?;
+        if tenant.kind != TenantType::User {
+            return Err(SqlError::oceanbase(
+                1235,
+                "Not supported feature or function",
+            ));
+        }
+        Ok(tenant)
+    }
+
     /// `ALTER SYSTEM SET name = value [TENANT = t]` (reference §1.2, §2.1, §2.2).
     pub fn set_parameter(
         &mut self,
@@ -149,11 +178,20 @@ impl Cluster {
         tenant: Option<&str>,
     ) -> Result<(), SqlError> {
         let now = self.now();
+        let unreachable = tenant.is_some_and(|t| self.faults.is_unreachable(t));
         let tenant = self.target(tenant)?;
         let backup_config = matches!(
             name,
             "data_backup_dest" | "log_archive_dest" | "log_archive_dest_state"
         );
+        if unreachable
+            && matches!(name, "data_backup_dest" | "log_archive_dest")
+            && !value.is_empty()
+        {
+            // Setting a destination checks that it can be reached (OB-cfg writes a check file there).
+            let (_, message) = faults::DEST_NOT_CONNECT;
+            return Err(SqlError::oceanbase(9070, message));
+        }
         if backup_config && tenant.kind != TenantType::User {
             // Sys and meta tenants have no backup destinations (§1.1, §2.1).
             return Err(SqlError::oceanbase(
@@ -231,6 +269,7 @@ impl Cluster {
         self.next_sys_job_id += 1;
         let sys_job = self.next_sys_job_id;
         for name in eligible {
+            let failure = self.faults.take_backup_failure(&name);
             let tenant = self.target(Some(&name))?;
             let path = request
                 .to
@@ -249,6 +288,9 @@ impl Cluster {
                 initiator: Some((1, sys_job)),
             };
             tenant.backups.submit(job, now);
+            if let Some(job) = tenant.backups.jobs.last_mut() {
+                job.fail_with = failure;
+            }
         }
         Ok(())
     }

@@ -2,7 +2,11 @@
 
 use jiff::Timestamp;
 
-use super::{archive::TenantArchive, backup::TenantBackups};
+use super::{
+    archive::TenantArchive,
+    backup::TenantBackups,
+    clean::{CleanScope, TenantClean},
+};
 
 /// `TENANT_TYPE`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +55,8 @@ pub struct Tenant {
     pub archive: TenantArchive,
     /// Data backup jobs and sets.
     pub backups: TenantBackups,
+    /// Delete policy and delete jobs.
+    pub clean: TenantClean,
 }
 
 impl Tenant {
@@ -67,6 +73,7 @@ impl Tenant {
             data_bytes: 0,
             archive: TenantArchive::default(),
             backups: TenantBackups::default(),
+            clean: TenantClean::default(),
         }
     }
 
@@ -78,6 +85,16 @@ impl Tenant {
     /// The meta tenant of user tenant `id + 1`.
     pub fn meta(id: i64, created: Timestamp) -> Self {
         Self::base(id, format!("META${}", id + 1), TenantType::Meta, created)
+    }
+
+    /// The parts a delete job works on.
+    pub fn clean_scope(&mut self) -> CleanScope<'_> {
+        CleanScope {
+            tenant_id: self.id,
+            clean: &mut self.clean,
+            backups: &mut self.backups,
+            archive: &mut self.archive,
+        }
     }
 
     /// A user tenant.

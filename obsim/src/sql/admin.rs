@@ -6,7 +6,30 @@ use sqlparser::{
     tokenizer::{Token, Tokenizer},
 };
 
-use crate::error::SqlError;
+use crate::{error::SqlError, model::clean::CleanTarget};
+
+/// The parts of `ALTER SYSTEM RESTORE` (reference §6.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreStatement {
+    pub tenant: String,
+    /// The comma-separated data and archive URIs.
+    pub from: Vec<String>,
+    pub until: Until,
+    /// The `WITH '…'` restore options, e.g. `pool_list=p1&primary_zone=z1`.
+    pub options: String,
+    pub description: Option<String>,
+}
+
+/// How far a restore goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// No UNTIL: the latest archived point.
+    Latest,
+    /// `UNTIL TIME = '…'`.
+    Time(String),
+    /// `UNTIL SCN = n`.
+    Scn(u64),
+}
 
 /// A parsed administrative statement.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +69,38 @@ pub enum Admin {
     },
     /// `ALTER SYSTEM CANCEL DELETE BACKUP [TENANT [=] list] [DESCRIPTION …]`.
     CancelDelete { tenants: Option<Vec<String>> },
+    /// `ALTER SYSTEM DELETE {BACKUPSET ids | ARCHIVELOG_PIECE ids | BACKUPPIECE ids | OBSOLETE BACKUP}
+    /// [TENANT [=] list]` (§5.2).
+    DeleteBackup {
+        target: CleanTarget,
+        tenants: Option<Vec<String>>,
+    },
+    /// `ALTER SYSTEM RESTORE t FROM 'uris' [UNTIL {TIME = '…' | SCN = n}] WITH 'options' [DESCRIPTION …]`.
+    Restore(RestoreStatement),
+    /// `ALTER SYSTEM CANCEL RESTORE t`.
+    CancelRestore { tenant: String },
+    /// `ALTER SYSTEM ACTIVATE STANDBY [TENANT [=] t] [VERIFY]`.
+    ActivateStandby { tenant: Option<String> },
+    /// `ALTER SYSTEM RECOVER STANDBY [TENANT [=] t] {UNTIL … | CANCEL}`.
+    RecoverStandby { tenant: Option<String> },
+    /// `CREATE RESOURCE UNIT [IF NOT EXISTS] u MAX_CPU = n, MEMORY_SIZE = m[, …]`.
+    CreateUnit {
+        name: String,
+        if_not_exists: bool,
+        options: Vec<(String, String)>,
+    },
+    /// `CREATE RESOURCE POOL [IF NOT EXISTS] p UNIT = 'u', UNIT_NUM = n, ZONE_LIST = ('z1'[, …])`.
+    CreatePool {
+        name: String,
+        if_not_exists: bool,
+        options: Vec<(String, String)>,
+    },
+    /// `DROP RESOURCE {UNIT | POOL} [IF EXISTS] name`.
+    DropResource {
+        pool: bool,
+        name: String,
+        if_exists: bool,
+    },
     /// `SET ENCRYPTION ON IDENTIFIED BY 'pw' ONLY` (session-scoped).
     SetEncryption { password: String },
     /// `SET DECRYPTION IDENTIFIED BY 'pw'[, 'pw2'…]` (session-scoped).
@@ -58,6 +113,7 @@ pub fn is_admin(words: &[String]) -> bool {
     let second = |w: &str| words.get(1).map(String::as_str) == Some(w);
     (first("ALTER") && second("SYSTEM"))
         || (first("SET") && (second("ENCRYPTION") || second("DECRYPTION")))
+        || ((first("CREATE") || first("DROP")) && second("RESOURCE"))
 }
 
 /// Parses an administrative statement.
@@ -71,6 +127,26 @@ pub fn parse(sql: &str) -> Result<Admin, SqlError> {
     let mut p = Cursor { tokens, at: 0 };
     let statement = if p.keyword("SET") {
         p.set_session()?
+    } else if p.keyword("CREATE") {
+        p.expect("RESOURCE")?;
+        p.create_resource()?
+    } else if p.keyword("DROP") {
+        p.expect("RESOURCE")?;
+        let pool = if p.keyword("POOL") {
+            true
+        } else {
+            p.expect("UNIT")?;
+            false
+        };
+        let if_exists = p.keyword("IF") && {
+            p.expect("EXISTS")?;
+            true
+        };
+        Admin::DropResource {
+            pool,
+            name: p.name()?,
+            if_exists,
+        }
     } else {
         p.expect("ALTER")?;
         p.expect("SYSTEM")?;
@@ -252,7 +328,35 @@ impl Cursor {
         if self.keyword("BACKUP") {
             return self.backup();
         }
+        if self.keyword("DELETE") {
+            return self.delete_backup();
+        }
+        if self.keyword("RESTORE") {
+            return self.restore();
+        }
+        if self.keyword("ACTIVATE") {
+            self.expect("STANDBY")?;
+            let tenant = self.tenant()?;
+            self.keyword("VERIFY");
+            return Ok(Admin::ActivateStandby { tenant });
+        }
+        if self.keyword("RECOVER") {
+            self.expect("STANDBY")?;
+            let tenant = self.tenant()?;
+            if !self.keyword("CANCEL") {
+                self.expect("UNTIL")?;
+                if !self.keyword("UNLIMITED") {
+                    self.until()?;
+                }
+            }
+            return Ok(Admin::RecoverStandby { tenant });
+        }
         if self.keyword("CANCEL") {
+            if self.keyword("RESTORE") {
+                return Ok(Admin::CancelRestore {
+                    tenant: self.name()?,
+                });
+            }
             if self.keyword("BACKUP") {
                 return Ok(Admin::CancelBackup {
                     tenants: self.tenant_list()?,
@@ -290,6 +394,146 @@ impl Cursor {
             }
         }
         Err(self.near())
+    }
+
+    fn ids(&mut self) -> Result<Vec<i64>, SqlError> {
+        let mut ids = Vec::new();
+        loop {
+            match self.peek().cloned() {
+                Some(Token::Number(n, _)) => {
+                    self.at += 1;
+                    ids.push(n.parse().map_err(|_| self.near())?);
+                }
+                _ => return Err(self.near()),
+            }
+            if self.peek() != Some(&Token::Comma) {
+                return Ok(ids);
+            }
+            self.at += 1;
+        }
+    }
+
+    fn delete_backup(&mut self) -> Result<Admin, SqlError> {
+        let target = if self.keyword("BACKUPSET") {
+            self.equals();
+            CleanTarget::BackupSets(self.ids()?)
+        } else if self.keyword("ARCHIVELOG_PIECE") || self.keyword("BACKUPPIECE") {
+            self.equals();
+            CleanTarget::Pieces(self.ids()?)
+        } else {
+            self.expect("OBSOLETE")?;
+            self.expect("BACKUP")?;
+            CleanTarget::Obsolete
+        };
+        let tenants = self.tenant_list()?;
+        self.description()?;
+        Ok(Admin::DeleteBackup { target, tenants })
+    }
+
+    /// `UNTIL` has been read: `TIME = '…'` or `SCN = n` (the `=` is mandatory, §11).
+    fn until(&mut self) -> Result<Until, SqlError> {
+        if self.keyword("TIME") {
+            self.expect_token(&Token::Eq)?;
+            return Ok(Until::Time(self.string()?));
+        }
+        self.expect("SCN")?;
+        self.expect_token(&Token::Eq)?;
+        match self.peek().cloned() {
+            Some(Token::Number(n, _)) => {
+                self.at += 1;
+                n.parse().map(Until::Scn).map_err(|_| self.near())
+            }
+            _ => Err(self.near()),
+        }
+    }
+
+    fn expect_token(&mut self, token: &Token) -> Result<(), SqlError> {
+        if self.peek() == Some(token) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(self.near())
+        }
+    }
+
+    fn restore(&mut self) -> Result<Admin, SqlError> {
+        let tenant = self.name()?;
+        self.expect("FROM")?;
+        let from = self
+            .string()?
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        let until = if self.keyword("UNTIL") {
+            self.until()?
+        } else {
+            Until::Latest
+        };
+        self.expect("WITH")?;
+        let options = self.string()?;
+        if self.keyword("WITH") {
+            // WITH KEY FROM '…' [ENCRYPTED BY '…']: TDE keys are not modelled.
+            return Err(SqlError::not_supported("restore WITH KEY FROM in obsim"));
+        }
+        let description = self.description()?;
+        if self.keyword("PREVIEW") {
+            return Err(SqlError::not_supported("restore PREVIEW in obsim"));
+        }
+        Ok(Admin::Restore(RestoreStatement {
+            tenant,
+            from,
+            until,
+            options,
+            description,
+        }))
+    }
+
+    fn create_resource(&mut self) -> Result<Admin, SqlError> {
+        let pool = if self.keyword("POOL") {
+            true
+        } else {
+            self.expect("UNIT")?;
+            false
+        };
+        let if_not_exists = self.keyword("IF") && {
+            self.expect("NOT")?;
+            self.expect("EXISTS")?;
+            true
+        };
+        let name = self.name()?;
+        let mut options = Vec::new();
+        loop {
+            let key = self.name()?.to_uppercase();
+            self.equals();
+            let value = if self.peek() == Some(&Token::LParen) {
+                self.at += 1;
+                let zones = self.names()?;
+                self.expect_token(&Token::RParen)?;
+                zones.join(";")
+            } else {
+                self.value()?
+            };
+            options.push((key, value));
+            if self.peek() != Some(&Token::Comma) {
+                break;
+            }
+            self.at += 1;
+        }
+        Ok(if pool {
+            Admin::CreatePool {
+                name,
+                if_not_exists,
+                options,
+            }
+        } else {
+            Admin::CreateUnit {
+                name,
+                if_not_exists,
+                options,
+            }
+        })
     }
 
     fn backup(&mut self) -> Result<Admin, SqlError> {
@@ -394,6 +638,62 @@ mod tests {
         assert_eq!(
             parse("ALTER SYSTEM ADD DELETE BACKUP POLICY default").map_err(|e| e.code),
             Err(1064)
+        );
+    }
+
+    #[test]
+    fn delete_restore_and_resource_forms() {
+        assert_eq!(
+            parse("ALTER SYSTEM DELETE BACKUPSET 3, 4 TENANT = t1").expect("parses"),
+            Admin::DeleteBackup {
+                target: CleanTarget::BackupSets(vec![3, 4]),
+                tenants: Some(vec!["t1".into()])
+            }
+        );
+        assert_eq!(
+            parse("ALTER SYSTEM DELETE OBSOLETE BACKUP").expect("parses"),
+            Admin::DeleteBackup {
+                target: CleanTarget::Obsolete,
+                tenants: None
+            }
+        );
+        assert_eq!(
+            parse(
+                "ALTER SYSTEM RESTORE t9 FROM 'file:///d,file:///a' UNTIL TIME = '2025-11-20 01:02:03' \
+                 WITH 'pool_list=p1' DESCRIPTION 'uid'"
+            )
+            .expect("parses"),
+            Admin::Restore(RestoreStatement {
+                tenant: "t9".into(),
+                from: vec!["file:///d".into(), "file:///a".into()],
+                until: Until::Time("2025-11-20 01:02:03".into()),
+                options: "pool_list=p1".into(),
+                description: Some("uid".into())
+            })
+        );
+        // §11: the `=` after UNTIL SCN is mandatory.
+        assert_eq!(
+            parse("ALTER SYSTEM RESTORE t9 FROM 'x' UNTIL SCN 5 WITH 'y'").map_err(|e| e.code),
+            Err(1064)
+        );
+        assert_eq!(
+            parse("CREATE RESOURCE POOL IF NOT EXISTS p1 UNIT = 'u1', UNIT_NUM = 1, ZONE_LIST = ('z1', 'z2')")
+                .expect("parses"),
+            Admin::CreatePool {
+                name: "p1".into(),
+                if_not_exists: true,
+                options: vec![
+                    ("UNIT".into(), "u1".into()),
+                    ("UNIT_NUM".into(), "1".into()),
+                    ("ZONE_LIST".into(), "z1;z2".into())
+                ]
+            }
+        );
+        assert_eq!(
+            parse("ALTER SYSTEM ACTIVATE STANDBY TENANT = t9 VERIFY").expect("parses"),
+            Admin::ActivateStandby {
+                tenant: Some("t9".into())
+            }
         );
     }
 

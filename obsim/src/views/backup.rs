@@ -1,9 +1,7 @@
 //! Data backup views: `*_OB_BACKUP_JOBS` / `_JOB_HISTORY`, `*_OB_BACKUP_TASKS` / `_TASK_HISTORY`,
 //! `*_OB_BACKUP_SET_FILES` (reference §4.4), as `CDB_` tables with a leading `TENANT_ID`.
 
-use jiff::Timestamp;
-
-use super::{TenantType, columns, scn_display};
+use super::{TenantType, columns, scn_display, time};
 use crate::{
     model::{
         Cluster, Version,
@@ -14,10 +12,6 @@ use crate::{
         value::{ColumnKind, Table, Value},
     },
 };
-
-fn time(t: Option<Timestamp>) -> Value {
-    t.map_or(Value::Null, |t| Value::DateTime(civil(t)))
-}
 
 fn int(v: u64) -> Value {
     Value::Int(i64::try_from(v).unwrap_or(i64::MAX))

@@ -2,6 +2,8 @@
 //! order. A view is materialised per query; the engine then applies WHERE, ORDER BY and LIMIT.
 
 mod backup;
+mod clean;
+mod restore;
 
 use crate::{
     model::{Cluster, TenantType, Version},
@@ -16,8 +18,11 @@ use crate::{
 /// (reference §1.3) — except `DBA_OB_TENANTS`, which lists every tenant in sys.
 pub fn view(cluster: &Cluster, name: &str) -> Option<Table> {
     let upper = name.to_uppercase();
-    if upper == "DBA_OB_TENANTS" {
-        return Some(tenants(cluster));
+    match upper.as_str() {
+        "DBA_OB_TENANTS" => return Some(tenants(cluster)),
+        "DBA_OB_UNIT_CONFIGS" => return Some(restore::unit_configs(cluster)),
+        "DBA_OB_RESOURCE_POOLS" => return Some(restore::resource_pools(cluster)),
+        _ => {}
     }
     let (cdb, base) = match (upper.strip_prefix("CDB_"), upper.strip_prefix("DBA_")) {
         (Some(rest), _) => (true, rest.to_string()),
@@ -35,6 +40,13 @@ pub fn view(cluster: &Cluster, name: &str) -> Option<Table> {
         "OB_BACKUP_TASKS" => backup::tasks(cluster, false),
         "OB_BACKUP_TASK_HISTORY" => backup::tasks(cluster, true),
         "OB_BACKUP_SET_FILES" => backup::set_files(cluster),
+        "OB_BACKUP_DELETE_POLICY" => clean::policy(cluster),
+        "OB_BACKUP_DELETE_JOBS" => clean::jobs(cluster, false),
+        "OB_BACKUP_DELETE_JOB_HISTORY" => clean::jobs(cluster, true),
+        "OB_BACKUP_DELETE_TASKS" => clean::tasks(cluster, false),
+        "OB_BACKUP_DELETE_TASK_HISTORY" => clean::tasks(cluster, true),
+        "OB_RESTORE_PROGRESS" => restore::progress(cluster),
+        "OB_RESTORE_HISTORY" => restore::history(cluster),
         _ => return None,
     };
     Some(if cdb { table } else { sys_only(table) })
@@ -91,6 +103,11 @@ pub fn bytes_display(bytes: u64) -> String {
         unit = next;
     }
     format!("{value:.2}{unit}")
+}
+
+/// A time column: NULL when unset.
+fn time(t: Option<jiff::Timestamp>) -> Value {
+    t.map_or(Value::Null, |t| Value::DateTime(civil(t)))
 }
 
 fn user_tenants(cluster: &Cluster) -> impl Iterator<Item = &crate::model::Tenant> {
@@ -340,9 +357,8 @@ fn tenants(cluster: &Cluster) -> Table {
     }
 }
 
-/// `CDB_OB_ARCHIVELOG_PIECE_FILES` (§3.3): the pieces of every round, each covering one piece switch
-/// interval from the round's start. The piece being written is ACTIVE; earlier pieces and every piece of a
-/// stopped round are FROZEN. `END_SCN` is the piece's theoretical end, `MAX_SCN` the last archived SCN.
+/// `CDB_OB_ARCHIVELOG_PIECE_FILES` (§3.3). `END_SCN` is the piece's theoretical end, `MAX_SCN` the last
+/// archived SCN.
 fn piece_files(cluster: &Cluster) -> Table {
     use ColumnKind::{DateTime, Decimal, Int, Text, UInt};
     let spec = [
@@ -373,57 +389,32 @@ fn piece_files(cluster: &Cluster) -> Table {
     ];
     let mut rows = Vec::new();
     for tenant in user_tenants(cluster) {
-        let rounds = tenant
-            .archive
-            .history
-            .iter()
-            .chain(tenant.archive.round.iter());
-        for round in rounds.filter(|r| r.start_scn > 0) {
-            let running = round.status.as_str() != "STOP";
-            let interval = u64::try_from(round.piece_switch_interval_us)
-                .unwrap_or(1)
-                .max(1)
-                * 1_000;
-            let pieces = (round.used_piece_id - round.base_piece_id + 1).max(1);
-            for (n, piece_id) in (round.base_piece_id..=round.used_piece_id).enumerate() {
-                let n = n as u64;
-                let start = round.start_scn + n * interval;
-                let end = start + interval;
-                let checkpoint = round.checkpoint_scn.min(end).max(start);
-                let last = piece_id == round.used_piece_id;
-                let share = |bytes: u64| bytes / pieces as u64;
-                let mut row = vec![
-                    Value::Int(tenant.id),
-                    Value::Int(round.dest_id),
-                    Value::Int(round.round_id),
-                    Value::Int(piece_id),
-                    Value::Int(1),
-                    Value::Int(0),
-                    Value::Text(if running && last { "ACTIVE" } else { "FROZEN" }.into()),
-                    Value::UInt(start),
-                    scn_display(start),
-                    Value::UInt(checkpoint),
-                    scn_display(checkpoint),
-                    Value::UInt(checkpoint),
-                    Value::UInt(end),
-                    scn_display(end),
-                    Value::Int(2),
-                    Value::Int(64 * 1024 * 1024),
-                    Value::Text("none".into()),
-                ];
-                row.extend(byte_columns(
-                    share(round.input_bytes),
-                    share(round.output_bytes),
-                ));
-                row.extend([
-                    Value::Text("AVAILABLE".into()),
-                    Value::Text(format!(
-                        "{}/piece_d{}r{}p{piece_id}",
-                        round.path, round.dest_id, round.round_id
-                    )),
-                ]);
-                rows.push(row);
-            }
+        for piece in tenant.archive.pieces() {
+            let mut row = vec![
+                Value::Int(tenant.id),
+                Value::Int(piece.dest_id),
+                Value::Int(piece.round_id),
+                Value::Int(piece.piece_id),
+                Value::Int(1),
+                Value::Int(0),
+                Value::Text(piece.status.into()),
+                Value::UInt(piece.start_scn),
+                scn_display(piece.start_scn),
+                Value::UInt(piece.checkpoint_scn),
+                scn_display(piece.checkpoint_scn),
+                Value::UInt(piece.checkpoint_scn),
+                Value::UInt(piece.end_scn),
+                scn_display(piece.end_scn),
+                Value::Int(2),
+                Value::Int(64 * 1024 * 1024),
+                Value::Text("none".into()),
+            ];
+            row.extend(byte_columns(piece.input_bytes, piece.output_bytes));
+            row.extend([
+                Value::Text(piece.file_status.into()),
+                Value::Text(piece.path),
+            ]);
+            rows.push(row);
         }
     }
     Table {

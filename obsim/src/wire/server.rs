@@ -4,7 +4,10 @@
 use std::{
     collections::HashMap,
     hash::{BuildHasher, RandomState},
-    sync::atomic::{AtomicU32, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
 };
 
 use mysql_common::{
@@ -24,6 +27,7 @@ use super::{encode, packet::PacketStream, params};
 use crate::{
     engine::{Outcome, Session, SharedCluster},
     error::SqlError,
+    sim::Simulator,
     sql::{render, value::Value},
 };
 
@@ -66,7 +70,11 @@ struct Prepared {
 }
 
 /// Serves one connection until the client quits or the connection drops.
-pub async fn serve_connection(stream: TcpStream, cluster: SharedCluster) -> std::io::Result<()> {
+pub async fn serve_connection(
+    stream: TcpStream,
+    cluster: SharedCluster,
+    simulator: Arc<Simulator>,
+) -> std::io::Result<()> {
     let peer = stream
         .peer_addr()
         .map(|a| a.ip().to_string())
@@ -79,7 +87,7 @@ pub async fn serve_connection(stream: TcpStream, cluster: SharedCluster) -> std:
     let mut connection = Connection {
         packets,
         capabilities,
-        session: Session::new(cluster),
+        session: Session::new(cluster, simulator),
         prepared: HashMap::new(),
         next_statement: 1,
     };

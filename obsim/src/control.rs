@@ -1,0 +1,297 @@
+//! The control API for tests and the demo: JSON over HTTP on loopback. Create clusters and tenants, set the
+//! simulated clock's speed or step it, inject and clear faults. `GET /` lists the routes.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    routing::{get, post},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    clock::Clock,
+    error::SqlError,
+    model::{Cluster, Version},
+    sim::{Node, Simulator},
+};
+
+/// What `GET /` answers: the routes.
+const ROUTES: &str = "GET  /clusters                       clusters, addresses and tenants
+POST /clusters                       {name, version, password, tenants:[{name, dataBytes}]}
+POST /clusters/{cluster}/tenants     {name, dataBytes}
+POST /clock                          {speed} and/or {stepSeconds} (every cluster)
+POST /clusters/{cluster}/faults      {kind, tenant?, code?, message?, seconds?}
+     kinds: fail-next-backup, fail-next-restore, interrupt-archive, resume-archive, unreachable-dest,
+            reachable-dest, stall, unstall, drop-connections, refuse-connections
+DELETE /clusters/{cluster}/faults    clear every fault
+";
+
+/// The control API's router.
+pub fn router(simulator: Arc<Simulator>) -> Router {
+    Router::new()
+        .route("/", get(|| async { ROUTES }))
+        .route("/clusters", get(list_clusters).post(create_cluster))
+        .route("/clusters/{cluster}/tenants", post(create_tenant))
+        .route("/clock", post(clock))
+        .route(
+            "/clusters/{cluster}/faults",
+            post(inject_fault).delete(clear_faults),
+        )
+        .with_state(simulator)
+}
+
+/// Serves the control API until the listener fails.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    simulator: Arc<Simulator>,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(simulator)).await
+}
+
+type Reply<T> = Result<Json<T>, (StatusCode, String)>;
+
+fn bad(message: impl ToString) -> (StatusCode, String) {
+    (StatusCode::BAD_REQUEST, message.to_string())
+}
+
+fn node(simulator: &Simulator, name: &str) -> Result<Arc<Node>, (StatusCode, String)> {
+    simulator
+        .node(name)
+        .ok_or_else(|| (StatusCode::NOT_FOUND, format!("no cluster {name}")))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ClusterInfo {
+    name: String,
+    version: String,
+    address: String,
+    now: String,
+    tenants: Vec<TenantInfo>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantInfo {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    status: &'static str,
+    role: &'static str,
+    data_bytes: u64,
+}
+
+fn info(node: &Node) -> ClusterInfo {
+    let mut cluster = node.cluster.lock().unwrap_or_else(|p| p.into_inner());
+    cluster.advance();
+    ClusterInfo {
+        name: node.name.clone(),
+        version: cluster.version.to_string(),
+        address: node.addr.to_string(),
+        now: cluster.now().to_string(),
+        tenants: cluster
+            .tenants
+            .iter()
+            .map(|t| TenantInfo {
+                id: t.id,
+                name: t.name.clone(),
+                kind: t.kind.as_str(),
+                status: t.status,
+                role: t.role,
+                data_bytes: t.data_bytes,
+            })
+            .collect(),
+    }
+}
+
+async fn list_clusters(State(simulator): State<Arc<Simulator>>) -> Json<Vec<ClusterInfo>> {
+    Json(simulator.nodes().iter().map(|n| info(n)).collect())
+}
+
+/// A tenant to create.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewTenant {
+    name: String,
+    #[serde(default = "default_tenant_bytes")]
+    data_bytes: u64,
+}
+
+fn default_tenant_bytes() -> u64 {
+    10 << 30
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewCluster {
+    name: String,
+    #[serde(default = "default_version")]
+    version: String,
+    password: String,
+    #[serde(default)]
+    tenants: Vec<NewTenant>,
+    /// Where to listen (default: a free loopback port).
+    #[serde(default)]
+    listen: Option<SocketAddr>,
+}
+
+fn default_version() -> String {
+    Version::V4_4_1.to_string()
+}
+
+async fn create_cluster(
+    State(simulator): State<Arc<Simulator>>,
+    Json(request): Json<NewCluster>,
+) -> Result<(StatusCode, Json<ClusterInfo>), (StatusCode, String)> {
+    let version = Version::parse(&request.version)
+        .ok_or_else(|| bad(format!("unknown version {}", request.version)))?;
+    // A new cluster's clock starts where the others are, at their speed.
+    let (start, speed) = simulator
+        .nodes()
+        .first()
+        .map(|n| {
+            let cluster = n.cluster.lock().unwrap_or_else(|p| p.into_inner());
+            (cluster.now(), cluster.clock.speed())
+        })
+        .unwrap_or((jiff::Timestamp::now(), 1.0));
+    let mut cluster = Cluster::new(
+        &request.name,
+        version,
+        &request.password,
+        Clock::new(start, speed),
+    );
+    for tenant in &request.tenants {
+        cluster
+            .add_user_tenant(&tenant.name, tenant.data_bytes)
+            .map_err(bad)?;
+    }
+    let listen = request
+        .listen
+        .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let node = simulator.start(cluster, listen).await.map_err(bad)?;
+    Ok((StatusCode::CREATED, Json(info(&node))))
+}
+
+async fn create_tenant(
+    State(simulator): State<Arc<Simulator>>,
+    Path(name): Path<String>,
+    Json(request): Json<NewTenant>,
+) -> Reply<ClusterInfo> {
+    let node = node(&simulator, &name)?;
+    node.cluster
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .add_user_tenant(&request.name, request.data_bytes)
+        .map_err(bad)?;
+    Ok(Json(info(&node)))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockChange {
+    speed: Option<f64>,
+    step_seconds: Option<u64>,
+}
+
+async fn clock(
+    State(simulator): State<Arc<Simulator>>,
+    Json(change): Json<ClockChange>,
+) -> Reply<Vec<ClusterInfo>> {
+    if change.speed.is_some_and(|s| !s.is_finite() || s < 0.0) {
+        return Err(bad("speed must be a finite number ≥ 0"));
+    }
+    let nodes = simulator.nodes();
+    for node in &nodes {
+        let mut cluster = node.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        cluster.advance();
+        if let Some(speed) = change.speed {
+            cluster.clock.set_speed(speed);
+        }
+        if let Some(seconds) = change.step_seconds {
+            let seconds = i64::try_from(seconds).map_err(bad)?;
+            // Step in one-second increments so every state machine sees each step it passes through.
+            for _ in 0..seconds.min(7 * 24 * 3600) {
+                cluster.clock.step(jiff::SignedDuration::from_secs(1));
+                cluster.advance();
+            }
+        }
+    }
+    Ok(Json(nodes.iter().map(|n| info(n)).collect()))
+}
+
+/// A fault to inject.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Fault {
+    kind: String,
+    tenant: Option<String>,
+    /// OceanBase error code (negative), for failures.
+    code: Option<i64>,
+    message: Option<String>,
+    /// How long to refuse connections.
+    seconds: Option<u64>,
+}
+
+async fn inject_fault(
+    State(simulator): State<Arc<Simulator>>,
+    Path(name): Path<String>,
+    Json(fault): Json<Fault>,
+) -> Reply<ClusterInfo> {
+    let node = node(&simulator, &name)?;
+    match fault.kind.as_str() {
+        "drop-connections" => node.link.drop_connections(),
+        "refuse-connections" => {
+            node.link
+                .refuse_for(Duration::from_secs(fault.seconds.unwrap_or(30)));
+            node.link.drop_connections();
+        }
+        _ => apply(&node, &fault).map_err(bad)?,
+    }
+    Ok(Json(info(&node)))
+}
+
+fn apply(node: &Node, fault: &Fault) -> Result<(), String> {
+    let mut cluster = node.cluster.lock().unwrap_or_else(|p| p.into_inner());
+    cluster.advance();
+    let tenant = || fault.tenant.clone().ok_or("this fault needs a tenant");
+    let code = fault.code.unwrap_or(-4016);
+    let message = fault
+        .message
+        .clone()
+        .unwrap_or_else(|| "Internal error".into());
+    let sql = |r: Result<(), SqlError>| r.map_err(|e| e.to_string());
+    match fault.kind.as_str() {
+        "fail-next-backup" => {
+            cluster.faults.next_backup_failure = Some((fault.tenant.clone(), code, message));
+            Ok(())
+        }
+        "fail-next-restore" => {
+            cluster.faults.next_restore_failure = Some((code, message));
+            Ok(())
+        }
+        "interrupt-archive" => sql(cluster.interrupt_archive(&tenant()?, code, &message)),
+        "resume-archive" => sql(cluster.resume_archive(&tenant()?)),
+        "unreachable-dest" => sql(cluster.set_unreachable(&tenant()?, true)),
+        "reachable-dest" => sql(cluster.set_unreachable(&tenant()?, false)),
+        "stall" => sql(cluster.set_stalled(&tenant()?, true)),
+        "unstall" => sql(cluster.set_stalled(&tenant()?, false)),
+        other => Err(format!("unknown fault kind {other}")),
+    }
+}
+
+async fn clear_faults(
+    State(simulator): State<Arc<Simulator>>,
+    Path(name): Path<String>,
+) -> Reply<ClusterInfo> {
+    let node = node(&simulator, &name)?;
+    {
+        let mut cluster = node.cluster.lock().unwrap_or_else(|p| p.into_inner());
+        let now = cluster.now();
+        cluster.clear_faults(now);
+    }
+    node.link.refuse_for(Duration::ZERO);
+    Ok(Json(info(&node)))
+}
