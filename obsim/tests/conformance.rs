@@ -1,83 +1,12 @@
 //! Conformance of obsim to `shared/reference/oceanbase-backup-interface.md`, through a real MySQL client
 //! library (`mysql_async`, the operator's driver). Each test names the reference section it checks.
 
-use mysql_async::{Conn, Opts, OptsBuilder, Row, prelude::Queryable};
-use obsim::{
-    clock::Clock,
-    engine::SharedCluster,
-    model::{Cluster, Version},
-    sim::Simulator,
-};
+use mysql_async::{Conn, OptsBuilder, Row, prelude::Queryable};
+use obsim::model::Version;
 
-const PASSWORD: &str = "sys-password";
+mod common;
 
-/// Starts obsim for one cluster on a free loopback port with tenants `tenant1` and `tenant2`.
-async fn start(version: Version) -> Opts {
-    start_with_cluster(version).await.0
-}
-
-/// Like [`start`], also returning the cluster so that a test can step its (frozen) clock.
-async fn start_with_cluster(version: Version) -> (Opts, SharedCluster) {
-    let mut cluster = Cluster::new(
-        "obcluster",
-        version,
-        PASSWORD,
-        Clock::new(
-            jiff::Timestamp::from_second(1_763_600_000).expect("time"),
-            0.0,
-        ),
-    );
-    cluster
-        .add_user_tenant("tenant1", 10 << 30)
-        .expect("tenant1");
-    cluster
-        .add_user_tenant("tenant2", 1 << 30)
-        .expect("tenant2");
-    let node = Simulator::new()
-        .start(cluster, "127.0.0.1:0".parse().expect("address"))
-        .await
-        .expect("serve");
-    let opts = OptsBuilder::default()
-        .ip_or_hostname("127.0.0.1")
-        .tcp_port(node.addr.port())
-        .user(Some("root@sys"))
-        .pass(Some(PASSWORD))
-        .prefer_socket(false)
-        .into();
-    (opts, node.cluster.clone())
-}
-
-fn step(cluster: &SharedCluster, seconds: i64) {
-    let mut cluster = cluster.lock().expect("cluster lock");
-    cluster.clock.step(jiff::SignedDuration::from_secs(seconds));
-}
-
-async fn connect(version: Version) -> Conn {
-    Conn::new(start(version).await)
-        .await
-        .expect("connect as root@sys")
-}
-
-/// The column names of a result, in order.
-fn column_names(rows: &[Row]) -> Vec<String> {
-    rows[0]
-        .columns_ref()
-        .iter()
-        .map(|c| c.name_str().to_string())
-        .collect()
-}
-
-/// Runs a statement that must fail; returns the server's error number and message.
-async fn refused(conn: &mut Conn, sql: &str) -> (u16, String) {
-    server_error(conn.query_drop(sql).await.expect_err(sql))
-}
-
-fn server_error(error: mysql_async::Error) -> (u16, String) {
-    match error {
-        mysql_async::Error::Server(e) => (e.code, e.message),
-        other => panic!("expected a server error, got {other}"),
-    }
-}
+use common::*;
 
 #[tokio::test]
 async fn root_at_sys_authenticates_and_a_wrong_password_gets_1045() {
@@ -267,12 +196,6 @@ async fn time_functions_follow_the_scn_conventions() {
     assert_eq!(micros, 1_763_600_000_123_456);
 }
 
-async fn archive_status(conn: &mut Conn) -> Option<String> {
-    conn.query_first("SELECT status FROM oceanbase.CDB_OB_ARCHIVELOG_SUMMARY WHERE tenant_id = 1002 ORDER BY round_id DESC LIMIT 1")
-        .await
-        .expect("latest round (§3.3: the way ob-operator and obshell find it)")
-}
-
 #[tokio::test]
 async fn log_archiving_moves_through_the_reference_states() {
     let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
@@ -416,23 +339,6 @@ async fn data_backup_dest_is_per_user_tenant() {
     )
     .await;
     assert_eq!((code, message.as_str()), (5157, "Unknown tenant 'nosuch'"));
-}
-
-/// Sets tenant1's destinations and starts archiving it, stepping until its round is DOING.
-async fn archiving_tenant1(conn: &mut Conn, cluster: &SharedCluster) {
-    conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1")
-        .await
-        .expect("data dest");
-    conn.query_drop(
-        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///backup/archive' TENANT = tenant1",
-    )
-    .await
-    .expect("log dest");
-    conn.query_drop("ALTER SYSTEM ARCHIVELOG TENANT = tenant1")
-        .await
-        .expect("archivelog");
-    step(cluster, 5);
-    assert_eq!(archive_status(conn).await.as_deref(), Some("DOING"));
 }
 
 async fn job_by_description(

@@ -1,0 +1,135 @@
+//! Helpers the obsim test binaries share: a simulator on a free loopback port, a frozen clock to step, and
+//! error and column helpers.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use mysql_async::{Conn, Opts, OptsBuilder, Row, prelude::Queryable};
+use obsim::{
+    clock::Clock,
+    engine::SharedCluster,
+    model::{Cluster, Version},
+    sim::Simulator,
+};
+
+pub const PASSWORD: &str = "sys-password";
+
+/// Starts obsim for one cluster on a free loopback port with tenants `tenant1` and `tenant2`.
+pub async fn start(version: Version) -> Opts {
+    start_with_cluster(version).await.0
+}
+
+/// Like [`start`], also returning the cluster so that a test can step its (frozen) clock.
+pub async fn start_with_cluster(version: Version) -> (Opts, SharedCluster) {
+    let mut cluster = Cluster::new(
+        "obcluster",
+        version,
+        PASSWORD,
+        Clock::new(
+            jiff::Timestamp::from_second(1_763_600_000).expect("time"),
+            0.0,
+        ),
+    );
+    cluster
+        .add_user_tenant("tenant1", 10 << 30)
+        .expect("tenant1");
+    cluster
+        .add_user_tenant("tenant2", 1 << 30)
+        .expect("tenant2");
+    let node = Simulator::new()
+        .start(cluster, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("serve");
+    let opts = OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(node.addr.port())
+        .user(Some("root@sys"))
+        .pass(Some(PASSWORD))
+        .prefer_socket(false)
+        .into();
+    (opts, node.cluster.clone())
+}
+
+pub fn step(cluster: &SharedCluster, seconds: i64) {
+    let mut cluster = cluster.lock().expect("cluster lock");
+    cluster.clock.step(jiff::SignedDuration::from_secs(seconds));
+}
+
+pub async fn connect(version: Version) -> Conn {
+    Conn::new(start(version).await)
+        .await
+        .expect("connect as root@sys")
+}
+
+/// The column names of a result, in order.
+pub fn column_names(rows: &[Row]) -> Vec<String> {
+    rows[0]
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().to_string())
+        .collect()
+}
+
+/// Runs a statement that must fail; returns the server's error number and message.
+pub async fn refused(conn: &mut Conn, sql: &str) -> (u16, String) {
+    server_error(conn.query_drop(sql).await.expect_err(sql))
+}
+
+pub fn server_error(error: mysql_async::Error) -> (u16, String) {
+    match error {
+        mysql_async::Error::Server(e) => (e.code, e.message),
+        other => panic!("expected a server error, got {other}"),
+    }
+}
+
+pub async fn archive_status(conn: &mut Conn) -> Option<String> {
+    conn.query_first("SELECT status FROM oceanbase.CDB_OB_ARCHIVELOG_SUMMARY WHERE tenant_id = 1002 ORDER BY round_id DESC LIMIT 1")
+        .await
+        .expect("latest round (§3.3: the way ob-operator and obshell find it)")
+}
+
+/// Sets tenant1's destinations and starts archiving it, stepping until its round is DOING.
+pub async fn archiving_tenant1(conn: &mut Conn, cluster: &SharedCluster) {
+    conn.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1")
+        .await
+        .expect("data dest");
+    conn.query_drop(
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///backup/archive' TENANT = tenant1",
+    )
+    .await
+    .expect("log dest");
+    conn.query_drop("ALTER SYSTEM ARCHIVELOG TENANT = tenant1")
+        .await
+        .expect("archivelog");
+    step(cluster, 5);
+    assert_eq!(archive_status(conn).await.as_deref(), Some("DOING"));
+}
+
+/// Runs a backup of tenant1 to completion (stepping the frozen clock) and returns its backup set id.
+pub async fn completed_backup(conn: &mut Conn, cluster: &SharedCluster, incremental: bool) -> i64 {
+    let statement = if incremental {
+        "ALTER SYSTEM BACKUP INCREMENTAL TENANT = tenant1"
+    } else {
+        "ALTER SYSTEM BACKUP TENANT = tenant1"
+    };
+    conn.query_drop(statement).await.expect("backup");
+    step(cluster, 120);
+    let set: Option<(i64, String)> = conn
+        .query_first(
+            "SELECT backup_set_id, status FROM CDB_OB_BACKUP_SET_FILES WHERE tenant_id = 1002 \
+             ORDER BY backup_set_id DESC LIMIT 1",
+        )
+        .await
+        .expect("set");
+    let (id, status) = set.expect("a backup set");
+    assert_eq!(status, "SUCCESS");
+    id
+}
+
+/// FILE_STATUS of tenant1's backup set.
+pub async fn set_file_status(conn: &mut Conn, id: i64) -> Option<String> {
+    conn.exec_first(
+        "SELECT file_status FROM CDB_OB_BACKUP_SET_FILES WHERE tenant_id = 1002 AND backup_set_id = ?",
+        (id,),
+    )
+    .await
+    .expect("set file status")
+}
