@@ -310,12 +310,22 @@ fn advance_job(job: &mut BackupJob, sets: &mut [BackupSet], now: Timestamp, serv
     if let Some((code, message)) = job.fail_with.clone()
         && job.done_bytes * 2 >= job.total_bytes
     {
-        finish(job, set, JobStatus::Failed, now, code, message, server);
+        // The failure strikes when half the data is read.
+        let at = job.since + seconds_for(job.total_bytes / 2);
+        job.done_bytes = job.total_bytes / 2;
+        finish(
+            job,
+            set,
+            JobStatus::Failed,
+            at.min(now),
+            code,
+            message,
+            server,
+        );
         return;
     }
     if job.done_bytes >= job.total_bytes {
-        let needed = job.total_bytes.div_ceil(BACKUP_BYTES_PER_SECOND);
-        let at = job.since + SignedDuration::from_secs(i64::try_from(needed).unwrap_or(i64::MAX));
+        let at = job.since + seconds_for(job.total_bytes);
         finish(
             job,
             set,
@@ -326,6 +336,13 @@ fn advance_job(job: &mut BackupJob, sets: &mut [BackupSet], now: Timestamp, serv
             server,
         );
     }
+}
+
+/// How long reading `bytes` takes.
+fn seconds_for(bytes: u64) -> SignedDuration {
+    SignedDuration::from_secs(
+        i64::try_from(bytes.div_ceil(BACKUP_BYTES_PER_SECOND)).unwrap_or(i64::MAX),
+    )
 }
 
 fn finish(

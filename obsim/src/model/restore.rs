@@ -429,9 +429,12 @@ fn advance(job: &mut RestoreJob, now: Timestamp) {
             if let Some((code, message)) = job.fail_with.clone()
                 && job.finish_bytes * 2 >= job.total_bytes
             {
+                // The failure strikes when half the data is restored.
+                let at = job.since + seconds_for(job.total_bytes / 2);
+                job.finish_bytes = job.total_bytes / 2;
                 job.phase = RestorePhase::Fail;
-                job.finish = Some(now);
-                job.since = now;
+                job.finish = Some(at);
+                job.since = at;
                 job.comment = format!(
                     "(SERVER)ls_id: 1001, addr: {SERVER_ADDRESS}, module: STORAGE, result: {code}({message}), \
                      trace_id: Y0-0000000000000002-0-0"
@@ -441,8 +444,7 @@ fn advance(job: &mut RestoreJob, now: Timestamp) {
             if job.finish_bytes < job.total_bytes {
                 return;
             }
-            let needed = job.total_bytes.div_ceil(RESTORE_BYTES_PER_SECOND);
-            let at = job.since + SignedDuration::from_secs(i64::try_from(needed).unwrap_or(0));
+            let at = job.since + seconds_for(job.total_bytes);
             job.phase = job.phase.next();
             job.since = at.min(now);
             continue;
@@ -456,6 +458,11 @@ fn advance(job: &mut RestoreJob, now: Timestamp) {
             job.finish = Some(job.since);
         }
     }
+}
+
+/// How long restoring `bytes` takes.
+fn seconds_for(bytes: u64) -> SignedDuration {
+    SignedDuration::from_secs(i64::try_from(bytes.div_ceil(RESTORE_BYTES_PER_SECOND)).unwrap_or(0))
 }
 
 /// The sets and pieces a restore to `target` (None: the latest point) uses, per reference §8.

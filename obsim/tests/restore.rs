@@ -1,0 +1,435 @@
+//! obsim's restore against reference §6 (resource pools, RESTORE, progress and history, standby and
+//! activation, cancel), through `mysql_async`.
+
+mod common;
+
+use common::*;
+use mysql_async::{Conn, Row, prelude::Queryable};
+use obsim::{
+    clock::Clock,
+    engine::SharedCluster,
+    model::{Cluster, Version},
+    sim::Simulator,
+};
+
+const FROM: &str = "file:///backup/data,file:///backup/archive";
+
+async fn pool(conn: &mut Conn, name: &str) {
+    conn.query_drop(format!(
+        "CREATE RESOURCE UNIT IF NOT EXISTS unit_{name} MAX_CPU = 2, MEMORY_SIZE = '4G'"
+    ))
+    .await
+    .expect("unit");
+    conn.query_drop(format!(
+        "CREATE RESOURCE POOL {name} UNIT = 'unit_{name}', UNIT_NUM = 1, ZONE_LIST = ('zone1')"
+    ))
+    .await
+    .expect("pool");
+}
+
+/// tenant1 archiving with one full backup and a minute of log after it.
+async fn backed_up(conn: &mut Conn, cluster: &SharedCluster) {
+    archiving_tenant1(conn, cluster).await;
+    completed_backup(conn, cluster, false).await;
+    step(cluster, 60);
+}
+
+async fn tenant_state(conn: &mut Conn, name: &str) -> Option<(String, String)> {
+    conn.exec_first(
+        "SELECT status, tenant_role FROM DBA_OB_TENANTS WHERE tenant_name = ?",
+        (name,),
+    )
+    .await
+    .expect("tenant")
+}
+
+async fn progress_rows(conn: &mut Conn) -> Vec<(i64, String)> {
+    conn.query("SELECT tenant_id, status FROM CDB_OB_RESTORE_PROGRESS ORDER BY tenant_id")
+        .await
+        .expect("progress")
+}
+
+#[tokio::test]
+async fn resource_units_and_pools_with_their_errors() {
+    // §6.1; codes and texts from ob_errno.def at 017bf592 (−4648 … −4651, −4626, −4634).
+    let mut conn = connect(Version::V4_4_1).await;
+    pool(&mut conn, "p1").await;
+    let cases = [
+        (
+            "CREATE RESOURCE UNIT unit_p1 MAX_CPU 1, MEMORY_SIZE '2G'",
+            4649,
+            "resource unit 'unit_p1' already exist",
+        ),
+        (
+            "CREATE RESOURCE POOL p1 UNIT = 'unit_p1'",
+            4651,
+            "resource pool 'p1' exist",
+        ),
+        (
+            "CREATE RESOURCE POOL p2 UNIT = 'nosuch'",
+            4648,
+            "resource unit 'nosuch' not exist",
+        ),
+        (
+            "DROP RESOURCE UNIT unit_p1",
+            4634,
+            "resource unit 'unit_p1' is referenced by some resource pool",
+        ),
+        (
+            "DROP RESOURCE POOL nosuch",
+            4650,
+            "resource pool 'nosuch' not exist",
+        ),
+    ];
+    for (sql, code, message) in cases {
+        assert_eq!(
+            refused(&mut conn, sql).await,
+            (code, message.to_string()),
+            "{sql}"
+        );
+    }
+    conn.query_drop("CREATE RESOURCE POOL IF NOT EXISTS p1 UNIT = 'unit_p1'")
+        .await
+        .expect("IF NOT EXISTS tolerates it");
+    let pools: Vec<(String, Option<i64>, String)> = conn
+        .query("SELECT name, tenant_id, zone_list FROM DBA_OB_RESOURCE_POOLS")
+        .await
+        .expect("pools");
+    assert_eq!(pools, [("p1".to_string(), None, "zone1".to_string())]);
+    conn.query_drop("DROP RESOURCE POOL p1")
+        .await
+        .expect("drop pool");
+    conn.query_drop("DROP RESOURCE UNIT unit_p1")
+        .await
+        .expect("drop unit");
+    conn.query_drop("DROP RESOURCE UNIT IF EXISTS unit_p1")
+        .await
+        .expect("IF EXISTS");
+}
+
+#[tokio::test]
+async fn restore_admission_checks() {
+    // §6.2 errors, in the order a client meets them.
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts).await.expect("connect");
+    backed_up(&mut conn, &cluster).await;
+    pool(&mut conn, "p1").await;
+    let restore = |tenant: &str, from: &str, until: &str, pools: &str| {
+        format!(
+            "ALTER SYSTEM RESTORE {tenant} FROM '{from}' {until} WITH 'pool_list={pools}&primary_zone=zone1'"
+        )
+    };
+    let cases = [
+        (restore("tenant2", FROM, "", "p1"), 5156),
+        (restore("r1", FROM, "", ""), 4647),
+        (restore("r1", FROM, "", "nosuch"), 4650),
+        (
+            restore(
+                "r1",
+                "file:///elsewhere/data,file:///elsewhere/archive",
+                "",
+                "p1",
+            ),
+            9080,
+        ),
+        (
+            restore("r1", FROM, "UNTIL TIME = '2020-01-01 00:00:00'", "p1"),
+            9119,
+        ),
+        (restore("r1", FROM, "UNTIL SCN = 1", "p1"), 9119),
+    ];
+    for (sql, code) in &cases {
+        assert_eq!(refused(&mut conn, sql).await.0, *code, "{sql}");
+    }
+    assert_eq!(
+        refused(
+            &mut conn,
+            &restore("r1", FROM, "UNTIL TIME = '2020-01-01 00:00:00'", "p1")
+        )
+        .await
+        .1,
+        "do not have enough restore source"
+    );
+    conn.query_drop(restore("r1", FROM, "", "p1"))
+        .await
+        .expect("restore");
+    assert_eq!(
+        refused(&mut conn, &restore("r1", FROM, "", "p1")).await,
+        (9014, "Another restore is in progress".into())
+    );
+    pool(&mut conn, "p2").await;
+    assert_eq!(
+        refused(&mut conn, &restore("r2", FROM, "", "p1")).await.0,
+        4626,
+        "p1 is granted to r1"
+    );
+}
+
+#[tokio::test]
+async fn an_encrypted_backup_needs_its_password_on_the_same_session() {
+    // §2.4: SET DECRYPTION is session-scoped; a wrong or missing password → 9047.
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts.clone()).await.expect("connect");
+    archiving_tenant1(&mut conn, &cluster).await;
+    conn.query_drop(
+        "SET ENCRYPTION ON IDENTIFIED BY 'secret-1' ONLY; ALTER SYSTEM BACKUP TENANT = tenant1",
+    )
+    .await
+    .expect("encrypted backup");
+    step(&cluster, 120);
+    pool(&mut conn, "p1").await;
+    let restore = format!("ALTER SYSTEM RESTORE r1 FROM '{FROM}' WITH 'pool_list=p1'");
+    assert_eq!(
+        refused(&mut conn, &restore).await,
+        (9047, "invalid password for backup".into())
+    );
+    conn.query_drop("SET DECRYPTION IDENTIFIED BY 'wrong'")
+        .await
+        .expect("set");
+    assert_eq!(refused(&mut conn, &restore).await.0, 9047);
+    let mut other = Conn::new(opts).await.expect("second session");
+    other
+        .query_drop("SET DECRYPTION IDENTIFIED BY 'wrong', 'secret-1'")
+        .await
+        .expect("set");
+    assert_eq!(
+        refused(&mut conn, &restore).await.0,
+        9047,
+        "another session's password does not count"
+    );
+    other
+        .query_drop(&restore)
+        .await
+        .expect("the right password");
+}
+
+#[tokio::test]
+async fn a_restore_runs_through_both_progress_rows_into_history_and_a_standby() {
+    // §6.3 (two rows, RESTORING mapping, history SUCCESS) and §6.4 (STANDBY until ACTIVATE).
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts).await.expect("connect");
+    backed_up(&mut conn, &cluster).await;
+    pool(&mut conn, "p1").await;
+    let checkpoint: Option<u64> = conn
+        .query_first("SELECT checkpoint_scn FROM CDB_OB_ARCHIVELOG WHERE tenant_id = 1002")
+        .await
+        .expect("checkpoint");
+    let until = checkpoint.expect("checkpoint") - 30_000_000_000;
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE restored FROM '{FROM}' UNTIL SCN = {until} WITH 'pool_list=p1' DESCRIPTION 'uid-7'"
+    ))
+    .await
+    .expect("restore");
+
+    let rows: Vec<Row> = conn
+        .query("SELECT * FROM CDB_OB_RESTORE_PROGRESS")
+        .await
+        .expect("progress");
+    assert_eq!(
+        column_names(&rows),
+        [
+            "TENANT_ID",
+            "JOB_ID",
+            "RESTORE_TENANT_NAME",
+            "RESTORE_TENANT_ID",
+            "BACKUP_TENANT_NAME",
+            "BACKUP_TENANT_ID",
+            "BACKUP_CLUSTER_NAME",
+            "BACKUP_DEST",
+            "RESTORE_OPTION",
+            "RESTORE_TYPE",
+            "RESTORE_SCN",
+            "RESTORE_SCN_DISPLAY",
+            "STATUS",
+            "START_TIMESTAMP",
+            "BACKUP_SET_LIST",
+            "BACKUP_PIECE_LIST",
+            "TOTAL_BYTES",
+            "TOTAL_BYTES_DISPLAY",
+            "FINISH_BYTES",
+            "FINISH_BYTES_DISPLAY",
+            "DESCRIPTION"
+        ]
+    );
+    assert_eq!(
+        progress_rows(&mut conn).await,
+        [(1, "CREATE_TENANT".to_string())]
+    );
+    assert_eq!(
+        tenant_state(&mut conn, "restored").await,
+        Some(("RESTORE".into(), "RESTORE".into()))
+    );
+    step(&cluster, 3);
+    assert_eq!(
+        progress_rows(&mut conn).await,
+        [
+            (1, "WAIT_TENANT_RESTORE_FINISH".to_string()),
+            (1006, "RESTORING".to_string())
+        ]
+    );
+    let sys_only: Vec<(String, String, String, String)> = conn
+        .query(
+            "SELECT status, restore_scn, backup_set_list, description FROM DBA_OB_RESTORE_PROGRESS",
+        )
+        .await
+        .expect("dba view");
+    assert_eq!(
+        sys_only.len(),
+        1,
+        "§1.3: the DBA_ view in sys shows the sys row"
+    );
+    assert_eq!(
+        sys_only[0].1,
+        until.to_string(),
+        "pivoted columns are strings"
+    );
+    assert_eq!(
+        (sys_only[0].2.as_str(), sys_only[0].3.as_str()),
+        ("1", "uid-7")
+    );
+
+    step(&cluster, 120);
+    let history: Vec<(i64, String, String)> = conn
+        .query("SELECT tenant_id, status, comment FROM CDB_OB_RESTORE_HISTORY ORDER BY tenant_id")
+        .await
+        .expect("history");
+    assert_eq!(
+        history,
+        [
+            (1, "SUCCESS".to_string(), String::new()),
+            (1006, "SUCCESS".to_string(), String::new())
+        ]
+    );
+    let bytes: Option<(i64, i64)> = conn
+        .query_first("SELECT total_bytes, finish_bytes FROM DBA_OB_RESTORE_HISTORY")
+        .await
+        .expect("bytes");
+    let (total, finished) = bytes.expect("bytes");
+    assert!(total > 0 && total == finished);
+    assert_eq!(
+        tenant_state(&mut conn, "restored").await,
+        Some(("NORMAL".into(), "STANDBY".into()))
+    );
+    conn.query_drop("ALTER SYSTEM ACTIVATE STANDBY TENANT = restored")
+        .await
+        .expect("activate");
+    assert_eq!(
+        tenant_state(&mut conn, "restored").await,
+        Some(("NORMAL".into(), "PRIMARY".into()))
+    );
+}
+
+#[tokio::test]
+async fn the_4_2_5_profile_has_no_restore_type() {
+    // §6.3: RESTORE_TYPE is [newer].
+    let mut conn = connect(Version::V4_2_5).await;
+    for view in ["CDB_OB_RESTORE_PROGRESS", "CDB_OB_RESTORE_HISTORY"] {
+        let (columns, _): (Vec<String>, ()) = (
+            conn.query_iter(format!("SELECT * FROM {view}"))
+                .await
+                .expect("query")
+                .columns_ref()
+                .iter()
+                .map(|c| c.name_str().to_string())
+                .collect(),
+            (),
+        );
+        assert!(
+            !columns.iter().any(|c| c == "RESTORE_TYPE"),
+            "{view}: {columns:?}"
+        );
+        assert!(
+            columns.iter().any(|c| c == "RESTORE_SCN"),
+            "{view}: {columns:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failed_or_canceled_restore_ends_fail_with_its_reason() {
+    // §6.3: failure → history FAIL with the reason in COMMENT; §6.4 cancel.
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts).await.expect("connect");
+    backed_up(&mut conn, &cluster).await;
+    pool(&mut conn, "p1").await;
+    cluster.lock().expect("lock").faults.next_restore_failure =
+        Some((-9094, "Restore log stream failed".into()));
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE r1 FROM '{FROM}' WITH 'pool_list=p1'"
+    ))
+    .await
+    .expect("restore");
+    step(&cluster, 120);
+    let failed: Option<(String, String)> = conn
+        .query_first("SELECT status, comment FROM DBA_OB_RESTORE_HISTORY")
+        .await
+        .expect("history");
+    let (status, comment) = failed.expect("history row");
+    assert_eq!(status, "FAIL");
+    assert!(
+        comment.contains("result: -9094(Restore log stream failed)"),
+        "{comment}"
+    );
+    assert_eq!(tenant_state(&mut conn, "r1").await, None);
+
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE r1 FROM '{FROM}' WITH 'pool_list=p1'"
+    ))
+    .await
+    .expect("the pool is free again");
+    step(&cluster, 3);
+    conn.query_drop("ALTER SYSTEM CANCEL RESTORE r1")
+        .await
+        .expect("cancel");
+    step(&cluster, 2);
+    let statuses: Vec<(i64, String)> = conn
+        .query("SELECT job_id, status FROM DBA_OB_RESTORE_HISTORY ORDER BY job_id")
+        .await
+        .expect("history");
+    assert_eq!(statuses, [(1, "FAIL".to_string()), (2, "FAIL".to_string())]);
+    assert_eq!(
+        refused(&mut conn, "ALTER SYSTEM CANCEL RESTORE r1").await.0,
+        5157
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_restores_into_another_cluster_of_the_simulator() {
+    // §6.2: FROM names any reachable backup; the source here is another simulated cluster.
+    let simulator = Simulator::new();
+    let clock = || {
+        Clock::new(
+            jiff::Timestamp::from_second(1_763_600_000).expect("time"),
+            0.0,
+        )
+    };
+    let mut source = Cluster::new("source", Version::V4_4_1, PASSWORD, clock());
+    source.add_user_tenant("tenant1", 1 << 30).expect("tenant");
+    let target = Cluster::new("target", Version::V4_2_5, PASSWORD, clock());
+    let address = "127.0.0.1:0".parse().expect("address");
+    let source = simulator.start(source, address).await.expect("source");
+    let target = simulator.start(target, address).await.expect("target");
+    let opts = |port: u16| -> mysql_async::Opts {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(port)
+            .user(Some("root@sys"))
+            .pass(Some(PASSWORD))
+            .into()
+    };
+    let mut on_source = Conn::new(opts(source.addr.port())).await.expect("source");
+    backed_up(&mut on_source, &source.cluster).await;
+    let mut on_target = Conn::new(opts(target.addr.port())).await.expect("target");
+    pool(&mut on_target, "p1").await;
+    on_target
+        .query_drop(format!(
+            "ALTER SYSTEM RESTORE copy FROM '{FROM}' WITH 'pool_list=p1'"
+        ))
+        .await
+        .expect("restore");
+    let origin: Option<(String, String)> = on_target
+        .query_first("SELECT backup_cluster_name, backup_tenant_name FROM DBA_OB_RESTORE_PROGRESS")
+        .await
+        .expect("progress");
+    assert_eq!(origin, Some(("source".into(), "tenant1".into())));
+}
