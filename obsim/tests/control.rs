@@ -1,0 +1,405 @@
+//! The `obsim` binary and its control API, as the demo and the operator's integration tests use them: a
+//! cluster on a free port, HTTP JSON calls to add clusters and tenants, move the clock and inject faults, and
+//! what a MySQL client then sees.
+
+mod common;
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use common::{PASSWORD, refused};
+use mysql_async::{Conn, Opts, OptsBuilder, prelude::Queryable};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A running `obsim` binary, killed on drop.
+struct Obsim {
+    child: Child,
+    mysql: String,
+    control: String,
+}
+
+impl Drop for Obsim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts the binary on free ports with a frozen clock and reads its addresses from its first line.
+fn obsim() -> Obsim {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_obsim"))
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--control",
+            "127.0.0.1:0",
+            "--speed",
+            "0",
+            "--tenant",
+            "tenant1:1073741824",
+            "--ob-version",
+            "4.4.1",
+        ])
+        .env("OBSIM_PASSWORD", PASSWORD)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("obsim starts");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("first line");
+    // "obsim: cluster obcluster (OceanBase 4.4.1.0) listening on 127.0.0.1:P; control API on http://127.0.0.1:Q"
+    let mysql = line
+        .split("listening on ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .expect("mysql address")
+        .to_string();
+    let control = line
+        .split("http://")
+        .nth(1)
+        .expect("control address")
+        .trim()
+        .to_string();
+    Obsim {
+        child,
+        mysql,
+        control,
+    }
+}
+
+fn opts(address: &str) -> Opts {
+    let (host, port) = address.rsplit_once(':').expect("host:port");
+    OptsBuilder::default()
+        .ip_or_hostname(host)
+        .tcp_port(port.parse().expect("port"))
+        .user(Some("root@sys"))
+        .pass(Some(PASSWORD))
+        .into()
+}
+
+/// One HTTP/1.1 request; returns the status code and body.
+async fn http(control: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(control)
+        .await
+        .expect("control API");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {control}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("receive");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let body = response
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .to_string();
+    (status, body)
+}
+
+async fn post(control: &str, path: &str, body: &str) -> String {
+    let (status, reply) = http(control, "POST", path, body).await;
+    assert!(
+        (200..300).contains(&status),
+        "POST {path} {body}: {status} {reply}"
+    );
+    reply
+}
+
+async fn step(control: &str, seconds: u64) {
+    post(
+        control,
+        "/clock",
+        &format!(r#"{{"stepSeconds": {seconds}}}"#),
+    )
+    .await;
+}
+
+/// tenant1 with destinations and archiving DOING.
+async fn archiving(conn: &mut Conn, control: &str) {
+    conn.query_drop(
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///b/data' TENANT = tenant1; \
+         ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///b/archive' TENANT = tenant1; \
+         ALTER SYSTEM ARCHIVELOG TENANT = tenant1",
+    )
+    .await
+    .expect("archiving");
+    step(control, 5).await;
+}
+
+async fn round(conn: &mut Conn) -> (String, String) {
+    conn.query_first("SELECT status, comment FROM CDB_OB_ARCHIVELOG WHERE tenant_id = 1002")
+        .await
+        .expect("round")
+        .expect("a round")
+}
+
+async fn task_progress(conn: &mut Conn) -> Option<(String, i64)> {
+    conn.query_first(
+        "SELECT status, finish_tablet_count FROM CDB_OB_BACKUP_TASKS WHERE tenant_id = 1002",
+    )
+    .await
+    .expect("task")
+}
+
+#[tokio::test]
+async fn help_names_the_control_api() {
+    let output = Command::new(env!("CARGO_BIN_EXE_obsim"))
+        .arg("--help")
+        .output()
+        .expect("help");
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    for flag in [
+        "--listen",
+        "--control",
+        "--tenant",
+        "--speed",
+        "--ob-version",
+    ] {
+        assert!(help.contains(flag), "{flag} in {help}");
+    }
+}
+
+#[tokio::test]
+async fn clusters_tenants_and_the_clock_through_the_control_api() {
+    let sim = obsim();
+    let (status, routes) = http(&sim.control, "GET", "/", "").await;
+    assert_eq!(status, 200);
+    assert!(routes.contains("/clusters/{cluster}/faults"), "{routes}");
+
+    let created = post(
+        &sim.control,
+        "/clusters",
+        &format!(r#"{{"name": "second", "version": "4.2.5", "password": "{PASSWORD}", "tenants": [{{"name": "t9", "dataBytes": 1024}}]}}"#),
+    )
+    .await;
+    let address = created
+        .split(r#""address":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("address of the new cluster");
+    let mut second = Conn::new(opts(address))
+        .await
+        .expect("connect to the new cluster");
+    let version: Option<String> = second
+        .query_first("SELECT ob_version()")
+        .await
+        .expect("version");
+    assert_eq!(version.as_deref(), Some("4.2.5.0"));
+    post(
+        &sim.control,
+        "/clusters/second/tenants",
+        r#"{"name": "t10"}"#,
+    )
+    .await;
+    let tenants: Vec<String> = second
+        .query(
+            "SELECT tenant_name FROM DBA_OB_TENANTS WHERE tenant_type = 'USER' ORDER BY tenant_id",
+        )
+        .await
+        .expect("tenants");
+    assert_eq!(tenants, ["t9", "t10"]);
+
+    let (status, _) = http(
+        &sim.control,
+        "POST",
+        "/clusters",
+        r#"{"name": "bad", "password": "x", "version": "5"}"#,
+    )
+    .await;
+    assert_eq!(status, 400, "an unknown version is refused");
+    let (status, _) = http(
+        &sim.control,
+        "POST",
+        "/clusters/nosuch/tenants",
+        r#"{"name": "x"}"#,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    // The clock is frozen (--speed 0) and moves only when stepped, on every cluster alike.
+    let mut first = Conn::new(opts(&sim.mysql)).await.expect("connect");
+    let before: Option<String> = first.query_first("SELECT now()").await.expect("now");
+    step(&sim.control, 3600).await;
+    let after: Option<String> = first.query_first("SELECT now()").await.expect("now");
+    let parse = |t: Option<String>| {
+        t.expect("time")
+            .parse::<jiff::civil::DateTime>()
+            .expect("parse")
+    };
+    assert_eq!(
+        parse(after).duration_since(parse(before)),
+        jiff::SignedDuration::from_hours(1)
+    );
+}
+
+#[tokio::test]
+async fn injected_backup_and_archive_faults() {
+    let sim = obsim();
+    let mut conn = Conn::new(opts(&sim.mysql)).await.expect("connect");
+    archiving(&mut conn, &sim.control).await;
+    assert_eq!(round(&mut conn).await.0, "DOING");
+
+    // A failing next backup ends FAILED with the given code in RESULT and COMMENT.
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "fail-next-backup", "tenant": "tenant1", "code": -9082, "message": "backup device out of space"}"#,
+    )
+    .await;
+    conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1 DESCRIPTION 'f1'")
+        .await
+        .expect("backup");
+    step(&sim.control, 60).await;
+    let failed: Option<(String, i64, String)> = conn
+        .query_first("SELECT status, result, comment FROM CDB_OB_BACKUP_JOB_HISTORY WHERE description = 'f1'")
+        .await
+        .expect("history");
+    let (status, result, comment) = failed.expect("the job ended");
+    assert_eq!((status.as_str(), result), ("FAILED", -9082));
+    assert!(
+        comment.contains("-9082(backup device out of space)"),
+        "{comment}"
+    );
+
+    // A stalled job keeps its progress until unstalled.
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "stall", "tenant": "tenant1"}"#,
+    )
+    .await;
+    conn.query_drop("ALTER SYSTEM BACKUP TENANT = tenant1 DESCRIPTION 's1'")
+        .await
+        .expect("backup");
+    step(&sim.control, 2).await;
+    let stalled = task_progress(&mut conn).await.expect("a task");
+    step(&sim.control, 30).await;
+    assert_eq!(
+        task_progress(&mut conn).await,
+        Some(stalled),
+        "no progress while stalled"
+    );
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "unstall", "tenant": "tenant1"}"#,
+    )
+    .await;
+    step(&sim.control, 30).await;
+    let ended: Option<String> = conn
+        .query_first("SELECT status FROM CDB_OB_BACKUP_JOB_HISTORY WHERE description = 's1'")
+        .await
+        .expect("history");
+    assert_eq!(ended.as_deref(), Some("COMPLETED"));
+
+    // Interrupted archiving shows OceanBase's error in COMMENT and goes on when resumed.
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "interrupt-archive", "tenant": "tenant1", "code": -9087, "message": "observer clog is recycled before archive"}"#,
+    )
+    .await;
+    assert_eq!(
+        round(&mut conn).await,
+        (
+            "INTERRUPTED".into(),
+            "-9087(observer clog is recycled before archive)".into()
+        )
+    );
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "resume-archive", "tenant": "tenant1"}"#,
+    )
+    .await;
+    assert_eq!(round(&mut conn).await.0, "DOING");
+
+    // An unreachable destination interrupts archiving, refuses new destinations and fails backups.
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "unreachable-dest", "tenant": "tenant1"}"#,
+    )
+    .await;
+    assert_eq!(
+        round(&mut conn).await.1,
+        "-9070(can not connect to backup destination)"
+    );
+    let (code, message) = refused(
+        &mut conn,
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///b/other' TENANT = tenant1",
+    )
+    .await;
+    assert_eq!(
+        (code, message.as_str()),
+        (9070, "can not connect to backup destination")
+    );
+    let (status, _) = http(&sim.control, "DELETE", "/clusters/obcluster/faults", "").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        round(&mut conn).await,
+        ("DOING".into(), String::new()),
+        "cleared faults let archiving go on"
+    );
+
+    let (status, body) = http(
+        &sim.control,
+        "POST",
+        "/clusters/obcluster/faults",
+        r#"{"kind": "meteor"}"#,
+    )
+    .await;
+    assert_eq!((status, body.as_str()), (400, "unknown fault kind meteor"));
+}
+
+#[tokio::test]
+async fn dropped_and_refused_connections() {
+    let sim = obsim();
+    let mut conn = Conn::new(opts(&sim.mysql)).await.expect("connect");
+    conn.ping().await.expect("ping");
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "drop-connections"}"#,
+    )
+    .await;
+    assert!(
+        conn.ping().await.is_err(),
+        "the open connection was dropped"
+    );
+
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "refuse-connections", "seconds": 2}"#,
+    )
+    .await;
+    assert!(
+        Conn::new(opts(&sim.mysql)).await.is_err(),
+        "new connections are refused"
+    );
+    // Poll with a deadline until connections are accepted again.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match Conn::new(opts(&sim.mysql)).await {
+            Ok(mut conn) => {
+                conn.ping().await.expect("ping after the refusal");
+                break;
+            }
+            Err(e) => assert!(Instant::now() < deadline, "still refused: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
