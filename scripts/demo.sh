@@ -3,8 +3,8 @@
 # and the examples applied in namespace `demo`. Leaves everything running until Ctrl-C.
 #
 # Today the operator validates and reports the console's initial states (Pending Backup Scheduling,
-# Pending, Starting/Stopping); the OceanBase side of the demo (obsim, the simulator, with backups
-# progressing to Completed) arrives with the obsim and lifecycle issues.
+# Pending, Starting/Stopping). obsim, the OceanBase simulator, runs beside it with two tenants at 60x speed
+# for you to drive with a MySQL client; the operator starts talking to it with the lifecycle issue.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +12,9 @@ bin=$(tools/k8s/build.sh | tail -n 1)
 cargo build --locked --bins
 dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-demo.XXXXXX")
 operator_pid=
+obsim_pid=
 cleanup() {
+  [ -n "$obsim_pid" ] && kill "$obsim_pid" 2>/dev/null || true
   if [ -n "$operator_pid" ] && kill "$operator_pid" 2>/dev/null; then
     for _ in $(seq 1 20); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$operator_pid" 2>/dev/null || true
@@ -23,6 +25,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 scripts/control-plane.sh start "$dir" "$bin"
+
+OBSIM_PASSWORD=demo-only-password target/debug/obsim --listen 127.0.0.1:0 --control 127.0.0.1:0 --speed 60 \
+  --tenant tenant1:10737418240 --tenant tenant2:2147483648 2>"$dir/obsim.log" &
+obsim_pid=$!
+for _ in $(seq 1 50); do grep -q 'listening on' "$dir/obsim.log" && break; sleep 0.1; done
+obsim_sql=$(sed -n 's/.*listening on \([0-9.:]*\);.*/\1/p' "$dir/obsim.log")
+obsim_control=$(sed -n 's/.*control API on \(http:[^ ]*\).*/\1/p' "$dir/obsim.log")
 
 kubectl=("$bin/kubectl" --kubeconfig "$dir/admin.kubeconfig")
 "${kubectl[@]}" create namespace demo >/dev/null
@@ -45,5 +54,7 @@ echo "  export KUBECONFIG=$dir/admin.kubeconfig"
 echo "  $bin/kubectl -n demo get obbackup"
 echo "  $bin/kubectl -n demo describe backuptask tenant1-full-now"
 echo "  curl -s 127.0.0.1:8080/metrics | grep obbackup_"
+echo "  mysql -h ${obsim_sql%:*} -P ${obsim_sql##*:} -u root@sys -pdemo-only-password --ssl=0   # obsim (OceanBase 4.4.1)"
+echo "  curl -s $obsim_control/clusters                              # obsim's control API"
 echo "Operator log: $dir/operator.log. Press Ctrl-C to stop everything."
 wait "$operator_pid"
