@@ -495,10 +495,52 @@ async fn a_data_backup_runs_through_its_states_and_leaves_a_backup_set() {
     );
     step(&cluster, 1);
     let result: Option<(String, i64)> = conn
-        .query_first("SELECT status, result FROM CDB_OB_BACKUP_JOBS WHERE description = 'uid-2'")
+        .query_first("SELECT status, result FROM CDB_OB_BACKUP_JOBS WHERE tenant_id = 1002 AND description = 'uid-2'")
         .await
         .expect("canceled");
     assert_eq!(result, Some(("CANCELED".into(), -4072)));
+}
+
+#[tokio::test]
+async fn a_backup_from_sys_lists_its_cluster_job_in_sys() {
+    // §4.3: the sys path inserts one CLUSTER job in sys (BACKUP_SET_ID 0, INITIATOR_JOB_ID = JOB_ID) that
+    // spawns the tenant jobs; §1.3: DBA_ views in sys show only it.
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts).await.expect("connect");
+    archiving_tenant1(&mut conn, &cluster).await;
+    conn.query_drop("ALTER SYSTEM BACKUP DATABASE DESCRIPTION 'all'")
+        .await
+        .expect("backup of every eligible tenant");
+    type Job = (i64, i64, i64, String, String, String);
+    let sql = "SELECT job_id, backup_set_id, initiator_job_id, executor_tenant_id, job_level, status FROM";
+    let sys: Vec<Job> = conn
+        .query(format!("{sql} DBA_OB_BACKUP_JOBS"))
+        .await
+        .expect("sys jobs");
+    assert_eq!(
+        sys,
+        [(1, 0, 1, "1002".into(), "CLUSTER".into(), "INIT".into())]
+    );
+    let tenant: Vec<(i64, i64, String)> = conn
+        .query("SELECT initiator_tenant_id, initiator_job_id, job_level FROM CDB_OB_BACKUP_JOBS WHERE tenant_id = 1002")
+        .await
+        .expect("tenant jobs");
+    assert_eq!(tenant, [(1, 1, "USER_TENANT".into())]);
+    step(&cluster, 2);
+    let doing: Option<String> = conn
+        .query_first("SELECT status FROM DBA_OB_BACKUP_JOBS")
+        .await
+        .expect("sys job");
+    assert_eq!(doing.as_deref(), Some("DOING"));
+    step(&cluster, 120);
+    let done: Vec<Job> = conn
+        .query(format!("{sql} DBA_OB_BACKUP_JOB_HISTORY"))
+        .await
+        .expect("sys history");
+    assert_eq!(
+        done,
+        [(1, 0, 1, "1002".into(), "CLUSTER".into(), "COMPLETED".into())]
+    );
 }
 
 #[tokio::test]

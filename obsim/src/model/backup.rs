@@ -95,6 +95,10 @@ pub struct BackupJob {
     pub fail_with: Option<(i64, String)>,
     /// Progress is frozen (a stalled job).
     pub stalled: bool,
+    /// `JOB_LEVEL`: `USER_TENANT`, or `CLUSTER` for the sys job a backup from sys starts (§4.3).
+    pub level: &'static str,
+    /// `EXECUTOR_TENANT_ID`: the tenant ids the job backs up, comma-separated.
+    pub executor_tenant_ids: String,
 }
 
 /// A backup set file (reference §4.4 `DBA_OB_BACKUP_SET_FILES`).
@@ -243,6 +247,8 @@ impl TenantBackups {
             done_bytes: 0,
             fail_with: None,
             stalled: false,
+            level: "USER_TENANT",
+            executor_tenant_ids: job.tenant_id.to_string(),
         });
         self.jobs
             .last()
@@ -264,6 +270,11 @@ impl TenantBackups {
         for job in &mut self.jobs {
             advance_job(job, &mut self.sets, now, server);
         }
+        self.retire_finished(now);
+    }
+
+    /// Moves jobs that ended a step ago to the history table.
+    pub fn retire_finished(&mut self, now: Timestamp) {
         let (finished, running): (Vec<_>, Vec<_>) = self
             .jobs
             .drain(..)
@@ -377,6 +388,75 @@ fn finish(
         _ => {
             set.status = "FAILED";
             set.file_status = "INCOMPLETE";
+        }
+    }
+}
+
+impl BackupJob {
+    /// The sys-side `CLUSTER` job of a backup started from sys: BACKUP_SET_ID 0, its own initiator (§4.3).
+    pub fn cluster_job(
+        job_id: i64,
+        executors: &[i64],
+        request: &super::BackupRequest,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            job_id,
+            backup_set_id: 0,
+            initiator_tenant_id: 1,
+            initiator_job_id: job_id,
+            tenant_id: 1,
+            incremental: request.incremental,
+            plus_archivelog: request.plus_archivelog,
+            encrypted: request.password.is_some(),
+            password: request.password.clone(),
+            start: now,
+            end: None,
+            status: JobStatus::Init,
+            since: now,
+            result: 0,
+            comment: String::new(),
+            description: request.description.clone().unwrap_or_default(),
+            path: String::new(),
+            total_bytes: 0,
+            done_bytes: 0,
+            fail_with: None,
+            stalled: false,
+            level: "CLUSTER",
+            executor_tenant_ids: executors
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        }
+    }
+
+    /// A cluster job follows the tenant jobs it spawned: DOING while any runs, CANCELING while any cancels,
+    /// then FAILED if any failed, CANCELED if any was canceled, else COMPLETED, ending with the last of them.
+    pub fn follow(&mut self, spawned: &[&BackupJob]) {
+        if self.status.is_final() || spawned.is_empty() {
+            return;
+        }
+        let any = |status: JobStatus| spawned.iter().any(|j| j.status == status);
+        if spawned.iter().all(|j| j.status.is_final()) {
+            let failed = spawned.iter().find(|j| j.status == JobStatus::Failed);
+            self.status = match failed {
+                Some(_) => JobStatus::Failed,
+                None if any(JobStatus::Canceled) => JobStatus::Canceled,
+                None => JobStatus::Completed,
+            };
+            if let Some(failed) = failed {
+                self.result = failed.result;
+                self.comment = failed.comment.clone();
+            } else if self.status == JobStatus::Canceled {
+                self.result = CANCELED;
+            }
+            self.end = spawned.iter().filter_map(|j| j.end).max();
+            self.since = self.end.unwrap_or(self.since);
+        } else if any(JobStatus::Canceling) {
+            self.status = JobStatus::Canceling;
+        } else if any(JobStatus::Doing) {
+            self.status = JobStatus::Doing;
         }
     }
 }

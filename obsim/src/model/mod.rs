@@ -130,7 +130,30 @@ impl Cluster {
             tenant.backups.advance(now, SERVER_ADDRESS);
             tenant.clean_scope().advance(now);
         }
+        self.follow_cluster_jobs(now);
         self.advance_restores(now);
+    }
+
+    /// Sys-side CLUSTER backup jobs follow the tenant jobs they spawned.
+    fn follow_cluster_jobs(&mut self, now: Timestamp) {
+        let (sys, users): (Vec<&mut Tenant>, Vec<&mut Tenant>) = self
+            .tenants
+            .iter_mut()
+            .filter(|t| t.kind != TenantType::Meta)
+            .partition(|t| t.kind == TenantType::Sys);
+        for sys in sys {
+            for cluster_job in &mut sys.backups.jobs {
+                let spawned: Vec<&backup::BackupJob> = users
+                    .iter()
+                    .flat_map(|t| t.backups.jobs.iter().chain(&t.backups.history))
+                    .filter(|j| {
+                        j.initiator_tenant_id == 1 && j.initiator_job_id == cluster_job.job_id
+                    })
+                    .collect();
+                cluster_job.follow(&spawned);
+            }
+            sys.backups.retire_finished(now);
+        }
     }
 
     /// The tenants a `TENANT = list` clause names; without one, every user tenant.
@@ -268,6 +291,7 @@ impl Cluster {
         }
         self.next_sys_job_id += 1;
         let sys_job = self.next_sys_job_id;
+        let mut executors = Vec::new();
         for name in eligible {
             let failure = self.faults.take_backup_failure(&name);
             let tenant = self.target(Some(&name))?;
@@ -287,10 +311,15 @@ impl Cluster {
                 data_bytes: tenant.data_bytes,
                 initiator: Some((1, sys_job)),
             };
+            executors.push(tenant.id);
             tenant.backups.submit(job, now);
             if let Some(job) = tenant.backups.jobs.last_mut() {
                 job.fail_with = failure;
             }
+        }
+        let cluster_job = backup::BackupJob::cluster_job(sys_job, &executors, &request, now);
+        if let Some(sys) = self.tenants.iter_mut().find(|t| t.kind == TenantType::Sys) {
+            sys.backups.jobs.push(cluster_job);
         }
         Ok(())
     }

@@ -33,7 +33,7 @@ fn jobs_of(cluster: &Cluster, history: bool) -> impl Iterator<Item = &BackupJob>
     cluster
         .tenants
         .iter()
-        .filter(|t| t.kind == TenantType::User)
+        .filter(|t| t.kind != TenantType::Meta)
         .flat_map(move |t| {
             if history {
                 &t.backups.history
@@ -76,10 +76,10 @@ pub fn jobs(cluster: &Cluster, history: bool) -> Table {
                 Value::Int(j.backup_set_id),
                 Value::Int(j.initiator_tenant_id),
                 Value::Int(j.initiator_job_id),
-                Value::Text(j.tenant_id.to_string()),
+                Value::Text(j.executor_tenant_ids.clone()),
                 Value::Text(if j.plus_archivelog { "ON" } else { "OFF" }.into()),
                 Value::Text(if j.incremental { "INC" } else { "FULL" }.into()),
-                Value::Text("USER_TENANT".into()),
+                Value::Text(j.level.into()),
                 Value::Text(if j.encrypted { "PASSWORD" } else { "NONE" }.into()),
                 passwd(j.password.as_deref()),
                 time(Some(j.start)),
