@@ -188,14 +188,7 @@ impl TenantBackups {
             job.data_bytes
         }
         .max(1);
-        self.next_job_id = self.next_job_id.max(
-            self.history
-                .iter()
-                .chain(&self.jobs)
-                .map(|j| j.job_id)
-                .max()
-                .unwrap_or(0),
-        ) + 1;
+        self.next_job_id += 1;
         let backup_set_id = self.next_set_id();
         let tablets = (job.data_bytes / (1 << 30) * TABLETS_PER_GIB).max(10);
         self.sets.push(BackupSet {

@@ -165,14 +165,7 @@ impl TenantClean {
         parameter: i64,
         at: Timestamp,
     ) -> &mut DeleteJob {
-        self.next_job_id = self.next_job_id.max(
-            self.history
-                .iter()
-                .chain(&self.jobs)
-                .map(|j| j.job_id)
-                .max()
-                .unwrap_or(0),
-        ) + 1;
+        self.next_job_id += 1;
         // TYPE strings of the newest source (§5.3); manual deletes exist only from 4.4.1, and policy jobs
         // are spelled the same in every version.
         let kind = match &request.target {
