@@ -1,0 +1,227 @@
+//! Talking to OceanBase (reference §1–§4): a trait with the operator's verbs and typed rows, and one
+//! implementation on `mysql_async` ([`mysql::MysqlCluster`]). The operator connects to the sys tenant and
+//! reaches user tenants with `TENANT = name` clauses and `CDB_` views (SPEC §2.1).
+
+pub mod connection;
+pub mod mysql;
+pub mod sql;
+
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+
+pub use connection::ConnectionInfo;
+pub use sql::{AccessKeys, Redactor};
+
+/// Why talking to OceanBase failed. Messages are redacted before they are built.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ObError {
+    /// The cluster could not be reached (connect, I/O, timeout): transient, never a task failure.
+    #[error("cannot reach OceanBase: {0}")]
+    Unreachable(String),
+    /// OceanBase answered with an error.
+    #[error("OceanBase error {code}: {message}")]
+    Server { code: u16, message: String },
+    /// OceanBase answered with something the operator cannot read.
+    #[error("unexpected answer from OceanBase: {0}")]
+    Protocol(String),
+    /// A name that is not an OceanBase identifier.
+    #[error("{0:?} is not a valid OceanBase name")]
+    InvalidIdentifier(String),
+    /// A value the operator refuses to send.
+    #[error("invalid value: {0}")]
+    InvalidValue(String),
+}
+
+impl ObError {
+    /// The server's error number, if OceanBase answered with an error.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            ObError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying later may succeed without anyone changing anything.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ObError::Unreachable(_))
+    }
+}
+
+/// A user tenant (`DBA_OB_TENANTS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRow {
+    pub id: i64,
+    pub name: String,
+    /// `NORMAL`, `RESTORE`, `CREATING`, `DROPPING`.
+    pub status: String,
+    /// `PRIMARY`, `STANDBY`, …
+    pub role: String,
+    /// LOG_MODE is `ARCHIVELOG`.
+    pub archivelog: bool,
+}
+
+/// A tenant's current archive round (`CDB_OB_ARCHIVELOG`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveRound {
+    pub tenant_id: i64,
+    pub round_id: i64,
+    /// `PREPARE`, `BEGINNING`, `DOING`, `INTERRUPTED`, `SUSPENDING`, `SUSPEND`, `STOPPING`, `STOP`.
+    pub status: String,
+    pub start_scn: u64,
+    pub checkpoint_scn: u64,
+    /// Without access keys.
+    pub path: String,
+    pub comment: String,
+}
+
+/// A tenant's log archive destination (`CDB_OB_ARCHIVE_DEST`), without access keys.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArchiveDest {
+    pub path: String,
+    pub binding: String,
+    pub piece_switch_interval: String,
+    /// `ENABLE` or `DEFER`.
+    pub state: String,
+}
+
+/// A data backup job of a user tenant (`CDB_OB_BACKUP_JOBS` / `_HISTORY`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupJobRow {
+    pub tenant_id: i64,
+    pub job_id: i64,
+    pub backup_set_id: i64,
+    /// `FULL` or `INC`.
+    pub backup_type: String,
+    /// `INIT`, `DOING`, `COMPLETED`, `FAILED`, `CANCELING`, `CANCELED`.
+    pub status: String,
+    pub result: i64,
+    pub comment: String,
+    pub description: String,
+    pub path: String,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+}
+
+/// Progress of a running backup (`CDB_OB_BACKUP_TASKS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupProgress {
+    pub tenant_id: i64,
+    pub job_id: i64,
+    pub input_bytes: i64,
+    pub output_bytes: i64,
+    pub tablet_count: i64,
+    pub finish_tablet_count: i64,
+    pub path: String,
+}
+
+/// A backup set (`CDB_OB_BACKUP_SET_FILES`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackupSetRow {
+    pub tenant_id: i64,
+    pub backup_set_id: i64,
+    /// `FULL` or `INC`.
+    pub backup_type: String,
+    /// `DOING`, `SUCCESS`, `FAILED`.
+    pub status: String,
+    pub file_status: String,
+    pub input_bytes: i64,
+    pub output_bytes: i64,
+    pub end: Option<Timestamp>,
+    pub path: String,
+}
+
+/// Everything one observer cycle reads, in a constant number of queries.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Snapshot {
+    /// `ob_version()`.
+    pub version: String,
+    pub tenants: Vec<TenantRow>,
+    pub rounds: Vec<ArchiveRound>,
+    /// Per tenant id.
+    pub archive_dests: Vec<(i64, ArchiveDest)>,
+    /// `data_backup_dest` per tenant id, without access keys.
+    pub data_dests: Vec<(i64, String)>,
+    /// Unfinished jobs and the finished jobs whose description was asked for.
+    pub jobs: Vec<BackupJobRow>,
+    pub progress: Vec<BackupProgress>,
+    pub sets: Vec<BackupSetRow>,
+}
+
+impl Snapshot {
+    /// The user tenant of that name (OceanBase resolves names case-insensitively).
+    pub fn tenant(&self, name: &str) -> Option<&TenantRow> {
+        self.tenants
+            .iter()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The tenant's current round.
+    pub fn round(&self, tenant_id: i64) -> Option<&ArchiveRound> {
+        self.rounds.iter().find(|r| r.tenant_id == tenant_id)
+    }
+
+    /// The tenant's log archive destination.
+    pub fn archive_dest(&self, tenant_id: i64) -> Option<&ArchiveDest> {
+        self.archive_dests
+            .iter()
+            .find(|(id, _)| *id == tenant_id)
+            .map(|(_, d)| d)
+    }
+
+    /// The tenant's data backup destination.
+    pub fn data_dest(&self, tenant_id: i64) -> Option<&str> {
+        self.data_dests
+            .iter()
+            .find(|(id, _)| *id == tenant_id)
+            .map(|(_, d)| d.as_str())
+    }
+
+    /// The job a task submitted, found by its description (the task's UID, SPEC §2.3).
+    pub fn job_by_description(&self, tenant_id: i64, description: &str) -> Option<&BackupJobRow> {
+        self.jobs
+            .iter()
+            .find(|j| j.tenant_id == tenant_id && j.description == description)
+    }
+
+    /// Whether the tenant has an unfinished backup job.
+    pub fn active_job(&self, tenant_id: i64) -> Option<&BackupJobRow> {
+        self.jobs
+            .iter()
+            .find(|j| j.tenant_id == tenant_id && !is_final_job_status(&j.status))
+    }
+
+    /// Progress of a running job.
+    pub fn progress(&self, tenant_id: i64, job_id: i64) -> Option<&BackupProgress> {
+        self.progress
+            .iter()
+            .find(|p| p.tenant_id == tenant_id && p.job_id == job_id)
+    }
+
+    /// A backup set.
+    pub fn set(&self, tenant_id: i64, backup_set_id: i64) -> Option<&BackupSetRow> {
+        self.sets
+            .iter()
+            .find(|s| s.tenant_id == tenant_id && s.backup_set_id == backup_set_id)
+    }
+}
+
+/// Whether a job STATUS is final (reference §4.6).
+pub fn is_final_job_status(status: &str) -> bool {
+    matches!(status, "COMPLETED" | "FAILED" | "CANCELED")
+}
+
+/// The operator's verbs on one OceanBase cluster. Every statement runs on the sys tenant.
+pub trait OceanBase: Send + Sync {
+    /// Reads a [`Snapshot`]: tenants, rounds, destinations, unfinished jobs plus the finished jobs with these
+    /// descriptions, progress and sets — a constant number of queries whatever the number of tenants.
+    fn snapshot<'a>(
+        &'a self,
+        descriptions: &'a [String],
+    ) -> BoxFuture<'a, Result<Snapshot, ObError>>;
+
+    /// Runs administrative statements, in order, on one session.
+    fn execute<'a>(&'a self, statements: &'a [String]) -> BoxFuture<'a, Result<(), ObError>>;
+
+    /// SQL round trips made so far, and how many failed.
+    fn round_trips(&self) -> (u64, u64);
+}

@@ -1,0 +1,391 @@
+//! [`OceanBase`] on `mysql_async`: one connection pool per cluster for reads, a dedicated session for each
+//! batch of administrative statements (so session state such as `SET ENCRYPTION` applies to exactly the
+//! statements after it and dies with the session), TLS when a CA is given, connect and query timeouts, and
+//! every error redacted.
+
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use futures::{FutureExt, future::BoxFuture};
+use jiff::Timestamp;
+use mysql_async::{
+    Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts, Value,
+    prelude::Queryable,
+};
+
+use super::{
+    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, ConnectionInfo, ObError,
+    OceanBase, Redactor, Snapshot, TenantRow, sql,
+};
+
+/// How long connecting may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one statement may take.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One OceanBase cluster reached through `mysql_async`.
+pub struct MysqlCluster {
+    opts: Opts,
+    pool: Pool,
+    redactor: Redactor,
+    round_trips: AtomicU64,
+    errors: AtomicU64,
+}
+
+impl MysqlCluster {
+    /// A cluster client (connections are made lazily). `secrets` are extra values to redact from errors,
+    /// e.g. backup passwords and access keys this client will send.
+    pub fn new(info: &ConnectionInfo, secrets: impl IntoIterator<Item = String>) -> Self {
+        let mut builder = OptsBuilder::default()
+            .ip_or_hostname(info.host.clone())
+            .tcp_port(info.port)
+            .user(Some(info.user.clone()))
+            .pass(Some(info.password.clone()))
+            .prefer_socket(false)
+            // Times in views come back in UTC.
+            .init(vec!["SET time_zone = '+00:00'"])
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(PoolConstraints::new(0, 4).unwrap_or_default())
+                    .with_inactive_connection_ttl(Duration::from_secs(60)),
+            );
+        if let Some(ca) = &info.ca_cert {
+            builder = builder.ssl_opts(SslOpts::default().with_root_certs(vec![ca.clone().into()]));
+        }
+        let opts: Opts = builder.into();
+        Self {
+            pool: Pool::new(opts.clone()),
+            opts,
+            redactor: Redactor::new([info.password.clone()].into_iter().chain(secrets)),
+            round_trips: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+        }
+    }
+
+    fn error(&self, error: mysql_async::Error) -> ObError {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        match error {
+            mysql_async::Error::Server(e) => ObError::Server {
+                code: e.code,
+                message: self.redactor.redact(&e.message),
+            },
+            mysql_async::Error::Io(e) => ObError::Unreachable(self.redactor.redact(&e.to_string())),
+            mysql_async::Error::Driver(e) => {
+                ObError::Unreachable(self.redactor.redact(&e.to_string()))
+            }
+            other => ObError::Protocol(self.redactor.redact(&other.to_string())),
+        }
+    }
+
+    fn timed_out(&self, what: &str) -> ObError {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        ObError::Unreachable(format!("{what} timed out"))
+    }
+
+    async fn pooled(&self) -> Result<Conn, ObError> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.pool.get_conn()).await {
+            Ok(conn) => conn.map_err(|e| self.error(e)),
+            Err(_) => Err(self.timed_out("connecting")),
+        }
+    }
+
+    async fn rows(&self, conn: &mut Conn, query: &str) -> Result<Vec<Row>, ObError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(QUERY_TIMEOUT, conn.query(query)).await {
+            Ok(rows) => rows.map_err(|e| self.error(e)),
+            Err(_) => Err(self.timed_out("a query")),
+        }
+    }
+
+    async fn read_snapshot(&self, descriptions: &[String]) -> Result<Snapshot, ObError> {
+        let mut conn = self.pooled().await?;
+        let version = self
+            .rows(&mut conn, "SELECT ob_version()")
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|mut r| text(&mut r, 0))
+            .unwrap_or_default();
+        let tenants = self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
+                 WHERE tenant_type = 'USER'",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| TenantRow {
+                id: int(&mut r, 0),
+                name: text(&mut r, 1).unwrap_or_default(),
+                status: text(&mut r, 2).unwrap_or_default(),
+                role: text(&mut r, 3).unwrap_or_default(),
+                archivelog: text(&mut r, 4).as_deref() == Some("ARCHIVELOG"),
+            })
+            .collect();
+        let rounds = self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, round_id, status, start_scn, checkpoint_scn, path, comment \
+                 FROM CDB_OB_ARCHIVELOG",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| ArchiveRound {
+                tenant_id: int(&mut r, 0),
+                round_id: int(&mut r, 1),
+                status: text(&mut r, 2).unwrap_or_default(),
+                start_scn: uint(&mut r, 3),
+                checkpoint_scn: uint(&mut r, 4),
+                path: strip_keys(&text(&mut r, 5).unwrap_or_default()),
+                comment: self.redactor.redact(&text(&mut r, 6).unwrap_or_default()),
+            })
+            .collect();
+        let mut archive_dests: Vec<(i64, ArchiveDest)> = Vec::new();
+        for mut r in self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, name, value FROM CDB_OB_ARCHIVE_DEST",
+            )
+            .await?
+        {
+            let tenant = int(&mut r, 0);
+            let (name, value) = (
+                text(&mut r, 1).unwrap_or_default(),
+                text(&mut r, 2).unwrap_or_default(),
+            );
+            let index = match archive_dests.iter().position(|(t, _)| *t == tenant) {
+                Some(i) => i,
+                None => {
+                    archive_dests.push((tenant, ArchiveDest::default()));
+                    archive_dests.len() - 1
+                }
+            };
+            let dest = &mut archive_dests[index].1;
+            match name.to_lowercase().as_str() {
+                "path" => dest.path = strip_keys(&value),
+                "binding" => dest.binding = value,
+                "piece_switch_interval" => dest.piece_switch_interval = value,
+                "state" => dest.state = value,
+                _ => {}
+            }
+        }
+        let data_dests = self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| (int(&mut r, 0), strip_keys(&text(&mut r, 1).unwrap_or_default())))
+            .collect();
+        const JOB_COLUMNS: &str = "tenant_id, job_id, backup_set_id, backup_type, status, result, comment, \
+                                   description, path, start_timestamp, end_timestamp";
+        let mut jobs: Vec<BackupJobRow> = self
+            .rows(
+                &mut conn,
+                &format!(
+                    "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"
+                ),
+            )
+            .await?
+            .into_iter()
+            .map(|r| self.job(r))
+            .collect();
+        if !descriptions.is_empty() {
+            let list = descriptions
+                .iter()
+                .map(|d| sql::literal(d))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(", ");
+            let finished = self
+                .rows(
+                    &mut conn,
+                    &format!(
+                        "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOB_HISTORY \
+                         WHERE job_level = 'USER_TENANT' AND description IN ({list})"
+                    ),
+                )
+                .await?;
+            jobs.extend(finished.into_iter().map(|r| self.job(r)));
+        }
+        let progress = self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
+                 FROM CDB_OB_BACKUP_TASKS",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| BackupProgress {
+                tenant_id: int(&mut r, 0),
+                job_id: int(&mut r, 1),
+                input_bytes: int(&mut r, 2),
+                output_bytes: int(&mut r, 3),
+                tablet_count: int(&mut r, 4),
+                finish_tablet_count: int(&mut r, 5),
+                path: strip_keys(&text(&mut r, 6).unwrap_or_default()),
+            })
+            .collect();
+        let sets = self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
+                 end_timestamp, path FROM CDB_OB_BACKUP_SET_FILES",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| BackupSetRow {
+                tenant_id: int(&mut r, 0),
+                backup_set_id: int(&mut r, 1),
+                backup_type: text(&mut r, 2).unwrap_or_default(),
+                status: text(&mut r, 3).unwrap_or_default(),
+                file_status: text(&mut r, 4).unwrap_or_default(),
+                input_bytes: int(&mut r, 5),
+                output_bytes: int(&mut r, 6),
+                end: timestamp(&mut r, 7),
+                path: strip_keys(&text(&mut r, 8).unwrap_or_default()),
+            })
+            .collect();
+        Ok(Snapshot {
+            version,
+            tenants,
+            rounds,
+            archive_dests,
+            data_dests,
+            jobs,
+            progress,
+            sets,
+        })
+    }
+
+    fn job(&self, mut r: Row) -> BackupJobRow {
+        BackupJobRow {
+            tenant_id: int(&mut r, 0),
+            job_id: int(&mut r, 1),
+            backup_set_id: int(&mut r, 2),
+            backup_type: text(&mut r, 3).unwrap_or_default(),
+            status: text(&mut r, 4).unwrap_or_default(),
+            result: int(&mut r, 5),
+            comment: self.redactor.redact(&text(&mut r, 6).unwrap_or_default()),
+            description: text(&mut r, 7).unwrap_or_default(),
+            path: strip_keys(&text(&mut r, 8).unwrap_or_default()),
+            start: timestamp(&mut r, 9),
+            end: timestamp(&mut r, 10),
+        }
+    }
+
+    async fn run(&self, statements: &[String]) -> Result<(), ObError> {
+        // A session of its own: its state (SET ENCRYPTION …) ends with it and never reaches a pooled read.
+        let mut conn =
+            match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(self.opts.clone())).await {
+                Ok(conn) => conn.map_err(|e| self.error(e))?,
+                Err(_) => return Err(self.timed_out("connecting")),
+            };
+        let mut outcome = Ok(());
+        for statement in statements {
+            self.round_trips.fetch_add(1, Ordering::Relaxed);
+            match tokio::time::timeout(QUERY_TIMEOUT, conn.query_drop(statement)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    outcome = Err(self.error(e));
+                    break;
+                }
+                Err(_) => {
+                    outcome = Err(self.timed_out("a statement"));
+                    break;
+                }
+            }
+        }
+        // Best effort: a session that cannot say goodbye is closed by dropping it.
+        let _ = tokio::time::timeout(Duration::from_secs(2), conn.disconnect()).await;
+        outcome
+    }
+}
+
+impl OceanBase for MysqlCluster {
+    fn snapshot<'a>(
+        &'a self,
+        descriptions: &'a [String],
+    ) -> BoxFuture<'a, Result<Snapshot, ObError>> {
+        self.read_snapshot(descriptions).boxed()
+    }
+
+    fn execute<'a>(&'a self, statements: &'a [String]) -> BoxFuture<'a, Result<(), ObError>> {
+        self.run(statements).boxed()
+    }
+
+    fn round_trips(&self) -> (u64, u64) {
+        (
+            self.round_trips.load(Ordering::Relaxed),
+            self.errors.load(Ordering::Relaxed),
+        )
+    }
+}
+
+fn text(row: &mut Row, index: usize) -> Option<String> {
+    match row.take::<Value, _>(index)? {
+        Value::NULL => None,
+        Value::Bytes(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
+        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
+    }
+}
+
+fn int(row: &mut Row, index: usize) -> i64 {
+    text(row, index)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default()
+}
+
+fn uint(row: &mut Row, index: usize) -> u64 {
+    text(row, index)
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_default()
+}
+
+/// A `DATETIME` read in UTC (the session's time zone).
+fn timestamp(row: &mut Row, index: usize) -> Option<Timestamp> {
+    let civil: jiff::civil::DateTime = text(row, index)?.parse().ok()?;
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
+}
+
+/// A destination as the operator records it: without `access_id` / `access_key`.
+pub fn strip_keys(uri: &str) -> String {
+    let Some((base, query)) = uri.split_once('?') else {
+        return uri.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            let key = pair.split('=').next().unwrap_or_default().to_lowercase();
+            key != "access_id" && key != "access_key"
+        })
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_stripped_from_recorded_destinations() {
+        assert_eq!(
+            strip_keys("oss://b/p?host=h&access_id=A&access_key=K"),
+            "oss://b/p?host=h"
+        );
+        assert_eq!(
+            strip_keys("oss://b/p?access_id=A&access_key=K"),
+            "oss://b/p"
+        );
+        assert_eq!(strip_keys("file:///backup"), "file:///backup");
+    }
+}

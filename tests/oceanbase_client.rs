@@ -1,0 +1,194 @@
+//! The operator's OceanBase client against obsim over the MySQL protocol (reference §1–§4): a constant
+//! number of round trips per snapshot, encryption on the backup's own session, jobs found by description,
+//! errors with OceanBase's codes and without secrets.
+
+use std::sync::{Arc, Mutex};
+
+use ob_backup_operator::oceanbase::{ConnectionInfo, ObError, OceanBase, mysql::MysqlCluster, sql};
+use obsim::{
+    clock::Clock,
+    model::{Cluster, Version},
+    sim::{Node, Simulator},
+};
+
+const PASSWORD: &str = "sys-pw-not-for-logs";
+
+async fn obsim(tenants: usize) -> Arc<Node> {
+    let mut cluster = Cluster::new(
+        "obcluster",
+        Version::V4_4_1,
+        PASSWORD,
+        Clock::new(
+            jiff::Timestamp::from_second(1_763_600_000).expect("time"),
+            0.0,
+        ),
+    );
+    for i in 1..=tenants {
+        cluster
+            .add_user_tenant(&format!("tenant{i}"), 1 << 30)
+            .expect("tenant");
+    }
+    Simulator::new()
+        .start(cluster, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("obsim")
+}
+
+fn info(node: &Node, password: &str) -> ConnectionInfo {
+    ConnectionInfo {
+        host: "127.0.0.1".into(),
+        port: node.addr.port(),
+        user: "root@sys".into(),
+        password: password.into(),
+        ca_cert: None,
+    }
+}
+
+fn step(cluster: &Arc<Mutex<Cluster>>, seconds: i64) {
+    cluster
+        .lock()
+        .expect("lock")
+        .clock
+        .step(jiff::SignedDuration::from_secs(seconds));
+}
+
+async fn archiving(client: &MysqlCluster, node: &Node, tenant: &str) {
+    client
+        .execute(&[
+            sql::set_data_backup_dest(tenant, "file:///backup/data").expect("sql"),
+            sql::set_log_archive_dest(tenant, "file:///backup/archive", "OPTIONAL", "1d")
+                .expect("sql"),
+            sql::archive_mode(tenant, true).expect("sql"),
+        ])
+        .await
+        .expect("configure and start archiving");
+    step(&node.cluster, 5);
+}
+
+#[tokio::test]
+async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
+    let mut costs = Vec::new();
+    for tenants in [1, 10] {
+        let node = obsim(tenants).await;
+        let client = MysqlCluster::new(&info(&node, PASSWORD), []);
+        let snapshot = client
+            .snapshot(&["some-uid".to_string()])
+            .await
+            .expect("snapshot");
+        assert_eq!(snapshot.tenants.len(), tenants);
+        assert_eq!(snapshot.version, "4.4.1.0");
+        costs.push(client.round_trips().0);
+    }
+    assert_eq!(costs[0], costs[1], "SPEC §3: constant in tenants");
+}
+
+#[tokio::test]
+async fn an_encrypted_backup_is_found_by_its_description() {
+    let node = obsim(2).await;
+    let client = MysqlCluster::new(&info(&node, PASSWORD), ["backup-pw".to_string()]);
+    archiving(&client, &node, "tenant1").await;
+    let snapshot = client.snapshot(&[]).await.expect("snapshot");
+    let tenant = snapshot
+        .tenant("TENANT1")
+        .expect("tenant1 by any case")
+        .clone();
+    assert!(tenant.archivelog);
+    assert_eq!(
+        snapshot.round(tenant.id).map(|r| r.status.as_str()),
+        Some("DOING")
+    );
+    assert_eq!(
+        snapshot.archive_dest(tenant.id).map(|d| d.path.as_str()),
+        Some("file:///backup/archive")
+    );
+
+    client
+        .execute(&[
+            sql::set_encryption("backup-pw").expect("sql"),
+            sql::backup("tenant1", false, false, "uid-1").expect("sql"),
+        ])
+        .await
+        .expect("backup");
+    // A later backup of another tenant on another session is not encrypted.
+    archiving(&client, &node, "tenant2").await;
+    client
+        .execute(&[sql::backup("tenant2", false, false, "uid-2").expect("sql")])
+        .await
+        .expect("backup");
+    let modes: Vec<(String, String)> = {
+        let cluster = node.cluster.lock().expect("lock");
+        cluster
+            .tenants
+            .iter()
+            .flat_map(|t| t.backups.jobs.iter())
+            .filter(|j| j.level == "USER_TENANT")
+            .map(|j| (j.description.clone(), j.encrypted.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        modes,
+        [
+            ("uid-1".to_string(), "true".to_string()),
+            ("uid-2".to_string(), "false".to_string())
+        ]
+    );
+    step(&node.cluster, 120);
+    let later = client
+        .snapshot(&["uid-1".to_string()])
+        .await
+        .expect("snapshot");
+    let job = later
+        .job_by_description(tenant.id, "uid-1")
+        .expect("found in history by description");
+    assert_eq!(job.status, "COMPLETED");
+    assert!(job.end.is_some() && job.backup_set_id == 1);
+    assert!(
+        later.job_by_description(tenant.id + 2, "uid-2").is_none(),
+        "history is read only for the descriptions asked for"
+    );
+}
+
+#[tokio::test]
+async fn errors_carry_codes_and_no_secrets() {
+    let node = obsim(1).await;
+    let client = MysqlCluster::new(&info(&node, PASSWORD), ["backup-pw".to_string()]);
+    // 9040: archiving is not DOING.
+    let error = client
+        .execute(&[sql::backup("tenant1", false, false, "u").expect("sql")])
+        .await
+        .expect_err("refused");
+    assert_eq!(error.code(), Some(9040));
+    // A syntax error echoes the statement; the password in it must not come back.
+    let error = client
+        .execute(&["SET ENCRYPTION OFF IDENTIFIED BY 'backup-pw' ONLY".to_string()])
+        .await
+        .expect_err("syntax");
+    assert_eq!(error.code(), Some(1064));
+    assert!(!error.to_string().contains("backup-pw"), "{error}");
+    assert!(
+        error.to_string().contains("IDENTIFIED BY '<redacted>"),
+        "the echo is there, redacted: {error}"
+    );
+
+    let wrong = MysqlCluster::new(&info(&node, "wrong"), []);
+    assert_eq!(
+        wrong.snapshot(&[]).await.expect_err("1045").code(),
+        Some(1045)
+    );
+
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("address").port()
+    };
+    let nowhere = MysqlCluster::new(
+        &ConnectionInfo {
+            port: closed,
+            ..info(&node, PASSWORD)
+        },
+        [],
+    );
+    let error = nowhere.snapshot(&[]).await.expect_err("nothing listens");
+    assert!(matches!(error, ObError::Unreachable(_)), "{error:?}");
+    assert!(error.is_transient());
+    assert!(!error.to_string().contains(PASSWORD));
+}
