@@ -5,6 +5,7 @@ pub mod controller;
 pub mod crdgen;
 pub mod http;
 pub mod metrics;
+pub mod observer;
 pub mod oceanbase;
 pub mod run;
 pub mod schedule;

@@ -4,7 +4,9 @@ use std::{io::Write, net::SocketAddr, path::PathBuf, process::ExitCode, time::Du
 
 use clap::{Args, Parser, Subcommand};
 use ob_backup_operator::{
+    controller::Settings,
     crdgen,
+    observer::PollIntervals,
     run::{RunConfig, run},
     telemetry::{self, LogFormat},
 };
@@ -58,6 +60,15 @@ struct RunArgs {
     /// Log line format.
     #[arg(long, value_enum, env = "LOG_FORMAT", default_value_t)]
     log_format: LogFormat,
+    /// Seconds between reads of an OceanBase cluster while a task or log archive there is changing.
+    #[arg(long, env = "ACTIVE_POLL_SECONDS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
+    active_poll_seconds: u64,
+    /// Seconds between reads of an OceanBase cluster while nothing there is changing.
+    #[arg(long, env = "IDLE_POLL_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    idle_poll_seconds: u64,
+    /// Seconds without progress after which a running backup gets Progressing=False.
+    #[arg(long, env = "BACKUP_STALL_SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(10..))]
+    backup_stall_seconds: u64,
 }
 
 fn main() -> ExitCode {
@@ -101,6 +112,13 @@ fn run_operator(args: RunArgs) -> ExitCode {
         http_addr: args.http_addr,
         lease_duration: Duration::from_secs(args.lease_duration_seconds),
         lease_grace: Duration::from_secs(args.lease_grace_seconds),
+        settings: Settings {
+            poll: PollIntervals {
+                active: Duration::from_secs(args.active_poll_seconds),
+                idle: Duration::from_secs(args.idle_poll_seconds),
+            },
+            backup_stall_timeout: Duration::from_secs(args.backup_stall_seconds),
+        },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -24,9 +24,53 @@ pub struct ErrorLabels {
     pub reason: String,
 }
 
+/// Labels naming an OceanBase cluster (its display name and the namespace of its objects).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ClusterLabels {
+    pub namespace: String,
+    pub cluster: String,
+}
+
+/// Labels naming a tenant of a cluster.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    pub namespace: String,
+    pub cluster: String,
+    pub tenant: String,
+}
+
+/// Labels of a tenant's backup mode.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BackupModeLabels {
+    pub namespace: String,
+    pub cluster: String,
+    pub tenant: String,
+    /// `Full` or `Incremental`.
+    pub mode: String,
+}
+
+/// Labels of a phase count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PhaseLabels {
+    pub kind: String,
+    pub phase: String,
+}
+
 /// Every metric the operator exports.
 pub struct Metrics {
     registry: Registry,
+    /// SQL statements and queries sent, per cluster.
+    pub sql_round_trips: Family<ClusterLabels, Counter>,
+    /// Of those, the ones that failed.
+    pub sql_errors: Family<ClusterLabels, Counter>,
+    /// 1 while the cluster answers, 0 while it cannot be reached.
+    pub cluster_reachable: Family<ClusterLabels, Gauge>,
+    /// Log archive delay (now − checkpoint) per tenant with archiving DOING.
+    pub log_backup_delay: Family<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// End time of the newest successful backup set per tenant and mode, in Unix seconds.
+    pub last_successful_backup: Family<BackupModeLabels, Gauge>,
+    /// Objects per kind and phase.
+    pub phases: Family<PhaseLabels, Gauge>,
     reconciles: Family<ControllerLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabels, Histogram>,
@@ -72,8 +116,47 @@ impl Default for Metrics {
             "1 while this replica holds the leader lease",
             leader.clone(),
         );
+        let sql_round_trips = Family::<ClusterLabels, Counter>::default();
+        registry.register(
+            "sql_round_trips",
+            "SQL queries and statements sent to OceanBase, per cluster",
+            sql_round_trips.clone(),
+        );
+        let sql_errors = Family::<ClusterLabels, Counter>::default();
+        registry.register(
+            "sql_errors",
+            "SQL round trips that failed (unreachable, refused, timed out), per cluster",
+            sql_errors.clone(),
+        );
+        let cluster_reachable = Family::<ClusterLabels, Gauge>::default();
+        registry.register(
+            "cluster_reachable",
+            "1 while the cluster's sys tenant answers, 0 while it cannot be reached",
+            cluster_reachable.clone(),
+        );
+        let log_backup_delay =
+            Family::<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "log_backup_delay_seconds",
+            "Log archive delay (now minus the archive checkpoint) per tenant whose archiving is DOING",
+            log_backup_delay.clone(),
+        );
+        let last_successful_backup = Family::<BackupModeLabels, Gauge>::default();
+        registry.register(
+            "last_successful_backup_timestamp_seconds",
+            "End of the newest successful, available backup set per tenant and mode (Unix seconds)",
+            last_successful_backup.clone(),
+        );
+        let phases = Family::<PhaseLabels, Gauge>::default();
+        registry.register("objects", "Objects per kind and phase", phases.clone());
         Self {
             registry,
+            sql_round_trips,
+            sql_errors,
+            cluster_reachable,
+            log_backup_delay,
+            last_successful_backup,
+            phases,
             reconciles,
             reconcile_errors,
             reconcile_duration,

@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask},
-    controller::{self, FIELD_MANAGER, Reconcile, WatchScope},
+    controller::{self, FIELD_MANAGER, Reconcile, Settings, WatchScope},
     http::{self, Probe},
     metrics::Metrics,
 };
@@ -40,6 +40,7 @@ pub struct RunConfig {
     pub lease_duration: Duration,
     /// How long before expiry the holder renews.
     pub lease_grace: Duration,
+    pub settings: Settings,
 }
 
 /// Why the operator stopped other than by a shutdown signal.
@@ -178,6 +179,7 @@ async fn lead(
         scope,
         metrics.clone(),
         reporter,
+        config.settings,
         shutdown.clone(),
     ));
     let result = loop {

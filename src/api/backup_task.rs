@@ -145,6 +145,9 @@ pub struct BackupTaskStatus {
     /// When the operator recorded its intent to submit the job, before sending the statement.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<Time>,
+    /// When the job's progress last changed (for the `Progressing` condition of a stuck backup).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_progress_time: Option<Time>,
     /// When OceanBase started the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,

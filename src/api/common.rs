@@ -175,3 +175,20 @@ pub fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
     );
     schema
 }
+
+/// A duration as the CRDs write them (`90s`, `10m`, `1h`, `7d`; see `DURATION_RULE`).
+pub fn parse_duration(text: &str) -> Option<jiff::SignedDuration> {
+    let split = text.find(|c: char| !c.is_ascii_digit())?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().ok()?;
+    let seconds = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    number
+        .checked_mul(seconds)
+        .map(jiff::SignedDuration::from_secs)
+}

@@ -19,6 +19,12 @@ use crate::{
 impl Reconcile for BackupStrategy {
     const KIND: &'static str = "BackupStrategy";
 
+    fn phase_label(&self) -> Option<String> {
+        self.status
+            .as_ref()
+            .and_then(super::status::StatusView::phase_label)
+    }
+
     async fn reconcile(strategy: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         let namespace = namespace_of(strategy.as_ref())?;
         let spec = &strategy.spec;

@@ -15,6 +15,12 @@ use crate::api::{CleanupTask, CleanupTaskPhase, CleanupTaskStatus, common::TaskS
 impl Reconcile for CleanupTask {
     const KIND: &'static str = "CleanupTask";
 
+    fn phase_label(&self) -> Option<String> {
+        self.status
+            .as_ref()
+            .and_then(super::status::StatusView::phase_label)
+    }
+
     async fn reconcile(cleanup: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         let namespace = namespace_of(cleanup.as_ref())?;
         let spec = &cleanup.spec;
@@ -26,7 +32,8 @@ impl Reconcile for CleanupTask {
                 None,
                 &spec.tenant,
             )
-            .await?;
+            .await?
+            .map(|p| p.cluster.name);
         let desired = desired_status(&cleanup, cluster_name, &check.problems, Timestamp::now());
         status::write(&ctx, cleanup.as_ref(), cleanup.status.as_ref(), &desired).await?;
         Ok(next_action(&check.problems))

@@ -10,6 +10,12 @@ pub const READY: &str = "Ready";
 pub const RECONCILING: &str = "Reconciling";
 /// Condition type: the operator cannot make progress until someone changes something.
 pub const STALLED: &str = "Stalled";
+/// Condition type: the OceanBase cluster answered the last time it was read.
+pub const CLUSTER_REACHABLE: &str = "ClusterReachable";
+/// Condition type: a running backup job is making progress.
+pub const PROGRESSING: &str = "Progressing";
+/// Condition type: log archiving lags less than the alert threshold.
+pub const DELAY_WITHIN_THRESHOLD: &str = "DelayWithinThreshold";
 
 /// Where an object stands, in kstatus terms.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -78,6 +84,27 @@ pub fn merge(previous: &[Condition], desired: Vec<Condition>, now: Timestamp) ->
             c
         })
         .collect()
+}
+
+/// The conditions of a status with `health` plus `extra` conditions (or, without `extra`, the other
+/// conditions it had), keeping unchanged conditions' transition times.
+pub fn with_extra(
+    previous: &[Condition],
+    health: &Health,
+    extra: Option<Vec<Condition>>,
+    generation: Option<i64>,
+    now: Timestamp,
+) -> Vec<Condition> {
+    let mut desired = health.conditions(generation);
+    let extra = extra.unwrap_or_else(|| {
+        previous
+            .iter()
+            .filter(|c| !desired.iter().any(|d| d.type_ == c.type_))
+            .cloned()
+            .collect()
+    });
+    desired.extend(extra);
+    merge(previous, desired, now)
 }
 
 #[cfg(test)]

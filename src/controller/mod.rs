@@ -37,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask},
     metrics::Metrics,
+    observer::{ObjectKey, Observers, PollIntervals},
 };
 use conditions::{Health, merge};
 pub use error::Error;
@@ -52,11 +53,33 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// The kind this controller reconciles, e.g. `BackupTask`.
     pub controller: &'static str,
+    /// The observers of the OceanBase clusters.
+    pub observers: Arc<Observers>,
+    /// Operator-wide settings.
+    pub settings: Settings,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
     /// Malformed objects already reported, with the generation reported: the report is a status write, which
     /// is itself a watch event, so without this every report would trigger the next one.
     malformed: Mutex<HashMap<String, Option<i64>>>,
+}
+
+/// Operator-wide settings the controllers read.
+#[derive(Clone, Copy, Debug)]
+pub struct Settings {
+    /// How often observers poll OceanBase while something is active, and while idle.
+    pub poll: PollIntervals,
+    /// A running backup without progress for this long gets `Progressing=False`.
+    pub backup_stall_timeout: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            poll: PollIntervals::default(),
+            backup_stall_timeout: Duration::from_secs(30 * 60),
+        }
+    }
 }
 
 impl Context {
@@ -66,15 +89,41 @@ impl Context {
         metrics: Arc<Metrics>,
         controller: &'static str,
         reporter: Reporter,
+        observers: Arc<Observers>,
+        settings: Settings,
     ) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             metrics,
             controller,
+            observers,
+            settings,
             failures: Mutex::default(),
             malformed: Mutex::default(),
         }
+    }
+
+    /// A context for unit tests, on a mocked API.
+    #[cfg(test)]
+    pub fn for_tests(client: Client, controller: &'static str) -> Self {
+        let observers = Observers::new(
+            client.clone(),
+            Arc::default(),
+            PollIntervals::default(),
+            CancellationToken::new(),
+        );
+        Self::new(
+            client,
+            Arc::default(),
+            controller,
+            Reporter {
+                controller: FIELD_MANAGER.into(),
+                instance: None,
+            },
+            observers,
+            Settings::default(),
+        )
     }
 
     /// Publishes an Event about `obj`. A failure to publish is logged, never fatal.
@@ -141,6 +190,9 @@ pub trait Reconcile:
     /// The kind's name, used as the controller label in logs and metrics.
     const KIND: &'static str;
 
+    /// The phase the object's status shows, if any (for the per-phase object counts).
+    fn phase_label(&self) -> Option<String>;
+
     /// Brings the world one step closer to the object's spec and records what was observed.
     fn reconcile(
         obj: Arc<Self>,
@@ -174,54 +226,76 @@ pub async fn run_all(
     scope: WatchScope,
     metrics: Arc<Metrics>,
     reporter: Reporter,
+    settings: Settings,
     shutdown: CancellationToken,
 ) {
+    let observers = Observers::new(
+        client.clone(),
+        metrics.clone(),
+        settings.poll,
+        shutdown.clone(),
+    );
+    let shared = Shared {
+        client,
+        scope,
+        metrics,
+        reporter,
+        observers,
+        settings,
+        shutdown,
+    };
     tokio::join!(
-        run::<BackupStrategy>(
-            client.clone(),
-            &scope,
-            metrics.clone(),
-            reporter.clone(),
-            shutdown.clone()
-        ),
-        run::<BackupTask>(
-            client.clone(),
-            &scope,
-            metrics.clone(),
-            reporter.clone(),
-            shutdown.clone()
-        ),
-        run::<LogBackup>(
-            client.clone(),
-            &scope,
-            metrics.clone(),
-            reporter.clone(),
-            shutdown.clone()
-        ),
-        run::<CleanupTask>(
-            client.clone(),
-            &scope,
-            metrics.clone(),
-            reporter.clone(),
-            shutdown.clone()
-        ),
-        run::<RecoveryTask>(client, &scope, metrics, reporter, shutdown),
+        run::<BackupStrategy>(&shared),
+        run::<BackupTask>(&shared),
+        run::<LogBackup>(&shared),
+        run::<CleanupTask>(&shared),
+        run::<RecoveryTask>(&shared),
     );
 }
 
-async fn run<K: Reconcile>(
+/// What every controller is started with.
+struct Shared {
     client: Client,
-    scope: &WatchScope,
+    scope: WatchScope,
     metrics: Arc<Metrics>,
     reporter: Reporter,
+    observers: Arc<Observers>,
+    settings: Settings,
     shutdown: CancellationToken,
-) {
+}
+
+/// How often the per-phase object counts are refreshed from the controllers' caches.
+const PHASE_COUNT_INTERVAL: Duration = Duration::from_secs(15);
+
+async fn run<K: Reconcile>(shared: &Shared) {
     let kind = K::KIND;
-    let ctx = Arc::new(Context::new(client.clone(), metrics, kind, reporter));
-    let api = scope.api::<DeserializeGuard<K>>(client);
+    let ctx = Arc::new(Context::new(
+        shared.client.clone(),
+        shared.metrics.clone(),
+        kind,
+        shared.reporter.clone(),
+        shared.observers.clone(),
+        shared.settings,
+    ));
+    let api = shared
+        .scope
+        .api::<DeserializeGuard<K>>(shared.client.clone());
+    // The cluster observers wake objects whose slice of OceanBase's state changed.
+    let wake_ups = tokio_stream_of(shared.observers.wake_ups(kind)).map(|object: ObjectKey| {
+        kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
+            .within(&object.namespace)
+    });
     tracing::info!(controller = kind, "controller started");
-    Controller::new(api, watcher::Config::default().any_semantic())
-        .graceful_shutdown_on(shutdown.cancelled_owned())
+    let controller = Controller::new(api, watcher::Config::default().any_semantic())
+        .reconcile_on(wake_ups)
+        .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned());
+    let store = controller.store();
+    let counting = tokio::spawn(count_phases::<K>(
+        store,
+        shared.metrics.clone(),
+        shared.shutdown.clone(),
+    ));
+    controller
         .run(reconcile_guarded::<K>, error_policy::<K>, ctx)
         .for_each(|result| async move {
             if let Err(error) = result {
@@ -229,7 +303,47 @@ async fn run<K: Reconcile>(
             }
         })
         .await;
+    counting.abort();
     tracing::info!(controller = kind, "controller stopped");
+}
+
+/// A stream of what an unbounded channel receives.
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// Keeps `obbackup_objects{kind, phase}` equal to the controller cache's counts.
+async fn count_phases<K: Reconcile>(
+    store: kube::runtime::reflector::Store<DeserializeGuard<K>>,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
+    loop {
+        let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
+        for object in store.state() {
+            if let Ok(valid) = &object.0 {
+                let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
+                *counts.entry(phase).or_default() += 1;
+            }
+        }
+        for (phase, count) in counts {
+            metrics
+                .phases
+                .get_or_create(&crate::metrics::PhaseLabels {
+                    kind: K::KIND.into(),
+                    phase: phase.clone(),
+                })
+                .set(count);
+            known.insert(phase);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(PHASE_COUNT_INTERVAL) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
 }
 
 fn object_key<K: Resource>(obj: &K) -> String {
@@ -361,16 +475,7 @@ mod tests {
             http::Request<kube::client::Body>,
             http::Response<kube::client::Body>,
         >();
-        let client = Client::new(mock, "default");
-        Context::new(
-            client,
-            Arc::default(),
-            "BackupTask",
-            Reporter {
-                controller: FIELD_MANAGER.into(),
-                instance: None,
-            },
-        )
+        Context::for_tests(Client::new(mock, "default"), "BackupTask")
     }
 
     #[tokio::test]

@@ -16,6 +16,12 @@ use crate::api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskSpec, RecoveryTask
 impl Reconcile for RecoveryTask {
     const KIND: &'static str = "RecoveryTask";
 
+    fn phase_label(&self) -> Option<String> {
+        self.status
+            .as_ref()
+            .and_then(super::status::StatusView::phase_label)
+    }
+
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         let namespace = namespace_of(task.as_ref())?;
         let spec = &task.spec;

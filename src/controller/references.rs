@@ -10,6 +10,7 @@ use super::{
 };
 use crate::api::{
     BackupStrategy,
+    backup_strategy::LogBackupSettings,
     common::{ClusterConnection, PasswordSecret, StorageDestination, StrategyReference},
 };
 
@@ -22,6 +23,20 @@ const CREDENTIAL_KEYS: &[&str] = &["accessId", "accessKey"];
 const PASSWORD_KEYS: &[&str] = &["password"];
 
 /// Looks up what an object in `namespace` refers to, collecting the problems found.
+/// The cluster and destinations an object works with, resolved from its strategy or its own spec.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placement {
+    pub cluster: ClusterConnection,
+    /// The strategy's data destination, or the object's own.
+    pub data_destination: Option<StorageDestination>,
+    /// The strategy's log destination, or the object's own.
+    pub log_destination: Option<StorageDestination>,
+    /// The strategy's encryption password Secret.
+    pub encryption: Option<PasswordSecret>,
+    /// The strategy's log backup settings.
+    pub log_backup: Option<LogBackupSettings>,
+}
+
 pub struct ReferenceCheck<'a> {
     ctx: &'a Context,
     namespace: &'a str,
@@ -91,15 +106,15 @@ impl<'a> ReferenceCheck<'a> {
         Ok(strategy)
     }
 
-    /// Where a task runs: its strategy (which must cover `tenant`) or its own cluster and destination.
-    /// Returns the cluster's display name when it is known.
+    /// Where an object's work happens: from its strategy (which must exist and cover the tenant) or from
+    /// its own cluster and destination (whose Secrets must exist with their keys).
     pub async fn placement(
         &mut self,
         strategy: Option<&StrategyReference>,
         cluster: Option<&ClusterConnection>,
         destination: Option<&StorageDestination>,
         tenant: &str,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Option<Placement>, Error> {
         if let Some(reference) = strategy {
             let Some(strategy) = self.strategy(reference).await? else {
                 return Ok(None);
@@ -115,7 +130,18 @@ impl<'a> ReferenceCheck<'a> {
                     ),
                 ));
             }
-            return Ok(Some(strategy.spec.cluster.name));
+            let spec = strategy.spec;
+            self.cluster(&spec.cluster).await?;
+            self.destination(&spec.data_destination).await?;
+            self.destination(&spec.log_destination).await?;
+            self.password(spec.encryption.as_ref()).await?;
+            return Ok(Some(Placement {
+                cluster: spec.cluster,
+                data_destination: Some(spec.data_destination),
+                log_destination: Some(spec.log_destination),
+                encryption: spec.encryption,
+                log_backup: Some(spec.log_backup),
+            }));
         }
         let Some(cluster) = cluster else {
             return Ok(None);
@@ -124,7 +150,13 @@ impl<'a> ReferenceCheck<'a> {
         if let Some(destination) = destination {
             self.destination(destination).await?;
         }
-        Ok(Some(cluster.name.clone()))
+        Ok(Some(Placement {
+            cluster: cluster.clone(),
+            data_destination: destination.cloned(),
+            log_destination: destination.cloned(),
+            encryption: None,
+            log_backup: None,
+        }))
     }
 
     async fn secret(
@@ -159,6 +191,54 @@ impl<'a> ReferenceCheck<'a> {
 }
 
 /// The first of `keys` the Secret lacks or holds empty.
+/// The text values of `keys` in a Secret, one GET for all (`None` when the Secret or any key is missing).
+pub async fn secret_values(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+    keys: &[&str],
+) -> Result<Option<Vec<String>>, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(mut data) = api.get_opt(name).await?.and_then(|s| s.data) else {
+        return Ok(None);
+    };
+    Ok(keys
+        .iter()
+        .map(|k| data.remove(*k).and_then(|v| String::from_utf8(v.0).ok()))
+        .collect())
+}
+
+/// The access keys of a destination, read from its credentials Secret.
+pub async fn access_keys(
+    ctx: &Context,
+    namespace: &str,
+    destination: &StorageDestination,
+) -> Result<Option<crate::oceanbase::AccessKeys>, Error> {
+    let Some(secret) = &destination.credentials_secret else {
+        return Ok(None);
+    };
+    Ok(secret_values(ctx, namespace, secret, CREDENTIAL_KEYS)
+        .await?
+        .and_then(|v| <[String; 2]>::try_from(v).ok())
+        .map(|[access_id, access_key]| crate::oceanbase::AccessKeys {
+            access_id,
+            access_key,
+        }))
+}
+
+/// The password in a password Secret.
+pub async fn password(
+    ctx: &Context,
+    namespace: &str,
+    secret: &PasswordSecret,
+) -> Result<Option<String>, Error> {
+    Ok(
+        secret_values(ctx, namespace, &secret.password_secret, PASSWORD_KEYS)
+            .await?
+            .and_then(|mut v| v.pop()),
+    )
+}
+
 fn missing_key<'k>(secret: &Secret, keys: &[&'k str]) -> Option<&'k str> {
     let data = secret.data.as_ref();
     keys.iter().copied().find(|key| {
@@ -220,19 +300,10 @@ mod tests {
     #[tokio::test]
     async fn a_secret_named_twice_is_fetched_once() {
         use http::{Request, Response};
-        use kube::{Client, client::Body, runtime::events::Reporter};
+        use kube::{Client, client::Body};
 
         let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
-        let reporter = Reporter {
-            controller: "ob-backup-operator".into(),
-            instance: None,
-        };
-        let ctx = Context::new(
-            Client::new(service, "ns"),
-            Default::default(),
-            "BackupStrategy",
-            reporter,
-        );
+        let ctx = Context::for_tests(Client::new(service, "ns"), "BackupStrategy");
         let api = tokio::spawn(async move {
             let (request, respond) = handle.next_request().await.expect("a Secret lookup");
             let secret = serde_json::json!({

@@ -41,6 +41,19 @@ impl ObError {
         }
     }
 
+    /// The same error with `redactor`'s secrets hidden from its text.
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        match self {
+            ObError::Unreachable(m) => ObError::Unreachable(redactor.redact(&m)),
+            ObError::Server { code, message } => ObError::Server {
+                code,
+                message: redactor.redact(&message),
+            },
+            ObError::Protocol(m) => ObError::Protocol(redactor.redact(&m)),
+            other => other,
+        }
+    }
+
     /// Whether retrying later may succeed without anyone changing anything.
     pub fn is_transient(&self) -> bool {
         matches!(self, ObError::Unreachable(_))

@@ -1,0 +1,431 @@
+//! What a LogBackup should look like and do next, as a pure function of its spec, its status, the last
+//! observation of its cluster and the time (SPEC §2.4, reference §2.2, §3 and §10).
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::{
+    api::{
+        LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
+        common::Failure, log_backup::DesiredArchiveState,
+    },
+    controller::conditions::{
+        CLUSTER_REACHABLE, DELAY_WITHIN_THRESHOLD, Health, condition, with_extra,
+    },
+    observer::{Interest, Observation, scn_time},
+    oceanbase::{ArchiveRound, ObError},
+};
+
+/// The checkpoint in status is refreshed when it moved this far (or anything else changed): the live
+/// delay is the `obbackup_log_backup_delay_seconds` metric, and steady archiving must not rewrite the
+/// status every few seconds.
+pub const STATUS_CHECKPOINT_GRAIN: SignedDuration = SignedDuration::from_mins(5);
+
+/// What the reconcile must do after writing the status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    Wait,
+    /// `LOG_ARCHIVE_DEST` (archiving is not running, as OceanBase requires).
+    SetDest,
+    /// `LOG_ARCHIVE_DEST_STATE = 'ENABLE'`.
+    EnableDest,
+    /// `ARCHIVELOG` (true) or `NOARCHIVELOG` (false).
+    ArchiveMode(bool),
+}
+
+/// The outcome of [`decide`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub status: LogBackupStatus,
+    pub step: Step,
+    pub interest: Interest,
+    /// When to look again even if nothing changes (to notice the delay crossing the threshold).
+    pub recheck: Option<Duration>,
+}
+
+/// What the decision reads.
+pub struct Inputs<'a> {
+    pub archive: &'a LogBackup,
+    pub cluster_name: &'a str,
+    /// The destination the tenant must archive to, without access keys.
+    pub log_uri: &'a str,
+    pub observation: &'a Observation,
+    pub now: Timestamp,
+}
+
+/// Decides the archive's status and next step.
+pub fn decide(inputs: &Inputs<'_>) -> Decision {
+    let archive = inputs.archive;
+    let spec = &archive.spec;
+    let previous = archive.status.clone().unwrap_or_default();
+    let generation = archive.metadata.generation;
+    let base = LogBackupStatus {
+        observed_generation: generation,
+        cluster_name: Some(inputs.cluster_name.to_string()),
+        ..previous.clone()
+    };
+    let running = spec.desired_state == DesiredArchiveState::Running;
+    let heading = if running {
+        LogBackupPhase::Starting
+    } else {
+        LogBackupPhase::Stopping
+    };
+    let mut interest = Interest {
+        tenant: spec.tenant.clone(),
+        description: None,
+        active: true,
+    };
+    let snapshot = match inputs.observation {
+        Observation::Seen { snapshot, .. } => snapshot,
+        Observation::Unknown => {
+            let health = Health::Progressing {
+                reason: "WaitingForCluster".into(),
+                message: format!("reading cluster {}", inputs.cluster_name),
+            };
+            let status = LogBackupStatus {
+                phase: previous.phase.or(Some(heading)),
+                ..base
+            };
+            return decision(
+                status,
+                archive,
+                &health,
+                None,
+                Step::Wait,
+                interest,
+                None,
+                inputs.now,
+            );
+        }
+        Observation::Unreachable { reason, .. } => {
+            let message = format!(
+                "cluster {} cannot be reached: {reason}",
+                inputs.cluster_name
+            );
+            let health = Health::Progressing {
+                reason: "ClusterUnreachable".into(),
+                message: message.clone(),
+            };
+            let reachable = condition(
+                CLUSTER_REACHABLE,
+                false,
+                "Unreachable",
+                &message,
+                generation,
+            );
+            let status = LogBackupStatus {
+                phase: previous.phase.or(Some(heading)),
+                ..base
+            };
+            return decision(
+                status,
+                archive,
+                &health,
+                Some(vec![reachable]),
+                Step::Wait,
+                interest,
+                None,
+                inputs.now,
+            );
+        }
+    };
+    let reachable = condition(
+        CLUSTER_REACHABLE,
+        true,
+        "Reachable",
+        "the cluster answered",
+        generation,
+    );
+    let Some(tenant) = snapshot.tenant(&spec.tenant) else {
+        let health = Health::Stalled {
+            reason: "TenantNotFound".into(),
+            message: format!(
+                "cluster {} has no user tenant {}",
+                inputs.cluster_name, spec.tenant
+            ),
+        };
+        interest.active = false;
+        let status = LogBackupStatus {
+            phase: previous.phase.or(Some(heading)),
+            ..base
+        };
+        return decision(
+            status,
+            archive,
+            &health,
+            Some(vec![reachable]),
+            Step::Wait,
+            interest,
+            None,
+            inputs.now,
+        );
+    };
+    let round = snapshot.round(tenant.id).filter(|r| r.status != "STOP");
+    let binding = match spec.binding {
+        ArchiveBinding::Optional => "OPTIONAL",
+        ArchiveBinding::Mandatory => "MANDATORY",
+    };
+    let dest = snapshot.archive_dest(tenant.id);
+    let dest_matches = dest.is_some_and(|d| {
+        d.path == inputs.log_uri
+            && d.binding.eq_ignore_ascii_case(binding)
+            && d.piece_switch_interval
+                .eq_ignore_ascii_case(&spec.piece_switch_interval)
+    });
+    let mut notes = Vec::new();
+    let step = if running {
+        if !dest_matches && round.is_none() {
+            Step::SetDest
+        } else if dest.is_some_and(|d| d.state.eq_ignore_ascii_case("DEFER")) {
+            Step::EnableDest
+        } else if !tenant.archivelog {
+            Step::ArchiveMode(true)
+        } else {
+            if !dest_matches {
+                notes.push(format!(
+                    "the destination differs from the spec ({}); OceanBase changes it only while archiving is stopped",
+                    dest.map(|d| d.path.as_str()).unwrap_or("none")
+                ));
+            }
+            Step::Wait
+        }
+    } else if tenant.archivelog {
+        Step::ArchiveMode(false)
+    } else {
+        Step::Wait
+    };
+    let phase = match (round, &step) {
+        (_, Step::SetDest | Step::EnableDest | Step::ArchiveMode(true)) => LogBackupPhase::Starting,
+        (_, Step::ArchiveMode(false)) => LogBackupPhase::Stopping,
+        (Some(round), Step::Wait) => phase_of(&round.status),
+        (None, Step::Wait) if tenant.archivelog => LogBackupPhase::Starting,
+        (None, Step::Wait) => LogBackupPhase::Stopped,
+    };
+    let now = inputs.now;
+    let threshold = crate::api::common::parse_duration(&spec.delay_alert_threshold)
+        .unwrap_or(SignedDuration::from_mins(10));
+    let checkpoint = round
+        .filter(|r| r.checkpoint_scn > 0)
+        .map(|r| scn_time(r.checkpoint_scn));
+    let delay = checkpoint.map(|c| now.duration_since(c).max(SignedDuration::ZERO));
+    let mut extra = vec![reachable];
+    let mut recheck = None;
+    if phase == LogBackupPhase::InProgress
+        && let Some(delay) = delay
+    {
+        let within = delay <= threshold;
+        extra.push(condition(
+            DELAY_WITHIN_THRESHOLD,
+            within,
+            if within {
+                "WithinThreshold"
+            } else {
+                "DelayOverThreshold"
+            },
+            &format!(
+                "log archiving lags {}s; the alert threshold is {}",
+                delay.as_secs(),
+                spec.delay_alert_threshold
+            ),
+            generation,
+        ));
+        if within {
+            recheck = Duration::try_from(threshold - delay)
+                .ok()
+                .map(|d| d.clamp(Duration::from_secs(30), Duration::from_secs(600)));
+        }
+    }
+    let failure = round
+        .filter(|r| r.status == "INTERRUPTED")
+        .map(interrupted_failure);
+    let health = match phase {
+        LogBackupPhase::InProgress => Health::Ready {
+            reason: "InProgress".into(),
+            message: notes.first().cloned().unwrap_or_else(|| {
+                format!(
+                    "archiving tenant {} (round {})",
+                    tenant.name,
+                    round.map_or(0, |r| r.round_id)
+                )
+            }),
+        },
+        LogBackupPhase::Stopped if !running => Health::Ready {
+            reason: "Stopped".into(),
+            message: format!("log archiving of tenant {} is stopped", tenant.name),
+        },
+        LogBackupPhase::Failed => Health::Stalled {
+            reason: "ArchiveInterrupted".into(),
+            message: failure
+                .as_ref()
+                .map(|f| f.message.clone())
+                .unwrap_or_default(),
+        },
+        other => Health::Progressing {
+            reason: format!("{other:?}"),
+            message: notes
+                .first()
+                .cloned()
+                .unwrap_or_else(|| match (&step, round) {
+                    (Step::SetDest, _) => format!(
+                        "setting LOG_ARCHIVE_DEST of tenant {} to {}",
+                        tenant.name, inputs.log_uri
+                    ),
+                    (Step::EnableDest, _) => "enabling the archive destination".into(),
+                    (Step::ArchiveMode(true), _) => "starting log archiving (ARCHIVELOG)".into(),
+                    (Step::ArchiveMode(false), _) => "stopping log archiving (NOARCHIVELOG)".into(),
+                    (Step::Wait, Some(round)) => {
+                        format!("archive round {} is {}", round.round_id, round.status)
+                    }
+                    (Step::Wait, None) => "waiting for OceanBase to start an archive round".into(),
+                }),
+        },
+    };
+    interest.active = matches!(phase, LogBackupPhase::Starting | LogBackupPhase::Stopping);
+    // Keep the recorded checkpoint unless it is a grain behind, so steady archiving rewrites nothing.
+    let recorded = previous.checkpoint_time.as_ref().map(|t| t.0);
+    let refresh = previous.phase != Some(phase)
+        || recorded.is_none() != checkpoint.is_none()
+        || checkpoint
+            .zip(recorded)
+            .is_some_and(|(c, r)| c.duration_since(r) >= STATUS_CHECKPOINT_GRAIN)
+        || previous
+            .conditions
+            .iter()
+            .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
+            .map(|c| c.status.clone())
+            != extra
+                .iter()
+                .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
+                .map(|c| c.status.clone());
+    let (checkpoint_time, delay_seconds) = if refresh {
+        (checkpoint.map(Time), delay.map(|d| d.as_secs()))
+    } else {
+        (previous.checkpoint_time.clone(), previous.delay_seconds)
+    };
+    let status = LogBackupStatus {
+        phase: Some(phase),
+        checkpoint_time,
+        delay_seconds,
+        start_time: round
+            .filter(|r| r.start_scn > 0)
+            .map(|r| Time(scn_time(r.start_scn)))
+            .or(previous.start_time),
+        round_id: round.map(|r| r.round_id).or(previous.round_id),
+        storage_directory: round
+            .map(|r| r.path.clone())
+            .filter(|p| !p.is_empty())
+            .or(previous.storage_directory),
+        failure,
+        ..base
+    };
+    decision(
+        status,
+        archive,
+        &health,
+        Some(extra),
+        step,
+        interest,
+        recheck,
+        now,
+    )
+}
+
+#[allow(clippy::too_many_arguments)] // one place assembles every field of a decision
+fn decision(
+    status: LogBackupStatus,
+    archive: &LogBackup,
+    health: &Health,
+    extra: Option<Vec<Condition>>,
+    step: Step,
+    interest: Interest,
+    recheck: Option<Duration>,
+    now: Timestamp,
+) -> Decision {
+    Decision {
+        status: with_health(status, archive, health, extra, now),
+        step,
+        interest,
+        recheck,
+    }
+}
+
+/// The console phase of a round STATUS (reference §10).
+pub fn phase_of(status: &str) -> LogBackupPhase {
+    match status {
+        "DOING" => LogBackupPhase::InProgress,
+        "STOPPING" | "SUSPENDING" => LogBackupPhase::Stopping,
+        "STOP" | "SUSPEND" => LogBackupPhase::Stopped,
+        "INTERRUPTED" => LogBackupPhase::Failed,
+        _ => LogBackupPhase::Starting,
+    }
+}
+
+/// OceanBase's reason for an interrupted round: COMMENT, with the code when it starts like `-9070(…)`.
+fn interrupted_failure(round: &ArchiveRound) -> Failure {
+    let code = round
+        .comment
+        .split('(')
+        .next()
+        .and_then(|c| c.trim().parse().ok());
+    Failure {
+        code,
+        message: if round.comment.is_empty() {
+            format!("archive round {} was interrupted", round.round_id)
+        } else {
+            round.comment.clone()
+        },
+    }
+}
+
+/// The status after a statement: unchanged when it went through (the next snapshot shows its effect),
+/// with the reason when it did not.
+pub fn after_step(
+    archive: &LogBackup,
+    status: LogBackupStatus,
+    outcome: Result<(), ObError>,
+    now: Timestamp,
+) -> LogBackupStatus {
+    let health = match outcome {
+        Ok(()) => return status,
+        // Already in the asked mode: the next snapshot shows it.
+        Err(ObError::Server {
+            code: 9091 | 9092, ..
+        }) => return status,
+        Err(ObError::Unreachable(reason)) => Health::Progressing {
+            reason: "ClusterUnreachable".into(),
+            message: format!("the cluster did not answer: {reason}"),
+        },
+        Err(ObError::Server { code, message }) => Health::Progressing {
+            reason: "Refused".into(),
+            message: format!("OceanBase refused ({code}): {message}; retrying"),
+        },
+        Err(other) => Health::Stalled {
+            reason: "InvalidInput".into(),
+            message: other.to_string(),
+        },
+    };
+    with_health(status, archive, &health, None, now)
+}
+
+/// The status with conditions for `health` plus `extra` and the health's message.
+fn with_health(
+    status: LogBackupStatus,
+    archive: &LogBackup,
+    health: &Health,
+    extra: Option<Vec<Condition>>,
+    now: Timestamp,
+) -> LogBackupStatus {
+    LogBackupStatus {
+        conditions: with_extra(
+            &status.conditions,
+            health,
+            extra,
+            archive.metadata.generation,
+            now,
+        ),
+        message: Some(health.message().to_string()),
+        ..status
+    }
+}

@@ -1,0 +1,483 @@
+//! One observer per OceanBase cluster (SPEC §3): it reads the cluster's `CDB_` views in a constant number of
+//! queries per cycle, fast while anything it watches is active and slow when idle, keeps the last snapshot,
+//! and wakes only the objects whose slice of that snapshot changed. Controllers never poll OceanBase per
+//! object: they read the snapshot and send statements only to change something.
+
+use std::{
+    collections::HashMap,
+    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::Secret;
+use kube::{Api, Client};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::{
+    metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
+    oceanbase::{ConnectionInfo, OceanBase, Snapshot, mysql::MysqlCluster},
+};
+
+/// How often to poll while something watched is active, and while everything is idle.
+#[derive(Clone, Copy, Debug)]
+pub struct PollIntervals {
+    pub active: Duration,
+    pub idle: Duration,
+}
+
+impl Default for PollIntervals {
+    fn default() -> Self {
+        Self {
+            active: Duration::from_secs(2),
+            idle: Duration::from_secs(30),
+        }
+    }
+}
+
+/// A cluster as the operator knows it: the connection Secret (in the namespace of the objects using it).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClusterKey {
+    pub namespace: String,
+    pub secret: String,
+}
+
+/// An object that wants to be woken when its slice of a snapshot changes.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct ObjectKey {
+    /// The kind, e.g. `BackupTask`.
+    pub kind: &'static str,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// What an object watches: a tenant and, for a backup task, the description of its job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interest {
+    pub tenant: String,
+    pub description: Option<String>,
+    /// Whether it is in a state that changes by itself (poll fast).
+    pub active: bool,
+}
+
+/// The last thing an observer saw.
+#[derive(Clone, Debug)]
+pub enum Observation {
+    /// Nothing read yet.
+    Unknown,
+    /// A snapshot and when it was read.
+    Seen {
+        snapshot: Arc<Snapshot>,
+        at: Timestamp,
+    },
+    /// The cluster could not be read (the reason is redacted).
+    Unreachable { reason: String, since: Timestamp },
+}
+
+/// The observers of every cluster, and where they send wake-ups (one channel per kind).
+pub struct Observers {
+    client: Client,
+    metrics: Arc<Metrics>,
+    intervals: PollIntervals,
+    clusters: Mutex<HashMap<ClusterKey, Arc<ClusterObserver>>>,
+    wakers: Mutex<HashMap<&'static str, mpsc::UnboundedSender<ObjectKey>>>,
+    shutdown: CancellationToken,
+}
+
+impl Observers {
+    /// A registry; observers start when first asked for and stop when nothing watches them.
+    pub fn new(
+        client: Client,
+        metrics: Arc<Metrics>,
+        intervals: PollIntervals,
+        shutdown: CancellationToken,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            client,
+            metrics,
+            intervals,
+            clusters: Mutex::default(),
+            wakers: Mutex::default(),
+            shutdown,
+        })
+    }
+
+    /// The wake-ups for objects of `kind`.
+    pub fn wake_ups(&self, kind: &'static str) -> mpsc::UnboundedReceiver<ObjectKey> {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        lock(&self.wakers).insert(kind, sender);
+        receiver
+    }
+
+    /// The observer of a cluster, started if needed. `name` is its display name (metrics labels).
+    pub fn observe(self: &Arc<Self>, key: ClusterKey, name: &str) -> Arc<ClusterObserver> {
+        let mut clusters = lock(&self.clusters);
+        if let Some(observer) = clusters.get(&key) {
+            return observer.clone();
+        }
+        let observer = Arc::new(ClusterObserver {
+            key: key.clone(),
+            labels: ClusterLabels {
+                namespace: key.namespace.clone(),
+                cluster: name.to_string(),
+            },
+            latest: Mutex::new(Observation::Unknown),
+            interests: Mutex::default(),
+            poke: Notify::new(),
+            backend: Mutex::default(),
+        });
+        clusters.insert(key, observer.clone());
+        tokio::spawn(self.clone().watch(observer.clone()));
+        observer
+    }
+
+    fn wake(&self, object: &ObjectKey) {
+        if let Some(sender) = lock(&self.wakers).get(object.kind) {
+            let _ = sender.send(object.clone());
+        }
+    }
+
+    /// The observer's loop: read, wake whoever's slice changed, sleep, until nothing is watched.
+    async fn watch(self: Arc<Self>, observer: Arc<ClusterObserver>) {
+        let mut failures = 0u32;
+        let mut fingerprints: HashMap<ObjectKey, u64> = HashMap::new();
+        let mut reported = (0u64, 0u64);
+        let mut idle_cycles = 0;
+        loop {
+            let interests = lock(&observer.interests).clone();
+            if interests.is_empty() {
+                idle_cycles += 1;
+                if idle_cycles > 2 {
+                    break;
+                }
+            } else {
+                idle_cycles = 0;
+            }
+            let observation = self.read(&observer, &interests).await;
+            if let Some(backend) = lock(&observer.backend).clone() {
+                let now = backend.round_trips();
+                self.metrics
+                    .sql_round_trips
+                    .get_or_create(&observer.labels)
+                    .inc_by(now.0.saturating_sub(reported.0));
+                self.metrics
+                    .sql_errors
+                    .get_or_create(&observer.labels)
+                    .inc_by(now.1.saturating_sub(reported.1));
+                reported = now;
+            }
+            let active = match &observation {
+                Observation::Seen { snapshot, .. } => {
+                    failures = 0;
+                    self.record(&observer.labels, snapshot);
+                    interests.values().any(|i| i.active) || is_busy(snapshot)
+                }
+                _ => {
+                    failures = failures.saturating_add(1);
+                    false
+                }
+            };
+            self.metrics
+                .cluster_reachable
+                .get_or_create(&observer.labels)
+                .set(i64::from(matches!(observation, Observation::Seen { .. })));
+            *lock(&observer.latest) = observation.clone();
+            for (object, interest) in &interests {
+                let fingerprint = fingerprint(&observation, interest);
+                if fingerprints.insert(object.clone(), fingerprint) != Some(fingerprint) {
+                    self.wake(object);
+                }
+            }
+            fingerprints.retain(|k, _| interests.contains_key(k));
+            let pause = match failures {
+                0 if active => self.intervals.active,
+                0 => self.intervals.idle,
+                // Back off while unreachable: 2 s doubling to 60 s.
+                n => Duration::from_secs(1 << n.min(6)).min(Duration::from_secs(60)),
+            };
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                () = observer.poke.notified() => {}
+                () = self.shutdown.cancelled() => break,
+            }
+        }
+        lock(&self.clusters).remove(&observer.key);
+        tracing::debug!(cluster = %observer.labels.cluster, "observer stopped");
+    }
+
+    async fn read(
+        &self,
+        observer: &ClusterObserver,
+        interests: &HashMap<ObjectKey, Interest>,
+    ) -> Observation {
+        let now = Timestamp::now();
+        let since = match &*lock(&observer.latest) {
+            Observation::Unreachable { since, .. } => *since,
+            _ => now,
+        };
+        let backend = match self.backend(observer).await {
+            Ok(backend) => backend,
+            Err(reason) => return Observation::Unreachable { reason, since },
+        };
+        let mut descriptions: Vec<String> = interests
+            .values()
+            .filter_map(|i| i.description.clone())
+            .collect();
+        descriptions.sort();
+        descriptions.dedup();
+        match backend.snapshot(&descriptions).await {
+            Ok(snapshot) => Observation::Seen {
+                snapshot: Arc::new(snapshot),
+                at: now,
+            },
+            Err(error) => {
+                // Read the Secret again next time: the password may have been rotated.
+                *lock(&observer.backend) = None;
+                Observation::Unreachable {
+                    reason: error.to_string(),
+                    since,
+                }
+            }
+        }
+    }
+
+    /// The observer's client, built from the connection Secret when missing.
+    pub async fn backend(&self, observer: &ClusterObserver) -> Result<Arc<dyn OceanBase>, String> {
+        if let Some(backend) = lock(&observer.backend).clone() {
+            return Ok(backend);
+        }
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &observer.key.namespace);
+        let secret = api
+            .get_opt(&observer.key.secret)
+            .await
+            .map_err(|e| format!("cannot read Secret {}: {e}", observer.key.secret))?
+            .ok_or_else(|| format!("Secret {} not found", observer.key.secret))?;
+        let info = ConnectionInfo::from_secret_data(&secret.data.unwrap_or_default())
+            .map_err(|e| format!("Secret {}: {e}", observer.key.secret))?;
+        let backend: Arc<dyn OceanBase> = Arc::new(MysqlCluster::new(&info, []));
+        *lock(&observer.backend) = Some(backend.clone());
+        Ok(backend)
+    }
+
+    /// Cluster-wide metrics from a snapshot: log delay per archiving tenant, newest successful set per mode.
+    fn record(&self, cluster: &ClusterLabels, snapshot: &Snapshot) {
+        let now = Timestamp::now();
+        for tenant in &snapshot.tenants {
+            let labels = TenantLabels {
+                namespace: cluster.namespace.clone(),
+                cluster: cluster.cluster.clone(),
+                tenant: tenant.name.clone(),
+            };
+            if let Some(round) = snapshot.round(tenant.id).filter(|r| r.status == "DOING") {
+                let checkpoint = scn_time(round.checkpoint_scn);
+                let delay = now.duration_since(checkpoint).as_secs_f64().max(0.0);
+                self.metrics
+                    .log_backup_delay
+                    .get_or_create(&labels)
+                    .set(delay);
+            }
+            for (kind, mode) in [("FULL", "Full"), ("INC", "Incremental")] {
+                let newest = snapshot
+                    .sets
+                    .iter()
+                    .filter(|s| {
+                        s.tenant_id == tenant.id
+                            && s.backup_type == kind
+                            && s.status == "SUCCESS"
+                            && s.file_status == "AVAILABLE"
+                    })
+                    .filter_map(|s| s.end)
+                    .max();
+                if let Some(end) = newest {
+                    self.metrics
+                        .last_successful_backup
+                        .get_or_create(&BackupModeLabels {
+                            namespace: cluster.namespace.clone(),
+                            cluster: cluster.cluster.clone(),
+                            tenant: tenant.name.clone(),
+                            mode: mode.into(),
+                        })
+                        .set(end.as_second());
+                }
+            }
+        }
+    }
+}
+
+/// One cluster's observer.
+pub struct ClusterObserver {
+    key: ClusterKey,
+    labels: ClusterLabels,
+    latest: Mutex<Observation>,
+    interests: Mutex<HashMap<ObjectKey, Interest>>,
+    poke: Notify,
+    backend: Mutex<Option<Arc<dyn OceanBase>>>,
+}
+
+impl ClusterObserver {
+    /// Watches (or stops watching, with `None`) for an object.
+    pub fn watch(&self, object: ObjectKey, interest: Option<Interest>) {
+        let mut interests = lock(&self.interests);
+        let changed = match interest {
+            Some(interest) => interests.insert(object, interest.clone()) != Some(interest),
+            None => interests.remove(&object).is_some(),
+        };
+        drop(interests);
+        if changed {
+            self.poke();
+        }
+    }
+
+    /// The latest observation.
+    pub fn latest(&self) -> Observation {
+        lock(&self.latest).clone()
+    }
+
+    /// Asks for a new read now (after a statement changed something).
+    pub fn poke(&self) {
+        self.poke.notify_one();
+    }
+
+    /// The cluster's display name.
+    pub fn name(&self) -> &str {
+        &self.labels.cluster
+    }
+}
+
+/// Whether the cluster has work under way that the operator should follow closely.
+fn is_busy(snapshot: &Snapshot) -> bool {
+    snapshot.rounds.iter().any(|r| {
+        !matches!(
+            r.status.as_str(),
+            "DOING" | "STOP" | "SUSPEND" | "INTERRUPTED"
+        )
+    })
+}
+
+/// How much of the archive checkpoint matters to an object: to the minute, so that steady archiving does
+/// not wake log backups every cycle.
+const CHECKPOINT_GRAIN_NS: u64 = 60_000_000_000;
+
+/// A hash of what an object's reconcile reads from the observation.
+fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
+    let hasher = BuildHasherDefault::<DefaultHasher>::default();
+    let Observation::Seen { snapshot, .. } = observation else {
+        return hasher.hash_one(matches!(observation, Observation::Unknown));
+    };
+    let Some(tenant) = snapshot.tenant(&interest.tenant) else {
+        return hasher.hash_one("no such tenant");
+    };
+    let round = snapshot.round(tenant.id).map(|r| {
+        (
+            r.round_id,
+            &r.status,
+            r.start_scn,
+            r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
+            &r.path,
+            &r.comment,
+        )
+    });
+    let job = interest
+        .description
+        .as_deref()
+        .and_then(|d| snapshot.job_by_description(tenant.id, d));
+    let progress = job.and_then(|j| snapshot.progress(tenant.id, j.job_id));
+    let set = job.and_then(|j| snapshot.set(tenant.id, j.backup_set_id));
+    let other_job = snapshot
+        .active_job(tenant.id)
+        .map(|j| (j.job_id, &j.status));
+    hasher.hash_one(format!(
+        "{tenant:?}{round:?}{:?}{:?}{job:?}{progress:?}{set:?}{other_job:?}",
+        snapshot.archive_dest(tenant.id),
+        snapshot.data_dest(tenant.id),
+    ))
+}
+
+/// The time of an SCN (nanoseconds since the epoch, reference §0.3).
+pub fn scn_time(scn: u64) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oceanbase::{ArchiveRound, BackupJobRow, TenantRow};
+
+    fn snapshot(checkpoint: u64, job_status: &str) -> Observation {
+        Observation::Seen {
+            snapshot: Arc::new(Snapshot {
+                tenants: vec![TenantRow {
+                    id: 1002,
+                    name: "tenant1".into(),
+                    status: "NORMAL".into(),
+                    role: "PRIMARY".into(),
+                    archivelog: true,
+                }],
+                rounds: vec![ArchiveRound {
+                    tenant_id: 1002,
+                    round_id: 1,
+                    status: "DOING".into(),
+                    start_scn: 1,
+                    checkpoint_scn: checkpoint,
+                    path: "file:///a".into(),
+                    comment: String::new(),
+                }],
+                jobs: vec![BackupJobRow {
+                    tenant_id: 1002,
+                    job_id: 1,
+                    backup_set_id: 1,
+                    backup_type: "FULL".into(),
+                    status: job_status.into(),
+                    result: 0,
+                    comment: String::new(),
+                    description: "uid".into(),
+                    path: String::new(),
+                    start: None,
+                    end: None,
+                }],
+                ..Snapshot::default()
+            }),
+            at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn only_a_change_in_the_objects_slice_changes_its_fingerprint() {
+        let log = Interest {
+            tenant: "tenant1".into(),
+            description: None,
+            active: false,
+        };
+        let task = Interest {
+            description: Some("uid".into()),
+            ..log.clone()
+        };
+        let base = snapshot(60_000_000_000, "DOING");
+        // The checkpoint moving within the minute does not wake a log backup.
+        assert_eq!(
+            fingerprint(&base, &log),
+            fingerprint(&snapshot(60_000_000_001, "DOING"), &log)
+        );
+        assert_ne!(
+            fingerprint(&base, &log),
+            fingerprint(&snapshot(120_000_000_000, "DOING"), &log)
+        );
+        // A job's state change wakes its task.
+        assert_ne!(
+            fingerprint(&base, &task),
+            fingerprint(&snapshot(60_000_000_000, "COMPLETED"), &task)
+        );
+        // Reachability changes wake everyone.
+        let gone = Observation::Unreachable {
+            reason: "down".into(),
+            since: Timestamp::UNIX_EPOCH,
+        };
+        assert_ne!(fingerprint(&base, &task), fingerprint(&gone, &task));
+    }
+}
