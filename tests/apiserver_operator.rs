@@ -168,10 +168,38 @@ async fn operator_reconciles_every_kind_and_then_writes_nothing_while_nothing_ch
             .all(|e| e.data["reportingController"] == "ob-backup-operator")
     );
 
-    // Settled: exactly one status write per object. A change that does not touch what the status depends
-    // on is reconciled and writes nothing.
+    // The examples' cluster (127.0.0.1:2881) has no OceanBase here: the tasks and archives that talk to it
+    // settle once they report it unreachable — never as Failed.
+    for kind in ["BackupTask", "LogBackup"] {
+        eventually(
+            &format!("every {kind} to report the cluster unreachable"),
+            WAIT,
+            || async {
+                let items = list(&admin, &namespace, kind).await;
+                items
+                    .iter()
+                    .all(|o| {
+                        o.data["status"]["conditions"].as_array().is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c["type"] == "ClusterReachable" && c["status"] == "False")
+                        })
+                    })
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    for task in list(&admin, &namespace, "BackupTask").await {
+        assert_eq!(
+            settled_phase(&task).as_deref(),
+            Some("Pending"),
+            "unreachable is not a failure"
+        );
+    }
+
+    // Settled: a change that does not touch what the status depends on is reconciled and writes nothing.
     let writes = sum_metric(&operator, "obbackup_status_writes_total");
-    assert_eq!(writes, objects as f64, "{}", operator.log_text());
+    assert!(writes >= objects as f64, "{}", operator.log_text());
     let reconciles = operator
         .metric("obbackup_reconcile_total{controller=\"BackupTask\"}")
         .unwrap_or(0.0);

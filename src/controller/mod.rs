@@ -62,7 +62,13 @@ pub struct Context {
     /// Malformed objects already reported, with the generation reported: the report is a status write, which
     /// is itself a watch event, so without this every report would trigger the next one.
     malformed: Mutex<HashMap<String, Option<i64>>>,
+    /// Statements OceanBase refused, per object: (what, when). The refusal is written to the status, which
+    /// is a watch event; this keeps that event from retrying the statement at once.
+    refused: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
+
+/// How long after OceanBase refused a statement the operator sends it again.
+pub const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(30);
 
 /// Operator-wide settings the controllers read.
 #[derive(Clone, Copy, Debug)]
@@ -101,6 +107,30 @@ impl Context {
             settings,
             failures: Mutex::default(),
             malformed: Mutex::default(),
+            refused: Mutex::default(),
+        }
+    }
+
+    /// How long to wait before sending `what` for `object` again, if OceanBase refused it recently.
+    pub fn refused_recently(&self, object: &str, what: &str) -> Option<Duration> {
+        let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        let (last, at) = refused.get(object)?;
+        (last == what)
+            .then(|| RETRY_REFUSED_AFTER.checked_sub(at.elapsed()))
+            .flatten()
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Records the outcome of sending `what` for `object`.
+    pub fn record_attempt(&self, object: &str, what: &str, succeeded: bool) {
+        let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
+        if succeeded {
+            refused.remove(object);
+        } else {
+            refused.insert(
+                object.to_string(),
+                (what.to_string(), std::time::Instant::now()),
+            );
         }
     }
 

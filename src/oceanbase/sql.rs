@@ -36,8 +36,9 @@ pub fn literal(value: &str) -> Result<String, ObError> {
 }
 
 /// A storage URI with its access keys spliced in at send time: `access_id` and `access_key` are appended
-/// as query parameters (reference §2.3). Keys must be printable ASCII without `&`, `=`, `?` or spaces, so
-/// that they cannot change the URI's meaning.
+/// as query parameters (reference §2.3). Keys must be printable ASCII without `&`, `?`, quotes,
+/// backslashes or spaces, so that they cannot change the URI's meaning (`=`, `+` and `/` of base64 keys
+/// are fine: OceanBase splits each parameter at its first `=`).
 pub fn uri_with_keys(uri: &str, keys: Option<&AccessKeys>) -> Result<String, ObError> {
     let Some(keys) = keys else {
         return Ok(uri.to_string());
@@ -46,10 +47,10 @@ pub fn uri_with_keys(uri: &str, keys: Option<&AccessKeys>) -> Result<String, ObE
         if value.is_empty()
             || !value
                 .chars()
-                .all(|c| c.is_ascii_graphic() && !matches!(c, '&' | '=' | '?' | '\'' | '\\'))
+                .all(|c| c.is_ascii_graphic() && !matches!(c, '&' | '?' | '\'' | '\\'))
         {
             return Err(ObError::InvalidValue(
-                "access keys must be printable ASCII without &, =, ?, quotes or backslashes".into(),
+                "access keys must be printable ASCII without &, ?, quotes or backslashes".into(),
             ));
         }
     }

@@ -149,6 +149,9 @@ impl ControlPlane {
                 &format!("127.0.0.1:{port}"),
             ])
             .env("KUBECONFIG", &kubeconfig)
+            // Tests follow OceanBase closely: read a busy cluster every second, an idle one every 3 s.
+            .env("ACTIVE_POLL_SECONDS", "1")
+            .env("IDLE_POLL_SECONDS", "3")
             .env("RUST_LOG", "info,ob_backup_operator=debug")
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -4,3 +4,4 @@
 pub mod catalog;
 pub mod cluster;
 pub mod proxy;
+pub mod simulator;

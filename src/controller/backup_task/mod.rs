@@ -92,9 +92,19 @@ impl Reconcile for BackupTask {
             .and_then(|s| s.source)
             .or(Some(source_of(&task)));
         observer.watch(object, decision.interest.clone());
+        let attempt = format!("{:?}", decision.step);
+        let key = format!("{namespace}/{}", task.name_any());
+        if matches!(decision.step, Step::Submit | Step::SetDataDest)
+            && let Some(wait) = ctx.refused_recently(&key, &attempt)
+        {
+            // The status already says why the last attempt failed; try again later, writing nothing now.
+            return Ok(Action::requeue(wait));
+        }
         let current = task.status.clone();
-        let written = act(&ctx, &task, &namespace, &placement, &decision, current).await?;
-        if written.is_some() {
+        if let Some(went_through) =
+            act(&ctx, &task, &namespace, &placement, &decision, current).await?
+        {
+            ctx.record_attempt(&key, &attempt, went_through);
             observer.poke();
         }
         Ok(match (&decision.interest, decision.recheck) {
@@ -105,8 +115,8 @@ impl Reconcile for BackupTask {
     }
 }
 
-/// Writes the decided status and carries out its step. Returns the status last written when a statement
-/// was sent.
+/// Writes the decided status and carries out its step. Returns, when a statement was sent, whether it went
+/// through (an unanswered BACKUP counts: the lookup by description settles it).
 async fn act(
     ctx: &Context,
     task: &BackupTask,
@@ -114,7 +124,7 @@ async fn act(
     placement: &Placement,
     decision: &Decision,
     current: Option<BackupTaskStatus>,
-) -> Result<Option<BackupTaskStatus>, Error> {
+) -> Result<Option<bool>, Error> {
     let tenant = &task.spec.tenant;
     let now = Timestamp::now();
     match decision.step {
@@ -132,10 +142,10 @@ async fn act(
                 &Redactor::default(),
             )
             .await;
-            if let Err(error) = outcome {
+            if let Err(error) = &outcome {
                 tracing::warn!(%error, tenant, "CANCEL BACKUP failed; retrying on the next look");
             }
-            Ok(Some(decision.status.clone()))
+            Ok(Some(outcome.is_ok()))
         }
         Step::SetDataDest => {
             status::write(ctx, task, current.as_ref(), &decision.status).await?;
@@ -149,8 +159,8 @@ async fn act(
             );
             let statement = sql::uri_with_keys(&destination.uri, keys.as_ref())
                 .and_then(|uri| sql::set_data_backup_dest(tenant, &uri));
-            if let Err(error) = execute(ctx, placement, namespace, vec![statement], &redactor).await
-            {
+            let outcome = execute(ctx, placement, namespace, vec![statement], &redactor).await;
+            if let Err(error) = &outcome {
                 let health = Health::Progressing {
                     reason: "DestinationRefused".into(),
                     message: format!("setting DATA_BACKUP_DEST failed: {error}"),
@@ -158,7 +168,7 @@ async fn act(
                 let refused = with_health(decision.status.clone(), task, &health, None, now);
                 status::write(ctx, task, Some(&decision.status), &refused).await?;
             }
-            Ok(Some(decision.status.clone()))
+            Ok(Some(outcome.is_ok()))
         }
         Step::Submit => {
             // The intent goes to the API server before the statement goes to OceanBase.
@@ -183,9 +193,13 @@ async fn act(
                 task.metadata.uid.as_deref().unwrap_or_default(),
             ));
             let outcome = execute(ctx, placement, namespace, statements, &redactor).await;
+            let went_through = matches!(
+                outcome,
+                Ok(()) | Err(crate::oceanbase::ObError::Unreachable(_))
+            );
             let after = after_submit(task, intent.clone(), outcome, Timestamp::now());
             status::write(ctx, task, Some(&intent), &after).await?;
-            Ok(Some(after))
+            Ok(Some(went_through))
         }
     }
 }

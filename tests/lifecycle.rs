@@ -1,0 +1,546 @@
+//! BackupTask and LogBackup lifecycles end to end (SPEC §2.3, §2.4): the operator binary on the real control
+//! plane, authenticated as its ServiceAccount, driving obsim over the MySQL protocol.
+
+mod support;
+
+use std::{sync::Arc, time::Duration};
+
+use kube::{
+    Client,
+    api::{DynamicObject, ListParams, Patch, PatchParams},
+};
+use obsim::sim::Node;
+use serde_json::{Value, json};
+use support::{
+    cluster::{ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually},
+    simulator::{self, SYS_PASSWORD, connection_secret, jobs_with_description},
+};
+
+const WAIT: Duration = Duration::from_secs(90);
+const GIB: u64 = 1 << 30;
+
+/// One test's world: a namespace, an obsim cluster with its connection Secret `ob`, the operator.
+struct World {
+    admin: Client,
+    namespace: String,
+    node: Arc<Node>,
+    operator: OperatorProcess,
+    plane: ControlPlane,
+}
+
+impl World {
+    async fn new(prefix: &str, tenants: &[&str], bytes: u64, speed: f64) -> Option<Self> {
+        let plane = ControlPlane::get()?;
+        let admin = plane.admin().await;
+        let namespace = plane.namespace(prefix).await;
+        let node = simulator::start("obcluster", tenants, bytes, speed).await;
+        connection_secret(&admin, &namespace, "ob", &node).await;
+        let operator = plane.start_operator(&namespace, &namespace, &format!("{namespace}-a"));
+        Some(Self {
+            admin,
+            namespace,
+            node,
+            operator,
+            plane,
+        })
+    }
+
+    fn restart_operator(&mut self, identity: &str) {
+        self.operator.kill();
+        self.operator = self.plane.start_operator(
+            &self.namespace,
+            &self.namespace,
+            &format!("{}-{identity}", self.namespace),
+        );
+    }
+
+    async fn apply(&self, object: Value) {
+        apply(&self.admin, &self.namespace, &object)
+            .await
+            .unwrap_or_else(|e| panic!("apply {object}: {e}"));
+    }
+
+    async fn get(&self, kind: &str, name: &str) -> Option<DynamicObject> {
+        let (api, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+        );
+        api.get_opt(name).await.ok().flatten()
+    }
+
+    async fn status(&self, kind: &str, name: &str) -> Value {
+        self.get(kind, name)
+            .await
+            .map(|o| o.data["status"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Waits until the object's status has `phase`, returning the status.
+    async fn phase(&self, kind: &str, name: &str, phase: &str) -> Value {
+        eventually(&format!("{kind} {name} to be {phase}"), WAIT, || async {
+            let status = self.status(kind, name).await;
+            (status["phase"] == phase).then_some(status)
+        })
+        .await
+    }
+
+    async fn patch_spec(&self, kind: &str, name: &str, spec: Value) {
+        let (api, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+        );
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({ "spec": spec })),
+        )
+        .await
+        .expect("patch spec");
+    }
+
+    async fn uid(&self, kind: &str, name: &str) -> String {
+        self.get(kind, name)
+            .await
+            .and_then(|o| o.metadata.uid)
+            .expect("uid")
+    }
+
+    /// Everything the operator left for people to read: its log, every object's status, every Event.
+    async fn everything_written(&self) -> String {
+        let mut text = self.operator.log_text();
+        for kind in ["BackupStrategy", "BackupTask", "LogBackup"] {
+            let (api, _) = api_for(
+                &self.admin,
+                &self.namespace,
+                &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+            );
+            for object in api.list(&ListParams::default()).await.expect("list").items {
+                text.push_str(&object.data["status"].to_string());
+            }
+        }
+        let (events, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "events.k8s.io/v1", "kind": "Event"}),
+        );
+        for event in events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items
+        {
+            text.push_str(&event.data.to_string());
+        }
+        text
+    }
+
+    async fn done(self) {
+        delete_namespace(&self.admin, &self.namespace).await;
+    }
+}
+
+fn cluster() -> Value {
+    json!({"name": "obcluster", "connectionSecret": "ob"})
+}
+
+fn log_backup(name: &str, tenant: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+        "metadata": {"name": name},
+        "spec": {
+            "cluster": cluster(),
+            "logDestination": {"uri": format!("file:///backup/{tenant}/archive")},
+            "tenant": tenant,
+            "desiredState": "Running",
+        },
+    })
+}
+
+fn backup_task(name: &str, tenant: &str, mode: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+        "metadata": {"name": name},
+        "spec": {
+            "cluster": cluster(),
+            "dataDestination": {"uri": format!("file:///backup/{tenant}/data")},
+            "tenant": tenant,
+            "mode": mode,
+        },
+    })
+}
+
+fn condition(status: &Value, type_: &str) -> Option<String> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .and_then(|c| c["status"].as_str())
+        .map(str::to_string)
+}
+
+async fn archiving(world: &World, tenant: &str) {
+    world
+        .apply(log_backup(&format!("{tenant}-archive"), tenant))
+        .await;
+    world
+        .phase("LogBackup", &format!("{tenant}-archive"), "InProgress")
+        .await;
+}
+
+#[tokio::test]
+async fn full_and_incremental_backups_complete_and_log_archiving_runs_and_stops() {
+    let Some(world) = World::new("lifecycle", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    world.apply(log_backup("tenant1-archive", "tenant1")).await;
+    // Before archiving is DOING, a backup waits (OceanBase would refuse it with 9040).
+    world.apply(backup_task("full", "tenant1", "Full")).await;
+    let archive = world
+        .phase("LogBackup", "tenant1-archive", "InProgress")
+        .await;
+    assert!(archive["checkpointTime"].is_string(), "{archive}");
+    assert_eq!(
+        archive["storageDirectory"],
+        "file:///backup/tenant1/archive"
+    );
+    assert_eq!(
+        condition(&archive, "DelayWithinThreshold").as_deref(),
+        Some("True")
+    );
+
+    let full = world.phase("BackupTask", "full", "Completed").await;
+    assert_eq!(full["backupSetId"], 1, "{full}");
+    assert_eq!(full["progress"], 100);
+    assert!(
+        full["storageDirectory"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("file:///backup/tenant1/data/backup_set_1"))
+    );
+    assert!(full["inputBytes"].as_i64().is_some_and(|b| b > 0));
+    assert_eq!(condition(&full, "Ready").as_deref(), Some("True"));
+
+    world
+        .apply(backup_task("inc", "tenant1", "Incremental"))
+        .await;
+    let inc = world.phase("BackupTask", "inc", "Completed").await;
+    assert_eq!(inc["backupSetId"], 2);
+    for task in ["full", "inc"] {
+        let uid = world.uid("BackupTask", task).await;
+        assert_eq!(
+            jobs_with_description(&world.node, &uid),
+            1,
+            "exactly one OceanBase job for {task}"
+        );
+    }
+
+    // The checkpoint advances (the status refreshes it every 5 simulated minutes of archiving).
+    let first = archive["checkpointTime"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    eventually("the checkpoint to advance", WAIT, || async {
+        let now = world.status("LogBackup", "tenant1-archive").await;
+        (now["checkpointTime"]
+            .as_str()
+            .is_some_and(|c| c > first.as_str()))
+        .then_some(())
+    })
+    .await;
+    let metrics = world
+        .operator
+        .get("/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    assert!(
+        metrics.contains("obbackup_log_backup_delay_seconds{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("obbackup_last_successful_backup_timestamp_seconds{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("obbackup_sql_round_trips_total{"),
+        "{metrics}"
+    );
+
+    world
+        .patch_spec(
+            "LogBackup",
+            "tenant1-archive",
+            json!({"desiredState": "Stopped"}),
+        )
+        .await;
+    let stopped = world.phase("LogBackup", "tenant1-archive", "Stopped").await;
+    assert_eq!(condition(&stopped, "Ready").as_deref(), Some("True"));
+    assert!(
+        !simulator::cluster(&world.node)
+            .tenant("tenant1")
+            .is_some_and(|t| t.archive.log_mode_archive)
+    );
+    world.done().await;
+}
+
+#[tokio::test]
+async fn a_failed_backup_shows_oceanbase_code_and_cause() {
+    let Some(world) = World::new("failure", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    archiving(&world, "tenant1").await;
+    simulator::cluster(&world.node).faults.next_backup_failure =
+        Some((None, -9082, "backup device out of space".into()));
+    world.apply(backup_task("doomed", "tenant1", "Full")).await;
+    let failed = world.phase("BackupTask", "doomed", "Failed").await;
+    assert_eq!(failed["failure"]["code"], -9082, "{failed}");
+    assert!(
+        failed["failure"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("-9082(backup device out of space)")),
+        "{failed}"
+    );
+    assert_eq!(condition(&failed, "Stalled").as_deref(), Some("True"));
+    world.done().await;
+}
+
+#[tokio::test]
+async fn cancel_ends_a_running_backup_canceled() {
+    let Some(world) = World::new("cancel", &["tenant1"], 50 * GIB, 1.0).await else {
+        return;
+    };
+    archiving(&world, "tenant1").await;
+    world.apply(backup_task("long", "tenant1", "Full")).await;
+    world.phase("BackupTask", "long", "InProgress").await;
+    world
+        .patch_spec("BackupTask", "long", json!({"cancel": true}))
+        .await;
+    let canceled = world.phase("BackupTask", "long", "Canceled").await;
+    assert!(canceled["jobId"].is_number(), "{canceled}");
+    assert_eq!(
+        jobs_with_description(&world.node, &world.uid("BackupTask", "long").await),
+        1
+    );
+    // A task canceled before it was ever submitted never reaches OceanBase.
+    simulator::cluster(&world.node)
+        .set_stalled("tenant1", true)
+        .expect("stall");
+    world.apply(backup_task("blocker", "tenant1", "Full")).await;
+    world.phase("BackupTask", "blocker", "InProgress").await;
+    let mut waiting = backup_task("waiting", "tenant1", "Full");
+    waiting["spec"]["cancel"] = json!(true);
+    world.apply(waiting).await;
+    world.phase("BackupTask", "waiting", "Canceled").await;
+    assert_eq!(
+        jobs_with_description(&world.node, &world.uid("BackupTask", "waiting").await),
+        0
+    );
+    world.done().await;
+}
+
+#[tokio::test]
+async fn interrupted_archiving_fails_and_recovers() {
+    let Some(world) = World::new("interrupt", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    archiving(&world, "tenant1").await;
+    simulator::cluster(&world.node)
+        .interrupt_archive("tenant1", -9087, "observer clog is recycled before archive")
+        .expect("interrupt");
+    let failed = world.phase("LogBackup", "tenant1-archive", "Failed").await;
+    assert_eq!(failed["failure"]["code"], -9087, "{failed}");
+    assert_eq!(
+        failed["failure"]["message"],
+        "-9087(observer clog is recycled before archive)"
+    );
+    simulator::cluster(&world.node)
+        .resume_archive("tenant1")
+        .expect("resume");
+    let recovered = world
+        .phase("LogBackup", "tenant1-archive", "InProgress")
+        .await;
+    assert!(recovered["failure"].is_null(), "{recovered}");
+    world.done().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_fails_nothing_and_work_resumes() {
+    let Some(world) = World::new("unreachable", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    archiving(&world, "tenant1").await;
+    simulator::cluster(&world.node)
+        .set_stalled("tenant1", true)
+        .expect("stall");
+    world.apply(backup_task("patient", "tenant1", "Full")).await;
+    world.phase("BackupTask", "patient", "InProgress").await;
+
+    world.node.link.refuse_for(Duration::from_secs(12));
+    world.node.link.drop_connections();
+    let cut = eventually(
+        "the task to report the cluster unreachable",
+        WAIT,
+        || async {
+            let status = world.status("BackupTask", "patient").await;
+            (condition(&status, "ClusterReachable").as_deref() == Some("False")).then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(
+        cut["phase"], "InProgress",
+        "unreachable is never a failure: {cut}"
+    );
+    let archive = world.status("LogBackup", "tenant1-archive").await;
+    assert_ne!(archive["phase"], "Failed");
+
+    simulator::cluster(&world.node)
+        .set_stalled("tenant1", false)
+        .expect("unstall");
+    let done = world.phase("BackupTask", "patient", "Completed").await;
+    assert_eq!(
+        condition(&done, "ClusterReachable").as_deref(),
+        Some("True")
+    );
+    world.done().await;
+}
+
+#[tokio::test]
+async fn a_killed_operator_never_makes_a_second_job() {
+    let Some(mut world) = World::new("crash", &["tenant1"], 4 * GIB, 30.0).await else {
+        return;
+    };
+    archiving(&world, "tenant1").await;
+    // Kill points: before any status; once the intent is recorded; once the job is listed; mid-progress.
+    let points: [(&str, fn(&Value) -> bool); 4] = [
+        ("applied", |_| true),
+        ("intent", |s| s["submittedAt"].is_string()),
+        ("job", |s| s["jobId"].is_number()),
+        ("progress", |s| {
+            s["progress"].as_i64().is_some_and(|p| p > 0)
+        }),
+    ];
+    for (i, (point, reached)) in points.iter().enumerate() {
+        let name = format!("crash-{point}");
+        world
+            .apply(backup_task(
+                &name,
+                "tenant1",
+                if i % 2 == 0 { "Full" } else { "Incremental" },
+            ))
+            .await;
+        eventually(&format!("{name} to reach the kill point"), WAIT, || async {
+            reached(&world.status("BackupTask", &name).await).then_some(())
+        })
+        .await;
+        world.restart_operator(&format!("r{i}"));
+        let status = world.phase("BackupTask", &name, "Completed").await;
+        let uid = world.uid("BackupTask", &name).await;
+        assert_eq!(
+            jobs_with_description(&world.node, &uid),
+            1,
+            "killed at {point}: {status}\n{}",
+            world.operator.log_text()
+        );
+    }
+    world.done().await;
+}
+
+#[tokio::test]
+async fn encrypted_backups_use_the_secret_on_the_backup_session_and_no_secret_leaks() {
+    let Some(world) = World::new("secrets", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    let backup_password = "backup-Pw-from-a-Secret";
+    let (access_id, access_key) = ("AKID-visible-nowhere", "SK-visible-nowhere/+=");
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "backup-password",
+        &[("password", backup_password)],
+    )
+    .await;
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "oss-keys",
+        &[("accessId", access_id), ("accessKey", access_key)],
+    )
+    .await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "secure"},
+            "spec": {
+                "cluster": cluster(),
+                "tenants": ["tenant1"],
+                "dataDestination": {"uri": "oss://bucket/data?host=oss-cn-hangzhou.aliyuncs.com", "credentialsSecret": "oss-keys"},
+                "logDestination": {"uri": "oss://bucket/archive?host=oss-cn-hangzhou.aliyuncs.com", "credentialsSecret": "oss-keys"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+                "encryption": {"passwordSecret": "backup-password"},
+            },
+        }))
+        .await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+            "metadata": {"name": "tenant1-archive"},
+            "spec": {"strategyRef": {"name": "secure"}, "tenant": "tenant1"},
+        }))
+        .await;
+    world
+        .phase("LogBackup", "tenant1-archive", "InProgress")
+        .await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": "sealed"},
+            "spec": {"strategyRef": {"name": "secure"}, "tenant": "tenant1", "mode": "Full"},
+        }))
+        .await;
+    let done = world.phase("BackupTask", "sealed", "Completed").await;
+    assert_eq!(
+        done["storageDirectory"]
+            .as_str()
+            .map(|d| d.contains("access")),
+        Some(false),
+        "{done}"
+    );
+
+    // obsim saw SET ENCRYPTION and BACKUP on one session: the job carries the Secret's password.
+    let uid = world.uid("BackupTask", "sealed").await;
+    {
+        let cluster = simulator::cluster(&world.node);
+        let job = cluster
+            .tenants
+            .iter()
+            .flat_map(|t| t.backups.jobs.iter().chain(&t.backups.history))
+            .find(|j| j.description == uid)
+            .expect("the job");
+        assert!(job.encrypted);
+        assert_eq!(job.password.as_deref(), Some(backup_password));
+        // The keys reached OceanBase (spliced in at send time)…
+        let tenant = cluster.tenant("tenant1").expect("tenant1");
+        assert!(
+            tenant
+                .archive
+                .data_backup_dest
+                .as_deref()
+                .is_some_and(|d| d.contains(access_key))
+        );
+    }
+    // …and nowhere a person or a scraper can read.
+    let written = world.everything_written().await;
+    let metrics = world
+        .operator
+        .get("/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    for secret in [SYS_PASSWORD, backup_password, access_id, access_key] {
+        assert!(
+            !written.contains(secret),
+            "{secret} leaked into logs, status or events"
+        );
+        assert!(!metrics.contains(secret), "{secret} leaked into metrics");
+    }
+    world.done().await;
+}

@@ -1,0 +1,89 @@
+//! obsim in the test process, reached by the operator over the MySQL protocol like a real cluster, and the
+//! connection Secret that points at it.
+
+use std::sync::{Arc, MutexGuard};
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
+use obsim::{
+    clock::Clock,
+    model::{Cluster, Version},
+    sim::{Node, Simulator},
+};
+
+/// The sys password of test clusters. Tests scan logs, statuses and events for it.
+pub const SYS_PASSWORD: &str = "obsim-sys-Pa55-never-logged";
+
+/// A simulated cluster named `name` with user tenants of `bytes` each, its clock at `speed`.
+pub async fn start(name: &str, tenants: &[&str], bytes: u64, speed: f64) -> Arc<Node> {
+    let mut cluster = Cluster::new(
+        name,
+        Version::V4_4_1,
+        SYS_PASSWORD,
+        Clock::new(jiff::Timestamp::now(), speed),
+    );
+    for tenant in tenants {
+        cluster.add_user_tenant(tenant, bytes).expect("tenant");
+    }
+    Simulator::new()
+        .start(cluster, "127.0.0.1:0".parse().expect("address"))
+        .await
+        .expect("obsim listens")
+}
+
+/// Locks the simulated cluster (to inject faults or look at its jobs).
+pub fn cluster(node: &Node) -> MutexGuard<'_, Cluster> {
+    node.cluster.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// How many backup jobs (active and finished) of user tenants carry this description.
+pub fn jobs_with_description(node: &Node, description: &str) -> usize {
+    let cluster = cluster(node);
+    cluster
+        .tenants
+        .iter()
+        .flat_map(|t| t.backups.jobs.iter().chain(&t.backups.history))
+        .filter(|j| j.level == "USER_TENANT" && j.description == description)
+        .count()
+}
+
+/// Creates (or updates) a Secret with string data.
+pub async fn secret(client: &Client, namespace: &str, name: &str, data: &[(&str, &str)]) {
+    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let data: serde_json::Map<String, serde_json::Value> = data
+        .iter()
+        .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
+        .collect();
+    let manifest = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "stringData": data,
+    });
+    api.patch(
+        name,
+        &PatchParams::apply("integration-test").force(),
+        &Patch::Apply(&manifest),
+    )
+    .await
+    .expect("secret");
+}
+
+/// The connection Secret for a node.
+pub async fn connection_secret(client: &Client, namespace: &str, name: &str, node: &Node) {
+    let port = node.addr.port().to_string();
+    secret(
+        client,
+        namespace,
+        name,
+        &[
+            ("host", "127.0.0.1"),
+            ("port", &port),
+            ("user", "root@sys"),
+            ("password", SYS_PASSWORD),
+        ],
+    )
+    .await;
+}
