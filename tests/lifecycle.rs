@@ -404,6 +404,9 @@ async fn an_unreachable_cluster_fails_nothing_and_work_resumes() {
     world.done().await;
 }
 
+/// Whether a task's status has reached the point at which the operator is killed.
+type KillPoint = fn(&Value) -> bool;
+
 #[tokio::test]
 async fn a_killed_operator_never_makes_a_second_job() {
     let Some(mut world) = World::new("crash", &["tenant1"], 4 * GIB, 30.0).await else {
@@ -411,7 +414,7 @@ async fn a_killed_operator_never_makes_a_second_job() {
     };
     archiving(&world, "tenant1").await;
     // Kill points: before any status; once the intent is recorded; once the job is listed; mid-progress.
-    let points: [(&str, fn(&Value) -> bool); 4] = [
+    let points: [(&str, KillPoint); 4] = [
         ("applied", |_| true),
         ("intent", |s| s["submittedAt"].is_string()),
         ("job", |s| s["jobId"].is_number()),

@@ -64,6 +64,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let previous = task.status.clone().unwrap_or_default();
     let uid = task.metadata.uid.clone().unwrap_or_default();
     let base = BackupTaskStatus {
+        phase: previous.phase.or(Some(BackupTaskPhase::Pending)),
         observed_generation: task.metadata.generation,
         cluster_name: Some(inputs.cluster_name.to_string()),
         ..previous.clone()
@@ -513,5 +514,360 @@ pub fn with_health(
         ),
         message: Some(health.message().to_string()),
         ..status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{
+        api::{BackupTaskSpec, backup_task::BackupMode, common::ClusterConnection},
+        oceanbase::{ArchiveRound, BackupProgress, BackupSetRow, TenantRow},
+    };
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).expect("time")
+    }
+
+    fn task() -> BackupTask {
+        let mut task = BackupTask::new(
+            "t",
+            BackupTaskSpec {
+                strategy_ref: None,
+                cluster: Some(ClusterConnection {
+                    name: "obcluster".into(),
+                    connection_secret: "ob".into(),
+                }),
+                data_destination: None,
+                tenant: "tenant1".into(),
+                mode: BackupMode::Full,
+                plus_archivelog: false,
+                cancel: false,
+            },
+        );
+        task.metadata.uid = Some("uid-1".into());
+        task.metadata.generation = Some(1);
+        task
+    }
+
+    /// tenant1 (1002) archiving in `round`, DATA_BACKUP_DEST set, with `jobs`.
+    fn seen(round: &str, jobs: Vec<BackupJobRow>, taken: Timestamp) -> Observation {
+        Observation::Seen {
+            snapshot: Arc::new(Snapshot {
+                tenants: vec![TenantRow {
+                    id: 1002,
+                    name: "tenant1".into(),
+                    status: "NORMAL".into(),
+                    role: "PRIMARY".into(),
+                    archivelog: true,
+                }],
+                rounds: vec![ArchiveRound {
+                    tenant_id: 1002,
+                    round_id: 1,
+                    status: round.into(),
+                    start_scn: 1,
+                    checkpoint_scn: 2,
+                    path: "file:///archive".into(),
+                    comment: String::new(),
+                }],
+                data_dests: vec![(1002, "file:///data".into())],
+                progress: vec![BackupProgress {
+                    tenant_id: 1002,
+                    job_id: 7,
+                    input_bytes: 100,
+                    output_bytes: 50,
+                    tablet_count: 10,
+                    finish_tablet_count: 4,
+                    path: "file:///data/backup_set_3_full".into(),
+                }],
+                sets: vec![BackupSetRow {
+                    tenant_id: 1002,
+                    backup_set_id: 3,
+                    backup_type: "FULL".into(),
+                    status: "SUCCESS".into(),
+                    file_status: "AVAILABLE".into(),
+                    input_bytes: 1000,
+                    output_bytes: 500,
+                    end: None,
+                    path: "file:///data/backup_set_3_full".into(),
+                }],
+                jobs,
+                ..Snapshot::default()
+            }),
+            at: taken,
+        }
+    }
+
+    fn job(description: &str, status: &str) -> BackupJobRow {
+        BackupJobRow {
+            tenant_id: 1002,
+            job_id: 7,
+            backup_set_id: 3,
+            backup_type: "FULL".into(),
+            status: status.into(),
+            result: if status == "FAILED" { -9082 } else { 0 },
+            comment: if status == "FAILED" {
+                "result: -9082(backup device out of space)".into()
+            } else {
+                String::new()
+            },
+            description: description.into(),
+            path: "file:///data".into(),
+            start: Some(at(0)),
+            end: is_final_job_status(status).then(|| at(60)),
+        }
+    }
+
+    fn decide_at(task: &BackupTask, observation: &Observation, now: Timestamp) -> Decision {
+        decide(&Inputs {
+            task,
+            cluster_name: "obcluster",
+            data_uri: "file:///data",
+            observation,
+            now,
+            stall_timeout: SignedDuration::from_mins(30),
+        })
+    }
+
+    fn reason(status: &BackupTaskStatus) -> String {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Reconciling" || c.type_ == "Ready" && c.status == "True")
+            .map(|c| c.reason.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_backup_waits_for_archiving_and_for_other_jobs_then_submits() {
+        let task = task();
+        let waiting = decide_at(&task, &seen("BEGINNING", vec![], at(1)), at(1));
+        assert_eq!(
+            (waiting.step.clone(), reason(&waiting.status).as_str()),
+            (Step::Wait, "WaitingForLogArchive")
+        );
+        assert_eq!(waiting.status.phase, Some(BackupTaskPhase::Pending));
+        let busy = decide_at(
+            &task,
+            &seen("DOING", vec![job("someone-else", "DOING")], at(1)),
+            at(1),
+        );
+        assert_eq!(
+            (busy.step, reason(&busy.status).as_str()),
+            (Step::Wait, "AnotherBackupRunning")
+        );
+        let go = decide_at(&task, &seen("DOING", vec![], at(1)), at(1));
+        assert_eq!(go.step, Step::Submit);
+        let elsewhere = decide(&Inputs {
+            data_uri: "file:///other",
+            ..Inputs {
+                task: &task,
+                cluster_name: "obcluster",
+                data_uri: "",
+                observation: &seen("DOING", vec![], at(1)),
+                now: at(1),
+                stall_timeout: SignedDuration::from_mins(30),
+            }
+        });
+        assert_eq!(elsewhere.step, Step::SetDataDest);
+    }
+
+    #[test]
+    fn a_recorded_intent_is_not_submitted_again_until_the_grace_has_passed() {
+        let mut task = task();
+        task.status = Some(BackupTaskStatus {
+            submitted_at: Some(Time(at(100))),
+            ..BackupTaskStatus::default()
+        });
+        // A snapshot read before the grace ran out may predate the job: wait.
+        let early = decide_at(&task, &seen("DOING", vec![], at(120)), at(121));
+        assert_eq!(
+            (early.step, reason(&early.status).as_str()),
+            (Step::Wait, "Submitted")
+        );
+        // Read after the grace and still no job: the statement never made one.
+        let late = decide_at(&task, &seen("DOING", vec![], at(150)), at(151));
+        assert_eq!(late.step, Step::Submit);
+        assert_eq!(
+            late.status.submitted_at, None,
+            "the new intent is written by the submit itself"
+        );
+        // Found by its description: follow it, never submit again.
+        let found = decide_at(
+            &task,
+            &seen("DOING", vec![job("uid-1", "DOING")], at(120)),
+            at(121),
+        );
+        assert_eq!(found.step, Step::Wait);
+        assert_eq!(found.status.phase, Some(BackupTaskPhase::InProgress));
+    }
+
+    #[test]
+    fn a_job_is_followed_to_its_end_with_progress_and_cause() {
+        let task = task();
+        let running = decide_at(
+            &task,
+            &seen("DOING", vec![job("uid-1", "BACKUP_DATA_MINOR")], at(5)),
+            at(5),
+        );
+        let status = &running.status;
+        assert_eq!(
+            status.phase,
+            Some(BackupTaskPhase::InProgress),
+            "phase strings are In Progress"
+        );
+        assert_eq!(
+            (status.job_id, status.progress, status.input_bytes),
+            (Some(7), Some(40), Some(100))
+        );
+        assert_eq!(
+            status.storage_directory.as_deref(),
+            Some("file:///data/backup_set_3_full")
+        );
+        let done = decide_at(
+            &task,
+            &seen("DOING", vec![job("uid-1", "COMPLETED")], at(70)),
+            at(70),
+        );
+        assert_eq!(done.status.phase, Some(BackupTaskPhase::Completed));
+        assert_eq!(
+            (
+                done.status.backup_set_id,
+                done.status.progress,
+                done.status.input_bytes
+            ),
+            (Some(3), Some(100), Some(1000))
+        );
+        assert_eq!(done.interest, None, "an ended task is no longer watched");
+        let failed = decide_at(
+            &task,
+            &seen("DOING", vec![job("uid-1", "FAILED")], at(70)),
+            at(70),
+        );
+        assert_eq!(failed.status.phase, Some(BackupTaskPhase::Failed));
+        let failure = failed.status.failure.expect("failure");
+        assert_eq!(failure.code, Some(-9082));
+        assert!(failure.message.contains("backup device out of space"));
+    }
+
+    #[test]
+    fn an_unreachable_cluster_keeps_the_phase() {
+        let mut task = task();
+        task.status = Some(
+            decide_at(
+                &task,
+                &seen("DOING", vec![job("uid-1", "DOING")], at(5)),
+                at(5),
+            )
+            .status,
+        );
+        let gone = Observation::Unreachable {
+            reason: "connection refused".into(),
+            since: at(6),
+        };
+        let decision = decide_at(&task, &gone, at(7));
+        assert_eq!(decision.status.phase, Some(BackupTaskPhase::InProgress));
+        assert_eq!(decision.step, Step::Wait);
+        let reachable = decision
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == CLUSTER_REACHABLE)
+            .expect("condition");
+        assert_eq!(reachable.status, "False");
+    }
+
+    #[test]
+    fn cancel_before_submission_ends_at_once_and_after_sends_cancel() {
+        let mut task = task();
+        task.spec.cancel = true;
+        let early = decide_at(&task, &seen("DOING", vec![], at(1)), at(1));
+        assert_eq!(
+            (early.status.phase, early.step),
+            (Some(BackupTaskPhase::Canceled), Step::Wait)
+        );
+        let running = decide_at(
+            &task,
+            &seen("DOING", vec![job("uid-1", "DOING")], at(1)),
+            at(1),
+        );
+        assert_eq!(running.step, Step::Cancel);
+        let canceling = decide_at(
+            &task,
+            &seen("DOING", vec![job("uid-1", "CANCELING")], at(1)),
+            at(1),
+        );
+        assert_eq!(canceling.step, Step::Wait, "CANCEL BACKUP is sent once");
+    }
+
+    #[test]
+    fn a_job_without_progress_is_flagged_not_failed_and_the_status_is_stable() {
+        let mut task = task();
+        let observation = seen("DOING", vec![job("uid-1", "DOING")], at(5));
+        task.status = Some(decide_at(&task, &observation, at(5)).status);
+        let same = decide_at(&task, &observation, at(60));
+        assert_eq!(
+            Some(same.status.clone()),
+            task.status,
+            "nothing changed, nothing to write"
+        );
+        let stuck = decide_at(&task, &observation, at(5 + 31 * 60));
+        let progressing = stuck
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == PROGRESSING)
+            .expect("condition");
+        assert_eq!(
+            (progressing.status.as_str(), progressing.reason.as_str()),
+            ("False", "NoProgress")
+        );
+        assert_eq!(stuck.status.phase, Some(BackupTaskPhase::InProgress));
+    }
+
+    #[test]
+    fn refusals_that_pass_keep_the_task_pending_and_others_fail_it() {
+        let task = task();
+        let pending = BackupTaskStatus {
+            phase: Some(BackupTaskPhase::Pending),
+            submitted_at: Some(Time(at(1))),
+            ..BackupTaskStatus::default()
+        };
+        let busy = after_submit(
+            &task,
+            pending.clone(),
+            Err(ObError::Server {
+                code: 9036,
+                message: "Backup is in progress".into(),
+            }),
+            at(2),
+        );
+        assert_eq!(
+            (busy.phase, busy.submitted_at.clone()),
+            (Some(BackupTaskPhase::Pending), None)
+        );
+        let unknown = after_submit(
+            &task,
+            pending.clone(),
+            Err(ObError::Unreachable("reset".into())),
+            at(2),
+        );
+        assert!(
+            unknown.submitted_at.is_some(),
+            "the lookup by description decides later"
+        );
+        let refused = after_submit(
+            &task,
+            pending,
+            Err(ObError::Server {
+                code: 1235,
+                message: "x not supported".into(),
+            }),
+            at(2),
+        );
+        assert_eq!(refused.phase, Some(BackupTaskPhase::Failed));
+        assert_eq!(refused.failure.and_then(|f| f.code), Some(1235));
     }
 }

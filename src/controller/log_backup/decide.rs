@@ -429,3 +429,287 @@ fn with_health(
         ..status
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{
+        api::{LogBackupSpec, common::ClusterConnection},
+        oceanbase::{ArchiveDest, Snapshot, TenantRow},
+    };
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).expect("time")
+    }
+
+    fn scn(seconds: i64) -> u64 {
+        u64::try_from(at(seconds).as_nanosecond()).expect("positive")
+    }
+
+    fn archive(desired_state: DesiredArchiveState) -> LogBackup {
+        let mut archive = LogBackup::new(
+            "a",
+            LogBackupSpec {
+                strategy_ref: None,
+                cluster: Some(ClusterConnection {
+                    name: "obcluster".into(),
+                    connection_secret: "ob".into(),
+                }),
+                log_destination: None,
+                tenant: "tenant1".into(),
+                desired_state,
+                piece_switch_interval: "1d".into(),
+                binding: ArchiveBinding::Optional,
+                delay_alert_threshold: "10m".into(),
+            },
+        );
+        archive.metadata.generation = Some(1);
+        archive
+    }
+
+    fn seen(
+        archivelog: bool,
+        dest: Option<(&str, &str)>,
+        round: Option<(&str, u64)>,
+    ) -> Observation {
+        Observation::Seen {
+            snapshot: Arc::new(Snapshot {
+                tenants: vec![TenantRow {
+                    id: 1002,
+                    name: "tenant1".into(),
+                    status: "NORMAL".into(),
+                    role: "PRIMARY".into(),
+                    archivelog,
+                }],
+                archive_dests: dest
+                    .map(|(path, state)| {
+                        (
+                            1002,
+                            ArchiveDest {
+                                path: path.into(),
+                                binding: "OPTIONAL".into(),
+                                piece_switch_interval: "1d".into(),
+                                state: state.into(),
+                            },
+                        )
+                    })
+                    .into_iter()
+                    .collect(),
+                rounds: round
+                    .map(|(status, checkpoint)| ArchiveRound {
+                        tenant_id: 1002,
+                        round_id: 3,
+                        status: status.into(),
+                        start_scn: scn(0),
+                        checkpoint_scn: checkpoint,
+                        path: "file:///archive".into(),
+                        comment: if status == "INTERRUPTED" {
+                            "-9070(can not connect to backup destination)".into()
+                        } else {
+                            String::new()
+                        },
+                    })
+                    .into_iter()
+                    .collect(),
+                ..Snapshot::default()
+            }),
+            at: at(0),
+        }
+    }
+
+    fn decide_at(archive: &LogBackup, observation: &Observation, now: Timestamp) -> Decision {
+        decide(&Inputs {
+            archive,
+            cluster_name: "obcluster",
+            log_uri: "file:///archive",
+            observation,
+            now,
+        })
+    }
+
+    #[test]
+    fn starting_sets_the_destination_then_archivelog_and_follows_the_round() {
+        let running = archive(DesiredArchiveState::Running);
+        let none = decide_at(&running, &seen(false, None, None), at(0));
+        assert_eq!(
+            (none.step, none.status.phase),
+            (Step::SetDest, Some(LogBackupPhase::Starting))
+        );
+        let deferred = decide_at(
+            &running,
+            &seen(
+                true,
+                Some(("file:///archive", "DEFER")),
+                Some(("SUSPEND", scn(5))),
+            ),
+            at(10),
+        );
+        assert_eq!(deferred.step, Step::EnableDest);
+        let off = decide_at(
+            &running,
+            &seen(false, Some(("file:///archive", "ENABLE")), None),
+            at(0),
+        );
+        assert_eq!(off.step, Step::ArchiveMode(true));
+        let beginning = decide_at(
+            &running,
+            &seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some(("BEGINNING", scn(1))),
+            ),
+            at(2),
+        );
+        assert_eq!(
+            (beginning.step, beginning.status.phase),
+            (Step::Wait, Some(LogBackupPhase::Starting))
+        );
+        let doing = decide_at(
+            &running,
+            &seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some(("DOING", scn(50))),
+            ),
+            at(60),
+        );
+        assert_eq!(doing.status.phase, Some(LogBackupPhase::InProgress));
+        assert_eq!(doing.status.delay_seconds, Some(10));
+        assert_eq!(doing.status.round_id, Some(3));
+        let delay = doing
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
+            .expect("condition");
+        assert_eq!(delay.status, "True");
+        let lagging = decide_at(
+            &running,
+            &seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some(("DOING", scn(50))),
+            ),
+            at(50 + 11 * 60),
+        );
+        let delay = lagging
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
+            .expect("condition");
+        assert_eq!(
+            (delay.status.as_str(), delay.reason.as_str()),
+            ("False", "DelayOverThreshold")
+        );
+    }
+
+    #[test]
+    fn a_running_archive_with_another_destination_is_not_changed() {
+        let running = archive(DesiredArchiveState::Running);
+        let other = decide_at(
+            &running,
+            &seen(
+                true,
+                Some(("file:///elsewhere", "ENABLE")),
+                Some(("DOING", scn(1))),
+            ),
+            at(2),
+        );
+        assert_eq!(
+            other.step,
+            Step::Wait,
+            "OceanBase refuses a dest change while archiving runs (1235)"
+        );
+        assert!(
+            other
+                .status
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("destination differs"))
+        );
+    }
+
+    #[test]
+    fn an_interrupted_round_is_failed_with_its_code_and_comment() {
+        let running = archive(DesiredArchiveState::Running);
+        let interrupted = decide_at(
+            &running,
+            &seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some(("INTERRUPTED", scn(1))),
+            ),
+            at(2),
+        );
+        assert_eq!(interrupted.status.phase, Some(LogBackupPhase::Failed));
+        let failure = interrupted.status.failure.expect("failure");
+        assert_eq!(failure.code, Some(-9070));
+        assert_eq!(
+            failure.message,
+            "-9070(can not connect to backup destination)"
+        );
+    }
+
+    #[test]
+    fn stopping_sends_noarchivelog_and_ends_stopped() {
+        let stopped = archive(DesiredArchiveState::Stopped);
+        let on = decide_at(
+            &stopped,
+            &seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some(("DOING", scn(1))),
+            ),
+            at(2),
+        );
+        assert_eq!(
+            (on.step, on.status.phase),
+            (Step::ArchiveMode(false), Some(LogBackupPhase::Stopping))
+        );
+        let off = decide_at(
+            &stopped,
+            &seen(false, Some(("file:///archive", "ENABLE")), None),
+            at(2),
+        );
+        assert_eq!(
+            (off.step, off.status.phase),
+            (Step::Wait, Some(LogBackupPhase::Stopped))
+        );
+        assert!(
+            off.status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True")
+        );
+    }
+
+    #[test]
+    fn steady_archiving_rewrites_the_checkpoint_only_every_grain() {
+        let mut running = archive(DesiredArchiveState::Running);
+        let observation = |checkpoint: i64| {
+            seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some(("DOING", scn(checkpoint))),
+            )
+        };
+        running.status = Some(decide_at(&running, &observation(100), at(101)).status);
+        let minute_later = decide_at(&running, &observation(160), at(161));
+        assert_eq!(
+            Some(minute_later.status),
+            running.status,
+            "a minute of archiving writes nothing"
+        );
+        let later = decide_at(&running, &observation(100 + 6 * 60), at(101 + 6 * 60));
+        assert_ne!(
+            later.status.checkpoint_time,
+            running
+                .status
+                .as_ref()
+                .and_then(|s| s.checkpoint_time.clone())
+        );
+    }
+}
