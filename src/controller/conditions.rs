@@ -53,6 +53,12 @@ impl Health {
     }
 }
 
+/// A time as the API server stores it: whole seconds (metav1.Time has no fraction). Statuses built with
+/// finer times would never equal what is read back, and every look would be a write.
+pub fn api_time(t: Timestamp) -> Time {
+    Time(Timestamp::from_second(t.as_second()).unwrap_or(t))
+}
+
 /// A condition whose `lastTransitionTime` is filled in by [`merge`].
 pub fn condition(
     type_: &str,
@@ -80,7 +86,7 @@ pub fn merge(previous: &[Condition], desired: Vec<Condition>, now: Timestamp) ->
             c.last_transition_time = previous
                 .iter()
                 .find(|p| p.type_ == c.type_ && p.status == c.status)
-                .map_or(Time(now), |p| p.last_transition_time.clone());
+                .map_or_else(|| api_time(now), |p| p.last_transition_time.clone());
             c
         })
         .collect()

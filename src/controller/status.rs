@@ -84,10 +84,32 @@ where
     )
     .await?;
     ctx.metrics.status_written(ctx.controller);
+    tracing::debug!(
+        object = %obj.name_any(),
+        phase = ?desired.phase_label(),
+        changed = ?changed_fields(current, desired),
+        "status written"
+    );
     for event in events_for(current, desired) {
         ctx.publish(obj, event).await;
     }
     Ok(true)
+}
+
+/// The top-level status fields that differ (for debugging unexpected writes).
+fn changed_fields<S: StatusView>(current: Option<&S>, desired: &S) -> Vec<String> {
+    let before = current
+        .and_then(|c| serde_json::to_value(c).ok())
+        .unwrap_or_default();
+    let after = serde_json::to_value(desired).unwrap_or_default();
+    let Some(after) = after.as_object() else {
+        return Vec::new();
+    };
+    after
+        .iter()
+        .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 /// The Events a status change deserves: Normal for a new phase, Warning for a new stall.

@@ -110,6 +110,19 @@ impl ControlPlane {
         identity: &str,
         via: Option<std::net::SocketAddr>,
     ) -> OperatorProcess {
+        // Tests follow OceanBase closely: read a busy cluster every second, an idle one every 3 s.
+        self.start_operator_with(namespace, lease, identity, via, (1, 3))
+    }
+
+    /// Like [`Self::start_operator_via`], with the observers' (active, idle) poll intervals in seconds.
+    pub fn start_operator_with(
+        &self,
+        namespace: &str,
+        lease: &str,
+        identity: &str,
+        via: Option<std::net::SocketAddr>,
+        poll: (u64, u64),
+    ) -> OperatorProcess {
         let mut kubeconfig = self.var("OBBACKUP_OPERATOR_KUBECONFIG").to_string();
         if let Some(via) = via {
             let text = fs::read_to_string(&kubeconfig).expect("kubeconfig");
@@ -149,9 +162,8 @@ impl ControlPlane {
                 &format!("127.0.0.1:{port}"),
             ])
             .env("KUBECONFIG", &kubeconfig)
-            // Tests follow OceanBase closely: read a busy cluster every second, an idle one every 3 s.
-            .env("ACTIVE_POLL_SECONDS", "1")
-            .env("IDLE_POLL_SECONDS", "3")
+            .env("ACTIVE_POLL_SECONDS", poll.0.to_string())
+            .env("IDLE_POLL_SECONDS", poll.1.to_string())
             .env("RUST_LOG", "info,ob_backup_operator=debug")
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -9,11 +9,13 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::{
     api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::Failure},
-    controller::conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, condition, with_extra},
+    controller::conditions::{
+        CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition, with_extra,
+    },
     observer::{Interest, Observation},
     oceanbase::{BackupJobRow, ObError, Snapshot, is_final_job_status},
 };
@@ -170,7 +172,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         let status = BackupTaskStatus {
             phase: Some(BackupTaskPhase::Canceled),
             submitted_at: None,
-            ended_at: Some(Time(inputs.now)),
+            ended_at: Some(api_time(inputs.now)),
             ..base
         };
         return Decision {
@@ -304,9 +306,11 @@ fn follow_job(
     };
     let moved = percent != base.progress || input != base.input_bytes;
     let last_progress = if moved || base.last_progress_time.is_none() {
-        Time(inputs.now)
+        api_time(inputs.now)
     } else {
-        base.last_progress_time.clone().unwrap_or(Time(inputs.now))
+        base.last_progress_time
+            .clone()
+            .unwrap_or_else(|| api_time(inputs.now))
     };
     let directory = set
         .map(|s| s.path.clone())
@@ -379,8 +383,8 @@ fn follow_job(
         phase: Some(phase),
         job_id: Some(job.job_id),
         backup_set_id: Some(job.backup_set_id).filter(|id| *id > 0),
-        started_at: job.start.map(Time),
-        ended_at: job.end.map(Time),
+        started_at: job.start.map(api_time),
+        ended_at: job.end.map(api_time),
         progress: percent,
         input_bytes: input,
         output_bytes: output,
@@ -467,7 +471,7 @@ pub fn after_submit(
             BackupTaskStatus {
                 phase: Some(BackupTaskPhase::Failed),
                 submitted_at: None,
-                ended_at: Some(Time(now)),
+                ended_at: Some(api_time(now)),
                 // The error number the client saw (OceanBase's code for its own errors, reference §0.3).
                 failure: Some(Failure {
                     code: Some(i64::from(code)),
@@ -520,6 +524,8 @@ pub fn with_health(
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     use super::*;
     use crate::{

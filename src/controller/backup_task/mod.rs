@@ -8,7 +8,6 @@ pub mod decide;
 use std::{sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
@@ -173,7 +172,7 @@ async fn act(
         Step::Submit => {
             // The intent goes to the API server before the statement goes to OceanBase.
             let intent = BackupTaskStatus {
-                submitted_at: Some(Time(now)),
+                submitted_at: Some(super::conditions::api_time(now)),
                 ..decision.status.clone()
             };
             status::write(ctx, task, current.as_ref(), &intent).await?;

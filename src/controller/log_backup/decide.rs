@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::{
     api::{
@@ -12,7 +12,7 @@ use crate::{
         common::Failure, log_backup::DesiredArchiveState,
     },
     controller::conditions::{
-        CLUSTER_REACHABLE, DELAY_WITHIN_THRESHOLD, Health, condition, with_extra,
+        CLUSTER_REACHABLE, DELAY_WITHIN_THRESHOLD, Health, api_time, condition, with_extra,
     },
     observer::{Interest, Observation, scn_time},
     oceanbase::{ArchiveRound, ObError},
@@ -224,11 +224,19 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             } else {
                 "DelayOverThreshold"
             },
-            &format!(
-                "log archiving lags {}s; the alert threshold is {}",
-                delay.as_secs(),
-                spec.delay_alert_threshold
-            ),
+            // No live number here: the message must stay put while the lag moves, or every look would be a
+            // status write. `delaySeconds` and the delay metric carry the number.
+            &if within {
+                format!(
+                    "log archiving lags less than the alert threshold ({})",
+                    spec.delay_alert_threshold
+                )
+            } else {
+                format!(
+                    "log archiving lags more than the alert threshold ({})",
+                    spec.delay_alert_threshold
+                )
+            },
             generation,
         ));
         if within {
@@ -300,7 +308,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
                 .map(|c| c.status.clone());
     let (checkpoint_time, delay_seconds) = if refresh {
-        (checkpoint.map(Time), delay.map(|d| d.as_secs()))
+        (checkpoint.map(api_time), delay.map(|d| d.as_secs()))
     } else {
         (previous.checkpoint_time.clone(), previous.delay_seconds)
     };
@@ -310,7 +318,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         delay_seconds,
         start_time: round
             .filter(|r| r.start_scn > 0)
-            .map(|r| Time(scn_time(r.start_scn)))
+            .map(|r| api_time(scn_time(r.start_scn)))
             .or(previous.start_time),
         round_id: round.map(|r| r.round_id).or(previous.round_id),
         storage_directory: round
@@ -444,8 +452,9 @@ mod tests {
         Timestamp::from_second(1_800_000_000 + seconds).expect("time")
     }
 
+    /// An SCN at `seconds`, with a sub-second part as real SCNs have.
     fn scn(seconds: i64) -> u64 {
-        u64::try_from(at(seconds).as_nanosecond()).expect("positive")
+        u64::try_from(at(seconds).as_nanosecond()).expect("positive") + 123_456_789
     }
 
     fn archive(desired_state: DesiredArchiveState) -> LogBackup {
@@ -576,7 +585,11 @@ mod tests {
             at(60),
         );
         assert_eq!(doing.status.phase, Some(LogBackupPhase::InProgress));
-        assert_eq!(doing.status.delay_seconds, Some(10));
+        assert_eq!(
+            doing.status.delay_seconds,
+            Some(9),
+            "whole seconds of 9.88 s"
+        );
         assert_eq!(doing.status.round_id, Some(3));
         let delay = doing
             .status
@@ -696,7 +709,16 @@ mod tests {
                 Some(("DOING", scn(checkpoint))),
             )
         };
-        running.status = Some(decide_at(&running, &observation(100), at(101)).status);
+        let first = decide_at(&running, &observation(100), at(101)).status;
+        // Whole seconds, as the API server stores them: a finer time would never read back equal.
+        let with_nanos = |s: &LogBackupStatus| {
+            [&s.start_time, &s.checkpoint_time]
+                .into_iter()
+                .flatten()
+                .any(|t| t.0.subsec_nanosecond() != 0)
+        };
+        assert!(!with_nanos(&first));
+        running.status = Some(first);
         let minute_later = decide_at(&running, &observation(160), at(161));
         assert_eq!(
             Some(minute_later.status),
