@@ -192,3 +192,54 @@ async fn errors_carry_codes_and_no_secrets() {
     assert!(error.is_transient());
     assert!(!error.to_string().contains(PASSWORD));
 }
+
+#[tokio::test]
+async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let other =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
+    let mut cluster = Cluster::new(
+        "obcluster",
+        Version::V4_4_1,
+        PASSWORD,
+        Clock::new(
+            jiff::Timestamp::from_second(1_763_600_000).expect("time"),
+            0.0,
+        ),
+    );
+    cluster.add_user_tenant("tenant1", 1 << 30).expect("tenant");
+    let identity = obsim::sim::TlsIdentity {
+        cert_pem: certified.cert.pem().into_bytes(),
+        key_pem: certified.signing_key.serialize_pem().into_bytes(),
+    };
+    let node = Simulator::new()
+        .start_with_tls(
+            cluster,
+            "127.0.0.1:0".parse().expect("address"),
+            Some(identity),
+        )
+        .await
+        .expect("obsim with TLS");
+    let trusting = MysqlCluster::new(
+        &ConnectionInfo {
+            ca_cert: Some(certified.cert.pem().into_bytes()),
+            ..info(&node, PASSWORD)
+        },
+        [],
+    );
+    let snapshot = trusting.snapshot(&[]).await.expect("a snapshot over TLS");
+    assert_eq!(snapshot.tenants.len(), 1);
+    let wrong = MysqlCluster::new(
+        &ConnectionInfo {
+            ca_cert: Some(other.cert.pem().into_bytes()),
+            ..info(&node, PASSWORD)
+        },
+        [],
+    );
+    let error = wrong
+        .snapshot(&[])
+        .await
+        .expect_err("a server the CA did not sign is refused");
+    assert!(!error.to_string().contains(PASSWORD), "{error}");
+}

@@ -6,7 +6,7 @@ use clap::Parser;
 use obsim::{
     clock::Clock,
     model::{Cluster, Version},
-    sim::Simulator,
+    sim::{Simulator, TlsIdentity},
 };
 
 /// A simulator of OceanBase 4.x's backup, archive, cleanup and restore SQL interface, over the MySQL
@@ -36,6 +36,12 @@ struct Args {
     /// Simulated seconds per real second.
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
+    /// PEM certificate (chain) to offer TLS with; needs --tls-key.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -66,8 +72,21 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let identity = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => match (std::fs::read(cert), std::fs::read(key)) {
+            (Ok(cert_pem), Ok(key_pem)) => Some(TlsIdentity { cert_pem, key_pem }),
+            _ => {
+                eprintln!("obsim: cannot read --tls-cert or --tls-key");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     let simulator = Simulator::new();
-    let node = match simulator.start(cluster, args.listen).await {
+    let node = match simulator
+        .start_with_tls(cluster, args.listen, identity)
+        .await
+    {
         Ok(node) => node,
         Err(e) => {
             eprintln!("obsim: cannot listen on {}: {e}", args.listen);

@@ -25,6 +25,40 @@ pub struct Node {
     pub cluster: SharedCluster,
     /// Connection controls.
     pub link: Link,
+    /// TLS, when the node was started with a certificate.
+    pub tls: Option<Arc<tokio_rustls::TlsAcceptor>>,
+}
+
+/// A server certificate chain and its private key, both PEM.
+#[derive(Clone)]
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
+}
+
+impl TlsIdentity {
+    /// The acceptor for this identity.
+    fn acceptor(&self) -> std::io::Result<tokio_rustls::TlsAcceptor> {
+        use tokio_rustls::rustls::{
+            self,
+            pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+        };
+        let invalid = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, e);
+        let certs = CertificateDer::pem_slice_iter(&self.cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid(format!("certificate: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(&self.key_pem)
+            .map_err(|e| invalid(format!("private key: {e}")))?;
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid(e.to_string()))?;
+        Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+    }
 }
 
 /// Connection controls of a node.
@@ -86,6 +120,17 @@ impl Simulator {
         cluster: Cluster,
         listen: SocketAddr,
     ) -> std::io::Result<Arc<Node>> {
+        self.start_with_tls(cluster, listen, None).await
+    }
+
+    /// Like [`Self::start`], offering TLS with `identity`.
+    pub async fn start_with_tls(
+        self: &Arc<Self>,
+        cluster: Cluster,
+        listen: SocketAddr,
+        identity: Option<TlsIdentity>,
+    ) -> std::io::Result<Arc<Node>> {
+        let tls = identity.map(|i| i.acceptor()).transpose()?.map(Arc::new);
         let listener = TcpListener::bind(listen).await?;
         let name = cluster.name.clone();
         if self.node(&name).is_some() {
@@ -99,6 +144,7 @@ impl Simulator {
             addr: listener.local_addr()?,
             cluster: Arc::new(Mutex::new(cluster)),
             link: Link::new(),
+            tls,
         });
         self.nodes
             .write()

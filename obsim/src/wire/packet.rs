@@ -1,29 +1,31 @@
 //! MySQL packet framing: a 3-byte little-endian length, a sequence id, then the payload. Payloads of
 //! 16 MiB − 1 or more continue in further packets.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
-use tokio::net::{
-    TcpStream,
-    tcp::{OwnedReadHalf, OwnedWriteHalf},
-};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
 
 const MAX_PAYLOAD: usize = 0xff_ffff;
 
-/// Both directions of one client connection.
+type Reader = BufReader<Box<dyn AsyncRead + Unpin + Send>>;
+type Writer = BufWriter<Box<dyn AsyncWrite + Unpin + Send>>;
+
+/// Both directions of one client connection (plain TCP or TLS).
 pub struct PacketStream {
-    reader: BufReader<OwnedReadHalf>,
-    writer: BufWriter<OwnedWriteHalf>,
+    reader: Reader,
+    writer: Writer,
     sequence: u8,
 }
 
 impl PacketStream {
-    /// Frames a freshly accepted connection.
-    pub fn new(stream: TcpStream) -> Self {
-        let (read, write) = stream.into_split();
+    /// Frames a connection whose next packet has sequence id `sequence`.
+    pub fn new<S: AsyncRead + AsyncWrite + Unpin + Send + 'static>(
+        stream: S,
+        sequence: u8,
+    ) -> Self {
+        let (read, write) = tokio::io::split(stream);
         Self {
-            reader: BufReader::new(read),
-            writer: BufWriter::new(write),
-            sequence: 0,
+            reader: BufReader::new(Box::new(read)),
+            writer: BufWriter::new(Box::new(write)),
+            sequence,
         }
     }
 
@@ -85,4 +87,34 @@ impl PacketStream {
     pub fn reset_sequence(&mut self) {
         self.sequence = 0;
     }
+}
+
+/// Writes one packet straight to a stream, unbuffered (the handshake, before TLS may start).
+pub async fn write_raw<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    sequence: u8,
+    payload: &[u8],
+) -> std::io::Result<()> {
+    let length = payload.len().to_le_bytes();
+    stream
+        .write_all(&[length[0], length[1], length[2], sequence])
+        .await?;
+    stream.write_all(payload).await?;
+    stream.flush().await
+}
+
+/// Reads one packet straight from a stream, unbuffered, so that nothing after it is consumed (a client
+/// starts TLS right after its SSL request). `None` when the client closed the connection.
+pub async fn read_raw<S: AsyncRead + Unpin>(stream: &mut S) -> std::io::Result<Option<Vec<u8>>> {
+    let mut header = [0u8; 4];
+    match stream.read_exact(&mut header).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let length =
+        usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    let mut payload = vec![0; length];
+    stream.read_exact(&mut payload).await?;
+    Ok(Some(payload))
 }

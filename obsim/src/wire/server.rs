@@ -23,7 +23,11 @@ use sqlparser::{
 };
 use tokio::net::TcpStream;
 
-use super::{encode, packet::PacketStream, params};
+use super::{
+    encode,
+    packet::{self, PacketStream},
+    params,
+};
 use crate::{
     engine::{Outcome, Session, SharedCluster},
     error::SqlError,
@@ -35,8 +39,13 @@ const NATIVE_PASSWORD: &[u8] = b"mysql_native_password";
 
 static NEXT_CONNECTION_ID: AtomicU32 = AtomicU32::new(1);
 
-fn server_capabilities() -> CapabilityFlags {
-    CapabilityFlags::CLIENT_LONG_PASSWORD
+fn server_capabilities(tls: bool) -> CapabilityFlags {
+    let tls = if tls {
+        CapabilityFlags::CLIENT_SSL
+    } else {
+        CapabilityFlags::empty()
+    };
+    tls | CapabilityFlags::CLIENT_LONG_PASSWORD
         | CapabilityFlags::CLIENT_FOUND_ROWS
         | CapabilityFlags::CLIENT_LONG_FLAG
         | CapabilityFlags::CLIENT_CONNECT_WITH_DB
@@ -69,19 +78,55 @@ struct Prepared {
     types: Vec<(u8, bool)>,
 }
 
-/// Serves one connection until the client quits or the connection drops.
+/// Serves one connection until the client quits or the connection drops. With `tls`, the server offers
+/// TLS and a client that asks for it continues the handshake encrypted.
 pub async fn serve_connection(
-    stream: TcpStream,
+    mut stream: TcpStream,
     cluster: SharedCluster,
     simulator: Arc<Simulator>,
+    tls: Option<Arc<tokio_rustls::TlsAcceptor>>,
 ) -> std::io::Result<()> {
     let peer = stream
         .peer_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let mut packets = PacketStream::new(stream);
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
-    let Some(capabilities) = handshake(&mut packets, &cluster, connection_id, &peer).await? else {
+    let (version, password) = {
+        let cluster = cluster.lock().unwrap_or_else(|p| p.into_inner());
+        (cluster.version.to_string(), cluster.sys_password.clone())
+    };
+    let nonce = nonce(connection_id);
+    let offered = server_capabilities(tls.is_some());
+    packet::write_raw(
+        &mut stream,
+        0,
+        &greeting(&version, connection_id, &nonce, offered),
+    )
+    .await?;
+    let Some(first) = packet::read_raw(&mut stream).await? else {
+        return Ok(());
+    };
+    let asks_tls = first.len() == SSL_REQUEST_LEN
+        && first
+            .get(..4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_le_bytes)
+            .is_some_and(|caps| caps & CapabilityFlags::CLIENT_SSL.bits() != 0);
+    let (mut packets, payload) = match (asks_tls, tls) {
+        (true, Some(acceptor)) => {
+            let encrypted = acceptor.accept(stream).await?;
+            let mut packets = PacketStream::new(encrypted, 2);
+            let Some(payload) = packets.read().await? else {
+                return Ok(());
+            };
+            (packets, payload)
+        }
+        (true, None) => return Ok(()),
+        (false, _) => (PacketStream::new(stream, 2), first),
+    };
+    let Some(capabilities) =
+        authenticate(&mut packets, &payload, &nonce, &password, offered, &peer).await?
+    else {
         return Ok(());
     };
     let mut connection = Connection {
@@ -94,18 +139,16 @@ pub async fn serve_connection(
     connection.command_loop().await
 }
 
-/// Greets, authenticates `root@sys`, and returns the negotiated capabilities (`None`: refused).
-async fn handshake(
-    packets: &mut PacketStream,
-    cluster: &SharedCluster,
+/// The length of a client's SSL request: capabilities, max packet size, charset and 23 reserved bytes.
+const SSL_REQUEST_LEN: usize = 32;
+
+/// The server's first packet.
+fn greeting(
+    version: &str,
     connection_id: u32,
-    peer: &str,
-) -> std::io::Result<Option<CapabilityFlags>> {
-    let (version, password) = {
-        let cluster = cluster.lock().unwrap_or_else(|p| p.into_inner());
-        (cluster.version.to_string(), cluster.sys_password.clone())
-    };
-    let nonce = nonce(connection_id);
+    nonce: &[u8; 20],
+    capabilities: CapabilityFlags,
+) -> Vec<u8> {
     let mut scramble_2 = nonce[8..].to_vec();
     scramble_2.push(0);
     let greeting = HandshakePacket::new(
@@ -114,22 +157,28 @@ async fn handshake(
         connection_id,
         nonce[..8].try_into().unwrap_or_default(),
         Some(scramble_2),
-        server_capabilities(),
+        capabilities,
         45,
         StatusFlags::SERVER_STATUS_AUTOCOMMIT,
         Some(NATIVE_PASSWORD),
     );
     let mut buf = Vec::new();
     greeting.serialize(&mut buf);
-    packets.reset_sequence();
-    packets.write(&buf).await?;
-    packets.flush().await?;
+    buf
+}
 
-    let Some(payload) = packets.read().await? else {
-        return Ok(None);
-    };
-    let response = HandshakeResponse::deserialize((), &mut ParseBuf(&payload))?;
-    let capabilities = response.capabilities() & server_capabilities();
+/// Checks the client's handshake response for `root@sys` and returns the negotiated capabilities (`None`:
+/// refused).
+async fn authenticate(
+    packets: &mut PacketStream,
+    payload: &[u8],
+    nonce: &[u8; 20],
+    password: &str,
+    offered: CapabilityFlags,
+    peer: &str,
+) -> std::io::Result<Option<CapabilityFlags>> {
+    let response = HandshakeResponse::deserialize((), &mut ParseBuf(payload))?;
+    let capabilities = response.capabilities() & offered;
     let user = String::from_utf8_lossy(response.user()).to_string();
     let plugin = response.auth_plugin().map(|p| p.as_bytes().to_vec());
     let mut auth = response.scramble_buf().to_vec();
@@ -147,7 +196,7 @@ async fn handshake(
     }
 
     let (name, tenant) = split_user(&user);
-    let expected = scramble_native(&nonce, password.as_bytes())
+    let expected = scramble_native(nonce, password.as_bytes())
         .map(|s| s.to_vec())
         .unwrap_or_default();
     if name != "root" || !tenant.eq_ignore_ascii_case("sys") || auth != expected {
