@@ -7,6 +7,7 @@ pub mod cleanup_task;
 pub mod conditions;
 pub mod error;
 pub mod log_backup;
+pub mod observed;
 pub mod recovery_task;
 pub mod references;
 pub mod status;

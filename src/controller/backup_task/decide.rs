@@ -13,8 +13,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::{
     api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::Failure},
-    controller::conditions::{
-        CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition, with_extra,
+    controller::{
+        conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition, with_extra},
+        observed::{self, Reading},
     },
     observer::{Interest, Observation},
     oceanbase::{BackupJobRow, ObError, Snapshot, is_final_job_status},
@@ -89,66 +90,30 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             recheck: None,
         };
     }
-    let (snapshot, at) = match inputs.observation {
-        Observation::Seen { snapshot, at } => (snapshot.as_ref(), *at),
-        Observation::Unknown => {
-            let health = Health::Progressing {
-                reason: "WaitingForCluster".into(),
-                message: format!("reading cluster {}", inputs.cluster_name),
-            };
-            return Decision {
-                status: with_health(base, task, &health, None, inputs.now),
-                step: Step::Wait,
-                interest: interest(true),
-                recheck: None,
-            };
-        }
-        Observation::Unreachable { reason, .. } => {
-            // Never a failure by itself: keep the phase, say why nothing moves.
-            let message = format!(
-                "cluster {} cannot be reached: {reason}",
-                inputs.cluster_name
-            );
-            let health = Health::Progressing {
-                reason: "ClusterUnreachable".into(),
-                message: message.clone(),
-            };
-            let reachable = condition(
-                CLUSTER_REACHABLE,
-                false,
-                "Unreachable",
-                &message,
-                task.metadata.generation,
-            );
-            return Decision {
-                status: with_health(base, task, &health, Some(vec![reachable]), inputs.now),
-                step: Step::Wait,
-                interest: interest(true),
-                recheck: None,
-            };
-        }
-    };
-    let reachable = condition(
-        CLUSTER_REACHABLE,
-        true,
-        "Reachable",
-        "the cluster answered",
+    let (snapshot, at, tenant, reachable) = match observed::read(
+        inputs.observation,
+        inputs.cluster_name,
+        &task.spec.tenant,
         task.metadata.generation,
-    );
-    let Some(tenant) = snapshot.tenant(&task.spec.tenant) else {
-        let health = Health::Stalled {
-            reason: "TenantNotFound".into(),
-            message: format!(
-                "cluster {} has no user tenant {}",
-                inputs.cluster_name, task.spec.tenant
-            ),
-        };
-        return Decision {
-            status: with_health(base, task, &health, Some(vec![reachable]), inputs.now),
-            step: Step::Wait,
-            interest: interest(false),
-            recheck: None,
-        };
+    ) {
+        Reading::Tenant {
+            snapshot,
+            at,
+            tenant,
+            reachable,
+        } => (snapshot, at, tenant, reachable),
+        Reading::Blocked {
+            health,
+            extra,
+            active,
+        } => {
+            return Decision {
+                status: with_health(base, task, &health, extra, inputs.now),
+                step: Step::Wait,
+                interest: interest(active),
+                recheck: None,
+            };
+        }
     };
     if let Some(job) = snapshot.job_by_description(tenant.id, &uid) {
         return follow_job(inputs, base, snapshot, job, reachable);

@@ -11,8 +11,9 @@ use crate::{
         LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
         common::Failure, log_backup::DesiredArchiveState,
     },
-    controller::conditions::{
-        CLUSTER_REACHABLE, DELAY_WITHIN_THRESHOLD, Health, api_time, condition, with_extra,
+    controller::{
+        conditions::{DELAY_WITHIN_THRESHOLD, Health, api_time, condition, with_extra},
+        observed::{self, Reading},
     },
     observer::{Interest, Observation, scn_time},
     oceanbase::{ArchiveRound, ObError},
@@ -77,90 +78,39 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         description: None,
         active: true,
     };
-    let snapshot = match inputs.observation {
-        Observation::Seen { snapshot, .. } => snapshot,
-        Observation::Unknown => {
-            let health = Health::Progressing {
-                reason: "WaitingForCluster".into(),
-                message: format!("reading cluster {}", inputs.cluster_name),
-            };
-            let status = LogBackupStatus {
-                phase: previous.phase.or(Some(heading)),
-                ..base
-            };
-            return decision(
-                status,
-                archive,
-                &health,
-                None,
-                Step::Wait,
-                interest,
-                None,
-                inputs.now,
-            );
-        }
-        Observation::Unreachable { reason, .. } => {
-            let message = format!(
-                "cluster {} cannot be reached: {reason}",
-                inputs.cluster_name
-            );
-            let health = Health::Progressing {
-                reason: "ClusterUnreachable".into(),
-                message: message.clone(),
-            };
-            let reachable = condition(
-                CLUSTER_REACHABLE,
-                false,
-                "Unreachable",
-                &message,
-                generation,
-            );
-            let status = LogBackupStatus {
-                phase: previous.phase.or(Some(heading)),
-                ..base
-            };
-            return decision(
-                status,
-                archive,
-                &health,
-                Some(vec![reachable]),
-                Step::Wait,
-                interest,
-                None,
-                inputs.now,
-            );
-        }
-    };
-    let reachable = condition(
-        CLUSTER_REACHABLE,
-        true,
-        "Reachable",
-        "the cluster answered",
+    let (snapshot, tenant, reachable) = match observed::read(
+        inputs.observation,
+        inputs.cluster_name,
+        &spec.tenant,
         generation,
-    );
-    let Some(tenant) = snapshot.tenant(&spec.tenant) else {
-        let health = Health::Stalled {
-            reason: "TenantNotFound".into(),
-            message: format!(
-                "cluster {} has no user tenant {}",
-                inputs.cluster_name, spec.tenant
-            ),
-        };
-        interest.active = false;
-        let status = LogBackupStatus {
-            phase: previous.phase.or(Some(heading)),
-            ..base
-        };
-        return decision(
-            status,
-            archive,
-            &health,
-            Some(vec![reachable]),
-            Step::Wait,
-            interest,
-            None,
-            inputs.now,
-        );
+    ) {
+        Reading::Tenant {
+            snapshot,
+            tenant,
+            reachable,
+            ..
+        } => (snapshot, tenant, reachable),
+        Reading::Blocked {
+            health,
+            extra,
+            active,
+        } => {
+            interest.active = active;
+            let status = LogBackupStatus {
+                phase: previous.phase.or(Some(heading)),
+                ..base
+            };
+            return decision(
+                status,
+                archive,
+                &health,
+                extra,
+                Step::Wait,
+                interest,
+                None,
+                inputs.now,
+            );
+        }
     };
     let round = snapshot.round(tenant.id).filter(|r| r.status != "STOP");
     let binding = match spec.binding {
