@@ -39,24 +39,29 @@ KUBECONFIG="$dir/operator.kubeconfig" POD_NAMESPACE=obbackup-system \
   target/debug/ob-backup-operator run --http-addr 127.0.0.1:8080 --log-format text >"$dir/operator.log" 2>&1 &
 operator_pid=$!
 
-# Every example but the "stop log backup" one (it names the same LogBackup as "start log backup").
-for example in examples/*.yaml; do
+# Every example but the "stop log backup" one (it names the same LogBackup as "start log backup"); Secrets and
+# strategies first, as a user would create them before the tasks that refer to them.
+for example in examples/00-secrets.yaml examples/new-backup-strategy*.yaml examples/*.yaml; do
   [ "$example" = examples/log-backup-stop.yaml ] && continue
   "${kubectl[@]}" -n demo apply --server-side -f "$example"
 done
 echo
-echo "waiting for the operator to report on every object..."
-for _ in $(seq 1 60); do
-  pending=$("${kubectl[@]}" -n demo get obbackup -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}' | grep -c '^$' || true)
-  [ "$pending" = 0 ] && break
+echo "waiting for tenant2's log archive to run and its ad hoc backup to complete on obsim (about a minute)..."
+for _ in $(seq 1 120); do
+  archive=$("${kubectl[@]}" -n demo get logbackup tenant2-archive -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  backup=$("${kubectl[@]}" -n demo get backuptask tenant2-before-upgrade -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  [ "$archive" = InProgress ] && [ "$backup" = Completed ] && break
   sleep 1
 done
 "${kubectl[@]}" -n demo get obbackup
 echo
+echo "tenant1's tasks wait for tenant1's log archive (the strategy scheduler will start it):"
+"${kubectl[@]}" -n demo get backuptask tenant1-full-now -o jsonpath='  {.status.message}{"\n"}' 
+echo
 echo "Try it yourself (in another terminal):"
 echo "  export KUBECONFIG=$dir/admin.kubeconfig"
 echo "  $bin/kubectl -n demo get obbackup"
-echo "  $bin/kubectl -n demo describe backuptask tenant1-full-now"
+echo "  $bin/kubectl -n demo describe backuptask tenant2-before-upgrade"
 echo "  curl -s 127.0.0.1:8080/metrics | grep obbackup_"
 echo "  mysql -h ${obsim_sql%:*} -P ${obsim_sql##*:} -u root@sys -pdemo-only-password --ssl=0   # obsim (OceanBase 4.4.1)"
 echo "  curl -s $obsim_control/clusters                              # obsim's control API"
