@@ -10,3 +10,4 @@ pub mod oceanbase;
 pub mod run;
 pub mod schedule;
 pub mod telemetry;
+pub mod windows;
