@@ -375,10 +375,15 @@ async fn dropped_and_refused_connections() {
         r#"{"kind": "drop-connections"}"#,
     )
     .await;
-    assert!(
-        conn.ping().await.is_err(),
-        "the open connection was dropped"
-    );
+    // The drop reaches the connection's task asynchronously: poll with a deadline until it is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while conn.ping().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "the open connection was not dropped"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     post(
         &sim.control,
