@@ -146,6 +146,15 @@ async fn an_encrypted_backup_is_found_by_its_description() {
         later.job_by_description(tenant.id + 2, "uid-2").is_none(),
         "history is read only for the descriptions asked for"
     );
+    // The set and the pieces give tenant1 one recoverable window, from the set to the archive checkpoint.
+    let overview = ob_backup_operator::controller::overview::tenant_overview(
+        &later,
+        &tenant,
+        jiff::Timestamp::now(),
+    );
+    assert_eq!(overview.recoverable_windows.len(), 1, "{overview:?}");
+    assert!(overview.last_full_backup_time.is_some());
+    assert!(later.pieces.iter().any(|p| p.tenant_id == tenant.id));
 }
 
 #[tokio::test]

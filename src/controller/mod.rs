@@ -8,6 +8,7 @@ pub mod conditions;
 pub mod error;
 pub mod log_backup;
 pub mod observed;
+pub mod overview;
 pub mod recovery_task;
 pub mod references;
 pub mod status;

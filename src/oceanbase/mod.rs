@@ -141,6 +141,28 @@ pub struct BackupSetRow {
     pub output_bytes: i64,
     pub end: Option<Timestamp>,
     pub path: String,
+    pub prev_full_backup_set_id: i64,
+    pub prev_inc_backup_set_id: i64,
+    /// Where log replay must begin for a restore from this set.
+    pub start_replay_scn: u64,
+    /// The earliest point this set restores to.
+    pub min_restore_scn: u64,
+}
+
+/// An archive piece (`CDB_OB_ARCHIVELOG_PIECE_FILES`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PieceRow {
+    pub tenant_id: i64,
+    pub round_id: i64,
+    pub piece_id: i64,
+    /// `ACTIVE`, `FREEZING`, `FROZEN`.
+    pub status: String,
+    pub start_scn: u64,
+    pub checkpoint_scn: u64,
+    /// `AVAILABLE`, `DELETING`, `DELETED`, …
+    pub file_status: String,
+    pub input_bytes: i64,
+    pub output_bytes: i64,
 }
 
 /// Everything one observer cycle reads, in a constant number of queries.
@@ -158,6 +180,7 @@ pub struct Snapshot {
     pub jobs: Vec<BackupJobRow>,
     pub progress: Vec<BackupProgress>,
     pub sets: Vec<BackupSetRow>,
+    pub pieces: Vec<PieceRow>,
 }
 
 impl Snapshot {

@@ -17,7 +17,7 @@ use mysql_async::{
 
 use super::{
     ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, ConnectionInfo, ObError,
-    OceanBase, Redactor, Snapshot, TenantRow, sql,
+    OceanBase, PieceRow, Redactor, Snapshot, TenantRow, sql,
 };
 
 /// How long connecting may take.
@@ -232,7 +232,8 @@ impl MysqlCluster {
             .rows(
                 &mut conn,
                 "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
-                 end_timestamp, path FROM CDB_OB_BACKUP_SET_FILES",
+                 end_timestamp, path, prev_full_backup_set_id, prev_inc_backup_set_id, start_replay_scn, \
+                 min_restore_scn FROM CDB_OB_BACKUP_SET_FILES",
             )
             .await?
             .into_iter()
@@ -246,6 +247,30 @@ impl MysqlCluster {
                 output_bytes: int(&mut r, 6),
                 end: timestamp(&mut r, 7),
                 path: strip_keys(&text(&mut r, 8).unwrap_or_default()),
+                prev_full_backup_set_id: int(&mut r, 9),
+                prev_inc_backup_set_id: int(&mut r, 10),
+                start_replay_scn: uint(&mut r, 11),
+                min_restore_scn: uint(&mut r, 12),
+            })
+            .collect();
+        let pieces = self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
+                 input_bytes, output_bytes FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| PieceRow {
+                tenant_id: int(&mut r, 0),
+                round_id: int(&mut r, 1),
+                piece_id: int(&mut r, 2),
+                status: text(&mut r, 3).unwrap_or_default(),
+                start_scn: uint(&mut r, 4),
+                checkpoint_scn: uint(&mut r, 5),
+                file_status: text(&mut r, 6).unwrap_or_default(),
+                input_bytes: int(&mut r, 7),
+                output_bytes: int(&mut r, 8),
             })
             .collect();
         Ok(Snapshot {
@@ -257,6 +282,7 @@ impl MysqlCluster {
             jobs,
             progress,
             sets,
+            pieces,
         })
     }
 

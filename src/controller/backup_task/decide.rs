@@ -563,6 +563,10 @@ mod tests {
                     output_bytes: 500,
                     end: None,
                     path: "file:///data/backup_set_3_full".into(),
+                    prev_full_backup_set_id: 0,
+                    prev_inc_backup_set_id: 0,
+                    start_replay_scn: 1,
+                    min_restore_scn: 2,
                 }],
                 jobs,
                 ..Snapshot::default()

@@ -1,0 +1,209 @@
+//! A tenant's line in a strategy's overview (the console's cluster Backup & Recovery page, SPEC §2.2): last
+//! data and full backup, log checkpoint and delay, recoverable windows (reference §8) and backup sizes — a
+//! pure function of one snapshot, for the strategy controller.
+
+use jiff::Timestamp;
+
+use super::conditions::api_time;
+use crate::{
+    api::{backup_strategy::TenantBackupStatus, common::TimeWindow},
+    observer::scn_time,
+    oceanbase::{Snapshot, TenantRow},
+    windows::{LogRange, SetFile, windows},
+};
+
+/// The overview of `tenant` in `snapshot` at `now`.
+pub fn tenant_overview(
+    snapshot: &Snapshot,
+    tenant: &TenantRow,
+    now: Timestamp,
+) -> TenantBackupStatus {
+    let sets: Vec<_> = snapshot
+        .sets
+        .iter()
+        .filter(|s| s.tenant_id == tenant.id)
+        .collect();
+    let pieces: Vec<_> = snapshot
+        .pieces
+        .iter()
+        .filter(|p| p.tenant_id == tenant.id)
+        .collect();
+    let usable =
+        |status: &str, file_status: &str| status == "SUCCESS" && file_status == "AVAILABLE";
+    let last_end = |full_only: bool| {
+        sets.iter()
+            .filter(|s| {
+                usable(&s.status, &s.file_status) && (!full_only || s.backup_type == "FULL")
+            })
+            .filter_map(|s| s.end)
+            .max()
+            .map(api_time)
+    };
+    let round = snapshot
+        .round(tenant.id)
+        .filter(|r| r.status != "STOP" && r.checkpoint_scn > 0);
+    let checkpoint = round.map(|r| scn_time(r.checkpoint_scn));
+    let set_files: Vec<SetFile> = sets
+        .iter()
+        .map(|s| SetFile {
+            id: s.backup_set_id,
+            incremental: s.backup_type == "INC",
+            prev_full: s.prev_full_backup_set_id,
+            prev_inc: s.prev_inc_backup_set_id,
+            start_replay_scn: s.start_replay_scn,
+            min_restore_scn: s.min_restore_scn,
+            usable: usable(&s.status, &s.file_status),
+        })
+        .collect();
+    let logs: Vec<LogRange> = pieces
+        .iter()
+        .filter(|p| p.file_status == "AVAILABLE")
+        .map(|p| LogRange {
+            start_scn: p.start_scn,
+            checkpoint_scn: p.checkpoint_scn,
+        })
+        .collect();
+    let kept = |file_status: &str| file_status != "DELETED";
+    TenantBackupStatus {
+        name: tenant.name.clone(),
+        last_data_backup_time: last_end(false),
+        last_full_backup_time: last_end(true),
+        log_checkpoint_time: checkpoint.map(api_time),
+        log_delay_seconds: round
+            .filter(|r| r.status == "DOING")
+            .and(checkpoint)
+            .map(|c| now.duration_since(c).as_secs().max(0)),
+        recoverable_windows: windows(&set_files, &logs)
+            .into_iter()
+            .map(|w| TimeWindow {
+                from: api_time(scn_time(w.from_scn)),
+                to: api_time(scn_time(w.to_scn)),
+            })
+            .collect(),
+        data_backup_bytes: Some(
+            sets.iter()
+                .filter(|s| kept(&s.file_status))
+                .map(|s| s.output_bytes)
+                .sum(),
+        ),
+        log_backup_bytes: Some(
+            pieces
+                .iter()
+                .filter(|p| kept(&p.file_status))
+                .map(|p| p.output_bytes)
+                .sum(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oceanbase::{ArchiveRound, BackupSetRow, PieceRow};
+
+    const S: u64 = 1_000_000_000;
+    const BASE: u64 = 1_800_000_000 * S;
+
+    fn set(
+        id: i64,
+        kind: &str,
+        status: &str,
+        file_status: &str,
+        end: i64,
+        replay: u64,
+        restore: u64,
+    ) -> BackupSetRow {
+        BackupSetRow {
+            tenant_id: 1002,
+            backup_set_id: id,
+            backup_type: kind.into(),
+            status: status.into(),
+            file_status: file_status.into(),
+            input_bytes: 100,
+            output_bytes: 40,
+            end: Some(Timestamp::from_second(end).expect("time")),
+            path: String::new(),
+            prev_full_backup_set_id: if kind == "INC" { 1 } else { 0 },
+            prev_inc_backup_set_id: if kind == "INC" { 1 } else { 0 },
+            start_replay_scn: BASE + replay * S,
+            min_restore_scn: BASE + restore * S,
+        }
+    }
+
+    fn piece(id: i64, start: u64, checkpoint: u64, file_status: &str) -> PieceRow {
+        PieceRow {
+            tenant_id: 1002,
+            round_id: 1,
+            piece_id: id,
+            status: "FROZEN".into(),
+            start_scn: BASE + start * S,
+            checkpoint_scn: BASE + checkpoint * S,
+            file_status: file_status.into(),
+            input_bytes: 10,
+            output_bytes: 5,
+        }
+    }
+
+    #[test]
+    fn the_overview_reads_backups_log_windows_and_sizes() {
+        let tenant = TenantRow {
+            id: 1002,
+            name: "tenant1".into(),
+            status: "NORMAL".into(),
+            role: "PRIMARY".into(),
+            archivelog: true,
+        };
+        let snapshot = Snapshot {
+            tenants: vec![tenant.clone()],
+            rounds: vec![ArchiveRound {
+                tenant_id: 1002,
+                round_id: 1,
+                status: "DOING".into(),
+                start_scn: BASE,
+                checkpoint_scn: BASE + 900 * S,
+                path: String::new(),
+                comment: String::new(),
+            }],
+            sets: vec![
+                set(1, "FULL", "SUCCESS", "AVAILABLE", 1_800_000_200, 100, 200),
+                set(2, "INC", "SUCCESS", "AVAILABLE", 1_800_000_500, 400, 500),
+                set(3, "FULL", "FAILED", "INCOMPLETE", 1_800_000_700, 600, 0),
+            ],
+            pieces: vec![
+                piece(1, 0, 300, "AVAILABLE"),
+                piece(2, 300, 600, "AVAILABLE"),
+                piece(3, 600, 900, "AVAILABLE"),
+            ],
+            ..Snapshot::default()
+        };
+        let now = Timestamp::from_second(1_800_000_905).expect("time");
+        let overview = tenant_overview(&snapshot, &tenant, now);
+        assert_eq!(
+            overview.last_data_backup_time.map(|t| t.0.as_second()),
+            Some(1_800_000_500)
+        );
+        assert_eq!(
+            overview.last_full_backup_time.map(|t| t.0.as_second()),
+            Some(1_800_000_200)
+        );
+        assert_eq!(
+            overview.log_checkpoint_time.map(|t| t.0.as_second()),
+            Some(1_800_000_900)
+        );
+        assert_eq!(overview.log_delay_seconds, Some(5));
+        let windows: Vec<(i64, i64)> = overview
+            .recoverable_windows
+            .iter()
+            .map(|w| (w.from.0.as_second(), w.to.0.as_second()))
+            .collect();
+        assert_eq!(
+            windows,
+            [(1_800_000_200, 1_800_000_900)],
+            "the failed set adds nothing"
+        );
+        assert_eq!(
+            (overview.data_backup_bytes, overview.log_backup_bytes),
+            (Some(120), Some(15))
+        );
+    }
+}
