@@ -2,6 +2,8 @@
 //! against real calendars, the Secrets it names) and reports `PendingScheduling` or `Paused`, `Failed` for
 //! an invalid configuration; configuring OceanBase and scheduling backups is the next step of its lifecycle.
 
+pub mod plan;
+
 use std::sync::Arc;
 
 use jiff::Timestamp;
