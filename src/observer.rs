@@ -366,6 +366,34 @@ fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
     let Observation::Seen { snapshot, .. } = observation else {
         return hasher.hash_one(matches!(observation, Observation::Unknown));
     };
+    if interest.tenant.is_empty() {
+        // The whole cluster (a strategy's overview), coarsely.
+        let rounds: Vec<_> = snapshot
+            .rounds
+            .iter()
+            .map(|r| {
+                (
+                    r.tenant_id,
+                    &r.status,
+                    r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
+                )
+            })
+            .collect();
+        let sets: Vec<_> = snapshot
+            .sets
+            .iter()
+            .map(|s| (s.tenant_id, s.backup_set_id, &s.status, &s.file_status))
+            .collect();
+        let pieces: Vec<_> = snapshot
+            .pieces
+            .iter()
+            .map(|p| (p.tenant_id, p.piece_id, &p.status, &p.file_status))
+            .collect();
+        return hasher.hash_one(format!(
+            "{:?}{rounds:?}{sets:?}{pieces:?}",
+            snapshot.tenants
+        ));
+    }
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
         return hasher.hash_one("no such tenant");
     };

@@ -1,13 +1,20 @@
-//! BackupStrategy controller. It validates what only the operator can (time zone and cron expressions
-//! against real calendars, the Secrets it names) and reports `PendingScheduling` or `Paused`, `Failed` for
-//! an invalid configuration; configuring OceanBase and scheduling backups is the next step of its lifecycle.
+//! BackupStrategy controller (SPEC §2.2). It validates what only the operator can (time zone and cron
+//! expressions against real calendars, the Secrets it names), keeps one LogBackup per tenant in scope,
+//! creates the scheduled BackupTasks ([`plan`]), prunes finished ones beyond the history limits, and reports
+//! the cluster overview ([`summary`]).
+//!
+//! Not done yet (the strategy issue is open): the `'default'` delete policy from `retention`, configuring
+//! `DATA_BACKUP_DEST` ahead of the first task with `DestinationReady`, mirroring OceanBase's delete jobs as
+//! CleanupTasks, and `deletionPolicy` other than Retain.
 
+pub mod children;
 pub mod plan;
+pub mod summary;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use kube::runtime::controller::Action;
+use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     Context, Error, Reconcile, conditions::Health, error::Problem, health, namespace_of,
@@ -15,6 +22,7 @@ use super::{
 };
 use crate::{
     api::{BackupStrategy, BackupStrategySpec, BackupStrategyStatus, StrategyPhase},
+    observer::{ClusterKey, Interest, ObjectKey, Observation},
     schedule::{parse_cron, time_zone},
 };
 
@@ -36,11 +44,65 @@ impl Reconcile for BackupStrategy {
         check.destination(&spec.data_destination).await?;
         check.destination(&spec.log_destination).await?;
         check.password(spec.encryption.as_ref()).await?;
-        let desired = desired_status(&strategy, &check.problems, Timestamp::now());
+        if !check.problems.is_empty() {
+            let desired = desired_status(&strategy, &check.problems, Timestamp::now());
+            status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
+            return Ok(next_action(&check.problems));
+        }
+        let observer = ctx.observers.observe(
+            ClusterKey {
+                namespace: namespace.clone(),
+                secret: spec.cluster.connection_secret.clone(),
+            },
+            &spec.cluster.name,
+        );
+        // An empty tenant names the whole cluster: the strategy is woken by any change in it.
+        observer.watch(
+            ObjectKey {
+                kind: Self::KIND,
+                namespace: namespace.clone(),
+                name: strategy.name_any(),
+            },
+            Some(Interest {
+                tenant: String::new(),
+                description: None,
+                active: false,
+            }),
+        );
+        let observation = observer.latest();
+        let tenants: Vec<String> = match (&observation, spec.tenants.is_empty()) {
+            (_, false) => spec.tenants.clone(),
+            (Observation::Seen { snapshot, .. }, true) => {
+                snapshot.tenants.iter().map(|t| t.name.clone()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let now = Timestamp::now();
+        if !tenants.is_empty() {
+            children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
+        }
+        let owned = children::tasks(&ctx, &namespace, &strategy).await?;
+        let plan = plan::plan(&strategy, &tenants, &owned, now);
+        children::create_tasks(&ctx, &namespace, &strategy, &plan.create).await?;
+        children::delete_tasks(&ctx, &namespace, &plan.prune).await?;
+        let desired = summary::strategy_status(&strategy, &plan, &observation, &tenants, now);
         status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
-        Ok(next_action(&check.problems))
+        // Look again when the next run is due (and at least every few minutes, for pruning).
+        let next = plan
+            .next_full
+            .into_iter()
+            .chain(plan.next_incremental)
+            .min()
+            .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
+            .unwrap_or(MAX_WAIT);
+        Ok(Action::requeue(
+            next.clamp(Duration::from_secs(1), MAX_WAIT),
+        ))
     }
 }
+
+/// The longest a strategy goes unlooked at.
+const MAX_WAIT: Duration = Duration::from_secs(300);
 
 /// What is wrong with the spec itself that the CRD schema cannot tell: unknown time zones and cron
 /// expressions with impossible values.

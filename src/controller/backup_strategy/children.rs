@@ -1,0 +1,190 @@
+//! A strategy's children in the API: listing the BackupTasks and LogBackups it owns (by label), and
+//! creating, updating or deleting them. Applies only what differs, so a settled strategy writes nothing.
+
+use std::collections::BTreeMap;
+
+use kube::{
+    Api, Resource, ResourceExt,
+    api::{DeleteParams, ListParams, Patch, PatchParams},
+};
+use serde_json::json;
+
+use super::plan::{Child, NewTask, SCHEDULED_AT, STRATEGY_LABEL};
+use crate::{
+    api::{BackupStrategy, BackupTask, LogBackup, log_backup::DesiredArchiveState},
+    controller::{Context, Error, FIELD_MANAGER},
+};
+
+/// The ownerReferences of a child of `strategy`. Without `blockOwnerDeletion`: setting it needs `update` on
+/// the strategies' finalizers, which the operator does not hold (least privilege), and background garbage
+/// collection removes the children either way.
+fn owner(strategy: &BackupStrategy) -> serde_json::Value {
+    json!([{
+        "apiVersion": BackupStrategy::api_version(&()),
+        "kind": BackupStrategy::kind(&()),
+        "name": strategy.name_any(),
+        "uid": strategy.metadata.uid.clone().unwrap_or_default(),
+        "controller": true,
+    }])
+}
+
+fn selector(strategy: &BackupStrategy) -> ListParams {
+    ListParams::default().labels(&format!("{STRATEGY_LABEL}={}", strategy.name_any()))
+}
+
+/// The BackupTasks the strategy made.
+pub async fn tasks(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Vec<Child>, Error> {
+    let api: Api<BackupTask> = Api::namespaced(ctx.client.clone(), namespace);
+    Ok(api
+        .list(&selector(strategy))
+        .await?
+        .items
+        .into_iter()
+        .map(|t| Child {
+            scheduled_at: t
+                .annotations()
+                .get(SCHEDULED_AT)
+                .and_then(|v| v.parse().ok()),
+            created: t
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(jiff::Timestamp::UNIX_EPOCH, |c| c.0),
+            incremental: t.spec.mode == crate::api::backup_task::BackupMode::Incremental,
+            phase: t.status.as_ref().and_then(|s| s.phase),
+            name: t.name_any(),
+        })
+        .collect())
+}
+
+/// Creates the scheduled tasks (server-side apply: a task that exists already is left as it is).
+pub async fn create_tasks(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    tasks: &[NewTask],
+) -> Result<(), Error> {
+    let api: Api<BackupTask> = Api::namespaced(ctx.client.clone(), namespace);
+    for task in tasks {
+        let manifest = json!({
+            "apiVersion": BackupTask::api_version(&()),
+            "kind": BackupTask::kind(&()),
+            "metadata": {
+                "name": task.name,
+                "labels": { STRATEGY_LABEL: strategy.name_any() },
+                "annotations": { SCHEDULED_AT: task.scheduled_at.to_string() },
+                "ownerReferences": owner(strategy),
+            },
+            "spec": {
+                "strategyRef": { "name": strategy.name_any() },
+                "tenant": task.tenant,
+                "mode": if task.incremental { "Incremental" } else { "Full" },
+            },
+        });
+        api.patch(
+            &task.name,
+            &PatchParams::apply(FIELD_MANAGER),
+            &Patch::Apply(&manifest),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes tasks by name; one already gone is fine.
+pub async fn delete_tasks(ctx: &Context, namespace: &str, names: &[String]) -> Result<(), Error> {
+    let api: Api<BackupTask> = Api::namespaced(ctx.client.clone(), namespace);
+    for name in names {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// The name of the strategy's LogBackup for a tenant.
+pub fn log_backup_name(strategy: &BackupStrategy, tenant: &str) -> String {
+    format!(
+        "{}-{}-log",
+        strategy.name_any(),
+        tenant.to_lowercase().replace('_', "-")
+    )
+}
+
+/// Makes the strategy's LogBackups match `tenants` (none when log backup is disabled): creates or updates
+/// those that differ, deletes those of tenants no longer in scope. Deleting a LogBackup leaves archiving
+/// running in OceanBase.
+pub async fn sync_log_backups(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    tenants: &[String],
+) -> Result<(), Error> {
+    let api: Api<LogBackup> = Api::namespaced(ctx.client.clone(), namespace);
+    let existing: BTreeMap<String, LogBackup> = api
+        .list(&selector(strategy))
+        .await?
+        .items
+        .into_iter()
+        .map(|l| (l.name_any(), l))
+        .collect();
+    let settings = &strategy.spec.log_backup;
+    let wanted: Vec<String> = if settings.enabled {
+        tenants.to_vec()
+    } else {
+        Vec::new()
+    };
+    for tenant in &wanted {
+        let name = log_backup_name(strategy, tenant);
+        let same = existing.get(&name).is_some_and(|l| {
+            l.spec.tenant == *tenant
+                && l.spec.desired_state == DesiredArchiveState::Running
+                && l.spec.piece_switch_interval == settings.piece_switch_interval
+                && l.spec.binding == settings.binding
+                && l.spec.delay_alert_threshold == settings.delay_alert_threshold
+        });
+        if same {
+            continue;
+        }
+        let manifest = json!({
+            "apiVersion": LogBackup::api_version(&()),
+            "kind": LogBackup::kind(&()),
+            "metadata": {
+                "name": name,
+                "labels": { STRATEGY_LABEL: strategy.name_any() },
+                "ownerReferences": owner(strategy),
+            },
+            "spec": {
+                "strategyRef": { "name": strategy.name_any() },
+                "tenant": tenant,
+                "desiredState": "Running",
+                "pieceSwitchInterval": settings.piece_switch_interval,
+                "binding": settings.binding,
+                "delayAlertThreshold": settings.delay_alert_threshold,
+            },
+        });
+        api.patch(
+            &name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&manifest),
+        )
+        .await?;
+    }
+    for (name, child) in &existing {
+        if !wanted.iter().any(|t| log_backup_name(strategy, t) == *name) {
+            match api.delete(name, &DeleteParams::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(e.into()),
+            }
+            tracing::info!(log_backup = %child.name_any(), "removed a LogBackup no longer in the strategy");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,225 @@
+//! A strategy's status — the console's cluster overview (SPEC §2.2) — as a pure function of the plan, the
+//! cluster's observation and the time. Log checkpoints move every second; they are refreshed here only
+//! when a tenant's moved a grain (5 minutes), so a settled strategy writes nothing.
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use super::plan::Plan;
+use crate::{
+    api::{
+        BackupStrategy, BackupStrategyStatus, StrategyPhase, backup_strategy::TenantBackupStatus,
+    },
+    controller::{
+        conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
+        log_backup::decide::STATUS_CHECKPOINT_GRAIN,
+        overview::tenant_overview,
+    },
+    observer::Observation,
+};
+
+/// Condition type: every tenant in scope can be restored to any point of one unbroken window.
+pub const RECOVERABLE_WINDOW_CONTINUOUS: &str = "RecoverableWindowContinuous";
+/// Condition type: the strategy knows when it runs next.
+pub const SCHEDULED: &str = "Scheduled";
+
+/// The strategy's status.
+pub fn strategy_status(
+    strategy: &BackupStrategy,
+    plan: &Plan,
+    observation: &Observation,
+    tenants: &[String],
+    now: Timestamp,
+) -> BackupStrategyStatus {
+    let previous = strategy.status.clone().unwrap_or_default();
+    let generation = strategy.metadata.generation;
+    let phase = if strategy.spec.suspend {
+        StrategyPhase::Paused
+    } else if plan.last_schedule.is_some() {
+        StrategyPhase::InProgress
+    } else {
+        StrategyPhase::PendingScheduling
+    };
+    let mut extra: Vec<Condition> = Vec::new();
+    let tenant_lines: Vec<TenantBackupStatus> = match observation {
+        Observation::Seen { snapshot, .. } => {
+            extra.push(condition(
+                CLUSTER_REACHABLE,
+                true,
+                "Reachable",
+                "the cluster answered",
+                generation,
+            ));
+            let mut names: Vec<&String> = tenants.iter().collect();
+            names.sort();
+            names
+                .into_iter()
+                .filter_map(|name| snapshot.tenant(name))
+                .map(|tenant| {
+                    let fresh = tenant_overview(snapshot, tenant, now);
+                    let before = previous.tenants.iter().find(|t| t.name == fresh.name);
+                    steady(fresh, before)
+                })
+                .collect()
+        }
+        Observation::Unreachable { reason, .. } => {
+            extra.push(condition(
+                CLUSTER_REACHABLE,
+                false,
+                "Unreachable",
+                &format!(
+                    "cluster {} cannot be reached: {reason}",
+                    strategy.spec.cluster.name
+                ),
+                generation,
+            ));
+            previous.tenants.clone()
+        }
+        Observation::Unknown => previous.tenants.clone(),
+    };
+    if !tenant_lines.is_empty() {
+        let gaps: Vec<&str> = tenant_lines
+            .iter()
+            .filter(|t| t.recoverable_windows.len() != 1)
+            .map(|t| t.name.as_str())
+            .collect();
+        extra.push(if gaps.is_empty() {
+            condition(
+                RECOVERABLE_WINDOW_CONTINUOUS,
+                true,
+                "Continuous",
+                "every tenant has one unbroken recoverable window",
+                generation,
+            )
+        } else {
+            condition(
+                RECOVERABLE_WINDOW_CONTINUOUS,
+                false,
+                "GapOrNoWindow",
+                &format!(
+                    "no single unbroken recoverable window for: {}",
+                    gaps.join(", ")
+                ),
+                generation,
+            )
+        });
+    }
+    let next_run = plan
+        .next_full
+        .into_iter()
+        .chain(plan.next_incremental)
+        .min();
+    extra.push(match (strategy.spec.suspend, next_run) {
+        (true, _) => condition(
+            SCHEDULED,
+            false,
+            "Suspended",
+            "data backups are paused; log archiving keeps running",
+            generation,
+        ),
+        (false, Some(at)) => condition(
+            SCHEDULED,
+            true,
+            "Scheduled",
+            &format!("next data backup at {}", api_time(at).0),
+            generation,
+        ),
+        (false, None) => condition(
+            SCHEDULED,
+            false,
+            "NoNextRun",
+            "the schedule has no next run",
+            generation,
+        ),
+    });
+    let health = match phase {
+        StrategyPhase::Paused => Health::Ready {
+            reason: "Paused".into(),
+            message: "data backups are paused; log archiving keeps running".into(),
+        },
+        StrategyPhase::InProgress => Health::Ready {
+            reason: "Scheduling".into(),
+            message: format!("scheduling backups of {} tenant(s)", tenants.len()),
+        },
+        _ => Health::Progressing {
+            reason: "PendingScheduling".into(),
+            message: match next_run {
+                Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
+                None => "waiting to read the cluster's tenants".into(),
+            },
+        },
+    };
+    let bytes: i64 = tenant_lines
+        .iter()
+        .map(|t| t.data_backup_bytes.unwrap_or(0) + t.log_backup_bytes.unwrap_or(0))
+        .sum();
+    BackupStrategyStatus {
+        phase: Some(phase),
+        conditions: with_extra(&previous.conditions, &health, Some(extra), generation, now),
+        observed_generation: generation,
+        message: Some(health.message().to_string()),
+        last_data_backup_time: tenant_lines
+            .iter()
+            .filter_map(|t| t.last_data_backup_time.clone())
+            .max_by_key(|t| t.0),
+        log_checkpoint_time: tenant_lines
+            .iter()
+            .filter_map(|t| t.log_checkpoint_time.clone())
+            .min_by_key(|t| t.0),
+        log_delay_seconds: tenant_lines
+            .iter()
+            .filter_map(|t| t.log_delay_seconds)
+            .max(),
+        backup_size: (!tenant_lines.is_empty()).then(|| size_display(bytes)),
+        next_full_backup_time: plan.next_full.map(api_time),
+        next_incremental_backup_time: plan.next_incremental.map(api_time),
+        last_schedule_time: plan.last_schedule.map(api_time),
+        tenants: tenant_lines,
+    }
+}
+
+/// The fresh line, keeping the previous log checkpoint and delay while the checkpoint moved less than a
+/// grain.
+fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> TenantBackupStatus {
+    let Some(before) = before else { return fresh };
+    let moved = match (&fresh.log_checkpoint_time, &before.log_checkpoint_time) {
+        (Some(now), Some(then)) => now.0.duration_since(then.0) >= STATUS_CHECKPOINT_GRAIN,
+        (a, b) => a.is_some() != b.is_some(),
+    };
+    if moved {
+        fresh
+    } else {
+        TenantBackupStatus {
+            log_checkpoint_time: before.log_checkpoint_time.clone(),
+            log_delay_seconds: before.log_delay_seconds,
+            ..fresh
+        }
+    }
+}
+
+/// Bytes the way the console shows sizes: `512.0 MiB`, `12.3 GiB`.
+fn size_display(bytes: i64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "KiB", "MiB", "GiB", "TiB"] {
+        if value < 1024.0 || unit == "TiB" {
+            return if unit == "B" {
+                format!("{bytes} B")
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    format!("{bytes} B")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_the_console() {
+        assert_eq!(size_display(512), "512 B");
+        assert_eq!(size_display(3 << 29), "1.5 GiB");
+    }
+}
