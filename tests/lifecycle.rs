@@ -547,3 +547,91 @@ async fn encrypted_backups_use_the_secret_on_the_backup_session_and_no_secret_le
     }
     world.done().await;
 }
+
+#[tokio::test]
+async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_overview() {
+    let Some(world) = World::new("strategy", &["tenant1", "tenant2"], GIB, 30.0).await else {
+        return;
+    };
+    // Every minute, so that a run falls due during the test (the scheduler uses real time).
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "everyone"},
+            "spec": {
+                "cluster": cluster(),
+                "dataDestination": {"uri": "file:///backup/everyone/data"},
+                "logDestination": {"uri": "file:///backup/everyone/archive"},
+                "schedule": {"timeZone": "Asia/Shanghai", "full": "* * * * *"},
+                "retention": {"successfulTasksHistoryLimit": 1},
+            },
+        }))
+        .await;
+    // No tenant list: every user tenant gets a LogBackup.
+    for tenant in ["tenant1", "tenant2"] {
+        world
+            .phase("LogBackup", &format!("everyone-{tenant}-log"), "InProgress")
+            .await;
+    }
+    let overview = eventually(
+        "the strategy to schedule and report both tenants' windows",
+        WAIT,
+        || async {
+            let status = world.status("BackupStrategy", "everyone").await;
+            let windows = status["tenants"].as_array().map_or(0, |ts| {
+                ts.iter()
+                    .filter(|t| {
+                        t["recoverableWindows"]
+                            .as_array()
+                            .is_some_and(|w| w.len() == 1)
+                    })
+                    .count()
+            });
+            (status["phase"] == "InProgress" && windows == 2).then_some(status)
+        },
+    )
+    .await;
+    assert!(overview["nextFullBackupTime"].is_string(), "{overview}");
+    assert!(overview["lastScheduleTime"].is_string(), "{overview}");
+    assert_eq!(
+        condition(&overview, "RecoverableWindowContinuous").as_deref(),
+        Some("True")
+    );
+    assert_eq!(condition(&overview, "Ready").as_deref(), Some("True"));
+    // Its tasks are named after their scheduled time and come from the schedule; both tenants have been
+    // backed up (two windows), yet with successfulTasksHistoryLimit 1 only the newest completed task stays.
+    let (tasks, _) = api_for(
+        &world.admin,
+        &world.namespace,
+        &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask"}),
+    );
+    let kept = eventually(
+        "completed tasks pruned to the history limit",
+        WAIT,
+        || async {
+            let items = tasks.list(&ListParams::default()).await.ok()?.items;
+            let done: Vec<_> = items
+                .into_iter()
+                .filter(|t| t.data["status"]["phase"] == "Completed")
+                .collect();
+            (done.len() == 1).then_some(done)
+        },
+    )
+    .await;
+    let name = kept[0].metadata.name.clone().unwrap_or_default();
+    assert!(
+        name.starts_with("everyone-tenant") && name.contains("-full-"),
+        "{name}"
+    );
+    assert_eq!(kept[0].data["status"]["source"], "Schedule", "{name}");
+    // Suspend: the phase is Paused and log archiving keeps running.
+    world
+        .patch_spec("BackupStrategy", "everyone", json!({"suspend": true}))
+        .await;
+    world.phase("BackupStrategy", "everyone", "Paused").await;
+    assert_eq!(
+        world.status("LogBackup", "everyone-tenant1-log").await["phase"],
+        "InProgress"
+    );
+    world.done().await;
+}
