@@ -46,17 +46,18 @@ for example in examples/00-secrets.yaml examples/new-backup-strategy*.yaml examp
   "${kubectl[@]}" -n demo apply --server-side -f "$example"
 done
 echo
-echo "waiting for tenant2's log archive to run and its ad hoc backup to complete on obsim (about a minute)..."
-for _ in $(seq 1 120); do
-  archive=$("${kubectl[@]}" -n demo get logbackup tenant2-archive -o jsonpath='{.status.phase}' 2>/dev/null || true)
-  backup=$("${kubectl[@]}" -n demo get backuptask tenant2-before-upgrade -o jsonpath='{.status.phase}' 2>/dev/null || true)
-  [ "$archive" = InProgress ] && [ "$backup" = Completed ] && break
+echo "waiting for the log archives to run and the backups to complete on obsim (two to three minutes)..."
+phase() { "${kubectl[@]}" -n demo get "$1" "$2" -o jsonpath='{.status.phase}' 2>/dev/null || true; }
+for _ in $(seq 1 240); do
+  [ "$(phase logbackup tenant2-archive)" = InProgress ] &&
+    [ "$(phase logbackup demo-tenant1-log)" = InProgress ] &&
+    [ "$(phase backuptask tenant2-before-upgrade)" = Completed ] &&
+    [ "$(phase backuptask tenant1-full-now)" = Completed ] && break
   sleep 1
 done
 "${kubectl[@]}" -n demo get obbackup
 echo
-echo "tenant1's tasks wait for tenant1's log archive (the strategy scheduler will start it):"
-"${kubectl[@]}" -n demo get backuptask tenant1-full-now -o jsonpath='  {.status.message}{"\n"}' 
+"${kubectl[@]}" -n demo describe backupstrategy demo | sed -n '/^Status:/,$p'
 echo
 echo "Try it yourself (in another terminal):"
 echo "  export KUBECONFIG=$dir/admin.kubeconfig"

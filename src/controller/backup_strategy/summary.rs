@@ -178,22 +178,42 @@ pub fn strategy_status(
     }
 }
 
-/// The fresh line, keeping the previous log checkpoint and delay while the checkpoint moved less than a
-/// grain.
+/// The fresh line, keeping the previous log checkpoint, delay, archived bytes and window end while the
+/// checkpoint moved less than a grain.
 fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> TenantBackupStatus {
     let Some(before) = before else { return fresh };
     let moved = match (&fresh.log_checkpoint_time, &before.log_checkpoint_time) {
         (Some(now), Some(then)) => now.0.duration_since(then.0) >= STATUS_CHECKPOINT_GRAIN,
         (a, b) => a.is_some() != b.is_some(),
     };
-    if moved {
+    let fresh = if moved {
         fresh
     } else {
+        // Archived bytes grow with the checkpoint: refreshed on the same grain.
         TenantBackupStatus {
             log_checkpoint_time: before.log_checkpoint_time.clone(),
             log_delay_seconds: before.log_delay_seconds,
+            log_backup_bytes: before.log_backup_bytes,
             ..fresh
         }
+    };
+    // The newest window's end follows the archive checkpoint: the same grain applies to it.
+    let (new, old) = (&fresh.recoverable_windows, &before.recoverable_windows);
+    let only_the_end_crept = new.len() == old.len()
+        && !new.is_empty()
+        && new.iter().zip(old).all(|(n, o)| n.from == o.from)
+        && new[..new.len() - 1] == old[..old.len() - 1]
+        && new
+            .last()
+            .zip(old.last())
+            .is_some_and(|(n, o)| n.to.0.duration_since(o.to.0) < STATUS_CHECKPOINT_GRAIN);
+    if only_the_end_crept {
+        TenantBackupStatus {
+            recoverable_windows: before.recoverable_windows.clone(),
+            ..fresh
+        }
+    } else {
+        fresh
     }
 }
 
@@ -216,6 +236,38 @@ fn size_display(bytes: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_creeping_window_end_and_checkpoint_are_kept_for_a_grain() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+        use crate::api::common::TimeWindow;
+        let at = |s: i64| Time(Timestamp::from_second(1_800_000_000 + s).expect("time"));
+        let line = |checkpoint: i64| TenantBackupStatus {
+            name: "t1".into(),
+            last_data_backup_time: None,
+            last_full_backup_time: None,
+            log_checkpoint_time: Some(at(checkpoint)),
+            log_delay_seconds: Some(1),
+            recoverable_windows: vec![TimeWindow {
+                from: at(0),
+                to: at(checkpoint),
+            }],
+            data_backup_bytes: Some(1),
+            log_backup_bytes: Some(checkpoint),
+        };
+        let before = line(100);
+        assert_eq!(
+            steady(line(160), Some(&before)),
+            before,
+            "a minute later: nothing to write"
+        );
+        assert_eq!(
+            steady(line(500), Some(&before)),
+            line(500),
+            "past the grain: refreshed"
+        );
+    }
 
     #[test]
     fn sizes_read_like_the_console() {
