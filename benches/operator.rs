@@ -140,6 +140,21 @@ async fn api_writes_when_idle(plane: &ControlPlane) {
         .await
         .expect("backup task");
     }
+    // A strategy over the whole cluster (yearly, so nothing is due): its own LogBackups and the overview.
+    apply(
+        &admin,
+        &namespace,
+        &json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "yearly"},
+            "spec": {"cluster": {"name": "obcluster", "connectionSecret": "ob"},
+                     "dataDestination": {"uri": "file:///b/strategy/data"},
+                     "logDestination": {"uri": "file:///b/strategy/archive"},
+                     "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"}},
+        }),
+    )
+    .await
+    .expect("strategy");
     let tasks = support::cluster::api_for(
         &admin,
         &namespace,
@@ -155,7 +170,7 @@ async fn api_writes_when_idle(plane: &ControlPlane) {
     })
     .await;
     let writes = || {
-        ["BackupTask", "LogBackup"]
+        ["BackupTask", "LogBackup", "BackupStrategy"]
             .iter()
             .filter_map(|kind| {
                 operator.metric(&format!(
@@ -175,13 +190,13 @@ async fn api_writes_when_idle(plane: &ControlPlane) {
             })
             .unwrap_or_default()
     };
-    // Let the first checkpoint refresh settle, then measure a quiet minute.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    // Let the strategy's LogBackups start and the first checkpoint refresh settle, then measure a quiet minute.
+    tokio::time::sleep(Duration::from_secs(20)).await;
     let (w0, r0) = (writes(), round_trips());
     tokio::time::sleep(Duration::from_secs(60)).await;
     let (w1, r1) = (writes(), round_trips());
     println!(
-        "Idle (2 completed tasks, 2 archives In Progress, 1 cluster, clock at real speed), one minute:"
+        "Idle (1 strategy, 2 completed tasks, 4 archives In Progress, 1 cluster, clock at real speed), one minute:"
     );
     println!("  status writes: {}", w1 - w0);
     println!("  SQL round trips: {} (idle poll every 30 s)", r1 - r0);
