@@ -13,7 +13,8 @@ use obsim::{
 
 const PASSWORD: &str = "sys-pw-not-for-logs";
 
-async fn obsim(tenants: usize) -> Arc<Node> {
+/// A cluster with `tenants` user tenants of 1 GiB and a frozen clock.
+fn cluster(tenants: usize) -> Cluster {
     let mut cluster = Cluster::new(
         "obcluster",
         Version::V4_4_1,
@@ -28,8 +29,12 @@ async fn obsim(tenants: usize) -> Arc<Node> {
             .add_user_tenant(&format!("tenant{i}"), 1 << 30)
             .expect("tenant");
     }
+    cluster
+}
+
+async fn obsim(tenants: usize) -> Arc<Node> {
     Simulator::new()
-        .start(cluster, "127.0.0.1:0".parse().expect("address"))
+        .start(cluster(tenants), "127.0.0.1:0".parse().expect("address"))
         .await
         .expect("obsim")
 }
@@ -208,23 +213,13 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
     let other =
         rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).expect("certificate");
-    let mut cluster = Cluster::new(
-        "obcluster",
-        Version::V4_4_1,
-        PASSWORD,
-        Clock::new(
-            jiff::Timestamp::from_second(1_763_600_000).expect("time"),
-            0.0,
-        ),
-    );
-    cluster.add_user_tenant("tenant1", 1 << 30).expect("tenant");
     let identity = obsim::sim::TlsIdentity {
         cert_pem: certified.cert.pem().into_bytes(),
         key_pem: certified.signing_key.serialize_pem().into_bytes(),
     };
     let node = Simulator::new()
         .start_with_tls(
-            cluster,
+            cluster(1),
             "127.0.0.1:0".parse().expect("address"),
             Some(identity),
         )
