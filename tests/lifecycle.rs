@@ -624,6 +624,36 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
         "{name}"
     );
     assert_eq!(kept[0].data["status"]["source"], "Schedule", "{name}");
+    // The retention window becomes each tenant's 'default' delete policy, and follows a change.
+    let windows = |world: &World| {
+        let cluster = simulator::cluster(&world.node);
+        ["tenant1", "tenant2"]
+            .iter()
+            .map(|t| {
+                cluster
+                    .tenant(t)
+                    .and_then(|t| t.clean.policy.as_ref())
+                    .map(|p| p.recovery_window.clone())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(windows(&world), ["7d", "7d"]);
+    assert_eq!(
+        condition(&overview, "RetentionApplied").as_deref(),
+        Some("True")
+    );
+    world
+        .patch_spec(
+            "BackupStrategy",
+            "everyone",
+            json!({"retention": {"recoveryWindow": "3d"}}),
+        )
+        .await;
+    eventually("the policies to follow the new window", WAIT, || async {
+        (windows(&world) == ["3d", "3d"]).then_some(())
+    })
+    .await;
     // Suspend: the phase is Paused and log archiving keeps running.
     world
         .patch_spec("BackupStrategy", "everyone", json!({"suspend": true}))

@@ -181,6 +181,8 @@ pub struct Snapshot {
     pub progress: Vec<BackupProgress>,
     pub sets: Vec<BackupSetRow>,
     pub pieces: Vec<PieceRow>,
+    /// The delete policy per tenant id: (name, recovery window as given).
+    pub delete_policies: Vec<(i64, String, String)>,
 }
 
 impl Snapshot {
@@ -231,6 +233,14 @@ impl Snapshot {
         self.progress
             .iter()
             .find(|p| p.tenant_id == tenant_id && p.job_id == job_id)
+    }
+
+    /// The tenant's delete policy: (name, recovery window).
+    pub fn delete_policy(&self, tenant_id: i64) -> Option<(&str, &str)> {
+        self.delete_policies
+            .iter()
+            .find(|(id, _, _)| *id == tenant_id)
+            .map(|(_, name, window)| (name.as_str(), window.as_str()))
     }
 
     /// A backup set.

@@ -273,8 +273,24 @@ impl MysqlCluster {
                 output_bytes: int(&mut r, 8),
             })
             .collect();
+        let delete_policies = self
+            .rows(
+                &mut conn,
+                "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| {
+                (
+                    int(&mut r, 0),
+                    text(&mut r, 1).unwrap_or_default(),
+                    text(&mut r, 2).unwrap_or_default(),
+                )
+            })
+            .collect();
         Ok(Snapshot {
             version,
+            delete_policies,
             tenants,
             rounds,
             archive_dests,

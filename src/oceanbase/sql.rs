@@ -169,6 +169,29 @@ pub fn cancel_backup(tenant: &str) -> Result<String, ObError> {
     ))
 }
 
+/// `ALTER SYSTEM ADD DELETE BACKUP POLICY 'default' RECOVERY_WINDOW '…' TENANT = t` (§5.1). The window is
+/// the CRD's `7d` / `36h` shape.
+pub fn add_delete_policy(tenant: &str, recovery_window: &str) -> Result<String, ObError> {
+    if !recovery_window.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(ObError::InvalidValue(
+            "recoveryWindow must be like 7d or 36h".into(),
+        ));
+    }
+    Ok(format!(
+        "ALTER SYSTEM ADD DELETE BACKUP POLICY 'default' RECOVERY_WINDOW {} TENANT = {}",
+        literal(recovery_window)?,
+        identifier(tenant)?
+    ))
+}
+
+/// `ALTER SYSTEM DROP DELETE BACKUP POLICY 'default' TENANT = t` (§5.1).
+pub fn drop_delete_policy(tenant: &str) -> Result<String, ObError> {
+    Ok(format!(
+        "ALTER SYSTEM DROP DELETE BACKUP POLICY 'default' TENANT = {}",
+        identifier(tenant)?
+    ))
+}
+
 /// Replaces secret values, and anything shaped like an access key or a password clause, in text that may
 /// reach logs, status, events or metrics.
 #[derive(Clone, Default)]
@@ -307,6 +330,11 @@ mod tests {
             "ALTER SYSTEM NOARCHIVELOG TENANT = `t`"
         );
         assert!(backup("t; DROP TENANT x", false, false, "u").is_err());
+        assert_eq!(
+            add_delete_policy("t", "7d").expect("ok"),
+            "ALTER SYSTEM ADD DELETE BACKUP POLICY 'default' RECOVERY_WINDOW '7d' TENANT = `t`"
+        );
+        assert!(add_delete_policy("t", "7d' TENANT = x").is_err());
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! creates the scheduled BackupTasks ([`plan`]), prunes finished ones beyond the history limits, and reports
 //! the cluster overview ([`summary`]).
 //!
-//! Not done yet (the strategy issue is open): the `'default'` delete policy from `retention`, configuring
-//! `DATA_BACKUP_DEST` ahead of the first task with `DestinationReady`, mirroring OceanBase's delete jobs as
-//! CleanupTasks, and `deletionPolicy` other than Retain.
+//! It also keeps each tenant's `'default'` delete policy at `retention.recoveryWindow` ([`retention`]).
+//!
+//! Not done yet (the strategy issue is open): configuring `DATA_BACKUP_DEST` ahead of the first task with
+//! `DestinationReady`, mirroring OceanBase's delete jobs as CleanupTasks, and `deletionPolicy` other than
+//! Retain.
 
 pub mod children;
 pub mod plan;
+pub mod retention;
 pub mod summary;
 
 use std::{sync::Arc, time::Duration};
@@ -81,11 +84,24 @@ impl Reconcile for BackupStrategy {
         if !tenants.is_empty() {
             children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
         }
+        let policy_errors = match &observation {
+            Observation::Seen { snapshot, .. } => {
+                retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants).await
+            }
+            _ => Vec::new(),
+        };
         let owned = children::tasks(&ctx, &namespace, &strategy).await?;
         let plan = plan::plan(&strategy, &tenants, &owned, now);
         children::create_tasks(&ctx, &namespace, &strategy, &plan.create).await?;
         children::delete_tasks(&ctx, &namespace, &plan.prune).await?;
-        let desired = summary::strategy_status(&strategy, &plan, &observation, &tenants, now);
+        let desired = summary::strategy_status(
+            &strategy,
+            &plan,
+            &observation,
+            &tenants,
+            &policy_errors,
+            now,
+        );
         status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
         // Look again when the next run is due (and at least every few minutes, for pruning).
         let next = plan

@@ -22,6 +22,8 @@ use crate::{
 pub const RECOVERABLE_WINDOW_CONTINUOUS: &str = "RecoverableWindowContinuous";
 /// Condition type: the strategy knows when it runs next.
 pub const SCHEDULED: &str = "Scheduled";
+/// Condition type: every tenant's delete policy keeps the strategy's recovery window.
+pub const RETENTION_APPLIED: &str = "RetentionApplied";
 
 /// The strategy's status.
 pub fn strategy_status(
@@ -29,6 +31,7 @@ pub fn strategy_status(
     plan: &Plan,
     observation: &Observation,
     tenants: &[String],
+    policy_errors: &[(String, String)],
     now: Timestamp,
 ) -> BackupStrategyStatus {
     let previous = strategy.status.clone().unwrap_or_default();
@@ -102,6 +105,25 @@ pub fn strategy_status(
                 ),
                 generation,
             )
+        });
+    }
+    if matches!(observation, Observation::Seen { .. }) && !tenants.is_empty() {
+        let window = &strategy.spec.retention.recovery_window;
+        extra.push(match policy_errors.first() {
+            None => condition(
+                RETENTION_APPLIED,
+                true,
+                "Applied",
+                &format!("every tenant's 'default' delete policy keeps {window}"),
+                generation,
+            ),
+            Some((tenant, error)) => condition(
+                RETENTION_APPLIED,
+                false,
+                "Refused",
+                &format!("the delete policy of tenant {tenant} could not be set: {error}"),
+                generation,
+            ),
         });
     }
     let next_run = plan

@@ -1,0 +1,57 @@
+//! Each tenant's `'default'` delete policy at the strategy's `retention.recoveryWindow` (reference §5.1):
+//! added when missing, dropped and added again when the window differs (OceanBase has no ALTER for it).
+
+use super::super::Context;
+use crate::{
+    api::BackupStrategy,
+    observer::ClusterObserver,
+    oceanbase::{ObError, Snapshot, sql},
+};
+
+/// Brings every tenant's policy to the strategy's window; returns the tenants OceanBase refused, with why.
+/// A refused tenant is tried again after [`super::super::RETRY_REFUSED_AFTER`].
+pub async fn apply(
+    ctx: &Context,
+    observer: &ClusterObserver,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    snapshot: &Snapshot,
+    tenants: &[String],
+) -> Vec<(String, String)> {
+    let window = &strategy.spec.retention.recovery_window;
+    let mut errors = Vec::new();
+    for name in tenants {
+        let Some(tenant) = snapshot.tenant(name) else {
+            continue;
+        };
+        let statements = match snapshot.delete_policy(tenant.id) {
+            Some((_, current)) if current == window => continue,
+            Some(_) => vec![
+                sql::drop_delete_policy(name),
+                sql::add_delete_policy(name, window),
+            ],
+            None => vec![sql::add_delete_policy(name, window)],
+        };
+        let key = format!(
+            "{namespace}/{}/{name}",
+            strategy.metadata.name.as_deref().unwrap_or_default()
+        );
+        if ctx.refused_recently(&key, "policy").is_some() {
+            errors.push((name.clone(), "refused recently; retrying soon".to_string()));
+            continue;
+        }
+        let outcome = match statements.into_iter().collect::<Result<Vec<_>, _>>() {
+            Ok(statements) => match ctx.observers.backend(observer).await {
+                Ok(backend) => backend.execute(&statements).await,
+                Err(reason) => Err(ObError::Unreachable(reason)),
+            },
+            Err(error) => Err(error),
+        };
+        ctx.record_attempt(&key, "policy", outcome.is_ok());
+        match outcome {
+            Ok(()) => observer.poke(),
+            Err(error) => errors.push((name.clone(), error.to_string())),
+        }
+    }
+    errors
+}
