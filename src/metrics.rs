@@ -49,6 +49,23 @@ pub struct BackupModeLabels {
     pub mode: String,
 }
 
+/// Labels of a tenant's backup storage.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StorageLabels {
+    pub namespace: String,
+    pub cluster: String,
+    pub tenant: String,
+    /// `data` or `log`.
+    pub kind: String,
+}
+
+/// Labels naming a strategy.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StrategyLabels {
+    pub namespace: String,
+    pub strategy: String,
+}
+
 /// Labels of a phase count.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PhaseLabels {
@@ -71,6 +88,13 @@ pub struct Metrics {
     pub last_successful_backup: Family<BackupModeLabels, Gauge>,
     /// Objects per kind and phase.
     pub phases: Family<PhaseLabels, Gauge>,
+    /// Start and end of each tenant's newest recoverable window (Unix seconds), per strategy's cluster.
+    pub recoverable_window_start: Family<TenantLabels, Gauge>,
+    pub recoverable_window_end: Family<TenantLabels, Gauge>,
+    /// Bytes kept in backup sets and in archived logs per tenant (the console's storage trend).
+    pub backup_storage_bytes: Family<StorageLabels, Gauge>,
+    /// The next scheduled data backup of each strategy (Unix seconds).
+    pub next_backup: Family<StrategyLabels, Gauge>,
     reconciles: Family<ControllerLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabels, Histogram>,
@@ -149,8 +173,36 @@ impl Default for Metrics {
         );
         let phases = Family::<PhaseLabels, Gauge>::default();
         registry.register("objects", "Objects per kind and phase", phases.clone());
+        let recoverable_window_start = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "recoverable_window_start_timestamp_seconds",
+            "Start of the tenant's newest recoverable window (Unix seconds)",
+            recoverable_window_start.clone(),
+        );
+        let recoverable_window_end = Family::<TenantLabels, Gauge>::default();
+        registry.register(
+            "recoverable_window_end_timestamp_seconds",
+            "End of the tenant's newest recoverable window (Unix seconds)",
+            recoverable_window_end.clone(),
+        );
+        let backup_storage_bytes = Family::<StorageLabels, Gauge>::default();
+        registry.register(
+            "backup_storage_bytes",
+            "Bytes kept in backup sets (kind=data) and archived logs (kind=log) per tenant",
+            backup_storage_bytes.clone(),
+        );
+        let next_backup = Family::<StrategyLabels, Gauge>::default();
+        registry.register(
+            "next_backup_timestamp_seconds",
+            "When the strategy's next scheduled data backup is due (Unix seconds)",
+            next_backup.clone(),
+        );
         Self {
             registry,
+            recoverable_window_start,
+            recoverable_window_end,
+            backup_storage_bytes,
+            next_backup,
             sql_round_trips,
             sql_errors,
             cluster_reachable,

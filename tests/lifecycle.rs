@@ -639,6 +639,18 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
             .collect::<Vec<_>>()
     };
     assert_eq!(windows(&world), ["7d", "7d"]);
+    let metrics = world
+        .operator
+        .get("/metrics")
+        .map(|(_, body)| body)
+        .unwrap_or_default();
+    for family in [
+        "obbackup_recoverable_window_end_timestamp_seconds{",
+        "obbackup_backup_storage_bytes{",
+        "obbackup_next_backup_timestamp_seconds{",
+    ] {
+        assert!(metrics.contains(family), "{family} in {metrics}");
+    }
     assert_eq!(
         condition(&overview, "RetentionApplied").as_deref(),
         Some("True")

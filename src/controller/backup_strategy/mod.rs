@@ -103,6 +103,7 @@ impl Reconcile for BackupStrategy {
             now,
         );
         status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
+        record_metrics(&ctx, &namespace, &strategy, &desired);
         // Look again when the next run is due (and at least every few minutes, for pruning).
         let next = plan
             .next_full
@@ -114,6 +115,68 @@ impl Reconcile for BackupStrategy {
         Ok(Action::requeue(
             next.clamp(Duration::from_secs(1), MAX_WAIT),
         ))
+    }
+}
+
+/// The overview as metrics: each tenant's newest recoverable window and storage, the next scheduled run.
+fn record_metrics(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    status: &BackupStrategyStatus,
+) {
+    use crate::metrics::{StorageLabels, StrategyLabels, TenantLabels};
+    let metrics = &ctx.metrics;
+    let cluster = &strategy.spec.cluster.name;
+    for tenant in &status.tenants {
+        let labels = TenantLabels {
+            namespace: namespace.to_string(),
+            cluster: cluster.clone(),
+            tenant: tenant.name.clone(),
+        };
+        if let Some(window) = tenant.recoverable_windows.last() {
+            metrics
+                .recoverable_window_start
+                .get_or_create(&labels)
+                .set(window.from.0.as_second());
+            metrics
+                .recoverable_window_end
+                .get_or_create(&labels)
+                .set(window.to.0.as_second());
+        }
+        for (kind, bytes) in [
+            ("data", tenant.data_backup_bytes),
+            ("log", tenant.log_backup_bytes),
+        ] {
+            if let Some(bytes) = bytes {
+                metrics
+                    .backup_storage_bytes
+                    .get_or_create(&StorageLabels {
+                        namespace: namespace.to_string(),
+                        cluster: cluster.clone(),
+                        tenant: tenant.name.clone(),
+                        kind: kind.into(),
+                    })
+                    .set(bytes);
+            }
+        }
+    }
+    let next = [
+        &status.next_full_backup_time,
+        &status.next_incremental_backup_time,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|t| t.0.as_second())
+    .min();
+    if let Some(next) = next {
+        metrics
+            .next_backup
+            .get_or_create(&StrategyLabels {
+                namespace: namespace.to_string(),
+                strategy: strategy.name_any(),
+            })
+            .set(next);
     }
 }
 
