@@ -666,6 +666,12 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
         (windows(&world) == ["3d", "3d"]).then_some(())
     })
     .await;
+    let ready = world.status("BackupStrategy", "everyone").await;
+    assert_eq!(
+        condition(&ready, "DestinationReady").as_deref(),
+        Some("True"),
+        "{ready}"
+    );
     // Suspend: the phase is Paused and log archiving keeps running.
     world
         .patch_spec("BackupStrategy", "everyone", json!({"suspend": true}))
@@ -675,5 +681,58 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
         world.status("LogBackup", "everyone-tenant1-log").await["phase"],
         "InProgress"
     );
+
+    // A destination OceanBase cannot reach is reported, not crash-looped, and clears when fixed.
+    eventually("tenant1's last backup to end", WAIT, || async {
+        let cluster = simulator::cluster(&world.node);
+        (!cluster.tenant("tenant1")?.backups.has_active_job()).then_some(())
+    })
+    .await;
+    simulator::cluster(&world.node)
+        .set_unreachable("tenant1", true)
+        .expect("unreachable");
+    world
+        .patch_spec(
+            "BackupStrategy",
+            "everyone",
+            json!({"dataDestination": {"uri": "file:///backup/everyone/data2"}}),
+        )
+        .await;
+    let refused = eventually(
+        "DestinationReady=False with OceanBase's reason",
+        WAIT,
+        || async {
+            let status = world.status("BackupStrategy", "everyone").await;
+            (condition(&status, "DestinationReady").as_deref() == Some("False")
+                && status
+                    .to_string()
+                    .contains("can not connect to backup destination"))
+            .then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(refused["phase"], "Paused", "{refused}");
+    simulator::cluster(&world.node)
+        .set_unreachable("tenant1", false)
+        .expect("reachable");
+    eventually(
+        "DestinationReady=True and the new destination set",
+        WAIT,
+        || async {
+            let status = world.status("BackupStrategy", "everyone").await;
+            let set = simulator::cluster(&world.node)
+                .tenant("tenant1")?
+                .archive
+                .data_backup_dest
+                .clone();
+            (condition(&status, "DestinationReady").as_deref() == Some("True")
+                && set.as_deref() == Some("file:///backup/everyone/data2"))
+            .then_some(())
+        },
+    )
+    .await;
+    world
+        .phase("LogBackup", "everyone-tenant1-log", "InProgress")
+        .await;
     world.done().await;
 }

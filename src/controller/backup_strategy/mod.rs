@@ -5,11 +5,14 @@
 //!
 //! It also keeps each tenant's `'default'` delete policy at `retention.recoveryWindow` ([`retention`]).
 //!
-//! Not done yet (the strategy issue is open): configuring `DATA_BACKUP_DEST` ahead of the first task with
-//! `DestinationReady`, mirroring OceanBase's delete jobs as CleanupTasks, and `deletionPolicy` other than
-//! Retain.
+//! It sets each tenant's `DATA_BACKUP_DEST` ahead of the first backup and reports `DestinationReady`
+//! ([`destinations`]).
+//!
+//! Not done yet (the strategy issue is open): mirroring OceanBase's delete jobs as CleanupTasks, and
+//! `deletionPolicy` other than Retain.
 
 pub mod children;
+pub mod destinations;
 pub mod plan;
 pub mod retention;
 pub mod summary;
@@ -84,11 +87,13 @@ impl Reconcile for BackupStrategy {
         if !tenants.is_empty() {
             children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
         }
-        let policy_errors = match &observation {
-            Observation::Seen { snapshot, .. } => {
-                retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants).await
-            }
-            _ => Vec::new(),
+        let (policy_errors, destination_problems) = match &observation {
+            Observation::Seen { snapshot, .. } => (
+                retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants).await,
+                destinations::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
+                    .await?,
+            ),
+            _ => (Vec::new(), Vec::new()),
         };
         let owned = children::tasks(&ctx, &namespace, &strategy).await?;
         let plan = plan::plan(&strategy, &tenants, &owned, now);
@@ -99,7 +104,10 @@ impl Reconcile for BackupStrategy {
             &plan,
             &observation,
             &tenants,
-            &policy_errors,
+            &summary::Findings {
+                policy_errors,
+                destination_problems,
+            },
             now,
         );
         status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;

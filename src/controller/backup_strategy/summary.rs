@@ -22,6 +22,18 @@ use crate::{
 pub const RECOVERABLE_WINDOW_CONTINUOUS: &str = "RecoverableWindowContinuous";
 /// Condition type: the strategy knows when it runs next.
 pub const SCHEDULED: &str = "Scheduled";
+/// Condition type: every tenant's destinations are the strategy's.
+pub const DESTINATION_READY: &str = "DestinationReady";
+
+/// What the strategy found while configuring OceanBase, per tenant.
+#[derive(Clone, Debug, Default)]
+pub struct Findings {
+    /// Tenants whose delete policy could not be set, with why.
+    pub policy_errors: Vec<(String, String)>,
+    /// Tenants whose destinations are not the strategy's yet, with why.
+    pub destination_problems: Vec<(String, String)>,
+}
+
 /// Condition type: every tenant's delete policy keeps the strategy's recovery window.
 pub const RETENTION_APPLIED: &str = "RetentionApplied";
 
@@ -31,7 +43,7 @@ pub fn strategy_status(
     plan: &Plan,
     observation: &Observation,
     tenants: &[String],
-    policy_errors: &[(String, String)],
+    findings: &Findings,
     now: Timestamp,
 ) -> BackupStrategyStatus {
     let previous = strategy.status.clone().unwrap_or_default();
@@ -109,7 +121,23 @@ pub fn strategy_status(
     }
     if matches!(observation, Observation::Seen { .. }) && !tenants.is_empty() {
         let window = &strategy.spec.retention.recovery_window;
-        extra.push(match policy_errors.first() {
+        extra.push(match findings.destination_problems.first() {
+            None => condition(
+                DESTINATION_READY,
+                true,
+                "Ready",
+                "every tenant backs up to the strategy's destinations",
+                generation,
+            ),
+            Some((tenant, problem)) => condition(
+                DESTINATION_READY,
+                false,
+                "NotReady",
+                &format!("tenant {tenant}: {problem}"),
+                generation,
+            ),
+        });
+        extra.push(match findings.policy_errors.first() {
             None => condition(
                 RETENTION_APPLIED,
                 true,

@@ -1,0 +1,89 @@
+//! Each tenant's `DATA_BACKUP_DEST` at the strategy's data destination, set ahead of the first backup
+//! (reference §2.1: only while no backup job of the tenant exists), and what keeps the destinations from
+//! being ready — OceanBase's refusal (unreachable, owned by another tenant…) with the reason, redacted.
+
+use super::super::{Context, Error, references};
+use crate::{
+    api::BackupStrategy,
+    observer::ClusterObserver,
+    oceanbase::{ObError, Redactor, Snapshot, sql},
+};
+
+/// Sets the data destination where it differs; returns, per tenant, why its destinations are not ready.
+pub async fn apply(
+    ctx: &Context,
+    observer: &ClusterObserver,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    snapshot: &Snapshot,
+    tenants: &[String],
+) -> Result<Vec<(String, String)>, Error> {
+    let data = &strategy.spec.data_destination;
+    let log = &strategy.spec.log_destination;
+    let mut problems = Vec::new();
+    for name in tenants {
+        let Some(tenant) = snapshot.tenant(name) else {
+            continue;
+        };
+        if strategy.spec.log_backup.enabled
+            && let Some(dest) = snapshot.archive_dest(tenant.id)
+            && dest.path != log.uri
+        {
+            problems.push((
+                name.clone(),
+                format!(
+                    "LOG_ARCHIVE_DEST is {}; OceanBase changes it to {} only while archiving is stopped",
+                    dest.path, log.uri
+                ),
+            ));
+        }
+        if snapshot.data_dest(tenant.id) == Some(data.uri.as_str()) {
+            continue;
+        }
+        if let Some(job) = snapshot.active_job(tenant.id) {
+            problems.push((
+                name.clone(),
+                format!(
+                    "DATA_BACKUP_DEST changes after backup job {} ends",
+                    job.job_id
+                ),
+            ));
+            continue;
+        }
+        let key = format!(
+            "{namespace}/{}/{name}",
+            strategy.metadata.name.as_deref().unwrap_or_default()
+        );
+        if ctx.refused_recently(&key, "data-dest").is_some() {
+            problems.push((
+                name.clone(),
+                "OceanBase refused DATA_BACKUP_DEST; retrying soon".into(),
+            ));
+            continue;
+        }
+        let keys = references::access_keys(ctx, namespace, data).await?;
+        let redactor = Redactor::new(
+            keys.iter()
+                .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
+        );
+        let outcome = match sql::uri_with_keys(&data.uri, keys.as_ref())
+            .and_then(|uri| sql::set_data_backup_dest(name, &uri))
+        {
+            Ok(statement) => match ctx.observers.backend(observer).await {
+                Ok(backend) => backend.execute(&[statement]).await,
+                Err(reason) => Err(ObError::Unreachable(reason)),
+            },
+            Err(error) => Err(error),
+        }
+        .map_err(|e| e.redacted(&redactor));
+        ctx.record_attempt(&key, "data-dest", outcome.is_ok());
+        match outcome {
+            Ok(()) => observer.poke(),
+            Err(error) => problems.push((
+                name.clone(),
+                format!("setting DATA_BACKUP_DEST failed: {error}"),
+            )),
+        }
+    }
+    Ok(problems)
+}
