@@ -683,9 +683,25 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
     );
 
     // A destination OceanBase cannot reach is reported, not crash-looped, and clears when fixed.
-    eventually("tenant1's last backup to end", WAIT, || async {
-        let cluster = simulator::cluster(&world.node);
-        (!cluster.tenant("tenant1")?.backups.has_active_job()).then_some(())
+    // Paused: once every task made before the pause has ended, nothing backs tenant1 up any more.
+    let (tasks, _) = api_for(
+        &world.admin,
+        &world.namespace,
+        &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask"}),
+    );
+    eventually("the tasks made before the pause to end", WAIT, || async {
+        let items = tasks.list(&ListParams::default()).await.ok()?.items;
+        let ended = items.iter().all(|t| {
+            matches!(
+                t.data["status"]["phase"].as_str(),
+                Some("Completed" | "Failed" | "Canceled")
+            )
+        });
+        let idle = !simulator::cluster(&world.node)
+            .tenant("tenant1")?
+            .backups
+            .has_active_job();
+        (ended && idle).then_some(())
     })
     .await;
     simulator::cluster(&world.node)
@@ -734,5 +750,33 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
     world
         .phase("LogBackup", "everyone-tenant1-log", "InProgress")
         .await;
+
+    // deletionPolicy Retain (the default): deleting the strategy removes its children and leaves OceanBase's
+    // archiving, destinations and backups alone.
+    let (strategies, _) = api_for(
+        &world.admin,
+        &world.namespace,
+        &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy"}),
+    );
+    strategies
+        .delete("everyone", &kube::api::DeleteParams::background())
+        .await
+        .expect("delete the strategy");
+    eventually("its LogBackups to be garbage-collected", WAIT, || async {
+        world
+            .get("LogBackup", "everyone-tenant1-log")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    {
+        let cluster = simulator::cluster(&world.node);
+        for tenant in ["tenant1", "tenant2"] {
+            let tenant = cluster.tenant(tenant).expect("tenant");
+            assert!(tenant.archive.log_mode_archive, "archiving keeps running");
+            assert!(!tenant.backups.sets.is_empty() && tenant.clean.policy.is_some());
+        }
+    }
     world.done().await;
 }

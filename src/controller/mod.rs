@@ -66,7 +66,14 @@ pub struct Context {
     malformed: Mutex<HashMap<String, Option<i64>>>,
     /// Statements OceanBase refused, per object: (what, when). The refusal is written to the status, which
     /// is a watch event; this keeps that event from retrying the statement at once.
-    refused: Mutex<HashMap<String, (String, std::time::Instant)>>,
+    refused: Mutex<HashMap<String, Refusal>>,
+}
+
+/// A statement OceanBase refused for an object: what, when, and OceanBase's reason (redacted).
+struct Refusal {
+    what: String,
+    at: std::time::Instant,
+    reason: String,
 }
 
 /// How long after OceanBase refused a statement the operator sends it again.
@@ -113,26 +120,34 @@ impl Context {
         }
     }
 
-    /// How long to wait before sending `what` for `object` again, if OceanBase refused it recently.
-    pub fn refused_recently(&self, object: &str, what: &str) -> Option<Duration> {
+    /// If OceanBase refused `what` for `object` recently: how long to wait before sending it again, and
+    /// OceanBase's reason (so that a status can keep saying it).
+    pub fn refused_recently(&self, object: &str, what: &str) -> Option<(Duration, String)> {
         let refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        let (last, at) = refused.get(object)?;
-        (last == what)
-            .then(|| RETRY_REFUSED_AFTER.checked_sub(at.elapsed()))
-            .flatten()
-            .filter(|d| !d.is_zero())
+        let refusal = refused.get(object).filter(|r| r.what == what)?;
+        let wait = RETRY_REFUSED_AFTER
+            .checked_sub(refusal.at.elapsed())
+            .filter(|d| !d.is_zero())?;
+        Some((wait, refusal.reason.clone()))
     }
 
-    /// Records the outcome of sending `what` for `object`.
-    pub fn record_attempt(&self, object: &str, what: &str, succeeded: bool) {
+    /// Records the outcome of sending `what` for `object`: `Err` holds OceanBase's (redacted) reason.
+    pub fn record_attempt(&self, object: &str, what: &str, outcome: Result<(), String>) {
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
-        if succeeded {
-            refused.remove(object);
-        } else {
-            refused.insert(
-                object.to_string(),
-                (what.to_string(), std::time::Instant::now()),
-            );
+        match outcome {
+            Ok(()) => {
+                refused.remove(object);
+            }
+            Err(reason) => {
+                refused.insert(
+                    object.to_string(),
+                    Refusal {
+                        what: what.to_string(),
+                        at: std::time::Instant::now(),
+                        reason,
+                    },
+                );
+            }
         }
     }
 
@@ -570,6 +585,28 @@ mod tests {
             unreachable!("checked above")
         };
         assert!(invalid.error.contains("Sometimes"), "{}", invalid.error);
+    }
+
+    #[tokio::test]
+    async fn a_refused_statement_waits_and_keeps_its_reason() {
+        let ctx = context();
+        ctx.record_attempt("ns/a", "SetDest", Err("9070: can not connect".into()));
+        let (wait, reason) = ctx.refused_recently("ns/a", "SetDest").expect("gated");
+        assert!(wait <= RETRY_REFUSED_AFTER && !wait.is_zero());
+        assert_eq!(reason, "9070: can not connect");
+        assert!(
+            ctx.refused_recently("ns/a", "ArchiveMode(true)").is_none(),
+            "another statement is not gated"
+        );
+        assert!(
+            ctx.refused_recently("ns/b", "SetDest").is_none(),
+            "another object is not gated"
+        );
+        ctx.record_attempt("ns/a", "SetDest", Ok(()));
+        assert!(
+            ctx.refused_recently("ns/a", "SetDest").is_none(),
+            "success clears it"
+        );
     }
 
     #[tokio::test]

@@ -54,11 +54,8 @@ pub async fn apply(
             "{namespace}/{}/{name}",
             strategy.metadata.name.as_deref().unwrap_or_default()
         );
-        if ctx.refused_recently(&key, "data-dest").is_some() {
-            problems.push((
-                name.clone(),
-                "OceanBase refused DATA_BACKUP_DEST; retrying soon".into(),
-            ));
+        if let Some((_, reason)) = ctx.refused_recently(&key, "data-dest") {
+            problems.push((name.clone(), reason));
             continue;
         }
         let keys = references::access_keys(ctx, namespace, data).await?;
@@ -76,13 +73,11 @@ pub async fn apply(
             Err(error) => Err(error),
         }
         .map_err(|e| e.redacted(&redactor));
-        ctx.record_attempt(&key, "data-dest", outcome.is_ok());
+        let outcome = outcome.map_err(|error| format!("setting DATA_BACKUP_DEST failed: {error}"));
+        ctx.record_attempt(&key, "data-dest", outcome.clone());
         match outcome {
             Ok(()) => observer.poke(),
-            Err(error) => problems.push((
-                name.clone(),
-                format!("setting DATA_BACKUP_DEST failed: {error}"),
-            )),
+            Err(reason) => problems.push((name.clone(), reason)),
         }
     }
     Ok(problems)

@@ -36,8 +36,8 @@ pub async fn apply(
             "{namespace}/{}/{name}",
             strategy.metadata.name.as_deref().unwrap_or_default()
         );
-        if ctx.refused_recently(&key, "policy").is_some() {
-            errors.push((name.clone(), "refused recently; retrying soon".to_string()));
+        if let Some((_, reason)) = ctx.refused_recently(&key, "policy") {
+            errors.push((name.clone(), reason));
             continue;
         }
         let outcome = match statements.into_iter().collect::<Result<Vec<_>, _>>() {
@@ -47,10 +47,11 @@ pub async fn apply(
             },
             Err(error) => Err(error),
         };
-        ctx.record_attempt(&key, "policy", outcome.is_ok());
+        let outcome = outcome.map_err(|error| error.to_string());
+        ctx.record_attempt(&key, "policy", outcome.clone());
         match outcome {
             Ok(()) => observer.poke(),
-            Err(error) => errors.push((name.clone(), error.to_string())),
+            Err(reason) => errors.push((name.clone(), reason)),
         }
     }
     errors

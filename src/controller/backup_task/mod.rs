@@ -94,7 +94,7 @@ impl Reconcile for BackupTask {
         let attempt = format!("{:?}", decision.step);
         let key = format!("{namespace}/{}", task.name_any());
         if matches!(decision.step, Step::Submit | Step::SetDataDest)
-            && let Some(wait) = ctx.refused_recently(&key, &attempt)
+            && let Some((wait, _)) = ctx.refused_recently(&key, &attempt)
         {
             // The status already says why the last attempt failed; try again later, writing nothing now.
             return Ok(Action::requeue(wait));
@@ -103,7 +103,13 @@ impl Reconcile for BackupTask {
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &placement, &decision, current).await?
         {
-            ctx.record_attempt(&key, &attempt, went_through);
+            // The status already holds OceanBase's reason; the gate only needs to know it was refused.
+            let outcome = if went_through {
+                Ok(())
+            } else {
+                Err(String::new())
+            };
+            ctx.record_attempt(&key, &attempt, outcome);
             observer.poke();
         }
         Ok(match (&decision.interest, decision.recheck) {

@@ -78,6 +78,14 @@ impl Reconcile for LogBackup {
             },
             Some(decision.interest.clone()),
         );
+        let attempt = format!("{:?}", decision.step);
+        let key = format!("{namespace}/{}", archive.name_any());
+        if decision.step != Step::Wait
+            && let Some((wait, _)) = ctx.refused_recently(&key, &attempt)
+        {
+            // The status already says why the last attempt failed; try again later, writing nothing now.
+            return Ok(Action::requeue(wait));
+        }
         status::write(
             &ctx,
             archive.as_ref(),
@@ -122,6 +130,20 @@ impl Reconcile for LogBackup {
                 Err(error) => Err(error),
             };
             let outcome = outcome.map_err(|e| e.redacted(&redactor));
+            // Already in the asked archive mode counts as done.
+            let done = matches!(
+                &outcome,
+                Ok(())
+                    | Err(ObError::Server {
+                        code: 9091 | 9092,
+                        ..
+                    })
+            );
+            ctx.record_attempt(
+                &key,
+                &attempt,
+                if done { Ok(()) } else { Err(String::new()) },
+            );
             let after = after_step(&archive, decision.status.clone(), outcome, Timestamp::now());
             status::write(&ctx, archive.as_ref(), Some(&decision.status), &after).await?;
             observer.poke();
