@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::{
     metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
-    oceanbase::{ConnectionInfo, OceanBase, Snapshot, mysql::MysqlCluster},
+    oceanbase::{ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, mysql::MysqlCluster},
 };
 
 /// How often to poll while something watched is active, and while everything is idle.
@@ -259,6 +259,22 @@ impl Observers {
         let backend: Arc<dyn OceanBase> = Arc::new(MysqlCluster::new(&info, []));
         *lock(&observer.backend) = Some(backend.clone());
         Ok(backend)
+    }
+
+    /// Runs statements on the observer's cluster, on one session, with `redactor`'s secrets hidden from any
+    /// error. A statement that could not be built fails the batch before anything is sent.
+    pub async fn execute(
+        &self,
+        observer: &ClusterObserver,
+        statements: Vec<Result<String, ObError>>,
+        redactor: &Redactor,
+    ) -> Result<(), ObError> {
+        let statements: Vec<String> = statements.into_iter().collect::<Result<_, _>>()?;
+        let backend = self.backend(observer).await.map_err(ObError::Unreachable)?;
+        backend
+            .execute(&statements)
+            .await
+            .map_err(|e| e.redacted(redactor))
     }
 
     /// Cluster-wide metrics from a snapshot: log delay per archiving tenant, newest successful set per mode.

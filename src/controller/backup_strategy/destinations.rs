@@ -6,7 +6,7 @@ use super::super::{Context, Error, references};
 use crate::{
     api::BackupStrategy,
     observer::ClusterObserver,
-    oceanbase::{ObError, Redactor, Snapshot, sql},
+    oceanbase::{Redactor, Snapshot, sql},
 };
 
 /// Sets the data destination where it differs; returns, per tenant, why its destinations are not ready.
@@ -63,16 +63,12 @@ pub async fn apply(
             keys.iter()
                 .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
         );
-        let outcome = match sql::uri_with_keys(&data.uri, keys.as_ref())
-            .and_then(|uri| sql::set_data_backup_dest(name, &uri))
-        {
-            Ok(statement) => match ctx.observers.backend(observer).await {
-                Ok(backend) => backend.execute(&[statement]).await,
-                Err(reason) => Err(ObError::Unreachable(reason)),
-            },
-            Err(error) => Err(error),
-        }
-        .map_err(|e| e.redacted(&redactor));
+        let statement = sql::uri_with_keys(&data.uri, keys.as_ref())
+            .and_then(|uri| sql::set_data_backup_dest(name, &uri));
+        let outcome = ctx
+            .observers
+            .execute(observer, vec![statement], &redactor)
+            .await;
         let outcome = outcome.map_err(|error| format!("setting DATA_BACKUP_DEST failed: {error}"));
         ctx.record_attempt(&key, "data-dest", outcome.clone());
         match outcome {

@@ -5,7 +5,7 @@ use super::super::Context;
 use crate::{
     api::BackupStrategy,
     observer::ClusterObserver,
-    oceanbase::{ObError, Snapshot, sql},
+    oceanbase::{Redactor, Snapshot, sql},
 };
 
 /// Brings every tenant's policy to the strategy's window; returns the tenants OceanBase refused, with why.
@@ -40,14 +40,11 @@ pub async fn apply(
             errors.push((name.clone(), reason));
             continue;
         }
-        let outcome = match statements.into_iter().collect::<Result<Vec<_>, _>>() {
-            Ok(statements) => match ctx.observers.backend(observer).await {
-                Ok(backend) => backend.execute(&statements).await,
-                Err(reason) => Err(ObError::Unreachable(reason)),
-            },
-            Err(error) => Err(error),
-        };
-        let outcome = outcome.map_err(|error| error.to_string());
+        let outcome = ctx
+            .observers
+            .execute(observer, statements, &Redactor::default())
+            .await
+            .map_err(|error| error.to_string());
         ctx.record_attempt(&key, "policy", outcome.clone());
         match outcome {
             Ok(()) => observer.poke(),

@@ -209,7 +209,7 @@ async fn act(
     }
 }
 
-/// Runs statements on the cluster (on one session), with secrets in errors hidden.
+/// Runs statements on the task's cluster (on one session), with secrets in errors hidden.
 async fn execute(
     ctx: &Context,
     placement: &Placement,
@@ -217,7 +217,6 @@ async fn execute(
     statements: Vec<Result<String, crate::oceanbase::ObError>>,
     redactor: &Redactor,
 ) -> Result<(), crate::oceanbase::ObError> {
-    let statements: Vec<String> = statements.into_iter().collect::<Result<_, _>>()?;
     let observer = ctx.observers.observe(
         ClusterKey {
             namespace: namespace.to_string(),
@@ -225,15 +224,7 @@ async fn execute(
         },
         &placement.cluster.name,
     );
-    let backend = ctx
-        .observers
-        .backend(&observer)
-        .await
-        .map_err(crate::oceanbase::ObError::Unreachable)?;
-    backend
-        .execute(&statements)
-        .await
-        .map_err(|e| e.redacted(redactor))
+    ctx.observers.execute(&observer, statements, redactor).await
 }
 
 /// The status of a task whose references are wrong: Stalled with the reason, phase kept.

@@ -122,14 +122,10 @@ impl Reconcile for LogBackup {
             }
         };
         if let Some(statement) = statement {
-            let outcome = match statement {
-                Ok(statement) => match ctx.observers.backend(&observer).await {
-                    Ok(backend) => backend.execute(&[statement]).await,
-                    Err(reason) => Err(ObError::Unreachable(reason)),
-                },
-                Err(error) => Err(error),
-            };
-            let outcome = outcome.map_err(|e| e.redacted(&redactor));
+            let outcome = ctx
+                .observers
+                .execute(&observer, vec![statement], &redactor)
+                .await;
             // Already in the asked archive mode counts as done.
             let done = matches!(
                 &outcome,
