@@ -355,11 +355,6 @@ impl ClusterObserver {
     pub fn poke(&self) {
         self.poke.notify_one();
     }
-
-    /// The cluster's display name.
-    pub fn name(&self) -> &str {
-        &self.labels.cluster
-    }
 }
 
 /// Whether the cluster has work under way that the operator should follow closely.

@@ -780,3 +780,70 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
     }
     world.done().await;
 }
+
+#[tokio::test]
+async fn an_encrypting_strategy_without_its_password_never_backs_up_in_the_clear() {
+    let Some(world) = World::new("nopassword", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    simulator::secret(&world.admin, &world.namespace, "empty", &[("other", "x")]).await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "sealed"},
+            "spec": {
+                "cluster": cluster(),
+                "tenants": ["tenant1"],
+                "dataDestination": {"uri": "file:///backup/sealed/data"},
+                "logDestination": {"uri": "file:///backup/sealed/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
+                "encryption": {"passwordSecret": "empty"},
+            },
+        }))
+        .await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+            "metadata": {"name": "tenant1-archive"},
+            "spec": {"strategyRef": {"name": "sealed"}, "tenant": "tenant1"},
+        }))
+        .await;
+    world
+        .phase("LogBackup", "tenant1-archive", "InProgress")
+        .await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": "would-be-clear"},
+            "spec": {"strategyRef": {"name": "sealed"}, "tenant": "tenant1", "mode": "Full"},
+        }))
+        .await;
+    let stalled = eventually(
+        "the task to stall on the missing password",
+        WAIT,
+        || async {
+            let status = world.status("BackupTask", "would-be-clear").await;
+            let reason = status["conditions"]
+                .as_array()?
+                .iter()
+                .find(|c| c["type"] == "Stalled" && c["status"] == "True")?["reason"]
+                .clone();
+            (reason == "BackupPasswordMissing").then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(stalled["phase"], "Pending", "{stalled}");
+    assert!(
+        stalled["submittedAt"].is_null(),
+        "no intent without a password"
+    );
+    assert_eq!(
+        jobs_with_description(
+            &world.node,
+            &world.uid("BackupTask", "would-be-clear").await
+        ),
+        0,
+        "nothing reached OceanBase"
+    );
+    world.done().await;
+}

@@ -130,11 +130,10 @@ impl<'a> ReferenceCheck<'a> {
                     ),
                 ));
             }
+            // The strategy's own controller checks (and reports) the Secrets it names; the observer reports
+            // a connection Secret it cannot read, and a backup without its password is never sent. Checking
+            // them again on every look at every task would only repeat those GETs.
             let spec = strategy.spec;
-            self.cluster(&spec.cluster).await?;
-            self.destination(&spec.data_destination).await?;
-            self.destination(&spec.log_destination).await?;
-            self.password(spec.encryption.as_ref()).await?;
             return Ok(Some(Placement {
                 cluster: spec.cluster,
                 data_destination: Some(spec.data_destination),

@@ -176,16 +176,32 @@ async fn act(
             Ok(Some(outcome.is_ok()))
         }
         Step::Submit => {
+            // A strategy that encrypts never gets an unencrypted backup: without its password, no BACKUP.
+            let password = match &placement.encryption {
+                Some(secret) => match references::password(ctx, namespace, secret).await? {
+                    Some(password) => Some(password),
+                    None => {
+                        let health = Health::Stalled {
+                            reason: "BackupPasswordMissing".into(),
+                            message: format!(
+                                "the strategy encrypts backups, but Secret {} has no key password",
+                                secret.password_secret
+                            ),
+                        };
+                        let stalled =
+                            with_health(decision.status.clone(), task, &health, None, now);
+                        status::write(ctx, task, current.as_ref(), &stalled).await?;
+                        return Ok(None);
+                    }
+                },
+                None => None,
+            };
             // The intent goes to the API server before the statement goes to OceanBase.
             let intent = BackupTaskStatus {
                 submitted_at: Some(super::conditions::api_time(now)),
                 ..decision.status.clone()
             };
             status::write(ctx, task, current.as_ref(), &intent).await?;
-            let password = match &placement.encryption {
-                Some(secret) => references::password(ctx, namespace, secret).await?,
-                None => None,
-            };
             let redactor = Redactor::new(password.clone());
             let mut statements = Vec::new();
             if let Some(password) = &password {
@@ -198,10 +214,11 @@ async fn act(
                 task.metadata.uid.as_deref().unwrap_or_default(),
             ));
             let outcome = execute(ctx, placement, namespace, statements, &redactor).await;
-            let went_through = matches!(
-                outcome,
-                Ok(()) | Err(crate::oceanbase::ObError::Unreachable(_))
-            );
+            // An unanswered BACKUP counts as sent: the lookup by description settles it.
+            let went_through = outcome
+                .as_ref()
+                .err()
+                .is_none_or(crate::oceanbase::ObError::is_transient);
             let after = after_submit(task, intent.clone(), outcome, Timestamp::now());
             status::write(ctx, task, Some(&intent), &after).await?;
             Ok(Some(went_through))
