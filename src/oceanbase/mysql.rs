@@ -30,6 +30,7 @@ pub struct MysqlCluster {
     opts: Opts,
     pool: Pool,
     redactor: Redactor,
+    version: std::sync::OnceLock<String>,
     round_trips: AtomicU64,
     errors: AtomicU64,
 }
@@ -59,6 +60,7 @@ impl MysqlCluster {
             pool: Pool::new(opts.clone()),
             opts,
             redactor: Redactor::new([info.password.clone()].into_iter().chain(secrets)),
+            version: std::sync::OnceLock::new(),
             round_trips: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         }
@@ -101,13 +103,20 @@ impl MysqlCluster {
 
     async fn read_snapshot(&self, descriptions: &[String]) -> Result<Snapshot, ObError> {
         let mut conn = self.pooled().await?;
-        let version = self
-            .rows(&mut conn, "SELECT ob_version()")
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|mut r| text(&mut r, 0))
-            .unwrap_or_default();
+        // The version does not change under a live connection pool: read it once.
+        let version = match self.version.get() {
+            Some(version) => version.clone(),
+            None => {
+                let version = self
+                    .rows(&mut conn, "SELECT ob_version()")
+                    .await?
+                    .into_iter()
+                    .next()
+                    .and_then(|mut r| text(&mut r, 0))
+                    .unwrap_or_default();
+                self.version.get_or_init(|| version).clone()
+            }
+        };
         let tenants = self
             .rows(
                 &mut conn,
