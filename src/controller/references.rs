@@ -10,7 +10,6 @@ use super::{
 };
 use crate::api::{
     BackupStrategy,
-    backup_strategy::LogBackupSettings,
     common::{ClusterConnection, PasswordSecret, StorageDestination, StrategyReference},
 };
 
@@ -22,7 +21,6 @@ const CREDENTIAL_KEYS: &[&str] = &["accessId", "accessKey"];
 /// Keys a backup password Secret must hold.
 const PASSWORD_KEYS: &[&str] = &["password"];
 
-/// Looks up what an object in `namespace` refers to, collecting the problems found.
 /// The cluster and destinations an object works with, resolved from its strategy or its own spec.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Placement {
@@ -33,10 +31,9 @@ pub struct Placement {
     pub log_destination: Option<StorageDestination>,
     /// The strategy's encryption password Secret.
     pub encryption: Option<PasswordSecret>,
-    /// The strategy's log backup settings.
-    pub log_backup: Option<LogBackupSettings>,
 }
 
+/// Looks up what an object in `namespace` refers to, collecting the problems found.
 pub struct ReferenceCheck<'a> {
     ctx: &'a Context,
     namespace: &'a str,
@@ -139,7 +136,6 @@ impl<'a> ReferenceCheck<'a> {
                 data_destination: Some(spec.data_destination),
                 log_destination: Some(spec.log_destination),
                 encryption: spec.encryption,
-                log_backup: Some(spec.log_backup),
             }));
         }
         let Some(cluster) = cluster else {
@@ -154,7 +150,6 @@ impl<'a> ReferenceCheck<'a> {
             data_destination: destination.cloned(),
             log_destination: destination.cloned(),
             encryption: None,
-            log_backup: None,
         }))
     }
 
