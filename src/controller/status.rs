@@ -84,12 +84,15 @@ where
     )
     .await?;
     ctx.metrics.status_written(ctx.controller);
-    tracing::debug!(
-        object = %obj.name_any(),
-        phase = ?desired.phase_label(),
-        changed = ?changed_fields(current, desired),
-        "status written"
-    );
+    // Serializing both statuses to name the changed fields is only worth it when someone reads it.
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        tracing::debug!(
+            object = %obj.name_any(),
+            phase = ?desired.phase_label(),
+            changed = ?changed_fields(current, desired),
+            "status written"
+        );
+    }
     for event in events_for(current, desired) {
         ctx.publish(obj, event).await;
     }
