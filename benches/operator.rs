@@ -69,9 +69,9 @@ async fn round_trips_per_cycle() {
         };
         let client = MysqlCluster::new(&info, []);
         // The first snapshot also reads ob_version(), once per client; measure a steady cycle.
-        client.snapshot(&[]).await.expect("first snapshot");
+        client.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("first snapshot");
         let before = client.round_trips().0;
-        client.snapshot(&[]).await.expect("idle snapshot");
+        client.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("idle snapshot");
         let idle = client.round_trips().0 - before;
 
         let mut descriptions = Vec::new();
@@ -102,7 +102,7 @@ async fn round_trips_per_cycle() {
         }
         let before = client.round_trips().0;
         let snapshot = client
-            .snapshot(&descriptions)
+            .snapshot(&descriptions, jiff::Timestamp::UNIX_EPOCH)
             .await
             .expect("active snapshot");
         let active = client.round_trips().0 - before;

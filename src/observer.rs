@@ -16,9 +16,15 @@ use kube::{Api, Client};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+mod clean_history;
+
+use clean_history::CleanHistory;
+
 use crate::{
     metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
-    oceanbase::{ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, mysql::MysqlCluster},
+    oceanbase::{
+        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, is_final_job_status, mysql::MysqlCluster,
+    },
 };
 
 /// How often to poll while something watched is active, and while everything is idle.
@@ -127,6 +133,7 @@ impl Observers {
             interests: Mutex::default(),
             poke: Notify::new(),
             backend: Mutex::default(),
+            clean_history: Mutex::default(),
         });
         clusters.insert(key, observer.clone());
         tokio::spawn(self.clone().watch(observer.clone()));
@@ -227,11 +234,16 @@ impl Observers {
             .collect();
         descriptions.sort();
         descriptions.dedup();
-        match backend.snapshot(&descriptions).await {
-            Ok(snapshot) => Observation::Seen {
-                snapshot: Arc::new(snapshot),
-                at: now,
-            },
+        let clean_since = lock(&observer.clean_history).read_since(now);
+        match backend.snapshot(&descriptions, clean_since).await {
+            Ok(mut snapshot) => {
+                let fresh = std::mem::take(&mut snapshot.clean_jobs);
+                snapshot.clean_jobs = lock(&observer.clean_history).merge(fresh);
+                Observation::Seen {
+                    snapshot: Arc::new(snapshot),
+                    at: now,
+                }
+            }
             Err(error) => {
                 // Read the Secret again next time: the password may have been rotated.
                 *lock(&observer.backend) = None;
@@ -330,6 +342,7 @@ pub struct ClusterObserver {
     interests: Mutex<HashMap<ObjectKey, Interest>>,
     poke: Notify,
     backend: Mutex<Option<Arc<dyn OceanBase>>>,
+    clean_history: Mutex<CleanHistory>,
 }
 
 impl ClusterObserver {
@@ -364,7 +377,27 @@ fn is_busy(snapshot: &Snapshot) -> bool {
             r.status.as_str(),
             "DOING" | "STOP" | "SUSPEND" | "INTERRUPTED"
         )
-    })
+    }) || snapshot
+        .clean_jobs
+        .iter()
+        .any(|j| !is_final_job_status(&j.status))
+}
+
+/// What of a tenant's delete jobs matters to the objects watching it.
+fn clean_fingerprint(snapshot: &Snapshot, tenant_id: Option<i64>) -> Vec<(i64, i64, &str, i64)> {
+    snapshot
+        .clean_jobs
+        .iter()
+        .filter(|j| tenant_id.is_none_or(|t| t == j.tenant_id))
+        .map(|j| {
+            (
+                j.tenant_id,
+                j.job_id,
+                j.status.as_str(),
+                j.success_task_count,
+            )
+        })
+        .collect()
 }
 
 /// How much of the archive checkpoint matters to an object: to the minute, so that steady archiving does
@@ -401,8 +434,9 @@ fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
             .map(|p| (p.tenant_id, p.piece_id, &p.status, &p.file_status))
             .collect();
         return hasher.hash_one(format!(
-            "{:?}{rounds:?}{sets:?}{pieces:?}",
-            snapshot.tenants
+            "{:?}{rounds:?}{sets:?}{pieces:?}{:?}",
+            snapshot.tenants,
+            clean_fingerprint(snapshot, None)
         ));
     }
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
@@ -428,9 +462,10 @@ fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
         .active_job(tenant.id)
         .map(|j| (j.job_id, &j.status));
     hasher.hash_one(format!(
-        "{tenant:?}{round:?}{:?}{:?}{job:?}{progress:?}{set:?}{other_job:?}",
+        "{tenant:?}{round:?}{:?}{:?}{job:?}{progress:?}{set:?}{other_job:?}{:?}",
         snapshot.archive_dest(tenant.id),
         snapshot.data_dest(tenant.id),
+        clean_fingerprint(snapshot, Some(tenant.id)),
     ))
 }
 

@@ -77,7 +77,7 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
         let node = obsim(tenants).await;
         let client = MysqlCluster::new(&info(&node, PASSWORD), []);
         let snapshot = client
-            .snapshot(&["some-uid".to_string()])
+            .snapshot(&["some-uid".to_string()], jiff::Timestamp::UNIX_EPOCH)
             .await
             .expect("snapshot");
         assert_eq!(snapshot.tenants.len(), tenants);
@@ -92,7 +92,7 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     let node = obsim(2).await;
     let client = MysqlCluster::new(&info(&node, PASSWORD), ["backup-pw".to_string()]);
     archiving(&client, &node, "tenant1").await;
-    let snapshot = client.snapshot(&[]).await.expect("snapshot");
+    let snapshot = client.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("snapshot");
     let tenant = snapshot
         .tenant("TENANT1")
         .expect("tenant1 by any case")
@@ -139,7 +139,7 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     );
     step(&node.cluster, 120);
     let later = client
-        .snapshot(&["uid-1".to_string()])
+        .snapshot(&["uid-1".to_string()], jiff::Timestamp::UNIX_EPOCH)
         .await
         .expect("snapshot");
     let job = later
@@ -186,7 +186,7 @@ async fn errors_carry_codes_and_no_secrets() {
 
     let wrong = MysqlCluster::new(&info(&node, "wrong"), []);
     assert_eq!(
-        wrong.snapshot(&[]).await.expect_err("1045").code(),
+        wrong.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect_err("1045").code(),
         Some(1045)
     );
 
@@ -201,7 +201,7 @@ async fn errors_carry_codes_and_no_secrets() {
         },
         [],
     );
-    let error = nowhere.snapshot(&[]).await.expect_err("nothing listens");
+    let error = nowhere.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect_err("nothing listens");
     assert!(matches!(error, ObError::Unreachable(_)), "{error:?}");
     assert!(error.is_transient());
     assert!(!error.to_string().contains(PASSWORD));
@@ -232,7 +232,7 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         },
         [],
     );
-    let snapshot = trusting.snapshot(&[]).await.expect("a snapshot over TLS");
+    let snapshot = trusting.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("a snapshot over TLS");
     assert_eq!(snapshot.tenants.len(), 1);
     let wrong = MysqlCluster::new(
         &ConnectionInfo {
@@ -242,7 +242,7 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         [],
     );
     let error = wrong
-        .snapshot(&[])
+        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
         .await
         .expect_err("a server the CA did not sign is refused");
     assert!(!error.to_string().contains(PASSWORD), "{error}");

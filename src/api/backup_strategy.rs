@@ -224,11 +224,13 @@ pub struct Retention {
     #[schemars(length(min = 2, max = 8))]
     #[x_kube(validation = Rule::new("self.matches('^[1-9][0-9]*(h|d)$')").message("recoveryWindow must be a number of days or hours, e.g. 7d or 36h"))]
     pub recovery_window: String,
-    /// How many Completed BackupTasks and CleanupTasks of this strategy to keep as objects.
+    /// How many Completed BackupTasks, and how many Completed CleanupTasks, of this strategy to keep as
+    /// objects (the newest cleanup of each tenant always stays).
     #[serde(default = "default_history_limit")]
     #[schemars(range(min = 0, max = 1000))]
     pub successful_tasks_history_limit: i32,
-    /// How many Failed or Canceled BackupTasks and CleanupTasks of this strategy to keep as objects.
+    /// How many Failed or Canceled BackupTasks, and how many such CleanupTasks, of this strategy to keep as
+    /// objects.
     #[serde(default = "default_history_limit")]
     #[schemars(range(min = 0, max = 1000))]
     pub failed_tasks_history_limit: i32,

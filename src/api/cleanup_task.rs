@@ -139,6 +139,10 @@ pub struct CleanupTaskStatus {
     /// OceanBase's delete JOB_ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<i64>,
+    /// When the operator sent the delete statement (its intent, recorded first so that a restart never
+    /// sends it twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<Time>,
     /// When the job started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,

@@ -165,6 +165,34 @@ pub struct PieceRow {
     pub output_bytes: i64,
 }
 
+/// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`, reference §5.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CleanJobRow {
+    pub tenant_id: i64,
+    pub job_id: i64,
+    /// The tenant that asked: the job's own tenant for policy jobs, 1 (sys) for deletes sent from sys.
+    pub initiator_tenant_id: i64,
+    /// `TYPE`, e.g. `DELETE OBSOLETE BACKUP`, `DELETE BACKUPSET`, `DELETE ARCHIVELOG_PIECE`.
+    pub kind: String,
+    /// `PARAMETER` in microseconds: the cut-off of an obsolete cleanup, the first id of a set or piece delete.
+    pub parameter: i64,
+    /// `INIT`, `DOING`, `COMPLETED`, `FAILED`, `CANCELING`, `CANCELED`.
+    pub status: String,
+    pub task_count: i64,
+    pub success_task_count: i64,
+    pub result: i64,
+    pub comment: String,
+    pub start: Option<Timestamp>,
+    pub end: Option<Timestamp>,
+}
+
+impl CleanJobRow {
+    /// Whether OceanBase's delete policy started this job (the tenant initiated an obsolete cleanup itself).
+    pub fn from_policy(&self) -> bool {
+        self.initiator_tenant_id == self.tenant_id && self.kind == "DELETE OBSOLETE BACKUP"
+    }
+}
+
 /// Everything one observer cycle reads, in a constant number of queries.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -183,6 +211,8 @@ pub struct Snapshot {
     pub pieces: Vec<PieceRow>,
     /// The delete policy per tenant id: (name, recovery window as given).
     pub delete_policies: Vec<(i64, String, String)>,
+    /// Unfinished delete jobs and the finished ones the observer still remembers, newest last per tenant.
+    pub clean_jobs: Vec<CleanJobRow>,
 }
 
 impl Snapshot {
@@ -251,6 +281,39 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// Whether the cluster runs at least this version (`ob_version()` like `4.4.1.0`); an unreadable version
+    /// counts as older.
+    pub fn version_at_least(&self, wanted: [u32; 4]) -> bool {
+        let mut parts = [0u32; 4];
+        for (slot, part) in parts.iter_mut().zip(self.version.trim().split('.')) {
+            match part.parse() {
+                Ok(n) => *slot = n,
+                Err(_) => return false,
+            }
+        }
+        !self.version.trim().is_empty() && parts >= wanted
+    }
+
+    /// A delete job by id.
+    pub fn clean_job(&self, tenant_id: i64, job_id: i64) -> Option<&CleanJobRow> {
+        self.clean_jobs
+            .iter()
+            .find(|j| j.tenant_id == tenant_id && j.job_id == job_id)
+    }
+
+    /// The tenant's delete jobs, oldest first.
+    pub fn clean_jobs_of(&self, tenant_id: i64) -> impl Iterator<Item = &CleanJobRow> {
+        let mut jobs: Vec<&CleanJobRow> = self
+            .clean_jobs
+            .iter()
+            .filter(|j| j.tenant_id == tenant_id)
+            .collect();
+        jobs.sort_by_key(|j| j.job_id);
+        jobs.into_iter()
+    }
+}
+
 /// Whether a job STATUS is final (reference §4.6).
 pub fn is_final_job_status(status: &str) -> bool {
     matches!(status, "COMPLETED" | "FAILED" | "CANCELED")
@@ -260,9 +323,11 @@ pub fn is_final_job_status(status: &str) -> bool {
 pub trait OceanBase: Send + Sync {
     /// Reads a [`Snapshot`]: tenants, rounds, destinations, unfinished jobs plus the finished jobs with these
     /// descriptions, progress and sets — a constant number of queries whatever the number of tenants.
+    /// Finished delete jobs are read when they ended at or after `clean_since`.
     fn snapshot<'a>(
         &'a self,
         descriptions: &'a [String],
+        clean_since: Timestamp,
     ) -> BoxFuture<'a, Result<Snapshot, ObError>>;
 
     /// Runs administrative statements, in order, on one session.

@@ -16,7 +16,7 @@ use mysql_async::{
 };
 
 use super::{
-    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, ConnectionInfo, ObError,
+    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow, ConnectionInfo, ObError,
     OceanBase, PieceRow, Redactor, Snapshot, TenantRow, sql,
 };
 
@@ -101,7 +101,11 @@ impl MysqlCluster {
         }
     }
 
-    async fn read_snapshot(&self, descriptions: &[String]) -> Result<Snapshot, ObError> {
+    async fn read_snapshot(
+        &self,
+        descriptions: &[String],
+        clean_since: Timestamp,
+    ) -> Result<Snapshot, ObError> {
         let mut conn = self.pooled().await?;
         // The version does not change under a live connection pool: read it once.
         let version = match self.version.get() {
@@ -297,8 +301,10 @@ impl MysqlCluster {
                 )
             })
             .collect();
+        let clean_jobs = self.clean_jobs(&mut conn, clean_since).await?;
         Ok(Snapshot {
             version,
+            clean_jobs,
             delete_policies,
             tenants,
             rounds,
@@ -309,6 +315,50 @@ impl MysqlCluster {
             sets,
             pieces,
         })
+    }
+
+    /// Unfinished delete jobs, and the finished ones that ended at or after `since` (reference §5.3).
+    async fn clean_jobs(
+        &self,
+        conn: &mut Conn,
+        since: Timestamp,
+    ) -> Result<Vec<CleanJobRow>, ObError> {
+        const COLUMNS: &str = "tenant_id, job_id, initiator_tenant_id, type, \
+                               time_to_usec(parameter), status, task_count, success_task_count, result, comment, \
+                               start_timestamp, end_timestamp";
+        let since = since
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string();
+        let mut jobs: Vec<CleanJobRow> = Vec::new();
+        for query in [
+            format!("SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
+            format!(
+                "SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOB_HISTORY WHERE end_timestamp >= {}",
+                sql::literal(&since)?
+            ),
+        ] {
+            for mut r in self.rows(conn, &query).await? {
+                let job = CleanJobRow {
+                    tenant_id: int(&mut r, 0),
+                    job_id: int(&mut r, 1),
+                    initiator_tenant_id: int(&mut r, 2),
+                    kind: text(&mut r, 3).unwrap_or_default(),
+                    parameter: int(&mut r, 4),
+                    status: text(&mut r, 5).unwrap_or_default(),
+                    task_count: int(&mut r, 6),
+                    success_task_count: int(&mut r, 7),
+                    result: int(&mut r, 8),
+                    comment: self.redactor.redact(&text(&mut r, 9).unwrap_or_default()),
+                    start: timestamp(&mut r, 10),
+                    end: timestamp(&mut r, 11),
+                };
+                // A job moving to the history between the two reads: the history row wins.
+                jobs.retain(|j| !(j.tenant_id == job.tenant_id && j.job_id == job.job_id));
+                jobs.push(job);
+            }
+        }
+        Ok(jobs)
     }
 
     fn job(&self, mut r: Row) -> BackupJobRow {
@@ -359,8 +409,9 @@ impl OceanBase for MysqlCluster {
     fn snapshot<'a>(
         &'a self,
         descriptions: &'a [String],
+        clean_since: Timestamp,
     ) -> BoxFuture<'a, Result<Snapshot, ObError>> {
-        self.read_snapshot(descriptions).boxed()
+        self.read_snapshot(descriptions, clean_since).boxed()
     }
 
     fn execute<'a>(&'a self, statements: &'a [String]) -> BoxFuture<'a, Result<(), ObError>> {

@@ -192,6 +192,62 @@ pub fn drop_delete_policy(tenant: &str) -> Result<String, ObError> {
     ))
 }
 
+/// What a manual cleanup deletes (§5.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteTarget {
+    /// `DELETE OBSOLETE BACKUP`: everything outside the delete policy's recovery window.
+    Obsolete,
+    /// `DELETE BACKUPSET id, …`.
+    BackupSets(Vec<i64>),
+    /// `DELETE ARCHIVELOG_PIECE id, …`.
+    ArchivelogPieces(Vec<i64>),
+}
+
+impl DeleteTarget {
+    /// The delete job's `TYPE` (newest spelling, §5.3).
+    pub fn job_type(&self) -> &'static str {
+        match self {
+            DeleteTarget::Obsolete => "DELETE OBSOLETE BACKUP",
+            DeleteTarget::BackupSets(_) => "DELETE BACKUPSET",
+            DeleteTarget::ArchivelogPieces(_) => "DELETE ARCHIVELOG_PIECE",
+        }
+    }
+}
+
+/// `ALTER SYSTEM DELETE {OBSOLETE BACKUP | BACKUPSET ids | ARCHIVELOG_PIECE ids} TENANT = t` (§5.2, 4.4.1+).
+/// One to 32 positive ids.
+pub fn delete_backup(tenant: &str, target: &DeleteTarget) -> Result<String, ObError> {
+    let ids = |ids: &[i64]| {
+        if ids.is_empty() || ids.len() > 32 || ids.iter().any(|id| *id < 1) {
+            return Err(ObError::InvalidValue(
+                "between 1 and 32 positive ids can be deleted at once".into(),
+            ));
+        }
+        Ok(ids
+            .iter()
+            .map(i64::to_string)
+            .collect::<Vec<_>>()
+            .join(", "))
+    };
+    let what = match target {
+        DeleteTarget::Obsolete => "OBSOLETE BACKUP".to_string(),
+        DeleteTarget::BackupSets(list) => format!("BACKUPSET {}", ids(list)?),
+        DeleteTarget::ArchivelogPieces(list) => format!("ARCHIVELOG_PIECE {}", ids(list)?),
+    };
+    Ok(format!(
+        "ALTER SYSTEM DELETE {what} TENANT = {}",
+        identifier(tenant)?
+    ))
+}
+
+/// `ALTER SYSTEM CANCEL DELETE BACKUP TENANT = t` (§5.1, all 4.x).
+pub fn cancel_delete(tenant: &str) -> Result<String, ObError> {
+    Ok(format!(
+        "ALTER SYSTEM CANCEL DELETE BACKUP TENANT = {}",
+        identifier(tenant)?
+    ))
+}
+
 /// Replaces secret values, and anything shaped like an access key or a password clause, in text that may
 /// reach logs, status, events or metrics.
 #[derive(Clone, Default)]
@@ -335,6 +391,24 @@ mod tests {
             "ALTER SYSTEM ADD DELETE BACKUP POLICY 'default' RECOVERY_WINDOW '7d' TENANT = `t`"
         );
         assert!(add_delete_policy("t", "7d' TENANT = x").is_err());
+        assert_eq!(
+            delete_backup("t", &DeleteTarget::BackupSets(vec![3, 4])).expect("ok"),
+            "ALTER SYSTEM DELETE BACKUPSET 3, 4 TENANT = `t`"
+        );
+        assert_eq!(
+            delete_backup("t", &DeleteTarget::ArchivelogPieces(vec![1])).expect("ok"),
+            "ALTER SYSTEM DELETE ARCHIVELOG_PIECE 1 TENANT = `t`"
+        );
+        assert_eq!(
+            delete_backup("t", &DeleteTarget::Obsolete).expect("ok"),
+            "ALTER SYSTEM DELETE OBSOLETE BACKUP TENANT = `t`"
+        );
+        assert!(delete_backup("t", &DeleteTarget::BackupSets(vec![0])).is_err());
+        assert!(delete_backup("t", &DeleteTarget::BackupSets((1..=33).collect())).is_err());
+        assert_eq!(
+            cancel_delete("t").expect("ok"),
+            "ALTER SYSTEM CANCEL DELETE BACKUP TENANT = `t`"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::{
 /// The ownerReferences of a child of `strategy`. Without `blockOwnerDeletion`: setting it needs `update` on
 /// the strategies' finalizers, which the operator does not hold (least privilege), and background garbage
 /// collection removes the children either way.
-fn owner(strategy: &BackupStrategy) -> serde_json::Value {
+pub fn owner(strategy: &BackupStrategy) -> serde_json::Value {
     json!([{
         "apiVersion": BackupStrategy::api_version(&()),
         "kind": BackupStrategy::kind(&()),
@@ -98,6 +98,14 @@ pub async fn create_tasks(
 /// Deletes tasks by name; one already gone is fine.
 pub async fn delete_tasks(ctx: &Context, namespace: &str, names: &[String]) -> Result<(), Error> {
     let api: Api<BackupTask> = Api::namespaced(ctx.client.clone(), namespace);
+    delete_named(&api, names).await
+}
+
+/// Deletes objects by name; one already gone is fine.
+pub async fn delete_named<K>(api: &Api<K>, names: &[String]) -> Result<(), Error>
+where
+    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
     for name in names {
         match api.delete(name, &DeleteParams::default()).await {
             Ok(_) => {}
@@ -176,15 +184,14 @@ pub async fn sync_log_backups(
         )
         .await?;
     }
-    for (name, child) in &existing {
-        if !wanted.iter().any(|t| log_backup_name(strategy, t) == *name) {
-            match api.delete(name, &DeleteParams::default()).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(e)) if e.code == 404 => {}
-                Err(e) => return Err(e.into()),
-            }
-            tracing::info!(log_backup = %child.name_any(), "removed a LogBackup no longer in the strategy");
-        }
+    let unwanted: Vec<String> = existing
+        .keys()
+        .filter(|name| !wanted.iter().any(|t| log_backup_name(strategy, t) == **name))
+        .cloned()
+        .collect();
+    delete_named(&api, &unwanted).await?;
+    for name in &unwanted {
+        tracing::info!(log_backup = %name, "removed a LogBackup no longer in the strategy");
     }
     Ok(())
 }

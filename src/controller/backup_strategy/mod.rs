@@ -8,10 +8,10 @@
 //! It sets each tenant's `DATA_BACKUP_DEST` ahead of the first backup and reports `DestinationReady`
 //! ([`destinations`]).
 //!
-//! Not done yet (the strategy issue is open): mirroring OceanBase's delete jobs as CleanupTasks, and
-//! `deletionPolicy` other than Retain.
+//! It mirrors the delete jobs OceanBase's policy starts as CleanupTasks ([`cleanups`]).
 
 pub mod children;
+pub mod cleanups;
 pub mod destinations;
 pub mod plan;
 pub mod retention;
@@ -88,11 +88,15 @@ impl Reconcile for BackupStrategy {
             children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
         }
         let (policy_errors, destination_problems) = match &observation {
-            Observation::Seen { snapshot, .. } => (
-                retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants).await,
-                destinations::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
-                    .await?,
-            ),
+            Observation::Seen { snapshot, .. } => {
+                cleanups::sync(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
+                (
+                    retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
+                        .await,
+                    destinations::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
+                        .await?,
+                )
+            }
             _ => (Vec::new(), Vec::new()),
         };
         let owned = children::tasks(&ctx, &namespace, &strategy).await?;

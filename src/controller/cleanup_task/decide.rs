@@ -1,0 +1,423 @@
+//! What a CleanupTask should look like and do next, as a pure function of its spec, its status, the last
+//! observation of its cluster and the time (SPEC §2.5, reference §5 and §10).
+//!
+//! A mirror (`spec.jobId` set by the strategy) only follows OceanBase's job. A requested cleanup records its
+//! intent (`submittedAt`) before sending `DELETE …`, then finds its job: the delete statements take no
+//! `DESCRIPTION`, so the job is the tenant's first one of the right `TYPE`, sent from sys, started after the
+//! intent (for set and piece deletes also carrying the first id as `PARAMETER`). OceanBase runs one delete
+//! job per tenant at a time, so nothing else can match. A job still missing well after the intent means the
+//! statement never created one, and it is sent again.
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use crate::{
+    api::{
+        CleanupTask, CleanupTaskPhase, CleanupTaskStatus, cleanup_task::CleanupTarget,
+        common::Failure,
+    },
+    controller::{
+        backup_task::decide::SUBMIT_GRACE,
+        conditions::{Health, api_time, with_extra},
+        observed::{self, Reading},
+    },
+    observer::{Interest, Observation},
+    oceanbase::{CleanJobRow, ObError, Snapshot, is_final_job_status, sql::DeleteTarget},
+};
+
+/// Manual deletes exist from this version on (reference §5.2).
+pub const MANUAL_CLEAN_VERSION: [u32; 4] = [4, 4, 1, 0];
+/// How far before the recorded intent a job may have started and still be ours (clock skew between the
+/// operator and OceanBase).
+const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
+
+/// What the reconcile must do after writing the status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing: wait for OceanBase or for a change.
+    Wait,
+    /// Record the intent, then send `DELETE …`.
+    Submit,
+    /// Send `CANCEL DELETE BACKUP` for the tenant.
+    Cancel,
+}
+
+/// The outcome of [`decide`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub status: CleanupTaskStatus,
+    pub step: Step,
+    /// What to watch in the observer (`None` once the task has ended).
+    pub interest: Option<Interest>,
+}
+
+/// The delete statement's target for a spec's `target`.
+pub fn delete_target(target: &CleanupTarget) -> DeleteTarget {
+    match (&target.backup_set_ids, &target.archivelog_piece_ids) {
+        (Some(ids), _) => DeleteTarget::BackupSets(ids.clone()),
+        (None, Some(ids)) => DeleteTarget::ArchivelogPieces(ids.clone()),
+        (None, None) => DeleteTarget::Obsolete,
+    }
+}
+
+/// Decides the cleanup's status and next step.
+pub fn decide(
+    cleanup: &CleanupTask,
+    cluster_name: &str,
+    observation: &Observation,
+    now: Timestamp,
+) -> Decision {
+    let spec = &cleanup.spec;
+    let previous = cleanup.status.clone().unwrap_or_default();
+    let base = CleanupTaskStatus {
+        phase: previous.phase.or(Some(CleanupTaskPhase::Pending)),
+        observed_generation: cleanup.metadata.generation,
+        cluster_name: Some(cluster_name.to_string()),
+        job_id: previous.job_id.or(spec.job_id),
+        ..previous.clone()
+    };
+    let interest = |active: bool| {
+        Some(Interest {
+            tenant: spec.tenant.clone(),
+            description: None,
+            active,
+        })
+    };
+    if previous.phase.is_some_and(is_terminal) {
+        return Decision {
+            status: CleanupTaskStatus {
+                observed_generation: cleanup.metadata.generation,
+                ..previous
+            },
+            step: Step::Wait,
+            interest: None,
+        };
+    }
+    let (snapshot, at, tenant, reachable) = match observed::read(
+        observation,
+        cluster_name,
+        &spec.tenant,
+        cleanup.metadata.generation,
+    ) {
+        Reading::Tenant {
+            snapshot,
+            at,
+            tenant,
+            reachable,
+        } => (snapshot, at, tenant, reachable),
+        Reading::Blocked {
+            health,
+            extra,
+            active,
+        } => {
+            return Decision {
+                status: with_health(base, cleanup, &health, extra, now),
+                step: Step::Wait,
+                interest: interest(active),
+            };
+        }
+    };
+    let extra = Some(vec![reachable]);
+    let found = match base.job_id {
+        Some(id) => snapshot.clean_job(tenant.id, id),
+        None => base
+            .submitted_at
+            .as_ref()
+            .and_then(|t| find_submitted(snapshot, tenant.id, &spec.target, t.0)),
+    };
+    if let Some(job) = found {
+        return follow_job(cleanup, base, job, extra, now);
+    }
+    let wait = |status: CleanupTaskStatus, health: Health, step: Step, active: bool| Decision {
+        status: with_health(status, cleanup, &health, extra.clone(), now),
+        step,
+        interest: interest(active),
+    };
+    if let Some(id) = base.job_id {
+        let health = Health::Stalled {
+            reason: "JobNotFound".into(),
+            message: format!(
+                "OceanBase lists no delete job {id} of tenant {} (finished jobs are remembered for a day)",
+                tenant.name
+            ),
+        };
+        return wait(base, health, Step::Wait, false);
+    }
+    if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
+        && at < submitted + SUBMIT_GRACE
+    {
+        let health = Health::Progressing {
+            reason: "Submitted".into(),
+            message: "submitted; waiting for OceanBase to list the delete job".into(),
+        };
+        return wait(base, health, Step::Wait, true);
+    }
+    let base = CleanupTaskStatus {
+        submitted_at: None,
+        ..base
+    };
+    if spec.cancel {
+        let status = CleanupTaskStatus {
+            phase: Some(CleanupTaskPhase::Canceled),
+            ended_at: Some(api_time(now)),
+            ..base
+        };
+        let health = Health::Ready {
+            reason: "Canceled".into(),
+            message: "canceled before a delete job was started".into(),
+        };
+        return Decision {
+            status: with_health(status, cleanup, &health, extra, now),
+            step: Step::Wait,
+            interest: None,
+        };
+    }
+    if !snapshot.version_at_least(MANUAL_CLEAN_VERSION) {
+        return failed(
+            cleanup,
+            base,
+            Failure {
+                code: None,
+                message: format!(
+                    "deleting backups on request needs OceanBase 4.4.1 or later and cluster {cluster_name} runs {}; \
+                     older versions only clean up through the delete policy (the strategy's retention.recoveryWindow)",
+                    if snapshot.version.is_empty() { "an unknown version" } else { &snapshot.version }
+                ),
+            },
+            extra,
+            now,
+        );
+    }
+    if let Some(other) = snapshot
+        .clean_jobs_of(tenant.id)
+        .find(|j| !is_final_job_status(&j.status))
+    {
+        let health = Health::Progressing {
+            reason: "AnotherCleanupRunning".into(),
+            message: format!(
+                "delete job {} of tenant {} is {}; OceanBase runs one delete job per tenant at a time",
+                other.job_id, tenant.name, other.status
+            ),
+        };
+        return wait(base, health, Step::Wait, true);
+    }
+    let health = Health::Progressing {
+        reason: "Submitting".into(),
+        message: "submitting the delete job".into(),
+    };
+    wait(base, health, Step::Submit, true)
+}
+
+/// The job a requested cleanup started: the tenant's oldest delete job of the target's type, sent from sys,
+/// started after the intent (allowing for clock skew), with the first id as parameter for set and piece
+/// deletes.
+fn find_submitted<'a>(
+    snapshot: &'a Snapshot,
+    tenant_id: i64,
+    target: &CleanupTarget,
+    submitted: Timestamp,
+) -> Option<&'a CleanJobRow> {
+    let target = delete_target(target);
+    let first_id = match &target {
+        DeleteTarget::Obsolete => None,
+        DeleteTarget::BackupSets(ids) | DeleteTarget::ArchivelogPieces(ids) => ids.first().copied(),
+    };
+    snapshot.clean_jobs_of(tenant_id).find(|j| {
+        j.initiator_tenant_id != j.tenant_id
+            && j.kind == target.job_type()
+            && j.start.is_some_and(|s| s >= submitted - CLOCK_SKEW)
+            && first_id.is_none_or(|id| j.parameter == id)
+    })
+}
+
+/// The console phase of a delete job STATUS (reference §10).
+pub fn phase_of(status: &str) -> CleanupTaskPhase {
+    match status {
+        "INIT" => CleanupTaskPhase::Pending,
+        "COMPLETED" => CleanupTaskPhase::Completed,
+        "FAILED" => CleanupTaskPhase::Failed,
+        "CANCELED" => CleanupTaskPhase::Canceled,
+        _ => CleanupTaskPhase::Executing,
+    }
+}
+
+/// Whether a phase never changes again.
+pub fn is_terminal(phase: CleanupTaskPhase) -> bool {
+    matches!(
+        phase,
+        CleanupTaskPhase::Completed | CleanupTaskPhase::Failed | CleanupTaskPhase::Canceled
+    )
+}
+
+/// The status of a cleanup whose job OceanBase lists.
+fn follow_job(
+    cleanup: &CleanupTask,
+    base: CleanupTaskStatus,
+    job: &CleanJobRow,
+    extra: Option<Vec<Condition>>,
+    now: Timestamp,
+) -> Decision {
+    let phase = phase_of(&job.status);
+    let failure = (phase == CleanupTaskPhase::Failed).then(|| Failure {
+        code: Some(job.result),
+        message: if job.comment.is_empty() {
+            format!(
+                "OceanBase ended delete job {} with result {}",
+                job.job_id, job.result
+            )
+        } else {
+            job.comment.clone()
+        },
+    });
+    let health = match phase {
+        CleanupTaskPhase::Completed => Health::Ready {
+            reason: "Completed".into(),
+            message: format!(
+                "delete job {} deleted {} of {} backup sets and pieces",
+                job.job_id, job.success_task_count, job.task_count
+            ),
+        },
+        CleanupTaskPhase::Canceled => Health::Ready {
+            reason: "Canceled".into(),
+            message: format!("delete job {} was canceled", job.job_id),
+        },
+        CleanupTaskPhase::Failed => Health::Stalled {
+            reason: "CleanupFailed".into(),
+            message: failure
+                .as_ref()
+                .map(|f| f.message.clone())
+                .unwrap_or_default(),
+        },
+        _ => Health::Progressing {
+            reason: "InProgress".into(),
+            message: format!("delete job {} is {}", job.job_id, job.status),
+        },
+    };
+    let running = !is_terminal(phase);
+    let status = CleanupTaskStatus {
+        phase: Some(phase),
+        job_id: Some(job.job_id),
+        submitted_at: None,
+        started_at: job.start.map(api_time),
+        ended_at: job.end.map(api_time),
+        task_count: Some(job.task_count),
+        succeeded_task_count: Some(job.success_task_count),
+        failure,
+        ..base
+    };
+    let cancel = cleanup.spec.cancel && !is_final_job_status(&job.status) && job.status != "CANCELING";
+    Decision {
+        status: with_health(status, cleanup, &health, extra, now),
+        step: if cancel { Step::Cancel } else { Step::Wait },
+        interest: running.then(|| Interest {
+            tenant: cleanup.spec.tenant.clone(),
+            description: None,
+            active: true,
+        }),
+    }
+}
+
+fn failed(
+    cleanup: &CleanupTask,
+    base: CleanupTaskStatus,
+    failure: Failure,
+    extra: Option<Vec<Condition>>,
+    now: Timestamp,
+) -> Decision {
+    let health = Health::Stalled {
+        reason: "CleanupFailed".into(),
+        message: failure.message.clone(),
+    };
+    let status = CleanupTaskStatus {
+        phase: Some(CleanupTaskPhase::Failed),
+        submitted_at: None,
+        ended_at: Some(api_time(now)),
+        failure: Some(failure),
+        ..base
+    };
+    Decision {
+        status: with_health(status, cleanup, &health, extra, now),
+        step: Step::Wait,
+        interest: None,
+    }
+}
+
+/// The status after the `DELETE` statement: submitted; refused because another delete runs (stays Pending,
+/// tried again later); refused for good (Failed with OceanBase's code and message); or unknown (the cluster
+/// did not answer: the intent stays and the lookup decides later).
+pub fn after_submit(
+    cleanup: &CleanupTask,
+    status: CleanupTaskStatus,
+    outcome: Result<(), ObError>,
+    now: Timestamp,
+) -> CleanupTaskStatus {
+    let (health, status) = match outcome {
+        Ok(()) => (
+            Health::Progressing {
+                reason: "Submitted".into(),
+                message: "submitted; waiting for OceanBase to list the delete job".into(),
+            },
+            status,
+        ),
+        Err(ObError::Unreachable(reason)) => (
+            Health::Progressing {
+                reason: "ClusterUnreachable".into(),
+                message: format!(
+                    "the cluster did not answer while submitting ({reason}); the job will be looked up"
+                ),
+            },
+            status,
+        ),
+        Err(ObError::Server { code: 9044, message }) => (
+            Health::Progressing {
+                reason: "AnotherCleanupRunning".into(),
+                message: format!("OceanBase refused for now (9044: {message}); trying again later"),
+            },
+            CleanupTaskStatus {
+                submitted_at: None,
+                ..status
+            },
+        ),
+        Err(error) => {
+            let message = match error.code() {
+                Some(1235) => format!(
+                    "{error} (reference §5.2: manual deletes need OceanBase 4.4.1 or later)"
+                ),
+                _ => error.to_string(),
+            };
+            return failed(
+                cleanup,
+                status,
+                Failure {
+                    code: error.code().map(i64::from),
+                    message,
+                },
+                None,
+                now,
+            )
+            .status;
+        }
+    };
+    with_health(status, cleanup, &health, None, now)
+}
+
+/// The status with `health` as its Ready/Reconciling/Stalled conditions and message.
+pub fn with_health(
+    status: CleanupTaskStatus,
+    cleanup: &CleanupTask,
+    health: &Health,
+    extra: Option<Vec<Condition>>,
+    now: Timestamp,
+) -> CleanupTaskStatus {
+    CleanupTaskStatus {
+        conditions: with_extra(
+            &status.conditions,
+            health,
+            extra,
+            cleanup.metadata.generation,
+            now,
+        ),
+        message: Some(health.message().to_string()),
+        ..status
+    }
+}
