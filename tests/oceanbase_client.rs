@@ -247,3 +247,49 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         .expect_err("a server the CA did not sign is refused");
     assert!(!error.to_string().contains(PASSWORD), "{error}");
 }
+
+#[tokio::test]
+async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time() {
+    let node = obsim(1).await;
+    let client = MysqlCluster::new(&info(&node, PASSWORD), []);
+    archiving(&client, &node, "tenant1").await;
+    client
+        .execute(&[sql::add_delete_policy("tenant1", "1d").expect("sql")])
+        .await
+        .expect("policy");
+    // The policy starts its first job an hour later; a few seconds on, it has finished.
+    step(&node.cluster, 3600 + 30);
+    let snapshot = client
+        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .await
+        .expect("snapshot");
+    let tenant = snapshot.tenant("tenant1").expect("tenant").id;
+    let policy_job = snapshot
+        .clean_jobs_of(tenant)
+        .next()
+        .expect("the policy's job")
+        .clone();
+    assert!(policy_job.from_policy(), "{policy_job:?}");
+    assert_eq!(policy_job.status, "COMPLETED");
+    let end = policy_job.end.expect("ended");
+    // Sent from sys, a delete is not the policy's.
+    client
+        .execute(&[sql::delete_backup("tenant1", &sql::DeleteTarget::Obsolete).expect("sql")])
+        .await
+        .expect("DELETE OBSOLETE BACKUP");
+    let snapshot = client
+        .snapshot(&[], end + jiff::SignedDuration::from_secs(1))
+        .await
+        .expect("snapshot");
+    let jobs: Vec<_> = snapshot.clean_jobs_of(tenant).collect();
+    assert_eq!(jobs.len(), 1, "history before the time is not read: {jobs:?}");
+    assert!(!jobs[0].from_policy());
+    assert_eq!(jobs[0].kind, "DELETE OBSOLETE BACKUP");
+    assert_eq!(jobs[0].initiator_tenant_id, 1);
+    // A second delete while one runs: OceanBase's 9044.
+    let busy = client
+        .execute(&[sql::delete_backup("tenant1", &sql::DeleteTarget::BackupSets(vec![1])).expect("sql")])
+        .await
+        .expect_err("one delete job at a time");
+    assert_eq!(busy.code(), Some(9044));
+}

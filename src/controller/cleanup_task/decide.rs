@@ -421,3 +421,233 @@ pub fn with_health(
         ..status
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+    use crate::{
+        api::{CleanupTaskSpec, common::StrategyReference},
+        oceanbase::TenantRow,
+    };
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(seconds).expect("time")
+    }
+
+    fn cleanup(target: CleanupTarget, job_id: Option<i64>) -> CleanupTask {
+        let mut cleanup = CleanupTask::new(
+            "c",
+            CleanupTaskSpec {
+                strategy_ref: Some(StrategyReference {
+                    name: "demo".into(),
+                }),
+                cluster: None,
+                tenant: "tenant1".into(),
+                target,
+                job_id,
+                cancel: false,
+            },
+        );
+        cleanup.metadata.generation = Some(1);
+        cleanup
+    }
+
+    fn sets(ids: &[i64]) -> CleanupTarget {
+        CleanupTarget {
+            obsolete: None,
+            backup_set_ids: Some(ids.to_vec()),
+            archivelog_piece_ids: None,
+        }
+    }
+
+    fn job(job_id: i64, initiator: i64, parameter: i64, status: &str, start: i64) -> CleanJobRow {
+        CleanJobRow {
+            tenant_id: 1002,
+            job_id,
+            initiator_tenant_id: initiator,
+            kind: "DELETE BACKUPSET".into(),
+            parameter,
+            status: status.into(),
+            task_count: 2,
+            success_task_count: i64::from(status == "COMPLETED") * 2,
+            result: if status == "FAILED" { -9045 } else { 0 },
+            comment: String::new(),
+            start: Some(at(start)),
+            end: is_final_job_status(status).then(|| at(start + 4)),
+        }
+    }
+
+    fn seen(version: &str, jobs: Vec<CleanJobRow>, read_at: i64) -> Observation {
+        Observation::Seen {
+            snapshot: Arc::new(Snapshot {
+                version: version.into(),
+                tenants: vec![TenantRow {
+                    id: 1002,
+                    name: "tenant1".into(),
+                    status: "NORMAL".into(),
+                    role: "PRIMARY".into(),
+                    archivelog: true,
+                }],
+                clean_jobs: jobs,
+                ..Snapshot::default()
+            }),
+            at: at(read_at),
+        }
+    }
+
+    #[test]
+    fn a_requested_delete_fails_at_once_before_4_4_1() {
+        let decision = decide(
+            &cleanup(sets(&[3]), None),
+            "ob",
+            &seen("4.3.5.0", vec![], 100),
+            at(100),
+        );
+        assert_eq!(decision.step, Step::Wait);
+        assert_eq!(decision.status.phase, Some(CleanupTaskPhase::Failed));
+        let failure = decision.status.failure.expect("failure");
+        assert!(failure.message.contains("4.4.1"), "{}", failure.message);
+        assert!(failure.message.contains("4.3.5.0"), "{}", failure.message);
+        assert!(decision.interest.is_none());
+    }
+
+    #[test]
+    fn a_requested_delete_waits_for_a_running_one_then_submits() {
+        let task = cleanup(sets(&[3]), None);
+        let busy = decide(
+            &task,
+            "ob",
+            &seen("4.4.1.0", vec![job(7, 1002, 0, "DOING", 50)], 100),
+            at(100),
+        );
+        assert_eq!(busy.step, Step::Wait);
+        assert_eq!(busy.status.phase, Some(CleanupTaskPhase::Pending));
+        assert!(
+            busy.status
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("one delete job per tenant"))
+        );
+        let free = decide(
+            &task,
+            "ob",
+            &seen("4.4.1.0", vec![job(7, 1002, 0, "COMPLETED", 50)], 100),
+            at(100),
+        );
+        assert_eq!(free.step, Step::Submit);
+    }
+
+    #[test]
+    fn a_submitted_delete_finds_its_job_or_is_sent_again_after_the_grace() {
+        let mut task = cleanup(sets(&[3, 4]), None);
+        task.status = Some(CleanupTaskStatus {
+            phase: Some(CleanupTaskPhase::Pending),
+            submitted_at: Some(Time(at(1_000))),
+            ..CleanupTaskStatus::default()
+        });
+        // Not listed yet, shortly after the intent: wait.
+        let early = decide(&task, "ob", &seen("4.4.1.0", vec![], 1_010), at(1_010));
+        assert_eq!(early.step, Step::Wait);
+        // Jobs that are not ours: older than the intent, another first id, a policy job.
+        let others = vec![
+            job(1, 1, 3, "COMPLETED", 100),
+            job(2, 1, 5, "COMPLETED", 1_001),
+            job(3, 1002, 3, "COMPLETED", 1_001),
+        ];
+        let late = decide(&task, "ob", &seen("4.4.1.0", others.clone(), 1_100), at(1_100));
+        assert_eq!(late.step, Step::Submit);
+        assert_eq!(late.status.submitted_at, None);
+        // Ours: sent from sys, first id 3, after the intent.
+        let mut jobs = others;
+        jobs.push(job(4, 1, 3, "DOING", 1_001));
+        let found = decide(&task, "ob", &seen("4.4.1.0", jobs, 1_020), at(1_020));
+        assert_eq!(found.step, Step::Wait);
+        assert_eq!(found.status.phase, Some(CleanupTaskPhase::Executing));
+        assert_eq!(found.status.job_id, Some(4));
+        assert_eq!(found.status.submitted_at, None);
+    }
+
+    #[test]
+    fn a_mirror_follows_its_job_to_the_end_and_cancel_sends_cancel_delete() {
+        let obsolete = CleanupTarget {
+            obsolete: Some(true),
+            backup_set_ids: None,
+            archivelog_piece_ids: None,
+        };
+        let mut task = cleanup(obsolete, Some(9));
+        let running = decide(
+            &task,
+            "ob",
+            &seen("4.2.1.0", vec![job(9, 1002, 0, "DOING", 10)], 20),
+            at(20),
+        );
+        assert_eq!(running.status.phase, Some(CleanupTaskPhase::Executing));
+        assert_eq!(running.step, Step::Wait);
+        task.spec.cancel = true;
+        let cancel = decide(
+            &task,
+            "ob",
+            &seen("4.2.1.0", vec![job(9, 1002, 0, "DOING", 10)], 20),
+            at(20),
+        );
+        assert_eq!(cancel.step, Step::Cancel);
+        task.spec.cancel = false;
+        let done = decide(
+            &task,
+            "ob",
+            &seen("4.2.1.0", vec![job(9, 1002, 0, "COMPLETED", 10)], 30),
+            at(30),
+        );
+        assert_eq!(done.status.phase, Some(CleanupTaskPhase::Completed));
+        assert_eq!(done.status.succeeded_task_count, Some(2));
+        assert_eq!(done.status.ended_at, Some(Time(at(14))));
+        assert!(done.interest.is_none());
+        let failed = decide(
+            &task,
+            "ob",
+            &seen("4.2.1.0", vec![job(9, 1002, 0, "FAILED", 10)], 30),
+            at(30),
+        );
+        assert_eq!(failed.status.phase, Some(CleanupTaskPhase::Failed));
+        assert_eq!(failed.status.failure.and_then(|f| f.code), Some(-9045));
+    }
+
+    #[test]
+    fn refusals_after_submit_fail_or_wait() {
+        let task = cleanup(sets(&[3]), None);
+        let intent = CleanupTaskStatus {
+            phase: Some(CleanupTaskPhase::Pending),
+            submitted_at: Some(Time(at(1))),
+            ..CleanupTaskStatus::default()
+        };
+        let busy = after_submit(
+            &task,
+            intent.clone(),
+            Err(ObError::Server {
+                code: 9044,
+                message: "delete backup data is in progress".into(),
+            }),
+            at(2),
+        );
+        assert_eq!(busy.phase, Some(CleanupTaskPhase::Pending));
+        assert_eq!(busy.submitted_at, None);
+        let refused = after_submit(
+            &task,
+            intent.clone(),
+            Err(ObError::Server {
+                code: 9045,
+                message: "delete backup set do not allow".into(),
+            }),
+            at(2),
+        );
+        assert_eq!(refused.phase, Some(CleanupTaskPhase::Failed));
+        assert_eq!(refused.failure.and_then(|f| f.code), Some(9045));
+        let unknown = after_submit(&task, intent, Err(ObError::Unreachable("reset".into())), at(2));
+        assert_eq!(unknown.phase, Some(CleanupTaskPhase::Pending));
+        assert_eq!(unknown.submitted_at, Some(Time(at(1))));
+    }
+}
