@@ -69,9 +69,15 @@ async fn round_trips_per_cycle() {
         };
         let client = MysqlCluster::new(&info, []);
         // The first snapshot also reads ob_version(), once per client; measure a steady cycle.
-        client.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("first snapshot");
+        client
+            .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+            .await
+            .expect("first snapshot");
         let before = client.round_trips().0;
-        client.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("idle snapshot");
+        client
+            .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+            .await
+            .expect("idle snapshot");
         let idle = client.round_trips().0 - before;
 
         let mut descriptions = Vec::new();

@@ -1,6 +1,7 @@
 //! ob-backup-operator: OceanBase backup and recovery as Kubernetes resources.
 
 pub mod api;
+pub mod clock;
 pub mod controller;
 pub mod crdgen;
 pub mod http;

@@ -69,6 +69,9 @@ struct RunArgs {
     /// Seconds without progress after which a running backup gets Progressing=False.
     #[arg(long, env = "BACKUP_STALL_SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(10..))]
     backup_stall_seconds: u64,
+    /// Test only: run on a simulated clock, SIMULATED@REAL*SPEED (see `clock`).
+    #[arg(long, hide = true, env = "OBBACKUP_SIMULATED_CLOCK")]
+    simulated_clock: Option<ob_backup_operator::clock::Simulated>,
 }
 
 fn main() -> ExitCode {
@@ -104,6 +107,10 @@ fn generate_crds(dir: PathBuf, stdout: bool) -> ExitCode {
 
 fn run_operator(args: RunArgs) -> ExitCode {
     telemetry::init(args.log_format);
+    if let Some(clock) = args.simulated_clock {
+        tracing::warn!(?clock, "running on a simulated clock (tests only)");
+        ob_backup_operator::clock::simulate(clock);
+    }
     let config = RunConfig {
         namespace: Some(args.namespace).filter(|n| !n.is_empty()),
         lease_namespace: args.lease_namespace,

@@ -23,7 +23,8 @@ use clean_history::CleanHistory;
 use crate::{
     metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
     oceanbase::{
-        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, is_final_job_status, mysql::MysqlCluster,
+        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, is_final_job_status,
+        mysql::MysqlCluster,
     },
 };
 
@@ -219,7 +220,7 @@ impl Observers {
         observer: &ClusterObserver,
         interests: &HashMap<ObjectKey, Interest>,
     ) -> Observation {
-        let now = Timestamp::now();
+        let now = crate::clock::now();
         let since = match &*lock(&observer.latest) {
             Observation::Unreachable { since, .. } => *since,
             _ => now,
@@ -291,7 +292,7 @@ impl Observers {
 
     /// Cluster-wide metrics from a snapshot: log delay per archiving tenant, newest successful set per mode.
     fn record(&self, cluster: &ClusterLabels, snapshot: &Snapshot) {
-        let now = Timestamp::now();
+        let now = crate::clock::now();
         for tenant in &snapshot.tenants {
             let labels = TenantLabels {
                 namespace: cluster.namespace.clone(),

@@ -92,7 +92,10 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     let node = obsim(2).await;
     let client = MysqlCluster::new(&info(&node, PASSWORD), ["backup-pw".to_string()]);
     archiving(&client, &node, "tenant1").await;
-    let snapshot = client.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("snapshot");
+    let snapshot = client
+        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .await
+        .expect("snapshot");
     let tenant = snapshot
         .tenant("TENANT1")
         .expect("tenant1 by any case")
@@ -186,7 +189,11 @@ async fn errors_carry_codes_and_no_secrets() {
 
     let wrong = MysqlCluster::new(&info(&node, "wrong"), []);
     assert_eq!(
-        wrong.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect_err("1045").code(),
+        wrong
+            .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+            .await
+            .expect_err("1045")
+            .code(),
         Some(1045)
     );
 
@@ -201,7 +208,10 @@ async fn errors_carry_codes_and_no_secrets() {
         },
         [],
     );
-    let error = nowhere.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect_err("nothing listens");
+    let error = nowhere
+        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .await
+        .expect_err("nothing listens");
     assert!(matches!(error, ObError::Unreachable(_)), "{error:?}");
     assert!(error.is_transient());
     assert!(!error.to_string().contains(PASSWORD));
@@ -232,7 +242,10 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         },
         [],
     );
-    let snapshot = trusting.snapshot(&[], jiff::Timestamp::UNIX_EPOCH).await.expect("a snapshot over TLS");
+    let snapshot = trusting
+        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .await
+        .expect("a snapshot over TLS");
     assert_eq!(snapshot.tenants.len(), 1);
     let wrong = MysqlCluster::new(
         &ConnectionInfo {
@@ -282,13 +295,19 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
         .await
         .expect("snapshot");
     let jobs: Vec<_> = snapshot.clean_jobs_of(tenant).collect();
-    assert_eq!(jobs.len(), 1, "history before the time is not read: {jobs:?}");
+    assert_eq!(
+        jobs.len(),
+        1,
+        "history before the time is not read: {jobs:?}"
+    );
     assert!(!jobs[0].from_policy());
     assert_eq!(jobs[0].kind, "DELETE OBSOLETE BACKUP");
     assert_eq!(jobs[0].initiator_tenant_id, 1);
     // A second delete while one runs: OceanBase's 9044.
     let busy = client
-        .execute(&[sql::delete_backup("tenant1", &sql::DeleteTarget::BackupSets(vec![1])).expect("sql")])
+        .execute(&[
+            sql::delete_backup("tenant1", &sql::DeleteTarget::BackupSets(vec![1])).expect("sql"),
+        ])
         .await
         .expect_err("one delete job at a time");
     assert_eq!(busy.code(), Some(9044));

@@ -437,7 +437,7 @@ async fn report_malformed<K: Reconcile>(
     let conditions = merge(
         &[],
         health.conditions(invalid.metadata.generation),
-        jiff::Timestamp::now(),
+        crate::clock::now(),
     );
     let api: Api<DeserializeGuard<K>> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
     // A merge patch of the conditions only: whatever else the status holds (a job id, say) is kept.

@@ -44,7 +44,7 @@ impl Reconcile for RecoveryTask {
         };
         check.cluster(&spec.target.cluster).await?;
         check.password(spec.decryption.as_ref()).await?;
-        let desired = desired_status(&task, source_cluster, &check.problems, Timestamp::now());
+        let desired = desired_status(&task, source_cluster, &check.problems, crate::clock::now());
         status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
         Ok(next_action(&check.problems))
     }

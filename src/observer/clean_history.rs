@@ -76,7 +76,10 @@ mod tests {
         let mut history = CleanHistory::default();
         let now = Timestamp::from_second(1_000_000).expect("time");
         assert_eq!(history.read_since(now), now - KEEP);
-        let shown = history.merge(vec![job(1, "COMPLETED", Some(100_000)), job(2, "DOING", None)]);
+        let shown = history.merge(vec![
+            job(1, "COMPLETED", Some(100_000)),
+            job(2, "DOING", None),
+        ]);
         assert_eq!(shown.len(), 2);
         assert_eq!(
             history.read_since(now),

@@ -16,8 +16,8 @@ use mysql_async::{
 };
 
 use super::{
-    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow, ConnectionInfo, ObError,
-    OceanBase, PieceRow, Redactor, Snapshot, TenantRow, sql,
+    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow,
+    ConnectionInfo, ObError, OceanBase, PieceRow, Redactor, Snapshot, TenantRow, sql,
 };
 
 /// How long connecting may take.

@@ -186,7 +186,11 @@ pub async fn sync_log_backups(
     }
     let unwanted: Vec<String> = existing
         .keys()
-        .filter(|name| !wanted.iter().any(|t| log_backup_name(strategy, t) == **name))
+        .filter(|name| {
+            !wanted
+                .iter()
+                .any(|t| log_backup_name(strategy, t) == **name)
+        })
         .cloned()
         .collect();
     delete_named(&api, &unwanted).await?;

@@ -260,7 +260,11 @@ mod tests {
         let names: Vec<&str> = planned.create.iter().map(|m| m.name.as_str()).collect();
         assert_eq!(
             names,
-            ["s-tenant1-clean-2", "s-tenant1-clean-4", "s-tenant-2-clean-1"]
+            [
+                "s-tenant1-clean-2",
+                "s-tenant1-clean-4",
+                "s-tenant-2-clean-1"
+            ]
         );
         // Once mirrored (even if the older ones were pruned since), nothing is created again.
         let existing = [mirror("tenant1", 4, CleanupTaskPhase::Completed)];

@@ -51,7 +51,7 @@ impl Reconcile for BackupStrategy {
         check.destination(&spec.log_destination).await?;
         check.password(spec.encryption.as_ref()).await?;
         if !check.problems.is_empty() {
-            let desired = desired_status(&strategy, &check.problems, Timestamp::now());
+            let desired = desired_status(&strategy, &check.problems, crate::clock::now());
             status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
             return Ok(next_action(&check.problems));
         }
@@ -83,7 +83,7 @@ impl Reconcile for BackupStrategy {
             }
             _ => Vec::new(),
         };
-        let now = Timestamp::now();
+        let now = crate::clock::now();
         if !tenants.is_empty() {
             children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
         }
@@ -122,10 +122,14 @@ impl Reconcile for BackupStrategy {
             .into_iter()
             .chain(plan.next_incremental)
             .min()
-            .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
+            .and_then(|at| {
+                Duration::try_from(at.duration_since(now))
+                    .ok()
+                    .map(crate::clock::real)
+            })
             .unwrap_or(MAX_WAIT);
         Ok(Action::requeue(
-            next.clamp(Duration::from_secs(1), MAX_WAIT),
+            next.clamp(Duration::from_millis(200), MAX_WAIT),
         ))
     }
 }

@@ -121,7 +121,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     // No job yet.
     let submitted = previous.submitted_at.as_ref().map(|t| t.0);
     if let Some(submitted) = submitted
-        && at < submitted + SUBMIT_GRACE
+        && at < submitted + crate::clock::margin(SUBMIT_GRACE)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),

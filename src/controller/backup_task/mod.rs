@@ -62,7 +62,7 @@ impl Reconcile for BackupTask {
             if terminal {
                 return Ok(Action::await_change());
             }
-            let desired = desired_status(&task, None, &check.problems, Timestamp::now());
+            let desired = desired_status(&task, None, &check.problems, crate::clock::now());
             status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
             return Ok(next_action(&check.problems));
         };
@@ -81,7 +81,7 @@ impl Reconcile for BackupTask {
             cluster_name: &placement.cluster.name,
             data_uri: &destination.uri,
             observation: &observer.latest(),
-            now: Timestamp::now(),
+            now: crate::clock::now(),
             stall_timeout: SignedDuration::try_from(ctx.settings.backup_stall_timeout)
                 .unwrap_or(SignedDuration::from_mins(30)),
         });
@@ -114,7 +114,9 @@ impl Reconcile for BackupTask {
         }
         Ok(match (&decision.interest, decision.recheck) {
             (None, _) => Action::await_change(),
-            (Some(_), Some(recheck)) => Action::requeue(recheck.min(SAFETY_RECHECK)),
+            (Some(_), Some(recheck)) => {
+                Action::requeue(crate::clock::real(recheck).min(SAFETY_RECHECK))
+            }
             (Some(_), None) => Action::requeue(SAFETY_RECHECK),
         })
     }
@@ -131,7 +133,7 @@ async fn act(
     current: Option<BackupTaskStatus>,
 ) -> Result<Option<bool>, Error> {
     let tenant = &task.spec.tenant;
-    let now = Timestamp::now();
+    let now = crate::clock::now();
     match decision.step {
         Step::Wait => {
             status::write(ctx, task, current.as_ref(), &decision.status).await?;
@@ -219,7 +221,7 @@ async fn act(
                 .as_ref()
                 .err()
                 .is_none_or(crate::oceanbase::ObError::is_transient);
-            let after = after_submit(task, intent.clone(), outcome, Timestamp::now());
+            let after = after_submit(task, intent.clone(), outcome, crate::clock::now());
             status::write(ctx, task, Some(&intent), &after).await?;
             Ok(Some(went_through))
         }

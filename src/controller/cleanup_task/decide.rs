@@ -144,7 +144,7 @@ pub fn decide(
         return wait(base, health, Step::Wait, false);
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
-        && at < submitted + SUBMIT_GRACE
+        && at < submitted + crate::clock::margin(SUBMIT_GRACE)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),
@@ -181,7 +181,11 @@ pub fn decide(
                 message: format!(
                     "deleting backups on request needs OceanBase 4.4.1 or later and cluster {cluster_name} runs {}; \
                      older versions only clean up through the delete policy (the strategy's retention.recoveryWindow)",
-                    if snapshot.version.is_empty() { "an unknown version" } else { &snapshot.version }
+                    if snapshot.version.is_empty() {
+                        "an unknown version"
+                    } else {
+                        &snapshot.version
+                    }
                 ),
             },
             extra,
@@ -305,7 +309,8 @@ fn follow_job(
         failure,
         ..base
     };
-    let cancel = cleanup.spec.cancel && !is_final_job_status(&job.status) && job.status != "CANCELING";
+    let cancel =
+        cleanup.spec.cancel && !is_final_job_status(&job.status) && job.status != "CANCELING";
     Decision {
         status: with_health(status, cleanup, &health, extra, now),
         step: if cancel { Step::Cancel } else { Step::Wait },
@@ -368,7 +373,10 @@ pub fn after_submit(
             },
             status,
         ),
-        Err(ObError::Server { code: 9044, message }) => (
+        Err(ObError::Server {
+            code: 9044,
+            message,
+        }) => (
             Health::Progressing {
                 reason: "AnotherCleanupRunning".into(),
                 message: format!("OceanBase refused for now (9044: {message}); trying again later"),
@@ -558,7 +566,12 @@ mod tests {
             job(2, 1, 5, "COMPLETED", 1_001),
             job(3, 1002, 3, "COMPLETED", 1_001),
         ];
-        let late = decide(&task, "ob", &seen("4.4.1.0", others.clone(), 1_100), at(1_100));
+        let late = decide(
+            &task,
+            "ob",
+            &seen("4.4.1.0", others.clone(), 1_100),
+            at(1_100),
+        );
         assert_eq!(late.step, Step::Submit);
         assert_eq!(late.status.submitted_at, None);
         // Ours: sent from sys, first id 3, after the intent.
@@ -646,7 +659,12 @@ mod tests {
         );
         assert_eq!(refused.phase, Some(CleanupTaskPhase::Failed));
         assert_eq!(refused.failure.and_then(|f| f.code), Some(9045));
-        let unknown = after_submit(&task, intent, Err(ObError::Unreachable("reset".into())), at(2));
+        let unknown = after_submit(
+            &task,
+            intent,
+            Err(ObError::Unreachable("reset".into())),
+            at(2),
+        );
         assert_eq!(unknown.phase, Some(CleanupTaskPhase::Pending));
         assert_eq!(unknown.submitted_at, Some(Time(at(1))));
     }

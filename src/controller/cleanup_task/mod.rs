@@ -54,7 +54,7 @@ impl Reconcile for CleanupTask {
             if terminal {
                 return Ok(Action::await_change());
             }
-            let desired = desired_status(&cleanup, None, &check.problems, Timestamp::now());
+            let desired = desired_status(&cleanup, None, &check.problems, crate::clock::now());
             status::write(&ctx, cleanup.as_ref(), cleanup.status.as_ref(), &desired).await?;
             return Ok(next_action(&check.problems));
         };
@@ -69,7 +69,7 @@ impl Reconcile for CleanupTask {
             &cleanup,
             &placement.cluster.name,
             &observer.latest(),
-            Timestamp::now(),
+            crate::clock::now(),
         );
         decision.status.source = cleanup
             .status
@@ -116,7 +116,7 @@ impl Reconcile for CleanupTask {
             Step::Submit => {
                 // The intent goes to the API server before the statement goes to OceanBase.
                 let intent = CleanupTaskStatus {
-                    submitted_at: Some(super::conditions::api_time(Timestamp::now())),
+                    submitted_at: Some(super::conditions::api_time(crate::clock::now())),
                     ..decision.status.clone()
                 };
                 status::write(&ctx, cleanup.as_ref(), current.as_ref(), &intent).await?;
@@ -126,7 +126,7 @@ impl Reconcile for CleanupTask {
                     .execute(&observer, vec![statement], &Redactor::default())
                     .await;
                 let went_through = outcome.as_ref().err().is_none_or(ObError::is_transient);
-                let after = after_submit(&cleanup, intent.clone(), outcome, Timestamp::now());
+                let after = after_submit(&cleanup, intent.clone(), outcome, crate::clock::now());
                 status::write(&ctx, cleanup.as_ref(), Some(&intent), &after).await?;
                 Some(went_through)
             }

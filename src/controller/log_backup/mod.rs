@@ -51,7 +51,7 @@ impl Reconcile for LogBackup {
             )
             .await?;
         let (Some(placement), true) = (placement, check.problems.is_empty()) else {
-            let desired = desired_status(&archive, None, &check.problems, Timestamp::now());
+            let desired = desired_status(&archive, None, &check.problems, crate::clock::now());
             status::write(&ctx, archive.as_ref(), archive.status.as_ref(), &desired).await?;
             return Ok(next_action(&check.problems));
         };
@@ -68,7 +68,7 @@ impl Reconcile for LogBackup {
             cluster_name: &placement.cluster.name,
             log_uri: &destination.uri,
             observation: &observer.latest(),
-            now: Timestamp::now(),
+            now: crate::clock::now(),
         });
         observer.watch(
             ObjectKey {
@@ -140,14 +140,19 @@ impl Reconcile for LogBackup {
                 &attempt,
                 if done { Ok(()) } else { Err(String::new()) },
             );
-            let after = after_step(&archive, decision.status.clone(), outcome, Timestamp::now());
+            let after = after_step(
+                &archive,
+                decision.status.clone(),
+                outcome,
+                crate::clock::now(),
+            );
             status::write(&ctx, archive.as_ref(), Some(&decision.status), &after).await?;
             observer.poke();
         }
         Ok(Action::requeue(
             decision
                 .recheck
-                .unwrap_or(SAFETY_RECHECK)
+                .map_or(SAFETY_RECHECK, crate::clock::real)
                 .min(SAFETY_RECHECK),
         ))
     }
