@@ -123,6 +123,29 @@ impl ControlPlane {
         via: Option<std::net::SocketAddr>,
         poll: (u64, u64),
     ) -> OperatorProcess {
+        self.spawn_operator(namespace, lease, identity, via, poll, &[])
+    }
+
+    /// Like [`Self::start_operator`], with extra command-line arguments (e.g. a simulated clock).
+    pub fn start_operator_args(
+        &self,
+        namespace: &str,
+        lease: &str,
+        identity: &str,
+        extra: &[String],
+    ) -> OperatorProcess {
+        self.spawn_operator(namespace, lease, identity, None, (1, 3), extra)
+    }
+
+    fn spawn_operator(
+        &self,
+        namespace: &str,
+        lease: &str,
+        identity: &str,
+        via: Option<std::net::SocketAddr>,
+        poll: (u64, u64),
+        extra: &[String],
+    ) -> OperatorProcess {
         let mut kubeconfig = self.var("OBBACKUP_OPERATOR_KUBECONFIG").to_string();
         if let Some(via) = via {
             let text = fs::read_to_string(&kubeconfig).expect("kubeconfig");
@@ -161,6 +184,7 @@ impl ControlPlane {
                 "--http-addr",
                 &format!("127.0.0.1:{port}"),
             ])
+            .args(extra)
             .env("KUBECONFIG", &kubeconfig)
             .env("ACTIVE_POLL_SECONDS", poll.0.to_string())
             .env("IDLE_POLL_SECONDS", poll.1.to_string())

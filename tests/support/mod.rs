@@ -5,3 +5,4 @@ pub mod catalog;
 pub mod cluster;
 pub mod proxy;
 pub mod simulator;
+pub mod world;

@@ -19,12 +19,25 @@ pub const SYS_PASSWORD: &str = "obsim-sys-Pa55-never-logged";
 
 /// A simulated cluster named `name` with user tenants of `bytes` each, its clock at `speed`.
 pub async fn start(name: &str, tenants: &[&str], bytes: u64, speed: f64) -> Arc<Node> {
-    let mut cluster = Cluster::new(
+    start_with(
         name,
-        Version::V4_4_1,
-        SYS_PASSWORD,
+        tenants,
+        bytes,
         Clock::new(jiff::Timestamp::now(), speed),
-    );
+        Version::V4_4_1,
+    )
+    .await
+}
+
+/// Like [`start`], with a clock and a version of its own.
+pub async fn start_with(
+    name: &str,
+    tenants: &[&str],
+    bytes: u64,
+    clock: Clock,
+    version: Version,
+) -> Arc<Node> {
+    let mut cluster = Cluster::new(name, version, SYS_PASSWORD, clock);
     for tenant in tenants {
         cluster.add_user_tenant(tenant, bytes).expect("tenant");
     }

@@ -1,0 +1,274 @@
+//! BackupStrategy end to end on a simulated clock (SPEC §2.2, issue 6): obsim and the operator both run an
+//! hour of simulated time per real second, so a week of schedules, an operator outage, a pause and the
+//! delete policy's hourly cleanups happen in a few minutes on the real control plane.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use jiff::{SignedDuration, Timestamp, ToSpan, civil::Weekday};
+use kube::api::ListParams;
+use obsim::model::Version;
+use serde_json::{Value, json};
+use support::{
+    cluster::{api_for, eventually},
+    simulator,
+    world::{GIB, WAIT, World, cluster, condition},
+};
+
+/// Simulated seconds per real second.
+const SPEED: f64 = 3600.0;
+const TENANTS: [&str; 3] = ["tenant1", "tenant2", "tenant3"];
+
+/// A Saturday 16:00 UTC in the future: the simulated week starts there, nine hours before the first
+/// scheduled run and fifteen after the last one it could have missed.
+fn saturday_afternoon() -> Timestamp {
+    let mut day = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC).date() + 1.day();
+    while day.weekday() != Weekday::Saturday {
+        day += 1.day();
+    }
+    day.at(16, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .expect("UTC")
+        .timestamp()
+}
+
+/// `days` days and `hours` hours after `from`.
+fn after(from: Timestamp, days: i64, hours: i64) -> Timestamp {
+    from + SignedDuration::from_hours(days * 24 + hours)
+}
+
+/// The strategy's BackupTasks as (tenant, mode, scheduled-at), and their phases.
+async fn scheduled(
+    world: &World,
+    strategy: &str,
+) -> (BTreeSet<(String, String, Timestamp)>, Vec<Value>) {
+    let (api, _) = api_for(
+        &world.admin,
+        &world.namespace,
+        &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask"}),
+    );
+    let tasks = api
+        .list(&ListParams::default().labels(&format!("obbackup.dev/strategy={strategy}")))
+        .await
+        .expect("list tasks")
+        .items;
+    let runs = tasks
+        .iter()
+        .map(|t| {
+            let at = t
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("obbackup.dev/scheduled-at"))
+                .and_then(|v| v.parse().ok())
+                .expect("scheduled-at annotation");
+            (
+                t.data["spec"]["tenant"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                t.data["spec"]["mode"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                at,
+            )
+        })
+        .collect();
+    let phases = tasks
+        .iter()
+        .map(|t| t.data["status"]["phase"].clone())
+        .collect();
+    (runs, phases)
+}
+
+/// Every tenant's run at `at`.
+fn runs_at(mode: &str, at: Timestamp) -> Vec<(String, String, Timestamp)> {
+    TENANTS
+        .iter()
+        .map(|t| (t.to_string(), mode.to_string(), at))
+        .collect()
+}
+
+/// How many backup jobs OceanBase has seen (running and finished) across the user tenants.
+fn backup_jobs(world: &World) -> usize {
+    let cluster = simulator::cluster(&world.node);
+    cluster
+        .tenants
+        .iter()
+        .map(|t| t.backups.jobs.len() + t.backups.history.len())
+        .sum()
+}
+
+#[tokio::test]
+async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_backups() {
+    let start = saturday_afternoon();
+    let Some(mut world) =
+        World::simulated("week", &TENANTS, GIB, (start, SPEED), Version::V4_4_1).await
+    else {
+        return;
+    };
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "week"},
+            "spec": {
+                "cluster": cluster(),
+                "tenants": TENANTS,
+                "dataDestination": {"uri": "file:///backup/week/data"},
+                "logDestination": {"uri": "file:///backup/week/archive"},
+                "schedule": {
+                    "timeZone": "UTC",
+                    "full": "0 1 * * 0",
+                    "incremental": "0 1 * * 1-6",
+                    "startingDeadlineSeconds": 12 * 3600,
+                },
+                "retention": {"recoveryWindow": "7d", "successfulTasksHistoryLimit": 100},
+            },
+        }))
+        .await;
+    for tenant in TENANTS {
+        world
+            .phase("LogBackup", &format!("week-{tenant}-log"), "InProgress")
+            .await;
+    }
+
+    // A week: Sunday's full and Monday-to-Saturday's incrementals, for each tenant, and nothing else.
+    let sunday = after(start, 0, 9);
+    world.sim_until(after(start, 6, 11)).await;
+    let mut expected: BTreeSet<_> = runs_at("Full", sunday).into_iter().collect();
+    for day in 1..=6 {
+        expected.extend(runs_at("Incremental", after(sunday, day, 0)));
+    }
+    let week = eventually("the week's 21 backups to complete", WAIT, || async {
+        let (runs, phases) = scheduled(&world, "week").await;
+        (runs == expected && phases.iter().all(|p| p == "Completed")).then_some(runs)
+    })
+    .await;
+    assert_eq!(week.len(), 21);
+    let overview = world.status("BackupStrategy", "week").await;
+    assert_eq!(
+        condition(&overview, "RecoverableWindowContinuous").as_deref(),
+        Some("True"),
+        "{overview}"
+    );
+    // The delete policy ran about hourly; its jobs are mirrored as CleanupTasks.
+    let mirrors = eventually(
+        "policy cleanups mirrored for every tenant",
+        WAIT,
+        || async {
+            let (api, _) = api_for(
+                &world.admin,
+                &world.namespace,
+                &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "CleanupTask"}),
+            );
+            let items = api
+                .list(&ListParams::default().labels("obbackup.dev/strategy=week"))
+                .await
+                .expect("list cleanups")
+                .items;
+            let tenants: BTreeSet<String> = items
+                .iter()
+                .filter(|c| c.data["status"]["phase"] == "Completed")
+                .map(|c| {
+                    c.data["spec"]["tenant"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                })
+                .collect();
+            (tenants.len() == TENANTS.len()).then_some(items)
+        },
+    )
+    .await;
+    assert!(
+        mirrors.len() <= 100 + TENANTS.len(),
+        "pruned to the history limit: {}",
+        mirrors.len()
+    );
+    assert!(
+        mirrors
+            .iter()
+            .all(|c| c.data["status"]["source"] == "External")
+    );
+
+    // The operator is down for a simulated day, across Sunday's full: one catch-up on restart.
+    world.stop_operator().await;
+    world.sim_until(after(start, 7, 14)).await;
+    world.start_operator("b");
+    let next_sunday = after(sunday, 7, 0);
+    expected.extend(runs_at("Full", next_sunday));
+    eventually("one catch-up full per tenant", WAIT, || async {
+        let (runs, _) = scheduled(&world, "week").await;
+        (runs == expected).then_some(())
+    })
+    .await;
+
+    // Paused across Monday's incremental: no data backup, log archiving goes on.
+    world
+        .patch_spec("BackupStrategy", "week", json!({"suspend": true}))
+        .await;
+    world.phase("BackupStrategy", "week", "Paused").await;
+    eventually("the catch-ups to finish", WAIT, || async {
+        let (_, phases) = scheduled(&world, "week").await;
+        phases.iter().all(|p| p == "Completed").then_some(())
+    })
+    .await;
+    let jobs_before = backup_jobs(&world);
+    world.sim_until(after(next_sunday, 1, 3)).await;
+    let (runs, _) = scheduled(&world, "week").await;
+    assert_eq!(runs, expected, "no backup is scheduled while paused");
+    assert_eq!(
+        backup_jobs(&world),
+        jobs_before,
+        "no backup job while paused"
+    );
+    for tenant in TENANTS {
+        let log = world
+            .status("LogBackup", &format!("week-{tenant}-log"))
+            .await;
+        assert_eq!(log["phase"], "InProgress", "{log}");
+    }
+
+    // Resumed within the starting deadline: Monday's incremental runs once, late.
+    world
+        .patch_spec("BackupStrategy", "week", json!({"suspend": false}))
+        .await;
+    expected.extend(runs_at("Incremental", after(next_sunday, 1, 0)));
+    eventually("Monday's incrementals after the pause", WAIT, || async {
+        let (runs, _) = scheduled(&world, "week").await;
+        (runs == expected).then_some(())
+    })
+    .await;
+    world.phase("BackupStrategy", "week", "InProgress").await;
+
+    // A new recovery window replaces OceanBase's delete policy.
+    world
+        .patch_spec(
+            "BackupStrategy",
+            "week",
+            json!({"retention": {"recoveryWindow": "3d"}}),
+        )
+        .await;
+    eventually("the delete policy to follow the window", WAIT, || async {
+        let cluster = simulator::cluster(&world.node);
+        let windows: Vec<Option<String>> = TENANTS
+            .iter()
+            .map(|name| {
+                cluster
+                    .tenants
+                    .iter()
+                    .find(|t| t.name == *name)
+                    .and_then(|t| t.clean.policy.as_ref())
+                    .map(|p| p.recovery_window.clone())
+            })
+            .collect();
+        windows
+            .iter()
+            .all(|w| w.as_deref() == Some("3d"))
+            .then_some(())
+    })
+    .await;
+    world.done().await;
+}

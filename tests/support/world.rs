@@ -1,0 +1,249 @@
+//! One integration test's world: a namespace, an obsim cluster with its connection Secret `ob`, the
+//! operator binary running as its ServiceAccount; and the manifests tests apply.
+
+use std::{sync::Arc, time::Duration};
+
+use kube::{
+    Client,
+    api::{DynamicObject, ListParams, Patch, PatchParams},
+};
+use obsim::sim::Node;
+use serde_json::{Value, json};
+
+use super::{
+    cluster::{ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually},
+    simulator::{self, connection_secret},
+};
+
+pub const WAIT: Duration = Duration::from_secs(90);
+pub const GIB: u64 = 1 << 30;
+
+/// One test's world: a namespace, an obsim cluster with its connection Secret `ob`, the operator.
+pub struct World {
+    pub admin: Client,
+    pub namespace: String,
+    pub node: Arc<Node>,
+    pub operator: OperatorProcess,
+    pub plane: ControlPlane,
+    /// Extra arguments the operator runs with (a simulated clock).
+    pub operator_args: Vec<String>,
+}
+
+impl World {
+    pub async fn new(prefix: &str, tenants: &[&str], bytes: u64, speed: f64) -> Option<Self> {
+        let plane = ControlPlane::get()?;
+        let admin = plane.admin().await;
+        let namespace = plane.namespace(prefix).await;
+        let node = simulator::start("obcluster", tenants, bytes, speed).await;
+        connection_secret(&admin, &namespace, "ob", &node).await;
+        let operator = plane.start_operator(&namespace, &namespace, &format!("{namespace}-a"));
+        Some(Self {
+            admin,
+            namespace,
+            node,
+            operator,
+            plane,
+            operator_args: Vec::new(),
+        })
+    }
+
+    /// A world on a simulated clock: obsim's cluster (running `version`) starts at `start` and runs `speed`
+    /// times real time, and so does the operator's clock.
+    pub async fn simulated(
+        prefix: &str,
+        tenants: &[&str],
+        bytes: u64,
+        (start, speed): (jiff::Timestamp, f64),
+        version: obsim::model::Version,
+    ) -> Option<Self> {
+        let plane = ControlPlane::get()?;
+        let admin = plane.admin().await;
+        let namespace = plane.namespace(prefix).await;
+        let real = jiff::Timestamp::now();
+        let clock = obsim::clock::Clock::new(start, speed);
+        let node = simulator::start_with("obcluster", tenants, bytes, clock, version).await;
+        connection_secret(&admin, &namespace, "ob", &node).await;
+        let operator_args = vec![
+            "--simulated-clock".to_string(),
+            format!("{start}@{real}*{speed}"),
+        ];
+        let operator = plane.start_operator_args(
+            &namespace,
+            &namespace,
+            &format!("{namespace}-a"),
+            &operator_args,
+        );
+        Some(Self {
+            admin,
+            namespace,
+            node,
+            operator,
+            plane,
+            operator_args,
+        })
+    }
+
+    /// The simulated cluster's time.
+    pub fn sim_now(&self) -> jiff::Timestamp {
+        simulator::cluster(&self.node).now()
+    }
+
+    /// Waits (in real time) until the simulated cluster's clock reaches `at`.
+    pub async fn sim_until(&self, at: jiff::Timestamp) {
+        let (now, speed) = {
+            let cluster = simulator::cluster(&self.node);
+            (cluster.now(), cluster.clock.speed())
+        };
+        let ahead = at.duration_since(now).as_secs_f64().max(0.0);
+        let timeout = Duration::from_secs_f64(ahead / speed.max(1e-3)) + WAIT;
+        eventually(&format!("simulated time {at}"), timeout, || async {
+            (self.sim_now() >= at).then_some(())
+        })
+        .await;
+    }
+
+    /// Stops the operator (SIGTERM, releasing its lease).
+    pub async fn stop_operator(&mut self) {
+        self.operator.terminate(Duration::from_secs(20)).await;
+    }
+
+    /// Starts the operator again (after [`Self::stop_operator`] or a kill).
+    pub fn start_operator(&mut self, identity: &str) {
+        self.operator = self.plane.start_operator_args(
+            &self.namespace,
+            &self.namespace,
+            &format!("{}-{identity}", self.namespace),
+            &self.operator_args,
+        );
+    }
+
+    pub fn restart_operator(&mut self, identity: &str) {
+        self.operator.kill();
+        self.start_operator(identity);
+    }
+
+    pub async fn apply(&self, object: Value) {
+        apply(&self.admin, &self.namespace, &object)
+            .await
+            .unwrap_or_else(|e| panic!("apply {object}: {e}"));
+    }
+
+    pub async fn get(&self, kind: &str, name: &str) -> Option<DynamicObject> {
+        let (api, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+        );
+        api.get_opt(name).await.ok().flatten()
+    }
+
+    pub async fn status(&self, kind: &str, name: &str) -> Value {
+        self.get(kind, name)
+            .await
+            .map(|o| o.data["status"].clone())
+            .unwrap_or(Value::Null)
+    }
+
+    /// Waits until the object's status has `phase`, returning the status.
+    pub async fn phase(&self, kind: &str, name: &str, phase: &str) -> Value {
+        eventually(&format!("{kind} {name} to be {phase}"), WAIT, || async {
+            let status = self.status(kind, name).await;
+            (status["phase"] == phase).then_some(status)
+        })
+        .await
+    }
+
+    pub async fn patch_spec(&self, kind: &str, name: &str, spec: Value) {
+        let (api, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+        );
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({ "spec": spec })),
+        )
+        .await
+        .expect("patch spec");
+    }
+
+    pub async fn uid(&self, kind: &str, name: &str) -> String {
+        self.get(kind, name)
+            .await
+            .and_then(|o| o.metadata.uid)
+            .expect("uid")
+    }
+
+    /// Everything the operator left for people to read: its log, every object's status, every Event.
+    pub async fn everything_written(&self) -> String {
+        let mut text = self.operator.log_text();
+        for kind in ["BackupStrategy", "BackupTask", "LogBackup"] {
+            let (api, _) = api_for(
+                &self.admin,
+                &self.namespace,
+                &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+            );
+            for object in api.list(&ListParams::default()).await.expect("list").items {
+                text.push_str(&object.data["status"].to_string());
+            }
+        }
+        let (events, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "events.k8s.io/v1", "kind": "Event"}),
+        );
+        for event in events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items
+        {
+            text.push_str(&event.data.to_string());
+        }
+        text
+    }
+
+    pub async fn done(self) {
+        delete_namespace(&self.admin, &self.namespace).await;
+    }
+}
+
+pub fn cluster() -> Value {
+    json!({"name": "obcluster", "connectionSecret": "ob"})
+}
+
+pub fn log_backup(name: &str, tenant: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+        "metadata": {"name": name},
+        "spec": {
+            "cluster": cluster(),
+            "logDestination": {"uri": format!("file:///backup/{tenant}/archive")},
+            "tenant": tenant,
+            "desiredState": "Running",
+        },
+    })
+}
+
+pub fn backup_task(name: &str, tenant: &str, mode: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+        "metadata": {"name": name},
+        "spec": {
+            "cluster": cluster(),
+            "dataDestination": {"uri": format!("file:///backup/{tenant}/data")},
+            "tenant": tenant,
+            "mode": mode,
+        },
+    })
+}
+
+pub fn condition(status: &Value, type_: &str) -> Option<String> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == type_)
+        .and_then(|c| c["status"].as_str())
+        .map(str::to_string)
+}
