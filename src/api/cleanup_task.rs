@@ -143,6 +143,9 @@ pub struct CleanupTaskStatus {
     /// sends it twice).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submitted_at: Option<Time>,
+    /// The tenant's newest delete job when this cleanup was submitted: its own job is a later one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after_job_id: Option<i64>,
     /// When the job started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<Time>,

@@ -120,10 +120,10 @@ pub fn decide(
     let extra = Some(vec![reachable]);
     let found = match base.job_id {
         Some(id) => snapshot.clean_job(tenant.id, id),
-        None => base
-            .submitted_at
-            .as_ref()
-            .and_then(|t| find_submitted(snapshot, tenant.id, &spec.target, t.0)),
+        None => base.submitted_at.as_ref().and_then(|t| {
+            let after = base.after_job_id.unwrap_or(0);
+            find_submitted(snapshot, tenant.id, &spec.target, t.0, after)
+        }),
     };
     if let Some(job) = found {
         return follow_job(cleanup, base, job, extra, now);
@@ -209,17 +209,23 @@ pub fn decide(
         reason: "Submitting".into(),
         message: "submitting the delete job".into(),
     };
+    let newest = snapshot.clean_jobs_of(tenant.id).map(|j| j.job_id).max();
+    let base = CleanupTaskStatus {
+        after_job_id: Some(newest.unwrap_or(0)),
+        ..base
+    };
     wait(base, health, Step::Submit, true)
 }
 
-/// The job a requested cleanup started: the tenant's oldest delete job of the target's type, sent from sys,
-/// started after the intent (allowing for clock skew), with the first id as parameter for set and piece
-/// deletes.
+/// The job a requested cleanup started: the tenant's first delete job after the newest one known when it
+/// was submitted, of the target's type, sent from sys, started after the intent (allowing for clock skew),
+/// with the first id as parameter for set and piece deletes.
 fn find_submitted<'a>(
     snapshot: &'a Snapshot,
     tenant_id: i64,
     target: &CleanupTarget,
     submitted: Timestamp,
+    after_job_id: i64,
 ) -> Option<&'a CleanJobRow> {
     let target = delete_target(target);
     let first_id = match &target {
@@ -227,7 +233,8 @@ fn find_submitted<'a>(
         DeleteTarget::BackupSets(ids) | DeleteTarget::ArchivelogPieces(ids) => ids.first().copied(),
     };
     snapshot.clean_jobs_of(tenant_id).find(|j| {
-        j.initiator_tenant_id != j.tenant_id
+        j.job_id > after_job_id
+            && j.initiator_tenant_id != j.tenant_id
             && j.kind == target.job_type()
             && j.start.is_some_and(|s| s >= submitted - CLOCK_SKEW)
             && first_id.is_none_or(|id| j.parameter == id)
@@ -547,6 +554,11 @@ mod tests {
             at(100),
         );
         assert_eq!(free.step, Step::Submit);
+        assert_eq!(
+            free.status.after_job_id,
+            Some(7),
+            "the newest job it must come after"
+        );
     }
 
     #[test]
@@ -555,16 +567,18 @@ mod tests {
         task.status = Some(CleanupTaskStatus {
             phase: Some(CleanupTaskPhase::Pending),
             submitted_at: Some(Time(at(1_000))),
+            after_job_id: Some(2),
             ..CleanupTaskStatus::default()
         });
         // Not listed yet, shortly after the intent: wait.
         let early = decide(&task, "ob", &seen("4.4.1.0", vec![], 1_010), at(1_010));
         assert_eq!(early.step, Step::Wait);
-        // Jobs that are not ours: older than the intent, another first id, a policy job.
+        // Jobs that are not ours: known when it was submitted, another first id, a policy job.
         let others = vec![
             job(1, 1, 3, "COMPLETED", 100),
-            job(2, 1, 5, "COMPLETED", 1_001),
-            job(3, 1002, 3, "COMPLETED", 1_001),
+            job(2, 1, 3, "COMPLETED", 999),
+            job(3, 1, 5, "COMPLETED", 1_001),
+            job(4, 1002, 3, "COMPLETED", 1_001),
         ];
         let late = decide(
             &task,
@@ -576,11 +590,11 @@ mod tests {
         assert_eq!(late.status.submitted_at, None);
         // Ours: sent from sys, first id 3, after the intent.
         let mut jobs = others;
-        jobs.push(job(4, 1, 3, "DOING", 1_001));
+        jobs.push(job(5, 1, 3, "DOING", 1_001));
         let found = decide(&task, "ob", &seen("4.4.1.0", jobs, 1_020), at(1_020));
         assert_eq!(found.step, Step::Wait);
         assert_eq!(found.status.phase, Some(CleanupTaskPhase::Executing));
-        assert_eq!(found.status.job_id, Some(4));
+        assert_eq!(found.status.job_id, Some(5));
         assert_eq!(found.status.submitted_at, None);
     }
 
