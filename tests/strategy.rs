@@ -272,3 +272,122 @@ async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_ba
     .await;
     world.done().await;
 }
+
+fn strategy(name: &str, cluster: Value, tenant: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+        "metadata": {"name": name},
+        "spec": {
+            "cluster": cluster,
+            "tenants": [tenant],
+            "dataDestination": {"uri": format!("file:///backup/{name}/data")},
+            "logDestination": {"uri": format!("file:///backup/{name}/archive")},
+            "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+            "deletionPolicy": "StopArchiving",
+        },
+    })
+}
+
+#[tokio::test]
+async fn deletion_policy_stop_archiving_stops_archiving_and_drops_the_policy_before_letting_go() {
+    let Some(world) = World::new("stoparchiving", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    world.apply(strategy("stopper", cluster(), "tenant1")).await;
+    world
+        .phase("LogBackup", "stopper-tenant1-log", "InProgress")
+        .await;
+    eventually("the finalizer and the delete policy", WAIT, || async {
+        let object = world.get("BackupStrategy", "stopper").await?;
+        let held = object
+            .metadata
+            .finalizers
+            .unwrap_or_default()
+            .contains(&"obbackup.dev/stop-archiving".to_string());
+        let policy = simulator::cluster(&world.node)
+            .tenant("tenant1")?
+            .clean
+            .policy
+            .is_some();
+        (held && policy).then_some(())
+    })
+    .await;
+    let (strategies, _) = api_for(
+        &world.admin,
+        &world.namespace,
+        &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy"}),
+    );
+    strategies
+        .delete("stopper", &kube::api::DeleteParams::background())
+        .await
+        .expect("delete");
+    eventually("the strategy to be released", WAIT, || async {
+        world
+            .get("BackupStrategy", "stopper")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    {
+        let cluster = simulator::cluster(&world.node);
+        let tenant = cluster.tenant("tenant1").expect("tenant");
+        assert!(!tenant.archive.log_mode_archive, "archiving stopped");
+        assert!(tenant.clean.policy.is_none(), "delete policy dropped");
+    }
+
+    // A cluster that cannot be reached holds the strategy, with a Warning; Retain lets it go untouched.
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "nowhere",
+        &[
+            ("host", "127.0.0.1"),
+            ("port", "1"),
+            ("user", "root@sys"),
+            ("password", "x"),
+        ],
+    )
+    .await;
+    world
+        .apply(strategy(
+            "stuck",
+            json!({"name": "gone", "connectionSecret": "nowhere"}),
+            "tenant1",
+        ))
+        .await;
+    eventually("the finalizer", WAIT, || async {
+        let object = world.get("BackupStrategy", "stuck").await?;
+        (!object.metadata.finalizers.unwrap_or_default().is_empty()).then_some(())
+    })
+    .await;
+    strategies
+        .delete("stuck", &kube::api::DeleteParams::background())
+        .await
+        .expect("delete");
+    eventually("a Warning saying why it is held", WAIT, || async {
+        world
+            .everything_written()
+            .await
+            .contains("StopArchivingPending")
+            .then_some(())
+    })
+    .await;
+    assert!(world.get("BackupStrategy", "stuck").await.is_some());
+    world
+        .patch_spec(
+            "BackupStrategy",
+            "stuck",
+            json!({"deletionPolicy": "Retain"}),
+        )
+        .await;
+    eventually("the strategy to be released", WAIT, || async {
+        world
+            .get("BackupStrategy", "stuck")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    world.done().await;
+}

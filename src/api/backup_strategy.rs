@@ -262,7 +262,9 @@ pub enum DeletionPolicy {
     #[default]
     Retain,
     /// Stop log archiving (`NOARCHIVELOG`) and drop the `'default'` delete policy of the strategy's tenants.
-    /// Backup data already written is still never deleted.
+    /// Backup data already written is still never deleted. A finalizer holds the strategy until OceanBase
+    /// has accepted both; while it cannot be reached a Warning event says so, and setting `Retain` again
+    /// releases the strategy at once.
     StopArchiving,
 }
 

@@ -8,10 +8,12 @@
 //! It sets each tenant's `DATA_BACKUP_DEST` ahead of the first backup and reports `DestinationReady`
 //! ([`destinations`]).
 //!
-//! It mirrors the delete jobs OceanBase's policy starts as CleanupTasks ([`cleanups`]).
+//! It mirrors the delete jobs OceanBase's policy starts as CleanupTasks ([`cleanups`]), and carries out
+//! `deletionPolicy` when deleted ([`deletion`]).
 
 pub mod children;
 pub mod cleanups;
+pub mod deletion;
 pub mod destinations;
 pub mod plan;
 pub mod retention;
@@ -44,6 +46,9 @@ impl Reconcile for BackupStrategy {
     async fn reconcile(strategy: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         let namespace = namespace_of(strategy.as_ref())?;
         let spec = &strategy.spec;
+        if let deletion::Next::Done(action) = deletion::handle(&ctx, &namespace, &strategy).await? {
+            return Ok(action);
+        }
         let mut check = ReferenceCheck::new(&ctx, &namespace);
         check.problems = spec_problems(spec);
         check.cluster(&spec.cluster).await?;

@@ -1,0 +1,193 @@
+//! What deleting a strategy does in OceanBase (`deletionPolicy`, SPEC §2.2). `Retain` (the default) needs
+//! nothing: Kubernetes garbage-collects the children and OceanBase keeps archiving, its destinations, the
+//! delete policy and every backup. `StopArchiving` holds the strategy with a finalizer until, for each
+//! tenant in scope, the strategy's LogBackups are gone (so none restarts archiving), archiving is stopped
+//! (`NOARCHIVELOG`) and the `'default'` delete policy is dropped. Backup data is never deleted. While
+//! OceanBase cannot be reached the finalizer stays, a Warning event says why, and setting the policy back
+//! to `Retain` releases the strategy at once.
+
+use std::time::Duration;
+
+use kube::{
+    Api, ResourceExt,
+    api::{ListParams, Patch, PatchParams},
+    runtime::{
+        controller::Action,
+        events::{Event, EventType},
+    },
+};
+use serde_json::json;
+
+use super::{children, plan::STRATEGY_LABEL};
+use crate::{
+    api::{BackupStrategy, LogBackup, backup_strategy::DeletionPolicy},
+    controller::{Context, Error},
+    observer::{ClusterKey, Observation},
+    oceanbase::{Redactor, Snapshot, sql},
+};
+
+/// The finalizer that holds a `StopArchiving` strategy until archiving is stopped.
+pub const FINALIZER: &str = "obbackup.dev/stop-archiving";
+/// How soon to try again while the strategy cannot be released yet.
+const RETRY: Duration = Duration::from_secs(10);
+
+/// What the reconcile does next.
+pub enum Next {
+    /// Go on reconciling the (live) strategy.
+    Continue,
+    /// The strategy is being deleted: this is the outcome.
+    Done(Action),
+}
+
+/// Keeps the finalizer in line with `deletionPolicy` and, once the strategy is being deleted, carries out
+/// the policy.
+pub async fn handle(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Next, Error> {
+    let wants = strategy.spec.deletion_policy == DeletionPolicy::StopArchiving;
+    let has = strategy.finalizers().iter().any(|f| f == FINALIZER);
+    let deleting = strategy.metadata.deletion_timestamp.is_some();
+    if !deleting {
+        if wants != has {
+            set_finalizer(ctx, namespace, strategy, wants).await?;
+        }
+        return Ok(Next::Continue);
+    }
+    if !has {
+        return Ok(Next::Done(Action::await_change()));
+    }
+    if !wants {
+        // Switched back to Retain while being deleted: release it untouched.
+        set_finalizer(ctx, namespace, strategy, false).await?;
+        return Ok(Next::Done(Action::await_change()));
+    }
+    // First the LogBackups, so that none of them starts archiving again.
+    let log_backups: Api<LogBackup> = Api::namespaced(ctx.client.clone(), namespace);
+    let selector =
+        ListParams::default().labels(&format!("{STRATEGY_LABEL}={}", strategy.name_any()));
+    let remaining: Vec<String> = log_backups
+        .list(&selector)
+        .await?
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    if !remaining.is_empty() {
+        children::delete_named(&log_backups, &remaining).await?;
+        return Ok(Next::Done(Action::requeue(Duration::from_secs(1))));
+    }
+    let observer = ctx.observers.observe(
+        ClusterKey {
+            namespace: namespace.to_string(),
+            secret: strategy.spec.cluster.connection_secret.clone(),
+        },
+        &strategy.spec.cluster.name,
+    );
+    let Observation::Seen { snapshot, .. } = observer.latest() else {
+        warn(
+            ctx,
+            strategy,
+            "OceanBase cannot be read; archiving is stopped once it can",
+        )
+        .await;
+        observer.poke();
+        return Ok(Next::Done(Action::requeue(RETRY)));
+    };
+    let statements = stop_statements(strategy, &snapshot);
+    if !statements.is_empty()
+        && let Err(error) = ctx
+            .observers
+            .execute(&observer, statements, &Redactor::default())
+            .await
+    {
+        warn(
+            ctx,
+            strategy,
+            &format!("stopping archiving failed: {error}"),
+        )
+        .await;
+        return Ok(Next::Done(Action::requeue(RETRY)));
+    }
+    tracing::info!(strategy = %strategy.name_any(), "archiving stopped and delete policies dropped; releasing the strategy");
+    set_finalizer(ctx, namespace, strategy, false).await?;
+    Ok(Next::Done(Action::await_change()))
+}
+
+/// `NOARCHIVELOG` for each tenant in scope still archiving, `DROP DELETE BACKUP POLICY` for each with a
+/// policy. Tenants OceanBase no longer has are skipped.
+fn stop_statements(
+    strategy: &BackupStrategy,
+    snapshot: &Snapshot,
+) -> Vec<Result<String, crate::oceanbase::ObError>> {
+    let tenants: Vec<&crate::oceanbase::TenantRow> = if strategy.spec.tenants.is_empty() {
+        snapshot.tenants.iter().collect()
+    } else {
+        strategy
+            .spec
+            .tenants
+            .iter()
+            .filter_map(|t| snapshot.tenant(t))
+            .collect()
+    };
+    let mut statements = Vec::new();
+    for tenant in tenants {
+        if tenant.archivelog {
+            statements.push(sql::archive_mode(&tenant.name, false));
+        }
+        if snapshot.delete_policy(tenant.id).is_some() {
+            statements.push(sql::drop_delete_policy(&tenant.name));
+        }
+    }
+    statements
+}
+
+async fn set_finalizer(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    present: bool,
+) -> Result<(), Error> {
+    let mut finalizers: Vec<String> = strategy
+        .finalizers()
+        .iter()
+        .filter(|f| *f != FINALIZER)
+        .cloned()
+        .collect();
+    if present {
+        finalizers.push(FINALIZER.to_string());
+    }
+    // The resourceVersion makes this a compare-and-swap: another writer's finalizer is never lost.
+    let patch = json!({
+        "metadata": {
+            "finalizers": finalizers,
+            "resourceVersion": strategy.resource_version(),
+        }
+    });
+    let api: Api<BackupStrategy> = Api::namespaced(ctx.client.clone(), namespace);
+    api.patch(
+        &strategy.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn warn(ctx: &Context, strategy: &BackupStrategy, note: &str) {
+    tracing::warn!(strategy = %strategy.name_any(), note, "cannot release the strategy yet");
+    ctx.publish(
+        strategy,
+        Event {
+            type_: EventType::Warning,
+            reason: "StopArchivingPending".into(),
+            note: Some(format!(
+                "{note}; set deletionPolicy: Retain to delete the strategy without stopping archiving"
+            )),
+            action: "StopArchiving".into(),
+            secondary: None,
+        },
+    )
+    .await;
+}
