@@ -431,6 +431,11 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
         Some("True")
     );
     assert_eq!(condition(&overview, "Ready").as_deref(), Some("True"));
+    assert_eq!(
+        condition(&overview, "LogBackupHealthy").as_deref(),
+        Some("True"),
+        "{overview}"
+    );
     // Its tasks are named after their scheduled time and come from the schedule; both tenants have been
     // backed up (two windows), yet with successfulTasksHistoryLimit 1 only the newest completed task stays.
     let (tasks, _) = api_for(

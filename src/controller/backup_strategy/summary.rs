@@ -34,6 +34,74 @@ pub struct Findings {
     pub destination_problems: Vec<(String, String)>,
 }
 
+/// Condition type: every tenant in scope archives its log, within the delay threshold.
+pub const LOG_BACKUP_HEALTHY: &str = "LogBackupHealthy";
+
+/// The `LogBackupHealthy` condition: which tenants do not archive, or lag beyond the threshold. Messages
+/// carry no live numbers, so the condition changes only when a tenant crosses a line.
+fn log_backup_health(
+    strategy: &BackupStrategy,
+    snapshot: &crate::oceanbase::Snapshot,
+    tenants: &[String],
+    now: Timestamp,
+) -> Condition {
+    let generation = strategy.metadata.generation;
+    let settings = &strategy.spec.log_backup;
+    if !settings.enabled {
+        return condition(
+            LOG_BACKUP_HEALTHY,
+            false,
+            "Disabled",
+            "log backup is disabled: tenants can be restored only to the end of a data backup",
+            generation,
+        );
+    }
+    let threshold = crate::api::common::parse_duration(&settings.delay_alert_threshold);
+    let mut names: Vec<&String> = tenants.iter().collect();
+    names.sort();
+    let problems: Vec<String> = names
+        .into_iter()
+        .filter_map(|name| {
+            let tenant = snapshot.tenant(name)?;
+            match snapshot.round(tenant.id) {
+                None => Some(format!("{name}: not archiving")),
+                Some(round) if round.status == "INTERRUPTED" => {
+                    Some(format!("{name}: archiving INTERRUPTED ({})", round.comment))
+                }
+                Some(round) if round.status != "DOING" => {
+                    Some(format!("{name}: archiving is {}", round.status))
+                }
+                Some(round) => {
+                    let delay = now.duration_since(crate::observer::scn_time(round.checkpoint_scn));
+                    threshold.filter(|t| delay > *t).map(|_| {
+                        format!("{name}: log delay above {}", settings.delay_alert_threshold)
+                    })
+                }
+            }
+        })
+        .collect();
+    if problems.is_empty() {
+        condition(
+            LOG_BACKUP_HEALTHY,
+            true,
+            "Archiving",
+            &format!(
+                "every tenant archives its log within {}",
+                settings.delay_alert_threshold
+            ),
+            generation,
+        )
+    } else {
+        condition(
+            LOG_BACKUP_HEALTHY,
+            false,
+            "NotArchiving",
+            &problems.join("; "),
+            generation,
+        )
+    }
+}
+
 /// Condition type: every tenant's delete policy keeps the strategy's recovery window.
 pub const RETENTION_APPLIED: &str = "RetentionApplied";
 
@@ -118,6 +186,11 @@ pub fn strategy_status(
                 generation,
             )
         });
+    }
+    if let Observation::Seen { snapshot, .. } = observation
+        && !tenants.is_empty()
+    {
+        extra.push(log_backup_health(strategy, snapshot, tenants, now));
     }
     if matches!(observation, Observation::Seen { .. }) && !tenants.is_empty() {
         let window = &strategy.spec.retention.recovery_window;
@@ -316,6 +389,63 @@ mod tests {
             steady(line(500), Some(&before)),
             line(500),
             "past the grain: refreshed"
+        );
+    }
+
+    #[test]
+    fn log_backup_health_names_the_tenants_that_do_not_archive_or_lag() {
+        use crate::oceanbase::{ArchiveRound, Snapshot, TenantRow};
+        let strategy: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "s", "generation": 1},
+            "spec": {
+                "cluster": {"name": "ob", "connectionSecret": "ob"},
+                "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+                "logBackup": {"delayAlertThreshold": "10m"},
+            },
+        }))
+        .expect("strategy");
+        let now = Timestamp::from_second(1_800_000_000).expect("time");
+        let tenant = |id: i64, name: &str| TenantRow {
+            id,
+            name: name.into(),
+            status: "NORMAL".into(),
+            role: "PRIMARY".into(),
+            archivelog: true,
+        };
+        let round = |tenant_id: i64, status: &str, behind_secs: i64| ArchiveRound {
+            tenant_id,
+            round_id: 1,
+            status: status.into(),
+            start_scn: 1,
+            checkpoint_scn: u64::try_from((now.as_second() - behind_secs) * 1_000_000_000)
+                .expect("scn"),
+            path: String::new(),
+            comment: "dest unreachable".into(),
+        };
+        let snapshot = Snapshot {
+            tenants: vec![
+                tenant(1, "a"),
+                tenant(2, "b"),
+                tenant(3, "c"),
+                tenant(4, "d"),
+            ],
+            rounds: vec![
+                round(1, "DOING", 60),
+                round(2, "DOING", 3600),
+                round(3, "INTERRUPTED", 60),
+            ],
+            ..Snapshot::default()
+        };
+        let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let healthy = log_backup_health(&strategy, &snapshot, &names(&["a"]), now);
+        assert_eq!(healthy.status, "True");
+        let sick = log_backup_health(&strategy, &snapshot, &names(&["d", "c", "b", "a"]), now);
+        assert_eq!(sick.status, "False");
+        assert_eq!(
+            sick.message,
+            "b: log delay above 10m; c: archiving INTERRUPTED (dest unreachable); d: not archiving"
         );
     }
 
