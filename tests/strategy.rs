@@ -312,10 +312,43 @@ async fn deletion_policy_stop_archiving_stops_archiving_and_drops_the_policy_bef
         (held && policy).then_some(())
     })
     .await;
+    // A second strategy for the same tenant is refused, names the first, and touches nothing.
+    world.apply(strategy("second", cluster(), "tenant1")).await;
+    let refused = eventually("the second strategy to be Stalled", WAIT, || async {
+        let status = world.status("BackupStrategy", "second").await;
+        (condition(&status, "Stalled").as_deref() == Some("True")).then_some(status)
+    })
+    .await;
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("already belongs to BackupStrategy stopper")),
+        "{refused}"
+    );
+    assert!(world.get("LogBackup", "second-tenant1-log").await.is_none());
     let (strategies, _) = api_for(
         &world.admin,
         &world.namespace,
         &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy"}),
+    );
+    // Deleting it leaves OceanBase alone even though it asks to stop archiving: it was never in charge.
+    strategies
+        .delete("second", &kube::api::DeleteParams::background())
+        .await
+        .expect("delete");
+    eventually("the refused strategy to be released", WAIT, || async {
+        world
+            .get("BackupStrategy", "second")
+            .await
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(
+        simulator::cluster(&world.node)
+            .tenant("tenant1")
+            .is_some_and(|t| t.archive.log_mode_archive),
+        "archiving untouched"
     );
     strategies
         .delete("stopper", &kube::api::DeleteParams::background())

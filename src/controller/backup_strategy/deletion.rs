@@ -58,8 +58,13 @@ pub async fn handle(
     if !has {
         return Ok(Next::Done(Action::await_change()));
     }
-    if !wants {
-        // Switched back to Retain while being deleted: release it untouched.
+    if !wants
+        || super::exclusive::check(ctx, namespace, strategy)
+            .await?
+            .is_some()
+    {
+        // Switched back to Retain while being deleted, or never in charge of its tenants (another strategy
+        // claimed them first): release it untouched.
         set_finalizer(ctx, namespace, strategy, false).await?;
         return Ok(Next::Done(Action::await_change()));
     }

@@ -15,6 +15,7 @@ pub mod children;
 pub mod cleanups;
 pub mod deletion;
 pub mod destinations;
+pub mod exclusive;
 pub mod plan;
 pub mod retention;
 pub mod summary;
@@ -51,6 +52,9 @@ impl Reconcile for BackupStrategy {
         }
         let mut check = ReferenceCheck::new(&ctx, &namespace);
         check.problems = spec_problems(spec);
+        check
+            .problems
+            .extend(exclusive::check(&ctx, &namespace, &strategy).await?);
         check.cluster(&spec.cluster).await?;
         check.destination(&spec.data_destination).await?;
         check.destination(&spec.log_destination).await?;

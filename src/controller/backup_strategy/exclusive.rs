@@ -1,0 +1,105 @@
+//! A tenant belongs to at most one strategy (SPEC §2.2): of two strategies in a namespace claiming the same
+//! tenant of the same cluster, the younger is `Stalled`, names the older, and touches nothing. A strategy
+//! without a tenant list claims every tenant. Strategies in other namespaces cannot be compared (their
+//! connection Secrets are out of reach), so the check is per namespace.
+
+use kube::{Api, ResourceExt, api::ListParams};
+
+use crate::{
+    api::BackupStrategy,
+    controller::{Context, Error, error::Problem},
+};
+
+/// The problem of `strategy` if an older strategy of the same cluster claims one of its tenants.
+pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<Problem> {
+    let key = |s: &BackupStrategy| (s.creation_timestamp().map(|t| t.0), s.name_any());
+    let mine = &strategy.spec;
+    let first = others
+        .iter()
+        .filter(|o| o.name_any() != strategy.name_any())
+        .filter(|o| key(o) < key(strategy))
+        .filter(|o| {
+            o.spec.cluster.name == mine.cluster.name
+                || o.spec.cluster.connection_secret == mine.cluster.connection_secret
+        })
+        .filter_map(|o| shared_tenant(&mine.tenants, &o.spec.tenants).map(|t| (o, t)))
+        .min_by_key(|(o, _)| key(o))?;
+    let (other, tenant) = first;
+    Some(Problem::elsewhere(
+        "TenantClaimed",
+        format!(
+            "{tenant} of cluster {} already belongs to BackupStrategy {}: a tenant can have one strategy; \
+             list other tenants here or change that strategy",
+            mine.cluster.name,
+            other.name_any()
+        ),
+    ))
+}
+
+/// A tenant both lists claim (an empty list claims them all), as the message names it.
+fn shared_tenant(mine: &[String], theirs: &[String]) -> Option<String> {
+    match (mine.is_empty(), theirs.is_empty()) {
+        (true, true) => Some("every tenant".into()),
+        (true, false) => theirs.first().map(|t| format!("tenant {t}")),
+        (false, true) => mine.first().map(|t| format!("tenant {t}")),
+        (false, false) => mine
+            .iter()
+            .find(|t| theirs.iter().any(|o| o.eq_ignore_ascii_case(t)))
+            .map(|t| format!("tenant {t}")),
+    }
+}
+
+/// Lists the namespace's strategies and checks `strategy` against them.
+pub async fn check(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Option<Problem>, Error> {
+    let api: Api<BackupStrategy> = Api::namespaced(ctx.client.clone(), namespace);
+    let others = api.list(&ListParams::default()).await?.items;
+    Ok(conflict(strategy, &others))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+
+    fn strategy(name: &str, created: i64, cluster: &str, tenants: &[&str]) -> BackupStrategy {
+        let mut s: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": name},
+            "spec": {
+                "cluster": {"name": cluster, "connectionSecret": format!("{cluster}-sys")},
+                "tenants": tenants,
+                "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+            },
+        }))
+        .expect("strategy");
+        s.metadata.creation_timestamp =
+            Some(Time(jiff::Timestamp::from_second(created).expect("time")));
+        s
+    }
+
+    #[test]
+    fn the_younger_of_two_strategies_claiming_a_tenant_is_refused_naming_the_older() {
+        let old = strategy("old", 100, "ob", &["t1", "t2"]);
+        let young = strategy("young", 200, "ob", &["T2"]);
+        let elsewhere = strategy("elsewhere", 50, "other", &[]);
+        let all = [old.clone(), young.clone(), elsewhere];
+        let problem = conflict(&young, &all).expect("claimed");
+        assert_eq!(problem.reason, "TenantClaimed");
+        assert!(
+            problem
+                .message
+                .contains("tenant T2 of cluster ob already belongs to BackupStrategy old")
+        );
+        assert_eq!(conflict(&old, &all), None, "the older one goes on");
+        let everything = strategy("everything", 300, "ob", &[]);
+        assert!(conflict(&everything, &[old.clone(), everything.clone()]).is_some());
+        let disjoint = strategy("disjoint", 400, "ob", &["t3"]);
+        assert_eq!(conflict(&disjoint, &[old, disjoint.clone()]), None);
+    }
+}
