@@ -54,12 +54,11 @@ pub fn next(cron: &Cron, zone: &TimeZone, after: Timestamp) -> Option<Timestamp>
 pub fn task_name(strategy: &str, tenant: &str, incremental: bool, at: Timestamp) -> String {
     let stamp = at.strftime("%Y%m%d-%H%M").to_string();
     let mode = if incremental { "inc" } else { "full" };
-    let tenant = tenant.to_lowercase().replace('_', "-");
-    let suffix = format!("-{mode}-{stamp}");
-    // A name is at most 253 characters; keep the part that makes it unique (tenant, mode, time) whole.
-    let room = 253usize.saturating_sub(suffix.len() + tenant.len() + 1);
-    let strategy: String = strategy.chars().take(room).collect();
-    format!("{}-{tenant}{suffix}", strategy.trim_end_matches(['-', '.']))
+    crate::controller::backup_strategy::children::child_name(
+        strategy,
+        tenant,
+        &format!("{mode}-{stamp}"),
+    )
 }
 
 #[cfg(test)]

@@ -116,13 +116,21 @@ where
     Ok(())
 }
 
+/// The name of a strategy's child for a tenant: `<strategy>-<tenant>-<suffix>`, with the tenant in DNS form.
+/// A name is at most 253 characters; the part that makes it unique (tenant and suffix) is kept whole.
+pub fn child_name(strategy: &str, tenant: &str, suffix: &str) -> String {
+    let tenant = tenant.to_lowercase().replace('_', "-");
+    let room = 253usize.saturating_sub(suffix.len() + tenant.len() + 2);
+    let strategy: String = strategy.chars().take(room).collect();
+    format!(
+        "{}-{tenant}-{suffix}",
+        strategy.trim_end_matches(['-', '.'])
+    )
+}
+
 /// The name of the strategy's LogBackup for a tenant.
 pub fn log_backup_name(strategy: &BackupStrategy, tenant: &str) -> String {
-    format!(
-        "{}-{}-log",
-        strategy.name_any(),
-        tenant.to_lowercase().replace('_', "-")
-    )
+    child_name(&strategy.name_any(), tenant, "log")
 }
 
 /// Makes the strategy's LogBackups match `tenants` (none when log backup is disabled): creates or updates
