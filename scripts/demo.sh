@@ -42,8 +42,8 @@ operator_pid=$!
 # Every example but the "stop log backup" one (it names the same LogBackup as "start log backup"); Secrets and
 # strategies first, as a user would create them before the tasks that refer to them.
 for example in examples/00-secrets.yaml examples/new-backup-strategy*.yaml examples/*.yaml; do
-  # Not in the demo: stopping the archive it just started, a strategy for object storage (it would claim
-  # the demo's tenants too and be Stalled for it), and deleting backup sets that do not exist yet.
+  # Not in the demo: stopping the archive it just started, a strategy for a production cluster on object
+  # storage (not reachable from here), and deleting backup sets that do not exist yet.
   case "$example" in
     examples/log-backup-stop.yaml | examples/new-backup-strategy-object-storage.yaml | \
       examples/manual-cleanup-backup-sets.yaml) continue ;;
