@@ -308,7 +308,8 @@ fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> Ten
     let moved = match (&fresh.log_checkpoint_time, &before.log_checkpoint_time) {
         (Some(now), Some(then)) => now.0.duration_since(then.0) >= STATUS_CHECKPOINT_GRAIN,
         (a, b) => a.is_some() != b.is_some(),
-    };
+        // Archiving started or stopped: the delay appears or goes at once.
+    } || fresh.log_delay_seconds.is_some() != before.log_delay_seconds.is_some();
     let fresh = if moved {
         fresh
     } else {
@@ -389,6 +390,16 @@ mod tests {
             steady(line(500), Some(&before)),
             line(500),
             "past the grain: refreshed"
+        );
+        let starting = TenantBackupStatus {
+            log_delay_seconds: None,
+            ..line(100)
+        };
+        let shown = steady(line(160), Some(&starting));
+        assert_eq!(
+            (shown.log_delay_seconds, shown.log_checkpoint_time),
+            (Some(1), line(160).log_checkpoint_time),
+            "archiving reached DOING: the delay shows at once"
         );
     }
 
