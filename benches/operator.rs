@@ -70,12 +70,20 @@ async fn round_trips_per_cycle() {
         let client = MysqlCluster::new(&info, []);
         // The first snapshot also reads ob_version(), once per client; measure a steady cycle.
         client
-            .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+                descriptions: &[],
+                clean_since: jiff::Timestamp::UNIX_EPOCH,
+                restores: false,
+            })
             .await
             .expect("first snapshot");
         let before = client.round_trips().0;
         client
-            .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+                descriptions: &[],
+                clean_since: jiff::Timestamp::UNIX_EPOCH,
+                restores: false,
+            })
             .await
             .expect("idle snapshot");
         let idle = client.round_trips().0 - before;
@@ -108,7 +116,11 @@ async fn round_trips_per_cycle() {
         }
         let before = client.round_trips().0;
         let snapshot = client
-            .snapshot(&descriptions, jiff::Timestamp::UNIX_EPOCH)
+            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+                descriptions: &descriptions,
+                clean_since: jiff::Timestamp::UNIX_EPOCH,
+                restores: false,
+            })
             .await
             .expect("active snapshot");
         let active = client.round_trips().0 - before;

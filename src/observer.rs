@@ -23,8 +23,8 @@ use clean_history::CleanHistory;
 use crate::{
     metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
     oceanbase::{
-        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, is_final_job_status,
-        mysql::MysqlCluster,
+        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest,
+        is_final_job_status, mysql::MysqlCluster,
     },
 };
 
@@ -67,6 +67,8 @@ pub struct Interest {
     pub description: Option<String>,
     /// Whether it is in a state that changes by itself (poll fast).
     pub active: bool,
+    /// Whether it follows a restore (restores are read only then).
+    pub restore: bool,
 }
 
 /// The last thing an observer saw.
@@ -236,7 +238,12 @@ impl Observers {
         descriptions.sort();
         descriptions.dedup();
         let clean_since = lock(&observer.clean_history).read_since(now);
-        match backend.snapshot(&descriptions, clean_since).await {
+        let request = SnapshotRequest {
+            descriptions: &descriptions,
+            clean_since,
+            restores: interests.values().any(|i| i.restore),
+        };
+        match backend.snapshot(request).await {
             Ok(mut snapshot) => {
                 let fresh = std::mem::take(&mut snapshot.clean_jobs);
                 snapshot.clean_jobs = lock(&observer.clean_history).merge(fresh);
@@ -382,6 +389,7 @@ fn is_busy(snapshot: &Snapshot) -> bool {
         .clean_jobs
         .iter()
         .any(|j| !is_final_job_status(&j.status))
+        || snapshot.restores.iter().any(|r| !r.finished)
 }
 
 /// What of a tenant's delete jobs matters to the objects watching it.
@@ -439,6 +447,15 @@ fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
             snapshot.tenants,
             clean_fingerprint(snapshot, None)
         ));
+    }
+    if interest.restore {
+        // A restore: its job, and the tenant it creates (which turns PRIMARY on activation).
+        let restore = interest
+            .description
+            .as_deref()
+            .and_then(|d| snapshot.restore_by_description(d));
+        let tenant = snapshot.tenant(&interest.tenant);
+        return hasher.hash_one(format!("{restore:?}{tenant:?}"));
     }
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
         return hasher.hash_one("no such tenant");
@@ -528,6 +545,7 @@ mod tests {
             tenant: "tenant1".into(),
             description: None,
             active: false,
+            restore: false,
         };
         let task = Interest {
             description: Some("uid".into()),

@@ -77,7 +77,11 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
         let node = obsim(tenants).await;
         let client = MysqlCluster::new(&info(&node, PASSWORD), []);
         let snapshot = client
-            .snapshot(&["some-uid".to_string()], jiff::Timestamp::UNIX_EPOCH)
+            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+                descriptions: &["some-uid".to_string()],
+                clean_since: jiff::Timestamp::UNIX_EPOCH,
+                restores: true,
+            })
             .await
             .expect("snapshot");
         assert_eq!(snapshot.tenants.len(), tenants);
@@ -93,7 +97,11 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     let client = MysqlCluster::new(&info(&node, PASSWORD), ["backup-pw".to_string()]);
     archiving(&client, &node, "tenant1").await;
     let snapshot = client
-        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            descriptions: &[],
+            clean_since: jiff::Timestamp::UNIX_EPOCH,
+            restores: true,
+        })
         .await
         .expect("snapshot");
     let tenant = snapshot
@@ -142,7 +150,11 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     );
     step(&node.cluster, 120);
     let later = client
-        .snapshot(&["uid-1".to_string()], jiff::Timestamp::UNIX_EPOCH)
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            descriptions: &["uid-1".to_string()],
+            clean_since: jiff::Timestamp::UNIX_EPOCH,
+            restores: true,
+        })
         .await
         .expect("snapshot");
     let job = later
@@ -190,7 +202,11 @@ async fn errors_carry_codes_and_no_secrets() {
     let wrong = MysqlCluster::new(&info(&node, "wrong"), []);
     assert_eq!(
         wrong
-            .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+                descriptions: &[],
+                clean_since: jiff::Timestamp::UNIX_EPOCH,
+                restores: true
+            })
             .await
             .expect_err("1045")
             .code(),
@@ -209,7 +225,11 @@ async fn errors_carry_codes_and_no_secrets() {
         [],
     );
     let error = nowhere
-        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            descriptions: &[],
+            clean_since: jiff::Timestamp::UNIX_EPOCH,
+            restores: true,
+        })
         .await
         .expect_err("nothing listens");
     assert!(matches!(error, ObError::Unreachable(_)), "{error:?}");
@@ -243,7 +263,11 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         [],
     );
     let snapshot = trusting
-        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            descriptions: &[],
+            clean_since: jiff::Timestamp::UNIX_EPOCH,
+            restores: true,
+        })
         .await
         .expect("a snapshot over TLS");
     assert_eq!(snapshot.tenants.len(), 1);
@@ -255,7 +279,11 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         [],
     );
     let error = wrong
-        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            descriptions: &[],
+            clean_since: jiff::Timestamp::UNIX_EPOCH,
+            restores: true,
+        })
         .await
         .expect_err("a server the CA did not sign is refused");
     assert!(!error.to_string().contains(PASSWORD), "{error}");
@@ -273,7 +301,11 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
     // The policy starts its first job an hour later; a few seconds on, it has finished.
     step(&node.cluster, 3600 + 30);
     let snapshot = client
-        .snapshot(&[], jiff::Timestamp::UNIX_EPOCH)
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            descriptions: &[],
+            clean_since: jiff::Timestamp::UNIX_EPOCH,
+            restores: true,
+        })
         .await
         .expect("snapshot");
     let tenant = snapshot.tenant("tenant1").expect("tenant").id;
@@ -291,7 +323,11 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
         .await
         .expect("DELETE OBSOLETE BACKUP");
     let snapshot = client
-        .snapshot(&[], end + jiff::SignedDuration::from_secs(1))
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            descriptions: &[],
+            clean_since: end + jiff::SignedDuration::from_secs(1),
+            restores: true,
+        })
         .await
         .expect("snapshot");
     let jobs: Vec<_> = snapshot.clean_jobs_of(tenant).collect();

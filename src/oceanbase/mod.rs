@@ -193,6 +193,39 @@ impl CleanJobRow {
     }
 }
 
+/// A restore as the sys tenant sees it (`CDB_OB_RESTORE_PROGRESS` / `_HISTORY`, the `TENANT_ID = 1` row,
+/// reference §6.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreJobRow {
+    pub job_id: i64,
+    pub tenant_name: String,
+    /// Progress: `CREATE_TENANT`, `WAIT_TENANT_RESTORE_FINISH`, `RESTORE_SUCCESS`, `RESTORE_FAIL`; history:
+    /// `SUCCESS` or `FAIL`.
+    pub status: String,
+    pub restore_scn: u64,
+    pub start: Option<Timestamp>,
+    /// Only in the history.
+    pub finish: Option<Timestamp>,
+    pub total_bytes: i64,
+    pub finish_bytes: i64,
+    pub description: String,
+    /// Only in the history: why it failed.
+    pub comment: String,
+    /// Whether the row comes from the history.
+    pub finished: bool,
+}
+
+/// What one observer cycle reads beyond the fixed views.
+#[derive(Clone, Copy, Debug)]
+pub struct SnapshotRequest<'a> {
+    /// Descriptions of jobs whose finished rows (backup and restore history) are wanted.
+    pub descriptions: &'a [String],
+    /// Finished delete jobs that ended at or after this time are read.
+    pub clean_since: Timestamp,
+    /// Whether to read restores (someone watches one).
+    pub restores: bool,
+}
+
 /// Everything one observer cycle reads, in a constant number of queries.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Snapshot {
@@ -213,6 +246,8 @@ pub struct Snapshot {
     pub delete_policies: Vec<(i64, String, String)>,
     /// Unfinished delete jobs and the finished ones the observer still remembers, newest last per tenant.
     pub clean_jobs: Vec<CleanJobRow>,
+    /// Running restores and the finished ones whose description was asked for (when restores were read).
+    pub restores: Vec<RestoreJobRow>,
 }
 
 impl Snapshot {
@@ -295,6 +330,21 @@ impl Snapshot {
         !self.version.trim().is_empty() && parts >= wanted
     }
 
+    /// The restore started with this description: its history row once finished, else its progress row.
+    pub fn restore_by_description(&self, description: &str) -> Option<&RestoreJobRow> {
+        let mut rows = self
+            .restores
+            .iter()
+            .filter(|r| r.description == description);
+        let first = rows.next()?;
+        Some(
+            std::iter::once(first)
+                .chain(rows)
+                .find(|r| r.finished)
+                .unwrap_or(first),
+        )
+    }
+
     /// A delete job by id.
     pub fn clean_job(&self, tenant_id: i64, job_id: i64) -> Option<&CleanJobRow> {
         self.clean_jobs
@@ -321,13 +371,12 @@ pub fn is_final_job_status(status: &str) -> bool {
 
 /// The operator's verbs on one OceanBase cluster. Every statement runs on the sys tenant.
 pub trait OceanBase: Send + Sync {
-    /// Reads a [`Snapshot`]: tenants, rounds, destinations, unfinished jobs plus the finished jobs with these
-    /// descriptions, progress and sets — a constant number of queries whatever the number of tenants.
-    /// Finished delete jobs are read when they ended at or after `clean_since`.
+    /// Reads a [`Snapshot`]: tenants, rounds, destinations, unfinished jobs plus the finished jobs with the
+    /// request's descriptions, progress, sets, delete jobs and (when asked) restores — a constant number of
+    /// queries whatever the number of tenants.
     fn snapshot<'a>(
         &'a self,
-        descriptions: &'a [String],
-        clean_since: Timestamp,
+        request: SnapshotRequest<'a>,
     ) -> BoxFuture<'a, Result<Snapshot, ObError>>;
 
     /// Runs administrative statements, in order, on one session.

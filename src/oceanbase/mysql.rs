@@ -17,7 +17,8 @@ use mysql_async::{
 
 use super::{
     ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow,
-    ConnectionInfo, ObError, OceanBase, PieceRow, Redactor, Snapshot, TenantRow, sql,
+    ConnectionInfo, ObError, OceanBase, PieceRow, Redactor, RestoreJobRow, Snapshot,
+    SnapshotRequest, TenantRow, sql,
 };
 
 /// How long connecting may take.
@@ -101,11 +102,8 @@ impl MysqlCluster {
         }
     }
 
-    async fn read_snapshot(
-        &self,
-        descriptions: &[String],
-        clean_since: Timestamp,
-    ) -> Result<Snapshot, ObError> {
+    async fn read_snapshot(&self, request: SnapshotRequest<'_>) -> Result<Snapshot, ObError> {
+        let descriptions = request.descriptions;
         let mut conn = self.pooled().await?;
         // The version does not change under a live connection pool: read it once.
         let version = match self.version.get() {
@@ -301,10 +299,16 @@ impl MysqlCluster {
                 )
             })
             .collect();
-        let clean_jobs = self.clean_jobs(&mut conn, clean_since).await?;
+        let clean_jobs = self.clean_jobs(&mut conn, request.clean_since).await?;
+        let restores = if request.restores {
+            self.restores(&mut conn, descriptions).await?
+        } else {
+            Vec::new()
+        };
         Ok(Snapshot {
             version,
             clean_jobs,
+            restores,
             delete_policies,
             tenants,
             rounds,
@@ -361,6 +365,67 @@ impl MysqlCluster {
         Ok(jobs)
     }
 
+    /// The sys rows of running restores, and of finished ones with these descriptions (reference §6.3).
+    async fn restores(
+        &self,
+        conn: &mut Conn,
+        descriptions: &[String],
+    ) -> Result<Vec<RestoreJobRow>, ObError> {
+        let mut rows: Vec<RestoreJobRow> = self
+            .rows(
+                conn,
+                "SELECT job_id, restore_tenant_name, status, restore_scn, start_timestamp, total_bytes, \
+                 finish_bytes, description FROM CDB_OB_RESTORE_PROGRESS WHERE tenant_id = 1",
+            )
+            .await?
+            .into_iter()
+            .map(|mut r| RestoreJobRow {
+                job_id: int(&mut r, 0),
+                tenant_name: text(&mut r, 1).unwrap_or_default(),
+                status: text(&mut r, 2).unwrap_or_default(),
+                restore_scn: uint(&mut r, 3),
+                start: timestamp(&mut r, 4),
+                finish: None,
+                total_bytes: int(&mut r, 5),
+                finish_bytes: int(&mut r, 6),
+                description: text(&mut r, 7).unwrap_or_default(),
+                comment: String::new(),
+                finished: false,
+            })
+            .collect();
+        if !descriptions.is_empty() {
+            let list = descriptions
+                .iter()
+                .map(|d| sql::literal(d))
+                .collect::<Result<Vec<_>, _>>()?
+                .join(", ");
+            let finished = self
+                .rows(
+                    conn,
+                    &format!(
+                        "SELECT job_id, restore_tenant_name, status, restore_scn, start_timestamp, \
+                         finish_timestamp, total_bytes, finish_bytes, description, comment \
+                         FROM CDB_OB_RESTORE_HISTORY WHERE tenant_id = 1 AND description IN ({list})"
+                    ),
+                )
+                .await?;
+            rows.extend(finished.into_iter().map(|mut r| RestoreJobRow {
+                job_id: int(&mut r, 0),
+                tenant_name: text(&mut r, 1).unwrap_or_default(),
+                status: text(&mut r, 2).unwrap_or_default(),
+                restore_scn: uint(&mut r, 3),
+                start: timestamp(&mut r, 4),
+                finish: timestamp(&mut r, 5),
+                total_bytes: int(&mut r, 6),
+                finish_bytes: int(&mut r, 7),
+                description: text(&mut r, 8).unwrap_or_default(),
+                comment: self.redactor.redact(&text(&mut r, 9).unwrap_or_default()),
+                finished: true,
+            }));
+        }
+        Ok(rows)
+    }
+
     fn job(&self, mut r: Row) -> BackupJobRow {
         BackupJobRow {
             tenant_id: int(&mut r, 0),
@@ -408,10 +473,9 @@ impl MysqlCluster {
 impl OceanBase for MysqlCluster {
     fn snapshot<'a>(
         &'a self,
-        descriptions: &'a [String],
-        clean_since: Timestamp,
+        request: SnapshotRequest<'a>,
     ) -> BoxFuture<'a, Result<Snapshot, ObError>> {
-        self.read_snapshot(descriptions, clean_since).boxed()
+        self.read_snapshot(request).boxed()
     }
 
     fn execute<'a>(&'a self, statements: &'a [String]) -> BoxFuture<'a, Result<(), ObError>> {

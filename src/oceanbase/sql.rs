@@ -248,6 +248,156 @@ pub fn cancel_delete(tenant: &str) -> Result<String, ObError> {
     ))
 }
 
+/// An OceanBase capacity such as `4G` (reference §6.1).
+fn capacity(value: &str) -> Result<String, ObError> {
+    let digits = value.trim_end_matches(['M', 'G', 'T']);
+    let valid = value.len() == digits.len() + 1
+        && !digits.is_empty()
+        && !digits.starts_with('0')
+        && digits.chars().all(|c| c.is_ascii_digit());
+    if valid {
+        literal(value)
+    } else {
+        Err(ObError::InvalidValue(format!(
+            "{value:?} is not a size such as 4G, 512M or 1T"
+        )))
+    }
+}
+
+/// `CREATE RESOURCE UNIT IF NOT EXISTS u MAX_CPU = n, MEMORY_SIZE = 'm'[, LOG_DISK_SIZE = 'l']` (§6.1).
+pub fn create_unit(
+    name: &str,
+    max_cpu: f64,
+    memory_size: &str,
+    log_disk_size: Option<&str>,
+) -> Result<String, ObError> {
+    if !max_cpu.is_finite() || max_cpu < 1.0 {
+        return Err(ObError::InvalidValue("maxCpu must be at least 1".into()));
+    }
+    let log_disk = log_disk_size
+        .map(|l| capacity(l).map(|l| format!(", LOG_DISK_SIZE = {l}")))
+        .transpose()?
+        .unwrap_or_default();
+    Ok(format!(
+        "CREATE RESOURCE UNIT IF NOT EXISTS {} MAX_CPU = {max_cpu}, MEMORY_SIZE = {}{log_disk}",
+        identifier(name)?,
+        capacity(memory_size)?
+    ))
+}
+
+/// `CREATE RESOURCE POOL IF NOT EXISTS p UNIT = 'u', UNIT_NUM = n, ZONE_LIST = ('z1', …)` (§6.1).
+pub fn create_pool(
+    name: &str,
+    unit: &str,
+    unit_num: i32,
+    zones: &[String],
+) -> Result<String, ObError> {
+    if unit_num < 1 || zones.is_empty() {
+        return Err(ObError::InvalidValue(
+            "a pool needs at least one unit and one zone".into(),
+        ));
+    }
+    let zones = zones
+        .iter()
+        .map(|z| identifier(z).and_then(|_| literal(z)))
+        .collect::<Result<Vec<_>, _>>()?
+        .join(", ");
+    identifier(unit)?;
+    Ok(format!(
+        "CREATE RESOURCE POOL IF NOT EXISTS {} UNIT = {}, UNIT_NUM = {unit_num}, ZONE_LIST = ({zones})",
+        identifier(name)?,
+        literal(unit)?
+    ))
+}
+
+/// `DROP RESOURCE POOL IF EXISTS p` or `DROP RESOURCE UNIT IF EXISTS u`.
+pub fn drop_resource(pool: bool, name: &str) -> Result<String, ObError> {
+    Ok(format!(
+        "DROP RESOURCE {} IF EXISTS {}",
+        if pool { "POOL" } else { "UNIT" },
+        identifier(name)?
+    ))
+}
+
+/// `SET DECRYPTION IDENTIFIED BY 'pw'`: lets this session read backups encrypted with that password (§6.2).
+pub fn set_decryption(password: &str) -> Result<String, ObError> {
+    Ok(format!(
+        "SET DECRYPTION IDENTIFIED BY {}",
+        literal(password)?
+    ))
+}
+
+/// Where a restore stops (§6.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestoreUntil {
+    /// Everything archived (no UNTIL).
+    Latest,
+    /// `UNTIL TIME = '…'` in UTC (the session's time zone).
+    Time(jiff::Timestamp),
+    /// `UNTIL SCN = n`.
+    Scn(u64),
+}
+
+/// `ALTER SYSTEM RESTORE t FROM 'data,log' [UNTIL …] WITH 'options' DESCRIPTION = 'd'` (§6.2). The URIs
+/// carry their access keys (spliced by [`uri_with_keys`]); options are `key=value` pairs joined by `&`.
+pub fn restore(
+    tenant: &str,
+    uris: &[String],
+    until: RestoreUntil,
+    options: &[(&str, &str)],
+    description: &str,
+) -> Result<String, ObError> {
+    if uris.iter().any(|u| u.contains(',') || u.contains(' ')) {
+        return Err(ObError::InvalidValue(
+            "a restore source URI cannot contain commas or spaces".into(),
+        ));
+    }
+    let until = match until {
+        RestoreUntil::Latest => String::new(),
+        RestoreUntil::Time(at) => format!(
+            " UNTIL TIME = '{}'",
+            at.to_zoned(jiff::tz::TimeZone::UTC)
+                .strftime("%Y-%m-%d %H:%M:%S%.6f")
+        ),
+        RestoreUntil::Scn(scn) => format!(" UNTIL SCN = {scn}"),
+    };
+    for (key, value) in options {
+        if value.is_empty() || value.contains(['&', '=', '\'', ' ']) {
+            return Err(ObError::InvalidValue(format!(
+                "restore option {key} has an invalid value"
+            )));
+        }
+    }
+    let options = options
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&");
+    Ok(format!(
+        "ALTER SYSTEM RESTORE {} FROM {}{until} WITH {} DESCRIPTION = {}",
+        identifier(tenant)?,
+        literal(&uris.join(","))?,
+        literal(&options)?,
+        literal(description)?
+    ))
+}
+
+/// `ALTER SYSTEM CANCEL RESTORE t` (§6.2).
+pub fn cancel_restore(tenant: &str) -> Result<String, ObError> {
+    Ok(format!(
+        "ALTER SYSTEM CANCEL RESTORE {}",
+        identifier(tenant)?
+    ))
+}
+
+/// `ALTER SYSTEM ACTIVATE STANDBY TENANT = t`: the restored standby becomes primary (§6.4).
+pub fn activate_standby(tenant: &str) -> Result<String, ObError> {
+    Ok(format!(
+        "ALTER SYSTEM ACTIVATE STANDBY TENANT = {}",
+        identifier(tenant)?
+    ))
+}
+
 /// Replaces secret values, and anything shaped like an access key or a password clause, in text that may
 /// reach logs, status, events or metrics.
 #[derive(Clone, Default)]
@@ -405,6 +555,39 @@ mod tests {
         );
         assert!(delete_backup("t", &DeleteTarget::BackupSets(vec![0])).is_err());
         assert!(delete_backup("t", &DeleteTarget::BackupSets((1..=33).collect())).is_err());
+        assert_eq!(
+            create_unit("u1", 2.0, "4G", Some("12G")).expect("ok"),
+            "CREATE RESOURCE UNIT IF NOT EXISTS `u1` MAX_CPU = 2, MEMORY_SIZE = '4G', LOG_DISK_SIZE = '12G'"
+        );
+        assert!(create_unit("u1", 2.0, "4G'; DROP", None).is_err());
+        assert_eq!(
+            create_pool("p1", "u1", 1, &["z1".into(), "z2".into()]).expect("ok"),
+            "CREATE RESOURCE POOL IF NOT EXISTS `p1` UNIT = 'u1', UNIT_NUM = 1, ZONE_LIST = ('z1', 'z2')"
+        );
+        assert!(create_pool("p1", "u1", 1, &["z'1".into()]).is_err());
+        let at = jiff::Timestamp::from_second(1_763_600_000).expect("time");
+        assert_eq!(
+            restore(
+                "r1",
+                &["file:///d".into(), "file:///a".into()],
+                RestoreUntil::Time(at),
+                &[("pool_list", "p1"), ("primary_zone", "z1")],
+                "uid-0",
+            )
+            .expect("ok"),
+            "ALTER SYSTEM RESTORE `r1` FROM 'file:///d,file:///a' UNTIL TIME = '2025-11-20 00:53:20.000000' \
+             WITH 'pool_list=p1&primary_zone=z1' DESCRIPTION = 'uid-0'"
+        );
+        assert!(
+            restore(
+                "r1",
+                &["file:///d".into()],
+                RestoreUntil::Latest,
+                &[("locality", "F@z1&x=y")],
+                "u"
+            )
+            .is_err()
+        );
         assert_eq!(
             cancel_delete("t").expect("ok"),
             "ALTER SYSTEM CANCEL DELETE BACKUP TENANT = `t`"

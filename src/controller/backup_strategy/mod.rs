@@ -82,6 +82,7 @@ impl Reconcile for BackupStrategy {
                 tenant: String::new(),
                 description: None,
                 active: false,
+                restore: false,
             }),
         );
         let observation = observer.latest();

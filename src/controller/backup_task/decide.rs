@@ -77,6 +77,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             tenant: task.spec.tenant.clone(),
             description: Some(uid.clone()),
             active,
+            restore: false,
         })
     };
     if previous.phase.is_some_and(is_terminal) {
@@ -366,6 +367,7 @@ fn follow_job(
             tenant: task.spec.tenant.clone(),
             description: Some(job.description.clone()),
             active: true,
+            restore: false,
         }),
         recheck,
     }

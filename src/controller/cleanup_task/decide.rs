@@ -81,6 +81,7 @@ pub fn decide(
             tenant: spec.tenant.clone(),
             description: None,
             active,
+            restore: false,
         })
     };
     if previous.phase.is_some_and(is_terminal) {
@@ -325,6 +326,7 @@ fn follow_job(
             tenant: cleanup.spec.tenant.clone(),
             description: None,
             active: true,
+            restore: false,
         }),
     }
 }

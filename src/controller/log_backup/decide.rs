@@ -77,6 +77,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         tenant: spec.tenant.clone(),
         description: None,
         active: true,
+        restore: false,
     };
     let (snapshot, tenant, reachable) = match observed::read(
         inputs.observation,
