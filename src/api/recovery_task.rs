@@ -273,6 +273,14 @@ pub struct RecoveryTaskStatus {
     /// The `retry` value the current attempt belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_retry: Option<i32>,
+    /// When the operator sent this attempt's RESTORE (its intent, recorded first so that a restart never
+    /// sends it twice).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitted_at: Option<Time>,
+    /// The resource pool this task created for the new tenant (dropped again if the restore fails or is
+    /// canceled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_pool: Option<String>,
     /// OceanBase's restore JOB_ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_id: Option<i64>,

@@ -1,0 +1,894 @@
+//! What a RecoveryTask should look like and do next, as a pure function of its spec, its status, the check
+//! of its recovery point, the last observation of the target cluster and the time (SPEC §2.6, reference §6
+//! and §10).
+//!
+//! Exactly once: each attempt's RESTORE carries `DESCRIPTION = '<uid>-<retry>'`, the intent is recorded
+//! before the statement is sent, and the job is found by that description (progress, then history). A
+//! task whose job OceanBase does not list is submitted again only once a snapshot read well after the
+//! intent still shows none. Nothing is sent before the pre-flight passes: the target reachable, the tenant
+//! name free, the point inside a recoverable window (or said to be unverifiable).
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
+use crate::{
+    api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
+    controller::{
+        backup_task::decide::SUBMIT_GRACE,
+        conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
+    },
+    observer::{Interest, Observation, scn_time},
+    oceanbase::{ObError, RestoreJobRow, Snapshot},
+};
+
+/// Condition type: the recovery point lies inside a recoverable window.
+pub const RECOVERY_POINT_VERIFIED: &str = "RecoveryPointVerified";
+
+/// What is known of the recovery point before anything is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PointCheck {
+    /// Inside a recoverable window of the source (the message says which).
+    Inside(String),
+    /// Before every window or in a gap: the restore cannot succeed.
+    Outside(String),
+    /// After the newest window's end: wait for archiving to get there.
+    NotYet(String),
+    /// Nothing to check it against (no strategy): go on, saying so.
+    Unverified(String),
+}
+
+/// What the reconcile must do after writing the status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing: wait for OceanBase or for a change.
+    Wait,
+    /// Record the intent, then create the unit and pool (if the task makes them) and send RESTORE.
+    Submit,
+    /// Send `CANCEL RESTORE`.
+    Cancel,
+    /// Send `ACTIVATE STANDBY`.
+    Activate,
+    /// Drop the pool and unit the task created (after a failure or a cancel).
+    Release,
+}
+
+/// The outcome of [`decide`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub status: RecoveryTaskStatus,
+    pub step: Step,
+    /// What to watch in the observer (`None` once the task has ended).
+    pub interest: Option<Interest>,
+}
+
+/// What the decision reads.
+pub struct Inputs<'a> {
+    pub task: &'a RecoveryTask,
+    pub target_cluster: &'a str,
+    pub point: &'a PointCheck,
+    pub observation: &'a Observation,
+    /// The pool this task creates, if it creates one.
+    pub own_pool: Option<&'a str>,
+    pub now: Timestamp,
+}
+
+/// The description of the current attempt's RESTORE.
+pub fn description(task: &RecoveryTask) -> String {
+    format!(
+        "{}-{}",
+        task.metadata.uid.as_deref().unwrap_or_default(),
+        task.spec.retry
+    )
+}
+
+/// Whether a phase never changes again (a Failed task changes when `retry` is increased).
+pub fn is_terminal(phase: RecoveryTaskPhase) -> bool {
+    matches!(
+        phase,
+        RecoveryTaskPhase::Completed | RecoveryTaskPhase::Failed | RecoveryTaskPhase::Canceled
+    )
+}
+
+/// Decides the task's status and next step.
+pub fn decide(inputs: &Inputs<'_>) -> Decision {
+    let task = inputs.task;
+    let spec = &task.spec;
+    let mut previous = task.status.clone().unwrap_or_default();
+    let retried = previous.phase == Some(RecoveryTaskPhase::Failed)
+        && previous.observed_retry.unwrap_or(0) < spec.retry;
+    if retried {
+        // A new attempt: the failed one's job, times and failure are history.
+        previous = RecoveryTaskStatus {
+            conditions: previous.conditions,
+            source_cluster_name: previous.source_cluster_name,
+            ..RecoveryTaskStatus::default()
+        };
+    }
+    let base = RecoveryTaskStatus {
+        phase: previous.phase.or(Some(RecoveryTaskPhase::Pending)),
+        observed_generation: task.metadata.generation,
+        observed_retry: Some(spec.retry),
+        ..previous.clone()
+    };
+    let interest = |active: bool| {
+        Some(Interest {
+            tenant: spec.target.tenant.clone(),
+            description: Some(description(task)),
+            active,
+            restore: true,
+        })
+    };
+    if let Some(phase) = previous.phase.filter(|p| is_terminal(*p)) {
+        let release = phase != RecoveryTaskPhase::Completed && previous.resource_pool.is_some();
+        return Decision {
+            status: base,
+            step: if release { Step::Release } else { Step::Wait },
+            interest: None,
+        };
+    }
+    let snapshot = match inputs.observation {
+        Observation::Seen { snapshot, .. } => snapshot.as_ref(),
+        Observation::Unknown => {
+            let health = Health::Progressing {
+                reason: "WaitingForCluster".into(),
+                message: format!("reading cluster {}", inputs.target_cluster),
+            };
+            return wait(inputs, base, health, None, interest(true));
+        }
+        Observation::Unreachable { reason, .. } => {
+            let message = format!(
+                "target cluster {} cannot be reached: {reason}",
+                inputs.target_cluster
+            );
+            let unreachable = condition(
+                CLUSTER_REACHABLE,
+                false,
+                "Unreachable",
+                &message,
+                task.metadata.generation,
+            );
+            let health = Health::Progressing {
+                reason: "ClusterUnreachable".into(),
+                message,
+            };
+            return wait(inputs, base, health, Some(unreachable), interest(true));
+        }
+    };
+    let reachable = condition(
+        CLUSTER_REACHABLE,
+        true,
+        "Reachable",
+        "the cluster answered",
+        task.metadata.generation,
+    );
+    let at = match inputs.observation {
+        Observation::Seen { at, .. } => *at,
+        _ => inputs.now,
+    };
+    if let Some(job) = snapshot.restore_by_description(&description(task)) {
+        return follow(inputs, base, snapshot, job, reachable);
+    }
+    if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
+        && at < submitted + crate::clock::margin(SUBMIT_GRACE)
+    {
+        let health = Health::Progressing {
+            reason: "Submitted".into(),
+            message: "submitted; waiting for OceanBase to list the restore".into(),
+        };
+        return wait(inputs, base, health, Some(reachable), interest(true));
+    }
+    let base = RecoveryTaskStatus {
+        submitted_at: None,
+        ..base
+    };
+    if spec.cancel {
+        let status = RecoveryTaskStatus {
+            phase: Some(RecoveryTaskPhase::Canceled),
+            ended_at: Some(api_time(inputs.now)),
+            ..base
+        };
+        let health = Health::Ready {
+            reason: "Canceled".into(),
+            message: "canceled before the restore was started".into(),
+        };
+        return ended(inputs, status, health, reachable);
+    }
+    let target = &spec.target.tenant;
+    if snapshot.tenant(target).is_some() {
+        let health = Health::Stalled {
+            reason: "TargetTenantExists".into(),
+            message: format!(
+                "cluster {} already has a tenant {target}: choose another target tenant name",
+                inputs.target_cluster
+            ),
+        };
+        return wait(inputs, base, health, Some(reachable), interest(false));
+    }
+    if let Some(other) = snapshot
+        .restores
+        .iter()
+        .find(|r| !r.finished && r.tenant_name.eq_ignore_ascii_case(target))
+    {
+        let health = Health::Progressing {
+            reason: "AnotherRestoreRunning".into(),
+            message: format!(
+                "restore job {} is already creating tenant {target}",
+                other.job_id
+            ),
+        };
+        return wait(inputs, base, health, Some(reachable), interest(true));
+    }
+    let generation = task.metadata.generation;
+    let (verified, health) = match inputs.point {
+        PointCheck::Outside(message) => {
+            let status = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::Failed),
+                ended_at: Some(api_time(inputs.now)),
+                failure: Some(Failure {
+                    code: None,
+                    message: message.clone(),
+                }),
+                ..base
+            };
+            let health = Health::Stalled {
+                reason: "RecoveryPointOutsideWindow".into(),
+                message: format!("{message}; nothing was sent to OceanBase"),
+            };
+            let point = condition(
+                RECOVERY_POINT_VERIFIED,
+                false,
+                "OutsideWindow",
+                message,
+                generation,
+            );
+            return Decision {
+                status: with_health(
+                    status,
+                    task,
+                    &health,
+                    Some(vec![reachable, point]),
+                    inputs.now,
+                ),
+                step: if base_has_pool(&task.status) {
+                    Step::Release
+                } else {
+                    Step::Wait
+                },
+                interest: None,
+            };
+        }
+        PointCheck::NotYet(message) => {
+            let point = condition(
+                RECOVERY_POINT_VERIFIED,
+                false,
+                "NotYetArchived",
+                message,
+                generation,
+            );
+            let health = Health::Progressing {
+                reason: "WaitingForArchive".into(),
+                message: message.clone(),
+            };
+            return Decision {
+                status: with_health(
+                    base,
+                    task,
+                    &health,
+                    Some(vec![reachable, point]),
+                    inputs.now,
+                ),
+                step: Step::Wait,
+                interest: interest(false),
+            };
+        }
+        PointCheck::Inside(message) => (
+            condition(
+                RECOVERY_POINT_VERIFIED,
+                true,
+                "InsideWindow",
+                message,
+                generation,
+            ),
+            Health::Progressing {
+                reason: "Submitting".into(),
+                message: "starting the restore".into(),
+            },
+        ),
+        PointCheck::Unverified(message) => (
+            condition(
+                RECOVERY_POINT_VERIFIED,
+                false,
+                "Unverified",
+                message,
+                generation,
+            ),
+            Health::Progressing {
+                reason: "Submitting".into(),
+                message: format!("starting the restore ({message})"),
+            },
+        ),
+    };
+    let status = RecoveryTaskStatus {
+        phase: Some(RecoveryTaskPhase::Pending),
+        resource_pool: inputs.own_pool.map(str::to_string),
+        ..base
+    };
+    Decision {
+        status: with_health(
+            status,
+            task,
+            &health,
+            Some(vec![reachable, verified]),
+            inputs.now,
+        ),
+        step: Step::Submit,
+        interest: interest(true),
+    }
+}
+
+fn base_has_pool(status: &Option<RecoveryTaskStatus>) -> bool {
+    status.as_ref().is_some_and(|s| s.resource_pool.is_some())
+}
+
+fn wait(
+    inputs: &Inputs<'_>,
+    status: RecoveryTaskStatus,
+    health: Health,
+    extra: Option<Condition>,
+    interest: Option<Interest>,
+) -> Decision {
+    Decision {
+        status: with_health(
+            status,
+            inputs.task,
+            &health,
+            extra.map(|c| vec![c]),
+            inputs.now,
+        ),
+        step: Step::Wait,
+        interest,
+    }
+}
+
+/// A task that has just ended Failed or Canceled: release what it created.
+fn ended(
+    inputs: &Inputs<'_>,
+    status: RecoveryTaskStatus,
+    health: Health,
+    reachable: Condition,
+) -> Decision {
+    let release = status.resource_pool.is_some();
+    Decision {
+        status: with_health(
+            status,
+            inputs.task,
+            &health,
+            Some(vec![reachable]),
+            inputs.now,
+        ),
+        step: if release { Step::Release } else { Step::Wait },
+        interest: None,
+    }
+}
+
+/// The status of a task whose restore OceanBase lists.
+fn follow(
+    inputs: &Inputs<'_>,
+    base: RecoveryTaskStatus,
+    snapshot: &Snapshot,
+    job: &RestoreJobRow,
+    reachable: Condition,
+) -> Decision {
+    let task = inputs.task;
+    let spec = &task.spec;
+    let progress = if job.total_bytes > 0 {
+        Some(i32::try_from((job.finish_bytes * 100 / job.total_bytes).clamp(0, 100)).unwrap_or(0))
+    } else {
+        base.progress
+    };
+    let base = RecoveryTaskStatus {
+        job_id: Some(job.job_id),
+        submitted_at: None,
+        started_at: job.start.map(api_time).or(base.started_at),
+        restore_scn: i64::try_from(job.restore_scn).ok().filter(|s| *s > 0),
+        recovery_time: (job.restore_scn > 0).then(|| api_time(scn_time(job.restore_scn))),
+        progress,
+        ..base
+    };
+    let succeeded = matches!(job.status.as_str(), "SUCCESS" | "RESTORE_SUCCESS");
+    let failed = job.finished && job.status != "SUCCESS";
+    if failed {
+        let canceled = spec.cancel;
+        let status = RecoveryTaskStatus {
+            phase: Some(if canceled {
+                RecoveryTaskPhase::Canceled
+            } else {
+                RecoveryTaskPhase::Failed
+            }),
+            ended_at: job.finish.map(api_time).or(Some(api_time(inputs.now))),
+            failure: (!canceled).then(|| Failure {
+                code: None,
+                message: if job.comment.is_empty() {
+                    format!(
+                        "OceanBase ended restore job {} with {}",
+                        job.job_id, job.status
+                    )
+                } else {
+                    job.comment.clone()
+                },
+            }),
+            ..base
+        };
+        let health = if canceled {
+            Health::Ready {
+                reason: "Canceled".into(),
+                message: format!("restore job {} was canceled", job.job_id),
+            }
+        } else {
+            Health::Stalled {
+                reason: "RestoreFailed".into(),
+                message: format!(
+                    "{}; increase spec.retry to try again",
+                    status
+                        .failure
+                        .as_ref()
+                        .map(|f| f.message.clone())
+                        .unwrap_or_default()
+                ),
+            }
+        };
+        return ended(inputs, status, health, reachable);
+    }
+    let keep_watching = Some(Interest {
+        tenant: spec.target.tenant.clone(),
+        description: Some(description(task)),
+        active: true,
+        restore: true,
+    });
+    if !succeeded {
+        let cancel = spec.cancel;
+        let health = Health::Progressing {
+            reason: "InProgress".into(),
+            message: format!(
+                "restore job {} {}{}",
+                job.job_id,
+                job.status,
+                progress.map(|p| format!(", {p}%")).unwrap_or_default()
+            ),
+        };
+        let status = RecoveryTaskStatus {
+            phase: Some(RecoveryTaskPhase::InProgress),
+            ..base
+        };
+        return Decision {
+            status: with_health(status, task, &health, Some(vec![reachable]), inputs.now),
+            step: if cancel { Step::Cancel } else { Step::Wait },
+            interest: keep_watching,
+        };
+    }
+    let tenant = snapshot.tenant(&spec.target.tenant);
+    let role = tenant.map(|t| t.role.as_str());
+    let done = !spec.activate || role == Some("PRIMARY");
+    if done && job.finished {
+        let status = RecoveryTaskStatus {
+            phase: Some(RecoveryTaskPhase::Completed),
+            progress: Some(100),
+            ended_at: job.finish.map(api_time).or(Some(api_time(inputs.now))),
+            ..base
+        };
+        let health = Health::Ready {
+            reason: "Completed".into(),
+            message: format!(
+                "tenant {} restored{}",
+                spec.target.tenant,
+                if spec.activate {
+                    " and primary"
+                } else {
+                    " as a standby"
+                }
+            ),
+        };
+        return Decision {
+            status: with_health(status, task, &health, Some(vec![reachable]), inputs.now),
+            step: Step::Wait,
+            interest: None,
+        };
+    }
+    let activating = spec.activate && role == Some("STANDBY");
+    let health = Health::Progressing {
+        reason: if activating {
+            "Activating"
+        } else {
+            "Finishing"
+        }
+        .into(),
+        message: if activating {
+            format!("promoting standby tenant {} to primary", spec.target.tenant)
+        } else {
+            format!(
+                "restore job {} finished; waiting for OceanBase to record it",
+                job.job_id
+            )
+        },
+    };
+    let status = RecoveryTaskStatus {
+        phase: Some(if spec.activate {
+            RecoveryTaskPhase::Activating
+        } else {
+            RecoveryTaskPhase::InProgress
+        }),
+        progress: Some(100),
+        ..base
+    };
+    Decision {
+        status: with_health(status, task, &health, Some(vec![reachable]), inputs.now),
+        step: if activating {
+            Step::Activate
+        } else {
+            Step::Wait
+        },
+        interest: keep_watching,
+    }
+}
+
+/// The status after the RESTORE batch: submitted; refused because another restore of that name runs
+/// (stays Pending, tried again later); refused for good (Failed with OceanBase's code and message, and what
+/// the task created released); or unknown (the cluster did not answer: the intent stays and the lookup by
+/// description decides later).
+pub fn after_submit(
+    task: &RecoveryTask,
+    status: RecoveryTaskStatus,
+    outcome: Result<(), ObError>,
+    now: Timestamp,
+) -> (RecoveryTaskStatus, Step) {
+    let (health, status, step) = match outcome {
+        Ok(()) => (
+            Health::Progressing {
+                reason: "Submitted".into(),
+                message: "submitted; waiting for OceanBase to list the restore".into(),
+            },
+            status,
+            Step::Wait,
+        ),
+        Err(ObError::Unreachable(reason)) => (
+            Health::Progressing {
+                reason: "ClusterUnreachable".into(),
+                message: format!(
+                    "the cluster did not answer while submitting ({reason}); the restore will be looked up by its description"
+                ),
+            },
+            status,
+            Step::Wait,
+        ),
+        Err(ObError::Server {
+            code: 9014,
+            message,
+        }) => (
+            Health::Progressing {
+                reason: "AnotherRestoreRunning".into(),
+                message: format!("OceanBase refused for now (9014: {message}); trying again later"),
+            },
+            RecoveryTaskStatus {
+                submitted_at: None,
+                ..status
+            },
+            Step::Wait,
+        ),
+        Err(error) => {
+            let failure = Failure {
+                code: error.code().map(i64::from),
+                message: error.to_string(),
+            };
+            let health = Health::Stalled {
+                reason: "RestoreRefused".into(),
+                message: format!("{}; increase spec.retry to try again", failure.message),
+            };
+            let status = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::Failed),
+                submitted_at: None,
+                ended_at: Some(api_time(now)),
+                failure: Some(failure),
+                ..status
+            };
+            let step = if status.resource_pool.is_some() {
+                Step::Release
+            } else {
+                Step::Wait
+            };
+            (health, status, step)
+        }
+    };
+    (with_health(status, task, &health, None, now), step)
+}
+
+/// The status with `health` as its Ready/Reconciling/Stalled conditions and message.
+pub fn with_health(
+    status: RecoveryTaskStatus,
+    task: &RecoveryTask,
+    health: &Health,
+    extra: Option<Vec<Condition>>,
+    now: Timestamp,
+) -> RecoveryTaskStatus {
+    RecoveryTaskStatus {
+        conditions: with_extra(
+            &status.conditions,
+            health,
+            extra,
+            task.metadata.generation,
+            now,
+        ),
+        message: Some(health.message().to_string()),
+        ..status
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+    use crate::{api::RecoveryTaskSpec, oceanbase::TenantRow};
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).expect("time")
+    }
+
+    fn task(activate: bool) -> RecoveryTask {
+        let spec: RecoveryTaskSpec = serde_norway::from_str(&format!(
+            "source: {{strategyRef: {{name: demo}}, tenant: tenant1}}\n\
+             target:\n  cluster: {{name: ob, connectionSecret: ob}}\n  tenant: r1\n  \
+             resources: {{unit: {{maxCpu: 2, memorySize: 4G}}, zones: [zone1]}}\n\
+             until: {{latest: true}}\nactivate: {activate}\n"
+        ))
+        .expect("spec");
+        let mut task = RecoveryTask::new("r", spec);
+        task.metadata.uid = Some("uid".into());
+        task.metadata.generation = Some(1);
+        task
+    }
+
+    fn restore(status: &str, finished: bool, comment: &str) -> RestoreJobRow {
+        RestoreJobRow {
+            job_id: 3,
+            tenant_name: "r1".into(),
+            status: status.into(),
+            restore_scn: 1_800_000_000_000_000_000,
+            start: Some(at(0)),
+            finish: finished.then(|| at(30)),
+            total_bytes: 100,
+            finish_bytes: 40,
+            description: "uid-0".into(),
+            comment: comment.into(),
+            finished,
+        }
+    }
+
+    fn seen(restores: Vec<RestoreJobRow>, role: Option<&str>) -> Observation {
+        Observation::Seen {
+            snapshot: Arc::new(Snapshot {
+                tenants: role
+                    .map(|role| TenantRow {
+                        id: 1010,
+                        name: "r1".into(),
+                        status: "NORMAL".into(),
+                        role: role.into(),
+                        archivelog: false,
+                    })
+                    .into_iter()
+                    .collect(),
+                restores,
+                ..Snapshot::default()
+            }),
+            at: at(100),
+        }
+    }
+
+    fn run(task: &RecoveryTask, point: PointCheck, observation: Observation) -> Decision {
+        decide(&Inputs {
+            task,
+            target_cluster: "ob",
+            point: &point,
+            observation: &observation,
+            own_pool: Some("obrt_r_pool"),
+            now: at(100),
+        })
+    }
+
+    #[test]
+    fn a_point_outside_every_window_fails_before_anything_is_sent() {
+        let decision = run(
+            &task(true),
+            PointCheck::Outside("too early".into()),
+            seen(vec![], None),
+        );
+        assert_eq!(decision.step, Step::Wait);
+        assert_eq!(decision.status.phase, Some(RecoveryTaskPhase::Failed));
+        assert_eq!(decision.status.resource_pool, None, "nothing was created");
+    }
+
+    #[test]
+    fn pre_flight_then_submit_records_the_pool_it_creates() {
+        let taken = run(
+            &task(true),
+            PointCheck::Inside("ok".into()),
+            seen(vec![], Some("PRIMARY")),
+        );
+        assert_eq!(taken.step, Step::Wait);
+        assert!(
+            taken
+                .status
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("already has a tenant r1"))
+        );
+        let go = run(
+            &task(true),
+            PointCheck::Unverified("no strategy".into()),
+            seen(vec![], None),
+        );
+        assert_eq!(go.step, Step::Submit);
+        assert_eq!(go.status.resource_pool.as_deref(), Some("obrt_r_pool"));
+        let verified = go
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == RECOVERY_POINT_VERIFIED)
+            .expect("condition");
+        assert_eq!(verified.status, "False");
+        let later = run(
+            &task(true),
+            PointCheck::NotYet("wait".into()),
+            seen(vec![], None),
+        );
+        assert_eq!(later.step, Step::Wait);
+        assert_eq!(later.status.phase, Some(RecoveryTaskPhase::Pending));
+    }
+
+    #[test]
+    fn a_restore_is_followed_then_activated_then_completed() {
+        let mut task = task(true);
+        task.status = Some(RecoveryTaskStatus {
+            submitted_at: Some(Time(at(1))),
+            resource_pool: Some("obrt_r_pool".into()),
+            ..RecoveryTaskStatus::default()
+        });
+        let running = run(
+            &task,
+            PointCheck::Inside("ok".into()),
+            seen(
+                vec![restore("WAIT_TENANT_RESTORE_FINISH", false, "")],
+                Some("RESTORE"),
+            ),
+        );
+        assert_eq!(running.status.phase, Some(RecoveryTaskPhase::InProgress));
+        assert_eq!(running.status.progress, Some(40));
+        assert_eq!(running.status.job_id, Some(3));
+        assert_eq!(running.status.submitted_at, None);
+        let standby = run(
+            &task,
+            PointCheck::Inside("ok".into()),
+            seen(vec![restore("SUCCESS", true, "")], Some("STANDBY")),
+        );
+        assert_eq!(standby.status.phase, Some(RecoveryTaskPhase::Activating));
+        assert_eq!(standby.step, Step::Activate);
+        let primary = run(
+            &task,
+            PointCheck::Inside("ok".into()),
+            seen(vec![restore("SUCCESS", true, "")], Some("PRIMARY")),
+        );
+        assert_eq!(primary.status.phase, Some(RecoveryTaskPhase::Completed));
+        assert_eq!(
+            primary.status.resource_pool.as_deref(),
+            Some("obrt_r_pool"),
+            "kept: the tenant uses it"
+        );
+        assert!(primary.interest.is_none());
+        let standby_only = run(
+            &self::task(false),
+            PointCheck::Inside("ok".into()),
+            seen(vec![restore("SUCCESS", true, "")], Some("STANDBY")),
+        );
+        assert_eq!(
+            standby_only.status.phase,
+            Some(RecoveryTaskPhase::Completed)
+        );
+    }
+
+    #[test]
+    fn a_failed_restore_releases_its_pool_and_retry_starts_a_new_attempt() {
+        let mut task = task(true);
+        task.status = Some(RecoveryTaskStatus {
+            resource_pool: Some("obrt_r_pool".into()),
+            ..RecoveryTaskStatus::default()
+        });
+        let failed = run(
+            &task,
+            PointCheck::Inside("ok".into()),
+            seen(vec![restore("FAIL", true, "restore source broken")], None),
+        );
+        assert_eq!(failed.status.phase, Some(RecoveryTaskPhase::Failed));
+        assert_eq!(failed.step, Step::Release);
+        assert_eq!(
+            failed.status.failure.as_ref().map(|f| f.message.as_str()),
+            Some("restore source broken")
+        );
+        // Released; then the user bumps retry: a new attempt with a new description.
+        task.status = Some(RecoveryTaskStatus {
+            resource_pool: None,
+            ..failed.status
+        });
+        task.spec.retry = 1;
+        let again = run(
+            &task,
+            PointCheck::Inside("ok".into()),
+            seen(vec![restore("FAIL", true, "old")], None),
+        );
+        assert_eq!(again.step, Step::Submit);
+        assert_eq!(again.status.phase, Some(RecoveryTaskPhase::Pending));
+        assert_eq!(again.status.failure, None);
+        assert_eq!(again.status.observed_retry, Some(1));
+        assert_eq!(description(&task), "uid-1");
+    }
+
+    #[test]
+    fn cancel_sends_cancel_restore_and_ends_canceled() {
+        let mut task = task(true);
+        task.spec.cancel = true;
+        task.status = Some(RecoveryTaskStatus {
+            resource_pool: Some("obrt_r_pool".into()),
+            ..RecoveryTaskStatus::default()
+        });
+        let running = run(
+            &task,
+            PointCheck::Inside("ok".into()),
+            seen(
+                vec![restore("WAIT_TENANT_RESTORE_FINISH", false, "")],
+                Some("RESTORE"),
+            ),
+        );
+        assert_eq!(running.step, Step::Cancel);
+        let canceled = run(
+            &task,
+            PointCheck::Inside("ok".into()),
+            seen(
+                vec![restore("FAIL", true, "physical restore is canceled")],
+                None,
+            ),
+        );
+        assert_eq!(canceled.status.phase, Some(RecoveryTaskPhase::Canceled));
+        assert_eq!(canceled.step, Step::Release);
+        assert_eq!(canceled.status.failure, None);
+    }
+
+    #[test]
+    fn refusals_fail_with_oceanbase_code_and_release() {
+        let task = task(true);
+        let intent = RecoveryTaskStatus {
+            resource_pool: Some("obrt_r_pool".into()),
+            submitted_at: Some(Time(at(1))),
+            ..RecoveryTaskStatus::default()
+        };
+        let (status, step) = after_submit(
+            &task,
+            intent.clone(),
+            Err(ObError::Server {
+                code: 9047,
+                message: "invalid password for backup".into(),
+            }),
+            at(2),
+        );
+        assert_eq!(status.phase, Some(RecoveryTaskPhase::Failed));
+        assert_eq!(status.failure.and_then(|f| f.code), Some(9047));
+        assert_eq!(step, Step::Release);
+        let (unknown, step) = after_submit(
+            &task,
+            intent,
+            Err(ObError::Unreachable("reset".into())),
+            at(2),
+        );
+        assert_eq!(unknown.submitted_at, Some(Time(at(1))));
+        assert_eq!(step, Step::Wait);
+    }
+}

@@ -1,0 +1,123 @@
+//! Whether a recovery point can be restored, from the source strategy's recoverable windows (reference §8,
+//! SPEC §2.6): inside a window, before or between windows (refused: no restore can reach it), after the
+//! newest window's end (wait for archiving), or unverifiable (no strategy to ask).
+
+use jiff::Timestamp;
+
+use super::decide::PointCheck;
+use crate::{
+    api::{common::TimeWindow, recovery_task::RecoveryPoint},
+    observer::scn_time,
+};
+
+/// The point as a time: `None` for `latest`.
+pub fn point_time(until: &RecoveryPoint) -> Option<Timestamp> {
+    if let Some(time) = &until.time {
+        return time.parse().ok();
+    }
+    until
+        .scn
+        .and_then(|scn| u64::try_from(scn).ok())
+        .map(scn_time)
+}
+
+/// Checks `until` against the source tenant's windows (`None`: nothing to check against).
+pub fn check(until: &RecoveryPoint, tenant: &str, windows: Option<&[TimeWindow]>) -> PointCheck {
+    let Some(windows) = windows else {
+        return PointCheck::Unverified(
+            "no strategy to check the recovery point against: OceanBase decides".into(),
+        );
+    };
+    let Some(newest) = windows.iter().max_by_key(|w| w.to.0) else {
+        return PointCheck::NotYet(format!(
+            "tenant {tenant} has no recoverable window yet (a full backup and its log are needed)"
+        ));
+    };
+    let Some(at) = point_time(until) else {
+        return PointCheck::Inside(format!(
+            "latest: up to {} (the newest window's end when checked)",
+            newest.to.0
+        ));
+    };
+    if let Some(window) = windows.iter().find(|w| w.from.0 <= at && at <= w.to.0) {
+        return PointCheck::Inside(format!(
+            "{at} lies in the recoverable window {} – {}",
+            window.from.0, window.to.0
+        ));
+    }
+    if at > newest.to.0 {
+        return PointCheck::NotYet(format!(
+            "{at} is after the newest recoverable point {} of tenant {tenant}: waiting for archiving to reach it",
+            newest.to.0
+        ));
+    }
+    let listed = windows
+        .iter()
+        .map(|w| format!("{} – {}", w.from.0, w.to.0))
+        .collect::<Vec<_>>()
+        .join(", ");
+    PointCheck::Outside(format!(
+        "{at} is outside every recoverable window of tenant {tenant} ({listed})"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + s).expect("time")
+    }
+
+    fn window(from: i64, to: i64) -> TimeWindow {
+        TimeWindow {
+            from: Time(at(from)),
+            to: Time(at(to)),
+        }
+    }
+
+    fn time(s: i64) -> RecoveryPoint {
+        RecoveryPoint {
+            time: Some(at(s).to_string()),
+            scn: None,
+            latest: None,
+        }
+    }
+
+    #[test]
+    fn points_are_checked_against_the_windows() {
+        let windows = [window(0, 100), window(200, 300)];
+        let check = |p: RecoveryPoint| check(&p, "t1", Some(&windows));
+        assert!(matches!(check(time(50)), PointCheck::Inside(_)));
+        assert!(matches!(check(time(250)), PointCheck::Inside(_)));
+        assert!(matches!(check(time(-10)), PointCheck::Outside(_)));
+        let gap = check(time(150));
+        assert!(
+            matches!(&gap, PointCheck::Outside(m) if m.contains("outside every recoverable window")),
+            "{gap:?}"
+        );
+        assert!(matches!(check(time(400)), PointCheck::NotYet(_)));
+        let scn = RecoveryPoint {
+            time: None,
+            scn: Some((1_800_000_000 + 20) * 1_000_000_000),
+            latest: None,
+        };
+        assert!(matches!(check(scn), PointCheck::Inside(_)));
+        let latest = RecoveryPoint {
+            time: None,
+            scn: None,
+            latest: Some(true),
+        };
+        assert!(matches!(check(latest.clone()), PointCheck::Inside(_)));
+        assert!(matches!(
+            super::check(&latest, "t1", Some(&[])),
+            PointCheck::NotYet(_)
+        ));
+        assert!(matches!(
+            super::check(&latest, "t1", None),
+            PointCheck::Unverified(_)
+        ));
+    }
+}
