@@ -178,7 +178,13 @@ impl World {
     /// Everything the operator left for people to read: its log, every object's status, every Event.
     pub async fn everything_written(&self) -> String {
         let mut text = self.operator.log_text();
-        for kind in ["BackupStrategy", "BackupTask", "LogBackup"] {
+        for kind in [
+            "BackupStrategy",
+            "BackupTask",
+            "LogBackup",
+            "CleanupTask",
+            "RecoveryTask",
+        ] {
             let (api, _) = api_for(
                 &self.admin,
                 &self.namespace,

@@ -446,7 +446,8 @@ fn follow(
         restore: true,
     });
     if !succeeded {
-        let cancel = spec.cancel;
+        // RESTORE_FAIL on the progress row: ending, its cause comes with the history row.
+        let cancel = spec.cancel && job.status != "RESTORE_FAIL";
         let health = Health::Progressing {
             reason: "InProgress".into(),
             message: format!(
@@ -601,7 +602,8 @@ pub fn after_submit(
     (with_health(status, task, &health, None, now), step)
 }
 
-/// The status with `health` as its Ready/Reconciling/Stalled conditions and message.
+/// The status with `health` as its Ready/Reconciling/Stalled conditions and message. The recovery point's
+/// verdict, given before the restore started, stays.
 pub fn with_health(
     status: RecoveryTaskStatus,
     task: &RecoveryTask,
@@ -609,6 +611,18 @@ pub fn with_health(
     extra: Option<Vec<Condition>>,
     now: Timestamp,
 ) -> RecoveryTaskStatus {
+    let extra = extra.map(|mut extra| {
+        let verdict = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == RECOVERY_POINT_VERIFIED);
+        if let Some(verdict) = verdict
+            && !extra.iter().any(|c| c.type_ == RECOVERY_POINT_VERIFIED)
+        {
+            extra.push(verdict.clone());
+        }
+        extra
+    });
     RecoveryTaskStatus {
         conditions: with_extra(
             &status.conditions,

@@ -1,0 +1,289 @@
+//! RecoveryTask end to end (SPEC §2.6, reference §6): the operator binary on the real control plane restores a
+//! tenant backed up by a strategy into a new tenant of obsim, over the MySQL protocol.
+
+mod support;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+use support::{
+    cluster::eventually,
+    simulator,
+    world::{GIB, WAIT, World, cluster, condition},
+};
+
+/// A strategy over tenant1 (optionally encrypting), a full backup of it, and its first recoverable window.
+async fn backed_up(world: &World, encrypt: bool) -> (Timestamp, Timestamp) {
+    if encrypt {
+        simulator::secret(
+            &world.admin,
+            &world.namespace,
+            "backup-password",
+            &[("password", "right-password")],
+        )
+        .await;
+    }
+    let mut spec = json!({
+        "cluster": cluster(),
+        "tenants": ["tenant1"],
+        "dataDestination": {"uri": "file:///backup/src/data"},
+        "logDestination": {"uri": "file:///backup/src/archive"},
+        "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
+    });
+    if encrypt {
+        spec["encryption"] = json!({"passwordSecret": "backup-password"});
+    }
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "src"}, "spec": spec,
+        }))
+        .await;
+    world
+        .phase("LogBackup", "src-tenant1-log", "InProgress")
+        .await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": "full"},
+            "spec": {"strategyRef": {"name": "src"}, "tenant": "tenant1", "mode": "Full"},
+        }))
+        .await;
+    world.phase("BackupTask", "full", "Completed").await;
+    eventually("a recoverable window in the strategy", WAIT, || async {
+        let status = world.status("BackupStrategy", "src").await;
+        let window = &status["tenants"][0]["recoverableWindows"][0];
+        let from: Timestamp = window["from"].as_str()?.parse().ok()?;
+        let to: Timestamp = window["to"].as_str()?.parse().ok()?;
+        (to > from).then_some((from, to))
+    })
+    .await
+}
+
+fn recovery(name: &str, tenant: &str, until: Value, extra: Value) -> Value {
+    let mut spec = json!({
+        "source": {"strategyRef": {"name": "src"}, "tenant": "tenant1"},
+        "target": {
+            "cluster": cluster(),
+            "tenant": tenant,
+            "resources": {"unit": {"maxCpu": 2, "memorySize": "4G"}, "zones": ["zone1"]},
+            "primaryZone": "zone1",
+        },
+        "until": until,
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask",
+        "metadata": {"name": name}, "spec": spec,
+    })
+}
+
+/// Restore jobs (running and finished) of a target tenant name in obsim.
+fn restores_of(world: &World, tenant: &str) -> usize {
+    let cluster = simulator::cluster(&world.node);
+    cluster
+        .restores
+        .jobs
+        .iter()
+        .chain(&cluster.restores.history)
+        .filter(|j| j.tenant_name == tenant)
+        .count()
+}
+
+fn pool_exists(world: &World, prefix: &str) -> bool {
+    simulator::cluster(&world.node)
+        .restores
+        .pools
+        .iter()
+        .any(|p| p.name.starts_with(prefix))
+}
+
+fn set_speed(world: &World, speed: f64) {
+    simulator::cluster(&world.node).clock.set_speed(speed);
+}
+
+#[tokio::test]
+async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
+    let Some(mut world) = World::new("recovery", &["tenant1"], 4 * GIB, 10.0).await else {
+        return;
+    };
+    let (from, to) = backed_up(&world, false).await;
+
+    // A point before the first window: refused, and nothing reaches OceanBase.
+    let early = (from - SignedDuration::from_hours(1)).to_string();
+    world
+        .apply(recovery(
+            "too-early",
+            "early1",
+            json!({"time": early}),
+            json!({}),
+        ))
+        .await;
+    let refused = world.phase("RecoveryTask", "too-early", "Failed").await;
+    assert!(
+        refused["failure"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("outside every recoverable window")),
+        "{refused}"
+    );
+    assert_eq!(restores_of(&world, "early1"), 0);
+    assert!(
+        !pool_exists(&world, "obrt_too_early"),
+        "no pool was created"
+    );
+
+    // A point inside the window: restored, activated, PRIMARY in OceanBase. The operator is killed while
+    // the restore runs (the clock frozen there) and never sends a second RESTORE.
+    let inside = (from + to.duration_since(from) / 2).to_string();
+    set_speed(&world, 0.0);
+    world
+        .apply(recovery(
+            "inside",
+            "restored1",
+            json!({"time": inside}),
+            json!({}),
+        ))
+        .await;
+    world.phase("RecoveryTask", "inside", "InProgress").await;
+    world.restart_operator("b");
+    eventually(
+        "the restarted operator to look at the restore",
+        WAIT,
+        || async {
+            world
+                .operator
+                .log_text()
+                .contains("RecoveryTask.v1alpha1.obbackup.dev/inside")
+                .then_some(())
+        },
+    )
+    .await;
+    set_speed(&world, 10.0);
+    let done = world.phase("RecoveryTask", "inside", "Completed").await;
+    assert_eq!(
+        restores_of(&world, "restored1"),
+        1,
+        "one RESTORE despite the restart"
+    );
+    assert_eq!(
+        condition(&done, "RecoveryPointVerified").as_deref(),
+        Some("True")
+    );
+    assert!(
+        done["recoveryTime"].is_string() && done["jobId"].is_i64(),
+        "{done}"
+    );
+    assert_eq!(
+        simulator::cluster(&world.node)
+            .tenant("restored1")
+            .map(|t| t.role),
+        Some("PRIMARY")
+    );
+
+    // An injected failure: Failed with OceanBase's cause, the pool released; retry completes.
+    simulator::cluster(&world.node).faults.next_restore_failure =
+        Some((-4016, "restore failed: injected".into()));
+    world
+        .apply(recovery(
+            "flaky",
+            "restored2",
+            json!({"latest": true}),
+            json!({"activate": false}),
+        ))
+        .await;
+    let failed = world.phase("RecoveryTask", "flaky", "Failed").await;
+    assert!(
+        failed["failure"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("injected")),
+        "{failed}"
+    );
+    eventually("the failed attempt's pool to be dropped", WAIT, || async {
+        (!pool_exists(&world, "obrt_flaky")).then_some(())
+    })
+    .await;
+    world
+        .patch_spec("RecoveryTask", "flaky", json!({"retry": 1}))
+        .await;
+    world.phase("RecoveryTask", "flaky", "Completed").await;
+    assert_eq!(
+        simulator::cluster(&world.node)
+            .tenant("restored2")
+            .map(|t| t.role),
+        Some("STANDBY"),
+        "activate: false keeps a standby"
+    );
+
+    // Cancel midway (the clock frozen so that it is midway): Canceled, tenant and pool gone.
+    set_speed(&world, 0.0);
+    world
+        .apply(recovery(
+            "abandoned",
+            "restored3",
+            json!({"latest": true}),
+            json!({}),
+        ))
+        .await;
+    world.phase("RecoveryTask", "abandoned", "InProgress").await;
+    world
+        .patch_spec("RecoveryTask", "abandoned", json!({"cancel": true}))
+        .await;
+    set_speed(&world, 10.0);
+    world.phase("RecoveryTask", "abandoned", "Canceled").await;
+    eventually(
+        "the canceled restore's pool to be dropped",
+        WAIT,
+        || async { (!pool_exists(&world, "obrt_abandoned")).then_some(()) },
+    )
+    .await;
+    assert!(
+        simulator::cluster(&world.node)
+            .tenant("restored3")
+            .is_none()
+    );
+    world.done().await;
+}
+
+#[tokio::test]
+async fn a_wrong_decryption_password_fails_with_oceanbase_9047() {
+    let Some(world) = World::new("decrypt", &["tenant1"], GIB, 10.0).await else {
+        return;
+    };
+    backed_up(&world, true).await;
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "wrong-password",
+        &[("password", "not-the-password")],
+    )
+    .await;
+    world
+        .apply(recovery(
+            "wrong",
+            "restored1",
+            json!({"latest": true}),
+            json!({"decryption": {"passwordSecret": "wrong-password"}}),
+        ))
+        .await;
+    let failed = world.phase("RecoveryTask", "wrong", "Failed").await;
+    assert_eq!(failed["failure"]["code"], 9047, "{failed}");
+    let written = world.everything_written().await;
+    for secret in [
+        "not-the-password",
+        "right-password",
+        simulator::SYS_PASSWORD,
+    ] {
+        assert!(!written.contains(secret), "{secret} leaked");
+    }
+    world
+        .apply(recovery(
+            "right",
+            "restored2",
+            json!({"latest": true}),
+            json!({"decryption": {"passwordSecret": "backup-password"}}),
+        ))
+        .await;
+    world.phase("RecoveryTask", "right", "Completed").await;
+    world.done().await;
+}
