@@ -43,21 +43,23 @@ operator_pid=$!
 # strategies first, as a user would create them before the tasks that refer to them.
 for example in examples/00-secrets.yaml examples/new-backup-strategy*.yaml examples/*.yaml; do
   # Not in the demo: stopping the archive it just started, a strategy for a production cluster on object
-  # storage (not reachable from here), and deleting backup sets that do not exist yet.
+  # storage and a restore into a disaster-recovery cluster (neither reachable from here), and deleting
+  # backup sets that do not exist yet.
   case "$example" in
     examples/log-backup-stop.yaml | examples/new-backup-strategy-object-storage.yaml | \
-      examples/manual-cleanup-backup-sets.yaml) continue ;;
+      examples/manual-cleanup-backup-sets.yaml | examples/initiate-recovery-dr-standby.yaml) continue ;;
   esac
   "${kubectl[@]}" -n demo apply --server-side -f "$example"
 done
 echo
-echo "waiting for the log archives to run and the backups to complete on obsim (two to three minutes)..."
+echo "waiting for the log archives to run, the backups to complete and tenant1 to be restored on obsim (three to four minutes)..."
 phase() { "${kubectl[@]}" -n demo get "$1" "$2" -o jsonpath='{.status.phase}' 2>/dev/null || true; }
-for _ in $(seq 1 240); do
+for _ in $(seq 1 360); do
   [ "$(phase logbackup tenant2-archive)" = InProgress ] &&
     [ "$(phase logbackup demo-tenant1-log)" = InProgress ] &&
     [ "$(phase backuptask tenant2-before-upgrade)" = Completed ] &&
-    [ "$(phase backuptask tenant1-full-now)" = Completed ] && break
+    [ "$(phase backuptask tenant1-full-now)" = Completed ] &&
+    [ "$(phase recoverytask tenant1-restore)" = Completed ] && break
   sleep 1
 done
 "${kubectl[@]}" -n demo get obbackup
