@@ -33,7 +33,7 @@ use decide::{Decision, Inputs, Step, after_submit, decide};
 /// Look again at least this often while a restore runs, whatever the observer says.
 const SAFETY_RECHECK: Duration = Duration::from_secs(300);
 /// Look again this often while waiting for archiving to reach the recovery point.
-const POINT_RECHECK: Duration = Duration::from_secs(60);
+const POINT_RECHECK: Duration = Duration::from_secs(10);
 
 impl Reconcile for RecoveryTask {
     const KIND: &'static str = "RecoveryTask";
