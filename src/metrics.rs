@@ -74,6 +74,20 @@ pub struct PhaseLabels {
 }
 
 /// Every metric the operator exports.
+/// Labels of a finished task: its namespace, kind and final phase.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub namespace: String,
+    pub kind: String,
+    pub phase: String,
+}
+
+/// Labels of a per-kind count.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// SQL statements and queries sent, per cluster.
@@ -88,6 +102,10 @@ pub struct Metrics {
     pub last_successful_backup: Family<BackupModeLabels, Gauge>,
     /// Objects per kind and phase.
     pub phases: Family<PhaseLabels, Gauge>,
+    /// Tasks that reached Completed, Failed or Canceled.
+    pub tasks_finished: Family<OutcomeLabels, Counter>,
+    /// Objects whose `Progressing` condition is False (a backup without progress).
+    pub not_progressing: Family<KindLabels, Gauge>,
     /// Start and end of each tenant's newest recoverable window (Unix seconds), per strategy's cluster.
     pub recoverable_window_start: Family<TenantLabels, Gauge>,
     pub recoverable_window_end: Family<TenantLabels, Gauge>,
@@ -173,6 +191,18 @@ impl Default for Metrics {
         );
         let phases = Family::<PhaseLabels, Gauge>::default();
         registry.register("objects", "Objects per kind and phase", phases.clone());
+        let tasks_finished = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "tasks_finished",
+            "Tasks that reached a final phase (Completed, Failed, Canceled), by namespace, kind and phase",
+            tasks_finished.clone(),
+        );
+        let not_progressing = Family::<KindLabels, Gauge>::default();
+        registry.register(
+            "objects_not_progressing",
+            "Objects whose Progressing condition is False (a running backup without progress), by kind",
+            not_progressing.clone(),
+        );
         let recoverable_window_start = Family::<TenantLabels, Gauge>::default();
         registry.register(
             "recoverable_window_start_timestamp_seconds",
@@ -209,6 +239,8 @@ impl Default for Metrics {
             log_backup_delay,
             last_successful_backup,
             phases,
+            tasks_finished,
+            not_progressing,
             reconciles,
             reconcile_errors,
             reconcile_duration,
@@ -246,6 +278,17 @@ impl Metrics {
         self.status_writes
             .get_or_create(&ControllerLabels {
                 controller: controller.to_string(),
+            })
+            .inc();
+    }
+
+    /// Counts a task that reached a final phase.
+    pub fn task_finished(&self, namespace: &str, kind: &str, phase: &str) {
+        self.tasks_finished
+            .get_or_create(&OutcomeLabels {
+                namespace: namespace.to_string(),
+                kind: kind.to_string(),
+                phase: phase.to_string(),
             })
             .inc();
     }

@@ -240,6 +240,11 @@ pub trait Reconcile:
     /// The phase the object's status shows, if any (for the per-phase object counts).
     fn phase_label(&self) -> Option<String>;
 
+    /// Whether the object's `Progressing` condition is False (for `obbackup_objects_not_progressing`).
+    fn not_progressing(&self) -> bool {
+        false
+    }
+
     /// Brings the world one step closer to the object's spec and records what was observed.
     fn reconcile(
         obj: Arc<Self>,
@@ -370,12 +375,20 @@ async fn count_phases<K: Reconcile>(
     let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
+        let mut not_progressing = 0;
         for object in store.state() {
             if let Ok(valid) = &object.0 {
                 let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
                 *counts.entry(phase).or_default() += 1;
+                not_progressing += i64::from(valid.not_progressing());
             }
         }
+        metrics
+            .not_progressing
+            .get_or_create(&crate::metrics::KindLabels {
+                kind: K::KIND.into(),
+            })
+            .set(not_progressing);
         for (phase, count) in counts {
             metrics
                 .phases

@@ -19,6 +19,9 @@ use crate::api::{
 const MAX_NOTE: usize = 1000;
 
 /// What the status writer needs to know of every kind's status.
+/// Phases a task never leaves (counted in `obbackup_tasks_finished_total`).
+const FINAL_PHASES: [&str; 3] = ["Completed", "Failed", "Canceled"];
+
 pub trait StatusView: Serialize + PartialEq {
     /// The phase as written in YAML (e.g. `InProgress`), if any.
     fn phase_label(&self) -> Option<String>;
@@ -84,6 +87,13 @@ where
     )
     .await?;
     ctx.metrics.status_written(ctx.controller);
+    let phase = desired.phase_label();
+    if let Some(phase) = phase.as_deref().filter(|p| FINAL_PHASES.contains(p))
+        && current.and_then(StatusView::phase_label).as_deref() != Some(phase)
+    {
+        ctx.metrics
+            .task_finished(&namespace_of(obj)?, ctx.controller, phase);
+    }
     // Serializing both statuses to name the changed fields is only worth it when someone reads it.
     if tracing::enabled!(tracing::Level::DEBUG) {
         tracing::debug!(

@@ -255,6 +255,13 @@ pub fn strategy_status(
             generation,
         ),
     });
+    // Ready means "configured as declared": GitOps tools (kstatus, Argo CD) then see the strategy as
+    // current, also while it waits for its first scheduled run.
+    let reachable = matches!(observation, Observation::Seen { .. });
+    let configured = reachable
+        && !tenants.is_empty()
+        && findings.destination_problems.is_empty()
+        && findings.policy_errors.is_empty();
     let health = match phase {
         StrategyPhase::Paused => Health::Ready {
             reason: "Paused".into(),
@@ -263,6 +270,13 @@ pub fn strategy_status(
         StrategyPhase::InProgress => Health::Ready {
             reason: "Scheduling".into(),
             message: format!("scheduling backups of {} tenant(s)", tenants.len()),
+        },
+        StrategyPhase::PendingScheduling if configured => Health::Ready {
+            reason: "PendingScheduling".into(),
+            message: match next_run {
+                Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
+                None => "configured; the schedule has no next run".into(),
+            },
         },
         _ => Health::Progressing {
             reason: "PendingScheduling".into(),

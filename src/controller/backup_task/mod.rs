@@ -36,6 +36,14 @@ impl Reconcile for BackupTask {
         self.status.as_ref().and_then(StatusView::phase_label)
     }
 
+    fn not_progressing(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            s.conditions
+                .iter()
+                .any(|c| c.type_ == super::conditions::PROGRESSING && c.status == "False")
+        })
+    }
+
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         let namespace = namespace_of(task.as_ref())?;
         let spec = &task.spec;
