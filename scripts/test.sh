@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 
 start=$(date +%s)
 bin=$(tools/k8s/build.sh | tail -n 1)
+OBBACKUP_HELM=$(tools/helm/build.sh | tail -n 1)
+export OBBACKUP_HELM
 cargo build --locked --bins
 
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")

@@ -4,7 +4,10 @@ use std::time::Instant;
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
-    metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
+    metrics::{
+        MetricType, TypedMetric, counter::Counter, family::Family, gauge::Gauge,
+        histogram::Histogram,
+    },
     registry::Registry,
 };
 
@@ -118,19 +121,42 @@ pub struct Metrics {
     reconcile_duration: Family<ControllerLabels, Histogram>,
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
+    names: Vec<String>,
+}
+
+/// Registers `metric` as `obbackup_<name>` and records the sample names it exports (a counter's with
+/// `_total`, a histogram's `_bucket`, `_sum` and `_count`).
+fn add<M>(registry: &mut Registry, names: &mut Vec<String>, name: &str, help: &str, metric: M)
+where
+    M: prometheus_client::registry::Metric + TypedMetric,
+{
+    let full = format!("obbackup_{name}");
+    match M::TYPE {
+        MetricType::Counter => names.push(format!("{full}_total")),
+        MetricType::Histogram => {
+            names.extend(["_bucket", "_sum", "_count"].map(|s| format!("{full}{s}")));
+        }
+        _ => names.push(full),
+    }
+    registry.register(name, help, metric);
 }
 
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("obbackup");
+        let mut names = Vec::new();
         let reconciles = Family::<ControllerLabels, Counter>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "reconcile",
             "Reconciles run, per controller",
             reconciles.clone(),
         );
         let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "reconcile_errors",
             "Reconciles that failed, per controller and error reason",
             reconcile_errors.clone(),
@@ -141,94 +167,129 @@ impl Default for Metrics {
                     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
                 ])
             });
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "reconcile_duration_seconds",
             "Time spent in one reconcile, per controller",
             reconcile_duration.clone(),
         );
         let status_writes = Family::<ControllerLabels, Counter>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "status_writes",
             "Status updates sent to the Kubernetes API, per controller",
             status_writes.clone(),
         );
         let leader = Gauge::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "leader",
             "1 while this replica holds the leader lease",
             leader.clone(),
         );
         let sql_round_trips = Family::<ClusterLabels, Counter>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "sql_round_trips",
             "SQL queries and statements sent to OceanBase, per cluster",
             sql_round_trips.clone(),
         );
         let sql_errors = Family::<ClusterLabels, Counter>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "sql_errors",
             "SQL round trips that failed (unreachable, refused, timed out), per cluster",
             sql_errors.clone(),
         );
         let cluster_reachable = Family::<ClusterLabels, Gauge>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "cluster_reachable",
             "1 while the cluster's sys tenant answers, 0 while it cannot be reached",
             cluster_reachable.clone(),
         );
         let log_backup_delay =
             Family::<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "log_backup_delay_seconds",
             "Log archive delay (now minus the archive checkpoint) per tenant whose archiving is DOING",
             log_backup_delay.clone(),
         );
         let last_successful_backup = Family::<BackupModeLabels, Gauge>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "last_successful_backup_timestamp_seconds",
             "End of the newest successful, available backup set per tenant and mode (Unix seconds)",
             last_successful_backup.clone(),
         );
         let phases = Family::<PhaseLabels, Gauge>::default();
-        registry.register("objects", "Objects per kind and phase", phases.clone());
+        add(
+            &mut registry,
+            &mut names,
+            "objects",
+            "Objects per kind and phase",
+            phases.clone(),
+        );
         let tasks_finished = Family::<OutcomeLabels, Counter>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "tasks_finished",
             "Tasks that reached a final phase (Completed, Failed, Canceled), by namespace, kind and phase",
             tasks_finished.clone(),
         );
         let not_progressing = Family::<KindLabels, Gauge>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "objects_not_progressing",
             "Objects whose Progressing condition is False (a running backup without progress), by kind",
             not_progressing.clone(),
         );
         let recoverable_window_start = Family::<TenantLabels, Gauge>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "recoverable_window_start_timestamp_seconds",
             "Start of the tenant's newest recoverable window (Unix seconds)",
             recoverable_window_start.clone(),
         );
         let recoverable_window_end = Family::<TenantLabels, Gauge>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "recoverable_window_end_timestamp_seconds",
             "End of the tenant's newest recoverable window (Unix seconds)",
             recoverable_window_end.clone(),
         );
         let backup_storage_bytes = Family::<StorageLabels, Gauge>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "backup_storage_bytes",
             "Bytes kept in backup sets (kind=data) and archived logs (kind=log) per tenant",
             backup_storage_bytes.clone(),
         );
         let next_backup = Family::<StrategyLabels, Gauge>::default();
-        registry.register(
+        add(
+            &mut registry,
+            &mut names,
             "next_backup_timestamp_seconds",
             "When the strategy's next scheduled data backup is due (Unix seconds)",
             next_backup.clone(),
         );
         Self {
             registry,
+            names,
             recoverable_window_start,
             recoverable_window_end,
             backup_storage_bytes,
@@ -296,6 +357,11 @@ impl Metrics {
     /// Records whether this replica leads.
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+
+    /// Every sample name the operator can export (for checking alert and dashboard expressions).
+    pub fn sample_names(&self) -> &[String] {
+        &self.names
     }
 
     /// The metrics in Prometheus' text format.

@@ -58,6 +58,16 @@ impl ControlPlane {
             .unwrap_or_else(|| panic!("{key} missing from the env file"))
     }
 
+    /// The kubectl binary of the control plane's version.
+    pub fn kubectl(&self) -> String {
+        self.var("OBBACKUP_KUBECTL").to_string()
+    }
+
+    /// The admin kubeconfig's path (for kubectl).
+    pub fn admin_kubeconfig(&self) -> String {
+        self.var("OBBACKUP_ADMIN_KUBECONFIG").to_string()
+    }
+
     /// A client with every permission.
     pub async fn admin(&self) -> Client {
         client_from(self.var("OBBACKUP_ADMIN_KUBECONFIG")).await
