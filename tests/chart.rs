@@ -381,3 +381,66 @@ async fn rendered_manifests_pass_a_server_side_dry_run() {
     assert!(ok, "{out}");
     support::cluster::delete_namespace(&plane.admin().await, &namespace).await;
 }
+
+#[tokio::test]
+async fn helm_installs_into_a_clean_namespace_and_uninstalls_cleanly() {
+    let Some(helm) = helm() else { return };
+    let Some(plane) = support::cluster::ControlPlane::get() else {
+        return;
+    };
+    let namespace = plane.namespace("helm").await;
+    let admin = plane.admin_kubeconfig();
+    let release = format!("it-{}", &namespace[namespace.len() - 8..]);
+    let chart = chart().display().to_string();
+    let (ok, out, err) = run(
+        &helm,
+        &[
+            "install",
+            &release,
+            &chart,
+            "--namespace",
+            &namespace,
+            "--kubeconfig",
+            &admin,
+            "--set",
+            "image.repository=example.invalid/ob-backup-operator",
+        ],
+    );
+    assert!(ok, "helm install: {out}{err}");
+    assert!(
+        out.contains("STATUS: deployed") && out.contains("It watches every namespace"),
+        "{out}"
+    );
+    let client = plane.admin().await;
+    let deployments: kube::Api<k8s_openapi::api::apps::v1::Deployment> =
+        kube::Api::namespaced(client.clone(), &namespace);
+    let deployment = deployments
+        .get(&format!("{release}-ob-backup-operator"))
+        .await
+        .expect("the Deployment");
+    let pod = deployment.spec.template.spec.expect("pod spec");
+    assert_eq!(
+        pod.service_account_name.as_deref(),
+        Some(format!("{release}-ob-backup-operator").as_str())
+    );
+    let roles: kube::Api<k8s_openapi::api::rbac::v1::ClusterRole> = kube::Api::all(client.clone());
+    let role_name = format!("{release}-ob-backup-operator");
+    assert!(roles.get_opt(&role_name).await.expect("get").is_some());
+    let (ok, out, err) = run(
+        &helm,
+        &[
+            "uninstall",
+            &release,
+            "--namespace",
+            &namespace,
+            "--kubeconfig",
+            &admin,
+        ],
+    );
+    assert!(ok, "helm uninstall: {out}{err}");
+    assert!(
+        roles.get_opt(&role_name).await.expect("get").is_none(),
+        "the ClusterRole goes with the release"
+    );
+    support::cluster::delete_namespace(&client, &namespace).await;
+}
