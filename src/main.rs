@@ -36,7 +36,7 @@ enum Command {
 
 #[derive(Args)]
 struct RunArgs {
-    /// Namespace to watch; every namespace when empty.
+    /// Namespaces to watch: one, or a comma-separated list; every namespace when empty.
     #[arg(long, env = "WATCH_NAMESPACE", default_value = "")]
     namespace: String,
     /// Namespace of the leader Lease (the operator's own namespace).

@@ -11,7 +11,7 @@ use std::{
     time::Duration,
 };
 
-use kube::{Api, Client, api::ListParams, runtime::events::Reporter};
+use kube::{Client, api::ListParams, runtime::events::Reporter};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -26,7 +26,7 @@ use crate::{
 /// How the operator runs.
 #[derive(Clone, Debug)]
 pub struct RunConfig {
-    /// Namespace to watch; every namespace when `None`.
+    /// Namespaces to watch (one or a comma-separated list); every namespace when `None` or empty.
     pub namespace: Option<String>,
     /// Namespace of the leader Lease.
     pub lease_namespace: String,
@@ -74,9 +74,7 @@ pub enum RunError {
 /// Runs the operator until it is told to stop.
 pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let client = Client::try_default().await.map_err(RunError::Config)?;
-    let scope = WatchScope {
-        namespace: config.namespace.clone(),
-    };
+    let scope = WatchScope::parse(config.namespace.as_deref().unwrap_or_default());
     let metrics = Arc::new(Metrics::default());
     let ready = Arc::new(AtomicBool::new(false));
     let shutdown = CancellationToken::new();
@@ -218,16 +216,20 @@ async fn check_crds(client: &Client, scope: &WatchScope) -> Result<(), RunError>
 }
 
 async fn check_crd<K: Reconcile>(client: &Client, scope: &WatchScope) -> Result<(), RunError> {
-    let api: Api<K> = scope.api(client.clone());
-    match api.list_metadata(&ListParams::default().limit(1)).await {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(status)) if status.code == 404 => Err(RunError::CrdMissing(format!(
-            "{}.{}",
-            K::plural(&()),
-            K::group(&())
-        ))),
-        Err(e) => Err(RunError::KubeApi(e)),
+    for api in scope.apis::<K>(client) {
+        match api.list_metadata(&ListParams::default().limit(1)).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                return Err(RunError::CrdMissing(format!(
+                    "{}.{}",
+                    K::plural(&()),
+                    K::group(&())
+                )));
+            }
+            Err(e) => return Err(RunError::KubeApi(e)),
+        }
     }
+    Ok(())
 }
 
 /// SIGTERM (Kubernetes stopping the Pod) or SIGINT (Ctrl-C).

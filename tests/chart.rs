@@ -135,22 +135,31 @@ fn the_deployment_is_hardened_and_rbac_is_the_rules_file() {
             .any(|e| e["name"] == "WATCH_NAMESPACE" && e["value"] == "")
     );
 
-    // One namespace: a Role there, no ClusterRole, and the operator told to watch only it.
+    // Listed namespaces: a Role and RoleBinding in each, no ClusterRole, the operator told to watch them.
     let docs = template(&helm, &["--values", &values_file("values-namespaced.yaml")]);
     assert!(find(&docs, "ClusterRole").is_empty());
     let roles = find(&docs, "Role");
-    let watched = roles
-        .iter()
-        .find(|r| r["metadata"]["namespace"] == "team-a")
-        .expect("a Role in team-a");
-    assert_eq!(watched["rules"], rules);
-    let binding = find(&docs, "RoleBinding")
-        .into_iter()
-        .find(|b| b["metadata"]["namespace"] == "team-a")
-        .expect("its binding");
-    assert_eq!(binding["subjects"][0]["namespace"], "obbackup-system");
+    for namespace in ["team-a", "team-b"] {
+        let watched = roles
+            .iter()
+            .find(|r| r["metadata"]["namespace"] == namespace)
+            .unwrap_or_else(|| panic!("a Role in {namespace}"));
+        assert_eq!(watched["rules"], rules);
+        let binding = find(&docs, "RoleBinding")
+            .into_iter()
+            .find(|b| b["metadata"]["namespace"] == namespace)
+            .expect("its binding");
+        assert_eq!(binding["subjects"][0]["namespace"], "obbackup-system");
+    }
     let deployment = find(&docs, "Deployment")[0];
     assert_eq!(deployment["spec"]["replicas"], 2);
+    let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .expect("env");
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == "WATCH_NAMESPACE" && e["value"] == "team-a,team-b")
+    );
 }
 
 #[test]
@@ -159,7 +168,7 @@ fn the_values_schema_refuses_mistakes() {
     let chart = chart().display().to_string();
     for (set, expected) in [
         ("replicaCount=two", "replicaCount"),
-        ("watchNamespace=Not_A_Namespace", "watchNamespace"),
+        ("watchNamespaces={Not_A_Namespace}", "watchNamespaces"),
         ("surprise=1", "surprise"),
         ("logFormat=xml", "logFormat"),
     ] {

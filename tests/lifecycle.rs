@@ -685,3 +685,73 @@ async fn an_encrypting_strategy_without_its_password_never_backs_up_in_the_clear
     );
     world.done().await;
 }
+
+#[tokio::test]
+async fn an_operator_watching_a_list_of_namespaces_serves_each_and_ignores_the_rest() {
+    let Some(plane) = support::cluster::ControlPlane::get() else {
+        return;
+    };
+    let admin = plane.admin().await;
+    let node = simulator::start("obcluster", &["tenant1", "tenant2", "tenant3"], GIB, 30.0).await;
+    let mut namespaces = Vec::new();
+    for prefix in ["watched-a", "watched-b", "unwatched"] {
+        let namespace = plane.namespace(prefix).await;
+        simulator::connection_secret(&admin, &namespace, "ob", &node).await;
+        namespaces.push(namespace);
+    }
+    let list = format!("{},{}", namespaces[0], namespaces[1]);
+    let mut operator =
+        plane.start_operator(&list, &namespaces[0], &format!("{}-op", namespaces[0]));
+    for (namespace, tenant) in namespaces.iter().zip(["tenant1", "tenant2", "tenant3"]) {
+        support::cluster::apply(&admin, namespace, &log_backup("archive", tenant))
+            .await
+            .expect("apply");
+        support::cluster::apply(&admin, namespace, &backup_task("full", tenant, "Full"))
+            .await
+            .expect("apply");
+    }
+    let status = |namespace: String, kind: &'static str| {
+        let admin = admin.clone();
+        async move {
+            let (api, _) = api_for(
+                &admin,
+                &namespace,
+                &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+            );
+            api.get_opt(if kind == "LogBackup" {
+                "archive"
+            } else {
+                "full"
+            })
+            .await
+            .ok()
+            .flatten()
+            .map(|o| o.data["status"].clone())
+            .unwrap_or(Value::Null)
+        }
+    };
+    // Completing a backup needs the observer's wake-ups to reach the controller of each namespace.
+    for namespace in &namespaces[..2] {
+        eventually(
+            &format!("the backup in {namespace} to complete"),
+            WAIT,
+            || async {
+                (status(namespace.clone(), "BackupTask").await["phase"] == "Completed")
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    assert_eq!(
+        status(namespaces[2].clone(), "BackupTask").await,
+        Value::Null
+    );
+    assert_eq!(
+        status(namespaces[2].clone(), "LogBackup").await,
+        Value::Null
+    );
+    operator.kill();
+    for namespace in &namespaces {
+        support::cluster::delete_namespace(&admin, namespace).await;
+    }
+}

@@ -255,20 +255,36 @@ pub trait Reconcile:
 /// Which namespaces the operator watches.
 #[derive(Clone, Debug, Default)]
 pub struct WatchScope {
-    /// One namespace, or every namespace when `None`.
-    pub namespace: Option<String>,
+    /// The namespaces; every namespace when empty.
+    pub namespaces: Vec<String>,
 }
 
 impl WatchScope {
-    /// An API for `K` in the watched namespace(s).
-    pub fn api<K>(&self, client: Client) -> Api<K>
+    /// The scope of a `--namespace` value: empty for every namespace, else one name or a comma-separated list.
+    pub fn parse(value: &str) -> Self {
+        let mut namespaces: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        Self { namespaces }
+    }
+
+    /// An API for `K` per watched namespace (one API over every namespace when all are watched).
+    pub fn apis<K>(&self, client: &Client) -> Vec<Api<K>>
     where
         K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
     {
-        match &self.namespace {
-            Some(ns) => Api::namespaced(client, ns),
-            None => Api::all(client),
+        if self.namespaces.is_empty() {
+            return vec![Api::all(client.clone())];
         }
+        self.namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
     }
 }
 
@@ -329,33 +345,58 @@ async fn run<K: Reconcile>(shared: &Shared) {
         shared.observers.clone(),
         shared.settings,
     ));
-    let api = shared
-        .scope
-        .api::<DeserializeGuard<K>>(shared.client.clone());
-    // The cluster observers wake objects whose slice of OceanBase's state changed.
-    let wake_ups = tokio_stream_of(shared.observers.wake_ups(kind)).map(|object: ObjectKey| {
-        kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
-            .within(&object.namespace)
+    let apis = shared.scope.apis::<DeserializeGuard<K>>(&shared.client);
+    // The cluster observers wake objects whose slice of OceanBase's state changed; with several watched
+    // namespaces each wake-up goes to the controller of its object's namespace.
+    let mut wake_ups = tokio_stream_of(shared.observers.wake_ups(kind));
+    let mut routes: Vec<(
+        Option<String>,
+        tokio::sync::mpsc::UnboundedSender<ObjectKey>,
+    )> = Vec::new();
+    let mut controllers = Vec::new();
+    let mut stores = Vec::new();
+    for api in apis {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        routes.push((api.namespace().map(str::to_string), sender));
+        let own_wake_ups = tokio_stream_of(receiver).map(|object: ObjectKey| {
+            kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
+                .within(&object.namespace)
+        });
+        let controller = Controller::new(api, watcher::Config::default().any_semantic())
+            .reconcile_on(own_wake_ups)
+            .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned());
+        stores.push(controller.store());
+        let ctx = ctx.clone();
+        controllers.push(async move {
+            controller
+                .run(reconcile_guarded::<K>, error_policy::<K>, ctx)
+                .for_each(|result| async move {
+                    if let Err(error) = result {
+                        tracing::debug!(controller = kind, %error, "reconcile did not complete");
+                    }
+                })
+                .await;
+        });
+    }
+    let routing = tokio::spawn(async move {
+        while let Some(object) = wake_ups.next().await {
+            let route = routes
+                .iter()
+                .find(|(ns, _)| ns.as_deref().is_none_or(|ns| ns == object.namespace));
+            if let Some((_, sender)) = route {
+                let _ = sender.send(object);
+            }
+        }
     });
-    tracing::info!(controller = kind, "controller started");
-    let controller = Controller::new(api, watcher::Config::default().any_semantic())
-        .reconcile_on(wake_ups)
-        .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned());
-    let store = controller.store();
+    tracing::info!(controller = kind, namespaces = ?shared.scope.namespaces, "controller started");
     let counting = tokio::spawn(count_phases::<K>(
-        store,
+        stores,
         shared.metrics.clone(),
         shared.shutdown.clone(),
     ));
-    controller
-        .run(reconcile_guarded::<K>, error_policy::<K>, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(controller = kind, %error, "reconcile did not complete");
-            }
-        })
-        .await;
+    futures::future::join_all(controllers).await;
     counting.abort();
+    routing.abort();
     tracing::info!(controller = kind, "controller stopped");
 }
 
@@ -368,7 +409,7 @@ fn tokio_stream_of<T: Send + 'static>(
 
 /// Keeps `obbackup_objects{kind, phase}` equal to the controller cache's counts.
 async fn count_phases<K: Reconcile>(
-    store: kube::runtime::reflector::Store<DeserializeGuard<K>>,
+    stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
     metrics: Arc<Metrics>,
     shutdown: CancellationToken,
 ) {
@@ -376,7 +417,7 @@ async fn count_phases<K: Reconcile>(
     loop {
         let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
         let mut not_progressing = 0;
-        for object in store.state() {
+        for object in stores.iter().flat_map(|store| store.state()) {
             if let Ok(valid) = &object.0 {
                 let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
                 *counts.entry(phase).or_default() += 1;
