@@ -383,11 +383,19 @@ async fn rendered_manifests_pass_a_server_side_dry_run() {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
     }
-    let (ok, out) = apply(
-        &["--dry-run=server"],
-        &std::fs::read_to_string(repo().join("deploy/crds.yaml")).expect("deploy crds"),
-    );
-    assert!(ok, "{out}");
+    // `kubectl apply -f deploy/` as the README says (the test control plane already has the
+    // obbackup-system namespace, so the dry run can place objects in it).
+    for file in ["deploy/crds.yaml", "deploy/operator.yaml"] {
+        let (ok, out) = apply(
+            &["--dry-run=server"],
+            &std::fs::read_to_string(repo().join(file)).expect("deploy file"),
+        );
+        assert!(ok, "{file}: {out}");
+        assert!(
+            out.contains("deployment.apps/ob-backup-operator") || file.ends_with("crds.yaml"),
+            "{out}"
+        );
+    }
     support::cluster::delete_namespace(&plane.admin().await, &namespace).await;
 }
 
