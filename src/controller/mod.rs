@@ -67,7 +67,13 @@ pub struct Context {
     /// Statements OceanBase refused, per object: (what, when). The refusal is written to the status, which
     /// is a watch event; this keeps that event from retrying the statement at once.
     refused: Mutex<HashMap<String, Refusal>>,
+    /// One-shot statements (cancel, activate) sent per object: (what, when). Until the observer has read
+    /// the cluster again, the status write that follows would otherwise send them a second time.
+    sent: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
+
+/// How long after a one-shot statement went through it is not sent again for the same object.
+pub const SENT_SETTLE: Duration = Duration::from_secs(10);
 
 /// A statement OceanBase refused for an object: what, when, and OceanBase's reason (redacted).
 struct Refusal {
@@ -117,7 +123,29 @@ impl Context {
             failures: Mutex::default(),
             malformed: Mutex::default(),
             refused: Mutex::default(),
+            sent: Mutex::default(),
         }
+    }
+
+    /// Whether `what` went through for `object` within [`SENT_SETTLE`]; if so, how long until it may be
+    /// sent again.
+    pub fn sent_recently(&self, object: &str, what: &str) -> Option<Duration> {
+        let sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
+        let (sent_what, at) = sent.get(object)?;
+        if sent_what != what {
+            return None;
+        }
+        SENT_SETTLE
+            .checked_sub(at.elapsed())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// Records that the one-shot statement `what` went through for `object`.
+    pub fn mark_sent(&self, object: &str, what: &str) {
+        self.sent.lock().unwrap_or_else(|p| p.into_inner()).insert(
+            object.to_string(),
+            (what.to_string(), std::time::Instant::now()),
+        );
     }
 
     /// If OceanBase refused `what` for `object` recently: how long to wait before sending it again, and
@@ -661,6 +689,17 @@ mod tests {
             ctx.refused_recently("ns/a", "SetDest").is_none(),
             "success clears it"
         );
+    }
+
+    #[tokio::test]
+    async fn a_one_shot_statement_is_not_sent_again_until_it_settles() {
+        let ctx = context();
+        assert!(ctx.sent_recently("ns/a", "Cancel").is_none());
+        ctx.mark_sent("ns/a", "Cancel");
+        let wait = ctx.sent_recently("ns/a", "Cancel").expect("settling");
+        assert!(wait <= SENT_SETTLE && !wait.is_zero());
+        assert!(ctx.sent_recently("ns/a", "Activate").is_none());
+        assert!(ctx.sent_recently("ns/b", "Cancel").is_none());
     }
 
     #[tokio::test]

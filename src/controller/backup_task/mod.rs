@@ -108,9 +108,19 @@ impl Reconcile for BackupTask {
             return Ok(Action::requeue(wait));
         }
         let current = task.status.clone();
+        if decision.step == Step::Cancel
+            && let Some(wait) = ctx.sent_recently(&key, &attempt)
+        {
+            // Sent a moment ago; the observer has not read the cluster since.
+            status::write(&ctx, task.as_ref(), current.as_ref(), &decision.status).await?;
+            return Ok(Action::requeue(wait));
+        }
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &placement, &decision, current).await?
         {
+            if decision.step == Step::Cancel && went_through {
+                ctx.mark_sent(&key, &attempt);
+            }
             // The status already holds OceanBase's reason; the gate only needs to know it was refused.
             let outcome = if went_through {
                 Ok(())

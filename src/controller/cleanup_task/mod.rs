@@ -93,6 +93,13 @@ impl Reconcile for CleanupTask {
             return Ok(Action::requeue(wait));
         }
         let current = cleanup.status.clone();
+        if decision.step == Step::Cancel
+            && let Some(wait) = ctx.sent_recently(&key, &attempt)
+        {
+            // Sent a moment ago; the observer has not read the cluster since.
+            status::write(&ctx, cleanup.as_ref(), current.as_ref(), &decision.status).await?;
+            return Ok(Action::requeue(wait));
+        }
         let statement = match decision.step {
             Step::Wait => {
                 status::write(&ctx, cleanup.as_ref(), current.as_ref(), &decision.status).await?;
@@ -108,8 +115,11 @@ impl Reconcile for CleanupTask {
                         &Redactor::default(),
                     )
                     .await;
-                if let Err(error) = &outcome {
-                    tracing::warn!(%error, tenant = %spec.tenant, "CANCEL DELETE BACKUP failed; retrying on the next look");
+                match &outcome {
+                    Ok(()) => ctx.mark_sent(&key, &attempt),
+                    Err(error) => {
+                        tracing::warn!(%error, tenant = %spec.tenant, "CANCEL DELETE BACKUP failed; retrying on the next look");
+                    }
                 }
                 Some(outcome.is_ok())
             }

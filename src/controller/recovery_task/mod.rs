@@ -128,10 +128,19 @@ impl Reconcile for RecoveryTask {
         {
             return Ok(Action::requeue(wait));
         }
+        let one_shot = matches!(decision.step, Step::Cancel | Step::Activate);
+        if one_shot && let Some(wait) = ctx.sent_recently(&key, &attempt) {
+            // Sent a moment ago; the observer has not read the cluster since.
+            status::write(&ctx, task.as_ref(), task.status.as_ref(), &decision.status).await?;
+            return Ok(Action::requeue(wait));
+        }
         let sources = Sources { data, log, names };
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &observer, &decision, &sources).await?
         {
+            if one_shot && went_through {
+                ctx.mark_sent(&key, &attempt);
+            }
             let outcome = if went_through {
                 Ok(())
             } else {
