@@ -12,6 +12,7 @@ pub mod overview;
 pub mod recovery_task;
 pub mod references;
 pub mod status;
+pub mod submit;
 
 use std::{
     collections::HashMap,

@@ -29,6 +29,8 @@ pub trait StatusView: Serialize + PartialEq {
     fn conditions(&self) -> &[Condition];
     /// The human-readable summary.
     fn message(&self) -> Option<&str>;
+    /// Replaces the conditions and the summary.
+    fn set_health(&mut self, conditions: Vec<Condition>, message: String);
 }
 
 macro_rules! status_view {
@@ -45,8 +47,27 @@ macro_rules! status_view {
             fn message(&self) -> Option<&str> {
                 self.message.as_deref()
             }
+            fn set_health(&mut self, conditions: Vec<Condition>, message: String) {
+                self.conditions = conditions;
+                self.message = Some(message);
+            }
         }
     )+};
+}
+
+/// The status with `health` as its Ready/Reconciling/Stalled conditions (plus `extra`, or without it the
+/// other conditions it had) and the health's message.
+pub fn with_health<S: StatusView>(
+    mut status: S,
+    generation: Option<i64>,
+    health: &super::conditions::Health,
+    extra: Option<Vec<Condition>>,
+    now: jiff::Timestamp,
+) -> S {
+    let conditions =
+        super::conditions::with_extra(status.conditions(), health, extra, generation, now);
+    status.set_health(conditions, health.message().to_string());
+    status
 }
 
 status_view!(

@@ -11,10 +11,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use crate::controller::submit::{Submitted, submitted};
 use crate::{
     api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::Failure},
     controller::{
-        conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition, with_extra},
+        conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition},
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
@@ -401,59 +402,29 @@ pub fn after_submit(
     outcome: Result<(), ObError>,
     now: Timestamp,
 ) -> BackupTaskStatus {
-    let (health, status) = match outcome {
-        Ok(()) => (
-            Health::Progressing {
-                reason: "Submitted".into(),
-                message: "submitted; waiting for OceanBase to list the job".into(),
-            },
-            status,
-        ),
-        Err(ObError::Unreachable(reason)) => (
-            Health::Progressing {
-                reason: "ClusterUnreachable".into(),
-                message: format!(
-                    "the cluster did not answer while submitting ({reason}); the job will be looked up by its description"
-                ),
-            },
-            status,
-        ),
-        Err(ObError::Server { code, message }) if matches!(code, 9036 | 9040 | 9044 | 9070) => (
-            Health::Progressing {
-                reason: "BackupCannotStart".into(),
-                message: format!(
-                    "OceanBase refused the backup for now ({code}: {message}); retrying"
-                ),
-            },
+    let (health, status) = match submitted(outcome, "job", &[9036, 9040, 9044, 9070]) {
+        Submitted::Waiting(health) => (health, status),
+        Submitted::RefusedForNow(health) | Submitted::Invalid(health) => (
+            health,
             BackupTaskStatus {
                 submitted_at: None,
                 ..status
             },
         ),
-        Err(ObError::Server { code, message }) => (
+        Submitted::Refused(failure) => (
             Health::Stalled {
                 reason: "BackupFailed".into(),
-                message: format!("OceanBase refused the backup ({code}): {message}"),
+                message: format!(
+                    "OceanBase refused the backup ({}): {}",
+                    failure.code.unwrap_or_default(),
+                    failure.message
+                ),
             },
             BackupTaskStatus {
                 phase: Some(BackupTaskPhase::Failed),
                 submitted_at: None,
                 ended_at: Some(api_time(now)),
-                // The error number the client saw (OceanBase's code for its own errors, reference §0.3).
-                failure: Some(Failure {
-                    code: Some(i64::from(code)),
-                    message,
-                }),
-                ..status
-            },
-        ),
-        Err(other) => (
-            Health::Stalled {
-                reason: "InvalidInput".into(),
-                message: other.to_string(),
-            },
-            BackupTaskStatus {
-                submitted_at: None,
+                failure: Some(failure),
                 ..status
             },
         ),
@@ -475,17 +446,7 @@ pub fn with_health(
     extra: Option<Vec<Condition>>,
     now: Timestamp,
 ) -> BackupTaskStatus {
-    BackupTaskStatus {
-        conditions: with_extra(
-            &status.conditions,
-            health,
-            extra,
-            task.metadata.generation,
-            now,
-        ),
-        message: Some(health.message().to_string()),
-        ..status
-    }
+    crate::controller::status::with_health(status, task.metadata.generation, health, extra, now)
 }
 
 #[cfg(test)]

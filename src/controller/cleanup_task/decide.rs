@@ -11,6 +11,7 @@
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use crate::controller::submit::{Submitted, submitted};
 use crate::{
     api::{
         CleanupTask, CleanupTaskPhase, CleanupTaskStatus, cleanup_task::CleanupTarget,
@@ -18,7 +19,7 @@ use crate::{
     },
     controller::{
         backup_task::decide::SUBMIT_GRACE,
-        conditions::{Health, api_time, with_extra},
+        conditions::{Health, api_time},
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
@@ -365,54 +366,22 @@ pub fn after_submit(
     outcome: Result<(), ObError>,
     now: Timestamp,
 ) -> CleanupTaskStatus {
-    let (health, status) = match outcome {
-        Ok(()) => (
-            Health::Progressing {
-                reason: "Submitted".into(),
-                message: "submitted; waiting for OceanBase to list the delete job".into(),
-            },
-            status,
-        ),
-        Err(ObError::Unreachable(reason)) => (
-            Health::Progressing {
-                reason: "ClusterUnreachable".into(),
-                message: format!(
-                    "the cluster did not answer while submitting ({reason}); the job will be looked up"
-                ),
-            },
-            status,
-        ),
-        Err(ObError::Server {
-            code: 9044,
-            message,
-        }) => (
-            Health::Progressing {
-                reason: "AnotherCleanupRunning".into(),
-                message: format!("OceanBase refused for now (9044: {message}); trying again later"),
-            },
+    let (health, status) = match submitted(outcome, "delete job", &[9044]) {
+        Submitted::Waiting(health) => (health, status),
+        Submitted::RefusedForNow(health) | Submitted::Invalid(health) => (
+            health,
             CleanupTaskStatus {
                 submitted_at: None,
                 ..status
             },
         ),
-        Err(error) => {
-            let message = match error.code() {
-                Some(1235) => format!(
-                    "{error} (reference §5.2: manual deletes need OceanBase 4.4.1 or later)"
-                ),
-                _ => error.to_string(),
-            };
-            return failed(
-                cleanup,
-                status,
-                Failure {
-                    code: error.code().map(i64::from),
-                    message,
-                },
-                None,
-                now,
-            )
-            .status;
+        Submitted::Refused(mut failure) => {
+            if failure.code == Some(1235) {
+                failure
+                    .message
+                    .push_str(" (reference §5.2: manual deletes need OceanBase 4.4.1 or later)");
+            }
+            return failed(cleanup, status, failure, None, now).status;
         }
     };
     with_health(status, cleanup, &health, None, now)
@@ -426,17 +395,7 @@ pub fn with_health(
     extra: Option<Vec<Condition>>,
     now: Timestamp,
 ) -> CleanupTaskStatus {
-    CleanupTaskStatus {
-        conditions: with_extra(
-            &status.conditions,
-            health,
-            extra,
-            cleanup.metadata.generation,
-            now,
-        ),
-        message: Some(health.message().to_string()),
-        ..status
-    }
+    crate::controller::status::with_health(status, cleanup.metadata.generation, health, extra, now)
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::{
         common::Failure, log_backup::DesiredArchiveState,
     },
     controller::{
-        conditions::{DELAY_WITHIN_THRESHOLD, Health, api_time, condition, with_extra},
+        conditions::{DELAY_WITHIN_THRESHOLD, Health, api_time, condition},
         observed::{self, Reading},
     },
     observer::{Interest, Observation, scn_time},
@@ -376,17 +376,7 @@ fn with_health(
     extra: Option<Vec<Condition>>,
     now: Timestamp,
 ) -> LogBackupStatus {
-    LogBackupStatus {
-        conditions: with_extra(
-            &status.conditions,
-            health,
-            extra,
-            archive.metadata.generation,
-            now,
-        ),
-        message: Some(health.message().to_string()),
-        ..status
-    }
+    crate::controller::status::with_health(status, archive.metadata.generation, health, extra, now)
 }
 
 #[cfg(test)]

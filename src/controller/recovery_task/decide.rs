@@ -11,11 +11,12 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use crate::controller::submit::{Submitted, submitted};
 use crate::{
     api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
     controller::{
         backup_task::decide::SUBMIT_GRACE,
-        conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
+        conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
     },
     observer::{Interest, Observation, scn_time},
     oceanbase::{ObError, RestoreJobRow, Snapshot},
@@ -542,47 +543,24 @@ pub fn after_submit(
     outcome: Result<(), ObError>,
     now: Timestamp,
 ) -> (RecoveryTaskStatus, Step) {
-    let (health, status, step) = match outcome {
-        Ok(()) => (
-            Health::Progressing {
-                reason: "Submitted".into(),
-                message: "submitted; waiting for OceanBase to list the restore".into(),
-            },
-            status,
-            Step::Wait,
-        ),
-        Err(ObError::Unreachable(reason)) => (
-            Health::Progressing {
-                reason: "ClusterUnreachable".into(),
-                message: format!(
-                    "the cluster did not answer while submitting ({reason}); the restore will be looked up by its description"
-                ),
-            },
-            status,
-            Step::Wait,
-        ),
-        Err(ObError::Server {
-            code: 9014,
-            message,
-        }) => (
-            Health::Progressing {
-                reason: "AnotherRestoreRunning".into(),
-                message: format!("OceanBase refused for now (9014: {message}); trying again later"),
-            },
+    let (health, status, step) = match submitted(outcome, "restore", &[9014]) {
+        Submitted::Waiting(health) => (health, status, Step::Wait),
+        Submitted::RefusedForNow(health) | Submitted::Invalid(health) => (
+            health,
             RecoveryTaskStatus {
                 submitted_at: None,
                 ..status
             },
             Step::Wait,
         ),
-        Err(error) => {
-            let failure = Failure {
-                code: error.code().map(i64::from),
-                message: error.to_string(),
-            };
+        Submitted::Refused(failure) => {
             let health = Health::Stalled {
                 reason: "RestoreRefused".into(),
-                message: format!("{}; increase spec.retry to try again", failure.message),
+                message: format!(
+                    "OceanBase refused the restore ({}): {}; increase spec.retry to try again",
+                    failure.code.unwrap_or_default(),
+                    failure.message
+                ),
             };
             let status = RecoveryTaskStatus {
                 phase: Some(RecoveryTaskPhase::Failed),
@@ -623,17 +601,7 @@ pub fn with_health(
         }
         extra
     });
-    RecoveryTaskStatus {
-        conditions: with_extra(
-            &status.conditions,
-            health,
-            extra,
-            task.metadata.generation,
-            now,
-        ),
-        message: Some(health.message().to_string()),
-        ..status
-    }
+    crate::controller::status::with_health(status, task.metadata.generation, health, extra, now)
 }
 
 #[cfg(test)]

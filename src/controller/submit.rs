@@ -1,0 +1,86 @@
+//! What sending a statement that starts an OceanBase job (BACKUP, DELETE, RESTORE) came to, the same way for
+//! every kind: sent or unanswered (the intent stays and the job is looked up later), refused for now (the
+//! intent goes; tried again after the refusal gate), or refused for good (a failure to record).
+
+use super::conditions::Health;
+use crate::{api::common::Failure, oceanbase::ObError};
+
+/// The outcome of a submission.
+pub enum Submitted {
+    /// Sent, or not answered: keep the intent and wait for the job to be listed.
+    Waiting(Health),
+    /// Refused for a reason that passes (another job runs, …): drop the intent, try again later.
+    RefusedForNow(Health),
+    /// Refused for good: the task fails with OceanBase's code and (redacted) message.
+    Refused(Failure),
+    /// The statement could not be built (a value the operator refuses to send): stalled until fixed.
+    Invalid(Health),
+}
+
+/// Classifies `outcome`; `job` names what was started ("job", "delete job", "restore") and `for_now` lists
+/// OceanBase's codes that mean "not now".
+pub fn submitted(outcome: Result<(), ObError>, job: &str, for_now: &[u16]) -> Submitted {
+    match outcome {
+        Ok(()) => Submitted::Waiting(Health::Progressing {
+            reason: "Submitted".into(),
+            message: format!("submitted; waiting for OceanBase to list the {job}"),
+        }),
+        Err(ObError::Unreachable(reason)) => Submitted::Waiting(Health::Progressing {
+            reason: "ClusterUnreachable".into(),
+            message: format!(
+                "the cluster did not answer while submitting ({reason}); the {job} will be looked up"
+            ),
+        }),
+        Err(ObError::Server { code, message }) if for_now.contains(&code) => {
+            Submitted::RefusedForNow(Health::Progressing {
+                reason: "RefusedForNow".into(),
+                message: format!(
+                    "OceanBase refused the {job} for now ({code}: {message}); trying again later"
+                ),
+            })
+        }
+        Err(ObError::Server { code, message }) => Submitted::Refused(Failure {
+            // The error number the client saw (OceanBase's code for its own errors, reference §0.3).
+            code: Some(i64::from(code)),
+            message,
+        }),
+        Err(other) => Submitted::Invalid(Health::Stalled {
+            reason: "InvalidInput".into(),
+            message: other.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_are_classified_alike_for_every_kind() {
+        assert!(matches!(
+            submitted(Ok(()), "job", &[]),
+            Submitted::Waiting(_)
+        ));
+        assert!(matches!(
+            submitted(Err(ObError::Unreachable("reset".into())), "job", &[]),
+            Submitted::Waiting(Health::Progressing { reason, .. }) if reason == "ClusterUnreachable"
+        ));
+        let busy = ObError::Server {
+            code: 9044,
+            message: "delete backup data is in progress".into(),
+        };
+        assert!(matches!(
+            submitted(Err(busy.clone()), "delete job", &[9044]),
+            Submitted::RefusedForNow(_)
+        ));
+        let Submitted::Refused(failure) = submitted(Err(busy), "delete job", &[]) else {
+            panic!("refused for good");
+        };
+        assert_eq!(failure.code, Some(9044));
+        assert_eq!(failure.message, "delete backup data is in progress");
+        assert!(matches!(
+            submitted(Err(ObError::InvalidValue("x".into())), "job", &[]),
+            Submitted::Invalid(_)
+        ));
+    }
+}
