@@ -73,6 +73,17 @@ pub struct Context {
     sent: Mutex<HashMap<String, (String, std::time::Instant)>>,
 }
 
+/// What [`Context::gate`] says about sending a statement now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Send it.
+    Open,
+    /// OceanBase refused it lately: write nothing (the status says why), look again after this.
+    Refused(Duration),
+    /// It went through a moment ago: write the status, look again after this.
+    Settling(Duration),
+}
+
 /// How long after a one-shot statement went through it is not sent again for the same object.
 pub const SENT_SETTLE: Duration = Duration::from_secs(10);
 
@@ -128,9 +139,36 @@ impl Context {
         }
     }
 
+    /// Whether `what` may be sent for `object` now. A refused statement waits [`RETRY_REFUSED_AFTER`]; a
+    /// one-shot statement (cancel, activate) that went through waits [`SENT_SETTLE`], until the observer has
+    /// read the cluster again.
+    pub fn gate(&self, object: &str, what: &str, one_shot: bool) -> Gate {
+        if let Some((wait, _)) = self.refused_recently(object, what) {
+            return Gate::Refused(wait);
+        }
+        match self.sent_recently(object, what) {
+            Some(wait) if one_shot => Gate::Settling(wait),
+            _ => Gate::Open,
+        }
+    }
+
+    /// Records that `what` was sent for `object` and whether it went through (OceanBase's reason is already
+    /// in the status; the gate only needs to know).
+    pub fn sent(&self, object: &str, what: &str, one_shot: bool, went_through: bool) {
+        if one_shot && went_through {
+            self.mark_sent(object, what);
+        }
+        let outcome = if went_through {
+            Ok(())
+        } else {
+            Err(String::new())
+        };
+        self.record_attempt(object, what, outcome);
+    }
+
     /// Whether `what` went through for `object` within [`SENT_SETTLE`]; if so, how long until it may be
     /// sent again.
-    pub fn sent_recently(&self, object: &str, what: &str) -> Option<Duration> {
+    fn sent_recently(&self, object: &str, what: &str) -> Option<Duration> {
         let sent = self.sent.lock().unwrap_or_else(|p| p.into_inner());
         let (sent_what, at) = sent.get(object)?;
         if sent_what != what {
@@ -142,7 +180,7 @@ impl Context {
     }
 
     /// Records that the one-shot statement `what` went through for `object`.
-    pub fn mark_sent(&self, object: &str, what: &str) {
+    fn mark_sent(&self, object: &str, what: &str) {
         self.sent.lock().unwrap_or_else(|p| p.into_inner()).insert(
             object.to_string(),
             (what.to_string(), std::time::Instant::now()),
@@ -695,12 +733,26 @@ mod tests {
     #[tokio::test]
     async fn a_one_shot_statement_is_not_sent_again_until_it_settles() {
         let ctx = context();
-        assert!(ctx.sent_recently("ns/a", "Cancel").is_none());
-        ctx.mark_sent("ns/a", "Cancel");
-        let wait = ctx.sent_recently("ns/a", "Cancel").expect("settling");
+        assert_eq!(ctx.gate("ns/a", "Cancel", true), Gate::Open);
+        ctx.sent("ns/a", "Cancel", true, true);
+        let Gate::Settling(wait) = ctx.gate("ns/a", "Cancel", true) else {
+            panic!("a cancel that went through settles");
+        };
         assert!(wait <= SENT_SETTLE && !wait.is_zero());
-        assert!(ctx.sent_recently("ns/a", "Activate").is_none());
-        assert!(ctx.sent_recently("ns/b", "Cancel").is_none());
+        assert_eq!(ctx.gate("ns/a", "Activate", true), Gate::Open);
+        assert_eq!(ctx.gate("ns/b", "Cancel", true), Gate::Open);
+        // A refused one waits the refusal time, one-shot or not.
+        ctx.sent("ns/c", "Submit", false, false);
+        assert!(matches!(
+            ctx.gate("ns/c", "Submit", false),
+            Gate::Refused(_)
+        ));
+        ctx.sent("ns/c", "Submit", false, true);
+        assert_eq!(
+            ctx.gate("ns/c", "Submit", false),
+            Gate::Open,
+            "success clears it"
+        );
     }
 
     #[tokio::test]

@@ -11,7 +11,7 @@ use jiff::{SignedDuration, Timestamp};
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Reconcile,
+    Context, Error, Gate, Reconcile,
     conditions::Health,
     error::Problem,
     health, namespace_of, next_action,
@@ -101,33 +101,20 @@ impl Reconcile for BackupTask {
         observer.watch(object, decision.interest.clone());
         let attempt = format!("{:?}", decision.step);
         let key = format!("{namespace}/{}", task.name_any());
-        if matches!(decision.step, Step::Submit | Step::SetDataDest)
-            && let Some((wait, _)) = ctx.refused_recently(&key, &attempt)
-        {
-            // The status already says why the last attempt failed; try again later, writing nothing now.
-            return Ok(Action::requeue(wait));
-        }
         let current = task.status.clone();
-        if decision.step == Step::Cancel
-            && let Some(wait) = ctx.sent_recently(&key, &attempt)
-        {
-            // Sent a moment ago; the observer has not read the cluster since.
-            status::write(&ctx, task.as_ref(), current.as_ref(), &decision.status).await?;
-            return Ok(Action::requeue(wait));
+        let one_shot = decision.step == Step::Cancel;
+        match ctx.gate(&key, &attempt, one_shot) {
+            Gate::Open => {}
+            Gate::Refused(wait) => return Ok(Action::requeue(wait)),
+            Gate::Settling(wait) => {
+                status::write(&ctx, task.as_ref(), current.as_ref(), &decision.status).await?;
+                return Ok(Action::requeue(wait));
+            }
         }
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &placement, &decision, current).await?
         {
-            if decision.step == Step::Cancel && went_through {
-                ctx.mark_sent(&key, &attempt);
-            }
-            // The status already holds OceanBase's reason; the gate only needs to know it was refused.
-            let outcome = if went_through {
-                Ok(())
-            } else {
-                Err(String::new())
-            };
-            ctx.record_attempt(&key, &attempt, outcome);
+            ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
         Ok(match (&decision.interest, decision.recheck) {

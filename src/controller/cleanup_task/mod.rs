@@ -11,7 +11,7 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Reconcile, conditions::Health, error::Problem, health, namespace_of,
+    Context, Error, Gate, Reconcile, conditions::Health, error::Problem, health, namespace_of,
     next_action, references::ReferenceCheck, status, summarize,
 };
 use crate::{
@@ -86,19 +86,15 @@ impl Reconcile for CleanupTask {
         );
         let key = format!("{namespace}/{}", cleanup.name_any());
         let attempt = format!("{:?}", decision.step);
-        if decision.step == Step::Submit
-            && let Some((wait, _)) = ctx.refused_recently(&key, &attempt)
-        {
-            // The status already says why the last attempt was refused.
-            return Ok(Action::requeue(wait));
-        }
         let current = cleanup.status.clone();
-        if decision.step == Step::Cancel
-            && let Some(wait) = ctx.sent_recently(&key, &attempt)
-        {
-            // Sent a moment ago; the observer has not read the cluster since.
-            status::write(&ctx, cleanup.as_ref(), current.as_ref(), &decision.status).await?;
-            return Ok(Action::requeue(wait));
+        let one_shot = decision.step == Step::Cancel;
+        match ctx.gate(&key, &attempt, one_shot) {
+            Gate::Open => {}
+            Gate::Refused(wait) => return Ok(Action::requeue(wait)),
+            Gate::Settling(wait) => {
+                status::write(&ctx, cleanup.as_ref(), current.as_ref(), &decision.status).await?;
+                return Ok(Action::requeue(wait));
+            }
         }
         let statement = match decision.step {
             Step::Wait => {
@@ -115,11 +111,8 @@ impl Reconcile for CleanupTask {
                         &Redactor::default(),
                     )
                     .await;
-                match &outcome {
-                    Ok(()) => ctx.mark_sent(&key, &attempt),
-                    Err(error) => {
-                        tracing::warn!(%error, tenant = %spec.tenant, "CANCEL DELETE BACKUP failed; retrying on the next look");
-                    }
+                if let Err(error) = &outcome {
+                    tracing::warn!(%error, tenant = %spec.tenant, "CANCEL DELETE BACKUP failed; retrying on the next look");
                 }
                 Some(outcome.is_ok())
             }
@@ -142,12 +135,7 @@ impl Reconcile for CleanupTask {
             }
         };
         if let Some(went_through) = statement {
-            let outcome = if went_through {
-                Ok(())
-            } else {
-                Err(String::new())
-            };
-            ctx.record_attempt(&key, &attempt, outcome);
+            ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
         Ok(if decision.interest.is_some() {

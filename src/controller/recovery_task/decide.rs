@@ -102,6 +102,8 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         previous = RecoveryTaskStatus {
             conditions: previous.conditions,
             source_cluster_name: previous.source_cluster_name,
+            // Still held if its release failed: the new attempt reuses it (created IF NOT EXISTS).
+            resource_pool: previous.resource_pool,
             ..RecoveryTaskStatus::default()
         };
     }
@@ -242,6 +244,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 message,
                 generation,
             );
+            // Nothing was created for this attempt; a pool left from an earlier one is released.
+            let step = if status.resource_pool.is_some() {
+                Step::Release
+            } else {
+                Step::Wait
+            };
             return Decision {
                 status: with_health(
                     status,
@@ -250,11 +258,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                     Some(vec![reachable, point]),
                     inputs.now,
                 ),
-                step: if base_has_pool(&task.status) {
-                    Step::Release
-                } else {
-                    Step::Wait
-                },
+                step,
                 interest: None,
             };
         }
@@ -325,10 +329,6 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         step: Step::Submit,
         interest: interest(true),
     }
-}
-
-fn base_has_pool(status: &Option<RecoveryTaskStatus>) -> bool {
-    status.as_ref().is_some_and(|s| s.resource_pool.is_some())
 }
 
 fn wait(
@@ -812,6 +812,20 @@ mod tests {
         assert_eq!(again.status.failure, None);
         assert_eq!(again.status.observed_retry, Some(1));
         assert_eq!(description(&task), "uid-1");
+        // A pool whose release failed is still tracked by the new attempt (and reused).
+        task.status = Some(RecoveryTaskStatus {
+            phase: Some(RecoveryTaskPhase::Failed),
+            observed_retry: Some(1),
+            resource_pool: Some("obrt_r_pool".into()),
+            ..RecoveryTaskStatus::default()
+        });
+        task.spec.retry = 2;
+        let refused = run(
+            &task,
+            PointCheck::Outside("too early".into()),
+            seen(vec![], None),
+        );
+        assert_eq!(refused.step, Step::Release, "the leftover pool is released");
     }
 
     #[test]

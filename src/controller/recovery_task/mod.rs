@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Reconcile,
+    Context, Error, Gate, Reconcile,
     conditions::Health,
     error::Problem,
     health, namespace_of, next_action,
@@ -123,30 +123,20 @@ impl Reconcile for RecoveryTask {
         );
         let key = format!("{namespace}/{}", task.name_any());
         let attempt = format!("{:?}", decision.step);
-        if decision.step != Step::Wait
-            && let Some((wait, _)) = ctx.refused_recently(&key, &attempt)
-        {
-            return Ok(Action::requeue(wait));
-        }
         let one_shot = matches!(decision.step, Step::Cancel | Step::Activate);
-        if one_shot && let Some(wait) = ctx.sent_recently(&key, &attempt) {
-            // Sent a moment ago; the observer has not read the cluster since.
-            status::write(&ctx, task.as_ref(), task.status.as_ref(), &decision.status).await?;
-            return Ok(Action::requeue(wait));
+        match ctx.gate(&key, &attempt, one_shot) {
+            Gate::Open => {}
+            Gate::Refused(wait) => return Ok(Action::requeue(wait)),
+            Gate::Settling(wait) => {
+                status::write(&ctx, task.as_ref(), task.status.as_ref(), &decision.status).await?;
+                return Ok(Action::requeue(wait));
+            }
         }
         let sources = Sources { data, log, names };
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &observer, &decision, &sources).await?
         {
-            if one_shot && went_through {
-                ctx.mark_sent(&key, &attempt);
-            }
-            let outcome = if went_through {
-                Ok(())
-            } else {
-                Err(String::new())
-            };
-            ctx.record_attempt(&key, &attempt, outcome);
+            ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
         Ok(match (&decision.interest, &point) {
