@@ -1,9 +1,21 @@
-//! What sending a statement that starts an OceanBase job (BACKUP, DELETE, RESTORE) came to, the same way for
-//! every kind: sent or unanswered (the intent stays and the job is looked up later), refused for now (the
+//! OceanBase jobs the same way for every kind: why a finished job failed ([`job_failure`]), and what sending
+//! a statement that starts one (BACKUP, DELETE, RESTORE) came to: sent or unanswered (the intent stays and the job is looked up later), refused for now (the
 //! intent goes; tried again after the refusal gate), or refused for good (a failure to record).
 
 use super::conditions::Health;
 use crate::{api::common::Failure, oceanbase::ObError};
+
+/// Why OceanBase ended a job FAILED: its RESULT code and COMMENT (or, without a comment, which job and code).
+pub fn job_failure(job: &str, job_id: i64, result: i64, comment: &str) -> Failure {
+    Failure {
+        code: Some(result),
+        message: if comment.is_empty() {
+            format!("OceanBase ended {job} {job_id} with result {result}")
+        } else {
+            comment.to_string()
+        },
+    }
+}
 
 /// The outcome of a submission.
 pub enum Submitted {

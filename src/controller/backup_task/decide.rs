@@ -11,9 +11,9 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, submitted};
+use crate::controller::submit::{Submitted, job_failure, submitted};
 use crate::{
-    api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::Failure},
+    api::{BackupTask, BackupTaskPhase, BackupTaskStatus},
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition},
         observed::{self, Reading},
@@ -284,17 +284,8 @@ fn follow_job(
         .or_else(|| progress.map(|p| p.path.clone()))
         .filter(|p| !p.is_empty())
         .or_else(|| Some(job.path.clone()).filter(|p| !p.is_empty()));
-    let failure = (phase == BackupTaskPhase::Failed).then(|| Failure {
-        code: Some(job.result),
-        message: if job.comment.is_empty() {
-            format!(
-                "OceanBase ended job {} with result {}",
-                job.job_id, job.result
-            )
-        } else {
-            job.comment.clone()
-        },
-    });
+    let failure = (phase == BackupTaskPhase::Failed)
+        .then(|| job_failure("job", job.job_id, job.result, &job.comment));
     let running = !is_terminal(phase);
     let mut extra = vec![reachable];
     let mut recheck = None;

@@ -11,7 +11,7 @@
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, submitted};
+use crate::controller::submit::{Submitted, job_failure, submitted};
 use crate::{
     api::{
         CleanupTask, CleanupTaskPhase, CleanupTaskStatus, cleanup_task::CleanupTarget,
@@ -271,17 +271,8 @@ fn follow_job(
     now: Timestamp,
 ) -> Decision {
     let phase = phase_of(&job.status);
-    let failure = (phase == CleanupTaskPhase::Failed).then(|| Failure {
-        code: Some(job.result),
-        message: if job.comment.is_empty() {
-            format!(
-                "OceanBase ended delete job {} with result {}",
-                job.job_id, job.result
-            )
-        } else {
-            job.comment.clone()
-        },
-    });
+    let failure = (phase == CleanupTaskPhase::Failed)
+        .then(|| job_failure("delete job", job.job_id, job.result, &job.comment));
     let health = match phase {
         CleanupTaskPhase::Completed => Health::Ready {
             reason: "Completed".into(),
