@@ -49,6 +49,19 @@ fn info(node: &Node, password: &str) -> ConnectionInfo {
     }
 }
 
+/// A snapshot request for everything: finished jobs with `descriptions`, delete jobs that ended since
+/// `clean_since`, and restores.
+fn everything(
+    descriptions: &[String],
+    clean_since: jiff::Timestamp,
+) -> ob_backup_operator::oceanbase::SnapshotRequest<'_> {
+    ob_backup_operator::oceanbase::SnapshotRequest {
+        descriptions,
+        clean_since,
+        restores: true,
+    }
+}
+
 fn step(cluster: &Arc<Mutex<Cluster>>, seconds: i64) {
     cluster
         .lock()
@@ -77,11 +90,10 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
         let node = obsim(tenants).await;
         let client = MysqlCluster::new(&info(&node, PASSWORD), []);
         let snapshot = client
-            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-                descriptions: &["some-uid".to_string()],
-                clean_since: jiff::Timestamp::UNIX_EPOCH,
-                restores: true,
-            })
+            .snapshot(everything(
+                &["some-uid".to_string()],
+                jiff::Timestamp::UNIX_EPOCH,
+            ))
             .await
             .expect("snapshot");
         assert_eq!(snapshot.tenants.len(), tenants);
@@ -89,6 +101,24 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
         costs.push(client.round_trips().0);
     }
     assert_eq!(costs[0], costs[1], "SPEC §3: constant in tenants");
+    // Restores (progress, and history by description) are read only while someone watches one.
+    let node = obsim(1).await;
+    let client = MysqlCluster::new(&info(&node, PASSWORD), []);
+    let descriptions = ["some-uid".to_string()];
+    let quiet = ob_backup_operator::oceanbase::SnapshotRequest {
+        restores: false,
+        ..everything(&descriptions, jiff::Timestamp::UNIX_EPOCH)
+    };
+    client.snapshot(quiet).await.expect("snapshot");
+    let before = client.round_trips().0;
+    client.snapshot(quiet).await.expect("snapshot");
+    let without = client.round_trips().0 - before;
+    client
+        .snapshot(everything(&descriptions, jiff::Timestamp::UNIX_EPOCH))
+        .await
+        .expect("snapshot");
+    let with = client.round_trips().0 - before - without;
+    assert_eq!(with, without + 2, "two restore reads, and only when asked");
 }
 
 #[tokio::test]
@@ -97,11 +127,7 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     let client = MysqlCluster::new(&info(&node, PASSWORD), ["backup-pw".to_string()]);
     archiving(&client, &node, "tenant1").await;
     let snapshot = client
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            descriptions: &[],
-            clean_since: jiff::Timestamp::UNIX_EPOCH,
-            restores: true,
-        })
+        .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
         .await
         .expect("snapshot");
     let tenant = snapshot
@@ -150,11 +176,10 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     );
     step(&node.cluster, 120);
     let later = client
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            descriptions: &["uid-1".to_string()],
-            clean_since: jiff::Timestamp::UNIX_EPOCH,
-            restores: true,
-        })
+        .snapshot(everything(
+            &["uid-1".to_string()],
+            jiff::Timestamp::UNIX_EPOCH,
+        ))
         .await
         .expect("snapshot");
     let job = later
@@ -202,11 +227,7 @@ async fn errors_carry_codes_and_no_secrets() {
     let wrong = MysqlCluster::new(&info(&node, "wrong"), []);
     assert_eq!(
         wrong
-            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-                descriptions: &[],
-                clean_since: jiff::Timestamp::UNIX_EPOCH,
-                restores: true
-            })
+            .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
             .await
             .expect_err("1045")
             .code(),
@@ -225,11 +246,7 @@ async fn errors_carry_codes_and_no_secrets() {
         [],
     );
     let error = nowhere
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            descriptions: &[],
-            clean_since: jiff::Timestamp::UNIX_EPOCH,
-            restores: true,
-        })
+        .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
         .await
         .expect_err("nothing listens");
     assert!(matches!(error, ObError::Unreachable(_)), "{error:?}");
@@ -263,11 +280,7 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         [],
     );
     let snapshot = trusting
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            descriptions: &[],
-            clean_since: jiff::Timestamp::UNIX_EPOCH,
-            restores: true,
-        })
+        .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
         .await
         .expect("a snapshot over TLS");
     assert_eq!(snapshot.tenants.len(), 1);
@@ -279,11 +292,7 @@ async fn tls_is_used_when_the_secret_holds_a_ca_and_a_wrong_ca_is_refused() {
         [],
     );
     let error = wrong
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            descriptions: &[],
-            clean_since: jiff::Timestamp::UNIX_EPOCH,
-            restores: true,
-        })
+        .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
         .await
         .expect_err("a server the CA did not sign is refused");
     assert!(!error.to_string().contains(PASSWORD), "{error}");
@@ -301,11 +310,7 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
     // The policy starts its first job an hour later; a few seconds on, it has finished.
     step(&node.cluster, 3600 + 30);
     let snapshot = client
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            descriptions: &[],
-            clean_since: jiff::Timestamp::UNIX_EPOCH,
-            restores: true,
-        })
+        .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
         .await
         .expect("snapshot");
     let tenant = snapshot.tenant("tenant1").expect("tenant").id;
@@ -323,11 +328,7 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
         .await
         .expect("DELETE OBSOLETE BACKUP");
     let snapshot = client
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            descriptions: &[],
-            clean_since: end + jiff::SignedDuration::from_secs(1),
-            restores: true,
-        })
+        .snapshot(everything(&[], end + jiff::SignedDuration::from_secs(1)))
         .await
         .expect("snapshot");
     let jobs: Vec<_> = snapshot.clean_jobs_of(tenant).collect();
