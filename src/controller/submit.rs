@@ -2,8 +2,20 @@
 //! a statement that starts one (BACKUP, DELETE, RESTORE) came to: sent or unanswered (the intent stays and the job is looked up later), refused for now (the
 //! intent goes; tried again after the refusal gate), or refused for good (a failure to record).
 
+use jiff::{SignedDuration, Timestamp};
+
 use super::conditions::Health;
 use crate::{api::common::Failure, oceanbase::ObError};
+
+/// How long after the recorded intent a missing job means the statement never created one: longer than a
+/// statement may run (the client's query timeout) plus a margin.
+pub const SUBMIT_GRACE: SignedDuration = SignedDuration::from_secs(45);
+
+/// Whether a statement sent at `submitted` (its recorded intent) may still be creating its job, judged by a
+/// snapshot read at `read_at`. The grace is real time, so it is stretched on a simulated clock.
+pub fn in_flight(submitted: Timestamp, read_at: Timestamp) -> bool {
+    read_at < submitted + crate::clock::margin(SUBMIT_GRACE)
+}
 
 /// Why OceanBase ended a job FAILED: its RESULT code and COMMENT (or, without a comment, which job and code).
 pub fn job_failure(job: &str, job_id: i64, result: i64, comment: &str) -> Failure {

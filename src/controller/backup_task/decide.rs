@@ -11,7 +11,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, job_failure, submitted};
+use crate::controller::submit::{Submitted, in_flight, job_failure, submitted};
 use crate::{
     api::{BackupTask, BackupTaskPhase, BackupTaskStatus},
     controller::{
@@ -21,10 +21,6 @@ use crate::{
     observer::{Interest, Observation},
     oceanbase::{BackupJobRow, ObError, Snapshot, is_final_job_status},
 };
-
-/// How long after the recorded intent a missing job means the statement never created one: longer than a
-/// statement may run (the client's query timeout) plus a margin.
-pub const SUBMIT_GRACE: SignedDuration = SignedDuration::from_secs(45);
 
 /// What the reconcile must do after writing the status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -123,7 +119,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     // No job yet.
     let submitted = previous.submitted_at.as_ref().map(|t| t.0);
     if let Some(submitted) = submitted
-        && at < submitted + crate::clock::margin(SUBMIT_GRACE)
+        && in_flight(submitted, at)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),

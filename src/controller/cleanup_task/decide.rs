@@ -11,14 +11,13 @@
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, job_failure, submitted};
+use crate::controller::submit::{Submitted, in_flight, job_failure, submitted};
 use crate::{
     api::{
         CleanupTask, CleanupTaskPhase, CleanupTaskStatus, cleanup_task::CleanupTarget,
         common::Failure,
     },
     controller::{
-        backup_task::decide::SUBMIT_GRACE,
         conditions::{Health, api_time},
         observed::{self, Reading},
     },
@@ -146,7 +145,7 @@ pub fn decide(
         return wait(base, health, Step::Wait, false);
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
-        && at < submitted + crate::clock::margin(SUBMIT_GRACE)
+        && in_flight(submitted, at)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),

@@ -11,13 +11,10 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, submitted};
+use crate::controller::submit::{Submitted, in_flight, submitted};
 use crate::{
     api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
-    controller::{
-        backup_task::decide::SUBMIT_GRACE,
-        conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
-    },
+    controller::conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
     observer::{Interest, Observation, scn_time},
     oceanbase::{ObError, RestoreJobRow, Snapshot},
 };
@@ -172,7 +169,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         return follow(inputs, base, snapshot, job, reachable);
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
-        && at < submitted + crate::clock::margin(SUBMIT_GRACE)
+        && in_flight(submitted, at)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),
