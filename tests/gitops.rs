@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use support::{
     cluster::{api_for, eventually},
     simulator,
-    world::{GIB, WAIT, World, cluster},
+    world::{GIB, WAIT, World, cluster, strategy_backup_task},
 };
 
 /// Argo CD's verdict: runs the shipped script with `obj` bound, as Argo CD does.
@@ -168,21 +168,13 @@ async fn real_statuses_are_read_alike_and_tracking_metadata_stays_on_the_users_o
         .phase("LogBackup", "tracked-tenant1-log", "InProgress")
         .await;
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-            "metadata": {"name": "good"},
-            "spec": {"strategyRef": {"name": "tracked"}, "tenant": "tenant1", "mode": "Full"},
-        }))
+        .apply(strategy_backup_task("good", "tracked", "tenant1"))
         .await;
     world.phase("BackupTask", "good", "Completed").await;
     simulator::cluster(&world.node).faults.next_backup_failure =
         Some((None, -9045, "injected failure".into()));
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-            "metadata": {"name": "bad"},
-            "spec": {"strategyRef": {"name": "tracked"}, "tenant": "tenant1", "mode": "Full"},
-        }))
+        .apply(strategy_backup_task("bad", "tracked", "tenant1"))
         .await;
     world.phase("BackupTask", "bad", "Failed").await;
     let object = |kind: &'static str, name: &'static str| {

@@ -10,7 +10,10 @@ use serde_json::{Value, json};
 use support::{
     cluster::{api_for, eventually},
     simulator::{self, SYS_PASSWORD, jobs_with_description},
-    world::{GIB, WAIT, World, backup_task, cluster, condition, log_backup},
+    world::{
+        GIB, WAIT, World, backup_task, cluster, condition, log_backup, strategy_backup_task,
+        strategy_log_backup,
+    },
 };
 
 async fn archiving(world: &World, tenant: &str) {
@@ -317,21 +320,13 @@ async fn encrypted_backups_use_the_secret_on_the_backup_session_and_no_secret_le
         }))
         .await;
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
-            "metadata": {"name": "tenant1-archive"},
-            "spec": {"strategyRef": {"name": "secure"}, "tenant": "tenant1"},
-        }))
+        .apply(strategy_log_backup("tenant1-archive", "secure", "tenant1"))
         .await;
     world
         .phase("LogBackup", "tenant1-archive", "InProgress")
         .await;
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-            "metadata": {"name": "sealed"},
-            "spec": {"strategyRef": {"name": "secure"}, "tenant": "tenant1", "mode": "Full"},
-        }))
+        .apply(strategy_backup_task("sealed", "secure", "tenant1"))
         .await;
     let done = world.phase("BackupTask", "sealed", "Completed").await;
     assert_eq!(
@@ -640,21 +635,13 @@ async fn an_encrypting_strategy_without_its_password_never_backs_up_in_the_clear
         }))
         .await;
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
-            "metadata": {"name": "tenant1-archive"},
-            "spec": {"strategyRef": {"name": "sealed"}, "tenant": "tenant1"},
-        }))
+        .apply(strategy_log_backup("tenant1-archive", "sealed", "tenant1"))
         .await;
     world
         .phase("LogBackup", "tenant1-archive", "InProgress")
         .await;
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-            "metadata": {"name": "would-be-clear"},
-            "spec": {"strategyRef": {"name": "sealed"}, "tenant": "tenant1", "mode": "Full"},
-        }))
+        .apply(strategy_backup_task("would-be-clear", "sealed", "tenant1"))
         .await;
     let stalled = eventually(
         "the task to stall on the missing password",

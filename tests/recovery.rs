@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use support::{
     cluster::eventually,
     simulator,
-    world::{GIB, WAIT, World, cluster, condition},
+    world::{GIB, WAIT, World, cluster, condition, strategy_backup_task},
 };
 
 /// A strategy over tenant1 (optionally encrypting), a full backup of it, and its first recoverable window.
@@ -42,11 +42,7 @@ async fn backed_up(world: &World, encrypt: bool) -> (Timestamp, Timestamp) {
         .phase("LogBackup", "src-tenant1-log", "InProgress")
         .await;
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-            "metadata": {"name": "full"},
-            "spec": {"strategyRef": {"name": "src"}, "tenant": "tenant1", "mode": "Full"},
-        }))
+        .apply(strategy_backup_task("full", "src", "tenant1"))
         .await;
     world.phase("BackupTask", "full", "Completed").await;
     eventually("a recoverable window in the strategy", WAIT, || async {

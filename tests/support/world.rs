@@ -253,3 +253,21 @@ pub fn condition(status: &Value, type_: &str) -> Option<String> {
         .and_then(|c| c["status"].as_str())
         .map(str::to_string)
 }
+
+/// A BackupTask ("Back up Now") of `tenant` through strategy `strategy`.
+pub fn strategy_backup_task(name: &str, strategy: &str, tenant: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+        "metadata": {"name": name},
+        "spec": {"strategyRef": {"name": strategy}, "tenant": tenant, "mode": "Full"},
+    })
+}
+
+/// A LogBackup of `tenant` through strategy `strategy`.
+pub fn strategy_log_backup(name: &str, strategy: &str, tenant: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+        "metadata": {"name": name},
+        "spec": {"strategyRef": {"name": strategy}, "tenant": tenant},
+    })
+}
