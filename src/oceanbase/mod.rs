@@ -248,6 +248,11 @@ pub struct Snapshot {
     pub clean_jobs: Vec<CleanJobRow>,
     /// Running restores and the finished ones whose description was asked for (when restores were read).
     pub restores: Vec<RestoreJobRow>,
+    /// The descriptions whose finished jobs (and, with [`Self::restores_read`], restores) this read looked
+    /// for: only for these does absence mean "no such job" (a finished job is listed only when asked for).
+    pub searched: std::collections::BTreeSet<String>,
+    /// Whether restores were read at all.
+    pub restores_read: bool,
 }
 
 impl Snapshot {
@@ -284,6 +289,17 @@ impl Snapshot {
         self.jobs
             .iter()
             .find(|j| j.tenant_id == tenant_id && j.description == description)
+    }
+
+    /// Whether this read looked for the finished backup job with `description`: if not, its absence proves
+    /// nothing (SPEC §2.3, exactly once from durable evidence).
+    pub fn searched_for(&self, description: &str) -> bool {
+        self.searched.contains(description)
+    }
+
+    /// Whether this read looked for the restore with `description`, finished or not.
+    pub fn searched_for_restore(&self, description: &str) -> bool {
+        self.restores_read && self.searched.contains(description)
     }
 
     /// Whether the tenant has an unfinished backup job.

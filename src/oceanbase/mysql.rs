@@ -309,6 +309,8 @@ impl MysqlCluster {
             version,
             clean_jobs,
             restores,
+            searched: descriptions.iter().cloned().collect(),
+            restores_read: request.restores,
             delete_policies,
             tenants,
             rounds,

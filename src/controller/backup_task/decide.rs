@@ -116,8 +116,17 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if let Some(job) = snapshot.job_by_description(tenant.id, &uid) {
         return follow_job(inputs, base, snapshot, job, reachable);
     }
-    // No job yet.
+    // No job listed. After an intent, that means "no job" only if this read looked for the task's
+    // description: finished jobs are listed only when asked for, so a job that ended while the operator was
+    // down is missing from any read that did not ask.
     let submitted = previous.submitted_at.as_ref().map(|t| t.0);
+    if submitted.is_some() && !snapshot.searched_for(&uid) {
+        let health = Health::Progressing {
+            reason: "LookingUpJob".into(),
+            message: "submitted; looking up the job by its description".into(),
+        };
+        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+    }
     if let Some(submitted) = submitted
         && in_flight(submitted, at)
     {
@@ -519,9 +528,23 @@ mod tests {
                     min_restore_scn: 2,
                 }],
                 jobs,
+                searched: ["uid-1".to_string()].into(),
                 ..Snapshot::default()
             }),
             at: taken,
+        }
+    }
+
+    /// The same read, but one that did not ask for the task's description (so a finished job is missing).
+    fn seen_without_asking(round: &str, taken: Timestamp) -> Observation {
+        let Observation::Seen { snapshot, at } = seen(round, vec![], taken) else {
+            unreachable!("seen is a snapshot")
+        };
+        let mut snapshot = (*snapshot).clone();
+        snapshot.searched.clear();
+        Observation::Seen {
+            snapshot: Arc::new(snapshot),
+            at,
         }
     }
 
@@ -627,6 +650,38 @@ mod tests {
         );
         assert_eq!(found.step, Step::Wait);
         assert_eq!(found.status.phase, Some(BackupTaskPhase::InProgress));
+    }
+
+    #[test]
+    fn absence_from_a_read_that_did_not_look_for_the_job_is_no_evidence() {
+        // Issue 13, defect 4: after a long restart the first read did not ask for the task's description, so
+        // its finished job was missing; the task took that for "no job" and sent a second BACKUP.
+        let mut task = task();
+        task.status = Some(BackupTaskStatus {
+            submitted_at: Some(Time(at(100))),
+            ..BackupTaskStatus::default()
+        });
+        let blind = decide_at(&task, &seen_without_asking("DOING", at(500)), at(501));
+        assert_eq!(
+            (blind.step, reason(&blind.status).as_str()),
+            (Step::Wait, "LookingUpJob")
+        );
+        assert_eq!(
+            blind
+                .interest
+                .as_ref()
+                .and_then(|i| i.description.as_deref()),
+            Some("uid-1"),
+            "the next read asks for it"
+        );
+        assert!(blind.status.submitted_at.is_some(), "the intent stays");
+        // A task that never recorded an intent sent nothing, so it may submit from any read.
+        let fresh = decide_at(
+            &self::task(),
+            &seen_without_asking("DOING", at(500)),
+            at(501),
+        );
+        assert_eq!(fresh.step, Step::Submit);
     }
 
     #[test]

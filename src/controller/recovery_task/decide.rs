@@ -168,6 +168,15 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if let Some(job) = snapshot.restore_by_description(&description(task)) {
         return follow(inputs, base, snapshot, job, reachable);
     }
+    // After an intent, a restore missing from a read that did not look for it (restores unread, or its
+    // description not asked for) proves nothing.
+    if base.submitted_at.is_some() && !snapshot.searched_for_restore(&description(task)) {
+        let health = Health::Progressing {
+            reason: "LookingUpRestore".into(),
+            message: "submitted; looking up the restore by its description".into(),
+        };
+        return wait(inputs, base, health, Some(reachable), interest(true));
+    }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
         && in_flight(submitted, at)
     {
@@ -658,6 +667,8 @@ mod tests {
                     .into_iter()
                     .collect(),
                 restores,
+                searched: ["uid-0".to_string()].into(),
+                restores_read: true,
                 ..Snapshot::default()
             }),
             at: at(100),
@@ -723,6 +734,42 @@ mod tests {
         );
         assert_eq!(later.step, Step::Wait);
         assert_eq!(later.status.phase, Some(RecoveryTaskPhase::Pending));
+    }
+
+    #[test]
+    fn a_read_that_did_not_look_for_the_restore_never_restores_again() {
+        let mut task = task(true);
+        task.status = Some(RecoveryTaskStatus {
+            submitted_at: Some(Time(at(1))),
+            resource_pool: Some("obrt_r_pool".into()),
+            ..RecoveryTaskStatus::default()
+        });
+        let Observation::Seen { snapshot, at } = seen(vec![], None) else {
+            unreachable!("seen is a snapshot")
+        };
+        for blind in [
+            Snapshot {
+                restores_read: false,
+                ..(*snapshot).clone()
+            },
+            Snapshot {
+                searched: Default::default(),
+                ..(*snapshot).clone()
+            },
+        ] {
+            let observation = Observation::Seen {
+                snapshot: Arc::new(blind),
+                at,
+            };
+            let decision = run(&task, PointCheck::Inside("ok".into()), observation);
+            assert_eq!(
+                decision.step,
+                Step::Wait,
+                "long past the grace, still no RESTORE"
+            );
+            assert!(decision.status.submitted_at.is_some(), "the intent stays");
+            assert!(decision.interest.as_ref().is_some_and(|i| i.restore));
+        }
     }
 
     #[test]
