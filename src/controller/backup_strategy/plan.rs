@@ -65,12 +65,21 @@ pub fn plan(
     let deadline = Some(SignedDuration::from_secs(
         spec.schedule.starting_deadline_seconds,
     ));
+    // What is due follows from the last scheduled time the status records (as Kubernetes' CronJob does),
+    // not only from the children still present: pruning or deleting a task must never make its run due
+    // again. A child newer than the record (made just before a crash) counts too.
+    let recorded = strategy
+        .status
+        .as_ref()
+        .and_then(|s| s.last_schedule_time.as_ref())
+        .map(|t| t.0);
     let last = |incremental: bool| {
         children
             .iter()
             .filter(|c| c.incremental == incremental)
             .filter_map(|c| c.scheduled_at)
             .max()
+            .max(recorded)
     };
     let since = |incremental: bool| last(incremental).unwrap_or(created).max(created);
     let full = parse_cron(&spec.schedule.full).ok();
@@ -112,14 +121,22 @@ pub fn plan(
     }
     result.next_full = full.as_ref().and_then(|cron| next(cron, &zone, now));
     result.next_incremental = incremental.as_ref().and_then(|cron| next(cron, &zone, now));
-    result.prune = prune(children, &spec.retention);
+    result.prune = prune(children, &spec.retention, recorded);
     result
 }
 
 /// Finished tasks beyond the limits: the newest `successful` Completed and `failed` Failed or Canceled
-/// tasks stay.
-fn prune(children: &[Child], retention: &crate::api::backup_strategy::Retention) -> Vec<String> {
-    let mut sorted: Vec<&Child> = children.iter().collect();
+/// tasks stay. A scheduled task newer than the recorded last schedule time stays until the status records
+/// it: until then it is the only memory that its run happened.
+fn prune(
+    children: &[Child],
+    retention: &crate::api::backup_strategy::Retention,
+    recorded: Option<Timestamp>,
+) -> Vec<String> {
+    let mut sorted: Vec<&Child> = children
+        .iter()
+        .filter(|c| c.scheduled_at.is_none_or(|at| Some(at) <= recorded))
+        .collect();
     sorted.sort_by_key(|c| std::cmp::Reverse(c.scheduled_at.unwrap_or(c.created)));
     let limit = |n: i32| usize::try_from(n).unwrap_or(0);
     let mut doomed: Vec<&Child> = Vec::new();
@@ -230,6 +247,62 @@ mod tests {
     }
 
     #[test]
+    fn a_pruned_run_is_never_due_again() {
+        // Issue 13, defect 3: a full every minute with both history limits at 0 re-created each pruned run
+        // (same name, new UID, another OceanBase backup) while it was within the starting deadline.
+        let mut strategy = strategy("");
+        strategy.spec.retention.successful_tasks_history_limit = 0;
+        strategy.spec.retention.failed_tasks_history_limit = 0;
+        strategy.spec.schedule.full = "* * * * *".into();
+        strategy.spec.schedule.incremental = None;
+        let tenants = ["t1".to_string()];
+        let mut children: Vec<Child> = Vec::new();
+        let mut made: Vec<String> = Vec::new();
+        let start = at("2026-11-02T00:00:00Z");
+        // Look every 10 s for 5 minutes; each task completes at once and is pruned at the next look.
+        for step in 0..30 {
+            let now = start + SignedDuration::from_secs(10 * step);
+            let plan = plan(&strategy, &tenants, &children, now);
+            made.extend(plan.create.iter().map(|t| t.name.clone()));
+            children.retain(|c| !plan.prune.contains(&c.name));
+            children.extend(
+                plan.create
+                    .iter()
+                    .map(|t| child(t, Some(BackupTaskPhase::Completed))),
+            );
+            // The status write that follows records the last schedule time.
+            let status = strategy.status.get_or_insert_with(Default::default);
+            status.last_schedule_time = plan.last_schedule.map(Time);
+        }
+        assert_eq!(made.len(), 5, "one task per scheduled minute: {made:?}");
+        let mut unique = made.clone();
+        unique.dedup();
+        assert_eq!(unique, made, "no run made twice");
+    }
+
+    #[test]
+    fn a_run_the_status_does_not_record_yet_is_not_pruned() {
+        let mut strategy = strategy("");
+        strategy.spec.retention.successful_tasks_history_limit = 0;
+        strategy.spec.retention.failed_tasks_history_limit = 0;
+        let made = plan(&strategy, &["t1".into()], &[], at("2026-11-02T01:05:00Z")).create;
+        let children: Vec<Child> = made
+            .iter()
+            .map(|t| child(t, Some(BackupTaskPhase::Completed)))
+            .collect();
+        // The status write after the creation was lost (crash): the finished task is all that remembers it.
+        let again = plan(
+            &strategy,
+            &["t1".into()],
+            &children,
+            at("2026-11-02T01:06:00Z"),
+        );
+        assert!(again.prune.is_empty(), "{:?}", again.prune);
+        assert!(again.create.is_empty());
+        assert_eq!(again.last_schedule, Some(at("2026-11-02T01:00:00Z")));
+    }
+
+    #[test]
     fn suspend_schedules_nothing_but_still_says_when() {
         let paused = strategy("suspend: true");
         let plan = plan(
@@ -244,7 +317,11 @@ mod tests {
 
     #[test]
     fn finished_tasks_beyond_the_limits_are_pruned_oldest_first() {
-        let strategy = strategy("");
+        let mut strategy = strategy("");
+        strategy.status = Some(crate::api::BackupStrategyStatus {
+            last_schedule_time: Some(Time(at("2026-11-07T01:00:00Z"))),
+            ..Default::default()
+        });
         let task = |day: u32, phase: BackupTaskPhase| Child {
             name: format!("d{day}"),
             incremental: true,
