@@ -71,8 +71,8 @@ pub struct BackupStrategySpec {
             .message("each tenant must be an OceanBase tenant name: a letter or underscore, then letters, digits or underscores"),
         validation = Rule::new("self.all(t, t.lowerAscii() != 'sys')")
             .message("the sys tenant cannot be backed up; list user tenants only"),
-        validation = Rule::new("self.all(t, self.exists_one(u, u == t))")
-            .message("tenants must not list a tenant twice")
+        validation = Rule::new("self.all(t, self.exists_one(u, u.lowerAscii() == t.lowerAscii()))")
+            .message("tenants must not list a tenant twice (OceanBase tenant names ignore case)")
     )]
     pub tenants: Vec<String>,
     /// Backup method. Only `Physical` is supported; `Logical` is reserved for a later release.

@@ -25,10 +25,43 @@ use kube::CustomResourceExt;
 /// Every CRD with the file name it is written to under `crds/`.
 pub fn all_crds() -> Vec<(&'static str, CustomResourceDefinition)> {
     vec![
-        ("backupstrategy.yaml", BackupStrategy::crd()),
+        (
+            "backupstrategy.yaml",
+            with_bounded_name(BackupStrategy::crd()),
+        ),
         ("backuptask.yaml", BackupTask::crd()),
         ("logbackup.yaml", LogBackup::crd()),
         ("cleanuptask.yaml", CleanupTask::crd()),
         ("recoverytask.yaml", RecoveryTask::crd()),
     ]
+}
+
+/// The longest BackupStrategy name: the name is the value of the label that marks the strategy's children,
+/// and a label value is at most 63 characters.
+pub const MAX_STRATEGY_NAME: usize = 63;
+
+/// The CRD with a root-level rule refusing names longer than [`MAX_STRATEGY_NAME`] (a rule on the spec
+/// cannot see the name).
+fn with_bounded_name(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule;
+    let rule = ValidationRule {
+        rule: format!("size(self.metadata.name) <= {MAX_STRATEGY_NAME}"),
+        message: Some(format!(
+            "a BackupStrategy name is at most {MAX_STRATEGY_NAME} characters: it labels the strategy's children"
+        )),
+        ..ValidationRule::default()
+    };
+    for version in &mut crd.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            schema
+                .x_kubernetes_validations
+                .get_or_insert_with(Vec::new)
+                .push(rule.clone());
+        }
+    }
+    crd
 }

@@ -51,7 +51,7 @@ impl Reconcile for BackupStrategy {
             return Ok(action);
         }
         let mut check = ReferenceCheck::new(&ctx, &namespace);
-        check.problems = spec_problems(spec);
+        check.problems = spec_problems(&strategy);
         check
             .problems
             .extend(exclusive::check(&ctx, &namespace, &strategy).await?);
@@ -209,11 +209,39 @@ fn record_metrics(
 /// The longest a strategy goes unlooked at.
 const MAX_WAIT: Duration = Duration::from_secs(300);
 
-/// What is wrong with the spec itself that the CRD schema cannot tell: unknown time zones and cron
-/// expressions with impossible values.
-fn spec_problems(spec: &BackupStrategySpec) -> Vec<Problem> {
+/// What is wrong with the strategy itself that the CRD schema cannot tell (unknown time zones, cron
+/// expressions with impossible values), or that an older CRD let in (a name too long to be a label value,
+/// a tenant listed twice in different case).
+fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
+    let spec: &BackupStrategySpec = &strategy.spec;
     let schedule = &spec.schedule;
     let mut problems = Vec::new();
+    let name = strategy.name_any();
+    if name.len() > crate::api::MAX_STRATEGY_NAME {
+        problems.push(Problem::in_spec(
+            "NameTooLong",
+            format!(
+                "the name is {} characters; a BackupStrategy name is at most {} (it labels the strategy's \
+                 children): recreate it under a shorter name",
+                name.len(),
+                crate::api::MAX_STRATEGY_NAME
+            ),
+        ));
+    }
+    if let Some(twice) = spec.tenants.iter().enumerate().find_map(|(i, t)| {
+        spec.tenants[..i]
+            .iter()
+            .find(|u| u.eq_ignore_ascii_case(t))
+            .map(|u| (u, t))
+    }) {
+        problems.push(Problem::in_spec(
+            "TenantListedTwice",
+            format!(
+                "tenants lists {} and {}, one OceanBase tenant (names ignore case): list it once",
+                twice.0, twice.1
+            ),
+        ));
+    }
     if let Err(e) = time_zone(&schedule.time_zone) {
         problems.push(Problem::in_spec(
             "InvalidTimeZone",
@@ -299,7 +327,7 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
 
     #[test]
     fn a_valid_schedule_has_no_problems() {
-        assert_eq!(spec_problems(&strategy(SPEC).spec), vec![]);
+        assert_eq!(spec_problems(&strategy(SPEC)), vec![]);
     }
 
     #[test]
@@ -307,7 +335,7 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
         let bad = SPEC
             .replace("Asia/Shanghai", "Asia/Atlantis")
             .replace("0 1 * * 1-6", "0 25 * * *");
-        let problems = spec_problems(&strategy(&bad).spec);
+        let problems = spec_problems(&strategy(&bad));
         let reasons: Vec<_> = problems.iter().map(|p| p.reason).collect();
         assert_eq!(reasons, ["InvalidTimeZone", "InvalidSchedule"]);
         assert!(
@@ -319,6 +347,33 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
         );
         let status = desired_status(&strategy(&bad), &problems, Timestamp::UNIX_EPOCH);
         assert_eq!(status.phase, Some(StrategyPhase::Failed));
+    }
+
+    #[test]
+    fn a_name_too_long_for_a_label_and_a_tenant_twice_in_other_case_are_spec_problems() {
+        // Issue 13, defect 6: both were accepted, then every reconcile failed with no status or Event.
+        let mut bad = strategy(SPEC);
+        bad.metadata.name = Some("s".repeat(64));
+        bad.spec.tenants = vec!["tenant3".into(), "TENANT3".into()];
+        let problems = spec_problems(&bad);
+        let reasons: Vec<_> = problems.iter().map(|p| p.reason).collect();
+        assert_eq!(reasons, ["NameTooLong", "TenantListedTwice"]);
+        assert!(
+            problems
+                .iter()
+                .all(|p| p.fix == crate::controller::error::Fix::Spec)
+        );
+        assert!(problems[1].message.contains("tenant3 and TENANT3"));
+        let status = desired_status(&bad, &problems, Timestamp::UNIX_EPOCH);
+        assert_eq!(status.phase, Some(StrategyPhase::Failed));
+        assert!(
+            status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Stalled" && c.status == "True"),
+            "{:?}",
+            status.conditions
+        );
     }
 
     #[test]
