@@ -139,18 +139,42 @@ impl Observers {
             clean_history: Mutex::default(),
         });
         clusters.insert(key, observer.clone());
-        tokio::spawn(self.clone().watch(observer.clone()));
+        tokio::spawn(self.clone().poll_loop(observer.clone()));
         observer
     }
 
-    fn wake(&self, object: &ObjectKey) {
+    /// Watches (or, with `None`, stops watching) `observer`'s cluster for `object`, and stops watching any
+    /// other cluster for it: an object whose cluster changed (its Secret, its strategy's) follows the new
+    /// one only, and the old one's observer stops once nothing else watches it.
+    pub fn watch(&self, observer: &ClusterObserver, object: ObjectKey, interest: Option<Interest>) {
+        let others: Vec<Arc<ClusterObserver>> = lock(&self.clusters)
+            .values()
+            .filter(|o| o.key != observer.key)
+            .cloned()
+            .collect();
+        for other in others {
+            other.watch(object.clone(), None);
+        }
+        observer.watch(object, interest);
+    }
+
+    /// Stops watching every cluster for `object`.
+    pub fn unwatch(&self, object: &ObjectKey) {
+        let all: Vec<Arc<ClusterObserver>> = lock(&self.clusters).values().cloned().collect();
+        for observer in all {
+            observer.watch(object.clone(), None);
+        }
+    }
+
+    /// Wakes `object`'s controller (as a change in its slice of a snapshot does).
+    pub fn wake(&self, object: &ObjectKey) {
         if let Some(sender) = lock(&self.wakers).get(object.kind) {
             let _ = sender.send(object.clone());
         }
     }
 
     /// The observer's loop: read, wake whoever's slice changed, sleep, until nothing is watched.
-    async fn watch(self: Arc<Self>, observer: Arc<ClusterObserver>) {
+    async fn poll_loop(self: Arc<Self>, observer: Arc<ClusterObserver>) {
         let mut failures = 0u32;
         let mut fingerprints: HashMap<ObjectKey, u64> = HashMap::new();
         let mut reported = (0u64, 0u64);
@@ -354,8 +378,8 @@ pub struct ClusterObserver {
 }
 
 impl ClusterObserver {
-    /// Watches (or stops watching, with `None`) for an object.
-    pub fn watch(&self, object: ObjectKey, interest: Option<Interest>) {
+    /// Watches (or stops watching, with `None`) for an object; see [`Observers::watch`].
+    fn watch(&self, object: ObjectKey, interest: Option<Interest>) {
         let mut interests = lock(&self.interests);
         let changed = match interest {
             Some(interest) => interests.insert(object, interest.clone()) != Some(interest),

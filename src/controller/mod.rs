@@ -3,12 +3,14 @@
 
 pub mod backup_strategy;
 pub mod backup_task;
+pub mod catalog;
 pub mod cleanup_task;
 pub mod conditions;
 pub mod error;
 pub mod log_backup;
 pub mod observed;
 pub mod overview;
+pub mod ownership;
 pub mod recovery_task;
 pub mod references;
 pub mod status;
@@ -60,6 +62,8 @@ pub struct Context {
     pub observers: Arc<Observers>,
     /// Operator-wide settings.
     pub settings: Settings,
+    /// Every controller's cache of its objects.
+    pub catalog: Arc<catalog::Catalog>,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
     /// Malformed objects already reported, with the generation reported: the report is a status write, which
@@ -124,6 +128,7 @@ impl Context {
         reporter: Reporter,
         observers: Arc<Observers>,
         settings: Settings,
+        catalog: Arc<catalog::Catalog>,
     ) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
@@ -132,6 +137,7 @@ impl Context {
             controller,
             observers,
             settings,
+            catalog,
             failures: Mutex::default(),
             malformed: Mutex::default(),
             refused: Mutex::default(),
@@ -237,6 +243,7 @@ impl Context {
             },
             observers,
             Settings::default(),
+            Arc::default(),
         )
     }
 
@@ -378,6 +385,7 @@ pub async fn run_all(
         observers,
         settings,
         shutdown,
+        catalog: Arc::default(),
     };
     tokio::join!(
         run::<BackupStrategy>(&shared),
@@ -397,6 +405,7 @@ struct Shared {
     observers: Arc<Observers>,
     settings: Settings,
     shutdown: CancellationToken,
+    catalog: Arc<catalog::Catalog>,
 }
 
 /// How often the per-phase object counts are refreshed from the controllers' caches.
@@ -411,6 +420,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
         shared.reporter.clone(),
         shared.observers.clone(),
         shared.settings,
+        shared.catalog.clone(),
     ));
     let apis = shared.scope.apis::<DeserializeGuard<K>>(&shared.client);
     // The cluster observers wake objects whose slice of OceanBase's state changed; with several watched
@@ -445,6 +455,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
                 .await;
         });
     }
+    shared.catalog.register::<K>(stores.clone());
     let routing = tokio::spawn(async move {
         while let Some(object) = wake_ups.next().await {
             let route = routes

@@ -12,21 +12,46 @@ use crate::{
     windows::{LogRange, SetFile, windows},
 };
 
-/// The overview of `tenant` in `snapshot` at `now`.
+/// The strategy's destinations (URIs without access keys): only backups under them count.
+#[derive(Clone, Copy, Debug)]
+pub struct Destinations<'a> {
+    pub data: &'a str,
+    pub log: &'a str,
+}
+
+/// Whether an OceanBase file path lies under a destination URI (its query, if any, left aside).
+pub fn lies_under(path: &str, uri: &str) -> bool {
+    let root = |u: &str| {
+        u.split('?')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string()
+    };
+    let (path, root) = (root(path), root(uri));
+    path == root
+        || path
+            .strip_prefix(&root)
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// The overview of `tenant` in `snapshot` at `now`, from the backups at `destinations` only: a window is
+/// never built on a backup somebody else took elsewhere (it could not be restored from the strategy's).
 pub fn tenant_overview(
     snapshot: &Snapshot,
     tenant: &TenantRow,
+    destinations: Destinations<'_>,
     now: Timestamp,
 ) -> TenantBackupStatus {
     let sets: Vec<_> = snapshot
         .sets
         .iter()
-        .filter(|s| s.tenant_id == tenant.id)
+        .filter(|s| s.tenant_id == tenant.id && lies_under(&s.path, destinations.data))
         .collect();
     let pieces: Vec<_> = snapshot
         .pieces
         .iter()
-        .filter(|p| p.tenant_id == tenant.id)
+        .filter(|p| p.tenant_id == tenant.id && lies_under(&p.path, destinations.log))
         .collect();
     let usable =
         |status: &str, file_status: &str| status == "SUCCESS" && file_status == "AVAILABLE";
@@ -122,7 +147,7 @@ mod tests {
             input_bytes: 100,
             output_bytes: 40,
             end: Some(Timestamp::from_second(end).expect("time")),
-            path: String::new(),
+            path: format!("file:///data/backup_set_{id}"),
             prev_full_backup_set_id: if kind == "INC" { 1 } else { 0 },
             prev_inc_backup_set_id: if kind == "INC" { 1 } else { 0 },
             start_replay_scn: BASE + replay * S,
@@ -141,8 +166,14 @@ mod tests {
             file_status: file_status.into(),
             input_bytes: 10,
             output_bytes: 5,
+            path: format!("file:///archive/piece_d1r1p{id}"),
         }
     }
+
+    const OWN: Destinations<'static> = Destinations {
+        data: "file:///data",
+        log: "file:///archive?binding=optional",
+    };
 
     #[test]
     fn the_overview_reads_backups_log_windows_and_sizes() {
@@ -177,7 +208,17 @@ mod tests {
             ..Snapshot::default()
         };
         let now = Timestamp::from_second(1_800_000_905).expect("time");
-        let overview = tenant_overview(&snapshot, &tenant, now);
+        let overview = tenant_overview(&snapshot, &tenant, OWN, now);
+        // A newer backup someone else took at another destination changes nothing (issue 13, defect 2:
+        // a window built on it would pass a restore pre-flight that OceanBase then refuses).
+        let mut foreign = snapshot.clone();
+        let mut elsewhere = set(9, "FULL", "SUCCESS", "AVAILABLE", 1_800_000_800, 750, 800);
+        elsewhere.path = "file:///data2/backup_set_9".into();
+        foreign.sets.push(elsewhere);
+        let mut piece_elsewhere = piece(9, 900, 1000, "AVAILABLE");
+        piece_elsewhere.path = "file:///archive2/piece".into();
+        foreign.pieces.push(piece_elsewhere);
+        assert_eq!(tenant_overview(&foreign, &tenant, OWN, now), overview);
         assert_eq!(
             overview.last_data_backup_time.map(|t| t.0.as_second()),
             Some(1_800_000_500)

@@ -163,6 +163,8 @@ pub struct PieceRow {
     pub file_status: String,
     pub input_bytes: i64,
     pub output_bytes: i64,
+    /// Where the piece lies (under the archive destination).
+    pub path: String,
 }
 
 /// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`, reference §5.3).

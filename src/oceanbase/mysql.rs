@@ -268,7 +268,7 @@ impl MysqlCluster {
             .rows(
                 &mut conn,
                 "SELECT tenant_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
-                 input_bytes, output_bytes FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
+                 input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
             )
             .await?
             .into_iter()
@@ -282,6 +282,7 @@ impl MysqlCluster {
                 file_status: text(&mut r, 6).unwrap_or_default(),
                 input_bytes: int(&mut r, 7),
                 output_bytes: int(&mut r, 8),
+                path: text(&mut r, 9).unwrap_or_default(),
             })
             .collect();
         let delete_policies = self

@@ -6,7 +6,7 @@
 use kube::{Api, ResourceExt, api::ListParams};
 
 use crate::{
-    api::BackupStrategy,
+    api::{BackupStrategy, common::ClusterConnection},
     controller::{Context, Error, error::Problem},
 };
 
@@ -18,10 +18,7 @@ pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<
         .iter()
         .filter(|o| o.name_any() != strategy.name_any())
         .filter(|o| key(o) < key(strategy))
-        .filter(|o| {
-            o.spec.cluster.name == mine.cluster.name
-                || o.spec.cluster.connection_secret == mine.cluster.connection_secret
-        })
+        .filter(|o| same_cluster(&o.spec.cluster, &mine.cluster))
         .filter_map(|o| shared_tenant(&mine.tenants, &o.spec.tenants).map(|t| (o, t)))
         .min_by_key(|(o, _)| key(o))?;
     let (other, tenant) = first;
@@ -34,6 +31,17 @@ pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<
             other.name_any()
         ),
     ))
+}
+
+/// Whether two connections name the same cluster: the same display name or the same connection Secret.
+pub fn same_cluster(a: &ClusterConnection, b: &ClusterConnection) -> bool {
+    a.name == b.name || a.connection_secret == b.connection_secret
+}
+
+/// Whether `strategy` claims `tenant` (an empty list claims every tenant; names ignore case).
+pub fn claims(strategy: &BackupStrategy, tenant: &str) -> bool {
+    let tenants = &strategy.spec.tenants;
+    tenants.is_empty() || tenants.iter().any(|t| t.eq_ignore_ascii_case(tenant))
 }
 
 /// A tenant both lists claim (an empty list claims them all), as the message names it.

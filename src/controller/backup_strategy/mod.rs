@@ -72,7 +72,8 @@ impl Reconcile for BackupStrategy {
             &spec.cluster.name,
         );
         // An empty tenant names the whole cluster: the strategy is woken by any change in it.
-        observer.watch(
+        ctx.observers.watch(
+            &observer,
             ObjectKey {
                 kind: Self::KIND,
                 namespace: namespace.clone(),

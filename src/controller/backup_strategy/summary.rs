@@ -13,7 +13,7 @@ use crate::{
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
         log_backup::decide::STATUS_CHECKPOINT_GRAIN,
-        overview::tenant_overview,
+        overview::{Destinations, tenant_overview},
     },
     observer::Observation,
 };
@@ -133,13 +133,17 @@ pub fn strategy_status(
                 "the cluster answered",
                 generation,
             ));
+            let destinations = Destinations {
+                data: &strategy.spec.data_destination.uri,
+                log: &strategy.spec.log_destination.uri,
+            };
             let mut names: Vec<&String> = tenants.iter().collect();
             names.sort();
             names
                 .into_iter()
                 .filter_map(|name| snapshot.tenant(name))
                 .map(|tenant| {
-                    let fresh = tenant_overview(snapshot, tenant, now);
+                    let fresh = tenant_overview(snapshot, tenant, destinations, now);
                     let before = previous.tenants.iter().find(|t| t.name == fresh.name);
                     steady(fresh, before)
                 })

@@ -14,13 +14,13 @@ use super::{
     Context, Error, Gate, Reconcile,
     conditions::Health,
     error::Problem,
-    health, namespace_of, next_action,
+    health, namespace_of, next_action, ownership,
     references::{self, Placement, ReferenceCheck},
     status::{self, StatusView},
     summarize,
 };
 use crate::{
-    api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::TaskSource},
+    api::{BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus, common::TaskSource},
     observer::{ClusterKey, ObjectKey},
     oceanbase::{Redactor, sql},
 };
@@ -98,7 +98,28 @@ impl Reconcile for BackupTask {
             .as_ref()
             .and_then(|s| s.source)
             .or(Some(source_of(&task)));
-        observer.watch(object, decision.interest.clone());
+        // Only the owner of the tenant's data backup destination changes it or backs up through it.
+        if matches!(decision.step, Step::SetDataDest | Step::Submit)
+            && let Some(problem) = ownership::backup_problem(
+                &task,
+                &placement.cluster,
+                &destination.uri,
+                &ctx.catalog.list::<BackupStrategy>(&namespace).await?,
+            )
+        {
+            ctx.observers.unwatch(&object);
+            let problems = [problem];
+            let desired = desired_status(
+                &task,
+                Some(placement.cluster.name.clone()),
+                &problems,
+                crate::clock::now(),
+            );
+            status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
+            return Ok(next_action(&problems));
+        }
+        ctx.observers
+            .watch(&observer, object.clone(), decision.interest.clone());
         let attempt = format!("{:?}", decision.step);
         let key = format!("{namespace}/{}", task.name_any());
         let current = task.status.clone();

@@ -76,7 +76,8 @@ impl Reconcile for CleanupTask {
             .as_ref()
             .and_then(|s| s.source)
             .or(Some(source_of(&cleanup)));
-        observer.watch(
+        ctx.observers.watch(
+            &observer,
             ObjectKey {
                 kind: Self::KIND,
                 namespace: namespace.clone(),

@@ -13,15 +13,15 @@ use super::{
     Context, Error, Reconcile,
     conditions::Health,
     error::Problem,
-    health, namespace_of, next_action,
+    health, namespace_of, next_action, ownership,
     references::{self, ReferenceCheck},
     status::{self, StatusView},
     summarize,
 };
 use crate::{
     api::{
-        LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
-        log_backup::DesiredArchiveState,
+        BackupStrategy, LogBackup, LogBackupPhase, LogBackupStatus,
+        backup_strategy::ArchiveBinding, log_backup::DesiredArchiveState,
     },
     observer::{ClusterKey, ObjectKey},
     oceanbase::{ObError, Redactor, sql},
@@ -58,6 +58,30 @@ impl Reconcile for LogBackup {
         let Some(destination) = placement.log_destination.clone() else {
             return Ok(Action::await_change());
         };
+        let object = ObjectKey {
+            kind: Self::KIND,
+            namespace: namespace.clone(),
+            name: archive.name_any(),
+        };
+        // One owner per tenant's archiving: any other LogBackup says who and sends nothing.
+        let owner_problem = ownership::archive_problem(
+            &archive,
+            &placement.cluster,
+            &ctx.catalog.list::<BackupStrategy>(&namespace).await?,
+            &ctx.catalog.list::<LogBackup>(&namespace).await?,
+        );
+        if let Some(problem) = owner_problem {
+            ctx.observers.unwatch(&object);
+            let problems = [problem];
+            let desired = desired_status(
+                &archive,
+                Some(placement.cluster.name.clone()),
+                &problems,
+                crate::clock::now(),
+            );
+            status::write(&ctx, archive.as_ref(), archive.status.as_ref(), &desired).await?;
+            return Ok(next_action(&problems));
+        }
         let key = ClusterKey {
             namespace: namespace.clone(),
             secret: placement.cluster.connection_secret.clone(),
@@ -70,14 +94,8 @@ impl Reconcile for LogBackup {
             observation: &observer.latest(),
             now: crate::clock::now(),
         });
-        observer.watch(
-            ObjectKey {
-                kind: Self::KIND,
-                namespace: namespace.clone(),
-                name: archive.name_any(),
-            },
-            Some(decision.interest.clone()),
-        );
+        ctx.observers
+            .watch(&observer, object, Some(decision.interest.clone()));
         let attempt = format!("{:?}", decision.step);
         let key = format!("{namespace}/{}", archive.name_any());
         if decision.step != Step::Wait

@@ -113,7 +113,8 @@ impl Reconcile for RecoveryTask {
             now: crate::clock::now(),
         });
         decision.status.source_cluster_name = source_cluster;
-        observer.watch(
+        ctx.observers.watch(
+            &observer,
             ObjectKey {
                 kind: Self::KIND,
                 namespace: namespace.clone(),

@@ -1,0 +1,333 @@
+//! One owner per side effect on a tenant (SPEC §7): log archiving and its destination, the data backup
+//! destination and the delete policy of a (cluster, tenant) each belong to one object at a time — the
+//! strategy that claims the tenant, else the oldest explicit object. Any other object that would change
+//! them is `Stalled` naming the owner and sends nothing. Pure, on the namespace's objects as cached.
+//!
+//! Objects in other namespaces cannot be compared (their connection Secrets are out of reach), so, like
+//! [`super::backup_strategy::exclusive`], ownership is decided per namespace.
+
+use kube::ResourceExt;
+
+use super::{
+    backup_strategy::exclusive::{claims, conflict, same_cluster},
+    error::Problem,
+};
+use crate::api::{BackupStrategy, BackupTask, LogBackup, common::ClusterConnection};
+
+/// The strategy in charge of `tenant` of `cluster`: the oldest one claiming it that is not itself refused
+/// (a strategy refused for any tenant touches none).
+pub fn owning_strategy<'a>(
+    strategies: &'a [BackupStrategy],
+    cluster: &ClusterConnection,
+    tenant: &str,
+) -> Option<&'a BackupStrategy> {
+    strategies
+        .iter()
+        .filter(|s| same_cluster(&s.spec.cluster, cluster) && claims(s, tenant))
+        .filter(|s| conflict(s, strategies).is_none())
+        .min_by_key(|s| age_key(*s))
+}
+
+/// Older first: creation time, then name.
+fn age_key<K: ResourceExt>(object: &K) -> (Option<jiff::Timestamp>, String) {
+    (object.creation_timestamp().map(|t| t.0), object.name_any())
+}
+
+/// Whether `object` is controlled by `strategy` (one of its children).
+fn controlled_by<K: ResourceExt>(object: &K, strategy: &BackupStrategy) -> bool {
+    object.owner_references().iter().any(|o| {
+        o.controller == Some(true)
+            && o.kind == "BackupStrategy"
+            && o.name == strategy.name_any()
+            && strategy
+                .metadata
+                .uid
+                .as_deref()
+                .is_none_or(|uid| uid == o.uid)
+    })
+}
+
+/// The cluster a LogBackup works on: its own, or its strategy's.
+fn cluster_of<'a>(
+    archive: &'a LogBackup,
+    strategies: &'a [BackupStrategy],
+) -> Option<&'a ClusterConnection> {
+    match (&archive.spec.cluster, &archive.spec.strategy_ref) {
+        (Some(cluster), _) => Some(cluster),
+        (None, Some(reference)) => strategies
+            .iter()
+            .find(|s| s.name_any() == reference.name)
+            .map(|s| &s.spec.cluster),
+        (None, None) => None,
+    }
+}
+
+/// Why `archive` (on `cluster`) must not touch its tenant's archiving, if it must not: a strategy archives
+/// the tenant (only that strategy's own LogBackup may), or an older LogBackup does.
+pub fn archive_problem(
+    archive: &LogBackup,
+    cluster: &ClusterConnection,
+    strategies: &[BackupStrategy],
+    log_backups: &[LogBackup],
+) -> Option<Problem> {
+    let tenant = &archive.spec.tenant;
+    if let Some(owner) = owning_strategy(strategies, cluster, tenant)
+        && owner.spec.log_backup.enabled
+    {
+        if controlled_by(archive, owner) {
+            return None;
+        }
+        return Some(Problem::elsewhere(
+            "ArchivingOwned",
+            format!(
+                "log archiving of tenant {tenant} of cluster {} belongs to BackupStrategy {} (its own LogBackup \
+                 runs it): delete this LogBackup, or change that strategy",
+                cluster.name,
+                owner.name_any()
+            ),
+        ));
+    }
+    let oldest = log_backups
+        .iter()
+        .filter(|l| l.metadata.deletion_timestamp.is_none())
+        .filter(|l| l.spec.tenant.eq_ignore_ascii_case(tenant))
+        .filter(|l| cluster_of(l, strategies).is_some_and(|c| same_cluster(c, cluster)))
+        .filter(|l| age_key(*l) < age_key(archive))
+        .min_by_key(|l| age_key(*l))?;
+    Some(Problem::elsewhere(
+        "ArchivingOwned",
+        format!(
+            "log archiving of tenant {tenant} of cluster {} belongs to the older LogBackup {}: delete one \
+             of them",
+            cluster.name,
+            oldest.name_any()
+        ),
+    ))
+}
+
+/// Why `task` must not set its tenant's data backup destination or start a backup, if it must not: through
+/// a strategy that does not own the tenant, or ad hoc to another destination than the owning strategy's.
+pub fn backup_problem(
+    task: &BackupTask,
+    cluster: &ClusterConnection,
+    data_uri: &str,
+    strategies: &[BackupStrategy],
+) -> Option<Problem> {
+    let tenant = &task.spec.tenant;
+    let owner = owning_strategy(strategies, cluster, tenant);
+    match (&task.spec.strategy_ref, owner) {
+        (Some(reference), Some(owner)) if reference.name == owner.name_any() => None,
+        (Some(reference), Some(owner)) => Some(Problem::elsewhere(
+            "TenantOwnedElsewhere",
+            format!(
+                "tenant {tenant} of cluster {} belongs to BackupStrategy {}, not {}: use strategyRef {} \
+                 (a backup through {} would move the tenant's DATA_BACKUP_DEST)",
+                cluster.name,
+                owner.name_any(),
+                reference.name,
+                owner.name_any(),
+                reference.name
+            ),
+        )),
+        (Some(reference), None) => Some(Problem::elsewhere(
+            "TenantOwnedElsewhere",
+            format!(
+                "BackupStrategy {} does not own tenant {tenant} of cluster {} (see its status): nothing is \
+                 sent until it does",
+                reference.name, cluster.name
+            ),
+        )),
+        (None, Some(owner)) if owner.spec.data_destination.uri != data_uri => {
+            Some(Problem::elsewhere(
+                "DestinationOwned",
+                format!(
+                    "tenant {tenant} of cluster {} backs up to BackupStrategy {}'s dataDestination: use \
+                     strategyRef {} or that destination",
+                    cluster.name,
+                    owner.name_any(),
+                    owner.name_any()
+                ),
+            ))
+        }
+        (None, _) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{OwnerReference, Time};
+
+    use super::*;
+
+    fn stamp<K: kube::Resource>(mut object: K, created: i64, uid: &str) -> K {
+        let meta = object.meta_mut();
+        meta.creation_timestamp = Some(Time(jiff::Timestamp::from_second(created).expect("time")));
+        meta.uid = Some(uid.into());
+        object
+    }
+
+    fn strategy(name: &str, created: i64, tenants: &[&str]) -> BackupStrategy {
+        let s: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": name},
+            "spec": {
+                "cluster": {"name": "ob", "connectionSecret": "ob-sys"},
+                "tenants": tenants,
+                "dataDestination": {"uri": format!("file:///{name}/data")},
+                "logDestination": {"uri": format!("file:///{name}/archive")},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+            },
+        }))
+        .expect("strategy");
+        stamp(s, created, &format!("uid-{name}"))
+    }
+
+    fn log_backup(name: &str, created: i64, spec: serde_json::Value) -> LogBackup {
+        let l: LogBackup = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+            "metadata": {"name": name}, "spec": spec,
+        }))
+        .expect("log backup");
+        stamp(l, created, &format!("uid-{name}"))
+    }
+
+    fn explicit(name: &str, created: i64, state: &str) -> LogBackup {
+        log_backup(
+            name,
+            created,
+            serde_json::json!({
+                "cluster": {"name": "ob", "connectionSecret": "ob-sys"},
+                "logDestination": {"uri": "file:///mine"}, "tenant": "tenant1", "desiredState": state,
+            }),
+        )
+    }
+
+    fn child_of(strategy: &BackupStrategy) -> LogBackup {
+        let mut l = log_backup(
+            &format!("{}-tenant1-log", strategy.name_any()),
+            500,
+            serde_json::json!({"strategyRef": {"name": strategy.name_any()}, "tenant": "tenant1"}),
+        );
+        l.metadata.owner_references = Some(vec![OwnerReference {
+            api_version: "obbackup.dev/v1alpha1".into(),
+            kind: "BackupStrategy".into(),
+            name: strategy.name_any(),
+            uid: strategy.metadata.uid.clone().unwrap_or_default(),
+            controller: Some(true),
+            block_owner_deletion: None,
+        }]);
+        l
+    }
+
+    fn cluster() -> ClusterConnection {
+        ClusterConnection {
+            name: "ob".into(),
+            connection_secret: "ob-sys".into(),
+        }
+    }
+
+    #[test]
+    fn a_strategy_archiving_a_tenant_leaves_no_room_for_another_log_backup() {
+        // Issue 13, defect 1: a LogBackup `Stopped` (or to another destination) for a strategy's tenant
+        // flipped archiving on and off against the strategy's own LogBackup.
+        let owner = strategy("demo", 100, &["tenant1"]);
+        let strategies = [owner.clone()];
+        let own = child_of(&owner);
+        let rogue = explicit("stop-it", 50, "Stopped");
+        let all = [own.clone(), rogue.clone()];
+        assert_eq!(archive_problem(&own, &cluster(), &strategies, &all), None);
+        let problem = archive_problem(&rogue, &cluster(), &strategies, &all).expect("refused");
+        assert_eq!(problem.reason, "ArchivingOwned");
+        assert!(
+            problem.message.contains("BackupStrategy demo"),
+            "{}",
+            problem.message
+        );
+        // Through the strategy but not its own child: refused too.
+        let mut sneaky = explicit("sneaky", 600, "Stopped");
+        sneaky.spec.cluster = None;
+        sneaky.spec.strategy_ref = Some(crate::api::common::StrategyReference {
+            name: "demo".into(),
+        });
+        assert!(archive_problem(&sneaky, &cluster(), &strategies, &all).is_some());
+        // A strategy without log backup leaves archiving to the oldest explicit LogBackup.
+        let mut quiet = owner.clone();
+        quiet.spec.log_backup.enabled = false;
+        let younger = explicit("younger", 70, "Running");
+        let both = [rogue.clone(), younger.clone()];
+        assert_eq!(
+            archive_problem(&rogue, &cluster(), &[quiet.clone()], &both),
+            None
+        );
+        let problem = archive_problem(&younger, &cluster(), &[quiet], &both).expect("refused");
+        assert!(
+            problem.message.contains("older LogBackup stop-it"),
+            "{}",
+            problem.message
+        );
+    }
+
+    #[test]
+    fn only_the_owning_strategy_backs_up_a_tenant_and_ad_hoc_tasks_keep_its_destination() {
+        // Issue 13, defect 2: a task through a strategy refused for the tenant moved the owner's
+        // DATA_BACKUP_DEST, and so did an ad-hoc task to another destination.
+        let owner = strategy("owner", 100, &["tenant1"]);
+        let rogue = strategy("rogue", 200, &["tenant1"]);
+        let strategies = [owner.clone(), rogue.clone()];
+        let task = |spec: serde_json::Value| -> BackupTask {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+                "metadata": {"name": "t"}, "spec": spec,
+            }))
+            .expect("task")
+        };
+        let through = |name: &str| {
+            task(
+                serde_json::json!({"strategyRef": {"name": name}, "tenant": "tenant1", "mode": "Full"}),
+            )
+        };
+        assert_eq!(
+            backup_problem(
+                &through("owner"),
+                &cluster(),
+                "file:///owner/data",
+                &strategies
+            ),
+            None
+        );
+        let refused = backup_problem(
+            &through("rogue"),
+            &cluster(),
+            "file:///rogue/data",
+            &strategies,
+        )
+        .expect("refused");
+        assert_eq!(refused.reason, "TenantOwnedElsewhere");
+        assert!(
+            refused
+                .message
+                .contains("belongs to BackupStrategy owner, not rogue")
+        );
+        let ad_hoc = task(serde_json::json!({
+            "cluster": {"name": "ob", "connectionSecret": "ob-sys"},
+            "dataDestination": {"uri": "file:///elsewhere"}, "tenant": "TENANT1", "mode": "Full",
+        }));
+        let moved =
+            backup_problem(&ad_hoc, &cluster(), "file:///elsewhere", &strategies).expect("refused");
+        assert_eq!(moved.reason, "DestinationOwned");
+        assert_eq!(
+            backup_problem(&ad_hoc, &cluster(), "file:///owner/data", &strategies),
+            None,
+            "the owner's own destination changes nothing"
+        );
+        // Another cluster's tenant of the same name is not the owner's.
+        let other = ClusterConnection {
+            name: "other".into(),
+            connection_secret: "other-sys".into(),
+        };
+        assert_eq!(
+            backup_problem(&ad_hoc, &other, "file:///elsewhere", &strategies),
+            None
+        );
+    }
+}
