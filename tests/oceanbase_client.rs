@@ -192,10 +192,21 @@ async fn an_encrypted_backup_is_found_by_its_description() {
         "history is read only for the descriptions asked for"
     );
     // The set and the pieces give tenant1 one recoverable window, from the set to the archive checkpoint.
-    let overview = ob_backup_operator::controller::overview::tenant_overview(
-        &later,
-        &tenant,
-        jiff::Timestamp::now(),
+    use ob_backup_operator::controller::overview::{Destinations, tenant_overview};
+    let own = Destinations {
+        data: "file:///backup/data",
+        log: "file:///backup/archive",
+    };
+    let overview = tenant_overview(&later, &tenant, own, jiff::Timestamp::now());
+    // obsim's paths lie under the destinations, as OceanBase's do: another destination sees nothing.
+    let elsewhere = Destinations {
+        data: "file:///backup/data2",
+        log: "file:///backup/archive2",
+    };
+    assert!(
+        tenant_overview(&later, &tenant, elsewhere, jiff::Timestamp::now())
+            .recoverable_windows
+            .is_empty()
     );
     assert_eq!(overview.recoverable_windows.len(), 1, "{overview:?}");
     assert!(overview.last_full_backup_time.is_some());
