@@ -207,3 +207,56 @@ pub async fn sync_log_backups(
     }
     Ok(())
 }
+
+/// Wakes every unfinished object that works through `strategy` (its own children and any other object whose
+/// `strategyRef` names it): they take their cluster, Secret and destinations from it, so a change of its
+/// spec must reach them now, not when each is next touched.
+pub async fn wake_dependents(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<(), Error> {
+    use crate::{
+        api::CleanupTask,
+        controller::{Reconcile, backup_task, cleanup_task},
+        observer::ObjectKey,
+    };
+    let name = strategy.name_any();
+    let through = |reference: &Option<crate::api::common::StrategyReference>| {
+        reference.as_ref().is_some_and(|r| r.name == name)
+    };
+    let mut woken: Vec<(&'static str, String)> = Vec::new();
+    for archive in ctx.catalog.list::<LogBackup>(namespace).await? {
+        if through(&archive.spec.strategy_ref) {
+            woken.push((LogBackup::KIND, archive.name_any()));
+        }
+    }
+    for task in ctx.catalog.list::<BackupTask>(namespace).await? {
+        let ended = task
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(backup_task::decide::is_terminal);
+        if through(&task.spec.strategy_ref) && !ended {
+            woken.push((BackupTask::KIND, task.name_any()));
+        }
+    }
+    for cleanup in ctx.catalog.list::<CleanupTask>(namespace).await? {
+        let ended = cleanup
+            .status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(cleanup_task::decide::is_terminal);
+        if through(&cleanup.spec.strategy_ref) && !ended {
+            woken.push((CleanupTask::KIND, cleanup.name_any()));
+        }
+    }
+    for (kind, name) in woken {
+        ctx.observers.wake(&ObjectKey {
+            kind,
+            namespace: namespace.to_string(),
+            name,
+        });
+    }
+    Ok(())
+}

@@ -3,7 +3,7 @@
 //! without a tenant list claims every tenant. Strategies in other namespaces cannot be compared (their
 //! connection Secrets are out of reach), so the check is per namespace.
 
-use kube::{Api, ResourceExt, api::ListParams};
+use kube::ResourceExt;
 
 use crate::{
     api::{BackupStrategy, common::ClusterConnection},
@@ -57,14 +57,13 @@ fn shared_tenant(mine: &[String], theirs: &[String]) -> Option<String> {
     }
 }
 
-/// Lists the namespace's strategies and checks `strategy` against them.
+/// Checks `strategy` against them.
 pub async fn check(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
 ) -> Result<Option<Problem>, Error> {
-    let api: Api<BackupStrategy> = Api::namespaced(ctx.client.clone(), namespace);
-    let others = api.list(&ListParams::default()).await?.items;
+    let others = ctx.catalog.list::<BackupStrategy>(namespace).await?;
     Ok(conflict(strategy, &others))
 }
 

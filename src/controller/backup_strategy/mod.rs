@@ -50,6 +50,14 @@ impl Reconcile for BackupStrategy {
         if let deletion::Next::Done(action) = deletion::handle(&ctx, &namespace, &strategy).await? {
             return Ok(action);
         }
+        if strategy.status.as_ref().and_then(|s| s.observed_generation)
+            != strategy.metadata.generation
+        {
+            // The spec changed (a Secret, a destination, the cluster): the objects working through it follow
+            // now. Before the status write that records the generation, so a crash in between wakes them
+            // again.
+            children::wake_dependents(&ctx, &namespace, &strategy).await?;
+        }
         let mut check = ReferenceCheck::new(&ctx, &namespace);
         check.problems = spec_problems(&strategy);
         check
