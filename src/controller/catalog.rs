@@ -1,60 +1,78 @@
 //! The objects the controllers' watches already hold, for the decisions that need more than one object:
 //! who owns a tenant's side effects ([`super::ownership`]) and which children a strategy wakes when its
 //! spec changes. Reading the controllers' reflector caches costs no API request.
+//!
+//! A cache is read only once it is known to be synced, so "none" always means none, never "not read yet".
+//! It is known synced when its controller has reconciled anything (kube-runtime holds a controller's
+//! reconciles until its cache is ready); until then the objects are listed from the API. The cache's own
+//! `wait_until_ready` is not used: it wakes only its last waiter, and the controller's runner waits on it
+//! too, so a second waiter could stall either.
 
 use std::{
     any::{Any, TypeId},
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     sync::{Arc, Mutex},
 };
 
-use kube::{ResourceExt, core::DeserializeGuard, runtime::reflector::Store};
+use kube::{
+    Api, Client, ResourceExt, api::ListParams, core::DeserializeGuard, runtime::reflector::Store,
+};
 
 use super::{Error, Reconcile};
 
 /// The reflector caches of every controller, by kind.
-#[derive(Default)]
 pub struct Catalog {
+    client: Client,
     stores: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
+    synced: Mutex<HashSet<TypeId>>,
 }
 
 /// One kind's caches: one per watched namespace (or one over all).
 type Stores<K> = Vec<Store<DeserializeGuard<K>>>;
 
 impl Catalog {
-    /// Records the caches of `K`'s controller.
-    pub fn register<K: Reconcile>(&self, stores: Stores<K>) {
-        self.stores
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(TypeId::of::<K>(), Arc::new(stores));
+    /// A catalog that lists from the API through `client` until a cache is known synced.
+    pub fn new(client: Client) -> Self {
+        Self {
+            client,
+            stores: Mutex::default(),
+            synced: Mutex::default(),
+        }
     }
 
-    /// Every readable `K` in `namespace`, once its cache has synced (so "none" means none, never "not
-    /// read yet"). Errors when `K` has no controller.
-    pub async fn list<K: Reconcile>(&self, namespace: &str) -> Result<Vec<K>, Error> {
-        let stores = self
-            .stores
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&TypeId::of::<K>())
-            .cloned()
-            .and_then(|s| s.downcast::<Stores<K>>().ok())
-            .ok_or(Error::CacheUnavailable(K::KIND))?;
-        let mut objects = Vec::new();
-        for store in stores.iter() {
-            store
-                .wait_until_ready()
-                .await
-                .map_err(|_| Error::CacheUnavailable(K::KIND))?;
-            objects.extend(
-                store
-                    .state()
-                    .into_iter()
-                    .filter(|o| o.namespace().as_deref() == Some(namespace))
-                    .filter_map(|o| o.0.as_ref().ok().cloned()),
-            );
-        }
-        Ok(objects)
+    /// Records the caches of `K`'s controller.
+    pub fn register<K: Reconcile>(&self, stores: Stores<K>) {
+        lock(&self.stores).insert(TypeId::of::<K>(), Arc::new(stores));
     }
+
+    /// Records that `K`'s controller reconciles, so its cache has synced.
+    pub fn synced<K: Reconcile>(&self) {
+        if !lock(&self.synced).contains(&TypeId::of::<K>()) {
+            lock(&self.synced).insert(TypeId::of::<K>());
+        }
+    }
+
+    /// Every readable `K` in `namespace`: from the cache once it has synced, else from the API.
+    pub async fn list<K: Reconcile>(&self, namespace: &str) -> Result<Vec<K>, Error> {
+        let stores = lock(&self.synced)
+            .contains(&TypeId::of::<K>())
+            .then(|| lock(&self.stores).get(&TypeId::of::<K>()).cloned())
+            .flatten()
+            .and_then(|s| s.downcast::<Stores<K>>().ok());
+        let Some(stores) = stores else {
+            let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
+            let listed = api.list(&ListParams::default()).await?.items;
+            return Ok(listed.into_iter().filter_map(|o| o.0.ok()).collect());
+        };
+        Ok(stores
+            .iter()
+            .flat_map(|store| store.state())
+            .filter(|o| o.namespace().as_deref() == Some(namespace))
+            .filter_map(|o| o.0.as_ref().ok().cloned())
+            .collect())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

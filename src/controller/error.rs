@@ -12,9 +12,6 @@ pub enum Error {
     /// The object has no namespace, which the CRDs do not allow.
     #[error("object {0} has no namespace")]
     MissingNamespace(String),
-    /// The operator's cache of a kind is not there (its watch stopped).
-    #[error("the operator's cache of {0} objects is unavailable")]
-    CacheUnavailable(&'static str),
 }
 
 impl Error {
@@ -23,7 +20,6 @@ impl Error {
         match self {
             Error::KubeApi(_) => "KubeApi",
             Error::MissingNamespace(_) => "MissingNamespace",
-            Error::CacheUnavailable(_) => "CacheUnavailable",
         }
     }
 }

@@ -233,6 +233,7 @@ impl Context {
             PollIntervals::default(),
             CancellationToken::new(),
         );
+        let catalog = Arc::new(catalog::Catalog::new(client.clone()));
         Self::new(
             client,
             Arc::default(),
@@ -243,7 +244,7 @@ impl Context {
             },
             observers,
             Settings::default(),
-            Arc::default(),
+            catalog,
         )
     }
 
@@ -377,6 +378,7 @@ pub async fn run_all(
         settings.poll,
         shutdown.clone(),
     );
+    let catalog = Arc::new(catalog::Catalog::new(client.clone()));
     let shared = Shared {
         client,
         scope,
@@ -385,7 +387,7 @@ pub async fn run_all(
         observers,
         settings,
         shutdown,
-        catalog: Arc::default(),
+        catalog,
     };
     tokio::join!(
         run::<BackupStrategy>(&shared),
@@ -535,6 +537,7 @@ async fn reconcile_guarded<K: Reconcile>(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile_started(ctx.controller);
+    ctx.catalog.synced::<K>();
     let key = object_key(obj.as_ref());
     let action = match &obj.0 {
         Ok(valid) => {

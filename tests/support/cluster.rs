@@ -198,7 +198,11 @@ impl ControlPlane {
             .env("KUBECONFIG", &kubeconfig)
             .env("ACTIVE_POLL_SECONDS", poll.0.to_string())
             .env("IDLE_POLL_SECONDS", poll.1.to_string())
-            .env("RUST_LOG", "info,ob_backup_operator=debug")
+            .env(
+                "RUST_LOG",
+                std::env::var("OPERATOR_RUST_LOG")
+                    .unwrap_or_else(|_| "info,ob_backup_operator=debug".into()),
+            )
             .stdout(Stdio::null())
             .stderr(log_file)
             .spawn()
