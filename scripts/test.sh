@@ -10,7 +10,7 @@ start=$(date +%s)
 bin=$(tools/k8s/build.sh | tail -n 1)
 OBBACKUP_HELM=$(tools/helm/build.sh | tail -n 1)
 export OBBACKUP_HELM
-cargo build --locked --bins
+cargo build --locked --bins --features failpoints
 
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")
 cleanup() { scripts/control-plane.sh stop "$env_dir" || true; rm -rf "$env_dir"; }
@@ -26,5 +26,5 @@ else
   echo "the control plane did not start; integration tests will be skipped" >&2
 fi
 
-cargo test --locked --no-fail-fast
+cargo test --locked --no-fail-fast --features failpoints
 echo "test suite finished in $(( $(date +%s) - start ))s"

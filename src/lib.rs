@@ -3,6 +3,7 @@
 pub mod api;
 pub mod clock;
 pub mod controller;
+pub mod crash;
 pub mod crdgen;
 pub mod http;
 pub mod metrics;

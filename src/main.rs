@@ -75,6 +75,9 @@ struct RunArgs {
 }
 
 fn main() -> ExitCode {
+    // Test builds only: arms the crash points named in FAILPOINTS (src/crash.rs).
+    #[cfg(feature = "failpoints")]
+    let _crash_points = fail::FailScenario::setup();
     match Cli::parse().command {
         Command::Crdgen { dir, stdout } => generate_crds(dir, stdout),
         Command::Run(args) => run_operator(args),

@@ -315,10 +315,11 @@ impl Observers {
     ) -> Result<(), ObError> {
         let statements: Vec<String> = statements.into_iter().collect::<Result<_, _>>()?;
         let backend = self.backend(observer).await.map_err(ObError::Unreachable)?;
-        backend
-            .execute(&statements)
-            .await
-            .map_err(|e| e.redacted(redactor))
+        let main = statements.last().cloned().unwrap_or_default();
+        crate::crash::statement(&main, false);
+        let outcome = backend.execute(&statements).await;
+        crate::crash::statement(&main, true);
+        outcome.map_err(|e| e.redacted(redactor))
     }
 
     /// Cluster-wide metrics from a snapshot: log delay per archiving tenant, newest successful set per mode.

@@ -93,14 +93,16 @@ async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
         before, after,
         "no archive round started, no status rewritten"
     );
-    let cluster_state = simulator::cluster(&world.node);
-    let tenant = cluster_state.tenant("tenant1").expect("tenant1");
-    assert!(tenant.archive.log_mode_archive, "archiving stays on");
-    assert_eq!(
-        tenant.archive.dest.as_ref().map(|d| d.path.as_str()),
-        Some("file:///backup/demo/archive")
-    );
-    drop(cluster_state);
+    let (archiving, dest) = {
+        let cluster_state = simulator::cluster(&world.node);
+        let tenant = cluster_state.tenant("tenant1").expect("tenant1");
+        (
+            tenant.archive.log_mode_archive,
+            tenant.archive.dest.as_ref().map(|d| d.path.clone()),
+        )
+    };
+    assert!(archiving, "archiving stays on");
+    assert_eq!(dest.as_deref(), Some("file:///backup/demo/archive"));
     let owner = world.status("LogBackup", "demo-tenant1-log").await;
     assert_eq!(owner["phase"], "InProgress", "{owner}");
     world.done().await;

@@ -7,85 +7,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
 use support::{
     cluster::eventually,
+    recovery::{backed_up, recovery, restores_of},
     simulator,
-    world::{GIB, WAIT, World, cluster, condition, strategy_backup_task},
+    world::{GIB, WAIT, World, condition},
 };
-
-/// A strategy over tenant1 (optionally encrypting), a full backup of it, and its first recoverable window.
-async fn backed_up(world: &World, encrypt: bool) -> (Timestamp, Timestamp) {
-    if encrypt {
-        simulator::secret(
-            &world.admin,
-            &world.namespace,
-            "backup-password",
-            &[("password", "right-password")],
-        )
-        .await;
-    }
-    let mut spec = json!({
-        "cluster": cluster(),
-        "tenants": ["tenant1"],
-        "dataDestination": {"uri": "file:///backup/src/data"},
-        "logDestination": {"uri": "file:///backup/src/archive"},
-        "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
-    });
-    if encrypt {
-        spec["encryption"] = json!({"passwordSecret": "backup-password"});
-    }
-    world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "src"}, "spec": spec,
-        }))
-        .await;
-    world
-        .phase("LogBackup", "src-tenant1-log", "InProgress")
-        .await;
-    world
-        .apply(strategy_backup_task("full", "src", "tenant1"))
-        .await;
-    world.phase("BackupTask", "full", "Completed").await;
-    eventually("a recoverable window in the strategy", WAIT, || async {
-        let status = world.status("BackupStrategy", "src").await;
-        let window = &status["tenants"][0]["recoverableWindows"][0];
-        let from: Timestamp = window["from"].as_str()?.parse().ok()?;
-        let to: Timestamp = window["to"].as_str()?.parse().ok()?;
-        (to > from).then_some((from, to))
-    })
-    .await
-}
-
-fn recovery(name: &str, tenant: &str, until: Value, extra: Value) -> Value {
-    let mut spec = json!({
-        "source": {"strategyRef": {"name": "src"}, "tenant": "tenant1"},
-        "target": {
-            "cluster": cluster(),
-            "tenant": tenant,
-            "resources": {"unit": {"maxCpu": 2, "memorySize": "4G"}, "zones": ["zone1"]},
-            "primaryZone": "zone1",
-        },
-        "until": until,
-    });
-    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-        spec.extend(extra.clone());
-    }
-    json!({
-        "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask",
-        "metadata": {"name": name}, "spec": spec,
-    })
-}
-
-/// Restore jobs (running and finished) of a target tenant name in obsim.
-fn restores_of(world: &World, tenant: &str) -> usize {
-    let cluster = simulator::cluster(&world.node);
-    cluster
-        .restores
-        .jobs
-        .iter()
-        .chain(&cluster.restores.history)
-        .filter(|j| j.tenant_name == tenant)
-        .count()
-}
 
 fn pool_exists(world: &World, prefix: &str) -> bool {
     simulator::cluster(&world.node)

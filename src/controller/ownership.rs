@@ -47,6 +47,19 @@ fn controlled_by<K: ResourceExt>(object: &K, strategy: &BackupStrategy) -> bool 
     })
 }
 
+/// Whether a LogBackup works through `owner` and asks for exactly what the owner's own LogBackup does
+/// (archiving on, the same piece switch interval and binding): it changes nothing, so it fights nobody.
+fn wants_what_the_owner_wants(archive: &LogBackup, owner: &BackupStrategy) -> bool {
+    let spec = &archive.spec;
+    let settings = &owner.spec.log_backup;
+    spec.strategy_ref
+        .as_ref()
+        .is_some_and(|r| r.name == owner.name_any())
+        && spec.desired_state == crate::api::log_backup::DesiredArchiveState::Running
+        && spec.piece_switch_interval == settings.piece_switch_interval
+        && spec.binding == settings.binding
+}
+
 /// The cluster a LogBackup works on: its own, or its strategy's.
 fn cluster_of<'a>(
     archive: &'a LogBackup,
@@ -74,7 +87,7 @@ pub fn archive_problem(
     if let Some(owner) = owning_strategy(strategies, cluster, tenant)
         && owner.spec.log_backup.enabled
     {
-        if controlled_by(archive, owner) {
+        if controlled_by(archive, owner) || wants_what_the_owner_wants(archive, owner) {
             return None;
         }
         return Some(Problem::elsewhere(
@@ -249,6 +262,14 @@ mod tests {
         sneaky.spec.strategy_ref = Some(crate::api::common::StrategyReference {
             name: "demo".into(),
         });
+        assert!(archive_problem(&sneaky, &cluster(), &strategies, &all).is_some());
+        // Through the strategy and asking for what it asks for: it changes nothing, so it may run.
+        sneaky.spec.desired_state = crate::api::log_backup::DesiredArchiveState::Running;
+        assert_eq!(
+            archive_problem(&sneaky, &cluster(), &strategies, &all),
+            None
+        );
+        sneaky.spec.piece_switch_interval = "2d".into();
         assert!(archive_problem(&sneaky, &cluster(), &strategies, &all).is_some());
         // A strategy without log backup leaves archiving to the oldest explicit LogBackup.
         let mut quiet = owner.clone();

@@ -133,7 +133,7 @@ impl ControlPlane {
         via: Option<std::net::SocketAddr>,
         poll: (u64, u64),
     ) -> OperatorProcess {
-        self.spawn_operator(namespace, lease, identity, via, poll, &[])
+        self.spawn_operator(namespace, lease, identity, via, poll, &[], None)
     }
 
     /// Like [`Self::start_operator`], with extra command-line arguments (e.g. a simulated clock).
@@ -144,9 +144,22 @@ impl ControlPlane {
         identity: &str,
         extra: &[String],
     ) -> OperatorProcess {
-        self.spawn_operator(namespace, lease, identity, None, (1, 3), extra)
+        self.spawn_operator(namespace, lease, identity, None, (1, 3), extra, None)
     }
 
+    /// Like [`Self::start_operator_args`], with the crash point `point` armed: the operator aborts there.
+    pub fn start_operator_crashing(
+        &self,
+        namespace: &str,
+        lease: &str,
+        identity: &str,
+        extra: &[String],
+        point: &str,
+    ) -> OperatorProcess {
+        self.spawn_operator(namespace, lease, identity, None, (1, 3), extra, Some(point))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn spawn_operator(
         &self,
         namespace: &str,
@@ -155,6 +168,7 @@ impl ControlPlane {
         via: Option<std::net::SocketAddr>,
         poll: (u64, u64),
         extra: &[String],
+        crash_point: Option<&str>,
     ) -> OperatorProcess {
         let mut kubeconfig = self.var("OBBACKUP_OPERATOR_KUBECONFIG").to_string();
         if let Some(via) = via {
@@ -170,7 +184,11 @@ impl ControlPlane {
         let port = free_port();
         let log = self.dir.join(format!("operator-{identity}.log"));
         let log_file = fs::File::create(&log).expect("operator log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_ob-backup-operator"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ob-backup-operator"));
+        if let Some(point) = crash_point {
+            command.env("FAILPOINTS", format!("{point}=return"));
+        }
+        let child = command
             .args([
                 "run",
                 "--log-format",

@@ -4,5 +4,6 @@
 pub mod catalog;
 pub mod cluster;
 pub mod proxy;
+pub mod recovery;
 pub mod simulator;
 pub mod world;

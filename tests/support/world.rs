@@ -117,6 +117,35 @@ impl World {
         );
     }
 
+    /// Restarts the operator with the crash point `point` armed.
+    pub fn arm(&mut self, point: &str) {
+        self.operator.kill();
+        self.operator = self.plane.start_operator_crashing(
+            &self.namespace,
+            &self.namespace,
+            &format!("{}-armed", self.namespace),
+            &self.operator_args,
+            point,
+        );
+    }
+
+    /// Waits until the operator has exited (an armed crash point aborted it).
+    pub async fn crashed(&mut self, point: &str) {
+        let deadline = std::time::Instant::now() + WAIT;
+        while self.operator.is_running() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the operator never reached crash point {point}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let log = self.operator.log_text();
+        assert!(
+            log.contains("crash point armed") && log.contains(point),
+            "the operator exited, but not at {point}"
+        );
+    }
+
     pub fn restart_operator(&mut self, identity: &str) {
         self.operator.kill();
         self.start_operator(identity);

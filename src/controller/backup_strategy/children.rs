@@ -85,12 +85,14 @@ pub async fn create_tasks(
                 "mode": if task.incremental { "Incremental" } else { "Full" },
             },
         });
+        crate::crash::point("child/BackupTask/before-create");
         api.patch(
             &task.name,
             &PatchParams::apply(FIELD_MANAGER),
             &Patch::Apply(&manifest),
         )
         .await?;
+        crate::crash::point("child/BackupTask/after-create");
     }
     Ok(())
 }
@@ -107,8 +109,9 @@ where
     K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     for name in names {
+        crate::crash::point("child/before-delete");
         match api.delete(name, &DeleteParams::default()).await {
-            Ok(_) => {}
+            Ok(_) => crate::crash::point("child/after-delete"),
             Err(kube::Error::Api(e)) if e.code == 404 => {}
             Err(e) => return Err(e.into()),
         }
@@ -185,12 +188,14 @@ pub async fn sync_log_backups(
                 "delayAlertThreshold": settings.delay_alert_threshold,
             },
         });
+        crate::crash::point("child/LogBackup/before-create");
         api.patch(
             &name,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&manifest),
         )
         .await?;
+        crate::crash::point("child/LogBackup/after-create");
     }
     let unwanted: Vec<String> = existing
         .keys()

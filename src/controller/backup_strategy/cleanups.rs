@@ -176,12 +176,14 @@ pub async fn sync(
                 "jobId": mirror.job_id,
             },
         });
+        crate::crash::point("child/CleanupTask/before-create");
         api.patch(
             &mirror.name,
             &PatchParams::apply(FIELD_MANAGER),
             &Patch::Apply(&manifest),
         )
         .await?;
+        crate::crash::point("child/CleanupTask/after-create");
     }
     children::delete_named(&api, &planned.prune).await
 }

@@ -171,12 +171,14 @@ async fn set_finalizer(
         }
     });
     let api: Api<BackupStrategy> = Api::namespaced(ctx.client.clone(), namespace);
+    crate::crash::point("finalizer/before");
     api.patch(
         &strategy.name_any(),
         &PatchParams::default(),
         &Patch::Merge(&patch),
     )
     .await?;
+    crate::crash::point("finalizer/after");
     Ok(())
 }
 

@@ -230,6 +230,7 @@ async fn act(
                 ..decision.status.clone()
             };
             status::write(ctx, task, current.as_ref(), &intent).await?;
+            crate::crash::point("intent/BackupTask/after");
             let redactor = Redactor::new(password.clone());
             let mut statements = Vec::new();
             if let Some(password) = &password {

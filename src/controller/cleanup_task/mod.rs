@@ -124,6 +124,7 @@ impl Reconcile for CleanupTask {
                     ..decision.status.clone()
                 };
                 status::write(&ctx, cleanup.as_ref(), current.as_ref(), &intent).await?;
+                crate::crash::point("intent/CleanupTask/after");
                 let statement = sql::delete_backup(&spec.tenant, &delete_target(&spec.target));
                 let outcome = ctx
                     .observers

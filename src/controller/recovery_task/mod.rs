@@ -254,6 +254,7 @@ async fn act(
                 ..decision.status.clone()
             };
             status::write(ctx, task, current.as_ref(), &intent).await?;
+            crate::crash::point("intent/RecoveryTask/after");
             let statements = restore_statements(
                 spec,
                 sources,

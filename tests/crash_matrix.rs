@@ -1,0 +1,217 @@
+//! The crash matrix (issue 13): for every named crash point (`src/crash.rs`) on a flow that reaches it, the
+//! operator binary — built with the `failpoints` feature — aborts exactly there, is restarted, and the test
+//! checks the invariants: one OceanBase action per object (backup job per BackupTask, restore per
+//! RecoveryTask), archiving on exactly once when its owner wants it, every object at its right final phase.
+//! Rows run a few at a time, each in its own namespace with its own obsim cluster and operator; the matrix and
+//! its result are printed.
+
+mod support;
+
+use std::time::Instant;
+
+use serde_json::json;
+use support::{
+    cluster::{ControlPlane, eventually},
+    simulator,
+    world::{GIB, WAIT, World, backup_task, cluster, log_backup, strategy_backup_task},
+};
+
+/// The flows the points are crossed with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flow {
+    /// An explicit LogBackup and an ad-hoc full BackupTask of tenant1.
+    Backup,
+    /// A strategy over tenant1 (StopArchiving: a finalizer) and a "Back up Now" through it.
+    Strategy,
+    /// A restore of tenant1 (backed up through a strategy) into a new tenant, activated.
+    Recovery,
+}
+
+/// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
+const MATRIX: &[(&str, Flow)] = &[
+    ("status/LogBackup/before", Flow::Backup),
+    ("status/LogBackup/after", Flow::Backup),
+    ("statement/set-archive-dest/before", Flow::Backup),
+    ("statement/set-archive-dest/after", Flow::Backup),
+    ("statement/start-archiving/before", Flow::Backup),
+    ("statement/start-archiving/after", Flow::Backup),
+    ("status/BackupTask/before", Flow::Backup),
+    ("status/BackupTask/after", Flow::Backup),
+    ("statement/set-data-dest/before", Flow::Backup),
+    ("statement/set-data-dest/after", Flow::Backup),
+    ("intent/BackupTask/after", Flow::Backup),
+    ("statement/backup/before", Flow::Backup),
+    ("statement/backup/after", Flow::Backup),
+    ("status/BackupStrategy/before", Flow::Strategy),
+    ("status/BackupStrategy/after", Flow::Strategy),
+    ("finalizer/before", Flow::Strategy),
+    ("finalizer/after", Flow::Strategy),
+    ("child/LogBackup/before-create", Flow::Strategy),
+    ("child/LogBackup/after-create", Flow::Strategy),
+    ("statement/add-delete-policy/before", Flow::Strategy),
+    ("statement/add-delete-policy/after", Flow::Strategy),
+    ("statement/set-data-dest/after", Flow::Strategy),
+    ("statement/backup/after", Flow::Strategy),
+    ("status/RecoveryTask/before", Flow::Recovery),
+    ("status/RecoveryTask/after", Flow::Recovery),
+    ("statement/create-resource/before", Flow::Recovery),
+    ("statement/create-resource/after", Flow::Recovery),
+    ("intent/RecoveryTask/after", Flow::Recovery),
+    ("statement/restore/before", Flow::Recovery),
+    ("statement/restore/after", Flow::Recovery),
+    ("statement/activate/before", Flow::Recovery),
+    ("statement/activate/after", Flow::Recovery),
+];
+
+/// How many rows run at once.
+const PARALLEL: usize = 4;
+
+/// Archive rounds tenant1 has started so far.
+fn rounds_started(world: &World) -> usize {
+    let cluster = simulator::cluster(&world.node);
+    cluster.tenant("tenant1").map_or(0, |t| {
+        t.archive.history.len() + usize::from(t.archive.round.is_some())
+    })
+}
+
+/// Runs one row; returns what it checked, or panics with what broke.
+async fn row(point: &'static str, flow: Flow) -> String {
+    let prefix = format!("crash-{}", rows_index(point, flow));
+    let mut world = World::new(&prefix, &["tenant1"], GIB, 30.0)
+        .await
+        .expect("control plane");
+    let checked = match flow {
+        Flow::Backup => {
+            world.arm(point);
+            world.apply(log_backup("archive", "tenant1")).await;
+            world.apply(backup_task("full", "tenant1", "Full")).await;
+            world.crashed(point).await;
+            world.start_operator("after");
+            world.phase("LogBackup", "archive", "InProgress").await;
+            world.phase("BackupTask", "full", "Completed").await;
+            let uid = world.uid("BackupTask", "full").await;
+            let jobs = simulator::jobs_with_description(&world.node, &uid);
+            assert_eq!(jobs, 1, "{point}: backup jobs of the task");
+            assert_eq!(rounds_started(&world), 1, "{point}: archive rounds");
+            "1 job, 1 archive round".to_string()
+        }
+        Flow::Strategy => {
+            world.arm(point);
+            world
+                .apply(json!({
+                    "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+                    "metadata": {"name": "demo"},
+                    "spec": {
+                        "cluster": cluster(),
+                        "tenants": ["tenant1"],
+                        "dataDestination": {"uri": "file:///backup/demo/data"},
+                        "logDestination": {"uri": "file:///backup/demo/archive"},
+                        "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
+                        "deletionPolicy": "StopArchiving",
+                    },
+                }))
+                .await;
+            world
+                .apply(strategy_backup_task("now", "demo", "tenant1"))
+                .await;
+            world.crashed(point).await;
+            world.start_operator("after");
+            world
+                .phase("LogBackup", "demo-tenant1-log", "InProgress")
+                .await;
+            world.phase("BackupTask", "now", "Completed").await;
+            let uid = world.uid("BackupTask", "now").await;
+            assert_eq!(
+                simulator::jobs_with_description(&world.node, &uid),
+                1,
+                "{point}"
+            );
+            assert_eq!(rounds_started(&world), 1, "{point}: archive rounds");
+            eventually("the delete policy and the finalizer", WAIT, || async {
+                let policy = simulator::cluster(&world.node)
+                    .tenant("tenant1")
+                    .is_some_and(|t| t.clean.policy.is_some());
+                let finalizer = world
+                    .get("BackupStrategy", "demo")
+                    .await?
+                    .metadata
+                    .finalizers
+                    .is_some_and(|f| f.iter().any(|f| f == "obbackup.dev/stop-archiving"));
+                (policy && finalizer).then_some(())
+            })
+            .await;
+            "1 job, 1 archive round, policy and finalizer".to_string()
+        }
+        Flow::Recovery => {
+            support::recovery::backed_up(&world, false).await;
+            world.arm(point);
+            world
+                .apply(support::recovery::recovery(
+                    "restore",
+                    "restored",
+                    json!({"latest": true}),
+                    json!({}),
+                ))
+                .await;
+            world.crashed(point).await;
+            world.start_operator("after");
+            world.phase("RecoveryTask", "restore", "Completed").await;
+            assert_eq!(
+                support::recovery::restores_of(&world, "restored"),
+                1,
+                "{point}: restores"
+            );
+            let role = simulator::cluster(&world.node)
+                .tenant("restored")
+                .map(|t| t.role);
+            assert_eq!(role, Some("PRIMARY"), "{point}");
+            "1 restore, tenant PRIMARY".to_string()
+        }
+    };
+    world.done().await;
+    checked
+}
+
+fn rows_index(point: &str, flow: Flow) -> usize {
+    MATRIX
+        .iter()
+        .position(|(p, f)| *p == point && *f == flow)
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_crash_point_keeps_one_action_per_object() {
+    if ControlPlane::get().is_none() {
+        return;
+    }
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for batch in MATRIX.chunks(PARALLEL) {
+        let outcomes = futures::future::join_all(batch.iter().map(|&(point, flow)| {
+            tokio::spawn(async move {
+                let t0 = Instant::now();
+                let checked = row(point, flow).await;
+                (checked, t0.elapsed())
+            })
+        }))
+        .await;
+        for ((point, flow), outcome) in batch.iter().zip(outcomes) {
+            results.push((*point, *flow, outcome.map_err(|e| e.to_string())));
+        }
+    }
+    println!("crash matrix: {} points × flows", MATRIX.len());
+    println!("{:<40} {:<9} result", "point", "flow");
+    for (point, flow, outcome) in &results {
+        match outcome {
+            Ok((checked, took)) => println!(
+                "{point:<40} {:<9} ok ({checked}; {:.0} s)",
+                format!("{flow:?}"),
+                took.as_secs_f64()
+            ),
+            Err(e) => println!("{point:<40} {:<9} FAILED: {e}", format!("{flow:?}")),
+        }
+    }
+    println!("crash matrix took {:.0} s", started.elapsed().as_secs_f64());
+    let failed = results.iter().filter(|(_, _, o)| o.is_err()).count();
+    assert_eq!(failed, 0, "{failed} of {} rows failed", results.len());
+}
