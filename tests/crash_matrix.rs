@@ -54,8 +54,6 @@ const MATRIX: &[(&str, Flow)] = &[
     ("statement/backup/after", Flow::Strategy),
     ("status/RecoveryTask/before", Flow::Recovery),
     ("status/RecoveryTask/after", Flow::Recovery),
-    ("statement/create-resource/before", Flow::Recovery),
-    ("statement/create-resource/after", Flow::Recovery),
     ("intent/RecoveryTask/after", Flow::Recovery),
     ("statement/restore/before", Flow::Recovery),
     ("statement/restore/after", Flow::Recovery),

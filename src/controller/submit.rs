@@ -17,6 +17,19 @@ pub fn in_flight(submitted: Timestamp, read_at: Timestamp) -> bool {
     read_at < submitted + crate::clock::margin(SUBMIT_GRACE)
 }
 
+/// How soon a task holding the intent `submitted` must look again, so that the end of its submit grace is
+/// acted on at once rather than at the next safety recheck (a statement that never left — the operator died
+/// between the intent and the statement — creates no job and so wakes nobody). Past the grace, a short
+/// recheck settles the intent at the next read. `None` without an intent.
+pub fn grace_recheck(submitted: Option<Timestamp>, now: Timestamp) -> Option<std::time::Duration> {
+    let end = submitted? + crate::clock::margin(SUBMIT_GRACE);
+    let left = std::time::Duration::try_from(end.duration_since(now)).unwrap_or_default();
+    Some(
+        crate::clock::real(left)
+            + std::time::Duration::from_secs(if left.is_zero() { 5 } else { 1 }),
+    )
+}
+
 /// Why OceanBase ended a job FAILED: its RESULT code and COMMENT (or, without a comment, which job and code).
 pub fn job_failure(job: &str, job_id: i64, result: i64, comment: &str) -> Failure {
     Failure {
@@ -78,6 +91,20 @@ pub fn submitted(outcome: Result<(), ObError>, job: &str, for_now: &[u16]) -> Su
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_intent_is_looked_at_again_when_its_grace_ends() {
+        let at = |s: i64| Timestamp::from_second(1_800_000_000 + s).expect("time");
+        assert_eq!(grace_recheck(None, at(0)), None);
+        assert_eq!(
+            grace_recheck(Some(at(0)), at(10)),
+            Some(std::time::Duration::from_secs(36))
+        );
+        assert_eq!(
+            grace_recheck(Some(at(0)), at(100)),
+            Some(std::time::Duration::from_secs(5))
+        );
+    }
 
     #[test]
     fn outcomes_are_classified_alike_for_every_kind() {

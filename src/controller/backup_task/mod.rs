@@ -138,12 +138,19 @@ impl Reconcile for BackupTask {
             ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
+        let grace = super::submit::grace_recheck(
+            decision.status.submitted_at.as_ref().map(|t| t.0),
+            crate::clock::now(),
+        );
         Ok(match (&decision.interest, decision.recheck) {
             (None, _) => Action::await_change(),
-            (Some(_), Some(recheck)) => {
-                Action::requeue(crate::clock::real(recheck).min(SAFETY_RECHECK))
-            }
-            (Some(_), None) => Action::requeue(SAFETY_RECHECK),
+            (Some(_), recheck) => Action::requeue(
+                recheck
+                    .map(crate::clock::real)
+                    .into_iter()
+                    .chain(grace)
+                    .fold(SAFETY_RECHECK, Duration::min),
+            ),
         })
     }
 }

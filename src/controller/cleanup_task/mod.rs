@@ -140,8 +140,12 @@ impl Reconcile for CleanupTask {
             ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
+        let grace = super::submit::grace_recheck(
+            decision.status.submitted_at.as_ref().map(|t| t.0),
+            crate::clock::now(),
+        );
         Ok(if decision.interest.is_some() {
-            Action::requeue(SAFETY_RECHECK)
+            Action::requeue(grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK)))
         } else {
             Action::await_change()
         })

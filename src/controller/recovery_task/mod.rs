@@ -140,10 +140,16 @@ impl Reconcile for RecoveryTask {
             ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
+        let grace = super::submit::grace_recheck(
+            decision.status.submitted_at.as_ref().map(|t| t.0),
+            crate::clock::now(),
+        );
         Ok(match (&decision.interest, &point) {
             (None, _) => Action::await_change(),
             (Some(_), decide::PointCheck::NotYet(_)) => Action::requeue(POINT_RECHECK),
-            (Some(_), _) => Action::requeue(SAFETY_RECHECK),
+            (Some(_), _) => {
+                Action::requeue(grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK)))
+            }
         })
     }
 }
