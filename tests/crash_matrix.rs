@@ -1,7 +1,7 @@
 //! The crash matrix (issue 13): for every named crash point (`src/crash.rs`) on a flow that reaches it, the
 //! operator binary — built with the `failpoints` feature — aborts exactly there, is restarted, and the test
 //! checks the invariants: one OceanBase action per object (backup job per BackupTask, restore per
-//! RecoveryTask), archiving on exactly once when its owner wants it, every object at its right final phase.
+//! RecoveryTask, delete job per CleanupTask), archiving on exactly once when its owner wants it, every object at its right final phase.
 //! Rows run a few at a time, each in its own namespace with its own obsim cluster and operator; the matrix and
 //! its result are printed.
 
@@ -25,6 +25,8 @@ enum Flow {
     Strategy,
     /// A restore of tenant1 (backed up through a strategy) into a new tenant, activated.
     Recovery,
+    /// A requested cleanup of tenant1's obsolete backups (its delete policy set).
+    Cleanup,
 }
 
 /// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
@@ -59,6 +61,11 @@ const MATRIX: &[(&str, Flow)] = &[
     ("statement/restore/after", Flow::Recovery),
     ("statement/activate/before", Flow::Recovery),
     ("statement/activate/after", Flow::Recovery),
+    ("status/CleanupTask/before", Flow::Cleanup),
+    ("status/CleanupTask/after", Flow::Cleanup),
+    ("intent/CleanupTask/after", Flow::Cleanup),
+    ("statement/delete-backup/before", Flow::Cleanup),
+    ("statement/delete-backup/after", Flow::Cleanup),
 ];
 
 /// How many rows run at once.
@@ -164,6 +171,36 @@ async fn row(point: &'static str, flow: Flow) -> String {
                 .map(|t| t.role);
             assert_eq!(role, Some("PRIMARY"), "{point}");
             "1 restore, tenant PRIMARY".to_string()
+        }
+        Flow::Cleanup => {
+            simulator::cluster(&world.node)
+                .add_delete_policy("default", Some("1d"), Some("tenant1"))
+                .expect("policy");
+            world.arm(point);
+            world
+                .apply(json!({
+                    "apiVersion": "obbackup.dev/v1alpha1", "kind": "CleanupTask",
+                    "metadata": {"name": "obsolete"},
+                    "spec": {"cluster": cluster(), "tenant": "tenant1", "target": {"obsolete": true}},
+                }))
+                .await;
+            world.crashed(point).await;
+            world.start_operator("after");
+            world.phase("CleanupTask", "obsolete", "Completed").await;
+            // Jobs the policy starts by itself come from the tenant; a requested one from sys.
+            let requested = {
+                let cluster = simulator::cluster(&world.node);
+                cluster.tenant("tenant1").map_or(0, |t| {
+                    t.clean
+                        .jobs
+                        .iter()
+                        .chain(&t.clean.history)
+                        .filter(|j| j.initiator_tenant_id != j.tenant_id)
+                        .count()
+                })
+            };
+            assert_eq!(requested, 1, "{point}: requested delete jobs");
+            "1 delete job".to_string()
         }
     };
     world.done().await;

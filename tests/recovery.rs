@@ -3,8 +3,8 @@
 
 mod support;
 
-use jiff::{SignedDuration, Timestamp};
-use serde_json::{Value, json};
+use jiff::SignedDuration;
+use serde_json::json;
 use support::{
     cluster::eventually,
     recovery::{backed_up, recovery, restores_of},
