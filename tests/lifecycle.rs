@@ -745,7 +745,10 @@ async fn an_operator_watching_a_list_of_namespaces_serves_each_and_ignores_the_r
 
 /// Issue 13, defect 4: jobs that finish while the operator is down for longer than the submit grace were
 /// missing from the first read after the restart (it had not asked for their descriptions), and 9 of 15
-/// tasks got a second OceanBase job. Each task must still have exactly one.
+/// tasks got a second OceanBase job. Each task must still have exactly one. Whether the first read after the
+/// restart misses the tasks' descriptions depends on which objects reconcile first, so this flow does not
+/// always reach the defect: the decision test `absence_from_a_read_that_did_not_look_for_the_job_is_no_evidence`
+/// is the one that fails without the fix.
 #[tokio::test]
 async fn jobs_that_finish_during_a_long_outage_are_never_submitted_again() {
     const TENANTS: [&str; 3] = ["tenant1", "tenant2", "tenant3"];
