@@ -773,16 +773,20 @@ async fn jobs_that_finish_during_a_long_outage_are_never_submitted_again() {
     for tenant in TENANTS {
         uids.push(world.uid("BackupTask", &format!("{tenant}-full")).await);
     }
-    eventually("every job to finish while the operator is down", WAIT, || async {
-        let mut cluster = simulator::cluster(&world.node);
-        // obsim moves its state forward when it is read; nobody else reads it now.
-        cluster.advance();
-        let running = TENANTS
-            .iter()
-            .filter_map(|t| cluster.tenant(t))
-            .any(|t| t.backups.jobs.iter().any(|j| j.level == "USER_TENANT"));
-        (!running).then_some(())
-    })
+    eventually(
+        "every job to finish while the operator is down",
+        WAIT,
+        || async {
+            let mut cluster = simulator::cluster(&world.node);
+            // obsim moves its state forward when it is read; nobody else reads it now.
+            cluster.advance();
+            let running = TENANTS
+                .iter()
+                .filter_map(|t| cluster.tenant(t))
+                .any(|t| t.backups.jobs.iter().any(|j| j.level == "USER_TENANT"));
+            (!running).then_some(())
+        },
+    )
     .await;
     // Down longer than the submit grace (45 s after each intent), as in the measured defect (67–90 s).
     tokio::time::sleep(Duration::from_secs(50)).await;
