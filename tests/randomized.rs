@@ -194,9 +194,7 @@ async fn case(seed: u64) {
         PASSWORD,
         Clock::new(Timestamp::from_second(1_800_000_000).expect("time"), 0.0),
     );
-    cluster
-        .add_user_tenant("tenant1", 1 << 30)
-        .expect("tenant");
+    cluster.add_user_tenant("tenant1", 1 << 30).expect("tenant");
     let node = Simulator::new()
         .start(cluster, "127.0.0.1:0".parse().expect("address"))
         .await
@@ -248,16 +246,24 @@ async fn case(seed: u64) {
                 operator.watching = false;
                 step(&node, 30 + rng.below(120) as i64);
             }
-            8 => node.link.refuse_for(Duration::from_millis(20 + rng.below(40))),
+            8 => node
+                .link
+                .refuse_for(Duration::from_millis(20 + rng.below(40))),
             _ => node.link.drop_connections(),
         }
         let jobs = jobs_of(&node, &uid);
-        assert!(jobs <= 1, "seed {seed}: {jobs} OceanBase jobs carry the task's UID");
+        assert!(
+            jobs <= 1,
+            "seed {seed}: {jobs} OceanBase jobs carry the task's UID"
+        );
     }
     // Left alone (the last injected refusal over), the task ends Completed on exactly one job.
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while node.link.refusing() {
-        assert!(std::time::Instant::now() < deadline, "seed {seed}: obsim keeps refusing");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "seed {seed}: obsim keeps refusing"
+        );
         tokio::task::yield_now().await;
     }
     for _ in 0..200 {

@@ -1,0 +1,158 @@
+//! Randomized schedules on the real control plane (issue 13): each seed runs the operator binary over two
+//! archiving tenants with three BackupTasks and a LogBackup that would fight the owner of tenant1's archiving,
+//! and kills it at random moments, keeps it down for random times (some longer than the submit grace while
+//! jobs finish), and cuts obsim off for random spells. Then it checks the invariants: one OceanBase job per
+//! task, every task Completed, archiving on for both tenants with one archive round each, the rival Stalled.
+//! Each seed prints its schedule; `RANDOMIZED_CLUSTER_SEED=n` replays one, `RANDOMIZED_CLUSTER_SEEDS=n` runs
+//! more.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use support::{
+    cluster::{ControlPlane, eventually},
+    simulator,
+    world::{GIB, WAIT, World, backup_task, log_backup},
+};
+
+/// The same small generator as the fast form: a seed is a whole schedule.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
+const TASKS: [(&str, &str, &str); 3] = [
+    ("t1-full", "tenant1", "Full"),
+    ("t2-full", "tenant2", "Full"),
+    ("t1-inc", "tenant1", "Incremental"),
+];
+
+fn rounds_started(world: &World, tenant: &str) -> usize {
+    let cluster = simulator::cluster(&world.node);
+    cluster.tenant(tenant).map_or(0, |t| {
+        t.archive.history.len() + usize::from(t.archive.round.is_some())
+    })
+}
+
+/// Runs one seed and returns its schedule; panics naming the seed when an invariant breaks.
+async fn run(seed: u64) -> String {
+    let mut rng = Rng::new(seed);
+    let mut schedule = Vec::new();
+    let mut world = World::new(
+        &format!("rand-{seed}"),
+        &["tenant1", "tenant2"],
+        4 * GIB,
+        30.0,
+    )
+    .await
+    .expect("control plane");
+    world.apply(log_backup("archive1", "tenant1")).await;
+    world.apply(log_backup("archive2", "tenant2")).await;
+    let mut rival = log_backup("rival", "tenant1");
+    rival["spec"]["desiredState"] = json!("Stopped");
+    rival["spec"]["logDestination"]["uri"] = json!("file:///backup/rival/archive");
+    for (name, tenant, mode) in TASKS {
+        world.apply(backup_task(name, tenant, mode)).await;
+    }
+    // The rival comes a moment later, so that it is the younger one.
+    world.apply(rival).await;
+    for event in 0..(2 + rng.below(3)) {
+        let after = Duration::from_millis(rng.below(6000));
+        tokio::time::sleep(after).await;
+        if rng.below(3) == 0 {
+            let spell = Duration::from_secs(1 + rng.below(15));
+            world.node.link.refuse_for(spell);
+            world.node.link.drop_connections();
+            schedule.push(format!("{event}: +{after:?} obsim refuses for {spell:?}"));
+        } else {
+            world.operator.kill();
+            let down = Duration::from_secs(if rng.below(2) == 0 {
+                rng.below(5)
+            } else {
+                46 + rng.below(20)
+            });
+            schedule.push(format!("{event}: +{after:?} SIGKILL, down {down:?}"));
+            // Downtime is the scenario itself: the jobs run on, and finish, while nobody watches.
+            tokio::time::sleep(down).await;
+            world.start_operator(&format!("r{event}"));
+        }
+    }
+    let schedule = format!("seed {seed}: {}", schedule.join("; "));
+    for (name, _, _) in TASKS {
+        world.phase("BackupTask", name, "Completed").await;
+    }
+    for (name, _, _) in TASKS {
+        let uid = world.uid("BackupTask", name).await;
+        let jobs = simulator::jobs_with_description(&world.node, &uid);
+        assert_eq!(jobs, 1, "{schedule}: {name} has {jobs} OceanBase jobs");
+    }
+    world.phase("LogBackup", "archive1", "InProgress").await;
+    world.phase("LogBackup", "archive2", "InProgress").await;
+    eventually(&format!("{schedule}: the rival stalled"), WAIT, || async {
+        let status = world.status("LogBackup", "rival").await;
+        status["conditions"]
+            .as_array()?
+            .iter()
+            .any(|c| c["type"] == "Stalled" && c["reason"] == "ArchivingOwned")
+            .then_some(())
+    })
+    .await;
+    for tenant in ["tenant1", "tenant2"] {
+        assert_eq!(
+            rounds_started(&world, tenant),
+            1,
+            "{schedule}: archive rounds of {tenant}"
+        );
+    }
+    world.done().await;
+    schedule
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_kills_delays_and_outages_keep_every_invariant() {
+    if ControlPlane::get().is_none() {
+        return;
+    }
+    let seeds: Vec<u64> = match std::env::var("RANDOMIZED_CLUSTER_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+    {
+        Some(seed) => vec![seed],
+        None => {
+            let count = std::env::var("RANDOMIZED_CLUSTER_SEEDS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(4u64);
+            (1..=count).collect()
+        }
+    };
+    let started = Instant::now();
+    let runs = futures::future::join_all(seeds.iter().map(|&seed| tokio::spawn(run(seed)))).await;
+    let mut failed = 0;
+    for (seed, outcome) in seeds.iter().zip(runs) {
+        match outcome {
+            Ok(schedule) => println!("ok   {schedule}"),
+            Err(e) => {
+                failed += 1;
+                println!("FAIL seed {seed}: {e}");
+            }
+        }
+    }
+    println!(
+        "randomized on the control plane: {} seeds in {:.0} s",
+        seeds.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(failed, 0, "{failed} of {} seeds failed", seeds.len());
+}
