@@ -71,14 +71,6 @@ const MATRIX: &[(&str, Flow)] = &[
 /// How many rows run at once.
 const PARALLEL: usize = 4;
 
-/// Archive rounds tenant1 has started so far.
-fn rounds_started(world: &World) -> usize {
-    let cluster = simulator::cluster(&world.node);
-    cluster.tenant("tenant1").map_or(0, |t| {
-        t.archive.history.len() + usize::from(t.archive.round.is_some())
-    })
-}
-
 /// Runs one row; returns what it checked, or panics with what broke.
 async fn row(point: &'static str, flow: Flow) -> String {
     let prefix = format!("crash-{}", rows_index(point, flow));
@@ -97,7 +89,11 @@ async fn row(point: &'static str, flow: Flow) -> String {
             let uid = world.uid("BackupTask", "full").await;
             let jobs = simulator::jobs_with_description(&world.node, &uid);
             assert_eq!(jobs, 1, "{point}: backup jobs of the task");
-            assert_eq!(rounds_started(&world), 1, "{point}: archive rounds");
+            assert_eq!(
+                simulator::rounds_started(&world.node, "tenant1"),
+                1,
+                "{point}: archive rounds"
+            );
             "1 job, 1 archive round".to_string()
         }
         Flow::Strategy => {
@@ -131,7 +127,11 @@ async fn row(point: &'static str, flow: Flow) -> String {
                 1,
                 "{point}"
             );
-            assert_eq!(rounds_started(&world), 1, "{point}: archive rounds");
+            assert_eq!(
+                simulator::rounds_started(&world.node, "tenant1"),
+                1,
+                "{point}: archive rounds"
+            );
             eventually("the delete policy and the finalizer", WAIT, || async {
                 let policy = simulator::cluster(&world.node)
                     .tenant("tenant1")

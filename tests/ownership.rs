@@ -27,28 +27,6 @@ fn strategy(name: &str, tenants: &[&str], secret: &str) -> Value {
     })
 }
 
-/// Waits until the object is Stalled with `reason`, returning its status.
-async fn stalled(world: &World, kind: &str, name: &str, reason: &str) -> Value {
-    eventually(&format!("{kind} {name} Stalled {reason}"), WAIT, || async {
-        let status = world.status(kind, name).await;
-        let stalled = status["conditions"]
-            .as_array()?
-            .iter()
-            .any(|c| c["type"] == "Stalled" && c["status"] == "True" && c["reason"] == reason);
-        stalled.then_some(status)
-    })
-    .await
-}
-
-/// Archive rounds tenant1 has started so far (current and finished).
-fn rounds_started(world: &World) -> usize {
-    let cluster = simulator::cluster(&world.node);
-    let Some(tenant) = cluster.tenant("tenant1") else {
-        return 0;
-    };
-    tenant.archive.history.len() + usize::from(tenant.archive.round.is_some())
-}
-
 #[tokio::test]
 async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
     let Some(world) = World::new("archiveowner", &["tenant1"], GIB, 30.0).await else {
@@ -71,7 +49,9 @@ async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
             },
         }))
         .await;
-    let status = stalled(&world, "LogBackup", "stop-it", "ArchivingOwned").await;
+    let status = world
+        .stalled("LogBackup", "stop-it", "ArchivingOwned")
+        .await;
     assert!(
         status["message"]
             .as_str()
@@ -80,13 +60,13 @@ async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
     );
     let version = |o: Option<kube::api::DynamicObject>| o.and_then(|o| o.metadata.resource_version);
     let before = (
-        rounds_started(&world),
+        simulator::rounds_started(&world.node, "tenant1"),
         version(world.get("LogBackup", "stop-it").await),
     );
     // A window long enough for several fights (one took ~2 s) and for the 30 s recheck.
     tokio::time::sleep(Duration::from_secs(35)).await;
     let after = (
-        rounds_started(&world),
+        simulator::rounds_started(&world.node, "tenant1"),
         version(world.get("LogBackup", "stop-it").await),
     );
     assert_eq!(
@@ -118,7 +98,9 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
         .phase("LogBackup", "owner-tenant1-log", "InProgress")
         .await;
     world.apply(strategy("rogue", &["tenant1"], "ob")).await;
-    stalled(&world, "BackupStrategy", "rogue", "TenantClaimed").await;
+    world
+        .stalled("BackupStrategy", "rogue", "TenantClaimed")
+        .await;
     let through_rogue = json!({
         "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
         "metadata": {"name": "through-rogue"},
@@ -128,20 +110,18 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
     let mut elsewhere = support::world::backup_task("elsewhere", "tenant1", "Full");
     elsewhere["spec"]["dataDestination"]["uri"] = json!("file:///backup/elsewhere/data");
     world.apply(elsewhere).await;
-    let status = stalled(
-        &world,
-        "BackupTask",
-        "through-rogue",
-        "TenantOwnedElsewhere",
-    )
-    .await;
+    let status = world
+        .stalled("BackupTask", "through-rogue", "TenantOwnedElsewhere")
+        .await;
     assert!(
         status["message"]
             .as_str()
             .is_some_and(|m| m.contains("belongs to BackupStrategy owner, not rogue")),
         "{status}"
     );
-    stalled(&world, "BackupTask", "elsewhere", "DestinationOwned").await;
+    world
+        .stalled("BackupTask", "elsewhere", "DestinationOwned")
+        .await;
     // The owner's own "Back up Now" still runs, to the owner's destination.
     world
         .apply(support::world::strategy_backup_task(

@@ -7,6 +7,8 @@
 //! end, once left alone, the task is Completed on exactly one. A failure prints its seed; `RANDOMIZED_SEED=n`
 //! replays one, `RANDOMIZED_CASES=n` runs more.
 
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
@@ -21,27 +23,10 @@ use obsim::{
     model::{Cluster, Version},
     sim::{Node, Simulator},
 };
+use support::{rng::Rng, simulator::jobs_with_description};
 
 const PASSWORD: &str = "randomized-sys-pw";
 const DATA: &str = "file:///backup/data";
-
-/// A small deterministic generator (xorshift64*): a seed is a whole schedule.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// What the operator keeps: the task's status in the API (durable) and whether its observer asks for the
 /// task's description (lost on a crash: the first read after a restart may not ask).
@@ -91,16 +76,6 @@ fn step(node: &Node, seconds: i64) {
         .expect("lock")
         .clock
         .step(SignedDuration::from_secs(seconds));
-}
-
-fn jobs_of(node: &Node, uid: &str) -> usize {
-    let cluster = node.cluster.lock().expect("lock");
-    cluster
-        .tenants
-        .iter()
-        .flat_map(|t| t.backups.jobs.iter().chain(&t.backups.history))
-        .filter(|j| j.level == "USER_TENANT" && j.description == uid)
-        .count()
 }
 
 /// One look at the task: read, decide, act — cut where `cut` says.
@@ -251,7 +226,7 @@ async fn case(seed: u64) {
                 .refuse_for(Duration::from_millis(20 + rng.below(40))),
             _ => node.link.drop_connections(),
         }
-        let jobs = jobs_of(&node, &uid);
+        let jobs = jobs_with_description(&node, &uid);
         assert!(
             jobs <= 1,
             "seed {seed}: {jobs} OceanBase jobs carry the task's UID"
@@ -280,7 +255,11 @@ async fn case(seed: u64) {
     }
     let phase = operator.status.as_ref().and_then(|s| s.phase);
     assert_eq!(phase, Some(BackupTaskPhase::Completed), "seed {seed}");
-    assert_eq!(jobs_of(&node, &uid), 1, "seed {seed}: one OceanBase job");
+    assert_eq!(
+        jobs_with_description(&node, &uid),
+        1,
+        "seed {seed}: one OceanBase job"
+    );
 }
 
 #[tokio::test]

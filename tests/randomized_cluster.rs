@@ -12,38 +12,17 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use support::{
-    cluster::{ControlPlane, eventually},
+    cluster::ControlPlane,
+    rng::Rng,
     simulator,
-    world::{GIB, WAIT, World, backup_task, log_backup},
+    world::{GIB, World, backup_task, log_backup},
 };
-
-/// The same small generator as the fast form: a seed is a whole schedule.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Self(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
 
 const TASKS: [(&str, &str, &str); 3] = [
     ("t1-full", "tenant1", "Full"),
     ("t2-full", "tenant2", "Full"),
     ("t1-inc", "tenant1", "Incremental"),
 ];
-
-fn rounds_started(world: &World, tenant: &str) -> usize {
-    let cluster = simulator::cluster(&world.node);
-    cluster.tenant(tenant).map_or(0, |t| {
-        t.archive.history.len() + usize::from(t.archive.round.is_some())
-    })
-}
 
 /// Runs one seed and returns its schedule; panics naming the seed when an invariant breaks.
 async fn run(seed: u64) -> String {
@@ -99,18 +78,10 @@ async fn run(seed: u64) -> String {
     }
     world.phase("LogBackup", "archive1", "InProgress").await;
     world.phase("LogBackup", "archive2", "InProgress").await;
-    eventually(&format!("{schedule}: the rival stalled"), WAIT, || async {
-        let status = world.status("LogBackup", "rival").await;
-        status["conditions"]
-            .as_array()?
-            .iter()
-            .any(|c| c["type"] == "Stalled" && c["reason"] == "ArchivingOwned")
-            .then_some(())
-    })
-    .await;
+    world.stalled("LogBackup", "rival", "ArchivingOwned").await;
     for tenant in ["tenant1", "tenant2"] {
         assert_eq!(
-            rounds_started(&world, tenant),
+            simulator::rounds_started(&world.node, tenant),
             1,
             "{schedule}: archive rounds of {tenant}"
         );

@@ -5,5 +5,6 @@ pub mod catalog;
 pub mod cluster;
 pub mod proxy;
 pub mod recovery;
+pub mod rng;
 pub mod simulator;
 pub mod world;

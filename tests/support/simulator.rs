@@ -100,3 +100,10 @@ pub async fn connection_secret(client: &Client, namespace: &str, name: &str, nod
     )
     .await;
 }
+
+/// Archive rounds a tenant has started so far (the current one and finished ones).
+pub fn rounds_started(node: &Node, tenant: &str) -> usize {
+    cluster(node).tenant(tenant).map_or(0, |t| {
+        t.archive.history.len() + usize::from(t.archive.round.is_some())
+    })
+}
