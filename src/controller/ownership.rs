@@ -119,12 +119,15 @@ pub fn archive_problem(
 }
 
 /// Why `task` must not set its tenant's data backup destination or start a backup, if it must not: through
-/// a strategy that does not own the tenant, or ad hoc to another destination than the owning strategy's.
+/// a strategy that does not own the tenant, ad hoc to another destination than the owning strategy's, or —
+/// no strategy owning the tenant — ad hoc to another destination than an older unfinished ad-hoc task's
+/// (the older one goes first; this one follows when it has ended).
 pub fn backup_problem(
     task: &BackupTask,
     cluster: &ClusterConnection,
     data_uri: &str,
     strategies: &[BackupStrategy],
+    tasks: &[BackupTask],
 ) -> Option<Problem> {
     let tenant = &task.spec.tenant;
     let owner = owning_strategy(strategies, cluster, tenant);
@@ -162,8 +165,52 @@ pub fn backup_problem(
                 ),
             ))
         }
-        (None, _) => None,
+        (None, Some(_)) => None,
+        (None, None) => older_ad_hoc_elsewhere(task, cluster, data_uri, tasks).map(|older| {
+            Problem::elsewhere(
+                "DestinationOwned",
+                format!(
+                    "the older BackupTask {} backs up tenant {tenant} of cluster {} to another destination: \
+                     this one starts when it has ended",
+                    older.name_any(),
+                    cluster.name
+                ),
+            )
+        }),
     }
+}
+
+/// The oldest unfinished ad-hoc task, older than `task`, of the same cluster and tenant that backs up to
+/// another destination.
+fn older_ad_hoc_elsewhere<'a>(
+    task: &BackupTask,
+    cluster: &ClusterConnection,
+    data_uri: &str,
+    tasks: &'a [BackupTask],
+) -> Option<&'a BackupTask> {
+    tasks
+        .iter()
+        .filter(|t| age_key(*t) < age_key(task))
+        .filter(|t| t.spec.tenant.eq_ignore_ascii_case(&task.spec.tenant))
+        .filter(|t| {
+            t.spec
+                .cluster
+                .as_ref()
+                .is_some_and(|c| same_cluster(c, cluster))
+        })
+        .filter(|t| {
+            t.spec
+                .data_destination
+                .as_ref()
+                .is_some_and(|d| d.uri != data_uri)
+        })
+        .filter(|t| {
+            !t.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_some_and(super::backup_task::decide::is_terminal)
+        })
+        .min_by_key(|t| age_key(*t))
 }
 
 #[cfg(test)]
@@ -289,6 +336,61 @@ mod tests {
     }
 
     #[test]
+    fn ad_hoc_tasks_to_different_destinations_go_oldest_first() {
+        let ad_hoc = |name: &str, created: i64, uri: &str| -> BackupTask {
+            let t: BackupTask = serde_json::from_value(serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+                "metadata": {"name": name},
+                "spec": {
+                    "cluster": {"name": "ob", "connectionSecret": "ob-sys"},
+                    "dataDestination": {"uri": uri}, "tenant": "tenant1", "mode": "Full",
+                },
+            }))
+            .expect("task");
+            stamp(t, created, &format!("uid-{name}"))
+        };
+        let first = ad_hoc("first", 100, "file:///a");
+        let second = ad_hoc("second", 200, "file:///b");
+        let same = ad_hoc("same", 300, "file:///a");
+        let all = [first.clone(), second.clone(), same.clone()];
+        assert_eq!(
+            backup_problem(&first, &cluster(), "file:///a", &[], &all),
+            None
+        );
+        let waits = backup_problem(&second, &cluster(), "file:///b", &[], &all).expect("waits");
+        assert!(
+            waits.message.contains("older BackupTask first"),
+            "{}",
+            waits.message
+        );
+        assert!(
+            backup_problem(&same, &cluster(), "file:///a", &[], &all).is_some(),
+            "behind the second, which goes elsewhere"
+        );
+        assert_eq!(
+            backup_problem(
+                &same,
+                &cluster(),
+                "file:///a",
+                &[],
+                &[first.clone(), same.clone()]
+            ),
+            None,
+            "the same destination as the older one changes nothing"
+        );
+        let mut done = first.clone();
+        done.status = Some(crate::api::BackupTaskStatus {
+            phase: Some(crate::api::BackupTaskPhase::Completed),
+            ..Default::default()
+        });
+        let after = [done, second.clone()];
+        assert_eq!(
+            backup_problem(&second, &cluster(), "file:///b", &[], &after),
+            None
+        );
+    }
+
+    #[test]
     fn only_the_owning_strategy_backs_up_a_tenant_and_ad_hoc_tasks_keep_its_destination() {
         // Issue 13, defect 2: a task through a strategy refused for the tenant moved the owner's
         // DATA_BACKUP_DEST, and so did an ad-hoc task to another destination.
@@ -312,7 +414,8 @@ mod tests {
                 &through("owner"),
                 &cluster(),
                 "file:///owner/data",
-                &strategies
+                &strategies,
+                &[]
             ),
             None
         );
@@ -321,6 +424,7 @@ mod tests {
             &cluster(),
             "file:///rogue/data",
             &strategies,
+            &[],
         )
         .expect("refused");
         assert_eq!(refused.reason, "TenantOwnedElsewhere");
@@ -333,11 +437,11 @@ mod tests {
             "cluster": {"name": "ob", "connectionSecret": "ob-sys"},
             "dataDestination": {"uri": "file:///elsewhere"}, "tenant": "TENANT1", "mode": "Full",
         }));
-        let moved =
-            backup_problem(&ad_hoc, &cluster(), "file:///elsewhere", &strategies).expect("refused");
+        let moved = backup_problem(&ad_hoc, &cluster(), "file:///elsewhere", &strategies, &[])
+            .expect("refused");
         assert_eq!(moved.reason, "DestinationOwned");
         assert_eq!(
-            backup_problem(&ad_hoc, &cluster(), "file:///owner/data", &strategies),
+            backup_problem(&ad_hoc, &cluster(), "file:///owner/data", &strategies, &[]),
             None,
             "the owner's own destination changes nothing"
         );
@@ -347,7 +451,7 @@ mod tests {
             connection_secret: "other-sys".into(),
         };
         assert_eq!(
-            backup_problem(&ad_hoc, &other, "file:///elsewhere", &strategies),
+            backup_problem(&ad_hoc, &other, "file:///elsewhere", &strategies, &[]),
             None
         );
     }

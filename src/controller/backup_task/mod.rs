@@ -105,6 +105,7 @@ impl Reconcile for BackupTask {
                 &placement.cluster,
                 &destination.uri,
                 &ctx.catalog.list::<BackupStrategy>(&namespace).await?,
+                &ctx.catalog.list::<BackupTask>(&namespace).await?,
             )
         {
             ctx.observers.unwatch(&object);
