@@ -27,6 +27,10 @@ enum Flow {
     Recovery,
     /// A requested cleanup of tenant1's obsolete backups (its delete policy set).
     Cleanup,
+    /// A running backup canceled.
+    Cancel,
+    /// A StopArchiving strategy deleted: its LogBackup goes, archiving stops, the policy is dropped.
+    Deletion,
 }
 
 /// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
@@ -66,6 +70,14 @@ const MATRIX: &[(&str, Flow)] = &[
     ("intent/CleanupTask/after", Flow::Cleanup),
     ("statement/delete-backup/before", Flow::Cleanup),
     ("statement/delete-backup/after", Flow::Cleanup),
+    ("statement/cancel-backup/before", Flow::Cancel),
+    ("statement/cancel-backup/after", Flow::Cancel),
+    ("child/before-delete", Flow::Deletion),
+    ("child/after-delete", Flow::Deletion),
+    ("statement/drop-delete-policy/before", Flow::Deletion),
+    ("statement/drop-delete-policy/after", Flow::Deletion),
+    ("finalizer/before", Flow::Deletion),
+    ("finalizer/after", Flow::Deletion),
 ];
 
 /// How many rows run at once.
@@ -74,7 +86,9 @@ const PARALLEL: usize = 4;
 /// Runs one row; returns what it checked, or panics with what broke.
 async fn row(point: &'static str, flow: Flow) -> String {
     let prefix = format!("crash-{}", rows_index(point, flow));
-    let mut world = World::new(&prefix, &["tenant1"], GIB, 30.0)
+    // A cancel needs a backup that runs a while.
+    let bytes = if flow == Flow::Cancel { 40 * GIB } else { GIB };
+    let mut world = World::new(&prefix, &["tenant1"], bytes, 30.0)
         .await
         .expect("control plane");
     let checked = match flow {
@@ -98,20 +112,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
         }
         Flow::Strategy => {
             world.arm(point);
-            world
-                .apply(json!({
-                    "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-                    "metadata": {"name": "demo"},
-                    "spec": {
-                        "cluster": cluster(),
-                        "tenants": ["tenant1"],
-                        "dataDestination": {"uri": "file:///backup/demo/data"},
-                        "logDestination": {"uri": "file:///backup/demo/archive"},
-                        "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
-                        "deletionPolicy": "StopArchiving",
-                    },
-                }))
-                .await;
+            world.apply(stop_archiving_strategy()).await;
             world
                 .apply(strategy_backup_task("now", "demo", "tenant1"))
                 .await;
@@ -202,9 +203,88 @@ async fn row(point: &'static str, flow: Flow) -> String {
             assert_eq!(requested, 1, "{point}: requested delete jobs");
             "1 delete job".to_string()
         }
+        Flow::Cancel => {
+            world.apply(log_backup("archive", "tenant1")).await;
+            world.apply(backup_task("long", "tenant1", "Full")).await;
+            world.phase("BackupTask", "long", "InProgress").await;
+            world.arm(point);
+            world
+                .patch_spec("BackupTask", "long", json!({"cancel": true}))
+                .await;
+            world.crashed(point).await;
+            world.start_operator("after");
+            world.phase("BackupTask", "long", "Canceled").await;
+            let uid = world.uid("BackupTask", "long").await;
+            assert_eq!(
+                simulator::jobs_with_description(&world.node, &uid),
+                1,
+                "{point}"
+            );
+            "1 job, canceled".to_string()
+        }
+        Flow::Deletion => {
+            world.apply(stop_archiving_strategy()).await;
+            world
+                .phase("LogBackup", "demo-tenant1-log", "InProgress")
+                .await;
+            eventually("the finalizer and the policy", WAIT, || async {
+                let policy = simulator::cluster(&world.node)
+                    .tenant("tenant1")
+                    .is_some_and(|t| t.clean.policy.is_some());
+                let finalizer = world
+                    .get("BackupStrategy", "demo")
+                    .await?
+                    .metadata
+                    .finalizers
+                    .is_some_and(|f| !f.is_empty());
+                (policy && finalizer).then_some(())
+            })
+            .await;
+            world.arm(point);
+            world.delete("BackupStrategy", "demo").await;
+            world.crashed(point).await;
+            world.start_operator("after");
+            eventually("the strategy released", WAIT, || async {
+                world
+                    .get("BackupStrategy", "demo")
+                    .await
+                    .is_none()
+                    .then_some(())
+            })
+            .await;
+            let (archiving, policy) = {
+                let cluster = simulator::cluster(&world.node);
+                let tenant = cluster.tenant("tenant1").expect("tenant1");
+                (
+                    tenant.archive.log_mode_archive,
+                    tenant.clean.policy.is_some(),
+                )
+            };
+            assert!(
+                !archiving && !policy,
+                "{point}: archiving {archiving}, policy {policy}"
+            );
+            "archiving stopped, policy dropped, released".to_string()
+        }
     };
     world.done().await;
     checked
+}
+
+/// A strategy over tenant1 that stops archiving when deleted.
+fn stop_archiving_strategy() -> serde_json::Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+        "metadata": {"name": "demo"},
+        "spec": {
+            "cluster": cluster(),
+            "tenants": ["tenant1"],
+            "dataDestination": {"uri": "file:///backup/demo/data"},
+            "logDestination": {"uri": "file:///backup/demo/archive"},
+            "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
+            "deletionPolicy": "StopArchiving",
+        },
+    })
 }
 
 fn rows_index(point: &str, flow: Flow) -> usize {

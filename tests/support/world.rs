@@ -210,6 +210,17 @@ impl World {
         .expect("patch spec");
     }
 
+    pub async fn delete(&self, kind: &str, name: &str) {
+        let (api, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+        );
+        api.delete(name, &Default::default())
+            .await
+            .unwrap_or_else(|e| panic!("delete {kind} {name}: {e}"));
+    }
+
     pub async fn uid(&self, kind: &str, name: &str) -> String {
         self.get(kind, name)
             .await
