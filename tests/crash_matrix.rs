@@ -131,19 +131,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
                 1,
                 "{point}: archive rounds"
             );
-            eventually("the delete policy and the finalizer", WAIT, || async {
-                let policy = simulator::cluster(&world.node)
-                    .tenant("tenant1")
-                    .is_some_and(|t| t.clean.policy.is_some());
-                let finalizer = world
-                    .get("BackupStrategy", "demo")
-                    .await?
-                    .metadata
-                    .finalizers
-                    .is_some_and(|f| f.iter().any(|f| f == "obbackup.dev/stop-archiving"));
-                (policy && finalizer).then_some(())
-            })
-            .await;
+            policy_and_finalizer(&world).await;
             "1 job, 1 archive round, policy and finalizer".to_string()
         }
         Flow::Recovery => {
@@ -225,19 +213,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
             world
                 .phase("LogBackup", "demo-tenant1-log", "InProgress")
                 .await;
-            eventually("the finalizer and the policy", WAIT, || async {
-                let policy = simulator::cluster(&world.node)
-                    .tenant("tenant1")
-                    .is_some_and(|t| t.clean.policy.is_some());
-                let finalizer = world
-                    .get("BackupStrategy", "demo")
-                    .await?
-                    .metadata
-                    .finalizers
-                    .is_some_and(|f| !f.is_empty());
-                (policy && finalizer).then_some(())
-            })
-            .await;
+            policy_and_finalizer(&world).await;
             world.arm(point);
             world.delete("BackupStrategy", "demo").await;
             world.crashed(point).await;
@@ -267,6 +243,23 @@ async fn row(point: &'static str, flow: Flow) -> String {
     };
     world.done().await;
     checked
+}
+
+/// Waits until tenant1 has its delete policy and strategy `demo` its StopArchiving finalizer.
+async fn policy_and_finalizer(world: &World) {
+    eventually("the delete policy and the finalizer", WAIT, || async {
+        let policy = simulator::cluster(&world.node)
+            .tenant("tenant1")
+            .is_some_and(|t| t.clean.policy.is_some());
+        let finalizer = world
+            .get("BackupStrategy", "demo")
+            .await?
+            .metadata
+            .finalizers
+            .is_some_and(|f| f.iter().any(|f| f == "obbackup.dev/stop-archiving"));
+        (policy && finalizer).then_some(())
+    })
+    .await;
 }
 
 /// A strategy over tenant1 that stops archiving when deleted.
