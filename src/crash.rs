@@ -16,13 +16,30 @@ pub fn point(name: &str) {
     let _ = name;
 }
 
-/// The crash point before (`after` false) or after a batch of statements whose main one is `sql`.
+/// The crash point before (`after` false) or after a batch of statements whose main one is `sql`. Its name
+/// is made only when crash points are compiled in: statements and status writes are hot paths.
 pub fn statement(sql: &str, after: bool) {
+    #[cfg(feature = "failpoints")]
     point(&format!(
         "statement/{}/{}",
         statement_class(sql),
-        if after { "after" } else { "before" }
+        side(after)
     ));
+    #[cfg(not(feature = "failpoints"))]
+    let _ = (sql, after);
+}
+
+/// The crash point before or after a status write of `kind`.
+pub fn status(kind: &str, after: bool) {
+    #[cfg(feature = "failpoints")]
+    point(&format!("status/{kind}/{}", side(after)));
+    #[cfg(not(feature = "failpoints"))]
+    let _ = (kind, after);
+}
+
+#[cfg(feature = "failpoints")]
+fn side(after: bool) -> &'static str {
+    if after { "after" } else { "before" }
 }
 
 /// What a statement does, as a crash point names it.

@@ -315,10 +315,10 @@ impl Observers {
     ) -> Result<(), ObError> {
         let statements: Vec<String> = statements.into_iter().collect::<Result<_, _>>()?;
         let backend = self.backend(observer).await.map_err(ObError::Unreachable)?;
-        let main = statements.last().cloned().unwrap_or_default();
-        crate::crash::statement(&main, false);
+        let main = statements.last().map_or("", String::as_str);
+        crate::crash::statement(main, false);
         let outcome = backend.execute(&statements).await;
-        crate::crash::statement(&main, true);
+        crate::crash::statement(main, true);
         outcome.map_err(|e| e.redacted(redactor))
     }
 

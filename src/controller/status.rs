@@ -101,14 +101,14 @@ where
         "kind": K::kind(&()),
         "status": desired,
     });
-    crate::crash::point(&format!("status/{}/before", ctx.controller));
+    crate::crash::status(ctx.controller, false);
     api.patch_status(
         &obj.name_any(),
         &PatchParams::apply(FIELD_MANAGER).force(),
         &Patch::Apply(&patch),
     )
     .await?;
-    crate::crash::point(&format!("status/{}/after", ctx.controller));
+    crate::crash::status(ctx.controller, true);
     ctx.metrics.status_written(ctx.controller);
     let phase = desired.phase_label();
     if let Some(phase) = phase.as_deref().filter(|p| FINAL_PHASES.contains(p))
