@@ -54,6 +54,16 @@ impl Catalog {
 
     /// Every readable `K` in `namespace`: from the cache once it has synced, else from the API.
     pub async fn list<K: Reconcile>(&self, namespace: &str) -> Result<Vec<K>, Error> {
+        self.list_where(namespace, |_: &K| true).await
+    }
+
+    /// The readable `K` in `namespace` that `keep` accepts; only those are copied out of the cache (a
+    /// namespace may hold thousands of tasks).
+    pub async fn list_where<K: Reconcile>(
+        &self,
+        namespace: &str,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<Vec<K>, Error> {
         let stores = lock(&self.synced)
             .contains(&TypeId::of::<K>())
             .then(|| lock(&self.stores).get(&TypeId::of::<K>()).cloned())
@@ -62,13 +72,17 @@ impl Catalog {
         let Some(stores) = stores else {
             let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
             let listed = api.list(&ListParams::default()).await?.items;
-            return Ok(listed.into_iter().filter_map(|o| o.0.ok()).collect());
+            return Ok(listed
+                .into_iter()
+                .filter_map(|o| o.0.ok())
+                .filter(|o| keep(o))
+                .collect());
         };
         Ok(stores
             .iter()
             .flat_map(|store| store.state())
             .filter(|o| o.namespace().as_deref() == Some(namespace))
-            .filter_map(|o| o.0.as_ref().ok().cloned())
+            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
             .collect())
     }
 }

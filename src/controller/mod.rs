@@ -629,6 +629,28 @@ pub fn next_action(problems: &[error::Problem]) -> Action {
     }
 }
 
+/// Refuses to act for an object that does not own the side effect it would change: writes `desired` (its
+/// status Stalled on `problems`), stops watching any cluster for it, and says when to look again.
+pub async fn refuse<K, S>(
+    ctx: &Context,
+    obj: &K,
+    object: &ObjectKey,
+    current: Option<&S>,
+    desired: &S,
+    problems: &[error::Problem],
+) -> Result<Action, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    S: status::StatusView,
+{
+    ctx.observers.unwatch(object);
+    status::write(ctx, obj, current, desired).await?;
+    Ok(next_action(problems))
+}
+
 /// The conditions and message of a status with the given health, keeping unchanged conditions' times.
 pub fn summarize(
     previous: &[Condition],

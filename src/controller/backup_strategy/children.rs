@@ -223,44 +223,39 @@ pub async fn wake_dependents(
 ) -> Result<(), Error> {
     use crate::{
         api::CleanupTask,
-        controller::{Reconcile, backup_task, cleanup_task},
-        observer::ObjectKey,
+        controller::{backup_task, cleanup_task},
     };
     let name = strategy.name_any();
     let through = |reference: &Option<crate::api::common::StrategyReference>| {
         reference.as_ref().is_some_and(|r| r.name == name)
     };
-    let mut woken: Vec<(&'static str, String)> = Vec::new();
-    for archive in ctx.catalog.list::<LogBackup>(namespace).await? {
-        if through(&archive.spec.strategy_ref) {
-            woken.push((LogBackup::KIND, archive.name_any()));
-        }
-    }
-    for task in ctx.catalog.list::<BackupTask>(namespace).await? {
-        let ended = task
-            .status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(backup_task::decide::is_terminal);
-        if through(&task.spec.strategy_ref) && !ended {
-            woken.push((BackupTask::KIND, task.name_any()));
-        }
-    }
-    for cleanup in ctx.catalog.list::<CleanupTask>(namespace).await? {
-        let ended = cleanup
-            .status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(cleanup_task::decide::is_terminal);
-        if through(&cleanup.spec.strategy_ref) && !ended {
-            woken.push((CleanupTask::KIND, cleanup.name_any()));
-        }
-    }
-    for (kind, name) in woken {
-        ctx.observers.wake(&ObjectKey {
-            kind,
+    wake_where(ctx, namespace, |l: &LogBackup| {
+        through(&l.spec.strategy_ref)
+    })
+    .await?;
+    wake_where(ctx, namespace, |t: &BackupTask| {
+        let phase = t.status.as_ref().and_then(|s| s.phase);
+        through(&t.spec.strategy_ref) && !phase.is_some_and(backup_task::decide::is_terminal)
+    })
+    .await?;
+    wake_where(ctx, namespace, |c: &CleanupTask| {
+        let phase = c.status.as_ref().and_then(|s| s.phase);
+        through(&c.spec.strategy_ref) && !phase.is_some_and(cleanup_task::decide::is_terminal)
+    })
+    .await
+}
+
+/// Wakes the objects of kind `K` in `namespace` that `keep` accepts.
+async fn wake_where<K: crate::controller::Reconcile>(
+    ctx: &Context,
+    namespace: &str,
+    keep: impl Fn(&K) -> bool,
+) -> Result<(), Error> {
+    for object in ctx.catalog.list_where(namespace, keep).await? {
+        ctx.observers.wake(&crate::observer::ObjectKey {
+            kind: K::KIND,
             namespace: namespace.to_string(),
-            name,
+            name: object.name_any(),
         });
     }
     Ok(())

@@ -16,6 +16,7 @@ use super::{
     error::Problem,
     health, namespace_of, next_action, ownership,
     references::{self, Placement, ReferenceCheck},
+    refuse,
     status::{self, StatusView},
     summarize,
 };
@@ -105,19 +106,25 @@ impl Reconcile for BackupTask {
                 &placement.cluster,
                 &destination.uri,
                 &ctx.catalog.list::<BackupStrategy>(&namespace).await?,
-                &ctx.catalog.list::<BackupTask>(&namespace).await?,
+                &ctx.catalog
+                    .list_where(&namespace, |t: &BackupTask| {
+                        t.spec.cluster.is_some() && t.spec.tenant.eq_ignore_ascii_case(&spec.tenant)
+                    })
+                    .await?,
             )
         {
-            ctx.observers.unwatch(&object);
             let problems = [problem];
-            let desired = desired_status(
-                &task,
-                Some(placement.cluster.name.clone()),
+            let cluster = Some(placement.cluster.name.clone());
+            let desired = desired_status(&task, cluster, &problems, crate::clock::now());
+            return refuse(
+                &ctx,
+                task.as_ref(),
+                &object,
+                task.status.as_ref(),
+                &desired,
                 &problems,
-                crate::clock::now(),
-            );
-            status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-            return Ok(next_action(&problems));
+            )
+            .await;
         }
         ctx.observers
             .watch(&observer, object.clone(), decision.interest.clone());

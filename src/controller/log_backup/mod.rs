@@ -15,6 +15,7 @@ use super::{
     error::Problem,
     health, namespace_of, next_action, ownership,
     references::{self, ReferenceCheck},
+    refuse,
     status::{self, StatusView},
     summarize,
 };
@@ -68,19 +69,25 @@ impl Reconcile for LogBackup {
             &archive,
             &placement.cluster,
             &ctx.catalog.list::<BackupStrategy>(&namespace).await?,
-            &ctx.catalog.list::<LogBackup>(&namespace).await?,
+            &ctx.catalog
+                .list_where(&namespace, |l: &LogBackup| {
+                    l.spec.tenant.eq_ignore_ascii_case(&spec.tenant)
+                })
+                .await?,
         );
         if let Some(problem) = owner_problem {
-            ctx.observers.unwatch(&object);
             let problems = [problem];
-            let desired = desired_status(
-                &archive,
-                Some(placement.cluster.name.clone()),
+            let cluster = Some(placement.cluster.name.clone());
+            let desired = desired_status(&archive, cluster, &problems, crate::clock::now());
+            return refuse(
+                &ctx,
+                archive.as_ref(),
+                &object,
+                archive.status.as_ref(),
+                &desired,
                 &problems,
-                crate::clock::now(),
-            );
-            status::write(&ctx, archive.as_ref(), archive.status.as_ref(), &desired).await?;
-            return Ok(next_action(&problems));
+            )
+            .await;
         }
         let key = ClusterKey {
             namespace: namespace.clone(),
