@@ -71,6 +71,18 @@ pub struct Interest {
     pub restore: bool,
 }
 
+impl Interest {
+    /// Any change anywhere in the cluster (a strategy: an empty tenant names the whole cluster).
+    pub fn whole_cluster() -> Self {
+        Self {
+            tenant: String::new(),
+            description: None,
+            active: false,
+            restore: false,
+        }
+    }
+}
+
 /// The last thing an observer saw.
 #[derive(Clone, Debug)]
 pub enum Observation {

@@ -22,7 +22,8 @@ use super::{children, plan::STRATEGY_LABEL};
 use crate::{
     api::{BackupStrategy, LogBackup, backup_strategy::DeletionPolicy},
     controller::{Context, Error},
-    observer::{ClusterKey, Observation},
+    controller::Reconcile,
+    observer::{ClusterKey, Interest, ObjectKey, Observation},
     oceanbase::{Redactor, Snapshot, sql},
 };
 
@@ -90,6 +91,18 @@ pub async fn handle(
         },
         &strategy.spec.cluster.name,
     );
+    // Watched, so the observer keeps reading (an observer nobody watches stops after a few cycles, and
+    // the strategy would find a fresh, unread one each retry) and wakes the strategy when it has read.
+    let object = ObjectKey {
+        kind: BackupStrategy::KIND,
+        namespace: namespace.to_string(),
+        name: strategy.name_any(),
+    };
+    ctx.observers.watch(
+        &observer,
+        object.clone(),
+        Some(Interest::whole_cluster()),
+    );
     let Observation::Seen { snapshot, .. } = observer.latest() else {
         warn(
             ctx,
@@ -117,6 +130,7 @@ pub async fn handle(
     }
     tracing::info!(strategy = %strategy.name_any(), "archiving stopped and delete policies dropped; releasing the strategy");
     set_finalizer(ctx, namespace, strategy, false).await?;
+    ctx.observers.unwatch(&object);
     Ok(Next::Done(Action::await_change()))
 }
 

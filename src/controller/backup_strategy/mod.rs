@@ -87,12 +87,7 @@ impl Reconcile for BackupStrategy {
                 namespace: namespace.clone(),
                 name: strategy.name_any(),
             },
-            Some(Interest {
-                tenant: String::new(),
-                description: None,
-                active: false,
-                restore: false,
-            }),
+            Some(Interest::whole_cluster()),
         );
         let observation = observer.latest();
         let tenants: Vec<String> = match (&observation, spec.tenants.is_empty()) {
