@@ -87,8 +87,8 @@ const PARALLEL: usize = 4;
 /// Runs one row; returns what it checked, or panics with what broke.
 async fn row(point: &'static str, flow: Flow) -> String {
     let prefix = format!("crash-{}", rows_index(point, flow));
-    // A cancel needs a backup that runs a while.
-    let bytes = if flow == Flow::Cancel { 40 * GIB } else { GIB };
+    // A cancel needs a backup that outlasts two operator restarts (minutes, at the simulator's speed).
+    let bytes = if flow == Flow::Cancel { 4000 * GIB } else { GIB };
     let mut world = World::new(&prefix, &["tenant1"], bytes, 30.0)
         .await
         .expect("control plane");
