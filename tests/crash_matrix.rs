@@ -10,6 +10,7 @@ mod support;
 use std::time::Instant;
 
 use serde_json::json;
+use obsim::model::Version;
 use support::{
     cluster::{ControlPlane, eventually},
     simulator,
@@ -31,6 +32,12 @@ enum Flow {
     Cancel,
     /// A StopArchiving strategy deleted: its LogBackup goes, archiving stops, the policy is dropped.
     Deletion,
+    /// An explicit LogBackup set to `Stopped`.
+    StopLog,
+    /// A strategy's scheduled full backup (a simulated clock just before its time).
+    Scheduled,
+    /// A delete job OceanBase's policy starts by itself, mirrored by the strategy as a CleanupTask.
+    Mirror,
 }
 
 /// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
@@ -79,6 +86,12 @@ const MATRIX: &[(&str, Flow)] = &[
     ("statement/drop-delete-policy/after", Flow::Deletion),
     ("finalizer/before", Flow::Deletion),
     ("finalizer/after", Flow::Deletion),
+    ("statement/stop-archiving/before", Flow::StopLog),
+    ("statement/stop-archiving/after", Flow::StopLog),
+    ("child/BackupTask/before-create", Flow::Scheduled),
+    ("child/BackupTask/after-create", Flow::Scheduled),
+    ("child/CleanupTask/before-create", Flow::Mirror),
+    ("child/CleanupTask/after-create", Flow::Mirror),
 ];
 
 /// How many rows run at once.
@@ -89,9 +102,14 @@ async fn row(point: &'static str, flow: Flow) -> String {
     let prefix = format!("crash-{}", rows_index(point, flow));
     // A cancel needs a backup that outlasts two operator restarts (minutes, at the simulator's speed).
     let bytes = if flow == Flow::Cancel { 4000 * GIB } else { GIB };
-    let mut world = World::new(&prefix, &["tenant1"], bytes, 30.0)
-        .await
-        .expect("control plane");
+    let mut world = if flow == Flow::Scheduled {
+        // 01:00 is the run; the clock gets there in about 15 s (after the armed operator took its lease).
+        let start: jiff::Timestamp = "2026-03-01T00:59:30Z".parse().expect("timestamp");
+        World::simulated(&prefix, &["tenant1"], bytes, (start, 2.0), Version::V4_4_1).await
+    } else {
+        World::new(&prefix, &["tenant1"], bytes, 30.0).await
+    }
+    .expect("control plane");
     let checked = match flow {
         Flow::Backup => {
             world.arm(point);
@@ -243,9 +261,130 @@ async fn row(point: &'static str, flow: Flow) -> String {
             );
             "archiving stopped, policy dropped, released".to_string()
         }
+        Flow::StopLog => {
+            world.apply(log_backup("archive", "tenant1")).await;
+            world.phase("LogBackup", "archive", "InProgress").await;
+            world.arm(point);
+            world
+                .patch_spec("LogBackup", "archive", json!({"desiredState": "Stopped"}))
+                .await;
+            world.crashed(point).await;
+            world.start_operator("after");
+            world.phase("LogBackup", "archive", "Stopped").await;
+            let archiving = simulator::cluster(&world.node)
+                .tenant("tenant1")
+                .is_some_and(|t| t.archive.log_mode_archive);
+            assert!(!archiving, "{point}: still archiving");
+            assert_eq!(
+                simulator::rounds_started(&world.node, "tenant1"),
+                1,
+                "{point}: archive rounds"
+            );
+            "archiving stopped, 1 archive round".to_string()
+        }
+        Flow::Scheduled => scheduled(&mut world, point).await,
+        Flow::Mirror => mirrored(&mut world, point).await,
     };
+    let settled = support::invariants::settled(&world).await;
     world.done().await;
-    checked
+    format!("{checked}; {settled}")
+}
+
+/// The strategy's 01:00 full backup, cut at `point`: one task for the run, one OceanBase job in all.
+async fn scheduled(world: &mut World, point: &str) -> String {
+    world.arm(point);
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "nightly"},
+            "spec": {
+                "cluster": cluster(),
+                "tenants": ["tenant1"],
+                "dataDestination": {"uri": "file:///backup/nightly/data"},
+                "logDestination": {"uri": "file:///backup/nightly/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * *"},
+            },
+        }))
+        .await;
+    world.crashed(point).await;
+    world.start_operator("after");
+    let tasks = eventually("the scheduled run completed", WAIT, || async {
+        let tasks = world.list("BackupTask").await;
+        tasks
+            .iter()
+            .all(|t| t.data["status"]["phase"] == "Completed")
+            .then_some(tasks)
+            .filter(|t| !t.is_empty())
+    })
+    .await;
+    assert_eq!(tasks.len(), 1, "{point}: tasks for the 01:00 run");
+    let uid = tasks[0].metadata.uid.clone().expect("uid");
+    assert_eq!(
+        simulator::jobs_with_description(&world.node, &uid),
+        1,
+        "{point}: jobs of the run"
+    );
+    assert_eq!(simulator::backup_jobs(&world.node), 1, "{point}: jobs in all");
+    "1 task, 1 job".to_string()
+}
+
+/// A delete job tenant1's policy starts by itself (the policy backdated an hour), mirrored with the crash at
+/// `point`: one mirror per job, each Completed, and no delete job requested by the operator.
+async fn mirrored(world: &mut World, point: &str) -> String {
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "kept"},
+            "spec": {
+                "cluster": cluster(),
+                "tenants": ["tenant1"],
+                "dataDestination": {"uri": "file:///backup/kept/data"},
+                "logDestination": {"uri": "file:///backup/kept/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
+                "retention": {"recoveryWindow": "1d"},
+            },
+        }))
+        .await;
+    eventually("the delete policy", WAIT, || async {
+        simulator::cluster(&world.node)
+            .tenant("tenant1")
+            .is_some_and(|t| t.clean.policy.is_some())
+            .then_some(())
+    })
+    .await;
+    world.arm(point);
+    if let Some(policy) = simulator::cluster(&world.node)
+        .tenants
+        .iter_mut()
+        .find(|t| t.name == "tenant1")
+        .and_then(|t| t.clean.policy.as_mut())
+    {
+        policy.backdate(jiff::SignedDuration::from_hours(1));
+    }
+    world.crashed(point).await;
+    world.start_operator("after");
+    let mirrors = eventually("the policy's job mirrored and done", WAIT, || async {
+        let mirrors = world.list("CleanupTask").await;
+        mirrors
+            .iter()
+            .all(|t| t.data["status"]["phase"] == "Completed")
+            .then_some(mirrors)
+            .filter(|m| !m.is_empty())
+    })
+    .await;
+    let (policy_jobs, requested) = {
+        let cluster = simulator::cluster(&world.node);
+        let tenant = cluster.tenant("tenant1").expect("tenant1");
+        let jobs: Vec<_> = tenant.clean.jobs.iter().chain(&tenant.clean.history).collect();
+        let requested = jobs
+            .iter()
+            .filter(|j| j.initiator_tenant_id != j.tenant_id)
+            .count();
+        (jobs.len() - requested, requested)
+    };
+    assert_eq!(mirrors.len(), policy_jobs, "{point}: one mirror per policy job");
+    assert_eq!(requested, 0, "{point}: delete jobs the operator requested");
+    format!("{} mirror(s) of {policy_jobs} policy job(s)", mirrors.len())
 }
 
 /// Waits until tenant1 has its delete policy and strategy `demo` its StopArchiving finalizer.

@@ -91,15 +91,6 @@ fn runs_at(mode: &str, at: Timestamp) -> Vec<(String, String, Timestamp)> {
         .collect()
 }
 
-/// How many backup jobs OceanBase has seen (running and finished) across the user tenants.
-fn backup_jobs(world: &World) -> usize {
-    let cluster = simulator::cluster(&world.node);
-    cluster
-        .tenants
-        .iter()
-        .map(|t| t.backups.jobs.len() + t.backups.history.len())
-        .sum()
-}
 
 #[tokio::test]
 async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_backups() {
@@ -215,12 +206,12 @@ async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_ba
         phases.iter().all(|p| p == "Completed").then_some(())
     })
     .await;
-    let jobs_before = backup_jobs(&world);
+    let jobs_before = simulator::backup_jobs(&world.node);
     world.sim_until(after(next_sunday, 1, 3)).await;
     let (runs, _) = scheduled(&world, "week").await;
     assert_eq!(runs, expected, "no backup is scheduled while paused");
     assert_eq!(
-        backup_jobs(&world),
+        simulator::backup_jobs(&world.node),
         jobs_before,
         "no backup job while paused"
     );

@@ -3,6 +3,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod invariants;
 pub mod proxy;
 pub mod recovery;
 pub mod rng;

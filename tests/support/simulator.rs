@@ -102,6 +102,15 @@ pub async fn connection_secret(client: &Client, namespace: &str, name: &str, nod
 }
 
 /// Archive rounds a tenant has started so far (the current one and finished ones).
+/// How many backup jobs OceanBase has seen (running and finished) across the user tenants.
+pub fn backup_jobs(node: &Node) -> usize {
+    cluster(node)
+        .tenants
+        .iter()
+        .map(|t| t.backups.jobs.len() + t.backups.history.len())
+        .sum()
+}
+
 pub fn rounds_started(node: &Node, tenant: &str) -> usize {
     cluster(node).tenant(tenant).map_or(0, |t| {
         t.archive.history.len() + usize::from(t.archive.round.is_some())

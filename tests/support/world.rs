@@ -221,6 +221,16 @@ impl World {
             .unwrap_or_else(|e| panic!("delete {kind} {name}: {e}"));
     }
 
+    /// Every object of `kind` in the world's namespace.
+    pub async fn list(&self, kind: &str) -> Vec<DynamicObject> {
+        let (api, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+        );
+        api.list(&ListParams::default()).await.expect("list").items
+    }
+
     pub async fn uid(&self, kind: &str, name: &str) -> String {
         self.get(kind, name)
             .await
@@ -238,12 +248,7 @@ impl World {
             "CleanupTask",
             "RecoveryTask",
         ] {
-            let (api, _) = api_for(
-                &self.admin,
-                &self.namespace,
-                &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
-            );
-            for object in api.list(&ListParams::default()).await.expect("list").items {
+            for object in self.list(kind).await {
                 text.push_str(&object.data["status"].to_string());
             }
         }

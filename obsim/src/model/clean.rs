@@ -32,6 +32,14 @@ pub struct DeletePolicy {
     added: Timestamp,
 }
 
+impl DeletePolicy {
+    /// As if the policy had been added `by` earlier: its next obsolete-backup job comes that much sooner (a
+    /// test's way to have the hourly job start now).
+    pub fn backdate(&mut self, by: SignedDuration) {
+        self.added -= by;
+    }
+}
+
 /// What a delete job removes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CleanTarget {

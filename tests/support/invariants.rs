@@ -1,0 +1,118 @@
+//! The invariants every flow ends with (issue 13): every accepted object reaches a phase with a reason, and
+//! an object whose phase is final does not rewrite its status while nothing it shows changes. The second is
+//! checked by touching every object (an annotation: each is reconciled again) and counting status writes
+//! over a measurement window of several of the test operator's idle poll cycles (3 s), so every wake-up a
+//! read causes, and every requeue shorter than the window, falls inside it.
+
+use std::time::Duration;
+
+use kube::api::{Patch, PatchParams};
+use serde_json::{Value, json};
+
+use super::{cluster::api_for, world::World};
+
+const KINDS: [&str; 5] = [
+    "BackupStrategy",
+    "BackupTask",
+    "LogBackup",
+    "CleanupTask",
+    "RecoveryTask",
+];
+const FINAL_PHASES: [&str; 3] = ["Completed", "Failed", "Canceled"];
+/// The quiet window: over three idle poll cycles of the test operator.
+const QUIET_WINDOW: Duration = Duration::from_secs(10);
+
+/// Checks both invariants for every object in the world's namespace; returns what it checked.
+pub async fn settled(world: &World) -> String {
+    let mut finished_kinds = Vec::new();
+    let mut objects = 0;
+    for kind in KINDS {
+        let items = world.list(kind).await;
+        let mut all_final = !items.is_empty();
+        for object in &items {
+            objects += 1;
+            let name = object.metadata.name.clone().unwrap_or_default();
+            let status = &object.data["status"];
+            let phase = status["phase"].as_str().unwrap_or_default();
+            assert!(!phase.is_empty(), "{kind} {name} has no phase: {status}");
+            assert!(
+                ready_reason(status).is_some(),
+                "{kind} {name} ({phase}) has no Ready condition with a reason: {status}"
+            );
+            all_final &= FINAL_PHASES.contains(&phase);
+        }
+        if all_final {
+            finished_kinds.push(kind);
+        }
+    }
+    let writes_before: Vec<f64> = finished_kinds
+        .iter()
+        .map(|kind| status_writes(world, kind))
+        .collect();
+    let round_trips_before = round_trips(world);
+    touch_everything(world).await;
+    // A measurement window, not a synchronisation: nothing is awaited, absence of writes is counted.
+    tokio::time::sleep(QUIET_WINDOW).await;
+    let reads = round_trips(world) - round_trips_before;
+    for (kind, before) in finished_kinds.iter().zip(writes_before) {
+        let after = status_writes(world, kind);
+        assert_eq!(
+            after, before,
+            "{kind}: status rewritten {} times while finished and nothing changed",
+            after - before
+        );
+    }
+    format!(
+        "{objects} objects with a phase and a reason; {} finished kinds wrote nothing over {reads} SQL round trips",
+        finished_kinds.len()
+    )
+}
+
+/// An annotation on every object, so that every controller reconciles every object once more.
+async fn touch_everything(world: &World) {
+    let patch = json!({"metadata": {"annotations": {"obbackup.test/touched": "quiet-window"}}});
+    for kind in KINDS {
+        let (api, _) = api_for(
+            &world.admin,
+            &world.namespace,
+            &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": kind}),
+        );
+        for object in world.list(kind).await {
+            let name = object.metadata.name.unwrap_or_default();
+            // An object may be gone by now (a pruned task): that is fine.
+            let _ = api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await;
+        }
+    }
+}
+
+/// The reason of the object's Ready condition.
+fn ready_reason(status: &Value) -> Option<&str> {
+    status["conditions"]
+        .as_array()?
+        .iter()
+        .find(|c| c["type"] == "Ready")?["reason"]
+        .as_str()
+        .filter(|r| !r.is_empty())
+}
+
+fn status_writes(world: &World, kind: &str) -> f64 {
+    world
+        .operator
+        .metric(&format!(
+            "obbackup_status_writes_total{{controller=\"{kind}\"}}"
+        ))
+        .unwrap_or(0.0)
+}
+
+/// Every SQL round trip the operator made (all clusters).
+fn round_trips(world: &World) -> f64 {
+    let Some((_, body)) = world.operator.get("/metrics") else {
+        return 0.0;
+    };
+    body.lines()
+        .filter(|l| l.starts_with("obbackup_sql_round_trips_total"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
