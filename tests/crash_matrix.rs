@@ -9,8 +9,8 @@ mod support;
 
 use std::time::Instant;
 
-use serde_json::json;
 use obsim::model::Version;
+use serde_json::json;
 use support::{
     cluster::{ControlPlane, eventually},
     simulator,
@@ -101,10 +101,23 @@ const PARALLEL: usize = 4;
 async fn row(point: &'static str, flow: Flow) -> String {
     let prefix = format!("crash-{}", rows_index(point, flow));
     // A cancel needs a backup that outlasts two operator restarts (minutes, at the simulator's speed).
-    let bytes = if flow == Flow::Cancel { 4000 * GIB } else { GIB };
+    let bytes = if flow == Flow::Cancel {
+        4000 * GIB
+    } else {
+        GIB
+    };
     let mut world = if flow == Flow::Scheduled {
-        // 01:00 is the run; the clock gets there in about 15 s (after the armed operator took its lease).
-        let start: jiff::Timestamp = "2026-03-01T00:59:30Z".parse().expect("timestamp");
+        // 01:00 tomorrow is the run (after the strategy's creation, which is real time); the clock gets there
+        // in about 15 s, after the armed operator took its lease.
+        let tomorrow = jiff::Timestamp::now()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            + jiff::ToSpan::day(1);
+        let start = tomorrow
+            .at(0, 59, 30, 0)
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .expect("tomorrow")
+            .timestamp();
         World::simulated(&prefix, &["tenant1"], bytes, (start, 2.0), Version::V4_4_1).await
     } else {
         World::new(&prefix, &["tenant1"], bytes, 30.0).await
@@ -324,7 +337,11 @@ async fn scheduled(world: &mut World, point: &str) -> String {
         1,
         "{point}: jobs of the run"
     );
-    assert_eq!(simulator::backup_jobs(&world.node), 1, "{point}: jobs in all");
+    assert_eq!(
+        simulator::backup_jobs(&world.node),
+        1,
+        "{point}: jobs in all"
+    );
     "1 task, 1 job".to_string()
 }
 
@@ -375,14 +392,23 @@ async fn mirrored(world: &mut World, point: &str) -> String {
     let (policy_jobs, requested) = {
         let cluster = simulator::cluster(&world.node);
         let tenant = cluster.tenant("tenant1").expect("tenant1");
-        let jobs: Vec<_> = tenant.clean.jobs.iter().chain(&tenant.clean.history).collect();
+        let jobs: Vec<_> = tenant
+            .clean
+            .jobs
+            .iter()
+            .chain(&tenant.clean.history)
+            .collect();
         let requested = jobs
             .iter()
             .filter(|j| j.initiator_tenant_id != j.tenant_id)
             .count();
         (jobs.len() - requested, requested)
     };
-    assert_eq!(mirrors.len(), policy_jobs, "{point}: one mirror per policy job");
+    assert_eq!(
+        mirrors.len(),
+        policy_jobs,
+        "{point}: one mirror per policy job"
+    );
     assert_eq!(requested, 0, "{point}: delete jobs the operator requested");
     format!("{} mirror(s) of {policy_jobs} policy job(s)", mirrors.len())
 }

@@ -91,7 +91,6 @@ fn runs_at(mode: &str, at: Timestamp) -> Vec<(String, String, Timestamp)> {
         .collect()
 }
 
-
 #[tokio::test]
 async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_backups() {
     let start = saturday_afternoon();

@@ -1,5 +1,5 @@
 //! The invariants every flow ends with (issue 13): every accepted object reaches a phase with a reason, and
-//! an object whose phase is final does not rewrite its status while nothing it shows changes. The second is
+//! an object whose phase is final (or Stopped) does not rewrite its status while nothing it shows changes. The second is
 //! checked by touching every object (an annotation: each is reconciled again) and counting status writes
 //! over a measurement window of several of the test operator's idle poll cycles (3 s), so every wake-up a
 //! read causes, and every requeue shorter than the window, falls inside it.
@@ -18,7 +18,8 @@ const KINDS: [&str; 5] = [
     "CleanupTask",
     "RecoveryTask",
 ];
-const FINAL_PHASES: [&str; 3] = ["Completed", "Failed", "Canceled"];
+/// Phases in which nothing an object shows changes by itself (a stopped LogBackup's archiving is off).
+const FINAL_PHASES: [&str; 4] = ["Completed", "Failed", "Canceled", "Stopped"];
 /// The quiet window: over three idle poll cycles of the test operator.
 const QUIET_WINDOW: Duration = Duration::from_secs(10);
 
@@ -57,7 +58,8 @@ pub async fn settled(world: &World) -> String {
     for (kind, before) in finished_kinds.iter().zip(writes_before) {
         let after = status_writes(world, kind);
         assert_eq!(
-            after, before,
+            after,
+            before,
             "{kind}: status rewritten {} times while finished and nothing changed",
             after - before
         );

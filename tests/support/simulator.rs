@@ -102,13 +102,15 @@ pub async fn connection_secret(client: &Client, namespace: &str, name: &str, nod
 }
 
 /// Archive rounds a tenant has started so far (the current one and finished ones).
-/// How many backup jobs OceanBase has seen (running and finished) across the user tenants.
+/// How many backup jobs OceanBase has seen (running and finished) across the user tenants (a BACKUP sent
+/// from sys also leaves a CLUSTER-level row in sys, not counted).
 pub fn backup_jobs(node: &Node) -> usize {
     cluster(node)
         .tenants
         .iter()
-        .map(|t| t.backups.jobs.len() + t.backups.history.len())
-        .sum()
+        .flat_map(|t| t.backups.jobs.iter().chain(&t.backups.history))
+        .filter(|j| j.level == "USER_TENANT")
+        .count()
 }
 
 pub fn rounds_started(node: &Node, tenant: &str) -> usize {

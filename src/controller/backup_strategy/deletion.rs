@@ -21,8 +21,8 @@ use serde_json::json;
 use super::{children, plan::STRATEGY_LABEL};
 use crate::{
     api::{BackupStrategy, LogBackup, backup_strategy::DeletionPolicy},
-    controller::{Context, Error},
     controller::Reconcile,
+    controller::{Context, Error},
     observer::{ClusterKey, Interest, ObjectKey, Observation},
     oceanbase::{Redactor, Snapshot, sql},
 };
@@ -98,11 +98,8 @@ pub async fn handle(
         namespace: namespace.to_string(),
         name: strategy.name_any(),
     };
-    ctx.observers.watch(
-        &observer,
-        object.clone(),
-        Some(Interest::whole_cluster()),
-    );
+    ctx.observers
+        .watch(&observer, object.clone(), Some(Interest::whole_cluster()));
     let Observation::Seen { snapshot, .. } = observer.latest() else {
         warn(
             ctx,
