@@ -38,6 +38,8 @@ enum Flow {
     Scheduled,
     /// A delete job OceanBase's policy starts by itself, mirrored by the strategy as a CleanupTask.
     Mirror,
+    /// A running restore canceled: the restore is canceled, the pool and unit the task made are dropped.
+    CancelRestore,
 }
 
 /// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
@@ -92,6 +94,10 @@ const MATRIX: &[(&str, Flow)] = &[
     ("child/BackupTask/after-create", Flow::Scheduled),
     ("child/CleanupTask/before-create", Flow::Mirror),
     ("child/CleanupTask/after-create", Flow::Mirror),
+    ("statement/cancel-restore/before", Flow::CancelRestore),
+    ("statement/cancel-restore/after", Flow::CancelRestore),
+    ("statement/drop-resource/before", Flow::CancelRestore),
+    ("statement/drop-resource/after", Flow::CancelRestore),
 ];
 
 /// How many rows run at once.
@@ -297,6 +303,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
         }
         Flow::Scheduled => scheduled(&mut world, point).await,
         Flow::Mirror => mirrored(&mut world, point).await,
+        Flow::CancelRestore => canceled_restore(&mut world, point).await,
     };
     let settled = support::invariants::settled(&world).await;
     world.done().await;
@@ -411,6 +418,43 @@ async fn mirrored(world: &mut World, point: &str) -> String {
     );
     assert_eq!(requested, 0, "{point}: delete jobs the operator requested");
     format!("{} mirror(s) of {policy_jobs} policy job(s)", mirrors.len())
+}
+
+/// A restore that makes no progress, canceled with the crash at `point`: one restore, the task Canceled,
+/// no tenant, pool or unit left behind.
+async fn canceled_restore(world: &mut World, point: &str) -> String {
+    support::recovery::backed_up(world, false).await;
+    simulator::cluster(&world.node).faults.stalled_restores = true;
+    world
+        .apply(support::recovery::recovery(
+            "restore",
+            "restored",
+            json!({"latest": true}),
+            json!({}),
+        ))
+        .await;
+    world.phase("RecoveryTask", "restore", "InProgress").await;
+    world.arm(point);
+    world
+        .patch_spec("RecoveryTask", "restore", json!({"cancel": true}))
+        .await;
+    world.crashed(point).await;
+    world.start_operator("after");
+    world.phase("RecoveryTask", "restore", "Canceled").await;
+    eventually("the tenant, pool and unit gone", WAIT, || async {
+        let cluster = simulator::cluster(&world.node);
+        let left = cluster.tenant("restored").is_some()
+            || !cluster.restores.pools.is_empty()
+            || !cluster.restores.units.is_empty();
+        (!left).then_some(())
+    })
+    .await;
+    assert_eq!(
+        support::recovery::restores_of(world, "restored"),
+        1,
+        "{point}: restores"
+    );
+    "1 restore, canceled, nothing left behind".to_string()
 }
 
 /// Waits until tenant1 has its delete policy and strategy `demo` its StopArchiving finalizer.

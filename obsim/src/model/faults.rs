@@ -18,6 +18,8 @@ pub struct Faults {
     pub next_restore_failure: Option<(i64, String)>,
     /// Tenants whose backup jobs make no progress.
     pub stalled: Vec<String>,
+    /// Restore jobs make no progress (a restore that runs until canceled).
+    pub stalled_restores: bool,
     /// Tenants whose destinations cannot be reached.
     pub unreachable: Vec<String>,
 }

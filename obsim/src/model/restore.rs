@@ -395,6 +395,10 @@ impl Cluster {
     pub(super) fn advance_restores(&mut self, now: Timestamp) {
         let mut jobs = std::mem::take(&mut self.restores.jobs);
         for job in &mut jobs {
+            if self.faults.stalled_restores && !job.phase.is_final() {
+                job.since = now;
+                continue;
+            }
             advance(job, now);
             if let Some(tenant) = self.tenants.iter_mut().find(|t| t.id == job.tenant_id) {
                 restored_tenant_follows(tenant, job.phase);

@@ -168,14 +168,28 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if let Some(job) = snapshot.restore_by_description(&description(task)) {
         return follow(inputs, base, snapshot, job, reachable);
     }
-    // After an intent, a restore missing from a read that did not look for it (restores unread, or its
-    // description not asked for) proves nothing.
-    if base.submitted_at.is_some() && !snapshot.searched_for_restore(&description(task)) {
+    // After an intent or a recorded job (the intent is cleared once the job is seen), a restore missing
+    // from a read that did not look for it (restores unread, or its description not asked for) proves
+    // nothing.
+    let evidence = base.submitted_at.is_some() || base.job_id.is_some();
+    if evidence && !snapshot.searched_for_restore(&description(task)) {
         let health = Health::Progressing {
             reason: "LookingUpRestore".into(),
             message: "submitted; looking up the restore by its description".into(),
         };
         return wait(inputs, base, health, Some(reachable), interest(true));
+    }
+    if let Some(id) = base.job_id {
+        // It ran, but OceanBase lists it nowhere any more: never restore again, say so.
+        let health = Health::Stalled {
+            reason: "RestoreNotFound".into(),
+            message: format!(
+                "OceanBase lists restore job {id} neither in progress nor in its history; check the target \
+                 tenant {} by hand",
+                spec.target.tenant
+            ),
+        };
+        return wait(inputs, base, health, Some(reachable), interest(false));
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
         && in_flight(submitted, at)
@@ -770,6 +784,46 @@ mod tests {
             assert!(decision.status.submitted_at.is_some(), "the intent stays");
             assert!(decision.interest.as_ref().is_some_and(|i| i.restore));
         }
+    }
+
+    #[test]
+    fn a_restore_with_a_recorded_job_missing_from_a_blind_read_is_neither_canceled_nor_started_again()
+     {
+        let mut task = task(true);
+        task.spec.cancel = true;
+        task.status = Some(RecoveryTaskStatus {
+            phase: Some(RecoveryTaskPhase::InProgress),
+            job_id: Some(7),
+            resource_pool: Some("obrt_r_pool".into()),
+            ..RecoveryTaskStatus::default()
+        });
+        let Observation::Seen { snapshot, at } = seen(vec![], Some("RESTORE")) else {
+            unreachable!("seen is a snapshot")
+        };
+        let blind = Observation::Seen {
+            snapshot: Arc::new(Snapshot {
+                restores_read: false,
+                ..(*snapshot).clone()
+            }),
+            at,
+        };
+        let decision = run(&task, PointCheck::Inside("ok".into()), blind);
+        assert_eq!(decision.step, Step::Wait);
+        assert_eq!(decision.status.phase, Some(RecoveryTaskPhase::InProgress));
+        assert!(decision.interest.as_ref().is_some_and(|i| i.restore));
+        // A read that looked and found nothing: Stalled, never a second RESTORE.
+        task.spec.cancel = false;
+        let looked = run(&task, PointCheck::Inside("ok".into()), seen(vec![], None));
+        assert_eq!(looked.step, Step::Wait);
+        assert_eq!(
+            looked
+                .status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "Stalled")
+                .map(|c| c.reason.as_str()),
+            Some("RestoreNotFound")
+        );
     }
 
     #[test]
