@@ -441,6 +441,11 @@ async fn canceled_restore(world: &mut World, point: &str) -> String {
     world.crashed(point).await;
     world.start_operator("after");
     world.phase("RecoveryTask", "restore", "Canceled").await;
+    eventually("the task released its pool", WAIT, || async {
+        let status = world.status("RecoveryTask", "restore").await;
+        status.get("resourcePool").is_none().then_some(())
+    })
+    .await;
     eventually("the tenant, pool and unit gone", WAIT, || async {
         let cluster = simulator::cluster(&world.node);
         let left = cluster.tenant("restored").is_some()

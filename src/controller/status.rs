@@ -92,7 +92,7 @@ where
         + Debug,
     S: StatusView,
 {
-    if current == Some(desired) {
+    if current.is_some_and(|current| stored_alike(current, desired)) {
         return Ok(false);
     }
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
@@ -132,19 +132,31 @@ where
     Ok(true)
 }
 
+/// Whether writing `desired` over `current` would store nothing new. Compared as the API stores them: a
+/// status that differs only below what its JSON keeps (a time's fraction of a second) is the same status,
+/// and rewriting it would be a write without an observed change.
+fn stored_alike<S: StatusView>(current: &S, desired: &S) -> bool {
+    current == desired
+        || matches!(
+            (serde_json::to_value(current), serde_json::to_value(desired)),
+            (Ok(a), Ok(b)) if a == b
+        )
+}
+
 /// The top-level status fields that differ (for debugging unexpected writes).
 fn changed_fields<S: StatusView>(current: Option<&S>, desired: &S) -> Vec<String> {
     let before = current
         .and_then(|c| serde_json::to_value(c).ok())
         .unwrap_or_default();
     let after = serde_json::to_value(desired).unwrap_or_default();
-    let Some(after) = after.as_object() else {
+    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
         return Vec::new();
     };
-    after
-        .iter()
-        .filter(|(k, v)| before.get(k.as_str()) != Some(*v))
-        .map(|(k, _)| k.clone())
+    // Fields set or changed, and fields dropped (an omitted field is removed by server-side apply).
+    let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
+    keys.into_iter()
+        .filter(|k| before.get(k.as_str()) != after.get(k.as_str()))
+        .cloned()
         .collect()
 }
 
@@ -215,6 +227,26 @@ mod tests {
             reason: reason.into(),
             message: format!("because {reason}"),
         }
+    }
+
+    #[test]
+    fn a_status_that_differs_only_below_what_is_stored_is_not_rewritten() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let stored = BackupTaskStatus {
+            ended_at: Some(Time("2026-11-23T06:47:17Z".parse().expect("time"))),
+            ..status(BackupTaskPhase::Canceled, stalled("X"))
+        };
+        let recomputed = BackupTaskStatus {
+            ended_at: Some(Time("2026-11-23T06:47:17.936143Z".parse().expect("time"))),
+            ..stored.clone()
+        };
+        assert_ne!(stored, recomputed);
+        assert!(stored_alike(&stored, &recomputed));
+        let later = BackupTaskStatus {
+            ended_at: Some(Time("2026-11-23T06:47:18Z".parse().expect("time"))),
+            ..stored.clone()
+        };
+        assert!(!stored_alike(&stored, &later));
     }
 
     #[test]
