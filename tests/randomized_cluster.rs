@@ -2,7 +2,8 @@
 //! archiving tenants with three BackupTasks and a LogBackup that would fight the owner of tenant1's archiving,
 //! and kills it at random moments, keeps it down for random times (some longer than the submit grace while
 //! jobs finish), and cuts obsim off for random spells. Then it checks the invariants: one OceanBase job per
-//! task, every task Completed, archiving on for both tenants with one archive round each, the rival Stalled.
+//! task, every task Completed, archiving on for both tenants with one archive round each, the rival Stalled,
+//! every object with a phase and a reason, and no finished task rewriting its status when touched.
 //! Each seed prints its schedule; `RANDOMIZED_CLUSTER_SEED=n` replays one, `RANDOMIZED_CLUSTER_SEEDS=n` runs
 //! more.
 
@@ -86,8 +87,9 @@ async fn run(seed: u64) -> String {
             "{schedule}: archive rounds of {tenant}"
         );
     }
+    let settled = support::invariants::settled(&world).await;
     world.done().await;
-    schedule
+    format!("{schedule} → {settled}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
