@@ -40,6 +40,10 @@ enum Flow {
     Mirror,
     /// A running restore canceled: the restore is canceled, the pool and unit the task made are dropped.
     CancelRestore,
+    /// A running requested cleanup canceled.
+    CancelCleanup,
+    /// Someone sets an archiving tenant's destination to DEFER; its LogBackup enables it again.
+    EnableDest,
 }
 
 /// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
@@ -98,6 +102,10 @@ const MATRIX: &[(&str, Flow)] = &[
     ("statement/cancel-restore/after", Flow::CancelRestore),
     ("statement/drop-resource/before", Flow::CancelRestore),
     ("statement/drop-resource/after", Flow::CancelRestore),
+    ("statement/cancel-delete/before", Flow::CancelCleanup),
+    ("statement/cancel-delete/after", Flow::CancelCleanup),
+    ("statement/enable-archive-dest/before", Flow::EnableDest),
+    ("statement/enable-archive-dest/after", Flow::EnableDest),
 ];
 
 /// How many rows run at once.
@@ -214,19 +222,11 @@ async fn row(point: &'static str, flow: Flow) -> String {
             world.crashed(point).await;
             world.start_operator("after");
             world.phase("CleanupTask", "obsolete", "Completed").await;
-            // Jobs the policy starts by itself come from the tenant; a requested one from sys.
-            let requested = {
-                let cluster = simulator::cluster(&world.node);
-                cluster.tenant("tenant1").map_or(0, |t| {
-                    t.clean
-                        .jobs
-                        .iter()
-                        .chain(&t.clean.history)
-                        .filter(|j| j.initiator_tenant_id != j.tenant_id)
-                        .count()
-                })
-            };
-            assert_eq!(requested, 1, "{point}: requested delete jobs");
+            assert_eq!(
+                requested_deletes(&world),
+                1,
+                "{point}: requested delete jobs"
+            );
             "1 delete job".to_string()
         }
         Flow::Cancel => {
@@ -304,6 +304,38 @@ async fn row(point: &'static str, flow: Flow) -> String {
         Flow::Scheduled => scheduled(&mut world, point).await,
         Flow::Mirror => mirrored(&mut world, point).await,
         Flow::CancelRestore => canceled_restore(&mut world, point).await,
+        Flow::CancelCleanup => canceled_cleanup(&mut world, point).await,
+        Flow::EnableDest => {
+            world.apply(log_backup("archive", "tenant1")).await;
+            world.phase("LogBackup", "archive", "InProgress").await;
+            world.arm(point);
+            {
+                let mut cluster = simulator::cluster(&world.node);
+                let now = cluster.now();
+                if let Some(tenant) = cluster.tenants.iter_mut().find(|t| t.name == "tenant1") {
+                    tenant
+                        .archive
+                        .set_dest_state("DEFER", now)
+                        .expect("defer the destination");
+                }
+            }
+            world.crashed(point).await;
+            world.start_operator("after");
+            eventually("the destination enabled again", WAIT, || async {
+                simulator::cluster(&world.node)
+                    .tenant("tenant1")
+                    .is_some_and(|t| t.archive.dest_enabled)
+                    .then_some(())
+            })
+            .await;
+            world.phase("LogBackup", "archive", "InProgress").await;
+            assert_eq!(
+                simulator::rounds_started(&world.node, "tenant1"),
+                1,
+                "{point}: archive rounds"
+            );
+            "destination enabled, 1 archive round".to_string()
+        }
     };
     let settled = support::invariants::settled(&world).await;
     world.done().await;
@@ -460,6 +492,55 @@ async fn canceled_restore(world: &mut World, point: &str) -> String {
         "{point}: restores"
     );
     "1 restore, canceled, nothing left behind".to_string()
+}
+
+/// A requested cleanup whose job makes no progress, canceled with the crash at `point`: one requested
+/// delete job, the task Canceled.
+async fn canceled_cleanup(world: &mut World, point: &str) -> String {
+    {
+        let mut cluster = simulator::cluster(&world.node);
+        cluster
+            .add_delete_policy("default", Some("1d"), Some("tenant1"))
+            .expect("policy");
+        if let Some(tenant) = cluster.tenants.iter_mut().find(|t| t.name == "tenant1") {
+            tenant.clean.stalled = true;
+        }
+    }
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "CleanupTask",
+            "metadata": {"name": "obsolete"},
+            "spec": {"cluster": cluster(), "tenant": "tenant1", "target": {"obsolete": true}},
+        }))
+        .await;
+    world.phase("CleanupTask", "obsolete", "Executing").await;
+    world.arm(point);
+    world
+        .patch_spec("CleanupTask", "obsolete", json!({"cancel": true}))
+        .await;
+    world.crashed(point).await;
+    world.start_operator("after");
+    world.phase("CleanupTask", "obsolete", "Canceled").await;
+    assert_eq!(
+        requested_deletes(world),
+        1,
+        "{point}: requested delete jobs"
+    );
+    "1 delete job, canceled".to_string()
+}
+
+/// Delete jobs of tenant1 someone requested (those the policy starts by itself come from the tenant; a
+/// requested one from sys).
+fn requested_deletes(world: &World) -> usize {
+    let cluster = simulator::cluster(&world.node);
+    cluster.tenant("tenant1").map_or(0, |t| {
+        t.clean
+            .jobs
+            .iter()
+            .chain(&t.clean.history)
+            .filter(|j| j.initiator_tenant_id != j.tenant_id)
+            .count()
+    })
 }
 
 /// Waits until tenant1 has its delete policy and strategy `demo` its StopArchiving finalizer.

@@ -95,6 +95,8 @@ pub struct TenantClean {
     pub policy: Option<DeletePolicy>,
     pub jobs: Vec<DeleteJob>,
     pub history: Vec<DeleteJob>,
+    /// A fault: running delete jobs make no progress (they still cancel).
+    pub stalled: bool,
     /// When the policy last started a job.
     last_auto: Option<Timestamp>,
     next_job_id: i64,
@@ -435,7 +437,7 @@ impl CleanScope<'_> {
             job.comment = "Operation canceled".into();
             return;
         }
-        if job.status != JobStatus::Doing {
+        if job.status != JobStatus::Doing || self.clean.stalled {
             return;
         }
         // Tasks run one after another, each taking TASK_TIME.
