@@ -55,20 +55,31 @@ impl<'a> ReferenceCheck<'a> {
         }
     }
 
-    /// The connection Secret of a cluster.
+    /// The connection Secret of a cluster: present, with its keys, and each key usable (a `port` that is not
+    /// a port number is the user's to fix, not an outage to wait out).
     pub async fn cluster(&mut self, cluster: &ClusterConnection) -> Result<(), Error> {
         let purpose = format!("connection to cluster {}", cluster.name);
-        self.secret(&cluster.connection_secret, CONNECTION_KEYS, &purpose)
-            .await
+        let name = &cluster.connection_secret;
+        let Some(secret) = self.secret(name, CONNECTION_KEYS, &purpose).await? else {
+            return Ok(());
+        };
+        let data = secret.data.unwrap_or_default();
+        if let Err(wrong) = crate::oceanbase::ConnectionInfo::from_secret_data(&data) {
+            self.problems.push(Problem::elsewhere(
+                "SecretInvalid",
+                format!("Secret {name} ({purpose}): {wrong}"),
+            ));
+        }
+        Ok(())
     }
 
     /// The credentials Secret of an object-storage destination, when it names one.
     pub async fn destination(&mut self, destination: &StorageDestination) -> Result<(), Error> {
         match &destination.credentials_secret {
-            Some(name) => {
-                self.secret(name, CREDENTIAL_KEYS, "storage credentials")
-                    .await
-            }
+            Some(name) => self
+                .secret(name, CREDENTIAL_KEYS, "storage credentials")
+                .await
+                .map(drop),
             None => Ok(()),
         }
     }
@@ -76,10 +87,10 @@ impl<'a> ReferenceCheck<'a> {
     /// A backup password Secret, when one is named.
     pub async fn password(&mut self, secret: Option<&PasswordSecret>) -> Result<(), Error> {
         match secret {
-            Some(s) => {
-                self.secret(&s.password_secret, PASSWORD_KEYS, "backup password")
-                    .await
-            }
+            Some(s) => self
+                .secret(&s.password_secret, PASSWORD_KEYS, "backup password")
+                .await
+                .map(drop),
             None => Ok(()),
         }
     }
@@ -153,14 +164,15 @@ impl<'a> ReferenceCheck<'a> {
         }))
     }
 
+    /// Checks a Secret exists with `keys`; returns it when it does and holds them (once per Secret and keys).
     async fn secret(
         &mut self,
         name: &str,
         keys: &'static [&'static str],
         purpose: &str,
-    ) -> Result<(), Error> {
+    ) -> Result<Option<Secret>, Error> {
         if !self.checked.insert((name.to_string(), keys)) {
-            return Ok(());
+            return Ok(None);
         }
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), self.namespace);
         match api.get_opt(name).await? {
@@ -177,10 +189,12 @@ impl<'a> ReferenceCheck<'a> {
                         "SecretKeyMissing",
                         format!("Secret {name} ({purpose}) has no key {key}"),
                     ));
+                } else {
+                    return Ok(Some(secret));
                 }
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
 
@@ -332,5 +346,42 @@ mod tests {
             api.await.expect("API mock"),
             "/api/v1/namespaces/ns/secrets/oss-keys"
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_secret_with_a_port_that_is_not_a_number_is_the_users_to_fix() {
+        use http::{Request, Response};
+        use kube::{Client, client::Body};
+
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx = Context::for_tests(Client::new(service, "ns"), "BackupStrategy");
+        tokio::spawn(async move {
+            let (_, respond) = handle.next_request().await.expect("a Secret lookup");
+            // host, password "s3cret", port "abc".
+            let secret = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ob", "namespace": "ns"},
+                "data": {"host": "b2I=", "password": "czNjcmV0", "port": "YWJj"},
+            });
+            respond.send_response(Response::new(Body::from(
+                serde_json::to_vec(&secret).expect("JSON"),
+            )));
+        });
+        let mut check = ReferenceCheck::new(&ctx, "ns");
+        let cluster = ClusterConnection {
+            name: "obcluster".into(),
+            connection_secret: "ob".into(),
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), check.cluster(&cluster))
+            .await
+            .expect("one lookup")
+            .expect("the API answered");
+        assert_eq!(
+            check.problems,
+            vec![Problem::elsewhere(
+                "SecretInvalid",
+                "Secret ob (connection to cluster obcluster): key port is not a port number"
+            )]
+        );
+        assert!(!format!("{:?}", check.problems).contains("s3cret"));
     }
 }
