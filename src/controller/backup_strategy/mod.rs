@@ -260,13 +260,33 @@ fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
         ("incremental", schedule.incremental.as_deref()),
     ];
     for (field, expression) in crons {
-        if let Some(expression) = expression
-            && let Err(e) = parse_cron(expression)
-        {
-            problems.push(Problem::in_spec(
+        let Some(expression) = expression else {
+            continue;
+        };
+        match parse_cron(expression) {
+            Err(e) => problems.push(Problem::in_spec(
                 "InvalidSchedule",
                 format!("schedule.{field} {expression:?} is not a valid cron expression: {e}"),
-            ));
+            )),
+            // Without a year field a schedule that runs once runs every few years at least, so one
+            // occurrence after any instant is enough to know it ever runs.
+            Ok(cron)
+                if crate::schedule::next(
+                    &cron,
+                    &jiff::tz::TimeZone::UTC,
+                    Timestamp::UNIX_EPOCH,
+                )
+                .is_none() =>
+            {
+                problems.push(Problem::in_spec(
+                    "ScheduleNeverRuns",
+                    format!(
+                        "schedule.{field} {expression:?} names no date that exists (such as 31 February): \
+                         it would never run"
+                    ),
+                ));
+            }
+            Ok(_) => {}
         }
     }
     problems
@@ -351,6 +371,21 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
         );
         let status = desired_status(&strategy(&bad), &problems, Timestamp::UNIX_EPOCH);
         assert_eq!(status.phase, Some(StrategyPhase::Failed));
+    }
+
+    #[test]
+    fn a_schedule_that_never_runs_is_a_spec_problem_and_29_february_is_not() {
+        let started = std::time::Instant::now();
+        let never = SPEC.replace("0 1 * * 0", "0 0 31 2 *");
+        let problems = spec_problems(&strategy(&never));
+        let reasons: Vec<_> = problems.iter().map(|p| p.reason).collect();
+        assert_eq!(reasons, ["ScheduleNeverRuns"]);
+        assert!(problems[0].message.contains("schedule.full \"0 0 31 2 *\""));
+        let leap = SPEC.replace("0 1 * * 0", "0 0 29 2 *");
+        assert_eq!(spec_problems(&strategy(&leap)), vec![]);
+        let status = desired_status(&strategy(&never), &problems, Timestamp::UNIX_EPOCH);
+        assert_eq!(status.phase, Some(StrategyPhase::Failed));
+        println!("checked in {:?}", started.elapsed());
     }
 
     #[test]
