@@ -45,6 +45,7 @@ impl Reconcile for CleanupTask {
                 &spec.tenant,
             )
             .await?;
+        check.problems.extend(job_id_problem(&cleanup));
         let terminal = cleanup
             .status
             .as_ref()
@@ -153,6 +154,25 @@ impl Reconcile for CleanupTask {
 }
 
 /// A cleanup a strategy created (a mirror of a policy job) is `External`, any other `Manual`.
+/// `spec.jobId` belongs to the mirrors a BackupStrategy makes of the delete jobs OceanBase starts by itself
+/// (their controller is the strategy). On any other task it names a job nobody asked this task to follow.
+fn job_id_problem(cleanup: &CleanupTask) -> Option<Problem> {
+    let id = cleanup.spec.job_id?;
+    let mirror = cleanup.owner_references().iter().any(|o| {
+        o.controller == Some(true) && o.kind == <crate::api::BackupStrategy as Reconcile>::KIND
+    });
+    (!mirror).then(|| {
+        Problem::in_spec(
+            "JobIdSetByUser",
+            format!(
+                "spec.jobId ({id}) is set only by the operator, on the CleanupTasks a BackupStrategy makes \
+                 to mirror delete jobs OceanBase started itself; to request a cleanup, recreate this task \
+                 without jobId (the field cannot be changed)"
+            ),
+        )
+    })
+}
+
 fn source_of(cleanup: &CleanupTask) -> TaskSource {
     if cleanup.spec.job_id.is_some() {
         TaskSource::External
@@ -250,5 +270,27 @@ mod tests {
         );
         assert_eq!(status.source, Some(TaskSource::External));
         assert_eq!(status.job_id, Some(42));
+    }
+
+    #[test]
+    fn a_job_id_is_the_operators_on_a_strategys_mirror_only() {
+        assert_eq!(job_id_problem(&cleanup(None)), None);
+        let by_hand = job_id_problem(&cleanup(Some(42))).expect("a user-set jobId");
+        assert_eq!(by_hand.reason, "JobIdSetByUser");
+        let status = desired_status(&cleanup(Some(42)), None, &[by_hand], Timestamp::UNIX_EPOCH);
+        let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled");
+        assert_eq!(stalled.map(|c| c.status.as_str()), Some("True"));
+        let mut mirror = cleanup(Some(42));
+        mirror.metadata.owner_references = Some(vec![
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                api_version: "obbackup.dev/v1alpha1".into(),
+                kind: "BackupStrategy".into(),
+                name: "demo".into(),
+                uid: "u".into(),
+                controller: Some(true),
+                ..Default::default()
+            },
+        ]);
+        assert_eq!(job_id_problem(&mirror), None);
     }
 }
