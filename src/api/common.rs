@@ -80,6 +80,8 @@ pub struct ClusterConnection {
         .message("uri must start with file://, oss://, cos:// or s3://"),
     validation = Rule::new("!self.uri.matches('(?i)[?&](access_id|access_key)=')")
         .message("uri must not contain access_id or access_key: put the keys in the Secret named by credentialsSecret"),
+    validation = Rule::new("!self.uri.matches('^[a-z0-9]+://[^/?#]*@')")
+        .message("uri must not carry credentials before an @ (oss://ID:KEY@bucket): put the keys in the Secret named by credentialsSecret"),
     validation = Rule::new(r#"!self.uri.matches("[\\s',]")"#)
         .message("uri must not contain spaces, quotes or commas"),
     validation = Rule::new("!self.uri.startsWith('file://') || self.uri.startsWith('file:///')")

@@ -73,8 +73,20 @@ impl<'a> ReferenceCheck<'a> {
         Ok(())
     }
 
-    /// The credentials Secret of an object-storage destination, when it names one.
+    /// The credentials Secret of an object-storage destination, when it names one; and no credentials in
+    /// the URI itself (admission refuses them; an object admitted before that rule is stopped here).
     pub async fn destination(&mut self, destination: &StorageDestination) -> Result<(), Error> {
+        if crate::oceanbase::sql::user_part(&destination.uri).is_some() {
+            self.problems.push(Problem::in_spec(
+                "CredentialsInUri",
+                format!(
+                    "uri {} carries credentials before an @: put the keys in the Secret named by \
+                     credentialsSecret and remove them from the uri",
+                    crate::oceanbase::Redactor::default().redact(&destination.uri)
+                ),
+            ));
+            return Ok(());
+        }
         match &destination.credentials_secret {
             Some(name) => self
                 .secret(name, CREDENTIAL_KEYS, "storage credentials")
@@ -383,5 +395,27 @@ mod tests {
             )]
         );
         assert!(!format!("{:?}", check.problems).contains("s3cret"));
+    }
+
+    #[tokio::test]
+    async fn credentials_in_a_uri_are_refused_without_repeating_them() {
+        use http::{Request, Response};
+        use kube::{Client, client::Body};
+
+        let (service, _handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx = Context::for_tests(Client::new(service, "ns"), "BackupStrategy");
+        let mut check = ReferenceCheck::new(&ctx, "ns");
+        let destination = StorageDestination {
+            uri: "oss://AKID:S3CRET@bucket/data?host=oss-cn-hangzhou.aliyuncs.com".into(),
+            credentials_secret: Some("oss-keys".into()),
+        };
+        check.destination(&destination).await.expect("no API call");
+        let reasons: Vec<_> = check.problems.iter().map(|p| p.reason).collect();
+        assert_eq!(reasons, ["CredentialsInUri"]);
+        let message = &check.problems[0].message;
+        assert!(
+            !message.contains("S3CRET") && !message.contains("AKID"),
+            "{message}"
+        );
     }
 }

@@ -522,10 +522,14 @@ fn timestamp(row: &mut Row, index: usize) -> Option<Timestamp> {
         .map(|z| z.timestamp())
 }
 
-/// A destination as the operator records it: without `access_id` / `access_key`.
+/// A destination as the operator records it: without `access_id` / `access_key` and without a user part.
 pub fn strip_keys(uri: &str) -> String {
+    let mut uri = uri.to_string();
+    if let Some(range) = super::sql::user_part(&uri) {
+        uri.replace_range(range, "");
+    }
     let Some((base, query)) = uri.split_once('?') else {
-        return uri.to_string();
+        return uri;
     };
     let kept: Vec<&str> = query
         .split('&')
@@ -544,6 +548,15 @@ pub fn strip_keys(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_user_part_is_stripped_from_recorded_destinations() {
+        assert_eq!(
+            strip_keys("oss://ID:KEY@bucket/p?host=h&access_id=A"),
+            "oss://bucket/p?host=h"
+        );
+        assert_eq!(strip_keys("file:///backup/a@b"), "file:///backup/a@b");
+    }
 
     #[test]
     fn keys_are_stripped_from_recorded_destinations() {

@@ -431,8 +431,44 @@ impl Redactor {
         for clause in ["IDENTIFIED BY ", "identified by "] {
             out = redact_quoted_after(&out, clause);
         }
-        out
+        redact_user_parts(&out)
     }
+}
+
+/// Where a URI's user part (`user:password@` after `scheme://`) lies, if it has one: the bytes from just
+/// after `://` to the `@` inclusive. Object-storage keys belong in a Secret, never there.
+pub fn user_part(uri: &str) -> Option<std::ops::Range<usize>> {
+    let start = uri.find("://")? + 3;
+    let authority_end = uri[start..]
+        .find(['/', '?', '#'])
+        .map_or(uri.len(), |i| start + i);
+    let at = uri[start..authority_end].rfind('@')?;
+    Some(start..start + at + 1)
+}
+
+/// Hides the user part of every URI in `text`.
+fn redact_user_parts(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = rest.find("://") {
+        // The URI runs to the next blank or quote.
+        let end = rest[scheme_end..]
+            .find(|c: char| c.is_whitespace() || c == '\'' || c == '"')
+            .map_or(rest.len(), |i| scheme_end + i);
+        let uri = &rest[..end];
+        match user_part(uri) {
+            Some(range) => {
+                out.push_str(&uri[..range.start]);
+                out.push_str(REDACTED);
+                out.push('@');
+                out.push_str(&uri[range.end..]);
+            }
+            None => out.push_str(uri),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Hides what follows each `marker` up to a character that `ends`.
@@ -625,5 +661,18 @@ mod tests {
             "{redacted}"
         );
         assert_eq!(redactor.redact("nothing here"), "nothing here");
+    }
+
+    #[test]
+    fn a_uri_user_part_is_found_only_before_the_path_and_is_redacted() {
+        assert_eq!(user_part("oss://ID:KEY@bucket/p?host=h"), Some(6..13));
+        assert_eq!(user_part("file:///backup/a@b"), None);
+        assert_eq!(user_part("oss://bucket/p@x?host=h"), None);
+        let text = "OceanBase 9070 for 'oss://AKID:S3CRET@bucket/p?host=h' and s3://k@b/q";
+        let redacted = Redactor::default().redact(text);
+        assert_eq!(
+            redacted,
+            "OceanBase 9070 for 'oss://<redacted>@bucket/p?host=h' and s3://<redacted>@b/q"
+        );
     }
 }
