@@ -16,6 +16,8 @@ pub const CLUSTER_REACHABLE: &str = "ClusterReachable";
 pub const PROGRESSING: &str = "Progressing";
 /// Condition type: log archiving lags less than the alert threshold.
 pub const DELAY_WITHIN_THRESHOLD: &str = "DelayWithinThreshold";
+/// Condition type: OceanBase archives to the destination the spec names (a change waits for a stop).
+pub const DESTINATION_APPLIED: &str = "DestinationApplied";
 
 /// Where an object stands, in kstatus terms.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use crate::{
         common::Failure, log_backup::DesiredArchiveState,
     },
     controller::{
-        conditions::{DELAY_WITHIN_THRESHOLD, Health, api_time, condition},
+        conditions::{DELAY_WITHIN_THRESHOLD, DESTINATION_APPLIED, Health, api_time, condition},
         observed::{self, Reading},
     },
     observer::{Interest, Observation, scn_time},
@@ -162,6 +162,30 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         .map(|r| scn_time(r.checkpoint_scn));
     let delay = checkpoint.map(|c| now.duration_since(c).max(SignedDuration::ZERO));
     let mut extra = vec![reachable];
+    if running && round.is_some() {
+        let applied = if dest_matches {
+            condition(
+                DESTINATION_APPLIED,
+                true,
+                "Applied",
+                "OceanBase archives to the spec's logDestination",
+                generation,
+            )
+        } else {
+            condition(
+                DESTINATION_APPLIED,
+                false,
+                "NeedsArchivingStopped",
+                &format!(
+                    "OceanBase archives to {}; the spec's logDestination takes effect only after archiving \
+                     is stopped (set desiredState: Stopped, then Running)",
+                    dest.map(|d| d.path.as_str()).unwrap_or("none")
+                ),
+                generation,
+            )
+        };
+        extra.push(applied);
+    }
     let mut recheck = None;
     if phase == LogBackupPhase::InProgress
         && let Some(delay) = delay
@@ -584,6 +608,30 @@ mod tests {
                 .as_deref()
                 .is_some_and(|m| m.contains("destination differs"))
         );
+        // Ready (it archives), but a condition says the spec's destination is not applied yet.
+        let applied = other
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "DestinationApplied")
+            .map(|c| (c.status.as_str(), c.reason.as_str()));
+        assert_eq!(applied, Some(("False", "NeedsArchivingStopped")));
+        let same = decide_at(
+            &running,
+            &seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some(("DOING", scn(1))),
+            ),
+            at(2),
+        );
+        let applied = same
+            .status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "DestinationApplied")
+            .map(|c| c.status.as_str());
+        assert_eq!(applied, Some("True"));
     }
 
     #[test]
