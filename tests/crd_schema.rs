@@ -238,6 +238,29 @@ fn crds_directory_matches_the_rust_types() {
     }
 }
 
+/// Point-in-time columns print the time itself, as the console's tables do: a `date` column prints an age
+/// ("5m32s"), which loses a restore point and prints `<invalid>` for a time in the future. Only Age is an age.
+#[test]
+fn point_in_time_columns_print_times_not_ages() {
+    let rendered = ob_backup_operator::crdgen::render().expect("CRDs render to YAML");
+    let mut ages = Vec::new();
+    for (file, yaml) in rendered {
+        let crd: Value = serde_norway::from_str(&yaml).expect("CRD YAML");
+        for version in crd["spec"]["versions"].as_array().into_iter().flatten() {
+            for column in version["additionalPrinterColumns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                if column["type"] == "date" && column["jsonPath"] != ".metadata.creationTimestamp" {
+                    ages.push(format!("{file}: {}", column["name"]));
+                }
+            }
+        }
+    }
+    assert!(ages.is_empty(), "columns printed as ages: {ages:?}");
+}
+
 #[test]
 fn every_field_is_documented_for_kubectl_explain() {
     let mut undocumented = Vec::new();

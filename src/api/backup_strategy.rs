@@ -26,12 +26,12 @@ use super::common::{
     printcolumn(name = "Method", type_ = "string", json_path = ".spec.method"),
     printcolumn(
         name = "Last Data Backup",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.lastDataBackupTime"
     ),
     printcolumn(
         name = "Log Checkpoint",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.logCheckpointTime"
     ),
     printcolumn(
@@ -46,7 +46,7 @@ use super::common::{
     ),
     printcolumn(
         name = "Next Full",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.nextFullBackupTime",
         priority = 1
     ),

@@ -32,8 +32,8 @@ use super::common::{
     printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
-    printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
-    printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
+    printcolumn(name = "Started", type_ = "string", json_path = ".status.startedAt"),
+    printcolumn(name = "Ended", type_ = "string", json_path = ".status.endedAt"),
     printcolumn(
         name = "Cluster",
         type_ = "string",

@@ -27,8 +27,8 @@ use super::common::{
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),
     printcolumn(name = "Job ID", type_ = "integer", json_path = ".status.jobId"),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
-    printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
+    printcolumn(name = "Started", type_ = "string", json_path = ".status.startedAt"),
+    printcolumn(name = "Ended", type_ = "string", json_path = ".status.endedAt"),
     printcolumn(
         name = "Source",
         type_ = "string",

@@ -30,7 +30,7 @@ use super::common::{
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
     printcolumn(
         name = "Latest Backup Time",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.checkpointTime"
     ),
     printcolumn(
@@ -38,7 +38,7 @@ use super::common::{
         type_ = "integer",
         json_path = ".status.delaySeconds"
     ),
-    printcolumn(name = "Started", type_ = "date", json_path = ".status.startTime"),
+    printcolumn(name = "Started", type_ = "string", json_path = ".status.startTime"),
     printcolumn(
         name = "Cluster",
         type_ = "string",

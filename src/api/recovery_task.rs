@@ -43,11 +43,11 @@ use super::common::{
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
     printcolumn(
         name = "Recovery Time",
-        type_ = "date",
+        type_ = "string",
         json_path = ".status.recoveryTime"
     ),
-    printcolumn(name = "Started", type_ = "date", json_path = ".status.startedAt"),
-    printcolumn(name = "Ended", type_ = "date", json_path = ".status.endedAt"),
+    printcolumn(name = "Started", type_ = "string", json_path = ".status.startedAt"),
+    printcolumn(name = "Ended", type_ = "string", json_path = ".status.endedAt"),
     printcolumn(
         name = "Backup Cluster",
         type_ = "string",
