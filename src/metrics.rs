@@ -109,6 +109,8 @@ pub struct Metrics {
     pub tasks_finished: Family<OutcomeLabels, Counter>,
     /// Objects whose `Progressing` condition is False (a backup without progress).
     pub not_progressing: Family<KindLabels, Gauge>,
+    /// Objects the cluster observers watch, per kind (what every read looks for; deleted objects leave it).
+    pub watched_objects: Family<KindLabels, Gauge>,
     /// Start and end of each tenant's newest recoverable window (Unix seconds), per strategy's cluster.
     pub recoverable_window_start: Family<TenantLabels, Gauge>,
     pub recoverable_window_end: Family<TenantLabels, Gauge>,
@@ -247,6 +249,14 @@ impl Default for Metrics {
             "Tasks that reached a final phase (Completed, Failed, Canceled), by namespace, kind and phase",
             tasks_finished.clone(),
         );
+        let watched_objects = Family::<KindLabels, Gauge>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "watched_objects",
+            "Objects the cluster observers watch, per kind",
+            watched_objects.clone(),
+        );
         let not_progressing = Family::<KindLabels, Gauge>::default();
         add(
             &mut registry,
@@ -302,6 +312,7 @@ impl Default for Metrics {
             phases,
             tasks_finished,
             not_progressing,
+            watched_objects,
             reconciles,
             reconcile_errors,
             reconcile_duration,

@@ -4,7 +4,7 @@
 //! object: they read the snapshot and send statements only to change something.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
     sync::{Arc, Mutex},
     time::Duration,
@@ -176,6 +176,34 @@ impl Observers {
         for observer in all {
             observer.watch(object.clone(), None);
         }
+    }
+
+    /// Stops watching for every object of `kind` not in `alive`. A deleted object gets no reconcile to
+    /// unwatch itself; without this its interest (and the description every read searches for) stays for
+    /// the life of the process. Returns how many were dropped.
+    pub fn forget_missing(&self, kind: &str, alive: &HashSet<ObjectKey>) -> usize {
+        let all: Vec<Arc<ClusterObserver>> = lock(&self.clusters).values().cloned().collect();
+        let mut forgotten = 0;
+        for observer in all {
+            let gone: Vec<ObjectKey> = lock(&observer.interests)
+                .keys()
+                .filter(|k| k.kind == kind && !alive.contains(*k))
+                .cloned()
+                .collect();
+            forgotten += gone.len();
+            for object in gone {
+                observer.watch(object, None);
+            }
+        }
+        forgotten
+    }
+
+    /// How many objects of `kind` are watched, over every cluster.
+    pub fn watched(&self, kind: &str) -> usize {
+        lock(&self.clusters)
+            .values()
+            .map(|o| lock(&o.interests).keys().filter(|k| k.kind == kind).count())
+            .sum()
     }
 
     /// Wakes `object`'s controller (as a change in its slice of a snapshot does).
@@ -609,5 +637,49 @@ mod tests {
             since: Timestamp::UNIX_EPOCH,
         };
         assert_ne!(fingerprint(&base, &task), fingerprint(&gone, &task));
+    }
+
+    #[tokio::test]
+    async fn deleted_objects_are_forgotten_and_others_kept() {
+        use http::{Request, Response};
+        use kube::client::Body;
+
+        let (service, _api) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let observers = Observers::new(
+            Client::new(service, "ns"),
+            Arc::default(),
+            PollIntervals::default(),
+            CancellationToken::new(),
+        );
+        let observer = observers.observe(
+            ClusterKey {
+                namespace: "ns".into(),
+                secret: "ob".into(),
+            },
+            "obcluster",
+        );
+        let key = |kind, name: &str| ObjectKey {
+            kind,
+            namespace: "ns".into(),
+            name: name.into(),
+        };
+        let interest = |name: &str| Interest {
+            tenant: "tenant1".into(),
+            description: Some(format!("uid-{name}")),
+            active: false,
+            restore: false,
+        };
+        for (kind, name) in [("BackupTask", "a"), ("BackupTask", "b"), ("LogBackup", "a")] {
+            observers.watch(&observer, key(kind, name), Some(interest(name)));
+        }
+        let alive = HashSet::from([key("BackupTask", "b")]);
+        assert_eq!(observers.forget_missing("BackupTask", &alive), 1);
+        assert_eq!(observers.watched("BackupTask"), 1, "BackupTask b stays");
+        assert_eq!(
+            observers.watched("LogBackup"),
+            1,
+            "another kind is left alone"
+        );
+        assert_eq!(observers.forget_missing("BackupTask", &alive), 0);
     }
 }

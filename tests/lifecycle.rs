@@ -805,3 +805,33 @@ async fn jobs_that_finish_during_a_long_outage_are_never_submitted_again() {
     }
     world.done().await;
 }
+
+/// A task deleted while its job runs gets no reconcile to stop watching its cluster; the operator forgets it
+/// on its own (issue 14: otherwise every read keeps looking for it for the life of the process).
+#[tokio::test]
+async fn a_task_deleted_while_running_is_no_longer_watched() {
+    let Some(world) = World::new("forget", &["tenant1"], 50 * GIB, 1.0).await else {
+        return;
+    };
+    archiving(&world, "tenant1").await;
+    world.apply(backup_task("long", "tenant1", "Full")).await;
+    world.phase("BackupTask", "long", "InProgress").await;
+    let sample = r#"obbackup_watched_objects{kind="BackupTask"}"#;
+    eventually("the running task watched", WAIT, || async {
+        (world.operator.metric(sample) == Some(1.0)).then_some(())
+    })
+    .await;
+    world.delete("BackupTask", "long").await;
+    eventually("the deleted task forgotten", WAIT, || async {
+        (world.operator.metric(sample) == Some(0.0)).then_some(())
+    })
+    .await;
+    assert_eq!(
+        world
+            .operator
+            .metric(r#"obbackup_watched_objects{kind="LogBackup"}"#),
+        Some(1.0),
+        "the LogBackup is still watched"
+    );
+    world.done().await;
+}

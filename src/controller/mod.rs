@@ -472,6 +472,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
     let counting = tokio::spawn(count_phases::<K>(
         stores,
         shared.metrics.clone(),
+        shared.observers.clone(),
         shared.shutdown.clone(),
     ));
     futures::future::join_all(controllers).await;
@@ -487,17 +488,27 @@ fn tokio_stream_of<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
-/// Keeps `obbackup_objects{kind, phase}` equal to the controller cache's counts.
+/// Keeps `obbackup_objects{kind, phase}` equal to the controller cache's counts, and the observers' list of
+/// watched objects to those the cache still holds (an object gone from two looks in a row is forgotten: one
+/// look could race an object that just arrived).
 async fn count_phases<K: Reconcile>(
     stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
     metrics: Arc<Metrics>,
+    observers: Arc<Observers>,
     shutdown: CancellationToken,
 ) {
     let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut seen_before: std::collections::HashSet<ObjectKey> = std::collections::HashSet::new();
     loop {
         let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
         let mut not_progressing = 0;
+        let mut alive = std::collections::HashSet::new();
         for object in stores.iter().flat_map(|store| store.state()) {
+            alive.insert(ObjectKey {
+                kind: K::KIND,
+                namespace: object.namespace().unwrap_or_default(),
+                name: object.name_any(),
+            });
             if let Ok(valid) = &object.0 {
                 let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
                 *counts.entry(phase).or_default() += 1;
@@ -520,6 +531,23 @@ async fn count_phases<K: Reconcile>(
                 .set(count);
             known.insert(phase);
         }
+        let now_or_before: std::collections::HashSet<ObjectKey> =
+            alive.union(&seen_before).cloned().collect();
+        let forgotten = observers.forget_missing(K::KIND, &now_or_before);
+        if forgotten > 0 {
+            tracing::debug!(
+                kind = K::KIND,
+                forgotten,
+                "stopped watching deleted objects"
+            );
+        }
+        seen_before = alive;
+        metrics
+            .watched_objects
+            .get_or_create(&crate::metrics::KindLabels {
+                kind: K::KIND.into(),
+            })
+            .set(i64::try_from(observers.watched(K::KIND)).unwrap_or(i64::MAX));
         tokio::select! {
             () = tokio::time::sleep(PHASE_COUNT_INTERVAL) => {}
             () = shutdown.cancelled() => return,
