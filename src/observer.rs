@@ -371,13 +371,17 @@ impl Observers {
                 cluster: cluster.cluster.clone(),
                 tenant: tenant.name.clone(),
             };
-            if let Some(round) = snapshot.round(tenant.id).filter(|r| r.status == "DOING") {
-                let checkpoint = scn_time(round.checkpoint_scn);
-                let delay = now.duration_since(checkpoint).as_secs_f64().max(0.0);
-                self.metrics
-                    .log_backup_delay
-                    .get_or_create(&labels)
-                    .set(delay);
+            // The lag keeps growing while archiving is stuck; the series goes when archiving stops.
+            match snapshot.round(tenant.id).and_then(|r| archive_lag(r, now)) {
+                Some(lag) => {
+                    self.metrics
+                        .log_backup_delay
+                        .get_or_create(&labels)
+                        .set(lag.as_secs_f64());
+                }
+                None => {
+                    self.metrics.log_backup_delay.remove(&labels);
+                }
             }
             for (kind, mode) in [("FULL", "Full"), ("INC", "Incremental")] {
                 let newest = snapshot
@@ -555,6 +559,20 @@ fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
 /// The time of an SCN (nanoseconds since the epoch, reference §0.3).
 pub fn scn_time(scn: u64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
+/// How far a tenant's log archiving lags at `now`: the age of its checkpoint while archiving is meant to run
+/// — DOING, but also starting, INTERRUPTED or SUSPENDed, when the lag keeps growing and matters most. `None`
+/// once archiving is stopping or stopped, or before a first checkpoint.
+pub fn archive_lag(
+    round: &crate::oceanbase::ArchiveRound,
+    now: Timestamp,
+) -> Option<jiff::SignedDuration> {
+    let archiving = !matches!(round.status.as_str(), "STOPPING" | "STOP");
+    (archiving && round.checkpoint_scn > 0).then(|| {
+        now.duration_since(scn_time(round.checkpoint_scn))
+            .max(jiff::SignedDuration::ZERO)
+    })
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -95,9 +95,8 @@ pub fn tenant_overview(
         last_full_backup_time: last_end(true),
         log_checkpoint_time: checkpoint.map(api_time),
         log_delay_seconds: round
-            .filter(|r| r.status == "DOING")
-            .and(checkpoint)
-            .map(|c| now.duration_since(c).as_secs().max(0)),
+            .and_then(|r| crate::observer::archive_lag(r, now))
+            .map(|lag| lag.as_secs()),
         recoverable_windows: windows(&set_files, &logs)
             .into_iter()
             .map(|w| TimeWindow {

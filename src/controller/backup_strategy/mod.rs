@@ -142,9 +142,21 @@ impl Reconcile for BackupStrategy {
                     .map(crate::clock::real)
             })
             .unwrap_or(MAX_WAIT);
-        Ok(Action::requeue(
-            next.clamp(Duration::from_millis(200), MAX_WAIT),
-        ))
+        // While a tenant archives, its delay must keep up even when nothing wakes the strategy (a stuck
+        // archive's checkpoint does not move).
+        let archiving = desired
+            .tenants
+            .iter()
+            .any(|t| t.log_delay_seconds.is_some());
+        let bound = if archiving {
+            Duration::try_from(crate::controller::log_backup::decide::STATUS_FRESHNESS)
+                .map(crate::clock::real)
+                .unwrap_or(MAX_WAIT)
+        } else {
+            MAX_WAIT
+        };
+        let floor = Duration::from_millis(200);
+        Ok(Action::requeue(next.clamp(floor, bound.max(floor))))
     }
 }
 

@@ -12,7 +12,7 @@ use crate::{
     },
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
-        log_backup::decide::STATUS_CHECKPOINT_GRAIN,
+        log_backup::decide::{STATUS_FRESHNESS, delay_stale},
         overview::{Destinations, tenant_overview},
     },
     observer::Observation,
@@ -320,14 +320,14 @@ pub fn strategy_status(
 }
 
 /// The fresh line, keeping the previous log checkpoint, delay, archived bytes and window end while the
-/// checkpoint moved less than a grain.
+/// checkpoint moved, and the delay changed, less than the freshness bound (the LogBackup's rule).
 fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> TenantBackupStatus {
     let Some(before) = before else { return fresh };
     let moved = match (&fresh.log_checkpoint_time, &before.log_checkpoint_time) {
-        (Some(now), Some(then)) => now.0.duration_since(then.0) >= STATUS_CHECKPOINT_GRAIN,
+        (Some(now), Some(then)) => now.0.duration_since(then.0) >= STATUS_FRESHNESS,
         (a, b) => a.is_some() != b.is_some(),
-        // Archiving started or stopped: the delay appears or goes at once.
-    } || fresh.log_delay_seconds.is_some() != before.log_delay_seconds.is_some();
+        // A stuck archive's delay grows; archiving started or stopped: the delay appears or goes at once.
+    } || delay_stale(before.log_delay_seconds, fresh.log_delay_seconds);
     let fresh = if moved {
         fresh
     } else {
@@ -348,7 +348,7 @@ fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> Ten
         && new
             .last()
             .zip(old.last())
-            .is_some_and(|(n, o)| n.to.0.duration_since(o.to.0) < STATUS_CHECKPOINT_GRAIN);
+            .is_some_and(|(n, o)| n.to.0.duration_since(o.to.0) < STATUS_FRESHNESS);
     if only_the_end_crept {
         TenantBackupStatus {
             recoverable_windows: before.recoverable_windows.clone(),
@@ -380,7 +380,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_creeping_window_end_and_checkpoint_are_kept_for_a_grain() {
+    fn a_creeping_window_end_and_checkpoint_are_kept_within_the_freshness_bound() {
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
         use crate::api::common::TimeWindow;
@@ -400,15 +400,22 @@ mod tests {
         };
         let before = line(100);
         assert_eq!(
-            steady(line(160), Some(&before)),
+            steady(line(130), Some(&before)),
             before,
-            "a minute later: nothing to write"
+            "half a minute later: nothing to write"
         );
         assert_eq!(
-            steady(line(500), Some(&before)),
-            line(500),
-            "past the grain: refreshed"
+            steady(line(160), Some(&before)),
+            line(160),
+            "a minute later: refreshed"
         );
+        // Stuck: the checkpoint stays, the delay grows; shown within a minute of the real one.
+        let stuck = |delay: i64| TenantBackupStatus {
+            log_delay_seconds: Some(delay),
+            ..line(100)
+        };
+        assert_eq!(steady(stuck(50), Some(&before)), before);
+        assert_eq!(steady(stuck(61), Some(&before)), stuck(61));
         let starting = TenantBackupStatus {
             log_delay_seconds: None,
             ..line(100)

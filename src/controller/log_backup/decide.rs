@@ -19,10 +19,20 @@ use crate::{
     oceanbase::{ArchiveRound, ObError},
 };
 
-/// The checkpoint in status is refreshed when it moved this far (or anything else changed): the live
-/// delay is the `obbackup_log_backup_delay_seconds` metric, and steady archiving must not rewrite the
-/// status every few seconds.
-pub const STATUS_CHECKPOINT_GRAIN: SignedDuration = SignedDuration::from_mins(5);
+/// The status rule for the log checkpoint and delay: what status shows is never further than this from
+/// OceanBase (plus one poll). The checkpoint is rewritten when the real one moved this far, the delay when
+/// the real lag differs this much (it grows while archiving is stuck) — so steady archiving costs one status
+/// write a minute per archiving tenant, not one per poll. The live figure is the
+/// `obbackup_log_backup_delay_seconds` metric.
+pub const STATUS_FRESHNESS: SignedDuration = SignedDuration::from_secs(60);
+
+/// Whether a shown delay (seconds) is too far from the real one under [`STATUS_FRESHNESS`].
+pub fn delay_stale(shown: Option<i64>, real: Option<i64>) -> bool {
+    match (shown, real) {
+        (Some(shown), Some(real)) => (shown - real).abs() >= STATUS_FRESHNESS.as_secs(),
+        (shown, real) => shown.is_some() != real.is_some(),
+    }
+}
 
 /// What the reconcile must do after writing the status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,7 +170,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let checkpoint = round
         .filter(|r| r.checkpoint_scn > 0)
         .map(|r| scn_time(r.checkpoint_scn));
-    let delay = checkpoint.map(|c| now.duration_since(c).max(SignedDuration::ZERO));
+    let delay = round.and_then(|r| crate::observer::archive_lag(r, now));
     let mut extra = vec![reachable];
     if running && round.is_some() {
         let applied = if dest_matches {
@@ -220,6 +230,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 .map(|d| d.clamp(Duration::from_secs(30), Duration::from_secs(600)));
         }
     }
+    // A stuck archive wakes nothing (its checkpoint does not move): look again within the freshness bound,
+    // so the delay shown keeps up with the real one.
+    if delay.is_some() {
+        let fresh = Duration::try_from(STATUS_FRESHNESS).unwrap_or(Duration::from_secs(60));
+        recheck = Some(recheck.map_or(fresh, |r| r.min(fresh)));
+    }
     let failure = round
         .filter(|r| r.status == "INTERRUPTED")
         .map(interrupted_failure);
@@ -272,7 +288,8 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         || recorded.is_none() != checkpoint.is_none()
         || checkpoint
             .zip(recorded)
-            .is_some_and(|(c, r)| c.duration_since(r) >= STATUS_CHECKPOINT_GRAIN)
+            .is_some_and(|(c, r)| c.duration_since(r) >= STATUS_FRESHNESS)
+        || delay_stale(previous.delay_seconds, delay.map(|d| d.as_secs()))
         || previous
             .conditions
             .iter()
@@ -689,16 +706,16 @@ mod tests {
     }
 
     #[test]
-    fn steady_archiving_rewrites_the_checkpoint_only_every_grain() {
+    fn steady_archiving_rewrites_the_checkpoint_once_a_minute_and_a_stuck_one_its_delay() {
         let mut running = archive(DesiredArchiveState::Running);
-        let observation = |checkpoint: i64| {
+        let observation = |status: &str, checkpoint: i64| {
             seen(
                 true,
                 Some(("file:///archive", "ENABLE")),
-                Some(("DOING", scn(checkpoint))),
+                Some((status, scn(checkpoint))),
             )
         };
-        let first = decide_at(&running, &observation(100), at(101)).status;
+        let first = decide_at(&running, &observation("DOING", 100), at(101)).status;
         // Whole seconds, as the API server stores them: a finer time would never read back equal.
         let with_nanos = |s: &LogBackupStatus| {
             [&s.start_time, &s.checkpoint_time]
@@ -708,19 +725,33 @@ mod tests {
         };
         assert!(!with_nanos(&first));
         running.status = Some(first);
-        let minute_later = decide_at(&running, &observation(160), at(161));
+        let half_a_minute = decide_at(&running, &observation("DOING", 130), at(131));
         assert_eq!(
-            Some(minute_later.status),
+            Some(half_a_minute.status),
             running.status,
-            "a minute of archiving writes nothing"
+            "30 s of steady archiving writes nothing"
         );
-        let later = decide_at(&running, &observation(100 + 6 * 60), at(101 + 6 * 60));
-        assert_ne!(
-            later.status.checkpoint_time,
-            running
-                .status
-                .as_ref()
-                .and_then(|s| s.checkpoint_time.clone())
+        let minute_later = decide_at(&running, &observation("DOING", 160), at(161));
+        assert_eq!(
+            minute_later.status.checkpoint_time.map(|t| t.0),
+            Some(at(160)),
+            "a minute of archiving moves the checkpoint shown"
         );
+        // Stuck (INTERRUPTED, the checkpoint frozen at 100): the delay shown keeps up within a minute, and the
+        // operator looks again within that minute although nothing wakes it.
+        for now in [150, 161, 250] {
+            let stuck = decide_at(&running, &observation("INTERRUPTED", 100), at(now));
+            assert!(
+                stuck.recheck.is_some_and(|r| r <= Duration::from_secs(60)),
+                "{now}: {:?}",
+                stuck.recheck
+            );
+            let (real, shown) = (now - 100, stuck.status.delay_seconds.unwrap_or(0));
+            assert!(real - shown < 60, "{now}: {shown} s shown, {real} s real");
+            running.status = Some(stuck.status);
+        }
+        // Stopped: no delay at all.
+        let stopped = decide_at(&running, &observation("STOP", 100), at(300));
+        assert_eq!(stopped.status.delay_seconds, None);
     }
 }
