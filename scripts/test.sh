@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 bin=$(tools/k8s/build.sh | tail -n 1)
 OBBACKUP_HELM=$(tools/helm/build.sh | tail -n 1)
-export OBBACKUP_HELM
+OBBACKUP_PROMTOOL=$(tools/promtool/build.sh | tail -n 1)
+export OBBACKUP_HELM OBBACKUP_PROMTOOL
 cargo build --locked --bins --features failpoints
 
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")

@@ -101,6 +101,10 @@ pub struct Metrics {
     pub cluster_reachable: Family<ClusterLabels, Gauge>,
     /// Log archive delay (now − checkpoint) per tenant with archiving DOING.
     pub log_backup_delay: Family<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Each archiving tenant's LogBackup `delayAlertThreshold`, in seconds (the delay alert compares per tenant).
+    pub log_backup_delay_threshold: Family<TenantLabels, Gauge>,
+    /// 1 while a tenant's archive round is INTERRUPTED, 0 while it runs otherwise.
+    pub log_archive_interrupted: Family<TenantLabels, Gauge>,
     /// End time of the newest successful backup set per tenant and mode, in Unix seconds.
     pub last_successful_backup: Family<BackupModeLabels, Gauge>,
     /// Objects per kind and phase.
@@ -222,8 +226,24 @@ impl Default for Metrics {
             &mut registry,
             &mut names,
             "log_backup_delay_seconds",
-            "Log archive delay (now minus the archive checkpoint) per tenant whose archiving is DOING",
+            "Log archive delay (now minus the archive checkpoint) per tenant while archiving is meant to run",
             log_backup_delay.clone(),
+        );
+        let log_backup_delay_threshold = Family::<TenantLabels, Gauge>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "log_backup_delay_threshold_seconds",
+            "The delayAlertThreshold of the LogBackup archiving each tenant",
+            log_backup_delay_threshold.clone(),
+        );
+        let log_archive_interrupted = Family::<TenantLabels, Gauge>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "log_archive_interrupted",
+            "1 while a tenant's archive round is INTERRUPTED",
+            log_archive_interrupted.clone(),
         );
         let last_successful_backup = Family::<BackupModeLabels, Gauge>::default();
         add(
@@ -308,6 +328,8 @@ impl Default for Metrics {
             sql_errors,
             cluster_reachable,
             log_backup_delay,
+            log_backup_delay_threshold,
+            log_archive_interrupted,
             last_successful_backup,
             phases,
             tasks_finished,

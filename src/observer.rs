@@ -383,6 +383,17 @@ impl Observers {
                     self.metrics.log_backup_delay.remove(&labels);
                 }
             }
+            match snapshot.round(tenant.id) {
+                Some(round) if !matches!(round.status.as_str(), "STOPPING" | "STOP") => {
+                    self.metrics
+                        .log_archive_interrupted
+                        .get_or_create(&labels)
+                        .set(i64::from(round.status == "INTERRUPTED"));
+                }
+                _ => {
+                    self.metrics.log_archive_interrupted.remove(&labels);
+                }
+            }
             for (kind, mode) in [("FULL", "Full"), ("INC", "Incremental")] {
                 let newest = snapshot
                     .sets

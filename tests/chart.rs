@@ -257,7 +257,7 @@ fn alerts_and_the_dashboard_name_only_exported_metrics() {
     let rules = rule["spec"]["groups"][0]["rules"]
         .as_array()
         .expect("rules");
-    assert_eq!(rules.len(), 5, "one alert per failure mode");
+    assert_eq!(rules.len(), 7, "one alert per failure mode");
     let dashboard = find(&docs, "ConfigMap")
         .into_iter()
         .find(|c| {
@@ -460,4 +460,61 @@ async fn helm_installs_into_a_clean_namespace_and_uninstalls_cleanly() {
         "the ClusterRole goes with the release"
     );
     support::cluster::delete_namespace(&client, &namespace).await;
+}
+
+/// The promtool binary scripts/test.sh built, or `None` (with the reason printed) outside it.
+fn promtool() -> Option<PathBuf> {
+    match std::env::var_os("OBBACKUP_PROMTOOL") {
+        Some(path) => Some(PathBuf::from(path)),
+        None => {
+            assert!(
+                std::env::var("REQUIRE_K8S").as_deref() != Ok("1"),
+                "REQUIRE_K8S=1 but OBBACKUP_PROMTOOL is not set: run the tests through scripts/test.sh"
+            );
+            eprintln!("skipped: OBBACKUP_PROMTOOL is not set (scripts/test.sh builds promtool)");
+            None
+        }
+    }
+}
+
+/// Every alert's expression, `for` and labels, evaluated by Prometheus's own `promtool test rules` on series
+/// shaped like the operator's (tests/alerts/rules_test.yaml): each fires when it should, and not before.
+#[test]
+fn every_alert_fires_when_it_should_under_promtool() {
+    let (Some(helm), Some(promtool)) = (helm(), promtool()) else {
+        return;
+    };
+    let docs = template(&helm, &["--set", "prometheusRule.enabled=true"]);
+    let mut groups = find(&docs, "PrometheusRule")[0]["spec"]["groups"].clone();
+    for group in groups.as_array_mut().into_iter().flatten() {
+        for rule in group["rules"].as_array_mut().into_iter().flatten() {
+            if let Some(rule) = rule.as_object_mut() {
+                rule.remove("annotations");
+            }
+        }
+    }
+    let dir = tempdir();
+    let rules = serde_norway::to_string(&serde_json::json!({ "groups": groups })).expect("YAML");
+    std::fs::write(dir.join("rules.yaml"), rules).expect("write rules");
+    std::fs::copy(
+        repo().join("tests/alerts/rules_test.yaml"),
+        dir.join("rules_test.yaml"),
+    )
+    .expect("copy the rule tests");
+    let output = Command::new(&promtool)
+        .args(["test", "rules", "rules_test.yaml"])
+        .current_dir(&dir)
+        .output()
+        .expect("run promtool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    println!("{text}");
+    assert!(
+        output.status.success(),
+        "promtool test rules failed:\n{text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

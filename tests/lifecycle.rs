@@ -952,5 +952,18 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
             "the delay metric shows {metric} s, {real} s real"
         );
     }
+    // What the alerts compare: the tenant's threshold (the LogBackup's default 10m) and the interruption.
+    let sample = |name: &str| {
+        world.operator.get("/metrics").and_then(|(_, body)| {
+            body.lines()
+                .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("tenant=\"tenant1\""))
+                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        })
+    };
+    assert_eq!(
+        sample("obbackup_log_backup_delay_threshold_seconds"),
+        Some(600.0)
+    );
+    assert_eq!(sample("obbackup_log_archive_interrupted"), Some(1.0));
     world.done().await;
 }
