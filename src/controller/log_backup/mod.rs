@@ -233,6 +233,42 @@ fn desired_status(
     }
 }
 
+/// The LogBackup's `delayAlertThreshold` as a metric beside the tenant's delay, while it asks for archiving
+/// (the delay alert compares the two per tenant); gone when it asks for a stop.
+fn record_threshold(
+    ctx: &Context,
+    namespace: &str,
+    cluster: &str,
+    archive: &LogBackup,
+    observation: &crate::observer::Observation,
+) {
+    // The tenant as OceanBase spells it, as the delay series does (names ignore case).
+    let tenant = match observation {
+        crate::observer::Observation::Seen { snapshot, .. } => snapshot
+            .tenant(&archive.spec.tenant)
+            .map(|t| t.name.clone()),
+        _ => None,
+    };
+    let labels = crate::metrics::TenantLabels {
+        namespace: namespace.to_string(),
+        cluster: cluster.to_string(),
+        tenant: tenant.unwrap_or_else(|| archive.spec.tenant.clone()),
+    };
+    let threshold = crate::api::common::parse_duration(&archive.spec.delay_alert_threshold)
+        .filter(|_| archive.spec.desired_state == DesiredArchiveState::Running);
+    match threshold {
+        Some(threshold) => {
+            ctx.metrics
+                .log_backup_delay_threshold
+                .get_or_create(&labels)
+                .set(threshold.as_secs());
+        }
+        None => {
+            ctx.metrics.log_backup_delay_threshold.remove(&labels);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,41 +329,5 @@ mod tests {
             Some(desired_status(&archive, None, &problems, Timestamp::now())),
             archive.status
         );
-    }
-}
-
-/// The LogBackup's `delayAlertThreshold` as a metric beside the tenant's delay, while it asks for archiving
-/// (the delay alert compares the two per tenant); gone when it asks for a stop.
-fn record_threshold(
-    ctx: &Context,
-    namespace: &str,
-    cluster: &str,
-    archive: &LogBackup,
-    observation: &crate::observer::Observation,
-) {
-    // The tenant as OceanBase spells it, as the delay series does (names ignore case).
-    let tenant = match observation {
-        crate::observer::Observation::Seen { snapshot, .. } => snapshot
-            .tenant(&archive.spec.tenant)
-            .map(|t| t.name.clone()),
-        _ => None,
-    };
-    let labels = crate::metrics::TenantLabels {
-        namespace: namespace.to_string(),
-        cluster: cluster.to_string(),
-        tenant: tenant.unwrap_or_else(|| archive.spec.tenant.clone()),
-    };
-    let threshold = crate::api::common::parse_duration(&archive.spec.delay_alert_threshold)
-        .filter(|_| archive.spec.desired_state == DesiredArchiveState::Running);
-    match threshold {
-        Some(threshold) => {
-            ctx.metrics
-                .log_backup_delay_threshold
-                .get_or_create(&labels)
-                .set(threshold.as_secs());
-        }
-        None => {
-            ctx.metrics.log_backup_delay_threshold.remove(&labels);
-        }
     }
 }
