@@ -17,11 +17,12 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 mod clean_history;
+mod cluster_metrics;
 
 use clean_history::CleanHistory;
 
 use crate::{
-    metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
+    metrics::{ClusterLabels, Metrics},
     oceanbase::{
         ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest,
         is_final_job_status, mysql::MysqlCluster,
@@ -149,6 +150,7 @@ impl Observers {
             poke: Notify::new(),
             backend: Mutex::default(),
             clean_history: Mutex::default(),
+            recorded: Mutex::default(),
         });
         clusters.insert(key, observer.clone());
         tokio::spawn(self.clone().poll_loop(observer.clone()));
@@ -245,7 +247,12 @@ impl Observers {
             let active = match &observation {
                 Observation::Seen { snapshot, .. } => {
                     failures = 0;
-                    self.record(&observer.labels, snapshot);
+                    lock(&observer.recorded).record(
+                        &self.metrics,
+                        &observer.labels,
+                        snapshot,
+                        crate::clock::now(),
+                    );
                     interests.values().any(|i| i.active) || is_busy(snapshot)
                 }
                 _ => {
@@ -278,6 +285,7 @@ impl Observers {
             }
         }
         lock(&self.clusters).remove(&observer.key);
+        lock(&observer.recorded).forget_all(&self.metrics, &observer.labels);
         tracing::debug!(cluster = %observer.labels.cluster, "observer stopped");
     }
 
@@ -361,65 +369,6 @@ impl Observers {
         crate::crash::statement(main, true);
         outcome.map_err(|e| e.redacted(redactor))
     }
-
-    /// Cluster-wide metrics from a snapshot: log delay per archiving tenant, newest successful set per mode.
-    fn record(&self, cluster: &ClusterLabels, snapshot: &Snapshot) {
-        let now = crate::clock::now();
-        for tenant in &snapshot.tenants {
-            let labels = TenantLabels {
-                namespace: cluster.namespace.clone(),
-                cluster: cluster.cluster.clone(),
-                tenant: tenant.name.clone(),
-            };
-            // The lag keeps growing while archiving is stuck; the series goes when archiving stops.
-            match snapshot.round(tenant.id).and_then(|r| archive_lag(r, now)) {
-                Some(lag) => {
-                    self.metrics
-                        .log_backup_delay
-                        .get_or_create(&labels)
-                        .set(lag.as_secs_f64());
-                }
-                None => {
-                    self.metrics.log_backup_delay.remove(&labels);
-                }
-            }
-            match snapshot.round(tenant.id) {
-                Some(round) if !matches!(round.status.as_str(), "STOPPING" | "STOP") => {
-                    self.metrics
-                        .log_archive_interrupted
-                        .get_or_create(&labels)
-                        .set(i64::from(round.status == "INTERRUPTED"));
-                }
-                _ => {
-                    self.metrics.log_archive_interrupted.remove(&labels);
-                }
-            }
-            for (kind, mode) in [("FULL", "Full"), ("INC", "Incremental")] {
-                let newest = snapshot
-                    .sets
-                    .iter()
-                    .filter(|s| {
-                        s.tenant_id == tenant.id
-                            && s.backup_type == kind
-                            && s.status == "SUCCESS"
-                            && s.file_status == "AVAILABLE"
-                    })
-                    .filter_map(|s| s.end)
-                    .max();
-                if let Some(end) = newest {
-                    self.metrics
-                        .last_successful_backup
-                        .get_or_create(&BackupModeLabels {
-                            namespace: cluster.namespace.clone(),
-                            cluster: cluster.cluster.clone(),
-                            tenant: tenant.name.clone(),
-                            mode: mode.into(),
-                        })
-                        .set(end.as_second());
-                }
-            }
-        }
-    }
 }
 
 /// One cluster's observer.
@@ -431,6 +380,8 @@ pub struct ClusterObserver {
     poke: Notify,
     backend: Mutex<Option<Arc<dyn OceanBase>>>,
     clean_history: Mutex<CleanHistory>,
+    /// The tenants it exported series for.
+    recorded: Mutex<cluster_metrics::Recorded>,
 }
 
 impl ClusterObserver {

@@ -1,0 +1,205 @@
+//! The cluster-wide series an observer exports from each snapshot — log delay and interruption per archiving
+//! tenant, newest successful backup per tenant and mode — and their removal: a tenant's series go when the
+//! tenant leaves OceanBase, all of a cluster's when nothing watches the cluster any more, so an alert never
+//! fires days later about something no longer there or no longer managed.
+
+use std::collections::HashSet;
+
+use jiff::Timestamp;
+
+use super::archive_lag;
+use crate::{
+    metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
+    oceanbase::Snapshot,
+};
+
+const MODES: [(&str, &str); 2] = [("FULL", "Full"), ("INC", "Incremental")];
+
+/// The tenants an observer has exported series for.
+#[derive(Default)]
+pub struct Recorded {
+    tenants: HashSet<String>,
+}
+
+impl Recorded {
+    /// Sets every tenant's series from `snapshot`, and removes those of tenants it no longer lists.
+    pub fn record(
+        &mut self,
+        metrics: &Metrics,
+        cluster: &ClusterLabels,
+        snapshot: &Snapshot,
+        now: Timestamp,
+    ) {
+        let mut present = HashSet::new();
+        for tenant in &snapshot.tenants {
+            present.insert(tenant.name.clone());
+            let labels = tenant_labels(cluster, &tenant.name);
+            let round = snapshot.round(tenant.id);
+            // The lag keeps growing while archiving is stuck; the series goes when archiving stops.
+            match round.and_then(|r| archive_lag(r, now)) {
+                Some(lag) => {
+                    metrics
+                        .log_backup_delay
+                        .get_or_create(&labels)
+                        .set(lag.as_secs_f64());
+                }
+                None => {
+                    metrics.log_backup_delay.remove(&labels);
+                }
+            }
+            match round {
+                Some(round) if !matches!(round.status.as_str(), "STOPPING" | "STOP") => {
+                    metrics
+                        .log_archive_interrupted
+                        .get_or_create(&labels)
+                        .set(i64::from(round.status == "INTERRUPTED"));
+                }
+                _ => {
+                    metrics.log_archive_interrupted.remove(&labels);
+                }
+            }
+            for (kind, mode) in MODES {
+                let newest = snapshot
+                    .sets
+                    .iter()
+                    .filter(|s| {
+                        s.tenant_id == tenant.id
+                            && s.backup_type == kind
+                            && s.status == "SUCCESS"
+                            && s.file_status == "AVAILABLE"
+                    })
+                    .filter_map(|s| s.end)
+                    .max();
+                let labels = mode_labels(cluster, &tenant.name, mode);
+                match newest {
+                    Some(end) => {
+                        metrics
+                            .last_successful_backup
+                            .get_or_create(&labels)
+                            .set(end.as_second());
+                    }
+                    None => {
+                        metrics.last_successful_backup.remove(&labels);
+                    }
+                }
+            }
+        }
+        for gone in self.tenants.difference(&present) {
+            remove_tenant(metrics, cluster, gone);
+        }
+        self.tenants = present;
+    }
+
+    /// Removes every series exported for the cluster (nothing watches it any more).
+    pub fn forget_all(&mut self, metrics: &Metrics, cluster: &ClusterLabels) {
+        for tenant in self.tenants.drain() {
+            remove_tenant(metrics, cluster, &tenant);
+        }
+        metrics.cluster_reachable.remove(cluster);
+    }
+}
+
+fn tenant_labels(cluster: &ClusterLabels, tenant: &str) -> TenantLabels {
+    TenantLabels {
+        namespace: cluster.namespace.clone(),
+        cluster: cluster.cluster.clone(),
+        tenant: tenant.to_string(),
+    }
+}
+
+fn mode_labels(cluster: &ClusterLabels, tenant: &str, mode: &str) -> BackupModeLabels {
+    BackupModeLabels {
+        namespace: cluster.namespace.clone(),
+        cluster: cluster.cluster.clone(),
+        tenant: tenant.to_string(),
+        mode: mode.to_string(),
+    }
+}
+
+fn remove_tenant(metrics: &Metrics, cluster: &ClusterLabels, tenant: &str) {
+    let labels = tenant_labels(cluster, tenant);
+    metrics.log_backup_delay.remove(&labels);
+    metrics.log_archive_interrupted.remove(&labels);
+    metrics.log_backup_delay_threshold.remove(&labels);
+    for (_, mode) in MODES {
+        metrics
+            .last_successful_backup
+            .remove(&mode_labels(cluster, tenant, mode));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oceanbase::{ArchiveRound, BackupSetRow, TenantRow};
+
+    fn tenant(id: i64, name: &str) -> TenantRow {
+        TenantRow {
+            id,
+            name: name.into(),
+            status: "NORMAL".into(),
+            role: "PRIMARY".into(),
+            archivelog: true,
+        }
+    }
+
+    #[test]
+    fn a_tenant_that_leaves_and_a_cluster_nobody_watches_leave_no_series() {
+        let metrics = Metrics::default();
+        let cluster = ClusterLabels {
+            namespace: "ns".into(),
+            cluster: "ob".into(),
+        };
+        let round = |tenant_id| ArchiveRound {
+            tenant_id,
+            round_id: 1,
+            status: "DOING".into(),
+            start_scn: 1,
+            checkpoint_scn: 1_000_000_000,
+            path: String::new(),
+            comment: String::new(),
+        };
+        let set = |tenant_id| BackupSetRow {
+            tenant_id,
+            backup_set_id: 1,
+            backup_type: "FULL".into(),
+            status: "SUCCESS".into(),
+            file_status: "AVAILABLE".into(),
+            input_bytes: 1,
+            output_bytes: 1,
+            end: Some(Timestamp::UNIX_EPOCH),
+            path: String::new(),
+            prev_full_backup_set_id: 0,
+            prev_inc_backup_set_id: 0,
+            start_replay_scn: 1,
+            min_restore_scn: 1,
+        };
+        let both = Snapshot {
+            tenants: vec![tenant(1002, "t1"), tenant(1004, "t2")],
+            rounds: vec![round(1002), round(1004)],
+            sets: vec![set(1002), set(1004)],
+            ..Snapshot::default()
+        };
+        let mut recorded = Recorded::default();
+        let now = Timestamp::UNIX_EPOCH + jiff::SignedDuration::from_secs(60);
+        recorded.record(&metrics, &cluster, &both, now);
+        let text = metrics.render();
+        assert!(text.contains(r#"tenant="t2""#), "{text}");
+        let only_t1 = Snapshot {
+            tenants: vec![tenant(1002, "t1")],
+            rounds: vec![round(1002)],
+            sets: vec![set(1002)],
+            ..Snapshot::default()
+        };
+        recorded.record(&metrics, &cluster, &only_t1, now);
+        let text = metrics.render();
+        assert!(!text.contains(r#"tenant="t2""#), "t2 dropped: {text}");
+        assert!(text.contains(r#"tenant="t1""#), "{text}");
+        recorded.forget_all(&metrics, &cluster);
+        let text = metrics.render();
+        assert!(
+            !text.contains(r#"cluster="ob""#),
+            "nothing watches ob: {text}"
+        );
+    }
+}
