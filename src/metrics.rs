@@ -1,6 +1,6 @@
 //! Prometheus metrics (prefix `obbackup_`), registered once at start and served on `/metrics`.
 
-use std::time::Instant;
+use std::{collections::HashMap, time::Instant};
 
 use prometheus_client::{
     encoding::{EncodeLabelSet, text::encode},
@@ -10,6 +10,11 @@ use prometheus_client::{
     },
     registry::Registry,
 };
+
+/// (namespace, strategy name).
+type StrategyKey = (String, String);
+/// (cluster, tenants) a strategy's overview series were set for.
+type RecordedTenants = (String, Vec<String>);
 
 /// Labels naming a controller.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -128,6 +133,8 @@ pub struct Metrics {
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
     names: Vec<String>,
+    /// Per (namespace, strategy): the cluster and tenants its overview series were set for.
+    strategy_series: std::sync::Mutex<HashMap<StrategyKey, RecordedTenants>>,
 }
 
 /// Registers `metric` as `obbackup_<name>` and records the sample names it exports (a counter's with
@@ -320,6 +327,7 @@ impl Default for Metrics {
         Self {
             registry,
             names,
+            strategy_series: std::sync::Mutex::default(),
             recoverable_window_start,
             recoverable_window_end,
             backup_storage_bytes,
@@ -392,6 +400,56 @@ impl Metrics {
         self.leader.set(i64::from(leading));
     }
 
+    /// Remembers which tenants' overview series (recoverable window, storage) a strategy set, on `cluster`.
+    pub fn strategy_recorded(
+        &self,
+        namespace: &str,
+        strategy: &str,
+        cluster: &str,
+        tenants: Vec<String>,
+    ) {
+        self.strategy_series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(
+                (namespace.into(), strategy.into()),
+                (cluster.into(), tenants),
+            );
+    }
+
+    /// Removes every series a strategy set: it is gone, and its alerts must not fire days later.
+    pub fn forget_strategy(&self, namespace: &str, strategy: &str) {
+        self.next_backup.remove(&StrategyLabels {
+            namespace: namespace.into(),
+            strategy: strategy.into(),
+        });
+        let recorded = self
+            .strategy_series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(namespace.into(), strategy.into()));
+        let Some((cluster, tenants)) = recorded else {
+            return;
+        };
+        for tenant in tenants {
+            let labels = TenantLabels {
+                namespace: namespace.into(),
+                cluster: cluster.clone(),
+                tenant: tenant.clone(),
+            };
+            self.recoverable_window_start.remove(&labels);
+            self.recoverable_window_end.remove(&labels);
+            for kind in ["data", "log"] {
+                self.backup_storage_bytes.remove(&StorageLabels {
+                    namespace: namespace.into(),
+                    cluster: cluster.clone(),
+                    tenant: tenant.clone(),
+                    kind: kind.into(),
+                });
+            }
+        }
+    }
+
     /// Every sample name the operator can export (for checking alert and dashboard expressions).
     pub fn sample_names(&self) -> &[String] {
         &self.names
@@ -451,5 +509,40 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("obbackup_leader 1"), "{text}");
+    }
+
+    #[test]
+    fn a_strategy_that_is_gone_leaves_none_of_its_series() {
+        let metrics = Metrics::default();
+        let tenant = TenantLabels {
+            namespace: "ns".into(),
+            cluster: "ob".into(),
+            tenant: "t1".into(),
+        };
+        metrics.recoverable_window_end.get_or_create(&tenant).set(1);
+        metrics
+            .backup_storage_bytes
+            .get_or_create(&StorageLabels {
+                namespace: "ns".into(),
+                cluster: "ob".into(),
+                tenant: "t1".into(),
+                kind: "data".into(),
+            })
+            .set(1);
+        metrics
+            .next_backup
+            .get_or_create(&StrategyLabels {
+                namespace: "ns".into(),
+                strategy: "demo".into(),
+            })
+            .set(1);
+        metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into()]);
+        assert!(metrics.render().contains(r#"strategy="demo""#));
+        metrics.forget_strategy("ns", "demo");
+        let text = metrics.render();
+        assert!(
+            !text.contains(r#"strategy="demo""#) && !text.contains(r#"tenant="t1""#),
+            "{text}"
+        );
     }
 }

@@ -320,6 +320,9 @@ pub trait Reconcile:
         false
     }
 
+    /// Drops what the operator exports about an object that is gone (it gets no last reconcile).
+    fn forget(_metrics: &Metrics, _object: &ObjectKey) {}
+
     /// Brings the world one step closer to the object's spec and records what was observed.
     fn reconcile(
         obj: Arc<Self>,
@@ -540,6 +543,9 @@ async fn count_phases<K: Reconcile>(
                 forgotten,
                 "stopped watching deleted objects"
             );
+        }
+        for gone in seen_before.difference(&alive) {
+            K::forget(&metrics, gone);
         }
         seen_before = alive;
         metrics

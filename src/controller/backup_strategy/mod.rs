@@ -44,6 +44,10 @@ impl Reconcile for BackupStrategy {
             .and_then(super::status::StatusView::phase_label)
     }
 
+    fn forget(metrics: &crate::metrics::Metrics, object: &ObjectKey) {
+        metrics.forget_strategy(&object.namespace, &object.name);
+    }
+
     async fn reconcile(strategy: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         let namespace = namespace_of(strategy.as_ref())?;
         let spec = &strategy.spec;
@@ -203,6 +207,12 @@ fn record_metrics(
             }
         }
     }
+    metrics.strategy_recorded(
+        namespace,
+        &strategy.name_any(),
+        cluster,
+        status.tenants.iter().map(|t| t.name.clone()).collect(),
+    );
     let next = [
         &status.next_full_backup_time,
         &status.next_incremental_backup_time,
