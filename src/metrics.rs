@@ -12,7 +12,7 @@ use prometheus_client::{
 };
 
 /// (namespace, strategy name).
-type StrategyKey = (String, String);
+pub type StrategyKey = (String, String);
 /// (cluster, tenants) a strategy's overview series were set for.
 type RecordedTenants = (String, Vec<String>);
 
@@ -415,6 +415,16 @@ impl Metrics {
                 (namespace.into(), strategy.into()),
                 (cluster.into(), tenants),
             );
+    }
+
+    /// The strategies (namespace, name) whose series are recorded.
+    pub fn recorded_strategies(&self) -> Vec<StrategyKey> {
+        self.strategy_series
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect()
     }
 
     /// Removes every series a strategy set: it is gone, and its alerts must not fire days later.

@@ -967,3 +967,49 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
     assert_eq!(sample("obbackup_log_archive_interrupted"), Some(1.0));
     world.done().await;
 }
+
+/// A deleted strategy gets no last reconcile; its series (next backup, recoverable window, storage) still go,
+/// so no alert fires later about a strategy no longer there (issue 14).
+#[tokio::test]
+async fn a_deleted_strategy_leaves_no_series() {
+    let Some(world) = World::new("series", &["tenant1"], GIB, 30.0).await else {
+        return;
+    };
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "gone"},
+            "spec": {
+                "cluster": cluster(),
+                "tenants": ["tenant1"],
+                "dataDestination": {"uri": "file:///backup/gone/data"},
+                "logDestination": {"uri": "file:///backup/gone/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * *"},
+            },
+        }))
+        .await;
+    let series = || {
+        world
+            .operator
+            .get("/metrics")
+            .map(|(_, body)| {
+                body.lines()
+                    .filter(|l| {
+                        l.starts_with("obbackup_next_backup_timestamp_seconds{")
+                            && l.contains("strategy=\"gone\"")
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    };
+    eventually("the strategy's next-backup series", WAIT, || async {
+        (series() == 1).then_some(())
+    })
+    .await;
+    world.delete("BackupStrategy", "gone").await;
+    eventually("the deleted strategy's series gone", WAIT, || async {
+        (series() == 0).then_some(())
+    })
+    .await;
+    world.done().await;
+}

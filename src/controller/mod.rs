@@ -320,8 +320,9 @@ pub trait Reconcile:
         false
     }
 
-    /// Drops what the operator exports about an object that is gone (it gets no last reconcile).
-    fn forget(_metrics: &Metrics, _object: &ObjectKey) {}
+    /// Drops what the operator exports about objects of this kind not in `alive` (a deleted object gets no
+    /// last reconcile).
+    fn forget_all_but(_metrics: &Metrics, _alive: &std::collections::HashSet<ObjectKey>) {}
 
     /// Brings the world one step closer to the object's spec and records what was observed.
     fn reconcile(
@@ -544,9 +545,7 @@ async fn count_phases<K: Reconcile>(
                 "stopped watching deleted objects"
             );
         }
-        for gone in seen_before.difference(&alive) {
-            K::forget(&metrics, gone);
-        }
+        K::forget_all_but(&metrics, &now_or_before);
         seen_before = alive;
         metrics
             .watched_objects

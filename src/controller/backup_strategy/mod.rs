@@ -44,8 +44,20 @@ impl Reconcile for BackupStrategy {
             .and_then(super::status::StatusView::phase_label)
     }
 
-    fn forget(metrics: &crate::metrics::Metrics, object: &ObjectKey) {
-        metrics.forget_strategy(&object.namespace, &object.name);
+    fn forget_all_but(
+        metrics: &crate::metrics::Metrics,
+        alive: &std::collections::HashSet<ObjectKey>,
+    ) {
+        for (namespace, name) in metrics.recorded_strategies() {
+            let key = ObjectKey {
+                kind: Self::KIND,
+                namespace,
+                name,
+            };
+            if !alive.contains(&key) {
+                metrics.forget_strategy(&key.namespace, &key.name);
+            }
+        }
     }
 
     async fn reconcile(strategy: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
