@@ -12,7 +12,7 @@ use prometheus_client::{
 };
 
 /// (namespace, strategy name).
-pub type StrategyKey = (String, String);
+type StrategyKey = (String, String);
 /// (cluster, tenants) a strategy's overview series were set for.
 type RecordedTenants = (String, Vec<String>);
 
@@ -417,47 +417,40 @@ impl Metrics {
             );
     }
 
-    /// The strategies (namespace, name) whose series are recorded.
-    pub fn recorded_strategies(&self) -> Vec<StrategyKey> {
-        self.strategy_series
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .cloned()
-            .collect()
-    }
-
-    /// Removes every series a strategy set: it is gone, and its alerts must not fire days later.
-    pub fn forget_strategy(&self, namespace: &str, strategy: &str) {
-        self.next_backup.remove(&StrategyLabels {
-            namespace: namespace.into(),
-            strategy: strategy.into(),
-        });
-        let recorded = self
+    /// Removes every series of the strategies `alive` says are gone: a deleted strategy gets no last
+    /// reconcile, and its alerts must not fire days later.
+    pub fn retain_strategies(&self, alive: impl Fn(&str, &str) -> bool) {
+        let mut recorded = self
             .strategy_series
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&(namespace.into(), strategy.into()));
-        let Some((cluster, tenants)) = recorded else {
-            return;
-        };
-        for tenant in tenants {
-            let labels = TenantLabels {
-                namespace: namespace.into(),
-                cluster: cluster.clone(),
-                tenant: tenant.clone(),
-            };
-            self.recoverable_window_start.remove(&labels);
-            self.recoverable_window_end.remove(&labels);
-            for kind in ["data", "log"] {
-                self.backup_storage_bytes.remove(&StorageLabels {
-                    namespace: namespace.into(),
+            .unwrap_or_else(|p| p.into_inner());
+        recorded.retain(|(namespace, strategy), (cluster, tenants)| {
+            if alive(namespace, strategy) {
+                return true;
+            }
+            self.next_backup.remove(&StrategyLabels {
+                namespace: namespace.clone(),
+                strategy: strategy.clone(),
+            });
+            for tenant in tenants.iter() {
+                let labels = TenantLabels {
+                    namespace: namespace.clone(),
                     cluster: cluster.clone(),
                     tenant: tenant.clone(),
-                    kind: kind.into(),
-                });
+                };
+                self.recoverable_window_start.remove(&labels);
+                self.recoverable_window_end.remove(&labels);
+                for kind in ["data", "log"] {
+                    self.backup_storage_bytes.remove(&StorageLabels {
+                        namespace: namespace.clone(),
+                        cluster: cluster.clone(),
+                        tenant: tenant.clone(),
+                        kind: kind.into(),
+                    });
+                }
             }
-        }
+            false
+        });
     }
 
     /// Every sample name the operator can export (for checking alert and dashboard expressions).
@@ -548,7 +541,7 @@ mod tests {
             .set(1);
         metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into()]);
         assert!(metrics.render().contains(r#"strategy="demo""#));
-        metrics.forget_strategy("ns", "demo");
+        metrics.retain_strategies(|_, name| name != "demo");
         let text = metrics.render();
         assert!(
             !text.contains(r#"strategy="demo""#) && !text.contains(r#"tenant="t1""#),

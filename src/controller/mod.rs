@@ -17,7 +17,7 @@ pub mod status;
 pub mod submit;
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     fmt::Debug,
     sync::{Arc, Mutex},
     time::Duration,
@@ -322,7 +322,7 @@ pub trait Reconcile:
 
     /// Drops what the operator exports about objects of this kind not in `alive` (a deleted object gets no
     /// last reconcile).
-    fn forget_all_but(_metrics: &Metrics, _alive: &std::collections::HashSet<ObjectKey>) {}
+    fn forget_all_but(_metrics: &Metrics, _alive: &HashSet<ObjectKey>) {}
 
     /// Brings the world one step closer to the object's spec and records what was observed.
     fn reconcile(
@@ -473,7 +473,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
         }
     });
     tracing::info!(controller = kind, namespaces = ?shared.scope.namespaces, "controller started");
-    let counting = tokio::spawn(count_phases::<K>(
+    let counting = tokio::spawn(follow_caches::<K>(
         stores,
         shared.metrics.clone(),
         shared.observers.clone(),
@@ -492,21 +492,22 @@ fn tokio_stream_of<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
-/// Keeps `obbackup_objects{kind, phase}` equal to the controller cache's counts, and the observers' list of
-/// watched objects to those the cache still holds (an object gone from two looks in a row is forgotten: one
-/// look could race an object that just arrived).
-async fn count_phases<K: Reconcile>(
+/// Every [`PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
+/// its counts, and drops what is kept for objects it no longer holds — their observer interests and their
+/// series (a deleted object gets no last reconcile). An object is dropped once gone from two looks in a row:
+/// one look could race an object that just arrived.
+async fn follow_caches<K: Reconcile>(
     stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
     metrics: Arc<Metrics>,
     observers: Arc<Observers>,
     shutdown: CancellationToken,
 ) {
-    let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
-    let mut seen_before: std::collections::HashSet<ObjectKey> = std::collections::HashSet::new();
+    let mut known: HashSet<String> = HashSet::new();
+    let mut seen_before: HashSet<ObjectKey> = HashSet::new();
     loop {
         let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
         let mut not_progressing = 0;
-        let mut alive = std::collections::HashSet::new();
+        let mut alive = HashSet::new();
         for object in stores.iter().flat_map(|store| store.state()) {
             alive.insert(ObjectKey {
                 kind: K::KIND,
@@ -535,8 +536,7 @@ async fn count_phases<K: Reconcile>(
                 .set(count);
             known.insert(phase);
         }
-        let now_or_before: std::collections::HashSet<ObjectKey> =
-            alive.union(&seen_before).cloned().collect();
+        let now_or_before: HashSet<ObjectKey> = alive.union(&seen_before).cloned().collect();
         let forgotten = observers.forget_missing(K::KIND, &now_or_before);
         if forgotten > 0 {
             tracing::debug!(

@@ -145,13 +145,12 @@ fn stored_alike<S: StatusView>(current: &S, desired: &S) -> bool {
 
 /// The top-level status fields that differ (for debugging unexpected writes).
 fn changed_fields<S: StatusView>(current: Option<&S>, desired: &S) -> Vec<String> {
-    let before = current
-        .and_then(|c| serde_json::to_value(c).ok())
-        .unwrap_or_default();
-    let after = serde_json::to_value(desired).unwrap_or_default();
-    let (Some(before), Some(after)) = (before.as_object(), after.as_object()) else {
-        return Vec::new();
+    let object = |value: Option<serde_json::Value>| match value {
+        Some(serde_json::Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
     };
+    let before = object(current.and_then(|c| serde_json::to_value(c).ok()));
+    let after = object(serde_json::to_value(desired).ok());
     // Fields set or changed, and fields dropped (an omitted field is removed by server-side apply).
     let keys: std::collections::BTreeSet<&String> = before.keys().chain(after.keys()).collect();
     keys.into_iter()
@@ -247,6 +246,21 @@ mod tests {
             ..stored.clone()
         };
         assert!(!stored_alike(&stored, &later));
+    }
+
+    #[test]
+    fn the_debug_line_names_fields_set_changed_and_dropped() {
+        let first = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let named = changed_fields(None, &first);
+        assert!(
+            named.contains(&"phase".to_string()) && named.contains(&"conditions".to_string()),
+            "a first status names its fields: {named:?}"
+        );
+        let with_job = BackupTaskStatus {
+            job_id: Some(7),
+            ..first.clone()
+        };
+        assert_eq!(changed_fields(Some(&with_job), &first), ["jobId"]);
     }
 
     #[test]

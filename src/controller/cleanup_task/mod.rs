@@ -153,7 +153,6 @@ impl Reconcile for CleanupTask {
     }
 }
 
-/// A cleanup a strategy created (a mirror of a policy job) is `External`, any other `Manual`.
 /// `spec.jobId` belongs to the mirrors a BackupStrategy makes of the delete jobs OceanBase starts by itself
 /// (their controller is the strategy). On any other task it names a job nobody asked this task to follow.
 fn job_id_problem(cleanup: &CleanupTask) -> Option<Problem> {
@@ -173,6 +172,7 @@ fn job_id_problem(cleanup: &CleanupTask) -> Option<Problem> {
     })
 }
 
+/// A cleanup a strategy created (a mirror of a policy job) is `External`, any other `Manual`.
 fn source_of(cleanup: &CleanupTask) -> TaskSource {
     if cleanup.spec.job_id.is_some() {
         TaskSource::External

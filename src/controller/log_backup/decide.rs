@@ -26,6 +26,17 @@ use crate::{
 /// `obbackup_log_backup_delay_seconds` metric.
 pub const STATUS_FRESHNESS: SignedDuration = SignedDuration::from_secs(60);
 
+/// [`STATUS_FRESHNESS`] as a requeue: the longest the operator may go without looking at an archiving tenant.
+pub fn freshness_recheck() -> Duration {
+    Duration::from_secs(STATUS_FRESHNESS.as_secs().unsigned_abs())
+}
+
+/// The lag over which a LogBackup alerts (`delayAlertThreshold`; 10 minutes if it cannot be read).
+pub fn alert_threshold(archive: &LogBackup) -> SignedDuration {
+    crate::api::common::parse_duration(&archive.spec.delay_alert_threshold)
+        .unwrap_or(SignedDuration::from_mins(10))
+}
+
 /// Whether a shown delay (seconds) is too far from the real one under [`STATUS_FRESHNESS`].
 pub fn delay_stale(shown: Option<i64>, real: Option<i64>) -> bool {
     match (shown, real) {
@@ -165,8 +176,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         (None, Step::Wait) => LogBackupPhase::Stopped,
     };
     let now = inputs.now;
-    let threshold = crate::api::common::parse_duration(&spec.delay_alert_threshold)
-        .unwrap_or(SignedDuration::from_mins(10));
+    let threshold = alert_threshold(archive);
     let checkpoint = round
         .filter(|r| r.checkpoint_scn > 0)
         .map(|r| scn_time(r.checkpoint_scn));
@@ -233,7 +243,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     // A stuck archive wakes nothing (its checkpoint does not move): look again within the freshness bound,
     // so the delay shown keeps up with the real one.
     if delay.is_some() {
-        let fresh = Duration::try_from(STATUS_FRESHNESS).unwrap_or(Duration::from_secs(60));
+        let fresh = freshness_recheck();
         recheck = Some(recheck.map_or(fresh, |r| r.min(fresh)));
     }
     let failure = round

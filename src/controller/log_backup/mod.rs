@@ -254,18 +254,13 @@ fn record_threshold(
         cluster: cluster.to_string(),
         tenant: tenant.unwrap_or_else(|| archive.spec.tenant.clone()),
     };
-    let threshold = crate::api::common::parse_duration(&archive.spec.delay_alert_threshold)
-        .filter(|_| archive.spec.desired_state == DesiredArchiveState::Running);
-    match threshold {
-        Some(threshold) => {
-            ctx.metrics
-                .log_backup_delay_threshold
-                .get_or_create(&labels)
-                .set(threshold.as_secs());
-        }
-        None => {
-            ctx.metrics.log_backup_delay_threshold.remove(&labels);
-        }
+    if archive.spec.desired_state == DesiredArchiveState::Running {
+        ctx.metrics
+            .log_backup_delay_threshold
+            .get_or_create(&labels)
+            .set(decide::alert_threshold(archive).as_secs());
+    } else {
+        ctx.metrics.log_backup_delay_threshold.remove(&labels);
     }
 }
 
