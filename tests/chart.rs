@@ -22,19 +22,23 @@ fn chart() -> PathBuf {
     repo().join("charts/ob-backup-operator")
 }
 
-/// The helm binary scripts/test.sh built, or `None` (with the reason printed) outside it.
-fn helm() -> Option<PathBuf> {
-    match std::env::var_os("OBBACKUP_HELM") {
+/// The binary scripts/test.sh built and named in `variable`, or `None` (with the reason printed) outside it.
+fn built_tool(variable: &str, tool: &str) -> Option<PathBuf> {
+    match std::env::var_os(variable) {
         Some(path) => Some(PathBuf::from(path)),
         None => {
             assert!(
                 std::env::var("REQUIRE_K8S").as_deref() != Ok("1"),
-                "REQUIRE_K8S=1 but OBBACKUP_HELM is not set: run the tests through scripts/test.sh"
+                "REQUIRE_K8S=1 but {variable} is not set: run the tests through scripts/test.sh"
             );
-            eprintln!("skipped: OBBACKUP_HELM is not set (scripts/test.sh builds helm)");
+            eprintln!("skipped: {variable} is not set (scripts/test.sh builds {tool})");
             None
         }
     }
+}
+
+fn helm() -> Option<PathBuf> {
+    built_tool("OBBACKUP_HELM", "helm")
 }
 
 /// Runs helm; returns (success, stdout, stderr).
@@ -462,19 +466,8 @@ async fn helm_installs_into_a_clean_namespace_and_uninstalls_cleanly() {
     support::cluster::delete_namespace(&client, &namespace).await;
 }
 
-/// The promtool binary scripts/test.sh built, or `None` (with the reason printed) outside it.
 fn promtool() -> Option<PathBuf> {
-    match std::env::var_os("OBBACKUP_PROMTOOL") {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            assert!(
-                std::env::var("REQUIRE_K8S").as_deref() != Ok("1"),
-                "REQUIRE_K8S=1 but OBBACKUP_PROMTOOL is not set: run the tests through scripts/test.sh"
-            );
-            eprintln!("skipped: OBBACKUP_PROMTOOL is not set (scripts/test.sh builds promtool)");
-            None
-        }
-    }
+    built_tool("OBBACKUP_PROMTOOL", "promtool")
 }
 
 /// Every alert's expression, `for` and labels, evaluated by Prometheus's own `promtool test rules` on series

@@ -14,7 +14,7 @@ use serde_json::json;
 use support::{
     cluster::{ControlPlane, eventually},
     simulator,
-    world::{GIB, WAIT, World, backup_task, cluster, log_backup, strategy_backup_task},
+    world::{GIB, WAIT, World, backup_task, cluster, log_backup, strategy, strategy_backup_task},
 };
 
 /// The flows the points are crossed with.
@@ -223,7 +223,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
             world.start_operator("after");
             world.phase("CleanupTask", "obsolete", "Completed").await;
             assert_eq!(
-                requested_deletes(&world),
+                delete_jobs(&world).requested,
                 1,
                 "{point}: requested delete jobs"
             );
@@ -346,29 +346,14 @@ async fn row(point: &'static str, flow: Flow) -> String {
 async fn scheduled(world: &mut World, point: &str) -> String {
     world.arm(point);
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "nightly"},
-            "spec": {
-                "cluster": cluster(),
-                "tenants": ["tenant1"],
-                "dataDestination": {"uri": "file:///backup/nightly/data"},
-                "logDestination": {"uri": "file:///backup/nightly/archive"},
-                "schedule": {"timeZone": "UTC", "full": "0 1 * * *"},
-            },
-        }))
+        .apply(strategy(
+            "nightly",
+            json!({"schedule": {"timeZone": "UTC", "full": "0 1 * * *"}}),
+        ))
         .await;
     world.crashed(point).await;
     world.start_operator("after");
-    let tasks = eventually("the scheduled run completed", WAIT, || async {
-        let tasks = world.list("BackupTask").await;
-        tasks
-            .iter()
-            .all(|t| t.data["status"]["phase"] == "Completed")
-            .then_some(tasks)
-            .filter(|t| !t.is_empty())
-    })
-    .await;
+    let tasks = world.all_in_phase("BackupTask", "Completed").await;
     assert_eq!(tasks.len(), 1, "{point}: tasks for the 01:00 run");
     let uid = tasks[0].metadata.uid.clone().expect("uid");
     assert_eq!(
@@ -388,18 +373,10 @@ async fn scheduled(world: &mut World, point: &str) -> String {
 /// `point`: one mirror per job, each Completed, and no delete job requested by the operator.
 async fn mirrored(world: &mut World, point: &str) -> String {
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "kept"},
-            "spec": {
-                "cluster": cluster(),
-                "tenants": ["tenant1"],
-                "dataDestination": {"uri": "file:///backup/kept/data"},
-                "logDestination": {"uri": "file:///backup/kept/archive"},
-                "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
-                "retention": {"recoveryWindow": "1d"},
-            },
-        }))
+        .apply(strategy(
+            "kept",
+            json!({"retention": {"recoveryWindow": "1d"}}),
+        ))
         .await;
     eventually("the delete policy", WAIT, || async {
         simulator::cluster(&world.node)
@@ -419,30 +396,11 @@ async fn mirrored(world: &mut World, point: &str) -> String {
     }
     world.crashed(point).await;
     world.start_operator("after");
-    let mirrors = eventually("the policy's job mirrored and done", WAIT, || async {
-        let mirrors = world.list("CleanupTask").await;
-        mirrors
-            .iter()
-            .all(|t| t.data["status"]["phase"] == "Completed")
-            .then_some(mirrors)
-            .filter(|m| !m.is_empty())
-    })
-    .await;
-    let (policy_jobs, requested) = {
-        let cluster = simulator::cluster(&world.node);
-        let tenant = cluster.tenant("tenant1").expect("tenant1");
-        let jobs: Vec<_> = tenant
-            .clean
-            .jobs
-            .iter()
-            .chain(&tenant.clean.history)
-            .collect();
-        let requested = jobs
-            .iter()
-            .filter(|j| j.initiator_tenant_id != j.tenant_id)
-            .count();
-        (jobs.len() - requested, requested)
-    };
+    let mirrors = world.all_in_phase("CleanupTask", "Completed").await;
+    let DeleteJobs {
+        by_policy: policy_jobs,
+        requested,
+    } = delete_jobs(world);
     assert_eq!(
         mirrors.len(),
         policy_jobs,
@@ -522,25 +480,38 @@ async fn canceled_cleanup(world: &mut World, point: &str) -> String {
     world.start_operator("after");
     world.phase("CleanupTask", "obsolete", "Canceled").await;
     assert_eq!(
-        requested_deletes(world),
+        delete_jobs(world).requested,
         1,
         "{point}: requested delete jobs"
     );
     "1 delete job, canceled".to_string()
 }
 
-/// Delete jobs of tenant1 someone requested (those the policy starts by itself come from the tenant; a
-/// requested one from sys).
-fn requested_deletes(world: &World) -> usize {
+/// tenant1's delete jobs: those its policy started by itself (initiated by the tenant) and those someone
+/// requested (initiated by sys).
+struct DeleteJobs {
+    by_policy: usize,
+    requested: usize,
+}
+
+fn delete_jobs(world: &World) -> DeleteJobs {
     let cluster = simulator::cluster(&world.node);
-    cluster.tenant("tenant1").map_or(0, |t| {
-        t.clean
-            .jobs
-            .iter()
-            .chain(&t.clean.history)
-            .filter(|j| j.initiator_tenant_id != j.tenant_id)
-            .count()
-    })
+    let Some(tenant) = cluster.tenant("tenant1") else {
+        return DeleteJobs {
+            by_policy: 0,
+            requested: 0,
+        };
+    };
+    let (requested, by_policy): (Vec<_>, Vec<_>) = tenant
+        .clean
+        .jobs
+        .iter()
+        .chain(&tenant.clean.history)
+        .partition(|j| j.initiator_tenant_id != j.tenant_id);
+    DeleteJobs {
+        by_policy: by_policy.len(),
+        requested: requested.len(),
+    }
 }
 
 /// Waits until tenant1 has its delete policy and strategy `demo` its StopArchiving finalizer.
@@ -562,18 +533,7 @@ async fn policy_and_finalizer(world: &World) {
 
 /// A strategy over tenant1 that stops archiving when deleted.
 fn stop_archiving_strategy() -> serde_json::Value {
-    json!({
-        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-        "metadata": {"name": "demo"},
-        "spec": {
-            "cluster": cluster(),
-            "tenants": ["tenant1"],
-            "dataDestination": {"uri": "file:///backup/demo/data"},
-            "logDestination": {"uri": "file:///backup/demo/archive"},
-            "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
-            "deletionPolicy": "StopArchiving",
-        },
-    })
+    strategy("demo", json!({"deletionPolicy": "StopArchiving"}))
 }
 
 fn rows_index(point: &str, flow: Flow) -> usize {

@@ -11,10 +11,13 @@ use support::{
     cluster::{api_for, eventually},
     simulator::{self, SYS_PASSWORD, jobs_with_description},
     world::{
-        GIB, WAIT, World, backup_task, cluster, condition, log_backup, strategy_backup_task,
-        strategy_log_backup,
+        GIB, WAIT, World, backup_task, cluster, condition, log_backup, strategy,
+        strategy_backup_task, strategy_log_backup,
     },
 };
+
+/// tenant1's series, among a metric's.
+const TENANT1: &str = r#"tenant="tenant1""#;
 
 async fn archiving(world: &World, tenant: &str) {
     world
@@ -857,40 +860,26 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
     else {
         return;
     };
-    world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "s"},
-            "spec": {
-                "cluster": cluster(),
-                "tenants": ["tenant1"],
-                "dataDestination": {"uri": "file:///backup/s/data"},
-                "logDestination": {"uri": "file:///backup/s/archive"},
-                "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
-            },
-        }))
-        .await;
+    world.apply(strategy("s", json!({}))).await;
     world
         .phase("LogBackup", "s-tenant1-log", "InProgress")
         .await;
-    let writes = |kind: &str| {
-        world
-            .operator
-            .metric(&format!(
-                "obbackup_status_writes_total{{controller=\"{kind}\"}}"
-            ))
-            .unwrap_or(0.0)
-    };
+    let writes = |kind: &str| world.operator.status_writes(kind);
     let before = (writes("LogBackup"), writes("BackupStrategy"));
     let from = world.sim_now();
     world
         .sim_until(from + jiff::SignedDuration::from_mins(10))
         .await;
     let after = (writes("LogBackup"), writes("BackupStrategy"));
+    let (log_writes, strategy_writes) = (after.0 - before.0, after.1 - before.1);
     println!(
-        "steady archiving, 10 simulated minutes: {} LogBackup and {} BackupStrategy status writes",
-        after.0 - before.0,
-        after.1 - before.1
+        "steady archiving, 10 simulated minutes: {log_writes} LogBackup and {strategy_writes} BackupStrategy \
+         status writes"
+    );
+    // The rule's cost: about one write a minute each (the checkpoint moves a minute a minute), never one a poll.
+    assert!(
+        log_writes <= 12.0 && strategy_writes <= 12.0,
+        "{log_writes} LogBackup and {strategy_writes} strategy writes in 10 minutes"
     );
     let shown_checkpoint = |status: &Value| {
         status["checkpointTime"]
@@ -937,15 +926,7 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
         );
         let metric = world
             .operator
-            .get("/metrics")
-            .and_then(|(_, body)| {
-                body.lines()
-                    .find(|l| {
-                        l.starts_with("obbackup_log_backup_delay_seconds{")
-                            && l.contains("tenant=\"tenant1\"")
-                    })
-                    .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-            })
+            .sample_with("obbackup_log_backup_delay_seconds", TENANT1)
             .unwrap_or(0.0);
         assert!(
             real as f64 - metric < SLACK as f64,
@@ -953,13 +934,7 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
         );
     }
     // What the alerts compare: the tenant's threshold (the LogBackup's default 10m) and the interruption.
-    let sample = |name: &str| {
-        world.operator.get("/metrics").and_then(|(_, body)| {
-            body.lines()
-                .find(|l| l.starts_with(&format!("{name}{{")) && l.contains("tenant=\"tenant1\""))
-                .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        })
-    };
+    let sample = |name: &str| world.operator.sample_with(name, TENANT1);
     assert_eq!(
         sample("obbackup_log_backup_delay_threshold_seconds"),
         Some(600.0)
@@ -976,31 +951,18 @@ async fn a_deleted_strategy_leaves_no_series() {
         return;
     };
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "gone"},
-            "spec": {
-                "cluster": cluster(),
-                "tenants": ["tenant1"],
-                "dataDestination": {"uri": "file:///backup/gone/data"},
-                "logDestination": {"uri": "file:///backup/gone/archive"},
-                "schedule": {"timeZone": "UTC", "full": "0 1 * * *"},
-            },
-        }))
+        .apply(strategy(
+            "gone",
+            json!({"schedule": {"timeZone": "UTC", "full": "0 1 * * *"}}),
+        ))
         .await;
     let series = || {
         world
             .operator
-            .get("/metrics")
-            .map(|(_, body)| {
-                body.lines()
-                    .filter(|l| {
-                        l.starts_with("obbackup_next_backup_timestamp_seconds{")
-                            && l.contains("strategy=\"gone\"")
-                    })
-                    .count()
-            })
-            .unwrap_or(0)
+            .samples("obbackup_next_backup_timestamp_seconds")
+            .iter()
+            .filter(|(labels, _)| labels.contains(r#"strategy="gone""#))
+            .count()
     };
     eventually("the strategy's next-backup series", WAIT, || async {
         (series() == 1).then_some(())

@@ -348,6 +348,40 @@ impl OperatorProcess {
             .and_then(|v| v.trim().parse().ok())
     }
 
+    /// Every series of the metric `name` as (its labels, its value), e.g. `name` =
+    /// `obbackup_log_backup_delay_seconds` gives `("namespace=\"ns\",…", 12.0)` per tenant.
+    pub fn samples(&self, name: &str) -> Vec<(String, f64)> {
+        let Some((_, body)) = self.get("/metrics") else {
+            return Vec::new();
+        };
+        body.lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix(name)?;
+                let (labels, value) = match rest.strip_prefix('{') {
+                    Some(labelled) => labelled.split_once("} ")?,
+                    None => ("", rest.strip_prefix(' ')?),
+                };
+                Some((labels.to_string(), value.trim().parse().ok()?))
+            })
+            .collect()
+    }
+
+    /// The value of the first series of `name` whose labels contain `label` (e.g. `tenant="tenant1"`).
+    pub fn sample_with(&self, name: &str, label: &str) -> Option<f64> {
+        self.samples(name)
+            .into_iter()
+            .find(|(labels, _)| labels.contains(label))
+            .map(|(_, value)| value)
+    }
+
+    /// Status writes the `kind` controller made so far.
+    pub fn status_writes(&self, kind: &str) -> f64 {
+        self.metric(&format!(
+            "obbackup_status_writes_total{{controller=\"{kind}\"}}"
+        ))
+        .unwrap_or(0.0)
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))

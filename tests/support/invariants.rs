@@ -1,8 +1,9 @@
 //! The invariants every flow ends with (issue 13): every accepted object reaches a phase with a reason, and
-//! an object whose phase is final (or Stopped) does not rewrite its status while nothing it shows changes. The second is
-//! checked by touching every object (an annotation: each is reconciled again) and counting status writes
-//! over a measurement window of several of the test operator's idle poll cycles (3 s), so every wake-up a
-//! read causes, and every requeue shorter than the window, falls inside it.
+//! an object whose phase is final (or Stopped) does not rewrite its status while nothing it shows changes. The
+//! second is checked by touching every object (an annotation: each is reconciled again), then counting status
+//! writes per kind and comparing each finished object's resourceVersion over a measurement window of several
+//! of the test operator's idle poll cycles (3 s), so every wake-up a read causes, and every requeue shorter
+//! than the window, falls inside it.
 
 use std::time::Duration;
 
@@ -48,15 +49,15 @@ pub async fn settled(world: &World) -> String {
     }
     let writes_before: Vec<f64> = finished_kinds
         .iter()
-        .map(|kind| status_writes(world, kind))
+        .map(|kind| world.operator.status_writes(kind))
         .collect();
     let round_trips_before = round_trips(world);
-    touch_everything(world).await;
+    let touched = touch_everything(world).await;
     // A measurement window, not a synchronisation: nothing is awaited, absence of writes is counted.
     tokio::time::sleep(QUIET_WINDOW).await;
     let reads = round_trips(world) - round_trips_before;
     for (kind, before) in finished_kinds.iter().zip(writes_before) {
-        let after = status_writes(world, kind);
+        let after = world.operator.status_writes(kind);
         assert_eq!(
             after,
             before,
@@ -64,15 +65,30 @@ pub async fn settled(world: &World) -> String {
             after - before
         );
     }
+    // Each finished object on its own too (a kind may mix finished and running objects): unchanged since the
+    // touch, so neither its status nor anything else was written.
+    for (kind, name, version) in &touched {
+        if let Some(object) = world.get(kind, name).await {
+            assert_eq!(
+                object.metadata.resource_version.as_ref(),
+                Some(version),
+                "{kind} {name}: rewritten while finished and nothing changed"
+            );
+        }
+    }
     format!(
-        "{objects} objects with a phase and a reason; {} finished kinds wrote nothing over {reads} SQL round trips",
-        finished_kinds.len()
+        "{objects} objects with a phase and a reason; {} finished kinds and {} finished objects wrote \
+         nothing over {reads} SQL round trips",
+        finished_kinds.len(),
+        touched.len()
     )
 }
 
-/// An annotation on every object, so that every controller reconciles every object once more.
-async fn touch_everything(world: &World) {
+/// An annotation on every object, so that every controller reconciles every object once more. Returns the
+/// resourceVersion each finished object has after it.
+async fn touch_everything(world: &World) -> Vec<(&'static str, String, String)> {
     let patch = json!({"metadata": {"annotations": {"obbackup.test/touched": "quiet-window"}}});
+    let mut finished = Vec::new();
     for kind in KINDS {
         let (api, _) = api_for(
             &world.admin,
@@ -82,11 +98,22 @@ async fn touch_everything(world: &World) {
         for object in world.list(kind).await {
             let name = object.metadata.name.unwrap_or_default();
             // An object may be gone by now (a pruned task): that is fine.
-            let _ = api
+            let Ok(touched) = api
                 .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await;
+                .await
+            else {
+                continue;
+            };
+            let phase = touched.data["status"]["phase"].as_str().unwrap_or_default();
+            if let (true, Some(version)) = (
+                FINAL_PHASES.contains(&phase),
+                touched.metadata.resource_version,
+            ) {
+                finished.push((kind, name, version));
+            }
         }
     }
+    finished
 }
 
 /// The reason of the object's Ready condition.
@@ -99,22 +126,12 @@ fn ready_reason(status: &Value) -> Option<&str> {
         .filter(|r| !r.is_empty())
 }
 
-fn status_writes(world: &World, kind: &str) -> f64 {
-    world
-        .operator
-        .metric(&format!(
-            "obbackup_status_writes_total{{controller=\"{kind}\"}}"
-        ))
-        .unwrap_or(0.0)
-}
-
 /// Every SQL round trip the operator made (all clusters).
 fn round_trips(world: &World) -> f64 {
-    let Some((_, body)) = world.operator.get("/metrics") else {
-        return 0.0;
-    };
-    body.lines()
-        .filter(|l| l.starts_with("obbackup_sql_round_trips_total"))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    world
+        .operator
+        .samples("obbackup_sql_round_trips_total")
+        .iter()
+        .map(|(_, value)| value)
         .sum()
 }

@@ -231,6 +231,16 @@ impl World {
         api.list(&ListParams::default()).await.expect("list").items
     }
 
+    /// Waits until there is at least one `kind` and every one is in `phase`; returns them.
+    pub async fn all_in_phase(&self, kind: &str, phase: &str) -> Vec<DynamicObject> {
+        eventually(&format!("every {kind} {phase}"), WAIT, || async {
+            let objects = self.list(kind).await;
+            (!objects.is_empty() && objects.iter().all(|o| o.data["status"]["phase"] == phase))
+                .then_some(objects)
+        })
+        .await
+    }
+
     pub async fn uid(&self, kind: &str, name: &str) -> String {
         self.get(kind, name)
             .await
@@ -275,6 +285,26 @@ impl World {
 
 pub fn cluster() -> Value {
     json!({"name": "obcluster", "connectionSecret": "ob"})
+}
+
+/// A BackupStrategy `name` over tenant1 with destinations of its own and a full backup yearly (none soon);
+/// `spec` fields replace or add to those.
+pub fn strategy(name: &str, spec: Value) -> Value {
+    let mut object = json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+        "metadata": {"name": name},
+        "spec": {
+            "cluster": cluster(),
+            "tenants": ["tenant1"],
+            "dataDestination": {"uri": format!("file:///backup/{name}/data")},
+            "logDestination": {"uri": format!("file:///backup/{name}/archive")},
+            "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
+        },
+    });
+    if let (Some(base), Some(extra)) = (object["spec"].as_object_mut(), spec.as_object()) {
+        base.extend(extra.clone());
+    }
+    object
 }
 
 pub fn log_backup(name: &str, tenant: &str) -> Value {
