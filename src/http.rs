@@ -1,22 +1,22 @@
 //! The operator's HTTP endpoints: `/metrics` (Prometheus), `/healthz` (liveness), `/readyz` (readiness).
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 use tokio::net::TcpListener;
 
-use crate::metrics::Metrics;
+use crate::{
+    metrics::Metrics,
+    readiness::{Readiness, Role},
+};
 
 /// What the endpoints report on.
 #[derive(Clone)]
 pub struct Probe {
     /// Exported metrics.
     pub metrics: Arc<Metrics>,
-    /// Set once the operator can serve: its CRDs are installed and the API answers.
-    pub ready: Arc<AtomicBool>,
+    /// Whether this replica can do its job (see [`Readiness`]).
+    pub readiness: Arc<Readiness>,
 }
 
 /// Serves on `listener` until `shutdown` resolves.
@@ -55,9 +55,17 @@ async fn metrics(
 }
 
 async fn readyz(State(probe): State<Probe>) -> (StatusCode, &'static str) {
-    if probe.ready.load(Ordering::Acquire) {
-        (StatusCode::OK, "ok")
+    let ready = probe.readiness.is_ready();
+    let body = match (probe.readiness.role(), ready) {
+        (Role::Leading, true) => "ok: leading",
+        (Role::Leading, false) => "leading; caches not synced yet",
+        (Role::Standby, _) => "ok: standby",
+        (Role::Starting, _) => "starting: leadership not decided",
+    };
+    let code = if ready {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting")
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, body)
 }

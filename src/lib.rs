@@ -9,6 +9,7 @@ pub mod http;
 pub mod metrics;
 pub mod observer;
 pub mod oceanbase;
+pub mod readiness;
 pub mod run;
 pub mod schedule;
 pub mod telemetry;

@@ -70,6 +70,10 @@ pub struct Interest {
     pub active: bool,
     /// Whether it follows a restore (restores are read only then).
     pub restore: bool,
+    /// For a backup task with an intent or a job: when it was submitted (or its job started). Its job
+    /// cannot have ended before, so the finished jobs are searched from the earliest such time on; without
+    /// one, the task has no job to find among the finished ones.
+    pub since: Option<Timestamp>,
 }
 
 impl Interest {
@@ -80,9 +84,36 @@ impl Interest {
             description: None,
             active: false,
             restore: false,
+            since: None,
         }
     }
 }
+
+/// The descriptions whose finished rows a read must look for — restores, and backup tasks that submitted a
+/// job — and the time from which their finished backup jobs are searched.
+pub fn finished_rows_wanted<'a>(
+    interests: impl Iterator<Item = &'a Interest> + Clone,
+    now: Timestamp,
+) -> (Vec<String>, Timestamp) {
+    let searching = interests.filter(|i| i.restore || i.since.is_some());
+    let mut descriptions: Vec<String> = searching
+        .clone()
+        .filter_map(|i| i.description.clone())
+        .collect();
+    descriptions.sort();
+    descriptions.dedup();
+    let since = searching
+        .filter_map(|i| i.since)
+        .min()
+        .unwrap_or(now)
+        .checked_sub(HISTORY_MARGIN)
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    (descriptions, since)
+}
+
+/// How far before the earliest intent the finished jobs are searched: room for OceanBase's clock being
+/// behind the operator's. An hour of history is a handful of rows.
+const HISTORY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
 
 /// The last thing an observer saw.
 #[derive(Clone, Debug)]
@@ -303,15 +334,11 @@ impl Observers {
             Ok(backend) => backend,
             Err(reason) => return Observation::Unreachable { reason, since },
         };
-        let mut descriptions: Vec<String> = interests
-            .values()
-            .filter_map(|i| i.description.clone())
-            .collect();
-        descriptions.sort();
-        descriptions.dedup();
+        let (descriptions, jobs_ended_since) = finished_rows_wanted(interests.values(), now);
         let clean_since = lock(&observer.clean_history).read_since(now);
         let request = SnapshotRequest {
             descriptions: &descriptions,
+            jobs_ended_since,
             clean_since,
             restores: interests.values().any(|i| i.restore),
         };
@@ -591,6 +618,7 @@ mod tests {
             description: None,
             active: false,
             restore: false,
+            since: None,
         };
         let task = Interest {
             description: Some("uid".into()),
@@ -648,6 +676,7 @@ mod tests {
             description: Some(format!("uid-{name}")),
             active: false,
             restore: false,
+            since: None,
         };
         for (kind, name) in [("BackupTask", "a"), ("BackupTask", "b"), ("LogBackup", "a")] {
             observers.watch(&observer, key(kind, name), Some(interest(name)));

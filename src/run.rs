@@ -2,16 +2,10 @@
 //! controllers until SIGTERM (exit 0, lease released) or until the lease is lost (exit non-zero, so that
 //! Kubernetes restarts the replica with a clean slate).
 
-use std::{
-    net::SocketAddr,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use kube::{Client, api::ListParams, runtime::events::Reporter};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{Api, Client, api::ListParams, runtime::events::Reporter};
 use kube_lease_manager::LeaseManagerBuilder;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -21,6 +15,7 @@ use crate::{
     controller::{self, FIELD_MANAGER, Reconcile, Settings, WatchScope},
     http::{self, Probe},
     metrics::Metrics,
+    readiness::{Readiness, Role},
 };
 
 /// How the operator runs.
@@ -76,7 +71,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     let client = Client::try_default().await.map_err(RunError::Config)?;
     let scope = WatchScope::parse(config.namespace.as_deref().unwrap_or_default());
     let metrics = Arc::new(Metrics::default());
-    let ready = Arc::new(AtomicBool::new(false));
+    let readiness = Arc::new(Readiness::new(controller::KINDS));
     let shutdown = CancellationToken::new();
     let mut stop_signal = StopSignal::install()?;
 
@@ -85,7 +80,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         .map_err(|e| RunError::Http(config.http_addr, e))?;
     let probe = Probe {
         metrics: metrics.clone(),
-        ready: ready.clone(),
+        readiness: readiness.clone(),
     };
     let server = tokio::spawn(http::serve(
         listener,
@@ -94,7 +89,6 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     ));
 
     check_crds(&client, &scope).await?;
-    ready.store(true, Ordering::Release);
     tracing::info!(namespace = ?config.namespace, identity = %config.identity, "CRDs present; waiting for the leader lease");
 
     let lease = LeaseManagerBuilder::new(client.clone(), &config.lease_name)
@@ -107,20 +101,27 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         .await?;
     let (mut leading, lease_task) = lease.watch().await;
 
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &config.lease_namespace);
     let became_leader = loop {
         if *leading.borrow_and_update() {
             break true;
         }
+        if held_by_another(&leases, &config).await {
+            readiness.set_role(Role::Standby);
+        }
         tokio::select! {
             changed = leading.changed() => if changed.is_err() { break false },
+            () = tokio::time::sleep(STANDBY_CHECK) => {}
             () = stop_signal.recv() => break false,
         }
     };
     let result = if became_leader {
+        readiness.set_role(Role::Leading);
         lead(
             client,
             scope,
             &metrics,
+            &readiness,
             &config,
             &shutdown,
             &mut leading,
@@ -131,6 +132,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         Ok(())
     };
 
+    readiness.set_role(Role::Starting);
     shutdown.cancel();
     drop(leading); // closing the channel makes the lease task release the lease
     // Releasing the lease needs the API. When the API is down, give up after a while: the lease then
@@ -156,11 +158,39 @@ const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(4);
 /// …and open HTTP requests this long.
 const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How often a replica waiting for the lease looks whether another one holds it (it is then a ready standby).
+const STANDBY_CHECK: Duration = Duration::from_secs(5);
+
+/// Whether another replica holds the lease and has renewed it within its duration.
+async fn held_by_another(leases: &Api<Lease>, config: &RunConfig) -> bool {
+    let Ok(Some(lease)) = leases.get_opt(&config.lease_name).await else {
+        return false;
+    };
+    let Some(spec) = lease.spec else {
+        return false;
+    };
+    let holder = spec.holder_identity.unwrap_or_default();
+    let duration = spec
+        .lease_duration_seconds
+        .map_or(config.lease_duration, |s| {
+            Duration::from_secs(u64::try_from(s).unwrap_or_default())
+        });
+    let renewed = spec.renew_time.map(|t| t.0);
+    !holder.is_empty()
+        && holder != config.identity
+        && renewed.is_some_and(|at| {
+            jiff::Timestamp::now().duration_since(at)
+                < jiff::SignedDuration::try_from(duration).unwrap_or_default()
+        })
+}
+
 /// Runs the controllers while this replica leads.
+#[allow(clippy::too_many_arguments)]
 async fn lead(
     client: Client,
     scope: WatchScope,
     metrics: &Arc<Metrics>,
+    readiness: &Arc<Readiness>,
     config: &RunConfig,
     shutdown: &CancellationToken,
     leading: &mut tokio::sync::watch::Receiver<bool>,
@@ -179,6 +209,7 @@ async fn lead(
         reporter,
         config.settings,
         shutdown.clone(),
+        readiness.clone(),
     ));
     let result = loop {
         tokio::select! {

@@ -57,6 +57,7 @@ fn everything(
 ) -> ob_backup_operator::oceanbase::SnapshotRequest<'_> {
     ob_backup_operator::oceanbase::SnapshotRequest {
         descriptions,
+        jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
         clean_since,
         restores: true,
     }

@@ -15,7 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use ob_backup_operator::{
     api::{BackupTask, BackupTaskPhase, BackupTaskSpec, BackupTaskStatus, backup_task::BackupMode},
     controller::backup_task::decide::{Inputs, Step, after_submit, decide},
-    observer::Observation,
+    observer::{Interest, Observation},
     oceanbase::{ConnectionInfo, OceanBase, SnapshotRequest, mysql::MysqlCluster, sql},
 };
 use obsim::{
@@ -32,7 +32,7 @@ const DATA: &str = "file:///backup/data";
 /// task's description (lost on a crash: the first read after a restart may not ask).
 struct Operator {
     status: Option<BackupTaskStatus>,
-    watching: bool,
+    watching: Option<Interest>,
 }
 
 /// Where a crash may cut a reconcile that submits.
@@ -91,15 +91,14 @@ async fn look(
 ) {
     LOOKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let uid = task.metadata.uid.clone().unwrap_or_default();
-    let descriptions = if operator.watching {
-        vec![uid.clone()]
-    } else {
-        Vec::new()
-    };
     let read_at = now(node);
+    // What the observer asks for, exactly as it builds its request from the interests it holds.
+    let (descriptions, jobs_ended_since) =
+        ob_backup_operator::observer::finished_rows_wanted(operator.watching.iter(), read_at);
     let observation = match client
         .snapshot(SnapshotRequest {
             descriptions: &descriptions,
+            jobs_ended_since,
             clean_since: Timestamp::UNIX_EPOCH,
             restores: false,
         })
@@ -124,10 +123,7 @@ async fn look(
         stall_timeout: SignedDuration::from_mins(30),
     });
     // The observer asks for what the task watches from its next read on.
-    operator.watching = decision
-        .interest
-        .as_ref()
-        .is_some_and(|i| i.description.is_some());
+    operator.watching = decision.interest.clone();
     match decision.step {
         Step::Wait | Step::Cancel => operator.status = Some(decision.status),
         Step::SetDataDest => {
@@ -201,7 +197,7 @@ async fn case(seed: u64) {
     let mut task = task(&uid);
     let mut operator = Operator {
         status: None,
-        watching: false,
+        watching: None,
     };
     for _ in 0..(10 + rng.below(30)) {
         match rng.below(10) {
@@ -216,13 +212,13 @@ async fn case(seed: u64) {
                 look(&client, &node, &mut operator, &mut task, cut).await;
                 if cut != Cut::None {
                     // The operator died there: its observer starts again without interests.
-                    operator.watching = false;
+                    operator.watching = None;
                 }
             }
             5 | 6 => step(&node, 1 + rng.below(20) as i64),
             // A restart late enough for the submit grace to pass while the job runs or ends.
             7 => {
-                operator.watching = false;
+                operator.watching = None;
                 step(&node, 30 + rng.below(120) as i64);
             }
             8 => node

@@ -3,8 +3,8 @@
 //! spec changes. Reading the controllers' reflector caches costs no API request.
 //!
 //! A cache is read only once it is known to be synced, so "none" always means none, never "not read yet".
-//! It is known synced when its controller has reconciled anything (kube-runtime holds a controller's
-//! reconciles until its cache is ready); until then the objects are listed from the API. The cache's own
+//! It is known synced when the watch stream feeding it has said `InitDone` for every watched namespace
+//! (also for a kind with no objects); until then the objects are listed from the API. The cache's own
 //! `wait_until_ready` is not used: it wakes only its last waiter, and the controller's runner waits on it
 //! too, so a second waiter could stall either.
 
@@ -19,24 +19,31 @@ use kube::{
 };
 
 use super::{Error, Reconcile};
+use crate::readiness::Readiness;
 
 /// The reflector caches of every controller, by kind.
 pub struct Catalog {
     client: Client,
     stores: Mutex<HashMap<TypeId, Arc<dyn Any + Send + Sync>>>,
     synced: Mutex<HashSet<TypeId>>,
+    /// Per kind, the caches (by index) that have listed their objects once.
+    caches_synced: Mutex<HashMap<TypeId, HashSet<usize>>>,
+    readiness: Arc<Readiness>,
 }
 
 /// One kind's caches: one per watched namespace (or one over all).
 type Stores<K> = Vec<Store<DeserializeGuard<K>>>;
 
 impl Catalog {
-    /// A catalog that lists from the API through `client` until a cache is known synced.
-    pub fn new(client: Client) -> Self {
+    /// A catalog that lists from the API through `client` until a cache is known synced, and tells
+    /// `readiness` when a kind's caches have all synced.
+    pub fn new(client: Client, readiness: Arc<Readiness>) -> Self {
         Self {
             client,
             stores: Mutex::default(),
             synced: Mutex::default(),
+            caches_synced: Mutex::default(),
+            readiness,
         }
     }
 
@@ -45,11 +52,43 @@ impl Catalog {
         lock(&self.stores).insert(TypeId::of::<K>(), Arc::new(stores));
     }
 
-    /// Records that `K`'s controller reconciles, so its cache has synced.
-    pub fn synced<K: Reconcile>(&self) {
-        if !lock(&self.synced).contains(&TypeId::of::<K>()) {
-            lock(&self.synced).insert(TypeId::of::<K>());
+    /// Records that cache `index` of `K` (of `of`, one per watched namespace) has listed its objects; once
+    /// all of them have, the kind is synced. Later re-lists change nothing.
+    pub fn cache_synced<K: Reconcile>(&self, index: usize, of: usize) {
+        let all = {
+            let mut caches = lock(&self.caches_synced);
+            let synced = caches.entry(TypeId::of::<K>()).or_default();
+            synced.insert(index);
+            synced.len() >= of
+        };
+        if all && lock(&self.synced).insert(TypeId::of::<K>()) {
+            self.readiness.kind_synced(K::KIND);
         }
+    }
+
+    /// The readable `K` named `name` in `namespace`: from the cache once it has synced; from the API when the
+    /// cache has not synced or does not hold it (an object created a moment ago may not have reached the
+    /// cache yet, and "not found" must never be a guess).
+    pub async fn get<K: Reconcile>(&self, namespace: &str, name: &str) -> Result<Option<K>, Error> {
+        let cached = self.synced_stores::<K>().and_then(|stores| {
+            stores.iter().find_map(|store| {
+                store.get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
+            })
+        });
+        if let Some(object) = cached {
+            return Ok(object.0.as_ref().ok().cloned());
+        }
+        let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
+        Ok(api.get_opt(name).await?.and_then(|o| o.0.ok()))
+    }
+
+    /// `K`'s caches, once all of them have synced.
+    fn synced_stores<K: Reconcile>(&self) -> Option<Arc<Stores<K>>> {
+        lock(&self.synced)
+            .contains(&TypeId::of::<K>())
+            .then(|| lock(&self.stores).get(&TypeId::of::<K>()).cloned())
+            .flatten()
+            .and_then(|s| s.downcast::<Stores<K>>().ok())
     }
 
     /// Every readable `K` in `namespace`: from the cache once it has synced, else from the API.
@@ -64,12 +103,7 @@ impl Catalog {
         namespace: &str,
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
-        let stores = lock(&self.synced)
-            .contains(&TypeId::of::<K>())
-            .then(|| lock(&self.stores).get(&TypeId::of::<K>()).cloned())
-            .flatten()
-            .and_then(|s| s.downcast::<Stores<K>>().ok());
-        let Some(stores) = stores else {
+        let Some(stores) = self.synced_stores::<K>() else {
             let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
             let listed = api.list(&ListParams::default()).await?.items;
             return Ok(listed

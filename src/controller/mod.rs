@@ -15,6 +15,7 @@ pub mod recovery_task;
 pub mod references;
 pub mod status;
 pub mod submit;
+pub mod write_budget;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -23,14 +24,14 @@ use std::{
     time::Duration,
 };
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::Condition};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
     core::{DeserializeGuard, error_boundary::InvalidObject},
     runtime::{
-        Controller,
+        Controller, WatchStreamExt,
         controller::Action,
         events::{Event, EventType, Recorder, Reporter},
         watcher,
@@ -64,6 +65,10 @@ pub struct Context {
     pub settings: Settings,
     /// Every controller's cache of its objects.
     pub catalog: Arc<catalog::Catalog>,
+    /// Outcomes of recent Secret checks, so that objects naming one Secret share a GET.
+    pub secret_checks: references::SecretChecks,
+    /// The operator's write rate to the API, shared by every controller.
+    pub writes: Arc<write_budget::WriteBudget>,
     recorder: Recorder,
     failures: Mutex<HashMap<String, u32>>,
     /// Malformed objects already reported, with the generation reported: the report is a status write, which
@@ -121,6 +126,7 @@ impl Default for Settings {
 
 impl Context {
     /// A context for the controller of `controller`, publishing Events as `reporter`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         client: Client,
         metrics: Arc<Metrics>,
@@ -129,6 +135,7 @@ impl Context {
         observers: Arc<Observers>,
         settings: Settings,
         catalog: Arc<catalog::Catalog>,
+        writes: Arc<write_budget::WriteBudget>,
     ) -> Self {
         Self {
             recorder: Recorder::new(client.clone(), reporter),
@@ -138,6 +145,8 @@ impl Context {
             observers,
             settings,
             catalog,
+            secret_checks: references::SecretChecks::default(),
+            writes,
             failures: Mutex::default(),
             malformed: Mutex::default(),
             refused: Mutex::default(),
@@ -224,6 +233,44 @@ impl Context {
         }
     }
 
+    /// When to look again at `object` (or at the parts of it keyed `object/…`, a strategy's tenants) because
+    /// of a statement: OceanBase refused one (retry after [`RETRY_REFUSED_AFTER`]) or a one-shot one went
+    /// through (read again after [`SENT_SETTLE`]). The status write recording it is not reconciled again
+    /// (see `reconcile_relevant`), so the requeue must ask for it.
+    pub fn look_again(&self, object: &str) -> Option<Duration> {
+        let nested = format!("{object}/");
+        let concerns = |key: &str| key == object || key.starts_with(&nested);
+        let refused = self
+            .refused
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(key, _)| concerns(key))
+            .filter_map(|(_, r)| RETRY_REFUSED_AFTER.checked_sub(r.at.elapsed()))
+            .min();
+        let sent = self
+            .sent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(key, _)| concerns(key))
+            .filter_map(|(_, (_, at))| SENT_SETTLE.checked_sub(at.elapsed()))
+            .min();
+        refused
+            .into_iter()
+            .chain(sent)
+            .min()
+            .map(|d| d.max(Duration::from_millis(100)))
+    }
+
+    /// `wait` (or waiting for a change, with `None`), shortened to [`Self::look_again`] for `object`.
+    pub fn requeue(&self, object: &str, wait: Option<Duration>) -> Action {
+        match wait.into_iter().chain(self.look_again(object)).min() {
+            Some(wait) => Action::requeue(wait),
+            None => Action::await_change(),
+        }
+    }
+
     /// A context for unit tests, on a mocked API.
     #[cfg(test)]
     pub fn for_tests(client: Client, controller: &'static str) -> Self {
@@ -233,7 +280,10 @@ impl Context {
             PollIntervals::default(),
             CancellationToken::new(),
         );
-        let catalog = Arc::new(catalog::Catalog::new(client.clone()));
+        let catalog = Arc::new(catalog::Catalog::new(
+            client.clone(),
+            Arc::new(crate::readiness::Readiness::new(0)),
+        ));
         Self::new(
             client,
             Arc::default(),
@@ -245,11 +295,15 @@ impl Context {
             observers,
             Settings::default(),
             catalog,
+            Arc::default(),
         )
     }
 
-    /// Publishes an Event about `obj`. A failure to publish is logged, never fatal.
+    /// Publishes an Event about `obj`, within the write budget. A failure to publish is logged, never fatal.
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: Event) {
+        self.writes
+            .acquire(write_budget::Priority::Background)
+            .await;
         if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
             tracing::warn!(%error, reason = %event.reason, object = %obj.name_any(), "could not publish event");
         }
@@ -367,7 +421,10 @@ impl WatchScope {
     }
 }
 
-/// Runs every controller until `shutdown` resolves.
+/// The kinds with a controller, as many as [`run_all`] runs (readiness waits for all their caches).
+pub const KINDS: usize = 5;
+
+/// Runs every controller until `shutdown` resolves, telling `readiness` as each kind's cache syncs.
 pub async fn run_all(
     client: Client,
     scope: WatchScope,
@@ -375,6 +432,7 @@ pub async fn run_all(
     reporter: Reporter,
     settings: Settings,
     shutdown: CancellationToken,
+    readiness: Arc<crate::readiness::Readiness>,
 ) {
     let observers = Observers::new(
         client.clone(),
@@ -382,7 +440,7 @@ pub async fn run_all(
         settings.poll,
         shutdown.clone(),
     );
-    let catalog = Arc::new(catalog::Catalog::new(client.clone()));
+    let catalog = Arc::new(catalog::Catalog::new(client.clone(), readiness));
     let shared = Shared {
         client,
         scope,
@@ -392,6 +450,7 @@ pub async fn run_all(
         settings,
         shutdown,
         catalog,
+        writes: Arc::default(),
     };
     tokio::join!(
         run::<BackupStrategy>(&shared),
@@ -412,10 +471,47 @@ struct Shared {
     settings: Settings,
     shutdown: CancellationToken,
     catalog: Arc<catalog::Catalog>,
+    writes: Arc<write_budget::WriteBudget>,
 }
 
 /// How often the per-phase object counts are refreshed from the controllers' caches.
 const PHASE_COUNT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Reconciles of one controller running at once. A cold start over thousands of objects then sends at most
+/// this many requests per controller to the API at a time (instead of one per object), which keeps the
+/// API server's flow control from rejecting them and the operator's memory from holding every reconcile
+/// at once. Reconciles are short (a status write, a statement), so a few suffice.
+pub const CONCURRENT_RECONCILES: u16 = 8;
+
+/// Drops from a cached object what no reconcile reads: `managedFields` (often larger than the spec) and the
+/// last-applied annotation kubectl writes (a copy of the whole manifest).
+fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's copy of the last applied manifest.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What a change must touch to be reconciled: the spec (generation), labels, annotations, finalizers,
+/// deletion, or whether the object parses at all. A change to the status alone is the operator's own write
+/// coming back (nothing else writes it), so it is not reconciled again; a status a user breaks by hand
+/// still is, as the object stops parsing.
+fn reconcile_relevant<K: Reconcile>(object: &DeserializeGuard<K>) -> Option<u64> {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let meta = object.meta();
+    Some(BuildHasherDefault::<DefaultHasher>::default().hash_one((
+        meta.generation,
+        &meta.labels,
+        &meta.annotations,
+        &meta.finalizers,
+        meta.deletion_timestamp.as_ref().map(|t| t.0),
+        object.0.is_ok(),
+    )))
+}
 
 async fn run<K: Reconcile>(shared: &Shared) {
     let kind = K::KIND;
@@ -427,6 +523,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
         shared.observers.clone(),
         shared.settings,
         shared.catalog.clone(),
+        shared.writes.clone(),
     ));
     let apis = shared.scope.apis::<DeserializeGuard<K>>(&shared.client);
     // The cluster observers wake objects whose slice of OceanBase's state changed; with several watched
@@ -438,14 +535,37 @@ async fn run<K: Reconcile>(shared: &Shared) {
     )> = Vec::new();
     let mut controllers = Vec::new();
     let mut stores = Vec::new();
-    for api in apis {
+    let caches = apis.len();
+    for (index, api) in apis.into_iter().enumerate() {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         routes.push((api.namespace().map(str::to_string), sender));
         let own_wake_ups = tokio_stream_of(receiver).map(|object: ObjectKey| {
             kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
                 .within(&object.namespace)
         });
-        let controller = Controller::new(api, watcher::Config::default().any_semantic())
+        let (store, writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+        let catalog = shared.catalog.clone();
+        // A paged list (not `any_semantic`, which the API answers in one piece from its watch cache), a
+        // cache trimmed of what the operator never reads, and reconciles only for changes the operator did
+        // not make itself.
+        let changes = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(trim_cached::<K>)
+            .reflect(writer)
+            .inspect_ok(move |event| {
+                if matches!(event, watcher::Event::InitDone) {
+                    catalog.cache_synced::<K>(index, caches);
+                }
+            })
+            .applied_objects()
+            .predicate_filter(
+                reconcile_relevant::<K>,
+                kube::runtime::utils::PredicateConfig::default(),
+            );
+        let controller = Controller::for_stream(changes, store)
+            .with_config(
+                kube::runtime::controller::Config::default().concurrency(CONCURRENT_RECONCILES),
+            )
             .reconcile_on(own_wake_ups)
             .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned());
         stores.push(controller.store());
@@ -570,7 +690,6 @@ async fn reconcile_guarded<K: Reconcile>(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile_started(ctx.controller);
-    ctx.catalog.synced::<K>();
     let key = object_key(obj.as_ref());
     let action = match &obj.0 {
         Ok(valid) => {
@@ -608,6 +727,7 @@ async fn report_malformed<K: Reconcile>(
         crate::clock::now(),
     );
     let api: Api<DeserializeGuard<K>> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
+    ctx.writes.acquire(write_budget::Priority::Urgent).await;
     // A merge patch of the conditions only: whatever else the status holds (a job id, say) is kept.
     let patch = serde_json::json!({ "status": { "conditions": conditions } });
     api.patch_status(
@@ -797,6 +917,26 @@ mod tests {
             ctx.refused_recently("ns/a", "SetDest").is_none(),
             "success clears it"
         );
+    }
+
+    #[tokio::test]
+    async fn a_refused_or_one_shot_statement_asks_to_be_looked_at_again() {
+        let ctx = context();
+        assert_eq!(ctx.look_again("ns/a"), None);
+        ctx.sent("ns/a", "Cancel", true, true);
+        let settle = ctx.look_again("ns/a").expect("a cancel that went through");
+        assert!(settle <= SENT_SETTLE, "{settle:?}");
+        ctx.record_attempt("ns/s/tenant1", "policy", Err("refused".into()));
+        let retry = ctx
+            .look_again("ns/s")
+            .expect("a strategy's tenant was refused");
+        assert!(
+            retry <= RETRY_REFUSED_AFTER && retry > SENT_SETTLE,
+            "{retry:?}"
+        );
+        assert_eq!(ctx.look_again("ns/b"), None, "another object");
+        assert_eq!(ctx.look_again("ns/s2"), None, "a name sharing a prefix");
+        assert!(format!("{:?}", ctx.requeue("ns/b", None)).contains("None"));
     }
 
     #[tokio::test]

@@ -59,18 +59,19 @@ impl<'a> ReferenceCheck<'a> {
     /// a port number is the user's to fix, not an outage to wait out).
     pub async fn cluster(&mut self, cluster: &ClusterConnection) -> Result<(), Error> {
         let purpose = format!("connection to cluster {}", cluster.name);
-        let name = &cluster.connection_secret;
-        let Some(secret) = self.secret(name, CONNECTION_KEYS, &purpose).await? else {
-            return Ok(());
-        };
-        let data = secret.data.unwrap_or_default();
-        if let Err(wrong) = crate::oceanbase::ConnectionInfo::from_secret_data(&data) {
-            self.problems.push(Problem::elsewhere(
-                "SecretInvalid",
-                format!("Secret {name} ({purpose}): {wrong}"),
-            ));
-        }
-        Ok(())
+        let name = cluster.connection_secret.clone();
+        self.secret(&name, CONNECTION_KEYS, &purpose, |secret| {
+            let data = secret.data.clone().unwrap_or_default();
+            crate::oceanbase::ConnectionInfo::from_secret_data(&data)
+                .err()
+                .map(|wrong| {
+                    Problem::elsewhere(
+                        "SecretInvalid",
+                        format!("Secret {name} ({purpose}): {wrong}"),
+                    )
+                })
+        })
+        .await
     }
 
     /// The credentials Secret of an object-storage destination, when it names one; and no credentials in
@@ -88,10 +89,10 @@ impl<'a> ReferenceCheck<'a> {
             return Ok(());
         }
         match &destination.credentials_secret {
-            Some(name) => self
-                .secret(name, CREDENTIAL_KEYS, "storage credentials")
-                .await
-                .map(drop),
+            Some(name) => {
+                self.secret(name, CREDENTIAL_KEYS, "storage credentials", |_| None)
+                    .await
+            }
             None => Ok(()),
         }
     }
@@ -99,10 +100,12 @@ impl<'a> ReferenceCheck<'a> {
     /// A backup password Secret, when one is named.
     pub async fn password(&mut self, secret: Option<&PasswordSecret>) -> Result<(), Error> {
         match secret {
-            Some(s) => self
-                .secret(&s.password_secret, PASSWORD_KEYS, "backup password")
+            Some(s) => {
+                self.secret(&s.password_secret, PASSWORD_KEYS, "backup password", |_| {
+                    None
+                })
                 .await
-                .map(drop),
+            }
             None => Ok(()),
         }
     }
@@ -112,8 +115,11 @@ impl<'a> ReferenceCheck<'a> {
         &mut self,
         reference: &StrategyReference,
     ) -> Result<Option<BackupStrategy>, Error> {
-        let api: Api<BackupStrategy> = Api::namespaced(self.ctx.client.clone(), self.namespace);
-        let strategy = api.get_opt(&reference.name).await?;
+        let strategy = self
+            .ctx
+            .catalog
+            .get::<BackupStrategy>(self.namespace, &reference.name)
+            .await?;
         if strategy.is_none() {
             self.problems.push(Problem::elsewhere(
                 "StrategyNotFound",
@@ -176,37 +182,77 @@ impl<'a> ReferenceCheck<'a> {
         }))
     }
 
-    /// Checks a Secret exists with `keys`; returns it when it does and holds them (once per Secret and keys).
+    /// Checks a Secret exists with `keys` and passes `validate` (once per Secret and keys in this check).
+    /// The outcome is kept for [`SECRET_CHECK_TTL`]: the many objects naming one Secret that reconcile at
+    /// once (a cold start, a strategy's wake-up) then cost one GET, not one each.
     async fn secret(
         &mut self,
         name: &str,
         keys: &'static [&'static str],
         purpose: &str,
-    ) -> Result<Option<Secret>, Error> {
+        validate: impl FnOnce(&Secret) -> Option<Problem>,
+    ) -> Result<(), Error> {
         if !self.checked.insert((name.to_string(), keys)) {
-            return Ok(None);
+            return Ok(());
+        }
+        let key = (self.namespace.to_string(), name.to_string(), keys);
+        if let Some(problems) = self.ctx.secret_checks.recent(&key) {
+            self.problems.extend(problems);
+            return Ok(());
         }
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), self.namespace);
-        match api.get_opt(name).await? {
-            None => self.problems.push(Problem::elsewhere(
+        let problem = match api.get_opt(name).await? {
+            None => Some(Problem::elsewhere(
                 "SecretNotFound",
                 format!(
                     "Secret {name} ({purpose}) not found in namespace {}",
                     self.namespace
                 ),
             )),
-            Some(secret) => {
-                if let Some(key) = missing_key(&secret, keys) {
-                    self.problems.push(Problem::elsewhere(
-                        "SecretKeyMissing",
-                        format!("Secret {name} ({purpose}) has no key {key}"),
-                    ));
-                } else {
-                    return Ok(Some(secret));
-                }
-            }
-        }
-        Ok(None)
+            Some(secret) => match missing_key(&secret, keys) {
+                Some(key) => Some(Problem::elsewhere(
+                    "SecretKeyMissing",
+                    format!("Secret {name} ({purpose}) has no key {key}"),
+                )),
+                None => validate(&secret),
+            },
+        };
+        self.ctx
+            .secret_checks
+            .record(key, problem.iter().cloned().collect());
+        self.problems.extend(problem);
+        Ok(())
+    }
+}
+
+/// How long the outcome of a Secret check is reused. Shorter than [`super::error::RECHECK_REFERENCES_AFTER`],
+/// so an object waiting for a Secret to be fixed always reads it afresh when it looks again.
+pub const SECRET_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The outcomes of recent Secret checks, by (namespace, Secret, keys checked). Holds what was wrong, never
+/// a Secret's data.
+#[derive(Default)]
+pub struct SecretChecks {
+    outcomes: std::sync::Mutex<
+        std::collections::HashMap<SecretCheckKey, (std::time::Instant, Vec<Problem>)>,
+    >,
+}
+
+type SecretCheckKey = (String, String, &'static [&'static str]);
+
+impl SecretChecks {
+    /// The problems a check of `key` found within [`SECRET_CHECK_TTL`], if there was one.
+    fn recent(&self, key: &SecretCheckKey) -> Option<Vec<Problem>> {
+        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        let (at, problems) = outcomes.get(key)?;
+        (at.elapsed() < SECRET_CHECK_TTL).then(|| problems.clone())
+    }
+
+    /// Records the outcome of a check, dropping outcomes too old to be reused.
+    fn record(&self, key: SecretCheckKey, problems: Vec<Problem>) {
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        outcomes.retain(|_, (at, _)| at.elapsed() < SECRET_CHECK_TTL);
+        outcomes.insert(key, (std::time::Instant::now(), problems));
     }
 }
 

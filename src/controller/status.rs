@@ -101,6 +101,7 @@ where
         "kind": K::kind(&()),
         "status": desired,
     });
+    ctx.writes.acquire(write_priority(current, desired)).await;
     crate::crash::status(ctx.controller, false);
     api.patch_status(
         &obj.name_any(),
@@ -130,6 +131,21 @@ where
         ctx.publish(obj, event).await;
     }
     Ok(true)
+}
+
+/// Rewriting a finished object's status (same final phase) can wait; anything else is part of work under way
+/// or news a user waits for.
+fn write_priority<S: StatusView>(
+    current: Option<&S>,
+    desired: &S,
+) -> super::write_budget::Priority {
+    let phase = desired.phase_label();
+    let finished = phase.as_deref().is_some_and(|p| FINAL_PHASES.contains(&p));
+    if finished && current.and_then(StatusView::phase_label) == phase {
+        super::write_budget::Priority::Background
+    } else {
+        super::write_budget::Priority::Urgent
+    }
 }
 
 /// Whether writing `desired` over `current` would store nothing new. Compared as the API stores them: a

@@ -222,6 +222,10 @@ pub struct RestoreJobRow {
 pub struct SnapshotRequest<'a> {
     /// Descriptions of jobs whose finished rows (backup and restore history) are wanted.
     pub descriptions: &'a [String],
+    /// The finished backup jobs wanted all ended at or after this time: the history is read from here on
+    /// and matched by description in the operator, so the statement is the same size for one task or ten
+    /// thousand.
+    pub jobs_ended_since: Timestamp,
     /// Finished delete jobs that ended at or after this time are read.
     pub clean_since: Timestamp,
     /// Whether to read restores (someone watches one).

@@ -205,21 +205,24 @@ impl MysqlCluster {
             .map(|r| self.job(r))
             .collect();
         if !descriptions.is_empty() {
-            let list = descriptions
-                .iter()
-                .map(|d| sql::literal(d))
-                .collect::<Result<Vec<_>, _>>()?
-                .join(", ");
+            let wanted: std::collections::HashSet<&str> =
+                descriptions.iter().map(String::as_str).collect();
             let finished = self
                 .rows(
                     &mut conn,
                     &format!(
                         "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOB_HISTORY \
-                         WHERE job_level = 'USER_TENANT' AND description IN ({list})"
+                         WHERE job_level = 'USER_TENANT' AND end_timestamp >= {}",
+                        sql::literal(&utc_literal(request.jobs_ended_since))?
                     ),
                 )
                 .await?;
-            jobs.extend(finished.into_iter().map(|r| self.job(r)));
+            jobs.extend(
+                finished
+                    .into_iter()
+                    .map(|r| self.job(r))
+                    .filter(|j| wanted.contains(j.description.as_str())),
+            );
         }
         let progress = self
             .rows(
@@ -333,10 +336,7 @@ impl MysqlCluster {
         const COLUMNS: &str = "tenant_id, job_id, initiator_tenant_id, type, \
                                time_to_usec(parameter), status, task_count, success_task_count, result, comment, \
                                start_timestamp, end_timestamp";
-        let since = since
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .strftime("%Y-%m-%d %H:%M:%S")
-            .to_string();
+        let since = utc_literal(since);
         let mut jobs: Vec<CleanJobRow> = Vec::new();
         for query in [
             format!("SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
@@ -514,6 +514,13 @@ fn uint(row: &mut Row, index: usize) -> u64 {
 }
 
 /// A `DATETIME` read in UTC (the session's time zone).
+/// A time as the session (UTC) compares it with a timestamp column.
+fn utc_literal(at: Timestamp) -> String {
+    at.to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
 fn timestamp(row: &mut Row, index: usize) -> Option<Timestamp> {
     let civil: jiff::civil::DateTime = text(row, index)?.parse().ok()?;
     civil

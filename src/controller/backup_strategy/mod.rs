@@ -167,7 +167,8 @@ impl Reconcile for BackupStrategy {
             MAX_WAIT
         };
         let floor = Duration::from_millis(200);
-        Ok(Action::requeue(next.clamp(floor, bound.max(floor))))
+        let object = format!("{namespace}/{}", strategy.name_any());
+        Ok(ctx.requeue(&object, Some(next.clamp(floor, bound.max(floor)))))
     }
 }
 

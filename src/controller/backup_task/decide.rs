@@ -69,12 +69,20 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         cluster_name: Some(inputs.cluster_name.to_string()),
         ..previous.clone()
     };
+    // Its job, if it has one, ended after it was submitted (or, for a task without an intent on record,
+    // after the job it follows started).
+    let since = previous
+        .submitted_at
+        .as_ref()
+        .or(previous.started_at.as_ref())
+        .map(|t| t.0);
     let interest = |active: bool| {
         Some(Interest {
             tenant: task.spec.tenant.clone(),
             description: Some(uid.clone()),
             active,
             restore: false,
+            since,
         })
     };
     if previous.phase.is_some_and(is_terminal) {
@@ -357,6 +365,12 @@ fn follow_job(
         ..base
     };
     let cancel = task.spec.cancel && !is_final_job_status(&job.status) && job.status != "CANCELING";
+    let since = status
+        .submitted_at
+        .as_ref()
+        .map(|t| t.0)
+        .or(job.start)
+        .or(Some(inputs.now));
     Decision {
         status: with_health(status, task, &health, Some(extra), inputs.now),
         step: if cancel { Step::Cancel } else { Step::Wait },
@@ -365,6 +379,7 @@ fn follow_job(
             description: Some(job.description.clone()),
             active: true,
             restore: false,
+            since,
         }),
         recheck,
     }

@@ -46,6 +46,11 @@ impl Reconcile for BackupTask {
     }
 
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
+        if finished_and_observed(&task) {
+            // Nothing left to do or to show: no reference to read, no cluster to watch. A cluster with years
+            // of finished tasks costs nothing per task at start.
+            return Ok(Action::await_change());
+        }
         let namespace = namespace_of(task.as_ref())?;
         let spec = &task.spec;
         let mut check = ReferenceCheck::new(&ctx, &namespace);
@@ -150,17 +155,24 @@ impl Reconcile for BackupTask {
             decision.status.submitted_at.as_ref().map(|t| t.0),
             crate::clock::now(),
         );
-        Ok(match (&decision.interest, decision.recheck) {
-            (None, _) => Action::await_change(),
-            (Some(_), recheck) => Action::requeue(
-                recheck
-                    .map(crate::clock::real)
-                    .into_iter()
-                    .chain(grace)
-                    .fold(SAFETY_RECHECK, Duration::min),
-            ),
-        })
+        let wait = decision.interest.as_ref().map(|_| {
+            decision
+                .recheck
+                .map(crate::clock::real)
+                .into_iter()
+                .chain(grace)
+                .fold(SAFETY_RECHECK, Duration::min)
+        });
+        Ok(ctx.requeue(&key, wait))
     }
+}
+
+/// Whether the task has ended and its status already describes its current spec.
+fn finished_and_observed(task: &BackupTask) -> bool {
+    task.status.as_ref().is_some_and(|s| {
+        s.phase.is_some_and(decide::is_terminal)
+            && s.observed_generation == task.metadata.generation
+    })
 }
 
 /// Writes the decided status and carries out its step. Returns, when a statement was sent, whether it went

@@ -82,6 +82,7 @@ pub fn decide(
             description: None,
             active,
             restore: false,
+            since: None,
         })
     };
     if previous.phase.is_some_and(is_terminal) {
@@ -318,6 +319,7 @@ fn follow_job(
             description: None,
             active: true,
             restore: false,
+            since: None,
         }),
     }
 }

@@ -34,6 +34,14 @@ impl Reconcile for CleanupTask {
     }
 
     async fn reconcile(cleanup: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
+        let finished = cleanup.status.as_ref().is_some_and(|s| {
+            s.phase.is_some_and(decide::is_terminal)
+                && s.observed_generation == cleanup.metadata.generation
+        });
+        if finished {
+            // Nothing left to do or to show: no reference to read, no cluster to watch.
+            return Ok(Action::await_change());
+        }
         let namespace = namespace_of(cleanup.as_ref())?;
         let spec = &cleanup.spec;
         let mut check = ReferenceCheck::new(&ctx, &namespace);
@@ -145,11 +153,11 @@ impl Reconcile for CleanupTask {
             decision.status.submitted_at.as_ref().map(|t| t.0),
             crate::clock::now(),
         );
-        Ok(if decision.interest.is_some() {
-            Action::requeue(grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK)))
-        } else {
-            Action::await_change()
-        })
+        let wait = decision
+            .interest
+            .as_ref()
+            .map(|_| grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK)));
+        Ok(ctx.requeue(&key, wait))
     }
 }
 

@@ -99,6 +99,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         description: None,
         active: true,
         restore: false,
+        since: None,
     };
     let (snapshot, tenant, reachable) = match observed::read(
         inputs.observation,

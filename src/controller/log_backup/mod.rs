@@ -181,11 +181,14 @@ impl Reconcile for LogBackup {
             status::write(&ctx, archive.as_ref(), Some(&decision.status), &after).await?;
             observer.poke();
         }
-        Ok(Action::requeue(
-            decision
-                .recheck
-                .map_or(SAFETY_RECHECK, crate::clock::real)
-                .min(SAFETY_RECHECK),
+        Ok(ctx.requeue(
+            &key,
+            Some(
+                decision
+                    .recheck
+                    .map_or(SAFETY_RECHECK, crate::clock::real)
+                    .min(SAFETY_RECHECK),
+            ),
         ))
     }
 }

@@ -116,6 +116,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             description: Some(description(task)),
             active,
             restore: true,
+            since: None,
         })
     };
     if let Some(phase) = previous.phase.filter(|p| is_terminal(*p)) {
@@ -465,6 +466,7 @@ fn follow(
         description: Some(description(task)),
         active: true,
         restore: true,
+        since: None,
     });
     if !succeeded {
         // RESTORE_FAIL on the progress row: ending, its cause comes with the history row.

@@ -144,13 +144,12 @@ impl Reconcile for RecoveryTask {
             decision.status.submitted_at.as_ref().map(|t| t.0),
             crate::clock::now(),
         );
-        Ok(match (&decision.interest, &point) {
-            (None, _) => Action::await_change(),
-            (Some(_), decide::PointCheck::NotYet(_)) => Action::requeue(POINT_RECHECK),
-            (Some(_), _) => {
-                Action::requeue(grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK)))
-            }
-        })
+        let wait = match (&decision.interest, &point) {
+            (None, _) => None,
+            (Some(_), decide::PointCheck::NotYet(_)) => Some(POINT_RECHECK),
+            (Some(_), _) => Some(grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK))),
+        };
+        Ok(ctx.requeue(&key, wait))
     }
 }
 

@@ -1,0 +1,140 @@
+//! A bound on how fast the operator writes to the Kubernetes API (status writes and Events), with a share
+//! kept for the writes that matter now. A cold start over thousands of objects whose statuses all need
+//! rewriting (after an upgrade that adds a field, say) then trickles at the budget's rate instead of
+//! flooding the API server's flow control, while a running task's intent or phase change never queues
+//! behind that backlog.
+//!
+//! A token bucket: `rate` tokens a second up to `burst`. An urgent write takes a token whenever there is
+//! one; a background write only while more than `reserve` tokens are left, so `reserve` tokens are always
+//! there for urgent writes. (The `governor` crate has no priorities; this is the one piece it would add.)
+
+use std::{sync::Mutex, time::Duration};
+
+use tokio::time::Instant;
+
+/// How much a write matters now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Priority {
+    /// Part of something under way: an intent before a statement, a phase change, a first status.
+    Urgent,
+    /// Could wait: rewriting a finished object's status, publishing an Event.
+    Background,
+}
+
+/// The operator's write budget, shared by every controller.
+pub struct WriteBudget {
+    rate: f64,
+    burst: f64,
+    reserve: f64,
+    bucket: Mutex<Bucket>,
+}
+
+struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+/// Writes a second the operator sends at most, once its burst is spent.
+pub const WRITES_PER_SECOND: f64 = 50.0;
+/// Writes it may send at once after a quiet while.
+pub const WRITE_BURST: f64 = 100.0;
+/// Of those, kept for urgent writes.
+pub const URGENT_RESERVE: f64 = 20.0;
+
+impl Default for WriteBudget {
+    fn default() -> Self {
+        Self::new(WRITES_PER_SECOND, WRITE_BURST, URGENT_RESERVE)
+    }
+}
+
+impl WriteBudget {
+    /// A budget of `rate` writes a second, `burst` at once, `reserve` of them kept for urgent writes.
+    pub fn new(rate: f64, burst: f64, reserve: f64) -> Self {
+        Self {
+            rate,
+            burst,
+            reserve: reserve.min(burst - 1.0).max(0.0),
+            bucket: Mutex::new(Bucket {
+                tokens: burst,
+                at: Instant::now(),
+            }),
+        }
+    }
+
+    /// Waits until a write of `priority` may be sent, and takes its token.
+    pub async fn acquire(&self, priority: Priority) {
+        while let Some(wait) = self.try_take(priority) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Takes a token if `priority` may have one now; else says how long until it may.
+    fn try_take(&self, priority: Priority) -> Option<Duration> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        let refill = now.duration_since(bucket.at).as_secs_f64() * self.rate;
+        bucket.tokens = (bucket.tokens + refill).min(self.burst);
+        bucket.at = now;
+        let needed = match priority {
+            Priority::Urgent => 1.0,
+            Priority::Background => 1.0 + self.reserve,
+        };
+        if bucket.tokens >= needed {
+            bucket.tokens -= 1.0;
+            None
+        } else {
+            Some(Duration::from_secs_f64(
+                (needed - bucket.tokens) / self.rate,
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// How many writes of `priority` go through within `window` (simulated time), all asking at once.
+    async fn writes_within(budget: &WriteBudget, priority: Priority, window: Duration) -> usize {
+        let start = Instant::now();
+        let mut done = 0;
+        loop {
+            budget.acquire(priority).await;
+            if start.elapsed() > window {
+                return done;
+            }
+            done += 1;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backlog_is_held_to_the_rate_after_the_burst() {
+        let budget = WriteBudget::new(10.0, 20.0, 5.0);
+        let written = writes_within(&budget, Priority::Background, Duration::from_secs(10)).await;
+        // 15 of the burst (5 kept back), then 10 a second for 10 s.
+        assert!((110..=116).contains(&written), "{written}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn urgent_writes_pass_a_background_backlog_at_once() {
+        let budget = WriteBudget::new(10.0, 20.0, 5.0);
+        writes_within(&budget, Priority::Background, Duration::from_secs(3)).await;
+        let start = Instant::now();
+        for _ in 0..5 {
+            budget.acquire(Priority::Urgent).await;
+        }
+        assert!(
+            start.elapsed() < Duration::from_millis(150),
+            "the reserve serves urgent writes without waiting: {:?}",
+            start.elapsed()
+        );
+        // Background writes wait while the reserve is being refilled.
+        let start = Instant::now();
+        budget.acquire(Priority::Background).await;
+        assert!(
+            start.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
