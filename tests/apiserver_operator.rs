@@ -251,6 +251,15 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_when_it_dies() {
     apply_example(&admin, &namespace, "back-up-now-ad-hoc.yaml").await;
 
     let mut first = plane.start_operator(&namespace, &lease, "first");
+    // Ready means leading with every cache synced: at the first 200, all five kinds have listed.
+    let body = eventually("the first replica to be ready", WAIT, || async {
+        let (code, body) = first.get("/readyz")?;
+        (code == 200).then_some(body)
+    })
+    .await;
+    let synced = first.log_text().matches("cache synced").count();
+    assert_eq!(body, "ok: leading", "{}", first.log_text());
+    assert_eq!(synced, 5, "ready before every cache synced");
     eventually("the first replica to lead", WAIT, || async {
         (first.metric("obbackup_leader")? == 1.0).then_some(())
     })
@@ -264,10 +273,15 @@ async fn only_the_leader_reconciles_and_a_standby_takes_over_when_it_dies() {
     .await;
 
     let mut second = plane.start_operator(&namespace, &lease, "second");
-    eventually("the second replica to be ready", WAIT, || async {
-        (second.get("/readyz")?.0 == 200).then_some(())
+    let body = eventually("the second replica to be ready", WAIT, || async {
+        let (code, body) = second.get("/readyz")?;
+        (code == 200).then_some(body)
     })
     .await;
+    assert_eq!(
+        body, "ok: standby",
+        "a standby is ready once it sees the leader"
+    );
     assert_eq!(
         second.metric("obbackup_leader"),
         Some(0.0),

@@ -361,3 +361,61 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
         .expect_err("one delete job at a time");
     assert_eq!(busy.code(), Some(9044));
 }
+
+#[tokio::test]
+async fn finished_jobs_are_found_by_description_with_sql_the_same_size_for_1_or_10_000_tasks() {
+    let node = obsim(1).await;
+    let client = MysqlCluster::new(&info(&node, PASSWORD), []);
+    archiving(&client, &node, "tenant1").await;
+    let start = |description: &str| sql::backup("tenant1", false, false, description);
+    client
+        .execute(&[start("old").expect("sql")])
+        .await
+        .expect("backup");
+    step(&node.cluster, 3600 * 3);
+    let submitted = node.cluster.lock().expect("lock").now();
+    client
+        .execute(&[start("new").expect("sql")])
+        .await
+        .expect("backup");
+    step(&node.cluster, 120);
+    // The same read for one task and for ten thousand: the bytes of SQL sent do not change.
+    let one = vec!["new".to_string()];
+    let many: Vec<String> = (0..10_000)
+        .map(|i| format!("0f1e2d3c-4b5a-6978-8796-a5b4c3d2{i:04}"))
+        .chain(["new".to_string(), "old".to_string()])
+        .collect();
+    // The first read also asks for the version, once per client.
+    client
+        .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
+        .await
+        .expect("snapshot");
+    let mut sent = Vec::new();
+    let mut found = Vec::new();
+    for descriptions in [&one, &many] {
+        let before = client.read_bytes();
+        let snapshot = client
+            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+                jobs_ended_since: submitted,
+                // Restores are read (by description) only while a RecoveryTask is watched: not here.
+                restores: false,
+                ..everything(descriptions, jiff::Timestamp::UNIX_EPOCH)
+            })
+            .await
+            .expect("snapshot");
+        sent.push(client.read_bytes() - before);
+        let tenant = snapshot.tenant("tenant1").expect("tenant1").id;
+        found.push((
+            snapshot
+                .job_by_description(tenant, "new")
+                .map(|j| j.status.clone()),
+            snapshot.job_by_description(tenant, "old").is_some(),
+            snapshot.jobs.len(),
+        ));
+    }
+    assert_eq!(sent[0], sent[1], "SQL bytes for 1 and 10 002 descriptions");
+    // The job submitted at `since` is found, finished; the one that ended hours before it is not read, and
+    // no job is listed that was not asked for.
+    assert_eq!(found[0], (Some("COMPLETED".into()), false, 1));
+    assert_eq!(found[1], (Some("COMPLETED".into()), false, 1));
+}

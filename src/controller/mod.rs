@@ -919,6 +919,67 @@ mod tests {
         );
     }
 
+    fn guarded_task(status: serde_json::Value) -> DeserializeGuard<BackupTask> {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {
+                "name": "t", "namespace": "ns", "generation": 1, "resourceVersion": "7",
+                "annotations": {LAST_APPLIED: "{\"a whole\": \"manifest\"}", "note": "kept"},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+            },
+            "spec": {"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": "Full"},
+            "status": status,
+        }))
+        .expect("a task")
+    }
+
+    #[test]
+    fn the_operators_own_status_write_is_not_reconciled_again_but_a_users_change_is() {
+        let before = guarded_task(serde_json::json!({"phase": "Pending"}));
+        let mut written = guarded_task(serde_json::json!({"phase": "InProgress", "jobId": 3}));
+        written.meta_mut().resource_version = Some("8".into());
+        assert_eq!(
+            reconcile_relevant(&before),
+            reconcile_relevant(&written),
+            "a status write (and its new resourceVersion) alone"
+        );
+        let mut touched = written.clone();
+        touched
+            .meta_mut()
+            .annotations
+            .get_or_insert_default()
+            .insert("touch".into(), "1".into());
+        let mut respecced = written.clone();
+        respecced.meta_mut().generation = Some(2);
+        let mut deleting = written.clone();
+        deleting.meta_mut().deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+        );
+        let broken = guarded_task(serde_json::json!({"phase": "Sometimes"}));
+        assert!(broken.0.is_err());
+        for (what, changed) in [
+            ("an annotation", touched),
+            ("the spec", respecced),
+            ("a deletion", deleting),
+            ("a status broken by hand", broken),
+        ] {
+            assert_ne!(
+                reconcile_relevant(&written),
+                reconcile_relevant(&changed),
+                "{what} is reconciled"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cache_keeps_no_managed_fields_and_no_copy_of_the_manifest() {
+        let mut task = guarded_task(serde_json::json!({}));
+        trim_cached(&mut task);
+        assert_eq!(task.meta().managed_fields, None);
+        let annotations = task.meta().annotations.clone().unwrap_or_default();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["note"]);
+    }
+
     #[tokio::test]
     async fn a_refused_or_one_shot_statement_asks_to_be_looked_at_again() {
         let ctx = context();

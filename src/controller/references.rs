@@ -407,6 +407,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn objects_naming_one_secret_share_one_get_and_its_problem() {
+        use http::{Request, Response};
+        use kube::{Client, client::Body};
+
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx = Context::for_tests(Client::new(service, "ns"), "BackupTask");
+        let api = tokio::spawn(async move {
+            let (_, respond) = handle.next_request().await.expect("a Secret lookup");
+            // host only: the password is missing.
+            let secret = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ob", "namespace": "ns"},
+                "data": {"host": "b2I="},
+            });
+            respond.send_response(Response::new(Body::from(
+                serde_json::to_vec(&secret).expect("JSON"),
+            )));
+            // A second GET within the reuse time would be answered by nobody.
+            handle.next_request().await.is_some()
+        });
+        let cluster = ClusterConnection {
+            name: "obcluster".into(),
+            connection_secret: "ob".into(),
+        };
+        // Three tasks reconciling one after the other, each with its own check.
+        for _ in 0..3 {
+            let mut check = ReferenceCheck::new(&ctx, "ns");
+            tokio::time::timeout(std::time::Duration::from_secs(10), check.cluster(&cluster))
+                .await
+                .expect("a later check asked the API again")
+                .expect("cluster check");
+            assert_eq!(
+                check.problems.iter().map(|p| p.reason).collect::<Vec<_>>(),
+                ["SecretKeyMissing"]
+            );
+        }
+        drop(ctx);
+        assert!(
+            !api.await.expect("API mock"),
+            "no second request reached the API"
+        );
+    }
+
+    #[tokio::test]
     async fn a_connection_secret_with_a_port_that_is_not_a_number_is_the_users_to_fix() {
         use http::{Request, Response};
         use kube::{Client, client::Body};

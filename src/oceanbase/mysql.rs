@@ -34,9 +34,16 @@ pub struct MysqlCluster {
     version: std::sync::OnceLock<String>,
     round_trips: AtomicU64,
     errors: AtomicU64,
+    /// Bytes of SQL text sent by reads.
+    read_bytes: AtomicU64,
 }
 
 impl MysqlCluster {
+    /// Bytes of SQL text its reads have sent so far (a snapshot's cost on the wire).
+    pub fn read_bytes(&self) -> u64 {
+        self.read_bytes.load(Ordering::Relaxed)
+    }
+
     /// A cluster client (connections are made lazily). `secrets` are extra values to redact from errors,
     /// e.g. backup passwords and access keys this client will send.
     pub fn new(info: &ConnectionInfo, secrets: impl IntoIterator<Item = String>) -> Self {
@@ -63,6 +70,7 @@ impl MysqlCluster {
             redactor: Redactor::new([info.password.clone()].into_iter().chain(secrets)),
             version: std::sync::OnceLock::new(),
             round_trips: AtomicU64::new(0),
+            read_bytes: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         }
     }
@@ -96,6 +104,8 @@ impl MysqlCluster {
 
     async fn rows(&self, conn: &mut Conn, query: &str) -> Result<Vec<Row>, ObError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.read_bytes
+            .fetch_add(query.len() as u64, Ordering::Relaxed);
         match tokio::time::timeout(QUERY_TIMEOUT, conn.query(query)).await {
             Ok(rows) => rows.map_err(|e| self.error(e)),
             Err(_) => Err(self.timed_out("a query")),
