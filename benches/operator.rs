@@ -8,10 +8,7 @@ mod scale;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::{
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::sync::Arc;
 
 use ob_backup_operator::oceanbase::{ConnectionInfo, OceanBase, mysql::MysqlCluster, sql};
 use obsim::{
@@ -19,13 +16,7 @@ use obsim::{
     model::{Cluster, Version},
     sim::{Node, Simulator},
 };
-use serde_json::json;
-use support::{
-    cluster::{ControlPlane, apply, eventually},
-    simulator::{self, SYS_PASSWORD, connection_secret},
-};
-
-const WAIT: Duration = Duration::from_secs(120);
+use support::{cluster::ControlPlane, simulator::SYS_PASSWORD};
 
 #[tokio::main]
 async fn main() {

@@ -284,11 +284,7 @@ async fn create_history(
                     .expect("create");
                 let patch = json!({"status": status});
                 tasks
-                    .patch_status(
-                        &name,
-                        &PatchParams::apply(TEST_MANAGER).force(),
-                        &Patch::Merge(&patch),
-                    )
+                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(&patch))
                     .await
                     .expect("status");
             }

@@ -80,7 +80,13 @@ pub struct Context {
     /// One-shot statements (cancel, activate) sent per object: (what, when). Until the observer has read
     /// the cluster again, the status write that follows would otherwise send them a second time.
     sent: Mutex<HashMap<String, (String, std::time::Instant)>>,
+    /// When a statement last went out for an object: its next decision must come soon after, to take in
+    /// the intent it wrote and what OceanBase made of the statement.
+    acted: Mutex<HashMap<String, std::time::Instant>>,
 }
+
+/// How soon after a statement the object is looked at again.
+pub const ACTED_RECHECK: Duration = Duration::from_secs(2);
 
 /// What [`Context::gate`] says about sending a statement now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,6 +157,7 @@ impl Context {
             malformed: Mutex::default(),
             refused: Mutex::default(),
             sent: Mutex::default(),
+            acted: Mutex::default(),
         }
     }
 
@@ -170,6 +177,11 @@ impl Context {
     /// Records that `what` was sent for `object` and whether it went through (OceanBase's reason is already
     /// in the status; the gate only needs to know).
     pub fn sent(&self, object: &str, what: &str, one_shot: bool, went_through: bool) {
+        {
+            let mut acted = self.acted.lock().unwrap_or_else(|p| p.into_inner());
+            acted.retain(|_, at| at.elapsed() < ACTED_RECHECK);
+            acted.insert(object.to_string(), std::time::Instant::now());
+        }
         if one_shot && went_through {
             self.mark_sent(object, what);
         }
@@ -234,8 +246,8 @@ impl Context {
     }
 
     /// When to look again at `object` (or at the parts of it keyed `object/…`, a strategy's tenants) because
-    /// of a statement: OceanBase refused one (retry after [`RETRY_REFUSED_AFTER`]) or a one-shot one went
-    /// through (read again after [`SENT_SETTLE`]). The status write recording it is not reconciled again
+    /// of a statement: one went out (decide again after [`ACTED_RECHECK`]), OceanBase refused one (retry
+    /// after [`RETRY_REFUSED_AFTER`]) or a one-shot one went through (read again after [`SENT_SETTLE`]). The status write recording it is not reconciled again
     /// (see `reconcile_relevant`), so the requeue must ask for it.
     pub fn look_again(&self, object: &str) -> Option<Duration> {
         let nested = format!("{object}/");
@@ -256,9 +268,18 @@ impl Context {
             .filter(|(key, _)| concerns(key))
             .filter_map(|(_, (_, at))| SENT_SETTLE.checked_sub(at.elapsed()))
             .min();
+        let acted = self
+            .acted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .filter(|(key, _)| concerns(key))
+            .filter_map(|(_, at)| ACTED_RECHECK.checked_sub(at.elapsed()))
+            .min();
         refused
             .into_iter()
             .chain(sent)
+            .chain(acted)
             .min()
             .map(|d| d.max(Duration::from_millis(100)))
     }
@@ -985,8 +1006,8 @@ mod tests {
         let ctx = context();
         assert_eq!(ctx.look_again("ns/a"), None);
         ctx.sent("ns/a", "Cancel", true, true);
-        let settle = ctx.look_again("ns/a").expect("a cancel that went through");
-        assert!(settle <= SENT_SETTLE, "{settle:?}");
+        let soon = ctx.look_again("ns/a").expect("a cancel that went through");
+        assert!(soon <= ACTED_RECHECK, "decided again soon after: {soon:?}");
         ctx.record_attempt("ns/s/tenant1", "policy", Err("refused".into()));
         let retry = ctx
             .look_again("ns/s")

@@ -15,11 +15,16 @@ use tokio::time::Instant;
 /// How much a write matters now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Priority {
-    /// Part of something under way: an intent before a statement, a phase change, a first status.
+    /// Part of something under way or news: an intent before a statement, a phase change, a first status,
+    /// the Event that says so.
     Urgent,
-    /// Could wait: rewriting a finished object's status, publishing an Event.
+    /// Could wait: rewriting a finished object's status.
     Background,
 }
+
+/// The longest a background write yields to urgent ones; then it queues with them. Under a steady urgent
+/// load a background write is late, never lost, and never holds its reconcile forever.
+pub const BACKGROUND_MAX_WAIT: Duration = Duration::from_secs(10);
 
 /// The operator's write budget, shared by every controller.
 pub struct WriteBudget {
@@ -27,6 +32,10 @@ pub struct WriteBudget {
     burst: f64,
     reserve: f64,
     bucket: Mutex<Bucket>,
+    /// One queue per priority: writers of one priority get their tokens in the order they asked (tokio's
+    /// mutex is fair), so a busy writer retrying in a loop never starves another.
+    urgent: tokio::sync::Mutex<()>,
+    background: tokio::sync::Mutex<()>,
 }
 
 struct Bucket {
@@ -42,8 +51,16 @@ pub const WRITE_BURST: f64 = 100.0;
 pub const URGENT_RESERVE: f64 = 20.0;
 
 impl Default for WriteBudget {
+    /// The operator's budget. Its rate is per second of the operator's clock, like every other period it
+    /// keeps: on a simulated clock (tests) that runs faster, the periodic writes come faster too.
     fn default() -> Self {
-        Self::new(WRITES_PER_SECOND, WRITE_BURST, URGENT_RESERVE)
+        let second = crate::clock::real(Duration::from_secs(1)).as_secs_f64();
+        let rate = if second > 0.0 {
+            WRITES_PER_SECOND / second
+        } else {
+            WRITES_PER_SECOND
+        };
+        Self::new(rate, WRITE_BURST, URGENT_RESERVE)
     }
 }
 
@@ -58,12 +75,28 @@ impl WriteBudget {
                 tokens: burst,
                 at: Instant::now(),
             }),
+            urgent: tokio::sync::Mutex::new(()),
+            background: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Waits until a write of `priority` may be sent, and takes its token.
     pub async fn acquire(&self, priority: Priority) {
-        while let Some(wait) = self.try_take(priority) {
+        if priority == Priority::Background {
+            let _turn = self.background.lock().await;
+            let deadline = Instant::now() + BACKGROUND_MAX_WAIT;
+            while let Some(wait) = self.try_take(Priority::Background) {
+                if Instant::now() + wait > deadline {
+                    break;
+                }
+                tokio::time::sleep(wait).await;
+            }
+            if Instant::now() <= deadline {
+                return;
+            }
+        }
+        let _turn = self.urgent.lock().await;
+        while let Some(wait) = self.try_take(Priority::Urgent) {
             tokio::time::sleep(wait).await;
         }
     }
@@ -92,6 +125,8 @@ impl WriteBudget {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     /// How many writes of `priority` go through within `window` (simulated time), all asking at once.
@@ -113,6 +148,55 @@ mod tests {
         let written = writes_within(&budget, Priority::Background, Duration::from_secs(10)).await;
         // 15 of the burst (5 kept back), then 10 a second for 10 s.
         assert!((110..=116).contains(&written), "{written}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_background_write_under_a_steady_urgent_load_is_late_but_not_starved() {
+        let budget = Arc::new(WriteBudget::new(10.0, 20.0, 5.0));
+        let urgent = {
+            let budget = budget.clone();
+            tokio::spawn(async move {
+                loop {
+                    budget.acquire(Priority::Urgent).await;
+                }
+            })
+        };
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let start = Instant::now();
+        budget.acquire(Priority::Background).await;
+        let waited = start.elapsed();
+        urgent.abort();
+        assert!(
+            waited >= BACKGROUND_MAX_WAIT && waited <= BACKGROUND_MAX_WAIT + Duration::from_secs(1),
+            "{waited:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn writers_that_never_stop_asking_do_not_starve_one_that_asks_once() {
+        let budget = Arc::new(WriteBudget::new(10.0, 1.0, 0.0));
+        let hogs: Vec<_> = (0..5)
+            .map(|_| {
+                let budget = budget.clone();
+                tokio::spawn(async move {
+                    loop {
+                        budget.acquire(Priority::Urgent).await;
+                    }
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let start = Instant::now();
+        budget.acquire(Priority::Urgent).await;
+        // Behind at most the five already waiting, at 10 a second.
+        assert!(
+            start.elapsed() <= Duration::from_millis(700),
+            "{:?}",
+            start.elapsed()
+        );
+        for hog in hogs {
+            hog.abort();
+        }
     }
 
     #[tokio::test(start_paused = true)]
