@@ -589,10 +589,26 @@ fn cache_sync_ms(operator: &OperatorProcess) -> Option<u64> {
         .lines()
         .filter(|l| l.contains("cache synced"))
         .filter_map(|l| {
-            let at = l.split("after_ms=").nth(1)?;
+            // The text log colours its field names: drop the escape sequences first.
+            let plain = strip_ansi(l);
+            let at = plain.split("after_ms=").nth(1)?;
             at.split_whitespace().next()?.parse().ok()
         })
         .max()
+}
+
+/// `text` without ANSI colour sequences (ESC `[` … `m`).
+fn strip_ansi(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            chars.by_ref().find(|c| *c == 'm');
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 fn mib(bytes: u64) -> String {
