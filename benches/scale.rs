@@ -207,8 +207,15 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
         mib(rss),
         mib(peak)
     );
-    drop(operator);
+    // Removed while its operator still runs: the LogBackups' finalizers need it, and a namespace left
+    // terminating would keep writing (the namespace controller's retries) into the next run's window.
     crate::support::cluster::delete_namespace(&admin, &namespace).await;
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
+    eventually("the run's namespace to be gone", WAIT, || async {
+        matches!(namespaces.get_opt(&namespace).await, Ok(None)).then_some(())
+    })
+    .await;
+    drop(operator);
 }
 
 fn api(client: &Client, namespace: &str, kind: &str) -> Api<DynamicObject> {
