@@ -80,8 +80,8 @@ pub struct Context {
     /// One-shot statements (cancel, activate) sent per object: (what, when). Until the observer has read
     /// the cluster again, the status write that follows would otherwise send them a second time.
     sent: Mutex<HashMap<String, (String, std::time::Instant)>>,
-    /// When a statement last went out for an object: its next decision must come soon after, to take in
-    /// the intent it wrote and what OceanBase made of the statement.
+    /// When a statement last went out for an object (recorded with its outcome): its next decision must come
+    /// soon after, to take in the intent it wrote and what OceanBase made of the statement.
     acted: Mutex<HashMap<String, std::time::Instant>>,
 }
 
@@ -177,11 +177,6 @@ impl Context {
     /// Records that `what` was sent for `object` and whether it went through (OceanBase's reason is already
     /// in the status; the gate only needs to know).
     pub fn sent(&self, object: &str, what: &str, one_shot: bool, went_through: bool) {
-        {
-            let mut acted = self.acted.lock().unwrap_or_else(|p| p.into_inner());
-            acted.retain(|_, at| at.elapsed() < ACTED_RECHECK);
-            acted.insert(object.to_string(), std::time::Instant::now());
-        }
         if one_shot && went_through {
             self.mark_sent(object, what);
         }
@@ -227,6 +222,11 @@ impl Context {
 
     /// Records the outcome of sending `what` for `object`: `Err` holds OceanBase's (redacted) reason.
     pub fn record_attempt(&self, object: &str, what: &str, outcome: Result<(), String>) {
+        {
+            let mut acted = self.acted.lock().unwrap_or_else(|p| p.into_inner());
+            acted.retain(|_, at| at.elapsed() < ACTED_RECHECK);
+            acted.insert(object.to_string(), std::time::Instant::now());
+        }
         let mut refused = self.refused.lock().unwrap_or_else(|p| p.into_inner());
         match outcome {
             Ok(()) => {
@@ -246,39 +246,21 @@ impl Context {
     }
 
     /// When to look again at `object` (or at the parts of it keyed `object/…`, a strategy's tenants) because
-    /// of a statement: one went out (decide again after [`ACTED_RECHECK`]), OceanBase refused one (retry
-    /// after [`RETRY_REFUSED_AFTER`]) or a one-shot one went through (read again after [`SENT_SETTLE`]). The status write recording it is not reconciled again
-    /// (see `reconcile_relevant`), so the requeue must ask for it.
+    /// of a statement: one went out (decide again after [`ACTED_RECHECK`]; a one-shot statement's settling
+    /// is then the gate's) or OceanBase refused one (retry after [`RETRY_REFUSED_AFTER`], for the kinds that
+    /// retry without the gate). The status write recording it is not reconciled again (see
+    /// `reconcile_relevant`), so the requeue must ask for it.
     pub fn look_again(&self, object: &str) -> Option<Duration> {
         let nested = format!("{object}/");
         let concerns = |key: &str| key == object || key.starts_with(&nested);
-        let refused = self
-            .refused
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .filter(|(key, _)| concerns(key))
-            .filter_map(|(_, r)| RETRY_REFUSED_AFTER.checked_sub(r.at.elapsed()))
-            .min();
-        let sent = self
-            .sent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .filter(|(key, _)| concerns(key))
-            .filter_map(|(_, (_, at))| SENT_SETTLE.checked_sub(at.elapsed()))
-            .min();
-        let acted = self
-            .acted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .filter(|(key, _)| concerns(key))
-            .filter_map(|(_, at)| ACTED_RECHECK.checked_sub(at.elapsed()))
-            .min();
+        let refused = soonest(&self.refused, &concerns, |r| {
+            RETRY_REFUSED_AFTER.checked_sub(r.at.elapsed())
+        });
+        let acted = soonest(&self.acted, &concerns, |at| {
+            ACTED_RECHECK.checked_sub(at.elapsed())
+        });
         refused
             .into_iter()
-            .chain(sent)
             .chain(acted)
             .min()
             .map(|d| d.max(Duration::from_millis(100)))
@@ -320,11 +302,10 @@ impl Context {
         )
     }
 
-    /// Publishes an Event about `obj`, within the write budget. A failure to publish is logged, never fatal.
+    /// Publishes an Event about `obj`, within the write budget. Events accompany transitions (a phase, a
+    /// stall): news, so urgent. A failure to publish is logged, never fatal.
     pub async fn publish<K: Resource<DynamicType = ()>>(&self, obj: &K, event: Event) {
-        self.writes
-            .acquire(write_budget::Priority::Background)
-            .await;
+        self.writes.acquire(write_budget::Priority::Urgent).await;
         if let Err(error) = self.recorder.publish(&event, &obj.object_ref(&())).await {
             tracing::warn!(%error, reason = %event.reason, object = %obj.name_any(), "could not publish event");
         }
@@ -364,6 +345,20 @@ impl Context {
             .unwrap_or_else(|p| p.into_inner())
             .remove(key);
     }
+}
+
+/// The least time left, by `left`, among the entries of `map` whose key `concerns` accepts.
+fn soonest<V>(
+    map: &Mutex<HashMap<String, V>>,
+    concerns: impl Fn(&str) -> bool,
+    left: impl Fn(&V) -> Option<Duration>,
+) -> Option<Duration> {
+    map.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter(|(key, _)| concerns(key))
+        .filter_map(|(_, value)| left(value))
+        .min()
 }
 
 /// A number in [0, 1) that differs between objects and attempts, without a random number generator.
@@ -1009,9 +1004,14 @@ mod tests {
         let soon = ctx.look_again("ns/a").expect("a cancel that went through");
         assert!(soon <= ACTED_RECHECK, "decided again soon after: {soon:?}");
         ctx.record_attempt("ns/s/tenant1", "policy", Err("refused".into()));
-        let retry = ctx
+        let look = ctx
             .look_again("ns/s")
             .expect("a strategy's tenant was refused");
+        assert!(look <= ACTED_RECHECK, "looked at again soon: {look:?}");
+        // …where the refusal holds the statement back until its retry time.
+        let (retry, _) = ctx
+            .refused_recently("ns/s/tenant1", "policy")
+            .expect("refused");
         assert!(
             retry <= RETRY_REFUSED_AFTER && retry > SENT_SETTLE,
             "{retry:?}"

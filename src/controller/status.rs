@@ -245,6 +245,43 @@ mod tests {
     }
 
     #[test]
+    fn only_rewriting_a_finished_status_waits_behind_work_under_way() {
+        use super::super::write_budget::Priority;
+        let pending = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let running = status(BackupTaskPhase::InProgress, stalled("X"));
+        let done = status(BackupTaskPhase::Completed, stalled("X"));
+        let done_again = BackupTaskStatus {
+            message: Some("rewritten".into()),
+            ..done.clone()
+        };
+        assert_eq!(
+            write_priority(None, &pending),
+            Priority::Urgent,
+            "a first status"
+        );
+        assert_eq!(
+            write_priority(Some(&pending), &running),
+            Priority::Urgent,
+            "a phase change"
+        );
+        assert_eq!(
+            write_priority(Some(&running), &running),
+            Priority::Urgent,
+            "a running task's status (an intent, progress)"
+        );
+        assert_eq!(
+            write_priority(Some(&running), &done),
+            Priority::Urgent,
+            "it ended"
+        );
+        assert_eq!(
+            write_priority(Some(&done), &done_again),
+            Priority::Background,
+            "a finished task's status rewritten"
+        );
+    }
+
+    #[test]
     fn a_status_that_differs_only_below_what_is_stored_is_not_rewritten() {
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
         let stored = BackupTaskStatus {

@@ -80,23 +80,23 @@ impl WriteBudget {
         }
     }
 
-    /// Waits until a write of `priority` may be sent, and takes its token.
+    /// Waits until a write of `priority` may be sent, and takes its token. A background write that has
+    /// yielded for [`BACKGROUND_MAX_WAIT`] queues with the urgent ones.
     pub async fn acquire(&self, priority: Priority) {
         if priority == Priority::Background {
             let _turn = self.background.lock().await;
-            let deadline = Instant::now() + BACKGROUND_MAX_WAIT;
-            while let Some(wait) = self.try_take(Priority::Background) {
-                if Instant::now() + wait > deadline {
-                    break;
-                }
-                tokio::time::sleep(wait).await;
-            }
-            if Instant::now() <= deadline {
+            let took = tokio::time::timeout(BACKGROUND_MAX_WAIT, self.take(Priority::Background));
+            if took.await.is_ok() {
                 return;
             }
         }
         let _turn = self.urgent.lock().await;
-        while let Some(wait) = self.try_take(Priority::Urgent) {
+        self.take(Priority::Urgent).await;
+    }
+
+    /// Waits for a token `priority` may have and takes it.
+    async fn take(&self, priority: Priority) {
+        while let Some(wait) = self.try_take(priority) {
             tokio::time::sleep(wait).await;
         }
     }
