@@ -253,10 +253,10 @@ impl Context {
     pub fn look_again(&self, object: &str) -> Option<Duration> {
         let nested = format!("{object}/");
         let concerns = |key: &str| key == object || key.starts_with(&nested);
-        let refused = soonest(&self.refused, &concerns, |r| {
+        let refused = soonest(&self.refused, concerns, |r| {
             RETRY_REFUSED_AFTER.checked_sub(r.at.elapsed())
         });
-        let acted = soonest(&self.acted, &concerns, |at| {
+        let acted = soonest(&self.acted, concerns, |at| {
             ACTED_RECHECK.checked_sub(at.elapsed())
         });
         refused
