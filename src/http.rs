@@ -55,8 +55,8 @@ async fn metrics(
 }
 
 async fn readyz(State(probe): State<Probe>) -> (StatusCode, &'static str) {
-    let ready = probe.readiness.is_ready();
-    let body = match (probe.readiness.role(), ready) {
+    let (role, ready) = probe.readiness.answer();
+    let body = match (role, ready) {
         (Role::Leading, true) => "ok: leading",
         (Role::Leading, false) => "leading; caches not synced yet",
         (Role::Standby, _) => "ok: standby",

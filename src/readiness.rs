@@ -75,12 +75,13 @@ impl Readiness {
 
     /// Whether `/readyz` says ready.
     pub fn is_ready(&self) -> bool {
-        Self::ready(&self.lock(), self.expected_kinds)
+        self.answer().1
     }
 
-    /// The role, for `/readyz`'s body.
-    pub fn role(&self) -> Role {
-        self.lock().role
+    /// The role and whether it is ready, read together (for `/readyz`).
+    pub fn answer(&self) -> (Role, bool) {
+        let state = self.lock();
+        (state.role, Self::ready(&state, self.expected_kinds))
     }
 
     fn ready(state: &State, expected_kinds: usize) -> bool {

@@ -106,7 +106,8 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         if *leading.borrow_and_update() {
             break true;
         }
-        if held_by_another(&leases, &config).await {
+        // Once a standby, it stays one until it leads: no more Lease reads than that takes.
+        if readiness.answer().0 == Role::Starting && held_by_another(&leases, &config).await {
             readiness.set_role(Role::Standby);
         }
         tokio::select! {
@@ -158,7 +159,8 @@ const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(4);
 /// …and open HTTP requests this long.
 const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How often a replica waiting for the lease looks whether another one holds it (it is then a ready standby).
+/// How often a replica waiting for the lease looks whether another one holds it, until one does (it is then a
+/// ready standby).
 const STANDBY_CHECK: Duration = Duration::from_secs(5);
 
 /// Whether another replica holds the lease and has renewed it within its duration.

@@ -18,13 +18,15 @@ use crate::api::{
 /// Longest Event note the API accepts is 1 KiB; longer causes are cut.
 const MAX_NOTE: usize = 1000;
 
-/// What the status writer needs to know of every kind's status.
 /// Phases a task never leaves (counted in `obbackup_tasks_finished_total`).
 const FINAL_PHASES: [&str; 3] = ["Completed", "Failed", "Canceled"];
 
+/// What the status writer needs to know of every kind's status.
 pub trait StatusView: Serialize + PartialEq {
     /// The phase as written in YAML (e.g. `InProgress`), if any.
     fn phase_label(&self) -> Option<String>;
+    /// The generation of the spec this status describes.
+    fn observed_generation(&self) -> Option<i64>;
     /// The status conditions.
     fn conditions(&self) -> &[Condition];
     /// The human-readable summary.
@@ -40,6 +42,9 @@ macro_rules! status_view {
                 self.phase
                     .and_then(|p| serde_json::to_value(p).ok())
                     .and_then(|v| v.as_str().map(str::to_string))
+            }
+            fn observed_generation(&self) -> Option<i64> {
+                self.observed_generation
             }
             fn conditions(&self) -> &[Condition] {
                 &self.conditions
@@ -133,6 +138,18 @@ where
     Ok(true)
 }
 
+/// Whether a task has ended and its status describes its current spec (`generation`): nothing is left to
+/// do or to show, so its reconcile reads nothing and watches nothing.
+pub fn finished_and_observed<S: StatusView>(status: Option<&S>, generation: Option<i64>) -> bool {
+    status.is_some_and(|s| {
+        is_final(s.phase_label().as_deref()) && s.observed_generation() == generation
+    })
+}
+
+fn is_final(phase: Option<&str>) -> bool {
+    phase.is_some_and(|p| FINAL_PHASES.contains(&p))
+}
+
 /// Rewriting a finished object's status (same final phase) can wait; anything else is part of work under way
 /// or news a user waits for.
 fn write_priority<S: StatusView>(
@@ -140,8 +157,7 @@ fn write_priority<S: StatusView>(
     desired: &S,
 ) -> super::write_budget::Priority {
     let phase = desired.phase_label();
-    let finished = phase.as_deref().is_some_and(|p| FINAL_PHASES.contains(&p));
-    if finished && current.and_then(StatusView::phase_label) == phase {
+    if is_final(phase.as_deref()) && current.and_then(StatusView::phase_label) == phase {
         super::write_budget::Priority::Background
     } else {
         super::write_budget::Priority::Urgent
@@ -242,6 +258,25 @@ mod tests {
             reason: reason.into(),
             message: format!("because {reason}"),
         }
+    }
+
+    #[test]
+    fn a_finished_task_is_left_alone_until_its_spec_changes() {
+        let done = BackupTaskStatus {
+            observed_generation: Some(1),
+            ..status(BackupTaskPhase::Completed, stalled("X"))
+        };
+        let running = BackupTaskStatus {
+            observed_generation: Some(1),
+            ..status(BackupTaskPhase::InProgress, stalled("X"))
+        };
+        assert!(finished_and_observed(Some(&done), Some(1)));
+        assert!(
+            !finished_and_observed(Some(&done), Some(2)),
+            "a new spec is observed first"
+        );
+        assert!(!finished_and_observed(Some(&running), Some(1)));
+        assert!(!finished_and_observed::<BackupTaskStatus>(None, Some(1)));
     }
 
     #[test]

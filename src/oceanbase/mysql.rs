@@ -523,7 +523,6 @@ fn uint(row: &mut Row, index: usize) -> u64 {
         .unwrap_or_default()
 }
 
-/// A `DATETIME` read in UTC (the session's time zone).
 /// A time as the session (UTC) compares it with a timestamp column.
 fn utc_literal(at: Timestamp) -> String {
     at.to_zoned(jiff::tz::TimeZone::UTC)
@@ -531,6 +530,7 @@ fn utc_literal(at: Timestamp) -> String {
         .to_string()
 }
 
+/// A `DATETIME` read in UTC (the session's time zone).
 fn timestamp(row: &mut Row, index: usize) -> Option<Timestamp> {
     let civil: jiff::civil::DateTime = text(row, index)?.parse().ok()?;
     civil

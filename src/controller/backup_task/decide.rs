@@ -69,13 +69,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         cluster_name: Some(inputs.cluster_name.to_string()),
         ..previous.clone()
     };
-    // Its job, if it has one, ended after it was submitted (or, for a task without an intent on record,
-    // after the job it follows started).
-    let since = previous
-        .submitted_at
-        .as_ref()
-        .or(previous.started_at.as_ref())
-        .map(|t| t.0);
+    let since = history_since(&previous);
     let interest = |active: bool| {
         Some(Interest {
             tenant: task.spec.tenant.clone(),
@@ -365,12 +359,7 @@ fn follow_job(
         ..base
     };
     let cancel = task.spec.cancel && !is_final_job_status(&job.status) && job.status != "CANCELING";
-    let since = status
-        .submitted_at
-        .as_ref()
-        .map(|t| t.0)
-        .or(job.start)
-        .or(Some(inputs.now));
+    let since = history_since(&status).or(Some(inputs.now));
     Decision {
         status: with_health(status, task, &health, Some(extra), inputs.now),
         step: if cancel { Step::Cancel } else { Step::Wait },
@@ -383,6 +372,16 @@ fn follow_job(
         }),
         recheck,
     }
+}
+
+/// The earliest time the task's job can have ended: when it was submitted, or (a task without an intent on
+/// record) when the job it follows started. `None` while it has no job to look for among the finished ones.
+fn history_since(status: &BackupTaskStatus) -> Option<Timestamp> {
+    status
+        .submitted_at
+        .as_ref()
+        .or(status.started_at.as_ref())
+        .map(|t| t.0)
 }
 
 /// The console phase of a job STATUS (reference §10): every unfinished status, phase strings included, is

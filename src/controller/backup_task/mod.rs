@@ -46,7 +46,7 @@ impl Reconcile for BackupTask {
     }
 
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
-        if finished_and_observed(&task) {
+        if status::finished_and_observed(task.status.as_ref(), task.metadata.generation) {
             // Nothing left to do or to show: no reference to read, no cluster to watch. A cluster with years
             // of finished tasks costs nothing per task at start.
             return Ok(Action::await_change());
@@ -165,14 +165,6 @@ impl Reconcile for BackupTask {
         });
         Ok(ctx.requeue(&key, wait))
     }
-}
-
-/// Whether the task has ended and its status already describes its current spec.
-fn finished_and_observed(task: &BackupTask) -> bool {
-    task.status.as_ref().is_some_and(|s| {
-        s.phase.is_some_and(decide::is_terminal)
-            && s.observed_generation == task.metadata.generation
-    })
 }
 
 /// Writes the decided status and carries out its step. Returns, when a statement was sent, whether it went

@@ -34,11 +34,7 @@ impl Reconcile for CleanupTask {
     }
 
     async fn reconcile(cleanup: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
-        let finished = cleanup.status.as_ref().is_some_and(|s| {
-            s.phase.is_some_and(decide::is_terminal)
-                && s.observed_generation == cleanup.metadata.generation
-        });
-        if finished {
+        if status::finished_and_observed(cleanup.status.as_ref(), cleanup.metadata.generation) {
             // Nothing left to do or to show: no reference to read, no cluster to watch.
             return Ok(Action::await_change());
         }
