@@ -234,7 +234,7 @@ pub const SECRET_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs
 #[derive(Default)]
 pub struct SecretChecks {
     outcomes: std::sync::Mutex<
-        std::collections::HashMap<SecretCheckKey, (std::time::Instant, Vec<Problem>)>,
+        std::collections::HashMap<SecretCheckKey, (tokio::time::Instant, Vec<Problem>)>,
     >,
 }
 
@@ -252,7 +252,7 @@ impl SecretChecks {
     fn record(&self, key: SecretCheckKey, problems: Vec<Problem>) {
         let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
         outcomes.retain(|_, (at, _)| at.elapsed() < SECRET_CHECK_TTL);
-        outcomes.insert(key, (std::time::Instant::now(), problems));
+        outcomes.insert(key, (tokio::time::Instant::now(), problems));
     }
 }
 
@@ -447,6 +447,54 @@ mod tests {
             !api.await.expect("API mock"),
             "no second request reached the API"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_secret_created_after_the_object_is_seen_when_it_looks_again() {
+        use http::{Request, Response, StatusCode};
+        use kube::{Client, client::Body};
+
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let ctx = Context::for_tests(Client::new(service, "ns"), "BackupTask");
+        tokio::spawn(async move {
+            let (_, respond) = handle.next_request().await.expect("the first lookup");
+            let not_found = serde_json::json!({
+                "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
+            });
+            respond.send_response(
+                Response::builder()
+                    .status(StatusCode::NOT_FOUND)
+                    .body(Body::from(serde_json::to_vec(&not_found).expect("JSON")))
+                    .expect("response"),
+            );
+            let (_, respond) = handle
+                .next_request()
+                .await
+                .expect("a lookup after the reuse time");
+            let secret = serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ob", "namespace": "ns"},
+                "data": {"host": "b2I=", "password": "czNjcmV0"},
+            });
+            respond.send_response(Response::new(Body::from(
+                serde_json::to_vec(&secret).expect("JSON"),
+            )));
+        });
+        let cluster = ClusterConnection {
+            name: "obcluster".into(),
+            connection_secret: "ob".into(),
+        };
+        let reasons = |check: &ReferenceCheck<'_>| {
+            check.problems.iter().map(|p| p.reason).collect::<Vec<_>>()
+        };
+        let mut first = ReferenceCheck::new(&ctx, "ns");
+        first.cluster(&cluster).await.expect("check");
+        assert_eq!(reasons(&first), ["SecretNotFound"]);
+        // The user creates the Secret; the object looks again after RECHECK_REFERENCES_AFTER, by which time
+        // the shared outcome has expired, so it reads the Secret afresh.
+        tokio::time::advance(super::super::error::RECHECK_REFERENCES_AFTER).await;
+        let mut again = ReferenceCheck::new(&ctx, "ns");
+        again.cluster(&cluster).await.expect("check");
+        assert_eq!(reasons(&again), Vec::<&str>::new());
     }
 
     #[tokio::test]
