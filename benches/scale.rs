@@ -334,7 +334,7 @@ async fn latency(
     let started = Instant::now();
     let rounds: Vec<usize> = (0..samples).collect();
     let lanes = tenants.len().min(10);
-    let latencies: Vec<Duration> = futures::stream::iter(rounds.chunks(samples.div_ceil(lanes)))
+    let latencies: Vec<Sample> = futures::stream::iter(rounds.chunks(samples.div_ceil(lanes)))
         .enumerate()
         .map(|(lane, chunk)| {
             let (tasks, completed, node) = (tasks.clone(), completed.clone(), node.clone());
@@ -351,12 +351,17 @@ async fn latency(
                     let pause =
                         Duration::from_millis(rng.below(2 * ACTIVE_POLL.as_millis() as u64));
                     tokio::time::sleep(pause).await;
+                    let released_at = jiff::Timestamp::now();
                     let changed = release(&node, tenant);
                     let done = eventually("the task to complete", WAIT, || async {
                         completed.lock().expect("lock").get(&name).copied()
                     })
                     .await;
-                    out.push(done.saturating_duration_since(changed));
+                    out.push(Sample {
+                        latency: done.saturating_duration_since(changed),
+                        task: name.clone(),
+                        released_at,
+                    });
                     *n += 1;
                     let next = format!("run-{tenant}-{n}");
                     cluster(&node).set_stalled(tenant, true).expect("stall");
@@ -374,7 +379,9 @@ async fn latency(
         .concat()
         .await;
     watch.abort();
-    let mut sorted = latencies;
+    let mut slowest = latencies;
+    slowest.sort_by_key(|s| std::cmp::Reverse(s.latency));
+    let mut sorted: Vec<Duration> = slowest.iter().map(|s| s.latency).collect();
     sorted.sort();
     let pick = |q: f64| sorted[((sorted.len() as f64 - 1.0) * q).round() as usize];
     let p99 = pick(0.99);
@@ -394,6 +401,22 @@ async fn latency(
         (ACTIVE_POLL + Duration::from_secs(1)).as_secs_f64(),
         verdict(p99 <= ACTIVE_POLL + Duration::from_secs(1))
     );
+    // To find in the operator's log (its lines are stamped in UTC too).
+    for sample in slowest.iter().take(5) {
+        println!(
+            "    slow: {} released {} → Completed after {:.2}s",
+            sample.task,
+            sample.released_at,
+            sample.latency.as_secs_f64()
+        );
+    }
+}
+
+/// One latency sample: which task, when its job was let finish, and how long until its status said so.
+struct Sample {
+    latency: Duration,
+    task: String,
+    released_at: jiff::Timestamp,
 }
 
 /// Lets the stalled job of `tenant` finish now; returns when.

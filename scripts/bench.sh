@@ -9,7 +9,12 @@ cd "$(dirname "$0")/.."
 
 bin=$(tools/k8s/build.sh | tail -n 1)
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-bench.XXXXXX")
-cleanup() { scripts/control-plane.sh stop "$env_dir" || true; rm -rf "$env_dir"; }
+# BENCH_LOG_DIR keeps the operators' logs (to read beside the slowest samples the bench prints).
+cleanup() {
+  scripts/control-plane.sh stop "$env_dir" || true
+  if [ -n "${BENCH_LOG_DIR:-}" ]; then mkdir -p "$BENCH_LOG_DIR" && cp "$env_dir"/operator-*.log "$BENCH_LOG_DIR"/ || true; fi
+  rm -rf "$env_dir"
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 scripts/control-plane.sh start "$env_dir" "$bin"

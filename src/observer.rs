@@ -262,7 +262,9 @@ impl Observers {
             } else {
                 idle_cycles = 0;
             }
+            let reading = tokio::time::Instant::now();
             let observation = self.read(&observer, &interests).await;
+            let read_ms = reading.elapsed().as_millis();
             if let Some(backend) = lock(&observer.backend).clone() {
                 let now = backend.round_trips();
                 self.metrics
@@ -296,12 +298,21 @@ impl Observers {
                 .get_or_create(&observer.labels)
                 .set(i64::from(matches!(observation, Observation::Seen { .. })));
             *lock(&observer.latest) = observation.clone();
+            let mut woken = 0usize;
             for (object, interest) in &interests {
                 let fingerprint = fingerprint(&observation, interest);
                 if fingerprints.insert(object.clone(), fingerprint) != Some(fingerprint) {
                     self.wake(object);
+                    woken += 1;
                 }
             }
+            tracing::trace!(
+                cluster = %observer.labels.cluster,
+                read_ms,
+                watched = interests.len(),
+                woken,
+                "cluster read"
+            );
             fingerprints.retain(|k, _| interests.contains_key(k));
             let pause = match failures {
                 0 if active => self.intervals.active,

@@ -222,6 +222,7 @@ impl Context {
 
     /// Records the outcome of sending `what` for `object`: `Err` holds OceanBase's (redacted) reason.
     pub fn record_attempt(&self, object: &str, what: &str, outcome: Result<(), String>) {
+        tracing::trace!(object, what, sent = outcome.is_ok(), "statement outcome");
         {
             let mut acted = self.acted.lock().unwrap_or_else(|p| p.into_inner());
             acted.retain(|_, at| at.elapsed() < ACTED_RECHECK);
@@ -706,6 +707,7 @@ async fn reconcile_guarded<K: Reconcile>(
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     let _timer = ctx.metrics.reconcile_started(ctx.controller);
+    let started = tokio::time::Instant::now();
     let key = object_key(obj.as_ref());
     let action = match &obj.0 {
         Ok(valid) => {
@@ -718,6 +720,12 @@ async fn reconcile_guarded<K: Reconcile>(
         Err(_) => Action::await_change(),
     };
     ctx.succeeded(&key);
+    tracing::trace!(
+        controller = ctx.controller,
+        object = %key,
+        elapsed_ms = started.elapsed().as_millis(),
+        "reconciled"
+    );
     Ok(action)
 }
 

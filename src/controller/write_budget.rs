@@ -83,6 +83,19 @@ impl WriteBudget {
     /// Waits until a write of `priority` may be sent, and takes its token. A background write that has
     /// yielded for [`BACKGROUND_MAX_WAIT`] queues with the urgent ones.
     pub async fn acquire(&self, priority: Priority) {
+        let asked = Instant::now();
+        self.acquire_in_turn(priority).await;
+        let waited = asked.elapsed();
+        if waited >= Duration::from_millis(100) {
+            tracing::debug!(
+                ?priority,
+                waited_ms = waited.as_millis(),
+                "write waited for the budget"
+            );
+        }
+    }
+
+    async fn acquire_in_turn(&self, priority: Priority) {
         if priority == Priority::Background {
             let _turn = self.background.lock().await;
             let took = tokio::time::timeout(BACKGROUND_MAX_WAIT, self.take(Priority::Background));
