@@ -24,7 +24,7 @@ use clean_history::CleanHistory;
 use crate::{
     metrics::{ClusterLabels, Metrics},
     oceanbase::{
-        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest,
+        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest, TenantRow,
         is_final_job_status, mysql::MysqlCluster,
     },
 };
@@ -74,17 +74,21 @@ pub struct Interest {
     /// cannot have ended before, so the finished jobs are searched from the earliest such time on; without
     /// one, the task has no job to find among the finished ones.
     pub since: Option<Timestamp>,
+    /// For an overview (an empty `tenant`: a strategy): the tenants it covers, every tenant when empty.
+    /// A change in another tenant does not wake it.
+    pub overview: Vec<String>,
 }
 
 impl Interest {
-    /// Any change anywhere in the cluster (a strategy: an empty tenant names the whole cluster).
-    pub fn whole_cluster() -> Self {
+    /// Any change in `tenants` (every tenant when empty): a strategy's overview.
+    pub fn overview(tenants: &[String]) -> Self {
         Self {
             tenant: String::new(),
             description: None,
             active: false,
             restore: false,
             since: None,
+            overview: tenants.to_vec(),
         }
     }
 }
@@ -489,10 +493,23 @@ fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
         return hasher.hash_one(matches!(observation, Observation::Unknown));
     };
     if interest.tenant.is_empty() {
-        // The whole cluster (a strategy's overview), coarsely.
+        // An overview (a strategy's) of its tenants, coarsely.
+        let covered: Vec<&TenantRow> = snapshot
+            .tenants
+            .iter()
+            .filter(|t| {
+                interest.overview.is_empty()
+                    || interest
+                        .overview
+                        .iter()
+                        .any(|name| name.eq_ignore_ascii_case(&t.name))
+            })
+            .collect();
+        let ids: HashSet<i64> = covered.iter().map(|t| t.id).collect();
         let rounds: Vec<_> = snapshot
             .rounds
             .iter()
+            .filter(|r| ids.contains(&r.tenant_id))
             .map(|r| {
                 (
                     r.tenant_id,
@@ -504,17 +521,31 @@ fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
         let sets: Vec<_> = snapshot
             .sets
             .iter()
+            .filter(|s| ids.contains(&s.tenant_id))
             .map(|s| (s.tenant_id, s.backup_set_id, &s.status, &s.file_status))
             .collect();
         let pieces: Vec<_> = snapshot
             .pieces
             .iter()
+            .filter(|p| ids.contains(&p.tenant_id))
             .map(|p| (p.tenant_id, p.piece_id, &p.status, &p.file_status))
             .collect();
+        let settings: Vec<_> = covered
+            .iter()
+            .map(|t| {
+                (
+                    snapshot.archive_dest(t.id),
+                    snapshot.data_dest(t.id),
+                    snapshot.delete_policy(t.id),
+                )
+            })
+            .collect();
+        let cleans: Vec<_> = clean_fingerprint(snapshot, None)
+            .into_iter()
+            .filter(|(tenant_id, ..)| ids.contains(tenant_id))
+            .collect();
         return hasher.hash_one(format!(
-            "{:?}{rounds:?}{sets:?}{pieces:?}{:?}",
-            snapshot.tenants,
-            clean_fingerprint(snapshot, None)
+            "{covered:?}{rounds:?}{sets:?}{pieces:?}{settings:?}{cleans:?}"
         ));
     }
     if interest.restore {
@@ -630,6 +661,7 @@ mod tests {
             active: false,
             restore: false,
             since: None,
+            overview: Vec::new(),
         };
         let task = Interest {
             description: Some("uid".into()),
@@ -656,6 +688,68 @@ mod tests {
             since: Timestamp::UNIX_EPOCH,
         };
         assert_ne!(fingerprint(&base, &task), fingerprint(&gone, &task));
+    }
+
+    /// Two tenants: tenant1 as [`snapshot`] makes it, and tenant2 whose checkpoint and newest backup set
+    /// are given.
+    fn two_tenants(
+        tenant1_checkpoint: u64,
+        tenant2_checkpoint: u64,
+        tenant2_set: &str,
+    ) -> Observation {
+        let Observation::Seen { snapshot, at } = snapshot(tenant1_checkpoint, "DOING") else {
+            unreachable!("snapshot() makes a seen observation")
+        };
+        let mut snapshot = (*snapshot).clone();
+        snapshot.tenants.push(TenantRow {
+            id: 1004,
+            name: "tenant2".into(),
+            ..snapshot.tenants[0].clone()
+        });
+        snapshot.rounds.push(ArchiveRound {
+            tenant_id: 1004,
+            checkpoint_scn: tenant2_checkpoint,
+            ..snapshot.rounds[0].clone()
+        });
+        snapshot.sets.push(crate::oceanbase::BackupSetRow {
+            tenant_id: 1004,
+            backup_set_id: 1,
+            backup_type: "FULL".into(),
+            status: tenant2_set.into(),
+            file_status: "AVAILABLE".into(),
+            input_bytes: 0,
+            output_bytes: 0,
+            end: None,
+            path: String::new(),
+            prev_full_backup_set_id: 0,
+            prev_inc_backup_set_id: 0,
+            start_replay_scn: 0,
+            min_restore_scn: 0,
+        });
+        Observation::Seen {
+            snapshot: Arc::new(snapshot),
+            at,
+        }
+    }
+
+    #[test]
+    fn a_strategy_is_woken_by_its_own_tenants_only() {
+        let minute = 60_000_000_000;
+        let base = two_tenants(minute, minute, "DOING");
+        let own = Interest::overview(&["TENANT1".into()]);
+        let every = Interest::overview(&[]);
+        // Another tenant's backup set ends, its checkpoint moves on: not this strategy's business (with 100
+        // strategies on one cluster, each change woke all of them).
+        for other in [
+            two_tenants(minute, minute, "SUCCESS"),
+            two_tenants(minute, 2 * minute, "DOING"),
+        ] {
+            assert_eq!(fingerprint(&base, &own), fingerprint(&other, &own));
+            assert_ne!(fingerprint(&base, &every), fingerprint(&other, &every));
+        }
+        // Its own tenant's checkpoint moving on (names ignore case) wakes it.
+        let moved = two_tenants(2 * minute, minute, "DOING");
+        assert_ne!(fingerprint(&base, &own), fingerprint(&moved, &own));
     }
 
     #[tokio::test]
@@ -688,6 +782,7 @@ mod tests {
             active: false,
             restore: false,
             since: None,
+            overview: Vec::new(),
         };
         for (kind, name) in [("BackupTask", "a"), ("BackupTask", "b"), ("LogBackup", "a")] {
             observers.watch(&observer, key(kind, name), Some(interest(name)));

@@ -98,8 +98,11 @@ pub async fn handle(
         namespace: namespace.to_string(),
         name: strategy.name_any(),
     };
-    ctx.observers
-        .watch(&observer, object.clone(), Some(Interest::whole_cluster()));
+    ctx.observers.watch(
+        &observer,
+        object.clone(),
+        Some(Interest::overview(&strategy.spec.tenants)),
+    );
     let Observation::Seen { snapshot, .. } = observer.latest() else {
         warn(
             ctx,

@@ -92,7 +92,7 @@ impl Reconcile for BackupStrategy {
             },
             &spec.cluster.name,
         );
-        // An empty tenant names the whole cluster: the strategy is woken by any change in it.
+        // Woken by a change in its tenants (in any tenant when it lists none).
         ctx.observers.watch(
             &observer,
             ObjectKey {
@@ -100,7 +100,7 @@ impl Reconcile for BackupStrategy {
                 namespace: namespace.clone(),
                 name: strategy.name_any(),
             },
-            Some(Interest::whole_cluster()),
+            Some(Interest::overview(&spec.tenants)),
         );
         let observation = observer.latest();
         let tenants: Vec<String> = match (&observation, spec.tenants.is_empty()) {

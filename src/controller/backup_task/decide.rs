@@ -77,6 +77,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             active,
             restore: false,
             since,
+            overview: Vec::new(),
         })
     };
     if previous.phase.is_some_and(is_terminal) {
@@ -369,6 +370,7 @@ fn follow_job(
             active: true,
             restore: false,
             since,
+            overview: Vec::new(),
         }),
         recheck,
     }

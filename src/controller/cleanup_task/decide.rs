@@ -83,6 +83,7 @@ pub fn decide(
             active,
             restore: false,
             since: None,
+            overview: Vec::new(),
         })
     };
     if previous.phase.is_some_and(is_terminal) {
@@ -320,6 +321,7 @@ fn follow_job(
             active: true,
             restore: false,
             since: None,
+            overview: Vec::new(),
         }),
     }
 }

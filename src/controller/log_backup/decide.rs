@@ -100,6 +100,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         active: true,
         restore: false,
         since: None,
+        overview: Vec::new(),
     };
     let (snapshot, tenant, reachable) = match observed::read(
         inputs.observation,

@@ -117,6 +117,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             active,
             restore: true,
             since: None,
+            overview: Vec::new(),
         })
     };
     if let Some(phase) = previous.phase.filter(|p| is_terminal(*p)) {
@@ -467,6 +468,7 @@ fn follow(
         active: true,
         restore: true,
         since: None,
+        overview: Vec::new(),
     });
     if !succeeded {
         // RESTORE_FAIL on the progress row: ending, its cause comes with the history row.
