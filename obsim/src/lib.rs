@@ -6,6 +6,7 @@ pub mod control;
 pub mod engine;
 pub mod error;
 pub mod model;
+pub mod schema;
 pub mod sim;
 pub mod sql;
 pub mod views;
