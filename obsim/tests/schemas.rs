@@ -104,3 +104,16 @@ fn both_schema_versions_are_read_whole_and_agree_with_the_files_own_counts() {
         ]
     );
 }
+
+#[test]
+fn every_type_the_real_views_declare_is_one_obsim_can_serve() {
+    for schema in [Schema::Older, Schema::Newest] {
+        for (view, columns) in views(schema).expect("reads") {
+            for column in columns {
+                let ty = obsim::sql::value::SqlType::parse(&column.ty)
+                    .unwrap_or_else(|| panic!("{view}.{}: {}", column.name, column.ty));
+                assert_eq!(ty.to_string(), column.ty, "{view}.{}", column.name);
+            }
+        }
+    }
+}

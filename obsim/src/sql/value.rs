@@ -20,21 +20,120 @@ pub enum ColumnKind {
     DateTime,
 }
 
+/// A view column's MySQL type as a real server declares it (`desc` prints it, the column definition sends it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SqlType {
+    /// `bigint(w)` (display width w: 20, sometimes 21).
+    BigInt(u8),
+    /// `bigint(w) unsigned`.
+    BigIntUnsigned(u8),
+    /// `varchar(n)`, n characters.
+    Varchar(u32),
+    /// `longtext`.
+    LongText,
+    /// `timestamp(d)`.
+    Timestamp(u8),
+    /// `datetime(d)`.
+    DateTime(u8),
+    /// `decimal(precision,scale)`.
+    Decimal(u8, u8),
+    /// `double`.
+    Double,
+}
+
+impl SqlType {
+    /// Reads a type as `desc` prints it; `None` for a type obsim does not serve.
+    pub fn parse(desc: &str) -> Option<Self> {
+        let desc = desc.trim();
+        let (base, args) = match desc.split_once('(') {
+            Some((base, rest)) => {
+                let (args, tail) = rest.split_once(')')?;
+                (base, Some((args, tail.trim())))
+            }
+            None => (desc, None),
+        };
+        let number = |text: &str| text.trim().parse::<u32>().ok();
+        Some(match (base, args) {
+            ("bigint", Some((w, ""))) => SqlType::BigInt(u8::try_from(number(w)?).ok()?),
+            ("bigint", Some((w, "unsigned"))) => {
+                SqlType::BigIntUnsigned(u8::try_from(number(w)?).ok()?)
+            }
+            ("varchar", Some((n, ""))) => SqlType::Varchar(number(n)?),
+            ("longtext", None) => SqlType::LongText,
+            ("timestamp", Some((d, ""))) => SqlType::Timestamp(u8::try_from(number(d)?).ok()?),
+            ("datetime", Some((d, ""))) => SqlType::DateTime(u8::try_from(number(d)?).ok()?),
+            ("decimal", Some((ps, ""))) => {
+                let (p, s) = ps.split_once(',')?;
+                SqlType::Decimal(
+                    u8::try_from(number(p)?).ok()?,
+                    u8::try_from(number(s)?).ok()?,
+                )
+            }
+            ("double", None) => SqlType::Double,
+            _ => return None,
+        })
+    }
+
+    /// The class of values it holds (what expressions and comparisons see).
+    pub fn kind(self) -> ColumnKind {
+        match self {
+            SqlType::BigInt(_) => ColumnKind::Int,
+            SqlType::BigIntUnsigned(_) => ColumnKind::UInt,
+            SqlType::Varchar(_) | SqlType::LongText => ColumnKind::Text,
+            SqlType::Timestamp(_) | SqlType::DateTime(_) => ColumnKind::DateTime,
+            SqlType::Decimal(..) | SqlType::Double => ColumnKind::Decimal,
+        }
+    }
+}
+
+impl fmt::Display for SqlType {
+    /// As `desc` prints it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SqlType::BigInt(w) => write!(f, "bigint({w})"),
+            SqlType::BigIntUnsigned(w) => write!(f, "bigint({w}) unsigned"),
+            SqlType::Varchar(n) => write!(f, "varchar({n})"),
+            SqlType::LongText => f.write_str("longtext"),
+            SqlType::Timestamp(d) => write!(f, "timestamp({d})"),
+            SqlType::DateTime(d) => write!(f, "datetime({d})"),
+            SqlType::Decimal(p, s) => write!(f, "decimal({p},{s})"),
+            SqlType::Double => f.write_str("double"),
+        }
+    }
+}
+
 /// One column of a result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Column {
     /// Name as the client sees it (upper case for view columns, as OceanBase reports them).
     pub name: String,
-    /// Declared type.
+    /// The class of its values.
     pub kind: ColumnKind,
+    /// A view column's exact type as the real server declares it; `None` for computed columns
+    /// (`SELECT 1`, `time_to_usec(…)`), which get their kind's default definition.
+    pub declared: Option<SqlType>,
+    /// Whether it may hold NULL (a view column's `desc` says; computed columns may).
+    pub nullable: bool,
 }
 
 impl Column {
-    /// A column of the given name and type.
+    /// A computed column of the given name and kind.
     pub fn new(name: impl Into<String>, kind: ColumnKind) -> Self {
         Self {
             name: name.into(),
             kind,
+            declared: None,
+            nullable: true,
+        }
+    }
+
+    /// A view column as a real server declares it.
+    pub fn declared(name: impl Into<String>, declared: SqlType, nullable: bool) -> Self {
+        Self {
+            name: name.into(),
+            kind: declared.kind(),
+            declared: Some(declared),
+            nullable,
         }
     }
 }
@@ -176,6 +275,26 @@ mod tests {
             t.compare(&Value::Text("2026-11-20 08:00:00".into())),
             Some(Ordering::Greater)
         );
+    }
+
+    #[test]
+    fn every_type_desc_prints_reads_back_as_itself() {
+        for desc in [
+            "bigint(20)",
+            "bigint(20) unsigned",
+            "bigint(21)",
+            "varchar(4096)",
+            "longtext",
+            "timestamp(6)",
+            "datetime(6)",
+            "decimal(23,2)",
+            "double",
+        ] {
+            let ty = SqlType::parse(desc).unwrap_or_else(|| panic!("{desc}"));
+            assert_eq!(ty.to_string(), desc);
+        }
+        assert_eq!(SqlType::parse("tinyint(4)"), None);
+        assert_eq!(SqlType::parse("varchar(x)"), None);
     }
 
     #[test]
