@@ -9,7 +9,7 @@ use mysql_common::{
 
 use crate::{
     error::SqlError,
-    sql::value::{Column, ColumnKind, Value},
+    sql::value::{Column, ColumnKind, SqlType, Value},
 };
 
 /// utf8mb4_general_ci, the collation OceanBase's MySQL mode reports for strings.
@@ -58,7 +58,7 @@ pub fn error(error: &SqlError) -> Vec<u8> {
     buf
 }
 
-/// The wire type of a column kind.
+/// The wire type of a column kind (computed columns).
 pub fn column_type(kind: ColumnKind) -> ColumnType {
     match kind {
         ColumnKind::Int | ColumnKind::UInt => ColumnType::MYSQL_TYPE_LONGLONG,
@@ -68,9 +68,87 @@ pub fn column_type(kind: ColumnKind) -> ColumnType {
     }
 }
 
-/// A column definition packet.
-pub fn column_definition(column: &Column, table: &str) -> Vec<u8> {
-    let (charset, length, flags, decimals) = match column.kind {
+/// What a column definition says of a type: wire type, collation, length, flags, decimals.
+struct Definition {
+    wire: ColumnType,
+    charset: u16,
+    length: u32,
+    flags: ColumnFlags,
+    decimals: u8,
+}
+
+/// As MySQL defines them: a number's length is its display width (a decimal's precision plus sign and
+/// point), a string's its maximum bytes (4 a character in utf8mb4), a time's its text width.
+fn declared_definition(ty: SqlType) -> Definition {
+    let number = ColumnFlags::NUM_FLAG | ColumnFlags::BINARY_FLAG;
+    let (wire, charset, length, flags, decimals) = match ty {
+        SqlType::BigInt(width) => (
+            ColumnType::MYSQL_TYPE_LONGLONG,
+            BINARY,
+            u32::from(width),
+            number,
+            0,
+        ),
+        SqlType::BigIntUnsigned(width) => (
+            ColumnType::MYSQL_TYPE_LONGLONG,
+            BINARY,
+            u32::from(width),
+            number | ColumnFlags::UNSIGNED_FLAG,
+            0,
+        ),
+        SqlType::Varchar(n) => (
+            ColumnType::MYSQL_TYPE_VAR_STRING,
+            UTF8MB4,
+            n.saturating_mul(4),
+            ColumnFlags::empty(),
+            0,
+        ),
+        SqlType::LongText => (
+            ColumnType::MYSQL_TYPE_LONG_BLOB,
+            UTF8MB4,
+            u32::MAX,
+            ColumnFlags::BLOB_FLAG,
+            0,
+        ),
+        SqlType::Timestamp(d) => (
+            ColumnType::MYSQL_TYPE_TIMESTAMP,
+            BINARY,
+            time_width(d),
+            ColumnFlags::BINARY_FLAG,
+            d,
+        ),
+        SqlType::DateTime(d) => (
+            ColumnType::MYSQL_TYPE_DATETIME,
+            BINARY,
+            time_width(d),
+            ColumnFlags::BINARY_FLAG,
+            d,
+        ),
+        SqlType::Decimal(precision, scale) => (
+            ColumnType::MYSQL_TYPE_NEWDECIMAL,
+            BINARY,
+            u32::from(precision) + u32::from(scale > 0) + 1,
+            number,
+            scale,
+        ),
+        SqlType::Double => (ColumnType::MYSQL_TYPE_DOUBLE, BINARY, 22, number, 31),
+    };
+    Definition {
+        wire,
+        charset,
+        length,
+        flags,
+        decimals,
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` and, with fractional digits, a point and those digits.
+fn time_width(digits: u8) -> u32 {
+    19 + if digits > 0 { 1 + u32::from(digits) } else { 0 }
+}
+
+fn computed_definition(kind: ColumnKind) -> Definition {
+    let (charset, length, flags, decimals) = match kind {
         ColumnKind::Int => (
             BINARY,
             20,
@@ -92,29 +170,68 @@ pub fn column_definition(column: &Column, table: &str) -> Vec<u8> {
         ColumnKind::Text => (UTF8MB4, 4096 * 4, ColumnFlags::empty(), 31),
         ColumnKind::DateTime => (BINARY, 26, ColumnFlags::BINARY_FLAG, 6),
     };
-    let definition = ColumnDefinition::new(column_type(column.kind))
+    Definition {
+        wire: column_type(kind),
+        charset,
+        length,
+        flags,
+        decimals,
+    }
+}
+
+/// A column definition packet.
+pub fn column_definition(column: &Column, table: &str) -> Vec<u8> {
+    let mut definition = match column.declared {
+        Some(ty) => declared_definition(ty),
+        None => computed_definition(column.kind),
+    };
+    if !column.nullable {
+        definition.flags |= ColumnFlags::NOT_NULL_FLAG;
+    }
+    let packet = ColumnDefinition::new(definition.wire)
         .with_schema(b"oceanbase")
         .with_table(table.as_bytes())
         .with_org_table(table.as_bytes())
         .with_name(column.name.as_bytes())
         .with_org_name(column.name.as_bytes())
-        .with_character_set(charset)
-        .with_column_length(length)
-        .with_flags(flags)
-        .with_decimals(decimals);
+        .with_character_set(definition.charset)
+        .with_column_length(definition.length)
+        .with_flags(definition.flags)
+        .with_decimals(definition.decimals);
     let mut buf = Vec::new();
-    definition.serialize(&mut buf);
+    packet.serialize(&mut buf);
     buf
 }
 
+/// A non-NULL value as the text protocol sends it in `column`: a decimal with its column's scale, a time
+/// with its column's fractional digits.
+pub fn render(column: &Column, value: &Value) -> String {
+    match (column.declared, value) {
+        (Some(SqlType::Decimal(_, scale)), v) => match v.as_float() {
+            Some(x) => format!("{x:.*}", usize::from(scale)),
+            None => v.to_string(),
+        },
+        (Some(SqlType::Timestamp(d) | SqlType::DateTime(d)), Value::DateTime(t)) => {
+            let whole = t.strftime("%Y-%m-%d %H:%M:%S").to_string();
+            if d == 0 {
+                whole
+            } else {
+                let micros = format!("{:06}", t.subsec_nanosecond() / 1000);
+                format!("{whole}.{}", &micros[..usize::from(d.min(6))])
+            }
+        }
+        _ => value.to_string(),
+    }
+}
+
 /// A text-protocol row: each value as a length-encoded string, NULL as 0xfb.
-pub fn text_row(row: &[Value]) -> Vec<u8> {
+pub fn text_row(columns: &[Column], row: &[Value]) -> Vec<u8> {
     let mut buf = Vec::new();
-    for value in row {
+    for (column, value) in columns.iter().zip(row) {
         match value {
             Value::Null => buf.push(0xfb),
             other => {
-                buf.write_lenenc_str(other.to_string().as_bytes()).ok();
+                buf.write_lenenc_str(render(column, other).as_bytes()).ok();
             }
         }
     }
@@ -157,8 +274,11 @@ pub fn binary_row(columns: &[Column], row: &[Value]) -> Vec<u8> {
                 buf.push(t.second() as u8);
                 buf.extend_from_slice(&((t.subsec_nanosecond() / 1000) as u32).to_le_bytes());
             }
+            (_, v) if column.declared == Some(SqlType::Double) => {
+                buf.extend_from_slice(&v.as_float().unwrap_or_default().to_le_bytes());
+            }
             (_, v) => {
-                buf.write_lenenc_str(v.to_string().as_bytes()).ok();
+                buf.write_lenenc_str(render(column, v).as_bytes()).ok();
             }
         }
     }
@@ -179,8 +299,32 @@ mod tests {
 
     #[test]
     fn text_rows_mark_null_and_length_prefix_values() {
-        let row = text_row(&[Value::Null, Value::Int(42), Value::Text("DOING".into())]);
+        let columns = [
+            Column::new("A", ColumnKind::Int),
+            Column::new("B", ColumnKind::Int),
+            Column::new("C", ColumnKind::Text),
+        ];
+        let row = text_row(
+            &columns,
+            &[Value::Null, Value::Int(42), Value::Text("DOING".into())],
+        );
         assert_eq!(row, [0xfb, 2, b'4', b'2', 5, b'D', b'O', b'I', b'N', b'G']);
+    }
+
+    #[test]
+    fn declared_columns_render_and_define_as_their_type() {
+        let ratio = Column::declared("COMPRESSION_RATIO", SqlType::Decimal(23, 2), false);
+        assert_eq!(render(&ratio, &Value::Decimal(0.5)), "0.50");
+        let at = Column::declared("START_TIMESTAMP", SqlType::Timestamp(6), false);
+        let t = Value::DateTime("2026-11-20T08:30:00.25".parse().expect("datetime"));
+        assert_eq!(render(&at, &t), "2026-11-20 08:30:00.250000");
+        let varchar = declared_definition(SqlType::Varchar(64));
+        assert_eq!((varchar.length, varchar.charset), (256, UTF8MB4));
+        let decimal = declared_definition(SqlType::Decimal(23, 2));
+        assert_eq!((decimal.length, decimal.decimals), (25, 2));
+        let unsigned = declared_definition(SqlType::BigIntUnsigned(20));
+        assert!(unsigned.flags.contains(ColumnFlags::UNSIGNED_FLAG));
+        assert_eq!(declared_definition(SqlType::Timestamp(6)).length, 26);
     }
 
     #[test]

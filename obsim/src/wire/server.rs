@@ -316,7 +316,7 @@ impl Connection {
                         let encoded = if binary {
                             encode::binary_row(&table.columns, row)
                         } else {
-                            encode::text_row(row)
+                            encode::text_row(&table.columns, row)
                         };
                         self.packets.write(&encoded).await?;
                     }
