@@ -10,7 +10,7 @@ use sqlparser::ast::{
     Value as SqlValue,
 };
 
-use super::value::{ColumnKind, Table, Value};
+use super::value::{Column, ColumnKind, Table, Value};
 use crate::error::SqlError;
 
 /// What an expression can see: the row's columns, the clock, session variables, the server version.
@@ -345,6 +345,25 @@ fn call(name: &str, args: &[Expr], scope: &Scope<'_>) -> Result<Value, SqlError>
 /// Whether a name is an aggregate function the engine computes over all matching rows.
 pub fn is_aggregate(name: &str) -> bool {
     matches!(name, "count" | "max" | "min" | "sum")
+}
+
+/// An expression's result column named `name`: a plain column reference keeps the source column's
+/// declared type and nullability (as a real server describes `SELECT *` or `SELECT status`); anything
+/// else is a computed column of its kind.
+pub fn column_of(name: &str, expr: &Expr, table: &Table) -> Column {
+    let source = match expr {
+        Expr::Identifier(ident) => table.column_index(&ident.value),
+        Expr::CompoundIdentifier(parts) => parts.last().and_then(|p| table.column_index(&p.value)),
+        Expr::Nested(inner) => return column_of(name, inner, table),
+        _ => None,
+    };
+    match source {
+        Some(i) => Column {
+            name: name.to_string(),
+            ..table.columns[i].clone()
+        },
+        None => Column::new(name, kind_of(expr, table)),
+    }
 }
 
 /// The declared type of an expression's result column.

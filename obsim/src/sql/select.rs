@@ -10,7 +10,7 @@ use sqlparser::ast::{
 };
 
 use super::{
-    expr::{Scope, eval, is_aggregate, kind_of},
+    expr::{Scope, column_of, eval, is_aggregate},
     value::{Column, ColumnKind, Table, Value},
 };
 use crate::error::SqlError;
@@ -85,7 +85,7 @@ pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<QueryResult, SqlError
     let items = projection(&select.projection, &input)?;
     let columns: Vec<Column> = items
         .iter()
-        .map(|(name, expr)| Column::new(name.clone(), kind_of(expr, &input)))
+        .map(|(name, expr)| column_of(name, expr, &input))
         .collect();
 
     if items.iter().any(|(_, e)| contains_aggregate(e)) {

@@ -7,9 +7,10 @@ mod restore;
 
 use crate::{
     model::{Cluster, TenantType, Version},
+    schema::{ColumnDesc, Schema},
     sql::{
         expr::civil,
-        value::{Column, ColumnKind, Table, Value},
+        value::{Column, ColumnKind, SqlType, Table, Value},
     },
 };
 
@@ -18,7 +19,92 @@ use crate::{
 /// (reference §1.3) — except `DBA_OB_TENANTS`, which lists every tenant in sys.
 pub fn view(cluster: &Cluster, name: &str) -> Option<Table> {
     let upper = name.to_uppercase();
-    match upper.as_str() {
+    let table = built(cluster, &upper)?;
+    // The embedded schema files always read (a test says so); were they broken, the view would be unknown.
+    let real = crate::schema::views(schema_of(cluster.version))
+        .ok()?
+        .get(&upper)?;
+    Some(conform(table, real))
+}
+
+/// The schema a version serves (reference §14): the newest from 4.4.1 — its delete jobs' `PARAMETER` is a
+/// varchar, which manual cleanup by backup set or piece id needs — and the older one before.
+pub fn schema_of(version: Version) -> Schema {
+    if version >= Version::V4_4_1 {
+        Schema::Newest
+    } else {
+        Schema::Older
+    }
+}
+
+/// `table` (obsim's columns, by name) as the real view declares it: exactly the real columns, in their order,
+/// with their types and nullability. A column obsim does not model gets what a real server shows for an
+/// unset value (NULL where the column allows it, else zero or empty); a column the real view lacks is dropped.
+fn conform(table: Table, real: &[ColumnDesc]) -> Table {
+    let sources: Vec<Option<usize>> = real.iter().map(|c| table.column_index(&c.name)).collect();
+    let columns: Vec<Column> = real
+        .iter()
+        .map(|c| match SqlType::parse(&c.ty) {
+            Some(ty) => Column::declared(c.name.clone(), ty, c.nullable),
+            // Every type in the files parses (a test says so).
+            None => Column::new(c.name.clone(), ColumnKind::Text),
+        })
+        .collect();
+    let rows = table
+        .rows
+        .into_iter()
+        .map(|row| {
+            columns
+                .iter()
+                .zip(&sources)
+                .map(|(column, source)| match source.and_then(|i| row.get(i)) {
+                    Some(value) => fitted(column, value.clone()),
+                    None => unset(column),
+                })
+                .collect()
+        })
+        .collect();
+    Table { columns, rows }
+}
+
+/// A value in its column's class where that loses nothing (a number sent as text, an integer in a decimal).
+fn fitted(column: &Column, value: Value) -> Value {
+    match (column.kind, &value) {
+        (ColumnKind::Int, Value::Text(_) | Value::UInt(_)) => value
+            .as_integer()
+            .and_then(|v| i64::try_from(v).ok())
+            .map_or(value, Value::Int),
+        (ColumnKind::UInt, Value::Text(_) | Value::Int(_)) => value
+            .as_integer()
+            .and_then(|v| u64::try_from(v).ok())
+            .map_or(value, Value::UInt),
+        (ColumnKind::Decimal, Value::Int(_) | Value::UInt(_) | Value::Text(_)) => {
+            value.as_float().map_or(value, Value::Decimal)
+        }
+        (ColumnKind::Text, Value::Int(_) | Value::UInt(_) | Value::Decimal(_)) => {
+            Value::Text(value.to_string())
+        }
+        _ => value,
+    }
+}
+
+/// What a column obsim does not model shows.
+fn unset(column: &Column) -> Value {
+    if column.nullable {
+        return Value::Null;
+    }
+    match column.kind {
+        ColumnKind::Int => Value::Int(0),
+        ColumnKind::UInt => Value::UInt(0),
+        ColumnKind::Decimal => Value::Decimal(0.0),
+        ColumnKind::Text => Value::Text(String::new()),
+        ColumnKind::DateTime => Value::DateTime(civil(jiff::Timestamp::UNIX_EPOCH)),
+    }
+}
+
+/// The view as obsim builds it from the model, before [`conform`].
+fn built(cluster: &Cluster, upper: &str) -> Option<Table> {
+    match upper {
         "DBA_OB_TENANTS" => return Some(tenants(cluster)),
         "DBA_OB_UNIT_CONFIGS" => return Some(restore::unit_configs(cluster)),
         "DBA_OB_RESOURCE_POOLS" => return Some(restore::resource_pools(cluster)),

@@ -3,8 +3,6 @@
 use mysql_common::{
     constants::{CapabilityFlags, ColumnFlags, ColumnType, StatusFlags},
     io::WriteMysqlExt,
-    packets::Column as ColumnDefinition,
-    proto::MySerialize,
 };
 
 use crate::{
@@ -188,18 +186,26 @@ pub fn column_definition(column: &Column, table: &str) -> Vec<u8> {
     if !column.nullable {
         definition.flags |= ColumnFlags::NOT_NULL_FLAG;
     }
-    let packet = ColumnDefinition::new(definition.wire)
-        .with_schema(b"oceanbase")
-        .with_table(table.as_bytes())
-        .with_org_table(table.as_bytes())
-        .with_name(column.name.as_bytes())
-        .with_org_name(column.name.as_bytes())
-        .with_character_set(definition.charset)
-        .with_column_length(definition.length)
-        .with_flags(definition.flags)
-        .with_decimals(definition.decimals);
+    // Protocol::ColumnDefinition41, written out: mysql_common's serializer puts the column length before
+    // the character set, which clients then read swapped (a length of 63 << 16, collation 20).
     let mut buf = Vec::new();
-    packet.serialize(&mut buf);
+    for text in [
+        "def",
+        "oceanbase",
+        table,
+        table,
+        column.name.as_str(),
+        column.name.as_str(),
+    ] {
+        buf.write_lenenc_str(text.as_bytes()).ok();
+    }
+    buf.push(0x0c);
+    buf.extend_from_slice(&definition.charset.to_le_bytes());
+    buf.extend_from_slice(&definition.length.to_le_bytes());
+    buf.push(definition.wire as u8);
+    buf.extend_from_slice(&definition.flags.bits().to_le_bytes());
+    buf.push(definition.decimals);
+    buf.extend_from_slice(&[0, 0]);
     buf
 }
 
@@ -325,6 +331,17 @@ mod tests {
         let unsigned = declared_definition(SqlType::BigIntUnsigned(20));
         assert!(unsigned.flags.contains(ColumnFlags::UNSIGNED_FLAG));
         assert_eq!(declared_definition(SqlType::Timestamp(6)).length, 26);
+    }
+
+    #[test]
+    fn a_column_definition_puts_the_character_set_before_the_length() {
+        let column = Column::declared("AB", SqlType::BigInt(20), false);
+        let packet = column_definition(&column, "T");
+        let fixed = &packet[packet.len() - 13..];
+        assert_eq!(fixed[0], 0x0c);
+        assert_eq!(&fixed[1..3], &BINARY.to_le_bytes(), "character set first");
+        assert_eq!(&fixed[3..7], &20u32.to_le_bytes(), "then the length");
+        assert_eq!(fixed[7], ColumnType::MYSQL_TYPE_LONGLONG as u8);
     }
 
     #[test]
