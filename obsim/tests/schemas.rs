@@ -191,3 +191,92 @@ async fn every_view_in_both_profiles_sends_exactly_the_real_columns() {
     );
     assert_eq!(checked.0, 74);
 }
+
+/// Why `text` (a value as the text protocol sends it) does not fit `ty` as a real server renders it.
+fn misfit(text: &str, ty: &str) -> Option<String> {
+    use obsim::sql::value::SqlType;
+    let fits = match SqlType::parse(ty)? {
+        SqlType::BigInt(_) => text.parse::<i64>().is_ok(),
+        SqlType::BigIntUnsigned(_) => text.parse::<u64>().is_ok(),
+        SqlType::Varchar(n) => text.chars().count() <= n as usize,
+        SqlType::LongText => true,
+        SqlType::Timestamp(d) | SqlType::DateTime(d) => {
+            let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+            whole.parse::<jiff::civil::DateTime>().is_ok() && fraction.len() == usize::from(d)
+        }
+        SqlType::Decimal(_, scale) => {
+            let fraction = text.split_once('.').map_or("", |(_, f)| f);
+            text.parse::<f64>().is_ok() && fraction.len() == usize::from(scale)
+        }
+        SqlType::Double => text.parse::<f64>().is_ok(),
+    };
+    (!fits).then(|| format!("{text:?} is not a {ty}"))
+}
+
+#[tokio::test]
+async fn every_value_fits_its_declared_type_and_not_null_columns_hold_values() {
+    // Archiving, backups, an expiry cleanup, resources and a restore: rows in every view.
+    const DAY: i64 = 86_400;
+    let mut failures = Vec::new();
+    let mut values = 0;
+    for version in [Version::V4_2_5, Version::V4_4_1] {
+        let (opts, cluster) = common::start_with_cluster(version).await;
+        let mut conn = mysql_async::Conn::new(opts).await.expect("connect");
+        common::archiving_tenant1(&mut conn, &cluster).await;
+        common::completed_backup(&mut conn, &cluster, false).await;
+        common::completed_backup(&mut conn, &cluster, true).await;
+        common::step(&cluster, 2 * DAY);
+        common::completed_backup(&mut conn, &cluster, false).await;
+        for statement in [
+            "ALTER SYSTEM ADD DELETE BACKUP POLICY 'default' RECOVERY_WINDOW '1d' TENANT = tenant1",
+            "CREATE RESOURCE UNIT IF NOT EXISTS unit_r MAX_CPU = 2, MEMORY_SIZE = '4G'",
+            "CREATE RESOURCE POOL pool_r UNIT = 'unit_r', UNIT_NUM = 1, ZONE_LIST = ('zone1')",
+        ] {
+            conn.query_drop(statement).await.expect(statement);
+        }
+        common::step(&cluster, 3_600 + 600);
+        let checkpoint: Option<u64> = conn
+            .query_first("SELECT checkpoint_scn FROM CDB_OB_ARCHIVELOG WHERE tenant_id = 1002")
+            .await
+            .expect("checkpoint");
+        let until = checkpoint.expect("a checkpoint") - 30_000_000_000;
+        conn.query_drop(format!(
+            "ALTER SYSTEM RESTORE restored FROM 'file:///backup/data,file:///backup/archive' \
+             UNTIL SCN = {until} WITH 'pool_list=pool_r' DESCRIPTION 'uid-1'"
+        ))
+        .await
+        .expect("restore");
+        common::step(&cluster, 3);
+        for (view, real) in views(schema_of(version)).expect("reads") {
+            let rows: Vec<mysql_async::Row> = conn
+                .query(format!("SELECT * FROM oceanbase.{view}"))
+                .await
+                .unwrap_or_else(|e| panic!("{view}: {e}"));
+            for row in rows {
+                for (i, column) in real.iter().enumerate() {
+                    let problem = match row.as_ref(i) {
+                        Some(mysql_async::Value::NULL) | None if !column.nullable => {
+                            Some("NULL in a NOT NULL column".to_string())
+                        }
+                        Some(mysql_async::Value::Bytes(bytes)) => {
+                            values += 1;
+                            misfit(&String::from_utf8_lossy(bytes), &column.ty)
+                        }
+                        _ => None,
+                    };
+                    if let Some(problem) = problem {
+                        failures.push(format!("{version} {view}.{}: {problem}", column.name));
+                    }
+                }
+            }
+        }
+    }
+    println!("checked {values} values");
+    assert!(values > 500, "the cluster had rows to check: {values}");
+    assert!(
+        failures.is_empty(),
+        "{} misfits:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

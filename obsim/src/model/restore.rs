@@ -21,13 +21,32 @@ pub const RESTORE_BYTES_PER_SECOND: u64 = 400 * 1024 * 1024;
 /// How long each short phase takes.
 const STEP: SignedDuration = SignedDuration::from_secs(2);
 
-/// A resource unit config (`CREATE RESOURCE UNIT`).
+/// A resource unit config (`CREATE RESOURCE UNIT`), sizes in bytes as `DBA_OB_UNIT_CONFIGS` shows them.
 #[derive(Clone, Debug)]
 pub struct ResourceUnit {
     pub name: String,
-    pub max_cpu: String,
-    pub memory_size: String,
-    pub log_disk_size: Option<String>,
+    pub max_cpu: f64,
+    /// `MIN_CPU`, `MAX_CPU` when not given.
+    pub min_cpu: f64,
+    pub memory_size: i64,
+    /// `LOG_DISK_SIZE`; three times the memory when not given (OceanBase's default).
+    pub log_disk_size: i64,
+}
+
+/// A size as `CREATE RESOURCE UNIT` takes it — bytes, or a number with `K`, `M`, `G`, `T` (optionally
+/// followed by `B`) — in bytes.
+pub fn parse_size(text: &str) -> Option<i64> {
+    let upper = text.trim().trim_matches('\'').to_uppercase();
+    let digits = upper.trim_end_matches('B');
+    let (number, shift) = match digits.chars().last()? {
+        'K' => (&digits[..digits.len() - 1], 10),
+        'M' => (&digits[..digits.len() - 1], 20),
+        'G' => (&digits[..digits.len() - 1], 30),
+        'T' => (&digits[..digits.len() - 1], 40),
+        _ => (digits, 0),
+    };
+    let value: f64 = number.trim().parse().ok()?;
+    (value >= 0.0).then(|| (value * (1u64 << shift) as f64) as i64)
 }
 
 /// A resource pool (`CREATE RESOURCE POOL`).
@@ -592,14 +611,26 @@ impl Cluster {
                 .find(|(k, _)| k == key)
                 .map(|(_, v)| v.clone())
         };
-        let (Some(max_cpu), Some(memory_size)) = (option("MAX_CPU"), option("MEMORY_SIZE")) else {
-            return Err(SqlError::oceanbase(1210, "Invalid argument"));
+        let invalid = || SqlError::oceanbase(1210, "Invalid argument");
+        let cpu = |key: &str| option(key).map(|v| v.trim().trim_matches('\'').parse::<f64>());
+        let size = |key: &str| option(key).map(|v| parse_size(&v).ok_or_else(invalid));
+        let (Some(Ok(max_cpu)), Some(memory_size)) = (cpu("MAX_CPU"), size("MEMORY_SIZE")) else {
+            return Err(invalid());
         };
+        let memory_size = memory_size?;
+        let min_cpu = match cpu("MIN_CPU") {
+            Some(parsed) => parsed.map_err(|_| invalid())?,
+            None => max_cpu,
+        };
+        let log_disk_size = size("LOG_DISK_SIZE")
+            .transpose()?
+            .unwrap_or(3 * memory_size);
         self.restores.units.push(ResourceUnit {
             name: name.to_string(),
             max_cpu,
+            min_cpu,
             memory_size,
-            log_disk_size: option("LOG_DISK_SIZE"),
+            log_disk_size,
         });
         Ok(())
     }
@@ -690,5 +721,21 @@ fn exists_unless(tolerated: bool, code: u16, message: String) -> Result<(), SqlE
         Ok(())
     } else {
         Err(SqlError::oceanbase(code, message))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn unit_sizes_read_as_bytes() {
+        assert_eq!(parse_size("'4G'"), Some(4 << 30));
+        assert_eq!(parse_size("12GB"), Some(12 << 30));
+        assert_eq!(parse_size("512m"), Some(512 << 20));
+        assert_eq!(parse_size("1.5G"), Some(3 << 29));
+        assert_eq!(parse_size("1073741824"), Some(1 << 30));
+        assert_eq!(parse_size("lots"), None);
+        assert_eq!(parse_size("-1G"), None);
     }
 }

@@ -358,8 +358,9 @@ fn columns(spec: &[(&str, ColumnKind)]) -> Vec<Column> {
         .collect()
 }
 
-/// `DBA_OB_TENANTS` (reference §1.4). In sys it lists every tenant. `UNIT_NUM`, `COMPATIBLE` and `MAX_LS_ID`
-/// are newer columns: the 4.4.1 profile has them, the 4.2.5 profile does not (first version unconfirmed).
+/// `DBA_OB_TENANTS` (reference §1.4). In sys it lists every tenant. Both real schemas declare the SCN
+/// columns and `PREVIOUS_LOCALITY` NOT NULL (reference §14), so sys and meta tenants show 0 and an empty
+/// string where §1.4 says NULL (the real value for them is not in the ground truth: a guess).
 fn tenants(cluster: &Cluster) -> Table {
     use ColumnKind::{DateTime, Int, Text, UInt};
     let mut spec = vec![
@@ -385,10 +386,12 @@ fn tenants(cluster: &Cluster) -> Table {
         ("LOG_MODE", Text),
         ("ARBITRATION_SERVICE_STATUS", Text),
     ];
-    let newer = cluster.version >= Version::V4_4_1;
-    if newer {
-        spec.extend([("UNIT_NUM", Int), ("COMPATIBLE", Text), ("MAX_LS_ID", Int)]);
-    }
+    spec.extend([
+        ("UNIT_NUM", Int),
+        ("COMPATIBLE", Text),
+        ("MAX_LS_ID", Int),
+        ("RESTORE_DATA_MODE", Text),
+    ]);
     let now = cluster.now();
     let scn = u64::try_from(now.as_nanosecond()).unwrap_or_default();
     let rows = cluster
@@ -396,7 +399,7 @@ fn tenants(cluster: &Cluster) -> Table {
         .iter()
         .map(|t| {
             let user = t.kind == TenantType::User;
-            let user_scn = |v: u64| if user { Value::UInt(v) } else { Value::Null };
+            let user_scn = |v: u64| Value::UInt(if user { v } else { 0 });
             let mut row = vec![
                 Value::Int(t.id),
                 Value::Text(t.name.clone()),
@@ -405,7 +408,7 @@ fn tenants(cluster: &Cluster) -> Table {
                 Value::DateTime(civil(t.created)),
                 Value::Text(t.primary_zone.clone()),
                 Value::Text(t.locality.clone()),
-                Value::Null,
+                Value::Text(String::new()),
                 Value::Text("MYSQL".into()),
                 Value::Text(t.status.into()),
                 Value::Text("NO".into()),
@@ -427,13 +430,12 @@ fn tenants(cluster: &Cluster) -> Table {
                 ),
                 Value::Text("DISABLED".into()),
             ];
-            if newer {
-                row.extend([
-                    Value::Int(1),
-                    Value::Text(cluster.version.to_string()),
-                    Value::Int(1001),
-                ]);
-            }
+            row.extend([
+                Value::Int(1),
+                Value::Text(cluster.version.to_string()),
+                Value::Int(1001),
+                Value::Text("NORMAL".into()),
+            ]);
             row
         })
         .collect();

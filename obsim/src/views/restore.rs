@@ -199,9 +199,10 @@ pub fn history(cluster: &Cluster) -> Table {
     }
 }
 
-/// `DBA_OB_UNIT_CONFIGS` (sys): `UNIT_CONFIG_ID, NAME, MAX_CPU, MEMORY_SIZE, LOG_DISK_SIZE`.
+/// `DBA_OB_UNIT_CONFIGS` (sys): the unit configs, CPUs as doubles and sizes in bytes (IOPS and bandwidth
+/// columns are not modelled and show 0).
 pub fn unit_configs(cluster: &Cluster) -> Table {
-    use ColumnKind::{Int, Text};
+    use ColumnKind::{Decimal, Int, Text};
     let rows = cluster
         .restores
         .units
@@ -211,9 +212,10 @@ pub fn unit_configs(cluster: &Cluster) -> Table {
             vec![
                 Value::Int(id),
                 text(&u.name),
-                text(&u.max_cpu),
-                text(&u.memory_size),
-                u.log_disk_size.as_ref().map_or(Value::Null, text),
+                Value::Decimal(u.max_cpu),
+                Value::Decimal(u.min_cpu),
+                Value::Int(u.memory_size),
+                Value::Int(u.log_disk_size),
             ]
         })
         .collect();
@@ -221,18 +223,28 @@ pub fn unit_configs(cluster: &Cluster) -> Table {
         columns: columns(&[
             ("UNIT_CONFIG_ID", Int),
             ("NAME", Text),
-            ("MAX_CPU", Text),
-            ("MEMORY_SIZE", Text),
-            ("LOG_DISK_SIZE", Text),
+            ("MAX_CPU", Decimal),
+            ("MIN_CPU", Decimal),
+            ("MEMORY_SIZE", Int),
+            ("LOG_DISK_SIZE", Int),
         ]),
         rows,
     }
 }
 
-/// `DBA_OB_RESOURCE_POOLS` (sys): `RESOURCE_POOL_ID, NAME, TENANT_ID, UNIT_COUNT, UNIT_CONFIG_NAME, ZONE_LIST`
-/// (TENANT_ID NULL while the pool is free).
+/// `DBA_OB_RESOURCE_POOLS` (sys): each pool with its unit config's id; a pool granted to no tenant shows
+/// `TENANT_ID` -1 (the column is NOT NULL; the value is a guess).
 pub fn resource_pools(cluster: &Cluster) -> Table {
     use ColumnKind::{Int, Text};
+    let config_id = |unit: &str| {
+        cluster
+            .restores
+            .units
+            .iter()
+            .zip(1001..)
+            .find(|(u, _)| u.name.eq_ignore_ascii_case(unit))
+            .map_or(Value::Int(-1), |(_, id)| Value::Int(id))
+    };
     let rows = cluster
         .restores
         .pools
@@ -242,9 +254,9 @@ pub fn resource_pools(cluster: &Cluster) -> Table {
             vec![
                 Value::Int(id),
                 text(&p.name),
-                p.tenant_id.map_or(Value::Null, Value::Int),
+                Value::Int(p.tenant_id.unwrap_or(-1)),
                 Value::Int(p.unit_num),
-                text(&p.unit),
+                config_id(&p.unit),
                 text(p.zones.join(";")),
             ]
         })
@@ -255,7 +267,7 @@ pub fn resource_pools(cluster: &Cluster) -> Table {
             ("NAME", Text),
             ("TENANT_ID", Int),
             ("UNIT_COUNT", Int),
-            ("UNIT_CONFIG_NAME", Text),
+            ("UNIT_CONFIG_ID", Int),
             ("ZONE_LIST", Text),
         ]),
         rows,
