@@ -38,7 +38,9 @@ fn catch_up(world: &World) {
 
 #[tokio::test]
 async fn requested_cleanups_run_fail_with_oceanbase_reasons_and_cancel() {
-    let Some(world) = World::new("cleanup", &["tenant1"], GIB, 0.0).await else {
+    // Requested cleanups are 4.4.1's; the older profile's refusal is checked below.
+    let version = simulator::profile_at_least(Version::V4_4_1);
+    let Some(world) = World::running("cleanup", &["tenant1"], GIB, 0.0, version).await else {
         return;
     };
     // Obsolete backups are defined by a delete policy; without one OceanBase refuses.

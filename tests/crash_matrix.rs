@@ -120,6 +120,12 @@ async fn row(point: &'static str, flow: Flow) -> String {
     } else {
         GIB
     };
+    // Requested cleanups are 4.4.1's: those rows run on the newest schema in both passes.
+    let version = if flow == Flow::Cleanup {
+        simulator::profile_at_least(Version::V4_4_1)
+    } else {
+        simulator::profile()
+    };
     let mut world = if flow == Flow::Scheduled {
         // 01:00 tomorrow is the run (after the strategy's creation, which is real time); the clock gets there
         // in about 15 s, after the armed operator took its lease.
@@ -132,9 +138,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
             .to_zoned(jiff::tz::TimeZone::UTC)
             .expect("tomorrow")
             .timestamp();
-        World::simulated(&prefix, &["tenant1"], bytes, (start, 2.0), Version::V4_4_1).await
+        World::simulated(&prefix, &["tenant1"], bytes, (start, 2.0), version).await
     } else {
-        World::new(&prefix, &["tenant1"], bytes, 30.0).await
+        World::running(&prefix, &["tenant1"], bytes, 30.0, version).await
     }
     .expect("control plane");
     let checked = match flow {

@@ -854,7 +854,7 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
         &["tenant1"],
         GIB,
         (start, SPEED),
-        obsim::model::Version::V4_4_1,
+        simulator::profile(),
     )
     .await
     else {

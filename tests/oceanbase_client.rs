@@ -15,9 +15,13 @@ const PASSWORD: &str = "sys-pw-not-for-logs";
 
 /// A cluster with `tenants` user tenants of 1 GiB and a frozen clock.
 fn cluster(tenants: usize) -> Cluster {
+    cluster_at(tenants, Version::V4_4_1)
+}
+
+fn cluster_at(tenants: usize, version: Version) -> Cluster {
     let mut cluster = Cluster::new(
         "obcluster",
-        Version::V4_4_1,
+        version,
         PASSWORD,
         Clock::new(
             jiff::Timestamp::from_second(1_763_600_000).expect("time"),
@@ -33,8 +37,15 @@ fn cluster(tenants: usize) -> Cluster {
 }
 
 async fn obsim(tenants: usize) -> Arc<Node> {
+    obsim_at(tenants, Version::V4_4_1).await
+}
+
+async fn obsim_at(tenants: usize, version: Version) -> Arc<Node> {
     Simulator::new()
-        .start(cluster(tenants), "127.0.0.1:0".parse().expect("address"))
+        .start(
+            cluster_at(tenants, version),
+            "127.0.0.1:0".parse().expect("address"),
+        )
         .await
         .expect("obsim")
 }
@@ -360,6 +371,75 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
         .await
         .expect_err("one delete job at a time");
     assert_eq!(busy.code(), Some(9044));
+}
+
+/// A delete job's `PARAMETER` is a `timestamp(6)` in the older schema and a varchar in the newest (reference
+/// §14); either way the operator reads the number OceanBase stored (a set id for a set delete, the cut-off's
+/// microseconds for the policy), which is how it recognises the job it asked for.
+#[tokio::test]
+async fn a_delete_jobs_parameter_reads_as_the_stored_number_in_both_schemas() {
+    for version in [Version::V4_2_5, Version::V4_4_1] {
+        let node = obsim_at(1, version).await;
+        let client = MysqlCluster::new(&info(&node, PASSWORD), []);
+        archiving(&client, &node, "tenant1").await;
+        client
+            .execute(&[
+                sql::add_delete_policy("tenant1", "1d").expect("sql"),
+                sql::backup("tenant1", false, false, "set one").expect("sql"),
+            ])
+            .await
+            .expect("policy and a backup");
+        // The backup ends within minutes; the policy's first job starts an hour after the policy.
+        step(&node.cluster, 3600 + 30);
+        if version >= Version::V4_4_1 {
+            let (policy_end, _) = stored_parameters(&node);
+            assert!(policy_end.is_some(), "{version}: the policy's job ran");
+            client
+                .execute(&[
+                    sql::delete_backup("tenant1", &sql::DeleteTarget::BackupSets(vec![1]))
+                        .expect("sql"),
+                ])
+                .await
+                .expect("DELETE BACKUPSET 1");
+        }
+        let snapshot = client
+            .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
+            .await
+            .expect("snapshot");
+        let tenant = snapshot.tenant("tenant1").expect("tenant").id;
+        let read: Vec<(String, i64)> = snapshot
+            .clean_jobs_of(tenant)
+            .map(|j| (j.kind.clone(), j.parameter))
+            .collect();
+        let (policy_cutoff, set_delete) = stored_parameters(&node);
+        let mut expected = vec![(
+            "DELETE OBSOLETE BACKUP".to_string(),
+            policy_cutoff.expect("the policy's job"),
+        )];
+        if let Some(first_id) = set_delete {
+            assert_eq!(first_id, 1);
+            expected.push(("DELETE BACKUPSET".to_string(), first_id));
+        }
+        let mut read_sorted = read.clone();
+        read_sorted.sort();
+        expected.sort();
+        assert_eq!(read_sorted, expected, "{version}: {read:?}");
+        assert!(expected[0].1 > 1_000_000_000_000_000, "a time in µs");
+    }
+}
+
+/// What obsim stored as the parameter of tenant1's policy job and of its set delete, if any.
+fn stored_parameters(node: &Node) -> (Option<i64>, Option<i64>) {
+    let cluster = node.cluster.lock().expect("lock");
+    let tenant = cluster.tenant("tenant1").expect("tenant1");
+    let jobs: Vec<_> = tenant
+        .clean
+        .jobs
+        .iter()
+        .chain(&tenant.clean.history)
+        .collect();
+    let of = |kind: &str| jobs.iter().find(|j| j.kind == kind).map(|j| j.parameter);
+    (of("DELETE OBSOLETE BACKUP"), of("DELETE BACKUPSET"))
 }
 
 #[tokio::test]

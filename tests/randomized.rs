@@ -20,7 +20,7 @@ use ob_backup_operator::{
 };
 use obsim::{
     clock::Clock,
-    model::{Cluster, Version},
+    model::Cluster,
     sim::{Node, Simulator},
 };
 use support::{rng::Rng, simulator::jobs_with_description};
@@ -165,7 +165,7 @@ async fn case(seed: u64) {
     let mut rng = Rng::new(seed);
     let mut cluster = Cluster::new(
         "obcluster",
-        Version::V4_4_1,
+        support::simulator::profile(),
         PASSWORD,
         Clock::new(Timestamp::from_second(1_800_000_000).expect("time"), 0.0),
     );

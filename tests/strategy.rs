@@ -8,7 +8,6 @@ use std::collections::BTreeSet;
 
 use jiff::{SignedDuration, Timestamp, ToSpan, civil::Weekday};
 use kube::api::ListParams;
-use obsim::model::Version;
 use serde_json::{Value, json};
 use support::{
     cluster::{api_for, eventually},
@@ -95,7 +94,7 @@ fn runs_at(mode: &str, at: Timestamp) -> Vec<(String, String, Timestamp)> {
 async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_backups() {
     let start = saturday_afternoon();
     let Some(mut world) =
-        World::simulated("week", &TENANTS, GIB, (start, SPEED), Version::V4_4_1).await
+        World::simulated("week", &TENANTS, GIB, (start, SPEED), simulator::profile()).await
     else {
         return;
     };

@@ -7,14 +7,14 @@ use axum::{
     Json, Router,
     extract::{Path, State},
     http::StatusCode,
-    routing::{get, post},
+    routing::{get, post, put},
 };
 use serde::{Deserialize, Serialize};
 
 use crate::{
     clock::Clock,
     error::SqlError,
-    model::{Cluster, Version},
+    model::{Cluster, UserChange, Version},
     sim::{Node, Simulator},
 };
 
@@ -22,6 +22,7 @@ use crate::{
 const ROUTES: &str = "GET  /clusters                       clusters, addresses and tenants
 POST /clusters                       {name, version, password, tenants:[{name, dataBytes}]}
 POST /clusters/{cluster}/tenants     {name, dataBytes}
+PUT  /clusters/{cluster}/tenants/{tenant}/users/{user}   {password}  (creates or changes; log in as user@tenant)
 POST /clock                          {speed} and/or {stepSeconds} (every cluster)
 POST /clusters/{cluster}/faults      {kind, tenant?, code?, message?, seconds?}
      kinds: fail-next-backup, fail-next-restore, interrupt-archive, resume-archive, unreachable-dest,
@@ -35,6 +36,10 @@ pub fn router(simulator: Arc<Simulator>) -> Router {
         .route("/", get(|| async { ROUTES }))
         .route("/clusters", get(list_clusters).post(create_cluster))
         .route("/clusters/{cluster}/tenants", post(create_tenant))
+        .route(
+            "/clusters/{cluster}/tenants/{tenant}/users/{user}",
+            put(set_user),
+        )
         .route("/clock", post(clock))
         .route(
             "/clusters/{cluster}/faults",
@@ -187,6 +192,33 @@ async fn create_tenant(
         .add_user_tenant(&request.name, request.data_bytes)
         .map_err(bad)?;
     Ok(Json(info(&node)))
+}
+
+/// A tenant user's password.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UserPassword {
+    password: String,
+}
+
+async fn set_user(
+    State(simulator): State<Arc<Simulator>>,
+    Path((name, tenant, user)): Path<(String, String, String)>,
+    Json(request): Json<UserPassword>,
+) -> Result<StatusCode, (StatusCode, String)> {
+    let node = node(&simulator, &name)?;
+    let mut cluster = node.cluster.lock().unwrap_or_else(|p| p.into_inner());
+    let change = if cluster.account(&user, &tenant).is_some() {
+        UserChange::Alter
+    } else {
+        UserChange::Create {
+            if_not_exists: false,
+        }
+    };
+    cluster
+        .set_user(&tenant, &user, &request.password, change)
+        .map_err(bad)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]

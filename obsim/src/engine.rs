@@ -12,9 +12,11 @@ use crate::{
         admin::{self, Admin},
         leading_words,
         select::{self, Catalog},
-        split_statements,
+        show, split_statements,
         value::Table,
+        variables::Variables,
     },
+    tenancy::{self, Login},
     views,
 };
 
@@ -30,11 +32,15 @@ pub enum Outcome {
     Rows { table: Table, source: String },
 }
 
-/// Per-connection state: session variables that OceanBase scopes to the connection.
+/// Per-connection state: who logged in, and what OceanBase scopes to the connection.
 pub struct Session {
     cluster: SharedCluster,
     /// Every cluster of the simulator: where restores look for their source backups.
     simulator: Arc<Simulator>,
+    /// The user and tenant this session logged in as.
+    login: Login,
+    /// System and user variables.
+    variables: Variables,
     /// `SET ENCRYPTION ON IDENTIFIED BY … ONLY`: applies to later BACKUP statements of this session only.
     pub encryption: Option<String>,
     /// `SET DECRYPTION IDENTIFIED BY …`: applies to later RESTORE statements of this session only.
@@ -42,14 +48,26 @@ pub struct Session {
 }
 
 impl Session {
-    /// A session of `root@sys` on the cluster.
-    pub fn new(cluster: SharedCluster, simulator: Arc<Simulator>) -> Self {
+    /// A session of `login` on the cluster.
+    pub fn new(cluster: SharedCluster, simulator: Arc<Simulator>, login: Login) -> Self {
+        let version = cluster
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .version
+            .to_string();
         Self {
             cluster,
             simulator,
+            login,
+            variables: Variables::new(&version),
             encryption: None,
             decryption: Vec::new(),
         }
+    }
+
+    /// Whether the session commits each statement (`SET autocommit`), for the status flags of replies.
+    pub fn autocommit(&self) -> bool {
+        self.variables.autocommit()
     }
 
     fn cluster(&self) -> std::sync::MutexGuard<'_, Cluster> {
@@ -82,14 +100,21 @@ impl Session {
     fn execute_one(&mut self, sql: &str) -> Result<Outcome, SqlError> {
         let words = leading_words(sql, 2);
         if admin::is_admin(&words) {
-            return self.admin(admin::parse(sql)?);
+            return self.admin(tenancy::scoped(admin::parse(sql)?, &self.login)?);
         }
+        let done = Ok(Outcome::Done { affected_rows: 0 });
         match words.first().map(String::as_str) {
             Some("SELECT" | "WITH" | "(") => self.select(sql),
-            // Drivers and the mysql client tune their session on connect; OceanBase accepts these.
-            Some("SET" | "USE" | "BEGIN" | "COMMIT" | "ROLLBACK" | "START") => {
-                Ok(Outcome::Done { affected_rows: 0 })
+            // Drivers and the mysql client tune their session on connect.
+            Some("SET") => self.variables.set(sql).and(done),
+            Some("SHOW") => {
+                let now = self.cluster().now();
+                Ok(Outcome::Rows {
+                    table: show::run(sql, &self.variables, now)?,
+                    source: String::new(),
+                })
             }
+            Some("USE" | "BEGIN" | "COMMIT" | "ROLLBACK" | "START") => done,
             Some("ALTER") if words.get(1).map(String::as_str) == Some("SYSTEM") => Err(
                 SqlError::not_supported("this ALTER SYSTEM statement in obsim so far"),
             ),
@@ -106,7 +131,12 @@ impl Session {
             return Err(SqlError::not_supported("this statement"));
         };
         let cluster = self.cluster();
-        let result = select::run(query, &ClusterCatalog(&cluster))?;
+        let catalog = ClusterCatalog {
+            cluster: &cluster,
+            tenant_id: self.login.tenant_id,
+            variables: &self.variables,
+        };
+        let result = select::run(query, &catalog)?;
         Ok(Outcome::Rows {
             table: result.table,
             source: result.source,
@@ -125,6 +155,20 @@ impl Session {
             Admin::SetDecryption { passwords } => {
                 self.decryption = passwords;
                 done
+            }
+            Admin::User {
+                name,
+                password,
+                change,
+                if_exists,
+            } => {
+                let result = self
+                    .cluster()
+                    .set_user(&self.login.tenant, &name, &password, change);
+                match result {
+                    Err(e) if if_exists && e.code == 1396 => done,
+                    other => other.and(done),
+                }
             }
             Admin::SetParameter {
                 name,
@@ -153,6 +197,7 @@ impl Session {
                     plus_archivelog,
                     description,
                     password: self.encryption.clone(),
+                    inside_tenant: !self.login.is_sys(),
                 };
                 self.cluster().backup(request)?;
                 done
@@ -183,7 +228,8 @@ impl Session {
                 done
             }
             Admin::DeleteBackup { target, tenants } => {
-                self.cluster().delete_backup(target, tenants.as_deref())?;
+                self.cluster()
+                    .delete_backup(target, tenants.as_deref(), !self.login.is_sys())?;
                 done
             }
             Admin::Restore(statement) => {
@@ -233,18 +279,27 @@ impl Session {
     }
 }
 
-struct ClusterCatalog<'a>(&'a Cluster);
+struct ClusterCatalog<'a> {
+    cluster: &'a Cluster,
+    /// The session's tenant: which views exist and whose rows `DBA_` views show.
+    tenant_id: i64,
+    variables: &'a Variables,
+}
 
 impl Catalog for ClusterCatalog<'_> {
     fn view(&self, name: &str) -> Option<Table> {
-        views::view(self.0, name)
+        views::view(self.cluster, name, self.tenant_id)
     }
 
     fn now(&self) -> jiff::Timestamp {
-        self.0.now()
+        self.cluster.now()
     }
 
     fn version(&self) -> String {
-        self.0.version.to_string()
+        self.cluster.version.to_string()
+    }
+
+    fn variables(&self) -> &Variables {
+        self.variables
     }
 }

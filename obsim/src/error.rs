@@ -40,6 +40,30 @@ impl SqlError {
         )
     }
 
+    /// OB_ERR_NO_PRIVILEGE (−5036 → MySQL 1227, 42501): what a user tenant's session gets for a statement only
+    /// sys may run, or for naming another tenant (OceanBase's resolvers answer "only sys tenant can …" so).
+    pub fn no_privilege() -> Self {
+        Self::new(
+            1227,
+            "42501",
+            "Access denied; you need (at least one of) the SUPER privilege(s) for this operation",
+        )
+    }
+
+    /// ER_CANNOT_USER (1396, HY000): creating a user that exists, or altering or dropping one that does not.
+    pub fn user_change_failed(operation: &str, user: &str) -> Self {
+        Self::new(
+            1396,
+            "HY000",
+            format!("Operation {operation} failed for '{user}'@'%'"),
+        )
+    }
+
+    /// ER_UNKNOWN_SYSTEM_VARIABLE (1193, HY000).
+    pub fn unknown_variable(name: &str) -> Self {
+        Self::new(1193, "HY000", format!("Unknown system variable '{name}'"))
+    }
+
     /// 1064: the statement does not parse.
     pub fn syntax(detail: impl fmt::Display) -> Self {
         Self::new(

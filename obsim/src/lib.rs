@@ -9,5 +9,6 @@ pub mod model;
 pub mod schema;
 pub mod sim;
 pub mod sql;
+pub mod tenancy;
 pub mod views;
 pub mod wire;

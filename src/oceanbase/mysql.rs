@@ -344,7 +344,7 @@ impl MysqlCluster {
         since: Timestamp,
     ) -> Result<Vec<CleanJobRow>, ObError> {
         const COLUMNS: &str = "tenant_id, job_id, initiator_tenant_id, type, \
-                               time_to_usec(parameter), status, task_count, success_task_count, result, comment, \
+                               parameter, status, task_count, success_task_count, result, comment, \
                                start_timestamp, end_timestamp";
         let since = utc_literal(since);
         let mut jobs: Vec<CleanJobRow> = Vec::new();
@@ -361,7 +361,7 @@ impl MysqlCluster {
                     job_id: int(&mut r, 1),
                     initiator_tenant_id: int(&mut r, 2),
                     kind: text(&mut r, 3).unwrap_or_default(),
-                    parameter: int(&mut r, 4),
+                    parameter: text(&mut r, 4).map_or(0, |p| delete_parameter(&p)),
                     status: text(&mut r, 5).unwrap_or_default(),
                     task_count: int(&mut r, 6),
                     success_task_count: int(&mut r, 7),
@@ -523,6 +523,20 @@ fn uint(row: &mut Row, index: usize) -> u64 {
         .unwrap_or_default()
 }
 
+/// A delete job's `PARAMETER` as the number it stores (microseconds, or a set or piece id): the older schema
+/// shows it as a time (`USEC_TO_TIME(PARAMETER)`, in the session's UTC), the newest as a varchar holding the
+/// number (reference §14). 0 when it reads as neither.
+fn delete_parameter(text: &str) -> i64 {
+    if let Ok(number) = text.trim().parse::<i64>() {
+        return number;
+    }
+    text.trim()
+        .parse::<jiff::civil::DateTime>()
+        .ok()
+        .and_then(|civil| civil.to_zoned(jiff::tz::TimeZone::UTC).ok())
+        .map_or(0, |z| z.timestamp().as_microsecond())
+}
+
 /// A time as the session (UTC) compares it with a timestamp column.
 fn utc_literal(at: Timestamp) -> String {
     at.to_zoned(jiff::tz::TimeZone::UTC)
@@ -565,6 +579,20 @@ pub fn strip_keys(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delete_parameter_reads_in_either_schemas_form() {
+        // Older schema: USEC_TO_TIME(PARAMETER), a time in the session's UTC — also for a set id.
+        assert_eq!(delete_parameter("1970-01-01 00:00:00.000003"), 3);
+        assert_eq!(
+            delete_parameter("2025-11-20 00:53:20.000000"),
+            1_763_600_000_000_000
+        );
+        // Newest schema: the stored number as a varchar.
+        assert_eq!(delete_parameter("3"), 3);
+        assert_eq!(delete_parameter("1763600000000000"), 1_763_600_000_000_000);
+        assert_eq!(delete_parameter("not a parameter"), 0);
+    }
 
     #[test]
     fn a_user_part_is_stripped_from_recorded_destinations() {

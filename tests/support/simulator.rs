@@ -17,14 +17,31 @@ use obsim::{
 /// The sys password of test clusters. Tests scan logs, statuses and events for it.
 pub const SYS_PASSWORD: &str = "obsim-sys-Pa55-never-logged";
 
-/// A simulated cluster named `name` with user tenants of `bytes` each, its clock at `speed`.
+/// The OceanBase version the integration tests' clusters run: `OBSIM_VERSION` (`scripts/test.sh` runs the
+/// operator's integration tests once with the newest schema, 4.4.1, and once with the older one, 4.2.5), else
+/// 4.4.1.
+pub fn profile() -> Version {
+    match std::env::var("OBSIM_VERSION") {
+        Ok(text) => Version::parse(&text)
+            .unwrap_or_else(|| panic!("OBSIM_VERSION={text} is not a version such as 4.2.5")),
+        Err(_) => Version::V4_4_1,
+    }
+}
+
+/// The profile, or `needed` when a test exercises what only `needed` and later have (manual cleanup: 4.4.1).
+pub fn profile_at_least(needed: Version) -> Version {
+    profile().max(needed)
+}
+
+/// A simulated cluster named `name` with user tenants of `bytes` each, its clock at `speed`, running
+/// [`profile`].
 pub async fn start(name: &str, tenants: &[&str], bytes: u64, speed: f64) -> Arc<Node> {
     start_with(
         name,
         tenants,
         bytes,
         Clock::new(jiff::Timestamp::now(), speed),
-        Version::V4_4_1,
+        profile(),
     )
     .await
 }

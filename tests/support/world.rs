@@ -30,11 +30,24 @@ pub struct World {
 }
 
 impl World {
+    /// A world whose cluster runs the tests' profile ([`simulator::profile`]).
     pub async fn new(prefix: &str, tenants: &[&str], bytes: u64, speed: f64) -> Option<Self> {
+        Self::running(prefix, tenants, bytes, speed, simulator::profile()).await
+    }
+
+    /// A world whose cluster runs `version`.
+    pub async fn running(
+        prefix: &str,
+        tenants: &[&str],
+        bytes: u64,
+        speed: f64,
+        version: obsim::model::Version,
+    ) -> Option<Self> {
         let plane = ControlPlane::get()?;
         let admin = plane.admin().await;
         let namespace = plane.namespace(prefix).await;
-        let node = simulator::start("obcluster", tenants, bytes, speed).await;
+        let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), speed);
+        let node = simulator::start_with("obcluster", tenants, bytes, clock, version).await;
         connection_secret(&admin, &namespace, "ob", &node).await;
         let operator = plane.start_operator(&namespace, &namespace, &format!("{namespace}-a"));
         Some(Self {

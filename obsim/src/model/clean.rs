@@ -542,11 +542,13 @@ impl super::Cluster {
     }
 
     /// `ALTER SYSTEM DELETE BACKUPSET … | ARCHIVELOG_PIECE … | OBSOLETE BACKUP [TENANT = t]` (§5.2): 4.4.1+
-    /// only; from sys a set or piece delete names exactly one tenant.
+    /// only; from sys a set or piece delete names exactly one tenant. `inside_tenant`: sent by the tenant's
+    /// own session, so the job is its own rather than initiated by sys.
     pub fn delete_backup(
         &mut self,
         target: CleanTarget,
         tenants: Option<&[String]>,
+        inside_tenant: bool,
     ) -> Result<(), SqlError> {
         if self.version < super::Version::V4_4_1 {
             return Err(SqlError::not_supported("manual backup clean"));
@@ -570,13 +572,17 @@ impl super::Cluster {
             return Err(SqlError::oceanbase(9040, "backup can not start"));
         }
         let now = self.now();
-        self.next_sys_clean_job_id += 1;
-        let sys_job = self.next_sys_clean_job_id;
+        let sys_job = if inside_tenant {
+            None
+        } else {
+            self.next_sys_clean_job_id += 1;
+            Some(self.next_sys_clean_job_id)
+        };
         for name in names {
             let tenant = self.user_tenant(Some(&name))?;
             let request = CleanRequest {
                 target: target.clone(),
-                initiator: Some((1, sys_job)),
+                initiator: sys_job.map(|job| (1, job)),
             };
             tenant.clean_scope().submit(request, now)?;
         }

@@ -52,8 +52,6 @@ pub struct Cluster {
     pub name: String,
     /// Behaviour profile.
     pub version: Version,
-    /// Password of `root@sys`.
-    pub sys_password: String,
     /// Simulated time.
     pub clock: Clock,
     /// Every tenant: sys, then each user tenant preceded by its meta tenant.
@@ -73,9 +71,8 @@ impl Cluster {
         Self {
             name: name.to_string(),
             version,
-            sys_password: sys_password.to_string(),
             clock,
-            tenants: vec![Tenant::sys(created)],
+            tenants: vec![Tenant::sys(created, sys_password)],
             restores: restore::Restores::default(),
             faults: faults::Faults::default(),
             next_sys_job_id: 0,
@@ -119,6 +116,54 @@ impl Cluster {
         self.tenants
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Who logs in as `user@tenant`: the tenant (sys or a user tenant; never a meta tenant) and the user's
+    /// password, if both exist.
+    pub fn account(&self, user: &str, tenant: &str) -> Option<(&Tenant, &str)> {
+        let tenant = self.tenant(tenant)?;
+        let password = tenant.users.get(user)?;
+        Some((tenant, password))
+    }
+
+    /// `CREATE USER` / `ALTER USER … IDENTIFIED BY` in a tenant, or the control API: sets `user`'s password
+    /// in `tenant`, adding the user if `create` (refused when it exists, unless `if_not_exists`); altering
+    /// a user that does not exist is refused.
+    pub fn set_user(
+        &mut self,
+        tenant: &str,
+        user: &str,
+        password: &str,
+        change: UserChange,
+    ) -> Result<(), SqlError> {
+        let tenant = self
+            .tenants
+            .iter_mut()
+            .find(|t| t.name.eq_ignore_ascii_case(tenant) && t.kind != TenantType::Meta)
+            .ok_or_else(|| SqlError::unknown_tenant(tenant))?;
+        let exists = tenant.users.contains_key(user);
+        match change {
+            UserChange::Create { if_not_exists } if exists => {
+                return if if_not_exists {
+                    Ok(())
+                } else {
+                    Err(SqlError::user_change_failed("CREATE USER", user))
+                };
+            }
+            UserChange::Alter if !exists => {
+                return Err(SqlError::user_change_failed("ALTER USER", user));
+            }
+            UserChange::Drop if !exists => {
+                return Err(SqlError::user_change_failed("DROP USER", user));
+            }
+            UserChange::Drop => {
+                tenant.users.remove(user);
+                return Ok(());
+            }
+            _ => {}
+        }
+        tenant.users.insert(user.to_string(), password.to_string());
+        Ok(())
     }
 
     /// Moves every tenant's state machines along to the current simulated time.
@@ -289,8 +334,12 @@ impl Cluster {
                  log archive status, backup data dest, and backup status for each tenant",
             ));
         }
-        self.next_sys_job_id += 1;
-        let sys_job = self.next_sys_job_id;
+        let sys_job = if request.inside_tenant {
+            None
+        } else {
+            self.next_sys_job_id += 1;
+            Some(self.next_sys_job_id)
+        };
         let mut executors = Vec::new();
         for name in eligible {
             let failure = self.faults.take_backup_failure(&name);
@@ -309,7 +358,7 @@ impl Cluster {
                 path: strip_credentials(&path),
                 dest_id: 1,
                 data_bytes: tenant.data_bytes,
-                initiator: Some((1, sys_job)),
+                initiator: sys_job.map(|job| (1, job)),
             };
             executors.push(tenant.id);
             tenant.backups.submit(job, now);
@@ -317,6 +366,9 @@ impl Cluster {
                 job.fail_with = failure;
             }
         }
+        let Some(sys_job) = sys_job else {
+            return Ok(());
+        };
         let cluster_job = backup::BackupJob::cluster_job(sys_job, &executors, &request, now);
         if let Some(sys) = self.tenants.iter_mut().find(|t| t.kind == TenantType::Sys) {
             sys.backups.jobs.push(cluster_job);
@@ -339,6 +391,17 @@ impl Cluster {
     }
 }
 
+/// What a statement does to a tenant's user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserChange {
+    /// `CREATE USER [IF NOT EXISTS]`.
+    Create { if_not_exists: bool },
+    /// `ALTER USER … IDENTIFIED BY`.
+    Alter,
+    /// `DROP USER`.
+    Drop,
+}
+
 /// What `ALTER SYSTEM BACKUP` asked for, plus the session's encryption password.
 pub struct BackupRequest {
     pub incremental: bool,
@@ -347,6 +410,8 @@ pub struct BackupRequest {
     pub plus_archivelog: bool,
     pub description: Option<String>,
     pub password: Option<String>,
+    /// Sent by the tenant's own session: the job is the tenant's own, with no sys-side `CLUSTER` job.
+    pub inside_tenant: bool,
 }
 
 /// The admission checks of a backup of one tenant (reference §4.2).

@@ -1,5 +1,7 @@
 //! Tenants as `DBA_OB_TENANTS` shows them (reference §1.1, §1.4).
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 
 use super::{
@@ -57,6 +59,9 @@ pub struct Tenant {
     pub backups: TenantBackups,
     /// Delete policy and delete jobs.
     pub clean: TenantClean,
+    /// Who may log in as `user@tenant`, with their passwords (a new user tenant's `root` has none, as on a
+    /// real cluster; a meta tenant has no users).
+    pub users: BTreeMap<String, String>,
 }
 
 impl Tenant {
@@ -74,12 +79,16 @@ impl Tenant {
             archive: TenantArchive::default(),
             backups: TenantBackups::default(),
             clean: TenantClean::default(),
+            users: BTreeMap::new(),
         }
     }
 
-    /// The sys tenant.
-    pub fn sys(created: Timestamp) -> Self {
-        Self::base(1, "sys".to_string(), TenantType::Sys, created)
+    /// The sys tenant, its `root` with that password.
+    pub fn sys(created: Timestamp, root_password: &str) -> Self {
+        let mut sys = Self::base(1, "sys".to_string(), TenantType::Sys, created);
+        sys.users
+            .insert("root".to_string(), root_password.to_string());
+        sys
     }
 
     /// The meta tenant of user tenant `id + 1`.
@@ -97,11 +106,13 @@ impl Tenant {
         }
     }
 
-    /// A user tenant.
+    /// A user tenant, its `root` without a password.
     pub fn user(id: i64, name: &str, data_bytes: u64, created: Timestamp) -> Self {
-        Self {
+        let mut tenant = Self {
             data_bytes,
             ..Self::base(id, name.to_string(), TenantType::User, created)
-        }
+        };
+        tenant.users.insert("root".to_string(), String::new());
+        tenant
     }
 }

@@ -6,7 +6,10 @@ use sqlparser::{
     tokenizer::{Token, Tokenizer},
 };
 
-use crate::{error::SqlError, model::clean::CleanTarget};
+use crate::{
+    error::SqlError,
+    model::{UserChange, clean::CleanTarget},
+};
 
 /// The parts of `ALTER SYSTEM RESTORE` (reference §6.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -101,6 +104,15 @@ pub enum Admin {
         name: String,
         if_exists: bool,
     },
+    /// `CREATE USER [IF NOT EXISTS] u IDENTIFIED BY 'pw'`, `ALTER USER u IDENTIFIED BY 'pw'`,
+    /// `DROP USER [IF EXISTS] u` (a `@'host'` part is accepted and ignored), in the session's tenant.
+    User {
+        name: String,
+        password: String,
+        change: UserChange,
+        /// `DROP USER IF EXISTS`: a missing user is no error.
+        if_exists: bool,
+    },
     /// `SET ENCRYPTION ON IDENTIFIED BY 'pw' ONLY` (session-scoped).
     SetEncryption { password: String },
     /// `SET DECRYPTION IDENTIFIED BY 'pw'[, 'pw2'…]` (session-scoped).
@@ -114,6 +126,7 @@ pub fn is_admin(words: &[String]) -> bool {
     (first("ALTER") && second("SYSTEM"))
         || (first("SET") && (second("ENCRYPTION") || second("DECRYPTION")))
         || ((first("CREATE") || first("DROP")) && second("RESOURCE"))
+        || ((first("CREATE") || first("ALTER") || first("DROP")) && second("USER"))
 }
 
 /// Parses an administrative statement.
@@ -127,6 +140,8 @@ pub fn parse(sql: &str) -> Result<Admin, SqlError> {
     let mut p = Cursor { tokens, at: 0 };
     let statement = if p.keyword("SET") {
         p.set_session()?
+    } else if let Some(statement) = p.user()? {
+        statement
     } else if p.keyword("CREATE") {
         p.expect("RESOURCE")?;
         p.create_resource()?
@@ -284,6 +299,51 @@ impl Cursor {
         } else {
             Ok(())
         }
+    }
+
+    /// `CREATE | ALTER | DROP USER …`, if the statement is one.
+    fn user(&mut self) -> Result<Option<Admin>, SqlError> {
+        let start = self.at;
+        let verb = ["CREATE", "ALTER", "DROP"]
+            .into_iter()
+            .find(|verb| self.keyword(verb));
+        let Some(verb) = verb.filter(|_| self.keyword("USER")) else {
+            self.at = start;
+            return Ok(None);
+        };
+        let guard = if verb == "DROP" { "EXISTS" } else { "NOT" };
+        let guarded = self.keyword("IF") && {
+            if guard == "NOT" {
+                self.expect("NOT")?;
+            }
+            self.expect("EXISTS")?;
+            true
+        };
+        let name = self.name()?;
+        if self.peek() == Some(&Token::AtSign) {
+            self.at += 1;
+            self.name()?;
+        }
+        let password = if verb == "DROP" {
+            String::new()
+        } else {
+            self.expect("IDENTIFIED")?;
+            self.expect("BY")?;
+            self.string()?
+        };
+        let change = match verb {
+            "CREATE" => UserChange::Create {
+                if_not_exists: guarded,
+            },
+            "ALTER" => UserChange::Alter,
+            _ => UserChange::Drop,
+        };
+        Ok(Some(Admin::User {
+            name,
+            password,
+            change,
+            if_exists: guarded && verb == "DROP",
+        }))
     }
 
     fn set_session(&mut self) -> Result<Admin, SqlError> {
@@ -711,6 +771,44 @@ mod tests {
                 passwords: vec!["a".into(), "b".into()]
             }
         );
+    }
+
+    #[test]
+    fn user_statements_name_the_user_and_its_password() {
+        assert_eq!(
+            parse("CREATE USER IF NOT EXISTS 'backup'@'%' IDENTIFIED BY 'it''s'"),
+            Ok(Admin::User {
+                name: "backup".into(),
+                password: "it's".into(),
+                change: UserChange::Create {
+                    if_not_exists: true
+                },
+                if_exists: false,
+            })
+        );
+        assert_eq!(
+            parse("alter user root identified by 'pw'"),
+            Ok(Admin::User {
+                name: "root".into(),
+                password: "pw".into(),
+                change: UserChange::Alter,
+                if_exists: false,
+            })
+        );
+        assert!(matches!(
+            parse("DROP USER IF EXISTS backup"),
+            Ok(Admin::User {
+                change: UserChange::Drop,
+                if_exists: true,
+                ..
+            })
+        ));
+        assert_eq!(
+            parse("CREATE USER backup").map_err(|e| e.code),
+            Err(1064),
+            "a password is required"
+        );
+        assert!(is_admin(&["ALTER".into(), "USER".into()]));
     }
 
     #[test]

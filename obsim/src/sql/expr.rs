@@ -10,7 +10,10 @@ use sqlparser::ast::{
     Value as SqlValue,
 };
 
-use super::value::{Column, ColumnKind, Table, Value};
+use super::{
+    value::{Column, ColumnKind, Table, Value},
+    variables::Variables,
+};
 use crate::error::SqlError;
 
 /// What an expression can see: the row's columns, the clock, session variables, the server version.
@@ -23,16 +26,25 @@ pub struct Scope<'a> {
     pub now: Timestamp,
     /// `ob_version()`.
     pub version: &'a str,
+    /// The session's system and user variables.
+    pub variables: &'a Variables,
 }
 
 /// Evaluates a scalar expression.
 pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Value, SqlError> {
     match expr {
         Expr::Identifier(ident) => column(&ident.value, scope),
-        Expr::CompoundIdentifier(parts) => column(
-            &parts.last().map(|p| p.value.clone()).unwrap_or_default(),
-            scope,
-        ),
+        Expr::CompoundIdentifier(parts) => match parts.first() {
+            // `@@session.name`, `@@global.name`.
+            Some(first) if first.value.starts_with("@@") => {
+                let name: Vec<&str> = parts.iter().map(|p| p.value.as_str()).collect();
+                column(&name.join("."), scope)
+            }
+            _ => column(
+                &parts.last().map(|p| p.value.clone()).unwrap_or_default(),
+                scope,
+            ),
+        },
         Expr::Value(v) => literal(&v.value),
         Expr::Nested(inner) => eval(inner, scope),
         Expr::UnaryOp { op, expr } => unary(*op, eval(expr, scope)?),
@@ -93,33 +105,14 @@ pub fn eval(expr: &Expr, scope: &Scope<'_>) -> Result<Value, SqlError> {
 
 fn column(name: &str, scope: &Scope<'_>) -> Result<Value, SqlError> {
     if let Some(variable) = name.strip_prefix("@@") {
-        return Ok(system_variable(variable));
+        return Ok(scope.variables.system(variable));
+    }
+    if let Some(variable) = name.strip_prefix('@') {
+        return Ok(scope.variables.user(variable));
     }
     match scope.table.column_index(name) {
         Some(i) => Ok(scope.row.get(i).cloned().unwrap_or(Value::Null)),
         None => Err(SqlError::unknown_column(name)),
-    }
-}
-
-/// Session and global variables that drivers and the `mysql` client read on connect.
-pub fn system_variable(name: &str) -> Value {
-    let name = name
-        .trim_start_matches("session.")
-        .trim_start_matches("global.")
-        .to_lowercase();
-    match name.as_str() {
-        "version_comment" => Value::Text("OceanBase simulator (obsim)".into()),
-        "max_allowed_packet" => Value::Int(16 * 1024 * 1024),
-        "wait_timeout" | "interactive_timeout" => Value::Int(28_800),
-        "socket" => Value::Null,
-        "time_zone" | "system_time_zone" => Value::Text("+00:00".into()),
-        "autocommit" => Value::Int(1),
-        "character_set_client" | "character_set_connection" | "character_set_results" => {
-            Value::Text("utf8mb4".into())
-        }
-        "collation_connection" => Value::Text("utf8mb4_general_ci".into()),
-        "transaction_isolation" | "tx_isolation" => Value::Text("READ-COMMITTED".into()),
-        _ => Value::Null,
     }
 }
 
@@ -268,7 +261,7 @@ fn call(name: &str, args: &[Expr], scope: &Scope<'_>) -> Result<Value, SqlError>
             Value::DateTime(civil(scope.now))
         }
         "ob_version" => Value::Text(scope.version.to_string()),
-        "version" => Value::Text(format!("5.7.25-OceanBase_CE-v{}", scope.version)),
+        "version" => Value::Text(super::variables::server_version(scope.version)),
         "database" | "schema" => Value::Text("oceanbase".into()),
         "time_to_usec" => as_datetime(&arg(0)?)
             .and_then(micros)
@@ -409,7 +402,7 @@ pub fn kind_of(expr: &Expr, table: &Table) -> ColumnKind {
 }
 
 /// SQL LIKE with `%` and `_`, case-insensitively.
-fn like(text: &str, pattern: &str) -> bool {
+pub fn like(text: &str, pattern: &str) -> bool {
     fn matches(t: &[char], p: &[char]) -> bool {
         match p.split_first() {
             None => t.is_empty(),

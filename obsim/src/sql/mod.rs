@@ -5,7 +5,9 @@
 pub mod admin;
 pub mod expr;
 pub mod select;
+pub mod show;
 pub mod value;
+pub mod variables;
 
 use sqlparser::{
     dialect::MySqlDialect,

@@ -12,6 +12,7 @@ use sqlparser::ast::{
 use super::{
     expr::{Scope, column_of, eval, is_aggregate},
     value::{Column, ColumnKind, Table, Value},
+    variables::Variables,
 };
 use crate::error::SqlError;
 
@@ -23,6 +24,8 @@ pub trait Catalog {
     fn now(&self) -> jiff::Timestamp;
     /// `ob_version()`.
     fn version(&self) -> String;
+    /// The session's variables (`@@…`, `@…`).
+    fn variables(&self) -> &Variables;
 }
 
 /// The result of a SELECT and the name of the view it read (for column definitions).
@@ -69,6 +72,7 @@ pub fn run(query: &Query, catalog: &dyn Catalog) -> Result<QueryResult, SqlError
         input: &input,
         now: catalog.now(),
         version: &version,
+        variables: catalog.variables(),
     };
 
     let mut matching: Vec<&Vec<Value>> = Vec::new();
@@ -132,6 +136,7 @@ struct Env<'a> {
     input: &'a Table,
     now: jiff::Timestamp,
     version: &'a str,
+    variables: &'a Variables,
 }
 
 impl Env<'_> {
@@ -141,6 +146,7 @@ impl Env<'_> {
             row,
             now: self.now,
             version: self.version,
+            variables: self.variables,
         }
     }
 }

@@ -77,7 +77,7 @@ pub fn jobs(cluster: &Cluster, history: bool) -> Table {
                 Value::Int(j.initiator_job_id),
                 Value::Text(j.tenant_id.to_string()),
                 Value::Text(j.kind.into()),
-                time(jiff::Timestamp::from_microsecond(j.parameter).ok()),
+                parameter(cluster, j.parameter),
                 Value::Text("USER_TENANT".into()),
                 time(Some(j.start)),
                 time(j.end),
@@ -147,5 +147,15 @@ pub fn tasks(cluster: &Cluster, history: bool) -> Table {
     Table {
         columns: columns(&spec),
         rows,
+    }
+}
+
+/// A delete job's `PARAMETER`: the older schema's view shows `USEC_TO_TIME(PARAMETER)` (a time, also for a set
+/// or piece id), the newest's is a varchar (reference §14), where obsim writes the stored number — what a real
+/// server writes there is not in the ground truth.
+fn parameter(cluster: &Cluster, stored: i64) -> Value {
+    match super::schema_of(cluster.version) {
+        crate::schema::Schema::Older => time(jiff::Timestamp::from_microsecond(stored).ok()),
+        crate::schema::Schema::Newest => Value::Text(stored.to_string()),
     }
 }

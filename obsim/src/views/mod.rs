@@ -12,14 +12,19 @@ use crate::{
         expr::civil,
         value::{Column, ColumnKind, SqlType, Table, Value},
     },
+    tenancy::{self, SYS_TENANT_ID},
 };
 
-/// The view of that name as the sys tenant sees it, if the cluster's version has it. `CDB_` views show
-/// every tenant with a leading `TENANT_ID`; `DBA_` views show the current tenant (sys) only, without it
-/// (reference §1.3) — except `DBA_OB_TENANTS`, which lists every tenant in sys.
-pub fn view(cluster: &Cluster, name: &str) -> Option<Table> {
+/// The view of that name as a session of tenant `tenant_id` sees it, if the cluster's version has it and the
+/// tenant has it. `CDB_` views (sys only) show every tenant with a leading `TENANT_ID`; `DBA_` views show the
+/// session's tenant only, without it (reference §1.3) — except `DBA_OB_TENANTS`, which lists every tenant in
+/// sys and only itself in a user tenant.
+pub fn view(cluster: &Cluster, name: &str, tenant_id: i64) -> Option<Table> {
     let upper = name.to_uppercase();
-    let table = built(cluster, &upper)?;
+    if !tenancy::has_view(tenant_id, &upper) {
+        return None;
+    }
+    let table = built(cluster, &upper, tenant_id)?;
     // The embedded schema files always read (a test says so); were they broken, the view would be unknown.
     let real = crate::schema::views(schema_of(cluster.version))
         .ok()?
@@ -103,9 +108,16 @@ fn unset(column: &Column) -> Value {
 }
 
 /// The view as obsim builds it from the model, before [`conform`].
-fn built(cluster: &Cluster, upper: &str) -> Option<Table> {
+fn built(cluster: &Cluster, upper: &str, tenant_id: i64) -> Option<Table> {
     match upper {
-        "DBA_OB_TENANTS" => return Some(tenants(cluster)),
+        "DBA_OB_TENANTS" if tenant_id == SYS_TENANT_ID => return Some(tenants(cluster)),
+        "DBA_OB_TENANTS" => {
+            let mut table = tenants(cluster);
+            table
+                .rows
+                .retain(|r| r.first() == Some(&Value::Int(tenant_id)));
+            return Some(table);
+        }
         "DBA_OB_UNIT_CONFIGS" => return Some(restore::unit_configs(cluster)),
         "DBA_OB_RESOURCE_POOLS" => return Some(restore::resource_pools(cluster)),
         _ => {}
@@ -135,17 +147,21 @@ fn built(cluster: &Cluster, upper: &str) -> Option<Table> {
         "OB_RESTORE_HISTORY" => restore::history(cluster),
         _ => return None,
     };
-    Some(if cdb { table } else { sys_only(table) })
+    Some(if cdb {
+        table
+    } else {
+        own_rows(table, tenant_id)
+    })
 }
 
-/// The `DBA_` form of a `CDB_` table in the sys tenant: sys's own rows, without `TENANT_ID`.
-fn sys_only(table: Table) -> Table {
+/// The `DBA_` form of a `CDB_` table in a tenant: that tenant's own rows, without `TENANT_ID`.
+fn own_rows(table: Table, tenant_id: i64) -> Table {
     Table {
         columns: table.columns[1..].to_vec(),
         rows: table
             .rows
             .into_iter()
-            .filter(|r| r.first() == Some(&Value::Int(1)))
+            .filter(|r| r.first() == Some(&Value::Int(tenant_id)))
             .map(|r| r[1..].to_vec())
             .collect(),
     }

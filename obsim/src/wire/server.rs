@@ -33,6 +33,7 @@ use crate::{
     error::SqlError,
     sim::Simulator,
     sql::{render, value::Value},
+    tenancy::Login,
 };
 
 const NATIVE_PASSWORD: &[u8] = b"mysql_native_password";
@@ -91,10 +92,11 @@ pub async fn serve_connection(
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
     let connection_id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
-    let (version, password) = {
-        let cluster = cluster.lock().unwrap_or_else(|p| p.into_inner());
-        (cluster.version.to_string(), cluster.sys_password.clone())
-    };
+    let version = cluster
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .version
+        .to_string();
     let nonce = nonce(connection_id);
     let offered = server_capabilities(tls.is_some());
     packet::write_raw(
@@ -124,15 +126,15 @@ pub async fn serve_connection(
         (true, None) => return Ok(()),
         (false, _) => (PacketStream::new(stream, 2), first),
     };
-    let Some(capabilities) =
-        authenticate(&mut packets, &payload, &nonce, &password, offered, &peer).await?
+    let Some((capabilities, login)) =
+        authenticate(&mut packets, &payload, &nonce, &cluster, offered, &peer).await?
     else {
         return Ok(());
     };
     let mut connection = Connection {
         packets,
         capabilities,
-        session: Session::new(cluster, simulator),
+        session: Session::new(cluster, simulator, login),
         prepared: HashMap::new(),
         next_statement: 1,
     };
@@ -153,7 +155,7 @@ fn greeting(
     scramble_2.push(0);
     let greeting = HandshakePacket::new(
         10,
-        format!("5.7.25-OceanBase_CE-v{version}").into_bytes(),
+        crate::sql::variables::server_version(version).into_bytes(),
         connection_id,
         nonce[..8].try_into().unwrap_or_default(),
         Some(scramble_2),
@@ -167,16 +169,16 @@ fn greeting(
     buf
 }
 
-/// Checks the client's handshake response for `root@sys` and returns the negotiated capabilities (`None`:
-/// refused).
+/// Checks the client's handshake response against the cluster's accounts (`user@tenant`, a user without a
+/// tenant belonging to sys) and returns the negotiated capabilities and the login (`None`: refused).
 async fn authenticate(
     packets: &mut PacketStream,
     payload: &[u8],
     nonce: &[u8; 20],
-    password: &str,
+    cluster: &SharedCluster,
     offered: CapabilityFlags,
     peer: &str,
-) -> std::io::Result<Option<CapabilityFlags>> {
+) -> std::io::Result<Option<(CapabilityFlags, Login)>> {
     let response = HandshakeResponse::deserialize((), &mut ParseBuf(payload))?;
     let capabilities = response.capabilities() & offered;
     let user = String::from_utf8_lossy(response.user()).to_string();
@@ -196,21 +198,33 @@ async fn authenticate(
     }
 
     let (name, tenant) = split_user(&user);
-    let expected = scramble_native(nonce, password.as_bytes())
-        .map(|s| s.to_vec())
-        .unwrap_or_default();
-    if name != "root" || !tenant.eq_ignore_ascii_case("sys") || auth != expected {
+    let login = {
+        let cluster = cluster.lock().unwrap_or_else(|p| p.into_inner());
+        cluster
+            .account(name, tenant)
+            .and_then(|(tenant, password)| {
+                let expected = scramble_native(nonce, password.as_bytes())
+                    .map(|s| s.to_vec())
+                    .unwrap_or_default();
+                (auth == expected).then(|| Login {
+                    user: name.to_string(),
+                    tenant: tenant.name.clone(),
+                    tenant_id: tenant.id,
+                })
+            })
+    };
+    let Some(login) = login else {
         packets
             .write(&encode::error(&SqlError::access_denied(&user, peer)))
             .await?;
         packets.flush().await?;
         return Ok(None);
-    }
+    };
     packets
         .write(&encode::ok(0, StatusFlags::SERVER_STATUS_AUTOCOMMIT, ""))
         .await?;
     packets.flush().await?;
-    Ok(Some(capabilities))
+    Ok(Some((capabilities, login)))
 }
 
 /// `root@sys#cluster` → (`root`, `sys`); a user without a tenant belongs to sys.
@@ -257,9 +271,7 @@ impl Connection {
                 }
                 0x1b => {
                     // COM_SET_OPTION (multi-statements on/off) answers with EOF.
-                    self.packets
-                        .write(&encode::eof(StatusFlags::SERVER_STATUS_AUTOCOMMIT))
-                        .await?;
+                    self.packets.write(&encode::eof(self.status())).await?;
                 }
                 other => {
                     let error = SqlError::oceanbase(1047, format!("Unknown command {other:#04x}"));
@@ -272,9 +284,16 @@ impl Connection {
     }
 
     async fn ok(&mut self) -> std::io::Result<()> {
-        self.packets
-            .write(&encode::ok(0, StatusFlags::SERVER_STATUS_AUTOCOMMIT, ""))
-            .await
+        self.packets.write(&encode::ok(0, self.status(), "")).await
+    }
+
+    /// The status flags of a reply: autocommit as the session has it.
+    fn status(&self) -> StatusFlags {
+        if self.session.autocommit() {
+            StatusFlags::SERVER_STATUS_AUTOCOMMIT
+        } else {
+            StatusFlags::empty()
+        }
     }
 
     /// Runs a query and writes one result per statement; `binary` for prepared statements.
@@ -282,7 +301,7 @@ impl Connection {
         let outcomes = self.session.execute(sql);
         let count = outcomes.len();
         for (i, outcome) in outcomes.into_iter().enumerate() {
-            let mut status = StatusFlags::SERVER_STATUS_AUTOCOMMIT;
+            let mut status = self.status();
             if i + 1 < count {
                 status |= StatusFlags::SERVER_MORE_RESULTS_EXISTS;
             }
@@ -364,9 +383,7 @@ impl Connection {
                 .capabilities
                 .contains(CapabilityFlags::CLIENT_DEPRECATE_EOF)
             {
-                self.packets
-                    .write(&encode::eof(StatusFlags::SERVER_STATUS_AUTOCOMMIT))
-                    .await?;
+                self.packets.write(&encode::eof(self.status())).await?;
             }
         }
         Ok(())

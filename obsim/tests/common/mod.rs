@@ -48,6 +48,49 @@ pub async fn start_with_cluster(version: Version) -> (Opts, SharedCluster) {
     (opts, node.cluster.clone())
 }
 
+/// A cluster with rows in every view: archiving, backups, an expiry cleanup, resources and a restore; its
+/// clock frozen afterwards. Connect as `root@sys` with the options.
+pub async fn busy_cluster(version: Version) -> (Opts, SharedCluster) {
+    const DAY: i64 = 86_400;
+    let (opts, cluster) = start_with_cluster(version).await;
+    let mut conn = Conn::new(opts.clone()).await.expect("connect");
+    archiving_tenant1(&mut conn, &cluster).await;
+    completed_backup(&mut conn, &cluster, false).await;
+    completed_backup(&mut conn, &cluster, true).await;
+    step(&cluster, 2 * DAY);
+    completed_backup(&mut conn, &cluster, false).await;
+    for statement in [
+        "ALTER SYSTEM ADD DELETE BACKUP POLICY 'default' RECOVERY_WINDOW '1d' TENANT = tenant1",
+        "CREATE RESOURCE UNIT IF NOT EXISTS unit_r MAX_CPU = 2, MEMORY_SIZE = '4G'",
+        "CREATE RESOURCE POOL pool_r UNIT = 'unit_r', UNIT_NUM = 1, ZONE_LIST = ('zone1')",
+    ] {
+        conn.query_drop(statement).await.expect(statement);
+    }
+    step(&cluster, 3_600 + 600);
+    let checkpoint: Option<u64> = conn
+        .query_first("SELECT checkpoint_scn FROM CDB_OB_ARCHIVELOG WHERE tenant_id = 1002")
+        .await
+        .expect("checkpoint");
+    let until = checkpoint.expect("a checkpoint") - 30_000_000_000;
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE restored FROM 'file:///backup/data,file:///backup/archive' \
+         UNTIL SCN = {until} WITH 'pool_list=pool_r' DESCRIPTION 'uid-1'"
+    ))
+    .await
+    .expect("restore");
+    step(&cluster, 3);
+    conn.disconnect().await.expect("disconnect");
+    (opts, cluster)
+}
+
+/// Options to log in as `user@tenant` with `password` where `opts` logs in as root@sys.
+pub fn login(opts: &Opts, user: &str, password: &str) -> Opts {
+    OptsBuilder::from_opts(opts.clone())
+        .user(Some(user))
+        .pass(Some(password))
+        .into()
+}
+
 pub fn step(cluster: &SharedCluster, seconds: i64) {
     let mut cluster = cluster.lock().expect("cluster lock");
     cluster.clock.step(jiff::SignedDuration::from_secs(seconds));
