@@ -1,10 +1,7 @@
 //! OceanBase's administrative statements, parsed by recursive descent over `sqlparser`'s tokens (no SQL
 //! library knows this grammar). Forms follow reference §1.2, §2, §3.1, §4.1, §5.1–5.2 and §2.4.
 
-use sqlparser::{
-    dialect::MySqlDialect,
-    tokenizer::{Token, Tokenizer},
-};
+use sqlparser::tokenizer::Token;
 
 use crate::{
     error::SqlError,
@@ -131,12 +128,7 @@ pub fn is_admin(words: &[String]) -> bool {
 
 /// Parses an administrative statement.
 pub fn parse(sql: &str) -> Result<Admin, SqlError> {
-    let tokens: Vec<Token> = Tokenizer::new(&MySqlDialect {}, sql)
-        .tokenize()
-        .map_err(SqlError::syntax)?
-        .into_iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_)))
-        .collect();
+    let tokens = super::significant_tokens(sql)?;
     let mut p = Cursor { tokens, at: 0 };
     let statement = if p.keyword("SET") {
         p.set_session()?

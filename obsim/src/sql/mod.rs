@@ -48,6 +48,16 @@ pub fn render(token: &Token) -> String {
     }
 }
 
+/// One statement's tokens without whitespace and semicolons: what the hand-written parsers read.
+pub fn significant_tokens(sql: &str) -> Result<Vec<Token>, SqlError> {
+    Ok(Tokenizer::new(&MySqlDialect {}, sql)
+        .tokenize()
+        .map_err(SqlError::syntax)?
+        .into_iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+        .collect())
+}
+
 fn push_statement(statements: &mut Vec<String>, current: &mut String) {
     let statement = current.trim();
     if !statement.is_empty() {

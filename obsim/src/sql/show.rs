@@ -2,11 +2,7 @@
 //! WHERE …]`, `SHOW DATABASES [LIKE …]`, `SHOW WARNINGS` / `SHOW ERRORS`. Any other `SHOW` is refused as
 //! not supported.
 
-use sqlparser::{
-    dialect::MySqlDialect,
-    parser::Parser,
-    tokenizer::{Token, Tokenizer},
-};
+use sqlparser::{dialect::MySqlDialect, parser::Parser, tokenizer::Token};
 
 use super::{
     expr::{Scope, eval, like},
@@ -20,12 +16,7 @@ const DATABASES: &[&str] = &["information_schema", "mysql", "oceanbase", "test"]
 
 /// Runs a `SHOW` statement against the session's variables.
 pub fn run(sql: &str, variables: &Variables, now: jiff::Timestamp) -> Result<Table, SqlError> {
-    let tokens: Vec<Token> = Tokenizer::new(&MySqlDialect {}, sql)
-        .tokenize()
-        .map_err(SqlError::syntax)?
-        .into_iter()
-        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
-        .collect();
+    let tokens = super::significant_tokens(sql)?;
     let word = |i: usize| match tokens.get(i) {
         Some(Token::Word(w)) => w.value.to_uppercase(),
         _ => String::new(),

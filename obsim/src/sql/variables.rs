@@ -4,10 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use sqlparser::{
-    dialect::MySqlDialect,
-    tokenizer::{Token, Tokenizer},
-};
+use sqlparser::tokenizer::Token;
 
 use super::value::Value;
 use crate::error::SqlError;
@@ -117,12 +114,7 @@ impl Variables {
     /// user variables, `SET NAMES`, `SET CHARACTER SET`, `SET TRANSACTION …`. Nothing changes unless every
     /// assignment is valid.
     pub fn set(&mut self, sql: &str) -> Result<(), SqlError> {
-        let tokens: Vec<Token> = Tokenizer::new(&MySqlDialect {}, sql)
-            .tokenize()
-            .map_err(SqlError::syntax)?
-            .into_iter()
-            .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
-            .collect();
+        let tokens = super::significant_tokens(sql)?;
         let words: Vec<String> = tokens
             .iter()
             .map(|t| t.to_string().to_uppercase())
