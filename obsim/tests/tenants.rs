@@ -125,11 +125,24 @@ async fn a_tenant_sees_its_own_dba_views_and_no_cdb_views() {
         let (code, message) = common::refused(&mut tenant1, &format!("SELECT * FROM {view}")).await;
         assert_eq!(code, 1146, "{view}: {message}");
     }
-    let columns: Vec<mysql_async::Row> = tenant1
-        .query("SELECT * FROM oceanbase.DBA_OB_BACKUP_JOBS LIMIT 0")
+    // The DBA_ form drops TENANT_ID and holds exactly the tenant's CDB_ rows.
+    let history: Vec<mysql_async::Row> = tenant1
+        .query("SELECT * FROM oceanbase.DBA_OB_BACKUP_JOB_HISTORY ORDER BY job_id")
         .await
-        .expect("dba jobs");
-    assert!(columns.is_empty());
+        .expect("dba history");
+    assert!(!history.is_empty());
+    assert!(!common::column_names(&history).contains(&"TENANT_ID".to_string()));
+    let own_jobs: Vec<i64> = history
+        .iter()
+        .map(|r| r.get("JOB_ID").expect("JOB_ID"))
+        .collect();
+    let from_sys: Vec<i64> = sys
+        .query(
+            "SELECT job_id FROM CDB_OB_BACKUP_JOB_HISTORY WHERE tenant_id = 1002 ORDER BY job_id",
+        )
+        .await
+        .expect("cdb history");
+    assert_eq!(own_jobs, from_sys);
 }
 
 #[tokio::test]
