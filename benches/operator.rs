@@ -109,8 +109,13 @@ async fn round_trips_per_cycle() {
             client
                 .execute(&[
                     sql::set_data_backup_dest(&tenant, "file:///bench/data").expect("sql"),
-                    sql::set_log_archive_dest(&tenant, "file:///bench/archive", "OPTIONAL", "1d")
-                        .expect("sql"),
+                    sql::set_log_archive_dest(
+                        &tenant,
+                        "file:///bench/archive",
+                        &ob_backup_operator::oceanbase::Binding::Optional,
+                        "1d",
+                    )
+                    .expect("sql"),
                     sql::archive_mode(&tenant, true).expect("sql"),
                 ])
                 .await

@@ -82,7 +82,12 @@ mod tests {
             (sql::cancel_delete("t"), "cancel-delete"),
             (sql::set_data_backup_dest("t", "file:///d"), "set-data-dest"),
             (
-                sql::set_log_archive_dest("t", "file:///a", "OPTIONAL", "1d"),
+                sql::set_log_archive_dest(
+                    "t",
+                    "file:///a",
+                    &crate::oceanbase::Binding::Optional,
+                    "1d",
+                ),
                 "set-archive-dest",
             ),
             (

@@ -24,8 +24,8 @@ use clean_history::CleanHistory;
 use crate::{
     metrics::{ClusterLabels, Metrics},
     oceanbase::{
-        ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest, TenantRow,
-        is_final_job_status, mysql::MysqlCluster,
+        ConnectionInfo, JobStatus, ObError, OceanBase, Redactor, RoundStatus, Snapshot,
+        SnapshotRequest, TenantRow, mysql::MysqlCluster,
     },
 };
 
@@ -455,30 +455,26 @@ impl ClusterObserver {
 fn is_busy(snapshot: &Snapshot) -> bool {
     snapshot.rounds.iter().any(|r| {
         !matches!(
-            r.status.as_str(),
-            "DOING" | "STOP" | "SUSPEND" | "INTERRUPTED"
+            r.status,
+            RoundStatus::Doing
+                | RoundStatus::Stop
+                | RoundStatus::Suspend
+                | RoundStatus::Interrupted
         )
-    }) || snapshot
-        .clean_jobs
-        .iter()
-        .any(|j| !is_final_job_status(&j.status))
+    }) || snapshot.clean_jobs.iter().any(|j| !j.status.is_final())
         || snapshot.restores.iter().any(|r| !r.finished)
 }
 
 /// What of a tenant's delete jobs matters to the objects watching it.
-fn clean_fingerprint(snapshot: &Snapshot, tenant_id: Option<i64>) -> Vec<(i64, i64, &str, i64)> {
+fn clean_fingerprint(
+    snapshot: &Snapshot,
+    tenant_id: Option<i64>,
+) -> Vec<(i64, i64, &JobStatus, i64)> {
     snapshot
         .clean_jobs
         .iter()
         .filter(|j| tenant_id.is_none_or(|t| t == j.tenant_id))
-        .map(|j| {
-            (
-                j.tenant_id,
-                j.job_id,
-                j.status.as_str(),
-                j.success_task_count,
-            )
-        })
+        .map(|j| (j.tenant_id, j.job_id, &j.status, j.success_task_count))
         .collect()
 }
 
@@ -599,7 +595,7 @@ pub fn archive_lag(
     round: &crate::oceanbase::ArchiveRound,
     now: Timestamp,
 ) -> Option<jiff::SignedDuration> {
-    let archiving = !matches!(round.status.as_str(), "STOPPING" | "STOP");
+    let archiving = !round.status.is_stopped();
     (archiving && round.checkpoint_scn > 0).then(|| {
         now.duration_since(scn_time(round.checkpoint_scn))
             .max(jiff::SignedDuration::ZERO)
@@ -613,6 +609,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oceanbase::State;
     use crate::oceanbase::{ArchiveRound, BackupJobRow, TenantRow};
 
     fn snapshot(checkpoint: u64, job_status: &str) -> Observation {
@@ -621,14 +618,14 @@ mod tests {
                 tenants: vec![TenantRow {
                     id: 1002,
                     name: "tenant1".into(),
-                    status: "NORMAL".into(),
-                    role: "PRIMARY".into(),
+                    status: State::of("NORMAL"),
+                    role: State::of("PRIMARY"),
                     archivelog: true,
                 }],
                 rounds: vec![ArchiveRound {
                     tenant_id: 1002,
                     round_id: 1,
-                    status: "DOING".into(),
+                    status: State::of("DOING"),
                     start_scn: 1,
                     checkpoint_scn: checkpoint,
                     path: "file:///a".into(),
@@ -638,8 +635,8 @@ mod tests {
                     tenant_id: 1002,
                     job_id: 1,
                     backup_set_id: 1,
-                    backup_type: "FULL".into(),
-                    status: job_status.into(),
+                    backup_type: State::of("FULL"),
+                    status: State::of(job_status),
                     result: 0,
                     comment: String::new(),
                     description: "uid".into(),
@@ -714,9 +711,9 @@ mod tests {
         snapshot.sets.push(crate::oceanbase::BackupSetRow {
             tenant_id: 1004,
             backup_set_id: 1,
-            backup_type: "FULL".into(),
-            status: tenant2_set.into(),
-            file_status: "AVAILABLE".into(),
+            backup_type: State::of("FULL"),
+            status: State::of(tenant2_set),
+            file_status: State::of("AVAILABLE"),
             input_bytes: 0,
             output_bytes: 0,
             end: None,

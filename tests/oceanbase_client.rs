@@ -4,7 +4,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use ob_backup_operator::oceanbase::{ConnectionInfo, ObError, OceanBase, mysql::MysqlCluster, sql};
+use ob_backup_operator::oceanbase::{
+    CleanJobType, ConnectionInfo, JobStatus, ObError, OceanBase, RoundStatus, mysql::MysqlCluster,
+    sql,
+};
 use obsim::{
     clock::Clock,
     model::{Cluster, Version},
@@ -86,8 +89,13 @@ async fn archiving(client: &MysqlCluster, node: &Node, tenant: &str) {
     client
         .execute(&[
             sql::set_data_backup_dest(tenant, "file:///backup/data").expect("sql"),
-            sql::set_log_archive_dest(tenant, "file:///backup/archive", "OPTIONAL", "1d")
-                .expect("sql"),
+            sql::set_log_archive_dest(
+                tenant,
+                "file:///backup/archive",
+                &ob_backup_operator::oceanbase::Binding::Optional,
+                "1d",
+            )
+            .expect("sql"),
             sql::archive_mode(tenant, true).expect("sql"),
         ])
         .await
@@ -148,8 +156,8 @@ async fn an_encrypted_backup_is_found_by_its_description() {
         .clone();
     assert!(tenant.archivelog);
     assert_eq!(
-        snapshot.round(tenant.id).map(|r| r.status.as_str()),
-        Some("DOING")
+        snapshot.round(tenant.id).map(|r| r.status.clone()),
+        Some(RoundStatus::Doing)
     );
     assert_eq!(
         snapshot.archive_dest(tenant.id).map(|d| d.path.as_str()),
@@ -197,7 +205,7 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     let job = later
         .job_by_description(tenant.id, "uid-1")
         .expect("found in history by description");
-    assert_eq!(job.status, "COMPLETED");
+    assert_eq!(job.status, JobStatus::Completed);
     assert!(job.end.is_some() && job.backup_set_id == 1);
     assert!(
         later.job_by_description(tenant.id + 2, "uid-2").is_none(),
@@ -343,7 +351,7 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
         .expect("the policy's job")
         .clone();
     assert!(policy_job.from_policy(), "{policy_job:?}");
-    assert_eq!(policy_job.status, "COMPLETED");
+    assert_eq!(policy_job.status, JobStatus::Completed);
     let end = policy_job.end.expect("ended");
     // Sent from sys, a delete is not the policy's.
     client
@@ -361,7 +369,7 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
         "history before the time is not read: {jobs:?}"
     );
     assert!(!jobs[0].from_policy());
-    assert_eq!(jobs[0].kind, "DELETE OBSOLETE BACKUP");
+    assert_eq!(jobs[0].kind, CleanJobType::DeleteObsolete);
     assert_eq!(jobs[0].initiator_tenant_id, 1);
     // A second delete while one runs: OceanBase's 9044.
     let busy = client
@@ -415,7 +423,7 @@ async fn a_delete_jobs_parameter_reads_as_the_stored_number_in_both_schemas() {
         let tenant = snapshot.tenant("tenant1").expect("tenant").id;
         let read: Vec<(String, i64)> = snapshot
             .clean_jobs_of(tenant)
-            .map(|j| (j.kind.clone(), j.parameter))
+            .map(|j| (j.kind.to_string(), j.parameter))
             .collect();
         let (policy_cutoff, set_delete) = stored_parameters(&node);
         let mut expected = vec![(
@@ -506,6 +514,6 @@ async fn finished_jobs_are_found_by_description_with_sql_the_same_size_for_1_or_
     assert_eq!(sent[0], sent[1], "SQL bytes for 1 and 10 002 descriptions");
     // The job submitted at `since` is found, finished; the one that ended hours before it is not read, and
     // no job is listed that was not asked for.
-    assert_eq!(found[0], (Some("COMPLETED".into()), false, 1));
-    assert_eq!(found[1], (Some("COMPLETED".into()), false, 1));
+    assert_eq!(found[0], (Some(JobStatus::Completed), false, 1));
+    assert_eq!(found[1], (Some(JobStatus::Completed), false, 1));
 }

@@ -186,8 +186,13 @@ async fn case(seed: u64) {
     );
     client
         .execute(&[
-            sql::set_log_archive_dest("tenant1", "file:///backup/archive", "OPTIONAL", "1d")
-                .expect("sql"),
+            sql::set_log_archive_dest(
+                "tenant1",
+                "file:///backup/archive",
+                &ob_backup_operator::oceanbase::Binding::Optional,
+                "1d",
+            )
+            .expect("sql"),
             sql::archive_mode("tenant1", true).expect("sql"),
         ])
         .await

@@ -8,7 +8,7 @@ use super::conditions::api_time;
 use crate::{
     api::{backup_strategy::TenantBackupStatus, common::TimeWindow},
     observer::scn_time,
-    oceanbase::{Snapshot, TenantRow},
+    oceanbase::{BackupType, FileStatus, RoundStatus, Snapshot, TenantRow},
     windows::{LogRange, SetFile, windows},
 };
 
@@ -53,42 +53,38 @@ pub fn tenant_overview(
         .iter()
         .filter(|p| p.tenant_id == tenant.id && lies_under(&p.path, destinations.log))
         .collect();
-    let usable =
-        |status: &str, file_status: &str| status == "SUCCESS" && file_status == "AVAILABLE";
     let last_end = |full_only: bool| {
         sets.iter()
-            .filter(|s| {
-                usable(&s.status, &s.file_status) && (!full_only || s.backup_type == "FULL")
-            })
+            .filter(|s| s.usable() && (!full_only || s.backup_type == BackupType::Full))
             .filter_map(|s| s.end)
             .max()
             .map(api_time)
     };
     let round = snapshot
         .round(tenant.id)
-        .filter(|r| r.status != "STOP" && r.checkpoint_scn > 0);
+        .filter(|r| r.status != RoundStatus::Stop && r.checkpoint_scn > 0);
     let checkpoint = round.map(|r| scn_time(r.checkpoint_scn));
     let set_files: Vec<SetFile> = sets
         .iter()
         .map(|s| SetFile {
             id: s.backup_set_id,
-            incremental: s.backup_type == "INC",
+            incremental: s.backup_type == BackupType::Inc,
             prev_full: s.prev_full_backup_set_id,
             prev_inc: s.prev_inc_backup_set_id,
             start_replay_scn: s.start_replay_scn,
             min_restore_scn: s.min_restore_scn,
-            usable: usable(&s.status, &s.file_status),
+            usable: s.usable(),
         })
         .collect();
     let logs: Vec<LogRange> = pieces
         .iter()
-        .filter(|p| p.file_status == "AVAILABLE")
+        .filter(|p| p.file_status == FileStatus::Available)
         .map(|p| LogRange {
             start_scn: p.start_scn,
             checkpoint_scn: p.checkpoint_scn,
         })
         .collect();
-    let kept = |file_status: &str| file_status != "DELETED";
+    let kept = |file_status: &FileStatus| *file_status != FileStatus::Deleted;
     TenantBackupStatus {
         name: tenant.name.clone(),
         last_data_backup_time: last_end(false),
@@ -123,6 +119,7 @@ pub fn tenant_overview(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oceanbase::State;
     use crate::oceanbase::{ArchiveRound, BackupSetRow, PieceRow};
 
     const S: u64 = 1_000_000_000;
@@ -140,9 +137,9 @@ mod tests {
         BackupSetRow {
             tenant_id: 1002,
             backup_set_id: id,
-            backup_type: kind.into(),
-            status: status.into(),
-            file_status: file_status.into(),
+            backup_type: State::of(kind),
+            status: State::of(status),
+            file_status: State::of(file_status),
             input_bytes: 100,
             output_bytes: 40,
             end: Some(Timestamp::from_second(end).expect("time")),
@@ -159,10 +156,10 @@ mod tests {
             tenant_id: 1002,
             round_id: 1,
             piece_id: id,
-            status: "FROZEN".into(),
+            status: State::of("FROZEN"),
             start_scn: BASE + start * S,
             checkpoint_scn: BASE + checkpoint * S,
-            file_status: file_status.into(),
+            file_status: State::of(file_status),
             input_bytes: 10,
             output_bytes: 5,
             path: format!("file:///archive/piece_d1r1p{id}"),
@@ -179,8 +176,8 @@ mod tests {
         let tenant = TenantRow {
             id: 1002,
             name: "tenant1".into(),
-            status: "NORMAL".into(),
-            role: "PRIMARY".into(),
+            status: State::of("NORMAL"),
+            role: State::of("PRIMARY"),
             archivelog: true,
         };
         let snapshot = Snapshot {
@@ -188,7 +185,7 @@ mod tests {
             rounds: vec![ArchiveRound {
                 tenant_id: 1002,
                 round_id: 1,
-                status: "DOING".into(),
+                status: State::of("DOING"),
                 start_scn: BASE,
                 checkpoint_scn: BASE + 900 * S,
                 path: String::new(),

@@ -4,7 +4,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 
-use crate::oceanbase::{CleanJobRow, is_final_job_status};
+use crate::oceanbase::CleanJobRow;
 
 /// How long finished delete jobs are remembered, and how far back the first read looks.
 const KEEP: SignedDuration = SignedDuration::from_hours(24);
@@ -27,7 +27,7 @@ impl CleanHistory {
     /// Folds a fresh read into what is remembered and returns every job to show: the fresh rows, then the
     /// remembered finished jobs the read no longer returned.
     pub fn merge(&mut self, fresh: Vec<CleanJobRow>) -> Vec<CleanJobRow> {
-        for job in fresh.iter().filter(|j| is_final_job_status(&j.status)) {
+        for job in fresh.iter().filter(|j| j.status.is_final()) {
             self.finished
                 .retain(|j| !(j.tenant_id == job.tenant_id && j.job_id == job.job_id));
             self.finished.push(job.clone());
@@ -53,15 +53,16 @@ impl CleanHistory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oceanbase::State;
 
     fn job(id: i64, status: &str, end: Option<i64>) -> CleanJobRow {
         CleanJobRow {
             tenant_id: 1002,
             job_id: id,
             initiator_tenant_id: 1002,
-            kind: "DELETE OBSOLETE BACKUP".into(),
+            kind: State::of("DELETE OBSOLETE BACKUP"),
             parameter: 0,
-            status: status.into(),
+            status: State::of(status),
             task_count: 0,
             success_task_count: 0,
             result: 0,

@@ -10,10 +10,11 @@ use jiff::Timestamp;
 use super::archive_lag;
 use crate::{
     metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
-    oceanbase::Snapshot,
+    oceanbase::{BackupType, RoundStatus, Snapshot},
 };
 
-const MODES: [(&str, &str); 2] = [("FULL", "Full"), ("INC", "Incremental")];
+const MODES: [(BackupType, &str); 2] =
+    [(BackupType::Full, "Full"), (BackupType::Inc, "Incremental")];
 
 /// The tenants an observer has exported series for.
 #[derive(Default)]
@@ -48,11 +49,11 @@ impl Recorded {
                 }
             }
             match round {
-                Some(round) if !matches!(round.status.as_str(), "STOPPING" | "STOP") => {
+                Some(round) if !round.status.is_stopped() => {
                     metrics
                         .log_archive_interrupted
                         .get_or_create(&labels)
-                        .set(i64::from(round.status == "INTERRUPTED"));
+                        .set(i64::from(round.status == RoundStatus::Interrupted));
                 }
                 _ => {
                     metrics.log_archive_interrupted.remove(&labels);
@@ -62,12 +63,7 @@ impl Recorded {
                 let newest = snapshot
                     .sets
                     .iter()
-                    .filter(|s| {
-                        s.tenant_id == tenant.id
-                            && s.backup_type == kind
-                            && s.status == "SUCCESS"
-                            && s.file_status == "AVAILABLE"
-                    })
+                    .filter(|s| s.tenant_id == tenant.id && s.backup_type == kind && s.usable())
                     .filter_map(|s| s.end)
                     .max();
                 let labels = mode_labels(cluster, &tenant.name, mode);
@@ -131,14 +127,15 @@ fn remove_tenant(metrics: &Metrics, cluster: &ClusterLabels, tenant: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oceanbase::State;
     use crate::oceanbase::{ArchiveRound, BackupSetRow, TenantRow};
 
     fn tenant(id: i64, name: &str) -> TenantRow {
         TenantRow {
             id,
             name: name.into(),
-            status: "NORMAL".into(),
-            role: "PRIMARY".into(),
+            status: State::of("NORMAL"),
+            role: State::of("PRIMARY"),
             archivelog: true,
         }
     }
@@ -153,7 +150,7 @@ mod tests {
         let round = |tenant_id| ArchiveRound {
             tenant_id,
             round_id: 1,
-            status: "DOING".into(),
+            status: State::of("DOING"),
             start_scn: 1,
             checkpoint_scn: 1_000_000_000,
             path: String::new(),
@@ -162,9 +159,9 @@ mod tests {
         let set = |tenant_id| BackupSetRow {
             tenant_id,
             backup_set_id: 1,
-            backup_type: "FULL".into(),
-            status: "SUCCESS".into(),
-            file_status: "AVAILABLE".into(),
+            backup_type: State::of("FULL"),
+            status: State::of("SUCCESS"),
+            file_status: State::of("AVAILABLE"),
             input_bytes: 1,
             output_bytes: 1,
             end: Some(Timestamp::UNIX_EPOCH),

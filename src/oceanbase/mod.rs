@@ -2,15 +2,22 @@
 //! implementation on `mysql_async` ([`mysql::MysqlCluster`]). The operator connects to the sys tenant and
 //! reaches user tenants with `TENANT = name` clauses and `CDB_` views (SPEC §2.1).
 
+pub mod codes;
 pub mod connection;
 pub mod mysql;
 pub mod sql;
+pub mod views;
+pub mod vocabulary;
 
 use futures::future::BoxFuture;
 use jiff::Timestamp;
 
 pub use connection::ConnectionInfo;
 pub use sql::{AccessKeys, Redactor};
+pub use vocabulary::{
+    BackupType, Binding, CleanJobType, DestState, FileStatus, JobStatus, PieceStatus,
+    RestoreStatus, RoundStatus, SetStatus, State, TenantRole, TenantStatus,
+};
 
 /// Why talking to OceanBase failed. Messages are redacted before they are built.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -65,10 +72,8 @@ impl ObError {
 pub struct TenantRow {
     pub id: i64,
     pub name: String,
-    /// `NORMAL`, `RESTORE`, `CREATING`, `DROPPING`.
-    pub status: String,
-    /// `PRIMARY`, `STANDBY`, …
-    pub role: String,
+    pub status: TenantStatus,
+    pub role: TenantRole,
     /// LOG_MODE is `ARCHIVELOG`.
     pub archivelog: bool,
 }
@@ -78,8 +83,7 @@ pub struct TenantRow {
 pub struct ArchiveRound {
     pub tenant_id: i64,
     pub round_id: i64,
-    /// `PREPARE`, `BEGINNING`, `DOING`, `INTERRUPTED`, `SUSPENDING`, `SUSPEND`, `STOPPING`, `STOP`.
-    pub status: String,
+    pub status: RoundStatus,
     pub start_scn: u64,
     pub checkpoint_scn: u64,
     /// Without access keys.
@@ -91,10 +95,9 @@ pub struct ArchiveRound {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ArchiveDest {
     pub path: String,
-    pub binding: String,
+    pub binding: Binding,
     pub piece_switch_interval: String,
-    /// `ENABLE` or `DEFER`.
-    pub state: String,
+    pub state: DestState,
 }
 
 /// A data backup job of a user tenant (`CDB_OB_BACKUP_JOBS` / `_HISTORY`).
@@ -103,10 +106,8 @@ pub struct BackupJobRow {
     pub tenant_id: i64,
     pub job_id: i64,
     pub backup_set_id: i64,
-    /// `FULL` or `INC`.
-    pub backup_type: String,
-    /// `INIT`, `DOING`, `COMPLETED`, `FAILED`, `CANCELING`, `CANCELED`.
-    pub status: String,
+    pub backup_type: BackupType,
+    pub status: JobStatus,
     pub result: i64,
     pub comment: String,
     pub description: String,
@@ -132,11 +133,9 @@ pub struct BackupProgress {
 pub struct BackupSetRow {
     pub tenant_id: i64,
     pub backup_set_id: i64,
-    /// `FULL` or `INC`.
-    pub backup_type: String,
-    /// `DOING`, `SUCCESS`, `FAILED`.
-    pub status: String,
-    pub file_status: String,
+    pub backup_type: BackupType,
+    pub status: SetStatus,
+    pub file_status: FileStatus,
     pub input_bytes: i64,
     pub output_bytes: i64,
     pub end: Option<Timestamp>,
@@ -149,18 +148,23 @@ pub struct BackupSetRow {
     pub min_restore_scn: u64,
 }
 
+impl BackupSetRow {
+    /// Whether a restore can use the set: it succeeded and its files are all there (reference §4.5).
+    pub fn usable(&self) -> bool {
+        self.status == SetStatus::Success && self.file_status == FileStatus::Available
+    }
+}
+
 /// An archive piece (`CDB_OB_ARCHIVELOG_PIECE_FILES`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PieceRow {
     pub tenant_id: i64,
     pub round_id: i64,
     pub piece_id: i64,
-    /// `ACTIVE`, `FREEZING`, `FROZEN`.
-    pub status: String,
+    pub status: PieceStatus,
     pub start_scn: u64,
     pub checkpoint_scn: u64,
-    /// `AVAILABLE`, `DELETING`, `DELETED`, …
-    pub file_status: String,
+    pub file_status: FileStatus,
     pub input_bytes: i64,
     pub output_bytes: i64,
     /// Where the piece lies (under the archive destination).
@@ -174,12 +178,11 @@ pub struct CleanJobRow {
     pub job_id: i64,
     /// The tenant that asked: the job's own tenant for policy jobs, 1 (sys) for deletes sent from sys.
     pub initiator_tenant_id: i64,
-    /// `TYPE`, e.g. `DELETE OBSOLETE BACKUP`, `DELETE BACKUPSET`, `DELETE ARCHIVELOG_PIECE`.
-    pub kind: String,
+    /// `TYPE`.
+    pub kind: CleanJobType,
     /// `PARAMETER` in microseconds: the cut-off of an obsolete cleanup, the first id of a set or piece delete.
     pub parameter: i64,
-    /// `INIT`, `DOING`, `COMPLETED`, `FAILED`, `CANCELING`, `CANCELED`.
-    pub status: String,
+    pub status: JobStatus,
     pub task_count: i64,
     pub success_task_count: i64,
     pub result: i64,
@@ -191,7 +194,7 @@ pub struct CleanJobRow {
 impl CleanJobRow {
     /// Whether OceanBase's delete policy started this job (the tenant initiated an obsolete cleanup itself).
     pub fn from_policy(&self) -> bool {
-        self.initiator_tenant_id == self.tenant_id && self.kind == "DELETE OBSOLETE BACKUP"
+        self.initiator_tenant_id == self.tenant_id && self.kind == CleanJobType::DeleteObsolete
     }
 }
 
@@ -201,9 +204,7 @@ impl CleanJobRow {
 pub struct RestoreJobRow {
     pub job_id: i64,
     pub tenant_name: String,
-    /// Progress: `CREATE_TENANT`, `WAIT_TENANT_RESTORE_FINISH`, `RESTORE_SUCCESS`, `RESTORE_FAIL`; history:
-    /// `SUCCESS` or `FAIL`.
-    pub status: String,
+    pub status: RestoreStatus,
     pub restore_scn: u64,
     pub start: Option<Timestamp>,
     /// Only in the history.
@@ -312,7 +313,7 @@ impl Snapshot {
     pub fn active_job(&self, tenant_id: i64) -> Option<&BackupJobRow> {
         self.jobs
             .iter()
-            .find(|j| j.tenant_id == tenant_id && !is_final_job_status(&j.status))
+            .find(|j| j.tenant_id == tenant_id && !j.status.is_final())
     }
 
     /// Progress of a running job.
@@ -384,11 +385,6 @@ impl Snapshot {
         jobs.sort_by_key(|j| j.job_id);
         jobs.into_iter()
     }
-}
-
-/// Whether a job STATUS is final (reference §4.6).
-pub fn is_final_job_status(status: &str) -> bool {
-    matches!(status, "COMPLETED" | "FAILED" | "CANCELED")
 }
 
 /// The operator's verbs on one OceanBase cluster. Every statement runs on the sys tenant.

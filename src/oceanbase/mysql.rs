@@ -11,14 +11,13 @@ use std::{
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
 use mysql_async::{
-    Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts, Value,
-    prelude::Queryable,
+    Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts, prelude::Queryable,
 };
 
 use super::{
-    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow,
-    ConnectionInfo, ObError, OceanBase, PieceRow, Redactor, RestoreJobRow, Snapshot,
-    SnapshotRequest, TenantRow, sql,
+    ArchiveDest, BackupJobRow, CleanJobRow, ConnectionInfo, ObError, OceanBase, Redactor,
+    RestoreJobRow, Snapshot, SnapshotRequest, sql,
+    views::{self, Fields},
 };
 
 /// How long connecting may take.
@@ -124,58 +123,41 @@ impl MysqlCluster {
                     .await?
                     .into_iter()
                     .next()
-                    .and_then(|mut r| text(&mut r, 0))
+                    .and_then(|mut r| r.take_opt::<String, _>(0))
+                    .and_then(Result::ok)
                     .unwrap_or_default();
                 self.version.get_or_init(|| version).clone()
             }
         };
+        let redactor = &self.redactor;
         let tenants = self
-            .rows(
+            .read(
                 &mut conn,
+                "DBA_OB_TENANTS",
                 "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
                  WHERE tenant_type = 'USER'",
+                views::tenant,
             )
-            .await?
-            .into_iter()
-            .map(|mut r| TenantRow {
-                id: int(&mut r, 0),
-                name: text(&mut r, 1).unwrap_or_default(),
-                status: text(&mut r, 2).unwrap_or_default(),
-                role: text(&mut r, 3).unwrap_or_default(),
-                archivelog: text(&mut r, 4).as_deref() == Some("ARCHIVELOG"),
-            })
-            .collect();
+            .await?;
         let rounds = self
-            .rows(
+            .read(
                 &mut conn,
+                "CDB_OB_ARCHIVELOG",
                 "SELECT tenant_id, round_id, status, start_scn, checkpoint_scn, path, comment \
                  FROM CDB_OB_ARCHIVELOG",
+                |f| views::round(f, redactor),
             )
-            .await?
-            .into_iter()
-            .map(|mut r| ArchiveRound {
-                tenant_id: int(&mut r, 0),
-                round_id: int(&mut r, 1),
-                status: text(&mut r, 2).unwrap_or_default(),
-                start_scn: uint(&mut r, 3),
-                checkpoint_scn: uint(&mut r, 4),
-                path: strip_keys(&text(&mut r, 5).unwrap_or_default()),
-                comment: self.redactor.redact(&text(&mut r, 6).unwrap_or_default()),
-            })
-            .collect();
-        let mut archive_dests: Vec<(i64, ArchiveDest)> = Vec::new();
-        for mut r in self
-            .rows(
+            .await?;
+        let dest_values = self
+            .read(
                 &mut conn,
+                "CDB_OB_ARCHIVE_DEST",
                 "SELECT tenant_id, name, value FROM CDB_OB_ARCHIVE_DEST",
+                |f| Ok((f.id("tenant_id")?, f.text("name")?, f.text("value")?)),
             )
-            .await?
-        {
-            let tenant = int(&mut r, 0);
-            let (name, value) = (
-                text(&mut r, 1).unwrap_or_default(),
-                text(&mut r, 2).unwrap_or_default(),
-            );
+            .await?;
+        let mut archive_dests: Vec<(i64, ArchiveDest)> = Vec::new();
+        for (tenant, name, value) in dest_values {
             let index = match archive_dests.iter().position(|(t, _)| *t == tenant) {
                 Some(i) => i,
                 None => {
@@ -186,133 +168,95 @@ impl MysqlCluster {
             let dest = &mut archive_dests[index].1;
             match name.to_lowercase().as_str() {
                 "path" => dest.path = strip_keys(&value),
-                "binding" => dest.binding = value,
+                "binding" => dest.binding = super::vocabulary::State::of(&value),
                 "piece_switch_interval" => dest.piece_switch_interval = value,
-                "state" => dest.state = value,
+                "state" => dest.state = super::vocabulary::State::of(&value),
                 _ => {}
             }
         }
         let data_dests = self
-            .rows(
+            .read(
                 &mut conn,
+                "CDB_OB_BACKUP_PARAMETER",
                 "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'",
+                |f| Ok((f.id("tenant_id")?, strip_keys(&f.text("value")?))),
             )
-            .await?
-            .into_iter()
-            .map(|mut r| (int(&mut r, 0), strip_keys(&text(&mut r, 1).unwrap_or_default())))
-            .collect();
+            .await?;
         const JOB_COLUMNS: &str = "tenant_id, job_id, backup_set_id, backup_type, status, result, comment, \
                                    description, path, start_timestamp, end_timestamp";
         let mut jobs: Vec<BackupJobRow> = self
-            .rows(
+            .read(
                 &mut conn,
+                "CDB_OB_BACKUP_JOBS",
                 &format!(
                     "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"
                 ),
+                |f| views::backup_job(f, redactor),
             )
-            .await?
-            .into_iter()
-            .map(|r| self.job(r))
-            .collect();
+            .await?;
         if !descriptions.is_empty() {
             let wanted: std::collections::HashSet<&str> =
                 descriptions.iter().map(String::as_str).collect();
             let finished = self
-                .rows(
+                .read(
                     &mut conn,
+                    "CDB_OB_BACKUP_JOB_HISTORY",
                     &format!(
                         "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOB_HISTORY \
                          WHERE job_level = 'USER_TENANT' AND end_timestamp >= {}",
                         sql::literal(&utc_literal(request.jobs_ended_since))?
                     ),
+                    |f| views::backup_job(f, redactor),
                 )
                 .await?;
             jobs.extend(
                 finished
                     .into_iter()
-                    .map(|r| self.job(r))
                     .filter(|j| wanted.contains(j.description.as_str())),
             );
         }
         let progress = self
-            .rows(
+            .read(
                 &mut conn,
+                "CDB_OB_BACKUP_TASKS",
                 "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
                  FROM CDB_OB_BACKUP_TASKS",
+                views::backup_progress,
             )
-            .await?
-            .into_iter()
-            .map(|mut r| BackupProgress {
-                tenant_id: int(&mut r, 0),
-                job_id: int(&mut r, 1),
-                input_bytes: int(&mut r, 2),
-                output_bytes: int(&mut r, 3),
-                tablet_count: int(&mut r, 4),
-                finish_tablet_count: int(&mut r, 5),
-                path: strip_keys(&text(&mut r, 6).unwrap_or_default()),
-            })
-            .collect();
+            .await?;
         let sets = self
-            .rows(
+            .read(
                 &mut conn,
+                "CDB_OB_BACKUP_SET_FILES",
                 "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
                  end_timestamp, path, prev_full_backup_set_id, prev_inc_backup_set_id, start_replay_scn, \
                  min_restore_scn FROM CDB_OB_BACKUP_SET_FILES",
+                views::backup_set,
             )
-            .await?
-            .into_iter()
-            .map(|mut r| BackupSetRow {
-                tenant_id: int(&mut r, 0),
-                backup_set_id: int(&mut r, 1),
-                backup_type: text(&mut r, 2).unwrap_or_default(),
-                status: text(&mut r, 3).unwrap_or_default(),
-                file_status: text(&mut r, 4).unwrap_or_default(),
-                input_bytes: int(&mut r, 5),
-                output_bytes: int(&mut r, 6),
-                end: timestamp(&mut r, 7),
-                path: strip_keys(&text(&mut r, 8).unwrap_or_default()),
-                prev_full_backup_set_id: int(&mut r, 9),
-                prev_inc_backup_set_id: int(&mut r, 10),
-                start_replay_scn: uint(&mut r, 11),
-                min_restore_scn: uint(&mut r, 12),
-            })
-            .collect();
+            .await?;
         let pieces = self
-            .rows(
+            .read(
                 &mut conn,
+                "CDB_OB_ARCHIVELOG_PIECE_FILES",
                 "SELECT tenant_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
                  input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
+                views::piece,
             )
-            .await?
-            .into_iter()
-            .map(|mut r| PieceRow {
-                tenant_id: int(&mut r, 0),
-                round_id: int(&mut r, 1),
-                piece_id: int(&mut r, 2),
-                status: text(&mut r, 3).unwrap_or_default(),
-                start_scn: uint(&mut r, 4),
-                checkpoint_scn: uint(&mut r, 5),
-                file_status: text(&mut r, 6).unwrap_or_default(),
-                input_bytes: int(&mut r, 7),
-                output_bytes: int(&mut r, 8),
-                path: text(&mut r, 9).unwrap_or_default(),
-            })
-            .collect();
+            .await?;
         let delete_policies = self
-            .rows(
+            .read(
                 &mut conn,
+                "CDB_OB_BACKUP_DELETE_POLICY",
                 "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY",
+                |f| {
+                    Ok((
+                        f.id("tenant_id")?,
+                        f.text("policy_name")?,
+                        f.text("recovery_window")?,
+                    ))
+                },
             )
-            .await?
-            .into_iter()
-            .map(|mut r| {
-                (
-                    int(&mut r, 0),
-                    text(&mut r, 1).unwrap_or_default(),
-                    text(&mut r, 2).unwrap_or_default(),
-                )
-            })
-            .collect();
+            .await?;
         let clean_jobs = self.clean_jobs(&mut conn, request.clean_since).await?;
         let restores = if request.restores {
             self.restores(&mut conn, descriptions).await?
@@ -337,6 +281,25 @@ impl MysqlCluster {
         })
     }
 
+    /// The rows `query` reads from `view`, each decoded by `decode`; the first row that does not decode
+    /// fails the read.
+    async fn read<T>(
+        &self,
+        conn: &mut Conn,
+        view: &'static str,
+        query: &str,
+        mut decode: impl FnMut(&mut Fields) -> Result<T, ObError>,
+    ) -> Result<Vec<T>, ObError> {
+        self.rows(conn, query)
+            .await?
+            .into_iter()
+            .map(|row| decode(&mut Fields::new(view, row)))
+            .collect::<Result<_, _>>()
+            .inspect_err(|_| {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            })
+    }
+
     /// Unfinished delete jobs, and the finished ones that ended at or after `since` (reference §5.3).
     async fn clean_jobs(
         &self,
@@ -348,28 +311,23 @@ impl MysqlCluster {
                                start_timestamp, end_timestamp";
         let since = utc_literal(since);
         let mut jobs: Vec<CleanJobRow> = Vec::new();
-        for query in [
-            format!("SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
-            format!(
-                "SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOB_HISTORY WHERE end_timestamp >= {}",
-                sql::literal(&since)?
+        for (view, query) in [
+            (
+                "CDB_OB_BACKUP_DELETE_JOBS",
+                format!("SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
+            ),
+            (
+                "CDB_OB_BACKUP_DELETE_JOB_HISTORY",
+                format!(
+                    "SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOB_HISTORY WHERE end_timestamp >= {}",
+                    sql::literal(&since)?
+                ),
             ),
         ] {
-            for mut r in self.rows(conn, &query).await? {
-                let job = CleanJobRow {
-                    tenant_id: int(&mut r, 0),
-                    job_id: int(&mut r, 1),
-                    initiator_tenant_id: int(&mut r, 2),
-                    kind: text(&mut r, 3).unwrap_or_default(),
-                    parameter: text(&mut r, 4).map_or(0, |p| delete_parameter(&p)),
-                    status: text(&mut r, 5).unwrap_or_default(),
-                    task_count: int(&mut r, 6),
-                    success_task_count: int(&mut r, 7),
-                    result: int(&mut r, 8),
-                    comment: self.redactor.redact(&text(&mut r, 9).unwrap_or_default()),
-                    start: timestamp(&mut r, 10),
-                    end: timestamp(&mut r, 11),
-                };
+            let read = self
+                .read(conn, view, &query, |f| views::clean_job(f, &self.redactor))
+                .await?;
+            for job in read {
                 // A job moving to the history between the two reads: the history row wins.
                 jobs.retain(|j| !(j.tenant_id == job.tenant_id && j.job_id == job.job_id));
                 jobs.push(job);
@@ -384,28 +342,15 @@ impl MysqlCluster {
         conn: &mut Conn,
         descriptions: &[String],
     ) -> Result<Vec<RestoreJobRow>, ObError> {
-        let mut rows: Vec<RestoreJobRow> = self
-            .rows(
+        let mut rows = self
+            .read(
                 conn,
+                "CDB_OB_RESTORE_PROGRESS",
                 "SELECT job_id, restore_tenant_name, status, restore_scn, start_timestamp, total_bytes, \
                  finish_bytes, description FROM CDB_OB_RESTORE_PROGRESS WHERE tenant_id = 1",
+                |f| views::restore(f, &self.redactor, false),
             )
-            .await?
-            .into_iter()
-            .map(|mut r| RestoreJobRow {
-                job_id: int(&mut r, 0),
-                tenant_name: text(&mut r, 1).unwrap_or_default(),
-                status: text(&mut r, 2).unwrap_or_default(),
-                restore_scn: uint(&mut r, 3),
-                start: timestamp(&mut r, 4),
-                finish: None,
-                total_bytes: int(&mut r, 5),
-                finish_bytes: int(&mut r, 6),
-                description: text(&mut r, 7).unwrap_or_default(),
-                comment: String::new(),
-                finished: false,
-            })
-            .collect();
+            .await?;
         if !descriptions.is_empty() {
             let list = descriptions
                 .iter()
@@ -413,46 +358,20 @@ impl MysqlCluster {
                 .collect::<Result<Vec<_>, _>>()?
                 .join(", ");
             let finished = self
-                .rows(
+                .read(
                     conn,
+                    "CDB_OB_RESTORE_HISTORY",
                     &format!(
                         "SELECT job_id, restore_tenant_name, status, restore_scn, start_timestamp, \
                          finish_timestamp, total_bytes, finish_bytes, description, comment \
                          FROM CDB_OB_RESTORE_HISTORY WHERE tenant_id = 1 AND description IN ({list})"
                     ),
+                    |f| views::restore(f, &self.redactor, true),
                 )
                 .await?;
-            rows.extend(finished.into_iter().map(|mut r| RestoreJobRow {
-                job_id: int(&mut r, 0),
-                tenant_name: text(&mut r, 1).unwrap_or_default(),
-                status: text(&mut r, 2).unwrap_or_default(),
-                restore_scn: uint(&mut r, 3),
-                start: timestamp(&mut r, 4),
-                finish: timestamp(&mut r, 5),
-                total_bytes: int(&mut r, 6),
-                finish_bytes: int(&mut r, 7),
-                description: text(&mut r, 8).unwrap_or_default(),
-                comment: self.redactor.redact(&text(&mut r, 9).unwrap_or_default()),
-                finished: true,
-            }));
+            rows.extend(finished);
         }
         Ok(rows)
-    }
-
-    fn job(&self, mut r: Row) -> BackupJobRow {
-        BackupJobRow {
-            tenant_id: int(&mut r, 0),
-            job_id: int(&mut r, 1),
-            backup_set_id: int(&mut r, 2),
-            backup_type: text(&mut r, 3).unwrap_or_default(),
-            status: text(&mut r, 4).unwrap_or_default(),
-            result: int(&mut r, 5),
-            comment: self.redactor.redact(&text(&mut r, 6).unwrap_or_default()),
-            description: text(&mut r, 7).unwrap_or_default(),
-            path: strip_keys(&text(&mut r, 8).unwrap_or_default()),
-            start: timestamp(&mut r, 9),
-            end: timestamp(&mut r, 10),
-        }
     }
 
     async fn run(&self, statements: &[String]) -> Result<(), ObError> {
@@ -503,54 +422,11 @@ impl OceanBase for MysqlCluster {
     }
 }
 
-fn text(row: &mut Row, index: usize) -> Option<String> {
-    match row.take::<Value, _>(index)? {
-        Value::NULL => None,
-        Value::Bytes(bytes) => Some(String::from_utf8_lossy(&bytes).into_owned()),
-        other => Some(other.as_sql(true).trim_matches('\'').to_string()),
-    }
-}
-
-fn int(row: &mut Row, index: usize) -> i64 {
-    text(row, index)
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_default()
-}
-
-fn uint(row: &mut Row, index: usize) -> u64 {
-    text(row, index)
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_default()
-}
-
-/// A delete job's `PARAMETER` as the number it stores (microseconds, or a set or piece id): the older schema
-/// shows it as a time (`USEC_TO_TIME(PARAMETER)`, in the session's UTC), the newest as a varchar holding the
-/// number (reference §14). 0 when it reads as neither.
-fn delete_parameter(text: &str) -> i64 {
-    if let Ok(number) = text.trim().parse::<i64>() {
-        return number;
-    }
-    text.trim()
-        .parse::<jiff::civil::DateTime>()
-        .ok()
-        .and_then(|civil| civil.to_zoned(jiff::tz::TimeZone::UTC).ok())
-        .map_or(0, |z| z.timestamp().as_microsecond())
-}
-
 /// A time as the session (UTC) compares it with a timestamp column.
 fn utc_literal(at: Timestamp) -> String {
     at.to_zoned(jiff::tz::TimeZone::UTC)
         .strftime("%Y-%m-%d %H:%M:%S")
         .to_string()
-}
-
-/// A `DATETIME` read in UTC (the session's time zone).
-fn timestamp(row: &mut Row, index: usize) -> Option<Timestamp> {
-    let civil: jiff::civil::DateTime = text(row, index)?.parse().ok()?;
-    civil
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .ok()
-        .map(|z| z.timestamp())
 }
 
 /// A destination as the operator records it: without `access_id` / `access_key` and without a user part.
@@ -579,20 +455,6 @@ pub fn strip_keys(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_delete_parameter_reads_in_either_schemas_form() {
-        // Older schema: USEC_TO_TIME(PARAMETER), a time in the session's UTC — also for a set id.
-        assert_eq!(delete_parameter("1970-01-01 00:00:00.000003"), 3);
-        assert_eq!(
-            delete_parameter("2025-11-20 00:53:20.000000"),
-            1_763_600_000_000_000
-        );
-        // Newest schema: the stored number as a varchar.
-        assert_eq!(delete_parameter("3"), 3);
-        assert_eq!(delete_parameter("1763600000000000"), 1_763_600_000_000_000);
-        assert_eq!(delete_parameter("not a parameter"), 0);
-    }
 
     #[test]
     fn a_user_part_is_stripped_from_recorded_destinations() {

@@ -87,7 +87,7 @@ pub fn set_data_backup_dest(tenant: &str, uri: &str) -> Result<String, ObError> 
 pub fn set_log_archive_dest(
     tenant: &str,
     uri: &str,
-    binding: &str,
+    binding: &super::Binding,
     piece_switch_interval: &str,
 ) -> Result<String, ObError> {
     let plain = |what: &str, value: &str| {
@@ -99,7 +99,8 @@ pub fn set_log_archive_dest(
             )))
         }
     };
-    plain("binding", binding)?;
+    let binding = binding.to_string();
+    plain("binding", &binding)?;
     plain("pieceSwitchInterval", piece_switch_interval)?;
     if uri.chars().any(char::is_whitespace) {
         return Err(ObError::InvalidValue(
@@ -205,11 +206,11 @@ pub enum DeleteTarget {
 
 impl DeleteTarget {
     /// The delete job's `TYPE` (newest spelling, §5.3).
-    pub fn job_type(&self) -> &'static str {
+    pub fn job_type(&self) -> super::CleanJobType {
         match self {
-            DeleteTarget::Obsolete => "DELETE OBSOLETE BACKUP",
-            DeleteTarget::BackupSets(_) => "DELETE BACKUPSET",
-            DeleteTarget::ArchivelogPieces(_) => "DELETE ARCHIVELOG_PIECE",
+            DeleteTarget::Obsolete => super::CleanJobType::DeleteObsolete,
+            DeleteTarget::BackupSets(_) => super::CleanJobType::DeleteBackupSet,
+            DeleteTarget::ArchivelogPieces(_) => super::CleanJobType::DeleteArchivelogPiece,
         }
     }
 }
@@ -526,6 +527,7 @@ fn redact_quoted_after(text: &str, clause: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oceanbase::Binding;
 
     #[test]
     fn identifiers_are_validated_and_backquoted() {
@@ -562,11 +564,19 @@ mod tests {
             "ALTER SYSTEM BACKUP TENANT = `tenant1` DESCRIPTION = 'u'"
         );
         assert_eq!(
-            set_log_archive_dest("t", "file:///a", "OPTIONAL", "1d").expect("ok"),
+            set_log_archive_dest("t", "file:///a", &Binding::Optional, "1d").expect("ok"),
             "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///a BINDING=OPTIONAL PIECE_SWITCH_INTERVAL=1d' TENANT = `t`"
         );
-        assert!(set_log_archive_dest("t", "file:///a b", "OPTIONAL", "1d").is_err());
-        assert!(set_log_archive_dest("t", "file:///a", "OPTIONAL PIECE", "1d").is_err());
+        assert!(set_log_archive_dest("t", "file:///a b", &Binding::Optional, "1d").is_err());
+        assert!(
+            set_log_archive_dest(
+                "t",
+                "file:///a",
+                &Binding::Other("OPTIONAL PIECE".into()),
+                "1d"
+            )
+            .is_err()
+        );
         assert_eq!(
             archive_mode("t", false).expect("ok"),
             "ALTER SYSTEM NOARCHIVELOG TENANT = `t`"

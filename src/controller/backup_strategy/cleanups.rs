@@ -191,6 +191,7 @@ pub async fn sync(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oceanbase::State;
     use crate::oceanbase::{CleanJobRow, TenantRow};
 
     fn at(seconds: i64) -> Timestamp {
@@ -202,9 +203,9 @@ mod tests {
             tenant_id,
             job_id,
             initiator_tenant_id: initiator,
-            kind: "DELETE OBSOLETE BACKUP".into(),
+            kind: State::of("DELETE OBSOLETE BACKUP"),
             parameter: 0,
-            status: "COMPLETED".into(),
+            status: State::of("COMPLETED"),
             task_count: 0,
             success_task_count: 0,
             result: 0,
@@ -218,8 +219,8 @@ mod tests {
         let tenant = |id: i64, name: &str| TenantRow {
             id,
             name: name.into(),
-            status: "NORMAL".into(),
-            role: "PRIMARY".into(),
+            status: State::of("NORMAL"),
+            role: State::of("PRIMARY"),
             archivelog: true,
         };
         Snapshot {

@@ -16,6 +16,7 @@ use crate::{
         overview::{Destinations, tenant_overview},
     },
     observer::Observation,
+    oceanbase::RoundStatus,
 };
 
 /// Condition type: every tenant in scope can be restored to any point of one unbroken window.
@@ -65,10 +66,10 @@ fn log_backup_health(
             let tenant = snapshot.tenant(name)?;
             match snapshot.round(tenant.id) {
                 None => Some(format!("{name}: not archiving")),
-                Some(round) if round.status == "INTERRUPTED" => {
+                Some(round) if round.status == RoundStatus::Interrupted => {
                     Some(format!("{name}: archiving INTERRUPTED ({})", round.comment))
                 }
-                Some(round) if round.status != "DOING" => {
+                Some(round) if round.status != RoundStatus::Doing => {
                     Some(format!("{name}: archiving is {}", round.status))
                 }
                 Some(round) => {
@@ -378,6 +379,7 @@ fn size_display(bytes: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::oceanbase::State;
 
     #[test]
     fn a_creeping_window_end_and_checkpoint_are_kept_within_the_freshness_bound() {
@@ -446,14 +448,14 @@ mod tests {
         let tenant = |id: i64, name: &str| TenantRow {
             id,
             name: name.into(),
-            status: "NORMAL".into(),
-            role: "PRIMARY".into(),
+            status: State::of("NORMAL"),
+            role: State::of("PRIMARY"),
             archivelog: true,
         };
         let round = |tenant_id: i64, status: &str, behind_secs: i64| ArchiveRound {
             tenant_id,
             round_id: 1,
-            status: status.into(),
+            status: State::of(status),
             start_scn: 1,
             checkpoint_scn: u64::try_from((now.as_second() - behind_secs) * 1_000_000_000)
                 .expect("scn"),

@@ -19,7 +19,7 @@ use crate::{
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
-    oceanbase::{BackupJobRow, ObError, Snapshot, is_final_job_status},
+    oceanbase::{BackupJobRow, JobStatus, ObError, RoundStatus, Snapshot, TenantStatus, codes},
 };
 
 /// What the reconcile must do after writing the status.
@@ -165,7 +165,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         reason: reason.into(),
         message,
     };
-    if tenant.status != "NORMAL" {
+    if tenant.status != TenantStatus::Normal {
         let health = wait(
             "TenantNotReady",
             format!(
@@ -175,10 +175,9 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         );
         return pending(inputs, base, health, reachable, Step::Wait, interest(false));
     }
-    let archive = snapshot
-        .round(tenant.id)
-        .map_or("not running", |r| r.status.as_str());
-    if archive != "DOING" {
+    let round = snapshot.round(tenant.id);
+    if round.is_none_or(|r| r.status != RoundStatus::Doing) {
+        let archive = round.map_or_else(|| "not running".to_string(), |r| r.status.to_string());
         let health = wait(
             "WaitingForLogArchive",
             format!(
@@ -273,9 +272,7 @@ fn follow_job(
         _ => base.progress,
     };
     let (input, output) = match (progress, set) {
-        (Some(p), _) if !is_final_job_status(&job.status) => {
-            (Some(p.input_bytes), Some(p.output_bytes))
-        }
+        (Some(p), _) if !job.status.is_final() => (Some(p.input_bytes), Some(p.output_bytes)),
         (_, Some(s)) => (Some(s.input_bytes), Some(s.output_bytes)),
         _ => (base.input_bytes, base.output_bytes),
     };
@@ -359,7 +356,7 @@ fn follow_job(
         last_progress_time: running.then_some(last_progress),
         ..base
     };
-    let cancel = task.spec.cancel && !is_final_job_status(&job.status) && job.status != "CANCELING";
+    let cancel = task.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
     let since = history_since(&status).or(Some(inputs.now));
     Decision {
         status: with_health(status, task, &health, Some(extra), inputs.now),
@@ -388,11 +385,11 @@ fn history_since(status: &BackupTaskStatus) -> Option<Timestamp> {
 
 /// The console phase of a job STATUS (reference §10): every unfinished status, phase strings included, is
 /// In Progress.
-pub fn phase_of(status: &str) -> BackupTaskPhase {
+pub fn phase_of(status: &JobStatus) -> BackupTaskPhase {
     match status {
-        "COMPLETED" => BackupTaskPhase::Completed,
-        "FAILED" => BackupTaskPhase::Failed,
-        "CANCELED" => BackupTaskPhase::Canceled,
+        JobStatus::Completed => BackupTaskPhase::Completed,
+        JobStatus::Failed => BackupTaskPhase::Failed,
+        JobStatus::Canceled => BackupTaskPhase::Canceled,
         _ => BackupTaskPhase::InProgress,
     }
 }
@@ -414,7 +411,7 @@ pub fn after_submit(
     outcome: Result<(), ObError>,
     now: Timestamp,
 ) -> BackupTaskStatus {
-    let (health, status) = match submitted(outcome, "job", &[9036, 9040, 9044, 9070]) {
+    let (health, status) = match submitted(outcome, "job", codes::BACKUP_REFUSED_FOR_NOW) {
         Submitted::Waiting(health) => (health, status),
         Submitted::RefusedForNow(health) | Submitted::Invalid(health) => (
             health,
@@ -463,6 +460,7 @@ pub fn with_health(
 
 #[cfg(test)]
 mod tests {
+    use crate::oceanbase::State;
     use std::sync::Arc;
 
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -505,14 +503,14 @@ mod tests {
                 tenants: vec![TenantRow {
                     id: 1002,
                     name: "tenant1".into(),
-                    status: "NORMAL".into(),
-                    role: "PRIMARY".into(),
+                    status: State::of("NORMAL"),
+                    role: State::of("PRIMARY"),
                     archivelog: true,
                 }],
                 rounds: vec![ArchiveRound {
                     tenant_id: 1002,
                     round_id: 1,
-                    status: round.into(),
+                    status: State::of(round),
                     start_scn: 1,
                     checkpoint_scn: 2,
                     path: "file:///archive".into(),
@@ -531,9 +529,9 @@ mod tests {
                 sets: vec![BackupSetRow {
                     tenant_id: 1002,
                     backup_set_id: 3,
-                    backup_type: "FULL".into(),
-                    status: "SUCCESS".into(),
-                    file_status: "AVAILABLE".into(),
+                    backup_type: State::of("FULL"),
+                    status: State::of("SUCCESS"),
+                    file_status: State::of("AVAILABLE"),
                     input_bytes: 1000,
                     output_bytes: 500,
                     end: None,
@@ -569,8 +567,8 @@ mod tests {
             tenant_id: 1002,
             job_id: 7,
             backup_set_id: 3,
-            backup_type: "FULL".into(),
-            status: status.into(),
+            backup_type: State::of("FULL"),
+            status: State::of(status),
             result: if status == "FAILED" { -9082 } else { 0 },
             comment: if status == "FAILED" {
                 "result: -9082(backup device out of space)".into()
@@ -580,7 +578,7 @@ mod tests {
             description: description.into(),
             path: "file:///data".into(),
             start: Some(at(0)),
-            end: is_final_job_status(status).then(|| at(60)),
+            end: JobStatus::of(status).is_final().then(|| at(60)),
         }
     }
 

@@ -22,7 +22,7 @@ use crate::{
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
-    oceanbase::{CleanJobRow, ObError, Snapshot, is_final_job_status, sql::DeleteTarget},
+    oceanbase::{CleanJobRow, JobStatus, ObError, Snapshot, codes, sql::DeleteTarget},
 };
 
 /// Manual deletes exist from this version on (reference §5.2).
@@ -197,7 +197,7 @@ pub fn decide(
     }
     if let Some(other) = snapshot
         .clean_jobs_of(tenant.id)
-        .find(|j| !is_final_job_status(&j.status))
+        .find(|j| !j.status.is_final())
     {
         let health = Health::Progressing {
             reason: "AnotherCleanupRunning".into(),
@@ -245,12 +245,12 @@ fn find_submitted<'a>(
 }
 
 /// The console phase of a delete job STATUS (reference §10).
-pub fn phase_of(status: &str) -> CleanupTaskPhase {
+pub fn phase_of(status: &JobStatus) -> CleanupTaskPhase {
     match status {
-        "INIT" => CleanupTaskPhase::Pending,
-        "COMPLETED" => CleanupTaskPhase::Completed,
-        "FAILED" => CleanupTaskPhase::Failed,
-        "CANCELED" => CleanupTaskPhase::Canceled,
+        JobStatus::Init => CleanupTaskPhase::Pending,
+        JobStatus::Completed => CleanupTaskPhase::Completed,
+        JobStatus::Failed => CleanupTaskPhase::Failed,
+        JobStatus::Canceled => CleanupTaskPhase::Canceled,
         _ => CleanupTaskPhase::Executing,
     }
 }
@@ -311,7 +311,7 @@ fn follow_job(
         ..base
     };
     let cancel =
-        cleanup.spec.cancel && !is_final_job_status(&job.status) && job.status != "CANCELING";
+        cleanup.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
     Decision {
         status: with_health(status, cleanup, &health, extra, now),
         step: if cancel { Step::Cancel } else { Step::Wait },
@@ -360,7 +360,7 @@ pub fn after_submit(
     outcome: Result<(), ObError>,
     now: Timestamp,
 ) -> CleanupTaskStatus {
-    let (health, status) = match submitted(outcome, "delete job", &[9044]) {
+    let (health, status) = match submitted(outcome, "delete job", codes::DELETE_REFUSED_FOR_NOW) {
         Submitted::Waiting(health) => (health, status),
         Submitted::RefusedForNow(health) | Submitted::Invalid(health) => (
             health,
@@ -370,7 +370,7 @@ pub fn after_submit(
             },
         ),
         Submitted::Refused(mut failure) => {
-            if failure.code == Some(1235) {
+            if failure.code == Some(i64::from(codes::NOT_SUPPORTED)) {
                 failure
                     .message
                     .push_str(" (reference §5.2: manual deletes need OceanBase 4.4.1 or later)");
@@ -394,6 +394,7 @@ pub fn with_health(
 
 #[cfg(test)]
 mod tests {
+    use crate::oceanbase::State;
     use std::sync::Arc;
 
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -439,15 +440,15 @@ mod tests {
             tenant_id: 1002,
             job_id,
             initiator_tenant_id: initiator,
-            kind: "DELETE BACKUPSET".into(),
+            kind: State::of("DELETE BACKUPSET"),
             parameter,
-            status: status.into(),
+            status: State::of(status),
             task_count: 2,
             success_task_count: i64::from(status == "COMPLETED") * 2,
             result: if status == "FAILED" { -9045 } else { 0 },
             comment: String::new(),
             start: Some(at(start)),
-            end: is_final_job_status(status).then(|| at(start + 4)),
+            end: JobStatus::of(status).is_final().then(|| at(start + 4)),
         }
     }
 
@@ -458,8 +459,8 @@ mod tests {
                 tenants: vec![TenantRow {
                     id: 1002,
                     name: "tenant1".into(),
-                    status: "NORMAL".into(),
-                    role: "PRIMARY".into(),
+                    status: State::of("NORMAL"),
+                    role: State::of("PRIMARY"),
                     archivelog: true,
                 }],
                 clean_jobs: jobs,

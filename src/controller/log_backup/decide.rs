@@ -16,7 +16,7 @@ use crate::{
         observed::{self, Reading},
     },
     observer::{Interest, Observation, scn_time},
-    oceanbase::{ArchiveRound, ObError},
+    oceanbase::{ArchiveRound, Binding, DestState, ObError, RoundStatus, codes},
 };
 
 /// The status rule for the log checkpoint and delay: what status shows is never further than this from
@@ -136,15 +136,14 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             );
         }
     };
-    let round = snapshot.round(tenant.id).filter(|r| r.status != "STOP");
-    let binding = match spec.binding {
-        ArchiveBinding::Optional => "OPTIONAL",
-        ArchiveBinding::Mandatory => "MANDATORY",
-    };
+    let round = snapshot
+        .round(tenant.id)
+        .filter(|r| r.status != RoundStatus::Stop);
+    let binding = binding_of(spec.binding);
     let dest = snapshot.archive_dest(tenant.id);
     let dest_matches = dest.is_some_and(|d| {
         d.path == inputs.log_uri
-            && d.binding.eq_ignore_ascii_case(binding)
+            && d.binding == binding
             && d.piece_switch_interval
                 .eq_ignore_ascii_case(&spec.piece_switch_interval)
     });
@@ -152,7 +151,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let step = if running {
         if !dest_matches && round.is_none() {
             Step::SetDest
-        } else if dest.is_some_and(|d| d.state.eq_ignore_ascii_case("DEFER")) {
+        } else if dest.is_some_and(|d| d.state == DestState::Defer) {
             Step::EnableDest
         } else if !tenant.archivelog {
             Step::ArchiveMode(true)
@@ -249,7 +248,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         recheck = Some(recheck.map_or(fresh, |r| r.min(fresh)));
     }
     let failure = round
-        .filter(|r| r.status == "INTERRUPTED")
+        .filter(|r| r.status == RoundStatus::Interrupted)
         .map(interrupted_failure);
     let health = match phase {
         LogBackupPhase::InProgress => Health::Ready {
@@ -363,13 +362,21 @@ fn decision(
     }
 }
 
+/// OceanBase's `BINDING` for the spec's.
+pub fn binding_of(binding: ArchiveBinding) -> Binding {
+    match binding {
+        ArchiveBinding::Optional => Binding::Optional,
+        ArchiveBinding::Mandatory => Binding::Mandatory,
+    }
+}
+
 /// The console phase of a round STATUS (reference §10).
-pub fn phase_of(status: &str) -> LogBackupPhase {
+pub fn phase_of(status: &RoundStatus) -> LogBackupPhase {
     match status {
-        "DOING" => LogBackupPhase::InProgress,
-        "STOPPING" | "SUSPENDING" => LogBackupPhase::Stopping,
-        "STOP" | "SUSPEND" => LogBackupPhase::Stopped,
-        "INTERRUPTED" => LogBackupPhase::Failed,
+        RoundStatus::Doing => LogBackupPhase::InProgress,
+        RoundStatus::Stopping | RoundStatus::Suspending => LogBackupPhase::Stopping,
+        RoundStatus::Stop | RoundStatus::Suspend => LogBackupPhase::Stopped,
+        RoundStatus::Interrupted => LogBackupPhase::Failed,
         _ => LogBackupPhase::Starting,
     }
 }
@@ -402,9 +409,7 @@ pub fn after_step(
     let health = match outcome {
         Ok(()) => return status,
         // Already in the asked mode: the next snapshot shows it.
-        Err(ObError::Server {
-            code: 9091 | 9092, ..
-        }) => return status,
+        Err(ObError::Server { code, .. }) if codes::already_in_mode(code) => return status,
         Err(ObError::Unreachable(reason)) => Health::Progressing {
             reason: "ClusterUnreachable".into(),
             message: format!("the cluster did not answer: {reason}"),
@@ -434,6 +439,7 @@ fn with_health(
 
 #[cfg(test)]
 mod tests {
+    use crate::oceanbase::State;
     use std::sync::Arc;
 
     use super::*;
@@ -482,8 +488,8 @@ mod tests {
                 tenants: vec![TenantRow {
                     id: 1002,
                     name: "tenant1".into(),
-                    status: "NORMAL".into(),
-                    role: "PRIMARY".into(),
+                    status: State::of("NORMAL"),
+                    role: State::of("PRIMARY"),
                     archivelog,
                 }],
                 archive_dests: dest
@@ -492,9 +498,9 @@ mod tests {
                             1002,
                             ArchiveDest {
                                 path: path.into(),
-                                binding: "OPTIONAL".into(),
+                                binding: Binding::Optional,
                                 piece_switch_interval: "1d".into(),
-                                state: state.into(),
+                                state: State::of(state),
                             },
                         )
                     })
@@ -504,7 +510,7 @@ mod tests {
                     .map(|(status, checkpoint)| ArchiveRound {
                         tenant_id: 1002,
                         round_id: 3,
-                        status: status.into(),
+                        status: State::of(status),
                         start_scn: scn(0),
                         checkpoint_scn: checkpoint,
                         path: "file:///archive".into(),

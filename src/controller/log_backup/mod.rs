@@ -21,11 +21,10 @@ use super::{
 };
 use crate::{
     api::{
-        BackupStrategy, LogBackup, LogBackupPhase, LogBackupStatus,
-        backup_strategy::ArchiveBinding, log_backup::DesiredArchiveState,
+        BackupStrategy, LogBackup, LogBackupPhase, LogBackupStatus, log_backup::DesiredArchiveState,
     },
     observer::{ClusterKey, ObjectKey},
-    oceanbase::{ObError, Redactor, sql},
+    oceanbase::{Redactor, codes, sql},
 };
 use decide::{Inputs, Step, after_step, decide};
 
@@ -133,10 +132,7 @@ impl Reconcile for LogBackup {
             Step::ArchiveMode(enable) => Some(sql::archive_mode(tenant, enable)),
             Step::SetDest => {
                 let keys = references::access_keys(&ctx, &namespace, &destination).await?;
-                let binding = match spec.binding {
-                    ArchiveBinding::Optional => "OPTIONAL",
-                    ArchiveBinding::Mandatory => "MANDATORY",
-                };
+                let binding = decide::binding_of(spec.binding);
                 redactor = Redactor::new(
                     keys.iter()
                         .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
@@ -146,7 +142,7 @@ impl Reconcile for LogBackup {
                         sql::set_log_archive_dest(
                             tenant,
                             &uri,
-                            binding,
+                            &binding,
                             &spec.piece_switch_interval,
                         )
                     }),
@@ -159,14 +155,9 @@ impl Reconcile for LogBackup {
                 .execute(&observer, vec![statement], &redactor)
                 .await;
             // Already in the asked archive mode counts as done.
-            let done = matches!(
-                &outcome,
-                Ok(())
-                    | Err(ObError::Server {
-                        code: 9091 | 9092,
-                        ..
-                    })
-            );
+            let done = outcome
+                .as_ref()
+                .map_or_else(|e| e.code().is_some_and(codes::already_in_mode), |()| true);
             ctx.record_attempt(
                 &key,
                 &attempt,

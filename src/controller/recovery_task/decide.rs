@@ -16,7 +16,7 @@ use crate::{
     api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
     controller::conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
     observer::{Interest, Observation, scn_time},
-    oceanbase::{ObError, RestoreJobRow, Snapshot},
+    oceanbase::{ObError, RestoreJobRow, Snapshot, TenantRole, codes},
 };
 
 /// Condition type: the recovery point lies inside a recoverable window.
@@ -418,8 +418,8 @@ fn follow(
         progress,
         ..base
     };
-    let succeeded = matches!(job.status.as_str(), "SUCCESS" | "RESTORE_SUCCESS");
-    let failed = job.finished && job.status != "SUCCESS";
+    let succeeded = job.status.succeeded();
+    let failed = job.finished && !succeeded;
     if failed {
         let canceled = spec.cancel;
         let status = RecoveryTaskStatus {
@@ -472,7 +472,7 @@ fn follow(
     });
     if !succeeded {
         // RESTORE_FAIL on the progress row: ending, its cause comes with the history row.
-        let cancel = spec.cancel && job.status != "RESTORE_FAIL";
+        let cancel = spec.cancel && !job.status.failed();
         let health = Health::Progressing {
             reason: "InProgress".into(),
             message: format!(
@@ -493,8 +493,8 @@ fn follow(
         };
     }
     let tenant = snapshot.tenant(&spec.target.tenant);
-    let role = tenant.map(|t| t.role.as_str());
-    let done = !spec.activate || role == Some("PRIMARY");
+    let role = tenant.map(|t| &t.role);
+    let done = !spec.activate || role == Some(&TenantRole::Primary);
     if done && job.finished {
         let status = RecoveryTaskStatus {
             phase: Some(RecoveryTaskPhase::Completed),
@@ -520,7 +520,7 @@ fn follow(
             interest: None,
         };
     }
-    let activating = spec.activate && role == Some("STANDBY");
+    let activating = spec.activate && role == Some(&TenantRole::Standby);
     let health = Health::Progressing {
         reason: if activating {
             "Activating"
@@ -567,7 +567,8 @@ pub fn after_submit(
     outcome: Result<(), ObError>,
     now: Timestamp,
 ) -> (RecoveryTaskStatus, Step) {
-    let (health, status, step) = match submitted(outcome, "restore", &[9014]) {
+    let (health, status, step) = match submitted(outcome, "restore", codes::RESTORE_REFUSED_FOR_NOW)
+    {
         Submitted::Waiting(health) => (health, status, Step::Wait),
         Submitted::RefusedForNow(health) | Submitted::Invalid(health) => (
             health,
@@ -630,6 +631,7 @@ pub fn with_health(
 
 #[cfg(test)]
 mod tests {
+    use crate::oceanbase::State;
     use std::sync::Arc;
 
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
@@ -659,7 +661,7 @@ mod tests {
         RestoreJobRow {
             job_id: 3,
             tenant_name: "r1".into(),
-            status: status.into(),
+            status: State::of(status),
             restore_scn: 1_800_000_000_000_000_000,
             start: Some(at(0)),
             finish: finished.then(|| at(30)),
@@ -678,8 +680,8 @@ mod tests {
                     .map(|role| TenantRow {
                         id: 1010,
                         name: "r1".into(),
-                        status: "NORMAL".into(),
-                        role: role.into(),
+                        status: State::of("NORMAL"),
+                        role: State::of(role),
                         archivelog: false,
                     })
                     .into_iter()
