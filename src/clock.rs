@@ -71,6 +71,11 @@ pub fn real(span: Duration) -> Duration {
     }
 }
 
+/// How many times faster than real time the operator's clock runs (1 unless simulated).
+pub fn speed() -> f64 {
+    SIMULATED.get().map_or(1.0, |clock| clock.speed)
+}
+
 /// A safety margin of `span` in real time, in the operator's time.
 pub fn margin(span: SignedDuration) -> SignedDuration {
     match SIMULATED.get() {

@@ -13,4 +13,5 @@ pub mod readiness;
 pub mod run;
 pub mod schedule;
 pub mod telemetry;
+pub mod timing;
 pub mod windows;

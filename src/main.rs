@@ -67,7 +67,7 @@ struct RunArgs {
     #[arg(long, env = "IDLE_POLL_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_poll_seconds: u64,
     /// Seconds without progress after which a running backup gets Progressing=False.
-    #[arg(long, env = "BACKUP_STALL_SECONDS", default_value_t = 1800, value_parser = clap::value_parser!(u64).range(10..))]
+    #[arg(long, env = "BACKUP_STALL_SECONDS", default_value_t = ob_backup_operator::timing::BACKUP_STALL_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(10..))]
     backup_stall_seconds: u64,
     /// Test only: run on a simulated clock, SIMULATED@REAL*SPEED (see `clock`).
     #[arg(long, hide = true, env = "OBBACKUP_SIMULATED_CLOCK")]

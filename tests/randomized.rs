@@ -119,7 +119,7 @@ async fn look(
         cluster_name: "obcluster",
         data_uri: DATA,
         observation: &observation,
-        now: read_at,
+        clock: ob_backup_operator::timing::Clock::at(read_at),
         stall_timeout: SignedDuration::from_mins(30),
     });
     // The observer asks for what the task watches from its next read on.

@@ -1,8 +1,6 @@
 //! What can go wrong while reconciling. [`Error`]s are transient (retried with backoff); [`Problem`]s are
 //! facts about an object the user must fix (reported as `Stalled`, never retried in a hot loop).
 
-use std::time::Duration;
-
 /// A failure that is worth retrying: the Kubernetes API was unreachable, refused, or timed out.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -64,6 +62,4 @@ impl Problem {
     }
 }
 
-/// How long to wait before looking again at an object whose reference was missing. The referenced Secrets
-/// are read with `get` only (no cluster-wide Secret watch), so they are polled, slowly.
-pub const RECHECK_REFERENCES_AFTER: Duration = Duration::from_secs(30);
+pub use crate::timing::RECHECK_REFERENCES_AFTER;

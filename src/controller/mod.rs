@@ -40,6 +40,7 @@ use kube::{
 use serde::{Serialize, de::DeserializeOwned};
 use tokio_util::sync::CancellationToken;
 
+use crate::timing::{ACTED_RECHECK, RETRY_REFUSED_AFTER, SENT_SETTLE};
 use crate::{
     api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask},
     metrics::Metrics,
@@ -85,9 +86,6 @@ pub struct Context {
     acted: Mutex<HashMap<String, std::time::Instant>>,
 }
 
-/// How soon after a statement the object is looked at again.
-pub const ACTED_RECHECK: Duration = Duration::from_secs(2);
-
 /// What [`Context::gate`] says about sending a statement now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gate {
@@ -99,18 +97,12 @@ pub enum Gate {
     Settling(Duration),
 }
 
-/// How long after a one-shot statement went through it is not sent again for the same object.
-pub const SENT_SETTLE: Duration = Duration::from_secs(10);
-
 /// A statement OceanBase refused for an object: what, when, and OceanBase's reason (redacted).
 struct Refusal {
     what: String,
     at: std::time::Instant,
     reason: String,
 }
-
-/// How long after OceanBase refused a statement the operator sends it again.
-pub const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(30);
 
 /// Operator-wide settings the controllers read.
 #[derive(Clone, Copy, Debug)]
@@ -125,7 +117,7 @@ impl Default for Settings {
     fn default() -> Self {
         Self {
             poll: PollIntervals::default(),
-            backup_stall_timeout: Duration::from_secs(30 * 60),
+            backup_stall_timeout: crate::timing::BACKUP_STALL_TIMEOUT,
         }
     }
 }

@@ -2,33 +2,8 @@
 //! a statement that starts one (BACKUP, DELETE, RESTORE) came to: sent or unanswered (the intent stays and the job is looked up later), refused for now (the
 //! intent goes; tried again after the refusal gate), or refused for good (a failure to record).
 
-use jiff::{SignedDuration, Timestamp};
-
 use super::conditions::Health;
 use crate::{api::common::Failure, oceanbase::ObError};
-
-/// How long after the recorded intent a missing job means the statement never created one: longer than a
-/// statement may run (the client's query timeout) plus a margin.
-pub const SUBMIT_GRACE: SignedDuration = SignedDuration::from_secs(45);
-
-/// Whether a statement sent at `submitted` (its recorded intent) may still be creating its job, judged by a
-/// snapshot read at `read_at`. The grace is real time, so it is stretched on a simulated clock.
-pub fn in_flight(submitted: Timestamp, read_at: Timestamp) -> bool {
-    read_at < submitted + crate::clock::margin(SUBMIT_GRACE)
-}
-
-/// How soon a task holding the intent `submitted` must look again, so that the end of its submit grace is
-/// acted on at once rather than at the next safety recheck (a statement that never left — the operator died
-/// between the intent and the statement — creates no job and so wakes nobody). Past the grace, a short
-/// recheck settles the intent at the next read. `None` without an intent.
-pub fn grace_recheck(submitted: Option<Timestamp>, now: Timestamp) -> Option<std::time::Duration> {
-    let end = submitted? + crate::clock::margin(SUBMIT_GRACE);
-    let left = std::time::Duration::try_from(end.duration_since(now)).unwrap_or_default();
-    Some(
-        crate::clock::real(left)
-            + std::time::Duration::from_secs(if left.is_zero() { 5 } else { 1 }),
-    )
-}
 
 /// Why OceanBase ended a job FAILED: its RESULT code and COMMENT (or, without a comment, which job and code).
 pub fn job_failure(job: &str, job_id: i64, result: i64, comment: &str) -> Failure {
@@ -91,20 +66,6 @@ pub fn submitted(outcome: Result<(), ObError>, job: &str, for_now: &[u16]) -> Su
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_intent_is_looked_at_again_when_its_grace_ends() {
-        let at = |s: i64| Timestamp::from_second(1_800_000_000 + s).expect("time");
-        assert_eq!(grace_recheck(None, at(0)), None);
-        assert_eq!(
-            grace_recheck(Some(at(0)), at(10)),
-            Some(std::time::Duration::from_secs(36))
-        );
-        assert_eq!(
-            grace_recheck(Some(at(0)), at(100)),
-            Some(std::time::Duration::from_secs(5))
-        );
-    }
 
     #[test]
     fn outcomes_are_classified_alike_for_every_kind() {

@@ -14,16 +14,13 @@ use mysql_async::{
     Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts, prelude::Queryable,
 };
 
+use crate::timing::{BATCH_TIMEOUT, CONNECT_TIMEOUT, QUERY_TIMEOUT};
+
 use super::{
     ArchiveDest, BackupJobRow, CleanJobRow, ConnectionInfo, ObError, OceanBase, Redactor,
     RestoreJobRow, Snapshot, SnapshotRequest, sql,
     views::{self, Fields},
 };
-
-/// How long connecting may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one statement may take.
-pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One OceanBase cluster reached through `mysql_async`.
 pub struct MysqlCluster {
@@ -374,17 +371,21 @@ impl MysqlCluster {
         Ok(rows)
     }
 
+    /// Runs a batch on a session of its own, all of it within [`BATCH_TIMEOUT`] (which the submit grace
+    /// is derived from): after that the client has given up on every statement of the batch.
     async fn run(&self, statements: &[String]) -> Result<(), ObError> {
+        let deadline = tokio::time::Instant::now() + BATCH_TIMEOUT;
+        let connect_by = deadline.min(tokio::time::Instant::now() + CONNECT_TIMEOUT);
         // A session of its own: its state (SET ENCRYPTION …) ends with it and never reaches a pooled read.
-        let mut conn =
-            match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(self.opts.clone())).await {
-                Ok(conn) => conn.map_err(|e| self.error(e))?,
-                Err(_) => return Err(self.timed_out("connecting")),
-            };
+        let mut conn = match tokio::time::timeout_at(connect_by, Conn::new(self.opts.clone())).await
+        {
+            Ok(conn) => conn.map_err(|e| self.error(e))?,
+            Err(_) => return Err(self.timed_out("connecting")),
+        };
         let mut outcome = Ok(());
         for statement in statements {
             self.round_trips.fetch_add(1, Ordering::Relaxed);
-            match tokio::time::timeout(QUERY_TIMEOUT, conn.query_drop(statement)).await {
+            match tokio::time::timeout_at(deadline, conn.query_drop(statement)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     outcome = Err(self.error(e));

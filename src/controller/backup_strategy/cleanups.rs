@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use kube::{
     Api, Resource, ResourceExt,
     api::{ListParams, Patch, PatchParams},
@@ -18,10 +18,6 @@ use crate::{
     controller::{Context, Error, FIELD_MANAGER},
     oceanbase::Snapshot,
 };
-
-/// How far before the strategy's creation a policy job may have started and still be mirrored (clock
-/// skew between the API server and OceanBase).
-const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
 
 /// A mirror as listed.
 #[derive(Clone, Debug, PartialEq)]
@@ -76,7 +72,10 @@ pub fn plan(
                 .clean_jobs_of(tenant.id)
                 .filter(|j| j.from_policy())
                 .filter(|j| newest.is_none_or(|n| j.job_id > n))
-                .filter(|j| j.start.is_some_and(|s| s >= created - CLOCK_SKEW))
+                .filter(|j| {
+                    j.start
+                        .is_some_and(|s| s >= created - crate::timing::CLOCK_SKEW)
+                })
                 .map(|j| NewMirror {
                     name: mirror_name(strategy, name, j.job_id),
                     tenant: name.clone(),

@@ -11,7 +11,8 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, in_flight, job_failure, submitted};
+use crate::controller::submit::{Submitted, job_failure, submitted};
+use crate::timing::Clock;
 use crate::{
     api::{BackupTask, BackupTaskPhase, BackupTaskStatus},
     controller::{
@@ -53,7 +54,7 @@ pub struct Inputs<'a> {
     /// The data destination the tenant must have, without access keys.
     pub data_uri: &'a str,
     pub observation: &'a Observation,
-    pub now: Timestamp,
+    pub clock: Clock,
     /// A running job without progress for this long gets `Progressing=False`.
     pub stall_timeout: SignedDuration,
 }
@@ -109,7 +110,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             active,
         } => {
             return Decision {
-                status: with_health(base, task, &health, extra, inputs.now),
+                status: with_health(base, task, &health, extra, inputs.clock.now),
                 step: Step::Wait,
                 interest: interest(active),
                 recheck: None,
@@ -131,7 +132,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         return pending(inputs, base, health, reachable, Step::Wait, interest(true));
     }
     if let Some(submitted) = submitted
-        && in_flight(submitted, at)
+        && inputs.clock.in_flight(submitted, at)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),
@@ -147,11 +148,17 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         let status = BackupTaskStatus {
             phase: Some(BackupTaskPhase::Canceled),
             submitted_at: None,
-            ended_at: Some(api_time(inputs.now)),
+            ended_at: Some(api_time(inputs.clock.now)),
             ..base
         };
         return Decision {
-            status: with_health(status, task, &health, Some(vec![reachable]), inputs.now),
+            status: with_health(
+                status,
+                task,
+                &health,
+                Some(vec![reachable]),
+                inputs.clock.now,
+            ),
             step: Step::Wait,
             interest: None,
             recheck: None,
@@ -243,7 +250,7 @@ fn pending(
             inputs.task,
             &health,
             Some(vec![reachable]),
-            inputs.now,
+            inputs.clock.now,
         ),
         step,
         interest,
@@ -278,11 +285,11 @@ fn follow_job(
     };
     let moved = percent != base.progress || input != base.input_bytes;
     let last_progress = if moved || base.last_progress_time.is_none() {
-        api_time(inputs.now)
+        api_time(inputs.clock.now)
     } else {
         base.last_progress_time
             .clone()
-            .unwrap_or_else(|| api_time(inputs.now))
+            .unwrap_or_else(|| api_time(inputs.clock.now))
     };
     let directory = set
         .map(|s| s.path.clone())
@@ -295,7 +302,7 @@ fn follow_job(
     let mut extra = vec![reachable];
     let mut recheck = None;
     if running {
-        let quiet = inputs.now.duration_since(last_progress.0);
+        let quiet = inputs.clock.now.duration_since(last_progress.0);
         let stuck = quiet >= inputs.stall_timeout;
         extra.push(condition(
             PROGRESSING,
@@ -357,9 +364,9 @@ fn follow_job(
         ..base
     };
     let cancel = task.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
-    let since = history_since(&status).or(Some(inputs.now));
+    let since = history_since(&status).or(Some(inputs.clock.now));
     Decision {
-        status: with_health(status, task, &health, Some(extra), inputs.now),
+        status: with_health(status, task, &health, Some(extra), inputs.clock.now),
         step: if cancel { Step::Cancel } else { Step::Wait },
         interest: running.then(|| Interest {
             tenant: task.spec.tenant.clone(),
@@ -588,8 +595,9 @@ mod tests {
             cluster_name: "obcluster",
             data_uri: "file:///data",
             observation,
-            now,
-            stall_timeout: SignedDuration::from_mins(30),
+            clock: Clock::at(now),
+            stall_timeout: SignedDuration::try_from(crate::timing::BACKUP_STALL_TIMEOUT)
+                .expect("fits"),
         })
     }
 
@@ -629,8 +637,9 @@ mod tests {
                 cluster_name: "obcluster",
                 data_uri: "",
                 observation: &seen("DOING", vec![], at(1)),
-                now: at(1),
-                stall_timeout: SignedDuration::from_mins(30),
+                clock: Clock::at(at(1)),
+                stall_timeout: SignedDuration::try_from(crate::timing::BACKUP_STALL_TIMEOUT)
+                    .expect("fits"),
             }
         });
         assert_eq!(elsewhere.step, Step::SetDataDest);

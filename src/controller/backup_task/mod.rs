@@ -27,9 +27,6 @@ use crate::{
 };
 use decide::{Decision, Inputs, Step, after_submit, decide, with_health};
 
-/// Look again at least this often while a task runs, whatever the observer says.
-const SAFETY_RECHECK: Duration = Duration::from_secs(300);
-
 impl Reconcile for BackupTask {
     const KIND: &'static str = "BackupTask";
 
@@ -95,9 +92,10 @@ impl Reconcile for BackupTask {
             cluster_name: &placement.cluster.name,
             data_uri: &destination.uri,
             observation: &observer.latest(),
-            now: crate::clock::now(),
+            clock: crate::timing::Clock::current(),
+            // Settings come from a flag that parses into a duration far below the limit.
             stall_timeout: SignedDuration::try_from(ctx.settings.backup_stall_timeout)
-                .unwrap_or(SignedDuration::from_mins(30)),
+                .unwrap_or(SignedDuration::MAX),
         });
         decision.status.source = task
             .status
@@ -151,17 +149,15 @@ impl Reconcile for BackupTask {
             ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
-        let grace = super::submit::grace_recheck(
-            decision.status.submitted_at.as_ref().map(|t| t.0),
-            crate::clock::now(),
-        );
+        let grace = crate::timing::Clock::current()
+            .grace_recheck(decision.status.submitted_at.as_ref().map(|t| t.0));
         let wait = decision.interest.as_ref().map(|_| {
             decision
                 .recheck
                 .map(crate::clock::real)
                 .into_iter()
                 .chain(grace)
-                .fold(SAFETY_RECHECK, Duration::min)
+                .fold(crate::timing::TASK_SAFETY_RECHECK, Duration::min)
         });
         Ok(ctx.requeue(&key, wait))
     }

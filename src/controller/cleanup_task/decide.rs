@@ -8,10 +8,11 @@
 //! job per tenant at a time, so nothing else can match. A job still missing well after the intent means the
 //! statement never created one, and it is sent again.
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, in_flight, job_failure, submitted};
+use crate::controller::submit::{Submitted, job_failure, submitted};
+use crate::timing::Clock;
 use crate::{
     api::{
         CleanupTask, CleanupTaskPhase, CleanupTaskStatus, cleanup_task::CleanupTarget,
@@ -27,9 +28,6 @@ use crate::{
 
 /// Manual deletes exist from this version on (reference §5.2).
 pub const MANUAL_CLEAN_VERSION: [u32; 4] = [4, 4, 1, 0];
-/// How far before the recorded intent a job may have started and still be ours (clock skew between the
-/// operator and OceanBase).
-const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
 
 /// What the reconcile must do after writing the status.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -65,8 +63,9 @@ pub fn decide(
     cleanup: &CleanupTask,
     cluster_name: &str,
     observation: &Observation,
-    now: Timestamp,
+    clock: Clock,
 ) -> Decision {
+    let now = clock.now;
     let spec = &cleanup.spec;
     let previous = cleanup.status.clone().unwrap_or_default();
     let base = CleanupTaskStatus {
@@ -147,7 +146,7 @@ pub fn decide(
         return wait(base, health, Step::Wait, false);
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
-        && in_flight(submitted, at)
+        && clock.in_flight(submitted, at)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),
@@ -239,7 +238,8 @@ fn find_submitted<'a>(
         j.job_id > after_job_id
             && j.initiator_tenant_id != j.tenant_id
             && j.kind == target.job_type()
-            && j.start.is_some_and(|s| s >= submitted - CLOCK_SKEW)
+            && j.start
+                .is_some_and(|s| s >= submitted - crate::timing::CLOCK_SKEW)
             && first_id.is_none_or(|id| j.parameter == id)
     })
 }
@@ -476,7 +476,7 @@ mod tests {
             &cleanup(sets(&[3]), None),
             "ob",
             &seen("4.3.5.0", vec![], 100),
-            at(100),
+            Clock::at(at(100)),
         );
         assert_eq!(decision.step, Step::Wait);
         assert_eq!(decision.status.phase, Some(CleanupTaskPhase::Failed));
@@ -493,7 +493,7 @@ mod tests {
             &task,
             "ob",
             &seen("4.4.1.0", vec![job(7, 1002, 0, "DOING", 50)], 100),
-            at(100),
+            Clock::at(at(100)),
         );
         assert_eq!(busy.step, Step::Wait);
         assert_eq!(busy.status.phase, Some(CleanupTaskPhase::Pending));
@@ -507,7 +507,7 @@ mod tests {
             &task,
             "ob",
             &seen("4.4.1.0", vec![job(7, 1002, 0, "COMPLETED", 50)], 100),
-            at(100),
+            Clock::at(at(100)),
         );
         assert_eq!(free.step, Step::Submit);
         assert_eq!(
@@ -527,7 +527,12 @@ mod tests {
             ..CleanupTaskStatus::default()
         });
         // Not listed yet, shortly after the intent: wait.
-        let early = decide(&task, "ob", &seen("4.4.1.0", vec![], 1_010), at(1_010));
+        let early = decide(
+            &task,
+            "ob",
+            &seen("4.4.1.0", vec![], 1_010),
+            Clock::at(at(1_010)),
+        );
         assert_eq!(early.step, Step::Wait);
         // Jobs that are not ours: known when it was submitted, another first id, a policy job.
         let others = vec![
@@ -540,14 +545,19 @@ mod tests {
             &task,
             "ob",
             &seen("4.4.1.0", others.clone(), 1_100),
-            at(1_100),
+            Clock::at(at(1_100)),
         );
         assert_eq!(late.step, Step::Submit);
         assert_eq!(late.status.submitted_at, None);
         // Ours: sent from sys, first id 3, after the intent.
         let mut jobs = others;
         jobs.push(job(5, 1, 3, "DOING", 1_001));
-        let found = decide(&task, "ob", &seen("4.4.1.0", jobs, 1_020), at(1_020));
+        let found = decide(
+            &task,
+            "ob",
+            &seen("4.4.1.0", jobs, 1_020),
+            Clock::at(at(1_020)),
+        );
         assert_eq!(found.step, Step::Wait);
         assert_eq!(found.status.phase, Some(CleanupTaskPhase::Executing));
         assert_eq!(found.status.job_id, Some(5));
@@ -566,7 +576,7 @@ mod tests {
             &task,
             "ob",
             &seen("4.2.1.0", vec![job(9, 1002, 0, "DOING", 10)], 20),
-            at(20),
+            Clock::at(at(20)),
         );
         assert_eq!(running.status.phase, Some(CleanupTaskPhase::Executing));
         assert_eq!(running.step, Step::Wait);
@@ -575,7 +585,7 @@ mod tests {
             &task,
             "ob",
             &seen("4.2.1.0", vec![job(9, 1002, 0, "DOING", 10)], 20),
-            at(20),
+            Clock::at(at(20)),
         );
         assert_eq!(cancel.step, Step::Cancel);
         task.spec.cancel = false;
@@ -583,7 +593,7 @@ mod tests {
             &task,
             "ob",
             &seen("4.2.1.0", vec![job(9, 1002, 0, "COMPLETED", 10)], 30),
-            at(30),
+            Clock::at(at(30)),
         );
         assert_eq!(done.status.phase, Some(CleanupTaskPhase::Completed));
         assert_eq!(done.status.succeeded_task_count, Some(2));
@@ -593,7 +603,7 @@ mod tests {
             &task,
             "ob",
             &seen("4.2.1.0", vec![job(9, 1002, 0, "FAILED", 10)], 30),
-            at(30),
+            Clock::at(at(30)),
         );
         assert_eq!(failed.status.phase, Some(CleanupTaskPhase::Failed));
         assert_eq!(failed.status.failure.and_then(|f| f.code), Some(-9045));

@@ -5,7 +5,7 @@
 
 pub mod decide;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
@@ -20,9 +20,6 @@ use crate::{
     oceanbase::{ObError, Redactor, sql},
 };
 use decide::{Step, after_submit, decide, delete_target};
-
-/// Look again at least this often while a cleanup runs, whatever the observer says.
-const SAFETY_RECHECK: Duration = Duration::from_secs(300);
 
 impl Reconcile for CleanupTask {
     const KIND: &'static str = "CleanupTask";
@@ -74,7 +71,7 @@ impl Reconcile for CleanupTask {
             &cleanup,
             &placement.cluster.name,
             &observer.latest(),
-            crate::clock::now(),
+            crate::timing::Clock::current(),
         );
         decision.status.source = cleanup
             .status
@@ -145,14 +142,13 @@ impl Reconcile for CleanupTask {
             ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
-        let grace = super::submit::grace_recheck(
-            decision.status.submitted_at.as_ref().map(|t| t.0),
-            crate::clock::now(),
-        );
-        let wait = decision
-            .interest
-            .as_ref()
-            .map(|_| grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK)));
+        let grace = crate::timing::Clock::current()
+            .grace_recheck(decision.status.submitted_at.as_ref().map(|t| t.0));
+        let wait = decision.interest.as_ref().map(|_| {
+            grace.map_or(crate::timing::TASK_SAFETY_RECHECK, |g| {
+                g.min(crate::timing::TASK_SAFETY_RECHECK)
+            })
+        });
         Ok(ctx.requeue(&key, wait))
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
+use crate::timing::Clock;
 use crate::{
     api::{
         LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
@@ -74,7 +75,7 @@ pub struct Inputs<'a> {
     /// The destination the tenant must archive to, without access keys.
     pub log_uri: &'a str,
     pub observation: &'a Observation,
-    pub now: Timestamp,
+    pub clock: Clock,
 }
 
 /// Decides the archive's status and next step.
@@ -132,7 +133,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 Step::Wait,
                 interest,
                 None,
-                inputs.now,
+                inputs.clock.now,
             );
         }
     };
@@ -176,7 +177,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         (None, Step::Wait) if tenant.archivelog => LogBackupPhase::Starting,
         (None, Step::Wait) => LogBackupPhase::Stopped,
     };
-    let now = inputs.now;
+    let now = inputs.clock.now;
     let threshold = alert_threshold(archive);
     let checkpoint = round
         .filter(|r| r.checkpoint_scn > 0)
@@ -534,7 +535,7 @@ mod tests {
             cluster_name: "obcluster",
             log_uri: "file:///archive",
             observation,
-            now,
+            clock: Clock::at(now),
         })
     }
 

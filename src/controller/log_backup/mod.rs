@@ -4,7 +4,7 @@
 
 pub mod decide;
 
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
@@ -27,9 +27,6 @@ use crate::{
     oceanbase::{Redactor, codes, sql},
 };
 use decide::{Inputs, Step, after_step, decide};
-
-/// Look again at least this often, whatever the observer says.
-const SAFETY_RECHECK: Duration = Duration::from_secs(600);
 
 impl Reconcile for LogBackup {
     const KIND: &'static str = "LogBackup";
@@ -98,7 +95,7 @@ impl Reconcile for LogBackup {
             cluster_name: &placement.cluster.name,
             log_uri: &destination.uri,
             observation: &observer.latest(),
-            now: crate::clock::now(),
+            clock: crate::timing::Clock::current(),
         });
         ctx.observers
             .watch(&observer, object, Some(decision.interest.clone()));
@@ -177,8 +174,8 @@ impl Reconcile for LogBackup {
             Some(
                 decision
                     .recheck
-                    .map_or(SAFETY_RECHECK, crate::clock::real)
-                    .min(SAFETY_RECHECK),
+                    .map_or(crate::timing::LOG_SAFETY_RECHECK, crate::clock::real)
+                    .min(crate::timing::LOG_SAFETY_RECHECK),
             ),
         ))
     }

@@ -11,7 +11,8 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::controller::submit::{Submitted, in_flight, submitted};
+use crate::controller::submit::{Submitted, submitted};
+use crate::timing::Clock;
 use crate::{
     api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
     controller::conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
@@ -67,7 +68,7 @@ pub struct Inputs<'a> {
     pub observation: &'a Observation,
     /// The pool this task creates, if it creates one.
     pub own_pool: Option<&'a str>,
-    pub now: Timestamp,
+    pub clock: Clock,
 }
 
 /// The description of the current attempt's RESTORE.
@@ -165,7 +166,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     );
     let at = match inputs.observation {
         Observation::Seen { at, .. } => *at,
-        _ => inputs.now,
+        _ => inputs.clock.now,
     };
     if let Some(job) = snapshot.restore_by_description(&description(task)) {
         return follow(inputs, base, snapshot, job, reachable);
@@ -194,7 +195,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         return wait(inputs, base, health, Some(reachable), interest(false));
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
-        && in_flight(submitted, at)
+        && inputs.clock.in_flight(submitted, at)
     {
         let health = Health::Progressing {
             reason: "Submitted".into(),
@@ -209,7 +210,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if spec.cancel {
         let status = RecoveryTaskStatus {
             phase: Some(RecoveryTaskPhase::Canceled),
-            ended_at: Some(api_time(inputs.now)),
+            ended_at: Some(api_time(inputs.clock.now)),
             ..base
         };
         let health = Health::Ready {
@@ -248,7 +249,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         PointCheck::Outside(message) => {
             let status = RecoveryTaskStatus {
                 phase: Some(RecoveryTaskPhase::Failed),
-                ended_at: Some(api_time(inputs.now)),
+                ended_at: Some(api_time(inputs.clock.now)),
                 failure: Some(Failure {
                     code: None,
                     message: message.clone(),
@@ -278,7 +279,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                     task,
                     &health,
                     Some(vec![reachable, point]),
-                    inputs.now,
+                    inputs.clock.now,
                 ),
                 step,
                 interest: None,
@@ -302,7 +303,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                     task,
                     &health,
                     Some(vec![reachable, point]),
-                    inputs.now,
+                    inputs.clock.now,
                 ),
                 step: Step::Wait,
                 interest: interest(false),
@@ -346,7 +347,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             task,
             &health,
             Some(vec![reachable, verified]),
-            inputs.now,
+            inputs.clock.now,
         ),
         step: Step::Submit,
         interest: interest(true),
@@ -366,7 +367,7 @@ fn wait(
             inputs.task,
             &health,
             extra.map(|c| vec![c]),
-            inputs.now,
+            inputs.clock.now,
         ),
         step: Step::Wait,
         interest,
@@ -387,7 +388,7 @@ fn ended(
             inputs.task,
             &health,
             Some(vec![reachable]),
-            inputs.now,
+            inputs.clock.now,
         ),
         step: if release { Step::Release } else { Step::Wait },
         interest: None,
@@ -428,7 +429,10 @@ fn follow(
             } else {
                 RecoveryTaskPhase::Failed
             }),
-            ended_at: job.finish.map(api_time).or(Some(api_time(inputs.now))),
+            ended_at: job
+                .finish
+                .map(api_time)
+                .or(Some(api_time(inputs.clock.now))),
             failure: (!canceled).then(|| Failure {
                 code: None,
                 message: if job.comment.is_empty() {
@@ -487,7 +491,13 @@ fn follow(
             ..base
         };
         return Decision {
-            status: with_health(status, task, &health, Some(vec![reachable]), inputs.now),
+            status: with_health(
+                status,
+                task,
+                &health,
+                Some(vec![reachable]),
+                inputs.clock.now,
+            ),
             step: if cancel { Step::Cancel } else { Step::Wait },
             interest: keep_watching,
         };
@@ -499,7 +509,10 @@ fn follow(
         let status = RecoveryTaskStatus {
             phase: Some(RecoveryTaskPhase::Completed),
             progress: Some(100),
-            ended_at: job.finish.map(api_time).or(Some(api_time(inputs.now))),
+            ended_at: job
+                .finish
+                .map(api_time)
+                .or(Some(api_time(inputs.clock.now))),
             ..base
         };
         let health = Health::Ready {
@@ -515,7 +528,13 @@ fn follow(
             ),
         };
         return Decision {
-            status: with_health(status, task, &health, Some(vec![reachable]), inputs.now),
+            status: with_health(
+                status,
+                task,
+                &health,
+                Some(vec![reachable]),
+                inputs.clock.now,
+            ),
             step: Step::Wait,
             interest: None,
         };
@@ -547,7 +566,13 @@ fn follow(
         ..base
     };
     Decision {
-        status: with_health(status, task, &health, Some(vec![reachable]), inputs.now),
+        status: with_health(
+            status,
+            task,
+            &health,
+            Some(vec![reachable]),
+            inputs.clock.now,
+        ),
         step: if activating {
             Step::Activate
         } else {
@@ -702,7 +727,7 @@ mod tests {
             point: &point,
             observation: &observation,
             own_pool: Some("obrt_r_pool"),
-            now: at(100),
+            clock: Clock::at(at(100)),
         })
     }
 

@@ -30,8 +30,6 @@ use crate::{
 };
 use decide::{Decision, Inputs, Step, after_submit, decide};
 
-/// Look again at least this often while a restore runs, whatever the observer says.
-const SAFETY_RECHECK: Duration = Duration::from_secs(300);
 /// Look again this often while waiting for archiving to reach the recovery point.
 const POINT_RECHECK: Duration = Duration::from_secs(10);
 
@@ -110,7 +108,7 @@ impl Reconcile for RecoveryTask {
             point: &point,
             observation: &observer.latest(),
             own_pool: names.own_pool(spec),
-            now: crate::clock::now(),
+            clock: crate::timing::Clock::current(),
         });
         decision.status.source_cluster_name = source_cluster;
         ctx.observers.watch(
@@ -140,14 +138,14 @@ impl Reconcile for RecoveryTask {
             ctx.sent(&key, &attempt, one_shot, went_through);
             observer.poke();
         }
-        let grace = super::submit::grace_recheck(
-            decision.status.submitted_at.as_ref().map(|t| t.0),
-            crate::clock::now(),
-        );
+        let grace = crate::timing::Clock::current()
+            .grace_recheck(decision.status.submitted_at.as_ref().map(|t| t.0));
         let wait = match (&decision.interest, &point) {
             (None, _) => None,
             (Some(_), decide::PointCheck::NotYet(_)) => Some(POINT_RECHECK),
-            (Some(_), _) => Some(grace.map_or(SAFETY_RECHECK, |g| g.min(SAFETY_RECHECK))),
+            (Some(_), _) => Some(grace.map_or(crate::timing::TASK_SAFETY_RECHECK, |g| {
+                g.min(crate::timing::TASK_SAFETY_RECHECK)
+            })),
         };
         Ok(ctx.requeue(&key, wait))
     }

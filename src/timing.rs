@@ -1,0 +1,132 @@
+//! Every wait the operator chooses about OceanBase, in one place: how long the client waits for the cluster,
+//! how long a submitted statement may still be creating its job, how soon an object is looked at again.
+//! The constants that depend on each other are derived here, not restated.
+
+use std::time::Duration;
+
+use jiff::{SignedDuration, Timestamp};
+
+/// How long connecting to OceanBase may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one read may take.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one batch of administrative statements may take, connecting included: after this the client
+/// has given up on every statement of the batch.
+pub const BATCH_TIMEOUT: Duration = Duration::from_secs(40);
+/// What OceanBase may still take to list a job after the client gave up on the statement that creates it.
+const SERVER_MARGIN: Duration = Duration::from_secs(5);
+
+/// How long after the recorded intent a missing job may still be on its way: the client's whole batch plus
+/// the server's margin. Past it, a read that lists no such job proves the statement created none.
+pub const SUBMIT_GRACE: SignedDuration =
+    SignedDuration::from_secs((BATCH_TIMEOUT.as_secs() + SERVER_MARGIN.as_secs()) as i64);
+
+/// How far OceanBase's clock may be behind the operator's when a job's start is compared with an intent.
+pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
+
+/// How soon after a statement went out its object is decided again (to take in what OceanBase made of it).
+pub const ACTED_RECHECK: Duration = Duration::from_secs(2);
+/// How long after a one-shot statement (cancel, activate) went through it is not sent again for the same
+/// object: until the observer has read the cluster again.
+pub const SENT_SETTLE: Duration = Duration::from_secs(10);
+/// How long after OceanBase refused a statement it is sent again.
+pub const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(30);
+/// How soon an object whose references are wrong (a missing Secret, cluster, strategy) is looked at again.
+pub const RECHECK_REFERENCES_AFTER: Duration = Duration::from_secs(30);
+
+/// A running task (backup, cleanup, restore) is looked at at least this often, whatever the observer says.
+pub const TASK_SAFETY_RECHECK: Duration = Duration::from_secs(300);
+/// An archiving LogBackup is looked at at least this often.
+pub const LOG_SAFETY_RECHECK: Duration = Duration::from_secs(600);
+
+/// A running backup without progress for this long gets `Progressing=False` (the default of
+/// `--backup-stall-timeout`).
+pub const BACKUP_STALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// The time a decision is made at, on the operator's clock (simulated in some tests), with the waits that
+/// are real time stretched to it. Decisions take it as an input and never read a clock themselves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Clock {
+    /// Now.
+    pub now: Timestamp,
+    /// How many times faster than real time the clock runs.
+    pub speed: f64,
+}
+
+impl Clock {
+    /// The operator's clock now.
+    pub fn current() -> Self {
+        Self {
+            now: crate::clock::now(),
+            speed: crate::clock::speed(),
+        }
+    }
+
+    /// A real-time clock at `now`.
+    pub fn at(now: Timestamp) -> Self {
+        Self { now, speed: 1.0 }
+    }
+
+    /// [`SUBMIT_GRACE`] on this clock: a statement takes real time whatever the clock says.
+    pub fn submit_grace(&self) -> SignedDuration {
+        SignedDuration::from_secs_f64(SUBMIT_GRACE.as_secs_f64() * self.speed)
+    }
+
+    /// How long to really wait for `span` of this clock's time to pass.
+    pub fn real(&self, span: Duration) -> Duration {
+        span.div_f64(self.speed)
+    }
+
+    /// Whether a statement sent at `submitted` (its recorded intent) may still be creating its job, judged
+    /// by a snapshot read at `read_at`.
+    pub fn in_flight(&self, submitted: Timestamp, read_at: Timestamp) -> bool {
+        read_at < submitted + self.submit_grace()
+    }
+
+    /// How soon a task holding the intent `submitted` must look again, so that the end of its submit grace
+    /// is acted on at once rather than at the next safety recheck (a statement that never left — the
+    /// operator died between the intent and the statement — creates no job and so wakes nobody). Past the
+    /// grace, a short recheck settles the intent at the next read. `None` without an intent.
+    pub fn grace_recheck(&self, submitted: Option<Timestamp>) -> Option<Duration> {
+        let end = submitted? + self.submit_grace();
+        let left = Duration::try_from(end.duration_since(self.now)).unwrap_or_default();
+        Some(self.real(left) + Duration::from_secs(if left.is_zero() { 5 } else { 1 }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_submit_grace_outlasts_the_clients_whole_batch() {
+        assert!(SUBMIT_GRACE > SignedDuration::try_from(BATCH_TIMEOUT).expect("fits"));
+        assert!(BATCH_TIMEOUT > CONNECT_TIMEOUT);
+    }
+
+    #[test]
+    fn an_intent_is_looked_at_again_when_its_grace_ends() {
+        let at = |s: i64| Timestamp::from_second(1_800_000_000 + s).expect("time");
+        assert_eq!(Clock::at(at(10)).grace_recheck(None), None);
+        assert_eq!(
+            Clock::at(at(10)).grace_recheck(Some(at(0))),
+            Some(Duration::from_secs(36))
+        );
+        assert_eq!(
+            Clock::at(at(100)).grace_recheck(Some(at(0))),
+            Some(Duration::from_secs(5))
+        );
+        assert!(Clock::at(at(0)).in_flight(at(0), at(44)));
+        assert!(!Clock::at(at(0)).in_flight(at(0), at(45)));
+        // Ten times faster: the grace is ten times longer on the clock, the wait for it as long in real time.
+        let fast = Clock {
+            now: at(100),
+            speed: 10.0,
+        };
+        assert!(fast.in_flight(at(0), at(449)));
+        assert_eq!(
+            fast.grace_recheck(Some(at(0))),
+            Some(Duration::from_secs(36))
+        );
+    }
+}
