@@ -24,8 +24,8 @@ use clean_history::CleanHistory;
 use crate::{
     metrics::{ClusterLabels, Metrics},
     oceanbase::{
-        ConnectionInfo, JobStatus, ObError, OceanBase, Redactor, RoundStatus, Snapshot,
-        SnapshotRequest, TenantRow, mysql::MysqlCluster,
+        Connect, ConnectionInfo, JobStatus, ObError, OceanBase, Redactor, RoundStatus, Snapshot,
+        SnapshotRequest, TenantRow,
     },
 };
 
@@ -136,6 +136,7 @@ pub enum Observation {
 /// The observers of every cluster, and where they send wake-ups (one channel per kind).
 pub struct Observers {
     client: Client,
+    connector: Arc<dyn Connect>,
     metrics: Arc<Metrics>,
     intervals: PollIntervals,
     clusters: Mutex<HashMap<ClusterKey, Arc<ClusterObserver>>>,
@@ -147,12 +148,14 @@ impl Observers {
     /// A registry; observers start when first asked for and stop when nothing watches them.
     pub fn new(
         client: Client,
+        connector: Arc<dyn Connect>,
         metrics: Arc<Metrics>,
         intervals: PollIntervals,
         shutdown: CancellationToken,
     ) -> Arc<Self> {
         Arc::new(Self {
             client,
+            connector,
             metrics,
             intervals,
             clusters: Mutex::default(),
@@ -390,7 +393,7 @@ impl Observers {
             .ok_or_else(|| format!("Secret {} not found", observer.key.secret))?;
         let info = ConnectionInfo::from_secret_data(&secret.data.unwrap_or_default())
             .map_err(|e| format!("Secret {}: {e}", observer.key.secret))?;
-        let backend: Arc<dyn OceanBase> = Arc::new(MysqlCluster::new(&info, []));
+        let backend = self.connector.connect(&info);
         *lock(&observer.backend) = Some(backend.clone());
         Ok(backend)
     }
@@ -757,6 +760,7 @@ mod tests {
         let (service, _api) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
         let observers = Observers::new(
             Client::new(service, "ns"),
+            Arc::new(crate::oceanbase::MysqlConnect),
             Arc::default(),
             PollIntervals::default(),
             CancellationToken::new(),

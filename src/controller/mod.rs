@@ -270,8 +270,19 @@ impl Context {
     /// A context for unit tests, on a mocked API.
     #[cfg(test)]
     pub fn for_tests(client: Client, controller: &'static str) -> Self {
+        Self::for_tests_on(client, controller, Arc::new(crate::oceanbase::MysqlConnect))
+    }
+
+    /// A context for unit tests, on a mocked API, reaching clusters through `connector`.
+    #[cfg(test)]
+    pub fn for_tests_on(
+        client: Client,
+        controller: &'static str,
+        connector: Arc<dyn crate::oceanbase::Connect>,
+    ) -> Self {
         let observers = Observers::new(
             client.clone(),
+            connector,
             Arc::default(),
             PollIntervals::default(),
             CancellationToken::new(),
@@ -445,6 +456,7 @@ pub async fn run_all(
 ) {
     let observers = Observers::new(
         client.clone(),
+        Arc::new(crate::oceanbase::MysqlConnect),
         metrics.clone(),
         settings.poll,
         shutdown.clone(),

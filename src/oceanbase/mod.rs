@@ -387,6 +387,23 @@ impl Snapshot {
     }
 }
 
+/// Makes the client of a cluster from its connection details: [`MysqlConnect`] in production, a fake in the
+/// in-process tests.
+pub trait Connect: Send + Sync {
+    /// A client for the cluster `info` describes (connections are made lazily).
+    fn connect(&self, info: &ConnectionInfo) -> std::sync::Arc<dyn OceanBase>;
+}
+
+/// Connects with [`mysql::MysqlCluster`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MysqlConnect;
+
+impl Connect for MysqlConnect {
+    fn connect(&self, info: &ConnectionInfo) -> std::sync::Arc<dyn OceanBase> {
+        std::sync::Arc::new(mysql::MysqlCluster::new(info, []))
+    }
+}
+
 /// The operator's verbs on one OceanBase cluster. Every statement runs on the sys tenant.
 pub trait OceanBase: Send + Sync {
     /// Reads a [`Snapshot`]: tenants, rounds, destinations, unfinished jobs plus the finished jobs with the
