@@ -7,6 +7,10 @@ pub mod catalog;
 pub mod cleanup_task;
 pub mod conditions;
 pub mod error;
+#[cfg(test)]
+pub mod fixtures;
+#[cfg(test)]
+mod in_process;
 pub mod log_backup;
 pub mod observed;
 pub mod overview;

@@ -4,6 +4,8 @@
 
 pub mod codes;
 pub mod connection;
+#[cfg(test)]
+pub mod fake;
 pub mod mysql;
 pub mod sql;
 pub mod views;

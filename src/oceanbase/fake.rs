@@ -1,0 +1,133 @@
+//! A scripted OceanBase for the in-process tests: it serves the snapshot the test sets, records every batch
+//! of statements in a [`Journal`] it shares with the fake API (so a test sees what went where in what order),
+//! and answers statements with the outcomes the test queued (success when none is queued).
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+};
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::{Connect, ConnectionInfo, ObError, OceanBase, Snapshot, SnapshotRequest};
+
+/// One side effect, in the order it happened.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Entry {
+    /// A status written to the API: the object's path and the status sent.
+    Status { object: String, status: Value },
+    /// An Event published, by reason.
+    Event { reason: String },
+    /// A batch of statements sent to OceanBase.
+    Sql(Vec<String>),
+}
+
+/// What the fakes saw, shared between them.
+#[derive(Clone, Debug, Default)]
+pub struct Journal(Arc<Mutex<Vec<Entry>>>);
+
+impl Journal {
+    /// Records `entry`.
+    pub fn push(&self, entry: Entry) {
+        lock(&self.0).push(entry);
+    }
+
+    /// Everything recorded so far.
+    pub fn entries(&self) -> Vec<Entry> {
+        lock(&self.0).clone()
+    }
+
+    /// How many entries were recorded so far (to look at what came after).
+    pub fn len(&self) -> usize {
+        lock(&self.0).len()
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The statements sent so far, each batch joined with `; `.
+    pub fn statements(&self) -> Vec<String> {
+        lock(&self.0)
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Sql(batch) => Some(batch.join("; ")),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// A cluster serving a scripted snapshot.
+#[derive(Debug, Default)]
+pub struct FakeCluster {
+    snapshot: Mutex<Snapshot>,
+    outcomes: Mutex<VecDeque<Result<(), ObError>>>,
+    reads: Mutex<u64>,
+    journal: Journal,
+}
+
+impl FakeCluster {
+    /// A cluster showing `snapshot`, recording into `journal`.
+    pub fn new(snapshot: Snapshot, journal: Journal) -> Arc<Self> {
+        Arc::new(Self {
+            snapshot: Mutex::new(snapshot),
+            journal,
+            ..Self::default()
+        })
+    }
+
+    /// Changes what the cluster shows from the next read on.
+    pub fn change(&self, edit: impl FnOnce(&mut Snapshot)) {
+        edit(&mut lock(&self.snapshot));
+    }
+
+    /// The next batch of statements gets `outcome` (batches after it succeed unless queued too).
+    pub fn answer_next(&self, outcome: Result<(), ObError>) {
+        lock(&self.outcomes).push_back(outcome);
+    }
+
+    /// How many snapshots were read so far.
+    pub fn reads(&self) -> u64 {
+        *lock(&self.reads)
+    }
+}
+
+impl OceanBase for FakeCluster {
+    fn snapshot<'a>(
+        &'a self,
+        request: SnapshotRequest<'a>,
+    ) -> BoxFuture<'a, Result<Snapshot, ObError>> {
+        *lock(&self.reads) += 1;
+        let mut snapshot = lock(&self.snapshot).clone();
+        // As the real reader: only what was asked for is known to be absent.
+        snapshot.searched = request.descriptions.iter().cloned().collect();
+        snapshot.restores_read = request.restores;
+        Box::pin(async move { Ok(snapshot) })
+    }
+
+    fn execute<'a>(&'a self, statements: &'a [String]) -> BoxFuture<'a, Result<(), ObError>> {
+        self.journal.push(Entry::Sql(statements.to_vec()));
+        let outcome = lock(&self.outcomes).pop_front().unwrap_or(Ok(()));
+        Box::pin(async move { outcome })
+    }
+
+    fn round_trips(&self) -> (u64, u64) {
+        (0, 0)
+    }
+}
+
+/// Connects every cluster to one [`FakeCluster`].
+pub struct FakeConnect(pub Arc<FakeCluster>);
+
+impl Connect for FakeConnect {
+    fn connect(&self, _: &ConnectionInfo) -> Arc<dyn OceanBase> {
+        self.0.clone()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
