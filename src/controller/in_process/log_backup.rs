@@ -1,0 +1,129 @@
+//! LogBackup: the destination, then the archive mode, each sent once for what one read showed; a refused
+//! statement is not retried at once; "already archiving" counts as done.
+
+use serde_json::{Value, json};
+
+use super::{Rig, ready_cluster};
+use crate::{
+    api::{LogBackup, LogBackupPhase},
+    oceanbase::{ArchiveDest, Binding, DestState, ObError, Snapshot},
+};
+
+const ARCHIVE: &str = "/apis/obbackup.dev/v1alpha1/namespaces/ns/logbackups/archive";
+
+/// tenant1 without archiving: no round, no destination.
+fn not_archiving() -> Snapshot {
+    let mut snapshot = ready_cluster();
+    snapshot.rounds.clear();
+    snapshot.tenants[0].archivelog = false;
+    snapshot
+}
+
+/// An explicit LogBackup of tenant1 to file:///archive.
+fn log_backup() -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+        "metadata": {"name": "archive", "namespace": "ns", "uid": "uid-3", "generation": 1, "resourceVersion": "1"},
+        "spec": {"cluster": {"name": "obcluster", "connectionSecret": "db"},
+                 "logDestination": {"uri": "file:///archive"}, "tenant": "tenant1"},
+    })
+}
+
+/// The destination the LogBackup asks for, as OceanBase lists it once set.
+fn dest_set(snapshot: &mut Snapshot) {
+    snapshot.archive_dests = vec![(
+        1002,
+        ArchiveDest {
+            path: "file:///archive".into(),
+            binding: Binding::Optional,
+            piece_switch_interval: crate::api::backup_strategy::default_piece_switch_interval(),
+            state: DestState::Enable,
+        },
+    )];
+}
+
+#[tokio::test]
+async fn archiving_starts_with_the_destination_then_the_mode_each_sent_once() {
+    let rig = Rig::new("LogBackup", not_archiving());
+    rig.api.put(ARCHIVE, log_backup());
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.observed().await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(rig.journal.statements().len(), 1);
+    assert_eq!(rig.sent("SET LOG_ARCHIVE_DEST"), 1);
+
+    rig.cluster.change(dest_set);
+    rig.observed().await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(
+        rig.sent("ARCHIVELOG TENANT"),
+        1,
+        "{:#?}",
+        rig.journal.statements()
+    );
+
+    rig.cluster.change(|s| {
+        s.tenants[0].archivelog = true;
+        s.rounds = ready_cluster().rounds;
+    });
+    rig.observed().await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(
+        rig.journal.statements().len(),
+        2,
+        "{:#?}",
+        rig.journal.statements()
+    );
+    let stored: LogBackup = rig.api.object(ARCHIVE);
+    assert_eq!(
+        stored.status.and_then(|s| s.phase),
+        Some(LogBackupPhase::InProgress)
+    );
+    assert!(
+        rig.api.unexpected().is_empty(),
+        "{:?}",
+        rig.api.unexpected()
+    );
+}
+
+#[tokio::test]
+async fn a_refused_destination_is_not_sent_again_at_once() {
+    let rig = Rig::new("LogBackup", not_archiving());
+    rig.api.put(ARCHIVE, log_backup());
+    rig.cluster.answer_next(Err(ObError::Server {
+        code: 9026,
+        message: "backup destination is not valid".into(),
+    }));
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.observed().await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(rig.sent("SET LOG_ARCHIVE_DEST"), 1);
+    let after_refusal = rig.journal.len();
+    rig.observed().await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(rig.since(after_refusal), []);
+}
+
+#[tokio::test]
+async fn already_archiving_counts_as_done() {
+    let mut snapshot = not_archiving();
+    dest_set(&mut snapshot);
+    let rig = Rig::new("LogBackup", snapshot);
+    rig.api.put(ARCHIVE, log_backup());
+    rig.cluster.answer_next(Err(ObError::Server {
+        code: crate::oceanbase::codes::ALREADY_IN_ARCHIVE_MODE,
+        message: "Already in ARCHIVELOG mode".into(),
+    }));
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.observed().await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(rig.sent("ARCHIVELOG TENANT"), 1);
+    let stored: LogBackup = rig.api.object(ARCHIVE);
+    let status = stored.status.expect("a status");
+    assert!(
+        status.conditions.iter().all(|c| c.reason != "Refused"),
+        "{:?}",
+        status.conditions
+    );
+}

@@ -1,0 +1,164 @@
+//! The in-process tier: a kind's real reconcile against the fake API server ([`super::fixtures::FakeApi`])
+//! and a scripted OceanBase ([`crate::oceanbase::fake::FakeCluster`]), both writing one journal, so the order
+//! of the side effects is what the tests read: the intent is stored before the statement that acts on it,
+//! a statement goes once, a refused one is not retried at once, an unchanged status is not written again.
+
+use std::sync::Arc;
+
+use kube::runtime::controller::Action;
+
+use super::{Context, Reconcile, fixtures::FakeApi};
+use crate::{
+    observer::{ClusterKey, Observation},
+    oceanbase::{
+        ArchiveRound, RoundStatus, Snapshot, TenantRole, TenantRow, TenantStatus,
+        fake::{Entry, FakeCluster, FakeConnect, Journal},
+    },
+};
+
+mod backup_task;
+mod cleanup_task;
+mod log_backup;
+
+const SECRET: &str = "/api/v1/namespaces/ns/secrets/db";
+
+/// A fake API server and a fake cluster sharing a journal, and a controller context on both.
+pub struct Rig {
+    api: FakeApi,
+    cluster: Arc<FakeCluster>,
+    journal: Journal,
+    ctx: Arc<Context>,
+}
+
+impl Rig {
+    /// A cluster showing `snapshot`, and its connection Secret.
+    fn new(kind: &'static str, snapshot: Snapshot) -> Self {
+        let journal = Journal::default();
+        let cluster = FakeCluster::new(snapshot, journal.clone());
+        let api = FakeApi::new(journal.clone());
+        let data = [
+            ("host", "127.0.0.1"),
+            ("port", "2881"),
+            ("user", "root@sys"),
+            ("password", "pw"),
+        ]
+        .into_iter()
+        .map(|(key, value)| {
+            (
+                key.to_string(),
+                k8s_openapi::ByteString(value.as_bytes().to_vec()),
+            )
+        })
+        .collect();
+        let secret = k8s_openapi::api::core::v1::Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some("db".into()),
+                namespace: Some("ns".into()),
+                ..Default::default()
+            },
+            data: Some(data),
+            ..Default::default()
+        };
+        api.put(SECRET, serde_json::to_value(secret).expect("JSON"));
+        let ctx = Arc::new(Context::for_tests_on(
+            api.client(),
+            kind,
+            Arc::new(FakeConnect(cluster.clone())),
+        ));
+        Self {
+            api,
+            cluster,
+            journal,
+            ctx,
+        }
+    }
+
+    /// Reconciles the object stored at `path` as it is stored now.
+    async fn reconcile<K: Reconcile>(&self, path: &str) -> Action {
+        let object: K = self.api.object(path);
+        K::reconcile(Arc::new(object), self.ctx.clone())
+            .await
+            .expect("reconcile")
+    }
+
+    /// Waits until the cluster's observer has read the cluster after this moment.
+    async fn observed(&self) {
+        let observer = self.ctx.observers.observe(
+            ClusterKey {
+                namespace: "ns".into(),
+                secret: "db".into(),
+            },
+            "obcluster",
+        );
+        let asked = crate::clock::now();
+        observer.poke();
+        super::fixtures::eventually("a fresh observation", || {
+            matches!(observer.latest(), Observation::Seen { at, .. } if at >= asked).then_some(())
+        })
+        .await;
+    }
+
+    /// Asserts that the first statement containing `statement` went once, and after an intent was stored.
+    fn assert_intent_then_once(&self, statement: &str) {
+        let entries = self.journal.entries();
+        let intent = position(
+            &entries,
+            |e| matches!(e, Entry::Status { status, .. } if status.get("submittedAt").is_some()),
+        )
+        .expect("an intent was stored");
+        let sent = position(
+            &entries,
+            |e| matches!(e, Entry::Sql(batch) if batch.iter().any(|s| s.contains(statement))),
+        )
+        .unwrap_or_else(|| panic!("{statement} was not sent: {entries:#?}"));
+        assert!(
+            intent < sent,
+            "the intent precedes {statement}: {entries:#?}"
+        );
+        assert_eq!(self.sent(statement), 1, "{:#?}", self.journal.statements());
+    }
+
+    /// The entries recorded after the first `from`.
+    fn since(&self, from: usize) -> Vec<Entry> {
+        self.journal.entries().split_off(from)
+    }
+
+    /// The statements sent so far that contain `text`.
+    fn sent(&self, text: &str) -> usize {
+        self.journal
+            .statements()
+            .iter()
+            .filter(|s| s.contains(text))
+            .count()
+    }
+}
+
+/// tenant1 (1002) NORMAL, archiving (DOING), DATA_BACKUP_DEST file:///data, on 4.4.1.
+pub fn ready_cluster() -> Snapshot {
+    Snapshot {
+        version: "4.4.1.0".into(),
+        tenants: vec![TenantRow {
+            id: 1002,
+            name: "tenant1".into(),
+            status: TenantStatus::Normal,
+            role: TenantRole::Primary,
+            archivelog: true,
+        }],
+        rounds: vec![ArchiveRound {
+            tenant_id: 1002,
+            round_id: 1,
+            status: RoundStatus::Doing,
+            start_scn: 1,
+            checkpoint_scn: 2,
+            path: "file:///archive".into(),
+            comment: String::new(),
+        }],
+        data_dests: vec![(1002, "file:///data".into())],
+        ..Snapshot::default()
+    }
+}
+
+/// Where in the journal the first entry `matches` accepts is.
+pub fn position(entries: &[Entry], matches: impl Fn(&Entry) -> bool) -> Option<usize> {
+    entries.iter().position(matches)
+}
