@@ -19,6 +19,7 @@ use crate::{
 mod backup_task;
 mod cleanup_task;
 mod log_backup;
+mod recovery_task;
 
 const SECRET: &str = "/api/v1/namespaces/ns/secrets/db";
 

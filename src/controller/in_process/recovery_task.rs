@@ -1,0 +1,106 @@
+//! RecoveryTask: one `RESTORE … DESCRIPTION = uid-retry` after its intent; `ACTIVATE STANDBY` once per
+//! settle.
+
+use serde_json::{Value, json};
+
+use super::{Rig, ready_cluster};
+use crate::{
+    api::{RecoveryTask, RecoveryTaskPhase},
+    oceanbase::{RestoreJobRow, RestoreStatus, TenantRole, TenantRow, TenantStatus},
+};
+
+const RECOVERY: &str = "/apis/obbackup.dev/v1alpha1/namespaces/ns/recoverytasks/restore";
+
+/// A restore of tenant1's latest backup (explicit destinations) into a new tenant on an existing pool.
+fn recovery_task() -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask",
+        "metadata": {"name": "restore", "namespace": "ns", "uid": "uid-4", "generation": 1, "resourceVersion": "1"},
+        "spec": {
+            "source": {"tenant": "tenant1", "dataDestination": {"uri": "file:///data"},
+                       "logDestination": {"uri": "file:///archive"}},
+            "target": {"cluster": {"name": "obcluster", "connectionSecret": "db"}, "tenant": "restored",
+                       "resources": {"poolName": "pool1", "zones": []}},
+            "until": {"latest": true},
+        },
+    })
+}
+
+/// The sys row of the restore the task started, in `status`.
+fn restore(status: RestoreStatus, finished: bool) -> RestoreJobRow {
+    RestoreJobRow {
+        job_id: 5,
+        tenant_name: "restored".into(),
+        status,
+        restore_scn: 0,
+        start: Some(jiff::Timestamp::now()),
+        finish: None,
+        total_bytes: 0,
+        finish_bytes: 0,
+        description: "uid-4-0".into(),
+        comment: String::new(),
+        finished,
+    }
+}
+
+#[tokio::test]
+async fn a_restore_goes_once_and_only_after_its_intent_is_stored() {
+    let rig = Rig::new("RecoveryTask", ready_cluster());
+    rig.api.put(RECOVERY, recovery_task());
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    rig.observed().await;
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    rig.assert_intent_then_once("DESCRIPTION = 'uid-4-0'");
+
+    rig.observed().await;
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    assert_eq!(rig.sent("RESTORE"), 1, "{:#?}", rig.journal.statements());
+
+    rig.cluster.change(|s| {
+        s.restores
+            .push(restore(RestoreStatus::WaitTenantRestoreFinish, false))
+    });
+    rig.observed().await;
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    let stored: RecoveryTask = rig.api.object(RECOVERY);
+    let status = stored.status.expect("a status");
+    assert_eq!(
+        (status.job_id, status.phase),
+        (Some(5), Some(RecoveryTaskPhase::InProgress))
+    );
+    assert_eq!(rig.sent("RESTORE"), 1);
+    assert!(
+        rig.api.unexpected().is_empty(),
+        "{:?}",
+        rig.api.unexpected()
+    );
+}
+
+#[tokio::test]
+async fn a_restored_standby_is_activated_once_until_the_cluster_was_read_again() {
+    let rig = Rig::new("RecoveryTask", ready_cluster());
+    rig.api.put(RECOVERY, recovery_task());
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    rig.observed().await;
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    rig.cluster.change(|s| {
+        s.restores.push(restore(RestoreStatus::Success, true));
+        s.tenants.push(TenantRow {
+            id: 1004,
+            name: "restored".into(),
+            status: TenantStatus::Normal,
+            role: TenantRole::Standby,
+            archivelog: false,
+        });
+    });
+    rig.observed().await;
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    assert_eq!(
+        rig.sent("ACTIVATE STANDBY"),
+        1,
+        "{:#?}",
+        rig.journal.statements()
+    );
+    assert_eq!(rig.sent("RESTORE"), 1);
+}
