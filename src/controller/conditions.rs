@@ -4,6 +4,8 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
+pub use super::reason::Reason;
+
 /// Condition type: the object has reached what its spec asks for.
 pub const READY: &str = "Ready";
 /// Condition type: the operator is working towards the spec.
@@ -23,11 +25,11 @@ pub const DESTINATION_APPLIED: &str = "DestinationApplied";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Health {
     /// Done, or steadily running as asked.
-    Ready { reason: String, message: String },
+    Ready { reason: Reason, message: String },
     /// Work is under way.
-    Progressing { reason: String, message: String },
+    Progressing { reason: Reason, message: String },
     /// Blocked: the reason says what the user must fix.
-    Stalled { reason: String, message: String },
+    Stalled { reason: Reason, message: String },
 }
 
 impl Health {
@@ -48,9 +50,9 @@ impl Health {
             Health::Stalled { reason, message } => (false, false, true, reason, message),
         };
         vec![
-            condition(READY, ready, reason, message, generation),
-            condition(RECONCILING, reconciling, reason, message, generation),
-            condition(STALLED, stalled, reason, message, generation),
+            condition(READY, ready, *reason, message, generation),
+            condition(RECONCILING, reconciling, *reason, message, generation),
+            condition(STALLED, stalled, *reason, message, generation),
         ]
     }
 }
@@ -65,14 +67,14 @@ pub fn api_time(t: Timestamp) -> Time {
 pub fn condition(
     type_: &str,
     status: bool,
-    reason: &str,
+    reason: Reason,
     message: &str,
     generation: Option<i64>,
 ) -> Condition {
     Condition {
         type_: type_.to_string(),
         status: if status { "True" } else { "False" }.to_string(),
-        reason: reason.to_string(),
+        reason: reason.as_str().to_string(),
         message: message.to_string(),
         observed_generation: generation,
         last_transition_time: Time(Timestamp::UNIX_EPOCH),
@@ -125,7 +127,7 @@ mod tests {
 
     fn progressing() -> Health {
         Health::Progressing {
-            reason: "Pending".into(),
+            reason: Reason::Pending,
             message: "waiting".into(),
         }
     }
@@ -133,7 +135,7 @@ mod tests {
     #[test]
     fn health_sets_exactly_one_of_the_three_conditions() {
         let stalled = Health::Stalled {
-            reason: "SecretNotFound".into(),
+            reason: Reason::SecretNotFound,
             message: "Secret x not found".into(),
         };
         let conditions = stalled.conditions(Some(3));
@@ -148,7 +150,7 @@ mod tests {
         assert!(
             conditions
                 .iter()
-                .all(|c| c.reason == "SecretNotFound" && c.observed_generation == Some(3))
+                .all(|c| c.reason == Reason::SecretNotFound && c.observed_generation == Some(3))
         );
     }
 
@@ -168,7 +170,7 @@ mod tests {
     fn changed_status_moves_its_transition_time() {
         let first = merge(&[], progressing().conditions(Some(1)), at(100));
         let ready = Health::Ready {
-            reason: "Completed".into(),
+            reason: Reason::Completed,
             message: "done".into(),
         };
         let second = merge(&first, ready.conditions(Some(1)), at(500));

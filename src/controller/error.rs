@@ -1,6 +1,8 @@
 //! What can go wrong while reconciling. [`Error`]s are transient (retried with backoff); [`Problem`]s are
 //! facts about an object the user must fix (reported as `Stalled`, never retried in a hot loop).
 
+pub use super::reason::Reason;
+
 /// A failure that is worth retrying: the Kubernetes API was unreachable, refused, or timed out.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -13,11 +15,11 @@ pub enum Error {
 }
 
 impl Error {
-    /// PascalCase name, used as Event reason and metric label.
-    pub fn reason(&self) -> &'static str {
+    /// The Event reason and metric label.
+    pub fn reason(&self) -> Reason {
         match self {
-            Error::KubeApi(_) => "KubeApi",
-            Error::MissingNamespace(_) => "MissingNamespace",
+            Error::KubeApi(_) => Reason::KubeApi,
+            Error::MissingNamespace(_) => Reason::MissingNamespace,
         }
     }
 }
@@ -25,8 +27,8 @@ impl Error {
 /// Something about an object that keeps the operator from acting on it until the user changes something.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Problem {
-    /// PascalCase cause, used as condition reason and Event reason, e.g. `SecretNotFound`.
-    pub reason: &'static str,
+    /// The cause, used as condition reason and Event reason, e.g. `SecretNotFound`.
+    pub reason: Reason,
     /// What is wrong and what to do about it. Never contains credentials.
     pub message: String,
     /// Whether the fix is in this object's spec (only a spec change helps) or elsewhere (look again later).
@@ -44,7 +46,7 @@ pub enum Fix {
 
 impl Problem {
     /// A problem in the object's own spec.
-    pub fn in_spec(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn in_spec(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             reason,
             message: message.into(),
@@ -53,7 +55,7 @@ impl Problem {
     }
 
     /// A problem with something the object refers to.
-    pub fn elsewhere(reason: &'static str, message: impl Into<String>) -> Self {
+    pub fn elsewhere(reason: Reason, message: impl Into<String>) -> Self {
         Self {
             reason,
             message: message.into(),

@@ -1,6 +1,7 @@
 //! One controller per kind. They share what is here: the [`Context`], the watch loop (which survives
 //! objects that fail to parse), the error policy with per-object backoff, and status writing.
 
+use crate::controller::reason::Reason;
 pub mod backup_strategy;
 pub mod backup_task;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod log_backup;
 pub mod observed;
 pub mod overview;
 pub mod ownership;
+pub mod reason;
 pub mod recovery_task;
 pub mod references;
 pub mod status;
@@ -748,9 +750,9 @@ async fn report_malformed<K: Reconcile>(
     let message = format!("the operator cannot read this object: {}", invalid.error);
     tracing::warn!(error = %invalid.error, "malformed object");
     ctx.metrics
-        .reconcile_failed(ctx.controller, "MalformedObject");
+        .reconcile_failed(ctx.controller, Reason::MalformedObject);
     let health = Health::Stalled {
-        reason: "MalformedObject".into(),
+        reason: Reason::MalformedObject,
         message: message.clone(),
     };
     let conditions = merge(
@@ -772,7 +774,7 @@ async fn report_malformed<K: Reconcile>(
         obj,
         Event {
             type_: EventType::Warning,
-            reason: "MalformedObject".into(),
+            reason: Reason::MalformedObject.into(),
             note: Some(status::truncate(&message)),
             action: "Reconcile".into(),
             secondary: None,
@@ -797,7 +799,7 @@ fn error_policy<K: Reconcile>(
 pub fn health(problems: &[error::Problem], otherwise: Health) -> Health {
     match problems.first() {
         Some(p) => Health::Stalled {
-            reason: p.reason.to_string(),
+            reason: p.reason,
             message: p.message.clone(),
         },
         None => otherwise,

@@ -1,6 +1,7 @@
 //! What a decision can read from its cluster's observation, for the kinds that talk to OceanBase: either a
 //! snapshot with the user tenant the object is about, or the health to report while there is none.
 
+use crate::controller::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
@@ -40,7 +41,7 @@ pub fn read<'a>(
         Observation::Unknown => {
             return Reading::Blocked {
                 health: Health::Progressing {
-                    reason: "WaitingForCluster".into(),
+                    reason: Reason::WaitingForCluster,
                     message: format!("reading cluster {cluster}"),
                 },
                 extra: None,
@@ -52,13 +53,13 @@ pub fn read<'a>(
             let unreachable = condition(
                 CLUSTER_REACHABLE,
                 false,
-                "Unreachable",
+                Reason::Unreachable,
                 &message,
                 generation,
             );
             return Reading::Blocked {
                 health: Health::Progressing {
-                    reason: "ClusterUnreachable".into(),
+                    reason: Reason::ClusterUnreachable,
                     message,
                 },
                 extra: Some(vec![unreachable]),
@@ -69,7 +70,7 @@ pub fn read<'a>(
     let reachable = condition(
         CLUSTER_REACHABLE,
         true,
-        "Reachable",
+        Reason::Reachable,
         "the cluster answered",
         generation,
     );
@@ -82,7 +83,7 @@ pub fn read<'a>(
         },
         None => Reading::Blocked {
             health: Health::Stalled {
-                reason: "TenantNotFound".into(),
+                reason: Reason::TenantNotFound,
                 message: format!("cluster {cluster} has no user tenant {tenant}"),
             },
             extra: Some(vec![reachable]),

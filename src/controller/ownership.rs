@@ -6,6 +6,7 @@
 //! Objects in other namespaces cannot be compared (their connection Secrets are out of reach), so, like
 //! [`super::backup_strategy::exclusive`], ownership is decided per namespace.
 
+use crate::controller::reason::Reason;
 use kube::ResourceExt;
 
 use super::{
@@ -91,7 +92,7 @@ pub fn archive_problem(
             return None;
         }
         return Some(Problem::elsewhere(
-            "ArchivingOwned",
+            Reason::ArchivingOwned,
             format!(
                 "log archiving of tenant {tenant} of cluster {} belongs to BackupStrategy {} (its own LogBackup \
                  runs it): delete this LogBackup, or change that strategy",
@@ -108,7 +109,7 @@ pub fn archive_problem(
         .filter(|l| age_key(*l) < age_key(archive))
         .min_by_key(|l| age_key(*l))?;
     Some(Problem::elsewhere(
-        "ArchivingOwned",
+        Reason::ArchivingOwned,
         format!(
             "log archiving of tenant {tenant} of cluster {} belongs to the older LogBackup {}: delete one \
              of them",
@@ -134,7 +135,7 @@ pub fn backup_problem(
     match (&task.spec.strategy_ref, owner) {
         (Some(reference), Some(owner)) if reference.name == owner.name_any() => None,
         (Some(reference), Some(owner)) => Some(Problem::elsewhere(
-            "TenantOwnedElsewhere",
+            Reason::TenantOwnedElsewhere,
             format!(
                 "tenant {tenant} of cluster {} belongs to BackupStrategy {}, not {}: use strategyRef {} \
                  (a backup through {} would move the tenant's DATA_BACKUP_DEST)",
@@ -146,7 +147,7 @@ pub fn backup_problem(
             ),
         )),
         (Some(reference), None) => Some(Problem::elsewhere(
-            "TenantOwnedElsewhere",
+            Reason::TenantOwnedElsewhere,
             format!(
                 "BackupStrategy {} does not own tenant {tenant} of cluster {} (see its status): nothing is \
                  sent until it does",
@@ -155,7 +156,7 @@ pub fn backup_problem(
         )),
         (None, Some(owner)) if owner.spec.data_destination.uri != data_uri => {
             Some(Problem::elsewhere(
-                "DestinationOwned",
+                Reason::DestinationOwned,
                 format!(
                     "tenant {tenant} of cluster {} backs up to BackupStrategy {}'s dataDestination: use \
                      strategyRef {} or that destination",
@@ -168,7 +169,7 @@ pub fn backup_problem(
         (None, Some(_)) => None,
         (None, None) => older_ad_hoc_elsewhere(task, cluster, data_uri, tasks).map(|older| {
             Problem::elsewhere(
-                "DestinationOwned",
+                Reason::DestinationOwned,
                 format!(
                     "the older BackupTask {} backs up tenant {tenant} of cluster {} to another destination: \
                      this one starts when it has ended",
@@ -297,7 +298,7 @@ mod tests {
         let all = [own.clone(), rogue.clone()];
         assert_eq!(archive_problem(&own, &cluster(), &strategies, &all), None);
         let problem = archive_problem(&rogue, &cluster(), &strategies, &all).expect("refused");
-        assert_eq!(problem.reason, "ArchivingOwned");
+        assert_eq!(problem.reason, Reason::ArchivingOwned);
         assert!(
             problem.message.contains("BackupStrategy demo"),
             "{}",
@@ -427,7 +428,7 @@ mod tests {
             &[],
         )
         .expect("refused");
-        assert_eq!(refused.reason, "TenantOwnedElsewhere");
+        assert_eq!(refused.reason, Reason::TenantOwnedElsewhere);
         assert!(
             refused
                 .message
@@ -439,7 +440,7 @@ mod tests {
         }));
         let moved = backup_problem(&ad_hoc, &cluster(), "file:///elsewhere", &strategies, &[])
             .expect("refused");
-        assert_eq!(moved.reason, "DestinationOwned");
+        assert_eq!(moved.reason, Reason::DestinationOwned);
         assert_eq!(
             backup_problem(&ad_hoc, &cluster(), "file:///owner/data", &strategies, &[]),
             None,

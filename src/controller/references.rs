@@ -1,6 +1,7 @@
 //! Checks of what a spec refers to and only the API can tell: Secrets (by key name, never reading values
 //! into logs or status) and BackupStrategies.
 
+use crate::controller::reason::Reason;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
@@ -66,7 +67,7 @@ impl<'a> ReferenceCheck<'a> {
                 .err()
                 .map(|wrong| {
                     Problem::elsewhere(
-                        "SecretInvalid",
+                        Reason::SecretInvalid,
                         format!("Secret {name} ({purpose}): {wrong}"),
                     )
                 })
@@ -79,7 +80,7 @@ impl<'a> ReferenceCheck<'a> {
     pub async fn destination(&mut self, destination: &StorageDestination) -> Result<(), Error> {
         if crate::oceanbase::sql::user_part(&destination.uri).is_some() {
             self.problems.push(Problem::in_spec(
-                "CredentialsInUri",
+                Reason::CredentialsInUri,
                 format!(
                     "uri {} carries credentials before an @: put the keys in the Secret named by \
                      credentialsSecret and remove them from the uri",
@@ -122,7 +123,7 @@ impl<'a> ReferenceCheck<'a> {
             .await?;
         if strategy.is_none() {
             self.problems.push(Problem::elsewhere(
-                "StrategyNotFound",
+                Reason::StrategyNotFound,
                 format!(
                     "BackupStrategy {} not found in namespace {}: create it or fix strategyRef",
                     reference.name, self.namespace
@@ -148,7 +149,7 @@ impl<'a> ReferenceCheck<'a> {
             let tenants = &strategy.spec.tenants;
             if !tenants.is_empty() && !tenants.iter().any(|t| t == tenant) {
                 self.problems.push(Problem::elsewhere(
-                    "TenantNotInStrategy",
+                    Reason::TenantNotInStrategy,
                     format!(
                         "BackupStrategy {} does not cover tenant {tenant} (it covers {}): add the tenant there or use another strategy",
                         reference.name,
@@ -203,7 +204,7 @@ impl<'a> ReferenceCheck<'a> {
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), self.namespace);
         let problem = match api.get_opt(name).await? {
             None => Some(Problem::elsewhere(
-                "SecretNotFound",
+                Reason::SecretNotFound,
                 format!(
                     "Secret {name} ({purpose}) not found in namespace {}",
                     self.namespace
@@ -211,7 +212,7 @@ impl<'a> ReferenceCheck<'a> {
             )),
             Some(secret) => match missing_key(&secret, keys) {
                 Some(key) => Some(Problem::elsewhere(
-                    "SecretKeyMissing",
+                    Reason::SecretKeyMissing,
                     format!("Secret {name} ({purpose}) has no key {key}"),
                 )),
                 None => validate(&secret),
@@ -439,7 +440,7 @@ mod tests {
                 .expect("cluster check");
             assert_eq!(
                 check.problems.iter().map(|p| p.reason).collect::<Vec<_>>(),
-                ["SecretKeyMissing"]
+                [Reason::SecretKeyMissing]
             );
         }
         drop(ctx);
@@ -488,13 +489,13 @@ mod tests {
         };
         let mut first = ReferenceCheck::new(&ctx, "ns");
         first.cluster(&cluster).await.expect("check");
-        assert_eq!(reasons(&first), ["SecretNotFound"]);
+        assert_eq!(reasons(&first), [Reason::SecretNotFound]);
         // The user creates the Secret; the object looks again after RECHECK_REFERENCES_AFTER, by which time
         // the shared outcome has expired, so it reads the Secret afresh.
         tokio::time::advance(super::super::error::RECHECK_REFERENCES_AFTER).await;
         let mut again = ReferenceCheck::new(&ctx, "ns");
         again.cluster(&cluster).await.expect("check");
-        assert_eq!(reasons(&again), Vec::<&str>::new());
+        assert_eq!(reasons(&again), Vec::<Reason>::new());
     }
 
     #[tokio::test]
@@ -527,7 +528,7 @@ mod tests {
         assert_eq!(
             check.problems,
             vec![Problem::elsewhere(
-                "SecretInvalid",
+                Reason::SecretInvalid,
                 "Secret ob (connection to cluster obcluster): key port is not a port number"
             )]
         );
@@ -548,7 +549,7 @@ mod tests {
         };
         check.destination(&destination).await.expect("no API call");
         let reasons: Vec<_> = check.problems.iter().map(|p| p.reason).collect();
-        assert_eq!(reasons, ["CredentialsInUri"]);
+        assert_eq!(reasons, [Reason::CredentialsInUri]);
         let message = &check.problems[0].message;
         assert!(
             !message.contains("S3CRET") && !message.contains("AKID"),

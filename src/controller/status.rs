@@ -239,6 +239,7 @@ pub fn truncate(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::controller::reason::Reason;
     use crate::{
         api::BackupTaskPhase,
         controller::conditions::{Health, merge},
@@ -253,9 +254,9 @@ mod tests {
         }
     }
 
-    fn stalled(reason: &str) -> Health {
+    fn stalled(reason: Reason) -> Health {
         Health::Stalled {
-            reason: reason.into(),
+            reason,
             message: format!("because {reason}"),
         }
     }
@@ -264,11 +265,11 @@ mod tests {
     fn a_finished_task_is_left_alone_until_its_spec_changes() {
         let done = BackupTaskStatus {
             observed_generation: Some(1),
-            ..status(BackupTaskPhase::Completed, stalled("X"))
+            ..status(BackupTaskPhase::Completed, stalled(Reason::InvalidInput))
         };
         let running = BackupTaskStatus {
             observed_generation: Some(1),
-            ..status(BackupTaskPhase::InProgress, stalled("X"))
+            ..status(BackupTaskPhase::InProgress, stalled(Reason::InvalidInput))
         };
         assert!(finished_and_observed(Some(&done), Some(1)));
         assert!(
@@ -282,9 +283,9 @@ mod tests {
     #[test]
     fn only_rewriting_a_finished_status_waits_behind_work_under_way() {
         use super::super::write_budget::Priority;
-        let pending = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
-        let running = status(BackupTaskPhase::InProgress, stalled("X"));
-        let done = status(BackupTaskPhase::Completed, stalled("X"));
+        let pending = status(BackupTaskPhase::Pending, stalled(Reason::SecretNotFound));
+        let running = status(BackupTaskPhase::InProgress, stalled(Reason::InvalidInput));
+        let done = status(BackupTaskPhase::Completed, stalled(Reason::InvalidInput));
         let done_again = BackupTaskStatus {
             message: Some("rewritten".into()),
             ..done.clone()
@@ -321,7 +322,7 @@ mod tests {
         use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
         let stored = BackupTaskStatus {
             ended_at: Some(Time("2026-11-23T06:47:17Z".parse().expect("time"))),
-            ..status(BackupTaskPhase::Canceled, stalled("X"))
+            ..status(BackupTaskPhase::Canceled, stalled(Reason::InvalidInput))
         };
         let recomputed = BackupTaskStatus {
             ended_at: Some(Time("2026-11-23T06:47:17.936143Z".parse().expect("time"))),
@@ -338,7 +339,7 @@ mod tests {
 
     #[test]
     fn the_debug_line_names_fields_set_changed_and_dropped() {
-        let first = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let first = status(BackupTaskPhase::Pending, stalled(Reason::SecretNotFound));
         let named = changed_fields(None, &first);
         assert!(
             named.contains(&"phase".to_string()) && named.contains(&"conditions".to_string()),
@@ -353,7 +354,7 @@ mod tests {
 
     #[test]
     fn first_status_announces_its_phase_and_its_stall() {
-        let desired = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let desired = status(BackupTaskPhase::Pending, stalled(Reason::SecretNotFound));
         let events = events_for(None, &desired);
         let summary: Vec<_> = events
             .iter()
@@ -370,20 +371,20 @@ mod tests {
 
     #[test]
     fn same_phase_and_same_stall_announce_nothing_new() {
-        let current = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
-        let desired = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
+        let current = status(BackupTaskPhase::Pending, stalled(Reason::SecretNotFound));
+        let desired = status(BackupTaskPhase::Pending, stalled(Reason::SecretNotFound));
         assert!(events_for(Some(&current), &desired).is_empty());
     }
 
     #[test]
     fn a_different_stall_is_announced() {
-        let current = status(BackupTaskPhase::Pending, stalled("SecretNotFound"));
-        let desired = status(BackupTaskPhase::Pending, stalled("StrategyNotFound"));
+        let current = status(BackupTaskPhase::Pending, stalled(Reason::SecretNotFound));
+        let desired = status(BackupTaskPhase::Pending, stalled(Reason::StrategyNotFound));
         let reasons: Vec<_> = events_for(Some(&current), &desired)
             .into_iter()
             .map(|e| e.reason)
             .collect();
-        assert_eq!(reasons, ["StrategyNotFound"]);
+        assert_eq!(reasons, [Reason::StrategyNotFound]);
     }
 
     #[test]

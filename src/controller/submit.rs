@@ -3,6 +3,7 @@
 //! intent goes; tried again after the refusal gate), or refused for good (a failure to record).
 
 use super::conditions::Health;
+use crate::controller::reason::Reason;
 use crate::{api::common::Failure, oceanbase::ObError};
 
 /// Why OceanBase ended a job FAILED: its RESULT code and COMMENT (or, without a comment, which job and code).
@@ -34,18 +35,18 @@ pub enum Submitted {
 pub fn submitted(outcome: Result<(), ObError>, job: &str, for_now: &[u16]) -> Submitted {
     match outcome {
         Ok(()) => Submitted::Waiting(Health::Progressing {
-            reason: "Submitted".into(),
+            reason: Reason::Submitted,
             message: format!("submitted; waiting for OceanBase to list the {job}"),
         }),
         Err(ObError::Unreachable(reason)) => Submitted::Waiting(Health::Progressing {
-            reason: "ClusterUnreachable".into(),
+            reason: Reason::ClusterUnreachable,
             message: format!(
                 "the cluster did not answer while submitting ({reason}); the {job} will be looked up"
             ),
         }),
         Err(ObError::Server { code, message }) if for_now.contains(&code) => {
             Submitted::RefusedForNow(Health::Progressing {
-                reason: "RefusedForNow".into(),
+                reason: Reason::RefusedForNow,
                 message: format!(
                     "OceanBase refused the {job} for now ({code}: {message}); trying again later"
                 ),
@@ -57,7 +58,7 @@ pub fn submitted(outcome: Result<(), ObError>, job: &str, for_now: &[u16]) -> Su
             message,
         }),
         Err(other) => Submitted::Invalid(Health::Stalled {
-            reason: "InvalidInput".into(),
+            reason: Reason::InvalidInput,
             message: other.to_string(),
         }),
     }
@@ -75,7 +76,7 @@ mod tests {
         ));
         assert!(matches!(
             submitted(Err(ObError::Unreachable("reset".into())), "job", &[]),
-            Submitted::Waiting(Health::Progressing { reason, .. }) if reason == "ClusterUnreachable"
+            Submitted::Waiting(Health::Progressing { reason, .. }) if reason == Reason::ClusterUnreachable
         ));
         let busy = ObError::Server {
             code: 9044,

@@ -6,6 +6,7 @@
 //! OceanBase cannot be reached the finalizer stays, a Warning event says why, and setting the policy back
 //! to `Retain` releases the strategy at once.
 
+use crate::controller::reason::Reason;
 use std::time::Duration;
 
 use kube::{
@@ -202,7 +203,7 @@ async fn warn(ctx: &Context, strategy: &BackupStrategy, note: &str) {
         strategy,
         Event {
             type_: EventType::Warning,
-            reason: "StopArchivingPending".into(),
+            reason: Reason::StopArchivingPending.into(),
             note: Some(format!(
                 "{note}; set deletionPolicy: Retain to delete the strategy without stopping archiving"
             )),

@@ -3,6 +3,7 @@
 //! without a tenant list claims every tenant. Strategies in other namespaces cannot be compared (their
 //! connection Secrets are out of reach), so the check is per namespace.
 
+use crate::controller::reason::Reason;
 use kube::ResourceExt;
 
 use crate::{
@@ -23,7 +24,7 @@ pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<
         .min_by_key(|(o, _)| key(o))?;
     let (other, tenant) = first;
     Some(Problem::elsewhere(
-        "TenantClaimed",
+        Reason::TenantClaimed,
         format!(
             "{tenant} of cluster {} already belongs to BackupStrategy {}: a tenant can have one strategy; \
              list other tenants here or change that strategy",
@@ -97,7 +98,7 @@ mod tests {
         let elsewhere = strategy("elsewhere", 50, "other", &[]);
         let all = [old.clone(), young.clone(), elsewhere];
         let problem = conflict(&young, &all).expect("claimed");
-        assert_eq!(problem.reason, "TenantClaimed");
+        assert_eq!(problem.reason, Reason::TenantClaimed);
         assert!(
             problem
                 .message

@@ -11,6 +11,7 @@
 //! It mirrors the delete jobs OceanBase's policy starts as CleanupTasks ([`cleanups`]), and carries out
 //! `deletionPolicy` when deleted ([`deletion`]).
 
+use crate::controller::reason::Reason;
 pub mod children;
 pub mod cleanups;
 pub mod deletion;
@@ -253,7 +254,7 @@ fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
     let name = strategy.name_any();
     if name.len() > crate::api::MAX_STRATEGY_NAME {
         problems.push(Problem::in_spec(
-            "NameTooLong",
+            Reason::NameTooLong,
             format!(
                 "the name is {} characters; a BackupStrategy name is at most {} (it labels the strategy's \
                  children): recreate it under a shorter name",
@@ -269,7 +270,7 @@ fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
             .map(|u| (u, t))
     }) {
         problems.push(Problem::in_spec(
-            "TenantListedTwice",
+            Reason::TenantListedTwice,
             format!(
                 "tenants lists {} and {}, one OceanBase tenant (names ignore case): list it once",
                 twice.0, twice.1
@@ -278,7 +279,7 @@ fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
     }
     if let Err(e) = time_zone(&schedule.time_zone) {
         problems.push(Problem::in_spec(
-            "InvalidTimeZone",
+            Reason::InvalidTimeZone,
             format!(
                 "schedule.timeZone {} is not a known IANA time zone: {e}",
                 schedule.time_zone
@@ -295,7 +296,7 @@ fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
         };
         match parse_cron(expression) {
             Err(e) => problems.push(Problem::in_spec(
-                "InvalidSchedule",
+                Reason::InvalidSchedule,
                 format!("schedule.{field} {expression:?} is not a valid cron expression: {e}"),
             )),
             // Without a year field a schedule that runs once runs every few years at least, so one
@@ -309,7 +310,7 @@ fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
                 .is_none() =>
             {
                 problems.push(Problem::in_spec(
-                    "ScheduleNeverRuns",
+                    Reason::ScheduleNeverRuns,
                     format!(
                         "schedule.{field} {expression:?} names no date that exists (such as 31 February): \
                          it would never run"
@@ -343,7 +344,14 @@ fn desired_status(
     let health = health(
         problems,
         Health::Progressing {
-            reason: format!("{phase:?}"),
+            reason: match phase {
+                StrategyPhase::Paused => Reason::Paused,
+                StrategyPhase::InProgress => Reason::InProgress,
+                // Failed comes with a problem in the spec, whose reason wins.
+                StrategyPhase::PendingScheduling | StrategyPhase::Failed => {
+                    Reason::PendingScheduling
+                }
+            },
             message: "waiting to configure OceanBase for this strategy".into(),
         },
     );
@@ -391,7 +399,7 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
             .replace("0 1 * * 1-6", "0 25 * * *");
         let problems = spec_problems(&strategy(&bad));
         let reasons: Vec<_> = problems.iter().map(|p| p.reason).collect();
-        assert_eq!(reasons, ["InvalidTimeZone", "InvalidSchedule"]);
+        assert_eq!(reasons, [Reason::InvalidTimeZone, Reason::InvalidSchedule]);
         assert!(
             problems[1]
                 .message
@@ -408,7 +416,7 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
         let never = SPEC.replace("0 1 * * 0", "0 0 31 2 *");
         let problems = spec_problems(&strategy(&never));
         let reasons: Vec<_> = problems.iter().map(|p| p.reason).collect();
-        assert_eq!(reasons, ["ScheduleNeverRuns"]);
+        assert_eq!(reasons, [Reason::ScheduleNeverRuns]);
         assert!(problems[0].message.contains("schedule.full \"0 0 31 2 *\""));
         let leap = SPEC.replace("0 1 * * 0", "0 0 29 2 *");
         assert_eq!(spec_problems(&strategy(&leap)), vec![]);
@@ -424,7 +432,7 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
         bad.spec.tenants = vec!["tenant3".into(), "TENANT3".into()];
         let problems = spec_problems(&bad);
         let reasons: Vec<_> = problems.iter().map(|p| p.reason).collect();
-        assert_eq!(reasons, ["NameTooLong", "TenantListedTwice"]);
+        assert_eq!(reasons, [Reason::NameTooLong, Reason::TenantListedTwice]);
         assert!(
             problems
                 .iter()
@@ -460,7 +468,7 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
     #[test]
     fn a_missing_secret_stalls_without_failing_the_strategy() {
         let problems = [Problem::elsewhere(
-            "SecretNotFound",
+            Reason::SecretNotFound,
             "Secret obcluster-sys not found",
         )];
         let status = desired_status(&strategy(SPEC), &problems, Timestamp::UNIX_EPOCH);

@@ -2,6 +2,7 @@
 //! cluster's observation and the time. Log checkpoints move every second; they are refreshed here only
 //! when a tenant's moved a grain (5 minutes), so a settled strategy writes nothing.
 
+use crate::controller::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
@@ -52,7 +53,7 @@ fn log_backup_health(
         return condition(
             LOG_BACKUP_HEALTHY,
             false,
-            "Disabled",
+            Reason::Disabled,
             "log backup is disabled: tenants can be restored only to the end of a data backup",
             generation,
         );
@@ -85,7 +86,7 @@ fn log_backup_health(
         condition(
             LOG_BACKUP_HEALTHY,
             true,
-            "Archiving",
+            Reason::Archiving,
             &format!(
                 "every tenant archives its log within {}",
                 settings.delay_alert_threshold
@@ -96,7 +97,7 @@ fn log_backup_health(
         condition(
             LOG_BACKUP_HEALTHY,
             false,
-            "NotArchiving",
+            Reason::NotArchiving,
             &problems.join("; "),
             generation,
         )
@@ -130,7 +131,7 @@ pub fn strategy_status(
             extra.push(condition(
                 CLUSTER_REACHABLE,
                 true,
-                "Reachable",
+                Reason::Reachable,
                 "the cluster answered",
                 generation,
             ));
@@ -154,7 +155,7 @@ pub fn strategy_status(
             extra.push(condition(
                 CLUSTER_REACHABLE,
                 false,
-                "Unreachable",
+                Reason::Unreachable,
                 &format!(
                     "cluster {} cannot be reached: {reason}",
                     strategy.spec.cluster.name
@@ -175,7 +176,7 @@ pub fn strategy_status(
             condition(
                 RECOVERABLE_WINDOW_CONTINUOUS,
                 true,
-                "Continuous",
+                Reason::Continuous,
                 "every tenant has one unbroken recoverable window",
                 generation,
             )
@@ -183,7 +184,7 @@ pub fn strategy_status(
             condition(
                 RECOVERABLE_WINDOW_CONTINUOUS,
                 false,
-                "GapOrNoWindow",
+                Reason::GapOrNoWindow,
                 &format!(
                     "no single unbroken recoverable window for: {}",
                     gaps.join(", ")
@@ -203,14 +204,14 @@ pub fn strategy_status(
             None => condition(
                 DESTINATION_READY,
                 true,
-                "Ready",
+                Reason::Ready,
                 "every tenant backs up to the strategy's destinations",
                 generation,
             ),
             Some((tenant, problem)) => condition(
                 DESTINATION_READY,
                 false,
-                "NotReady",
+                Reason::NotReady,
                 &format!("tenant {tenant}: {problem}"),
                 generation,
             ),
@@ -219,14 +220,14 @@ pub fn strategy_status(
             None => condition(
                 RETENTION_APPLIED,
                 true,
-                "Applied",
+                Reason::Applied,
                 &format!("every tenant's 'default' delete policy keeps {window}"),
                 generation,
             ),
             Some((tenant, error)) => condition(
                 RETENTION_APPLIED,
                 false,
-                "Refused",
+                Reason::Refused,
                 &format!("the delete policy of tenant {tenant} could not be set: {error}"),
                 generation,
             ),
@@ -241,21 +242,21 @@ pub fn strategy_status(
         (true, _) => condition(
             SCHEDULED,
             false,
-            "Suspended",
+            Reason::Suspended,
             "data backups are paused; log archiving keeps running",
             generation,
         ),
         (false, Some(at)) => condition(
             SCHEDULED,
             true,
-            "Scheduled",
+            Reason::Scheduled,
             &format!("next data backup at {}", api_time(at).0),
             generation,
         ),
         (false, None) => condition(
             SCHEDULED,
             false,
-            "NoNextRun",
+            Reason::NoNextRun,
             "the schedule has no next run",
             generation,
         ),
@@ -269,22 +270,22 @@ pub fn strategy_status(
         && findings.policy_errors.is_empty();
     let health = match phase {
         StrategyPhase::Paused => Health::Ready {
-            reason: "Paused".into(),
+            reason: Reason::Paused,
             message: "data backups are paused; log archiving keeps running".into(),
         },
         StrategyPhase::InProgress => Health::Ready {
-            reason: "Scheduling".into(),
+            reason: Reason::Scheduling,
             message: format!("scheduling backups of {} tenant(s)", tenants.len()),
         },
         StrategyPhase::PendingScheduling if configured => Health::Ready {
-            reason: "PendingScheduling".into(),
+            reason: Reason::PendingScheduling,
             message: match next_run {
                 Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
                 None => "configured; the schedule has no next run".into(),
             },
         },
         _ => Health::Progressing {
-            reason: "PendingScheduling".into(),
+            reason: Reason::PendingScheduling,
             message: match next_run {
                 Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
                 None => "waiting to read the cluster's tenants".into(),

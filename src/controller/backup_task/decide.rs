@@ -6,6 +6,7 @@
 //! list is submitted again only once a snapshot read well after the intent shows no such job — by then a
 //! statement sent before a crash has either created the job or failed.
 
+use crate::controller::reason::Reason;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -126,7 +127,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let submitted = previous.submitted_at.as_ref().map(|t| t.0);
     if submitted.is_some() && !snapshot.searched_for(&uid) {
         let health = Health::Progressing {
-            reason: "LookingUpJob".into(),
+            reason: Reason::LookingUpJob,
             message: "submitted; looking up the job by its description".into(),
         };
         return pending(inputs, base, health, reachable, Step::Wait, interest(true));
@@ -135,14 +136,14 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         && inputs.clock.in_flight(submitted, at)
     {
         let health = Health::Progressing {
-            reason: "Submitted".into(),
+            reason: Reason::Submitted,
             message: "submitted; waiting for OceanBase to list the job".into(),
         };
         return pending(inputs, base, health, reachable, Step::Wait, interest(true));
     }
     if task.spec.cancel {
         let health = Health::Ready {
-            reason: "Canceled".into(),
+            reason: Reason::Canceled,
             message: "canceled before a backup job was started".into(),
         };
         let status = BackupTaskStatus {
@@ -168,13 +169,10 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         submitted_at: None,
         ..base
     };
-    let wait = |reason: &str, message: String| Health::Progressing {
-        reason: reason.into(),
-        message,
-    };
+    let wait = |reason: Reason, message: String| Health::Progressing { reason, message };
     if tenant.status != TenantStatus::Normal {
         let health = wait(
-            "TenantNotReady",
+            Reason::TenantNotReady,
             format!(
                 "tenant {} is {}; a backup needs it NORMAL",
                 tenant.name, tenant.status
@@ -186,7 +184,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if round.is_none_or(|r| r.status != RoundStatus::Doing) {
         let archive = round.map_or_else(|| "not running".to_string(), |r| r.status.to_string());
         let health = wait(
-            "WaitingForLogArchive",
+            Reason::WaitingForLogArchive,
             format!(
                 "log archiving of tenant {} is {archive}; OceanBase starts a backup only while it is DOING",
                 tenant.name
@@ -196,7 +194,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     }
     if let Some(other) = snapshot.active_job(tenant.id) {
         let health = wait(
-            "AnotherBackupRunning",
+            Reason::AnotherBackupRunning,
             format!(
                 "backup job {} of tenant {} is {}; OceanBase runs one backup per tenant at a time",
                 other.job_id, tenant.name, other.status
@@ -206,7 +204,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     }
     if snapshot.data_dest(tenant.id) != Some(inputs.data_uri) {
         let health = wait(
-            "SettingDestination",
+            Reason::SettingDestination,
             format!(
                 "setting DATA_BACKUP_DEST of tenant {} to {}",
                 tenant.name, inputs.data_uri
@@ -221,7 +219,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             interest(true),
         );
     }
-    let health = wait("Submitting", "submitting the backup job".into());
+    let health = wait(Reason::Submitting, "submitting the backup job".into());
     pending(
         inputs,
         base,
@@ -307,7 +305,11 @@ fn follow_job(
         extra.push(condition(
             PROGRESSING,
             !stuck,
-            if stuck { "NoProgress" } else { "Progressing" },
+            if stuck {
+                Reason::NoProgress
+            } else {
+                Reason::Progressing
+            },
             &if stuck {
                 format!(
                     "job {} has made no progress for {}s",
@@ -325,22 +327,22 @@ fn follow_job(
     }
     let health = match phase {
         BackupTaskPhase::Completed => Health::Ready {
-            reason: "Completed".into(),
+            reason: Reason::Completed,
             message: format!("backup set {} completed", job.backup_set_id),
         },
         BackupTaskPhase::Canceled => Health::Ready {
-            reason: "Canceled".into(),
+            reason: Reason::Canceled,
             message: format!("job {} was canceled", job.job_id),
         },
         BackupTaskPhase::Failed => Health::Stalled {
-            reason: "BackupFailed".into(),
+            reason: Reason::BackupFailed,
             message: failure
                 .as_ref()
                 .map(|f| f.message.clone())
                 .unwrap_or_default(),
         },
         _ => Health::Progressing {
-            reason: "InProgress".into(),
+            reason: Reason::InProgress,
             message: format!(
                 "job {} {}{}",
                 job.job_id,
@@ -429,7 +431,7 @@ pub fn after_submit(
         ),
         Submitted::Refused(failure) => (
             Health::Stalled {
-                reason: "BackupFailed".into(),
+                reason: Reason::BackupFailed,
                 message: format!(
                     "OceanBase refused the backup ({}): {}",
                     failure.code.unwrap_or_default(),

@@ -3,6 +3,7 @@
 //! and sends the one statement a decision asks for — `DATA_BACKUP_DEST`, `BACKUP … DESCRIPTION = uid` (after
 //! recording the intent), or `CANCEL BACKUP`.
 
+use crate::controller::reason::Reason;
 pub mod decide;
 
 use std::{sync::Arc, time::Duration};
@@ -210,7 +211,7 @@ async fn act(
             let outcome = execute(ctx, placement, namespace, vec![statement], &redactor).await;
             if let Err(error) = &outcome {
                 let health = Health::Progressing {
-                    reason: "DestinationRefused".into(),
+                    reason: Reason::DestinationRefused,
                     message: format!("setting DATA_BACKUP_DEST failed: {error}"),
                 };
                 let refused = with_health(decision.status.clone(), task, &health, None, now);
@@ -225,7 +226,7 @@ async fn act(
                     Some(password) => Some(password),
                     None => {
                         let health = Health::Stalled {
-                            reason: "BackupPasswordMissing".into(),
+                            reason: Reason::BackupPasswordMissing,
                             message: format!(
                                 "the strategy encrypts backups, but Secret {} has no key password",
                                 secret.password_secret
@@ -299,7 +300,7 @@ fn desired_status(
     let health = health(
         problems,
         Health::Progressing {
-            reason: "Pending".into(),
+            reason: Reason::Pending,
             message: "waiting to be submitted to OceanBase".into(),
         },
     );
@@ -397,7 +398,7 @@ mod tests {
     #[test]
     fn a_missing_reference_stalls_the_task_with_its_reason() {
         let problems = [Problem::elsewhere(
-            "StrategyNotFound",
+            Reason::StrategyNotFound,
             "BackupStrategy demo not found",
         )];
         let status = desired_status(&task(), None, &problems, at(10));
@@ -410,7 +411,7 @@ mod tests {
             status
                 .conditions
                 .iter()
-                .all(|c| c.reason == "StrategyNotFound")
+                .all(|c| c.reason == Reason::StrategyNotFound)
         );
     }
 

@@ -8,6 +8,7 @@
 //! job per tenant at a time, so nothing else can match. A job still missing well after the intent means the
 //! statement never created one, and it is sent again.
 
+use crate::controller::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
@@ -137,7 +138,7 @@ pub fn decide(
     };
     if let Some(id) = base.job_id {
         let health = Health::Stalled {
-            reason: "JobNotFound".into(),
+            reason: Reason::JobNotFound,
             message: format!(
                 "OceanBase lists no delete job {id} of tenant {} (finished jobs are remembered for a day)",
                 tenant.name
@@ -149,7 +150,7 @@ pub fn decide(
         && clock.in_flight(submitted, at)
     {
         let health = Health::Progressing {
-            reason: "Submitted".into(),
+            reason: Reason::Submitted,
             message: "submitted; waiting for OceanBase to list the delete job".into(),
         };
         return wait(base, health, Step::Wait, true);
@@ -165,7 +166,7 @@ pub fn decide(
             ..base
         };
         let health = Health::Ready {
-            reason: "Canceled".into(),
+            reason: Reason::Canceled,
             message: "canceled before a delete job was started".into(),
         };
         return Decision {
@@ -199,7 +200,7 @@ pub fn decide(
         .find(|j| !j.status.is_final())
     {
         let health = Health::Progressing {
-            reason: "AnotherCleanupRunning".into(),
+            reason: Reason::AnotherCleanupRunning,
             message: format!(
                 "delete job {} of tenant {} is {}; OceanBase runs one delete job per tenant at a time",
                 other.job_id, tenant.name, other.status
@@ -208,7 +209,7 @@ pub fn decide(
         return wait(base, health, Step::Wait, true);
     }
     let health = Health::Progressing {
-        reason: "Submitting".into(),
+        reason: Reason::Submitting,
         message: "submitting the delete job".into(),
     };
     let newest = snapshot.clean_jobs_of(tenant.id).map(|j| j.job_id).max();
@@ -276,25 +277,25 @@ fn follow_job(
         .then(|| job_failure("delete job", job.job_id, job.result, &job.comment));
     let health = match phase {
         CleanupTaskPhase::Completed => Health::Ready {
-            reason: "Completed".into(),
+            reason: Reason::Completed,
             message: format!(
                 "delete job {} deleted {} of {} backup sets and pieces",
                 job.job_id, job.success_task_count, job.task_count
             ),
         },
         CleanupTaskPhase::Canceled => Health::Ready {
-            reason: "Canceled".into(),
+            reason: Reason::Canceled,
             message: format!("delete job {} was canceled", job.job_id),
         },
         CleanupTaskPhase::Failed => Health::Stalled {
-            reason: "CleanupFailed".into(),
+            reason: Reason::CleanupFailed,
             message: failure
                 .as_ref()
                 .map(|f| f.message.clone())
                 .unwrap_or_default(),
         },
         _ => Health::Progressing {
-            reason: "InProgress".into(),
+            reason: Reason::InProgress,
             message: format!("delete job {} is {}", job.job_id, job.status),
         },
     };
@@ -334,7 +335,7 @@ fn failed(
     now: Timestamp,
 ) -> Decision {
     let health = Health::Stalled {
-        reason: "CleanupFailed".into(),
+        reason: Reason::CleanupFailed,
         message: failure.message.clone(),
     };
     let status = CleanupTaskStatus {

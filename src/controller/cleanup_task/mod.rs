@@ -3,6 +3,7 @@
 //! intent) or `CANCEL DELETE BACKUP`. The strategy creates mirrors of the delete jobs OceanBase's policy
 //! starts; those only follow their job.
 
+use crate::controller::reason::Reason;
 pub mod decide;
 
 use std::sync::Arc;
@@ -162,7 +163,7 @@ fn job_id_problem(cleanup: &CleanupTask) -> Option<Problem> {
     });
     (!mirror).then(|| {
         Problem::in_spec(
-            "JobIdSetByUser",
+            Reason::JobIdSetByUser,
             format!(
                 "spec.jobId ({id}) is set only by the operator, on the CleanupTasks a BackupStrategy makes \
                  to mirror delete jobs OceanBase started itself; to request a cleanup, recreate this task \
@@ -192,7 +193,7 @@ fn desired_status(
     let health = health(
         problems,
         Health::Progressing {
-            reason: "Pending".into(),
+            reason: Reason::Pending,
             message: "waiting to be started in OceanBase".into(),
         },
     );
@@ -276,7 +277,7 @@ mod tests {
     fn a_job_id_is_the_operators_on_a_strategys_mirror_only() {
         assert_eq!(job_id_problem(&cleanup(None)), None);
         let by_hand = job_id_problem(&cleanup(Some(42))).expect("a user-set jobId");
-        assert_eq!(by_hand.reason, "JobIdSetByUser");
+        assert_eq!(by_hand.reason, Reason::JobIdSetByUser);
         let status = desired_status(&cleanup(Some(42)), None, &[by_hand], Timestamp::UNIX_EPOCH);
         let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled");
         assert_eq!(stalled.map(|c| c.status.as_str()), Some("True"));

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 use super::{Rig, ready_cluster};
 use crate::{
     api::{LogBackup, LogBackupPhase},
+    controller::reason::Reason,
     oceanbase::{ArchiveDest, Binding, DestState, ObError, Snapshot},
 };
 
@@ -122,7 +123,10 @@ async fn already_archiving_counts_as_done() {
     let stored: LogBackup = rig.api.object(ARCHIVE);
     let status = stored.status.expect("a status");
     assert!(
-        status.conditions.iter().all(|c| c.reason != "Refused"),
+        status
+            .conditions
+            .iter()
+            .all(|c| c.reason != Reason::Refused),
         "{:?}",
         status.conditions
     );

@@ -1,6 +1,7 @@
 //! What a LogBackup should look like and do next, as a pure function of its spec, its status, the last
 //! observation of its cluster and the time (SPEC §2.4, reference §2.2, §3 and §10).
 
+use crate::controller::reason::Reason;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
@@ -189,7 +190,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             condition(
                 DESTINATION_APPLIED,
                 true,
-                "Applied",
+                Reason::Applied,
                 "OceanBase archives to the spec's logDestination",
                 generation,
             )
@@ -197,7 +198,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             condition(
                 DESTINATION_APPLIED,
                 false,
-                "NeedsArchivingStopped",
+                Reason::NeedsArchivingStopped,
                 &format!(
                     "OceanBase archives to {}; the spec's logDestination takes effect only after archiving \
                      is stopped (set desiredState: Stopped, then Running)",
@@ -217,9 +218,9 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             DELAY_WITHIN_THRESHOLD,
             within,
             if within {
-                "WithinThreshold"
+                Reason::WithinThreshold
             } else {
-                "DelayOverThreshold"
+                Reason::DelayOverThreshold
             },
             // No live number here: the message must stay put while the lag moves, or every look would be a
             // status write. `delaySeconds` and the delay metric carry the number.
@@ -253,7 +254,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         .map(interrupted_failure);
     let health = match phase {
         LogBackupPhase::InProgress => Health::Ready {
-            reason: "InProgress".into(),
+            reason: Reason::InProgress,
             message: notes.first().cloned().unwrap_or_else(|| {
                 format!(
                     "archiving tenant {} (round {})",
@@ -263,18 +264,18 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             }),
         },
         LogBackupPhase::Stopped if !running => Health::Ready {
-            reason: "Stopped".into(),
+            reason: Reason::Stopped,
             message: format!("log archiving of tenant {} is stopped", tenant.name),
         },
         LogBackupPhase::Failed => Health::Stalled {
-            reason: "ArchiveInterrupted".into(),
+            reason: Reason::ArchiveInterrupted,
             message: failure
                 .as_ref()
                 .map(|f| f.message.clone())
                 .unwrap_or_default(),
         },
         other => Health::Progressing {
-            reason: format!("{other:?}"),
+            reason: phase_reason(other),
             message: notes
                 .first()
                 .cloned()
@@ -363,6 +364,17 @@ fn decision(
     }
 }
 
+/// The reason a phase shows while nothing is wrong.
+pub fn phase_reason(phase: LogBackupPhase) -> Reason {
+    match phase {
+        LogBackupPhase::Starting => Reason::Starting,
+        LogBackupPhase::InProgress => Reason::InProgress,
+        LogBackupPhase::Stopping => Reason::Stopping,
+        LogBackupPhase::Stopped => Reason::Stopped,
+        LogBackupPhase::Failed => Reason::ArchiveInterrupted,
+    }
+}
+
 /// OceanBase's `BINDING` for the spec's.
 pub fn binding_of(binding: ArchiveBinding) -> Binding {
     match binding {
@@ -412,15 +424,15 @@ pub fn after_step(
         // Already in the asked mode: the next snapshot shows it.
         Err(ObError::Server { code, .. }) if codes::already_in_mode(code) => return status,
         Err(ObError::Unreachable(reason)) => Health::Progressing {
-            reason: "ClusterUnreachable".into(),
+            reason: Reason::ClusterUnreachable,
             message: format!("the cluster did not answer: {reason}"),
         },
         Err(ObError::Server { code, message }) => Health::Progressing {
-            reason: "Refused".into(),
+            reason: Reason::Refused,
             message: format!("OceanBase refused ({code}): {message}; retrying"),
         },
         Err(other) => Health::Stalled {
-            reason: "InvalidInput".into(),
+            reason: Reason::InvalidInput,
             message: other.to_string(),
         },
     };

@@ -199,7 +199,7 @@ fn desired_status(
     let health = health(
         problems,
         Health::Progressing {
-            reason: format!("{phase:?}"),
+            reason: decide::phase_reason(phase),
             message: waiting.into(),
         },
     );
@@ -259,6 +259,7 @@ fn record_threshold(
 mod tests {
     use super::*;
     use crate::api::{LogBackupSpec, backup_strategy::ArchiveBinding, common::StrategyReference};
+    use crate::controller::reason::Reason;
 
     fn archive(desired_state: DesiredArchiveState) -> LogBackup {
         let mut archive = LogBackup::new(
@@ -304,7 +305,10 @@ mod tests {
     #[test]
     fn recomputing_an_unchanged_archive_gives_the_same_status() {
         let mut archive = archive(DesiredArchiveState::Running);
-        let problems = [Problem::elsewhere("SecretNotFound", "Secret s not found")];
+        let problems = [Problem::elsewhere(
+            Reason::SecretNotFound,
+            "Secret s not found",
+        )];
         archive.status = Some(desired_status(
             &archive,
             None,

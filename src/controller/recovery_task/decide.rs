@@ -8,6 +8,7 @@
 //! intent still shows none. Nothing is sent before the pre-flight passes: the target reachable, the tenant
 //! name free, the point inside a recoverable window (or said to be unverifiable).
 
+use crate::controller::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
@@ -133,7 +134,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         Observation::Seen { snapshot, .. } => snapshot.as_ref(),
         Observation::Unknown => {
             let health = Health::Progressing {
-                reason: "WaitingForCluster".into(),
+                reason: Reason::WaitingForCluster,
                 message: format!("reading cluster {}", inputs.target_cluster),
             };
             return wait(inputs, base, health, None, interest(true));
@@ -146,12 +147,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             let unreachable = condition(
                 CLUSTER_REACHABLE,
                 false,
-                "Unreachable",
+                Reason::Unreachable,
                 &message,
                 task.metadata.generation,
             );
             let health = Health::Progressing {
-                reason: "ClusterUnreachable".into(),
+                reason: Reason::ClusterUnreachable,
                 message,
             };
             return wait(inputs, base, health, Some(unreachable), interest(true));
@@ -160,7 +161,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let reachable = condition(
         CLUSTER_REACHABLE,
         true,
-        "Reachable",
+        Reason::Reachable,
         "the cluster answered",
         task.metadata.generation,
     );
@@ -177,7 +178,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let evidence = base.submitted_at.is_some() || base.job_id.is_some();
     if evidence && !snapshot.searched_for_restore(&description(task)) {
         let health = Health::Progressing {
-            reason: "LookingUpRestore".into(),
+            reason: Reason::LookingUpRestore,
             message: "submitted; looking up the restore by its description".into(),
         };
         return wait(inputs, base, health, Some(reachable), interest(true));
@@ -185,7 +186,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if let Some(id) = base.job_id {
         // It ran, but OceanBase lists it nowhere any more: never restore again, say so.
         let health = Health::Stalled {
-            reason: "RestoreNotFound".into(),
+            reason: Reason::RestoreNotFound,
             message: format!(
                 "OceanBase lists restore job {id} neither in progress nor in its history; check the target \
                  tenant {} by hand",
@@ -198,7 +199,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         && inputs.clock.in_flight(submitted, at)
     {
         let health = Health::Progressing {
-            reason: "Submitted".into(),
+            reason: Reason::Submitted,
             message: "submitted; waiting for OceanBase to list the restore".into(),
         };
         return wait(inputs, base, health, Some(reachable), interest(true));
@@ -214,7 +215,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             ..base
         };
         let health = Health::Ready {
-            reason: "Canceled".into(),
+            reason: Reason::Canceled,
             message: "canceled before the restore was started".into(),
         };
         return ended(inputs, status, health, reachable);
@@ -222,7 +223,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let target = &spec.target.tenant;
     if snapshot.tenant(target).is_some() {
         let health = Health::Stalled {
-            reason: "TargetTenantExists".into(),
+            reason: Reason::TargetTenantExists,
             message: format!(
                 "cluster {} already has a tenant {target}: choose another target tenant name",
                 inputs.target_cluster
@@ -236,7 +237,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         .find(|r| !r.finished && r.tenant_name.eq_ignore_ascii_case(target))
     {
         let health = Health::Progressing {
-            reason: "AnotherRestoreRunning".into(),
+            reason: Reason::AnotherRestoreRunning,
             message: format!(
                 "restore job {} is already creating tenant {target}",
                 other.job_id
@@ -257,13 +258,13 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 ..base
             };
             let health = Health::Stalled {
-                reason: "RecoveryPointOutsideWindow".into(),
+                reason: Reason::RecoveryPointOutsideWindow,
                 message: format!("{message}; nothing was sent to OceanBase"),
             };
             let point = condition(
                 RECOVERY_POINT_VERIFIED,
                 false,
-                "OutsideWindow",
+                Reason::OutsideWindow,
                 message,
                 generation,
             );
@@ -289,12 +290,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             let point = condition(
                 RECOVERY_POINT_VERIFIED,
                 false,
-                "NotYetArchived",
+                Reason::NotYetArchived,
                 message,
                 generation,
             );
             let health = Health::Progressing {
-                reason: "WaitingForArchive".into(),
+                reason: Reason::WaitingForArchive,
                 message: message.clone(),
             };
             return Decision {
@@ -313,12 +314,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             condition(
                 RECOVERY_POINT_VERIFIED,
                 true,
-                "InsideWindow",
+                Reason::InsideWindow,
                 message,
                 generation,
             ),
             Health::Progressing {
-                reason: "Submitting".into(),
+                reason: Reason::Submitting,
                 message: "starting the restore".into(),
             },
         ),
@@ -326,12 +327,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             condition(
                 RECOVERY_POINT_VERIFIED,
                 false,
-                "Unverified",
+                Reason::Unverified,
                 message,
                 generation,
             ),
             Health::Progressing {
-                reason: "Submitting".into(),
+                reason: Reason::Submitting,
                 message: format!("starting the restore ({message})"),
             },
         ),
@@ -448,12 +449,12 @@ fn follow(
         };
         let health = if canceled {
             Health::Ready {
-                reason: "Canceled".into(),
+                reason: Reason::Canceled,
                 message: format!("restore job {} was canceled", job.job_id),
             }
         } else {
             Health::Stalled {
-                reason: "RestoreFailed".into(),
+                reason: Reason::RestoreFailed,
                 message: format!(
                     "{}; increase spec.retry to try again",
                     status
@@ -478,7 +479,7 @@ fn follow(
         // RESTORE_FAIL on the progress row: ending, its cause comes with the history row.
         let cancel = spec.cancel && !job.status.failed();
         let health = Health::Progressing {
-            reason: "InProgress".into(),
+            reason: Reason::InProgress,
             message: format!(
                 "restore job {} {}{}",
                 job.job_id,
@@ -516,7 +517,7 @@ fn follow(
             ..base
         };
         let health = Health::Ready {
-            reason: "Completed".into(),
+            reason: Reason::Completed,
             message: format!(
                 "tenant {} restored{}",
                 spec.target.tenant,
@@ -542,11 +543,10 @@ fn follow(
     let activating = spec.activate && role == Some(&TenantRole::Standby);
     let health = Health::Progressing {
         reason: if activating {
-            "Activating"
+            Reason::Activating
         } else {
-            "Finishing"
-        }
-        .into(),
+            Reason::Finishing
+        },
         message: if activating {
             format!("promoting standby tenant {} to primary", spec.target.tenant)
         } else {
@@ -605,7 +605,7 @@ pub fn after_submit(
         ),
         Submitted::Refused(failure) => {
             let health = Health::Stalled {
-                reason: "RestoreRefused".into(),
+                reason: Reason::RestoreRefused,
                 message: format!(
                     "OceanBase refused the restore ({}): {}; increase spec.retry to try again",
                     failure.code.unwrap_or_default(),

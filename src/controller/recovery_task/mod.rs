@@ -4,6 +4,7 @@
 //! unit and pool with `SET DECRYPTION` and `RESTORE … DESCRIPTION` on one session (after recording the
 //! intent), `CANCEL RESTORE`, `ACTIVATE STANDBY`, or dropping the pool and unit it created.
 
+use crate::controller::reason::Reason;
 pub mod decide;
 pub mod point;
 
@@ -391,7 +392,7 @@ fn spec_problems(spec: &RecoveryTaskSpec) -> Vec<Problem> {
         .and_then(|time| time.parse::<Timestamp>().err().map(|e| (time, e)))
         .map(|(time, e)| {
             Problem::in_spec(
-                "InvalidRecoveryPoint",
+                Reason::InvalidRecoveryPoint,
                 format!("until.time {time} is not a valid time: {e}"),
             )
         })
@@ -410,7 +411,7 @@ fn desired_status(
     let health = health(
         problems,
         Health::Progressing {
-            reason: "Pending".into(),
+            reason: Reason::Pending,
             message: "waiting for the pre-flight checks against OceanBase".into(),
         },
     );
@@ -455,7 +456,7 @@ until: {until}
         assert_eq!(spec_problems(&task("{latest: true}").spec), vec![]);
         let problems = spec_problems(&task("{time: '2026-02-30T08:30:00Z'}").spec);
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].reason, "InvalidRecoveryPoint");
+        assert_eq!(problems[0].reason, Reason::InvalidRecoveryPoint);
     }
 
     #[test]
