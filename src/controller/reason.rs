@@ -234,4 +234,63 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), Reason::VARIANTS.len());
     }
+
+    /// The rows of the README's reason table: (reason, advice).
+    fn readme_rows() -> Vec<(String, String)> {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        readme
+            .lines()
+            .filter_map(|line| {
+                let row = line.strip_prefix("| `")?;
+                let (name, rest) = row.split_once("` | ")?;
+                let advice = rest.strip_suffix(" |")?;
+                Reason::VARIANTS
+                    .iter()
+                    .any(|r| r.as_str() == name)
+                    .then(|| (name.to_string(), advice.to_string()))
+                    .or_else(|| {
+                        // A row that looks like a reason but names none is a stale one.
+                        let reason_like = name.chars().all(|c| c.is_ascii_alphabetic())
+                            && name.starts_with(|c: char| c.is_ascii_uppercase());
+                        reason_like.then(|| (name.to_string(), String::new()))
+                    })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_readme_lists_every_reason_with_its_doc_line() {
+        let expected: Vec<(String, String)> = Reason::VARIANTS
+            .iter()
+            .map(|r| (r.as_str().to_string(), r.advice().to_string()))
+            .collect();
+        let listed: Vec<(String, String)> = readme_rows()
+            .into_iter()
+            .filter(|(name, _)| !name.is_empty())
+            .collect();
+        assert_eq!(listed, expected, "README.md's reason table is out of date");
+    }
+
+    #[test]
+    fn the_alert_runbooks_name_only_real_reasons() {
+        let rules = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/charts/ob-backup-operator/templates/prometheusrule.yaml"
+        ));
+        let named: Vec<&str> = rules
+            .split("reason `")
+            .skip(1)
+            .filter_map(|rest| rest.split_once('`').map(|(name, _)| name))
+            .collect();
+        assert!(
+            named.len() >= 4,
+            "the runbooks name their reasons: {named:?}"
+        );
+        for name in named {
+            assert!(
+                Reason::VARIANTS.iter().any(|r| r.as_str() == name),
+                "a runbook names reason {name}, which the operator never gives"
+            );
+        }
+    }
 }
