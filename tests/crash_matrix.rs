@@ -120,8 +120,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
     } else {
         GIB
     };
-    // Requested cleanups are 4.4.1's: those rows run on the newest schema in both passes.
-    let version = if flow == Flow::Cleanup {
+    // Requested cleanups (and so their cancels) are 4.4.1's: those rows run on the newest schema in both
+    // passes.
+    let version = if matches!(flow, Flow::Cleanup | Flow::CancelCleanup) {
         simulator::profile_at_least(Version::V4_4_1)
     } else {
         simulator::profile()
