@@ -54,7 +54,7 @@ pub async fn apply(
             "{namespace}/{}/{name}",
             strategy.metadata.name.as_deref().unwrap_or_default()
         );
-        if let Some((_, reason)) = ctx.refused_recently(&key, "data-dest") {
+        if let Some((_, reason)) = ctx.statements.refused_recently(&key, "data-dest") {
             problems.push((name.clone(), reason));
             continue;
         }
@@ -70,7 +70,12 @@ pub async fn apply(
             .execute(observer, vec![statement], &redactor)
             .await;
         let outcome = outcome.map_err(|error| format!("setting DATA_BACKUP_DEST failed: {error}"));
-        ctx.record_attempt(&key, "data-dest", outcome.clone());
+        ctx.statements.record(
+            &key,
+            "data-dest",
+            crate::controller::Kind::Repeatable,
+            outcome.clone(),
+        );
         match outcome {
             Ok(()) => observer.poke(),
             Err(reason) => problems.push((name.clone(), reason)),

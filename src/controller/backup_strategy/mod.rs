@@ -169,7 +169,9 @@ impl Reconcile for BackupStrategy {
         };
         let floor = Duration::from_millis(200);
         let object = format!("{namespace}/{}", strategy.name_any());
-        Ok(ctx.requeue(&object, Some(next.clamp(floor, bound.max(floor)))))
+        Ok(ctx
+            .statements
+            .requeue(&object, Some(next.clamp(floor, bound.max(floor)))))
     }
 }
 

@@ -36,7 +36,7 @@ pub async fn apply(
             "{namespace}/{}/{name}",
             strategy.metadata.name.as_deref().unwrap_or_default()
         );
-        if let Some((_, reason)) = ctx.refused_recently(&key, "policy") {
+        if let Some((_, reason)) = ctx.statements.refused_recently(&key, "policy") {
             errors.push((name.clone(), reason));
             continue;
         }
@@ -45,7 +45,12 @@ pub async fn apply(
             .execute(observer, statements, &Redactor::default())
             .await
             .map_err(|error| error.to_string());
-        ctx.record_attempt(&key, "policy", outcome.clone());
+        ctx.statements.record(
+            &key,
+            "policy",
+            crate::controller::Kind::Repeatable,
+            outcome.clone(),
+        );
         match outcome {
             Ok(()) => observer.poke(),
             Err(reason) => errors.push((name.clone(), reason)),

@@ -12,7 +12,7 @@ use jiff::{SignedDuration, Timestamp};
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Gate, Reconcile,
+    Context, Error, Gate, Kind, Reconcile,
     conditions::Health,
     error::Problem,
     health, namespace_of, next_action, ownership,
@@ -135,8 +135,12 @@ impl Reconcile for BackupTask {
         let attempt = format!("{:?}", decision.step);
         let key = format!("{namespace}/{}", task.name_any());
         let current = task.status.clone();
-        let one_shot = decision.step == Step::Cancel;
-        match ctx.gate(&key, &attempt, one_shot) {
+        let kind = if decision.step == Step::Cancel {
+            Kind::OneShot
+        } else {
+            Kind::Repeatable
+        };
+        match ctx.statements.gate(&key, &attempt, kind) {
             Gate::Open => {}
             Gate::Refused(wait) => return Ok(Action::requeue(wait)),
             Gate::Settling(wait) => {
@@ -147,7 +151,16 @@ impl Reconcile for BackupTask {
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &placement, &decision, current).await?
         {
-            ctx.sent(&key, &attempt, one_shot, went_through);
+            ctx.statements.record(
+                &key,
+                &attempt,
+                kind,
+                if went_through {
+                    Ok(())
+                } else {
+                    Err(String::new())
+                },
+            );
             observer.poke();
         }
         let grace = crate::timing::Clock::current()
@@ -160,7 +173,7 @@ impl Reconcile for BackupTask {
                 .chain(grace)
                 .fold(crate::timing::TASK_SAFETY_RECHECK, Duration::min)
         });
-        Ok(ctx.requeue(&key, wait))
+        Ok(ctx.statements.requeue(&key, wait))
     }
 }
 

@@ -12,8 +12,8 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Gate, Reconcile, conditions::Health, error::Problem, health, namespace_of,
-    next_action, references::ReferenceCheck, status, summarize,
+    Context, Error, Gate, Kind, Reconcile, conditions::Health, error::Problem, health,
+    namespace_of, next_action, references::ReferenceCheck, status, summarize,
 };
 use crate::{
     api::{CleanupTask, CleanupTaskPhase, CleanupTaskStatus, common::TaskSource},
@@ -91,8 +91,12 @@ impl Reconcile for CleanupTask {
         let key = format!("{namespace}/{}", cleanup.name_any());
         let attempt = format!("{:?}", decision.step);
         let current = cleanup.status.clone();
-        let one_shot = decision.step == Step::Cancel;
-        match ctx.gate(&key, &attempt, one_shot) {
+        let kind = if decision.step == Step::Cancel {
+            Kind::OneShot
+        } else {
+            Kind::Repeatable
+        };
+        match ctx.statements.gate(&key, &attempt, kind) {
             Gate::Open => {}
             Gate::Refused(wait) => return Ok(Action::requeue(wait)),
             Gate::Settling(wait) => {
@@ -140,7 +144,16 @@ impl Reconcile for CleanupTask {
             }
         };
         if let Some(went_through) = statement {
-            ctx.sent(&key, &attempt, one_shot, went_through);
+            ctx.statements.record(
+                &key,
+                &attempt,
+                kind,
+                if went_through {
+                    Ok(())
+                } else {
+                    Err(String::new())
+                },
+            );
             observer.poke();
         }
         let grace = crate::timing::Clock::current()
@@ -150,7 +163,7 @@ impl Reconcile for CleanupTask {
                 g.min(crate::timing::TASK_SAFETY_RECHECK)
             })
         });
-        Ok(ctx.requeue(&key, wait))
+        Ok(ctx.statements.requeue(&key, wait))
     }
 }
 

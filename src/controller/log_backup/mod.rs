@@ -109,7 +109,7 @@ impl Reconcile for LogBackup {
         let attempt = format!("{:?}", decision.step);
         let key = format!("{namespace}/{}", archive.name_any());
         if decision.step != Step::Wait
-            && let Some((wait, _)) = ctx.refused_recently(&key, &attempt)
+            && let Some((wait, _)) = ctx.statements.refused_recently(&key, &attempt)
         {
             // The status already says why the last attempt failed; try again later, writing nothing now.
             return Ok(Action::requeue(wait));
@@ -155,9 +155,10 @@ impl Reconcile for LogBackup {
             let done = outcome
                 .as_ref()
                 .map_or_else(|e| e.code().is_some_and(codes::already_in_mode), |()| true);
-            ctx.record_attempt(
+            ctx.statements.record(
                 &key,
                 &attempt,
+                crate::controller::Kind::Repeatable,
                 if done { Ok(()) } else { Err(String::new()) },
             );
             let after = after_step(
@@ -169,7 +170,7 @@ impl Reconcile for LogBackup {
             status::write(&ctx, archive.as_ref(), Some(&decision.status), &after).await?;
             observer.poke();
         }
-        Ok(ctx.requeue(
+        Ok(ctx.statements.requeue(
             &key,
             Some(
                 decision

@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Gate, Reconcile,
+    Context, Error, Gate, Kind, Reconcile,
     conditions::Health,
     error::Problem,
     health, namespace_of, next_action,
@@ -123,8 +123,12 @@ impl Reconcile for RecoveryTask {
         );
         let key = format!("{namespace}/{}", task.name_any());
         let attempt = format!("{:?}", decision.step);
-        let one_shot = matches!(decision.step, Step::Cancel | Step::Activate);
-        match ctx.gate(&key, &attempt, one_shot) {
+        let kind = if matches!(decision.step, Step::Cancel | Step::Activate) {
+            Kind::OneShot
+        } else {
+            Kind::Repeatable
+        };
+        match ctx.statements.gate(&key, &attempt, kind) {
             Gate::Open => {}
             Gate::Refused(wait) => return Ok(Action::requeue(wait)),
             Gate::Settling(wait) => {
@@ -136,7 +140,16 @@ impl Reconcile for RecoveryTask {
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &observer, &decision, &sources).await?
         {
-            ctx.sent(&key, &attempt, one_shot, went_through);
+            ctx.statements.record(
+                &key,
+                &attempt,
+                kind,
+                if went_through {
+                    Ok(())
+                } else {
+                    Err(String::new())
+                },
+            );
             observer.poke();
         }
         let grace = crate::timing::Clock::current()
@@ -148,7 +161,7 @@ impl Reconcile for RecoveryTask {
                 g.min(crate::timing::TASK_SAFETY_RECHECK)
             })),
         };
-        Ok(ctx.requeue(&key, wait))
+        Ok(ctx.statements.requeue(&key, wait))
     }
 }
 

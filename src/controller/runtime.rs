@@ -1,0 +1,581 @@
+//! Running the controllers: one watch per kind and watched namespace (a paged list, a cache trimmed of what
+//! is never read, the operator's own status writes not reconciled again), wake-ups from the cluster
+//! observers, per-phase object counts, reconciles that survive objects that fail to parse, and the error
+//! policy with per-object backoff.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+};
+
+use futures::{StreamExt, TryStreamExt};
+use k8s_openapi::NamespaceResourceScope;
+use kube::{
+    Api, Client, Resource, ResourceExt,
+    api::{Patch, PatchParams},
+    core::{DeserializeGuard, error_boundary::InvalidObject},
+    runtime::{
+        Controller, WatchStreamExt,
+        controller::Action,
+        events::{Event, EventType, Reporter},
+        watcher,
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Context, Error, Reconcile, Settings, catalog,
+    conditions::{Health, merge},
+    namespace_of,
+    reason::Reason,
+    status, write_budget,
+};
+use crate::{
+    api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask},
+    metrics::Metrics,
+    observer::{ObjectKey, Observers},
+};
+
+/// Which namespaces the operator watches.
+#[derive(Clone, Debug, Default)]
+pub struct WatchScope {
+    /// The namespaces; every namespace when empty.
+    pub namespaces: Vec<String>,
+}
+
+impl WatchScope {
+    /// The scope of a `--namespace` value: empty for every namespace, else one name or a comma-separated list.
+    pub fn parse(value: &str) -> Self {
+        let mut namespaces: Vec<String> = value
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_string)
+            .collect();
+        namespaces.sort();
+        namespaces.dedup();
+        Self { namespaces }
+    }
+
+    /// An API for `K` per watched namespace (one API over every namespace when all are watched).
+    pub fn apis<K>(&self, client: &Client) -> Vec<Api<K>>
+    where
+        K: Resource<DynamicType = (), Scope = NamespaceResourceScope>,
+    {
+        if self.namespaces.is_empty() {
+            return vec![Api::all(client.clone())];
+        }
+        self.namespaces
+            .iter()
+            .map(|ns| Api::namespaced(client.clone(), ns))
+            .collect()
+    }
+}
+
+/// The kinds with a controller, as many as [`run_all`] runs (readiness waits for all their caches).
+pub const KINDS: usize = 5;
+
+/// Runs every controller until `shutdown` resolves, telling `readiness` as each kind's cache syncs.
+pub async fn run_all(
+    client: Client,
+    scope: WatchScope,
+    metrics: Arc<Metrics>,
+    reporter: Reporter,
+    settings: Settings,
+    shutdown: CancellationToken,
+    readiness: Arc<crate::readiness::Readiness>,
+) {
+    let observers = Observers::new(
+        client.clone(),
+        Arc::new(crate::oceanbase::MysqlConnect),
+        metrics.clone(),
+        settings.poll,
+        shutdown.clone(),
+    );
+    let catalog = Arc::new(catalog::Catalog::new(client.clone(), readiness));
+    let shared = Shared {
+        client,
+        scope,
+        metrics,
+        reporter,
+        observers,
+        settings,
+        shutdown,
+        catalog,
+        writes: Arc::default(),
+    };
+    tokio::join!(
+        run::<BackupStrategy>(&shared),
+        run::<BackupTask>(&shared),
+        run::<LogBackup>(&shared),
+        run::<CleanupTask>(&shared),
+        run::<RecoveryTask>(&shared),
+    );
+}
+
+/// What every controller is started with.
+struct Shared {
+    client: Client,
+    scope: WatchScope,
+    metrics: Arc<Metrics>,
+    reporter: Reporter,
+    observers: Arc<Observers>,
+    settings: Settings,
+    shutdown: CancellationToken,
+    catalog: Arc<catalog::Catalog>,
+    writes: Arc<write_budget::WriteBudget>,
+}
+
+/// How often the per-phase object counts are refreshed from the controllers' caches.
+const PHASE_COUNT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Reconciles of one controller running at once. A cold start over thousands of objects then sends at most
+/// this many requests per controller to the API at a time (instead of one per object), which keeps the
+/// API server's flow control from rejecting them and the operator's memory from holding every reconcile
+/// at once. Reconciles are short (a status write, a statement), so a few suffice.
+pub const CONCURRENT_RECONCILES: u16 = 8;
+
+/// Drops from a cached object what no reconcile reads: `managedFields` (often larger than the spec) and the
+/// last-applied annotation kubectl writes (a copy of the whole manifest).
+fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's copy of the last applied manifest.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// What a change must touch to be reconciled: the spec (generation), labels, annotations, finalizers,
+/// deletion, or whether the object parses at all. A change to the status alone is the operator's own write
+/// coming back (nothing else writes it), so it is not reconciled again; a status a user breaks by hand
+/// still is, as the object stops parsing.
+fn reconcile_relevant<K: Reconcile>(object: &DeserializeGuard<K>) -> Option<u64> {
+    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+    let meta = object.meta();
+    Some(BuildHasherDefault::<DefaultHasher>::default().hash_one((
+        meta.generation,
+        &meta.labels,
+        &meta.annotations,
+        &meta.finalizers,
+        meta.deletion_timestamp.as_ref().map(|t| t.0),
+        object.0.is_ok(),
+    )))
+}
+
+async fn run<K: Reconcile>(shared: &Shared) {
+    let kind = K::KIND;
+    let ctx = Arc::new(Context::new(
+        shared.client.clone(),
+        shared.metrics.clone(),
+        kind,
+        shared.reporter.clone(),
+        shared.observers.clone(),
+        shared.settings,
+        shared.catalog.clone(),
+        shared.writes.clone(),
+    ));
+    let apis = shared.scope.apis::<DeserializeGuard<K>>(&shared.client);
+    // The cluster observers wake objects whose slice of OceanBase's state changed; with several watched
+    // namespaces each wake-up goes to the controller of its object's namespace.
+    let mut wake_ups = tokio_stream_of(shared.observers.wake_ups(kind));
+    let mut routes: Vec<(
+        Option<String>,
+        tokio::sync::mpsc::UnboundedSender<ObjectKey>,
+    )> = Vec::new();
+    let mut controllers = Vec::new();
+    let mut stores = Vec::new();
+    let caches = apis.len();
+    for (index, api) in apis.into_iter().enumerate() {
+        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+        routes.push((api.namespace().map(str::to_string), sender));
+        let own_wake_ups = tokio_stream_of(receiver).map(|object: ObjectKey| {
+            kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
+                .within(&object.namespace)
+        });
+        let (store, writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+        let catalog = shared.catalog.clone();
+        // A paged list (not `any_semantic`, which the API answers in one piece from its watch cache), a
+        // cache trimmed of what the operator never reads, and reconciles only for changes the operator did
+        // not make itself.
+        let changes = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(trim_cached::<K>)
+            .reflect(writer)
+            .inspect_ok(move |event| {
+                if matches!(event, watcher::Event::InitDone) {
+                    catalog.cache_synced::<K>(index, caches);
+                }
+            })
+            .applied_objects()
+            .predicate_filter(
+                reconcile_relevant::<K>,
+                kube::runtime::utils::PredicateConfig::default(),
+            );
+        let controller = Controller::for_stream(changes, store)
+            .with_config(
+                kube::runtime::controller::Config::default().concurrency(CONCURRENT_RECONCILES),
+            )
+            .reconcile_on(own_wake_ups)
+            .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned());
+        stores.push(controller.store());
+        let ctx = ctx.clone();
+        controllers.push(async move {
+            controller
+                .run(reconcile_guarded::<K>, error_policy::<K>, ctx)
+                .for_each(|result| async move {
+                    if let Err(error) = result {
+                        tracing::debug!(controller = kind, %error, "reconcile did not complete");
+                    }
+                })
+                .await;
+        });
+    }
+    shared.catalog.register::<K>(stores.clone());
+    let routing = tokio::spawn(async move {
+        while let Some(object) = wake_ups.next().await {
+            let route = routes
+                .iter()
+                .find(|(ns, _)| ns.as_deref().is_none_or(|ns| ns == object.namespace));
+            if let Some((_, sender)) = route {
+                let _ = sender.send(object);
+            }
+        }
+    });
+    tracing::info!(controller = kind, namespaces = ?shared.scope.namespaces, "controller started");
+    let counting = tokio::spawn(follow_caches::<K>(
+        stores,
+        shared.metrics.clone(),
+        shared.observers.clone(),
+        shared.shutdown.clone(),
+    ));
+    futures::future::join_all(controllers).await;
+    counting.abort();
+    routing.abort();
+    tracing::info!(controller = kind, "controller stopped");
+}
+
+/// A stream of what an unbounded channel receives.
+fn tokio_stream_of<T: Send + 'static>(
+    mut receiver: tokio::sync::mpsc::UnboundedReceiver<T>,
+) -> impl futures::Stream<Item = T> + Send {
+    futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
+}
+
+/// Every [`PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
+/// its counts, and drops what is kept for objects it no longer holds — their observer interests and their
+/// series (a deleted object gets no last reconcile). An object is dropped once gone from two looks in a row:
+/// one look could race an object that just arrived.
+async fn follow_caches<K: Reconcile>(
+    stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
+    metrics: Arc<Metrics>,
+    observers: Arc<Observers>,
+    shutdown: CancellationToken,
+) {
+    let mut known: HashSet<String> = HashSet::new();
+    let mut seen_before: HashSet<ObjectKey> = HashSet::new();
+    loop {
+        let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
+        let mut not_progressing = 0;
+        let mut alive = HashSet::new();
+        for object in stores.iter().flat_map(|store| store.state()) {
+            alive.insert(ObjectKey {
+                kind: K::KIND,
+                namespace: object.namespace().unwrap_or_default(),
+                name: object.name_any(),
+            });
+            if let Ok(valid) = &object.0 {
+                let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
+                *counts.entry(phase).or_default() += 1;
+                not_progressing += i64::from(valid.not_progressing());
+            }
+        }
+        metrics
+            .not_progressing
+            .get_or_create(&crate::metrics::KindLabels {
+                kind: K::KIND.into(),
+            })
+            .set(not_progressing);
+        for (phase, count) in counts {
+            metrics
+                .phases
+                .get_or_create(&crate::metrics::PhaseLabels {
+                    kind: K::KIND.into(),
+                    phase: phase.clone(),
+                })
+                .set(count);
+            known.insert(phase);
+        }
+        let now_or_before: HashSet<ObjectKey> = alive.union(&seen_before).cloned().collect();
+        let forgotten = observers.forget_missing(K::KIND, &now_or_before);
+        if forgotten > 0 {
+            tracing::debug!(
+                kind = K::KIND,
+                forgotten,
+                "stopped watching deleted objects"
+            );
+        }
+        K::forget_all_but(&metrics, &now_or_before);
+        seen_before = alive;
+        metrics
+            .watched_objects
+            .get_or_create(&crate::metrics::KindLabels {
+                kind: K::KIND.into(),
+            })
+            .set(i64::try_from(observers.watched(K::KIND)).unwrap_or(i64::MAX));
+        tokio::select! {
+            () = tokio::time::sleep(PHASE_COUNT_INTERVAL) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+fn object_key<K: Resource>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+#[tracing::instrument(skip_all, fields(controller = ctx.controller, object = %object_key(obj.as_ref())))]
+async fn reconcile_guarded<K: Reconcile>(
+    obj: Arc<DeserializeGuard<K>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let _timer = ctx.metrics.reconcile_started(ctx.controller);
+    let started = tokio::time::Instant::now();
+    let key = object_key(obj.as_ref());
+    let action = match &obj.0 {
+        Ok(valid) => {
+            ctx.parsed(&key);
+            K::reconcile(Arc::new(valid.clone()), ctx.clone()).await?
+        }
+        Err(invalid) if ctx.first_report(&key, invalid.metadata.generation) => {
+            report_malformed(obj.as_ref(), invalid, &ctx).await?
+        }
+        Err(_) => Action::await_change(),
+    };
+    ctx.succeeded(&key);
+    tracing::trace!(
+        controller = ctx.controller,
+        object = %key,
+        elapsed_ms = started.elapsed().as_millis(),
+        "reconciled"
+    );
+    Ok(action)
+}
+
+/// An object the operator cannot parse (e.g. its status was edited by hand into a wrong shape): say so on
+/// the object, once per generation, and wait for it to change, leaving every other object's reconciles
+/// untouched.
+async fn report_malformed<K: Reconcile>(
+    obj: &DeserializeGuard<K>,
+    invalid: &InvalidObject,
+    ctx: &Context,
+) -> Result<Action, Error> {
+    let message = format!("the operator cannot read this object: {}", invalid.error);
+    tracing::warn!(error = %invalid.error, "malformed object");
+    ctx.metrics
+        .reconcile_failed(ctx.controller, Reason::MalformedObject);
+    let health = Health::Stalled {
+        reason: Reason::MalformedObject,
+        message: message.clone(),
+    };
+    let conditions = merge(
+        &[],
+        health.conditions(invalid.metadata.generation),
+        crate::clock::now(),
+    );
+    let api: Api<DeserializeGuard<K>> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
+    ctx.writes.acquire(write_budget::Priority::Urgent).await;
+    // A merge patch of the conditions only: whatever else the status holds (a job id, say) is kept.
+    let patch = serde_json::json!({ "status": { "conditions": conditions } });
+    api.patch_status(
+        &obj.name_any(),
+        &PatchParams::default(),
+        &Patch::Merge(&patch),
+    )
+    .await?;
+    ctx.publish(
+        obj,
+        Event {
+            type_: EventType::Warning,
+            reason: Reason::MalformedObject.into(),
+            note: Some(status::truncate(&message)),
+            action: "Reconcile".into(),
+            secondary: None,
+        },
+    )
+    .await;
+    Ok(Action::await_change())
+}
+
+fn error_policy<K: Reconcile>(
+    obj: Arc<DeserializeGuard<K>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    ctx.metrics.reconcile_failed(ctx.controller, error.reason());
+    let delay = ctx.backoff(&object_key(obj.as_ref()));
+    tracing::warn!(controller = ctx.controller, object = %object_key(obj.as_ref()), %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> Context {
+        let (mock, _handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        Context::for_tests(Client::new(mock, "default"), "BackupTask")
+    }
+
+    #[tokio::test]
+    async fn backoff_doubles_per_failure_is_capped_and_resets_on_success() {
+        let ctx = context();
+        let delays: Vec<_> = (0..12).map(|_| ctx.backoff("ns/a")).collect();
+        assert!(
+            delays[0] >= Duration::from_secs(2) && delays[0] < Duration::from_millis(2200),
+            "{delays:?}"
+        );
+        assert!(
+            delays[1] >= Duration::from_secs(4) && delays[1] < Duration::from_millis(4400),
+            "{delays:?}"
+        );
+        assert!(
+            delays.iter().all(|d| *d <= Duration::from_secs(330)),
+            "{delays:?}"
+        );
+        assert!(delays[11] >= Duration::from_secs(300), "{delays:?}");
+        assert!(
+            ctx.backoff("ns/b") < Duration::from_millis(2200),
+            "other objects keep their own count"
+        );
+        ctx.succeeded("ns/a");
+        assert!(
+            ctx.backoff("ns/a") < Duration::from_millis(2200),
+            "success resets the count"
+        );
+    }
+
+    #[test]
+    fn a_list_with_a_malformed_object_still_yields_every_object() {
+        let task = |name: &str, mode: &str| {
+            serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": mode},
+            })
+        };
+        let list = serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTaskList", "metadata": {},
+            "items": [task("good", "Full"), task("bad", "Sometimes"), task("also-good", "Incremental")],
+        });
+        let parsed: kube::core::ObjectList<DeserializeGuard<BackupTask>> =
+            serde_json::from_value(list).expect("the list parses although one item does not");
+        let outcome: Vec<_> = parsed
+            .items
+            .iter()
+            .map(|g| (g.name_any(), g.0.is_ok()))
+            .collect();
+        assert_eq!(
+            outcome,
+            [
+                ("good".into(), true),
+                ("bad".into(), false),
+                ("also-good".into(), true)
+            ]
+        );
+        let Err(invalid) = &parsed.items[1].0 else {
+            unreachable!("checked above")
+        };
+        assert!(invalid.error.contains("Sometimes"), "{}", invalid.error);
+    }
+
+    fn guarded_task(status: serde_json::Value) -> DeserializeGuard<BackupTask> {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {
+                "name": "t", "namespace": "ns", "generation": 1, "resourceVersion": "7",
+                "annotations": {LAST_APPLIED: "{\"a whole\": \"manifest\"}", "note": "kept"},
+                "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
+            },
+            "spec": {"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": "Full"},
+            "status": status,
+        }))
+        .expect("a task")
+    }
+
+    #[test]
+    fn the_operators_own_status_write_is_not_reconciled_again_but_a_users_change_is() {
+        let before = guarded_task(serde_json::json!({"phase": "Pending"}));
+        let mut written = guarded_task(serde_json::json!({"phase": "InProgress", "jobId": 3}));
+        written.meta_mut().resource_version = Some("8".into());
+        assert_eq!(
+            reconcile_relevant(&before),
+            reconcile_relevant(&written),
+            "a status write (and its new resourceVersion) alone"
+        );
+        let mut touched = written.clone();
+        touched
+            .meta_mut()
+            .annotations
+            .get_or_insert_default()
+            .insert("touch".into(), "1".into());
+        let mut respecced = written.clone();
+        respecced.meta_mut().generation = Some(2);
+        let mut deleting = written.clone();
+        deleting.meta_mut().deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+        );
+        let broken = guarded_task(serde_json::json!({"phase": "Sometimes"}));
+        assert!(broken.0.is_err());
+        for (what, changed) in [
+            ("an annotation", touched),
+            ("the spec", respecced),
+            ("a deletion", deleting),
+            ("a status broken by hand", broken),
+        ] {
+            assert_ne!(
+                reconcile_relevant(&written),
+                reconcile_relevant(&changed),
+                "{what} is reconciled"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cache_keeps_no_managed_fields_and_no_copy_of_the_manifest() {
+        let mut task = guarded_task(serde_json::json!({}));
+        trim_cached(&mut task);
+        assert_eq!(task.meta().managed_fields, None);
+        let annotations = task.meta().annotations.clone().unwrap_or_default();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["note"]);
+    }
+
+    #[tokio::test]
+    async fn a_malformed_object_is_reported_once_per_generation() {
+        let ctx = context();
+        assert!(ctx.first_report("ns/a", Some(1)));
+        assert!(
+            !ctx.first_report("ns/a", Some(1)),
+            "the report's own status write must not report again"
+        );
+        assert!(
+            ctx.first_report("ns/a", Some(2)),
+            "a new generation is reported"
+        );
+        assert!(
+            ctx.first_report("ns/b", Some(2)),
+            "objects are tracked separately"
+        );
+        ctx.parsed("ns/a");
+        assert!(
+            ctx.first_report("ns/a", Some(2)),
+            "once it parsed again, a later breakage is new"
+        );
+    }
+}
