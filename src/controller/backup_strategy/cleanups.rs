@@ -58,6 +58,9 @@ pub fn plan(
     existing: &[Mirror],
 ) -> MirrorPlan {
     let mut result = MirrorPlan::default();
+    // The mirrors this plan creates count against the history limits at once, with the phase their job
+    // already shows: the sync never leaves more than the limits (plus running jobs) behind it.
+    let mut all: Vec<Mirror> = existing.to_vec();
     for name in tenants {
         let Some(tenant) = snapshot.tenant(name) else {
             continue;
@@ -76,14 +79,28 @@ pub fn plan(
                     j.start
                         .is_some_and(|s| s >= created - crate::timing::CLOCK_SKEW)
                 })
-                .map(|j| NewMirror {
-                    name: mirror_name(strategy, name, j.job_id),
-                    tenant: name.clone(),
-                    job_id: j.job_id,
+                .map(|j| {
+                    all.push(Mirror {
+                        name: mirror_name(strategy, name, j.job_id),
+                        tenant: name.clone(),
+                        job_id: j.job_id,
+                        phase: Some(crate::controller::cleanup_task::decide::phase_of(&j.status)),
+                    });
+                    NewMirror {
+                        name: mirror_name(strategy, name, j.job_id),
+                        tenant: name.clone(),
+                        job_id: j.job_id,
+                    }
                 }),
         );
     }
-    result.prune = prune(existing, retention);
+    let pruned = prune(&all, retention);
+    // A job whose mirror would be pruned at once gets none.
+    result.create.retain(|m| !pruned.contains(&m.name));
+    result.prune = pruned
+        .into_iter()
+        .filter(|name| existing.iter().any(|m| &m.name == name))
+        .collect();
     result
 }
 
@@ -159,6 +176,8 @@ pub async fn sync(
         tenants,
         &existing,
     );
+    // Pruned first: the strategy's mirrors never outnumber the history limits while the sync runs.
+    children::delete_named(&api, &planned.prune).await?;
     for mirror in &planned.create {
         let manifest = json!({
             "apiVersion": CleanupTask::api_version(&()),
@@ -184,7 +203,7 @@ pub async fn sync(
         .await?;
         crate::crash::point("child/CleanupTask/after-create");
     }
-    children::delete_named(&api, &planned.prune).await
+    Ok(())
 }
 
 #[cfg(test)]
@@ -294,5 +313,44 @@ mod tests {
         ];
         let pruned = prune(&existing, &retention);
         assert_eq!(pruned, ["s-tenant1-clean-1", "s-tenant1-clean-2"]);
+    }
+
+    #[test]
+    fn the_mirrors_a_plan_creates_count_against_the_limits_at_once() {
+        let retention = Retention {
+            successful_tasks_history_limit: 2,
+            ..Retention::default()
+        };
+        let tenants = vec!["tenant1".to_string()];
+        let existing = [
+            mirror("tenant1", 1, CleanupTaskPhase::Completed),
+            mirror("tenant1", 2, CleanupTaskPhase::Completed),
+        ];
+        // Two finished policy jobs appeared since the last look.
+        let snapshot = snapshot(vec![
+            job(1002, 1, 1002, 10_000),
+            job(1002, 2, 1002, 11_000),
+            job(1002, 3, 1002, 12_000),
+            job(1002, 4, 1002, 13_000),
+        ]);
+        let planned = plan("s", at(5_000), &retention, &snapshot, &tenants, &existing);
+        let created: Vec<&str> = planned.create.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(created, ["s-tenant1-clean-3", "s-tenant1-clean-4"]);
+        assert_eq!(
+            planned.prune,
+            ["s-tenant1-clean-1", "s-tenant1-clean-2"],
+            "after the sync: the limit's 2, not 4"
+        );
+        // Three new finished jobs against a limit of 2: the oldest of them gets no mirror at all.
+        let more = snapshot_with(&snapshot, [job(1002, 5, 1002, 14_000)]);
+        let planned = plan("s", at(5_000), &retention, &more, &tenants, &existing);
+        let created: Vec<&str> = planned.create.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(created, ["s-tenant1-clean-4", "s-tenant1-clean-5"]);
+    }
+
+    fn snapshot_with(base: &Snapshot, jobs: impl IntoIterator<Item = CleanJobRow>) -> Snapshot {
+        let mut snapshot = base.clone();
+        snapshot.clean_jobs.extend(jobs);
+        snapshot
     }
 }
