@@ -72,6 +72,25 @@ pub trait Reconcile:
     ) -> impl Future<Output = Result<Action, Error>> + Send;
 }
 
+/// After a statement went out for `object`: the gate remembers it (OceanBase's reason is in the status
+/// already; `went_through` is false when it refused), and the observer reads the cluster again at once.
+pub fn statement_sent(
+    ctx: &Context,
+    observer: &crate::observer::ClusterObserver,
+    object: &str,
+    what: &str,
+    kind: Kind,
+    went_through: bool,
+) {
+    let outcome = if went_through {
+        Ok(())
+    } else {
+        Err(String::new())
+    };
+    ctx.statements.record(object, what, kind, outcome);
+    observer.poke();
+}
+
 /// The health an object has given the problems found: stalled on the first problem, else `otherwise`.
 pub fn health(problems: &[error::Problem], otherwise: Health) -> Health {
     match problems.first() {

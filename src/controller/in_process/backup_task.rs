@@ -42,9 +42,7 @@ fn job(status: JobStatus) -> BackupJobRow {
 async fn a_backup_goes_once_and_only_after_its_intent_is_stored() {
     let rig = Rig::new("BackupTask", ready_cluster());
     rig.api.put(TASK, backup_task());
-    rig.reconcile::<BackupTask>(TASK).await;
-    rig.observed().await;
-    rig.reconcile::<BackupTask>(TASK).await;
+    rig.first_looks::<BackupTask>(TASK).await;
 
     rig.assert_intent_then_once("DESCRIPTION = 'uid-1'");
 
@@ -77,9 +75,7 @@ async fn an_unchanged_status_is_not_written_again() {
     let rig = Rig::new("BackupTask", ready_cluster());
     rig.api.put(TASK, backup_task());
     rig.cluster.change(|s| s.jobs.push(job(JobStatus::Doing)));
-    rig.reconcile::<BackupTask>(TASK).await;
-    rig.observed().await;
-    rig.reconcile::<BackupTask>(TASK).await;
+    rig.first_looks::<BackupTask>(TASK).await;
     let settled = rig.journal.len();
     assert!(settled > 0, "the first looks wrote a status");
     rig.reconcile::<BackupTask>(TASK).await;
@@ -99,9 +95,7 @@ async fn a_refused_backup_is_not_sent_again_before_its_retry() {
         code: codes::BACKUP_IN_PROGRESS,
         message: "Backup is in progress".into(),
     }));
-    rig.reconcile::<BackupTask>(TASK).await;
-    rig.observed().await;
-    rig.reconcile::<BackupTask>(TASK).await;
+    rig.first_looks::<BackupTask>(TASK).await;
     assert_eq!(rig.sent("BACKUP"), 1);
     let stored: BackupTask = rig.api.object(TASK);
     let status = stored.status.expect("a status");
@@ -127,9 +121,7 @@ async fn a_cancel_is_sent_once_until_the_cluster_was_read_again() {
     let mut task = backup_task();
     rig.api.put(TASK, task.clone());
     rig.cluster.change(|s| s.jobs.push(job(JobStatus::Doing)));
-    rig.reconcile::<BackupTask>(TASK).await;
-    rig.observed().await;
-    rig.reconcile::<BackupTask>(TASK).await;
+    rig.first_looks::<BackupTask>(TASK).await;
 
     task = rig.api.get(TASK).expect("stored");
     task["spec"]["cancel"] = json!(true);

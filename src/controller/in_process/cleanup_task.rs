@@ -52,9 +52,7 @@ fn delete_job(status: JobStatus) -> CleanJobRow {
 async fn a_delete_goes_once_and_only_after_its_intent_is_stored() {
     let rig = Rig::new("CleanupTask", with_policy());
     rig.api.put(CLEANUP, cleanup_task());
-    rig.reconcile::<CleanupTask>(CLEANUP).await;
-    rig.observed().await;
-    rig.reconcile::<CleanupTask>(CLEANUP).await;
+    rig.first_looks::<CleanupTask>(CLEANUP).await;
     rig.assert_intent_then_once("DELETE OBSOLETE BACKUP");
 
     // Before OceanBase lists the job: nothing more is sent.
@@ -88,9 +86,7 @@ async fn a_delete_refused_for_now_is_not_sent_again_at_once() {
         code: codes::BACKUP_DELETE_DATA_IN_PROGRESS,
         message: "delete backup data is in progress".into(),
     }));
-    rig.reconcile::<CleanupTask>(CLEANUP).await;
-    rig.observed().await;
-    rig.reconcile::<CleanupTask>(CLEANUP).await;
+    rig.first_looks::<CleanupTask>(CLEANUP).await;
     assert_eq!(rig.sent("DELETE OBSOLETE BACKUP"), 1);
     let stored: CleanupTask = rig.api.object(CLEANUP);
     assert_eq!(
@@ -107,9 +103,7 @@ async fn a_delete_refused_for_now_is_not_sent_again_at_once() {
 async fn a_cancel_is_sent_once_until_the_cluster_was_read_again() {
     let rig = Rig::new("CleanupTask", with_policy());
     rig.api.put(CLEANUP, cleanup_task());
-    rig.reconcile::<CleanupTask>(CLEANUP).await;
-    rig.observed().await;
-    rig.reconcile::<CleanupTask>(CLEANUP).await;
+    rig.first_looks::<CleanupTask>(CLEANUP).await;
     rig.cluster
         .change(|s| s.clean_jobs.push(delete_job(JobStatus::Doing)));
     rig.observed().await;

@@ -47,9 +47,7 @@ fn dest_set(snapshot: &mut Snapshot) {
 async fn archiving_starts_with_the_destination_then_the_mode_each_sent_once() {
     let rig = Rig::new("LogBackup", not_archiving());
     rig.api.put(ARCHIVE, log_backup());
-    rig.reconcile::<LogBackup>(ARCHIVE).await;
-    rig.observed().await;
-    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.first_looks::<LogBackup>(ARCHIVE).await;
     assert_eq!(rig.journal.statements().len(), 1);
     assert_eq!(rig.sent("SET LOG_ARCHIVE_DEST"), 1);
 
@@ -96,9 +94,7 @@ async fn a_refused_destination_is_not_sent_again_at_once() {
         code: 9026,
         message: "backup destination is not valid".into(),
     }));
-    rig.reconcile::<LogBackup>(ARCHIVE).await;
-    rig.observed().await;
-    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.first_looks::<LogBackup>(ARCHIVE).await;
     assert_eq!(rig.sent("SET LOG_ARCHIVE_DEST"), 1);
     let after_refusal = rig.journal.len();
     rig.observed().await;
@@ -116,9 +112,7 @@ async fn already_archiving_counts_as_done() {
         code: crate::oceanbase::codes::ALREADY_IN_ARCHIVE_MODE,
         message: "Already in ARCHIVELOG mode".into(),
     }));
-    rig.reconcile::<LogBackup>(ARCHIVE).await;
-    rig.observed().await;
-    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.first_looks::<LogBackup>(ARCHIVE).await;
     assert_eq!(rig.sent("ARCHIVELOG TENANT"), 1);
     let stored: LogBackup = rig.api.object(ARCHIVE);
     let status = stored.status.expect("a status");

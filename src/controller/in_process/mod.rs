@@ -82,6 +82,14 @@ impl Rig {
             .expect("reconcile")
     }
 
+    /// The first looks at a new object: one before the cluster was read (it starts the observer), then one
+    /// after.
+    async fn first_looks<K: Reconcile>(&self, path: &str) {
+        self.reconcile::<K>(path).await;
+        self.observed().await;
+        self.reconcile::<K>(path).await;
+    }
+
     /// Waits until the cluster's observer has read the cluster after this moment.
     async fn observed(&self) {
         let observer = self.ctx.observers.observe(

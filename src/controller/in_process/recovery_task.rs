@@ -47,9 +47,7 @@ fn restore(status: RestoreStatus, finished: bool) -> RestoreJobRow {
 async fn a_restore_goes_once_and_only_after_its_intent_is_stored() {
     let rig = Rig::new("RecoveryTask", ready_cluster());
     rig.api.put(RECOVERY, recovery_task());
-    rig.reconcile::<RecoveryTask>(RECOVERY).await;
-    rig.observed().await;
-    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    rig.first_looks::<RecoveryTask>(RECOVERY).await;
     rig.assert_intent_then_once("DESCRIPTION = 'uid-4-0'");
 
     rig.observed().await;
@@ -80,9 +78,7 @@ async fn a_restore_goes_once_and_only_after_its_intent_is_stored() {
 async fn a_restored_standby_is_activated_once_until_the_cluster_was_read_again() {
     let rig = Rig::new("RecoveryTask", ready_cluster());
     rig.api.put(RECOVERY, recovery_task());
-    rig.reconcile::<RecoveryTask>(RECOVERY).await;
-    rig.observed().await;
-    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    rig.first_looks::<RecoveryTask>(RECOVERY).await;
     rig.cluster.change(|s| {
         s.restores.push(restore(RestoreStatus::Success, true));
         s.tenants.push(TenantRow {

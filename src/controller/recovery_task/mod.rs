@@ -140,17 +140,7 @@ impl Reconcile for RecoveryTask {
         if let Some(went_through) =
             act(&ctx, &task, &namespace, &observer, &decision, &sources).await?
         {
-            ctx.statements.record(
-                &key,
-                &attempt,
-                kind,
-                if went_through {
-                    Ok(())
-                } else {
-                    Err(String::new())
-                },
-            );
-            observer.poke();
+            super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
         }
         let grace = crate::timing::Clock::current()
             .grace_recheck(decision.status.submitted_at.as_ref().map(|t| t.0));
