@@ -15,7 +15,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use crate::controller::submit::{Submitted, job_failure, submitted};
 use crate::timing::Clock;
 use crate::{
-    api::{BackupTask, BackupTaskPhase, BackupTaskStatus},
+    api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::TaskSource},
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition},
         observed::{self, Reading},
@@ -65,10 +65,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let task = inputs.task;
     let previous = task.status.clone().unwrap_or_default();
     let uid = task.metadata.uid.clone().unwrap_or_default();
+    let source = previous.source.or(Some(source_of(task)));
     let base = BackupTaskStatus {
         phase: previous.phase.or(Some(BackupTaskPhase::Pending)),
         observed_generation: task.metadata.generation,
         cluster_name: Some(inputs.cluster_name.to_string()),
+        source,
         ..previous.clone()
     };
     let since = history_since(&previous);
@@ -86,6 +88,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         return Decision {
             status: BackupTaskStatus {
                 observed_generation: task.metadata.generation,
+                source,
                 ..previous
             },
             step: Step::Wait,
@@ -390,6 +393,21 @@ fn history_since(status: &BackupTaskStatus) -> Option<Timestamp> {
         .as_ref()
         .or(status.started_at.as_ref())
         .map(|t| t.0)
+}
+
+/// A task a strategy created is `Schedule`, any other `Manual`.
+pub fn source_of(task: &BackupTask) -> TaskSource {
+    let owned_by_strategy = task
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|o| o.kind == "BackupStrategy" && o.controller == Some(true));
+    if owned_by_strategy {
+        TaskSource::Schedule
+    } else {
+        TaskSource::Manual
+    }
 }
 
 /// The console phase of a job STATUS (reference §10): every unfinished status, phase strings included, is

@@ -22,7 +22,7 @@ use super::{
     summarize,
 };
 use crate::{
-    api::{BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus, common::TaskSource},
+    api::{BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus},
     observer::{ClusterKey, ObjectKey},
     oceanbase::{Redactor, sql},
 };
@@ -88,7 +88,7 @@ impl Reconcile for BackupTask {
             },
             &placement.cluster.name,
         );
-        let mut decision = decide(&Inputs {
+        let decision = decide(&Inputs {
             task: &task,
             cluster_name: &placement.cluster.name,
             data_uri: &destination.uri,
@@ -98,11 +98,6 @@ impl Reconcile for BackupTask {
             stall_timeout: SignedDuration::try_from(ctx.settings.backup_stall_timeout)
                 .unwrap_or(SignedDuration::MAX),
         });
-        decision.status.source = task
-            .status
-            .as_ref()
-            .and_then(|s| s.source)
-            .or(Some(source_of(&task)));
         // Only the owner of the tenant's data backup destination changes it or backs up through it.
         if matches!(decision.step, Step::SetDataDest | Step::Submit)
             && let Some(problem) = ownership::backup_problem(
@@ -315,23 +310,8 @@ fn desired_status(
         observed_generation: task.metadata.generation,
         message,
         cluster_name: cluster_name.or(previous.cluster_name),
-        source: previous.source.or(Some(source_of(task))),
+        source: previous.source.or(Some(decide::source_of(task))),
         ..previous
-    }
-}
-
-/// A task a strategy created is `Schedule`, any other `Manual`.
-fn source_of(task: &BackupTask) -> TaskSource {
-    let owned_by_strategy = task
-        .metadata
-        .owner_references
-        .iter()
-        .flatten()
-        .any(|o| o.kind == "BackupStrategy" && o.controller == Some(true));
-    if owned_by_strategy {
-        TaskSource::Schedule
-    } else {
-        TaskSource::Manual
     }
 }
 
@@ -346,7 +326,11 @@ mod tests {
 
     use super::*;
     use crate::{
-        api::{BackupTaskSpec, backup_task::BackupMode, common::StrategyReference},
+        api::{
+            BackupTaskSpec,
+            backup_task::BackupMode,
+            common::{StrategyReference, TaskSource},
+        },
         controller::conditions::{READY, RECONCILING, STALLED},
     };
 

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Reconcile,
+    Context, Error, Gate, Kind, Reconcile,
     conditions::Health,
     error::Problem,
     health, namespace_of, next_action, ownership,
@@ -108,8 +108,9 @@ impl Reconcile for LogBackup {
         );
         let attempt = format!("{:?}", decision.step);
         let key = format!("{namespace}/{}", archive.name_any());
+        // Every statement of a LogBackup may be sent again (a destination, a mode): only a refusal holds it.
         if decision.step != Step::Wait
-            && let Some((wait, _)) = ctx.statements.refused_recently(&key, &attempt)
+            && let Gate::Refused(wait) = ctx.statements.gate(&key, &attempt, Kind::Repeatable)
         {
             // The status already says why the last attempt failed; try again later, writing nothing now.
             return Ok(Action::requeue(wait));
@@ -158,7 +159,7 @@ impl Reconcile for LogBackup {
             ctx.statements.record(
                 &key,
                 &attempt,
-                crate::controller::Kind::Repeatable,
+                Kind::Repeatable,
                 if done { Ok(()) } else { Err(String::new()) },
             );
             let after = after_step(
