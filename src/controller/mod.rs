@@ -24,6 +24,7 @@ pub mod references;
 pub mod runtime;
 pub mod status;
 pub mod submit;
+pub mod task;
 pub mod write_budget;
 
 use std::{collections::HashSet, fmt::Debug, sync::Arc};

@@ -18,6 +18,7 @@ use crate::{
     api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::TaskSource},
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition},
+        error::Problem,
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
@@ -25,7 +26,7 @@ use crate::{
 };
 
 /// What the reconcile must do after writing the status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Nothing: wait for OceanBase or for a change.
     Wait,
@@ -38,15 +39,7 @@ pub enum Step {
 }
 
 /// The outcome of [`decide`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
-    pub status: BackupTaskStatus,
-    pub step: Step,
-    /// What to watch in the observer (`None` once the task has ended).
-    pub interest: Option<Interest>,
-    /// When to look again even if nothing changes (to notice a stuck job).
-    pub recheck: Option<Duration>,
-}
+pub type Decision = crate::controller::task::Decision<BackupTaskStatus, Step>;
 
 /// What the decision reads.
 pub struct Inputs<'a> {
@@ -410,6 +403,56 @@ pub fn source_of(task: &BackupTask) -> TaskSource {
     }
 }
 
+/// The status after a step's statements: a submission's outcome; a refused destination says why; a cancel
+/// changes nothing until OceanBase is read again.
+pub fn after_step(
+    task: &BackupTask,
+    step: Step,
+    sent: BackupTaskStatus,
+    outcome: Result<(), ObError>,
+    now: Timestamp,
+) -> BackupTaskStatus {
+    match (step, outcome) {
+        (Step::Submit, outcome) => after_submit(task, sent, outcome, now),
+        (Step::SetDataDest, Err(error)) => {
+            let health = Health::Progressing {
+                reason: Reason::DestinationRefused,
+                message: format!("setting DATA_BACKUP_DEST failed: {error}"),
+            };
+            with_health(sent, task, &health, None, now)
+        }
+        _ => sent,
+    }
+}
+
+/// The status of a task whose references are wrong: Stalled with the reason, phase kept.
+pub fn stalled(
+    task: &BackupTask,
+    cluster_name: Option<String>,
+    problems: &[Problem],
+    now: Timestamp,
+) -> BackupTaskStatus {
+    let previous = task.status.clone().unwrap_or_default();
+    let health = crate::controller::health(
+        problems,
+        Health::Progressing {
+            reason: Reason::Pending,
+            message: "waiting to be submitted to OceanBase".into(),
+        },
+    );
+    let (conditions, message) =
+        crate::controller::summarize(&previous.conditions, task.metadata.generation, &health, now);
+    BackupTaskStatus {
+        phase: Some(previous.phase.unwrap_or(BackupTaskPhase::Pending)),
+        conditions,
+        observed_generation: task.metadata.generation,
+        message,
+        cluster_name: cluster_name.or(previous.cluster_name),
+        source: previous.source.or(Some(source_of(task))),
+        ..previous
+    }
+}
+
 /// The console phase of a job STATUS (reference §10): every unfinished status, phase strings included, is
 /// In Progress.
 pub fn phase_of(status: &JobStatus) -> BackupTaskPhase {
@@ -635,7 +678,7 @@ mod tests {
         let task = task();
         let waiting = decide_at(&task, &seen("BEGINNING", vec![], at(1)), at(1));
         assert_eq!(
-            (waiting.step.clone(), reason(&waiting.status).as_str()),
+            (waiting.step, reason(&waiting.status).as_str()),
             (Step::Wait, "WaitingForLogArchive")
         );
         assert_eq!(waiting.status.phase, Some(BackupTaskPhase::Pending));

@@ -1,32 +1,35 @@
-//! BackupTask controller: one data backup (SPEC §2.3). The decisions are pure ([`decide`]); this file reads
-//! what they need (the strategy or the task's own cluster, the cluster's observation), writes the status,
-//! and sends the one statement a decision asks for — `DATA_BACKUP_DEST`, `BACKUP … DESCRIPTION = uid` (after
-//! recording the intent), or `CANCEL BACKUP`.
+//! BackupTask controller: one data backup (SPEC §2.3), driven by [`task::drive`]. The decisions are pure
+//! ([`decide`]); this file says what a task refers to (the strategy or its own cluster and destination) and
+//! which statements each step sends — `DATA_BACKUP_DEST`, `BACKUP … DESCRIPTION = uid` (after the intent),
+//! or `CANCEL BACKUP`.
 
-use crate::controller::reason::Reason;
 pub mod decide;
 
 use std::{sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::runtime::controller::Action;
 
 use super::{
-    Context, Error, Gate, Kind, Reconcile,
+    Context, Error, Kind, Reconcile,
     conditions::Health,
     error::Problem,
-    health, namespace_of, next_action, ownership,
+    ownership,
+    reason::Reason,
     references::{self, Placement, ReferenceCheck},
-    refuse,
-    status::{self, StatusView},
-    summarize,
+    status::StatusView,
+    task::{self, Batch, Effect, Prepared, References, Task},
 };
 use crate::{
-    api::{BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus},
-    observer::{ClusterKey, ObjectKey},
-    oceanbase::{Redactor, sql},
+    api::{
+        BackupStrategy, BackupTask, BackupTaskStatus,
+        common::{ClusterConnection, StorageDestination},
+    },
+    observer::Observation,
+    oceanbase::{ObError, Redactor, sql},
+    timing::Clock,
 };
-use decide::{Decision, Inputs, Step, after_submit, decide, with_health};
+use decide::{Decision, Inputs, Step};
 
 impl Reconcile for BackupTask {
     const KIND: &'static str = "BackupTask";
@@ -44,14 +47,40 @@ impl Reconcile for BackupTask {
     }
 
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
-        if status::finished_and_observed(task.status.as_ref(), task.metadata.generation) {
-            // Nothing left to do or to show: no reference to read, no cluster to watch. A cluster with years
-            // of finished tasks costs nothing per task at start.
-            return Ok(Action::await_change());
-        }
-        let namespace = namespace_of(task.as_ref())?;
-        let spec = &task.spec;
-        let mut check = ReferenceCheck::new(&ctx, &namespace);
+        task::drive(task, ctx).await
+    }
+}
+
+/// Where a task backs up: its cluster (and strategy's encryption) and its data destination.
+pub struct Target {
+    placement: Placement,
+    destination: StorageDestination,
+}
+
+impl Task for BackupTask {
+    type Status = BackupTaskStatus;
+    type Step = Step;
+    type Refs = Target;
+    const SAFETY_RECHECK: Duration = crate::timing::TASK_SAFETY_RECHECK;
+
+    fn status(&self) -> Option<&BackupTaskStatus> {
+        self.status.as_ref()
+    }
+
+    fn done(&self) -> bool {
+        self.status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(decide::is_terminal)
+    }
+
+    async fn dereference(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+    ) -> Result<References<Target>, Error> {
+        let spec = &self.spec;
+        let mut check = ReferenceCheck::new(ctx, namespace);
         let placement = check
             .placement(
                 spec.strategy_ref.as_ref(),
@@ -60,258 +89,173 @@ impl Reconcile for BackupTask {
                 &spec.tenant,
             )
             .await?;
-        let object = ObjectKey {
-            kind: Self::KIND,
-            namespace: namespace.clone(),
-            name: task.name_any(),
-        };
-        let (Some(placement), true) = (placement, check.problems.is_empty()) else {
-            let terminal = task
-                .status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .is_some_and(decide::is_terminal);
-            if terminal {
-                return Ok(Action::await_change());
-            }
-            let desired = desired_status(&task, None, &check.problems, crate::clock::now());
-            status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-            return Ok(next_action(&check.problems));
-        };
-        let Some(destination) = placement.data_destination.clone() else {
-            return Ok(Action::await_change());
-        };
-        let observer = ctx.observers.observe(
-            ClusterKey {
-                namespace: namespace.clone(),
-                secret: placement.cluster.connection_secret.clone(),
+        Ok(match (placement, check.problems.is_empty()) {
+            (Some(placement), true) => match placement.data_destination.clone() {
+                Some(destination) => References::Found(Target {
+                    placement,
+                    destination,
+                }),
+                None => References::Incomplete,
             },
-            &placement.cluster.name,
-        );
-        let decision = decide(&Inputs {
-            task: &task,
-            cluster_name: &placement.cluster.name,
-            data_uri: &destination.uri,
-            observation: &observer.latest(),
-            clock: crate::timing::Clock::current(),
+            _ => References::Wrong {
+                problems: check.problems,
+                cluster: None,
+            },
+        })
+    }
+
+    fn cluster(target: &Target) -> &ClusterConnection {
+        &target.placement.cluster
+    }
+
+    fn stalled(
+        &self,
+        cluster: Option<String>,
+        problems: &[Problem],
+        now: Timestamp,
+    ) -> BackupTaskStatus {
+        decide::stalled(self, cluster, problems, now)
+    }
+
+    fn decide(
+        &self,
+        ctx: &Context,
+        target: &Target,
+        observation: &Observation,
+        clock: Clock,
+    ) -> Decision {
+        decide::decide(&Inputs {
+            task: self,
+            cluster_name: &target.placement.cluster.name,
+            data_uri: &target.destination.uri,
+            observation,
+            clock,
             // Settings come from a flag that parses into a duration far below the limit.
             stall_timeout: SignedDuration::try_from(ctx.settings.backup_stall_timeout)
                 .unwrap_or(SignedDuration::MAX),
-        });
-        // Only the owner of the tenant's data backup destination changes it or backs up through it.
-        if matches!(decision.step, Step::SetDataDest | Step::Submit)
-            && let Some(problem) = ownership::backup_problem(
-                &task,
-                &placement.cluster,
-                &destination.uri,
-                &ctx.catalog.list::<BackupStrategy>(&namespace).await?,
-                &ctx.catalog
-                    .list_where(&namespace, |t: &BackupTask| {
-                        t.spec.cluster.is_some() && t.spec.tenant.eq_ignore_ascii_case(&spec.tenant)
-                    })
-                    .await?,
-            )
-        {
-            let problems = [problem];
-            let cluster = Some(placement.cluster.name.clone());
-            let desired = desired_status(&task, cluster, &problems, crate::clock::now());
-            return refuse(
-                &ctx,
-                task.as_ref(),
-                &object,
-                task.status.as_ref(),
-                &desired,
-                &problems,
-            )
-            .await;
-        }
-        ctx.observers
-            .watch(&observer, object.clone(), decision.interest.clone());
-        let attempt = format!("{:?}", decision.step);
-        let key = format!("{namespace}/{}", task.name_any());
-        let current = task.status.clone();
-        let kind = if decision.step == Step::Cancel {
-            Kind::OneShot
-        } else {
-            Kind::Repeatable
-        };
-        match ctx.statements.gate(&key, &attempt, kind) {
-            Gate::Open => {}
-            Gate::Refused(wait) => return Ok(Action::requeue(wait)),
-            Gate::Settling(wait) => {
-                status::write(&ctx, task.as_ref(), current.as_ref(), &decision.status).await?;
-                return Ok(Action::requeue(wait));
-            }
-        }
-        if let Some(went_through) =
-            act(&ctx, &task, &namespace, &placement, &decision, current).await?
-        {
-            super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
-        }
-        let grace = crate::timing::Clock::current()
-            .grace_recheck(decision.status.submitted_at.as_ref().map(|t| t.0));
-        let wait = decision.interest.as_ref().map(|_| {
-            decision
-                .recheck
-                .map(crate::clock::real)
-                .into_iter()
-                .chain(grace)
-                .fold(crate::timing::TASK_SAFETY_RECHECK, Duration::min)
-        });
-        Ok(ctx.statements.requeue(&key, wait))
+        })
     }
-}
 
-/// Writes the decided status and carries out its step. Returns, when a statement was sent, whether it went
-/// through (an unanswered BACKUP counts: the lookup by description settles it).
-async fn act(
-    ctx: &Context,
-    task: &BackupTask,
-    namespace: &str,
-    placement: &Placement,
-    decision: &Decision,
-    current: Option<BackupTaskStatus>,
-) -> Result<Option<bool>, Error> {
-    let tenant = &task.spec.tenant;
-    let now = crate::clock::now();
-    match decision.step {
-        Step::Wait => {
-            status::write(ctx, task, current.as_ref(), &decision.status).await?;
-            Ok(None)
+    /// Only the owner of the tenant's data backup destination changes it or backs up through it.
+    async fn conflict(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        target: &Target,
+        step: Step,
+    ) -> Result<Option<Problem>, Error> {
+        if !matches!(step, Step::SetDataDest | Step::Submit) {
+            return Ok(None);
         }
-        Step::Cancel => {
-            status::write(ctx, task, current.as_ref(), &decision.status).await?;
-            let outcome = execute(
-                ctx,
-                placement,
-                namespace,
-                vec![sql::cancel_backup(tenant)],
-                &Redactor::default(),
-            )
-            .await;
-            if let Err(error) = &outcome {
-                tracing::warn!(%error, tenant, "CANCEL BACKUP failed; retrying on the next look");
+        let tenant = &self.spec.tenant;
+        Ok(ownership::backup_problem(
+            self,
+            &target.placement.cluster,
+            &target.destination.uri,
+            &ctx.catalog.list::<BackupStrategy>(namespace).await?,
+            &ctx.catalog
+                .list_where(namespace, |t: &BackupTask| {
+                    t.spec.cluster.is_some() && t.spec.tenant.eq_ignore_ascii_case(tenant)
+                })
+                .await?,
+        ))
+    }
+
+    fn effect(step: Step) -> Effect {
+        match step {
+            Step::Wait => Effect::None,
+            Step::SetDataDest => Effect::Send(Kind::Repeatable),
+            Step::Submit => Effect::Submit,
+            Step::Cancel => Effect::Send(Kind::OneShot),
+        }
+    }
+
+    async fn prepare(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        target: &Target,
+        step: Step,
+        status: &BackupTaskStatus,
+    ) -> Result<Prepared<BackupTaskStatus>, Error> {
+        let tenant = &self.spec.tenant;
+        Ok(match step {
+            Step::Wait => Prepared::Hold(status.clone()),
+            Step::Cancel => Prepared::Send(Batch::plain(vec![sql::cancel_backup(tenant)])),
+            Step::SetDataDest => {
+                let keys = references::access_keys(ctx, namespace, &target.destination).await?;
+                let statement = sql::uri_with_keys(&target.destination.uri, keys.as_ref())
+                    .and_then(|uri| sql::set_data_backup_dest(tenant, &uri));
+                Prepared::Send(Batch {
+                    statements: vec![statement],
+                    redactor: Redactor::new(
+                        keys.iter()
+                            .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
+                    ),
+                })
             }
-            Ok(Some(outcome.is_ok()))
-        }
-        Step::SetDataDest => {
-            status::write(ctx, task, current.as_ref(), &decision.status).await?;
-            let Some(destination) = &placement.data_destination else {
-                return Ok(None);
-            };
-            let keys = references::access_keys(ctx, namespace, destination).await?;
-            let redactor = Redactor::new(
-                keys.iter()
-                    .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
-            );
-            let statement = sql::uri_with_keys(&destination.uri, keys.as_ref())
-                .and_then(|uri| sql::set_data_backup_dest(tenant, &uri));
-            let outcome = execute(ctx, placement, namespace, vec![statement], &redactor).await;
-            if let Err(error) = &outcome {
-                let health = Health::Progressing {
-                    reason: Reason::DestinationRefused,
-                    message: format!("setting DATA_BACKUP_DEST failed: {error}"),
+            Step::Submit => {
+                // A strategy that encrypts never gets an unencrypted backup: without its password, no BACKUP.
+                let password = match &target.placement.encryption {
+                    Some(secret) => match references::password(ctx, namespace, secret).await? {
+                        Some(password) => Some(password),
+                        None => {
+                            let health = Health::Stalled {
+                                reason: Reason::BackupPasswordMissing,
+                                message: format!(
+                                    "the strategy encrypts backups, but Secret {} has no key password",
+                                    secret.password_secret
+                                ),
+                            };
+                            let now = crate::clock::now();
+                            return Ok(Prepared::Hold(decide::with_health(
+                                status.clone(),
+                                self,
+                                &health,
+                                None,
+                                now,
+                            )));
+                        }
+                    },
+                    None => None,
                 };
-                let refused = with_health(decision.status.clone(), task, &health, None, now);
-                status::write(ctx, task, Some(&decision.status), &refused).await?;
+                let mut statements = Vec::new();
+                if let Some(password) = &password {
+                    statements.push(sql::set_encryption(password));
+                }
+                statements.push(sql::backup(
+                    tenant,
+                    self.spec.mode == crate::api::backup_task::BackupMode::Incremental,
+                    self.spec.plus_archivelog,
+                    self.metadata.uid.as_deref().unwrap_or_default(),
+                ));
+                Prepared::Send(Batch {
+                    statements,
+                    redactor: Redactor::new(password),
+                })
             }
-            Ok(Some(outcome.is_ok()))
-        }
-        Step::Submit => {
-            // A strategy that encrypts never gets an unencrypted backup: without its password, no BACKUP.
-            let password = match &placement.encryption {
-                Some(secret) => match references::password(ctx, namespace, secret).await? {
-                    Some(password) => Some(password),
-                    None => {
-                        let health = Health::Stalled {
-                            reason: Reason::BackupPasswordMissing,
-                            message: format!(
-                                "the strategy encrypts backups, but Secret {} has no key password",
-                                secret.password_secret
-                            ),
-                        };
-                        let stalled =
-                            with_health(decision.status.clone(), task, &health, None, now);
-                        status::write(ctx, task, current.as_ref(), &stalled).await?;
-                        return Ok(None);
-                    }
-                },
-                None => None,
-            };
-            // The intent goes to the API server before the statement goes to OceanBase.
-            let intent = BackupTaskStatus {
-                submitted_at: Some(super::conditions::api_time(now)),
-                ..decision.status.clone()
-            };
-            status::write(ctx, task, current.as_ref(), &intent).await?;
-            crate::crash::point("intent/BackupTask/after");
-            let redactor = Redactor::new(password.clone());
-            let mut statements = Vec::new();
-            if let Some(password) = &password {
-                statements.push(sql::set_encryption(password));
-            }
-            statements.push(sql::backup(
-                tenant,
-                task.spec.mode == crate::api::backup_task::BackupMode::Incremental,
-                task.spec.plus_archivelog,
-                task.metadata.uid.as_deref().unwrap_or_default(),
-            ));
-            let outcome = execute(ctx, placement, namespace, statements, &redactor).await;
-            // An unanswered BACKUP counts as sent: the lookup by description settles it.
-            let went_through = outcome
-                .as_ref()
-                .err()
-                .is_none_or(crate::oceanbase::ObError::is_transient);
-            let after = after_submit(task, intent.clone(), outcome, crate::clock::now());
-            status::write(ctx, task, Some(&intent), &after).await?;
-            Ok(Some(went_through))
+        })
+    }
+
+    fn after(
+        &self,
+        step: Step,
+        sent: BackupTaskStatus,
+        outcome: Result<(), ObError>,
+        now: Timestamp,
+    ) -> (BackupTaskStatus, Option<Step>) {
+        (decide::after_step(self, step, sent, outcome, now), None)
+    }
+
+    fn intent(status: &BackupTaskStatus, now: Timestamp) -> BackupTaskStatus {
+        BackupTaskStatus {
+            submitted_at: Some(super::conditions::api_time(now)),
+            ..status.clone()
         }
     }
-}
 
-/// Runs statements on the task's cluster (on one session), with secrets in errors hidden.
-async fn execute(
-    ctx: &Context,
-    placement: &Placement,
-    namespace: &str,
-    statements: Vec<Result<String, crate::oceanbase::ObError>>,
-    redactor: &Redactor,
-) -> Result<(), crate::oceanbase::ObError> {
-    let observer = ctx.observers.observe(
-        ClusterKey {
-            namespace: namespace.to_string(),
-            secret: placement.cluster.connection_secret.clone(),
-        },
-        &placement.cluster.name,
-    );
-    ctx.observers.execute(&observer, statements, redactor).await
-}
-
-/// The status of a task whose references are wrong: Stalled with the reason, phase kept.
-fn desired_status(
-    task: &BackupTask,
-    cluster_name: Option<String>,
-    problems: &[Problem],
-    now: Timestamp,
-) -> BackupTaskStatus {
-    let previous = task.status.clone().unwrap_or_default();
-    let health = health(
-        problems,
-        Health::Progressing {
-            reason: Reason::Pending,
-            message: "waiting to be submitted to OceanBase".into(),
-        },
-    );
-    let (conditions, message) =
-        summarize(&previous.conditions, task.metadata.generation, &health, now);
-    BackupTaskStatus {
-        phase: Some(previous.phase.unwrap_or(BackupTaskPhase::Pending)),
-        conditions,
-        observed_generation: task.metadata.generation,
-        message,
-        cluster_name: cluster_name.or(previous.cluster_name),
-        source: previous.source.or(Some(decide::source_of(task))),
-        ..previous
+    fn submitted_at(status: &BackupTaskStatus) -> Option<Timestamp> {
+        status.submitted_at.as_ref().map(|t| t.0)
     }
 }
 
@@ -327,11 +271,14 @@ mod tests {
     use super::*;
     use crate::{
         api::{
-            BackupTaskSpec,
+            BackupTaskPhase, BackupTaskSpec,
             backup_task::BackupMode,
             common::{StrategyReference, TaskSource},
         },
-        controller::conditions::{READY, RECONCILING, STALLED},
+        controller::{
+            conditions::{READY, RECONCILING, STALLED},
+            status,
+        },
     };
 
     fn task() -> BackupTask {
@@ -367,7 +314,7 @@ mod tests {
 
     #[test]
     fn a_new_task_is_pending_and_reconciling() {
-        let status = desired_status(&task(), Some("obcluster".into()), &[], at(10));
+        let status = decide::stalled(&task(), Some("obcluster".into()), &[], at(10));
         assert_eq!(status.phase, Some(BackupTaskPhase::Pending));
         assert_eq!(status.source, Some(TaskSource::Manual));
         assert_eq!(status.cluster_name.as_deref(), Some("obcluster"));
@@ -388,7 +335,7 @@ mod tests {
             Reason::StrategyNotFound,
             "BackupStrategy demo not found",
         )];
-        let status = desired_status(&task(), None, &problems, at(10));
+        let status = decide::stalled(&task(), None, &problems, at(10));
         assert_eq!(condition(&status, STALLED), "True");
         assert_eq!(
             status.message.as_deref(),
@@ -405,8 +352,13 @@ mod tests {
     #[test]
     fn recomputing_an_unchanged_task_gives_the_same_status() {
         let mut task = task();
-        task.status = Some(desired_status(&task, Some("obcluster".into()), &[], at(10)));
-        let again = desired_status(&task, Some("obcluster".into()), &[], at(99));
+        task.status = Some(decide::stalled(
+            &task,
+            Some("obcluster".into()),
+            &[],
+            at(10),
+        ));
+        let again = decide::stalled(&task, Some("obcluster".into()), &[], at(99));
         assert_eq!(
             Some(again),
             task.status,
@@ -426,7 +378,7 @@ mod tests {
             block_owner_deletion: Some(true),
         }]);
         assert_eq!(
-            desired_status(&task, None, &[], at(1)).source,
+            decide::stalled(&task, None, &[], at(1)).source,
             Some(TaskSource::Schedule)
         );
     }
@@ -449,7 +401,7 @@ mod tests {
         let ctx = Context::for_tests(Client::new(service, "ns"), "BackupTask");
         let mut task = task();
         task.metadata.namespace = Some("ns".into());
-        let desired = desired_status(&task, Some("obcluster".into()), &[], at(10));
+        let desired = decide::stalled(&task, Some("obcluster".into()), &[], at(10));
 
         let mut stored = serde_json::to_value(&task).expect("JSON");
         let api = tokio::spawn(async move {

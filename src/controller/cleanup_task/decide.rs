@@ -31,7 +31,7 @@ use crate::{
 pub const MANUAL_CLEAN_VERSION: [u32; 4] = [4, 4, 1, 0];
 
 /// What the reconcile must do after writing the status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Nothing: wait for OceanBase or for a change.
     Wait,

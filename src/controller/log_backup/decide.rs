@@ -48,7 +48,7 @@ pub fn delay_stale(shown: Option<i64>, real: Option<i64>) -> bool {
 }
 
 /// What the reconcile must do after writing the status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     Wait,
     /// `LOG_ARCHIVE_DEST` (archiving is not running, as OceanBase requires).

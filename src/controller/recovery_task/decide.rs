@@ -38,7 +38,7 @@ pub enum PointCheck {
 }
 
 /// What the reconcile must do after writing the status.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     /// Nothing: wait for OceanBase or for a change.
     Wait,

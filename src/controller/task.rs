@@ -1,0 +1,338 @@
+//! The one way a task kind (BackupTask, LogBackup, CleanupTask, RecoveryTask) is reconciled. A kind says,
+//! through [`Task`], what it refers to, what it decides from an observation, what statements a step sends and
+//! what the status becomes after them; [`drive`] does the rest, the same way for every kind:
+//!
+//! 1. a task that is done and whose status describes its spec is left alone;
+//! 2. its references are read — wrong ones give a Stalled status and nothing is sent;
+//! 3. its cluster is observed and the pure decision made; an object that does not own what the step would
+//!    change is refused;
+//! 4. the statement memory ([`super::gate`]) may hold the step back;
+//! 5. the status is written — for a submission, the intent (`submittedAt`) *before* anything is sent — then
+//!    the statements are sent and the status after them written;
+//! 6. it is looked at again when the decision, the submit grace or the safety recheck says.
+
+use std::{fmt::Debug, future::Future, sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use kube::{ResourceExt, runtime::controller::Action};
+
+use super::{
+    Context, Error, Gate, Kind, Reconcile,
+    error::Problem,
+    namespace_of, next_action, refuse,
+    status::{self, StatusView},
+};
+use crate::{
+    api::common::ClusterConnection,
+    observer::{ClusterKey, ClusterObserver, Interest, ObjectKey, Observation},
+    oceanbase::{ObError, Redactor},
+    timing::Clock,
+};
+
+/// What a task kind decided: its whole status and the one step to take.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision<S, P> {
+    pub status: S,
+    pub step: P,
+    /// What to watch in the observer (`None` once the task has ended).
+    pub interest: Option<Interest>,
+    /// When to look again even if nothing changes (to notice a stuck job, a delay, a recovery point).
+    pub recheck: Option<Duration>,
+}
+
+/// What an object's references came to.
+pub enum References<R> {
+    /// Everything it needs.
+    Found(R),
+    /// Something is wrong or missing: the problems, and the cluster name its status shows meanwhile.
+    Wrong {
+        problems: Vec<Problem>,
+        cluster: Option<String>,
+    },
+    /// Something the schema requires is absent: nothing to do until the object changes.
+    Incomplete,
+}
+
+/// What a step does to OceanBase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// Nothing: the status is written, nothing is sent.
+    None,
+    /// Statements sent after the status is written.
+    Send(Kind),
+    /// A submission: the intent is written first, the statements (tagged so that a lookup finds the job)
+    /// sent after; it may be sent again only once a lookup proves it never arrived.
+    Submit,
+}
+
+/// The statements a step sends, with the secrets they carry (hidden from any error).
+pub struct Batch {
+    pub statements: Vec<Result<String, ObError>>,
+    pub redactor: Redactor,
+}
+
+impl Batch {
+    /// Statements that carry no secret.
+    pub fn plain(statements: Vec<Result<String, ObError>>) -> Self {
+        Self {
+            statements,
+            redactor: Redactor::default(),
+        }
+    }
+}
+
+/// What a step turned out to need once its secrets were read.
+pub enum Prepared<S> {
+    /// Send these.
+    Send(Batch),
+    /// Send nothing; write this status instead (a missing password, nothing left to release).
+    Hold(S),
+}
+
+/// A task kind, as [`drive`] needs it.
+pub trait Task: Reconcile {
+    type Status: StatusView + Clone + Debug + Send + Sync;
+    type Step: Copy + Debug + PartialEq + Send + Sync;
+    /// What the object's references resolve to.
+    type Refs: Send + Sync;
+    /// Look again at least this often while the task is watched.
+    const SAFETY_RECHECK: Duration;
+
+    fn status(&self) -> Option<&Self::Status>;
+
+    /// Whether nothing is left to do: a final phase, nothing to release, no retry asked for.
+    fn done(&self) -> bool;
+
+    /// Reads what the object refers to.
+    fn dereference(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+    ) -> impl Future<Output = Result<References<Self::Refs>, Error>> + Send;
+
+    /// The cluster the task acts on.
+    fn cluster(refs: &Self::Refs) -> &ClusterConnection;
+
+    /// The status of an object that cannot go on: Stalled on the first problem, phase kept.
+    fn stalled(
+        &self,
+        cluster: Option<String>,
+        problems: &[Problem],
+        now: Timestamp,
+    ) -> Self::Status;
+
+    /// The pure decision.
+    fn decide(
+        &self,
+        ctx: &Context,
+        refs: &Self::Refs,
+        observation: &Observation,
+        clock: Clock,
+    ) -> Decision<Self::Status, Self::Step>;
+
+    /// Another object owns what `step` would change (the tenant's destination, its archiving): why.
+    fn conflict(
+        &self,
+        _ctx: &Context,
+        _namespace: &str,
+        _refs: &Self::Refs,
+        _step: Self::Step,
+    ) -> impl Future<Output = Result<Option<Problem>, Error>> + Send {
+        async { Ok(None) }
+    }
+
+    /// After the decision, with the observation it read (a metric to export beside it).
+    fn observed(&self, _ctx: &Context, _namespace: &str, _refs: &Self::Refs, _seen: &Observation) {}
+
+    /// What `step` does.
+    fn effect(step: Self::Step) -> Effect;
+
+    /// The statements `step` sends, given the status written before them.
+    fn prepare(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        refs: &Self::Refs,
+        step: Self::Step,
+        status: &Self::Status,
+    ) -> impl Future<Output = Result<Prepared<Self::Status>, Error>> + Send;
+
+    /// The status after `step`'s statements, and a step that must follow at once (without a decision).
+    fn after(
+        &self,
+        step: Self::Step,
+        sent: Self::Status,
+        outcome: Result<(), ObError>,
+        now: Timestamp,
+    ) -> (Self::Status, Option<Self::Step>);
+
+    /// An error that still means the step is done (already in the asked mode).
+    fn done_anyway(_error: &ObError) -> bool {
+        false
+    }
+
+    /// `status` recording that a submission is about to go out.
+    fn intent(status: &Self::Status, now: Timestamp) -> Self::Status;
+
+    /// When the status says a submission went out, if it does.
+    fn submitted_at(status: &Self::Status) -> Option<Timestamp>;
+}
+
+/// Reconciles one task of kind `T`.
+pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let generation = obj.meta().generation;
+    if obj.done() && obj.status().map(StatusView::observed_generation) == Some(generation) {
+        // Nothing left to do or to show: no reference to read, no cluster to watch. A cluster with years
+        // of finished tasks costs nothing per task at start.
+        return Ok(Action::await_change());
+    }
+    let namespace = namespace_of(obj.as_ref())?;
+    let refs = match obj.dereference(&ctx, &namespace).await? {
+        References::Found(refs) => refs,
+        References::Incomplete => return Ok(Action::await_change()),
+        References::Wrong { .. } if obj.done() => return Ok(Action::await_change()),
+        References::Wrong { problems, cluster } => {
+            let desired = obj.stalled(cluster, &problems, crate::clock::now());
+            status::write(&ctx, obj.as_ref(), obj.status(), &desired).await?;
+            return Ok(next_action(&problems));
+        }
+    };
+    let connection = T::cluster(&refs);
+    let observer = ctx.observers.observe(
+        ClusterKey {
+            namespace: namespace.clone(),
+            secret: connection.connection_secret.clone(),
+        },
+        &connection.name,
+    );
+    let observation = observer.latest();
+    let decision = obj.decide(&ctx, &refs, &observation, Clock::current());
+    let object = ObjectKey {
+        kind: T::KIND,
+        namespace: namespace.clone(),
+        name: obj.name_any(),
+    };
+    if let Some(problem) = obj.conflict(&ctx, &namespace, &refs, decision.step).await? {
+        let problems = [problem];
+        let cluster = Some(connection.name.clone());
+        let desired = obj.stalled(cluster, &problems, crate::clock::now());
+        return refuse(
+            &ctx,
+            obj.as_ref(),
+            &object,
+            obj.status(),
+            &desired,
+            &problems,
+        )
+        .await;
+    }
+    ctx.observers
+        .watch(&observer, object, decision.interest.clone());
+    obj.observed(&ctx, &namespace, &refs, &observation);
+    let key = format!("{namespace}/{}", obj.name_any());
+    let attempt = format!("{:?}", decision.step);
+    let kind = match T::effect(decision.step) {
+        Effect::Send(kind) => kind,
+        Effect::None | Effect::Submit => Kind::Repeatable,
+    };
+    match ctx.statements.gate(&key, &attempt, kind) {
+        Gate::Open => {}
+        // The status already says why the last attempt failed; try again later, writing nothing now.
+        Gate::Refused(wait) => return Ok(Action::requeue(wait)),
+        Gate::Settling(wait) => {
+            status::write(&ctx, obj.as_ref(), obj.status(), &decision.status).await?;
+            return Ok(Action::requeue(wait));
+        }
+    }
+    let place = Place {
+        ctx: &ctx,
+        namespace: &namespace,
+        refs: &refs,
+        observer: &observer,
+    };
+    if let Some(went_through) = act(obj.as_ref(), &place, &decision).await? {
+        super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
+    }
+    let grace = Clock::current().grace_recheck(T::submitted_at(&decision.status));
+    let wait = decision.interest.as_ref().map(|_| {
+        decision
+            .recheck
+            .map(crate::clock::real)
+            .into_iter()
+            .chain(grace)
+            .fold(T::SAFETY_RECHECK, Duration::min)
+    });
+    Ok(ctx.statements.requeue(&key, wait))
+}
+
+/// Where a task acts.
+struct Place<'a, R> {
+    ctx: &'a Context,
+    namespace: &'a str,
+    refs: &'a R,
+    observer: &'a ClusterObserver,
+}
+
+/// Writes the decided status and carries out its step (and any step that must follow it). Returns, when
+/// statements were sent, whether they went through (an unanswered submission counts: the lookup by its
+/// tag settles it).
+async fn act<T: Task>(
+    obj: &T,
+    place: &Place<'_, T::Refs>,
+    decision: &Decision<T::Status, T::Step>,
+) -> Result<Option<bool>, Error> {
+    let ctx = place.ctx;
+    let mut current = obj.status().cloned();
+    let mut step = decision.step;
+    let mut status = decision.status.clone();
+    let mut first = None;
+    loop {
+        let effect = T::effect(step);
+        if effect == Effect::None {
+            status::write(ctx, obj, current.as_ref(), &status).await?;
+            return Ok(first);
+        }
+        let batch = match obj
+            .prepare(ctx, place.namespace, place.refs, step, &status)
+            .await?
+        {
+            Prepared::Send(batch) => batch,
+            Prepared::Hold(held) => {
+                status::write(ctx, obj, current.as_ref(), &held).await?;
+                return Ok(first);
+            }
+        };
+        let sent = if effect == Effect::Submit {
+            // The intent goes to the API server before the statement goes to OceanBase.
+            let intent = T::intent(&status, crate::clock::now());
+            status::write(ctx, obj, current.as_ref(), &intent).await?;
+            crate::crash::point(&format!("intent/{}/after", T::KIND));
+            intent
+        } else {
+            status::write(ctx, obj, current.as_ref(), &status).await?;
+            status
+        };
+        let outcome = ctx
+            .observers
+            .execute(place.observer, batch.statements, &batch.redactor)
+            .await;
+        let went_through = match &outcome {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, ?step, kind = T::KIND, "statement failed; retrying on a later look");
+                T::done_anyway(error) || (effect == Effect::Submit && error.is_transient())
+            }
+        };
+        first.get_or_insert(went_through);
+        let (after, then) = obj.after(step, sent.clone(), outcome, crate::clock::now());
+        status::write(ctx, obj, Some(&sent), &after).await?;
+        match then {
+            Some(next) => {
+                current = Some(after.clone());
+                status = after;
+                step = next;
+            }
+            None => return Ok(first),
+        }
+    }
+}
