@@ -16,11 +16,13 @@ use crate::controller::submit::{Submitted, job_failure, submitted};
 use crate::timing::Clock;
 use crate::{
     api::{
-        CleanupTask, CleanupTaskPhase, CleanupTaskStatus, cleanup_task::CleanupTarget,
-        common::Failure,
+        CleanupTask, CleanupTaskPhase, CleanupTaskStatus,
+        cleanup_task::CleanupTarget,
+        common::{Failure, TaskSource},
     },
     controller::{
         conditions::{Health, api_time},
+        error::Problem,
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
@@ -42,12 +44,14 @@ pub enum Step {
 }
 
 /// The outcome of [`decide`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
-    pub status: CleanupTaskStatus,
-    pub step: Step,
-    /// What to watch in the observer (`None` once the task has ended).
-    pub interest: Option<Interest>,
+pub type Decision = crate::controller::task::Decision<CleanupTaskStatus, Step>;
+
+/// What the decision reads.
+pub struct Inputs<'a> {
+    pub cleanup: &'a CleanupTask,
+    pub cluster_name: &'a str,
+    pub observation: &'a Observation,
+    pub clock: Clock,
 }
 
 /// The delete statement's target for a spec's `target`.
@@ -60,20 +64,23 @@ pub fn delete_target(target: &CleanupTarget) -> DeleteTarget {
 }
 
 /// Decides the cleanup's status and next step.
-pub fn decide(
-    cleanup: &CleanupTask,
-    cluster_name: &str,
-    observation: &Observation,
-    clock: Clock,
-) -> Decision {
+pub fn decide(inputs: &Inputs<'_>) -> Decision {
+    let Inputs {
+        cleanup,
+        cluster_name,
+        observation,
+        clock,
+    } = *inputs;
     let now = clock.now;
     let spec = &cleanup.spec;
     let previous = cleanup.status.clone().unwrap_or_default();
+    let source = previous.source.or(Some(source_of(cleanup)));
     let base = CleanupTaskStatus {
         phase: previous.phase.or(Some(CleanupTaskPhase::Pending)),
         observed_generation: cleanup.metadata.generation,
         cluster_name: Some(cluster_name.to_string()),
         job_id: previous.job_id.or(spec.job_id),
+        source,
         ..previous.clone()
     };
     let interest = |active: bool| {
@@ -90,10 +97,12 @@ pub fn decide(
         return Decision {
             status: CleanupTaskStatus {
                 observed_generation: cleanup.metadata.generation,
+                source,
                 ..previous
             },
             step: Step::Wait,
             interest: None,
+            recheck: None,
         };
     }
     let (snapshot, at, tenant, reachable) = match observed::read(
@@ -117,6 +126,7 @@ pub fn decide(
                 status: with_health(base, cleanup, &health, extra, now),
                 step: Step::Wait,
                 interest: interest(active),
+                recheck: None,
             };
         }
     };
@@ -135,6 +145,7 @@ pub fn decide(
         status: with_health(status, cleanup, &health, extra.clone(), now),
         step,
         interest: interest(active),
+        recheck: None,
     };
     if let Some(id) = base.job_id {
         let health = Health::Stalled {
@@ -173,6 +184,7 @@ pub fn decide(
             status: with_health(status, cleanup, &health, extra, now),
             step: Step::Wait,
             interest: None,
+            recheck: None,
         };
     }
     if !snapshot.version_at_least(MANUAL_CLEAN_VERSION) {
@@ -256,6 +268,48 @@ pub fn phase_of(status: &JobStatus) -> CleanupTaskPhase {
     }
 }
 
+/// A cleanup a strategy created (a mirror of a policy job) is `External`, any other `Manual`.
+pub fn source_of(cleanup: &CleanupTask) -> TaskSource {
+    if cleanup.spec.job_id.is_some() {
+        TaskSource::External
+    } else {
+        TaskSource::Manual
+    }
+}
+
+/// The status of a cleanup that cannot go on: Stalled with the reason, phase kept.
+pub fn stalled(
+    cleanup: &CleanupTask,
+    cluster_name: Option<String>,
+    problems: &[Problem],
+    now: Timestamp,
+) -> CleanupTaskStatus {
+    let previous = cleanup.status.clone().unwrap_or_default();
+    let health = crate::controller::health(
+        problems,
+        Health::Progressing {
+            reason: Reason::Pending,
+            message: "waiting to be started in OceanBase".into(),
+        },
+    );
+    let (conditions, message) = crate::controller::summarize(
+        &previous.conditions,
+        cleanup.metadata.generation,
+        &health,
+        now,
+    );
+    CleanupTaskStatus {
+        phase: Some(previous.phase.unwrap_or(CleanupTaskPhase::Pending)),
+        conditions,
+        observed_generation: cleanup.metadata.generation,
+        message,
+        cluster_name: cluster_name.or(previous.cluster_name),
+        source: previous.source.or(Some(source_of(cleanup))),
+        job_id: previous.job_id.or(cleanup.spec.job_id),
+        ..previous
+    }
+}
+
 /// Whether a phase never changes again.
 pub fn is_terminal(phase: CleanupTaskPhase) -> bool {
     matches!(
@@ -324,6 +378,7 @@ fn follow_job(
             since: None,
             overview: Vec::new(),
         }),
+        recheck: None,
     }
 }
 
@@ -349,6 +404,7 @@ fn failed(
         status: with_health(status, cleanup, &health, extra, now),
         step: Step::Wait,
         interest: None,
+        recheck: None,
     }
 }
 
@@ -401,6 +457,20 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     use super::*;
+
+    fn decide(
+        cleanup: &CleanupTask,
+        cluster_name: &str,
+        observation: &Observation,
+        clock: Clock,
+    ) -> Decision {
+        super::decide(&Inputs {
+            cleanup,
+            cluster_name,
+            observation,
+            clock,
+        })
+    }
     use crate::{
         api::{CleanupTaskSpec, common::StrategyReference},
         oceanbase::TenantRow,
