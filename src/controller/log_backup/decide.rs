@@ -15,6 +15,7 @@ use crate::{
     },
     controller::{
         conditions::{DELAY_WITHIN_THRESHOLD, DESTINATION_APPLIED, Health, api_time, condition},
+        error::Problem,
         observed::{self, Reading},
     },
     observer::{Interest, Observation, scn_time},
@@ -59,15 +60,8 @@ pub enum Step {
     ArchiveMode(bool),
 }
 
-/// The outcome of [`decide`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
-    pub status: LogBackupStatus,
-    pub step: Step,
-    pub interest: Interest,
-    /// When to look again even if nothing changes (to notice the delay crossing the threshold).
-    pub recheck: Option<Duration>,
-}
+/// The outcome of [`decide`]; a LogBackup always has an interest (archiving never ends).
+pub type Decision = crate::controller::task::Decision<LogBackupStatus, Step>;
 
 /// What the decision reads.
 pub struct Inputs<'a> {
@@ -359,7 +353,7 @@ fn decision(
     Decision {
         status: with_health(status, archive, health, extra, now),
         step,
-        interest,
+        interest: Some(interest),
         recheck,
     }
 }
@@ -448,6 +442,51 @@ fn with_health(
     now: Timestamp,
 ) -> LogBackupStatus {
     crate::controller::status::with_health(status, archive.metadata.generation, health, extra, now)
+}
+
+/// The status of an archive whose references are wrong: Stalled with the reason, phase kept (or the phase
+/// it is heading for).
+pub fn stalled(
+    archive: &LogBackup,
+    cluster_name: Option<String>,
+    problems: &[Problem],
+    now: Timestamp,
+) -> LogBackupStatus {
+    let previous = archive.status.clone().unwrap_or_default();
+    let (phase, waiting) = match archive.spec.desired_state {
+        crate::api::log_backup::DesiredArchiveState::Running => {
+            (LogBackupPhase::Starting, "waiting to start log archiving")
+        }
+        crate::api::log_backup::DesiredArchiveState::Stopped => {
+            (LogBackupPhase::Stopping, "waiting to stop log archiving")
+        }
+    };
+    let health = crate::controller::health(
+        problems,
+        Health::Progressing {
+            reason: phase_reason(phase),
+            message: waiting.into(),
+        },
+    );
+    let (conditions, message) = crate::controller::summarize(
+        &previous.conditions,
+        archive.metadata.generation,
+        &health,
+        now,
+    );
+    LogBackupStatus {
+        // Starting and Stopping only say what the operator is heading for, so they follow the desired state;
+        // phases observed from OceanBase stay until OceanBase says otherwise.
+        phase: Some(match previous.phase {
+            Some(LogBackupPhase::Starting | LogBackupPhase::Stopping) | None => phase,
+            Some(observed) => observed,
+        }),
+        conditions,
+        observed_generation: archive.metadata.generation,
+        message,
+        cluster_name: cluster_name.or(previous.cluster_name),
+        ..previous
+    }
 }
 
 #[cfg(test)]

@@ -1,32 +1,34 @@
-//! LogBackup controller: continuous log archiving of one tenant (SPEC §2.4). Decisions are pure
-//! ([`decide`]); this file reads what they need, writes the status and sends the one statement a decision
-//! asks for (`LOG_ARCHIVE_DEST`, `LOG_ARCHIVE_DEST_STATE`, `ARCHIVELOG` / `NOARCHIVELOG`).
+//! LogBackup controller: continuous log archiving of one tenant (SPEC §2.4), driven by [`task::drive`].
+//! Decisions are pure ([`decide`]); this file says what an archive refers to and which statement each step
+//! sends (`LOG_ARCHIVE_DEST`, `LOG_ARCHIVE_DEST_STATE`, `ARCHIVELOG` / `NOARCHIVELOG`). Every one of them may
+//! be sent again: only a refusal holds one back.
 
 pub mod decide;
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::runtime::controller::Action;
 
 use super::{
-    Context, Error, Gate, Kind, Reconcile,
-    conditions::Health,
+    Context, Error, Kind, Reconcile,
     error::Problem,
-    health, namespace_of, next_action, ownership,
-    references::{self, ReferenceCheck},
-    refuse,
-    status::{self, StatusView},
-    summarize,
+    ownership,
+    references::{self, Placement, ReferenceCheck},
+    status::StatusView,
+    task::{self, Batch, Effect, Prepared, References, Task},
 };
 use crate::{
     api::{
-        BackupStrategy, LogBackup, LogBackupPhase, LogBackupStatus, log_backup::DesiredArchiveState,
+        BackupStrategy, LogBackup, LogBackupStatus,
+        common::{ClusterConnection, StorageDestination},
+        log_backup::DesiredArchiveState,
     },
-    observer::{ClusterKey, ObjectKey},
-    oceanbase::{Redactor, codes, sql},
+    observer::Observation,
+    oceanbase::{ObError, Redactor, codes, sql},
+    timing::Clock,
 };
-use decide::{Inputs, Step, after_step, decide};
+use decide::{Decision, Inputs, Step, after_step};
 
 impl Reconcile for LogBackup {
     const KIND: &'static str = "LogBackup";
@@ -36,9 +38,38 @@ impl Reconcile for LogBackup {
     }
 
     async fn reconcile(archive: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
-        let namespace = namespace_of(archive.as_ref())?;
-        let spec = &archive.spec;
-        let mut check = ReferenceCheck::new(&ctx, &namespace);
+        task::drive(archive, ctx).await
+    }
+}
+
+/// Where a tenant archives: its cluster and its log destination.
+pub struct Target {
+    placement: Placement,
+    destination: StorageDestination,
+}
+
+impl Task for LogBackup {
+    type Status = LogBackupStatus;
+    type Step = Step;
+    type Refs = Target;
+    const SAFETY_RECHECK: Duration = crate::timing::LOG_SAFETY_RECHECK;
+
+    fn status(&self) -> Option<&LogBackupStatus> {
+        self.status.as_ref()
+    }
+
+    /// Archiving never ends: there is always something to watch.
+    fn done(&self) -> bool {
+        false
+    }
+
+    async fn dereference(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+    ) -> Result<References<Target>, Error> {
+        let spec = &self.spec;
+        let mut check = ReferenceCheck::new(ctx, namespace);
         let placement = check
             .placement(
                 spec.strategy_ref.as_ref(),
@@ -47,182 +78,149 @@ impl Reconcile for LogBackup {
                 &spec.tenant,
             )
             .await?;
-        let (Some(placement), true) = (placement, check.problems.is_empty()) else {
-            let desired = desired_status(&archive, None, &check.problems, crate::clock::now());
-            status::write(&ctx, archive.as_ref(), archive.status.as_ref(), &desired).await?;
-            return Ok(next_action(&check.problems));
-        };
-        let Some(destination) = placement.log_destination.clone() else {
-            return Ok(Action::await_change());
-        };
-        let object = ObjectKey {
-            kind: Self::KIND,
-            namespace: namespace.clone(),
-            name: archive.name_any(),
-        };
-        // One owner per tenant's archiving: any other LogBackup says who and sends nothing.
-        let owner_problem = ownership::archive_problem(
-            &archive,
-            &placement.cluster,
-            &ctx.catalog.list::<BackupStrategy>(&namespace).await?,
+        Ok(match (placement, check.problems.is_empty()) {
+            (Some(placement), true) => match placement.log_destination.clone() {
+                Some(destination) => References::Found(Target {
+                    placement,
+                    destination,
+                }),
+                None => References::Incomplete,
+            },
+            _ => References::Wrong {
+                problems: check.problems,
+                cluster: None,
+            },
+        })
+    }
+
+    fn cluster(target: &Target) -> &ClusterConnection {
+        &target.placement.cluster
+    }
+
+    fn stalled(
+        &self,
+        cluster: Option<String>,
+        problems: &[Problem],
+        now: Timestamp,
+    ) -> LogBackupStatus {
+        decide::stalled(self, cluster, problems, now)
+    }
+
+    fn decide(
+        &self,
+        _ctx: &Context,
+        target: &Target,
+        observation: &Observation,
+        clock: Clock,
+    ) -> Decision {
+        decide::decide(&Inputs {
+            archive: self,
+            cluster_name: &target.placement.cluster.name,
+            log_uri: &target.destination.uri,
+            observation,
+            clock,
+        })
+    }
+
+    /// One owner per tenant's archiving: any other LogBackup says who and sends nothing.
+    async fn conflict(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        target: &Target,
+        _step: Step,
+    ) -> Result<Option<Problem>, Error> {
+        let tenant = &self.spec.tenant;
+        Ok(ownership::archive_problem(
+            self,
+            &target.placement.cluster,
+            &ctx.catalog.list::<BackupStrategy>(namespace).await?,
             &ctx.catalog
-                .list_where(&namespace, |l: &LogBackup| {
-                    l.spec.tenant.eq_ignore_ascii_case(&spec.tenant)
+                .list_where(namespace, |l: &LogBackup| {
+                    l.spec.tenant.eq_ignore_ascii_case(tenant)
                 })
                 .await?,
-        );
-        if let Some(problem) = owner_problem {
-            let problems = [problem];
-            let cluster = Some(placement.cluster.name.clone());
-            let desired = desired_status(&archive, cluster, &problems, crate::clock::now());
-            return refuse(
-                &ctx,
-                archive.as_ref(),
-                &object,
-                archive.status.as_ref(),
-                &desired,
-                &problems,
-            )
-            .await;
+        ))
+    }
+
+    fn observed(&self, ctx: &Context, namespace: &str, target: &Target, seen: &Observation) {
+        record_threshold(ctx, namespace, &target.placement.cluster.name, self, seen);
+    }
+
+    fn effect(step: Step) -> Effect {
+        match step {
+            Step::Wait => Effect::None,
+            Step::SetDest | Step::EnableDest | Step::ArchiveMode(_) => {
+                Effect::Send(Kind::Repeatable)
+            }
         }
-        let key = ClusterKey {
-            namespace: namespace.clone(),
-            secret: placement.cluster.connection_secret.clone(),
-        };
-        let observer = ctx.observers.observe(key, &placement.cluster.name);
-        let decision = decide(&Inputs {
-            archive: &archive,
-            cluster_name: &placement.cluster.name,
-            log_uri: &destination.uri,
-            observation: &observer.latest(),
-            clock: crate::timing::Clock::current(),
-        });
-        ctx.observers
-            .watch(&observer, object, Some(decision.interest.clone()));
-        record_threshold(
-            &ctx,
-            &namespace,
-            &placement.cluster.name,
-            &archive,
-            &observer.latest(),
-        );
-        let attempt = format!("{:?}", decision.step);
-        let key = format!("{namespace}/{}", archive.name_any());
-        // Every statement of a LogBackup may be sent again (a destination, a mode): only a refusal holds it.
-        if decision.step != Step::Wait
-            && let Gate::Refused(wait) = ctx.statements.gate(&key, &attempt, Kind::Repeatable)
-        {
-            // The status already says why the last attempt failed; try again later, writing nothing now.
-            return Ok(Action::requeue(wait));
-        }
-        status::write(
-            &ctx,
-            archive.as_ref(),
-            archive.status.as_ref(),
-            &decision.status,
-        )
-        .await?;
+    }
+
+    async fn prepare(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        target: &Target,
+        step: Step,
+        status: &LogBackupStatus,
+    ) -> Result<Prepared<LogBackupStatus>, Error> {
+        let spec = &self.spec;
         let tenant = &spec.tenant;
-        let mut redactor = Redactor::default();
-        let statement = match decision.step {
-            Step::Wait => None,
-            Step::EnableDest => Some(sql::set_log_archive_dest_state(tenant, true)),
-            Step::ArchiveMode(enable) => Some(sql::archive_mode(tenant, enable)),
+        Ok(match step {
+            Step::Wait => Prepared::Hold(status.clone()),
+            Step::EnableDest => {
+                Prepared::Send(Batch::plain(vec![sql::set_log_archive_dest_state(
+                    tenant, true,
+                )]))
+            }
+            Step::ArchiveMode(enable) => {
+                Prepared::Send(Batch::plain(vec![sql::archive_mode(tenant, enable)]))
+            }
             Step::SetDest => {
-                let keys = references::access_keys(&ctx, &namespace, &destination).await?;
+                let keys = references::access_keys(ctx, namespace, &target.destination).await?;
                 let binding = decide::binding_of(spec.binding);
-                redactor = Redactor::new(
-                    keys.iter()
-                        .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
-                );
-                Some(
-                    sql::uri_with_keys(&destination.uri, keys.as_ref()).and_then(|uri| {
+                let statement = sql::uri_with_keys(&target.destination.uri, keys.as_ref())
+                    .and_then(|uri| {
                         sql::set_log_archive_dest(
                             tenant,
                             &uri,
                             &binding,
                             &spec.piece_switch_interval,
                         )
-                    }),
-                )
+                    });
+                Prepared::Send(Batch {
+                    statements: vec![statement],
+                    redactor: Redactor::new(
+                        keys.iter()
+                            .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
+                    ),
+                })
             }
-        };
-        if let Some(statement) = statement {
-            let outcome = ctx
-                .observers
-                .execute(&observer, vec![statement], &redactor)
-                .await;
-            // Already in the asked archive mode counts as done.
-            let done = outcome
-                .as_ref()
-                .map_or_else(|e| e.code().is_some_and(codes::already_in_mode), |()| true);
-            ctx.statements.record(
-                &key,
-                &attempt,
-                Kind::Repeatable,
-                if done { Ok(()) } else { Err(String::new()) },
-            );
-            let after = after_step(
-                &archive,
-                decision.status.clone(),
-                outcome,
-                crate::clock::now(),
-            );
-            status::write(&ctx, archive.as_ref(), Some(&decision.status), &after).await?;
-            observer.poke();
-        }
-        Ok(ctx.statements.requeue(
-            &key,
-            Some(
-                decision
-                    .recheck
-                    .map_or(crate::timing::LOG_SAFETY_RECHECK, crate::clock::real)
-                    .min(crate::timing::LOG_SAFETY_RECHECK),
-            ),
-        ))
+        })
     }
-}
 
-/// The status of an archive whose references are wrong: Stalled with the reason, phase kept (or the phase
-/// it is heading for).
-fn desired_status(
-    archive: &LogBackup,
-    cluster_name: Option<String>,
-    problems: &[Problem],
-    now: Timestamp,
-) -> LogBackupStatus {
-    let previous = archive.status.clone().unwrap_or_default();
-    let (phase, waiting) = match archive.spec.desired_state {
-        DesiredArchiveState::Running => {
-            (LogBackupPhase::Starting, "waiting to start log archiving")
-        }
-        DesiredArchiveState::Stopped => (LogBackupPhase::Stopping, "waiting to stop log archiving"),
-    };
-    let health = health(
-        problems,
-        Health::Progressing {
-            reason: decide::phase_reason(phase),
-            message: waiting.into(),
-        },
-    );
-    let (conditions, message) = summarize(
-        &previous.conditions,
-        archive.metadata.generation,
-        &health,
-        now,
-    );
-    LogBackupStatus {
-        // Starting and Stopping only say what the operator is heading for, so they follow the desired state;
-        // phases observed from OceanBase stay until OceanBase says otherwise.
-        phase: Some(match previous.phase {
-            Some(LogBackupPhase::Starting | LogBackupPhase::Stopping) | None => phase,
-            Some(observed) => observed,
-        }),
-        conditions,
-        observed_generation: archive.metadata.generation,
-        message,
-        cluster_name: cluster_name.or(previous.cluster_name),
-        ..previous
+    fn after(
+        &self,
+        _step: Step,
+        sent: LogBackupStatus,
+        outcome: Result<(), ObError>,
+        now: Timestamp,
+    ) -> (LogBackupStatus, Option<Step>) {
+        (after_step(self, sent, outcome, now), None)
+    }
+
+    /// Already in the asked archive mode counts as done.
+    fn done_anyway(error: &ObError) -> bool {
+        error.code().is_some_and(codes::already_in_mode)
+    }
+
+    /// A LogBackup submits nothing.
+    fn intent(status: &LogBackupStatus, _now: Timestamp) -> LogBackupStatus {
+        status.clone()
+    }
+
+    fn submitted_at(_status: &LogBackupStatus) -> Option<Timestamp> {
+        None
     }
 }
 
@@ -260,6 +258,7 @@ fn record_threshold(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::LogBackupPhase;
     use crate::api::{LogBackupSpec, backup_strategy::ArchiveBinding, common::StrategyReference};
     use crate::controller::reason::Reason;
 
@@ -286,8 +285,8 @@ mod tests {
     #[test]
     fn the_first_phase_follows_the_desired_state() {
         let now = Timestamp::UNIX_EPOCH;
-        let running = desired_status(&archive(DesiredArchiveState::Running), None, &[], now);
-        let stopped = desired_status(&archive(DesiredArchiveState::Stopped), None, &[], now);
+        let running = decide::stalled(&archive(DesiredArchiveState::Running), None, &[], now);
+        let stopped = decide::stalled(&archive(DesiredArchiveState::Stopped), None, &[], now);
         assert_eq!(running.phase, Some(LogBackupPhase::Starting));
         assert_eq!(stopped.phase, Some(LogBackupPhase::Stopping));
         assert_eq!(running.observed_generation, Some(2));
@@ -296,10 +295,10 @@ mod tests {
     #[test]
     fn stopping_before_archiving_started_says_stopping() {
         let mut archive = archive(DesiredArchiveState::Running);
-        archive.status = Some(desired_status(&archive, None, &[], Timestamp::UNIX_EPOCH));
+        archive.status = Some(decide::stalled(&archive, None, &[], Timestamp::UNIX_EPOCH));
         archive.spec.desired_state = DesiredArchiveState::Stopped;
         assert_eq!(
-            desired_status(&archive, None, &[], Timestamp::UNIX_EPOCH).phase,
+            decide::stalled(&archive, None, &[], Timestamp::UNIX_EPOCH).phase,
             Some(LogBackupPhase::Stopping)
         );
     }
@@ -311,14 +310,14 @@ mod tests {
             Reason::SecretNotFound,
             "Secret s not found",
         )];
-        archive.status = Some(desired_status(
+        archive.status = Some(decide::stalled(
             &archive,
             None,
             &problems,
             Timestamp::UNIX_EPOCH,
         ));
         assert_eq!(
-            Some(desired_status(&archive, None, &problems, Timestamp::now())),
+            Some(decide::stalled(&archive, None, &problems, Timestamp::now())),
             archive.status
         );
     }
