@@ -39,6 +39,10 @@ pub const TASK_SAFETY_RECHECK: Duration = Duration::from_secs(300);
 /// An archiving LogBackup is looked at at least this often.
 pub const LOG_SAFETY_RECHECK: Duration = Duration::from_secs(600);
 
+/// A restore waiting for archiving to reach its recovery point looks again this often (the strategy's
+/// windows growing changes no object the restore watches).
+pub const POINT_RECHECK: Duration = Duration::from_secs(10);
+
 /// A running backup without progress for this long gets `Progressing=False` (the default of
 /// `--backup-stall-timeout`).
 pub const BACKUP_STALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);

@@ -13,10 +13,13 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::controller::submit::{Submitted, submitted};
-use crate::timing::Clock;
+use crate::timing::{Clock, POINT_RECHECK};
 use crate::{
     api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
-    controller::conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
+    controller::{
+        conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
+        error::Problem,
+    },
     observer::{Interest, Observation, scn_time},
     oceanbase::{ObError, RestoreJobRow, Snapshot, TenantRole, codes},
 };
@@ -53,13 +56,7 @@ pub enum Step {
 }
 
 /// The outcome of [`decide`].
-#[derive(Clone, Debug, PartialEq)]
-pub struct Decision {
-    pub status: RecoveryTaskStatus,
-    pub step: Step,
-    /// What to watch in the observer (`None` once the task has ended).
-    pub interest: Option<Interest>,
-}
+pub type Decision = crate::controller::task::Decision<RecoveryTaskStatus, Step>;
 
 /// What the decision reads.
 pub struct Inputs<'a> {
@@ -69,6 +66,8 @@ pub struct Inputs<'a> {
     pub observation: &'a Observation,
     /// The pool this task creates, if it creates one.
     pub own_pool: Option<&'a str>,
+    /// The cluster the backups come from, as the status shows it.
+    pub source_cluster: Option<&'a str>,
     pub clock: Clock,
 }
 
@@ -110,6 +109,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         phase: previous.phase.or(Some(RecoveryTaskPhase::Pending)),
         observed_generation: task.metadata.generation,
         observed_retry: Some(spec.retry),
+        source_cluster_name: inputs.source_cluster.map(str::to_string),
         ..previous.clone()
     };
     let interest = |active: bool| {
@@ -128,6 +128,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             status: base,
             step: if release { Step::Release } else { Step::Wait },
             interest: None,
+            recheck: None,
         };
     }
     let snapshot = match inputs.observation {
@@ -284,6 +285,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 ),
                 step,
                 interest: None,
+                recheck: None,
             };
         }
         PointCheck::NotYet(message) => {
@@ -308,6 +310,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 ),
                 step: Step::Wait,
                 interest: interest(false),
+                recheck: Some(POINT_RECHECK),
             };
         }
         PointCheck::Inside(message) => (
@@ -352,6 +355,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         ),
         step: Step::Submit,
         interest: interest(true),
+        recheck: None,
     }
 }
 
@@ -372,6 +376,7 @@ fn wait(
         ),
         step: Step::Wait,
         interest,
+        recheck: None,
     }
 }
 
@@ -393,6 +398,7 @@ fn ended(
         ),
         step: if release { Step::Release } else { Step::Wait },
         interest: None,
+        recheck: None,
     }
 }
 
@@ -501,6 +507,7 @@ fn follow(
             ),
             step: if cancel { Step::Cancel } else { Step::Wait },
             interest: keep_watching,
+            recheck: None,
         };
     }
     let tenant = snapshot.tenant(&spec.target.tenant);
@@ -538,6 +545,7 @@ fn follow(
             ),
             step: Step::Wait,
             interest: None,
+            recheck: None,
         };
     }
     let activating = spec.activate && role == Some(&TenantRole::Standby);
@@ -579,6 +587,7 @@ fn follow(
             Step::Wait
         },
         interest: keep_watching,
+        recheck: None,
     }
 }
 
@@ -628,6 +637,60 @@ pub fn after_submit(
         }
     };
     (with_health(status, task, &health, None, now), step)
+}
+
+/// The status after a step's statements, and a step that must follow at once: a refused RESTORE releases
+/// what the task created; a released pool is forgotten; a cancel or an activation changes nothing until
+/// OceanBase is read again.
+pub fn after_step(
+    task: &RecoveryTask,
+    step: Step,
+    sent: RecoveryTaskStatus,
+    outcome: Result<(), ObError>,
+    now: Timestamp,
+) -> (RecoveryTaskStatus, Option<Step>) {
+    match (step, outcome) {
+        (Step::Submit, outcome) => {
+            let (status, next) = after_submit(task, sent, outcome, now);
+            (status, (next == Step::Release).then_some(Step::Release))
+        }
+        (Step::Release, Ok(())) => (
+            RecoveryTaskStatus {
+                resource_pool: None,
+                ..sent
+            },
+            None,
+        ),
+        _ => (sent, None),
+    }
+}
+
+/// The status of a restore that cannot go on: Stalled with the reason, phase kept.
+pub fn stalled(
+    task: &RecoveryTask,
+    source_cluster: Option<String>,
+    problems: &[Problem],
+    now: Timestamp,
+) -> RecoveryTaskStatus {
+    let previous = task.status.clone().unwrap_or_default();
+    let health = crate::controller::health(
+        problems,
+        Health::Progressing {
+            reason: Reason::Pending,
+            message: "waiting for the pre-flight checks against OceanBase".into(),
+        },
+    );
+    let (conditions, message) =
+        crate::controller::summarize(&previous.conditions, task.metadata.generation, &health, now);
+    RecoveryTaskStatus {
+        phase: Some(previous.phase.unwrap_or(RecoveryTaskPhase::Pending)),
+        conditions,
+        observed_generation: task.metadata.generation,
+        message,
+        source_cluster_name: source_cluster.or(previous.source_cluster_name),
+        observed_retry: previous.observed_retry.or(Some(task.spec.retry)),
+        ..previous
+    }
 }
 
 /// The status with `health` as its Ready/Reconciling/Stalled conditions and message. The recovery point's
@@ -727,6 +790,7 @@ mod tests {
             point: &point,
             observation: &observation,
             own_pool: Some("obrt_r_pool"),
+            source_cluster: Some("ob"),
             clock: Clock::at(at(100)),
         })
     }
@@ -779,6 +843,12 @@ mod tests {
         );
         assert_eq!(later.step, Step::Wait);
         assert_eq!(later.status.phase, Some(RecoveryTaskPhase::Pending));
+        assert_eq!(
+            later.recheck,
+            Some(POINT_RECHECK),
+            "archiving reaching the point changes no object: look again soon"
+        );
+        assert_eq!(later.status.source_cluster_name.as_deref(), Some("ob"));
     }
 
     #[test]

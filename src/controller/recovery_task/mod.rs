@@ -1,10 +1,9 @@
-//! RecoveryTask controller (SPEC §2.6): restores a tenant into a target cluster. Decisions are pure
-//! ([`decide`], [`point`]); this file reads what they need (the source strategy's windows, the target
-//! cluster's observation), writes the status and sends the statements a decision asks for: the resource
-//! unit and pool with `SET DECRYPTION` and `RESTORE … DESCRIPTION` on one session (after recording the
+//! RecoveryTask controller (SPEC §2.6): restores a tenant into a target cluster, driven by [`task::drive`].
+//! Decisions are pure ([`decide`], [`point`]); this file says what a restore refers to (the source
+//! strategy's windows or its own destinations, the target cluster) and which statements each step sends:
+//! the resource unit and pool with `SET DECRYPTION` and `RESTORE … DESCRIPTION` on one session (after the
 //! intent), `CANCEL RESTORE`, `ACTIVATE STANDBY`, or dropping the pool and unit it created.
 
-use crate::controller::reason::Reason;
 pub mod decide;
 pub mod point;
 
@@ -14,39 +13,73 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Gate, Kind, Reconcile,
-    conditions::Health,
+    Context, Error, Kind, Reconcile,
     error::Problem,
-    health, namespace_of, next_action,
+    reason::Reason,
     references::{self, ReferenceCheck},
-    status, summarize,
+    status::StatusView,
+    task::{self, Batch, Effect, Prepared, References, Task},
 };
 use crate::{
     api::{
         RecoveryTask, RecoveryTaskPhase, RecoveryTaskSpec, RecoveryTaskStatus,
-        common::StorageDestination,
+        common::{ClusterConnection, StorageDestination},
     },
-    observer::{ClusterKey, ClusterObserver, ObjectKey},
+    observer::Observation,
     oceanbase::{ObError, Redactor, sql},
+    timing::Clock,
 };
-use decide::{Decision, Inputs, Step, after_submit, decide};
-
-/// Look again this often while waiting for archiving to reach the recovery point.
-const POINT_RECHECK: Duration = Duration::from_secs(10);
+use decide::{Decision, Inputs, PointCheck, Step};
 
 impl Reconcile for RecoveryTask {
     const KIND: &'static str = "RecoveryTask";
 
     fn phase_label(&self) -> Option<String> {
-        self.status
-            .as_ref()
-            .and_then(super::status::StatusView::phase_label)
+        self.status.as_ref().and_then(StatusView::phase_label)
     }
 
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
-        let namespace = namespace_of(task.as_ref())?;
-        let spec = &task.spec;
-        let mut check = ReferenceCheck::new(&ctx, &namespace);
+        task::drive(task, ctx).await
+    }
+}
+
+/// What a restore refers to, resolved.
+pub struct Restore {
+    /// The cluster restored into.
+    target: ClusterConnection,
+    /// The cluster the backups come from, as the status shows it.
+    source_cluster: Option<String>,
+    /// The recovery point against the source's recoverable windows.
+    point: PointCheck,
+    sources: Sources,
+}
+
+impl Task for RecoveryTask {
+    type Status = RecoveryTaskStatus;
+    type Step = Step;
+    type Refs = Restore;
+    const SAFETY_RECHECK: Duration = crate::timing::TASK_SAFETY_RECHECK;
+
+    fn status(&self) -> Option<&RecoveryTaskStatus> {
+        self.status.as_ref()
+    }
+
+    /// Ended, with nothing left to release and no new attempt asked for.
+    fn done(&self) -> bool {
+        self.status.as_ref().is_some_and(|s| {
+            let retry = s.phase == Some(RecoveryTaskPhase::Failed)
+                && s.observed_retry.unwrap_or(0) < self.spec.retry;
+            s.phase.is_some_and(decide::is_terminal) && s.resource_pool.is_none() && !retry
+        })
+    }
+
+    async fn dereference(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+    ) -> Result<References<Restore>, Error> {
+        let spec = &self.spec;
+        let mut check = ReferenceCheck::new(ctx, namespace);
         check.problems = spec_problems(spec);
         let strategy = match &spec.source.strategy_ref {
             Some(reference) => check.strategy(reference).await?,
@@ -67,10 +100,10 @@ impl Reconcile for RecoveryTask {
         check.cluster(&spec.target.cluster).await?;
         check.password(spec.decryption.as_ref()).await?;
         if !check.problems.is_empty() {
-            let desired =
-                desired_status(&task, source_cluster, &check.problems, crate::clock::now());
-            status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-            return Ok(next_action(&check.problems));
+            return Ok(References::Wrong {
+                problems: check.problems,
+                cluster: source_cluster,
+            });
         }
         let (data, log) = match &strategy {
             Some(s) => (
@@ -80,7 +113,7 @@ impl Reconcile for RecoveryTask {
             None => match (&spec.source.data_destination, &spec.source.log_destination) {
                 (Some(d), Some(l)) => (d.clone(), l.clone()),
                 // The schema requires both without a strategy.
-                _ => return Ok(Action::await_change()),
+                _ => return Ok(References::Incomplete),
             },
         };
         let windows = strategy.as_ref().map(|s| {
@@ -94,64 +127,135 @@ impl Reconcile for RecoveryTask {
                 .map(|t| t.recoverable_windows.clone())
                 .unwrap_or_default()
         });
-        let point = point::check(&spec.until, &spec.source.tenant, windows.as_deref());
-        let observer = ctx.observers.observe(
-            ClusterKey {
-                namespace: namespace.clone(),
-                secret: spec.target.cluster.connection_secret.clone(),
+        Ok(References::Found(Restore {
+            target: spec.target.cluster.clone(),
+            source_cluster,
+            point: point::check(&spec.until, &spec.source.tenant, windows.as_deref()),
+            sources: Sources {
+                data,
+                log,
+                names: ResourceNames::of(self),
             },
-            &spec.target.cluster.name,
-        );
-        let names = ResourceNames::of(&task);
-        let mut decision = decide(&Inputs {
-            task: &task,
-            target_cluster: &spec.target.cluster.name,
-            point: &point,
-            observation: &observer.latest(),
-            own_pool: names.own_pool(spec),
-            clock: crate::timing::Clock::current(),
-        });
-        decision.status.source_cluster_name = source_cluster;
-        ctx.observers.watch(
-            &observer,
-            ObjectKey {
-                kind: Self::KIND,
-                namespace: namespace.clone(),
-                name: task.name_any(),
-            },
-            decision.interest.clone(),
-        );
-        let key = format!("{namespace}/{}", task.name_any());
-        let attempt = format!("{:?}", decision.step);
-        let kind = if matches!(decision.step, Step::Cancel | Step::Activate) {
-            Kind::OneShot
-        } else {
-            Kind::Repeatable
-        };
-        match ctx.statements.gate(&key, &attempt, kind) {
-            Gate::Open => {}
-            Gate::Refused(wait) => return Ok(Action::requeue(wait)),
-            Gate::Settling(wait) => {
-                status::write(&ctx, task.as_ref(), task.status.as_ref(), &decision.status).await?;
-                return Ok(Action::requeue(wait));
+        }))
+    }
+
+    fn cluster(restore: &Restore) -> &ClusterConnection {
+        &restore.target
+    }
+
+    fn stalled(
+        &self,
+        cluster: Option<String>,
+        problems: &[Problem],
+        now: Timestamp,
+    ) -> RecoveryTaskStatus {
+        decide::stalled(self, cluster, problems, now)
+    }
+
+    fn decide(
+        &self,
+        _ctx: &Context,
+        restore: &Restore,
+        observation: &Observation,
+        clock: Clock,
+    ) -> Decision {
+        decide::decide(&Inputs {
+            task: self,
+            target_cluster: &restore.target.name,
+            point: &restore.point,
+            observation,
+            own_pool: restore.sources.names.own_pool(&self.spec),
+            source_cluster: restore.source_cluster.as_deref(),
+            clock,
+        })
+    }
+
+    fn effect(step: Step) -> Effect {
+        match step {
+            Step::Wait => Effect::None,
+            Step::Submit => Effect::Submit,
+            Step::Cancel | Step::Activate => Effect::Send(Kind::OneShot),
+            Step::Release => Effect::Send(Kind::Repeatable),
+        }
+    }
+
+    async fn prepare(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        restore: &Restore,
+        step: Step,
+        status: &RecoveryTaskStatus,
+    ) -> Result<Prepared<RecoveryTaskStatus>, Error> {
+        let spec = &self.spec;
+        let sources = &restore.sources;
+        Ok(match step {
+            Step::Wait => Prepared::Hold(status.clone()),
+            Step::Cancel => {
+                Prepared::Send(Batch::plain(vec![sql::cancel_restore(&spec.target.tenant)]))
             }
+            Step::Activate => Prepared::Send(Batch::plain(vec![sql::activate_standby(
+                &spec.target.tenant,
+            )])),
+            // Drops the pool (and unit) the task created; nothing to do once the status forgot it.
+            Step::Release => match &status.resource_pool {
+                None => Prepared::Hold(status.clone()),
+                Some(pool) => {
+                    let mut statements = vec![sql::drop_resource(true, pool)];
+                    if spec.target.resources.unit.is_some() {
+                        statements.push(sql::drop_resource(false, &sources.names.unit));
+                    }
+                    Prepared::Send(Batch::plain(statements))
+                }
+            },
+            Step::Submit => {
+                let password = match &spec.decryption {
+                    Some(secret) => references::password(ctx, namespace, secret).await?,
+                    None => None,
+                };
+                let data_keys = references::access_keys(ctx, namespace, &sources.data).await?;
+                let log_keys = references::access_keys(ctx, namespace, &sources.log).await?;
+                let redactor = Redactor::new(
+                    password.iter().cloned().chain(
+                        [&data_keys, &log_keys]
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
+                    ),
+                );
+                Prepared::Send(Batch {
+                    statements: restore_statements(
+                        spec,
+                        sources,
+                        password.as_deref(),
+                        [&data_keys, &log_keys],
+                        self,
+                    ),
+                    redactor,
+                })
+            }
+        })
+    }
+
+    fn after(
+        &self,
+        step: Step,
+        sent: RecoveryTaskStatus,
+        outcome: Result<(), ObError>,
+        now: Timestamp,
+    ) -> (RecoveryTaskStatus, Option<Step>) {
+        decide::after_step(self, step, sent, outcome, now)
+    }
+
+    fn intent(status: &RecoveryTaskStatus, now: Timestamp) -> RecoveryTaskStatus {
+        RecoveryTaskStatus {
+            submitted_at: Some(super::conditions::api_time(now)),
+            ..status.clone()
         }
-        let sources = Sources { data, log, names };
-        if let Some(went_through) =
-            act(&ctx, &task, &namespace, &observer, &decision, &sources).await?
-        {
-            super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
-        }
-        let grace = crate::timing::Clock::current()
-            .grace_recheck(decision.status.submitted_at.as_ref().map(|t| t.0));
-        let wait = match (&decision.interest, &point) {
-            (None, _) => None,
-            (Some(_), decide::PointCheck::NotYet(_)) => Some(POINT_RECHECK),
-            (Some(_), _) => Some(grace.map_or(crate::timing::TASK_SAFETY_RECHECK, |g| {
-                g.min(crate::timing::TASK_SAFETY_RECHECK)
-            })),
-        };
-        Ok(ctx.statements.requeue(&key, wait))
+    }
+
+    fn submitted_at(status: &RecoveryTaskStatus) -> Option<Timestamp> {
+        status.submitted_at.as_ref().map(|t| t.0)
     }
 }
 
@@ -200,85 +304,6 @@ struct Sources {
     data: StorageDestination,
     log: StorageDestination,
     names: ResourceNames,
-}
-
-/// Writes the decided status and carries out its step. Returns, when statements were sent, whether they
-/// went through.
-async fn act(
-    ctx: &Context,
-    task: &RecoveryTask,
-    namespace: &str,
-    observer: &ClusterObserver,
-    decision: &Decision,
-    sources: &Sources,
-) -> Result<Option<bool>, Error> {
-    let spec = &task.spec;
-    let current = task.status.clone();
-    match decision.step {
-        Step::Wait => {
-            status::write(ctx, task, current.as_ref(), &decision.status).await?;
-            Ok(None)
-        }
-        Step::Cancel | Step::Activate => {
-            status::write(ctx, task, current.as_ref(), &decision.status).await?;
-            let statement = if decision.step == Step::Cancel {
-                sql::cancel_restore(&spec.target.tenant)
-            } else {
-                sql::activate_standby(&spec.target.tenant)
-            };
-            let outcome = ctx
-                .observers
-                .execute(observer, vec![statement], &Redactor::default())
-                .await;
-            if let Err(error) = &outcome {
-                tracing::warn!(%error, step = ?decision.step, "restore statement failed; retrying on the next look");
-            }
-            Ok(Some(outcome.is_ok()))
-        }
-        Step::Release => {
-            status::write(ctx, task, current.as_ref(), &decision.status).await?;
-            let released = release(ctx, task, observer, sources, &decision.status).await?;
-            Ok(Some(released))
-        }
-        Step::Submit => {
-            let password = match &spec.decryption {
-                Some(secret) => references::password(ctx, namespace, secret).await?,
-                None => None,
-            };
-            let data_keys = references::access_keys(ctx, namespace, &sources.data).await?;
-            let log_keys = references::access_keys(ctx, namespace, &sources.log).await?;
-            let redactor = Redactor::new(
-                password.iter().cloned().chain(
-                    [&data_keys, &log_keys]
-                        .into_iter()
-                        .flatten()
-                        .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
-                ),
-            );
-            // The intent goes to the API server before anything goes to OceanBase.
-            let intent = RecoveryTaskStatus {
-                submitted_at: Some(super::conditions::api_time(crate::clock::now())),
-                ..decision.status.clone()
-            };
-            status::write(ctx, task, current.as_ref(), &intent).await?;
-            crate::crash::point("intent/RecoveryTask/after");
-            let statements = restore_statements(
-                spec,
-                sources,
-                password.as_deref(),
-                [&data_keys, &log_keys],
-                task,
-            );
-            let outcome = ctx.observers.execute(observer, statements, &redactor).await;
-            let went_through = outcome.as_ref().err().is_none_or(ObError::is_transient);
-            let (after, step) = after_submit(task, intent.clone(), outcome, crate::clock::now());
-            status::write(ctx, task, Some(&intent), &after).await?;
-            if step == Step::Release {
-                release(ctx, task, observer, sources, &after).await?;
-            }
-            Ok(Some(went_through))
-        }
-    }
 }
 
 /// The batch that starts a restore, on one session: the unit and pool (if the task makes them), `SET
@@ -352,41 +377,6 @@ fn restore_statements(
     statements
 }
 
-/// Drops the pool (and unit) the task created; on success the status forgets the pool.
-async fn release(
-    ctx: &Context,
-    task: &RecoveryTask,
-    observer: &ClusterObserver,
-    sources: &Sources,
-    status_now: &RecoveryTaskStatus,
-) -> Result<bool, Error> {
-    let Some(pool) = &status_now.resource_pool else {
-        return Ok(true);
-    };
-    let mut statements = vec![sql::drop_resource(true, pool)];
-    if task.spec.target.resources.unit.is_some() {
-        statements.push(sql::drop_resource(false, &sources.names.unit));
-    }
-    match ctx
-        .observers
-        .execute(observer, statements, &Redactor::default())
-        .await
-    {
-        Ok(()) => {
-            let released = RecoveryTaskStatus {
-                resource_pool: None,
-                ..status_now.clone()
-            };
-            status::write(ctx, task, Some(status_now), &released).await?;
-            Ok(true)
-        }
-        Err(error) => {
-            tracing::warn!(%error, pool, "dropping the restore's resource pool failed; retrying later");
-            Ok(false)
-        }
-    }
-}
-
 /// What is wrong with the spec that the CRD schema cannot tell: a recovery time that is not a real instant.
 fn spec_problems(spec: &RecoveryTaskSpec) -> Vec<Problem> {
     spec.until
@@ -401,34 +391,6 @@ fn spec_problems(spec: &RecoveryTaskSpec) -> Vec<Problem> {
         })
         .into_iter()
         .collect()
-}
-
-/// The status a restore should have, given what was found and what its status already records.
-fn desired_status(
-    task: &RecoveryTask,
-    source_cluster: Option<String>,
-    problems: &[Problem],
-    now: Timestamp,
-) -> RecoveryTaskStatus {
-    let previous = task.status.clone().unwrap_or_default();
-    let health = health(
-        problems,
-        Health::Progressing {
-            reason: Reason::Pending,
-            message: "waiting for the pre-flight checks against OceanBase".into(),
-        },
-    );
-    let (conditions, message) =
-        summarize(&previous.conditions, task.metadata.generation, &health, now);
-    RecoveryTaskStatus {
-        phase: Some(previous.phase.unwrap_or(RecoveryTaskPhase::Pending)),
-        conditions,
-        observed_generation: task.metadata.generation,
-        message,
-        source_cluster_name: source_cluster.or(previous.source_cluster_name),
-        observed_retry: previous.observed_retry.or(Some(task.spec.retry)),
-        ..previous
-    }
 }
 
 #[cfg(test)]
@@ -464,7 +426,7 @@ until: {until}
 
     #[test]
     fn a_new_restore_is_pending_and_remembers_its_attempt() {
-        let status = desired_status(
+        let status = decide::stalled(
             &task("{latest: true}"),
             Some("obcluster".into()),
             &[],
@@ -473,5 +435,29 @@ until: {until}
         assert_eq!(status.phase, Some(RecoveryTaskPhase::Pending));
         assert_eq!(status.observed_retry, Some(0));
         assert_eq!(status.source_cluster_name.as_deref(), Some("obcluster"));
+    }
+
+    #[test]
+    fn a_restore_is_done_only_when_nothing_is_left_to_release_or_retry() {
+        let ended = |phase, pool: Option<&str>, observed_retry| {
+            let mut task = task("{latest: true}");
+            task.status = Some(RecoveryTaskStatus {
+                phase: Some(phase),
+                resource_pool: pool.map(str::to_string),
+                observed_retry: Some(observed_retry),
+                ..RecoveryTaskStatus::default()
+            });
+            task
+        };
+        assert!(ended(RecoveryTaskPhase::Completed, None, 0).done());
+        assert!(ended(RecoveryTaskPhase::Canceled, None, 0).done());
+        assert!(
+            !ended(RecoveryTaskPhase::Failed, Some("obrt_r_pool"), 0).done(),
+            "the pool it created is still to be dropped"
+        );
+        let mut retried = ended(RecoveryTaskPhase::Failed, None, 0);
+        retried.spec.retry = 1;
+        assert!(!retried.done(), "a new attempt was asked for");
+        assert!(!ended(RecoveryTaskPhase::InProgress, None, 0).done());
     }
 }
