@@ -7,6 +7,7 @@ pub mod crash;
 pub mod crdgen;
 pub mod http;
 pub mod metrics;
+pub mod names;
 pub mod observer;
 pub mod oceanbase;
 pub mod readiness;

@@ -54,11 +54,7 @@ pub fn next(cron: &Cron, zone: &TimeZone, after: Timestamp) -> Option<Timestamp>
 pub fn task_name(strategy: &str, tenant: &str, incremental: bool, at: Timestamp) -> String {
     let stamp = at.strftime("%Y%m%d-%H%M").to_string();
     let mode = if incremental { "inc" } else { "full" };
-    crate::controller::backup_strategy::children::child_name(
-        strategy,
-        tenant,
-        &format!("{mode}-{stamp}"),
-    )
+    crate::names::child_name(strategy, tenant, &format!("{mode}-{stamp}"))
 }
 
 #[cfg(test)]

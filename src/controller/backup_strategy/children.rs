@@ -19,13 +19,13 @@ use crate::{
 /// the strategies' finalizers, which the operator does not hold (least privilege), and background garbage
 /// collection removes the children either way.
 pub fn owner(strategy: &BackupStrategy) -> serde_json::Value {
-    json!([{
-        "apiVersion": BackupStrategy::api_version(&()),
-        "kind": BackupStrategy::kind(&()),
-        "name": strategy.name_any(),
-        "uid": strategy.metadata.uid.clone().unwrap_or_default(),
-        "controller": true,
-    }])
+    // A strategy read from the API server always has its name and uid.
+    json!(
+        strategy
+            .controller_owner_ref(&())
+            .into_iter()
+            .collect::<Vec<_>>()
+    )
 }
 
 fn selector(strategy: &BackupStrategy) -> ListParams {
@@ -119,21 +119,9 @@ where
     Ok(())
 }
 
-/// The name of a strategy's child for a tenant: `<strategy>-<tenant>-<suffix>`, with the tenant in DNS form.
-/// A name is at most 253 characters; the part that makes it unique (tenant and suffix) is kept whole.
-pub fn child_name(strategy: &str, tenant: &str, suffix: &str) -> String {
-    let tenant = tenant.to_lowercase().replace('_', "-");
-    let room = 253usize.saturating_sub(suffix.len() + tenant.len() + 2);
-    let strategy: String = strategy.chars().take(room).collect();
-    format!(
-        "{}-{tenant}-{suffix}",
-        strategy.trim_end_matches(['-', '.'])
-    )
-}
-
 /// The name of the strategy's LogBackup for a tenant.
 pub fn log_backup_name(strategy: &BackupStrategy, tenant: &str) -> String {
-    child_name(&strategy.name_any(), tenant, "log")
+    crate::names::child_name(&strategy.name_any(), tenant, "log")
 }
 
 /// Makes the strategy's LogBackups match `tenants` (none when log backup is disabled): creates or updates

@@ -45,7 +45,7 @@ pub struct MirrorPlan {
 
 /// The name of the mirror of a tenant's delete job.
 pub fn mirror_name(strategy: &str, tenant: &str, job_id: i64) -> String {
-    children::child_name(strategy, tenant, &format!("clean-{job_id}"))
+    crate::names::child_name(strategy, tenant, &format!("clean-{job_id}"))
 }
 
 /// Plans mirrors for the policy jobs of `tenants` and prunes finished ones beyond the history limits.
