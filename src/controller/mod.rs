@@ -92,17 +92,6 @@ pub fn statement_sent(
     observer.poke();
 }
 
-/// The health an object has given the problems found: stalled on the first problem, else `otherwise`.
-pub fn health(problems: &[error::Problem], otherwise: Health) -> Health {
-    match problems.first() {
-        Some(p) => Health::Stalled {
-            reason: p.reason,
-            message: p.message.clone(),
-        },
-        None => otherwise,
-    }
-}
-
 /// When to look at an object again: only after a spec change when its spec is wrong, after a while when
 /// something it refers to is missing, and otherwise when something changes.
 pub fn next_action(problems: &[error::Problem]) -> Action {
@@ -135,13 +124,22 @@ where
     Ok(next_action(problems))
 }
 
-/// The conditions and message of a status with the given health, keeping unchanged conditions' times.
+/// The conditions and message of a status that cannot go on because of `problems` (Stalled on the first),
+/// or, without any, is `otherwise`; unchanged conditions keep their times.
 pub fn summarize(
     previous: &[Condition],
     generation: Option<i64>,
-    health: &Health,
+    problems: &[error::Problem],
+    otherwise: Health,
     now: jiff::Timestamp,
 ) -> (Vec<Condition>, Option<String>) {
+    let health = match problems.first() {
+        Some(p) => Health::Stalled {
+            reason: p.reason,
+            message: p.message.clone(),
+        },
+        None => otherwise,
+    };
     (
         merge(previous, health.conditions(generation), now),
         Some(health.message().to_string()),

@@ -16,6 +16,7 @@ use std::{fmt::Debug, future::Future, sync::Arc, time::Duration};
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
+use super::references::Placement;
 use super::{
     Context, Error, Gate, Kind, Reconcile,
     error::Problem,
@@ -23,7 +24,10 @@ use super::{
     status::{self, StatusView},
 };
 use crate::{
-    api::common::ClusterConnection,
+    api::{
+        BackupTaskStatus, CleanupTaskStatus, LogBackupStatus, RecoveryTaskStatus,
+        common::{ClusterConnection, StorageDestination},
+    },
     observer::{ClusterKey, ClusterObserver, Interest, ObjectKey, Observation},
     oceanbase::{ObError, Redactor},
     timing::Clock,
@@ -51,6 +55,81 @@ pub enum References<R> {
     },
     /// Something the schema requires is absent: nothing to do until the object changes.
     Incomplete,
+}
+
+impl<R> References<R> {
+    /// What a reference check came to: `found` when it found it and no problem, else the problems.
+    pub fn of(found: Option<R>, problems: Vec<Problem>) -> Self {
+        match found {
+            Some(found) if problems.is_empty() => Self::Found(found),
+            _ => Self::Wrong {
+                problems,
+                cluster: None,
+            },
+        }
+    }
+}
+
+/// A task's cluster and the one destination it writes to (a backup's data, an archive's log destination).
+pub struct Target {
+    pub placement: Placement,
+    pub destination: StorageDestination,
+}
+
+impl Target {
+    /// The placement of a task with the destination `pick` chooses from it (present once the check found
+    /// no problem: the schema requires one).
+    pub fn of(
+        found: References<Placement>,
+        pick: impl FnOnce(&Placement) -> Option<StorageDestination>,
+    ) -> References<Self> {
+        match found {
+            References::Found(placement) => match pick(&placement) {
+                Some(destination) => References::Found(Self {
+                    placement,
+                    destination,
+                }),
+                None => References::Incomplete,
+            },
+            References::Wrong { problems, cluster } => References::Wrong { problems, cluster },
+            References::Incomplete => References::Incomplete,
+        }
+    }
+}
+
+/// When a task's submission went out, as its status records it.
+pub trait Submission {
+    fn submitted_at(&self) -> Option<Timestamp>;
+    /// The status recording that a submission goes out at `now`.
+    fn with_intent(&self, now: Timestamp) -> Self;
+}
+
+macro_rules! submission {
+    ($($status:ty),+) => {$(
+        impl Submission for $status {
+            fn submitted_at(&self) -> Option<Timestamp> {
+                self.submitted_at.as_ref().map(|t| t.0)
+            }
+            fn with_intent(&self, now: Timestamp) -> Self {
+                Self {
+                    submitted_at: Some(super::conditions::api_time(now)),
+                    ..self.clone()
+                }
+            }
+        }
+    )+};
+}
+
+submission!(BackupTaskStatus, CleanupTaskStatus, RecoveryTaskStatus);
+
+/// A LogBackup submits nothing: its statements may all be sent again.
+impl Submission for LogBackupStatus {
+    fn submitted_at(&self) -> Option<Timestamp> {
+        None
+    }
+    fn with_intent(&self, _now: Timestamp) -> Self {
+        self.clone()
+    }
 }
 
 /// What a step does to OceanBase.
@@ -91,7 +170,7 @@ pub enum Prepared<S> {
 
 /// A task kind, as [`drive`] needs it.
 pub trait Task: Reconcile {
-    type Status: StatusView + Clone + Debug + Send + Sync;
+    type Status: StatusView + Submission + Clone + Debug + Send + Sync;
     type Step: Copy + Debug + PartialEq + Send + Sync;
     /// What the object's references resolve to.
     type Refs: Send + Sync;
@@ -170,12 +249,6 @@ pub trait Task: Reconcile {
     fn done_anyway(_error: &ObError) -> bool {
         false
     }
-
-    /// `status` recording that a submission is about to go out.
-    fn intent(status: &Self::Status, now: Timestamp) -> Self::Status;
-
-    /// When the status says a submission went out, if it does.
-    fn submitted_at(status: &Self::Status) -> Option<Timestamp>;
 }
 
 /// Reconciles one task of kind `T`.
@@ -253,7 +326,7 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
     if let Some(went_through) = act(obj.as_ref(), &place, &decision).await? {
         super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
     }
-    let grace = Clock::current().grace_recheck(T::submitted_at(&decision.status));
+    let grace = Clock::current().grace_recheck(decision.status.submitted_at());
     let wait = decision.interest.as_ref().map(|_| {
         decision
             .recheck
@@ -304,7 +377,7 @@ async fn act<T: Task>(
         };
         let sent = if effect == Effect::Submit {
             // The intent goes to the API server before the statement goes to OceanBase.
-            let intent = T::intent(&status, crate::clock::now());
+            let intent = status.with_intent(crate::clock::now());
             status::write(ctx, obj, current.as_ref(), &intent).await?;
             crate::crash::point(&format!("intent/{}/after", T::KIND));
             intent

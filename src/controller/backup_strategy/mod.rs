@@ -27,8 +27,8 @@ use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
-    Context, Error, Reconcile, conditions::Health, error::Problem, health, namespace_of,
-    next_action, references::ReferenceCheck, status, summarize,
+    Context, Error, Reconcile, conditions::Health, error::Problem, namespace_of, next_action,
+    references::ReferenceCheck, status,
 };
 use crate::{
     api::{BackupStrategy, BackupStrategySpec, BackupStrategyStatus, StrategyPhase},
@@ -343,7 +343,9 @@ fn desired_status(
             _ => StrategyPhase::PendingScheduling,
         }
     };
-    let health = health(
+    let (conditions, message) = crate::controller::summarize(
+        &previous.conditions,
+        strategy.metadata.generation,
         problems,
         Health::Progressing {
             reason: match phase {
@@ -356,11 +358,6 @@ fn desired_status(
             },
             message: "waiting to configure OceanBase for this strategy".into(),
         },
-    );
-    let (conditions, message) = summarize(
-        &previous.conditions,
-        strategy.metadata.generation,
-        &health,
         now,
     );
     BackupStrategyStatus {

@@ -433,15 +433,16 @@ pub fn stalled(
     now: Timestamp,
 ) -> BackupTaskStatus {
     let previous = task.status.clone().unwrap_or_default();
-    let health = crate::controller::health(
+    let (conditions, message) = crate::controller::summarize(
+        &previous.conditions,
+        task.metadata.generation,
         problems,
         Health::Progressing {
             reason: Reason::Pending,
             message: "waiting to be submitted to OceanBase".into(),
         },
+        now,
     );
-    let (conditions, message) =
-        crate::controller::summarize(&previous.conditions, task.metadata.generation, &health, now);
     BackupTaskStatus {
         phase: Some(previous.phase.unwrap_or(BackupTaskPhase::Pending)),
         conditions,

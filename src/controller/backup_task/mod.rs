@@ -16,15 +16,12 @@ use super::{
     error::Problem,
     ownership,
     reason::Reason,
-    references::{self, Placement, ReferenceCheck},
+    references::{self, ReferenceCheck},
     status::StatusView,
-    task::{self, Batch, Effect, Prepared, References, Task},
+    task::{self, Batch, Effect, Prepared, References, Target, Task},
 };
 use crate::{
-    api::{
-        BackupStrategy, BackupTask, BackupTaskStatus,
-        common::{ClusterConnection, StorageDestination},
-    },
+    api::{BackupStrategy, BackupTask, BackupTaskStatus, common::ClusterConnection},
     observer::Observation,
     oceanbase::{ObError, Redactor, sql},
     timing::Clock,
@@ -49,12 +46,6 @@ impl Reconcile for BackupTask {
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         task::drive(task, ctx).await
     }
-}
-
-/// Where a task backs up: its cluster (and strategy's encryption) and its data destination.
-pub struct Target {
-    placement: Placement,
-    destination: StorageDestination,
 }
 
 impl Task for BackupTask {
@@ -89,19 +80,9 @@ impl Task for BackupTask {
                 &spec.tenant,
             )
             .await?;
-        Ok(match (placement, check.problems.is_empty()) {
-            (Some(placement), true) => match placement.data_destination.clone() {
-                Some(destination) => References::Found(Target {
-                    placement,
-                    destination,
-                }),
-                None => References::Incomplete,
-            },
-            _ => References::Wrong {
-                problems: check.problems,
-                cluster: None,
-            },
-        })
+        Ok(Target::of(References::of(placement, check.problems), |p| {
+            p.data_destination.clone()
+        }))
     }
 
     fn cluster(target: &Target) -> &ClusterConnection {
@@ -245,17 +226,6 @@ impl Task for BackupTask {
         now: Timestamp,
     ) -> (BackupTaskStatus, Option<Step>) {
         (decide::after_step(self, step, sent, outcome, now), None)
-    }
-
-    fn intent(status: &BackupTaskStatus, now: Timestamp) -> BackupTaskStatus {
-        BackupTaskStatus {
-            submitted_at: Some(super::conditions::api_time(now)),
-            ..status.clone()
-        }
-    }
-
-    fn submitted_at(status: &BackupTaskStatus) -> Option<Timestamp> {
-        status.submitted_at.as_ref().map(|t| t.0)
     }
 }
 

@@ -285,17 +285,14 @@ pub fn stalled(
     now: Timestamp,
 ) -> CleanupTaskStatus {
     let previous = cleanup.status.clone().unwrap_or_default();
-    let health = crate::controller::health(
+    let (conditions, message) = crate::controller::summarize(
+        &previous.conditions,
+        cleanup.metadata.generation,
         problems,
         Health::Progressing {
             reason: Reason::Pending,
             message: "waiting to be started in OceanBase".into(),
         },
-    );
-    let (conditions, message) = crate::controller::summarize(
-        &previous.conditions,
-        cleanup.metadata.generation,
-        &health,
         now,
     );
     CleanupTaskStatus {

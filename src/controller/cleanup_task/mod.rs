@@ -71,13 +71,7 @@ impl Task for CleanupTask {
             )
             .await?;
         check.problems.extend(job_id_problem(self));
-        Ok(match (placement, check.problems.is_empty()) {
-            (Some(placement), true) => References::Found(placement),
-            _ => References::Wrong {
-                problems: check.problems,
-                cluster: None,
-            },
-        })
+        Ok(References::of(placement, check.problems))
     }
 
     fn cluster(placement: &Placement) -> &ClusterConnection {
@@ -147,17 +141,6 @@ impl Task for CleanupTask {
             // A cancel changes nothing until OceanBase is read again.
             Step::Wait | Step::Cancel => (sent, None),
         }
-    }
-
-    fn intent(status: &CleanupTaskStatus, now: Timestamp) -> CleanupTaskStatus {
-        CleanupTaskStatus {
-            submitted_at: Some(super::conditions::api_time(now)),
-            ..status.clone()
-        }
-    }
-
-    fn submitted_at(status: &CleanupTaskStatus) -> Option<Timestamp> {
-        status.submitted_at.as_ref().map(|t| t.0)
     }
 }
 

@@ -461,17 +461,14 @@ pub fn stalled(
             (LogBackupPhase::Stopping, "waiting to stop log archiving")
         }
     };
-    let health = crate::controller::health(
+    let (conditions, message) = crate::controller::summarize(
+        &previous.conditions,
+        archive.metadata.generation,
         problems,
         Health::Progressing {
             reason: phase_reason(phase),
             message: waiting.into(),
         },
-    );
-    let (conditions, message) = crate::controller::summarize(
-        &previous.conditions,
-        archive.metadata.generation,
-        &health,
         now,
     );
     LogBackupStatus {

@@ -14,14 +14,13 @@ use super::{
     Context, Error, Kind, Reconcile,
     error::Problem,
     ownership,
-    references::{self, Placement, ReferenceCheck},
+    references::{self, ReferenceCheck},
     status::StatusView,
-    task::{self, Batch, Effect, Prepared, References, Task},
+    task::{self, Batch, Effect, Prepared, References, Target, Task},
 };
 use crate::{
     api::{
-        BackupStrategy, LogBackup, LogBackupStatus,
-        common::{ClusterConnection, StorageDestination},
+        BackupStrategy, LogBackup, LogBackupStatus, common::ClusterConnection,
         log_backup::DesiredArchiveState,
     },
     observer::Observation,
@@ -40,12 +39,6 @@ impl Reconcile for LogBackup {
     async fn reconcile(archive: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         task::drive(archive, ctx).await
     }
-}
-
-/// Where a tenant archives: its cluster and its log destination.
-pub struct Target {
-    placement: Placement,
-    destination: StorageDestination,
 }
 
 impl Task for LogBackup {
@@ -78,19 +71,9 @@ impl Task for LogBackup {
                 &spec.tenant,
             )
             .await?;
-        Ok(match (placement, check.problems.is_empty()) {
-            (Some(placement), true) => match placement.log_destination.clone() {
-                Some(destination) => References::Found(Target {
-                    placement,
-                    destination,
-                }),
-                None => References::Incomplete,
-            },
-            _ => References::Wrong {
-                problems: check.problems,
-                cluster: None,
-            },
-        })
+        Ok(Target::of(References::of(placement, check.problems), |p| {
+            p.log_destination.clone()
+        }))
     }
 
     fn cluster(target: &Target) -> &ClusterConnection {
@@ -212,15 +195,6 @@ impl Task for LogBackup {
     /// Already in the asked archive mode counts as done.
     fn done_anyway(error: &ObError) -> bool {
         error.code().is_some_and(codes::already_in_mode)
-    }
-
-    /// A LogBackup submits nothing.
-    fn intent(status: &LogBackupStatus, _now: Timestamp) -> LogBackupStatus {
-        status.clone()
-    }
-
-    fn submitted_at(_status: &LogBackupStatus) -> Option<Timestamp> {
-        None
     }
 }
 

@@ -673,15 +673,16 @@ pub fn stalled(
     now: Timestamp,
 ) -> RecoveryTaskStatus {
     let previous = task.status.clone().unwrap_or_default();
-    let health = crate::controller::health(
+    let (conditions, message) = crate::controller::summarize(
+        &previous.conditions,
+        task.metadata.generation,
         problems,
         Health::Progressing {
             reason: Reason::Pending,
             message: "waiting for the pre-flight checks against OceanBase".into(),
         },
+        now,
     );
-    let (conditions, message) =
-        crate::controller::summarize(&previous.conditions, task.metadata.generation, &health, now);
     RecoveryTaskStatus {
         phase: Some(previous.phase.unwrap_or(RecoveryTaskPhase::Pending)),
         conditions,

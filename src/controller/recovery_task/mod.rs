@@ -246,17 +246,6 @@ impl Task for RecoveryTask {
     ) -> (RecoveryTaskStatus, Option<Step>) {
         decide::after_step(self, step, sent, outcome, now)
     }
-
-    fn intent(status: &RecoveryTaskStatus, now: Timestamp) -> RecoveryTaskStatus {
-        RecoveryTaskStatus {
-            submitted_at: Some(super::conditions::api_time(now)),
-            ..status.clone()
-        }
-    }
-
-    fn submitted_at(status: &RecoveryTaskStatus) -> Option<Timestamp> {
-        status.submitted_at.as_ref().map(|t| t.0)
-    }
 }
 
 /// The resource unit and pool a task creates, named after it (OceanBase names: letters, digits, `_`).
