@@ -20,8 +20,8 @@ use crate::{
         conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
         error::Problem,
     },
-    observer::{Interest, Observation, scn_time},
-    oceanbase::{ObError, RestoreJobRow, Snapshot, TenantRole, codes},
+    observer::{Interest, Observation},
+    oceanbase::{ObError, codes},
 };
 
 /// Condition type: the recovery point lies inside a recoverable window.
@@ -171,7 +171,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         _ => inputs.clock.now,
     };
     if let Some(job) = snapshot.restore_by_description(&description(task)) {
-        return follow(inputs, base, snapshot, job, reachable);
+        return super::follow::follow(inputs, base, snapshot, job, reachable);
     }
     // After an intent or a recorded job (the intent is cleared once the job is seen), a restore missing
     // from a read that did not look for it (restores unread, or its description not asked for) proves
@@ -219,7 +219,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::Canceled,
             message: "canceled before the restore was started".into(),
         };
-        return ended(inputs, status, health, reachable);
+        return super::follow::ended(inputs, status, health, reachable);
     }
     let target = &spec.target.tenant;
     if snapshot.tenant(target).is_some() {
@@ -380,217 +380,6 @@ fn wait(
     }
 }
 
-/// A task that has just ended Failed or Canceled: release what it created.
-fn ended(
-    inputs: &Inputs<'_>,
-    status: RecoveryTaskStatus,
-    health: Health,
-    reachable: Condition,
-) -> Decision {
-    let release = status.resource_pool.is_some();
-    Decision {
-        status: with_health(
-            status,
-            inputs.task,
-            &health,
-            Some(vec![reachable]),
-            inputs.clock.now,
-        ),
-        step: if release { Step::Release } else { Step::Wait },
-        interest: None,
-        recheck: None,
-    }
-}
-
-/// The status of a task whose restore OceanBase lists.
-fn follow(
-    inputs: &Inputs<'_>,
-    base: RecoveryTaskStatus,
-    snapshot: &Snapshot,
-    job: &RestoreJobRow,
-    reachable: Condition,
-) -> Decision {
-    let task = inputs.task;
-    let spec = &task.spec;
-    let progress = if job.total_bytes > 0 {
-        Some(i32::try_from((job.finish_bytes * 100 / job.total_bytes).clamp(0, 100)).unwrap_or(0))
-    } else {
-        base.progress
-    };
-    let base = RecoveryTaskStatus {
-        job_id: Some(job.job_id),
-        submitted_at: None,
-        started_at: job.start.map(api_time).or(base.started_at),
-        restore_scn: i64::try_from(job.restore_scn).ok().filter(|s| *s > 0),
-        recovery_time: (job.restore_scn > 0).then(|| api_time(scn_time(job.restore_scn))),
-        progress,
-        ..base
-    };
-    let succeeded = job.status.succeeded();
-    let failed = job.finished && !succeeded;
-    if failed {
-        let canceled = spec.cancel;
-        let status = RecoveryTaskStatus {
-            phase: Some(if canceled {
-                RecoveryTaskPhase::Canceled
-            } else {
-                RecoveryTaskPhase::Failed
-            }),
-            ended_at: job
-                .finish
-                .map(api_time)
-                .or(Some(api_time(inputs.clock.now))),
-            failure: (!canceled).then(|| Failure {
-                code: None,
-                message: if job.comment.is_empty() {
-                    format!(
-                        "OceanBase ended restore job {} with {}",
-                        job.job_id, job.status
-                    )
-                } else {
-                    job.comment.clone()
-                },
-            }),
-            ..base
-        };
-        let health = if canceled {
-            Health::Ready {
-                reason: Reason::Canceled,
-                message: format!("restore job {} was canceled", job.job_id),
-            }
-        } else {
-            Health::Stalled {
-                reason: Reason::RestoreFailed,
-                message: format!(
-                    "{}; increase spec.retry to try again",
-                    status
-                        .failure
-                        .as_ref()
-                        .map(|f| f.message.clone())
-                        .unwrap_or_default()
-                ),
-            }
-        };
-        return ended(inputs, status, health, reachable);
-    }
-    let keep_watching = Some(Interest {
-        tenant: spec.target.tenant.clone(),
-        description: Some(description(task)),
-        active: true,
-        restore: true,
-        since: None,
-        overview: Vec::new(),
-    });
-    if !succeeded {
-        // RESTORE_FAIL on the progress row: ending, its cause comes with the history row.
-        let cancel = spec.cancel && !job.status.failed();
-        let health = Health::Progressing {
-            reason: Reason::InProgress,
-            message: format!(
-                "restore job {} {}{}",
-                job.job_id,
-                job.status,
-                progress.map(|p| format!(", {p}%")).unwrap_or_default()
-            ),
-        };
-        let status = RecoveryTaskStatus {
-            phase: Some(RecoveryTaskPhase::InProgress),
-            ..base
-        };
-        return Decision {
-            status: with_health(
-                status,
-                task,
-                &health,
-                Some(vec![reachable]),
-                inputs.clock.now,
-            ),
-            step: if cancel { Step::Cancel } else { Step::Wait },
-            interest: keep_watching,
-            recheck: None,
-        };
-    }
-    let tenant = snapshot.tenant(&spec.target.tenant);
-    let role = tenant.map(|t| &t.role);
-    let done = !spec.activate || role == Some(&TenantRole::Primary);
-    if done && job.finished {
-        let status = RecoveryTaskStatus {
-            phase: Some(RecoveryTaskPhase::Completed),
-            progress: Some(100),
-            ended_at: job
-                .finish
-                .map(api_time)
-                .or(Some(api_time(inputs.clock.now))),
-            ..base
-        };
-        let health = Health::Ready {
-            reason: Reason::Completed,
-            message: format!(
-                "tenant {} restored{}",
-                spec.target.tenant,
-                if spec.activate {
-                    " and primary"
-                } else {
-                    " as a standby"
-                }
-            ),
-        };
-        return Decision {
-            status: with_health(
-                status,
-                task,
-                &health,
-                Some(vec![reachable]),
-                inputs.clock.now,
-            ),
-            step: Step::Wait,
-            interest: None,
-            recheck: None,
-        };
-    }
-    let activating = spec.activate && role == Some(&TenantRole::Standby);
-    let health = Health::Progressing {
-        reason: if activating {
-            Reason::Activating
-        } else {
-            Reason::Finishing
-        },
-        message: if activating {
-            format!("promoting standby tenant {} to primary", spec.target.tenant)
-        } else {
-            format!(
-                "restore job {} finished; waiting for OceanBase to record it",
-                job.job_id
-            )
-        },
-    };
-    let status = RecoveryTaskStatus {
-        phase: Some(if spec.activate {
-            RecoveryTaskPhase::Activating
-        } else {
-            RecoveryTaskPhase::InProgress
-        }),
-        progress: Some(100),
-        ..base
-    };
-    Decision {
-        status: with_health(
-            status,
-            task,
-            &health,
-            Some(vec![reachable]),
-            inputs.clock.now,
-        ),
-        step: if activating {
-            Step::Activate
-        } else {
-            Step::Wait
-        },
-        interest: keep_watching,
-        recheck: None,
-    }
-}
-
 /// The status after the RESTORE batch: submitted; refused because another restore of that name runs
 /// (stays Pending, tried again later); refused for good (Failed with OceanBase's code and message, and what
 /// the task created released); or unknown (the cluster did not answer: the intent stays and the lookup by
@@ -726,7 +515,10 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     use super::*;
-    use crate::{api::RecoveryTaskSpec, oceanbase::TenantRow};
+    use crate::{
+        api::RecoveryTaskSpec,
+        oceanbase::{RestoreJobRow, Snapshot, TenantRow},
+    };
 
     fn at(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).expect("time")

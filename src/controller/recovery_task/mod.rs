@@ -5,6 +5,7 @@
 //! intent), `CANCEL RESTORE`, `ACTIVATE STANDBY`, or dropping the pool and unit it created.
 
 pub mod decide;
+pub mod follow;
 pub mod point;
 
 use std::{sync::Arc, time::Duration};
