@@ -5,7 +5,6 @@
 
 use std::{
     collections::{HashMap, HashSet},
-    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -16,17 +15,16 @@ use kube::{Api, Client};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+mod change;
 mod clean_history;
 mod cluster_metrics;
 
+use change::{fingerprint, is_busy};
 use clean_history::CleanHistory;
 
 use crate::{
     metrics::{ClusterLabels, Metrics},
-    oceanbase::{
-        Connect, ConnectionInfo, JobStatus, ObError, OceanBase, Redactor, RoundStatus, Snapshot,
-        SnapshotRequest, TenantRow,
-    },
+    oceanbase::{Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest},
 };
 
 /// How often to poll while something watched is active, and while everything is idle.
@@ -452,138 +450,6 @@ impl ClusterObserver {
     pub fn poke(&self) {
         self.poke.notify_one();
     }
-}
-
-/// Whether the cluster has work under way that the operator should follow closely.
-fn is_busy(snapshot: &Snapshot) -> bool {
-    snapshot.rounds.iter().any(|r| {
-        !matches!(
-            r.status,
-            RoundStatus::Doing
-                | RoundStatus::Stop
-                | RoundStatus::Suspend
-                | RoundStatus::Interrupted
-        )
-    }) || snapshot.clean_jobs.iter().any(|j| !j.status.is_final())
-        || snapshot.restores.iter().any(|r| !r.finished)
-}
-
-/// What of a tenant's delete jobs matters to the objects watching it.
-fn clean_fingerprint(
-    snapshot: &Snapshot,
-    tenant_id: Option<i64>,
-) -> Vec<(i64, i64, &JobStatus, i64)> {
-    snapshot
-        .clean_jobs
-        .iter()
-        .filter(|j| tenant_id.is_none_or(|t| t == j.tenant_id))
-        .map(|j| (j.tenant_id, j.job_id, &j.status, j.success_task_count))
-        .collect()
-}
-
-/// How much of the archive checkpoint matters to an object: to the minute, so that steady archiving does
-/// not wake log backups every cycle.
-const CHECKPOINT_GRAIN_NS: u64 = 60_000_000_000;
-
-/// A hash of what an object's reconcile reads from the observation.
-fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
-    let hasher = BuildHasherDefault::<DefaultHasher>::default();
-    let Observation::Seen { snapshot, .. } = observation else {
-        return hasher.hash_one(matches!(observation, Observation::Unknown));
-    };
-    if interest.tenant.is_empty() {
-        // An overview (a strategy's) of its tenants, coarsely.
-        let covered: Vec<&TenantRow> = snapshot
-            .tenants
-            .iter()
-            .filter(|t| {
-                interest.overview.is_empty()
-                    || interest
-                        .overview
-                        .iter()
-                        .any(|name| name.eq_ignore_ascii_case(&t.name))
-            })
-            .collect();
-        let ids: HashSet<i64> = covered.iter().map(|t| t.id).collect();
-        let rounds: Vec<_> = snapshot
-            .rounds
-            .iter()
-            .filter(|r| ids.contains(&r.tenant_id))
-            .map(|r| {
-                (
-                    r.tenant_id,
-                    &r.status,
-                    r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
-                )
-            })
-            .collect();
-        let sets: Vec<_> = snapshot
-            .sets
-            .iter()
-            .filter(|s| ids.contains(&s.tenant_id))
-            .map(|s| (s.tenant_id, s.backup_set_id, &s.status, &s.file_status))
-            .collect();
-        let pieces: Vec<_> = snapshot
-            .pieces
-            .iter()
-            .filter(|p| ids.contains(&p.tenant_id))
-            .map(|p| (p.tenant_id, p.piece_id, &p.status, &p.file_status))
-            .collect();
-        let settings: Vec<_> = covered
-            .iter()
-            .map(|t| {
-                (
-                    snapshot.archive_dest(t.id),
-                    snapshot.data_dest(t.id),
-                    snapshot.delete_policy(t.id),
-                )
-            })
-            .collect();
-        let cleans: Vec<_> = clean_fingerprint(snapshot, None)
-            .into_iter()
-            .filter(|(tenant_id, ..)| ids.contains(tenant_id))
-            .collect();
-        return hasher.hash_one(format!(
-            "{covered:?}{rounds:?}{sets:?}{pieces:?}{settings:?}{cleans:?}"
-        ));
-    }
-    if interest.restore {
-        // A restore: its job, and the tenant it creates (which turns PRIMARY on activation).
-        let restore = interest
-            .description
-            .as_deref()
-            .and_then(|d| snapshot.restore_by_description(d));
-        let tenant = snapshot.tenant(&interest.tenant);
-        return hasher.hash_one(format!("{restore:?}{tenant:?}"));
-    }
-    let Some(tenant) = snapshot.tenant(&interest.tenant) else {
-        return hasher.hash_one("no such tenant");
-    };
-    let round = snapshot.round(tenant.id).map(|r| {
-        (
-            r.round_id,
-            &r.status,
-            r.start_scn,
-            r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
-            &r.path,
-            &r.comment,
-        )
-    });
-    let job = interest
-        .description
-        .as_deref()
-        .and_then(|d| snapshot.job_by_description(tenant.id, d));
-    let progress = job.and_then(|j| snapshot.progress(tenant.id, j.job_id));
-    let set = job.and_then(|j| snapshot.set(tenant.id, j.backup_set_id));
-    let other_job = snapshot
-        .active_job(tenant.id)
-        .map(|j| (j.job_id, &j.status));
-    hasher.hash_one(format!(
-        "{tenant:?}{round:?}{:?}{:?}{job:?}{progress:?}{set:?}{other_job:?}{:?}",
-        snapshot.archive_dest(tenant.id),
-        snapshot.data_dest(tenant.id),
-        clean_fingerprint(snapshot, Some(tenant.id)),
-    ))
 }
 
 /// The time of an SCN (nanoseconds since the epoch, reference §0.3).
