@@ -5,6 +5,7 @@ pub mod archive;
 pub mod backup;
 pub mod clean;
 pub mod faults;
+pub mod resources;
 pub mod restore;
 pub mod tenant;
 
