@@ -1,6 +1,7 @@
-//! Physical restore (reference §6): `ALTER SYSTEM RESTORE` creating a new tenant from backup sets and archive pieces found under the `FROM` URIs, the two progress rows (the sys initiator
-//! job and the job inside the new tenant), history `SUCCESS`/`FAIL`, and the restored tenant as STANDBY
-//! until `ACTIVATE STANDBY`.
+//! Physical restore (reference §6): `ALTER SYSTEM RESTORE` creating a new tenant from backup sets and
+//! archive pieces found under the `FROM` URIs, the two progress rows (the sys initiator job and the job
+//! inside the new tenant), history `SUCCESS`/`FAIL`, and the restored tenant as STANDBY until `ACTIVATE
+//! STANDBY`.
 
 use jiff::{SignedDuration, Timestamp};
 
