@@ -3,6 +3,8 @@
 
 use sqlparser::tokenizer::Token;
 
+use super::cursor::Cursor;
+
 use crate::{
     error::SqlError,
     model::{UserChange, clean::CleanTarget},
@@ -163,136 +165,7 @@ pub fn parse(sql: &str) -> Result<Admin, SqlError> {
     Ok(statement)
 }
 
-struct Cursor {
-    tokens: Vec<Token>,
-    at: usize,
-}
-
 impl Cursor {
-    fn peek(&self) -> Option<&Token> {
-        self.tokens.get(self.at)
-    }
-
-    fn near(&self) -> SqlError {
-        let rest: String = self.tokens[self.at.min(self.tokens.len())..]
-            .iter()
-            .map(super::render)
-            .collect::<Vec<_>>()
-            .join(" ");
-        SqlError::syntax(format!(
-            "check the manual that corresponds to your OceanBase version for the right syntax to use near '{rest}'"
-        ))
-    }
-
-    /// Consumes the keyword if it is next.
-    fn keyword(&mut self, word: &str) -> bool {
-        let matches = matches!(self.peek(), Some(Token::Word(w)) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word));
-        if matches {
-            self.at += 1;
-        }
-        matches
-    }
-
-    fn expect(&mut self, word: &str) -> Result<(), SqlError> {
-        if self.keyword(word) {
-            Ok(())
-        } else {
-            Err(self.near())
-        }
-    }
-
-    fn equals(&mut self) {
-        if self.peek() == Some(&Token::Eq) {
-            self.at += 1;
-        }
-    }
-
-    fn string(&mut self) -> Result<String, SqlError> {
-        match self.peek().cloned() {
-            Some(Token::SingleQuotedString(s) | Token::DoubleQuotedString(s)) => {
-                self.at += 1;
-                Ok(s)
-            }
-            _ => Err(self.near()),
-        }
-    }
-
-    /// A name: a bare or backquoted word, or a quoted string.
-    fn name(&mut self) -> Result<String, SqlError> {
-        match self.peek().cloned() {
-            Some(Token::Word(w)) => {
-                self.at += 1;
-                Ok(w.value)
-            }
-            Some(Token::SingleQuotedString(s)) => {
-                self.at += 1;
-                Ok(s)
-            }
-            _ => Err(self.near()),
-        }
-    }
-
-    /// A parameter value: a string, a number or a bare word.
-    fn value(&mut self) -> Result<String, SqlError> {
-        match self.peek().cloned() {
-            Some(Token::Number(n, _)) => {
-                self.at += 1;
-                Ok(n)
-            }
-            _ => self.name(),
-        }
-    }
-
-    fn names(&mut self) -> Result<Vec<String>, SqlError> {
-        let mut names = vec![self.name()?];
-        while self.peek() == Some(&Token::Comma) {
-            self.at += 1;
-            names.push(self.name()?);
-        }
-        Ok(names)
-    }
-
-    /// `TENANT [=] t1[, t2…]` if present.
-    fn tenant_list(&mut self) -> Result<Option<Vec<String>>, SqlError> {
-        if self.keyword("TENANT") {
-            self.equals();
-            Ok(Some(self.names()?))
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// `TENANT [=] t` if present.
-    fn tenant(&mut self) -> Result<Option<String>, SqlError> {
-        if self.keyword("TENANT") {
-            self.equals();
-            Ok(Some(self.name()?))
-        } else {
-            Ok(None)
-        }
-    }
-
-    /// `DESCRIPTION [=] '…'` if present.
-    fn description(&mut self) -> Result<Option<String>, SqlError> {
-        if self.keyword("DESCRIPTION") {
-            self.equals();
-            Ok(Some(self.string()?))
-        } else {
-            Ok(None)
-        }
-    }
-
-    fn end(&mut self) -> Result<(), SqlError> {
-        if self.peek() == Some(&Token::SemiColon) {
-            self.at += 1;
-        }
-        if self.peek().is_some() {
-            Err(self.near())
-        } else {
-            Ok(())
-        }
-    }
-
     /// `CREATE | ALTER | DROP USER …`, if the statement is one.
     fn user(&mut self) -> Result<Option<Admin>, SqlError> {
         let start = self.at;

@@ -3,6 +3,7 @@
 //! recursive-descent parser over `sqlparser`'s tokens. Nothing is matched by raw text.
 
 pub mod admin;
+mod cursor;
 pub mod expr;
 pub mod select;
 pub mod show;
