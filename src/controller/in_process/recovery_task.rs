@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use super::{Rig, ready_cluster};
 use crate::{
     api::{RecoveryTask, RecoveryTaskPhase},
-    oceanbase::{RestoreJobRow, RestoreStatus, TenantRole, TenantRow, TenantStatus},
+    oceanbase::{ObError, RestoreJobRow, RestoreStatus, TenantRole, TenantRow, TenantStatus},
 };
 
 const RECOVERY: &str = "/apis/obbackup.dev/v1alpha1/namespaces/ns/recoverytasks/restore";
@@ -99,4 +99,37 @@ async fn a_restored_standby_is_activated_once_until_the_cluster_was_read_again()
         rig.journal.statements()
     );
     assert_eq!(rig.sent("RESTORE"), 1);
+}
+
+#[tokio::test]
+async fn a_refused_restore_drops_the_pool_it_created_at_once_and_only_once() {
+    let rig = Rig::new("RecoveryTask", ready_cluster());
+    let mut task = recovery_task();
+    task["spec"]["target"]["resources"] =
+        json!({"unit": {"maxCpu": 2, "memorySize": "4G"}, "zones": ["zone1"]});
+    rig.api.put(RECOVERY, task);
+    // OceanBase refuses the RESTORE batch for good (a tenant of that name exists).
+    rig.cluster.answer_next(Err(ObError::Server {
+        code: 5157,
+        message: "tenant exists".into(),
+    }));
+    rig.first_looks::<RecoveryTask>(RECOVERY).await;
+    let statements = rig.journal.statements();
+    let restore = statements.iter().position(|s| s.contains("RESTORE"));
+    let drop = statements
+        .iter()
+        .position(|s| s.contains("DROP RESOURCE POOL"));
+    assert!(
+        matches!((restore, drop), (Some(r), Some(d)) if r < d),
+        "the pool goes right after the refusal: {statements:#?}"
+    );
+    let stored: RecoveryTask = rig.api.object(RECOVERY);
+    let status = stored.status.expect("a status");
+    assert_eq!(status.phase, Some(RecoveryTaskPhase::Failed));
+    assert_eq!(status.resource_pool, None, "the dropped pool is forgotten");
+
+    rig.observed().await;
+    rig.reconcile::<RecoveryTask>(RECOVERY).await;
+    assert_eq!(rig.sent("DROP RESOURCE POOL"), 1);
+    assert_eq!(rig.sent("RESTORE"), 1, "a failed restore is not sent again");
 }
