@@ -5,7 +5,8 @@
 //! 200) samples ([`scale`]). Not a test: run it with `scripts/bench.sh`, which starts the control plane.
 
 mod scale;
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/e2e/support/mod.rs"]
+#[allow(dead_code)] // a bench uses a few of the tests' helpers
 mod support;
 
 use std::sync::Arc;

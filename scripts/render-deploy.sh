@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Renders deploy/ from the chart: the CRDs, and the operator in namespace obbackup-system with the chart's
 # default values, for `kubectl apply -f deploy/`; and Argo CD's health check ConfigMap patch from
-# deploy/argocd/health.lua. tests/chart.rs fails when deploy/ differs from what this writes.
+# deploy/argocd/health.lua. tests/e2e/chart.rs fails when deploy/ differs from what this writes.
 # Usage: scripts/render-deploy.sh [HELM]   (HELM defaults to the one tools/helm/build.sh builds)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -3,7 +3,6 @@
 //! chart's CRDs current, the PrometheusRule naming only metrics the operator exports, and a server-side dry
 //! run of the rendered manifests on the real apiserver.
 
-mod support;
 
 use std::{
     collections::BTreeSet,
@@ -318,7 +317,7 @@ fn alerts_and_the_dashboard_name_only_exported_metrics() {
 #[tokio::test]
 async fn rendered_manifests_pass_a_server_side_dry_run() {
     let Some(helm) = helm() else { return };
-    let Some(plane) = support::cluster::ControlPlane::get() else {
+    let Some(plane) = crate::support::cluster::ControlPlane::get() else {
         return;
     };
     let kubectl = plane.kubectl();
@@ -400,13 +399,13 @@ async fn rendered_manifests_pass_a_server_side_dry_run() {
             "{out}"
         );
     }
-    support::cluster::delete_namespace(&plane.admin().await, &namespace).await;
+    crate::support::cluster::delete_namespace(&plane.admin().await, &namespace).await;
 }
 
 #[tokio::test]
 async fn helm_installs_into_a_clean_namespace_and_uninstalls_cleanly() {
     let Some(helm) = helm() else { return };
-    let Some(plane) = support::cluster::ControlPlane::get() else {
+    let Some(plane) = crate::support::cluster::ControlPlane::get() else {
         return;
     };
     let namespace = plane.namespace("helm").await;
@@ -463,7 +462,7 @@ async fn helm_installs_into_a_clean_namespace_and_uninstalls_cleanly() {
         roles.get_opt(&role_name).await.expect("get").is_none(),
         "the ClusterRole goes with the release"
     );
-    support::cluster::delete_namespace(&client, &namespace).await;
+    crate::support::cluster::delete_namespace(&client, &namespace).await;
 }
 
 fn promtool() -> Option<PathBuf> {

@@ -73,11 +73,6 @@ impl ControlPlane {
         client_from(self.var("OBBACKUP_ADMIN_KUBECONFIG")).await
     }
 
-    /// A client authenticated as the operator's ServiceAccount.
-    pub async fn operator_identity(&self) -> Client {
-        client_from(self.var("OBBACKUP_OPERATOR_KUBECONFIG")).await
-    }
-
     /// The namespace holding the operator's ServiceAccount and leader Lease.
     pub fn operator_namespace(&self) -> &str {
         self.var("OBBACKUP_OPERATOR_NAMESPACE")
@@ -149,6 +144,7 @@ impl ControlPlane {
 
     /// The operator as a Deployment runs it: the default poll intervals (2 s active, 30 s idle) and lease
     /// timing (15 s, renewed 5 s before expiry).
+    #[allow(dead_code)] // the scale bench's
     pub fn start_operator_production(&self, namespace: &str, identity: &str) -> OperatorProcess {
         let extra = [
             "--lease-duration-seconds",
@@ -400,6 +396,7 @@ impl OperatorProcess {
     }
 
     /// Its process id (for its memory and CPU time in /proc).
+    #[allow(dead_code)] // the scale bench's
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

@@ -1,11 +1,10 @@
 //! RecoveryTask end to end (SPEC §2.6, reference §6): the operator binary on the real control plane restores a
 //! tenant backed up by a strategy into a new tenant of obsim, over the MySQL protocol.
 
-mod support;
 
 use jiff::SignedDuration;
 use serde_json::json;
-use support::{
+use crate::support::{
     cluster::eventually,
     recovery::{backed_up, recovery, restores_of},
     simulator,

@@ -3,11 +3,10 @@
 //! operator really writes; the operator never writes a spec and never copies GitOps tracking metadata onto
 //! the objects it creates.
 
-mod support;
 
 use mlua::{Lua, LuaSerdeExt};
 use serde_json::{Value, json};
-use support::{
+use crate::support::{
     cluster::{api_for, eventually},
     simulator,
     world::{GIB, WAIT, World, cluster, strategy_backup_task},

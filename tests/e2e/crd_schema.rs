@@ -2,14 +2,13 @@
 //! their exact message), every CEL rule has a case that trips it, and every example and accepted manifest
 //! passes both CEL and the OpenAPI schema. `tests/apiserver_*.rs` replays the same catalog on a real apiserver.
 
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use kube::core::cel::Validator;
 use ob_backup_operator::api::{self, all_crds};
 use serde_json::Value;
-use support::catalog::{
+use crate::support::catalog::{
     Case, Layer, invalid_cases, repo_root, valid_cases, yaml_documents, yaml_files,
 };
 

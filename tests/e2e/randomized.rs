@@ -7,7 +7,6 @@
 //! end, once left alone, the task is Completed on exactly one. A failure prints its seed; `RANDOMIZED_SEED=n`
 //! replays one, `RANDOMIZED_CASES=n` runs more.
 
-mod support;
 
 use std::{sync::Arc, time::Duration};
 
@@ -23,7 +22,7 @@ use obsim::{
     model::Cluster,
     sim::{Node, Simulator},
 };
-use support::{rng::Rng, simulator::jobs_with_description};
+use crate::support::{rng::Rng, simulator::jobs_with_description};
 
 const PASSWORD: &str = "randomized-sys-pw";
 const DATA: &str = "file:///backup/data";
@@ -165,7 +164,7 @@ async fn case(seed: u64) {
     let mut rng = Rng::new(seed);
     let mut cluster = Cluster::new(
         "obcluster",
-        support::simulator::profile(),
+        crate::support::simulator::profile(),
         PASSWORD,
         Clock::new(Timestamp::from_second(1_800_000_000).expect("time"), 0.0),
     );

@@ -3,7 +3,6 @@
 //! leader act, hands over when the leader dies, and leaves garbage collection of owned children to
 //! Kubernetes.
 
-mod support;
 
 use std::time::Duration;
 
@@ -13,7 +12,7 @@ use kube::{
     api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy},
 };
 use serde_json::{Value, json};
-use support::{
+use crate::support::{
     catalog::{repo_root, yaml_documents, yaml_files},
     cluster::{ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually},
     proxy::CuttableProxy,

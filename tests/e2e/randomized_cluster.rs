@@ -7,12 +7,11 @@
 //! Each seed prints its schedule; `RANDOMIZED_CLUSTER_SEED=n` replays one, `RANDOMIZED_CLUSTER_SEEDS=n` runs
 //! more.
 
-mod support;
 
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use support::{
+use crate::support::{
     cluster::ControlPlane,
     rng::Rng,
     simulator,
@@ -87,7 +86,7 @@ async fn run(seed: u64) -> String {
             "{schedule}: archive rounds of {tenant}"
         );
     }
-    let settled = support::invariants::settled(&world).await;
+    let settled = crate::support::invariants::settled(&world).await;
     world.done().await;
     format!("{schedule} → {settled}")
 }

@@ -5,13 +5,12 @@
 //! Rows run a few at a time, each in its own namespace with its own obsim cluster and operator; the matrix and
 //! its result are printed.
 
-mod support;
 
 use std::time::Instant;
 
 use obsim::model::Version;
 use serde_json::json;
-use support::{
+use crate::support::{
     cluster::{ControlPlane, eventually},
     simulator,
     world::{GIB, WAIT, World, backup_task, cluster, log_backup, strategy, strategy_backup_task},
@@ -190,10 +189,10 @@ async fn row(point: &'static str, flow: Flow) -> String {
             "1 job, 1 archive round, policy and finalizer".to_string()
         }
         Flow::Recovery => {
-            support::recovery::backed_up(&world, false).await;
+            crate::support::recovery::backed_up(&world, false).await;
             world.arm(point);
             world
-                .apply(support::recovery::recovery(
+                .apply(crate::support::recovery::recovery(
                     "restore",
                     "restored",
                     json!({"latest": true}),
@@ -204,7 +203,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
             world.start_operator("after");
             world.phase("RecoveryTask", "restore", "Completed").await;
             assert_eq!(
-                support::recovery::restores_of(&world, "restored"),
+                crate::support::recovery::restores_of(&world, "restored"),
                 1,
                 "{point}: restores"
             );
@@ -344,7 +343,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
             "destination enabled, 1 archive round".to_string()
         }
     };
-    let settled = support::invariants::settled(&world).await;
+    let settled = crate::support::invariants::settled(&world).await;
     world.done().await;
     format!("{checked}; {settled}")
 }
@@ -420,10 +419,10 @@ async fn mirrored(world: &mut World, point: &str) -> String {
 /// A restore that makes no progress, canceled with the crash at `point`: one restore, the task Canceled,
 /// no tenant, pool or unit left behind.
 async fn canceled_restore(world: &mut World, point: &str) -> String {
-    support::recovery::backed_up(world, false).await;
+    crate::support::recovery::backed_up(world, false).await;
     simulator::cluster(&world.node).faults.stalled_restores = true;
     world
-        .apply(support::recovery::recovery(
+        .apply(crate::support::recovery::recovery(
             "restore",
             "restored",
             json!({"latest": true}),
@@ -452,7 +451,7 @@ async fn canceled_restore(world: &mut World, point: &str) -> String {
     })
     .await;
     assert_eq!(
-        support::recovery::restores_of(world, "restored"),
+        crate::support::recovery::restores_of(world, "restored"),
         1,
         "{point}: restores"
     );

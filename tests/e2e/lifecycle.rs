@@ -1,13 +1,12 @@
 //! BackupTask and LogBackup lifecycles end to end (SPEC §2.3, §2.4): the operator binary on the real control
 //! plane, authenticated as its ServiceAccount, driving obsim over the MySQL protocol.
 
-mod support;
 
 use std::time::Duration;
 
 use kube::api::ListParams;
 use serde_json::{Value, json};
-use support::{
+use crate::support::{
     cluster::{api_for, eventually},
     simulator::{self, SYS_PASSWORD, jobs_with_description},
     world::{
@@ -678,7 +677,7 @@ async fn an_encrypting_strategy_without_its_password_never_backs_up_in_the_clear
 
 #[tokio::test]
 async fn an_operator_watching_a_list_of_namespaces_serves_each_and_ignores_the_rest() {
-    let Some(plane) = support::cluster::ControlPlane::get() else {
+    let Some(plane) = crate::support::cluster::ControlPlane::get() else {
         return;
     };
     let admin = plane.admin().await;
@@ -693,10 +692,10 @@ async fn an_operator_watching_a_list_of_namespaces_serves_each_and_ignores_the_r
     let mut operator =
         plane.start_operator(&list, &namespaces[0], &format!("{}-op", namespaces[0]));
     for (namespace, tenant) in namespaces.iter().zip(["tenant1", "tenant2", "tenant3"]) {
-        support::cluster::apply(&admin, namespace, &log_backup("archive", tenant))
+        crate::support::cluster::apply(&admin, namespace, &log_backup("archive", tenant))
             .await
             .expect("apply");
-        support::cluster::apply(&admin, namespace, &backup_task("full", tenant, "Full"))
+        crate::support::cluster::apply(&admin, namespace, &backup_task("full", tenant, "Full"))
             .await
             .expect("apply");
     }
@@ -742,7 +741,7 @@ async fn an_operator_watching_a_list_of_namespaces_serves_each_and_ignores_the_r
     );
     operator.kill();
     for namespace in &namespaces {
-        support::cluster::delete_namespace(&admin, namespace).await;
+        crate::support::cluster::delete_namespace(&admin, namespace).await;
     }
 }
 

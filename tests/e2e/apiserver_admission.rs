@@ -1,10 +1,9 @@
 //! The CRDs from `crds/` on a real kube-apiserver: every example applies, every invalid manifest of the
 //! catalog is refused with its intended message, and every accepted object and update goes through.
 
-mod support;
 
 use serde_json::Value;
-use support::{
+use crate::support::{
     catalog::{Case, invalid_cases, repo_root, valid_cases, yaml_documents, yaml_files},
     cluster::{ControlPlane, apply, delete_namespace},
 };

@@ -1,5 +1,4 @@
-//! Helpers shared by the integration test binaries.
-#![allow(dead_code)]
+//! What the integration tests share: the control plane, obsim clusters, worlds, invariants.
 
 pub mod catalog;
 pub mod cluster;

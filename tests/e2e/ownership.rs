@@ -2,12 +2,11 @@
 //! objects that would fight a strategy over a tenant's archiving or data backup destination are Stalled
 //! naming the owner and send nothing; a strategy's spec change reaches its children at once.
 
-mod support;
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use support::{
+use crate::support::{
     cluster::eventually,
     simulator::{self, connection_secret},
     world::{GIB, WAIT, World, cluster, condition},
@@ -107,7 +106,7 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
         "spec": {"strategyRef": {"name": "rogue"}, "tenant": "tenant1", "mode": "Full"},
     });
     world.apply(through_rogue).await;
-    let mut elsewhere = support::world::backup_task("elsewhere", "tenant1", "Full");
+    let mut elsewhere = crate::support::world::backup_task("elsewhere", "tenant1", "Full");
     elsewhere["spec"]["dataDestination"]["uri"] = json!("file:///backup/elsewhere/data");
     world.apply(elsewhere).await;
     let status = world
@@ -124,7 +123,7 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
         .await;
     // The owner's own "Back up Now" still runs, to the owner's destination.
     world
-        .apply(support::world::strategy_backup_task(
+        .apply(crate::support::world::strategy_backup_task(
             "now", "owner", "tenant1",
         ))
         .await;

@@ -1,0 +1,20 @@
+//! The integration tests, one binary: every module a part of the product tried as a user would — against a
+//! real kube-apiserver (started by `scripts/test.sh`; skipped with a printed reason without one, failed
+//! under `REQUIRE_K8S=1`), obsim over the MySQL protocol, and the real tools named in `tools/`. The offline
+//! ones (CRD schemas, the chart rendered, the randomized decisions) run in plain `cargo test` too.
+
+mod apiserver_admission;
+mod apiserver_operator;
+mod chart;
+mod cleanup;
+mod crash_matrix;
+mod crd_schema;
+mod gitops;
+mod lifecycle;
+mod oceanbase_client;
+mod ownership;
+mod randomized;
+mod randomized_cluster;
+mod recovery;
+mod strategy;
+mod support;
