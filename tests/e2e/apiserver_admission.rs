@@ -1,12 +1,11 @@
 //! The CRDs from `crds/` on a real kube-apiserver: every example applies, every invalid manifest of the
 //! catalog is refused with its intended message, and every accepted object and update goes through.
 
-
-use serde_json::Value;
 use crate::support::{
     catalog::{Case, invalid_cases, repo_root, valid_cases, yaml_documents, yaml_files},
     cluster::{ControlPlane, apply, delete_namespace},
 };
+use serde_json::Value;
 
 /// The case's object with a name unique in its namespace (derived from its file name); a case whose name
 /// is what it tests (anything but `case`) keeps it.

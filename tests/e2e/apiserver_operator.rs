@@ -3,20 +3,19 @@
 //! leader act, hands over when the leader dies, and leaves garbage collection of owned children to
 //! Kubernetes.
 
-
 use std::time::Duration;
 
+use crate::support::{
+    catalog::{repo_root, yaml_documents, yaml_files},
+    cluster::{ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually},
+    proxy::CuttableProxy,
+};
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{
     Api, Client,
     api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy},
 };
 use serde_json::{Value, json};
-use crate::support::{
-    catalog::{repo_root, yaml_documents, yaml_files},
-    cluster::{ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually},
-    proxy::CuttableProxy,
-};
 
 const WAIT: Duration = Duration::from_secs(60);
 

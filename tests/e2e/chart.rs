@@ -3,7 +3,6 @@
 //! chart's CRDs current, the PrometheusRule naming only metrics the operator exports, and a server-side dry
 //! run of the rendered manifests on the real apiserver.
 
-
 use std::{
     collections::BTreeSet,
     path::{Path, PathBuf},

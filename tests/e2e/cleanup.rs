@@ -2,15 +2,14 @@
 //! plane sends `DELETE …` and `CANCEL DELETE BACKUP` to obsim and follows the delete jobs. The simulated
 //! clock is frozen and stepped by the test, so each job state is seen.
 
-
-use jiff::SignedDuration;
-use obsim::{clock::Clock, model::Version};
-use serde_json::{Value, json};
 use crate::support::{
     cluster::eventually,
     simulator::{self, connection_secret},
     world::{GIB, WAIT, World, cluster},
 };
+use jiff::SignedDuration;
+use obsim::{clock::Clock, model::Version};
+use serde_json::{Value, json};
 
 fn cleanup(name: &str, cluster: Value, target: Value) -> Value {
     json!({

@@ -5,16 +5,15 @@
 //! Rows run a few at a time, each in its own namespace with its own obsim cluster and operator; the matrix and
 //! its result are printed.
 
-
 use std::time::Instant;
 
-use obsim::model::Version;
-use serde_json::json;
 use crate::support::{
     cluster::{ControlPlane, eventually},
     simulator,
     world::{GIB, WAIT, World, backup_task, cluster, log_backup, strategy, strategy_backup_task},
 };
+use obsim::model::Version;
+use serde_json::json;
 
 /// The flows the points are crossed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,15 +2,14 @@
 //! their exact message), every CEL rule has a case that trips it, and every example and accepted manifest
 //! passes both CEL and the OpenAPI schema. `tests/apiserver_*.rs` replays the same catalog on a real apiserver.
 
-
 use std::collections::{BTreeMap, BTreeSet};
 
-use kube::core::cel::Validator;
-use ob_backup_operator::api::{self, all_crds};
-use serde_json::Value;
 use crate::support::catalog::{
     Case, Layer, invalid_cases, repo_root, valid_cases, yaml_documents, yaml_files,
 };
+use kube::core::cel::Validator;
+use ob_backup_operator::api::{self, all_crds};
+use serde_json::Value;
 
 /// The openAPIV3Schema of every kind, keyed by kind.
 fn schemas() -> BTreeMap<String, Value> {

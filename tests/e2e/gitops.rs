@@ -3,14 +3,13 @@
 //! operator really writes; the operator never writes a spec and never copies GitOps tracking metadata onto
 //! the objects it creates.
 
-
-use mlua::{Lua, LuaSerdeExt};
-use serde_json::{Value, json};
 use crate::support::{
     cluster::{api_for, eventually},
     simulator,
     world::{GIB, WAIT, World, cluster, strategy_backup_task},
 };
+use mlua::{Lua, LuaSerdeExt};
+use serde_json::{Value, json};
 
 /// Argo CD's verdict: runs the shipped script with `obj` bound, as Argo CD does.
 fn argocd_health(object: &Value) -> (String, String) {

@@ -1,11 +1,8 @@
 //! BackupTask and LogBackup lifecycles end to end (SPEC §2.3, §2.4): the operator binary on the real control
 //! plane, authenticated as its ServiceAccount, driving obsim over the MySQL protocol.
 
-
 use std::time::Duration;
 
-use kube::api::ListParams;
-use serde_json::{Value, json};
 use crate::support::{
     cluster::{api_for, eventually},
     simulator::{self, SYS_PASSWORD, jobs_with_description},
@@ -14,6 +11,8 @@ use crate::support::{
         strategy_backup_task, strategy_log_backup,
     },
 };
+use kube::api::ListParams;
+use serde_json::{Value, json};
 
 /// tenant1's series, among a metric's.
 const TENANT1: &str = r#"tenant="tenant1""#;

@@ -2,15 +2,14 @@
 //! objects that would fight a strategy over a tenant's archiving or data backup destination are Stalled
 //! naming the owner and send nothing; a strategy's spec change reaches its children at once.
 
-
 use std::time::Duration;
 
-use serde_json::{Value, json};
 use crate::support::{
     cluster::eventually,
     simulator::{self, connection_secret},
     world::{GIB, WAIT, World, cluster, condition},
 };
+use serde_json::{Value, json};
 
 fn strategy(name: &str, tenants: &[&str], secret: &str) -> Value {
     json!({

@@ -7,9 +7,9 @@
 //! end, once left alone, the task is Completed on exactly one. A failure prints its seed; `RANDOMIZED_SEED=n`
 //! replays one, `RANDOMIZED_CASES=n` runs more.
 
-
 use std::{sync::Arc, time::Duration};
 
+use crate::support::{rng::Rng, simulator::jobs_with_description};
 use jiff::{SignedDuration, Timestamp};
 use ob_backup_operator::{
     api::{BackupTask, BackupTaskPhase, BackupTaskSpec, BackupTaskStatus, backup_task::BackupMode},
@@ -22,7 +22,6 @@ use obsim::{
     model::Cluster,
     sim::{Node, Simulator},
 };
-use crate::support::{rng::Rng, simulator::jobs_with_description};
 
 const PASSWORD: &str = "randomized-sys-pw";
 const DATA: &str = "file:///backup/data";

@@ -7,16 +7,15 @@
 //! Each seed prints its schedule; `RANDOMIZED_CLUSTER_SEED=n` replays one, `RANDOMIZED_CLUSTER_SEEDS=n` runs
 //! more.
 
-
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use crate::support::{
     cluster::ControlPlane,
     rng::Rng,
     simulator,
     world::{GIB, World, backup_task, log_backup},
 };
+use serde_json::json;
 
 const TASKS: [(&str, &str, &str); 3] = [
     ("t1-full", "tenant1", "Full"),

@@ -1,15 +1,14 @@
 //! RecoveryTask end to end (SPEC §2.6, reference §6): the operator binary on the real control plane restores a
 //! tenant backed up by a strategy into a new tenant of obsim, over the MySQL protocol.
 
-
-use jiff::SignedDuration;
-use serde_json::json;
 use crate::support::{
     cluster::eventually,
     recovery::{backed_up, recovery, restores_of},
     simulator,
     world::{GIB, WAIT, World, condition},
 };
+use jiff::SignedDuration;
+use serde_json::json;
 
 fn pool_exists(world: &World, prefix: &str) -> bool {
     simulator::cluster(&world.node)

@@ -2,17 +2,16 @@
 //! hour of simulated time per real second, so a week of schedules, an operator outage, a pause and the
 //! delete policy's hourly cleanups happen in a few minutes on the real control plane.
 
-
 use std::collections::BTreeSet;
 
-use jiff::{SignedDuration, Timestamp, ToSpan, civil::Weekday};
-use kube::api::ListParams;
-use serde_json::{Value, json};
 use crate::support::{
     cluster::{api_for, eventually},
     simulator,
     world::{GIB, WAIT, World, cluster, condition},
 };
+use jiff::{SignedDuration, Timestamp, ToSpan, civil::Weekday};
+use kube::api::ListParams;
+use serde_json::{Value, json};
 
 /// Simulated seconds per real second.
 const SPEED: f64 = 3600.0;
