@@ -1,17 +1,27 @@
 //! BackupStrategy end to end on a simulated clock (SPEC §2.2, issue 6): obsim and the operator both run an
 //! hour of simulated time per real second, so a week of schedules, an operator outage, a pause and the
-//! delete policy's hourly cleanups happen in a few minutes on the real control plane.
+//! delete policy's hourly cleanups happen in a few minutes on the real control plane. The week is told as
+//! given/when/then steps in the crate's own types.
 
 use std::collections::BTreeSet;
+
+use jiff::{SignedDuration, Timestamp, ToSpan, civil::Weekday};
+use kube::ResourceExt;
+use ob_backup_operator::api::{
+    BackupStrategy, BackupStrategySpec, BackupTask, BackupTaskPhase, CleanupTask, CleanupTaskPhase,
+    LogBackup, LogBackupPhase,
+    backup_strategy::{BackupSchedule, Retention, StrategyPhase},
+    backup_task::BackupMode,
+    common::{ClusterConnection, StorageDestination, TaskSource},
+};
+use serde_json::{Value, json};
 
 use crate::support::{
     cluster::{api_for, eventually},
     simulator,
+    typed::phase,
     world::{GIB, WAIT, World, cluster, condition},
 };
-use jiff::{SignedDuration, Timestamp, ToSpan, civil::Weekday};
-use kube::api::ListParams;
-use serde_json::{Value, json};
 
 /// Simulated seconds per real second.
 const SPEED: f64 = 3600.0;
@@ -35,137 +45,180 @@ fn after(from: Timestamp, days: i64, hours: i64) -> Timestamp {
     from + SignedDuration::from_hours(days * 24 + hours)
 }
 
-/// The strategy's BackupTasks as (tenant, mode, scheduled-at), and their phases.
-async fn scheduled(
-    world: &World,
-    strategy: &str,
-) -> (BTreeSet<(String, String, Timestamp)>, Vec<Value>) {
-    let (api, _) = api_for(
-        &world.admin,
-        &world.namespace,
-        &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask"}),
-    );
-    let tasks = api
-        .list(&ListParams::default().labels(&format!("obbackup.dev/strategy={strategy}")))
-        .await
-        .expect("list tasks")
-        .items;
-    let runs = tasks
-        .iter()
-        .map(|t| {
-            let at = t
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get("obbackup.dev/scheduled-at"))
-                .and_then(|v| v.parse().ok())
-                .expect("scheduled-at annotation");
-            (
-                t.data["spec"]["tenant"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                t.data["spec"]["mode"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string(),
-                at,
-            )
+/// One scheduled run: a tenant's backup of a mode at the scheduled time.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Run {
+    tenant: String,
+    incremental: bool,
+    at: Timestamp,
+}
+
+/// The week-long scenario: its world, the simulated Saturday it starts on, and the runs owed so far.
+struct Week {
+    world: World,
+    start: Timestamp,
+    expected: BTreeSet<Run>,
+}
+
+const STRATEGY: &str = "week";
+
+impl Week {
+    /// The first Sunday's 01:00, when the full backups fall due.
+    fn sunday(&self) -> Timestamp {
+        after(self.start, 0, 9)
+    }
+
+    fn next_sunday(&self) -> Timestamp {
+        after(self.sunday(), 7, 0)
+    }
+
+    /// Every tenant owes a run at `at`.
+    fn owe(&mut self, incremental: bool, at: Timestamp) {
+        self.expected.extend(TENANTS.iter().map(|tenant| Run {
+            tenant: tenant.to_string(),
+            incremental,
+            at,
+        }));
+    }
+
+    /// The runs the strategy made (from each task's scheduled-at annotation), and whether all completed.
+    async fn runs(&self) -> (BTreeSet<Run>, bool) {
+        let tasks: Vec<BackupTask> = self.world.children(STRATEGY).await;
+        let runs = tasks
+            .iter()
+            .map(|task| Run {
+                tenant: task.spec.tenant.clone(),
+                incremental: task.spec.mode == BackupMode::Incremental,
+                at: task
+                    .annotations()
+                    .get("obbackup.dev/scheduled-at")
+                    .and_then(|v| v.parse().ok())
+                    .expect("scheduled-at annotation"),
+            })
+            .collect();
+        let completed = tasks
+            .iter()
+            .all(|t| phase(t) == Some(BackupTaskPhase::Completed));
+        (runs, completed)
+    }
+
+    /// Waits until the runs made are exactly the runs owed (and, if asked, all completed).
+    async fn runs_are_those_owed(&self, what: &str, completed: bool) {
+        eventually(what, WAIT, || async {
+            let (runs, all_completed) = self.runs().await;
+            (runs == self.expected && (all_completed || !completed)).then_some(())
         })
-        .collect();
-    let phases = tasks
-        .iter()
-        .map(|t| t.data["status"]["phase"].clone())
-        .collect();
-    (runs, phases)
+        .await;
+    }
 }
 
-/// Every tenant's run at `at`.
-fn runs_at(mode: &str, at: Timestamp) -> Vec<(String, String, Timestamp)> {
-    TENANTS
-        .iter()
-        .map(|t| (t.to_string(), mode.to_string(), at))
-        .collect()
-}
-
-#[tokio::test]
-async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_backups() {
+/// A Saturday 16:00 UTC; a strategy over three tenants: fulls on Sundays at 01:00, incrementals on the
+/// other days, a 12-hour starting deadline, a 7-day recovery window, 100 successful tasks kept.
+async fn given_a_strategy_over_three_tenants_on_a_simulated_saturday() -> Option<Week> {
     let start = saturday_afternoon();
-    let Some(mut world) =
-        World::simulated("week", &TENANTS, GIB, (start, SPEED), simulator::profile()).await
-    else {
-        return;
+    let world = World::simulated(
+        STRATEGY,
+        &TENANTS,
+        GIB,
+        (start, SPEED),
+        simulator::profile(),
+    )
+    .await?;
+    let destination = |what: &str| StorageDestination {
+        uri: format!("file:///backup/{STRATEGY}/{what}"),
+        credentials_secret: None,
     };
     world
-        .apply(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "week"},
-            "spec": {
-                "cluster": cluster(),
-                "tenants": TENANTS,
-                "dataDestination": {"uri": "file:///backup/week/data"},
-                "logDestination": {"uri": "file:///backup/week/archive"},
-                "schedule": {
-                    "timeZone": "UTC",
-                    "full": "0 1 * * 0",
-                    "incremental": "0 1 * * 1-6",
-                    "startingDeadlineSeconds": 12 * 3600,
+        .create(&BackupStrategy::new(
+            STRATEGY,
+            BackupStrategySpec {
+                cluster: ClusterConnection {
+                    name: "obcluster".into(),
+                    connection_secret: "ob".into(),
                 },
-                "retention": {"recoveryWindow": "7d", "successfulTasksHistoryLimit": 100},
+                tenants: TENANTS.map(String::from).to_vec(),
+                method: Default::default(),
+                data_destination: destination("data"),
+                log_destination: destination("archive"),
+                schedule: BackupSchedule {
+                    time_zone: "UTC".into(),
+                    full: "0 1 * * 0".into(),
+                    incremental: Some("0 1 * * 1-6".into()),
+                    starting_deadline_seconds: 12 * 3600,
+                },
+                log_backup: Default::default(),
+                retention: Retention {
+                    recovery_window: "7d".into(),
+                    successful_tasks_history_limit: 100,
+                    ..Retention::default()
+                },
+                encryption: None,
+                suspend: false,
+                deletion_policy: Default::default(),
             },
-        }))
+        ))
         .await;
+    Some(Week {
+        world,
+        start,
+        expected: BTreeSet::new(),
+    })
+}
+
+async fn then_every_tenant_archives(week: &Week) {
     for tenant in TENANTS {
-        world
-            .phase("LogBackup", &format!("week-{tenant}-log"), "InProgress")
+        week.world
+            .reaches::<LogBackup>(
+                &format!("{STRATEGY}-{tenant}-log"),
+                LogBackupPhase::InProgress,
+            )
             .await;
     }
+}
 
-    // A week: Sunday's full and Monday-to-Saturday's incrementals, for each tenant, and nothing else.
-    let sunday = after(start, 0, 9);
-    world.sim_until(after(start, 6, 11)).await;
-    let mut expected: BTreeSet<_> = runs_at("Full", sunday).into_iter().collect();
+/// Up to Saturday 11:00: Sunday's full and Monday-to-Saturday's incrementals fall due.
+async fn when_the_week_passes(week: &mut Week) {
+    week.world.sim_until(after(week.start, 6, 11)).await;
+    week.owe(false, week.sunday());
     for day in 1..=6 {
-        expected.extend(runs_at("Incremental", after(sunday, day, 0)));
+        week.owe(true, after(week.sunday(), day, 0));
     }
-    let week = eventually("the week's 21 backups to complete", WAIT, || async {
-        let (runs, phases) = scheduled(&world, "week").await;
-        (runs == expected && phases.iter().all(|p| p == "Completed")).then_some(runs)
-    })
-    .await;
-    assert_eq!(week.len(), 21);
-    let overview = world.status("BackupStrategy", "week").await;
+}
+
+async fn then_each_tenant_has_exactly_its_scheduled_backups_completed(week: &Week) {
+    week.runs_are_those_owed("the week's 21 backups to complete", true)
+        .await;
+    assert_eq!(week.expected.len(), 21);
+    let overview = week
+        .world
+        .read::<BackupStrategy>(STRATEGY)
+        .await
+        .and_then(|s| s.status)
+        .expect("the strategy's status");
+    let continuous = overview
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "RecoverableWindowContinuous");
     assert_eq!(
-        condition(&overview, "RecoverableWindowContinuous").as_deref(),
+        continuous.map(|c| c.status.as_str()),
         Some("True"),
-        "{overview}"
+        "{overview:?}"
     );
-    // The delete policy ran about hourly; its jobs are mirrored as CleanupTasks.
+}
+
+/// The delete policy ran about hourly; its jobs are mirrored as CleanupTasks, pruned to the history limit.
+async fn then_the_policys_cleanups_are_mirrored_within_the_history_limit(week: &Week) {
     let mirrors = eventually(
         "policy cleanups mirrored for every tenant",
         WAIT,
         || async {
-            let (api, _) = api_for(
-                &world.admin,
-                &world.namespace,
-                &json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "CleanupTask"}),
-            );
-            let items = api
-                .list(&ListParams::default().labels("obbackup.dev/strategy=week"))
-                .await
-                .expect("list cleanups")
-                .items;
-            let tenants: BTreeSet<String> = items
+            let mirrors: Vec<CleanupTask> = week.world.children(STRATEGY).await;
+            let tenants: BTreeSet<&str> = mirrors
                 .iter()
-                .filter(|c| c.data["status"]["phase"] == "Completed")
-                .map(|c| {
-                    c.data["spec"]["tenant"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string()
-                })
+                .filter(|c| phase(*c) == Some(CleanupTaskPhase::Completed))
+                .map(|c| c.spec.tenant.as_str())
                 .collect();
-            (tenants.len() == TENANTS.len()).then_some(items)
+            (tenants.len() == TENANTS.len()).then_some(mirrors.clone())
         },
     )
     .await;
@@ -177,87 +230,112 @@ async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_ba
     assert!(
         mirrors
             .iter()
-            .all(|c| c.data["status"]["source"] == "External")
+            .all(|c| { c.status.as_ref().and_then(|s| s.source) == Some(TaskSource::External) })
     );
+}
 
-    // The operator is down for a simulated day, across Sunday's full: one catch-up on restart.
-    world.stop_operator().await;
-    world.sim_until(after(start, 7, 14)).await;
-    world.start_operator("b");
-    let next_sunday = after(sunday, 7, 0);
-    expected.extend(runs_at("Full", next_sunday));
-    eventually("one catch-up full per tenant", WAIT, || async {
-        let (runs, _) = scheduled(&world, "week").await;
-        (runs == expected).then_some(())
-    })
-    .await;
+/// The operator is down for a simulated day, across the next Sunday's full.
+async fn when_the_operator_is_down_across_sunday(week: &mut Week) {
+    week.world.stop_operator().await;
+    week.world.sim_until(after(week.start, 7, 14)).await;
+    week.world.start_operator("b");
+    let next_sunday = week.next_sunday();
+    week.owe(false, next_sunday);
+}
 
-    // Paused across Monday's incremental: no data backup, log archiving goes on.
-    world
-        .patch_spec("BackupStrategy", "week", json!({"suspend": true}))
+/// Paused across Monday's incremental (once the catch-ups finished); returns the backup jobs before.
+async fn when_the_strategy_is_paused_across_monday(week: &Week) -> usize {
+    week.world
+        .change_spec::<BackupStrategy>(STRATEGY, json!({"suspend": true}))
         .await;
-    world.phase("BackupStrategy", "week", "Paused").await;
-    eventually("the catch-ups to finish", WAIT, || async {
-        let (_, phases) = scheduled(&world, "week").await;
-        phases.iter().all(|p| p == "Completed").then_some(())
-    })
-    .await;
-    let jobs_before = simulator::backup_jobs(&world.node);
-    world.sim_until(after(next_sunday, 1, 3)).await;
-    let (runs, _) = scheduled(&world, "week").await;
-    assert_eq!(runs, expected, "no backup is scheduled while paused");
+    week.world
+        .reaches::<BackupStrategy>(STRATEGY, StrategyPhase::Paused)
+        .await;
+    week.runs_are_those_owed("the catch-ups to finish", true)
+        .await;
+    let jobs_before = simulator::backup_jobs(&week.world.node);
+    week.world.sim_until(after(week.next_sunday(), 1, 3)).await;
+    jobs_before
+}
+
+async fn then_nothing_was_backed_up_while_archiving_went_on(week: &Week, jobs_before: usize) {
     assert_eq!(
-        simulator::backup_jobs(&world.node),
+        week.runs().await.0,
+        week.expected,
+        "no backup is scheduled while paused"
+    );
+    assert_eq!(
+        simulator::backup_jobs(&week.world.node),
         jobs_before,
         "no backup job while paused"
     );
     for tenant in TENANTS {
-        let log = world
-            .status("LogBackup", &format!("week-{tenant}-log"))
-            .await;
-        assert_eq!(log["phase"], "InProgress", "{log}");
+        let log: Option<LogBackup> = week.world.read(&format!("{STRATEGY}-{tenant}-log")).await;
+        assert_eq!(
+            log.as_ref().and_then(phase),
+            Some(LogBackupPhase::InProgress),
+            "{log:?}"
+        );
     }
+}
 
-    // Resumed within the starting deadline: Monday's incremental runs once, late.
-    world
-        .patch_spec("BackupStrategy", "week", json!({"suspend": false}))
+/// Resumed within the starting deadline: Monday's incremental is owed, late.
+async fn when_it_is_resumed_within_the_deadline(week: &mut Week) {
+    week.world
+        .change_spec::<BackupStrategy>(STRATEGY, json!({"suspend": false}))
         .await;
-    expected.extend(runs_at("Incremental", after(next_sunday, 1, 0)));
-    eventually("Monday's incrementals after the pause", WAIT, || async {
-        let (runs, _) = scheduled(&world, "week").await;
-        (runs == expected).then_some(())
-    })
-    .await;
-    world.phase("BackupStrategy", "week", "InProgress").await;
+    let monday = after(week.next_sunday(), 1, 0);
+    week.owe(true, monday);
+}
 
-    // A new recovery window replaces OceanBase's delete policy.
-    world
-        .patch_spec(
-            "BackupStrategy",
-            "week",
-            json!({"retention": {"recoveryWindow": "3d"}}),
-        )
+async fn then_the_delete_policy_follows_a_new_recovery_window(week: &Week) {
+    week.world
+        .change_spec::<BackupStrategy>(STRATEGY, json!({"retention": {"recoveryWindow": "3d"}}))
         .await;
     eventually("the delete policy to follow the window", WAIT, || async {
-        let cluster = simulator::cluster(&world.node);
-        let windows: Vec<Option<String>> = TENANTS
+        let cluster = simulator::cluster(&week.world.node);
+        TENANTS
             .iter()
-            .map(|name| {
+            .all(|name| {
                 cluster
                     .tenants
                     .iter()
                     .find(|t| t.name == *name)
                     .and_then(|t| t.clean.policy.as_ref())
-                    .map(|p| p.recovery_window.clone())
+                    .is_some_and(|p| p.recovery_window == "3d")
             })
-            .collect();
-        windows
-            .iter()
-            .all(|w| w.as_deref() == Some("3d"))
             .then_some(())
     })
     .await;
-    world.done().await;
+}
+
+#[tokio::test]
+async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_backups() {
+    let Some(mut week) = given_a_strategy_over_three_tenants_on_a_simulated_saturday().await else {
+        return;
+    };
+    then_every_tenant_archives(&week).await;
+
+    when_the_week_passes(&mut week).await;
+    then_each_tenant_has_exactly_its_scheduled_backups_completed(&week).await;
+    then_the_policys_cleanups_are_mirrored_within_the_history_limit(&week).await;
+
+    when_the_operator_is_down_across_sunday(&mut week).await;
+    week.runs_are_those_owed("one catch-up full per tenant", false)
+        .await;
+
+    let jobs_before = when_the_strategy_is_paused_across_monday(&week).await;
+    then_nothing_was_backed_up_while_archiving_went_on(&week, jobs_before).await;
+
+    when_it_is_resumed_within_the_deadline(&mut week).await;
+    week.runs_are_those_owed("Monday's incrementals after the pause", false)
+        .await;
+    week.world
+        .reaches::<BackupStrategy>(STRATEGY, StrategyPhase::InProgress)
+        .await;
+
+    then_the_delete_policy_follows_a_new_recovery_window(&week).await;
+    week.world.done().await;
 }
 
 fn strategy(name: &str, cluster: Value, tenant: &str) -> Value {

@@ -7,4 +7,5 @@ pub mod proxy;
 pub mod recovery;
 pub mod rng;
 pub mod simulator;
+pub mod typed;
 pub mod world;
