@@ -44,6 +44,18 @@ pub struct Decision<S, P> {
     pub recheck: Option<Duration>,
 }
 
+impl<S, P> Decision<S, P> {
+    /// `status` and `step`, watching with `interest`, with no recheck of its own.
+    pub fn new(status: S, step: P, interest: Option<Interest>) -> Self {
+        Self {
+            status,
+            step,
+            interest,
+            recheck: None,
+        }
+    }
+}
+
 /// What an object's references came to.
 pub enum References<R> {
     /// Everything it needs.

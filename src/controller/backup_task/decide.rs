@@ -78,16 +78,15 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         })
     };
     if previous.phase.is_some_and(is_terminal) {
-        return Decision {
-            status: BackupTaskStatus {
+        return Decision::new(
+            BackupTaskStatus {
                 observed_generation: task.metadata.generation,
                 source,
                 ..previous
             },
-            step: Step::Wait,
-            interest: None,
-            recheck: None,
-        };
+            Step::Wait,
+            None,
+        );
     }
     let (snapshot, at, tenant, reachable) = match observed::read(
         inputs.observation,
@@ -106,12 +105,11 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             extra,
             active,
         } => {
-            return Decision {
-                status: with_health(base, task, &health, extra, inputs.clock.now),
-                step: Step::Wait,
-                interest: interest(active),
-                recheck: None,
-            };
+            return Decision::new(
+                with_health(base, task, &health, extra, inputs.clock.now),
+                Step::Wait,
+                interest(active),
+            );
         }
     };
     if let Some(job) = snapshot.job_by_description(tenant.id, &uid) {
@@ -148,18 +146,17 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             ended_at: Some(api_time(inputs.clock.now)),
             ..base
         };
-        return Decision {
-            status: with_health(
+        return Decision::new(
+            with_health(
                 status,
                 task,
                 &health,
                 Some(vec![reachable]),
                 inputs.clock.now,
             ),
-            step: Step::Wait,
-            interest: None,
-            recheck: None,
-        };
+            Step::Wait,
+            None,
+        );
     }
     let base = BackupTaskStatus {
         submitted_at: None,
@@ -238,8 +235,8 @@ fn pending(
         phase: Some(BackupTaskPhase::Pending),
         ..base
     };
-    Decision {
-        status: with_health(
+    Decision::new(
+        with_health(
             status,
             inputs.task,
             &health,
@@ -248,8 +245,7 @@ fn pending(
         ),
         step,
         interest,
-        recheck: None,
-    }
+    )
 }
 
 /// The status of a task whose job OceanBase lists.

@@ -94,16 +94,15 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         })
     };
     if previous.phase.is_some_and(is_terminal) {
-        return Decision {
-            status: CleanupTaskStatus {
+        return Decision::new(
+            CleanupTaskStatus {
                 observed_generation: cleanup.metadata.generation,
                 source,
                 ..previous
             },
-            step: Step::Wait,
-            interest: None,
-            recheck: None,
-        };
+            Step::Wait,
+            None,
+        );
     }
     let (snapshot, at, tenant, reachable) = match observed::read(
         observation,
@@ -122,12 +121,11 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             extra,
             active,
         } => {
-            return Decision {
-                status: with_health(base, cleanup, &health, extra, now),
-                step: Step::Wait,
-                interest: interest(active),
-                recheck: None,
-            };
+            return Decision::new(
+                with_health(base, cleanup, &health, extra, now),
+                Step::Wait,
+                interest(active),
+            );
         }
     };
     let extra = Some(vec![reachable]);
@@ -141,11 +139,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     if let Some(job) = found {
         return follow_job(cleanup, base, job, extra, now);
     }
-    let wait = |status: CleanupTaskStatus, health: Health, step: Step, active: bool| Decision {
-        status: with_health(status, cleanup, &health, extra.clone(), now),
-        step,
-        interest: interest(active),
-        recheck: None,
+    let wait = |status: CleanupTaskStatus, health: Health, step: Step, active: bool| {
+        Decision::new(
+            with_health(status, cleanup, &health, extra.clone(), now),
+            step,
+            interest(active),
+        )
     };
     if let Some(id) = base.job_id {
         let health = Health::Stalled {
@@ -180,12 +179,11 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::Canceled,
             message: "canceled before a delete job was started".into(),
         };
-        return Decision {
-            status: with_health(status, cleanup, &health, extra, now),
-            step: Step::Wait,
-            interest: None,
-            recheck: None,
-        };
+        return Decision::new(
+            with_health(status, cleanup, &health, extra, now),
+            Step::Wait,
+            None,
+        );
     }
     if !snapshot.version_at_least(MANUAL_CLEAN_VERSION) {
         return failed(
@@ -364,10 +362,10 @@ fn follow_job(
     };
     let cancel =
         cleanup.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
-    Decision {
-        status: with_health(status, cleanup, &health, extra, now),
-        step: if cancel { Step::Cancel } else { Step::Wait },
-        interest: running.then(|| Interest {
+    Decision::new(
+        with_health(status, cleanup, &health, extra, now),
+        if cancel { Step::Cancel } else { Step::Wait },
+        running.then(|| Interest {
             tenant: cleanup.spec.tenant.clone(),
             description: None,
             active: true,
@@ -375,8 +373,7 @@ fn follow_job(
             since: None,
             overview: Vec::new(),
         }),
-        recheck: None,
-    }
+    )
 }
 
 fn failed(
@@ -397,12 +394,11 @@ fn failed(
         failure: Some(failure),
         ..base
     };
-    Decision {
-        status: with_health(status, cleanup, &health, extra, now),
-        step: Step::Wait,
-        interest: None,
-        recheck: None,
-    }
+    Decision::new(
+        with_health(status, cleanup, &health, extra, now),
+        Step::Wait,
+        None,
+    )
 }
 
 /// The status after the `DELETE` statement: submitted; refused because another delete runs (stays Pending,

@@ -124,12 +124,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     };
     if let Some(phase) = previous.phase.filter(|p| is_terminal(*p)) {
         let release = phase != RecoveryTaskPhase::Completed && previous.resource_pool.is_some();
-        return Decision {
-            status: base,
-            step: if release { Step::Release } else { Step::Wait },
-            interest: None,
-            recheck: None,
-        };
+        return Decision::new(base, if release { Step::Release } else { Step::Wait }, None);
     }
     let snapshot = match inputs.observation {
         Observation::Seen { snapshot, .. } => snapshot.as_ref(),
@@ -275,8 +270,8 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             } else {
                 Step::Wait
             };
-            return Decision {
-                status: with_health(
+            return Decision::new(
+                with_health(
                     status,
                     task,
                     &health,
@@ -284,9 +279,8 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                     inputs.clock.now,
                 ),
                 step,
-                interest: None,
-                recheck: None,
-            };
+                None,
+            );
         }
         PointCheck::NotYet(message) => {
             let point = condition(
@@ -345,18 +339,17 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         resource_pool: inputs.own_pool.map(str::to_string),
         ..base
     };
-    Decision {
-        status: with_health(
+    Decision::new(
+        with_health(
             status,
             task,
             &health,
             Some(vec![reachable, verified]),
             inputs.clock.now,
         ),
-        step: Step::Submit,
-        interest: interest(true),
-        recheck: None,
-    }
+        Step::Submit,
+        interest(true),
+    )
 }
 
 fn wait(
@@ -366,18 +359,17 @@ fn wait(
     extra: Option<Condition>,
     interest: Option<Interest>,
 ) -> Decision {
-    Decision {
-        status: with_health(
+    Decision::new(
+        with_health(
             status,
             inputs.task,
             &health,
             extra.map(|c| vec![c]),
             inputs.clock.now,
         ),
-        step: Step::Wait,
+        Step::Wait,
         interest,
-        recheck: None,
-    }
+    )
 }
 
 /// The status after the RESTORE batch: submitted; refused because another restore of that name runs

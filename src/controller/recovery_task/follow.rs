@@ -22,18 +22,17 @@ pub(super) fn ended(
     reachable: Condition,
 ) -> Decision {
     let release = status.resource_pool.is_some();
-    Decision {
-        status: with_health(
+    Decision::new(
+        with_health(
             status,
             inputs.task,
             &health,
             Some(vec![reachable]),
             inputs.clock.now,
         ),
-        step: if release { Step::Release } else { Step::Wait },
-        interest: None,
-        recheck: None,
-    }
+        if release { Step::Release } else { Step::Wait },
+        None,
+    )
 }
 
 /// The status of a task whose restore OceanBase lists.
@@ -131,18 +130,17 @@ pub(super) fn follow(
             phase: Some(RecoveryTaskPhase::InProgress),
             ..base
         };
-        return Decision {
-            status: with_health(
+        return Decision::new(
+            with_health(
                 status,
                 task,
                 &health,
                 Some(vec![reachable]),
                 inputs.clock.now,
             ),
-            step: if cancel { Step::Cancel } else { Step::Wait },
-            interest: keep_watching,
-            recheck: None,
-        };
+            if cancel { Step::Cancel } else { Step::Wait },
+            keep_watching,
+        );
     }
     let tenant = snapshot.tenant(&spec.target.tenant);
     let role = tenant.map(|t| &t.role);
@@ -169,18 +167,17 @@ pub(super) fn follow(
                 }
             ),
         };
-        return Decision {
-            status: with_health(
+        return Decision::new(
+            with_health(
                 status,
                 task,
                 &health,
                 Some(vec![reachable]),
                 inputs.clock.now,
             ),
-            step: Step::Wait,
-            interest: None,
-            recheck: None,
-        };
+            Step::Wait,
+            None,
+        );
     }
     let activating = spec.activate && role == Some(&TenantRole::Standby);
     let health = Health::Progressing {
@@ -207,20 +204,19 @@ pub(super) fn follow(
         progress: Some(100),
         ..base
     };
-    Decision {
-        status: with_health(
+    Decision::new(
+        with_health(
             status,
             task,
             &health,
             Some(vec![reachable]),
             inputs.clock.now,
         ),
-        step: if activating {
+        if activating {
             Step::Activate
         } else {
             Step::Wait
         },
-        interest: keep_watching,
-        recheck: None,
-    }
+        keep_watching,
+    )
 }
