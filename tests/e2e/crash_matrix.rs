@@ -12,6 +12,7 @@ use crate::support::{
     simulator,
     world::{GIB, WAIT, World, backup_task, cluster, log_backup, strategy, strategy_backup_task},
 };
+use ob_backup_operator::api::backup_task::BackupMode;
 use obsim::model::Version;
 use serde_json::json;
 
@@ -146,7 +147,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
         Flow::Backup => {
             world.arm(point);
             world.apply(log_backup("archive", "tenant1")).await;
-            world.apply(backup_task("full", "tenant1", "Full")).await;
+            world
+                .apply(backup_task("full", "tenant1", BackupMode::Full))
+                .await;
             world.crashed(point).await;
             world.start_operator("after");
             world.phase("LogBackup", "archive", "InProgress").await;
@@ -236,7 +239,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
         }
         Flow::Cancel => {
             world.apply(log_backup("archive", "tenant1")).await;
-            world.apply(backup_task("long", "tenant1", "Full")).await;
+            world
+                .apply(backup_task("long", "tenant1", BackupMode::Full))
+                .await;
             world.phase("BackupTask", "long", "InProgress").await;
             world.arm(point);
             world

@@ -6,13 +6,22 @@ use std::time::Duration;
 use crate::support::{
     cluster::{api_for, eventually},
     simulator::{self, SYS_PASSWORD, jobs_with_description},
+    typed::condition_of,
     world::{
         GIB, WAIT, World, backup_task, cluster, condition, log_backup, strategy,
         strategy_backup_task, strategy_log_backup,
     },
 };
 use kube::api::ListParams;
+use ob_backup_operator::api::{
+    BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, backup_task::BackupMode,
+};
 use serde_json::{Value, json};
+
+/// An object as the manifest `cluster::apply` takes.
+fn json(object: impl serde::Serialize) -> Value {
+    serde_json::to_value(object).expect("JSON")
+}
 
 /// tenant1's series, among a metric's.
 const TENANT1: &str = r#"tenant="tenant1""#;
@@ -33,36 +42,42 @@ async fn full_and_incremental_backups_complete_and_log_archiving_runs_and_stops(
     };
     world.apply(log_backup("tenant1-archive", "tenant1")).await;
     // Before archiving is DOING, a backup waits (OceanBase would refuse it with 9040).
-    world.apply(backup_task("full", "tenant1", "Full")).await;
-    let archive = world
-        .phase("LogBackup", "tenant1-archive", "InProgress")
+    world
+        .apply(backup_task("full", "tenant1", BackupMode::Full))
         .await;
-    assert!(archive["checkpointTime"].is_string(), "{archive}");
+    let archive = world
+        .reaches::<LogBackup>("tenant1-archive", LogBackupPhase::InProgress)
+        .await;
+    let first = archive.checkpoint_time.clone().expect("a checkpoint time");
     assert_eq!(
-        archive["storageDirectory"],
-        "file:///backup/tenant1/archive"
+        archive.storage_directory.as_deref(),
+        Some("file:///backup/tenant1/archive")
     );
     assert_eq!(
-        condition(&archive, "DelayWithinThreshold").as_deref(),
+        condition_of(&archive.conditions, "DelayWithinThreshold"),
         Some("True")
     );
 
-    let full = world.phase("BackupTask", "full", "Completed").await;
-    assert_eq!(full["backupSetId"], 1, "{full}");
-    assert_eq!(full["progress"], 100);
+    let full = world
+        .reaches::<BackupTask>("full", BackupTaskPhase::Completed)
+        .await;
+    assert_eq!(full.backup_set_id, Some(1), "{full:?}");
+    assert_eq!(full.progress, Some(100));
     assert!(
-        full["storageDirectory"]
-            .as_str()
+        full.storage_directory
+            .as_deref()
             .is_some_and(|d| d.starts_with("file:///backup/tenant1/data/backup_set_1"))
     );
-    assert!(full["inputBytes"].as_i64().is_some_and(|b| b > 0));
-    assert_eq!(condition(&full, "Ready").as_deref(), Some("True"));
+    assert!(full.input_bytes.is_some_and(|b| b > 0));
+    assert_eq!(condition_of(&full.conditions, "Ready"), Some("True"));
 
     world
-        .apply(backup_task("inc", "tenant1", "Incremental"))
+        .apply(backup_task("inc", "tenant1", BackupMode::Incremental))
         .await;
-    let inc = world.phase("BackupTask", "inc", "Completed").await;
-    assert_eq!(inc["backupSetId"], 2);
+    let inc = world
+        .reaches::<BackupTask>("inc", BackupTaskPhase::Completed)
+        .await;
+    assert_eq!(inc.backup_set_id, Some(2));
     for task in ["full", "inc"] {
         let uid = world.uid("BackupTask", task).await;
         assert_eq!(
@@ -73,16 +88,10 @@ async fn full_and_incremental_backups_complete_and_log_archiving_runs_and_stops(
     }
 
     // The checkpoint advances (the status refreshes it every 5 simulated minutes of archiving).
-    let first = archive["checkpointTime"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
     eventually("the checkpoint to advance", WAIT, || async {
-        let now = world.status("LogBackup", "tenant1-archive").await;
-        (now["checkpointTime"]
-            .as_str()
-            .is_some_and(|c| c > first.as_str()))
-        .then_some(())
+        let archive = world.read::<LogBackup>("tenant1-archive").await?;
+        let now = archive.status?.checkpoint_time?;
+        (now.0 > first.0).then_some(())
     })
     .await;
     let metrics = world
@@ -90,28 +99,21 @@ async fn full_and_incremental_backups_complete_and_log_archiving_runs_and_stops(
         .get("/metrics")
         .map(|(_, body)| body)
         .unwrap_or_default();
-    assert!(
-        metrics.contains("obbackup_log_backup_delay_seconds{"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("obbackup_last_successful_backup_timestamp_seconds{"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("obbackup_sql_round_trips_total{"),
-        "{metrics}"
-    );
+    for series in [
+        "obbackup_log_backup_delay_seconds{",
+        "obbackup_last_successful_backup_timestamp_seconds{",
+        "obbackup_sql_round_trips_total{",
+    ] {
+        assert!(metrics.contains(series), "{series} in {metrics}");
+    }
 
     world
-        .patch_spec(
-            "LogBackup",
-            "tenant1-archive",
-            json!({"desiredState": "Stopped"}),
-        )
+        .change_spec::<LogBackup>("tenant1-archive", json!({"desiredState": "Stopped"}))
         .await;
-    let stopped = world.phase("LogBackup", "tenant1-archive", "Stopped").await;
-    assert_eq!(condition(&stopped, "Ready").as_deref(), Some("True"));
+    let stopped = world
+        .reaches::<LogBackup>("tenant1-archive", LogBackupPhase::Stopped)
+        .await;
+    assert_eq!(condition_of(&stopped.conditions, "Ready"), Some("True"));
     assert!(
         !simulator::cluster(&world.node)
             .tenant("tenant1")
@@ -128,7 +130,9 @@ async fn a_failed_backup_shows_oceanbase_code_and_cause() {
     archiving(&world, "tenant1").await;
     simulator::cluster(&world.node).faults.next_backup_failure =
         Some((None, -9082, "backup device out of space".into()));
-    world.apply(backup_task("doomed", "tenant1", "Full")).await;
+    world
+        .apply(backup_task("doomed", "tenant1", BackupMode::Full))
+        .await;
     let failed = world.phase("BackupTask", "doomed", "Failed").await;
     assert_eq!(failed["failure"]["code"], -9082, "{failed}");
     assert!(
@@ -147,7 +151,9 @@ async fn cancel_ends_a_running_backup_canceled() {
         return;
     };
     archiving(&world, "tenant1").await;
-    world.apply(backup_task("long", "tenant1", "Full")).await;
+    world
+        .apply(backup_task("long", "tenant1", BackupMode::Full))
+        .await;
     world.phase("BackupTask", "long", "InProgress").await;
     world
         .patch_spec("BackupTask", "long", json!({"cancel": true}))
@@ -162,10 +168,12 @@ async fn cancel_ends_a_running_backup_canceled() {
     simulator::cluster(&world.node)
         .set_stalled("tenant1", true)
         .expect("stall");
-    world.apply(backup_task("blocker", "tenant1", "Full")).await;
+    world
+        .apply(backup_task("blocker", "tenant1", BackupMode::Full))
+        .await;
     world.phase("BackupTask", "blocker", "InProgress").await;
-    let mut waiting = backup_task("waiting", "tenant1", "Full");
-    waiting["spec"]["cancel"] = json!(true);
+    let mut waiting = backup_task("waiting", "tenant1", BackupMode::Full);
+    waiting.spec.cancel = true;
     world.apply(waiting).await;
     world.phase("BackupTask", "waiting", "Canceled").await;
     assert_eq!(
@@ -209,7 +217,9 @@ async fn an_unreachable_cluster_fails_nothing_and_work_resumes() {
     simulator::cluster(&world.node)
         .set_stalled("tenant1", true)
         .expect("stall");
-    world.apply(backup_task("patient", "tenant1", "Full")).await;
+    world
+        .apply(backup_task("patient", "tenant1", BackupMode::Full))
+        .await;
     world.phase("BackupTask", "patient", "InProgress").await;
 
     world.node.link.refuse_for(Duration::from_secs(12));
@@ -265,7 +275,11 @@ async fn a_killed_operator_never_makes_a_second_job() {
             .apply(backup_task(
                 &name,
                 "tenant1",
-                if i % 2 == 0 { "Full" } else { "Incremental" },
+                if i % 2 == 0 {
+                    BackupMode::Full
+                } else {
+                    BackupMode::Incremental
+                },
             ))
             .await;
         eventually(&format!("{name} to reach the kill point"), WAIT, || async {
@@ -691,12 +705,16 @@ async fn an_operator_watching_a_list_of_namespaces_serves_each_and_ignores_the_r
     let mut operator =
         plane.start_operator(&list, &namespaces[0], &format!("{}-op", namespaces[0]));
     for (namespace, tenant) in namespaces.iter().zip(["tenant1", "tenant2", "tenant3"]) {
-        crate::support::cluster::apply(&admin, namespace, &log_backup("archive", tenant))
+        crate::support::cluster::apply(&admin, namespace, &json(log_backup("archive", tenant)))
             .await
             .expect("apply");
-        crate::support::cluster::apply(&admin, namespace, &backup_task("full", tenant, "Full"))
-            .await
-            .expect("apply");
+        crate::support::cluster::apply(
+            &admin,
+            namespace,
+            &json(backup_task("full", tenant, BackupMode::Full)),
+        )
+        .await
+        .expect("apply");
     }
     let status = |namespace: String, kind: &'static str| {
         let admin = admin.clone();
@@ -761,7 +779,11 @@ async fn jobs_that_finish_during_a_long_outage_are_never_submitted_again() {
     }
     for tenant in TENANTS {
         world
-            .apply(backup_task(&format!("{tenant}-full"), tenant, "Full"))
+            .apply(backup_task(
+                &format!("{tenant}-full"),
+                tenant,
+                BackupMode::Full,
+            ))
             .await;
     }
     for tenant in TENANTS {
@@ -815,7 +837,9 @@ async fn a_task_deleted_while_running_is_no_longer_watched() {
         return;
     };
     archiving(&world, "tenant1").await;
-    world.apply(backup_task("long", "tenant1", "Full")).await;
+    world
+        .apply(backup_task("long", "tenant1", BackupMode::Full))
+        .await;
     world.phase("BackupTask", "long", "InProgress").await;
     let sample = r#"obbackup_watched_objects{kind="BackupTask"}"#;
     eventually("the running task watched", WAIT, || async {

@@ -9,6 +9,7 @@ use crate::support::{
     simulator::{self, connection_secret},
     world::{GIB, WAIT, World, cluster, condition},
 };
+use ob_backup_operator::api::backup_task::BackupMode;
 use serde_json::{Value, json};
 
 fn strategy(name: &str, tenants: &[&str], secret: &str) -> Value {
@@ -105,8 +106,11 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
         "spec": {"strategyRef": {"name": "rogue"}, "tenant": "tenant1", "mode": "Full"},
     });
     world.apply(through_rogue).await;
-    let mut elsewhere = crate::support::world::backup_task("elsewhere", "tenant1", "Full");
-    elsewhere["spec"]["dataDestination"]["uri"] = json!("file:///backup/elsewhere/data");
+    let mut elsewhere =
+        crate::support::world::backup_task("elsewhere", "tenant1", BackupMode::Full);
+    if let Some(destination) = elsewhere.spec.data_destination.as_mut() {
+        destination.uri = "file:///backup/elsewhere/data".into();
+    }
     world.apply(elsewhere).await;
     let status = world
         .stalled("BackupTask", "through-rogue", "TenantOwnedElsewhere")

@@ -15,12 +15,12 @@ use crate::support::{
     simulator,
     world::{GIB, World, backup_task, log_backup},
 };
-use serde_json::json;
+use ob_backup_operator::api::{backup_task::BackupMode, log_backup::DesiredArchiveState};
 
-const TASKS: [(&str, &str, &str); 3] = [
-    ("t1-full", "tenant1", "Full"),
-    ("t2-full", "tenant2", "Full"),
-    ("t1-inc", "tenant1", "Incremental"),
+const TASKS: [(&str, &str, BackupMode); 3] = [
+    ("t1-full", "tenant1", BackupMode::Full),
+    ("t2-full", "tenant2", BackupMode::Full),
+    ("t1-inc", "tenant1", BackupMode::Incremental),
 ];
 
 /// Runs one seed and returns its schedule; panics naming the seed when an invariant breaks.
@@ -38,8 +38,10 @@ async fn run(seed: u64) -> String {
     world.apply(log_backup("archive1", "tenant1")).await;
     world.apply(log_backup("archive2", "tenant2")).await;
     let mut rival = log_backup("rival", "tenant1");
-    rival["spec"]["desiredState"] = json!("Stopped");
-    rival["spec"]["logDestination"]["uri"] = json!("file:///backup/rival/archive");
+    rival.spec.desired_state = DesiredArchiveState::Stopped;
+    if let Some(destination) = rival.spec.log_destination.as_mut() {
+        destination.uri = "file:///backup/rival/archive".into();
+    }
     for (name, tenant, mode) in TASKS {
         world.apply(backup_task(name, tenant, mode)).await;
     }

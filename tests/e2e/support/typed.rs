@@ -3,7 +3,7 @@
 
 use std::fmt::Debug;
 
-use k8s_openapi::NamespaceResourceScope;
+use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::Condition};
 use kube::{
     Api, Resource,
     api::{ListParams, Patch, PatchParams},
@@ -54,6 +54,14 @@ phased!(
     CleanupTask => CleanupTaskPhase,
     RecoveryTask => RecoveryTaskPhase
 );
+
+/// The status ("True", "False") of the condition `type_` among `conditions`, if present.
+pub fn condition_of<'a>(conditions: &'a [Condition], type_: &str) -> Option<&'a str> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| c.status.as_str())
+}
 
 /// The phase an object's status shows, if any.
 pub fn phase<K: Phased>(object: &K) -> Option<K::Phase> {

@@ -7,6 +7,11 @@ use kube::{
     Client,
     api::{DynamicObject, ListParams, Patch, PatchParams},
 };
+use ob_backup_operator::api::{
+    BackupTask, BackupTaskSpec, LogBackup, LogBackupSpec,
+    backup_task::BackupMode,
+    common::{ClusterConnection, StorageDestination, StrategyReference},
+};
 use obsim::sim::Node;
 use serde_json::{Value, json};
 
@@ -164,7 +169,9 @@ impl World {
         self.start_operator(identity);
     }
 
-    pub async fn apply(&self, object: Value) {
+    /// Server-side applies `object` (one of the crate's kinds, or a raw manifest) in the namespace.
+    pub async fn apply(&self, object: impl serde::Serialize) {
+        let object = serde_json::to_value(object).expect("JSON");
         apply(&self.admin, &self.namespace, &object)
             .await
             .unwrap_or_else(|e| panic!("apply {object}: {e}"));
@@ -320,30 +327,54 @@ pub fn strategy(name: &str, spec: Value) -> Value {
     object
 }
 
-pub fn log_backup(name: &str, tenant: &str) -> Value {
-    json!({
-        "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
-        "metadata": {"name": name},
-        "spec": {
-            "cluster": cluster(),
-            "logDestination": {"uri": format!("file:///backup/{tenant}/archive")},
-            "tenant": tenant,
-            "desiredState": "Running",
-        },
+/// The connection to the world's cluster.
+pub fn connection() -> ClusterConnection {
+    ClusterConnection {
+        name: "obcluster".into(),
+        connection_secret: "ob".into(),
+    }
+}
+
+fn destination(uri: String) -> Option<StorageDestination> {
+    Some(StorageDestination {
+        uri,
+        credentials_secret: None,
     })
 }
 
-pub fn backup_task(name: &str, tenant: &str, mode: &str) -> Value {
-    json!({
-        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-        "metadata": {"name": name},
-        "spec": {
-            "cluster": cluster(),
-            "dataDestination": {"uri": format!("file:///backup/{tenant}/data")},
-            "tenant": tenant,
-            "mode": mode,
+/// A LogBackup of `tenant` on the world's cluster, to `file:///backup/<tenant>/archive`, running.
+pub fn log_backup(name: &str, tenant: &str) -> LogBackup {
+    LogBackup::new(
+        name,
+        log_backup_spec(tenant, |spec| {
+            spec.cluster = Some(connection());
+            spec.log_destination = destination(format!("file:///backup/{tenant}/archive"));
+        }),
+    )
+}
+
+/// A BackupTask of `tenant` on the world's cluster, to `file:///backup/<tenant>/data`.
+pub fn backup_task(name: &str, tenant: &str, mode: BackupMode) -> BackupTask {
+    BackupTask::new(
+        name,
+        BackupTaskSpec {
+            strategy_ref: None,
+            cluster: Some(connection()),
+            data_destination: destination(format!("file:///backup/{tenant}/data")),
+            tenant: tenant.into(),
+            mode,
+            plus_archivelog: false,
+            cancel: false,
         },
-    })
+    )
+}
+
+/// The spec of a LogBackup of `tenant` with the schema's defaults, then `edit`ed.
+fn log_backup_spec(tenant: &str, edit: impl FnOnce(&mut LogBackupSpec)) -> LogBackupSpec {
+    let mut spec: LogBackupSpec =
+        serde_json::from_value(json!({ "tenant": tenant })).expect("a spec with its defaults");
+    edit(&mut spec);
+    spec
 }
 
 pub fn condition(status: &Value, type_: &str) -> Option<String> {
@@ -356,19 +387,31 @@ pub fn condition(status: &Value, type_: &str) -> Option<String> {
 }
 
 /// A BackupTask ("Back up Now") of `tenant` through strategy `strategy`.
-pub fn strategy_backup_task(name: &str, strategy: &str, tenant: &str) -> Value {
-    json!({
-        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-        "metadata": {"name": name},
-        "spec": {"strategyRef": {"name": strategy}, "tenant": tenant, "mode": "Full"},
-    })
+pub fn strategy_backup_task(name: &str, strategy: &str, tenant: &str) -> BackupTask {
+    BackupTask::new(
+        name,
+        BackupTaskSpec {
+            strategy_ref: Some(StrategyReference {
+                name: strategy.into(),
+            }),
+            cluster: None,
+            data_destination: None,
+            tenant: tenant.into(),
+            mode: BackupMode::Full,
+            plus_archivelog: false,
+            cancel: false,
+        },
+    )
 }
 
 /// A LogBackup of `tenant` through strategy `strategy`.
-pub fn strategy_log_backup(name: &str, strategy: &str, tenant: &str) -> Value {
-    json!({
-        "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
-        "metadata": {"name": name},
-        "spec": {"strategyRef": {"name": strategy}, "tenant": tenant},
-    })
+pub fn strategy_log_backup(name: &str, strategy: &str, tenant: &str) -> LogBackup {
+    LogBackup::new(
+        name,
+        log_backup_spec(tenant, |spec| {
+            spec.strategy_ref = Some(StrategyReference {
+                name: strategy.into(),
+            });
+        }),
+    )
 }
