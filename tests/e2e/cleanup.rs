@@ -8,6 +8,7 @@ use crate::support::{
     world::{GIB, WAIT, World, cluster},
 };
 use jiff::SignedDuration;
+use ob_backup_operator::api::{CleanupTask, CleanupTaskPhase};
 use obsim::{clock::Clock, model::Version};
 use serde_json::{Value, json};
 
@@ -106,7 +107,9 @@ async fn requested_cleanups_run_fail_with_oceanbase_reasons_and_cancel() {
     })
     .await;
     step(&world, 3);
-    world.phase("CleanupTask", "canceled", "Canceled").await;
+    world
+        .reaches::<CleanupTask>("canceled", CleanupTaskPhase::Canceled)
+        .await;
 
     // Before 4.4.1 only the policy cleans up: a requested cleanup fails at once, saying so.
     let old = simulator::start_with(

@@ -5,6 +5,10 @@
 //! Rows run a few at a time, each in its own namespace with its own obsim cluster and operator; the matrix and
 //! its result are printed.
 
+use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask};
+use ob_backup_operator::api::{
+    BackupTaskPhase, CleanupTaskPhase, LogBackupPhase, RecoveryTaskPhase,
+};
 use std::time::Instant;
 
 use crate::support::{
@@ -152,8 +156,12 @@ async fn row(point: &'static str, flow: Flow) -> String {
                 .await;
             world.crashed(point).await;
             world.start_operator("after");
-            world.phase("LogBackup", "archive", "InProgress").await;
-            world.phase("BackupTask", "full", "Completed").await;
+            world
+                .reaches::<LogBackup>("archive", LogBackupPhase::InProgress)
+                .await;
+            world
+                .reaches::<BackupTask>("full", BackupTaskPhase::Completed)
+                .await;
             let uid = world.uid("BackupTask", "full").await;
             let jobs = simulator::jobs_with_description(&world.node, &uid);
             assert_eq!(jobs, 1, "{point}: backup jobs of the task");
@@ -173,9 +181,11 @@ async fn row(point: &'static str, flow: Flow) -> String {
             world.crashed(point).await;
             world.start_operator("after");
             world
-                .phase("LogBackup", "demo-tenant1-log", "InProgress")
+                .reaches::<LogBackup>("demo-tenant1-log", LogBackupPhase::InProgress)
                 .await;
-            world.phase("BackupTask", "now", "Completed").await;
+            world
+                .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
+                .await;
             let uid = world.uid("BackupTask", "now").await;
             assert_eq!(
                 simulator::jobs_with_description(&world.node, &uid),
@@ -203,7 +213,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
                 .await;
             world.crashed(point).await;
             world.start_operator("after");
-            world.phase("RecoveryTask", "restore", "Completed").await;
+            world
+                .reaches::<RecoveryTask>("restore", RecoveryTaskPhase::Completed)
+                .await;
             assert_eq!(
                 crate::support::recovery::restores_of(&world, "restored"),
                 1,
@@ -229,7 +241,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
                 .await;
             world.crashed(point).await;
             world.start_operator("after");
-            world.phase("CleanupTask", "obsolete", "Completed").await;
+            world
+                .reaches::<CleanupTask>("obsolete", CleanupTaskPhase::Completed)
+                .await;
             assert_eq!(
                 delete_jobs(&world).requested,
                 1,
@@ -242,14 +256,18 @@ async fn row(point: &'static str, flow: Flow) -> String {
             world
                 .apply(backup_task("long", "tenant1", BackupMode::Full))
                 .await;
-            world.phase("BackupTask", "long", "InProgress").await;
+            world
+                .reaches::<BackupTask>("long", BackupTaskPhase::InProgress)
+                .await;
             world.arm(point);
             world
                 .patch_spec("BackupTask", "long", json!({"cancel": true}))
                 .await;
             world.crashed(point).await;
             world.start_operator("after");
-            world.phase("BackupTask", "long", "Canceled").await;
+            world
+                .reaches::<BackupTask>("long", BackupTaskPhase::Canceled)
+                .await;
             let uid = world.uid("BackupTask", "long").await;
             assert_eq!(
                 simulator::jobs_with_description(&world.node, &uid),
@@ -261,7 +279,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
         Flow::Deletion => {
             world.apply(stop_archiving_strategy()).await;
             world
-                .phase("LogBackup", "demo-tenant1-log", "InProgress")
+                .reaches::<LogBackup>("demo-tenant1-log", LogBackupPhase::InProgress)
                 .await;
             policy_and_finalizer(&world).await;
             world.arm(point);
@@ -292,14 +310,18 @@ async fn row(point: &'static str, flow: Flow) -> String {
         }
         Flow::StopLog => {
             world.apply(log_backup("archive", "tenant1")).await;
-            world.phase("LogBackup", "archive", "InProgress").await;
+            world
+                .reaches::<LogBackup>("archive", LogBackupPhase::InProgress)
+                .await;
             world.arm(point);
             world
                 .patch_spec("LogBackup", "archive", json!({"desiredState": "Stopped"}))
                 .await;
             world.crashed(point).await;
             world.start_operator("after");
-            world.phase("LogBackup", "archive", "Stopped").await;
+            world
+                .reaches::<LogBackup>("archive", LogBackupPhase::Stopped)
+                .await;
             let archiving = simulator::cluster(&world.node)
                 .tenant("tenant1")
                 .is_some_and(|t| t.archive.log_mode_archive);
@@ -317,7 +339,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
         Flow::CancelCleanup => canceled_cleanup(&mut world, point).await,
         Flow::EnableDest => {
             world.apply(log_backup("archive", "tenant1")).await;
-            world.phase("LogBackup", "archive", "InProgress").await;
+            world
+                .reaches::<LogBackup>("archive", LogBackupPhase::InProgress)
+                .await;
             world.arm(point);
             {
                 let mut cluster = simulator::cluster(&world.node);
@@ -338,7 +362,9 @@ async fn row(point: &'static str, flow: Flow) -> String {
                     .then_some(())
             })
             .await;
-            world.phase("LogBackup", "archive", "InProgress").await;
+            world
+                .reaches::<LogBackup>("archive", LogBackupPhase::InProgress)
+                .await;
             assert_eq!(
                 simulator::rounds_started(&world.node, "tenant1"),
                 1,
@@ -433,14 +459,18 @@ async fn canceled_restore(world: &mut World, point: &str) -> String {
             json!({}),
         ))
         .await;
-    world.phase("RecoveryTask", "restore", "InProgress").await;
+    world
+        .reaches::<RecoveryTask>("restore", RecoveryTaskPhase::InProgress)
+        .await;
     world.arm(point);
     world
         .patch_spec("RecoveryTask", "restore", json!({"cancel": true}))
         .await;
     world.crashed(point).await;
     world.start_operator("after");
-    world.phase("RecoveryTask", "restore", "Canceled").await;
+    world
+        .reaches::<RecoveryTask>("restore", RecoveryTaskPhase::Canceled)
+        .await;
     eventually("the task released its pool", WAIT, || async {
         let status = world.status("RecoveryTask", "restore").await;
         status.get("resourcePool").is_none().then_some(())
@@ -481,14 +511,18 @@ async fn canceled_cleanup(world: &mut World, point: &str) -> String {
             "spec": {"cluster": cluster(), "tenant": "tenant1", "target": {"obsolete": true}},
         }))
         .await;
-    world.phase("CleanupTask", "obsolete", "Executing").await;
+    world
+        .reaches::<CleanupTask>("obsolete", CleanupTaskPhase::Executing)
+        .await;
     world.arm(point);
     world
         .patch_spec("CleanupTask", "obsolete", json!({"cancel": true}))
         .await;
     world.crashed(point).await;
     world.start_operator("after");
-    world.phase("CleanupTask", "obsolete", "Canceled").await;
+    world
+        .reaches::<CleanupTask>("obsolete", CleanupTaskPhase::Canceled)
+        .await;
     assert_eq!(
         delete_jobs(world).requested,
         1,

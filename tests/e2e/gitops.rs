@@ -9,6 +9,7 @@ use crate::support::{
     world::{GIB, WAIT, World, cluster, strategy_backup_task},
 };
 use mlua::{Lua, LuaSerdeExt};
+use ob_backup_operator::api::{BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase};
 use serde_json::{Value, json};
 
 /// Argo CD's verdict: runs the shipped script with `obj` bound, as Argo CD does.
@@ -163,18 +164,22 @@ async fn real_statuses_are_read_alike_and_tracking_metadata_stays_on_the_users_o
         }))
         .await;
     world
-        .phase("LogBackup", "tracked-tenant1-log", "InProgress")
+        .reaches::<LogBackup>("tracked-tenant1-log", LogBackupPhase::InProgress)
         .await;
     world
         .apply(strategy_backup_task("good", "tracked", "tenant1"))
         .await;
-    world.phase("BackupTask", "good", "Completed").await;
+    world
+        .reaches::<BackupTask>("good", BackupTaskPhase::Completed)
+        .await;
     simulator::cluster(&world.node).faults.next_backup_failure =
         Some((None, -9045, "injected failure".into()));
     world
         .apply(strategy_backup_task("bad", "tracked", "tenant1"))
         .await;
-    world.phase("BackupTask", "bad", "Failed").await;
+    world
+        .reaches::<BackupTask>("bad", BackupTaskPhase::Failed)
+        .await;
     let object = |kind: &'static str, name: &'static str| {
         let world = &world;
         async move {

@@ -1,6 +1,7 @@
 //! BackupTask and LogBackup lifecycles end to end (SPEC §2.3, §2.4): the operator binary on the real control
 //! plane, authenticated as its ServiceAccount, driving obsim over the MySQL protocol.
 
+use ob_backup_operator::api::{BackupStrategy, backup_strategy::StrategyPhase};
 use std::time::Duration;
 
 use crate::support::{
@@ -31,7 +32,7 @@ async fn archiving(world: &World, tenant: &str) {
         .apply(log_backup(&format!("{tenant}-archive"), tenant))
         .await;
     world
-        .phase("LogBackup", &format!("{tenant}-archive"), "InProgress")
+        .reaches::<LogBackup>(&format!("{tenant}-archive"), LogBackupPhase::InProgress)
         .await;
 }
 
@@ -154,7 +155,9 @@ async fn cancel_ends_a_running_backup_canceled() {
     world
         .apply(backup_task("long", "tenant1", BackupMode::Full))
         .await;
-    world.phase("BackupTask", "long", "InProgress").await;
+    world
+        .reaches::<BackupTask>("long", BackupTaskPhase::InProgress)
+        .await;
     world
         .patch_spec("BackupTask", "long", json!({"cancel": true}))
         .await;
@@ -171,11 +174,15 @@ async fn cancel_ends_a_running_backup_canceled() {
     world
         .apply(backup_task("blocker", "tenant1", BackupMode::Full))
         .await;
-    world.phase("BackupTask", "blocker", "InProgress").await;
+    world
+        .reaches::<BackupTask>("blocker", BackupTaskPhase::InProgress)
+        .await;
     let mut waiting = backup_task("waiting", "tenant1", BackupMode::Full);
     waiting.spec.cancel = true;
     world.apply(waiting).await;
-    world.phase("BackupTask", "waiting", "Canceled").await;
+    world
+        .reaches::<BackupTask>("waiting", BackupTaskPhase::Canceled)
+        .await;
     assert_eq!(
         jobs_with_description(&world.node, &world.uid("BackupTask", "waiting").await),
         0
@@ -220,7 +227,9 @@ async fn an_unreachable_cluster_fails_nothing_and_work_resumes() {
     world
         .apply(backup_task("patient", "tenant1", BackupMode::Full))
         .await;
-    world.phase("BackupTask", "patient", "InProgress").await;
+    world
+        .reaches::<BackupTask>("patient", BackupTaskPhase::InProgress)
+        .await;
 
     world.node.link.refuse_for(Duration::from_secs(12));
     world.node.link.drop_connections();
@@ -338,7 +347,7 @@ async fn encrypted_backups_use_the_secret_on_the_backup_session_and_no_secret_le
         .apply(strategy_log_backup("tenant1-archive", "secure", "tenant1"))
         .await;
     world
-        .phase("LogBackup", "tenant1-archive", "InProgress")
+        .reaches::<LogBackup>("tenant1-archive", LogBackupPhase::InProgress)
         .await;
     world
         .apply(strategy_backup_task("sealed", "secure", "tenant1"))
@@ -413,7 +422,10 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
     // No tenant list: every user tenant gets a LogBackup.
     for tenant in ["tenant1", "tenant2"] {
         world
-            .phase("LogBackup", &format!("everyone-{tenant}-log"), "InProgress")
+            .reaches::<LogBackup>(
+                &format!("everyone-{tenant}-log"),
+                LogBackupPhase::InProgress,
+            )
             .await;
     }
     let overview = eventually(
@@ -524,7 +536,9 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
     world
         .patch_spec("BackupStrategy", "everyone", json!({"suspend": true}))
         .await;
-    world.phase("BackupStrategy", "everyone", "Paused").await;
+    world
+        .reaches::<BackupStrategy>("everyone", StrategyPhase::Paused)
+        .await;
     assert_eq!(
         world.status("LogBackup", "everyone-tenant1-log").await["phase"],
         "InProgress"
@@ -596,7 +610,7 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
     )
     .await;
     world
-        .phase("LogBackup", "everyone-tenant1-log", "InProgress")
+        .reaches::<LogBackup>("everyone-tenant1-log", LogBackupPhase::InProgress)
         .await;
 
     // deletionPolicy Retain (the default): deleting the strategy removes its children and leaves OceanBase's
@@ -653,7 +667,7 @@ async fn an_encrypting_strategy_without_its_password_never_backs_up_in_the_clear
         .apply(strategy_log_backup("tenant1-archive", "sealed", "tenant1"))
         .await;
     world
-        .phase("LogBackup", "tenant1-archive", "InProgress")
+        .reaches::<LogBackup>("tenant1-archive", LogBackupPhase::InProgress)
         .await;
     world
         .apply(strategy_backup_task("would-be-clear", "sealed", "tenant1"))
@@ -788,7 +802,7 @@ async fn jobs_that_finish_during_a_long_outage_are_never_submitted_again() {
     }
     for tenant in TENANTS {
         world
-            .phase("BackupTask", &format!("{tenant}-full"), "InProgress")
+            .reaches::<BackupTask>(&format!("{tenant}-full"), BackupTaskPhase::InProgress)
             .await;
     }
     world.operator.kill();
@@ -816,7 +830,7 @@ async fn jobs_that_finish_during_a_long_outage_are_never_submitted_again() {
     world.start_operator("back");
     for tenant in TENANTS {
         world
-            .phase("BackupTask", &format!("{tenant}-full"), "Completed")
+            .reaches::<BackupTask>(&format!("{tenant}-full"), BackupTaskPhase::Completed)
             .await;
     }
     for (tenant, uid) in TENANTS.iter().zip(&uids) {
@@ -840,7 +854,9 @@ async fn a_task_deleted_while_running_is_no_longer_watched() {
     world
         .apply(backup_task("long", "tenant1", BackupMode::Full))
         .await;
-    world.phase("BackupTask", "long", "InProgress").await;
+    world
+        .reaches::<BackupTask>("long", BackupTaskPhase::InProgress)
+        .await;
     let sample = r#"obbackup_watched_objects{kind="BackupTask"}"#;
     eventually("the running task watched", WAIT, || async {
         (world.operator.metric(sample) == Some(1.0)).then_some(())
@@ -884,7 +900,7 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
     };
     world.apply(strategy("s", json!({}))).await;
     world
-        .phase("LogBackup", "s-tenant1-log", "InProgress")
+        .reaches::<LogBackup>("s-tenant1-log", LogBackupPhase::InProgress)
         .await;
     let writes = |kind: &str| world.operator.status_writes(kind);
     let before = (writes("LogBackup"), writes("BackupStrategy"));
@@ -918,7 +934,9 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
     simulator::cluster(&world.node)
         .interrupt_archive("tenant1", -9070, "can not connect to backup destination")
         .expect("interrupt");
-    world.phase("LogBackup", "s-tenant1-log", "Failed").await;
+    world
+        .reaches::<LogBackup>("s-tenant1-log", LogBackupPhase::Failed)
+        .await;
     let frozen = {
         let cluster = simulator::cluster(&world.node);
         let tenant = cluster.tenant("tenant1").expect("tenant1");

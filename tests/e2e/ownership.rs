@@ -2,6 +2,7 @@
 //! objects that would fight a strategy over a tenant's archiving or data backup destination are Stalled
 //! naming the owner and send nothing; a strategy's spec change reaches its children at once.
 
+use ob_backup_operator::api::{BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase};
 use std::time::Duration;
 
 use crate::support::{
@@ -33,7 +34,7 @@ async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
     };
     world.apply(strategy("demo", &["tenant1"], "ob")).await;
     world
-        .phase("LogBackup", "demo-tenant1-log", "InProgress")
+        .reaches::<LogBackup>("demo-tenant1-log", LogBackupPhase::InProgress)
         .await;
     // Before the fix this LogBackup stopped the strategy's archiving and the two flipped it on and off.
     world
@@ -94,7 +95,7 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
     };
     world.apply(strategy("owner", &["tenant1"], "ob")).await;
     world
-        .phase("LogBackup", "owner-tenant1-log", "InProgress")
+        .reaches::<LogBackup>("owner-tenant1-log", LogBackupPhase::InProgress)
         .await;
     world.apply(strategy("rogue", &["tenant1"], "ob")).await;
     world
@@ -130,7 +131,9 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
             "now", "owner", "tenant1",
         ))
         .await;
-    world.phase("BackupTask", "now", "Completed").await;
+    world
+        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
+        .await;
     for task in ["through-rogue", "elsewhere"] {
         let uid = world.uid("BackupTask", task).await;
         assert_eq!(

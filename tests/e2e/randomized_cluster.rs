@@ -7,6 +7,8 @@
 //! Each seed prints its schedule; `RANDOMIZED_CLUSTER_SEED=n` replays one, `RANDOMIZED_CLUSTER_SEEDS=n` runs
 //! more.
 
+use ob_backup_operator::api::LogBackup;
+use ob_backup_operator::api::{BackupTask, BackupTaskPhase, LogBackupPhase};
 use std::time::{Duration, Instant};
 
 use crate::support::{
@@ -70,15 +72,21 @@ async fn run(seed: u64) -> String {
     }
     let schedule = format!("seed {seed}: {}", schedule.join("; "));
     for (name, _, _) in TASKS {
-        world.phase("BackupTask", name, "Completed").await;
+        world
+            .reaches::<BackupTask>(name, BackupTaskPhase::Completed)
+            .await;
     }
     for (name, _, _) in TASKS {
         let uid = world.uid("BackupTask", name).await;
         let jobs = simulator::jobs_with_description(&world.node, &uid);
         assert_eq!(jobs, 1, "{schedule}: {name} has {jobs} OceanBase jobs");
     }
-    world.phase("LogBackup", "archive1", "InProgress").await;
-    world.phase("LogBackup", "archive2", "InProgress").await;
+    world
+        .reaches::<LogBackup>("archive1", LogBackupPhase::InProgress)
+        .await;
+    world
+        .reaches::<LogBackup>("archive2", LogBackupPhase::InProgress)
+        .await;
     world.stalled("LogBackup", "rival", "ArchivingOwned").await;
     for tenant in ["tenant1", "tenant2"] {
         assert_eq!(

@@ -8,6 +8,8 @@ use crate::support::{
     world::{GIB, WAIT, World, condition},
 };
 use jiff::SignedDuration;
+use ob_backup_operator::api::RecoveryTask;
+use ob_backup_operator::api::RecoveryTaskPhase;
 use serde_json::json;
 
 fn pool_exists(world: &World, prefix: &str) -> bool {
@@ -64,7 +66,9 @@ async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
             json!({}),
         ))
         .await;
-    world.phase("RecoveryTask", "inside", "InProgress").await;
+    world
+        .reaches::<RecoveryTask>("inside", RecoveryTaskPhase::InProgress)
+        .await;
     world.restart_operator("b");
     eventually(
         "the restarted operator to look at the restore",
@@ -125,7 +129,9 @@ async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
     world
         .patch_spec("RecoveryTask", "flaky", json!({"retry": 1}))
         .await;
-    world.phase("RecoveryTask", "flaky", "Completed").await;
+    world
+        .reaches::<RecoveryTask>("flaky", RecoveryTaskPhase::Completed)
+        .await;
     assert_eq!(
         simulator::cluster(&world.node)
             .tenant("restored2")
@@ -144,12 +150,16 @@ async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
             json!({}),
         ))
         .await;
-    world.phase("RecoveryTask", "abandoned", "InProgress").await;
+    world
+        .reaches::<RecoveryTask>("abandoned", RecoveryTaskPhase::InProgress)
+        .await;
     world
         .patch_spec("RecoveryTask", "abandoned", json!({"cancel": true}))
         .await;
     set_speed(&world, 10.0);
-    world.phase("RecoveryTask", "abandoned", "Canceled").await;
+    world
+        .reaches::<RecoveryTask>("abandoned", RecoveryTaskPhase::Canceled)
+        .await;
     eventually(
         "the canceled restore's pool to be dropped",
         WAIT,
@@ -203,6 +213,8 @@ async fn a_wrong_decryption_password_fails_with_oceanbase_9047() {
             json!({"decryption": {"passwordSecret": "backup-password"}}),
         ))
         .await;
-    world.phase("RecoveryTask", "right", "Completed").await;
+    world
+        .reaches::<RecoveryTask>("right", RecoveryTaskPhase::Completed)
+        .await;
     world.done().await;
 }

@@ -360,7 +360,7 @@ async fn deletion_policy_stop_archiving_stops_archiving_and_drops_the_policy_bef
     };
     world.apply(strategy("stopper", cluster(), "tenant1")).await;
     world
-        .phase("LogBackup", "stopper-tenant1-log", "InProgress")
+        .reaches::<LogBackup>("stopper-tenant1-log", LogBackupPhase::InProgress)
         .await;
     eventually("the finalizer and the delete policy", WAIT, || async {
         let object = world.get("BackupStrategy", "stopper").await?;
