@@ -5,9 +5,9 @@
 //! Rows run a few at a time, each in its own namespace with its own obsim cluster and operator; the matrix and
 //! its result are printed.
 
-use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask};
 use ob_backup_operator::api::{
-    BackupTaskPhase, CleanupTaskPhase, LogBackupPhase, RecoveryTaskPhase,
+    BackupTask, BackupTaskPhase, CleanupTask, CleanupTaskPhase, LogBackup, LogBackupPhase,
+    RecoveryTask, RecoveryTaskPhase, backup_task::BackupMode,
 };
 use std::time::Instant;
 
@@ -16,7 +16,6 @@ use crate::support::{
     simulator,
     world::{GIB, WAIT, World, backup_task, cluster, log_backup, strategy, strategy_backup_task},
 };
-use ob_backup_operator::api::backup_task::BackupMode;
 use obsim::model::Version;
 use serde_json::json;
 

@@ -1,7 +1,10 @@
 //! BackupTask and LogBackup lifecycles end to end (SPEC §2.3, §2.4): the operator binary on the real control
 //! plane, authenticated as its ServiceAccount, driving obsim over the MySQL protocol.
 
-use ob_backup_operator::api::{BackupStrategy, backup_strategy::StrategyPhase};
+use ob_backup_operator::api::{
+    BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
+    backup_strategy::StrategyPhase, backup_task::BackupMode,
+};
 use std::time::Duration;
 
 use crate::support::{
@@ -14,9 +17,6 @@ use crate::support::{
     },
 };
 use kube::api::ListParams;
-use ob_backup_operator::api::{
-    BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, backup_task::BackupMode,
-};
 use serde_json::{Value, json};
 
 /// An object as the manifest `cluster::apply` takes.

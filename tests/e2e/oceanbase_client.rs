@@ -4,9 +4,12 @@
 
 use std::sync::{Arc, Mutex};
 
-use ob_backup_operator::oceanbase::{
-    CleanJobType, ConnectionInfo, JobStatus, ObError, OceanBase, RoundStatus, mysql::MysqlCluster,
-    sql,
+use ob_backup_operator::{
+    controller::{overview::Destinations, overview::tenant_overview},
+    oceanbase::{
+        CleanJobType, ConnectionInfo, JobStatus, ObError, OceanBase, RoundStatus,
+        mysql::MysqlCluster, sql,
+    },
 };
 use obsim::{
     clock::Clock,
@@ -212,7 +215,6 @@ async fn an_encrypted_backup_is_found_by_its_description() {
         "history is read only for the descriptions asked for"
     );
     // The set and the pieces give tenant1 one recoverable window, from the set to the archive checkpoint.
-    use ob_backup_operator::controller::overview::{Destinations, tenant_overview};
     let own = Destinations {
         data: "file:///backup/data",
         log: "file:///backup/archive",

@@ -2,7 +2,13 @@
 //! objects that would fight a strategy over a tenant's archiving or data backup destination are Stalled
 //! naming the owner and send nothing; a strategy's spec change reaches its children at once.
 
-use ob_backup_operator::api::{BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase};
+use ob_backup_operator::{
+    api::{
+        BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
+        backup_task::BackupMode,
+    },
+    controller::{reason::Reason, status::StatusView},
+};
 use std::time::Duration;
 
 use crate::support::{
@@ -10,7 +16,6 @@ use crate::support::{
     simulator::{self, connection_secret},
     world::{GIB, WAIT, World, cluster, condition},
 };
-use ob_backup_operator::api::backup_task::BackupMode;
 use serde_json::{Value, json};
 
 fn strategy(name: &str, tenants: &[&str], secret: &str) -> Value {
@@ -50,13 +55,13 @@ async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
         }))
         .await;
     let status = world
-        .stalled("LogBackup", "stop-it", "ArchivingOwned")
+        .stalled_on::<LogBackup>("stop-it", Reason::ArchivingOwned)
         .await;
     assert!(
-        status["message"]
-            .as_str()
+        status
+            .message()
             .is_some_and(|m| m.contains("BackupStrategy demo")),
-        "{status}"
+        "{status:?}"
     );
     let version = |o: Option<kube::api::DynamicObject>| o.and_then(|o| o.metadata.resource_version);
     let before = (
@@ -99,7 +104,7 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
         .await;
     world.apply(strategy("rogue", &["tenant1"], "ob")).await;
     world
-        .stalled("BackupStrategy", "rogue", "TenantClaimed")
+        .stalled_on::<BackupStrategy>("rogue", Reason::TenantClaimed)
         .await;
     let through_rogue = json!({
         "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
@@ -114,16 +119,16 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
     }
     world.apply(elsewhere).await;
     let status = world
-        .stalled("BackupTask", "through-rogue", "TenantOwnedElsewhere")
+        .stalled_on::<BackupTask>("through-rogue", Reason::TenantOwnedElsewhere)
         .await;
     assert!(
-        status["message"]
-            .as_str()
+        status
+            .message()
             .is_some_and(|m| m.contains("belongs to BackupStrategy owner, not rogue")),
-        "{status}"
+        "{status:?}"
     );
     world
-        .stalled("BackupTask", "elsewhere", "DestinationOwned")
+        .stalled_on::<BackupTask>("elsewhere", Reason::DestinationOwned)
         .await;
     // The owner's own "Back up Now" still runs, to the owner's destination.
     world

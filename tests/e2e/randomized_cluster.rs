@@ -7,8 +7,13 @@
 //! Each seed prints its schedule; `RANDOMIZED_CLUSTER_SEED=n` replays one, `RANDOMIZED_CLUSTER_SEEDS=n` runs
 //! more.
 
-use ob_backup_operator::api::LogBackup;
-use ob_backup_operator::api::{BackupTask, BackupTaskPhase, LogBackupPhase};
+use ob_backup_operator::{
+    api::{
+        BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, backup_task::BackupMode,
+        log_backup::DesiredArchiveState,
+    },
+    controller::reason::Reason,
+};
 use std::time::{Duration, Instant};
 
 use crate::support::{
@@ -17,7 +22,6 @@ use crate::support::{
     simulator,
     world::{GIB, World, backup_task, log_backup},
 };
-use ob_backup_operator::api::{backup_task::BackupMode, log_backup::DesiredArchiveState};
 
 const TASKS: [(&str, &str, BackupMode); 3] = [
     ("t1-full", "tenant1", BackupMode::Full),
@@ -87,7 +91,9 @@ async fn run(seed: u64) -> String {
     world
         .reaches::<LogBackup>("archive2", LogBackupPhase::InProgress)
         .await;
-    world.stalled("LogBackup", "rival", "ArchivingOwned").await;
+    world
+        .stalled_on::<LogBackup>("rival", Reason::ArchivingOwned)
+        .await;
     for tenant in ["tenant1", "tenant2"] {
         assert_eq!(
             simulator::rounds_started(&world.node, tenant),

@@ -8,8 +8,7 @@ use crate::support::{
     world::{GIB, WAIT, World, condition},
 };
 use jiff::SignedDuration;
-use ob_backup_operator::api::RecoveryTask;
-use ob_backup_operator::api::RecoveryTaskPhase;
+use ob_backup_operator::api::{RecoveryTask, RecoveryTaskPhase};
 use serde_json::json;
 
 fn pool_exists(world: &World, prefix: &str) -> bool {

@@ -9,9 +9,12 @@ use kube::{
     api::{ListParams, Patch, PatchParams},
     core::object::HasStatus,
 };
-use ob_backup_operator::api::{
-    BackupStrategy, BackupTask, BackupTaskPhase, CleanupTask, CleanupTaskPhase, LogBackup,
-    LogBackupPhase, RecoveryTask, RecoveryTaskPhase, backup_strategy::StrategyPhase,
+use ob_backup_operator::{
+    api::{
+        BackupStrategy, BackupTask, BackupTaskPhase, CleanupTask, CleanupTaskPhase, LogBackup,
+        LogBackupPhase, RecoveryTask, RecoveryTaskPhase, backup_strategy::StrategyPhase,
+    },
+    controller::{reason::Reason, status::StatusView},
 };
 use serde::{Serialize, de::DeserializeOwned};
 
@@ -105,6 +108,27 @@ impl World {
                 let object = self.read::<K>(name).await?;
                 let status = object.status()?;
                 (K::phase_in(status) == Some(phase)).then(|| status.clone())
+            },
+        )
+        .await
+    }
+
+    /// Waits until `name` is Stalled for `reason`; returns its status.
+    pub async fn stalled_on<K: Phased>(&self, name: &str, reason: Reason) -> K::Status
+    where
+        K::Status: StatusView + Clone,
+    {
+        eventually(
+            &format!("{} {name} Stalled {reason:?}", K::kind(&())),
+            WAIT,
+            || async {
+                let object = self.read::<K>(name).await?;
+                let status = object.status()?;
+                let stalled = status
+                    .conditions()
+                    .iter()
+                    .any(|c| c.type_ == "Stalled" && c.status == "True" && c.reason == reason);
+                stalled.then(|| status.clone())
             },
         )
         .await

@@ -202,19 +202,6 @@ impl World {
         .await
     }
 
-    /// Waits until the object is Stalled with `reason`, returning its status.
-    pub async fn stalled(&self, kind: &str, name: &str, reason: &str) -> Value {
-        eventually(&format!("{kind} {name} Stalled {reason}"), WAIT, || async {
-            let status = self.status(kind, name).await;
-            let stalled = status["conditions"]
-                .as_array()?
-                .iter()
-                .any(|c| c["type"] == "Stalled" && c["status"] == "True" && c["reason"] == reason);
-            stalled.then_some(status)
-        })
-        .await
-    }
-
     pub async fn patch_spec(&self, kind: &str, name: &str, spec: Value) {
         let (api, _) = api_for(
             &self.admin,
