@@ -1,9 +1,12 @@
 //! BackupTask and LogBackup lifecycles end to end (SPEC §2.3, §2.4): the operator binary on the real control
 //! plane, authenticated as its ServiceAccount, driving obsim over the MySQL protocol.
 
-use ob_backup_operator::api::{
-    BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
-    backup_strategy::StrategyPhase, backup_task::BackupMode,
+use ob_backup_operator::{
+    api::{
+        BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
+        backup_strategy::StrategyPhase, backup_task::BackupMode,
+    },
+    controller::reason::Reason,
 };
 use std::time::Duration;
 
@@ -134,15 +137,18 @@ async fn a_failed_backup_shows_oceanbase_code_and_cause() {
     world
         .apply(backup_task("doomed", "tenant1", BackupMode::Full))
         .await;
-    let failed = world.phase("BackupTask", "doomed", "Failed").await;
-    assert_eq!(failed["failure"]["code"], -9082, "{failed}");
+    let failed = world
+        .reaches::<BackupTask>("doomed", BackupTaskPhase::Failed)
+        .await;
+    let failure = failed.failure.clone().expect("a failure");
+    assert_eq!(failure.code, Some(-9082), "{failed:?}");
     assert!(
-        failed["failure"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("-9082(backup device out of space)")),
-        "{failed}"
+        failure
+            .message
+            .contains("-9082(backup device out of space)"),
+        "{failed:?}"
     );
-    assert_eq!(condition(&failed, "Stalled").as_deref(), Some("True"));
+    assert_eq!(condition_of(&failed.conditions, "Stalled"), Some("True"));
     world.done().await;
 }
 
@@ -161,8 +167,10 @@ async fn cancel_ends_a_running_backup_canceled() {
     world
         .patch_spec("BackupTask", "long", json!({"cancel": true}))
         .await;
-    let canceled = world.phase("BackupTask", "long", "Canceled").await;
-    assert!(canceled["jobId"].is_number(), "{canceled}");
+    let canceled = world
+        .reaches::<BackupTask>("long", BackupTaskPhase::Canceled)
+        .await;
+    assert!(canceled.job_id.is_some(), "{canceled:?}");
     assert_eq!(
         jobs_with_description(&world.node, &world.uid("BackupTask", "long").await),
         1
@@ -199,19 +207,22 @@ async fn interrupted_archiving_fails_and_recovers() {
     simulator::cluster(&world.node)
         .interrupt_archive("tenant1", -9087, "observer clog is recycled before archive")
         .expect("interrupt");
-    let failed = world.phase("LogBackup", "tenant1-archive", "Failed").await;
-    assert_eq!(failed["failure"]["code"], -9087, "{failed}");
+    let failed = world
+        .reaches::<LogBackup>("tenant1-archive", LogBackupPhase::Failed)
+        .await;
+    let failure = failed.failure.expect("a failure");
+    assert_eq!(failure.code, Some(-9087));
     assert_eq!(
-        failed["failure"]["message"],
+        failure.message,
         "-9087(observer clog is recycled before archive)"
     );
     simulator::cluster(&world.node)
         .resume_archive("tenant1")
         .expect("resume");
     let recovered = world
-        .phase("LogBackup", "tenant1-archive", "InProgress")
+        .reaches::<LogBackup>("tenant1-archive", LogBackupPhase::InProgress)
         .await;
-    assert!(recovered["failure"].is_null(), "{recovered}");
+    assert!(recovered.failure.is_none(), "{recovered:?}");
     world.done().await;
 }
 
@@ -252,9 +263,11 @@ async fn an_unreachable_cluster_fails_nothing_and_work_resumes() {
     simulator::cluster(&world.node)
         .set_stalled("tenant1", false)
         .expect("unstall");
-    let done = world.phase("BackupTask", "patient", "Completed").await;
+    let done = world
+        .reaches::<BackupTask>("patient", BackupTaskPhase::Completed)
+        .await;
     assert_eq!(
-        condition(&done, "ClusterReachable").as_deref(),
+        condition_of(&done.conditions, "ClusterReachable"),
         Some("True")
     );
     world.done().await;
@@ -352,13 +365,15 @@ async fn encrypted_backups_use_the_secret_on_the_backup_session_and_no_secret_le
     world
         .apply(strategy_backup_task("sealed", "secure", "tenant1"))
         .await;
-    let done = world.phase("BackupTask", "sealed", "Completed").await;
+    let done = world
+        .reaches::<BackupTask>("sealed", BackupTaskPhase::Completed)
+        .await;
     assert_eq!(
-        done["storageDirectory"]
-            .as_str()
+        done.storage_directory
+            .as_deref()
             .map(|d| d.contains("access")),
         Some(false),
-        "{done}"
+        "{done:?}"
     );
 
     // obsim saw SET ENCRYPTION and BACKUP on one session: the job carries the Secret's password.
@@ -672,23 +687,12 @@ async fn an_encrypting_strategy_without_its_password_never_backs_up_in_the_clear
     world
         .apply(strategy_backup_task("would-be-clear", "sealed", "tenant1"))
         .await;
-    let stalled = eventually(
-        "the task to stall on the missing password",
-        WAIT,
-        || async {
-            let status = world.status("BackupTask", "would-be-clear").await;
-            let reason = status["conditions"]
-                .as_array()?
-                .iter()
-                .find(|c| c["type"] == "Stalled" && c["status"] == "True")?["reason"]
-                .clone();
-            (reason == "BackupPasswordMissing").then_some(status)
-        },
-    )
-    .await;
-    assert_eq!(stalled["phase"], "Pending", "{stalled}");
+    let stalled = world
+        .stalled_on::<BackupTask>("would-be-clear", Reason::BackupPasswordMissing)
+        .await;
+    assert_eq!(stalled.phase, Some(BackupTaskPhase::Pending), "{stalled:?}");
     assert!(
-        stalled["submittedAt"].is_null(),
+        stalled.submitted_at.is_none(),
         "no intent without a password"
     );
     assert_eq!(
