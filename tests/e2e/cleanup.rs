@@ -8,7 +8,7 @@ use crate::support::{
     world::{GIB, WAIT, World, cluster},
 };
 use jiff::SignedDuration;
-use ob_backup_operator::api::{CleanupTask, CleanupTaskPhase};
+use ob_backup_operator::api::{CleanupTask, CleanupTaskPhase, common::TaskSource};
 use obsim::{clock::Clock, model::Version};
 use serde_json::{Value, json};
 
@@ -46,9 +46,15 @@ async fn requested_cleanups_run_fail_with_oceanbase_reasons_and_cancel() {
     world
         .apply(cleanup("no-policy", cluster(), json!({"obsolete": true})))
         .await;
-    let failed = world.phase("CleanupTask", "no-policy", "Failed").await;
-    assert_eq!(failed["failure"]["code"], 4018, "{failed}");
-    assert_eq!(failed["source"], "Manual");
+    let failed = world
+        .reaches::<CleanupTask>("no-policy", CleanupTaskPhase::Failed)
+        .await;
+    assert_eq!(
+        failed.failure.as_ref().and_then(|f| f.code),
+        Some(4018),
+        "{failed:?}"
+    );
+    assert_eq!(failed.source, Some(TaskSource::Manual));
 
     simulator::cluster(&world.node)
         .add_delete_policy("default", Some("1d"), Some("tenant1"))
@@ -59,15 +65,21 @@ async fn requested_cleanups_run_fail_with_oceanbase_reasons_and_cancel() {
         .await;
     // The clock is frozen: the job waits in INIT, and the task knows its id.
     let pending = eventually("the delete job to be found", WAIT, || async {
-        let status = world.status("CleanupTask", "obsolete").await;
-        status["jobId"].is_i64().then_some(status)
+        let status = world.read::<CleanupTask>("obsolete").await?.status?;
+        status.job_id.is_some().then_some(status)
     })
     .await;
-    assert_eq!(pending["phase"], "Pending", "{pending}");
+    assert_eq!(
+        pending.phase,
+        Some(CleanupTaskPhase::Pending),
+        "{pending:?}"
+    );
     step(&world, 10);
-    let done = world.phase("CleanupTask", "obsolete", "Completed").await;
-    assert_eq!(done["jobId"], pending["jobId"]);
-    assert!(done["endedAt"].is_string(), "{done}");
+    let done = world
+        .reaches::<CleanupTask>("obsolete", CleanupTaskPhase::Completed)
+        .await;
+    assert_eq!(done.job_id, pending.job_id);
+    assert!(done.ended_at.is_some(), "{done:?}");
 
     // A set OceanBase does not have: its own error, as the failure.
     catch_up(&world);
@@ -78,8 +90,14 @@ async fn requested_cleanups_run_fail_with_oceanbase_reasons_and_cancel() {
             json!({"backupSetIds": [42]}),
         ))
         .await;
-    let refused = world.phase("CleanupTask", "unknown-set", "Failed").await;
-    assert_eq!(refused["failure"]["code"], 9046, "{refused}");
+    let refused = world
+        .reaches::<CleanupTask>("unknown-set", CleanupTaskPhase::Failed)
+        .await;
+    assert_eq!(
+        refused.failure.as_ref().and_then(|f| f.code),
+        Some(9046),
+        "{refused:?}"
+    );
 
     // Cancel while the job waits: CANCEL DELETE BACKUP, then Canceled once OceanBase says so.
     catch_up(&world);
@@ -87,9 +105,8 @@ async fn requested_cleanups_run_fail_with_oceanbase_reasons_and_cancel() {
         .apply(cleanup("canceled", cluster(), json!({"obsolete": true})))
         .await;
     eventually("the job to be found", WAIT, || async {
-        world.status("CleanupTask", "canceled").await["jobId"]
-            .is_i64()
-            .then_some(())
+        let status = world.read::<CleanupTask>("canceled").await?.status?;
+        status.job_id.map(|_| ())
     })
     .await;
     world
@@ -128,11 +145,13 @@ async fn requested_cleanups_run_fail_with_oceanbase_reasons_and_cancel() {
             json!({"backupSetIds": [1]}),
         ))
         .await;
-    let too_old = world.phase("CleanupTask", "too-old", "Failed").await;
-    let message = too_old["failure"]["message"].as_str().unwrap_or_default();
+    let too_old = world
+        .reaches::<CleanupTask>("too-old", CleanupTaskPhase::Failed)
+        .await;
+    let message = too_old.failure.as_ref().map_or("", |f| f.message.as_str());
     assert!(
         message.contains("4.4.1") && message.contains("4.2.5.0"),
-        "{too_old}"
+        "{too_old:?}"
     );
     let old_jobs = simulator::cluster(&old)
         .tenant("tenant1")

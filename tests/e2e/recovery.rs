@@ -1,11 +1,12 @@
 //! RecoveryTask end to end (SPEC §2.6, reference §6): the operator binary on the real control plane restores a
 //! tenant backed up by a strategy into a new tenant of obsim, over the MySQL protocol.
 
+use crate::support::typed::condition_of;
 use crate::support::{
     cluster::eventually,
     recovery::{backed_up, recovery, restores_of},
     simulator,
-    world::{GIB, WAIT, World, condition},
+    world::{GIB, WAIT, World},
 };
 use jiff::SignedDuration;
 use ob_backup_operator::api::{RecoveryTask, RecoveryTaskPhase};
@@ -40,12 +41,15 @@ async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
             json!({}),
         ))
         .await;
-    let refused = world.phase("RecoveryTask", "too-early", "Failed").await;
+    let refused = world
+        .reaches::<RecoveryTask>("too-early", RecoveryTaskPhase::Failed)
+        .await;
     assert!(
-        refused["failure"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("outside every recoverable window")),
-        "{refused}"
+        refused
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.message.contains("outside every recoverable window")),
+        "{refused:?}"
     );
     assert_eq!(restores_of(&world, "early1"), 0);
     assert!(
@@ -82,19 +86,21 @@ async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
     )
     .await;
     set_speed(&world, 10.0);
-    let done = world.phase("RecoveryTask", "inside", "Completed").await;
+    let done = world
+        .reaches::<RecoveryTask>("inside", RecoveryTaskPhase::Completed)
+        .await;
     assert_eq!(
         restores_of(&world, "restored1"),
         1,
         "one RESTORE despite the restart"
     );
     assert_eq!(
-        condition(&done, "RecoveryPointVerified").as_deref(),
+        condition_of(&done.conditions, "RecoveryPointVerified"),
         Some("True")
     );
     assert!(
-        done["recoveryTime"].is_string() && done["jobId"].is_i64(),
-        "{done}"
+        done.recovery_time.is_some() && done.job_id.is_some(),
+        "{done:?}"
     );
     assert_eq!(
         simulator::cluster(&world.node)
@@ -114,12 +120,15 @@ async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
             json!({"activate": false}),
         ))
         .await;
-    let failed = world.phase("RecoveryTask", "flaky", "Failed").await;
+    let failed = world
+        .reaches::<RecoveryTask>("flaky", RecoveryTaskPhase::Failed)
+        .await;
     assert!(
-        failed["failure"]["message"]
-            .as_str()
-            .is_some_and(|m| m.contains("injected")),
-        "{failed}"
+        failed
+            .failure
+            .as_ref()
+            .is_some_and(|f| f.message.contains("injected")),
+        "{failed:?}"
     );
     eventually("the failed attempt's pool to be dropped", WAIT, || async {
         (!pool_exists(&world, "obrt_flaky")).then_some(())
@@ -194,8 +203,14 @@ async fn a_wrong_decryption_password_fails_with_oceanbase_9047() {
             json!({"decryption": {"passwordSecret": "wrong-password"}}),
         ))
         .await;
-    let failed = world.phase("RecoveryTask", "wrong", "Failed").await;
-    assert_eq!(failed["failure"]["code"], 9047, "{failed}");
+    let failed = world
+        .reaches::<RecoveryTask>("wrong", RecoveryTaskPhase::Failed)
+        .await;
+    assert_eq!(
+        failed.failure.as_ref().and_then(|f| f.code),
+        Some(9047),
+        "{failed:?}"
+    );
     let written = world.everything_written().await;
     for secret in [
         "not-the-password",
