@@ -14,7 +14,7 @@
 use std::{fmt::Debug, future::Future, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::{ResourceExt, core::object::HasStatus, runtime::controller::Action};
 
 use super::references::Placement;
 use super::{
@@ -181,15 +181,14 @@ pub enum Prepared<S> {
 }
 
 /// A task kind, as [`drive`] needs it.
-pub trait Task: Reconcile {
-    type Status: StatusView + Submission + Clone + Debug + Send + Sync;
+pub trait Task:
+    Reconcile + HasStatus<Status: StatusView + Submission + Clone + Debug + Send + Sync>
+{
     type Step: Copy + Debug + PartialEq + Send + Sync;
     /// What the object's references resolve to.
     type Refs: Send + Sync;
     /// Look again at least this often while the task is watched.
     const SAFETY_RECHECK: Duration;
-
-    fn status(&self) -> Option<&Self::Status>;
 
     /// Whether nothing is left to do: a final phase, nothing to release, no retry asked for.
     fn done(&self) -> bool;

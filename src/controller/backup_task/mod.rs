@@ -49,14 +49,9 @@ impl Reconcile for BackupTask {
 }
 
 impl Task for BackupTask {
-    type Status = BackupTaskStatus;
     type Step = Step;
     type Refs = Target;
     const SAFETY_RECHECK: Duration = crate::timing::TASK_SAFETY_RECHECK;
-
-    fn status(&self) -> Option<&BackupTaskStatus> {
-        self.status.as_ref()
-    }
 
     fn done(&self) -> bool {
         self.status

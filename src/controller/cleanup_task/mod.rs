@@ -39,14 +39,9 @@ impl Reconcile for CleanupTask {
 }
 
 impl Task for CleanupTask {
-    type Status = CleanupTaskStatus;
     type Step = Step;
     type Refs = Placement;
     const SAFETY_RECHECK: Duration = crate::timing::TASK_SAFETY_RECHECK;
-
-    fn status(&self) -> Option<&CleanupTaskStatus> {
-        self.status.as_ref()
-    }
 
     fn done(&self) -> bool {
         self.status

@@ -42,14 +42,9 @@ impl Reconcile for LogBackup {
 }
 
 impl Task for LogBackup {
-    type Status = LogBackupStatus;
     type Step = Step;
     type Refs = Target;
     const SAFETY_RECHECK: Duration = crate::timing::LOG_SAFETY_RECHECK;
-
-    fn status(&self) -> Option<&LogBackupStatus> {
-        self.status.as_ref()
-    }
 
     /// Archiving never ends: there is always something to watch.
     fn done(&self) -> bool {

@@ -56,14 +56,9 @@ pub struct Restore {
 }
 
 impl Task for RecoveryTask {
-    type Status = RecoveryTaskStatus;
     type Step = Step;
     type Refs = Restore;
     const SAFETY_RECHECK: Duration = crate::timing::TASK_SAFETY_RECHECK;
-
-    fn status(&self) -> Option<&RecoveryTaskStatus> {
-        self.status.as_ref()
-    }
 
     /// Ended, with nothing left to release and no new attempt asked for.
     fn done(&self) -> bool {
