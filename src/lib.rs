@@ -13,6 +13,7 @@ pub mod oceanbase;
 pub mod readiness;
 pub mod run;
 pub mod schedule;
+pub mod storage;
 pub mod telemetry;
 pub mod timing;
 pub mod windows;
