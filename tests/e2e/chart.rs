@@ -21,22 +21,8 @@ fn chart() -> PathBuf {
 }
 
 /// The binary scripts/test.sh built and named in `variable`, or `None` (with the reason printed) outside it.
-fn built_tool(variable: &str, tool: &str) -> Option<PathBuf> {
-    match std::env::var_os(variable) {
-        Some(path) => Some(PathBuf::from(path)),
-        None => {
-            assert!(
-                std::env::var("REQUIRE_K8S").as_deref() != Ok("1"),
-                "REQUIRE_K8S=1 but {variable} is not set: run the tests through scripts/test.sh"
-            );
-            eprintln!("skipped: {variable} is not set (scripts/test.sh builds {tool})");
-            None
-        }
-    }
-}
-
 fn helm() -> Option<PathBuf> {
-    built_tool("OBBACKUP_HELM", "helm")
+    crate::support::tools::built("OBBACKUP_HELM", "helm")
 }
 
 /// Runs helm; returns (success, stdout, stderr).
@@ -465,7 +451,7 @@ async fn helm_installs_into_a_clean_namespace_and_uninstalls_cleanly() {
 }
 
 fn promtool() -> Option<PathBuf> {
-    built_tool("OBBACKUP_PROMTOOL", "promtool")
+    crate::support::tools::built("OBBACKUP_PROMTOOL", "promtool")
 }
 
 /// Every alert's expression, `for` and labels, evaluated by Prometheus's own `promtool test rules` on series

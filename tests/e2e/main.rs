@@ -16,5 +16,6 @@ mod ownership;
 mod randomized;
 mod randomized_cluster;
 mod recovery;
+mod storage;
 mod strategy;
 mod support;

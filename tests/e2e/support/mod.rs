@@ -6,6 +6,8 @@ pub mod invariants;
 pub mod proxy;
 pub mod recovery;
 pub mod rng;
+pub mod s3;
 pub mod simulator;
+pub mod tools;
 pub mod typed;
 pub mod world;

@@ -1,0 +1,176 @@
+//! The second backup's storage layer (`src/storage`) against a real S3-compatible server (versitygw) and the
+//! file system: a backup set's tree copied and verified byte for byte, an object damaged on the copy found
+//! and copied again, an outage of the server a transient error after which the copy goes on without
+//! writing again what it had finished, a deleted copy gone while its source stays.
+
+use std::path::{Path, PathBuf};
+
+use ob_backup_operator::{
+    oceanbase::sql::AccessKeys,
+    storage::{
+        self, StorageError,
+        copy::{Copier, digest, manifest_path},
+    },
+};
+
+use crate::support::{
+    cluster::eventually,
+    s3::{ACCESS_ID, ACCESS_KEY, S3Server},
+    world::WAIT,
+};
+
+const BUCKET: &str = "second";
+const SET: &str = "backup_set_1_full";
+
+fn keys() -> AccessKeys {
+    AccessKeys {
+        access_id: ACCESS_ID.into(),
+        access_key: ACCESS_KEY.into(),
+    }
+}
+
+/// A fresh directory holding a set's tree shaped like OceanBase's: `objects` data files of `size` bytes
+/// (each with its own content) beside its info files.
+fn a_set_on_disk(name: &str, objects: usize, size: usize) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("obbackup-first-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let set = root.join(SET);
+    for dir in ["meta_info", "logstream_1/major_data", "infos"] {
+        std::fs::create_dir_all(set.join(dir)).expect("set directory");
+    }
+    std::fs::write(set.join("single_backup_set_info"), b"backup set 1, full").expect("info");
+    std::fs::write(
+        set.join("meta_info/tenant_backup_set_infos"),
+        vec![3u8; 4096],
+    )
+    .expect("meta");
+    for i in 0..objects {
+        let bytes: Vec<u8> = (0..size).map(|j| ((i * 31 + j * 7) % 251) as u8).collect();
+        std::fs::write(
+            set.join(format!("logstream_1/major_data/macro_block_data.{i}")),
+            bytes,
+        )
+        .expect("data");
+    }
+    root
+}
+
+fn file_uri(root: &Path) -> String {
+    format!("file://{}", root.display())
+}
+
+#[tokio::test]
+async fn a_set_is_copied_to_s3_verified_repaired_and_deleted() {
+    let Some(s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    let first = a_set_on_disk("copy", 12, 700_000);
+    let from = storage::open(&file_uri(&first), None).expect("the first destination");
+    let to = storage::open(&s3.uri(BUCKET, "ob/data"), Some(&keys())).expect("the second");
+    let copier = Copier {
+        from: &from,
+        to: &to,
+        concurrency: 4,
+    };
+    let report = copier.tree(SET).await.expect("copy");
+    assert_eq!((report.objects, report.copied), (14, 14));
+    assert_eq!(report.copied_bytes, report.bytes);
+    for i in [0, 5, 11] {
+        let path = format!("{SET}/logstream_1/major_data/macro_block_data.{i}");
+        assert_eq!(
+            digest(&to, &path).await.expect("read the copy"),
+            digest(&from, &path).await.expect("read the source"),
+            "{path}"
+        );
+    }
+    // What S3 holds is the same tree, file for file, under the destination's path.
+    assert!(
+        s3.file(BUCKET, &format!("ob/data/{SET}/single_backup_set_info"))
+            .is_file()
+    );
+    assert!(copier.verify(SET).await.expect("verify").is_empty());
+
+    // A disk behind the server flips a byte: verification finds that object, and only it is copied again.
+    let damaged = format!("{SET}/logstream_1/major_data/macro_block_data.5");
+    let behind = s3.file(BUCKET, &format!("ob/data/{damaged}"));
+    let mut bytes = std::fs::read(&behind).expect("the object's file");
+    bytes[4242] ^= 0xff;
+    std::fs::write(&behind, bytes).expect("damage");
+    assert_eq!(
+        copier.verify(SET).await.expect("verify"),
+        vec![damaged.clone()]
+    );
+    let repaired = copier.tree(SET).await.expect("repair");
+    assert_eq!(repaired.copied, 1);
+    assert_eq!(
+        digest(&to, &damaged).await.expect("copy"),
+        digest(&from, &damaged).await.expect("source")
+    );
+
+    copier.delete(SET).await.expect("delete the copy");
+    assert!(
+        !s3.file(BUCKET, &format!("ob/data/{SET}/single_backup_set_info"))
+            .exists()
+    );
+    assert!(
+        first.join(SET).join("single_backup_set_info").is_file(),
+        "the first destination is never touched"
+    );
+    let _ = std::fs::remove_dir_all(first);
+}
+
+#[tokio::test]
+async fn an_outage_is_transient_and_the_copy_resumes_without_writing_finished_objects_again() {
+    let Some(mut s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    let first = a_set_on_disk("outage", 120, 200_000);
+    let from = storage::open(&file_uri(&first), None).expect("the first destination");
+    let to = storage::open(&s3.uri(BUCKET, "ob/data"), Some(&keys())).expect("the second");
+    let copying = {
+        let (from, to) = (from.clone(), to.clone());
+        tokio::spawn(async move {
+            Copier {
+                from: &from,
+                to: &to,
+                concurrency: 1,
+            }
+            .tree(SET)
+            .await
+        })
+    };
+    // Once the copy has recorded progress, the server goes away.
+    let manifest = s3.file(BUCKET, &format!("ob/data/{}", manifest_path(SET)));
+    eventually("the copy to record progress", WAIT, || async {
+        manifest.is_file().then_some(())
+    })
+    .await;
+    s3.stop();
+    let outcome = copying.await.expect("the copy task");
+    let error = outcome.expect_err("the server was gone");
+    assert!(error.is_transient(), "{error}");
+    assert!(!matches!(error, StorageError::Mismatch(_)));
+    assert!(!error.to_string().contains(ACCESS_KEY), "{error}");
+
+    s3.resume();
+    let done_before = std::fs::read(&manifest)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|m| m["objects"].as_object().map(|o| o.len()))
+        .expect("the manifest");
+    assert!(done_before > 0);
+    let copier = Copier {
+        from: &from,
+        to: &to,
+        concurrency: 4,
+    };
+    let resumed = copier.tree(SET).await.expect("resumed");
+    assert_eq!(resumed.objects, 122);
+    assert!(
+        resumed.copied <= resumed.objects - done_before,
+        "{} written again of {done_before} finished",
+        resumed.copied
+    );
+    assert!(copier.verify(SET).await.expect("verify").is_empty());
+    let _ = std::fs::remove_dir_all(first);
+}
