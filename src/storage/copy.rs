@@ -5,7 +5,10 @@
 //! under `.obbackup/copies/`), so a copy interrupted by a restart goes on where it stopped, and a later
 //! verification pass can find an object that changed on the copy.
 
-use std::collections::BTreeMap;
+use std::{
+    collections::BTreeMap,
+    sync::atomic::{AtomicU64, Ordering},
+};
 
 use futures::{StreamExt, TryStreamExt, stream};
 use opendal::{ErrorKind, Operator};
@@ -39,11 +42,51 @@ pub struct Report {
     pub copied_bytes: u64,
 }
 
+/// How far a copy has got, updated as objects finish; read while the copy runs.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub total_objects: AtomicU64,
+    pub total_bytes: AtomicU64,
+    /// Objects (and bytes) the copy holds, verified: copied now or found already there.
+    pub objects: AtomicU64,
+    pub bytes: AtomicU64,
+}
+
 /// Copies from `from` to `to` (opened on the two destinations' roots), `concurrency` objects at a time.
 pub struct Copier<'a> {
-    pub from: &'a Operator,
-    pub to: &'a Operator,
-    pub concurrency: usize,
+    from: &'a Operator,
+    to: &'a Operator,
+    concurrency: usize,
+    progress: &'a Progress,
+    piece: usize,
+}
+
+/// The most bytes written in one request.
+pub const WRITE_PIECE: usize = 1 << 20;
+
+impl<'a> Copier<'a> {
+    pub fn new(
+        from: &'a Operator,
+        to: &'a Operator,
+        concurrency: usize,
+        progress: &'a Progress,
+    ) -> Self {
+        Self {
+            from,
+            to,
+            concurrency: concurrency.max(1),
+            progress,
+            piece: WRITE_PIECE,
+        }
+    }
+
+    /// Writes in requests of at most `piece` bytes (a bandwidth limit's burst must hold one).
+    pub fn in_pieces_of(self, piece: usize) -> Self {
+        Self {
+            piece: piece.clamp(1, WRITE_PIECE),
+            ..self
+        }
+    }
 }
 
 /// Record progress in the manifest after this many objects, so that a restart repeats little.
@@ -60,6 +103,12 @@ impl Copier<'_> {
             bytes: objects.iter().map(|(_, size)| size).sum(),
             ..Report::default()
         };
+        self.progress
+            .total_objects
+            .store(report.objects as u64, Ordering::Relaxed);
+        self.progress
+            .total_bytes
+            .store(report.bytes, Ordering::Relaxed);
         let known = manifest.objects.clone();
         let mut done = stream::iter(objects)
             .map(|(path, size)| {
@@ -69,10 +118,14 @@ impl Copier<'_> {
                     Ok::<_, StorageError>((path, outcome))
                 }
             })
-            .buffer_unordered(self.concurrency.max(1));
+            .buffer_unordered(self.concurrency);
         let mut unsaved = 0;
         while let Some(result) = done.next().await {
             let (path, (copied, wrote)) = result?;
+            self.progress.objects.fetch_add(1, Ordering::Relaxed);
+            self.progress
+                .bytes
+                .fetch_add(copied.size, Ordering::Relaxed);
             if wrote {
                 report.copied += 1;
                 report.copied_bytes += copied.size;
@@ -104,7 +157,7 @@ impl Copier<'_> {
                 };
                 Ok((seen.as_ref() != Some(&recorded)).then_some(path))
             })
-            .buffer_unordered(self.concurrency.max(1))
+            .buffer_unordered(self.concurrency)
             .try_filter_map(|bad| async move { Ok(bad) })
             .try_collect()
             .await?;
@@ -190,10 +243,15 @@ impl Copier<'_> {
             let chunk = chunk.map_err(|e| StorageError::Io(format!("reading {path}: {e}")))?;
             hasher.update(&chunk);
             size += chunk.len() as u64;
-            writer
-                .write(chunk)
-                .await
-                .map_err(|e| StorageError::io(&e))?;
+            let mut start = 0;
+            while start < chunk.len() {
+                let end = (start + self.piece).min(chunk.len());
+                writer
+                    .write(chunk.slice(start..end))
+                    .await
+                    .map_err(|e| StorageError::io(&e))?;
+                start = end;
+            }
         }
         writer.close().await.map_err(|e| StorageError::io(&e))?;
         Ok(Copied {
@@ -335,14 +393,19 @@ mod tests {
     #[tokio::test]
     async fn a_tree_is_copied_whole_and_verified_and_nothing_else_is() {
         let (from, to) = (source().await, memory());
-        let copier = Copier {
-            from: &from,
-            to: &to,
-            concurrency: 2,
-        };
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
         let report = copier.tree("backup_set_1_full").await.expect("copy");
         assert_eq!((report.objects, report.copied), (3, 3));
         assert_eq!(report.copied_bytes, 100 + 300_000 + 5);
+        assert_eq!(
+            (
+                progress.objects.load(Ordering::Relaxed),
+                progress.bytes.load(Ordering::Relaxed),
+                progress.total_bytes.load(Ordering::Relaxed)
+            ),
+            (3, report.bytes, report.bytes)
+        );
         for path in [
             "backup_set_1_full/meta_info/tenant_backup_set_infos",
             "backup_set_1_full/logstream_1/major_data/macro_block_data.0",
@@ -370,11 +433,8 @@ mod tests {
     #[tokio::test]
     async fn a_second_copy_writes_nothing_and_a_lost_manifest_rewrites_nothing() {
         let (from, to) = (source().await, memory());
-        let copier = Copier {
-            from: &from,
-            to: &to,
-            concurrency: 4,
-        };
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 4, &progress);
         copier.tree("backup_set_1_full").await.expect("copy");
         let again = copier.tree("backup_set_1_full").await.expect("again");
         assert_eq!(again.copied, 0, "everything was there");
@@ -389,11 +449,8 @@ mod tests {
     #[tokio::test]
     async fn an_object_changed_on_the_copy_is_found_and_copied_again() {
         let (from, to) = (source().await, memory());
-        let copier = Copier {
-            from: &from,
-            to: &to,
-            concurrency: 2,
-        };
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
         copier.tree("backup_set_1_full").await.expect("copy");
         let victim = "backup_set_1_full/logstream_1/major_data/macro_block_data.0";
         let mut corrupted = vec![7u8; 300_000];
@@ -414,11 +471,8 @@ mod tests {
     #[tokio::test]
     async fn deleting_a_copy_leaves_the_source_and_other_trees_alone() {
         let (from, to) = (source().await, memory());
-        let copier = Copier {
-            from: &from,
-            to: &to,
-            concurrency: 2,
-        };
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
         copier.tree("backup_set_1_full").await.expect("copy");
         copier.tree("backup_set_2_inc").await.expect("copy");
         copier.delete("backup_set_1_full").await.expect("delete");

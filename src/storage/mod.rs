@@ -3,6 +3,7 @@
 //! OceanBase takes it (`file:///path`, `s3://bucket/path?host=…&s3_region=…`, `oss://bucket/path?host=…`,
 //! `cos://bucket/path?host=…&appid=…`) and its access keys come from a Secret; they never appear in an error.
 
+pub mod copies;
 pub mod copy;
 
 use std::{collections::HashMap, time::Duration};

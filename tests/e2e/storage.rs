@@ -9,7 +9,7 @@ use ob_backup_operator::{
     oceanbase::sql::AccessKeys,
     storage::{
         self, StorageError,
-        copy::{Copier, digest, manifest_path},
+        copy::{Copier, Progress, digest, manifest_path},
     },
 };
 
@@ -67,11 +67,8 @@ async fn a_set_is_copied_to_s3_verified_repaired_and_deleted() {
     let first = a_set_on_disk("copy", 12, 700_000);
     let from = storage::open(&file_uri(&first), None).expect("the first destination");
     let to = storage::open(&s3.uri(BUCKET, "ob/data"), Some(&keys())).expect("the second");
-    let copier = Copier {
-        from: &from,
-        to: &to,
-        concurrency: 4,
-    };
+    let progress = Progress::default();
+    let copier = Copier::new(&from, &to, 4, &progress);
     let report = copier.tree(SET).await.expect("copy");
     assert_eq!((report.objects, report.copied), (14, 14));
     assert_eq!(report.copied_bytes, report.bytes);
@@ -130,13 +127,9 @@ async fn an_outage_is_transient_and_the_copy_resumes_without_writing_finished_ob
     let copying = {
         let (from, to) = (from.clone(), to.clone());
         tokio::spawn(async move {
-            Copier {
-                from: &from,
-                to: &to,
-                concurrency: 1,
-            }
-            .tree(SET)
-            .await
+            Copier::new(&from, &to, 1, &Progress::default())
+                .tree(SET)
+                .await
         })
     };
     // Once the copy has recorded progress, the server goes away.
@@ -159,11 +152,8 @@ async fn an_outage_is_transient_and_the_copy_resumes_without_writing_finished_ob
         .and_then(|m| m["objects"].as_object().map(|o| o.len()))
         .expect("the manifest");
     assert!(done_before > 0);
-    let copier = Copier {
-        from: &from,
-        to: &to,
-        concurrency: 4,
-    };
+    let progress = Progress::default();
+    let copier = Copier::new(&from, &to, 4, &progress);
     let resumed = copier.tree(SET).await.expect("resumed");
     assert_eq!(resumed.objects, 122);
     assert!(

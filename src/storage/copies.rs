@@ -1,0 +1,315 @@
+//! The copies this operator process runs in the background, each under a key its controller chooses (a
+//! backup set's, an archive piece's). A reconcile asks for a copy and reads its state; it never waits for
+//! one. A copy that ends — done, failed, or stopped by an outage — calls back with its key, so that the
+//! object it belongs to is looked at again. A copy stopped by an outage is started again (it resumes from
+//! its manifest) when asked for after [`RETRY_TRANSIENT_AFTER`]; one that failed for good is not.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex, atomic::Ordering},
+    time::{Duration, Instant},
+};
+
+use opendal::{Operator, layers::ThrottleLayer};
+use tokio::task::JoinHandle;
+
+use super::{
+    StorageError,
+    copy::{Copier, Progress, Report, WRITE_PIECE},
+};
+use crate::oceanbase::sql::AccessKeys;
+
+/// A copy stopped by an outage may start again this long after it stopped.
+pub const RETRY_TRANSIENT_AFTER: Duration = Duration::from_secs(30);
+
+/// What to copy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CopyRequest {
+    /// The first destination's URI and keys.
+    pub from: String,
+    pub from_keys: Option<AccessKeys>,
+    /// The second destination's URI and keys.
+    pub to: String,
+    pub to_keys: Option<AccessKeys>,
+    /// The tree under both roots (`backup_set_1_full`).
+    pub tree: String,
+    /// Objects moving at once in this copy.
+    pub concurrency: usize,
+    /// Bytes per second this copy may write, if limited.
+    pub bandwidth: Option<u32>,
+}
+
+/// Where a copy stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CopyState {
+    Running {
+        objects: u64,
+        total_objects: u64,
+        bytes: u64,
+        total_bytes: u64,
+    },
+    Done(Report),
+    /// Stopped; `transient` when the storage was unreachable or slow (it is started again later), not when
+    /// the copy itself is wrong.
+    Failed {
+        message: String,
+        transient: bool,
+    },
+}
+
+/// Called with a copy's key when it ends.
+pub type OnEnd = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How a copy ended, and when.
+type Ended = Arc<Mutex<Option<(Result<Report, StorageError>, Instant)>>>;
+
+struct Job {
+    request: CopyRequest,
+    progress: Arc<Progress>,
+    outcome: Ended,
+    handle: JoinHandle<()>,
+}
+
+/// The copies of this process.
+pub struct Copies {
+    jobs: Mutex<HashMap<String, Job>>,
+    on_end: OnEnd,
+}
+
+impl Copies {
+    pub fn new(on_end: OnEnd) -> Self {
+        Self {
+            jobs: Mutex::default(),
+            on_end,
+        }
+    }
+
+    /// The state of the copy under `key`, starting it when there is none, when it asks for something else
+    /// than `request` (a destination changed), or when an outage stopped it a while ago.
+    pub fn ensure(&self, key: &str, request: &CopyRequest) -> CopyState {
+        let mut jobs = lock(&self.jobs);
+        if let Some(job) = jobs.get(key) {
+            let state = job.state();
+            let retry = match &*lock(&job.outcome) {
+                Some((Err(e), at)) => e.is_transient() && at.elapsed() >= RETRY_TRANSIENT_AFTER,
+                _ => false,
+            };
+            if job.request == *request && !retry {
+                return state;
+            }
+            job.handle.abort();
+        }
+        let job = self.start(key, request);
+        let state = job.state();
+        jobs.insert(key.to_string(), job);
+        state
+    }
+
+    /// The state of the copy under `key`, if one was asked for.
+    pub fn state(&self, key: &str) -> Option<CopyState> {
+        lock(&self.jobs).get(key).map(Job::state)
+    }
+
+    /// Forgets the copy under `key` (its end is in a status now), stopping it if it still runs.
+    pub fn forget(&self, key: &str) {
+        if let Some(job) = lock(&self.jobs).remove(key) {
+            job.handle.abort();
+        }
+    }
+
+    fn start(&self, key: &str, request: &CopyRequest) -> Job {
+        let progress = Arc::new(Progress::default());
+        let outcome = Arc::new(Mutex::new(None));
+        let task = {
+            let (request, progress, outcome) = (request.clone(), progress.clone(), outcome.clone());
+            let (key, on_end) = (key.to_string(), self.on_end.clone());
+            async move {
+                let result = run(&request, &progress).await;
+                if let Err(error) = &result {
+                    tracing::warn!(%error, tree = request.tree, "copy to the second destination stopped");
+                }
+                *lock(&outcome) = Some((result, Instant::now()));
+                on_end(&key);
+            }
+        };
+        Job {
+            request: request.clone(),
+            progress,
+            outcome,
+            handle: tokio::spawn(task),
+        }
+    }
+}
+
+impl Drop for Copies {
+    fn drop(&mut self) {
+        for job in lock(&self.jobs).values() {
+            job.handle.abort();
+        }
+    }
+}
+
+impl Job {
+    fn state(&self) -> CopyState {
+        match &*lock(&self.outcome) {
+            Some((Ok(report), _)) => CopyState::Done(report.clone()),
+            Some((Err(error), _)) => CopyState::Failed {
+                message: error.to_string(),
+                transient: error.is_transient(),
+            },
+            None => CopyState::Running {
+                objects: self.progress.objects.load(Ordering::Relaxed),
+                total_objects: self.progress.total_objects.load(Ordering::Relaxed),
+                bytes: self.progress.bytes.load(Ordering::Relaxed),
+                total_bytes: self.progress.total_bytes.load(Ordering::Relaxed),
+            },
+        }
+    }
+}
+
+/// Opens both destinations and copies the tree.
+async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, StorageError> {
+    let from = super::open(&request.from, request.from_keys.as_ref())?;
+    let to = super::open(&request.to, request.to_keys.as_ref())?;
+    let copier = Copier::new(&from, &to, request.concurrency, progress);
+    match request.bandwidth.filter(|b| *b > 0) {
+        None => copier.tree(&request.tree).await,
+        Some(bandwidth) => {
+            // A second's worth at most per request, so that one request never exceeds the burst.
+            let piece = usize::try_from(bandwidth)
+                .unwrap_or(WRITE_PIECE)
+                .min(WRITE_PIECE);
+            let to = throttled(to.clone(), bandwidth, piece);
+            Copier::new(&from, &to, request.concurrency, progress)
+                .in_pieces_of(piece)
+                .tree(&request.tree)
+                .await
+        }
+    }
+}
+
+/// `operator` writing at most `bandwidth` bytes per second, in bursts of one `piece`.
+fn throttled(operator: Operator, bandwidth: u32, piece: usize) -> Operator {
+    let burst = u32::try_from(piece).unwrap_or(u32::MAX).max(1);
+    operator.layer(ThrottleLayer::new(bandwidth.max(1), burst))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+
+    fn request(from: &std::path::Path, to: &std::path::Path) -> CopyRequest {
+        CopyRequest {
+            from: format!("file://{}", from.display()),
+            from_keys: None,
+            to: format!("file://{}", to.display()),
+            to_keys: None,
+            tree: "backup_set_1_full".into(),
+            concurrency: 2,
+            bandwidth: None,
+        }
+    }
+
+    fn dirs(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let base =
+            std::env::temp_dir().join(format!("obbackup-copies-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        let (from, to) = (base.join("first"), base.join("second"));
+        std::fs::create_dir_all(from.join("backup_set_1_full/infos")).expect("dirs");
+        std::fs::create_dir_all(&to).expect("dirs");
+        for i in 0..5 {
+            std::fs::write(
+                from.join(format!("backup_set_1_full/infos/file.{i}")),
+                vec![i as u8; 10_000],
+            )
+            .expect("file");
+        }
+        (from, to)
+    }
+
+    async fn ended(copies: &Copies, key: &str) -> CopyState {
+        crate::controller::fixtures::eventually("the copy to end", || {
+            copies
+                .state(key)
+                .filter(|s| !matches!(s, CopyState::Running { .. }))
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn a_copy_runs_in_the_background_ends_once_and_calls_back() {
+        let (from, to) = dirs("once");
+        let ended_keys = Arc::new(StdMutex::new(Vec::new()));
+        let copies = Copies::new({
+            let ended_keys = ended_keys.clone();
+            Arc::new(move |key: &str| lock(&ended_keys).push(key.to_string()))
+        });
+        let asked = request(&from, &to);
+        assert!(matches!(
+            copies.ensure("ns/set-1", &asked),
+            CopyState::Running { .. }
+        ));
+        let CopyState::Done(report) = ended(&copies, "ns/set-1").await else {
+            panic!("the copy failed: {:?}", copies.state("ns/set-1"));
+        };
+        assert_eq!((report.objects, report.copied), (5, 5));
+        assert_eq!(*lock(&ended_keys), vec!["ns/set-1".to_string()]);
+        // Asking again reads the result; nothing is copied again.
+        assert_eq!(copies.ensure("ns/set-1", &asked), CopyState::Done(report));
+        assert!(to.join("backup_set_1_full/infos/file.4").is_file());
+        copies.forget("ns/set-1");
+        assert_eq!(copies.state("ns/set-1"), None);
+        let _ = std::fs::remove_dir_all(from.parent().expect("base"));
+    }
+
+    #[tokio::test]
+    async fn a_copy_that_cannot_be_made_fails_for_good_and_names_no_secret() {
+        let (from, to) = dirs("wrong");
+        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let wrong = CopyRequest {
+            to: "ftp://elsewhere/x".into(),
+            to_keys: Some(AccessKeys {
+                access_id: "id".into(),
+                access_key: "the-key".into(),
+            }),
+            ..request(&from, &to)
+        };
+        copies.ensure("ns/set-1", &wrong);
+        let CopyState::Failed { message, transient } = ended(&copies, "ns/set-1").await else {
+            panic!("an ftp destination cannot be copied to");
+        };
+        assert!(!transient, "{message}");
+        assert!(!message.contains("the-key"), "{message}");
+        let _ = std::fs::remove_dir_all(from.parent().expect("base"));
+    }
+
+    #[tokio::test]
+    async fn a_bandwidth_limit_slows_the_copy_down() {
+        let (from, to) = dirs("slow");
+        let copies = Copies::new(Arc::new(|_: &str| {}));
+        // 50 000 bytes at 20 000 bytes per second, the first 20 000 in one burst: at least 1.5 s (a local
+        // copy without the limit ends within the 0.1 s the wait polls at).
+        let limited = CopyRequest {
+            bandwidth: Some(20_000),
+            ..request(&from, &to)
+        };
+        let started = Instant::now();
+        copies.ensure("ns/slow", &limited);
+        assert!(matches!(
+            ended(&copies, "ns/slow").await,
+            CopyState::Done(_)
+        ));
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        let _ = std::fs::remove_dir_all(from.parent().expect("base"));
+    }
+}
