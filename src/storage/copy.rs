@@ -11,7 +11,7 @@ use std::{
 };
 
 use futures::{StreamExt, TryStreamExt, stream};
-use opendal::{ErrorKind, Operator};
+use opendal::{ErrorKind, Operator, Writer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -223,41 +223,14 @@ impl Copier<'_> {
 
     /// Streams `path` from the source to the copy, hashing what goes through.
     async fn write(&self, path: &str) -> Result<Copied, StorageError> {
-        let reader = self
-            .from
-            .reader(path)
-            .await
-            .map_err(|e| StorageError::io(&e))?;
-        let mut chunks = reader
-            .into_bytes_stream(..)
-            .await
-            .map_err(|e| StorageError::io(&e))?;
         let mut writer = self
             .to
             .writer(path)
             .await
             .map_err(|e| StorageError::io(&e))?;
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
-        while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(|e| StorageError::Io(format!("reading {path}: {e}")))?;
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-            let mut start = 0;
-            while start < chunk.len() {
-                let end = (start + self.piece).min(chunk.len());
-                writer
-                    .write(chunk.slice(start..end))
-                    .await
-                    .map_err(|e| StorageError::io(&e))?;
-                start = end;
-            }
-        }
+        let copied = stream(self.from, path, Some((&mut writer, self.piece))).await?;
         writer.close().await.map_err(|e| StorageError::io(&e))?;
-        Ok(Copied {
-            size,
-            sha256: hex(&hasher.finalize()),
-        })
+        Ok(copied)
     }
 
     /// Every object under `tree` on the source, with its size, in path order.
@@ -312,6 +285,16 @@ impl Copier<'_> {
 
 /// The size and SHA-256 of `path` on `operator`, streamed.
 pub async fn digest(operator: &Operator, path: &str) -> Result<Copied, StorageError> {
+    stream(operator, path, None).await
+}
+
+/// Streams `path` from `operator`, hashing on the way, into `sink` (a writer, in requests of at most the
+/// given bytes) if there is one; returns its size and hash.
+async fn stream(
+    operator: &Operator,
+    path: &str,
+    mut sink: Option<(&mut Writer, usize)>,
+) -> Result<Copied, StorageError> {
     let reader = operator
         .reader(path)
         .await
@@ -326,6 +309,17 @@ pub async fn digest(operator: &Operator, path: &str) -> Result<Copied, StorageEr
         let chunk = chunk.map_err(|e| StorageError::Io(format!("reading {path}: {e}")))?;
         hasher.update(&chunk);
         size += chunk.len() as u64;
+        if let Some((writer, piece)) = sink.as_mut() {
+            let mut start = 0;
+            while start < chunk.len() {
+                let end = (start + *piece).min(chunk.len());
+                writer
+                    .write(chunk.slice(start..end))
+                    .await
+                    .map_err(|e| StorageError::io(&e))?;
+                start = end;
+            }
+        }
     }
     Ok(Copied {
         size,
