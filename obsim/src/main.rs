@@ -42,6 +42,10 @@ struct Args {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<std::path::PathBuf>,
+    /// The directory standing for the share every OBServer mounts: backup sets on `file:///p` destinations
+    /// are written to `<dir>/p`. Without it nothing is written.
+    #[arg(long)]
+    file_root: Option<std::path::PathBuf>,
 }
 
 #[tokio::main]
@@ -61,6 +65,7 @@ async fn main() -> ExitCode {
         &args.password,
         Clock::new(jiff::Timestamp::now(), args.speed),
     );
+    cluster.files = args.file_root.map(obsim::model::files::Files::new);
     for spec in &args.tenants {
         let (name, bytes) = spec.split_once(':').unwrap_or((spec, "10737418240"));
         let Ok(bytes) = bytes.parse() else {

@@ -5,6 +5,7 @@ pub mod archive;
 pub mod backup;
 pub mod clean;
 pub mod faults;
+pub mod files;
 pub mod resources;
 pub mod restore;
 pub mod tenant;
@@ -61,6 +62,8 @@ pub struct Cluster {
     pub restores: restore::Restores,
     /// Injected faults (the control API).
     pub faults: faults::Faults,
+    /// Where backup sets on `file://` destinations are written, if anywhere.
+    pub files: Option<files::Files>,
     next_sys_job_id: i64,
     next_sys_clean_job_id: i64,
 }
@@ -76,6 +79,7 @@ impl Cluster {
             tenants: vec![Tenant::sys(created, sys_password)],
             restores: restore::Restores::default(),
             faults: faults::Faults::default(),
+            files: None,
             next_sys_job_id: 0,
             next_sys_clean_job_id: 0,
         }
@@ -178,6 +182,13 @@ impl Cluster {
         }
         self.follow_cluster_jobs(now);
         self.advance_restores(now);
+        if let Some(files) = &mut self.files {
+            for tenant in &self.tenants {
+                for set in &tenant.backups.sets {
+                    files.sync(tenant.id, set);
+                }
+            }
+        }
     }
 
     /// Sys-side CLUSTER backup jobs follow the tenant jobs they spawned.
