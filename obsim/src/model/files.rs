@@ -51,13 +51,14 @@ impl Files {
             if self.written.contains(&key) && self.removed.insert(key) {
                 let _ = std::fs::remove_dir_all(&dir);
             }
-        } else if set.status == "SUCCESS" && self.written.insert(key) {
-            if let Err(error) = write_tree(&dir, tenant_id, set) {
-                eprintln!(
-                    "obsim: writing backup set {} failed: {error}",
-                    dir.display()
-                );
-            }
+        } else if set.status == "SUCCESS"
+            && self.written.insert(key)
+            && let Err(error) = write_tree(&dir, tenant_id, set)
+        {
+            eprintln!(
+                "obsim: writing backup set {} failed: {error}",
+                dir.display()
+            );
         }
     }
 }
