@@ -22,7 +22,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the operator (controllers, leader election, /metrics, /healthz, /readyz).
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Write the CustomResourceDefinitions generated from the Rust types.
     Crdgen {
         /// Directory to write one file per CRD into.
@@ -69,6 +69,10 @@ struct RunArgs {
     /// Seconds without progress after which a running backup gets Progressing=False.
     #[arg(long, env = "BACKUP_STALL_SECONDS", default_value_t = ob_backup_operator::timing::BACKUP_STALL_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(10..))]
     backup_stall_seconds: u64,
+    /// Where this pod sees the share behind `file://` destinations, when not at the same path as the
+    /// OBServers (`file:///backup/x` is read at `<dir>/backup/x`). Needed only for second backups.
+    #[arg(long, env = "FILE_DESTINATION_ROOT")]
+    file_destination_root: Option<std::path::PathBuf>,
     /// Test only: run on a simulated clock, SIMULATED@REAL*SPEED (see `clock`).
     #[arg(long, hide = true, env = "OBBACKUP_SIMULATED_CLOCK")]
     simulated_clock: Option<ob_backup_operator::clock::Simulated>,
@@ -80,7 +84,7 @@ fn main() -> ExitCode {
     let _crash_points = fail::FailScenario::setup();
     match Cli::parse().command {
         Command::Crdgen { dir, stdout } => generate_crds(dir, stdout),
-        Command::Run(args) => run_operator(args),
+        Command::Run(args) => run_operator(*args),
     }
 }
 
@@ -128,6 +132,10 @@ fn run_operator(args: RunArgs) -> ExitCode {
                 idle: Duration::from_secs(args.idle_poll_seconds),
             },
             backup_stall_timeout: Duration::from_secs(args.backup_stall_seconds),
+            // Read for the life of the process.
+            file_root: args
+                .file_destination_root
+                .map(|p| &*Box::leak(p.into_boxed_path())),
         },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

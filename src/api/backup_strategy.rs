@@ -58,6 +58,8 @@ use super::common::{
 )]
 #[x_kube(validation = Rule::new("self.dataDestination.uri != self.logDestination.uri")
     .message("dataDestination and logDestination must be different locations"))]
+#[x_kube(validation = Rule::new("!has(self.secondBackup) || !(self.secondBackup.dataDestination.uri in [self.dataDestination.uri, self.logDestination.uri]) && !(self.secondBackup.logDestination.uri in [self.dataDestination.uri, self.logDestination.uri])")
+    .message("secondBackup's destinations must differ from dataDestination and logDestination"))]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStrategySpec {
     /// The OceanBase cluster to back up.
@@ -101,6 +103,55 @@ pub struct BackupStrategySpec {
     /// What happens in OceanBase when this strategy is deleted. Backups already taken are never deleted.
     #[serde(default)]
     pub deletion_policy: DeletionPolicy,
+    /// A second copy of every backup set on other storage (the console's "Second Backup"), made by the
+    /// operator itself and verified object by object: OceanBase 4.x has no statement that copies a backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_backup: Option<SecondBackup>,
+}
+
+/// Where and how the second copies are made.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[x_kube(validation = Rule::new("self.dataDestination.uri != self.logDestination.uri")
+    .message("secondBackup's dataDestination and logDestination must be different locations"))]
+#[serde(rename_all = "camelCase")]
+pub struct SecondBackup {
+    /// Where each backup set is copied once OceanBase finished it (same forms and Secret rules as
+    /// dataDestination). The operator must reach both this and the first destination: for `file://`, the
+    /// share mounted in its pod (see `--file-destination-root`).
+    pub data_destination: StorageDestination,
+    /// Where archive pieces are to be copied (copies of archive pieces come in a later release).
+    pub log_destination: StorageDestination,
+    /// Objects copied at a time, per backup set.
+    #[serde(default = "default_copy_concurrency")]
+    #[schemars(range(min = 1, max = 32))]
+    pub concurrency: i32,
+    /// Most bytes per second one copy writes, e.g. `50Mi`; unlimited when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 16))]
+    #[x_kube(validation = Rule::new("self.matches('^[1-9][0-9]*(Ki|Mi|Gi)?$')").message("bandwidthLimit must be bytes per second, optionally with Ki, Mi or Gi, e.g. 50Mi"))]
+    pub bandwidth_limit: Option<String>,
+}
+
+fn default_copy_concurrency() -> i32 {
+    4
+}
+
+impl SecondBackup {
+    /// The bandwidth limit in bytes per second (None: unlimited, or a value the schema would refuse).
+    pub fn bandwidth(&self) -> Option<u32> {
+        let text = self.bandwidth_limit.as_deref()?;
+        let (digits, shift) = match text.strip_suffix("Gi") {
+            Some(d) => (d, 30),
+            None => match text.strip_suffix("Mi") {
+                Some(d) => (d, 20),
+                None => text.strip_suffix("Ki").map_or((text, 0), |d| (d, 10)),
+            },
+        };
+        let value: u64 = digits.parse().ok()?;
+        u32::try_from(value.checked_shl(shift)?)
+            .ok()
+            .or(Some(u32::MAX))
+    }
 }
 
 /// Backup method (the console's "Backup Method").

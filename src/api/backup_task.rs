@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{
-    ClusterConnection, Failure, StorageDestination, StrategyReference, TaskSource,
+    ClusterConnection, Failure, SecondCopy, StorageDestination, StrategyReference, TaskSource,
     cancel_is_final_rule, conditions_schema, strategy_or_cluster_rule, tenant_name_rule,
     unchanged_optional, user_tenant_rule,
 };
@@ -34,6 +34,11 @@ use super::common::{
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
     printcolumn(name = "Started", type_ = "string", json_path = ".status.startedAt"),
     printcolumn(name = "Ended", type_ = "string", json_path = ".status.endedAt"),
+    printcolumn(
+        name = "Second Backup",
+        type_ = "string",
+        json_path = ".status.secondBackup.phase"
+    ),
     printcolumn(
         name = "Cluster",
         type_ = "string",
@@ -170,6 +175,9 @@ pub struct BackupTaskStatus {
     /// Why the backup failed (the console's "View Cause").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// The set's second copy, when the strategy keeps one (the console's "Second Backup").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_backup: Option<SecondCopy>,
 }
 
 /// The console's data backup task states.

@@ -145,6 +145,48 @@ pub struct Failure {
     pub message: String,
 }
 
+/// The second copy of a backup set (the console's "Second Backup" of a data backup task).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondCopy {
+    /// `Pending`, `InProgress`, `Completed` (every object copied and read back identical) or `Failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<SecondCopyPhase>,
+    /// Where the copy is, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_directory: Option<String>,
+    /// When the operator started copying.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// When the copy was complete and verified (or failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Time>,
+    /// Objects the copy holds, verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objects: Option<i64>,
+    /// Objects in the backup set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_objects: Option<i64>,
+    /// Bytes the copy holds, verified.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+    /// Bytes in the backup set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_bytes: Option<i64>,
+    /// Why the copy waits or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Where a second copy stands.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SecondCopyPhase {
+    Pending,
+    InProgress,
+    Completed,
+    Failed,
+}
+
 /// Where a task came from: the console's "Backup Task Source".
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum TaskSource {

@@ -48,6 +48,8 @@ pub struct Context {
     malformed: Mutex<HashMap<String, Option<i64>>>,
     /// The statements sent lately, per object.
     pub statements: gate::Statements,
+    /// The copies this controller runs itself (the second backups); one ending wakes its object.
+    pub copies: crate::storage::copies::Copies,
 }
 
 /// Operator-wide settings the controllers read.
@@ -57,6 +59,8 @@ pub struct Settings {
     pub poll: PollIntervals,
     /// A running backup without progress for this long gets `Progressing=False`.
     pub backup_stall_timeout: Duration,
+    /// Where `file://` destinations are reached in this process (`None`: at their own paths).
+    pub file_root: Option<&'static std::path::Path>,
 }
 
 impl Default for Settings {
@@ -64,6 +68,7 @@ impl Default for Settings {
         Self {
             poll: PollIntervals::default(),
             backup_stall_timeout: crate::timing::BACKUP_STALL_TIMEOUT,
+            file_root: None,
         }
     }
 }
@@ -81,6 +86,7 @@ impl Context {
         catalog: Arc<catalog::Catalog>,
         writes: Arc<write_budget::WriteBudget>,
     ) -> Self {
+        let waker = observers.clone();
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -94,6 +100,16 @@ impl Context {
             failures: Mutex::default(),
             malformed: Mutex::default(),
             statements: gate::Statements::default(),
+            copies: crate::storage::copies::Copies::new(Arc::new(move |key: &str| {
+                // A copy's key is its object's `namespace/name`.
+                if let Some((namespace, name)) = key.split_once('/') {
+                    waker.wake(&crate::observer::ObjectKey {
+                        kind: controller,
+                        namespace: namespace.to_string(),
+                        name: name.to_string(),
+                    });
+                }
+            })),
         }
     }
 

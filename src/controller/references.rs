@@ -32,6 +32,8 @@ pub struct Placement {
     pub log_destination: Option<StorageDestination>,
     /// The strategy's encryption password Secret.
     pub encryption: Option<PasswordSecret>,
+    /// The strategy's second backup.
+    pub second_backup: Option<crate::api::backup_strategy::SecondBackup>,
 }
 
 /// Looks up what an object in `namespace` refers to, collecting the problems found.
@@ -166,6 +168,7 @@ impl<'a> ReferenceCheck<'a> {
                 data_destination: Some(spec.data_destination),
                 log_destination: Some(spec.log_destination),
                 encryption: spec.encryption,
+                second_backup: spec.second_backup,
             }));
         }
         let Some(cluster) = cluster else {
@@ -180,6 +183,7 @@ impl<'a> ReferenceCheck<'a> {
             data_destination: destination.cloned(),
             log_destination: destination.cloned(),
             encryption: None,
+            second_backup: None,
         }))
     }
 

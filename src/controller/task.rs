@@ -231,6 +231,18 @@ pub trait Task:
         async { Ok(None) }
     }
 
+    /// Work the operator does itself beside OceanBase (a second backup's copy): started or read here, its
+    /// state folded into the decided status. Never waits for the work.
+    fn background(
+        &self,
+        _ctx: &Context,
+        _namespace: &str,
+        _refs: &Self::Refs,
+        _decision: &mut Decision<Self::Status, Self::Step>,
+    ) -> impl Future<Output = Result<(), Error>> + Send {
+        async { Ok(()) }
+    }
+
     /// After the decision, with the observation it read (a metric to export beside it).
     fn observed(&self, _ctx: &Context, _namespace: &str, _refs: &Self::Refs, _seen: &Observation) {}
 
@@ -290,7 +302,9 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         &connection.name,
     );
     let observation = observer.latest();
-    let decision = obj.decide(&ctx, &refs, &observation, Clock::current());
+    let mut decision = obj.decide(&ctx, &refs, &observation, Clock::current());
+    obj.background(&ctx, &namespace, &refs, &mut decision)
+        .await?;
     let object = ObjectKey {
         kind: T::KIND,
         namespace: namespace.clone(),
@@ -338,14 +352,18 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
     }
     let grace = Clock::current().grace_recheck(decision.status.submitted_at());
-    let wait = decision.interest.as_ref().map(|_| {
-        decision
-            .recheck
-            .map(crate::clock::real)
-            .into_iter()
-            .chain(grace)
-            .fold(T::SAFETY_RECHECK, Duration::min)
-    });
+    let recheck = decision.recheck.map(crate::clock::real);
+    let wait = match decision.interest {
+        // Watched: the observer wakes it; look again at least this often anyway.
+        Some(_) => Some(
+            recheck
+                .into_iter()
+                .chain(grace)
+                .fold(T::SAFETY_RECHECK, Duration::min),
+        ),
+        // Nothing left to watch in OceanBase; work of the operator's own may still want a look.
+        None => recheck,
+    };
     Ok(ctx.statements.requeue(&key, wait))
 }
 

@@ -37,6 +37,8 @@ pub struct CopyRequest {
     pub concurrency: usize,
     /// Bytes per second this copy may write, if limited.
     pub bandwidth: Option<u32>,
+    /// Where `file://` destinations are reached in this process.
+    pub file_root: Option<&'static std::path::Path>,
 }
 
 /// Where a copy stands.
@@ -169,8 +171,8 @@ impl Job {
 
 /// Opens both destinations and copies the tree.
 async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, StorageError> {
-    let from = super::open(&request.from, request.from_keys.as_ref())?;
-    let to = super::open(&request.to, request.to_keys.as_ref())?;
+    let from = super::open(&request.from, request.from_keys.as_ref(), request.file_root)?;
+    let to = super::open(&request.to, request.to_keys.as_ref(), request.file_root)?;
     let copier = Copier::new(&from, &to, request.concurrency, progress);
     match request.bandwidth.filter(|b| *b > 0) {
         None => copier.tree(&request.tree).await,
@@ -213,6 +215,7 @@ mod tests {
             tree: "backup_set_1_full".into(),
             concurrency: 2,
             bandwidth: None,
+            file_root: None,
         }
     }
 

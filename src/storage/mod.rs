@@ -144,14 +144,25 @@ fn install_transport() {
     });
 }
 
-/// Opens `uri` with `keys`. Nothing is read from the operator's environment (no AWS profile, no instance
-/// metadata): a destination reaches only what its Secret allows.
-pub fn open(uri: &str, keys: Option<&AccessKeys>) -> Result<Operator, StorageError> {
+/// Opens `uri` with `keys`; a `file://` path is read under `file_root` when given (where this process sees
+/// the share the OBServers mount). Nothing is read from the operator's environment (no AWS profile, no
+/// instance metadata): a destination reaches only what its Secret allows.
+pub fn open(
+    uri: &str,
+    keys: Option<&AccessKeys>,
+    file_root: Option<&std::path::Path>,
+) -> Result<Operator, StorageError> {
     install_transport();
     let location = Location::parse(uri)?;
     let (id, secret) = keys.map_or(("", ""), |k| (k.access_id.as_str(), k.access_key.as_str()));
     let built = match location.scheme {
-        Scheme::File => Operator::new(services::Fs::default().root(&location.root)),
+        Scheme::File => {
+            let root = match file_root {
+                Some(base) => base.join(location.root.trim_start_matches('/')),
+                None => std::path::PathBuf::from(&location.root),
+            };
+            Operator::new(services::Fs::default().root(&root.to_string_lossy()))
+        }
         Scheme::S3 => {
             let mut builder = services::S3::default()
                 .bucket(&location.bucket)

@@ -65,8 +65,8 @@ async fn a_set_is_copied_to_s3_verified_repaired_and_deleted() {
         return;
     };
     let first = a_set_on_disk("copy", 12, 700_000);
-    let from = storage::open(&file_uri(&first), None).expect("the first destination");
-    let to = storage::open(&s3.uri(BUCKET, "ob/data"), Some(&keys())).expect("the second");
+    let from = storage::open(&file_uri(&first), None, None).expect("the first destination");
+    let to = storage::open(&s3.uri(BUCKET, "ob/data"), Some(&keys()), None).expect("the second");
     let progress = Progress::default();
     let copier = Copier::new(&from, &to, 4, &progress);
     let report = copier.tree(SET).await.expect("copy");
@@ -122,8 +122,8 @@ async fn an_outage_is_transient_and_the_copy_resumes_without_writing_finished_ob
         return;
     };
     let first = a_set_on_disk("outage", 120, 200_000);
-    let from = storage::open(&file_uri(&first), None).expect("the first destination");
-    let to = storage::open(&s3.uri(BUCKET, "ob/data"), Some(&keys())).expect("the second");
+    let from = storage::open(&file_uri(&first), None, None).expect("the first destination");
+    let to = storage::open(&s3.uri(BUCKET, "ob/data"), Some(&keys()), None).expect("the second");
     let copying = {
         let (from, to) = (from.clone(), to.clone());
         tokio::spawn(async move {

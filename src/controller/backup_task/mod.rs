@@ -4,11 +4,12 @@
 //! or `CANCEL BACKUP`.
 
 pub mod decide;
+pub mod second;
 
 use std::{sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
-use kube::runtime::controller::Action;
+use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     Context, Error, Kind, Reconcile,
@@ -21,12 +22,19 @@ use super::{
     task::{self, Batch, Effect, Prepared, References, Target, Task},
 };
 use crate::{
-    api::{BackupStrategy, BackupTask, BackupTaskStatus, common::ClusterConnection},
+    api::{
+        BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus,
+        common::{ClusterConnection, SecondCopy, SecondCopyPhase},
+    },
     observer::Observation,
     oceanbase::{ObError, Redactor, sql},
+    storage::copies::CopyRequest,
     timing::Clock,
 };
 use decide::{Decision, Inputs, Step};
+
+/// How often a copy's progress is written while it runs (its end wakes the task at once).
+const COPY_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 impl Reconcile for BackupTask {
     const KIND: &'static str = "BackupTask";
@@ -53,11 +61,89 @@ impl Task for BackupTask {
     type Refs = Target;
     const SAFETY_RECHECK: Duration = crate::timing::TASK_SAFETY_RECHECK;
 
+    /// Ended, and its second copy (if any) too.
     fn done(&self) -> bool {
-        self.status
-            .as_ref()
-            .and_then(|s| s.phase)
-            .is_some_and(decide::is_terminal)
+        self.status.as_ref().is_some_and(|s| {
+            s.phase.is_some_and(decide::is_terminal) && second::settled(s.second_backup.as_ref())
+        })
+    }
+
+    /// A completed set of a strategy with a second backup is copied there, in the background.
+    async fn background(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        target: &Target,
+        decision: &mut Decision,
+    ) -> Result<(), Error> {
+        let status = &mut decision.status;
+        let (Some(copy_to), Some(BackupTaskPhase::Completed)) =
+            (&target.placement.second_backup, status.phase)
+        else {
+            return Ok(());
+        };
+        let previous = status.second_backup.clone();
+        if previous.as_ref().is_some_and(|p| second::settled(Some(p))) {
+            return Ok(());
+        }
+        let key = format!("{namespace}/{}", self.name_any());
+        let now = crate::clock::now();
+        let directory = status.storage_directory.clone().unwrap_or_default();
+        let Some(tree) = second::set_tree(&target.destination.uri, &directory) else {
+            status.second_backup = Some(SecondCopy {
+                phase: Some(SecondCopyPhase::Failed),
+                ended_at: Some(super::conditions::api_time(now)),
+                message: Some(format!(
+                    "the backup set's directory {directory} is not under the data destination {}",
+                    target.destination.uri
+                )),
+                ..previous.unwrap_or_default()
+            });
+            return Ok(());
+        };
+        let second_dir = format!(
+            "{}/{tree}",
+            copy_to
+                .data_destination
+                .uri
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('/')
+        );
+        let to_keys = references::access_keys(ctx, namespace, &copy_to.data_destination).await?;
+        if let (Some(secret), None) = (&copy_to.data_destination.credentials_secret, &to_keys) {
+            status.second_backup = Some(SecondCopy {
+                phase: Some(SecondCopyPhase::Pending),
+                storage_directory: Some(second_dir),
+                message: Some(format!(
+                    "waiting for Secret {secret} with keys accessId and accessKey for the second data destination"
+                )),
+                ..previous.unwrap_or_default()
+            });
+            decision.recheck = Some(crate::timing::RECHECK_REFERENCES_AFTER);
+            return Ok(());
+        }
+        let request = CopyRequest {
+            from: target.destination.uri.clone(),
+            from_keys: references::access_keys(ctx, namespace, &target.destination).await?,
+            to: copy_to.data_destination.uri.clone(),
+            to_keys,
+            tree,
+            concurrency: usize::try_from(copy_to.concurrency).unwrap_or(1).max(1),
+            bandwidth: copy_to.bandwidth(),
+            file_root: ctx.settings.file_root,
+        };
+        let state = ctx.copies.ensure(&key, &request);
+        let copy = second::status(previous.as_ref(), &state, second_dir, now);
+        if second::settled(Some(&copy)) {
+            // Its end is in the status written next; a lost write only repeats a verification.
+            ctx.copies.forget(&key);
+        } else {
+            decision.recheck = Some(COPY_PROGRESS_EVERY);
+        }
+        status.second_backup = Some(copy);
+        Ok(())
     }
 
     async fn dereference(

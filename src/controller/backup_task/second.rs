@@ -1,0 +1,171 @@
+//! A completed backup set's second copy (the strategy's `secondBackup`): which tree to copy, and the status
+//! a copy's state gives. The copy itself runs in the background ([`crate::storage::copies`]); a status says
+//! `Completed` only once every object was copied and read back identical, and never `Failed` for an outage
+//! of either storage.
+
+use jiff::Timestamp;
+
+use crate::{
+    api::common::{SecondCopy, SecondCopyPhase},
+    controller::conditions::api_time,
+    storage::copies::CopyState,
+};
+
+/// The set's directory relative to the data destination (`backup_set_1_full`), when the set lies under it.
+pub fn set_tree(data_uri: &str, set_directory: &str) -> Option<String> {
+    let base = data_uri
+        .split('?')
+        .next()
+        .unwrap_or(data_uri)
+        .trim_end_matches('/');
+    let set = set_directory.split('?').next().unwrap_or(set_directory);
+    let tree = set
+        .strip_prefix(base)?
+        .strip_prefix('/')?
+        .trim_end_matches('/');
+    (!tree.is_empty() && !tree.split('/').any(|p| p.is_empty() || p == ".."))
+        .then(|| tree.to_string())
+}
+
+/// Whether the second copy has ended (or was never wanted).
+pub fn settled(copy: Option<&SecondCopy>) -> bool {
+    copy.and_then(|c| c.phase)
+        .is_none_or(|p| matches!(p, SecondCopyPhase::Completed | SecondCopyPhase::Failed))
+}
+
+/// The second copy's status given its state now, keeping when it started.
+pub fn status(
+    previous: Option<&SecondCopy>,
+    state: &CopyState,
+    directory: String,
+    now: Timestamp,
+) -> SecondCopy {
+    let started_at = previous
+        .and_then(|p| p.started_at.clone())
+        .or(Some(api_time(now)));
+    let base = SecondCopy {
+        storage_directory: Some(directory),
+        started_at,
+        ..previous.cloned().unwrap_or_default()
+    };
+    let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
+    match state {
+        CopyState::Running {
+            objects,
+            total_objects,
+            bytes,
+            total_bytes,
+        } => SecondCopy {
+            phase: Some(SecondCopyPhase::InProgress),
+            objects: count(*objects),
+            total_objects: count(*total_objects),
+            bytes: count(*bytes),
+            total_bytes: count(*total_bytes),
+            message: None,
+            ..base
+        },
+        CopyState::Done(report) => SecondCopy {
+            phase: Some(SecondCopyPhase::Completed),
+            objects: count(report.objects as u64),
+            total_objects: count(report.objects as u64),
+            bytes: count(report.bytes),
+            total_bytes: count(report.bytes),
+            ended_at: Some(api_time(now)),
+            message: None,
+            ..base
+        },
+        CopyState::Failed {
+            message,
+            transient: true,
+        } => SecondCopy {
+            phase: Some(SecondCopyPhase::InProgress),
+            message: Some(format!(
+                "waiting for storage, the copy goes on after it: {message}"
+            )),
+            ..base
+        },
+        CopyState::Failed {
+            message,
+            transient: false,
+        } => SecondCopy {
+            phase: Some(SecondCopyPhase::Failed),
+            ended_at: Some(api_time(now)),
+            message: Some(message.clone()),
+            ..base
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::copy::Report;
+
+    #[test]
+    fn the_tree_is_the_set_under_its_destination_and_nothing_else() {
+        assert_eq!(
+            set_tree(
+                "file:///backup/t1/data",
+                "file:///backup/t1/data/backup_set_1_full"
+            )
+            .as_deref(),
+            Some("backup_set_1_full")
+        );
+        assert_eq!(
+            set_tree(
+                "s3://b/ob/data?host=h&s3_region=r",
+                "s3://b/ob/data/backup_set_2_inc?host=h&s3_region=r"
+            )
+            .as_deref(),
+            Some("backup_set_2_inc")
+        );
+        for elsewhere in [
+            "file:///backup/other/backup_set_1_full",
+            "file:///backup/t1/data",
+            "file:///backup/t1/data/../x",
+            "file:///backup/t1/database/backup_set_1_full",
+        ] {
+            assert_eq!(
+                set_tree("file:///backup/t1/data", elsewhere),
+                None,
+                "{elsewhere}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_outage_keeps_the_copy_in_progress_and_only_a_real_failure_ends_it() {
+        let now = Timestamp::UNIX_EPOCH;
+        let outage = CopyState::Failed {
+            message: "connection refused".into(),
+            transient: true,
+        };
+        let waiting = status(None, &outage, "s3://b/x".into(), now);
+        assert_eq!(waiting.phase, Some(SecondCopyPhase::InProgress));
+        assert!(!settled(Some(&waiting)));
+        let wrong = CopyState::Failed {
+            message: "mismatch".into(),
+            transient: false,
+        };
+        let failed = status(Some(&waiting), &wrong, "s3://b/x".into(), now);
+        assert_eq!(failed.phase, Some(SecondCopyPhase::Failed));
+        assert_eq!(failed.started_at, waiting.started_at);
+        assert!(settled(Some(&failed)));
+        let done = status(
+            Some(&waiting),
+            &CopyState::Done(Report {
+                objects: 3,
+                bytes: 30,
+                copied: 1,
+                copied_bytes: 10,
+            }),
+            "s3://b/x".into(),
+            now,
+        );
+        assert_eq!(
+            (done.phase, done.objects, done.bytes),
+            (Some(SecondCopyPhase::Completed), Some(3), Some(30))
+        );
+        assert!(settled(Some(&done)) && settled(None));
+    }
+}
