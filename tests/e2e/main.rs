@@ -16,6 +16,7 @@ mod ownership;
 mod randomized;
 mod randomized_cluster;
 mod recovery;
+mod second_backup;
 mod storage;
 mod strategy;
 mod support;

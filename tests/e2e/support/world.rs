@@ -65,6 +65,47 @@ impl World {
         })
     }
 
+    /// A world whose OBServers write their `file://` backups under a fresh directory (the share), which the
+    /// operator reads at the same place (`--file-destination-root`). Returns the world and the share.
+    pub async fn with_file_share(
+        prefix: &str,
+        tenants: &[&str],
+        bytes: u64,
+        speed: f64,
+    ) -> Option<(Self, std::path::PathBuf)> {
+        let plane = ControlPlane::get()?;
+        let admin = plane.admin().await;
+        let namespace = plane.namespace(prefix).await;
+        let share = std::env::temp_dir().join(format!("obbackup-share-{namespace}"));
+        std::fs::create_dir_all(&share).expect("the share");
+        let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), speed);
+        let node =
+            simulator::start_with("obcluster", tenants, bytes, clock, simulator::profile()).await;
+        simulator::cluster(&node).files = Some(obsim::model::files::Files::new(&share));
+        connection_secret(&admin, &namespace, "ob", &node).await;
+        let operator_args = vec![
+            "--file-destination-root".to_string(),
+            share.display().to_string(),
+        ];
+        let operator = plane.start_operator_args(
+            &namespace,
+            &namespace,
+            &format!("{namespace}-a"),
+            &operator_args,
+        );
+        Some((
+            Self {
+                admin,
+                namespace,
+                node,
+                operator,
+                plane,
+                operator_args,
+            },
+            share,
+        ))
+    }
+
     /// A world on a simulated clock: obsim's cluster (running `version`) starts at `start` and runs `speed`
     /// times real time, and so does the operator's clock.
     pub async fn simulated(

@@ -1,0 +1,115 @@
+//! Second backup end to end: a strategy whose sets are copied to a real S3 server (versitygw). obsim writes
+//! each set's files on the OBServers' share, the operator (as its ServiceAccount) copies them after the
+//! backup completes, verified, and the task's status shows the copy; no credential of the second
+//! destination appears in anything the operator writes.
+
+use std::path::Path;
+
+use ob_backup_operator::api::{
+    BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, common::SecondCopyPhase,
+};
+use serde_json::json;
+
+use crate::support::{
+    cluster::eventually,
+    s3::{ACCESS_ID, ACCESS_KEY, S3Server},
+    simulator,
+    world::{GIB, WAIT, World, strategy, strategy_backup_task},
+};
+
+const BUCKET: &str = "offsite";
+
+/// Every file under `dir`, relative to it, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(at) = stack.pop() {
+        for entry in std::fs::read_dir(&at).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(relative) = path.strip_prefix(dir) {
+                found.push(relative.display().to_string());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[tokio::test]
+async fn a_completed_set_is_copied_to_the_second_destination_verified() {
+    let Some(s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    let Some((world, share)) = World::with_file_share("second", &["tenant1"], GIB, 30.0).await
+    else {
+        return;
+    };
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "offsite-keys",
+        &[("accessId", ACCESS_ID), ("accessKey", ACCESS_KEY)],
+    )
+    .await;
+    let second =
+        |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});
+    world
+        .apply(strategy(
+            "twice",
+            json!({"secondBackup": {
+                "dataDestination": second("ob/data"),
+                "logDestination": second("ob/archive"),
+                "concurrency": 2,
+            }}),
+        ))
+        .await;
+    world
+        .reaches::<LogBackup>("twice-tenant1-log", LogBackupPhase::InProgress)
+        .await;
+    world
+        .apply(strategy_backup_task("now", "twice", "tenant1"))
+        .await;
+    let done = world
+        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
+        .await;
+    let copy = eventually("the second copy to complete", WAIT, || async {
+        let status = world.read::<BackupTask>("now").await?.status?;
+        let copy = status.second_backup?;
+        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(copy)
+    })
+    .await;
+    let set = done
+        .storage_directory
+        .as_deref()
+        .and_then(|d| d.rsplit('/').next())
+        .expect("the set's directory")
+        .to_string();
+    assert_eq!(
+        copy.storage_directory.as_deref(),
+        Some(format!("s3://{BUCKET}/ob/data/{set}").as_str())
+    );
+    // The copy holds the set file for file, byte for byte.
+    let first = share.join(format!("backup/twice/data/{set}"));
+    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
+    let names = files(&first);
+    assert!(names.len() >= 4, "{names:?}");
+    assert_eq!(files(&copied), names);
+    for name in &names {
+        assert_eq!(
+            std::fs::read(first.join(name)).expect("first"),
+            std::fs::read(copied.join(name)).expect("copy"),
+            "{name}"
+        );
+    }
+    assert_eq!(copy.objects, copy.total_objects);
+    assert_eq!(copy.objects, Some(names.len() as i64));
+    let written = world.everything_written().await;
+    assert!(
+        !written.contains(ACCESS_KEY),
+        "the second destination's key leaked"
+    );
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}
