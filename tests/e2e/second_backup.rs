@@ -113,3 +113,101 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     let _ = std::fs::remove_dir_all(share);
     world.done().await;
 }
+
+/// Each file under `dir` that is as long as its namesake under `first`, with when it was last written.
+fn complete_files(dir: &Path, first: &Path) -> Vec<(String, std::time::SystemTime)> {
+    files(dir)
+        .into_iter()
+        .filter_map(|name| {
+            let copy = std::fs::metadata(dir.join(&name)).ok()?;
+            let source = std::fs::metadata(first.join(&name)).ok()?;
+            let written = copy.modified().ok()?;
+            (copy.len() == source.len()).then_some((name, written))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_objects_again() {
+    let Some(s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    // 4 GiB of tenant data: a 2 MiB set on the share (eight 256 KiB data files), copied at 256 KiB/s.
+    let Some((mut world, share)) =
+        World::with_file_share("second-kill", &["tenant1"], 4 * GIB, 30.0).await
+    else {
+        return;
+    };
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "offsite-keys",
+        &[("accessId", ACCESS_ID), ("accessKey", ACCESS_KEY)],
+    )
+    .await;
+    let second =
+        |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});
+    world
+        .apply(strategy(
+            "slow",
+            json!({"secondBackup": {
+                "dataDestination": second("ob/data"),
+                "logDestination": second("ob/archive"),
+                "concurrency": 1,
+                "bandwidthLimit": "256Ki",
+            }}),
+        ))
+        .await;
+    world
+        .reaches::<LogBackup>("slow-tenant1-log", LogBackupPhase::InProgress)
+        .await;
+    world
+        .apply(strategy_backup_task("now", "slow", "tenant1"))
+        .await;
+    let done = world
+        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
+        .await;
+    let set = done
+        .storage_directory
+        .as_deref()
+        .and_then(|d| d.rsplit('/').next())
+        .expect("the set's directory")
+        .to_string();
+    let first = share.join(format!("backup/slow/data/{set}"));
+    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
+    // Once two objects are whole on the copy, the operator is killed and started again.
+    let finished = eventually("two objects copied", WAIT, || async {
+        let whole = complete_files(&copied, &first);
+        (whole.len() >= 2).then_some(whole)
+    })
+    .await;
+    assert!(
+        finished.len() < files(&first).len(),
+        "the copy was not cut: {finished:?}"
+    );
+    world.restart_operator("b");
+    eventually("the second copy to complete", WAIT, || async {
+        let copy = world
+            .read::<BackupTask>("now")
+            .await?
+            .status?
+            .second_backup?;
+        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
+    })
+    .await;
+    for (name, written) in &finished {
+        let now = std::fs::metadata(copied.join(name))
+            .and_then(|m| m.modified())
+            .expect("the copied object");
+        assert_eq!(now, *written, "{name} was written again after the restart");
+    }
+    for name in files(&first) {
+        assert_eq!(
+            std::fs::read(first.join(&name)).expect("first"),
+            std::fs::read(copied.join(&name)).expect("copy"),
+            "{name}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}

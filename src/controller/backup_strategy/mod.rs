@@ -80,6 +80,10 @@ impl Reconcile for BackupStrategy {
         check.cluster(&spec.cluster).await?;
         check.destination(&spec.data_destination).await?;
         check.destination(&spec.log_destination).await?;
+        if let Some(second) = &spec.second_backup {
+            check.destination(&second.data_destination).await?;
+            check.destination(&second.log_destination).await?;
+        }
         check.password(spec.encryption.as_ref()).await?;
         if !check.problems.is_empty() {
             let desired = desired_status(&strategy, &check.problems, crate::clock::now());
