@@ -101,8 +101,9 @@ impl Context {
             malformed: Mutex::default(),
             statements: gate::Statements::default(),
             copies: crate::storage::copies::Copies::new(Arc::new(move |key: &str| {
-                // A copy's key is its object's `namespace/name`.
-                if let Some((namespace, name)) = key.split_once('/') {
+                // A copy's key starts with its object's `namespace/name`.
+                let mut parts = key.splitn(3, '/');
+                if let (Some(namespace), Some(name)) = (parts.next(), parts.next()) {
                     waker.wake(&crate::observer::ObjectKey {
                         kind: controller,
                         namespace: namespace.to_string(),

@@ -22,9 +22,19 @@ use crate::oceanbase::sql::AccessKeys;
 /// A copy stopped by an outage may start again this long after it stopped.
 pub const RETRY_TRANSIENT_AFTER: Duration = Duration::from_secs(30);
 
-/// What to copy.
+/// What to do with a tree on the second destination.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// Copy it there from the first destination, verified.
+    Copy,
+    /// Delete it there (OceanBase deleted it from the first); `from` is not read.
+    Delete,
+}
+
+/// What to copy (or delete).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CopyRequest {
+    pub work: Work,
     /// The first destination's URI and keys.
     pub from: String,
     pub from_keys: Option<AccessKeys>,
@@ -128,7 +138,7 @@ impl Copies {
             async move {
                 let result = run(&request, &progress).await;
                 if let Err(error) = &result {
-                    tracing::warn!(%error, tree = request.tree, "copy to the second destination stopped");
+                    tracing::warn!(%error, tree = request.tree, work = ?request.work, "work on the second destination stopped");
                 }
                 *lock(&outcome) = Some((result, Instant::now()));
                 on_end(&key);
@@ -171,8 +181,12 @@ impl Job {
 
 /// Opens both destinations and copies the tree.
 async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, StorageError> {
-    let from = super::open(&request.from, request.from_keys.as_ref(), request.file_root)?;
     let to = super::open(&request.to, request.to_keys.as_ref(), request.file_root)?;
+    if request.work == Work::Delete {
+        super::copy::delete_tree(&to, &request.tree).await?;
+        return Ok(Report::default());
+    }
+    let from = super::open(&request.from, request.from_keys.as_ref(), request.file_root)?;
     let copier = Copier::new(&from, &to, request.concurrency, progress);
     match request.bandwidth.filter(|b| *b > 0) {
         None => copier.tree(&request.tree).await,
@@ -208,6 +222,7 @@ mod tests {
 
     fn request(from: &std::path::Path, to: &std::path::Path) -> CopyRequest {
         CopyRequest {
+            work: Work::Copy,
             from: format!("file://{}", from.display()),
             from_keys: None,
             to: format!("file://{}", to.display()),
@@ -313,6 +328,29 @@ mod tests {
             "{:?}",
             started.elapsed()
         );
+        let _ = std::fs::remove_dir_all(from.parent().expect("base"));
+    }
+
+    #[tokio::test]
+    async fn a_delete_removes_the_copy_and_only_the_copy() {
+        let (from, to) = dirs("delete");
+        let copies = Copies::new(Arc::new(|_: &str| {}));
+        copies.ensure("ns/set-1", &request(&from, &to));
+        assert!(matches!(
+            ended(&copies, "ns/set-1").await,
+            CopyState::Done(_)
+        ));
+        let delete = CopyRequest {
+            work: Work::Delete,
+            ..request(&from, &to)
+        };
+        copies.ensure("ns/strategy/delete/backup_set_1_full", &delete);
+        assert!(matches!(
+            ended(&copies, "ns/strategy/delete/backup_set_1_full").await,
+            CopyState::Done(_)
+        ));
+        assert!(!to.join("backup_set_1_full").exists());
+        assert!(from.join("backup_set_1_full/infos/file.0").is_file());
         let _ = std::fs::remove_dir_all(from.parent().expect("base"));
     }
 }

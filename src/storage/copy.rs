@@ -175,16 +175,7 @@ impl Copier<'_> {
 
     /// Deletes `tree` and its manifest from the copy (never anything on the source).
     pub async fn delete(&self, tree: &str) -> Result<(), StorageError> {
-        self.to
-            .delete_with(&directory(tree))
-            .recursive(true)
-            .await
-            .map_err(|e| StorageError::io(&e))?;
-        match self.to.delete(&manifest_path(tree)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StorageError::io(&e)),
-        }
+        delete_tree(self.to, tree).await
     }
 
     /// One object: already copied (the manifest says so and the copy has its size, or — a manifest lost
@@ -280,6 +271,19 @@ impl Copier<'_> {
             .await
             .map(|_| ())
             .map_err(|e| StorageError::io(&e))
+    }
+}
+
+/// Deletes `tree` and its manifest from `copy` (a second destination); a tree already gone is no error.
+pub async fn delete_tree(copy: &Operator, tree: &str) -> Result<(), StorageError> {
+    copy.delete_with(&directory(tree))
+        .recursive(true)
+        .await
+        .map_err(|e| StorageError::io(&e))?;
+    match copy.delete(&manifest_path(tree)).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StorageError::io(&e)),
     }
 }
 

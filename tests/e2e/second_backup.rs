@@ -211,3 +211,93 @@ async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_object
     let _ = std::fs::remove_dir_all(share);
     world.done().await;
 }
+
+#[tokio::test]
+async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
+    let Some(s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    let Some((world, share)) =
+        World::with_file_share("second-clean", &["tenant1"], GIB, 30.0).await
+    else {
+        return;
+    };
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "offsite-keys",
+        &[("accessId", ACCESS_ID), ("accessKey", ACCESS_KEY)],
+    )
+    .await;
+    let second =
+        |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});
+    world
+        .apply(strategy(
+            "kept",
+            json!({"secondBackup": {
+                "dataDestination": second("ob/data"),
+                "logDestination": second("ob/archive"),
+            }}),
+        ))
+        .await;
+    world
+        .reaches::<LogBackup>("kept-tenant1-log", LogBackupPhase::InProgress)
+        .await;
+    let mut sets = Vec::new();
+    for name in ["older", "newer"] {
+        world
+            .apply(strategy_backup_task(name, "kept", "tenant1"))
+            .await;
+        world
+            .reaches::<BackupTask>(name, BackupTaskPhase::Completed)
+            .await;
+        let copy = eventually("the second copy", WAIT, || async {
+            let status = world.read::<BackupTask>(name).await?.status?;
+            let done = status.second_backup?.phase == Some(SecondCopyPhase::Completed);
+            done.then_some(status.backup_set_id?)
+        })
+        .await;
+        sets.push(copy);
+    }
+    let (older, newer) = (sets[0], sets[1]);
+    let on_copy = |id: i64| {
+        s3.file(
+            BUCKET,
+            &format!("ob/data/backup_set_{id}_full/single_backup_set_info"),
+        )
+    };
+    assert!(on_copy(older).is_file() && on_copy(newer).is_file());
+
+    // A CleanupTask deletes the older set in OceanBase; the copy follows.
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "CleanupTask",
+            "metadata": {"name": "drop-older"},
+            "spec": {"strategyRef": {"name": "kept"}, "tenant": "tenant1",
+                     "target": {"backupSetIds": [older]}},
+        }))
+        .await;
+    world
+        .reaches::<ob_backup_operator::api::CleanupTask>(
+            "drop-older",
+            ob_backup_operator::api::CleanupTaskPhase::Completed,
+        )
+        .await;
+    eventually(
+        "the older set gone from the second destination",
+        WAIT,
+        || async { (!on_copy(older).exists()).then_some(()) },
+    )
+    .await;
+    assert!(on_copy(newer).is_file(), "the newer set's copy stays");
+    assert!(
+        share
+            .join(format!(
+                "backup/kept/data/backup_set_{newer}_full/single_backup_set_info"
+            ))
+            .is_file(),
+        "the first destination keeps what OceanBase keeps"
+    );
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}

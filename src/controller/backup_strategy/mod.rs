@@ -19,6 +19,7 @@ pub mod destinations;
 pub mod exclusive;
 pub mod plan;
 pub mod retention;
+mod second;
 pub mod summary;
 
 use std::{sync::Arc, time::Duration};
@@ -122,6 +123,7 @@ impl Reconcile for BackupStrategy {
         let (policy_errors, destination_problems) = match &observation {
             Observation::Seen { snapshot, .. } => {
                 cleanups::sync(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
+                second::follow_cleanups(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
                 (
                     retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
                         .await,

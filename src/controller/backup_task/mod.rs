@@ -28,7 +28,7 @@ use crate::{
     },
     observer::Observation,
     oceanbase::{ObError, Redactor, sql},
-    storage::copies::CopyRequest,
+    storage::copies::{CopyRequest, Work},
     timing::Clock,
 };
 use decide::{Decision, Inputs, Step};
@@ -125,6 +125,7 @@ impl Task for BackupTask {
             return Ok(());
         }
         let request = CopyRequest {
+            work: Work::Copy,
             from: target.destination.uri.clone(),
             from_keys: references::access_keys(ctx, namespace, &target.destination).await?,
             to: copy_to.data_destination.uri.clone(),
