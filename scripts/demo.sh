@@ -9,12 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=$(tools/k8s/build.sh | tail -n 1)
+s3_server=$(tools/s3/build.sh | tail -n 1)
 cargo build --locked --bins
 dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-demo.XXXXXX")
 operator_pid=
 obsim_pid=
+s3_pid=
 cleanup() {
   [ -n "$obsim_pid" ] && kill "$obsim_pid" 2>/dev/null || true
+  [ -n "$s3_pid" ] && kill "$s3_pid" 2>/dev/null || true
   if [ -n "$operator_pid" ] && kill "$operator_pid" 2>/dev/null; then
     for _ in $(seq 1 20); do kill -0 "$operator_pid" 2>/dev/null || break; sleep 0.5; done
     kill -9 "$operator_pid" 2>/dev/null || true
@@ -26,8 +29,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 scripts/control-plane.sh start "$dir" "$bin"
 
+# The share every OBServer mounts (obsim writes the file:// backup sets there; the operator reads them there
+# to make the second copies), and an S3 server (versitygw, as users run on premises) holding the second copies.
+mkdir -p "$dir/share" "$dir/s3/offsite"
+"$s3_server" --access demo-access-id --secret demo-access-key-only-for-the-demo --port 127.0.0.1:7070 \
+  posix "$dir/s3" >"$dir/s3.log" 2>&1 &
+s3_pid=$!
 OBSIM_PASSWORD=demo-only-password target/debug/obsim --listen 127.0.0.1:2881 --control 127.0.0.1:2886 --speed 1 \
-  --tenant tenant1:10737418240 --tenant tenant2:2147483648 2>"$dir/obsim.log" &
+  --tenant tenant1:10737418240 --tenant tenant2:2147483648 --file-root "$dir/share" 2>"$dir/obsim.log" &
 obsim_pid=$!
 for _ in $(seq 1 50); do grep -q 'listening on' "$dir/obsim.log" && break; sleep 0.1; done
 obsim_sql=$(sed -n 's/.*listening on \([0-9.:]*\);.*/\1/p' "$dir/obsim.log")
@@ -36,7 +45,8 @@ obsim_control=$(sed -n 's/.*control API on \(http:[^ ]*\).*/\1/p' "$dir/obsim.lo
 kubectl=("$bin/kubectl" --kubeconfig "$dir/admin.kubeconfig")
 "${kubectl[@]}" create namespace demo >/dev/null
 KUBECONFIG="$dir/operator.kubeconfig" POD_NAMESPACE=obbackup-system \
-  target/debug/ob-backup-operator run --http-addr 127.0.0.1:8080 --log-format text >"$dir/operator.log" 2>&1 &
+  target/debug/ob-backup-operator run --http-addr 127.0.0.1:8080 --log-format text \
+  --file-destination-root "$dir/share" >"$dir/operator.log" 2>&1 &
 operator_pid=$!
 
 # Every example but the "stop log backup" one (it names the same LogBackup as "start log backup"); Secrets and
@@ -51,14 +61,22 @@ for example in examples/00-secrets.yaml examples/new-backup-strategy*.yaml examp
   esac
   "${kubectl[@]}" -n demo apply --server-side -f "$example"
 done
+# The demo strategy also keeps a second copy of every backup set on the local S3 server.
+"${kubectl[@]}" -n demo create secret generic offsite-keys --from-literal=accessId=demo-access-id \
+  --from-literal=accessKey=demo-access-key-only-for-the-demo
+offsite='?host=http://127.0.0.1:7070&s3_region=us-east-1&addressing_model=path'
+"${kubectl[@]}" -n demo patch backupstrategy demo --type merge -p "{\"spec\": {\"secondBackup\": {
+  \"dataDestination\": {\"uri\": \"s3://offsite/obcluster/data$offsite\", \"credentialsSecret\": \"offsite-keys\"},
+  \"logDestination\": {\"uri\": \"s3://offsite/obcluster/archive$offsite\", \"credentialsSecret\": \"offsite-keys\"}}}}"
 echo
-echo "waiting for the log archives to run, the backups to complete and tenant1 to be restored on obsim (three to four minutes)..."
+echo "waiting for the log archives to run, the backups to complete (and be copied to S3) and tenant1 to be restored on obsim (three to four minutes)..."
 phase() { "${kubectl[@]}" -n demo get "$1" "$2" -o jsonpath='{.status.phase}' 2>/dev/null || true; }
 for _ in $(seq 1 360); do
   [ "$(phase logbackup tenant2-archive)" = InProgress ] &&
     [ "$(phase logbackup demo-tenant1-log)" = InProgress ] &&
     [ "$(phase backuptask tenant2-before-upgrade)" = Completed ] &&
     [ "$(phase backuptask tenant1-full-now)" = Completed ] &&
+    [ "$("${kubectl[@]}" -n demo get backuptask tenant1-full-now -o jsonpath='{.status.secondBackup.phase}' 2>/dev/null)" = Completed ] &&
     [ "$(phase recoverytask tenant1-restore)" = Completed ] && break
   sleep 1
 done
@@ -73,5 +91,6 @@ echo "  $bin/kubectl -n demo describe backuptask tenant2-before-upgrade"
 echo "  curl -s 127.0.0.1:8080/metrics | grep obbackup_"
 echo "  mysql -h ${obsim_sql%:*} -P ${obsim_sql##*:} -u root@sys -pdemo-only-password --ssl=0   # obsim (OceanBase 4.4.1)"
 echo "  curl -s $obsim_control/clusters                              # obsim's control API"
+echo "  find $dir/share $dir/s3 -name single_backup_set_info         # the first and the second copies"
 echo "Operator log: $dir/operator.log. Press Ctrl-C to stop everything."
 wait "$operator_pid"
