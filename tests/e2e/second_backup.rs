@@ -37,15 +37,16 @@ fn files(dir: &Path) -> Vec<String> {
     found
 }
 
-#[tokio::test]
-async fn a_completed_set_is_copied_to_the_second_destination_verified() {
-    let Some(s3) = S3Server::start(BUCKET) else {
-        return;
-    };
-    let Some((world, share)) = World::with_file_share("second", &["tenant1"], GIB, 30.0).await
-    else {
-        return;
-    };
+/// An S3 server, a world whose OBServers write on a share, and a strategy `name` over tenant1 whose second
+/// backup goes to the S3 server (`settings` added to its `secondBackup`), archiving: the three tests' start.
+async fn given_a_strategy_with_a_second_copy(
+    prefix: &str,
+    bytes: u64,
+    name: &str,
+    settings: serde_json::Value,
+) -> Option<(S3Server, World, std::path::PathBuf)> {
+    let s3 = S3Server::start(BUCKET)?;
+    let (world, share) = World::with_file_share(prefix, &["tenant1"], bytes, 30.0).await?;
     simulator::secret(
         &world.admin,
         &world.namespace,
@@ -55,19 +56,30 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     .await;
     let second =
         |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});
+    let mut second_backup = json!({
+        "dataDestination": second("ob/data"),
+        "logDestination": second("ob/archive"),
+    });
+    if let (Some(base), Some(extra)) = (second_backup.as_object_mut(), settings.as_object()) {
+        base.extend(extra.clone());
+    }
     world
-        .apply(strategy(
-            "twice",
-            json!({"secondBackup": {
-                "dataDestination": second("ob/data"),
-                "logDestination": second("ob/archive"),
-                "concurrency": 2,
-            }}),
-        ))
+        .apply(strategy(name, json!({ "secondBackup": second_backup })))
         .await;
     world
-        .reaches::<LogBackup>("twice-tenant1-log", LogBackupPhase::InProgress)
+        .reaches::<LogBackup>(&format!("{name}-tenant1-log"), LogBackupPhase::InProgress)
         .await;
+    Some((s3, world, share))
+}
+
+#[tokio::test]
+async fn a_completed_set_is_copied_to_the_second_destination_verified() {
+    let Some((s3, world, share)) =
+        given_a_strategy_with_a_second_copy("second", GIB, "twice", json!({"concurrency": 2}))
+            .await
+    else {
+        return;
+    };
     world
         .apply(strategy_backup_task("now", "twice", "tenant1"))
         .await;
@@ -129,38 +141,17 @@ fn complete_files(dir: &Path, first: &Path) -> Vec<(String, std::time::SystemTim
 
 #[tokio::test]
 async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_objects_again() {
-    let Some(s3) = S3Server::start(BUCKET) else {
-        return;
-    };
     // 4 GiB of tenant data: a 2 MiB set on the share (eight 256 KiB data files), copied at 256 KiB/s.
-    let Some((mut world, share)) =
-        World::with_file_share("second-kill", &["tenant1"], 4 * GIB, 30.0).await
+    let Some((s3, mut world, share)) = given_a_strategy_with_a_second_copy(
+        "second-kill",
+        4 * GIB,
+        "slow",
+        json!({"concurrency": 1, "bandwidthLimit": "256Ki"}),
+    )
+    .await
     else {
         return;
     };
-    simulator::secret(
-        &world.admin,
-        &world.namespace,
-        "offsite-keys",
-        &[("accessId", ACCESS_ID), ("accessKey", ACCESS_KEY)],
-    )
-    .await;
-    let second =
-        |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});
-    world
-        .apply(strategy(
-            "slow",
-            json!({"secondBackup": {
-                "dataDestination": second("ob/data"),
-                "logDestination": second("ob/archive"),
-                "concurrency": 1,
-                "bandwidthLimit": "256Ki",
-            }}),
-        ))
-        .await;
-    world
-        .reaches::<LogBackup>("slow-tenant1-log", LogBackupPhase::InProgress)
-        .await;
     world
         .apply(strategy_backup_task("now", "slow", "tenant1"))
         .await;
@@ -214,35 +205,11 @@ async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_object
 
 #[tokio::test]
 async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
-    let Some(s3) = S3Server::start(BUCKET) else {
-        return;
-    };
-    let Some((world, share)) =
-        World::with_file_share("second-clean", &["tenant1"], GIB, 30.0).await
+    let Some((s3, world, share)) =
+        given_a_strategy_with_a_second_copy("second-clean", GIB, "kept", json!({})).await
     else {
         return;
     };
-    simulator::secret(
-        &world.admin,
-        &world.namespace,
-        "offsite-keys",
-        &[("accessId", ACCESS_ID), ("accessKey", ACCESS_KEY)],
-    )
-    .await;
-    let second =
-        |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});
-    world
-        .apply(strategy(
-            "kept",
-            json!({"secondBackup": {
-                "dataDestination": second("ob/data"),
-                "logDestination": second("ob/archive"),
-            }}),
-        ))
-        .await;
-    world
-        .reaches::<LogBackup>("kept-tenant1-log", LogBackupPhase::InProgress)
-        .await;
     let mut sets = Vec::new();
     for name in ["older", "newer"] {
         world
