@@ -22,6 +22,25 @@ use super::StorageError;
 pub struct Copied {
     pub size: u64,
     pub sha256: String,
+    /// The source object's version when it was copied (its ETag, or its modification time where the
+    /// storage has none): an object rewritten on the source since — an active archive piece's checkpoint
+    /// file, at the same size — is copied again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl Copied {
+    /// Whether both hold the same bytes (wherever they were copied from).
+    pub fn same_bytes(&self, other: &Copied) -> bool {
+        self.size == other.size && self.sha256 == other.sha256
+    }
+}
+
+/// An object on the source: its path, size and version.
+struct Listed {
+    path: String,
+    size: u64,
+    version: Option<String>,
 }
 
 /// The record of one tree's copy.
@@ -100,7 +119,7 @@ impl Copier<'_> {
         let objects = self.list(tree).await?;
         let mut report = Report {
             objects: objects.len(),
-            bytes: objects.iter().map(|(_, size)| size).sum(),
+            bytes: objects.iter().map(|o| o.size).sum(),
             ..Report::default()
         };
         self.progress
@@ -111,11 +130,11 @@ impl Copier<'_> {
             .store(report.bytes, Ordering::Relaxed);
         let known = manifest.objects.clone();
         let mut done = stream::iter(objects)
-            .map(|(path, size)| {
-                let recorded = known.get(&path).cloned();
+            .map(|listed| {
+                let recorded = known.get(&listed.path).cloned();
                 async move {
-                    let outcome = self.object(&path, size, recorded).await?;
-                    Ok::<_, StorageError>((path, outcome))
+                    let outcome = self.object(&listed, recorded).await?;
+                    Ok::<_, StorageError>((listed.path, outcome))
                 }
             })
             .buffer_unordered(self.concurrency);
@@ -155,7 +174,8 @@ impl Copier<'_> {
                     Err(StorageError::Io(_)) if !exists(self.to, &path).await? => None,
                     Err(other) => return Err(other),
                 };
-                Ok((seen.as_ref() != Some(&recorded)).then_some(path))
+                let intact = seen.is_some_and(|seen| seen.same_bytes(&recorded));
+                Ok((!intact).then_some(path))
             })
             .buffer_unordered(self.concurrency)
             .try_filter_map(|bad| async move { Ok(bad) })
@@ -178,38 +198,43 @@ impl Copier<'_> {
         delete_tree(self.to, tree).await
     }
 
-    /// One object: already copied (the manifest says so and the copy has its size, or — a manifest lost
-    /// in a restart — the copy holds the same bytes), or copied now and read back. Returns what the
-    /// manifest should record and whether it was written.
+    /// One object: already copied (the manifest records this version of it and the copy has its size,
+    /// or — a manifest lost in a restart — the copy holds the same bytes), or copied now and read back.
+    /// Returns what the manifest should record and whether it was written.
     async fn object(
         &self,
-        path: &str,
-        size: u64,
+        listed: &Listed,
         recorded: Option<Copied>,
     ) -> Result<(Copied, bool), StorageError> {
+        let (path, size) = (listed.path.as_str(), listed.size);
         let there = match self.to.stat(path).await {
             Ok(meta) => Some(meta.content_length()),
             Err(e) if e.kind() == ErrorKind::NotFound => None,
             Err(e) => return Err(StorageError::io(&e)),
         };
-        if let Some(recorded) = recorded.filter(|r| r.size == size && there == Some(size)) {
+        let current = |r: &Copied| r.size == size && r.source == listed.version;
+        if let Some(recorded) = recorded.filter(|r| current(r) && there == Some(size)) {
             return Ok((recorded, false));
         }
+        let versioned = |copied: Copied| Copied {
+            source: listed.version.clone(),
+            ..copied
+        };
         if there == Some(size) {
             let source = digest(self.from, path).await?;
-            if digest(self.to, path).await? == source {
-                return Ok((source, false));
+            if digest(self.to, path).await?.same_bytes(&source) {
+                return Ok((versioned(source), false));
             }
         }
         let written = self.write(path).await?;
         let read_back = digest(self.to, path).await?;
-        if read_back != written {
+        if !read_back.same_bytes(&written) {
             return Err(StorageError::Mismatch(format!(
                 "{path}: the copy read back has {} bytes (SHA-256 {}), the source {} bytes (SHA-256 {})",
                 read_back.size, read_back.sha256, written.size, written.sha256
             )));
         }
-        Ok((written, true))
+        Ok((versioned(written), true))
     }
 
     /// Streams `path` from the source to the copy, hashing what goes through.
@@ -224,8 +249,8 @@ impl Copier<'_> {
         Ok(copied)
     }
 
-    /// Every object under `tree` on the source, with its size, in path order.
-    async fn list(&self, tree: &str) -> Result<Vec<(String, u64)>, StorageError> {
+    /// Every object under `tree` on the source, with its size and version, in path order.
+    async fn list(&self, tree: &str) -> Result<Vec<Listed>, StorageError> {
         let entries = self
             .from
             .list_with(&directory(tree))
@@ -238,18 +263,26 @@ impl Copier<'_> {
                 continue;
             }
             let path = entry.path().to_string();
-            let size = match entry.metadata().content_length() {
-                0 => self
+            let listed = entry.metadata();
+            // A file system lists names only; its objects' sizes and times come from a stat.
+            let stat;
+            let meta = if listed.content_length() == 0 || version(listed).is_none() {
+                stat = self
                     .from
                     .stat(&path)
                     .await
-                    .map_err(|e| StorageError::io(&e))?
-                    .content_length(),
-                size => size,
+                    .map_err(|e| StorageError::io(&e))?;
+                &stat
+            } else {
+                listed
             };
-            objects.push((path, size));
+            objects.push(Listed {
+                size: meta.content_length(),
+                version: version(meta),
+                path,
+            });
         }
-        objects.sort();
+        objects.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(objects)
     }
 
@@ -272,6 +305,13 @@ impl Copier<'_> {
             .map(|_| ())
             .map_err(|e| StorageError::io(&e))
     }
+}
+
+/// An object's version as its storage tells it: the ETag, else the modification time.
+fn version(meta: &opendal::Metadata) -> Option<String> {
+    meta.etag()
+        .map(str::to_string)
+        .or_else(|| meta.last_modified().map(|t| t.to_string()))
 }
 
 /// Deletes `tree` and its manifest from `copy` (a second destination); a tree already gone is no error.
@@ -328,6 +368,7 @@ async fn stream(
     Ok(Copied {
         size,
         sha256: hex(&hasher.finalize()),
+        source: None,
     })
 }
 
@@ -464,6 +505,49 @@ mod tests {
             digest(&to, victim).await.expect("copy"),
             digest(&from, victim).await.expect("source")
         );
+    }
+
+    /// An archive piece's files change while it is ACTIVE, some in place with the same size (its checkpoint
+    /// file): a later pass copies every object that changed on the source, and only those.
+    #[tokio::test]
+    async fn an_object_rewritten_on_the_source_is_copied_again_even_at_the_same_size() {
+        let root = std::env::temp_dir().join(format!("obbackup-copy-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let from = Operator::new(opendal::services::Fs::default().root(&root.to_string_lossy()))
+            .expect("fs");
+        let to = memory();
+        let checkpoint = "piece_d1001r1p1/checkpoint/checkpoint_info.0.obarc";
+        let log = "piece_d1001r1p1/logstream_1/log/1.obarc";
+        from.write(checkpoint, "scn=1700000000000000001")
+            .await
+            .expect("write");
+        from.write(log, vec![1u8; 1000]).await.expect("write");
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
+        assert_eq!(
+            copier.tree("piece_d1001r1p1").await.expect("copy").copied,
+            2
+        );
+        // A file system's modification time has a granularity; wait until a rewrite is visible as one.
+        let before = from.stat(checkpoint).await.expect("stat").last_modified();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            from.write(checkpoint, "scn=1700000000000000002")
+                .await
+                .expect("rewrite");
+            if from.stat(checkpoint).await.expect("stat").last_modified() != before {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "mtime never moved");
+            tokio::task::yield_now().await;
+        }
+        let again = copier.tree("piece_d1001r1p1").await.expect("again");
+        assert_eq!(again.copied, 1, "only the rewritten checkpoint file");
+        assert_eq!(
+            to.read(checkpoint).await.expect("read").to_vec(),
+            b"scn=1700000000000000002"
+        );
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     #[tokio::test]
