@@ -76,3 +76,75 @@ async fn a_succeeded_set_is_written_in_oceanbases_layout_and_removed_when_delete
     );
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// (status, checkpoint SCN, output bytes, path) of tenant1's pieces, oldest first.
+async fn pieces(conn: &mut Conn) -> Vec<(String, u64, u64, String)> {
+    conn.query(
+        "SELECT status, checkpoint_scn, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES \
+         WHERE tenant_id = 1002 ORDER BY piece_id",
+    )
+    .await
+    .expect("pieces")
+}
+
+fn log_bytes(piece: &Path) -> u64 {
+    std::fs::read_dir(piece.join("logstream_1/log"))
+        .expect("log directory")
+        .map(|e| e.expect("entry").metadata().expect("metadata").len())
+        .sum()
+}
+
+#[tokio::test]
+async fn archive_pieces_grow_on_disk_as_the_views_say_and_freeze_with_their_info() {
+    let root = std::env::temp_dir().join(format!("obsim-pieces-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    cluster.lock().unwrap_or_else(|p| p.into_inner()).files = Some(Files::new(&root));
+    let mut conn = Conn::new(opts).await.expect("connect");
+    archiving_tenant1(&mut conn, &cluster).await;
+    let local = |path: &str| root.join(path.strip_prefix("file:///").expect("a file:// piece"));
+
+    step(&cluster, 600);
+    let first = pieces(&mut conn).await;
+    let (status, checkpoint, output, path) = first.last().expect("an active piece").clone();
+    assert_eq!(status, "ACTIVE");
+    let active = local(&path);
+    assert_eq!(log_bytes(&active), output / SCALE);
+    assert_eq!(
+        std::fs::read_to_string(active.join("checkpoint/checkpoint_info.0.obarc")).expect("cp"),
+        format!("checkpoint_scn={checkpoint}\n")
+    );
+    assert!(!active.join("single_piece_info.obarc").exists());
+
+    // The log grows in place: the bytes already written stay as they were.
+    let early = std::fs::read(active.join("logstream_1/log/1.obarc")).expect("log");
+    step(&cluster, 600);
+    let grown = pieces(&mut conn).await;
+    assert!(grown.last().expect("piece").2 > output);
+    assert_eq!(log_bytes(&active), grown.last().expect("piece").2 / SCALE);
+    let later = std::fs::read(active.join("logstream_1/log/1.obarc")).expect("log");
+    assert!(later.len() >= early.len() && later[..early.len()] == early[..]);
+
+    // A day later the piece is frozen, with its info; the next one is active.
+    step(&cluster, DAY);
+    let frozen = pieces(&mut conn).await;
+    let (status, checkpoint, output, path) = frozen.first().expect("the first piece").clone();
+    assert_eq!((status.as_str(), local(&path)), ("FROZEN", active.clone()));
+    assert_eq!(log_bytes(&active), output / SCALE);
+    let info = std::fs::read_to_string(active.join("single_piece_info.obarc")).expect("info");
+    assert!(
+        info.contains("status=FROZEN") && info.contains(&format!("checkpoint_scn={checkpoint}")),
+        "{info}"
+    );
+    assert_eq!(frozen.last().expect("next").0, "ACTIVE");
+    assert!(
+        local(&frozen.last().expect("next").3)
+            .join("checkpoint")
+            .is_dir()
+    );
+    // A frozen piece's bytes never change again, in the view or on disk.
+    step(&cluster, DAY);
+    assert_eq!(pieces(&mut conn).await.first().expect("first").2, output);
+    assert_eq!(log_bytes(&active), output / SCALE);
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -396,12 +396,13 @@ impl TenantArchive {
                 .unwrap_or(1)
                 .max(1)
                 * 1_000;
-            let count = u64::try_from(round.used_piece_id - round.base_piece_id + 1)
-                .unwrap_or(1)
-                .max(1);
             for (n, piece_id) in (round.base_piece_id..=round.used_piece_id).enumerate() {
                 let start = round.start_scn + n as u64 * interval;
                 let end = start + interval;
+                let checkpoint_scn = round.checkpoint_scn.min(end).max(start);
+                // A piece holds the log of the time it covers up to its checkpoint (a frozen piece's
+                // bytes never change again).
+                let input_bytes = (checkpoint_scn - start) / 1_000_000_000 * LOG_BYTES_PER_SECOND;
                 let file_status = if piece_id < self.deleted_below_piece {
                     "DELETED"
                 } else if self.deleting_pieces.contains(&piece_id) {
@@ -419,10 +420,10 @@ impl TenantArchive {
                         "FROZEN"
                     },
                     start_scn: start,
-                    checkpoint_scn: round.checkpoint_scn.min(end).max(start),
+                    checkpoint_scn,
                     end_scn: end,
-                    input_bytes: round.input_bytes / count,
-                    output_bytes: round.output_bytes / count,
+                    input_bytes,
+                    output_bytes: input_bytes / 2,
                     file_status,
                     path: format!(
                         "{}/piece_d{}r{}p{piece_id}",

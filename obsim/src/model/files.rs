@@ -2,27 +2,39 @@
 //! mounts), each backup set that succeeds is written under its `file://` path as OceanBase lays a set out —
 //! `single_backup_set_info`, `meta_info/`, `infos/`, `logstream_1/major_data/macro_block_data.N` — with its
 //! data scaled down ([`SCALE`]) but consistent with the views: the data files hold `OUTPUT_BYTES / SCALE`
-//! bytes in all. Sets on other kinds of destination, and clusters without a root, write nothing.
+//! bytes in all. Archive pieces are written as they grow — `logstream_1/log/N.obarc` appended to, the
+//! `checkpoint/checkpoint_info.0.obarc` rewritten in place as the checkpoint moves, `single_piece_info.obarc`
+//! once the piece is frozen — holding `OUTPUT_BYTES / SCALE` bytes of log. Sets and pieces on other kinds
+//! of destination, and clusters without a root, write nothing.
 
 use std::{
-    collections::HashSet,
+    collections::{HashMap, HashSet},
+    io::Write,
     path::{Path, PathBuf},
 };
 
-use super::backup::BackupSet;
+use super::{archive::Piece, backup::BackupSet};
 
 /// One byte on disk stands for this many bytes of backup.
 pub const SCALE: u64 = 1024;
 /// Largest data file written.
 const DATA_FILE_BYTES: u64 = 256 * 1024;
+/// Largest archive log file written.
+const LOG_FILE_BYTES: u64 = 64 * 1024;
 
-/// Where sets are written, and which were (and were deleted again).
+/// Where sets and pieces are written, and which were (and were deleted again).
 #[derive(Clone, Debug)]
 pub struct Files {
     root: PathBuf,
     written: HashSet<(i64, i64)>,
     removed: HashSet<(i64, i64)>,
+    /// What each piece's files hold: (tenant, dest, round, piece) → (log bytes, checkpoint, frozen).
+    pieces: HashMap<PieceKey, (u64, u64, bool)>,
+    removed_pieces: HashSet<PieceKey>,
 }
+
+/// A piece of a tenant: (tenant, dest, round, piece).
+type PieceKey = (i64, i64, i64, i64);
 
 impl Files {
     /// Files under `root`: `file:///backup/x` is `<root>/backup/x`.
@@ -31,6 +43,8 @@ impl Files {
             root: root.into(),
             written: HashSet::new(),
             removed: HashSet::new(),
+            pieces: HashMap::new(),
+            removed_pieces: HashSet::new(),
         }
     }
 
@@ -61,6 +75,103 @@ impl Files {
             );
         }
     }
+}
+
+impl Files {
+    /// Brings the files of archive `piece` of `tenant_id` in line with it: its log grown to its bytes, its
+    /// checkpoint file to its checkpoint, its info written once frozen; removed once a cleanup deleted it.
+    pub fn sync_piece(&mut self, tenant_id: i64, piece: &Piece) {
+        let key = (tenant_id, piece.dest_id, piece.round_id, piece.piece_id);
+        let Some(dir) = self.local(&piece.path) else {
+            return;
+        };
+        let known = self.pieces.get(&key).copied();
+        if piece.file_status == "DELETED" {
+            if known.is_some() && self.removed_pieces.insert(key) {
+                let _ = std::fs::remove_dir_all(&dir);
+            }
+            return;
+        }
+        let (bytes, checkpoint, frozen) = known.unwrap_or_default();
+        let now = (
+            piece.output_bytes / SCALE,
+            piece.checkpoint_scn,
+            piece.status == "FROZEN",
+        );
+        if known == Some(now) {
+            return;
+        }
+        match write_piece(
+            &dir,
+            tenant_id,
+            piece,
+            bytes,
+            checkpoint != now.1,
+            frozen != now.2,
+        ) {
+            Ok(()) => {
+                self.pieces.insert(key, now);
+            }
+            Err(error) => eprintln!(
+                "obsim: writing archive piece {} failed: {error}",
+                dir.display()
+            ),
+        }
+    }
+}
+
+/// Appends the log `piece` holds beyond the `written` bytes, rewrites its checkpoint file when it moved,
+/// and writes its info when it froze.
+fn write_piece(
+    dir: &Path,
+    tenant_id: i64,
+    piece: &Piece,
+    written: u64,
+    checkpoint_moved: bool,
+    froze: bool,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir.join("logstream_1/log"))?;
+    std::fs::create_dir_all(dir.join("checkpoint"))?;
+    let total = piece.output_bytes / SCALE;
+    let mut offset = written;
+    while offset < total {
+        let file = offset / LOG_FILE_BYTES;
+        let end = total.min((file + 1) * LOG_FILE_BYTES);
+        // Each byte depends on its place in the piece's log, so a copy that mixed bytes up is caught.
+        let bytes: Vec<u8> = (offset..end)
+            .map(|k| ((k + piece.piece_id as u64 * 13) % 251) as u8)
+            .collect();
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join(format!("logstream_1/log/{}.obarc", file + 1)))?
+            .write_all(&bytes)?;
+        offset = end;
+    }
+    if checkpoint_moved {
+        std::fs::write(
+            dir.join("checkpoint/checkpoint_info.0.obarc"),
+            format!("checkpoint_scn={}\n", piece.checkpoint_scn),
+        )?;
+    }
+    if froze && piece.status == "FROZEN" {
+        std::fs::write(
+            dir.join("single_piece_info.obarc"),
+            format!(
+                "tenant_id={tenant_id}\ndest_id={}\nround_id={}\npiece_id={}\nstatus=FROZEN\n\
+                 start_scn={}\ncheckpoint_scn={}\nend_scn={}\ninput_bytes={}\noutput_bytes={}\n",
+                piece.dest_id,
+                piece.round_id,
+                piece.piece_id,
+                piece.start_scn,
+                piece.checkpoint_scn,
+                piece.end_scn,
+                piece.input_bytes,
+                piece.output_bytes
+            ),
+        )?;
+    }
+    Ok(())
 }
 
 fn write_tree(dir: &Path, tenant_id: i64, set: &BackupSet) -> std::io::Result<()> {

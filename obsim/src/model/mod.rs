@@ -187,6 +187,9 @@ impl Cluster {
                 for set in &tenant.backups.sets {
                     files.sync(tenant.id, set);
                 }
+                for piece in tenant.archive.pieces() {
+                    files.sync_piece(tenant.id, &piece);
+                }
             }
         }
     }
