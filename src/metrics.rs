@@ -108,6 +108,8 @@ pub struct Metrics {
     pub log_backup_delay: Family<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     /// Each archiving tenant's LogBackup `delayAlertThreshold`, in seconds (the delay alert compares per tenant).
     pub log_backup_delay_threshold: Family<TenantLabels, Gauge>,
+    /// How far each tenant's second log copy is behind its first log destination, in seconds.
+    pub second_log_copy_delay: Family<TenantLabels, Gauge>,
     /// 1 while a tenant's archive round is INTERRUPTED, 0 while it runs otherwise.
     pub log_archive_interrupted: Family<TenantLabels, Gauge>,
     /// End time of the newest successful backup set per tenant and mode, in Unix seconds.
@@ -244,6 +246,14 @@ impl Default for Metrics {
             "The delayAlertThreshold of the LogBackup archiving each tenant",
             log_backup_delay_threshold.clone(),
         );
+        let second_log_copy_delay = Family::<TenantLabels, Gauge>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "second_log_copy_delay_seconds",
+            "How far the second copy of a tenant's archive is behind its first log destination",
+            second_log_copy_delay.clone(),
+        );
         let log_archive_interrupted = Family::<TenantLabels, Gauge>::default();
         add(
             &mut registry,
@@ -337,6 +347,7 @@ impl Default for Metrics {
             cluster_reachable,
             log_backup_delay,
             log_backup_delay_threshold,
+            second_log_copy_delay,
             log_archive_interrupted,
             last_successful_backup,
             phases,

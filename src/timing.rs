@@ -43,6 +43,13 @@ pub const LOG_SAFETY_RECHECK: Duration = Duration::from_secs(600);
 /// windows growing changes no object the restore watches).
 pub const POINT_RECHECK: Duration = Duration::from_secs(10);
 
+/// A second copy running in the background shows its progress in the status this often.
+pub const SECOND_COPY_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// An active archive piece is copied to the second destination again at most this often (each pass lists
+/// the piece and copies what grew).
+pub const ACTIVE_PIECE_PASS_GAP: Duration = Duration::from_secs(10);
+
 /// A running backup without progress for this long gets `Progressing=False` (the default of
 /// `--backup-stall-timeout`).
 pub const BACKUP_STALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);

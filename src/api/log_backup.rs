@@ -10,8 +10,9 @@ use super::backup_strategy::{
     default_delay_alert_threshold, default_piece_switch_interval,
 };
 use super::common::{
-    ClusterConnection, Failure, StorageDestination, StrategyReference, conditions_schema,
-    strategy_or_cluster_rule, tenant_name_rule, unchanged_optional, user_tenant_rule,
+    ClusterConnection, Failure, SecondCopyPhase, StorageDestination, StrategyReference,
+    conditions_schema, strategy_or_cluster_rule, tenant_name_rule, unchanged_optional,
+    user_tenant_rule,
 };
 
 /// Log archiving of one tenant. Change `desiredState` to start or stop it.
@@ -39,6 +40,11 @@ use super::common::{
         json_path = ".status.delaySeconds"
     ),
     printcolumn(name = "Started", type_ = "string", json_path = ".status.startTime"),
+    printcolumn(
+        name = "Second Latency(s)",
+        type_ = "integer",
+        json_path = ".status.secondBackup.delaySeconds"
+    ),
     printcolumn(
         name = "Cluster",
         type_ = "string",
@@ -157,6 +163,42 @@ pub struct LogBackupStatus {
     /// Why archiving failed, e.g. INTERRUPTED with OceanBase's comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// The copy of the archive on the strategy's second log destination (the console's "Second Log
+    /// Backup"), when the strategy keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_backup: Option<SecondLogCopy>,
+}
+
+/// The second copy of a tenant's archive: every piece copied as it grows and once more when it freezes.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondLogCopy {
+    /// `Pending` (nothing to copy yet, or a Secret missing), `InProgress` (copying as archiving runs, also
+    /// while a storage is unreachable), `Completed` (archiving stopped and every piece is copied) or
+    /// `Failed` (a copy read back differs; see `message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<SecondCopyPhase>,
+    /// Where the copy is, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_directory: Option<String>,
+    /// When the operator started copying this archive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Time>,
+    /// Time up to which the copy holds the logs, verified (the console's "Last Backed up At").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_time: Option<Time>,
+    /// Seconds the copy is behind the first destination's checkpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_seconds: Option<i64>,
+    /// The newest frozen piece copied whole; every earlier piece is copied too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copied_piece_id: Option<i64>,
+    /// Bytes of the frozen pieces copied whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+    /// Why the copy waits or failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The console's log backup states.

@@ -232,12 +232,13 @@ pub trait Task:
     }
 
     /// Work the operator does itself beside OceanBase (a second backup's copy): started or read here, its
-    /// state folded into the decided status. Never waits for the work.
+    /// state folded into the decided status. Never waits for the work; never runs for a refused object.
     fn background(
         &self,
         _ctx: &Context,
         _namespace: &str,
         _refs: &Self::Refs,
+        _seen: &Observation,
         _decision: &mut Decision<Self::Status, Self::Step>,
     ) -> impl Future<Output = Result<(), Error>> + Send {
         async { Ok(()) }
@@ -303,8 +304,6 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
     );
     let observation = observer.latest();
     let mut decision = obj.decide(&ctx, &refs, &observation, Clock::current());
-    obj.background(&ctx, &namespace, &refs, &mut decision)
-        .await?;
     let object = ObjectKey {
         kind: T::KIND,
         namespace: namespace.clone(),
@@ -324,6 +323,8 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         )
         .await;
     }
+    obj.background(&ctx, &namespace, &refs, &observation, &mut decision)
+        .await?;
     ctx.observers
         .watch(&observer, object, decision.interest.clone());
     obj.observed(&ctx, &namespace, &refs, &observation);

@@ -80,6 +80,9 @@ struct Job {
     progress: Arc<Progress>,
     outcome: Ended,
     handle: JoinHandle<()>,
+    /// The point a pass of a repeated copy is as of, and the point the last finished pass covered.
+    as_of: u64,
+    covered: Option<u64>,
 }
 
 /// The copies of this process.
@@ -117,6 +120,56 @@ impl Copies {
         state
     }
 
+    /// A copy made pass after pass while its source grows (an active archive piece). Each pass is as of a
+    /// point the caller names — the checkpoint it read before asking, so that the pass copies at least
+    /// everything up to it — and the next pass starts once the last one ended well, the point moved on,
+    /// and `gap` has passed (an outage's pass starts again after [`RETRY_TRANSIENT_AFTER`]). Returns the
+    /// point the newest finished pass covers, and the state of the current (or last) pass.
+    pub fn repeat(
+        &self,
+        key: &str,
+        request: &CopyRequest,
+        as_of: u64,
+        gap: Duration,
+    ) -> (Option<u64>, CopyState) {
+        let mut jobs = lock(&self.jobs);
+        let mut covered = None;
+        if let Some(job) = jobs.get(key).filter(|job| job.request == *request) {
+            covered = job.covered;
+            let ended = lock(&job.outcome).as_ref().map(|(result, at)| {
+                (
+                    result
+                        .as_ref()
+                        .map_err(StorageError::is_transient)
+                        .map(|_| ()),
+                    *at,
+                )
+            });
+            match ended {
+                None => return (covered, job.state()),
+                Some((Ok(()), at)) => {
+                    covered = Some(job.as_of);
+                    if as_of <= job.as_of || at.elapsed() < gap {
+                        return (covered, job.state());
+                    }
+                }
+                Some((Err(true), at)) if at.elapsed() >= RETRY_TRANSIENT_AFTER => {}
+                Some(_) => return (covered, job.state()),
+            }
+        }
+        if let Some(old) = jobs.remove(key) {
+            old.handle.abort();
+        }
+        let job = Job {
+            as_of,
+            covered,
+            ..self.start(key, request)
+        };
+        let state = job.state();
+        jobs.insert(key.to_string(), job);
+        (covered, state)
+    }
+
     /// The state of the copy under `key`, if one was asked for.
     pub fn state(&self, key: &str) -> Option<CopyState> {
         lock(&self.jobs).get(key).map(Job::state)
@@ -149,6 +202,8 @@ impl Copies {
             progress,
             outcome,
             handle: tokio::spawn(task),
+            as_of: 0,
+            covered: None,
         }
     }
 }
@@ -283,6 +338,41 @@ mod tests {
         assert!(to.join("backup_set_1_full/infos/file.4").is_file());
         copies.forget("ns/set-1");
         assert_eq!(copies.state("ns/set-1"), None);
+        let _ = std::fs::remove_dir_all(from.parent().expect("base"));
+    }
+
+    #[tokio::test]
+    async fn a_repeated_copy_passes_again_only_when_its_point_moved_and_reports_what_it_covers() {
+        let (from, to) = dirs("repeat");
+        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let asked = request(&from, &to);
+        let key = "ns/archive/active";
+        let (covered, state) = copies.repeat(key, &asked, 10, Duration::ZERO);
+        assert_eq!(covered, None);
+        assert!(matches!(state, CopyState::Running { .. }));
+        ended(&copies, key).await;
+        // Nothing new: the pass stays the last one.
+        let (covered, state) = copies.repeat(key, &asked, 10, Duration::ZERO);
+        assert_eq!(covered, Some(10));
+        assert!(matches!(state, CopyState::Done(_)));
+        // The source grew; too soon for another pass.
+        std::fs::write(from.join("backup_set_1_full/infos/file.4"), "grown").expect("grow");
+        let (covered, state) = copies.repeat(key, &asked, 20, Duration::from_secs(3600));
+        assert_eq!(covered, Some(10));
+        assert!(matches!(state, CopyState::Done(_)));
+        // Now: a new pass, which copies what changed and then covers the new point.
+        let (covered, state) = copies.repeat(key, &asked, 20, Duration::ZERO);
+        assert_eq!(covered, Some(10));
+        assert!(matches!(state, CopyState::Running { .. }));
+        let CopyState::Done(report) = ended(&copies, key).await else {
+            panic!("the pass failed");
+        };
+        assert_eq!(report.copied, 1);
+        assert_eq!(
+            std::fs::read_to_string(to.join("backup_set_1_full/infos/file.4")).expect("copy"),
+            "grown"
+        );
+        assert_eq!(copies.repeat(key, &asked, 20, Duration::ZERO).0, Some(20));
         let _ = std::fs::remove_dir_all(from.parent().expect("base"));
     }
 

@@ -216,9 +216,65 @@ pub fn open(
         .layer(RetryLayer::new().with_max_times(RETRIES)))
 }
 
+/// A directory's path relative to a destination (a set's `backup_set_1_full`, a piece's `piece_d1001r1p2`),
+/// when it lies under it. Query parameters of either URI are ignored.
+pub fn tree_under(base_uri: &str, directory: &str) -> Option<String> {
+    let base = without_query(base_uri);
+    let directory = without_query(directory);
+    let tree = directory
+        .strip_prefix(base)?
+        .strip_prefix('/')?
+        .trim_end_matches('/');
+    (!tree.is_empty() && !tree.split('/').any(|p| p.is_empty() || p == ".."))
+        .then(|| tree.to_string())
+}
+
+/// `tree` under a destination, as a status shows it: the destination's URI without its query (which may
+/// name a host and region, never keys — those are refused in URIs), then the tree.
+pub fn directory_in(base_uri: &str, tree: &str) -> String {
+    format!("{}/{tree}", without_query(base_uri))
+}
+
+/// A destination's URI as a status shows it: without its query, nor a trailing `/`.
+pub fn without_query(uri: &str) -> &str {
+    uri.split('?').next().unwrap_or(uri).trim_end_matches('/')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tree_is_a_directory_under_its_destination_and_nothing_else() {
+        assert_eq!(
+            tree_under(
+                "file:///backup/t1/data",
+                "file:///backup/t1/data/backup_set_1_full"
+            )
+            .as_deref(),
+            Some("backup_set_1_full")
+        );
+        assert_eq!(
+            tree_under(
+                "s3://b/ob/data?host=h&s3_region=r",
+                "s3://b/ob/data/backup_set_2_inc?host=h&s3_region=r"
+            )
+            .as_deref(),
+            Some("backup_set_2_inc")
+        );
+        for elsewhere in [
+            "file:///backup/other/backup_set_1_full",
+            "file:///backup/t1/data",
+            "file:///backup/t1/data/../x",
+            "file:///backup/t1/database/backup_set_1_full",
+        ] {
+            assert_eq!(
+                tree_under("file:///backup/t1/data", elsewhere),
+                None,
+                "{elsewhere}"
+            );
+        }
+    }
 
     #[test]
     fn destinations_parse_as_oceanbase_writes_them() {

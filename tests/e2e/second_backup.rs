@@ -1,6 +1,7 @@
 //! Second backup end to end: a strategy whose sets are copied to a real S3 server (versitygw). obsim writes
 //! each set's files on the OBServers' share, the operator (as its ServiceAccount) copies them after the
-//! backup completes, verified, and the task's status shows the copy; no credential of the second
+//! backup completes, verified, and the task's status shows the copy; archive pieces are copied as they
+//! grow and freeze, the LogBackup showing how far the copy is behind; no credential of the second
 //! destination appears in anything the operator writes.
 
 use std::path::Path;
@@ -45,8 +46,19 @@ async fn given_a_strategy_with_a_second_copy(
     name: &str,
     settings: serde_json::Value,
 ) -> Option<(S3Server, World, std::path::PathBuf)> {
+    given_a_fast_strategy_with_a_second_copy(prefix, bytes, name, settings, 30.0).await
+}
+
+/// The same on a clock running `speed` times faster than real time.
+async fn given_a_fast_strategy_with_a_second_copy(
+    prefix: &str,
+    bytes: u64,
+    name: &str,
+    settings: serde_json::Value,
+    speed: f64,
+) -> Option<(S3Server, World, std::path::PathBuf)> {
     let s3 = S3Server::start(BUCKET)?;
-    let (world, share) = World::with_file_share(prefix, &["tenant1"], bytes, 30.0).await?;
+    let (world, share) = World::with_file_share(prefix, &["tenant1"], bytes, speed).await?;
     simulator::secret(
         &world.admin,
         &world.namespace,
@@ -264,6 +276,101 @@ async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
             ))
             .is_file(),
         "the first destination keeps what OceanBase keeps"
+    );
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}
+
+/// The piece directory `p{id}` under `archive` on the share (`piece_d1001r1p1`).
+fn piece_dir(archive: &Path, id: i64) -> Option<String> {
+    std::fs::read_dir(archive)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .find(|name| name.starts_with("piece_") && name.ends_with(&format!("p{id}")))
+}
+
+#[tokio::test]
+async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown() {
+    // A day's piece freezes after ~86 s at this speed.
+    let Some((s3, world, share)) =
+        given_a_fast_strategy_with_a_second_copy("second-log", GIB, "logs", json!({}), 1000.0)
+            .await
+    else {
+        return;
+    };
+    let archive_name = "logs-tenant1-log";
+    let archive = share.join("backup/logs/archive");
+    // While the first piece is active, its growing files are on the copy already.
+    let active = eventually("the active piece on the copy", WAIT, || async {
+        let tree = piece_dir(&archive, 1)?;
+        let copy = s3.file(BUCKET, &format!("ob/archive/{tree}"));
+        copy.join("checkpoint/checkpoint_info.0.obarc")
+            .is_file()
+            .then_some(copy)
+    })
+    .await;
+    assert!(
+        !active.join("single_piece_info.obarc").exists(),
+        "copied before it froze"
+    );
+    // Once frozen, it is copied whole, and the status says so.
+    let copy = eventually("the first piece copied whole", 3 * WAIT, || async {
+        let copy = world
+            .read::<LogBackup>(archive_name)
+            .await?
+            .status?
+            .second_backup?;
+        (copy.copied_piece_id >= Some(1)).then_some(copy)
+    })
+    .await;
+    let tree = piece_dir(&archive, 1).expect("the first piece on the share");
+    let first = archive.join(&tree);
+    let names = files(&first);
+    assert!(
+        names.contains(&"single_piece_info.obarc".to_string()),
+        "{names:?}"
+    );
+    for name in &names {
+        assert_eq!(
+            std::fs::read(first.join(name)).expect("first"),
+            std::fs::read(active.join(name)).expect("copy"),
+            "{name}"
+        );
+    }
+    assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
+    assert_eq!(
+        copy.storage_directory.as_deref(),
+        Some(format!("s3://{BUCKET}/ob/archive").as_str())
+    );
+    assert!(copy.bytes.is_some_and(|b| b > 0) && copy.started_at.is_some());
+    // How far the copy is behind: the first destination's checkpoint minus the copy's, never negative,
+    // and the same figure as a metric.
+    let status = world
+        .read::<LogBackup>(archive_name)
+        .await
+        .and_then(|l| l.status)
+        .expect("status");
+    let second = status.second_backup.expect("second");
+    let (Some(delay), Some(copied), Some(archived)) = (
+        second.delay_seconds,
+        second.checkpoint_time.clone(),
+        status.checkpoint_time,
+    ) else {
+        panic!("no lag shown: {second:?}");
+    };
+    assert!(delay >= 0 && copied.0 <= archived.0, "{second:?}");
+    eventually("the lag as a metric", WAIT, || async {
+        world.operator.sample_with(
+            "obbackup_second_log_copy_delay_seconds",
+            "tenant=\"tenant1\"",
+        )
+    })
+    .await;
+    let written = world.everything_written().await;
+    assert!(
+        !written.contains(ACCESS_KEY),
+        "the second destination's key leaked"
     );
     let _ = std::fs::remove_dir_all(share);
     world.done().await;

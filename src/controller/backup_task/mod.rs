@@ -34,7 +34,6 @@ use crate::{
 use decide::{Decision, Inputs, Step};
 
 /// How often a copy's progress is written while it runs (its end wakes the task at once).
-const COPY_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 impl Reconcile for BackupTask {
     const KIND: &'static str = "BackupTask";
@@ -74,6 +73,7 @@ impl Task for BackupTask {
         ctx: &Context,
         namespace: &str,
         target: &Target,
+        _seen: &Observation,
         decision: &mut Decision,
     ) -> Result<(), Error> {
         let status = &mut decision.status;
@@ -89,7 +89,7 @@ impl Task for BackupTask {
         let key = format!("{namespace}/{}", self.name_any());
         let now = crate::clock::now();
         let directory = status.storage_directory.clone().unwrap_or_default();
-        let Some(tree) = second::set_tree(&target.destination.uri, &directory) else {
+        let Some(tree) = crate::storage::tree_under(&target.destination.uri, &directory) else {
             status.second_backup = Some(SecondCopy {
                 phase: Some(SecondCopyPhase::Failed),
                 ended_at: Some(super::conditions::api_time(now)),
@@ -101,16 +101,7 @@ impl Task for BackupTask {
             });
             return Ok(());
         };
-        let second_dir = format!(
-            "{}/{tree}",
-            copy_to
-                .data_destination
-                .uri
-                .split('?')
-                .next()
-                .unwrap_or_default()
-                .trim_end_matches('/')
-        );
+        let second_dir = crate::storage::directory_in(&copy_to.data_destination.uri, &tree);
         let to_keys = references::access_keys(ctx, namespace, &copy_to.data_destination).await?;
         if let (Some(secret), None) = (&copy_to.data_destination.credentials_secret, &to_keys) {
             status.second_backup = Some(SecondCopy {
@@ -141,7 +132,7 @@ impl Task for BackupTask {
             // Its end is in the status written next; a lost write only repeats a verification.
             ctx.copies.forget(&key);
         } else {
-            decision.recheck = Some(COPY_PROGRESS_EVERY);
+            decision.recheck = Some(crate::timing::SECOND_COPY_PROGRESS_EVERY);
         }
         status.second_backup = Some(copy);
         Ok(())

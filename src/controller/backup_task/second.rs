@@ -11,22 +11,6 @@ use crate::{
     storage::copies::CopyState,
 };
 
-/// The set's directory relative to the data destination (`backup_set_1_full`), when the set lies under it.
-pub fn set_tree(data_uri: &str, set_directory: &str) -> Option<String> {
-    let base = data_uri
-        .split('?')
-        .next()
-        .unwrap_or(data_uri)
-        .trim_end_matches('/');
-    let set = set_directory.split('?').next().unwrap_or(set_directory);
-    let tree = set
-        .strip_prefix(base)?
-        .strip_prefix('/')?
-        .trim_end_matches('/');
-    (!tree.is_empty() && !tree.split('/').any(|p| p.is_empty() || p == ".."))
-        .then(|| tree.to_string())
-}
-
 /// Whether the second copy has ended (or was never wanted).
 pub fn settled(copy: Option<&SecondCopy>) -> bool {
     copy.and_then(|c| c.phase)
@@ -100,38 +84,6 @@ pub fn status(
 mod tests {
     use super::*;
     use crate::storage::copy::Report;
-
-    #[test]
-    fn the_tree_is_the_set_under_its_destination_and_nothing_else() {
-        assert_eq!(
-            set_tree(
-                "file:///backup/t1/data",
-                "file:///backup/t1/data/backup_set_1_full"
-            )
-            .as_deref(),
-            Some("backup_set_1_full")
-        );
-        assert_eq!(
-            set_tree(
-                "s3://b/ob/data?host=h&s3_region=r",
-                "s3://b/ob/data/backup_set_2_inc?host=h&s3_region=r"
-            )
-            .as_deref(),
-            Some("backup_set_2_inc")
-        );
-        for elsewhere in [
-            "file:///backup/other/backup_set_1_full",
-            "file:///backup/t1/data",
-            "file:///backup/t1/data/../x",
-            "file:///backup/t1/database/backup_set_1_full",
-        ] {
-            assert_eq!(
-                set_tree("file:///backup/t1/data", elsewhere),
-                None,
-                "{elsewhere}"
-            );
-        }
-    }
 
     #[test]
     fn an_outage_keeps_the_copy_in_progress_and_only_a_real_failure_ends_it() {

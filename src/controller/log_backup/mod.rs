@@ -4,6 +4,7 @@
 //! be sent again: only a refusal holds one back.
 
 pub mod decide;
+mod second;
 
 use std::{sync::Arc, time::Duration};
 
@@ -121,6 +122,33 @@ impl Task for LogBackup {
         ))
     }
 
+    async fn background(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        target: &Target,
+        seen: &Observation,
+        decision: &mut Decision,
+    ) -> Result<(), Error> {
+        second::follow(ctx, namespace, self, target, seen, decision).await?;
+        let labels = tenant_labels(namespace, &target.placement.cluster.name, self, seen);
+        let gauge = &ctx.metrics.second_log_copy_delay;
+        match decision
+            .status
+            .second_backup
+            .as_ref()
+            .and_then(|c| c.delay_seconds)
+        {
+            Some(delay) => {
+                gauge.get_or_create(&labels).set(delay);
+            }
+            None => {
+                gauge.remove(&labels);
+            }
+        }
+        Ok(())
+    }
+
     fn observed(&self, ctx: &Context, namespace: &str, target: &Target, seen: &Observation) {
         record_threshold(ctx, namespace, &target.placement.cluster.name, self, seen);
     }
@@ -200,20 +228,9 @@ fn record_threshold(
     namespace: &str,
     cluster: &str,
     archive: &LogBackup,
-    observation: &crate::observer::Observation,
+    observation: &Observation,
 ) {
-    // The tenant as OceanBase spells it, as the delay series does (names ignore case).
-    let tenant = match observation {
-        crate::observer::Observation::Seen { snapshot, .. } => snapshot
-            .tenant(&archive.spec.tenant)
-            .map(|t| t.name.clone()),
-        _ => None,
-    };
-    let labels = crate::metrics::TenantLabels {
-        namespace: namespace.to_string(),
-        cluster: cluster.to_string(),
-        tenant: tenant.unwrap_or_else(|| archive.spec.tenant.clone()),
-    };
+    let labels = tenant_labels(namespace, cluster, archive, observation);
     if archive.spec.desired_state == DesiredArchiveState::Running {
         ctx.metrics
             .log_backup_delay_threshold
@@ -221,6 +238,27 @@ fn record_threshold(
             .set(decide::alert_threshold(archive).as_secs());
     } else {
         ctx.metrics.log_backup_delay_threshold.remove(&labels);
+    }
+}
+
+/// The archive's tenant's metric labels, the tenant as OceanBase spells it, as the delay series does (names
+/// ignore case).
+fn tenant_labels(
+    namespace: &str,
+    cluster: &str,
+    archive: &LogBackup,
+    observation: &Observation,
+) -> crate::metrics::TenantLabels {
+    let tenant = match observation {
+        Observation::Seen { snapshot, .. } => snapshot
+            .tenant(&archive.spec.tenant)
+            .map(|t| t.name.clone()),
+        _ => None,
+    };
+    crate::metrics::TenantLabels {
+        namespace: namespace.to_string(),
+        cluster: cluster.to_string(),
+        tenant: tenant.unwrap_or_else(|| archive.spec.tenant.clone()),
     }
 }
 

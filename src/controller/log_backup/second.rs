@@ -1,0 +1,350 @@
+//! A tenant's archive copied to the strategy's second log destination (the console's "Second Log Backup"):
+//! every piece under the first log destination is copied oldest first — an active piece pass after pass
+//! as it grows, each pass as of the checkpoint read before it, and once more whole when it freezes. The
+//! status says up to when the copy holds the logs and how far it is behind the first destination. The
+//! copies run in the background ([`crate::storage::copies`]); nothing on the first destination is touched,
+//! and an outage of either storage leaves the copy `InProgress` with a message, never `Failed`.
+
+use super::{
+    Context, Error, Target,
+    decide::{Decision, STATUS_FRESHNESS, delay_stale},
+};
+use crate::{
+    api::{LogBackup, LogBackupPhase, common::SecondCopyPhase, log_backup::SecondLogCopy},
+    controller::{conditions::api_time, references},
+    observer::{Observation, scn_time},
+    oceanbase::{FileStatus, PieceRow, PieceStatus},
+    storage::{
+        copies::{CopyRequest, CopyState, Work},
+        tree_under, without_query,
+    },
+    timing::{ACTIVE_PIECE_PASS_GAP, RECHECK_REFERENCES_AFTER, SECOND_COPY_PROGRESS_EVERY},
+};
+
+/// Copies what is new of the archive and folds where the copy stands into the decided status.
+pub async fn follow(
+    ctx: &Context,
+    namespace: &str,
+    archive: &LogBackup,
+    target: &Target,
+    seen: &Observation,
+    decision: &mut Decision,
+) -> Result<(), Error> {
+    let Some(second) = &target.placement.second_backup else {
+        decision.status.second_backup = None;
+        return Ok(());
+    };
+    // Without a fresh look at the pieces, the copy's status stays as it was.
+    let Observation::Seen { snapshot, .. } = seen else {
+        return Ok(());
+    };
+    let Some(tenant) = snapshot.tenant(&archive.spec.tenant) else {
+        return Ok(());
+    };
+    let previous = decision.status.second_backup.clone().unwrap_or_default();
+    let to = &second.log_destination;
+    let base = SecondLogCopy {
+        storage_directory: Some(without_query(&to.uri).to_string()),
+        ..previous.clone()
+    };
+    let to_keys = references::access_keys(ctx, namespace, to).await?;
+    if let (Some(secret), None) = (&to.credentials_secret, &to_keys) {
+        decision.status.second_backup = Some(SecondLogCopy {
+            phase: Some(SecondCopyPhase::Pending),
+            message: Some(format!(
+                "waiting for Secret {secret} with keys accessId and accessKey for the second log destination"
+            )),
+            ..base
+        });
+        decision.recheck = Some(RECHECK_REFERENCES_AFTER);
+        return Ok(());
+    }
+    let mut pieces: Vec<&PieceRow> = snapshot
+        .pieces
+        .iter()
+        .filter(|p| p.tenant_id == tenant.id && p.file_status == FileStatus::Available)
+        .collect();
+    pieces.sort_by_key(|p| p.piece_id);
+    let from_keys = references::access_keys(ctx, namespace, &target.destination).await?;
+    let request = |tree: String| CopyRequest {
+        work: Work::Copy,
+        from: target.destination.uri.clone(),
+        from_keys: from_keys.clone(),
+        to: to.uri.clone(),
+        to_keys: to_keys.clone(),
+        tree,
+        concurrency: usize::try_from(second.concurrency).unwrap_or(1).max(1),
+        bandwidth: second.bandwidth(),
+        file_root: ctx.settings.file_root,
+    };
+    let name = archive.metadata.name.as_deref().unwrap_or_default();
+    let mut progress = Progress::from(&previous);
+    for piece in pieces
+        .iter()
+        .filter(|p| Some(p.piece_id) > previous.copied_piece_id)
+    {
+        let Some(tree) = tree_under(&target.destination.uri, &piece.path) else {
+            progress.failed = Some(format!(
+                "archive piece {} lies at {}, not under the log destination {}",
+                piece.piece_id, piece.path, target.destination.uri
+            ));
+            break;
+        };
+        let request = request(tree);
+        let frozen_key = format!("{namespace}/{name}/piece/{}/frozen", piece.piece_id);
+        let active_key = format!("{namespace}/{name}/piece/{}/active", piece.piece_id);
+        if piece.status == PieceStatus::Frozen {
+            let state = ctx.copies.ensure(&frozen_key, &request);
+            if let CopyState::Done(report) = &state {
+                progress.piece_copied(piece, report.bytes);
+                // Its end is in the status written next; a lost write only repeats a verification.
+                ctx.copies.forget(&frozen_key);
+                ctx.copies.forget(&active_key);
+                continue;
+            }
+            progress.state(&state);
+        } else {
+            let (covered, state) = ctx.copies.repeat(
+                &active_key,
+                &request,
+                piece.checkpoint_scn,
+                ACTIVE_PIECE_PASS_GAP,
+            );
+            if let Some(covered) = covered {
+                progress.covered(covered);
+            }
+            progress.state(&state);
+            progress.active = true;
+        }
+        break;
+    }
+    // Measured against the first destination's checkpoint as the status shows it.
+    let first_checkpoint = decision.status.checkpoint_time.as_ref().and_then(time_scn);
+    let stopped = decision.status.phase == Some(LogBackupPhase::Stopped);
+    let all_copied = pieces.last().map(|p| p.piece_id) <= progress.copied_piece_id;
+    let copy = progress.status(base, first_checkpoint, stopped && all_copied);
+    if copy.phase == Some(SecondCopyPhase::InProgress) {
+        decision.recheck = Some(decision.recheck.map_or(SECOND_COPY_PROGRESS_EVERY, |r| {
+            r.min(SECOND_COPY_PROGRESS_EVERY)
+        }));
+    }
+    decision.status.second_backup = Some(copy);
+    Ok(())
+}
+
+/// What this look found of the copy.
+#[derive(Debug, Default)]
+struct Progress {
+    copied_piece_id: Option<i64>,
+    /// The checkpoint SCN up to which the copy holds the logs.
+    checkpoint: Option<u64>,
+    bytes: i64,
+    /// An active piece is being copied pass after pass.
+    active: bool,
+    waiting: Option<String>,
+    failed: Option<String>,
+}
+
+impl Progress {
+    fn from(previous: &SecondLogCopy) -> Self {
+        Self {
+            copied_piece_id: previous.copied_piece_id,
+            checkpoint: previous.checkpoint_time.as_ref().and_then(time_scn),
+            bytes: previous.bytes.unwrap_or(0),
+            ..Self::default()
+        }
+    }
+
+    fn piece_copied(&mut self, piece: &PieceRow, bytes: u64) {
+        self.copied_piece_id = Some(piece.piece_id);
+        self.covered(piece.checkpoint_scn);
+        self.bytes = self
+            .bytes
+            .saturating_add(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    fn covered(&mut self, scn: u64) {
+        self.checkpoint = self.checkpoint.max(Some(scn));
+    }
+
+    fn state(&mut self, state: &CopyState) {
+        match state {
+            CopyState::Failed {
+                message,
+                transient: true,
+            } => self.waiting = Some(message.clone()),
+            CopyState::Failed {
+                message,
+                transient: false,
+            } => self.failed = Some(message.clone()),
+            CopyState::Running { .. } | CopyState::Done(_) => {}
+        }
+    }
+
+    /// The copy's status: `complete` when archiving stopped and every piece is copied. The checkpoint and
+    /// delay shown are kept unless a grain ([`STATUS_FRESHNESS`]) behind, as the first's are, so that a
+    /// copy keeping up rewrites nothing; the copy's checkpoint shown is never past the first's.
+    fn status(
+        self,
+        base: SecondLogCopy,
+        first_checkpoint: Option<u64>,
+        complete: bool,
+    ) -> SecondLogCopy {
+        let now = crate::clock::now();
+        let (phase, message) = if let Some(failed) = self.failed {
+            (SecondCopyPhase::Failed, Some(failed))
+        } else if let Some(waiting) = self.waiting {
+            (
+                SecondCopyPhase::InProgress,
+                Some(format!(
+                    "waiting for storage, the copy goes on after it: {waiting}"
+                )),
+            )
+        } else if complete {
+            (SecondCopyPhase::Completed, None)
+        } else if self.checkpoint.is_none() && !self.active && self.copied_piece_id.is_none() {
+            (
+                SecondCopyPhase::Pending,
+                Some("no archive piece to copy yet".to_string()),
+            )
+        } else {
+            (SecondCopyPhase::InProgress, None)
+        };
+        let copied = self
+            .checkpoint
+            .map(|c| first_checkpoint.map_or(c, |first| c.min(first)));
+        let delay = first_checkpoint
+            .zip(copied)
+            .map(|(first, copied)| seconds(first.saturating_sub(copied)));
+        let recorded = base.checkpoint_time.as_ref().and_then(time_scn);
+        let refresh = base.phase != Some(phase)
+            || recorded.is_none() != copied.is_none()
+            || copied
+                .zip(recorded)
+                .is_some_and(|(c, r)| seconds(c.saturating_sub(r)) >= STATUS_FRESHNESS.as_secs())
+            || delay_stale(base.delay_seconds, delay);
+        let (checkpoint_time, delay_seconds) = if refresh {
+            (copied.map(|scn| api_time(scn_time(scn))), delay)
+        } else {
+            (base.checkpoint_time.clone(), base.delay_seconds)
+        };
+        let started = phase != SecondCopyPhase::Pending;
+        SecondLogCopy {
+            phase: Some(phase),
+            started_at: base
+                .started_at
+                .clone()
+                .or_else(|| started.then(|| api_time(now))),
+            checkpoint_time,
+            delay_seconds,
+            copied_piece_id: self.copied_piece_id,
+            bytes: Some(self.bytes),
+            message,
+            ..base
+        }
+    }
+}
+
+/// The SCN of a time shown in a status.
+fn time_scn(time: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time) -> Option<u64> {
+    u64::try_from(time.0.as_nanosecond()).ok()
+}
+
+/// Whole seconds of an SCN span.
+fn seconds(span: u64) -> i64 {
+    i64::try_from(span / 1_000_000_000).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use super::*;
+
+    fn scn(seconds: u64) -> u64 {
+        seconds * 1_000_000_000
+    }
+
+    #[test]
+    fn the_delay_is_how_far_the_copy_is_behind_the_first_destination() {
+        let mut progress = Progress::default();
+        progress.covered(scn(1_700_000_000));
+        let copy = progress.status(SecondLogCopy::default(), Some(scn(1_700_000_042)), false);
+        assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
+        assert_eq!(copy.delay_seconds, Some(42));
+        assert_eq!(
+            copy.checkpoint_time.map(|t| t.0),
+            Some(Timestamp::from_second(1_700_000_000).expect("time"))
+        );
+        assert!(copy.started_at.is_some());
+    }
+
+    #[test]
+    fn a_copy_keeping_up_rewrites_nothing_and_never_shows_itself_past_the_first() {
+        let mut progress = Progress::default();
+        progress.covered(scn(1_700_000_000));
+        let shown = progress.status(SecondLogCopy::default(), Some(scn(1_700_000_010)), false);
+        // Ten seconds later the copy moved on, within a grain: the status stays as it was.
+        let mut later = Progress::from(&shown);
+        later.covered(scn(1_700_000_010));
+        assert_eq!(
+            later.status(shown.clone(), Some(scn(1_700_000_020)), false),
+            shown
+        );
+        // The first's shown checkpoint is older than what the copy holds: the copy shows the first's.
+        let mut ahead = Progress::default();
+        ahead.covered(scn(1_700_000_100));
+        let copy = ahead.status(SecondLogCopy::default(), Some(scn(1_700_000_050)), false);
+        assert_eq!(copy.delay_seconds, Some(0));
+        assert_eq!(
+            copy.checkpoint_time.map(|t| t.0),
+            Some(Timestamp::from_second(1_700_000_050).expect("time"))
+        );
+    }
+
+    #[test]
+    fn an_outage_waits_in_progress_and_only_a_wrong_copy_fails() {
+        let mut waiting = Progress::default();
+        waiting.state(&CopyState::Failed {
+            message: "connection refused".into(),
+            transient: true,
+        });
+        let copy = waiting.status(SecondLogCopy::default(), None, false);
+        assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
+        assert!(
+            copy.message
+                .is_some_and(|m| m.contains("connection refused"))
+        );
+        let mut wrong = Progress::default();
+        wrong.state(&CopyState::Failed {
+            message: "read back differs".into(),
+            transient: false,
+        });
+        assert_eq!(
+            wrong.status(SecondLogCopy::default(), None, true).phase,
+            Some(SecondCopyPhase::Failed)
+        );
+    }
+
+    #[test]
+    fn a_copy_is_pending_before_any_piece_and_completed_once_a_stopped_archive_is_copied() {
+        let nothing = Progress::default().status(SecondLogCopy::default(), None, false);
+        assert_eq!(nothing.phase, Some(SecondCopyPhase::Pending));
+        assert_eq!(nothing.started_at, None);
+        let previous = SecondLogCopy {
+            copied_piece_id: Some(3),
+            checkpoint_time: Some(api_time(
+                Timestamp::from_second(1_700_000_000).expect("time"),
+            )),
+            bytes: Some(100),
+            ..SecondLogCopy::default()
+        };
+        let progress = Progress::from(&previous);
+        assert_eq!(progress.checkpoint, Some(scn(1_700_000_000)));
+        let done = progress.status(previous, Some(scn(1_700_000_000)), true);
+        assert_eq!(
+            (done.phase, done.delay_seconds, done.bytes),
+            (Some(SecondCopyPhase::Completed), Some(0), Some(100))
+        );
+    }
+}
