@@ -33,8 +33,6 @@ use crate::{
 };
 use decide::{Decision, Inputs, Step};
 
-/// How often a copy's progress is written while it runs (its end wakes the task at once).
-
 impl Reconcile for BackupTask {
     const KIND: &'static str = "BackupTask";
 
