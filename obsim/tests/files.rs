@@ -148,3 +148,90 @@ async fn archive_pieces_grow_on_disk_as_the_views_say_and_freeze_with_their_info
     assert_eq!(log_bytes(&active), output / SCALE);
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// Copies the tree `from` to `to`, file for file.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("target");
+    for entry in std::fs::read_dir(from).expect("source").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
+    let root = std::env::temp_dir().join(format!("obsim-copied-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    cluster.lock().unwrap_or_else(|p| p.into_inner()).files = Some(Files::new(&root));
+    let mut conn = Conn::new(opts).await.expect("connect");
+    archiving_tenant1(&mut conn, &cluster).await;
+    let full = completed_backup(&mut conn, &cluster, false).await;
+    step(&cluster, 600);
+    let _ = pieces(&mut conn).await;
+    // The second destination: the whole tree copied elsewhere, as the operator's copy leaves it.
+    copy_tree(&root.join("backup/data"), &root.join("offsite/data"));
+    copy_tree(&root.join("backup/archive"), &root.join("offsite/archive"));
+    for (unit, pool) in [("u1", "p1"), ("u2", "p2")] {
+        conn.query_drop(format!(
+            "CREATE RESOURCE UNIT {unit} MAX_CPU = 2, MEMORY_SIZE = '4G'"
+        ))
+        .await
+        .expect("unit");
+        conn.query_drop(format!(
+            "CREATE RESOURCE POOL {pool} UNIT = '{unit}', UNIT_NUM = 1, ZONE_LIST = ('zone1')"
+        ))
+        .await
+        .expect("pool");
+    }
+    conn.query_drop(
+        "ALTER SYSTEM RESTORE fromcopy FROM 'file:///offsite/data,file:///offsite/archive' \
+         WITH 'pool_list=p1'",
+    )
+    .await
+    .expect("a restore from the copy");
+    let (sets, tenant): (String, String) = conn
+        .query_first(
+            "SELECT backup_set_list, backup_tenant_name FROM CDB_OB_RESTORE_PROGRESS \
+             WHERE restore_tenant_name = 'fromcopy'",
+        )
+        .await
+        .expect("progress")
+        .expect("a restore job");
+    assert_eq!((sets, tenant), (full.to_string(), "tenant1".to_string()));
+
+    // The first destination's log goes on; the copy's does not: a point past the copy is not restorable
+    // from it, though it is from the first destination.
+    step(&cluster, 600);
+    let newest: u64 = pieces(&mut conn).await.last().expect("piece").1;
+    let past_the_copy = conn
+        .query_drop(format!(
+            "ALTER SYSTEM RESTORE other FROM 'file:///offsite/data,file:///offsite/archive' \
+             UNTIL SCN = {newest} WITH 'pool_list=p2'"
+        ))
+        .await
+        .expect_err("a point the copy does not hold");
+    assert!(
+        past_the_copy.to_string().contains("9119"),
+        "{past_the_copy}"
+    );
+
+    // A copy missing a data file holds no whole set: nothing to restore from.
+    let data = root.join(format!(
+        "offsite/data/backup_set_{full}_full/logstream_1/major_data"
+    ));
+    std::fs::remove_file(data.join("macro_block_data.0")).expect("damage the copy");
+    let refused = conn
+        .query_drop(
+            "ALTER SYSTEM RESTORE other FROM 'file:///offsite/data,file:///offsite/archive' \
+             WITH 'pool_list=p2'",
+        )
+        .await
+        .expect_err("an incomplete copy");
+    assert!(refused.to_string().contains("9080"), "{refused}");
+    let _ = std::fs::remove_dir_all(root);
+}

@@ -120,6 +120,84 @@ impl Files {
     }
 }
 
+/// What a directory tree found under restore URIs holds — written by this simulator, then copied
+/// elsewhere (a second destination): the sets whose files are all there, and the pieces with the checkpoint
+/// their copied files say.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FoundTree {
+    pub tenant_id: i64,
+    pub sets: Vec<i64>,
+    /// (piece id, checkpoint SCN).
+    pub pieces: Vec<(i64, u64)>,
+}
+
+impl Files {
+    /// Reads the backup sets and archive pieces lying directly under the `file://` `uris`, as OceanBase
+    /// reads a restore's FROM: a set counts only when its data files hold its `output_bytes / SCALE`, a
+    /// piece up to the checkpoint its files record. `None` when no set is found.
+    pub fn read_tree(&self, uris: &[String]) -> Option<FoundTree> {
+        let mut found = FoundTree::default();
+        for dir in uris.iter().filter_map(|u| self.local(u)) {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                let name = entry.file_name().to_string_lossy().to_string();
+                if name.starts_with("backup_set_")
+                    && let Some(info) = read_info(&path.join("single_backup_set_info"))
+                    && let (Some(tenant), Some(id), Some(output)) = (
+                        field(&info, "tenant_id"),
+                        field(&info, "backup_set_id"),
+                        field(&info, "output_bytes"),
+                    )
+                    && data_bytes(&path) == u64::try_from(output).unwrap_or(0) / SCALE
+                {
+                    found.tenant_id = tenant;
+                    found.sets.push(id);
+                } else if let Some(id) = name
+                    .strip_prefix("piece_")
+                    .and_then(|n| n.rsplit_once('p'))
+                    .and_then(|(_, id)| id.parse::<i64>().ok())
+                {
+                    let frozen = read_info(&path.join("single_piece_info.obarc"));
+                    let current = read_info(&path.join("checkpoint/checkpoint_info.0.obarc"));
+                    if let Some(checkpoint) = frozen
+                        .or(current)
+                        .and_then(|info| field(&info, "checkpoint_scn"))
+                    {
+                        found
+                            .pieces
+                            .push((id, u64::try_from(checkpoint).unwrap_or(0)));
+                    }
+                }
+            }
+        }
+        found.sets.sort_unstable();
+        found.pieces.sort_unstable();
+        (!found.sets.is_empty()).then_some(found)
+    }
+}
+
+fn read_info(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path).ok()
+}
+
+/// `name=value` of an info file, as a number.
+fn field(info: &str, name: &str) -> Option<i64> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The bytes of a set's data files.
+fn data_bytes(set: &Path) -> u64 {
+    std::fs::read_dir(set.join("logstream_1/major_data"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .sum()
+}
+
 /// Appends the log `piece` holds beyond the `written` bytes, rewrites its checkpoint file when it moved,
 /// and writes its info when it froze.
 fn write_piece(

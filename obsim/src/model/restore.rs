@@ -148,6 +148,12 @@ impl Cluster {
             .iter()
             .map(|u| strip_credentials(u).trim_end_matches('/').to_string())
             .collect();
+        self.media_where_written(&uris)
+            .or_else(|| self.media_copied(&uris))
+    }
+
+    /// The source tenant whose sets and pieces this cluster wrote under the URIs.
+    fn media_where_written(&self, uris: &[String]) -> Option<RestoreMedia> {
         let under = |path: &str| {
             uris.iter()
                 .any(|u| path == u || path.starts_with(&format!("{u}/")))
@@ -188,6 +194,57 @@ impl Cluster {
                     pieces,
                 })
             })
+    }
+
+    /// A copy of a tenant's sets and pieces (a second destination) under the URIs, read from its files:
+    /// the sets copied whole, the pieces up to the checkpoint the copy holds.
+    fn media_copied(&self, uris: &[String]) -> Option<RestoreMedia> {
+        let found = self.files.as_ref()?.read_tree(uris)?;
+        let tenant = self
+            .tenants
+            .iter()
+            .find(|t| t.id == found.tenant_id && t.kind == TenantType::User)?;
+        let sets = tenant
+            .backups
+            .sets
+            .iter()
+            .filter(|s| found.sets.contains(&s.backup_set_id) && s.status == "SUCCESS")
+            .map(|s| {
+                let password = tenant
+                    .backups
+                    .history
+                    .iter()
+                    .find(|j| j.backup_set_id == s.backup_set_id)
+                    .and_then(|j| j.password.clone());
+                let copied = BackupSet {
+                    file_status: "AVAILABLE",
+                    ..s.clone()
+                };
+                (copied, password)
+            })
+            .collect();
+        let pieces: Vec<Piece> = tenant
+            .archive
+            .pieces()
+            .into_iter()
+            .filter_map(|p| {
+                let (_, checkpoint) = found.pieces.iter().find(|(id, _)| *id == p.piece_id)?;
+                Some(Piece {
+                    checkpoint_scn: p.checkpoint_scn.min(*checkpoint).max(p.start_scn),
+                    file_status: "AVAILABLE",
+                    ..p
+                })
+            })
+            .collect();
+        (!pieces.is_empty()).then(|| RestoreMedia {
+            cluster_name: self.name.clone(),
+            cluster_version: self.version.to_string(),
+            tenant_name: tenant.name.clone(),
+            tenant_id: tenant.id,
+            data_bytes: tenant.data_bytes,
+            sets,
+            pieces,
+        })
     }
 
     /// `ALTER SYSTEM RESTORE` from sys (§6.2). `media` is what some cluster of this simulator holds under the
