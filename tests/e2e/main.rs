@@ -17,6 +17,7 @@ mod randomized;
 mod randomized_cluster;
 mod recovery;
 mod second_backup;
+mod second_restore;
 mod storage;
 mod strategy;
 mod support;

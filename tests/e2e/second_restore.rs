@@ -1,0 +1,100 @@
+//! A restore from the second destination: a strategy keeps its second copy on another `file://` share
+//! directory; once a set and enough archive are copied, a RecoveryTask naming only the second destinations
+//! restores the tenant — obsim reads the copied tree (the sets copied whole, the log up to the copy's
+//! checkpoint), not what OceanBase wrote.
+
+use ob_backup_operator::api::{
+    BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, RecoveryTask, RecoveryTaskPhase,
+    common::SecondCopyPhase,
+};
+use serde_json::json;
+
+use crate::support::{
+    cluster::eventually,
+    recovery::recovery,
+    simulator,
+    world::{GIB, WAIT, World, strategy, strategy_backup_task},
+};
+
+const DATA: &str = "file:///offsite/copied/data";
+const ARCHIVE: &str = "file:///offsite/copied/archive";
+
+#[tokio::test]
+async fn a_recovery_task_restores_from_the_second_destination() {
+    let Some((world, share)) =
+        World::with_file_share("second-restore", &["tenant1"], GIB, 30.0).await
+    else {
+        return;
+    };
+    world
+        .apply(strategy(
+            "copied",
+            json!({"secondBackup": {
+                "dataDestination": {"uri": DATA},
+                "logDestination": {"uri": ARCHIVE},
+            }}),
+        ))
+        .await;
+    world
+        .reaches::<LogBackup>("copied-tenant1-log", LogBackupPhase::InProgress)
+        .await;
+    world
+        .apply(strategy_backup_task("now", "copied", "tenant1"))
+        .await;
+    let backup = world
+        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
+        .await;
+    let ended = backup.ended_at.expect("the backup's end").0;
+    eventually("the set copied", WAIT, || async {
+        let copy = world
+            .read::<BackupTask>("now")
+            .await?
+            .status?
+            .second_backup?;
+        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
+    })
+    .await;
+    // The copied archive must reach past the set's end for the set to be restorable from the copy.
+    eventually("the archive copied past the backup", WAIT, || async {
+        let copy = world
+            .read::<LogBackup>("copied-tenant1-log")
+            .await?
+            .status?
+            .second_backup?;
+        (copy.checkpoint_time?.0 > ended).then_some(())
+    })
+    .await;
+
+    world
+        .apply(recovery(
+            "from-copy",
+            "restored",
+            json!({"latest": true}),
+            json!({"source": {
+                "tenant": "tenant1",
+                "clusterName": "obcluster",
+                "dataDestination": {"uri": DATA},
+                "logDestination": {"uri": ARCHIVE},
+            }}),
+        ))
+        .await;
+    world
+        .reaches::<RecoveryTask>("from-copy", RecoveryTaskPhase::Completed)
+        .await;
+    let cluster = simulator::cluster(&world.node);
+    let job = cluster
+        .restores
+        .jobs
+        .iter()
+        .chain(&cluster.restores.history)
+        .find(|j| j.tenant_name == "restored")
+        .expect("the restore job");
+    assert_eq!(job.backup_dest, format!("{DATA},{ARCHIVE}"));
+    assert_eq!(
+        job.backup_set_list,
+        backup.backup_set_id.expect("set").to_string()
+    );
+    drop(cluster);
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}
