@@ -81,20 +81,19 @@ async fn a_recovery_task_restores_from_the_second_destination() {
     world
         .reaches::<RecoveryTask>("from-copy", RecoveryTaskPhase::Completed)
         .await;
-    let cluster = simulator::cluster(&world.node);
-    let job = cluster
-        .restores
-        .jobs
-        .iter()
-        .chain(&cluster.restores.history)
-        .find(|j| j.tenant_name == "restored")
-        .expect("the restore job");
-    assert_eq!(job.backup_dest, format!("{DATA},{ARCHIVE}"));
-    assert_eq!(
-        job.backup_set_list,
-        backup.backup_set_id.expect("set").to_string()
-    );
-    drop(cluster);
+    let (dest, sets) = {
+        let cluster = simulator::cluster(&world.node);
+        let job = cluster
+            .restores
+            .jobs
+            .iter()
+            .chain(&cluster.restores.history)
+            .find(|j| j.tenant_name == "restored")
+            .expect("the restore job");
+        (job.backup_dest.clone(), job.backup_set_list.clone())
+    };
+    assert_eq!(dest, format!("{DATA},{ARCHIVE}"));
+    assert_eq!(sets, backup.backup_set_id.expect("set").to_string());
     let _ = std::fs::remove_dir_all(share);
     world.done().await;
 }
