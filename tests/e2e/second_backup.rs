@@ -129,6 +129,40 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     }
     assert_eq!(copy.objects, copy.total_objects);
     assert_eq!(copy.objects, Some(names.len() as i64));
+
+    // An incremental set is copied the same way.
+    let mut incremental = strategy_backup_task("inc", "twice", "tenant1");
+    incremental.spec.mode = ob_backup_operator::api::backup_task::BackupMode::Incremental;
+    world.apply(incremental).await;
+    let inc = world
+        .reaches::<BackupTask>("inc", BackupTaskPhase::Completed)
+        .await;
+    eventually("the incremental copy to complete", WAIT, || async {
+        let copy = world
+            .read::<BackupTask>("inc")
+            .await?
+            .status?
+            .second_backup?;
+        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
+    })
+    .await;
+    let inc_set = inc
+        .storage_directory
+        .as_deref()
+        .and_then(|d| d.rsplit('/').next())
+        .expect("the incremental set's directory")
+        .to_string();
+    assert!(inc_set.ends_with("_inc"), "{inc_set}");
+    let first_inc = share.join(format!("backup/twice/data/{inc_set}"));
+    let copied_inc = s3.file(BUCKET, &format!("ob/data/{inc_set}"));
+    assert_eq!(files(&copied_inc), files(&first_inc));
+    for name in files(&first_inc) {
+        assert_eq!(
+            std::fs::read(first_inc.join(&name)).expect("first"),
+            std::fs::read(copied_inc.join(&name)).expect("copy"),
+            "{name}"
+        );
+    }
     let written = world.everything_written().await;
     assert!(
         !written.contains(ACCESS_KEY),
@@ -370,6 +404,84 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
     let written = world.everything_written().await;
     assert!(
         !written.contains(ACCESS_KEY),
+        "the second destination's key leaked"
+    );
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}
+
+#[tokio::test]
+async fn an_outage_of_the_second_destination_never_fails_the_copy_and_the_copy_goes_on_after_it() {
+    let Some((mut s3, world, share)) = given_a_strategy_with_a_second_copy(
+        "second-outage",
+        4 * GIB,
+        "cut",
+        json!({"concurrency": 1, "bandwidthLimit": "256Ki"}),
+    )
+    .await
+    else {
+        return;
+    };
+    world
+        .apply(strategy_backup_task("now", "cut", "tenant1"))
+        .await;
+    let done = world
+        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
+        .await;
+    let set = done
+        .storage_directory
+        .as_deref()
+        .and_then(|d| d.rsplit('/').next())
+        .expect("the set's directory")
+        .to_string();
+    let first = share.join(format!("backup/cut/data/{set}"));
+    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
+    eventually("an object copied", WAIT, || async {
+        (!complete_files(&copied, &first).is_empty()).then_some(())
+    })
+    .await;
+    // The S3 server goes away mid-copy: the copy waits, saying for what, and nothing turns Failed.
+    s3.stop();
+    let waiting = eventually("the copy to say it waits for storage", WAIT, || async {
+        let copy = world
+            .read::<BackupTask>("now")
+            .await?
+            .status?
+            .second_backup?;
+        copy.message
+            .as_deref()
+            .is_some_and(|m| m.contains("waiting for storage"))
+            .then_some(copy)
+    })
+    .await;
+    assert_eq!(waiting.phase, Some(SecondCopyPhase::InProgress));
+    let task = world.read::<BackupTask>("now").await.expect("task");
+    assert_eq!(
+        task.status.and_then(|s| s.phase),
+        Some(BackupTaskPhase::Completed),
+        "the backup itself stays Completed"
+    );
+    // Back again: the copy goes on by itself and completes, byte for byte.
+    s3.resume();
+    eventually("the second copy to complete", 2 * WAIT, || async {
+        let copy = world
+            .read::<BackupTask>("now")
+            .await?
+            .status?
+            .second_backup?;
+        assert_ne!(copy.phase, Some(SecondCopyPhase::Failed), "{copy:?}");
+        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
+    })
+    .await;
+    for name in files(&first) {
+        assert_eq!(
+            std::fs::read(first.join(&name)).expect("first"),
+            std::fs::read(copied.join(&name)).expect("copy"),
+            "{name}"
+        );
+    }
+    assert!(
+        !world.everything_written().await.contains(ACCESS_KEY),
         "the second destination's key leaked"
     );
     let _ = std::fs::remove_dir_all(share);
