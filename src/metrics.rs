@@ -110,6 +110,8 @@ pub struct Metrics {
     pub log_backup_delay_threshold: Family<TenantLabels, Gauge>,
     /// How far each tenant's second log copy is behind its first log destination, in seconds.
     pub second_log_copy_delay: Family<TenantLabels, Gauge>,
+    /// Objects of a tenant's backup sets found damaged or lost on the second destination and copied again.
+    pub second_copy_repaired: Family<TenantLabels, Counter>,
     /// 1 while a tenant's archive round is INTERRUPTED, 0 while it runs otherwise.
     pub log_archive_interrupted: Family<TenantLabels, Gauge>,
     /// End time of the newest successful backup set per tenant and mode, in Unix seconds.
@@ -254,6 +256,14 @@ impl Default for Metrics {
             "How far the second copy of a tenant's archive is behind its first log destination",
             second_log_copy_delay.clone(),
         );
+        let second_copy_repaired = Family::<TenantLabels, Counter>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "second_copy_repaired_objects",
+            "Objects of a tenant's backup sets found damaged or lost on the second destination and copied again",
+            second_copy_repaired.clone(),
+        );
         let log_archive_interrupted = Family::<TenantLabels, Gauge>::default();
         add(
             &mut registry,
@@ -348,6 +358,7 @@ impl Default for Metrics {
             log_backup_delay,
             log_backup_delay_threshold,
             second_log_copy_delay,
+            second_copy_repaired,
             log_archive_interrupted,
             last_successful_backup,
             phases,

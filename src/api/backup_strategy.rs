@@ -119,7 +119,7 @@ pub struct SecondBackup {
     /// dataDestination). The operator must reach both this and the first destination: for `file://`, the
     /// share mounted in its pod (see `--file-destination-root`).
     pub data_destination: StorageDestination,
-    /// Where archive pieces are to be copied (copies of archive pieces come in a later release).
+    /// Where archive pieces are copied, as they grow and once more when they freeze.
     pub log_destination: StorageDestination,
     /// Objects copied at a time, per backup set.
     #[serde(default = "default_copy_concurrency")]
@@ -130,13 +130,33 @@ pub struct SecondBackup {
     #[schemars(length(min = 1, max = 16))]
     #[x_kube(validation = Rule::new("self.matches('^[1-9][0-9]*(Ki|Mi|Gi)?$')").message("bandwidthLimit must be bytes per second, optionally with Ki, Mi or Gi, e.g. 50Mi"))]
     pub bandwidth_limit: Option<String>,
+    /// How often every copied backup set is read back from the second destination and checked against
+    /// what was copied (an object damaged or lost there is copied again, with a Warning event), e.g. `7d`.
+    /// The same pass copies sets the second destination lacks (those completed before `secondBackup` was
+    /// set). Each pass reads the whole copy: mind the second storage's egress.
+    #[serde(default = "default_verify_every")]
+    #[schemars(length(min = 2, max = 8))]
+    #[x_kube(validation = Rule::new("self.matches('^[1-9][0-9]*(m|h|d)$')").message("verifyEvery must be minutes, hours or days, e.g. 30m, 12h or 7d"))]
+    pub verify_every: String,
 }
 
 fn default_copy_concurrency() -> i32 {
     4
 }
 
+fn default_verify_every() -> String {
+    "7d".into()
+}
+
 impl SecondBackup {
+    /// How often copies are verified (None: a value the schema would refuse).
+    pub fn verify_interval(&self) -> Option<std::time::Duration> {
+        let span = super::common::parse_duration(&self.verify_every)?;
+        std::time::Duration::try_from(span)
+            .ok()
+            .filter(|d| !d.is_zero())
+    }
+
     /// The bandwidth limit in bytes per second (None: unlimited, or a value the schema would refuse).
     pub fn bandwidth(&self) -> Option<u32> {
         let text = self.bandwidth_limit.as_deref()?;
@@ -362,6 +382,33 @@ pub struct BackupStrategyStatus {
     /// When the schedule last created a BackupTask.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_schedule_time: Option<Time>,
+    /// The second copy (when `secondBackup` is set): its verification and how far its archive is behind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_backup: Option<SecondBackupOverview>,
+}
+
+/// The strategy's second copy as a whole (the console's "Second Backup" of a strategy).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondBackupOverview {
+    /// When the last pass over every copied backup set ended: each read back from the second destination,
+    /// checked against what was copied, and anything damaged, lost or missing copied again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_verified_at: Option<Time>,
+    /// Backup sets that pass found on the second destination.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified_sets: Option<i64>,
+    /// Objects found damaged or lost on the second destination, and copied again, since the strategy was
+    /// created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repaired_objects: Option<i64>,
+    /// Time up to which the second copy holds every tenant's archive (the end of what a restore from the
+    /// copy can reach), the oldest of the tenants'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_checkpoint_time: Option<Time>,
+    /// Seconds the second copy of the archive is behind the first, the most of the tenants'.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_delay_seconds: Option<i64>,
 }
 
 /// The console's backup strategy states.

@@ -136,6 +136,8 @@ pub enum Reason {
     MalformedObject,
     /// The strategy's archiving is being stopped before it is deleted; wait.
     StopArchivingPending,
+    /// Objects of a backup set differed on the second destination (or were gone) and were copied again; check that storage's health.
+    SecondCopyRepaired,
 
     // Conditions beside Ready.
     /// The cluster answered.

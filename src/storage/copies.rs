@@ -29,6 +29,9 @@ pub enum Work {
     Copy,
     /// Delete it there (OceanBase deleted it from the first); `from` is not read.
     Delete,
+    /// Read what the copy holds back and check it against the manifest, then copy again whatever is
+    /// damaged, lost or missing.
+    Verify,
 }
 
 /// What to copy (or delete).
@@ -83,6 +86,8 @@ struct Job {
     /// The point a pass of a repeated copy is as of, and the point the last finished pass covered.
     as_of: u64,
     covered: Option<u64>,
+    /// Whether its report was taken ([`Copies::take_report`]).
+    taken: bool,
 }
 
 /// The copies of this process.
@@ -170,6 +175,19 @@ impl Copies {
         (covered, state)
     }
 
+    /// The report of the copy under `key` once it ended well — once per copy (or pass): a second call
+    /// gives nothing, so that what it found is told once.
+    pub fn take_report(&self, key: &str) -> Option<Report> {
+        let mut jobs = lock(&self.jobs);
+        let job = jobs.get_mut(key).filter(|job| !job.taken)?;
+        let report = match &*lock(&job.outcome) {
+            Some((Ok(report), _)) => report.clone(),
+            _ => return None,
+        };
+        job.taken = true;
+        Some(report)
+    }
+
     /// The state of the copy under `key`, if one was asked for.
     pub fn state(&self, key: &str) -> Option<CopyState> {
         lock(&self.jobs).get(key).map(Job::state)
@@ -204,6 +222,7 @@ impl Copies {
             handle: tokio::spawn(task),
             as_of: 0,
             covered: None,
+            taken: false,
         }
     }
 }
@@ -243,7 +262,11 @@ async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, Stora
     }
     let from = super::open(&request.from, request.from_keys.as_ref(), request.file_root)?;
     let copier = Copier::new(&from, &to, request.concurrency, progress);
-    match request.bandwidth.filter(|b| *b > 0) {
+    let damaged = match request.work {
+        Work::Verify => copier.verify(&request.tree).await?.len(),
+        Work::Copy | Work::Delete => 0,
+    };
+    let report = match request.bandwidth.filter(|b| *b > 0) {
         None => copier.tree(&request.tree).await,
         Some(bandwidth) => {
             // A second's worth at most per request, so that one request never exceeds the burst.
@@ -256,7 +279,8 @@ async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, Stora
                 .tree(&request.tree)
                 .await
         }
-    }
+    }?;
+    Ok(Report { damaged, ..report })
 }
 
 /// `operator` writing at most `bandwidth` bytes per second, in bursts of one `piece`.
@@ -373,6 +397,31 @@ mod tests {
             "grown"
         );
         assert_eq!(copies.repeat(key, &asked, 20, Duration::ZERO).0, Some(20));
+        let _ = std::fs::remove_dir_all(from.parent().expect("base"));
+    }
+
+    #[tokio::test]
+    async fn a_verification_finds_a_damaged_object_copies_it_again_and_tells_it_once() {
+        let (from, to) = dirs("verify");
+        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let asked = request(&from, &to);
+        copies.ensure("ns/set-1", &asked);
+        ended(&copies, "ns/set-1").await;
+        let victim = to.join("backup_set_1_full/infos/file.2");
+        let good = std::fs::read(&victim).expect("copied");
+        std::fs::write(&victim, b"bit rot").expect("damage");
+        let verify = CopyRequest {
+            work: Work::Verify,
+            ..asked
+        };
+        copies.ensure("ns/verify", &verify);
+        let CopyState::Done(report) = ended(&copies, "ns/verify").await else {
+            panic!("the verification failed");
+        };
+        assert_eq!((report.damaged, report.copied), (1, 1));
+        assert_eq!(std::fs::read(&victim).expect("repaired"), good);
+        assert_eq!(copies.take_report("ns/verify"), Some(report));
+        assert_eq!(copies.take_report("ns/verify"), None, "told once");
         let _ = std::fs::remove_dir_all(from.parent().expect("base"));
     }
 

@@ -59,6 +59,8 @@ pub struct Report {
     /// Objects (and bytes) written by this copy; the others were already there, verified.
     pub copied: usize,
     pub copied_bytes: u64,
+    /// Objects a verification found damaged or lost on the copy (written again by this copy).
+    pub damaged: usize,
 }
 
 /// How far a copy has got, updated as objects finish; read while the copy runs.

@@ -18,6 +18,7 @@ mod randomized_cluster;
 mod recovery;
 mod second_backup;
 mod second_restore;
+mod second_verify;
 mod storage;
 mod strategy;
 mod support;

@@ -120,7 +120,7 @@ impl Reconcile for BackupStrategy {
         if !tenants.is_empty() {
             children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
         }
-        let (policy_errors, destination_problems) = match &observation {
+        let (policy_errors, destination_problems, second) = match &observation {
             Observation::Seen { snapshot, .. } => {
                 cleanups::sync(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
                 second::follow_cleanups(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
@@ -129,9 +129,17 @@ impl Reconcile for BackupStrategy {
                         .await,
                     destinations::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
                         .await?,
+                    second::verify_copies(&ctx, &namespace, &strategy, snapshot, &tenants).await?,
                 )
             }
-            _ => (Vec::new(), Vec::new()),
+            _ => (
+                Vec::new(),
+                Vec::new(),
+                strategy
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.second_backup.clone()),
+            ),
         };
         let owned = children::tasks(&ctx, &namespace, &strategy).await?;
         let plan = plan::plan(&strategy, &tenants, &owned, now);
@@ -145,6 +153,7 @@ impl Reconcile for BackupStrategy {
             &summary::Findings {
                 policy_errors,
                 destination_problems,
+                second,
             },
             now,
         );

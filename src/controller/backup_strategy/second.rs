@@ -1,11 +1,25 @@
 //! The second backup follows the first's cleanups: a backup set or archive piece OceanBase deleted (by the
 //! policy or by a CleanupTask) is deleted from the second data or log destination too, in the background,
 //! once per set or piece and process. Nothing on the first destination is touched.
+//!
+//! And it checks the copy: once per `verifyEvery`, every set still on the first destination is read back
+//! from the second, one set at a time, and whatever is damaged, lost or missing there is copied again (a
+//! Warning event and a metric say so) — which also copies the sets completed before `secondBackup` was set.
+//! A set its BackupTask is still copying, or copied within the period, is left alone.
 
-use super::super::{Context, Error, references};
+use std::{collections::HashMap, time::Duration};
+
+use jiff::Timestamp;
+use kube::runtime::events::{Event, EventType};
+
+use super::super::{Context, Error, reason::Reason, references};
 use crate::{
-    api::BackupStrategy,
-    oceanbase::{FileStatus, Snapshot},
+    api::{
+        BackupStrategy, BackupTask, BackupTaskPhase, LogBackup,
+        backup_strategy::SecondBackupOverview, common::SecondCopyPhase,
+    },
+    controller::{backup_task::second::settled, conditions::api_time},
+    oceanbase::{FileStatus, SetStatus, Snapshot},
     storage::{
         copies::{CopyRequest, CopyState, Work},
         tree_under,
@@ -72,4 +86,203 @@ pub async fn follow_cleanups(
         }
     }
     Ok(())
+}
+
+/// Verifies (and completes) the second copy of the sets of `tenants`, one set at a time, once per period;
+/// returns the strategy's overview of its second copy.
+pub async fn verify_copies(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    snapshot: &Snapshot,
+    tenants: &[String],
+) -> Result<Option<SecondBackupOverview>, Error> {
+    let spec = &strategy.spec;
+    let Some(second) = &spec.second_backup else {
+        return Ok(None);
+    };
+    let name = strategy.metadata.name.as_deref().unwrap_or_default();
+    let previous = strategy
+        .status
+        .as_ref()
+        .and_then(|s| s.second_backup.clone())
+        .unwrap_or_default();
+    let mut overview = SecondBackupOverview {
+        log_checkpoint_time: None,
+        log_delay_seconds: None,
+        ..previous.clone()
+    };
+    let archives = ctx
+        .catalog
+        .list_where(namespace, |l: &LogBackup| {
+            l.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
+        })
+        .await?;
+    let copies: Vec<_> = archives
+        .iter()
+        .filter_map(|l| l.status.as_ref()?.second_backup.as_ref())
+        .collect();
+    overview.log_checkpoint_time = copies
+        .iter()
+        .filter_map(|c| c.checkpoint_time.clone())
+        .min_by_key(|t| t.0);
+    overview.log_delay_seconds = copies.iter().filter_map(|c| c.delay_seconds).max();
+
+    let Some(every) = second.verify_interval() else {
+        return Ok(Some(overview));
+    };
+    let now = crate::clock::now();
+    let every_s = every.as_secs().max(1);
+    let period = u64::try_from(now.as_second()).unwrap_or(0) / every_s;
+    let period_start =
+        Timestamp::from_second(i64::try_from(period * every_s).unwrap_or(0)).unwrap_or(now);
+    if previous
+        .last_verified_at
+        .as_ref()
+        .is_some_and(|t| t.0 >= period_start)
+    {
+        return Ok(Some(overview));
+    }
+    let tasks = ctx
+        .catalog
+        .list_where(namespace, |t: &BackupTask| {
+            t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
+        })
+        .await?;
+    let left_alone = left_to_their_tasks(&tasks, period_start);
+    let ids: Vec<i64> = tenants
+        .iter()
+        .filter_map(|name| snapshot.tenant(name).map(|t| t.id))
+        .collect();
+    let mut sets: Vec<_> = snapshot
+        .sets
+        .iter()
+        .filter(|s| {
+            ids.contains(&s.tenant_id)
+                && s.status == SetStatus::Success
+                && s.file_status == FileStatus::Available
+        })
+        .collect();
+    sets.sort_by_key(|s| s.backup_set_id);
+    let from_keys = references::access_keys(ctx, namespace, &spec.data_destination).await?;
+    let to_keys = references::access_keys(ctx, namespace, &second.data_destination).await?;
+    let mut passed = true;
+    let mut verified = 0i64;
+    for set in &sets {
+        let Some(tree) = tree_under(&spec.data_destination.uri, &set.path) else {
+            continue;
+        };
+        if let Some(copied) = left_alone.get(&set.backup_set_id) {
+            verified += i64::from(*copied);
+            continue;
+        }
+        let request = CopyRequest {
+            work: Work::Verify,
+            from: spec.data_destination.uri.clone(),
+            from_keys: from_keys.clone(),
+            to: second.data_destination.uri.clone(),
+            to_keys: to_keys.clone(),
+            tree: tree.clone(),
+            concurrency: usize::try_from(second.concurrency).unwrap_or(1).max(1),
+            bandwidth: second.bandwidth(),
+            file_root: ctx.settings.file_root,
+        };
+        let key = format!("{namespace}/{name}/verify/{tree}");
+        let (_, state) = ctx.copies.repeat(&key, &request, period, Duration::ZERO);
+        if let Some(report) = ctx.copies.take_report(&key)
+            && report.damaged > 0
+        {
+            repaired(
+                ctx,
+                namespace,
+                strategy,
+                snapshot,
+                set.tenant_id,
+                &tree,
+                report.damaged,
+            )
+            .await;
+            overview.repaired_objects = Some(
+                overview
+                    .repaired_objects
+                    .unwrap_or(0)
+                    .saturating_add(i64::try_from(report.damaged).unwrap_or(i64::MAX)),
+            );
+        }
+        match state {
+            CopyState::Done(_) => verified += 1,
+            CopyState::Running { .. } => return Ok(Some(overview)),
+            CopyState::Failed { message, .. } => {
+                tracing::warn!(tree, message, "verifying the second copy failed; retrying");
+                passed = false;
+            }
+        }
+    }
+    if passed {
+        overview.last_verified_at = Some(api_time(now));
+        overview.verified_sets = Some(verified);
+    }
+    Ok(Some(overview))
+}
+
+/// Sets whose BackupTask is still copying them (false), or copied them within the period that began at
+/// `since` (true).
+fn left_to_their_tasks(tasks: &[BackupTask], since: Timestamp) -> HashMap<i64, bool> {
+    tasks
+        .iter()
+        .filter_map(|task| {
+            let status = task.status.as_ref()?;
+            let id = status.backup_set_id?;
+            let copy = status.second_backup.as_ref();
+            // A task that completed before `secondBackup` was set never copies: the pass does.
+            let copying = status.phase == Some(BackupTaskPhase::Completed)
+                && copy.is_some()
+                && !settled(copy);
+            let fresh = copy.is_some_and(|c| {
+                c.phase == Some(SecondCopyPhase::Completed)
+                    && c.ended_at.as_ref().is_some_and(|t| t.0 >= since)
+            });
+            (copying || fresh).then_some((id, fresh))
+        })
+        .collect()
+}
+
+/// Tells that `damaged` objects of `tree` were copied again: a Warning event on the strategy and the metric.
+async fn repaired(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    snapshot: &Snapshot,
+    tenant_id: i64,
+    tree: &str,
+    damaged: usize,
+) {
+    let tenant = snapshot
+        .tenants
+        .iter()
+        .find(|t| t.id == tenant_id)
+        .map(|t| t.name.clone())
+        .unwrap_or_default();
+    ctx.metrics
+        .second_copy_repaired
+        .get_or_create(&crate::metrics::TenantLabels {
+            namespace: namespace.to_string(),
+            cluster: strategy.spec.cluster.name.clone(),
+            tenant,
+        })
+        .inc_by(u64::try_from(damaged).unwrap_or(u64::MAX));
+    ctx.publish(
+        strategy,
+        Event {
+            type_: EventType::Warning,
+            reason: Reason::SecondCopyRepaired.into(),
+            note: Some(format!(
+                "{damaged} object(s) of {tree} differed on the second destination or were gone, and were \
+                 copied again from the first"
+            )),
+            action: "VerifySecondCopy".into(),
+            secondary: None,
+        },
+    )
+    .await;
 }

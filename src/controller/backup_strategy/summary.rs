@@ -9,7 +9,8 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use super::plan::Plan;
 use crate::{
     api::{
-        BackupStrategy, BackupStrategyStatus, StrategyPhase, backup_strategy::TenantBackupStatus,
+        BackupStrategy, BackupStrategyStatus, StrategyPhase,
+        backup_strategy::{SecondBackupOverview, TenantBackupStatus},
     },
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
@@ -34,6 +35,8 @@ pub struct Findings {
     pub policy_errors: Vec<(String, String)>,
     /// Tenants whose destinations are not the strategy's yet, with why.
     pub destination_problems: Vec<(String, String)>,
+    /// The second copy, when the strategy keeps one (kept as it was when the cluster was not read).
+    pub second: Option<SecondBackupOverview>,
 }
 
 /// Condition type: every tenant in scope archives its log, within the delay threshold.
@@ -318,6 +321,7 @@ pub fn strategy_status(
         next_incremental_backup_time: plan.next_incremental.map(api_time),
         last_schedule_time: plan.last_schedule.map(api_time),
         tenants: tenant_lines,
+        second_backup: findings.second.clone(),
     }
 }
 

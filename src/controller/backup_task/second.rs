@@ -110,6 +110,7 @@ mod tests {
                 bytes: 30,
                 copied: 1,
                 copied_bytes: 10,
+                damaged: 0,
             }),
             "s3://b/x".into(),
             now,

@@ -1,0 +1,116 @@
+//! The strategy's verification of its second copy, on a real S3 server: the sets completed before
+//! `secondBackup` was set are copied by the first pass; an object damaged on the second destination is
+//! found by a later pass and copied again, with a Warning event and a metric, and never touches the first.
+
+use ob_backup_operator::api::{
+    BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
+};
+use serde_json::json;
+
+use crate::support::{
+    cluster::eventually,
+    s3::{ACCESS_ID, ACCESS_KEY, S3Server},
+    simulator,
+    world::{GIB, WAIT, World, strategy, strategy_backup_task},
+};
+
+const BUCKET: &str = "offsite";
+
+#[tokio::test]
+async fn a_pass_copies_older_sets_and_repairs_an_object_damaged_on_the_copy() {
+    let Some(s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    let Some((world, share)) =
+        World::with_file_share("second-verify", &["tenant1"], GIB, 30.0).await
+    else {
+        return;
+    };
+    simulator::secret(
+        &world.admin,
+        &world.namespace,
+        "offsite-keys",
+        &[("accessId", ACCESS_ID), ("accessKey", ACCESS_KEY)],
+    )
+    .await;
+    // A set taken before the strategy had a second backup.
+    world.apply(strategy("late", json!({}))).await;
+    world
+        .reaches::<LogBackup>("late-tenant1-log", LogBackupPhase::InProgress)
+        .await;
+    world
+        .apply(strategy_backup_task("before", "late", "tenant1"))
+        .await;
+    let before = world
+        .reaches::<BackupTask>("before", BackupTaskPhase::Completed)
+        .await;
+    let set = before
+        .storage_directory
+        .as_deref()
+        .and_then(|d| d.rsplit('/').next())
+        .expect("the set's directory")
+        .to_string();
+
+    let second =
+        |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});
+    world
+        .apply(strategy(
+            "late",
+            json!({"secondBackup": {
+                "dataDestination": second("ob/data"),
+                "logDestination": second("ob/archive"),
+                "verifyEvery": "1m",
+            }}),
+        ))
+        .await;
+    let first = share.join(format!("backup/late/data/{set}"));
+    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
+    let overview = eventually("the first pass to copy the older set", 2 * WAIT, || async {
+        let overview = world
+            .read::<BackupStrategy>("late")
+            .await?
+            .status?
+            .second_backup?;
+        (overview.last_verified_at.is_some() && overview.verified_sets >= Some(1))
+            .then_some(overview)
+    })
+    .await;
+    assert_eq!(overview.repaired_objects, None, "nothing was damaged yet");
+    let data = "logstream_1/major_data/macro_block_data.0";
+    let good = std::fs::read(first.join(data)).expect("the first destination's object");
+    assert_eq!(std::fs::read(copied.join(data)).expect("the copy"), good);
+
+    // Bit rot on the second destination, same size: a later pass finds it and copies it again.
+    let mut rotten = good.clone();
+    rotten[good.len() / 2] ^= 0xff;
+    std::fs::write(copied.join(data), &rotten).expect("damage the copy");
+    let overview = eventually("a pass to repair the copy", 3 * WAIT, || async {
+        let overview = world
+            .read::<BackupStrategy>("late")
+            .await?
+            .status?
+            .second_backup?;
+        (overview.repaired_objects >= Some(1)).then_some(overview)
+    })
+    .await;
+    assert_eq!(overview.repaired_objects, Some(1));
+    assert_eq!(std::fs::read(copied.join(data)).expect("the copy"), good);
+    assert_eq!(
+        std::fs::read(first.join(data)).expect("first"),
+        good,
+        "the first destination is never written"
+    );
+    let written = world.everything_written().await;
+    assert!(written.contains("SecondCopyRepaired"), "no Warning event");
+    assert!(
+        !written.contains(ACCESS_KEY),
+        "the second destination's key leaked"
+    );
+    let repaired = world.operator.sample_with(
+        "obbackup_second_copy_repaired_objects_total",
+        "tenant=\"tenant1\"",
+    );
+    assert_eq!(repaired, Some(1.0));
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}
