@@ -85,6 +85,51 @@ fn helm_lint_passes_for_every_value_set() {
     }
 }
 
+/// `fileDestinations.volume` mounts the OBServers' share (read-only by default) where the operator reads
+/// `file://` destinations for second backups, and tells it so; without a volume, neither.
+#[test]
+fn a_file_share_is_mounted_where_the_operator_reads_file_destinations() {
+    let Some(helm) = helm() else { return };
+    let container_of =
+        |docs: &[Value]| find(docs, "Deployment")[0]["spec"]["template"]["spec"].clone();
+    let root_env = |pod: &Value| {
+        pod["containers"][0]["env"]
+            .as_array()
+            .expect("env")
+            .iter()
+            .find(|e| e["name"] == "FILE_DESTINATION_ROOT")
+            .map(|e| e["value"].clone())
+    };
+    let plain = container_of(&template(&helm, &[]));
+    assert_eq!(root_env(&plain), None);
+    assert!(plain["volumes"].is_null());
+    let nfs = r#"fileDestinations.volume={"nfs":{"server":"nfs.example.com","path":"/backup"}}"#;
+    let pod = container_of(&template(&helm, &["--set-json", nfs]));
+    assert_eq!(root_env(&pod), Some(Value::from("/mnt/ob-backup")));
+    assert_eq!(
+        pod["volumes"][0],
+        serde_json::json!({"name": "file-destinations", "nfs": {"server": "nfs.example.com", "path": "/backup"}})
+    );
+    assert_eq!(
+        pod["containers"][0]["volumeMounts"][0],
+        serde_json::json!({"name": "file-destinations", "mountPath": "/mnt/ob-backup", "readOnly": true})
+    );
+    let writable = container_of(&template(
+        &helm,
+        &[
+            "--set-json",
+            nfs,
+            "--set",
+            "fileDestinations.readOnly=false,fileDestinations.mountPath=/share",
+        ],
+    ));
+    assert_eq!(root_env(&writable), Some(Value::from("/share")));
+    assert_eq!(
+        writable["containers"][0]["volumeMounts"][0]["readOnly"],
+        false
+    );
+}
+
 #[test]
 fn the_deployment_is_hardened_and_rbac_is_the_rules_file() {
     let Some(helm) = helm() else { return };
