@@ -132,7 +132,8 @@ pub struct LogBackupStatus {
     /// The console's log backup status: `Starting`, `InProgress`, `Stopping`, `Stopped` or `Failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<LogBackupPhase>,
-    /// `Ready`, `Reconciling`, `Stalled`, `DelayWithinThreshold`, `ClusterReachable`.
+    /// `Ready`, `Reconciling`, `Stalled`, `DelayWithinThreshold`, `ClusterReachable`, and with a second
+    /// backup `SecondCopyWithinThreshold`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,

@@ -18,6 +18,8 @@ pub const CLUSTER_REACHABLE: &str = "ClusterReachable";
 pub const PROGRESSING: &str = "Progressing";
 /// Condition type: log archiving lags less than the alert threshold.
 pub const DELAY_WITHIN_THRESHOLD: &str = "DelayWithinThreshold";
+/// Condition type: the second copy of the archive lags the first less than the alert threshold.
+pub const SECOND_COPY_WITHIN_THRESHOLD: &str = "SecondCopyWithinThreshold";
 /// Condition type: OceanBase archives to the destination the spec names (a change waits for a stop).
 pub const DESTINATION_APPLIED: &str = "DestinationApplied";
 

@@ -154,6 +154,8 @@ pub enum Reason {
     WithinThreshold,
     /// The log delay is above the alert threshold; check the archive destination and OceanBase.
     DelayOverThreshold,
+    /// A copy to the second destination read back differs; check that storage (the message says which object).
+    SecondCopyFailed,
     /// The recoverable window is continuous.
     Continuous,
     /// A tenant has a gap in its recoverable window, or none yet; take a full backup.

@@ -385,6 +385,9 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
         .await
         .and_then(|l| l.status)
         .expect("status");
+    let within =
+        crate::support::typed::condition_of(&status.conditions, "SecondCopyWithinThreshold")
+            .map(str::to_string);
     let second = status.second_backup.expect("second");
     let (Some(delay), Some(copied), Some(archived)) = (
         second.delay_seconds,
@@ -394,6 +397,10 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
         panic!("no lag shown: {second:?}");
     };
     assert!(delay >= 0 && copied.0 <= archived.0, "{second:?}");
+    // On this clock a 10 s pass is ~3 simulated hours: whether that is over the LogBackup's default
+    // threshold (10m), the condition says so.
+    let expected = if delay < 600 { "True" } else { "False" };
+    assert_eq!(within.as_deref(), Some(expected), "{second:?}");
     eventually("the lag as a metric", WAIT, || async {
         world.operator.sample_with(
             "obbackup_second_log_copy_delay_seconds",

@@ -5,13 +5,19 @@
 //! copies run in the background ([`crate::storage::copies`]); nothing on the first destination is touched,
 //! and an outage of either storage leaves the copy `InProgress` with a message, never `Failed`.
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
 use super::{
     Context, Error, Target,
     decide::{Decision, STATUS_FRESHNESS, delay_stale},
 };
 use crate::{
     api::{LogBackup, LogBackupPhase, common::SecondCopyPhase, log_backup::SecondLogCopy},
-    controller::{conditions::api_time, references},
+    controller::{
+        conditions::{SECOND_COPY_WITHIN_THRESHOLD, api_time, condition, merge},
+        reason::Reason,
+        references,
+    },
     observer::{Observation, scn_time},
     oceanbase::{FileStatus, PieceRow, PieceStatus},
     storage::{
@@ -32,13 +38,30 @@ pub async fn follow(
 ) -> Result<(), Error> {
     let Some(second) = &target.placement.second_backup else {
         decision.status.second_backup = None;
+        decision
+            .status
+            .conditions
+            .retain(|c| c.type_ != SECOND_COPY_WITHIN_THRESHOLD);
         return Ok(());
     };
     // Without a fresh look at the pieces, the copy's status stays as it was.
-    let Observation::Seen { snapshot, .. } = seen else {
-        return Ok(());
+    let snapshot = match seen {
+        Observation::Seen { snapshot, .. } => {
+            snapshot.tenant(&archive.spec.tenant).map(|t| (snapshot, t))
+        }
+        _ => None,
     };
-    let Some(tenant) = snapshot.tenant(&archive.spec.tenant) else {
+    let Some((snapshot, tenant)) = snapshot else {
+        let previous = archive.status.as_ref().and_then(|s| {
+            s.conditions
+                .iter()
+                .find(|c| c.type_ == SECOND_COPY_WITHIN_THRESHOLD)
+        });
+        if let Some(previous) = previous {
+            let conditions = &mut decision.status.conditions;
+            conditions.retain(|c| c.type_ != SECOND_COPY_WITHIN_THRESHOLD);
+            conditions.push(previous.clone());
+        }
         return Ok(());
     };
     let previous = decision.status.second_backup.clone().unwrap_or_default();
@@ -49,13 +72,15 @@ pub async fn follow(
     };
     let to_keys = references::access_keys(ctx, namespace, to).await?;
     if let (Some(secret), None) = (&to.credentials_secret, &to_keys) {
-        decision.status.second_backup = Some(SecondLogCopy {
+        let copy = SecondLogCopy {
             phase: Some(SecondCopyPhase::Pending),
             message: Some(format!(
                 "waiting for Secret {secret} with keys accessId and accessKey for the second log destination"
             )),
             ..base
-        });
+        };
+        set_condition(archive, decision, &copy);
+        decision.status.second_backup = Some(copy);
         decision.recheck = Some(RECHECK_REFERENCES_AFTER);
         return Ok(());
     }
@@ -128,8 +153,64 @@ pub async fn follow(
             r.min(SECOND_COPY_PROGRESS_EVERY)
         }));
     }
+    set_condition(archive, decision, &copy);
     decision.status.second_backup = Some(copy);
     Ok(())
+}
+
+/// Puts `SecondCopyWithinThreshold` for `copy` into the decided status, keeping when it last changed.
+fn set_condition(archive: &LogBackup, decision: &mut Decision, copy: &SecondLogCopy) {
+    let previous = archive
+        .status
+        .as_ref()
+        .map(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let conditions = &mut decision.status.conditions;
+    conditions.retain(|c| c.type_ != SECOND_COPY_WITHIN_THRESHOLD);
+    conditions.extend(merge(
+        &previous,
+        vec![behind(archive, copy)],
+        crate::clock::now(),
+    ));
+}
+
+/// `SecondCopyWithinThreshold`: the copy lags the first destination less than the LogBackup's
+/// `delayAlertThreshold`, and no copy failed. The message holds no live number (it would rewrite the
+/// status at every look); `delaySeconds` and the metric carry it.
+fn behind(archive: &LogBackup, copy: &SecondLogCopy) -> Condition {
+    let threshold = &archive.spec.delay_alert_threshold;
+    let limit = super::decide::alert_threshold(archive).as_secs();
+    let (within, reason, message) = if copy.phase == Some(SecondCopyPhase::Failed) {
+        (
+            false,
+            Reason::SecondCopyFailed,
+            "a copy to the second destination read back differs; see secondBackup.message"
+                .to_string(),
+        )
+    } else if copy.delay_seconds.is_some_and(|d| d >= limit) {
+        (
+            false,
+            Reason::DelayOverThreshold,
+            format!(
+                "the second copy of the archive lags the first by the alert threshold ({threshold}) or more"
+            ),
+        )
+    } else {
+        (
+            true,
+            Reason::WithinThreshold,
+            format!(
+                "the second copy of the archive lags the first less than the alert threshold ({threshold})"
+            ),
+        )
+    };
+    condition(
+        SECOND_COPY_WITHIN_THRESHOLD,
+        within,
+        reason,
+        &message,
+        archive.metadata.generation,
+    )
 }
 
 /// What this look found of the copy.
@@ -299,6 +380,41 @@ mod tests {
         assert_eq!(
             copy.checkpoint_time.map(|t| t.0),
             Some(Timestamp::from_second(1_700_000_050).expect("time"))
+        );
+    }
+
+    #[test]
+    fn the_condition_turns_false_past_the_threshold_or_on_a_wrong_copy_and_names_no_number() {
+        let archive: LogBackup = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+            "metadata": {"name": "a", "generation": 3},
+            "spec": {"strategyRef": {"name": "s"}, "tenant": "tenant1", "delayAlertThreshold": "10m"},
+        }))
+        .expect("archive");
+        let copy = |delay: i64, phase: SecondCopyPhase| SecondLogCopy {
+            delay_seconds: Some(delay),
+            phase: Some(phase),
+            ..SecondLogCopy::default()
+        };
+        let keeping_up = behind(&archive, &copy(599, SecondCopyPhase::InProgress));
+        assert_eq!(
+            (keeping_up.status.as_str(), keeping_up.reason.as_str()),
+            ("True", "WithinThreshold")
+        );
+        let lagging = behind(&archive, &copy(600, SecondCopyPhase::InProgress));
+        assert_eq!(
+            (lagging.status.as_str(), lagging.reason.as_str()),
+            ("False", "DelayOverThreshold")
+        );
+        assert!(!lagging.message.contains("600"), "{}", lagging.message);
+        let wrong = behind(&archive, &copy(0, SecondCopyPhase::Failed));
+        assert_eq!(
+            (
+                wrong.status.as_str(),
+                wrong.reason.as_str(),
+                wrong.observed_generation
+            ),
+            ("False", "SecondCopyFailed", Some(3))
         );
     }
 
