@@ -296,9 +296,12 @@ impl World {
             .expect("uid")
     }
 
-    /// Everything the operator left for people to read: its log, every object's status, every Event.
+    /// Everything the operator left for people to read: its log, its metrics, every object's status, every
+    /// Event.
     pub async fn everything_written(&self) -> String {
         let mut text = self.operator.log_text();
+        let (_, metrics) = self.operator.get("/metrics").expect("the operator's metrics");
+        text.push_str(&metrics);
         for kind in [
             "BackupStrategy",
             "BackupTask",
