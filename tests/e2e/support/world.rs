@@ -300,7 +300,10 @@ impl World {
     /// Event.
     pub async fn everything_written(&self) -> String {
         let mut text = self.operator.log_text();
-        let (_, metrics) = self.operator.get("/metrics").expect("the operator's metrics");
+        let (_, metrics) = self
+            .operator
+            .get("/metrics")
+            .expect("the operator's metrics");
         text.push_str(&metrics);
         for kind in [
             "BackupStrategy",
