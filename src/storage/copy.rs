@@ -119,6 +119,13 @@ impl Copier<'_> {
     pub async fn tree(&self, tree: &str) -> Result<Report, StorageError> {
         let mut manifest = self.manifest(tree).await?;
         let objects = self.list(tree).await?;
+        if objects.is_empty() {
+            // Never a Completed copy of nothing: a set or piece directory not written yet (or not where it
+            // was looked for) is waited for, and the status says where.
+            return Err(StorageError::Io(format!(
+                "the first destination holds no object under {tree}/ yet"
+            )));
+        }
         let mut report = Report {
             objects: objects.len(),
             bytes: objects.iter().map(|o| o.size).sum(),
@@ -550,6 +557,19 @@ mod tests {
             b"scn=1700000000000000002"
         );
         let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[tokio::test]
+    async fn an_empty_or_missing_tree_is_never_a_completed_copy() {
+        let (from, to) = (source().await, memory());
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
+        let error = copier
+            .tree("backup_set_9_full")
+            .await
+            .expect_err("nothing to copy");
+        assert!(error.is_transient(), "{error}");
+        assert!(error.to_string().contains("backup_set_9_full"), "{error}");
     }
 
     #[tokio::test]

@@ -425,9 +425,9 @@ impl TenantArchive {
                     input_bytes,
                     output_bytes: input_bytes / 2,
                     file_status,
-                    path: format!(
-                        "{}/piece_d{}r{}p{piece_id}",
-                        round.path, round.dest_id, round.round_id
+                    path: super::under(
+                        &round.path,
+                        &format!("piece_d{}r{}p{piece_id}", round.dest_id, round.round_id),
                     ),
                 });
             }

@@ -211,10 +211,12 @@ impl TenantBackups {
             result: 0,
             comment: String::new(),
             encrypted: job.password.is_some(),
-            path: format!(
-                "{}/backup_set_{backup_set_id}_{}",
-                job.path,
-                if incremental { "inc" } else { "full" }
+            path: super::under(
+                &job.path,
+                &format!(
+                    "backup_set_{backup_set_id}_{}",
+                    if incremental { "inc" } else { "full" }
+                ),
             ),
         });
         let (initiator_tenant_id, initiator_job_id) = job.initiator.unwrap_or((job.tenant_id, 0));

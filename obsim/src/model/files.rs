@@ -4,16 +4,20 @@
 //! data scaled down ([`SCALE`]) but consistent with the views: the data files hold `OUTPUT_BYTES / SCALE`
 //! bytes in all. Archive pieces are written as they grow — `logstream_1/log/N.obarc` appended to, the
 //! `checkpoint/checkpoint_info.0.obarc` rewritten in place as the checkpoint moves, `single_piece_info.obarc`
-//! once the piece is frozen — holding `OUTPUT_BYTES / SCALE` bytes of log. Sets and pieces on other kinds
-//! of destination, and clusters without a root, write nothing.
+//! once the piece is frozen — holding `OUTPUT_BYTES / SCALE` bytes of log. `file://` destinations are
+//! written under the root, `s3://` ones to the S3 server they name, with the keys the destination was set
+//! with ([`super::store`]); OSS and COS destinations, and clusters without files, write nothing.
 
 use std::{
     collections::{HashMap, HashSet},
-    io::Write,
-    path::{Path, PathBuf},
+    path::PathBuf,
 };
 
-use super::{archive::Piece, backup::BackupSet};
+use super::{
+    archive::Piece,
+    backup::BackupSet,
+    store::{Place, Remote, s3},
+};
 
 /// One byte on disk stands for this many bytes of backup.
 pub const SCALE: u64 = 1024;
@@ -31,6 +35,9 @@ pub struct Files {
     /// What each piece's files hold: (tenant, dest, round, piece) → (log bytes, checkpoint, frozen).
     pieces: HashMap<PieceKey, (u64, u64, bool)>,
     removed_pieces: HashSet<PieceKey>,
+    /// The destinations as they were set, access keys included: where an S3 path's keys come from.
+    destinations: Vec<String>,
+    remote: Remote,
 }
 
 /// A piece of a tenant: (tenant, dest, round, piece).
@@ -45,6 +52,8 @@ impl Files {
             removed: HashSet::new(),
             pieces: HashMap::new(),
             removed_pieces: HashSet::new(),
+            destinations: Vec::new(),
+            remote: Remote::default(),
         }
     }
 
@@ -54,25 +63,59 @@ impl Files {
         Some(self.root.join(path.trim_start_matches('/')))
     }
 
+    /// Remembers the destinations tenants set (with their keys), for the S3 paths under them.
+    pub fn know(&mut self, destinations: impl IntoIterator<Item = String>) {
+        for destination in destinations {
+            if destination.starts_with("s3://") && !self.destinations.contains(&destination) {
+                self.destinations.push(destination);
+            }
+        }
+    }
+
+    /// Where the directory `uri` is written: under the root, or on the S3 server it names, with its own
+    /// keys or those of the destination it lies under.
+    pub fn place(&self, uri: &str) -> Option<Place> {
+        if let Some(path) = self.local(uri) {
+            return Some(Place::Local(path));
+        }
+        let (base, query) = uri.split_once('?').unwrap_or((uri, ""));
+        if query.contains("access_key=") {
+            return s3(uri).map(Place::S3);
+        }
+        let keys = self.destinations.iter().find_map(|d| {
+            let (dest_base, dest_query) = d.split_once('?')?;
+            let under = base == dest_base
+                || base.starts_with(&format!("{}/", dest_base.trim_end_matches('/')));
+            let keys: Vec<&str> = dest_query
+                .split('&')
+                .filter(|p| p.starts_with("access_id=") || p.starts_with("access_key="))
+                .collect();
+            under.then(|| keys.join("&"))
+        })?;
+        s3(&format!("{uri}&{keys}")).map(Place::S3)
+    }
+
     /// Brings the files of `set` of `tenant_id` in line with it: written once it has succeeded, removed
     /// once a cleanup deleted it.
     pub fn sync(&mut self, tenant_id: i64, set: &BackupSet) {
         let key = (tenant_id, set.backup_set_id);
-        let Some(dir) = self.local(&set.path) else {
-            return;
-        };
         if set.file_status == "DELETED" {
-            if self.written.contains(&key) && self.removed.insert(key) {
-                let _ = std::fs::remove_dir_all(&dir);
+            if self.written.contains(&key)
+                && self.removed.insert(key)
+                && let Some(place) = self.place(&set.path)
+            {
+                place.remove_all(&self.remote);
             }
-        } else if set.status == "SUCCESS"
-            && self.written.insert(key)
-            && let Err(error) = write_tree(&dir, tenant_id, set)
-        {
-            eprintln!(
-                "obsim: writing backup set {} failed: {error}",
-                dir.display()
-            );
+        } else if set.status == "SUCCESS" && !self.written.contains(&key) {
+            let Some(place) = self.place(&set.path) else {
+                return;
+            };
+            match write_tree(&place, &self.remote, tenant_id, set) {
+                Ok(()) => {
+                    self.written.insert(key);
+                }
+                Err(error) => eprintln!("obsim: writing backup set {} failed: {error}", set.path),
+            }
         }
     }
 }
@@ -82,13 +125,13 @@ impl Files {
     /// checkpoint file to its checkpoint, its info written once frozen; removed once a cleanup deleted it.
     pub fn sync_piece(&mut self, tenant_id: i64, piece: &Piece) {
         let key = (tenant_id, piece.dest_id, piece.round_id, piece.piece_id);
-        let Some(dir) = self.local(&piece.path) else {
+        let Some(place) = self.place(&piece.path) else {
             return;
         };
         let known = self.pieces.get(&key).copied();
         if piece.file_status == "DELETED" {
             if known.is_some() && self.removed_pieces.insert(key) {
-                let _ = std::fs::remove_dir_all(&dir);
+                place.remove_all(&self.remote);
             }
             return;
         }
@@ -101,23 +144,29 @@ impl Files {
         if known == Some(now) {
             return;
         }
-        match write_piece(
-            &dir,
-            tenant_id,
-            piece,
-            bytes,
-            checkpoint != now.1,
-            frozen != now.2,
-        ) {
+        let changes = PieceChanges {
+            written: bytes,
+            checkpoint_moved: checkpoint != now.1,
+            froze: frozen != now.2,
+        };
+        match write_piece(&place, &self.remote, tenant_id, piece, changes) {
             Ok(()) => {
                 self.pieces.insert(key, now);
             }
             Err(error) => eprintln!(
                 "obsim: writing archive piece {} failed: {error}",
-                dir.display()
+                piece.path
             ),
         }
     }
+}
+
+/// What changed in a piece since its files were last written.
+struct PieceChanges {
+    /// The log bytes already written.
+    written: u64,
+    checkpoint_moved: bool,
+    froze: bool,
 }
 
 /// What a directory tree found under restore URIs holds — written by this simulator, then copied
@@ -137,28 +186,40 @@ impl Files {
     /// piece up to the checkpoint its files record. `None` when no set is found.
     pub fn read_tree(&self, uris: &[String]) -> Option<FoundTree> {
         let mut found = FoundTree::default();
-        for dir in uris.iter().filter_map(|u| self.local(u)) {
-            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                let path = entry.path();
-                let name = entry.file_name().to_string_lossy().to_string();
-                if name.starts_with("backup_set_")
-                    && let Some(info) = read_info(&path.join("single_backup_set_info"))
+        for place in uris.iter().filter_map(|u| self.place(u)) {
+            let files: HashMap<String, Vec<u8>> =
+                place.read_all(&self.remote).into_iter().collect();
+            let text = |path: String| {
+                files
+                    .get(&path)
+                    .map(|b| String::from_utf8_lossy(b).to_string())
+            };
+            let tops: HashSet<&str> = files.keys().filter_map(|p| p.split('/').next()).collect();
+            for top in tops {
+                if top.starts_with("backup_set_")
+                    && let Some(info) = text(format!("{top}/single_backup_set_info"))
                     && let (Some(tenant), Some(id), Some(output)) = (
                         field(&info, "tenant_id"),
                         field(&info, "backup_set_id"),
                         field(&info, "output_bytes"),
                     )
-                    && data_bytes(&path) == u64::try_from(output).unwrap_or(0) / SCALE
                 {
-                    found.tenant_id = tenant;
-                    found.sets.push(id);
-                } else if let Some(id) = name
+                    let data: u64 = files
+                        .iter()
+                        .filter(|(p, _)| p.starts_with(&format!("{top}/logstream_1/major_data/")))
+                        .map(|(_, b)| b.len() as u64)
+                        .sum();
+                    if data == u64::try_from(output).unwrap_or(0) / SCALE {
+                        found.tenant_id = tenant;
+                        found.sets.push(id);
+                    }
+                } else if let Some(id) = top
                     .strip_prefix("piece_")
                     .and_then(|n| n.rsplit_once('p'))
                     .and_then(|(_, id)| id.parse::<i64>().ok())
                 {
-                    let frozen = read_info(&path.join("single_piece_info.obarc"));
-                    let current = read_info(&path.join("checkpoint/checkpoint_info.0.obarc"));
+                    let frozen = text(format!("{top}/single_piece_info.obarc"));
+                    let current = text(format!("{top}/checkpoint/checkpoint_info.0.obarc"));
                     if let Some(checkpoint) = frozen
                         .or(current)
                         .and_then(|info| field(&info, "checkpoint_scn"))
@@ -176,10 +237,6 @@ impl Files {
     }
 }
 
-fn read_info(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path).ok()
-}
-
 /// `name=value` of an info file, as a number.
 fn field(info: &str, name: &str) -> Option<i64> {
     info.lines()
@@ -187,54 +244,44 @@ fn field(info: &str, name: &str) -> Option<i64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The bytes of a set's data files.
-fn data_bytes(set: &Path) -> u64 {
-    std::fs::read_dir(set.join("logstream_1/major_data"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.metadata().ok())
-        .map(|m| m.len())
-        .sum()
-}
-
-/// Appends the log `piece` holds beyond the `written` bytes, rewrites its checkpoint file when it moved,
-/// and writes its info when it froze.
+/// Writes the log `piece` holds beyond what was written (each log file that grew, whole — S3 has no
+/// append), its checkpoint file when it moved, and its info when it froze.
 fn write_piece(
-    dir: &Path,
+    place: &Place,
+    remote: &Remote,
     tenant_id: i64,
     piece: &Piece,
-    written: u64,
-    checkpoint_moved: bool,
-    froze: bool,
+    changes: PieceChanges,
 ) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir.join("logstream_1/log"))?;
-    std::fs::create_dir_all(dir.join("checkpoint"))?;
     let total = piece.output_bytes / SCALE;
-    let mut offset = written;
-    while offset < total {
-        let file = offset / LOG_FILE_BYTES;
-        let end = total.min((file + 1) * LOG_FILE_BYTES);
+    let mut file = changes.written / LOG_FILE_BYTES;
+    while file * LOG_FILE_BYTES < total {
+        let (start, end) = (
+            file * LOG_FILE_BYTES,
+            total.min((file + 1) * LOG_FILE_BYTES),
+        );
         // Each byte depends on its place in the piece's log, so a copy that mixed bytes up is caught.
-        let bytes: Vec<u8> = (offset..end)
+        let bytes: Vec<u8> = (start..end)
             .map(|k| ((k + piece.piece_id as u64 * 13) % 251) as u8)
             .collect();
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(dir.join(format!("logstream_1/log/{}.obarc", file + 1)))?
-            .write_all(&bytes)?;
-        offset = end;
+        place.write(
+            remote,
+            &format!("logstream_1/log/{}.obarc", file + 1),
+            bytes,
+        )?;
+        file += 1;
     }
-    if checkpoint_moved {
-        std::fs::write(
-            dir.join("checkpoint/checkpoint_info.0.obarc"),
-            format!("checkpoint_scn={}\n", piece.checkpoint_scn),
+    if changes.checkpoint_moved {
+        place.write(
+            remote,
+            "checkpoint/checkpoint_info.0.obarc",
+            format!("checkpoint_scn={}\n", piece.checkpoint_scn).into_bytes(),
         )?;
     }
-    if froze && piece.status == "FROZEN" {
-        std::fs::write(
-            dir.join("single_piece_info.obarc"),
+    if changes.froze && piece.status == "FROZEN" {
+        place.write(
+            remote,
+            "single_piece_info.obarc",
             format!(
                 "tenant_id={tenant_id}\ndest_id={}\nround_id={}\npiece_id={}\nstatus=FROZEN\n\
                  start_scn={}\ncheckpoint_scn={}\nend_scn={}\ninput_bytes={}\noutput_bytes={}\n",
@@ -246,37 +293,20 @@ fn write_piece(
                 piece.end_scn,
                 piece.input_bytes,
                 piece.output_bytes
-            ),
+            )
+            .into_bytes(),
         )?;
     }
     Ok(())
 }
 
-fn write_tree(dir: &Path, tenant_id: i64, set: &BackupSet) -> std::io::Result<()> {
-    for sub in ["meta_info", "infos", "logstream_1/major_data"] {
-        std::fs::create_dir_all(dir.join(sub))?;
-    }
-    let kind = if set.incremental { "INC" } else { "FULL" };
-    std::fs::write(
-        dir.join("single_backup_set_info"),
-        format!(
-            "tenant_id={tenant_id}\nbackup_set_id={}\nbackup_type={kind}\nprev_full_backup_set_id={}\n\
-             start_replay_scn={}\nmin_restore_scn={}\noutput_bytes={}\n",
-            set.backup_set_id,
-            set.prev_full_backup_set_id,
-            set.start_replay_scn,
-            set.min_restore_scn,
-            set.output_bytes
-        ),
-    )?;
-    std::fs::write(
-        dir.join("meta_info/tenant_backup_set_infos"),
-        format!("{tenant_id}:{}:{kind}\n", set.backup_set_id),
-    )?;
-    std::fs::write(
-        dir.join("infos/data_info_turn_1"),
-        format!("tablets={}\n", set.tablet_count),
-    )?;
+/// Writes a set's files, its data first and its info last (a set whose info is there is whole).
+fn write_tree(
+    place: &Place,
+    remote: &Remote,
+    tenant_id: i64,
+    set: &BackupSet,
+) -> std::io::Result<()> {
     let mut left = set.output_bytes / SCALE;
     let mut index = 0u64;
     while left > 0 || index == 0 {
@@ -285,14 +315,39 @@ fn write_tree(dir: &Path, tenant_id: i64, set: &BackupSet) -> std::io::Result<()
         let bytes: Vec<u8> = (0..size)
             .map(|i| ((i + index * 7 + set.backup_set_id as u64 * 13) % 251) as u8)
             .collect();
-        std::fs::write(
-            dir.join(format!("logstream_1/major_data/macro_block_data.{index}")),
+        place.write(
+            remote,
+            &format!("logstream_1/major_data/macro_block_data.{index}"),
             bytes,
         )?;
         left -= size;
         index += 1;
     }
-    Ok(())
+    let kind = if set.incremental { "INC" } else { "FULL" };
+    place.write(
+        remote,
+        "infos/data_info_turn_1",
+        format!("tablets={}\n", set.tablet_count).into_bytes(),
+    )?;
+    place.write(
+        remote,
+        "meta_info/tenant_backup_set_infos",
+        format!("{tenant_id}:{}:{kind}\n", set.backup_set_id).into_bytes(),
+    )?;
+    place.write(
+        remote,
+        "single_backup_set_info",
+        format!(
+            "tenant_id={tenant_id}\nbackup_set_id={}\nbackup_type={kind}\nprev_full_backup_set_id={}\n\
+             start_replay_scn={}\nmin_restore_scn={}\noutput_bytes={}\n",
+            set.backup_set_id,
+            set.prev_full_backup_set_id,
+            set.start_replay_scn,
+            set.min_restore_scn,
+            set.output_bytes
+        )
+        .into_bytes(),
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ pub mod faults;
 pub mod files;
 pub mod resources;
 pub mod restore;
+pub mod store;
 pub mod tenant;
 
 use jiff::Timestamp;
@@ -183,6 +184,13 @@ impl Cluster {
         self.follow_cluster_jobs(now);
         self.advance_restores(now);
         if let Some(files) = &mut self.files {
+            files.know(self.tenants.iter().flat_map(|t| {
+                t.archive
+                    .data_backup_dest
+                    .clone()
+                    .into_iter()
+                    .chain(t.archive.dest.as_ref().map(|d| d.path.clone()))
+            }));
             for tenant in &self.tenants {
                 for set in &tenant.backups.sets {
                     files.sync(tenant.id, set);
@@ -460,6 +468,15 @@ fn admission(tenant: &Tenant, to: Option<&str>) -> Result<(), SqlError> {
 }
 
 /// A destination as views show it: the URI without its access keys.
+/// `dir` under the destination `dest`, before its query: `s3://b/data?host=h` and `backup_set_1_full`
+/// give `s3://b/data/backup_set_1_full?host=h`.
+pub fn under(dest: &str, dir: &str) -> String {
+    match dest.split_once('?') {
+        Some((base, query)) => format!("{}/{dir}?{query}", base.trim_end_matches('/')),
+        None => format!("{}/{dir}", dest.trim_end_matches('/')),
+    }
+}
+
 pub fn strip_credentials(uri: &str) -> String {
     let Some((base, query)) = uri.split_once('?') else {
         return uri.to_string();

@@ -149,7 +149,7 @@ impl Cluster {
             .map(|u| strip_credentials(u).trim_end_matches('/').to_string())
             .collect();
         self.media_where_written(&uris)
-            .or_else(|| self.media_copied(&uris))
+            .or_else(|| self.media_copied(from))
     }
 
     /// The source tenant whose sets and pieces this cluster wrote under the URIs.
@@ -196,10 +196,10 @@ impl Cluster {
             })
     }
 
-    /// A copy of a tenant's sets and pieces (a second destination) under the URIs, read from its files:
-    /// the sets copied whole, the pieces up to the checkpoint the copy holds.
-    fn media_copied(&self, uris: &[String]) -> Option<RestoreMedia> {
-        let found = self.files.as_ref()?.read_tree(uris)?;
+    /// A copy of a tenant's sets and pieces (a second destination) under the FROM URIs (with their keys),
+    /// read from its files: the sets copied whole, the pieces up to the checkpoint the copy holds.
+    fn media_copied(&self, from: &[String]) -> Option<RestoreMedia> {
+        let found = self.files.as_ref()?.read_tree(from)?;
         let tenant = self
             .tenants
             .iter()
