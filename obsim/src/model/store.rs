@@ -22,6 +22,9 @@ pub enum Place {
 
 type Job = Box<dyn FnOnce() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
+/// The longest one S3 request (or listing) may take.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Runs S3 requests on a thread of its own.
 #[derive(Clone, Debug)]
 pub struct Remote {
@@ -47,7 +50,8 @@ impl Default for Remote {
 }
 
 impl Remote {
-    /// Runs `work` on the S3 thread and waits for its result.
+    /// Runs `work` on the S3 thread and waits for its result — `None` when it took longer than
+    /// [`REQUEST_TIMEOUT`] (an unreachable server never stalls the simulator for long).
     pub fn run<T: Send + 'static, F: Future<Output = T> + Send + 'static>(
         &self,
         work: impl FnOnce() -> F + Send + 'static,
@@ -55,7 +59,9 @@ impl Remote {
         let (reply, result) = mpsc::channel();
         let job: Job = Box::new(move || {
             Box::pin(async move {
-                let _ = reply.send(work().await);
+                if let Ok(value) = tokio::time::timeout(REQUEST_TIMEOUT, work()).await {
+                    let _ = reply.send(value);
+                }
             })
         });
         self.jobs.send(job).ok()?;
