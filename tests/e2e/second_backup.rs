@@ -14,29 +14,12 @@ use serde_json::json;
 use crate::support::{
     cluster::eventually,
     s3::{ACCESS_ID, ACCESS_KEY, S3Server},
+    second::{assert_same_tree, backed_up, completed, copied, files},
     simulator,
     world::{GIB, WAIT, World, strategy, strategy_backup_task},
 };
 
 const BUCKET: &str = "offsite";
-
-/// Every file under `dir`, relative to it, sorted.
-fn files(dir: &Path) -> Vec<String> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(at) = stack.pop() {
-        for entry in std::fs::read_dir(&at).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(relative) = path.strip_prefix(dir) {
-                found.push(relative.display().to_string());
-            }
-        }
-    }
-    found.sort();
-    found
-}
 
 /// An S3 server, a world whose OBServers write on a share, and a strategy `name` over tenant1 whose second
 /// backup goes to the S3 server (`settings` added to its `secondBackup`), archiving: the three tests' start.
@@ -92,41 +75,18 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     else {
         return;
     };
-    world
-        .apply(strategy_backup_task("now", "twice", "tenant1"))
-        .await;
-    let done = world
-        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
-        .await;
-    let copy = eventually("the second copy to complete", WAIT, || async {
-        let status = world.read::<BackupTask>("now").await?.status?;
-        let copy = status.second_backup?;
-        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(copy)
-    })
-    .await;
-    let set = done
-        .storage_directory
-        .as_deref()
-        .and_then(|d| d.rsplit('/').next())
-        .expect("the set's directory")
-        .to_string();
+    let (_, set) = backed_up(&world, "now", "twice").await;
+    let copy = copied(&world, "now").await;
     assert_eq!(
         copy.storage_directory.as_deref(),
         Some(format!("s3://{BUCKET}/ob/data/{set}").as_str())
     );
     // The copy holds the set file for file, byte for byte.
-    let first = share.join(format!("backup/twice/data/{set}"));
-    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
-    let names = files(&first);
+    let names = assert_same_tree(
+        &share.join(format!("backup/twice/data/{set}")),
+        &s3.file(BUCKET, &format!("ob/data/{set}")),
+    );
     assert!(names.len() >= 4, "{names:?}");
-    assert_eq!(files(&copied), names);
-    for name in &names {
-        assert_eq!(
-            std::fs::read(first.join(name)).expect("first"),
-            std::fs::read(copied.join(name)).expect("copy"),
-            "{name}"
-        );
-    }
     assert_eq!(copy.objects, copy.total_objects);
     assert_eq!(copy.objects, Some(names.len() as i64));
 
@@ -134,35 +94,13 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     let mut incremental = strategy_backup_task("inc", "twice", "tenant1");
     incremental.spec.mode = ob_backup_operator::api::backup_task::BackupMode::Incremental;
     world.apply(incremental).await;
-    let inc = world
-        .reaches::<BackupTask>("inc", BackupTaskPhase::Completed)
-        .await;
-    eventually("the incremental copy to complete", WAIT, || async {
-        let copy = world
-            .read::<BackupTask>("inc")
-            .await?
-            .status?
-            .second_backup?;
-        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
-    })
-    .await;
-    let inc_set = inc
-        .storage_directory
-        .as_deref()
-        .and_then(|d| d.rsplit('/').next())
-        .expect("the incremental set's directory")
-        .to_string();
+    let (_, inc_set) = completed(&world, "inc").await;
+    copied(&world, "inc").await;
     assert!(inc_set.ends_with("_inc"), "{inc_set}");
-    let first_inc = share.join(format!("backup/twice/data/{inc_set}"));
-    let copied_inc = s3.file(BUCKET, &format!("ob/data/{inc_set}"));
-    assert_eq!(files(&copied_inc), files(&first_inc));
-    for name in files(&first_inc) {
-        assert_eq!(
-            std::fs::read(first_inc.join(&name)).expect("first"),
-            std::fs::read(copied_inc.join(&name)).expect("copy"),
-            "{name}"
-        );
-    }
+    assert_same_tree(
+        &share.join(format!("backup/twice/data/{inc_set}")),
+        &s3.file(BUCKET, &format!("ob/data/{inc_set}")),
+    );
     let written = world.everything_written().await;
     assert!(
         !written.contains(ACCESS_KEY),
@@ -198,23 +136,12 @@ async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_object
     else {
         return;
     };
-    world
-        .apply(strategy_backup_task("now", "slow", "tenant1"))
-        .await;
-    let done = world
-        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
-        .await;
-    let set = done
-        .storage_directory
-        .as_deref()
-        .and_then(|d| d.rsplit('/').next())
-        .expect("the set's directory")
-        .to_string();
+    let (_, set) = backed_up(&world, "now", "slow").await;
     let first = share.join(format!("backup/slow/data/{set}"));
-    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
+    let copy = s3.file(BUCKET, &format!("ob/data/{set}"));
     // Once two objects are whole on the copy, the operator is killed and started again.
     let finished = eventually("two objects copied", WAIT, || async {
-        let whole = complete_files(&copied, &first);
+        let whole = complete_files(&copy, &first);
         (whole.len() >= 2).then_some(whole)
     })
     .await;
@@ -223,28 +150,14 @@ async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_object
         "the copy was not cut: {finished:?}"
     );
     world.restart_operator("b");
-    eventually("the second copy to complete", WAIT, || async {
-        let copy = world
-            .read::<BackupTask>("now")
-            .await?
-            .status?
-            .second_backup?;
-        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
-    })
-    .await;
+    copied(&world, "now").await;
     for (name, written) in &finished {
-        let now = std::fs::metadata(copied.join(name))
+        let now = std::fs::metadata(copy.join(name))
             .and_then(|m| m.modified())
             .expect("the copied object");
         assert_eq!(now, *written, "{name} was written again after the restart");
     }
-    for name in files(&first) {
-        assert_eq!(
-            std::fs::read(first.join(&name)).expect("first"),
-            std::fs::read(copied.join(&name)).expect("copy"),
-            "{name}"
-        );
-    }
+    assert_same_tree(&first, &copy);
     let _ = std::fs::remove_dir_all(share);
     world.done().await;
 }
@@ -258,19 +171,9 @@ async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
     };
     let mut sets = Vec::new();
     for name in ["older", "newer"] {
-        world
-            .apply(strategy_backup_task(name, "kept", "tenant1"))
-            .await;
-        world
-            .reaches::<BackupTask>(name, BackupTaskPhase::Completed)
-            .await;
-        let copy = eventually("the second copy", WAIT, || async {
-            let status = world.read::<BackupTask>(name).await?.status?;
-            let done = status.second_backup?.phase == Some(SecondCopyPhase::Completed);
-            done.then_some(status.backup_set_id?)
-        })
-        .await;
-        sets.push(copy);
+        let (done, _) = backed_up(&world, name, "kept").await;
+        copied(&world, name).await;
+        sets.push(done.backup_set_id.expect("a set"));
     }
     let (older, newer) = (sets[0], sets[1]);
     let on_copy = |id: i64| {
@@ -360,18 +263,11 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
     .await;
     let tree = piece_dir(&archive, 1).expect("the first piece on the share");
     let first = archive.join(&tree);
-    let names = files(&first);
+    let names = assert_same_tree(&first, &active);
     assert!(
         names.contains(&"single_piece_info.obarc".to_string()),
         "{names:?}"
     );
-    for name in &names {
-        assert_eq!(
-            std::fs::read(first.join(name)).expect("first"),
-            std::fs::read(active.join(name)).expect("copy"),
-            "{name}"
-        );
-    }
     assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
     assert_eq!(
         copy.storage_directory.as_deref(),
@@ -429,22 +325,11 @@ async fn an_outage_of_the_second_destination_never_fails_the_copy_and_the_copy_g
     else {
         return;
     };
-    world
-        .apply(strategy_backup_task("now", "cut", "tenant1"))
-        .await;
-    let done = world
-        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
-        .await;
-    let set = done
-        .storage_directory
-        .as_deref()
-        .and_then(|d| d.rsplit('/').next())
-        .expect("the set's directory")
-        .to_string();
+    let (_, set) = backed_up(&world, "now", "cut").await;
     let first = share.join(format!("backup/cut/data/{set}"));
-    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
+    let copy = s3.file(BUCKET, &format!("ob/data/{set}"));
     eventually("an object copied", WAIT, || async {
-        (!complete_files(&copied, &first).is_empty()).then_some(())
+        (!complete_files(&copy, &first).is_empty()).then_some(())
     })
     .await;
     // The S3 server goes away mid-copy: the copy waits, saying for what, and nothing turns Failed.
@@ -470,23 +355,8 @@ async fn an_outage_of_the_second_destination_never_fails_the_copy_and_the_copy_g
     );
     // Back again: the copy goes on by itself and completes, byte for byte.
     s3.resume();
-    eventually("the second copy to complete", 2 * WAIT, || async {
-        let copy = world
-            .read::<BackupTask>("now")
-            .await?
-            .status?
-            .second_backup?;
-        assert_ne!(copy.phase, Some(SecondCopyPhase::Failed), "{copy:?}");
-        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
-    })
-    .await;
-    for name in files(&first) {
-        assert_eq!(
-            std::fs::read(first.join(&name)).expect("first"),
-            std::fs::read(copied.join(&name)).expect("copy"),
-            "{name}"
-        );
-    }
+    copied(&world, "now").await;
+    assert_same_tree(&first, &copy);
     assert!(
         !world.everything_written().await.contains(ACCESS_KEY),
         "the second destination's key leaked"

@@ -3,21 +3,46 @@
 //! restores the tenant — obsim reads the copied tree (the sets copied whole, the log up to the copy's
 //! checkpoint), not what OceanBase wrote.
 
-use ob_backup_operator::api::{
-    BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, RecoveryTask, RecoveryTaskPhase,
-    common::SecondCopyPhase,
-};
+use ob_backup_operator::api::{LogBackup, LogBackupPhase, RecoveryTask, RecoveryTaskPhase};
 use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
     recovery::recovery,
+    second::{assert_same_tree, backed_up, copied},
     simulator,
-    world::{GIB, WAIT, World, strategy, strategy_backup_task},
+    world::{GIB, WAIT, World, strategy},
 };
 
 const DATA: &str = "file:///offsite/copied/data";
 const ARCHIVE: &str = "file:///offsite/copied/archive";
+
+/// Waits until the second copy of `archive` holds the log past `time` (a set ending then is restorable
+/// from the copy).
+async fn archive_copied_past(world: &World, archive: &str, time: jiff::Timestamp) {
+    eventually("the archive copied past the backup", WAIT, || async {
+        let copy = world
+            .read::<LogBackup>(archive)
+            .await?
+            .status?
+            .second_backup?;
+        (copy.checkpoint_time?.0 > time).then_some(())
+    })
+    .await;
+}
+
+/// The FROM and the set list of obsim's restore into `tenant`.
+fn restore_of(world: &World, tenant: &str) -> (String, String) {
+    let cluster = simulator::cluster(&world.node);
+    cluster
+        .restores
+        .jobs
+        .iter()
+        .chain(&cluster.restores.history)
+        .find(|j| j.tenant_name == tenant)
+        .map(|j| (j.backup_dest.clone(), j.backup_set_list.clone()))
+        .expect("the restore job")
+}
 
 #[tokio::test]
 async fn a_recovery_task_restores_from_the_second_destination() {
@@ -38,32 +63,11 @@ async fn a_recovery_task_restores_from_the_second_destination() {
     world
         .reaches::<LogBackup>("copied-tenant1-log", LogBackupPhase::InProgress)
         .await;
-    world
-        .apply(strategy_backup_task("now", "copied", "tenant1"))
-        .await;
-    let backup = world
-        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
-        .await;
-    let ended = backup.ended_at.expect("the backup's end").0;
-    eventually("the set copied", WAIT, || async {
-        let copy = world
-            .read::<BackupTask>("now")
-            .await?
-            .status?
-            .second_backup?;
-        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
-    })
-    .await;
+    let (backup, _) = backed_up(&world, "now", "copied").await;
+    copied(&world, "now").await;
+    let ended = backup.ended_at.clone().expect("the backup's end").0;
     // The copied archive must reach past the set's end for the set to be restorable from the copy.
-    eventually("the archive copied past the backup", WAIT, || async {
-        let copy = world
-            .read::<LogBackup>("copied-tenant1-log")
-            .await?
-            .status?
-            .second_backup?;
-        (copy.checkpoint_time?.0 > ended).then_some(())
-    })
-    .await;
+    archive_copied_past(&world, "copied-tenant1-log", ended).await;
 
     world
         .apply(recovery(
@@ -81,17 +85,7 @@ async fn a_recovery_task_restores_from_the_second_destination() {
     world
         .reaches::<RecoveryTask>("from-copy", RecoveryTaskPhase::Completed)
         .await;
-    let (dest, sets) = {
-        let cluster = simulator::cluster(&world.node);
-        let job = cluster
-            .restores
-            .jobs
-            .iter()
-            .chain(&cluster.restores.history)
-            .find(|j| j.tenant_name == "restored")
-            .expect("the restore job");
-        (job.backup_dest.clone(), job.backup_set_list.clone())
-    };
+    let (dest, sets) = restore_of(&world, "restored");
     assert_eq!(dest, format!("{DATA},{ARCHIVE}"));
     assert_eq!(sets, backup.backup_set_id.expect("set").to_string());
     let _ = std::fs::remove_dir_all(share);
@@ -136,41 +130,19 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
     world
         .reaches::<LogBackup>("ons3-tenant1-log", LogBackupPhase::InProgress)
         .await;
-    world
-        .apply(strategy_backup_task("now", "ons3", "tenant1"))
-        .await;
-    let backup = world
-        .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
-        .await;
-    let set_id = backup.backup_set_id.expect("set");
-    let set = format!("ob/data/backup_set_{set_id}_full/single_backup_set_info");
+    let (backup, set) = backed_up(&world, "now", "ons3").await;
     assert!(
-        s3.file("first", &set).is_file(),
+        s3.file("first", &format!("ob/data/{set}/single_backup_set_info"))
+            .is_file(),
         "obsim wrote the set through the S3 API"
     );
-    eventually("the set copied to the second bucket", WAIT, || async {
-        let copy = world
-            .read::<BackupTask>("now")
-            .await?
-            .status?
-            .second_backup?;
-        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(())
-    })
-    .await;
-    assert_eq!(
-        std::fs::read(s3.file("offsite", &set)).expect("copy"),
-        std::fs::read(s3.file("first", &set)).expect("first")
+    copied(&world, "now").await;
+    assert_same_tree(
+        &s3.file("first", &format!("ob/data/{set}")),
+        &s3.file("offsite", &format!("ob/data/{set}")),
     );
-    let ended = backup.ended_at.expect("end").0;
-    eventually("the archive copied past the backup", WAIT, || async {
-        let copy = world
-            .read::<LogBackup>("ons3-tenant1-log")
-            .await?
-            .status?
-            .second_backup?;
-        (copy.checkpoint_time?.0 > ended).then_some(())
-    })
-    .await;
+    let ended = backup.ended_at.clone().expect("end").0;
+    archive_copied_past(&world, "ons3-tenant1-log", ended).await;
     world
         .apply(recovery(
             "from-offsite",
@@ -187,17 +159,7 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
     world
         .reaches::<RecoveryTask>("from-offsite", RecoveryTaskPhase::Completed)
         .await;
-    let dest = {
-        let cluster = simulator::cluster(&world.node);
-        cluster
-            .restores
-            .jobs
-            .iter()
-            .chain(&cluster.restores.history)
-            .find(|j| j.tenant_name == "restored")
-            .map(|j| j.backup_dest.clone())
-            .expect("the restore job")
-    };
+    let (dest, _) = restore_of(&world, "restored");
     assert!(dest.contains("s3://offsite/ob/data"), "{dest}");
     assert!(!dest.contains(ACCESS_KEY), "{dest}");
     assert!(

@@ -2,16 +2,15 @@
 //! `secondBackup` was set are copied by the first pass; an object damaged on the second destination is
 //! found by a later pass and copied again, with a Warning event and a metric, and never touches the first.
 
-use ob_backup_operator::api::{
-    BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
-};
+use ob_backup_operator::api::{BackupStrategy, LogBackup, LogBackupPhase};
 use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
     s3::{ACCESS_ID, ACCESS_KEY, S3Server},
+    second::backed_up,
     simulator,
-    world::{GIB, WAIT, World, strategy, strategy_backup_task},
+    world::{GIB, WAIT, World, strategy},
 };
 
 const BUCKET: &str = "offsite";
@@ -38,18 +37,7 @@ async fn a_pass_copies_older_sets_and_repairs_an_object_damaged_on_the_copy() {
     world
         .reaches::<LogBackup>("late-tenant1-log", LogBackupPhase::InProgress)
         .await;
-    world
-        .apply(strategy_backup_task("before", "late", "tenant1"))
-        .await;
-    let before = world
-        .reaches::<BackupTask>("before", BackupTaskPhase::Completed)
-        .await;
-    let set = before
-        .storage_directory
-        .as_deref()
-        .and_then(|d| d.rsplit('/').next())
-        .expect("the set's directory")
-        .to_string();
+    let (_, set) = backed_up(&world, "before", "late").await;
 
     let second =
         |path: &str| json!({"uri": s3.uri(BUCKET, path), "credentialsSecret": "offsite-keys"});

@@ -7,6 +7,7 @@ pub mod proxy;
 pub mod recovery;
 pub mod rng;
 pub mod s3;
+pub mod second;
 pub mod simulator;
 pub mod tools;
 pub mod typed;

@@ -1,4 +1,4 @@
-// Test-only tool: a MySQL client built on go-sql-driver/mysql, run against obsim by obsim/tests/drivers.rs.
+// Test-only tool: a MySQL client built on go-sql-driver/mysql, run against obsim by obsim/tests/sim/drivers.rs.
 module obbackup.dev/tools/drivers/go
 
 go 1.26.0

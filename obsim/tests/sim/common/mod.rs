@@ -1,6 +1,5 @@
-//! Helpers the obsim test binaries share: a simulator on a free loopback port, a frozen clock to step, and
+//! Helpers the obsim tests share: a simulator on a free loopback port, a frozen clock to step, and
 //! error and column helpers.
-#![allow(dead_code)] // each test binary uses its own subset
 
 use mysql_async::{Conn, Opts, OptsBuilder, Row, prelude::Queryable};
 use obsim::{

@@ -2,15 +2,13 @@
 //! cluster on a free port, HTTP JSON calls to add clusters and tenants, move the clock and inject faults, and
 //! what a MySQL client then sees.
 
-mod common;
-
 use std::{
     io::{BufRead, BufReader},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{PASSWORD, refused};
+use crate::common::{PASSWORD, refused};
 use mysql_async::{Conn, Opts, OptsBuilder, prelude::Queryable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -4,9 +4,7 @@
 use mysql_async::{Conn, OptsBuilder, Row, prelude::Queryable};
 use obsim::model::Version;
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[tokio::test]
 async fn root_at_sys_authenticates_and_a_wrong_password_gets_1045() {

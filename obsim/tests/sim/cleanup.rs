@@ -1,9 +1,7 @@
 //! obsim's backup cleanup against reference §5 (policy, obsolete and manual deletes, cancel), through
 //! `mysql_async`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mysql_async::{Conn, Row, prelude::Queryable};
 use obsim::model::Version;
 

@@ -1,9 +1,7 @@
 //! obsim's restore against reference §6 (resource pools, RESTORE, progress and history, standby and
 //! activation, cancel), through `mysql_async`.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use mysql_async::{Conn, Row, prelude::Queryable};
 use obsim::{
     clock::Clock,

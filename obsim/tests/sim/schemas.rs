@@ -13,8 +13,6 @@ use obsim::{
     views::schema_of,
 };
 
-mod common;
-
 #[test]
 fn both_schema_versions_are_read_whole_and_agree_with_the_files_own_counts() {
     // The counts the file states in words ("same 18 columns", "the 38 columns of …") are asserted while
@@ -165,7 +163,7 @@ async fn every_view_in_both_profiles_sends_exactly_the_real_columns() {
     let mut checked = (0, 0);
     for version in [Version::V4_2_5, Version::V4_4_1] {
         let schema = schema_of(version);
-        let mut conn = common::connect(version).await;
+        let mut conn = crate::common::connect(version).await;
         for (view, real) in views(schema).expect("reads") {
             let result = conn
                 .query_iter(format!("SELECT * FROM oceanbase.{view} LIMIT 0"))
@@ -218,7 +216,7 @@ async fn every_value_fits_its_declared_type_and_not_null_columns_hold_values() {
     let mut failures = Vec::new();
     let mut values = 0;
     for version in [Version::V4_2_5, Version::V4_4_1] {
-        let (opts, _cluster) = common::busy_cluster(version).await;
+        let (opts, _cluster) = crate::common::busy_cluster(version).await;
         let mut conn = mysql_async::Conn::new(opts).await.expect("connect");
         for (view, real) in views(schema_of(version)).expect("reads") {
             let rows: Vec<mysql_async::Row> = conn

@@ -5,17 +5,15 @@
 use mysql_async::{Conn, prelude::Queryable};
 use obsim::model::{UserChange, Version};
 
-mod common;
-
 async fn connect_as(opts: &mysql_async::Opts, user: &str, password: &str) -> Conn {
-    Conn::new(common::login(opts, user, password))
+    Conn::new(crate::common::login(opts, user, password))
         .await
         .unwrap_or_else(|e| panic!("{user} logs in: {e}"))
 }
 
 async fn refused_login(opts: &mysql_async::Opts, user: &str, password: &str) -> u16 {
-    common::server_error(
-        Conn::new(common::login(opts, user, password))
+    crate::common::server_error(
+        Conn::new(crate::common::login(opts, user, password))
             .await
             .expect_err(user),
     )
@@ -24,7 +22,7 @@ async fn refused_login(opts: &mysql_async::Opts, user: &str, password: &str) -> 
 
 #[tokio::test]
 async fn tenant_users_log_in_with_their_own_tenants_passwords() {
-    let (opts, cluster) = common::start_with_cluster(Version::V4_4_1).await;
+    let (opts, cluster) = crate::common::start_with_cluster(Version::V4_4_1).await;
     // A new tenant's root has no password, as on a real cluster.
     let mut tenant1 = connect_as(&opts, "root@tenant1", "").await;
     tenant1
@@ -36,7 +34,7 @@ async fn tenant_users_log_in_with_their_own_tenants_passwords() {
         .await
         .expect("create user");
     assert_eq!(
-        common::refused(&mut tenant1, "CREATE USER backup IDENTIFIED BY 'x'")
+        crate::common::refused(&mut tenant1, "CREATE USER backup IDENTIFIED BY 'x'")
             .await
             .0,
         1396,
@@ -58,7 +56,7 @@ async fn tenant_users_log_in_with_their_own_tenants_passwords() {
     connect_as(&opts, "root@tenant2", "").await;
     // Sys keeps its password; a meta tenant and an unknown tenant have no users.
     assert_eq!(refused_login(&opts, "root@sys", "t1-root-pw").await, 1045);
-    connect_as(&opts, "root", common::PASSWORD).await;
+    connect_as(&opts, "root", crate::common::PASSWORD).await;
     assert_eq!(refused_login(&opts, "root@META$1002", "").await, 1045);
     assert_eq!(refused_login(&opts, "root@nosuch", "").await, 1045);
 
@@ -80,7 +78,7 @@ async fn tenant_users_log_in_with_their_own_tenants_passwords() {
 
 #[tokio::test]
 async fn a_tenant_sees_its_own_dba_views_and_no_cdb_views() {
-    let (opts, _cluster) = common::busy_cluster(Version::V4_4_1).await;
+    let (opts, _cluster) = crate::common::busy_cluster(Version::V4_4_1).await;
     let mut sys = Conn::new(opts.clone()).await.expect("sys");
     let mut tenant1 = connect_as(&opts, "root@tenant1", "").await;
     let mut tenant2 = connect_as(&opts, "root@tenant2", "").await;
@@ -122,7 +120,8 @@ async fn a_tenant_sees_its_own_dba_views_and_no_cdb_views() {
         "oceanbase.DBA_OB_UNIT_CONFIGS",
         "DBA_OB_RESOURCE_POOLS",
     ] {
-        let (code, message) = common::refused(&mut tenant1, &format!("SELECT * FROM {view}")).await;
+        let (code, message) =
+            crate::common::refused(&mut tenant1, &format!("SELECT * FROM {view}")).await;
         assert_eq!(code, 1146, "{view}: {message}");
     }
     // The DBA_ form drops TENANT_ID and holds exactly the tenant's CDB_ rows.
@@ -131,7 +130,7 @@ async fn a_tenant_sees_its_own_dba_views_and_no_cdb_views() {
         .await
         .expect("dba history");
     assert!(!history.is_empty());
-    assert!(!common::column_names(&history).contains(&"TENANT_ID".to_string()));
+    assert!(!crate::common::column_names(&history).contains(&"TENANT_ID".to_string()));
     let own_jobs: Vec<i64> = history
         .iter()
         .map(|r| r.get("JOB_ID").expect("JOB_ID"))
@@ -147,7 +146,7 @@ async fn a_tenant_sees_its_own_dba_views_and_no_cdb_views() {
 
 #[tokio::test]
 async fn a_tenants_statements_act_on_itself_and_what_only_sys_may_run_is_refused() {
-    let (opts, cluster) = common::start_with_cluster(Version::V4_4_1).await;
+    let (opts, cluster) = crate::common::start_with_cluster(Version::V4_4_1).await;
     let mut sys = Conn::new(opts.clone()).await.expect("sys");
     let mut tenant2 = connect_as(&opts, "root@tenant2", "").await;
     for statement in [
@@ -157,7 +156,7 @@ async fn a_tenants_statements_act_on_itself_and_what_only_sys_may_run_is_refused
     ] {
         tenant2.query_drop(statement).await.expect(statement);
     }
-    common::step(&cluster, 120);
+    crate::common::step(&cluster, 120);
     let modes: Vec<(String, String)> = sys
         .query("SELECT tenant_name, log_mode FROM DBA_OB_TENANTS WHERE tenant_type = 'USER' ORDER BY tenant_id")
         .await
@@ -217,7 +216,7 @@ async fn a_tenants_statements_act_on_itself_and_what_only_sys_may_run_is_refused
         ("ALTER SYSTEM CANCEL BACKUP TENANT = tenant2", 1210),
     ] {
         assert_eq!(
-            common::refused(&mut tenant2, statement).await.0,
+            crate::common::refused(&mut tenant2, statement).await.0,
             code,
             "{statement}"
         );

@@ -1,11 +1,9 @@
 //! Real backup files: with a file root, a succeeded set is written under its `file://` path in OceanBase's
 //! layout, its data files summing to OUTPUT_BYTES / SCALE, and removed again when a cleanup deletes it.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 use mysql_async::{Conn, prelude::Queryable};
 use obsim::model::{
     Version,

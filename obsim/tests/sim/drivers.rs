@@ -16,8 +16,6 @@ use obsim::{
 };
 use serde_json::Value;
 
-mod common;
-
 /// What clients send on connect and around their first queries.
 const CONNECT_STATEMENTS: &[&str] = &[
     "SELECT @@version_comment LIMIT 1",
@@ -150,7 +148,7 @@ async fn go_python_and_rust_drivers_connect_and_read_every_view_in_both_profiles
     };
     let mut checked = BTreeMap::new();
     for version in [Version::V4_2_5, Version::V4_4_1] {
-        let (sys, cluster) = common::busy_cluster(version).await;
+        let (sys, cluster) = crate::common::busy_cluster(version).await;
         cluster
             .lock()
             .expect("lock")
@@ -164,9 +162,9 @@ async fn go_python_and_rust_drivers_connect_and_read_every_view_in_both_profiles
             )
             .expect("tenant user");
         let schema = views(schema_of(version)).expect("schema");
-        let tenant = common::login(&sys, TENANT_USER, TENANT_PASSWORD);
+        let tenant = crate::common::login(&sys, TENANT_USER, TENANT_PASSWORD);
         for (user, password, opts) in [
-            ("root@sys", common::PASSWORD, &sys),
+            ("root@sys", crate::common::PASSWORD, &sys),
             (TENANT_USER, TENANT_PASSWORD, &tenant),
         ] {
             let in_tenant = user != "root@sys";
