@@ -7,6 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 start=$(date +%s)
+# What the machine has, printed at each stage: a run that fails for want of disk or memory says so.
+resources() {
+  echo "[resources] $1: $(df -h --output=avail . | tail -n 1 | tr -d ' ') free on $(pwd), $(free -m | awk '/^Mem:/ {print $7}') MiB memory available"
+}
+resources start
 bin=$(tools/k8s/build.sh | tail -n 1)
 OBBACKUP_HELM=$(tools/helm/build.sh | tail -n 1)
 OBBACKUP_PROMTOOL=$(tools/promtool/build.sh | tail -n 1)
@@ -15,6 +20,7 @@ OBSIM_PYTHON_CLIENT=$(tools/drivers/python/build.sh | tail -n 1)
 OBBACKUP_S3_SERVER=$(tools/s3/build.sh | tail -n 1)
 export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER
 cargo build --locked --bins --features failpoints
+resources "binaries built"
 
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")
 cleanup() { scripts/control-plane.sh stop "$env_dir" || true; rm -rf "$env_dir"; }
@@ -34,10 +40,14 @@ fi
 # to obsim again with the older one (4.2.5, reference §14) — the crash matrix too: what the operator reads back
 # after a restart is where the schemas differ. Tests that need 4.4.1 (requested cleanups) pin it in both passes.
 status=0
+cargo test --locked --features failpoints --no-run || { resources "test build FAILED"; exit 1; }
+resources "tests built"
 cargo test --locked --no-fail-fast --features failpoints || status=$?
+resources "first pass done"
 older=(apiserver_operator cleanup crash_matrix gitops lifecycle oceanbase_client ownership randomized randomized_cluster
   recovery strategy)
 echo "the operator's tests against obsim's older schema (OBSIM_VERSION=4.2.5): ${older[*]}"
 OBSIM_VERSION=4.2.5 cargo test --locked --no-fail-fast --features failpoints --test e2e -- "${older[@]/%/::}" || status=$?
+resources end
 echo "test suite finished in $(( $(date +%s) - start ))s"
 exit "$status"

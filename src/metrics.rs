@@ -129,6 +129,10 @@ pub struct Metrics {
     pub recoverable_window_end: Family<TenantLabels, Gauge>,
     /// Bytes kept in backup sets and in archived logs per tenant (the console's storage trend).
     pub backup_storage_bytes: Family<StorageLabels, Gauge>,
+    /// The same three for the strategy's second copy.
+    pub second_recoverable_window_start: Family<TenantLabels, Gauge>,
+    pub second_recoverable_window_end: Family<TenantLabels, Gauge>,
+    pub second_backup_storage_bytes: Family<StorageLabels, Gauge>,
     /// The next scheduled data backup of each strategy (Unix seconds).
     pub next_backup: Family<StrategyLabels, Gauge>,
     reconciles: Family<ControllerLabels, Counter>,
@@ -336,6 +340,30 @@ impl Default for Metrics {
             "Bytes kept in backup sets (kind=data) and archived logs (kind=log) per tenant",
             backup_storage_bytes.clone(),
         );
+        let second_recoverable_window_start = Family::<TenantLabels, Gauge>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "second_recoverable_window_start_timestamp_seconds",
+            "Start of the newest window a restore from the strategy's second copy can reach (Unix seconds)",
+            second_recoverable_window_start.clone(),
+        );
+        let second_recoverable_window_end = Family::<TenantLabels, Gauge>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "second_recoverable_window_end_timestamp_seconds",
+            "End of the newest window a restore from the strategy's second copy can reach (Unix seconds)",
+            second_recoverable_window_end.clone(),
+        );
+        let second_backup_storage_bytes = Family::<StorageLabels, Gauge>::default();
+        add(
+            &mut registry,
+            &mut names,
+            "second_backup_storage_bytes",
+            "Bytes of backup sets (kind=data) and archive pieces (kind=log) on the second copy per tenant",
+            second_backup_storage_bytes.clone(),
+        );
         let next_backup = Family::<StrategyLabels, Gauge>::default();
         add(
             &mut registry,
@@ -351,6 +379,9 @@ impl Default for Metrics {
             recoverable_window_start,
             recoverable_window_end,
             backup_storage_bytes,
+            second_recoverable_window_start,
+            second_recoverable_window_end,
+            second_backup_storage_bytes,
             next_backup,
             sql_round_trips,
             sql_errors,
@@ -462,13 +493,17 @@ impl Metrics {
                 };
                 self.recoverable_window_start.remove(&labels);
                 self.recoverable_window_end.remove(&labels);
+                self.second_recoverable_window_start.remove(&labels);
+                self.second_recoverable_window_end.remove(&labels);
                 for kind in ["data", "log"] {
-                    self.backup_storage_bytes.remove(&StorageLabels {
+                    let labels = StorageLabels {
                         namespace: namespace.clone(),
                         cluster: cluster.clone(),
                         tenant: tenant.clone(),
                         kind: kind.into(),
-                    });
+                    };
+                    self.backup_storage_bytes.remove(&labels);
+                    self.second_backup_storage_bytes.remove(&labels);
                 }
             }
             false

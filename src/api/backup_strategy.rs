@@ -409,6 +409,28 @@ pub struct SecondBackupOverview {
     /// Seconds the second copy of the archive is behind the first, the most of the tenants'.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_delay_seconds: Option<i64>,
+    /// Each tenant's second copy: what a restore from it alone can reach, and what it holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants: Vec<SecondTenantCopy>,
+}
+
+/// One tenant's second copy.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecondTenantCopy {
+    /// Tenant name.
+    pub name: String,
+    /// Time ranges a restore from the second copy can reach: built, like the tenant's own windows, on the
+    /// backup sets known whole there (copied by their BackupTask, or found by the last verification pass)
+    /// and the archive copied up to the copy's checkpoint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recoverable_windows: Vec<TimeWindow>,
+    /// Bytes of the backup sets on the copy (as OceanBase reports each set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_backup_bytes: Option<i64>,
+    /// Bytes of the archive pieces copied whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_backup_bytes: Option<i64>,
 }
 
 /// The console's backup strategy states.

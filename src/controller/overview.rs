@@ -8,7 +8,7 @@ use super::conditions::api_time;
 use crate::{
     api::{backup_strategy::TenantBackupStatus, common::TimeWindow},
     observer::scn_time,
-    oceanbase::{BackupType, FileStatus, RoundStatus, Snapshot, TenantRow},
+    oceanbase::{BackupSetRow, BackupType, FileStatus, PieceRow, RoundStatus, Snapshot, TenantRow},
     windows::{LogRange, SetFile, windows},
 };
 
@@ -64,25 +64,10 @@ pub fn tenant_overview(
         .round(tenant.id)
         .filter(|r| r.status != RoundStatus::Stop && r.checkpoint_scn > 0);
     let checkpoint = round.map(|r| scn_time(r.checkpoint_scn));
-    let set_files: Vec<SetFile> = sets
-        .iter()
-        .map(|s| SetFile {
-            id: s.backup_set_id,
-            incremental: s.backup_type == BackupType::Inc,
-            prev_full: s.prev_full_backup_set_id,
-            prev_inc: s.prev_inc_backup_set_id,
-            start_replay_scn: s.start_replay_scn,
-            min_restore_scn: s.min_restore_scn,
-            usable: s.usable(),
-        })
-        .collect();
+    let set_files: Vec<SetFile> = sets.iter().map(|s| set_file(s, s.usable())).collect();
     let logs: Vec<LogRange> = pieces
         .iter()
-        .filter(|p| p.file_status == FileStatus::Available)
-        .map(|p| LogRange {
-            start_scn: p.start_scn,
-            checkpoint_scn: p.checkpoint_scn,
-        })
+        .filter_map(|p| log_range(p, u64::MAX))
         .collect();
     let kept = |file_status: &FileStatus| *file_status != FileStatus::Deleted;
     TenantBackupStatus {
@@ -93,13 +78,7 @@ pub fn tenant_overview(
         log_delay_seconds: round
             .and_then(|r| crate::observer::archive_lag(r, now))
             .map(|lag| lag.as_secs()),
-        recoverable_windows: windows(&set_files, &logs)
-            .into_iter()
-            .map(|w| TimeWindow {
-                from: api_time(scn_time(w.from_scn)),
-                to: api_time(scn_time(w.to_scn)),
-            })
-            .collect(),
+        recoverable_windows: time_windows(&set_files, &logs),
         data_backup_bytes: Some(
             sets.iter()
                 .filter(|s| kept(&s.file_status))
@@ -114,6 +93,74 @@ pub fn tenant_overview(
                 .sum(),
         ),
     }
+}
+
+/// The windows a restore from the strategy's second copy can reach for `tenant`: only the sets `on_copy`
+/// says are whole there, and the logs up to `log_until_scn` (the copy's checkpoint; none: no log copied).
+/// With the bytes of those sets, as OceanBase reports them.
+pub fn second_copy_windows(
+    snapshot: &Snapshot,
+    tenant: &TenantRow,
+    destinations: Destinations<'_>,
+    on_copy: impl Fn(&BackupSetRow) -> bool,
+    log_until_scn: Option<u64>,
+) -> (Vec<TimeWindow>, i64) {
+    let sets: Vec<(&BackupSetRow, bool)> = snapshot
+        .sets
+        .iter()
+        .filter(|s| s.tenant_id == tenant.id && lies_under(&s.path, destinations.data))
+        .map(|s| (s, s.usable() && on_copy(s)))
+        .collect();
+    let logs: Vec<LogRange> = log_until_scn
+        .map(|until| {
+            snapshot
+                .pieces
+                .iter()
+                .filter(|p| p.tenant_id == tenant.id && lies_under(&p.path, destinations.log))
+                .filter_map(|p| log_range(p, until))
+                .collect()
+        })
+        .unwrap_or_default();
+    let set_files: Vec<SetFile> = sets
+        .iter()
+        .map(|(s, copied)| set_file(s, *copied))
+        .collect();
+    let bytes = sets
+        .iter()
+        .filter(|(_, copied)| *copied)
+        .map(|(s, _)| s.output_bytes)
+        .sum();
+    (time_windows(&set_files, &logs), bytes)
+}
+
+fn set_file(set: &BackupSetRow, usable: bool) -> SetFile {
+    SetFile {
+        id: set.backup_set_id,
+        incremental: set.backup_type == BackupType::Inc,
+        prev_full: set.prev_full_backup_set_id,
+        prev_inc: set.prev_inc_backup_set_id,
+        start_replay_scn: set.start_replay_scn,
+        min_restore_scn: set.min_restore_scn,
+        usable,
+    }
+}
+
+/// The log an available piece holds, up to `until_scn`; none when it holds nothing before it.
+fn log_range(piece: &PieceRow, until_scn: u64) -> Option<LogRange> {
+    (piece.file_status == FileStatus::Available && piece.start_scn < until_scn).then(|| LogRange {
+        start_scn: piece.start_scn,
+        checkpoint_scn: piece.checkpoint_scn.min(until_scn),
+    })
+}
+
+fn time_windows(sets: &[SetFile], logs: &[LogRange]) -> Vec<TimeWindow> {
+    windows(sets, logs)
+        .into_iter()
+        .map(|w| TimeWindow {
+            from: api_time(scn_time(w.from_scn)),
+            to: api_time(scn_time(w.to_scn)),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -171,8 +218,9 @@ mod tests {
         log: "file:///archive?binding=optional",
     };
 
-    #[test]
-    fn the_overview_reads_backups_log_windows_and_sizes() {
+    /// Tenant 1002 archiving up to +900 s in three pieces, with a full set (+200), an incremental on it
+    /// (+500) and a failed full.
+    fn sample() -> (TenantRow, Snapshot) {
         let tenant = TenantRow {
             id: 1002,
             name: "tenant1".into(),
@@ -203,6 +251,49 @@ mod tests {
             ],
             ..Snapshot::default()
         };
+        (tenant, snapshot)
+    }
+
+    fn seconds(windows: &[TimeWindow]) -> Vec<(i64, i64)> {
+        windows
+            .iter()
+            .map(|w| (w.from.0.as_second(), w.to.0.as_second()))
+            .collect()
+    }
+
+    #[test]
+    fn the_second_copys_windows_stand_on_the_copied_sets_and_the_copied_log_only() {
+        let (tenant, snapshot) = sample();
+        let copied = |ids: &'static [i64]| move |s: &BackupSetRow| ids.contains(&s.backup_set_id);
+        let log_until = |seconds: u64| Some(BASE + seconds * S);
+        let windows = |ids, log| {
+            let (windows, bytes) = second_copy_windows(&snapshot, &tenant, OWN, copied(ids), log);
+            (seconds(&windows), bytes)
+        };
+        // The full set copied, the log up to +450: restorable from the full set's end to +450.
+        assert_eq!(
+            windows(&[1], log_until(450)),
+            (vec![(1_800_000_200, 1_800_000_450)], 40)
+        );
+        // Only the incremental copied: it cannot be restored without its full set.
+        assert_eq!(windows(&[2], log_until(900)), (vec![], 40));
+        // No log copied yet: a set alone is no window.
+        assert_eq!(windows(&[1, 2], None), (vec![], 80));
+        // The failed set never counts, copied or not; the copy never reaches past its own checkpoint.
+        assert_eq!(
+            windows(&[1, 2, 3], log_until(900)),
+            (vec![(1_800_000_200, 1_800_000_900)], 80)
+        );
+        assert_eq!(
+            windows(&[1, 2], log_until(50)),
+            (vec![], 80),
+            "the log stops before the set"
+        );
+    }
+
+    #[test]
+    fn the_overview_reads_backups_log_windows_and_sizes() {
+        let (tenant, snapshot) = sample();
         let now = Timestamp::from_second(1_800_000_905).expect("time");
         let overview = tenant_overview(&snapshot, &tenant, OWN, now);
         // A newer backup someone else took at another destination changes nothing (issue 13, defect 2:
@@ -228,13 +319,8 @@ mod tests {
             Some(1_800_000_900)
         );
         assert_eq!(overview.log_delay_seconds, Some(5));
-        let windows: Vec<(i64, i64)> = overview
-            .recoverable_windows
-            .iter()
-            .map(|w| (w.from.0.as_second(), w.to.0.as_second()))
-            .collect();
         assert_eq!(
-            windows,
+            seconds(&overview.recoverable_windows),
             [(1_800_000_200, 1_800_000_900)],
             "the failed set adds nothing"
         );

@@ -64,6 +64,27 @@ async fn a_pass_copies_older_sets_and_repairs_an_object_damaged_on_the_copy() {
     })
     .await;
     assert_eq!(overview.repaired_objects, None, "nothing was damaged yet");
+    // The older set, found whole by the pass, and the archive copied past it: a restore from the copy
+    // alone reaches from where the tenant's own window starts, never past the first destination.
+    let (own, copy) = eventually("a recoverable window on the copy", 2 * WAIT, || async {
+        let status = world.read::<BackupStrategy>("late").await?.status?;
+        let own = status.tenants.first()?.recoverable_windows.first()?.clone();
+        let copy = status.second_backup?.tenants.into_iter().next()?;
+        (!copy.recoverable_windows.is_empty()).then_some((own, copy))
+    })
+    .await;
+    assert_eq!(copy.name, "tenant1");
+    assert_eq!(copy.recoverable_windows[0].from, own.from);
+    assert!(
+        copy.recoverable_windows[0].to.0 <= own.to.0,
+        "{copy:?} past {own:?}"
+    );
+    assert!(copy.data_backup_bytes > Some(0), "{copy:?}");
+    let end = world.operator.sample_with(
+        "obbackup_second_recoverable_window_end_timestamp_seconds",
+        "tenant=\"tenant1\"",
+    );
+    assert!(end.is_some(), "no metric of the copy's window");
     let data = "logstream_1/major_data/macro_block_data.0";
     let good = std::fs::read(first.join(data)).expect("the first destination's object");
     assert_eq!(std::fs::read(copied.join(data)).expect("the copy"), good);

@@ -190,48 +190,85 @@ impl Reconcile for BackupStrategy {
     }
 }
 
-/// The overview as metrics: each tenant's newest recoverable window and storage, the next scheduled run.
+type Series<L> =
+    prometheus_client::metrics::family::Family<L, prometheus_client::metrics::gauge::Gauge>;
+
+/// One copy of a tenant's backups as metrics: its newest recoverable window (start, end) and its data and
+/// log bytes.
+fn record_copy(
+    [start, end]: [&Series<crate::metrics::TenantLabels>; 2],
+    storage: &Series<crate::metrics::StorageLabels>,
+    namespace: &str,
+    cluster: &str,
+    tenant: &str,
+    (windows, [data, log]): (&[crate::api::common::TimeWindow], [Option<i64>; 2]),
+) {
+    let labels = crate::metrics::TenantLabels {
+        namespace: namespace.to_string(),
+        cluster: cluster.to_string(),
+        tenant: tenant.to_string(),
+    };
+    if let Some(window) = windows.last() {
+        start.get_or_create(&labels).set(window.from.0.as_second());
+        end.get_or_create(&labels).set(window.to.0.as_second());
+    }
+    for (kind, bytes) in [("data", data), ("log", log)] {
+        if let Some(bytes) = bytes {
+            let labels = crate::metrics::StorageLabels {
+                namespace: namespace.to_string(),
+                cluster: cluster.to_string(),
+                tenant: tenant.to_string(),
+                kind: kind.into(),
+            };
+            storage.get_or_create(&labels).set(bytes);
+        }
+    }
+}
+
+/// The overview as metrics: each tenant's newest recoverable window and storage, on the first destinations
+/// and on the second copy, and the next scheduled run.
 fn record_metrics(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
     status: &BackupStrategyStatus,
 ) {
-    use crate::metrics::{StorageLabels, StrategyLabels, TenantLabels};
+    use crate::metrics::StrategyLabels;
     let metrics = &ctx.metrics;
     let cluster = &strategy.spec.cluster.name;
+    let first = [
+        &metrics.recoverable_window_start,
+        &metrics.recoverable_window_end,
+    ];
     for tenant in &status.tenants {
-        let labels = TenantLabels {
-            namespace: namespace.to_string(),
-            cluster: cluster.clone(),
-            tenant: tenant.name.clone(),
-        };
-        if let Some(window) = tenant.recoverable_windows.last() {
-            metrics
-                .recoverable_window_start
-                .get_or_create(&labels)
-                .set(window.from.0.as_second());
-            metrics
-                .recoverable_window_end
-                .get_or_create(&labels)
-                .set(window.to.0.as_second());
-        }
-        for (kind, bytes) in [
-            ("data", tenant.data_backup_bytes),
-            ("log", tenant.log_backup_bytes),
-        ] {
-            if let Some(bytes) = bytes {
-                metrics
-                    .backup_storage_bytes
-                    .get_or_create(&StorageLabels {
-                        namespace: namespace.to_string(),
-                        cluster: cluster.clone(),
-                        tenant: tenant.name.clone(),
-                        kind: kind.into(),
-                    })
-                    .set(bytes);
-            }
-        }
+        let bytes = [tenant.data_backup_bytes, tenant.log_backup_bytes];
+        let copy = (tenant.recoverable_windows.as_slice(), bytes);
+        record_copy(
+            first,
+            &metrics.backup_storage_bytes,
+            namespace,
+            cluster,
+            &tenant.name,
+            copy,
+        );
+    }
+    let second_series = [
+        &metrics.second_recoverable_window_start,
+        &metrics.second_recoverable_window_end,
+    ];
+    let second = status.second_backup.as_ref().map(|s| s.tenants.as_slice());
+    for tenant in second.unwrap_or_default() {
+        let bytes = [tenant.data_backup_bytes, tenant.log_backup_bytes];
+        let copy = (tenant.recoverable_windows.as_slice(), bytes);
+        let storage = &metrics.second_backup_storage_bytes;
+        record_copy(
+            second_series,
+            storage,
+            namespace,
+            cluster,
+            &tenant.name,
+            copy,
+        );
     }
     metrics.strategy_recorded(
         namespace,

@@ -16,10 +16,15 @@ use super::super::{Context, Error, reason::Reason, references};
 use crate::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, LogBackup,
-        backup_strategy::SecondBackupOverview, common::SecondCopyPhase,
+        backup_strategy::{SecondBackupOverview, SecondTenantCopy},
+        common::SecondCopyPhase,
     },
-    controller::{backup_task::second::settled, conditions::api_time},
-    oceanbase::{FileStatus, SetStatus, Snapshot},
+    controller::{
+        backup_task::second::settled,
+        conditions::api_time,
+        overview::{Destinations, second_copy_windows},
+    },
+    oceanbase::{BackupSetRow, FileStatus, SetStatus, Snapshot},
     storage::{
         copies::{CopyRequest, CopyState, Work},
         tree_under,
@@ -88,8 +93,8 @@ pub async fn follow_cleanups(
     Ok(())
 }
 
-/// Verifies (and completes) the second copy of the sets of `tenants`, one set at a time, once per period;
-/// returns the strategy's overview of its second copy.
+/// The strategy's overview of its second copy (each tenant's recoverable windows and bytes there, how far
+/// its archive is behind), after the verification pass of the period has moved on ([`verify_pass`]).
 pub async fn verify_copies(
     ctx: &Context,
     namespace: &str,
@@ -98,9 +103,9 @@ pub async fn verify_copies(
     tenants: &[String],
 ) -> Result<Option<SecondBackupOverview>, Error> {
     let spec = &strategy.spec;
-    let Some(second) = &spec.second_backup else {
+    if spec.second_backup.is_none() {
         return Ok(None);
-    };
+    }
     let name = strategy.metadata.name.as_deref().unwrap_or_default();
     let previous = strategy
         .status
@@ -110,7 +115,7 @@ pub async fn verify_copies(
     let mut overview = SecondBackupOverview {
         log_checkpoint_time: None,
         log_delay_seconds: None,
-        ..previous.clone()
+        ..previous
     };
     let archives = ctx
         .catalog
@@ -127,29 +132,107 @@ pub async fn verify_copies(
         .filter_map(|c| c.checkpoint_time.clone())
         .min_by_key(|t| t.0);
     overview.log_delay_seconds = copies.iter().filter_map(|c| c.delay_seconds).max();
-
-    let Some(every) = second.verify_interval() else {
-        return Ok(Some(overview));
-    };
-    let now = crate::clock::now();
-    let every_s = every.as_secs().max(1);
-    let period = u64::try_from(now.as_second()).unwrap_or(0) / every_s;
-    let period_start =
-        Timestamp::from_second(i64::try_from(period * every_s).unwrap_or(0)).unwrap_or(now);
-    if previous
-        .last_verified_at
-        .as_ref()
-        .is_some_and(|t| t.0 >= period_start)
-    {
-        return Ok(Some(overview));
-    }
     let tasks = ctx
         .catalog
         .list_where(namespace, |t: &BackupTask| {
             t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
         })
         .await?;
-    let left_alone = left_to_their_tasks(&tasks, period_start);
+    verify_pass(
+        ctx,
+        namespace,
+        strategy,
+        snapshot,
+        tenants,
+        &tasks,
+        &mut overview,
+    )
+    .await?;
+    overview.tenants = tenants
+        .iter()
+        .filter_map(|name| {
+            let tenant = snapshot.tenant(name)?;
+            let log_copy = archives
+                .iter()
+                .find(|l| &l.spec.tenant == name)
+                .and_then(|l| l.status.as_ref()?.second_backup.as_ref());
+            let verified_at = overview.last_verified_at.as_ref().map(|t| t.0);
+            let (recoverable_windows, data_bytes) = second_copy_windows(
+                snapshot,
+                tenant,
+                Destinations {
+                    data: &spec.data_destination.uri,
+                    log: &spec.log_destination.uri,
+                },
+                |set| on_copy(set, name, &tasks, verified_at),
+                log_copy
+                    .and_then(|c| c.checkpoint_time.as_ref())
+                    .and_then(|t| u64::try_from(t.0.as_nanosecond()).ok()),
+            );
+            Some(SecondTenantCopy {
+                name: name.clone(),
+                recoverable_windows,
+                data_backup_bytes: Some(data_bytes),
+                log_backup_bytes: log_copy.and_then(|c| c.bytes),
+            })
+        })
+        .collect();
+    Ok(Some(overview))
+}
+
+/// Whether backup set `set` of `tenant` is whole on the second copy: its BackupTask copied it, or — when
+/// no task is copying it now — it ended before the last verification pass, which found or made it whole.
+fn on_copy(
+    set: &BackupSetRow,
+    tenant: &str,
+    tasks: &[BackupTask],
+    verified_at: Option<Timestamp>,
+) -> bool {
+    let copy = tasks
+        .iter()
+        .filter(|t| t.spec.tenant == tenant)
+        .filter_map(|t| t.status.as_ref())
+        .find(|s| s.backup_set_id == Some(set.backup_set_id))
+        .and_then(|s| s.second_backup.as_ref());
+    match copy {
+        Some(c) if c.phase == Some(SecondCopyPhase::Completed) => true,
+        Some(c) if !settled(Some(c)) => false,
+        _ => verified_at.zip(set.end).is_some_and(|(at, end)| end < at),
+    }
+}
+
+/// Once per `verifyEvery`, reads every set of `tenants` back from the second destination, one set at a
+/// time, and copies again what is damaged, lost or missing; records the pass in `overview`.
+async fn verify_pass(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    snapshot: &Snapshot,
+    tenants: &[String],
+    tasks: &[BackupTask],
+    overview: &mut SecondBackupOverview,
+) -> Result<(), Error> {
+    let spec = &strategy.spec;
+    let Some(second) = &spec.second_backup else {
+        return Ok(());
+    };
+    let name = strategy.metadata.name.as_deref().unwrap_or_default();
+    let Some(every) = second.verify_interval() else {
+        return Ok(());
+    };
+    let now = crate::clock::now();
+    let every_s = every.as_secs().max(1);
+    let period = u64::try_from(now.as_second()).unwrap_or(0) / every_s;
+    let period_start =
+        Timestamp::from_second(i64::try_from(period * every_s).unwrap_or(0)).unwrap_or(now);
+    if overview
+        .last_verified_at
+        .as_ref()
+        .is_some_and(|t| t.0 >= period_start)
+    {
+        return Ok(());
+    }
+    let left_alone = left_to_their_tasks(tasks, period_start);
     let ids: Vec<i64> = tenants
         .iter()
         .filter_map(|name| snapshot.tenant(name).map(|t| t.id))
@@ -211,7 +294,7 @@ pub async fn verify_copies(
         }
         match state {
             CopyState::Done(_) => verified += 1,
-            CopyState::Running { .. } => return Ok(Some(overview)),
+            CopyState::Running { .. } => return Ok(()),
             CopyState::Failed { message, .. } => {
                 tracing::warn!(tree, message, "verifying the second copy failed; retrying");
                 passed = false;
@@ -222,7 +305,7 @@ pub async fn verify_copies(
         overview.last_verified_at = Some(api_time(now));
         overview.verified_sets = Some(verified);
     }
-    Ok(Some(overview))
+    Ok(())
 }
 
 /// Sets whose BackupTask is still copying them (false), or copied them within the period that began at
@@ -285,4 +368,69 @@ async fn repaired(
         },
     )
     .await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oceanbase::State;
+    use serde_json::json;
+
+    fn task(tenant: &str, set: i64, copy: Option<&str>) -> BackupTask {
+        serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask", "metadata": {"name": "t"},
+            "spec": {"tenant": tenant, "mode": "Full"},
+            "status": {"phase": "Completed", "backupSetId": set, "secondBackup": copy.map(|p| json!({"phase": p}))},
+        }))
+        .expect("task")
+    }
+
+    fn set(id: i64, end: i64) -> BackupSetRow {
+        BackupSetRow {
+            tenant_id: 1002,
+            backup_set_id: id,
+            backup_type: State::of("FULL"),
+            status: State::of("SUCCESS"),
+            file_status: State::of("AVAILABLE"),
+            input_bytes: 0,
+            output_bytes: 0,
+            end: Some(Timestamp::from_second(end).expect("time")),
+            path: String::new(),
+            prev_full_backup_set_id: 0,
+            prev_inc_backup_set_id: 0,
+            start_replay_scn: 0,
+            min_restore_scn: 0,
+        }
+    }
+
+    #[test]
+    fn a_set_is_on_the_copy_once_its_task_copied_it_or_a_later_pass_found_it_and_no_task_is_copying_it()
+     {
+        let verified = Some(Timestamp::from_second(1_000).expect("time"));
+        let on =
+            |tasks: &[BackupTask], end, verified| on_copy(&set(1, end), "tenant1", tasks, verified);
+        assert!(
+            on(&[task("tenant1", 1, Some("Completed"))], 2_000, None),
+            "its task copied it"
+        );
+        assert!(
+            !on(&[task("tenant1", 1, Some("InProgress"))], 500, verified),
+            "still being copied"
+        );
+        assert!(
+            on(&[task("tenant1", 1, Some("Failed"))], 500, verified),
+            "the pass made it whole"
+        );
+        assert!(
+            on(&[], 500, verified),
+            "taken before secondBackup was set, found by the pass"
+        );
+        assert!(
+            !on(&[], 1_500, verified),
+            "ended after the pass, no task copied it"
+        );
+        assert!(!on(&[], 500, None), "no pass yet");
+        // Set ids are per tenant: another tenant's task with the same id says nothing about this one.
+        assert!(!on(&[task("tenant2", 1, Some("Completed"))], 2_000, None));
+    }
 }
