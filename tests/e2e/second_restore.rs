@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
-    recovery::recovery,
+    recovery::{recovery, restore_jobs},
     second::{assert_same_tree, backed_up, copied},
     simulator,
     world::{GIB, WAIT, World, strategy},
@@ -33,14 +33,10 @@ async fn archive_copied_past(world: &World, archive: &str, time: jiff::Timestamp
 
 /// The FROM and the set list of obsim's restore into `tenant`.
 fn restore_of(world: &World, tenant: &str) -> (String, String) {
-    let cluster = simulator::cluster(&world.node);
-    cluster
-        .restores
-        .jobs
-        .iter()
-        .chain(&cluster.restores.history)
-        .find(|j| j.tenant_name == tenant)
-        .map(|j| (j.backup_dest.clone(), j.backup_set_list.clone()))
+    restore_jobs(world, tenant)
+        .into_iter()
+        .next()
+        .map(|j| (j.backup_dest, j.backup_set_list))
         .expect("the restore job")
 }
 

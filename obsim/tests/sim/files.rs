@@ -5,28 +5,47 @@ use std::path::Path;
 
 use crate::common::*;
 use mysql_async::{Conn, prelude::Queryable};
-use obsim::model::{
-    Version,
-    files::{Files, SCALE},
+use obsim::{
+    engine::SharedCluster,
+    model::{
+        Version,
+        files::{Files, SCALE},
+    },
 };
 
 const DAY: i64 = 86_400;
 
-fn data_bytes(set: &Path) -> u64 {
-    std::fs::read_dir(set.join("logstream_1/major_data"))
-        .expect("data directory")
+/// Bytes of the files directly in `dir`.
+fn bytes_in(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("the directory")
         .map(|e| e.expect("entry").metadata().expect("metadata").len())
         .sum()
 }
 
-#[tokio::test]
-async fn a_succeeded_set_is_written_in_oceanbases_layout_and_removed_when_deleted() {
-    let root = std::env::temp_dir().join(format!("obsim-files-{}", std::process::id()));
+fn data_bytes(set: &Path) -> u64 {
+    bytes_in(&set.join("logstream_1/major_data"))
+}
+
+fn log_bytes(piece: &Path) -> u64 {
+    bytes_in(&piece.join("logstream_1/log"))
+}
+
+/// A cluster writing its backup files under a fresh `root` (named after `name`), tenant1 archiving: the
+/// root, the connection and the cluster.
+async fn archiving_with_files(name: &str) -> (std::path::PathBuf, Conn, SharedCluster) {
+    let root = std::env::temp_dir().join(format!("obsim-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
     cluster.lock().unwrap_or_else(|p| p.into_inner()).files = Some(Files::new(&root));
     let mut conn = Conn::new(opts).await.expect("connect");
     archiving_tenant1(&mut conn, &cluster).await;
+    (root, conn, cluster)
+}
+
+#[tokio::test]
+async fn a_succeeded_set_is_written_in_oceanbases_layout_and_removed_when_deleted() {
+    let (root, mut conn, cluster) = archiving_with_files("files").await;
     let full = completed_backup(&mut conn, &cluster, false).await;
     let inc = completed_backup(&mut conn, &cluster, true).await;
     let sizes: Vec<(i64, u64)> = conn
@@ -85,21 +104,9 @@ async fn pieces(conn: &mut Conn) -> Vec<(String, u64, u64, String)> {
     .expect("pieces")
 }
 
-fn log_bytes(piece: &Path) -> u64 {
-    std::fs::read_dir(piece.join("logstream_1/log"))
-        .expect("log directory")
-        .map(|e| e.expect("entry").metadata().expect("metadata").len())
-        .sum()
-}
-
 #[tokio::test]
 async fn archive_pieces_grow_on_disk_as_the_views_say_and_freeze_with_their_info() {
-    let root = std::env::temp_dir().join(format!("obsim-pieces-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
-    cluster.lock().unwrap_or_else(|p| p.into_inner()).files = Some(Files::new(&root));
-    let mut conn = Conn::new(opts).await.expect("connect");
-    archiving_tenant1(&mut conn, &cluster).await;
+    let (root, mut conn, cluster) = archiving_with_files("pieces").await;
     let local = |path: &str| root.join(path.strip_prefix("file:///").expect("a file:// piece"));
 
     step(&cluster, 600);
@@ -162,12 +169,7 @@ fn copy_tree(from: &Path, to: &Path) {
 
 #[tokio::test]
 async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
-    let root = std::env::temp_dir().join(format!("obsim-copied-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
-    cluster.lock().unwrap_or_else(|p| p.into_inner()).files = Some(Files::new(&root));
-    let mut conn = Conn::new(opts).await.expect("connect");
-    archiving_tenant1(&mut conn, &cluster).await;
+    let (root, mut conn, cluster) = archiving_with_files("copied").await;
     let full = completed_backup(&mut conn, &cluster, false).await;
     step(&cluster, 600);
     let _ = pieces(&mut conn).await;

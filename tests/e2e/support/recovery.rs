@@ -74,8 +74,8 @@ pub fn recovery(name: &str, tenant: &str, until: Value, extra: Value) -> Value {
     })
 }
 
-/// Restore jobs (running and finished) of a target tenant name in obsim.
-pub fn restores_of(world: &World, tenant: &str) -> usize {
+/// Restore jobs (running, then finished) of a target tenant name in obsim.
+pub fn restore_jobs(world: &World, tenant: &str) -> Vec<obsim::model::restore::RestoreJob> {
     let cluster = simulator::cluster(&world.node);
     cluster
         .restores
@@ -83,5 +83,11 @@ pub fn restores_of(world: &World, tenant: &str) -> usize {
         .iter()
         .chain(&cluster.restores.history)
         .filter(|j| j.tenant_name == tenant)
-        .count()
+        .cloned()
+        .collect()
+}
+
+/// How many restore jobs (running and finished) a target tenant name has in obsim.
+pub fn restores_of(world: &World, tenant: &str) -> usize {
+    restore_jobs(world, tenant).len()
 }

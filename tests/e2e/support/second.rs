@@ -30,8 +30,8 @@ pub async fn completed(world: &World, task: &str) -> (BackupTaskStatus, String) 
     let set = done
         .storage_directory
         .as_deref()
-        .and_then(|d| d.rsplit('/').next())
-        .map(|d| d.split('?').next().unwrap_or(d).to_string())
+        .and_then(|d| d.split('?').next()?.rsplit('/').next())
+        .map(str::to_string)
         .expect("the set's directory");
     (done, set)
 }
