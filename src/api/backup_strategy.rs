@@ -138,6 +138,13 @@ pub struct SecondBackup {
     #[schemars(length(min = 2, max = 8))]
     #[x_kube(validation = Rule::new("self.matches('^[1-9][0-9]*(m|h|d)$')").message("verifyEvery must be minutes, hours or days, e.g. 30m, 12h or 7d"))]
     pub verify_every: String,
+    /// Whether the copy follows the first destination's cleanups (the default): a backup set or archive
+    /// piece OceanBase deletes there (by the retention policy or a CleanupTask) is deleted from the second
+    /// destination too. `false` keeps everything copied, for a longer retention offsite (bound it with the
+    /// second storage's own lifecycle rules); the copy's recoverable windows still count only what the first
+    /// destination lists.
+    #[serde(default = "default_true")]
+    pub follow_cleanup: bool,
 }
 
 fn default_copy_concurrency() -> i32 {

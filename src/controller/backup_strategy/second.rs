@@ -15,7 +15,7 @@ use kube::runtime::events::{Event, EventType};
 use super::super::{Context, Error, reason::Reason, references};
 use crate::{
     api::{
-        BackupStrategy, BackupTask, BackupTaskPhase, LogBackup,
+        BackupStrategy, BackupStrategySpec, BackupTask, BackupTaskPhase, LogBackup,
         backup_strategy::{SecondBackupOverview, SecondTenantCopy},
         common::SecondCopyPhase,
     },
@@ -44,24 +44,11 @@ pub async fn follow_cleanups(
     let Some(second) = &spec.second_backup else {
         return Ok(());
     };
-    let ids: Vec<i64> = tenants
-        .iter()
-        .filter_map(|name| snapshot.tenant(name).map(|t| t.id))
-        .collect();
-    let sets = snapshot
-        .sets
-        .iter()
-        .filter(|s| ids.contains(&s.tenant_id) && s.file_status == FileStatus::Deleted)
-        .filter_map(|s| tree_under(&spec.data_destination.uri, &s.path));
-    let pieces = snapshot
-        .pieces
-        .iter()
-        .filter(|p| ids.contains(&p.tenant_id) && p.file_status == FileStatus::Deleted)
-        .filter_map(|p| tree_under(&spec.log_destination.uri, &p.path));
+    let (sets, pieces) = deleted_trees(spec, snapshot, tenants);
     let name = strategy.metadata.name.as_deref().unwrap_or_default();
     for (destination, trees) in [
-        (&second.data_destination, sets.collect::<Vec<_>>()),
-        (&second.log_destination, pieces.collect()),
+        (&second.data_destination, sets),
+        (&second.log_destination, pieces),
     ] {
         if trees.is_empty() {
             continue;
@@ -91,6 +78,37 @@ pub async fn follow_cleanups(
         }
     }
     Ok(())
+}
+
+/// The set and piece directories of `tenants` OceanBase deleted, to delete from the second data and log
+/// destinations — none when the copy keeps them (`followCleanup: false`).
+fn deleted_trees(
+    spec: &BackupStrategySpec,
+    snapshot: &Snapshot,
+    tenants: &[String],
+) -> (Vec<String>, Vec<String>) {
+    if !spec
+        .second_backup
+        .as_ref()
+        .is_some_and(|s| s.follow_cleanup)
+    {
+        return (Vec::new(), Vec::new());
+    }
+    let ids: Vec<i64> = tenants
+        .iter()
+        .filter_map(|name| snapshot.tenant(name).map(|t| t.id))
+        .collect();
+    let sets = snapshot
+        .sets
+        .iter()
+        .filter(|s| ids.contains(&s.tenant_id) && s.file_status == FileStatus::Deleted)
+        .filter_map(|s| tree_under(&spec.data_destination.uri, &s.path));
+    let pieces = snapshot
+        .pieces
+        .iter()
+        .filter(|p| ids.contains(&p.tenant_id) && p.file_status == FileStatus::Deleted)
+        .filter_map(|p| tree_under(&spec.log_destination.uri, &p.path));
+    (sets.collect(), pieces.collect())
 }
 
 /// The strategy's overview of its second copy (each tenant's recoverable windows and bytes there, how far
@@ -401,6 +419,49 @@ mod tests {
             start_replay_scn: 0,
             min_restore_scn: 0,
         }
+    }
+
+    #[test]
+    fn cleanups_are_followed_on_the_copy_unless_the_copy_keeps_everything() {
+        let spec = |follow: &str| -> BackupStrategySpec {
+            serde_norway::from_str(&format!(
+                "cluster: {{name: obcluster, connectionSecret: ob}}\n\
+                 dataDestination: {{uri: 'file:///d'}}\nlogDestination: {{uri: 'file:///a'}}\n\
+                 schedule: {{timeZone: UTC, full: '0 1 * * 0'}}\n\
+                 secondBackup: {{dataDestination: {{uri: 'file:///d2'}}, logDestination: {{uri: 'file:///a2'}}{follow}}}"
+            ))
+            .expect("spec")
+        };
+        let mut deleted = set(1, 0);
+        deleted.file_status = State::of("DELETED");
+        deleted.path = "file:///d/backup_set_1_full".into();
+        let mut kept = set(2, 0);
+        kept.path = "file:///d/backup_set_2_full".into();
+        let snapshot = Snapshot {
+            tenants: vec![crate::oceanbase::TenantRow {
+                id: 1002,
+                name: "tenant1".into(),
+                status: State::of("NORMAL"),
+                role: State::of("PRIMARY"),
+                archivelog: true,
+            }],
+            sets: vec![deleted, kept],
+            ..Snapshot::default()
+        };
+        let tenants = ["tenant1".to_string()];
+        assert_eq!(
+            deleted_trees(&spec(""), &snapshot, &tenants),
+            (vec!["backup_set_1_full".to_string()], vec![]),
+            "followCleanup defaults to true"
+        );
+        assert_eq!(
+            deleted_trees(&spec(", followCleanup: false"), &snapshot, &tenants),
+            (vec![], vec![])
+        );
+        assert_eq!(
+            deleted_trees(&spec(""), &snapshot, &["tenant2".to_string()]),
+            (vec![], vec![])
+        );
     }
 
     #[test]
