@@ -80,11 +80,14 @@ async fn a_pass_copies_older_sets_and_repairs_an_object_damaged_on_the_copy() {
         "{copy:?} past {own:?}"
     );
     assert!(copy.data_backup_bytes > Some(0), "{copy:?}");
-    let end = world.operator.sample_with(
-        "obbackup_second_recoverable_window_end_timestamp_seconds",
-        "tenant=\"tenant1\"",
-    );
-    assert!(end.is_some(), "no metric of the copy's window");
+    // The metric follows within the same reconcile (set just after the status is written).
+    eventually("the copy's window as a metric", WAIT, || async {
+        world.operator.sample_with(
+            "obbackup_second_recoverable_window_end_timestamp_seconds",
+            "tenant=\"tenant1\"",
+        )
+    })
+    .await;
     let data = "logstream_1/major_data/macro_block_data.0";
     let good = std::fs::read(first.join(data)).expect("the first destination's object");
     assert_eq!(std::fs::read(copied.join(data)).expect("the copy"), good);
