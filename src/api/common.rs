@@ -181,10 +181,17 @@ pub struct SecondCopy {
 /// Where a second copy stands.
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum SecondCopyPhase {
+    /// Waiting to start (e.g. for the second destination's Secret).
     Pending,
+    /// Copying, or waiting for an unreachable storage to come back.
     InProgress,
+    /// Every object copied and read back identical.
     Completed,
+    /// A copy that cannot be right (an object read back differs, a set outside its destination).
     Failed,
+    /// A BackupTask's copy stopped by `cancel: true`: what was copied stays on the second destination,
+    /// the copy does not count, and the strategy's verification leaves the set alone.
+    Canceled,
 }
 
 /// Where a task came from: the console's "Backup Task Source".

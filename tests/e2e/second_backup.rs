@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use ob_backup_operator::api::{
-    BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, common::SecondCopyPhase,
+    BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, common::SecondCopyPhase,
 };
 use serde_json::json;
 
@@ -121,6 +121,80 @@ fn complete_files(dir: &Path, first: &Path) -> Vec<(String, std::time::SystemTim
             (copy.len() == source.len()).then_some((name, written))
         })
         .collect()
+}
+
+/// Each file under `dir` with its size.
+fn sizes(dir: &Path) -> Vec<(String, u64)> {
+    files(dir)
+        .into_iter()
+        .map(|name| {
+            let size = std::fs::metadata(dir.join(&name)).map_or(0, |m| m.len());
+            (name, size)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_copy_which_then_never_counts() {
+    let Some((s3, world, share)) = given_a_strategy_with_a_second_copy(
+        "second-cancel",
+        4 * GIB,
+        "stop",
+        json!({"concurrency": 1, "bandwidthLimit": "256Ki"}),
+    )
+    .await
+    else {
+        return;
+    };
+    let (_, set) = backed_up(&world, "now", "stop").await;
+    let first = share.join(format!("backup/stop/data/{set}"));
+    let copy = s3.file(BUCKET, &format!("ob/data/{set}"));
+    eventually("an object copied", WAIT, || async {
+        (!complete_files(&copy, &first).is_empty()).then_some(())
+    })
+    .await;
+    world
+        .patch_spec("BackupTask", "now", json!({"cancel": true}))
+        .await;
+    let canceled = eventually("the copy to be canceled", WAIT, || async {
+        let copy = world
+            .read::<BackupTask>("now")
+            .await?
+            .status?
+            .second_backup?;
+        (copy.phase == Some(SecondCopyPhase::Canceled)).then_some(copy)
+    })
+    .await;
+    assert!(canceled.ended_at.is_some(), "{canceled:?}");
+    let task = world.read::<BackupTask>("now").await.expect("task");
+    assert_eq!(
+        task.status.and_then(|s| s.phase),
+        Some(BackupTaskPhase::Completed),
+        "the backup itself stays Completed"
+    );
+    // Nothing more is written: at 256 KiB/s a copy still running would add a 256 KiB object within about
+    // a second (an observation window, not a synchronisation).
+    let stopped = sizes(&copy);
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(sizes(&copy), stopped, "the copy went on after the cancel");
+    assert!(
+        complete_files(&copy, &first).len() < files(&first).len(),
+        "the copy was not cut"
+    );
+    // The strategy never counts the set as on the copy.
+    let overview = eventually("the strategy's second-copy overview", WAIT, || async {
+        let overview = world
+            .read::<BackupStrategy>("stop")
+            .await?
+            .status?
+            .second_backup?;
+        overview.tenants.into_iter().next()
+    })
+    .await;
+    assert_eq!(overview.data_backup_bytes, Some(0), "{overview:?}");
+    assert!(overview.recoverable_windows.is_empty(), "{overview:?}");
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
 }
 
 #[tokio::test]

@@ -214,6 +214,7 @@ fn on_copy(
         .and_then(|s| s.second_backup.as_ref());
     match copy {
         Some(c) if c.phase == Some(SecondCopyPhase::Completed) => true,
+        Some(c) if c.phase == Some(SecondCopyPhase::Canceled) => false,
         Some(c) if !settled(Some(c)) => false,
         _ => verified_at.zip(set.end).is_some_and(|(at, end)| end < at),
     }
@@ -273,7 +274,9 @@ async fn verify_pass(
         let Some(tree) = tree_under(&spec.data_destination.uri, &set.path) else {
             continue;
         };
-        if let Some(copied) = left_alone.get(&set.backup_set_id) {
+        let tenant = snapshot.tenants.iter().find(|t| t.id == set.tenant_id);
+        let tenant = tenant.map(|t| t.name.as_str()).unwrap_or_default();
+        if let Some(copied) = left_alone.get(&(tenant, set.backup_set_id)) {
             verified += i64::from(*copied);
             continue;
         }
@@ -326,9 +329,9 @@ async fn verify_pass(
     Ok(())
 }
 
-/// Sets whose BackupTask is still copying them (false), or copied them within the period that began at
-/// `since` (true).
-fn left_to_their_tasks(tasks: &[BackupTask], since: Timestamp) -> HashMap<i64, bool> {
+/// Sets (tenant, set id) the pass leaves to their BackupTask: still copying them or whose copy was
+/// canceled (false), or copied them within the period that began at `since` (true).
+fn left_to_their_tasks(tasks: &[BackupTask], since: Timestamp) -> HashMap<(&str, i64), bool> {
     tasks
         .iter()
         .filter_map(|task| {
@@ -339,11 +342,12 @@ fn left_to_their_tasks(tasks: &[BackupTask], since: Timestamp) -> HashMap<i64, b
             let copying = status.phase == Some(BackupTaskPhase::Completed)
                 && copy.is_some()
                 && !settled(copy);
+            let canceled = copy.is_some_and(|c| c.phase == Some(SecondCopyPhase::Canceled));
             let fresh = copy.is_some_and(|c| {
                 c.phase == Some(SecondCopyPhase::Completed)
                     && c.ended_at.as_ref().is_some_and(|t| t.0 >= since)
             });
-            (copying || fresh).then_some((id, fresh))
+            (copying || canceled || fresh).then_some(((task.spec.tenant.as_str(), id), fresh))
         })
         .collect()
 }
@@ -422,6 +426,44 @@ mod tests {
     }
 
     #[test]
+    fn the_pass_leaves_a_set_to_its_task_only_for_that_tenant_and_a_canceled_copy_alone() {
+        let since = Timestamp::from_second(1_000).expect("time");
+        let mut fresh = task("tenant1", 3, Some("Completed"));
+        if let Some(copy) = fresh.status.as_mut().and_then(|s| s.second_backup.as_mut()) {
+            copy.ended_at = Some(api_time(Timestamp::from_second(1_500).expect("time")));
+        }
+        let tasks = [
+            task("tenant1", 1, Some("InProgress")),
+            task("tenant1", 2, Some("Canceled")),
+            fresh,
+            task("tenant1", 4, Some("Failed")),
+        ];
+        let left = left_to_their_tasks(&tasks, since);
+        assert_eq!(
+            left.get(&("tenant1", 1)),
+            Some(&false),
+            "its task is copying it"
+        );
+        assert_eq!(
+            left.get(&("tenant1", 2)),
+            Some(&false),
+            "its copy was canceled"
+        );
+        assert_eq!(
+            left.get(&("tenant1", 3)),
+            Some(&true),
+            "copied within the period"
+        );
+        assert_eq!(
+            left.get(&("tenant1", 4)),
+            None,
+            "a failed copy is the pass's to repair"
+        );
+        // Set ids are per tenant: tenant2's set 1 is the pass's, whatever tenant1's task does.
+        assert_eq!(left.get(&("tenant2", 1)), None);
+    }
+
+    #[test]
     fn cleanups_are_followed_on_the_copy_unless_the_copy_keeps_everything() {
         let spec = |follow: &str| -> BackupStrategySpec {
             serde_norway::from_str(&format!(
@@ -481,6 +523,10 @@ mod tests {
         assert!(
             on(&[task("tenant1", 1, Some("Failed"))], 500, verified),
             "the pass made it whole"
+        );
+        assert!(
+            !on(&[task("tenant1", 1, Some("Canceled"))], 500, verified),
+            "a canceled copy never counts"
         );
         assert!(
             on(&[], 500, verified),

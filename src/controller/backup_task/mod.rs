@@ -65,7 +65,8 @@ impl Task for BackupTask {
         })
     }
 
-    /// A completed set of a strategy with a second backup is copied there, in the background.
+    /// A completed set of a strategy with a second backup is copied there, in the background; `cancel: true`
+    /// stops the copy.
     async fn background(
         &self,
         ctx: &Context,
@@ -86,6 +87,11 @@ impl Task for BackupTask {
         }
         let key = format!("{namespace}/{}", self.name_any());
         let now = crate::clock::now();
+        if self.spec.cancel {
+            ctx.copies.forget(&key);
+            status.second_backup = Some(second::canceled(previous, now));
+            return Ok(());
+        }
         let directory = status.storage_directory.clone().unwrap_or_default();
         let Some(tree) = crate::storage::tree_under(&target.destination.uri, &directory) else {
             status.second_backup = Some(SecondCopy {

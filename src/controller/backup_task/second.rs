@@ -13,8 +13,26 @@ use crate::{
 
 /// Whether the second copy has ended (or was never wanted).
 pub fn settled(copy: Option<&SecondCopy>) -> bool {
-    copy.and_then(|c| c.phase)
-        .is_none_or(|p| matches!(p, SecondCopyPhase::Completed | SecondCopyPhase::Failed))
+    copy.and_then(|c| c.phase).is_none_or(|p| {
+        matches!(
+            p,
+            SecondCopyPhase::Completed | SecondCopyPhase::Failed | SecondCopyPhase::Canceled
+        )
+    })
+}
+
+/// The second copy stopped by `cancel: true` at `now`.
+pub fn canceled(previous: Option<SecondCopy>, now: Timestamp) -> SecondCopy {
+    SecondCopy {
+        phase: Some(SecondCopyPhase::Canceled),
+        ended_at: Some(api_time(now)),
+        message: Some(
+            "canceled (cancel: true); objects already copied stay on the second destination, and the copy \
+             does not count"
+                .into(),
+        ),
+        ..previous.unwrap_or_default()
+    }
 }
 
 /// The second copy's status given its state now, keeping when it started.
@@ -120,5 +138,8 @@ mod tests {
             (Some(SecondCopyPhase::Completed), Some(3), Some(30))
         );
         assert!(settled(Some(&done)) && settled(None));
+        let stopped = canceled(Some(waiting), now);
+        assert_eq!(stopped.phase, Some(SecondCopyPhase::Canceled));
+        assert!(settled(Some(&stopped)) && stopped.ended_at.is_some());
     }
 }
