@@ -124,15 +124,10 @@ pub struct Metrics {
     pub not_progressing: Family<KindLabels, Gauge>,
     /// Objects the cluster observers watch, per kind (what every read looks for; deleted objects leave it).
     pub watched_objects: Family<KindLabels, Gauge>,
-    /// Start and end of each tenant's newest recoverable window (Unix seconds), per strategy's cluster.
-    pub recoverable_window_start: Family<TenantLabels, Gauge>,
-    pub recoverable_window_end: Family<TenantLabels, Gauge>,
-    /// Bytes kept in backup sets and in archived logs per tenant (the console's storage trend).
-    pub backup_storage_bytes: Family<StorageLabels, Gauge>,
-    /// The same three for the strategy's second copy.
-    pub second_recoverable_window_start: Family<TenantLabels, Gauge>,
-    pub second_recoverable_window_end: Family<TenantLabels, Gauge>,
-    pub second_backup_storage_bytes: Family<StorageLabels, Gauge>,
+    /// Each tenant's backups on the strategy's destinations: newest recoverable window and bytes.
+    pub first_copy: CopySeries,
+    /// The same for the strategy's second copy (series named `second_…`).
+    pub second_copy: CopySeries,
     /// The next scheduled data backup of each strategy (Unix seconds).
     pub next_backup: Family<StrategyLabels, Gauge>,
     reconciles: Family<ControllerLabels, Counter>,
@@ -160,6 +155,83 @@ where
         _ => names.push(full),
     }
     registry.register(name, help, metric);
+}
+
+/// One copy of each tenant's backups as series: the start and end of its newest recoverable window (Unix
+/// seconds) and its bytes in backup sets (`kind=data`) and archived logs (`kind=log`).
+#[derive(Clone, Debug, Default)]
+pub struct CopySeries {
+    window_start: Family<TenantLabels, Gauge>,
+    window_end: Family<TenantLabels, Gauge>,
+    storage_bytes: Family<StorageLabels, Gauge>,
+}
+
+impl CopySeries {
+    /// Registers the three series as `obbackup_<prefix>recoverable_window_{start,end}_timestamp_seconds`
+    /// and `obbackup_<prefix>backup_storage_bytes`, described as of `what`.
+    fn register(
+        registry: &mut Registry,
+        names: &mut Vec<String>,
+        prefix: &str,
+        what: &str,
+    ) -> Self {
+        let series = Self::default();
+        for (edge, family) in [("start", &series.window_start), ("end", &series.window_end)] {
+            add(
+                registry,
+                names,
+                &format!("{prefix}recoverable_window_{edge}_timestamp_seconds"),
+                &format!("{edge} of the newest recoverable window of {what} (Unix seconds)"),
+                family.clone(),
+            );
+        }
+        add(
+            registry,
+            names,
+            &format!("{prefix}backup_storage_bytes"),
+            &format!("Bytes in backup sets (kind=data) and archived logs (kind=log) of {what}"),
+            series.storage_bytes.clone(),
+        );
+        series
+    }
+
+    /// Sets a tenant's series: its newest window `(from, to)` in Unix seconds, if any, and its bytes.
+    pub fn record(
+        &self,
+        tenant: &TenantLabels,
+        window: Option<(i64, i64)>,
+        data: Option<i64>,
+        log: Option<i64>,
+    ) {
+        if let Some((from, to)) = window {
+            self.window_start.get_or_create(tenant).set(from);
+            self.window_end.get_or_create(tenant).set(to);
+        }
+        for (kind, bytes) in [("data", data), ("log", log)] {
+            if let Some(bytes) = bytes {
+                self.storage_bytes
+                    .get_or_create(&Self::storage(tenant, kind))
+                    .set(bytes);
+            }
+        }
+    }
+
+    fn remove(&self, tenant: &TenantLabels) {
+        self.window_start.remove(tenant);
+        self.window_end.remove(tenant);
+        for kind in ["data", "log"] {
+            self.storage_bytes.remove(&Self::storage(tenant, kind));
+        }
+    }
+
+    fn storage(tenant: &TenantLabels, kind: &str) -> StorageLabels {
+        StorageLabels {
+            namespace: tenant.namespace.clone(),
+            cluster: tenant.cluster.clone(),
+            tenant: tenant.tenant.clone(),
+            kind: kind.into(),
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -316,53 +388,13 @@ impl Default for Metrics {
             "Objects whose Progressing condition is False (a running backup without progress), by kind",
             not_progressing.clone(),
         );
-        let recoverable_window_start = Family::<TenantLabels, Gauge>::default();
-        add(
+        let first_copy =
+            CopySeries::register(&mut registry, &mut names, "", "the tenant's backups");
+        let second_copy = CopySeries::register(
             &mut registry,
             &mut names,
-            "recoverable_window_start_timestamp_seconds",
-            "Start of the tenant's newest recoverable window (Unix seconds)",
-            recoverable_window_start.clone(),
-        );
-        let recoverable_window_end = Family::<TenantLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "recoverable_window_end_timestamp_seconds",
-            "End of the tenant's newest recoverable window (Unix seconds)",
-            recoverable_window_end.clone(),
-        );
-        let backup_storage_bytes = Family::<StorageLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "backup_storage_bytes",
-            "Bytes kept in backup sets (kind=data) and archived logs (kind=log) per tenant",
-            backup_storage_bytes.clone(),
-        );
-        let second_recoverable_window_start = Family::<TenantLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "second_recoverable_window_start_timestamp_seconds",
-            "Start of the newest window a restore from the strategy's second copy can reach (Unix seconds)",
-            second_recoverable_window_start.clone(),
-        );
-        let second_recoverable_window_end = Family::<TenantLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "second_recoverable_window_end_timestamp_seconds",
-            "End of the newest window a restore from the strategy's second copy can reach (Unix seconds)",
-            second_recoverable_window_end.clone(),
-        );
-        let second_backup_storage_bytes = Family::<StorageLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "second_backup_storage_bytes",
-            "Bytes of backup sets (kind=data) and archive pieces (kind=log) on the second copy per tenant",
-            second_backup_storage_bytes.clone(),
+            "second_",
+            "the tenant's second copy (what a restore from it alone can reach)",
         );
         let next_backup = Family::<StrategyLabels, Gauge>::default();
         add(
@@ -376,12 +408,8 @@ impl Default for Metrics {
             registry,
             names,
             strategy_series: std::sync::Mutex::default(),
-            recoverable_window_start,
-            recoverable_window_end,
-            backup_storage_bytes,
-            second_recoverable_window_start,
-            second_recoverable_window_end,
-            second_backup_storage_bytes,
+            first_copy,
+            second_copy,
             next_backup,
             sql_round_trips,
             sql_errors,
@@ -491,20 +519,8 @@ impl Metrics {
                     cluster: cluster.clone(),
                     tenant: tenant.clone(),
                 };
-                self.recoverable_window_start.remove(&labels);
-                self.recoverable_window_end.remove(&labels);
-                self.second_recoverable_window_start.remove(&labels);
-                self.second_recoverable_window_end.remove(&labels);
-                for kind in ["data", "log"] {
-                    let labels = StorageLabels {
-                        namespace: namespace.clone(),
-                        cluster: cluster.clone(),
-                        tenant: tenant.clone(),
-                        kind: kind.into(),
-                    };
-                    self.backup_storage_bytes.remove(&labels);
-                    self.second_backup_storage_bytes.remove(&labels);
-                }
+                self.first_copy.remove(&labels);
+                self.second_copy.remove(&labels);
             }
             false
         });
@@ -579,16 +595,14 @@ mod tests {
             cluster: "ob".into(),
             tenant: "t1".into(),
         };
-        metrics.recoverable_window_end.get_or_create(&tenant).set(1);
-        metrics
-            .backup_storage_bytes
-            .get_or_create(&StorageLabels {
-                namespace: "ns".into(),
-                cluster: "ob".into(),
-                tenant: "t1".into(),
-                kind: "data".into(),
-            })
-            .set(1);
+        for copy in [&metrics.first_copy, &metrics.second_copy] {
+            copy.record(&tenant, Some((1, 2)), Some(1), Some(1));
+        }
+        assert!(
+            metrics
+                .render()
+                .contains("obbackup_second_backup_storage_bytes{")
+        );
         metrics
             .next_backup
             .get_or_create(&StrategyLabels {

@@ -129,7 +129,7 @@ impl Reconcile for BackupStrategy {
                         .await,
                     destinations::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
                         .await?,
-                    second::verify_copies(&ctx, &namespace, &strategy, snapshot, &tenants).await?,
+                    second::copy_overview(&ctx, &namespace, &strategy, snapshot, &tenants).await?,
                 )
             }
             _ => (
@@ -190,41 +190,6 @@ impl Reconcile for BackupStrategy {
     }
 }
 
-type Series<L> =
-    prometheus_client::metrics::family::Family<L, prometheus_client::metrics::gauge::Gauge>;
-
-/// One copy of a tenant's backups as metrics: its newest recoverable window (start, end) and its data and
-/// log bytes.
-fn record_copy(
-    [start, end]: [&Series<crate::metrics::TenantLabels>; 2],
-    storage: &Series<crate::metrics::StorageLabels>,
-    namespace: &str,
-    cluster: &str,
-    tenant: &str,
-    (windows, [data, log]): (&[crate::api::common::TimeWindow], [Option<i64>; 2]),
-) {
-    let labels = crate::metrics::TenantLabels {
-        namespace: namespace.to_string(),
-        cluster: cluster.to_string(),
-        tenant: tenant.to_string(),
-    };
-    if let Some(window) = windows.last() {
-        start.get_or_create(&labels).set(window.from.0.as_second());
-        end.get_or_create(&labels).set(window.to.0.as_second());
-    }
-    for (kind, bytes) in [("data", data), ("log", log)] {
-        if let Some(bytes) = bytes {
-            let labels = crate::metrics::StorageLabels {
-                namespace: namespace.to_string(),
-                cluster: cluster.to_string(),
-                tenant: tenant.to_string(),
-                kind: kind.into(),
-            };
-            storage.get_or_create(&labels).set(bytes);
-        }
-    }
-}
-
 /// The overview as metrics: each tenant's newest recoverable window and storage, on the first destinations
 /// and on the second copy, and the next scheduled run.
 fn record_metrics(
@@ -233,42 +198,41 @@ fn record_metrics(
     strategy: &BackupStrategy,
     status: &BackupStrategyStatus,
 ) {
-    use crate::metrics::StrategyLabels;
+    use crate::metrics::{StrategyLabels, TenantLabels};
     let metrics = &ctx.metrics;
     let cluster = &strategy.spec.cluster.name;
-    let first = [
-        &metrics.recoverable_window_start,
-        &metrics.recoverable_window_end,
-    ];
-    for tenant in &status.tenants {
-        let bytes = [tenant.data_backup_bytes, tenant.log_backup_bytes];
-        let copy = (tenant.recoverable_windows.as_slice(), bytes);
-        record_copy(
-            first,
-            &metrics.backup_storage_bytes,
-            namespace,
-            cluster,
-            &tenant.name,
-            copy,
-        );
-    }
-    let second_series = [
-        &metrics.second_recoverable_window_start,
-        &metrics.second_recoverable_window_end,
-    ];
     let second = status.second_backup.as_ref().map(|s| s.tenants.as_slice());
-    for tenant in second.unwrap_or_default() {
-        let bytes = [tenant.data_backup_bytes, tenant.log_backup_bytes];
-        let copy = (tenant.recoverable_windows.as_slice(), bytes);
-        let storage = &metrics.second_backup_storage_bytes;
-        record_copy(
-            second_series,
-            storage,
-            namespace,
-            cluster,
-            &tenant.name,
-            copy,
-        );
+    let copies = status
+        .tenants
+        .iter()
+        .map(|t| {
+            (
+                &metrics.first_copy,
+                &t.name,
+                &t.recoverable_windows,
+                t.data_backup_bytes,
+                t.log_backup_bytes,
+            )
+        })
+        .chain(second.unwrap_or_default().iter().map(|t| {
+            (
+                &metrics.second_copy,
+                &t.name,
+                &t.recoverable_windows,
+                t.data_backup_bytes,
+                t.log_backup_bytes,
+            )
+        }));
+    for (series, tenant, windows, data, log) in copies {
+        let labels = TenantLabels {
+            namespace: namespace.to_string(),
+            cluster: cluster.clone(),
+            tenant: tenant.clone(),
+        };
+        let newest = windows
+            .last()
+            .map(|w| (w.from.0.as_second(), w.to.0.as_second()));
+        series.record(&labels, newest, data, log);
     }
     metrics.strategy_recorded(
         namespace,
