@@ -22,7 +22,7 @@ use crate::support::{
 const BUCKET: &str = "offsite";
 
 /// An S3 server, a world whose OBServers write on a share, and a strategy `name` over tenant1 whose second
-/// backup goes to the S3 server (`settings` added to its `secondBackup`), archiving: the three tests' start.
+/// backup goes to the S3 server (`settings` added to its `secondBackup`), archiving: where every test here starts.
 async fn given_a_strategy_with_a_second_copy(
     prefix: &str,
     bytes: u64,
@@ -134,25 +134,60 @@ fn sizes(dir: &Path) -> Vec<(String, u64)> {
         .collect()
 }
 
-#[tokio::test]
-async fn cancel_stops_a_running_copy_which_then_never_counts() {
-    let Some((s3, world, share)) = given_a_strategy_with_a_second_copy(
-        "second-cancel",
-        4 * GIB,
-        "stop",
-        json!({"concurrency": 1, "bandwidthLimit": "256Ki"}),
-    )
-    .await
-    else {
-        return;
-    };
-    let (_, set) = backed_up(&world, "now", "stop").await;
-    let first = share.join(format!("backup/stop/data/{set}"));
+/// A copy under way at 256 KiB/s, one object at a time: 4 GiB of tenant data make a 2 MiB set on the
+/// share (eight 256 KiB data files), so the copy takes seconds and a test can cut it.
+struct SlowCopy {
+    s3: S3Server,
+    world: World,
+    share: std::path::PathBuf,
+    /// The set's directory on the first destination (the share).
+    first: std::path::PathBuf,
+    /// The same set on the second destination (the S3 server's files).
+    copy: std::path::PathBuf,
+}
+
+/// Strategy `name` (`settings` added to its `secondBackup`) backs up tenant1 in BackupTask "now"; returns
+/// once at least one object of its set is whole on the copy.
+async fn a_slow_copy_under_way(
+    prefix: &str,
+    name: &str,
+    settings: serde_json::Value,
+) -> Option<SlowCopy> {
+    let mut slow = json!({"concurrency": 1, "bandwidthLimit": "256Ki"});
+    if let (Some(base), Some(extra)) = (slow.as_object_mut(), settings.as_object()) {
+        base.extend(extra.clone());
+    }
+    let (s3, world, share) =
+        given_a_strategy_with_a_second_copy(prefix, 4 * GIB, name, slow).await?;
+    let (_, set) = backed_up(&world, "now", name).await;
+    let first = share.join(format!("backup/{name}/data/{set}"));
     let copy = s3.file(BUCKET, &format!("ob/data/{set}"));
     eventually("an object copied", WAIT, || async {
         (!complete_files(&copy, &first).is_empty()).then_some(())
     })
     .await;
+    Some(SlowCopy {
+        s3,
+        world,
+        share,
+        first,
+        copy,
+    })
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_copy_which_then_never_counts() {
+    // Verification every simulated minute (2 s here): the passes after the cancel must leave the set alone.
+    let Some(SlowCopy {
+        world,
+        share,
+        first,
+        copy,
+        ..
+    }) = a_slow_copy_under_way("second-cancel", "stop", json!({"verifyEvery": "1m"})).await
+    else {
+        return;
+    };
     world
         .patch_spec("BackupTask", "now", json!({"cancel": true}))
         .await;
@@ -165,54 +200,49 @@ async fn cancel_stops_a_running_copy_which_then_never_counts() {
         (copy.phase == Some(SecondCopyPhase::Canceled)).then_some(copy)
     })
     .await;
-    assert!(canceled.ended_at.is_some(), "{canceled:?}");
+    let ended = canceled.ended_at.clone().expect("the cancel's time").0;
+    let stopped = sizes(&copy);
     let task = world.read::<BackupTask>("now").await.expect("task");
     assert_eq!(
         task.status.and_then(|s| s.phase),
         Some(BackupTaskPhase::Completed),
         "the backup itself stays Completed"
     );
-    // Nothing more is written: at 256 KiB/s a copy still running would add a 256 KiB object within about
-    // a second (an observation window, not a synchronisation).
-    let stopped = sizes(&copy);
-    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
-    assert_eq!(sizes(&copy), stopped, "the copy went on after the cancel");
-    assert!(
-        complete_files(&copy, &first).len() < files(&first).len(),
-        "the copy was not cut"
-    );
-    // The strategy never counts the set as on the copy.
-    let overview = eventually("the strategy's second-copy overview", WAIT, || async {
+    // A verification pass after the cancel: it neither finishes the copy nor counts the set as on it.
+    let overview = eventually("a verification pass after the cancel", 2 * WAIT, || async {
         let overview = world
             .read::<BackupStrategy>("stop")
             .await?
             .status?
             .second_backup?;
-        overview.tenants.into_iter().next()
+        let after = overview.last_verified_at.as_ref()?.0 > ended;
+        after.then_some(overview)
     })
     .await;
-    assert_eq!(overview.data_backup_bytes, Some(0), "{overview:?}");
-    assert!(overview.recoverable_windows.is_empty(), "{overview:?}");
+    assert_eq!(sizes(&copy), stopped, "the copy went on after the cancel");
+    assert!(
+        complete_files(&copy, &first).len() < files(&first).len(),
+        "the copy was not cut"
+    );
+    let tenant = overview.tenants.first().expect("tenant1 on the overview");
+    assert_eq!(tenant.data_backup_bytes, Some(0), "{overview:?}");
+    assert!(tenant.recoverable_windows.is_empty(), "{overview:?}");
     let _ = std::fs::remove_dir_all(share);
     world.done().await;
 }
 
 #[tokio::test]
 async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_objects_again() {
-    // 4 GiB of tenant data: a 2 MiB set on the share (eight 256 KiB data files), copied at 256 KiB/s.
-    let Some((s3, mut world, share)) = given_a_strategy_with_a_second_copy(
-        "second-kill",
-        4 * GIB,
-        "slow",
-        json!({"concurrency": 1, "bandwidthLimit": "256Ki"}),
-    )
-    .await
+    let Some(SlowCopy {
+        mut world,
+        share,
+        first,
+        copy,
+        ..
+    }) = a_slow_copy_under_way("second-kill", "slow", json!({})).await
     else {
         return;
     };
-    let (_, set) = backed_up(&world, "now", "slow").await;
-    let first = share.join(format!("backup/slow/data/{set}"));
-    let copy = s3.file(BUCKET, &format!("ob/data/{set}"));
     // Once two objects are whole on the copy, the operator is killed and started again.
     let finished = eventually("two objects copied", WAIT, || async {
         let whole = complete_files(&copy, &first);
@@ -389,23 +419,16 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
 
 #[tokio::test]
 async fn an_outage_of_the_second_destination_never_fails_the_copy_and_the_copy_goes_on_after_it() {
-    let Some((mut s3, world, share)) = given_a_strategy_with_a_second_copy(
-        "second-outage",
-        4 * GIB,
-        "cut",
-        json!({"concurrency": 1, "bandwidthLimit": "256Ki"}),
-    )
-    .await
+    let Some(SlowCopy {
+        mut s3,
+        world,
+        share,
+        first,
+        copy,
+    }) = a_slow_copy_under_way("second-outage", "cut", json!({})).await
     else {
         return;
     };
-    let (_, set) = backed_up(&world, "now", "cut").await;
-    let first = share.join(format!("backup/cut/data/{set}"));
-    let copy = s3.file(BUCKET, &format!("ob/data/{set}"));
-    eventually("an object copied", WAIT, || async {
-        (!complete_files(&copy, &first).is_empty()).then_some(())
-    })
-    .await;
     // The S3 server goes away mid-copy: the copy waits, saying for what, and nothing turns Failed.
     s3.stop();
     let waiting = eventually("the copy to say it waits for storage", WAIT, || async {

@@ -113,7 +113,7 @@ fn deleted_trees(
 
 /// The strategy's overview of its second copy (each tenant's recoverable windows and bytes there, how far
 /// its archive is behind), after the verification pass of the period has moved on ([`verify_pass`]).
-pub async fn verify_copies(
+pub async fn copy_overview(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
@@ -206,17 +206,20 @@ fn on_copy(
     tasks: &[BackupTask],
     verified_at: Option<Timestamp>,
 ) -> bool {
-    let copy = tasks
+    let phase = tasks
         .iter()
         .filter(|t| t.spec.tenant == tenant)
         .filter_map(|t| t.status.as_ref())
         .find(|s| s.backup_set_id == Some(set.backup_set_id))
-        .and_then(|s| s.second_backup.as_ref());
-    match copy {
-        Some(c) if c.phase == Some(SecondCopyPhase::Completed) => true,
-        Some(c) if c.phase == Some(SecondCopyPhase::Canceled) => false,
-        Some(c) if !settled(Some(c)) => false,
-        _ => verified_at.zip(set.end).is_some_and(|(at, end)| end < at),
+        .and_then(|s| s.second_backup.as_ref()?.phase);
+    match phase {
+        Some(SecondCopyPhase::Completed) => true,
+        Some(
+            SecondCopyPhase::Canceled | SecondCopyPhase::Pending | SecondCopyPhase::InProgress,
+        ) => false,
+        Some(SecondCopyPhase::Failed) | None => {
+            verified_at.zip(set.end).is_some_and(|(at, end)| end < at)
+        }
     }
 }
 
