@@ -3,7 +3,9 @@
 //! written, then read back from the copy and hashed again: a copy counts only when both hashes and sizes
 //! agree. What was copied is recorded in a manifest on the second destination (outside OceanBase's tree,
 //! under `.obbackup/copies/`), so a copy interrupted by a restart goes on where it stopped, and a later
-//! verification pass can find an object that changed on the copy.
+//! verification pass can find an object that changed on the copy. A tree's copy carries what OceanBase
+//! keeps for it at the destination's root ([`super::layout`]): without the format file and the placeholders a
+//! restore lists, a copied set or piece is not found.
 
 use std::{
     collections::BTreeMap,
@@ -15,7 +17,10 @@ use opendal::{ErrorKind, Operator, Writer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::StorageError;
+use super::{
+    StorageError,
+    layout::{companions, listed_under},
+};
 
 /// One copied object, as the manifest records it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -118,7 +123,7 @@ impl Copier<'_> {
     /// `backup_set_1_full/`) that the copy does not hold yet, verified.
     pub async fn tree(&self, tree: &str) -> Result<Report, StorageError> {
         let mut manifest = self.manifest(tree).await?;
-        let objects = self.list(tree).await?;
+        let mut objects = self.list(tree).await?;
         if objects.is_empty() {
             // Never a Completed copy of nothing: a set or piece directory not written yet (or not where it
             // was looked for) is waited for, and the status says where.
@@ -126,6 +131,7 @@ impl Copier<'_> {
                 "the first destination holds no object under {tree}/ yet"
             )));
         }
+        objects.extend(self.list_companions(tree).await?);
         let mut report = Report {
             objects: objects.len(),
             bytes: objects.iter().map(|o| o.size).sum(),
@@ -267,32 +273,54 @@ impl Copier<'_> {
             .await
             .map_err(|e| StorageError::io(&e))?;
         let mut objects = Vec::new();
-        for entry in entries {
-            if !entry.metadata().is_file() {
-                continue;
-            }
-            let path = entry.path().to_string();
-            let listed = entry.metadata();
-            // A file system lists names only; its objects' sizes and times come from a stat.
-            let stat;
-            let meta = if listed.content_length() == 0 || version(listed).is_none() {
-                stat = self
-                    .from
-                    .stat(&path)
-                    .await
-                    .map_err(|e| StorageError::io(&e))?;
-                &stat
-            } else {
-                listed
-            };
-            objects.push(Listed {
-                size: meta.content_length(),
-                version: version(meta),
-                path,
-            });
+        for entry in entries.iter().filter(|e| e.metadata().is_file()) {
+            objects.push(self.listed(entry.path(), Some(entry.metadata())).await?);
         }
         objects.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(objects)
+    }
+
+    /// The source's objects at the root that belong to `tree` ([`companions`]), those that exist.
+    async fn list_companions(&self, tree: &str) -> Result<Vec<Listed>, StorageError> {
+        let companions = companions(tree);
+        let mut objects = Vec::new();
+        for path in &companions.files {
+            match self.listed(path, None).await {
+                Ok(listed) => objects.push(listed),
+                Err(_) if !exists(self.from, path).await? => {}
+                Err(other) => return Err(other),
+            }
+        }
+        for path in listed_under(self.from, &companions.listings).await? {
+            objects.push(self.listed(&path, None).await?);
+        }
+        Ok(objects)
+    }
+
+    /// `path` on the source with its size and version: as listed, or from a stat where a listing lacks
+    /// them (a file system lists names only).
+    async fn listed(
+        &self,
+        path: &str,
+        listed: Option<&opendal::Metadata>,
+    ) -> Result<Listed, StorageError> {
+        let stat;
+        let meta = match listed {
+            Some(meta) if meta.content_length() > 0 && version(meta).is_some() => meta,
+            _ => {
+                stat = self
+                    .from
+                    .stat(path)
+                    .await
+                    .map_err(|e| StorageError::io(&e))?;
+                &stat
+            }
+        };
+        Ok(Listed {
+            size: meta.content_length(),
+            version: version(meta),
+            path: path.to_string(),
+        })
     }
 
     async fn manifest(&self, tree: &str) -> Result<Manifest, StorageError> {
@@ -323,12 +351,20 @@ fn version(meta: &opendal::Metadata) -> Option<String> {
         .or_else(|| meta.last_modified().map(|t| t.to_string()))
 }
 
-/// Deletes `tree` and its manifest from `copy` (a second destination); a tree already gone is no error.
+/// Deletes `tree`, its placeholders and its manifest from `copy` (a second destination) — never the
+/// destination's format file, which other trees share; a tree already gone is no error.
 pub async fn delete_tree(copy: &Operator, tree: &str) -> Result<(), StorageError> {
     copy.delete_with(&directory(tree))
         .recursive(true)
         .await
         .map_err(|e| StorageError::io(&e))?;
+    for path in listed_under(copy, &companions(tree).listings).await? {
+        match copy.delete(&path).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(StorageError::io(&e)),
+        }
+    }
     match copy.delete(&manifest_path(tree)).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -570,6 +606,57 @@ mod tests {
             .expect_err("nothing to copy");
         assert!(error.is_transient(), "{error}");
         assert!(error.to_string().contains("backup_set_9_full"), "{error}");
+    }
+
+    /// A set's copy carries the format file and its own placeholders at the root (a restore lists them),
+    /// not another set's; deleting the copy deletes its placeholders and leaves the shared format file.
+    #[tokio::test]
+    async fn a_copy_carries_what_the_root_holds_for_its_tree_and_a_delete_takes_it_away() {
+        let (from, to) = (source().await, memory());
+        let own = [
+            "format.obbak",
+            "backup_sets/backup_set_1_full_start.obbak",
+            "backup_sets/backup_set_1_full_end_success_20260601T120000.obbak",
+        ];
+        let other = "backup_sets/backup_set_10_full_start.obbak";
+        for path in own.iter().chain([&other]) {
+            from.write(path, path.as_bytes().to_vec())
+                .await
+                .expect("write");
+        }
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
+        let report = copier.tree("backup_set_1_full").await.expect("copy");
+        assert_eq!(report.objects, 3 + own.len());
+        for path in own {
+            assert_eq!(
+                digest(&to, path).await.expect("copied"),
+                digest(&from, path).await.expect("source"),
+                "{path}"
+            );
+        }
+        assert!(
+            !to.exists(other).await.expect("stat"),
+            "set 10's placeholder"
+        );
+        // The placeholders are verified like the rest of the tree.
+        to.write(own[2], b"damaged".to_vec()).await.expect("damage");
+        assert_eq!(
+            copier.verify("backup_set_1_full").await.expect("verify"),
+            vec![own[2].to_string()]
+        );
+        copier.delete("backup_set_1_full").await.expect("delete");
+        for path in &own[1..] {
+            assert!(!to.exists(path).await.expect("stat"), "{path} left behind");
+        }
+        assert!(
+            to.exists("format.obbak").await.expect("stat"),
+            "the format file is shared"
+        );
+        assert!(
+            from.exists(own[2]).await.expect("stat"),
+            "the source keeps it"
+        );
     }
 
     #[tokio::test]

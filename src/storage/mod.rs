@@ -5,6 +5,7 @@
 
 pub mod copies;
 pub mod copy;
+pub mod layout;
 
 use std::{collections::HashMap, time::Duration};
 

@@ -14,7 +14,7 @@ use serde_json::json;
 use crate::support::{
     cluster::eventually,
     s3::{ACCESS_ID, ACCESS_KEY, S3Server},
-    second::{assert_same_tree, backed_up, completed, copied, files},
+    second::{assert_root_carries, assert_same_tree, backed_up, completed, copied, files},
     simulator,
     world::{GIB, WAIT, World, strategy, strategy_backup_task},
 };
@@ -87,8 +87,14 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
         &s3.file(BUCKET, &format!("ob/data/{set}")),
     );
     assert!(names.len() >= 4, "{names:?}");
+    // With what the root holds for it, which a restore lists to find the set.
+    let root = assert_root_carries(
+        &share.join("backup/twice/data"),
+        &s3.file(BUCKET, "ob/data"),
+        &set,
+    );
     assert_eq!(copy.objects, copy.total_objects);
-    assert_eq!(copy.objects, Some(names.len() as i64));
+    assert_eq!(copy.objects, Some((names.len() + root.len()) as i64));
 
     // An incremental set is copied the same way.
     let mut incremental = strategy_backup_task("inc", "twice", "tenant1");
@@ -100,6 +106,11 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     assert_same_tree(
         &share.join(format!("backup/twice/data/{inc_set}")),
         &s3.file(BUCKET, &format!("ob/data/{inc_set}")),
+    );
+    assert_root_carries(
+        &share.join("backup/twice/data"),
+        &s3.file(BUCKET, "ob/data"),
+        &inc_set,
     );
     let written = world.everything_written().await;
     assert!(
@@ -137,6 +148,7 @@ fn sizes(dir: &Path) -> Vec<(String, u64)> {
 /// A copy under way at 256 KiB/s, one object at a time: 4 GiB of tenant data make a 2 MiB set on the
 /// share (eight 256 KiB data files), so the copy takes seconds and a test can cut it.
 struct SlowCopy {
+    /// Bind it for the whole test: dropped, the server stops.
     s3: S3Server,
     world: World,
     share: std::path::PathBuf,
@@ -183,7 +195,7 @@ async fn cancel_stops_a_running_copy_which_then_never_counts() {
         share,
         first,
         copy,
-        ..
+        s3: _running,
     }) = a_slow_copy_under_way("second-cancel", "stop", json!({"verifyEvery": "1m"})).await
     else {
         return;
@@ -238,7 +250,7 @@ async fn a_copy_cut_by_a_killed_operator_goes_on_without_writing_finished_object
         share,
         first,
         copy,
-        ..
+        s3: _running,
     }) = a_slow_copy_under_way("second-kill", "slow", json!({})).await
     else {
         return;
@@ -310,6 +322,16 @@ async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
     )
     .await;
     assert!(on_copy(newer).is_file(), "the newer set's copy stays");
+    // Its placeholders go with it (a restore would list them); the newer set's and the format file stay.
+    let placeholders = files(&s3.file(BUCKET, "ob/data/backup_sets"));
+    assert!(
+        !placeholders.is_empty()
+            && placeholders
+                .iter()
+                .all(|n| n.starts_with(&format!("backup_set_{newer}_full_"))),
+        "{placeholders:?}"
+    );
+    assert!(s3.file(BUCKET, "ob/data/format.obbak").is_file());
     assert!(
         share
             .join(format!(
@@ -372,6 +394,32 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
         names.contains(&"single_piece_info.obarc".to_string()),
         "{names:?}"
     );
+    // With what the archive's root holds for it: the format file, its round's start placeholder, its own
+    // start and end placeholders — byte for byte.
+    let copied_root = s3.file(BUCKET, "ob/archive");
+    let (round, _) = tree
+        .rsplit_once('p')
+        .expect("piece_d<dest>r<round>p<piece>");
+    let mut root = vec!["format.obarc".to_string()];
+    for (dir, prefix) in [
+        ("rounds", round.replacen("piece_", "round_", 1)),
+        ("pieces", tree.clone()),
+    ] {
+        root.extend(
+            files(&archive.join(dir))
+                .into_iter()
+                .filter(|n| n.starts_with(&format!("{prefix}_")))
+                .map(|n| format!("{dir}/{n}")),
+        );
+    }
+    assert!(root.len() >= 4, "{root:?}");
+    for name in &root {
+        assert_eq!(
+            std::fs::read(copied_root.join(name)).ok(),
+            std::fs::read(archive.join(name)).ok(),
+            "{name}"
+        );
+    }
     assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
     assert_eq!(
         copy.storage_directory.as_deref(),

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::support::{
     cluster::eventually,
     recovery::{recovery, restore_jobs},
-    second::{assert_same_tree, backed_up, copied},
+    second::{assert_root_carries, assert_same_tree, backed_up, copied},
     simulator,
     world::{GIB, WAIT, World, strategy},
 };
@@ -136,6 +136,11 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
     assert_same_tree(
         &s3.file("first", &format!("ob/data/{set}")),
         &s3.file("offsite", &format!("ob/data/{set}")),
+    );
+    assert_root_carries(
+        &s3.file("first", "ob/data"),
+        &s3.file("offsite", "ob/data"),
+        &set,
     );
     let ended = backup.ended_at.clone().expect("end").0;
     archive_copied_past(&world, "ons3-tenant1-log", ended).await;

@@ -6,7 +6,10 @@
 //! `checkpoint/checkpoint_info.0.obarc` rewritten in place as the checkpoint moves, `single_piece_info.obarc`
 //! once the piece is frozen — holding `OUTPUT_BYTES / SCALE` bytes of log. `file://` destinations are
 //! written under the root, `s3://` ones to the S3 server they name, with the keys the destination was set
-//! with ([`super::store`]); OSS and COS destinations, and clusters without files, write nothing.
+//! with ([`super::store`]); OSS and COS destinations, and clusters without files, write nothing. Beside
+//! the set and piece directories, each destination's root gets what OceanBase writes there ([`layout`]):
+//! its format file and the placeholders a restore lists to find sets and pieces — and a restore from a
+//! copied tree ([`Files::read_tree`]) finds only what they name.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -16,6 +19,7 @@ use std::{
 use super::{
     archive::Piece,
     backup::BackupSet,
+    layout::{self, ARCHIVE_FORMAT, DATA_FORMAT},
     store::{Place, Remote, s3},
 };
 
@@ -37,6 +41,8 @@ pub struct Files {
     removed_pieces: HashSet<PieceKey>,
     /// The destinations as they were set, access keys included: where an S3 path's keys come from.
     destinations: Vec<String>,
+    /// The destination roots whose format file was written.
+    formats: HashSet<String>,
     remote: Remote,
 }
 
@@ -53,6 +59,7 @@ impl Files {
             pieces: HashMap::new(),
             removed_pieces: HashSet::new(),
             destinations: Vec::new(),
+            formats: HashSet::new(),
             remote: Remote::default(),
         }
     }
@@ -95,22 +102,60 @@ impl Files {
         s3(&format!("{uri}&{keys}")).map(Place::S3)
     }
 
+    /// The destination root holding the set or piece directory `uri`, and that directory's name.
+    fn root_of(&self, uri: &str) -> Option<(Place, String, String)> {
+        let root_uri = layout::parent(uri)?;
+        let name = uri
+            .split('?')
+            .next()?
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()?;
+        Some((self.place(&root_uri)?, root_uri, name.to_string()))
+    }
+
+    /// Writes the format file at a destination's root, once.
+    fn format(
+        &mut self,
+        root: &Place,
+        root_uri: &str,
+        name: &str,
+        tenant_id: i64,
+    ) -> std::io::Result<()> {
+        let key = format!("{}/{name}", root_uri.split('?').next().unwrap_or(root_uri));
+        if self.formats.contains(&key) {
+            return Ok(());
+        }
+        let kind = if name == DATA_FORMAT { "data" } else { "log" };
+        root.write(
+            &self.remote,
+            name,
+            format!("tenant_id={tenant_id}\ndest_type={kind}\n").into_bytes(),
+        )?;
+        self.formats.insert(key);
+        Ok(())
+    }
+
     /// Brings the files of `set` of `tenant_id` in line with it: written once it has succeeded, removed
-    /// once a cleanup deleted it.
+    /// (with its placeholders) once a cleanup deleted it.
     pub fn sync(&mut self, tenant_id: i64, set: &BackupSet) {
         let key = (tenant_id, set.backup_set_id);
+        let (Some(place), Some((root, root_uri, dir))) =
+            (self.place(&set.path), self.root_of(&set.path))
+        else {
+            return;
+        };
         if set.file_status == "DELETED" {
-            if self.written.contains(&key)
-                && self.removed.insert(key)
-                && let Some(place) = self.place(&set.path)
-            {
+            if self.written.contains(&key) && self.removed.insert(key) {
                 place.remove_all(&self.remote);
+                root.remove(&self.remote, &layout::set_start(&dir));
+                root.remove(&self.remote, &layout::set_end(&dir, set.min_restore_scn));
             }
         } else if set.status == "SUCCESS" && !self.written.contains(&key) {
-            let Some(place) = self.place(&set.path) else {
-                return;
-            };
-            match write_tree(&place, &self.remote, tenant_id, set) {
+            let written = self
+                .format(&root, &root_uri, DATA_FORMAT, tenant_id)
+                .and_then(|()| write_set(&place, &root, &dir, &self.remote, tenant_id, set));
+            match written {
                 Ok(()) => {
                     self.written.insert(key);
                 }
@@ -125,13 +170,17 @@ impl Files {
     /// checkpoint file to its checkpoint, its info written once frozen; removed once a cleanup deleted it.
     pub fn sync_piece(&mut self, tenant_id: i64, piece: &Piece) {
         let key = (tenant_id, piece.dest_id, piece.round_id, piece.piece_id);
-        let Some(place) = self.place(&piece.path) else {
+        let (Some(place), Some((root, root_uri, dir))) =
+            (self.place(&piece.path), self.root_of(&piece.path))
+        else {
             return;
         };
         let known = self.pieces.get(&key).copied();
         if piece.file_status == "DELETED" {
             if known.is_some() && self.removed_pieces.insert(key) {
                 place.remove_all(&self.remote);
+                root.remove(&self.remote, &layout::piece_start(&dir, piece.start_scn));
+                root.remove(&self.remote, &layout::piece_end(&dir, piece.end_scn));
             }
             return;
         }
@@ -145,11 +194,25 @@ impl Files {
             return;
         }
         let changes = PieceChanges {
+            started: known.is_none(),
             written: bytes,
             checkpoint_moved: checkpoint != now.1,
             froze: frozen != now.2,
         };
-        match write_piece(&place, &self.remote, tenant_id, piece, changes) {
+        let written = if changes.started {
+            self.format(&root, &root_uri, ARCHIVE_FORMAT, tenant_id)
+        } else {
+            Ok(())
+        }
+        .and_then(|()| {
+            let piece_place = PiecePlace {
+                dir: &place,
+                root: &root,
+                name: &dir,
+            };
+            write_piece(piece_place, &self.remote, tenant_id, piece, changes)
+        });
+        match written {
             Ok(()) => {
                 self.pieces.insert(key, now);
             }
@@ -161,8 +224,17 @@ impl Files {
     }
 }
 
+/// Where a piece is written: its directory, its destination's root, and the directory's name.
+struct PiecePlace<'a> {
+    dir: &'a Place,
+    root: &'a Place,
+    name: &'a str,
+}
+
 /// What changed in a piece since its files were last written.
 struct PieceChanges {
+    /// Nothing of it written yet: its round's and its own start placeholders are due.
+    started: bool,
     /// The log bytes already written.
     written: u64,
     checkpoint_moved: bool,
@@ -181,9 +253,10 @@ pub struct FoundTree {
 }
 
 impl Files {
-    /// Reads the backup sets and archive pieces lying directly under the `file://` `uris`, as OceanBase
-    /// reads a restore's FROM: a set counts only when its data files hold its `output_bytes / SCALE`, a
-    /// piece up to the checkpoint its files record. `None` when no set is found.
+    /// Reads the backup sets and archive pieces lying directly under the `uris`, as OceanBase reads a
+    /// restore's FROM: only what the root's format file and placeholders name (a set's end placeholder, a
+    /// piece's and its round's start placeholders); a set counts only when its data files hold its
+    /// `output_bytes / SCALE`, a piece up to the checkpoint its files record. `None` when no set is found.
     pub fn read_tree(&self, uris: &[String]) -> Option<FoundTree> {
         let mut found = FoundTree::default();
         for place in uris.iter().filter_map(|u| self.place(u)) {
@@ -194,9 +267,14 @@ impl Files {
                     .get(&path)
                     .map(|b| String::from_utf8_lossy(b).to_string())
             };
+            // What OceanBase lists first: the destination's format file, then the placeholders.
+            let listed = |name: &str, prefix: &str| {
+                files.contains_key(name) && files.keys().any(|p| p.starts_with(prefix))
+            };
             let tops: HashSet<&str> = files.keys().filter_map(|p| p.split('/').next()).collect();
             for top in tops {
                 if top.starts_with("backup_set_")
+                    && listed(DATA_FORMAT, &layout::set_end_prefix(top))
                     && let Some(info) = text(format!("{top}/single_backup_set_info"))
                     && let (Some(tenant), Some(id), Some(output)) = (
                         field(&info, "tenant_id"),
@@ -213,10 +291,9 @@ impl Files {
                         found.tenant_id = tenant;
                         found.sets.push(id);
                     }
-                } else if let Some(id) = top
-                    .strip_prefix("piece_")
-                    .and_then(|n| n.rsplit_once('p'))
-                    .and_then(|(_, id)| id.parse::<i64>().ok())
+                } else if let Some((dest, round, id)) = layout::piece_ids(top)
+                    && listed(ARCHIVE_FORMAT, &layout::piece_start_prefix(top))
+                    && files.contains_key(&layout::round_start(dest, round))
                 {
                     let frozen = text(format!("{top}/single_piece_info.obarc"));
                     let current = text(format!("{top}/checkpoint/checkpoint_info.0.obarc"));
@@ -247,12 +324,25 @@ fn field(info: &str, name: &str) -> Option<i64> {
 /// Writes the log `piece` holds beyond what was written (each log file that grew, whole — S3 has no
 /// append), its checkpoint file when it moved, and its info when it froze.
 fn write_piece(
-    place: &Place,
+    at: PiecePlace,
     remote: &Remote,
     tenant_id: i64,
     piece: &Piece,
     changes: PieceChanges,
 ) -> std::io::Result<()> {
+    let place = at.dir;
+    if changes.started {
+        at.root.write(
+            remote,
+            &layout::round_start(piece.dest_id, piece.round_id),
+            Vec::new(),
+        )?;
+        at.root.write(
+            remote,
+            &layout::piece_start(at.name, piece.start_scn),
+            Vec::new(),
+        )?;
+    }
     let total = piece.output_bytes / SCALE;
     let mut file = changes.written / LOG_FILE_BYTES;
     while file * LOG_FILE_BYTES < total {
@@ -296,11 +386,46 @@ fn write_piece(
             )
             .into_bytes(),
         )?;
+        place.write(
+            remote,
+            &layout::piece_inner(at.name, piece.start_scn, piece.end_scn),
+            Vec::new(),
+        )?;
+        at.root.write(
+            remote,
+            &layout::piece_end(at.name, piece.end_scn),
+            Vec::new(),
+        )?;
     }
     Ok(())
 }
 
-/// Writes a set's files, its data first and its info last (a set whose info is there is whole).
+/// Writes a set as OceanBase does: its start placeholder at the destination's root, its files (data
+/// first, info last: a set whose info is there is whole), the placeholder inside its directory, and the
+/// end placeholder at the root that a restore looks for.
+fn write_set(
+    place: &Place,
+    root: &Place,
+    dir: &str,
+    remote: &Remote,
+    tenant_id: i64,
+    set: &BackupSet,
+) -> std::io::Result<()> {
+    root.write(remote, &layout::set_start(dir), Vec::new())?;
+    write_tree(place, remote, tenant_id, set)?;
+    place.write(
+        remote,
+        &layout::set_inner(dir, set.start_replay_scn, set.min_restore_scn),
+        Vec::new(),
+    )?;
+    root.write(
+        remote,
+        &layout::set_end(dir, set.min_restore_scn),
+        Vec::new(),
+    )
+}
+
+/// Writes a set's files, its data first and its info last.
 fn write_tree(
     place: &Place,
     remote: &Remote,

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod clean;
 pub mod faults;
 pub mod files;
+pub mod layout;
 pub mod resources;
 pub mod restore;
 pub mod store;

@@ -136,6 +136,19 @@ impl Place {
         }
     }
 
+    /// Removes the object `path` under the place (gone already is fine).
+    pub fn remove(&self, remote: &Remote, path: &str) {
+        match self {
+            Place::Local(dir) => {
+                let _ = std::fs::remove_file(dir.join(path));
+            }
+            Place::S3(op) => {
+                let (op, path) = (op.clone(), path.to_string());
+                remote.run(move || async move { op.delete(&path).await });
+            }
+        }
+    }
+
     /// Removes everything under the place.
     pub fn remove_all(&self, remote: &Remote) {
         match self {

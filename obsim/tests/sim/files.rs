@@ -1,5 +1,6 @@
 //! Real backup files: with a file root, a succeeded set is written under its `file://` path in OceanBase's
-//! layout, its data files summing to OUTPUT_BYTES / SCALE, and removed again when a cleanup deletes it.
+//! layout, its data files summing to OUTPUT_BYTES / SCALE, and removed again when a cleanup deletes it;
+//! each destination's root holds its format file and the placeholders a restore lists.
 
 use std::path::Path;
 
@@ -29,6 +30,19 @@ fn data_bytes(set: &Path) -> u64 {
 
 fn log_bytes(piece: &Path) -> u64 {
     bytes_in(&piece.join("logstream_1/log"))
+}
+
+/// The names of the files directly in `dir` that start with `prefix`, sorted.
+fn named(dir: &Path, prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.starts_with(prefix))
+        .collect();
+    names.sort();
+    names
 }
 
 /// A cluster writing its backup files under a fresh `root` (named after `name`), tenant1 archiving: the
@@ -64,6 +78,32 @@ async fn a_succeeded_set_is_written_in_oceanbases_layout_and_removed_when_delete
         }
         assert_eq!(data_bytes(dir), output / SCALE, "{}", dir.display());
     }
+    // The data destination's root: its format file, each set's start and end placeholders; each set's
+    // directory its own placeholder.
+    let data = root.join("backup/data");
+    assert!(data.join("format.obbak").is_file());
+    for (dir, name) in [
+        (&full_dir, format!("backup_set_{full}_full")),
+        (&inc_dir, format!("backup_set_{inc}_inc")),
+    ] {
+        let placeholders = named(&data.join("backup_sets"), &format!("{name}_"));
+        assert_eq!(placeholders.len(), 2, "{placeholders:?}");
+        assert!(
+            placeholders.contains(&format!("{name}_start.obbak")),
+            "{placeholders:?}"
+        );
+        assert!(
+            placeholders[0].starts_with(&format!("{name}_end_success_"))
+                && placeholders[0].ends_with(".obbak"),
+            "{placeholders:?}"
+        );
+        assert_eq!(
+            named(dir, &format!("{name}_")).len(),
+            1,
+            "{}",
+            dir.display()
+        );
+    }
     let info = std::fs::read_to_string(inc_dir.join("single_backup_set_info")).expect("info");
     assert!(
         info.contains("backup_type=INC")
@@ -85,6 +125,14 @@ async fn a_succeeded_set_is_written_in_oceanbases_layout_and_removed_when_delete
         Some("DELETED")
     );
     assert!(!full_dir.exists() && !inc_dir.exists());
+    let left = named(&data.join("backup_sets"), "backup_set_");
+    assert!(
+        left.iter()
+            .all(|n| n.starts_with(&format!("backup_set_{newer}_full_"))),
+        "the deleted sets' placeholders are gone, the newer set's stay: {left:?}"
+    );
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert!(data.join("format.obbak").is_file(), "the format file stays");
     assert!(
         root.join(format!(
             "backup/data/backup_set_{newer}_full/single_backup_set_info"
@@ -120,6 +168,32 @@ async fn archive_pieces_grow_on_disk_as_the_views_say_and_freeze_with_their_info
         format!("checkpoint_scn={checkpoint}\n")
     );
     assert!(!active.join("single_piece_info.obarc").exists());
+    // The archive destination's root: its format file, the round's and the piece's start placeholders.
+    let archive = active
+        .parent()
+        .expect("the archive destination")
+        .to_path_buf();
+    let piece = active
+        .file_name()
+        .expect("the piece's directory")
+        .to_string_lossy()
+        .to_string();
+    assert!(piece.starts_with("piece_d") && archive.join("format.obarc").is_file());
+    let (round, _) = piece
+        .strip_prefix("piece_")
+        .and_then(|p| p.rsplit_once('p'))
+        .expect("piece_d<dest>r<round>p<piece>");
+    assert!(
+        archive
+            .join(format!("rounds/round_{round}_start.obarc"))
+            .is_file()
+    );
+    let started = named(&archive.join("pieces"), &format!("{piece}_"));
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert!(
+        started[0].starts_with(&format!("{piece}_start_")),
+        "{started:?}"
+    );
 
     // The log grows in place: the bytes already written stay as they were.
     let early = std::fs::read(active.join("logstream_1/log/1.obarc")).expect("log");
@@ -141,6 +215,11 @@ async fn archive_pieces_grow_on_disk_as_the_views_say_and_freeze_with_their_info
         info.contains("status=FROZEN") && info.contains(&format!("checkpoint_scn={checkpoint}")),
         "{info}"
     );
+    // Frozen: its end placeholder at the root, and its own inside its directory.
+    let ended = named(&archive.join("pieces"), &format!("{piece}_"));
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    assert!(ended[0].starts_with(&format!("{piece}_end_")), "{ended:?}");
+    assert_eq!(named(&active, &format!("{piece}_")).len(), 1);
     assert_eq!(frozen.last().expect("next").0, "ACTIVE");
     assert!(
         local(&frozen.last().expect("next").3)
@@ -219,6 +298,44 @@ async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
         past_the_copy.to_string().contains("9119"),
         "{past_the_copy}"
     );
+
+    // A copy of the set and piece directories alone, without what OceanBase keeps at the roots (format
+    // files, placeholders), is no destination a restore can read.
+    for (dest, kind) in [("data", "backup_set_"), ("archive", "piece_")] {
+        for entry in std::fs::read_dir(root.join("backup").join(dest))
+            .expect("first")
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().to_string();
+            if name.starts_with(kind) {
+                copy_tree(&entry.path(), &root.join("bare").join(dest).join(&name));
+            }
+        }
+    }
+    let bare = conn
+        .query_drop(
+            "ALTER SYSTEM RESTORE other FROM 'file:///bare/data,file:///bare/archive' \
+             WITH 'pool_list=p2'",
+        )
+        .await
+        .expect_err("directories without their roots' files");
+    assert!(bare.to_string().contains("9080"), "{bare}");
+    // With the format files but not the placeholders, no set is found either.
+    for (dest, format) in [("data", "format.obbak"), ("archive", "format.obarc")] {
+        std::fs::copy(
+            root.join("backup").join(dest).join(format),
+            root.join("bare").join(dest).join(format),
+        )
+        .expect("the format file");
+    }
+    let unlisted = conn
+        .query_drop(
+            "ALTER SYSTEM RESTORE other FROM 'file:///bare/data,file:///bare/archive' \
+             WITH 'pool_list=p2'",
+        )
+        .await
+        .expect_err("sets no placeholder names");
+    assert!(unlisted.to_string().contains("9080"), "{unlisted}");
 
     // A copy missing a data file holds no whole set: nothing to restore from.
     let data = root.join(format!(

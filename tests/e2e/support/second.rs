@@ -82,3 +82,27 @@ pub fn assert_same_tree(first: &Path, copy: &Path) -> Vec<String> {
     }
     names
 }
+
+/// What the data destination's root `first` holds for set directory `set` — the format file and the set's
+/// placeholders under `backup_sets/`, which a restore lists — is on the copy's root `copy` too, byte for
+/// byte; returns their names.
+pub fn assert_root_carries(first: &Path, copy: &Path, set: &str) -> Vec<String> {
+    let mut names: Vec<String> = files(&first.join("backup_sets"))
+        .into_iter()
+        .filter(|n| n.starts_with(&format!("{set}_")))
+        .map(|n| format!("backup_sets/{n}"))
+        .collect();
+    assert!(
+        names.iter().any(|n| n.contains("_end_success_")),
+        "{set} has no end placeholder on the first destination: {names:?}"
+    );
+    names.push("format.obbak".to_string());
+    for name in &names {
+        assert_eq!(
+            std::fs::read(first.join(name)).expect("first"),
+            std::fs::read(copy.join(name)).unwrap_or_else(|e| panic!("{name} on the copy: {e}")),
+            "{name}"
+        );
+    }
+    names
+}
