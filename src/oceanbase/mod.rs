@@ -7,6 +7,7 @@ pub mod connection;
 #[cfg(test)]
 pub mod fake;
 pub mod mysql;
+pub mod paths;
 pub mod sql;
 pub mod views;
 pub mod vocabulary;
@@ -141,6 +142,7 @@ pub struct BackupSetRow {
     pub input_bytes: i64,
     pub output_bytes: i64,
     pub end: Option<Timestamp>,
+    /// The set's own directory, `…/backup_set_<id>_<full|inc>` ([`paths`]).
     pub path: String,
     pub prev_full_backup_set_id: i64,
     pub prev_inc_backup_set_id: i64,
@@ -169,7 +171,7 @@ pub struct PieceRow {
     pub file_status: FileStatus,
     pub input_bytes: i64,
     pub output_bytes: i64,
-    /// Where the piece lies (under the archive destination).
+    /// The piece's own directory, `…/piece_d<dest>r<round>p<piece>` ([`paths`]).
     pub path: String,
 }
 

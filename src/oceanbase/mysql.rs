@@ -235,7 +235,7 @@ impl MysqlCluster {
             .read(
                 &mut conn,
                 "CDB_OB_ARCHIVELOG_PIECE_FILES",
-                "SELECT tenant_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
+                "SELECT tenant_id, dest_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
                  input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
                 views::piece,
             )

@@ -9,7 +9,7 @@ use mysql_async::{Row, Value};
 
 use super::{
     ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow, ObError, PieceRow,
-    Redactor, RestoreJobRow, TenantRow, mysql::strip_keys, vocabulary::State,
+    Redactor, RestoreJobRow, TenantRow, mysql::strip_keys, paths, vocabulary::State,
 };
 
 /// One row of a view, read by column name.
@@ -202,17 +202,25 @@ pub fn backup_progress(f: &mut Fields) -> Result<BackupProgress, ObError> {
 }
 
 /// `CDB_OB_BACKUP_SET_FILES`.
+/// `PATH` is read as the set's own directory, whether it names it or the destination holding it.
 pub fn backup_set(f: &mut Fields) -> Result<BackupSetRow, ObError> {
+    let backup_set_id = f.id("backup_set_id")?;
+    let backup_type = f.state("backup_type")?;
+    let path = strip_keys(&f.text("path")?);
+    let path = match paths::set_dir_name(backup_set_id, &backup_type) {
+        Some(name) => paths::directory_named(&path, &name),
+        None => path,
+    };
     Ok(BackupSetRow {
         tenant_id: f.id("tenant_id")?,
-        backup_set_id: f.id("backup_set_id")?,
-        backup_type: f.state("backup_type")?,
+        backup_set_id,
+        backup_type,
         status: f.state("status")?,
         file_status: f.state("file_status")?,
         input_bytes: f.int("input_bytes")?,
         output_bytes: f.int("output_bytes")?,
         end: f.time("end_timestamp")?,
-        path: strip_keys(&f.text("path")?),
+        path,
         prev_full_backup_set_id: f.int("prev_full_backup_set_id")?,
         prev_inc_backup_set_id: f.int("prev_inc_backup_set_id")?,
         start_replay_scn: f.scn("start_replay_scn")?,
@@ -220,19 +228,22 @@ pub fn backup_set(f: &mut Fields) -> Result<BackupSetRow, ObError> {
     })
 }
 
-/// `CDB_OB_ARCHIVELOG_PIECE_FILES`.
+/// `CDB_OB_ARCHIVELOG_PIECE_FILES`; `PATH` is read as the piece's own directory, whether it names it or the
+/// destination holding it.
 pub fn piece(f: &mut Fields) -> Result<PieceRow, ObError> {
+    let (round_id, piece_id) = (f.id("round_id")?, f.id("piece_id")?);
+    let name = paths::piece_dir_name(f.id("dest_id")?, round_id, piece_id);
     Ok(PieceRow {
         tenant_id: f.id("tenant_id")?,
-        round_id: f.id("round_id")?,
-        piece_id: f.id("piece_id")?,
+        round_id,
+        piece_id,
         status: f.state("status")?,
         start_scn: f.scn("start_scn")?,
         checkpoint_scn: f.scn("checkpoint_scn")?,
         file_status: f.state("file_status")?,
         input_bytes: f.int("input_bytes")?,
         output_bytes: f.int("output_bytes")?,
-        path: strip_keys(&f.text("path")?),
+        path: paths::directory_named(&strip_keys(&f.text("path")?), &name),
     })
 }
 
@@ -399,6 +410,59 @@ mod tests {
             (0, 0, 0)
         );
         assert_eq!(restore.status, super::super::RestoreStatus::CreateTenant);
+    }
+
+    /// Whether a real server's `PATH` names the set's (piece's) directory or its destination, the row's
+    /// path is the directory a second copy copies — never the whole destination.
+    #[test]
+    fn a_set_or_piece_path_naming_only_its_destination_reads_as_its_directory() {
+        let mut set = Fields::of(
+            "CDB_OB_BACKUP_SET_FILES",
+            &[
+                ("TENANT_ID", bytes("1002")),
+                ("BACKUP_SET_ID", bytes("4")),
+                ("BACKUP_TYPE", bytes("INC")),
+                ("STATUS", bytes("SUCCESS")),
+                ("FILE_STATUS", bytes("AVAILABLE")),
+                ("INPUT_BYTES", bytes("10")),
+                ("OUTPUT_BYTES", bytes("5")),
+                ("END_TIMESTAMP", Value::NULL),
+                ("PATH", bytes("s3://b/ob/data?host=h&access_key=secret")),
+                ("PREV_FULL_BACKUP_SET_ID", bytes("3")),
+                ("PREV_INC_BACKUP_SET_ID", bytes("0")),
+                ("START_REPLAY_SCN", bytes("1")),
+                ("MIN_RESTORE_SCN", bytes("2")),
+            ],
+        );
+        assert_eq!(
+            backup_set(&mut set).expect("a set").path,
+            "s3://b/ob/data/backup_set_4_inc?host=h"
+        );
+        let piece_row = |path: &str| {
+            Fields::of(
+                "CDB_OB_ARCHIVELOG_PIECE_FILES",
+                &[
+                    ("TENANT_ID", bytes("1002")),
+                    ("DEST_ID", bytes("1001")),
+                    ("ROUND_ID", bytes("2")),
+                    ("PIECE_ID", bytes("7")),
+                    ("STATUS", bytes("FROZEN")),
+                    ("START_SCN", bytes("1")),
+                    ("CHECKPOINT_SCN", bytes("2")),
+                    ("FILE_STATUS", bytes("AVAILABLE")),
+                    ("INPUT_BYTES", bytes("10")),
+                    ("OUTPUT_BYTES", bytes("5")),
+                    ("PATH", bytes(path)),
+                ],
+            )
+        };
+        for path in ["file:///archive", "file:///archive/piece_d1001r2p7"] {
+            assert_eq!(
+                piece(&mut piece_row(path)).expect("a piece").path,
+                "file:///archive/piece_d1001r2p7",
+                "{path}"
+            );
+        }
     }
 
     #[test]

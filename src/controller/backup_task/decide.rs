@@ -22,7 +22,9 @@ use crate::{
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
-    oceanbase::{BackupJobRow, JobStatus, ObError, RoundStatus, Snapshot, TenantStatus, codes},
+    oceanbase::{
+        BackupJobRow, JobStatus, ObError, RoundStatus, Snapshot, TenantStatus, codes, paths,
+    },
 };
 
 /// What the reconcile must do after writing the status.
@@ -281,11 +283,19 @@ fn follow_job(
             .clone()
             .unwrap_or_else(|| api_time(inputs.clock.now))
     };
+    // The set's own directory: its row's path, else the task's or job's, which may name only the
+    // destination (`backup_set_<id>_<full|inc>` under it).
     let directory = set
         .map(|s| s.path.clone())
         .or_else(|| progress.map(|p| p.path.clone()))
         .filter(|p| !p.is_empty())
-        .or_else(|| Some(job.path.clone()).filter(|p| !p.is_empty()));
+        .or_else(|| Some(job.path.clone()).filter(|p| !p.is_empty()))
+        .map(
+            |path| match paths::set_dir_name(job.backup_set_id, &job.backup_type) {
+                Some(name) => paths::directory_named(&path, &name),
+                None => path,
+            },
+        );
     let failure = (phase == BackupTaskPhase::Failed)
         .then(|| job_failure("job", job.job_id, job.result, &job.comment));
     let running = !is_terminal(phase);
@@ -787,6 +797,29 @@ mod tests {
         );
         assert_eq!(
             status.storage_directory.as_deref(),
+            Some("file:///data/backup_set_3_full")
+        );
+        // With neither the set's nor the task's row yet, the job's path names only the destination: the
+        // directory is the set's under it, never the destination itself.
+        let Observation::Seen {
+            snapshot,
+            at: taken,
+        } = seen("DOING", vec![job("uid-1", "BACKUP_DATA_MINOR")], at(5))
+        else {
+            unreachable!("seen is a snapshot")
+        };
+        let mut only_the_job = (*snapshot).clone();
+        only_the_job.sets.clear();
+        only_the_job.progress.clear();
+        let early = Observation::Seen {
+            snapshot: Arc::new(only_the_job),
+            at: taken,
+        };
+        assert_eq!(
+            decide_at(&task, &early, at(5))
+                .status
+                .storage_directory
+                .as_deref(),
             Some("file:///data/backup_set_3_full")
         );
         let done = decide_at(
