@@ -15,6 +15,9 @@ use obsim::{
 };
 
 const DAY: i64 = 86_400;
+/// The FROM of a restore from the copy, and from the bare directories.
+const COPY: &str = "file:///offsite/data,file:///offsite/archive";
+const BARE: &str = "file:///bare/data,file:///bare/archive";
 
 /// Bytes of the files directly in `dir`.
 fn bytes_in(dir: &Path) -> u64 {
@@ -246,6 +249,16 @@ fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
+/// Starts a restore into `other` (pool p2) from `from` that must be refused; the error's text.
+async fn restore_refused(conn: &mut Conn, from: &str, until: &str, why: &str) -> String {
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE other FROM '{from}' {until} WITH 'pool_list=p2'"
+    ))
+    .await
+    .expect_err(why)
+    .to_string()
+}
+
 #[tokio::test]
 async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
     let (root, mut conn, cluster) = archiving_with_files("copied").await;
@@ -267,10 +280,9 @@ async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
         .await
         .expect("pool");
     }
-    conn.query_drop(
-        "ALTER SYSTEM RESTORE fromcopy FROM 'file:///offsite/data,file:///offsite/archive' \
-         WITH 'pool_list=p1'",
-    )
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE fromcopy FROM '{COPY}' WITH 'pool_list=p1'"
+    ))
     .await
     .expect("a restore from the copy");
     let (sets, tenant): (String, String) = conn
@@ -287,17 +299,14 @@ async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
     // from it, though it is from the first destination.
     step(&cluster, 600);
     let newest: u64 = pieces(&mut conn).await.last().expect("piece").1;
-    let past_the_copy = conn
-        .query_drop(format!(
-            "ALTER SYSTEM RESTORE other FROM 'file:///offsite/data,file:///offsite/archive' \
-             UNTIL SCN = {newest} WITH 'pool_list=p2'"
-        ))
-        .await
-        .expect_err("a point the copy does not hold");
-    assert!(
-        past_the_copy.to_string().contains("9119"),
-        "{past_the_copy}"
-    );
+    let past_the_copy = restore_refused(
+        &mut conn,
+        COPY,
+        &format!("UNTIL SCN = {newest}"),
+        "a point the copy does not hold",
+    )
+    .await;
+    assert!(past_the_copy.contains("9119"), "{past_the_copy}");
 
     // A copy of the set and piece directories alone, without what OceanBase keeps at the roots (format
     // files, placeholders), is no destination a restore can read.
@@ -312,14 +321,14 @@ async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
             }
         }
     }
-    let bare = conn
-        .query_drop(
-            "ALTER SYSTEM RESTORE other FROM 'file:///bare/data,file:///bare/archive' \
-             WITH 'pool_list=p2'",
-        )
-        .await
-        .expect_err("directories without their roots' files");
-    assert!(bare.to_string().contains("9080"), "{bare}");
+    let bare = restore_refused(
+        &mut conn,
+        BARE,
+        "",
+        "directories without their roots' files",
+    )
+    .await;
+    assert!(bare.contains("9080"), "{bare}");
     // With the format files but not the placeholders, no set is found either.
     for (dest, format) in [("data", "format.obbak"), ("archive", "format.obarc")] {
         std::fs::copy(
@@ -328,27 +337,15 @@ async fn a_restore_reads_a_copied_tree_and_only_what_the_copy_holds_whole() {
         )
         .expect("the format file");
     }
-    let unlisted = conn
-        .query_drop(
-            "ALTER SYSTEM RESTORE other FROM 'file:///bare/data,file:///bare/archive' \
-             WITH 'pool_list=p2'",
-        )
-        .await
-        .expect_err("sets no placeholder names");
-    assert!(unlisted.to_string().contains("9080"), "{unlisted}");
+    let unlisted = restore_refused(&mut conn, BARE, "", "sets no placeholder names").await;
+    assert!(unlisted.contains("9080"), "{unlisted}");
 
     // A copy missing a data file holds no whole set: nothing to restore from.
     let data = root.join(format!(
         "offsite/data/backup_set_{full}_full/logstream_1/major_data"
     ));
     std::fs::remove_file(data.join("macro_block_data.0")).expect("damage the copy");
-    let refused = conn
-        .query_drop(
-            "ALTER SYSTEM RESTORE other FROM 'file:///offsite/data,file:///offsite/archive' \
-             WITH 'pool_list=p2'",
-        )
-        .await
-        .expect_err("an incomplete copy");
-    assert!(refused.to_string().contains("9080"), "{refused}");
+    let refused = restore_refused(&mut conn, COPY, "", "an incomplete copy").await;
+    assert!(refused.contains("9080"), "{refused}");
     let _ = std::fs::remove_dir_all(root);
 }
