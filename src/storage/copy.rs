@@ -291,7 +291,8 @@ impl Copier<'_> {
                 Err(other) => return Err(other),
             }
         }
-        for path in listed_under(self.from, &companions.listings).await? {
+        let listings = [companions.shared, companions.own].concat();
+        for path in listed_under(self.from, &listings).await? {
             objects.push(self.listed(&path, None).await?);
         }
         Ok(objects)
@@ -351,14 +352,15 @@ fn version(meta: &opendal::Metadata) -> Option<String> {
         .or_else(|| meta.last_modified().map(|t| t.to_string()))
 }
 
-/// Deletes `tree`, its placeholders and its manifest from `copy` (a second destination) — never the
-/// destination's format file, which other trees share; a tree already gone is no error.
+/// Deletes `tree`, its own placeholders and its manifest from `copy` (a second destination) — never the
+/// destination's format file nor a round's placeholders, which other trees need; a tree already gone is no
+/// error.
 pub async fn delete_tree(copy: &Operator, tree: &str) -> Result<(), StorageError> {
     copy.delete_with(&directory(tree))
         .recursive(true)
         .await
         .map_err(|e| StorageError::io(&e))?;
-    for path in listed_under(copy, &companions(tree).listings).await? {
+    for path in listed_under(copy, &companions(tree).own).await? {
         match copy.delete(&path).await {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -657,6 +659,46 @@ mod tests {
             from.exists(own[2]).await.expect("stat"),
             "the source keeps it"
         );
+    }
+
+    /// Two pieces of one round: deleting the first's copy keeps the round's placeholder the second needs.
+    #[tokio::test]
+    async fn deleting_a_pieces_copy_keeps_what_its_round_shares_with_the_next_piece() {
+        let (from, to) = (memory(), memory());
+        let round = "rounds/round_d1001r1_start.obarc";
+        for path in [
+            "format.obarc",
+            round,
+            "pieces/piece_d1001r1p1_start_20260601T000000.obarc",
+            "pieces/piece_d1001r1p1_end_20260602T000000.obarc",
+            "pieces/piece_d1001r1p2_start_20260602T000000.obarc",
+            "piece_d1001r1p1/single_piece_info.obarc",
+            "piece_d1001r1p2/checkpoint/checkpoint_info.0.obarc",
+        ] {
+            from.write(path, path.as_bytes().to_vec())
+                .await
+                .expect("write");
+        }
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
+        for piece in ["piece_d1001r1p1", "piece_d1001r1p2"] {
+            copier.tree(piece).await.expect("copy");
+        }
+        assert!(to.exists(round).await.expect("stat"));
+        copier.delete("piece_d1001r1p1").await.expect("delete");
+        for gone in [
+            "pieces/piece_d1001r1p1_start_20260601T000000.obarc",
+            "pieces/piece_d1001r1p1_end_20260602T000000.obarc",
+        ] {
+            assert!(!to.exists(gone).await.expect("stat"), "{gone}");
+        }
+        for kept in [
+            round,
+            "format.obarc",
+            "pieces/piece_d1001r1p2_start_20260602T000000.obarc",
+        ] {
+            assert!(to.exists(kept).await.expect("stat"), "{kept} deleted");
+        }
     }
 
     #[tokio::test]

@@ -3,19 +3,24 @@
 //! tree under it, and the placeholders a restore lists to find a set or piece —
 //! `backup_sets/backup_set_<id>_<full|inc>_start.obbak` and `…_end_success_<time>.obbak`;
 //! `rounds/round_d<dest>r<round>_start.obarc` (and `_end`); `pieces/piece_d<dest>r<round>p<piece>_start_<time>.obarc`
-//! and `…_end_<time>.obarc`. A copy of a tree carries them, and a deleted copy loses them.
+//! and `…_end_<time>.obarc`. A copy of a tree carries them; a deleted copy loses its own, never the format
+//! file nor its round's, which other trees need.
 
 use opendal::{ErrorKind, Operator};
 
 use super::StorageError;
 
-/// The objects at the root that belong to one tree.
+/// The objects at the root that go with one tree. Listings are (directory, name prefix): the objects listed
+/// in the directory whose names start with the prefix.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Companions {
-    /// Objects named exactly (the format file).
+    /// Objects named exactly, shared with the destination's other trees (the format file).
     pub files: Vec<String>,
-    /// (directory, name prefix): the objects listed in the directory whose names start with the prefix.
-    pub listings: Vec<(String, String)>,
+    /// Listed objects shared with other trees (a piece's round placeholders, which every piece of the
+    /// round needs): copied with the tree, never deleted with it.
+    pub shared: Vec<(String, String)>,
+    /// The tree's own placeholders: copied with it, deleted with it.
+    pub own: Vec<(String, String)>,
 }
 
 /// The companions of `tree`: for `backup_set_<id>_<full|inc>`, `format.obbak` and
@@ -32,16 +37,15 @@ pub fn companions(tree: &str) -> Companions {
     if name.starts_with("backup_set_") {
         return Companions {
             files: vec![at("format.obbak")],
-            listings: vec![(at("backup_sets/"), format!("{name}_"))],
+            shared: Vec::new(),
+            own: vec![(at("backup_sets/"), format!("{name}_"))],
         };
     }
     match piece_round(name) {
         Some(round) => Companions {
             files: vec![at("format.obarc")],
-            listings: vec![
-                (at("rounds/"), format!("round_{round}_")),
-                (at("pieces/"), format!("{name}_")),
-            ],
+            shared: vec![(at("rounds/"), format!("round_{round}_"))],
+            own: vec![(at("pieces/"), format!("{name}_"))],
         },
         None => Companions::default(),
     }
@@ -90,23 +94,22 @@ mod tests {
             companions("backup_set_1_full"),
             Companions {
                 files: vec!["format.obbak".into()],
-                listings: vec![("backup_sets/".into(), "backup_set_1_full_".into())],
+                shared: vec![],
+                own: vec![("backup_sets/".into(), "backup_set_1_full_".into())],
             }
         );
         assert_eq!(
             companions("tenant/piece_d1001r2p13/"),
             Companions {
                 files: vec!["tenant/format.obarc".into()],
-                listings: vec![
-                    ("tenant/rounds/".into(), "round_d1001r2_".into()),
-                    ("tenant/pieces/".into(), "piece_d1001r2p13_".into()),
-                ],
+                shared: vec![("tenant/rounds/".into(), "round_d1001r2_".into())],
+                own: vec![("tenant/pieces/".into(), "piece_d1001r2p13_".into())],
             }
         );
         // Set 1's prefix is not set 10's; a round's is not round 10's.
-        let set = &companions("backup_set_1_full").listings[0].1;
+        let set = &companions("backup_set_1_full").own[0].1;
         assert!(!"backup_set_10_full_start.obbak".starts_with(set.as_str()));
-        let round = &companions("piece_d1001r1p1").listings[0].1;
+        let round = &companions("piece_d1001r1p1").shared[0].1;
         assert!(!"round_d1001r10_start.obarc".starts_with(round.as_str()));
         for other in ["logstream_1", "piece_x", "piece_d1r2", "piece_dxr1p1", ""] {
             assert_eq!(companions(other), Companions::default(), "{other}");
