@@ -291,6 +291,19 @@ impl Cluster {
                 "Not supported feature or function",
             ));
         }
+        let id = tenant.id;
+        if matches!(name, "data_backup_dest" | "log_archive_dest")
+            && !value.is_empty()
+            && self.format_owned_elsewhere(id, name, value)
+        {
+            // The destination's format file names another tenant or the other kind of destination
+            // (OceanBase's `ObBackupDestMgr::check_dest_validity`).
+            return Err(SqlError::oceanbase(
+                9081,
+                "the content of the format file at the destination does not match",
+            ));
+        }
+        let tenant = self.target(Some(&self.tenant_name(id)))?;
         match name {
             "data_backup_dest" => {
                 let job_exists = tenant.backups.has_active_job();
@@ -302,6 +315,46 @@ impl Cluster {
             // accepted and have no effect in the simulator.
             _ => Ok(()),
         }
+    }
+
+    /// Whether setting destination `name` (`data_backup_dest` or `log_archive_dest`) of tenant `id` to
+    /// `value` meets a format file written for something else: another tenant's destination of either kind,
+    /// or the tenant's own destination of the other kind.
+    fn format_owned_elsewhere(&self, id: i64, name: &str, value: &str) -> bool {
+        let place = |uri: &str| {
+            let uri = uri
+                .split_whitespace()
+                .find_map(|a| {
+                    a.strip_prefix("LOCATION=")
+                        .or_else(|| a.strip_prefix("location="))
+                })
+                .unwrap_or(uri);
+            uri.split('?')
+                .next()
+                .unwrap_or(uri)
+                .trim_end_matches('/')
+                .to_string()
+        };
+        let wanted = place(value);
+        self.tenants.iter().any(|t| {
+            let data = t.archive.data_backup_dest.as_deref().map(place);
+            let log = t.archive.dest.as_ref().map(|d| place(&d.path));
+            let (same_kind, other_kind) = if name == "data_backup_dest" {
+                (data, log)
+            } else {
+                (log, data)
+            };
+            other_kind.as_deref() == Some(wanted.as_str())
+                || (t.id != id && same_kind.as_deref() == Some(wanted.as_str()))
+        })
+    }
+
+    fn tenant_name(&self, id: i64) -> String {
+        self.tenants
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default()
     }
 
     /// `ALTER SYSTEM ARCHIVELOG | NOARCHIVELOG [TENANT = list]`; without a list, every user tenant (§3.1).

@@ -310,6 +310,41 @@ async fn data_backup_dest_is_per_user_tenant() {
     assert_eq!((code, message.as_str()), (5157, "Unknown tenant 'nosuch'"));
 }
 
+/// A destination belongs to the tenant (and the kind) whose format file it holds: another tenant's, or the
+/// other kind's, is refused with −9081 (OceanBase's `ObBackupDestMgr::check_dest_validity`).
+#[tokio::test]
+async fn a_destination_another_tenant_or_kind_owns_is_refused() {
+    let mut conn = connect(Version::V4_4_1).await;
+    for statement in [
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1",
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///backup/archive' TENANT = tenant1",
+    ] {
+        conn.query_drop(statement).await.expect(statement);
+    }
+    for statement in [
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data/' TENANT = tenant2",
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///backup/archive' TENANT = tenant2",
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/archive' TENANT = tenant1",
+    ] {
+        let (code, message) = refused(&mut conn, statement).await;
+        assert_eq!(
+            (code, message.as_str()),
+            (
+                9081,
+                "the content of the format file at the destination does not match"
+            ),
+            "{statement}"
+        );
+    }
+    // Its own destination again, and a directory of tenant2's own, are fine.
+    for statement in [
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data' TENANT = tenant1",
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///backup/data/tenant2' TENANT = tenant2",
+    ] {
+        conn.query_drop(statement).await.expect(statement);
+    }
+}
+
 async fn job_by_description(
     conn: &mut Conn,
     description: &str,
