@@ -110,6 +110,28 @@ pub struct StorageDestination {
     pub credentials_secret: Option<String>,
 }
 
+impl StorageDestination {
+    /// The directory of `tenant` under this destination (`…/data/tenant1`, the URI's query kept; the name
+    /// in lower case, as OceanBase compares tenant names): a strategy's tenants each get their own, since
+    /// OceanBase ties a destination to one tenant through its format file (a destination another tenant's
+    /// format file names is refused with −9081).
+    pub fn for_tenant(&self, tenant: &str) -> StorageDestination {
+        let tenant = tenant.to_ascii_lowercase();
+        let (base, query) = match self.uri.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (self.uri.as_str(), None),
+        };
+        let base = base.trim_end_matches('/');
+        StorageDestination {
+            uri: match query {
+                Some(query) => format!("{base}/{tenant}?{query}"),
+                None => format!("{base}/{tenant}"),
+            },
+            credentials_secret: self.credentials_secret.clone(),
+        }
+    }
+}
+
 /// A reference to a BackupStrategy in the same namespace.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -242,4 +264,29 @@ pub fn parse_duration(text: &str) -> Option<jiff::SignedDuration> {
     number
         .checked_mul(seconds)
         .map(jiff::SignedDuration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tenant_gets_its_own_directory_under_a_destination_with_the_query_and_secret_kept() {
+        let destination = StorageDestination {
+            uri: "s3://bucket/ob/data/?host=h&s3_region=r".into(),
+            credentials_secret: Some("keys".into()),
+        };
+        assert_eq!(
+            destination.for_tenant("Tenant1"),
+            StorageDestination {
+                uri: "s3://bucket/ob/data/tenant1?host=h&s3_region=r".into(),
+                credentials_secret: Some("keys".into()),
+            }
+        );
+        let file = StorageDestination {
+            uri: "file:///backup/data".into(),
+            credentials_secret: None,
+        };
+        assert_eq!(file.for_tenant("t2").uri, "file:///backup/data/t2");
+    }
 }

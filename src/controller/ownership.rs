@@ -154,7 +154,7 @@ pub fn backup_problem(
                 reference.name, cluster.name
             ),
         )),
-        (None, Some(owner)) if owner.spec.data_destination.uri != data_uri => {
+        (None, Some(owner)) if owner.spec.data_destination.for_tenant(tenant).uri != data_uri => {
             Some(Problem::elsewhere(
                 Reason::DestinationOwned,
                 format!(
@@ -442,9 +442,15 @@ mod tests {
             .expect("refused");
         assert_eq!(moved.reason, Reason::DestinationOwned);
         assert_eq!(
-            backup_problem(&ad_hoc, &cluster(), "file:///owner/data", &strategies, &[]),
+            backup_problem(
+                &ad_hoc,
+                &cluster(),
+                "file:///owner/data/tenant1",
+                &strategies,
+                &[]
+            ),
             None,
-            "the owner's own destination changes nothing"
+            "the owner's own directory for the tenant changes nothing"
         );
         // Another cluster's tenant of the same name is not the owner's.
         let other = ClusterConnection {

@@ -11,6 +11,7 @@ use super::{
 };
 use crate::api::{
     BackupStrategy,
+    backup_strategy::SecondBackup,
     common::{ClusterConnection, PasswordSecret, StorageDestination, StrategyReference},
 };
 
@@ -33,7 +34,7 @@ pub struct Placement {
     /// The strategy's encryption password Secret.
     pub encryption: Option<PasswordSecret>,
     /// The strategy's second backup.
-    pub second_backup: Option<crate::api::backup_strategy::SecondBackup>,
+    pub second_backup: Option<SecondBackup>,
 }
 
 /// Looks up what an object in `namespace` refers to, collecting the problems found.
@@ -162,13 +163,19 @@ impl<'a> ReferenceCheck<'a> {
             // The strategy's own controller checks (and reports) the Secrets it names; the observer reports
             // a connection Secret it cannot read, and a backup without its password is never sent. Checking
             // them again on every look at every task would only repeat those GETs.
+            // Each tenant of a strategy has its own directory under the strategy's destinations.
             let spec = strategy.spec;
+            let second_backup = spec.second_backup.map(|second| SecondBackup {
+                data_destination: second.data_destination.for_tenant(tenant),
+                log_destination: second.log_destination.for_tenant(tenant),
+                ..second
+            });
             return Ok(Some(Placement {
                 cluster: spec.cluster,
-                data_destination: Some(spec.data_destination),
-                log_destination: Some(spec.log_destination),
+                data_destination: Some(spec.data_destination.for_tenant(tenant)),
+                log_destination: Some(spec.log_destination.for_tenant(tenant)),
                 encryption: spec.encryption,
-                second_backup: spec.second_backup,
+                second_backup,
             }));
         }
         let Some(cluster) = cluster else {

@@ -619,7 +619,7 @@ async fn a_strategy_archives_every_tenant_schedules_backups_and_reports_the_over
                 .data_backup_dest
                 .clone();
             (condition(&status, "DestinationReady").as_deref() == Some("True")
-                && set.as_deref() == Some("file:///backup/everyone/data2"))
+                && set.as_deref() == Some("file:///backup/everyone/data2/tenant1"))
             .then_some(())
         },
     )

@@ -91,10 +91,12 @@ fn step(cluster: &Arc<Mutex<Cluster>>, seconds: i64) {
 async fn archiving(client: &MysqlCluster, node: &Node, tenant: &str) {
     client
         .execute(&[
-            sql::set_data_backup_dest(tenant, "file:///backup/data").expect("sql"),
+            // Each tenant its own directories: OceanBase refuses another tenant's destination (-9081).
+            sql::set_data_backup_dest(tenant, &format!("file:///backup/data/{tenant}"))
+                .expect("sql"),
             sql::set_log_archive_dest(
                 tenant,
-                "file:///backup/archive",
+                &format!("file:///backup/archive/{tenant}"),
                 &ob_backup_operator::oceanbase::Binding::Optional,
                 "1d",
             )
@@ -164,7 +166,7 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     );
     assert_eq!(
         snapshot.archive_dest(tenant.id).map(|d| d.path.as_str()),
-        Some("file:///backup/archive")
+        Some("file:///backup/archive/tenant1")
     );
 
     client
@@ -216,8 +218,8 @@ async fn an_encrypted_backup_is_found_by_its_description() {
     );
     // The set and the pieces give tenant1 one recoverable window, from the set to the archive checkpoint.
     let own = Destinations {
-        data: "file:///backup/data",
-        log: "file:///backup/archive",
+        data: "file:///backup/data/tenant1",
+        log: "file:///backup/archive/tenant1",
     };
     let overview = tenant_overview(&later, &tenant, own, jiff::Timestamp::now());
     // obsim's paths lie under the destinations, as OceanBase's do: another destination sees nothing.

@@ -87,7 +87,7 @@ async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
         )
     };
     assert!(archiving, "archiving stays on");
-    assert_eq!(dest.as_deref(), Some("file:///backup/demo/archive"));
+    assert_eq!(dest.as_deref(), Some("file:///backup/demo/archive/tenant1"));
     let owner = world.status("LogBackup", "demo-tenant1-log").await;
     assert_eq!(owner["phase"], "InProgress", "{owner}");
     world.done().await;
@@ -151,7 +151,7 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
     let dest = simulator::cluster(&world.node)
         .tenant("tenant1")
         .and_then(|t| t.archive.data_backup_dest.clone());
-    assert_eq!(dest.as_deref(), Some("file:///backup/owner/data"));
+    assert_eq!(dest.as_deref(), Some("file:///backup/owner/data/tenant1"));
     world.done().await;
 }
 

@@ -79,18 +79,18 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     let copy = copied(&world, "now").await;
     assert_eq!(
         copy.storage_directory.as_deref(),
-        Some(format!("s3://{BUCKET}/ob/data/{set}").as_str())
+        Some(format!("s3://{BUCKET}/ob/data/tenant1/{set}").as_str())
     );
     // The copy holds the set file for file, byte for byte.
     let names = assert_same_tree(
-        &share.join(format!("backup/twice/data/{set}")),
-        &s3.file(BUCKET, &format!("ob/data/{set}")),
+        &share.join(format!("backup/twice/data/tenant1/{set}")),
+        &s3.file(BUCKET, &format!("ob/data/tenant1/{set}")),
     );
     assert!(names.len() >= 4, "{names:?}");
     // With what the root holds for it, which a restore lists to find the set.
     let root = assert_root_carries(
-        &share.join("backup/twice/data"),
-        &s3.file(BUCKET, "ob/data"),
+        &share.join("backup/twice/data/tenant1"),
+        &s3.file(BUCKET, "ob/data/tenant1"),
         &set,
     );
     assert_eq!(copy.objects, copy.total_objects);
@@ -104,12 +104,12 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
     copied(&world, "inc").await;
     assert!(inc_set.ends_with("_inc"), "{inc_set}");
     assert_same_tree(
-        &share.join(format!("backup/twice/data/{inc_set}")),
-        &s3.file(BUCKET, &format!("ob/data/{inc_set}")),
+        &share.join(format!("backup/twice/data/tenant1/{inc_set}")),
+        &s3.file(BUCKET, &format!("ob/data/tenant1/{inc_set}")),
     );
     assert_root_carries(
-        &share.join("backup/twice/data"),
-        &s3.file(BUCKET, "ob/data"),
+        &share.join("backup/twice/data/tenant1"),
+        &s3.file(BUCKET, "ob/data/tenant1"),
         &inc_set,
     );
     let written = world.everything_written().await;
@@ -172,8 +172,8 @@ async fn a_slow_copy_under_way(
     let (s3, world, share) =
         given_a_strategy_with_a_second_copy(prefix, 4 * GIB, name, slow).await?;
     let (_, set) = backed_up(&world, "now", name).await;
-    let first = share.join(format!("backup/{name}/data/{set}"));
-    let copy = s3.file(BUCKET, &format!("ob/data/{set}"));
+    let first = share.join(format!("backup/{name}/data/tenant1/{set}"));
+    let copy = s3.file(BUCKET, &format!("ob/data/tenant1/{set}"));
     eventually("an object copied", WAIT, || async {
         (!complete_files(&copy, &first).is_empty()).then_some(())
     })
@@ -295,7 +295,7 @@ async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
     let on_copy = |id: i64| {
         s3.file(
             BUCKET,
-            &format!("ob/data/backup_set_{id}_full/single_backup_set_info"),
+            &format!("ob/data/tenant1/backup_set_{id}_full/single_backup_set_info"),
         )
     };
     assert!(on_copy(older).is_file() && on_copy(newer).is_file());
@@ -323,7 +323,7 @@ async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
     .await;
     assert!(on_copy(newer).is_file(), "the newer set's copy stays");
     // Its placeholders go with it (a restore would list them); the newer set's and the format file stay.
-    let placeholders = files(&s3.file(BUCKET, "ob/data/backup_sets"));
+    let placeholders = files(&s3.file(BUCKET, "ob/data/tenant1/backup_sets"));
     assert!(
         !placeholders.is_empty()
             && placeholders
@@ -331,11 +331,11 @@ async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
                 .all(|n| n.starts_with(&format!("backup_set_{newer}_full_"))),
         "{placeholders:?}"
     );
-    assert!(s3.file(BUCKET, "ob/data/format.obbak").is_file());
+    assert!(s3.file(BUCKET, "ob/data/tenant1/format.obbak").is_file());
     assert!(
         share
             .join(format!(
-                "backup/kept/data/backup_set_{newer}_full/single_backup_set_info"
+                "backup/kept/data/tenant1/backup_set_{newer}_full/single_backup_set_info"
             ))
             .is_file(),
         "the first destination keeps what OceanBase keeps"
@@ -363,11 +363,11 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
         return;
     };
     let archive_name = "logs-tenant1-log";
-    let archive = share.join("backup/logs/archive");
+    let archive = share.join("backup/logs/archive/tenant1");
     // While the first piece is active, its growing files are on the copy already.
     let active = eventually("the active piece on the copy", WAIT, || async {
         let tree = piece_dir(&archive, 1)?;
-        let copy = s3.file(BUCKET, &format!("ob/archive/{tree}"));
+        let copy = s3.file(BUCKET, &format!("ob/archive/tenant1/{tree}"));
         copy.join("checkpoint/checkpoint_info.0.obarc")
             .is_file()
             .then_some(copy)
@@ -396,7 +396,7 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
     );
     // With what the archive's root holds for it: the format file, its round's start placeholder, its own
     // start and end placeholders — byte for byte.
-    let copied_root = s3.file(BUCKET, "ob/archive");
+    let copied_root = s3.file(BUCKET, "ob/archive/tenant1");
     let (round, _) = tree
         .rsplit_once('p')
         .expect("piece_d<dest>r<round>p<piece>");
@@ -423,7 +423,7 @@ async fn archive_pieces_are_copied_as_they_grow_and_freeze_and_the_lag_is_shown(
     assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
     assert_eq!(
         copy.storage_directory.as_deref(),
-        Some(format!("s3://{BUCKET}/ob/archive").as_str())
+        Some(format!("s3://{BUCKET}/ob/archive/tenant1").as_str())
     );
     assert!(copy.bytes.is_some_and(|b| b > 0) && copy.started_at.is_some());
     // How far the copy is behind: the first destination's checkpoint minus the copy's, never negative,

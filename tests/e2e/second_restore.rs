@@ -73,8 +73,8 @@ async fn a_recovery_task_restores_from_the_second_destination() {
             json!({"source": {
                 "tenant": "tenant1",
                 "clusterName": "obcluster",
-                "dataDestination": {"uri": DATA},
-                "logDestination": {"uri": ARCHIVE},
+                "dataDestination": {"uri": format!("{DATA}/tenant1")},
+                "logDestination": {"uri": format!("{ARCHIVE}/tenant1")},
             }}),
         ))
         .await;
@@ -82,7 +82,8 @@ async fn a_recovery_task_restores_from_the_second_destination() {
         .reaches::<RecoveryTask>("from-copy", RecoveryTaskPhase::Completed)
         .await;
     let (dest, sets) = restore_of(&world, "restored");
-    assert_eq!(dest, format!("{DATA},{ARCHIVE}"));
+    // The copy keeps the strategy's layout: the tenant's own directories under the second destinations.
+    assert_eq!(dest, format!("{DATA}/tenant1,{ARCHIVE}/tenant1"));
     assert_eq!(sets, backup.backup_set_id.expect("set").to_string());
     let _ = std::fs::remove_dir_all(share);
     world.done().await;
@@ -128,18 +129,21 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
         .await;
     let (backup, set) = backed_up(&world, "now", "ons3").await;
     assert!(
-        s3.file("first", &format!("ob/data/{set}/single_backup_set_info"))
-            .is_file(),
+        s3.file(
+            "first",
+            &format!("ob/data/tenant1/{set}/single_backup_set_info")
+        )
+        .is_file(),
         "obsim wrote the set through the S3 API"
     );
     copied(&world, "now").await;
     assert_same_tree(
-        &s3.file("first", &format!("ob/data/{set}")),
-        &s3.file("offsite", &format!("ob/data/{set}")),
+        &s3.file("first", &format!("ob/data/tenant1/{set}")),
+        &s3.file("offsite", &format!("ob/data/tenant1/{set}")),
     );
     assert_root_carries(
-        &s3.file("first", "ob/data"),
-        &s3.file("offsite", "ob/data"),
+        &s3.file("first", "ob/data/tenant1"),
+        &s3.file("offsite", "ob/data/tenant1"),
         &set,
     );
     let ended = backup.ended_at.clone().expect("end").0;
@@ -152,8 +156,8 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
             json!({"source": {
                 "tenant": "tenant1",
                 "clusterName": "obcluster",
-                "dataDestination": on("offsite", "ob/data"),
-                "logDestination": on("offsite", "ob/archive"),
+                "dataDestination": on("offsite", "ob/data/tenant1"),
+                "logDestination": on("offsite", "ob/archive/tenant1"),
             }}),
         ))
         .await;
@@ -161,7 +165,7 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
         .reaches::<RecoveryTask>("from-offsite", RecoveryTaskPhase::Completed)
         .await;
     let (dest, _) = restore_of(&world, "restored");
-    assert!(dest.contains("s3://offsite/ob/data"), "{dest}");
+    assert!(dest.contains("s3://offsite/ob/data/tenant1"), "{dest}");
     assert!(!dest.contains(ACCESS_KEY), "{dest}");
     assert!(
         !world.everything_written().await.contains(ACCESS_KEY),

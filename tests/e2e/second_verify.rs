@@ -51,8 +51,8 @@ async fn a_pass_copies_older_sets_and_repairs_an_object_damaged_on_the_copy() {
             }}),
         ))
         .await;
-    let first = share.join(format!("backup/late/data/{set}"));
-    let copied = s3.file(BUCKET, &format!("ob/data/{set}"));
+    let first = share.join(format!("backup/late/data/tenant1/{set}"));
+    let copied = s3.file(BUCKET, &format!("ob/data/tenant1/{set}"));
     let overview = eventually("the first pass to copy the older set", 2 * WAIT, || async {
         let overview = world
             .read::<BackupStrategy>("late")

@@ -1,4 +1,5 @@
-//! Each tenant's `DATA_BACKUP_DEST` at the strategy's data destination, set ahead of the first backup
+//! Each tenant's `DATA_BACKUP_DEST` in its own directory under the strategy's data destination (`…/<tenant>`:
+//! OceanBase ties a destination to one tenant), set ahead of the first backup
 //! (reference §2.1: only while no backup job of the tenant exists), and what keeps the destinations from
 //! being ready — OceanBase's refusal (unreachable, owned by another tenant…) with the reason, redacted.
 
@@ -18,13 +19,14 @@ pub async fn apply(
     snapshot: &Snapshot,
     tenants: &[String],
 ) -> Result<Vec<(String, String)>, Error> {
-    let data = &strategy.spec.data_destination;
-    let log = &strategy.spec.log_destination;
     let mut problems = Vec::new();
     for name in tenants {
         let Some(tenant) = snapshot.tenant(name) else {
             continue;
         };
+        // The tenant's own directories under the strategy's destinations.
+        let data = &strategy.spec.data_destination.for_tenant(name);
+        let log = &strategy.spec.log_destination.for_tenant(name);
         if strategy.spec.log_backup.enabled
             && let Some(dest) = snapshot.archive_dest(tenant.id)
             && dest.path != log.uri

@@ -46,15 +46,16 @@ pub async fn follow_cleanups(
     };
     let (sets, pieces) = deleted_trees(spec, snapshot, tenants);
     let name = strategy.metadata.name.as_deref().unwrap_or_default();
-    for (destination, trees) in [
+    for (root, trees) in [
         (&second.data_destination, sets),
         (&second.log_destination, pieces),
     ] {
         if trees.is_empty() {
             continue;
         }
-        let to_keys = references::access_keys(ctx, namespace, destination).await?;
-        for tree in trees {
+        let to_keys = references::access_keys(ctx, namespace, root).await?;
+        for (tenant, tree) in trees {
+            let destination = root.for_tenant(&tenant);
             let request = CopyRequest {
                 work: Work::Delete,
                 from: String::new(),
@@ -82,33 +83,45 @@ pub async fn follow_cleanups(
 
 /// The set and piece directories of `tenants` OceanBase deleted, to delete from the second data and log
 /// destinations — none when the copy keeps them (`followCleanup: false`).
+/// A tenant and a directory under its own destination.
+type TenantTree = (String, String);
+
+/// Each as (tenant, directory under the tenant's own destination).
 fn deleted_trees(
     spec: &BackupStrategySpec,
     snapshot: &Snapshot,
     tenants: &[String],
-) -> (Vec<String>, Vec<String>) {
+) -> (Vec<TenantTree>, Vec<TenantTree>) {
+    let (mut sets, mut pieces) = (Vec::new(), Vec::new());
     if !spec
         .second_backup
         .as_ref()
         .is_some_and(|s| s.follow_cleanup)
     {
-        return (Vec::new(), Vec::new());
+        return (sets, pieces);
     }
-    let ids: Vec<i64> = tenants
-        .iter()
-        .filter_map(|name| snapshot.tenant(name).map(|t| t.id))
-        .collect();
-    let sets = snapshot
-        .sets
-        .iter()
-        .filter(|s| ids.contains(&s.tenant_id) && s.file_status == FileStatus::Deleted)
-        .filter_map(|s| tree_under(&spec.data_destination.uri, &s.path));
-    let pieces = snapshot
-        .pieces
-        .iter()
-        .filter(|p| ids.contains(&p.tenant_id) && p.file_status == FileStatus::Deleted)
-        .filter_map(|p| tree_under(&spec.log_destination.uri, &p.path));
-    (sets.collect(), pieces.collect())
+    for tenant in tenants.iter().filter_map(|name| snapshot.tenant(name)) {
+        let data = spec.data_destination.for_tenant(&tenant.name);
+        let log = spec.log_destination.for_tenant(&tenant.name);
+        let own = |id: i64, status: &FileStatus| id == tenant.id && *status == FileStatus::Deleted;
+        sets.extend(
+            snapshot
+                .sets
+                .iter()
+                .filter(|s| own(s.tenant_id, &s.file_status))
+                .filter_map(|s| tree_under(&data.uri, &s.path))
+                .map(|tree| (tenant.name.clone(), tree)),
+        );
+        pieces.extend(
+            snapshot
+                .pieces
+                .iter()
+                .filter(|p| own(p.tenant_id, &p.file_status))
+                .filter_map(|p| tree_under(&log.uri, &p.path))
+                .map(|tree| (tenant.name.clone(), tree)),
+        );
+    }
+    (sets, pieces)
 }
 
 /// The strategy's overview of its second copy (each tenant's recoverable windows and bytes there, how far
@@ -175,12 +188,16 @@ pub async fn copy_overview(
                 .find(|l| &l.spec.tenant == name)
                 .and_then(|l| l.status.as_ref()?.second_backup.as_ref());
             let verified_at = overview.last_verified_at.as_ref().map(|t| t.0);
+            let (data, log) = (
+                spec.data_destination.for_tenant(name),
+                spec.log_destination.for_tenant(name),
+            );
             let (recoverable_windows, data_bytes) = second_copy_windows(
                 snapshot,
                 tenant,
                 Destinations {
-                    data: &spec.data_destination.uri,
-                    log: &spec.log_destination.uri,
+                    data: &data.uri,
+                    log: &log.uri,
                 },
                 |set| on_copy(set, name, &tasks, verified_at),
                 log_copy
@@ -274,27 +291,31 @@ async fn verify_pass(
     let mut passed = true;
     let mut verified = 0i64;
     for set in &sets {
-        let Some(tree) = tree_under(&spec.data_destination.uri, &set.path) else {
-            continue;
-        };
         let tenant = snapshot.tenants.iter().find(|t| t.id == set.tenant_id);
         let tenant = tenant.map(|t| t.name.as_str()).unwrap_or_default();
+        let (from, to) = (
+            spec.data_destination.for_tenant(tenant),
+            second.data_destination.for_tenant(tenant),
+        );
+        let Some(tree) = tree_under(&from.uri, &set.path) else {
+            continue;
+        };
         if let Some(copied) = left_alone.get(&(tenant, set.backup_set_id)) {
             verified += i64::from(*copied);
             continue;
         }
         let request = CopyRequest {
             work: Work::Verify,
-            from: spec.data_destination.uri.clone(),
+            from: from.uri,
             from_keys: from_keys.clone(),
-            to: second.data_destination.uri.clone(),
+            to: to.uri,
             to_keys: to_keys.clone(),
             tree: tree.clone(),
             concurrency: usize::try_from(second.concurrency).unwrap_or(1).max(1),
             bandwidth: second.bandwidth(),
             file_root: ctx.settings.file_root,
         };
-        let key = format!("{namespace}/{name}/verify/{tree}");
+        let key = format!("{namespace}/{name}/verify/{tenant}/{tree}");
         let (_, state) = ctx.copies.repeat(&key, &request, period, Duration::ZERO);
         if let Some(report) = ctx.copies.take_report(&key)
             && report.damaged > 0
@@ -479,9 +500,9 @@ mod tests {
         };
         let mut deleted = set(1, 0);
         deleted.file_status = State::of("DELETED");
-        deleted.path = "file:///d/backup_set_1_full".into();
+        deleted.path = "file:///d/tenant1/backup_set_1_full".into();
         let mut kept = set(2, 0);
-        kept.path = "file:///d/backup_set_2_full".into();
+        kept.path = "file:///d/tenant1/backup_set_2_full".into();
         let snapshot = Snapshot {
             tenants: vec![crate::oceanbase::TenantRow {
                 id: 1002,
@@ -496,8 +517,11 @@ mod tests {
         let tenants = ["tenant1".to_string()];
         assert_eq!(
             deleted_trees(&spec(""), &snapshot, &tenants),
-            (vec!["backup_set_1_full".to_string()], vec![]),
-            "followCleanup defaults to true"
+            (
+                vec![("tenant1".to_string(), "backup_set_1_full".to_string())],
+                vec![]
+            ),
+            "followCleanup defaults to true; the tree lies in the tenant's own directory"
         );
         assert_eq!(
             deleted_trees(&spec(", followCleanup: false"), &snapshot, &tenants),

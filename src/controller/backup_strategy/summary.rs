@@ -138,16 +138,19 @@ pub fn strategy_status(
                 "the cluster answered",
                 generation,
             ));
-            let destinations = Destinations {
-                data: &strategy.spec.data_destination.uri,
-                log: &strategy.spec.log_destination.uri,
-            };
             let mut names: Vec<&String> = tenants.iter().collect();
             names.sort();
             names
                 .into_iter()
                 .filter_map(|name| snapshot.tenant(name))
                 .map(|tenant| {
+                    // Only what lies in the tenant's own directories counts.
+                    let data = strategy.spec.data_destination.for_tenant(&tenant.name);
+                    let log = strategy.spec.log_destination.for_tenant(&tenant.name);
+                    let destinations = Destinations {
+                        data: &data.uri,
+                        log: &log.uri,
+                    };
                     let fresh = tenant_overview(snapshot, tenant, destinations, now);
                     let before = previous.tenants.iter().find(|t| t.name == fresh.name);
                     steady(fresh, before)

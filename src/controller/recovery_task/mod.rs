@@ -102,9 +102,10 @@ impl Task for RecoveryTask {
             });
         }
         let (data, log) = match &strategy {
+            // The source tenant's own directories under the strategy's destinations.
             Some(s) => (
-                s.spec.data_destination.clone(),
-                s.spec.log_destination.clone(),
+                s.spec.data_destination.for_tenant(&spec.source.tenant),
+                s.spec.log_destination.for_tenant(&spec.source.tenant),
             ),
             None => match (&spec.source.data_destination, &spec.source.log_destination) {
                 (Some(d), Some(l)) => (d.clone(), l.clone()),
