@@ -102,16 +102,18 @@ impl Files {
         s3(&format!("{uri}&{keys}")).map(Place::S3)
     }
 
-    /// The destination root holding the set or piece directory `uri`, and that directory's name.
-    fn root_of(&self, uri: &str) -> Option<(Place, String, String)> {
+    /// Where the set or piece directory `uri` is written, with the destination root holding it: the
+    /// directory's place, the root's place, the root's URI and the directory's name.
+    fn places(&self, uri: &str) -> Option<(Place, Place, String, String)> {
         let root_uri = layout::parent(uri)?;
         let name = uri
             .split('?')
             .next()?
             .trim_end_matches('/')
             .rsplit('/')
-            .next()?;
-        Some((self.place(&root_uri)?, root_uri, name.to_string()))
+            .next()?
+            .to_string();
+        Some((self.place(uri)?, self.place(&root_uri)?, root_uri, name))
     }
 
     /// Writes the format file at a destination's root, once.
@@ -140,27 +142,34 @@ impl Files {
     /// (with its placeholders) once a cleanup deleted it.
     pub fn sync(&mut self, tenant_id: i64, set: &BackupSet) {
         let key = (tenant_id, set.backup_set_id);
-        let (Some(place), Some((root, root_uri, dir))) =
-            (self.place(&set.path), self.root_of(&set.path))
-        else {
+        let deleted = set.file_status == "DELETED";
+        let due = if deleted {
+            self.written.contains(&key) && !self.removed.contains(&key)
+        } else {
+            set.status == "SUCCESS" && !self.written.contains(&key)
+        };
+        // Most sets are as written already: nothing to open for them.
+        if !due {
+            return;
+        }
+        let Some((place, root, root_uri, dir)) = self.places(&set.path) else {
             return;
         };
-        if set.file_status == "DELETED" {
-            if self.written.contains(&key) && self.removed.insert(key) {
-                place.remove_all(&self.remote);
-                root.remove(&self.remote, &layout::set_start(&dir));
-                root.remove(&self.remote, &layout::set_end(&dir, set.min_restore_scn));
+        if deleted {
+            self.removed.insert(key);
+            place.remove_all(&self.remote);
+            root.remove(&self.remote, &layout::set_start(&dir));
+            root.remove(&self.remote, &layout::set_end(&dir, set.min_restore_scn));
+            return;
+        }
+        let written = self
+            .format(&root, &root_uri, DATA_FORMAT, tenant_id)
+            .and_then(|()| write_set(&place, &root, &dir, &self.remote, tenant_id, set));
+        match written {
+            Ok(()) => {
+                self.written.insert(key);
             }
-        } else if set.status == "SUCCESS" && !self.written.contains(&key) {
-            let written = self
-                .format(&root, &root_uri, DATA_FORMAT, tenant_id)
-                .and_then(|()| write_set(&place, &root, &dir, &self.remote, tenant_id, set));
-            match written {
-                Ok(()) => {
-                    self.written.insert(key);
-                }
-                Err(error) => eprintln!("obsim: writing backup set {} failed: {error}", set.path),
-            }
+            Err(error) => eprintln!("obsim: writing backup set {} failed: {error}", set.path),
         }
     }
 }
@@ -170,14 +179,13 @@ impl Files {
     /// checkpoint file to its checkpoint, its info written once frozen; removed once a cleanup deleted it.
     pub fn sync_piece(&mut self, tenant_id: i64, piece: &Piece) {
         let key = (tenant_id, piece.dest_id, piece.round_id, piece.piece_id);
-        let (Some(place), Some((root, root_uri, dir))) =
-            (self.place(&piece.path), self.root_of(&piece.path))
-        else {
-            return;
-        };
         let known = self.pieces.get(&key).copied();
         if piece.file_status == "DELETED" {
-            if known.is_some() && self.removed_pieces.insert(key) {
+            if known.is_some()
+                && !self.removed_pieces.contains(&key)
+                && let Some((place, root, _, dir)) = self.places(&piece.path)
+            {
+                self.removed_pieces.insert(key);
                 place.remove_all(&self.remote);
                 root.remove(&self.remote, &layout::piece_start(&dir, piece.start_scn));
                 root.remove(&self.remote, &layout::piece_end(&dir, piece.end_scn));
@@ -190,9 +198,13 @@ impl Files {
             piece.checkpoint_scn,
             piece.status == "FROZEN",
         );
+        // A piece as written already (a frozen one, most of the time): nothing to open for it.
         if known == Some(now) {
             return;
         }
+        let Some((place, root, root_uri, dir)) = self.places(&piece.path) else {
+            return;
+        };
         let changes = PieceChanges {
             started: known.is_none(),
             written: bytes,
