@@ -17,7 +17,7 @@ use crate::{
     api::{
         BackupStrategy, BackupStrategySpec, BackupTask, BackupTaskPhase, LogBackup,
         backup_strategy::{SecondBackupOverview, SecondTenantCopy},
-        common::SecondCopyPhase,
+        common::{SecondCopyPhase, StorageDestination},
     },
     controller::{
         backup_task::second::settled,
@@ -81,12 +81,12 @@ pub async fn follow_cleanups(
     Ok(())
 }
 
-/// The set and piece directories of `tenants` OceanBase deleted, to delete from the second data and log
-/// destinations — none when the copy keeps them (`followCleanup: false`).
 /// A tenant and a directory under its own destination.
 type TenantTree = (String, String);
 
-/// Each as (tenant, directory under the tenant's own destination).
+/// The set and piece directories of `tenants` OceanBase deleted, each with its tenant, to delete from the
+/// tenant's directories on the second data and log destinations — none when the copy keeps them
+/// (`followCleanup: false`).
 fn deleted_trees(
     spec: &BackupStrategySpec,
     snapshot: &Snapshot,
@@ -101,25 +101,29 @@ fn deleted_trees(
         return (sets, pieces);
     }
     for tenant in tenants.iter().filter_map(|name| snapshot.tenant(name)) {
-        let data = spec.data_destination.for_tenant(&tenant.name);
-        let log = spec.log_destination.for_tenant(&tenant.name);
-        let own = |id: i64, status: &FileStatus| id == tenant.id && *status == FileStatus::Deleted;
-        sets.extend(
-            snapshot
-                .sets
-                .iter()
-                .filter(|s| own(s.tenant_id, &s.file_status))
-                .filter_map(|s| tree_under(&data.uri, &s.path))
-                .map(|tree| (tenant.name.clone(), tree)),
-        );
-        pieces.extend(
-            snapshot
-                .pieces
-                .iter()
-                .filter(|p| own(p.tenant_id, &p.file_status))
-                .filter_map(|p| tree_under(&log.uri, &p.path))
-                .map(|tree| (tenant.name.clone(), tree)),
-        );
+        // (tenant id, file status, path) rows under `destination`'s directory for the tenant.
+        let gone = |destination: &StorageDestination, rows: Vec<(i64, &FileStatus, &str)>| {
+            let own = destination.for_tenant(&tenant.name);
+            rows.into_iter()
+                .filter(|(id, status, _)| *id == tenant.id && **status == FileStatus::Deleted)
+                .filter_map(|(_, _, path)| tree_under(&own.uri, path))
+                .map(|tree| (tenant.name.clone(), tree))
+                .collect::<Vec<_>>()
+        };
+        let set_rows = snapshot.sets.iter();
+        let piece_rows = snapshot.pieces.iter();
+        sets.extend(gone(
+            &spec.data_destination,
+            set_rows
+                .map(|s| (s.tenant_id, &s.file_status, s.path.as_str()))
+                .collect(),
+        ));
+        pieces.extend(gone(
+            &spec.log_destination,
+            piece_rows
+                .map(|p| (p.tenant_id, &p.file_status, p.path.as_str()))
+                .collect(),
+        ));
     }
     (sets, pieces)
 }
