@@ -201,38 +201,27 @@ fn record_metrics(
     use crate::metrics::{StrategyLabels, TenantLabels};
     let metrics = &ctx.metrics;
     let cluster = &strategy.spec.cluster.name;
-    let second = status.second_backup.as_ref().map(|s| s.tenants.as_slice());
-    let copies = status
-        .tenants
-        .iter()
-        .map(|t| {
-            (
-                &metrics.first_copy,
-                &t.name,
-                &t.recoverable_windows,
-                t.data_backup_bytes,
-                t.log_backup_bytes,
-            )
-        })
-        .chain(second.unwrap_or_default().iter().map(|t| {
-            (
-                &metrics.second_copy,
-                &t.name,
-                &t.recoverable_windows,
-                t.data_backup_bytes,
-                t.log_backup_bytes,
-            )
-        }));
-    for (series, tenant, windows, data, log) in copies {
+    let record = |series: &crate::metrics::CopySeries,
+                  tenant: &str,
+                  windows: &[crate::api::common::TimeWindow],
+                  bytes: [Option<i64>; 2]| {
         let labels = TenantLabels {
             namespace: namespace.to_string(),
             cluster: cluster.clone(),
-            tenant: tenant.clone(),
+            tenant: tenant.to_string(),
         };
         let newest = windows
             .last()
             .map(|w| (w.from.0.as_second(), w.to.0.as_second()));
-        series.record(&labels, newest, data, log);
+        series.record(&labels, newest, bytes[0], bytes[1]);
+    };
+    for t in &status.tenants {
+        let bytes = [t.data_backup_bytes, t.log_backup_bytes];
+        record(&metrics.first_copy, &t.name, &t.recoverable_windows, bytes);
+    }
+    for t in status.second_backup.iter().flat_map(|s| &s.tenants) {
+        let bytes = [t.data_backup_bytes, t.log_backup_bytes];
+        record(&metrics.second_copy, &t.name, &t.recoverable_windows, bytes);
     }
     metrics.strategy_recorded(
         namespace,
