@@ -18,7 +18,8 @@ OBBACKUP_PROMTOOL=$(tools/promtool/build.sh | tail -n 1)
 OBSIM_GO_CLIENT=$(tools/drivers/go/build.sh | tail -n 1)
 OBSIM_PYTHON_CLIENT=$(tools/drivers/python/build.sh | tail -n 1)
 OBBACKUP_S3_SERVER=$(tools/s3/build.sh | tail -n 1)
-export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER
+OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
+export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB
 cargo build --locked --bins --features failpoints
 resources "binaries built"
 

@@ -6,6 +6,7 @@ pub mod controller;
 pub mod crash;
 pub mod crdgen;
 pub mod http;
+pub mod logical;
 pub mod metrics;
 pub mod names;
 pub mod observer;

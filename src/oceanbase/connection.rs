@@ -78,6 +78,34 @@ impl ConnectionInfo {
     }
 }
 
+impl ConnectionInfo {
+    /// Options of a pool of at most `max` sessions of this user, each running `session` statements (time
+    /// zone, timeouts) when it connects **and** every time the pool resets it for reuse: a pooled connection
+    /// is reset (`COM_RESET_CONNECTION`) when it is returned, which puts every session variable back to the
+    /// tenant's default (`+08:00` on OceanBase) — statements run only at connect would hold for the first use.
+    pub fn pool_opts(&self, session: Vec<String>, max: usize) -> mysql_async::OptsBuilder {
+        let mut builder = mysql_async::OptsBuilder::default()
+            .ip_or_hostname(self.host.clone())
+            .tcp_port(self.port)
+            .user(Some(self.user.clone()))
+            .pass(Some(self.password.clone()))
+            .prefer_socket(false)
+            .setup(session)
+            .pool_opts(
+                mysql_async::PoolOpts::default()
+                    .with_constraints(
+                        mysql_async::PoolConstraints::new(0, max.max(1)).unwrap_or_default(),
+                    )
+                    .with_inactive_connection_ttl(std::time::Duration::from_secs(60)),
+            );
+        if let Some(ca) = &self.ca_cert {
+            builder = builder
+                .ssl_opts(mysql_async::SslOpts::default().with_root_certs(vec![ca.clone().into()]));
+        }
+        builder
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

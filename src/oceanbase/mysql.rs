@@ -10,9 +10,7 @@ use std::{
 
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
-use mysql_async::{
-    Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, Row, SslOpts, prelude::Queryable,
-};
+use mysql_async::{Conn, Opts, Pool, Row, prelude::Queryable};
 
 use crate::timing::{BATCH_TIMEOUT, CONNECT_TIMEOUT, QUERY_TIMEOUT};
 
@@ -43,22 +41,8 @@ impl MysqlCluster {
     /// A cluster client (connections are made lazily). `secrets` are extra values to redact from errors,
     /// e.g. backup passwords and access keys this client will send.
     pub fn new(info: &ConnectionInfo, secrets: impl IntoIterator<Item = String>) -> Self {
-        let mut builder = OptsBuilder::default()
-            .ip_or_hostname(info.host.clone())
-            .tcp_port(info.port)
-            .user(Some(info.user.clone()))
-            .pass(Some(info.password.clone()))
-            .prefer_socket(false)
-            // Times in views come back in UTC.
-            .init(vec!["SET time_zone = '+00:00'"])
-            .pool_opts(
-                PoolOpts::default()
-                    .with_constraints(PoolConstraints::new(0, 4).unwrap_or_default())
-                    .with_inactive_connection_ttl(Duration::from_secs(60)),
-            );
-        if let Some(ca) = &info.ca_cert {
-            builder = builder.ssl_opts(SslOpts::default().with_root_certs(vec![ca.clone().into()]));
-        }
+        // Times in views (TIMESTAMP columns) come back in UTC.
+        let builder = info.pool_opts(vec!["SET time_zone = '+00:00'".to_string()], 4);
         let opts: Opts = builder.into();
         Self {
             pool: Pool::new(opts.clone()),

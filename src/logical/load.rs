@@ -1,0 +1,386 @@
+//! Restoring a logical dump: refuse a target that already holds what the dump creates, create the databases
+//! and tables, load the chunks in parallel (each checked against its SHA-256 before a row is sent), create
+//! the views, then check every table's row count against the manifest.
+
+use std::{collections::BTreeMap, io::Read};
+
+use flate2::read::GzDecoder;
+use futures::StreamExt;
+use mysql_async::Conn;
+use opendal::Operator;
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::{oceanbase::ConnectionInfo, storage::copy::hex};
+
+use super::{
+    LogicalError, Progress,
+    dump::read_json,
+    layout::{Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path, plan_path},
+    render::quote_identifier,
+    session::Sessions,
+};
+
+/// Where to restore a dump and how.
+#[derive(Clone, Debug)]
+pub struct LoadRequest {
+    /// A user of the target tenant allowed to create its databases.
+    pub connection: ConnectionInfo,
+    /// Databases restored under another name: dump's name → target's name.
+    pub rename: BTreeMap<String, String>,
+    /// Sessions loading at once.
+    pub parallel: usize,
+}
+
+/// A finished restore.
+#[derive(Clone, Debug)]
+pub struct LoadReport {
+    pub rows: u64,
+    pub bytes: u64,
+    pub tables: usize,
+    pub views: usize,
+}
+
+/// Restores the dump in `dir` on `storage` into the target `request` names.
+pub async fn load(
+    request: &LoadRequest,
+    storage: &Operator,
+    dir: &str,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<LoadReport, LogicalError> {
+    let dir = dir.trim_matches('/');
+    let manifest: Manifest = read_json(storage, &manifest_path(dir))
+        .await?
+        .ok_or_else(|| {
+            LogicalError::Refused(format!(
+                "{dir} holds no finished logical dump (no manifest.json)"
+            ))
+        })?;
+    let plan: Plan = read_json(storage, &plan_path(dir))
+        .await?
+        .ok_or_else(|| LogicalError::Format(format!("{dir}/plan.json is missing")))?;
+    let sessions = Sessions::new(&request.connection, request.parallel);
+    let result = run(
+        &sessions, request, storage, dir, &manifest, &plan, cancel, progress,
+    )
+    .await;
+    sessions.close().await;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run(
+    sessions: &Sessions,
+    request: &LoadRequest,
+    storage: &Operator,
+    dir: &str,
+    manifest: &Manifest,
+    plan: &Plan,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<LoadReport, LogicalError> {
+    let target = |database: &str| {
+        request
+            .rename
+            .get(database)
+            .cloned()
+            .unwrap_or_else(|| database.to_string())
+    };
+    let mut conn = sessions.conn().await?;
+    refuse_existing(sessions, &mut conn, plan, &target).await?;
+    for database in &plan.databases {
+        let ddl = with_name(&database.ddl, "DATABASE", &target(&database.name));
+        sessions
+            .execute(&mut conn, &if_not_exists(&ddl, "CREATE DATABASE"))
+            .await?;
+    }
+    let tables: Vec<&ObjectPlan> = plan
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::Table)
+        .collect();
+    for table in &tables {
+        sessions
+            .execute(
+                &mut conn,
+                &format!("USE {}", quote_identifier(&target(&table.database))),
+            )
+            .await?;
+        sessions.execute(&mut conn, &table.ddl).await?;
+    }
+    drop(conn);
+    let mut work = Vec::new();
+    for (o, object) in plan.objects.iter().enumerate() {
+        let entry = manifest
+            .objects
+            .iter()
+            .find(|m| m.database == object.database && m.name == object.name)
+            .ok_or_else(|| {
+                LogicalError::Format(format!(
+                    "{}.{} is not in the manifest",
+                    object.database, object.name
+                ))
+            })?;
+        if entry.chunks.len() != object.chunks.len() {
+            return Err(LogicalError::Format(format!(
+                "{}.{}: the manifest and the plan disagree",
+                object.database, object.name
+            )));
+        }
+        for c in 0..entry.chunks.len() {
+            work.push((o, c, entry.chunks[c].clone()));
+        }
+    }
+    let mut state = Progress {
+        chunks_total: work.len(),
+        rows_total: manifest.rows,
+        ..Progress::default()
+    };
+    progress(&state);
+    let mut loads = futures::stream::iter(work)
+        .map(|(o, c, expected)| {
+            let object = &plan.objects[o];
+            let database = target(&object.database);
+            async move {
+                if cancel.is_cancelled() {
+                    return Err(LogicalError::Canceled);
+                }
+                let sql =
+                    read_chunk(storage, &chunk_path(dir, object, c), &expected.sha256).await?;
+                let rows = execute_chunk(sessions, &database, &sql).await?;
+                if rows != expected.rows {
+                    return Err(LogicalError::Format(format!(
+                        "{}.{} chunk {c}: {rows} rows loaded, the manifest says {}",
+                        object.database, object.name, expected.rows
+                    )));
+                }
+                Ok::<_, LogicalError>(expected)
+            }
+        })
+        .buffer_unordered(request.parallel.max(1));
+    while let Some(loaded) = loads.next().await {
+        let loaded = loaded?;
+        state.chunks_done += 1;
+        state.rows_done += loaded.rows;
+        state.bytes_done += loaded.bytes;
+        progress(&state);
+    }
+    drop(loads);
+    let mut conn = sessions.conn().await?;
+    let views = create_views(sessions, &mut conn, plan, &target).await?;
+    for (object, expected) in plan
+        .objects
+        .iter()
+        .zip(&manifest.objects)
+        .filter(|(o, _)| o.kind == ObjectKind::Table)
+    {
+        let counted: Vec<u64> = sessions
+            .rows(
+                &mut conn,
+                &format!(
+                    "SELECT COUNT(*) FROM {}.{}",
+                    quote_identifier(&target(&object.database)),
+                    quote_identifier(&object.name)
+                ),
+                (),
+            )
+            .await?;
+        if counted.first() != Some(&expected.rows) {
+            return Err(LogicalError::Format(format!(
+                "{}.{} holds {:?} rows after the restore, the dump {}",
+                object.database,
+                object.name,
+                counted.first(),
+                expected.rows
+            )));
+        }
+    }
+    Ok(LoadReport {
+        rows: state.rows_done,
+        bytes: state.bytes_done,
+        tables: tables.len(),
+        views,
+    })
+}
+
+/// Refuses a target that already has a table or view the dump creates, naming them.
+async fn refuse_existing(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    plan: &Plan,
+    target: &dyn Fn(&str) -> String,
+) -> Result<(), LogicalError> {
+    let mut clashes = Vec::new();
+    for object in &plan.objects {
+        let database = target(&object.database);
+        let found: Vec<String> = sessions
+            .rows(
+                conn,
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (database.clone(), object.name.clone()),
+            )
+            .await?;
+        if !found.is_empty() {
+            clashes.push(format!("{database}.{}", object.name));
+        }
+    }
+    if clashes.is_empty() {
+        Ok(())
+    } else {
+        Err(LogicalError::Refused(format!(
+            "the target already has {} the dump creates: {}; restore into an empty tenant or database",
+            if clashes.len() == 1 {
+                "an object"
+            } else {
+                "objects"
+            },
+            clashes.join(", ")
+        )))
+    }
+}
+
+/// Creates the views, each after the views it reads (a view that fails is tried again after the others).
+async fn create_views(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    plan: &Plan,
+    target: &dyn Fn(&str) -> String,
+) -> Result<usize, LogicalError> {
+    let mut pending: Vec<&ObjectPlan> = plan
+        .objects
+        .iter()
+        .filter(|o| o.kind == ObjectKind::View)
+        .collect();
+    let total = pending.len();
+    while !pending.is_empty() {
+        let mut failed = Vec::new();
+        let mut last_error = None;
+        for view in pending.iter().copied() {
+            sessions
+                .execute(
+                    conn,
+                    &format!("USE {}", quote_identifier(&target(&view.database))),
+                )
+                .await?;
+            let mut ddl = view.ddl.clone();
+            for database in &plan.databases {
+                let renamed = target(&database.name);
+                if renamed != database.name {
+                    ddl = ddl.replace(
+                        &format!("{}.", quote_identifier(&database.name)),
+                        &format!("{}.", quote_identifier(&renamed)),
+                    );
+                }
+            }
+            if let Err(error) = sessions.execute(conn, &ddl).await {
+                failed.push(view);
+                last_error = Some(error);
+            }
+        }
+        if failed.len() == pending.len() {
+            return Err(
+                last_error.unwrap_or(LogicalError::Format("views could not be created".into()))
+            );
+        }
+        pending = failed;
+    }
+    Ok(total)
+}
+
+/// A chunk's SQL, after checking it is the dump's.
+async fn read_chunk(storage: &Operator, path: &str, sha256: &str) -> Result<Vec<u8>, LogicalError> {
+    let compressed = storage
+        .read(path)
+        .await
+        .map_err(|e| LogicalError::storage(&e))?
+        .to_vec();
+    let path = path.to_string();
+    let sha256 = sha256.to_string();
+    tokio::task::spawn_blocking(move || {
+        let mut sql = Vec::new();
+        GzDecoder::new(compressed.as_slice())
+            .read_to_end(&mut sql)
+            .map_err(|e| LogicalError::Format(format!("{path}: {e}")))?;
+        let found = hex(&Sha256::digest(&sql));
+        if found != sha256 {
+            return Err(LogicalError::Format(format!(
+                "{path} is damaged: its SHA-256 is {found}, the manifest says {sha256}"
+            )));
+        }
+        Ok(sql)
+    })
+    .await
+    .map_err(|e| LogicalError::Format(format!("decompression stopped: {e}")))?
+}
+
+/// Runs a chunk's statements (one per line) in `database`; returns the rows inserted.
+async fn execute_chunk(
+    sessions: &Sessions,
+    database: &str,
+    sql: &[u8],
+) -> Result<u64, LogicalError> {
+    let mut conn = sessions.conn().await?;
+    let mut rows = 0;
+    for line in sql.split(|b| *b == b'\n') {
+        let statement = String::from_utf8_lossy(line);
+        let statement = statement.trim();
+        if statement.is_empty() || statement.starts_with("--") {
+            continue;
+        }
+        if statement.starts_with("USE ") {
+            sessions
+                .execute(&mut conn, &format!("USE {}", quote_identifier(database)))
+                .await?;
+            continue;
+        }
+        rows += sessions.execute(&mut conn, statement).await?;
+    }
+    Ok(rows)
+}
+
+/// `CREATE DATABASE `x` …` with the name replaced.
+fn with_name(ddl: &str, keyword: &str, name: &str) -> String {
+    match ddl.find('`').zip(ddl.rfind('`')) {
+        Some((start, end))
+            if start < end && ddl[..start].to_ascii_uppercase().contains(keyword) =>
+        {
+            format!(
+                "{}{}{}",
+                &ddl[..start],
+                quote_identifier(name),
+                &ddl[end + 1..]
+            )
+        }
+        _ => ddl.to_string(),
+    }
+}
+
+fn if_not_exists(ddl: &str, statement: &str) -> String {
+    if ddl.to_ascii_uppercase().starts_with(statement)
+        && !ddl.to_ascii_uppercase().contains("IF NOT EXISTS")
+    {
+        format!("{statement} IF NOT EXISTS{}", &ddl[statement.len()..])
+    } else {
+        ddl.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_definition_takes_the_target_name_and_tolerates_an_existing_database() {
+        let ddl = "CREATE DATABASE `shop` DEFAULT CHARACTER SET = utf8mb4";
+        let renamed = with_name(ddl, "DATABASE", "shop_copy");
+        assert_eq!(
+            renamed,
+            "CREATE DATABASE `shop_copy` DEFAULT CHARACTER SET = utf8mb4"
+        );
+        assert_eq!(
+            if_not_exists(&renamed, "CREATE DATABASE"),
+            "CREATE DATABASE IF NOT EXISTS `shop_copy` DEFAULT CHARACTER SET = utf8mb4"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! Logical backup: a consistent dump of a tenant's databases, read through a user of the tenant, and its
+//! restore (README, "Logical backup").
+//!
+//! - **Consistent without locks.** The schema is read first, then one snapshot is taken (`current_scn()`)
+//!   and every table is read `AS OF SNAPSHOT` it: all tables show the same instant while writers go on.
+//! - **Parallel and bounded.** Tables with an integer primary key are split into ranges of about
+//!   `chunk_rows` rows; chunks of all tables are read by at most `parallel` connections at once, each
+//!   streaming into its object in pieces, so memory does not grow with a table's size.
+//! - **Resumable.** The plan (snapshot and chunks) is written before any data; each chunk is followed by a
+//!   `.done` record. A dump that restarts reads the plan back and writes only chunks without a record.
+//! - **Portable.** Plain SQL, gzip, one statement per line ([`layout`]).
+
+pub mod dump;
+pub mod layout;
+pub mod load;
+pub mod render;
+mod session;
+
+use crate::{oceanbase::Redactor, storage::StorageError};
+
+pub use dump::{DumpReport, DumpRequest, dump};
+pub use load::{LoadReport, LoadRequest, load};
+
+/// Databases a dump never includes: the server's own.
+pub const SYSTEM_DATABASES: [&str; 6] = [
+    "information_schema",
+    "mysql",
+    "oceanbase",
+    "performance_schema",
+    "sys",
+    "__recyclebin",
+];
+
+/// Whether `name` is one of the server's own databases.
+pub fn is_system_database(name: &str) -> bool {
+    SYSTEM_DATABASES
+        .iter()
+        .any(|system| system.eq_ignore_ascii_case(name))
+}
+
+/// What went wrong in a dump or a restore. Texts never hold the password.
+#[derive(Debug, thiserror::Error)]
+pub enum LogicalError {
+    /// The database could not be reached (connect, I/O, timeout): may go away by itself.
+    #[error("cannot reach the database: {0}")]
+    Unreachable(String),
+    /// The database answered with an error.
+    #[error("database error {code}: {message}")]
+    Server { code: u16, message: String },
+    /// The object storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// What was asked for cannot be done (a database that does not exist, a target that is not empty).
+    #[error("{0}")]
+    Refused(String),
+    /// A dump's files are not what the format says.
+    #[error("{0}")]
+    Format(String),
+    /// The dump or restore was canceled.
+    #[error("canceled")]
+    Canceled,
+}
+
+impl LogicalError {
+    /// An error that may go away by itself: worth retrying, never a reason to call a task Failed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            LogicalError::Unreachable(_) => true,
+            LogicalError::Storage(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// The database's error number, if it answered with one.
+    pub fn code(&self) -> Option<u16> {
+        match self {
+            LogicalError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn from_mysql(error: mysql_async::Error, redactor: &Redactor) -> Self {
+        match error {
+            mysql_async::Error::Server(e) => LogicalError::Server {
+                code: e.code,
+                message: redactor.redact(&e.message),
+            },
+            mysql_async::Error::Io(e) => LogicalError::Unreachable(redactor.redact(&e.to_string())),
+            mysql_async::Error::Driver(e) => {
+                LogicalError::Unreachable(redactor.redact(&e.to_string()))
+            }
+            other => LogicalError::Format(redactor.redact(&other.to_string())),
+        }
+    }
+
+    pub(crate) fn storage(error: &opendal::Error) -> Self {
+        LogicalError::Storage(StorageError::io(error))
+    }
+}
+
+/// Progress of a dump or a restore, reported as chunks finish.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub chunks_done: usize,
+    pub chunks_total: usize,
+    pub rows_done: u64,
+    pub rows_total: u64,
+    /// Bytes of SQL (before compression).
+    pub bytes_done: u64,
+}

@@ -1,0 +1,99 @@
+//! Connections of a dump or restore: a pool of at most `parallel` sessions of the tenant's user, each set to
+//! UTC (a `TIMESTAMP` reads and loads as the same instant), utf8mb4 and a query timeout long enough for a
+//! chunk; every error redacted.
+
+use mysql_async::{
+    Conn, Opts, Params, Pool, Row,
+    prelude::{FromRow, Queryable},
+};
+
+use crate::{
+    oceanbase::{ConnectionInfo, Redactor},
+    timing::CONNECT_TIMEOUT,
+};
+
+use super::LogicalError;
+
+/// How long one statement (a chunk's read or one INSERT) may run: OceanBase's default is 10 s.
+const STATEMENT_TIMEOUT_US: u64 = 3_600_000_000;
+
+pub(crate) struct Sessions {
+    pool: Pool,
+    pub(crate) redactor: Redactor,
+}
+
+impl Sessions {
+    pub(crate) fn new(info: &ConnectionInfo, parallel: usize) -> Self {
+        let builder = info.pool_opts(
+            vec![
+                "SET NAMES utf8mb4".to_string(),
+                "SET time_zone = '+00:00'".to_string(),
+                format!("SET ob_query_timeout = {STATEMENT_TIMEOUT_US}"),
+                format!("SET ob_trx_timeout = {STATEMENT_TIMEOUT_US}"),
+            ],
+            parallel,
+        );
+        let opts: Opts = builder.into();
+        Self {
+            pool: Pool::new(opts),
+            redactor: Redactor::new([info.password.clone()]),
+        }
+    }
+
+    pub(crate) fn error(&self, error: mysql_async::Error) -> LogicalError {
+        LogicalError::from_mysql(error, &self.redactor)
+    }
+
+    pub(crate) async fn conn(&self) -> Result<Conn, LogicalError> {
+        match tokio::time::timeout(CONNECT_TIMEOUT, self.pool.get_conn()).await {
+            Ok(conn) => conn.map_err(|e| self.error(e)),
+            Err(_) => Err(LogicalError::Unreachable("connecting timed out".into())),
+        }
+    }
+
+    /// Every row of a statement with parameters (binary protocol).
+    pub(crate) async fn rows<T: FromRow + Send + 'static>(
+        &self,
+        conn: &mut Conn,
+        statement: &str,
+        params: impl Into<Params> + Send,
+    ) -> Result<Vec<T>, LogicalError> {
+        conn.exec(statement, params)
+            .await
+            .map_err(|e| self.error(e))
+    }
+
+    /// Every row of a statement without parameters (text protocol: `SHOW` statements).
+    pub(crate) async fn query(
+        &self,
+        conn: &mut Conn,
+        statement: &str,
+    ) -> Result<Vec<Row>, LogicalError> {
+        conn.query(statement).await.map_err(|e| self.error(e))
+    }
+
+    pub(crate) async fn execute(
+        &self,
+        conn: &mut Conn,
+        statement: &str,
+    ) -> Result<u64, LogicalError> {
+        conn.query_drop(statement)
+            .await
+            .map_err(|e| self.error(e))?;
+        Ok(conn.affected_rows())
+    }
+
+    pub(crate) async fn close(self) {
+        let _ = self.pool.disconnect().await;
+    }
+}
+
+/// The text of column `index` of a row (a `SHOW CREATE …` statement), or a format error naming `what`.
+pub(crate) fn text_at(row: &Row, index: usize, what: &str) -> Result<String, LogicalError> {
+    match row.as_ref(index) {
+        Some(mysql_async::Value::Bytes(bytes)) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+        _ => Err(LogicalError::Format(format!(
+            "{what}: no text in column {index}"
+        ))),
+    }
+}

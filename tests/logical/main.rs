@@ -1,0 +1,406 @@
+//! Logical backup against a real OceanBase SQL engine (seekdb): dumps taken while a writer runs restore into
+//! another server with every table equal to the source at the dump's snapshot; an interrupted dump resumes
+//! without redoing finished chunks; a target that already holds the objects, a damaged chunk and wrong
+//! credentials are refused with errors that say so and never show the password.
+
+mod schema;
+mod seekdb;
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use mysql_async::prelude::Queryable;
+use ob_backup_operator::logical::{
+    self, DumpRequest, LoadRequest, LogicalError, Progress, layout::Manifest,
+};
+use opendal::{Operator, services::Fs};
+use tokio_util::sync::CancellationToken;
+
+use schema::{Workload, table_rows};
+
+fn storage(dir: &std::path::Path) -> Operator {
+    Operator::new(Fs::default().root(&dir.to_string_lossy())).expect("fs operator")
+}
+
+fn no_progress(_: &Progress) {}
+
+fn dump_request(server: &seekdb::Seekdb, databases: &[&str], chunk_rows: u64) -> DumpRequest {
+    DumpRequest {
+        connection: server.connection("root", ""),
+        databases: databases.iter().map(|d| d.to_string()).collect(),
+        tables: Vec::new(),
+        parallel: 3,
+        chunk_rows,
+    }
+}
+
+fn load_request(server: &seekdb::Seekdb) -> LoadRequest {
+    LoadRequest {
+        connection: server.connection("root", ""),
+        rename: Default::default(),
+        parallel: 3,
+    }
+}
+
+/// Every table of the workload on `target` equals the source at the manifest's snapshot, row for row.
+async fn assert_restored_at_snapshot(
+    source: &seekdb::Seekdb,
+    target: &seekdb::Seekdb,
+    workload: &Workload,
+    manifest: &Manifest,
+) {
+    let mut from = source.conn().await;
+    let mut to = target.conn().await;
+    for table in workload.tables() {
+        let at_snapshot = table_rows(&mut from, &table, Some(manifest.snapshot.scn)).await;
+        let restored = table_rows(&mut to, &table, None).await;
+        assert_eq!(
+            restored.len(),
+            at_snapshot.len(),
+            "{table}: row count differs from the source at the snapshot"
+        );
+        if let Some((a, b)) = at_snapshot.iter().zip(&restored).find(|(a, b)| a != b) {
+            panic!(
+                "{table}: rows differ from the source at the snapshot:\n source: {a}\n target: {b}"
+            );
+        }
+        let (database, name) = table.split_once('.').expect("qualified");
+        let listed = manifest
+            .objects
+            .iter()
+            .find(|o| o.database == database && o.name == name)
+            .expect("table in the manifest");
+        assert_eq!(
+            listed.rows,
+            at_snapshot.len() as u64,
+            "{table}: manifest row count"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dump_taken_while_writers_run_restores_equal_to_the_source_at_its_snapshot() {
+    let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
+        return;
+    };
+    let workload = Workload::create(source, "consistent", 3000).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer = tokio::spawn(workload.clone().write_until(
+        source.port,
+        stop.clone(),
+        writes.clone(),
+    ));
+    // The dump starts while the writer is busy.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while writes.load(Ordering::Relaxed) < 20 {
+        assert!(Instant::now() < deadline, "the writer made no progress");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let dir = tempfile_dir("consistent");
+    let report = logical::dump(
+        &dump_request(source, &workload.databases(), 400),
+        &storage(&dir),
+        "dumps/one",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect("dump");
+    let writes_during_dump = writes.load(Ordering::Relaxed);
+    // Let the writer go on after the dump: the source moves past the snapshot.
+    while writes.load(Ordering::Relaxed) < writes_during_dump + 20 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    writer.await.expect("writer");
+    let manifest = report.manifest;
+    assert!(
+        report.chunks_written > 8,
+        "the big table is split: {} chunks",
+        report.chunks_written
+    );
+    assert!(
+        manifest.rows > 3000 && manifest.stored_bytes > 0 && manifest.stored_bytes < manifest.bytes
+    );
+    assert!(!manifest.snapshot.time.is_empty());
+
+    logical::load(
+        &load_request(target),
+        &storage(&dir),
+        "dumps/one",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect("restore");
+    assert_restored_at_snapshot(source, target, &workload, &manifest).await;
+    // The source moved on after the snapshot, so equality at the snapshot is not equality now.
+    let mut from = source.conn().await;
+    let now = table_rows(&mut from, &workload.orders(), None).await;
+    let listed = manifest
+        .objects
+        .iter()
+        .find(|o| o.name == "orders")
+        .expect("orders");
+    assert!(
+        now.len() as u64 > listed.rows,
+        "the writer inserted after the snapshot"
+    );
+    // The view was created and reads the restored tables.
+    let mut to = target.conn().await;
+    let through_view: Vec<u64> = to
+        .query(format!("SELECT COUNT(*) FROM {}", workload.view()))
+        .await
+        .expect("view");
+    assert!(through_view[0] > 0);
+    // A second restore into the same target is refused, naming what is already there.
+    let refused = logical::load(
+        &load_request(target),
+        &storage(&dir),
+        "dumps/one",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect_err("a target holding the objects is refused");
+    assert!(matches!(refused, LogicalError::Refused(_)), "{refused}");
+    assert!(
+        refused.to_string().contains(&workload.orders()),
+        "{refused}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_interrupted_dump_resumes_without_redoing_finished_chunks() {
+    let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
+        return;
+    };
+    let workload = Workload::create(source, "resumed", 2000).await;
+    let dir = tempfile_dir("resumed");
+    let cancel = CancellationToken::new();
+    let stop_after_three = |progress: &Progress| {
+        if progress.chunks_done >= 3 {
+            cancel.cancel();
+        }
+    };
+    let interrupted = logical::dump(
+        &dump_request(source, &workload.databases(), 200),
+        &storage(&dir),
+        "dumps/resumed",
+        &cancel,
+        &stop_after_three,
+    )
+    .await
+    .expect_err("canceled");
+    assert!(
+        matches!(interrupted, LogicalError::Canceled),
+        "{interrupted}"
+    );
+    assert!(!dir.join("dumps/resumed/manifest.json").exists());
+    let finished = done_records(&dir.join("dumps/resumed/data"));
+    assert!(finished.len() >= 3, "{finished:?}");
+    // Rows written after the interruption are not in the dump: it resumes at its snapshot.
+    let mut from = source.conn().await;
+    from.query_drop(format!(
+        "INSERT INTO {} (customer, amount) VALUES (1, 1)",
+        workload.orders()
+    ))
+    .await
+    .expect("insert after the interruption");
+
+    let resumed = logical::dump(
+        &dump_request(source, &workload.databases(), 200),
+        &storage(&dir),
+        "dumps/resumed",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect("resumed dump");
+    assert_eq!(resumed.chunks_resumed, finished.len());
+    assert_eq!(
+        resumed.chunks_written + resumed.chunks_resumed,
+        resumed
+            .manifest
+            .objects
+            .iter()
+            .map(|o| o.chunks.len())
+            .sum::<usize>()
+    );
+    for (path, modified) in &finished {
+        let now = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .expect("record");
+        assert_eq!(&now, modified, "{} was written again", path.display());
+    }
+    logical::load(
+        &load_request(target),
+        &storage(&dir),
+        "dumps/resumed",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect("restore");
+    assert_restored_at_snapshot(source, target, &workload, &resumed.manifest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_damaged_chunk_and_wrong_credentials_are_refused_with_errors_that_say_so() {
+    let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
+        return;
+    };
+    let workload = Workload::create(source, "refusals", 300).await;
+    let dir = tempfile_dir("refusals");
+    let mut request = dump_request(source, &workload.databases(), 100);
+    let password = "not-the-password-Zq81";
+    request.connection = source.connection("root", password);
+    let refused = logical::dump(
+        &request,
+        &storage(&dir),
+        "dumps/bad",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect_err("wrong password");
+    assert_eq!(refused.code(), Some(1045), "{refused}");
+    assert!(!refused.to_string().contains(password), "{refused}");
+    assert!(!refused.is_transient());
+
+    let mut request = dump_request(source, &["no_such_database"], 100);
+    request.parallel = 1;
+    let refused = logical::dump(
+        &request,
+        &storage(&dir),
+        "dumps/none",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect_err("missing database");
+    assert!(
+        refused
+            .to_string()
+            .contains("no_such_database does not exist"),
+        "{refused}"
+    );
+
+    logical::dump(
+        &dump_request(source, &workload.databases(), 100),
+        &storage(&dir),
+        "dumps/good",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect("dump");
+    let victim = std::fs::read_dir(dir.join("dumps/good/data"))
+        .expect("data")
+        .flatten()
+        .flat_map(|d| std::fs::read_dir(d.path()).expect("database").flatten())
+        .flat_map(|t| std::fs::read_dir(t.path()).expect("table").flatten())
+        .map(|f| f.path())
+        .find(|p| p.to_string_lossy().ends_with(".sql.gz"))
+        .expect("a chunk");
+    let original = std::fs::read(&victim).expect("chunk");
+    let mut sql = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(original.as_slice()),
+        &mut sql,
+    )
+    .expect("gunzip");
+    // One value changed, the file still a valid gzip of valid SQL.
+    let position = sql
+        .iter()
+        .rposition(|b| b.is_ascii_digit())
+        .expect("a digit");
+    sql[position] = if sql[position] == b'1' { b'2' } else { b'1' };
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut encoder, &sql).expect("gzip");
+    std::fs::write(&victim, encoder.finish().expect("gzip")).expect("damage");
+    let mut load = load_request(target);
+    load.rename = workload
+        .databases()
+        .iter()
+        .map(|d| (d.to_string(), format!("{d}_damaged")))
+        .collect();
+    let refused = logical::load(
+        &load,
+        &storage(&dir),
+        "dumps/good",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect_err("damaged chunk");
+    assert!(refused.to_string().contains("is damaged"), "{refused}");
+}
+
+/// A fresh directory for a test's dumps.
+fn tempfile_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("obbackup-logical-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("dump directory");
+    dir
+}
+
+/// Every `.done` record under `dir` with its modification time.
+fn done_records(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "done") {
+                found.push((
+                    path,
+                    entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .expect("modified"),
+                ));
+            }
+        }
+    }
+    found
+}
+
+/// The operator's pools (the sys-tenant client and logical backup) put each session in UTC when it connects
+/// and again after every reset the pool does when a session is returned — on a real engine, whose default
+/// time zone is not UTC, a setting made only at connect is gone from the second use on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_session_stays_in_utc_after_the_pool_resets_it() {
+    let Some(server) = seekdb::server("source") else {
+        return;
+    };
+    let info = server.connection("root", "");
+    let mut plain = mysql_async::Conn::new(info.pool_opts(Vec::new(), 1))
+        .await
+        .expect("connect");
+    let default: Option<String> = plain.query_first("SELECT @@time_zone").await.expect("zone");
+    assert_ne!(
+        default.as_deref(),
+        Some("+00:00"),
+        "the engine's default must differ for this test to mean anything"
+    );
+    let pool = mysql_async::Pool::new(info.pool_opts(vec!["SET time_zone = '+00:00'".into()], 1));
+    for round in 0..3 {
+        let mut conn = pool.get_conn().await.expect("pooled session");
+        let zone: Option<String> = conn.query_first("SELECT @@time_zone").await.expect("zone");
+        assert_eq!(
+            zone.as_deref(),
+            Some("+00:00"),
+            "use {round} of the pooled session"
+        );
+    }
+    pool.disconnect().await.expect("disconnect");
+}

@@ -1,0 +1,166 @@
+//! A real OceanBase SQL engine for the logical-backup tests: OceanBase seekdb (PyPI `pylibseekdb`, built by
+//! tools/seekdb into a cached virtual environment and named by `OBBACKUP_SEEKDB`), one server per test
+//! binary, started on a free loopback port in a fresh directory and stopped when the binary exits.
+
+use std::{
+    io::Write,
+    net::TcpListener,
+    path::PathBuf,
+    process::{Child, ChildStdin, Command, Stdio},
+    sync::{Mutex, OnceLock},
+    time::{Duration, Instant},
+};
+
+use mysql_async::{Conn, OptsBuilder, prelude::Queryable};
+use ob_backup_operator::oceanbase::ConnectionInfo;
+
+/// A running seekdb server.
+pub struct Seekdb {
+    pub port: u16,
+    pub dir: PathBuf,
+    /// The wrapper's stdin: when this process exits it closes and the wrapper stops the server.
+    _lifeline: Mutex<ChildStdin>,
+    _wrapper: Mutex<Child>,
+}
+
+/// The directory of the seekdb environment, or `None` (skipped, saying so) when the tool was not built.
+pub fn environment() -> Option<PathBuf> {
+    match std::env::var_os("OBBACKUP_SEEKDB") {
+        Some(dir) => Some(PathBuf::from(dir)),
+        None => {
+            assert!(
+                std::env::var("REQUIRE_K8S").as_deref() != Ok("1"),
+                "REQUIRE_K8S=1 but OBBACKUP_SEEKDB is not set: run the tests through scripts/test.sh"
+            );
+            eprintln!("skipped: OBBACKUP_SEEKDB is not set (scripts/test.sh installs seekdb)");
+            None
+        }
+    }
+}
+
+/// The shared server called `name` (started on first use), or `None` when seekdb is not installed.
+pub fn server(name: &'static str) -> Option<&'static Seekdb> {
+    static SERVERS: OnceLock<Mutex<Vec<(&'static str, &'static Seekdb)>>> = OnceLock::new();
+    let env = environment()?;
+    let servers = SERVERS.get_or_init(|| Mutex::new(Vec::new()));
+    let mut servers = servers.lock().expect("servers");
+    if let Some((_, server)) = servers.iter().find(|(n, _)| *n == name) {
+        return Some(server);
+    }
+    let server: &'static Seekdb = Box::leak(Box::new(Seekdb::start(&env, name)));
+    servers.push((name, server));
+    Some(server)
+}
+
+impl Seekdb {
+    fn start(env: &std::path::Path, name: &str) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir = std::env::temp_dir().join(format!("obbackup-seekdb-{name}-{port}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("seekdb directory");
+        let log = std::fs::File::create(dir.join("server.out")).expect("log file");
+        // The wrapper starts the server and stops it (and removes its directory) when its stdin closes, which
+        // happens when this test process exits however it exits.
+        let script = r#"
+            "$1" --nodaemon --port "$2" --base-dir "$3" --parameter datafile_size=256M \
+              --parameter log_disk_size=2G --parameter memory_limit=2G &
+            server=$!
+            read -r _ || true
+            kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
+            rm -rf "$3"
+        "#;
+        let mut wrapper = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg("seekdb-wrapper")
+            .arg(env.join("seekdb"))
+            .arg(port.to_string())
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::from(log.try_clone().expect("log")))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start seekdb");
+        let lifeline = wrapper.stdin.take().expect("wrapper stdin");
+        let server = Self {
+            port,
+            dir,
+            _lifeline: Mutex::new(lifeline),
+            _wrapper: Mutex::new(wrapper),
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(240);
+        // Called from inside a test's runtime: the check runs on a thread and runtime of its own.
+        let answers = || {
+            std::thread::scope(|scope| {
+                scope
+                    .spawn(|| {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("runtime");
+                        runtime.block_on(async {
+                            let mut conn = Conn::new(self.opts("root", "")).await.ok()?;
+                            conn.query_drop("SELECT 1").await.ok()
+                        })
+                    })
+                    .join()
+                    .expect("readiness check")
+            })
+        };
+        loop {
+            let ready = answers();
+            if ready.is_some() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "seekdb on port {} did not answer within 240 s; see {}/log",
+                self.port,
+                self.dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    fn opts(&self, user: &str, password: &str) -> OptsBuilder {
+        OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.port)
+            .user(Some(user))
+            .pass(Some(password))
+            .prefer_socket(false)
+    }
+
+    /// How the operator reaches it as `user`.
+    pub fn connection(&self, user: &str, password: &str) -> ConnectionInfo {
+        ConnectionInfo {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            user: user.into(),
+            password: password.into(),
+            ca_cert: None,
+        }
+    }
+
+    /// A root session in UTC.
+    pub async fn conn(&self) -> Conn {
+        let opts = self.opts("root", "").init(vec!["SET time_zone = '+00:00'"]);
+        Conn::new(opts).await.expect("connect to seekdb")
+    }
+}
+
+impl Drop for Seekdb {
+    fn drop(&mut self) {
+        if let Ok(mut lifeline) = self._lifeline.lock() {
+            let _ = lifeline.write_all(b"stop\n");
+        }
+    }
+}
