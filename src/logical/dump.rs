@@ -17,7 +17,8 @@ use super::{
     layout::{
         ChunkDone, ChunkPlan, ColumnPlan, DatabasePlan, FORMAT_VERSION, Manifest, ObjectKind,
         ObjectManifest, ObjectPlan, Plan, SnapshotPoint, chunk_done_path, chunk_path,
-        database_schema_path, manifest_path, object_schema_path, plan_path,
+        database_schema_path, load_order, load_order_path, manifest_path, object_schema_path,
+        plan_path,
     },
     render::{ColumnKind, InsertBatcher, quote_identifier},
     session::{Sessions, text_at},
@@ -131,6 +132,8 @@ async fn run(
     }
     drop(chunks);
     let manifest = manifest(&plan, &done)?;
+    let order = load_order(&plan).join("\n") + "\n";
+    write_bytes(storage, &load_order_path(dir), order.into_bytes()).await?;
     write_json(storage, &manifest_path(dir), &manifest).await?;
     Ok(DumpReport {
         chunks_written: state.chunks_done - resumed,

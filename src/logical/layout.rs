@@ -7,10 +7,13 @@
 //! <dump>/schema/<db>/<view>.view.sql     CREATE VIEW
 //! <dump>/data/<db>/<table>/<n>.sql.gz    one chunk's rows as INSERT statements, gzip
 //! <dump>/data/<db>/<table>/<n>.done      the chunk's rows, bytes and SHA-256 (written after the chunk)
+//! <dump>/load-order.txt                  every SQL file above, in the order that loads them
 //! <dump>/manifest.json                   the whole dump's summary (written last: a dump without it is not done)
 //! ```
 //!
-//! Every file loads with standard MySQL tooling: `mysql < schema/db.sql`, `zcat data/db/t/*.sql.gz | mysql`.
+//! Every file loads with standard MySQL tooling, in the order `load-order.txt` gives (databases, tables,
+//! rows, views): `while read -r f; do case $f in *.gz) zcat "$f";; *) cat "$f";; esac; done < load-order.txt
+//! | mysql -h … -u user@tenant -p`.
 //! Names are percent-encoded where they hold anything but letters, digits, `_`, `-` and `$`.
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +36,30 @@ pub fn segment(name: &str) -> String {
 
 pub fn plan_path(dump: &str) -> String {
     format!("{dump}/plan.json")
+}
+
+pub fn load_order_path(dump: &str) -> String {
+    format!("{dump}/load-order.txt")
+}
+
+/// The dump's SQL files, relative to its directory, in the order that loads them.
+pub fn load_order(plan: &Plan) -> Vec<String> {
+    let relative = |path: String| path.trim_start_matches('/').to_string();
+    let mut files: Vec<String> = plan
+        .databases
+        .iter()
+        .map(|d| relative(database_schema_path("", &d.name)))
+        .collect();
+    let (tables, views): (Vec<&ObjectPlan>, Vec<&ObjectPlan>) = plan
+        .objects
+        .iter()
+        .partition(|o| o.kind == ObjectKind::Table);
+    files.extend(tables.iter().map(|t| relative(object_schema_path("", t))));
+    for table in &tables {
+        files.extend((0..table.chunks.len()).map(|c| relative(chunk_path("", table, c))));
+    }
+    files.extend(views.iter().map(|v| relative(object_schema_path("", v))));
+    files
 }
 
 pub fn manifest_path(dump: &str) -> String {

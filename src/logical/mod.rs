@@ -11,14 +11,17 @@
 //! - **Portable.** Plain SQL, gzip, one statement per line ([`layout`]).
 
 pub mod dump;
+pub mod import;
 pub mod layout;
 pub mod load;
 pub mod render;
 mod session;
+pub mod statements;
 
 use crate::{oceanbase::Redactor, storage::StorageError};
 
 pub use dump::{DumpReport, DumpRequest, dump};
+pub use import::import;
 pub use load::{LoadReport, LoadRequest, load};
 
 /// Databases a dump never includes: the server's own.

@@ -276,10 +276,21 @@ impl Workload {
     }
 }
 
+/// How exactly two tables are compared.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Fidelity {
+    /// Every value bit for bit.
+    Exact,
+    /// `FLOAT`s to the 6 significant digits MySQL's text protocol sends (what a dump read through it keeps);
+    /// everything else bit for bit.
+    FloatsToSixDigits,
+}
+
 /// A value in full (`Value`'s `Debug` shortens long bytes): bytes as hex, floats by their bits.
-fn exact(value: &Value) -> String {
+fn exact(value: &Value, fidelity: Fidelity) -> String {
     match value {
         Value::Bytes(bytes) => format!("bytes:{}", hex(bytes)),
+        Value::Float(f) if fidelity == Fidelity::FloatsToSixDigits => format!("float:{f:.5e}"),
         Value::Float(f) => format!("float:{:08x}", f.to_bits()),
         Value::Double(d) => format!("double:{:016x}", d.to_bits()),
         other => format!("{other:?}"),
@@ -288,7 +299,12 @@ fn exact(value: &Value) -> String {
 
 /// Every row of `table` (`database.table`), at `scn` when given, as text, sorted: two tables hold the same
 /// rows exactly when these are equal (values read over the binary protocol, so exact).
-pub async fn table_rows(conn: &mut Conn, table: &str, scn: Option<u64>) -> Vec<String> {
+pub async fn table_rows(
+    conn: &mut Conn,
+    table: &str,
+    scn: Option<u64>,
+    fidelity: Fidelity,
+) -> Vec<String> {
     let (database, name) = table.split_once('.').expect("database.table");
     let at = scn
         .map(|scn| format!(" AS OF SNAPSHOT {scn}"))
@@ -302,7 +318,7 @@ pub async fn table_rows(conn: &mut Conn, table: &str, scn: Option<u64>) -> Vec<S
         .map(|row| {
             row.unwrap()
                 .iter()
-                .map(exact)
+                .map(|v| exact(v, fidelity))
                 .collect::<Vec<_>>()
                 .join(" | ")
         })

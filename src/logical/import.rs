@@ -1,0 +1,306 @@
+//! Loading a SQL script — a `mysqldump` or `seekdb-dump` file, plain or gzip — into a tenant: the dumps of
+//! other tools restore through the same RecoveryTask as the operator's own. The script is read twice, both
+//! times streamed: once to refuse a target that already holds a table or view it creates, once to run it,
+//! statement by statement, on one session (a script's statements depend on the session state it sets).
+
+use std::{collections::VecDeque, io::Write};
+
+use flate2::write::GzDecoder;
+use futures::StreamExt;
+use opendal::Operator;
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    LoadReport, LoadRequest, LogicalError, Progress, session::Sessions, statements::Splitter,
+};
+
+/// Statements between two progress reports.
+const REPORT_EVERY: u64 = 100;
+
+/// Runs the script at `path` on `storage` in the target `request` names.
+pub async fn import(
+    request: &LoadRequest,
+    storage: &Operator,
+    path: &str,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<LoadReport, LogicalError> {
+    if !request.rename.is_empty() {
+        return Err(LogicalError::Refused(
+            "databases can be renamed when restoring the operator's own dumps, not a SQL script"
+                .into(),
+        ));
+    }
+    let mut created = Vec::new();
+    let mut database: Option<String> = None;
+    let mut script = Script::open(storage, path).await?;
+    while let Some(statement) = script.next().await? {
+        if let Some(name) = used_database(&statement) {
+            database = Some(name);
+        } else if let Some((db, name, view)) = created_object(&statement) {
+            match db.or_else(|| database.clone()) {
+                Some(db) => created.push((db, name, view)),
+                None => {
+                    return Err(LogicalError::Refused(format!(
+                        "the script creates {name} before naming a database (USE)"
+                    )));
+                }
+            }
+        }
+    }
+    let sessions = Sessions::new(&request.connection, 1);
+    let result = run(&sessions, storage, path, &created, cancel, progress).await;
+    sessions.close().await;
+    result
+}
+
+async fn run(
+    sessions: &Sessions,
+    storage: &Operator,
+    path: &str,
+    created: &[(String, String, bool)],
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<LoadReport, LogicalError> {
+    let mut conn = sessions.conn().await?;
+    let mut clashes = Vec::new();
+    for (database, name, _) in created {
+        let found: Vec<String> = sessions
+            .rows(
+                &mut conn,
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (database.clone(), name.clone()),
+            )
+            .await?;
+        if !found.is_empty() {
+            clashes.push(format!("{database}.{name}"));
+        }
+    }
+    if !clashes.is_empty() {
+        return Err(LogicalError::Refused(format!(
+            "the target already has what the script creates: {}; restore into an empty tenant or database",
+            clashes.join(", ")
+        )));
+    }
+    let mut state = Progress::default();
+    let mut script = Script::open(storage, path).await?;
+    let mut statements = 0u64;
+    while let Some(statement) = script.next().await? {
+        if cancel.is_cancelled() {
+            return Err(LogicalError::Canceled);
+        }
+        let rows = sessions
+            .execute(&mut conn, &statement)
+            .await
+            .map_err(|error| match error {
+                LogicalError::Server { code, message } => LogicalError::Server {
+                    code,
+                    message: format!("{message} (in: {})", summary(&statement)),
+                },
+                other => other,
+            })?;
+        if statement
+            .get(..6)
+            .is_some_and(|s| s.eq_ignore_ascii_case("INSERT"))
+        {
+            state.rows_done += rows;
+        }
+        state.bytes_done += statement.len() as u64;
+        statements += 1;
+        if statements.is_multiple_of(REPORT_EVERY) {
+            progress(&state);
+        }
+    }
+    progress(&state);
+    Ok(LoadReport {
+        rows: state.rows_done,
+        bytes: state.bytes_done,
+        tables: created.iter().filter(|(_, _, view)| !view).count(),
+        views: created.iter().filter(|(_, _, view)| *view).count(),
+    })
+}
+
+/// The start of a statement, for an error message.
+fn summary(statement: &str) -> String {
+    let flat: String = statement.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &flat[..at]),
+        None => flat,
+    }
+}
+
+/// A script's statements, streamed from storage (gunzipped when the name ends in `.gz`).
+struct Script {
+    bytes: opendal::FuturesBytesStream,
+    gunzip: Option<GzDecoder<Vec<u8>>>,
+    splitter: Splitter,
+    ready: VecDeque<String>,
+    ended: bool,
+}
+
+impl Script {
+    async fn open(storage: &Operator, path: &str) -> Result<Self, LogicalError> {
+        let reader = storage
+            .reader(path)
+            .await
+            .map_err(|e| LogicalError::storage(&e))?;
+        let bytes = reader
+            .into_bytes_stream(..)
+            .await
+            .map_err(|e| LogicalError::storage(&e))?;
+        Ok(Self {
+            bytes,
+            gunzip: path.ends_with(".gz").then(|| GzDecoder::new(Vec::new())),
+            splitter: Splitter::default(),
+            ready: VecDeque::new(),
+            ended: false,
+        })
+    }
+
+    async fn next(&mut self) -> Result<Option<String>, LogicalError> {
+        loop {
+            if let Some(statement) = self.ready.pop_front() {
+                return Ok(Some(statement));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            let mut out = Vec::new();
+            match self.bytes.next().await {
+                Some(piece) => {
+                    let piece = piece.map_err(|e| {
+                        LogicalError::Storage(crate::storage::StorageError::Io(format!(
+                            "reading the script: {e}"
+                        )))
+                    })?;
+                    let plain = match &mut self.gunzip {
+                        Some(gunzip) => {
+                            gunzip
+                                .write_all(&piece)
+                                .map_err(|e| LogicalError::Format(format!("not gzip: {e}")))?;
+                            std::mem::take(gunzip.get_mut())
+                        }
+                        None => piece.to_vec(),
+                    };
+                    self.splitter.push(&plain, &mut out)?;
+                }
+                None => {
+                    if let Some(gunzip) = self.gunzip.take() {
+                        let rest = gunzip
+                            .finish()
+                            .map_err(|e| LogicalError::Format(format!("not gzip: {e}")))?;
+                        self.splitter.push(&rest, &mut out)?;
+                    }
+                    self.splitter.end(&mut out)?;
+                    self.ended = true;
+                }
+            }
+            self.ready.extend(out);
+        }
+    }
+}
+
+/// The database a `USE` statement names.
+fn used_database(statement: &str) -> Option<String> {
+    let rest = strip_keyword(statement, "USE")?;
+    let (name, _) = identifier(rest)?;
+    Some(name)
+}
+
+/// The table or view a `CREATE TABLE` / `CREATE … VIEW` statement creates: its database if qualified, its
+/// name, whether it is a view.
+fn created_object(statement: &str) -> Option<(Option<String>, String, bool)> {
+    let mut rest = strip_keyword(statement, "CREATE")?;
+    let mut view = false;
+    loop {
+        if let Some(after) = strip_keyword(rest, "TABLE") {
+            rest = after;
+            break;
+        }
+        if let Some(after) = strip_keyword(rest, "VIEW") {
+            rest = after;
+            view = true;
+            break;
+        }
+        // OR REPLACE, ALGORITHM=…, DEFINER=…, SQL SECURITY …, TEMPORARY: skip a word.
+        let word_end = rest.find(char::is_whitespace)?;
+        if rest[..word_end].eq_ignore_ascii_case("DATABASE")
+            || rest[..word_end].eq_ignore_ascii_case("INDEX")
+        {
+            return None;
+        }
+        rest = rest[word_end..].trim_start();
+    }
+    if let Some(after) = strip_keyword(rest, "IF") {
+        rest = strip_keyword(strip_keyword(after, "NOT")?, "EXISTS")?;
+    }
+    let (first, after) = identifier(rest)?;
+    match after.strip_prefix('.') {
+        Some(after) => Some((Some(first), identifier(after)?.0, view)),
+        None => Some((None, first, view)),
+    }
+}
+
+fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
+    let text = text.trim_start();
+    let head = text.get(..keyword.len())?;
+    let after = &text[keyword.len()..];
+    (head.eq_ignore_ascii_case(keyword)
+        && after.starts_with(|c: char| c.is_whitespace() || c == '`'))
+    .then_some(after.trim_start())
+}
+
+/// A leading identifier, backquoted or bare, and the text after it.
+fn identifier(text: &str) -> Option<(String, &str)> {
+    let text = text.trim_start();
+    if let Some(quoted) = text.strip_prefix('`') {
+        let mut name = String::new();
+        let mut chars = quoted.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            if c == '`' {
+                if chars.peek().map(|(_, n)| *n) == Some('`') {
+                    chars.next();
+                    name.push('`');
+                } else {
+                    return Some((name, &quoted[at + 1..]));
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        None
+    } else {
+        let end = text
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .unwrap_or(text.len());
+        (end > 0).then(|| (text[..end].to_string(), &text[end..]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_tables_and_views_are_found_qualified_or_not() {
+        assert_eq!(
+            created_object("CREATE TABLE `order items` (\n id INT)"),
+            Some((None, "order items".into(), false))
+        );
+        assert_eq!(
+            created_object("create table if not exists shop.t1 (id int)"),
+            Some((Some("shop".into()), "t1".into(), false))
+        );
+        assert_eq!(
+            created_object(
+                "CREATE OR REPLACE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW `a``b`.`v` AS SELECT 1"
+            ),
+            Some((Some("a`b".into()), "v".into(), true))
+        );
+        assert_eq!(created_object("CREATE DATABASE `x`"), None);
+        assert_eq!(created_object("CREATE INDEX i ON t (a)"), None);
+        assert_eq!(created_object("INSERT INTO t VALUES (1)"), None);
+        assert_eq!(used_database("USE `crm db`"), Some("crm db".into()));
+        assert_eq!(used_database("USER_DEFINED()"), None);
+    }
+}
