@@ -77,9 +77,9 @@ pub struct BackupStrategySpec {
             .message("tenants must not list a tenant twice (OceanBase tenant names ignore case)")
     )]
     pub tenants: Vec<String>,
-    /// Backup method. Only `Physical` is supported; `Logical` is reserved for a later release.
+    /// Backup method. Only `Physical` is supported on a strategy; logical backups are BackupTasks of method `Logical`.
     #[serde(default)]
-    #[x_kube(validation = Rule::new("self == 'Physical'").message("method Logical is not supported yet; use Physical"))]
+    #[x_kube(validation = Rule::new("self == 'Physical'").message("a BackupStrategy of method Logical is not supported yet: use Physical, and take logical backups with BackupTasks of method Logical"))]
     pub method: BackupMethod,
     /// Where data backups (backup sets) are written: OceanBase's `DATA_BACKUP_DEST`.
     pub data_destination: StorageDestination,
@@ -187,7 +187,7 @@ pub enum BackupMethod {
     /// Physical backup: backup sets plus archived logs, restorable to a point in time.
     #[default]
     Physical,
-    /// Logical backup (not supported yet).
+    /// Logical backup: a consistent dump of the tenant's databases through a user of the tenant (BackupTasks only, so far).
     Logical,
 }
 

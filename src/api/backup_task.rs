@@ -5,10 +5,14 @@ use kube::{CustomResource, KubeSchema, core::Rule};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    ClusterConnection, Failure, SecondCopy, StorageDestination, StrategyReference, TaskSource,
-    cancel_is_final_rule, conditions_schema, strategy_or_cluster_rule, tenant_name_rule,
-    unchanged_optional, user_tenant_rule,
+use super::{
+    backup_strategy::BackupMethod,
+    common::{
+        ClusterConnection, Failure, SecondCopy, StorageDestination, StrategyReference, TaskSource,
+        cancel_is_final_rule, conditions_schema, strategy_or_cluster_rule, tenant_name_rule,
+        unchanged_optional, user_tenant_rule,
+    },
+    logical::{LogicalBackupSpec, LogicalDumpStatus},
 };
 
 /// One full or incremental data backup of one tenant. Everything but `cancel` is fixed once created.
@@ -23,6 +27,7 @@ use super::common::{
     namespaced,
     status = "BackupTaskStatus",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),
+    printcolumn(name = "Method", type_ = "string", json_path = ".spec.method"),
     printcolumn(name = "Mode", type_ = "string", json_path = ".spec.mode"),
     printcolumn(
         name = "Backup Set",
@@ -69,6 +74,12 @@ use super::common::{
         .message("dataDestination is required when cluster is set"),
     validation = Rule::new("!has(self.strategyRef) || !has(self.dataDestination)")
         .message("dataDestination comes from the strategy: do not set it together with strategyRef"),
+    validation = Rule::new("self.method != 'Logical' || has(self.logical)")
+        .message("method Logical needs logical: the Secret of a user of the tenant, and what to dump"),
+    validation = Rule::new("self.method == 'Logical' || !has(self.logical)")
+        .message("logical is for method Logical only"),
+    validation = Rule::new("self.method != 'Logical' || (self.mode == 'Full' && !self.plusArchivelog)")
+        .message("a logical backup is a whole dump: mode Full, plusArchivelog false"),
     validation = immutable_rule(),
     validation = cancel_is_final_rule()
 )]
@@ -93,6 +104,13 @@ pub struct BackupTaskSpec {
     /// Also copy the archived logs needed to restore this backup set on its own (`PLUS ARCHIVELOG`).
     #[serde(default)]
     pub plus_archivelog: bool,
+    /// `Physical` (an OceanBase backup set, the default) or `Logical` (a consistent dump of the tenant's
+    /// databases, read through a user of the tenant and written by the operator: see `logical`).
+    #[serde(default)]
+    pub method: BackupMethod,
+    /// What a logical backup dumps, and as whom. Required with method Logical, refused otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical: Option<LogicalBackupSpec>,
     /// Set to true to cancel the backup (`ALTER SYSTEM CANCEL BACKUP`); the task then ends Canceled.
     #[serde(default)]
     pub cancel: bool,
@@ -100,11 +118,11 @@ pub struct BackupTaskSpec {
 
 /// Rule: every field but `cancel` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
-    let optional = ["strategyRef", "cluster", "dataDestination"]
+    let optional = ["strategyRef", "cluster", "dataDestination", "logical"]
         .map(unchanged_optional)
         .join(" && ");
     Rule::new(format!(
-        "self.tenant == oldSelf.tenant && self.mode == oldSelf.mode && self.plusArchivelog == oldSelf.plusArchivelog && {optional}"
+        "self.tenant == oldSelf.tenant && self.mode == oldSelf.mode && self.plusArchivelog == oldSelf.plusArchivelog && self.method == oldSelf.method && {optional}"
     ))
     .message("spec is immutable except cancel: create a new BackupTask instead")
 }
@@ -178,6 +196,9 @@ pub struct BackupTaskStatus {
     /// The set's second copy, when the strategy keeps one (the console's "Second Backup").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_backup: Option<SecondCopy>,
+    /// A logical backup's snapshot (the console's "Data Version") and what it dumped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical: Option<LogicalDumpStatus>,
 }
 
 /// The console's data backup task states.

@@ -9,6 +9,7 @@ pub mod backup_task;
 pub mod cleanup_task;
 pub mod common;
 pub mod log_backup;
+pub mod logical;
 pub mod recovery_task;
 
 pub use backup_strategy::{

@@ -50,6 +50,8 @@ pub struct Context {
     pub statements: gate::Statements,
     /// The copies this controller runs itself (the second backups); one ending wakes its object.
     pub copies: crate::storage::copies::Copies,
+    /// The logical dumps this controller runs itself; one ending wakes its task.
+    pub dumps: crate::logical::jobs::Jobs,
 }
 
 /// Operator-wide settings the controllers read.
@@ -87,6 +89,17 @@ impl Context {
         writes: Arc<write_budget::WriteBudget>,
     ) -> Self {
         let waker = observers.clone();
+        // Background work's key starts with its object's `namespace/name`: its end wakes the object.
+        let wake: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |key: &str| {
+            let mut parts = key.splitn(3, '/');
+            if let (Some(namespace), Some(name)) = (parts.next(), parts.next()) {
+                waker.wake(&crate::observer::ObjectKey {
+                    kind: controller,
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                });
+            }
+        });
         Self {
             recorder: Recorder::new(client.clone(), reporter),
             client,
@@ -100,17 +113,8 @@ impl Context {
             failures: Mutex::default(),
             malformed: Mutex::default(),
             statements: gate::Statements::default(),
-            copies: crate::storage::copies::Copies::new(Arc::new(move |key: &str| {
-                // A copy's key starts with its object's `namespace/name`.
-                let mut parts = key.splitn(3, '/');
-                if let (Some(namespace), Some(name)) = (parts.next(), parts.next()) {
-                    waker.wake(&crate::observer::ObjectKey {
-                        kind: controller,
-                        namespace: namespace.to_string(),
-                        name: name.to_string(),
-                    });
-                }
-            })),
+            copies: crate::storage::copies::Copies::new(wake.clone()),
+            dumps: crate::logical::jobs::Jobs::new(wake),
         }
     }
 

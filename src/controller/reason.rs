@@ -88,6 +88,8 @@ pub enum Reason {
     SecretKeyMissing,
     /// A Secret's content is not usable (not UTF-8, a bad port); fix it.
     SecretInvalid,
+    /// The tenant user of a logical backup cannot log in or read what it dumps; fix the Secret named by `logical.credentialsSecret` or the user's grants.
+    LogicalAccessDenied,
     /// A destination URI carries credentials; move them to the Secret named by `credentialsSecret`.
     CredentialsInUri,
     /// The BackupStrategy the object names does not exist; create it or fix the reference.

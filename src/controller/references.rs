@@ -22,6 +22,8 @@ const CONNECTION_KEYS: &[&str] = &["host", "password"];
 const CREDENTIAL_KEYS: &[&str] = &["accessId", "accessKey"];
 /// Keys a backup password Secret must hold.
 const PASSWORD_KEYS: &[&str] = &["password"];
+/// Keys the Secret of a logical backup's tenant user must hold.
+const TENANT_USER_KEYS: &[&str] = &["user", "password"];
 
 /// The cluster and destinations an object works with, resolved from its strategy or its own spec.
 #[derive(Clone, Debug, PartialEq)]
@@ -112,6 +114,12 @@ impl<'a> ReferenceCheck<'a> {
             }
             None => Ok(()),
         }
+    }
+
+    /// The Secret of a logical backup's tenant user.
+    pub async fn tenant_user(&mut self, name: &str) -> Result<(), Error> {
+        self.secret(name, TENANT_USER_KEYS, "logical backup user", |_| None)
+            .await
     }
 
     /// The referenced BackupStrategy, or `None` (with a problem recorded) when it does not exist.
@@ -302,6 +310,46 @@ pub async fn access_keys(
             access_id,
             access_key,
         }))
+}
+
+/// How a logical backup reaches its tenant: the cluster connection Secret's host, port and CA with the
+/// tenant user's `user` and `password` (a `user` without `@` is a user of `tenant`). `None` when a Secret
+/// or key is missing or unusable (the reference check reports which).
+pub async fn tenant_user_connection(
+    ctx: &Context,
+    namespace: &str,
+    cluster: &ClusterConnection,
+    user_secret: &str,
+    tenant: &str,
+) -> Result<Option<crate::oceanbase::ConnectionInfo>, Error> {
+    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+    let Some(data) = api
+        .get_opt(&cluster.connection_secret)
+        .await?
+        .and_then(|s| s.data)
+    else {
+        return Ok(None);
+    };
+    let Ok(info) = crate::oceanbase::ConnectionInfo::from_secret_data(&data) else {
+        return Ok(None);
+    };
+    let Some([user, password]) = secret_values(ctx, namespace, user_secret, TENANT_USER_KEYS)
+        .await?
+        .and_then(|v| <[String; 2]>::try_from(v).ok())
+    else {
+        return Ok(None);
+    };
+    let user = user.trim().to_string();
+    let user = if user.contains('@') {
+        user
+    } else {
+        format!("{user}@{tenant}")
+    };
+    Ok(Some(crate::oceanbase::ConnectionInfo {
+        user,
+        password,
+        ..info
+    }))
 }
 
 /// The password in a password Secret.

@@ -32,7 +32,7 @@ const STATEMENT_BYTES: usize = 1 << 20;
 const WRITE_CHUNK_BYTES: usize = 8 << 20;
 
 /// What to dump and how.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DumpRequest {
     /// A user of the tenant (logical backup reads through the tenant, not sys).
     pub connection: ConnectionInfo,
@@ -66,7 +66,7 @@ pub async fn dump(
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<DumpReport, LogicalError> {
     let dir = dir.trim_matches('/');
-    if let Some(manifest) = read_json::<Manifest>(storage, &manifest_path(dir)).await? {
+    if let Some(manifest) = read_record::<Manifest>(storage, &manifest_path(dir)).await? {
         let chunks = manifest.objects.iter().map(|o| o.chunks.len()).sum();
         return Ok(DumpReport {
             manifest,
@@ -88,9 +88,16 @@ async fn run(
     cancel: &CancellationToken,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<DumpReport, LogicalError> {
-    let plan = match read_json::<Plan>(storage, &plan_path(dir)).await? {
+    let plan = match read_record::<Plan>(storage, &plan_path(dir)).await? {
         Some(plan) => plan,
         None => {
+            // No plan, or one cut off while written: no chunk was written under it, but clear what a
+            // plan before it may have left, so that no old chunk is ever taken for one of this plan.
+            storage
+                .delete_with(&format!("{dir}/data/"))
+                .recursive(true)
+                .await
+                .map_err(|e| LogicalError::storage(&e))?;
             let plan = make_plan(sessions, request).await?;
             write_schema(storage, dir, &plan).await?;
             write_json(storage, &plan_path(dir), &plan).await?;
@@ -100,12 +107,29 @@ async fn run(
     };
     let mut done = finished_chunks(storage, dir, &plan, request.parallel).await?;
     let resumed = done.len();
+    // Chunks left per object: an object is done when none is.
+    let mut left: Vec<usize> = plan
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(o, object)| {
+            (0..object.chunks.len())
+                .filter(|c| !done.contains_key(&(o, *c)))
+                .count()
+        })
+        .collect();
     let mut state = Progress {
         chunks_done: resumed,
         chunks_total: plan.chunk_count(),
         rows_done: done.values().map(|d| d.rows).sum(),
         rows_total: plan.total_rows(),
         bytes_done: done.values().map(|d| d.bytes).sum(),
+        stored_bytes: done.values().map(|d| d.stored_bytes).sum(),
+        tables_done: left.iter().filter(|l| **l == 0).count(),
+        tables_total: plan.objects.len(),
+        snapshot: Some(plan.snapshot.clone()),
+        server_version: Some(plan.server_version.clone()),
+        databases: plan.databases.len(),
     };
     progress(&state);
     let todo: Vec<(usize, usize)> = plan
@@ -127,6 +151,11 @@ async fn run(
         state.chunks_done += 1;
         state.rows_done += written.rows;
         state.bytes_done += written.bytes;
+        state.stored_bytes += written.stored_bytes;
+        left[key.0] -= 1;
+        if left[key.0] == 0 {
+            state.tables_done += 1;
+        }
         progress(&state);
         done.insert(key, written);
     }
@@ -658,7 +687,7 @@ async fn finished_chunks(
     let found: Vec<((usize, usize), Option<ChunkDone>)> = futures::stream::iter(keys)
         .map(|(o, c)| async move {
             let path = chunk_done_path(dir, &plan.objects[o], c);
-            Ok::<_, LogicalError>(((o, c), read_json::<ChunkDone>(storage, &path).await?))
+            Ok::<_, LogicalError>(((o, c), read_record::<ChunkDone>(storage, &path).await?))
         })
         .buffer_unordered(parallel.max(1) * 4)
         .try_collect()
@@ -704,6 +733,22 @@ fn manifest(
         stored_bytes: sum(|c| c.stored_bytes),
         objects,
     })
+}
+
+/// A record this dump wrote, or `None` when it is absent — or unreadable: a process killed while writing
+/// it leaves it empty or cut short on storage whose writes are not atomic (a file system), and what it
+/// records is then done again.
+async fn read_record<T: DeserializeOwned>(
+    storage: &Operator,
+    path: &str,
+) -> Result<Option<T>, LogicalError> {
+    match read_json(storage, path).await {
+        Err(LogicalError::Format(reason)) => {
+            tracing::warn!(%reason, "a logical dump's record is unreadable; what it records is done again");
+            Ok(None)
+        }
+        other => other,
+    }
 }
 
 pub(crate) async fn read_json<T: DeserializeOwned>(

@@ -12,6 +12,7 @@
 
 pub mod dump;
 pub mod import;
+pub mod jobs;
 pub mod layout;
 pub mod load;
 pub mod render;
@@ -110,4 +111,13 @@ pub struct Progress {
     pub rows_total: u64,
     /// Bytes of SQL (before compression).
     pub bytes_done: u64,
+    /// Bytes stored (a dump's gzip objects).
+    pub stored_bytes: u64,
+    /// Tables and views finished, of `tables_total`.
+    pub tables_done: usize,
+    pub tables_total: usize,
+    /// A dump's snapshot, once its plan is made.
+    pub snapshot: Option<layout::SnapshotPoint>,
+    pub server_version: Option<String>,
+    pub databases: usize,
 }

@@ -11,6 +11,7 @@ mod crash_matrix;
 mod crd_schema;
 mod gitops;
 mod lifecycle;
+mod logical_backup;
 mod oceanbase_client;
 mod ownership;
 mod randomized;

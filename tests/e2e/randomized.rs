@@ -56,6 +56,8 @@ fn task(uid: &str) -> BackupTask {
             tenant: "tenant1".into(),
             mode: BackupMode::Full,
             plus_archivelog: false,
+            method: Default::default(),
+            logical: None,
             cancel: false,
         },
     );

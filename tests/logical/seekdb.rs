@@ -47,13 +47,14 @@ pub fn server(name: &'static str) -> Option<&'static Seekdb> {
     if let Some((_, server)) = servers.iter().find(|(n, _)| *n == name) {
         return Some(server);
     }
-    let server: &'static Seekdb = Box::leak(Box::new(Seekdb::start(&env, name)));
+    let server: &'static Seekdb = Box::leak(Box::new(Seekdb::start(&env, name, "256M")));
     servers.push((name, server));
     Some(server)
 }
 
 impl Seekdb {
-    fn start(env: &std::path::Path, name: &str) -> Self {
+    /// Starts a server with a data file of `datafile` (e.g. `256M`) in a fresh directory.
+    pub fn start(env: &std::path::Path, name: &str, datafile: &str) -> Self {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("a free port")
@@ -61,16 +62,21 @@ impl Seekdb {
         let dir = std::env::temp_dir().join(format!("obbackup-seekdb-{name}-{port}"));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("seekdb directory");
+        Self::start_in(env, dir, port, datafile)
+    }
+
+    /// Starts a server on the instance in `dir` (new or left by [`Self::stop`], or by seekdb-restore).
+    pub fn start_in(env: &std::path::Path, dir: PathBuf, port: u16, datafile: &str) -> Self {
         let log = std::fs::File::create(dir.join("server.out")).expect("log file");
-        // The wrapper starts the server and stops it (and removes its directory) when its stdin closes, which
-        // happens when this test process exits however it exits.
+        // The wrapper starts the server and stops it when its stdin closes, which happens when this test
+        // process exits however it exits; it removes the directory unless told `keep` first.
         let script = r#"
-            "$1" --nodaemon --port "$2" --base-dir "$3" --parameter datafile_size=256M \
+            "$1" --nodaemon --port "$2" --base-dir "$3" --parameter datafile_size="$4" \
               --parameter log_disk_size=2G --parameter memory_limit=2G &
             server=$!
-            read -r _ || true
+            read -r order || order=
             kill "$server" 2>/dev/null; wait "$server" 2>/dev/null
-            rm -rf "$3"
+            [ "$order" = keep ] || rm -rf "$3"
         "#;
         let mut wrapper = Command::new("sh")
             .arg("-c")
@@ -79,6 +85,7 @@ impl Seekdb {
             .arg(env.join("seekdb"))
             .arg(port.to_string())
             .arg(&dir)
+            .arg(datafile)
             .stdin(Stdio::piped())
             .stdout(Stdio::from(log.try_clone().expect("log")))
             .stderr(Stdio::from(log))
@@ -154,6 +161,22 @@ impl Seekdb {
     pub async fn conn(&self) -> Conn {
         let opts = self.opts("root", "").init(vec!["SET time_zone = '+00:00'"]);
         Conn::new(opts).await.expect("connect to seekdb")
+    }
+}
+
+impl Seekdb {
+    /// Stops the server and waits until it is gone, keeping its directory (for OceanBase's own tools, which
+    /// open an instance directory themselves). Used by benches/logical.rs.
+    #[allow(dead_code)]
+    pub fn stop(self) -> PathBuf {
+        if let Ok(mut lifeline) = self._lifeline.lock() {
+            let _ = lifeline.write_all(b"keep\n");
+            let _ = lifeline.flush();
+        }
+        if let Ok(mut wrapper) = self._wrapper.lock() {
+            let _ = wrapper.wait();
+        }
+        self.dir.clone()
     }
 }
 

@@ -170,7 +170,8 @@ pub async fn copy_overview(
     let tasks = ctx
         .catalog
         .list_where(namespace, |t: &BackupTask| {
-            t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
+            t.spec.method == crate::api::backup_strategy::BackupMethod::Physical
+                && t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
         })
         .await?;
     verify_pass(

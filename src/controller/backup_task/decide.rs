@@ -565,6 +565,8 @@ mod tests {
                 tenant: "tenant1".into(),
                 mode: BackupMode::Full,
                 plus_archivelog: false,
+                method: Default::default(),
+                logical: None,
                 cancel: false,
             },
         );

@@ -4,6 +4,7 @@
 //! or `CANCEL BACKUP`.
 
 pub mod decide;
+pub mod logical;
 pub mod second;
 
 use std::{sync::Arc, time::Duration};
@@ -24,6 +25,7 @@ use super::{
 use crate::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus,
+        backup_strategy::BackupMethod,
         common::{ClusterConnection, SecondCopy, SecondCopyPhase},
     },
     observer::Observation,
@@ -49,7 +51,10 @@ impl Reconcile for BackupTask {
     }
 
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
-        task::drive(task, ctx).await
+        match task.spec.method {
+            BackupMethod::Physical => task::drive(task, ctx).await,
+            BackupMethod::Logical => logical::reconcile(task, ctx).await,
+        }
     }
 }
 
@@ -213,7 +218,10 @@ impl Task for BackupTask {
             &ctx.catalog.list::<BackupStrategy>(namespace).await?,
             &ctx.catalog
                 .list_where(namespace, |t: &BackupTask| {
-                    t.spec.cluster.is_some() && t.spec.tenant.eq_ignore_ascii_case(tenant)
+                    // A logical dump does not use the tenant's backup destination.
+                    t.spec.method == BackupMethod::Physical
+                        && t.spec.cluster.is_some()
+                        && t.spec.tenant.eq_ignore_ascii_case(tenant)
                 })
                 .await?,
         ))
@@ -340,6 +348,8 @@ mod tests {
                 tenant: "tenant1".into(),
                 mode: BackupMode::Full,
                 plus_archivelog: false,
+                method: Default::default(),
+                logical: None,
                 cancel: false,
             },
         );

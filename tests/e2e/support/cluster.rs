@@ -195,7 +195,13 @@ impl ControlPlane {
         let log_file = fs::File::create(&log).expect("operator log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_ob-backup-operator"));
         if let Some(point) = crash_point {
-            command.env("FAILPOINTS", format!("{point}=return"));
+            // A bare name aborts there; `name=action` (e.g. `sleep(300)`, `2*off->return`) is passed as is.
+            let spec = if point.contains('=') {
+                point.to_string()
+            } else {
+                format!("{point}=return")
+            };
+            command.env("FAILPOINTS", spec);
         }
         let child = command
             .args(["run", "--log-format", "text"])

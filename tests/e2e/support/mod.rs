@@ -3,11 +3,18 @@
 pub mod catalog;
 pub mod cluster;
 pub mod invariants;
+/// The logical-backup tests' real engine and schema, shared with `tests/logical`.
+#[path = "../../logical/schema.rs"]
+#[allow(dead_code)]
+pub mod logical_schema;
 pub mod proxy;
 pub mod recovery;
 pub mod rng;
 pub mod s3;
 pub mod second;
+#[path = "../../logical/seekdb.rs"]
+#[allow(dead_code)]
+pub mod seekdb;
 pub mod simulator;
 pub mod tools;
 pub mod typed;

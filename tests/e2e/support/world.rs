@@ -398,6 +398,8 @@ pub fn backup_task(name: &str, tenant: &str, mode: BackupMode) -> BackupTask {
             tenant: tenant.into(),
             mode,
             plus_archivelog: false,
+            method: Default::default(),
+            logical: None,
             cancel: false,
         },
     )
@@ -433,6 +435,8 @@ pub fn strategy_backup_task(name: &str, strategy: &str, tenant: &str) -> BackupT
             tenant: tenant.into(),
             mode: BackupMode::Full,
             plus_archivelog: false,
+            method: Default::default(),
+            logical: None,
             cancel: false,
         },
     )

@@ -1,0 +1,88 @@
+//! Types of logical backup (README, "Logical backup"): what a dump reads and as whom, and what its status
+//! shows.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// What a logical backup dumps, and as whom.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogicalBackupSpec {
+    /// Name of a Secret with keys `user` and `password` of a user of the tenant who may read what is dumped
+    /// (`SELECT`, `SHOW VIEW`). A logical backup reads through the tenant, never as sys. A `user` without
+    /// `@` is a user of the task's tenant (`user@tenant`); host and port are the cluster connection Secret's.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub credentials_secret: String,
+    /// Databases to dump. Empty: every user database of the tenant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 128)))]
+    pub databases: Vec<String>,
+    /// Tables (or views) to dump, each as `database.table`. Empty: every table and view of the databases.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 1024), inner(length(min = 3, max = 257)))]
+    #[x_kube(validation = Rule::new("self.all(t, t.contains('.'))").message("each of tables must be database.table"))]
+    pub tables: Vec<String>,
+    /// Sessions reading at once: the most load the dump puts on the tenant.
+    #[serde(default = "default_parallel")]
+    #[schemars(range(min = 1, max = 16))]
+    pub parallel: i32,
+    /// Rows per chunk of a table with an integer primary key: a chunk is read, written and resumed as one.
+    #[serde(default = "default_chunk_rows")]
+    #[schemars(range(min = 1000, max = 100_000_000))]
+    pub chunk_rows: i64,
+}
+
+fn default_parallel() -> i32 {
+    4
+}
+
+fn default_chunk_rows() -> i64 {
+    200_000
+}
+
+/// A logical backup's snapshot and what it dumped so far.
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogicalDumpStatus {
+    /// The SCN every table was read at (OceanBase's `current_scn()` when the dump began).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_scn: Option<String>,
+    /// The time of that SCN: the dump shows the databases as they were then (the console's "Data Version").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_time: Option<Time>,
+    /// The server's `ob_version()`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_version: Option<String>,
+    /// Databases in the dump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub databases: Option<i64>,
+    /// Tables (and views) written in full, of `tablesTotal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_done: Option<i64>,
+    /// Tables and views in the dump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables_total: Option<i64>,
+    /// Chunks written, of `chunksTotal`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks_done: Option<i64>,
+    /// Chunks in the dump's plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks_total: Option<i64>,
+    /// Rows written, of `rowsTotal` (the tables' rows at the snapshot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_done: Option<i64>,
+    /// Rows of the dumped tables at the snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows_total: Option<i64>,
+    /// Bytes of SQL written (before compression).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<i64>,
+    /// Bytes stored (gzip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stored_bytes: Option<i64>,
+}

@@ -1,0 +1,320 @@
+//! A BackupTask of method Logical: a consistent dump of the tenant's databases that the operator itself takes
+//! through a user of the tenant ([`crate::logical`]), in the background of this process, into
+//! `<data destination>/<tenant>/logical/<task>-<uid>`. Nothing is sent to OceanBase as sys; the status
+//! follows the dump (Pending → InProgress → Completed, Failed or Canceled). A dump cut off by a restart or an
+//! outage resumes from its plan; `cancel: true` stops it and deletes what it wrote.
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use kube::{ResourceExt, runtime::controller::Action};
+
+use super::decide;
+use crate::{
+    api::{
+        BackupTask, BackupTaskPhase, BackupTaskStatus,
+        common::Failure,
+        logical::{LogicalBackupSpec, LogicalDumpStatus},
+    },
+    controller::{
+        Context, Error,
+        conditions::{Health, api_time},
+        namespace_of, next_action,
+        reason::Reason,
+        references::{self, ReferenceCheck},
+        status::{self, StatusView},
+    },
+    logical::{
+        DumpRequest, Progress,
+        jobs::{DumpJob, DumpState, RETRY_TRANSIENT_AFTER},
+    },
+};
+
+/// A running dump's status is written this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// A dump refused for its user's access is tried again this often (a fixed Secret or grant is seen then).
+const ACCESS_RETRY: Duration = Duration::from_secs(60);
+/// The engine's errors for a user that cannot log in or lacks a privilege (MySQL's numbers, which
+/// OceanBase answers with): 1044, 1045, 1142, 1143, 1227.
+const ACCESS_DENIED: [u16; 5] = [1044, 1045, 1142, 1143, 1227];
+
+/// Reconciles a logical BackupTask.
+pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let generation = task.metadata.generation;
+    let previous = task.status.clone().unwrap_or_default();
+    if previous.phase.is_some_and(decide::is_terminal)
+        && task.status.as_ref().map(StatusView::observed_generation) == Some(generation)
+    {
+        return Ok(Action::await_change());
+    }
+    let namespace = namespace_of(task.as_ref())?;
+    let Some(logical) = &task.spec.logical else {
+        return Ok(Action::await_change());
+    };
+    let spec = &task.spec;
+    let mut check = ReferenceCheck::new(&ctx, &namespace);
+    let placement = check
+        .placement(
+            spec.strategy_ref.as_ref(),
+            spec.cluster.as_ref(),
+            spec.data_destination.as_ref(),
+            &spec.tenant,
+        )
+        .await?;
+    check.tenant_user(&logical.credentials_secret).await?;
+    let (Some(placement), true) = (placement, check.problems.is_empty()) else {
+        if previous.phase.is_some_and(decide::is_terminal) {
+            return Ok(Action::await_change());
+        }
+        let desired = decide::stalled(&task, None, &check.problems, now());
+        status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
+        return Ok(next_action(&check.problems));
+    };
+    let Some(destination) = placement.data_destination.clone() else {
+        return Ok(Action::await_change());
+    };
+    let destination = destination.for_tenant(&spec.tenant);
+    let connection = references::tenant_user_connection(
+        &ctx,
+        &namespace,
+        &placement.cluster,
+        &logical.credentials_secret,
+        &spec.tenant,
+    )
+    .await?;
+    let keys = references::access_keys(&ctx, &namespace, &destination).await?;
+    let Some(connection) = connection else {
+        // The Secrets changed between the check and the read: look again soon.
+        return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
+    };
+    let directory = directory_of(&task);
+    let job = DumpJob {
+        request: request(logical, connection),
+        destination: destination.uri.clone(),
+        keys,
+        directory: directory.clone(),
+        file_root: ctx.settings.file_root,
+    };
+    let key = format!("{namespace}/{}", task.name_any());
+    let state = if spec.cancel {
+        ctx.dumps.cancel(&key, &job)
+    } else {
+        ctx.dumps.ensure(&key, &job)
+    };
+    let base = BackupTaskStatus {
+        cluster_name: Some(placement.cluster.name.clone()),
+        source: previous.source.or(Some(decide::source_of(&task))),
+        storage_directory: Some(crate::storage::directory_in(&destination.uri, &directory)),
+        ..previous.clone()
+    };
+    let (desired, wait) = status_of(&task, base, &state, now());
+    status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
+    if desired.phase.is_some_and(decide::is_terminal) {
+        // Its end is in the status now.
+        ctx.dumps.forget(&key);
+    }
+    Ok(wait.map_or_else(Action::await_change, Action::requeue))
+}
+
+fn now() -> Timestamp {
+    crate::clock::now()
+}
+
+/// The dump's directory under the tenant's destination: the task's name, and its uid so that a task made
+/// again under the same name never resumes (or reports) the dump of the one before.
+pub fn directory_of(task: &BackupTask) -> String {
+    let uid = task.metadata.uid.as_deref().unwrap_or_default();
+    let short: String = uid.chars().filter(|c| *c != '-').take(8).collect();
+    format!("logical/{}-{short}", task.name_any())
+}
+
+fn request(spec: &LogicalBackupSpec, connection: crate::oceanbase::ConnectionInfo) -> DumpRequest {
+    DumpRequest {
+        connection,
+        databases: spec.databases.clone(),
+        tables: spec.tables.clone(),
+        parallel: usize::try_from(spec.parallel).unwrap_or(1).max(1),
+        chunk_rows: u64::try_from(spec.chunk_rows).unwrap_or(1).max(1),
+    }
+}
+
+/// The status for where the dump stands, and when to look again (`None`: not until something changes).
+fn status_of(
+    task: &BackupTask,
+    base: BackupTaskStatus,
+    state: &DumpState,
+    now: Timestamp,
+) -> (BackupTaskStatus, Option<Duration>) {
+    let started = base.started_at.clone().or(Some(api_time(now)));
+    let (status, health, wait) = match state {
+        DumpState::Running(progress) => {
+            let running = BackupTaskStatus {
+                phase: Some(BackupTaskPhase::InProgress),
+                started_at: started,
+                progress: percent(progress.chunks_done, progress.chunks_total),
+                input_bytes: i64::try_from(progress.bytes_done).ok(),
+                output_bytes: i64::try_from(progress.stored_bytes).ok(),
+                logical: Some(dump_status(progress)),
+                ..base
+            };
+            let message = if task.spec.cancel {
+                "canceling the dump".to_string()
+            } else if progress.chunks_total == 0 {
+                "reading the schema and taking the snapshot".to_string()
+            } else {
+                format!(
+                    "dumping: {} of {} chunks, {} of {} rows",
+                    progress.chunks_done,
+                    progress.chunks_total,
+                    progress.rows_done,
+                    progress.rows_total
+                )
+            };
+            let health = Health::Progressing {
+                reason: Reason::InProgress,
+                message,
+            };
+            (running, health, Some(PROGRESS_EVERY))
+        }
+        DumpState::Done(report) => {
+            let manifest = &report.manifest;
+            let progress = Progress {
+                chunks_done: manifest.objects.iter().map(|o| o.chunks.len()).sum(),
+                chunks_total: manifest.objects.iter().map(|o| o.chunks.len()).sum(),
+                rows_done: manifest.rows,
+                rows_total: manifest.rows,
+                bytes_done: manifest.bytes,
+                stored_bytes: manifest.stored_bytes,
+                tables_done: manifest.objects.len(),
+                tables_total: manifest.objects.len(),
+                snapshot: Some(manifest.snapshot.clone()),
+                server_version: Some(manifest.server_version.clone()),
+                databases: manifest.databases.len(),
+            };
+            let done = BackupTaskStatus {
+                phase: Some(BackupTaskPhase::Completed),
+                started_at: started,
+                ended_at: Some(api_time(now)),
+                progress: Some(100),
+                input_bytes: i64::try_from(manifest.bytes).ok(),
+                output_bytes: i64::try_from(manifest.stored_bytes).ok(),
+                logical: Some(dump_status(&progress)),
+                ..base
+            };
+            let health = Health::Ready {
+                reason: Reason::Completed,
+                message: format!(
+                    "dumped {} rows of {} tables and views at SCN {} ({})",
+                    manifest.rows,
+                    manifest.objects.len(),
+                    manifest.snapshot.scn,
+                    manifest.snapshot.time
+                ),
+            };
+            (done, health, None)
+        }
+        DumpState::Canceled => {
+            let canceled = BackupTaskStatus {
+                phase: Some(BackupTaskPhase::Canceled),
+                ended_at: Some(api_time(now)),
+                ..base
+            };
+            let health = Health::Ready {
+                reason: Reason::Canceled,
+                message: "canceled; what the dump had written is deleted".into(),
+            };
+            (canceled, health, None)
+        }
+        DumpState::Failed {
+            message,
+            transient: true,
+            ..
+        } => {
+            let waiting = BackupTaskStatus {
+                phase: Some(BackupTaskPhase::InProgress),
+                started_at: started,
+                ..base
+            };
+            let health = Health::Progressing {
+                reason: Reason::ClusterUnreachable,
+                message: format!(
+                    "the dump stopped ({message}); it resumes where it stopped within {} s",
+                    RETRY_TRANSIENT_AFTER.as_secs()
+                ),
+            };
+            (waiting, health, Some(RETRY_TRANSIENT_AFTER))
+        }
+        DumpState::Failed {
+            message,
+            code: Some(code),
+            ..
+        } if ACCESS_DENIED.contains(code) => {
+            let stalled = BackupTaskStatus {
+                phase: Some(base.phase.unwrap_or(BackupTaskPhase::Pending)),
+                ..base
+            };
+            let secret = task
+                .spec
+                .logical
+                .as_ref()
+                .map(|l| l.credentials_secret.as_str())
+                .unwrap_or_default();
+            let health = Health::Stalled {
+                reason: Reason::LogicalAccessDenied,
+                message: format!(
+                    "the tenant user cannot read what the dump needs: {message}; fix Secret {secret} or the user's grants"
+                ),
+            };
+            (stalled, health, Some(ACCESS_RETRY))
+        }
+        DumpState::Failed { message, code, .. } => {
+            let failed = BackupTaskStatus {
+                phase: Some(BackupTaskPhase::Failed),
+                started_at: started,
+                ended_at: Some(api_time(now)),
+                failure: Some(Failure {
+                    code: code.map(i64::from),
+                    message: message.clone(),
+                }),
+                ..base
+            };
+            let health = Health::Stalled {
+                reason: Reason::BackupFailed,
+                message: format!("the logical backup failed: {message}"),
+            };
+            (failed, health, None)
+        }
+    };
+    let status = decide::with_health(status, task, &health, None, now);
+    (status, wait)
+}
+
+fn percent(done: usize, total: usize) -> Option<i32> {
+    (total > 0).then(|| i32::try_from(done * 100 / total).unwrap_or(100))
+}
+
+fn dump_status(progress: &Progress) -> LogicalDumpStatus {
+    let count = |n: usize| i64::try_from(n).ok();
+    let bytes = |n: u64| i64::try_from(n).ok();
+    LogicalDumpStatus {
+        snapshot_scn: progress.snapshot.as_ref().map(|s| s.scn.to_string()),
+        snapshot_time: progress
+            .snapshot
+            .as_ref()
+            .and_then(|s| s.time.parse::<Timestamp>().ok())
+            .map(api_time),
+        server_version: progress.server_version.clone(),
+        databases: progress
+            .snapshot
+            .as_ref()
+            .and_then(|_| count(progress.databases)),
+        tables_done: count(progress.tables_done),
+        tables_total: count(progress.tables_total),
+        chunks_done: count(progress.chunks_done),
+        chunks_total: count(progress.chunks_total),
+        rows_done: bytes(progress.rows_done),
+        rows_total: bytes(progress.rows_total),
+        bytes: bytes(progress.bytes_done),
+        stored_bytes: bytes(progress.stored_bytes),
+    }
+}

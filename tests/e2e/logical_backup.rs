@@ -1,0 +1,376 @@
+//! Logical BackupTasks on the real control plane, the operator as its ServiceAccount, against a real
+//! OceanBase SQL engine (seekdb): a dump taken while a writer runs restores equal to the source at the
+//! snapshot the status shows; an operator killed mid-dump resumes the same dump (same snapshot, finished
+//! chunks kept); `cancel` stops it and deletes what it wrote; wrong credentials stall the task with the
+//! engine's error and no password anywhere, and fixing the Secret lets it finish.
+//!
+//! seekdb has one tenant, `sys`, and takes `user@sys` logins: the tests' Secrets name the user that way (a
+//! `user` without `@` would become `user@<task's tenant>`, as on OceanBase).
+
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use mysql_async::prelude::Queryable;
+use ob_backup_operator::{
+    api::{
+        BackupTask, BackupTaskSpec,
+        backup_strategy::BackupMethod,
+        backup_task::BackupMode,
+        common::{ClusterConnection, StorageDestination},
+        logical::LogicalBackupSpec,
+    },
+    logical::{self, LoadRequest, layout::Manifest},
+};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::{
+    cluster::eventually,
+    logical_schema::{Fidelity, Workload, table_rows},
+    seekdb::{self, Seekdb},
+    simulator::secret,
+    world::{WAIT, World},
+};
+
+const PASSWORD: &str = "dumper-pw-Xq3";
+
+/// The shared engine with a tenant user `dumper` allowed to read everything (and nothing more).
+async fn engine() -> Option<&'static Seekdb> {
+    let server = seekdb::server("e2e")?;
+    let mut conn = server.conn().await;
+    for statement in [
+        format!("CREATE USER IF NOT EXISTS dumper IDENTIFIED BY '{PASSWORD}'"),
+        "GRANT SELECT, SHOW VIEW ON *.* TO dumper".to_string(),
+    ] {
+        conn.query_drop(&statement).await.expect("the dump user");
+    }
+    Some(server)
+}
+
+/// The Secrets a logical task needs: the cluster's (host and port of the engine) and the tenant user's.
+async fn secrets(world: &World, server: &Seekdb, password: &str) {
+    let port = server.port.to_string();
+    secret(
+        &world.admin,
+        &world.namespace,
+        "engine",
+        &[
+            ("host", "127.0.0.1"),
+            ("port", &port),
+            ("user", "root@sys"),
+            ("password", "unused"),
+        ],
+    )
+    .await;
+    secret(
+        &world.admin,
+        &world.namespace,
+        "dumper",
+        &[("user", "dumper@sys"), ("password", password)],
+    )
+    .await;
+}
+
+fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
+    BackupTask::new(
+        name,
+        BackupTaskSpec {
+            strategy_ref: None,
+            cluster: Some(ClusterConnection {
+                name: "engine".into(),
+                connection_secret: "engine".into(),
+            }),
+            data_destination: Some(StorageDestination {
+                uri: "file:///backup/logical".into(),
+                credentials_secret: None,
+            }),
+            tenant: "tenant1".into(),
+            mode: BackupMode::Full,
+            plus_archivelog: false,
+            method: BackupMethod::Logical,
+            logical: Some(LogicalBackupSpec {
+                credentials_secret: "dumper".into(),
+                databases: databases.iter().map(|d| d.to_string()).collect(),
+                tables: Vec::new(),
+                parallel: 3,
+                chunk_rows,
+            }),
+            cancel: false,
+        },
+    )
+}
+
+/// The dump's directory on the share, from the status.
+fn dump_dir(share: &Path, status: &Value) -> std::path::PathBuf {
+    let directory = status["storageDirectory"]
+        .as_str()
+        .expect("storageDirectory");
+    let path = directory
+        .strip_prefix("file://")
+        .expect("a file:// directory");
+    share.join(path.trim_start_matches('/'))
+}
+
+/// Restores the finished dump in `dir` under renamed databases on the engine and checks every table equals
+/// the source at the dump's snapshot.
+async fn assert_dump_restores(
+    server: &Seekdb,
+    workload: &Workload,
+    dir: &Path,
+    suffix: &str,
+) -> Manifest {
+    let storage =
+        opendal::Operator::new(opendal::services::Fs::default().root(&dir.to_string_lossy()))
+            .expect("fs");
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
+            .expect("manifest JSON");
+    let rename = workload
+        .databases()
+        .iter()
+        .map(|d| (d.to_string(), format!("{d}{suffix}")))
+        .collect();
+    let request = LoadRequest {
+        connection: server.connection("root", ""),
+        rename,
+        parallel: 3,
+    };
+    logical::load(&request, &storage, "", &CancellationToken::new(), &|_| {})
+        .await
+        .expect("restore");
+    let mut conn = server.conn().await;
+    for table in workload.tables() {
+        let at_snapshot = table_rows(
+            &mut conn,
+            &table,
+            Some(manifest.snapshot.scn),
+            Fidelity::Exact,
+        )
+        .await;
+        let (database, name) = table.split_once('.').expect("database.table");
+        let restored = table_rows(
+            &mut conn,
+            &format!("{database}{suffix}.{name}"),
+            None,
+            Fidelity::Exact,
+        )
+        .await;
+        assert!(
+            restored == at_snapshot,
+            "{table}: the restored dump differs from the source at its snapshot"
+        );
+    }
+    manifest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logical_backup_task_dumps_at_one_snapshot_while_writers_run() {
+    let Some(server) = engine().await else { return };
+    let Some((world, share)) = World::with_file_share("logical", &["tenant1"], 0, 1.0).await else {
+        return;
+    };
+    secrets(&world, server, PASSWORD).await;
+    let workload = Workload::create(server, "e2e_dump", 3000).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(AtomicU64::new(0));
+    let writer = tokio::spawn(workload.clone().write_until(
+        server.port,
+        stop.clone(),
+        writes.clone(),
+    ));
+    world
+        .apply(logical_task("dump", &workload.databases(), 1000))
+        .await;
+    let status = world.phase("BackupTask", "dump", "Completed").await;
+    stop.store(true, Ordering::Relaxed);
+    writer.await.expect("writer");
+    assert!(
+        writes.load(Ordering::Relaxed) > 0,
+        "the writer ran during the dump"
+    );
+    let logical = &status["logical"];
+    assert_eq!(logical["rowsDone"], logical["rowsTotal"], "{status}");
+    assert_eq!(logical["tablesDone"], json!(5), "{status}");
+    assert!(logical["chunksTotal"].as_i64().unwrap_or(0) > 3, "{status}");
+    assert!(logical["snapshotTime"].is_string(), "{status}");
+    assert_eq!(status["progress"], json!(100));
+    let dir = dump_dir(&share, &status);
+    assert!(
+        dir.to_string_lossy()
+            .contains("/logical/tenant1/logical/dump-"),
+        "{}",
+        dir.display()
+    );
+    let manifest = assert_dump_restores(server, &workload, &dir, "_from_task").await;
+    assert_eq!(
+        logical["snapshotScn"],
+        json!(manifest.snapshot.scn.to_string())
+    );
+    assert_eq!(logical["rowsDone"], json!(manifest.rows));
+    world.done().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_operator_killed_mid_dump_resumes_the_same_dump() {
+    let Some(server) = engine().await else { return };
+    let Some((mut world, share)) =
+        World::with_file_share("logical-kill", &["tenant1"], 0, 1.0).await
+    else {
+        return;
+    };
+    secrets(&world, server, PASSWORD).await;
+    let workload = Workload::create(server, "e2e_kill", 5000).await;
+    // The operator aborts right after writing its third chunk (before that chunk's record).
+    world.arm("logical/chunk/written=2*off->return");
+    world
+        .apply(logical_task("killed", &workload.databases(), 1000))
+        .await;
+    world.crashed("logical/chunk/written").await;
+    let status = world.status("BackupTask", "killed").await;
+    let dir = dump_dir(&share, &status);
+    let plan: Value = serde_json::from_slice(&std::fs::read(dir.join("plan.json")).expect("plan"))
+        .expect("plan JSON");
+    // Records written in full before the abort (one being written when it came may be cut short: that
+    // chunk is done again).
+    let records_before: Vec<_> = done_records(&dir)
+        .into_iter()
+        .filter(|(path, _)| std::fs::metadata(path).is_ok_and(|m| m.len() > 0))
+        .collect();
+    assert!(
+        (1..=2).contains(&records_before.len()),
+        "at most the first two chunks' records before the abort: {records_before:?}"
+    );
+    world.start_operator("after-kill");
+    let status = world.phase("BackupTask", "killed", "Completed").await;
+    assert_eq!(
+        status["logical"]["snapshotScn"],
+        json!(plan["snapshot"]["scn"].to_string()),
+        "the same snapshot"
+    );
+    for (path, modified) in &records_before {
+        let now = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .expect("record");
+        assert_eq!(&now, modified, "{} was written again", path.display());
+    }
+    assert_dump_restores(server, &workload, &dir, "_after_kill").await;
+    world.done().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cancel_stops_a_dump_and_deletes_what_it_wrote() {
+    let Some(server) = engine().await else { return };
+    let Some((mut world, share)) =
+        World::with_file_share("logical-cancel", &["tenant1"], 0, 1.0).await
+    else {
+        return;
+    };
+    secrets(&world, server, PASSWORD).await;
+    let workload = Workload::create(server, "e2e_cancel", 12_000).await;
+    // Each chunk takes a second, so the dump is still running when it is canceled.
+    world.arm("logical/chunk/written=sleep(1000)");
+    world
+        .apply(logical_task("canceled", &workload.databases(), 1000))
+        .await;
+    let status = world.phase("BackupTask", "canceled", "InProgress").await;
+    let dir = dump_dir(&share, &status);
+    eventually("a chunk dumped", WAIT, || async {
+        (!done_records(&dir).is_empty()).then_some(())
+    })
+    .await;
+    assert!(dir.join("plan.json").exists());
+    assert!(
+        !dir.join("manifest.json").exists(),
+        "the dump is still running"
+    );
+    world
+        .patch_spec("BackupTask", "canceled", json!({"cancel": true}))
+        .await;
+    let status = world.phase("BackupTask", "canceled", "Canceled").await;
+    assert!(status["endedAt"].is_string(), "{status}");
+    eventually(
+        "the dump's directory deleted",
+        Duration::from_secs(30),
+        || async { (!dir.exists()).then_some(()) },
+    )
+    .await;
+    world.done().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn wrong_credentials_stall_the_task_with_the_engines_error_until_the_secret_is_fixed() {
+    let Some(server) = engine().await else { return };
+    let Some((world, _share)) = World::with_file_share("logical-auth", &["tenant1"], 0, 1.0).await
+    else {
+        return;
+    };
+    let wrong = "wrong-pw-Kd82";
+    secrets(&world, server, wrong).await;
+    let workload = Workload::create(server, "e2e_auth", 200).await;
+    world
+        .apply(logical_task("auth", &workload.databases(), 1000))
+        .await;
+    let status = eventually("Stalled for access", WAIT, || async {
+        let status = world.status("BackupTask", "auth").await;
+        let stalled = status["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|c| {
+                c["type"] == "Stalled"
+                    && c["status"] == "True"
+                    && c["reason"] == "LogicalAccessDenied"
+            });
+        stalled.then_some(status)
+    })
+    .await;
+    let message = status["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("1045") && message.contains("Secret dumper"),
+        "{message}"
+    );
+    assert_ne!(status["phase"], "Failed");
+    let everything = world.everything_written().await;
+    assert!(
+        !everything.contains(wrong),
+        "the password appears in what the operator wrote"
+    );
+    secret(
+        &world.admin,
+        &world.namespace,
+        "dumper",
+        &[("user", "dumper@sys"), ("password", PASSWORD)],
+    )
+    .await;
+    world.phase("BackupTask", "auth", "Completed").await;
+    world.done().await;
+}
+
+/// The `.done` records under `dir`, with their modification times.
+fn done_records(dir: &Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "done") {
+                found.push((
+                    path,
+                    entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .expect("modified"),
+                ));
+            }
+        }
+    }
+    found
+}
