@@ -2,7 +2,11 @@
 //! shows.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use std::collections::BTreeMap;
+
 use kube::KubeSchema;
+
+use super::common::StorageDestination;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -85,4 +89,46 @@ pub struct LogicalDumpStatus {
     /// Bytes stored (gzip).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_bytes: Option<i64>,
+}
+
+/// The logical dump a RecoveryTask loads: a BackupTask's, or one named by its place.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.backupTask) != (has(self.destination) && has(self.path))")
+    .message("set source.logical.backupTask, or source.logical.destination with source.logical.path"))]
+pub struct LogicalRecoverySource {
+    /// A Completed BackupTask of method Logical in this namespace: its dump.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub backup_task: Option<String>,
+    /// Where the dump is, without a BackupTask (same forms and Secret rules as a data destination).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination: Option<StorageDestination>,
+    /// The dump under `destination`: the operator's dump directory (`tenant1/logical/dump-1a2b3c4d`), or a
+    /// SQL script such as `exports/shop.sql.gz` (a `mysqldump` or `seekdb-dump` file, plain or gzip).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 1024))]
+    #[x_kube(validation = Rule::new("!self.contains('..')").message("source.logical.path must not contain '..'"))]
+    pub path: Option<String>,
+}
+
+/// How a logical restore reaches its target tenant.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogicalRecoveryTarget {
+    /// Name of a Secret with keys `user` and `password` of a user of the target tenant who may create the
+    /// dump's databases, tables and views and insert into them. A `user` without `@` is a user of
+    /// `target.tenant`; host and port are the target cluster's connection Secret's.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub credentials_secret: String,
+    /// Databases restored under another name: the dump's name to the target's (the operator's dumps only).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rename_databases: BTreeMap<String, String>,
+    /// Sessions loading at once.
+    #[serde(default = "default_parallel")]
+    #[schemars(range(min = 1, max = 16))]
+    pub parallel: i32,
 }

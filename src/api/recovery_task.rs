@@ -6,10 +6,13 @@ use kube::{CustomResource, KubeSchema, core::Rule};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::common::{
-    ClusterConnection, Failure, PasswordSecret, StorageDestination, StrategyReference,
-    cancel_is_final_rule, conditions_schema, identifier_rule, tenant_name_rule, unchanged_optional,
-    user_tenant_rule,
+use super::{
+    common::{
+        ClusterConnection, Failure, PasswordSecret, StorageDestination, StrategyReference,
+        cancel_is_final_rule, conditions_schema, identifier_rule, tenant_name_rule,
+        unchanged_optional, user_tenant_rule,
+    },
+    logical::{LogicalRecoverySource, LogicalRecoveryTarget},
 };
 
 /// Restores a backed-up tenant into a new tenant of a target cluster, up to a point in time. Everything but
@@ -69,7 +72,13 @@ use super::common::{
 #[x_kube(
     validation = immutable_rule(),
     validation = cancel_is_final_rule(),
-    validation = Rule::new("self.retry >= oldSelf.retry").message("retry can only be increased")
+    validation = Rule::new("self.retry >= oldSelf.retry").message("retry can only be increased"),
+    validation = Rule::new("has(self.source.logical) == has(self.target.logical)")
+        .message("source.logical and target.logical go together: a dump loads through a user of the target tenant"),
+    validation = Rule::new("has(self.source.logical) || (has(self.target.resources) && has(self.until))")
+        .message("target.resources and until are required to restore a physical backup"),
+    validation = Rule::new("!has(self.source.logical) || (!has(self.target.resources) && !has(self.until) && !has(self.decryption))")
+        .message("a logical restore loads the dump as taken, into an existing tenant: do not set target.resources, until or decryption")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryTaskSpec {
@@ -77,8 +86,10 @@ pub struct RecoveryTaskSpec {
     pub source: RecoverySource,
     /// The new tenant to create.
     pub target: RecoveryTarget,
-    /// The point to restore to: exactly one of `time`, `scn` or `latest`.
-    pub until: RecoveryPoint,
+    /// The point to restore to: exactly one of `time`, `scn` or `latest`. Required for a physical backup;
+    /// a logical dump restores to its snapshot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<RecoveryPoint>,
     /// The password the backup was encrypted with (`SET DECRYPTION IDENTIFIED BY`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decryption: Option<PasswordSecret>,
@@ -102,9 +113,9 @@ fn default_true() -> bool {
 
 /// Rule: every field but `cancel` and `retry` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
-    let optional = unchanged_optional("decryption");
+    let optional = ["decryption", "until"].map(unchanged_optional).join(" && ");
     Rule::new(format!(
-        "self.source == oldSelf.source && self.target == oldSelf.target && self.until == oldSelf.until \
+        "self.source == oldSelf.source && self.target == oldSelf.target \
          && self.activate == oldSelf.activate && {optional}"
     ))
     .message("spec is immutable except cancel and retry: create a new RecoveryTask instead")
@@ -114,10 +125,12 @@ fn immutable_rule() -> Rule {
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("has(self.strategyRef) != (has(self.dataDestination) || has(self.logDestination))")
+    validation = Rule::new("has(self.logical) || has(self.strategyRef) != (has(self.dataDestination) || has(self.logDestination))")
         .message("set either source.strategyRef or source.dataDestination with source.logDestination, not both"),
-    validation = Rule::new("has(self.strategyRef) || (has(self.dataDestination) && has(self.logDestination))")
-        .message("source.dataDestination and source.logDestination are both required without source.strategyRef")
+    validation = Rule::new("has(self.logical) || has(self.strategyRef) || (has(self.dataDestination) && has(self.logDestination))")
+        .message("source.dataDestination and source.logDestination are both required without source.strategyRef"),
+    validation = Rule::new("!has(self.logical) || !(has(self.strategyRef) || has(self.dataDestination) || has(self.logDestination))")
+        .message("source.logical names the dump: do not set source.strategyRef, dataDestination or logDestination with it")
 )]
 pub struct RecoverySource {
     /// The BackupStrategy that backed the tenant up; its destinations are used, and its recoverable windows
@@ -138,6 +151,9 @@ pub struct RecoverySource {
     /// Where the archived logs are, without a strategy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_destination: Option<StorageDestination>,
+    /// A logical dump to load instead of a physical backup (with `target.logical`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical: Option<LogicalRecoverySource>,
 }
 
 /// The tenant to create and the resources it gets.
@@ -146,12 +162,17 @@ pub struct RecoverySource {
 pub struct RecoveryTarget {
     /// The cluster to restore into (the console's "Destination Cluster"). Its sys tenant runs the restore.
     pub cluster: ClusterConnection,
-    /// Name of the new tenant; it must not exist yet (the console's "Destination Tenant").
+    /// Name of the new tenant; it must not exist yet (the console's "Destination Tenant"). For a logical
+    /// restore, the existing tenant to load into; it must not hold the tables and views the dump creates.
     #[schemars(length(min = 1, max = 128))]
     #[x_kube(validation = tenant_name_rule(), validation = user_tenant_rule())]
     pub tenant: String,
-    /// The resource pool the new tenant runs on.
-    pub resources: TenantResources,
+    /// The resource pool the new tenant runs on (a physical restore creates the tenant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<TenantResources>,
+    /// A logical restore loads the dump into the existing tenant `tenant` through one of its users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical: Option<LogicalRecoveryTarget>,
     /// Primary zone(s) of the new tenant, e.g. `zone1` or `zone1;zone2,zone3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]

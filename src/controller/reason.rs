@@ -90,6 +90,8 @@ pub enum Reason {
     SecretInvalid,
     /// The tenant user of a logical backup cannot log in or read what it dumps; fix the Secret named by `logical.credentialsSecret` or the user's grants.
     LogicalAccessDenied,
+    /// The logical dump a RecoveryTask names is not there (no such BackupTask, not of method Logical, or not Completed); fix `source.logical`.
+    DumpNotFound,
     /// A destination URI carries credentials; move them to the Secret named by `credentialsSecret`.
     CredentialsInUri,
     /// The BackupStrategy the object names does not exist; create it or fix the reference.

@@ -113,6 +113,7 @@ async fn run(
     }
     progress(&state);
     Ok(LoadReport {
+        snapshot: None,
         rows: state.rows_done,
         bytes: state.bytes_done,
         tables: created.iter().filter(|(_, _, view)| !view).count(),

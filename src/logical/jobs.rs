@@ -1,8 +1,8 @@
-//! The logical dumps this operator process runs in the background, each under its task's key. A reconcile
-//! asks for a dump and reads its state; it never waits for one. A dump that ends calls back with its key, so
-//! that its task is looked at again. A dump stopped by an outage is started again (it resumes from its plan)
-//! when asked for after [`RETRY_TRANSIENT_AFTER`]; one asked for with other settings (a Secret's new
-//! password) is started again at once; one that failed for good is not.
+//! The logical dumps and restores this operator process runs in the background, each under its task's key.
+//! A reconcile asks for one and reads its state; it never waits for one. One that ends calls back with its
+//! key, so that its task is looked at again. One stopped by an outage is started again (a dump resumes from
+//! its plan) when asked for after [`RETRY_TRANSIENT_AFTER`]; one asked for with other settings (a Secret's
+//! new password) is started again at once; one that failed for good is not.
 
 use std::{
     collections::HashMap,
@@ -14,7 +14,9 @@ use opendal::Operator;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{DumpReport, DumpRequest, LogicalError, Progress, dump};
+use super::{
+    DumpReport, DumpRequest, LoadReport, LoadRequest, LogicalError, Progress, dump, import, load,
+};
 use crate::oceanbase::sql::AccessKeys;
 
 /// A dump stopped by an outage may start again this long after it stopped.
@@ -33,18 +35,51 @@ pub struct DumpJob {
     pub file_root: Option<&'static std::path::Path>,
 }
 
-/// Where a dump stands.
+/// A restore to run: the dump (or SQL script) to load, and where it lies.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadJob {
+    pub request: LoadRequest,
+    /// The destination URI the dump lies under, and its keys.
+    pub source: String,
+    pub keys: Option<AccessKeys>,
+    /// The dump's directory, or a SQL script's path (`.sql`, `.sql.gz`), under the destination.
+    pub path: String,
+    pub file_root: Option<&'static std::path::Path>,
+}
+
+impl LoadJob {
+    /// Whether it loads a SQL script rather than one of the operator's dumps.
+    pub fn is_script(&self) -> bool {
+        self.path.ends_with(".sql") || self.path.ends_with(".sql.gz")
+    }
+}
+
+/// Background work: a dump or a restore.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Work {
+    Dump(DumpJob),
+    Load(LoadJob),
+}
+
+/// What finished work reports.
 #[derive(Clone, Debug)]
-pub enum DumpState {
+pub enum Finished {
+    Dumped(DumpReport),
+    Loaded(LoadReport),
+}
+
+/// Where a dump or restore stands.
+#[derive(Clone, Debug)]
+pub enum JobState {
     Running(Progress),
-    Done(DumpReport),
+    Done(Finished),
     /// Stopped by an error; `transient` when the database or the storage was unreachable.
     Failed {
         message: String,
         code: Option<u16>,
         transient: bool,
     },
-    /// Stopped by [`Jobs::cancel`]; its directory deleted.
+    /// Stopped by [`Jobs::cancel`]; a dump's directory deleted (a restore leaves what it loaded).
     Canceled,
 }
 
@@ -52,9 +87,9 @@ pub enum DumpState {
 pub type OnEnd = Arc<dyn Fn(&str) + Send + Sync>;
 
 struct Job {
-    job: DumpJob,
+    work: Work,
     progress: Arc<Mutex<Progress>>,
-    outcome: Arc<Mutex<Option<(DumpState, Instant)>>>,
+    outcome: Arc<Mutex<Option<(JobState, Instant)>>>,
     cancel: CancellationToken,
     handle: JoinHandle<()>,
 }
@@ -81,32 +116,33 @@ impl Jobs {
 
     /// The state of the dump under `key`, starting it when there is none, when it was asked for with other
     /// settings, or when an outage stopped it a while ago.
-    pub fn ensure(&self, key: &str, job: &DumpJob) -> DumpState {
+    pub fn ensure(&self, key: &str, work: &Work) -> JobState {
         let mut jobs = lock(&self.jobs);
         if let Some(running) = jobs.get(key) {
             let retry = match &*lock(&running.outcome) {
-                Some((DumpState::Failed { transient, .. }, at)) => {
+                Some((JobState::Failed { transient, .. }, at)) => {
                     *transient && at.elapsed() >= RETRY_TRANSIENT_AFTER
                 }
                 _ => false,
             };
-            if running.job == *job && !retry {
+            if running.work == *work && !retry {
                 return running.state();
             }
             running.handle.abort();
         }
-        let started = self.start(key, job);
+        let started = self.start(key, work);
         let state = started.state();
         jobs.insert(key.to_string(), started);
         state
     }
 
-    /// Cancels the dump under `key`: it stops, deletes what it wrote, and ends [`DumpState::Canceled`]. When
-    /// this process runs none (it restarted since), what `job` would have written is deleted.
-    pub fn cancel(&self, key: &str, job: &DumpJob) -> DumpState {
+    /// Cancels the work under `key`: it stops and ends [`JobState::Canceled`] (a dump deletes what it wrote).
+    /// When this process runs none (it restarted since), what a dump of `work` would have written is
+    /// deleted.
+    pub fn cancel(&self, key: &str, work: &Work) -> JobState {
         let mut jobs = lock(&self.jobs);
         let retry = jobs.get(key).is_some_and(|running| {
-            matches!(&*lock(&running.outcome), Some((DumpState::Failed { transient: true, .. }, at))
+            matches!(&*lock(&running.outcome), Some((JobState::Failed { transient: true, .. }, at))
                 if at.elapsed() >= RETRY_TRANSIENT_AFTER)
         });
         match jobs.get(key) {
@@ -117,7 +153,7 @@ impl Jobs {
             _ => {
                 let cancel = CancellationToken::new();
                 cancel.cancel();
-                let started = self.start_with(key, job, cancel);
+                let started = self.start_with(key, work, cancel);
                 let state = started.state();
                 jobs.insert(key.to_string(), started);
                 state
@@ -132,29 +168,32 @@ impl Jobs {
         }
     }
 
-    fn start(&self, key: &str, job: &DumpJob) -> Job {
-        self.start_with(key, job, CancellationToken::new())
+    fn start(&self, key: &str, work: &Work) -> Job {
+        self.start_with(key, work, CancellationToken::new())
     }
 
-    fn start_with(&self, key: &str, job: &DumpJob, cancel: CancellationToken) -> Job {
+    fn start_with(&self, key: &str, work: &Work, cancel: CancellationToken) -> Job {
         let progress = Arc::new(Mutex::new(Progress::default()));
         let outcome = Arc::new(Mutex::new(None));
         let handle = tokio::spawn({
-            let (job, progress, outcome, cancel) = (
-                job.clone(),
+            let (work, progress, outcome, cancel) = (
+                work.clone(),
                 progress.clone(),
                 outcome.clone(),
                 cancel.clone(),
             );
             let (key, on_end) = (key.to_string(), self.on_end.clone());
             async move {
-                let state = run(&job, &progress, &cancel).await;
+                let state = match &work {
+                    Work::Dump(job) => run(job, &progress, &cancel).await,
+                    Work::Load(job) => run_load(job, &progress, &cancel).await,
+                };
                 *lock(&outcome) = Some((state, Instant::now()));
                 on_end(&key);
             }
         });
         Job {
-            job: job.clone(),
+            work: work.clone(),
             progress,
             outcome,
             cancel,
@@ -164,10 +203,10 @@ impl Jobs {
 }
 
 impl Job {
-    fn state(&self) -> DumpState {
+    fn state(&self) -> JobState {
         match &*lock(&self.outcome) {
             Some((state, _)) => state.clone(),
-            None => DumpState::Running(lock(&self.progress).clone()),
+            None => JobState::Running(lock(&self.progress).clone()),
         }
     }
 }
@@ -176,7 +215,7 @@ async fn run(
     job: &DumpJob,
     progress: &Arc<Mutex<Progress>>,
     cancel: &CancellationToken,
-) -> DumpState {
+) -> JobState {
     let storage = match crate::storage::open(&job.destination, job.keys.as_ref(), job.file_root) {
         Ok(storage) => storage,
         Err(error) => return failed(&LogicalError::Storage(error)),
@@ -184,17 +223,42 @@ async fn run(
     if cancel.is_cancelled() {
         // Canceled before it began (in this process): only what an earlier process wrote is to delete.
         return match remove(&storage, &job.directory).await {
-            Ok(()) => DumpState::Canceled,
+            Ok(()) => JobState::Canceled,
             Err(error) => failed(&error),
         };
     }
     let report = |p: &Progress| *lock(progress) = p.clone();
     match dump(&job.request, &storage, &job.directory, cancel, &report).await {
-        Ok(report) => DumpState::Done(report),
+        Ok(report) => JobState::Done(Finished::Dumped(report)),
         Err(LogicalError::Canceled) => match remove(&storage, &job.directory).await {
-            Ok(()) => DumpState::Canceled,
+            Ok(()) => JobState::Canceled,
             Err(error) => failed(&error),
         },
+        Err(error) => failed(&error),
+    }
+}
+
+async fn run_load(
+    job: &LoadJob,
+    progress: &Arc<Mutex<Progress>>,
+    cancel: &CancellationToken,
+) -> JobState {
+    if cancel.is_cancelled() {
+        return JobState::Canceled;
+    }
+    let storage = match crate::storage::open(&job.source, job.keys.as_ref(), job.file_root) {
+        Ok(storage) => storage,
+        Err(error) => return failed(&LogicalError::Storage(error)),
+    };
+    let report = |p: &Progress| *lock(progress) = p.clone();
+    let loaded = if job.is_script() {
+        import(&job.request, &storage, &job.path, cancel, &report).await
+    } else {
+        load(&job.request, &storage, &job.path, cancel, &report).await
+    };
+    match loaded {
+        Ok(report) => JobState::Done(Finished::Loaded(report)),
+        Err(LogicalError::Canceled) => JobState::Canceled,
         Err(error) => failed(&error),
     }
 }
@@ -208,8 +272,8 @@ async fn remove(storage: &Operator, directory: &str) -> Result<(), LogicalError>
         .map_err(|e| LogicalError::storage(&e))
 }
 
-fn failed(error: &LogicalError) -> DumpState {
-    DumpState::Failed {
+fn failed(error: &LogicalError) -> JobState {
+    JobState::Failed {
         message: error.to_string(),
         code: error.code(),
         transient: error.is_transient(),

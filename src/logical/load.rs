@@ -22,7 +22,7 @@ use super::{
 };
 
 /// Where to restore a dump and how.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoadRequest {
     /// A user of the target tenant allowed to create its databases.
     pub connection: ConnectionInfo,
@@ -35,6 +35,8 @@ pub struct LoadRequest {
 /// A finished restore.
 #[derive(Clone, Debug)]
 pub struct LoadReport {
+    /// The dump's snapshot (none for a SQL script).
+    pub snapshot: Option<super::layout::SnapshotPoint>,
     pub rows: u64,
     pub bytes: u64,
     pub tables: usize,
@@ -197,6 +199,7 @@ async fn run(
         }
     }
     Ok(LoadReport {
+        snapshot: Some(manifest.snapshot.clone()),
         rows: state.rows_done,
         bytes: state.bytes_done,
         tables: tables.len(),
@@ -209,7 +212,7 @@ async fn refuse_existing(
     sessions: &Sessions,
     conn: &mut Conn,
     plan: &Plan,
-    target: &dyn Fn(&str) -> String,
+    target: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<(), LogicalError> {
     let mut clashes = Vec::new();
     for object in &plan.objects {
@@ -245,7 +248,7 @@ async fn create_views(
     sessions: &Sessions,
     conn: &mut Conn,
     plan: &Plan,
-    target: &dyn Fn(&str) -> String,
+    target: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<usize, LogicalError> {
     let mut pending: Vec<&ObjectPlan> = plan
         .objects

@@ -213,7 +213,130 @@ async fn a_logical_backup_task_dumps_at_one_snapshot_while_writers_run() {
         json!(manifest.snapshot.scn.to_string())
     );
     assert_eq!(logical["rowsDone"], json!(manifest.rows));
+    restore_through_recovery_tasks(server, &world, &share, &workload, &manifest).await;
     world.done().await;
+}
+
+/// RecoveryTasks load the dump of BackupTask `dump` into the tenant under other database names (equal to the
+/// source at the dump's snapshot, which is their recovery time), refuse to load it again over itself, and
+/// load a plain SQL script from the destination.
+async fn restore_through_recovery_tasks(
+    server: &Seekdb,
+    world: &World,
+    share: &Path,
+    workload: &Workload,
+    manifest: &Manifest,
+) {
+    loader(server, world).await;
+    let rename: serde_json::Map<String, Value> = workload
+        .databases()
+        .iter()
+        .map(|d| (d.to_string(), json!(format!("{d}_rt"))))
+        .collect();
+    world
+        .apply(logical_recovery(
+            "load",
+            json!({"backupTask": "dump"}),
+            &rename,
+        ))
+        .await;
+    let restored = world.phase("RecoveryTask", "load", "Completed").await;
+    assert_eq!(
+        restored["restoreScn"],
+        json!(manifest.snapshot.scn),
+        "{restored}"
+    );
+    assert!(restored["recoveryTime"].is_string(), "{restored}");
+    let mut conn = server.conn().await;
+    for table in workload.tables() {
+        let at_snapshot = table_rows(
+            &mut conn,
+            &table,
+            Some(manifest.snapshot.scn),
+            Fidelity::Exact,
+        )
+        .await;
+        let (database, name) = table.split_once('.').expect("database.table");
+        let loaded = table_rows(
+            &mut conn,
+            &format!("{database}_rt.{name}"),
+            None,
+            Fidelity::Exact,
+        )
+        .await;
+        assert!(
+            loaded == at_snapshot,
+            "{table}: the RecoveryTask's load differs from the source at the snapshot"
+        );
+    }
+    // The same load again is refused: the target holds what the dump creates.
+    world
+        .apply(logical_recovery(
+            "again",
+            json!({"backupTask": "dump"}),
+            &rename,
+        ))
+        .await;
+    let refused = world.phase("RecoveryTask", "again", "Failed").await;
+    let message = refused["failure"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("already has") && message.contains("_rt.orders"),
+        "{refused}"
+    );
+    // A plain SQL script on the destination loads through the same kind of task.
+    let script = share.join("backup/scripts/small.sql");
+    std::fs::create_dir_all(script.parent().expect("parent")).expect("script directory");
+    std::fs::write(
+        &script,
+        "CREATE DATABASE e2e_script;\nUSE e2e_script;\nCREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20));\n\
+         INSERT INTO t VALUES (1, 'a;b'), (2, 'it''s');\n",
+    )
+    .expect("script");
+    let from = json!({"destination": {"uri": "file:///backup"}, "path": "scripts/small.sql"});
+    world
+        .apply(logical_recovery("script", from, &serde_json::Map::new()))
+        .await;
+    world.phase("RecoveryTask", "script", "Completed").await;
+    let count: Option<u64> = conn
+        .query_first("SELECT COUNT(*) FROM e2e_script.t")
+        .await
+        .expect("count");
+    assert_eq!(count, Some(2));
+}
+
+/// A user of the target tenant that may create and load (seekdb's one tenant is `sys`).
+async fn loader(server: &Seekdb, world: &World) {
+    let mut conn = server.conn().await;
+    for statement in [
+        format!("CREATE USER IF NOT EXISTS loader IDENTIFIED BY '{PASSWORD}'"),
+        "GRANT ALL PRIVILEGES ON *.* TO loader".to_string(),
+    ] {
+        conn.query_drop(&statement).await.expect("the load user");
+    }
+    secret(
+        &world.admin,
+        &world.namespace,
+        "loader",
+        &[("user", "loader@sys"), ("password", PASSWORD)],
+    )
+    .await;
+}
+
+/// A RecoveryTask loading the dump `source` names into tenant1 of the engine.
+fn logical_recovery(name: &str, source: Value, rename: &serde_json::Map<String, Value>) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1",
+        "kind": "RecoveryTask",
+        "metadata": {"name": name},
+        "spec": {
+            "source": {"tenant": "tenant1", "logical": source},
+            "target": {
+                "cluster": {"name": "engine", "connectionSecret": "engine"},
+                "tenant": "tenant1",
+                "logical": {"credentialsSecret": "loader", "renameDatabases": rename, "parallel": 2},
+            },
+        },
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -26,7 +26,7 @@ use crate::{
     },
     logical::{
         DumpRequest, Progress,
-        jobs::{DumpJob, DumpState, RETRY_TRANSIENT_AFTER},
+        jobs::{DumpJob, Finished, JobState, RETRY_TRANSIENT_AFTER, Work},
     },
 };
 
@@ -88,18 +88,18 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
         return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
     };
     let directory = directory_of(&task);
-    let job = DumpJob {
+    let work = Work::Dump(DumpJob {
         request: request(logical, connection),
         destination: destination.uri.clone(),
         keys,
         directory: directory.clone(),
         file_root: ctx.settings.file_root,
-    };
+    });
     let key = format!("{namespace}/{}", task.name_any());
     let state = if spec.cancel {
-        ctx.dumps.cancel(&key, &job)
+        ctx.dumps.cancel(&key, &work)
     } else {
-        ctx.dumps.ensure(&key, &job)
+        ctx.dumps.ensure(&key, &work)
     };
     let base = BackupTaskStatus {
         cluster_name: Some(placement.cluster.name.clone()),
@@ -142,12 +142,12 @@ fn request(spec: &LogicalBackupSpec, connection: crate::oceanbase::ConnectionInf
 fn status_of(
     task: &BackupTask,
     base: BackupTaskStatus,
-    state: &DumpState,
+    state: &JobState,
     now: Timestamp,
 ) -> (BackupTaskStatus, Option<Duration>) {
     let started = base.started_at.clone().or(Some(api_time(now)));
     let (status, health, wait) = match state {
-        DumpState::Running(progress) => {
+        JobState::Running(progress) => {
             let running = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::InProgress),
                 started_at: started,
@@ -176,7 +176,18 @@ fn status_of(
             };
             (running, health, Some(PROGRESS_EVERY))
         }
-        DumpState::Done(report) => {
+        JobState::Done(Finished::Loaded(_)) => {
+            // A dump's key never runs a restore.
+            (
+                base,
+                Health::Progressing {
+                    reason: Reason::InProgress,
+                    message: "waiting for the dump".into(),
+                },
+                Some(PROGRESS_EVERY),
+            )
+        }
+        JobState::Done(Finished::Dumped(report)) => {
             let manifest = &report.manifest;
             let progress = Progress {
                 chunks_done: manifest.objects.iter().map(|o| o.chunks.len()).sum(),
@@ -213,7 +224,7 @@ fn status_of(
             };
             (done, health, None)
         }
-        DumpState::Canceled => {
+        JobState::Canceled => {
             let canceled = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::Canceled),
                 ended_at: Some(api_time(now)),
@@ -225,7 +236,7 @@ fn status_of(
             };
             (canceled, health, None)
         }
-        DumpState::Failed {
+        JobState::Failed {
             message,
             transient: true,
             ..
@@ -244,7 +255,7 @@ fn status_of(
             };
             (waiting, health, Some(RETRY_TRANSIENT_AFTER))
         }
-        DumpState::Failed {
+        JobState::Failed {
             message,
             code: Some(code),
             ..
@@ -267,7 +278,7 @@ fn status_of(
             };
             (stalled, health, Some(ACCESS_RETRY))
         }
-        DumpState::Failed { message, code, .. } => {
+        JobState::Failed { message, code, .. } => {
             let failed = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::Failed),
                 started_at: started,

@@ -6,6 +6,7 @@
 
 pub mod decide;
 pub mod follow;
+pub mod logical;
 pub mod point;
 
 use std::{sync::Arc, time::Duration};
@@ -40,7 +41,11 @@ impl Reconcile for RecoveryTask {
     }
 
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
-        task::drive(task, ctx).await
+        if task.spec.source.logical.is_some() {
+            logical::reconcile(task, ctx).await
+        } else {
+            task::drive(task, ctx).await
+        }
     }
 }
 
@@ -124,10 +129,14 @@ impl Task for RecoveryTask {
                 .map(|t| t.recoverable_windows.clone())
                 .unwrap_or_default()
         });
+        // The schema requires a point for a physical restore.
+        let Some(until) = &spec.until else {
+            return Ok(References::Incomplete);
+        };
         Ok(References::Found(Restore {
             target: spec.target.cluster.clone(),
             source_cluster,
-            point: point::check(&spec.until, &spec.source.tenant, windows.as_deref()),
+            point: point::check(until, &spec.source.tenant, windows.as_deref()),
             sources: Sources {
                 data,
                 log,
@@ -199,7 +208,12 @@ impl Task for RecoveryTask {
                 None => Prepared::Hold(status.clone()),
                 Some(pool) => {
                     let mut statements = vec![sql::drop_resource(true, pool)];
-                    if spec.target.resources.unit.is_some() {
+                    if spec
+                        .target
+                        .resources
+                        .as_ref()
+                        .is_some_and(|r| r.unit.is_some())
+                    {
                         statements.push(sql::drop_resource(false, &sources.names.unit));
                     }
                     Prepared::Send(Batch::plain(statements))
@@ -279,8 +293,8 @@ impl ResourceNames {
     fn own_pool(&self, spec: &RecoveryTaskSpec) -> Option<&str> {
         spec.target
             .resources
-            .pool_name
-            .is_none()
+            .as_ref()
+            .is_some_and(|r| r.pool_name.is_none())
             .then_some(self.pool.as_str())
     }
 }
@@ -301,7 +315,11 @@ fn restore_statements(
     keys: [&Option<sql::AccessKeys>; 2],
     task: &RecoveryTask,
 ) -> Vec<Result<String, ObError>> {
-    let resources = &spec.target.resources;
+    let (Some(resources), Some(point)) = (&spec.target.resources, &spec.until) else {
+        return vec![Err(ObError::InvalidValue(
+            "target.resources and until are required to restore a physical backup".into(),
+        ))];
+    };
     let names = &sources.names;
     let mut statements = Vec::new();
     if let Some(unit) = &resources.unit {
@@ -335,8 +353,8 @@ fn restore_statements(
         .into_iter()
         .map(|(d, k)| sql::uri_with_keys(&d.uri, k.as_ref()))
         .collect();
-    let until = match (&spec.until.time, spec.until.scn) {
-        (Some(_), _) => point::point_time(&spec.until).map(sql::RestoreUntil::Time),
+    let until = match (&point.time, point.scn) {
+        (Some(_), _) => point::point_time(point).map(sql::RestoreUntil::Time),
         (None, Some(scn)) => u64::try_from(scn).ok().map(sql::RestoreUntil::Scn),
         (None, None) => Some(sql::RestoreUntil::Latest),
     };
@@ -366,8 +384,8 @@ fn restore_statements(
 /// What is wrong with the spec that the CRD schema cannot tell: a recovery time that is not a real instant.
 fn spec_problems(spec: &RecoveryTaskSpec) -> Vec<Problem> {
     spec.until
-        .time
-        .as_deref()
+        .as_ref()
+        .and_then(|until| until.time.as_deref())
         .and_then(|time| time.parse::<Timestamp>().err().map(|e| (time, e)))
         .map(|(time, e)| {
             Problem::in_spec(

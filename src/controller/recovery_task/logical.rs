@@ -1,0 +1,334 @@
+//! A RecoveryTask with `source.logical`: loads a logical dump — a Completed logical BackupTask's, or one named
+//! by destination and path (the operator's dump directory, or a `mysqldump` / `seekdb-dump` script) — into
+//! the existing tenant `target.tenant` through one of its users, in the background of this process
+//! ([`crate::logical::load`], [`crate::logical::import`]). A target that already holds what the dump creates
+//! is refused (Failed, naming the objects). `cancel: true` stops the load, leaving what it loaded; `retry`
+//! starts a new attempt, which needs the objects of the last one dropped first.
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::Timestamp;
+use kube::{ResourceExt, runtime::controller::Action};
+
+use super::decide;
+use crate::{
+    api::{
+        BackupTask, BackupTaskPhase, RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus,
+        backup_strategy::BackupMethod,
+        common::{Failure, StorageDestination},
+        logical::LogicalRecoverySource,
+    },
+    controller::{
+        Context, Error,
+        backup_task::logical::directory_of,
+        conditions::{Health, api_time},
+        error::Problem,
+        namespace_of, next_action,
+        reason::Reason,
+        references::{self, ReferenceCheck},
+        status::{self, StatusView},
+    },
+    logical::{
+        LoadRequest,
+        jobs::{Finished, JobState, LoadJob, RETRY_TRANSIENT_AFTER, Work},
+    },
+};
+
+/// A running load's status is written this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// A load refused for its user's access is tried again this often.
+const ACCESS_RETRY: Duration = Duration::from_secs(60);
+/// MySQL's numbers for a user that cannot log in or lacks a privilege, which OceanBase answers with.
+const ACCESS_DENIED: [u16; 5] = [1044, 1045, 1142, 1143, 1227];
+
+/// Where a dump lies: its destination, its path under it, and the cluster it came from.
+struct DumpLocation {
+    destination: StorageDestination,
+    path: String,
+    source_cluster: Option<String>,
+}
+
+/// Reconciles a RecoveryTask with `source.logical`.
+pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Action, Error> {
+    let spec = &task.spec;
+    let previous = task.status.clone().unwrap_or_default();
+    let same_attempt = previous.observed_retry == Some(spec.retry);
+    if previous.phase.is_some_and(decide::is_terminal)
+        && same_attempt
+        && task.status.as_ref().map(StatusView::observed_generation)
+            == Some(task.metadata.generation)
+    {
+        return Ok(Action::await_change());
+    }
+    let namespace = namespace_of(task.as_ref())?;
+    let (Some(source), Some(target)) = (&spec.source.logical, &spec.target.logical) else {
+        return Ok(Action::await_change());
+    };
+    let mut check = ReferenceCheck::new(&ctx, &namespace);
+    check.cluster(&spec.target.cluster).await?;
+    check.tenant_user(&target.credentials_secret).await?;
+    let location = locate(&ctx, &namespace, source, &mut check).await?;
+    let (Some(location), true) = (location, check.problems.is_empty()) else {
+        if previous.phase.is_some_and(decide::is_terminal) && same_attempt {
+            return Ok(Action::await_change());
+        }
+        let desired = decide::stalled(&task, None, &check.problems, now());
+        status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
+        return Ok(next_action(&check.problems));
+    };
+    let connection = references::tenant_user_connection(
+        &ctx,
+        &namespace,
+        &spec.target.cluster,
+        &target.credentials_secret,
+        &spec.target.tenant,
+    )
+    .await?;
+    let Some(connection) = connection else {
+        return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
+    };
+    let keys = references::access_keys(&ctx, &namespace, &location.destination).await?;
+    let work = Work::Load(LoadJob {
+        request: LoadRequest {
+            connection,
+            rename: target.rename_databases.clone(),
+            parallel: usize::try_from(target.parallel).unwrap_or(1).max(1),
+        },
+        source: location.destination.uri.clone(),
+        keys,
+        path: location.path.clone(),
+        file_root: ctx.settings.file_root,
+    });
+    // Each attempt (retry) is a load of its own.
+    let key = format!("{namespace}/{}/{}", task.name_any(), spec.retry);
+    let state = if spec.cancel {
+        ctx.dumps.cancel(&key, &work)
+    } else {
+        ctx.dumps.ensure(&key, &work)
+    };
+    let base = if same_attempt {
+        previous
+    } else {
+        // A new attempt starts from a clean slate.
+        RecoveryTaskStatus {
+            conditions: previous.conditions,
+            ..RecoveryTaskStatus::default()
+        }
+    };
+    let base = RecoveryTaskStatus {
+        observed_retry: Some(spec.retry),
+        source_cluster_name: location.source_cluster.or(base.source_cluster_name.clone()),
+        ..base
+    };
+    let (desired, wait) = status_of(&task, base, &state, now());
+    status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
+    if desired.phase.is_some_and(decide::is_terminal) {
+        ctx.dumps.forget(&key);
+    }
+    Ok(wait.map_or_else(Action::await_change, Action::requeue))
+}
+
+fn now() -> Timestamp {
+    crate::clock::now()
+}
+
+/// Where the dump `source` names lies: a Completed logical BackupTask's directory, or the given place.
+async fn locate(
+    ctx: &Context,
+    namespace: &str,
+    source: &LogicalRecoverySource,
+    check: &mut ReferenceCheck<'_>,
+) -> Result<Option<DumpLocation>, Error> {
+    if let (Some(destination), Some(path)) = (&source.destination, &source.path) {
+        check.destination(destination).await?;
+        return Ok(Some(DumpLocation {
+            destination: destination.clone(),
+            path: path.trim_matches('/').to_string(),
+            source_cluster: None,
+        }));
+    }
+    let Some(name) = &source.backup_task else {
+        return Ok(None);
+    };
+    let tasks = ctx
+        .catalog
+        .list_where(namespace, |t: &BackupTask| t.name_any() == *name)
+        .await?;
+    let Some(dump) = tasks.into_iter().next() else {
+        check.problems.push(Problem::elsewhere(
+            Reason::DumpNotFound,
+            format!(
+                "BackupTask {name} (source.logical.backupTask) not found in namespace {namespace}"
+            ),
+        ));
+        return Ok(None);
+    };
+    let completed = dump.status.as_ref().and_then(|s| s.phase) == Some(BackupTaskPhase::Completed);
+    if dump.spec.method != BackupMethod::Logical || !completed {
+        check.problems.push(Problem::elsewhere(
+            Reason::DumpNotFound,
+            format!(
+                "BackupTask {name} (source.logical.backupTask) is not a Completed logical backup; \
+                 name one, or wait for it to complete"
+            ),
+        ));
+        return Ok(None);
+    }
+    let placement = check
+        .placement(
+            dump.spec.strategy_ref.as_ref(),
+            dump.spec.cluster.as_ref(),
+            dump.spec.data_destination.as_ref(),
+            &dump.spec.tenant,
+        )
+        .await?;
+    let Some(destination) = placement.and_then(|p| p.data_destination) else {
+        return Ok(None);
+    };
+    check.destination(&destination).await?;
+    Ok(Some(DumpLocation {
+        destination: destination.for_tenant(&dump.spec.tenant),
+        path: directory_of(&dump),
+        source_cluster: dump.status.as_ref().and_then(|s| s.cluster_name.clone()),
+    }))
+}
+
+/// The status for where the load stands, and when to look again.
+fn status_of(
+    task: &RecoveryTask,
+    base: RecoveryTaskStatus,
+    state: &JobState,
+    now: Timestamp,
+) -> (RecoveryTaskStatus, Option<Duration>) {
+    let started = base.started_at.clone().or(Some(api_time(now)));
+    let (status, health, wait) = match state {
+        JobState::Running(progress) => {
+            let running = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::InProgress),
+                started_at: started,
+                progress: (progress.chunks_total > 0).then(|| {
+                    i32::try_from(progress.chunks_done * 100 / progress.chunks_total).unwrap_or(100)
+                }),
+                ..base
+            };
+            let message = if task.spec.cancel {
+                "canceling the load".to_string()
+            } else {
+                format!(
+                    "loading: {} of {} chunks, {} rows",
+                    progress.chunks_done, progress.chunks_total, progress.rows_done
+                )
+            };
+            let health = Health::Progressing {
+                reason: Reason::InProgress,
+                message,
+            };
+            (running, health, Some(PROGRESS_EVERY))
+        }
+        JobState::Done(Finished::Loaded(report)) => {
+            let snapshot = report.snapshot.as_ref();
+            let done = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::Completed),
+                started_at: started,
+                ended_at: Some(api_time(now)),
+                progress: Some(100),
+                restore_scn: snapshot.and_then(|s| i64::try_from(s.scn).ok()),
+                recovery_time: snapshot
+                    .and_then(|s| s.time.parse::<Timestamp>().ok())
+                    .map(api_time),
+                failure: None,
+                ..base
+            };
+            let health = Health::Ready {
+                reason: Reason::Completed,
+                message: format!(
+                    "loaded {} rows into {} tables and {} views of tenant {}",
+                    report.rows, report.tables, report.views, task.spec.target.tenant
+                ),
+            };
+            (done, health, None)
+        }
+        JobState::Done(Finished::Dumped(_)) => (
+            base,
+            Health::Progressing {
+                reason: Reason::InProgress,
+                message: "waiting for the load".into(),
+            },
+            Some(PROGRESS_EVERY),
+        ),
+        JobState::Canceled => {
+            let canceled = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::Canceled),
+                ended_at: Some(api_time(now)),
+                ..base
+            };
+            let health = Health::Ready {
+                reason: Reason::Canceled,
+                message: "canceled; what was loaded stays in the target tenant".into(),
+            };
+            (canceled, health, None)
+        }
+        JobState::Failed {
+            message,
+            transient: true,
+            ..
+        } => {
+            let waiting = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::InProgress),
+                started_at: started,
+                ..base
+            };
+            let health = Health::Progressing {
+                reason: Reason::ClusterUnreachable,
+                message: format!(
+                    "the load stopped ({message}); it is tried again within {} s",
+                    RETRY_TRANSIENT_AFTER.as_secs()
+                ),
+            };
+            (waiting, health, Some(RETRY_TRANSIENT_AFTER))
+        }
+        JobState::Failed {
+            message,
+            code: Some(code),
+            ..
+        } if ACCESS_DENIED.contains(code) => {
+            let secret = task
+                .spec
+                .target
+                .logical
+                .as_ref()
+                .map(|l| l.credentials_secret.as_str())
+                .unwrap_or_default();
+            let stalled = RecoveryTaskStatus {
+                phase: Some(base.phase.unwrap_or(RecoveryTaskPhase::Pending)),
+                ..base
+            };
+            let health = Health::Stalled {
+                reason: Reason::LogicalAccessDenied,
+                message: format!(
+                    "the target tenant's user cannot load the dump: {message}; fix Secret {secret} or the user's grants"
+                ),
+            };
+            (stalled, health, Some(ACCESS_RETRY))
+        }
+        JobState::Failed { message, code, .. } => {
+            let failed = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::Failed),
+                started_at: started,
+                ended_at: Some(api_time(now)),
+                failure: Some(Failure {
+                    code: code.map(i64::from),
+                    message: message.clone(),
+                }),
+                ..base
+            };
+            let health = Health::Stalled {
+                reason: Reason::RestoreFailed,
+                message: format!("the logical restore failed: {message}"),
+            };
+            (failed, health, None)
+        }
+    };
+    let status = decide::with_health(status, task, &health, None, now);
+    (status, wait)
+}
