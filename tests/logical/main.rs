@@ -3,8 +3,13 @@
 //! without redoing finished chunks; a target that already holds the objects, a damaged chunk and wrong
 //! credentials are refused with errors that say so and never show the password.
 
+#[path = "../e2e/support/s3.rs"]
+#[allow(dead_code)]
+mod s3;
 mod schema;
 mod seekdb;
+#[path = "../e2e/support/tools.rs"]
+mod tools;
 
 use std::{
     sync::{
@@ -522,4 +527,73 @@ async fn dumps_cross_with_seekdb_dump_and_seekdb_restore_in_both_directions() {
         refused.to_string().contains("the target already has"),
         "{refused}"
     );
+}
+
+/// Dumps go through the same storage layer as the second backup: a dump written to a real S3 server (in
+/// 8 MiB multipart pieces for a chunk larger than that) restores equal to the source at its snapshot, and a
+/// stopped server fails the dump as an outage (transient, never a reason to call a task Failed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_dump_on_s3_restores_and_an_s3_outage_is_transient() {
+    let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
+        return;
+    };
+    let Some(mut server) = s3::S3Server::start("dumps") else {
+        return;
+    };
+    let workload = Workload::create(source, "ons3", 100_000).await;
+    let keys = ob_backup_operator::oceanbase::AccessKeys {
+        access_id: s3::ACCESS_ID.into(),
+        access_key: s3::ACCESS_KEY.into(),
+    };
+    let uri = server.uri("dumps", "tenant1");
+    let storage = ob_backup_operator::storage::open(&uri, Some(&keys), None).expect("S3 operator");
+    // One chunk for the big table: its object is written in several multipart pieces.
+    let report = logical::dump(
+        &dump_request(source, &workload.databases(), 200_000),
+        &storage,
+        "logical/ons3",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect("dump to S3");
+    let largest = report
+        .manifest
+        .objects
+        .iter()
+        .flat_map(|o| &o.chunks)
+        .map(|c| c.stored_bytes)
+        .max()
+        .unwrap_or(0);
+    assert!(
+        largest > 8 << 20,
+        "a chunk larger than one piece: {largest} bytes"
+    );
+    assert!(
+        server
+            .file("dumps", "tenant1/logical/ons3/manifest.json")
+            .exists()
+    );
+    logical::load(
+        &load_request(target),
+        &storage,
+        "logical/ons3",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect("restore from S3");
+    assert_restored_at_snapshot(source, target, &workload, &report.manifest, Fidelity::Exact).await;
+
+    server.stop();
+    let outage = logical::dump(
+        &dump_request(source, &workload.databases(), 200_000),
+        &storage,
+        "logical/outage",
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+    .expect_err("the S3 server is down");
+    assert!(outage.is_transient(), "{outage}");
 }
