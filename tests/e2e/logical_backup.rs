@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::{
     cluster::eventually,
-    logical_schema::{Fidelity, Workload, table_rows},
+    logical_schema::{Fidelity, Workload, done_records, table_rows},
     seekdb::{self, Seekdb},
     simulator::secret,
     world::{WAIT, World},
@@ -473,27 +473,4 @@ async fn wrong_credentials_stall_the_task_with_the_engines_error_until_the_secre
     .await;
     world.phase("BackupTask", "auth", "Completed").await;
     world.done().await;
-}
-
-/// The `.done` records under `dir`, with their modification times.
-fn done_records(dir: &Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "done") {
-                found.push((
-                    path,
-                    entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .expect("modified"),
-                ));
-            }
-        }
-    }
-    found
 }

@@ -21,18 +21,67 @@ use std::{
 
 use mysql_async::prelude::Queryable;
 use ob_backup_operator::logical::{
-    self, DumpRequest, LoadRequest, LogicalError, Progress, layout::Manifest,
+    self, DumpReport, DumpRequest, LoadReport, LoadRequest, LogicalError, Progress,
+    layout::Manifest,
 };
 use opendal::{Operator, services::Fs};
 use tokio_util::sync::CancellationToken;
 
-use schema::{Fidelity, Workload, table_rows};
+use schema::{Fidelity, Workload, done_records, table_rows};
 
 fn storage(dir: &std::path::Path) -> Operator {
     Operator::new(Fs::default().root(&dir.to_string_lossy())).expect("fs operator")
 }
 
 fn no_progress(_: &Progress) {}
+
+/// Dumps what `request` names into `path` on `storage`, reporting nothing, never canceled.
+async fn dump_at(
+    request: &DumpRequest,
+    storage: &Operator,
+    path: &str,
+) -> Result<DumpReport, LogicalError> {
+    logical::dump(
+        request,
+        storage,
+        path,
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+}
+
+/// Restores the dump in `path` on `storage`.
+async fn load_at(
+    request: &LoadRequest,
+    storage: &Operator,
+    path: &str,
+) -> Result<LoadReport, LogicalError> {
+    logical::load(
+        request,
+        storage,
+        path,
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+}
+
+/// Runs the SQL script at `path` on `storage`.
+async fn import_at(
+    request: &LoadRequest,
+    storage: &Operator,
+    path: &str,
+) -> Result<LoadReport, LogicalError> {
+    logical::import(
+        request,
+        storage,
+        path,
+        &CancellationToken::new(),
+        &no_progress,
+    )
+    .await
+}
 
 fn dump_request(server: &seekdb::Seekdb, databases: &[&str], chunk_rows: u64) -> DumpRequest {
     DumpRequest {
@@ -110,12 +159,10 @@ async fn a_dump_taken_while_writers_run_restores_equal_to_the_source_at_its_snap
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let dir = tempfile_dir("consistent");
-    let report = logical::dump(
+    let report = dump_at(
         &dump_request(source, &workload.databases(), 400),
         &storage(&dir),
         "dumps/one",
-        &CancellationToken::new(),
-        &no_progress,
     )
     .await
     .expect("dump");
@@ -137,15 +184,9 @@ async fn a_dump_taken_while_writers_run_restores_equal_to_the_source_at_its_snap
     );
     assert!(!manifest.snapshot.time.is_empty());
 
-    logical::load(
-        &load_request(target),
-        &storage(&dir),
-        "dumps/one",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect("restore");
+    load_at(&load_request(target), &storage(&dir), "dumps/one")
+        .await
+        .expect("restore");
     assert_restored_at_snapshot(source, target, &workload, &manifest, Fidelity::Exact).await;
     // The source moved on after the snapshot, so equality at the snapshot is not equality now.
     let mut from = source.conn().await;
@@ -167,15 +208,9 @@ async fn a_dump_taken_while_writers_run_restores_equal_to_the_source_at_its_snap
         .expect("view");
     assert!(through_view[0] > 0);
     // A second restore into the same target is refused, naming what is already there.
-    let refused = logical::load(
-        &load_request(target),
-        &storage(&dir),
-        "dumps/one",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect_err("a target holding the objects is refused");
+    let refused = load_at(&load_request(target), &storage(&dir), "dumps/one")
+        .await
+        .expect_err("a target holding the objects is refused");
     assert!(matches!(refused, LogicalError::Refused(_)), "{refused}");
     assert!(
         refused.to_string().contains(&workload.orders()),
@@ -224,12 +259,10 @@ async fn an_interrupted_dump_resumes_without_redoing_finished_chunks() {
     .await
     .expect("insert after the interruption");
 
-    let resumed = logical::dump(
+    let resumed = dump_at(
         &dump_request(source, &workload.databases(), 200),
         &storage(&dir),
         "dumps/resumed",
-        &CancellationToken::new(),
-        &no_progress,
     )
     .await
     .expect("resumed dump");
@@ -249,15 +282,9 @@ async fn an_interrupted_dump_resumes_without_redoing_finished_chunks() {
             .expect("record");
         assert_eq!(&now, modified, "{} was written again", path.display());
     }
-    logical::load(
-        &load_request(target),
-        &storage(&dir),
-        "dumps/resumed",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect("restore");
+    load_at(&load_request(target), &storage(&dir), "dumps/resumed")
+        .await
+        .expect("restore");
     assert_restored_at_snapshot(
         source,
         target,
@@ -278,30 +305,18 @@ async fn a_damaged_chunk_and_wrong_credentials_are_refused_with_errors_that_say_
     let mut request = dump_request(source, &workload.databases(), 100);
     let password = "not-the-password-Zq81";
     request.connection = source.connection("root", password);
-    let refused = logical::dump(
-        &request,
-        &storage(&dir),
-        "dumps/bad",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect_err("wrong password");
+    let refused = dump_at(&request, &storage(&dir), "dumps/bad")
+        .await
+        .expect_err("wrong password");
     assert_eq!(refused.code(), Some(1045), "{refused}");
     assert!(!refused.to_string().contains(password), "{refused}");
     assert!(!refused.is_transient());
 
     let mut request = dump_request(source, &["no_such_database"], 100);
     request.parallel = 1;
-    let refused = logical::dump(
-        &request,
-        &storage(&dir),
-        "dumps/none",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect_err("missing database");
+    let refused = dump_at(&request, &storage(&dir), "dumps/none")
+        .await
+        .expect_err("missing database");
     assert!(
         refused
             .to_string()
@@ -309,12 +324,10 @@ async fn a_damaged_chunk_and_wrong_credentials_are_refused_with_errors_that_say_
         "{refused}"
     );
 
-    logical::dump(
+    dump_at(
         &dump_request(source, &workload.databases(), 100),
         &storage(&dir),
         "dumps/good",
-        &CancellationToken::new(),
-        &no_progress,
     )
     .await
     .expect("dump");
@@ -348,15 +361,9 @@ async fn a_damaged_chunk_and_wrong_credentials_are_refused_with_errors_that_say_
         .iter()
         .map(|d| (d.to_string(), format!("{d}_damaged")))
         .collect();
-    let refused = logical::load(
-        &load,
-        &storage(&dir),
-        "dumps/good",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect_err("damaged chunk");
+    let refused = load_at(&load, &storage(&dir), "dumps/good")
+        .await
+        .expect_err("damaged chunk");
     assert!(refused.to_string().contains("is damaged"), "{refused}");
 }
 
@@ -366,29 +373,6 @@ fn tempfile_dir(name: &str) -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dump directory");
     dir
-}
-
-/// Every `.done` record under `dir` with its modification time.
-fn done_records(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "done") {
-                found.push((
-                    path,
-                    entry
-                        .metadata()
-                        .and_then(|m| m.modified())
-                        .expect("modified"),
-                ));
-            }
-        }
-    }
-    found
 }
 
 /// The operator's pools (the sys-tenant client and logical backup) put each session in UTC when it connects
@@ -449,12 +433,10 @@ async fn dumps_cross_with_seekdb_dump_and_seekdb_restore_in_both_directions() {
     };
     let workload = Workload::create(source, "interop", 1500).await;
     let dir = tempfile_dir("interop");
-    let report = logical::dump(
+    let report = dump_at(
         &dump_request(source, &workload.databases(), 300),
         &storage(&dir),
         "ours",
-        &CancellationToken::new(),
-        &no_progress,
     )
     .await
     .expect("dump");
@@ -492,15 +474,9 @@ async fn dumps_cross_with_seekdb_dump_and_seekdb_restore_in_both_directions() {
         .expect("gzip");
     std::fs::write(dir.join("theirs.sql.gz"), gzip.finish().expect("gzip")).expect("write");
 
-    let imported = logical::import(
-        &load_request(target),
-        &storage(&dir),
-        "theirs.sql.gz",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect("import seekdb-dump's output");
+    let imported = import_at(&load_request(target), &storage(&dir), "theirs.sql.gz")
+        .await
+        .expect("import seekdb-dump's output");
     assert_eq!(imported.rows, report.manifest.rows);
     assert_eq!((imported.tables, imported.views), (4, 1));
     // seekdb-dump reads through PyMySQL's text protocol, which sends a FLOAT with 6 significant digits
@@ -514,15 +490,9 @@ async fn dumps_cross_with_seekdb_dump_and_seekdb_restore_in_both_directions() {
     )
     .await;
     // Imported once more, the script is refused: its tables are there.
-    let refused = logical::import(
-        &load_request(target),
-        &storage(&dir),
-        "theirs.sql.gz",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect_err("a target holding the tables is refused");
+    let refused = import_at(&load_request(target), &storage(&dir), "theirs.sql.gz")
+        .await
+        .expect_err("a target holding the tables is refused");
     assert!(
         refused.to_string().contains("the target already has"),
         "{refused}"
@@ -548,12 +518,10 @@ async fn a_dump_on_s3_restores_and_an_s3_outage_is_transient() {
     let uri = server.uri("dumps", "tenant1");
     let storage = ob_backup_operator::storage::open(&uri, Some(&keys), None).expect("S3 operator");
     // One chunk for the big table: its object is written in several multipart pieces.
-    let report = logical::dump(
+    let report = dump_at(
         &dump_request(source, &workload.databases(), 200_000),
         &storage,
         "logical/ons3",
-        &CancellationToken::new(),
-        &no_progress,
     )
     .await
     .expect("dump to S3");
@@ -574,24 +542,16 @@ async fn a_dump_on_s3_restores_and_an_s3_outage_is_transient() {
             .file("dumps", "tenant1/logical/ons3/manifest.json")
             .exists()
     );
-    logical::load(
-        &load_request(target),
-        &storage,
-        "logical/ons3",
-        &CancellationToken::new(),
-        &no_progress,
-    )
-    .await
-    .expect("restore from S3");
+    load_at(&load_request(target), &storage, "logical/ons3")
+        .await
+        .expect("restore from S3");
     assert_restored_at_snapshot(source, target, &workload, &report.manifest, Fidelity::Exact).await;
 
     server.stop();
-    let outage = logical::dump(
+    let outage = dump_at(
         &dump_request(source, &workload.databases(), 200_000),
         &storage,
         "logical/outage",
-        &CancellationToken::new(),
-        &no_progress,
     )
     .await
     .expect_err("the S3 server is down");

@@ -326,3 +326,26 @@ pub async fn table_rows(
     rows.sort();
     rows
 }
+
+/// Every `.done` record under `dir` with its modification time.
+pub fn done_records(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "done") {
+                found.push((
+                    path,
+                    entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .expect("modified"),
+                ));
+            }
+        }
+    }
+    found
+}

@@ -13,12 +13,12 @@ use super::decide;
 use crate::{
     api::{
         BackupTask, BackupTaskPhase, BackupTaskStatus,
-        common::Failure,
         logical::{LogicalBackupSpec, LogicalDumpStatus},
     },
     controller::{
         Context, Error,
         conditions::{Health, api_time},
+        logical_work::{self as work, Standing},
         namespace_of, next_action,
         reason::Reason,
         references::{self, ReferenceCheck},
@@ -29,14 +29,6 @@ use crate::{
         jobs::{DumpJob, Finished, JobState, RETRY_TRANSIENT_AFTER, Work},
     },
 };
-
-/// A running dump's status is written this often.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
-/// A dump refused for its user's access is tried again this often (a fixed Secret or grant is seen then).
-const ACCESS_RETRY: Duration = Duration::from_secs(60);
-/// The engine's errors for a user that cannot log in or lacks a privilege (MySQL's numbers, which
-/// OceanBase answers with): 1044, 1045, 1142, 1143, 1227.
-const ACCESS_DENIED: [u16; 5] = [1044, 1045, 1142, 1143, 1227];
 
 /// Reconciles a logical BackupTask.
 pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Action, Error> {
@@ -146,12 +138,12 @@ fn status_of(
     now: Timestamp,
 ) -> (BackupTaskStatus, Option<Duration>) {
     let started = base.started_at.clone().or(Some(api_time(now)));
-    let (status, health, wait) = match state {
-        JobState::Running(progress) => {
+    let (status, health, wait) = match work::standing(state) {
+        Standing::Running(progress) => {
             let running = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::InProgress),
                 started_at: started,
-                progress: percent(progress.chunks_done, progress.chunks_total),
+                progress: work::percent(progress.chunks_done, progress.chunks_total),
                 input_bytes: i64::try_from(progress.bytes_done).ok(),
                 output_bytes: i64::try_from(progress.stored_bytes).ok(),
                 logical: Some(dump_status(progress)),
@@ -174,24 +166,14 @@ fn status_of(
                 reason: Reason::InProgress,
                 message,
             };
-            (running, health, Some(PROGRESS_EVERY))
+            (running, health, Some(work::PROGRESS_EVERY))
         }
-        JobState::Done(Finished::Loaded(_)) => {
-            // A dump's key never runs a restore.
-            (
-                base,
-                Health::Progressing {
-                    reason: Reason::InProgress,
-                    message: "waiting for the dump".into(),
-                },
-                Some(PROGRESS_EVERY),
-            )
-        }
-        JobState::Done(Finished::Dumped(report)) => {
+        Standing::Done(Finished::Dumped(report)) => {
             let manifest = &report.manifest;
+            let chunks = manifest.objects.iter().map(|o| o.chunks.len()).sum();
             let progress = Progress {
-                chunks_done: manifest.objects.iter().map(|o| o.chunks.len()).sum(),
-                chunks_total: manifest.objects.iter().map(|o| o.chunks.len()).sum(),
+                chunks_done: chunks,
+                chunks_total: chunks,
                 rows_done: manifest.rows,
                 rows_total: manifest.rows,
                 bytes_done: manifest.bytes,
@@ -224,7 +206,16 @@ fn status_of(
             };
             (done, health, None)
         }
-        JobState::Canceled => {
+        // A dump's key never runs a load.
+        Standing::Done(Finished::Loaded(_)) => (
+            base,
+            Health::Progressing {
+                reason: Reason::InProgress,
+                message: "waiting for the dump".into(),
+            },
+            Some(work::PROGRESS_EVERY),
+        ),
+        Standing::Canceled => {
             let canceled = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::Canceled),
                 ended_at: Some(api_time(now)),
@@ -236,30 +227,16 @@ fn status_of(
             };
             (canceled, health, None)
         }
-        JobState::Failed {
-            message,
-            transient: true,
-            ..
-        } => {
+        Standing::Interrupted(message) => {
             let waiting = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::InProgress),
                 started_at: started,
                 ..base
             };
-            let health = Health::Progressing {
-                reason: Reason::ClusterUnreachable,
-                message: format!(
-                    "the dump stopped ({message}); it resumes where it stopped within {} s",
-                    RETRY_TRANSIENT_AFTER.as_secs()
-                ),
-            };
+            let health = work::interrupted("dump", message);
             (waiting, health, Some(RETRY_TRANSIENT_AFTER))
         }
-        JobState::Failed {
-            message,
-            code: Some(code),
-            ..
-        } if ACCESS_DENIED.contains(code) => {
+        Standing::AccessDenied(message) => {
             let stalled = BackupTaskStatus {
                 phase: Some(base.phase.unwrap_or(BackupTaskPhase::Pending)),
                 ..base
@@ -270,38 +247,30 @@ fn status_of(
                 .as_ref()
                 .map(|l| l.credentials_secret.as_str())
                 .unwrap_or_default();
-            let health = Health::Stalled {
-                reason: Reason::LogicalAccessDenied,
-                message: format!(
-                    "the tenant user cannot read what the dump needs: {message}; fix Secret {secret} or the user's grants"
-                ),
-            };
-            (stalled, health, Some(ACCESS_RETRY))
+            let needs = "the tenant user cannot read what the dump needs";
+            (
+                stalled,
+                work::access_denied(needs, message, secret),
+                Some(work::ACCESS_RETRY),
+            )
         }
-        JobState::Failed { message, code, .. } => {
+        Standing::Failed(failure) => {
+            let health = Health::Stalled {
+                reason: Reason::BackupFailed,
+                message: format!("the logical backup failed: {}", failure.message),
+            };
             let failed = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::Failed),
                 started_at: started,
                 ended_at: Some(api_time(now)),
-                failure: Some(Failure {
-                    code: code.map(i64::from),
-                    message: message.clone(),
-                }),
+                failure: Some(failure),
                 ..base
-            };
-            let health = Health::Stalled {
-                reason: Reason::BackupFailed,
-                message: format!("the logical backup failed: {message}"),
             };
             (failed, health, None)
         }
     };
     let status = decide::with_health(status, task, &health, None, now);
     (status, wait)
-}
-
-fn percent(done: usize, total: usize) -> Option<i32> {
-    (total > 0).then(|| i32::try_from(done * 100 / total).unwrap_or(100))
 }
 
 fn dump_status(progress: &Progress) -> LogicalDumpStatus {

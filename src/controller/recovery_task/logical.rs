@@ -14,15 +14,14 @@ use super::decide;
 use crate::{
     api::{
         BackupTask, BackupTaskPhase, RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus,
-        backup_strategy::BackupMethod,
-        common::{Failure, StorageDestination},
-        logical::LogicalRecoverySource,
+        backup_strategy::BackupMethod, common::StorageDestination, logical::LogicalRecoverySource,
     },
     controller::{
         Context, Error,
         backup_task::logical::directory_of,
         conditions::{Health, api_time},
         error::Problem,
+        logical_work::{self as work, Standing},
         namespace_of, next_action,
         reason::Reason,
         references::{self, ReferenceCheck},
@@ -33,13 +32,6 @@ use crate::{
         jobs::{Finished, JobState, LoadJob, RETRY_TRANSIENT_AFTER, Work},
     },
 };
-
-/// A running load's status is written this often.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
-/// A load refused for its user's access is tried again this often.
-const ACCESS_RETRY: Duration = Duration::from_secs(60);
-/// MySQL's numbers for a user that cannot log in or lacks a privilege, which OceanBase answers with.
-const ACCESS_DENIED: [u16; 5] = [1044, 1045, 1142, 1143, 1227];
 
 /// Where a dump lies: its destination, its path under it, and the cluster it came from.
 struct DumpLocation {
@@ -201,14 +193,12 @@ fn status_of(
     now: Timestamp,
 ) -> (RecoveryTaskStatus, Option<Duration>) {
     let started = base.started_at.clone().or(Some(api_time(now)));
-    let (status, health, wait) = match state {
-        JobState::Running(progress) => {
+    let (status, health, wait) = match work::standing(state) {
+        Standing::Running(progress) => {
             let running = RecoveryTaskStatus {
                 phase: Some(RecoveryTaskPhase::InProgress),
                 started_at: started,
-                progress: (progress.chunks_total > 0).then(|| {
-                    i32::try_from(progress.chunks_done * 100 / progress.chunks_total).unwrap_or(100)
-                }),
+                progress: work::percent(progress.chunks_done, progress.chunks_total),
                 ..base
             };
             let message = if task.spec.cancel {
@@ -223,9 +213,9 @@ fn status_of(
                 reason: Reason::InProgress,
                 message,
             };
-            (running, health, Some(PROGRESS_EVERY))
+            (running, health, Some(work::PROGRESS_EVERY))
         }
-        JobState::Done(Finished::Loaded(report)) => {
+        Standing::Done(Finished::Loaded(report)) => {
             let snapshot = report.snapshot.as_ref();
             let done = RecoveryTaskStatus {
                 phase: Some(RecoveryTaskPhase::Completed),
@@ -248,15 +238,16 @@ fn status_of(
             };
             (done, health, None)
         }
-        JobState::Done(Finished::Dumped(_)) => (
+        // A load's key never runs a dump.
+        Standing::Done(Finished::Dumped(_)) => (
             base,
             Health::Progressing {
                 reason: Reason::InProgress,
                 message: "waiting for the load".into(),
             },
-            Some(PROGRESS_EVERY),
+            Some(work::PROGRESS_EVERY),
         ),
-        JobState::Canceled => {
+        Standing::Canceled => {
             let canceled = RecoveryTaskStatus {
                 phase: Some(RecoveryTaskPhase::Canceled),
                 ended_at: Some(api_time(now)),
@@ -268,30 +259,16 @@ fn status_of(
             };
             (canceled, health, None)
         }
-        JobState::Failed {
-            message,
-            transient: true,
-            ..
-        } => {
+        Standing::Interrupted(message) => {
             let waiting = RecoveryTaskStatus {
                 phase: Some(RecoveryTaskPhase::InProgress),
                 started_at: started,
                 ..base
             };
-            let health = Health::Progressing {
-                reason: Reason::ClusterUnreachable,
-                message: format!(
-                    "the load stopped ({message}); it is tried again within {} s",
-                    RETRY_TRANSIENT_AFTER.as_secs()
-                ),
-            };
+            let health = work::interrupted("load", message);
             (waiting, health, Some(RETRY_TRANSIENT_AFTER))
         }
-        JobState::Failed {
-            message,
-            code: Some(code),
-            ..
-        } if ACCESS_DENIED.contains(code) => {
+        Standing::AccessDenied(message) => {
             let secret = task
                 .spec
                 .target
@@ -303,28 +280,24 @@ fn status_of(
                 phase: Some(base.phase.unwrap_or(RecoveryTaskPhase::Pending)),
                 ..base
             };
-            let health = Health::Stalled {
-                reason: Reason::LogicalAccessDenied,
-                message: format!(
-                    "the target tenant's user cannot load the dump: {message}; fix Secret {secret} or the user's grants"
-                ),
-            };
-            (stalled, health, Some(ACCESS_RETRY))
+            let needs = "the target tenant's user cannot load the dump";
+            (
+                stalled,
+                work::access_denied(needs, message, secret),
+                Some(work::ACCESS_RETRY),
+            )
         }
-        JobState::Failed { message, code, .. } => {
+        Standing::Failed(failure) => {
+            let health = Health::Stalled {
+                reason: Reason::RestoreFailed,
+                message: format!("the logical restore failed: {}", failure.message),
+            };
             let failed = RecoveryTaskStatus {
                 phase: Some(RecoveryTaskPhase::Failed),
                 started_at: started,
                 ended_at: Some(api_time(now)),
-                failure: Some(Failure {
-                    code: code.map(i64::from),
-                    message: message.clone(),
-                }),
+                failure: Some(failure),
                 ..base
-            };
-            let health = Health::Stalled {
-                reason: Reason::RestoreFailed,
-                message: format!("the logical restore failed: {message}"),
             };
             (failed, health, None)
         }
