@@ -144,28 +144,7 @@ async fn assert_dump_restores(
     logical::load(&request, &storage, "", &CancellationToken::new(), &|_| {})
         .await
         .expect("restore");
-    let mut conn = server.conn().await;
-    for table in workload.tables() {
-        let at_snapshot = table_rows(
-            &mut conn,
-            &table,
-            Some(manifest.snapshot.scn),
-            Fidelity::Exact,
-        )
-        .await;
-        let (database, name) = table.split_once('.').expect("database.table");
-        let restored = table_rows(
-            &mut conn,
-            &format!("{database}{suffix}.{name}"),
-            None,
-            Fidelity::Exact,
-        )
-        .await;
-        assert!(
-            restored == at_snapshot,
-            "{table}: the restored dump differs from the source at its snapshot"
-        );
-    }
+    assert_copy_equals_snapshot(server, workload, &manifest, suffix).await;
     manifest
 }
 
@@ -247,28 +226,8 @@ async fn restore_through_recovery_tasks(
         "{restored}"
     );
     assert!(restored["recoveryTime"].is_string(), "{restored}");
+    assert_copy_equals_snapshot(server, workload, manifest, "_rt").await;
     let mut conn = server.conn().await;
-    for table in workload.tables() {
-        let at_snapshot = table_rows(
-            &mut conn,
-            &table,
-            Some(manifest.snapshot.scn),
-            Fidelity::Exact,
-        )
-        .await;
-        let (database, name) = table.split_once('.').expect("database.table");
-        let loaded = table_rows(
-            &mut conn,
-            &format!("{database}_rt.{name}"),
-            None,
-            Fidelity::Exact,
-        )
-        .await;
-        assert!(
-            loaded == at_snapshot,
-            "{table}: the RecoveryTask's load differs from the source at the snapshot"
-        );
-    }
     // The same load again is refused: the target holds what the dump creates.
     world
         .apply(logical_recovery(
@@ -302,6 +261,38 @@ async fn restore_through_recovery_tasks(
         .await
         .expect("count");
     assert_eq!(count, Some(2));
+}
+
+/// Every table of the workload, in its databases renamed with `suffix`, equals the source at the dump's
+/// snapshot.
+async fn assert_copy_equals_snapshot(
+    server: &Seekdb,
+    workload: &Workload,
+    manifest: &Manifest,
+    suffix: &str,
+) {
+    let mut conn = server.conn().await;
+    for table in workload.tables() {
+        let at_snapshot = table_rows(
+            &mut conn,
+            &table,
+            Some(manifest.snapshot.scn),
+            Fidelity::Exact,
+        )
+        .await;
+        let (database, name) = table.split_once('.').expect("database.table");
+        let copy = table_rows(
+            &mut conn,
+            &format!("{database}{suffix}.{name}"),
+            None,
+            Fidelity::Exact,
+        )
+        .await;
+        assert!(
+            copy == at_snapshot,
+            "{table}: the copy{suffix} differs from the source at the dump's snapshot"
+        );
+    }
 }
 
 /// A user of the target tenant that may create and load (seekdb's one tenant is `sys`).
