@@ -9,7 +9,8 @@
 //! - the operator's restore into a fresh server (4 sessions);
 //! - `seekdb-restore` of seekdb-dump's file into a fresh instance directory (same start-up cost).
 //!
-//! Prints rows/s and MB/s of SQL for each (MB = 10^6 bytes of uncompressed SQL each tool produced).
+//! Prints rows/s and MB/s of SQL for each (MB = 10^6 bytes of uncompressed SQL each tool produced), and the
+//! bench process's peak resident memory, in which the operator's dump and restore run.
 
 #[path = "../tests/logical/seekdb.rs"]
 #[allow(dead_code)]
@@ -72,6 +73,7 @@ fn main() {
         ))
         .expect("dump");
     let ours_dump = started.elapsed();
+    let dump_peak = peak_rss_mib();
     let manifest = report.manifest;
     assert_eq!(manifest.rows, total_rows, "the dump holds every row");
     // seekdb-dump reads each table in one statement with the session's default timeout (10 s), which a
@@ -120,6 +122,7 @@ fn main() {
         ))
         .expect("restore");
     let ours_load = started.elapsed();
+    let load_peak = peak_rss_mib();
     assert_eq!(loaded.rows, total_rows);
     drop(target);
 
@@ -158,8 +161,25 @@ fn main() {
         manifest.bytes,
     );
     line("restore: seekdb-restore", peer_load, peer_bytes);
+    println!(
+        "peak resident memory of this process (VmHWM): {dump_peak} MiB after the dump, {load_peak} MiB after the restore"
+    );
     let _ = std::fs::remove_dir_all(&base);
     let _ = std::fs::remove_dir_all(&source_dir);
+}
+
+/// The process's peak resident set (VmHWM), in MiB: what the operator's dump and restore, running in it,
+/// needed at most.
+fn peak_rss_mib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024)
 }
 
 fn tool(env: &std::path::Path, name: &str, args: &[&std::ffi::OsStr]) {
