@@ -14,8 +14,9 @@ use crate::{
 
 /// A running dump's or load's status is written this often.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
-/// Work refused for its user's access is tried again this often (a fixed Secret or grant is seen then).
-pub const ACCESS_RETRY: Duration = Duration::from_secs(60);
+/// Work refused for its user's access is tried again this often (a fixed Secret or grant is seen then):
+/// as often as a missing Secret is looked for again.
+pub const ACCESS_RETRY: Duration = crate::timing::RECHECK_REFERENCES_AFTER;
 /// MySQL's numbers for a user that cannot log in or lacks a privilege, which OceanBase answers with.
 const ACCESS_DENIED: [u16; 5] = [1044, 1045, 1142, 1143, 1227];
 

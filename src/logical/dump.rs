@@ -488,7 +488,7 @@ async fn write_schema(storage: &Operator, dir: &str, plan: &Plan) -> Result<(), 
     }
     for object in &plan.objects {
         let text = format!(
-            "-- ob-backup-operator logical dump, at SCN {}\nSET NAMES utf8mb4;\nUSE {};\n{};\n",
+            "-- ob-backup-operator logical dump, at SCN {}\nSET NAMES utf8mb4;\nSET foreign_key_checks = 0;\nUSE {};\n{};\n",
             plan.snapshot.scn,
             quote_identifier(&object.database),
             object.ddl

@@ -252,7 +252,7 @@ fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
 }
 
 /// A leading identifier, backquoted or bare, and the text after it.
-fn identifier(text: &str) -> Option<(String, &str)> {
+pub(crate) fn identifier(text: &str) -> Option<(String, &str)> {
     let text = text.trim_start();
     if let Some(quoted) = text.strip_prefix('`') {
         let mut name = String::new();

@@ -91,6 +91,10 @@ async fn run(
     };
     let mut conn = sessions.conn().await?;
     refuse_existing(sessions, &mut conn, plan, &target).await?;
+    // Tables are created in name order: one whose foreign key names a later one must not be refused.
+    sessions
+        .execute(&mut conn, "SET foreign_key_checks = 0")
+        .await?;
     for database in &plan.databases {
         let ddl = with_name(&database.ddl, "DATABASE", &target(&database.name));
         sessions
@@ -109,7 +113,10 @@ async fn run(
                 &format!("USE {}", quote_identifier(&target(&table.database))),
             )
             .await?;
-        sessions.execute(&mut conn, &table.ddl).await?;
+        // A foreign key names its parent with the database: a renamed one too.
+        sessions
+            .execute(&mut conn, &renamed(&table.ddl, plan, &target))
+            .await?;
     }
     drop(conn);
     let mut work = Vec::new();
@@ -266,16 +273,8 @@ async fn create_views(
                     &format!("USE {}", quote_identifier(&target(&view.database))),
                 )
                 .await?;
-            let mut ddl = view.ddl.clone();
-            for database in &plan.databases {
-                let renamed = target(&database.name);
-                if renamed != database.name {
-                    ddl = ddl.replace(
-                        &format!("{}.", quote_identifier(&database.name)),
-                        &format!("{}.", quote_identifier(&renamed)),
-                    );
-                }
-            }
+            // The view is the loading user's: the source's definer may not exist in the target.
+            let ddl = renamed(&without_definer(&view.ddl), plan, target);
             if let Err(error) = sessions.execute(conn, &ddl).await {
                 failed.push(view);
                 last_error = Some(error);
@@ -342,6 +341,41 @@ async fn execute_chunk(
     Ok(rows)
 }
 
+/// A definition with every dump database it names (`` `db`. ``, a view's tables, a foreign key's parent)
+/// renamed as the target asks.
+fn renamed(ddl: &str, plan: &Plan, target: &(dyn Fn(&str) -> String + Sync)) -> String {
+    let mut ddl = ddl.to_string();
+    for database in &plan.databases {
+        let renamed = target(&database.name);
+        if renamed != database.name {
+            ddl = ddl.replace(
+                &format!("{}.", quote_identifier(&database.name)),
+                &format!("{}.", quote_identifier(&renamed)),
+            );
+        }
+    }
+    ddl
+}
+
+/// A `CREATE … VIEW` statement without its `DEFINER=user@host` clause.
+fn without_definer(ddl: &str) -> String {
+    // Only in the head, before `VIEW`: the select may name anything.
+    let upper = ddl.to_ascii_uppercase();
+    let head = upper.find(" VIEW ").unwrap_or(upper.len());
+    let Some(at) = upper[..head].find("DEFINER=") else {
+        return ddl.to_string();
+    };
+    let after = &ddl[at + "DEFINER=".len()..];
+    let Some((_, rest)) = super::import::identifier(after) else {
+        return ddl.to_string();
+    };
+    let rest = match rest.strip_prefix('@') {
+        Some(host) => super::import::identifier(host).map_or(host, |(_, rest)| rest),
+        None => rest,
+    };
+    format!("{}{}", &ddl[..at], rest.trim_start())
+}
+
 /// `CREATE DATABASE `x` …` with the name replaced.
 fn with_name(ddl: &str, keyword: &str, name: &str) -> String {
     match ddl.find('`').zip(ddl.rfind('`')) {
@@ -372,6 +406,24 @@ fn if_not_exists(ddl: &str, statement: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_view_loses_its_definer_and_keeps_the_rest() {
+        assert_eq!(
+            without_definer(
+                "CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`%` SQL SECURITY DEFINER VIEW `v` AS select 1 AS `DEFINER=x`"
+            ),
+            "CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `v` AS select 1 AS `DEFINER=x`"
+        );
+        assert_eq!(
+            without_definer("CREATE VIEW `v` AS select 1"),
+            "CREATE VIEW `v` AS select 1"
+        );
+        assert_eq!(
+            without_definer("CREATE DEFINER=admin@localhost VIEW v AS SELECT 1"),
+            "CREATE VIEW v AS SELECT 1"
+        );
+    }
 
     #[test]
     fn a_database_definition_takes_the_target_name_and_tolerates_an_existing_database() {

@@ -175,7 +175,7 @@ async fn a_logical_backup_task_dumps_at_one_snapshot_while_writers_run() {
     );
     let logical = &status["logical"];
     assert_eq!(logical["rowsDone"], logical["rowsTotal"], "{status}");
-    assert_eq!(logical["tablesDone"], json!(5), "{status}");
+    assert_eq!(logical["tablesDone"], json!(6), "{status}");
     assert!(logical["chunksTotal"].as_i64().unwrap_or(0) > 3, "{status}");
     assert!(logical["snapshotTime"].is_string(), "{status}");
     assert_eq!(status["progress"], json!(100));

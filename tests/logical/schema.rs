@@ -1,7 +1,8 @@
 //! The schema the logical-backup tests dump: two databases, a table with every common column type (JSON,
 //! DECIMAL, DATETIME(6), TIMESTAMP, BLOB/TEXT, BIT, ENUM/SET, TIME, YEAR, a vector, a generated column), a
-//! table with a composite key and a name that needs quoting, a table without a primary key, a unique key and
-//! a view across the databases — and a writer that inserts, updates and deletes while a dump runs.
+//! table with a composite key and a name that needs quoting, a table without a primary key, a unique key, a
+//! foreign key to a table named after it, and a view across the databases — and a writer that inserts,
+//! updates and deletes while a dump runs.
 
 use std::sync::{
     Arc,
@@ -136,6 +137,13 @@ impl Workload {
                 "CREATE TABLE `{}`.notes (customer INT, body TEXT, at DATETIME)",
                 workload.crm
             ),
+            // Named before the table its foreign key refers to: a restore creating tables in name order must
+            // not check the key.
+            format!(
+                "CREATE TABLE `{}`.addresses (id INT PRIMARY KEY, customer INT NOT NULL, city VARCHAR(40), \
+                 FOREIGN KEY (customer) REFERENCES `{}`.customers (id))",
+                workload.crm, workload.crm
+            ),
             format!(
                 "CREATE VIEW `{}`.big_orders AS SELECT c.id, c.name, o.amount FROM `{}`.customers c \
                  JOIN `{}`.orders o ON o.customer = c.id WHERE o.amount > 500",
@@ -200,6 +208,16 @@ impl Workload {
         ))
         .await
         .expect("notes");
+        let addresses: Vec<String> = (1..=50)
+            .map(|k| format!("({k}, {k}, 'city {k}')"))
+            .collect();
+        conn.query_drop(format!(
+            "INSERT INTO `{}`.addresses VALUES {}",
+            workload.crm,
+            addresses.join(",")
+        ))
+        .await
+        .expect("addresses");
         workload
     }
 
@@ -212,6 +230,7 @@ impl Workload {
         vec![
             self.orders(),
             format!("{}.order items", self.shop),
+            format!("{}.addresses", self.crm),
             format!("{}.customers", self.crm),
             format!("{}.notes", self.crm),
         ]
