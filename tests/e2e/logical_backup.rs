@@ -193,6 +193,27 @@ async fn a_logical_backup_task_dumps_at_one_snapshot_while_writers_run() {
     );
     assert_eq!(logical["rowsDone"], json!(manifest.rows));
     restore_through_recovery_tasks(server, &world, &share, &workload, &manifest).await;
+    // `cancel` set on finished tasks changes nothing: the dump stays, the load is not run again.
+    world
+        .patch_spec("BackupTask", "dump", json!({"cancel": true}))
+        .await;
+    world
+        .patch_spec("RecoveryTask", "load", json!({"cancel": true}))
+        .await;
+    for (kind, name) in [("BackupTask", "dump"), ("RecoveryTask", "load")] {
+        let status = eventually(&format!("{kind} {name} sees the cancel"), WAIT, || async {
+            let object = world.get(kind, name).await?;
+            let seen =
+                object.data["status"]["observedGeneration"] == json!(object.metadata.generation);
+            seen.then(|| object.data["status"].clone())
+        })
+        .await;
+        assert_eq!(status["phase"], "Completed", "{kind} {name}: {status}");
+    }
+    assert!(
+        dir.join("manifest.json").exists(),
+        "the finished dump is still there"
+    );
     world.done().await;
 }
 

@@ -346,12 +346,12 @@ pub async fn table_rows(
     rows
 }
 
-/// Every `.done` record under `dir` with its modification time.
+/// Every `.done` record under `dir` (none while it does not exist) with its modification time.
 pub fn done_records(dir: &std::path::Path) -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).expect("read dir").flatten() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
             let path = entry.path();
             if path.is_dir() {
                 pending.push(path);

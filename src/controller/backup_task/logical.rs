@@ -34,9 +34,16 @@ use crate::{
 pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Action, Error> {
     let generation = task.metadata.generation;
     let previous = task.status.clone().unwrap_or_default();
-    if previous.phase.is_some_and(decide::is_terminal)
-        && task.status.as_ref().map(StatusView::observed_generation) == Some(generation)
-    {
+    if previous.phase.is_some_and(decide::is_terminal) {
+        // Ended: nothing runs again — a cancel set afterwards must not delete a finished dump. The status
+        // only records that it saw the change.
+        if task.status.as_ref().map(StatusView::observed_generation) != Some(generation) {
+            let seen = BackupTaskStatus {
+                observed_generation: generation,
+                ..previous
+            };
+            status::write(&ctx, task.as_ref(), task.status.as_ref(), &seen).await?;
+        }
         return Ok(Action::await_change());
     }
     let namespace = namespace_of(task.as_ref())?;
@@ -55,9 +62,6 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
         .await?;
     check.tenant_user(&logical.credentials_secret).await?;
     let (Some(placement), true) = (placement, check.problems.is_empty()) else {
-        if previous.phase.is_some_and(decide::is_terminal) {
-            return Ok(Action::await_change());
-        }
         let desired = decide::stalled(&task, None, &check.problems, now());
         status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
         return Ok(next_action(&check.problems));

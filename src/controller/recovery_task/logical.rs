@@ -45,11 +45,18 @@ pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Act
     let spec = &task.spec;
     let previous = task.status.clone().unwrap_or_default();
     let same_attempt = previous.observed_retry == Some(spec.retry);
-    if previous.phase.is_some_and(decide::is_terminal)
-        && same_attempt
-        && task.status.as_ref().map(StatusView::observed_generation)
-            == Some(task.metadata.generation)
-    {
+    if previous.phase.is_some_and(decide::is_terminal) && same_attempt {
+        // Ended, and no retry asked for: nothing runs again — a cancel set afterwards must not load again
+        // over what was loaded. The status only records that it saw the change.
+        if task.status.as_ref().map(StatusView::observed_generation)
+            != Some(task.metadata.generation)
+        {
+            let seen = RecoveryTaskStatus {
+                observed_generation: task.metadata.generation,
+                ..previous
+            };
+            status::write(&ctx, task.as_ref(), task.status.as_ref(), &seen).await?;
+        }
         return Ok(Action::await_change());
     }
     let namespace = namespace_of(task.as_ref())?;
@@ -61,9 +68,6 @@ pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Act
     check.tenant_user(&target.credentials_secret).await?;
     let location = locate(&ctx, &namespace, source, &mut check).await?;
     let (Some(location), true) = (location, check.problems.is_empty()) else {
-        if previous.phase.is_some_and(decide::is_terminal) && same_attempt {
-            return Ok(Action::await_change());
-        }
         let desired = decide::stalled(&task, None, &check.problems, now());
         status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
         return Ok(next_action(&check.problems));
