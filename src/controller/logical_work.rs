@@ -3,9 +3,14 @@
 
 use std::time::Duration;
 
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+
 use crate::{
     api::common::Failure,
-    controller::{conditions::Health, reason::Reason},
+    controller::{
+        conditions::{CLUSTER_REACHABLE, Health, condition},
+        reason::Reason,
+    },
     logical::{
         Progress,
         jobs::{Finished, JobState, RETRY_TRANSIENT_AFTER},
@@ -25,8 +30,12 @@ pub enum Standing<'a> {
     Running(&'a Progress),
     Done(&'a Finished),
     Canceled,
-    /// Stopped by an outage; it starts again (a dump where it stopped) within [`RETRY_TRANSIENT_AFTER`].
-    Interrupted(&'a str),
+    /// Stopped by an outage (of the database when `database` is true, else of the storage); it starts
+    /// again (a dump where it stopped) within [`RETRY_TRANSIENT_AFTER`].
+    Interrupted {
+        message: &'a str,
+        database: bool,
+    },
     /// Its user cannot log in or lacks a privilege: the user's Secret or grants must change.
     AccessDenied(&'a str),
     /// Failed for good.
@@ -42,8 +51,12 @@ pub fn standing(state: &JobState) -> Standing<'_> {
         JobState::Failed {
             message,
             transient: true,
+            unreachable_database,
             ..
-        } => Standing::Interrupted(message),
+        } => Standing::Interrupted {
+            message,
+            database: *unreachable_database,
+        },
         JobState::Failed {
             message,
             code: Some(code),
@@ -65,6 +78,40 @@ pub fn interrupted(what: &str, message: &str) -> Health {
             RETRY_TRANSIENT_AFTER.as_secs()
         ),
     }
+}
+
+/// The `ClusterReachable` condition where the work stands says something of the database: false while
+/// an outage of it stops the work, true once the work has had an answer from it (or ended with one);
+/// `None` keeps what the status said.
+pub fn reachability(
+    standing: &Standing,
+    cluster: &str,
+    generation: Option<i64>,
+) -> Option<Vec<Condition>> {
+    let (reachable, reason, message) = match standing {
+        Standing::Interrupted {
+            message,
+            database: true,
+        } => (
+            false,
+            Reason::Unreachable,
+            format!("cluster {cluster} cannot be reached: {message}"),
+        ),
+        Standing::Running(progress) if progress.database_reached => {
+            (true, Reason::Reachable, "the cluster answered".to_string())
+        }
+        Standing::Done(_) | Standing::AccessDenied(_) => {
+            (true, Reason::Reachable, "the cluster answered".to_string())
+        }
+        _ => return None,
+    };
+    Some(vec![condition(
+        CLUSTER_REACHABLE,
+        reachable,
+        reason,
+        &message,
+        generation,
+    )])
 }
 
 /// The health of work whose user cannot do what it `needs`.

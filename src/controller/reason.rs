@@ -54,6 +54,8 @@ pub enum Reason {
     WaitingForLogArchive,
     /// The point to restore to is not archived yet; the restore waits for the archive to pass it.
     WaitingForArchive,
+    /// The logical BackupTask a RecoveryTask loads has not completed yet; the load waits for it.
+    WaitingForDump,
     /// Another backup of the tenant runs; OceanBase runs one at a time, so this one waits.
     AnotherBackupRunning,
     /// Another delete job of the tenant runs; this cleanup waits for it.
@@ -90,7 +92,7 @@ pub enum Reason {
     SecretInvalid,
     /// The tenant user of a logical backup cannot log in or read what it dumps; fix the Secret named by `logical.credentialsSecret` or the user's grants.
     LogicalAccessDenied,
-    /// The logical dump a RecoveryTask names is not there (no such BackupTask, not of method Logical, or not Completed); fix `source.logical`.
+    /// The logical dump a RecoveryTask names is not there (no such BackupTask, not of method Logical, or ended without completing); fix `source.logical`.
     DumpNotFound,
     /// A destination URI carries credentials; move them to the Secret named by `credentialsSecret`.
     CredentialsInUri,

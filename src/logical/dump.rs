@@ -88,9 +88,11 @@ async fn run(
     cancel: &CancellationToken,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<DumpReport, LogicalError> {
+    let mut made_plan = false;
     let plan = match read_record::<Plan>(storage, &plan_path(dir)).await? {
         Some(plan) => plan,
         None => {
+            made_plan = true;
             // No plan, or one cut off while written: no chunk was written under it, but clear what a
             // plan before it may have left, so that no old chunk is ever taken for one of this plan.
             storage
@@ -130,6 +132,7 @@ async fn run(
         snapshot: Some(plan.snapshot.clone()),
         server_version: Some(plan.server_version.clone()),
         databases: plan.databases.len(),
+        database_reached: made_plan,
     };
     progress(&state);
     let todo: Vec<(usize, usize)> = plan
@@ -148,6 +151,7 @@ async fn run(
         .buffer_unordered(request.parallel.max(1));
     while let Some(finished) = chunks.next().await {
         let (key, written) = finished?;
+        state.database_reached = true;
         state.chunks_done += 1;
         state.rows_done += written.rows;
         state.bytes_done += written.bytes;

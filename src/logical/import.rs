@@ -82,7 +82,11 @@ async fn run(
             clashes.join(", ")
         )));
     }
-    let mut state = Progress::default();
+    // The target was checked for the objects the script creates.
+    let mut state = Progress {
+        database_reached: true,
+        ..Progress::default()
+    };
     let mut script = Script::open(storage, path).await?;
     let mut statements = 0u64;
     while let Some(statement) = script.next().await? {

@@ -73,11 +73,13 @@ pub enum Finished {
 pub enum JobState {
     Running(Progress),
     Done(Finished),
-    /// Stopped by an error; `transient` when the database or the storage was unreachable.
+    /// Stopped by an error; `transient` when the database or the storage was unreachable,
+    /// `unreachable_database` when it was the database.
     Failed {
         message: String,
         code: Option<u16>,
         transient: bool,
+        unreachable_database: bool,
     },
     /// Stopped by [`Jobs::cancel`]; a dump's directory deleted (a restore leaves what it loaded).
     Canceled,
@@ -88,6 +90,10 @@ pub type OnEnd = Arc<dyn Fn(&str) + Send + Sync>;
 
 struct Job {
     work: Work,
+    /// The outage this job retries after: its state until the retry has an answer from the database, so
+    /// that a retry still connecting does not read as work under way (and its task's status does not
+    /// flap while the outage lasts).
+    retrying: Option<JobState>,
     progress: Arc<Mutex<Progress>>,
     outcome: Arc<Mutex<Option<(JobState, Instant)>>>,
     cancel: CancellationToken,
@@ -98,6 +104,8 @@ struct Job {
 pub struct Jobs {
     jobs: Mutex<HashMap<String, Job>>,
     on_end: OnEnd,
+    /// [`RETRY_TRANSIENT_AFTER`], shorter in tests.
+    retry_after: Duration,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -111,6 +119,7 @@ impl Jobs {
         Self {
             jobs: Mutex::default(),
             on_end,
+            retry_after: RETRY_TRANSIENT_AFTER,
         }
     }
 
@@ -121,7 +130,7 @@ impl Jobs {
         if let Some(running) = jobs.get(key) {
             let retry = match &*lock(&running.outcome) {
                 Some((JobState::Failed { transient, .. }, at)) => {
-                    *transient && at.elapsed() >= RETRY_TRANSIENT_AFTER
+                    *transient && at.elapsed() >= self.retry_after
                 }
                 _ => false,
             };
@@ -130,7 +139,17 @@ impl Jobs {
             }
             running.handle.abort();
         }
-        let started = self.start(key, work);
+        let retrying = jobs.get(key).and_then(|running| {
+            (running.work == *work)
+                .then(|| {
+                    lock(&running.outcome)
+                        .as_ref()
+                        .map(|(state, _)| state.clone())
+                })
+                .flatten()
+        });
+        let mut started = self.start(key, work);
+        started.retrying = retrying;
         let state = started.state();
         jobs.insert(key.to_string(), started);
         state
@@ -143,7 +162,7 @@ impl Jobs {
         let mut jobs = lock(&self.jobs);
         let retry = jobs.get(key).is_some_and(|running| {
             matches!(&*lock(&running.outcome), Some((JobState::Failed { transient: true, .. }, at))
-                if at.elapsed() >= RETRY_TRANSIENT_AFTER)
+                if at.elapsed() >= self.retry_after)
         });
         match jobs.get(key) {
             Some(running) if !retry => {
@@ -194,6 +213,7 @@ impl Jobs {
         });
         Job {
             work: work.clone(),
+            retrying: None,
             progress,
             outcome,
             cancel,
@@ -206,7 +226,13 @@ impl Job {
     fn state(&self) -> JobState {
         match &*lock(&self.outcome) {
             Some((state, _)) => state.clone(),
-            None => JobState::Running(lock(&self.progress).clone()),
+            None => {
+                let progress = lock(&self.progress).clone();
+                match &self.retrying {
+                    Some(earlier) if !progress.database_reached => earlier.clone(),
+                    _ => JobState::Running(progress),
+                }
+            }
         }
     }
 }
@@ -277,5 +303,87 @@ fn failed(error: &LogicalError) -> JobState {
         message: error.to_string(),
         code: error.code(),
         transient: error.is_transient(),
+        unreachable_database: matches!(error, LogicalError::Unreachable(_)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oceanbase::ConnectionInfo;
+
+    /// A dump of a database that refuses connections, into a fresh directory.
+    fn unreachable_dump() -> Work {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("address").port();
+        drop(closed);
+        // Nothing is written: the dump fails before its plan.
+        let root = std::env::temp_dir().join(format!("jobs-test-{}", std::process::id()));
+        Work::Dump(DumpJob {
+            request: DumpRequest {
+                connection: ConnectionInfo {
+                    host: "127.0.0.1".into(),
+                    port,
+                    user: "dumper".into(),
+                    password: "secret".into(),
+                    ca_cert: None,
+                },
+                databases: vec![],
+                tables: vec![],
+                parallel: 1,
+                chunk_rows: 10,
+            },
+            destination: format!("file://{}", root.display()),
+            keys: None,
+            directory: "logical/d".into(),
+            file_root: None,
+        })
+    }
+
+    async fn until_failed(jobs: &Jobs, work: &Work) -> JobState {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let state = jobs.ensure("ns/d", work);
+            if matches!(state, JobState::Failed { .. }) {
+                return state;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the dump never failed: {state:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_retry_still_connecting_reads_as_the_outage_it_retries() {
+        let mut jobs = Jobs::new(Arc::new(|_: &str| {}));
+        let work = unreachable_dump();
+        let JobState::Failed {
+            transient: true,
+            unreachable_database: true,
+            message,
+            ..
+        } = until_failed(&jobs, &work).await
+        else {
+            panic!("an unreachable database is a transient outage of the database");
+        };
+        assert!(!message.contains("secret"), "{message}");
+        jobs.retry_after = Duration::ZERO;
+        // Asked for again past the retry window: a new attempt starts, and until it has an answer from
+        // the database it reads as the outage it retries, not as a dump under way.
+        for _ in 0..20 {
+            let state = jobs.ensure("ns/d", &work);
+            assert!(
+                matches!(
+                    state,
+                    JobState::Failed {
+                        unreachable_database: true,
+                        ..
+                    }
+                ),
+                "{state:?}"
+            );
+        }
     }
 }

@@ -144,6 +144,8 @@ async fn run(
     let mut state = Progress {
         chunks_total: work.len(),
         rows_total: manifest.rows,
+        // The target was checked and the tables made.
+        database_reached: true,
         ..Progress::default()
     };
     progress(&state);

@@ -120,4 +120,7 @@ pub struct Progress {
     pub snapshot: Option<layout::SnapshotPoint>,
     pub server_version: Option<String>,
     pub databases: usize,
+    /// Whether this run has had an answer from the database yet (a resumed dump reads its plan from
+    /// the storage first).
+    pub database_reached: bool,
 }

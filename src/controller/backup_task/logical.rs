@@ -142,11 +142,30 @@ fn status_of(
     now: Timestamp,
 ) -> (BackupTaskStatus, Option<Duration>) {
     let started = base.started_at.clone().or(Some(api_time(now)));
-    let (status, health, wait) = match work::standing(state) {
+    let was_in_progress = base.phase == Some(BackupTaskPhase::InProgress);
+    let standing = work::standing(state);
+    let reachability = work::reachability(
+        &standing,
+        base.cluster_name.as_deref().unwrap_or_default(),
+        task.metadata.generation,
+    );
+    let (status, health, wait) = match standing {
         Standing::Running(progress) => {
+            // In progress once it has its snapshot (or was before a restart); connecting, reading the
+            // schema and taking the snapshot are still Pending, as a physical task is until OceanBase
+            // has its job.
+            let begun = progress.snapshot.is_some() || was_in_progress;
             let running = BackupTaskStatus {
-                phase: Some(BackupTaskPhase::InProgress),
-                started_at: started,
+                phase: Some(if begun {
+                    BackupTaskPhase::InProgress
+                } else {
+                    BackupTaskPhase::Pending
+                }),
+                started_at: if begun {
+                    started
+                } else {
+                    base.started_at.clone()
+                },
                 progress: work::percent(progress.chunks_done, progress.chunks_total),
                 input_bytes: i64::try_from(progress.bytes_done).ok(),
                 output_bytes: i64::try_from(progress.stored_bytes).ok(),
@@ -187,6 +206,7 @@ fn status_of(
                 snapshot: Some(manifest.snapshot.clone()),
                 server_version: Some(manifest.server_version.clone()),
                 databases: manifest.databases.len(),
+                database_reached: true,
             };
             let done = BackupTaskStatus {
                 phase: Some(BackupTaskPhase::Completed),
@@ -231,10 +251,14 @@ fn status_of(
             };
             (canceled, health, None)
         }
-        Standing::Interrupted(message) => {
+        Standing::Interrupted { message, .. } => {
+            // An outage before the dump began leaves it Pending: unreachable is not a start.
             let waiting = BackupTaskStatus {
-                phase: Some(BackupTaskPhase::InProgress),
-                started_at: started,
+                phase: Some(if was_in_progress {
+                    BackupTaskPhase::InProgress
+                } else {
+                    BackupTaskPhase::Pending
+                }),
                 ..base
             };
             let health = work::interrupted("dump", message);
@@ -273,7 +297,12 @@ fn status_of(
             (failed, health, None)
         }
     };
-    let status = decide::with_health(status, task, &health, None, now);
+    // The status describes this generation, whatever the work's state (GitOps tools wait for it).
+    let status = BackupTaskStatus {
+        observed_generation: task.metadata.generation,
+        ..status
+    };
+    let status = decide::with_health(status, task, &health, reachability, now);
     (status, wait)
 }
 
@@ -300,5 +329,101 @@ fn dump_status(progress: &Progress) -> LogicalDumpStatus {
         rows_total: bytes(progress.rows_total),
         bytes: bytes(progress.bytes_done),
         stored_bytes: bytes(progress.stored_bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{BackupTaskSpec, backup_task::BackupMode, common::ClusterConnection};
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_800_000_000 + seconds).expect("time")
+    }
+
+    fn task() -> BackupTask {
+        let mut task = BackupTask::new(
+            "dump",
+            BackupTaskSpec {
+                strategy_ref: None,
+                cluster: Some(ClusterConnection {
+                    name: "obcluster".into(),
+                    connection_secret: "ob".into(),
+                }),
+                data_destination: None,
+                tenant: "tenant1".into(),
+                mode: BackupMode::Full,
+                plus_archivelog: false,
+                method: Default::default(),
+                logical: None,
+                cancel: false,
+            },
+        );
+        task.metadata.generation = Some(1);
+        task
+    }
+
+    fn unreachable() -> JobState {
+        JobState::Failed {
+            message: "cannot reach the database: connection refused".into(),
+            code: None,
+            transient: true,
+            unreachable_database: true,
+        }
+    }
+
+    fn reachable(status: &BackupTaskStatus) -> Option<&str> {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::controller::conditions::CLUSTER_REACHABLE)
+            .map(|c| c.status.as_str())
+    }
+
+    #[test]
+    fn an_outage_before_the_dump_began_leaves_it_pending_and_says_the_cluster_is_unreachable() {
+        let (status, wait) = status_of(&task(), BackupTaskStatus::default(), &unreachable(), at(0));
+        assert_eq!(status.phase, Some(BackupTaskPhase::Pending));
+        assert_eq!(status.observed_generation, Some(1));
+        assert_eq!(status.started_at, None);
+        assert_eq!(reachable(&status), Some("False"));
+        assert_eq!(wait, Some(RETRY_TRANSIENT_AFTER));
+        // Connecting again is still Pending, and still unreachable until the database answers.
+        let (connecting, _) = status_of(
+            &task(),
+            status.clone(),
+            &JobState::Running(Progress::default()),
+            at(30),
+        );
+        assert_eq!(connecting.phase, Some(BackupTaskPhase::Pending));
+        assert_eq!(reachable(&connecting), Some("False"));
+    }
+
+    #[test]
+    fn a_dump_under_way_stays_in_progress_through_an_outage_and_is_reachable_once_answered() {
+        let snapshot = crate::logical::layout::SnapshotPoint {
+            scn: 7,
+            time: "2027-01-15T08:00:00Z".into(),
+        };
+        let begun = Progress {
+            chunks_total: 4,
+            snapshot: Some(snapshot),
+            database_reached: true,
+            ..Progress::default()
+        };
+        let (running, _) = status_of(
+            &task(),
+            BackupTaskStatus::default(),
+            &JobState::Running(begun),
+            at(0),
+        );
+        assert_eq!(running.phase, Some(BackupTaskPhase::InProgress));
+        assert_eq!(running.observed_generation, Some(1));
+        assert_eq!(running.started_at, Some(api_time(at(0))));
+        assert_eq!(reachable(&running), Some("True"));
+        let (cut, _) = status_of(&task(), running.clone(), &unreachable(), at(10));
+        assert_eq!(cut.phase, Some(BackupTaskPhase::InProgress));
+        assert_eq!(cut.started_at, running.started_at);
+        assert_eq!(reachable(&cut), Some("False"));
     }
 }

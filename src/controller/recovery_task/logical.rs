@@ -66,7 +66,26 @@ pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Act
     let mut check = ReferenceCheck::new(&ctx, &namespace);
     check.cluster(&spec.target.cluster).await?;
     check.tenant_user(&target.credentials_secret).await?;
-    let location = locate(&ctx, &namespace, source, &mut check).await?;
+    let location = match locate(&ctx, &namespace, source, &mut check).await? {
+        Located::At(location) => Some(location),
+        Located::Nowhere => None,
+        Located::Waiting(message) if check.problems.is_empty() => {
+            let waiting = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::Pending),
+                observed_generation: task.metadata.generation,
+                observed_retry: Some(spec.retry),
+                ..previous
+            };
+            let health = Health::Progressing {
+                reason: Reason::WaitingForDump,
+                message,
+            };
+            let desired = decide::with_health(waiting, &task, &health, None, now());
+            status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
+            return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
+        }
+        Located::Waiting(_) => None,
+    };
     let (Some(location), true) = (location, check.problems.is_empty()) else {
         let desired = decide::stalled(&task, None, &check.problems, now());
         status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
@@ -128,23 +147,32 @@ fn now() -> Timestamp {
     crate::clock::now()
 }
 
+/// Where the dump a RecoveryTask names stands.
+enum Located {
+    At(DumpLocation),
+    /// Its logical BackupTask has not ended yet: why the load waits.
+    Waiting(String),
+    /// Not there: the problems say why.
+    Nowhere,
+}
+
 /// Where the dump `source` names lies: a Completed logical BackupTask's directory, or the given place.
 async fn locate(
     ctx: &Context,
     namespace: &str,
     source: &LogicalRecoverySource,
     check: &mut ReferenceCheck<'_>,
-) -> Result<Option<DumpLocation>, Error> {
+) -> Result<Located, Error> {
     if let (Some(destination), Some(path)) = (&source.destination, &source.path) {
         check.destination(destination).await?;
-        return Ok(Some(DumpLocation {
+        return Ok(Located::At(DumpLocation {
             destination: destination.clone(),
             path: path.trim_matches('/').to_string(),
             source_cluster: None,
         }));
     }
     let Some(name) = &source.backup_task else {
-        return Ok(None);
+        return Ok(Located::Nowhere);
     };
     let tasks = ctx
         .catalog
@@ -157,18 +185,26 @@ async fn locate(
                 "BackupTask {name} (source.logical.backupTask) not found in namespace {namespace}"
             ),
         ));
-        return Ok(None);
+        return Ok(Located::Nowhere);
     };
-    let completed = dump.status.as_ref().and_then(|s| s.phase) == Some(BackupTaskPhase::Completed);
-    if dump.spec.method != BackupMethod::Logical || !completed {
+    let phase = dump.status.as_ref().and_then(|s| s.phase);
+    if dump.spec.method == BackupMethod::Logical
+        && !phase.is_some_and(crate::controller::backup_task::decide::is_terminal)
+    {
+        let phase = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
+        return Ok(Located::Waiting(format!(
+            "waiting for BackupTask {name} (source.logical.backupTask) to complete its dump ({phase})"
+        )));
+    }
+    if dump.spec.method != BackupMethod::Logical || phase != Some(BackupTaskPhase::Completed) {
         check.problems.push(Problem::elsewhere(
             Reason::DumpNotFound,
             format!(
                 "BackupTask {name} (source.logical.backupTask) is not a Completed logical backup; \
-                 name one, or wait for it to complete"
+                 name one that is"
             ),
         ));
-        return Ok(None);
+        return Ok(Located::Nowhere);
     }
     let placement = check
         .placement(
@@ -179,10 +215,10 @@ async fn locate(
         )
         .await?;
     let Some(destination) = placement.and_then(|p| p.data_destination) else {
-        return Ok(None);
+        return Ok(Located::Nowhere);
     };
     check.destination(&destination).await?;
-    Ok(Some(DumpLocation {
+    Ok(Located::At(DumpLocation {
         destination: destination.for_tenant(&dump.spec.tenant),
         path: directory_of(&dump),
         source_cluster: dump.status.as_ref().and_then(|s| s.cluster_name.clone()),
@@ -197,11 +233,28 @@ fn status_of(
     now: Timestamp,
 ) -> (RecoveryTaskStatus, Option<Duration>) {
     let started = base.started_at.clone().or(Some(api_time(now)));
-    let (status, health, wait) = match work::standing(state) {
+    let was_in_progress = base.phase == Some(RecoveryTaskPhase::InProgress);
+    let standing = work::standing(state);
+    let reachability = work::reachability(
+        &standing,
+        &task.spec.target.cluster.name,
+        task.metadata.generation,
+    );
+    let (status, health, wait) = match standing {
         Standing::Running(progress) => {
+            // In progress once the target answered (or before a restart); connecting is still Pending.
+            let begun = progress.database_reached || was_in_progress;
             let running = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::InProgress),
-                started_at: started,
+                phase: Some(if begun {
+                    RecoveryTaskPhase::InProgress
+                } else {
+                    RecoveryTaskPhase::Pending
+                }),
+                started_at: if begun {
+                    started
+                } else {
+                    base.started_at.clone()
+                },
                 progress: work::percent(progress.chunks_done, progress.chunks_total),
                 ..base
             };
@@ -263,10 +316,14 @@ fn status_of(
             };
             (canceled, health, None)
         }
-        Standing::Interrupted(message) => {
+        Standing::Interrupted { message, .. } => {
+            // An outage before the load began leaves it Pending: unreachable is not a start.
             let waiting = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::InProgress),
-                started_at: started,
+                phase: Some(if was_in_progress {
+                    RecoveryTaskPhase::InProgress
+                } else {
+                    RecoveryTaskPhase::Pending
+                }),
                 ..base
             };
             let health = work::interrupted("load", message);
@@ -306,6 +363,45 @@ fn status_of(
             (failed, health, None)
         }
     };
-    let status = decide::with_health(status, task, &health, None, now);
+    // The status describes this generation, whatever the work's state (GitOps tools wait for it).
+    let status = RecoveryTaskStatus {
+        observed_generation: task.metadata.generation,
+        ..status
+    };
+    let status = decide::with_health(status, task, &health, reachability, now);
     (status, wait)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::RecoveryTaskSpec;
+
+    #[test]
+    fn an_outage_before_the_load_began_leaves_it_pending_for_this_generation() {
+        let spec: RecoveryTaskSpec = serde_norway::from_str(
+            "source: {tenant: tenant1, logical: {backupTask: dump}}\n\
+             target:\n  cluster: {name: ob, connectionSecret: ob}\n  tenant: tenant2\n  \
+             logical: {credentialsSecret: loader}\n",
+        )
+        .expect("spec");
+        let mut task = RecoveryTask::new("r", spec);
+        task.metadata.generation = Some(2);
+        let unreachable = JobState::Failed {
+            message: "cannot reach the database: connection refused".into(),
+            code: None,
+            transient: true,
+            unreachable_database: true,
+        };
+        let at = Timestamp::from_second(1_800_000_000).expect("time");
+        let (status, _) = status_of(&task, RecoveryTaskStatus::default(), &unreachable, at);
+        assert_eq!(status.phase, Some(RecoveryTaskPhase::Pending));
+        assert_eq!(status.observed_generation, Some(2));
+        assert_eq!(status.started_at, None);
+        let reachable = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::controller::conditions::CLUSTER_REACHABLE);
+        assert_eq!(reachable.map(|c| c.status.as_str()), Some("False"));
+    }
 }
