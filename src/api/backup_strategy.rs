@@ -56,10 +56,24 @@ use super::common::{
         json_path = ".metadata.creationTimestamp"
     )
 )]
-#[x_kube(validation = Rule::new("self.dataDestination.uri != self.logDestination.uri")
+#[x_kube(validation = Rule::new("!has(self.logDestination) || self.dataDestination.uri != self.logDestination.uri")
     .message("dataDestination and logDestination must be different locations"))]
-#[x_kube(validation = Rule::new("!has(self.secondBackup) || !(self.secondBackup.dataDestination.uri in [self.dataDestination.uri, self.logDestination.uri]) && !(self.secondBackup.logDestination.uri in [self.dataDestination.uri, self.logDestination.uri])")
+#[x_kube(validation = Rule::new("!has(self.secondBackup) || !has(self.logDestination) || !(self.secondBackup.dataDestination.uri in [self.dataDestination.uri, self.logDestination.uri]) && !(self.secondBackup.logDestination.uri in [self.dataDestination.uri, self.logDestination.uri])")
     .message("secondBackup's destinations must differ from dataDestination and logDestination"))]
+#[x_kube(validation = Rule::new("self.method == 'Logical' || has(self.logDestination)")
+    .message("a Physical strategy needs logDestination (where OceanBase archives logs)"))]
+#[x_kube(validation = Rule::new("self.method == 'Logical' || !has(self.logical)")
+    .message("logical is for method Logical; remove it or set method: Logical"))]
+#[x_kube(validation = Rule::new("self.method != 'Logical' || has(self.logical)")
+    .message("method Logical needs logical.credentialsSecret: a user of the tenant the dumps read through"))]
+#[x_kube(validation = Rule::new("self.method != 'Logical' || size(self.tenants) > 0")
+    .message("method Logical needs tenants: the dumps read through a user of each listed tenant"))]
+#[x_kube(validation = Rule::new("self.method != 'Logical' || !has(self.schedule.incremental)")
+    .message("a logical backup is always whole: method Logical takes schedule.full only"))]
+#[x_kube(validation = Rule::new("self.method != 'Logical' || !has(self.secondBackup) && !has(self.encryption)")
+    .message("secondBackup and encryption are for physical backups; method Logical takes neither"))]
+#[x_kube(validation = Rule::new("self.method != 'Logical' || !has(self.deletionPolicy) || self.deletionPolicy == 'Retain'")
+    .message("deletionPolicy StopArchiving is for physical backups: a logical strategy never archives"))]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStrategySpec {
     /// The OceanBase cluster to back up.
@@ -77,14 +91,21 @@ pub struct BackupStrategySpec {
             .message("tenants must not list a tenant twice (OceanBase tenant names ignore case)")
     )]
     pub tenants: Vec<String>,
-    /// Backup method. Only `Physical` is supported on a strategy; logical backups are BackupTasks of method `Logical`.
+    /// Backup method. `Physical`: OceanBase's backup sets and archived logs. `Logical`: scheduled
+    /// consistent dumps the operator takes through a user of each tenant (`logical`), kept on
+    /// dataDestination for `retention.recoveryWindow`; no log archiving, no incremental backups.
     #[serde(default)]
-    #[x_kube(validation = Rule::new("self == 'Physical'").message("a BackupStrategy of method Logical is not supported yet: use Physical, and take logical backups with BackupTasks of method Logical"))]
     pub method: BackupMethod,
-    /// Where data backups (backup sets) are written: OceanBase's `DATA_BACKUP_DEST`.
+    /// Where data backups are written: OceanBase's `DATA_BACKUP_DEST` (each tenant in its own directory),
+    /// or a logical strategy's dumps (`<tenant>/logical/<task>-<uid>` under it).
     pub data_destination: StorageDestination,
     /// Where archived logs are written: OceanBase's `LOG_ARCHIVE_DEST`. Must differ from dataDestination.
-    pub log_destination: StorageDestination,
+    /// Required for method Physical; a logical strategy has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_destination: Option<StorageDestination>,
+    /// What the dumps of a logical strategy read, and as whom (method Logical only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logical: Option<super::logical::LogicalBackupSpec>,
     /// When data backups run.
     pub schedule: BackupSchedule,
     /// Continuous log archiving, which makes point-in-time recovery possible.
@@ -187,7 +208,7 @@ pub enum BackupMethod {
     /// Physical backup: backup sets plus archived logs, restorable to a point in time.
     #[default]
     Physical,
-    /// Logical backup: a consistent dump of the tenant's databases through a user of the tenant (BackupTasks only, so far).
+    /// Logical backup: a consistent dump of the tenant's databases through a user of the tenant.
     Logical,
 }
 

@@ -24,6 +24,8 @@ pub fn owning_strategy<'a>(
 ) -> Option<&'a BackupStrategy> {
     strategies
         .iter()
+        // A logical strategy owns nothing in OceanBase (no destination, no archiving).
+        .filter(|s| s.spec.method == crate::api::backup_strategy::BackupMethod::Physical)
         .filter(|s| same_cluster(&s.spec.cluster, cluster) && claims(s, tenant))
         .filter(|s| conflict(s, strategies).is_none())
         .min_by_key(|s| age_key(*s))
@@ -459,6 +461,20 @@ mod tests {
         };
         assert_eq!(
             backup_problem(&ad_hoc, &other, "file:///elsewhere", &strategies, &[]),
+            None
+        );
+    }
+
+    #[test]
+    fn a_logical_strategy_owns_nothing_in_oceanbase_even_when_older() {
+        let mut dumps = strategy("dumps", 100, &["tenant1"]);
+        dumps.spec.method = crate::api::backup_strategy::BackupMethod::Logical;
+        let physical = strategy("physical", 200, &["tenant1"]);
+        let all = [dumps.clone(), physical.clone()];
+        let owner = owning_strategy(&all, &physical.spec.cluster, "tenant1").map(|s| s.name_any());
+        assert_eq!(owner.as_deref(), Some("physical"));
+        assert_eq!(
+            owning_strategy(&[dumps.clone()], &dumps.spec.cluster, "tenant1").map(|s| s.name_any()),
             None
         );
     }

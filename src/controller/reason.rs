@@ -46,6 +46,8 @@ pub enum Reason {
     // Waiting for OceanBase: usually passes by itself.
     /// OceanBase did not answer; the operator keeps trying. Check the cluster, its network and the connection Secret if it lasts.
     ClusterUnreachable,
+    /// The destination's storage did not answer or refused (the message has its error); the operator keeps trying. Check the storage and the destination's Secret if it lasts.
+    DestinationUnreachable,
     /// The cluster has not been read yet; wait a few seconds.
     WaitingForCluster,
     /// The tenant is not NORMAL yet (creating, restoring); the backup waits for it.
@@ -142,6 +144,8 @@ pub enum Reason {
     MalformedObject,
     /// The strategy's archiving is being stopped before it is deleted; wait.
     StopArchivingPending,
+    /// A logical dump outlived `retention.recoveryWindow` and was deleted from the destination (each tenant's newest dump always stays); nothing to do.
+    DumpExpired,
     /// Objects of a backup set differed on the second destination (or were gone) and were copied again; check that storage's health.
     SecondCopyRepaired,
 

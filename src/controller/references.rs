@@ -181,7 +181,7 @@ impl<'a> ReferenceCheck<'a> {
             return Ok(Some(Placement {
                 cluster: spec.cluster,
                 data_destination: Some(spec.data_destination.for_tenant(tenant)),
-                log_destination: Some(spec.log_destination.for_tenant(tenant)),
+                log_destination: spec.log_destination.map(|l| l.for_tenant(tenant)),
                 encryption: spec.encryption,
                 second_backup,
             }));

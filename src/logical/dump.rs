@@ -231,6 +231,7 @@ async fn make_plan(sessions: &Sessions, request: &DumpRequest) -> Result<Plan, L
         format_version: FORMAT_VERSION,
         snapshot,
         server_version,
+        started_at: Some(crate::clock::now().to_string()),
         databases,
         objects,
     })
@@ -731,6 +732,7 @@ fn manifest(
         format_version: FORMAT_VERSION,
         snapshot: plan.snapshot.clone(),
         server_version: plan.server_version.clone(),
+        started_at: plan.started_at.clone(),
         databases: plan.databases.iter().map(|d| d.name.clone()).collect(),
         rows: sum(|c| c.rows),
         bytes: sum(|c| c.bytes),

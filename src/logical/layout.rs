@@ -172,6 +172,10 @@ pub struct Plan {
     pub snapshot: SnapshotPoint,
     /// The server's `ob_version()`.
     pub server_version: String,
+    /// When the dump began by the operator's clock (RFC 3339), the clock its schedule and retention run
+    /// on. Absent in dumps of earlier versions: retention then counts from the snapshot's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     pub databases: Vec<DatabasePlan>,
     pub objects: Vec<ObjectPlan>,
 }
@@ -217,6 +221,9 @@ pub struct Manifest {
     pub format_version: u32,
     pub snapshot: SnapshotPoint,
     pub server_version: String,
+    /// The plan's `startedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     pub databases: Vec<String>,
     pub objects: Vec<ObjectManifest>,
     pub rows: u64,

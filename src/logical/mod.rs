@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod layout;
 pub mod load;
 pub mod render;
+pub mod retention;
 mod session;
 pub mod statements;
 

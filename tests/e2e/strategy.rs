@@ -139,7 +139,8 @@ async fn given_a_strategy_over_three_tenants_on_a_simulated_saturday() -> Option
                 tenants: TENANTS.map(String::from).to_vec(),
                 method: Default::default(),
                 data_destination: destination("data"),
-                log_destination: destination("archive"),
+                log_destination: Some(destination("archive")),
+                logical: None,
                 schedule: BackupSchedule {
                     time_zone: "UTC".into(),
                     full: "0 1 * * 0".into(),

@@ -70,7 +70,7 @@ pub async fn create_tasks(
 ) -> Result<(), Error> {
     let api: Api<BackupTask> = Api::namespaced(ctx.client.clone(), namespace);
     for task in tasks {
-        let manifest = json!({
+        let mut manifest = json!({
             "apiVersion": BackupTask::api_version(&()),
             "kind": BackupTask::kind(&()),
             "metadata": {
@@ -85,6 +85,19 @@ pub async fn create_tasks(
                 "mode": if task.incremental { "Incremental" } else { "Full" },
             },
         });
+        // A logical strategy's runs are dumps, as its `logical` says.
+        if let Some(logical) = &strategy.spec.logical
+            && strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical
+        {
+            manifest["spec"]["method"] = json!("Logical");
+            manifest["spec"]["logical"] = json!({
+                "credentialsSecret": logical.credentials_secret,
+                "databases": logical.databases,
+                "tables": logical.tables,
+                "parallel": logical.parallel,
+                "chunkRows": logical.chunk_rows,
+            });
+        }
         crate::crash::point("child/BackupTask/before-create");
         api.patch(
             &task.name,

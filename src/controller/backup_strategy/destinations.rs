@@ -26,7 +26,15 @@ pub async fn apply(
         };
         // The tenant's own directories under the strategy's destinations.
         let data = &strategy.spec.data_destination.for_tenant(name);
-        let log = &strategy.spec.log_destination.for_tenant(name);
+        // A Physical strategy always has one (the controller refuses it without).
+        let Some(log) = &strategy
+            .spec
+            .log_destination
+            .as_ref()
+            .map(|l| l.for_tenant(name))
+        else {
+            continue;
+        };
         if strategy.spec.log_backup.enabled
             && let Some(dest) = snapshot.archive_dest(tenant.id)
             && dest.path != log.uri

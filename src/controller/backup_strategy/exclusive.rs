@@ -19,6 +19,9 @@ pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<
         .iter()
         .filter(|o| o.name_any() != strategy.name_any())
         .filter(|o| key(o) < key(strategy))
+        // A logical strategy changes nothing in OceanBase: it competes only with logical ones (two would
+        // dump the same tenant to the same directory), and never with the physical strategy.
+        .filter(|o| o.spec.method == mine.method)
         .filter(|o| same_cluster(&o.spec.cluster, &mine.cluster))
         .filter_map(|o| shared_tenant(&mine.tenants, &o.spec.tenants).map(|t| (o, t)))
         .min_by_key(|(o, _)| key(o))?;
@@ -109,5 +112,29 @@ mod tests {
         assert!(conflict(&everything, &[old.clone(), everything.clone()]).is_some());
         let disjoint = strategy("disjoint", 400, "ob", &["t3"]);
         assert_eq!(conflict(&disjoint, &[old, disjoint.clone()]), None);
+    }
+
+    #[test]
+    fn a_logical_strategy_competes_only_with_logical_ones() {
+        let logical = |name: &str, created: i64| {
+            let mut s = strategy(name, created, "ob", &["t1"]);
+            s.spec.method = crate::api::backup_strategy::BackupMethod::Logical;
+            s
+        };
+        let physical = strategy("physical", 100, "ob", &["t1"]);
+        let dumps = logical("dumps", 200);
+        let all = [physical.clone(), dumps.clone()];
+        assert_eq!(
+            conflict(&dumps, &all),
+            None,
+            "dumps fight no physical backup"
+        );
+        assert_eq!(conflict(&physical, &all), None);
+        let more = logical("more-dumps", 300);
+        let problem = conflict(&more, &[physical, dumps, more.clone()]).expect("claimed");
+        assert!(
+            problem.message.contains("BackupStrategy dumps"),
+            "{problem:?}"
+        );
     }
 }

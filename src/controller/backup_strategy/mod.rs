@@ -17,6 +17,7 @@ pub mod cleanups;
 pub mod deletion;
 pub mod destinations;
 pub mod exclusive;
+mod logical;
 pub mod plan;
 pub mod retention;
 mod second;
@@ -73,6 +74,9 @@ impl Reconcile for BackupStrategy {
             // again.
             children::wake_dependents(&ctx, &namespace, &strategy).await?;
         }
+        if spec.method == crate::api::backup_strategy::BackupMethod::Logical {
+            return logical::reconcile(strategy, ctx, namespace).await;
+        }
         let mut check = ReferenceCheck::new(&ctx, &namespace);
         check.problems = spec_problems(&strategy);
         check
@@ -80,7 +84,9 @@ impl Reconcile for BackupStrategy {
             .extend(exclusive::check(&ctx, &namespace, &strategy).await?);
         check.cluster(&spec.cluster).await?;
         check.destination(&spec.data_destination).await?;
-        check.destination(&spec.log_destination).await?;
+        if let Some(log) = &spec.log_destination {
+            check.destination(log).await?;
+        }
         if let Some(second) = &spec.second_backup {
             check.destination(&second.data_destination).await?;
             check.destination(&second.log_destination).await?;
@@ -282,6 +288,14 @@ fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
                 "tenants lists {} and {}, one OceanBase tenant (names ignore case): list it once",
                 twice.0, twice.1
             ),
+        ));
+    }
+    if spec.method == crate::api::backup_strategy::BackupMethod::Physical
+        && spec.log_destination.is_none()
+    {
+        problems.push(Problem::in_spec(
+            Reason::InvalidInput,
+            "a Physical strategy needs logDestination (where OceanBase archives logs)".to_string(),
         ));
     }
     if let Err(e) = time_zone(&schedule.time_zone) {

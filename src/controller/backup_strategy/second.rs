@@ -118,12 +118,14 @@ fn deleted_trees(
                 .map(|s| (s.tenant_id, &s.file_status, s.path.as_str()))
                 .collect(),
         ));
-        pieces.extend(gone(
-            &spec.log_destination,
-            piece_rows
-                .map(|p| (p.tenant_id, &p.file_status, p.path.as_str()))
-                .collect(),
-        ));
+        if let Some(log) = &spec.log_destination {
+            pieces.extend(gone(
+                log,
+                piece_rows
+                    .map(|p| (p.tenant_id, &p.file_status, p.path.as_str()))
+                    .collect(),
+            ));
+        }
     }
     (sets, pieces)
 }
@@ -195,7 +197,7 @@ pub async fn copy_overview(
             let verified_at = overview.last_verified_at.as_ref().map(|t| t.0);
             let (data, log) = (
                 spec.data_destination.for_tenant(name),
-                spec.log_destination.for_tenant(name),
+                spec.log_destination.as_ref()?.for_tenant(name),
             );
             let (recoverable_windows, data_bytes) = second_copy_windows(
                 snapshot,

@@ -146,10 +146,14 @@ pub fn strategy_status(
                 .map(|tenant| {
                     // Only what lies in the tenant's own directories counts.
                     let data = strategy.spec.data_destination.for_tenant(&tenant.name);
-                    let log = strategy.spec.log_destination.for_tenant(&tenant.name);
+                    let log = strategy
+                        .spec
+                        .log_destination
+                        .as_ref()
+                        .map_or_else(String::new, |l| l.for_tenant(&tenant.name).uri);
                     let destinations = Destinations {
                         data: &data.uri,
-                        log: &log.uri,
+                        log: &log,
                     };
                     let fresh = tenant_overview(snapshot, tenant, destinations, now);
                     let before = previous.tenants.iter().find(|t| t.name == fresh.name);
@@ -369,7 +373,7 @@ fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> Ten
 }
 
 /// Bytes the way the console shows sizes: `512.0 MiB`, `12.3 GiB`.
-fn size_display(bytes: i64) -> String {
+pub(super) fn size_display(bytes: i64) -> String {
     let mut value = bytes as f64;
     for unit in ["B", "KiB", "MiB", "GiB", "TiB"] {
         if value < 1024.0 || unit == "TiB" {

@@ -69,7 +69,7 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
     let Some(destination) = placement.data_destination.clone() else {
         return Ok(Action::await_change());
     };
-    let destination = destination.for_tenant(&spec.tenant);
+    let destination = dump_root(&task, destination);
     let connection = references::tenant_user_connection(
         &ctx,
         &namespace,
@@ -114,6 +114,19 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
 
 fn now() -> Timestamp {
     crate::clock::now()
+}
+
+/// The tenant's directory its dumps lie under: a strategy's placement names it already; a task's own
+/// destination gets the tenant's directory under it, as a strategy's would.
+pub fn dump_root(
+    task: &BackupTask,
+    destination: crate::api::common::StorageDestination,
+) -> crate::api::common::StorageDestination {
+    if task.spec.strategy_ref.is_some() {
+        destination
+    } else {
+        destination.for_tenant(&task.spec.tenant)
+    }
 }
 
 /// The dump's directory under the tenant's destination: the task's name, and its uid so that a task made

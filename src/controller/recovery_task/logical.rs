@@ -219,7 +219,7 @@ async fn locate(
     };
     check.destination(&destination).await?;
     Ok(Located::At(DumpLocation {
-        destination: destination.for_tenant(&dump.spec.tenant),
+        destination: crate::controller::backup_task::logical::dump_root(&dump, destination),
         path: directory_of(&dump),
         source_cluster: dump.status.as_ref().and_then(|s| s.cluster_name.clone()),
     }))

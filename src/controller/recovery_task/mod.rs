@@ -100,6 +100,18 @@ impl Task for RecoveryTask {
             .or_else(|| spec.source.cluster_name.clone());
         check.cluster(&spec.target.cluster).await?;
         check.password(spec.decryption.as_ref()).await?;
+        if let Some(s) = &strategy
+            && s.spec.method == crate::api::backup_strategy::BackupMethod::Logical
+        {
+            check.problems.push(crate::controller::error::Problem::in_spec(
+                crate::controller::reason::Reason::DumpNotFound,
+                format!(
+                    "BackupStrategy {} takes logical dumps, which a physical restore cannot read: load one \
+                     with source.logical.backupTask",
+                    s.metadata.name.as_deref().unwrap_or_default()
+                ),
+            ));
+        }
         if !check.problems.is_empty() {
             return Ok(References::Wrong {
                 problems: check.problems,
@@ -108,10 +120,14 @@ impl Task for RecoveryTask {
         }
         let (data, log) = match &strategy {
             // The source tenant's own directories under the strategy's destinations.
-            Some(s) => (
-                s.spec.data_destination.for_tenant(&spec.source.tenant),
-                s.spec.log_destination.for_tenant(&spec.source.tenant),
-            ),
+            Some(s) => match &s.spec.log_destination {
+                Some(log) => (
+                    s.spec.data_destination.for_tenant(&spec.source.tenant),
+                    log.for_tenant(&spec.source.tenant),
+                ),
+                // Refused above: a Physical strategy always has one.
+                None => return Ok(References::Incomplete),
+            },
             None => match (&spec.source.data_destination, &spec.source.log_destination) {
                 (Some(d), Some(l)) => (d.clone(), l.clone()),
                 // The schema requires both without a strategy.

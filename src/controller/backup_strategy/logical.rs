@@ -1,0 +1,334 @@
+//! A BackupStrategy of method Logical: scheduled dumps of its tenants, each a logical BackupTask it owns
+//! (the operator takes it through the tenant user of `logical.credentialsSecret`), kept on
+//! `<dataDestination>/<tenant>/logical/` for `retention.recoveryWindow`. Nothing is sent to OceanBase as
+//! sys: no destination is set, no archiving runs, no delete policy is kept — so a logical strategy owns
+//! nothing a physical one does, and the two may cover the same tenant.
+//!
+//! Each look: the Secrets and destination it names are checked, the scheduled BackupTasks are created and
+//! the finished ones beyond the history limits pruned ([`super::plan`], as for physical backups), the
+//! finished dumps on each tenant's directory are listed, those that began more than the recovery window
+//! ago are deleted (never a tenant's newest), and the overview shows what is kept.
+
+use std::{sync::Arc, time::Duration};
+
+use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{
+    ResourceExt,
+    runtime::{
+        controller::Action,
+        events::{Event, EventType},
+    },
+};
+
+use super::{
+    children, desired_status, exclusive, plan, record_metrics, spec_problems,
+    summary::{DESTINATION_READY, RETENTION_APPLIED, size_display},
+};
+use crate::{
+    api::{
+        BackupStrategy, BackupStrategyStatus, StrategyPhase, backup_strategy::TenantBackupStatus,
+        common::parse_duration,
+    },
+    controller::{
+        Context, Error,
+        conditions::{Health, api_time, condition, with_extra},
+        next_action,
+        reason::Reason,
+        references::{self, ReferenceCheck},
+        status,
+    },
+    logical::retention::{self, KeptDump},
+    storage::StorageError,
+};
+
+/// The longest a logical strategy goes unlooked at (its dumps' expiry is checked then).
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// Reconciles a BackupStrategy of method Logical.
+pub async fn reconcile(
+    strategy: Arc<BackupStrategy>,
+    ctx: Arc<Context>,
+    namespace: String,
+) -> Result<Action, Error> {
+    let spec = &strategy.spec;
+    let mut check = ReferenceCheck::new(&ctx, &namespace);
+    check.problems = spec_problems(&strategy);
+    check
+        .problems
+        .extend(exclusive::check(&ctx, &namespace, &strategy).await?);
+    check.cluster(&spec.cluster).await?;
+    check.destination(&spec.data_destination).await?;
+    if let Some(logical) = &spec.logical {
+        check.tenant_user(&logical.credentials_secret).await?;
+    }
+    if !check.problems.is_empty() {
+        let desired = desired_status(&strategy, &check.problems, crate::clock::now());
+        status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
+        return Ok(next_action(&check.problems));
+    }
+    let now = crate::clock::now();
+    let owned = children::tasks(&ctx, &namespace, &strategy).await?;
+    let plan = plan::plan(&strategy, &spec.tenants, &owned, now);
+    children::create_tasks(&ctx, &namespace, &strategy, &plan.create).await?;
+    children::delete_tasks(&ctx, &namespace, &plan.prune).await?;
+    let mut swept = Vec::new();
+    for tenant in &spec.tenants {
+        swept.push((
+            tenant.clone(),
+            sweep(&ctx, &namespace, &strategy, tenant, now).await?,
+        ));
+    }
+    let desired = overview(&strategy, &plan, &swept, now);
+    status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
+    record_metrics(&ctx, &namespace, &strategy, &desired);
+    let next = plan
+        .next_full
+        .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
+        .map_or(MAX_WAIT, crate::clock::real);
+    let object = format!("{namespace}/{}", strategy.name_any());
+    Ok(ctx.statements.requeue(
+        &object,
+        Some(next.clamp(Duration::from_millis(200), MAX_WAIT)),
+    ))
+}
+
+/// What one tenant's directory holds after expired dumps were deleted, or why it could not be read.
+type Swept = Result<Vec<KeptDump>, StorageError>;
+
+/// Lists `tenant`'s finished dumps and deletes those past the recovery window (a Normal Event each).
+async fn sweep(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    tenant: &str,
+    now: Timestamp,
+) -> Result<Swept, Error> {
+    let destination = strategy.spec.data_destination.for_tenant(tenant);
+    let keys = references::access_keys(ctx, namespace, &destination).await?;
+    let storage =
+        match crate::storage::open(&destination.uri, keys.as_ref(), ctx.settings.file_root) {
+            Ok(storage) => storage,
+            Err(error) => return Ok(Err(error)),
+        };
+    let dumps = match retention::finished_dumps(&storage).await {
+        Ok(dumps) => dumps,
+        Err(error) => return Ok(Err(error)),
+    };
+    let window = window_of(strategy);
+    let mut deleted = Vec::new();
+    for dump in retention::expired(&dumps, window, now) {
+        crate::crash::point("logical-strategy/before-expire");
+        if let Err(error) = retention::delete(&storage, &dump.directory).await {
+            return Ok(Err(error));
+        }
+        deleted.push(dump.directory.clone());
+        ctx.publish(
+            strategy,
+            Event {
+                type_: EventType::Normal,
+                reason: Reason::DumpExpired.into(),
+                note: Some(format!(
+                    "deleted tenant {tenant}'s dump {} (begun {}, data as of {}): older than \
+                     retention.recoveryWindow {}",
+                    crate::storage::directory_in(&destination.uri, &dump.directory),
+                    api_time(dump.started_at).0,
+                    api_time(dump.snapshot_at).0,
+                    strategy.spec.retention.recovery_window
+                )),
+                action: "ExpireDump".into(),
+                secondary: None,
+            },
+        )
+        .await;
+    }
+    Ok(Ok(dumps
+        .into_iter()
+        .filter(|d| !deleted.contains(&d.directory))
+        .collect()))
+}
+
+/// `retention.recoveryWindow` (the schema admits only whole hours or days).
+fn window_of(strategy: &BackupStrategy) -> SignedDuration {
+    parse_duration(&strategy.spec.retention.recovery_window)
+        .unwrap_or(SignedDuration::from_hours(24 * 7))
+}
+
+/// The strategy's status: its schedule, and per tenant the dumps kept (the newest one's data version is
+/// the tenant's last data backup).
+fn overview(
+    strategy: &BackupStrategy,
+    plan: &plan::Plan,
+    swept: &[(String, Swept)],
+    now: Timestamp,
+) -> BackupStrategyStatus {
+    let previous = strategy.status.clone().unwrap_or_default();
+    let generation = strategy.metadata.generation;
+    let tenants: Vec<TenantBackupStatus> = swept
+        .iter()
+        .map(|(name, result)| match result {
+            Ok(dumps) => TenantBackupStatus {
+                name: name.clone(),
+                last_data_backup_time: dumps.last().map(|d| api_time(d.snapshot_at)),
+                last_full_backup_time: dumps.last().map(|d| api_time(d.snapshot_at)),
+                log_checkpoint_time: None,
+                log_delay_seconds: None,
+                recoverable_windows: Vec::new(),
+                data_backup_bytes: Some(
+                    dumps
+                        .iter()
+                        .map(|d| i64::try_from(d.stored_bytes).unwrap_or(i64::MAX))
+                        .sum(),
+                ),
+                log_backup_bytes: None,
+            },
+            // Unreadable for now: what was known stays.
+            Err(_) => previous
+                .tenants
+                .iter()
+                .find(|t| &t.name == name)
+                .cloned()
+                .unwrap_or(TenantBackupStatus {
+                    name: name.clone(),
+                    last_data_backup_time: None,
+                    last_full_backup_time: None,
+                    log_checkpoint_time: None,
+                    log_delay_seconds: None,
+                    recoverable_windows: Vec::new(),
+                    data_backup_bytes: None,
+                    log_backup_bytes: None,
+                }),
+        })
+        .collect();
+    let unreadable = swept
+        .iter()
+        .find_map(|(name, result)| result.as_ref().err().map(|e| (name, e)));
+    let phase = if strategy.spec.suspend {
+        StrategyPhase::Paused
+    } else if plan.last_schedule.is_some() {
+        StrategyPhase::InProgress
+    } else {
+        StrategyPhase::PendingScheduling
+    };
+    let next = plan.next_full;
+    let health = match (phase, unreadable) {
+        (StrategyPhase::Paused, _) => Health::Ready {
+            reason: Reason::Paused,
+            message: "logical backups are paused".into(),
+        },
+        (_, Some((tenant, error))) => Health::Progressing {
+            reason: Reason::DestinationUnreachable,
+            message: format!(
+                "tenant {tenant}'s dumps cannot be listed on the destination ({error}); expired dumps \
+                 are deleted once it answers"
+            ),
+        },
+        (StrategyPhase::InProgress, None) => Health::Ready {
+            reason: Reason::Scheduling,
+            message: format!(
+                "scheduling logical backups of {} tenant(s)",
+                strategy.spec.tenants.len()
+            ),
+        },
+        _ => Health::Ready {
+            reason: Reason::PendingScheduling,
+            message: match next {
+                Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
+                None => "configured; the schedule has no next run".into(),
+            },
+        },
+    };
+    let extra = conditions(strategy, next, unreadable.map(|(t, e)| (t.as_str(), e)));
+    let bytes: i64 = tenants.iter().filter_map(|t| t.data_backup_bytes).sum();
+    BackupStrategyStatus {
+        phase: Some(phase),
+        conditions: with_extra(&previous.conditions, &health, Some(extra), generation, now),
+        observed_generation: generation,
+        message: Some(health.message().to_string()),
+        last_data_backup_time: tenants
+            .iter()
+            .filter_map(|t| t.last_data_backup_time.clone())
+            .max_by_key(|t| t.0),
+        log_checkpoint_time: None,
+        log_delay_seconds: None,
+        backup_size: Some(size_display(bytes)),
+        next_full_backup_time: next.map(api_time),
+        next_incremental_backup_time: None,
+        last_schedule_time: plan.last_schedule.map(api_time),
+        tenants,
+        second_backup: None,
+    }
+}
+
+/// `Scheduled`, `DestinationReady` and `RetentionApplied`.
+fn conditions(
+    strategy: &BackupStrategy,
+    next: Option<Timestamp>,
+    unreadable: Option<(&str, &StorageError)>,
+) -> Vec<Condition> {
+    let generation = strategy.metadata.generation;
+    let window = &strategy.spec.retention.recovery_window;
+    let scheduled = match (strategy.spec.suspend, next) {
+        (true, _) => condition(
+            super::summary::SCHEDULED,
+            false,
+            Reason::Suspended,
+            "logical backups are paused",
+            generation,
+        ),
+        (false, Some(at)) => condition(
+            super::summary::SCHEDULED,
+            true,
+            Reason::Scheduled,
+            &format!("next logical backup at {}", api_time(at).0),
+            generation,
+        ),
+        (false, None) => condition(
+            super::summary::SCHEDULED,
+            false,
+            Reason::NoNextRun,
+            "the schedule has no next run",
+            generation,
+        ),
+    };
+    let (destination, retention) = match unreadable {
+        None => (
+            condition(
+                DESTINATION_READY,
+                true,
+                Reason::Ready,
+                "every tenant's dumps are listed on dataDestination",
+                generation,
+            ),
+            condition(
+                RETENTION_APPLIED,
+                true,
+                Reason::Applied,
+                &format!(
+                    "dumps begun more than {window} ago are deleted (each tenant's newest always stays)"
+                ),
+                generation,
+            ),
+        ),
+        Some((tenant, error)) => {
+            let message = format!("tenant {tenant}: {error}");
+            (
+                condition(
+                    DESTINATION_READY,
+                    false,
+                    Reason::DestinationUnreachable,
+                    &message,
+                    generation,
+                ),
+                condition(
+                    RETENTION_APPLIED,
+                    false,
+                    Reason::DestinationUnreachable,
+                    &message,
+                    generation,
+                ),
+            )
+        }
+    };
+    vec![scheduled, destination, retention]
+}
