@@ -38,10 +38,10 @@ use crate::support::{
     world::{WAIT, World},
 };
 
-const PASSWORD: &str = "dumper-pw-Xq3";
+pub(crate) const PASSWORD: &str = "dumper-pw-Xq3";
 
 /// The shared engine with a tenant user `dumper` allowed to read everything (and nothing more).
-async fn engine() -> Option<&'static Seekdb> {
+pub(crate) async fn engine() -> Option<&'static Seekdb> {
     let server = seekdb::server("e2e")?;
     let mut conn = server.conn().await;
     for statement in [
@@ -54,7 +54,7 @@ async fn engine() -> Option<&'static Seekdb> {
 }
 
 /// The Secrets a logical task needs: the cluster's (host and port of the engine) and the tenant user's.
-async fn secrets(world: &World, server: &Seekdb, password: &str) {
+pub(crate) async fn secrets(world: &World, server: &Seekdb, password: &str) {
     let port = server.port.to_string();
     secret(
         &world.admin,

@@ -73,20 +73,44 @@ impl World {
         bytes: u64,
         speed: f64,
     ) -> Option<(Self, std::path::PathBuf)> {
+        Self::with_file_share_at(
+            prefix,
+            tenants,
+            bytes,
+            (jiff::Timestamp::now(), speed),
+            false,
+        )
+        .await
+    }
+
+    /// [`Self::with_file_share`] with the cluster's clock at `start` running `speed` times real time, and the
+    /// operator's too when `operator_simulated` (else the operator runs on real time).
+    pub async fn with_file_share_at(
+        prefix: &str,
+        tenants: &[&str],
+        bytes: u64,
+        (start, speed): (jiff::Timestamp, f64),
+        operator_simulated: bool,
+    ) -> Option<(Self, std::path::PathBuf)> {
         let plane = ControlPlane::get()?;
         let admin = plane.admin().await;
         let namespace = plane.namespace(prefix).await;
         let share = std::env::temp_dir().join(format!("obbackup-share-{namespace}"));
         std::fs::create_dir_all(&share).expect("the share");
-        let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), speed);
+        let real = jiff::Timestamp::now();
+        let clock = obsim::clock::Clock::new(start, speed);
         let node =
             simulator::start_with("obcluster", tenants, bytes, clock, simulator::profile()).await;
         simulator::cluster(&node).files = Some(obsim::model::files::Files::new(&share));
         connection_secret(&admin, &namespace, "ob", &node).await;
-        let operator_args = vec![
+        let mut operator_args = vec![
             "--file-destination-root".to_string(),
             share.display().to_string(),
         ];
+        if operator_simulated {
+            operator_args.push("--simulated-clock".to_string());
+            operator_args.push(format!("{start}@{real}*{speed}"));
+        }
         let operator = plane.start_operator_args(
             &namespace,
             &namespace,

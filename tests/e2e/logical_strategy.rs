@@ -1,0 +1,221 @@
+//! A BackupStrategy of method Logical on the real control plane, the operator as its ServiceAccount, against
+//! a real OceanBase SQL engine (seekdb), on a simulated clock (20 simulated minutes a real second): its
+//! scheduled runs are logical BackupTasks it owns, each a dump in the tenant's own directory; finished tasks
+//! beyond the history limit are pruned; dumps that began more than the recovery window ago are deleted from
+//! the destination with a `DumpExpired` event — never a tenant's newest, even long after the last run; and
+//! the overview shows the newest dump's data version and the bytes kept.
+
+use std::{path::Path, time::Duration};
+
+use jiff::{SignedDuration, Timestamp};
+use kube::api::{DynamicObject, ListParams};
+use ob_backup_operator::logical::retention::{KeptDump, finished_dumps};
+use serde_json::{Value, json};
+
+use crate::{
+    logical_backup::{PASSWORD, engine, secrets},
+    support::{
+        cluster::{api_for, eventually},
+        logical_schema::Workload,
+        world::World,
+    },
+};
+
+/// Simulated seconds per real second.
+const SPEED: f64 = 1200.0;
+const PERIOD_HOURS: i64 = 4;
+const WINDOW_HOURS: i64 = 8;
+
+/// The finished dumps in a tenant's directory on the share, oldest first.
+async fn dumps_on(dir: &Path) -> Vec<KeptDump> {
+    std::fs::create_dir_all(dir).expect("the tenant's directory");
+    let storage =
+        opendal::Operator::new(opendal::services::Fs::default().root(&dir.to_string_lossy()))
+            .expect("fs");
+    finished_dumps(&storage).await.expect("listed")
+}
+
+/// The events of the namespace with `reason` about objects whose name starts with `regarding`.
+async fn events(world: &World, reason: &str, regarding: &str) -> Vec<DynamicObject> {
+    let (events, _) = api_for(
+        &world.admin,
+        &world.namespace,
+        &json!({"apiVersion": "events.k8s.io/v1", "kind": "Event"}),
+    );
+    let items = events
+        .list(&ListParams::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    items
+        .into_iter()
+        .filter(|e| {
+            e.data["reason"] == reason
+                && e.data["regarding"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with(regarding))
+        })
+        .collect()
+}
+
+fn time(value: &Value) -> Option<Timestamp> {
+    value.as_str()?.parse().ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
+    let Some(server) = engine().await else { return };
+    let start = (Timestamp::now(), SPEED);
+    let Some((world, share)) =
+        World::with_file_share_at("logical-strategy", &["tenant1"], 0, start, true).await
+    else {
+        return;
+    };
+    secrets(&world, server, PASSWORD).await;
+    let workload = Workload::create(server, "e2e_sched", 300).await;
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "dumps"},
+            "spec": {
+                "cluster": {"name": "engine", "connectionSecret": "engine"},
+                "tenants": ["tenant1"],
+                "method": "Logical",
+                "logical": {"credentialsSecret": "dumper", "databases": workload.databases(), "parallel": 2},
+                "dataDestination": {"uri": "file:///backup/dumps"},
+                "schedule": {
+                    "timeZone": "UTC",
+                    "full": format!("0 */{PERIOD_HOURS} * * *"),
+                    "startingDeadlineSeconds": 7200,
+                },
+                "retention": {"recoveryWindow": format!("{WINDOW_HOURS}h"), "successfulTasksHistoryLimit": 2},
+            },
+        }))
+        .await;
+    let tenant_dir = share.join("backup/dumps/tenant1");
+    // Five runs (every 4 simulated hours): the first dumps have outlived the window by then. Repeated
+    // expiries are one Event with a count (the recorder folds them into a series).
+    let expired = eventually(
+        "five dumps taken and one deleted for its age",
+        Duration::from_secs(180),
+        || async {
+            let taken = events(&world, "Completed", "dumps-tenant1-full-")
+                .await
+                .len();
+            let expired = events(&world, "DumpExpired", "dumps").await;
+            (taken >= 5 && !expired.is_empty()).then_some(expired)
+        },
+    )
+    .await;
+    for event in &expired {
+        let note = event.data["note"].as_str().unwrap_or_default();
+        assert!(
+            note.contains("file:///backup/dumps/tenant1/logical/dumps-tenant1-full-"),
+            "{note}"
+        );
+        assert!(!note.contains(PASSWORD), "{note}");
+    }
+    // What is kept began within the window, give or take a run (the sweep follows each run).
+    let kept = dumps_on(&tenant_dir).await;
+    let oldest_allowed =
+        world.sim_now() - SignedDuration::from_hours(WINDOW_HOURS + PERIOD_HOURS + 1);
+    assert!(
+        !kept.is_empty() && kept.len() <= 4,
+        "{} dumps kept of 5 or more: {kept:?}",
+        kept.len()
+    );
+    assert!(
+        kept.iter().all(|d| d.started_at >= oldest_allowed),
+        "{kept:?} (oldest allowed {oldest_allowed})"
+    );
+    assert!(
+        !tenant_dir.join("tenant1").exists(),
+        "a dump through the strategy lies in the tenant's directory once"
+    );
+
+    // The runs are the strategy's logical BackupTasks; finished ones beyond the history limit are pruned.
+    let tasks = eventually(
+        "finished tasks pruned to the limit",
+        Duration::from_secs(60),
+        || async {
+            let tasks = world.list("BackupTask").await;
+            let completed = tasks
+                .iter()
+                .filter(|t| t.data["status"]["phase"] == "Completed")
+                .count();
+            (completed >= 1 && completed <= 2).then_some(tasks)
+        },
+    )
+    .await;
+    for task in &tasks {
+        let spec = &task.data["spec"];
+        assert_eq!(spec["method"], "Logical", "{spec}");
+        assert_eq!(spec["strategyRef"]["name"], "dumps", "{spec}");
+        assert_eq!(spec["logical"]["credentialsSecret"], "dumper", "{spec}");
+        assert_eq!(
+            spec["logical"]["databases"],
+            json!(workload.databases()),
+            "{spec}"
+        );
+        assert!(
+            task.data["status"]["phase"] != "Failed",
+            "{}",
+            task.data["status"]
+        );
+    }
+
+    // Paused, the strategy takes no more dumps; as time runs on, every dump but the newest expires, and the
+    // newest stays however old it gets.
+    world
+        .patch_spec("BackupStrategy", "dumps", json!({"suspend": true}))
+        .await;
+    eventually(
+        "the running dump to end",
+        Duration::from_secs(60),
+        || async {
+            let tasks = world.list("BackupTask").await;
+            tasks
+                .iter()
+                .all(|t| {
+                    ["Completed", "Failed", "Canceled"]
+                        .contains(&t.data["status"]["phase"].as_str().unwrap_or(""))
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    let newest = dumps_on(&tenant_dir).await.pop().expect("a dump");
+    let only = eventually(
+        "only the newest dump left",
+        Duration::from_secs(120),
+        || async {
+            let kept = dumps_on(&tenant_dir).await;
+            (kept.len() == 1).then_some(kept)
+        },
+    )
+    .await;
+    assert_eq!(only[0].directory, newest.directory);
+    world
+        .sim_until(newest.started_at + SignedDuration::from_hours(2 * WINDOW_HOURS))
+        .await;
+    let status = eventually(
+        "the overview of what is kept",
+        Duration::from_secs(60),
+        || async {
+            let status = world.status("BackupStrategy", "dumps").await;
+            let tenant = &status["tenants"][0];
+            let matches = time(&tenant["lastDataBackupTime"])
+                == Some(Timestamp::from_second(newest.snapshot_at.as_second()).expect("time"))
+                && tenant["dataBackupBytes"] == json!(newest.stored_bytes);
+            matches.then_some(status)
+        },
+    )
+    .await;
+    assert_eq!(status["phase"], "Paused", "{status}");
+    assert_eq!(dumps_on(&tenant_dir).await, only, "the newest dump stays");
+    assert_eq!(
+        time(&status["lastDataBackupTime"]),
+        time(&status["tenants"][0]["lastDataBackupTime"])
+    );
+    world.done().await;
+}
