@@ -143,7 +143,7 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
                 .iter()
                 .filter(|t| t.data["status"]["phase"] == "Completed")
                 .count();
-            (completed >= 1 && completed <= 2).then_some(tasks)
+            (1..=2).contains(&completed).then_some(tasks)
         },
     )
     .await;
