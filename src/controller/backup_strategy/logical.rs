@@ -118,7 +118,6 @@ async fn sweep(
     let window = window_of(strategy);
     let mut deleted = Vec::new();
     for dump in retention::expired(&dumps, window, now) {
-        crate::crash::point("logical-strategy/before-expire");
         if let Err(error) = retention::delete(&storage, &dump.directory).await {
             return Ok(Err(error));
         }
