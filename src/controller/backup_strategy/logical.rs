@@ -22,8 +22,8 @@ use kube::{
 };
 
 use super::{
-    children, desired_status, exclusive, plan, record_metrics, spec_problems,
-    summary::{DESTINATION_READY, RETENTION_APPLIED, size_display},
+    children, desired_status, first_checks, plan, record_metrics,
+    summary::{DESTINATION_READY, RETENTION_APPLIED, scheduled, size_display},
 };
 use crate::{
     api::{
@@ -35,8 +35,7 @@ use crate::{
         conditions::{Health, api_time, condition, with_extra},
         next_action,
         reason::Reason,
-        references::{self, ReferenceCheck},
-        status,
+        references, status,
     },
     logical::retention::{self, KeptDump},
     storage::StorageError,
@@ -52,13 +51,7 @@ pub async fn reconcile(
     namespace: String,
 ) -> Result<Action, Error> {
     let spec = &strategy.spec;
-    let mut check = ReferenceCheck::new(&ctx, &namespace);
-    check.problems = spec_problems(&strategy);
-    check
-        .problems
-        .extend(exclusive::check(&ctx, &namespace, &strategy).await?);
-    check.cluster(&spec.cluster).await?;
-    check.destination(&spec.data_destination).await?;
+    let mut check = first_checks(&ctx, &namespace, &strategy).await?;
     if let Some(logical) = &spec.logical {
         check.tenant_user(&logical.credentials_secret).await?;
     }
@@ -267,29 +260,11 @@ fn conditions(
 ) -> Vec<Condition> {
     let generation = strategy.metadata.generation;
     let window = &strategy.spec.retention.recovery_window;
-    let scheduled = match (strategy.spec.suspend, next) {
-        (true, _) => condition(
-            super::summary::SCHEDULED,
-            false,
-            Reason::Suspended,
-            "logical backups are paused",
-            generation,
-        ),
-        (false, Some(at)) => condition(
-            super::summary::SCHEDULED,
-            true,
-            Reason::Scheduled,
-            &format!("next logical backup at {}", api_time(at).0),
-            generation,
-        ),
-        (false, None) => condition(
-            super::summary::SCHEDULED,
-            false,
-            Reason::NoNextRun,
-            "the schedule has no next run",
-            generation,
-        ),
-    };
+    let scheduled = scheduled(
+        strategy,
+        next,
+        ("logical backups are paused", "logical backup"),
+    );
     let (destination, retention) = match unreadable {
         None => (
             condition(

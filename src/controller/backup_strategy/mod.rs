@@ -77,13 +77,7 @@ impl Reconcile for BackupStrategy {
         if spec.method == crate::api::backup_strategy::BackupMethod::Logical {
             return logical::reconcile(strategy, ctx, namespace).await;
         }
-        let mut check = ReferenceCheck::new(&ctx, &namespace);
-        check.problems = spec_problems(&strategy);
-        check
-            .problems
-            .extend(exclusive::check(&ctx, &namespace, &strategy).await?);
-        check.cluster(&spec.cluster).await?;
-        check.destination(&spec.data_destination).await?;
+        let mut check = first_checks(&ctx, &namespace, &strategy).await?;
         if let Some(log) = &spec.log_destination {
             check.destination(log).await?;
         }
@@ -194,6 +188,23 @@ impl Reconcile for BackupStrategy {
             .statements
             .requeue(&object, Some(next.clamp(floor, bound.max(floor)))))
     }
+}
+
+/// What every strategy is checked for first: its spec, its claim on its tenants, its cluster's connection
+/// Secret and its data destination.
+async fn first_checks<'a>(
+    ctx: &'a Context,
+    namespace: &'a str,
+    strategy: &BackupStrategy,
+) -> Result<ReferenceCheck<'a>, Error> {
+    let mut check = ReferenceCheck::new(ctx, namespace);
+    check.problems = spec_problems(strategy);
+    check
+        .problems
+        .extend(exclusive::check(ctx, namespace, strategy).await?);
+    check.cluster(&strategy.spec.cluster).await?;
+    check.destination(&strategy.spec.data_destination).await?;
+    Ok(check)
 }
 
 /// The overview as metrics: each tenant's newest recoverable window and storage, on the first destinations

@@ -248,29 +248,14 @@ pub fn strategy_status(
         .into_iter()
         .chain(plan.next_incremental)
         .min();
-    extra.push(match (strategy.spec.suspend, next_run) {
-        (true, _) => condition(
-            SCHEDULED,
-            false,
-            Reason::Suspended,
+    extra.push(scheduled(
+        strategy,
+        next_run,
+        (
             "data backups are paused; log archiving keeps running",
-            generation,
+            "data backup",
         ),
-        (false, Some(at)) => condition(
-            SCHEDULED,
-            true,
-            Reason::Scheduled,
-            &format!("next data backup at {}", api_time(at).0),
-            generation,
-        ),
-        (false, None) => condition(
-            SCHEDULED,
-            false,
-            Reason::NoNextRun,
-            "the schedule has no next run",
-            generation,
-        ),
-    });
+    ));
     // Ready means "configured as declared": GitOps tools (kstatus, Argo CD) then see the strategy as
     // current, also while it waits for its first scheduled run.
     let reachable = matches!(observation, Observation::Seen { .. });
@@ -329,6 +314,32 @@ pub fn strategy_status(
         last_schedule_time: plan.last_schedule.map(api_time),
         tenants: tenant_lines,
         second_backup: findings.second.clone(),
+    }
+}
+
+/// The `Scheduled` condition: when the next run (`what`) is, or why there is none (`paused` while suspended).
+pub(super) fn scheduled(
+    strategy: &BackupStrategy,
+    next_run: Option<Timestamp>,
+    (paused, what): (&str, &str),
+) -> Condition {
+    let generation = strategy.metadata.generation;
+    match (strategy.spec.suspend, next_run) {
+        (true, _) => condition(SCHEDULED, false, Reason::Suspended, paused, generation),
+        (false, Some(at)) => condition(
+            SCHEDULED,
+            true,
+            Reason::Scheduled,
+            &format!("next {what} at {}", api_time(at).0),
+            generation,
+        ),
+        (false, None) => condition(
+            SCHEDULED,
+            false,
+            Reason::NoNextRun,
+            "the schedule has no next run",
+            generation,
+        ),
     }
 }
 

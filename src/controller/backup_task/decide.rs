@@ -543,35 +543,15 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     use super::*;
-    use crate::{
-        api::{BackupTaskSpec, backup_task::BackupMode, common::ClusterConnection},
-        oceanbase::{ArchiveRound, BackupProgress, BackupSetRow, TenantRow},
-    };
+    use crate::oceanbase::{ArchiveRound, BackupProgress, BackupSetRow, TenantRow};
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + seconds).expect("time")
     }
 
     fn task() -> BackupTask {
-        let mut task = BackupTask::new(
-            "t",
-            BackupTaskSpec {
-                strategy_ref: None,
-                cluster: Some(ClusterConnection {
-                    name: "obcluster".into(),
-                    connection_secret: "ob".into(),
-                }),
-                data_destination: None,
-                tenant: "tenant1".into(),
-                mode: BackupMode::Full,
-                plus_archivelog: false,
-                method: Default::default(),
-                logical: None,
-                cancel: false,
-            },
-        );
+        let mut task = super::super::sample_task(None);
         task.metadata.uid = Some("uid-1".into());
-        task.metadata.generation = Some(1);
         task
     }
 

@@ -348,32 +348,13 @@ fn dump_status(progress: &Progress) -> LogicalDumpStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{BackupTaskSpec, backup_task::BackupMode, common::ClusterConnection};
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + seconds).expect("time")
     }
 
     fn task() -> BackupTask {
-        let mut task = BackupTask::new(
-            "dump",
-            BackupTaskSpec {
-                strategy_ref: None,
-                cluster: Some(ClusterConnection {
-                    name: "obcluster".into(),
-                    connection_secret: "ob".into(),
-                }),
-                data_destination: None,
-                tenant: "tenant1".into(),
-                mode: BackupMode::Full,
-                plus_archivelog: false,
-                method: Default::default(),
-                logical: None,
-                cancel: false,
-            },
-        );
-        task.metadata.generation = Some(1);
-        task
+        super::super::sample_task(None)
     }
 
     fn unreachable() -> JobState {

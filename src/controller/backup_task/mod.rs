@@ -314,6 +314,36 @@ impl Task for BackupTask {
     }
 }
 
+/// A full physical BackupTask `t` of tenant1 at generation 1: through strategy `strategy`, or on cluster
+/// `obcluster` (connection Secret `ob`) without one.
+#[cfg(test)]
+pub(crate) fn sample_task(strategy: Option<&str>) -> BackupTask {
+    use crate::api::{
+        BackupTaskSpec,
+        backup_task::BackupMode,
+        common::{ClusterConnection, StrategyReference},
+    };
+    let mut task = BackupTask::new(
+        "t",
+        BackupTaskSpec {
+            strategy_ref: strategy.map(|name| StrategyReference { name: name.into() }),
+            cluster: strategy.is_none().then(|| ClusterConnection {
+                name: "obcluster".into(),
+                connection_secret: "ob".into(),
+            }),
+            data_destination: None,
+            tenant: "tenant1".into(),
+            mode: BackupMode::Full,
+            plus_archivelog: false,
+            method: Default::default(),
+            logical: None,
+            cancel: false,
+        },
+    );
+    task.metadata.generation = Some(1);
+    task
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -325,11 +355,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        api::{
-            BackupTaskPhase, BackupTaskSpec,
-            backup_task::BackupMode,
-            common::{StrategyReference, TaskSource},
-        },
+        api::{BackupTaskPhase, common::TaskSource},
         controller::{
             conditions::{READY, RECONCILING, STALLED},
             status,
@@ -337,24 +363,7 @@ mod tests {
     };
 
     fn task() -> BackupTask {
-        let mut task = BackupTask::new(
-            "t",
-            BackupTaskSpec {
-                strategy_ref: Some(StrategyReference {
-                    name: "demo".into(),
-                }),
-                cluster: None,
-                data_destination: None,
-                tenant: "tenant1".into(),
-                mode: BackupMode::Full,
-                plus_archivelog: false,
-                method: Default::default(),
-                logical: None,
-                cancel: false,
-            },
-        );
-        task.metadata.generation = Some(1);
-        task
+        sample_task(Some("demo"))
     }
 
     fn at(seconds: i64) -> Timestamp {
