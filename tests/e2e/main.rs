@@ -15,6 +15,7 @@ mod logical_backup;
 mod logical_strategy;
 mod oceanbase_client;
 mod ownership;
+mod plugin;
 mod randomized;
 mod randomized_cluster;
 mod recovery;

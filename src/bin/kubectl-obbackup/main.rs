@@ -1,0 +1,235 @@
+//! `kubectl obbackup`: the console's backup pages in the terminal (README, "kubectl obbackup"). On PATH as
+//! `kubectl-obbackup`, kubectl runs it as `kubectl obbackup …`; it reads the API with the user's kubeconfig
+//! and the operator's own API types.
+
+mod render;
+mod status;
+mod tasks;
+
+use std::{io::IsTerminal, process::ExitCode};
+
+use clap::{CommandFactory, Parser, Subcommand};
+use kube::{Api, Client, Resource, ResourceExt, api::ListParams};
+use ob_backup_operator::api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask};
+use serde::de::DeserializeOwned;
+
+use render::{Clock, Format, list};
+use tasks::{Filter, TaskTab};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kubectl-obbackup",
+    bin_name = "kubectl obbackup",
+    about = "OceanBase backup and recovery, as the console shows it"
+)]
+struct Cli {
+    /// Namespace (default: the kubeconfig context's).
+    #[arg(short, long, global = true)]
+    namespace: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long, global = true)]
+    all_namespaces: bool,
+    /// Output: a table for people, or the API objects as a JSON or YAML List for scripts.
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    /// Show times in UTC (default: the local time zone).
+    #[arg(long, global = true)]
+    utc: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The backup overview: each strategy's status, method, size, last data backup, log checkpoint and
+    /// delay, each tenant's, the conditions that are not healthy, and second copies.
+    Status {
+        /// One strategy (default: every strategy).
+        strategy: Option<String>,
+    },
+    /// The task tabs: data backup, log backup, cleanup or recovery tasks, newest first.
+    Tasks {
+        #[arg(value_enum, default_value_t = Tab::Data)]
+        tab: Tab,
+        /// Only tasks started within this long, e.g. 24h, 7d or 30d.
+        #[arg(long, conflicts_with = "from")]
+        since: Option<String>,
+        /// Only tasks started at or after this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
+        #[arg(long)]
+        from: Option<String>,
+        /// Only tasks started at or before this time (RFC 3339).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only tasks in this status, e.g. Failed.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only tasks of this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Prints a shell completion script, e.g. `kubectl-obbackup completion bash > /etc/bash_completion.d/obbackup`.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The console's task tabs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Tab {
+    Data,
+    Log,
+    Cleanup,
+    Recovery,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Completion { shell } = cli.command {
+        clap_complete::generate(
+            shell,
+            &mut Cli::command(),
+            "kubectl-obbackup",
+            &mut std::io::stdout(),
+        );
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&e.to_string()),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+async fn run(cli: Cli) -> Result<String, String> {
+    // kube's TLS is rustls with ring; the process picks the provider once.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = Client::try_default()
+        .await
+        .map_err(|e| format!("cannot reach the cluster with the kubeconfig: {e}"))?;
+    let scope = Scope {
+        namespace: (!cli.all_namespaces)
+            .then(|| cli.namespace.clone())
+            .map(|n| n.unwrap_or_else(|| client.default_namespace().to_string())),
+        client,
+    };
+    let clock = Clock::new(cli.utc);
+    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    match cli.command {
+        Command::Status { strategy } => {
+            let mut strategies: Vec<BackupStrategy> = scope.list().await?;
+            if let Some(name) = &strategy {
+                strategies.retain(|s| s.metadata.name.as_ref() == Some(name));
+                if strategies.is_empty() {
+                    return Err(format!("no BackupStrategy {name} in {}", scope.describe()));
+                }
+            }
+            match cli.output {
+                Format::Table => Ok(status::overview(&strategies, &clock, colour)),
+                format => list(&strategies, format),
+            }
+        }
+        Command::Tasks {
+            tab,
+            since,
+            from,
+            to,
+            status,
+            tenant,
+        } => {
+            let mut filter = Filter::new(
+                since.as_deref(),
+                from.as_deref(),
+                to.as_deref(),
+                jiff::Timestamp::now(),
+            )?;
+            filter.status = status;
+            filter.tenant = tenant;
+            let (format, clock) = (cli.output, &clock);
+            match tab {
+                Tab::Data => show::<BackupTask>(&scope, &filter, clock, format, colour).await,
+                Tab::Log => show::<LogBackup>(&scope, &filter, clock, format, colour).await,
+                Tab::Cleanup => show::<CleanupTask>(&scope, &filter, clock, format, colour).await,
+                Tab::Recovery => show::<RecoveryTask>(&scope, &filter, clock, format, colour).await,
+            }
+        }
+        Command::Completion { .. } => Ok(String::new()),
+    }
+}
+
+/// Where objects are read: one namespace, or all.
+struct Scope {
+    client: Client,
+    namespace: Option<String>,
+}
+
+impl Scope {
+    async fn list<K>(&self) -> Result<Vec<K>, String>
+    where
+        K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+            + Clone
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api: Api<K> = match &self.namespace {
+            Some(namespace) => Api::namespaced(self.client.clone(), namespace),
+            None => Api::all(self.client.clone()),
+        };
+        let mut items = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| format!("cannot list {}: {e}", K::plural(&())))?
+            .items;
+        items.sort_by_key(|o| (o.meta().namespace.clone(), o.meta().name.clone()));
+        Ok(items)
+    }
+
+    fn describe(&self) -> String {
+        self.namespace
+            .as_ref()
+            .map_or_else(|| "any namespace".into(), |n| format!("namespace {n}"))
+    }
+}
+
+async fn show<T>(
+    scope: &Scope,
+    filter: &Filter,
+    clock: &Clock,
+    format: Format,
+    colour: bool,
+) -> Result<String, String>
+where
+    T: TaskTab
+        + kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let all: Vec<T> = scope.list().await?;
+    let (table, shown) = tasks::table(&all, filter, clock);
+    match format {
+        Format::Table if shown.is_empty() => Ok(format!(
+            "No {} in {} match.\n",
+            T::plural(&()),
+            scope.describe()
+        )),
+        Format::Table if scope.namespace.is_none() => Ok(table
+            .in_namespaces(shown.iter().map(|t| t.namespace().unwrap_or_default()))
+            .render(colour)),
+        Format::Table => Ok(table.render(colour)),
+        format => list(&shown, format),
+    }
+}

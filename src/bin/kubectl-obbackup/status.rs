@@ -1,0 +1,167 @@
+//! `status`: the console's Backup & Recovery overview — each strategy's status, method, backup size, last
+//! data backup, log checkpoint and delay; each tenant's; the conditions that are not healthy, with their
+//! reasons; and the second copy where one is configured.
+
+use kube::ResourceExt;
+use ob_backup_operator::api::BackupStrategy;
+
+use crate::render::{Clock, Table, or_dash};
+
+/// Whether a condition says something is wrong: `Stalled` true, or any condition but `Reconciling` false
+/// (`Ready` false included: the strategy is not as declared).
+fn unhealthy(type_: &str, status: &str) -> bool {
+    match type_ {
+        "Stalled" => status == "True",
+        "Reconciling" => false,
+        _ => status == "False",
+    }
+}
+
+/// The overview of `strategies` as text: up to four tables, each after a blank line.
+pub fn overview(strategies: &[BackupStrategy], clock: &Clock, colour: bool) -> String {
+    let mut clusters = Table::new(&[
+        "STRATEGY",
+        "CLUSTER",
+        "STATUS",
+        "METHOD",
+        "BACKUP SIZE",
+        "LAST DATA BACKUP",
+        "LOG CHECKPOINT",
+        "LOG DELAY(S)",
+        "NEXT FULL",
+    ]);
+    let mut tenants = Table::new(&[
+        "STRATEGY",
+        "TENANT",
+        "LAST DATA BACKUP",
+        "LAST FULL BACKUP",
+        "LOG CHECKPOINT",
+        "LOG DELAY(S)",
+        "DATA BYTES",
+        "LOG BYTES",
+        "RECOVERABLE FROM",
+    ]);
+    let mut problems = Table::new(&["STRATEGY", "CONDITION", "STATUS", "REASON", "MESSAGE"]);
+    let mut copies = Table::new(&[
+        "STRATEGY",
+        "LAST VERIFIED",
+        "VERIFIED SETS",
+        "REPAIRED OBJECTS",
+        "LOG CHECKPOINT",
+        "LOG DELAY(S)",
+    ]);
+    for strategy in strategies {
+        let name = strategy.name_any();
+        let status = strategy.status.clone().unwrap_or_default();
+        clusters.push(vec![
+            name.clone(),
+            strategy.spec.cluster.name.clone(),
+            or_dash(status.phase.map(|p| format!("{p:?}"))),
+            format!("{:?}", strategy.spec.method),
+            or_dash(status.backup_size.clone()),
+            clock.show(status.last_data_backup_time.as_ref()),
+            clock.show(status.log_checkpoint_time.as_ref()),
+            or_dash(status.log_delay_seconds),
+            clock.show(status.next_full_backup_time.as_ref()),
+        ]);
+        for tenant in &status.tenants {
+            tenants.push(vec![
+                name.clone(),
+                tenant.name.clone(),
+                clock.show(tenant.last_data_backup_time.as_ref()),
+                clock.show(tenant.last_full_backup_time.as_ref()),
+                clock.show(tenant.log_checkpoint_time.as_ref()),
+                or_dash(tenant.log_delay_seconds),
+                or_dash(tenant.data_backup_bytes),
+                or_dash(tenant.log_backup_bytes),
+                clock.show(tenant.recoverable_windows.first().map(|w| &w.from)),
+            ]);
+        }
+        for condition in &status.conditions {
+            if unhealthy(&condition.type_, &condition.status) {
+                problems.push(vec![
+                    name.clone(),
+                    condition.type_.clone(),
+                    condition.status.clone(),
+                    condition.reason.clone(),
+                    condition.message.clone(),
+                ]);
+            }
+        }
+        if let Some(second) = &status.second_backup {
+            copies.push(vec![
+                name.clone(),
+                clock.show(second.last_verified_at.as_ref()),
+                or_dash(second.verified_sets),
+                or_dash(second.repaired_objects),
+                clock.show(second.log_checkpoint_time.as_ref()),
+                or_dash(second.log_delay_seconds),
+            ]);
+        }
+    }
+    let mut text = clusters.render(colour);
+    for table in [tenants, problems, copies] {
+        if !table.rows.is_empty() {
+            text.push('\n');
+            text.push_str(&table.render(colour));
+        }
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_overview_shows_strategies_tenants_and_only_unhealthy_conditions() {
+        let strategy: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "demo"},
+            "spec": {
+                "cluster": {"name": "obcluster", "connectionSecret": "ob"},
+                "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+            },
+            "status": {
+                "phase": "InProgress", "backupSize": "1.0 GiB", "logDelaySeconds": 2,
+                "lastDataBackupTime": "2026-11-24T19:28:14Z",
+                "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "Scheduling", "message": "ok",
+                     "lastTransitionTime": "2026-11-24T19:00:00Z"},
+                    {"type": "Reconciling", "status": "False", "reason": "Scheduling", "message": "ok",
+                     "lastTransitionTime": "2026-11-24T19:00:00Z"},
+                    {"type": "LogBackupHealthy", "status": "False", "reason": "DelayOverThreshold",
+                     "message": "tenant1 lags 900 s", "lastTransitionTime": "2026-11-24T19:00:00Z"},
+                ],
+                "tenants": [{"name": "tenant1", "dataBackupBytes": 1073741824,
+                             "recoverableWindows": [{"from": "2026-11-24T19:00:00Z", "to": "2026-11-24T19:30:00Z"}]}],
+            },
+        }))
+        .expect("strategy");
+        let text = overview(&[strategy], &Clock::new(true), false);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].starts_with("STRATEGY   CLUSTER     STATUS       METHOD"),
+            "{text}"
+        );
+        assert!(
+            lines[1].contains("InProgress   Physical   1.0 GiB       2026-11-24 19:28:14 UTC"),
+            "{text}"
+        );
+        assert!(text.contains("tenant1"), "{text}");
+        assert!(text.contains("2026-11-24 19:00:00 UTC"), "{text}");
+        assert!(
+            text.contains("LogBackupHealthy   False    DelayOverThreshold   tenant1 lags 900 s"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Reconciling"),
+            "healthy conditions are left out: {text}"
+        );
+        assert!(
+            !text.contains("LAST VERIFIED"),
+            "no second copy configured: {text}"
+        );
+    }
+}

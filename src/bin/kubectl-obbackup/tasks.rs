@@ -1,0 +1,364 @@
+//! `tasks`: the console's task tabs — data backup, log backup, cleanup and recovery tasks — with their columns,
+//! filtered by time (Last 24 Hours / 7 Days / 30 Days, or a custom range), status and tenant.
+
+use jiff::{SignedDuration, Timestamp};
+use kube::{Resource, ResourceExt};
+use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask};
+
+use crate::render::{Clock, Table, or_dash};
+
+/// A kind of task as its tab shows it.
+pub trait TaskTab: Resource<DynamicType = ()> + Clone + serde::Serialize {
+    const HEADERS: &'static [&'static str];
+    fn tenant(&self) -> &str;
+    fn phase(&self) -> Option<String>;
+    /// When it started (its object's creation until it did): what the time filters look at.
+    fn started(&self) -> Option<Timestamp>;
+    fn row(&self, clock: &Clock) -> Vec<String>;
+}
+
+fn created<K: Resource>(object: &K) -> Option<Timestamp> {
+    object.meta().creation_timestamp.as_ref().map(|t| t.0)
+}
+
+fn label<T: std::fmt::Debug>(phase: Option<T>) -> Option<String> {
+    phase.map(|p| format!("{p:?}"))
+}
+
+impl TaskTab for BackupTask {
+    const HEADERS: &'static [&'static str] = &[
+        "NAME",
+        "CLUSTER",
+        "TENANT",
+        "METHOD",
+        "MODE",
+        "BACKUP SET",
+        "SOURCE",
+        "START",
+        "END",
+        "STATUS",
+        "PROGRESS",
+        "SECOND BACKUP",
+    ];
+    fn tenant(&self) -> &str {
+        &self.spec.tenant
+    }
+    fn phase(&self) -> Option<String> {
+        label(self.status.as_ref().and_then(|s| s.phase))
+    }
+    fn started(&self) -> Option<Timestamp> {
+        let status = self.status.as_ref();
+        status
+            .and_then(|s| s.started_at.as_ref().map(|t| t.0))
+            .or_else(|| created(self))
+    }
+    fn row(&self, clock: &Clock) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        vec![
+            self.name_any(),
+            or_dash(status.cluster_name),
+            self.spec.tenant.clone(),
+            format!("{:?}", self.spec.method),
+            format!("{:?}", self.spec.mode),
+            or_dash(status.backup_set_id),
+            or_dash(label(status.source)),
+            clock.show(status.started_at.as_ref()),
+            clock.show(status.ended_at.as_ref()),
+            or_dash(self.phase()),
+            or_dash(status.progress.map(|p| format!("{p}%"))),
+            or_dash(label(status.second_backup.and_then(|s| s.phase))),
+        ]
+    }
+}
+
+impl TaskTab for LogBackup {
+    const HEADERS: &'static [&'static str] = &[
+        "NAME",
+        "CLUSTER",
+        "TENANT",
+        "DESIRED",
+        "START",
+        "CHECKPOINT",
+        "DELAY(S)",
+        "STATUS",
+    ];
+    fn tenant(&self) -> &str {
+        &self.spec.tenant
+    }
+    fn phase(&self) -> Option<String> {
+        label(self.status.as_ref().and_then(|s| s.phase))
+    }
+    fn started(&self) -> Option<Timestamp> {
+        let status = self.status.as_ref();
+        status
+            .and_then(|s| s.start_time.as_ref().map(|t| t.0))
+            .or_else(|| created(self))
+    }
+    fn row(&self, clock: &Clock) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        vec![
+            self.name_any(),
+            or_dash(status.cluster_name),
+            self.spec.tenant.clone(),
+            format!("{:?}", self.spec.desired_state),
+            clock.show(status.start_time.as_ref()),
+            clock.show(status.checkpoint_time.as_ref()),
+            or_dash(status.delay_seconds),
+            or_dash(self.phase()),
+        ]
+    }
+}
+
+impl TaskTab for CleanupTask {
+    const HEADERS: &'static [&'static str] = &[
+        "NAME", "CLUSTER", "TENANT", "JOB ID", "SOURCE", "START", "END", "STATUS",
+    ];
+    fn tenant(&self) -> &str {
+        &self.spec.tenant
+    }
+    fn phase(&self) -> Option<String> {
+        label(self.status.as_ref().and_then(|s| s.phase))
+    }
+    fn started(&self) -> Option<Timestamp> {
+        let status = self.status.as_ref();
+        status
+            .and_then(|s| s.started_at.as_ref().map(|t| t.0))
+            .or_else(|| created(self))
+    }
+    fn row(&self, clock: &Clock) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        vec![
+            self.name_any(),
+            or_dash(status.cluster_name),
+            self.spec.tenant.clone(),
+            or_dash(status.job_id),
+            or_dash(label(status.source)),
+            clock.show(status.started_at.as_ref()),
+            clock.show(status.ended_at.as_ref()),
+            or_dash(self.phase()),
+        ]
+    }
+}
+
+impl TaskTab for RecoveryTask {
+    const HEADERS: &'static [&'static str] = &[
+        "NAME",
+        "SOURCE TENANT",
+        "TARGET CLUSTER",
+        "TARGET TENANT",
+        "RECOVERY TIME",
+        "START",
+        "END",
+        "STATUS",
+        "PROGRESS",
+    ];
+    fn tenant(&self) -> &str {
+        &self.spec.source.tenant
+    }
+    fn phase(&self) -> Option<String> {
+        label(self.status.as_ref().and_then(|s| s.phase))
+    }
+    fn started(&self) -> Option<Timestamp> {
+        let status = self.status.as_ref();
+        status
+            .and_then(|s| s.started_at.as_ref().map(|t| t.0))
+            .or_else(|| created(self))
+    }
+    fn row(&self, clock: &Clock) -> Vec<String> {
+        let status = self.status.clone().unwrap_or_default();
+        vec![
+            self.name_any(),
+            self.spec.source.tenant.clone(),
+            self.spec.target.cluster.name.clone(),
+            self.spec.target.tenant.clone(),
+            clock.show(status.recovery_time.as_ref()),
+            clock.show(status.started_at.as_ref()),
+            clock.show(status.ended_at.as_ref()),
+            or_dash(self.phase()),
+            or_dash(status.progress.map(|p| format!("{p}%"))),
+        ]
+    }
+}
+
+/// Which tasks to show.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Started at or after this.
+    pub from: Option<Timestamp>,
+    /// Started at or before this.
+    pub to: Option<Timestamp>,
+    /// Phase, any case.
+    pub status: Option<String>,
+    /// Tenant, any case (OceanBase tenant names ignore case).
+    pub tenant: Option<String>,
+}
+
+impl Filter {
+    /// `--since 24h|7d|30d` (any whole number of s, m, h or d) before `now`, or `--from` / `--to` times.
+    pub fn new(
+        since: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Self, String> {
+        let time = |flag: &str, text: &str| {
+            text.parse::<Timestamp>().map_err(|e| {
+                format!("{flag} {text:?} is not a time like 2026-11-24T19:00:00Z ({e})")
+            })
+        };
+        let since = since
+            .map(|s| {
+                ob_backup_operator::api::common::parse_duration(s)
+                    .filter(|d| *d > SignedDuration::ZERO)
+                    .ok_or_else(|| format!("--since {s:?} is not a duration like 24h, 7d or 30d"))
+            })
+            .transpose()?;
+        let from = match (since, from) {
+            (Some(_), Some(_)) => return Err("use --since or --from, not both".into()),
+            (Some(span), None) => Some(now.saturating_sub(span).map_err(|e| e.to_string())?),
+            (None, Some(text)) => Some(time("--from", text)?),
+            (None, None) => None,
+        };
+        let to = to.map(|t| time("--to", t)).transpose()?;
+        if let (Some(from), Some(to)) = (from, to)
+            && from > to
+        {
+            return Err(format!("--from {from} is after --to {to}"));
+        }
+        Ok(Self {
+            from,
+            to,
+            status: None,
+            tenant: None,
+        })
+    }
+
+    pub fn admits<T: TaskTab>(&self, task: &T) -> bool {
+        let started = task.started();
+        let in_range = match (started, self.from, self.to) {
+            (None, None, None) => true,
+            (None, _, _) => false,
+            (Some(at), from, to) => from.is_none_or(|f| at >= f) && to.is_none_or(|t| at <= t),
+        };
+        in_range
+            && self.status.as_ref().is_none_or(|s| {
+                task.phase()
+                    .is_some_and(|phase| phase.eq_ignore_ascii_case(s))
+            })
+            && self
+                .tenant
+                .as_ref()
+                .is_none_or(|t| task.tenant().eq_ignore_ascii_case(t))
+    }
+}
+
+/// The tasks `filter` admits, newest first, as a table.
+pub fn table<T: TaskTab>(tasks: &[T], filter: &Filter, clock: &Clock) -> (Table, Vec<T>) {
+    let mut shown: Vec<T> = tasks
+        .iter()
+        .filter(|t| filter.admits(*t))
+        .cloned()
+        .collect();
+    shown.sort_by_key(|t| std::cmp::Reverse((t.started(), t.name_any())));
+    let mut table = Table::new(T::HEADERS);
+    for task in &shown {
+        table.push(task.row(clock));
+    }
+    (table, shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(name: &str, tenant: &str, started: &str, phase: &str) -> BackupTask {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": name, "creationTimestamp": "2026-11-01T00:00:00Z"},
+            "spec": {"cluster": {"name": "ob", "connectionSecret": "ob"}, "tenant": tenant, "mode": "Full"},
+            "status": {"phase": phase, "startedAt": started, "clusterName": "ob", "backupSetId": 3,
+                       "source": "Manual", "progress": 100},
+        }))
+        .expect("task")
+    }
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("time")
+    }
+
+    #[test]
+    fn since_keeps_what_started_within_it_and_the_boundary_itself() {
+        let now = at("2026-11-25T12:00:00Z");
+        let tasks = [
+            task("day-old", "tenant1", "2026-11-24T12:00:00Z", "Completed"),
+            task("older", "tenant1", "2026-11-24T11:59:59Z", "Completed"),
+            task("recent", "TENANT2", "2026-11-25T11:00:00Z", "Failed"),
+        ];
+        let clock = Clock::new(true);
+        let day = Filter::new(Some("24h"), None, None, now).expect("filter");
+        let (_, shown) = table(&tasks, &day, &clock);
+        let names: Vec<String> = shown.iter().map(|t| t.name_any()).collect();
+        assert_eq!(names, ["recent", "day-old"]);
+        let failed_of_tenant2 = Filter {
+            status: Some("failed".into()),
+            tenant: Some("tenant2".into()),
+            ..Filter::default()
+        };
+        let (rendered, shown) = table(&tasks, &failed_of_tenant2, &clock);
+        assert_eq!(shown.len(), 1);
+        assert_eq!(
+            rendered.rows[0],
+            [
+                "recent",
+                "ob",
+                "TENANT2",
+                "Physical",
+                "Full",
+                "3",
+                "Manual",
+                "2026-11-25 11:00:00 UTC",
+                "-",
+                "Failed",
+                "100%",
+                "-"
+            ]
+        );
+        let range = Filter::new(
+            None,
+            Some("2026-11-24T00:00:00Z"),
+            Some("2026-11-24T11:59:59Z"),
+            now,
+        )
+        .expect("range");
+        let (_, shown) = table(&tasks, &range, &clock);
+        assert_eq!(
+            shown.iter().map(|t| t.name_any()).collect::<Vec<_>>(),
+            ["older"]
+        );
+    }
+
+    #[test]
+    fn bad_ranges_are_refused_with_what_to_write() {
+        let now = at("2026-11-25T12:00:00Z");
+        for (since, from, to, says) in [
+            (Some("yesterday"), None, None, "not a duration"),
+            (Some("0h"), None, None, "not a duration"),
+            (Some("24h"), Some("2026-11-24T00:00:00Z"), None, "not both"),
+            (
+                None,
+                Some("monday"),
+                None,
+                "--from \"monday\" is not a time",
+            ),
+            (
+                None,
+                Some("2026-11-25T00:00:00Z"),
+                Some("2026-11-24T00:00:00Z"),
+                "is after",
+            ),
+        ] {
+            let error = Filter::new(since, from, to, now).expect_err("refused");
+            assert!(error.contains(says), "{error}");
+        }
+    }
+}

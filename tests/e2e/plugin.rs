@@ -1,0 +1,267 @@
+//! `kubectl obbackup` against the real control plane, on a known history (objects whose statuses the test
+//! writes, at times relative to now): the overview and the task tabs as tables, `--since` and `--status`
+//! filters at their boundaries, `-o json` parsing back into the API types, kubectl finding the plugin on
+//! PATH, and a person's terminal (tmux): the screen shows the aligned, coloured table.
+
+use std::{path::Path, process::Command, time::Duration};
+
+use jiff::{SignedDuration, Timestamp};
+use kube::{
+    Client,
+    api::{Patch, PatchParams},
+};
+use ob_backup_operator::api::BackupTask;
+use serde_json::{Value, json};
+
+use crate::support::cluster::{ControlPlane, api_for, apply, delete_namespace, eventually};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-obbackup");
+
+/// Creates `object` and sets its status.
+async fn with_status(client: &Client, namespace: &str, object: Value, status: Value) {
+    apply(client, namespace, &object).await.expect("apply");
+    let (api, _) = api_for(client, namespace, &object);
+    let name = object["metadata"]["name"].as_str().expect("name");
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(&json!({ "status": status })),
+    )
+    .await
+    .expect("status");
+}
+
+fn task(name: &str, tenant: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+        "metadata": {"name": name},
+        "spec": {"cluster": {"name": "obcluster", "connectionSecret": "ob"}, "tenant": tenant, "mode": "Full",
+                 "dataDestination": {"uri": "file:///backup/data"}},
+    })
+}
+
+fn api_time(at: Timestamp) -> String {
+    Timestamp::from_second(at.as_second())
+        .expect("time")
+        .to_string()
+}
+
+/// The plugin's standard output for `args`, which must succeed.
+fn plugin(kubeconfig: &str, args: &[&str]) -> String {
+    let output = Command::new(PLUGIN)
+        .args(args)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("run the plugin");
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).expect("UTF-8")
+}
+
+#[tokio::test]
+async fn status_and_tasks_show_a_known_history_filtered_and_parse_back() {
+    let Some(plane) = ControlPlane::get() else {
+        return;
+    };
+    let admin = plane.admin().await;
+    let namespace = plane.namespace("plugin").await;
+    let kubeconfig = plane.admin_kubeconfig();
+    let now = Timestamp::now();
+    let ago = |hours: i64| now - SignedDuration::from_hours(hours);
+    let history = [
+        ("recent-full", "tenant1", 1, "Completed"),
+        ("nearly-a-day", "tenant1", 23, "Failed"),
+        ("over-a-day", "tenant2", 25, "Completed"),
+        ("last-week", "tenant2", 24 * 6, "Completed"),
+    ];
+    for (name, tenant, hours, phase) in history {
+        with_status(
+            &admin,
+            &namespace,
+            task(name, tenant),
+            json!({"phase": phase, "startedAt": api_time(ago(hours)), "clusterName": "obcluster",
+                   "source": "Manual", "backupSetId": hours, "progress": 100}),
+        )
+        .await;
+    }
+    with_status(
+        &admin,
+        &namespace,
+        json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "demo"},
+            "spec": {
+                "cluster": {"name": "obcluster", "connectionSecret": "ob"}, "tenants": ["tenant1"],
+                "dataDestination": {"uri": "file:///backup/data"}, "logDestination": {"uri": "file:///backup/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+            },
+        }),
+        json!({
+            "phase": "InProgress", "backupSize": "2.0 GiB", "logDelaySeconds": 3,
+            "lastDataBackupTime": api_time(ago(1)),
+            "conditions": [{"type": "Stalled", "status": "True", "reason": "SecretNotFound",
+                            "message": "Secret ob not found", "lastTransitionTime": api_time(ago(1))}],
+            "tenants": [{"name": "tenant1", "dataBackupBytes": 2147483648_i64}],
+        }),
+    )
+    .await;
+
+    // The last 24 hours, newest first; a failed filter; a week.
+    let day = plugin(
+        &kubeconfig,
+        &["-n", &namespace, "--utc", "tasks", "data", "--since", "24h"],
+    );
+    let names: Vec<&str> = day
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names, ["recent-full", "nearly-a-day"], "{day}");
+    assert!(day.starts_with("NAME "), "{day}");
+    let first = day.lines().nth(1).unwrap_or_default();
+    for cell in [
+        "obcluster",
+        "tenant1",
+        "Physical",
+        "Full",
+        "Manual",
+        "Completed",
+        "100%",
+    ] {
+        assert!(first.contains(cell), "{cell} in {first}");
+    }
+    assert!(
+        first.contains(
+            &Timestamp::from_second(ago(1).as_second())
+                .expect("t")
+                .strftime("%Y-%m-%d %H:%M:%S UTC")
+                .to_string()
+        ),
+        "{first}"
+    );
+    let failed = plugin(
+        &kubeconfig,
+        &[
+            "-n", &namespace, "--utc", "tasks", "--status", "failed", "--since", "7d",
+        ],
+    );
+    assert_eq!(failed.lines().count(), 2, "{failed}");
+    assert!(failed.contains("nearly-a-day"), "{failed}");
+    let week = plugin(
+        &kubeconfig,
+        &[
+            "-n", &namespace, "tasks", "--since", "7d", "--tenant", "TENANT2",
+        ],
+    );
+    assert_eq!(week.lines().count(), 3, "{week}");
+    let none = plugin(&kubeconfig, &["-n", &namespace, "tasks", "recovery"]);
+    assert_eq!(
+        none,
+        format!("No recoverytasks in namespace {namespace} match.\n")
+    );
+
+    // JSON parses back into the API types.
+    let json = plugin(
+        &kubeconfig,
+        &["-n", &namespace, "-o", "json", "tasks", "--since", "24h"],
+    );
+    let list: Value = serde_json::from_str(&json).expect("JSON");
+    let tasks: Vec<BackupTask> =
+        serde_json::from_value(list["items"].clone()).expect("BackupTasks");
+    assert_eq!(tasks.len(), 2);
+    assert_eq!(tasks[0].metadata.name.as_deref(), Some("recent-full"));
+
+    // The overview: the strategy, its tenant, and the condition that is not healthy.
+    let status = plugin(&kubeconfig, &["-n", &namespace, "--utc", "status"]);
+    for expected in [
+        "demo",
+        "InProgress",
+        "2.0 GiB",
+        "tenant1",
+        "2147483648",
+        "Stalled",
+        "SecretNotFound",
+        "Secret ob not found",
+    ] {
+        assert!(status.contains(expected), "{expected} in {status}");
+    }
+
+    // kubectl finds the plugin on PATH.
+    let plugin_dir = Path::new(PLUGIN).parent().expect("the plugin's directory");
+    let path = format!(
+        "{}:{}",
+        plugin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let via_kubectl = Command::new(plane.kubectl())
+        .args([
+            "obbackup", "-n", &namespace, "--utc", "tasks", "--since", "24h",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("PATH", &path)
+        .output()
+        .expect("kubectl");
+    assert_eq!(String::from_utf8_lossy(&via_kubectl.stdout), day);
+
+    // A person's terminal: tmux runs it, the screen shows the table aligned and the statuses coloured.
+    {
+        let tmux = which("tmux").expect("tmux on PATH (Debian package tmux)");
+        let session = format!("obbackup-{}", std::process::id());
+        let command = format!(
+            "KUBECONFIG={kubeconfig} {PLUGIN} -n {namespace} --utc tasks --since 24h; sleep 60"
+        );
+        let started = Command::new(&tmux)
+            .args([
+                "new-session",
+                "-d",
+                "-x",
+                "220",
+                "-y",
+                "20",
+                "-s",
+                &session,
+                &command,
+            ])
+            .status()
+            .expect("tmux");
+        assert!(started.success());
+        let screen = eventually(
+            "the table on the screen",
+            Duration::from_secs(30),
+            || async {
+                let out = Command::new(&tmux)
+                    .args(["capture-pane", "-p", "-e", "-t", &session])
+                    .output()
+                    .ok()?;
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                text.contains("nearly-a-day").then_some(text)
+            },
+        )
+        .await;
+        let _ = Command::new(&tmux)
+            .args(["kill-session", "-t", &session])
+            .status();
+        assert!(
+            screen.contains("\x1b[32mCompleted"),
+            "green on a terminal: {screen:?}"
+        );
+        assert!(
+            screen.contains("\x1b[31mFailed"),
+            "red on a terminal: {screen:?}"
+        );
+        assert!(!day.contains('\x1b'), "no colour into a pipe");
+    }
+    delete_namespace(&admin, &namespace).await;
+}
+
+fn which(tool: &str) -> Option<String> {
+    std::env::var("PATH")
+        .unwrap_or_default()
+        .split(':')
+        .map(|dir| Path::new(dir).join(tool))
+        .find(|p| p.is_file())
+        .map(|p| p.display().to_string())
+}
