@@ -16,6 +16,7 @@ mod logical_strategy;
 mod oceanbase_client;
 mod ownership;
 mod plugin;
+mod plugin_actions;
 mod randomized;
 mod randomized_cluster;
 mod recovery;

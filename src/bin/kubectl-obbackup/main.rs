@@ -2,6 +2,8 @@
 //! `kubectl-obbackup`, kubectl runs it as `kubectl obbackup …`; it reads the API with the user's kubeconfig
 //! and the operator's own API types.
 
+mod actions;
+mod cause;
 mod render;
 mod status;
 mod tasks;
@@ -67,6 +69,31 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
+    /// The console's "Back up Now": one BackupTask per tenant through the strategy (names that cannot
+    /// collide: the same second makes the same names, so running it twice makes one task per tenant).
+    BackupNow {
+        strategy: String,
+        /// The tenant to back up.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Every tenant of the strategy.
+        #[arg(long)]
+        all_tenants: bool,
+        /// An incremental backup (default: full).
+        #[arg(long)]
+        incremental: bool,
+        /// Follow the tasks to their end; fails when any does not complete.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this long, e.g. 30m (default: wait until they end).
+        #[arg(long, requires = "wait")]
+        timeout: Option<String>,
+    },
+    /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`).
+    Cancel { task: String },
+    /// The console's "View Cause": a task's status, OceanBase's error code and comment, its conditions and
+    /// events.
+    Cause { task: String },
     /// Prints a shell completion script, e.g. `kubectl-obbackup completion bash > /etc/bash_completion.d/obbackup`.
     Completion {
         #[arg(value_enum)]
@@ -167,6 +194,51 @@ async fn run(cli: Cli) -> Result<String, String> {
                 Tab::Recovery => show::<RecoveryTask>(&scope, &filter, clock, format, colour).await,
             }
         }
+        Command::BackupNow {
+            strategy,
+            tenant,
+            all_tenants,
+            incremental,
+            wait,
+            timeout,
+        } => {
+            let timeout = timeout
+                .map(|t| {
+                    ob_backup_operator::api::common::parse_duration(&t)
+                        .and_then(|d| std::time::Duration::try_from(d).ok())
+                        .ok_or_else(|| format!("--timeout {t:?} is not a duration like 30m or 2h"))
+                })
+                .transpose()?;
+            let namespace = scope.one_namespace()?;
+            let strategies: Api<BackupStrategy> = Api::namespaced(scope.client.clone(), namespace);
+            let strategy = strategies
+                .get_opt(&strategy)
+                .await
+                .map_err(|e| format!("cannot read BackupStrategy {strategy}: {e}"))?
+                .ok_or_else(|| format!("no BackupStrategy {strategy} in namespace {namespace}"))?;
+            let tenants = actions::tenants_of(&strategy, tenant.as_deref(), all_tenants)?;
+            let tasks =
+                actions::backup_now_tasks(&strategy, &tenants, incremental, jiff::Timestamp::now());
+            let api: Api<BackupTask> = Api::namespaced(scope.client.clone(), namespace);
+            let made = actions::create(&api, &tasks).await?;
+            if !wait {
+                return Ok(made);
+            }
+            // What was made shows before the wait begins.
+            print!("{made}");
+            let _ = std::io::Write::flush(&mut std::io::stdout());
+            let names: Vec<String> = tasks.iter().map(|t| t.name_any()).collect();
+            actions::wait(&api, &names, &clock, timeout).await
+        }
+        Command::Cancel { task } => {
+            actions::cancel(&scope.client, scope.one_namespace()?, &task).await
+        }
+        Command::Cause { task } => {
+            let namespace = scope.one_namespace()?;
+            let why = cause::find(&scope.client, namespace, &task).await?;
+            let events = cause::events(&scope.client, namespace, &task).await?;
+            Ok(cause::render(&task, &why, &events, &clock, colour))
+        }
         Command::Completion { .. } => Ok(String::new()),
     }
 }
@@ -196,6 +268,13 @@ impl Scope {
             .items;
         items.sort_by_key(|o| (o.meta().namespace.clone(), o.meta().name.clone()));
         Ok(items)
+    }
+
+    /// The namespace of a command that acts on one object.
+    fn one_namespace(&self) -> Result<&str, String> {
+        self.namespace
+            .as_deref()
+            .ok_or_else(|| "this command acts in one namespace: use -n, not -A".to_string())
     }
 
     fn describe(&self) -> String {

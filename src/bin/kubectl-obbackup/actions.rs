@@ -1,0 +1,297 @@
+//! The console's buttons: "Back up Now" for a whole cluster or one tenant (`backup-now`), "Cancel"
+//! (`cancel`) and "View Cause" (`cause`).
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::{
+    Api, ResourceExt,
+    api::{ListParams, Patch, PatchParams, PostParams},
+};
+use ob_backup_operator::api::{
+    BackupStrategy, BackupTask, BackupTaskSpec, CleanupTask, RecoveryTask,
+    backup_strategy::BackupMethod, backup_task::BackupMode, common::StrategyReference,
+};
+use serde_json::json;
+
+use crate::render::Clock;
+
+/// The BackupTasks "Back up Now" makes for `tenants` of `strategy` at `now`: one per tenant, named
+/// `<strategy>-<tenant>-now-<UTC second>` — two clicks in the same second make the same names, so the second
+/// makes nothing.
+pub fn backup_now_tasks(
+    strategy: &BackupStrategy,
+    tenants: &[String],
+    incremental: bool,
+    now: Timestamp,
+) -> Vec<BackupTask> {
+    let stamp = now.strftime("%Y%m%d-%H%M%S").to_string();
+    let logical = strategy.spec.method == BackupMethod::Logical;
+    tenants
+        .iter()
+        .map(|tenant| {
+            let name = ob_backup_operator::names::child_name(
+                &strategy.name_any(),
+                tenant,
+                &format!("now-{stamp}"),
+            );
+            BackupTask::new(
+                &name,
+                BackupTaskSpec {
+                    strategy_ref: Some(StrategyReference {
+                        name: strategy.name_any(),
+                    }),
+                    cluster: None,
+                    data_destination: None,
+                    tenant: tenant.clone(),
+                    mode: if incremental {
+                        BackupMode::Incremental
+                    } else {
+                        BackupMode::Full
+                    },
+                    plus_archivelog: false,
+                    method: strategy.spec.method,
+                    logical: strategy.spec.logical.clone().filter(|_| logical),
+                    cancel: false,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The tenants "Back up Now" covers: `tenant` (which the strategy must cover), or with `all` every tenant of
+/// the strategy (its list, or the tenants its overview shows when it lists none).
+pub fn tenants_of(
+    strategy: &BackupStrategy,
+    tenant: Option<&str>,
+    all: bool,
+) -> Result<Vec<String>, String> {
+    let listed = &strategy.spec.tenants;
+    let known: Vec<String> = if listed.is_empty() {
+        strategy
+            .status
+            .iter()
+            .flat_map(|s| &s.tenants)
+            .map(|t| t.name.clone())
+            .collect()
+    } else {
+        listed.clone()
+    };
+    match (tenant, all) {
+        (Some(_), true) => Err("use --tenant or --all-tenants, not both".into()),
+        (None, false) => Err("name a tenant with --tenant, or use --all-tenants".into()),
+        (Some(t), false)
+            if !listed.is_empty() && !listed.iter().any(|l| l.eq_ignore_ascii_case(t)) =>
+        {
+            Err(format!(
+                "BackupStrategy {} does not cover tenant {t} (it covers {})",
+                strategy.name_any(),
+                listed.join(", ")
+            ))
+        }
+        (Some(t), false) => Ok(vec![t.to_string()]),
+        (None, true) if known.is_empty() => Err(format!(
+            "BackupStrategy {} knows no tenant yet (its overview lists none)",
+            strategy.name_any()
+        )),
+        (None, true) => Ok(known),
+    }
+}
+
+/// Creates `tasks`; one that exists already (made in the same second) is reported, not made again.
+pub async fn create(api: &Api<BackupTask>, tasks: &[BackupTask]) -> Result<String, String> {
+    let mut out = String::new();
+    for task in tasks {
+        let name = task.name_any();
+        match api.create(&PostParams::default(), task).await {
+            Ok(_) => out.push_str(&format!("backuptask/{name} created\n")),
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                out.push_str(&format!("backuptask/{name} exists already (same second)\n"));
+            }
+            Err(e) => return Err(format!("cannot create BackupTask {name}: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Follows `names` until each has ended, printing each end; an error when any did not complete.
+pub async fn wait(
+    api: &Api<BackupTask>,
+    names: &[String],
+    clock: &Clock,
+    timeout: Option<Duration>,
+) -> Result<String, String> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let mut out = String::new();
+    let mut left: Vec<String> = names.to_vec();
+    let mut failed = Vec::new();
+    while !left.is_empty() {
+        let tasks = api
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| format!("cannot list backuptasks: {e}"))?
+            .items;
+        left.retain(|name| {
+            let Some(status) = tasks
+                .iter()
+                .find(|t| &t.name_any() == name)
+                .and_then(|t| t.status.clone())
+            else {
+                return true;
+            };
+            let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+            if !["Completed", "Failed", "Canceled"].contains(&phase.as_str()) {
+                return true;
+            }
+            out.push_str(&format!(
+                "backuptask/{name} {phase} at {}\n",
+                clock.show(status.ended_at.as_ref())
+            ));
+            if phase != "Completed" {
+                failed.push(name.clone());
+            }
+            false
+        });
+        if !left.is_empty() {
+            if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                return Err(format!(
+                    "{out}still running after the timeout: {}",
+                    left.join(", ")
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+    if failed.is_empty() {
+        Ok(out)
+    } else {
+        Err(format!(
+            "{out}did not complete: {} (see `kubectl obbackup cause NAME`)",
+            failed.join(", ")
+        ))
+    }
+}
+
+/// Sets `spec.cancel` on the BackupTask, CleanupTask or RecoveryTask `name`.
+pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Result<String, String> {
+    let patch = Patch::Merge(json!({"spec": {"cancel": true}}));
+    let params = PatchParams::default();
+    let backup: Api<BackupTask> = Api::namespaced(client.clone(), namespace);
+    let cleanup: Api<CleanupTask> = Api::namespaced(client.clone(), namespace);
+    let recovery: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
+    let found = [
+        (
+            "backuptask",
+            backup.get_opt(name).await.ok().flatten().is_some(),
+        ),
+        (
+            "cleanuptask",
+            cleanup.get_opt(name).await.ok().flatten().is_some(),
+        ),
+        (
+            "recoverytask",
+            recovery.get_opt(name).await.ok().flatten().is_some(),
+        ),
+    ];
+    let kinds: Vec<&str> = found.iter().filter(|(_, f)| *f).map(|(k, _)| *k).collect();
+    let result = match kinds.as_slice() {
+        ["backuptask"] => backup.patch(name, &params, &patch).await.map(|_| ()),
+        ["cleanuptask"] => cleanup.patch(name, &params, &patch).await.map(|_| ()),
+        ["recoverytask"] => recovery.patch(name, &params, &patch).await.map(|_| ()),
+        [] => {
+            return Err(format!(
+                "no BackupTask, CleanupTask or RecoveryTask {name} in namespace {namespace}"
+            ));
+        }
+        many => {
+            return Err(format!(
+                "{name} names a {}: cancel it with kubectl patch",
+                many.join(" and a ")
+            ));
+        }
+    };
+    result.map_err(|e| format!("cannot cancel {name}: {e}"))?;
+    Ok(format!("{}/{name} cancel requested\n", kinds[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strategy(tenants: &[&str], method: &str) -> BackupStrategy {
+        serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "demo"},
+            "spec": {
+                "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": tenants, "method": method,
+                "logical": if method == "Logical" { json!({"credentialsSecret": "dumper"}) } else { json!(null) },
+                "dataDestination": {"uri": "file:///d"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+            },
+        }))
+        .expect("strategy")
+    }
+
+    #[test]
+    fn back_up_now_makes_one_task_per_tenant_named_by_the_second() {
+        let at: Timestamp = "2026-11-25T07:01:02.900Z".parse().expect("time");
+        let strategy = strategy(&["tenant1", "Tenant_2"], "Physical");
+        let tenants = tenants_of(&strategy, None, true).expect("all");
+        let tasks = backup_now_tasks(&strategy, &tenants, false, at);
+        let names: Vec<String> = tasks.iter().map(|t| t.name_any()).collect();
+        assert_eq!(
+            names,
+            [
+                "demo-tenant1-now-20261125-070102",
+                "demo-tenant-2-now-20261125-070102"
+            ]
+        );
+        assert_eq!(tasks[1].spec.tenant, "Tenant_2");
+        assert_eq!(
+            tasks[0].spec.strategy_ref.as_ref().map(|r| r.name.as_str()),
+            Some("demo")
+        );
+        // Later in the same second: the same names; the next second: new ones.
+        let again = backup_now_tasks(
+            &strategy,
+            &tenants,
+            false,
+            "2026-11-25T07:01:02.999Z".parse().expect("t"),
+        );
+        assert_eq!(again[0].name_any(), names[0]);
+        let next = backup_now_tasks(
+            &strategy,
+            &tenants,
+            true,
+            "2026-11-25T07:01:03Z".parse().expect("t"),
+        );
+        assert_ne!(next[0].name_any(), names[0]);
+        assert_eq!(next[0].spec.mode, BackupMode::Incremental);
+    }
+
+    #[test]
+    fn a_logical_strategys_back_up_now_is_a_dump_and_tenants_are_checked() {
+        let logical = strategy(&["tenant1"], "Logical");
+        let tasks = backup_now_tasks(&logical, &["tenant1".into()], false, Timestamp::UNIX_EPOCH);
+        assert_eq!(tasks[0].spec.method, BackupMethod::Logical);
+        assert!(tasks[0].spec.logical.is_some());
+        for (tenant, all, says) in [
+            (Some("tenant9"), false, "does not cover tenant tenant9"),
+            (None, false, "name a tenant"),
+            (Some("tenant1"), true, "not both"),
+        ] {
+            let error = tenants_of(&logical, tenant, all).expect_err("refused");
+            assert!(error.contains(says), "{error}");
+        }
+        assert_eq!(
+            tenants_of(&logical, Some("TENANT1"), false).expect("any case"),
+            ["TENANT1"]
+        );
+        let every = strategy(&[], "Physical");
+        assert!(
+            tenants_of(&every, None, true)
+                .expect_err("none known")
+                .contains("knows no tenant")
+        );
+    }
+}

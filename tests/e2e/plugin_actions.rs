@@ -1,0 +1,151 @@
+//! `kubectl obbackup`'s buttons against the operator and obsim on the real control plane: "Back up Now" for
+//! every tenant makes exactly one task per tenant even when run twice in the same second; `--wait` follows
+//! the tasks to their end and fails when one fails; `cause` shows OceanBase's code and comment; `cancel`
+//! ends a running backup Canceled.
+
+use std::process::{Command, Output};
+
+use ob_backup_operator::api::{BackupTask, BackupTaskPhase};
+use serde_json::json;
+
+use crate::support::{
+    cluster::eventually,
+    simulator,
+    world::{WAIT, World, strategy},
+};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-obbackup");
+const GIB: u64 = 1 << 30;
+
+/// Runs the plugin on a blocking thread: obsim answers on this test's runtime meanwhile.
+async fn run(world: &World, args: &[&str]) -> Output {
+    let mut command = Command::new(PLUGIN);
+    command
+        .args(["-n", &world.namespace, "--utc"])
+        .args(args)
+        .env("KUBECONFIG", world.plane.admin_kubeconfig());
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("joined")
+        .expect("run the plugin")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The `-now-` tasks of the world, by name.
+async fn now_tasks(world: &World) -> Vec<String> {
+    let mut names: Vec<String> = world
+        .list("BackupTask")
+        .await
+        .into_iter()
+        .filter_map(|t| t.metadata.name)
+        .filter(|n| n.contains("-now-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
+    let Some(world) = World::new("plugin-actions", &["tenant1", "tenant2"], GIB, 30.0).await else {
+        return;
+    };
+    world
+        .apply(strategy("demo", json!({"tenants": ["tenant1", "tenant2"]})))
+        .await;
+    // Twice at once: when both runs fall in the same second they name the same tasks, and one task per
+    // tenant exists; runs straddling a second are tried again (the claim is about one second).
+    let made = eventually("two runs in one second", WAIT, || async {
+        let before = now_tasks(&world).await;
+        let both = ["backup-now", "demo", "--all-tenants"];
+        let (a, b) = tokio::join!(run(&world, &both), run(&world, &both));
+        assert!(a.status.success() && b.status.success(), "{a:?} {b:?}");
+        let names = |o: &Output| -> Vec<String> {
+            stdout(o)
+                .lines()
+                .filter_map(|l| l.split_whitespace().next())
+                .map(|n| n.trim_start_matches("backuptask/").to_string())
+                .collect()
+        };
+        let (first, second) = (names(&a), names(&b));
+        assert_eq!(first.len(), 2, "one task per tenant: {}", stdout(&a));
+        if first != second {
+            return None;
+        }
+        let created = format!("{}{}", stdout(&a), stdout(&b));
+        assert_eq!(created.matches(" created").count(), 2, "{created}");
+        assert_eq!(created.matches("exists already").count(), 2, "{created}");
+        let after = now_tasks(&world).await;
+        assert_eq!(after.len(), before.len() + 2, "{before:?} → {after:?}");
+        Some(first)
+    })
+    .await;
+    for name in &made {
+        world
+            .reaches::<BackupTask>(name, BackupTaskPhase::Completed)
+            .await;
+    }
+
+    // A failing backup: --wait says so and fails; `cause` shows OceanBase's code and comment.
+    simulator::cluster(&world.node).faults.next_backup_failure =
+        Some((None, -9082, "backup device out of space".into()));
+    let waited = run(
+        &world,
+        &["backup-now", "demo", "--tenant", "tenant2", "--wait"],
+    )
+    .await;
+    assert!(!waited.status.success(), "{waited:?}");
+    let said = String::from_utf8_lossy(&waited.stderr).into_owned();
+    assert!(
+        said.contains("Failed at") && said.contains("did not complete"),
+        "{said}"
+    );
+    let doomed = stdout(&waited)
+        .lines()
+        .next()
+        .and_then(|l| l.split_whitespace().next())
+        .map(|n| n.trim_start_matches("backuptask/").to_string())
+        .expect("the task's name");
+    let cause = run(&world, &["cause", &doomed]).await;
+    let text = stdout(&cause);
+    assert!(
+        text.starts_with(&format!("BackupTask {doomed}: Failed\n")),
+        "{text}"
+    );
+    assert!(text.contains("OceanBase error -9082:"), "{text}");
+    assert!(text.contains("backup device out of space"), "{text}");
+    assert!(text.contains("Stalled"), "the conditions: {text}");
+
+    // Cancel a running backup (one that makes no progress, so that it is still running when canceled).
+    simulator::cluster(&world.node)
+        .faults
+        .stalled
+        .push("tenant1".into());
+    let long = run(&world, &["backup-now", "demo", "--tenant", "tenant1"]).await;
+    let name = stdout(&long)
+        .split_whitespace()
+        .next()
+        .map(|n| n.trim_start_matches("backuptask/").to_string())
+        .expect("name");
+    world
+        .reaches::<BackupTask>(&name, BackupTaskPhase::InProgress)
+        .await;
+    let canceled = run(&world, &["cancel", &name]).await;
+    assert_eq!(
+        stdout(&canceled),
+        format!("backuptask/{name} cancel requested\n")
+    );
+    world
+        .reaches::<BackupTask>(&name, BackupTaskPhase::Canceled)
+        .await;
+    let missing = run(&world, &["cancel", "no-such-task"]).await;
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains("no BackupTask, CleanupTask or RecoveryTask no-such-task"),
+        "{missing:?}"
+    );
+    world.done().await;
+}
