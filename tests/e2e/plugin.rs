@@ -104,7 +104,8 @@ async fn status_and_tasks_show_a_known_history_filtered_and_parse_back() {
             "lastDataBackupTime": api_time(ago(1)),
             "conditions": [{"type": "Stalled", "status": "True", "reason": "SecretNotFound",
                             "message": "Secret ob not found", "lastTransitionTime": api_time(ago(1))}],
-            "tenants": [{"name": "tenant1", "dataBackupBytes": 2147483648_i64}],
+            "tenants": [{"name": "tenant1", "dataBackupBytes": 2147483648_i64,
+                         "recoverableWindows": [{"from": api_time(ago(5)), "to": api_time(now)}]}],
         }),
     )
     .await;
@@ -254,6 +255,40 @@ async fn status_and_tasks_show_a_known_history_filtered_and_parse_back() {
         );
         assert!(!day.contains('\x1b'), "no colour into a pipe");
     }
+    // The week's timeline: the window up to now, the data backup that opened it, nothing a week before.
+    with_status(
+        &admin,
+        &namespace,
+        json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": "through-demo"},
+            "spec": {"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": "Full"},
+        }),
+        json!({"phase": "Completed", "endedAt": api_time(ago(5))}),
+    )
+    .await;
+    let week = plugin(&kubeconfig, &["-n", &namespace, "--utc", "windows", "demo"]);
+    let days: Vec<&str> = week.lines().skip(2).take(7).collect();
+    assert_eq!(days.len(), 7, "{week}");
+    let today = now
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .strftime("%a %m-%d")
+        .to_string();
+    assert!(days[6].starts_with(&today), "the week ends today: {week}");
+    // The lines of days (not the legend) hold the window and the backup.
+    let cells = days.join("");
+    assert!(cells.contains('◆') && cells.contains('█'), "{week}");
+    assert!(days[..5].iter().all(|d| !d.contains('█')), "{week}");
+    let before = plugin(
+        &kubeconfig,
+        &["-n", &namespace, "--utc", "windows", "demo", "--week", "-1"],
+    );
+    let before_days = before.lines().skip(2).take(7).collect::<String>();
+    assert!(
+        !before_days.contains('█') && !before_days.contains('◆'),
+        "{before}"
+    );
+
     delete_namespace(&admin, &namespace).await;
 }
 

@@ -7,6 +7,7 @@ mod cause;
 mod render;
 mod status;
 mod tasks;
+mod windows;
 
 use std::{io::IsTerminal, process::ExitCode};
 
@@ -48,6 +49,17 @@ enum Command {
     Status {
         /// One strategy (default: every strategy).
         strategy: Option<String>,
+    },
+    /// The available recovery period: per tenant, seven days of half-hour cells — where a restore can
+    /// reach, the gaps, and the data backups — paged week by week.
+    Windows {
+        strategy: String,
+        /// One tenant (default: every tenant the overview shows).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Which week: 0 ends today, -1 is the week before, and so on.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        week: i32,
     },
     /// The task tabs: data backup, log backup, cleanup or recovery tasks, newest first.
     Tasks {
@@ -169,6 +181,21 @@ async fn run(cli: Cli) -> Result<String, String> {
                 Format::Table => Ok(status::overview(&strategies, &clock, colour)),
                 format => list(&strategies, format),
             }
+        }
+        Command::Windows {
+            strategy,
+            tenant,
+            week,
+        } => {
+            let namespace = scope.one_namespace()?;
+            let strategies: Api<BackupStrategy> = Api::namespaced(scope.client.clone(), namespace);
+            let found = strategies
+                .get_opt(&strategy)
+                .await
+                .map_err(|e| format!("cannot read BackupStrategy {strategy}: {e}"))?
+                .ok_or_else(|| format!("no BackupStrategy {strategy} in namespace {namespace}"))?;
+            let tasks: Vec<BackupTask> = scope.list().await?;
+            windows::show(&found, &tasks, tenant.as_deref(), week, &clock, cli.output)
         }
         Command::Tasks {
             tab,

@@ -1,0 +1,201 @@
+//! `windows`: the console's "Available Recovery Period" — per tenant, seven days as seven lines of
+//! half-hour cells: `█` where a restore can reach, `·` a gap, `◆` a data backup ending there; paged week by
+//! week (`--week -1` is the week before).
+
+use jiff::{SignedDuration, Timestamp, ToSpan, civil::Date, tz::TimeZone};
+use kube::ResourceExt;
+use ob_backup_operator::api::{BackupStrategy, BackupTask, BackupTaskPhase, common::TimeWindow};
+
+use crate::render::{Clock, Format};
+
+/// Cells per day: half hours.
+const CELLS: i64 = 48;
+
+/// The seven days ending with the day `now` falls on, moved by `week` weeks, in `zone`.
+pub fn days(now: Timestamp, zone: &TimeZone, week: i32) -> Result<Vec<Date>, String> {
+    let today = now.to_zoned(zone.clone()).date();
+    let last = today
+        .checked_add((i64::from(week) * 7).days())
+        .map_err(|e| e.to_string())?;
+    (0..7)
+        .rev()
+        .map(|back| {
+            last.checked_sub(i64::from(back).days())
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+/// One tenant's timeline over `days`: a header of hours, then a line per day.
+pub fn timeline(
+    windows: &[TimeWindow],
+    backups: &[Timestamp],
+    days: &[Date],
+    zone: &TimeZone,
+) -> Result<Vec<String>, String> {
+    let mut lines = vec![format!(
+        "{:<10} {}",
+        "",
+        (0..24)
+            .step_by(3)
+            .map(|h| format!("{h:<6}"))
+            .collect::<String>()
+            .trim_end()
+    )];
+    for day in days {
+        let start = day
+            .to_zoned(zone.clone())
+            .map_err(|e| e.to_string())?
+            .timestamp();
+        let mut cells = String::new();
+        for cell in 0..CELLS {
+            let from = start + SignedDuration::from_mins(30 * cell);
+            let to = from + SignedDuration::from_mins(30);
+            let backup = backups.iter().any(|b| *b >= from && *b < to);
+            let covered = windows.iter().any(|w| w.from.0 < to && w.to.0 > from);
+            cells.push(match (backup, covered) {
+                (true, _) => '◆',
+                (false, true) => '█',
+                (false, false) => '·',
+            });
+        }
+        lines.push(format!("{} {cells}", day.strftime("%a %m-%d")));
+    }
+    Ok(lines)
+}
+
+/// The end times of `strategy`'s Completed BackupTasks of `tenant`.
+fn backups_of(strategy: &BackupStrategy, tasks: &[BackupTask], tenant: &str) -> Vec<Timestamp> {
+    tasks
+        .iter()
+        .filter(|t| {
+            t.spec.strategy_ref.as_ref().map(|r| r.name.as_str()) == Some(&strategy.name_any())
+                && t.spec.tenant.eq_ignore_ascii_case(tenant)
+        })
+        .filter_map(|t| t.status.as_ref())
+        .filter(|s| s.phase == Some(BackupTaskPhase::Completed))
+        .filter_map(|s| s.ended_at.as_ref().map(|t| t.0))
+        .collect()
+}
+
+/// The command: every tenant of the overview (or `tenant`) over the week `week`.
+pub fn show(
+    strategy: &BackupStrategy,
+    tasks: &[BackupTask],
+    tenant: Option<&str>,
+    week: i32,
+    clock: &Clock,
+    format: Format,
+) -> Result<String, String> {
+    let lines: Vec<_> = strategy
+        .status
+        .iter()
+        .flat_map(|s| &s.tenants)
+        .filter(|t| tenant.is_none_or(|name| t.name.eq_ignore_ascii_case(name)))
+        .collect();
+    if lines.is_empty() {
+        return Err(match tenant {
+            Some(name) => format!(
+                "BackupStrategy {}'s overview shows no tenant {name}",
+                strategy.name_any()
+            ),
+            None => format!(
+                "BackupStrategy {}'s overview shows no tenant yet",
+                strategy.name_any()
+            ),
+        });
+    }
+    if format != Format::Table {
+        let tenants: Vec<_> = lines
+            .iter()
+            .map(|t| {
+                serde_json::json!({
+                    "tenant": t.name,
+                    "recoverableWindows": t.recoverable_windows,
+                    "dataBackups": backups_of(strategy, tasks, &t.name)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        return crate::render::list(&tenants, format);
+    }
+    let days = days(Timestamp::now(), &clock.zone, week)?;
+    let mut text = String::new();
+    for line in lines {
+        let (first, last) = (days[0], days[6]);
+        text.push_str(&format!(
+            "{} — {first} to {last} ({}): █ recoverable  · gap  ◆ data backup\n",
+            line.name,
+            clock.zone.iana_name().unwrap_or("local time")
+        ));
+        let backups = backups_of(strategy, tasks, &line.name);
+        for row in timeline(&line.recoverable_windows, &backups, &days, &clock.zone)? {
+            text.push_str(&row);
+            text.push('\n');
+        }
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().expect("time")
+    }
+
+    #[test]
+    fn a_week_shows_windows_gaps_and_backups_by_half_hour() {
+        let zone = TimeZone::UTC;
+        let days = days(at("2026-11-25T07:00:00Z"), &zone, 0).expect("days");
+        assert_eq!(
+            days.first().map(ToString::to_string).as_deref(),
+            Some("2026-11-19")
+        );
+        assert_eq!(
+            days.last().map(ToString::to_string).as_deref(),
+            Some("2026-11-25")
+        );
+        let before = super::days(at("2026-11-25T07:00:00Z"), &zone, -1).expect("days");
+        assert_eq!(
+            before.last().map(ToString::to_string).as_deref(),
+            Some("2026-11-18")
+        );
+        let windows = [TimeWindow {
+            from: Time(at("2026-11-24T12:00:00Z")),
+            to: Time(at("2026-11-25T01:10:00Z")),
+        }];
+        let backups = [at("2026-11-24T12:00:00Z")];
+        let lines = timeline(&windows, &backups, &days, &zone).expect("timeline");
+        assert_eq!(lines.len(), 8);
+        assert!(
+            lines[0].starts_with("           0     3     6"),
+            "{:?}",
+            lines[0]
+        );
+        let monday = &lines[6];
+        assert!(monday.starts_with("Tue 11-24 "), "{monday}");
+        let cells: Vec<char> = monday.chars().skip(10).collect();
+        assert_eq!(cells[23], '·', "11:30 is before the window");
+        assert_eq!(cells[24], '◆', "12:00 is the full backup");
+        assert_eq!(cells[25], '█');
+        assert_eq!(cells[47], '█');
+        let wednesday: Vec<char> = lines[7].chars().skip(10).collect();
+        assert_eq!(
+            wednesday[..3],
+            ['█', '█', '█'],
+            "until 01:10 (a part of a cell counts)"
+        );
+        assert_eq!(wednesday[3], '·');
+        assert!(
+            lines[1].chars().skip(10).all(|c| c == '·'),
+            "no window on the 19th"
+        );
+    }
+}
