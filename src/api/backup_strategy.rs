@@ -19,6 +19,8 @@ use super::common::{
     plural = "backupstrategies",
     shortname = "obbs",
     category = "obbackup",
+    selectable = ".spec.method",
+    selectable = ".status.phase",
     namespaced,
     status = "BackupStrategyStatus",
     printcolumn(name = "Cluster", type_ = "string", json_path = ".spec.cluster.name"),

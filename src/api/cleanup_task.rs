@@ -22,6 +22,8 @@ use super::common::{
     plural = "cleanuptasks",
     shortname = "obct",
     category = "obbackup",
+    selectable = ".spec.tenant",
+    selectable = ".status.phase",
     namespaced,
     status = "CleanupTaskStatus",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),

@@ -24,6 +24,8 @@ use super::common::{
     plural = "logbackups",
     shortname = "oblb",
     category = "obbackup",
+    selectable = ".spec.tenant",
+    selectable = ".status.phase",
     namespaced,
     status = "LogBackupStatus",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),

@@ -25,6 +25,9 @@ use super::{
     plural = "recoverytasks",
     shortname = "obrt",
     category = "obbackup",
+    selectable = ".spec.source.tenant",
+    selectable = ".spec.target.tenant",
+    selectable = ".status.phase",
     namespaced,
     status = "RecoveryTaskStatus",
     printcolumn(

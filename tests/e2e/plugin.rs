@@ -206,6 +206,22 @@ async fn status_and_tasks_show_a_known_history_filtered_and_parse_back() {
         .output()
         .expect("kubectl");
     assert_eq!(String::from_utf8_lossy(&via_kubectl.stdout), day);
+    // kubectl's own field selectors on status and tenant (the CRDs' selectableFields).
+    let selected = Command::new(plane.kubectl())
+        .args(["get", "backuptasks", "-n", &namespace, "-o", "name"])
+        .args([
+            "--field-selector",
+            "status.phase=Completed,spec.tenant=tenant2",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .expect("kubectl get");
+    assert_eq!(
+        String::from_utf8_lossy(&selected.stdout),
+        "backuptask.obbackup.dev/last-week\nbackuptask.obbackup.dev/over-a-day\n",
+        "{}",
+        String::from_utf8_lossy(&selected.stderr)
+    );
 
     // A person's terminal: tmux runs it, the screen shows the table aligned and the statuses coloured.
     {
