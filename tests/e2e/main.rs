@@ -12,7 +12,7 @@ mod crd_schema;
 mod gitops;
 mod lifecycle;
 mod logical_backup;
-mod logical_strategy;
+mod logical_retention;
 mod oceanbase_client;
 mod ownership;
 mod plugin;
