@@ -187,13 +187,7 @@ async fn run(cli: Cli) -> Result<String, String> {
             tenant,
             week,
         } => {
-            let namespace = scope.one_namespace()?;
-            let strategies: Api<BackupStrategy> = Api::namespaced(scope.client.clone(), namespace);
-            let found = strategies
-                .get_opt(&strategy)
-                .await
-                .map_err(|e| format!("cannot read BackupStrategy {strategy}: {e}"))?
-                .ok_or_else(|| format!("no BackupStrategy {strategy} in namespace {namespace}"))?;
+            let found = scope.strategy(&strategy).await?;
             let tasks: Vec<BackupTask> = scope.list().await?;
             windows::show(&found, &tasks, tenant.as_deref(), week, &clock, cli.output)
         }
@@ -237,12 +231,7 @@ async fn run(cli: Cli) -> Result<String, String> {
                 })
                 .transpose()?;
             let namespace = scope.one_namespace()?;
-            let strategies: Api<BackupStrategy> = Api::namespaced(scope.client.clone(), namespace);
-            let strategy = strategies
-                .get_opt(&strategy)
-                .await
-                .map_err(|e| format!("cannot read BackupStrategy {strategy}: {e}"))?
-                .ok_or_else(|| format!("no BackupStrategy {strategy} in namespace {namespace}"))?;
+            let strategy = scope.strategy(&strategy).await?;
             let tenants = actions::tenants_of(&strategy, tenant.as_deref(), all_tenants)?;
             let tasks =
                 actions::backup_now_tasks(&strategy, &tenants, incremental, jiff::Timestamp::now());
@@ -295,6 +284,16 @@ impl Scope {
             .items;
         items.sort_by_key(|o| (o.meta().namespace.clone(), o.meta().name.clone()));
         Ok(items)
+    }
+
+    /// The BackupStrategy `name` of the one namespace.
+    async fn strategy(&self, name: &str) -> Result<BackupStrategy, String> {
+        let namespace = self.one_namespace()?;
+        let api: Api<BackupStrategy> = Api::namespaced(self.client.clone(), namespace);
+        api.get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read BackupStrategy {name}: {e}"))?
+            .ok_or_else(|| format!("no BackupStrategy {name} in namespace {namespace}"))
     }
 
     /// The namespace of a command that acts on one object.

@@ -2,6 +2,7 @@
 //! filtered by time (Last 24 Hours / 7 Days / 30 Days, or a custom range), status and tenant.
 
 use jiff::{SignedDuration, Timestamp};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt};
 use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask};
 
@@ -17,8 +18,11 @@ pub trait TaskTab: Resource<DynamicType = ()> + Clone + serde::Serialize {
     fn row(&self, clock: &Clock) -> Vec<String>;
 }
 
-fn created<K: Resource>(object: &K) -> Option<Timestamp> {
-    object.meta().creation_timestamp.as_ref().map(|t| t.0)
+/// `started`, or the object's creation until it started.
+fn started_or_created<K: Resource>(object: &K, started: Option<&Time>) -> Option<Timestamp> {
+    started
+        .or(object.meta().creation_timestamp.as_ref())
+        .map(|t| t.0)
 }
 
 fn label<T: std::fmt::Debug>(phase: Option<T>) -> Option<String> {
@@ -47,10 +51,10 @@ impl TaskTab for BackupTask {
         label(self.status.as_ref().and_then(|s| s.phase))
     }
     fn started(&self) -> Option<Timestamp> {
-        let status = self.status.as_ref();
-        status
-            .and_then(|s| s.started_at.as_ref().map(|t| t.0))
-            .or_else(|| created(self))
+        started_or_created(
+            self,
+            self.status.as_ref().and_then(|s| s.started_at.as_ref()),
+        )
     }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
@@ -89,10 +93,10 @@ impl TaskTab for LogBackup {
         label(self.status.as_ref().and_then(|s| s.phase))
     }
     fn started(&self) -> Option<Timestamp> {
-        let status = self.status.as_ref();
-        status
-            .and_then(|s| s.start_time.as_ref().map(|t| t.0))
-            .or_else(|| created(self))
+        started_or_created(
+            self,
+            self.status.as_ref().and_then(|s| s.start_time.as_ref()),
+        )
     }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
@@ -120,10 +124,10 @@ impl TaskTab for CleanupTask {
         label(self.status.as_ref().and_then(|s| s.phase))
     }
     fn started(&self) -> Option<Timestamp> {
-        let status = self.status.as_ref();
-        status
-            .and_then(|s| s.started_at.as_ref().map(|t| t.0))
-            .or_else(|| created(self))
+        started_or_created(
+            self,
+            self.status.as_ref().and_then(|s| s.started_at.as_ref()),
+        )
     }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
@@ -159,10 +163,10 @@ impl TaskTab for RecoveryTask {
         label(self.status.as_ref().and_then(|s| s.phase))
     }
     fn started(&self) -> Option<Timestamp> {
-        let status = self.status.as_ref();
-        status
-            .and_then(|s| s.started_at.as_ref().map(|t| t.0))
-            .or_else(|| created(self))
+        started_or_created(
+            self,
+            self.status.as_ref().and_then(|s| s.started_at.as_ref()),
+        )
     }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
