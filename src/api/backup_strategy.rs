@@ -477,7 +477,7 @@ pub enum StrategyPhase {
 }
 
 /// Backup state of one tenant.
-#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TenantBackupStatus {
     /// Tenant name.

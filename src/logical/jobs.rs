@@ -127,27 +127,16 @@ impl Jobs {
     /// settings, or when an outage stopped it a while ago.
     pub fn ensure(&self, key: &str, work: &Work) -> JobState {
         let mut jobs = lock(&self.jobs);
+        let mut retrying = None;
         if let Some(running) = jobs.get(key) {
-            let retry = match &*lock(&running.outcome) {
-                Some((JobState::Failed { transient, .. }, at)) => {
-                    *transient && at.elapsed() >= self.retry_after
-                }
-                _ => false,
-            };
-            if running.work == *work && !retry {
+            let outage = running.outage_over(self.retry_after);
+            if running.work == *work && outage.is_none() {
                 return running.state();
             }
+            // The same work again after an outage: it reads as that outage until it gets further.
+            retrying = outage.filter(|_| running.work == *work);
             running.handle.abort();
         }
-        let retrying = jobs.get(key).and_then(|running| {
-            (running.work == *work)
-                .then(|| {
-                    lock(&running.outcome)
-                        .as_ref()
-                        .map(|(state, _)| state.clone())
-                })
-                .flatten()
-        });
         let mut started = self.start(key, work);
         started.retrying = retrying;
         let state = started.state();
@@ -160,12 +149,8 @@ impl Jobs {
     /// deleted.
     pub fn cancel(&self, key: &str, work: &Work) -> JobState {
         let mut jobs = lock(&self.jobs);
-        let retry = jobs.get(key).is_some_and(|running| {
-            matches!(&*lock(&running.outcome), Some((JobState::Failed { transient: true, .. }, at))
-                if at.elapsed() >= self.retry_after)
-        });
         match jobs.get(key) {
-            Some(running) if !retry => {
+            Some(running) if running.outage_over(self.retry_after).is_none() => {
                 running.cancel.cancel();
                 running.state()
             }
@@ -223,6 +208,19 @@ impl Jobs {
 }
 
 impl Job {
+    /// The failure that ended it, when that was an outage at least `after` ago (time to start again).
+    fn outage_over(&self, after: Duration) -> Option<JobState> {
+        match &*lock(&self.outcome) {
+            Some((
+                failed @ JobState::Failed {
+                    transient: true, ..
+                },
+                at,
+            )) if at.elapsed() >= after => Some(failed.clone()),
+            _ => None,
+        }
+    }
+
     fn state(&self) -> JobState {
         match &*lock(&self.outcome) {
             Some((state, _)) => state.clone(),

@@ -90,13 +90,7 @@ pub async fn create_tasks(
             && strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical
         {
             manifest["spec"]["method"] = json!("Logical");
-            manifest["spec"]["logical"] = json!({
-                "credentialsSecret": logical.credentials_secret,
-                "databases": logical.databases,
-                "tables": logical.tables,
-                "parallel": logical.parallel,
-                "chunkRows": logical.chunk_rows,
-            });
+            manifest["spec"]["logical"] = json!(logical);
         }
         crate::crash::point("child/BackupTask/before-create");
         api.patch(

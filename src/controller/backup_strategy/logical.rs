@@ -163,16 +163,13 @@ fn overview(
                 name: name.clone(),
                 last_data_backup_time: dumps.last().map(|d| api_time(d.snapshot_at)),
                 last_full_backup_time: dumps.last().map(|d| api_time(d.snapshot_at)),
-                log_checkpoint_time: None,
-                log_delay_seconds: None,
-                recoverable_windows: Vec::new(),
                 data_backup_bytes: Some(
                     dumps
                         .iter()
                         .map(|d| i64::try_from(d.stored_bytes).unwrap_or(i64::MAX))
                         .sum(),
                 ),
-                log_backup_bytes: None,
+                ..TenantBackupStatus::default()
             },
             // Unreadable for now: what was known stays.
             Err(_) => previous
@@ -180,15 +177,9 @@ fn overview(
                 .iter()
                 .find(|t| &t.name == name)
                 .cloned()
-                .unwrap_or(TenantBackupStatus {
+                .unwrap_or_else(|| TenantBackupStatus {
                     name: name.clone(),
-                    last_data_backup_time: None,
-                    last_full_backup_time: None,
-                    log_checkpoint_time: None,
-                    log_delay_seconds: None,
-                    recoverable_windows: Vec::new(),
-                    data_backup_bytes: None,
-                    log_backup_bytes: None,
+                    ..TenantBackupStatus::default()
                 }),
         })
         .collect();
@@ -305,4 +296,82 @@ fn conditions(
         }
     };
     vec![scheduled, destination, retention]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kept(directory: &str, snapshot: i64, bytes: u64) -> KeptDump {
+        let at = Timestamp::from_second(1_800_000_000 + snapshot).expect("time");
+        KeptDump {
+            directory: directory.into(),
+            started_at: at,
+            snapshot_at: at,
+            stored_bytes: bytes,
+        }
+    }
+
+    #[test]
+    fn the_overview_shows_what_is_kept_and_keeps_what_it_knew_while_a_destination_is_down() {
+        let mut strategy: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "dumps", "generation": 3},
+            "spec": {
+                "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": ["t1", "t2"],
+                "method": "Logical", "logical": {"credentialsSecret": "dumper"},
+                "dataDestination": {"uri": "file:///d"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * *"},
+            },
+        }))
+        .expect("strategy");
+        let now = Timestamp::from_second(1_800_000_100).expect("time");
+        let plan = plan::Plan {
+            last_schedule: Some(now),
+            ..plan::Plan::default()
+        };
+        let listed: Swept = Ok(vec![kept("logical/a", 0, 10), kept("logical/b", 50, 32)]);
+        let first = overview(
+            &strategy,
+            &plan,
+            &[("t1".into(), listed), ("t2".into(), Ok(vec![]))],
+            now,
+        );
+        assert_eq!(first.phase, Some(StrategyPhase::InProgress));
+        assert_eq!(first.observed_generation, Some(3));
+        let t1 = &first.tenants[0];
+        assert_eq!(t1.data_backup_bytes, Some(42));
+        assert_eq!(
+            t1.last_data_backup_time,
+            Some(api_time(Timestamp::from_second(1_800_000_050).expect("t")))
+        );
+        assert_eq!(first.last_data_backup_time, t1.last_data_backup_time);
+        let ready = |status: &BackupStrategyStatus, type_: &str| {
+            status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == type_)
+                .map(|c| c.status.clone())
+        };
+        assert_eq!(ready(&first, DESTINATION_READY).as_deref(), Some("True"));
+        // t1's storage goes down: its line stays as it was, and the conditions say why nothing is expired.
+        strategy.status = Some(first.clone());
+        let down: Swept = Err(StorageError::Io("connection refused".into()));
+        let second = overview(
+            &strategy,
+            &plan,
+            &[("t1".into(), down), ("t2".into(), Ok(vec![]))],
+            now,
+        );
+        assert_eq!(second.tenants[0], first.tenants[0]);
+        assert_eq!(ready(&second, DESTINATION_READY).as_deref(), Some("False"));
+        assert_eq!(ready(&second, RETENTION_APPLIED).as_deref(), Some("False"));
+        assert!(
+            second
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("tenant t1") && m.contains("connection refused")),
+            "{second:?}"
+        );
+    }
 }

@@ -100,18 +100,9 @@ impl Task for RecoveryTask {
             .or_else(|| spec.source.cluster_name.clone());
         check.cluster(&spec.target.cluster).await?;
         check.password(spec.decryption.as_ref()).await?;
-        if let Some(s) = &strategy
-            && s.spec.method == crate::api::backup_strategy::BackupMethod::Logical
-        {
-            check.problems.push(crate::controller::error::Problem::in_spec(
-                crate::controller::reason::Reason::DumpNotFound,
-                format!(
-                    "BackupStrategy {} takes logical dumps, which a physical restore cannot read: load one \
-                     with source.logical.backupTask",
-                    s.metadata.name.as_deref().unwrap_or_default()
-                ),
-            ));
-        }
+        check
+            .problems
+            .extend(strategy.as_ref().and_then(logical_source_problem));
         if !check.problems.is_empty() {
             return Ok(References::Wrong {
                 problems: check.problems,
@@ -413,8 +404,54 @@ fn spec_problems(spec: &RecoveryTaskSpec) -> Vec<Problem> {
         .collect()
 }
 
+/// Why a physical restore cannot read `strategy`'s backups, if it cannot: a logical strategy holds dumps.
+fn logical_source_problem(
+    strategy: &crate::api::BackupStrategy,
+) -> Option<crate::controller::error::Problem> {
+    (strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical).then(|| {
+        crate::controller::error::Problem::in_spec(
+            crate::controller::reason::Reason::DumpNotFound,
+            format!(
+                "BackupStrategy {} takes logical dumps, which a physical restore cannot read: load one \
+                 with source.logical.backupTask",
+                strategy.metadata.name.as_deref().unwrap_or_default()
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_physical_restore_refuses_a_logical_strategy_as_its_source() {
+        let strategy = |method: &str| -> crate::api::BackupStrategy {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+                "metadata": {"name": "dumps"},
+                "spec": {
+                    "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": ["tenant1"],
+                    "method": method, "dataDestination": {"uri": "file:///d"},
+                    "logDestination": {"uri": "file:///a"},
+                    "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+                },
+            }))
+            .expect("strategy")
+        };
+        let problem = super::logical_source_problem(&strategy("Logical")).expect("refused");
+        assert_eq!(
+            problem.reason,
+            crate::controller::reason::Reason::DumpNotFound
+        );
+        assert_eq!(problem.fix, crate::controller::error::Fix::Spec);
+        assert!(
+            problem
+                .message
+                .contains("BackupStrategy dumps takes logical dumps"),
+            "{problem:?}"
+        );
+        assert!(super::logical_source_problem(&strategy("Physical")).is_none());
+    }
+
     use super::*;
 
     fn task(until: &str) -> RecoveryTask {
