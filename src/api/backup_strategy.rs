@@ -76,6 +76,8 @@ use super::common::{
     .message("secondBackup and encryption are for physical backups; method Logical takes neither"))]
 #[x_kube(validation = Rule::new("self.method != 'Logical' || !has(self.deletionPolicy) || self.deletionPolicy == 'Retain'")
     .message("deletionPolicy StopArchiving is for physical backups: a logical strategy never archives"))]
+#[x_kube(validation = Rule::new("!has(self.logBackup) || !has(self.logBackup.stoppedTenants) || !has(self.tenants) || size(self.tenants) == 0 || self.logBackup.stoppedTenants.all(t, self.tenants.exists(u, u.lowerAscii() == t.lowerAscii()))")
+    .message("logBackup.stoppedTenants must name tenants of the strategy (listed in tenants)"))]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStrategySpec {
     /// The OceanBase cluster to back up.
@@ -269,6 +271,25 @@ pub struct LogBackupSettings {
     #[schemars(length(min = 2, max = 16))]
     #[x_kube(validation = Rule::new(DURATION_RULE).message("delayAlertThreshold must be a duration such as 90s, 10m or 1h"))]
     pub delay_alert_threshold: String,
+    /// Tenants whose log archiving is stopped (the console's "Stop" on a tenant's log backup): their
+    /// LogBackups ask for `Stopped`, the others for `Running`. Remove a tenant to start it again. While
+    /// stopped, the tenant can be restored only to the end of a data backup.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(min = 1, max = 128)))]
+    #[x_kube(
+        validation = Rule::new("self.all(t, t.matches('^[A-Za-z_][A-Za-z0-9_]*$'))")
+            .message("each stopped tenant must be an OceanBase tenant name: a letter or underscore, then letters, digits or underscores")
+    )]
+    pub stopped_tenants: Vec<String>,
+}
+
+impl LogBackupSettings {
+    /// Whether the tenant's archiving is stopped on request (tenant names ignore case).
+    pub fn stopped(&self, tenant: &str) -> bool {
+        self.stopped_tenants
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(tenant))
+    }
 }
 
 impl Default for LogBackupSettings {
@@ -278,6 +299,7 @@ impl Default for LogBackupSettings {
             piece_switch_interval: default_piece_switch_interval(),
             binding: ArchiveBinding::default(),
             delay_alert_threshold: default_delay_alert_threshold(),
+            stopped_tenants: Vec::new(),
         }
     }
 }

@@ -59,8 +59,8 @@ pub fn backup_now_tasks(
         .collect()
 }
 
-/// The tenants "Back up Now" covers: `tenant` (which the strategy must cover), or with `all` every tenant of
-/// the strategy (its list, or the tenants its overview shows when it lists none).
+/// The tenants "Back up Now" covers: `tenant` (which the strategy must cover: its list, or the tenants its
+/// overview shows when it lists none and shows some), or with `all` every tenant of the strategy.
 pub fn tenants_of(
     strategy: &BackupStrategy,
     tenant: Option<&str>,
@@ -89,12 +89,60 @@ pub fn tenants_of(
                 listed.join(", ")
             ))
         }
+        (Some(t), false)
+            if listed.is_empty()
+                && !known.is_empty()
+                && !known.iter().any(|k| k.eq_ignore_ascii_case(t)) =>
+        {
+            Err(format!(
+                "BackupStrategy {} does not cover tenant {t} (its overview shows {})",
+                strategy.name_any(),
+                known.join(", ")
+            ))
+        }
         (Some(t), false) => Ok(vec![t.to_string()]),
         (None, true) if known.is_empty() => Err(format!(
             "BackupStrategy {} knows no tenant yet (its overview lists none)",
             strategy.name_any()
         )),
         (None, true) => Ok(known),
+    }
+}
+
+/// `--timeout`'s duration, e.g. `30m`.
+pub fn timeout(given: Option<&str>) -> Result<Option<Duration>, String> {
+    given
+        .map(|t| {
+            ob_backup_operator::api::common::parse_duration(t)
+                .and_then(|d| Duration::try_from(d).ok())
+                .ok_or_else(|| format!("--timeout {t:?} is not a duration like 30m or 2h"))
+        })
+        .transpose()
+}
+
+/// How long `--wait` waits between reads.
+const POLL: Duration = Duration::from_secs(2);
+
+/// Reads with `read` until it has an answer (or an error), or `timeout` has passed (an error naming
+/// `what` it waited for).
+pub async fn until<T, F, Fut>(
+    timeout: Option<Duration>,
+    what: &str,
+    mut read: F,
+) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>, String>>,
+{
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    loop {
+        if let Some(answer) = read().await? {
+            return Ok(answer);
+        }
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            return Err(format!("gave up waiting for {what} after the timeout"));
+        }
+        tokio::time::sleep(POLL).await;
     }
 }
 
@@ -159,7 +207,7 @@ pub async fn wait(
                     left.join(", ")
                 ));
             }
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(POLL).await;
         }
     }
     if failed.is_empty() {

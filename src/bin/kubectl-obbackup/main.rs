@@ -4,7 +4,10 @@
 
 mod actions;
 mod cause;
+mod cleanup;
+mod log;
 mod render;
+mod restore;
 mod status;
 mod tasks;
 mod windows;
@@ -101,6 +104,17 @@ enum Command {
         #[arg(long, requires = "wait")]
         timeout: Option<String>,
     },
+    /// The console's log backup "Start" / "Stop" for one tenant of a strategy (edits the strategy's
+    /// `logBackup.stoppedTenants`; under GitOps make that change in Git instead, or the next sync undoes it).
+    Log(log::LogArgs),
+    /// The console's "Initiate Recovery": restores a tenant backed up by the strategy into a new tenant,
+    /// after checking the point against the recoverable windows (the operator's check and words).
+    Restore(Box<restore::RestoreArgs>),
+    /// Runs a failed RecoveryTask again (the console's action on a failed recovery: bumps `spec.retry`).
+    Retry { task: String },
+    /// The console's manual cleanup: deletes one tenant's obsolete backups, backup sets or log pieces
+    /// (OceanBase 4.4.1 or later).
+    Cleanup(cleanup::CleanupArgs),
     /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`).
     Cancel { task: String },
     /// The console's "View Cause": a task's status, OceanBase's error code and comment, its conditions and
@@ -223,13 +237,7 @@ async fn run(cli: Cli) -> Result<String, String> {
             wait,
             timeout,
         } => {
-            let timeout = timeout
-                .map(|t| {
-                    ob_backup_operator::api::common::parse_duration(&t)
-                        .and_then(|d| std::time::Duration::try_from(d).ok())
-                        .ok_or_else(|| format!("--timeout {t:?} is not a duration like 30m or 2h"))
-                })
-                .transpose()?;
+            let timeout = actions::timeout(timeout.as_deref())?;
             let namespace = scope.one_namespace()?;
             let strategy = scope.strategy(&strategy).await?;
             let tenants = actions::tenants_of(&strategy, tenant.as_deref(), all_tenants)?;
@@ -245,6 +253,20 @@ async fn run(cli: Cli) -> Result<String, String> {
             let _ = std::io::Write::flush(&mut std::io::stdout());
             let names: Vec<String> = tasks.iter().map(|t| t.name_any()).collect();
             actions::wait(&api, &names, &clock, timeout).await
+        }
+        Command::Log(args) => log::run(&scope.client, scope.one_namespace()?, args, &clock).await,
+        Command::Restore(args) => {
+            let strategy = scope.strategy(&args.strategy).await?;
+            let namespace = scope.one_namespace()?;
+            restore::run(&scope.client, namespace, &strategy, *args, cli.output).await
+        }
+        Command::Retry { task } => {
+            restore::retry(&scope.client, scope.one_namespace()?, &task).await
+        }
+        Command::Cleanup(args) => {
+            let strategy = scope.strategy(&args.strategy).await?;
+            let namespace = scope.one_namespace()?;
+            cleanup::run(&scope.client, namespace, &strategy, args, &clock).await
         }
         Command::Cancel { task } => {
             actions::cancel(&scope.client, scope.one_namespace()?, &task).await

@@ -131,8 +131,8 @@ pub fn log_backup_name(strategy: &BackupStrategy, tenant: &str) -> String {
     crate::names::child_name(&strategy.name_any(), tenant, "log")
 }
 
-/// Makes the strategy's LogBackups match `tenants` (none when log backup is disabled): creates or updates
-/// those that differ, deletes those of tenants no longer in scope. Deleting a LogBackup leaves archiving
+/// Makes the strategy's LogBackups match `tenants` (none when log backup is disabled), each `Running` unless
+/// `logBackup.stoppedTenants` names its tenant: creates or updates those that differ, deletes those of tenants no longer in scope. Deleting a LogBackup leaves archiving
 /// running in OceanBase.
 pub async fn sync_log_backups(
     ctx: &Context,
@@ -156,9 +156,14 @@ pub async fn sync_log_backups(
     };
     for tenant in &wanted {
         let name = log_backup_name(strategy, tenant);
+        let desired = if settings.stopped(tenant) {
+            DesiredArchiveState::Stopped
+        } else {
+            DesiredArchiveState::Running
+        };
         let same = existing.get(&name).is_some_and(|l| {
             l.spec.tenant == *tenant
-                && l.spec.desired_state == DesiredArchiveState::Running
+                && l.spec.desired_state == desired
                 && l.spec.piece_switch_interval == settings.piece_switch_interval
                 && l.spec.binding == settings.binding
                 && l.spec.delay_alert_threshold == settings.delay_alert_threshold
@@ -177,7 +182,7 @@ pub async fn sync_log_backups(
             "spec": {
                 "strategyRef": { "name": strategy.name_any() },
                 "tenant": tenant,
-                "desiredState": "Running",
+                "desiredState": desired,
                 "pieceSwitchInterval": settings.piece_switch_interval,
                 "binding": settings.binding,
                 "delayAlertThreshold": settings.delay_alert_threshold,

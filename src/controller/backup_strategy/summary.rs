@@ -64,11 +64,25 @@ fn log_backup_health(
     let threshold = crate::api::common::parse_duration(&settings.delay_alert_threshold);
     let mut names: Vec<&String> = tenants.iter().collect();
     names.sort();
+    let unknown = settings
+        .stopped_tenants
+        .iter()
+        .filter(|s| !tenants.iter().any(|t| t.eq_ignore_ascii_case(s)))
+        .map(|s| format!("{s}: in logBackup.stoppedTenants but not a tenant of the strategy"));
     let problems: Vec<String> = names
         .into_iter()
         .filter_map(|name| {
             let tenant = snapshot.tenant(name)?;
-            match snapshot.round(tenant.id) {
+            let round = snapshot.round(tenant.id);
+            if settings.stopped(name) {
+                let stopped = round.is_none_or(|r| r.status == RoundStatus::Stop);
+                return Some(if stopped {
+                    format!("{name}: stopped on request (logBackup.stoppedTenants)")
+                } else {
+                    format!("{name}: stopping on request (logBackup.stoppedTenants)")
+                });
+            }
+            match round {
                 None => Some(format!("{name}: not archiving")),
                 Some(round) if round.status == RoundStatus::Interrupted => {
                     Some(format!("{name}: archiving INTERRUPTED ({})", round.comment))
@@ -84,6 +98,7 @@ fn log_backup_health(
                 }
             }
         })
+        .chain(unknown)
         .collect();
     if problems.is_empty() {
         condition(
@@ -507,6 +522,17 @@ mod tests {
         assert_eq!(
             sick.message,
             "b: log delay above 10m; c: archiving INTERRUPTED (dest unreachable); d: not archiving"
+        );
+        // Stopped on request: said so (still stopping while the round has not reached STOP), and a
+        // stopped tenant the strategy does not cover is named.
+        let mut stopping = strategy.clone();
+        stopping.spec.log_backup.stopped_tenants = names(&["A", "d", "zz"]);
+        let asked = log_backup_health(&stopping, &snapshot, &names(&["a", "d"]), now);
+        assert_eq!(asked.status, "False");
+        assert_eq!(
+            asked.message,
+            "a: stopping on request (logBackup.stoppedTenants); d: stopped on request \
+             (logBackup.stoppedTenants); zz: in logBackup.stoppedTenants but not a tenant of the strategy"
         );
     }
 

@@ -125,17 +125,9 @@ impl Task for RecoveryTask {
                 _ => return Ok(References::Incomplete),
             },
         };
-        let windows = strategy.as_ref().map(|s| {
-            s.status
-                .as_ref()
-                .and_then(|st| {
-                    st.tenants
-                        .iter()
-                        .find(|t| t.name.eq_ignore_ascii_case(&spec.source.tenant))
-                })
-                .map(|t| t.recoverable_windows.clone())
-                .unwrap_or_default()
-        });
+        let windows = strategy
+            .as_ref()
+            .map(|s| point::strategy_windows(s, &spec.source.tenant));
         // The schema requires a point for a physical restore.
         let Some(until) = &spec.until else {
             return Ok(References::Incomplete);

@@ -6,9 +6,25 @@ use jiff::Timestamp;
 
 use super::decide::PointCheck;
 use crate::{
-    api::{common::TimeWindow, recovery_task::RecoveryPoint},
+    api::{BackupStrategy, common::TimeWindow, recovery_task::RecoveryPoint},
     observer::scn_time,
 };
+
+/// The recoverable windows the strategy's overview shows for `tenant` (names ignore case): what a restore
+/// through the strategy is checked against, by the operator and by `kubectl obbackup restore` alike.
+pub fn strategy_windows(strategy: &BackupStrategy, tenant: &str) -> Vec<TimeWindow> {
+    strategy
+        .status
+        .as_ref()
+        .and_then(|status| {
+            status
+                .tenants
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(tenant))
+        })
+        .map(|t| t.recoverable_windows.clone())
+        .unwrap_or_default()
+}
 
 /// The point as a time: `None` for `latest`.
 pub fn point_time(until: &RecoveryPoint) -> Option<Timestamp> {

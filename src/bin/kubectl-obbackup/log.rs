@@ -1,0 +1,261 @@
+//! The console's log backup "Start" and "Stop" on one tenant of a strategy: the tenant is added to or
+//! removed from the strategy's `logBackup.stoppedTenants`, and the strategy turns its LogBackup for the
+//! tenant to `Stopped` or `Running`. The strategy stays the one place that says what runs, so the operator
+//! never undoes the change (it would, were the LogBackup edited) and GitOps sees it as a change of the
+//! strategy.
+
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams},
+};
+use ob_backup_operator::api::{
+    BackupStrategy, LogBackup, backup_strategy::BackupMethod, log_backup::LogBackupPhase,
+};
+use serde_json::json;
+
+use crate::{actions, render::Clock};
+
+/// Start or stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogAction {
+    Start,
+    Stop,
+}
+
+/// `log start|stop STRATEGY --tenant T`.
+#[derive(clap::Args, Debug)]
+pub struct LogArgs {
+    #[arg(value_enum)]
+    action: LogAction,
+    strategy: String,
+    /// The tenant whose log archiving starts or stops.
+    #[arg(long)]
+    tenant: String,
+    /// Follow the tenant's LogBackup until archiving runs (start) or has stopped (stop).
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: give up after this long, e.g. 10m (default: wait until it gets there).
+    #[arg(long, requires = "wait")]
+    timeout: Option<String>,
+}
+
+/// The strategy's `logBackup.stoppedTenants` after `action` on `tenant`, or why the strategy cannot take it;
+/// `None` when it already says so.
+pub fn stopped_after(
+    strategy: &BackupStrategy,
+    action: LogAction,
+    tenant: &str,
+) -> Result<Option<Vec<String>>, String> {
+    let name = strategy.name_any();
+    if strategy.spec.method == BackupMethod::Logical {
+        return Err(format!(
+            "BackupStrategy {name} is Logical: it takes dumps and archives no log"
+        ));
+    }
+    let settings = &strategy.spec.log_backup;
+    if !settings.enabled {
+        return Err(format!(
+            "BackupStrategy {name} has log backup disabled (logBackup.enabled: false): it manages no \
+             tenant's archiving; enable it first"
+        ));
+    }
+    actions::tenants_of(strategy, Some(tenant), false)?;
+    let stopped = settings.stopped(tenant);
+    Ok(match action {
+        LogAction::Stop if stopped => None,
+        LogAction::Stop => {
+            let mut list = settings.stopped_tenants.clone();
+            list.push(tenant.to_string());
+            Some(list)
+        }
+        LogAction::Start if !stopped => None,
+        LogAction::Start => Some(
+            settings
+                .stopped_tenants
+                .iter()
+                .filter(|t| !t.eq_ignore_ascii_case(tenant))
+                .cloned()
+                .collect(),
+        ),
+    })
+}
+
+/// Runs `log start|stop`.
+pub async fn run(
+    client: &kube::Client,
+    namespace: &str,
+    args: LogArgs,
+    clock: &Clock,
+) -> Result<String, String> {
+    let timeout = actions::timeout(args.timeout.as_deref())?;
+    let api: Api<BackupStrategy> = Api::namespaced(client.clone(), namespace);
+    let verb = match args.action {
+        LogAction::Start => "start",
+        LogAction::Stop => "stop",
+    };
+    // A change made by someone else between the read and the write is not overwritten: the write names
+    // the version it was made from, and is made again from the newer one.
+    let mut attempts = 0;
+    let (strategy, said) = loop {
+        attempts += 1;
+        let strategy = api
+            .get_opt(&args.strategy)
+            .await
+            .map_err(|e| format!("cannot read BackupStrategy {}: {e}", args.strategy))?
+            .ok_or_else(|| {
+                format!(
+                    "no BackupStrategy {} in namespace {namespace}",
+                    args.strategy
+                )
+            })?;
+        let Some(list) = stopped_after(&strategy, args.action, &args.tenant)? else {
+            break (
+                strategy,
+                format!(
+                    "backupstrategy/{}: log backup of tenant {} is already asked to {verb}\n",
+                    args.strategy, args.tenant
+                ),
+            );
+        };
+        let patch = json!({
+            "metadata": {"resourceVersion": strategy.resource_version()},
+            "spec": {"logBackup": {"stoppedTenants": if list.is_empty() { json!(null) } else { json!(list) }}},
+        });
+        match api
+            .patch(
+                &args.strategy,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => {
+                break (
+                    strategy,
+                    format!(
+                        "backupstrategy/{}: log backup of tenant {} asked to {verb} \
+                         (logBackup.stoppedTenants: [{}])\n",
+                        args.strategy,
+                        args.tenant,
+                        list.join(", ")
+                    ),
+                );
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 && attempts < 5 => continue,
+            Err(e) => {
+                return Err(format!(
+                    "cannot change BackupStrategy {}: {e}",
+                    args.strategy
+                ));
+            }
+        }
+    };
+    if !args.wait {
+        return Ok(said);
+    }
+    print!("{said}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let name = ob_backup_operator::names::child_name(&strategy.name_any(), &args.tenant, "log");
+    let wanted = match args.action {
+        LogAction::Start => LogBackupPhase::InProgress,
+        LogAction::Stop => LogBackupPhase::Stopped,
+    };
+    let logs: Api<LogBackup> = Api::namespaced(client.clone(), namespace);
+    let generation = |l: &LogBackup| l.metadata.generation;
+    actions::until(
+        timeout,
+        &format!("logbackup/{name} to be {wanted:?}"),
+        || async {
+            let Some(log) = logs
+                .get_opt(&name)
+                .await
+                .map_err(|e| format!("cannot read LogBackup {name}: {e}"))?
+            else {
+                return Ok(None);
+            };
+            let Some(status) = &log.status else {
+                return Ok(None);
+            };
+            // Only a status written for the LogBackup as the strategy now wants it counts.
+            let current = status.observed_generation == generation(&log);
+            match status.phase {
+                Some(phase) if current && phase == wanted => Ok(Some(format!(
+                    "logbackup/{name} {wanted:?} (checkpoint {})\n",
+                    clock.show(status.checkpoint_time.as_ref())
+                ))),
+                Some(LogBackupPhase::Failed) if current => Err(format!(
+                    "logbackup/{name} Failed: {} (see `kubectl obbackup cause {name}`)",
+                    status.message.clone().unwrap_or_default()
+                )),
+                _ => Ok(None),
+            }
+        },
+    )
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strategy(extra: serde_json::Value) -> BackupStrategy {
+        let mut spec = json!({
+            "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": ["tenant1", "Tenant2"],
+            "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+            "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+        });
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "demo"}, "spec": spec,
+        }))
+        .expect("strategy")
+    }
+
+    #[test]
+    fn stop_and_start_edit_the_stopped_tenants_once() {
+        let running = strategy(json!({}));
+        assert_eq!(
+            stopped_after(&running, LogAction::Stop, "tenant2").expect("stop"),
+            Some(vec!["tenant2".to_string()])
+        );
+        assert_eq!(
+            stopped_after(&running, LogAction::Start, "tenant1").expect("start"),
+            None,
+            "already running: nothing to write"
+        );
+        let stopped = strategy(json!({"logBackup": {"stoppedTenants": ["TENANT2", "tenant1"]}}));
+        assert_eq!(
+            stopped_after(&stopped, LogAction::Stop, "tenant2").expect("stop"),
+            None,
+            "names ignore case"
+        );
+        assert_eq!(
+            stopped_after(&stopped, LogAction::Start, "tenant2").expect("start"),
+            Some(vec!["tenant1".to_string()])
+        );
+    }
+
+    #[test]
+    fn strategies_that_cannot_take_it_say_why() {
+        for (extra, tenant, says) in [
+            (json!({}), "tenant9", "does not cover tenant tenant9"),
+            (
+                json!({"logBackup": {"enabled": false}}),
+                "tenant1",
+                "log backup disabled",
+            ),
+            (
+                json!({"method": "Logical", "logical": {"credentialsSecret": "d"}}),
+                "tenant1",
+                "archives no log",
+            ),
+        ] {
+            let error =
+                stopped_after(&strategy(extra), LogAction::Stop, tenant).expect_err("refused");
+            assert!(error.contains(says), "{error}");
+        }
+    }
+}

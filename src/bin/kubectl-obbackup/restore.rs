@@ -1,0 +1,435 @@
+//! The console's "Initiate Recovery" (`restore`) and its action on a failed recovery (`retry`). A restore's
+//! point is checked against the strategy's recoverable windows first, with the operator's own check and
+//! words: the window it falls in, or why no restore can reach it.
+
+use kube::{
+    Api, ResourceExt,
+    api::{Patch, PatchParams, PostParams},
+};
+use ob_backup_operator::{
+    api::{
+        BackupStrategy, RecoveryTask, RecoveryTaskSpec,
+        backup_strategy::BackupMethod,
+        common::{ClusterConnection, StrategyReference},
+        recovery_task::{
+            RecoveryPoint, RecoverySource, RecoveryTarget, RecoveryTaskPhase, TenantResources,
+            UnitSpec,
+        },
+    },
+    controller::recovery_task::{decide::PointCheck, point},
+    names::child_name,
+};
+use serde_json::json;
+
+use crate::{actions, render::Format};
+
+/// `restore STRATEGY --tenant T --to TIME|latest --target-tenant N …`.
+#[derive(clap::Args, Debug)]
+pub struct RestoreArgs {
+    pub strategy: String,
+    /// The tenant backed up by the strategy.
+    #[arg(long)]
+    tenant: String,
+    /// The point to restore to: an RFC 3339 time (e.g. 2026-11-20T08:30:00Z) or `latest`.
+    #[arg(long)]
+    to: String,
+    /// The new tenant to create (it must not exist).
+    #[arg(long)]
+    target_tenant: String,
+    /// The cluster to restore into (default: the strategy's), with --target-secret.
+    #[arg(long, requires = "target_secret")]
+    target_cluster: Option<String>,
+    /// The Secret of --target-cluster's sys tenant.
+    #[arg(long, requires = "target_cluster")]
+    target_secret: Option<String>,
+    /// An existing, unused resource pool for the new tenant.
+    #[arg(long, conflicts_with_all = ["unit_name", "unit_cpu"])]
+    pool: Option<String>,
+    /// An existing resource unit config; a pool is created from it.
+    #[arg(long, conflicts_with = "unit_cpu")]
+    unit_name: Option<String>,
+    /// A new unit's CPU cores (with --unit-memory).
+    #[arg(long, requires = "unit_memory")]
+    unit_cpu: Option<f64>,
+    /// A new unit's memory, e.g. 4G.
+    #[arg(long, requires = "unit_cpu")]
+    unit_memory: Option<String>,
+    /// A new unit's log disk, e.g. 12G.
+    #[arg(long, requires = "unit_cpu")]
+    unit_log_disk: Option<String>,
+    /// Units per zone.
+    #[arg(long, default_value_t = 1)]
+    unit_num: i32,
+    /// The pool's zones, e.g. zone1,zone2,zone3 (not with --pool).
+    #[arg(long, value_delimiter = ',')]
+    zones: Vec<String>,
+    /// The new tenant's primary zone(s).
+    #[arg(long)]
+    primary_zone: Option<String>,
+    /// Keep the restored tenant a standby (default: promote it to primary).
+    #[arg(long)]
+    standby: bool,
+    /// The Secret holding the backups' password (default: the strategy's encryption Secret).
+    #[arg(long)]
+    decryption_secret: Option<String>,
+    /// The RecoveryTask's name (default: `<strategy>-<tenant>-to-<target tenant>`).
+    #[arg(long)]
+    name: Option<String>,
+    /// Check the point and have the API server admit the task, without creating it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+/// The RecoveryTask `args` ask for through `strategy`, or why there is none.
+pub fn recovery_task(
+    strategy: &BackupStrategy,
+    args: &RestoreArgs,
+) -> Result<RecoveryTask, String> {
+    if strategy.spec.method == BackupMethod::Logical {
+        return Err(format!(
+            "BackupStrategy {} is Logical: a dump is loaded by a RecoveryTask naming it \
+             (examples/logical-restore.yaml), not restored to a point in time",
+            strategy.name_any()
+        ));
+    }
+    let tenant = actions::tenants_of(strategy, Some(&args.tenant), false)?.remove(0);
+    let until = match args.to.as_str() {
+        "latest" => RecoveryPoint {
+            time: None,
+            scn: None,
+            latest: Some(true),
+        },
+        time => {
+            let at: jiff::Timestamp = time.parse().map_err(|e| {
+                format!("--to {time:?} is neither `latest` nor an RFC 3339 time: {e}")
+            })?;
+            RecoveryPoint {
+                time: Some(at.to_string()),
+                scn: None,
+                latest: None,
+            }
+        }
+    };
+    let unit = match (args.unit_cpu, &args.unit_memory) {
+        (Some(max_cpu), Some(memory_size)) => Some(UnitSpec {
+            max_cpu,
+            memory_size: memory_size.clone(),
+            log_disk_size: args.unit_log_disk.clone(),
+        }),
+        _ => None,
+    };
+    if args.pool.is_none() && args.unit_name.is_none() && unit.is_none() {
+        return Err(
+            "say where the new tenant runs: --pool, --unit-name or --unit-cpu with --unit-memory"
+                .into(),
+        );
+    }
+    let cluster = match (&args.target_cluster, &args.target_secret) {
+        (Some(name), Some(secret)) => ClusterConnection {
+            name: name.clone(),
+            connection_secret: secret.clone(),
+        },
+        _ => strategy.spec.cluster.clone(),
+    };
+    let target_dns = args.target_tenant.to_lowercase().replace('_', "-");
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| child_name(&strategy.name_any(), &tenant, &format!("to-{target_dns}")));
+    let decryption = args
+        .decryption_secret
+        .clone()
+        .map(|password_secret| ob_backup_operator::api::common::PasswordSecret { password_secret })
+        .or_else(|| strategy.spec.encryption.clone());
+    Ok(RecoveryTask::new(
+        &name,
+        RecoveryTaskSpec {
+            source: RecoverySource {
+                strategy_ref: Some(StrategyReference {
+                    name: strategy.name_any(),
+                }),
+                tenant,
+                cluster_name: None,
+                data_destination: None,
+                log_destination: None,
+                logical: None,
+            },
+            target: RecoveryTarget {
+                cluster,
+                tenant: args.target_tenant.clone(),
+                resources: Some(TenantResources {
+                    pool_name: args.pool.clone(),
+                    unit_name: args.unit_name.clone(),
+                    unit,
+                    unit_num: args.unit_num,
+                    zones: args.zones.clone(),
+                }),
+                logical: None,
+                primary_zone: args.primary_zone.clone(),
+                locality: None,
+            },
+            until: Some(until),
+            decryption,
+            activate: !args.standby,
+            cancel: false,
+            retry: 0,
+        },
+    ))
+}
+
+/// Runs `restore`: checks the point, then creates the task (or with --dry-run has the API server admit it).
+pub async fn run(
+    client: &kube::Client,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    args: RestoreArgs,
+    format: Format,
+) -> Result<String, String> {
+    let task = recovery_task(strategy, &args)?;
+    let source = &task.spec.source.tenant;
+    let windows = point::strategy_windows(strategy, source);
+    let Some(until) = &task.spec.until else {
+        return Err("a restore needs a point (--to)".into());
+    };
+    let verdict = match point::check(until, source, Some(&windows)) {
+        PointCheck::Outside(message) => {
+            return Err(format!("refused: {message}; nothing was created"));
+        }
+        PointCheck::Inside(message) => format!("recovery point: {message}\n"),
+        PointCheck::NotYet(message) | PointCheck::Unverified(message) => {
+            format!("recovery point: {message}; the task waits until it can be reached\n")
+        }
+    };
+    let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
+    let params = PostParams {
+        dry_run: args.dry_run,
+        ..PostParams::default()
+    };
+    let name = task.name_any();
+    let (made, said) = match api.create(&params, &task).await {
+        Ok(made) if args.dry_run => (
+            made,
+            format!(
+                "recoverytask/{name} admitted by the API server (dry run: nothing was created)\n"
+            ),
+        ),
+        Ok(made) => (made, format!("recoverytask/{name} created\n")),
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            return Err(format!(
+                "recoverytask/{name} exists already: see `kubectl obbackup tasks recovery`, or name \
+                 another with --name"
+            ));
+        }
+        Err(e) => return Err(format!("cannot create RecoveryTask {name}: {e}")),
+    };
+    match format {
+        Format::Table => Ok(format!("{verdict}{said}")),
+        format => crate::render::list(&[made], format),
+    }
+}
+
+/// Runs `retry`: asks the operator to run a failed RecoveryTask again (bumps `spec.retry`).
+pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result<String, String> {
+    let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
+    let task = api
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("cannot read RecoveryTask {name}: {e}"))?
+        .ok_or_else(|| format!("no RecoveryTask {name} in namespace {namespace}"))?;
+    let phase = task.status.as_ref().and_then(|s| s.phase);
+    if phase != Some(RecoveryTaskPhase::Failed) {
+        let shown = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
+        return Err(format!(
+            "RecoveryTask {name} is {shown}: only a failed recovery is retried"
+        ));
+    }
+    let attempt = task.spec.retry + 1;
+    // Made from the version read: a retry someone else asked for meanwhile is not asked for twice.
+    let patch = json!({
+        "metadata": {"resourceVersion": task.resource_version()},
+        "spec": {"retry": attempt},
+    });
+    match api
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(format!(
+            "recoverytask/{name} retry requested (spec.retry: {attempt})\n"
+        )),
+        Err(kube::Error::Api(e)) if e.code == 409 => Err(format!(
+            "RecoveryTask {name} changed while retrying it (someone else may have retried it): look \
+             again with `kubectl obbackup cause {name}`"
+        )),
+        Err(e) => Err(format!("cannot retry RecoveryTask {name}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::{Cli, Command};
+
+    fn strategy(extra: serde_json::Value) -> BackupStrategy {
+        let mut spec = json!({
+            "cluster": {"name": "ob", "connectionSecret": "ob-sys"}, "tenants": ["tenant1"],
+            "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+            "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+        });
+        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+            spec.extend(extra.clone());
+        }
+        serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "demo"}, "spec": spec,
+        }))
+        .expect("strategy")
+    }
+
+    fn args(line: &[&str]) -> RestoreArgs {
+        let all = ["kubectl-obbackup", "restore", "demo"].iter().chain(line);
+        match Cli::try_parse_from(all).expect("parsed").command {
+            Command::Restore(args) => *args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_restore_is_a_recovery_task_through_the_strategy() {
+        let encrypted = strategy(json!({"encryption": {"passwordSecret": "backup-password"}}));
+        let task = recovery_task(
+            &encrypted,
+            &args(&[
+                "--tenant",
+                "TENANT1",
+                "--to",
+                "2026-11-20T08:30:00+08:00",
+                "--target-tenant",
+                "tenant1_restored",
+                "--unit-cpu",
+                "2",
+                "--unit-memory",
+                "4G",
+                "--zones",
+                "zone1,zone2",
+                "--standby",
+            ]),
+        )
+        .expect("a task");
+        assert_eq!(task.name_any(), "demo-tenant1-to-tenant1-restored");
+        let spec = &task.spec;
+        assert_eq!(spec.source.tenant, "TENANT1");
+        assert_eq!(
+            spec.until.as_ref().and_then(|u| u.time.as_deref()),
+            Some("2026-11-20T00:30:00Z"),
+            "a time in any offset, sent in UTC"
+        );
+        assert_eq!(spec.target.cluster.connection_secret, "ob-sys");
+        let resources = spec.target.resources.as_ref().expect("resources");
+        assert_eq!(resources.zones, ["zone1", "zone2"]);
+        assert_eq!(resources.unit.as_ref().map(|u| u.max_cpu), Some(2.0));
+        assert!(!spec.activate, "--standby");
+        assert_eq!(
+            spec.decryption.as_ref().map(|d| d.password_secret.as_str()),
+            Some("backup-password"),
+            "the strategy's password by default"
+        );
+        let latest = recovery_task(
+            &strategy(json!({})),
+            &args(&[
+                "--tenant",
+                "tenant1",
+                "--to",
+                "latest",
+                "--target-tenant",
+                "t2",
+                "--pool",
+                "p1",
+            ]),
+        )
+        .expect("latest");
+        assert_eq!(latest.spec.until.and_then(|u| u.latest), Some(true));
+        assert!(latest.spec.decryption.is_none() && latest.spec.activate);
+    }
+
+    #[test]
+    fn a_restore_that_cannot_be_asked_for_says_why() {
+        let physical = strategy(json!({}));
+        for (line, says) in [
+            (
+                &[
+                    "--tenant",
+                    "tenant1",
+                    "--to",
+                    "yesterday",
+                    "--target-tenant",
+                    "t2",
+                    "--pool",
+                    "p",
+                ][..],
+                "neither `latest` nor an RFC 3339 time",
+            ),
+            (
+                &[
+                    "--tenant",
+                    "tenant1",
+                    "--to",
+                    "latest",
+                    "--target-tenant",
+                    "t2",
+                ][..],
+                "say where the new tenant runs",
+            ),
+            (
+                &[
+                    "--tenant",
+                    "tenant9",
+                    "--to",
+                    "latest",
+                    "--target-tenant",
+                    "t2",
+                    "--pool",
+                    "p",
+                ][..],
+                "does not cover tenant tenant9",
+            ),
+        ] {
+            let error = recovery_task(&physical, &args(line)).expect_err("refused");
+            assert!(error.contains(says), "{error}");
+        }
+        let logical = strategy(json!({"method": "Logical", "logical": {"credentialsSecret": "d"}}));
+        let error = recovery_task(
+            &logical,
+            &args(&[
+                "--tenant",
+                "tenant1",
+                "--to",
+                "latest",
+                "--target-tenant",
+                "t2",
+                "--pool",
+                "p",
+            ]),
+        )
+        .expect_err("refused");
+        assert!(error.contains("is Logical"), "{error}");
+        // Flags that cannot go together are refused before anything is read.
+        let both = Cli::try_parse_from([
+            "kubectl-obbackup",
+            "restore",
+            "demo",
+            "--tenant",
+            "t",
+            "--to",
+            "latest",
+            "--target-tenant",
+            "u",
+            "--pool",
+            "p",
+            "--unit-name",
+            "n",
+        ]);
+        assert!(both.is_err());
+    }
+}
