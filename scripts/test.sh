@@ -19,7 +19,8 @@ OBSIM_GO_CLIENT=$(tools/drivers/go/build.sh | tail -n 1)
 OBSIM_PYTHON_CLIENT=$(tools/drivers/python/build.sh | tail -n 1)
 OBBACKUP_S3_SERVER=$(tools/s3/build.sh | tail -n 1)
 OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
-export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB
+OBBACKUP_KREW=$(tools/krew/build.sh | tail -n 1)
+export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB OBBACKUP_KREW
 cargo build --locked --bins --features failpoints
 resources "binaries built"
 

@@ -17,6 +17,7 @@ mod oceanbase_client;
 mod ownership;
 mod plugin;
 mod plugin_actions;
+mod plugin_console;
 mod randomized;
 mod randomized_cluster;
 mod recovery;

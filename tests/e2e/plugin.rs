@@ -1,7 +1,8 @@
 //! `kubectl obbackup` against the real control plane, on a known history (objects whose statuses the test
 //! writes, at times relative to now): the overview and the task tabs as tables, `--since` and `--status`
 //! filters at their boundaries, `-o json` parsing back into the API types, kubectl finding the plugin on
-//! PATH, and a person's terminal (tmux): the screen shows the aligned, coloured table.
+//! PATH, and a person's terminal (tmux): the screen shows the aligned, coloured table. The krew manifest
+//! installs the plugin with krew (built from the Go module proxy), and kubectl runs what krew installed.
 
 use std::{path::Path, process::Command, time::Duration};
 
@@ -305,6 +306,76 @@ async fn status_and_tasks_show_a_known_history_filtered_and_parse_back() {
         "{before}"
     );
 
+    delete_namespace(&admin, &namespace).await;
+}
+
+#[tokio::test]
+async fn the_krew_manifest_installs_the_plugin_and_kubectl_runs_it() {
+    let (Some(plane), Some(krew)) = (
+        ControlPlane::get(),
+        crate::support::tools::built("OBBACKUP_KREW", "krew"),
+    ) else {
+        return;
+    };
+    let admin = plane.admin().await;
+    let namespace = plane.namespace("plugin-krew").await;
+    let dir = std::env::temp_dir().join(format!("obbackup-krew-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let root = crate::support::catalog::repo_root();
+    // The archive of the plugin this test run built, and its manifest, as a release would make them.
+    let packaged = Command::new(root.join("scripts/krew-package.sh"))
+        .arg(dir.join("release"))
+        .env("KREW_BINARY", PLUGIN)
+        .output()
+        .expect("krew-package.sh");
+    assert!(packaged.status.success(), "{packaged:?}");
+    let printed = String::from_utf8(packaged.stdout).expect("UTF-8");
+    let [manifest, archive] = printed.lines().collect::<Vec<_>>()[..] else {
+        panic!("the manifest's and the archive's paths: {printed}");
+    };
+    let text = std::fs::read_to_string(manifest).expect("the manifest");
+    assert!(
+        text.contains("name: obbackup") && text.contains("bin: kubectl-obbackup"),
+        "{text}"
+    );
+    // kubectl runs krew and then the plugin krew installed, from krew's own bin directory only.
+    let kubectl_dir = Path::new(&plane.kubectl())
+        .parent()
+        .expect("kubectl's directory")
+        .to_path_buf();
+    let krew_dir = krew.parent().expect("krew's directory").to_path_buf();
+    let krew_root = dir.join("krew-root");
+    let path = |dirs: &[&Path]| {
+        let mut all: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+        all.push("/usr/bin:/bin".into());
+        all.join(":")
+    };
+    let installed = Command::new(plane.kubectl())
+        .args(["krew", "install", &format!("--manifest={manifest}")])
+        .arg(format!("--archive={archive}"))
+        .env("KREW_ROOT", &krew_root)
+        .env("PATH", path(&[&krew_dir, &kubectl_dir]))
+        .output()
+        .expect("kubectl krew install");
+    assert!(
+        installed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&installed.stderr)
+    );
+    assert!(String::from_utf8_lossy(&installed.stderr).contains("Installed plugin: obbackup"));
+    let ran = Command::new(plane.kubectl())
+        .args(["obbackup", "-n", &namespace, "tasks", "recovery"])
+        .env("KUBECONFIG", plane.admin_kubeconfig())
+        .env("PATH", path(&[&krew_root.join("bin"), &kubectl_dir]))
+        .output()
+        .expect("kubectl obbackup");
+    assert_eq!(
+        String::from_utf8_lossy(&ran.stdout),
+        format!("No recoverytasks in namespace {namespace} match.\n"),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
     delete_namespace(&admin, &namespace).await;
 }
 

@@ -1,0 +1,299 @@
+//! `kubectl obbackup`'s recovery, log backup and cleanup actions against the operator and obsim on the real
+//! control plane: `restore --dry-run` refuses a point outside the windows with the operator's own words and
+//! names the window of a point inside; `restore` makes a task that completes, and only once; `retry` runs a
+//! failed recovery again; `log stop|start` stops and starts a tenant's archiving in OceanBase through the
+//! strategy; `cleanup --obsolete --wait` follows a delete job to its end.
+
+use std::process::{Command, Output};
+
+use jiff::SignedDuration;
+use ob_backup_operator::api::{
+    CleanupTask, LogBackup, RecoveryTask, RecoveryTaskPhase, log_backup::LogBackupPhase,
+};
+use obsim::model::Version;
+use serde_json::json;
+
+use crate::support::{
+    cluster::eventually,
+    recovery::{backed_up, recovery, restores_of},
+    simulator,
+    typed::condition_of,
+    world::{GIB, WAIT, World},
+};
+
+const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-obbackup");
+
+/// Runs the plugin on a blocking thread: obsim answers on this test's runtime meanwhile.
+async fn run(world: &World, args: &[&str]) -> Output {
+    let mut command = Command::new(PLUGIN);
+    command
+        .args(["-n", &world.namespace, "--utc"])
+        .args(args)
+        .env("KUBECONFIG", world.plane.admin_kubeconfig());
+    tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("joined")
+        .expect("run the plugin")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `restore` of the strategy `src`'s tenant1 into `target` at `to`, with `more` flags.
+fn restore<'a>(target: &'a str, to: &'a str, more: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "restore",
+        "src",
+        "--tenant",
+        "tenant1",
+        "--to",
+        to,
+        "--target-tenant",
+        target,
+        "--unit-cpu",
+        "2",
+        "--unit-memory",
+        "4G",
+        "--zones",
+        "zone1",
+        "--primary-zone",
+        "zone1",
+    ];
+    args.extend_from_slice(more);
+    args
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
+    let version = simulator::profile_at_least(Version::V4_4_1);
+    let Some(world) = World::running("plugin-console", &["tenant1"], 4 * GIB, 10.0, version).await
+    else {
+        return;
+    };
+    let (from, to) = backed_up(&world, false).await;
+
+    // Outside the windows: refused before anything is made, in the operator's words.
+    let early = (from - SignedDuration::from_hours(1)).to_string();
+    let windows_before = world.status("BackupStrategy", "src").await["tenants"].clone();
+    let refused = run(&world, &restore("early1", &early, &["--dry-run"])).await;
+    assert!(!refused.status.success(), "{refused:?}");
+    let said = stderr(&refused);
+    assert!(
+        world.list("RecoveryTask").await.is_empty(),
+        "nothing was created"
+    );
+    world
+        .apply(recovery(
+            "too-early",
+            "early1",
+            json!({"time": early}),
+            json!({}),
+        ))
+        .await;
+    let failed = world
+        .reaches::<RecoveryTask>("too-early", RecoveryTaskPhase::Failed)
+        .await;
+    let operator_said = failed.failure.map(|f| f.message).expect("a failure");
+    assert!(
+        operator_said.contains("outside every recoverable window"),
+        "{operator_said}"
+    );
+    let windows_after = world.status("BackupStrategy", "src").await["tenants"].clone();
+    if windows_before == windows_after {
+        // The same windows: the very same words.
+        assert_eq!(
+            said,
+            format!("error: refused: {operator_said}; nothing was created\n")
+        );
+    } else {
+        // The windows moved between the two checks (a refresh of their end): the same verdict and point.
+        let point = operator_said.split(" (").next().expect("the verdict");
+        assert!(said.contains(point), "{said} / {operator_said}");
+    }
+    assert_eq!(restores_of(&world, "early1"), 0);
+
+    // Inside: the window it falls in; the API server admits the task, and nothing is made.
+    let inside = (from + to.duration_since(from) / 2).to_string();
+    let dry = run(&world, &restore("restored1", &inside, &["--dry-run"])).await;
+    assert!(dry.status.success(), "{}", stderr(&dry));
+    let text = stdout(&dry);
+    assert!(
+        text.starts_with(&format!(
+            "recovery point: {inside} lies in the recoverable window {from}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "recoverytask/src-tenant1-to-restored1 admitted by the API server (dry run: nothing was created)\n"
+        ),
+        "{text}"
+    );
+    let as_json = run(
+        &world,
+        &restore("restored1", &inside, &["--dry-run", "-o", "json"]),
+    )
+    .await;
+    let list: serde_json::Value = serde_json::from_slice(&as_json.stdout).expect("JSON");
+    let parsed: RecoveryTask =
+        serde_json::from_value(list["items"][0].clone()).expect("a RecoveryTask");
+    assert_eq!(parsed.spec.target.tenant, "restored1");
+    assert!(
+        world
+            .read::<RecoveryTask>("src-tenant1-to-restored1")
+            .await
+            .is_none()
+    );
+
+    // For real: restored; asking again makes nothing.
+    let made = run(&world, &restore("restored1", &inside, &[])).await;
+    assert!(
+        stdout(&made).ends_with("recoverytask/src-tenant1-to-restored1 created\n"),
+        "{made:?}"
+    );
+    let done = world
+        .reaches::<RecoveryTask>("src-tenant1-to-restored1", RecoveryTaskPhase::Completed)
+        .await;
+    assert_eq!(
+        condition_of(&done.conditions, "RecoveryPointVerified"),
+        Some("True")
+    );
+    let again = run(&world, &restore("restored1", &inside, &[])).await;
+    assert!(stderr(&again).contains("exists already"), "{again:?}");
+    assert_eq!(restores_of(&world, "restored1"), 1);
+    let not_failed = run(&world, &["retry", "src-tenant1-to-restored1"]).await;
+    assert!(
+        stderr(&not_failed).contains("is Completed: only a failed recovery is retried"),
+        "{not_failed:?}"
+    );
+
+    // A failed recovery, retried: completes.
+    simulator::cluster(&world.node).faults.next_restore_failure =
+        Some((-4016, "restore failed: injected".into()));
+    let flaky = run(&world, &restore("restored2", "latest", &["--standby"])).await;
+    assert!(flaky.status.success(), "{}", stderr(&flaky));
+    let name = "src-tenant1-to-restored2";
+    world
+        .reaches::<RecoveryTask>(name, RecoveryTaskPhase::Failed)
+        .await;
+    let retried = run(&world, &["retry", name]).await;
+    assert_eq!(
+        stdout(&retried),
+        format!("recoverytask/{name} retry requested (spec.retry: 1)\n")
+    );
+    world
+        .reaches::<RecoveryTask>(name, RecoveryTaskPhase::Completed)
+        .await;
+    assert_eq!(
+        restores_of(&world, "restored2"),
+        2,
+        "the failed attempt and the retry"
+    );
+
+    // Log backup "Stop" and "Start" through the strategy: OceanBase stops and starts archiving.
+    let archiving = |world: &World| {
+        simulator::cluster(&world.node)
+            .tenant("tenant1")
+            .is_some_and(|t| t.archive.log_mode_archive)
+    };
+    let stop = run(
+        &world,
+        &["log", "stop", "src", "--tenant", "tenant1", "--wait"],
+    )
+    .await;
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert_eq!(
+        stdout(&stop).lines().next(),
+        Some(
+            "backupstrategy/src: log backup of tenant tenant1 asked to stop (logBackup.stoppedTenants: [tenant1])"
+        )
+    );
+    assert!(
+        stdout(&stop).contains("logbackup/src-tenant1-log Stopped"),
+        "{stop:?}"
+    );
+    assert!(!archiving(&world));
+    let stopped = world
+        .read::<LogBackup>("src-tenant1-log")
+        .await
+        .expect("the LogBackup");
+    assert_eq!(
+        stopped.status.and_then(|s| s.phase),
+        Some(LogBackupPhase::Stopped)
+    );
+    eventually(
+        "the strategy to say tenant1 is stopped on request",
+        WAIT,
+        || async {
+            let status = world.status("BackupStrategy", "src").await;
+            let conditions = status["conditions"].as_array()?.clone();
+            conditions
+                .iter()
+                .find(|c| c["type"] == "LogBackupHealthy")
+                .filter(|c| {
+                    c["message"] == "tenant1: stopped on request (logBackup.stoppedTenants)"
+                })
+                .map(|_| ())
+        },
+    )
+    .await;
+    let twice = run(&world, &["log", "stop", "src", "--tenant", "tenant1"]).await;
+    assert!(
+        stdout(&twice).contains("already asked to stop"),
+        "{twice:?}"
+    );
+    let start = run(
+        &world,
+        &["log", "start", "src", "--tenant", "tenant1", "--wait"],
+    )
+    .await;
+    assert!(start.status.success(), "{}", stderr(&start));
+    assert!(
+        stdout(&start).contains("logbackup/src-tenant1-log InProgress"),
+        "{start:?}"
+    );
+    assert!(archiving(&world));
+    let unknown = run(&world, &["log", "stop", "src", "--tenant", "tenant9"]).await;
+    assert!(
+        stderr(&unknown).contains("does not cover tenant tenant9"),
+        "{unknown:?}"
+    );
+
+    // Cleanup: obsolete backups of tenant1, followed to the end.
+    let cleaned = run(
+        &world,
+        &[
+            "cleanup",
+            "src",
+            "--tenant",
+            "tenant1",
+            "--obsolete",
+            "--wait",
+        ],
+    )
+    .await;
+    assert!(cleaned.status.success(), "{}", stderr(&cleaned));
+    let name = stdout(&cleaned)
+        .split_whitespace()
+        .next()
+        .map(|n| n.trim_start_matches("cleanuptask/").to_string())
+        .expect("the task's name");
+    assert!(
+        stdout(&cleaned).contains(&format!("cleanuptask/{name} Completed at ")),
+        "{cleaned:?}"
+    );
+    let task = world
+        .read::<CleanupTask>(&name)
+        .await
+        .expect("the CleanupTask");
+    assert!(
+        task.status.and_then(|s| s.job_id).is_some(),
+        "a job of OceanBase's"
+    );
+    world.done().await;
+}
