@@ -152,10 +152,19 @@ done
 echo
 "${kubectl[@]}" -n demo describe backupstrategy demo | sed -n '/^Status:/,$p'
 echo
+# The console's overview and available recovery period, as the kubectl plugin shows them.
+obbackup=(target/debug/kubectl-obbackup --utc)
+echo "\$ kubectl obbackup -n demo status"
+KUBECONFIG="$dir/admin.kubeconfig" "${obbackup[@]}" -n demo status
+echo
+echo "\$ kubectl obbackup -n demo windows demo"
+KUBECONFIG="$dir/admin.kubeconfig" "${obbackup[@]}" -n demo windows demo
+echo
 echo "Try it yourself (in another terminal):"
 echo "  export KUBECONFIG=$dir/admin.kubeconfig"
 echo "  $bin/kubectl -n demo get obbackup"
 echo "  $bin/kubectl -n demo describe backuptask tenant2-before-upgrade"
+echo "  export PATH=$PWD/target/debug:\$PATH; kubectl obbackup -n demo tasks --since 24h   # the plugin"
 echo "  curl -s 127.0.0.1:8080/metrics | grep obbackup_"
 echo "  mysql -h ${obsim_sql%:*} -P ${obsim_sql##*:} -u root@sys -pdemo-only-password --ssl=0   # obsim (OceanBase 4.4.1)"
 echo "  curl -s $obsim_control/clusters                              # obsim's control API"

@@ -3,36 +3,17 @@
 //! the tasks to their end and fails when one fails; `cause` shows OceanBase's code and comment; `cancel`
 //! ends a running backup Canceled.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
 use ob_backup_operator::api::{BackupTask, BackupTaskPhase};
 use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
+    plugin::{run, stdout},
     simulator,
-    world::{WAIT, World, strategy},
+    world::{GIB, WAIT, World, strategy},
 };
-
-const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-obbackup");
-const GIB: u64 = 1 << 30;
-
-/// Runs the plugin on a blocking thread: obsim answers on this test's runtime meanwhile.
-async fn run(world: &World, args: &[&str]) -> Output {
-    let mut command = Command::new(PLUGIN);
-    command
-        .args(["-n", &world.namespace, "--utc"])
-        .args(args)
-        .env("KUBECONFIG", world.plane.admin_kubeconfig());
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("joined")
-        .expect("run the plugin")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
 
 /// The `-now-` tasks of the world, by name.
 async fn now_tasks(world: &World) -> Vec<String> {

@@ -4,8 +4,6 @@
 //! failed recovery again; `log stop|start` stops and starts a tenant's archiving in OceanBase through the
 //! strategy; `cleanup --obsolete --wait` follows a delete job to its end.
 
-use std::process::{Command, Output};
-
 use jiff::SignedDuration;
 use ob_backup_operator::api::{
     CleanupTask, LogBackup, RecoveryTask, RecoveryTaskPhase, log_backup::LogBackupPhase,
@@ -15,34 +13,12 @@ use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
+    plugin::{run, stderr, stdout},
     recovery::{backed_up, recovery, restores_of},
     simulator,
     typed::condition_of,
     world::{GIB, WAIT, World},
 };
-
-const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-obbackup");
-
-/// Runs the plugin on a blocking thread: obsim answers on this test's runtime meanwhile.
-async fn run(world: &World, args: &[&str]) -> Output {
-    let mut command = Command::new(PLUGIN);
-    command
-        .args(["-n", &world.namespace, "--utc"])
-        .args(args)
-        .env("KUBECONFIG", world.plane.admin_kubeconfig());
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("joined")
-        .expect("run the plugin")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// `restore` of the strategy `src`'s tenant1 into `target` at `to`, with `more` flags.
 fn restore<'a>(target: &'a str, to: &'a str, more: &[&'a str]) -> Vec<&'a str> {

@@ -146,16 +146,7 @@ mod tests {
 
     #[test]
     fn a_cleanup_is_one_task_per_second_and_says_what_it_deletes() {
-        let strategy: BackupStrategy = serde_json::from_value(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "demo"},
-            "spec": {
-                "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": ["tenant1"],
-                "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
-                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
-            },
-        }))
-        .expect("strategy");
+        let strategy = crate::fixtures::strategy(json!({}));
         let at: Timestamp = "2026-11-25T07:01:02.5Z".parse().expect("time");
         let sets = args(&["--tenant", "tenant1", "--backup-set", "1,2"]).expect("parsed");
         let task = cleanup_task(&strategy, &sets, at).expect("task");
@@ -176,11 +167,11 @@ mod tests {
             "what to delete is required"
         );
         assert!(args(&["--tenant", "tenant1", "--obsolete", "--piece", "3"]).is_err());
-        let other = args(&["--tenant", "tenant2", "--obsolete"]).expect("parsed");
+        let other = args(&["--tenant", "tenant3", "--obsolete"]).expect("parsed");
         assert!(
             cleanup_task(&strategy, &other, at)
                 .expect_err("refused")
-                .contains("does not cover tenant tenant2")
+                .contains("does not cover tenant tenant3")
         );
     }
 }

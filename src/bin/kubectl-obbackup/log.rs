@@ -179,10 +179,14 @@ pub async fn run(
             // Only a status written for the LogBackup as the strategy now wants it counts.
             let current = status.observed_generation == generation(&log);
             match status.phase {
-                Some(phase) if current && phase == wanted => Ok(Some(format!(
-                    "logbackup/{name} {wanted:?} (checkpoint {})\n",
-                    clock.show(status.checkpoint_time.as_ref())
-                ))),
+                Some(phase) if current && phase == wanted => {
+                    let checkpoint = status
+                        .checkpoint_time
+                        .as_ref()
+                        .map(|at| format!(" (checkpoint {})", clock.show(Some(at))))
+                        .unwrap_or_default();
+                    Ok(Some(format!("logbackup/{name} {wanted:?}{checkpoint}\n")))
+                }
                 Some(LogBackupPhase::Failed) if current => Err(format!(
                     "logbackup/{name} Failed: {} (see `kubectl obbackup cause {name}`)",
                     status.message.clone().unwrap_or_default()
@@ -197,22 +201,7 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn strategy(extra: serde_json::Value) -> BackupStrategy {
-        let mut spec = json!({
-            "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": ["tenant1", "Tenant2"],
-            "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
-            "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
-        });
-        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-            spec.extend(extra.clone());
-        }
-        serde_json::from_value(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "demo"}, "spec": spec,
-        }))
-        .expect("strategy")
-    }
+    use crate::fixtures::strategy;
 
     #[test]
     fn stop_and_start_edit_the_stopped_tenants_once() {

@@ -5,6 +5,8 @@
 mod actions;
 mod cause;
 mod cleanup;
+#[cfg(test)]
+mod fixtures;
 mod log;
 mod render;
 mod restore;

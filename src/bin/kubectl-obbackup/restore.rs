@@ -269,23 +269,8 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use crate::fixtures::strategy;
     use crate::{Cli, Command};
-
-    fn strategy(extra: serde_json::Value) -> BackupStrategy {
-        let mut spec = json!({
-            "cluster": {"name": "ob", "connectionSecret": "ob-sys"}, "tenants": ["tenant1"],
-            "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
-            "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
-        });
-        if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
-            spec.extend(extra.clone());
-        }
-        serde_json::from_value(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "demo"}, "spec": spec,
-        }))
-        .expect("strategy")
-    }
 
     fn args(line: &[&str]) -> RestoreArgs {
         let all = ["kubectl-obbackup", "restore", "demo"].iter().chain(line);

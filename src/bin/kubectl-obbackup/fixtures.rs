@@ -1,0 +1,21 @@
+//! The unit tests' strategy.
+
+use ob_backup_operator::api::BackupStrategy;
+use serde_json::{Value, json};
+
+/// A physical strategy `demo` over tenant1 and Tenant2, with `extra` merged into its spec.
+pub fn strategy(extra: Value) -> BackupStrategy {
+    let mut spec = json!({
+        "cluster": {"name": "ob", "connectionSecret": "ob-sys"}, "tenants": ["tenant1", "Tenant2"],
+        "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+        "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        spec.extend(extra.clone());
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+        "metadata": {"name": "demo"}, "spec": spec,
+    }))
+    .expect("strategy")
+}
