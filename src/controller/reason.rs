@@ -146,6 +146,8 @@ pub enum Reason {
     StopArchivingPending,
     /// A logical dump outlived `retention.recoveryWindow` and was deleted from the destination (each tenant's newest dump always stays); nothing to do.
     DumpExpired,
+    /// An unfinished logical dump that no BackupTask writes any more (its task failed or is gone) was deleted from the destination; nothing to do.
+    DumpAbandoned,
     /// Objects of a backup set differed on the second destination (or were gone) and were copied again; check that storage's health.
     SecondCopyRepaired,
 

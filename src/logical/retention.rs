@@ -1,6 +1,8 @@
 //! The dumps a logical strategy keeps: every finished dump under a tenant's `logical/` directory, read from
-//! its manifest, and which of them have outlived the recovery window. A dump without a manifest is still
-//! being written (or was cut off and will be resumed): it is never expired here.
+//! its manifest, and which of them have outlived the recovery window. A dump without a manifest is being
+//! written, or was cut off and will be resumed — or its task ended without finishing it (Failed) or is gone,
+//! and nothing will ever finish it: such an abandoned dump is deleted once no task writes it and nothing
+//! in it has been written for an hour, so that failed dumps do not pile up on the destination.
 
 use jiff::{SignedDuration, Timestamp};
 use opendal::{ErrorKind, Operator};
@@ -23,15 +25,37 @@ pub struct KeptDump {
     pub stored_bytes: u64,
 }
 
-/// Every finished dump under `storage`'s [`DUMPS_DIRECTORY`], oldest first. A manifest that does not parse
-/// is not a finished dump of this format and is left alone.
+/// A dump directory without a manifest: being written, cut off, or abandoned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnfinishedDump {
+    /// Its directory under the tenant's destination (`logical/<task>-<uid>`).
+    pub directory: String,
+}
+
+/// What a tenant's [`DUMPS_DIRECTORY`] holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Dumps {
+    /// Finished dumps, oldest first.
+    pub finished: Vec<KeptDump>,
+    /// Directories without a manifest.
+    pub unfinished: Vec<UnfinishedDump>,
+}
+
+/// Every finished dump under `storage`'s [`DUMPS_DIRECTORY`], oldest first.
 pub async fn finished_dumps(storage: &Operator) -> Result<Vec<KeptDump>, StorageError> {
+    Ok(dumps(storage).await?.finished)
+}
+
+/// Every dump directory under `storage`'s [`DUMPS_DIRECTORY`]. A manifest that does not parse is not a
+/// finished dump of this format, and its directory is in neither list: it is left alone.
+pub async fn dumps(storage: &Operator) -> Result<Dumps, StorageError> {
     let entries = match storage.list(DUMPS_DIRECTORY).await {
         Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Dumps::default()),
         Err(e) => return Err(StorageError::io(&e)),
     };
     let mut dumps = Vec::new();
+    let mut unfinished = Vec::new();
     for entry in entries {
         let directory = entry.path().trim_end_matches('/');
         if !entry.metadata().is_dir() || directory == DUMPS_DIRECTORY.trim_end_matches('/') {
@@ -39,7 +63,12 @@ pub async fn finished_dumps(storage: &Operator) -> Result<Vec<KeptDump>, Storage
         }
         let manifest = match storage.read(&format!("{directory}/manifest.json")).await {
             Ok(bytes) => bytes.to_vec(),
-            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                unfinished.push(UnfinishedDump {
+                    directory: directory.to_string(),
+                });
+                continue;
+            }
             Err(e) => return Err(StorageError::io(&e)),
         };
         let Ok(manifest) = serde_json::from_slice::<Manifest>(&manifest) else {
@@ -61,7 +90,88 @@ pub async fn finished_dumps(storage: &Operator) -> Result<Vec<KeptDump>, Storage
         });
     }
     dumps.sort_by(|a, b| (a.started_at, &a.directory).cmp(&(b.started_at, &b.directory)));
-    Ok(dumps)
+    Ok(Dumps {
+        finished: dumps,
+        unfinished,
+    })
+}
+
+/// When the dump in `directory` began by the operator's clock, from its plan (`None`: no plan, or one that
+/// does not say).
+pub async fn plan_started_at(
+    storage: &Operator,
+    directory: &str,
+) -> Result<Option<Timestamp>, StorageError> {
+    let bytes = match storage.read(&super::layout::plan_path(directory)).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io(&e)),
+    };
+    Ok(serde_json::from_slice::<super::layout::Plan>(&bytes)
+        .ok()
+        .and_then(|plan| plan.started_at)
+        .and_then(|t| t.parse().ok()))
+}
+
+/// How long an unfinished dump no task of the strategy's namespace writes must have been quiet (nothing in
+/// it written) before it counts as abandoned: a task elsewhere (another namespace, another client) may be
+/// writing it, and a dump being written writes a record after every chunk.
+pub const ABANDONED_GRACE: SignedDuration = SignedDuration::from_hours(1);
+
+/// Whether `dump` is abandoned: its directory is not among `written` (the directories of every task that
+/// has not ended) and nothing in it was written within [`ABANDONED_GRACE`] before `now` (storage keeps
+/// wall-clock times: `now` is one too). `last_written` is the newest modification time in it (`None`: it
+/// holds nothing).
+pub fn abandoned(
+    dump: &UnfinishedDump,
+    written: &[String],
+    last_written: Option<Timestamp>,
+    now: Timestamp,
+) -> bool {
+    let cutoff = now
+        .saturating_sub(ABANDONED_GRACE)
+        .unwrap_or(Timestamp::MIN);
+    !is_written(dump, written) && last_written.is_none_or(|at| at < cutoff)
+}
+
+/// Whether a task that has not ended writes `dump` (`written`: their directories).
+pub fn is_written(dump: &UnfinishedDump, written: &[String]) -> bool {
+    written
+        .iter()
+        .any(|w| w.trim_end_matches('/') == dump.directory)
+}
+
+/// The newest modification time of anything in `directory` (`None`: it holds nothing). Stops at the first
+/// one after `after`: a dump written to lately needs no more looking at.
+pub async fn last_written(
+    storage: &Operator,
+    directory: &str,
+    after: Timestamp,
+) -> Result<Option<Timestamp>, StorageError> {
+    let entries = storage
+        .list_with(&format!("{}/", directory.trim_end_matches('/')))
+        .recursive(true)
+        .await
+        .map_err(|e| StorageError::io(&e))?;
+    let mut newest: Option<Timestamp> = None;
+    for entry in entries.iter().filter(|e| e.metadata().is_file()) {
+        let modified = match entry.metadata().last_modified() {
+            Some(at) => Some(at),
+            None => storage
+                .stat(entry.path())
+                .await
+                .map_err(|e| StorageError::io(&e))?
+                .last_modified(),
+        };
+        let Some(at) = modified.map(Timestamp::from) else {
+            continue;
+        };
+        newest = newest.max(Some(at));
+        if at > after {
+            break;
+        }
+    }
+    Ok(newest)
 }
 
 /// The dumps of `dumps` (oldest first) that began more than `window` before `now` — never the newest one,
@@ -120,6 +230,25 @@ mod tests {
         assert!(expired(&[], window, at(1000)).is_empty());
     }
 
+    #[test]
+    fn unfinished_dumps_no_task_writes_and_quiet_for_the_grace_are_abandoned() {
+        let dump = |name: &str| UnfinishedDump {
+            directory: format!("logical/{name}"),
+        };
+        let written = ["logical/written-1/".to_string()];
+        let now = at(10);
+        // Written by a task that has not ended: never, however quiet.
+        assert!(!abandoned(&dump("written-1"), &written, Some(at(0)), now));
+        // No task: abandoned once quiet for the grace, or empty.
+        assert!(abandoned(&dump("failed-2"), &written, Some(at(8)), now));
+        assert!(abandoned(&dump("empty-3"), &written, None, now));
+        let lately = now - ABANDONED_GRACE + SignedDuration::from_secs(1);
+        assert!(
+            !abandoned(&dump("elsewhere-4"), &written, Some(lately), now),
+            "written to within the grace: a task elsewhere may be writing it"
+        );
+    }
+
     #[tokio::test]
     async fn only_finished_dumps_with_a_manifest_are_listed_oldest_first() {
         let root = std::env::temp_dir().join(format!("retention-test-{}", std::process::id()));
@@ -153,6 +282,26 @@ mod tests {
                     .expect("manifest");
             }
         }
+        let all = dumps(&storage).await.expect("listed");
+        assert_eq!(
+            all.unfinished,
+            [UnfinishedDump {
+                directory: "logical/running-4".into(),
+            }],
+            "a torn manifest is in neither list"
+        );
+        assert_eq!(
+            plan_started_at(&storage, "logical/running-4")
+                .await
+                .expect("read"),
+            None,
+            "a plan that does not say"
+        );
+        let written = last_written(&storage, "logical/running-4", Timestamp::MAX)
+            .await
+            .expect("listed")
+            .expect("a time");
+        assert!(written.duration_until(Timestamp::now()).abs() < SignedDuration::from_mins(5));
         let dumps = finished_dumps(&storage).await.expect("listed");
         let names: Vec<&str> = dumps.iter().map(|d| d.directory.as_str()).collect();
         assert_eq!(names, ["logical/old-2", "logical/new-1"]);

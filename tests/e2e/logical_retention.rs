@@ -2,8 +2,9 @@
 //! a real OceanBase SQL engine (seekdb), on a simulated clock (20 simulated minutes a real second): its
 //! scheduled runs are logical BackupTasks it owns, each a dump in the tenant's own directory; finished tasks
 //! beyond the history limit are pruned; dumps that began more than the recovery window ago are deleted from
-//! the destination with a `DumpExpired` event — never a tenant's newest, even long after the last run; and
-//! the overview shows the newest dump's data version and the bytes kept.
+//! the destination with a `DumpExpired` event — never a tenant's newest, even long after the last run; a
+//! failed dump's leftovers (no manifest, no task writing them) are deleted with a `DumpAbandoned` event, and
+//! no dump being written ever is; and the overview shows the newest dump's data version and the bytes kept.
 
 use std::{path::Path, time::Duration};
 
@@ -93,6 +94,31 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
         }))
         .await;
     let tenant_dir = share.join("backup/dumps/tenant1");
+    // A failed dump's leftovers: a plan begun a day ago and one chunk, no manifest, and no task writes it.
+    let abandoned = tenant_dir.join("logical/gone-0badcafe");
+    std::fs::create_dir_all(abandoned.join("data/db/t")).expect("the abandoned dump");
+    let day_ago = world.sim_now() - SignedDuration::from_hours(24);
+    std::fs::write(
+        abandoned.join("plan.json"),
+        json!({"formatVersion": 1, "snapshot": {"scn": 1, "time": day_ago.to_string()},
+               "serverVersion": "4.3.5.3", "startedAt": day_ago.to_string(), "databases": [], "objects": []})
+        .to_string(),
+    )
+    .expect("plan");
+    std::fs::write(abandoned.join("data/db/t/0.sql.gz"), b"partial").expect("chunk");
+    // A dump a task of another namespace is writing (written to just now): never touched.
+    let elsewhere = tenant_dir.join("logical/elsewhere-0ddba11");
+    std::fs::create_dir_all(&elsewhere).expect("the dump written elsewhere");
+    std::fs::write(elsewhere.join("plan.json"), b"{}").expect("plan");
+    // Written a day ago by the storage's clock too (the wall clock: nothing is written to it any more).
+    let wall_day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+    for file in ["plan.json", "data/db/t/0.sql.gz"] {
+        std::fs::File::options()
+            .write(true)
+            .open(abandoned.join(file))
+            .and_then(|f| f.set_modified(wall_day_ago))
+            .expect("a day old");
+    }
     // Five runs (every 4 simulated hours): the first dumps have outlived the window by then. Repeated
     // expiries are one Event with a count (the recorder folds them into a series).
     let expired = eventually(
@@ -107,6 +133,27 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
         },
     )
     .await;
+    // The abandoned dump is deleted, and it is the only one: every dump being written was left alone.
+    let gone = eventually(
+        "the abandoned dump deleted",
+        Duration::from_secs(30),
+        || async {
+            let said = events(&world, "DumpAbandoned", "dumps").await;
+            (!abandoned.exists() && !said.is_empty()).then_some(said)
+        },
+    )
+    .await;
+    assert!(
+        elsewhere.join("plan.json").exists(),
+        "a dump written lately stays"
+    );
+    for event in &gone {
+        let note = event.data["note"].as_str().unwrap_or_default();
+        assert!(
+            note.contains("file:///backup/dumps/tenant1/logical/gone-0badcafe (begun "),
+            "{note}"
+        );
+    }
     for event in &expired {
         let note = event.data["note"].as_str().unwrap_or_default();
         assert!(

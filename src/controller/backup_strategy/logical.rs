@@ -7,7 +7,8 @@
 //! Each look: the Secrets and destination it names are checked, the scheduled BackupTasks are created and
 //! the finished ones beyond the history limits pruned ([`super::plan`], as for physical backups), the
 //! finished dumps on each tenant's directory are listed, those that began more than the recovery window
-//! ago are deleted (never a tenant's newest), and the overview shows what is kept.
+//! ago are deleted (never a tenant's newest), so are unfinished dumps no task writes any more (a failed
+//! dump's leftovers), and the overview shows what is kept.
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,7 +28,8 @@ use super::{
 };
 use crate::{
     api::{
-        BackupStrategy, BackupStrategyStatus, StrategyPhase, backup_strategy::TenantBackupStatus,
+        BackupStrategy, BackupStrategyStatus, BackupTask, StrategyPhase,
+        backup_strategy::{BackupMethod, TenantBackupStatus},
         common::parse_duration,
     },
     controller::{
@@ -65,11 +67,24 @@ pub async fn reconcile(
     let plan = plan::plan(&strategy, &spec.tenants, &owned, now);
     children::create_tasks(&ctx, &namespace, &strategy, &plan.create).await?;
     children::delete_tasks(&ctx, &namespace, &plan.prune).await?;
+    // The dumps being written: those of every logical task that has not ended (its own or another's).
+    let writing = |t: &BackupTask| {
+        let phase = t.status.as_ref().and_then(|s| s.phase);
+        t.spec.method == BackupMethod::Logical
+            && !phase.is_some_and(crate::controller::backup_task::decide::is_terminal)
+    };
+    let written: Vec<String> = ctx
+        .catalog
+        .list_where(&namespace, writing)
+        .await?
+        .iter()
+        .map(crate::controller::backup_task::logical::directory_of)
+        .collect();
     let mut swept = Vec::new();
     for tenant in &spec.tenants {
         swept.push((
             tenant.clone(),
-            sweep(&ctx, &namespace, &strategy, tenant, now).await?,
+            sweep(&ctx, &namespace, &strategy, tenant, &written, now).await?,
         ));
     }
     let desired = overview(&strategy, &plan, &swept, now);
@@ -89,12 +104,14 @@ pub async fn reconcile(
 /// What one tenant's directory holds after expired dumps were deleted, or why it could not be read.
 type Swept = Result<Vec<KeptDump>, StorageError>;
 
-/// Lists `tenant`'s finished dumps and deletes those past the recovery window (a Normal Event each).
+/// Lists `tenant`'s dumps, deletes the finished ones past the recovery window and the unfinished ones no
+/// task writes any more (`written`: the directories being written), a Normal Event each.
 async fn sweep(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
     tenant: &str,
+    written: &[String],
     now: Timestamp,
 ) -> Result<Swept, Error> {
     let destination = strategy.spec.data_destination.for_tenant(tenant);
@@ -104,10 +121,23 @@ async fn sweep(
             Ok(storage) => storage,
             Err(error) => return Ok(Err(error)),
         };
-    let dumps = match retention::finished_dumps(&storage).await {
-        Ok(dumps) => dumps,
+    let (dumps, unfinished) = match retention::dumps(&storage).await {
+        Ok(all) => (all.finished, all.unfinished),
         Err(error) => return Ok(Err(error)),
     };
+    if let Err(error) = delete_abandoned(
+        ctx,
+        strategy,
+        &storage,
+        tenant,
+        &destination.uri,
+        &unfinished,
+        written,
+    )
+    .await
+    {
+        return Ok(Err(error));
+    }
     let window = window_of(strategy);
     let mut deleted = Vec::new();
     for dump in retention::expired(&dumps, window, now) {
@@ -115,29 +145,89 @@ async fn sweep(
             return Ok(Err(error));
         }
         deleted.push(dump.directory.clone());
-        ctx.publish(
-            strategy,
-            Event {
-                type_: EventType::Normal,
-                reason: Reason::DumpExpired.into(),
-                note: Some(format!(
-                    "deleted tenant {tenant}'s dump {} (begun {}, data as of {}): older than \
-                     retention.recoveryWindow {}",
-                    crate::storage::directory_in(&destination.uri, &dump.directory),
-                    api_time(dump.started_at).0,
-                    api_time(dump.snapshot_at).0,
-                    strategy.spec.retention.recovery_window
-                )),
-                action: "ExpireDump".into(),
-                secondary: None,
-            },
-        )
-        .await;
+        let note = format!(
+            "deleted tenant {tenant}'s dump {} (begun {}, data as of {}): older than \
+             retention.recoveryWindow {}",
+            crate::storage::directory_in(&destination.uri, &dump.directory),
+            api_time(dump.started_at).0,
+            api_time(dump.snapshot_at).0,
+            strategy.spec.retention.recovery_window
+        );
+        publish(ctx, strategy, Reason::DumpExpired, "ExpireDump", note).await;
     }
     Ok(Ok(dumps
         .into_iter()
         .filter(|d| !deleted.contains(&d.directory))
         .collect()))
+}
+
+/// Deletes the unfinished dumps of `tenant` that are abandoned ([`retention::abandoned`]; `written`: the
+/// directories being written), a Normal Event each.
+async fn delete_abandoned(
+    ctx: &Context,
+    strategy: &BackupStrategy,
+    storage: &opendal::Operator,
+    tenant: &str,
+    uri: &str,
+    unfinished: &[retention::UnfinishedDump],
+    written: &[String],
+) -> Result<(), StorageError> {
+    // Storage keeps wall-clock times: quiet is measured on the wall clock, whatever the operator's.
+    let wall = Timestamp::now();
+    let quiet_since = wall
+        .saturating_sub(retention::ABANDONED_GRACE)
+        .unwrap_or(Timestamp::MIN);
+    for dump in unfinished
+        .iter()
+        .filter(|d| !retention::is_written(d, written))
+    {
+        let last = retention::last_written(storage, &dump.directory, quiet_since).await?;
+        if !retention::abandoned(dump, written, last, wall) {
+            continue;
+        }
+        let begun = retention::plan_started_at(storage, &dump.directory)
+            .await
+            .ok()
+            .flatten()
+            .map_or_else(|| "when unknown".into(), |at| api_time(at).0.to_string());
+        retention::delete(storage, &dump.directory).await?;
+        let note = format!(
+            "deleted tenant {tenant}'s unfinished dump {} (begun {begun}): no BackupTask writes it any \
+             more (its task failed or is gone) and nothing was written to it for an hour, so nothing \
+             would ever finish it",
+            crate::storage::directory_in(uri, &dump.directory),
+        );
+        publish(
+            ctx,
+            strategy,
+            Reason::DumpAbandoned,
+            "DeleteAbandonedDump",
+            note,
+        )
+        .await;
+    }
+    Ok(())
+}
+
+/// A Normal Event about the strategy.
+async fn publish(
+    ctx: &Context,
+    strategy: &BackupStrategy,
+    reason: Reason,
+    action: &str,
+    note: String,
+) {
+    ctx.publish(
+        strategy,
+        Event {
+            type_: EventType::Normal,
+            reason: reason.into(),
+            note: Some(note),
+            action: action.into(),
+            secondary: None,
+        },
+    )
+    .await;
 }
 
 /// `retention.recoveryWindow` (the schema admits only whole hours or days).
