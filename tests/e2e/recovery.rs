@@ -4,7 +4,7 @@
 use crate::support::typed::condition_of;
 use crate::support::{
     cluster::eventually,
-    recovery::{backed_up, recovery, restores_of},
+    recovery::{backed_up, recovery, refused_too_early, restores_of},
     simulator,
     world::{GIB, WAIT, World},
 };
@@ -33,25 +33,7 @@ async fn restores_complete_refuse_fail_retry_cancel_and_survive_a_restart() {
 
     // A point before the first window: refused, and nothing reaches OceanBase.
     let early = (from - SignedDuration::from_hours(1)).to_string();
-    world
-        .apply(recovery(
-            "too-early",
-            "early1",
-            json!({"time": early}),
-            json!({}),
-        ))
-        .await;
-    let refused = world
-        .reaches::<RecoveryTask>("too-early", RecoveryTaskPhase::Failed)
-        .await;
-    assert!(
-        refused
-            .failure
-            .as_ref()
-            .is_some_and(|f| f.message.contains("outside every recoverable window")),
-        "{refused:?}"
-    );
-    assert_eq!(restores_of(&world, "early1"), 0);
+    refused_too_early(&world, &early).await;
     assert!(
         !pool_exists(&world, "obrt_too_early"),
         "no pool was created"

@@ -272,9 +272,16 @@ mod tests {
     use crate::fixtures::strategy;
     use crate::{Cli, Command};
 
-    fn args(line: &[&str]) -> RestoreArgs {
-        let all = ["kubectl-obbackup", "restore", "demo"].iter().chain(line);
-        match Cli::try_parse_from(all).expect("parsed").command {
+    /// `kubectl obbackup restore demo <line>`, parsed.
+    fn parse(line: &str) -> Result<Cli, clap::Error> {
+        let words = ["kubectl-obbackup", "restore", "demo"]
+            .into_iter()
+            .chain(line.split_whitespace());
+        Cli::try_parse_from(words)
+    }
+
+    fn args(line: &str) -> RestoreArgs {
+        match parse(line).expect("parsed").command {
             Command::Restore(args) => *args,
             other => panic!("{other:?}"),
         }
@@ -285,21 +292,10 @@ mod tests {
         let encrypted = strategy(json!({"encryption": {"passwordSecret": "backup-password"}}));
         let task = recovery_task(
             &encrypted,
-            &args(&[
-                "--tenant",
-                "TENANT1",
-                "--to",
-                "2026-11-20T08:30:00+08:00",
-                "--target-tenant",
-                "tenant1_restored",
-                "--unit-cpu",
-                "2",
-                "--unit-memory",
-                "4G",
-                "--zones",
-                "zone1,zone2",
-                "--standby",
-            ]),
+            &args(
+                "--tenant TENANT1 --to 2026-11-20T08:30:00+08:00 --target-tenant tenant1_restored \
+                 --unit-cpu 2 --unit-memory 4G --zones zone1,zone2 --standby",
+            ),
         )
         .expect("a task");
         assert_eq!(task.name_any(), "demo-tenant1-to-tenant1-restored");
@@ -322,16 +318,7 @@ mod tests {
         );
         let latest = recovery_task(
             &strategy(json!({})),
-            &args(&[
-                "--tenant",
-                "tenant1",
-                "--to",
-                "latest",
-                "--target-tenant",
-                "t2",
-                "--pool",
-                "p1",
-            ]),
+            &args("--tenant tenant1 --to latest --target-tenant t2 --pool p1"),
         )
         .expect("latest");
         assert_eq!(latest.spec.until.and_then(|u| u.latest), Some(true));
@@ -343,40 +330,15 @@ mod tests {
         let physical = strategy(json!({}));
         for (line, says) in [
             (
-                &[
-                    "--tenant",
-                    "tenant1",
-                    "--to",
-                    "yesterday",
-                    "--target-tenant",
-                    "t2",
-                    "--pool",
-                    "p",
-                ][..],
+                "--tenant tenant1 --to yesterday --target-tenant t2 --pool p",
                 "neither `latest` nor an RFC 3339 time",
             ),
             (
-                &[
-                    "--tenant",
-                    "tenant1",
-                    "--to",
-                    "latest",
-                    "--target-tenant",
-                    "t2",
-                ][..],
+                "--tenant tenant1 --to latest --target-tenant t2",
                 "say where the new tenant runs",
             ),
             (
-                &[
-                    "--tenant",
-                    "tenant9",
-                    "--to",
-                    "latest",
-                    "--target-tenant",
-                    "t2",
-                    "--pool",
-                    "p",
-                ][..],
+                "--tenant tenant9 --to latest --target-tenant t2 --pool p",
                 "does not cover tenant tenant9",
             ),
         ] {
@@ -386,35 +348,11 @@ mod tests {
         let logical = strategy(json!({"method": "Logical", "logical": {"credentialsSecret": "d"}}));
         let error = recovery_task(
             &logical,
-            &args(&[
-                "--tenant",
-                "tenant1",
-                "--to",
-                "latest",
-                "--target-tenant",
-                "t2",
-                "--pool",
-                "p",
-            ]),
+            &args("--tenant tenant1 --to latest --target-tenant t2 --pool p"),
         )
         .expect_err("refused");
         assert!(error.contains("is Logical"), "{error}");
         // Flags that cannot go together are refused before anything is read.
-        let both = Cli::try_parse_from([
-            "kubectl-obbackup",
-            "restore",
-            "demo",
-            "--tenant",
-            "t",
-            "--to",
-            "latest",
-            "--target-tenant",
-            "u",
-            "--pool",
-            "p",
-            "--unit-name",
-            "n",
-        ]);
-        assert!(both.is_err());
+        assert!(parse("--tenant t --to latest --target-tenant u --pool p --unit-name n").is_err());
     }
 }

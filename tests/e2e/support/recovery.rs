@@ -54,6 +54,32 @@ pub async fn backed_up(world: &World, encrypt: bool) -> (Timestamp, Timestamp) {
     .await
 }
 
+/// A RecoveryTask `too-early` restoring into `early1` at `early` (before the first window): Failed, refused
+/// before anything reaches OceanBase. Returns the operator's failure message.
+pub async fn refused_too_early(world: &World, early: &str) -> String {
+    world
+        .apply(recovery(
+            "too-early",
+            "early1",
+            json!({"time": early}),
+            json!({}),
+        ))
+        .await;
+    let refused = world
+        .reaches::<ob_backup_operator::api::RecoveryTask>(
+            "too-early",
+            ob_backup_operator::api::RecoveryTaskPhase::Failed,
+        )
+        .await;
+    let message = refused.failure.map(|f| f.message).expect("a failure");
+    assert!(
+        message.contains("outside every recoverable window"),
+        "{message}"
+    );
+    assert_eq!(restores_of(world, "early1"), 0, "nothing reached OceanBase");
+    message
+}
+
 pub fn recovery(name: &str, tenant: &str, until: Value, extra: Value) -> Value {
     let mut spec = json!({
         "source": {"strategyRef": {"name": "src"}, "tenant": "tenant1"},
