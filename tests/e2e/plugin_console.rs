@@ -103,6 +103,12 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         serde_json::from_value(list["items"][0].clone()).expect("a RecoveryTask");
     assert_eq!(parsed.spec.target.tenant, "restored1");
     assert!(
+        parsed.metadata.uid.is_none() && parsed.metadata.resource_version.is_none(),
+        "a manifest to apply, not a stored object: {:?}",
+        parsed.metadata
+    );
+    assert_eq!(list["items"][0]["kind"], "RecoveryTask");
+    assert!(
         world
             .read::<RecoveryTask>("src-tenant1-to-restored1")
             .await

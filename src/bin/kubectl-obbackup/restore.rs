@@ -207,8 +207,10 @@ pub async fn run(
     };
     let name = task.name_any();
     let (made, said) = match api.create(&params, &task).await {
-        Ok(made) if args.dry_run => (
-            made,
+        // The task as asked for, without what the server stamps on a created object (a uid, a version):
+        // a manifest to apply or commit.
+        Ok(_) if args.dry_run => (
+            task,
             format!(
                 "recoverytask/{name} admitted by the API server (dry run: nothing was created)\n"
             ),
