@@ -1,9 +1,14 @@
 //! The names the operator gives the objects it creates for a strategy.
 
+/// An OceanBase name (letters, digits, `_`) in the form a Kubernetes name takes: lower case, `-` for `_`.
+pub fn dns_form(name: &str) -> String {
+    name.to_lowercase().replace('_', "-")
+}
+
 /// The name of a strategy's child for a tenant: `<strategy>-<tenant>-<suffix>`, with the tenant in DNS form.
 /// A name is at most 253 characters; the part that makes it unique (tenant and suffix) is kept whole.
 pub fn child_name(strategy: &str, tenant: &str, suffix: &str) -> String {
-    let tenant = tenant.to_lowercase().replace('_', "-");
+    let tenant = dns_form(tenant);
     let room = 253usize.saturating_sub(suffix.len() + tenant.len() + 2);
     let strategy: String = strategy.chars().take(room).collect();
     format!(

@@ -222,44 +222,49 @@ pub async fn wait(
 
 /// Sets `spec.cancel` on the BackupTask, CleanupTask or RecoveryTask `name`.
 pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Result<String, String> {
-    let patch = Patch::Merge(json!({"spec": {"cancel": true}}));
-    let params = PatchParams::default();
-    let backup: Api<BackupTask> = Api::namespaced(client.clone(), namespace);
-    let cleanup: Api<CleanupTask> = Api::namespaced(client.clone(), namespace);
-    let recovery: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
-    let found = [
-        (
-            "backuptask",
-            backup.get_opt(name).await.ok().flatten().is_some(),
-        ),
-        (
-            "cleanuptask",
-            cleanup.get_opt(name).await.ok().flatten().is_some(),
-        ),
-        (
-            "recoverytask",
-            recovery.get_opt(name).await.ok().flatten().is_some(),
-        ),
-    ];
-    let kinds: Vec<&str> = found.iter().filter(|(_, f)| *f).map(|(k, _)| *k).collect();
-    let result = match kinds.as_slice() {
-        ["backuptask"] => backup.patch(name, &params, &patch).await.map(|_| ()),
-        ["cleanuptask"] => cleanup.patch(name, &params, &patch).await.map(|_| ()),
-        ["recoverytask"] => recovery.patch(name, &params, &patch).await.map(|_| ()),
+    use crate::cause::get;
+    use kube::{core::DynamicObject, discovery::ApiResource};
+    // A read that fails (forbidden, unreachable) is an error, not "no such task".
+    let mut found: Vec<ApiResource> = Vec::new();
+    if get::<BackupTask>(client, namespace, name).await?.is_some() {
+        found.push(ApiResource::erase::<BackupTask>(&()));
+    }
+    if get::<CleanupTask>(client, namespace, name).await?.is_some() {
+        found.push(ApiResource::erase::<CleanupTask>(&()));
+    }
+    if get::<RecoveryTask>(client, namespace, name)
+        .await?
+        .is_some()
+    {
+        found.push(ApiResource::erase::<RecoveryTask>(&()));
+    }
+    let kind = match found.as_slice() {
+        [one] => one,
         [] => {
             return Err(format!(
                 "no BackupTask, CleanupTask or RecoveryTask {name} in namespace {namespace}"
             ));
         }
         many => {
+            let kinds: Vec<&str> = many.iter().map(|k| k.kind.as_str()).collect();
             return Err(format!(
                 "{name} names a {}: cancel it with kubectl patch",
-                many.join(" and a ")
+                kinds.join(" and a ")
             ));
         }
     };
-    result.map_err(|e| format!("cannot cancel {name}: {e}"))?;
-    Ok(format!("{}/{name} cancel requested\n", kinds[0]))
+    Api::<DynamicObject>::namespaced_with(client.clone(), namespace, kind)
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"cancel": true}})),
+        )
+        .await
+        .map_err(|e| format!("cannot cancel {name}: {e}"))?;
+    Ok(format!(
+        "{}/{name} cancel requested\n",
+        kind.kind.to_lowercase()
+    ))
 }
 
 #[cfg(test)]

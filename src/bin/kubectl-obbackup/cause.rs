@@ -1,78 +1,88 @@
 //! `cause`: the console's "View Cause" — why a task stands where it does: its status, OceanBase's error code
 //! and comment when it failed, its conditions, and the events about it, oldest first.
 
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::{
     api::events::v1::Event,
     apimachinery::pkg::apis::meta::v1::{Condition, Time},
 };
-use kube::{Api, Client, api::ListParams};
+use kube::{Api, Client, Resource, api::ListParams};
 use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask, common::Failure};
 
-use crate::render::{Clock, Table};
+use crate::{
+    render::{Clock, Table},
+    tasks::TaskTab,
+};
 
 /// What a task's status says about why.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Why {
-    pub kind: &'static str,
+    pub kind: String,
     pub phase: Option<String>,
     pub message: Option<String>,
     pub failure: Option<Failure>,
     pub conditions: Vec<Condition>,
 }
 
-fn why<S>(
-    kind: &'static str,
-    status: Option<S>,
-    parts: impl Fn(
-        S,
-    ) -> (
-        Option<String>,
-        Option<String>,
-        Option<Failure>,
-        Vec<Condition>,
-    ),
-) -> Why {
-    let (phase, message, failure, conditions) =
-        status.map_or((None, None, None, Vec::new()), parts);
-    Why {
-        kind,
-        phase,
-        message,
-        failure,
-        conditions,
+/// What a status holds about why: its message, its failure and its conditions.
+type Parts = (Option<String>, Option<Failure>, Vec<Condition>);
+
+impl Why {
+    fn of<K: TaskTab>(task: &K, parts: Option<Parts>) -> Self {
+        let (message, failure, conditions) = parts.unwrap_or_default();
+        Self {
+            kind: K::kind(&()).into_owned(),
+            phase: task.phase(),
+            message,
+            failure,
+            conditions,
+        }
     }
 }
 
-fn label<T: std::fmt::Debug>(phase: Option<T>) -> Option<String> {
-    phase.map(|p| format!("{p:?}"))
+/// The `K` named `name` in `namespace`, if there is one.
+pub async fn get<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<K>, String>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    Api::<K>::namespaced(client.clone(), namespace)
+        .get_opt(name)
+        .await
+        .map_err(|e| format!("cannot read {} {name}: {e}", K::kind(&())))
 }
 
 /// Finds the task `name` among the kinds that can fail.
 pub async fn find(client: &Client, namespace: &str, name: &str) -> Result<Why, String> {
-    let get_error = |e: kube::Error| format!("cannot read {name}: {e}");
-    let backup: Api<BackupTask> = Api::namespaced(client.clone(), namespace);
-    if let Some(t) = backup.get_opt(name).await.map_err(get_error)? {
-        return Ok(why("BackupTask", t.status, |s| {
-            (label(s.phase), s.message, s.failure, s.conditions)
-        }));
+    if let Some(t) = get::<BackupTask>(client, namespace, name).await? {
+        let parts = t
+            .status
+            .clone()
+            .map(|s| (s.message, s.failure, s.conditions));
+        return Ok(Why::of(&t, parts));
     }
-    let recovery: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
-    if let Some(t) = recovery.get_opt(name).await.map_err(get_error)? {
-        return Ok(why("RecoveryTask", t.status, |s| {
-            (label(s.phase), s.message, s.failure, s.conditions)
-        }));
+    if let Some(t) = get::<RecoveryTask>(client, namespace, name).await? {
+        let parts = t
+            .status
+            .clone()
+            .map(|s| (s.message, s.failure, s.conditions));
+        return Ok(Why::of(&t, parts));
     }
-    let cleanup: Api<CleanupTask> = Api::namespaced(client.clone(), namespace);
-    if let Some(t) = cleanup.get_opt(name).await.map_err(get_error)? {
-        return Ok(why("CleanupTask", t.status, |s| {
-            (label(s.phase), s.message, s.failure, s.conditions)
-        }));
+    if let Some(t) = get::<CleanupTask>(client, namespace, name).await? {
+        let parts = t
+            .status
+            .clone()
+            .map(|s| (s.message, s.failure, s.conditions));
+        return Ok(Why::of(&t, parts));
     }
-    let log: Api<LogBackup> = Api::namespaced(client.clone(), namespace);
-    if let Some(t) = log.get_opt(name).await.map_err(get_error)? {
-        return Ok(why("LogBackup", t.status, |s| {
-            (label(s.phase), s.message, s.failure, s.conditions)
-        }));
+    if let Some(t) = get::<LogBackup>(client, namespace, name).await? {
+        let parts = t
+            .status
+            .clone()
+            .map(|s| (s.message, s.failure, s.conditions));
+        return Ok(Why::of(&t, parts));
     }
     Err(format!(
         "no BackupTask, RecoveryTask, CleanupTask or LogBackup {name} in namespace {namespace}"
@@ -128,10 +138,6 @@ pub fn render(name: &str, why: &Why, events: &[Event], clock: &Clock, colour: bo
             c.message.clone(),
         ]);
     }
-    if !conditions.rows.is_empty() {
-        text.push('\n');
-        text.push_str(&conditions.render(colour));
-    }
     let mut table = Table::new(&["TIME", "TYPE", "REASON", "COUNT", "NOTE"]);
     for event in events {
         let count = event
@@ -148,9 +154,10 @@ pub fn render(name: &str, why: &Why, events: &[Event], clock: &Clock, colour: bo
             event.note.clone().unwrap_or_default(),
         ]);
     }
-    if !table.rows.is_empty() {
+    let tables = crate::render::sections([&conditions, &table], colour);
+    if !tables.is_empty() {
         text.push('\n');
-        text.push_str(&table.render(colour));
+        text.push_str(&tables);
     }
     text
 }
@@ -162,7 +169,7 @@ mod tests {
     #[test]
     fn a_failure_shows_oceanbases_code_and_comment_then_conditions() {
         let why = Why {
-            kind: "BackupTask",
+            kind: "BackupTask".into(),
             phase: Some("Failed".into()),
             message: Some("the backup failed".into()),
             failure: Some(Failure {

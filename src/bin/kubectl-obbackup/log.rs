@@ -155,13 +155,15 @@ pub async fn run(
     }
     print!("{said}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    let name = ob_backup_operator::names::child_name(&strategy.name_any(), &args.tenant, "log");
+    let name = ob_backup_operator::controller::backup_strategy::children::log_backup_name(
+        &strategy,
+        &args.tenant,
+    );
     let wanted = match args.action {
         LogAction::Start => LogBackupPhase::InProgress,
         LogAction::Stop => LogBackupPhase::Stopped,
     };
     let logs: Api<LogBackup> = Api::namespaced(client.clone(), namespace);
-    let generation = |l: &LogBackup| l.metadata.generation;
     actions::until(
         timeout,
         &format!("logbackup/{name} to be {wanted:?}"),
@@ -177,7 +179,7 @@ pub async fn run(
                 return Ok(None);
             };
             // Only a status written for the LogBackup as the strategy now wants it counts.
-            let current = status.observed_generation == generation(&log);
+            let current = status.observed_generation == log.metadata.generation;
             match status.phase {
                 Some(phase) if current && phase == wanted => {
                     let checkpoint = status

@@ -84,6 +84,16 @@ impl Table {
     }
 }
 
+/// `tables` as text one after the other, a blank line between, leaving out those without rows.
+pub fn sections<'a>(tables: impl IntoIterator<Item = &'a Table>, colour: bool) -> String {
+    tables
+        .into_iter()
+        .filter(|t| !t.rows.is_empty())
+        .map(|t| t.render(colour))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// A status in the colour the console gives it: green done, red failed, yellow under way.
 fn coloured(cell: &str) -> String {
     let code = match cell {

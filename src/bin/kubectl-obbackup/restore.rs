@@ -131,11 +131,10 @@ pub fn recovery_task(
         },
         _ => strategy.spec.cluster.clone(),
     };
-    let target_dns = args.target_tenant.to_lowercase().replace('_', "-");
-    let name = args
-        .name
-        .clone()
-        .unwrap_or_else(|| child_name(&strategy.name_any(), &tenant, &format!("to-{target_dns}")));
+    let name = args.name.clone().unwrap_or_else(|| {
+        let target = ob_backup_operator::names::dns_form(&args.target_tenant);
+        child_name(&strategy.name_any(), &tenant, &format!("to-{target}"))
+    });
     let decryption = args
         .decryption_secret
         .clone()

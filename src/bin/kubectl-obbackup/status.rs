@@ -100,11 +100,10 @@ pub fn overview(strategies: &[BackupStrategy], clock: &Clock, colour: bool) -> S
         }
     }
     let mut text = clusters.render(colour);
-    for table in [tenants, problems, copies] {
-        if !table.rows.is_empty() {
-            text.push('\n');
-            text.push_str(&table.render(colour));
-        }
+    let rest = crate::render::sections([&tenants, &problems, &copies], colour);
+    if !rest.is_empty() {
+        text.push('\n');
+        text.push_str(&rest);
     }
     text
 }
