@@ -46,7 +46,8 @@ fn restore<'a>(target: &'a str, to: &'a str, more: &[&'a str]) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     let version = simulator::profile_at_least(Version::V4_4_1);
-    let Some(world) = World::running("plugin-console", &["tenant1"], 4 * GIB, 10.0, version).await
+    let Some(mut world) =
+        World::running("plugin-console", &["tenant1"], 4 * GIB, 10.0, version).await
     else {
         return;
     };
@@ -146,11 +147,28 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     world
         .reaches::<RecoveryTask>(name, RecoveryTaskPhase::Failed)
         .await;
-    let retried = run(&world, &["retry", name]).await;
-    assert_eq!(
-        stdout(&retried),
-        format!("recoverytask/{name} retry requested (spec.retry: 1)\n")
+    // Two people retrying at once, then one again, all before the operator takes it up (it is stopped
+    // meanwhile): one retry asked for; the others say it is asked for already, or that the task changed.
+    world.stop_operator().await;
+    let retry = ["retry", name];
+    let (first, second) = tokio::join!(run(&world, &retry), run(&world, &retry));
+    let third = run(&world, &retry).await;
+    let said: Vec<String> = [&first, &second, &third]
+        .iter()
+        .map(|o| format!("{}{}", stdout(o), stderr(o)))
+        .collect();
+    let asked = format!("recoverytask/{name} retry requested (spec.retry: 1)\n");
+    assert_eq!(said.iter().filter(|s| **s == asked).count(), 1, "{said:?}");
+    assert!(
+        said.iter().all(|s| *s == asked
+            || s.contains("retry already requested (spec.retry: 1)")
+            || s.contains("changed while retrying it")),
+        "{said:?}"
     );
+    assert!(said[2].contains("retry already requested"), "{said:?}");
+    let task = world.read::<RecoveryTask>(name).await.expect("the task");
+    assert_eq!(task.spec.retry, 1, "asked for once");
+    world.start_operator("after-retries");
     world
         .reaches::<RecoveryTask>(name, RecoveryTaskPhase::Completed)
         .await;

@@ -244,6 +244,14 @@ pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result
             "RecoveryTask {name} is {shown}: only a failed recovery is retried"
         ));
     }
+    // A retry asked for that the operator has not taken up yet is not asked for again.
+    let observed = task.status.as_ref().and_then(|s| s.observed_retry);
+    if observed.unwrap_or(0) < task.spec.retry {
+        return Ok(format!(
+            "recoverytask/{name} retry already requested (spec.retry: {}), not taken up yet\n",
+            task.spec.retry
+        ));
+    }
     let attempt = task.spec.retry + 1;
     // Made from the version read: a retry someone else asked for meanwhile is not asked for twice.
     let patch = json!({
