@@ -9,6 +9,7 @@ use ob_backup_operator::api::{
     CleanupTask, LogBackup, RecoveryTask, RecoveryTaskPhase, log_backup::LogBackupPhase,
 };
 use obsim::model::Version;
+use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
@@ -46,8 +47,14 @@ fn restore<'a>(target: &'a str, to: &'a str, more: &[&'a str]) -> Vec<&'a str> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     let version = simulator::profile_at_least(Version::V4_4_1);
-    let Some(mut world) =
-        World::running("plugin-console", &["tenant1"], 4 * GIB, 10.0, version).await
+    let Some(mut world) = World::running(
+        "plugin-console",
+        &["tenant1", "tenant2"],
+        4 * GIB,
+        10.0,
+        version,
+    )
+    .await
     else {
         return;
     };
@@ -278,5 +285,30 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         task.status.and_then(|s| s.job_id).is_some(),
         "a job of OceanBase's"
     );
+    // Two people stopping two tenants' log backup at once: neither edit of the strategy is lost.
+    world
+        .patch_spec(
+            "BackupStrategy",
+            "src",
+            json!({"tenants": ["tenant1", "tenant2"]}),
+        )
+        .await;
+    let (one, two) = tokio::join!(
+        run(&world, &["log", "stop", "src", "--tenant", "tenant1"]),
+        run(&world, &["log", "stop", "src", "--tenant", "tenant2"])
+    );
+    assert!(
+        one.status.success() && two.status.success(),
+        "{one:?} {two:?}"
+    );
+    let strategy = world
+        .get("BackupStrategy", "src")
+        .await
+        .expect("the strategy");
+    let mut stopped: Vec<String> =
+        serde_json::from_value(strategy.data["spec"]["logBackup"]["stoppedTenants"].clone())
+            .expect("stoppedTenants");
+    stopped.sort();
+    assert_eq!(stopped, ["tenant1", "tenant2"]);
     world.done().await;
 }
