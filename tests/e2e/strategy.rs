@@ -215,12 +215,14 @@ async fn then_the_policys_cleanups_are_mirrored_within_the_history_limit(week: &
         WAIT,
         || async {
             let mirrors: Vec<CleanupTask> = week.world.children(STRATEGY).await;
+            // A mirror just created has no status until its controller's first pass writes one.
+            let all_observed = mirrors.iter().all(|c| c.status.is_some());
             let tenants: BTreeSet<&str> = mirrors
                 .iter()
                 .filter(|c| phase(*c) == Some(CleanupTaskPhase::Completed))
                 .map(|c| c.spec.tenant.as_str())
                 .collect();
-            (tenants.len() == TENANTS.len()).then_some(mirrors.clone())
+            (all_observed && tenants.len() == TENANTS.len()).then_some(mirrors.clone())
         },
     )
     .await;
@@ -229,10 +231,13 @@ async fn then_the_policys_cleanups_are_mirrored_within_the_history_limit(week: &
         "pruned to the history limit: {}",
         mirrors.len()
     );
+    let sources: Vec<_> = mirrors
+        .iter()
+        .map(|c| c.status.as_ref().and_then(|s| s.source))
+        .collect();
     assert!(
-        mirrors
-            .iter()
-            .all(|c| { c.status.as_ref().and_then(|s| s.source) == Some(TaskSource::External) })
+        sources.iter().all(|s| *s == Some(TaskSource::External)),
+        "every mirror of a policy job is External: {sources:?}"
     );
 }
 
