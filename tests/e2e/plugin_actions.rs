@@ -5,12 +5,13 @@
 
 use std::process::Output;
 
+use k8s_openapi::api::events::v1::Event;
 use ob_backup_operator::api::{BackupTask, BackupTaskPhase};
 use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
-    plugin::{run, stdout},
+    plugin::{items, only, run, stderr, stdout},
     simulator,
     world::{GIB, WAIT, World, strategy},
 };
@@ -69,6 +70,28 @@ async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
             .await;
     }
 
+    // For scripts, `-o json` prints what the action made and waited for as a List of API objects; what it
+    // says on the way goes to stderr.
+    let scripted = run(
+        &world,
+        &[
+            "backup-now",
+            "demo",
+            "--tenant",
+            "tenant1",
+            "--wait",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    let waited_for: BackupTask = only(&scripted);
+    assert_eq!(
+        waited_for.status.and_then(|s| s.phase),
+        Some(BackupTaskPhase::Completed)
+    );
+    assert!(stderr(&scripted).contains(" created"), "{scripted:?}");
+
     // A failing backup: --wait says so and fails; `cause` shows OceanBase's code and comment.
     simulator::cluster(&world.node).faults.next_backup_failure =
         Some((None, -9082, "backup device out of space".into()));
@@ -98,6 +121,17 @@ async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
     assert!(text.contains("OceanBase error -9082:"), "{text}");
     assert!(text.contains("backup device out of space"), "{text}");
     assert!(text.contains("Stalled"), "the conditions: {text}");
+    let scripted = items(&run(&world, &["cause", &doomed, "-o", "yaml"]).await);
+    let task: BackupTask = serde_json::from_value(scripted[0].clone()).expect("the task first");
+    assert_eq!(
+        task.status.and_then(|s| s.phase),
+        Some(BackupTaskPhase::Failed)
+    );
+    assert!(scripted.len() > 1, "and the events about it: {scripted:?}");
+    for event in &scripted[1..] {
+        let event: Event = serde_json::from_value(event.clone()).expect("an Event");
+        assert_eq!(event.regarding.and_then(|r| r.name), Some(doomed.clone()));
+    }
 
     // Cancel a running backup (one that makes no progress, so that it is still running when canceled).
     simulator::cluster(&world.node)
@@ -121,6 +155,8 @@ async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
     world
         .reaches::<BackupTask>(&name, BackupTaskPhase::Canceled)
         .await;
+    let again: BackupTask = only(&run(&world, &["cancel", &name, "-o", "json"]).await);
+    assert!(again.spec.cancel, "the object as patched");
     let missing = run(&world, &["cancel", "no-such-task"]).await;
     assert!(!missing.status.success());
     assert!(

@@ -2,18 +2,20 @@
 //! control plane: `restore --dry-run` refuses a point outside the windows with the operator's own words and
 //! names the window of a point inside; `restore` makes a task that completes, and only once; `retry` runs a
 //! failed recovery again; `log stop|start` stops and starts a tenant's archiving in OceanBase through the
-//! strategy; `cleanup --obsolete --wait` follows a delete job to its end.
+//! strategy; `cleanup --obsolete --wait` follows a delete job to its end; with `-o json|yaml` each prints
+//! the objects it made, changed or waited for.
 
 use jiff::SignedDuration;
 use ob_backup_operator::api::{
-    CleanupTask, LogBackup, RecoveryTask, RecoveryTaskPhase, log_backup::LogBackupPhase,
+    BackupStrategy, CleanupTask, LogBackup, RecoveryTask, RecoveryTaskPhase,
+    cleanup_task::CleanupTaskPhase, log_backup::LogBackupPhase,
 };
 use obsim::model::Version;
 use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
-    plugin::{run, stderr, stdout},
+    plugin::{only, run, stderr, stdout},
     recovery::{backed_up, refused_too_early, restores_of},
     simulator,
     typed::condition_of,
@@ -175,6 +177,8 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     assert!(said[2].contains("retry already requested"), "{said:?}");
     let task = world.read::<RecoveryTask>(name).await.expect("the task");
     assert_eq!(task.spec.retry, 1, "asked for once");
+    let scripted: RecoveryTask = only(&run(&world, &["retry", name, "-o", "json"]).await);
+    assert_eq!(scripted.spec.retry, 1, "-o json: the task as it stands");
     world.start_operator("after-retries");
     world
         .reaches::<RecoveryTask>(name, RecoveryTaskPhase::Completed)
@@ -237,16 +241,28 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         stdout(&twice).contains("already asked to stop"),
         "{twice:?}"
     );
+    let asked: BackupStrategy = only(
+        &run(
+            &world,
+            &["log", "stop", "src", "--tenant", "tenant1", "-o", "json"],
+        )
+        .await,
+    );
+    assert_eq!(asked.spec.log_backup.stopped_tenants, ["tenant1"]);
+    // For scripts: the LogBackup it waited for on stdout, what it said on the way on stderr.
     let start = run(
         &world,
-        &["log", "start", "src", "--tenant", "tenant1", "--wait"],
+        &[
+            "log", "start", "src", "--tenant", "tenant1", "--wait", "-o", "json",
+        ],
     )
     .await;
-    assert!(start.status.success(), "{}", stderr(&start));
-    assert!(
-        stdout(&start).contains("logbackup/src-tenant1-log InProgress"),
-        "{start:?}"
+    let running: LogBackup = only(&start);
+    assert_eq!(
+        running.status.and_then(|s| s.phase),
+        Some(LogBackupPhase::InProgress)
     );
+    assert!(stderr(&start).contains("asked to start"), "{start:?}");
     assert!(archiving(&world));
     let unknown = run(&world, &["log", "stop", "src", "--tenant", "tenant9"]).await;
     assert!(
@@ -284,6 +300,26 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     assert!(
         task.status.and_then(|s| s.job_id).is_some(),
         "a job of OceanBase's"
+    );
+    let again = run(
+        &world,
+        &[
+            "cleanup",
+            "src",
+            "--tenant",
+            "tenant1",
+            "--obsolete",
+            "--wait",
+            "-o",
+            "yaml",
+        ],
+    )
+    .await;
+    let ended: CleanupTask = only(&again);
+    assert_eq!(
+        ended.status.and_then(|s| s.phase),
+        Some(CleanupTaskPhase::Completed),
+        "{again:?}"
     );
     // Two people stopping two tenants' log backup at once: neither edit of the strategy is lost.
     world

@@ -10,11 +10,13 @@ use kube::{
 };
 use ob_backup_operator::api::{
     BackupStrategy, BackupTask, BackupTaskSpec, CleanupTask, RecoveryTask,
-    backup_strategy::BackupMethod, backup_task::BackupMode, common::StrategyReference,
+    backup_strategy::BackupMethod,
+    backup_task::{BackupMode, BackupTaskPhase},
+    common::StrategyReference,
 };
 use serde_json::json;
 
-use crate::render::Clock;
+use crate::render::{Clock, Reply};
 
 /// The BackupTasks "Back up Now" makes for `tenants` of `strategy` at `now`: one per tenant, named
 /// `<strategy>-<tenant>-now-<UTC second>` — two clicks in the same second make the same names, so the second
@@ -147,30 +149,46 @@ where
 }
 
 /// Creates `tasks`; one that exists already (made in the same second) is reported, not made again.
-pub async fn create(api: &Api<BackupTask>, tasks: &[BackupTask]) -> Result<String, String> {
-    let mut out = String::new();
+pub async fn create(api: &Api<BackupTask>, tasks: &[BackupTask]) -> Result<Reply, String> {
+    let mut reply = Reply::default();
     for task in tasks {
         let name = task.name_any();
-        match api.create(&PostParams::default(), task).await {
-            Ok(_) => out.push_str(&format!("backuptask/{name} created\n")),
+        let (said, object) = match api.create(&PostParams::default(), task).await {
+            Ok(made) => ("created", made),
             Err(kube::Error::Api(e)) if e.code == 409 => {
-                out.push_str(&format!("backuptask/{name} exists already (same second)\n"));
+                let there = api
+                    .get(&name)
+                    .await
+                    .map_err(|e| format!("cannot read BackupTask {name}: {e}"))?;
+                ("exists already (same second)", there)
             }
             Err(e) => return Err(format!("cannot create BackupTask {name}: {e}")),
-        }
+        };
+        reply = reply
+            .and(Reply::new(format!("backuptask/{name} {said}\n")))
+            .with(&object)?;
     }
-    Ok(out)
+    Ok(reply)
 }
 
-/// Follows `names` until each has ended, printing each end; an error when any did not complete.
+/// Whether a BackupTask in `phase` has ended.
+fn ended(phase: Option<BackupTaskPhase>) -> bool {
+    matches!(
+        phase,
+        Some(BackupTaskPhase::Completed | BackupTaskPhase::Failed | BackupTaskPhase::Canceled)
+    )
+}
+
+/// Follows `names` until each has ended, saying each end (the tasks as they ended for scripts); an error
+/// when any did not complete.
 pub async fn wait(
     api: &Api<BackupTask>,
     names: &[String],
     clock: &Clock,
     timeout: Option<Duration>,
-) -> Result<String, String> {
+) -> Result<Reply, String> {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);
-    let mut out = String::new();
+    let mut reply = Reply::default();
     let mut left: Vec<String> = names.to_vec();
     let mut failed = Vec::new();
     while !left.is_empty() {
@@ -179,31 +197,30 @@ pub async fn wait(
             .await
             .map_err(|e| format!("cannot list backuptasks: {e}"))?
             .items;
-        left.retain(|name| {
-            let Some(status) = tasks
-                .iter()
-                .find(|t| &t.name_any() == name)
-                .and_then(|t| t.status.clone())
-            else {
-                return true;
+        for task in &tasks {
+            let name = task.name_any();
+            let Some(status) = task.status.as_ref().filter(|_| left.contains(&name)) else {
+                continue;
             };
-            let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
-            if !["Completed", "Failed", "Canceled"].contains(&phase.as_str()) {
-                return true;
+            if !ended(status.phase) {
+                continue;
             }
-            out.push_str(&format!(
+            let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+            let said = format!(
                 "backuptask/{name} {phase} at {}\n",
                 clock.show(status.ended_at.as_ref())
-            ));
-            if phase != "Completed" {
+            );
+            reply = reply.and(Reply::new(said)).with(task)?;
+            if status.phase != Some(BackupTaskPhase::Completed) {
                 failed.push(name.clone());
             }
-            false
-        });
+            left.retain(|l| *l != name);
+        }
         if !left.is_empty() {
             if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                 return Err(format!(
-                    "{out}still running after the timeout: {}",
+                    "{}still running after the timeout: {}",
+                    reply.text,
                     left.join(", ")
                 ));
             }
@@ -211,17 +228,18 @@ pub async fn wait(
         }
     }
     if failed.is_empty() {
-        Ok(out)
+        Ok(reply)
     } else {
         Err(format!(
-            "{out}did not complete: {} (see `kubectl obbackup cause NAME`)",
+            "{}did not complete: {} (see `kubectl obbackup cause NAME`)",
+            reply.text,
             failed.join(", ")
         ))
     }
 }
 
 /// Sets `spec.cancel` on the BackupTask, CleanupTask or RecoveryTask `name`.
-pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Result<String, String> {
+pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Result<Reply, String> {
     use crate::cause::get;
     use kube::{core::DynamicObject, discovery::ApiResource};
     // A read that fails (forbidden, unreachable) is an error, not "no such task".
@@ -253,7 +271,7 @@ pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Resul
             ));
         }
     };
-    Api::<DynamicObject>::namespaced_with(client.clone(), namespace, kind)
+    let cancelled = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, kind)
         .patch(
             name,
             &PatchParams::default(),
@@ -261,10 +279,11 @@ pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Resul
         )
         .await
         .map_err(|e| format!("cannot cancel {name}: {e}"))?;
-    Ok(format!(
+    Reply::new(format!(
         "{}/{name} cancel requested\n",
         kind.kind.to_lowercase()
     ))
+    .with(&cancelled)
 }
 
 #[cfg(test)]

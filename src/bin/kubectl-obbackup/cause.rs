@@ -14,7 +14,7 @@ use crate::{
     tasks::TaskTab,
 };
 
-/// What a task's status says about why.
+/// What a task's status says about why, and the task itself (for scripts).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Why {
     pub kind: String,
@@ -22,22 +22,29 @@ pub struct Why {
     pub message: Option<String>,
     pub failure: Option<Failure>,
     pub conditions: Vec<Condition>,
+    pub object: serde_json::Value,
 }
 
-/// What a status holds about why: its message, its failure and its conditions.
-type Parts = (Option<String>, Option<Failure>, Vec<Condition>);
-
-impl Why {
-    fn of<K: TaskTab>(task: &K, parts: Option<Parts>) -> Self {
-        let (message, failure, conditions) = parts.unwrap_or_default();
-        Self {
-            kind: K::kind(&()).into_owned(),
-            phase: task.phase(),
-            message,
-            failure,
-            conditions,
-        }
-    }
+/// The `K` named `name` with what its status says about why, if there is one.
+async fn why<K>(client: &Client, namespace: &str, name: &str) -> Result<Option<Why>, String>
+where
+    K: TaskTab
+        + Resource<Scope = NamespaceResourceScope>
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let Some(task) = get::<K>(client, namespace, name).await? else {
+        return Ok(None);
+    };
+    let (message, failure, conditions) = task.cause();
+    Ok(Some(Why {
+        kind: K::kind(&()).into_owned(),
+        phase: task.phase(),
+        message,
+        failure,
+        conditions,
+        object: serde_json::to_value(&task).map_err(|e| e.to_string())?,
+    }))
 }
 
 /// The `K` named `name` in `namespace`, if there is one.
@@ -56,33 +63,17 @@ where
 
 /// Finds the task `name` among the kinds that can fail.
 pub async fn find(client: &Client, namespace: &str, name: &str) -> Result<Why, String> {
-    if let Some(t) = get::<BackupTask>(client, namespace, name).await? {
-        let parts = t
-            .status
-            .clone()
-            .map(|s| (s.message, s.failure, s.conditions));
-        return Ok(Why::of(&t, parts));
+    if let Some(found) = why::<BackupTask>(client, namespace, name).await? {
+        return Ok(found);
     }
-    if let Some(t) = get::<RecoveryTask>(client, namespace, name).await? {
-        let parts = t
-            .status
-            .clone()
-            .map(|s| (s.message, s.failure, s.conditions));
-        return Ok(Why::of(&t, parts));
+    if let Some(found) = why::<RecoveryTask>(client, namespace, name).await? {
+        return Ok(found);
     }
-    if let Some(t) = get::<CleanupTask>(client, namespace, name).await? {
-        let parts = t
-            .status
-            .clone()
-            .map(|s| (s.message, s.failure, s.conditions));
-        return Ok(Why::of(&t, parts));
+    if let Some(found) = why::<CleanupTask>(client, namespace, name).await? {
+        return Ok(found);
     }
-    if let Some(t) = get::<LogBackup>(client, namespace, name).await? {
-        let parts = t
-            .status
-            .clone()
-            .map(|s| (s.message, s.failure, s.conditions));
-        return Ok(Why::of(&t, parts));
+    if let Some(found) = why::<LogBackup>(client, namespace, name).await? {
+        return Ok(found);
     }
     Err(format!(
         "no BackupTask, RecoveryTask, CleanupTask or LogBackup {name} in namespace {namespace}"
@@ -177,6 +168,7 @@ mod tests {
                 message: "backup format file not match".into(),
             }),
             conditions: Vec::new(),
+            object: serde_json::Value::Null,
         };
         let text = render("t", &why, &[], &Clock::new(true), false);
         assert_eq!(

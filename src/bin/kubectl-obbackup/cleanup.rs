@@ -10,7 +10,10 @@ use ob_backup_operator::api::{
     common::StrategyReference,
 };
 
-use crate::{actions, render::Clock};
+use crate::{
+    actions,
+    render::{self, Clock, Format, Reply},
+};
 
 /// `cleanup STRATEGY --tenant T (--obsolete | --backup-set ID… | --piece ID…)`.
 #[derive(clap::Args, Debug)]
@@ -85,30 +88,34 @@ pub async fn run(
     strategy: &BackupStrategy,
     args: CleanupArgs,
     clock: &Clock,
-) -> Result<String, String> {
+    format: Format,
+) -> Result<Reply, String> {
     let timeout = actions::timeout(args.timeout.as_deref())?;
     let task = cleanup_task(strategy, &args, Timestamp::now())?;
     let name = task.name_any();
     let api: Api<CleanupTask> = Api::namespaced(client.clone(), namespace);
-    let said = match api.create(&PostParams::default(), &task).await {
-        Ok(_) => format!("cleanuptask/{name} created\n"),
+    let (said, made) = match api.create(&PostParams::default(), &task).await {
+        Ok(made) => ("created", made),
         Err(kube::Error::Api(e)) if e.code == 409 => {
-            format!("cleanuptask/{name} exists already (same second)\n")
+            let there = api
+                .get(&name)
+                .await
+                .map_err(|e| format!("cannot read CleanupTask {name}: {e}"))?;
+            ("exists already (same second)", there)
         }
         Err(e) => return Err(format!("cannot create CleanupTask {name}: {e}")),
     };
+    let said = format!("cleanuptask/{name} {said}\n");
     if !args.wait {
-        return Ok(said);
+        return Reply::new(said).with(&made);
     }
-    print!("{said}");
-    let _ = std::io::Write::flush(&mut std::io::stdout());
+    render::progress(format, &said);
     actions::until(timeout, &format!("cleanuptask/{name} to end"), || async {
-        let status = api
+        let task = api
             .get_opt(&name)
             .await
-            .map_err(|e| format!("cannot read CleanupTask {name}: {e}"))?
-            .and_then(|t| t.status);
-        let Some(status) = status else {
+            .map_err(|e| format!("cannot read CleanupTask {name}: {e}"))?;
+        let Some(status) = task.as_ref().and_then(|t| t.status.clone()) else {
             return Ok(None);
         };
         let ended = format!(
@@ -117,7 +124,9 @@ pub async fn run(
             clock.show(status.ended_at.as_ref())
         );
         match status.phase {
-            Some(CleanupTaskPhase::Completed) => Ok(Some(format!("{ended}\n"))),
+            Some(CleanupTaskPhase::Completed) => {
+                Reply::new(format!("{ended}\n")).with(&task).map(Some)
+            }
             Some(CleanupTaskPhase::Failed | CleanupTaskPhase::Canceled) => Err(format!(
                 "{ended}: {} (see `kubectl obbackup cause {name}`)",
                 status.failure.map(|f| f.message).unwrap_or_default()

@@ -13,7 +13,10 @@ use ob_backup_operator::api::{
 };
 use serde_json::json;
 
-use crate::{actions, render::Clock};
+use crate::{
+    actions,
+    render::{self, Clock, Format, Reply},
+};
 
 /// Start or stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -86,7 +89,8 @@ pub async fn run(
     namespace: &str,
     args: LogArgs,
     clock: &Clock,
-) -> Result<String, String> {
+    format: Format,
+) -> Result<Reply, String> {
     let timeout = actions::timeout(args.timeout.as_deref())?;
     let api: Api<BackupStrategy> = Api::namespaced(client.clone(), namespace);
     let verb = match args.action {
@@ -109,13 +113,11 @@ pub async fn run(
                 )
             })?;
         let Some(list) = stopped_after(&strategy, args.action, &args.tenant)? else {
-            break (
-                strategy,
-                format!(
-                    "backupstrategy/{}: log backup of tenant {} is already asked to {verb}\n",
-                    args.strategy, args.tenant
-                ),
+            let said = format!(
+                "backupstrategy/{}: log backup of tenant {} is already asked to {verb}\n",
+                args.strategy, args.tenant
             );
+            break (strategy, said);
         };
         let patch = json!({
             "metadata": {"resourceVersion": strategy.resource_version()},
@@ -129,17 +131,15 @@ pub async fn run(
             )
             .await
         {
-            Ok(_) => {
-                break (
-                    strategy,
-                    format!(
-                        "backupstrategy/{}: log backup of tenant {} asked to {verb} \
-                         (logBackup.stoppedTenants: [{}])\n",
-                        args.strategy,
-                        args.tenant,
-                        list.join(", ")
-                    ),
+            Ok(changed) => {
+                let said = format!(
+                    "backupstrategy/{}: log backup of tenant {} asked to {verb} \
+                     (logBackup.stoppedTenants: [{}])\n",
+                    args.strategy,
+                    args.tenant,
+                    list.join(", ")
                 );
+                break (changed, said);
             }
             Err(kube::Error::Api(e)) if e.code == 409 && attempts < 5 => continue,
             Err(e) => {
@@ -151,10 +151,9 @@ pub async fn run(
         }
     };
     if !args.wait {
-        return Ok(said);
+        return Reply::new(said).with(&strategy);
     }
-    print!("{said}");
-    let _ = std::io::Write::flush(&mut std::io::stdout());
+    render::progress(format, &said);
     let name = ob_backup_operator::controller::backup_strategy::children::log_backup_name(
         &strategy,
         &args.tenant,
@@ -187,7 +186,8 @@ pub async fn run(
                         .as_ref()
                         .map(|at| format!(" (checkpoint {})", clock.show(Some(at))))
                         .unwrap_or_default();
-                    Ok(Some(format!("logbackup/{name} {wanted:?}{checkpoint}\n")))
+                    let said = format!("logbackup/{name} {wanted:?}{checkpoint}\n");
+                    Reply::new(said).with(&log).map(Some)
                 }
                 Some(LogBackupPhase::Failed) if current => Err(format!(
                     "logbackup/{name} Failed: {} (see `kubectl obbackup cause {name}`)",

@@ -21,7 +21,7 @@ use kube::{Api, Client, Resource, ResourceExt, api::ListParams};
 use ob_backup_operator::api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask};
 use serde::de::DeserializeOwned;
 
-use render::{Clock, Format, list};
+use render::{Clock, Format, Reply, list};
 use tasks::{Filter, TaskTab};
 
 #[derive(Parser, Debug)]
@@ -37,7 +37,8 @@ struct Cli {
     /// Every namespace.
     #[arg(short = 'A', long, global = true)]
     all_namespaces: bool,
-    /// Output: a table for people, or the API objects as a JSON or YAML List for scripts.
+    /// Output: a table for people, or the API objects as a JSON or YAML List for scripts (an action's: the
+    /// objects it made, changed or waited for; cause's: the task and its events).
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
     output: Format,
     /// Show times in UTC (default: the local time zone).
@@ -248,36 +249,59 @@ async fn run(cli: Cli) -> Result<String, String> {
             let api: Api<BackupTask> = Api::namespaced(scope.client.clone(), namespace);
             let made = actions::create(&api, &tasks).await?;
             if !wait {
-                return Ok(made);
+                return made.show(cli.output);
             }
             // What was made shows before the wait begins.
-            print!("{made}");
-            let _ = std::io::Write::flush(&mut std::io::stdout());
+            render::progress(cli.output, &made.text);
             let names: Vec<String> = tasks.iter().map(|t| t.name_any()).collect();
-            actions::wait(&api, &names, &clock, timeout).await
+            actions::wait(&api, &names, &clock, timeout)
+                .await?
+                .show(cli.output)
         }
-        Command::Log(args) => log::run(&scope.client, scope.one_namespace()?, args, &clock).await,
+        Command::Log(args) => {
+            let namespace = scope.one_namespace()?;
+            log::run(&scope.client, namespace, args, &clock, cli.output)
+                .await?
+                .show(cli.output)
+        }
         Command::Restore(args) => {
             let strategy = scope.strategy(&args.strategy).await?;
             let namespace = scope.one_namespace()?;
-            restore::run(&scope.client, namespace, &strategy, *args, cli.output).await
+            restore::run(&scope.client, namespace, &strategy, *args)
+                .await?
+                .show(cli.output)
         }
-        Command::Retry { task } => {
-            restore::retry(&scope.client, scope.one_namespace()?, &task).await
-        }
+        Command::Retry { task } => restore::retry(&scope.client, scope.one_namespace()?, &task)
+            .await?
+            .show(cli.output),
         Command::Cleanup(args) => {
             let strategy = scope.strategy(&args.strategy).await?;
             let namespace = scope.one_namespace()?;
-            cleanup::run(&scope.client, namespace, &strategy, args, &clock).await
+            cleanup::run(
+                &scope.client,
+                namespace,
+                &strategy,
+                args,
+                &clock,
+                cli.output,
+            )
+            .await?
+            .show(cli.output)
         }
-        Command::Cancel { task } => {
-            actions::cancel(&scope.client, scope.one_namespace()?, &task).await
-        }
+        Command::Cancel { task } => actions::cancel(&scope.client, scope.one_namespace()?, &task)
+            .await?
+            .show(cli.output),
         Command::Cause { task } => {
             let namespace = scope.one_namespace()?;
             let why = cause::find(&scope.client, namespace, &task).await?;
             let events = cause::events(&scope.client, namespace, &task).await?;
-            Ok(cause::render(&task, &why, &events, &clock, colour))
+            let text = cause::render(&task, &why, &events, &clock, colour);
+            // For scripts: the task, then the events about it.
+            let mut reply = Reply::new(text).with(&why.object)?;
+            for event in &events {
+                reply = reply.with(event)?;
+            }
+            reply.show(cli.output)
         }
         Command::Completion { .. } => Ok(String::new()),
     }

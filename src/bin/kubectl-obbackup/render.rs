@@ -126,6 +126,55 @@ pub fn list<T: Serialize>(items: &[T], format: Format) -> Result<String, String>
     }
 }
 
+/// What an action answers: lines for people, and for scripts the objects it made, changed or read.
+#[derive(Debug, Default)]
+pub struct Reply {
+    pub text: String,
+    objects: Vec<serde_json::Value>,
+}
+
+impl Reply {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            objects: Vec::new(),
+        }
+    }
+
+    /// Adds `object` to what a script sees.
+    pub fn with<T: Serialize>(mut self, object: &T) -> Result<Self, String> {
+        self.objects
+            .push(serde_json::to_value(object).map_err(|e| e.to_string())?);
+        Ok(self)
+    }
+
+    /// Adds another reply's lines and objects after this one's.
+    pub fn and(mut self, other: Reply) -> Self {
+        self.text.push_str(&other.text);
+        self.objects.extend(other.objects);
+        self
+    }
+
+    /// The lines for a table, the objects as a `List` otherwise.
+    pub fn show(self, format: Format) -> Result<String, String> {
+        match format {
+            Format::Table => Ok(self.text),
+            format => list(&self.objects, format),
+        }
+    }
+}
+
+/// Says `text` while a command goes on (before a `--wait`): on stdout under a table, on stderr when
+/// stdout carries JSON or YAML, so a script reads one document.
+pub fn progress(format: Format, text: &str) {
+    if format == Format::Table {
+        print!("{text}");
+        let _ = std::io::stdout().flush();
+    } else {
+        eprint!("{text}");
+    }
+}
+
 /// An optional value, or `-`.
 pub fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_string(), |v| v.to_string())
@@ -179,5 +228,24 @@ mod tests {
         let yaml = list(&[serde_json::json!({"a": 1})], Format::Yaml).expect("yaml");
         let back: serde_json::Value = serde_norway::from_str(&yaml).expect("parses");
         assert_eq!(back["items"][0]["a"], 1);
+    }
+
+    #[test]
+    fn a_reply_is_its_lines_for_people_and_its_objects_for_scripts() {
+        let reply = Reply::new("a/one created\n")
+            .with(&serde_json::json!({"kind": "A", "n": 1}))
+            .expect("serializes")
+            .and(
+                Reply::new("a/two exists already\n")
+                    .with(&serde_json::json!({"kind": "A", "n": 2}))
+                    .expect("serializes"),
+            );
+        assert_eq!(reply.text, "a/one created\na/two exists already\n");
+        let json = reply.show(Format::Json).expect("json");
+        let back: serde_json::Value = serde_json::from_str(&json).expect("parses");
+        assert_eq!(back["kind"], "List");
+        assert_eq!(back["items"][1]["n"], 2);
+        let table = Reply::new("said\n").show(Format::Table).expect("text");
+        assert_eq!(table, "said\n");
     }
 }

@@ -21,7 +21,7 @@ use ob_backup_operator::{
 };
 use serde_json::json;
 
-use crate::{actions, render::Format};
+use crate::{actions, render::Reply};
 
 /// `restore STRATEGY --tenant T --to TIME|latest --target-tenant N …`.
 #[derive(clap::Args, Debug)]
@@ -182,8 +182,7 @@ pub async fn run(
     namespace: &str,
     strategy: &BackupStrategy,
     args: RestoreArgs,
-    format: Format,
-) -> Result<String, String> {
+) -> Result<Reply, String> {
     let task = recovery_task(strategy, &args)?;
     let source = &task.spec.source.tenant;
     let windows = point::strategy_windows(strategy, source);
@@ -223,14 +222,11 @@ pub async fn run(
         }
         Err(e) => return Err(format!("cannot create RecoveryTask {name}: {e}")),
     };
-    match format {
-        Format::Table => Ok(format!("{verdict}{said}")),
-        format => crate::render::list(&[made], format),
-    }
+    Reply::new(format!("{verdict}{said}")).with(&made)
 }
 
 /// Runs `retry`: asks the operator to run a failed RecoveryTask again (bumps `spec.retry`).
-pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result<String, String> {
+pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result<Reply, String> {
     let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
     let task = api
         .get_opt(name)
@@ -247,10 +243,11 @@ pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result
     // A retry asked for that the operator has not taken up yet is not asked for again.
     let observed = task.status.as_ref().and_then(|s| s.observed_retry);
     if observed.unwrap_or(0) < task.spec.retry {
-        return Ok(format!(
+        return Reply::new(format!(
             "recoverytask/{name} retry already requested (spec.retry: {}), not taken up yet\n",
             task.spec.retry
-        ));
+        ))
+        .with(&task);
     }
     let attempt = task.spec.retry + 1;
     // Made from the version read: a retry someone else asked for meanwhile is not asked for twice.
@@ -262,9 +259,10 @@ pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result
         .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
-        Ok(_) => Ok(format!(
+        Ok(retried) => Reply::new(format!(
             "recoverytask/{name} retry requested (spec.retry: {attempt})\n"
-        )),
+        ))
+        .with(&retried),
         Err(kube::Error::Api(e)) if e.code == 409 => Err(format!(
             "RecoveryTask {name} changed while retrying it (someone else may have retried it): look \
              again with `kubectl obbackup cause {name}`"

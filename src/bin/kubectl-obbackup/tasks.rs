@@ -2,9 +2,9 @@
 //! filtered by time (Last 24 Hours / 7 Days / 30 Days, or a custom range), status and tenant.
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Resource, ResourceExt};
-use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask};
+use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask, common::Failure};
 
 use crate::render::{Clock, Table, or_dash};
 
@@ -16,7 +16,12 @@ pub trait TaskTab: Resource<DynamicType = ()> + Clone + serde::Serialize {
     /// When it started (its object's creation until it did): what the time filters look at.
     fn started(&self) -> Option<Timestamp>;
     fn row(&self, clock: &Clock) -> Vec<String>;
+    /// What its status says about why it stands where it does: message, failure, conditions.
+    fn cause(&self) -> Cause;
 }
+
+/// A status's message, failure and conditions.
+pub type Cause = (Option<String>, Option<Failure>, Vec<Condition>);
 
 /// `started`, or the object's creation until it started.
 fn started_or_created<K: Resource>(object: &K, started: Option<&Time>) -> Option<Timestamp> {
@@ -55,6 +60,12 @@ impl TaskTab for BackupTask {
             self,
             self.status.as_ref().and_then(|s| s.started_at.as_ref()),
         )
+    }
+    fn cause(&self) -> Cause {
+        let status = self.status.clone();
+        status
+            .map(|s| (s.message, s.failure, s.conditions))
+            .unwrap_or_default()
     }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
@@ -98,6 +109,12 @@ impl TaskTab for LogBackup {
             self.status.as_ref().and_then(|s| s.start_time.as_ref()),
         )
     }
+    fn cause(&self) -> Cause {
+        let status = self.status.clone();
+        status
+            .map(|s| (s.message, s.failure, s.conditions))
+            .unwrap_or_default()
+    }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
         vec![
@@ -128,6 +145,12 @@ impl TaskTab for CleanupTask {
             self,
             self.status.as_ref().and_then(|s| s.started_at.as_ref()),
         )
+    }
+    fn cause(&self) -> Cause {
+        let status = self.status.clone();
+        status
+            .map(|s| (s.message, s.failure, s.conditions))
+            .unwrap_or_default()
     }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
@@ -167,6 +190,12 @@ impl TaskTab for RecoveryTask {
             self,
             self.status.as_ref().and_then(|s| s.started_at.as_ref()),
         )
+    }
+    fn cause(&self) -> Cause {
+        let status = self.status.clone();
+        status
+            .map(|s| (s.message, s.failure, s.conditions))
+            .unwrap_or_default()
     }
     fn row(&self, clock: &Clock) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();

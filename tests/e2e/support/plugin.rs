@@ -28,3 +28,20 @@ pub fn stdout(output: &Output) -> String {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// The items of the `List` a run printed with `-o json` (or `-o yaml`), as raw objects; the run must have
+/// succeeded and printed nothing but the document on stdout.
+pub fn items(output: &Output) -> Vec<serde_json::Value> {
+    assert!(output.status.success(), "{output:?}");
+    let list: serde_json::Value =
+        serde_norway::from_slice(&output.stdout).expect("one JSON or YAML document on stdout");
+    assert_eq!(list["kind"], "List", "{list}");
+    list["items"].as_array().cloned().unwrap_or_default()
+}
+
+/// The one item of a `List` a run printed, as a `T`.
+pub fn only<T: serde::de::DeserializeOwned>(output: &Output) -> T {
+    let items = items(output);
+    assert_eq!(items.len(), 1, "{items:?}");
+    serde_json::from_value(items[0].clone()).expect("the API type")
+}
