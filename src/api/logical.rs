@@ -41,7 +41,8 @@ pub struct LogicalBackupSpec {
     pub chunk_rows: i64,
 }
 
-fn default_parallel() -> i32 {
+/// Sessions a dump or a load uses when the spec does not say.
+pub fn default_parallel() -> i32 {
     4
 }
 

@@ -8,7 +8,10 @@ use jiff::{SignedDuration, Timestamp};
 use opendal::{ErrorKind, Operator};
 
 use super::layout::Manifest;
-use crate::storage::StorageError;
+use crate::{
+    api::{BackupStrategy, common::parse_duration},
+    storage::StorageError,
+};
 
 /// The directory under a tenant's destination that holds its dumps.
 pub const DUMPS_DIRECTORY: &str = "logical/";
@@ -172,6 +175,12 @@ pub async fn last_written(
         }
     }
     Ok(newest)
+}
+
+/// A strategy's `retention.recoveryWindow` (the schema admits only whole hours or days).
+pub fn window_of(strategy: &BackupStrategy) -> SignedDuration {
+    parse_duration(&strategy.spec.retention.recovery_window)
+        .unwrap_or(SignedDuration::from_hours(24 * 7))
 }
 
 /// The dumps of `dumps` (oldest first) that began more than `window` before `now` — never the newest one,

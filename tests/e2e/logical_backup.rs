@@ -286,7 +286,7 @@ async fn restore_through_recovery_tasks(
 
 /// Every table of the workload, in its databases renamed with `suffix`, equals the source at the dump's
 /// snapshot.
-async fn assert_copy_equals_snapshot(
+pub async fn assert_copy_equals_snapshot(
     server: &Seekdb,
     workload: &Workload,
     manifest: &Manifest,
@@ -317,7 +317,7 @@ async fn assert_copy_equals_snapshot(
 }
 
 /// A user of the target tenant that may create and load (seekdb's one tenant is `sys`).
-async fn loader(server: &Seekdb, world: &World) {
+pub async fn loader(server: &Seekdb, world: &World) {
     let mut conn = server.conn().await;
     for statement in [
         format!("CREATE USER IF NOT EXISTS loader IDENTIFIED BY '{PASSWORD}'"),

@@ -4,20 +4,26 @@
 //! beyond the history limit are pruned; dumps that began more than the recovery window ago are deleted from
 //! the destination with a `DumpExpired` event — never a tenant's newest, even long after the last run; a
 //! failed dump's leftovers (no manifest, no task writing them) are deleted with a `DumpAbandoned` event, and
-//! no dump being written ever is; and the overview shows the newest dump's data version and the bytes kept.
+//! no dump being written ever is; the overview shows the newest dump's data version and the bytes kept;
+//! and `kubectl obbackup restore` loads the newest dump into the tenant under new names.
 
 use std::{path::Path, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
 use kube::api::{DynamicObject, ListParams};
-use ob_backup_operator::logical::retention::{KeptDump, finished_dumps};
+use ob_backup_operator::logical::{
+    layout::Manifest,
+    retention::{KeptDump, finished_dumps},
+};
 use serde_json::{Value, json};
 
 use crate::{
-    logical_backup::{PASSWORD, engine, secrets},
+    logical_backup::{PASSWORD, assert_copy_equals_snapshot, engine, loader, secrets},
     support::{
         cluster::{api_for, eventually},
         logical_schema::Workload,
+        plugin::{run, stderr, stdout},
+        seekdb::Seekdb,
         world::World,
     },
 };
@@ -264,5 +270,78 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
         time(&status["lastDataBackupTime"]),
         time(&status["tenants"][0]["lastDataBackupTime"])
     );
+    restore_through_the_plugin(server, &world, &workload, &tenant_dir, &newest, start.0).await;
     world.done().await;
+}
+
+/// `kubectl obbackup restore` of the logical strategy: a point before every dump is refused and nothing is
+/// created; `latest` loads the newest dump, named by its BackupTask, into the tenant under new names, equal
+/// to the source at the dump's snapshot.
+async fn restore_through_the_plugin(
+    server: &Seekdb,
+    world: &World,
+    workload: &Workload,
+    tenant_dir: &Path,
+    newest: &KeptDump,
+    before_any: Timestamp,
+) {
+    loader(server, world).await;
+    let early = (before_any - SignedDuration::from_hours(1)).to_string();
+    let restore = |to: &str, more: &[&str]| {
+        let mut args = vec![
+            "restore",
+            "dumps",
+            "--tenant",
+            "tenant1",
+            "--to",
+            to,
+            "--target-tenant",
+            "tenant1",
+            "--loader-secret",
+            "loader",
+        ];
+        args.extend_from_slice(more);
+        args.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let words = restore(&early, &["--dry-run"]);
+    let refused = run(world, &words.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        stderr(&refused).contains("no dump of tenant tenant1 holds data as of"),
+        "{refused:?}"
+    );
+    assert!(
+        world.list("RecoveryTask").await.is_empty(),
+        "nothing created"
+    );
+    // The BackupTask whose dump is the newest kept.
+    let tasks = world.list("BackupTask").await;
+    let newest_task = tasks
+        .iter()
+        .filter(|t| t.data["status"]["phase"] == "Completed")
+        .max_by_key(|t| time(&t.data["status"]["logical"]["snapshotTime"]))
+        .and_then(|t| t.metadata.name.clone())
+        .expect("a completed dump");
+    assert!(newest.directory.contains(&newest_task), "{newest:?}");
+    let rename: Vec<String> = workload
+        .databases()
+        .iter()
+        .map(|d| format!("{d}={d}_pl"))
+        .collect();
+    let words = restore("latest", &["--rename-database", &rename.join(",")]);
+    let loaded = run(world, &words.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    assert!(loaded.status.success(), "{loaded:?}");
+    assert!(
+        stdout(&loaded).starts_with(&format!("dump: backuptask/{newest_task}, data as of ")),
+        "{loaded:?}"
+    );
+    let done = world
+        .phase("RecoveryTask", "dumps-tenant1-to-tenant1", "Completed")
+        .await;
+    let manifest: Manifest = serde_json::from_slice(
+        &std::fs::read(tenant_dir.join(&newest.directory).join("manifest.json")).expect("manifest"),
+    )
+    .expect("a manifest");
+    assert_eq!(done["restoreScn"], json!(manifest.snapshot.scn), "{done}");
+    assert_copy_equals_snapshot(server, workload, &manifest, "_pl").await;
 }

@@ -1,4 +1,4 @@
-//! The unit tests' strategy.
+//! The unit tests' strategy and command lines.
 
 use ob_backup_operator::api::BackupStrategy;
 use serde_json::{Value, json};
@@ -18,4 +18,21 @@ pub fn strategy(extra: Value) -> BackupStrategy {
         "metadata": {"name": "demo"}, "spec": spec,
     }))
     .expect("strategy")
+}
+
+/// `kubectl obbackup restore demo <line>`, parsed.
+pub fn parse_restore(line: &str) -> Result<crate::Cli, clap::Error> {
+    use clap::Parser;
+    let words = ["kubectl-obbackup", "restore", "demo"]
+        .into_iter()
+        .chain(line.split_whitespace());
+    crate::Cli::try_parse_from(words)
+}
+
+/// The arguments of `kubectl obbackup restore demo <line>`.
+pub fn restore_args(line: &str) -> crate::restore::RestoreArgs {
+    match parse_restore(line).expect("parsed").command {
+        crate::Command::Restore(args) => *args,
+        other => panic!("{other:?}"),
+    }
 }

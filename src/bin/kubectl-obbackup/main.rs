@@ -10,6 +10,7 @@ mod fixtures;
 mod log;
 mod render;
 mod restore;
+mod restore_logical;
 mod status;
 mod tasks;
 mod windows;
@@ -111,7 +112,8 @@ enum Command {
     /// `logBackup.stoppedTenants`; under GitOps make that change in Git instead, or the next sync undoes it).
     Log(log::LogArgs),
     /// The console's "Initiate Recovery": restores a tenant backed up by the strategy into a new tenant,
-    /// after checking the point against the recoverable windows (the operator's check and words).
+    /// after checking the point against the recoverable windows (the operator's check and words); for a
+    /// logical strategy, loads the newest dump with data as of the point or before into an existing tenant.
     Restore(Box<restore::RestoreArgs>),
     /// Runs a failed RecoveryTask again (the console's action on a failed recovery: bumps `spec.retry`).
     Retry { task: String },
@@ -267,7 +269,7 @@ async fn run(cli: Cli) -> Result<String, String> {
         Command::Restore(args) => {
             let strategy = scope.strategy(&args.strategy).await?;
             let namespace = scope.one_namespace()?;
-            restore::run(&scope.client, namespace, &strategy, *args)
+            restore::run(&scope.client, namespace, &strategy, *args, &clock)
                 .await?
                 .show(cli.output)
         }

@@ -4,11 +4,11 @@
 
 use kube::{
     Api, ResourceExt,
-    api::{Patch, PatchParams, PostParams},
+    api::{ListParams, Patch, PatchParams, PostParams},
 };
 use ob_backup_operator::{
     api::{
-        BackupStrategy, RecoveryTask, RecoveryTaskSpec,
+        BackupStrategy, BackupTask, RecoveryTask, RecoveryTaskSpec,
         backup_strategy::BackupMethod,
         common::{ClusterConnection, StrategyReference},
         recovery_task::{
@@ -21,7 +21,11 @@ use ob_backup_operator::{
 };
 use serde_json::json;
 
-use crate::{actions, render::Reply};
+use crate::{
+    actions,
+    render::{Clock, Reply},
+    restore_logical,
+};
 
 /// `restore STRATEGY --tenant T --to TIME|latest --target-tenant N …`.
 #[derive(clap::Args, Debug)]
@@ -29,55 +33,68 @@ pub struct RestoreArgs {
     pub strategy: String,
     /// The tenant backed up by the strategy.
     #[arg(long)]
-    tenant: String,
-    /// The point to restore to: an RFC 3339 time (e.g. 2026-11-20T08:30:00Z) or `latest`.
+    pub tenant: String,
+    /// The point to restore to: an RFC 3339 time (e.g. 2026-11-20T08:30:00Z) or `latest` (a logical
+    /// strategy's: the newest dump whose data is as of that time or before).
     #[arg(long)]
-    to: String,
-    /// The new tenant to create (it must not exist).
+    pub to: String,
+    /// The new tenant to create (it must not exist); a logical strategy's: the tenant to load into.
     #[arg(long)]
-    target_tenant: String,
+    pub target_tenant: String,
     /// The cluster to restore into (default: the strategy's), with --target-secret.
     #[arg(long, requires = "target_secret")]
-    target_cluster: Option<String>,
+    pub target_cluster: Option<String>,
     /// The Secret of --target-cluster's sys tenant.
     #[arg(long, requires = "target_cluster")]
-    target_secret: Option<String>,
+    pub target_secret: Option<String>,
     /// An existing, unused resource pool for the new tenant.
     #[arg(long, conflicts_with_all = ["unit_name", "unit_cpu"])]
-    pool: Option<String>,
+    pub pool: Option<String>,
     /// An existing resource unit config; a pool is created from it.
     #[arg(long, conflicts_with = "unit_cpu")]
-    unit_name: Option<String>,
+    pub unit_name: Option<String>,
     /// A new unit's CPU cores (with --unit-memory).
     #[arg(long, requires = "unit_memory")]
-    unit_cpu: Option<f64>,
+    pub unit_cpu: Option<f64>,
     /// A new unit's memory, e.g. 4G.
     #[arg(long, requires = "unit_cpu")]
-    unit_memory: Option<String>,
+    pub unit_memory: Option<String>,
     /// A new unit's log disk, e.g. 12G.
     #[arg(long, requires = "unit_cpu")]
-    unit_log_disk: Option<String>,
+    pub unit_log_disk: Option<String>,
     /// Units per zone.
     #[arg(long, default_value_t = 1)]
-    unit_num: i32,
+    pub unit_num: i32,
     /// The pool's zones, e.g. zone1,zone2,zone3 (not with --pool).
     #[arg(long, value_delimiter = ',')]
-    zones: Vec<String>,
+    pub zones: Vec<String>,
     /// The new tenant's primary zone(s).
     #[arg(long)]
-    primary_zone: Option<String>,
+    pub primary_zone: Option<String>,
     /// Keep the restored tenant a standby (default: promote it to primary).
     #[arg(long)]
-    standby: bool,
+    pub standby: bool,
     /// The Secret holding the backups' password (default: the strategy's encryption Secret).
     #[arg(long)]
-    decryption_secret: Option<String>,
+    pub decryption_secret: Option<String>,
+    /// A logical strategy's restore: the Secret (`user`, `password`) of a user of the target tenant who
+    /// creates the dump's databases and tables and loads them.
+    #[arg(long)]
+    pub loader_secret: Option<String>,
+    /// A logical strategy's restore: load a database under another name, e.g. shop=shop_copy.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "FROM=TO",
+        requires = "loader_secret"
+    )]
+    pub rename_database: Vec<String>,
     /// The RecoveryTask's name (default: `<strategy>-<tenant>-to-<target tenant>`).
     #[arg(long)]
-    name: Option<String>,
+    pub name: Option<String>,
     /// Check the point and have the API server admit the task, without creating it.
     #[arg(long)]
-    dry_run: bool,
+    pub dry_run: bool,
 }
 
 /// The RecoveryTask `args` ask for through `strategy`, or why there is none.
@@ -87,28 +104,29 @@ pub fn recovery_task(
 ) -> Result<RecoveryTask, String> {
     if strategy.spec.method == BackupMethod::Logical {
         return Err(format!(
-            "BackupStrategy {} is Logical: a dump is loaded by a RecoveryTask naming it \
-             (examples/logical-restore.yaml), not restored to a point in time",
+            "BackupStrategy {} is Logical: its restore loads a dump",
+            strategy.name_any()
+        ));
+    }
+    if args.loader_secret.is_some() {
+        return Err(format!(
+            "--loader-secret and --rename-database load a logical strategy's dump; BackupStrategy {} is \
+             Physical: its restore makes a new tenant (--pool, --unit-name or --unit-cpu)",
             strategy.name_any()
         ));
     }
     let tenant = actions::tenants_of(strategy, Some(&args.tenant), false)?.remove(0);
-    let until = match args.to.as_str() {
-        "latest" => RecoveryPoint {
+    let until = match point_of(&args.to)? {
+        None => RecoveryPoint {
             time: None,
             scn: None,
             latest: Some(true),
         },
-        time => {
-            let at: jiff::Timestamp = time.parse().map_err(|e| {
-                format!("--to {time:?} is neither `latest` nor an RFC 3339 time: {e}")
-            })?;
-            RecoveryPoint {
-                time: Some(at.to_string()),
-                scn: None,
-                latest: None,
-            }
-        }
+        Some(at) => RecoveryPoint {
+            time: Some(at.to_string()),
+            scn: None,
+            latest: None,
+        },
     };
     let unit = match (args.unit_cpu, &args.unit_memory) {
         (Some(max_cpu), Some(memory_size)) => Some(UnitSpec {
@@ -124,17 +142,8 @@ pub fn recovery_task(
                 .into(),
         );
     }
-    let cluster = match (&args.target_cluster, &args.target_secret) {
-        (Some(name), Some(secret)) => ClusterConnection {
-            name: name.clone(),
-            connection_secret: secret.clone(),
-        },
-        _ => strategy.spec.cluster.clone(),
-    };
-    let name = args.name.clone().unwrap_or_else(|| {
-        let target = ob_backup_operator::names::dns_form(&args.target_tenant);
-        child_name(&strategy.name_any(), &tenant, &format!("to-{target}"))
-    });
+    let cluster = target_cluster(strategy, args);
+    let name = task_name(strategy, &tenant, args);
     let decryption = args
         .decryption_secret
         .clone()
@@ -176,14 +185,42 @@ pub fn recovery_task(
     ))
 }
 
-/// Runs `restore`: checks the point, then creates the task (or with --dry-run has the API server admit it).
-pub async fn run(
-    client: &kube::Client,
-    namespace: &str,
+/// `--to`: a time, or `None` for `latest`.
+pub fn point_of(to: &str) -> Result<Option<jiff::Timestamp>, String> {
+    match to {
+        "latest" => Ok(None),
+        time => time
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("--to {time:?} is neither `latest` nor an RFC 3339 time: {e}")),
+    }
+}
+
+/// The cluster the restore goes into: `--target-cluster` with its Secret, or the strategy's.
+pub fn target_cluster(strategy: &BackupStrategy, args: &RestoreArgs) -> ClusterConnection {
+    match (&args.target_cluster, &args.target_secret) {
+        (Some(name), Some(secret)) => ClusterConnection {
+            name: name.clone(),
+            connection_secret: secret.clone(),
+        },
+        _ => strategy.spec.cluster.clone(),
+    }
+}
+
+/// The RecoveryTask's name: `--name`, or `<strategy>-<tenant>-to-<target tenant>`.
+pub fn task_name(strategy: &BackupStrategy, tenant: &str, args: &RestoreArgs) -> String {
+    args.name.clone().unwrap_or_else(|| {
+        let target = ob_backup_operator::names::dns_form(&args.target_tenant);
+        child_name(&strategy.name_any(), tenant, &format!("to-{target}"))
+    })
+}
+
+/// A physical restore and what its point check says: the window the point falls in, or why it waits.
+fn physical(
     strategy: &BackupStrategy,
-    args: RestoreArgs,
-) -> Result<Reply, String> {
-    let task = recovery_task(strategy, &args)?;
+    args: &RestoreArgs,
+) -> Result<(RecoveryTask, String), String> {
+    let task = recovery_task(strategy, args)?;
     let source = &task.spec.source.tenant;
     let windows = point::strategy_windows(strategy, source);
     let Some(until) = &task.spec.until else {
@@ -197,6 +234,27 @@ pub async fn run(
         PointCheck::NotYet(message) | PointCheck::Unverified(message) => {
             format!("recovery point: {message}; the task waits until it can be reached\n")
         }
+    };
+    Ok((task, verdict))
+}
+
+/// Runs `restore`: checks the point (a logical strategy's: picks the dump), then creates the task (or with --dry-run has the API server admit it).
+pub async fn run(
+    client: &kube::Client,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    args: RestoreArgs,
+    clock: &Clock,
+) -> Result<Reply, String> {
+    let (task, verdict) = if strategy.spec.method == BackupMethod::Logical {
+        let tasks = Api::<BackupTask>::namespaced(client.clone(), namespace)
+            .list(&ListParams::default())
+            .await
+            .map_err(|e| format!("cannot list backuptasks: {e}"))?
+            .items;
+        restore_logical::plan(strategy, &args, &tasks, jiff::Timestamp::now(), clock)?
+    } else {
+        physical(strategy, &args)?
     };
     let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
     let params = PostParams {
@@ -273,26 +331,8 @@ pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
-
     use super::*;
-    use crate::fixtures::strategy;
-    use crate::{Cli, Command};
-
-    /// `kubectl obbackup restore demo <line>`, parsed.
-    fn parse(line: &str) -> Result<Cli, clap::Error> {
-        let words = ["kubectl-obbackup", "restore", "demo"]
-            .into_iter()
-            .chain(line.split_whitespace());
-        Cli::try_parse_from(words)
-    }
-
-    fn args(line: &str) -> RestoreArgs {
-        match parse(line).expect("parsed").command {
-            Command::Restore(args) => *args,
-            other => panic!("{other:?}"),
-        }
-    }
+    use crate::fixtures::{parse_restore as parse, restore_args as args, strategy};
 
     #[test]
     fn a_restore_is_a_recovery_task_through_the_strategy() {
@@ -347,6 +387,10 @@ mod tests {
             (
                 "--tenant tenant9 --to latest --target-tenant t2 --pool p",
                 "does not cover tenant tenant9",
+            ),
+            (
+                "--tenant tenant1 --to latest --target-tenant t2 --pool p --loader-secret l",
+                "load a logical strategy's dump",
             ),
         ] {
             let error = recovery_task(&physical, &args(line)).expect_err("refused");

@@ -12,7 +12,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{
     ResourceExt,
@@ -30,7 +30,6 @@ use crate::{
     api::{
         BackupStrategy, BackupStrategyStatus, BackupTask, StrategyPhase,
         backup_strategy::{BackupMethod, TenantBackupStatus},
-        common::parse_duration,
     },
     controller::{
         Context, Error,
@@ -138,7 +137,7 @@ async fn sweep(
     {
         return Ok(Err(error));
     }
-    let window = window_of(strategy);
+    let window = retention::window_of(strategy);
     let mut deleted = Vec::new();
     for dump in retention::expired(&dumps, window, now) {
         if let Err(error) = retention::delete(&storage, &dump.directory).await {
@@ -228,12 +227,6 @@ async fn publish(
         },
     )
     .await;
-}
-
-/// `retention.recoveryWindow` (the schema admits only whole hours or days).
-fn window_of(strategy: &BackupStrategy) -> SignedDuration {
-    parse_duration(&strategy.spec.retention.recovery_window)
-        .unwrap_or(SignedDuration::from_hours(24 * 7))
 }
 
 /// The strategy's status: its schedule, and per tenant the dumps kept (the newest one's data version is
