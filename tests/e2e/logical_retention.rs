@@ -285,6 +285,18 @@ async fn restore_through_the_plugin(
     newest: &KeptDump,
     before_any: Timestamp,
 ) {
+    // The timeline's points are the kept dumps' data versions.
+    let timeline = stdout(&run(world, &["windows", "dumps"]).await);
+    assert!(
+        timeline.contains("◆ a kept dump's data version"),
+        "{timeline}"
+    );
+    assert!(
+        timeline
+            .lines()
+            .any(|l| !l.contains('—') && l.contains('◆')),
+        "a dump on the week: {timeline}"
+    );
     loader(server, world).await;
     let early = (before_any - SignedDuration::from_hours(1)).to_string();
     let restore = |to: &str, more: &[&str]| {

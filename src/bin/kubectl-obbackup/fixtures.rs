@@ -36,3 +36,30 @@ pub fn restore_args(line: &str) -> crate::restore::RestoreArgs {
         other => panic!("{other:?}"),
     }
 }
+
+/// A logical strategy `demo` over tenant1 and Tenant2 keeping dumps for two days.
+pub fn logical_strategy() -> BackupStrategy {
+    strategy(json!({
+        "method": "Logical", "logical": {"credentialsSecret": "dumper"},
+        "retention": {"recoveryWindow": "2d"},
+    }))
+}
+
+/// A Completed logical dump `name` of `tenant` through `demo`, begun at `started` with data as of
+/// `snapshot`.
+pub fn logical_dump(
+    name: &str,
+    tenant: &str,
+    started: &str,
+    snapshot: &str,
+) -> ob_backup_operator::api::BackupTask {
+    serde_json::from_value(json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+        "metadata": {"name": name},
+        "spec": {"strategyRef": {"name": "demo"}, "tenant": tenant, "mode": "Full", "method": "Logical",
+                 "logical": {"credentialsSecret": "dumper"}},
+        "status": {"phase": "Completed", "startedAt": started, "endedAt": snapshot,
+                   "logical": {"snapshotScn": "1", "snapshotTime": snapshot}},
+    }))
+    .expect("a dump")
+}

@@ -210,30 +210,11 @@ pub fn plan(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
 
     use super::*;
-    use crate::fixtures::{restore_args as args, strategy};
-
-    fn logical() -> BackupStrategy {
-        strategy(json!({
-            "method": "Logical", "logical": {"credentialsSecret": "dumper"},
-            "retention": {"recoveryWindow": "2d"},
-        }))
-    }
-
-    /// A Completed logical dump of `tenant` through `demo`, begun at `started` with data as of `snapshot`.
-    fn dump(name: &str, tenant: &str, started: &str, snapshot: &str) -> BackupTask {
-        serde_json::from_value(json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-            "metadata": {"name": name},
-            "spec": {"strategyRef": {"name": "demo"}, "tenant": tenant, "mode": "Full", "method": "Logical",
-                     "logical": {"credentialsSecret": "dumper"}},
-            "status": {"phase": "Completed", "startedAt": started,
-                       "logical": {"snapshotScn": "1", "snapshotTime": snapshot}},
-        }))
-        .expect("a dump")
-    }
+    use crate::fixtures::{
+        logical_dump as dump, logical_strategy as logical, restore_args as args,
+    };
 
     fn at(time: &str) -> Timestamp {
         time.parse().expect("time")

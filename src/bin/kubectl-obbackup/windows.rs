@@ -4,7 +4,9 @@
 
 use jiff::{SignedDuration, Timestamp, ToSpan, civil::Date, tz::TimeZone};
 use kube::ResourceExt;
-use ob_backup_operator::api::{BackupStrategy, BackupTask, BackupTaskPhase, common::TimeWindow};
+use ob_backup_operator::api::{
+    BackupStrategy, BackupTask, BackupTaskPhase, backup_strategy::BackupMethod, common::TimeWindow,
+};
 
 use crate::render::{Clock, Format};
 
@@ -64,8 +66,15 @@ pub fn timeline(
     Ok(lines)
 }
 
-/// The end times of `strategy`'s Completed BackupTasks of `tenant`.
+/// The points on `tenant`'s timeline: the end times of `strategy`'s Completed BackupTasks of it — or, for a
+/// logical strategy, the data versions of the dumps it keeps (what a logical restore can load).
 fn backups_of(strategy: &BackupStrategy, tasks: &[BackupTask], tenant: &str) -> Vec<Timestamp> {
+    if strategy.spec.method == BackupMethod::Logical {
+        return crate::restore_logical::kept(strategy, tasks, tenant, Timestamp::now())
+            .iter()
+            .map(|dump| dump.snapshot_at)
+            .collect();
+    }
     tasks
         .iter()
         .filter(|t| {
@@ -125,8 +134,13 @@ pub fn show(
     let mut text = String::new();
     for line in lines {
         let (first, last) = (days[0], days[6]);
+        let legend = if strategy.spec.method == BackupMethod::Logical {
+            "◆ a kept dump's data version (a logical restore loads one dump as taken)"
+        } else {
+            "█ recoverable  · gap  ◆ data backup"
+        };
         text.push_str(&format!(
-            "{} — {first} to {last} ({}): █ recoverable  · gap  ◆ data backup\n",
+            "{} — {first} to {last} ({}): {legend}\n",
             line.name,
             clock.zone.iana_name().unwrap_or("local time")
         ));
@@ -196,6 +210,29 @@ mod tests {
         assert!(
             lines[1].chars().skip(10).all(|c| c == '·'),
             "no window on the 19th"
+        );
+    }
+
+    #[test]
+    fn a_logical_strategys_points_are_its_kept_dumps_data_versions() {
+        use crate::fixtures::{logical_dump, logical_strategy};
+        let now = Timestamp::now();
+        let hours_ago = |h: i64| (now - SignedDuration::from_hours(h)).to_string();
+        let tasks = [
+            logical_dump("gone", "tenant1", &hours_ago(100), &hours_ago(99)),
+            logical_dump("kept", "tenant1", &hours_ago(3), &hours_ago(2)),
+        ];
+        let points = backups_of(&logical_strategy(), &tasks, "tenant1");
+        assert_eq!(
+            points,
+            [tasks[1]
+                .status
+                .as_ref()
+                .and_then(|s| s.logical.as_ref())
+                .and_then(|l| l.snapshot_time.as_ref())
+                .map(|t| t.0)
+                .expect("time")],
+            "only the dump retention keeps, at its data version"
         );
     }
 }
