@@ -271,18 +271,15 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     );
 
     // Cleanup: obsolete backups of tenant1, followed to the end.
-    let cleaned = run(
-        &world,
-        &[
-            "cleanup",
-            "src",
-            "--tenant",
-            "tenant1",
-            "--obsolete",
-            "--wait",
-        ],
-    )
-    .await;
+    let cleanup = [
+        "cleanup",
+        "src",
+        "--tenant",
+        "tenant1",
+        "--obsolete",
+        "--wait",
+    ];
+    let cleaned = run(&world, &cleanup).await;
     assert!(cleaned.status.success(), "{}", stderr(&cleaned));
     let name = stdout(&cleaned)
         .split_whitespace()
@@ -301,20 +298,7 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         task.status.and_then(|s| s.job_id).is_some(),
         "a job of OceanBase's"
     );
-    let again = run(
-        &world,
-        &[
-            "cleanup",
-            "src",
-            "--tenant",
-            "tenant1",
-            "--obsolete",
-            "--wait",
-            "-o",
-            "yaml",
-        ],
-    )
-    .await;
+    let again = run(&world, &[&cleanup[..], &["-o", "yaml"]].concat()).await;
     let ended: CleanupTask = only(&again);
     assert_eq!(
         ended.status.and_then(|s| s.phase),
