@@ -352,14 +352,11 @@ fn version(meta: &opendal::Metadata) -> Option<String> {
         .or_else(|| meta.last_modified().map(|t| t.to_string()))
 }
 
-/// Deletes `tree`, its own placeholders and its manifest from `copy` (a second destination) — never the
-/// destination's format file nor a round's placeholders, which other trees need; a tree already gone is no
-/// error.
+/// Deletes `tree`'s own placeholders, then the tree, then its manifest from `copy` (a second destination) —
+/// never the destination's format file nor a round's placeholders, which other trees need; a tree already
+/// gone is no error, so a delete cut short is simply done again. The placeholders go first, so that a
+/// restore listing the copy meanwhile never finds a set or piece whose data is half gone.
 pub async fn delete_tree(copy: &Operator, tree: &str) -> Result<(), StorageError> {
-    copy.delete_with(&directory(tree))
-        .recursive(true)
-        .await
-        .map_err(|e| StorageError::io(&e))?;
     for path in listed_under(copy, &companions(tree).own).await? {
         match copy.delete(&path).await {
             Ok(()) => {}
@@ -367,6 +364,10 @@ pub async fn delete_tree(copy: &Operator, tree: &str) -> Result<(), StorageError
             Err(e) => return Err(StorageError::io(&e)),
         }
     }
+    copy.delete_with(&directory(tree))
+        .recursive(true)
+        .await
+        .map_err(|e| StorageError::io(&e))?;
     match copy.delete(&manifest_path(tree)).await {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
@@ -608,6 +609,50 @@ mod tests {
             .expect_err("nothing to copy");
         assert!(error.is_transient(), "{error}");
         assert!(error.to_string().contains("backup_set_9_full"), "{error}");
+    }
+
+    /// While a set's copy is being deleted, whoever lists the copy (a restore) never finds a placeholder of
+    /// the set once any of its data is gone: the placeholders go first.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_placeholder_names_a_set_whose_data_is_being_deleted() {
+        let copy = memory();
+        let placeholders = [
+            "backup_sets/backup_set_1_full_start.obbak",
+            "backup_sets/backup_set_1_full_end_success_20260601T120000.obbak",
+        ];
+        let data: Vec<String> = (0..2000)
+            .map(|i| format!("backup_set_1_full/logstream_1/{i}"))
+            .collect();
+        for path in placeholders
+            .iter()
+            .copied()
+            .chain(data.iter().map(String::as_str))
+        {
+            copy.write(path, vec![1u8]).await.expect("write");
+        }
+        let deleting = tokio::spawn({
+            let copy = copy.clone();
+            async move { delete_tree(&copy, "backup_set_1_full").await }
+        });
+        let mut seen = 0;
+        while !deleting.is_finished() {
+            // Data first, then the placeholders: a placeholder seen after data went missing was there
+            // while the data was being deleted.
+            let data_missing = !copy.exists(&data[0]).await.expect("stat")
+                || !copy.exists(&data[1999]).await.expect("stat");
+            if data_missing {
+                seen += 1;
+                for path in placeholders {
+                    assert!(
+                        !copy.exists(path).await.expect("stat"),
+                        "{path} still names the set after {seen} looks at its data going"
+                    );
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        deleting.await.expect("joined").expect("deleted");
+        assert!(!copy.exists(placeholders[0]).await.expect("stat"));
     }
 
     /// A set's copy carries the format file and its own placeholders at the root (a restore lists them),

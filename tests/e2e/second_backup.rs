@@ -322,7 +322,8 @@ async fn a_set_oceanbase_deletes_is_deleted_from_the_second_destination_too() {
     )
     .await;
     assert!(on_copy(newer).is_file(), "the newer set's copy stays");
-    // Its placeholders go with it (a restore would list them); the newer set's and the format file stay.
+    // Its placeholders went before its data (a restore lists them: none may name a set being deleted), so
+    // none is left once its data is gone; the newer set's and the format file stay.
     let placeholders = files(&s3.file(BUCKET, "ob/data/tenant1/backup_sets"));
     assert!(
         !placeholders.is_empty()
