@@ -16,6 +16,8 @@ use ob_backup_operator::api::{
 };
 use serde_json::json;
 
+use ob_backup_operator::controller::backup_task::decide::is_terminal;
+
 use crate::render::{Clock, Reply};
 
 /// The BackupTasks "Back up Now" makes for `tenants` of `strategy` at `now`: one per tenant, named
@@ -148,35 +150,39 @@ where
     }
 }
 
-/// Creates `tasks`; one that exists already (made in the same second) is reported, not made again.
+/// Creates `object` named by the second it was asked in; one that exists already (asked in the same second)
+/// is read, not made again. Says which as `<kind>/<name> created|exists already`, with the object.
+pub async fn create_once<K>(api: &Api<K>, object: &K) -> Result<(String, K), String>
+where
+    K: kube::Resource<DynamicType = ()>
+        + Clone
+        + serde::Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+{
+    let (name, kind) = (object.name_any(), K::kind(&()));
+    let (said, there) = match api.create(&PostParams::default(), object).await {
+        Ok(made) => ("created", made),
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            let there = api
+                .get(&name)
+                .await
+                .map_err(|e| format!("cannot read {kind} {name}: {e}"))?;
+            ("exists already (same second)", there)
+        }
+        Err(e) => return Err(format!("cannot create {kind} {name}: {e}")),
+    };
+    Ok((format!("{}/{name} {said}\n", kind.to_lowercase()), there))
+}
+
+/// Creates `tasks` ([`create_once`] each).
 pub async fn create(api: &Api<BackupTask>, tasks: &[BackupTask]) -> Result<Reply, String> {
     let mut reply = Reply::default();
     for task in tasks {
-        let name = task.name_any();
-        let (said, object) = match api.create(&PostParams::default(), task).await {
-            Ok(made) => ("created", made),
-            Err(kube::Error::Api(e)) if e.code == 409 => {
-                let there = api
-                    .get(&name)
-                    .await
-                    .map_err(|e| format!("cannot read BackupTask {name}: {e}"))?;
-                ("exists already (same second)", there)
-            }
-            Err(e) => return Err(format!("cannot create BackupTask {name}: {e}")),
-        };
-        reply = reply
-            .and(Reply::new(format!("backuptask/{name} {said}\n")))
-            .with(&object)?;
+        let (said, there) = create_once(api, task).await?;
+        reply = reply.and(Reply::new(said)).with(&there)?;
     }
     Ok(reply)
-}
-
-/// Whether a BackupTask in `phase` has ended.
-fn ended(phase: Option<BackupTaskPhase>) -> bool {
-    matches!(
-        phase,
-        Some(BackupTaskPhase::Completed | BackupTaskPhase::Failed | BackupTaskPhase::Canceled)
-    )
 }
 
 /// Follows `names` until each has ended, saying each end (the tasks as they ended for scripts); an error
@@ -202,7 +208,7 @@ pub async fn wait(
             let Some(status) = task.status.as_ref().filter(|_| left.contains(&name)) else {
                 continue;
             };
-            if !ended(status.phase) {
+            if !status.phase.is_some_and(is_terminal) {
                 continue;
             }
             let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();

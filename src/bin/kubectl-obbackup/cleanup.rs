@@ -2,7 +2,7 @@
 //! (outside the recovery window), given backup sets, or given archive log pieces.
 
 use jiff::Timestamp;
-use kube::{Api, ResourceExt, api::PostParams};
+use kube::{Api, ResourceExt};
 use ob_backup_operator::api::{
     BackupStrategy, CleanupTask, CleanupTaskSpec,
     backup_strategy::BackupMethod,
@@ -94,18 +94,7 @@ pub async fn run(
     let task = cleanup_task(strategy, &args, Timestamp::now())?;
     let name = task.name_any();
     let api: Api<CleanupTask> = Api::namespaced(client.clone(), namespace);
-    let (said, made) = match api.create(&PostParams::default(), &task).await {
-        Ok(made) => ("created", made),
-        Err(kube::Error::Api(e)) if e.code == 409 => {
-            let there = api
-                .get(&name)
-                .await
-                .map_err(|e| format!("cannot read CleanupTask {name}: {e}"))?;
-            ("exists already (same second)", there)
-        }
-        Err(e) => return Err(format!("cannot create CleanupTask {name}: {e}")),
-    };
-    let said = format!("cleanuptask/{name} {said}\n");
+    let (said, made) = actions::create_once(&api, &task).await?;
     if !args.wait {
         return Reply::new(said).with(&made);
     }
