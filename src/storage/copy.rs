@@ -652,6 +652,7 @@ mod tests {
             tokio::task::yield_now().await;
         }
         deleting.await.expect("joined").expect("deleted");
+        assert!(seen > 0, "the delete was watched while its data went");
         assert!(!copy.exists(placeholders[0]).await.expect("stat"));
     }
 

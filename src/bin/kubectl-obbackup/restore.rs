@@ -238,7 +238,8 @@ fn physical(
     Ok((task, verdict))
 }
 
-/// Runs `restore`: checks the point (a logical strategy's: picks the dump), then creates the task (or with --dry-run has the API server admit it).
+/// Runs `restore`: checks the point (a logical strategy's: picks the dump), then creates the task (or with
+/// --dry-run has the API server admit it).
 pub async fn run(
     client: &kube::Client,
     namespace: &str,
