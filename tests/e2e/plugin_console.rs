@@ -249,20 +249,33 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         .await,
     );
     assert_eq!(asked.spec.log_backup.stopped_tenants, ["tenant1"]);
-    // For scripts: the LogBackup it waited for on stdout, what it said on the way on stderr.
     let start = run(
+        &world,
+        &["log", "start", "src", "--tenant", "tenant1", "--wait"],
+    )
+    .await;
+    assert!(start.status.success(), "{}", stderr(&start));
+    assert!(
+        stdout(&start).contains("logbackup/src-tenant1-log InProgress"),
+        "{start:?}"
+    );
+    // For scripts: the LogBackup it waited for on stdout, what it said on the way on stderr.
+    let scripted = run(
         &world,
         &[
             "log", "start", "src", "--tenant", "tenant1", "--wait", "-o", "json",
         ],
     )
     .await;
-    let running: LogBackup = only(&start);
+    let running: LogBackup = only(&scripted);
     assert_eq!(
         running.status.and_then(|s| s.phase),
         Some(LogBackupPhase::InProgress)
     );
-    assert!(stderr(&start).contains("asked to start"), "{start:?}");
+    assert!(
+        stderr(&scripted).contains("already asked to start"),
+        "{scripted:?}"
+    );
     assert!(archiving(&world));
     let unknown = run(&world, &["log", "stop", "src", "--tenant", "tenant9"]).await;
     assert!(
