@@ -193,6 +193,21 @@ impl Observers {
         observer
     }
 
+    /// The latest snapshot of every cluster observed, with the cluster's display name (`namespace/name`).
+    pub fn snapshots(&self) -> Vec<(String, Arc<Snapshot>)> {
+        let clusters: Vec<Arc<ClusterObserver>> = lock(&self.clusters).values().cloned().collect();
+        clusters
+            .iter()
+            .filter_map(|observer| match observer.latest() {
+                Observation::Seen { snapshot, .. } => Some((
+                    format!("{}/{}", observer.labels.namespace, observer.labels.cluster),
+                    snapshot,
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Watches (or, with `None`, stops watching) `observer`'s cluster for `object`, and stops watching any
     /// other cluster for it: an object whose cluster changed (its Secret, its strategy's) follows the new
     /// one only, and the old one's observer stops once nothing else watches it.

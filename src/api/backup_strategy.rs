@@ -60,8 +60,8 @@ use super::common::{
 )]
 #[x_kube(validation = Rule::new("!has(self.logDestination) || self.dataDestination.uri != self.logDestination.uri")
     .message("dataDestination and logDestination must be different locations"))]
-#[x_kube(validation = Rule::new("!has(self.secondBackup) || !has(self.logDestination) || !(self.secondBackup.dataDestination.uri in [self.dataDestination.uri, self.logDestination.uri]) && !(self.secondBackup.logDestination.uri in [self.dataDestination.uri, self.logDestination.uri])")
-    .message("secondBackup's destinations must differ from dataDestination and logDestination"))]
+#[x_kube(validation = Rule::new("!has(self.secondBackup) || !has(self.logDestination) || [self.secondBackup.dataDestination.uri, self.secondBackup.logDestination.uri].map(u, (u.split('?')[0] + '/').replace('//', '/').replace('//', '/')).all(s, [self.dataDestination.uri, self.logDestination.uri].map(u, (u.split('?')[0] + '/').replace('//', '/').replace('//', '/')).all(f, !s.startsWith(f) && !f.startsWith(s)))")
+    .message("secondBackup's destinations must lie apart from dataDestination and logDestination: neither the same directory (however spelled) nor one inside the other"))]
 #[x_kube(validation = Rule::new("self.method == 'Logical' || has(self.logDestination)")
     .message("a Physical strategy needs logDestination (where OceanBase archives logs)"))]
 #[x_kube(validation = Rule::new("self.method == 'Logical' || !has(self.logical)")
@@ -136,8 +136,8 @@ pub struct BackupStrategySpec {
 
 /// Where and how the second copies are made.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
-#[x_kube(validation = Rule::new("self.dataDestination.uri != self.logDestination.uri")
-    .message("secondBackup's dataDestination and logDestination must be different locations"))]
+#[x_kube(validation = Rule::new("[self.dataDestination.uri, self.logDestination.uri].map(u, (u.split('?')[0] + '/').replace('//', '/').replace('//', '/')).all(s, [self.dataDestination.uri, self.logDestination.uri].map(u, (u.split('?')[0] + '/').replace('//', '/').replace('//', '/')).exists_one(f, s.startsWith(f) || f.startsWith(s)))")
+    .message("secondBackup's dataDestination and logDestination must be different locations, neither inside the other"))]
 #[serde(rename_all = "camelCase")]
 pub struct SecondBackup {
     /// Where each backup set is copied once OceanBase finished it (same forms and Secret rules as
@@ -150,10 +150,11 @@ pub struct SecondBackup {
     #[serde(default = "default_copy_concurrency")]
     #[schemars(range(min = 1, max = 32))]
     pub concurrency: i32,
-    /// Most bytes per second one copy writes, e.g. `50Mi`; unlimited when absent.
+    /// Most bytes per second one copy writes, e.g. `50Mi`; unlimited when absent. At least a megabyte per
+    /// second (`1000000`, `1000Ki`, `1Mi`): below that a set of a few GiB takes days to copy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 16))]
-    #[x_kube(validation = Rule::new("self.matches('^[1-9][0-9]*(Ki|Mi|Gi)?$')").message("bandwidthLimit must be bytes per second, optionally with Ki, Mi or Gi, e.g. 50Mi"))]
+    #[x_kube(validation = Rule::new("self.matches('^([1-9][0-9]*(Mi|Gi)|[1-9][0-9]{3,}Ki|[1-9][0-9]{6,})$')").message("bandwidthLimit must be bytes per second, at least a megabyte: 1000000 or more, 1000Ki or more, or in Mi or Gi, e.g. 50Mi"))]
     pub bandwidth_limit: Option<String>,
     /// How often every copied backup set is read back from the second destination and checked against
     /// what was copied (an object damaged or lost there is copied again, with a Warning event), e.g. `7d`.
@@ -189,8 +190,9 @@ impl SecondBackup {
             .filter(|d| !d.is_zero())
     }
 
-    /// The bandwidth limit in bytes per second (None: unlimited, or a value the schema would refuse).
-    pub fn bandwidth(&self) -> Option<u32> {
+    /// The bandwidth limit in bytes per second (None: unlimited, or a value the schema would refuse); a
+    /// value past what 64 bits count is no limit.
+    pub fn bandwidth(&self) -> Option<u64> {
         let text = self.bandwidth_limit.as_deref()?;
         let (digits, shift) = match text.strip_suffix("Gi") {
             Some(d) => (d, 30),
@@ -200,9 +202,7 @@ impl SecondBackup {
             },
         };
         let value: u64 = digits.parse().ok()?;
-        u32::try_from(value.checked_shl(shift)?)
-            .ok()
-            .or(Some(u32::MAX))
+        value.checked_mul(1 << shift)
     }
 }
 
@@ -496,6 +496,9 @@ pub enum StrategyPhase {
     Paused,
     /// The configuration is invalid; see `message`.
     Failed,
+    /// Waiting on something outside the spec (a Secret, the cluster's connection, another object's claim on
+    /// a tenant); see `message` and the `Stalled` condition.
+    Stalled,
 }
 
 /// Backup state of one tenant.

@@ -84,6 +84,8 @@ pub struct ClusterConnection {
         .message("uri must not carry credentials before an @ (oss://ID:KEY@bucket): put the keys in the Secret named by credentialsSecret"),
     validation = Rule::new(r#"!self.uri.matches("[\\s',]")"#)
         .message("uri must not contain spaces, quotes or commas"),
+    validation = Rule::new("!self.uri.split('?')[0].matches('/[.][.]?(/|$)')")
+        .message("uri must not hold . or .. path segments: name the directory itself"),
     validation = Rule::new("!self.uri.startsWith('file://') || self.uri.startsWith('file:///')")
         .message("a file:// uri must hold an absolute path, e.g. file:///backup/data"),
     validation = Rule::new("self.uri.startsWith('file://') || self.uri.matches('[?&]host=[^&]+')")

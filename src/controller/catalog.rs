@@ -119,6 +119,24 @@ impl Catalog {
             .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
             .collect())
     }
+
+    /// The readable `K` of every namespace the operator watches that `keep` accepts, from the caches; until
+    /// they have synced, those of `namespace` from the API (a cluster-wide list may be beyond the RBAC of
+    /// an operator that watches a list of namespaces).
+    pub async fn list_everywhere<K: Reconcile>(
+        &self,
+        namespace: &str,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<Vec<K>, Error> {
+        let Some(stores) = self.synced_stores::<K>() else {
+            return self.list_where(namespace, keep).await;
+        };
+        Ok(stores
+            .iter()
+            .flat_map(|store| store.state())
+            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
+            .collect())
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

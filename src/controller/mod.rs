@@ -24,6 +24,7 @@ pub mod recovery_task;
 pub mod references;
 pub mod runtime;
 pub mod status;
+pub mod storage_owners;
 pub mod submit;
 pub mod task;
 pub mod write_budget;

@@ -116,6 +116,8 @@ pub enum Reason {
     ArchivingOwned,
     /// Another object owns the tenant's data backup destination (the message names it); back up through it.
     DestinationOwned,
+    /// The second copy's directory is, holds or lies inside one where other backups are kept; give it its own.
+    StorageOwnedElsewhere,
     /// The strategy's name is too long for the objects it makes; use a shorter name.
     NameTooLong,
     /// A cron schedule does not parse; fix it.
@@ -166,7 +168,7 @@ pub enum Reason {
     WithinThreshold,
     /// The log delay is above the alert threshold; check the archive destination and OceanBase.
     DelayOverThreshold,
-    /// A copy to the second destination read back differs; check that storage (the message says which object).
+    /// A second copy cannot be made for good (read back different, refused); check that storage (see message).
     SecondCopyFailed,
     /// The recoverable window is continuous.
     Continuous,

@@ -10,12 +10,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use opendal::{Operator, layers::ThrottleLayer};
 use tokio::task::JoinHandle;
 
 use super::{
     StorageError,
-    copy::{Copier, Progress, Report, WRITE_PIECE},
+    copy::{Bandwidth, Copier, Progress, Report},
+    place::Place,
 };
 use crate::oceanbase::sql::AccessKeys;
 
@@ -49,7 +49,7 @@ pub struct CopyRequest {
     /// Objects moving at once in this copy.
     pub concurrency: usize,
     /// Bytes per second this copy may write, if limited.
-    pub bandwidth: Option<u32>,
+    pub bandwidth: Option<u64>,
     /// Where `file://` destinations are reached in this process.
     pub file_root: Option<&'static std::path::Path>,
 }
@@ -255,38 +255,35 @@ impl Job {
 
 /// Opens both destinations and copies the tree.
 async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, StorageError> {
-    let to = super::open(&request.to, request.to_keys.as_ref(), request.file_root)?;
     if request.work == Work::Delete {
+        let to = super::open(&request.to, request.to_keys.as_ref(), request.file_root)?;
         super::copy::delete_tree(&to, &request.tree).await?;
         return Ok(Report::default());
     }
+    refuse_overlap(&request.from, &request.to)?;
+    let to = super::open(&request.to, request.to_keys.as_ref(), request.file_root)?;
     let from = super::open(&request.from, request.from_keys.as_ref(), request.file_root)?;
-    let copier = Copier::new(&from, &to, request.concurrency, progress);
+    let limit = request.bandwidth.and_then(Bandwidth::per_second);
+    let copier = Copier::new(&from, &to, request.concurrency, progress).limited_to(limit.as_ref());
     let damaged = match request.work {
         Work::Verify => copier.verify(&request.tree).await?.len(),
         Work::Copy | Work::Delete => 0,
     };
-    let report = match request.bandwidth.filter(|b| *b > 0) {
-        None => copier.tree(&request.tree).await,
-        Some(bandwidth) => {
-            // A second's worth at most per request, so that one request never exceeds the burst.
-            let piece = usize::try_from(bandwidth)
-                .unwrap_or(WRITE_PIECE)
-                .min(WRITE_PIECE);
-            let to = throttled(to.clone(), bandwidth, piece);
-            Copier::new(&from, &to, request.concurrency, progress)
-                .in_pieces_of(piece)
-                .tree(&request.tree)
-                .await
-        }
-    }?;
+    let report = copier.tree(&request.tree).await?;
     Ok(Report { damaged, ..report })
 }
 
-/// `operator` writing at most `bandwidth` bytes per second, in bursts of one `piece`.
-fn throttled(operator: Operator, bandwidth: u32, piece: usize) -> Operator {
-    let burst = u32::try_from(piece).unwrap_or(u32::MAX).max(1);
-    operator.layer(ThrottleLayer::new(bandwidth.max(1), burst))
+/// A copy onto its own source, into it or around it is no second copy: refused before anything is read.
+fn refuse_overlap(from: &str, to: &str) -> Result<(), StorageError> {
+    match Place::of(to)?.overlap(&Place::of(from)?) {
+        None => Ok(()),
+        Some(overlap) => Err(StorageError::Foreign(format!(
+            "the second destination {} is {} the first destination {}: a copy there is no second copy",
+            super::without_query(to),
+            overlap.words(),
+            super::without_query(from)
+        ))),
+    }
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -443,6 +440,32 @@ mod tests {
         };
         assert!(!transient, "{message}");
         assert!(!message.contains("the-key"), "{message}");
+        let _ = std::fs::remove_dir_all(from.parent().expect("base"));
+    }
+
+    /// A second destination spelled as the first with a trailing `/`, or inside it: no copy is made (it
+    /// would be "Completed" over nothing), and the refusal does not pass by itself.
+    #[tokio::test]
+    async fn a_copy_onto_or_into_its_own_source_fails_for_good() {
+        let (from, to) = dirs("self");
+        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let source = format!("file://{}", from.display());
+        for (key, onto) in [
+            ("ns/self", format!("{source}/")),
+            ("ns/inside", format!("{source}//copy")),
+        ] {
+            let asked = CopyRequest {
+                to: onto,
+                ..request(&from, &to)
+            };
+            copies.ensure(key, &asked);
+            let CopyState::Failed { message, transient } = ended(&copies, key).await else {
+                panic!("{key}: copied onto its own source");
+            };
+            assert!(!transient, "{message}");
+            assert!(message.contains("no second copy"), "{message}");
+        }
+        assert!(!from.join("copy").exists());
         let _ = std::fs::remove_dir_all(from.parent().expect("base"));
     }
 

@@ -84,11 +84,47 @@ pub struct Copier<'a> {
     to: &'a Operator,
     concurrency: usize,
     progress: &'a Progress,
+    limit: Option<&'a Bandwidth>,
+}
+
+/// The most bytes handed to a writer at once.
+pub const WRITE_PIECE: usize = 1 << 20;
+
+/// Most bytes per second a copy writes, shared by the objects it copies at once. It meters the bytes
+/// handed to the writer, not the store's requests: an S3 writer gathers them into requests of several
+/// MiB, and a limit on requests refused every object larger than one second of it.
+pub struct Bandwidth {
+    limiter: governor::DefaultDirectRateLimiter,
+    /// The most bytes taken at once: a second's worth, at most [`WRITE_PIECE`].
     piece: usize,
 }
 
-/// The most bytes written in one request.
-pub const WRITE_PIECE: usize = 1 << 20;
+impl Bandwidth {
+    /// A limit of `bytes` per second; none for 0 or for more than a 32-bit count of bytes (4 GiB/s,
+    /// beyond what one copy moves).
+    pub fn per_second(bytes: u64) -> Option<Self> {
+        let rate = std::num::NonZeroU32::new(u32::try_from(bytes).ok()?)?;
+        let piece = usize::try_from(rate.get()).map_or(WRITE_PIECE, |r| r.min(WRITE_PIECE));
+        let burst = std::num::NonZeroU32::new(u32::try_from(piece).ok()?)?;
+        let quota = governor::Quota::per_second(rate).allow_burst(burst);
+        Some(Self {
+            limiter: governor::RateLimiter::direct(quota),
+            piece,
+        })
+    }
+
+    /// Waits until `bytes` (at most one piece) may be written.
+    async fn take(&self, bytes: usize) {
+        let Some(n) = u32::try_from(bytes.min(self.piece))
+            .ok()
+            .and_then(std::num::NonZeroU32::new)
+        else {
+            return;
+        };
+        // Never more than the burst: a piece is at most the burst by construction.
+        let _ = self.limiter.until_n_ready(n).await;
+    }
+}
 
 impl<'a> Copier<'a> {
     pub fn new(
@@ -102,16 +138,13 @@ impl<'a> Copier<'a> {
             to,
             concurrency: concurrency.max(1),
             progress,
-            piece: WRITE_PIECE,
+            limit: None,
         }
     }
 
-    /// Writes in requests of at most `piece` bytes (a bandwidth limit's burst must hold one).
-    pub fn in_pieces_of(self, piece: usize) -> Self {
-        Self {
-            piece: piece.clamp(1, WRITE_PIECE),
-            ..self
-        }
+    /// Writes no faster than `limit`.
+    pub fn limited_to(self, limit: Option<&'a Bandwidth>) -> Self {
+        Self { limit, ..self }
     }
 }
 
@@ -122,19 +155,19 @@ impl Copier<'_> {
     /// Copies every object under `tree` (a directory path under the source's root, e.g.
     /// `backup_set_1_full/`) that the copy does not hold yet, verified.
     pub async fn tree(&self, tree: &str) -> Result<Report, StorageError> {
-        let mut manifest = self.manifest(tree).await?;
-        let mut objects = self.list(tree).await?;
-        if objects.is_empty() {
+        let data = self.list(tree).await?;
+        if data.is_empty() {
             // Never a Completed copy of nothing: a set or piece directory not written yet (or not where it
             // was looked for) is waited for, and the status says where.
             return Err(StorageError::Io(format!(
                 "the first destination holds no object under {tree}/ yet"
             )));
         }
-        objects.extend(self.list_companions(tree).await?);
+        self.check_owner(tree).await?;
+        let companions = self.list_companions(tree).await?;
         let mut report = Report {
-            objects: objects.len(),
-            bytes: objects.iter().map(|o| o.size).sum(),
+            objects: data.len() + companions.len(),
+            bytes: data.iter().chain(&companions).map(|o| o.size).sum(),
             ..Report::default()
         };
         self.progress
@@ -143,6 +176,25 @@ impl Copier<'_> {
         self.progress
             .total_bytes
             .store(report.bytes, Ordering::Relaxed);
+        let mut manifest = self.manifest(tree).await?;
+        // As a restore reads a destination: the data whole and verified first, then the format file and the
+        // placeholders that make the set or piece visible, one at a time, its end placeholder last.
+        self.copy_all(tree, data, self.concurrency, &mut manifest, &mut report)
+            .await?;
+        self.copy_all(tree, companions, 1, &mut manifest, &mut report)
+            .await?;
+        Ok(report)
+    }
+
+    /// Copies `objects`, `concurrency` at a time (one: in their order), recording each in `manifest`.
+    async fn copy_all(
+        &self,
+        tree: &str,
+        objects: Vec<Listed>,
+        concurrency: usize,
+        manifest: &mut Manifest,
+        report: &mut Report,
+    ) -> Result<(), StorageError> {
         let known = manifest.objects.clone();
         let mut done = stream::iter(objects)
             .map(|listed| {
@@ -152,7 +204,7 @@ impl Copier<'_> {
                     Ok::<_, StorageError>((listed.path, outcome))
                 }
             })
-            .buffer_unordered(self.concurrency);
+            .buffered(concurrency);
         let mut unsaved = 0;
         while let Some(result) = done.next().await {
             let (path, (copied, wrote)) = result?;
@@ -168,14 +220,47 @@ impl Copier<'_> {
                 unsaved += 1;
             }
             if unsaved >= SAVE_EVERY {
-                self.save(tree, &manifest).await?;
+                self.save(tree, manifest).await?;
                 unsaved = 0;
             }
         }
         if unsaved > 0 {
-            self.save(tree, &manifest).await?;
+            self.save(tree, manifest).await?;
         }
-        Ok(report)
+        Ok(())
+    }
+
+    /// Refuses a copy into a directory that holds another tenant's or cluster's backups: a format file there
+    /// that is not the source's (OceanBase writes one per destination, naming its tenant and cluster), or
+    /// the other kind's (archive logs where a set would go, or the reverse). Nothing is written then, and
+    /// a format file is never overwritten.
+    async fn check_owner(&self, tree: &str) -> Result<(), StorageError> {
+        for format in companions(tree).files {
+            let other = match format.strip_suffix("format.obbak") {
+                Some(parent) => format!("{parent}format.obarc"),
+                None => format.replace("format.obarc", "format.obbak"),
+            };
+            if exists(self.to, &other).await? {
+                return Err(StorageError::Foreign(format!(
+                    "the second destination holds {other} (another kind of backup) where {tree} would go: \
+                     the copy writes nothing there; give the second copy a directory of its own"
+                )));
+            }
+            if !exists(self.to, &format).await? || !exists(self.from, &format).await? {
+                continue;
+            }
+            if !digest(self.to, &format)
+                .await?
+                .same_bytes(&digest(self.from, &format).await?)
+            {
+                return Err(StorageError::Foreign(format!(
+                    "{format} on the second destination is another tenant's or cluster's (it differs from the \
+                     first destination's): the copy of {tree} writes nothing there; give the second copy a \
+                     directory of its own"
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// Reads every object the manifest records for `tree` back from the copy: the paths whose size or
@@ -259,7 +344,11 @@ impl Copier<'_> {
             .writer(path)
             .await
             .map_err(|e| StorageError::io(&e))?;
-        let copied = stream(self.from, path, Some((&mut writer, self.piece))).await?;
+        let sink = Sink {
+            writer: &mut writer,
+            limit: self.limit,
+        };
+        let copied = stream(self.from, path, Some(sink)).await?;
         writer.close().await.map_err(|e| StorageError::io(&e))?;
         Ok(copied)
     }
@@ -280,7 +369,8 @@ impl Copier<'_> {
         Ok(objects)
     }
 
-    /// The source's objects at the root that belong to `tree` ([`companions`]), those that exist.
+    /// The source's objects at the root that belong to `tree` ([`companions`]), those that exist, in the
+    /// order they are copied: the format file, the shared placeholders, the tree's own (its end last).
     async fn list_companions(&self, tree: &str) -> Result<Vec<Listed>, StorageError> {
         let companions = companions(tree);
         let mut objects = Vec::new();
@@ -291,9 +381,13 @@ impl Copier<'_> {
                 Err(other) => return Err(other),
             }
         }
-        let listings = [companions.shared, companions.own].concat();
-        for path in listed_under(self.from, &listings).await? {
-            objects.push(self.listed(&path, None).await?);
+        let mut paths = listed_under(self.from, &companions.shared).await?;
+        let mut own = listed_under(self.from, &companions.own).await?;
+        // A start placeholder before an end one: the end says the set or piece is whole.
+        own.sort_by_key(|path| (path.contains("_end"), path.clone()));
+        paths.extend(own);
+        for path in &paths {
+            objects.push(self.listed(path, None).await?);
         }
         Ok(objects)
     }
@@ -355,8 +449,13 @@ fn version(meta: &opendal::Metadata) -> Option<String> {
 /// Deletes `tree`'s own placeholders, then the tree, then its manifest from `copy` (a second destination) —
 /// never the destination's format file nor a round's placeholders, which other trees need; a tree already
 /// gone is no error, so a delete cut short is simply done again. The placeholders go first, so that a
-/// restore listing the copy meanwhile never finds a set or piece whose data is half gone.
+/// restore listing the copy meanwhile never finds a set or piece whose data is half gone. Only a tree this
+/// operator copied there (its manifest says so) is deleted: a directory of the same name that someone
+/// else keeps at that place is left alone.
 pub async fn delete_tree(copy: &Operator, tree: &str) -> Result<(), StorageError> {
+    if !exists(copy, &manifest_path(tree)).await? {
+        return Ok(());
+    }
     for path in listed_under(copy, &companions(tree).own).await? {
         match copy.delete(&path).await {
             Ok(()) => {}
@@ -380,12 +479,37 @@ pub async fn digest(operator: &Operator, path: &str) -> Result<Copied, StorageEr
     stream(operator, path, None).await
 }
 
-/// Streams `path` from `operator`, hashing on the way, into `sink` (a writer, in requests of at most the
-/// given bytes) if there is one; returns its size and hash.
+/// Where a copied object's bytes go: a writer, no faster than a limit if there is one.
+struct Sink<'w> {
+    writer: &'w mut Writer,
+    limit: Option<&'w Bandwidth>,
+}
+
+impl Sink<'_> {
+    async fn write(&mut self, chunk: bytes::Bytes) -> Result<(), StorageError> {
+        let piece = self.limit.map_or(WRITE_PIECE, |l| l.piece);
+        let mut start = 0;
+        while start < chunk.len() {
+            let end = (start + piece).min(chunk.len());
+            if let Some(limit) = self.limit {
+                limit.take(end - start).await;
+            }
+            self.writer
+                .write(chunk.slice(start..end))
+                .await
+                .map_err(|e| StorageError::io(&e))?;
+            start = end;
+        }
+        Ok(())
+    }
+}
+
+/// Streams `path` from `operator`, hashing on the way, into `sink` if there is one; returns its size and
+/// hash.
 async fn stream(
     operator: &Operator,
     path: &str,
-    mut sink: Option<(&mut Writer, usize)>,
+    mut sink: Option<Sink<'_>>,
 ) -> Result<Copied, StorageError> {
     let reader = operator
         .reader(path)
@@ -401,16 +525,8 @@ async fn stream(
         let chunk = chunk.map_err(|e| StorageError::Io(format!("reading {path}: {e}")))?;
         hasher.update(&chunk);
         size += chunk.len() as u64;
-        if let Some((writer, piece)) = sink.as_mut() {
-            let mut start = 0;
-            while start < chunk.len() {
-                let end = (start + *piece).min(chunk.len());
-                writer
-                    .write(chunk.slice(start..end))
-                    .await
-                    .map_err(|e| StorageError::io(&e))?;
-                start = end;
-            }
+        if let Some(sink) = sink.as_mut() {
+            sink.write(chunk).await?;
         }
     }
     Ok(Copied {
@@ -627,6 +743,7 @@ mod tests {
             .iter()
             .copied()
             .chain(data.iter().map(String::as_str))
+            .chain([manifest_path("backup_set_1_full").as_str()])
         {
             copy.write(path, vec![1u8]).await.expect("write");
         }
@@ -654,6 +771,127 @@ mod tests {
         deleting.await.expect("joined").expect("deleted");
         assert!(seen > 0, "the delete was watched while its data went");
         assert!(!copy.exists(placeholders[0]).await.expect("stat"));
+    }
+
+    /// Whoever lists the copy while a set is being copied (a restore) never finds the set's placeholders
+    /// before every data object is there whole: the data goes first, its end placeholder last.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_copy_writes_no_placeholder_until_its_data_is_whole() {
+        // A file system shows an object while it is being written, at the size written so far.
+        let root = std::env::temp_dir().join(format!("obbackup-copy-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let to = Operator::new(opendal::services::Fs::default().root(&root.to_string_lossy()))
+            .expect("fs");
+        let from = memory();
+        let data: Vec<(String, usize)> = (0..40)
+            .map(|i| (format!("backup_set_1_full/logstream_1/{i:02}"), 100))
+            .chain([("backup_set_1_full/logstream_1/99".to_string(), 16 << 20)])
+            .collect();
+        for (path, size) in &data {
+            from.write(path, vec![7u8; *size]).await.expect("write");
+        }
+        let end = "backup_sets/backup_set_1_full_end_success_20260601T120000.obbak";
+        for path in [
+            "format.obbak",
+            "backup_sets/backup_set_1_full_start.obbak",
+            end,
+        ] {
+            from.write(path, Vec::<u8>::new()).await.expect("write");
+        }
+        let copying = tokio::spawn({
+            let (from, to) = (from.clone(), to.clone());
+            async move {
+                let progress = Progress::default();
+                Copier::new(&from, &to, 4, &progress)
+                    .tree("backup_set_1_full")
+                    .await
+            }
+        });
+        let mut looks = 0;
+        while !copying.is_finished() {
+            if to.exists(end).await.expect("stat") {
+                looks += 1;
+                for (path, size) in &data {
+                    let there = to.stat(path).await.map(|m| m.content_length()).ok();
+                    assert_eq!(
+                        there,
+                        Some(*size as u64),
+                        "{end} names the set while {path} is not whole"
+                    );
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        copying.await.expect("joined").expect("copied");
+        assert!(
+            to.exists(end).await.expect("stat"),
+            "the set's end placeholder is copied"
+        );
+        let _ = looks;
+    }
+
+    /// A second destination pointed at a directory where another tenant's backups live: the copy writes
+    /// nothing there (their format file names them), and never deletes what it did not copy.
+    #[tokio::test]
+    async fn a_copy_into_another_tenants_directory_writes_nothing_and_deletes_nothing() {
+        let (from, to) = (source().await, memory());
+        from.write("format.obbak", b"tenant_id=1002;cluster=prod".to_vec())
+            .await
+            .expect("write");
+        let theirs = [
+            ("format.obbak", b"tenant_id=1004;cluster=staging".to_vec()),
+            (
+                "backup_set_1_full/single_backup_set_info",
+                b"their set 1".to_vec(),
+            ),
+            ("backup_sets/backup_set_1_full_start.obbak", Vec::new()),
+        ];
+        for (path, bytes) in &theirs {
+            to.write(path, bytes.clone()).await.expect("write");
+        }
+        let progress = Progress::default();
+        let copier = Copier::new(&from, &to, 2, &progress);
+        let error = copier.tree("backup_set_1_full").await.expect_err("refused");
+        assert!(!error.is_transient(), "{error}");
+        assert!(
+            error.to_string().contains("another tenant's or cluster's"),
+            "{error}"
+        );
+        let error = copier
+            .verify("backup_set_1_full")
+            .await
+            .and(copier.tree("backup_set_1_full").await);
+        assert!(
+            error.is_err(),
+            "a verification pass repairs nothing there either"
+        );
+        copier
+            .delete("backup_set_1_full")
+            .await
+            .expect("nothing of ours to delete");
+        for (path, bytes) in &theirs {
+            assert_eq!(
+                to.read(path).await.expect("kept").to_vec(),
+                *bytes,
+                "{path}"
+            );
+        }
+        assert!(
+            !to.exists("backup_set_1_full/meta_info/tenant_backup_set_infos")
+                .await
+                .expect("stat"),
+            "nothing of ours was written"
+        );
+        // Archive logs where a set would go: refused as well.
+        let logs = memory();
+        logs.write("format.obarc", b"log".to_vec())
+            .await
+            .expect("write");
+        let error = Copier::new(&from, &logs, 2, &progress)
+            .tree("backup_set_1_full")
+            .await
+            .expect_err("refused");
+        assert!(error.to_string().contains("format.obarc"), "{error}");
     }
 
     /// A set's copy carries the format file and its own placeholders at the root (a restore lists them),

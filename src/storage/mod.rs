@@ -6,6 +6,7 @@
 pub mod copies;
 pub mod copy;
 pub mod layout;
+pub mod place;
 
 use std::{collections::HashMap, time::Duration};
 
@@ -29,6 +30,9 @@ pub enum StorageError {
     /// An object read back differs from what was written.
     #[error("{0}")]
     Mismatch(String),
+    /// The copy would write over what another tenant, cluster or kind of backup keeps there.
+    #[error("{0}")]
+    Foreign(String),
 }
 
 impl StorageError {
@@ -58,7 +62,7 @@ pub struct Location {
 }
 
 /// The storage kinds OceanBase backs up to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Scheme {
     File,
     S3,

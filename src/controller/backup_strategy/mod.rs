@@ -23,6 +23,8 @@ pub mod retention;
 mod second;
 pub mod summary;
 
+pub use second::cleared as second_cleared;
+
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -81,10 +83,6 @@ impl Reconcile for BackupStrategy {
         if let Some(log) = &spec.log_destination {
             check.destination(log).await?;
         }
-        if let Some(second) = &spec.second_backup {
-            check.destination(&second.data_destination).await?;
-            check.destination(&second.log_destination).await?;
-        }
         check.password(spec.encryption.as_ref()).await?;
         if !check.problems.is_empty() {
             let desired = desired_status(&strategy, &check.problems, crate::clock::now());
@@ -120,16 +118,26 @@ impl Reconcile for BackupStrategy {
         if !tenants.is_empty() {
             children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
         }
+        // The second copy's problems are its own: the first backups go on whatever they are.
+        let mut second_problem = second::readiness(&ctx, &namespace, &strategy, &tenants).await?;
         let (policy_errors, destination_problems, second) = match &observation {
             Observation::Seen { snapshot, .. } => {
                 cleanups::sync(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
-                second::follow_cleanups(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
+                let cleared = second_problem.is_none();
+                if cleared {
+                    second::follow_cleanups(&ctx, &namespace, &strategy, snapshot, &tenants)
+                        .await?;
+                }
+                let (second, failed) =
+                    second::copy_overview(&ctx, &namespace, &strategy, snapshot, &tenants, cleared)
+                        .await?;
+                second_problem = second_problem.or(failed);
                 (
                     retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
                         .await,
                     destinations::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
                         .await?,
-                    second::copy_overview(&ctx, &namespace, &strategy, snapshot, &tenants).await?,
+                    second,
                 )
             }
             _ => (
@@ -154,10 +162,16 @@ impl Reconcile for BackupStrategy {
                 policy_errors,
                 destination_problems,
                 second,
+                second_problem,
             },
             now,
         );
+        second::warn_when_not_ready(&ctx, &strategy, &desired).await;
         status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
+        if second::readiness_changed(&strategy, &desired) {
+            // Its copies wait for this word on the current spec: they look again now, not at their recheck.
+            children::wake_dependents(&ctx, &namespace, &strategy).await?;
+        }
         record_metrics(&ctx, &namespace, &strategy, &desired);
         // Look again when the next run is due (and at least every few minutes, for pruning).
         let next = plan
@@ -367,6 +381,8 @@ fn desired_status(
         StrategyPhase::Failed
     } else if strategy.spec.suspend {
         StrategyPhase::Paused
+    } else if !problems.is_empty() {
+        StrategyPhase::Stalled
     } else {
         match previous.phase {
             Some(StrategyPhase::InProgress) => StrategyPhase::InProgress,
@@ -382,9 +398,9 @@ fn desired_status(
                 StrategyPhase::Paused => Reason::Paused,
                 StrategyPhase::InProgress => Reason::InProgress,
                 // Failed comes with a problem in the spec, whose reason wins.
-                StrategyPhase::PendingScheduling | StrategyPhase::Failed => {
-                    Reason::PendingScheduling
-                }
+                StrategyPhase::PendingScheduling
+                | StrategyPhase::Failed
+                | StrategyPhase::Stalled => Reason::PendingScheduling,
             },
             message: "waiting to configure OceanBase for this strategy".into(),
         },
@@ -495,13 +511,13 @@ schedule: {timeZone: Asia/Shanghai, full: "0 1 * * 0", incremental: "0 1 * * 1-6
     }
 
     #[test]
-    fn a_missing_secret_stalls_without_failing_the_strategy() {
+    fn a_missing_secret_shows_stalled_without_failing_the_strategy() {
         let problems = [Problem::elsewhere(
             Reason::SecretNotFound,
             "Secret obcluster-sys not found",
         )];
         let status = desired_status(&strategy(SPEC), &problems, Timestamp::UNIX_EPOCH);
-        assert_eq!(status.phase, Some(StrategyPhase::PendingScheduling));
+        assert_eq!(status.phase, Some(StrategyPhase::Stalled));
         assert_eq!(
             status.message.as_deref(),
             Some("Secret obcluster-sys not found")

@@ -12,8 +12,12 @@ use std::{collections::HashMap, time::Duration};
 use jiff::Timestamp;
 use kube::runtime::events::{Event, EventType};
 
-use super::super::{Context, Error, reason::Reason, references};
+use super::{
+    super::{Context, Error, error::Problem, reason::Reason, references, storage_owners},
+    summary::SECOND_BACKUP_READY,
+};
 use crate::{
+    api::backup_strategy::BackupMethod,
     api::{
         BackupStrategy, BackupStrategySpec, BackupTask, BackupTaskPhase, LogBackup,
         backup_strategy::{SecondBackupOverview, SecondTenantCopy},
@@ -23,6 +27,7 @@ use crate::{
         backup_task::second::settled,
         conditions::api_time,
         overview::{Destinations, second_copy_windows},
+        references::ReferenceCheck,
     },
     oceanbase::{BackupSetRow, FileStatus, SetStatus, Snapshot},
     storage::{
@@ -30,6 +35,77 @@ use crate::{
         tree_under,
     },
 };
+
+/// Why `strategy`'s second copies of `tenants` cannot be made now, if they cannot: a credentials Secret of a
+/// second destination missing or incomplete, or a second directory that is, holds or lies inside one where
+/// other backups are kept ([`storage_owners`]). Never a reason to hold up the first backups.
+pub async fn readiness(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    tenants: &[String],
+) -> Result<Option<Problem>, Error> {
+    let Some(second) = &strategy.spec.second_backup else {
+        return Ok(None);
+    };
+    let mut check = ReferenceCheck::new(ctx, namespace);
+    check.destination(&second.data_destination).await?;
+    check.destination(&second.log_destination).await?;
+    if let Some(problem) = check.problems.into_iter().next() {
+        return Ok(Some(Problem {
+            message: format!("second backup: {}", problem.message),
+            ..problem
+        }));
+    }
+    let physical = |t: &BackupTask| t.spec.method == BackupMethod::Physical;
+    let known = storage_owners::known_claims(
+        &ctx.catalog
+            .list_everywhere(namespace, |_: &BackupStrategy| true)
+            .await?,
+        &ctx.catalog
+            .list_everywhere(namespace, |t: &BackupTask| {
+                physical(t) && t.spec.cluster.is_some()
+            })
+            .await?,
+        &ctx.catalog
+            .list_everywhere(namespace, |l: &LogBackup| l.spec.cluster.is_some())
+            .await?,
+        &ctx.observers.snapshots(),
+    );
+    Ok(storage_owners::second_destination_problem(
+        strategy, tenants, &known,
+    ))
+}
+
+/// Whether the objects working through BackupStrategy `name` may copy to its second destinations now: its
+/// `SecondBackupReady` condition is True for its current spec. Otherwise why not (its own words, or that it
+/// has not checked its current spec yet).
+pub async fn cleared(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Result<(), String>, Error> {
+    let Some(strategy) = ctx.catalog.get::<BackupStrategy>(namespace, name).await? else {
+        return Ok(Err(format!("BackupStrategy {name} not found")));
+    };
+    let condition = strategy.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == SECOND_BACKUP_READY)
+            .cloned()
+    });
+    Ok(match condition {
+        Some(c) if c.observed_generation == strategy.metadata.generation && c.status == "True" => {
+            Ok(())
+        }
+        Some(c) if c.observed_generation == strategy.metadata.generation => {
+            Err(format!("BackupStrategy {name}: {}", c.message))
+        }
+        _ => Err(format!(
+            "waiting for BackupStrategy {name} to check its second destinations"
+        )),
+    })
+}
 
 /// Starts deleting from the second destinations every set and piece of `tenants` that OceanBase deleted
 /// (each one's end wakes the strategy).
@@ -132,16 +208,19 @@ fn deleted_trees(
 
 /// The strategy's overview of its second copy (each tenant's recoverable windows and bytes there, how far
 /// its archive is behind), after the verification pass of the period has moved on ([`verify_pass`]).
+/// A verification pass runs only when `cleared` ([`readiness`] found nothing wrong); one that cannot be
+/// made for good comes back as the problem to report.
 pub async fn copy_overview(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
     snapshot: &Snapshot,
     tenants: &[String],
-) -> Result<Option<SecondBackupOverview>, Error> {
+    cleared: bool,
+) -> Result<(Option<SecondBackupOverview>, Option<Problem>), Error> {
     let spec = &strategy.spec;
     if spec.second_backup.is_none() {
-        return Ok(None);
+        return Ok((None, None));
     }
     let name = strategy.metadata.name.as_deref().unwrap_or_default();
     let previous = strategy
@@ -176,16 +255,20 @@ pub async fn copy_overview(
                 && t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
         })
         .await?;
-    verify_pass(
-        ctx,
-        namespace,
-        strategy,
-        snapshot,
-        tenants,
-        &tasks,
-        &mut overview,
-    )
-    .await?;
+    let failed = if cleared {
+        verify_pass(
+            ctx,
+            namespace,
+            strategy,
+            snapshot,
+            tenants,
+            &tasks,
+            &mut overview,
+        )
+        .await?
+    } else {
+        None
+    };
     overview.tenants = tenants
         .iter()
         .filter_map(|name| {
@@ -219,7 +302,13 @@ pub async fn copy_overview(
             })
         })
         .collect();
-    Ok(Some(overview))
+    let problem = failed.map(|message| {
+        Problem::elsewhere(
+            Reason::SecondCopyFailed,
+            format!("verifying the second copy: {message}"),
+        )
+    });
+    Ok((Some(overview), problem))
 }
 
 /// Whether backup set `set` of `tenant` is whole on the second copy: its BackupTask copied it, or — when
@@ -248,7 +337,8 @@ fn on_copy(
 }
 
 /// Once per `verifyEvery`, reads every set of `tenants` back from the second destination, one set at a
-/// time, and copies again what is damaged, lost or missing; records the pass in `overview`.
+/// time, and copies again what is damaged, lost or missing; records the pass in `overview`. Returns why a
+/// set cannot be verified for good (a storage that refuses, not one that is down), if one cannot.
 async fn verify_pass(
     ctx: &Context,
     namespace: &str,
@@ -257,14 +347,14 @@ async fn verify_pass(
     tenants: &[String],
     tasks: &[BackupTask],
     overview: &mut SecondBackupOverview,
-) -> Result<(), Error> {
+) -> Result<Option<String>, Error> {
     let spec = &strategy.spec;
     let Some(second) = &spec.second_backup else {
-        return Ok(());
+        return Ok(None);
     };
     let name = strategy.metadata.name.as_deref().unwrap_or_default();
     let Some(every) = second.verify_interval() else {
-        return Ok(());
+        return Ok(None);
     };
     let now = crate::clock::now();
     let every_s = every.as_secs().max(1);
@@ -276,7 +366,7 @@ async fn verify_pass(
         .as_ref()
         .is_some_and(|t| t.0 >= period_start)
     {
-        return Ok(());
+        return Ok(None);
     }
     let left_alone = left_to_their_tasks(tasks, period_start);
     let ids: Vec<i64> = tenants
@@ -296,6 +386,7 @@ async fn verify_pass(
     let from_keys = references::access_keys(ctx, namespace, &spec.data_destination).await?;
     let to_keys = references::access_keys(ctx, namespace, &second.data_destination).await?;
     let mut passed = true;
+    let mut failed = None;
     let mut verified = 0i64;
     for set in &sets {
         let tenant = snapshot.tenants.iter().find(|t| t.id == set.tenant_id);
@@ -346,10 +437,13 @@ async fn verify_pass(
         }
         match state {
             CopyState::Done(_) => verified += 1,
-            CopyState::Running { .. } => return Ok(()),
-            CopyState::Failed { message, .. } => {
+            CopyState::Running { .. } => return Ok(None),
+            CopyState::Failed { message, transient } => {
                 tracing::warn!(tree, message, "verifying the second copy failed; retrying");
                 passed = false;
+                if !transient {
+                    failed.get_or_insert(format!("{tenant}'s {tree}: {message}"));
+                }
             }
         }
     }
@@ -357,7 +451,7 @@ async fn verify_pass(
         overview.last_verified_at = Some(api_time(now));
         overview.verified_sets = Some(verified);
     }
-    Ok(())
+    Ok(failed)
 }
 
 /// Sets (tenant, set id) the pass leaves to their BackupTask: still copying them or whose copy was
@@ -381,6 +475,54 @@ fn left_to_their_tasks(tasks: &[BackupTask], since: Timestamp) -> HashMap<(&str,
             (copying || canceled || fresh).then_some(((task.spec.tenant.as_str(), id), fresh))
         })
         .collect()
+}
+
+/// Whether the `SecondBackupReady` condition changed (its status, or the spec it speaks of).
+pub fn readiness_changed(
+    strategy: &BackupStrategy,
+    desired: &crate::api::BackupStrategyStatus,
+) -> bool {
+    let find = |conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == SECOND_BACKUP_READY)
+            .map(|c| (c.status.clone(), c.observed_generation))
+    };
+    let before = strategy.status.as_ref().and_then(|s| find(&s.conditions));
+    before != find(&desired.conditions)
+}
+
+/// A Warning event when the `SecondBackupReady` condition turns False or says something new (once, not on
+/// every look).
+pub async fn warn_when_not_ready(
+    ctx: &Context,
+    strategy: &BackupStrategy,
+    desired: &crate::api::BackupStrategyStatus,
+) {
+    let find = |conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition]| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == SECOND_BACKUP_READY && c.status == "False")
+            .cloned()
+    };
+    let Some(now) = find(&desired.conditions) else {
+        return;
+    };
+    let before = strategy.status.as_ref().and_then(|s| find(&s.conditions));
+    if before.is_some_and(|b| b.message == now.message) {
+        return;
+    }
+    ctx.publish(
+        strategy,
+        Event {
+            type_: EventType::Warning,
+            reason: now.reason.clone(),
+            note: Some(now.message.clone()),
+            action: "CopyToSecondDestination".into(),
+            secondary: None,
+        },
+    )
+    .await;
 }
 
 /// Tells that `damaged` objects of `tree` were copied again: a Warning event on the strategy and the metric.

@@ -37,6 +37,39 @@ pub struct Findings {
     pub destination_problems: Vec<(String, String)>,
     /// The second copy, when the strategy keeps one (kept as it was when the cluster was not read).
     pub second: Option<SecondBackupOverview>,
+    /// Why no second copy is made now (its Secrets, its storage, a copy that failed for good), when it
+    /// is not: reported on its own condition, never holding up the first backups.
+    pub second_problem: Option<crate::controller::error::Problem>,
+}
+
+/// Condition type: the second copies can be made (their Secrets, a directory of their own, no copy failed
+/// for good). False never stops the first backups or archiving.
+pub const SECOND_BACKUP_READY: &str = "SecondBackupReady";
+
+/// The `SecondBackupReady` condition of a strategy with a second backup.
+fn second_backup_ready(strategy: &BackupStrategy, findings: &Findings) -> Option<Condition> {
+    let second = strategy.spec.second_backup.as_ref()?;
+    let generation = strategy.metadata.generation;
+    Some(match &findings.second_problem {
+        None => condition(
+            SECOND_BACKUP_READY,
+            true,
+            Reason::Ready,
+            &format!(
+                "second copies go to {} and {}",
+                crate::storage::without_query(&second.data_destination.uri),
+                crate::storage::without_query(&second.log_destination.uri)
+            ),
+            generation,
+        ),
+        Some(problem) => condition(
+            SECOND_BACKUP_READY,
+            false,
+            problem.reason,
+            &problem.message,
+            generation,
+        ),
+    })
 }
 
 /// Condition type: every tenant in scope archives its log, within the delay threshold.
@@ -258,6 +291,7 @@ pub fn strategy_status(
             ),
         });
     }
+    extra.extend(second_backup_ready(strategy, findings));
     let next_run = plan
         .next_full
         .into_iter()

@@ -111,6 +111,20 @@ impl Task for BackupTask {
             return Ok(());
         };
         let second_dir = crate::storage::directory_in(&copy_to.data_destination.uri, &tree);
+        if let Some(reference) = &self.spec.strategy_ref
+            && let Err(why) =
+                crate::controller::backup_strategy::second_cleared(ctx, namespace, &reference.name)
+                    .await?
+        {
+            status.second_backup = Some(SecondCopy {
+                phase: Some(SecondCopyPhase::Pending),
+                storage_directory: Some(second_dir),
+                message: Some(why),
+                ..previous.unwrap_or_default()
+            });
+            decision.recheck = Some(crate::timing::RECHECK_REFERENCES_AFTER);
+            return Ok(());
+        }
         let to_keys = references::access_keys(ctx, namespace, &copy_to.data_destination).await?;
         if let (Some(secret), None) = (&copy_to.data_destination.credentials_secret, &to_keys) {
             status.second_backup = Some(SecondCopy {

@@ -70,6 +70,21 @@ pub async fn follow(
         storage_directory: Some(without_query(&to.uri).to_string()),
         ..previous.clone()
     };
+    if let Some(reference) = &archive.spec.strategy_ref
+        && let Err(why) =
+            crate::controller::backup_strategy::second_cleared(ctx, namespace, &reference.name)
+                .await?
+    {
+        let copy = SecondLogCopy {
+            phase: Some(SecondCopyPhase::Pending),
+            message: Some(why),
+            ..base
+        };
+        set_condition(archive, decision, &copy);
+        decision.status.second_backup = Some(copy);
+        decision.recheck = Some(RECHECK_REFERENCES_AFTER);
+        return Ok(());
+    }
     let to_keys = references::access_keys(ctx, namespace, to).await?;
     if let (Some(secret), None) = (&to.credentials_secret, &to_keys) {
         let copy = SecondLogCopy {
