@@ -529,3 +529,28 @@ pub struct TenantBackupStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_backup_bytes: Option<i64>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn second(limit: &str) -> SecondBackup {
+        serde_json::from_value(serde_json::json!({
+            "dataDestination": {"uri": "file:///offsite/data"},
+            "logDestination": {"uri": "file:///offsite/archive"},
+            "bandwidthLimit": limit,
+        }))
+        .expect("a second backup")
+    }
+
+    #[test]
+    fn a_bandwidth_limit_is_read_in_bytes_and_never_wraps_around() {
+        assert_eq!(second("50Mi").bandwidth(), Some(50 << 20));
+        assert_eq!(second("1000Ki").bandwidth(), Some(1_024_000));
+        assert_eq!(second("1000000").bandwidth(), Some(1_000_000));
+        assert_eq!(second("8Gi").bandwidth(), Some(8 << 30));
+        // Past what 64 bits count: no limit, never a small number from a wrapped shift.
+        assert_eq!(second("99999999999999Gi").bandwidth(), None);
+        assert_eq!(second("17179869184Gi").bandwidth(), None);
+    }
+}

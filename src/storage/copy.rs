@@ -181,6 +181,7 @@ impl Copier<'_> {
         // placeholders that make the set or piece visible, one at a time, its end placeholder last.
         self.copy_all(tree, data, self.concurrency, &mut manifest, &mut report)
             .await?;
+        crate::crash::point("copy/placeholders/before");
         self.copy_all(tree, companions, 1, &mut manifest, &mut report)
             .await?;
         Ok(report)

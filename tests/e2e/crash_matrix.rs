@@ -46,6 +46,8 @@ enum Flow {
     CancelCleanup,
     /// Someone sets an archiving tenant's destination to DEFER; its LogBackup enables it again.
     EnableDest,
+    /// A "Back up Now" through a strategy with a second copy on the share: the set is copied.
+    SecondCopy,
 }
 
 /// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
@@ -108,6 +110,7 @@ const MATRIX: &[(&str, Flow)] = &[
     ("statement/cancel-delete/after", Flow::CancelCleanup),
     ("statement/enable-archive-dest/before", Flow::EnableDest),
     ("statement/enable-archive-dest/after", Flow::EnableDest),
+    ("copy/placeholders/before", Flow::SecondCopy),
 ];
 
 /// How many rows run at once.
@@ -142,6 +145,11 @@ async fn row(point: &'static str, flow: Flow) -> String {
             .expect("tomorrow")
             .timestamp();
         World::simulated(&prefix, &["tenant1"], bytes, (start, 2.0), version).await
+    } else if flow == Flow::SecondCopy {
+        let (world, share) = World::with_file_share(&prefix, &["tenant1"], bytes, 30.0)
+            .await
+            .expect("control plane");
+        return second_copy_row(point, world, share).await;
     } else {
         World::running(&prefix, &["tenant1"], bytes, 30.0, version).await
     }
@@ -336,6 +344,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
         Flow::Mirror => mirrored(&mut world, point).await,
         Flow::CancelRestore => canceled_restore(&mut world, point).await,
         Flow::CancelCleanup => canceled_cleanup(&mut world, point).await,
+        Flow::SecondCopy => unreachable!("second-copy rows run in second_copy_row"),
         Flow::EnableDest => {
             world.apply(log_backup("archive", "tenant1")).await;
             world
@@ -575,6 +584,40 @@ async fn policy_and_finalizer(world: &World) {
 }
 
 /// A strategy over tenant1 that stops archiving when deleted.
+/// The SecondCopy row: the operator dies as the set's data is on the copy and its placeholders are not (a
+/// restore listing the copy then finds no set, never a half one); after a restart the copy completes, the
+/// data as on the first destination and the placeholders after it.
+async fn second_copy_row(point: &str, mut world: World, share: std::path::PathBuf) -> String {
+    use crate::support::second::{assert_root_carries, assert_same_tree, copied, files};
+    let offsite = |path: &str| json!({"uri": format!("file:///backup/offsite/{path}")});
+    world.arm(point);
+    world
+        .apply(strategy(
+            "demo",
+            json!({"secondBackup": {"dataDestination": offsite("data"), "logDestination": offsite("archive")}}),
+        ))
+        .await;
+    world
+        .apply(strategy_backup_task("now", "demo", "tenant1"))
+        .await;
+    world.crashed(point).await;
+    let copy = share.join("backup/offsite/data/tenant1");
+    let placeholders = files(&copy.join("backup_sets"));
+    assert!(
+        placeholders.is_empty(),
+        "{point}: placeholders before the data was whole: {placeholders:?}"
+    );
+    world.start_operator("after");
+    copied(&world, "now").await;
+    let first = share.join("backup/demo/data/tenant1");
+    let set = "backup_set_1_full";
+    assert_same_tree(&first.join(set), &copy.join(set));
+    let carried = assert_root_carries(&first, &copy, set);
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+    format!("copy whole, then {} root objects", carried.len())
+}
+
 fn stop_archiving_strategy() -> serde_json::Value {
     strategy("demo", json!({"deletionPolicy": "StopArchiving"}))
 }

@@ -22,6 +22,7 @@ mod randomized;
 mod randomized_cluster;
 mod recovery;
 mod second_backup;
+mod second_owners;
 mod second_restore;
 mod second_verify;
 mod storage;

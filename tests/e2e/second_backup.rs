@@ -165,12 +165,13 @@ async fn a_slow_copy_under_way(
     name: &str,
     settings: serde_json::Value,
 ) -> Option<SlowCopy> {
-    let mut slow = json!({"concurrency": 1, "bandwidthLimit": "256Ki"});
+    // 8 MiB on the share at the smallest limit admitted: a copy of about 8 s.
+    let mut slow = json!({"concurrency": 1, "bandwidthLimit": "1Mi"});
     if let (Some(base), Some(extra)) = (slow.as_object_mut(), settings.as_object()) {
         base.extend(extra.clone());
     }
     let (s3, world, share) =
-        given_a_strategy_with_a_second_copy(prefix, 4 * GIB, name, slow).await?;
+        given_a_strategy_with_a_second_copy(prefix, 16 * GIB, name, slow).await?;
     let (_, set) = backed_up(&world, "now", name).await;
     let first = share.join(format!("backup/{name}/data/tenant1/{set}"));
     let copy = s3.file(BUCKET, &format!("ob/data/tenant1/{set}"));

@@ -9,6 +9,7 @@ use ob_backup_operator::{
     oceanbase::sql::AccessKeys,
     storage::{
         self, StorageError,
+        copies::{Copies, CopyRequest, CopyState, Work},
         copy::{Copier, Progress, digest, manifest_path},
     },
 };
@@ -162,5 +163,54 @@ async fn an_outage_is_transient_and_the_copy_resumes_without_writing_finished_ob
         resumed.copied
     );
     assert!(copier.verify(SET).await.expect("verify").is_empty());
+    let _ = std::fs::remove_dir_all(first);
+}
+
+/// A bandwidth limit meters bytes over time, whatever the request size: S3's writer sends an object of a few
+/// MiB in one request, which a limit on requests (OpenDAL's throttle layer, used before) refused for good
+/// as larger than one second of the limit — so no macro block (2 MiB) was ever copied at `1Mi`.
+#[tokio::test]
+async fn a_limited_copy_to_s3_carries_objects_larger_than_a_second_of_the_limit() {
+    let Some(s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    let first = a_set_on_disk("limited", 1, 5 << 19);
+    let request = CopyRequest {
+        work: Work::Copy,
+        from: file_uri(&first),
+        from_keys: None,
+        to: s3.uri(BUCKET, "ob/limited"),
+        to_keys: Some(keys()),
+        tree: SET.into(),
+        concurrency: 2,
+        bandwidth: Some(1 << 20),
+        file_root: None,
+    };
+    let copies = Copies::new(std::sync::Arc::new(|_: &str| {}));
+    let started = std::time::Instant::now();
+    copies.ensure("limited", &request);
+    let ended = eventually("the limited copy to end", WAIT, || async {
+        copies
+            .state("limited")
+            .filter(|s| !matches!(s, CopyState::Running { .. }))
+    })
+    .await;
+    let CopyState::Done(report) = ended else {
+        panic!("the limited copy did not complete: {ended:?}");
+    };
+    assert_eq!(report.copied, 3);
+    // 2.5 MiB and a few KiB at 1 MiB/s, the first MiB in one burst: at least 1.5 s.
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1400),
+        "{:?}: the limit did not hold",
+        started.elapsed()
+    );
+    let to = storage::open(&request.to, Some(&keys()), None).expect("the second");
+    let from = storage::open(&request.from, None, None).expect("the first");
+    let block = format!("{SET}/logstream_1/major_data/macro_block_data.0");
+    assert_eq!(
+        digest(&to, &block).await.expect("read the copy"),
+        digest(&from, &block).await.expect("read the source")
+    );
     let _ = std::fs::remove_dir_all(first);
 }

@@ -52,6 +52,13 @@ pub fn status(
     };
     let count = |n: u64| Some(i64::try_from(n).unwrap_or(i64::MAX));
     match state {
+        // A pass started again after an outage has not listed the tree yet: what the copy held stays shown.
+        CopyState::Running {
+            total_objects: 0, ..
+        } if base.total_objects.is_some() => SecondCopy {
+            phase: Some(SecondCopyPhase::InProgress),
+            ..base
+        },
         CopyState::Running {
             objects,
             total_objects,
@@ -139,6 +146,45 @@ mod tests {
         );
         assert!(settled(Some(&done)) && settled(None));
         let stopped = canceled(Some(waiting), now);
+        assert_eq!(stopped.phase, Some(SecondCopyPhase::Canceled));
+        assert!(settled(Some(&stopped)) && stopped.ended_at.is_some());
+    }
+
+    /// During an outage the copy is started again every little while; until a pass has listed the tree, the
+    /// status keeps what the copy held instead of dropping to 0 objects.
+    #[test]
+    fn a_pass_started_again_after_an_outage_keeps_the_counts_it_had() {
+        let now = Timestamp::UNIX_EPOCH;
+        let running = |objects, total| CopyState::Running {
+            objects,
+            total_objects: total,
+            bytes: objects * 10,
+            total_bytes: total * 10,
+        };
+        let halfway = status(None, &running(5, 10), "s3://b/x".into(), now);
+        let outage = CopyState::Failed {
+            message: "connection refused".into(),
+            transient: true,
+        };
+        let waiting = status(Some(&halfway), &outage, "s3://b/x".into(), now);
+        let again = status(Some(&waiting), &running(0, 0), "s3://b/x".into(), now);
+        assert_eq!(
+            (again.phase, again.objects, again.total_objects, again.bytes),
+            (
+                Some(SecondCopyPhase::InProgress),
+                Some(5),
+                Some(10),
+                Some(50)
+            )
+        );
+        let listed = status(Some(&again), &running(6, 10), "s3://b/x".into(), now);
+        assert_eq!(listed.objects, Some(6));
+    }
+
+    #[test]
+    fn a_canceled_copy_is_settled() {
+        let now = Timestamp::UNIX_EPOCH;
+        let stopped = canceled(None, now);
         assert_eq!(stopped.phase, Some(SecondCopyPhase::Canceled));
         assert!(settled(Some(&stopped)) && stopped.ended_at.is_some());
     }

@@ -81,7 +81,7 @@ impl Task for RecoveryTask {
     ) -> Result<References<Restore>, Error> {
         let spec = &self.spec;
         let mut check = ReferenceCheck::new(ctx, namespace);
-        check.problems = spec_problems(spec);
+        check.problems = spec_problems(spec, crate::clock::now());
         let strategy = match &spec.source.strategy_ref {
             Some(reference) => check.strategy(reference).await?,
             None => {
@@ -380,20 +380,26 @@ fn restore_statements(
     statements
 }
 
-/// What is wrong with the spec that the CRD schema cannot tell: a recovery time that is not a real instant.
-fn spec_problems(spec: &RecoveryTaskSpec) -> Vec<Problem> {
-    spec.until
-        .as_ref()
-        .and_then(|until| until.time.as_deref())
-        .and_then(|time| time.parse::<Timestamp>().err().map(|e| (time, e)))
-        .map(|(time, e)| {
-            Problem::in_spec(
-                Reason::InvalidRecoveryPoint,
-                format!("until.time {time} is not a valid time: {e}"),
-            )
-        })
-        .into_iter()
-        .collect()
+/// How far ahead of now a recovery time may lie: a restore waits for the archive to pass its point, so a
+/// point a little ahead (or a clock a little behind the cluster's) is waited for; a day ahead is a mistake
+/// (a wrong year or month), not a restore to wait weeks for.
+const POINT_AHEAD_AT_MOST: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
+/// What is wrong with the spec that the CRD schema cannot tell: a recovery time that is not a real instant,
+/// or that lies further ahead of `now` than [`POINT_AHEAD_AT_MOST`].
+fn spec_problems(spec: &RecoveryTaskSpec, now: Timestamp) -> Vec<Problem> {
+    let Some(time) = spec.until.as_ref().and_then(|until| until.time.as_deref()) else {
+        return Vec::new();
+    };
+    let message = match time.parse::<Timestamp>() {
+        Err(e) => format!("until.time {time} is not a valid time: {e}"),
+        Ok(point) if point.duration_since(now) > POINT_AHEAD_AT_MOST => format!(
+            "until.time {time} lies ahead of now ({now}): a restore reaches a point already archived; \
+             fix the time (its date, its zone) or use until.latest"
+        ),
+        Ok(_) => return Vec::new(),
+    };
+    vec![Problem::in_spec(Reason::InvalidRecoveryPoint, message)]
 }
 
 /// Why a physical restore cannot read `strategy`'s backups, if it cannot: a logical strategy holds dumps.
@@ -462,15 +468,32 @@ until: {until}
     }
 
     #[test]
-    fn a_real_instant_is_accepted_and_an_impossible_date_is_not() {
+    fn a_real_instant_is_accepted_and_an_impossible_date_or_a_distant_future_is_not() {
+        let now: Timestamp = "2026-11-25T00:00:00Z".parse().expect("now");
         assert_eq!(
-            spec_problems(&task("{time: '2026-11-20T08:30:00.5+08:00'}").spec),
+            spec_problems(&task("{time: '2026-11-20T08:30:00.5+08:00'}").spec, now),
             vec![]
         );
-        assert_eq!(spec_problems(&task("{latest: true}").spec), vec![]);
-        let problems = spec_problems(&task("{time: '2026-02-30T08:30:00Z'}").spec);
-        assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].reason, Reason::InvalidRecoveryPoint);
+        assert_eq!(spec_problems(&task("{latest: true}").spec, now), vec![]);
+        // Hours ahead: the restore waits for the archive to pass it.
+        assert_eq!(
+            spec_problems(&task("{time: '2026-11-25T09:00:00Z'}").spec, now),
+            vec![]
+        );
+        for wrong in [
+            "{time: '2026-02-30T08:30:00Z'}",
+            "{time: '2027-03-01T00:00:00Z'}",
+        ] {
+            let problems = spec_problems(&task(wrong).spec, now);
+            assert_eq!(problems.len(), 1, "{wrong}");
+            assert_eq!(problems[0].reason, Reason::InvalidRecoveryPoint);
+        }
+        let ahead = &spec_problems(&task("{time: '2027-03-01T00:00:00Z'}").spec, now)[0];
+        assert!(
+            ahead.message.contains("lies ahead of now"),
+            "{}",
+            ahead.message
+        );
     }
 
     #[test]
