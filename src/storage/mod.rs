@@ -33,6 +33,10 @@ pub enum StorageError {
     /// The copy would write over what another tenant, cluster or kind of backup keeps there.
     #[error("{0}")]
     Foreign(String),
+    /// The storage refuses what is asked for good (access denied, a configuration it rejects): waiting
+    /// does not help, fixing the destination or its Secret does.
+    #[error("storage refused: {0}")]
+    Refused(String),
 }
 
 impl StorageError {
@@ -45,7 +49,13 @@ impl StorageError {
     pub(crate) fn io(error: &opendal::Error) -> Self {
         // OpenDAL's errors name the operation, the path and the service's answer; credentials travel in
         // request headers, never in these.
-        StorageError::Io(error.to_string())
+        use opendal::ErrorKind::{ConfigInvalid, PermissionDenied, Unsupported};
+        match error.kind() {
+            PermissionDenied | ConfigInvalid | Unsupported => {
+                StorageError::Refused(error.to_string())
+            }
+            _ => StorageError::Io(error.to_string()),
+        }
     }
 }
 
@@ -302,6 +312,17 @@ mod tests {
         let cos =
             Location::parse("cos://b/p?host=cos.ap-beijing.myqcloud.com&appid=125").expect("cos");
         assert_eq!(cos.scheme, Scheme::Cos);
+    }
+
+    /// Access denied is no outage: a copy that meets it says so instead of "waiting for storage" forever.
+    #[test]
+    fn a_refusal_is_permanent_and_an_outage_is_not() {
+        let denied = opendal::Error::new(opendal::ErrorKind::PermissionDenied, "AccessDenied");
+        assert!(!StorageError::io(&denied).is_transient());
+        let down = opendal::Error::new(opendal::ErrorKind::Unexpected, "connection refused");
+        assert!(StorageError::io(&down).is_transient());
+        let slow = opendal::Error::new(opendal::ErrorKind::RateLimited, "SlowDown");
+        assert!(StorageError::io(&slow).is_transient());
     }
 
     #[test]
