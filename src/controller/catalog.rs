@@ -112,12 +112,9 @@ impl Catalog {
                 .filter(|o| keep(o))
                 .collect());
         };
-        Ok(stores
-            .iter()
-            .flat_map(|store| store.state())
-            .filter(|o| o.namespace().as_deref() == Some(namespace))
-            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
-            .collect())
+        Ok(cached(&stores, |o: &K| {
+            o.namespace().as_deref() == Some(namespace) && keep(o)
+        }))
     }
 
     /// The readable `K` of every namespace the operator watches that `keep` accepts, from the caches; until
@@ -131,12 +128,17 @@ impl Catalog {
         let Some(stores) = self.synced_stores::<K>() else {
             return self.list_where(namespace, keep).await;
         };
-        Ok(stores
-            .iter()
-            .flat_map(|store| store.state())
-            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
-            .collect())
+        Ok(cached(&stores, keep))
     }
+}
+
+/// The readable objects of `stores` that `keep` accepts, copied out.
+fn cached<K: Reconcile>(stores: &Stores<K>, keep: impl Fn(&K) -> bool) -> Vec<K> {
+    stores
+        .iter()
+        .flat_map(|store| store.state())
+        .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
+        .collect()
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
