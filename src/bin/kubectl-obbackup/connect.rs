@@ -522,7 +522,7 @@ contexts:
                 Some(list.as_os_str()),
                 Some(dir.as_path())
             ),
-            [third.clone()]
+            std::slice::from_ref(&third)
         );
         let listed = files(None, Some(list.as_os_str()), Some(dir.as_path()));
         assert_eq!(listed, [first.clone(), third.clone()]);
@@ -530,7 +530,10 @@ contexts:
         std::fs::create_dir_all(home.join(".kube")).expect("~/.kube");
         assert!(files(None, None, Some(home.as_path())).is_empty());
         let default = write(&home.join(".kube"), "config", THIRD);
-        assert_eq!(files(None, None, Some(home.as_path())), [default.clone()]);
+        assert_eq!(
+            files(None, None, Some(home.as_path())),
+            std::slice::from_ref(&default)
+        );
         assert_eq!(
             files(None, Some(OsStr::new("")), Some(home.as_path())),
             [default]
