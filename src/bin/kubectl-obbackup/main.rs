@@ -91,8 +91,9 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// The console's "Back up Now": one BackupTask per tenant through the strategy (names that cannot
-    /// collide: the same second makes the same names, so running it twice makes one task per tenant).
+    /// The console's "Back up Now": one BackupTask per tenant through the strategy (named by the second and
+    /// the mode: running it twice in one second makes one task per tenant; a task of that name asking for
+    /// something else is refused).
     BackupNow {
         strategy: String,
         /// The tenant to back up.
@@ -123,7 +124,7 @@ enum Command {
     /// The console's manual cleanup: deletes one tenant's obsolete backups, backup sets or log pieces
     /// (OceanBase 4.4.1 or later).
     Cleanup(cleanup::CleanupArgs),
-    /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`).
+    /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`; refused once it has ended).
     Cancel { task: String },
     /// The console's "View Cause": a task's status, OceanBase's error code and comment, its conditions and
     /// events.
