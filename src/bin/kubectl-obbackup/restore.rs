@@ -393,6 +393,19 @@ pub async fn run(
     Reply::new(format!("{verdict}{said}")).with(&made)
 }
 
+/// Why `task` cannot be retried, if it cannot: only a Failed recovery is.
+pub fn retry_refusal(task: &RecoveryTask) -> Option<String> {
+    let name = task.name_any();
+    let phase = task.status.as_ref().and_then(|s| s.phase);
+    if phase != Some(RecoveryTaskPhase::Failed) {
+        let shown = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
+        return Some(format!(
+            "RecoveryTask {name} is {shown}: only a failed recovery is retried"
+        ));
+    }
+    None
+}
+
 /// Runs `retry`: asks the operator to run a failed RecoveryTask again (bumps `spec.retry`).
 pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result<Reply, String> {
     let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
@@ -401,12 +414,8 @@ pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result
         .await
         .map_err(|e| format!("cannot read RecoveryTask {name}: {e}"))?
         .ok_or_else(|| format!("no RecoveryTask {name} in namespace {namespace}"))?;
-    let phase = task.status.as_ref().and_then(|s| s.phase);
-    if phase != Some(RecoveryTaskPhase::Failed) {
-        let shown = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
-        return Err(format!(
-            "RecoveryTask {name} is {shown}: only a failed recovery is retried"
-        ));
+    if let Some(refusal) = retry_refusal(&task) {
+        return Err(refusal);
     }
     // A retry asked for that the operator has not taken up yet is not asked for again.
     let observed = task.status.as_ref().and_then(|s| s.observed_retry);
@@ -605,5 +614,25 @@ mod tests {
             unseen.contains("no BackupStrategy here shows cluster ob's tenants"),
             "{unseen}"
         );
+    }
+
+    #[test]
+    fn only_a_failed_recovery_is_retried() {
+        let failed = into("r1", "failed", "", json!({"phase": "Failed"}));
+        assert_eq!(retry_refusal(&failed), None);
+        for (status, says) in [
+            (
+                json!({"phase": "Completed"}),
+                "is Completed: only a failed recovery is retried",
+            ),
+            (
+                json!({}),
+                "is not started: only a failed recovery is retried",
+            ),
+        ] {
+            let task = into("r1", "other", "", status);
+            let refusal = retry_refusal(&task).expect("refused");
+            assert!(refusal.contains(says), "{refusal}");
+        }
     }
 }
