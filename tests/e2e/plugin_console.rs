@@ -198,6 +198,22 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         stderr(&not_failed).contains("is Completed: only a failed recovery is retried"),
         "{not_failed:?}"
     );
+    // A failed recovery canceled since (spec.cancel cannot be unset): a retry would end Canceled at once, so
+    // none is asked for.
+    world
+        .patch_spec("RecoveryTask", "too-early", json!({"cancel": true}))
+        .await;
+    let canceled = run(&world, &["retry", "too-early"]).await;
+    assert!(!canceled.status.success(), "{canceled:?}");
+    assert!(
+        stderr(&canceled).contains("RecoveryTask too-early has spec.cancel set"),
+        "{canceled:?}"
+    );
+    let unchanged = world
+        .read::<RecoveryTask>("too-early")
+        .await
+        .expect("the task");
+    assert_eq!(unchanged.spec.retry, 0, "no retry asked for");
 
     // A failed recovery, retried: completes.
     simulator::cluster(&world.node).faults.next_restore_failure =

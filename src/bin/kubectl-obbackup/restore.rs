@@ -393,7 +393,8 @@ pub async fn run(
     Reply::new(format!("{verdict}{said}")).with(&made)
 }
 
-/// Why `task` cannot be retried, if it cannot: only a Failed recovery is.
+/// Why `task` cannot be retried, if it cannot: only a Failed recovery is, and not one canceled since — its
+/// `spec.cancel` cannot be unset, so the operator would end the new attempt Canceled before it starts.
 pub fn retry_refusal(task: &RecoveryTask) -> Option<String> {
     let name = task.name_any();
     let phase = task.status.as_ref().and_then(|s| s.phase);
@@ -403,7 +404,12 @@ pub fn retry_refusal(task: &RecoveryTask) -> Option<String> {
             "RecoveryTask {name} is {shown}: only a failed recovery is retried"
         ));
     }
-    None
+    task.spec.cancel.then(|| {
+        format!(
+            "RecoveryTask {name} has spec.cancel set, which cannot be undone: a retry would end Canceled \
+             before it starts; nothing was changed (restore again under another --name)"
+        )
+    })
 }
 
 /// Runs `retry`: asks the operator to run a failed RecoveryTask again (bumps `spec.retry`).
@@ -634,5 +640,14 @@ mod tests {
             let refusal = retry_refusal(&task).expect("refused");
             assert!(refusal.contains(says), "{refusal}");
         }
+        // Canceled after it failed: spec.cancel cannot be unset, so a retry would end Canceled at once.
+        let mut canceled = failed.clone();
+        canceled.spec.cancel = true;
+        let refusal = retry_refusal(&canceled).expect("refused");
+        assert!(
+            refusal.contains("RecoveryTask failed has spec.cancel set")
+                && refusal.contains("nothing was changed"),
+            "{refusal}"
+        );
     }
 }
