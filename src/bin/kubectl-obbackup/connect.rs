@@ -160,10 +160,31 @@ pub fn select(
     flags: &KubeFlags,
     mut kubeconfig: Kubeconfig,
 ) -> Result<(Kubeconfig, KubeConfigOptions), String> {
-    let context_name = match (&flags.context, &kubeconfig.current_context) {
+    let (context_name, context) = context_of(flags, &mut kubeconfig)?;
+    if let Some(user) = &flags.user
+        && !kubeconfig.auth_infos.iter().any(|u| &u.name == user)
+    {
+        return Err(format!(
+            "user {user:?} does not exist in the kubeconfig (it has: {})",
+            names(kubeconfig.auth_infos.iter().map(|u| &u.name))
+        ));
+    }
+    let cluster_name = flags.cluster.clone().unwrap_or(context.cluster);
+    override_named_cluster(&mut kubeconfig, &cluster_name, flags)?;
+    let options = KubeConfigOptions {
+        context: Some(context_name),
+        cluster: Some(cluster_name),
+        user: flags.user.clone(),
+    };
+    Ok((kubeconfig, options))
+}
+
+/// The context `--context` names, else the current one (else, with `--server`, one made for it).
+fn context_of(flags: &KubeFlags, kubeconfig: &mut Kubeconfig) -> Result<(String, Context), String> {
+    let name = match (&flags.context, &kubeconfig.current_context) {
         (Some(name), _) | (None, Some(name)) => name.clone(),
         (None, None) if flags.server.is_some() => {
-            add_flags_context(&mut kubeconfig);
+            add_flags_context(kubeconfig);
             FROM_FLAGS.to_string()
         }
         (None, None) => {
@@ -173,53 +194,43 @@ pub fn select(
             ));
         }
     };
-    let Some(context) = kubeconfig
+    kubeconfig
         .contexts
         .iter()
-        .find(|c| c.name == context_name)
+        .find(|c| c.name == name)
         .and_then(|c| c.context.clone())
-    else {
-        return Err(format!(
-            "context {context_name:?} does not exist in the kubeconfig (it has: {})",
-            names(kubeconfig.contexts.iter().map(|c| &c.name))
-        ));
-    };
-    let cluster_name = flags.cluster.clone().unwrap_or(context.cluster);
-    if let Some(user) = &flags.user
-        && !kubeconfig.auth_infos.iter().any(|u| &u.name == user)
-    {
-        return Err(format!(
-            "user {user:?} does not exist in the kubeconfig (it has: {})",
-            names(kubeconfig.auth_infos.iter().map(|u| &u.name))
-        ));
-    }
-    let known = kubeconfig.clusters.iter().any(|c| c.name == cluster_name);
-    if !known && flags.server.is_none() {
-        return Err(format!(
-            "cluster {cluster_name:?} does not exist in the kubeconfig (it has: {})",
-            names(kubeconfig.clusters.iter().map(|c| &c.name))
-        ));
-    }
-    if !known {
+        .map(|context| (name.clone(), context))
+        .ok_or_else(|| {
+            format!(
+                "context {name:?} does not exist in the kubeconfig (it has: {})",
+                names(kubeconfig.contexts.iter().map(|c| &c.name))
+            )
+        })
+}
+
+/// The flags' cluster settings on the cluster `name` (added for `--server` when the kubeconfig lacks it).
+fn override_named_cluster(
+    kubeconfig: &mut Kubeconfig,
+    name: &str,
+    flags: &KubeFlags,
+) -> Result<(), String> {
+    if !kubeconfig.clusters.iter().any(|c| c.name == name) {
+        if flags.server.is_none() {
+            return Err(format!(
+                "cluster {name:?} does not exist in the kubeconfig (it has: {})",
+                names(kubeconfig.clusters.iter().map(|c| &c.name))
+            ));
+        }
         kubeconfig.clusters.push(NamedCluster {
-            name: cluster_name.clone(),
+            name: name.to_string(),
             cluster: Some(Cluster::default()),
             ..NamedCluster::default()
         });
     }
-    for named in kubeconfig
-        .clusters
-        .iter_mut()
-        .filter(|c| c.name == cluster_name)
-    {
+    for named in kubeconfig.clusters.iter_mut().filter(|c| c.name == name) {
         override_cluster(named.cluster.get_or_insert_with(Cluster::default), flags);
     }
-    let options = KubeConfigOptions {
-        context: Some(context_name),
-        cluster: Some(cluster_name),
-        user: flags.user.clone(),
-    };
-    Ok((kubeconfig, options))
+    Ok(())
 }
 
 /// A context (and its cluster) for `--server` when the kubeconfig has no current context.

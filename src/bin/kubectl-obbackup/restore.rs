@@ -275,30 +275,8 @@ pub fn target_check(
             strategy.name_any()
         ));
     }
-    let ours = task.name_any();
-    let into_it = recoveries.iter().filter(|r| {
-        r.name_any() != ours
-            && r.spec.target.logical.is_none()
-            && same_cluster(&r.spec.target.cluster, cluster)
-            && r.spec.target.tenant.eq_ignore_ascii_case(tenant)
-    });
-    for other in into_it {
-        let phase = other.status.as_ref().and_then(|s| s.phase);
-        if phase == Some(RecoveryTaskPhase::Completed) {
-            return refused(format!(
-                "RecoveryTask {} restored tenant {tenant} into cluster {} (Completed), so the cluster has it \
-                 unless it was dropped since (then delete that RecoveryTask first)",
-                other.name_any(),
-                cluster.name
-            ));
-        }
-        if !actions::recovery_ended(other) {
-            return refused(format!(
-                "RecoveryTask {} is already restoring tenant {tenant} into cluster {}",
-                other.name_any(),
-                cluster.name
-            ));
-        }
+    if let Some(why) = restored_into(task, recoveries) {
+        return refused(why);
     }
     let looked = if overviews.is_empty() {
         format!(
@@ -317,6 +295,37 @@ pub fn target_check(
         "target tenant {tenant}: {looked}, and no other RecoveryTask restores into it; whether the cluster \
          has it is read from OceanBase only when the task runs\n"
     ))
+}
+
+/// Why another of `recoveries` shows `task`'s target taken, if one does: it made the tenant (Completed), or is
+/// making it (not ended, a pending retry counting as running).
+fn restored_into(task: &RecoveryTask, recoveries: &[RecoveryTask]) -> Option<String> {
+    let (tenant, cluster) = (&task.spec.target.tenant, &task.spec.target.cluster);
+    let ours = task.name_any();
+    recoveries
+        .iter()
+        .filter(|r| {
+            r.name_any() != ours
+                && r.spec.target.logical.is_none()
+                && same_cluster(&r.spec.target.cluster, cluster)
+                && r.spec.target.tenant.eq_ignore_ascii_case(tenant)
+        })
+        .find_map(|other| {
+            let phase = other.status.as_ref().and_then(|s| s.phase);
+            let (name, cluster) = (other.name_any(), &cluster.name);
+            if phase == Some(RecoveryTaskPhase::Completed) {
+                Some(format!(
+                    "RecoveryTask {name} restored tenant {tenant} into cluster {cluster} (Completed), so the \
+                     cluster has it unless it was dropped since (then delete that RecoveryTask first)"
+                ))
+            } else {
+                (!actions::recovery_ended(other)).then(|| {
+                    format!(
+                        "RecoveryTask {name} is already restoring tenant {tenant} into cluster {cluster}"
+                    )
+                })
+            }
+        })
 }
 
 /// The BackupStrategies and RecoveryTasks of `namespace`, for [`target_check`].
