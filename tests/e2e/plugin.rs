@@ -207,6 +207,7 @@ async fn status_and_tasks_show_a_known_history_filtered_and_parse_back() {
         .output()
         .expect("kubectl");
     assert_eq!(String::from_utf8_lossy(&via_kubectl.stdout), day);
+    kubectls_flags_pick_the_cluster(&kubeconfig, &namespace, &day);
     // kubectl's own field selectors on status and tenant (the CRDs' selectableFields).
     let selected = Command::new(plane.kubectl())
         .args(["get", "backuptasks", "-n", &namespace, "-o", "name"])
@@ -307,6 +308,143 @@ async fn status_and_tasks_show_a_known_history_filtered_and_parse_back() {
     );
 
     delete_namespace(&admin, &namespace).await;
+}
+
+/// The plugin run with `args` and `env` only: no KUBECONFIG, and a home without ~/.kube/config.
+fn bare(home: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(PLUGIN)
+        .args(args)
+        .env_remove("KUBECONFIG")
+        .env("HOME", home)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run the plugin")
+}
+
+/// kubectl's global flags reach the control plane the way kubectl's would: `--kubeconfig` and `--context`
+/// before or after the command (a kubeconfig whose current context points nowhere), `KUBECONFIG`'s list, an
+/// unknown context refused, `--as` impersonated (a service account without rights is forbidden), and
+/// `--server`, `--token` and `--certificate-authority` with no kubeconfig at all. `day` is what `tasks
+/// --since 24h` shows in `namespace`.
+fn kubectls_flags_pick_the_cluster(admin: &str, namespace: &str, day: &str) {
+    let home = std::env::temp_dir().join(format!("obbackup-plugin-flags-{}", std::process::id()));
+    std::fs::create_dir_all(&home).expect("a home");
+    let mut config = kube::config::Kubeconfig::read_from(admin).expect("the admin kubeconfig");
+    let context = config.current_context.clone().expect("a current context");
+    let mut nowhere = config.contexts[0].clone();
+    nowhere.name = "nowhere".into();
+    if let Some(c) = nowhere.context.as_mut() {
+        c.cluster = "nowhere".into();
+    }
+    let mut cluster = config.clusters[0].clone();
+    cluster.name = "nowhere".into();
+    if let Some(c) = cluster.cluster.as_mut() {
+        c.server = Some("https://127.0.0.1:1".into());
+    }
+    config.contexts.push(nowhere);
+    config.clusters.push(cluster);
+    config.current_context = Some("nowhere".into());
+    let two = home.join("two-contexts");
+    std::fs::write(&two, serde_norway::to_string(&config).expect("YAML")).expect("write");
+    let two = two.display().to_string();
+    let tasks = ["-n", namespace, "--utc", "tasks", "--since", "24h"];
+    let picked = [&["--kubeconfig", &two, "--context", &context][..], &tasks].concat();
+    let after = [&tasks[..], &["--context", &context, "--kubeconfig", &two]].concat();
+    for args in [&picked, &after] {
+        let out = bare(&home, args, &[]);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            day,
+            "{args:?}: {out:?}"
+        );
+    }
+    // Its current context: nothing answers there.
+    let current = bare(&home, &[&["--kubeconfig", &two][..], &tasks].concat(), &[]);
+    assert!(!current.status.success(), "{current:?}");
+    let unknown = bare(
+        &home,
+        &["--kubeconfig", &two, "--context", "prod", "status"],
+        &[],
+    );
+    assert!(!unknown.status.success(), "{unknown:?}");
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr).contains("context \"prod\" does not exist"),
+        "{unknown:?}"
+    );
+    // KUBECONFIG's list (a file that does not exist left out, as kubectl does).
+    let list = format!("{}:{two}", home.join("absent").display());
+    let listed = bare(
+        &home,
+        &[&["--context", &context][..], &tasks].concat(),
+        &[("KUBECONFIG", &list)],
+    );
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), day, "{listed:?}");
+    // Impersonation: a service account without rights is forbidden.
+    let nobody = "system:serviceaccount:x:nobody";
+    let forbidden = bare(
+        &home,
+        &[&["--kubeconfig", admin, "--as", nobody][..], &tasks].concat(),
+        &[],
+    );
+    assert!(!forbidden.status.success(), "{forbidden:?}");
+    let said = String::from_utf8_lossy(&forbidden.stderr);
+    assert!(
+        said.contains("forbidden") && said.contains(nobody),
+        "{said}"
+    );
+    // No kubeconfig at all: the server, its CA and a token from flags (the token never printed).
+    let server = config.clusters[0]
+        .cluster
+        .as_ref()
+        .and_then(|c| c.server.clone())
+        .expect("server");
+    let ca = config.clusters[0]
+        .cluster
+        .as_ref()
+        .and_then(|c| c.certificate_authority.clone())
+        .expect("a CA file");
+    let token = config.auth_infos[0]
+        .auth_info
+        .as_ref()
+        .and_then(|a| a.token.as_ref())
+        .map(|t| secrecy::ExposeSecret::expose_secret(t).to_string())
+        .expect("a token");
+    let flags = [
+        "-s",
+        &server,
+        "--certificate-authority",
+        &ca,
+        "--token",
+        &token,
+    ];
+    let direct = bare(&home, &[&tasks[..], &flags].concat(), &[]);
+    assert_eq!(
+        String::from_utf8_lossy(&direct.stdout),
+        day,
+        "{}",
+        String::from_utf8_lossy(&direct.stderr)
+    );
+    let wrong = bare(
+        &home,
+        &[
+            &tasks[..],
+            &[
+                "-s",
+                &server,
+                "--insecure-skip-tls-verify",
+                "--token",
+                "not-the-token",
+            ],
+        ]
+        .concat(),
+        &[],
+    );
+    assert!(!wrong.status.success());
+    assert!(
+        !String::from_utf8_lossy(&wrong.stderr).contains("not-the-token"),
+        "{wrong:?}"
+    );
+    std::fs::remove_dir_all(&home).expect("clean up");
 }
 
 #[tokio::test]

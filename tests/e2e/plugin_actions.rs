@@ -6,7 +6,7 @@
 use std::process::Output;
 
 use k8s_openapi::api::events::v1::Event;
-use ob_backup_operator::api::{BackupTask, BackupTaskPhase};
+use ob_backup_operator::api::{BackupTask, BackupTaskPhase, backup_task::BackupMode};
 use serde_json::json;
 
 use crate::support::{
@@ -38,7 +38,8 @@ async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
         .apply(strategy("demo", json!({"tenants": ["tenant1", "tenant2"]})))
         .await;
     // Twice at once: when both runs fall in the same second they name the same tasks, and one task per
-    // tenant exists; runs straddling a second are tried again (the claim is about one second).
+    // tenant exists; runs straddling a second, or falling in a second an earlier try already named, are tried
+    // again (the claim is about one second).
     let made = eventually("two runs in one second", WAIT, || async {
         let before = now_tasks(&world).await;
         let both = ["backup-now", "demo", "--all-tenants"];
@@ -53,7 +54,7 @@ async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
         };
         let (first, second) = (names(&a), names(&b));
         assert_eq!(first.len(), 2, "one task per tenant: {}", stdout(&a));
-        if first != second {
+        if first != second || first.iter().any(|n| before.contains(n)) {
             return None;
         }
         let created = format!("{}{}", stdout(&a), stdout(&b));
@@ -67,6 +68,65 @@ async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
     for name in &made {
         world
             .reaches::<BackupTask>(name, BackupTaskPhase::Completed)
+            .await;
+    }
+    // A task that has ended has nothing to cancel: refused, and spec.cancel stays unset.
+    let ended = run(&world, &["cancel", &made[0]]).await;
+    assert!(!ended.status.success(), "{ended:?}");
+    assert!(stdout(&ended).is_empty(), "{ended:?}");
+    assert_eq!(
+        stderr(&ended),
+        format!(
+            "error: BackupTask {} already Completed; nothing to cancel\n",
+            made[0]
+        )
+    );
+    let untouched = world.read::<BackupTask>(&made[0]).await.expect("the task");
+    assert!(!untouched.spec.cancel, "{:?}", untouched.spec);
+
+    // A full and an incremental asked in the same second are two tasks: the incremental run never reports
+    // the full one as its own.
+    let (full, incremental) =
+        eventually("a full and an incremental in one second", WAIT, || async {
+            let (full, incremental) = tokio::join!(
+                run(
+                    &world,
+                    &["backup-now", "demo", "--tenant", "tenant1", "-o", "json"]
+                ),
+                run(
+                    &world,
+                    &[
+                        "backup-now",
+                        "demo",
+                        "--tenant",
+                        "tenant1",
+                        "--incremental",
+                        "-o",
+                        "json"
+                    ]
+                )
+            );
+            let (full, incremental): (BackupTask, BackupTask) = (only(&full), only(&incremental));
+            // Names end with the second they were asked in (`…-20261125-070102`).
+            let second = |t: &BackupTask| {
+                let name = t.metadata.name.clone().unwrap_or_default();
+                name.get(name.len().saturating_sub(15)..)
+                    .map(str::to_string)
+            };
+            (second(&full) == second(&incremental)).then_some((full, incremental))
+        })
+        .await;
+    assert_eq!(full.spec.mode, BackupMode::Full);
+    assert_eq!(
+        incremental.spec.mode,
+        BackupMode::Incremental,
+        "{incremental:?}"
+    );
+    assert_ne!(full.metadata.name, incremental.metadata.name);
+    for task in [&full, &incremental] {
+        let name = task.metadata.name.clone().expect("a name");
+        world
+            .reaches::<BackupTask>(&name, BackupTaskPhase::Completed)
             .await;
     }
 
@@ -153,11 +213,14 @@ async fn back_up_now_wait_cause_and_cancel_work_against_the_operator() {
     world
         .reaches::<BackupTask>(&name, BackupTaskPhase::Canceled)
         .await;
-    // For people, one line; asking again is harmless.
+    // Once it has ended, asking again is refused: the task ended Canceled, nothing more to cancel.
     let canceled = run(&world, &["cancel", &name]).await;
-    assert_eq!(
-        stdout(&canceled),
-        format!("backuptask/{name} cancel requested\n")
+    assert!(!canceled.status.success(), "{canceled:?}");
+    assert!(
+        stderr(&canceled).contains(&format!(
+            "BackupTask {name} already Canceled; nothing to cancel"
+        )),
+        "{canceled:?}"
     );
     let missing = run(&world, &["cancel", "no-such-task"]).await;
     assert!(!missing.status.success());

@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::support::{
     cluster::eventually,
     plugin::{only, run, stderr, stdout},
-    recovery::{backed_up, refused_too_early, restores_of},
+    recovery::{backed_up, recovery, refused_too_early, restores_of},
     simulator,
     typed::condition_of,
     world::{GIB, WAIT, World},
@@ -97,12 +97,51 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         )),
         "{text}"
     );
+    // What was looked at, and what was not: the plugin cannot read the cluster's tenants.
     assert!(
         text.ends_with(
-            "recoverytask/src-tenant1-to-restored1 admitted by the API server (dry run: nothing was created)\n"
+            "target tenant restored1: not among the tenants of cluster obcluster that the overview of \
+             BackupStrategy src shows, and no other RecoveryTask restores into it; whether the cluster has it \
+             is read from OceanBase only when the task runs\n\
+             recoverytask/src-tenant1-to-restored1: the API server accepts it (dry run: nothing was created)\n"
         ),
         "{text}"
     );
+    // Onto a tenant the cluster has (the source itself): refused, in the words the operator stalls with.
+    let onto_existing = run(&world, &restore("tenant1", &inside, &["--dry-run"])).await;
+    assert!(!onto_existing.status.success(), "{onto_existing:?}");
+    assert!(stdout(&onto_existing).is_empty(), "{onto_existing:?}");
+    let said = stderr(&onto_existing);
+    assert!(
+        said.contains("(the overview of BackupStrategy src lists it)")
+            && said.contains("nothing was created"),
+        "{said}"
+    );
+    world
+        .apply(recovery(
+            "onto-existing",
+            "tenant1",
+            json!({"time": inside}),
+            json!({}),
+        ))
+        .await;
+    let stalled = eventually(
+        "the operator to refuse the existing target",
+        WAIT,
+        || async {
+            let status = world.status("RecoveryTask", "onto-existing").await;
+            let conditions = status["conditions"].as_array()?.clone();
+            conditions
+                .iter()
+                .find(|c| c["type"] == "Stalled" && c["reason"] == "TargetTenantExists")
+                .and_then(|c| c["message"].as_str().map(str::to_string))
+        },
+    )
+    .await;
+    let words = stalled.split(": choose").next().expect("the verdict");
+    assert!(said.contains(words), "{said} / {stalled}");
+    assert!(said.contains("choose another target tenant name"), "{said}");
+    world.delete("RecoveryTask", "onto-existing").await;
     let as_json = run(
         &world,
         &restore("restored1", &inside, &["--dry-run", "-o", "json"]),
@@ -140,12 +179,41 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     );
     let again = run(&world, &restore("restored1", &inside, &[])).await;
     assert!(stderr(&again).contains("exists already"), "{again:?}");
+    // Under another name: the completed restore made that tenant.
+    let other = run(
+        &world,
+        &restore("restored1", &inside, &["--dry-run", "--name", "another"]),
+    )
+    .await;
+    assert!(!other.status.success(), "{other:?}");
+    assert!(
+        stderr(&other).contains(
+            "RecoveryTask src-tenant1-to-restored1 restored tenant restored1 into cluster obcluster (Completed)"
+        ),
+        "{other:?}"
+    );
     assert_eq!(restores_of(&world, "restored1"), 1);
     let not_failed = run(&world, &["retry", "src-tenant1-to-restored1"]).await;
     assert!(
         stderr(&not_failed).contains("is Completed: only a failed recovery is retried"),
         "{not_failed:?}"
     );
+    // A failed recovery canceled since (spec.cancel cannot be unset): a retry would end Canceled at once, so
+    // none is asked for.
+    world
+        .patch_spec("RecoveryTask", "too-early", json!({"cancel": true}))
+        .await;
+    let canceled = run(&world, &["retry", "too-early"]).await;
+    assert!(!canceled.status.success(), "{canceled:?}");
+    assert!(
+        stderr(&canceled).contains("RecoveryTask too-early has spec.cancel set"),
+        "{canceled:?}"
+    );
+    let unchanged = world
+        .read::<RecoveryTask>("too-early")
+        .await
+        .expect("the task");
+    assert_eq!(unchanged.spec.retry, 0, "no retry asked for");
 
     // A failed recovery, retried: completes.
     simulator::cluster(&world.node).faults.next_restore_failure =

@@ -21,24 +21,33 @@ use ob_backup_operator::controller::backup_task::decide::is_terminal;
 use crate::render::{Clock, Reply};
 
 /// The BackupTasks "Back up Now" makes for `tenants` of `strategy` at `now`: one per tenant, named
-/// `<strategy>-<tenant>-now-<UTC second>` — two clicks in the same second make the same names, so the second
-/// makes nothing.
+/// `<strategy>-<tenant>-now-<UTC second>` (an incremental's `-now-inc-<UTC second>`) — two clicks in the same
+/// second make the same names, so the second makes nothing; a full and an incremental never share one. A
+/// logical strategy's dump is always whole: an incremental is refused.
 pub fn backup_now_tasks(
     strategy: &BackupStrategy,
     tenants: &[String],
     incremental: bool,
     now: Timestamp,
-) -> Vec<BackupTask> {
+) -> Result<Vec<BackupTask>, String> {
+    if incremental && strategy.spec.method == BackupMethod::Logical {
+        return Err(format!(
+            "BackupStrategy {} is Logical: its dumps are always whole, --incremental does not apply; \
+             nothing was created",
+            strategy.name_any()
+        ));
+    }
     let stamp = now.strftime("%Y%m%d-%H%M%S").to_string();
+    let suffix = if incremental {
+        format!("now-inc-{stamp}")
+    } else {
+        format!("now-{stamp}")
+    };
     let logical = strategy.spec.method == BackupMethod::Logical;
-    tenants
+    Ok(tenants
         .iter()
         .map(|tenant| {
-            let name = ob_backup_operator::names::child_name(
-                &strategy.name_any(),
-                tenant,
-                &format!("now-{stamp}"),
-            );
+            let name = ob_backup_operator::names::child_name(&strategy.name_any(), tenant, &suffix);
             BackupTask::new(
                 &name,
                 BackupTaskSpec {
@@ -60,7 +69,7 @@ pub fn backup_now_tasks(
                 },
             )
         })
-        .collect()
+        .collect())
 }
 
 /// The tenants "Back up Now" covers: `tenant` (which the strategy must cover: its list, or the tenants its
@@ -151,7 +160,9 @@ where
 }
 
 /// Creates `object` named by the second it was asked in; one that exists already (asked in the same second)
-/// is read, not made again. Says which as `<kind>/<name> created|exists already`, with the object.
+/// and asks for the same is read, not made again. Says which as `<kind>/<name> created|exists already`, with
+/// the object. One of that name that asks for something else (another mode, tenant or target) is an error:
+/// what was asked was not made.
 pub async fn create_once<K>(api: &Api<K>, object: &K) -> Result<(String, K), String>
 where
     K: kube::Resource<DynamicType = ()>
@@ -168,11 +179,43 @@ where
                 .get(&name)
                 .await
                 .map_err(|e| format!("cannot read {kind} {name}: {e}"))?;
+            let differs = spec_differences(&there, object)?;
+            if !differs.is_empty() {
+                return Err(format!(
+                    "{kind} {name} exists already and asks for something else ({}); nothing was created: \
+                     ask again in a moment (names are made from the second)",
+                    differs.join("; ")
+                ));
+            }
             ("exists already (same second)", there)
         }
         Err(e) => return Err(format!("cannot create {kind} {name}: {e}")),
     };
     Ok((format!("{}/{name} {said}\n", kind.to_lowercase()), there))
+}
+
+/// The fields of `spec` in which `there` differs from `asked`, as `field: there's (asked: asked's)`; none
+/// when they ask for the same. A field one leaves out and the other sets to null is the same.
+pub fn spec_differences<K: serde::Serialize>(there: &K, asked: &K) -> Result<Vec<String>, String> {
+    let spec = |object: &K| -> Result<serde_json::Map<String, serde_json::Value>, String> {
+        let value = serde_json::to_value(object).map_err(|e| e.to_string())?;
+        Ok(value["spec"].as_object().cloned().unwrap_or_default())
+    };
+    let (there, asked) = (spec(there)?, spec(asked)?);
+    let mut fields: Vec<&String> = there.keys().chain(asked.keys()).collect();
+    fields.sort();
+    fields.dedup();
+    let null = serde_json::Value::Null;
+    Ok(fields
+        .into_iter()
+        .filter_map(|field| {
+            let (theirs, ours) = (
+                there.get(field).unwrap_or(&null),
+                asked.get(field).unwrap_or(&null),
+            );
+            (theirs != ours).then(|| format!("{field}: {theirs} (asked: {ours})"))
+        })
+        .collect())
 }
 
 /// Creates `tasks` ([`create_once`] each).
@@ -244,52 +287,162 @@ pub async fn wait(
     }
 }
 
-/// Sets `spec.cancel` on the BackupTask, CleanupTask or RecoveryTask `name`.
-pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Result<Reply, String> {
-    use crate::cause::get;
-    use kube::{core::DynamicObject, discovery::ApiResource};
-    // A read that fails (forbidden, unreachable) is an error, not "no such task".
-    let mut found: Vec<ApiResource> = Vec::new();
-    if get::<BackupTask>(client, namespace, name).await?.is_some() {
-        found.push(ApiResource::erase::<BackupTask>(&()));
-    }
-    if get::<CleanupTask>(client, namespace, name).await?.is_some() {
-        found.push(ApiResource::erase::<CleanupTask>(&()));
-    }
-    if get::<RecoveryTask>(client, namespace, name)
-        .await?
-        .is_some()
+/// A task `cancel` can name: its kind, where it stands, and the object as read.
+#[derive(Debug)]
+pub struct Cancelable {
+    pub kind: kube::discovery::ApiResource,
+    pub phase: Option<String>,
+    /// Its phase never changes again (the operator's own rule for each kind).
+    pub ended: bool,
+    /// `spec.cancel` is set already.
+    pub asked: bool,
+    pub object: kube::core::DynamicObject,
+}
+
+impl Cancelable {
+    fn of<K>(task: &K, phase: Option<String>, ended: bool, asked: bool) -> Result<Self, String>
+    where
+        K: kube::Resource<DynamicType = ()> + serde::Serialize,
     {
-        found.push(ApiResource::erase::<RecoveryTask>(&()));
+        let value = serde_json::to_value(task).map_err(|e| e.to_string())?;
+        Ok(Self {
+            kind: kube::discovery::ApiResource::erase::<K>(&()),
+            phase,
+            ended,
+            asked,
+            object: serde_json::from_value(value).map_err(|e| e.to_string())?,
+        })
     }
-    let kind = match found.as_slice() {
-        [one] => one,
-        [] => {
-            return Err(format!(
-                "no BackupTask, CleanupTask or RecoveryTask {name} in namespace {namespace}"
-            ));
-        }
-        many => {
-            let kinds: Vec<&str> = many.iter().map(|k| k.kind.as_str()).collect();
-            return Err(format!(
+
+    pub fn backup(task: &BackupTask) -> Result<Self, String> {
+        let phase = task.status.as_ref().and_then(|s| s.phase);
+        let ended = phase.is_some_and(is_terminal);
+        Self::of(
+            task,
+            phase.map(|p| format!("{p:?}")),
+            ended,
+            task.spec.cancel,
+        )
+    }
+
+    pub fn cleanup(task: &CleanupTask) -> Result<Self, String> {
+        use ob_backup_operator::controller::cleanup_task::decide::is_terminal;
+        let phase = task.status.as_ref().and_then(|s| s.phase);
+        let ended = phase.is_some_and(is_terminal);
+        Self::of(
+            task,
+            phase.map(|p| format!("{p:?}")),
+            ended,
+            task.spec.cancel,
+        )
+    }
+
+    pub fn recovery(task: &RecoveryTask) -> Result<Self, String> {
+        let phase = task.status.as_ref().and_then(|s| s.phase);
+        let ended = recovery_ended(task);
+        Self::of(
+            task,
+            phase.map(|p| format!("{p:?}")),
+            ended,
+            task.spec.cancel,
+        )
+    }
+
+    /// Why cancel does nothing to it, if so: it has ended.
+    pub fn refusal(&self) -> Option<String> {
+        let name = self.object.metadata.name.clone().unwrap_or_default();
+        self.ended.then(|| {
+            format!(
+                "{} {name} already {}; nothing to cancel",
+                self.kind.kind,
+                self.phase.as_deref().unwrap_or("ended")
+            )
+        })
+    }
+}
+
+/// Whether a RecoveryTask has ended for good, by the operator's rule: a Failed one with a retry asked for and
+/// not yet taken up has not (its next attempt is coming, and can be canceled).
+pub fn recovery_ended(task: &RecoveryTask) -> bool {
+    use ob_backup_operator::{
+        api::recovery_task::RecoveryTaskPhase, controller::recovery_task::decide::is_terminal,
+    };
+    let Some(status) = &task.status else {
+        return false;
+    };
+    let retrying = status.phase == Some(RecoveryTaskPhase::Failed)
+        && status.observed_retry.unwrap_or(0) < task.spec.retry;
+    status.phase.is_some_and(is_terminal) && !retrying
+}
+
+/// The BackupTask, CleanupTask or RecoveryTask `name` (a read that fails — forbidden, unreachable — is an
+/// error, not "no such task").
+async fn cancelable(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+) -> Result<Cancelable, String> {
+    use crate::cause::get;
+    let mut found: Vec<Cancelable> = Vec::new();
+    if let Some(task) = get::<BackupTask>(client, namespace, name).await? {
+        found.push(Cancelable::backup(&task)?);
+    }
+    if let Some(task) = get::<CleanupTask>(client, namespace, name).await? {
+        found.push(Cancelable::cleanup(&task)?);
+    }
+    if let Some(task) = get::<RecoveryTask>(client, namespace, name).await? {
+        found.push(Cancelable::recovery(&task)?);
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err(format!(
+            "no BackupTask, CleanupTask or RecoveryTask {name} in namespace {namespace}"
+        )),
+        _ => {
+            let kinds: Vec<&str> = found.iter().map(|k| k.kind.kind.as_str()).collect();
+            Err(format!(
                 "{name} names a {}: cancel it with kubectl patch",
                 kinds.join(" and a ")
-            ));
+            ))
         }
-    };
-    let cancelled = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, kind)
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"cancel": true}})),
-        )
-        .await
-        .map_err(|e| format!("cannot cancel {name}: {e}"))?;
-    Reply::new(format!(
-        "{}/{name} cancel requested\n",
-        kind.kind.to_lowercase()
-    ))
-    .with(&cancelled)
+    }
+}
+
+/// Sets `spec.cancel` on the BackupTask, CleanupTask or RecoveryTask `name`; refused for a task that has
+/// ended (nothing to cancel, and `spec.cancel` cannot be unset). The write names the version read, so a
+/// task that ends meanwhile is read again, not canceled after its end.
+pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Result<Reply, String> {
+    use kube::core::DynamicObject;
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let task = cancelable(client, namespace, name).await?;
+        if let Some(refusal) = task.refusal() {
+            return Err(refusal);
+        }
+        let kind = task.kind.kind.to_lowercase();
+        if task.asked {
+            return Reply::new(format!(
+                "{kind}/{name} cancel already requested, the task has not ended yet\n"
+            ))
+            .with(&task.object);
+        }
+        let patch = json!({
+            "metadata": {"resourceVersion": task.object.metadata.resource_version},
+            "spec": {"cancel": true},
+        });
+        let api = Api::<DynamicObject>::namespaced_with(client.clone(), namespace, &task.kind);
+        match api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(cancelled) => {
+                return Reply::new(format!("{kind}/{name} cancel requested\n")).with(&cancelled);
+            }
+            Err(kube::Error::Api(e)) if e.code == 409 && attempts < 5 => continue,
+            Err(e) => return Err(format!("cannot cancel {name}: {e}")),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -315,7 +468,7 @@ mod tests {
         let at: Timestamp = "2026-11-25T07:01:02.900Z".parse().expect("time");
         let strategy = strategy(&["tenant1", "Tenant_2"], "Physical");
         let tenants = tenants_of(&strategy, None, true).expect("all");
-        let tasks = backup_now_tasks(&strategy, &tenants, false, at);
+        let tasks = backup_now_tasks(&strategy, &tenants, false, at).expect("tasks");
         let names: Vec<String> = tasks.iter().map(|t| t.name_any()).collect();
         assert_eq!(
             names,
@@ -335,14 +488,29 @@ mod tests {
             &tenants,
             false,
             "2026-11-25T07:01:02.999Z".parse().expect("t"),
-        );
+        )
+        .expect("tasks");
         assert_eq!(again[0].name_any(), names[0]);
+        // An incremental in the same second as a full is another task, never the full one.
+        let incremental = backup_now_tasks(
+            &strategy,
+            &tenants,
+            true,
+            "2026-11-25T07:01:02.950Z".parse().expect("t"),
+        )
+        .expect("tasks");
+        assert_eq!(
+            incremental[0].name_any(),
+            "demo-tenant1-now-inc-20261125-070102"
+        );
+        assert_eq!(incremental[0].spec.mode, BackupMode::Incremental);
         let next = backup_now_tasks(
             &strategy,
             &tenants,
             true,
             "2026-11-25T07:01:03Z".parse().expect("t"),
-        );
+        )
+        .expect("tasks");
         assert_ne!(next[0].name_any(), names[0]);
         assert_eq!(next[0].spec.mode, BackupMode::Incremental);
     }
@@ -350,9 +518,17 @@ mod tests {
     #[test]
     fn a_logical_strategys_back_up_now_is_a_dump_and_tenants_are_checked() {
         let logical = strategy(&["tenant1"], "Logical");
-        let tasks = backup_now_tasks(&logical, &["tenant1".into()], false, Timestamp::UNIX_EPOCH);
+        let tasks = backup_now_tasks(&logical, &["tenant1".into()], false, Timestamp::UNIX_EPOCH)
+            .expect("a dump");
         assert_eq!(tasks[0].spec.method, BackupMethod::Logical);
         assert!(tasks[0].spec.logical.is_some());
+        let incremental =
+            backup_now_tasks(&logical, &["tenant1".into()], true, Timestamp::UNIX_EPOCH)
+                .expect_err("a dump is whole");
+        assert!(
+            incremental.contains("is Logical: its dumps are always whole"),
+            "{incremental}"
+        );
         for (tenant, all, says) in [
             (Some("tenant9"), false, "does not cover tenant tenant9"),
             (None, false, "name a tenant"),
@@ -371,5 +547,93 @@ mod tests {
                 .expect_err("none known")
                 .contains("knows no tenant")
         );
+    }
+
+    fn task_in<K: serde::de::DeserializeOwned>(
+        kind: &str,
+        spec: serde_json::Value,
+        status: serde_json::Value,
+    ) -> K {
+        serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": kind,
+            "metadata": {"name": "t1", "resourceVersion": "7"}, "spec": spec, "status": status,
+        }))
+        .expect(kind)
+    }
+
+    #[test]
+    fn a_task_that_has_ended_has_nothing_to_cancel() {
+        let backup = |phase: &str| -> BackupTask {
+            task_in(
+                "BackupTask",
+                json!({"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": "Full"}),
+                json!({"phase": phase}),
+            )
+        };
+        let done = Cancelable::backup(&backup("Completed")).expect("read");
+        assert_eq!(
+            done.refusal().as_deref(),
+            Some("BackupTask t1 already Completed; nothing to cancel")
+        );
+        let running = Cancelable::backup(&backup("InProgress")).expect("read");
+        assert_eq!(running.refusal(), None);
+        assert!(!running.asked);
+        let cleanup: CleanupTask = task_in(
+            "CleanupTask",
+            json!({"strategyRef": {"name": "demo"}, "tenant": "tenant1", "target": {"obsolete": true}, "cancel": true}),
+            json!({"phase": "Canceled"}),
+        );
+        let canceled = Cancelable::cleanup(&cleanup).expect("read");
+        assert_eq!(
+            canceled.refusal().as_deref(),
+            Some("CleanupTask t1 already Canceled; nothing to cancel")
+        );
+        // A failed recovery has ended — unless a retry is asked for and not yet taken up.
+        let recovery = |retry: i64, observed: i64| -> RecoveryTask {
+            task_in(
+                "RecoveryTask",
+                json!({"source": {"tenant": "tenant1", "strategyRef": {"name": "demo"}},
+                       "target": {"tenant": "r1", "cluster": {"name": "ob", "connectionSecret": "ob"}},
+                       "until": {"latest": true}, "retry": retry}),
+                json!({"phase": "Failed", "observedRetry": observed}),
+            )
+        };
+        let failed = Cancelable::recovery(&recovery(1, 1)).expect("read");
+        assert!(
+            failed
+                .refusal()
+                .is_some_and(|r| r == "RecoveryTask t1 already Failed; nothing to cancel")
+        );
+        let retrying = Cancelable::recovery(&recovery(2, 1)).expect("read");
+        assert_eq!(retrying.refusal(), None, "its next attempt can be canceled");
+        assert_eq!(
+            retrying.object.metadata.resource_version.as_deref(),
+            Some("7")
+        );
+    }
+
+    #[test]
+    fn an_object_of_the_same_name_that_asks_for_something_else_is_named_as_such() {
+        let strategy = strategy(&["tenant1"], "Physical");
+        let at: Timestamp = "2026-11-25T07:01:02Z".parse().expect("time");
+        let full = backup_now_tasks(&strategy, &["tenant1".into()], false, at)
+            .expect("tasks")
+            .remove(0);
+        let mut incremental = full.clone();
+        incremental.spec.mode = BackupMode::Incremental;
+        assert_eq!(
+            spec_differences(&full, &incremental).expect("compared"),
+            ["mode: \"Full\" (asked: \"Incremental\")"]
+        );
+        assert!(
+            spec_differences(&full, &full.clone())
+                .expect("compared")
+                .is_empty()
+        );
+        // As the API server gives it back: fields it fills in with their defaults ask for nothing else.
+        let mut read: BackupTask =
+            serde_json::from_value(serde_json::to_value(&full).expect("JSON")).expect("back");
+        read.metadata.uid = Some("u".into());
+        assert!(spec_differences(&read, &full).expect("compared").is_empty());
     }
 }

@@ -5,6 +5,7 @@
 mod actions;
 mod cause;
 mod cleanup;
+mod connect;
 #[cfg(test)]
 mod fixtures;
 mod log;
@@ -45,6 +46,8 @@ struct Cli {
     /// Show times in UTC (default: the local time zone).
     #[arg(long, global = true)]
     utc: bool,
+    #[command(flatten)]
+    kube: connect::KubeFlags,
     #[command(subcommand)]
     command: Command,
 }
@@ -88,8 +91,9 @@ enum Command {
         #[arg(long)]
         tenant: Option<String>,
     },
-    /// The console's "Back up Now": one BackupTask per tenant through the strategy (names that cannot
-    /// collide: the same second makes the same names, so running it twice makes one task per tenant).
+    /// The console's "Back up Now": one BackupTask per tenant through the strategy (named by the second and
+    /// the mode: running it twice in one second makes one task per tenant; a task of that name asking for
+    /// something else is refused).
     BackupNow {
         strategy: String,
         /// The tenant to back up.
@@ -120,7 +124,7 @@ enum Command {
     /// The console's manual cleanup: deletes one tenant's obsolete backups, backup sets or log pieces
     /// (OceanBase 4.4.1 or later).
     Cleanup(cleanup::CleanupArgs),
-    /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`).
+    /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`; refused once it has ended).
     Cancel { task: String },
     /// The console's "View Cause": a task's status, OceanBase's error code and comment, its conditions and
     /// events.
@@ -176,9 +180,7 @@ fn fail(message: &str) -> ExitCode {
 async fn run(cli: Cli) -> Result<String, String> {
     // kube's TLS is rustls with ring; the process picks the provider once.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = Client::try_default()
-        .await
-        .map_err(|e| format!("cannot reach the cluster with the kubeconfig: {e}"))?;
+    let client = connect::client(&cli.kube).await?;
     let scope = Scope {
         namespace: (!cli.all_namespaces)
             .then(|| cli.namespace.clone())
@@ -246,8 +248,12 @@ async fn run(cli: Cli) -> Result<String, String> {
             let namespace = scope.one_namespace()?;
             let strategy = scope.strategy(&strategy).await?;
             let tenants = actions::tenants_of(&strategy, tenant.as_deref(), all_tenants)?;
-            let tasks =
-                actions::backup_now_tasks(&strategy, &tenants, incremental, jiff::Timestamp::now());
+            let tasks = actions::backup_now_tasks(
+                &strategy,
+                &tenants,
+                incremental,
+                jiff::Timestamp::now(),
+            )?;
             let api: Api<BackupTask> = Api::namespaced(scope.client.clone(), namespace);
             let made = actions::create(&api, &tasks).await?;
             if !wait {

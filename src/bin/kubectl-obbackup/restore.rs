@@ -16,7 +16,10 @@ use ob_backup_operator::{
             UnitSpec,
         },
     },
-    controller::recovery_task::{decide::PointCheck, point},
+    controller::{
+        backup_strategy::exclusive::same_cluster,
+        recovery_task::{decide::PointCheck, point},
+    },
     names::child_name,
 };
 use serde_json::json;
@@ -238,8 +241,113 @@ fn physical(
     Ok((task, verdict))
 }
 
-/// Runs `restore`: checks the point (a logical strategy's: picks the dump), then creates the task (or with
-/// --dry-run has the API server admit it).
+/// What the API shows of a physical restore's target tenant, which must not exist: the operator refuses a
+/// target its cluster already has (`TargetTenantExists`, read from OceanBase when the task runs), and the
+/// plugin has no SQL access — so it looks where the API shows a cluster's tenants: the overviews of the
+/// strategies of that cluster (the tenants the operator last read from OceanBase) and the other
+/// RecoveryTasks into it (one that completed made the tenant; one still running is making it). A tenant
+/// seen there is refused in the operator's words; otherwise says what was looked at, and what was not.
+pub fn target_check(
+    task: &RecoveryTask,
+    strategies: &[BackupStrategy],
+    recoveries: &[RecoveryTask],
+) -> Result<String, String> {
+    let (tenant, cluster) = (&task.spec.target.tenant, &task.spec.target.cluster);
+    let overviews: Vec<&BackupStrategy> = strategies
+        .iter()
+        .filter(|s| same_cluster(&s.spec.cluster, cluster) && s.status.is_some())
+        .collect();
+    let lists = |s: &BackupStrategy| {
+        s.status
+            .iter()
+            .flat_map(|status| &status.tenants)
+            .any(|t| t.name.eq_ignore_ascii_case(tenant))
+    };
+    let refused = |why: String| {
+        Err(format!(
+            "refused: {why}: choose another target tenant name; nothing was created"
+        ))
+    };
+    if let Some(strategy) = overviews.iter().find(|s| lists(s)) {
+        return refused(format!(
+            "cluster {} already has a tenant {tenant} (the overview of BackupStrategy {} lists it)",
+            cluster.name,
+            strategy.name_any()
+        ));
+    }
+    if let Some(why) = restored_into(task, recoveries) {
+        return refused(why);
+    }
+    let looked = if overviews.is_empty() {
+        format!(
+            "no BackupStrategy here shows cluster {}'s tenants",
+            cluster.name
+        )
+    } else {
+        let names: Vec<String> = overviews.iter().map(|s| s.name_any()).collect();
+        format!(
+            "not among the tenants of cluster {} that the overview of BackupStrategy {} shows",
+            cluster.name,
+            names.join(", ")
+        )
+    };
+    Ok(format!(
+        "target tenant {tenant}: {looked}, and no other RecoveryTask restores into it; whether the cluster \
+         has it is read from OceanBase only when the task runs\n"
+    ))
+}
+
+/// Why another of `recoveries` shows `task`'s target taken, if one does: it made the tenant (Completed), or is
+/// making it (not ended, a pending retry counting as running).
+fn restored_into(task: &RecoveryTask, recoveries: &[RecoveryTask]) -> Option<String> {
+    let (tenant, cluster) = (&task.spec.target.tenant, &task.spec.target.cluster);
+    let ours = task.name_any();
+    recoveries
+        .iter()
+        .filter(|r| {
+            r.name_any() != ours
+                && r.spec.target.logical.is_none()
+                && same_cluster(&r.spec.target.cluster, cluster)
+                && r.spec.target.tenant.eq_ignore_ascii_case(tenant)
+        })
+        .find_map(|other| {
+            let phase = other.status.as_ref().and_then(|s| s.phase);
+            let (name, cluster) = (other.name_any(), &cluster.name);
+            if phase == Some(RecoveryTaskPhase::Completed) {
+                Some(format!(
+                    "RecoveryTask {name} restored tenant {tenant} into cluster {cluster} (Completed), so the \
+                     cluster has it unless it was dropped since (then delete that RecoveryTask first)"
+                ))
+            } else {
+                (!actions::recovery_ended(other)).then(|| {
+                    format!(
+                        "RecoveryTask {name} is already restoring tenant {tenant} into cluster {cluster}"
+                    )
+                })
+            }
+        })
+}
+
+/// The BackupStrategies and RecoveryTasks of `namespace`, for [`target_check`].
+async fn neighbours(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<(Vec<BackupStrategy>, Vec<RecoveryTask>), String> {
+    let strategies = Api::<BackupStrategy>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list backupstrategies: {e}"))?
+        .items;
+    let recoveries = Api::<RecoveryTask>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(|e| format!("cannot list recoverytasks: {e}"))?
+        .items;
+    Ok((strategies, recoveries))
+}
+
+/// Runs `restore`: checks the point (a logical strategy's: picks the dump) and a physical restore's target
+/// tenant, then creates the task (or with --dry-run has the API server check it without creating it).
 pub async fn run(
     client: &kube::Client,
     namespace: &str,
@@ -253,9 +361,19 @@ pub async fn run(
             .await
             .map_err(|e| format!("cannot list backuptasks: {e}"))?
             .items;
-        restore_logical::plan(strategy, &args, &tasks, jiff::Timestamp::now(), clock)?
+        let (task, dump) =
+            restore_logical::plan(strategy, &args, &tasks, jiff::Timestamp::now(), clock)?;
+        let target = format!(
+            "target tenant {}: what it holds is read from OceanBase only when the task runs (a tenant that \
+             holds what the dump creates is refused then, before anything is written)\n",
+            args.target_tenant
+        );
+        (task, format!("{dump}{target}"))
     } else {
-        physical(strategy, &args)?
+        let (task, point) = physical(strategy, &args)?;
+        let (strategies, recoveries) = neighbours(client, namespace).await?;
+        let target = target_check(&task, &strategies, &recoveries)?;
+        (task, format!("{point}{target}"))
     };
     let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
     let params = PostParams {
@@ -269,7 +387,7 @@ pub async fn run(
         Ok(_) if args.dry_run => (
             task,
             format!(
-                "recoverytask/{name} admitted by the API server (dry run: nothing was created)\n"
+                "recoverytask/{name}: the API server accepts it (dry run: nothing was created)\n"
             ),
         ),
         Ok(made) => (made, format!("recoverytask/{name} created\n")),
@@ -284,6 +402,25 @@ pub async fn run(
     Reply::new(format!("{verdict}{said}")).with(&made)
 }
 
+/// Why `task` cannot be retried, if it cannot: only a Failed recovery is, and not one canceled since — its
+/// `spec.cancel` cannot be unset, so the operator would end the new attempt Canceled before it starts.
+pub fn retry_refusal(task: &RecoveryTask) -> Option<String> {
+    let name = task.name_any();
+    let phase = task.status.as_ref().and_then(|s| s.phase);
+    if phase != Some(RecoveryTaskPhase::Failed) {
+        let shown = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
+        return Some(format!(
+            "RecoveryTask {name} is {shown}: only a failed recovery is retried"
+        ));
+    }
+    task.spec.cancel.then(|| {
+        format!(
+            "RecoveryTask {name} has spec.cancel set, which cannot be undone: a retry would end Canceled \
+             before it starts; nothing was changed (restore again under another --name)"
+        )
+    })
+}
+
 /// Runs `retry`: asks the operator to run a failed RecoveryTask again (bumps `spec.retry`).
 pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result<Reply, String> {
     let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
@@ -292,12 +429,8 @@ pub async fn retry(client: &kube::Client, namespace: &str, name: &str) -> Result
         .await
         .map_err(|e| format!("cannot read RecoveryTask {name}: {e}"))?
         .ok_or_else(|| format!("no RecoveryTask {name} in namespace {namespace}"))?;
-    let phase = task.status.as_ref().and_then(|s| s.phase);
-    if phase != Some(RecoveryTaskPhase::Failed) {
-        let shown = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
-        return Err(format!(
-            "RecoveryTask {name} is {shown}: only a failed recovery is retried"
-        ));
+    if let Some(refusal) = retry_refusal(&task) {
+        return Err(refusal);
     }
     // A retry asked for that the operator has not taken up yet is not asked for again.
     let observed = task.status.as_ref().and_then(|s| s.observed_retry);
@@ -406,5 +539,124 @@ mod tests {
         assert!(error.contains("is Logical"), "{error}");
         // Flags that cannot go together are refused before anything is read.
         assert!(parse("--tenant t --to latest --target-tenant u --pool p --unit-name n").is_err());
+    }
+
+    /// A restore through `demo` into `target` (`more` flags), named `name`, in `phase` (retry asked
+    /// `retry` times, `observed` taken up).
+    fn into(target: &str, name: &str, more: &str, status: serde_json::Value) -> RecoveryTask {
+        let line = format!(
+            "--tenant tenant1 --to latest --target-tenant {target} --pool p --name {name} {more}"
+        );
+        let mut task = recovery_task(&strategy(json!({})), &args(&line)).expect("a task");
+        task.status = serde_json::from_value(status).expect("a status");
+        task
+    }
+
+    #[test]
+    fn a_target_tenant_the_api_shows_taken_is_refused_and_otherwise_what_was_looked_at_is_said() {
+        let mut demo = strategy(json!({}));
+        demo.status =
+            serde_json::from_value(json!({"tenants": [{"name": "tenant1"}, {"name": "Tenant2"}]}))
+                .expect("a status");
+        let others = [
+            into("r1", "made-r1", "", json!({"phase": "Completed"})),
+            into("r2", "making-r2", "", json!({"phase": "InProgress"})),
+            into(
+                "r3",
+                "failed-r3",
+                "",
+                json!({"phase": "Failed", "observedRetry": 0}),
+            ),
+            into(
+                "r4",
+                "retrying-r4",
+                "",
+                json!({"phase": "Failed", "observedRetry": 0}),
+            ),
+            into(
+                "r5",
+                "elsewhere-r5",
+                "--target-cluster ob2 --target-secret ob2-sys",
+                json!({"phase": "Completed"}),
+            ),
+        ];
+        let mut others = others.to_vec();
+        others[3].spec.retry = 1;
+        let check = |target: &str| {
+            let task = into(target, "mine", "", json!({}));
+            target_check(&task, std::slice::from_ref(&demo), &others)
+        };
+        for (target, says) in [
+            (
+                "TENANT1",
+                "refused: cluster ob already has a tenant TENANT1 (the overview of BackupStrategy demo lists it): \
+                 choose another target tenant name; nothing was created",
+            ),
+            ("tenant2", "already has a tenant tenant2"),
+            (
+                "r1",
+                "RecoveryTask made-r1 restored tenant r1 into cluster ob (Completed)",
+            ),
+            (
+                "r2",
+                "RecoveryTask making-r2 is already restoring tenant r2 into cluster ob",
+            ),
+            (
+                "R4",
+                "RecoveryTask retrying-r4 is already restoring tenant R4",
+            ),
+        ] {
+            let refused = check(target).expect_err(target);
+            assert!(refused.contains(says), "{target}: {refused}");
+        }
+        for target in ["r3", "r5", "fresh"] {
+            let said = check(target).expect(target);
+            assert_eq!(
+                said,
+                format!(
+                    "target tenant {target}: not among the tenants of cluster ob that the overview of \
+                     BackupStrategy demo shows, and no other RecoveryTask restores into it; whether the \
+                     cluster has it is read from OceanBase only when the task runs\n"
+                )
+            );
+        }
+        // The task of the same name is not another one (creating it says it exists already).
+        let again = into("r1", "made-r1", "", json!({}));
+        assert!(target_check(&again, &[], &others).is_ok());
+        let unseen =
+            target_check(&into("x", "mine", "", json!({})), &[], &[]).expect("nothing seen");
+        assert!(
+            unseen.contains("no BackupStrategy here shows cluster ob's tenants"),
+            "{unseen}"
+        );
+    }
+
+    #[test]
+    fn only_a_failed_recovery_is_retried() {
+        let failed = into("r1", "failed", "", json!({"phase": "Failed"}));
+        assert_eq!(retry_refusal(&failed), None);
+        for (status, says) in [
+            (
+                json!({"phase": "Completed"}),
+                "is Completed: only a failed recovery is retried",
+            ),
+            (
+                json!({}),
+                "is not started: only a failed recovery is retried",
+            ),
+        ] {
+            let task = into("r1", "other", "", status);
+            let refusal = retry_refusal(&task).expect("refused");
+            assert!(refusal.contains(says), "{refusal}");
+        }
+        // Canceled after it failed: spec.cancel cannot be unset, so a retry would end Canceled at once.
+        let mut canceled = failed.clone();
+        canceled.spec.cancel = true;
+        let refusal = retry_refusal(&canceled).expect("refused");
+        assert!(
+            refusal.contains("RecoveryTask failed has spec.cancel set")
+                && refusal.contains("nothing was changed"),
+            "{refusal}"
+        );
     }
 }
