@@ -17,6 +17,7 @@ use super::{
     LogicalError, Progress,
     dump::read_json,
     layout::{Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path, plan_path},
+    names::restore_targets,
     render::quote_identifier,
     session::Sessions,
 };
@@ -82,14 +83,17 @@ async fn run(
     cancel: &CancellationToken,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<LoadReport, LogicalError> {
+    let mut conn = sessions.conn().await?;
+    // Where every database lands is checked before anything is written.
+    let case = sessions.name_case(&mut conn).await?;
+    let databases: Vec<String> = plan.databases.iter().map(|d| d.name.clone()).collect();
+    let targets = restore_targets(&databases, &request.rename, case)?;
     let target = |database: &str| {
-        request
-            .rename
+        targets
             .get(database)
             .cloned()
             .unwrap_or_else(|| database.to_string())
     };
-    let mut conn = sessions.conn().await?;
     refuse_existing(sessions, &mut conn, plan, &target).await?;
     // Tables are created in name order: one whose foreign key names a later one must not be refused.
     sessions
