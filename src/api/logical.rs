@@ -134,7 +134,7 @@ pub struct LogicalRecoveryTarget {
     /// system database (names compare without case, as OceanBase's default `lower_case_table_names` does).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend(
-        "maxProperties" = 256,
+        "maxProperties" = 128,
         "additionalProperties" = {"type": "string", "minLength": 1, "maxLength": 128}
     ))]
     #[x_kube(validation = rename_system_rule(), validation = rename_distinct_rule())]
