@@ -1,8 +1,8 @@
 //! The logical dumps and restores this operator process runs in the background, each under its task's key.
 //! A reconcile asks for one and reads its state; it never waits for one. One that ends calls back with its
-//! key, so that its task is looked at again. One stopped by an outage, or refused for a privilege its user
-//! lacks (a grant since may have lifted it), is started again (a dump resumes from its plan) when asked for
-//! after [`RETRY_TRANSIENT_AFTER`]; one asked for with other settings (a Secret's new password) is started
+//! key, so that its task is looked at again. One stopped by an outage, or a dump refused for a privilege
+//! its user lacks (a grant since may have lifted it), is started again (a dump resumes from its plan) when
+//! asked for after [`RETRY_TRANSIENT_AFTER`]; one asked for with other settings (a Secret's new password) is started
 //! again at once; one that failed for good is not.
 
 use std::{
@@ -216,7 +216,7 @@ impl Job {
     /// since may have lifted — at least `after` ago (time to start again).
     fn outage_over(&self, after: Duration) -> Option<JobState> {
         match &*lock(&self.outcome) {
-            Some((failed, at)) if worth_retrying(failed) && at.elapsed() >= after => {
+            Some((failed, at)) if worth_retrying(&self.work, failed) && at.elapsed() >= after => {
                 Some(failed.clone())
             }
             _ => None,
@@ -304,19 +304,21 @@ async fn remove(storage: &Operator, directory: &str) -> Result<(), LogicalError>
         .map_err(|e| LogicalError::storage(&e))
 }
 
-/// Whether work that ended in `state` is started again after a while: after an outage, or a refusal for a
-/// privilege its user lacks (a grant since may have lifted it; a failed login waits for a new Secret).
-fn worth_retrying(state: &JobState) -> bool {
-    matches!(
-        state,
+/// Whether `work` that ended in `state` is started again after a while: after an outage, or — a dump, which
+/// resumes from its plan — after a refusal for a privilege its user lacks (a grant since may have lifted
+/// it; a failed login waits for a new Secret). A load refused half-way is not: its next attempt would find
+/// what it loaded.
+fn worth_retrying(work: &Work, state: &JobState) -> bool {
+    match state {
         JobState::Failed {
-            transient: true,
-            ..
-        } | JobState::Failed {
+            transient: true, ..
+        } => true,
+        JobState::Failed {
             refusal: Some(Refusal::AccessDenied),
             ..
-        }
-    )
+        } => matches!(work, Work::Dump(_)),
+        _ => false,
+    }
 }
 
 fn failed(error: &LogicalError) -> JobState {
@@ -379,34 +381,49 @@ mod tests {
     }
 
     #[test]
-    fn outages_and_missing_privileges_are_retried_and_nothing_else() {
+    fn outages_and_a_dumps_missing_privileges_are_retried_and_nothing_else() {
+        let dump = unreachable_dump();
         let server = |code| {
             failed(&LogicalError::Server {
                 code,
                 message: "denied".into(),
             })
         };
-        assert!(worth_retrying(&failed(&LogicalError::Unreachable(
-            "down".into()
-        ))));
-        assert!(worth_retrying(&failed(&LogicalError::AccessDenied(
-            "shop.secrets".into()
-        ))));
+        let down = failed(&LogicalError::Unreachable("down".into()));
+        assert!(worth_retrying(&dump, &down));
+        let unreadable = failed(&LogicalError::AccessDenied("shop.secrets".into()));
+        assert!(worth_retrying(&dump, &unreadable));
+        assert!(worth_retrying(&dump, &server(1142)), "a grant fixes it");
         assert!(
-            worth_retrying(&server(1142)),
-            "SELECT denied: a grant fixes it"
+            !worth_retrying(&dump, &server(1045)),
+            "a login waits for a new Secret"
         );
+        assert!(!worth_retrying(&dump, &server(1064)));
+        for refused in [
+            LogicalError::Invalid("x".into()),
+            LogicalError::Owned("y".into()),
+        ] {
+            assert!(!worth_retrying(&dump, &failed(&refused)), "{refused}");
+        }
+        let Work::Dump(job) = &dump else {
+            panic!("a dump")
+        };
+        let load = Work::Load(LoadJob {
+            request: LoadRequest {
+                connection: job.request.connection.clone(),
+                rename: Default::default(),
+                parallel: 1,
+            },
+            source: job.destination.clone(),
+            keys: None,
+            path: "logical/d".into(),
+            file_root: None,
+        });
+        assert!(worth_retrying(&load, &down));
         assert!(
-            !worth_retrying(&server(1045)),
-            "a failed login waits for a new Secret"
+            !worth_retrying(&load, &server(1142)),
+            "a load denied half-way would find what it loaded"
         );
-        assert!(!worth_retrying(&server(1064)));
-        assert!(!worth_retrying(&failed(&LogicalError::Invalid(
-            "rename".into()
-        ))));
-        assert!(!worth_retrying(&failed(&LogicalError::Owned(
-            "other".into()
-        ))));
     }
 
     #[tokio::test]
