@@ -22,20 +22,14 @@ const DENIED: [u16; 3] = [1044, 1142, 1143];
 /// MySQL's numbers for a database or table that does not exist.
 const MISSING: [u16; 2] = [1049, 1146];
 
-/// What the user cannot read, gathered so that one refusal names all of it.
-#[derive(Debug, Default)]
-struct Denied(Vec<String>);
-
-impl Denied {
-    fn into_result(self, user: &str) -> Result<(), LogicalError> {
-        if self.0.is_empty() {
-            return Ok(());
-        }
-        Err(LogicalError::AccessDenied(format!(
-            "user {user} cannot read all the dump covers, so it would be incomplete: {}",
-            self.0.join("; ")
-        )))
-    }
+/// A dump's selection under way: how the engine compares names, what the user's grants prove, the tables
+/// the request names, and what the user cannot read (gathered, so that one refusal names all of it).
+struct Selector<'a> {
+    sessions: &'a Sessions,
+    case: NameCase,
+    grants: Grants,
+    named: Vec<(String, String)>,
+    denied: Vec<String>,
 }
 
 /// The databases and their tables and views `request` names, each shown to exist and to be readable.
@@ -44,7 +38,6 @@ pub(crate) async fn select(
     conn: &mut Conn,
     request: &DumpRequest,
 ) -> Result<Selection, LogicalError> {
-    let case = sessions.name_case(conn).await?;
     let existing: Vec<String> = sessions
         .rows(
             conn,
@@ -52,50 +45,119 @@ pub(crate) async fn select(
             (),
         )
         .await?;
-    let named = named_tables(&request.tables)?;
-    let grants = Grants::read(sessions, conn).await?;
-    let mut selection = Selection::new();
-    let mut denied = Denied::default();
-    let every_database = request.databases.is_empty() && named.is_empty();
-    if every_database && !grants.selects_everything() {
-        denied.0.push(unseen_databases(&existing, grants.roles));
+    let mut selector = Selector {
+        sessions,
+        case: sessions.name_case(conn).await?,
+        grants: Grants::read(sessions, conn).await?,
+        named: named_tables(&request.tables)?,
+        denied: Vec::new(),
+    };
+    if request.databases.is_empty()
+        && selector.named.is_empty()
+        && !selector.grants.selects_everything()
+    {
+        let reason = unseen_databases(&existing, selector.grants.roles);
+        selector.denied.push(reason);
     }
-    for wanted in wanted_databases(request, &named, &existing) {
-        let Some(database) = resolve_database(sessions, conn, case, &existing, &wanted).await?
+    let mut selection = Selection::new();
+    for wanted in wanted_databases(request, &selector.named, &existing) {
+        let Some(database) =
+            resolve_database(sessions, conn, selector.case, &existing, &wanted).await?
         else {
-            denied.0.push(format!(
+            selector.denied.push(format!(
                 "database {wanted} (the engine answers that the user may not use it)"
             ));
             continue;
         };
-        if selection.contains_key(&database) {
-            continue;
+        if let std::collections::btree_map::Entry::Vacant(entry) = selection.entry(database) {
+            let objects = selector.objects(conn, entry.key()).await?;
+            entry.insert(objects);
         }
-        let listed = list_objects(sessions, conn, &database).await?;
-        let only: Vec<&str> = named
+    }
+    if selector.denied.is_empty() {
+        Ok(selection)
+    } else {
+        Err(LogicalError::AccessDenied(format!(
+            "user {} cannot read all the dump covers, so it would be incomplete: {}",
+            request.connection.user,
+            selector.denied.join("; ")
+        )))
+    }
+}
+
+impl Selector<'_> {
+    /// The tables and views of `database` the dump covers: those named, or all of them when none is — which
+    /// the user's grants must show it sees (else that is denied) — each probed.
+    async fn objects(
+        &mut self,
+        conn: &mut Conn,
+        database: &str,
+    ) -> Result<Vec<(String, ObjectKind)>, LogicalError> {
+        let listed = list_objects(self.sessions, conn, database).await?;
+        let only: Vec<String> = self
+            .named
             .iter()
-            .filter(|(d, _)| case.same(d, &database))
-            .map(|(_, n)| n.as_str())
+            .filter(|(d, _)| self.case.same(d, database))
+            .map(|(_, n)| n.clone())
             .collect();
         let objects = if only.is_empty() {
-            if !grants.selects_all_of(&database, case) {
-                denied
-                    .0
-                    .push(unseen_tables(&database, &listed, grants.roles));
+            if !self.grants.selects_all_of(database, self.case) {
+                let reason = unseen_tables(database, &listed, self.grants.roles);
+                self.denied.push(reason);
             }
             listed
         } else {
-            pick(sessions, conn, case, &database, &listed, &only, &mut denied).await?
+            self.pick(conn, database, &listed, &only).await?
         };
-        for (name, _) in &objects {
-            if let Probe::Denied(reason) = probe(sessions, conn, &database, name).await? {
-                denied.0.push(reason);
+        for (name, kind) in &objects {
+            if let Probe::Denied(reason) = probe(self.sessions, conn, database, name, *kind).await?
+            {
+                self.denied.push(reason);
             }
         }
-        selection.insert(database, objects);
+        Ok(objects)
     }
-    denied.into_result(&request.connection.user)?;
-    Ok(selection)
+
+    /// The tables and views `only` names in `database`, in the engine's spelling. A name the user does not
+    /// see is one it may not read (denied) or one that does not exist (refused).
+    async fn pick(
+        &mut self,
+        conn: &mut Conn,
+        database: &str,
+        listed: &[(String, ObjectKind)],
+        only: &[String],
+    ) -> Result<Vec<(String, ObjectKind)>, LogicalError> {
+        let names: Vec<String> = listed.iter().map(|(n, _)| n.clone()).collect();
+        let mut picked: Vec<(String, ObjectKind)> = Vec::new();
+        for wanted in only {
+            if let Some(name) = self.case.resolve(&names, wanted) {
+                if !picked.iter().any(|(p, _)| p == name) {
+                    let kind = listed
+                        .iter()
+                        .find(|(n, _)| n == name)
+                        .map_or(ObjectKind::Table, |(_, k)| *k);
+                    picked.push((name.clone(), kind));
+                }
+                continue;
+            }
+            // Not among the tables the user sees: one it may not read, or none at all.
+            match probe(self.sessions, conn, database, wanted, ObjectKind::Table).await? {
+                Probe::Denied(reason) => self.denied.push(reason),
+                Probe::Missing => {
+                    return Err(LogicalError::Refused(format!(
+                        "table {database}.{wanted} does not exist"
+                    )));
+                }
+                Probe::Readable => {
+                    return Err(LogicalError::Refused(format!(
+                        "table {database}.{wanted} is readable but not listed in \
+                         information_schema.TABLES; name it as the engine lists it"
+                    )));
+                }
+            }
+        }
+        Ok(picked)
+    }
 }
 
 /// `database.table` names split in two.
@@ -188,50 +250,6 @@ async fn list_objects(
         .collect())
 }
 
-/// The tables and views `only` names in `database`, in the engine's spelling. A name the user does not see
-/// is one it may not read (gathered in `denied`) or one that does not exist (refused).
-async fn pick(
-    sessions: &Sessions,
-    conn: &mut Conn,
-    case: NameCase,
-    database: &str,
-    listed: &[(String, ObjectKind)],
-    only: &[&str],
-    denied: &mut Denied,
-) -> Result<Vec<(String, ObjectKind)>, LogicalError> {
-    let names: Vec<String> = listed.iter().map(|(n, _)| n.clone()).collect();
-    let mut picked: Vec<(String, ObjectKind)> = Vec::new();
-    for wanted in only {
-        match case.resolve(&names, wanted) {
-            Some(name) => {
-                if !picked.iter().any(|(p, _)| p == name) {
-                    let kind = listed
-                        .iter()
-                        .find(|(n, _)| n == name)
-                        .map_or(ObjectKind::Table, |(_, k)| *k);
-                    picked.push((name.clone(), kind));
-                }
-            }
-            // Not among the tables the user sees: one it may not read, or none at all.
-            None => match probe(sessions, conn, database, wanted).await? {
-                Probe::Denied(reason) => denied.0.push(reason),
-                Probe::Missing => {
-                    return Err(LogicalError::Refused(format!(
-                        "table {database}.{wanted} does not exist"
-                    )));
-                }
-                Probe::Readable => {
-                    return Err(LogicalError::Refused(format!(
-                        "table {database}.{wanted} is readable but not listed in \
-                         information_schema.TABLES; name it as the engine lists it"
-                    )));
-                }
-            },
-        }
-    }
-    Ok(picked)
-}
-
 /// What the engine answers when the user reads a table.
 enum Probe {
     Readable,
@@ -240,26 +258,34 @@ enum Probe {
     Missing,
 }
 
-/// Whether the user can read every column of `database.name`.
+/// Whether the user can read every column of `database.name` (and a view's definition).
 async fn probe(
     sessions: &Sessions,
     conn: &mut Conn,
     database: &str,
     name: &str,
+    kind: ObjectKind,
 ) -> Result<Probe, LogicalError> {
-    let statement = format!(
-        "SELECT * FROM {}.{} WHERE 1 = 0",
-        quote_identifier(database),
-        quote_identifier(name)
-    );
-    match sessions.query(conn, &statement).await {
-        Ok(_) => Ok(Probe::Readable),
-        Err(LogicalError::Server { code, message }) if DENIED.contains(&code) => Ok(Probe::Denied(
-            format!("{database}.{name} ({code}: {message})"),
-        )),
-        Err(LogicalError::Server { code, .. }) if MISSING.contains(&code) => Ok(Probe::Missing),
-        Err(other) => Err(other),
+    let qualified = format!("{}.{}", quote_identifier(database), quote_identifier(name));
+    let mut statements = vec![format!("SELECT * FROM {qualified} WHERE 1 = 0")];
+    if kind == ObjectKind::View {
+        statements.push(format!("SHOW CREATE VIEW {qualified}"));
     }
+    for statement in statements {
+        match sessions.query(conn, &statement).await {
+            Ok(_) => {}
+            Err(LogicalError::Server { code, message }) if DENIED.contains(&code) => {
+                return Ok(Probe::Denied(format!(
+                    "{database}.{name} ({code}: {message})"
+                )));
+            }
+            Err(LogicalError::Server { code, .. }) if MISSING.contains(&code) => {
+                return Ok(Probe::Missing);
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    Ok(Probe::Readable)
 }
 
 /// Said when the user has roles: their grants do not count.

@@ -54,7 +54,7 @@ fn invalid(result: Result<impl std::fmt::Debug, LogicalError>) -> String {
 /// Databases `acl_shop` (orders, customers, secrets, a view) and `acl_crm` (a), and users: `acl_partial`
 /// with SELECT on two tables of acl_shop, `acl_wide` with INSERT on all of acl_shop but SELECT on orders
 /// only, `acl_db` with SELECT and SHOW VIEW on acl_shop.*, `acl_role` with them on acl_crm.* through a
-/// role only.
+/// role only, `acl_noview` with SELECT on acl_shop.* but not SHOW VIEW.
 async fn privileges(server: &seekdb::Seekdb) {
     let mut statements: Vec<String> = [
         "DROP DATABASE IF EXISTS acl_shop",
@@ -72,7 +72,13 @@ async fn privileges(server: &seekdb::Seekdb) {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    for user in ["acl_partial", "acl_wide", "acl_db", "acl_role"] {
+    for user in [
+        "acl_partial",
+        "acl_wide",
+        "acl_db",
+        "acl_role",
+        "acl_noview",
+    ] {
         statements.push(format!("DROP USER IF EXISTS {user}"));
         statements.push(format!("CREATE USER {user} IDENTIFIED BY 'pw'"));
     }
@@ -83,6 +89,7 @@ async fn privileges(server: &seekdb::Seekdb) {
             "GRANT INSERT ON acl_shop.* TO acl_wide",
             "GRANT SELECT ON acl_shop.orders TO acl_wide",
             "GRANT SELECT, SHOW VIEW ON acl_shop.* TO acl_db",
+            "GRANT SELECT ON acl_shop.* TO acl_noview",
             "DROP ROLE IF EXISTS acl_reader",
             "CREATE ROLE acl_reader",
             "GRANT SELECT, SHOW VIEW ON acl_crm.* TO acl_reader",
@@ -161,6 +168,19 @@ async fn a_dump_never_leaves_out_a_table_its_user_cannot_read() {
     assert!(
         message.contains("a dump of every database needs SELECT on *.*")
             && message.contains("(acl_shop)"),
+        "{message}"
+    );
+    // A view's definition needs SHOW VIEW too.
+    let message = denied(
+        dump_at(
+            &dump_as(server, "acl_noview", &["acl_shop"], &[]),
+            &storage,
+            "d8",
+        )
+        .await,
+    );
+    assert!(
+        message.contains("acl_shop.v (1142") && !message.contains("needs SELECT"),
         "{message}"
     );
     // SELECT on the database proves the list whole.
