@@ -1,8 +1,10 @@
 //! A RecoveryTask with `source.logical`: loads a logical dump — a Completed logical BackupTask's, or one named
 //! by destination and path (the operator's dump directory, or a `mysqldump` / `seekdb-dump` script) — into
 //! the existing tenant `target.tenant` through one of its users, in the background of this process
-//! ([`crate::logical::load`], [`crate::logical::import`]). A target that already holds what the dump creates
-//! is refused (Failed, naming the objects). `cancel: true` stops the load, leaving what it loaded; `retry`
+//! ([`crate::logical::load`], [`crate::logical::import`]). A rename the dump does not fit (onto a system
+//! database, two databases onto one, a key the dump lacks) ends it Failed, Stalled `InvalidInput`, before
+//! anything is written; a target that already holds what the dump creates is refused (Failed, naming the
+//! objects). `cancel: true` stops the load, leaving what it loaded; `retry`
 //! starts a new attempt, which needs the objects of the last one dropped first.
 
 use std::{sync::Arc, time::Duration};
