@@ -1,7 +1,7 @@
 //! Restoring a logical dump: refuse a rename the dump does not fit ([`super::names::restore_targets`]) and a
-//! target that already holds what the dump creates, create the databases
-//! and tables, load the chunks in parallel (each checked against its SHA-256 before a row is sent), create
-//! the views, then check every table's row count against the manifest.
+//! target that already holds what the dump creates, create the databases and tables, load the chunks in
+//! parallel (each checked against its SHA-256 before a row is sent), create the views, then check every
+//! table's row count against the manifest.
 
 use std::{collections::BTreeMap, io::Read};
 
