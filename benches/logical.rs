@@ -61,6 +61,7 @@ fn main() {
         tables: Vec::new(),
         parallel: PARALLEL,
         chunk_rows: 50_000,
+        owner: None,
     };
     let started = Instant::now();
     let report = runtime

@@ -4,9 +4,13 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::collections::BTreeMap;
 
-use kube::KubeSchema;
+use kube::{
+    KubeSchema,
+    core::{Message, Rule},
+};
 
 use super::common::StorageDestination;
+use crate::logical::SYSTEM_DATABASES;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -126,10 +130,46 @@ pub struct LogicalRecoveryTarget {
     )]
     pub credentials_secret: String,
     /// Databases restored under another name: the dump's name to the target's (the operator's dumps only).
+    /// Each key must name a database of the dump; no two databases may land on one name, and none on a
+    /// system database (names compare without case, as OceanBase's default `lower_case_table_names` does).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend(
+        "maxProperties" = 128,
+        "additionalProperties" = {"type": "string", "minLength": 1, "maxLength": 128}
+    ))]
+    #[x_kube(validation = rename_system_rule(), validation = rename_distinct_rule())]
     pub rename_databases: BTreeMap<String, String>,
     /// Sessions loading at once.
     #[serde(default = "default_parallel")]
     #[schemars(range(min = 1, max = 16))]
     pub parallel: i32,
+}
+
+/// Rule on `renameDatabases`: no key or value is one of the server's own databases (a dump never holds
+/// one, and a restore never writes into one).
+fn rename_system_rule() -> Rule {
+    let list = SYSTEM_DATABASES
+        .iter()
+        .map(|d| format!("'{d}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Rule::new(format!(
+        "self.all(k, !(k.lowerAscii() in [{list}]) && !(self[k].lowerAscii() in [{list}]))"
+    ))
+    .message(Message::Message(format!(
+        "renameDatabases must not name a system database ({}): a dump holds none, and a restore never \
+         writes into one",
+        SYSTEM_DATABASES.join(", ")
+    )))
+}
+
+/// Rule on `renameDatabases`: no two databases are renamed onto one name (compared case-insensitively).
+fn rename_distinct_rule() -> Rule {
+    Rule::new(
+        "self.all(k, self.filter(j, self[j].lowerAscii() == self[k].lowerAscii()).size() == 1)",
+    )
+    .message(
+        "renameDatabases renames two databases onto one name (names compare case-insensitively); \
+         give each its own",
+    )
 }

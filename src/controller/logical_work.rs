@@ -12,7 +12,7 @@ use crate::{
         reason::Reason,
     },
     logical::{
-        Progress,
+        Progress, Refusal,
         jobs::{Finished, JobState, RETRY_TRANSIENT_AFTER},
     },
 };
@@ -38,6 +38,11 @@ pub enum Standing<'a> {
     },
     /// Its user cannot log in or lacks a privilege: the user's Secret or grants must change.
     AccessDenied(&'a str),
+    /// Refused before it wrote anything, for `reason`: it ends, and only a new task helps.
+    Refused {
+        reason: Reason,
+        message: &'a str,
+    },
     /// Failed for good.
     Failed(Failure),
 }
@@ -56,6 +61,21 @@ pub fn standing(state: &JobState) -> Standing<'_> {
         } => Standing::Interrupted {
             message,
             database: *unreachable_database,
+        },
+        JobState::Failed {
+            message,
+            refusal: Some(refusal),
+            ..
+        } => match refusal {
+            Refusal::AccessDenied => Standing::AccessDenied(message),
+            Refusal::Invalid => Standing::Refused {
+                reason: Reason::InvalidInput,
+                message,
+            },
+            Refusal::Owned => Standing::Refused {
+                reason: Reason::DumpDirectoryOwned,
+                message,
+            },
         },
         JobState::Failed {
             message,
@@ -119,6 +139,14 @@ pub fn access_denied(needs: &str, message: &str, secret: &str) -> Health {
     Health::Stalled {
         reason: Reason::LogicalAccessDenied,
         message: format!("{needs}: {message}; fix Secret {secret} or the user's grants"),
+    }
+}
+
+/// The health of work refused before it wrote anything (`nothing`: what was left untouched).
+pub fn refused(reason: Reason, message: &str, nothing: &str) -> Health {
+    Health::Stalled {
+        reason,
+        message: format!("{message}; {nothing}"),
     }
 }
 

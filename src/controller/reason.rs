@@ -96,6 +96,8 @@ pub enum Reason {
     LogicalAccessDenied,
     /// The logical dump a RecoveryTask names is not there (no such BackupTask, not of method Logical, or ended without completing); fix `source.logical`.
     DumpNotFound,
+    /// The logical dump's directory holds another owner's dump (the message names it); nothing was written. Create the BackupTask again: a new task writes a directory of its own.
+    DumpDirectoryOwned,
     /// A destination URI carries credentials; move them to the Secret named by `credentialsSecret`.
     CredentialsInUri,
     /// The BackupStrategy the object names does not exist; create it or fix the reference.

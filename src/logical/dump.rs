@@ -13,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 use crate::{oceanbase::ConnectionInfo, storage::copy::hex};
 
 use super::{
-    LogicalError, Progress, is_system_database,
+    LogicalError, Progress,
     layout::{
-        ChunkDone, ChunkPlan, ColumnPlan, DatabasePlan, FORMAT_VERSION, Manifest, ObjectKind,
-        ObjectManifest, ObjectPlan, Plan, SnapshotPoint, chunk_done_path, chunk_path,
+        ChunkDone, ChunkPlan, ColumnPlan, DatabasePlan, DumpOwner, FORMAT_VERSION, Manifest,
+        ObjectKind, ObjectManifest, ObjectPlan, Plan, SnapshotPoint, chunk_done_path, chunk_path,
         database_schema_path, load_order, load_order_path, manifest_path, object_schema_path,
         plan_path,
     },
@@ -44,6 +44,9 @@ pub struct DumpRequest {
     pub parallel: usize,
     /// Rows per chunk of a table with an integer primary key.
     pub chunk_rows: u64,
+    /// Whose dump it is, recorded in its plan and manifest: a dump never writes into a directory that
+    /// records another owner. `None`: a dump taken without a task (tests, tools).
+    pub owner: Option<DumpOwner>,
 }
 
 /// A finished dump.
@@ -66,6 +69,7 @@ pub async fn dump(
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<DumpReport, LogicalError> {
     let dir = dir.trim_matches('/');
+    claim(storage, dir, request.owner.as_ref()).await?;
     if let Some(manifest) = read_record::<Manifest>(storage, &manifest_path(dir)).await? {
         let chunks = manifest.objects.iter().map(|o| o.chunks.len()).sum();
         return Ok(DumpReport {
@@ -175,6 +179,33 @@ async fn run(
     })
 }
 
+/// Refuses a directory whose plan or manifest records an owner other than `owner`: another task's dump is
+/// never resumed, reported as this one's, overwritten or deleted. A dump of an earlier version (no owner
+/// recorded) or a dump taken without an owner is not refused.
+pub async fn claim(
+    storage: &Operator,
+    dir: &str,
+    owner: Option<&DumpOwner>,
+) -> Result<(), LogicalError> {
+    let Some(owner) = owner else {
+        return Ok(());
+    };
+    let dir = dir.trim_matches('/');
+    let recorded = match read_record::<Manifest>(storage, &manifest_path(dir)).await? {
+        Some(manifest) => manifest.owner,
+        None => read_record::<Plan>(storage, &plan_path(dir))
+            .await?
+            .and_then(|plan| plan.owner),
+    };
+    match recorded {
+        Some(other) if !other.same(owner) => Err(LogicalError::Owned(format!(
+            "the dump's directory {dir} holds the dump of {other}; it is neither resumed, \
+             overwritten nor deleted by {owner}"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Reads the schema, takes the snapshot and splits every table into chunks.
 async fn make_plan(sessions: &Sessions, request: &DumpRequest) -> Result<Plan, LogicalError> {
     let mut conn = sessions.conn().await?;
@@ -183,7 +214,7 @@ async fn make_plan(sessions: &Sessions, request: &DumpRequest) -> Result<Plan, L
         .await?
         .pop()
         .unwrap_or_default();
-    let selected = select_objects(sessions, &mut conn, request).await?;
+    let selected = super::select::select(sessions, &mut conn, request).await?;
     let mut databases = Vec::new();
     for name in selected.keys() {
         let row = sessions
@@ -232,6 +263,7 @@ async fn make_plan(sessions: &Sessions, request: &DumpRequest) -> Result<Plan, L
         snapshot,
         server_version,
         started_at: Some(crate::clock::now().to_string()),
+        owner: request.owner.clone(),
         databases,
         objects,
     })
@@ -242,88 +274,6 @@ fn scn_time(scn: u64) -> String {
     jiff::Timestamp::from_nanosecond(i128::from(scn))
         .map(|t| t.to_string())
         .unwrap_or_default()
-}
-
-type Selection = std::collections::BTreeMap<String, Vec<(String, ObjectKind)>>;
-
-/// The databases and their tables and views the request names, each checked to exist.
-async fn select_objects(
-    sessions: &Sessions,
-    conn: &mut Conn,
-    request: &DumpRequest,
-) -> Result<Selection, LogicalError> {
-    let existing: Vec<String> = sessions
-        .rows(
-            conn,
-            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA",
-            (),
-        )
-        .await?;
-    let mut wanted: Vec<String> = request.databases.clone();
-    let tables: Vec<(String, String)> = request
-        .tables
-        .iter()
-        .map(|t| {
-            t.split_once('.')
-                .map(|(d, n)| (d.to_string(), n.to_string()))
-                .ok_or_else(|| {
-                    LogicalError::Refused(format!("table {t:?} must be named as database.table"))
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    wanted.extend(tables.iter().map(|(d, _)| d.clone()));
-    if wanted.is_empty() {
-        wanted = existing
-            .iter()
-            .filter(|d| !is_system_database(d))
-            .cloned()
-            .collect();
-    }
-    let mut selection = Selection::new();
-    for database in wanted {
-        if is_system_database(&database) {
-            return Err(LogicalError::Refused(format!(
-                "{database} is a system database; it is never dumped"
-            )));
-        }
-        if !existing.contains(&database) {
-            return Err(LogicalError::Refused(format!(
-                "database {database} does not exist"
-            )));
-        }
-        let listed: Vec<(String, String)> = sessions
-            .rows(
-                conn,
-                "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? ORDER BY TABLE_NAME",
-                (database.clone(),),
-            )
-            .await?;
-        let objects = listed.into_iter().map(|(name, kind)| {
-            let kind = if kind.eq_ignore_ascii_case("VIEW") {
-                ObjectKind::View
-            } else {
-                ObjectKind::Table
-            };
-            (name, kind)
-        });
-        let only: Vec<&String> = tables
-            .iter()
-            .filter(|(d, _)| *d == database)
-            .map(|(_, n)| n)
-            .collect();
-        let objects: Vec<(String, ObjectKind)> = objects
-            .filter(|(name, _)| only.is_empty() || only.contains(&name))
-            .collect();
-        for name in &only {
-            if !objects.iter().any(|(n, _)| n == *name) {
-                return Err(LogicalError::Refused(format!(
-                    "table {database}.{name} does not exist"
-                )));
-            }
-        }
-        selection.entry(database).or_default().extend(objects);
-    }
-    Ok(selection)
 }
 
 /// A table's or view's definition, stored columns and chunk key.
@@ -733,6 +683,7 @@ fn manifest(
         snapshot: plan.snapshot.clone(),
         server_version: plan.server_version.clone(),
         started_at: plan.started_at.clone(),
+        owner: plan.owner.clone(),
         databases: plan.databases.iter().map(|d| d.name.clone()).collect(),
         rows: sum(|c| c.rows),
         bytes: sum(|c| c.bytes),

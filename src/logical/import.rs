@@ -26,8 +26,9 @@ pub async fn import(
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<LoadReport, LogicalError> {
     if !request.rename.is_empty() {
-        return Err(LogicalError::Refused(
-            "databases can be renamed when restoring the operator's own dumps, not a SQL script"
+        return Err(LogicalError::Invalid(
+            "databases can be renamed when restoring the operator's own dumps, not a SQL script; \
+             remove target.logical.renameDatabases"
                 .into(),
         ));
     }
@@ -36,8 +37,12 @@ pub async fn import(
     let mut script = Script::open(storage, path).await?;
     while let Some(statement) = script.next().await? {
         if let Some(name) = used_database(&statement) {
+            refuse_system(&name)?;
             database = Some(name);
         } else if let Some((db, name, view)) = created_object(&statement) {
+            if let Some(db) = &db {
+                refuse_system(db)?;
+            }
             match db.or_else(|| database.clone()) {
                 Some(db) => created.push((db, name, view)),
                 None => {
@@ -206,6 +211,18 @@ impl Script {
 }
 
 /// The database a `USE` statement names.
+/// Refuses a script that uses one of the server's own databases (a `mysqldump --all-databases` file holds
+/// `mysql`): a restore never writes into them.
+fn refuse_system(database: &str) -> Result<(), LogicalError> {
+    if super::is_system_database(database) {
+        return Err(LogicalError::Invalid(format!(
+            "the script writes into the system database {database}; a restore never does: remove that \
+             database from the script"
+        )));
+    }
+    Ok(())
+}
+
 fn used_database(statement: &str) -> Option<String> {
     let rest = strip_keyword(statement, "USE")?;
     let (name, _) = identifier(rest)?;
@@ -307,5 +324,79 @@ mod tests {
         assert_eq!(created_object("INSERT INTO t VALUES (1)"), None);
         assert_eq!(used_database("USE `crm db`"), Some("crm db".into()));
         assert_eq!(used_database("USER_DEFINED()"), None);
+    }
+
+    /// A request whose database refuses connections: a refusal must come before any connection.
+    fn unreachable_request(rename: &[(&str, &str)]) -> LoadRequest {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = closed.local_addr().expect("address").port();
+        drop(closed);
+        LoadRequest {
+            connection: crate::oceanbase::ConnectionInfo {
+                host: "127.0.0.1".into(),
+                port,
+                user: "loader".into(),
+                password: "secret".into(),
+                ca_cert: None,
+            },
+            rename: rename
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            parallel: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_script_into_a_system_database_or_with_renames_is_refused_before_anything_runs() {
+        let root = std::env::temp_dir().join(format!("import-test-{}", std::process::id()));
+        let storage = Operator::new(opendal::services::Fs::default().root(&root.to_string_lossy()))
+            .expect("fs");
+        let scripts = [
+            (
+                "all.sql",
+                "CREATE DATABASE shop;\nUSE `MySQL`;\nCREATE TABLE t (id INT);\n",
+            ),
+            ("qualified.sql", "CREATE TABLE oceanbase.t (id INT);\n"),
+            (
+                "plain.sql",
+                "CREATE DATABASE shop;\nUSE shop;\nCREATE TABLE t (id INT);\n",
+            ),
+        ];
+        for (path, text) in scripts {
+            storage.write(path, text).await.expect("script");
+        }
+        let cancel = CancellationToken::new();
+        for (path, database) in [("all.sql", "MySQL"), ("qualified.sql", "oceanbase")] {
+            let refused = import(&unreachable_request(&[]), &storage, path, &cancel, &|_| {})
+                .await
+                .expect_err("refused");
+            assert!(
+                matches!(&refused, LogicalError::Invalid(m) if m.contains(&format!("system database {database}"))),
+                "{path}: {refused}"
+            );
+        }
+        let refused = import(
+            &unreachable_request(&[("shop", "shop2")]),
+            &storage,
+            "plain.sql",
+            &cancel,
+            &|_| {},
+        )
+        .await
+        .expect_err("refused");
+        assert!(matches!(refused, LogicalError::Invalid(_)), "{refused}");
+        // The plain script gets as far as connecting.
+        let unreachable = import(
+            &unreachable_request(&[]),
+            &storage,
+            "plain.sql",
+            &cancel,
+            &|_| {},
+        )
+        .await
+        .expect_err("no database");
+        assert!(unreachable.is_transient(), "{unreachable}");
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

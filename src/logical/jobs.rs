@@ -1,8 +1,9 @@
 //! The logical dumps and restores this operator process runs in the background, each under its task's key.
 //! A reconcile asks for one and reads its state; it never waits for one. One that ends calls back with its
-//! key, so that its task is looked at again. One stopped by an outage is started again (a dump resumes from
-//! its plan) when asked for after [`RETRY_TRANSIENT_AFTER`]; one asked for with other settings (a Secret's
-//! new password) is started again at once; one that failed for good is not.
+//! key, so that its task is looked at again. One stopped by an outage, or a dump refused for a privilege
+//! its user lacks (a grant since may have lifted it), is started again (a dump resumes from its plan) when
+//! asked for after [`RETRY_TRANSIENT_AFTER`]; one asked for with other settings (a Secret's new password) is started
+//! again at once; one that failed for good is not.
 
 use std::{
     collections::HashMap,
@@ -15,7 +16,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    DumpReport, DumpRequest, LoadReport, LoadRequest, LogicalError, Progress, dump, import, load,
+    DumpReport, DumpRequest, LoadReport, LoadRequest, LogicalError, Progress, Refusal, dump,
+    import, load,
 };
 use crate::oceanbase::sql::AccessKeys;
 
@@ -64,7 +66,7 @@ pub enum Work {
 /// What finished work reports.
 #[derive(Clone, Debug)]
 pub enum Finished {
-    Dumped(DumpReport),
+    Dumped(Box<DumpReport>),
     Loaded(LoadReport),
 }
 
@@ -74,12 +76,14 @@ pub enum JobState {
     Running(Progress),
     Done(Finished),
     /// Stopped by an error; `transient` when the database or the storage was unreachable,
-    /// `unreachable_database` when it was the database.
+    /// `unreachable_database` when it was the database; `refusal` when it was refused before it wrote
+    /// anything.
     Failed {
         message: String,
         code: Option<u16>,
         transient: bool,
         unreachable_database: bool,
+        refusal: Option<Refusal>,
     },
     /// Stopped by [`Jobs::cancel`]; a dump's directory deleted (a restore leaves what it loaded).
     Canceled,
@@ -208,15 +212,13 @@ impl Jobs {
 }
 
 impl Job {
-    /// The failure that ended it, when that was an outage at least `after` ago (time to start again).
+    /// The failure that ended it, when that was an outage — or a refusal for access, which a grant made
+    /// since may have lifted — at least `after` ago (time to start again).
     fn outage_over(&self, after: Duration) -> Option<JobState> {
         match &*lock(&self.outcome) {
-            Some((
-                failed @ JobState::Failed {
-                    transient: true, ..
-                },
-                at,
-            )) if at.elapsed() >= after => Some(failed.clone()),
+            Some((failed, at)) if worth_retrying(&self.work, failed) && at.elapsed() >= after => {
+                Some(failed.clone())
+            }
             _ => None,
         }
     }
@@ -245,7 +247,13 @@ async fn run(
         Err(error) => return failed(&LogicalError::Storage(error)),
     };
     if cancel.is_cancelled() {
-        // Canceled before it began (in this process): only what an earlier process wrote is to delete.
+        // Canceled before it began (in this process): only what an earlier process wrote is to delete —
+        // never another owner's dump.
+        if let Err(error) =
+            super::dump::claim(&storage, &job.directory, job.request.owner.as_ref()).await
+        {
+            return failed(&error);
+        }
         return match remove(&storage, &job.directory).await {
             Ok(()) => JobState::Canceled,
             Err(error) => failed(&error),
@@ -253,7 +261,7 @@ async fn run(
     }
     let report = |p: &Progress| *lock(progress) = p.clone();
     match dump(&job.request, &storage, &job.directory, cancel, &report).await {
-        Ok(report) => JobState::Done(Finished::Dumped(report)),
+        Ok(report) => JobState::Done(Finished::Dumped(Box::new(report))),
         Err(LogicalError::Canceled) => match remove(&storage, &job.directory).await {
             Ok(()) => JobState::Canceled,
             Err(error) => failed(&error),
@@ -296,12 +304,30 @@ async fn remove(storage: &Operator, directory: &str) -> Result<(), LogicalError>
         .map_err(|e| LogicalError::storage(&e))
 }
 
+/// Whether `work` that ended in `state` is started again after a while: after an outage, or — a dump, which
+/// resumes from its plan — after a refusal for a privilege its user lacks (a grant since may have lifted
+/// it; a failed login waits for a new Secret). A load refused half-way is not: its next attempt would find
+/// what it loaded.
+fn worth_retrying(work: &Work, state: &JobState) -> bool {
+    match state {
+        JobState::Failed {
+            transient: true, ..
+        } => true,
+        JobState::Failed {
+            refusal: Some(Refusal::AccessDenied),
+            ..
+        } => matches!(work, Work::Dump(_)),
+        _ => false,
+    }
+}
+
 fn failed(error: &LogicalError) -> JobState {
     JobState::Failed {
         message: error.to_string(),
         code: error.code(),
         transient: error.is_transient(),
         unreachable_database: matches!(error, LogicalError::Unreachable(_)),
+        refusal: error.refusal(),
     }
 }
 
@@ -330,6 +356,7 @@ mod tests {
                 tables: vec![],
                 parallel: 1,
                 chunk_rows: 10,
+                owner: None,
             },
             destination: format!("file://{}", root.display()),
             keys: None,
@@ -351,6 +378,52 @@ mod tests {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    #[test]
+    fn outages_and_a_dumps_missing_privileges_are_retried_and_nothing_else() {
+        let dump = unreachable_dump();
+        let server = |code| {
+            failed(&LogicalError::Server {
+                code,
+                message: "denied".into(),
+            })
+        };
+        let down = failed(&LogicalError::Unreachable("down".into()));
+        assert!(worth_retrying(&dump, &down));
+        let unreadable = failed(&LogicalError::AccessDenied("shop.secrets".into()));
+        assert!(worth_retrying(&dump, &unreadable));
+        assert!(worth_retrying(&dump, &server(1142)), "a grant fixes it");
+        assert!(
+            !worth_retrying(&dump, &server(1045)),
+            "a login waits for a new Secret"
+        );
+        assert!(!worth_retrying(&dump, &server(1064)));
+        for refused in [
+            LogicalError::Invalid("x".into()),
+            LogicalError::Owned("y".into()),
+        ] {
+            assert!(!worth_retrying(&dump, &failed(&refused)), "{refused}");
+        }
+        let Work::Dump(job) = &dump else {
+            panic!("a dump")
+        };
+        let load = Work::Load(LoadJob {
+            request: LoadRequest {
+                connection: job.request.connection.clone(),
+                rename: Default::default(),
+                parallel: 1,
+            },
+            source: job.destination.clone(),
+            keys: None,
+            path: "logical/d".into(),
+            file_root: None,
+        });
+        assert!(worth_retrying(&load, &down));
+        assert!(
+            !worth_retrying(&load, &server(1142)),
+            "a load denied half-way would find what it loaded"
+        );
     }
 
     #[tokio::test]

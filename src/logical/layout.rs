@@ -163,6 +163,38 @@ pub struct SnapshotPoint {
     pub time: String,
 }
 
+/// Who a dump belongs to: the BackupTask that writes it. A dump never writes into (or, canceled, deletes) a
+/// directory whose plan or manifest names another owner.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DumpOwner {
+    pub namespace: String,
+    /// The BackupTask's name and uid: the uid tells a task from one made again under its name, or from one
+    /// of the same name in another Kubernetes cluster.
+    pub task: String,
+    pub uid: String,
+    /// The cluster (as the task names it) and tenant dumped.
+    pub cluster: String,
+    pub tenant: String,
+}
+
+impl DumpOwner {
+    /// Whether `other` is the same owner.
+    pub fn same(&self, other: &DumpOwner) -> bool {
+        self.uid == other.uid
+    }
+}
+
+impl std::fmt::Display for DumpOwner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "BackupTask {}/{} (uid {}), tenant {} of cluster {}",
+            self.namespace, self.task, self.uid, self.tenant, self.cluster
+        )
+    }
+}
+
 /// Everything a dump will write, fixed before any data is read; a dump that restarts reads it back and
 /// writes only the chunks that are not done.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +208,9 @@ pub struct Plan {
     /// on. Absent in dumps of earlier versions: retention then counts from the snapshot's time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// Whose dump it is (absent in dumps of earlier versions and in dumps taken without a task).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<DumpOwner>,
     pub databases: Vec<DatabasePlan>,
     pub objects: Vec<ObjectPlan>,
 }
@@ -224,6 +259,9 @@ pub struct Manifest {
     /// The plan's `startedAt`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// The plan's `owner`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<DumpOwner>,
     pub databases: Vec<String>,
     pub objects: Vec<ObjectManifest>,
     pub rows: u64,

@@ -1,6 +1,7 @@
-//! Restoring a logical dump: refuse a target that already holds what the dump creates, create the databases
-//! and tables, load the chunks in parallel (each checked against its SHA-256 before a row is sent), create
-//! the views, then check every table's row count against the manifest.
+//! Restoring a logical dump: refuse a rename the dump does not fit ([`super::names::restore_targets`]) and a
+//! target that already holds what the dump creates, create the databases and tables, load the chunks in
+//! parallel (each checked against its SHA-256 before a row is sent), create the views, then check every
+//! table's row count against the manifest.
 
 use std::{collections::BTreeMap, io::Read};
 
@@ -17,6 +18,7 @@ use super::{
     LogicalError, Progress,
     dump::read_json,
     layout::{Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path, plan_path},
+    names::restore_targets,
     render::quote_identifier,
     session::Sessions,
 };
@@ -82,14 +84,17 @@ async fn run(
     cancel: &CancellationToken,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<LoadReport, LogicalError> {
+    let mut conn = sessions.conn().await?;
+    // Where every database lands is checked before anything is written.
+    let case = sessions.name_case(&mut conn).await?;
+    let databases: Vec<String> = plan.databases.iter().map(|d| d.name.clone()).collect();
+    let targets = restore_targets(&databases, &request.rename, case)?;
     let target = |database: &str| {
-        request
-            .rename
+        targets
             .get(database)
             .cloned()
             .unwrap_or_else(|| database.to_string())
     };
-    let mut conn = sessions.conn().await?;
     refuse_existing(sessions, &mut conn, plan, &target).await?;
     // Tables are created in name order: one whose foreign key names a later one must not be refused.
     sessions

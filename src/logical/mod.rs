@@ -11,12 +11,15 @@
 //! - **Portable.** Plain SQL, gzip, one statement per line ([`layout`]).
 
 pub mod dump;
+mod grants;
 pub mod import;
 pub mod jobs;
 pub mod layout;
 pub mod load;
+pub mod names;
 pub mod render;
 pub mod retention;
+mod select;
 mod session;
 pub mod statements;
 
@@ -61,6 +64,17 @@ pub enum LogicalError {
     /// A dump's files are not what the format says.
     #[error("{0}")]
     Format(String),
+    /// The user cannot read everything the dump covers (the message names what and why): refused before
+    /// anything was written; a grant (or a narrower request) fixes it.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// The request does not fit what it works on (a rename onto a system database or onto another
+    /// database, or of a database the dump does not hold): refused before anything was written.
+    #[error("{0}")]
+    Invalid(String),
+    /// The dump's directory holds another owner's dump: refused before anything was written.
+    #[error("{0}")]
+    Owned(String),
     /// The dump or restore was canceled.
     #[error("canceled")]
     Canceled,
@@ -73,6 +87,20 @@ impl LogicalError {
             LogicalError::Unreachable(_) => true,
             LogicalError::Storage(e) => e.is_transient(),
             _ => false,
+        }
+    }
+
+    /// Why the work was refused, when it was: for its user's privileges (the engine's answer, or the
+    /// dump's own check), or — before anything was written — for a request that does not fit.
+    pub fn refusal(&self) -> Option<Refusal> {
+        match self {
+            LogicalError::AccessDenied(_) => Some(Refusal::AccessDenied),
+            LogicalError::Server { code, .. } if PRIVILEGE_DENIED.contains(code) => {
+                Some(Refusal::AccessDenied)
+            }
+            LogicalError::Invalid(_) => Some(Refusal::Invalid),
+            LogicalError::Owned(_) => Some(Refusal::Owned),
+            _ => None,
         }
     }
 
@@ -101,6 +129,20 @@ impl LogicalError {
     pub(crate) fn storage(error: &opendal::Error) -> Self {
         LogicalError::Storage(StorageError::io(error))
     }
+}
+
+/// MySQL's numbers for a privilege the user lacks (not a failed login), which OceanBase answers with.
+const PRIVILEGE_DENIED: [u16; 4] = [1044, 1142, 1143, 1227];
+
+/// Why a dump or restore was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Its user lacks a privilege for what it covers: a grant fixes it, and the work is tried again.
+    AccessDenied,
+    /// The request does not fit (nothing was written): only another request helps.
+    Invalid,
+    /// Its directory holds another owner's dump (nothing was written).
+    Owned,
 }
 
 /// Progress of a dump or a restore, reported as chunks finish.

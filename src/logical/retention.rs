@@ -2,12 +2,14 @@
 //! its manifest, and which of them have outlived the recovery window. A dump without a manifest is being
 //! written, or was cut off and will be resumed — or its task ended without finishing it (Failed) or is gone,
 //! and nothing will ever finish it: such an abandoned dump is deleted once no task writes it and nothing
-//! in it has been written for an hour, so that failed dumps do not pile up on the destination.
+//! in it has been written for an hour, so that failed dumps do not pile up on the destination. A strategy
+//! keeps only its own cluster's and namespace's dumps of the tenant: a dump whose plan or manifest records
+//! another owner (two clusters sharing a destination) is never expired, deleted or counted.
 
 use jiff::{SignedDuration, Timestamp};
 use opendal::{ErrorKind, Operator};
 
-use super::layout::Manifest;
+use super::layout::{DumpOwner, Manifest};
 use crate::{
     api::{BackupStrategy, common::parse_duration},
     storage::StorageError,
@@ -42,16 +44,39 @@ pub struct Dumps {
     pub finished: Vec<KeptDump>,
     /// Directories without a manifest.
     pub unfinished: Vec<UnfinishedDump>,
+    /// Finished dumps of another owner (the [`Keeper`] does not keep them), left alone.
+    pub foreign: Vec<String>,
+}
+
+/// Whose dumps a strategy keeps in a tenant's directory: those of its namespace, cluster (as its tasks name
+/// it) and tenant. A dump that records no owner (of an earlier version) is kept too.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Keeper {
+    pub namespace: String,
+    pub cluster: String,
+    pub tenant: String,
+}
+
+impl Keeper {
+    /// Whether a dump recorded as `owner`'s is this keeper's to expire, delete and count.
+    pub fn keeps(&self, owner: Option<&DumpOwner>) -> bool {
+        owner.is_none_or(|o| {
+            o.namespace == self.namespace
+                && o.cluster == self.cluster
+                && o.tenant.eq_ignore_ascii_case(&self.tenant)
+        })
+    }
 }
 
 /// Every finished dump under `storage`'s [`DUMPS_DIRECTORY`], oldest first.
 pub async fn finished_dumps(storage: &Operator) -> Result<Vec<KeptDump>, StorageError> {
-    Ok(dumps(storage).await?.finished)
+    Ok(dumps(storage, None).await?.finished)
 }
 
-/// Every dump directory under `storage`'s [`DUMPS_DIRECTORY`]. A manifest that does not parse is not a
-/// finished dump of this format, and its directory is in neither list: it is left alone.
-pub async fn dumps(storage: &Operator) -> Result<Dumps, StorageError> {
+/// Every dump directory under `storage`'s [`DUMPS_DIRECTORY`] (finished ones of an owner `keeper` does not
+/// keep listed apart). A manifest that does not parse is not a finished dump of this format, and its
+/// directory is in no list: it is left alone.
+pub async fn dumps(storage: &Operator, keeper: Option<&Keeper>) -> Result<Dumps, StorageError> {
     let entries = match storage.list(DUMPS_DIRECTORY).await {
         Ok(entries) => entries,
         Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Dumps::default()),
@@ -59,6 +84,7 @@ pub async fn dumps(storage: &Operator) -> Result<Dumps, StorageError> {
     };
     let mut dumps = Vec::new();
     let mut unfinished = Vec::new();
+    let mut foreign = Vec::new();
     for entry in entries {
         let directory = entry.path().trim_end_matches('/');
         if !entry.metadata().is_dir() || directory == DUMPS_DIRECTORY.trim_end_matches('/') {
@@ -77,6 +103,10 @@ pub async fn dumps(storage: &Operator) -> Result<Dumps, StorageError> {
         let Ok(manifest) = serde_json::from_slice::<Manifest>(&manifest) else {
             continue;
         };
+        if keeper.is_some_and(|k| !k.keeps(manifest.owner.as_ref())) {
+            foreign.push(directory.to_string());
+            continue;
+        }
         let Ok(snapshot_at) = manifest.snapshot.time.parse::<Timestamp>() else {
             continue;
         };
@@ -96,7 +126,24 @@ pub async fn dumps(storage: &Operator) -> Result<Dumps, StorageError> {
     Ok(Dumps {
         finished: dumps,
         unfinished,
+        foreign,
     })
+}
+
+/// The owner an unfinished dump's plan records (`None`: no plan, one that does not parse, or one of an
+/// earlier version).
+pub async fn plan_owner(
+    storage: &Operator,
+    directory: &str,
+) -> Result<Option<DumpOwner>, StorageError> {
+    let bytes = match storage.read(&super::layout::plan_path(directory)).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io(&e)),
+    };
+    Ok(serde_json::from_slice::<super::layout::Plan>(&bytes)
+        .ok()
+        .and_then(|plan| plan.owner))
 }
 
 /// When the dump in `directory` began by the operator's clock, from its plan (`None`: no plan, or one that
@@ -258,6 +305,27 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_strategy_keeps_only_its_own_clusters_and_namespaces_dumps_of_the_tenant() {
+        let keeper = Keeper {
+            namespace: "prod".into(),
+            cluster: "ob".into(),
+            tenant: "tenant1".into(),
+        };
+        let owner = |namespace: &str, cluster: &str, tenant: &str| DumpOwner {
+            namespace: namespace.into(),
+            task: "nightly".into(),
+            uid: "u".into(),
+            cluster: cluster.into(),
+            tenant: tenant.into(),
+        };
+        assert!(keeper.keeps(None), "a dump of an earlier version");
+        assert!(keeper.keeps(Some(&owner("prod", "ob", "TENANT1"))));
+        assert!(!keeper.keeps(Some(&owner("prod", "ob-staging", "tenant1"))));
+        assert!(!keeper.keeps(Some(&owner("staging", "ob", "tenant1"))));
+        assert!(!keeper.keeps(Some(&owner("prod", "ob", "tenant2"))));
+    }
+
     #[tokio::test]
     async fn only_finished_dumps_with_a_manifest_are_listed_oldest_first() {
         let root = std::env::temp_dir().join(format!("retention-test-{}", std::process::id()));
@@ -291,7 +359,7 @@ mod tests {
                     .expect("manifest");
             }
         }
-        let all = dumps(&storage).await.expect("listed");
+        let all = dumps(&storage, None).await.expect("listed");
         assert_eq!(
             all.unfinished,
             [UnfinishedDump {
@@ -323,6 +391,37 @@ mod tests {
                 .exists("logical/running-4/plan.json")
                 .await
                 .expect("exists")
+        );
+        // A dump another cluster's task wrote is listed apart for a keeper, and its plan names the owner.
+        let owner = DumpOwner {
+            namespace: "prod".into(),
+            task: "nightly".into(),
+            uid: "u".into(),
+            cluster: "ob-staging".into(),
+            tenant: "tenant1".into(),
+        };
+        let mut foreign: serde_json::Value =
+            serde_json::from_str(&manifest("2027-01-10T00:00:00Z")).expect("manifest");
+        foreign["owner"] = serde_json::to_value(&owner).expect("owner");
+        for file in ["plan.json", "manifest.json"] {
+            storage
+                .write(&format!("logical/staging-5/{file}"), foreign.to_string())
+                .await
+                .expect("foreign dump");
+        }
+        let keeper = Keeper {
+            namespace: "prod".into(),
+            cluster: "ob".into(),
+            tenant: "tenant1".into(),
+        };
+        let kept = super::dumps(&storage, Some(&keeper)).await.expect("listed");
+        assert_eq!(kept.foreign, ["logical/staging-5"]);
+        assert_eq!(kept.finished, left);
+        assert_eq!(
+            plan_owner(&storage, "logical/staging-5")
+                .await
+                .expect("read"),
+            Some(owner)
         );
         let _ = std::fs::remove_dir_all(&root);
     }

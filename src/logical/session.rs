@@ -12,7 +12,7 @@ use crate::{
     timing::CONNECT_TIMEOUT,
 };
 
-use super::LogicalError;
+use super::{LogicalError, names::NameCase};
 
 /// How long one statement (a chunk's read or one INSERT) may run: OceanBase's default is 10 s.
 const STATEMENT_TIMEOUT_US: u64 = 3_600_000_000;
@@ -81,6 +81,17 @@ impl Sessions {
             .await
             .map_err(|e| self.error(e))?;
         Ok(conn.affected_rows())
+    }
+
+    /// How the engine compares database and table names (`lower_case_table_names`).
+    pub(crate) async fn name_case(&self, conn: &mut Conn) -> Result<NameCase, LogicalError> {
+        let setting: Vec<i64> = self
+            .rows(conn, "SELECT @@lower_case_table_names", ())
+            .await?;
+        let setting = setting.first().copied().ok_or_else(|| {
+            LogicalError::Format("SELECT @@lower_case_table_names returned nothing".into())
+        })?;
+        Ok(NameCase::from_setting(setting))
     }
 
     pub(crate) async fn close(self) {

@@ -263,6 +263,44 @@ async fn restore_through_recovery_tasks(
         message.contains("already has") && message.contains("_rt.orders"),
         "{refused}"
     );
+    // A rename the dump does not fit (a key naming no database of it) is refused before anything is
+    // written: Failed, Stalled with InvalidInput naming the key, none of the targets created.
+    let mut misfit: serde_json::Map<String, Value> = workload
+        .databases()
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.to_string(), json!(format!("e2e_misfit_{i}"))))
+        .collect();
+    misfit.insert("nothere".into(), json!("e2e_misfit_x"));
+    world
+        .apply(logical_recovery(
+            "misfit",
+            json!({"backupTask": "dump"}),
+            &misfit,
+        ))
+        .await;
+    let refused = world.phase("RecoveryTask", "misfit", "Failed").await;
+    let stalled = refused["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Stalled" && c["status"] == "True")
+        .cloned()
+        .unwrap_or_default();
+    let message = stalled["message"].as_str().unwrap_or_default();
+    assert_eq!(stalled["reason"], "InvalidInput", "{refused}");
+    assert!(
+        message.contains("renameDatabases names nothere, which the dump does not hold")
+            && message.ends_with("nothing was written to tenant tenant1"),
+        "{refused}"
+    );
+    let created: Vec<String> = conn
+        .query(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'e2e_misfit%'",
+        )
+        .await
+        .expect("schemata");
+    assert_eq!(created, Vec::<String>::new(), "nothing was written");
     // A plain SQL script on the destination loads through the same kind of task.
     let script = share.join("backup/scripts/small.sql");
     std::fs::create_dir_all(script.parent().expect("parent")).expect("script directory");

@@ -4,8 +4,9 @@
 //! beyond the history limit are pruned; dumps that began more than the recovery window ago are deleted from
 //! the destination with a `DumpExpired` event — never a tenant's newest, even long after the last run; a
 //! failed dump's leftovers (no manifest, no task writing them) are deleted with a `DumpAbandoned` event, and
-//! no dump being written ever is; the overview shows the newest dump's data version and the bytes kept;
-//! and `kubectl obbackup restore` loads the newest dump into the tenant under new names.
+//! no dump being written ever is, nor another cluster's dump sharing the directory, however old; the
+//! overview shows the newest dump's data version and the bytes kept; and `kubectl obbackup restore` loads
+//! the newest dump into the tenant under new names.
 
 use std::{path::Path, time::Duration};
 
@@ -33,13 +34,52 @@ const SPEED: f64 = 1200.0;
 const PERIOD_HOURS: i64 = 4;
 const WINDOW_HOURS: i64 = 8;
 
-/// The finished dumps in a tenant's directory on the share, oldest first.
+/// Planted dumps of another cluster sharing the destination: never the strategy's.
+const STAGING: &str = "logical/staging-";
+
+/// The finished dumps in a tenant's directory on the share, oldest first (another cluster's left out).
 async fn dumps_on(dir: &Path) -> Vec<KeptDump> {
     std::fs::create_dir_all(dir).expect("the tenant's directory");
     let storage =
         opendal::Operator::new(opendal::services::Fs::default().root(&dir.to_string_lossy()))
             .expect("fs");
-    finished_dumps(&storage).await.expect("listed")
+    let mut dumps = finished_dumps(&storage).await.expect("listed");
+    dumps.retain(|d| !d.directory.starts_with(STAGING));
+    dumps
+}
+
+/// Another cluster's dumps of tenant1 in the shared directory, begun `begun` (a day before the first
+/// run): a finished one, and an unfinished one nothing was written to for a day. Both stay.
+fn plant_staging_dumps(
+    world: &World,
+    tenant_dir: &Path,
+    begun: Timestamp,
+) -> Vec<std::path::PathBuf> {
+    let owner = json!({"namespace": world.namespace, "task": "dumps-tenant1-full", "uid": "5ta61n6",
+                       "cluster": "engine-staging", "tenant": "tenant1"});
+    let record = json!({"formatVersion": 1, "snapshot": {"scn": 1, "time": begun.to_string()},
+                        "serverVersion": "4.3.5.3", "startedAt": begun.to_string(), "owner": owner,
+                        "databases": [], "objects": [], "rows": 0, "bytes": 0, "storedBytes": 7});
+    let wall_day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
+    let mut planted = Vec::new();
+    for (name, finished) in [("finished", true), ("unfinished", false)] {
+        let dir = tenant_dir.join(format!("{STAGING}{name}"));
+        std::fs::create_dir_all(&dir).expect("a staging dump");
+        let mut files = vec!["plan.json"];
+        if finished {
+            files.push("manifest.json");
+        }
+        for file in files {
+            std::fs::write(dir.join(file), record.to_string()).expect("record");
+            std::fs::File::options()
+                .write(true)
+                .open(dir.join(file))
+                .and_then(|f| f.set_modified(wall_day_ago))
+                .expect("a day old");
+        }
+        planted.push(dir);
+    }
+    planted
 }
 
 /// The events of the namespace with `reason` about objects whose name starts with `regarding`.
@@ -112,6 +152,7 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
     )
     .expect("plan");
     std::fs::write(abandoned.join("data/db/t/0.sql.gz"), b"partial").expect("chunk");
+    let staging = plant_staging_dumps(&world, &tenant_dir, day_ago);
     // A dump a task of another namespace is writing (written to just now): never touched.
     let elsewhere = tenant_dir.join("logical/elsewhere-0ddba11");
     std::fs::create_dir_all(&elsewhere).expect("the dump written elsewhere");
@@ -153,6 +194,13 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
         elsewhere.join("plan.json").exists(),
         "a dump written lately stays"
     );
+    for dir in &staging {
+        assert!(
+            dir.join("plan.json").exists(),
+            "another cluster's dump stays: {}",
+            dir.display()
+        );
+    }
     for event in &gone {
         let note = event.data["note"].as_str().unwrap_or_default();
         assert!(
@@ -266,6 +314,10 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
     .await;
     assert_eq!(status["phase"], "Paused", "{status}");
     assert_eq!(dumps_on(&tenant_dir).await, only, "the newest dump stays");
+    assert!(
+        staging[0].join("manifest.json").exists() && staging[1].join("plan.json").exists(),
+        "another cluster's dumps stay however old they get"
+    );
     assert_eq!(
         time(&status["lastDataBackupTime"]),
         time(&status["tenants"][0]["lastDataBackupTime"])

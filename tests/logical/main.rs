@@ -3,6 +3,7 @@
 //! without redoing finished chunks; a target that already holds the objects, a damaged chunk and wrong
 //! credentials are refused with errors that say so and never show the password.
 
+mod refusals;
 #[path = "../e2e/support/s3.rs"]
 #[allow(dead_code)]
 mod s3;
@@ -90,6 +91,7 @@ fn dump_request(server: &seekdb::Seekdb, databases: &[&str], chunk_rows: u64) ->
         tables: Vec::new(),
         parallel: 3,
         chunk_rows,
+        owner: None,
     }
 }
 

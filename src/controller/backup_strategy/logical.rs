@@ -120,7 +120,13 @@ async fn sweep(
             Ok(storage) => storage,
             Err(error) => return Ok(Err(error)),
         };
-    let (dumps, unfinished) = match retention::dumps(&storage).await {
+    // Another cluster's or namespace's dumps of the tenant (a destination they share) are left alone.
+    let keeper = retention::Keeper {
+        namespace: namespace.to_string(),
+        cluster: strategy.spec.cluster.name.clone(),
+        tenant: tenant.to_string(),
+    };
+    let (dumps, unfinished) = match retention::dumps(&storage, Some(&keeper)).await {
         Ok(all) => (all.finished, all.unfinished),
         Err(error) => return Ok(Err(error)),
     };
@@ -128,7 +134,7 @@ async fn sweep(
         ctx,
         strategy,
         &storage,
-        tenant,
+        &keeper,
         &destination.uri,
         &unfinished,
         written,
@@ -160,13 +166,13 @@ async fn sweep(
         .collect()))
 }
 
-/// Deletes the unfinished dumps of `tenant` that are abandoned ([`retention::abandoned`]; `written`: the
+/// Deletes the unfinished dumps `keeper` keeps that are abandoned ([`retention::abandoned`]; `written`: the
 /// directories being written), a Normal Event each.
 async fn delete_abandoned(
     ctx: &Context,
     strategy: &BackupStrategy,
     storage: &opendal::Operator,
-    tenant: &str,
+    keeper: &retention::Keeper,
     uri: &str,
     unfinished: &[retention::UnfinishedDump],
     written: &[String],
@@ -181,7 +187,13 @@ async fn delete_abandoned(
         .filter(|d| !retention::is_written(d, written))
     {
         let last = retention::last_written(storage, &dump.directory, quiet_since).await?;
-        if !retention::abandoned(dump, written, last, wall) {
+        if !retention::abandoned(dump, written, last, wall)
+            || !keeper.keeps(
+                retention::plan_owner(storage, &dump.directory)
+                    .await?
+                    .as_ref(),
+            )
+        {
             continue;
         }
         let begun = retention::plan_started_at(storage, &dump.directory)
@@ -191,9 +203,10 @@ async fn delete_abandoned(
             .map_or_else(|| "when unknown".into(), |at| api_time(at).0.to_string());
         retention::delete(storage, &dump.directory).await?;
         let note = format!(
-            "deleted tenant {tenant}'s unfinished dump {} (begun {begun}): no BackupTask writes it any \
+            "deleted tenant {}'s unfinished dump {} (begun {begun}): no BackupTask writes it any \
              more (its task failed or is gone) and nothing was written to it for an hour, so nothing \
              would ever finish it",
+            keeper.tenant,
             crate::storage::directory_in(uri, &dump.directory),
         );
         publish(

@@ -13,6 +13,7 @@ use super::decide;
 use crate::{
     api::{
         BackupTask, BackupTaskPhase, BackupTaskStatus,
+        common::Failure,
         logical::{LogicalBackupSpec, LogicalDumpStatus},
     },
     controller::{
@@ -27,6 +28,7 @@ use crate::{
     logical::{
         DumpRequest, Progress,
         jobs::{DumpJob, Finished, JobState, RETRY_TRANSIENT_AFTER, Work},
+        layout::DumpOwner,
     },
 };
 
@@ -84,8 +86,15 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
         return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
     };
     let directory = directory_of(&task);
+    let owner = DumpOwner {
+        namespace: namespace.clone(),
+        task: task.name_any(),
+        uid: task.metadata.uid.clone().unwrap_or_default(),
+        cluster: placement.cluster.name.clone(),
+        tenant: spec.tenant.clone(),
+    };
     let work = Work::Dump(DumpJob {
-        request: request(logical, connection),
+        request: request(logical, connection, owner),
         destination: destination.uri.clone(),
         keys,
         directory: directory.clone(),
@@ -137,8 +146,13 @@ pub fn directory_of(task: &BackupTask) -> String {
     format!("logical/{}-{short}", task.name_any())
 }
 
-fn request(spec: &LogicalBackupSpec, connection: crate::oceanbase::ConnectionInfo) -> DumpRequest {
+fn request(
+    spec: &LogicalBackupSpec,
+    connection: crate::oceanbase::ConnectionInfo,
+    owner: DumpOwner,
+) -> DumpRequest {
     DumpRequest {
+        owner: Some(owner),
         connection,
         databases: spec.databases.clone(),
         tables: spec.tables.clone(),
@@ -295,6 +309,19 @@ fn status_of(
                 Some(work::ACCESS_RETRY),
             )
         }
+        Standing::Refused { reason, message } => {
+            let refused = BackupTaskStatus {
+                phase: Some(BackupTaskPhase::Failed),
+                ended_at: Some(api_time(now)),
+                failure: Some(Failure {
+                    code: None,
+                    message: message.to_string(),
+                }),
+                ..base
+            };
+            let health = work::refused(reason, message, "nothing was written");
+            (refused, health, None)
+        }
         Standing::Failed(failure) => {
             let health = Health::Stalled {
                 reason: Reason::BackupFailed,
@@ -363,6 +390,7 @@ mod tests {
             code: None,
             transient: true,
             unreachable_database: true,
+            refusal: None,
         }
     }
 
@@ -391,6 +419,51 @@ mod tests {
         );
         assert_eq!(connecting.phase, Some(BackupTaskPhase::Pending));
         assert_eq!(reachable(&connecting), Some("False"));
+    }
+
+    fn stalled(status: &BackupTaskStatus) -> Option<(&str, &str)> {
+        status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::controller::conditions::STALLED && c.status == "True")
+            .map(|c| (c.reason.as_str(), c.message.as_str()))
+    }
+
+    fn refused(message: &str, refusal: crate::logical::Refusal) -> JobState {
+        JobState::Failed {
+            message: message.into(),
+            code: None,
+            transient: false,
+            unreachable_database: false,
+            refusal: Some(refusal),
+        }
+    }
+
+    #[test]
+    fn tables_the_user_cannot_read_stall_the_dump_until_a_grant_and_another_owner_fails_it() {
+        let denied = refused(
+            "user dumper cannot read all the dump covers: shop.secrets (1142: denied)",
+            crate::logical::Refusal::AccessDenied,
+        );
+        let (status, wait) = status_of(&task(), BackupTaskStatus::default(), &denied, at(0));
+        assert_eq!(status.phase, Some(BackupTaskPhase::Pending));
+        assert_eq!(wait, Some(work::ACCESS_RETRY));
+        let (reason, message) = stalled(&status).expect("Stalled");
+        assert_eq!(reason, "LogicalAccessDenied");
+        assert!(message.contains("shop.secrets"), "{message}");
+        let owned = refused(
+            "the dump's directory logical/t-1 holds the dump of BackupTask other/t",
+            crate::logical::Refusal::Owned,
+        );
+        let (status, wait) = status_of(&task(), BackupTaskStatus::default(), &owned, at(0));
+        assert_eq!(status.phase, Some(BackupTaskPhase::Failed));
+        assert_eq!(wait, None);
+        let (reason, message) = stalled(&status).expect("Stalled");
+        assert_eq!(reason, "DumpDirectoryOwned");
+        assert!(
+            message.contains("BackupTask other/t") && message.ends_with("nothing was written"),
+            "{message}"
+        );
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! A RecoveryTask with `source.logical`: loads a logical dump — a Completed logical BackupTask's, or one named
 //! by destination and path (the operator's dump directory, or a `mysqldump` / `seekdb-dump` script) — into
 //! the existing tenant `target.tenant` through one of its users, in the background of this process
-//! ([`crate::logical::load`], [`crate::logical::import`]). A target that already holds what the dump creates
-//! is refused (Failed, naming the objects). `cancel: true` stops the load, leaving what it loaded; `retry`
+//! ([`crate::logical::load`], [`crate::logical::import`]). A rename the dump does not fit (onto a system
+//! database, two databases onto one, a key the dump lacks) ends it Failed, Stalled `InvalidInput`, before
+//! anything is written; a target that already holds what the dump creates is refused (Failed, naming the
+//! objects). `cancel: true` stops the load, leaving what it loaded; `retry`
 //! starts a new attempt, which needs the objects of the last one dropped first.
 
 use std::{sync::Arc, time::Duration};
@@ -14,7 +16,9 @@ use super::decide;
 use crate::{
     api::{
         BackupTask, BackupTaskPhase, RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus,
-        backup_strategy::BackupMethod, common::StorageDestination, logical::LogicalRecoverySource,
+        backup_strategy::BackupMethod,
+        common::{Failure, StorageDestination},
+        logical::LogicalRecoverySource,
     },
     controller::{
         Context, Error,
@@ -348,6 +352,19 @@ fn status_of(
                 Some(work::ACCESS_RETRY),
             )
         }
+        Standing::Refused { reason, message } => {
+            let refused = RecoveryTaskStatus {
+                phase: Some(RecoveryTaskPhase::Failed),
+                ended_at: Some(api_time(now)),
+                failure: Some(Failure {
+                    code: None,
+                    message: message.to_string(),
+                }),
+                ..base
+            };
+            let nothing = format!("nothing was written to tenant {}", task.spec.target.tenant);
+            (refused, work::refused(reason, message, &nothing), None)
+        }
         Standing::Failed(failure) => {
             let health = Health::Stalled {
                 reason: Reason::RestoreFailed,
@@ -392,6 +409,7 @@ mod tests {
             code: None,
             transient: true,
             unreachable_database: true,
+            refusal: None,
         };
         let at = Timestamp::from_second(1_800_000_000).expect("time");
         let (status, _) = status_of(&task, RecoveryTaskStatus::default(), &unreachable, at);
@@ -403,5 +421,51 @@ mod tests {
             .iter()
             .find(|c| c.type_ == crate::controller::conditions::CLUSTER_REACHABLE);
         assert_eq!(reachable.map(|c| c.status.as_str()), Some("False"));
+    }
+
+    #[test]
+    fn a_rename_the_dump_does_not_fit_fails_the_load_saying_nothing_was_written() {
+        let spec: RecoveryTaskSpec = serde_norway::from_str(
+            "source: {tenant: tenant1, logical: {backupTask: dump}}\n\
+             target:\n  cluster: {name: ob, connectionSecret: ob}\n  tenant: tenant2\n  \
+             logical: {credentialsSecret: loader, renameDatabases: {nothere: x}}\n",
+        )
+        .expect("spec");
+        let task = RecoveryTask::new("r", spec);
+        let refused = JobState::Failed {
+            message: "renameDatabases names nothere, which the dump does not hold (it holds shop)"
+                .into(),
+            code: None,
+            transient: false,
+            unreachable_database: false,
+            refusal: Some(crate::logical::Refusal::Invalid),
+        };
+        let at = Timestamp::from_second(1_800_000_000).expect("time");
+        let (status, wait) = status_of(&task, RecoveryTaskStatus::default(), &refused, at);
+        assert_eq!(status.phase, Some(RecoveryTaskPhase::Failed));
+        assert_eq!(wait, None);
+        assert!(
+            status
+                .failure
+                .as_ref()
+                .is_some_and(|f| f.message.contains("nothere")),
+            "{status:?}"
+        );
+        let stalled = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::controller::conditions::STALLED)
+            .expect("Stalled");
+        assert_eq!(
+            (stalled.status.as_str(), stalled.reason.as_str()),
+            ("True", "InvalidInput")
+        );
+        assert!(
+            stalled
+                .message
+                .ends_with("nothing was written to tenant tenant2"),
+            "{}",
+            stalled.message
+        );
     }
 }
