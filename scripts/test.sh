@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and schema tests, then the integration tests against a real kube-apiserver +
 # etcd + kube-controller-manager started for this run (binaries built once into ~/.cache) and stopped at
-# the end. Integration tests that cannot reach a control plane fail when REQUIRE_K8S=1 (CI) and are
-# skipped with a printed reason otherwise.
+# the end, then the benchmark's small form against the same control plane. Integration tests that cannot reach
+# a control plane fail when REQUIRE_K8S=1 (CI) and are skipped with a printed reason otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +50,20 @@ older=(apiserver_operator cleanup crash_matrix gitops lifecycle oceanbase_client
   recovery strategy)
 echo "the operator's tests against obsim's older schema (OBSIM_VERSION=4.2.5): ${older[*]}"
 OBSIM_VERSION=4.2.5 cargo test --locked --no-fail-fast --features failpoints --test e2e -- "${older[@]/%/::}" || status=$?
+resources "older schema done"
+
+# The benchmark's small form (benches/operator.rs, scripts/bench.sh at a few hundred tasks), against this control
+# plane, so that it cannot break unnoticed: every phase, numbers printed, nothing timed asserted. It runs in the
+# test profile (`cargo test --bench`), which reuses the test build above and compiles only the bench itself
+# (measured: ~XXs), where `cargo bench` would build every dependency again optimised (measured: ~YYs).
+bench_start=$(date +%s)
+if BENCH_TASKS=300 BENCH_IDLE_SECONDS=30 BENCH_SAMPLES=12 OPERATOR_RUST_LOG=info \
+  cargo test --locked --features failpoints --bench operator; then
+  echo "benchmark, small form: ok in $(( $(date +%s) - bench_start ))s"
+else
+  status=1
+  echo "benchmark, small form: FAILED after $(( $(date +%s) - bench_start ))s (the bench's output above says where)"
+fi
 resources end
 echo "test suite finished in $(( $(date +%s) - start ))s"
 exit "$status"
