@@ -614,8 +614,7 @@ impl Writes {
         self.0
             .iter()
             .filter(|((_, resource), _)| resource != "events" && resource != "leases")
-            .map(|(_, n)| n)
-            .sum()
+            .fold(0.0, |sum, (_, n)| sum + n)
     }
 
     fn print(&self, indent: &str) {
