@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: unit and schema tests, then the integration tests against a real kube-apiserver +
 # etcd + kube-controller-manager started for this run (binaries built once into ~/.cache) and stopped at
-# the end. Integration tests that cannot reach a control plane fail when REQUIRE_K8S=1 (CI) and are
-# skipped with a printed reason otherwise.
+# the end, then the benchmark's small form against the same control plane. Integration tests that cannot reach
+# a control plane fail when REQUIRE_K8S=1 (CI) and are skipped with a printed reason otherwise.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,6 +50,33 @@ older=(apiserver_operator cleanup crash_matrix gitops lifecycle oceanbase_client
   recovery strategy)
 echo "the operator's tests against obsim's older schema (OBSIM_VERSION=4.2.5): ${older[*]}"
 OBSIM_VERSION=4.2.5 cargo test --locked --no-fail-fast --features failpoints --test e2e -- "${older[@]/%/::}" || status=$?
+resources "older schema done"
+
+# The benchmarks' small forms against this control plane, so that they cannot break unnoticed (scripts/bench.sh,
+# bench-copy.sh and bench-logical.sh at a few hundred tasks, 32 MiB, 40 000 rows): every phase runs, the numbers
+# are printed, nothing timed is asserted. They run in the test profile (`cargo test --bench`, same features):
+# that reuses the test build above and compiles only the three bench files (8 s here, after the test build),
+# where `cargo bench` builds every dependency again, optimised (`cargo bench --no-run --bench operator`: 15 min
+# here, the 2 cores shared). The figures of an unoptimised build are not the README's; that every phase runs to
+# its end is what this checks. About 2 minutes in all.
+bench_passed=() bench_failed=()
+bench_small() { # <name> <command…>
+  local name=$1 began=$SECONDS
+  shift
+  echo "benchmark, small form: $name"
+  if "$@"; then bench_passed+=("$name $((SECONDS - began))s"); else bench_failed+=("$name"); fi
+}
+bench_start=$SECONDS
+bench_small operator env BENCH_TASKS=300 BENCH_IDLE_SECONDS=30 BENCH_SAMPLES=12 OPERATOR_RUST_LOG=info \
+  cargo test --locked --features failpoints --bench operator
+bench_small copy env BENCH_COPY_MIB=32 cargo test --locked --features failpoints --bench copy
+bench_small logical env BENCH_LOGICAL_ROWS=10000 cargo test --locked --features failpoints --bench logical
+if [ ${#bench_failed[@]} -eq 0 ]; then
+  echo "benchmarks, small form: ok in $((SECONDS - bench_start))s (${bench_passed[*]})"
+else
+  status=1
+  echo "benchmarks, small form: FAILED: ${bench_failed[*]} (the output above says where)"
+fi
 resources end
 echo "test suite finished in $(( $(date +%s) - start ))s"
 exit "$status"
