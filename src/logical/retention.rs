@@ -130,20 +130,26 @@ pub async fn dumps(storage: &Operator, keeper: Option<&Keeper>) -> Result<Dumps,
     })
 }
 
+/// The plan of the dump in `directory` (`None`: no plan, or one that does not parse).
+async fn plan(
+    storage: &Operator,
+    directory: &str,
+) -> Result<Option<super::layout::Plan>, StorageError> {
+    let bytes = match storage.read(&super::layout::plan_path(directory)).await {
+        Ok(bytes) => bytes.to_vec(),
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(StorageError::io(&e)),
+    };
+    Ok(serde_json::from_slice(&bytes).ok())
+}
+
 /// The owner an unfinished dump's plan records (`None`: no plan, one that does not parse, or one of an
 /// earlier version).
 pub async fn plan_owner(
     storage: &Operator,
     directory: &str,
 ) -> Result<Option<DumpOwner>, StorageError> {
-    let bytes = match storage.read(&super::layout::plan_path(directory)).await {
-        Ok(bytes) => bytes.to_vec(),
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StorageError::io(&e)),
-    };
-    Ok(serde_json::from_slice::<super::layout::Plan>(&bytes)
-        .ok()
-        .and_then(|plan| plan.owner))
+    Ok(plan(storage, directory).await?.and_then(|plan| plan.owner))
 }
 
 /// When the dump in `directory` began by the operator's clock, from its plan (`None`: no plan, or one that
@@ -152,13 +158,8 @@ pub async fn plan_started_at(
     storage: &Operator,
     directory: &str,
 ) -> Result<Option<Timestamp>, StorageError> {
-    let bytes = match storage.read(&super::layout::plan_path(directory)).await {
-        Ok(bytes) => bytes.to_vec(),
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StorageError::io(&e)),
-    };
-    Ok(serde_json::from_slice::<super::layout::Plan>(&bytes)
-        .ok()
+    Ok(plan(storage, directory)
+        .await?
         .and_then(|plan| plan.started_at)
         .and_then(|t| t.parse().ok()))
 }

@@ -316,25 +316,28 @@ impl Cancelable {
 
     pub fn backup(task: &BackupTask) -> Result<Self, String> {
         let phase = task.status.as_ref().and_then(|s| s.phase);
-        let ended = phase.is_some_and(is_terminal);
-        Self::of(
-            task,
-            phase.map(|p| format!("{p:?}")),
-            ended,
-            task.spec.cancel,
-        )
+        Self::ended_as(task, phase, is_terminal, task.spec.cancel)
     }
 
     pub fn cleanup(task: &CleanupTask) -> Result<Self, String> {
         use ob_backup_operator::controller::cleanup_task::decide::is_terminal;
         let phase = task.status.as_ref().and_then(|s| s.phase);
-        let ended = phase.is_some_and(is_terminal);
-        Self::of(
-            task,
-            phase.map(|p| format!("{p:?}")),
-            ended,
-            task.spec.cancel,
-        )
+        Self::ended_as(task, phase, is_terminal, task.spec.cancel)
+    }
+
+    /// A task whose phase `terminal` tells ended or not.
+    fn ended_as<K, P>(
+        task: &K,
+        phase: Option<P>,
+        terminal: fn(P) -> bool,
+        asked: bool,
+    ) -> Result<Self, String>
+    where
+        K: kube::Resource<DynamicType = ()> + serde::Serialize,
+        P: Copy + std::fmt::Debug,
+    {
+        let ended = phase.is_some_and(terminal);
+        Self::of(task, phase.map(|p| format!("{p:?}")), ended, asked)
     }
 
     pub fn recovery(task: &RecoveryTask) -> Result<Self, String> {
