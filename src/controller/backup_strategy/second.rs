@@ -302,13 +302,31 @@ pub async fn copy_overview(
             })
         })
         .collect();
-    let problem = failed.map(|message| {
-        Problem::elsewhere(
-            Reason::SecondCopyFailed,
-            format!("verifying the second copy: {message}"),
-        )
-    });
+    let problem = failed
+        .map(|message| format!("verifying the second copy: {message}"))
+        .or_else(|| failed_since_the_last_pass(&tasks, &overview))
+        .map(|message| Problem::elsewhere(Reason::SecondCopyFailed, message));
     Ok((Some(overview), problem))
+}
+
+/// Why a BackupTask's copy failed for good since the last verification pass, if one did: the strategy says
+/// so until the next pass copies that set again.
+fn failed_since_the_last_pass(
+    tasks: &[BackupTask],
+    overview: &SecondBackupOverview,
+) -> Option<String> {
+    let since = overview.last_verified_at.as_ref().map(|t| t.0);
+    tasks.iter().find_map(|task| {
+        let copy = task.status.as_ref()?.second_backup.as_ref()?;
+        let ended = copy.ended_at.as_ref()?.0;
+        (copy.phase == Some(SecondCopyPhase::Failed) && since.is_none_or(|at| ended > at)).then(|| {
+            format!(
+                "the copy of BackupTask {} failed: {}; the next verification pass copies its set again",
+                task.metadata.name.as_deref().unwrap_or_default(),
+                copy.message.as_deref().unwrap_or("no message")
+            )
+        })
+    })
 }
 
 /// Whether backup set `set` of `tenant` is whole on the second copy: its BackupTask copied it, or — when
@@ -634,6 +652,29 @@ mod tests {
         );
         // Set ids are per tenant: tenant2's set 1 is the pass's, whatever tenant1's task does.
         assert_eq!(left.get(&("tenant2", 1)), None);
+    }
+
+    /// A copy refused by the storage for good shows on the strategy until a verification pass after it.
+    #[test]
+    fn a_copy_that_failed_since_the_last_pass_is_the_strategys_to_say() {
+        let mut failed = task("tenant1", 4, Some("Failed"));
+        if let Some(copy) = failed
+            .status
+            .as_mut()
+            .and_then(|s| s.second_backup.as_mut())
+        {
+            copy.ended_at = Some(api_time(Timestamp::from_second(2_000).expect("time")));
+            copy.message = Some("storage refused: PermissionDenied".into());
+        }
+        let tasks = [task("tenant1", 3, Some("Completed")), failed];
+        let never_verified = SecondBackupOverview::default();
+        let said = failed_since_the_last_pass(&tasks, &never_verified).expect("said");
+        assert!(said.contains("PermissionDenied"), "{said}");
+        let verified_after = SecondBackupOverview {
+            last_verified_at: Some(api_time(Timestamp::from_second(3_000).expect("time"))),
+            ..SecondBackupOverview::default()
+        };
+        assert_eq!(failed_since_the_last_pass(&tasks, &verified_after), None);
     }
 
     #[test]
