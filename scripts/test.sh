@@ -39,7 +39,7 @@ else
 fi
 
 # Everything once with obsim serving the newest schema (4.4.1), then every one of the operator's tests that talks
-# to obsim again with the older one (4.2.5, reference §14) — the crash matrix too: what the operator reads back
+# to obsim again with the older one (4.2.5, docs/oceanbase-interface.md §14) — the crash matrix too: what the operator reads back
 # after a restart is where the schemas differ. Tests that need 4.4.1 (requested cleanups) pin it in both passes.
 status=0
 cargo test --locked --features failpoints --no-run || { resources "test build FAILED"; exit 1; }

@@ -108,7 +108,7 @@ impl SqlError {
         Self::new(5156, "HY000", format!("tenant '{name}' already exist"))
     }
 
-    /// An OceanBase-specific error, sent with the absolute value of its code (reference §0.3).
+    /// An OceanBase-specific error, sent with the absolute value of its code (docs/oceanbase-interface.md §0.3).
     pub fn oceanbase(code: u16, message: impl Into<String>) -> Self {
         Self::new(code, "HY000", message)
     }

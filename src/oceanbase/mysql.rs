@@ -281,7 +281,7 @@ impl MysqlCluster {
             })
     }
 
-    /// Unfinished delete jobs, and the finished ones that ended at or after `since` (reference §5.3).
+    /// Unfinished delete jobs, and the finished ones that ended at or after `since` (docs/oceanbase-interface.md §5.3).
     async fn clean_jobs(
         &self,
         conn: &mut Conn,
@@ -317,7 +317,7 @@ impl MysqlCluster {
         Ok(jobs)
     }
 
-    /// The sys rows of running restores, and of finished ones with these descriptions (reference §6.3).
+    /// The sys rows of running restores, and of finished ones with these descriptions (docs/oceanbase-interface.md §6.3).
     async fn restores(
         &self,
         conn: &mut Conn,

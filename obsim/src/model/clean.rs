@@ -1,4 +1,4 @@
-//! Backup cleanup of one tenant (reference §5): the `'default'` delete policy and the obsolete-backup job it
+//! Backup cleanup of one tenant (docs/oceanbase-interface.md §5): the `'default'` delete policy and the obsolete-backup job it
 //! starts about every hour, manual deletes of backup sets and archive pieces (4.4.1+), `CANCEL DELETE
 //! BACKUP`, and the delete jobs and tasks the `*_OB_BACKUP_DELETE_*` views show.
 

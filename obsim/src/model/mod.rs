@@ -20,14 +20,14 @@ pub use tenant::{Tenant, TenantType};
 /// The simulated OBServer address that appears in job comments.
 pub const SERVER_ADDRESS: &str = "127.0.0.1:2882";
 
-/// Which OceanBase release the cluster behaves as (reference §0.2: a profile per version).
+/// Which OceanBase release the cluster behaves as (docs/oceanbase-interface.md §0.2: a profile per version).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version(pub [u16; 4]);
 
 impl Version {
     /// 4.2.5.0.
     pub const V4_2_5: Version = Version([4, 2, 5, 0]);
-    /// 4.4.1.0: the first with manual backup cleanup (reference §5.2).
+    /// 4.4.1.0: the first with manual backup cleanup (docs/oceanbase-interface.md §5.2).
     pub const V4_4_1: Version = Version([4, 4, 1, 0]);
 
     /// Parses `4.2.5` or `4.2.5.0`.
@@ -262,7 +262,7 @@ impl Cluster {
         Ok(tenant)
     }
 
-    /// `ALTER SYSTEM SET name = value [TENANT = t]` (reference §1.2, §2.1, §2.2).
+    /// `ALTER SYSTEM SET name = value [TENANT = t]` (docs/oceanbase-interface.md §1.2, §2.1, §2.2).
     pub fn set_parameter(
         &mut self,
         name: &str,
@@ -388,7 +388,7 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT = list} …` from sys (reference §4.1–§4.3). With
+    /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT = list} …` from sys (docs/oceanbase-interface.md §4.1–§4.3). With
     /// a tenant list every named tenant must qualify; `DATABASE` backs up every tenant that does.
     pub fn backup(&mut self, request: BackupRequest) -> Result<(), SqlError> {
         let now = self.now();
@@ -453,7 +453,7 @@ impl Cluster {
         Ok(())
     }
 
-    /// `ALTER SYSTEM CANCEL BACKUP [TENANT = list]`; without a list, every tenant (reference §4.1).
+    /// `ALTER SYSTEM CANCEL BACKUP [TENANT = list]`; without a list, every tenant (docs/oceanbase-interface.md §4.1).
     pub fn cancel_backup(&mut self, tenants: Option<&[String]>) -> Result<(), SqlError> {
         let now = self.now();
         match tenants {
@@ -491,7 +491,7 @@ pub struct BackupRequest {
     pub inside_tenant: bool,
 }
 
-/// The admission checks of a backup of one tenant (reference §4.2).
+/// The admission checks of a backup of one tenant (docs/oceanbase-interface.md §4.2).
 fn admission(tenant: &Tenant, to: Option<&str>) -> Result<(), SqlError> {
     let cannot =
         |why: &str| SqlError::oceanbase(9040, format!("backup can not start, because {why}"));

@@ -1,4 +1,4 @@
-//! Physical restore (reference §6): `ALTER SYSTEM RESTORE` creating a new tenant from backup sets and
+//! Physical restore (docs/oceanbase-interface.md §6): `ALTER SYSTEM RESTORE` creating a new tenant from backup sets and
 //! archive pieces found under the `FROM` URIs, the two progress rows (the sys initiator job and the job
 //! inside the new tenant), history `SUCCESS`/`FAIL`, and the restored tenant as STANDBY until `ACTIVATE
 //! STANDBY`.
@@ -22,7 +22,7 @@ pub const RESTORE_BYTES_PER_SECOND: u64 = 400 * 1024 * 1024;
 /// How long each short phase takes.
 const STEP: SignedDuration = SignedDuration::from_secs(2);
 
-/// Where a restore job is (reference §6.3). The sys row shows CREATE_TENANT, then
+/// Where a restore job is (docs/oceanbase-interface.md §6.3). The sys row shows CREATE_TENANT, then
 /// WAIT_TENANT_RESTORE_FINISH while the tenant job walks its phases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RestorePhase {
@@ -507,7 +507,7 @@ fn seconds_for(bytes: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(bytes.div_ceil(RESTORE_BYTES_PER_SECOND)).unwrap_or(0))
 }
 
-/// The sets and pieces a restore to `target` (None: the latest point) uses, per reference §8.
+/// The sets and pieces a restore to `target` (None: the latest point) uses, per docs/oceanbase-interface.md §8.
 struct Plan {
     scn: u64,
     sets: Vec<i64>,

@@ -1,4 +1,4 @@
-//! Conformance of obsim to `shared/reference/oceanbase-backup-interface.md`, through a real MySQL client
+//! Conformance of obsim to the interface in `docs/oceanbase-interface.md`, through a real MySQL client
 //! library (`mysql_async`, the operator's driver). Each test names the reference section it checks.
 
 use mysql_async::{Conn, OptsBuilder, Row, prelude::Queryable};

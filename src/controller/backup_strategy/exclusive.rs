@@ -1,4 +1,4 @@
-//! A tenant belongs to at most one strategy (SPEC §2.2): of two strategies in a namespace claiming the same
+//! A tenant belongs to at most one strategy (docs/api.md §2.2): of two strategies in a namespace claiming the same
 //! tenant of the same cluster, the younger is `Stalled`, names the older, and touches nothing. A strategy
 //! without a tenant list claims every tenant. Strategies in other namespaces cannot be compared (their
 //! connection Secrets are out of reach), so the check is per namespace.
