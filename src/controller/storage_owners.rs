@@ -123,6 +123,20 @@ pub fn strategy_claims(strategy: &BackupStrategy, tenants: &[String]) -> Vec<Cla
     claims
 }
 
+/// The first destination an ad-hoc object of `kind` names for `tenant` (`what`: data or log), if it names one.
+fn ad_hoc_claim<K: ResourceExt>(
+    object: &K,
+    kind: &str,
+    what: &str,
+    tenant: &str,
+    destination: Option<&crate::api::common::StorageDestination>,
+) -> Option<Claim> {
+    let key = object_key(kind, object);
+    let owner = format!("the {what} destination of tenant {tenant} in {key}");
+    let created = object.creation_timestamp().map(|t| t.0);
+    claim(&destination?.uri, owner, Role::First, Some((key, created)))
+}
+
 /// Every directory the operator knows backups are kept in: the objects' (every namespace it watches) and
 /// OceanBase's (every cluster it observes, each with its display name).
 pub fn known_claims(
@@ -136,26 +150,24 @@ pub fn known_claims(
         .flat_map(|s| strategy_claims(s, &tenants_of(s)))
         .collect();
     for task in tasks.iter().filter(|t| t.spec.cluster.is_some()) {
-        let key = object_key("BackupTask", task);
-        if let Some(destination) = &task.spec.data_destination {
-            let owner = format!(
-                "the data destination of tenant {} in {key}",
-                task.spec.tenant
-            );
-            let object = Some((key, task.creation_timestamp().map(|t| t.0)));
-            claims.extend(claim(&destination.uri, owner, Role::First, object));
-        }
+        let (tenant, destination) = (&task.spec.tenant, task.spec.data_destination.as_ref());
+        claims.extend(ad_hoc_claim(
+            task,
+            "BackupTask",
+            "data",
+            tenant,
+            destination,
+        ));
     }
     for archive in archives.iter().filter(|a| a.spec.cluster.is_some()) {
-        let key = object_key("LogBackup", archive);
-        if let Some(destination) = &archive.spec.log_destination {
-            let owner = format!(
-                "the log destination of tenant {} in {key}",
-                archive.spec.tenant
-            );
-            let object = Some((key, archive.creation_timestamp().map(|t| t.0)));
-            claims.extend(claim(&destination.uri, owner, Role::First, object));
-        }
+        let (tenant, destination) = (&archive.spec.tenant, archive.spec.log_destination.as_ref());
+        claims.extend(ad_hoc_claim(
+            archive,
+            "LogBackup",
+            "log",
+            tenant,
+            destination,
+        ));
     }
     for (cluster, snapshot) in clusters {
         for tenant in &snapshot.tenants {
