@@ -46,9 +46,18 @@ pub struct Findings {
 /// for good). False never stops the first backups or archiving.
 pub const SECOND_BACKUP_READY: &str = "SecondBackupReady";
 
-/// The `SecondBackupReady` condition of a strategy with a second backup.
-fn second_backup_ready(strategy: &BackupStrategy, findings: &Findings) -> Option<Condition> {
+/// The `SecondBackupReady` condition of a strategy with a second backup — none while its tenants are not
+/// known yet (every tenant of a cluster not read yet): the directories it checks are the tenants', so its
+/// copies wait for it rather than start on a check of nothing.
+fn second_backup_ready(
+    strategy: &BackupStrategy,
+    tenants: &[String],
+    findings: &Findings,
+) -> Option<Condition> {
     let second = strategy.spec.second_backup.as_ref()?;
+    if tenants.is_empty() {
+        return None;
+    }
     let generation = strategy.metadata.generation;
     Some(match &findings.second_problem {
         None => condition(
@@ -291,7 +300,7 @@ pub fn strategy_status(
             ),
         });
     }
-    extra.extend(second_backup_ready(strategy, findings));
+    extra.extend(second_backup_ready(strategy, tenants, findings));
     let next_run = plan
         .next_full
         .into_iter()
@@ -567,6 +576,30 @@ mod tests {
             asked.message,
             "a: stopping on request (logBackup.stoppedTenants); d: stopped on request \
              (logBackup.stoppedTenants); zz: in logBackup.stoppedTenants but not a tenant of the strategy"
+        );
+    }
+
+    #[test]
+    fn second_backup_readiness_is_said_only_once_the_tenants_are_known() {
+        let strategy: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy", "metadata": {"name": "s", "generation": 2},
+            "spec": {"cluster": {"name": "c", "connectionSecret": "sys"},
+                "dataDestination": {"uri": "file:///b/data"}, "logDestination": {"uri": "file:///b/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+                "secondBackup": {"dataDestination": {"uri": "file:///o/data"}, "logDestination": {"uri": "file:///o/archive"}}},
+        }))
+        .expect("strategy");
+        let findings = Findings {
+            policy_errors: Vec::new(),
+            destination_problems: Vec::new(),
+            second: None,
+            second_problem: None,
+        };
+        assert_eq!(second_backup_ready(&strategy, &[], &findings), None);
+        let ready = second_backup_ready(&strategy, &["t1".into()], &findings).expect("said");
+        assert_eq!(
+            (ready.status.as_str(), ready.observed_generation),
+            ("True", Some(2))
         );
     }
 
