@@ -9,6 +9,7 @@ pub mod http;
 pub mod logical;
 pub mod metrics;
 pub mod names;
+pub mod oboperator;
 pub mod observer;
 pub mod oceanbase;
 pub mod readiness;

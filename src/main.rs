@@ -73,6 +73,10 @@ struct RunArgs {
     /// OBServers (`file:///backup/x` is read at `<dir>/backup/x`). Needed only for second backups.
     #[arg(long, env = "FILE_DESTINATION_ROOT")]
     file_destination_root: Option<std::path::PathBuf>,
+    /// Read ob-operator's OBClusters, OBServers, OBTenants and backup policies when its CRDs are installed
+    /// (`cluster.obCluster`, and tenants its policies hold are left to it). `false`: never read them.
+    #[arg(long, env = "OB_OPERATOR_INTEGRATION", default_value_t = true, action = clap::ArgAction::Set)]
+    ob_operator_integration: bool,
     /// Test only: run on a simulated clock, SIMULATED@REAL*SPEED (see `clock`).
     #[arg(long, hide = true, env = "OBBACKUP_SIMULATED_CLOCK")]
     simulated_clock: Option<ob_backup_operator::clock::Simulated>,
@@ -136,6 +140,7 @@ fn run_operator(args: RunArgs) -> ExitCode {
             file_root: args
                 .file_destination_root
                 .map(|p| &*Box::leak(p.into_boxed_path())),
+            ob_operator: args.ob_operator_integration,
         },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -23,6 +23,7 @@ use change::{fingerprint, is_busy};
 use clean_history::CleanHistory;
 
 use crate::{
+    api::common::ClusterSource,
     metrics::{ClusterLabels, Metrics},
     oceanbase::{Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest},
 };
@@ -43,11 +44,22 @@ impl Default for PollIntervals {
     }
 }
 
-/// A cluster as the operator knows it: the connection Secret (in the namespace of the objects using it).
+/// A cluster as the operator knows it: where its login comes from (a connection Secret or an ob-operator
+/// OBCluster, in the namespace of the objects using it).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ClusterKey {
     pub namespace: String,
-    pub secret: String,
+    pub source: crate::api::common::ClusterSource,
+}
+
+impl ClusterKey {
+    /// The key of `cluster` as objects in `namespace` reach it.
+    pub fn of(namespace: &str, cluster: &crate::api::common::ClusterConnection) -> Self {
+        Self {
+            namespace: namespace.to_string(),
+            source: cluster.source(),
+        }
+    }
 }
 
 /// An object that wants to be woken when its slice of a snapshot changes.
@@ -140,6 +152,7 @@ pub struct Observers {
     clusters: Mutex<HashMap<ClusterKey, Arc<ClusterObserver>>>,
     wakers: Mutex<HashMap<&'static str, mpsc::UnboundedSender<ObjectKey>>>,
     shutdown: CancellationToken,
+    ob_operator: Mutex<crate::oboperator::ObOperator>,
 }
 
 impl Observers {
@@ -159,6 +172,7 @@ impl Observers {
             clusters: Mutex::default(),
             wakers: Mutex::default(),
             shutdown,
+            ob_operator: Mutex::default(),
         })
     }
 
@@ -185,6 +199,9 @@ impl Observers {
             interests: Mutex::default(),
             poke: Notify::new(),
             backend: Mutex::default(),
+            address: Mutex::default(),
+            identity: Mutex::default(),
+            refusal: Mutex::default(),
             clean_history: Mutex::default(),
             recorded: Mutex::default(),
         });
@@ -393,22 +410,142 @@ impl Observers {
         }
     }
 
-    /// The observer's client, built from the connection Secret when missing.
+    /// The observer's client, built when missing: from the connection Secret, or from an OBCluster's
+    /// OBServers (the first whose identity answers; refused when it is another cluster's).
     pub async fn backend(&self, observer: &ClusterObserver) -> Result<Arc<dyn OceanBase>, String> {
         if let Some(backend) = lock(&observer.backend).clone() {
             return Ok(backend);
         }
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), &observer.key.namespace);
-        let secret = api
-            .get_opt(&observer.key.secret)
-            .await
-            .map_err(|e| format!("cannot read Secret {}: {e}", observer.key.secret))?
-            .ok_or_else(|| format!("Secret {} not found", observer.key.secret))?;
-        let info = ConnectionInfo::from_secret_data(&secret.data.unwrap_or_default())
-            .map_err(|e| format!("Secret {}: {e}", observer.key.secret))?;
-        let backend = self.connector.connect(&info);
+        let (backend, address) = match &observer.key.source {
+            ClusterSource::Secret(name) => {
+                let info = self.secret_login(&observer.key.namespace, name).await?;
+                let backend = self.connector.connect(&info);
+                // Known when readable (ownership across namespaces compares it); a cluster that does not
+                // say is still usable through its Secret.
+                *lock(&observer.identity) = backend.identity().await.ok();
+                (backend, format!("{}:{}", info.host, info.port))
+            }
+            ClusterSource::ObCluster(name) => self.ob_cluster_backend(observer, name).await?,
+        };
+        *lock(&observer.address) = Some(address);
         *lock(&observer.backend) = Some(backend.clone());
         Ok(backend)
+    }
+
+    /// The sys login a connection Secret holds.
+    async fn secret_login(&self, namespace: &str, name: &str) -> Result<ConnectionInfo, String> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read Secret {name}: {e}"))?
+            .ok_or_else(|| format!("Secret {name} not found"))?;
+        ConnectionInfo::from_secret_data(&secret.data.unwrap_or_default())
+            .map_err(|e| format!("Secret {name}: {e}"))
+    }
+
+    /// A client of OBCluster `name`: its OBServers tried in ob-operator's order (running first) until one
+    /// answers, as root of sys with the root Secret's password; refused (and remembered as refused) when
+    /// OceanBase says it is another cluster than the OBCluster.
+    async fn ob_cluster_backend(
+        &self,
+        observer: &ClusterObserver,
+        name: &str,
+    ) -> Result<(Arc<dyn OceanBase>, String), String> {
+        let namespace = &observer.key.namespace;
+        let (facts, addresses) = self.ob_operator().cluster(namespace, name)?;
+        let password = self.password(namespace, &facts.root_secret).await?;
+        let mut last = format!("OBCluster {name} has no OBServer with an address");
+        for address in addresses {
+            let info = ConnectionInfo {
+                host: address.host.clone(),
+                port: address.port,
+                user: crate::oceanbase::connection::DEFAULT_USER.into(),
+                password: password.clone(),
+                ca_cert: None,
+            };
+            let backend = self.connector.connect(&info);
+            let at = format!("{}:{}", address.host, address.port);
+            match backend.identity().await {
+                Ok(identity) if identity == facts.identity => {
+                    *lock(&observer.identity) = Some(identity);
+                    *lock(&observer.refusal) = None;
+                    return Ok((backend, at));
+                }
+                Ok(identity) => {
+                    let refusal = format!(
+                        "OBCluster {name} is cluster {} but the OBServer at {at} belongs to cluster {identity}: \
+                         fix the OBCluster or its OBServers",
+                        facts.identity
+                    );
+                    *lock(&observer.refusal) = Some(refusal.clone());
+                    return Err(refusal);
+                }
+                Err(error) => last = format!("OBServer at {at}: {error}"),
+            }
+        }
+        Err(last)
+    }
+
+    /// The `password` key of Secret `name`.
+    async fn password(&self, namespace: &str, name: &str) -> Result<String, String> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
+        let secret = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read Secret {name}: {e}"))?
+            .ok_or_else(|| format!("Secret {name} not found"))?;
+        secret
+            .data
+            .unwrap_or_default()
+            .get("password")
+            .and_then(|v| String::from_utf8(v.0.clone()).ok())
+            .filter(|p| !p.is_empty())
+            .ok_or_else(|| format!("Secret {name}: key password is missing"))
+    }
+
+    /// ob-operator's objects, as far as they are read.
+    pub fn ob_operator(&self) -> crate::oboperator::ObOperator {
+        lock(&self.ob_operator).clone()
+    }
+
+    /// Reads ob-operator's objects from `ob_operator` from now on.
+    pub fn set_ob_operator(&self, ob_operator: crate::oboperator::ObOperator) {
+        *lock(&self.ob_operator) = ob_operator;
+    }
+
+    /// An OBServer of OBCluster `cluster` in `namespace` changed: its observer leaves the address it uses
+    /// when that is no longer the first one ob-operator's objects give, and reads again at once.
+    pub fn servers_changed(&self, namespace: &str, cluster: &str) {
+        let key = ClusterKey {
+            namespace: namespace.to_string(),
+            source: ClusterSource::ObCluster(cluster.to_string()),
+        };
+        let Some(observer) = lock(&self.clusters).get(&key).cloned() else {
+            return;
+        };
+        let first = self
+            .ob_operator()
+            .cluster(namespace, cluster)
+            .ok()
+            .and_then(|(_, addresses)| addresses.into_iter().next())
+            .map(|a| format!("{}:{}", a.host, a.port));
+        if first.is_none() || *lock(&observer.address) != first {
+            *lock(&observer.backend) = None;
+            observer.poke();
+        }
+    }
+
+    /// Why the cluster of `key` is refused (it is not the cluster its OBCluster says), if it is.
+    pub fn refusal(&self, key: &ClusterKey) -> Option<String> {
+        let observer = lock(&self.clusters).get(key).cloned()?;
+        lock(&observer.refusal).clone()
+    }
+
+    /// Who the cluster of `key` is, once its observer has connected and the cluster said.
+    pub fn identity(&self, key: &ClusterKey) -> Option<crate::oceanbase::ClusterIdentity> {
+        let observer = lock(&self.clusters).get(key).cloned()?;
+        lock(&observer.identity).clone()
     }
 
     /// Runs statements on the observer's cluster, on one session, with `redactor`'s secrets hidden from any
@@ -437,6 +574,12 @@ pub struct ClusterObserver {
     interests: Mutex<HashMap<ObjectKey, Interest>>,
     poke: Notify,
     backend: Mutex<Option<Arc<dyn OceanBase>>>,
+    /// `host:port` the backend connects to.
+    address: Mutex<Option<String>>,
+    /// Who the cluster said it is.
+    identity: Mutex<Option<crate::oceanbase::ClusterIdentity>>,
+    /// Why the cluster is not used (another cluster than its OBCluster says).
+    refusal: Mutex<Option<String>>,
     clean_history: Mutex<CleanHistory>,
     /// The tenants it exported series for.
     recorded: Mutex<cluster_metrics::Recorded>,
@@ -649,7 +792,7 @@ mod tests {
         let observer = observers.observe(
             ClusterKey {
                 namespace: "ns".into(),
-                secret: "ob".into(),
+                source: crate::api::common::ClusterSource::Secret("ob".into()),
             },
             "obcluster",
         );

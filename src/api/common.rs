@@ -55,9 +55,14 @@ pub fn unchanged_optional(field: &str) -> String {
     )
 }
 
-/// How to reach an OceanBase cluster: the console's "Cluster" plus the sys-tenant credentials.
+/// How to reach an OceanBase cluster: the console's "Cluster" plus the sys-tenant credentials, from a
+/// connection Secret or from ob-operator's `OBCluster` (docs/ob-operator.md).
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("has(self.connectionSecret) != has(self.obCluster)")
+        .message("set exactly one of connectionSecret or obCluster")
+)]
 pub struct ClusterConnection {
     /// Display name of the OceanBase cluster, shown in the Cluster column (the console's cluster name).
     #[schemars(length(min = 1, max = 128))]
@@ -65,11 +70,70 @@ pub struct ClusterConnection {
     /// Name of a Secret in the same namespace with keys `host`, `port` (default 2881), `user` (default
     /// `root@sys`), `password`, and optionally `ca.crt` to connect with TLS. The operator connects to the sys
     /// tenant and reaches user tenants from there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 253),
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
-    pub connection_secret: String,
+    pub connection_secret: Option<String>,
+    /// An ob-operator `OBCluster` in the same namespace, instead of a connection Secret: the operator
+    /// connects to its running OBServers (port 2881) as root of the sys tenant with the password of the
+    /// Secret its `spec.userSecrets.root` names, follows them when their addresses change, and refuses to
+    /// act when OceanBase's `cluster`/`cluster_id` differ from the OBCluster's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ob_cluster: Option<ObjectName>,
+}
+
+/// The name of an object in the same namespace.
+#[derive(
+    Deserialize, Serialize, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema,
+)]
+pub struct ObjectName {
+    /// The object's `metadata.name`.
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub name: String,
+}
+
+/// Where the sys-tenant login of a cluster comes from.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClusterSource {
+    /// A connection Secret, by name.
+    Secret(String),
+    /// An ob-operator `OBCluster`, by name.
+    ObCluster(String),
+}
+
+impl ClusterSource {
+    /// How a message names it: `Secret ob-sys` or `OBCluster ob`.
+    pub fn describe(&self) -> String {
+        match self {
+            ClusterSource::Secret(name) => format!("Secret {name}"),
+            ClusterSource::ObCluster(name) => format!("OBCluster {name}"),
+        }
+    }
+}
+
+impl ClusterConnection {
+    /// A connection through the Secret `secret`.
+    pub fn through_secret(name: &str, secret: &str) -> Self {
+        Self {
+            name: name.into(),
+            connection_secret: Some(secret.into()),
+            ob_cluster: None,
+        }
+    }
+
+    /// Where the login comes from (admission admits exactly one of the two; an object with neither reads
+    /// as a Secret with no name, which the reference check reports).
+    pub fn source(&self) -> ClusterSource {
+        match (&self.ob_cluster, &self.connection_secret) {
+            (Some(cluster), _) => ClusterSource::ObCluster(cluster.name.clone()),
+            (None, secret) => ClusterSource::Secret(secret.clone().unwrap_or_default()),
+        }
+    }
 }
 
 /// Where backup data or archived logs are stored.

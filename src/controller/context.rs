@@ -63,6 +63,8 @@ pub struct Settings {
     pub backup_stall_timeout: Duration,
     /// Where `file://` destinations are reached in this process (`None`: at their own paths).
     pub file_root: Option<&'static std::path::Path>,
+    /// Whether ob-operator's objects are read (when its CRDs are installed).
+    pub ob_operator: bool,
 }
 
 impl Default for Settings {
@@ -71,6 +73,7 @@ impl Default for Settings {
             poll: PollIntervals::default(),
             backup_stall_timeout: crate::timing::BACKUP_STALL_TIMEOUT,
             file_root: None,
+            ob_operator: true,
         }
     }
 }

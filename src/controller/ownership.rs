@@ -285,7 +285,8 @@ mod tests {
     fn cluster() -> ClusterConnection {
         ClusterConnection {
             name: "ob".into(),
-            connection_secret: "ob-sys".into(),
+            connection_secret: Some("ob-sys".into()),
+            ob_cluster: None,
         }
     }
 
@@ -457,7 +458,8 @@ mod tests {
         // Another cluster's tenant of the same name is not the owner's.
         let other = ClusterConnection {
             name: "other".into(),
-            connection_secret: "other-sys".into(),
+            connection_secret: Some("other-sys".into()),
+            ob_cluster: None,
         };
         assert_eq!(
             backup_problem(&ad_hoc, &other, "file:///elsewhere", &strategies, &[]),

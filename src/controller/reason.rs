@@ -110,6 +110,12 @@ pub enum Reason {
     TargetTenantExists,
     /// Another BackupStrategy claims the tenant; remove it from one of them.
     TenantClaimed,
+    /// An ob-operator OBTenantBackupPolicy holds the tenant (the message names it); nothing is sent. Hand the tenant over with `kubectl obbackup import obtenantbackuppolicy --handover`, or remove the tenant here.
+    TenantManagedByObOperator,
+    /// The OBCluster named by `cluster.obCluster` cannot be used (not found, incomplete, or ob-operator's CRDs are not installed); fix the reference or the OBCluster.
+    ObClusterUnusable,
+    /// The cluster that answers is not the one its OBCluster names (OceanBase's `cluster`/`cluster_id` differ); nothing is sent. Fix the OBCluster or its OBServers.
+    WrongCluster,
     /// The same tenant is listed twice in the strategy; list it once.
     TenantListedTwice,
     /// Another object owns this tenant's backups (the message names it); remove one of them.

@@ -12,7 +12,9 @@ use super::{
 use crate::api::{
     BackupStrategy,
     backup_strategy::SecondBackup,
-    common::{ClusterConnection, PasswordSecret, StorageDestination, StrategyReference},
+    common::{
+        ClusterConnection, ClusterSource, PasswordSecret, StorageDestination, StrategyReference,
+    },
 };
 
 /// Keys a cluster connection Secret must hold (`host`, `port`, `user` have defaults or are checked when
@@ -61,11 +63,17 @@ impl<'a> ReferenceCheck<'a> {
         }
     }
 
-    /// The connection Secret of a cluster: present, with its keys, and each key usable (a `port` that is not
-    /// a port number is the user's to fix, not an outage to wait out).
+    /// The login of a cluster: its connection Secret present, with its keys, each usable (a `port` that is
+    /// not a port number is the user's to fix, not an outage to wait out); or its OBCluster usable, with its
+    /// root Secret, and not refused as another cluster.
     pub async fn cluster(&mut self, cluster: &ClusterConnection) -> Result<(), Error> {
         let purpose = format!("connection to cluster {}", cluster.name);
-        let name = cluster.connection_secret.clone();
+        let name = match cluster.source() {
+            ClusterSource::Secret(name) => name,
+            ClusterSource::ObCluster(name) => {
+                return self.ob_cluster(cluster, &name, &purpose).await;
+            }
+        };
         self.secret(&name, CONNECTION_KEYS, &purpose, |secret| {
             let data = secret.data.clone().unwrap_or_default();
             crate::oceanbase::ConnectionInfo::from_secret_data(&data)
@@ -78,6 +86,40 @@ impl<'a> ReferenceCheck<'a> {
                 })
         })
         .await
+    }
+
+    /// An OBCluster reference: usable, its root Secret with a password, and the cluster that answers is the
+    /// OBCluster's. While ob-operator's objects are still being read, nothing is said (nothing is sent
+    /// either: the cluster is not read until then).
+    async fn ob_cluster(
+        &mut self,
+        cluster: &ClusterConnection,
+        name: &str,
+        purpose: &str,
+    ) -> Result<(), Error> {
+        let key = crate::observer::ClusterKey::of(self.namespace, cluster);
+        if let Some(refusal) = self.ctx.observers.refusal(&key) {
+            self.problems
+                .push(Problem::elsewhere(Reason::WrongCluster, refusal));
+            return Ok(());
+        }
+        match self
+            .ctx
+            .observers
+            .ob_operator()
+            .cluster(self.namespace, name)
+        {
+            Ok((facts, _)) => {
+                self.secret(&facts.root_secret, PASSWORD_KEYS, purpose, |_| None)
+                    .await
+            }
+            Err(why) if why == crate::oboperator::NOT_SYNCED => Ok(()),
+            Err(why) => {
+                self.problems
+                    .push(Problem::elsewhere(Reason::ObClusterUnusable, why));
+                Ok(())
+            }
+        }
     }
 
     /// The credentials Secret of an object-storage destination, when it names one; and no credentials in
@@ -322,15 +364,7 @@ pub async fn tenant_user_connection(
     user_secret: &str,
     tenant: &str,
 ) -> Result<Option<crate::oceanbase::ConnectionInfo>, Error> {
-    let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
-    let Some(data) = api
-        .get_opt(&cluster.connection_secret)
-        .await?
-        .and_then(|s| s.data)
-    else {
-        return Ok(None);
-    };
-    let Ok(info) = crate::oceanbase::ConnectionInfo::from_secret_data(&data) else {
+    let Some(info) = cluster_address(ctx, namespace, cluster).await? else {
         return Ok(None);
     };
     let Some([user, password]) = secret_values(ctx, namespace, user_secret, TENANT_USER_KEYS)
@@ -350,6 +384,37 @@ pub async fn tenant_user_connection(
         password,
         ..info
     }))
+}
+
+/// Where `cluster` answers, as its connection Secret or its OBCluster's first OBServer says (the login is
+/// the caller's to replace). `None` when that cannot be read.
+async fn cluster_address(
+    ctx: &Context,
+    namespace: &str,
+    cluster: &ClusterConnection,
+) -> Result<Option<crate::oceanbase::ConnectionInfo>, Error> {
+    match cluster.source() {
+        ClusterSource::Secret(name) => {
+            let api: Api<Secret> = Api::namespaced(ctx.client.clone(), namespace);
+            let Some(data) = api.get_opt(&name).await?.and_then(|s| s.data) else {
+                return Ok(None);
+            };
+            Ok(crate::oceanbase::ConnectionInfo::from_secret_data(&data).ok())
+        }
+        ClusterSource::ObCluster(name) => Ok(ctx
+            .observers
+            .ob_operator()
+            .cluster(namespace, &name)
+            .ok()
+            .and_then(|(_, addresses)| addresses.into_iter().next())
+            .map(|address| crate::oceanbase::ConnectionInfo {
+                host: address.host,
+                port: address.port,
+                user: String::new(),
+                password: String::new(),
+                ca_cert: None,
+            })),
+    }
 }
 
 /// The password in a password Secret.
@@ -488,7 +553,8 @@ mod tests {
         });
         let cluster = ClusterConnection {
             name: "obcluster".into(),
-            connection_secret: "ob".into(),
+            connection_secret: Some("ob".into()),
+            ob_cluster: None,
         };
         // Three tasks reconciling one after the other, each with its own check.
         for _ in 0..3 {
@@ -541,7 +607,8 @@ mod tests {
         });
         let cluster = ClusterConnection {
             name: "obcluster".into(),
-            connection_secret: "ob".into(),
+            connection_secret: Some("ob".into()),
+            ob_cluster: None,
         };
         let reasons = |check: &ReferenceCheck<'_>| {
             check.problems.iter().map(|p| p.reason).collect::<Vec<_>>()
@@ -578,7 +645,8 @@ mod tests {
         let mut check = ReferenceCheck::new(&ctx, "ns");
         let cluster = ClusterConnection {
             name: "obcluster".into(),
-            connection_secret: "ob".into(),
+            connection_secret: Some("ob".into()),
+            ob_cluster: None,
         };
         tokio::time::timeout(std::time::Duration::from_secs(10), check.cluster(&cluster))
             .await

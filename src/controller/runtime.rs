@@ -93,6 +93,22 @@ pub async fn run_all(
         settings.poll,
         shutdown.clone(),
     );
+    if settings.ob_operator {
+        let waker = Arc::downgrade(&observers);
+        let changed: crate::oboperator::ServersChanged = Arc::new(move |namespace, cluster| {
+            if let Some(observers) = waker.upgrade() {
+                observers.servers_changed(namespace, cluster);
+            }
+        });
+        let ob_operator = crate::oboperator::ObOperator::start(
+            client.clone(),
+            &scope.namespaces,
+            changed,
+            shutdown.clone(),
+        )
+        .await;
+        observers.set_ob_operator(ob_operator);
+    }
     let catalog = Arc::new(catalog::Catalog::new(client.clone(), readiness));
     let shared = Shared {
         client,

@@ -295,13 +295,9 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         }
     };
     let connection = T::cluster(&refs);
-    let observer = ctx.observers.observe(
-        ClusterKey {
-            namespace: namespace.clone(),
-            secret: connection.connection_secret.clone(),
-        },
-        &connection.name,
-    );
+    let observer = ctx
+        .observers
+        .observe(ClusterKey::of(&namespace, connection), &connection.name);
     let observation = observer.latest();
     let mut decision = obj.decide(&ctx, &refs, &observation, Clock::current());
     let object = ObjectKey {

@@ -67,6 +67,7 @@ pub struct FakeCluster {
     outcomes: Mutex<VecDeque<Result<(), ObError>>>,
     reads: Mutex<u64>,
     journal: Journal,
+    identity: Mutex<super::ClusterIdentity>,
 }
 
 impl FakeCluster {
@@ -77,6 +78,11 @@ impl FakeCluster {
             journal,
             ..Self::default()
         })
+    }
+
+    /// Makes the cluster say it is `identity` from now on.
+    pub fn set_identity(&self, identity: super::ClusterIdentity) {
+        *lock(&self.identity) = identity;
     }
 
     /// Changes what the cluster shows from the next read on.
@@ -116,6 +122,11 @@ impl OceanBase for FakeCluster {
 
     fn round_trips(&self) -> (u64, u64) {
         (0, 0)
+    }
+
+    fn identity(&self) -> BoxFuture<'_, Result<super::ClusterIdentity, ObError>> {
+        let identity = lock(&self.identity).clone();
+        Box::pin(async move { Ok(identity) })
     }
 }
 

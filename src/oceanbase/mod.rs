@@ -423,4 +423,22 @@ pub trait OceanBase: Send + Sync {
 
     /// SQL round trips made so far, and how many failed.
     fn round_trips(&self) -> (u64, u64);
+
+    /// The cluster's identity: its `cluster` and `cluster_id` parameters (docs/oceanbase-interface.md §0.4).
+    fn identity(&self) -> BoxFuture<'_, Result<ClusterIdentity, ObError>>;
+}
+
+/// Who a cluster is, by OceanBase's own parameters: the name (`cluster`) and number (`cluster_id`) it was
+/// deployed with. Two connections reach the same cluster when both match; a display name or a Secret's name
+/// says nothing.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClusterIdentity {
+    pub name: String,
+    pub id: i64,
+}
+
+impl std::fmt::Display for ClusterIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (cluster_id {})", self.name, self.id)
+    }
 }

@@ -92,6 +92,17 @@ impl MysqlCluster {
         }
     }
 
+    async fn read_identity(&self) -> Result<super::ClusterIdentity, ObError> {
+        let mut conn = self.pooled().await?;
+        let rows = self.rows(&mut conn, views::IDENTITY_QUERY).await?;
+        let pairs = rows.into_iter().filter_map(|mut row| {
+            let name = row.take_opt::<String, _>(0)?.ok()?;
+            let value = row.take_opt::<String, _>(1)?.ok()?;
+            Some((name, value))
+        });
+        views::identity(pairs)
+    }
+
     async fn read_snapshot(&self, request: SnapshotRequest<'_>) -> Result<Snapshot, ObError> {
         let descriptions = request.descriptions;
         let mut conn = self.pooled().await?;
@@ -397,6 +408,10 @@ impl OceanBase for MysqlCluster {
 
     fn execute<'a>(&'a self, statements: &'a [String]) -> BoxFuture<'a, Result<(), ObError>> {
         self.run(statements).boxed()
+    }
+
+    fn identity(&self) -> BoxFuture<'_, Result<super::ClusterIdentity, ObError>> {
+        self.read_identity().boxed()
     }
 
     fn round_trips(&self) -> (u64, u64) {

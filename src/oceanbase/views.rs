@@ -12,6 +12,31 @@ use super::{
     Redactor, RestoreJobRow, TenantRow, mysql::strip_keys, paths, vocabulary::State,
 };
 
+/// The cluster's identity parameters (one row per observer; they agree).
+pub const IDENTITY_QUERY: &str =
+    "SELECT name, value FROM GV$OB_PARAMETERS WHERE name IN ('cluster', 'cluster_id')";
+
+/// The identity from `(name, value)` rows of [`IDENTITY_QUERY`]: an error when either parameter is missing
+/// or `cluster_id` is not a number.
+pub fn identity(
+    rows: impl IntoIterator<Item = (String, String)>,
+) -> Result<super::ClusterIdentity, ObError> {
+    let (mut name, mut id) = (None, None);
+    for (parameter, value) in rows {
+        match parameter.to_ascii_lowercase().as_str() {
+            "cluster" => name = Some(value),
+            "cluster_id" => id = value.trim().parse::<i64>().ok(),
+            _ => {}
+        }
+    }
+    match (name, id) {
+        (Some(name), Some(id)) => Ok(super::ClusterIdentity { name, id }),
+        _ => Err(ObError::Protocol(
+            "GV$OB_PARAMETERS: parameters cluster and cluster_id (a number) are missing".into(),
+        )),
+    }
+}
+
 /// One row of a view, read by column name.
 pub struct Fields {
     view: &'static str,

@@ -84,7 +84,8 @@ fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
             strategy_ref: None,
             cluster: Some(ClusterConnection {
                 name: "engine".into(),
-                connection_secret: "engine".into(),
+                connection_secret: Some("engine".into()),
+                ob_cluster: None,
             }),
             data_destination: Some(StorageDestination {
                 uri: "file:///backup/logical".into(),

@@ -50,7 +50,8 @@ fn task(uid: &str) -> BackupTask {
             strategy_ref: None,
             cluster: Some(ob_backup_operator::api::common::ClusterConnection {
                 name: "obcluster".into(),
-                connection_secret: "ob".into(),
+                connection_secret: Some("ob".into()),
+                ob_cluster: None,
             }),
             data_destination: None,
             tenant: "tenant1".into(),

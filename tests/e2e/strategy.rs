@@ -134,7 +134,8 @@ async fn given_a_strategy_over_three_tenants_on_a_simulated_saturday() -> Option
             BackupStrategySpec {
                 cluster: ClusterConnection {
                     name: "obcluster".into(),
-                    connection_secret: "ob".into(),
+                    connection_secret: Some("ob".into()),
+                    ob_cluster: None,
                 },
                 tenants: TENANTS.map(String::from).to_vec(),
                 method: Default::default(),

@@ -202,10 +202,7 @@ pub fn point_of(to: &str) -> Result<Option<jiff::Timestamp>, String> {
 /// The cluster the restore goes into: `--target-cluster` with its Secret, or the strategy's.
 pub fn target_cluster(strategy: &BackupStrategy, args: &RestoreArgs) -> ClusterConnection {
     match (&args.target_cluster, &args.target_secret) {
-        (Some(name), Some(secret)) => ClusterConnection {
-            name: name.clone(),
-            connection_secret: secret.clone(),
-        },
+        (Some(name), Some(secret)) => ClusterConnection::through_secret(name, secret),
         _ => strategy.spec.cluster.clone(),
     }
 }
@@ -487,7 +484,10 @@ mod tests {
             Some("2026-11-20T00:30:00Z"),
             "a time in any offset, sent in UTC"
         );
-        assert_eq!(spec.target.cluster.connection_secret, "ob-sys");
+        assert_eq!(
+            spec.target.cluster.connection_secret.as_deref(),
+            Some("ob-sys")
+        );
         let resources = spec.target.resources.as_ref().expect("resources");
         assert_eq!(resources.zones, ["zone1", "zone2"]);
         assert_eq!(resources.unit.as_ref().map(|u| u.max_cpu), Some(2.0));

@@ -86,10 +86,7 @@ pub async fn handle(
         return Ok(Next::Done(Action::requeue(Duration::from_secs(1))));
     }
     let observer = ctx.observers.observe(
-        ClusterKey {
-            namespace: namespace.to_string(),
-            secret: strategy.spec.cluster.connection_secret.clone(),
-        },
+        ClusterKey::of(namespace, &strategy.spec.cluster),
         &strategy.spec.cluster.name,
     );
     // Watched, so the observer keeps reading (an observer nobody watches stops after a few cycles, and

@@ -37,9 +37,10 @@ pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<
     ))
 }
 
-/// Whether two connections name the same cluster: the same display name or the same connection Secret.
+/// Whether two connections of one namespace name the same cluster: the same display name or the same
+/// source (connection Secret or OBCluster).
 pub fn same_cluster(a: &ClusterConnection, b: &ClusterConnection) -> bool {
-    a.name == b.name || a.connection_secret == b.connection_secret
+    a.name == b.name || a.source() == b.source()
 }
 
 /// Whether `strategy` claims `tenant` (an empty list claims every tenant; names ignore case).

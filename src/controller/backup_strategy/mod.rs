@@ -90,10 +90,7 @@ impl Reconcile for BackupStrategy {
             return Ok(next_action(&check.problems));
         }
         let observer = ctx.observers.observe(
-            ClusterKey {
-                namespace: namespace.clone(),
-                secret: spec.cluster.connection_secret.clone(),
-            },
+            ClusterKey::of(&namespace, &spec.cluster),
             &spec.cluster.name,
         );
         // Woken by a change in its tenants (in any tenant when it lists none).

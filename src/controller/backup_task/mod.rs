@@ -343,7 +343,8 @@ pub(crate) fn sample_task(strategy: Option<&str>) -> BackupTask {
             strategy_ref: strategy.map(|name| StrategyReference { name: name.into() }),
             cluster: strategy.is_none().then(|| ClusterConnection {
                 name: "obcluster".into(),
-                connection_secret: "ob".into(),
+                connection_secret: Some("ob".into()),
+                ob_cluster: None,
             }),
             data_destination: None,
             tenant: "tenant1".into(),

@@ -177,7 +177,8 @@ mod tests {
                 }),
                 cluster: job_id.map(|_| ClusterConnection {
                     name: "obcluster".into(),
-                    connection_secret: "obcluster-sys".into(),
+                    connection_secret: Some("obcluster-sys".into()),
+                    ob_cluster: None,
                 }),
                 tenant: "tenant1".into(),
                 target: CleanupTarget {

@@ -9,6 +9,7 @@ use kube::runtime::controller::Action;
 
 use super::{Context, Reconcile, fixtures::FakeApi};
 use crate::{
+    api::common::ClusterSource,
     observer::{ClusterKey, Observation},
     oceanbase::{
         ArchiveRound, RoundStatus, Snapshot, TenantRole, TenantRow, TenantStatus,
@@ -95,7 +96,7 @@ impl Rig {
         let observer = self.ctx.observers.observe(
             ClusterKey {
                 namespace: "ns".into(),
-                secret: "db".into(),
+                source: ClusterSource::Secret("db".into()),
             },
             "obcluster",
         );

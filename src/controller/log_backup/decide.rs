@@ -513,7 +513,8 @@ mod tests {
                 strategy_ref: None,
                 cluster: Some(ClusterConnection {
                     name: "obcluster".into(),
-                    connection_secret: "ob".into(),
+                    connection_secret: Some("ob".into()),
+                    ob_cluster: None,
                 }),
                 log_destination: None,
                 tenant: "tenant1".into(),

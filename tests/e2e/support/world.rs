@@ -389,7 +389,8 @@ pub fn strategy(name: &str, spec: Value) -> Value {
 pub fn connection() -> ClusterConnection {
     ClusterConnection {
         name: "obcluster".into(),
-        connection_secret: "ob".into(),
+        connection_secret: Some("ob".into()),
+        ob_cluster: None,
     }
 }
 

@@ -1,0 +1,255 @@
+//! The caches of ob-operator's objects: one watch per kind (per watched namespace, or one over all), started
+//! when the integration is on and ob-operator's API group is served. Reading them costs no API request.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use futures::StreamExt;
+use kube::{
+    Api, Client, ResourceExt,
+    api::DynamicObject,
+    runtime::{
+        WatchStreamExt,
+        reflector::{self, Store},
+        watcher,
+    },
+};
+use tokio_util::sync::CancellationToken;
+
+use super::{
+    Address, ClusterFacts, GROUP, Kind, PolicyClaim, VERSION, addresses, claim_of, cluster_facts,
+};
+
+/// Called with `(namespace, OBCluster name)` when one of that cluster's OBServers changed.
+pub type ServersChanged = Arc<dyn Fn(&str, &str) + Send + Sync>;
+
+/// ob-operator's objects as far as the operator reads them; `off` when the integration is off or
+/// ob-operator is not installed.
+#[derive(Clone, Default)]
+pub struct ObOperator {
+    caches: Option<Arc<Caches>>,
+}
+
+struct Caches {
+    clusters: Store<DynamicObject>,
+    servers: Store<DynamicObject>,
+    tenants: Store<DynamicObject>,
+    policies: Store<DynamicObject>,
+    /// How many watch streams have listed their objects once, of `streams`.
+    synced: AtomicUsize,
+    streams: usize,
+}
+
+/// Why a question about ob-operator's objects has no answer yet.
+pub const NOT_SYNCED: &str = "ob-operator's objects are still being read";
+
+impl ObOperator {
+    /// Nothing of ob-operator: every question answers "not ob-operator's".
+    pub fn off() -> Self {
+        Self::default()
+    }
+
+    /// Starts the caches over `namespaces` (every namespace when empty) when ob-operator's API group is
+    /// served; `changed` hears of every OBServer change. Off (with the reason logged) otherwise.
+    pub async fn start(
+        client: Client,
+        namespaces: &[String],
+        changed: ServersChanged,
+        shutdown: CancellationToken,
+    ) -> Self {
+        match client
+            .list_api_group_resources(&format!("{GROUP}/{VERSION}"))
+            .await
+        {
+            Ok(_) => {}
+            Err(error) => {
+                tracing::info!(%error, "ob-operator's API group is not served; working without it");
+                return Self::off();
+            }
+        }
+        let kinds = [
+            Kind::ObCluster,
+            Kind::ObServer,
+            Kind::ObTenant,
+            Kind::ObTenantBackupPolicy,
+        ];
+        let (clusters, servers, tenants, policies) = (
+            reflector::store::Writer::new(Kind::ObCluster.resource()),
+            reflector::store::Writer::new(Kind::ObServer.resource()),
+            reflector::store::Writer::new(Kind::ObTenant.resource()),
+            reflector::store::Writer::new(Kind::ObTenantBackupPolicy.resource()),
+        );
+        let caches = Arc::new(Caches {
+            clusters: clusters.as_reader(),
+            servers: servers.as_reader(),
+            tenants: tenants.as_reader(),
+            policies: policies.as_reader(),
+            synced: AtomicUsize::new(0),
+            streams: kinds.len(),
+        });
+        let apis = |kind: Kind| -> Api<DynamicObject> {
+            match namespaces {
+                [namespace] => Api::namespaced_with(client.clone(), namespace, &kind.resource()),
+                _ => Api::all_with(client.clone(), &kind.resource()),
+            }
+        };
+        let observed: Option<&[String]> = (namespaces.len() > 1).then_some(namespaces);
+        spawn_watch(
+            apis(Kind::ObCluster),
+            clusters,
+            caches.clone(),
+            observed,
+            None,
+            shutdown.clone(),
+        );
+        spawn_watch(
+            apis(Kind::ObServer),
+            servers,
+            caches.clone(),
+            observed,
+            Some(changed),
+            shutdown.clone(),
+        );
+        spawn_watch(
+            apis(Kind::ObTenant),
+            tenants,
+            caches.clone(),
+            observed,
+            None,
+            shutdown.clone(),
+        );
+        spawn_watch(
+            apis(Kind::ObTenantBackupPolicy),
+            policies,
+            caches.clone(),
+            observed,
+            None,
+            shutdown,
+        );
+        tracing::info!(
+            "ob-operator's API group is served; watching its clusters, servers, tenants and backup policies"
+        );
+        Self {
+            caches: Some(caches),
+        }
+    }
+
+    /// Whether ob-operator's objects are read at all.
+    pub fn is_on(&self) -> bool {
+        self.caches.is_some()
+    }
+
+    fn synced(&self) -> Result<&Caches, &'static str> {
+        match &self.caches {
+            Some(caches) if caches.synced.load(Ordering::Acquire) >= caches.streams => Ok(caches),
+            Some(_) => Err(NOT_SYNCED),
+            None => Err(""),
+        }
+    }
+
+    /// Every tenant a backup policy holds; none when ob-operator is off; an error until the caches synced.
+    pub fn claims(&self) -> Result<Vec<PolicyClaim>, &'static str> {
+        let caches = match self.synced() {
+            Ok(caches) => caches,
+            Err("") => return Ok(Vec::new()),
+            Err(why) => return Err(why),
+        };
+        let clusters = caches.clusters.state();
+        let tenants = caches.tenants.state();
+        Ok(caches
+            .policies
+            .state()
+            .iter()
+            .filter_map(|p| claim_of(p, &clusters, &tenants))
+            .collect())
+    }
+
+    /// The OBCluster `name` of `namespace`: its facts and its OBServers' addresses, or why it cannot be used.
+    pub fn cluster(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<(ClusterFacts, Vec<Address>), String> {
+        let caches = match self.synced() {
+            Ok(caches) => caches,
+            Err("") => {
+                return Err(format!(
+                    "OBCluster {name} cannot be read: ob-operator's CRDs are not installed, or the operator runs \
+                     without its ob-operator integration (chart value obOperator.enabled)"
+                ));
+            }
+            Err(why) => return Err(why.to_string()),
+        };
+        let cluster = caches
+            .clusters
+            .get(
+                &reflector::ObjectRef::new_with(name, Kind::ObCluster.resource()).within(namespace),
+            )
+            .ok_or_else(|| format!("OBCluster {name} not found in namespace {namespace}"))?;
+        let facts = cluster_facts(&cluster)?;
+        let servers = caches.servers.state();
+        let servers = servers
+            .iter()
+            .filter(|s| s.namespace().as_deref() == Some(namespace))
+            .map(AsRef::as_ref);
+        Ok((facts, addresses(servers, name)))
+    }
+
+    /// The OBTenant `name` of `namespace`, when read.
+    pub fn tenant(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
+        self.synced()
+            .ok()?
+            .tenants
+            .get(&reflector::ObjectRef::new_with(name, Kind::ObTenant.resource()).within(namespace))
+    }
+}
+
+/// Runs one watch into `writer` until shutdown, counting its first listing as synced and telling `changed`
+/// of every OBServer event.
+fn spawn_watch(
+    api: Api<DynamicObject>,
+    writer: reflector::store::Writer<DynamicObject>,
+    caches: Arc<Caches>,
+    namespaces: Option<&[String]>,
+    changed: Option<ServersChanged>,
+    shutdown: CancellationToken,
+) {
+    let namespaces: Option<Vec<String>> = namespaces.map(<[String]>::to_vec);
+    let config = watcher::Config::default().any_semantic();
+    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        let mut listed = false;
+        loop {
+            let event = tokio::select! {
+                () = shutdown.cancelled() => break,
+                event = stream.next() => match event { Some(event) => event, None => break },
+            };
+            match event {
+                Ok(watcher::Event::InitDone) if !listed => {
+                    listed = true;
+                    caches.synced.fetch_add(1, Ordering::AcqRel);
+                }
+                Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => {
+                    let wanted = namespaces
+                        .as_ref()
+                        .is_none_or(|n| object.namespace().is_some_and(|ns| n.contains(&ns)));
+                    if let (Some(changed), true) = (&changed, wanted) {
+                        let cluster = object
+                            .labels()
+                            .get(super::CLUSTER_LABEL)
+                            .cloned()
+                            .unwrap_or_default();
+                        changed(&object.namespace().unwrap_or_default(), &cluster);
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "watching ob-operator's objects failed; retrying")
+                }
+            }
+        }
+    });
+}
