@@ -74,6 +74,7 @@ kind: ClusterRole
 metadata: {name: ob-backup-operator}
 rules:
 $(sed 's/^/  /' "$rules/operator-rules.yaml")
+$(sed 's/^/  /' "$rules/ob-operator-rules.yaml")
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -144,6 +145,14 @@ EOF
   "${kubectl[@]}" apply --server-side -f "$repo/crds/" >/dev/null
   "${kubectl[@]}" wait --for condition=Established --timeout 60s crd --all >/dev/null
   rbac_manifest | "${kubectl[@]}" apply --server-side -f - >/dev/null
+  # ob-operator's own CRDs, when tools/ob-operator/crds.sh could fetch them (the tests beside ob-operator
+  # skip otherwise).
+  local ob_operator_crds=${OBBACKUP_OB_OPERATOR_CRDS:-}
+  if [ -n "$ob_operator_crds" ]; then
+    "${kubectl[@]}" apply --server-side -f "$ob_operator_crds" >/dev/null
+    "${kubectl[@]}" wait --for condition=Established --timeout 60s crd --all >/dev/null
+    log "ob-operator's CRDs installed from $ob_operator_crds"
+  fi
 
   "$bin/kube-controller-manager" --kubeconfig "$dir/admin.kubeconfig" \
     --controllers garbage-collector-controller,namespace-controller \
@@ -156,6 +165,7 @@ OBBACKUP_ADMIN_KUBECONFIG=$dir/admin.kubeconfig
 OBBACKUP_OPERATOR_KUBECONFIG=$dir/operator.kubeconfig
 OBBACKUP_OPERATOR_NAMESPACE=$operator_namespace
 OBBACKUP_KUBECTL=$bin/kubectl
+OBBACKUP_OB_OPERATOR_CRDS=$ob_operator_crds
 EOF
   log "control plane up in $(( $(date +%s) - t0 ))s (state in $dir)"
 }

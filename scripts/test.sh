@@ -21,6 +21,10 @@ OBBACKUP_S3_SERVER=$(tools/s3/build.sh | tail -n 1)
 OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
 OBBACKUP_KREW=$(tools/krew/build.sh | tail -n 1)
 export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB OBBACKUP_KREW
+# ob-operator's CRDs from its Go module; when the proxy does not serve it, the tests beside ob-operator
+# say so and skip (docs/ob-operator.md).
+OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_OB_OPERATOR_CRDS=
+export OBBACKUP_OB_OPERATOR_CRDS
 cargo build --locked --bins --features failpoints
 resources "binaries built"
 

@@ -8,6 +8,8 @@ use jiff::{SignedDuration, Timestamp};
 
 /// How long connecting to OceanBase may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long the controllers wait at start for ob-operator's objects to be read once.
+pub const OB_OPERATOR_SYNC: Duration = Duration::from_secs(30);
 /// How long one read may take.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one batch of administrative statements may take, connecting included: after this the client

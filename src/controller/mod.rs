@@ -6,6 +6,7 @@ pub mod backup_strategy;
 pub mod backup_task;
 pub mod catalog;
 pub mod cleanup_task;
+pub mod coexistence;
 pub mod conditions;
 pub mod context;
 pub mod error;

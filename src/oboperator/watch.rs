@@ -33,13 +33,18 @@ pub struct ObOperator {
 }
 
 struct Caches {
-    clusters: Store<DynamicObject>,
-    servers: Store<DynamicObject>,
-    tenants: Store<DynamicObject>,
-    policies: Store<DynamicObject>,
+    clusters: Vec<Store<DynamicObject>>,
+    servers: Vec<Store<DynamicObject>>,
+    tenants: Vec<Store<DynamicObject>>,
+    policies: Vec<Store<DynamicObject>>,
     /// How many watch streams have listed their objects once, of `streams`.
     synced: AtomicUsize,
     streams: usize,
+}
+
+/// Every object of one kind's caches.
+fn all(stores: &[Store<DynamicObject>]) -> Vec<Arc<DynamicObject>> {
+    stores.iter().flat_map(Store::state).collect()
 }
 
 /// Why a question about ob-operator's objects has no answer yet.
@@ -69,71 +74,59 @@ impl ObOperator {
                 return Self::off();
             }
         }
+        // One watch per kind and watched namespace (a Role per namespace allows no cluster-wide list), or
+        // one per kind over every namespace.
+        let scopes: Vec<Option<&String>> = match namespaces {
+            [] => vec![None],
+            some => some.iter().map(Some).collect(),
+        };
         let kinds = [
             Kind::ObCluster,
             Kind::ObServer,
             Kind::ObTenant,
             Kind::ObTenantBackupPolicy,
         ];
-        let (clusters, servers, tenants, policies) = (
-            reflector::store::Writer::new(Kind::ObCluster.resource()),
-            reflector::store::Writer::new(Kind::ObServer.resource()),
-            reflector::store::Writer::new(Kind::ObTenant.resource()),
-            reflector::store::Writer::new(Kind::ObTenantBackupPolicy.resource()),
-        );
-        let caches = Arc::new(Caches {
-            clusters: clusters.as_reader(),
-            servers: servers.as_reader(),
-            tenants: tenants.as_reader(),
-            policies: policies.as_reader(),
-            synced: AtomicUsize::new(0),
-            streams: kinds.len(),
-        });
-        let apis = |kind: Kind| -> Api<DynamicObject> {
-            match namespaces {
-                [namespace] => Api::namespaced_with(client.clone(), namespace, &kind.resource()),
-                _ => Api::all_with(client.clone(), &kind.resource()),
+        let mut writers = Vec::new();
+        let mut stores: [Vec<Store<DynamicObject>>; 4] = Default::default();
+        for (index, kind) in kinds.into_iter().enumerate() {
+            for scope in &scopes {
+                let writer = reflector::store::Writer::new(kind.resource());
+                stores[index].push(writer.as_reader());
+                let api = match scope {
+                    Some(namespace) => {
+                        Api::namespaced_with(client.clone(), namespace, &kind.resource())
+                    }
+                    None => Api::all_with(client.clone(), &kind.resource()),
+                };
+                writers.push((kind, api, writer));
             }
-        };
-        let observed: Option<&[String]> = (namespaces.len() > 1).then_some(namespaces);
-        spawn_watch(
-            apis(Kind::ObCluster),
+        }
+        let [clusters, servers, tenants, policies] = stores;
+        let caches = Arc::new(Caches {
             clusters,
-            caches.clone(),
-            observed,
-            None,
-            shutdown.clone(),
-        );
-        spawn_watch(
-            apis(Kind::ObServer),
             servers,
-            caches.clone(),
-            observed,
-            Some(changed),
-            shutdown.clone(),
-        );
-        spawn_watch(
-            apis(Kind::ObTenant),
             tenants,
-            caches.clone(),
-            observed,
-            None,
-            shutdown.clone(),
-        );
-        spawn_watch(
-            apis(Kind::ObTenantBackupPolicy),
             policies,
-            caches.clone(),
-            observed,
-            None,
-            shutdown,
-        );
+            synced: AtomicUsize::new(0),
+            streams: writers.len(),
+        });
+        for (kind, api, writer) in writers {
+            let changed = (kind == Kind::ObServer).then(|| changed.clone());
+            spawn_watch(api, writer, caches.clone(), changed, shutdown.clone());
+        }
         tracing::info!(
             "ob-operator's API group is served; watching its clusters, servers, tenants and backup policies"
         );
-        Self {
+        let started = Self {
             caches: Some(caches),
+        };
+        // The controllers start once the policies are known (or after a while, then without them until
+        // they are): a tenant a policy holds must not see a statement in the first seconds.
+        let deadline = tokio::time::Instant::now() + crate::timing::OB_OPERATOR_SYNC;
+        while started.synced().is_err() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        started
     }
 
     /// Whether ob-operator's objects are read at all.
@@ -156,11 +149,9 @@ impl ObOperator {
             Err("") => return Ok(Vec::new()),
             Err(why) => return Err(why),
         };
-        let clusters = caches.clusters.state();
-        let tenants = caches.tenants.state();
-        Ok(caches
-            .policies
-            .state()
+        let clusters = all(&caches.clusters);
+        let tenants = all(&caches.tenants);
+        Ok(all(&caches.policies)
             .iter()
             .filter_map(|p| claim_of(p, &clusters, &tenants))
             .collect())
@@ -182,14 +173,10 @@ impl ObOperator {
             }
             Err(why) => return Err(why.to_string()),
         };
-        let cluster = caches
-            .clusters
-            .get(
-                &reflector::ObjectRef::new_with(name, Kind::ObCluster.resource()).within(namespace),
-            )
+        let cluster = find(&caches.clusters, Kind::ObCluster, namespace, name)
             .ok_or_else(|| format!("OBCluster {name} not found in namespace {namespace}"))?;
         let facts = cluster_facts(&cluster)?;
-        let servers = caches.servers.state();
+        let servers = all(&caches.servers);
         let servers = servers
             .iter()
             .filter(|s| s.namespace().as_deref() == Some(namespace))
@@ -199,11 +186,24 @@ impl ObOperator {
 
     /// The OBTenant `name` of `namespace`, when read.
     pub fn tenant(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
-        self.synced()
-            .ok()?
-            .tenants
-            .get(&reflector::ObjectRef::new_with(name, Kind::ObTenant.resource()).within(namespace))
+        find(
+            &self.synced().ok()?.tenants,
+            Kind::ObTenant,
+            namespace,
+            name,
+        )
     }
+}
+
+/// The object `name` of `namespace` in one kind's caches.
+fn find(
+    stores: &[Store<DynamicObject>],
+    kind: Kind,
+    namespace: &str,
+    name: &str,
+) -> Option<Arc<DynamicObject>> {
+    let key = reflector::ObjectRef::new_with(name, kind.resource()).within(namespace);
+    stores.iter().find_map(|store| store.get(&key))
 }
 
 /// Runs one watch into `writer` until shutdown, counting its first listing as synced and telling `changed`
@@ -212,11 +212,9 @@ fn spawn_watch(
     api: Api<DynamicObject>,
     writer: reflector::store::Writer<DynamicObject>,
     caches: Arc<Caches>,
-    namespaces: Option<&[String]>,
     changed: Option<ServersChanged>,
     shutdown: CancellationToken,
 ) {
-    let namespaces: Option<Vec<String>> = namespaces.map(<[String]>::to_vec);
     let config = watcher::Config::default().any_semantic();
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
     tokio::spawn(async move {
@@ -233,10 +231,7 @@ fn spawn_watch(
                     caches.synced.fetch_add(1, Ordering::AcqRel);
                 }
                 Ok(watcher::Event::Apply(object) | watcher::Event::Delete(object)) => {
-                    let wanted = namespaces
-                        .as_ref()
-                        .is_none_or(|n| object.namespace().is_some_and(|ns| n.contains(&ns)));
-                    if let (Some(changed), true) = (&changed, wanted) {
+                    if let Some(changed) = &changed {
                         let cluster = object
                             .labels()
                             .get(super::CLUSTER_LABEL)

@@ -1,7 +1,7 @@
 //! A tenant belongs to at most one strategy (docs/api.md §2.2): of two strategies in a namespace claiming the same
 //! tenant of the same cluster, the younger is `Stalled`, names the older, and touches nothing. A strategy
-//! without a tenant list claims every tenant. Strategies in other namespaces cannot be compared (their
-//! connection Secrets are out of reach), so the check is per namespace.
+//! without a tenant list claims every tenant. Across namespaces two strategies are on the same cluster when
+//! OceanBase says so (its `cluster` and `cluster_id`), whatever their Secrets and display names.
 
 use crate::controller::reason::Reason;
 use kube::ResourceExt;
@@ -11,28 +11,46 @@ use crate::{
     controller::{Context, Error, error::Problem},
 };
 
-/// The problem of `strategy` if an older strategy of the same cluster claims one of its tenants.
+/// The problem of `strategy` if an older strategy of its namespace and cluster claims one of its tenants.
 pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<Problem> {
+    let namespace = strategy.namespace();
+    conflict_where(strategy, others, |o| {
+        o.namespace() == namespace && same_cluster(&o.spec.cluster, &strategy.spec.cluster)
+    })
+}
+
+/// The problem of `strategy` if an older strategy that `same` says works on its cluster claims one of its
+/// tenants (the message names the other's namespace when it differs).
+pub fn conflict_where(
+    strategy: &BackupStrategy,
+    others: &[BackupStrategy],
+    same: impl Fn(&BackupStrategy) -> bool,
+) -> Option<Problem> {
     let key = |s: &BackupStrategy| (s.creation_timestamp().map(|t| t.0), s.name_any());
     let mine = &strategy.spec;
     let first = others
         .iter()
-        .filter(|o| o.name_any() != strategy.name_any())
+        .filter(|o| o.name_any() != strategy.name_any() || o.namespace() != strategy.namespace())
         .filter(|o| key(o) < key(strategy))
         // A logical strategy changes nothing in OceanBase: it competes only with logical ones (two would
         // dump the same tenant to the same directory), and never with the physical strategy.
         .filter(|o| o.spec.method == mine.method)
-        .filter(|o| same_cluster(&o.spec.cluster, &mine.cluster))
+        .filter(|o| same(o))
         .filter_map(|o| shared_tenant(&mine.tenants, &o.spec.tenants).map(|t| (o, t)))
         .min_by_key(|(o, _)| key(o))?;
     let (other, tenant) = first;
+    let name = match other.namespace() {
+        Some(ns) if other.namespace() != strategy.namespace() => {
+            format!("{ns}/{}", other.name_any())
+        }
+        _ => other.name_any(),
+    };
     Some(Problem::elsewhere(
         Reason::TenantClaimed,
         format!(
-            "{tenant} of cluster {} already belongs to BackupStrategy {}: a tenant can have one strategy; \
+            "{tenant} of cluster {} already belongs to BackupStrategy {name}: a tenant can have one strategy; \
              list other tenants here or change that strategy",
             mine.cluster.name,
-            other.name_any()
         ),
     ))
 }
@@ -62,14 +80,27 @@ fn shared_tenant(mine: &[String], theirs: &[String]) -> Option<String> {
     }
 }
 
-/// Checks `strategy` against them.
+/// Checks `strategy` against the strategies of every watched namespace: in its own namespace a cluster is
+/// the same by display name or source; across namespaces (and within), by what OceanBase says it is
+/// (`cluster` and `cluster_id`), once both clusters have said.
 pub async fn check(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
 ) -> Result<Option<Problem>, Error> {
-    let others = ctx.catalog.list::<BackupStrategy>(namespace).await?;
-    Ok(conflict(strategy, &others))
+    let others = ctx
+        .catalog
+        .list_everywhere::<BackupStrategy>(namespace, |_| true)
+        .await?;
+    let mine = crate::controller::coexistence::identity(ctx, namespace, &strategy.spec.cluster);
+    Ok(conflict_where(strategy, &others, |other| {
+        let theirs = other.namespace().unwrap_or_default();
+        (theirs == namespace && same_cluster(&other.spec.cluster, &strategy.spec.cluster))
+            || mine.as_ref().is_some_and(|mine| {
+                crate::controller::coexistence::identity(ctx, &theirs, &other.spec.cluster).as_ref()
+                    == Some(mine)
+            })
+    }))
 }
 
 #[cfg(test)]

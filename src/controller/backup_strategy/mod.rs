@@ -213,6 +213,17 @@ async fn first_checks<'a>(
     check
         .problems
         .extend(exclusive::check(ctx, namespace, strategy).await?);
+    if strategy.spec.method == crate::api::backup_strategy::BackupMethod::Physical {
+        let spec = &strategy.spec;
+        check
+            .problems
+            .extend(crate::controller::coexistence::problem(
+                ctx,
+                namespace,
+                &spec.cluster,
+                &spec.tenants,
+            ));
+    }
     check.cluster(&strategy.spec.cluster).await?;
     check.destination(&strategy.spec.data_destination).await?;
     Ok(check)

@@ -225,6 +225,14 @@ impl Task for BackupTask {
             return Ok(None);
         }
         let tenant = &self.spec.tenant;
+        let tenants = [tenant.clone()];
+        let cluster = &target.placement.cluster;
+        if self.spec.method == BackupMethod::Physical
+            && let Some(held) =
+                crate::controller::coexistence::problem(ctx, namespace, cluster, &tenants)
+        {
+            return Ok(Some(held));
+        }
         Ok(ownership::backup_problem(
             self,
             &target.placement.cluster,

@@ -97,6 +97,26 @@ impl Task for CleanupTask {
         })
     }
 
+    /// A tenant ob-operator's backup policy holds is cleaned by it, not here.
+    async fn conflict(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        placement: &Placement,
+        step: Step,
+    ) -> Result<Option<Problem>, Error> {
+        if step != Step::Submit {
+            return Ok(None);
+        }
+        let tenants = [self.spec.tenant.clone()];
+        Ok(crate::controller::coexistence::problem(
+            ctx,
+            namespace,
+            &placement.cluster,
+            &tenants,
+        ))
+    }
+
     fn effect(step: Step) -> Effect {
         match step {
             Step::Wait => Effect::None,

@@ -110,6 +110,13 @@ impl Task for LogBackup {
         _step: Step,
     ) -> Result<Option<Problem>, Error> {
         let tenant = &self.spec.tenant;
+        let tenants = [tenant.clone()];
+        let cluster = &target.placement.cluster;
+        if let Some(held) =
+            crate::controller::coexistence::problem(ctx, namespace, cluster, &tenants)
+        {
+            return Ok(Some(held));
+        }
         Ok(ownership::archive_problem(
             self,
             &target.placement.cluster,
