@@ -30,6 +30,14 @@ impl Version {
     /// 4.4.1.0: the first with manual backup cleanup (docs/oceanbase-interface.md §5.2).
     pub const V4_4_1: Version = Version([4, 4, 1, 0]);
 
+    /// OceanBase's integer encoding of a cluster version (its `CLUSTER_VERSION` macros, e.g. what
+    /// `BACKUP_CLUSTER_VERSION` shows): `major << 32 | minor << 16 | major_patch << 8 | minor_patch`, so
+    /// 4.4.1.0 is 17180131584.
+    pub fn cluster_version(self) -> u64 {
+        let [major, minor, major_patch, minor_patch] = self.0.map(u64::from);
+        major << 32 | minor << 16 | major_patch << 8 | minor_patch
+    }
+
     /// Parses `4.2.5` or `4.2.5.0`.
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = [0u16; 4];
@@ -616,5 +624,14 @@ mod tests {
         assert_eq!(Version::parse("4.2.5"), Some(Version::V4_2_5));
         assert!(Version::parse("4.4.1.0").is_some_and(|v| v >= Version::V4_4_1));
         assert_eq!(Version::parse("four"), None);
+        assert_eq!(
+            Version::V4_4_1.cluster_version(),
+            (4 << 32) + (4 << 16) + (1 << 8)
+        );
+        assert_eq!(
+            Version::V4_2_5.cluster_version(),
+            (4 << 32) + (2 << 16) + (5 << 8)
+        );
+        assert_eq!(Version([4, 2, 5, 3]).cluster_version(), 17_180_001_539);
     }
 }

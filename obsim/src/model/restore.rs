@@ -6,7 +6,7 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::{
-    Cluster, SERVER_ADDRESS, Tenant, TenantType,
+    Cluster, SERVER_ADDRESS, Tenant, TenantType, Version,
     archive::{Piece, scn},
     backup::BackupSet,
     resources::{ResourcePool, ResourceUnit},
@@ -97,7 +97,8 @@ pub struct RestoreJob {
     pub backup_tenant_name: String,
     pub backup_tenant_id: i64,
     pub backup_cluster_name: String,
-    pub backup_cluster_version: String,
+    /// The source cluster's version, encoded as [`crate::model::Version::cluster_version`].
+    pub backup_cluster_version: u64,
     /// The FROM URIs without access keys.
     pub backup_dest: String,
     pub restore_option: String,
@@ -131,7 +132,7 @@ pub struct Restores {
 #[derive(Clone, Debug)]
 pub struct RestoreMedia {
     pub cluster_name: String,
-    pub cluster_version: String,
+    pub cluster_version: Version,
     pub tenant_name: String,
     pub tenant_id: i64,
     pub data_bytes: u64,
@@ -186,7 +187,7 @@ impl Cluster {
                     .collect();
                 (!sets.is_empty() && !pieces.is_empty()).then(|| RestoreMedia {
                     cluster_name: self.name.clone(),
-                    cluster_version: self.version.to_string(),
+                    cluster_version: self.version,
                     tenant_name: tenant.name.clone(),
                     tenant_id: tenant.id,
                     data_bytes: tenant.data_bytes,
@@ -238,7 +239,7 @@ impl Cluster {
             .collect();
         (!pieces.is_empty()).then(|| RestoreMedia {
             cluster_name: self.name.clone(),
-            cluster_version: self.version.to_string(),
+            cluster_version: self.version,
             tenant_name: tenant.name.clone(),
             tenant_id: tenant.id,
             data_bytes: tenant.data_bytes,
@@ -315,7 +316,7 @@ impl Cluster {
             backup_tenant_name: media.tenant_name.clone(),
             backup_tenant_id: media.tenant_id,
             backup_cluster_name: media.cluster_name.clone(),
-            backup_cluster_version: media.cluster_version.clone(),
+            backup_cluster_version: media.cluster_version.cluster_version(),
             backup_dest: statement
                 .from
                 .iter()
