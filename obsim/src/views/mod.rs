@@ -6,7 +6,7 @@ mod clean;
 mod restore;
 
 use crate::{
-    model::{Cluster, TenantType, Version},
+    model::{Cluster, TenantType, Version, archive::MAX_SCN},
     schema::{ColumnDesc, Schema},
     sql::{
         expr::civil,
@@ -435,7 +435,7 @@ fn tenants(cluster: &Cluster) -> Table {
                 user_scn(scn),
                 user_scn(scn),
                 user_scn(scn),
-                user_scn(u64::MAX),
+                user_scn(MAX_SCN),
                 Value::Text(
                     if user && t.archive.log_mode_archive {
                         "ARCHIVELOG"

@@ -120,6 +120,18 @@ async fn prepared_statements_bind_parameters() {
 }
 
 #[tokio::test]
+async fn a_tenant_without_a_recovery_limit_shows_the_maximum_scn() {
+    // A real server shows SCN::max_scn(), 2^62 − 1, where there is no limit; never u64::MAX.
+    let mut conn = connect(Version::V4_2_5).await;
+    let until: Option<u64> = conn
+        .query_first("SELECT recovery_until_scn FROM DBA_OB_TENANTS WHERE tenant_name = 'tenant1'")
+        .await
+        .expect("tenant1");
+    assert_eq!(until, Some(4_611_686_018_427_387_903));
+    assert_eq!(until, Some(obsim::model::archive::MAX_SCN));
+}
+
+#[tokio::test]
 async fn multi_statement_packets_return_one_result_per_statement() {
     // §11.2: multi-statement packets must work (SET ENCRYPTION …; ALTER SYSTEM BACKUP … arrive together).
     let mut conn = connect(Version::V4_4_1).await;
