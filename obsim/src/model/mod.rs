@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod backup;
 pub mod clean;
+pub mod dest;
 pub mod faults;
 pub mod files;
 pub mod layout;
@@ -280,6 +281,9 @@ impl Cluster {
         let now = self.now();
         let unreachable = tenant.is_some_and(|t| self.faults.is_unreachable(t));
         let tenant = self.target(tenant)?;
+        if let Some(uri) = dest::named(name, value) {
+            dest::check(uri)?;
+        }
         let backup_config = matches!(
             name,
             "data_backup_dest" | "log_archive_dest" | "log_archive_dest_state"
@@ -399,6 +403,9 @@ impl Cluster {
     /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT = list} …` from sys (docs/oceanbase-interface.md §4.1–§4.3). With
     /// a tenant list every named tenant must qualify; `DATABASE` backs up every tenant that does.
     pub fn backup(&mut self, request: BackupRequest) -> Result<(), SqlError> {
+        if let Some(to) = &request.to {
+            dest::check(to)?;
+        }
         let now = self.now();
         let explicit = request.tenants.is_some();
         let names = self.tenant_names(request.tenants.as_deref());

@@ -9,6 +9,7 @@ use super::{
     Cluster, SERVER_ADDRESS, Tenant, TenantType, Version,
     archive::{Piece, scn},
     backup::BackupSet,
+    dest,
     resources::{ResourcePool, ResourceUnit},
     strip_credentials,
 };
@@ -256,6 +257,7 @@ impl Cluster {
         media: Option<RestoreMedia>,
         passwords: &[String],
     ) -> Result<(), SqlError> {
+        statement.from.iter().try_for_each(|uri| dest::check(uri))?;
         let now = self.now();
         if self
             .restores
