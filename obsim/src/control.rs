@@ -14,13 +14,14 @@ use serde::{Deserialize, Serialize};
 use crate::{
     clock::Clock,
     error::SqlError,
-    model::{Cluster, UserChange, Version},
+    model::{Cluster, MAX_CLUSTER_ID, UserChange, Version},
     sim::{Node, Simulator},
 };
 
 /// What `GET /` answers: the routes.
-const ROUTES: &str = "GET  /clusters                       clusters, addresses and tenants
-POST /clusters                       {name, version, password, tenants:[{name, dataBytes}]}
+const ROUTES: &str = "GET  /clusters                       clusters, cluster ids, addresses and tenants
+POST /clusters                       {name, version, password, clusterId?, listen?, tenants:[{name, dataBytes}]}
+     clusterId: GV$OB_PARAMETERS' cluster_id, 1..4294901759 (default: 1 + FNV-1a-64(name) mod 4294901759)
 POST /clusters/{cluster}/tenants     {name, dataBytes}
 PUT  /clusters/{cluster}/tenants/{tenant}/users/{user}   {password}  (creates or changes; log in as user@tenant)
 POST /clock                          {speed} and/or {stepSeconds} (every cluster)
@@ -72,6 +73,7 @@ fn node(simulator: &Simulator, name: &str) -> Result<Arc<Node>, (StatusCode, Str
 #[serde(rename_all = "camelCase")]
 struct ClusterInfo {
     name: String,
+    cluster_id: i64,
     version: String,
     address: String,
     now: String,
@@ -94,6 +96,7 @@ fn info(node: &Node) -> ClusterInfo {
     cluster.advance();
     ClusterInfo {
         name: node.name.clone(),
+        cluster_id: cluster.cluster_id,
         version: cluster.version.to_string(),
         address: node.addr.to_string(),
         now: cluster.now().to_string(),
@@ -141,6 +144,9 @@ struct NewCluster {
     /// Where to listen (default: a free loopback port).
     #[serde(default)]
     listen: Option<SocketAddr>,
+    /// The `cluster_id` parameter (default: [`crate::model::default_cluster_id`] of the name).
+    #[serde(default)]
+    cluster_id: Option<i64>,
 }
 
 fn default_version() -> String {
@@ -168,6 +174,12 @@ async fn create_cluster(
         &request.password,
         Clock::new(start, speed),
     );
+    if let Some(id) = request.cluster_id {
+        if !(1..=MAX_CLUSTER_ID).contains(&id) {
+            return Err(bad(format!("clusterId must be 1..={MAX_CLUSTER_ID}")));
+        }
+        cluster.cluster_id = id;
+    }
     for tenant in &request.tenants {
         cluster
             .add_user_tenant(&tenant.name, tenant.data_bytes)

@@ -58,11 +58,26 @@ impl std::fmt::Display for Version {
     }
 }
 
+/// The largest cluster id OceanBase accepts (its `cluster_id` parameter's range is [1, 4294901759]).
+pub const MAX_CLUSTER_ID: i64 = 4_294_901_759;
+
+/// The cluster id of a cluster created without one: stable for a name, 1 + the 64-bit FNV-1a hash of the
+/// name's bytes modulo [`MAX_CLUSTER_ID`] (so within OceanBase's range).
+pub fn default_cluster_id(name: &str) -> i64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let max = MAX_CLUSTER_ID.unsigned_abs();
+    i64::try_from(hash % max).unwrap_or_default() + 1
+}
+
 /// One simulated cluster.
 #[derive(Debug)]
 pub struct Cluster {
     /// Cluster name.
     pub name: String,
+    /// The `cluster_id` parameter ([`default_cluster_id`] of the name unless set).
+    pub cluster_id: i64,
     /// Behaviour profile.
     pub version: Version,
     /// Simulated time.
@@ -85,6 +100,7 @@ impl Cluster {
         let created = clock.now();
         Self {
             name: name.to_string(),
+            cluster_id: default_cluster_id(name),
             version,
             clock,
             tenants: vec![Tenant::sys(created, sys_password)],
@@ -631,6 +647,15 @@ mod tests {
         assert_eq!(Version::parse("4.2.5"), Some(Version::V4_2_5));
         assert!(Version::parse("4.4.1.0").is_some_and(|v| v >= Version::V4_4_1));
         assert_eq!(Version::parse("four"), None);
+        assert_eq!(
+            default_cluster_id("obcluster"),
+            default_cluster_id("obcluster")
+        );
+        assert_ne!(
+            default_cluster_id("obcluster"),
+            default_cluster_id("obcluster2")
+        );
+        assert!((1..=MAX_CLUSTER_ID).contains(&default_cluster_id("")));
         assert_eq!(
             Version::V4_4_1.cluster_version(),
             (4 << 32) + (4 << 16) + (1 << 8)

@@ -3,6 +3,7 @@
 
 mod backup;
 mod clean;
+pub mod parameters;
 mod restore;
 
 use crate::{
@@ -23,6 +24,10 @@ pub fn view(cluster: &Cluster, name: &str, tenant_id: i64) -> Option<Table> {
     let upper = name.to_uppercase();
     if !tenancy::has_view(tenant_id, &upper) {
         return None;
+    }
+    if upper == parameters::VIEW {
+        // Not in the schema files (see the module): served with the columns it declares itself.
+        return Some(parameters::table(cluster, tenant_id));
     }
     let table = built(cluster, &upper, tenant_id)?;
     // The embedded schema files always read (a test says so); were they broken, the view would be unknown.
