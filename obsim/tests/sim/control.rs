@@ -523,3 +523,73 @@ async fn the_cluster_id_comes_from_the_cli_or_the_control_api_and_gv_ob_paramete
     .await;
     assert_eq!(status, 400, "a cluster id is 1 or more");
 }
+
+/// Whether a session still answers (a dropped one fails its next statement).
+async fn answers(conn: &mut Conn) -> bool {
+    conn.query_drop("SELECT 1").await.is_ok()
+}
+
+#[tokio::test]
+async fn a_cluster_answers_on_added_addresses_until_they_are_removed() {
+    // As a pod's IP changes: the same cluster on another loopback address, then the old one gone.
+    let sim = obsim();
+    let (status, routes) = http(&sim.control, "GET", "/", "").await;
+    assert_eq!(status, 200);
+    assert!(
+        routes.contains("/clusters/{cluster}/listeners/{addr}"),
+        "{routes}"
+    );
+    let bound = post(
+        &sim.control,
+        "/clusters/obcluster/listeners",
+        r#"{"listen": "127.0.0.3:0"}"#,
+    )
+    .await;
+    let moved: serde_json::Value = serde_json::from_str(&bound).expect("JSON");
+    let moved = moved["address"]
+        .as_str()
+        .expect("the bound address")
+        .to_string();
+    assert!(
+        moved.starts_with("127.0.0.3:") && !moved.ends_with(":0"),
+        "{moved}"
+    );
+    let (_, clusters) = http(&sim.control, "GET", "/clusters", "").await;
+    assert!(
+        clusters.contains(&format!(r#""listeners":["{}","{moved}"]"#, sim.mysql)),
+        "{clusters}"
+    );
+
+    let mut old = Conn::new(opts(&sim.mysql)).await.expect("old address");
+    let mut new = Conn::new(opts(&moved)).await.expect("new address");
+    old.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///b/moved' TENANT = tenant1")
+        .await
+        .expect("set through the old address");
+    let seen: Option<String> = new
+        .query_first("SELECT value FROM CDB_OB_BACKUP_PARAMETER WHERE tenant_id = 1002")
+        .await
+        .expect("read through the new address");
+    assert_eq!(seen.as_deref(), Some("file:///b/moved"), "the same cluster");
+
+    let path = format!("/clusters/obcluster/listeners/{}", sim.mysql);
+    let (status, reply) = http(&sim.control, "DELETE", &path, "").await;
+    assert_eq!(status, 204, "{reply}");
+    let (status, _) = http(&sim.control, "DELETE", &path, "").await;
+    assert_eq!(status, 404, "no longer listened on");
+    let refused = tokio::net::TcpStream::connect(&sim.mysql).await;
+    assert!(refused.is_err(), "a connect to the old address is refused");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while answers(&mut old).await {
+        assert!(
+            Instant::now() < deadline,
+            "the old address's session is dropped"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(answers(&mut new).await, "the new address's session stays");
+    let (_, clusters) = http(&sim.control, "GET", "/clusters", "").await;
+    assert!(
+        clusters.contains(&format!(r#""listeners":["{moved}"]"#)),
+        "{clusters}"
+    );
+}
