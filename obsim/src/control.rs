@@ -14,14 +14,17 @@ use serde::{Deserialize, Serialize};
 use crate::{
     clock::Clock,
     error::SqlError,
-    model::{Cluster, UserChange, Version},
+    model::{Cluster, MAX_CLUSTER_ID, UserChange, Version},
     sim::{Node, Simulator},
 };
 
 /// What `GET /` answers: the routes.
-const ROUTES: &str = "GET  /clusters                       clusters, addresses and tenants
-POST /clusters                       {name, version, password, tenants:[{name, dataBytes}]}
+const ROUTES: &str = "GET  /clusters                       clusters, cluster ids, addresses and tenants
+POST /clusters                       {name, version, password, clusterId?, listen?, tenants:[{name, dataBytes}]}
+     clusterId: GV$OB_PARAMETERS' cluster_id, 1..4294901759 (default: 1 + FNV-1a-64(name) mod 4294901759)
 POST /clusters/{cluster}/tenants     {name, dataBytes}
+POST /clusters/{cluster}/listeners   {listen: \"127.0.0.3:2881\"}  answer on that address too (port 0: any); replies {address}
+DELETE /clusters/{cluster}/listeners/{addr}   stop answering on addr and drop the sessions that came through it
 PUT  /clusters/{cluster}/tenants/{tenant}/users/{user}   {password}  (creates or changes; log in as user@tenant)
 POST /clock                          {speed} and/or {stepSeconds} (every cluster)
 POST /clusters/{cluster}/faults      {kind, tenant?, code?, message?, seconds?}
@@ -36,6 +39,11 @@ pub fn router(simulator: Arc<Simulator>) -> Router {
         .route("/", get(|| async { ROUTES }))
         .route("/clusters", get(list_clusters).post(create_cluster))
         .route("/clusters/{cluster}/tenants", post(create_tenant))
+        .route("/clusters/{cluster}/listeners", post(add_listener))
+        .route(
+            "/clusters/{cluster}/listeners/{addr}",
+            axum::routing::delete(remove_listener),
+        )
         .route(
             "/clusters/{cluster}/tenants/{tenant}/users/{user}",
             put(set_user),
@@ -72,8 +80,11 @@ fn node(simulator: &Simulator, name: &str) -> Result<Arc<Node>, (StatusCode, Str
 #[serde(rename_all = "camelCase")]
 struct ClusterInfo {
     name: String,
+    cluster_id: i64,
     version: String,
     address: String,
+    /// Every address the cluster answers on (`address` first, unless it was removed).
+    listeners: Vec<String>,
     now: String,
     tenants: Vec<TenantInfo>,
 }
@@ -94,8 +105,10 @@ fn info(node: &Node) -> ClusterInfo {
     cluster.advance();
     ClusterInfo {
         name: node.name.clone(),
+        cluster_id: cluster.cluster_id,
         version: cluster.version.to_string(),
         address: node.addr.to_string(),
+        listeners: node.addresses().iter().map(ToString::to_string).collect(),
         now: cluster.now().to_string(),
         tenants: cluster
             .tenants
@@ -141,6 +154,9 @@ struct NewCluster {
     /// Where to listen (default: a free loopback port).
     #[serde(default)]
     listen: Option<SocketAddr>,
+    /// The `cluster_id` parameter (default: [`crate::model::default_cluster_id`] of the name).
+    #[serde(default)]
+    cluster_id: Option<i64>,
 }
 
 fn default_version() -> String {
@@ -168,6 +184,12 @@ async fn create_cluster(
         &request.password,
         Clock::new(start, speed),
     );
+    if let Some(id) = request.cluster_id {
+        if !(1..=MAX_CLUSTER_ID).contains(&id) {
+            return Err(bad(format!("clusterId must be 1..={MAX_CLUSTER_ID}")));
+        }
+        cluster.cluster_id = id;
+    }
     for tenant in &request.tenants {
         cluster
             .add_user_tenant(&tenant.name, tenant.data_bytes)
@@ -192,6 +214,53 @@ async fn create_tenant(
         .add_user_tenant(&request.name, request.data_bytes)
         .map_err(bad)?;
     Ok(Json(info(&node)))
+}
+
+/// Another address for a cluster.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct NewListener {
+    listen: SocketAddr,
+}
+
+/// The address a listener was bound to.
+#[derive(Serialize)]
+struct Bound {
+    address: String,
+}
+
+async fn add_listener(
+    State(simulator): State<Arc<Simulator>>,
+    Path(name): Path<String>,
+    Json(request): Json<NewListener>,
+) -> Result<(StatusCode, Json<Bound>), (StatusCode, String)> {
+    let node = node(&simulator, &name)?;
+    let bound = simulator
+        .add_listener(&node, request.listen)
+        .await
+        .map_err(|e| bad(format!("cannot listen on {}: {e}", request.listen)))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Bound {
+            address: bound.to_string(),
+        }),
+    ))
+}
+
+async fn remove_listener(
+    State(simulator): State<Arc<Simulator>>,
+    Path((name, addr)): Path<(String, String)>,
+) -> Result<StatusCode, (StatusCode, String)> {
+    let node = node(&simulator, &name)?;
+    let addr: SocketAddr = addr.parse().map_err(bad)?;
+    if Simulator::remove_listener(&node, addr).await {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err((
+            StatusCode::NOT_FOUND,
+            format!("cluster {name} does not listen on {addr}"),
+        ))
+    }
 }
 
 /// A tenant user's password.

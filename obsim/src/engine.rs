@@ -108,9 +108,14 @@ impl Session {
             // Drivers and the mysql client tune their session on connect.
             Some("SET") => self.variables.set(sql).and(done),
             Some("SHOW") => {
-                let now = self.cluster().now();
+                let cluster = self.cluster();
+                let parameters = || views::parameters::show(&cluster, self.login.tenant_id);
+                let sources = show::Sources {
+                    parameters: &parameters,
+                    parameters_like_column: views::parameters::SHOW_LIKE_COLUMN,
+                };
                 Ok(Outcome::Rows {
-                    table: show::run(sql, &self.variables, now)?,
+                    table: show::run(sql, &self.variables, cluster.now(), &sources)?,
                     source: String::new(),
                 })
             }

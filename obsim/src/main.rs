@@ -5,7 +5,7 @@ use std::{net::SocketAddr, process::ExitCode};
 use clap::Parser;
 use obsim::{
     clock::Clock,
-    model::{Cluster, Version},
+    model::{Cluster, MAX_CLUSTER_ID, Version},
     sim::{Simulator, TlsIdentity},
 };
 
@@ -24,6 +24,10 @@ struct Args {
     /// Cluster name.
     #[arg(long, default_value = "obcluster")]
     cluster: String,
+    /// The cluster's id, as GV$OB_PARAMETERS' cluster_id shows it (default: derived from the name, stable:
+    /// 1 + FNV-1a-64(name) mod 4294901759).
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=MAX_CLUSTER_ID))]
+    cluster_id: Option<i64>,
     /// OceanBase version profile: 4.2.5 or 4.4.1.
     #[arg(long, default_value = "4.4.1")]
     ob_version: String,
@@ -66,6 +70,9 @@ async fn main() -> ExitCode {
         Clock::new(jiff::Timestamp::now(), args.speed),
     );
     cluster.files = args.file_root.map(obsim::model::files::Files::new);
+    if let Some(id) = args.cluster_id {
+        cluster.cluster_id = id;
+    }
     for spec in &args.tenants {
         let (name, bytes) = spec.split_once(':').unwrap_or((spec, "10737418240"));
         let Ok(bytes) = bytes.parse() else {

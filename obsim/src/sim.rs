@@ -27,6 +27,28 @@ pub struct Node {
     pub link: Link,
     /// TLS, when the node was started with a certificate.
     pub tls: Option<Arc<tokio_rustls::TlsAcceptor>>,
+    /// Every address the cluster answers on, the first one `addr`.
+    listeners: Mutex<Vec<Listener>>,
+}
+
+/// One address a node answers on. Dropping `close` stops its accept loop and drops the sessions that came
+/// through it; `task` ends once the address is no longer listened on.
+struct Listener {
+    addr: SocketAddr,
+    close: watch::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// Every address the cluster answers on.
+    pub fn addresses(&self) -> Vec<SocketAddr> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|l| l.addr)
+            .collect()
+    }
 }
 
 /// A server certificate chain and its private key, both PEM.
@@ -145,13 +167,63 @@ impl Simulator {
             cluster: Arc::new(Mutex::new(cluster)),
             link: Link::new(),
             tls,
+            listeners: Mutex::new(Vec::new()),
         });
         self.nodes
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push(node.clone());
-        tokio::spawn(crate::wire::serve(listener, node.clone(), self.clone()));
+        self.serve_on(&node, listener)?;
         Ok(node)
+    }
+
+    /// Makes `node`'s cluster answer on `listen` too (port 0: any free port); returns the bound address.
+    pub async fn add_listener(
+        self: &Arc<Self>,
+        node: &Arc<Node>,
+        listen: SocketAddr,
+    ) -> std::io::Result<SocketAddr> {
+        let listener = TcpListener::bind(listen).await?;
+        self.serve_on(node, listener)
+    }
+
+    fn serve_on(
+        self: &Arc<Self>,
+        node: &Arc<Node>,
+        listener: TcpListener,
+    ) -> std::io::Result<SocketAddr> {
+        let addr = listener.local_addr()?;
+        let (close, closed) = watch::channel(());
+        let served = crate::wire::serve(listener, node.clone(), self.clone(), closed);
+        let task = tokio::spawn(async move {
+            if let Err(error) = served.await {
+                tracing::warn!(%addr, %error, "listener failed");
+            }
+        });
+        node.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Listener { addr, close, task });
+        Ok(addr)
+    }
+
+    /// Stops `node` answering on `addr` and drops the sessions that came through it; returns once nothing
+    /// listens there any more. False when the node does not listen on `addr`.
+    pub async fn remove_listener(node: &Node, addr: SocketAddr) -> bool {
+        let removed = {
+            let mut listeners = node.listeners.lock().unwrap_or_else(|p| p.into_inner());
+            let index = listeners.iter().position(|l| l.addr == addr);
+            index.map(|i| listeners.remove(i))
+        };
+        let Some(Listener { close, task, .. }) = removed else {
+            return false;
+        };
+        drop(close);
+        // The accept loop ends (and its socket closes) as soon as it sees the channel closed.
+        if let Err(error) = task.await {
+            tracing::warn!(%addr, %error, "listener task");
+        }
+        true
     }
 
     /// Every node.

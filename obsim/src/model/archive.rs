@@ -131,6 +131,10 @@ impl Default for TenantArchive {
     }
 }
 
+/// The largest SCN, OceanBase's `SCN::max_scn()` (2^62 − 1): what views show where an SCN means "no
+/// limit", e.g. `DBA_OB_TENANTS.RECOVERY_UNTIL_SCN` of a tenant that is not recovering to a point.
+pub const MAX_SCN: u64 = (1 << 62) - 1;
+
 /// An SCN for a time: nanoseconds since the epoch (docs/oceanbase-interface.md §0.3).
 pub fn scn(t: Timestamp) -> u64 {
     u64::try_from(t.as_nanosecond()).unwrap_or_default()

@@ -4,6 +4,7 @@
 pub mod archive;
 pub mod backup;
 pub mod clean;
+pub mod dest;
 pub mod faults;
 pub mod files;
 pub mod layout;
@@ -30,6 +31,14 @@ impl Version {
     /// 4.4.1.0: the first with manual backup cleanup (docs/oceanbase-interface.md §5.2).
     pub const V4_4_1: Version = Version([4, 4, 1, 0]);
 
+    /// OceanBase's integer encoding of a cluster version (its `CLUSTER_VERSION` macros, e.g. what
+    /// `BACKUP_CLUSTER_VERSION` shows): `major << 32 | minor << 16 | major_patch << 8 | minor_patch`, so
+    /// 4.4.1.0 is 17180131584.
+    pub fn cluster_version(self) -> u64 {
+        let [major, minor, major_patch, minor_patch] = self.0.map(u64::from);
+        major << 32 | minor << 16 | major_patch << 8 | minor_patch
+    }
+
     /// Parses `4.2.5` or `4.2.5.0`.
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = [0u16; 4];
@@ -49,11 +58,26 @@ impl std::fmt::Display for Version {
     }
 }
 
+/// The largest cluster id OceanBase accepts (its `cluster_id` parameter's range is [1, 4294901759]).
+pub const MAX_CLUSTER_ID: i64 = 4_294_901_759;
+
+/// The cluster id of a cluster created without one: stable for a name, 1 + the 64-bit FNV-1a hash of the
+/// name's bytes modulo [`MAX_CLUSTER_ID`] (so within OceanBase's range).
+pub fn default_cluster_id(name: &str) -> i64 {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let max = MAX_CLUSTER_ID.unsigned_abs();
+    i64::try_from(hash % max).unwrap_or_default() + 1
+}
+
 /// One simulated cluster.
 #[derive(Debug)]
 pub struct Cluster {
     /// Cluster name.
     pub name: String,
+    /// The `cluster_id` parameter ([`default_cluster_id`] of the name unless set).
+    pub cluster_id: i64,
     /// Behaviour profile.
     pub version: Version,
     /// Simulated time.
@@ -76,6 +100,7 @@ impl Cluster {
         let created = clock.now();
         Self {
             name: name.to_string(),
+            cluster_id: default_cluster_id(name),
             version,
             clock,
             tenants: vec![Tenant::sys(created, sys_password)],
@@ -272,6 +297,9 @@ impl Cluster {
         let now = self.now();
         let unreachable = tenant.is_some_and(|t| self.faults.is_unreachable(t));
         let tenant = self.target(tenant)?;
+        if let Some(uri) = dest::named(name, value) {
+            dest::check(uri)?;
+        }
         let backup_config = matches!(
             name,
             "data_backup_dest" | "log_archive_dest" | "log_archive_dest_state"
@@ -391,6 +419,9 @@ impl Cluster {
     /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT = list} …` from sys (docs/oceanbase-interface.md §4.1–§4.3). With
     /// a tenant list every named tenant must qualify; `DATABASE` backs up every tenant that does.
     pub fn backup(&mut self, request: BackupRequest) -> Result<(), SqlError> {
+        if let Some(to) = &request.to {
+            dest::check(to)?;
+        }
         let now = self.now();
         let explicit = request.tenants.is_some();
         let names = self.tenant_names(request.tenants.as_deref());
@@ -616,5 +647,23 @@ mod tests {
         assert_eq!(Version::parse("4.2.5"), Some(Version::V4_2_5));
         assert!(Version::parse("4.4.1.0").is_some_and(|v| v >= Version::V4_4_1));
         assert_eq!(Version::parse("four"), None);
+        assert_eq!(
+            default_cluster_id("obcluster"),
+            default_cluster_id("obcluster")
+        );
+        assert_ne!(
+            default_cluster_id("obcluster"),
+            default_cluster_id("obcluster2")
+        );
+        assert!((1..=MAX_CLUSTER_ID).contains(&default_cluster_id("")));
+        assert_eq!(
+            Version::V4_4_1.cluster_version(),
+            (4 << 32) + (4 << 16) + (1 << 8)
+        );
+        assert_eq!(
+            Version::V4_2_5.cluster_version(),
+            (4 << 32) + (2 << 16) + (5 << 8)
+        );
+        assert_eq!(Version([4, 2, 5, 3]).cluster_version(), 17_180_001_539);
     }
 }

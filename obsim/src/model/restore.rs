@@ -6,9 +6,10 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::{
-    Cluster, SERVER_ADDRESS, Tenant, TenantType,
+    Cluster, SERVER_ADDRESS, Tenant, TenantType, Version,
     archive::{Piece, scn},
     backup::BackupSet,
+    dest,
     resources::{ResourcePool, ResourceUnit},
     strip_credentials,
 };
@@ -97,7 +98,8 @@ pub struct RestoreJob {
     pub backup_tenant_name: String,
     pub backup_tenant_id: i64,
     pub backup_cluster_name: String,
-    pub backup_cluster_version: String,
+    /// The source cluster's version, encoded as [`crate::model::Version::cluster_version`].
+    pub backup_cluster_version: u64,
     /// The FROM URIs without access keys.
     pub backup_dest: String,
     pub restore_option: String,
@@ -131,7 +133,7 @@ pub struct Restores {
 #[derive(Clone, Debug)]
 pub struct RestoreMedia {
     pub cluster_name: String,
-    pub cluster_version: String,
+    pub cluster_version: Version,
     pub tenant_name: String,
     pub tenant_id: i64,
     pub data_bytes: u64,
@@ -186,7 +188,7 @@ impl Cluster {
                     .collect();
                 (!sets.is_empty() && !pieces.is_empty()).then(|| RestoreMedia {
                     cluster_name: self.name.clone(),
-                    cluster_version: self.version.to_string(),
+                    cluster_version: self.version,
                     tenant_name: tenant.name.clone(),
                     tenant_id: tenant.id,
                     data_bytes: tenant.data_bytes,
@@ -238,7 +240,7 @@ impl Cluster {
             .collect();
         (!pieces.is_empty()).then(|| RestoreMedia {
             cluster_name: self.name.clone(),
-            cluster_version: self.version.to_string(),
+            cluster_version: self.version,
             tenant_name: tenant.name.clone(),
             tenant_id: tenant.id,
             data_bytes: tenant.data_bytes,
@@ -255,6 +257,7 @@ impl Cluster {
         media: Option<RestoreMedia>,
         passwords: &[String],
     ) -> Result<(), SqlError> {
+        statement.from.iter().try_for_each(|uri| dest::check(uri))?;
         let now = self.now();
         if self
             .restores
@@ -315,7 +318,7 @@ impl Cluster {
             backup_tenant_name: media.tenant_name.clone(),
             backup_tenant_id: media.tenant_id,
             backup_cluster_name: media.cluster_name.clone(),
-            backup_cluster_version: media.cluster_version.clone(),
+            backup_cluster_version: media.cluster_version.cluster_version(),
             backup_dest: statement
                 .from
                 .iter()

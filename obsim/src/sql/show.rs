@@ -1,5 +1,6 @@
 //! The `SHOW` statements drivers and tools send on connect: `SHOW [GLOBAL | SESSION] VARIABLES [LIKE … |
-//! WHERE …]`, `SHOW DATABASES [LIKE …]`, `SHOW WARNINGS` / `SHOW ERRORS`. Any other `SHOW` is refused as
+//! WHERE …]`, `SHOW DATABASES [LIKE …]`, `SHOW WARNINGS` / `SHOW ERRORS`, and OceanBase's `SHOW PARAMETERS
+//! [LIKE … | WHERE …]` (what ob-operator reads a cluster's identity with). Any other `SHOW` is refused as
 //! not supported.
 
 use sqlparser::{dialect::MySqlDialect, parser::Parser, tokenizer::Token};
@@ -14,8 +15,20 @@ use crate::error::SqlError;
 /// The databases a session lists: MySQL's own and OceanBase's (`oceanbase` holds the views).
 const DATABASES: &[&str] = &["information_schema", "mysql", "oceanbase", "test"];
 
-/// Runs a `SHOW` statement against the session's variables.
-pub fn run(sql: &str, variables: &Variables, now: jiff::Timestamp) -> Result<Table, SqlError> {
+/// What a `SHOW` statement reads besides the session: the cluster's parameters as `SHOW PARAMETERS` lists
+/// them, and which of its columns `LIKE` matches.
+pub struct Sources<'a> {
+    pub parameters: &'a dyn Fn() -> Table,
+    pub parameters_like_column: usize,
+}
+
+/// Runs a `SHOW` statement against the session's variables and the cluster's parameters.
+pub fn run(
+    sql: &str,
+    variables: &Variables,
+    now: jiff::Timestamp,
+    sources: &Sources<'_>,
+) -> Result<Table, SqlError> {
     let tokens = super::significant_tokens(sql)?;
     let word = |i: usize| match tokens.get(i) {
         Some(Token::Word(w)) => w.value.to_uppercase(),
@@ -43,6 +56,10 @@ pub fn run(sql: &str, variables: &Variables, now: jiff::Timestamp) -> Result<Tab
                 .map(|d| vec![Value::Text(d.to_string())])
                 .collect(),
         },
+        "PARAMETERS" if !scoped => {
+            let table = (sources.parameters)();
+            return filter(table, sources.parameters_like_column, rest, variables, now);
+        }
         "WARNINGS" | "ERRORS" if !scoped => {
             return Ok(Table {
                 columns: vec![
@@ -55,12 +72,13 @@ pub fn run(sql: &str, variables: &Variables, now: jiff::Timestamp) -> Result<Tab
         }
         _ => return Err(SqlError::not_supported("this SHOW statement")),
     };
-    filter(table, rest, variables, now)
+    filter(table, 0, rest, variables, now)
 }
 
-/// What a `LIKE 'pattern'` (on the first column) or `WHERE condition` keeps.
+/// What a `LIKE 'pattern'` (on column `like_column`) or `WHERE condition` keeps.
 fn filter(
     table: Table,
+    like_column: usize,
     rest: &[Token],
     variables: &Variables,
     now: jiff::Timestamp,
@@ -81,7 +99,7 @@ fn filter(
                 .rows
                 .into_iter()
                 .filter(|row| {
-                    row.first()
+                    row.get(like_column)
                         .is_some_and(|name| like(&name.to_string(), pattern))
                 })
                 .collect();
@@ -136,7 +154,33 @@ mod tests {
     use super::*;
 
     fn show(sql: &str) -> Result<Table, SqlError> {
-        run(sql, &Variables::new("4.4.1.0"), jiff::Timestamp::UNIX_EPOCH)
+        let parameters = || Table {
+            columns: vec![
+                Column::new("zone", ColumnKind::Text),
+                Column::new("name", ColumnKind::Text),
+            ],
+            rows: ["cluster", "cluster_id"]
+                .map(|n| vec![Value::Text("zone1".into()), Value::Text(n.into())])
+                .to_vec(),
+        };
+        let sources = Sources {
+            parameters: &parameters,
+            parameters_like_column: 1,
+        };
+        run(
+            sql,
+            &Variables::new("4.4.1.0"),
+            jiff::Timestamp::UNIX_EPOCH,
+            &sources,
+        )
+    }
+
+    #[test]
+    fn parameters_like_matches_the_name_column() {
+        let table = show("SHOW PARAMETERS LIKE 'cluster_id'").expect("runs");
+        assert_eq!(table.rows.len(), 1);
+        assert_eq!(table.rows[0][1], Value::Text("cluster_id".into()));
+        assert_eq!(show("SHOW PARAMETERS").expect("runs").rows.len(), 2);
     }
 
     #[test]

@@ -3,10 +3,11 @@
 
 mod backup;
 mod clean;
+pub mod parameters;
 mod restore;
 
 use crate::{
-    model::{Cluster, TenantType, Version},
+    model::{Cluster, TenantType, Version, archive::MAX_SCN},
     schema::{ColumnDesc, Schema},
     sql::{
         expr::civil,
@@ -23,6 +24,10 @@ pub fn view(cluster: &Cluster, name: &str, tenant_id: i64) -> Option<Table> {
     let upper = name.to_uppercase();
     if !tenancy::has_view(tenant_id, &upper) {
         return None;
+    }
+    if upper == parameters::VIEW {
+        // Not in the schema files (see the module): served with the columns it declares itself.
+        return Some(parameters::table(cluster, tenant_id));
     }
     let table = built(cluster, &upper, tenant_id)?;
     // The embedded schema files always read (a test says so); were they broken, the view would be unknown.
@@ -435,7 +440,7 @@ fn tenants(cluster: &Cluster) -> Table {
                 user_scn(scn),
                 user_scn(scn),
                 user_scn(scn),
-                user_scn(u64::MAX),
+                user_scn(MAX_SCN),
                 Value::Text(
                     if user && t.archive.log_mode_archive {
                         "ARCHIVELOG"

@@ -120,6 +120,18 @@ async fn prepared_statements_bind_parameters() {
 }
 
 #[tokio::test]
+async fn a_tenant_without_a_recovery_limit_shows_the_maximum_scn() {
+    // A real server shows SCN::max_scn(), 2^62 − 1, where there is no limit; never u64::MAX.
+    let mut conn = connect(Version::V4_2_5).await;
+    let until: Option<u64> = conn
+        .query_first("SELECT recovery_until_scn FROM DBA_OB_TENANTS WHERE tenant_name = 'tenant1'")
+        .await
+        .expect("tenant1");
+    assert_eq!(until, Some(4_611_686_018_427_387_903));
+    assert_eq!(until, Some(obsim::model::archive::MAX_SCN));
+}
+
+#[tokio::test]
 async fn multi_statement_packets_return_one_result_per_statement() {
     // §11.2: multi-statement packets must work (SET ENCRYPTION …; ALTER SYSTEM BACKUP … arrive together).
     let mut conn = connect(Version::V4_4_1).await;
@@ -308,6 +320,59 @@ async fn data_backup_dest_is_per_user_tenant() {
     )
     .await;
     assert_eq!((code, message.as_str()), (5157, "Unknown tenant 'nosuch'"));
+}
+
+/// §2.3, §12: a destination must be a URI of a storage scheme (file, oss, cos, s3); anything else is refused
+/// with OB_INVALID_BACKUP_DEST (−9026), wherever a statement names a destination.
+#[tokio::test]
+async fn destinations_that_are_not_uris_are_refused_as_invalid() {
+    let mut conn = connect(Version::V4_4_1).await;
+    for statement in [
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'notauri' TENANT = tenant1",
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = 'ftp://host/backup/data' TENANT = tenant1",
+        "ALTER SYSTEM SET DATA_BACKUP_DEST = '/backup/data' TENANT = tenant1",
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=notauri' TENANT = tenant1",
+        "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=ftp://host/archive BINDING=OPTIONAL' TENANT = tenant1",
+        "ALTER SYSTEM BACKUP TENANT = tenant1 TO 'notauri'",
+        "ALTER SYSTEM RESTORE r1 FROM 'notauri' WITH 'pool_list=p1'",
+        "ALTER SYSTEM RESTORE r1 FROM 'file:///backup/data,ftp://host/archive' WITH 'pool_list=p1'",
+    ] {
+        let (code, message) = refused(&mut conn, statement).await;
+        assert_eq!(
+            (code, message.as_str()),
+            (9026, "backup destination is not valid"),
+            "{statement}"
+        );
+    }
+    let kept: Vec<Row> = conn
+        .query("SELECT * FROM CDB_OB_BACKUP_PARAMETER")
+        .await
+        .expect("rows");
+    assert!(kept.is_empty(), "nothing refused was stored");
+    for (tenant, uri) in [
+        (
+            "tenant1",
+            "oss://bucket/t1?host=oss-cn-hangzhou.aliyuncs.com",
+        ),
+        (
+            "tenant1",
+            "cos://bucket/t1?host=cos.ap-guangzhou.myqcloud.com&appid=1",
+        ),
+        (
+            "tenant1",
+            "s3://bucket/t1?host=s3.us-east-1.amazonaws.com&s3_region=us-east-1",
+        ),
+        ("tenant1", "file:///backup/t1"),
+    ] {
+        conn.query_drop(format!(
+            "ALTER SYSTEM SET DATA_BACKUP_DEST = '{uri}' TENANT = {tenant}"
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("{uri}: {e}"));
+    }
+    conn.query_drop("ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=s3://bucket/a?host=h&s3_region=r' TENANT = tenant2")
+        .await
+        .expect("an s3 archive destination");
 }
 
 /// A destination belongs to the tenant (and the kind) whose format file it holds: another tenant's, or the

@@ -28,7 +28,13 @@ impl Drop for Obsim {
 
 /// Starts the binary on free ports with a frozen clock and reads its addresses from its first line.
 fn obsim() -> Obsim {
+    obsim_with(&[])
+}
+
+/// Like [`obsim`], with more arguments.
+fn obsim_with(more: &[&str]) -> Obsim {
     let mut child = Command::new(env!("CARGO_BIN_EXE_obsim"))
+        .args(more)
         .args([
             "--listen",
             "127.0.0.1:0",
@@ -164,6 +170,7 @@ async fn help_names_the_control_api() {
         "--tenant",
         "--speed",
         "--ob-version",
+        "--cluster-id",
     ] {
         assert!(help.contains(flag), "{flag} in {help}");
     }
@@ -405,4 +412,184 @@ async fn dropped_and_refused_connections() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The `clusterId` a control API reply shows for cluster `name`.
+fn cluster_id_in(reply: &str, name: &str) -> Option<i64> {
+    let clusters: serde_json::Value = serde_json::from_str(reply).expect("JSON");
+    let of = |c: &serde_json::Value| {
+        (c["name"] == name)
+            .then(|| c["clusterId"].as_i64())
+            .flatten()
+    };
+    match clusters.as_array() {
+        Some(all) => all.iter().find_map(of),
+        None => of(&clusters),
+    }
+}
+
+/// The queries ob-operator and the operator read a cluster's identity with, and what they answer.
+async fn identity(conn: &mut Conn) -> (String, i64) {
+    let by_name = "select zone, svr_ip, svr_port, name, value, scope, edit_level, coalesce(tenant_id, 0) as tenant_id \
+                   from gv$ob_parameters where name = ?";
+    type Parameter = (String, String, i64, String, String, String, String, i64);
+    let bound: Vec<Parameter> = conn.exec(by_name, ("cluster_id",)).await.expect("bound");
+    let quoted: Vec<Parameter> = conn
+        .query(by_name.replace('?', "'cluster_id'"))
+        .await
+        .expect("quoted");
+    assert_eq!(bound, quoted);
+    let [(zone, _, port, name, value, scope, edit_level, tenant_id)] = &bound[..] else {
+        panic!("one observer: {bound:?}");
+    };
+    assert_eq!(
+        (
+            zone.as_str(),
+            *port,
+            name.as_str(),
+            scope.as_str(),
+            edit_level.as_str(),
+            *tenant_id
+        ),
+        ("zone1", 2882, "cluster_id", "CLUSTER", "READONLY", 0)
+    );
+    let both: Vec<(String, String)> = conn
+        .query("SELECT name, value FROM GV$OB_PARAMETERS WHERE name IN ('cluster', 'cluster_id') ORDER BY name")
+        .await
+        .expect("both");
+    let shown: Vec<(String, String, String)> = conn
+        .query("SHOW PARAMETERS LIKE 'cluster_id'")
+        .await
+        .expect("show")
+        .into_iter()
+        .map(|row: mysql_async::Row| {
+            let text = |column: &str| row.get::<String, _>(column).expect(column);
+            (text("name"), text("value"), text("scope"))
+        })
+        .collect();
+    assert_eq!(
+        shown,
+        [("cluster_id".into(), value.clone(), "CLUSTER".into())]
+    );
+    assert_eq!(both.len(), 2, "{both:?}");
+    assert_eq!(both[1], ("cluster_id".to_string(), value.clone()));
+    (
+        both[0].1.clone(),
+        value.parse().expect("the cluster id is an integer"),
+    )
+}
+
+#[tokio::test]
+async fn the_cluster_id_comes_from_the_cli_or_the_control_api_and_gv_ob_parameters_shows_it() {
+    let sim = obsim_with(&["--cluster-id", "7"]);
+    let (_, clusters) = http(&sim.control, "GET", "/clusters", "").await;
+    assert_eq!(cluster_id_in(&clusters, "obcluster"), Some(7), "{clusters}");
+    let mut first = Conn::new(opts(&sim.mysql)).await.expect("connect");
+    assert_eq!(identity(&mut first).await, ("obcluster".to_string(), 7));
+
+    let created = post(
+        &sim.control,
+        "/clusters",
+        &format!(r#"{{"name": "second", "password": "{PASSWORD}", "clusterId": 42}}"#),
+    )
+    .await;
+    assert_eq!(cluster_id_in(&created, "second"), Some(42));
+    let address = created
+        .split(r#""address":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("address");
+    let mut second = Conn::new(opts(address)).await.expect("connect");
+    assert_eq!(identity(&mut second).await, ("second".to_string(), 42));
+
+    let third = post(
+        &sim.control,
+        "/clusters",
+        &format!(r#"{{"name": "third", "password": "{PASSWORD}"}}"#),
+    )
+    .await;
+    let default = obsim::model::default_cluster_id("third");
+    assert_eq!(
+        cluster_id_in(&third, "third"),
+        Some(default),
+        "derived from the name"
+    );
+    let (status, _) = http(
+        &sim.control,
+        "POST",
+        "/clusters",
+        &format!(r#"{{"name": "fourth", "password": "{PASSWORD}", "clusterId": 0}}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "a cluster id is 1 or more");
+}
+
+/// Whether a session still answers (a dropped one fails its next statement).
+async fn answers(conn: &mut Conn) -> bool {
+    conn.query_drop("SELECT 1").await.is_ok()
+}
+
+#[tokio::test]
+async fn a_cluster_answers_on_added_addresses_until_they_are_removed() {
+    // As a pod's IP changes: the same cluster on another loopback address, then the old one gone.
+    let sim = obsim();
+    let (status, routes) = http(&sim.control, "GET", "/", "").await;
+    assert_eq!(status, 200);
+    assert!(
+        routes.contains("/clusters/{cluster}/listeners/{addr}"),
+        "{routes}"
+    );
+    let bound = post(
+        &sim.control,
+        "/clusters/obcluster/listeners",
+        r#"{"listen": "127.0.0.3:0"}"#,
+    )
+    .await;
+    let moved: serde_json::Value = serde_json::from_str(&bound).expect("JSON");
+    let moved = moved["address"]
+        .as_str()
+        .expect("the bound address")
+        .to_string();
+    assert!(
+        moved.starts_with("127.0.0.3:") && !moved.ends_with(":0"),
+        "{moved}"
+    );
+    let (_, clusters) = http(&sim.control, "GET", "/clusters", "").await;
+    assert!(
+        clusters.contains(&format!(r#""listeners":["{}","{moved}"]"#, sim.mysql)),
+        "{clusters}"
+    );
+
+    let mut old = Conn::new(opts(&sim.mysql)).await.expect("old address");
+    let mut new = Conn::new(opts(&moved)).await.expect("new address");
+    old.query_drop("ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///b/moved' TENANT = tenant1")
+        .await
+        .expect("set through the old address");
+    let seen: Option<String> = new
+        .query_first("SELECT value FROM CDB_OB_BACKUP_PARAMETER WHERE tenant_id = 1002")
+        .await
+        .expect("read through the new address");
+    assert_eq!(seen.as_deref(), Some("file:///b/moved"), "the same cluster");
+
+    let path = format!("/clusters/obcluster/listeners/{}", sim.mysql);
+    let (status, reply) = http(&sim.control, "DELETE", &path, "").await;
+    assert_eq!(status, 204, "{reply}");
+    let (status, _) = http(&sim.control, "DELETE", &path, "").await;
+    assert_eq!(status, 404, "no longer listened on");
+    let refused = tokio::net::TcpStream::connect(&sim.mysql).await;
+    assert!(refused.is_err(), "a connect to the old address is refused");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while answers(&mut old).await {
+        assert!(
+            Instant::now() < deadline,
+            "the old address's session is dropped"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert!(answers(&mut new).await, "the new address's session stays");
+    let (_, clusters) = http(&sim.control, "GET", "/clusters", "").await;
+    assert!(
+        clusters.contains(&format!(r#""listeners":["{moved}"]"#)),
+        "{clusters}"
+    );
 }

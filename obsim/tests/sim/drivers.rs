@@ -33,7 +33,7 @@ const TENANT_USER: &str = "backup@tenant1";
 const TENANT_PASSWORD: &str = "tenant1-backup-pw";
 
 /// A built client: the command and its leading arguments, from the variable `scripts/test.sh` sets.
-fn client(variable: &str) -> Option<Vec<String>> {
+pub fn client(variable: &str) -> Option<Vec<String>> {
     match std::env::var(variable) {
         Ok(command) => Some(command.split_whitespace().map(str::to_string).collect()),
         Err(_) => {

@@ -5,6 +5,7 @@ mod cleanup;
 mod common;
 mod conformance;
 mod control;
+mod declared;
 mod drivers;
 mod files;
 mod restore;

@@ -281,6 +281,15 @@ async fn a_restore_runs_through_both_progress_rows_into_history_and_a_standby() 
         .expect("bytes");
     let (total, finished) = bytes.expect("bytes");
     assert!(total > 0 && total == finished);
+    let version: Option<String> = conn
+        .query_first("SELECT backup_cluster_version FROM DBA_OB_RESTORE_HISTORY")
+        .await
+        .expect("version");
+    assert_eq!(
+        version.as_deref(),
+        Some("17180131584"),
+        "a bigint: 4.4.1.0 as OceanBase encodes a cluster version (4 << 32 | 4 << 16 | 1 << 8)"
+    );
     assert_eq!(
         tenant_state(&mut conn, "restored").await,
         Some(("NORMAL".into(), "STANDBY".into()))
