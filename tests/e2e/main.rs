@@ -13,6 +13,7 @@ mod gitops;
 mod lifecycle;
 mod logical_backup;
 mod logical_retention;
+mod ob_operator;
 mod oceanbase_client;
 mod ownership;
 mod plugin;

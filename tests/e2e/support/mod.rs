@@ -7,6 +7,7 @@ pub mod invariants;
 #[path = "../../logical/schema.rs"]
 #[allow(dead_code)]
 pub mod logical_schema;
+pub mod ob_operator;
 pub mod plugin;
 pub mod proxy;
 pub mod recovery;

@@ -1,0 +1,167 @@
+//! ob-operator beside the operator: its real CRDs (installed by the control plane when
+//! `tools/ob-operator/crds.sh` could fetch them) and objects whose status points at obsim, as ob-operator
+//! would write them. An "observer" is obsim answering on `127.0.0.N:2881`, the real SQL port.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use kube::{
+    Api, Client,
+    api::{DynamicObject, Patch, PatchParams},
+};
+use ob_backup_operator::oboperator::Kind;
+use obsim::sim::{Node, Simulator};
+use serde_json::{Value, json};
+
+use super::simulator::SYS_PASSWORD;
+
+/// Whether ob-operator's CRDs are on the control plane; says why not (and fails when
+/// `OBBACKUP_REQUIRE_OB_OPERATOR=1`) otherwise.
+pub fn installed() -> bool {
+    let crds = std::env::var("OBBACKUP_OB_OPERATOR_CRDS").unwrap_or_default();
+    if !crds.is_empty() {
+        return true;
+    }
+    let why = "SKIP: ob-operator's CRDs are not installed (tools/ob-operator/crds.sh could not fetch them)";
+    assert!(
+        std::env::var("OBBACKUP_REQUIRE_OB_OPERATOR").as_deref() != Ok("1"),
+        "{why}"
+    );
+    eprintln!("{why}");
+    false
+}
+
+/// Makes `node` answer on a fresh loopback address at port 2881, as an OBServer pod would; returns it.
+pub async fn listen(node: &Arc<Node>) -> SocketAddr {
+    let simulator = Simulator::new();
+    for _ in 0..64 {
+        let n = 2 + rand_byte() % 250;
+        let addr: SocketAddr = format!("127.0.{}.{n}", 1 + rand_byte() % 250)
+            .parse::<std::net::IpAddr>()
+            .map(|ip| SocketAddr::new(ip, 2881))
+            .expect("address");
+        if let Ok(bound) = simulator.add_listener(node, addr).await {
+            return bound;
+        }
+    }
+    panic!("no free 127.x.y.z:2881")
+}
+
+fn rand_byte() -> u32 {
+    use std::hash::{BuildHasher, RandomState};
+    (RandomState::new().hash_one(std::time::SystemTime::now()) % 256) as u32
+}
+
+/// Creates `object` and then writes its status as ob-operator would.
+async fn create_with_status(admin: &Client, namespace: &str, kind: Kind, object: Value) {
+    let name = object["metadata"]["name"]
+        .as_str()
+        .expect("name")
+        .to_string();
+    let status = object.get("status").cloned();
+    let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), namespace, &kind.resource());
+    api.patch(
+        &name,
+        &PatchParams::apply("e2e").force(),
+        &Patch::Apply(&object),
+    )
+    .await
+    .expect("ob-operator object admitted");
+    if let Some(status) = status {
+        set_status(admin, namespace, kind, &name, status).await;
+    }
+}
+
+/// Merges `status` into the object's status.
+pub async fn set_status(admin: &Client, namespace: &str, kind: Kind, name: &str, status: Value) {
+    let api: Api<DynamicObject> = Api::namespaced_with(admin.clone(), namespace, &kind.resource());
+    api.patch_status(
+        name,
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "status": status })),
+    )
+    .await
+    .expect("status written");
+}
+
+fn object(kind: Kind, name: &str, spec: Value) -> Value {
+    json!({
+        "apiVersion": "oceanbase.oceanbase.com/v1alpha1", "kind": kind.name(),
+        "metadata": {"name": name}, "spec": spec,
+    })
+}
+
+fn storage() -> Value {
+    json!({"dataStorage": {"size": "1Gi"}, "logStorage": {"size": "1Gi"}, "redoLogStorage": {"size": "1Gi"}})
+}
+
+/// An OBCluster `name` for OceanBase cluster `cluster_name`/`cluster_id`, its root Secret `<name>-root` holding
+/// obsim's sys password.
+pub async fn ob_cluster(
+    admin: &Client,
+    namespace: &str,
+    name: &str,
+    cluster_name: &str,
+    cluster_id: i64,
+) {
+    let root = format!("{name}-root");
+    super::simulator::secret(admin, namespace, &root, &[("password", SYS_PASSWORD)]).await;
+    let template = json!({"image": "oceanbase/oceanbase-cloud-native:4.4.1", "resource": {"memory": "8Gi"}, "storage": storage()});
+    let mut cluster = object(
+        Kind::ObCluster,
+        name,
+        json!({"clusterName": cluster_name, "clusterId": cluster_id, "observer": template,
+               "topology": [{"zone": "zone1", "replica": 1}], "userSecrets": {"root": root}}),
+    );
+    cluster["status"] = json!({"image": "oceanbase/oceanbase-cloud-native:4.4.1", "obzones": [],
+                               "parameters": [], "status": "running"});
+    create_with_status(admin, namespace, Kind::ObCluster, cluster).await;
+}
+
+/// An OBServer `name` of OBCluster `cluster` at `addr`'s IP, `running` or not.
+pub async fn ob_server(
+    admin: &Client,
+    namespace: &str,
+    name: &str,
+    cluster: &str,
+    addr: SocketAddr,
+    running: bool,
+) {
+    let template = json!({"image": "oceanbase/oceanbase-cloud-native:4.4.1", "resource": {"memory": "8Gi"}, "storage": storage()});
+    let mut server = object(
+        Kind::ObServer,
+        name,
+        json!({"clusterName": cluster, "zone": "zone1", "observerTemplate": template}),
+    );
+    server["metadata"]["labels"] = json!({"ref-obcluster": cluster});
+    server["status"] = server_status(addr, running);
+    create_with_status(admin, namespace, Kind::ObServer, server).await;
+}
+
+/// An OBServer's status at `addr`'s IP.
+pub fn server_status(addr: SocketAddr, running: bool) -> Value {
+    json!({"image": "oceanbase/oceanbase-cloud-native:4.4.1", "nodeIp": "10.0.0.1", "podIp": addr.ip().to_string(),
+           "podPhase": "Running", "ready": running, "status": if running { "running" } else { "restarting" }})
+}
+
+/// An OBTenantBackupPolicy `name` on tenant `tenant` of OBCluster `cluster`, in state `state`.
+pub async fn policy(
+    admin: &Client,
+    namespace: &str,
+    name: &str,
+    cluster: &str,
+    tenant: &str,
+    state: &str,
+) {
+    let destination = |path: &str| json!({"type": "NFS", "path": path});
+    let mut policy = object(
+        Kind::ObTenantBackupPolicy,
+        name,
+        json!({"obClusterName": cluster, "tenantName": tenant, "tenantSecret": format!("{cluster}-root"),
+               "logArchive": {"destination": destination(&format!("{tenant}/archive")), "switchPieceInterval": "1d"},
+               "dataBackup": {"destination": destination(&format!("{tenant}/data")),
+                              "fullCrontab": "30 0 * * 6", "incrementalCrontab": "30 1 * * *"},
+               "dataClean": {"recoveryWindow": "8d"}}),
+    );
+    policy["status"] = json!({"status": state});
+    create_with_status(admin, namespace, Kind::ObTenantBackupPolicy, policy).await;
+}
