@@ -1,0 +1,254 @@
+//! `import obtenantbackuppolicy NAME --handover`: moves a tenant from ob-operator's backup policy to the
+//! imported BackupStrategy without stopping its log archiving (docs/ob-operator-import.md).
+//!
+//! Deleting a live policy the ordinary way runs ob-operator's finalizer, which sends `NOARCHIVELOG`: a gap
+//! in the recoverable window. The handover never lets that finalizer run:
+//!
+//! 1. refuses a policy that holds no running archive it can hand over cleanly (its `status.status` is not
+//!    RUNNING, MAINTAINING, PAUSED or PREPARED, or it is being deleted already), and one whose destinations
+//!    would move unless that is allowed;
+//! 2. has the API server check the strategy (a dry-run create): nothing is touched when it would refuse it;
+//! 3. annotates the policy `oceanbase.oceanbase.com/pause-reconciling: "true"`: ob-operator stops touching it,
+//!    and runs no finalizer of a paused object;
+//! 4. deletes the policy and removes ob-operator's finalizer (only that one, by a merge patch made from the
+//!    version read), then waits, to a deadline, until the policy is gone;
+//! 5. creates the strategy, whose LogBackup finds archiving running at its own destination;
+//! 6. optionally waits until that LogBackup is InProgress.
+
+use std::time::Duration;
+
+use kube::{
+    Api, ResourceExt,
+    api::{DeleteParams, DynamicObject, Patch, PatchParams, PostParams},
+};
+use ob_backup_operator::{
+    api::{BackupStrategy, LogBackup, log_backup::LogBackupPhase},
+    controller::backup_strategy::children::log_backup_name,
+    oboperator::{Kind, PAUSE_ANNOTATION, POLICY_FINALIZER, text},
+};
+use serde_json::json;
+
+use crate::{
+    actions,
+    import::Imported,
+    log,
+    render::{Clock, Reply},
+};
+
+/// The policy states that hold an archive that can be handed over as it runs.
+pub const HANDOVER_STATES: &[&str] = &["RUNNING", "MAINTAINING", "PAUSED", "PREPARED"];
+
+/// How long the deleted policy has to be gone by default.
+pub const GONE_WITHIN: Duration = Duration::from_secs(120);
+
+/// What the handover may do, and how long it waits.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Hand over even when the destinations move (a new full backup and archive round).
+    pub allow_move: bool,
+    /// Wait until the strategy's LogBackup of the tenant is InProgress.
+    pub wait: bool,
+    /// How long that wait may take (none: until it gets there).
+    pub timeout: Option<Duration>,
+    /// How long the deleted policy may take to be gone.
+    pub gone_within: Duration,
+}
+
+/// Why `policy` cannot be handed over as `imported`, if it cannot.
+pub fn refusal(policy: &DynamicObject, imported: &Imported, allow_move: bool) -> Option<String> {
+    let name = policy.name_any();
+    if policy.metadata.deletion_timestamp.is_some() {
+        return Some(format!(
+            "OBTenantBackupPolicy {name} is being deleted already: ob-operator's finalizer may be stopping \
+             archiving; nothing to hand over"
+        ));
+    }
+    let state = text(policy, &["status", "status"]).unwrap_or("(none)");
+    if !HANDOVER_STATES.contains(&state) {
+        return Some(format!(
+            "OBTenantBackupPolicy {name} is {state}: only a policy {} holds an archive to hand over \
+             (import it without --handover and apply the strategy once the policy is STOPPED)",
+            HANDOVER_STATES.join(", ")
+        ));
+    }
+    if !imported.moves.is_empty() && !allow_move {
+        return Some(format!(
+            "the destinations would move ({}): give --allow-move to hand over anyway (the strategy then \
+             takes a new full backup and a new archive round at the new place)",
+            imported.moves.join("; ")
+        ));
+    }
+    None
+}
+
+/// Hands the tenant of `policy` over to `imported.strategy` (the steps in the module's comment), saying
+/// each step to `report` as it is done. The reply says what was made, with the strategy (and its
+/// LogBackup when waited for).
+pub async fn handover(
+    client: &kube::Client,
+    policy: &DynamicObject,
+    imported: &Imported,
+    options: &Options,
+    clock: &Clock,
+    report: &mut dyn FnMut(&str),
+) -> Result<Reply, String> {
+    if let Some(why) = refusal(policy, imported, options.allow_move) {
+        return Err(why);
+    }
+    let namespace = policy.namespace().unwrap_or_default();
+    let (name, strategy) = (policy.name_any(), &imported.strategy);
+    let policies: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        &namespace,
+        &Kind::ObTenantBackupPolicy.resource(),
+    );
+    let strategies: Api<BackupStrategy> = Api::namespaced(client.clone(), &namespace);
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    strategies
+        .create(&dry_run, strategy)
+        .await
+        .map_err(|e| format!("the API server refuses the strategy (nothing was changed): {e}"))?;
+    report(&format!(
+        "backupstrategy/{}: the API server accepts it (dry run)\n",
+        strategy.name_any()
+    ));
+    pause(&policies, &name).await?;
+    report(&format!(
+        "obtenantbackuppolicy/{name}: annotated {PAUSE_ANNOTATION}=true (ob-operator leaves it alone)\n"
+    ));
+    retire(&policies, &name, options.gone_within, report).await?;
+    let made = strategies
+        .create(&PostParams::default(), strategy)
+        .await
+        .map_err(|e| {
+            format!(
+                "cannot create BackupStrategy {}: {e}. The policy is gone and archiving runs as ob-operator \
+                 left it; create the strategy with `kubectl obbackup import obtenantbackuppolicy {name} | \
+                 kubectl apply -f -` once the cause is fixed",
+                strategy.name_any()
+            )
+        })?;
+    let said = format!(
+        "backupstrategy/{} created: tenant {} handed over from obtenantbackuppolicy/{name} (archiving never \
+         stopped)\n",
+        made.name_any(),
+        imported.tenant
+    );
+    report(&said);
+    if !options.wait {
+        return Reply::new(said).with(&made);
+    }
+    let logs: Api<LogBackup> = Api::namespaced(client.clone(), &namespace);
+    let log_name = log_backup_name(&made, &imported.tenant);
+    let running = log::until_phase(
+        &logs,
+        &log_name,
+        LogBackupPhase::InProgress,
+        clock,
+        options.timeout,
+    )
+    .await?;
+    report(&running.text);
+    let now = strategies
+        .get(&made.name_any())
+        .await
+        .map_err(|e| format!("cannot read BackupStrategy {}: {e}", made.name_any()))?;
+    Ok(Reply::new(said).with(&now)?.and(running))
+}
+
+/// Step 3: the pause annotation.
+async fn pause(policies: &Api<DynamicObject>, name: &str) -> Result<(), String> {
+    let patch = json!({"metadata": {"annotations": {PAUSE_ANNOTATION: "true"}}});
+    policies
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| {
+            format!("cannot annotate OBTenantBackupPolicy {name} (nothing was changed): {e}")
+        })?;
+    Ok(())
+}
+
+/// Step 4: deletes the paused policy, removes ob-operator's finalizer, and waits until it is gone.
+async fn retire(
+    policies: &Api<DynamicObject>,
+    name: &str,
+    gone_within: Duration,
+    report: &mut dyn FnMut(&str),
+) -> Result<(), String> {
+    policies
+        .delete(name, &DeleteParams::default())
+        .await
+        .map_err(|e| format!("cannot delete OBTenantBackupPolicy {name} (it is paused): {e}"))?;
+    report(&format!(
+        "obtenantbackuppolicy/{name}: deleted (paused: its finalizer does not run)\n"
+    ));
+    let left = drop_finalizer(policies, name).await?;
+    report(&format!(
+        "obtenantbackuppolicy/{name}: finalizer {POLICY_FINALIZER} removed (no NOARCHIVELOG is sent)\n"
+    ));
+    let what = match left.is_empty() {
+        true => format!("obtenantbackuppolicy/{name} to be gone"),
+        false => format!(
+            "obtenantbackuppolicy/{name} to be gone (still held by finalizers {})",
+            left.join(", ")
+        ),
+    };
+    actions::until(Some(gone_within), &what, || async {
+        let there = policies
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read OBTenantBackupPolicy {name}: {e}"))?;
+        Ok(there.is_none().then_some(()))
+    })
+    .await?;
+    report(&format!("obtenantbackuppolicy/{name}: gone\n"));
+    Ok(())
+}
+
+/// Removes [`POLICY_FINALIZER`] from the policy, and only it: a merge patch of the finalizers read,
+/// naming the version read (made again from a newer one when that changed). The finalizers left.
+async fn drop_finalizer(policies: &Api<DynamicObject>, name: &str) -> Result<Vec<String>, String> {
+    for _ in 0..5 {
+        let Some(policy) = policies
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read OBTenantBackupPolicy {name}: {e}"))?
+        else {
+            return Ok(Vec::new());
+        };
+        let finalizers = policy.finalizers();
+        if !finalizers.iter().any(|f| f == POLICY_FINALIZER) {
+            return Ok(finalizers.to_vec());
+        }
+        let left: Vec<String> = finalizers
+            .iter()
+            .filter(|f| *f != POLICY_FINALIZER)
+            .cloned()
+            .collect();
+        let patch = json!({"metadata": {
+            "resourceVersion": policy.resource_version(),
+            "finalizers": left,
+        }});
+        match policies
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => return Ok(left),
+            Err(kube::Error::Api(e)) if e.code == 409 => continue,
+            Err(kube::Error::Api(e)) if e.code == 404 => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(format!(
+                    "cannot remove the finalizer of OBTenantBackupPolicy {name} (it is deleted and paused: \
+                     remove {POLICY_FINALIZER} by hand, never unpause it): {e}"
+                ));
+            }
+        }
+    }
+    Err(format!(
+        "OBTenantBackupPolicy {name} kept changing: its finalizer {POLICY_FINALIZER} is still there (the \
+         policy is deleted and paused: remove the finalizer by hand, never unpause it)"
+    ))
+}
