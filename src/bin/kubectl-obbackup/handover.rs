@@ -252,3 +252,244 @@ async fn drop_finalizer(policies: &Api<DynamicObject>, name: &str) -> Result<Vec
          policy is deleted and paused: remove the finalizer by hand, never unpause it)"
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{fixtures::FakeApi, import, import::tests::policy};
+    use serde_json::Value;
+
+    const POLICIES: &str =
+        "/apis/oceanbase.oceanbase.com/v1alpha1/namespaces/ns/obtenantbackuppolicies";
+    const STRATEGIES: &str = "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies";
+
+    /// A fake API holding policy `p1` (COS data destination, `finalizers`), its OBCluster and the COS
+    /// Secret (with access keys, which must never show).
+    fn cluster_with(finalizers: &[&str], state: &str) -> FakeApi {
+        let api = FakeApi::default();
+        let mut p1 = policy(json!({"dataBackup": {"destination": {
+            "type": "COS", "ossAccessSecret": "cos-keys", "path": "cos://b/data/t1?host=cos.example.com"}}}));
+        p1.metadata.finalizers = Some(finalizers.iter().map(|f| f.to_string()).collect());
+        p1.metadata.resource_version = Some("7".into());
+        p1.data["status"]["status"] = json!(state);
+        let p1 = serde_json::to_value(&p1).expect("policy");
+        api.put(&format!("{POLICIES}/p1"), p1);
+        let cluster = import::tests::sources(policy(json!({}))).cluster;
+        api.put(
+            "/apis/oceanbase.oceanbase.com/v1alpha1/namespaces/ns/obclusters/obc",
+            serde_json::to_value(&cluster).expect("cluster"),
+        );
+        // accessId ID-AKIA1, accessKey KEY-S3CR3T, appId 125.
+        api.put(
+            "/api/v1/namespaces/ns/secrets/cos-keys",
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cos-keys"},
+                   "data": {"accessId": "SUQtQUtJQTE=", "accessKey": "S0VZLVMzQ1IzVA==", "appId": "MTI1"}}),
+        );
+        api
+    }
+
+    fn options(wait: bool, gone_within: Duration) -> Options {
+        Options {
+            allow_move: false,
+            wait,
+            timeout: Some(Duration::ZERO),
+            gone_within,
+        }
+    }
+
+    /// Reads, imports and hands over `p1`: the reply (or error) and the lines reported.
+    async fn hand_over(api: &FakeApi, options: &Options) -> (Result<Reply, String>, String) {
+        let client = api.client();
+        let sources = import::read(&client, "ns", "p1").await.expect("read");
+        let imported = import::import(&sources, None).expect("imported");
+        let mut said = String::new();
+        let mut report = |line: &str| said.push_str(line);
+        let clock = Clock::new(true);
+        let reply = handover(
+            &client,
+            &sources.policy,
+            &imported,
+            options,
+            &clock,
+            &mut report,
+        )
+        .await;
+        (reply, said)
+    }
+
+    #[tokio::test]
+    async fn a_handover_pauses_deletes_drops_only_the_finalizer_then_creates() {
+        let api = cluster_with(&[POLICY_FINALIZER], "RUNNING");
+        let (reply, said) = hand_over(&api, &options(false, Duration::from_secs(5))).await;
+        let reply = reply.expect("handed over");
+        assert_eq!(
+            api.writes(),
+            vec![
+                format!("POST {STRATEGIES} dry-run"),
+                format!("PATCH {POLICIES}/p1"),
+                format!("DELETE {POLICIES}/p1"),
+                format!("PATCH {POLICIES}/p1"),
+                format!("POST {STRATEGIES}"),
+            ]
+        );
+        let patches: Vec<Value> = api
+            .requests()
+            .into_iter()
+            .filter(|(line, _)| line.starts_with("PATCH"))
+            .map(|(_, body)| body)
+            .collect();
+        assert_eq!(
+            patches[0],
+            json!({"metadata": {"annotations": {PAUSE_ANNOTATION: "true"}}})
+        );
+        // The finalizer patch names the version it was made from (the one after the annotation and the
+        // delete): nothing another writer changed meanwhile is overwritten.
+        assert_eq!(
+            patches[1],
+            json!({"metadata": {"resourceVersion": "8", "finalizers": []}})
+        );
+        assert_eq!(
+            api.get(&format!("{POLICIES}/p1")),
+            None,
+            "the policy is gone"
+        );
+        let made: BackupStrategy =
+            serde_json::from_value(api.get(&format!("{STRATEGIES}/p1")).expect("created"))
+                .expect("a strategy");
+        assert_eq!(
+            made.spec.data_destination.uri,
+            "cos://b/data?host=cos.example.com&appid=125"
+        );
+        assert_eq!(made.spec.tenants, vec!["T1".to_string()]);
+        let steps: Vec<&str> = said.lines().collect();
+        assert_eq!(steps.len(), 6, "{said}");
+        for (step, expected) in steps.iter().zip([
+            "the API server accepts it (dry run)",
+            "annotated oceanbase.oceanbase.com/pause-reconciling=true",
+            "deleted (paused",
+            "finalizer obtenantbackuppolicy.finalizers.oceanbase.com removed",
+            "obtenantbackuppolicy/p1: gone",
+            "backupstrategy/p1 created: tenant T1 handed over",
+        ]) {
+            assert!(step.contains(expected), "{expected:?} not in {step:?}");
+        }
+        let json = reply.show(crate::render::Format::Json).expect("json");
+        assert!(json.contains("\"kind\": \"BackupStrategy\""), "{json}");
+        for shown in [&json, &said] {
+            assert!(
+                !shown.contains("KEY-S3CR3T") && !shown.contains("ID-AKIA1"),
+                "{shown}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn with_wait_the_reply_ends_with_the_running_log_backup() {
+        let api = cluster_with(&[POLICY_FINALIZER], "PAUSED");
+        let strategy = import::import(&import::tests::sources(policy(json!({}))), None)
+            .expect("imported")
+            .strategy;
+        let name = log_backup_name(&strategy, "T1");
+        api.put(
+            &format!("/apis/obbackup.dev/v1alpha1/namespaces/ns/logbackups/{name}"),
+            json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",
+                   "metadata": {"name": name, "generation": 2},
+                   "spec": {"strategyRef": {"name": "p1"}, "tenant": "T1", "desiredState": "Running"},
+                   "status": {"phase": "InProgress", "observedGeneration": 2}}),
+        );
+        let (reply, said) = hand_over(&api, &options(true, Duration::from_secs(5))).await;
+        let reply = reply.expect("handed over");
+        assert!(
+            reply.text.starts_with("backupstrategy/p1 created"),
+            "{}",
+            reply.text
+        );
+        assert!(
+            reply
+                .text
+                .ends_with(&format!("logbackup/{name} InProgress\n")),
+            "{}",
+            reply.text
+        );
+        assert!(
+            said.ends_with(&format!("logbackup/{name} InProgress\n")),
+            "{said}"
+        );
+        let list: Value =
+            serde_json::from_str(&reply.show(crate::render::Format::Json).expect("json"))
+                .expect("parses");
+        assert_eq!(list["items"][0]["kind"], "BackupStrategy");
+        assert_eq!(list["items"][1]["kind"], "LogBackup");
+    }
+
+    #[tokio::test]
+    async fn another_finalizer_is_left_and_named_when_the_policy_does_not_go() {
+        let api = cluster_with(&["example.com/keep", POLICY_FINALIZER], "MAINTAINING");
+        let (reply, _) = hand_over(&api, &options(false, Duration::ZERO)).await;
+        let error = reply.expect_err("the policy stays");
+        assert!(
+            error.contains("still held by finalizers example.com/keep"),
+            "{error}"
+        );
+        let left = api.get(&format!("{POLICIES}/p1")).expect("still there");
+        assert_eq!(left["metadata"]["finalizers"], json!(["example.com/keep"]));
+        assert!(
+            !api.writes().contains(&format!("POST {STRATEGIES}")),
+            "no strategy while the policy may still act"
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_change_nothing() {
+        // A policy in a state with nothing to hand over: not one write.
+        let api = cluster_with(&[POLICY_FINALIZER], "PREPARING");
+        let (reply, _) = hand_over(&api, &options(false, Duration::ZERO)).await;
+        let error = reply.expect_err("refused");
+        assert!(
+            error.contains("is PREPARING: only a policy RUNNING, MAINTAINING, PAUSED, PREPARED"),
+            "{error}"
+        );
+        assert!(api.writes().is_empty(), "{:?}", api.writes());
+        // The server refuses the strategy (one of that name exists): only the dry run was sent.
+        let api = cluster_with(&[POLICY_FINALIZER], "RUNNING");
+        api.put(
+            &format!("{STRATEGIES}/p1"),
+            json!({"metadata": {"name": "p1"}}),
+        );
+        let (reply, _) = hand_over(&api, &options(false, Duration::ZERO)).await;
+        let error = reply.expect_err("refused");
+        assert!(
+            error.starts_with("the API server refuses the strategy (nothing was changed)"),
+            "{error}"
+        );
+        assert_eq!(api.writes(), vec![format!("POST {STRATEGIES} dry-run")]);
+        assert!(api.get(&format!("{POLICIES}/p1")).is_some());
+    }
+
+    #[test]
+    fn moving_destinations_and_deleting_policies_are_refused() {
+        let moving = import::import(
+            &import::tests::sources(policy(
+                json!({"dataBackup": {"destination": {"path": "ob/data"}}}),
+            )),
+            None,
+        )
+        .expect("imported");
+        let p1 = policy(json!({}));
+        let why = refusal(&p1, &moving, false).expect("refused");
+        assert!(
+            why.contains("the destinations would move") && why.contains("--allow-move"),
+            "{why}"
+        );
+        assert_eq!(refusal(&p1, &moving, true), None);
+        let mut deleting = p1.clone();
+        deleting.metadata.deletion_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH),
+        );
+        let why = refusal(&deleting, &moving, true).expect("refused");
+        assert!(why.contains("being deleted already"), "{why}");
+        let mut failed = p1;
+        failed.data["status"]["status"] = json!("Failed");
+        assert!(refusal(&failed, &moving, true).is_some_and(|w| w.contains("is Failed")));
+    }
+}
