@@ -119,16 +119,23 @@ pub async fn handover(
     report(&format!(
         "obtenantbackuppolicy/{name}: annotated {PAUSE_ANNOTATION}=true (ob-operator leaves it alone)\n"
     ));
-    retire(&policies, &name, options.gone_within, report).await?;
+    retire(&policies, &name, options.gone_within, report)
+        .await
+        .map_err(|e| {
+            format!(
+                "{e}\nThe strategy to apply once the policy is gone:\n{}",
+                crate::import::manifest(strategy, false).unwrap_or_default()
+            )
+        })?;
     let made = strategies
         .create(&PostParams::default(), strategy)
         .await
         .map_err(|e| {
             format!(
                 "cannot create BackupStrategy {}: {e}. The policy is gone and archiving runs as ob-operator \
-                 left it; create the strategy with `kubectl obbackup import obtenantbackuppolicy {name} | \
-                 kubectl apply -f -` once the cause is fixed",
-                strategy.name_any()
+                 left it; apply this strategy once the cause is fixed:\n{}",
+                strategy.name_any(),
+                crate::import::manifest(strategy, false).unwrap_or_default()
             )
         })?;
     let said = format!(
@@ -203,7 +210,13 @@ async fn retire(
             .map_err(|e| format!("cannot read OBTenantBackupPolicy {name}: {e}"))?;
         Ok(there.is_none().then_some(()))
     })
-    .await?;
+    .await
+    .map_err(|e| {
+        format!(
+            "{e}: the policy is deleted and paused (archiving runs as ob-operator left it; never unpause it); \
+             no strategy was created"
+        )
+    })?;
     report(&format!("obtenantbackuppolicy/{name}: gone\n"));
     Ok(())
 }
@@ -429,6 +442,12 @@ mod tests {
         let error = reply.expect_err("the policy stays");
         assert!(
             error.contains("still held by finalizers example.com/keep"),
+            "{error}"
+        );
+        assert!(
+            error.contains(
+                "The strategy to apply once the policy is gone:\napiVersion: obbackup.dev/v1alpha1"
+            ),
             "{error}"
         );
         let left = api.get(&format!("{POLICIES}/p1")).expect("still there");
