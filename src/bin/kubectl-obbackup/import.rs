@@ -1211,4 +1211,36 @@ pub(crate) mod tests {
             assert!(error.contains(says), "{says:?} not in {error}");
         }
     }
+
+    fn parse(line: &str) -> Result<crate::Cli, clap::Error> {
+        use clap::Parser;
+        crate::Cli::try_parse_from(
+            ["kubectl-obbackup"]
+                .into_iter()
+                .chain(line.split_whitespace()),
+        )
+    }
+
+    #[test]
+    fn the_command_line_takes_the_kind_and_ties_the_handover_flags_to_it() {
+        let cli = parse("import obtbp p1 -n ob --handover --yes --allow-move --wait --timeout 5m")
+            .expect("parsed");
+        let crate::Command::Import(args) = cli.command else {
+            panic!("{:?}", cli.command)
+        };
+        assert_eq!(args.kind, ImportKind::Obtenantbackuppolicy);
+        assert_eq!(args.name, "p1");
+        assert!(args.handover && args.yes && args.allow_move && args.wait);
+        assert_eq!(args.timeout.as_deref(), Some("5m"));
+        assert!(parse("import obtenantbackuppolicy p1 --time-zone UTC -o json").is_ok());
+        for without_handover in ["--yes", "--allow-move", "--wait"] {
+            assert!(
+                parse(&format!(
+                    "import obtenantbackuppolicy p1 {without_handover}"
+                ))
+                .is_err()
+            );
+        }
+        assert!(parse("import obcluster c1").is_err());
+    }
 }
