@@ -1,5 +1,13 @@
 //! The unit tests' strategy and command lines.
 
+use std::{
+    collections::BTreeMap,
+    sync::{Arc, Mutex},
+};
+
+use http::{Method, Request, Response, StatusCode};
+use kube::{Client, client::Body};
+
 use ob_backup_operator::api::BackupStrategy;
 use serde_json::{Value, json};
 
@@ -62,4 +70,170 @@ pub fn logical_dump(
                    "logical": {"snapshotScn": "1", "snapshotTime": snapshot}},
     }))
     .expect("a dump")
+}
+
+/// An API server in memory for the plugin's actions: objects kept by path; GET, create (dry runs checked,
+/// not stored), merge patches (a stale `resourceVersion` refused with 409) and deletes (held by
+/// finalizers, as the API server holds them); every request recorded in order with its body.
+#[derive(Clone, Default)]
+pub struct FakeApi {
+    objects: Arc<Mutex<BTreeMap<String, Value>>>,
+    requests: Arc<Mutex<Vec<(String, Value)>>>,
+}
+
+impl FakeApi {
+    /// A client of this server (one task answers its requests until the client is dropped).
+    pub fn client(&self) -> Client {
+        let (service, mut handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let api = self.clone();
+        tokio::spawn(async move {
+            while let Some((request, respond)) = handle.next_request().await {
+                respond.send_response(api.answer(request).await);
+            }
+        });
+        Client::new(service, "ns")
+    }
+
+    /// Stores `object` under `path` (e.g. `/api/v1/namespaces/ns/secrets/db`).
+    pub fn put(&self, path: &str, object: Value) {
+        lock(&self.objects).insert(path.to_string(), object);
+    }
+
+    /// The object stored under `path`.
+    pub fn get(&self, path: &str) -> Option<Value> {
+        lock(&self.objects).get(path).cloned()
+    }
+
+    /// Every request so far: `METHOD path` (` dry-run` added to dry runs) and its body.
+    pub fn requests(&self) -> Vec<(String, Value)> {
+        lock(&self.requests).clone()
+    }
+
+    /// The requests that change something (or would: dry runs), in order.
+    pub fn writes(&self) -> Vec<String> {
+        self.requests()
+            .into_iter()
+            .map(|(line, _)| line)
+            .filter(|line| !line.starts_with("GET "))
+            .collect()
+    }
+
+    async fn answer(&self, request: Request<Body>) -> Response<Body> {
+        let method = request.method().clone();
+        let path = request.uri().path().to_string();
+        let dry_run = request.uri().query().is_some_and(|q| q.contains("dryRun"));
+        let body = request
+            .into_body()
+            .collect_bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let line = format!("{method} {path}{}", if dry_run { " dry-run" } else { "" });
+        lock(&self.requests).push((line, body.clone()));
+        match method {
+            Method::GET => match self.get(&path) {
+                Some(object) => reply(StatusCode::OK, &object),
+                None => failure(404, "NotFound", &path),
+            },
+            Method::POST => self.create(&path, body, dry_run),
+            Method::PATCH => self.patch(&path, &body),
+            Method::DELETE => self.delete(&path),
+            _ => failure(405, "MethodNotAllowed", &path),
+        }
+    }
+
+    fn create(&self, collection: &str, mut object: Value, dry_run: bool) -> Response<Body> {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let path = format!("{collection}/{name}");
+        if self.get(&path).is_some() {
+            return failure(409, "AlreadyExists", &path);
+        }
+        object["metadata"]["resourceVersion"] = json!("1");
+        object["metadata"]["generation"] = json!(1);
+        if !dry_run {
+            self.put(&path, object.clone());
+        }
+        reply(StatusCode::CREATED, &object)
+    }
+
+    fn patch(&self, path: &str, patch: &Value) -> Response<Body> {
+        let Some(mut object) = self.get(path) else {
+            return failure(404, "NotFound", path);
+        };
+        let version = object["metadata"]["resourceVersion"].clone();
+        let asked = &patch["metadata"]["resourceVersion"];
+        if !asked.is_null() && *asked != version {
+            return failure(409, "Conflict", path);
+        }
+        merge(&mut object, patch);
+        let next = version
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + 1;
+        object["metadata"]["resourceVersion"] = json!(next.to_string());
+        self.store_or_release(path, object.clone());
+        reply(StatusCode::OK, &object)
+    }
+
+    fn delete(&self, path: &str) -> Response<Body> {
+        let Some(mut object) = self.get(path) else {
+            return failure(404, "NotFound", path);
+        };
+        object["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+        self.store_or_release(path, object.clone());
+        reply(StatusCode::OK, &object)
+    }
+
+    /// Keeps `object`, unless it is deleted and no finalizer holds it.
+    fn store_or_release(&self, path: &str, object: Value) {
+        let held = object["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty());
+        if object["metadata"]["deletionTimestamp"].is_null() || held {
+            self.put(path, object);
+        } else {
+            lock(&self.objects).remove(path);
+        }
+    }
+}
+
+/// RFC 7386: `patch` merged into `target` (null removes, objects merge, anything else replaces).
+fn merge(target: &mut Value, patch: &Value) {
+    let Some(fields) = patch.as_object() else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = json!({});
+    }
+    if let Some(object) = target.as_object_mut() {
+        for (key, value) in fields {
+            if value.is_null() {
+                object.remove(key);
+            } else {
+                merge(object.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+    }
+}
+
+fn reply(code: StatusCode, body: &Value) -> Response<Body> {
+    let mut response = Response::new(Body::from(serde_json::to_vec(body).unwrap_or_default()));
+    *response.status_mut() = code;
+    response
+}
+
+fn failure(code: u16, reason: &str, path: &str) -> Response<Body> {
+    let status = json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": reason,
+                        "code": code, "message": format!("{path}: {reason}")});
+    reply(
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        &status,
+    )
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -163,12 +163,24 @@ pub async fn run(
         LogAction::Stop => LogBackupPhase::Stopped,
     };
     let logs: Api<LogBackup> = Api::namespaced(client.clone(), namespace);
+    until_phase(&logs, &name, wanted, clock, timeout).await
+}
+
+/// Follows the LogBackup `name` until a status written for its current generation says `wanted` (its
+/// checkpoint said, the LogBackup the reply's object); a Failed one is an error.
+pub async fn until_phase(
+    logs: &Api<LogBackup>,
+    name: &str,
+    wanted: LogBackupPhase,
+    clock: &Clock,
+    timeout: Option<std::time::Duration>,
+) -> Result<Reply, String> {
     actions::until(
         timeout,
         &format!("logbackup/{name} to be {wanted:?}"),
         || async {
             let Some(log) = logs
-                .get_opt(&name)
+                .get_opt(name)
                 .await
                 .map_err(|e| format!("cannot read LogBackup {name}: {e}"))?
             else {

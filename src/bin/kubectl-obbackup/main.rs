@@ -8,6 +8,8 @@ mod cleanup;
 mod connect;
 #[cfg(test)]
 mod fixtures;
+mod handover;
+mod import;
 mod log;
 mod render;
 mod restore;
@@ -129,6 +131,10 @@ enum Command {
     /// The console's "View Cause": a task's status, OceanBase's error code and comment, its conditions and
     /// events.
     Cause { task: String },
+    /// Imports ob-operator's backup policy of a tenant (OBTenantBackupPolicy) as the equivalent
+    /// BackupStrategy: prints its manifest (YAML unless -o json) with notes on stderr on what does not map;
+    /// with --handover, moves the tenant to the strategy without stopping archiving.
+    Import(Box<import::ImportArgs>),
     /// Prints a shell completion script, e.g. `kubectl-obbackup completion bash > /etc/bash_completion.d/obbackup`.
     Completion {
         #[arg(value_enum)]
@@ -310,6 +316,10 @@ async fn run(cli: Cli) -> Result<String, String> {
                 reply = reply.with(event)?;
             }
             reply.show(cli.output)
+        }
+        Command::Import(args) => {
+            let namespace = scope.one_namespace()?;
+            import::run(&scope.client, namespace, *args, &clock, cli.output).await
         }
         Command::Completion { .. } => Ok(String::new()),
     }
