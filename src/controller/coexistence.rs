@@ -18,10 +18,10 @@ pub fn identity(
     namespace: &str,
     cluster: &ClusterConnection,
 ) -> Option<ClusterIdentity> {
-    if let ClusterSource::ObCluster(name) = cluster.source() {
-        if let Ok((facts, _)) = ctx.observers.ob_operator().cluster(namespace, &name) {
-            return Some(facts.identity);
-        }
+    if let ClusterSource::ObCluster(name) = cluster.source()
+        && let Ok((facts, _)) = ctx.observers.ob_operator().cluster(namespace, &name)
+    {
+        return Some(facts.identity);
     }
     ctx.observers.identity(&ClusterKey::of(namespace, cluster))
 }
