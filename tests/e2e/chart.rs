@@ -150,11 +150,15 @@ fn the_deployment_is_hardened_and_rbac_is_the_rules_file() {
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
 
-    // Every namespace: a ClusterRole whose rules are exactly the file the integration tests bind.
-    let rules: Value = serde_norway::from_str(
-        &std::fs::read_to_string(chart().join("files/operator-rules.yaml")).expect("rules"),
-    )
-    .expect("rules parse");
+    // Every namespace: a ClusterRole whose rules are exactly the files the integration tests bind (the
+    // operator's, then ob-operator's read-only kinds, on by default).
+    let read = |file: &str| -> Vec<Value> {
+        serde_norway::from_str(&std::fs::read_to_string(chart().join(file)).expect("rules"))
+            .expect("rules parse")
+    };
+    let mut rules = read("files/operator-rules.yaml");
+    rules.extend(read("files/ob-operator-rules.yaml"));
+    let rules = Value::Array(rules);
     let cluster_role = find(&docs, "ClusterRole")[0];
     assert_eq!(cluster_role["rules"], rules);
     assert!(find(&docs, "Role").iter().all(|r| {
