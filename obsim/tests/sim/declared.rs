@@ -4,7 +4,7 @@
 //! is a number, a `datetime` / `timestamp` a time — and every SCN is at most the maximum SCN a real server
 //! shows. The column's type on the wire must be the declared one too.
 
-use std::{collections::BTreeMap, process::Command};
+use std::collections::BTreeMap;
 
 use jiff::{SignedDuration, Timestamp};
 use mysql_async::{Conn, Opts, prelude::Queryable};
@@ -34,37 +34,17 @@ struct GoRead {
 
 /// Runs the Go client over `statements` with `dsn`; a statement the driver could not read is an error.
 fn go_read(go: &[String], dsn: &str, statements: &[String]) -> Vec<Result<GoRead, String>> {
-    let output = Command::new(&go[0])
-        .args(&go[1..])
-        .arg(dsn)
-        .args(statements)
-        .output()
-        .unwrap_or_else(|e| panic!("{go:?}: {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{go:?}: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let lines: Vec<Value> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).expect("a JSON line"))
-        .collect();
-    assert_eq!(lines.len(), statements.len(), "{stdout}");
-    lines.iter().map(parsed).collect()
+    crate::drivers::client_lines(go, &[dsn.to_string()], statements)
+        .iter()
+        .map(parsed)
+        .collect()
 }
 
 fn parsed(line: &Value) -> Result<GoRead, String> {
     if let Some(error) = line.get("error") {
         return Err(format!("{}: {error}", line["sql"]));
     }
-    let strings = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .expect("an array")
-            .iter()
-            .map(|s| s.as_str().expect("a string").to_string())
-            .collect()
-    };
+    let strings = crate::drivers::strings;
     let values = line["values"]
         .as_array()
         .expect("values")

@@ -56,6 +56,26 @@ struct Read {
 
 /// Runs a client over `statements`; one JSON line per statement.
 fn run(command: &[String], args: &[String], statements: &[String]) -> Vec<Read> {
+    client_lines(command, args, statements)
+        .into_iter()
+        .map(|line| {
+            assert!(line.get("error").is_none(), "{command:?}: {line}");
+            Read {
+                columns: strings(&line["columns"]),
+                rows: line["rows"]
+                    .as_array()
+                    .expect("rows")
+                    .iter()
+                    .map(strings)
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// The JSON lines a test client (`tools/drivers/`) printed for `statements`, one each; the client itself
+/// must succeed.
+pub fn client_lines(command: &[String], args: &[String], statements: &[String]) -> Vec<Value> {
     let output = Command::new(&command[0])
         .args(&command[1..])
         .args(args)
@@ -74,26 +94,14 @@ fn run(command: &[String], args: &[String], statements: &[String]) -> Vec<Read> 
         .collect();
     assert_eq!(lines.len(), statements.len(), "{stdout}");
     lines
-        .into_iter()
-        .map(|line| {
-            assert!(line.get("error").is_none(), "{command:?}: {line}");
-            let strings = |v: &Value| -> Vec<String> {
-                v.as_array()
-                    .expect("array")
-                    .iter()
-                    .map(|s| s.as_str().expect("string").to_string())
-                    .collect()
-            };
-            Read {
-                columns: strings(&line["columns"]),
-                rows: line["rows"]
-                    .as_array()
-                    .expect("rows")
-                    .iter()
-                    .map(strings)
-                    .collect(),
-            }
-        })
+}
+
+/// A JSON array of strings.
+pub fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("an array")
+        .iter()
+        .map(|s| s.as_str().expect("a string").to_string())
         .collect()
 }
 
