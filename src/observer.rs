@@ -434,14 +434,23 @@ impl Observers {
 
     /// The sys login a connection Secret holds.
     async fn secret_login(&self, namespace: &str, name: &str) -> Result<ConnectionInfo, String> {
+        ConnectionInfo::from_secret_data(&self.secret_data(namespace, name).await?)
+            .map_err(|e| format!("Secret {name}: {e}"))
+    }
+
+    /// The data of Secret `name`, or why it cannot be had (never a value).
+    async fn secret_data(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<std::collections::BTreeMap<String, k8s_openapi::ByteString>, String> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let secret = api
             .get_opt(name)
             .await
             .map_err(|e| format!("cannot read Secret {name}: {e}"))?
             .ok_or_else(|| format!("Secret {name} not found"))?;
-        ConnectionInfo::from_secret_data(&secret.data.unwrap_or_default())
-            .map_err(|e| format!("Secret {name}: {e}"))
+        Ok(secret.data.unwrap_or_default())
     }
 
     /// A client of OBCluster `name`: its OBServers tried in ob-operator's order (running first) until one
@@ -489,15 +498,8 @@ impl Observers {
 
     /// The `password` key of Secret `name`.
     async fn password(&self, namespace: &str, name: &str) -> Result<String, String> {
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
-        let secret = api
-            .get_opt(name)
-            .await
-            .map_err(|e| format!("cannot read Secret {name}: {e}"))?
-            .ok_or_else(|| format!("Secret {name} not found"))?;
-        secret
-            .data
-            .unwrap_or_default()
+        self.secret_data(namespace, name)
+            .await?
             .get("password")
             .and_then(|v| String::from_utf8(v.0.clone()).ok())
             .filter(|p| !p.is_empty())
@@ -515,7 +517,8 @@ impl Observers {
     }
 
     /// An OBServer of OBCluster `cluster` in `namespace` changed: its observer leaves the address it uses
-    /// when that is no longer the first one ob-operator's objects give, and reads again at once.
+    /// when no OBServer has it any more (a pod recreated with a new IP), and reads again at once from the
+    /// first one they give. An address still listed is kept: a change of status alone reconnects nothing.
     pub fn servers_changed(&self, namespace: &str, cluster: &str) {
         let key = ClusterKey {
             namespace: namespace.to_string(),
@@ -524,13 +527,16 @@ impl Observers {
         let Some(observer) = lock(&self.clusters).get(&key).cloned() else {
             return;
         };
-        let first = self
+        let listed: Vec<String> = self
             .ob_operator()
             .cluster(namespace, cluster)
-            .ok()
-            .and_then(|(_, addresses)| addresses.into_iter().next())
-            .map(|a| format!("{}:{}", a.host, a.port));
-        if first.is_none() || *lock(&observer.address) != first {
+            .map(|(_, addresses)| addresses)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| format!("{}:{}", a.host, a.port))
+            .collect();
+        let used = lock(&observer.address).clone();
+        if used.is_some_and(|used| !listed.contains(&used)) {
             *lock(&observer.backend) = None;
             observer.poke();
         }

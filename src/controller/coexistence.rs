@@ -19,7 +19,7 @@ pub fn identity(
     cluster: &ClusterConnection,
 ) -> Option<ClusterIdentity> {
     if let ClusterSource::ObCluster(name) = cluster.source()
-        && let Ok((facts, _)) = ctx.observers.ob_operator().cluster(namespace, &name)
+        && let Ok(facts) = ctx.observers.ob_operator().facts(namespace, &name)
     {
         return Some(facts.identity);
     }
@@ -36,8 +36,9 @@ pub fn problem(
     let claims = match ctx.observers.ob_operator().claims() {
         Ok(claims) if !claims.is_empty() => claims,
         Ok(_) => return None,
+        // Said once at start (the caches did not sync in time); not on every reconcile.
         Err(why) => {
-            tracing::warn!(%why, "cannot tell yet whether ob-operator holds a tenant");
+            tracing::debug!(%why, "cannot tell yet whether ob-operator holds a tenant");
             return None;
         }
     };

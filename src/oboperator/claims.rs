@@ -55,17 +55,6 @@ pub fn claim_of(
     })
 }
 
-/// The claim among `claims` on `tenant` of `cluster` (tenant names ignore case, as in OceanBase).
-pub fn holds<'a>(
-    claims: &'a [PolicyClaim],
-    cluster: &ClusterIdentity,
-    tenant: &str,
-) -> Option<&'a PolicyClaim> {
-    claims
-        .iter()
-        .find(|c| &c.cluster == cluster && c.tenant.eq_ignore_ascii_case(tenant))
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -109,7 +98,11 @@ mod tests {
         ] {
             let claim = claim_of(&policy(spec.clone(), state), &[cluster()], &[]).expect(state);
             assert_eq!(claim.policy, "ob/p");
-            assert!(holds(&[claim], &identity, "T1").is_some(), "{state}");
+            assert_eq!(
+                (&claim.cluster, claim.tenant.as_str()),
+                (&identity, "t1"),
+                "{state}"
+            );
         }
         for state in ["STOPPED", "FAILED", "Failed"] {
             assert_eq!(
@@ -118,15 +111,6 @@ mod tests {
                 "{state}"
             );
         }
-        let other = ClusterIdentity {
-            name: "obcluster".into(),
-            id: 8,
-        };
-        let claim = claim_of(&policy(spec, "RUNNING"), &[cluster()], &[]).expect("claim");
-        assert!(
-            holds(&[claim], &other, "t1").is_none(),
-            "another cluster_id is another cluster"
-        );
     }
 
     #[test]

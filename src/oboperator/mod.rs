@@ -8,7 +8,7 @@ mod claims;
 mod watch;
 
 pub use address::{Address, addresses};
-pub use claims::{PolicyClaim, claim_of, holds};
+pub use claims::{PolicyClaim, claim_of};
 pub use watch::{NOT_SYNCED, ObOperator, ServersChanged};
 
 use kube::{

@@ -126,57 +126,60 @@ impl ObOperator {
         while started.synced().is_err() && tokio::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
+        if started.synced().is_err() {
+            tracing::warn!(
+                "ob-operator's objects could not be read within {:?} (check the operator's RBAC for \
+                 oceanbase.oceanbase.com); until they are, tenants its backup policies hold are not recognised",
+                crate::timing::OB_OPERATOR_SYNC
+            );
+        }
         started
     }
 
-    /// Whether ob-operator's objects are read at all.
-    pub fn is_on(&self) -> bool {
-        self.caches.is_some()
-    }
-
-    fn synced(&self) -> Result<&Caches, &'static str> {
+    /// The caches once every watch has listed its objects; `Ok(None)` when ob-operator is off.
+    fn synced(&self) -> Result<Option<&Caches>, &'static str> {
         match &self.caches {
-            Some(caches) if caches.synced.load(Ordering::Acquire) >= caches.streams => Ok(caches),
+            Some(caches) if caches.synced.load(Ordering::Acquire) >= caches.streams => {
+                Ok(Some(caches))
+            }
             Some(_) => Err(NOT_SYNCED),
-            None => Err(""),
+            None => Ok(None),
         }
     }
 
     /// Every tenant a backup policy holds; none when ob-operator is off; an error until the caches synced.
     pub fn claims(&self) -> Result<Vec<PolicyClaim>, &'static str> {
-        let caches = match self.synced() {
-            Ok(caches) => caches,
-            Err("") => return Ok(Vec::new()),
-            Err(why) => return Err(why),
+        let Some(caches) = self.synced()? else {
+            return Ok(Vec::new());
         };
+        let policies = all(&caches.policies);
+        if policies.is_empty() {
+            return Ok(Vec::new());
+        }
         let clusters = all(&caches.clusters);
         let tenants = all(&caches.tenants);
-        Ok(all(&caches.policies)
+        Ok(policies
             .iter()
             .filter_map(|p| claim_of(p, &clusters, &tenants))
             .collect())
     }
 
-    /// The OBCluster `name` of `namespace`: its facts and its OBServers' addresses, or why it cannot be used.
+    /// What OBCluster `name` of `namespace` says of the cluster, or why it cannot be used.
+    pub fn facts(&self, namespace: &str, name: &str) -> Result<ClusterFacts, String> {
+        let caches = self.caches_for(name)?;
+        let cluster = find(&caches.clusters, Kind::ObCluster, namespace, name)
+            .ok_or_else(|| format!("OBCluster {name} not found in namespace {namespace}"))?;
+        cluster_facts(&cluster)
+    }
+
+    /// OBCluster `name` of `namespace`: its facts and its OBServers' addresses, or why it cannot be used.
     pub fn cluster(
         &self,
         namespace: &str,
         name: &str,
     ) -> Result<(ClusterFacts, Vec<Address>), String> {
-        let caches = match self.synced() {
-            Ok(caches) => caches,
-            Err("") => {
-                return Err(format!(
-                    "OBCluster {name} cannot be read: ob-operator's CRDs are not installed, or the operator runs \
-                     without its ob-operator integration (chart value obOperator.enabled)"
-                ));
-            }
-            Err(why) => return Err(why.to_string()),
-        };
-        let cluster = find(&caches.clusters, Kind::ObCluster, namespace, name)
-            .ok_or_else(|| format!("OBCluster {name} not found in namespace {namespace}"))?;
-        let facts = cluster_facts(&cluster)?;
-        let servers = all(&caches.servers);
+        let facts = self.facts(namespace, name)?;
+        let servers = all(&self.caches_for(name)?.servers);
         let servers = servers
             .iter()
             .filter(|s| s.namespace().as_deref() == Some(namespace))
@@ -184,14 +187,16 @@ impl ObOperator {
         Ok((facts, addresses(servers, name)))
     }
 
-    /// The OBTenant `name` of `namespace`, when read.
-    pub fn tenant(&self, namespace: &str, name: &str) -> Option<Arc<DynamicObject>> {
-        find(
-            &self.synced().ok()?.tenants,
-            Kind::ObTenant,
-            namespace,
-            name,
-        )
+    /// The synced caches, or why OBCluster `name` cannot be read.
+    fn caches_for(&self, name: &str) -> Result<&Caches, String> {
+        match self.synced() {
+            Ok(Some(caches)) => Ok(caches),
+            Ok(None) => Err(format!(
+                "OBCluster {name} cannot be read: ob-operator's CRDs are not installed, or the operator runs \
+                 without its ob-operator integration (chart value obOperator.enabled)"
+            )),
+            Err(why) => Err(why.to_string()),
+        }
     }
 }
 
