@@ -139,10 +139,11 @@ pub async fn handover(
             )
         })?;
     let said = format!(
-        "backupstrategy/{} created: tenant {} handed over from obtenantbackuppolicy/{name} (archiving never \
-         stopped)\n",
+        "backupstrategy/{} created: tenant {} handed over from obtenantbackuppolicy/{name} (ob-operator's stop \
+         statements never ran){}\n",
         made.name_any(),
-        imported.tenant
+        imported.tenant,
+        if options.wait { "" } else { "; --wait follows its LogBackup until it archives" }
     );
     report(&said);
     if !options.wait {
