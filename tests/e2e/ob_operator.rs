@@ -26,24 +26,45 @@ fn through(name: &str, ob_cluster: &str) -> Value {
     )
 }
 
+/// A world beside ob-operator's CRDs (none when they are not installed), with OBCluster `test` naming the
+/// world's OceanBase cluster by its real name and id.
+async fn beside(
+    prefix: &str,
+    tenants: &[&str],
+    bytes: u64,
+    speed: f64,
+    cluster_id: i64,
+) -> Option<World> {
+    if !installed() {
+        return None;
+    }
+    let world = World::new(prefix, tenants, bytes, speed).await?;
+    ob_cluster(
+        &world.admin,
+        &world.namespace,
+        "test",
+        "obcluster",
+        cluster_id,
+    )
+    .await;
+    Some(world)
+}
+
 #[tokio::test]
 async fn a_strategy_through_an_obcluster_follows_its_observer_to_a_new_address_mid_backup() {
-    if !installed() {
-        return;
-    }
-    let Some(world) = World::new("obo-move", &["tenant1"], 4 * GIB, 5.0).await else {
+    let Some(world) = beside(
+        "obo-move",
+        &["tenant1"],
+        4 * GIB,
+        5.0,
+        default_cluster_id("obcluster"),
+    )
+    .await
+    else {
         return;
     };
     let (admin, ns) = (&world.admin, world.namespace.as_str());
     let first = listen(&world.node).await;
-    ob_cluster(
-        admin,
-        ns,
-        "test",
-        "obcluster",
-        default_cluster_id("obcluster"),
-    )
-    .await;
     ob_server(admin, ns, "test-zone1-a", "test", first, true).await;
     world.apply(through("moving", "test")).await;
     world
@@ -52,6 +73,10 @@ async fn a_strategy_through_an_obcluster_follows_its_observer_to_a_new_address_m
     world
         .apply(strategy_backup_task("now", "moving", "tenant1"))
         .await;
+    // Held in progress until the observer has moved: its end can only be read at the new address.
+    simulator::cluster(&world.node)
+        .set_stalled("tenant1", true)
+        .expect("stall");
     world
         .reaches::<BackupTask>("now", BackupTaskPhase::InProgress)
         .await;
@@ -66,6 +91,9 @@ async fn a_strategy_through_an_obcluster_follows_its_observer_to_a_new_address_m
     )
     .await;
     assert!(obsim::sim::Simulator::remove_listener(&world.node, first).await);
+    simulator::cluster(&world.node)
+        .set_stalled("tenant1", false)
+        .expect("unstall");
     world
         .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
         .await;
@@ -80,16 +108,20 @@ async fn a_strategy_through_an_obcluster_follows_its_observer_to_a_new_address_m
 
 #[tokio::test]
 async fn the_wrong_cluster_behind_an_obcluster_is_refused_and_sent_nothing() {
-    if !installed() {
-        return;
-    }
-    let Some(world) = World::new("obo-wrong", &["tenant1"], GIB, 30.0).await else {
+    let Some(world) = beside(
+        "obo-wrong",
+        &["tenant1"],
+        GIB,
+        30.0,
+        default_cluster_id("obcluster") + 1,
+    )
+    .await
+    else {
         return;
     };
     let (admin, ns) = (&world.admin, world.namespace.as_str());
     let addr = listen(&world.node).await;
     let other_id = default_cluster_id("obcluster") + 1;
-    ob_cluster(admin, ns, "test", "obcluster", other_id).await;
     ob_server(admin, ns, "test-zone1-a", "test", addr, false).await;
     world.apply(through("wrong", "test")).await;
     let status = world
@@ -110,23 +142,20 @@ async fn the_wrong_cluster_behind_an_obcluster_is_refused_and_sent_nothing() {
 
 #[tokio::test]
 async fn a_tenant_an_obtenantbackuppolicy_holds_gets_nothing_whichever_came_first() {
-    if !installed() {
-        return;
-    }
-    let Some(world) = World::new("obo-policy", &["tenant1", "tenant2"], GIB, 30.0).await else {
+    let Some(world) = beside(
+        "obo-policy",
+        &["tenant1", "tenant2"],
+        GIB,
+        30.0,
+        default_cluster_id("obcluster"),
+    )
+    .await
+    else {
         return;
     };
     let (admin, ns) = (&world.admin, world.namespace.as_str());
     // The strategy reaches the cluster through a plain Secret: the policy's OBCluster names the same
     // OceanBase cluster by cluster_id, which is what counts.
-    ob_cluster(
-        admin,
-        ns,
-        "test",
-        "obcluster",
-        default_cluster_id("obcluster"),
-    )
-    .await;
     policy(admin, ns, "t1-backup", "test", "tenant1", "RUNNING").await;
     world.apply(strategy("before", json!({}))).await;
     let status = world
