@@ -61,7 +61,7 @@ resources "older schema done"
 # are printed, nothing timed is asserted. They run in the test profile (`cargo test --bench`, same features):
 # that reuses the test build above and compiles only the three bench files (8 s here, after the test build),
 # where `cargo bench` builds every dependency again, optimised (`cargo bench --no-run --bench operator`: 15 min
-# here, the 2 cores shared). The figures of an unoptimised build are not the README's; that every phase runs to
+# here, the 2 cores shared). The figures of an unoptimised build are not docs/benchmarks.md's; that every phase runs to
 # its end is what this checks. About 2 minutes in all.
 bench_passed=() bench_failed=()
 bench_small() { # <name> <command…>

@@ -1,5 +1,5 @@
 //! Every reason the operator gives — in conditions, in Events and as metric labels — as one closed type.
-//! Each variant's doc line says what it means and what the user should do; the README's reason table is
+//! Each variant's doc line says what it means and what the user should do; the reason table of docs/reference.md is
 //! checked against these lines by a test, so the documentation cannot drift from the code.
 
 use strum::{EnumMessage, IntoStaticStr, VariantArray};
@@ -261,10 +261,10 @@ mod tests {
         assert_eq!(names.len(), Reason::VARIANTS.len());
     }
 
-    /// The rows of the README's reason table: (reason, advice).
-    fn readme_rows() -> Vec<(String, String)> {
-        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
-        readme
+    /// The rows of docs/reference.md's reason table: (reason, advice).
+    fn reference_rows() -> Vec<(String, String)> {
+        let reference = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reference.md"));
+        reference
             .lines()
             .filter_map(|line| {
                 let row = line.strip_prefix("| `")?;
@@ -285,16 +285,16 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_lists_every_reason_with_its_doc_line() {
+    fn the_reference_lists_every_reason_with_its_doc_line() {
         let expected: Vec<(String, String)> = Reason::VARIANTS
             .iter()
             .map(|r| (r.as_str().to_string(), r.advice().to_string()))
             .collect();
-        let listed: Vec<(String, String)> = readme_rows()
+        let listed: Vec<(String, String)> = reference_rows()
             .into_iter()
             .filter(|(name, _)| !name.is_empty())
             .collect();
-        assert_eq!(listed, expected, "README.md's reason table is out of date");
+        assert_eq!(listed, expected, "docs/reference.md's reason table is out of date");
     }
 
     #[test]
