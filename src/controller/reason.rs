@@ -294,7 +294,10 @@ mod tests {
             .into_iter()
             .filter(|(name, _)| !name.is_empty())
             .collect();
-        assert_eq!(listed, expected, "docs/reference.md's reason table is out of date");
+        assert_eq!(
+            listed, expected,
+            "docs/reference.md's reason table is out of date"
+        );
     }
 
     #[test]

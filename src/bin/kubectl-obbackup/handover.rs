@@ -143,7 +143,11 @@ pub async fn handover(
          statements never ran){}\n",
         made.name_any(),
         imported.tenant,
-        if options.wait { "" } else { "; --wait follows its LogBackup until it archives" }
+        if options.wait {
+            ""
+        } else {
+            "; --wait follows its LogBackup until it archives"
+        }
     );
     report(&said);
     if !options.wait {
