@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use mysql_async::{Conn, Opts, prelude::Queryable};
 use obsim::{
     engine::SharedCluster,
-    model::{TenantType, UserChange, Version},
+    model::{TenantType, Version},
     schema::views,
     sql::value::SqlType,
     views::schema_of,
@@ -21,8 +21,7 @@ use crate::common::{PASSWORD, busy_cluster, step};
 
 /// The largest SCN (OceanBase's `SCN::max_scn()`, 2^62 − 1): what a real server shows for "no limit".
 const MAX_SCN: u64 = (1 << 62) - 1;
-const TENANT_USER: &str = "backup@tenant1";
-const TENANT_PASSWORD: &str = "tenant1-backup-pw";
+use crate::common::{TENANT_PASSWORD, TENANT_USER};
 
 /// One statement's result as the Go client printed it.
 struct GoRead {
@@ -201,16 +200,7 @@ async fn every_view_filled(version: Version) -> (Opts, SharedCluster) {
                 .is_some_and(|t| t.kind == TenantType::User && t.status == "NORMAL")
         };
         assert!(restored(&cluster), "the first restore finished");
-        cluster
-            .set_user(
-                "tenant1",
-                "backup",
-                TENANT_PASSWORD,
-                UserChange::Create {
-                    if_not_exists: false,
-                },
-            )
-            .expect("tenant user");
+        crate::common::create_tenant_user(&mut cluster);
     }
     let mut conn = Conn::new(opts.clone()).await.expect("connect");
     for statement in [

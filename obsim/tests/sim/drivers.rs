@@ -8,12 +8,7 @@
 use std::{collections::BTreeMap, process::Command};
 
 use mysql_async::{Conn, Opts, prelude::Queryable};
-use obsim::{
-    model::{UserChange, Version},
-    schema::views,
-    sql::value::SqlType,
-    views::schema_of,
-};
+use obsim::{model::Version, schema::views, sql::value::SqlType, views::schema_of};
 use serde_json::Value;
 
 /// What clients send on connect and around their first queries.
@@ -29,8 +24,7 @@ const CONNECT_STATEMENTS: &[&str] = &[
     "SHOW WARNINGS",
 ];
 
-const TENANT_USER: &str = "backup@tenant1";
-const TENANT_PASSWORD: &str = "tenant1-backup-pw";
+use crate::common::{TENANT_PASSWORD, TENANT_USER};
 
 /// A built client: the command and its leading arguments, from the variable `scripts/test.sh` sets.
 pub fn client(variable: &str) -> Option<Vec<String>> {
@@ -157,18 +151,7 @@ async fn go_python_and_rust_drivers_connect_and_read_every_view_in_both_profiles
     let mut checked = BTreeMap::new();
     for version in [Version::V4_2_5, Version::V4_4_1] {
         let (sys, cluster) = crate::common::busy_cluster(version).await;
-        cluster
-            .lock()
-            .expect("lock")
-            .set_user(
-                "tenant1",
-                "backup",
-                TENANT_PASSWORD,
-                UserChange::Create {
-                    if_not_exists: false,
-                },
-            )
-            .expect("tenant user");
+        crate::common::create_tenant_user(&mut cluster.lock().expect("lock"));
         let schema = views(schema_of(version)).expect("schema");
         let tenant = crate::common::login(&sys, TENANT_USER, TENANT_PASSWORD);
         for (user, password, opts) in [

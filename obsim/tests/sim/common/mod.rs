@@ -175,3 +175,21 @@ pub async fn set_file_status(conn: &mut Conn, id: i64) -> Option<String> {
     .await
     .expect("set file status")
 }
+
+/// The tenant user the driver tests log in as (`backup@tenant1`) and its password.
+pub const TENANT_USER: &str = "backup@tenant1";
+pub const TENANT_PASSWORD: &str = "tenant1-backup-pw";
+
+/// Creates [`TENANT_USER`] in `cluster`'s tenant1.
+pub fn create_tenant_user(cluster: &mut obsim::model::Cluster) {
+    cluster
+        .set_user(
+            "tenant1",
+            "backup",
+            TENANT_PASSWORD,
+            obsim::model::UserChange::Create {
+                if_not_exists: false,
+            },
+        )
+        .expect("tenant user");
+}
