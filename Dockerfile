@@ -1,18 +1,31 @@
-# A small static image of the operator: a musl build on a Rust image, then only the binary (and CA
-# certificates) on an empty base, running as a non-root user. It cannot be built on the project's own
-# machines (no container engine there); CI builds and tests the same binary with cargo.
-FROM rust:1-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends musl-tools \
+# The operator's image: two static binaries (the operator and the kubectl plugin), CA certificates, the
+# IANA time-zone database and a non-root user, on an empty base. Two ways build the same image:
+#   - with a registry at hand: `docker build .` or `podman build .` (this file);
+#   - with no container engine or registry: `scripts/image.sh` (Debian's buildah), as the test suite does.
+# Both lay down the layer that scripts/image-rootfs.sh makes; tests/e2e/image.rs builds this file's last
+# stage from the script's layer and checks that the files and the configuration are the same.
+FROM docker.io/library/rust:1-bookworm AS build
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends musl-tools ca-certificates tzdata \
     && rm -rf /var/lib/apt/lists/* \
     && rustup target add x86_64-unknown-linux-musl
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl --bin ob-backup-operator \
-    && cp target/x86_64-unknown-linux-musl/release/ob-backup-operator /ob-backup-operator
+ARG SOURCE_DATE_EPOCH=0
+RUN cargo build --release --locked --target x86_64-unknown-linux-musl \
+        --bin ob-backup-operator --bin kubectl-obbackup \
+    && scripts/image-rootfs.sh target/x86_64-unknown-linux-musl/release /rootfs
 
 FROM scratch
-COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
-COPY --from=build /ob-backup-operator /ob-backup-operator
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+COPY --from=build /rootfs/ /
+LABEL org.opencontainers.image.title="ob-backup-operator" \
+      org.opencontainers.image.description="Kubernetes operator for OceanBase backup and recovery" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="https://github.com/ob-backup-operator/ob-backup-operator" \
+      org.opencontainers.image.licenses="Apache-2.0"
 USER 65532:65532
 EXPOSE 8080
 ENTRYPOINT ["/ob-backup-operator"]

@@ -10,6 +10,7 @@ mod cleanup;
 mod crash_matrix;
 mod crd_schema;
 mod gitops;
+mod image;
 mod lifecycle;
 mod logical_backup;
 mod logical_retention;

@@ -63,6 +63,16 @@ impl ControlPlane {
         self.var("OBBACKUP_KUBECTL").to_string()
     }
 
+    /// The operator's kubeconfig: its ServiceAccount's token and the apiserver's CA.
+    pub fn operator_kubeconfig(&self) -> String {
+        self.var("OBBACKUP_OPERATOR_KUBECONFIG").to_string()
+    }
+
+    /// The control plane's directory (its logs, and files tests write beside them).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The admin kubeconfig's path (for kubectl).
     pub fn admin_kubeconfig(&self) -> String {
         self.var("OBBACKUP_ADMIN_KUBECONFIG").to_string()
@@ -262,7 +272,8 @@ fn random_suffix() -> String {
     format!("{:08x}", RandomState::new().hash_one(Instant::now()) as u32)
 }
 
-fn free_port() -> u16 {
+/// A loopback port nothing listens on.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -23,10 +23,10 @@ use super::{
 pub const WAIT: Duration = Duration::from_secs(90);
 pub const GIB: u64 = 1 << 30;
 
-/// One test's world: a namespace, an obsim cluster with its connection Secret `ob`, the operator.
+/// One test's world: a namespace, an obsim cluster with its connection Secret `ob`, the operator. It
+/// dereferences to [`Objects`]: `world.apply(…)`, `world.namespace`.
 pub struct World {
-    pub admin: Client,
-    pub namespace: String,
+    pub objects: Objects,
     pub node: Arc<Node>,
     pub operator: OperatorProcess,
     pub plane: ControlPlane,
@@ -56,8 +56,7 @@ impl World {
         connection_secret(&admin, &namespace, "ob", &node).await;
         let operator = plane.start_operator(&namespace, &namespace, &format!("{namespace}-a"));
         Some(Self {
-            admin,
-            namespace,
+            objects: Objects { admin, namespace },
             node,
             operator,
             plane,
@@ -119,8 +118,7 @@ impl World {
         );
         Some((
             Self {
-                admin,
-                namespace,
+                objects: Objects { admin, namespace },
                 node,
                 operator,
                 plane,
@@ -157,8 +155,7 @@ impl World {
             &operator_args,
         );
         Some(Self {
-            admin,
-            namespace,
+            objects: Objects { admin, namespace },
             node,
             operator,
             plane,
@@ -234,6 +231,55 @@ impl World {
         self.start_operator(identity);
     }
 
+    /// Everything the operator left for people to read: its log, its metrics, every object's status, every
+    /// Event.
+    pub async fn everything_written(&self) -> String {
+        let mut text = self.operator.log_text();
+        let (_, metrics) = self
+            .operator
+            .get("/metrics")
+            .expect("the operator's metrics");
+        text.push_str(&metrics);
+        for kind in [
+            "BackupStrategy",
+            "BackupTask",
+            "LogBackup",
+            "CleanupTask",
+            "RecoveryTask",
+        ] {
+            for object in self.list(kind).await {
+                text.push_str(&object.data["status"].to_string());
+            }
+        }
+        let (events, _) = api_for(
+            &self.admin,
+            &self.namespace,
+            &json!({"apiVersion": "events.k8s.io/v1", "kind": "Event"}),
+        );
+        for event in events
+            .list(&ListParams::default())
+            .await
+            .expect("events")
+            .items
+        {
+            text.push_str(&event.data.to_string());
+        }
+        text
+    }
+
+    pub async fn done(self) {
+        delete_namespace(&self.admin, &self.namespace).await;
+    }
+}
+
+/// The objects of one namespace, read and written as the admin: applying manifests, reading status, waiting
+/// for a phase. Tests that start the operator some other way (from its image) use it without a [`World`].
+pub struct Objects {
+    pub admin: Client,
+    pub namespace: String,
+}
+
+impl Objects {
     /// Server-side applies `object` (one of the crate's kinds, or a raw manifest) in the namespace.
     pub async fn apply(&self, object: impl serde::Serialize) {
         let object = serde_json::to_value(object).expect("JSON");
@@ -319,45 +365,13 @@ impl World {
             .and_then(|o| o.metadata.uid)
             .expect("uid")
     }
+}
 
-    /// Everything the operator left for people to read: its log, its metrics, every object's status, every
-    /// Event.
-    pub async fn everything_written(&self) -> String {
-        let mut text = self.operator.log_text();
-        let (_, metrics) = self
-            .operator
-            .get("/metrics")
-            .expect("the operator's metrics");
-        text.push_str(&metrics);
-        for kind in [
-            "BackupStrategy",
-            "BackupTask",
-            "LogBackup",
-            "CleanupTask",
-            "RecoveryTask",
-        ] {
-            for object in self.list(kind).await {
-                text.push_str(&object.data["status"].to_string());
-            }
-        }
-        let (events, _) = api_for(
-            &self.admin,
-            &self.namespace,
-            &json!({"apiVersion": "events.k8s.io/v1", "kind": "Event"}),
-        );
-        for event in events
-            .list(&ListParams::default())
-            .await
-            .expect("events")
-            .items
-        {
-            text.push_str(&event.data.to_string());
-        }
-        text
-    }
+impl std::ops::Deref for World {
+    type Target = Objects;
 
-    pub async fn done(self) {
-        delete_namespace(&self.admin, &self.namespace).await;
+    fn deref(&self) -> &Objects {
+        &self.objects
     }
 }
 
