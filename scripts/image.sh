@@ -32,6 +32,7 @@ scripts/image-rootfs.sh "$bins" "$work/context/rootfs"
 container=$(buildah from scratch)
 trap 'buildah rm "$container" >/dev/null 2>&1 || true' EXIT
 buildah copy --quiet "$container" "$work/context/rootfs/" / >/dev/null
+# The configuration a Dockerfile build gives the Dockerfile's last stage (builders add the default PATH).
 buildah config \
   --label org.opencontainers.image.title=ob-backup-operator \
   --label "org.opencontainers.image.description=Kubernetes operator for OceanBase backup and recovery" \
@@ -39,10 +40,16 @@ buildah config \
   --label "org.opencontainers.image.revision=$revision" \
   --label org.opencontainers.image.source=https://github.com/ob-backup-operator/ob-backup-operator \
   --label org.opencontainers.image.licenses=Apache-2.0 \
-  --user 65532:65532 --port 8080 \
+  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --user 65532:65532 --port 8080/tcp \
   --entrypoint '["/ob-backup-operator"]' --cmd run \
   "$container"
+previous=$(podman image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)
 buildah commit --quiet --format oci --timestamp "$SOURCE_DATE_EPOCH" "$container" "$name" >/dev/null
+
+current=$(podman image inspect --format '{{.Id}}' "$name")
+# The image this name had before, unless something still uses it.
+if [ -n "$previous" ] && [ "$previous" != "$current" ]; then podman rmi "$previous" >/dev/null 2>&1 || true; fi
 
 scripts/image-sbom.sh "$target" "$work/sbom.cdx.json"
 size=$(podman image inspect --format "{{.Size}}" "$name")

@@ -27,6 +27,11 @@ OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_O
 export OBBACKUP_OB_OPERATOR_CRDS
 cargo build --locked --bins --features failpoints
 resources "binaries built"
+# The image users deploy, built as a release would build it (scripts/image.sh: buildah, no daemon); the tests in
+# tests/e2e/image.rs start it with podman as the chart runs it and compare it with the Dockerfile's.
+OBBACKUP_IMAGE=$(scripts/image.sh | tail -n 1)
+export OBBACKUP_IMAGE
+resources "image built"
 
 env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")
 cleanup() { scripts/control-plane.sh stop "$env_dir" || true; rm -rf "$env_dir"; }

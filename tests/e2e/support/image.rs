@@ -72,6 +72,8 @@ pub struct Container {
     pub pod_name: String,
     /// Its HTTP port on the host's network (`/metrics`, `/healthz`, `/readyz`).
     pub port: u16,
+    /// The filesystem's changes before the operator started ([`Self::changes`]): podman's mount points.
+    pub prepared: Vec<String>,
 }
 
 impl Container {
@@ -92,7 +94,7 @@ impl Container {
             let addr = plane.apiserver_addr();
             (addr.ip().to_string(), addr.port().to_string())
         };
-        let mut args: Vec<String> = ["run", "--detach", "--name", &name, "--network", "host"]
+        let mut args: Vec<String> = ["create", "--name", &name, "--network", "host"]
             .map(String::from)
             .to_vec();
         args.extend(security_flags(pod, container));
@@ -113,6 +115,10 @@ impl Container {
         args.extend(strings(&container["args"]));
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         podman_ok(&refs);
+        // What podman itself changes before the operator starts: the mount points it makes.
+        podman_ok(&["init", &name]);
+        let prepared = changes(&name);
+        podman_ok(&["start", &name]);
         let http = container["ports"][0]["containerPort"]
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
@@ -121,6 +127,7 @@ impl Container {
             name,
             pod_name: pod_name.to_string(),
             port: http,
+            prepared,
         }
     }
 
@@ -148,10 +155,7 @@ impl Container {
 
     /// What the container changed in its filesystem (`podman diff`), one path per line.
     pub fn changes(&self) -> Vec<String> {
-        podman_ok(&["diff", &self.name])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        changes(&self.name)
     }
 
     /// Whether it still runs.
@@ -184,6 +188,13 @@ impl Drop for Container {
         }
         let _ = podman(&["rm", "--force", "--time", "0", &self.name]);
     }
+}
+
+fn changes(container: &str) -> Vec<String> {
+    podman_ok(&["diff", container])
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 /// A directory holding what Kubernetes mounts at [`SERVICE_ACCOUNT_DIR`]: the operator's token, the
