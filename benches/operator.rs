@@ -1,4 +1,4 @@
-//! The operator's cost and speed, printed as numbers beside their targets (docs/api.md §7, issue 14): SQL round trips
+//! The operator's cost and speed, printed as numbers beside their targets (docs/contributing/design.md §7, issue 14): SQL round trips
 //! per observer cycle for 1, 10 and 100 tenants; then, per size in `BENCH_TASKS` (default 1000 and 10000
 //! BackupTasks), the cold start, memory, CPU, API writes and SQL over a quiet window of
 //! `BENCH_IDLE_SECONDS` (default 600), and the OceanBase-to-status latency over `BENCH_SAMPLES` (default

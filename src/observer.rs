@@ -1,4 +1,4 @@
-//! One observer per OceanBase cluster (docs/api.md §3): it reads the cluster's `CDB_` views in a constant number of
+//! One observer per OceanBase cluster (docs/contributing/design.md §3): it reads the cluster's `CDB_` views in a constant number of
 //! queries per cycle, fast while anything it watches is active and slow when idle, keeps the last snapshot,
 //! and wakes only the objects whose slice of that snapshot changed. Controllers never poll OceanBase per
 //! object: they read the snapshot and send statements only to change something.
@@ -616,7 +616,7 @@ impl ClusterObserver {
     }
 }
 
-/// The time of an SCN (nanoseconds since the epoch, docs/oceanbase-interface.md §0.3).
+/// The time of an SCN (nanoseconds since the epoch, docs/reference/oceanbase-interface.md §0.3).
 pub fn scn_time(scn: u64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
 }

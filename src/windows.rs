@@ -1,5 +1,5 @@
 //! The recoverable windows of a tenant — the console's "available recovery period" — from its backup sets
-//! and archive pieces, by docs/oceanbase-interface.md §8: contiguous log ranges; sets whose whole chain is usable; for each, the
+//! and archive pieces, by docs/reference/oceanbase-interface.md §8: contiguous log ranges; sets whose whole chain is usable; for each, the
 //! range holding its replay start gives `[MIN_RESTORE_SCN, end of that range]`; overlapping windows merge.
 //! Pure, on SCNs (nanoseconds since the epoch).
 

@@ -1,4 +1,4 @@
-//! The error numbers the operator acts on, named, with where the reference describes them (§12 lists them
+//! The error numbers the operator acts on, named, with where docs/reference/oceanbase-interface.md describes them (§12 lists them
 //! all). A client sees OceanBase's own errors under their number without the sign (`ObError::Server::code`);
 //! a job's `RESULT` column keeps the sign (`-9082`). Only this module spells a number.
 

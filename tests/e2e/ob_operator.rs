@@ -1,4 +1,4 @@
-//! Beside ob-operator (docs/ob-operator.md), on its real CRDs: a cluster reached through its OBCluster and
+//! Beside ob-operator (docs/guide/ob-operator.md), on its real CRDs: a cluster reached through its OBCluster and
 //! OBServers follows a moving observer without a second job or a false failure; the wrong cluster behind an
 //! OBCluster is refused; a tenant an OBTenantBackupPolicy holds gets nothing from us, whichever came first;
 //! two strategies in two namespaces on one cluster keep one owner per tenant.

@@ -1,4 +1,4 @@
-//! Resource units and pools (docs/oceanbase-interface.md §6.1): what a restore's tenant runs on. `CREATE RESOURCE UNIT`,
+//! Resource units and pools (docs/reference/oceanbase-interface.md §6.1): what a restore's tenant runs on. `CREATE RESOURCE UNIT`,
 //! `CREATE RESOURCE POOL`, `DROP RESOURCE POOL|UNIT`, with OceanBase's error numbers.
 
 use super::Cluster;

@@ -1,4 +1,4 @@
-//! Evaluating expressions of a SELECT over one row: the operators and functions the reference's queries use
+//! Evaluating expressions of a SELECT over one row: the operators and functions OceanBase's tools' queries use
 //! (comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL, LIKE, arithmetic, `now()`, `time_to_usec`,
 //! `usec_to_time`, `scn_to_timestamp`, `truncate`, `ifnull`, `timestampdiff`, `ob_version()` …).
 

@@ -1,4 +1,4 @@
-//! obsim's restore against docs/oceanbase-interface.md §6 (resource pools, RESTORE, progress and history, standby and
+//! obsim's restore against docs/reference/oceanbase-interface.md §6 (resource pools, RESTORE, progress and history, standby and
 //! activation, cancel), through `mysql_async`.
 
 use crate::common::*;

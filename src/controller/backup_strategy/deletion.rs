@@ -1,4 +1,4 @@
-//! What deleting a strategy does in OceanBase (`deletionPolicy`, docs/api.md §2.2). `Retain` (the default) needs
+//! What deleting a strategy does in OceanBase (`deletionPolicy`, docs/contributing/design.md §2.2). `Retain` (the default) needs
 //! nothing: Kubernetes garbage-collects the children and OceanBase keeps archiving, its destinations, the
 //! delete policy and every backup. `StopArchiving` holds the strategy with a finalizer until, for each
 //! tenant in scope, the strategy's LogBackups are gone (so none restarts archiving), archiving is stopped

@@ -1,4 +1,4 @@
-//! RecoveryTask controller (docs/api.md §2.6): restores a tenant into a target cluster, driven by [`task::drive`].
+//! RecoveryTask controller (docs/contributing/design.md §2.6): restores a tenant into a target cluster, driven by [`task::drive`].
 //! Decisions are pure ([`decide`], [`point`]); this file says what a restore refers to (the source
 //! strategy's windows or its own destinations, the target cluster) and which statements each step sends:
 //! the resource unit and pool with `SET DECRYPTION` and `RESTORE … DESCRIPTION` on one session (after the
