@@ -200,8 +200,12 @@ mod tests {
                     .map(|a| format!("{a}."))
                     .unwrap_or_default()
             ));
-            out.push_str("| flag | environment | default | what it sets |\n| --- | --- | --- | --- |\n");
-            let shown = |a: &&clap::Arg| !a.is_hide_set() && !matches!(a.get_id().as_str(), "help" | "version");
+            out.push_str(
+                "| flag | environment | default | what it sets |\n| --- | --- | --- | --- |\n",
+            );
+            let shown = |a: &&clap::Arg| {
+                !a.is_hide_set() && !matches!(a.get_id().as_str(), "help" | "version")
+            };
             for arg in command.get_arguments().filter(shown) {
                 let Some(long) = arg.get_long() else {
                     continue;

@@ -53,9 +53,8 @@ fn with_values(text: &str, values: &serde_json::Value) -> String {
 }
 
 fn table(alerts: &[Alert], values: &serde_json::Value) -> String {
-    let mut out = String::from(
-        "| alert | severity | fires after | runbook |\n| --- | --- | --- | --- |\n",
-    );
+    let mut out =
+        String::from("| alert | severity | fires after | runbook |\n| --- | --- | --- | --- |\n");
     for alert in alerts {
         out.push_str(&format!(
             "| `{}` | {} | {} | [{}](#{}) |\n",
@@ -113,8 +112,15 @@ mod tests {
             "{PAGE} needs one `## <alert>` runbook section per alert of {RULES}, in the chart's order"
         );
         for (name, body) in &runbooks {
-            for part in ["**What it means.**", "**What to check.**", "**What to do.**"] {
-                assert!(body.contains(part), "{PAGE}: the runbook of {name} lacks {part}");
+            for part in [
+                "**What it means.**",
+                "**What to check.**",
+                "**What to do.**",
+            ] {
+                assert!(
+                    body.contains(part),
+                    "{PAGE}: the runbook of {name} lacks {part}"
+                );
             }
         }
     }

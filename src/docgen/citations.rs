@@ -51,8 +51,18 @@ const OUTSIDE: [&str; 10] = [
 
 /// The folders a backquoted repository path in a page starts with.
 const TOP_DIRS: [&str; 12] = [
-    "src/", "tests/", "obsim/", "scripts/", "charts/", "deploy/", "examples/", "tools/", "benches/",
-    "crds/", "docs/", ".ci/",
+    "src/",
+    "tests/",
+    "obsim/",
+    "scripts/",
+    "charts/",
+    "deploy/",
+    "examples/",
+    "tools/",
+    "benches/",
+    "crds/",
+    "docs/",
+    ".ci/",
 ];
 
 /// Whether a file is text this check reads.
@@ -124,11 +134,17 @@ impl Checker {
         })
     }
 
-    /// The cited document, from the repository root or from the citing file's folder.
+    /// The cited document, from the repository root or from the citing file's folder (for `mkdocs.yml`, its
+    /// `docs_dir`).
     fn resolve(&self, file: &str, cited: &str) -> Option<PathBuf> {
         let cited = cited.trim_start_matches('/');
-        let folder = self.root.join(file);
-        let folder = folder.parent().unwrap_or(&self.root);
+        let folder = match file {
+            "mkdocs.yml" => self.root.join("docs"),
+            _ => {
+                let path = self.root.join(file);
+                path.parent().unwrap_or(&self.root).to_path_buf()
+            }
+        };
         [self.root.join(cited), folder.join(cited)]
             .into_iter()
             .find(|p| p.exists())
@@ -137,7 +153,8 @@ impl Checker {
     fn check(&mut self, file: &str, text: &str) -> Vec<String> {
         let mut problems = Vec::new();
         let markdown = file.ends_with(".md");
-        let bare_sections_cite_interface = file.starts_with("obsim/") || file.starts_with("src/oceanbase/");
+        let bare_sections_cite_interface =
+            file.starts_with("obsim/") || file.starts_with("src/oceanbase/");
         let mut fenced = false;
         for (index, line) in text.lines().enumerate() {
             let at = format!("{file}:{}", index + 1);
@@ -193,7 +210,7 @@ impl Checker {
                 if fenced {
                     continue;
                 }
-                for target in link_targets(line) {
+                for target in link_targets(&without_code(line)) {
                     if self.resolve_link(file, &target).is_none() {
                         problems.push(format!("{at}: links to {target}, which does not exist"));
                     }
@@ -231,7 +248,10 @@ fn md_tokens(line: &str) -> Vec<(usize, usize)> {
         let dot = from + offset;
         let end = dot + 3;
         from = end;
-        if bytes.get(end).is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_') {
+        if bytes
+            .get(end)
+            .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_')
+        {
             continue;
         }
         let mut start = dot;
@@ -334,6 +354,21 @@ fn link_targets(line: &str) -> Vec<String> {
         .collect()
 }
 
+/// The line with its code spans blanked out (a code span is never a link).
+fn without_code(line: &str) -> String {
+    line.split('`')
+        .enumerate()
+        .map(|(i, part)| {
+            if i % 2 == 1 {
+                " ".repeat(part.len())
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The repository paths a page line names in backquotes (`tests/e2e/gitops.rs`), without patterns and
 /// placeholders.
 fn repository_paths(line: &str) -> Vec<String> {
@@ -344,7 +379,8 @@ fn repository_paths(line: &str) -> Vec<String> {
         .filter(|code| TOP_DIRS.iter().any(|d| code.starts_with(d)))
         .filter(|code| {
             !code.contains(|c: char| {
-                c.is_whitespace() || matches!(c, '*' | '<' | '>' | '{' | '…' | '$' | '|' | '=' | '#')
+                c.is_whitespace()
+                    || matches!(c, '*' | '<' | '>' | '{' | '…' | '$' | '|' | '=' | '#')
             })
         })
         .map(|code| {
@@ -389,13 +425,24 @@ mod tests {
     #[test]
     fn a_missing_page_a_missing_section_and_an_outside_document_are_refused() {
         let missing = problems("src/x.rs", "// see docs/nowhere.md\n");
-        assert_eq!(missing, ["src/x.rs:1: cites docs/nowhere.md, which does not exist"]);
-        let section = problems("src/x.rs", "// (docs/reference/oceanbase-interface.md §4.6, §99.1)\n");
+        assert_eq!(
+            missing,
+            ["src/x.rs:1: cites docs/nowhere.md, which does not exist"]
+        );
+        let section = problems(
+            "src/x.rs",
+            "// (docs/reference/oceanbase-interface.md §4.6, §99.1)\n",
+        );
         assert_eq!(
             section,
-            ["src/x.rs:1: cites docs/reference/oceanbase-interface.md §99.1, which is not a heading of that page"]
+            [
+                "src/x.rs:1: cites docs/reference/oceanbase-interface.md §99.1, which is not a heading of that page"
+            ]
         );
-        assert_eq!(problems("obsim/src/x.rs", "/// as §4.6 says\n"), Vec::<String>::new());
+        assert_eq!(
+            problems("obsim/src/x.rs", "/// as §4.6 says\n"),
+            Vec::<String>::new()
+        );
         assert_eq!(problems("obsim/src/x.rs", "/// as §98 says\n").len(), 1);
         assert_eq!(problems("src/x.rs", "// SPEC §3 says so\n").len(), 1);
         assert_eq!(problems("src/x.rs", "// the reference §6.4\n").len(), 1);
@@ -405,14 +452,39 @@ mod tests {
     #[test]
     fn a_page_checks_its_links_snippets_and_paths_but_not_its_code_blocks() {
         assert_eq!(
-            problems("docs/guide/x.md", "[a](plugin.md) [b](../nowhere.md#top) [c](https://x.io/a.md)\n").len(),
+            problems(
+                "docs/guide/x.md",
+                "[a](plugin.md) [b](../nowhere.md#top) [c](https://x.io/a.md)\n"
+            )
+            .len(),
             2,
             "a missing link target is refused twice: as a link and as a cited page"
         );
-        assert_eq!(problems("docs/x.md", "`tests/e2e/gitops.rs` and `src/nothing.rs`\n").len(), 1);
-        assert_eq!(problems("docs/x.md", "`src/controller/*/decide.rs`, `scripts/demo.sh:12`\n").len(), 0);
-        assert_eq!(problems("docs/x.md", "```\n`src/nothing.rs`\n```\n").len(), 0);
-        assert_eq!(problems("docs/x.md", "--8<-- \"examples/none.yaml\"\n").len(), 1);
+        assert_eq!(
+            problems("docs/x.md", "`tests/e2e/gitops.rs` and `src/nothing.rs`\n").len(),
+            1
+        );
+        assert_eq!(
+            problems(
+                "docs/x.md",
+                "`src/controller/*/decide.rs`, `scripts/demo.sh:12`\n"
+            )
+            .len(),
+            0
+        );
+        assert_eq!(
+            problems("docs/x.md", "```\n`src/nothing.rs`\n```\n").len(),
+            0
+        );
+        assert_eq!(
+            problems("docs/x.md", "--8<-- \"examples/none.yaml\"\n").len(),
+            1
+        );
+        assert_eq!(
+            problems("docs/x.md", "a pattern `^[a-z]([-a-z]*)?$`\n").len(),
+            0
+        );
+        assert_eq!(problems("mkdocs.yml", "  - Home: index.md\n").len(), 0);
     }
 
     #[test]
@@ -422,7 +494,10 @@ mod tests {
             (vec!["2.2".into(), "2.5".into()], 13)
         );
         assert_eq!(section_chain(" §1–§8."), (vec!["1".into(), "8".into()], 10));
-        assert_eq!(section_chain(" §5.1–5.2"), (vec!["5.1".into(), "5.2".into()], 12));
+        assert_eq!(
+            section_chain(" §5.1–5.2"),
+            (vec!["5.1".into(), "5.2".into()], 12)
+        );
         assert_eq!(section_chain(" §6 and §10)").0, ["6", "10"]);
         assert_eq!(section_chain(", docs/x.md §3").0, Vec::<String>::new());
         assert_eq!(leading_number("8. Next"), "8");

@@ -57,7 +57,10 @@ fn page(crd: &Value) -> String {
             paths.join(", ")
         ));
     }
-    let properties = schema["properties"].as_object().cloned().unwrap_or_default();
+    let properties = schema["properties"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
     for (section, body) in &properties {
         out.push_str(&format!("## {section}\n\n"));
         // The spec's description opens the page.
@@ -126,7 +129,11 @@ fn fields(schema: &Value, prefix: &str, rows: &mut Vec<String>) {
         } else if field["items"]["properties"].is_object() {
             fields(&field["items"], &format!("{path}[]."), rows);
         } else if field["additionalProperties"]["properties"].is_object() {
-            fields(&field["additionalProperties"], &format!("{path}.<key>."), rows);
+            fields(
+                &field["additionalProperties"],
+                &format!("{path}.<key>."),
+                rows,
+            );
         }
     }
 }
@@ -181,12 +188,13 @@ fn constraints(field: &Value) -> Vec<String> {
     if !field["default"].is_null() {
         out.push(format!("Default `{}`.", text(&field["default"])));
     }
-    let bound = |low: &str, high: &str, what: &str| match (number(&field[low]), number(&field[high])) {
-        (Some(low), Some(high)) => Some(format!("{what} {low} to {high}.")),
-        (Some(low), None) => Some(format!("{what} at least {low}.")),
-        (None, Some(high)) => Some(format!("{what} at most {high}.")),
-        (None, None) => None,
-    };
+    let bound =
+        |low: &str, high: &str, what: &str| match (number(&field[low]), number(&field[high])) {
+            (Some(low), Some(high)) => Some(format!("{what} {low} to {high}.")),
+            (Some(low), None) => Some(format!("{what} at least {low}.")),
+            (None, Some(high)) => Some(format!("{what} at most {high}.")),
+            (None, None) => None,
+        };
     out.extend(bound("minimum", "maximum", "From"));
     out.extend(bound("minLength", "maxLength", "Length"));
     out.extend(bound("minItems", "maxItems", "Items:"));
@@ -251,10 +259,7 @@ fn pages() -> Vec<(String, String)> {
         .map(|(file, crd)| {
             let crd = serde_json::to_value(&crd).expect("a CRD is JSON");
             let page_name = file.trim_end_matches(".yaml");
-            (
-                format!("docs/reference/fields/{page_name}.md"),
-                page(&crd),
-            )
+            (format!("docs/reference/fields/{page_name}.md"), page(&crd))
         })
         .collect()
 }

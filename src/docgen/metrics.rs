@@ -35,10 +35,16 @@ fn populated() -> Metrics {
     metrics.sql_errors.get_or_create(&cluster).inc();
     metrics.cluster_reachable.get_or_create(&cluster).set(1);
     metrics.log_backup_delay.get_or_create(&tenant).set(1.0);
-    metrics.log_backup_delay_threshold.get_or_create(&tenant).set(1);
+    metrics
+        .log_backup_delay_threshold
+        .get_or_create(&tenant)
+        .set(1);
     metrics.second_log_copy_delay.get_or_create(&tenant).set(1);
     metrics.second_copy_repaired.get_or_create(&tenant).inc();
-    metrics.log_archive_interrupted.get_or_create(&tenant).set(1);
+    metrics
+        .log_archive_interrupted
+        .get_or_create(&tenant)
+        .set(1);
     metrics
         .last_successful_backup
         .get_or_create(&BackupModeLabels {

@@ -64,7 +64,10 @@ pub(crate) fn check_block(relative: &str, name: &str, expected: &str) {
     let (Some(start), Some(stop)) = (page.find(&begin), page.find(&end)) else {
         panic!("{relative} lacks the lines\n{begin}\n{end}\naround its generated block {name}");
     };
-    assert!(start < stop, "{relative}: {name}'s markers are out of order");
+    assert!(
+        start < stop,
+        "{relative}: {name}'s markers are out of order"
+    );
     let body_start = start + begin.len() + 1;
     let current = page.get(body_start..stop).unwrap_or_default();
     if current == expected {

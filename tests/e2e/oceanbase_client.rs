@@ -125,7 +125,10 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
         assert_eq!(snapshot.version, "4.4.1.0");
         costs.push(client.round_trips().0);
     }
-    assert_eq!(costs[0], costs[1], "docs/contributing/design.md §3: constant in tenants");
+    assert_eq!(
+        costs[0], costs[1],
+        "docs/contributing/design.md §3: constant in tenants"
+    );
     // Restores (progress, and history by description) are read only while someone watches one.
     let node = obsim(1).await;
     let client = MysqlCluster::new(&info(&node, PASSWORD), []);
