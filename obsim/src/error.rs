@@ -1,5 +1,6 @@
-//! OceanBase errors as clients see them on the wire: the MySQL error number (the absolute OceanBase code
-//! unless the code maps to a MySQL one), SQLSTATE and message. docs/reference/oceanbase-interface.md §0.3 and §12.
+//! OceanBase errors as clients see them on the wire: the MySQL error number (the absolute OceanBase
+//! code unless the code maps to a MySQL one), SQLSTATE and message.
+//! docs/reference/oceanbase-interface.md §0.3 and §12.
 
 use std::fmt;
 
@@ -108,7 +109,8 @@ impl SqlError {
         Self::new(5156, "HY000", format!("tenant '{name}' already exist"))
     }
 
-    /// An OceanBase-specific error, sent with the absolute value of its code (docs/reference/oceanbase-interface.md §0.3).
+    /// An OceanBase-specific error, sent with the absolute value of its code
+    /// (docs/reference/oceanbase-interface.md §0.3).
     pub fn oceanbase(code: u16, message: impl Into<String>) -> Self {
         Self::new(code, "HY000", message)
     }

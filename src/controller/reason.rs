@@ -1,6 +1,7 @@
-//! Every reason the operator gives — in conditions, in Events and as metric labels — as one closed type.
-//! Each variant's doc line says what it means and what the user should do; the reason table of docs/reference/reasons.md is
-//! checked against these lines by a test, so the documentation cannot drift from the code.
+//! Every reason the operator gives — in conditions, in Events and as metric labels — as one closed
+//! type. Each variant's doc line says what it means and what the user should do; the reason table
+//! of docs/reference/reasons.md is checked against these lines by a test, so the documentation
+//! cannot drift from the code.
 
 use strum::{EnumMessage, IntoStaticStr, VariantArray};
 

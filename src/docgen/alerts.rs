@@ -1,6 +1,7 @@
-//! The alerts of `docs/reference/alerts.md`: the summary table is rendered from the chart's PrometheusRule
-//! template (with the chart's default values where the template reads one), and every alert must have a
-//! runbook section on that page — what it means, what to check, what to do — and every section an alert.
+//! The alerts of `docs/reference/alerts.md`: the summary table is rendered from the chart's
+//! PrometheusRule template (with the chart's default values where the template reads one), and
+//! every alert must have a runbook section on that page — what it means, what to check, what to do
+//! — and every section an alert.
 
 use super::{check_block, repo_root};
 

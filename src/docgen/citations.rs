@@ -1,8 +1,9 @@
-//! Every citation of a document names something in this repository: a `….md` path (from the repository
-//! root or, in a page, from the page's folder) exists, and a section cited after it (`§4.6`, `§1–§8`) is a
-//! heading of that page; a bare section number in obsim's or `src/oceanbase/`'s comments is a heading of
-//! the OceanBase interface page; a page's links, snippets and backquoted repository paths exist; and nothing
-//! cites a document kept outside the repository.
+//! Every citation of a document names something in this repository: a `….md` path (from the
+//! repository root or, in a page, from the page's folder) exists, and a section cited after it
+//! (`§4.6`, `§1–§8`) is a heading of that page; a bare section number in obsim's or
+//! `src/oceanbase/`'s comments is a heading of the OceanBase interface page; a page's links,
+//! snippets and backquoted repository paths exist; and nothing cites a document kept outside the
+//! repository.
 
 use std::{
     collections::{BTreeSet, HashMap},
@@ -34,8 +35,8 @@ const SCANNED: [&str; 15] = [
     "docs",
 ];
 
-/// Citations of documents kept outside the repository (compared without case): a reader of the code or
-/// the pages cannot follow them.
+/// Citations of documents kept outside the repository (compared without case): a reader of the code
+/// or the pages cannot follow them.
 const OUTSIDE: [&str; 10] = [
     "spec §",
     "spec.md",
@@ -108,7 +109,8 @@ fn sources() -> Vec<(String, String)> {
         .collect()
 }
 
-/// What is wrong with the citations of one file (`file` from the repository root), as `file:line: …`.
+/// What is wrong with the citations of one file (`file` from the repository root), as `file:line:
+/// …`.
 struct Checker {
     root: PathBuf,
     headings: HashMap<PathBuf, BTreeSet<String>>,
@@ -134,8 +136,8 @@ impl Checker {
         })
     }
 
-    /// The cited document, from the repository root or from the citing file's folder (for `mkdocs.yml`, its
-    /// `docs_dir`).
+    /// The cited document, from the repository root or from the citing file's folder (for
+    /// `mkdocs.yml`, its `docs_dir`).
     fn resolve(&self, file: &str, cited: &str) -> Option<PathBuf> {
         let cited = cited.trim_start_matches('/');
         let folder = match file {
@@ -267,8 +269,8 @@ fn md_tokens(line: &str) -> Vec<(usize, usize)> {
     found
 }
 
-/// The sections a citation names right after its path (`§2.2, §2.5`, `§1–§8`, `§5.1–5.2`, `§6 and §10`),
-/// and how many bytes of `rest` they take.
+/// The sections a citation names right after its path (`§2.2, §2.5`, `§1–§8`, `§5.1–5.2`, `§6 and
+/// §10`), and how many bytes of `rest` they take.
 fn section_chain(rest: &str) -> (Vec<String>, usize) {
     let mut sections = Vec::new();
     let mut taken = 0;
@@ -340,7 +342,8 @@ fn leading_number(text: &str) -> String {
     number
 }
 
-/// The targets of a page line's markdown links to files (web addresses and in-page anchors left out).
+/// The targets of a page line's markdown links to files (web addresses and in-page anchors left
+/// out).
 fn link_targets(line: &str) -> Vec<String> {
     line.match_indices("](")
         .filter_map(|(at, _)| {
@@ -369,8 +372,8 @@ fn without_code(line: &str) -> String {
         .join(" ")
 }
 
-/// The repository paths a page line names in backquotes (`tests/e2e/gitops.rs`), without patterns and
-/// placeholders.
+/// The repository paths a page line names in backquotes (`tests/e2e/gitops.rs`), without patterns
+/// and placeholders.
 fn repository_paths(line: &str) -> Vec<String> {
     line.split('`')
         .skip(1)

@@ -1,7 +1,7 @@
 //! `docs/reference/fields/<kind>.md`: every field of every kind, rendered from the CRD the operator
-//! generates (the same schema `crds/` holds), so that the reference cannot drift from what the API server
-//! enforces: type, whether it is required, its default, its allowed values and bounds, its description and
-//! the messages of the CEL rules on it.
+//! generates (the same schema `crds/` holds), so that the reference cannot drift from what the API
+//! server enforces: type, whether it is required, its default, its allowed values and bounds, its
+//! description and the messages of the CEL rules on it.
 
 use serde_json::Value;
 
@@ -160,7 +160,8 @@ fn row(path: &str, field: &Value, required: bool) -> String {
     format!("| `{path}` | {kind} | {} |\n", cell(&notes.join(" ")))
 }
 
-/// `string`, `integer`, `[]string`, `map[string]string`, `object`, with a format where one is given.
+/// `string`, `integer`, `[]string`, `map[string]string`, `object`, with a format where one is
+/// given.
 fn type_name(field: &Value) -> String {
     if field["x-kubernetes-int-or-string"] == Value::Bool(true) {
         return "integer or string".into();
@@ -229,7 +230,8 @@ fn rule_messages(schema: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// A JSON value as written in a page: strings bare, whole numbers without a fraction, the rest as JSON.
+/// A JSON value as written in a page: strings bare, whole numbers without a fraction, the rest as
+/// JSON.
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),

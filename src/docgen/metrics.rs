@@ -1,6 +1,6 @@
-//! The metrics table of `docs/reference/metrics.md`, rendered from the operator's own registry: each
-//! family is given one sample so that the rendered text shows its labels, and the table lists name, type,
-//! labels and help as `/metrics` serves them.
+//! The metrics table of `docs/reference/metrics.md`, rendered from the operator's own registry:
+//! each family is given one sample so that the rendered text shows its labels, and the table lists
+//! name, type, labels and help as `/metrics` serves them.
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,8 @@
-//! The documentation's generated parts and its checks (tests only). Pages or blocks that restate the code —
-//! every field of every kind, every metric, the alerts — are rendered from the code here and compared with
-//! what `docs/` holds; `UPDATE_DOCS=1` rewrites them instead. Every citation of a document (`docs/….md §N`,
-//! a markdown link, a repository path in a page) must name something that exists.
+//! The documentation's generated parts and its checks (tests only). Pages or blocks that restate
+//! the code — every field of every kind, every metric, the alerts — are rendered from the code here
+//! and compared with what `docs/` holds; `UPDATE_DOCS=1` rewrites them instead. Every citation of a
+//! document (`docs/….md §N`, a markdown link, a repository path in a page) must name something that
+//! exists.
 
 mod alerts;
 mod citations;
@@ -55,8 +56,8 @@ fn markers(name: &str) -> (String, String) {
     )
 }
 
-/// Checks that the block `name` of the page at `relative` is `expected` (the page's own prose around it is
-/// left alone), or rewrites the block when `UPDATE_DOCS` is set.
+/// Checks that the block `name` of the page at `relative` is `expected` (the page's own prose
+/// around it is left alone), or rewrites the block when `UPDATE_DOCS` is set.
 pub(crate) fn check_block(relative: &str, name: &str, expected: &str) {
     let path = repo_root().join(relative);
     let page = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{relative}: {e}"));
@@ -105,8 +106,8 @@ fn first_difference(current: &str, expected: &str) -> String {
     "they differ only in line endings".into()
 }
 
-/// Text for one markdown table cell: one line, pipes outside code spans escaped, `<` outside code spans
-/// written as an entity so that a placeholder such as `<tenant>` is not read as HTML.
+/// Text for one markdown table cell: one line, pipes outside code spans escaped, `<` outside code
+/// spans written as an entity so that a placeholder such as `<tenant>` is not read as HTML.
 pub(crate) fn cell(text: &str) -> String {
     let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut out = String::with_capacity(joined.len());

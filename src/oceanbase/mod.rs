@@ -1,8 +1,8 @@
-//! Talking to OceanBase (docs/reference/oceanbase-interface.md §1–§4): a trait with the operator's verbs
-//! and typed rows, and one implementation on `mysql_async` ([`mysql::MysqlCluster`]). The operator connects
-//! to the sys tenant and reaches user tenants with `TENANT = name` clauses and `CDB_` views
-//! (docs/contributing/design.md §2.1). A bare section number (§N) in this module's comments is one of
-//! docs/reference/oceanbase-interface.md's sections.
+//! Talking to OceanBase (docs/reference/oceanbase-interface.md §1–§4): a trait with the operator's
+//! verbs and typed rows, and one implementation on `mysql_async` ([`mysql::MysqlCluster`]). The
+//! operator connects to the sys tenant and reaches user tenants with `TENANT = name` clauses and
+//! `CDB_` views (docs/contributing/design.md §2.1). A bare section number (§N) in this module's
+//! comments is one of docs/reference/oceanbase-interface.md's sections.
 
 pub mod codes;
 pub mod connection;
@@ -155,7 +155,8 @@ pub struct BackupSetRow {
 }
 
 impl BackupSetRow {
-    /// Whether a restore can use the set: it succeeded and its files are all there (docs/reference/oceanbase-interface.md §4.5).
+    /// Whether a restore can use the set: it succeeded and its files are all there
+    /// (docs/reference/oceanbase-interface.md §4.5).
     pub fn usable(&self) -> bool {
         self.status == SetStatus::Success && self.file_status == FileStatus::Available
     }
@@ -177,7 +178,8 @@ pub struct PieceRow {
     pub path: String,
 }
 
-/// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`, docs/reference/oceanbase-interface.md §5.3).
+/// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`,
+/// docs/reference/oceanbase-interface.md §5.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CleanJobRow {
     pub tenant_id: i64,
@@ -297,7 +299,8 @@ impl Snapshot {
             .map(|(_, d)| d.as_str())
     }
 
-    /// The job a task submitted, found by its description (the task's UID, docs/contributing/design.md §2.3).
+    /// The job a task submitted, found by its description (the task's UID,
+    /// docs/contributing/design.md §2.3).
     pub fn job_by_description(&self, tenant_id: i64, description: &str) -> Option<&BackupJobRow> {
         self.jobs
             .iter()
@@ -426,7 +429,8 @@ pub trait OceanBase: Send + Sync {
     /// SQL round trips made so far, and how many failed.
     fn round_trips(&self) -> (u64, u64);
 
-    /// The cluster's identity: its `cluster` and `cluster_id` parameters (docs/reference/oceanbase-interface.md §0.4).
+    /// The cluster's identity: its `cluster` and `cluster_id` parameters
+    /// (docs/reference/oceanbase-interface.md §0.4).
     fn identity(&self) -> BoxFuture<'_, Result<ClusterIdentity, ObError>>;
 }
 

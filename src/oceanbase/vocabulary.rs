@@ -1,6 +1,7 @@
-//! OceanBase's state strings, parsed once where rows are read: the decisions compare enums, never text.
-//! Each type keeps a value it does not know as `Other` with the text OceanBase sent (shown as is), and
-//! accepts every spelling OceanBase uses across 4.x releases (docs/reference/oceanbase-interface.md §0.2). Parsing ignores ASCII case.
+//! OceanBase's state strings, parsed once where rows are read: the decisions compare enums, never
+//! text. Each type keeps a value it does not know as `Other` with the text OceanBase sent (shown as
+//! is), and accepts every spelling OceanBase uses across 4.x releases
+//! (docs/reference/oceanbase-interface.md §0.2). Parsing ignores ASCII case.
 
 use strum::{Display, EnumString};
 
@@ -27,7 +28,8 @@ macro_rules! from_text {
     )*};
 }
 
-/// A backup or delete job's `STATUS` (`ObBackupStatus`, `ObBackupCleanStatus`; docs/reference/oceanbase-interface.md §4.6, §5.4).
+/// A backup or delete job's `STATUS` (`ObBackupStatus`, `ObBackupCleanStatus`;
+/// docs/reference/oceanbase-interface.md §4.6, §5.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum JobStatus {
@@ -48,7 +50,8 @@ impl JobStatus {
     }
 }
 
-/// An archive round's `STATUS` (`OB_ARCHIVE_ROUND_STATE_STR`, docs/reference/oceanbase-interface.md §3.2).
+/// An archive round's `STATUS` (`OB_ARCHIVE_ROUND_STATE_STR`, docs/reference/oceanbase-interface.md
+/// §3.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum RoundStatus {
@@ -150,7 +153,8 @@ pub enum SetStatus {
     Other(String),
 }
 
-/// A set's or piece's `FILE_STATUS` (`PIECE_FILE_STATUS_STRS`, docs/reference/oceanbase-interface.md §4.5).
+/// A set's or piece's `FILE_STATUS` (`PIECE_FILE_STATUS_STRS`,
+/// docs/reference/oceanbase-interface.md §4.5).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum FileStatus {
@@ -185,8 +189,9 @@ pub enum PieceStatus {
     Other(String),
 }
 
-/// A delete job's `TYPE`, in both spellings (docs/reference/oceanbase-interface.md §5.3: older 4.x `DELETE BACKUP SET` / `DELETE
-/// BACKUP PIECE`, newest `DELETE BACKUPSET` / `DELETE ARCHIVELOG_PIECE`).
+/// A delete job's `TYPE`, in both spellings (docs/reference/oceanbase-interface.md §5.3: older 4.x
+/// `DELETE BACKUP SET` / `DELETE BACKUP PIECE`, newest `DELETE BACKUPSET` / `DELETE
+/// ARCHIVELOG_PIECE`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive)]
 pub enum CleanJobType {
@@ -204,8 +209,8 @@ pub enum CleanJobType {
     Other(String),
 }
 
-/// A restore's `STATUS` as the sys tenant sees it (docs/reference/oceanbase-interface.md §6.3): the progress view's values, and the
-/// history's `SUCCESS` / `FAIL`.
+/// A restore's `STATUS` as the sys tenant sees it (docs/reference/oceanbase-interface.md §6.3): the
+/// progress view's values, and the history's `SUCCESS` / `FAIL`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum RestoreStatus {

@@ -207,9 +207,10 @@ fn every_example_is_accepted_and_deserializes() {
     assert_eq!(kinds.len(), 5, "examples cover every kind: {kinds:?}");
 }
 
-/// Every whole manifest of this project's kinds written into a page of `docs/` (a ```yaml block holding
-/// `apiVersion: obbackup.dev/…`) passes CEL and the OpenAPI schema, as the examples do. Pages show the
-/// examples themselves by including them; a manifest written into a page is checked here.
+/// Every whole manifest of this project's kinds written into a page of `docs/` (a ```yaml block
+/// holding `apiVersion: obbackup.dev/…`) passes CEL and the OpenAPI schema, as the examples do.
+/// Pages show the examples themselves by including them; a manifest written into a page is checked
+/// here.
 #[test]
 fn every_manifest_in_the_docs_is_accepted_and_deserializes() {
     let schemas = schemas();

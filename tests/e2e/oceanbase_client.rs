@@ -1,6 +1,7 @@
-//! The operator's OceanBase client against obsim over the MySQL protocol (docs/reference/oceanbase-interface.md §1–§4): a constant
-//! number of round trips per snapshot, encryption on the backup's own session, jobs found by description,
-//! errors with OceanBase's codes and without secrets.
+//! The operator's OceanBase client against obsim over the MySQL protocol
+//! (docs/reference/oceanbase-interface.md §1–§4): a constant number of round trips per snapshot,
+//! encryption on the backup's own session, jobs found by description, errors with OceanBase's codes
+//! and without secrets.
 
 use std::sync::{Arc, Mutex};
 
@@ -389,8 +390,9 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
 }
 
 /// A delete job's `PARAMETER` is a `timestamp(6)` in the older schema and a varchar in the newest
-/// (docs/reference/oceanbase-interface.md §14); either way the operator reads the number OceanBase stored (a set id for a set delete, the cut-off's
-/// microseconds for the policy), which is how it recognises the job it asked for.
+/// (docs/reference/oceanbase-interface.md §14); either way the operator reads the number OceanBase
+/// stored (a set id for a set delete, the cut-off's microseconds for the policy), which is how it
+/// recognises the job it asked for.
 #[tokio::test]
 async fn a_delete_jobs_parameter_reads_as_the_stored_number_in_both_schemas() {
     for version in [Version::V4_2_5, Version::V4_4_1] {

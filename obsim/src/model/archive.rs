@@ -89,14 +89,16 @@ pub struct TenantArchive {
     pub round: Option<Round>,
     /// Finished rounds, STATUS `STOP`.
     pub history: Vec<Round>,
-    /// Pieces with a lower id are deleted (pieces are deleted oldest first, docs/reference/oceanbase-interface.md §5.2).
+    /// Pieces with a lower id are deleted (pieces are deleted oldest first,
+    /// docs/reference/oceanbase-interface.md §5.2).
     pub deleted_below_piece: i64,
     /// Pieces a running delete job is removing.
     pub deleting_pieces: Vec<i64>,
     next_dest_id: i64,
 }
 
-/// One archive piece (docs/reference/oceanbase-interface.md §3.3 `DBA_OB_ARCHIVELOG_PIECE_FILES`): a piece switch interval of a round.
+/// One archive piece (docs/reference/oceanbase-interface.md §3.3 `DBA_OB_ARCHIVELOG_PIECE_FILES`):
+/// a piece switch interval of a round.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Piece {
     pub round_id: i64,
@@ -159,7 +161,8 @@ pub fn duration_us(text: &str) -> Option<i64> {
 }
 
 impl TenantArchive {
-    /// `ALTER SYSTEM SET DATA_BACKUP_DEST = '…'` (docs/reference/oceanbase-interface.md §2.1). `job_exists`: the tenant has a backup job.
+    /// `ALTER SYSTEM SET DATA_BACKUP_DEST = '…'` (docs/reference/oceanbase-interface.md §2.1).
+    /// `job_exists`: the tenant has a backup job.
     pub fn set_data_backup_dest(&mut self, value: &str, job_exists: bool) -> Result<(), SqlError> {
         if job_exists {
             return Err(SqlError::oceanbase(9036, "Backup is in progress"));

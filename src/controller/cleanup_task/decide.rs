@@ -1,5 +1,6 @@
-//! What a CleanupTask should look like and do next, as a pure function of its spec, its status, the last
-//! observation of its cluster and the time (docs/contributing/design.md §2.5, docs/reference/oceanbase-interface.md §5 and §10).
+//! What a CleanupTask should look like and do next, as a pure function of its spec, its status, the
+//! last observation of its cluster and the time (docs/contributing/design.md §2.5,
+//! docs/reference/oceanbase-interface.md §5 and §10).
 //!
 //! A mirror (`spec.jobId` set by the strategy) only follows OceanBase's job. A requested cleanup records its
 //! intent (`submittedAt`) before sending `DELETE …`, then finds its job: the delete statements take no

@@ -1,5 +1,6 @@
-//! What a LogBackup should look like and do next, as a pure function of its spec, its status, the last
-//! observation of its cluster and the time (docs/contributing/design.md §2.4, docs/reference/oceanbase-interface.md §2.2, §3 and §10).
+//! What a LogBackup should look like and do next, as a pure function of its spec, its status, the
+//! last observation of its cluster and the time (docs/contributing/design.md §2.4,
+//! docs/reference/oceanbase-interface.md §2.2, §3 and §10).
 
 use crate::controller::reason::Reason;
 use std::time::Duration;
