@@ -1,8 +1,9 @@
-//! The operator's cost and speed, printed as numbers beside their targets (docs/api.md §7, issue 14): SQL round trips
-//! per observer cycle for 1, 10 and 100 tenants; then, per size in `BENCH_TASKS` (default 1000 and 10000
-//! BackupTasks), the cold start, memory, CPU, API writes and SQL over a quiet window of
-//! `BENCH_IDLE_SECONDS` (default 600), and the OceanBase-to-status latency over `BENCH_SAMPLES` (default
-//! 200) samples ([`scale`]). Not a test: run it with `scripts/bench.sh`, which starts the control plane.
+//! The operator's cost and speed, printed as numbers beside their targets
+//! (docs/contributing/design.md §7, issue 14): SQL round trips per observer cycle for 1, 10 and 100
+//! tenants; then, per size in `BENCH_TASKS` (default 1000 and 10000 BackupTasks), the cold start,
+//! memory, CPU, API writes and SQL over a quiet window of `BENCH_IDLE_SECONDS` (default 600), and
+//! the OceanBase-to-status latency over `BENCH_SAMPLES` (default 200) samples ([`scale`]). Not a
+//! test: run it with `scripts/bench.sh`, which starts the control plane.
 //!
 //! `scripts/test.sh` also runs a small form of it (a few hundred tasks, a short window, a few samples) in the
 //! test profile, so that it cannot break unnoticed. Nothing timed is asserted in either form: the targets are

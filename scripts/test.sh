@@ -22,9 +22,15 @@ OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
 OBBACKUP_KREW=$(tools/krew/build.sh | tail -n 1)
 export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB OBBACKUP_KREW
 # ob-operator's CRDs from its Go module; when the proxy does not serve it, the tests beside ob-operator
-# say so and skip (docs/ob-operator.md).
+# say so and skip (docs/guide/ob-operator.md).
 OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_OB_OPERATOR_CRDS=
 export OBBACKUP_OB_OPERATOR_CRDS
+# The documentation site (mkdocs.yml), built strictly before the long runs: a broken link, anchor or included
+# file fails the suite here (tools/mkdocs pins MkDocs and its theme).
+mkdocs_venv=$(tools/mkdocs/build.sh | tail -n 1)
+site=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-site.XXXXXX")
+NO_MKDOCS_2_WARNING=1 "$mkdocs_venv/bin/mkdocs" build --strict --quiet --site-dir "$site"
+rm -rf "$site"
 cargo build --locked --bins --features failpoints
 resources "binaries built"
 # The image users deploy, built as a release would build it (scripts/image.sh: buildah, no daemon); the tests in
@@ -48,7 +54,7 @@ else
 fi
 
 # Everything once with obsim serving the newest schema (4.4.1), then every one of the operator's tests that talks
-# to obsim again with the older one (4.2.5, docs/oceanbase-interface.md §14) — the crash matrix too: what the operator reads back
+# to obsim again with the older one (4.2.5, docs/reference/oceanbase-interface.md §14) — the crash matrix too: what the operator reads back
 # after a restart is where the schemas differ. Tests that need 4.4.1 (requested cleanups) pin it in both passes.
 status=0
 cargo test --locked --features failpoints --no-run || { resources "test build FAILED"; exit 1; }
@@ -66,7 +72,7 @@ resources "older schema done"
 # are printed, nothing timed is asserted. They run in the test profile (`cargo test --bench`, same features):
 # that reuses the test build above and compiles only the three bench files (8 s here, after the test build),
 # where `cargo bench` builds every dependency again, optimised (`cargo bench --no-run --bench operator`: 15 min
-# here, the 2 cores shared). The figures of an unoptimised build are not docs/benchmarks.md's; that every phase runs to
+# here, the 2 cores shared). The figures of an unoptimised build are not docs/contributing/benchmarks.md's; that every phase runs to
 # its end is what this checks. About 2 minutes in all.
 bench_passed=() bench_failed=()
 bench_small() { # <name> <command…>

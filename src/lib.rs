@@ -5,6 +5,8 @@ pub mod clock;
 pub mod controller;
 pub mod crash;
 pub mod crdgen;
+#[cfg(test)]
+mod docgen;
 pub mod http;
 pub mod logical;
 pub mod metrics;

@@ -176,3 +176,105 @@ fn default_identity() -> String {
         std::process::id()
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    const PAGE: &str = "docs/reference/operator-cli.md";
+    const BEGIN: &str = "<!-- BEGIN GENERATED operator-cli: rewritten by `UPDATE_DOCS=1 cargo test --bin ob-backup-operator`, do not edit -->\n";
+    const END: &str = "<!-- END GENERATED operator-cli -->";
+
+    /// Each subcommand's options as a table: flag, environment variable, default, help.
+    fn reference() -> String {
+        let mut out = String::new();
+        let mut cli = Cli::command();
+        cli.build();
+        for command in cli.get_subcommands().filter(|c| c.get_name() != "help") {
+            out.push_str(&format!(
+                "### `ob-backup-operator {}`\n\n{}\n\n",
+                command.get_name(),
+                command
+                    .get_about()
+                    .map(|a| format!("{a}."))
+                    .unwrap_or_default()
+            ));
+            out.push_str(
+                "| flag | environment | default | what it sets |\n| --- | --- | --- | --- |\n",
+            );
+            let shown = |a: &&clap::Arg| {
+                !a.is_hide_set() && !matches!(a.get_id().as_str(), "help" | "version")
+            };
+            for arg in command.get_arguments().filter(shown) {
+                let Some(long) = arg.get_long() else {
+                    continue;
+                };
+                let takes_value = arg.get_num_args().is_some_and(|n| n.takes_values());
+                let flag = if takes_value {
+                    let value = arg
+                        .get_value_names()
+                        .and_then(|names| names.first())
+                        .map(|name| name.to_string())
+                        .unwrap_or_else(|| arg.get_id().to_string().to_uppercase());
+                    format!("`--{long} <{value}>`")
+                } else {
+                    format!("`--{long}`")
+                };
+                let env = arg
+                    .get_env()
+                    .map(|e| format!("`{}`", e.to_string_lossy()))
+                    .unwrap_or_else(|| "—".into());
+                let defaults: Vec<String> = arg
+                    .get_default_values()
+                    .iter()
+                    .map(|d| d.to_string_lossy().to_string())
+                    .collect();
+                let default = match defaults.join(",") {
+                    d if d.is_empty() => "—".to_string(),
+                    d => format!("`{d}`"),
+                };
+                let mut help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+                if !help.ends_with('.') {
+                    help.push('.');
+                }
+                let values: Vec<String> = arg
+                    .get_possible_values()
+                    .iter()
+                    .map(|v| format!("`{}`", v.get_name()))
+                    .collect();
+                if takes_value && !values.is_empty() {
+                    help.push_str(&format!(" One of {}.", values.join(", ")));
+                }
+                let help = help.replace('|', "\\|").replace('\n', " ");
+                out.push_str(&format!("| {flag} | {env} | {default} | {help} |\n"));
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    #[test]
+    fn the_cli_reference_lists_every_flag() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PAGE);
+        let page = std::fs::read_to_string(&path).expect("the CLI reference page");
+        let (Some(start), Some(stop)) = (page.find(BEGIN), page.find(END)) else {
+            panic!("{PAGE} lacks its generated block's markers:\n{BEGIN}{END}");
+        };
+        let body = start + BEGIN.len();
+        let expected = reference();
+        if page.get(body..stop) == Some(expected.as_str()) {
+            return;
+        }
+        if std::env::var_os("UPDATE_DOCS").is_some_and(|v| !v.is_empty() && v != "0") {
+            let mut page = page.clone();
+            page.replace_range(body..stop, &expected);
+            std::fs::write(&path, page).expect("write the CLI reference");
+            return;
+        }
+        panic!(
+            "{PAGE} is out of date with the command line; run `UPDATE_DOCS=1 cargo test --bin \
+             ob-backup-operator` and commit the result"
+        );
+    }
+}

@@ -1,7 +1,8 @@
-//! One observer per OceanBase cluster (docs/api.md §3): it reads the cluster's `CDB_` views in a constant number of
-//! queries per cycle, fast while anything it watches is active and slow when idle, keeps the last snapshot,
-//! and wakes only the objects whose slice of that snapshot changed. Controllers never poll OceanBase per
-//! object: they read the snapshot and send statements only to change something.
+//! One observer per OceanBase cluster (docs/contributing/design.md §3): it reads the cluster's
+//! `CDB_` views in a constant number of queries per cycle, fast while anything it watches is active
+//! and slow when idle, keeps the last snapshot, and wakes only the objects whose slice of that
+//! snapshot changed. Controllers never poll OceanBase per object: they read the snapshot and send
+//! statements only to change something.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -616,7 +617,7 @@ impl ClusterObserver {
     }
 }
 
-/// The time of an SCN (nanoseconds since the epoch, docs/oceanbase-interface.md §0.3).
+/// The time of an SCN (nanoseconds since the epoch, docs/reference/oceanbase-interface.md §0.3).
 pub fn scn_time(scn: u64) -> Timestamp {
     Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
 }

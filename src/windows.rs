@@ -1,7 +1,8 @@
-//! The recoverable windows of a tenant — the console's "available recovery period" — from its backup sets
-//! and archive pieces, by docs/oceanbase-interface.md §8: contiguous log ranges; sets whose whole chain is usable; for each, the
-//! range holding its replay start gives `[MIN_RESTORE_SCN, end of that range]`; overlapping windows merge.
-//! Pure, on SCNs (nanoseconds since the epoch).
+//! The recoverable windows of a tenant — the console's "available recovery period" — from its
+//! backup sets and archive pieces, by docs/reference/oceanbase-interface.md §8: contiguous log
+//! ranges; sets whose whole chain is usable; for each, the range holding its replay start gives
+//! `[MIN_RESTORE_SCN, end of that range]`; overlapping windows merge. Pure, on SCNs (nanoseconds
+//! since the epoch).
 
 /// A backup set as the windows need it (`DBA_OB_BACKUP_SET_FILES`).
 #[derive(Clone, Debug, PartialEq, Eq)]

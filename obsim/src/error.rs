@@ -1,5 +1,6 @@
-//! OceanBase errors as clients see them on the wire: the MySQL error number (the absolute OceanBase code
-//! unless the code maps to a MySQL one), SQLSTATE and message. Reference §0.3 and §12.
+//! OceanBase errors as clients see them on the wire: the MySQL error number (the absolute OceanBase
+//! code unless the code maps to a MySQL one), SQLSTATE and message.
+//! docs/reference/oceanbase-interface.md §0.3 and §12.
 
 use std::fmt;
 
@@ -98,7 +99,7 @@ impl SqlError {
     }
 
     /// OB_TENANT_NOT_EXIST (−5157, no MySQL mapping, HY000, "Unknown tenant '%.*s'"; ob_errno.def at
-    /// oceanbase commit 017bf592, not in the reference's table).
+    /// oceanbase commit 017bf592, not among docs/reference/oceanbase-interface.md §12's codes).
     pub fn unknown_tenant(name: &str) -> Self {
         Self::new(5157, "HY000", format!("Unknown tenant '{name}'"))
     }
@@ -108,7 +109,8 @@ impl SqlError {
         Self::new(5156, "HY000", format!("tenant '{name}' already exist"))
     }
 
-    /// An OceanBase-specific error, sent with the absolute value of its code (docs/oceanbase-interface.md §0.3).
+    /// An OceanBase-specific error, sent with the absolute value of its code
+    /// (docs/reference/oceanbase-interface.md §0.3).
     pub fn oceanbase(code: u16, message: impl Into<String>) -> Self {
         Self::new(code, "HY000", message)
     }

@@ -1,9 +1,10 @@
-//! The real column lists of the views obsim serves: `desc oceanbase.<VIEW>` as a real OceanBase server prints
-//! it, in two schema versions, read from `obsim/schema/`. `oceanbase-views-desc.txt` is the reference's file
-//! copied verbatim (schema "B", the newest seen; some views are described in words: "identical to X", "X minus
-//! TENANT_ID", "first N columns identical to X", "then exactly the N columns of X"); the older schema "A" is
-//! `oceanbase-views-desc-older.txt`, explicit lists for the views where it differs (its header says how it was
-//! written from the first file's closing prose).
+//! The real column lists of the views obsim serves: `desc oceanbase.<VIEW>` as a real OceanBase
+//! server prints it, in two schema versions, read from `obsim/schema/`. `oceanbase-views-desc.txt`
+//! is a real server's output copied verbatim (schema "B", the newest seen; some views are described
+//! in words: "identical to X", "X minus TENANT_ID", "first N columns identical to X", "then exactly
+//! the N columns of X"); the older schema "A" is `oceanbase-views-desc-older.txt`, explicit lists
+//! for the views where it differs (its header says how it was written from the first file's closing
+//! prose).
 
 use std::{collections::BTreeMap, sync::OnceLock};
 

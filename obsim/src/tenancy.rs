@@ -1,7 +1,8 @@
-//! Who a session is and what it may run (docs/oceanbase-interface.md §1.2–§1.3). A `root@sys` session runs every statement as
-//! written. A session of a user tenant (`user@tenant`) acts on its own tenant: a statement without a `TENANT`
-//! clause means that tenant, naming any tenant is refused, and what only sys may run (restores, resource
-//! units and pools) is refused. Its `DBA_` views show its own rows; `CDB_` views do not exist there.
+//! Who a session is and what it may run (docs/reference/oceanbase-interface.md §1.2–§1.3). A
+//! `root@sys` session runs every statement as written. A session of a user tenant (`user@tenant`)
+//! acts on its own tenant: a statement without a `TENANT` clause means that tenant, naming any
+//! tenant is refused, and what only sys may run (restores, resource units and pools) is refused.
+//! Its `DBA_` views show its own rows; `CDB_` views do not exist there.
 
 use crate::{error::SqlError, sql::admin::Admin};
 
@@ -171,7 +172,7 @@ mod tests {
         assert_eq!(
             run("ALTER SYSTEM CANCEL BACKUP TENANT = tenant1", &tenant1()).err(),
             Some(1210),
-            "docs/oceanbase-interface.md §1.2"
+            "docs/reference/oceanbase-interface.md §1.2"
         );
     }
 

@@ -395,12 +395,13 @@ pub enum DeletionPolicy {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStrategyStatus {
-    /// The console's strategy status: `PendingScheduling`, `InProgress`, `Paused`, or `Failed` (invalid
-    /// configuration only).
+    /// The console's strategy status: `PendingScheduling`, `InProgress`, `Paused`, `Failed`
+    /// (invalid configuration only) or `Stalled` (waiting on something outside the spec).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<StrategyPhase>,
-    /// `Ready`, `Reconciling`, `Stalled`, `DestinationReady`, `LogBackupHealthy`,
-    /// `RecoverableWindowContinuous` and `Scheduled`.
+    /// `Ready`, `Reconciling`, `Stalled`, `ClusterReachable`, `DestinationReady`,
+    /// `LogBackupHealthy`, `RecoverableWindowContinuous`, `RetentionApplied`, `Scheduled`, and with
+    /// a second backup `SecondBackupReady`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,

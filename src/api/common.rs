@@ -56,7 +56,7 @@ pub fn unchanged_optional(field: &str) -> String {
 }
 
 /// How to reach an OceanBase cluster: the console's "Cluster" plus the sys-tenant credentials, from a
-/// connection Secret or from ob-operator's `OBCluster` (docs/ob-operator.md).
+/// connection Secret or from ob-operator's `OBCluster` (docs/guide/ob-operator.md).
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(

@@ -81,8 +81,9 @@ pub struct LogBackupSpec {
     /// The cluster, for archiving managed outside any strategy. Needs `logDestination`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterConnection>,
-    /// Where archived logs are written (`LOG_ARCHIVE_DEST`), with `cluster`. Changing it restarts archiving
-    /// into a new round, because OceanBase refuses to move a running archive.
+    /// Where archived logs are written (`LOG_ARCHIVE_DEST`), with `cluster`. OceanBase moves no
+    /// running archive: a change takes effect once archiving is stopped and started again, in a new
+    /// round (`DestinationApplied=False` until then).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_destination: Option<StorageDestination>,
     /// The user tenant whose logs are archived.
@@ -134,8 +135,9 @@ pub struct LogBackupStatus {
     /// The console's log backup status: `Starting`, `InProgress`, `Stopping`, `Stopped` or `Failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<LogBackupPhase>,
-    /// `Ready`, `Reconciling`, `Stalled`, `DelayWithinThreshold`, `ClusterReachable`, and with a second
-    /// backup `SecondCopyWithinThreshold`.
+    /// `Ready`, `Reconciling`, `Stalled`, `DelayWithinThreshold`, `ClusterReachable`,
+    /// `DestinationApplied` while archiving runs, and with a second backup
+    /// `SecondCopyWithinThreshold`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,

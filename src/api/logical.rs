@@ -1,5 +1,5 @@
-//! Types of logical backup (docs/reference.md, "Logical backup"): what a dump reads and as whom, and what its status
-//! shows.
+//! Types of logical backup (docs/guide/logical-backup.md): what a dump reads and as whom, and what
+//! its status shows.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use std::collections::BTreeMap;

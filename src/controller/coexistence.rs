@@ -1,8 +1,8 @@
-//! Never fight ob-operator (docs/ob-operator.md): a tenant an `OBTenantBackupPolicy` holds is left to it. Any
-//! object of ours that would change that tenant's archiving, destinations or delete policy, or run its
-//! backups and cleanups, is `Stalled` naming the policy and sends nothing — whether it reaches the cluster
-//! through an OBCluster or a connection Secret: clusters are matched by OceanBase's own `cluster` and
-//! `cluster_id`, never by a display name.
+//! Never fight ob-operator (docs/guide/ob-operator.md): a tenant an `OBTenantBackupPolicy` holds is
+//! left to it. Any object of ours that would change that tenant's archiving, destinations or delete
+//! policy, or run its backups and cleanups, is `Stalled` naming the policy and sends nothing —
+//! whether it reaches the cluster through an OBCluster or a connection Secret: clusters are matched
+//! by OceanBase's own `cluster` and `cluster_id`, never by a display name.
 
 use crate::{
     api::common::{ClusterConnection, ClusterSource},

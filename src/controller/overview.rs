@@ -1,6 +1,7 @@
-//! A tenant's line in a strategy's overview (the console's cluster Backup & Recovery page, docs/api.md §2.2): last
-//! data and full backup, log checkpoint and delay, recoverable windows (docs/oceanbase-interface.md §8) and backup sizes — a
-//! pure function of one snapshot, for the strategy controller.
+//! A tenant's line in a strategy's overview (the console's cluster Backup & Recovery page,
+//! docs/contributing/design.md §2.2): last data and full backup, log checkpoint and delay,
+//! recoverable windows (docs/reference/oceanbase-interface.md §8) and backup sizes — a pure
+//! function of one snapshot, for the strategy controller.
 
 use jiff::Timestamp;
 

@@ -1,7 +1,8 @@
-//! One owner per side effect on a tenant (docs/api.md §7): log archiving and its destination, the data backup
-//! destination and the delete policy of a (cluster, tenant) each belong to one object at a time — the
-//! strategy that claims the tenant, else the oldest explicit object. Any other object that would change
-//! them is `Stalled` naming the owner and sends nothing. Pure, on the namespace's objects as cached.
+//! One owner per side effect on a tenant (docs/contributing/design.md §7): log archiving and its
+//! destination, the data backup destination and the delete policy of a (cluster, tenant) each
+//! belong to one object at a time — the strategy that claims the tenant, else the oldest explicit
+//! object. Any other object that would change them is `Stalled` naming the owner and sends nothing.
+//! Pure, on the namespace's objects as cached.
 //!
 //! Objects in other namespaces cannot be compared (their connection Secrets are out of reach), so, like
 //! [`super::backup_strategy::exclusive`], ownership is decided per namespace.

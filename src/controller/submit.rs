@@ -53,7 +53,8 @@ pub fn submitted(outcome: Result<(), ObError>, job: &str, for_now: &[u16]) -> Su
             })
         }
         Err(ObError::Server { code, message }) => Submitted::Refused(Failure {
-            // The error number the client saw (OceanBase's code for its own errors, docs/oceanbase-interface.md §0.3).
+            // The error number the client saw (OceanBase's code for its own errors,
+            // docs/reference/oceanbase-interface.md §0.3).
             code: Some(i64::from(code)),
             message,
         }),

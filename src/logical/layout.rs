@@ -1,4 +1,5 @@
-//! What a logical dump leaves in its directory, and where (docs/reference.md, "Logical backup: the format"):
+//! What a logical dump leaves in its directory, and where (docs/guide/logical-backup.md, "The dump
+//! format"):
 //!
 //! ```text
 //! <dump>/plan.json                       the snapshot and every chunk to write (written first)

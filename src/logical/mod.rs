@@ -1,5 +1,5 @@
 //! Logical backup: a consistent dump of a tenant's databases, read through a user of the tenant, and its
-//! restore (docs/reference.md, "Logical backup").
+//! restore (docs/guide/logical-backup.md).
 //!
 //! - **Consistent without locks.** The schema is read first, then one snapshot is taken (`current_scn()`)
 //!   and every table is read `AS OF SNAPSHOT` it: all tables show the same instant while writers go on.

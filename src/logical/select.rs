@@ -3,7 +3,7 @@
 //! written. A table the user may not read is invisible to it (OceanBase filters `information_schema` and
 //! `SHOW TABLES` by the user's privileges), so a dump that took the user's list for the database's would
 //! leave such a table out without a trace; instead a database dumped whole must be readable as a whole
-//! (docs/reference.md, "Logical backup": what the user must be able to read).
+//! (docs/guide/logical-backup.md, "What the user must be able to read").
 
 use std::collections::BTreeMap;
 

@@ -1,7 +1,8 @@
-//! Which tenants ob-operator's backup policies hold (docs/ob-operator.md §2): a policy re-asserts its tenant's
-//! destinations, archiving and delete policy whenever it reconciles and checks nothing in OceanBase first, so
-//! a tenant it holds is left to it. A policy holds its tenant in every state but `STOPPED` and `FAILED`
-//! (paused ones too: they resume, and what OceanBase is left with is theirs).
+//! Which tenants ob-operator's backup policies hold (docs/guide/ob-operator.md): a policy
+//! re-asserts its tenant's destinations, archiving and delete policy whenever it reconciles and
+//! checks nothing in OceanBase first, so a tenant it holds is left to it. A policy holds its tenant
+//! in every state but `STOPPED` and `FAILED` (paused ones too: they resume, and what OceanBase is
+//! left with is theirs).
 
 use kube::{ResourceExt, api::DynamicObject};
 

@@ -1,7 +1,8 @@
-//! Working beside ob-operator, OceanBase's own operator (docs/ob-operator.md): what its objects say about a
-//! cluster's address, identity and login, and which tenants its backup policies hold. Its kinds are read
-//! (never written by the operator) through caches filled by watches, started only when the integration is
-//! on and its CRDs are installed; without them every question here answers "not ob-operator's".
+//! Working beside ob-operator, OceanBase's own operator (docs/guide/ob-operator.md): what its
+//! objects say about a cluster's address, identity and login, and which tenants its backup policies
+//! hold. Its kinds are read (never written by the operator) through caches filled by watches,
+//! started only when the integration is on and its CRDs are installed; without them every question
+//! here answers "not ob-operator's".
 
 mod address;
 mod claims;

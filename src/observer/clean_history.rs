@@ -1,6 +1,6 @@
 //! Delete jobs outlive a poll: OceanBase's policy job often starts and ends between two reads, so the
 //! observer remembers finished delete jobs for a day and reads only the history that ended since shortly
-//! before the newest end it has seen (docs/oceanbase-interface.md §5.3).
+//! before the newest end it has seen (docs/reference/oceanbase-interface.md §5.3).
 
 use jiff::{SignedDuration, Timestamp};
 

@@ -1,6 +1,7 @@
-//! The error numbers the operator acts on, named, with where the reference describes them (§12 lists them
-//! all). A client sees OceanBase's own errors under their number without the sign (`ObError::Server::code`);
-//! a job's `RESULT` column keeps the sign (`-9082`). Only this module spells a number.
+//! The error numbers the operator acts on, named, with where docs/reference/oceanbase-interface.md
+//! describes them (§12 lists them all). A client sees OceanBase's own errors under their number
+//! without the sign (`ObError::Server::code`); a job's `RESULT` column keeps the sign (`-9082`).
+//! Only this module spells a number.
 
 /// `OB_NOT_SUPPORTED` (MySQL 1235): e.g. a manual clean before 4.4.1 (§5.2), a destination change while
 /// archiving runs (§2.2).

@@ -1,5 +1,6 @@
 //! How to reach a cluster: the connection Secret's `host`, `port` (default 2881), `user` (default
-//! `root@sys`), `password` and optional `ca.crt` (docs/api.md §2.1). `Debug` never shows the password.
+//! `root@sys`), `password` and optional `ca.crt` (docs/contributing/design.md §2.1). `Debug` never
+//! shows the password.
 
 use std::collections::BTreeMap;
 

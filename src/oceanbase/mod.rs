@@ -1,6 +1,8 @@
-//! Talking to OceanBase (docs/oceanbase-interface.md §1–§4): a trait with the operator's verbs and typed rows, and one
-//! implementation on `mysql_async` ([`mysql::MysqlCluster`]). The operator connects to the sys tenant and
-//! reaches user tenants with `TENANT = name` clauses and `CDB_` views (docs/api.md §2.1).
+//! Talking to OceanBase (docs/reference/oceanbase-interface.md §1–§4): a trait with the operator's
+//! verbs and typed rows, and one implementation on `mysql_async` ([`mysql::MysqlCluster`]). The
+//! operator connects to the sys tenant and reaches user tenants with `TENANT = name` clauses and
+//! `CDB_` views (docs/contributing/design.md §2.1). A bare section number (§N) in this module's
+//! comments is one of docs/reference/oceanbase-interface.md's sections.
 
 pub mod codes;
 pub mod connection;
@@ -153,7 +155,8 @@ pub struct BackupSetRow {
 }
 
 impl BackupSetRow {
-    /// Whether a restore can use the set: it succeeded and its files are all there (docs/oceanbase-interface.md §4.5).
+    /// Whether a restore can use the set: it succeeded and its files are all there
+    /// (docs/reference/oceanbase-interface.md §4.5).
     pub fn usable(&self) -> bool {
         self.status == SetStatus::Success && self.file_status == FileStatus::Available
     }
@@ -175,7 +178,8 @@ pub struct PieceRow {
     pub path: String,
 }
 
-/// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`, docs/oceanbase-interface.md §5.3).
+/// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`,
+/// docs/reference/oceanbase-interface.md §5.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CleanJobRow {
     pub tenant_id: i64,
@@ -203,7 +207,7 @@ impl CleanJobRow {
 }
 
 /// A restore as the sys tenant sees it (`CDB_OB_RESTORE_PROGRESS` / `_HISTORY`, the `TENANT_ID = 1` row,
-/// docs/oceanbase-interface.md §6.3).
+/// docs/reference/oceanbase-interface.md §6.3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreJobRow {
     pub job_id: i64,
@@ -295,7 +299,8 @@ impl Snapshot {
             .map(|(_, d)| d.as_str())
     }
 
-    /// The job a task submitted, found by its description (the task's UID, docs/api.md §2.3).
+    /// The job a task submitted, found by its description (the task's UID,
+    /// docs/contributing/design.md §2.3).
     pub fn job_by_description(&self, tenant_id: i64, description: &str) -> Option<&BackupJobRow> {
         self.jobs
             .iter()
@@ -303,7 +308,7 @@ impl Snapshot {
     }
 
     /// Whether this read looked for the finished backup job with `description`: if not, its absence proves
-    /// nothing (docs/api.md §2.3, exactly once from durable evidence).
+    /// nothing (docs/contributing/design.md §2.3, exactly once from durable evidence).
     pub fn searched_for(&self, description: &str) -> bool {
         self.searched.contains(description)
     }
@@ -424,7 +429,8 @@ pub trait OceanBase: Send + Sync {
     /// SQL round trips made so far, and how many failed.
     fn round_trips(&self) -> (u64, u64);
 
-    /// The cluster's identity: its `cluster` and `cluster_id` parameters (docs/oceanbase-interface.md §0.4).
+    /// The cluster's identity: its `cluster` and `cluster_id` parameters
+    /// (docs/reference/oceanbase-interface.md §0.4).
     fn identity(&self) -> BoxFuture<'_, Result<ClusterIdentity, ObError>>;
 }
 

@@ -292,7 +292,8 @@ impl MysqlCluster {
             })
     }
 
-    /// Unfinished delete jobs, and the finished ones that ended at or after `since` (docs/oceanbase-interface.md §5.3).
+    /// Unfinished delete jobs, and the finished ones that ended at or after `since`
+    /// (docs/reference/oceanbase-interface.md §5.3).
     async fn clean_jobs(
         &self,
         conn: &mut Conn,
@@ -328,7 +329,8 @@ impl MysqlCluster {
         Ok(jobs)
     }
 
-    /// The sys rows of running restores, and of finished ones with these descriptions (docs/oceanbase-interface.md §6.3).
+    /// The sys rows of running restores, and of finished ones with these descriptions
+    /// (docs/reference/oceanbase-interface.md §6.3).
     async fn restores(
         &self,
         conn: &mut Conn,

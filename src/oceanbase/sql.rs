@@ -1,6 +1,6 @@
-//! Building the statements the operator sends (docs/oceanbase-interface.md §2–§4): every identifier is validated and
-//! backquoted, every value is a single-quoted literal with quotes and backslashes escaped. Nothing
-//! user-controlled is concatenated raw. Pure functions, unit-tested.
+//! Building the statements the operator sends (docs/reference/oceanbase-interface.md §2–§4): every
+//! identifier is validated and backquoted, every value is a single-quoted literal with quotes and
+//! backslashes escaped. Nothing user-controlled is concatenated raw. Pure functions, unit-tested.
 
 use super::ObError;
 
@@ -35,10 +35,11 @@ pub fn literal(value: &str) -> Result<String, ObError> {
     ))
 }
 
-/// A storage URI with its access keys spliced in at send time: `access_id` and `access_key` are appended
-/// as query parameters (docs/oceanbase-interface.md §2.3). Keys must be printable ASCII without `&`, `?`, quotes,
-/// backslashes or spaces, so that they cannot change the URI's meaning (`=`, `+` and `/` of base64 keys
-/// are fine: OceanBase splits each parameter at its first `=`).
+/// A storage URI with its access keys spliced in at send time: `access_id` and `access_key` are
+/// appended as query parameters (docs/reference/oceanbase-interface.md §2.3). Keys must be
+/// printable ASCII without `&`, `?`, quotes, backslashes or spaces, so that they cannot change the
+/// URI's meaning (`=`, `+` and `/` of base64 keys are fine: OceanBase splits each parameter at its
+/// first `=`).
 pub fn uri_with_keys(uri: &str, keys: Option<&AccessKeys>) -> Result<String, ObError> {
     let Some(keys) = keys else {
         return Ok(uri.to_string());
@@ -249,7 +250,7 @@ pub fn cancel_delete(tenant: &str) -> Result<String, ObError> {
     ))
 }
 
-/// An OceanBase capacity such as `4G` (docs/oceanbase-interface.md §6.1).
+/// An OceanBase capacity such as `4G` (docs/reference/oceanbase-interface.md §6.1).
 fn capacity(value: &str) -> Result<String, ObError> {
     let digits = value.trim_end_matches(['M', 'G', 'T']);
     let valid = value.len() == digits.len() + 1

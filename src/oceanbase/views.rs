@@ -1,8 +1,9 @@
-//! One reader per view: a row is decoded by column name (the two schema versions order columns differently,
-//! docs/oceanbase-interface.md §14) into the typed rows of [`super`]. A missing column or a value of the wrong form is an
-//! error naming the view and the column — never a plausible zero. NULL reads as absent: an empty text, no
-//! time, a count of 0 (views built by pivoting, like the restore progress, leave numbers NULL or empty until
-//! they are known, docs/oceanbase-interface.md §6.3); only identifiers must be present.
+//! One reader per view: a row is decoded by column name (the two schema versions order columns
+//! differently, docs/reference/oceanbase-interface.md §14) into the typed rows of [`super`]. A
+//! missing column or a value of the wrong form is an error naming the view and the column — never a
+//! plausible zero. NULL reads as absent: an empty text, no time, a count of 0 (views built by
+//! pivoting, like the restore progress, leave numbers NULL or empty until they are known,
+//! docs/reference/oceanbase-interface.md §6.3); only identifiers must be present.
 
 use jiff::Timestamp;
 use mysql_async::{Row, Value};
@@ -145,7 +146,7 @@ impl Fields {
 
     /// A delete job's `PARAMETER` as the number it stores (microseconds, or a set or piece id): the older
     /// schema shows it as a time (`USEC_TO_TIME(PARAMETER)`), the newest as a varchar holding the number
-    /// (docs/oceanbase-interface.md §14).
+    /// (docs/reference/oceanbase-interface.md §14).
     pub fn delete_parameter(&mut self, column: &str) -> Result<i64, ObError> {
         let text = self.text(column)?;
         delete_parameter(&text).ok_or_else(|| {

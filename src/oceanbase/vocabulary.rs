@@ -1,6 +1,7 @@
-//! OceanBase's state strings, parsed once where rows are read: the decisions compare enums, never text.
-//! Each type keeps a value it does not know as `Other` with the text OceanBase sent (shown as is), and
-//! accepts every spelling the reference gives across 4.x releases. Parsing ignores ASCII case.
+//! OceanBase's state strings, parsed once where rows are read: the decisions compare enums, never
+//! text. Each type keeps a value it does not know as `Other` with the text OceanBase sent (shown as
+//! is), and accepts every spelling OceanBase uses across 4.x releases
+//! (docs/reference/oceanbase-interface.md §0.2). Parsing ignores ASCII case.
 
 use strum::{Display, EnumString};
 
@@ -27,7 +28,8 @@ macro_rules! from_text {
     )*};
 }
 
-/// A backup or delete job's `STATUS` (`ObBackupStatus`, `ObBackupCleanStatus`; docs/oceanbase-interface.md §4.6, §5.4).
+/// A backup or delete job's `STATUS` (`ObBackupStatus`, `ObBackupCleanStatus`;
+/// docs/reference/oceanbase-interface.md §4.6, §5.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum JobStatus {
@@ -42,13 +44,14 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
-    /// Whether the job has ended (docs/oceanbase-interface.md §4.6).
+    /// Whether the job has ended (docs/reference/oceanbase-interface.md §4.6).
     pub fn is_final(&self) -> bool {
         matches!(self, Self::Completed | Self::Failed | Self::Canceled)
     }
 }
 
-/// An archive round's `STATUS` (`OB_ARCHIVE_ROUND_STATE_STR`, docs/oceanbase-interface.md §3.2).
+/// An archive round's `STATUS` (`OB_ARCHIVE_ROUND_STATE_STR`, docs/reference/oceanbase-interface.md
+/// §3.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum RoundStatus {
@@ -81,7 +84,7 @@ impl RoundStatus {
     }
 }
 
-/// `LOG_ARCHIVE_DEST_STATE` (docs/oceanbase-interface.md §2.2).
+/// `LOG_ARCHIVE_DEST_STATE` (docs/reference/oceanbase-interface.md §2.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum DestState {
@@ -91,7 +94,7 @@ pub enum DestState {
     Other(String),
 }
 
-/// A log archive destination's `BINDING` (docs/oceanbase-interface.md §2.2).
+/// A log archive destination's `BINDING` (docs/reference/oceanbase-interface.md §2.2).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum Binding {
@@ -103,7 +106,7 @@ pub enum Binding {
     Other(String),
 }
 
-/// A tenant's `STATUS` in `DBA_OB_TENANTS` (docs/oceanbase-interface.md §1.4).
+/// A tenant's `STATUS` in `DBA_OB_TENANTS` (docs/reference/oceanbase-interface.md §1.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum TenantStatus {
@@ -116,19 +119,19 @@ pub enum TenantStatus {
     Other(String),
 }
 
-/// A tenant's `TENANT_ROLE` (docs/oceanbase-interface.md §1.4, §6.4).
+/// A tenant's `TENANT_ROLE` (docs/reference/oceanbase-interface.md §1.4, §6.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum TenantRole {
     Primary,
     Standby,
-    /// During a restore (spelling unconfirmed, docs/oceanbase-interface.md §1.4).
+    /// During a restore (spelling unconfirmed, docs/reference/oceanbase-interface.md §1.4).
     Restore,
     #[strum(default)]
     Other(String),
 }
 
-/// A job's or set's `BACKUP_TYPE` (docs/oceanbase-interface.md §4.4).
+/// A job's or set's `BACKUP_TYPE` (docs/reference/oceanbase-interface.md §4.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum BackupType {
@@ -139,7 +142,7 @@ pub enum BackupType {
     Other(String),
 }
 
-/// A backup set's `STATUS` (docs/oceanbase-interface.md §4.4).
+/// A backup set's `STATUS` (docs/reference/oceanbase-interface.md §4.4).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum SetStatus {
@@ -150,7 +153,8 @@ pub enum SetStatus {
     Other(String),
 }
 
-/// A set's or piece's `FILE_STATUS` (`PIECE_FILE_STATUS_STRS`, docs/oceanbase-interface.md §4.5).
+/// A set's or piece's `FILE_STATUS` (`PIECE_FILE_STATUS_STRS`,
+/// docs/reference/oceanbase-interface.md §4.5).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum FileStatus {
@@ -173,7 +177,7 @@ impl FileStatus {
     }
 }
 
-/// An archive piece's `STATUS` (docs/oceanbase-interface.md §3.3).
+/// An archive piece's `STATUS` (docs/reference/oceanbase-interface.md §3.3).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "UPPERCASE")]
 pub enum PieceStatus {
@@ -185,8 +189,9 @@ pub enum PieceStatus {
     Other(String),
 }
 
-/// A delete job's `TYPE`, in both spellings (docs/oceanbase-interface.md §5.3: older 4.x `DELETE BACKUP SET` / `DELETE
-/// BACKUP PIECE`, newest `DELETE BACKUPSET` / `DELETE ARCHIVELOG_PIECE`).
+/// A delete job's `TYPE`, in both spellings (docs/reference/oceanbase-interface.md §5.3: older 4.x
+/// `DELETE BACKUP SET` / `DELETE BACKUP PIECE`, newest `DELETE BACKUPSET` / `DELETE
+/// ARCHIVELOG_PIECE`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive)]
 pub enum CleanJobType {
@@ -204,8 +209,8 @@ pub enum CleanJobType {
     Other(String),
 }
 
-/// A restore's `STATUS` as the sys tenant sees it (docs/oceanbase-interface.md §6.3): the progress view's values, and the
-/// history's `SUCCESS` / `FAIL`.
+/// A restore's `STATUS` as the sys tenant sees it (docs/reference/oceanbase-interface.md §6.3): the
+/// progress view's values, and the history's `SUCCESS` / `FAIL`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, EnumString, Display)]
 #[strum(ascii_case_insensitive, serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum RestoreStatus {

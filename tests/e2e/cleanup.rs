@@ -1,6 +1,7 @@
-//! CleanupTasks a user asks for, end to end (docs/api.md §2.5, docs/oceanbase-interface.md §5): the operator binary on the real control
-//! plane sends `DELETE …` and `CANCEL DELETE BACKUP` to obsim and follows the delete jobs. The simulated
-//! clock is frozen and stepped by the test, so each job state is seen.
+//! CleanupTasks a user asks for, end to end (docs/contributing/design.md §2.5,
+//! docs/reference/oceanbase-interface.md §5): the operator binary on the real control plane sends
+//! `DELETE …` and `CANCEL DELETE BACKUP` to obsim and follows the delete jobs. The simulated clock
+//! is frozen and stepped by the test, so each job state is seen.
 
 use crate::support::{
     cluster::eventually,

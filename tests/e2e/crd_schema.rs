@@ -9,6 +9,7 @@ use crate::support::catalog::{
 };
 use kube::core::cel::Validator;
 use ob_backup_operator::api::{self, all_crds};
+use serde::Deserialize;
 use serde_json::Value;
 
 /// The openAPIV3Schema of every kind, keyed by kind.
@@ -204,6 +205,93 @@ fn every_example_is_accepted_and_deserializes() {
         }
     }
     assert_eq!(kinds.len(), 5, "examples cover every kind: {kinds:?}");
+}
+
+/// Every whole manifest of this project's kinds written into a page of `docs/` (a ```yaml block
+/// holding `apiVersion: obbackup.dev/…`) passes CEL and the OpenAPI schema, as the examples do.
+/// Pages show the examples themselves by including them; a manifest written into a page is checked
+/// here.
+#[test]
+fn every_manifest_in_the_docs_is_accepted_and_deserializes() {
+    let schemas = schemas();
+    let mut checked = 0;
+    for page in markdown_files(&repo_root().join("docs")) {
+        let text =
+            std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        for (line, block) in yaml_blocks(&text) {
+            if !block.contains("apiVersion: obbackup.dev/") {
+                continue;
+            }
+            let name = format!("{}:{line}", page.display());
+            for document in serde_norway::Deserializer::from_str(&block) {
+                let object = Value::deserialize(document).unwrap_or_else(|e| panic!("{name}: {e}"));
+                let Some(schema) = schemas.get(object["kind"].as_str().unwrap_or_default()) else {
+                    continue; // a Secret or another built-in kind beside it
+                };
+                assert_eq!(
+                    cel_messages(schema, &object, None),
+                    Vec::<String>::new(),
+                    "{name}"
+                );
+                assert_eq!(
+                    openapi_errors(schema, &object),
+                    Vec::<String>::new(),
+                    "{name}"
+                );
+                deserializes_into_its_type(&object, &name);
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 0,
+        "no manifest found in docs/: is the block syntax still ```yaml?"
+    );
+}
+
+/// Every `.md` file below `dir`, sorted.
+fn markdown_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
+            let path = entry.expect("directory entry").path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// The ```yaml blocks of a page, each with the line it starts on (one-based).
+fn yaml_blocks(text: &str) -> Vec<(usize, String)> {
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, String)> = None;
+    for (index, line) in text.lines().enumerate() {
+        let fence = line.trim_start().starts_with("```");
+        match current.take() {
+            Some(block) if fence => blocks.push(block),
+            Some((start, mut body)) => {
+                body.push_str(line);
+                body.push('\n');
+                current = Some((start, body));
+            }
+            None if fence
+                && line
+                    .trim_start()
+                    .trim_start_matches('`')
+                    .starts_with("yaml") =>
+            {
+                current = Some((index + 1, String::new()));
+            }
+            None => {}
+        }
+    }
+    blocks
 }
 
 fn deserializes_into_its_type(object: &Value, name: &str) {

@@ -1,5 +1,6 @@
-//! BackupTask and LogBackup lifecycles end to end (docs/api.md §2.3, §2.4): the operator binary on the real control
-//! plane, authenticated as its ServiceAccount, driving obsim over the MySQL protocol.
+//! BackupTask and LogBackup lifecycles end to end (docs/contributing/design.md §2.3, §2.4): the
+//! operator binary on the real control plane, authenticated as its ServiceAccount, driving obsim
+//! over the MySQL protocol.
 
 use ob_backup_operator::{
     api::{

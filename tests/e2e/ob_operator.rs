@@ -1,7 +1,8 @@
-//! Beside ob-operator (docs/ob-operator.md), on its real CRDs: a cluster reached through its OBCluster and
-//! OBServers follows a moving observer without a second job or a false failure; the wrong cluster behind an
-//! OBCluster is refused; a tenant an OBTenantBackupPolicy holds gets nothing from us, whichever came first;
-//! two strategies in two namespaces on one cluster keep one owner per tenant.
+//! Beside ob-operator (docs/guide/ob-operator.md), on its real CRDs: a cluster reached through its
+//! OBCluster and OBServers follows a moving observer without a second job or a false failure; the
+//! wrong cluster behind an OBCluster is refused; a tenant an OBTenantBackupPolicy holds gets
+//! nothing from us, whichever came first; two strategies in two namespaces on one cluster keep one
+//! owner per tenant.
 
 use ob_backup_operator::{
     api::{BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase},

@@ -1,6 +1,7 @@
-//! The operator's OceanBase client against obsim over the MySQL protocol (docs/oceanbase-interface.md §1–§4): a constant
-//! number of round trips per snapshot, encryption on the backup's own session, jobs found by description,
-//! errors with OceanBase's codes and without secrets.
+//! The operator's OceanBase client against obsim over the MySQL protocol
+//! (docs/reference/oceanbase-interface.md §1–§4): a constant number of round trips per snapshot,
+//! encryption on the backup's own session, jobs found by description, errors with OceanBase's codes
+//! and without secrets.
 
 use std::sync::{Arc, Mutex};
 
@@ -125,7 +126,10 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
         assert_eq!(snapshot.version, "4.4.1.0");
         costs.push(client.round_trips().0);
     }
-    assert_eq!(costs[0], costs[1], "docs/api.md §3: constant in tenants");
+    assert_eq!(
+        costs[0], costs[1],
+        "docs/contributing/design.md §3: constant in tenants"
+    );
     // Restores (progress, and history by description) are read only while someone watches one.
     let node = obsim(1).await;
     let client = MysqlCluster::new(&info(&node, PASSWORD), []);
@@ -385,9 +389,10 @@ async fn delete_jobs_are_read_with_their_initiator_and_the_history_since_a_time(
     assert_eq!(busy.code(), Some(9044));
 }
 
-/// A delete job's `PARAMETER` is a `timestamp(6)` in the older schema and a varchar in the newest (reference
-/// §14); either way the operator reads the number OceanBase stored (a set id for a set delete, the cut-off's
-/// microseconds for the policy), which is how it recognises the job it asked for.
+/// A delete job's `PARAMETER` is a `timestamp(6)` in the older schema and a varchar in the newest
+/// (docs/reference/oceanbase-interface.md §14); either way the operator reads the number OceanBase
+/// stored (a set id for a set delete, the cut-off's microseconds for the policy), which is how it
+/// recognises the job it asked for.
 #[tokio::test]
 async fn a_delete_jobs_parameter_reads_as_the_stored_number_in_both_schemas() {
     for version in [Version::V4_2_5, Version::V4_4_1] {

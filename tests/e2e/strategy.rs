@@ -1,7 +1,8 @@
-//! BackupStrategy end to end on a simulated clock (docs/api.md §2.2, issue 6): obsim and the operator both run an
-//! hour of simulated time per real second, so a week of schedules, an operator outage, a pause and the
-//! delete policy's hourly cleanups happen in a few minutes on the real control plane. The week is told as
-//! given/when/then steps in the crate's own types.
+//! BackupStrategy end to end on a simulated clock (docs/contributing/design.md §2.2, issue 6):
+//! obsim and the operator both run an hour of simulated time per real second, so a week of
+//! schedules, an operator outage, a pause and the delete policy's hourly cleanups happen in a few
+//! minutes on the real control plane. The week is told as given/when/then steps in the crate's own
+//! types.
 
 use std::collections::BTreeSet;
 

@@ -481,8 +481,9 @@ async fn dumps_cross_with_seekdb_dump_and_seekdb_restore_in_both_directions() {
         .expect("import seekdb-dump's output");
     assert_eq!(imported.rows, report.manifest.rows);
     assert_eq!((imported.tables, imported.views), (5, 1));
-    // seekdb-dump reads through PyMySQL's text protocol, which sends a FLOAT with 6 significant digits
-    // (3.4028235e38 arrives as 3.40282e+38): its output keeps FLOATs to that precision (docs/reference.md).
+    // seekdb-dump reads through PyMySQL's text protocol, which sends a FLOAT with 6 significant
+    // digits (3.4028235e38 arrives as 3.40282e+38): its output keeps FLOATs to that precision
+    // (docs/guide/logical-backup.md).
     assert_restored_at_snapshot(
         source,
         target,

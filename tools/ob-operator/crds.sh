@@ -6,7 +6,7 @@
 #
 # Exit 3 when the module cannot be had (the suite then runs the ob-operator tests only if
 # OBBACKUP_REQUIRE_OB_OPERATOR is unset, skipping them with this script's message). On the project's
-# machines the Go module proxy answers 403 for every github.com/oceanbase/* module (docs/ob-operator.md says
+# machines the Go module proxy answers 403 for every github.com/oceanbase/* module (docs/guide/ob-operator.md says
 # what that leaves untested in CI).
 set -euo pipefail
 version=v0.0.0-20260113090653-d811301a4380

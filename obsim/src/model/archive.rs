@@ -1,6 +1,6 @@
 //! Destinations and log archiving of one tenant: `DATA_BACKUP_DEST`, `LOG_ARCHIVE_DEST[_STATE]`,
 //! `ARCHIVELOG` / `NOARCHIVELOG`, and archive rounds moving through their states with the clock
-//! (docs/oceanbase-interface.md §2.1, §2.2, §3.1, §3.2).
+//! (docs/reference/oceanbase-interface.md §2.1, §2.2, §3.1, §3.2).
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -13,7 +13,7 @@ const ARCHIVE_LAG: SignedDuration = SignedDuration::from_secs(1);
 /// Archived log bytes per simulated second (input), and the compressed output share.
 const LOG_BYTES_PER_SECOND: u64 = 256 * 1024;
 
-/// Round STATUS strings (docs/oceanbase-interface.md §3.2).
+/// Round STATUS strings (docs/reference/oceanbase-interface.md §3.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RoundStatus {
     Prepare,
@@ -89,14 +89,16 @@ pub struct TenantArchive {
     pub round: Option<Round>,
     /// Finished rounds, STATUS `STOP`.
     pub history: Vec<Round>,
-    /// Pieces with a lower id are deleted (pieces are deleted oldest first, docs/oceanbase-interface.md §5.2).
+    /// Pieces with a lower id are deleted (pieces are deleted oldest first,
+    /// docs/reference/oceanbase-interface.md §5.2).
     pub deleted_below_piece: i64,
     /// Pieces a running delete job is removing.
     pub deleting_pieces: Vec<i64>,
     next_dest_id: i64,
 }
 
-/// One archive piece (docs/oceanbase-interface.md §3.3 `DBA_OB_ARCHIVELOG_PIECE_FILES`): a piece switch interval of a round.
+/// One archive piece (docs/reference/oceanbase-interface.md §3.3 `DBA_OB_ARCHIVELOG_PIECE_FILES`):
+/// a piece switch interval of a round.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Piece {
     pub round_id: i64,
@@ -135,7 +137,7 @@ impl Default for TenantArchive {
 /// limit", e.g. `DBA_OB_TENANTS.RECOVERY_UNTIL_SCN` of a tenant that is not recovering to a point.
 pub const MAX_SCN: u64 = (1 << 62) - 1;
 
-/// An SCN for a time: nanoseconds since the epoch (docs/oceanbase-interface.md §0.3).
+/// An SCN for a time: nanoseconds since the epoch (docs/reference/oceanbase-interface.md §0.3).
 pub fn scn(t: Timestamp) -> u64 {
     u64::try_from(t.as_nanosecond()).unwrap_or_default()
 }
@@ -159,7 +161,8 @@ pub fn duration_us(text: &str) -> Option<i64> {
 }
 
 impl TenantArchive {
-    /// `ALTER SYSTEM SET DATA_BACKUP_DEST = '…'` (docs/oceanbase-interface.md §2.1). `job_exists`: the tenant has a backup job.
+    /// `ALTER SYSTEM SET DATA_BACKUP_DEST = '…'` (docs/reference/oceanbase-interface.md §2.1).
+    /// `job_exists`: the tenant has a backup job.
     pub fn set_data_backup_dest(&mut self, value: &str, job_exists: bool) -> Result<(), SqlError> {
         if job_exists {
             return Err(SqlError::oceanbase(9036, "Backup is in progress"));

@@ -1,5 +1,6 @@
-//! Data backup of one tenant: jobs (INIT → DOING → COMPLETED | FAILED, CANCELING → CANCELED, then moved to
-//! history), their task with phase strings and tablet progress, and backup set files (docs/oceanbase-interface.md §4).
+//! Data backup of one tenant: jobs (INIT → DOING → COMPLETED | FAILED, CANCELING → CANCELED, then
+//! moved to history), their task with phase strings and tablet progress, and backup set files
+//! (docs/reference/oceanbase-interface.md §4).
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -13,10 +14,10 @@ const INCREMENTAL_SHARE: u64 = 10;
 const STEP: SignedDuration = SignedDuration::from_secs(1);
 /// Tablets per GiB of data, for the progress columns.
 const TABLETS_PER_GIB: u64 = 100;
-/// OB_CANCELED, the RESULT of canceled jobs (docs/oceanbase-interface.md §4.6, §12).
+/// OB_CANCELED, the RESULT of canceled jobs (docs/reference/oceanbase-interface.md §4.6, §12).
 const CANCELED: i64 = -4072;
 
-/// Job STATUS strings (docs/oceanbase-interface.md §4.6).
+/// Job STATUS strings (docs/reference/oceanbase-interface.md §4.6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JobStatus {
     Init,
@@ -49,8 +50,8 @@ impl JobStatus {
     }
 }
 
-/// The task phases a running backup walks through (docs/oceanbase-interface.md §4.6), with the share of the work done when
-/// each begins.
+/// The task phases a running backup walks through (docs/reference/oceanbase-interface.md §4.6),
+/// with the share of the work done when each begins.
 const PHASES: [(&str, u64); 8] = [
     ("BACKUP_SYS_META", 0),
     ("BACKUP_USER_META", 2),
@@ -69,7 +70,7 @@ pub struct BackupJob {
     pub backup_set_id: i64,
     /// 1 when started from sys with a tenant list (the sys job spawned it), else the tenant itself.
     pub initiator_tenant_id: i64,
-    /// The sys job's id, or 0 when self-initiated (docs/oceanbase-interface.md §4.3).
+    /// The sys job's id, or 0 when self-initiated (docs/reference/oceanbase-interface.md §4.3).
     pub initiator_job_id: i64,
     pub tenant_id: i64,
     pub incremental: bool,
@@ -101,7 +102,7 @@ pub struct BackupJob {
     pub executor_tenant_ids: String,
 }
 
-/// A backup set file (docs/oceanbase-interface.md §4.4 `DBA_OB_BACKUP_SET_FILES`).
+/// A backup set file (docs/reference/oceanbase-interface.md §4.4 `DBA_OB_BACKUP_SET_FILES`).
 #[derive(Clone, Debug)]
 pub struct BackupSet {
     pub backup_set_id: i64,
@@ -159,7 +160,8 @@ impl TenantBackups {
         self.jobs.iter().any(|j| !j.status.is_final())
     }
 
-    /// The next backup set id of the tenant (allocated with the job, docs/oceanbase-interface.md §4.3).
+    /// The next backup set id of the tenant (allocated with the job,
+    /// docs/reference/oceanbase-interface.md §4.3).
     fn next_set_id(&self) -> i64 {
         self.sets.iter().map(|s| s.backup_set_id).max().unwrap_or(0) + 1
     }
@@ -250,7 +252,8 @@ impl TenantBackups {
             .unwrap_or_else(|| unreachable!("just pushed"))
     }
 
-    /// `CANCEL BACKUP`: unfinished jobs go to CANCELING (docs/oceanbase-interface.md §4.6).
+    /// `CANCEL BACKUP`: unfinished jobs go to CANCELING (docs/reference/oceanbase-interface.md
+    /// §4.6).
     pub fn cancel(&mut self, now: Timestamp) {
         for job in &mut self.jobs {
             if matches!(job.status, JobStatus::Init | JobStatus::Doing) {
@@ -365,7 +368,8 @@ fn finish(
     job.end = Some(at);
     job.result = result;
     if result != 0 {
-        // The comment format of ObHAResultInfo::get_comment_str (docs/oceanbase-interface.md §4.4).
+        // The comment format of ObHAResultInfo::get_comment_str
+        // (docs/reference/oceanbase-interface.md §4.4).
         job.comment = format!(
             "(ROOTSERVICE)addr: {server}, result: {result}({message}), trace_id: Y0-0000000000000001-0-0"
         );

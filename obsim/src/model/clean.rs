@@ -1,6 +1,7 @@
-//! Backup cleanup of one tenant (docs/oceanbase-interface.md §5): the `'default'` delete policy and the obsolete-backup job it
-//! starts about every hour, manual deletes of backup sets and archive pieces (4.4.1+), `CANCEL DELETE
-//! BACKUP`, and the delete jobs and tasks the `*_OB_BACKUP_DELETE_*` views show.
+//! Backup cleanup of one tenant (docs/reference/oceanbase-interface.md §5): the `'default'` delete
+//! policy and the obsolete-backup job it starts about every hour, manual deletes of backup sets and
+//! archive pieces (4.4.1+), `CANCEL DELETE BACKUP`, and the delete jobs and tasks the
+//! `*_OB_BACKUP_DELETE_*` views show.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -213,8 +214,9 @@ pub struct CleanScope<'a> {
 }
 
 impl CleanScope<'_> {
-    /// Starts a manual delete job after OceanBase's checks (§5.2, §5.4). Error codes are the reference's
-    /// (−9044, −9045, −9046, −9069); which of them OceanBase returns for each refused id is inferred.
+    /// Starts a manual delete job after OceanBase's checks (§5.2, §5.4). Error codes are
+    /// OceanBase's (−9044, −9045, −9046, −9069); which of them OceanBase returns for each refused
+    /// id is inferred.
     pub fn submit(&mut self, request: CleanRequest, now: Timestamp) -> Result<i64, SqlError> {
         if self.clean.has_active_job() {
             return Err(SqlError::oceanbase(

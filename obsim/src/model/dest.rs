@@ -1,6 +1,6 @@
-//! Which destinations a server takes (docs/oceanbase-interface.md §2.3): a URI of one of the storage schemes
-//! OceanBase 4.x knows. Anything else — no scheme, or one it has no storage for — is refused with
-//! `OB_INVALID_BACKUP_DEST` (−9026) before the destination is looked at.
+//! Which destinations a server takes (docs/reference/oceanbase-interface.md §2.3): a URI of one of
+//! the storage schemes OceanBase 4.x knows. Anything else — no scheme, or one it has no storage for
+//! — is refused with `OB_INVALID_BACKUP_DEST` (−9026) before the destination is looked at.
 
 use crate::error::SqlError;
 

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use super::{Cluster, TenantType};
 use crate::error::SqlError;
 
-/// OB_BACKUP_DEST_NOT_CONNECT (docs/oceanbase-interface.md §12).
+/// OB_BACKUP_DEST_NOT_CONNECT (docs/reference/oceanbase-interface.md §12).
 pub const DEST_NOT_CONNECT: (i64, &str) = (-9070, "can not connect to backup destination");
 
 /// The faults in force on a cluster.

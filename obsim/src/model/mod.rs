@@ -1,5 +1,5 @@
 //! The simulated OceanBase cluster: tenants and (in later modules) destinations, archive rounds, backup
-//! jobs and sets, delete policies and jobs, restores. Reference §1–§8.
+//! jobs and sets, delete policies and jobs, restores. docs/reference/oceanbase-interface.md §1–§8.
 
 pub mod archive;
 pub mod backup;
@@ -21,14 +21,15 @@ pub use tenant::{Tenant, TenantType};
 /// The simulated OBServer address that appears in job comments.
 pub const SERVER_ADDRESS: &str = "127.0.0.1:2882";
 
-/// Which OceanBase release the cluster behaves as (docs/oceanbase-interface.md §0.2: a profile per version).
+/// Which OceanBase release the cluster behaves as (docs/reference/oceanbase-interface.md §0.2: a
+/// profile per version).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Version(pub [u16; 4]);
 
 impl Version {
     /// 4.2.5.0.
     pub const V4_2_5: Version = Version([4, 2, 5, 0]);
-    /// 4.4.1.0: the first with manual backup cleanup (docs/oceanbase-interface.md §5.2).
+    /// 4.4.1.0: the first with manual backup cleanup (docs/reference/oceanbase-interface.md §5.2).
     pub const V4_4_1: Version = Version([4, 4, 1, 0]);
 
     /// OceanBase's integer encoding of a cluster version (its `CLUSTER_VERSION` macros, e.g. what
@@ -287,7 +288,8 @@ impl Cluster {
         Ok(tenant)
     }
 
-    /// `ALTER SYSTEM SET name = value [TENANT = t]` (docs/oceanbase-interface.md §1.2, §2.1, §2.2).
+    /// `ALTER SYSTEM SET name = value [TENANT = t]` (docs/reference/oceanbase-interface.md §1.2,
+    /// §2.1, §2.2).
     pub fn set_parameter(
         &mut self,
         name: &str,
@@ -416,8 +418,9 @@ impl Cluster {
 }
 
 impl Cluster {
-    /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT = list} …` from sys (docs/oceanbase-interface.md §4.1–§4.3). With
-    /// a tenant list every named tenant must qualify; `DATABASE` backs up every tenant that does.
+    /// `ALTER SYSTEM BACKUP [INCREMENTAL] {DATABASE | TENANT = list} …` from sys
+    /// (docs/reference/oceanbase-interface.md §4.1–§4.3). With a tenant list every named tenant
+    /// must qualify; `DATABASE` backs up every tenant that does.
     pub fn backup(&mut self, request: BackupRequest) -> Result<(), SqlError> {
         if let Some(to) = &request.to {
             dest::check(to)?;
@@ -484,7 +487,8 @@ impl Cluster {
         Ok(())
     }
 
-    /// `ALTER SYSTEM CANCEL BACKUP [TENANT = list]`; without a list, every tenant (docs/oceanbase-interface.md §4.1).
+    /// `ALTER SYSTEM CANCEL BACKUP [TENANT = list]`; without a list, every tenant
+    /// (docs/reference/oceanbase-interface.md §4.1).
     pub fn cancel_backup(&mut self, tenants: Option<&[String]>) -> Result<(), SqlError> {
         let now = self.now();
         match tenants {
@@ -522,7 +526,7 @@ pub struct BackupRequest {
     pub inside_tenant: bool,
 }
 
-/// The admission checks of a backup of one tenant (docs/oceanbase-interface.md §4.2).
+/// The admission checks of a backup of one tenant (docs/reference/oceanbase-interface.md §4.2).
 fn admission(tenant: &Tenant, to: Option<&str>) -> Result<(), SqlError> {
     let cannot =
         |why: &str| SqlError::oceanbase(9040, format!("backup can not start, because {why}"));

@@ -1,5 +1,6 @@
-//! Resource units and pools (docs/oceanbase-interface.md §6.1): what a restore's tenant runs on. `CREATE RESOURCE UNIT`,
-//! `CREATE RESOURCE POOL`, `DROP RESOURCE POOL|UNIT`, with OceanBase's error numbers.
+//! Resource units and pools (docs/reference/oceanbase-interface.md §6.1): what a restore's tenant
+//! runs on. `CREATE RESOURCE UNIT`, `CREATE RESOURCE POOL`, `DROP RESOURCE POOL|UNIT`, with
+//! OceanBase's error numbers.
 
 use super::Cluster;
 use crate::error::SqlError;

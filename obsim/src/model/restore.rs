@@ -1,7 +1,7 @@
-//! Physical restore (docs/oceanbase-interface.md §6): `ALTER SYSTEM RESTORE` creating a new tenant from backup sets and
-//! archive pieces found under the `FROM` URIs, the two progress rows (the sys initiator job and the job
-//! inside the new tenant), history `SUCCESS`/`FAIL`, and the restored tenant as STANDBY until `ACTIVATE
-//! STANDBY`.
+//! Physical restore (docs/reference/oceanbase-interface.md §6): `ALTER SYSTEM RESTORE` creating a
+//! new tenant from backup sets and archive pieces found under the `FROM` URIs, the two progress
+//! rows (the sys initiator job and the job inside the new tenant), history `SUCCESS`/`FAIL`, and
+//! the restored tenant as STANDBY until `ACTIVATE STANDBY`.
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -23,8 +23,8 @@ pub const RESTORE_BYTES_PER_SECOND: u64 = 400 * 1024 * 1024;
 /// How long each short phase takes.
 const STEP: SignedDuration = SignedDuration::from_secs(2);
 
-/// Where a restore job is (docs/oceanbase-interface.md §6.3). The sys row shows CREATE_TENANT, then
-/// WAIT_TENANT_RESTORE_FINISH while the tenant job walks its phases.
+/// Where a restore job is (docs/reference/oceanbase-interface.md §6.3). The sys row shows
+/// CREATE_TENANT, then WAIT_TENANT_RESTORE_FINISH while the tenant job walks its phases.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RestorePhase {
     CreateTenant,
@@ -283,7 +283,8 @@ impl Cluster {
             Until::Time(text) => Some(time_scn(text)?),
         };
         let Some(plan) = plan(&media, target) else {
-            // OB_RESTORE_SOURCE_NOT_ENOUGH (ob_errno.def at 017bf592; not in the reference's table).
+            // OB_RESTORE_SOURCE_NOT_ENOUGH (ob_errno.def at 017bf592; not among
+            // docs/reference/oceanbase-interface.md §12's codes).
             return Err(SqlError::oceanbase(
                 9119,
                 "do not have enough restore source",
@@ -380,8 +381,9 @@ impl Cluster {
         Ok(names)
     }
 
-    /// `ALTER SYSTEM CANCEL RESTORE t`: the job ends FAIL with a comment saying so and the half-restored
-    /// tenant is dropped (cancel semantics are unconfirmed in the reference, §6.4).
+    /// `ALTER SYSTEM CANCEL RESTORE t`: the job ends FAIL with a comment saying so and the
+    /// half-restored tenant is dropped (OceanBase's cancel semantics are unconfirmed:
+    /// docs/reference/oceanbase-interface.md §6.4).
     pub fn cancel_restore(&mut self, tenant: &str) -> Result<(), SqlError> {
         let now = self.now();
         let Some(job) = self
@@ -510,7 +512,8 @@ fn seconds_for(bytes: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(bytes.div_ceil(RESTORE_BYTES_PER_SECOND)).unwrap_or(0))
 }
 
-/// The sets and pieces a restore to `target` (None: the latest point) uses, per docs/oceanbase-interface.md §8.
+/// The sets and pieces a restore to `target` (None: the latest point) uses, per
+/// docs/reference/oceanbase-interface.md §8.
 struct Plan {
     scn: u64,
     sets: Vec<i64>,

@@ -1,4 +1,4 @@
-//! Tenants as `DBA_OB_TENANTS` shows them (docs/oceanbase-interface.md §1.1, §1.4).
+//! Tenants as `DBA_OB_TENANTS` shows them (docs/reference/oceanbase-interface.md §1.1, §1.4).
 
 use std::collections::BTreeMap;
 

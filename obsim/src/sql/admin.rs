@@ -1,5 +1,6 @@
-//! OceanBase's administrative statements, parsed by recursive descent over `sqlparser`'s tokens (no SQL
-//! library knows this grammar). Forms follow docs/oceanbase-interface.md §1.2, §2, §3.1, §4.1, §5.1–5.2 and §2.4.
+//! OceanBase's administrative statements, parsed by recursive descent over `sqlparser`'s tokens (no
+//! SQL library knows this grammar). Forms follow docs/reference/oceanbase-interface.md §1.2, §2,
+//! §3.1, §4.1, §5.1–5.2 and §2.4.
 
 use sqlparser::tokenizer::Token;
 
@@ -10,7 +11,7 @@ use crate::{
     model::{UserChange, clean::CleanTarget},
 };
 
-/// The parts of `ALTER SYSTEM RESTORE` (docs/oceanbase-interface.md §6.2).
+/// The parts of `ALTER SYSTEM RESTORE` (docs/reference/oceanbase-interface.md §6.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RestoreStatement {
     pub tenant: String,

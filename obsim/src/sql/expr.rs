@@ -1,6 +1,7 @@
-//! Evaluating expressions of a SELECT over one row: the operators and functions the reference's queries use
-//! (comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL, LIKE, arithmetic, `now()`, `time_to_usec`,
-//! `usec_to_time`, `scn_to_timestamp`, `truncate`, `ifnull`, `timestampdiff`, `ob_version()` …).
+//! Evaluating expressions of a SELECT over one row: the operators and functions OceanBase's tools'
+//! queries use (comparisons, AND/OR/NOT, IN, BETWEEN, IS NULL, LIKE, arithmetic, `now()`,
+//! `time_to_usec`, `usec_to_time`, `scn_to_timestamp`, `truncate`, `ifnull`, `timestampdiff`,
+//! `ob_version()` …).
 
 use std::cmp::Ordering;
 

@@ -1,5 +1,6 @@
 //! Data backup views: `*_OB_BACKUP_JOBS` / `_JOB_HISTORY`, `*_OB_BACKUP_TASKS` / `_TASK_HISTORY`,
-//! `*_OB_BACKUP_SET_FILES` (docs/oceanbase-interface.md §4.4), as `CDB_` tables with a leading `TENANT_ID`.
+//! `*_OB_BACKUP_SET_FILES` (docs/reference/oceanbase-interface.md §4.4), as `CDB_` tables with a
+//! leading `TENANT_ID`.
 
 use super::{TenantType, columns, scn_display, time};
 use crate::{

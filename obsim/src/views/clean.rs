@@ -1,6 +1,6 @@
-//! Cleanup views (docs/oceanbase-interface.md §5.3), as `CDB_` tables with a leading `TENANT_ID`:
-//! `*_OB_BACKUP_DELETE_POLICY`, `*_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`, `*_OB_BACKUP_DELETE_TASKS` /
-//! `_TASK_HISTORY`.
+//! Cleanup views (docs/reference/oceanbase-interface.md §5.3), as `CDB_` tables with a leading
+//! `TENANT_ID`: `*_OB_BACKUP_DELETE_POLICY`, `*_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`,
+//! `*_OB_BACKUP_DELETE_TASKS` / `_TASK_HISTORY`.
 
 use super::{columns, time, user_tenants};
 use crate::{
@@ -150,9 +150,10 @@ pub fn tasks(cluster: &Cluster, history: bool) -> Table {
     }
 }
 
-/// A delete job's `PARAMETER`: the older schema's view shows `USEC_TO_TIME(PARAMETER)` (a time, also for a set
-/// or piece id), the newest's is a varchar (docs/oceanbase-interface.md §14), where obsim writes the stored number — what a real
-/// server writes there is not in the ground truth.
+/// A delete job's `PARAMETER`: the older schema's view shows `USEC_TO_TIME(PARAMETER)` (a time,
+/// also for a set or piece id), the newest's is a varchar (docs/reference/oceanbase-interface.md
+/// §14), where obsim writes the stored number — what a real server writes there is not in the
+/// ground truth.
 fn parameter(cluster: &Cluster, stored: i64) -> Value {
     match super::schema_of(cluster.version) {
         crate::schema::Schema::Older => time(jiff::Timestamp::from_microsecond(stored).ok()),

@@ -1,5 +1,6 @@
-//! The views a client can SELECT, generated from the model with the reference's exact column names and
-//! order. A view is materialised per query; the engine then applies WHERE, ORDER BY and LIMIT.
+//! The views a client can SELECT, generated from the model with the real servers' exact column
+//! names and order. A view is materialised per query; the engine then applies WHERE, ORDER BY and
+//! LIMIT.
 
 mod backup;
 mod clean;
@@ -16,10 +17,11 @@ use crate::{
     tenancy::{self, SYS_TENANT_ID},
 };
 
-/// The view of that name as a session of tenant `tenant_id` sees it, if the cluster's version has it and the
-/// tenant has it. `CDB_` views (sys only) show every tenant with a leading `TENANT_ID`; `DBA_` views show the
-/// session's tenant only, without it (docs/oceanbase-interface.md §1.3) — except `DBA_OB_TENANTS`, which lists every tenant in
-/// sys and only itself in a user tenant.
+/// The view of that name as a session of tenant `tenant_id` sees it, if the cluster's version has
+/// it and the tenant has it. `CDB_` views (sys only) show every tenant with a leading `TENANT_ID`;
+/// `DBA_` views show the session's tenant only, without it (docs/reference/oceanbase-interface.md
+/// §1.3) — except `DBA_OB_TENANTS`, which lists every tenant in sys and only itself in a user
+/// tenant.
 pub fn view(cluster: &Cluster, name: &str, tenant_id: i64) -> Option<Table> {
     let upper = name.to_uppercase();
     if !tenancy::has_view(tenant_id, &upper) {
@@ -37,8 +39,9 @@ pub fn view(cluster: &Cluster, name: &str, tenant_id: i64) -> Option<Table> {
     Some(conform(table, real))
 }
 
-/// The schema a version serves (docs/oceanbase-interface.md §14): the newest from 4.4.1 — its delete jobs' `PARAMETER` is a
-/// varchar, which manual cleanup by backup set or piece id needs — and the older one before.
+/// The schema a version serves (docs/reference/oceanbase-interface.md §14): the newest from 4.4.1 —
+/// its delete jobs' `PARAMETER` is a varchar, which manual cleanup by backup set or piece id needs
+/// — and the older one before.
 pub fn schema_of(version: Version) -> Schema {
     if version >= Version::V4_4_1 {
         Schema::Newest
@@ -379,9 +382,10 @@ fn columns(spec: &[(&str, ColumnKind)]) -> Vec<Column> {
         .collect()
 }
 
-/// `DBA_OB_TENANTS` (docs/oceanbase-interface.md §1.4). In sys it lists every tenant. Both real schemas declare the SCN
-/// columns and `PREVIOUS_LOCALITY` NOT NULL (docs/oceanbase-interface.md §14), so sys and meta tenants show 0 and an empty
-/// string where §1.4 says NULL (the real value for them is not in the ground truth: a guess).
+/// `DBA_OB_TENANTS` (docs/reference/oceanbase-interface.md §1.4). In sys it lists every tenant.
+/// Both real schemas declare the SCN columns and `PREVIOUS_LOCALITY` NOT NULL
+/// (docs/reference/oceanbase-interface.md §14), so sys and meta tenants show 0 and an empty string
+/// where §1.4 says NULL (the real value for them is not in the ground truth: a guess).
 fn tenants(cluster: &Cluster) -> Table {
     use ColumnKind::{DateTime, Int, Text, UInt};
     let mut spec = vec![

@@ -1,6 +1,7 @@
-//! Restore and resource views (docs/oceanbase-interface.md §6.1, §6.3). `CDB_OB_RESTORE_PROGRESS` / `_HISTORY` have two rows
-//! per restore: the sys initiator job (TENANT_ID 1) and the job inside the new tenant; their `DBA_` forms in
-//! sys show the sys rows. The progress view is a key/value pivot, so ids and SCNs are strings there.
+//! Restore and resource views (docs/reference/oceanbase-interface.md §6.1, §6.3).
+//! `CDB_OB_RESTORE_PROGRESS` / `_HISTORY` have two rows per restore: the sys initiator job
+//! (TENANT_ID 1) and the job inside the new tenant; their `DBA_` forms in sys show the sys rows.
+//! The progress view is a key/value pivot, so ids and SCNs are strings there.
 
 use super::{bytes_display, columns, scn_display, time};
 use crate::{

@@ -1,5 +1,5 @@
-//! obsim's backup cleanup against docs/oceanbase-interface.md §5 (policy, obsolete and manual deletes, cancel), through
-//! `mysql_async`.
+//! obsim's backup cleanup against docs/reference/oceanbase-interface.md §5 (policy, obsolete and
+//! manual deletes, cancel), through `mysql_async`.
 
 use crate::common::*;
 use mysql_async::{Conn, Row, prelude::Queryable};
@@ -281,7 +281,8 @@ async fn manual_deletes_keep_what_a_restore_needs() {
         .expect("job");
     let (kind, parameter, status) = job.expect("job");
     assert_eq!(kind, "DELETE BACKUPSET");
-    // Manual deletes are 4.4.1's, whose schema has PARAMETER as a varchar: the id as stored (docs/oceanbase-interface.md §14).
+    // Manual deletes are 4.4.1's, whose schema has PARAMETER as a varchar: the id as stored
+    // (docs/reference/oceanbase-interface.md §14).
     assert_eq!(parameter, "1", "the set id");
     assert_eq!(status, "INIT");
     step(&cluster, 2);

@@ -1,5 +1,6 @@
-//! Conformance of obsim to the interface in `docs/oceanbase-interface.md`, through a real MySQL client
-//! library (`mysql_async`, the operator's driver). Each test names the reference section it checks.
+//! Conformance of obsim to the interface in `docs/reference/oceanbase-interface.md`, through a real
+//! MySQL client library (`mysql_async`, the operator's driver). Each test names the section of
+//! docs/reference/oceanbase-interface.md it checks.
 
 use mysql_async::{Conn, OptsBuilder, Row, prelude::Queryable};
 use obsim::model::Version;

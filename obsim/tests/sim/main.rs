@@ -1,5 +1,6 @@
-//! obsim's tests, one binary (one link instead of eight): each module checks one part of the simulator
-//! against the reference or the real `desc` output, through real client libraries.
+//! obsim's tests, one binary (one link instead of eight): each module checks one part of the
+//! simulator against docs/reference/oceanbase-interface.md or the real `desc` output, through real
+//! client libraries.
 
 mod cleanup;
 mod common;

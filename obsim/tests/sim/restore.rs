@@ -1,5 +1,5 @@
-//! obsim's restore against docs/oceanbase-interface.md §6 (resource pools, RESTORE, progress and history, standby and
-//! activation, cancel), through `mysql_async`.
+//! obsim's restore against docs/reference/oceanbase-interface.md §6 (resource pools, RESTORE,
+//! progress and history, standby and activation, cancel), through `mysql_async`.
 
 use crate::common::*;
 use mysql_async::{Conn, Row, prelude::Queryable};

@@ -1,6 +1,6 @@
-//! Tenant logins (docs/oceanbase-interface.md §1.2–§1.3): `user@tenant` with the tenant's own users and passwords, the `DBA_`
-//! views of that tenant only, no `CDB_` views, statements that act on the session's tenant, and what only sys
-//! may run refused.
+//! Tenant logins (docs/reference/oceanbase-interface.md §1.2–§1.3): `user@tenant` with the tenant's
+//! own users and passwords, the `DBA_` views of that tenant only, no `CDB_` views, statements that
+//! act on the session's tenant, and what only sys may run refused.
 
 use mysql_async::{Conn, prelude::Queryable};
 use obsim::model::{UserChange, Version};

@@ -1,5 +1,5 @@
 //! `import obtenantbackuppolicy NAME --handover`: moves a tenant from ob-operator's backup policy to the
-//! imported BackupStrategy without stopping its log archiving (docs/ob-operator-import.md).
+//! imported BackupStrategy without stopping its log archiving (docs/guide/ob-operator-import.md).
 //!
 //! Deleting a live policy the ordinary way runs ob-operator's finalizer, which sends `NOARCHIVELOG`: a gap
 //! in the recoverable window. The handover never lets that finalizer run:

@@ -1,8 +1,8 @@
 //! `import obtenantbackuppolicy NAME`: ob-operator's backup policy of one tenant as the equivalent
-//! BackupStrategy (docs/ob-operator-import.md). Every field of the policy is either mapped or named in a
-//! note; nothing is dropped silently. The Secrets of object-storage destinations are read for their
-//! `appId`, `s3Region` and `addressingModel` keys only: access keys are never read into the result, printed
-//! or put in an error.
+//! BackupStrategy (docs/guide/ob-operator-import.md). Every field of the policy is either mapped or
+//! named in a note; nothing is dropped silently. The Secrets of object-storage destinations are
+//! read for their `appId`, `s3Region` and `addressingModel` keys only: access keys are never read
+//! into the result, printed or put in an error.
 
 use std::collections::BTreeMap;
 

@@ -1,6 +1,6 @@
-//! `kubectl obbackup`: the console's backup pages in the terminal (docs/plugin.md). On PATH as
-//! `kubectl-obbackup`, kubectl runs it as `kubectl obbackup …`; it reads the API with the user's kubeconfig
-//! and the operator's own API types.
+//! `kubectl obbackup`: the console's backup pages in the terminal (docs/guide/plugin.md). On PATH
+//! as `kubectl-obbackup`, kubectl runs it as `kubectl obbackup …`; it reads the API with the user's
+//! kubeconfig and the operator's own API types.
 
 mod actions;
 mod cause;

@@ -1,7 +1,8 @@
-//! Mirrors of the delete jobs OceanBase's `'default'` policy starts about hourly (docs/api.md §2.2, reference
-//! §5.1): one CleanupTask per job, named after it and carrying its id, so the console's "Cleanup Tasks"
-//! list shows them. Only jobs that started after the strategy was created are mirrored, and a job is
-//! mirrored once: the newest mirror of each tenant is never pruned, and it marks where mirroring resumes.
+//! Mirrors of the delete jobs OceanBase's `'default'` policy starts about hourly
+//! (docs/contributing/design.md §2.2, docs/reference/oceanbase-interface.md §5.1): one CleanupTask
+//! per job, named after it and carrying its id, so the console's "Cleanup Tasks" list shows them.
+//! Only jobs that started after the strategy was created are mirrored, and a job is mirrored once:
+//! the newest mirror of each tenant is never pruned, and it marks where mirroring resumes.
 
 use std::collections::BTreeMap;
 

@@ -1,10 +1,11 @@
-//! What deleting a strategy does in OceanBase (`deletionPolicy`, docs/api.md §2.2). `Retain` (the default) needs
-//! nothing: Kubernetes garbage-collects the children and OceanBase keeps archiving, its destinations, the
-//! delete policy and every backup. `StopArchiving` holds the strategy with a finalizer until, for each
-//! tenant in scope, the strategy's LogBackups are gone (so none restarts archiving), archiving is stopped
-//! (`NOARCHIVELOG`) and the `'default'` delete policy is dropped. Backup data is never deleted. While
-//! OceanBase cannot be reached the finalizer stays, a Warning event says why, and setting the policy back
-//! to `Retain` releases the strategy at once.
+//! What deleting a strategy does in OceanBase (`deletionPolicy`, docs/contributing/design.md §2.2).
+//! `Retain` (the default) needs nothing: Kubernetes garbage-collects the children and OceanBase
+//! keeps archiving, its destinations, the delete policy and every backup. `StopArchiving` holds the
+//! strategy with a finalizer until, for each tenant in scope, the strategy's LogBackups are gone
+//! (so none restarts archiving), archiving is stopped (`NOARCHIVELOG`) and the `'default'` delete
+//! policy is dropped. Backup data is never deleted. While OceanBase cannot be reached the finalizer
+//! stays, a Warning event says why, and setting the policy back to `Retain` releases the strategy
+//! at once.
 
 use crate::controller::reason::Reason;
 use std::time::Duration;

@@ -1,7 +1,8 @@
-//! Each tenant's `DATA_BACKUP_DEST` in its own directory under the strategy's data destination (`…/<tenant>`:
-//! OceanBase ties a destination to one tenant), set ahead of the first backup
-//! (docs/oceanbase-interface.md §2.1: only while no backup job of the tenant exists), and what keeps the destinations from
-//! being ready — OceanBase's refusal (unreachable, owned by another tenant…) with the reason, redacted.
+//! Each tenant's `DATA_BACKUP_DEST` in its own directory under the strategy's data destination
+//! (`…/<tenant>`: OceanBase ties a destination to one tenant), set ahead of the first backup
+//! (docs/reference/oceanbase-interface.md §2.1: only while no backup job of the tenant exists), and
+//! what keeps the destinations from being ready — OceanBase's refusal (unreachable, owned by
+//! another tenant…) with the reason, redacted.
 
 use super::super::{Context, Error, references};
 use crate::{

@@ -1,7 +1,8 @@
-//! A tenant belongs to at most one strategy (docs/api.md §2.2): of two strategies in a namespace claiming the same
-//! tenant of the same cluster, the younger is `Stalled`, names the older, and touches nothing. A strategy
-//! without a tenant list claims every tenant. Across namespaces two strategies are on the same cluster when
-//! OceanBase says so (its `cluster` and `cluster_id`), whatever their Secrets and display names.
+//! A tenant belongs to at most one strategy (docs/contributing/design.md §2.2): of two strategies
+//! in a namespace claiming the same tenant of the same cluster, the younger is `Stalled`, names the
+//! older, and touches nothing. A strategy without a tenant list claims every tenant. Across
+//! namespaces two strategies are on the same cluster when OceanBase says so (its `cluster` and
+//! `cluster_id`), whatever their Secrets and display names.
 
 use crate::controller::reason::Reason;
 use kube::ResourceExt;

@@ -1,7 +1,7 @@
-//! BackupStrategy controller (docs/api.md §2.2). It validates what only the operator can (time zone and cron
-//! expressions against real calendars, the Secrets it names), keeps one LogBackup per tenant in scope,
-//! creates the scheduled BackupTasks ([`plan`]), prunes finished ones beyond the history limits, and reports
-//! the cluster overview ([`summary`]).
+//! BackupStrategy controller (docs/contributing/design.md §2.2). It validates what only the
+//! operator can (time zone and cron expressions against real calendars, the Secrets it names),
+//! keeps one LogBackup per tenant in scope, creates the scheduled BackupTasks ([`plan`]), prunes
+//! finished ones beyond the history limits, and reports the cluster overview ([`summary`]).
 //!
 //! It also keeps each tenant's `'default'` delete policy at `retention.recoveryWindow` ([`retention`]).
 //!

@@ -1,6 +1,7 @@
-//! What a strategy should create and remove (docs/api.md §2.2): the scheduled BackupTasks owed now (one catch-up
-//! per schedule after downtime, within `startingDeadlineSeconds`), the next run times, and the finished
-//! tasks beyond the history limits. Pure, on the strategy, its children as listed and the time.
+//! What a strategy should create and remove (docs/contributing/design.md §2.2): the scheduled
+//! BackupTasks owed now (one catch-up per schedule after downtime, within
+//! `startingDeadlineSeconds`), the next run times, and the finished tasks beyond the history
+//! limits. Pure, on the strategy, its children as listed and the time.
 
 use jiff::{SignedDuration, Timestamp};
 

@@ -1,5 +1,6 @@
-//! Each tenant's `'default'` delete policy at the strategy's `retention.recoveryWindow` (docs/oceanbase-interface.md §5.1):
-//! added when missing, dropped and added again when the window differs (OceanBase has no ALTER for it).
+//! Each tenant's `'default'` delete policy at the strategy's `retention.recoveryWindow`
+//! (docs/reference/oceanbase-interface.md §5.1): added when missing, dropped and added again when
+//! the window differs (OceanBase has no ALTER for it).
 
 use super::super::Context;
 use crate::{

@@ -1,6 +1,7 @@
-//! A strategy's status — the console's cluster overview (docs/api.md §2.2) — as a pure function of the plan, the
-//! cluster's observation and the time. Log checkpoints move every second; they are refreshed here only
-//! when a tenant's moved a grain (5 minutes), so a settled strategy writes nothing.
+//! A strategy's status — the console's cluster overview (docs/contributing/design.md §2.2) — as a
+//! pure function of the plan, the cluster's observation and the time. Log checkpoints move every
+//! second; they are refreshed here only when a tenant's moved a grain (5 minutes), so a settled
+//! strategy writes nothing.
 
 use crate::controller::reason::Reason;
 use jiff::Timestamp;

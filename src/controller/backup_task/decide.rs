@@ -1,5 +1,6 @@
-//! What a BackupTask should look like and do next, as a pure function of its spec, its status, the last
-//! observation of its cluster and the time (docs/api.md §2.3, docs/oceanbase-interface.md §4 and §10).
+//! What a BackupTask should look like and do next, as a pure function of its spec, its status, the
+//! last observation of its cluster and the time (docs/contributing/design.md §2.3,
+//! docs/reference/oceanbase-interface.md §4 and §10).
 //!
 //! Exactly once: the job is submitted with `DESCRIPTION` = the task's UID, and the intent (`submittedAt`)
 //! is written before the statement is sent. A task whose intent is recorded but whose job OceanBase does not
@@ -460,8 +461,8 @@ pub fn stalled(
     }
 }
 
-/// The console phase of a job STATUS (docs/oceanbase-interface.md §10): every unfinished status, phase strings included, is
-/// In Progress.
+/// The console phase of a job STATUS (docs/reference/oceanbase-interface.md §10): every unfinished
+/// status, phase strings included, is In Progress.
 pub fn phase_of(status: &JobStatus) -> BackupTaskPhase {
     match status {
         JobStatus::Completed => BackupTaskPhase::Completed,

@@ -1,7 +1,7 @@
-//! BackupTask controller: one data backup (docs/api.md §2.3), driven by [`task::drive`]. The decisions are pure
-//! ([`decide`]); this file says what a task refers to (the strategy or its own cluster and destination) and
-//! which statements each step sends — `DATA_BACKUP_DEST`, `BACKUP … DESCRIPTION = uid` (after the intent),
-//! or `CANCEL BACKUP`.
+//! BackupTask controller: one data backup (docs/contributing/design.md §2.3), driven by
+//! [`task::drive`]. The decisions are pure ([`decide`]); this file says what a task refers to (the
+//! strategy or its own cluster and destination) and which statements each step sends —
+//! `DATA_BACKUP_DEST`, `BACKUP … DESCRIPTION = uid` (after the intent), or `CANCEL BACKUP`.
 
 pub mod decide;
 pub mod logical;

@@ -1,5 +1,6 @@
-//! What a CleanupTask should look like and do next, as a pure function of its spec, its status, the last
-//! observation of its cluster and the time (docs/api.md §2.5, docs/oceanbase-interface.md §5 and §10).
+//! What a CleanupTask should look like and do next, as a pure function of its spec, its status, the
+//! last observation of its cluster and the time (docs/contributing/design.md §2.5,
+//! docs/reference/oceanbase-interface.md §5 and §10).
 //!
 //! A mirror (`spec.jobId` set by the strategy) only follows OceanBase's job. A requested cleanup records its
 //! intent (`submittedAt`) before sending `DELETE …`, then finds its job: the delete statements take no
@@ -29,7 +30,7 @@ use crate::{
     oceanbase::{CleanJobRow, JobStatus, ObError, Snapshot, codes, sql::DeleteTarget},
 };
 
-/// Manual deletes exist from this version on (docs/oceanbase-interface.md §5.2).
+/// Manual deletes exist from this version on (docs/reference/oceanbase-interface.md §5.2).
 pub const MANUAL_CLEAN_VERSION: [u32; 4] = [4, 4, 1, 0];
 
 /// What the reconcile must do after writing the status.
@@ -255,7 +256,7 @@ fn find_submitted<'a>(
     })
 }
 
-/// The console phase of a delete job STATUS (docs/oceanbase-interface.md §10).
+/// The console phase of a delete job STATUS (docs/reference/oceanbase-interface.md §10).
 pub fn phase_of(status: &JobStatus) -> CleanupTaskPhase {
     match status {
         JobStatus::Init => CleanupTaskPhase::Pending,
@@ -423,7 +424,7 @@ pub fn after_submit(
             if failure.code == Some(i64::from(codes::NOT_SUPPORTED)) {
                 failure
                     .message
-                    .push_str(" (docs/oceanbase-interface.md §5.2: manual deletes need OceanBase 4.4.1 or later)");
+                    .push_str(" (docs/reference/oceanbase-interface.md §5.2: manual deletes need OceanBase 4.4.1 or later)");
             }
             return failed(cleanup, status, failure, None, now).status;
         }

@@ -1,7 +1,7 @@
-//! CleanupTask controller (docs/api.md §2.5), driven by [`task::drive`]. Decisions are pure ([`decide`]); this file
-//! says what a cleanup refers to and which statements each step sends: `DELETE …` (after the intent) or
-//! `CANCEL DELETE BACKUP`. The strategy creates mirrors of the delete jobs OceanBase's policy starts; those
-//! only follow their job.
+//! CleanupTask controller (docs/contributing/design.md §2.5), driven by [`task::drive`]. Decisions
+//! are pure ([`decide`]); this file says what a cleanup refers to and which statements each step
+//! sends: `DELETE …` (after the intent) or `CANCEL DELETE BACKUP`. The strategy creates mirrors of
+//! the delete jobs OceanBase's policy starts; those only follow their job.
 
 pub mod decide;
 

@@ -1,5 +1,6 @@
-//! What a LogBackup should look like and do next, as a pure function of its spec, its status, the last
-//! observation of its cluster and the time (docs/api.md §2.4, docs/oceanbase-interface.md §2.2, §3 and §10).
+//! What a LogBackup should look like and do next, as a pure function of its spec, its status, the
+//! last observation of its cluster and the time (docs/contributing/design.md §2.4,
+//! docs/reference/oceanbase-interface.md §2.2, §3 and §10).
 
 use crate::controller::reason::Reason;
 use std::time::Duration;
@@ -377,7 +378,7 @@ pub fn binding_of(binding: ArchiveBinding) -> Binding {
     }
 }
 
-/// The console phase of a round STATUS (docs/oceanbase-interface.md §10).
+/// The console phase of a round STATUS (docs/reference/oceanbase-interface.md §10).
 pub fn phase_of(status: &RoundStatus) -> LogBackupPhase {
     match status {
         RoundStatus::Doing => LogBackupPhase::InProgress,

@@ -1,7 +1,8 @@
-//! LogBackup controller: continuous log archiving of one tenant (docs/api.md §2.4), driven by [`task::drive`].
-//! Decisions are pure ([`decide`]); this file says what an archive refers to and which statement each step
-//! sends (`LOG_ARCHIVE_DEST`, `LOG_ARCHIVE_DEST_STATE`, `ARCHIVELOG` / `NOARCHIVELOG`). Every one of them may
-//! be sent again: only a refusal holds one back.
+//! LogBackup controller: continuous log archiving of one tenant (docs/contributing/design.md §2.4),
+//! driven by [`task::drive`]. Decisions are pure ([`decide`]); this file says what an archive
+//! refers to and which statement each step sends (`LOG_ARCHIVE_DEST`, `LOG_ARCHIVE_DEST_STATE`,
+//! `ARCHIVELOG` / `NOARCHIVELOG`). Every one of them may be sent again: only a refusal holds one
+//! back.
 
 pub mod decide;
 mod second;

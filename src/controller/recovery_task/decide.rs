@@ -1,6 +1,6 @@
-//! What a RecoveryTask should look like and do next, as a pure function of its spec, its status, the check
-//! of its recovery point, the last observation of the target cluster and the time (docs/api.md §2.6, docs/oceanbase-interface.md §6
-//! and §10).
+//! What a RecoveryTask should look like and do next, as a pure function of its spec, its status,
+//! the check of its recovery point, the last observation of the target cluster and the time
+//! (docs/contributing/design.md §2.6, docs/reference/oceanbase-interface.md §6 and §10).
 //!
 //! Exactly once: each attempt's RESTORE carries `DESCRIPTION = '<uid>-<retry>'`, the intent is recorded
 //! before the statement is sent, and the job is found by that description (progress, then history). A

@@ -1,8 +1,9 @@
-//! RecoveryTask controller (docs/api.md §2.6): restores a tenant into a target cluster, driven by [`task::drive`].
-//! Decisions are pure ([`decide`], [`point`]); this file says what a restore refers to (the source
-//! strategy's windows or its own destinations, the target cluster) and which statements each step sends:
-//! the resource unit and pool with `SET DECRYPTION` and `RESTORE … DESCRIPTION` on one session (after the
-//! intent), `CANCEL RESTORE`, `ACTIVATE STANDBY`, or dropping the pool and unit it created.
+//! RecoveryTask controller (docs/contributing/design.md §2.6): restores a tenant into a target
+//! cluster, driven by [`task::drive`]. Decisions are pure ([`decide`], [`point`]); this file says
+//! what a restore refers to (the source strategy's windows or its own destinations, the target
+//! cluster) and which statements each step sends: the resource unit and pool with `SET DECRYPTION`
+//! and `RESTORE … DESCRIPTION` on one session (after the intent), `CANCEL RESTORE`, `ACTIVATE
+//! STANDBY`, or dropping the pool and unit it created.
 
 pub mod decide;
 pub mod follow;

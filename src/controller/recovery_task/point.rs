@@ -1,6 +1,7 @@
-//! Whether a recovery point can be restored, from the source strategy's recoverable windows (docs/oceanbase-interface.md §8,
-//! docs/api.md §2.6): inside a window, before or between windows (refused: no restore can reach it), after the
-//! newest window's end (wait for archiving), or unverifiable (no strategy to ask).
+//! Whether a recovery point can be restored, from the source strategy's recoverable windows
+//! (docs/reference/oceanbase-interface.md §8, docs/contributing/design.md §2.6): inside a window,
+//! before or between windows (refused: no restore can reach it), after the newest window's end
+//! (wait for archiving), or unverifiable (no strategy to ask).
 
 use jiff::Timestamp;
 
