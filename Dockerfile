@@ -12,9 +12,9 @@ RUN apt-get update \
 WORKDIR /src
 COPY . .
 ARG SOURCE_DATE_EPOCH=0
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl \
+RUN cargo build --profile image --locked --target x86_64-unknown-linux-musl \
         --bin ob-backup-operator --bin kubectl-obbackup \
-    && scripts/image-rootfs.sh target/x86_64-unknown-linux-musl/release /rootfs
+    && scripts/image-rootfs.sh target/x86_64-unknown-linux-musl/image /rootfs
 
 FROM scratch
 ARG VERSION=0.1.0

@@ -4,7 +4,7 @@
 # scripts/image-rootfs.sh makes (the Dockerfile's last stage lays down the same one), then writes the image's
 # software bill of materials. Prints the image's size and, on its last line, its name.
 #   scripts/image.sh [name]      (default localhost/ob-backup-operator:<the crate's version>)
-# Leaves in target/image/ (OBBACKUP_IMAGE_WORK): context/rootfs (the layer, which tests/e2e/image.rs builds
+# Leaves in target/image-build/ (OBBACKUP_IMAGE_WORK): context/rootfs (the layer, which tests/e2e/image.rs builds
 # the Dockerfile from) and sbom.cdx.json (CycloneDX: every crate in the binaries, from Cargo.lock, and the
 # Debian packages the layer carries).
 set -euo pipefail
@@ -13,11 +13,11 @@ cd "$(dirname "$0")/.."
 target=$(tools/image/install.sh | tail -n 1)
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 name=${1:-localhost/ob-backup-operator:$version}
-work=${OBBACKUP_IMAGE_WORK:-target/image}
+work=${OBBACKUP_IMAGE_WORK:-target/image-build}
 revision=$(git rev-parse HEAD 2>/dev/null || echo unknown)
 
-cargo build --locked --release --target "$target" --bin ob-backup-operator --bin kubectl-obbackup
-bins=target/$target/release
+cargo build --locked --profile image --target "$target" --bin ob-backup-operator --bin kubectl-obbackup
+bins=target/$target/image
 for bin in ob-backup-operator kubectl-obbackup; do
   if readelf -l "$bins/$bin" | grep -q 'Requesting program interpreter'; then
     echo "[image] $bins/$bin is not static" >&2

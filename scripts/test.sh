@@ -25,12 +25,9 @@ export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBAC
 # say so and skip (docs/guide/ob-operator.md).
 OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_OB_OPERATOR_CRDS=
 export OBBACKUP_OB_OPERATOR_CRDS
-# The documentation site (mkdocs.yml), built strictly before the long runs: a broken link, anchor or included
-# file fails the suite here (tools/mkdocs pins MkDocs and its theme).
-mkdocs_venv=$(tools/mkdocs/build.sh | tail -n 1)
-site=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-site.XXXXXX")
-NO_MKDOCS_2_WARNING=1 "$mkdocs_venv/bin/mkdocs" build --strict --quiet --site-dir "$site"
-rm -rf "$site"
+# The documentation site, built strictly before the long runs (scripts/docs.sh): a broken link, anchor or
+# included file fails the suite here.
+scripts/docs.sh
 cargo build --locked --bins --features failpoints
 resources "binaries built"
 # The image users deploy, built as a release would build it (scripts/image.sh: buildah, no daemon); the tests in

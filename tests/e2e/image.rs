@@ -89,6 +89,12 @@ async fn the_image_runs_as_the_chart_runs_it_and_backs_up() {
         container.prepared,
         "the operator wrote to its filesystem (beyond the mount points podman made)"
     );
+    // Nor did it try and fail: the root filesystem is read-only, so a write would have been refused.
+    let log = container.log();
+    assert!(
+        !log.contains("Read-only file system") && !log.contains("os error 30"),
+        "the operator tried to write to its filesystem:\n{log}"
+    );
     // SIGTERM to the container's first process (the operator itself): a clean exit that hands back the lease.
     podman_ok(&["stop", "--time", "30", &container.name]);
     assert_eq!(container.exit_code(), Some(0), "{}", container.log());
@@ -165,7 +171,7 @@ async fn lease_holder(plane: &ControlPlane, name: &str) -> Option<String> {
         .filter(|h| !h.is_empty())
 }
 
-/// The Dockerfile's last stage, built from the layer `scripts/image.sh` packed (`target/image/context`, in
+/// The Dockerfile's last stage, built from the layer `scripts/image.sh` packed (`target/image-build/context`, in
 /// place of the build stage), gives the same files — paths, types, modes, owners, contents, link targets —
 /// and the same configuration as the image the script built.
 #[test]
@@ -176,7 +182,7 @@ fn the_dockerfile_and_the_script_build_the_same_image() {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let context = std::env::var_os("OBBACKUP_IMAGE_WORK")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join("target/image"))
+        .unwrap_or_else(|| repo.join("target/image-build"))
         .join("context");
     let labels = config(&image)["Labels"].clone();
     let label = |key: &str| {
