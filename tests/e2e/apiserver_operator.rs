@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use crate::support::{
     catalog::{repo_root, yaml_documents, yaml_files},
-    cluster::{ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually},
+    cluster::{
+        ControlPlane, OperatorProcess, api_for, apply, delete_namespace, eventually, leader_of,
+    },
     proxy::CuttableProxy,
 };
-use k8s_openapi::api::coordination::v1::Lease;
 use kube::{
     Api, Client,
     api::{DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PropagationPolicy},
@@ -54,17 +55,6 @@ fn settled_phase(object: &DynamicObject) -> Option<String> {
     let status = object.data.get("status")?;
     (status["observedGeneration"].as_i64() == object.metadata.generation).then_some(())?;
     status["phase"].as_str().map(str::to_string)
-}
-
-async fn leader_of(client: &Client, namespace: &str, lease: &str) -> Option<String> {
-    let api: Api<Lease> = Api::namespaced(client.clone(), namespace);
-    api.get_opt(lease)
-        .await
-        .ok()
-        .flatten()?
-        .spec?
-        .holder_identity
-        .filter(|h| !h.is_empty())
 }
 
 fn sum_metric(operator: &OperatorProcess, name: &str) -> f64 {

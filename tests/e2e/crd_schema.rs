@@ -189,22 +189,27 @@ fn every_example_is_accepted_and_deserializes() {
             let Some(schema) = schemas.get(object["kind"].as_str().unwrap_or_default()) else {
                 continue; // Secrets and other built-in kinds that the examples need.
             };
-            let name = path.display().to_string();
-            assert_eq!(
-                cel_messages(schema, &object, None),
-                Vec::<String>::new(),
-                "{name}"
-            );
-            assert_eq!(
-                openapi_errors(schema, &object),
-                Vec::<String>::new(),
-                "{name}"
-            );
-            deserializes_into_its_type(&object, &name);
+            accepted(schema, &object, &path.display().to_string());
             kinds.insert(object["kind"].as_str().unwrap_or_default().to_string());
         }
     }
     assert_eq!(kinds.len(), 5, "examples cover every kind: {kinds:?}");
+}
+
+/// `object` passes its kind's CEL rules and OpenAPI schema and deserializes into its type; `name`
+/// says where it came from.
+fn accepted(schema: &Value, object: &Value, name: &str) {
+    assert_eq!(
+        cel_messages(schema, object, None),
+        Vec::<String>::new(),
+        "{name}"
+    );
+    assert_eq!(
+        openapi_errors(schema, object),
+        Vec::<String>::new(),
+        "{name}"
+    );
+    deserializes_into_its_type(object, name);
 }
 
 /// Every whole manifest of this project's kinds written into a page of `docs/` (a ```yaml block
@@ -228,17 +233,7 @@ fn every_manifest_in_the_docs_is_accepted_and_deserializes() {
                 let Some(schema) = schemas.get(object["kind"].as_str().unwrap_or_default()) else {
                     continue; // a Secret or another built-in kind beside it
                 };
-                assert_eq!(
-                    cel_messages(schema, &object, None),
-                    Vec::<String>::new(),
-                    "{name}"
-                );
-                assert_eq!(
-                    openapi_errors(schema, &object),
-                    Vec::<String>::new(),
-                    "{name}"
-                );
-                deserializes_into_its_type(&object, &name);
+                accepted(schema, &object, &name);
                 checked += 1;
             }
         }

@@ -11,12 +11,10 @@ use std::{
 };
 
 use jiff::{Timestamp, ToSpan, civil::Time};
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::Api;
 use serde_json::{Value, json};
 
 use crate::support::{
-    cluster::{ControlPlane, delete_namespace, eventually, free_port},
+    cluster::{ControlPlane, delete_namespace, eventually, free_port, leader_of},
     image::{Container, chart_deployment, podman, podman_ok},
     simulator::{self, connection_secret},
     tools,
@@ -67,8 +65,11 @@ async fn the_image_runs_as_the_chart_runs_it_and_backs_up() {
     })
     .await;
     eventually("the container to take the lease", WAIT, || async {
-        (lease_holder(&plane, &namespace).await.as_deref() == Some(container.pod_name.as_str()))
-            .then_some(())
+        (leader_of(&admin, plane.operator_namespace(), &namespace)
+            .await
+            .as_deref()
+            == Some(container.pod_name.as_str()))
+        .then_some(())
     })
     .await;
     nothing_runs_as_root(&container);
@@ -158,17 +159,6 @@ fn nothing_runs_as_root(container: &Container) {
         );
         assert_eq!(field("NoNewPrivs:"), ["1"], "process {pid}'s no_new_privs");
     }
-}
-
-async fn lease_holder(plane: &ControlPlane, name: &str) -> Option<String> {
-    let api: Api<Lease> = Api::namespaced(plane.admin().await, plane.operator_namespace());
-    api.get_opt(name)
-        .await
-        .ok()
-        .flatten()?
-        .spec?
-        .holder_identity
-        .filter(|h| !h.is_empty())
 }
 
 /// The Dockerfile's last stage, built from the layer `scripts/image.sh` packed (`target/image-build/context`, in

@@ -5,18 +5,10 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../python-tool.sh"
 material=$(grep -i '^mkdocs-material==' "$here/requirements.txt" | cut -d= -f3)
 pins=$(sha256sum "$here/requirements.txt" | cut -c1-12)
 cache=${OBBACKUP_CACHE:-$HOME/.cache/ob-backup-operator}
 venv="$cache/mkdocs/$material-$pins"
-if [ -f "$venv/.installed" ]; then
-  printf '[build-mkdocs] mkdocs-material %s: cached\n' "$material" >&2
-else
-  printf '[build-mkdocs] mkdocs-material %s: installing from PyPI\n' "$material" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  # Written last: an install cut short is done again on the next run.
-  touch "$venv/.installed"
-fi
+python_tool_install mkdocs "$here" "$venv"
 echo "$venv"

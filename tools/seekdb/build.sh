@@ -6,19 +6,13 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here/../python-tool.sh"
 pin=$(grep -v '^#' "$here/requirements.txt" | tr -d ' \n')
 cache=${OBBACKUP_CACHE:-$HOME/.cache/ob-backup-operator}
 venv="$cache/seekdb/${pin#*==}"
-if [ -x "$venv/seekdb" ] && [ -x "$venv/bin/seekdb-dump" ]; then
-  printf '[build-seekdb] %s: cached\n' "$pin" >&2
-else
-  printf '[build-seekdb] %s: installing from PyPI\n' "$pin" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  server=$("$venv/bin/python" -c 'import os, pylibseekdb; print(os.path.join(os.path.dirname(pylibseekdb.__file__), "seekdb"))')
-  chmod +x "$server"
-  # The server finds its libaio beside itself (RUNPATH $ORIGIN); the link keeps that true.
-  ln -sf "$server" "$venv/seekdb"
-fi
+python_tool_install seekdb "$here" "$venv"
+server=$("$venv/bin/python" -c 'import os, pylibseekdb; print(os.path.join(os.path.dirname(pylibseekdb.__file__), "seekdb"))')
+chmod +x "$server"
+# The server finds its libaio beside itself (RUNPATH $ORIGIN); the link keeps that true.
+ln -sf "$server" "$venv/seekdb"
 echo "$venv"

@@ -323,6 +323,19 @@ pub async fn delete_namespace(client: &Client, name: &str) {
     let _ = api.delete(name, &DeleteParams::default()).await;
 }
 
+/// Who holds the Lease `lease` in `namespace`; `None` while nobody does (or it does not exist).
+pub async fn leader_of(client: &Client, namespace: &str, lease: &str) -> Option<String> {
+    let api: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(client.clone(), namespace);
+    api.get_opt(lease)
+        .await
+        .ok()
+        .flatten()?
+        .spec?
+        .holder_identity
+        .filter(|h| !h.is_empty())
+}
+
 /// Polls `check` every 200 ms until it returns `Some`, failing the test with `what` after `timeout`.
 pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
 where
