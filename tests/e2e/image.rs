@@ -100,7 +100,7 @@ async fn the_image_runs_as_the_chart_runs_it_and_backs_up() {
     podman_ok(&["stop", "--time", "30", &container.name]);
     assert_eq!(container.exit_code(), Some(0), "{}", container.log());
     eventually("the lease to be released", WAIT, || async {
-        lease_holder(&plane, &namespace)
+        leader_of(&admin, plane.operator_namespace(), &namespace)
             .await
             .is_none()
             .then_some(())
