@@ -218,3 +218,10 @@ pub enum BackupTaskPhase {
     /// Canceled through `cancel`.
     Canceled,
 }
+
+impl BackupTaskPhase {
+    /// Whether the phase never changes again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Canceled)
+    }
+}

@@ -179,3 +179,10 @@ pub enum CleanupTaskPhase {
     /// Canceled through `cancel` (or by someone else in OceanBase).
     Canceled,
 }
+
+impl CleanupTaskPhase {
+    /// Whether the phase never changes again.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Canceled)
+    }
+}

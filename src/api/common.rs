@@ -282,6 +282,13 @@ pub enum SecondCopyPhase {
     Canceled,
 }
 
+impl SecondCopyPhase {
+    /// Whether the copy has ended.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Canceled)
+    }
+}
+
 /// Where a task came from: the console's "Backup Task Source".
 #[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
 pub enum TaskSource {

@@ -345,3 +345,10 @@ pub enum RecoveryTaskPhase {
     /// Canceled through `cancel`.
     Canceled,
 }
+
+impl RecoveryTaskPhase {
+    /// Whether the phase never changes again (a Failed task changes when `retry` is increased).
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Self::Completed | Self::Failed | Self::Canceled)
+    }
+}

@@ -14,7 +14,7 @@ use super::{
     backup_strategy::exclusive::{claims, conflict, same_cluster},
     error::Problem,
 };
-use crate::api::{BackupStrategy, BackupTask, LogBackup, common::ClusterConnection};
+use crate::api::{BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, common::ClusterConnection};
 
 /// The strategy in charge of `tenant` of `cluster`: the oldest one claiming it that is not itself refused
 /// (a strategy refused for any tenant touches none).
@@ -212,7 +212,7 @@ fn older_ad_hoc_elsewhere<'a>(
             !t.status
                 .as_ref()
                 .and_then(|s| s.phase)
-                .is_some_and(super::backup_task::decide::is_terminal)
+                .is_some_and(BackupTaskPhase::is_terminal)
         })
         .min_by_key(|t| age_key(*t))
 }

@@ -12,11 +12,10 @@ use ob_backup_operator::api::{
     BackupStrategy, BackupTask, BackupTaskSpec, CleanupTask, RecoveryTask,
     backup_strategy::BackupMethod,
     backup_task::{BackupMode, BackupTaskPhase},
+    cleanup_task::CleanupTaskPhase,
     common::StrategyReference,
 };
 use serde_json::json;
-
-use ob_backup_operator::controller::backup_task::decide::is_terminal;
 
 use crate::render::{Clock, Reply};
 
@@ -251,7 +250,7 @@ pub async fn wait(
             let Some(status) = task.status.as_ref().filter(|_| left.contains(&name)) else {
                 continue;
             };
-            if !status.phase.is_some_and(is_terminal) {
+            if !status.phase.is_some_and(BackupTaskPhase::is_terminal) {
                 continue;
             }
             let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
@@ -316,13 +315,12 @@ impl Cancelable {
 
     pub fn backup(task: &BackupTask) -> Result<Self, String> {
         let phase = task.status.as_ref().and_then(|s| s.phase);
-        Self::ended_as(task, phase, is_terminal, task.spec.cancel)
+        Self::ended_as(task, phase, BackupTaskPhase::is_terminal, task.spec.cancel)
     }
 
     pub fn cleanup(task: &CleanupTask) -> Result<Self, String> {
-        use ob_backup_operator::controller::cleanup_task::decide::is_terminal;
         let phase = task.status.as_ref().and_then(|s| s.phase);
-        Self::ended_as(task, phase, is_terminal, task.spec.cancel)
+        Self::ended_as(task, phase, CleanupTaskPhase::is_terminal, task.spec.cancel)
     }
 
     /// A task whose phase `terminal` tells ended or not.
@@ -367,15 +365,13 @@ impl Cancelable {
 /// Whether a RecoveryTask has ended for good, by the operator's rule: a Failed one with a retry asked for and
 /// not yet taken up has not (its next attempt is coming, and can be canceled).
 pub fn recovery_ended(task: &RecoveryTask) -> bool {
-    use ob_backup_operator::{
-        api::recovery_task::RecoveryTaskPhase, controller::recovery_task::decide::is_terminal,
-    };
+    use ob_backup_operator::api::recovery_task::RecoveryTaskPhase;
     let Some(status) = &task.status else {
         return false;
     };
     let retrying = status.phase == Some(RecoveryTaskPhase::Failed)
         && status.observed_retry.unwrap_or(0) < task.spec.retry;
-    status.phase.is_some_and(is_terminal) && !retrying
+    status.phase.is_some_and(RecoveryTaskPhase::is_terminal) && !retrying
 }
 
 /// The BackupTask, CleanupTask or RecoveryTask `name` (a read that fails — forbidden, unreachable — is an

@@ -11,7 +11,10 @@ use serde_json::json;
 
 use super::plan::{Child, NewTask, SCHEDULED_AT, STRATEGY_LABEL};
 use crate::{
-    api::{BackupStrategy, BackupTask, LogBackup, log_backup::DesiredArchiveState},
+    api::{
+        BackupStrategy, BackupTask, BackupTaskPhase, CleanupTaskPhase, LogBackup,
+        log_backup::DesiredArchiveState,
+    },
     controller::{Context, Error, FIELD_MANAGER},
 };
 
@@ -235,12 +238,12 @@ pub async fn wake_dependents(
     .await?;
     wake_where(ctx, namespace, |t: &BackupTask| {
         let phase = t.status.as_ref().and_then(|s| s.phase);
-        through(&t.spec.strategy_ref) && !phase.is_some_and(backup_task::decide::is_terminal)
+        through(&t.spec.strategy_ref) && !phase.is_some_and(BackupTaskPhase::is_terminal)
     })
     .await?;
     wake_where(ctx, namespace, |c: &CleanupTask| {
         let phase = c.status.as_ref().and_then(|s| s.phase);
-        through(&c.spec.strategy_ref) && !phase.is_some_and(cleanup_task::decide::is_terminal)
+        through(&c.spec.strategy_ref) && !phase.is_some_and(CleanupTaskPhase::is_terminal)
     })
     .await
 }

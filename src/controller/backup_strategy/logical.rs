@@ -28,7 +28,7 @@ use super::{
 };
 use crate::{
     api::{
-        BackupStrategy, BackupStrategyStatus, BackupTask, StrategyPhase,
+        BackupStrategy, BackupStrategyStatus, BackupTask, BackupTaskPhase, StrategyPhase,
         backup_strategy::{BackupMethod, TenantBackupStatus},
     },
     controller::{
@@ -70,7 +70,7 @@ pub async fn reconcile(
     let writing = |t: &BackupTask| {
         let phase = t.status.as_ref().and_then(|s| s.phase);
         t.spec.method == BackupMethod::Logical
-            && !phase.is_some_and(crate::controller::backup_task::decide::is_terminal)
+            && !phase.is_some_and(BackupTaskPhase::is_terminal)
     };
     let written: Vec<String> = ctx
         .catalog

@@ -299,7 +299,7 @@ fn follow_job(
         );
     let failure = (phase == BackupTaskPhase::Failed)
         .then(|| job_failure("job", job.job_id, job.result, &job.comment));
-    let running = !is_terminal(phase);
+    let running = !phase.is_terminal();
     let mut extra = vec![reachable];
     let mut recheck = None;
     if running {
@@ -472,13 +472,6 @@ pub fn phase_of(status: &JobStatus) -> BackupTaskPhase {
     }
 }
 
-/// Whether a phase never changes again.
-pub fn is_terminal(phase: BackupTaskPhase) -> bool {
-    matches!(
-        phase,
-        BackupTaskPhase::Completed | BackupTaskPhase::Failed | BackupTaskPhase::Canceled
-    )
-}
 
 /// The status after the `BACKUP` statement: submitted, refused for a reason that passes (stays Pending),
 /// refused for good (Failed), or unknown (the cluster did not answer: the intent stays, the lookup by

@@ -36,7 +36,7 @@ use crate::{
 pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Action, Error> {
     let generation = task.metadata.generation;
     let previous = task.status.clone().unwrap_or_default();
-    if previous.phase.is_some_and(decide::is_terminal) {
+    if previous.phase.is_some_and(BackupTaskPhase::is_terminal) {
         // Ended: nothing runs again — a cancel set afterwards must not delete a finished dump. The status
         // only records that it saw the change.
         if task.status.as_ref().map(StatusView::observed_generation) != Some(generation) {
@@ -114,7 +114,7 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
     };
     let (desired, wait) = status_of(&task, base, &state, now());
     status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-    if desired.phase.is_some_and(decide::is_terminal) {
+    if desired.phase.is_some_and(BackupTaskPhase::is_terminal) {
         // Its end is in the status now.
         ctx.dumps.forget(&key);
     }

@@ -13,12 +13,8 @@ use crate::{
 
 /// Whether the second copy has ended (or was never wanted).
 pub fn settled(copy: Option<&SecondCopy>) -> bool {
-    copy.and_then(|c| c.phase).is_none_or(|p| {
-        matches!(
-            p,
-            SecondCopyPhase::Completed | SecondCopyPhase::Failed | SecondCopyPhase::Canceled
-        )
-    })
+    copy.and_then(|c| c.phase)
+        .is_none_or(SecondCopyPhase::is_terminal)
 }
 
 /// The second copy stopped by `cancel: true` at `now`.

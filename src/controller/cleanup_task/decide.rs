@@ -306,13 +306,6 @@ pub fn stalled(
     }
 }
 
-/// Whether a phase never changes again.
-pub fn is_terminal(phase: CleanupTaskPhase) -> bool {
-    matches!(
-        phase,
-        CleanupTaskPhase::Completed | CleanupTaskPhase::Failed | CleanupTaskPhase::Canceled
-    )
-}
 
 /// The status of a cleanup whose job OceanBase lists.
 fn follow_job(
@@ -349,7 +342,7 @@ fn follow_job(
             message: format!("delete job {} is {}", job.job_id, job.status),
         },
     };
-    let running = !is_terminal(phase);
+    let running = !phase.is_terminal();
     let status = CleanupTaskStatus {
         phase: Some(phase),
         job_id: Some(job.job_id),

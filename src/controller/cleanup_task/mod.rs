@@ -19,7 +19,7 @@ use super::{
     task::{self, Batch, Effect, Prepared, References, Task},
 };
 use crate::{
-    api::{CleanupTask, CleanupTaskStatus, common::ClusterConnection},
+    api::{CleanupTask, CleanupTaskPhase, CleanupTaskStatus, common::ClusterConnection},
     observer::Observation,
     oceanbase::{ObError, sql},
     timing::Clock,
@@ -47,7 +47,7 @@ impl Task for CleanupTask {
         self.status
             .as_ref()
             .and_then(|s| s.phase)
-            .is_some_and(decide::is_terminal)
+            .is_some_and(CleanupTaskPhase::is_terminal)
     }
 
     async fn dereference(

@@ -80,13 +80,6 @@ pub fn description(task: &RecoveryTask) -> String {
     )
 }
 
-/// Whether a phase never changes again (a Failed task changes when `retry` is increased).
-pub fn is_terminal(phase: RecoveryTaskPhase) -> bool {
-    matches!(
-        phase,
-        RecoveryTaskPhase::Completed | RecoveryTaskPhase::Failed | RecoveryTaskPhase::Canceled
-    )
-}
 
 /// Decides the task's status and next step.
 pub fn decide(inputs: &Inputs<'_>) -> Decision {
@@ -122,7 +115,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             overview: Vec::new(),
         })
     };
-    if let Some(phase) = previous.phase.filter(|p| is_terminal(*p)) {
+    if let Some(phase) = previous.phase.filter(|p| p.is_terminal()) {
         let release = phase != RecoveryTaskPhase::Completed && previous.resource_pool.is_some();
         return Decision::new(base, if release { Step::Release } else { Step::Wait }, None);
     }

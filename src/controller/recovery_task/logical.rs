@@ -49,7 +49,7 @@ pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Act
     let spec = &task.spec;
     let previous = task.status.clone().unwrap_or_default();
     let same_attempt = previous.observed_retry == Some(spec.retry);
-    if previous.phase.is_some_and(decide::is_terminal) && same_attempt {
+    if previous.phase.is_some_and(RecoveryTaskPhase::is_terminal) && same_attempt {
         // Ended, and no retry asked for: nothing runs again — a cancel set afterwards must not load again
         // over what was loaded. The status only records that it saw the change.
         if task.status.as_ref().map(StatusView::observed_generation)
@@ -141,7 +141,7 @@ pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Act
     };
     let (desired, wait) = status_of(&task, base, &state, now());
     status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-    if desired.phase.is_some_and(decide::is_terminal) {
+    if desired.phase.is_some_and(RecoveryTaskPhase::is_terminal) {
         ctx.dumps.forget(&key);
     }
     Ok(wait.map_or_else(Action::await_change, Action::requeue))
@@ -193,7 +193,7 @@ async fn locate(
     };
     let phase = dump.status.as_ref().and_then(|s| s.phase);
     if dump.spec.method == BackupMethod::Logical
-        && !phase.is_some_and(crate::controller::backup_task::decide::is_terminal)
+        && !phase.is_some_and(BackupTaskPhase::is_terminal)
     {
         let phase = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
         return Ok(Located::Waiting(format!(
