@@ -80,7 +80,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             overview: Vec::new(),
         })
     };
-    if previous.phase.is_some_and(is_terminal) {
+    if previous.phase.is_some_and(BackupTaskPhase::is_terminal) {
         return Decision::new(
             BackupTaskStatus {
                 observed_generation: task.metadata.generation,

@@ -94,7 +94,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             overview: Vec::new(),
         })
     };
-    if previous.phase.is_some_and(is_terminal) {
+    if previous.phase.is_some_and(CleanupTaskPhase::is_terminal) {
         return Decision::new(
             CleanupTaskStatus {
                 observed_generation: cleanup.metadata.generation,
