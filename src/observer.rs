@@ -26,7 +26,9 @@ use clean_history::CleanHistory;
 use crate::{
     api::common::ClusterSource,
     metrics::{ClusterLabels, Metrics},
-    oceanbase::{Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest},
+    oceanbase::{
+        Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest, scn_time,
+    },
 };
 
 /// How often to poll while something watched is active, and while everything is idle.
@@ -615,11 +617,6 @@ impl ClusterObserver {
     pub fn poke(&self) {
         self.poke.notify_one();
     }
-}
-
-/// The time of an SCN (nanoseconds since the epoch, docs/reference/oceanbase-interface.md §0.3).
-pub fn scn_time(scn: u64) -> Timestamp {
-    Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 /// How far a tenant's log archiving lags at `now`: the age of its checkpoint while archiving is meant to run

@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use super::conditions::api_time;
 use crate::{
     api::{backup_strategy::TenantBackupStatus, common::TimeWindow},
-    observer::scn_time,
+    oceanbase::scn_time,
     oceanbase::{BackupSetRow, BackupType, FileStatus, PieceRow, RoundStatus, Snapshot, TenantRow},
     windows::{LogRange, SetFile, windows},
 };

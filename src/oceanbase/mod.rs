@@ -83,6 +83,11 @@ pub struct TenantRow {
     pub archivelog: bool,
 }
 
+/// The time of an SCN (nanoseconds since the epoch, docs/reference/oceanbase-interface.md §0.3).
+pub fn scn_time(scn: u64) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
 /// A tenant's current archive round (`CDB_OB_ARCHIVELOG`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArchiveRound {

@@ -19,7 +19,8 @@ use crate::{
         error::Problem,
         observed::{self, Reading},
     },
-    observer::{Interest, Observation, scn_time},
+    observer::{Interest, Observation},
+    oceanbase::scn_time,
     oceanbase::{ArchiveRound, Binding, DestState, ObError, RoundStatus, codes},
 };
 

@@ -18,7 +18,8 @@ use crate::{
         reason::Reason,
         references,
     },
-    observer::{Observation, scn_time},
+    observer::Observation,
+    oceanbase::scn_time,
     oceanbase::{FileStatus, PieceRow, PieceStatus},
     storage::{
         copies::{CopyRequest, CopyState, Work},

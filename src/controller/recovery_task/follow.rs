@@ -10,7 +10,8 @@ use crate::{
         conditions::{Health, api_time},
         reason::Reason,
     },
-    observer::{Interest, scn_time},
+    observer::Interest,
+    oceanbase::scn_time,
     oceanbase::{RestoreJobRow, Snapshot, TenantRole},
 };
 

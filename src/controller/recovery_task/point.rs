@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use super::decide::PointCheck;
 use crate::{
     api::{BackupStrategy, common::TimeWindow, recovery_task::RecoveryPoint},
-    observer::scn_time,
+    oceanbase::scn_time,
 };
 
 /// The recoverable windows the strategy's overview shows for `tenant` (names ignore case): what a restore
