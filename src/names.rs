@@ -16,3 +16,8 @@ pub fn child_name(strategy: &str, tenant: &str, suffix: &str) -> String {
         strategy.trim_end_matches(['-', '.'])
     )
 }
+
+/// The name of strategy `strategy`'s LogBackup for `tenant`.
+pub fn log_backup_name(strategy: &str, tenant: &str) -> String {
+    child_name(strategy, tenant, "log")
+}

@@ -23,7 +23,7 @@ use kube::{
 };
 use ob_backup_operator::{
     api::{BackupStrategy, LogBackup, log_backup::LogBackupPhase},
-    controller::backup_strategy::children::log_backup_name,
+    names::log_backup_name,
     oboperator::{Kind, PAUSE_ANNOTATION, POLICY_FINALIZER, text},
 };
 use serde_json::json;
@@ -154,7 +154,7 @@ pub async fn handover(
         return Reply::new(said).with(&made);
     }
     let logs: Api<LogBackup> = Api::namespaced(client.clone(), &namespace);
-    let log_name = log_backup_name(&made, &imported.tenant);
+    let log_name = log_backup_name(&made.name_any(), &imported.tenant);
     let running = log::until_phase(
         &logs,
         &log_name,
@@ -407,7 +407,7 @@ mod tests {
         let strategy = import::import(&import::tests::sources(policy(json!({}))), None)
             .expect("imported")
             .strategy;
-        let name = log_backup_name(&strategy, "T1");
+        let name = log_backup_name(&strategy.name_any(), "T1");
         api.put(
             &format!("/apis/obbackup.dev/v1alpha1/namespaces/ns/logbackups/{name}"),
             json!({"apiVersion": "obbackup.dev/v1alpha1", "kind": "LogBackup",

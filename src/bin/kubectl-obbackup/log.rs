@@ -154,10 +154,7 @@ pub async fn run(
         return Reply::new(said).with(&strategy);
     }
     render::progress(format, &said);
-    let name = ob_backup_operator::controller::backup_strategy::children::log_backup_name(
-        &strategy,
-        &args.tenant,
-    );
+    let name = ob_backup_operator::names::log_backup_name(&strategy.name_any(), &args.tenant);
     let wanted = match args.action {
         LogAction::Start => LogBackupPhase::InProgress,
         LogAction::Stop => LogBackupPhase::Stopped,

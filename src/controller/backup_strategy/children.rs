@@ -16,6 +16,7 @@ use crate::{
         log_backup::DesiredArchiveState,
     },
     controller::{Context, Error, FIELD_MANAGER},
+    names::log_backup_name,
 };
 
 /// The ownerReferences of a child of `strategy`. Without `blockOwnerDeletion`: setting it needs `update` on
@@ -129,11 +130,6 @@ where
     Ok(())
 }
 
-/// The name of the strategy's LogBackup for a tenant.
-pub fn log_backup_name(strategy: &BackupStrategy, tenant: &str) -> String {
-    crate::names::child_name(&strategy.name_any(), tenant, "log")
-}
-
 /// Makes the strategy's LogBackups match `tenants` (none when log backup is disabled), each `Running` unless
 /// `logBackup.stoppedTenants` names its tenant: creates or updates those that differ, deletes those of tenants no longer in scope. Deleting a LogBackup leaves archiving
 /// running in OceanBase.
@@ -158,7 +154,7 @@ pub async fn sync_log_backups(
         Vec::new()
     };
     for tenant in &wanted {
-        let name = log_backup_name(strategy, tenant);
+        let name = log_backup_name(&strategy.name_any(), tenant);
         let desired = if settings.stopped(tenant) {
             DesiredArchiveState::Stopped
         } else {
@@ -205,7 +201,7 @@ pub async fn sync_log_backups(
         .filter(|name| {
             !wanted
                 .iter()
-                .any(|t| log_backup_name(strategy, t) == **name)
+                .any(|t| log_backup_name(&strategy.name_any(), t) == **name)
         })
         .cloned()
         .collect();
