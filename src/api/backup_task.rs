@@ -219,6 +219,27 @@ pub enum BackupTaskPhase {
     Canceled,
 }
 
+impl BackupTask {
+    /// The tenant's directory a logical dump lies under: a strategy's placement names it already; a task's
+    /// own destination gets the tenant's directory under it, as a strategy's would.
+    pub fn dump_root(&self, destination: StorageDestination) -> StorageDestination {
+        if self.spec.strategy_ref.is_some() {
+            destination
+        } else {
+            destination.for_tenant(&self.spec.tenant)
+        }
+    }
+
+    /// A logical dump's directory under the tenant's destination: the task's name, and its uid so that a
+    /// task made again under the same name never resumes (or reports) the dump of the one before.
+    pub fn dump_directory(&self) -> String {
+        let name = self.metadata.name.as_deref().unwrap_or_default();
+        let uid = self.metadata.uid.as_deref().unwrap_or_default();
+        let short: String = uid.chars().filter(|c| *c != '-').take(8).collect();
+        format!("logical/{name}-{short}")
+    }
+}
+
 impl BackupTaskPhase {
     /// Whether the phase never changes again.
     pub fn is_terminal(self) -> bool {

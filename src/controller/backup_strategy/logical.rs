@@ -77,7 +77,7 @@ pub async fn reconcile(
         .list_where(&namespace, writing)
         .await?
         .iter()
-        .map(crate::controller::backup_task::logical::directory_of)
+        .map(BackupTask::dump_directory)
         .collect();
     let mut swept = Vec::new();
     for tenant in &spec.tenants {

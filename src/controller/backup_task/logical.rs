@@ -71,7 +71,7 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
     let Some(destination) = placement.data_destination.clone() else {
         return Ok(Action::await_change());
     };
-    let destination = dump_root(&task, destination);
+    let destination = task.dump_root(destination);
     let connection = references::tenant_user_connection(
         &ctx,
         &namespace,
@@ -85,7 +85,7 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
         // The Secrets changed between the check and the read: look again soon.
         return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
     };
-    let directory = directory_of(&task);
+    let directory = task.dump_directory();
     let owner = DumpOwner {
         namespace: namespace.clone(),
         task: task.name_any(),
@@ -123,27 +123,6 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
 
 fn now() -> Timestamp {
     crate::clock::now()
-}
-
-/// The tenant's directory its dumps lie under: a strategy's placement names it already; a task's own
-/// destination gets the tenant's directory under it, as a strategy's would.
-pub fn dump_root(
-    task: &BackupTask,
-    destination: crate::api::common::StorageDestination,
-) -> crate::api::common::StorageDestination {
-    if task.spec.strategy_ref.is_some() {
-        destination
-    } else {
-        destination.for_tenant(&task.spec.tenant)
-    }
-}
-
-/// The dump's directory under the tenant's destination: the task's name, and its uid so that a task made
-/// again under the same name never resumes (or reports) the dump of the one before.
-pub fn directory_of(task: &BackupTask) -> String {
-    let uid = task.metadata.uid.as_deref().unwrap_or_default();
-    let short: String = uid.chars().filter(|c| *c != '-').take(8).collect();
-    format!("logical/{}-{short}", task.name_any())
 }
 
 fn request(

@@ -22,7 +22,6 @@ use crate::{
     },
     controller::{
         Context, Error,
-        backup_task::logical::directory_of,
         conditions::{Health, api_time},
         error::Problem,
         logical_work::{self as work, Standing},
@@ -223,8 +222,8 @@ async fn locate(
     };
     check.destination(&destination).await?;
     Ok(Located::At(DumpLocation {
-        destination: crate::controller::backup_task::logical::dump_root(&dump, destination),
-        path: directory_of(&dump),
+        destination: dump.dump_root(destination),
+        path: dump.dump_directory(),
         source_cluster: dump.status.as_ref().and_then(|s| s.cluster_name.clone()),
     }))
 }
