@@ -181,6 +181,14 @@ fn default_verify_every() -> String {
     "7d".into()
 }
 
+impl BackupStrategy {
+    /// Whether the strategy claims `tenant`: an empty list claims every tenant; names ignore case.
+    pub fn claims(&self, tenant: &str) -> bool {
+        let tenants = &self.spec.tenants;
+        tenants.is_empty() || tenants.iter().any(|t| t.eq_ignore_ascii_case(tenant))
+    }
+}
+
 impl SecondBackup {
     /// How often copies are verified (None: a value the schema would refuse).
     pub fn verify_interval(&self) -> Option<std::time::Duration> {

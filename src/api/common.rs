@@ -117,6 +117,12 @@ impl ClusterSource {
 }
 
 impl ClusterConnection {
+    /// Whether two connections of one namespace name the same cluster: the same display name or the same
+    /// source (connection Secret or OBCluster).
+    pub fn same_cluster(&self, other: &ClusterConnection) -> bool {
+        self.name == other.name || self.source() == other.source()
+    }
+
     /// A connection through the Secret `secret`.
     pub fn through_secret(name: &str, secret: &str) -> Self {
         Self {

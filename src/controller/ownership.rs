@@ -4,16 +4,15 @@
 //! object. Any other object that would change them is `Stalled` naming the owner and sends nothing.
 //! Pure, on the namespace's objects as cached.
 //!
-//! Objects in other namespaces cannot be compared (their connection Secrets are out of reach), so, like
-//! [`super::backup_strategy::exclusive`], ownership is decided per namespace.
+//! Objects in other namespaces cannot be compared (their connection Secrets are out of reach), so ownership is
+//! decided per namespace. A tenant also belongs to at most one strategy ([`conflict`], [`conflict_where`]:
+//! the younger of two is refused, naming the older), which the strategy controller checks across namespaces
+//! too (`backup_strategy/exclusive.rs`).
 
 use crate::controller::reason::Reason;
 use kube::ResourceExt;
 
-use super::{
-    backup_strategy::exclusive::{claims, conflict, same_cluster},
-    error::Problem,
-};
+use super::error::Problem;
 use crate::api::{BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, common::ClusterConnection};
 
 /// The strategy in charge of `tenant` of `cluster`: the oldest one claiming it that is not itself refused
@@ -27,7 +26,7 @@ pub fn owning_strategy<'a>(
         .iter()
         // A logical strategy owns nothing in OceanBase (no destination, no archiving).
         .filter(|s| s.spec.method == crate::api::backup_strategy::BackupMethod::Physical)
-        .filter(|s| same_cluster(&s.spec.cluster, cluster) && claims(s, tenant))
+        .filter(|s| s.spec.cluster.same_cluster(cluster) && s.claims(tenant))
         .filter(|s| conflict(s, strategies).is_none())
         .min_by_key(|s| age_key(*s))
 }
@@ -108,7 +107,7 @@ pub fn archive_problem(
         .iter()
         .filter(|l| l.metadata.deletion_timestamp.is_none())
         .filter(|l| l.spec.tenant.eq_ignore_ascii_case(tenant))
-        .filter(|l| cluster_of(l, strategies).is_some_and(|c| same_cluster(c, cluster)))
+        .filter(|l| cluster_of(l, strategies).is_some_and(|c| c.same_cluster(cluster)))
         .filter(|l| age_key(*l) < age_key(archive))
         .min_by_key(|l| age_key(*l))?;
     Some(Problem::elsewhere(
@@ -200,7 +199,7 @@ fn older_ad_hoc_elsewhere<'a>(
             t.spec
                 .cluster
                 .as_ref()
-                .is_some_and(|c| same_cluster(c, cluster))
+                .is_some_and(|c| c.same_cluster(cluster))
         })
         .filter(|t| {
             t.spec
@@ -215,6 +214,63 @@ fn older_ad_hoc_elsewhere<'a>(
                 .is_some_and(BackupTaskPhase::is_terminal)
         })
         .min_by_key(|t| age_key(*t))
+}
+
+/// The problem of `strategy` if an older strategy of its namespace and cluster claims one of its tenants.
+pub fn conflict(strategy: &BackupStrategy, others: &[BackupStrategy]) -> Option<Problem> {
+    let namespace = strategy.namespace();
+    conflict_where(strategy, others, |o| {
+        o.namespace() == namespace && o.spec.cluster.same_cluster(&strategy.spec.cluster)
+    })
+}
+
+/// The problem of `strategy` if an older strategy that `same` says works on its cluster claims one of its
+/// tenants (the message names the other's namespace when it differs).
+pub fn conflict_where(
+    strategy: &BackupStrategy,
+    others: &[BackupStrategy],
+    same: impl Fn(&BackupStrategy) -> bool,
+) -> Option<Problem> {
+    let key = |s: &BackupStrategy| (s.creation_timestamp().map(|t| t.0), s.name_any());
+    let mine = &strategy.spec;
+    let first = others
+        .iter()
+        .filter(|o| o.name_any() != strategy.name_any() || o.namespace() != strategy.namespace())
+        .filter(|o| key(o) < key(strategy))
+        // A logical strategy changes nothing in OceanBase: it competes only with logical ones (two would
+        // dump the same tenant to the same directory), and never with the physical strategy.
+        .filter(|o| o.spec.method == mine.method)
+        .filter(|o| same(o))
+        .filter_map(|o| shared_tenant(&mine.tenants, &o.spec.tenants).map(|t| (o, t)))
+        .min_by_key(|(o, _)| key(o))?;
+    let (other, tenant) = first;
+    let name = match other.namespace() {
+        Some(ns) if other.namespace() != strategy.namespace() => {
+            format!("{ns}/{}", other.name_any())
+        }
+        _ => other.name_any(),
+    };
+    Some(Problem::elsewhere(
+        Reason::TenantClaimed,
+        format!(
+            "{tenant} of cluster {} already belongs to BackupStrategy {name}: a tenant can have one strategy; \
+             list other tenants here or change that strategy",
+            mine.cluster.name,
+        ),
+    ))
+}
+
+/// A tenant both lists claim (an empty list claims them all), as the message names it.
+fn shared_tenant(mine: &[String], theirs: &[String]) -> Option<String> {
+    match (mine.is_empty(), theirs.is_empty()) {
+        (true, true) => Some("every tenant".into()),
+        (true, false) => theirs.first().map(|t| format!("tenant {t}")),
+        (false, true) => mine.first().map(|t| format!("tenant {t}")),
+        (false, false) => mine
+            .iter()
+            .find(|t| theirs.iter().any(|o| o.eq_ignore_ascii_case(t)))
+            .map(|t| format!("tenant {t}")),
+    }
 }
 
 #[cfg(test)]
@@ -479,6 +535,74 @@ mod tests {
         assert_eq!(
             owning_strategy(&[dumps.clone()], &dumps.spec.cluster, "tenant1").map(|s| s.name_any()),
             None
+        );
+    }
+}
+
+#[cfg(test)]
+mod strategy_conflict_tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    use super::*;
+
+    fn strategy(name: &str, created: i64, cluster: &str, tenants: &[&str]) -> BackupStrategy {
+        let mut s: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": name},
+            "spec": {
+                "cluster": {"name": cluster, "connectionSecret": format!("{cluster}-sys")},
+                "tenants": tenants,
+                "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+            },
+        }))
+        .expect("strategy");
+        s.metadata.creation_timestamp =
+            Some(Time(jiff::Timestamp::from_second(created).expect("time")));
+        s
+    }
+
+    #[test]
+    fn the_younger_of_two_strategies_claiming_a_tenant_is_refused_naming_the_older() {
+        let old = strategy("old", 100, "ob", &["t1", "t2"]);
+        let young = strategy("young", 200, "ob", &["T2"]);
+        let elsewhere = strategy("elsewhere", 50, "other", &[]);
+        let all = [old.clone(), young.clone(), elsewhere];
+        let problem = conflict(&young, &all).expect("claimed");
+        assert_eq!(problem.reason, Reason::TenantClaimed);
+        assert!(
+            problem
+                .message
+                .contains("tenant T2 of cluster ob already belongs to BackupStrategy old")
+        );
+        assert_eq!(conflict(&old, &all), None, "the older one goes on");
+        let everything = strategy("everything", 300, "ob", &[]);
+        assert!(conflict(&everything, &[old.clone(), everything.clone()]).is_some());
+        let disjoint = strategy("disjoint", 400, "ob", &["t3"]);
+        assert_eq!(conflict(&disjoint, &[old, disjoint.clone()]), None);
+    }
+
+    #[test]
+    fn a_logical_strategy_competes_only_with_logical_ones() {
+        let logical = |name: &str, created: i64| {
+            let mut s = strategy(name, created, "ob", &["t1"]);
+            s.spec.method = crate::api::backup_strategy::BackupMethod::Logical;
+            s
+        };
+        let physical = strategy("physical", 100, "ob", &["t1"]);
+        let dumps = logical("dumps", 200);
+        let all = [physical.clone(), dumps.clone()];
+        assert_eq!(
+            conflict(&dumps, &all),
+            None,
+            "dumps fight no physical backup"
+        );
+        assert_eq!(conflict(&physical, &all), None);
+        let more = logical("more-dumps", 300);
+        let problem = conflict(&more, &[physical, dumps, more.clone()]).expect("claimed");
+        assert!(
+            problem.message.contains("BackupStrategy dumps"),
+            "{problem:?}"
         );
     }
 }

@@ -17,7 +17,6 @@ use ob_backup_operator::{
         },
     },
     controller::{
-        backup_strategy::exclusive::same_cluster,
         recovery_task::{decide::PointCheck, point},
     },
     names::child_name,
@@ -252,7 +251,7 @@ pub fn target_check(
     let (tenant, cluster) = (&task.spec.target.tenant, &task.spec.target.cluster);
     let overviews: Vec<&BackupStrategy> = strategies
         .iter()
-        .filter(|s| same_cluster(&s.spec.cluster, cluster) && s.status.is_some())
+        .filter(|s| s.spec.cluster.same_cluster(cluster) && s.status.is_some())
         .collect();
     let lists = |s: &BackupStrategy| {
         s.status
@@ -304,7 +303,7 @@ fn restored_into(task: &RecoveryTask, recoveries: &[RecoveryTask]) -> Option<Str
         .filter(|r| {
             r.name_any() != ours
                 && r.spec.target.logical.is_none()
-                && same_cluster(&r.spec.target.cluster, cluster)
+                && r.spec.target.cluster.same_cluster(cluster)
                 && r.spec.target.tenant.eq_ignore_ascii_case(tenant)
         })
         .find_map(|other| {
