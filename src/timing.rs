@@ -107,6 +107,26 @@ impl Clock {
     }
 }
 
+/// The status rule for the log checkpoint and delay: what status shows is never further than this from
+/// OceanBase (plus one poll). The checkpoint is rewritten when the real one moved this far, the delay when
+/// the real lag differs this much (it grows while archiving is stuck) — so steady archiving costs one status
+/// write a minute per archiving tenant, not one per poll. The live figure is the
+/// `obbackup_log_backup_delay_seconds` metric.
+pub const STATUS_FRESHNESS: SignedDuration = SignedDuration::from_secs(60);
+
+/// [`STATUS_FRESHNESS`] as a requeue: the longest the operator may go without looking at an archiving tenant.
+pub fn freshness_recheck() -> Duration {
+    Duration::from_secs(STATUS_FRESHNESS.as_secs().unsigned_abs())
+}
+
+/// Whether a shown delay (seconds) is too far from the real one under [`STATUS_FRESHNESS`].
+pub fn delay_stale(shown: Option<i64>, real: Option<i64>) -> bool {
+    match (shown, real) {
+        (Some(shown), Some(real)) => (shown - real).abs() >= STATUS_FRESHNESS.as_secs(),
+        (shown, real) => shown.is_some() != real.is_some(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

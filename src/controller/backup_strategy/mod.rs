@@ -189,7 +189,7 @@ impl Reconcile for BackupStrategy {
             .iter()
             .any(|t| t.log_delay_seconds.is_some());
         let bound = if archiving {
-            crate::clock::real(crate::controller::log_backup::decide::freshness_recheck())
+            crate::clock::real(crate::timing::freshness_recheck())
         } else {
             MAX_WAIT
         };

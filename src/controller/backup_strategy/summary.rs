@@ -15,11 +15,11 @@ use crate::{
     },
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
-        log_backup::decide::{STATUS_FRESHNESS, delay_stale},
         overview::{Destinations, tenant_overview},
     },
     observer::Observation,
     oceanbase::RoundStatus,
+    timing::{STATUS_FRESHNESS, delay_stale},
 };
 
 /// Condition type: every tenant in scope can be restored to any point of one unbroken window.

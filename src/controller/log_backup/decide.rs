@@ -8,7 +8,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::timing::Clock;
+use crate::timing::{Clock, STATUS_FRESHNESS, delay_stale, freshness_recheck};
 use crate::{
     api::{
         LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
@@ -24,30 +24,10 @@ use crate::{
     oceanbase::{ArchiveRound, Binding, DestState, ObError, RoundStatus, codes},
 };
 
-/// The status rule for the log checkpoint and delay: what status shows is never further than this from
-/// OceanBase (plus one poll). The checkpoint is rewritten when the real one moved this far, the delay when
-/// the real lag differs this much (it grows while archiving is stuck) — so steady archiving costs one status
-/// write a minute per archiving tenant, not one per poll. The live figure is the
-/// `obbackup_log_backup_delay_seconds` metric.
-pub const STATUS_FRESHNESS: SignedDuration = SignedDuration::from_secs(60);
-
-/// [`STATUS_FRESHNESS`] as a requeue: the longest the operator may go without looking at an archiving tenant.
-pub fn freshness_recheck() -> Duration {
-    Duration::from_secs(STATUS_FRESHNESS.as_secs().unsigned_abs())
-}
-
 /// The lag over which a LogBackup alerts (`delayAlertThreshold`; 10 minutes if it cannot be read).
 pub fn alert_threshold(archive: &LogBackup) -> SignedDuration {
     crate::api::common::parse_duration(&archive.spec.delay_alert_threshold)
         .unwrap_or(SignedDuration::from_mins(10))
-}
-
-/// Whether a shown delay (seconds) is too far from the real one under [`STATUS_FRESHNESS`].
-pub fn delay_stale(shown: Option<i64>, real: Option<i64>) -> bool {
-    match (shown, real) {
-        (Some(shown), Some(real)) => (shown - real).abs() >= STATUS_FRESHNESS.as_secs(),
-        (shown, real) => shown.is_some() != real.is_some(),
-    }
 }
 
 /// What the reconcile must do after writing the status.

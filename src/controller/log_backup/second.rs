@@ -9,10 +9,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::{
     Context, Error, Target,
-    decide::{Decision, STATUS_FRESHNESS, delay_stale},
+    decide::Decision,
 };
 use crate::{
     api::{LogBackup, LogBackupPhase, common::SecondCopyPhase, log_backup::SecondLogCopy},
+    timing::{STATUS_FRESHNESS, delay_stale},
     controller::{
         conditions::{SECOND_COPY_WITHIN_THRESHOLD, api_time, condition, merge},
         reason::Reason,
