@@ -7,8 +7,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::conditions::{CLUSTER_REACHABLE, Health, condition};
 use crate::{
+    api::{BackupTaskPhase, CleanupTaskPhase, LogBackupPhase},
     observer::Observation,
-    oceanbase::{Snapshot, TenantRow},
+    oceanbase::{JobStatus, RoundStatus, Snapshot, TenantRow},
 };
 
 /// The outcome of [`read`].
@@ -89,5 +90,38 @@ pub fn read<'a>(
             extra: Some(vec![reachable]),
             active: false,
         },
+    }
+}
+
+/// The console phase of a backup job STATUS (docs/reference/oceanbase-interface.md §10): every unfinished
+/// status, phase strings included, is In Progress.
+pub fn backup_task_phase(status: &JobStatus) -> BackupTaskPhase {
+    match status {
+        JobStatus::Completed => BackupTaskPhase::Completed,
+        JobStatus::Failed => BackupTaskPhase::Failed,
+        JobStatus::Canceled => BackupTaskPhase::Canceled,
+        _ => BackupTaskPhase::InProgress,
+    }
+}
+
+/// The console phase of a delete job STATUS (docs/reference/oceanbase-interface.md §10).
+pub fn cleanup_task_phase(status: &JobStatus) -> CleanupTaskPhase {
+    match status {
+        JobStatus::Init => CleanupTaskPhase::Pending,
+        JobStatus::Completed => CleanupTaskPhase::Completed,
+        JobStatus::Failed => CleanupTaskPhase::Failed,
+        JobStatus::Canceled => CleanupTaskPhase::Canceled,
+        _ => CleanupTaskPhase::Executing,
+    }
+}
+
+/// The console phase of a round STATUS (docs/reference/oceanbase-interface.md §10).
+pub fn log_backup_phase(status: &RoundStatus) -> LogBackupPhase {
+    match status {
+        RoundStatus::Doing => LogBackupPhase::InProgress,
+        RoundStatus::Stopping | RoundStatus::Suspending => LogBackupPhase::Stopping,
+        RoundStatus::Stop | RoundStatus::Suspend => LogBackupPhase::Stopped,
+        RoundStatus::Interrupted => LogBackupPhase::Failed,
+        _ => LogBackupPhase::Starting,
     }
 }

@@ -85,7 +85,7 @@ pub fn plan(
                         name: mirror_name(strategy, name, j.job_id),
                         tenant: name.clone(),
                         job_id: j.job_id,
-                        phase: Some(crate::controller::cleanup_task::decide::phase_of(&j.status)),
+                        phase: Some(crate::controller::observed::cleanup_task_phase(&j.status)),
                     });
                     NewMirror {
                         name: mirror_name(strategy, name, j.job_id),

@@ -262,7 +262,7 @@ fn follow_job(
     let task = inputs.task;
     let progress = snapshot.progress(job.tenant_id, job.job_id);
     let set = snapshot.set(job.tenant_id, job.backup_set_id);
-    let phase = phase_of(&job.status);
+    let phase = crate::controller::observed::backup_task_phase(&job.status);
     let percent = match (phase, progress) {
         (BackupTaskPhase::Completed, _) => Some(100),
         (_, Some(p)) if p.tablet_count > 0 => Some(
@@ -460,18 +460,6 @@ pub fn stalled(
         ..previous
     }
 }
-
-/// The console phase of a job STATUS (docs/reference/oceanbase-interface.md §10): every unfinished
-/// status, phase strings included, is In Progress.
-pub fn phase_of(status: &JobStatus) -> BackupTaskPhase {
-    match status {
-        JobStatus::Completed => BackupTaskPhase::Completed,
-        JobStatus::Failed => BackupTaskPhase::Failed,
-        JobStatus::Canceled => BackupTaskPhase::Canceled,
-        _ => BackupTaskPhase::InProgress,
-    }
-}
-
 
 /// The status after the `BACKUP` statement: submitted, refused for a reason that passes (stays Pending),
 /// refused for good (Failed), or unknown (the cluster did not answer: the intent stays, the lookup by

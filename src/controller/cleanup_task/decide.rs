@@ -256,17 +256,6 @@ fn find_submitted<'a>(
     })
 }
 
-/// The console phase of a delete job STATUS (docs/reference/oceanbase-interface.md §10).
-pub fn phase_of(status: &JobStatus) -> CleanupTaskPhase {
-    match status {
-        JobStatus::Init => CleanupTaskPhase::Pending,
-        JobStatus::Completed => CleanupTaskPhase::Completed,
-        JobStatus::Failed => CleanupTaskPhase::Failed,
-        JobStatus::Canceled => CleanupTaskPhase::Canceled,
-        _ => CleanupTaskPhase::Executing,
-    }
-}
-
 /// A cleanup a strategy created (a mirror of a policy job) is `External`, any other `Manual`.
 pub fn source_of(cleanup: &CleanupTask) -> TaskSource {
     if cleanup.spec.job_id.is_some() {
@@ -315,7 +304,7 @@ fn follow_job(
     extra: Option<Vec<Condition>>,
     now: Timestamp,
 ) -> Decision {
-    let phase = phase_of(&job.status);
+    let phase = crate::controller::observed::cleanup_task_phase(&job.status);
     let failure = (phase == CleanupTaskPhase::Failed)
         .then(|| job_failure("delete job", job.job_id, job.result, &job.comment));
     let health = match phase {

@@ -150,7 +150,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let phase = match (round, &step) {
         (_, Step::SetDest | Step::EnableDest | Step::ArchiveMode(true)) => LogBackupPhase::Starting,
         (_, Step::ArchiveMode(false)) => LogBackupPhase::Stopping,
-        (Some(round), Step::Wait) => phase_of(&round.status),
+        (Some(round), Step::Wait) => crate::controller::observed::log_backup_phase(&round.status),
         (None, Step::Wait) if tenant.archivelog => LogBackupPhase::Starting,
         (None, Step::Wait) => LogBackupPhase::Stopped,
     };
@@ -356,17 +356,6 @@ pub fn binding_of(binding: ArchiveBinding) -> Binding {
     match binding {
         ArchiveBinding::Optional => Binding::Optional,
         ArchiveBinding::Mandatory => Binding::Mandatory,
-    }
-}
-
-/// The console phase of a round STATUS (docs/reference/oceanbase-interface.md §10).
-pub fn phase_of(status: &RoundStatus) -> LogBackupPhase {
-    match status {
-        RoundStatus::Doing => LogBackupPhase::InProgress,
-        RoundStatus::Stopping | RoundStatus::Suspending => LogBackupPhase::Stopping,
-        RoundStatus::Stop | RoundStatus::Suspend => LogBackupPhase::Stopped,
-        RoundStatus::Interrupted => LogBackupPhase::Failed,
-        _ => LogBackupPhase::Starting,
     }
 }
 
