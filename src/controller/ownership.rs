@@ -13,7 +13,9 @@ use crate::controller::reason::Reason;
 use kube::ResourceExt;
 
 use super::error::Problem;
-use crate::api::{BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, common::ClusterConnection};
+use crate::api::{
+    BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, common::ClusterConnection,
+};
 
 /// The strategy in charge of `tenant` of `cluster`: the oldest one claiming it that is not itself refused
 /// (a strategy refused for any tenant touches none).

@@ -16,9 +16,7 @@ use ob_backup_operator::{
             UnitSpec,
         },
     },
-    controller::{
-        recovery_task::{decide::PointCheck, point},
-    },
+    controller::recovery_task::{decide::PointCheck, point},
     names::child_name,
 };
 use serde_json::json;

@@ -220,10 +220,7 @@ pub async fn wake_dependents(
     namespace: &str,
     strategy: &BackupStrategy,
 ) -> Result<(), Error> {
-    use crate::{
-        api::CleanupTask,
-        controller::{backup_task, cleanup_task},
-    };
+    use crate::api::CleanupTask;
     let name = strategy.name_any();
     let through = |reference: &Option<crate::api::common::StrategyReference>| {
         reference.as_ref().is_some_and(|r| r.name == name)

@@ -69,8 +69,7 @@ pub async fn reconcile(
     // The dumps being written: those of every logical task that has not ended (its own or another's).
     let writing = |t: &BackupTask| {
         let phase = t.status.as_ref().and_then(|s| s.phase);
-        t.spec.method == BackupMethod::Logical
-            && !phase.is_some_and(BackupTaskPhase::is_terminal)
+        t.spec.method == BackupMethod::Logical && !phase.is_some_and(BackupTaskPhase::is_terminal)
     };
     let written: Vec<String> = ctx
         .catalog

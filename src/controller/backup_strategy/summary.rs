@@ -134,7 +134,8 @@ fn log_backup_health(
                     Some(format!("{name}: archiving is {}", round.status))
                 }
                 Some(round) => {
-                    let delay = now.duration_since(crate::oceanbase::scn_time(round.checkpoint_scn));
+                    let delay =
+                        now.duration_since(crate::oceanbase::scn_time(round.checkpoint_scn));
                     threshold.filter(|t| delay > *t).map(|_| {
                         format!("{name}: log delay above {}", settings.delay_alert_threshold)
                     })

@@ -66,7 +66,8 @@ impl Task for BackupTask {
     /// Ended, and its second copy (if any) too.
     fn done(&self) -> bool {
         self.status.as_ref().is_some_and(|s| {
-            s.phase.is_some_and(BackupTaskPhase::is_terminal) && second::settled(s.second_backup.as_ref())
+            s.phase.is_some_and(BackupTaskPhase::is_terminal)
+                && second::settled(s.second_backup.as_ref())
         })
     }
 

@@ -295,7 +295,6 @@ pub fn stalled(
     }
 }
 
-
 /// The status of a cleanup whose job OceanBase lists.
 fn follow_job(
     cleanup: &CleanupTask,

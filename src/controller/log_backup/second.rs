@@ -7,13 +7,9 @@
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::{
-    Context, Error, Target,
-    decide::Decision,
-};
+use super::{Context, Error, Target, decide::Decision};
 use crate::{
     api::{LogBackup, LogBackupPhase, common::SecondCopyPhase, log_backup::SecondLogCopy},
-    timing::{STATUS_FRESHNESS, delay_stale},
     controller::{
         conditions::{SECOND_COPY_WITHIN_THRESHOLD, api_time, condition, merge},
         reason::Reason,
@@ -27,6 +23,7 @@ use crate::{
         tree_under, without_query,
     },
     timing::{ACTIVE_PIECE_PASS_GAP, RECHECK_REFERENCES_AFTER, SECOND_COPY_PROGRESS_EVERY},
+    timing::{STATUS_FRESHNESS, delay_stale},
 };
 
 /// Copies what is new of the archive and folds where the copy stands into the decided status.

@@ -80,7 +80,6 @@ pub fn description(task: &RecoveryTask) -> String {
     )
 }
 
-
 /// Decides the task's status and next step.
 pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let task = inputs.task;

@@ -191,8 +191,7 @@ async fn locate(
         return Ok(Located::Nowhere);
     };
     let phase = dump.status.as_ref().and_then(|s| s.phase);
-    if dump.spec.method == BackupMethod::Logical
-        && !phase.is_some_and(BackupTaskPhase::is_terminal)
+    if dump.spec.method == BackupMethod::Logical && !phase.is_some_and(BackupTaskPhase::is_terminal)
     {
         let phase = phase.map_or_else(|| "not started".to_string(), |p| format!("{p:?}"));
         return Ok(Located::Waiting(format!(

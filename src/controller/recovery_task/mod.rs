@@ -71,7 +71,9 @@ impl Task for RecoveryTask {
         self.status.as_ref().is_some_and(|s| {
             let retry = s.phase == Some(RecoveryTaskPhase::Failed)
                 && s.observed_retry.unwrap_or(0) < self.spec.retry;
-            s.phase.is_some_and(RecoveryTaskPhase::is_terminal) && s.resource_pool.is_none() && !retry
+            s.phase.is_some_and(RecoveryTaskPhase::is_terminal)
+                && s.resource_pool.is_none()
+                && !retry
         })
     }
 
