@@ -28,6 +28,8 @@ export OBBACKUP_OB_OPERATOR_CRDS
 # The documentation site, built strictly before the long runs (scripts/docs.sh): a broken link, anchor or
 # included file fails the suite here.
 scripts/docs.sh
+# The floor-plan measure (scripts/floor-plan.py, the controller layer's sizes and circles) and its own tests.
+python3 -m unittest scripts/floor_plan_test.py
 cargo build --locked --bins --features failpoints
 resources "binaries built"
 # The image users deploy, built as a release would build it (scripts/image.sh: buildah, no daemon); the tests in

@@ -288,6 +288,14 @@ pub enum SecondCopyPhase {
     Canceled,
 }
 
+impl SecondCopy {
+    /// Whether the second copy has ended (or was never wanted).
+    pub fn settled(copy: Option<&SecondCopy>) -> bool {
+        copy.and_then(|c| c.phase)
+            .is_none_or(SecondCopyPhase::is_terminal)
+    }
+}
+
 impl SecondCopyPhase {
     /// Whether the copy has ended.
     pub fn is_terminal(self) -> bool {

@@ -21,10 +21,9 @@ use crate::{
     api::{
         BackupStrategy, BackupStrategySpec, BackupTask, BackupTaskPhase, LogBackup,
         backup_strategy::{SecondBackupOverview, SecondTenantCopy},
-        common::{SecondCopyPhase, StorageDestination},
+        common::{SecondCopy, SecondCopyPhase, StorageDestination},
     },
     controller::{
-        backup_task::second::settled,
         conditions::api_time,
         overview::{Destinations, second_copy_windows},
         references::ReferenceCheck,
@@ -484,7 +483,7 @@ fn left_to_their_tasks(tasks: &[BackupTask], since: Timestamp) -> HashMap<(&str,
             // A task that completed before `secondBackup` was set never copies: the pass does.
             let copying = status.phase == Some(BackupTaskPhase::Completed)
                 && copy.is_some()
-                && !settled(copy);
+                && !SecondCopy::settled(copy);
             let canceled = copy.is_some_and(|c| c.phase == Some(SecondCopyPhase::Canceled));
             let fresh = copy.is_some_and(|c| {
                 c.phase == Some(SecondCopyPhase::Completed)

@@ -67,7 +67,7 @@ impl Task for BackupTask {
     fn done(&self) -> bool {
         self.status.as_ref().is_some_and(|s| {
             s.phase.is_some_and(BackupTaskPhase::is_terminal)
-                && second::settled(s.second_backup.as_ref())
+                && SecondCopy::settled(s.second_backup.as_ref())
         })
     }
 
@@ -88,7 +88,10 @@ impl Task for BackupTask {
             return Ok(());
         };
         let previous = status.second_backup.clone();
-        if previous.as_ref().is_some_and(|p| second::settled(Some(p))) {
+        if previous
+            .as_ref()
+            .is_some_and(|p| SecondCopy::settled(Some(p)))
+        {
             return Ok(());
         }
         let key = format!("{namespace}/{}", self.name_any());
@@ -152,7 +155,7 @@ impl Task for BackupTask {
         };
         let state = ctx.copies.ensure(&key, &request);
         let copy = second::status(previous.as_ref(), &state, second_dir, now);
-        if second::settled(Some(&copy)) {
+        if SecondCopy::settled(Some(&copy)) {
             // Its end is in the status written next; a lost write only repeats a verification.
             ctx.copies.forget(&key);
         } else {

@@ -11,12 +11,6 @@ use crate::{
     storage::copies::CopyState,
 };
 
-/// Whether the second copy has ended (or was never wanted).
-pub fn settled(copy: Option<&SecondCopy>) -> bool {
-    copy.and_then(|c| c.phase)
-        .is_none_or(SecondCopyPhase::is_terminal)
-}
-
 /// The second copy stopped by `cancel: true` at `now`.
 pub fn canceled(previous: Option<SecondCopy>, now: Timestamp) -> SecondCopy {
     SecondCopy {
@@ -115,7 +109,7 @@ mod tests {
         };
         let waiting = status(None, &outage, "s3://b/x".into(), now);
         assert_eq!(waiting.phase, Some(SecondCopyPhase::InProgress));
-        assert!(!settled(Some(&waiting)));
+        assert!(!SecondCopy::settled(Some(&waiting)));
         let wrong = CopyState::Failed {
             message: "mismatch".into(),
             transient: false,
@@ -123,7 +117,7 @@ mod tests {
         let failed = status(Some(&waiting), &wrong, "s3://b/x".into(), now);
         assert_eq!(failed.phase, Some(SecondCopyPhase::Failed));
         assert_eq!(failed.started_at, waiting.started_at);
-        assert!(settled(Some(&failed)));
+        assert!(SecondCopy::settled(Some(&failed)));
         let done = status(
             Some(&waiting),
             &CopyState::Done(Report {
@@ -140,10 +134,10 @@ mod tests {
             (done.phase, done.objects, done.bytes),
             (Some(SecondCopyPhase::Completed), Some(3), Some(30))
         );
-        assert!(settled(Some(&done)) && settled(None));
+        assert!(SecondCopy::settled(Some(&done)) && SecondCopy::settled(None));
         let stopped = canceled(Some(waiting), now);
         assert_eq!(stopped.phase, Some(SecondCopyPhase::Canceled));
-        assert!(settled(Some(&stopped)) && stopped.ended_at.is_some());
+        assert!(SecondCopy::settled(Some(&stopped)) && stopped.ended_at.is_some());
     }
 
     /// During an outage the copy is started again every little while; until a pass has listed the tree, the
@@ -182,6 +176,6 @@ mod tests {
         let now = Timestamp::UNIX_EPOCH;
         let stopped = canceled(None, now);
         assert_eq!(stopped.phase, Some(SecondCopyPhase::Canceled));
-        assert!(settled(Some(&stopped)) && stopped.ended_at.is_some());
+        assert!(SecondCopy::settled(Some(&stopped)) && stopped.ended_at.is_some());
     }
 }
