@@ -16,8 +16,8 @@ use ob_backup_operator::{
             UnitSpec,
         },
     },
-    controller::recovery_task::{decide::PointCheck, point},
     names::child_name,
+    windows::point::{self, PointCheck},
 };
 use serde_json::json;
 

@@ -22,23 +22,11 @@ use crate::{
     },
     observer::{Interest, Observation},
     oceanbase::{ObError, codes},
+    windows::point::PointCheck,
 };
 
 /// Condition type: the recovery point lies inside a recoverable window.
 pub const RECOVERY_POINT_VERIFIED: &str = "RecoveryPointVerified";
-
-/// What is known of the recovery point before anything is sent.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PointCheck {
-    /// Inside a recoverable window of the source (the message says which).
-    Inside(String),
-    /// Before every window or in a gap: the restore cannot succeed.
-    Outside(String),
-    /// After the newest window's end: wait for archiving to get there.
-    NotYet(String),
-    /// Nothing to check it against (no strategy): go on, saying so.
-    Unverified(String),
-}
 
 /// What the reconcile must do after writing the status.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

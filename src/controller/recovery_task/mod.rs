@@ -1,5 +1,5 @@
 //! RecoveryTask controller (docs/contributing/design.md §2.6): restores a tenant into a target
-//! cluster, driven by [`task::drive`]. Decisions are pure ([`decide`], [`point`]); this file says
+//! cluster, driven by [`task::drive`]. Decisions are pure ([`decide`], [`crate::windows::point`]); this file says
 //! what a restore refers to (the source strategy's windows or its own destinations, the target
 //! cluster) and which statements each step sends: the resource unit and pool with `SET DECRYPTION`
 //! and `RESTORE … DESCRIPTION` on one session (after the intent), `CANCEL RESTORE`, `ACTIVATE
@@ -8,7 +8,6 @@
 pub mod decide;
 pub mod follow;
 pub mod logical;
-pub mod point;
 
 use std::{sync::Arc, time::Duration};
 
@@ -31,8 +30,9 @@ use crate::{
     observer::Observation,
     oceanbase::{ObError, Redactor, sql},
     timing::Clock,
+    windows::point::PointCheck,
 };
-use decide::{Decision, Inputs, PointCheck, Step};
+use decide::{Decision, Inputs, Step};
 
 impl Reconcile for RecoveryTask {
     const KIND: &'static str = "RecoveryTask";
@@ -130,7 +130,7 @@ impl Task for RecoveryTask {
         };
         let windows = strategy
             .as_ref()
-            .map(|s| point::strategy_windows(s, &spec.source.tenant));
+            .map(|s| crate::windows::point::strategy_windows(s, &spec.source.tenant));
         // The schema requires a point for a physical restore.
         let Some(until) = &spec.until else {
             return Ok(References::Incomplete);
@@ -138,7 +138,7 @@ impl Task for RecoveryTask {
         Ok(References::Found(Restore {
             target: spec.target.cluster.clone(),
             source_cluster,
-            point: point::check(until, &spec.source.tenant, windows.as_deref()),
+            point: crate::windows::point::check(until, &spec.source.tenant, windows.as_deref()),
             sources: Sources {
                 data,
                 log,
@@ -356,7 +356,7 @@ fn restore_statements(
         .map(|(d, k)| sql::uri_with_keys(&d.uri, k.as_ref()))
         .collect();
     let until = match (&point.time, point.scn) {
-        (Some(_), _) => point::point_time(point).map(sql::RestoreUntil::Time),
+        (Some(_), _) => crate::windows::point::point_time(point).map(sql::RestoreUntil::Time),
         (None, Some(scn)) => u64::try_from(scn).ok().map(sql::RestoreUntil::Scn),
         (None, None) => Some(sql::RestoreUntil::Latest),
     };

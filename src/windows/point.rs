@@ -5,11 +5,23 @@
 
 use jiff::Timestamp;
 
-use super::decide::PointCheck;
 use crate::{
     api::{BackupStrategy, common::TimeWindow, recovery_task::RecoveryPoint},
     oceanbase::scn_time,
 };
+
+/// What is known of the recovery point before anything is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PointCheck {
+    /// Inside a recoverable window of the source (the message says which).
+    Inside(String),
+    /// Before every window or in a gap: the restore cannot succeed.
+    Outside(String),
+    /// After the newest window's end: wait for archiving to get there.
+    NotYet(String),
+    /// Nothing to check it against (no strategy): go on, saying so.
+    Unverified(String),
+}
 
 /// The recoverable windows the strategy's overview shows for `tenant` (names ignore case): what a restore
 /// through the strategy is checked against, by the operator and by `kubectl obbackup restore` alike.
