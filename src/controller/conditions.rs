@@ -14,6 +14,10 @@ pub const RECONCILING: &str = "Reconciling";
 pub const STALLED: &str = "Stalled";
 /// Condition type: the OceanBase cluster answered the last time it was read.
 pub const CLUSTER_REACHABLE: &str = "ClusterReachable";
+/// Condition type of a BackupStrategy: the second copies can be made (their Secrets, a directory of their
+/// own, no copy failed for good). False never stops the first backups or archiving. The strategy's tasks and
+/// LogBackups copy only while it is True ([`super::references::second_copy_cleared`]).
+pub const SECOND_BACKUP_READY: &str = "SecondBackupReady";
 /// Condition type: a running backup job is making progress.
 pub const PROGRESSING: &str = "Progressing";
 /// Condition type: log archiving lags less than the alert threshold.

@@ -438,6 +438,36 @@ fn missing_key<'k>(secret: &Secret, keys: &[&'k str]) -> Option<&'k str> {
     })
 }
 
+/// Whether the objects working through BackupStrategy `name` may copy to its second destinations now: its
+/// `SecondBackupReady` condition is True for its current spec. Otherwise why not (its own words, or that it
+/// has not checked its current spec yet).
+pub async fn second_copy_cleared(
+    ctx: &Context,
+    namespace: &str,
+    name: &str,
+) -> Result<Result<(), String>, Error> {
+    let Some(strategy) = ctx.catalog.get::<BackupStrategy>(namespace, name).await? else {
+        return Ok(Err(format!("BackupStrategy {name} not found")));
+    };
+    let condition = strategy.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == super::conditions::SECOND_BACKUP_READY)
+            .cloned()
+    });
+    Ok(match condition {
+        Some(c) if c.observed_generation == strategy.metadata.generation && c.status == "True" => {
+            Ok(())
+        }
+        Some(c) if c.observed_generation == strategy.metadata.generation => {
+            Err(format!("BackupStrategy {name}: {}", c.message))
+        }
+        _ => Err(format!(
+            "waiting for BackupStrategy {name} to check its second destinations"
+        )),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

@@ -23,8 +23,6 @@ pub mod retention;
 mod second;
 pub mod summary;
 
-pub use second::cleared as second_cleared;
-
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;

@@ -12,9 +12,9 @@ use std::{collections::HashMap, time::Duration};
 use jiff::Timestamp;
 use kube::runtime::events::{Event, EventType};
 
-use super::{
-    super::{Context, Error, error::Problem, reason::Reason, references, storage_owners},
-    summary::SECOND_BACKUP_READY,
+use super::super::{
+    Context, Error, conditions::SECOND_BACKUP_READY, error::Problem, reason::Reason, references,
+    storage_owners,
 };
 use crate::{
     api::backup_strategy::BackupMethod,
@@ -74,36 +74,6 @@ pub async fn readiness(
     Ok(storage_owners::second_destination_problem(
         strategy, tenants, &known,
     ))
-}
-
-/// Whether the objects working through BackupStrategy `name` may copy to its second destinations now: its
-/// `SecondBackupReady` condition is True for its current spec. Otherwise why not (its own words, or that it
-/// has not checked its current spec yet).
-pub async fn cleared(
-    ctx: &Context,
-    namespace: &str,
-    name: &str,
-) -> Result<Result<(), String>, Error> {
-    let Some(strategy) = ctx.catalog.get::<BackupStrategy>(namespace, name).await? else {
-        return Ok(Err(format!("BackupStrategy {name} not found")));
-    };
-    let condition = strategy.status.as_ref().and_then(|s| {
-        s.conditions
-            .iter()
-            .find(|c| c.type_ == SECOND_BACKUP_READY)
-            .cloned()
-    });
-    Ok(match condition {
-        Some(c) if c.observed_generation == strategy.metadata.generation && c.status == "True" => {
-            Ok(())
-        }
-        Some(c) if c.observed_generation == strategy.metadata.generation => {
-            Err(format!("BackupStrategy {name}: {}", c.message))
-        }
-        _ => Err(format!(
-            "waiting for BackupStrategy {name} to check its second destinations"
-        )),
-    })
 }
 
 /// Starts deleting from the second destinations every set and piece of `tenants` that OceanBase deleted

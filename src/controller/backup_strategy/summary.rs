@@ -14,7 +14,9 @@ use crate::{
         backup_strategy::{SecondBackupOverview, TenantBackupStatus},
     },
     controller::{
-        conditions::{CLUSTER_REACHABLE, Health, api_time, condition, with_extra},
+        conditions::{
+            CLUSTER_REACHABLE, Health, SECOND_BACKUP_READY, api_time, condition, with_extra,
+        },
         overview::{Destinations, tenant_overview},
     },
     observer::Observation,
@@ -42,10 +44,6 @@ pub struct Findings {
     /// is not: reported on its own condition, never holding up the first backups.
     pub second_problem: Option<crate::controller::error::Problem>,
 }
-
-/// Condition type: the second copies can be made (their Secrets, a directory of their own, no copy failed
-/// for good). False never stops the first backups or archiving.
-pub const SECOND_BACKUP_READY: &str = "SecondBackupReady";
 
 /// The `SecondBackupReady` condition of a strategy with a second backup — none while its tenants are not
 /// known yet (every tenant of a cluster not read yet): the directories it checks are the tenants', so its

@@ -117,7 +117,7 @@ impl Task for BackupTask {
         let second_dir = crate::storage::directory_in(&copy_to.data_destination.uri, &tree);
         if let Some(reference) = &self.spec.strategy_ref
             && let Err(why) =
-                crate::controller::backup_strategy::second_cleared(ctx, namespace, &reference.name)
+                crate::controller::references::second_copy_cleared(ctx, namespace, &reference.name)
                     .await?
         {
             status.second_backup = Some(SecondCopy {

@@ -71,7 +71,7 @@ pub async fn follow(
     };
     if let Some(reference) = &archive.spec.strategy_ref
         && let Err(why) =
-            crate::controller::backup_strategy::second_cleared(ctx, namespace, &reference.name)
+            crate::controller::references::second_copy_cleared(ctx, namespace, &reference.name)
                 .await?
     {
         let copy = SecondLogCopy {
