@@ -15,6 +15,7 @@ pub mod oboperator;
 pub mod observer;
 pub mod oceanbase;
 pub mod readiness;
+pub mod reason;
 pub mod run;
 pub mod schedule;
 pub mod storage;

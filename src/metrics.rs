@@ -447,7 +447,7 @@ impl Metrics {
     }
 
     /// Counts a failed reconcile.
-    pub fn reconcile_failed(&self, controller: &str, reason: crate::controller::reason::Reason) {
+    pub fn reconcile_failed(&self, controller: &str, reason: crate::reason::Reason) {
         self.reconcile_errors
             .get_or_create(&ErrorLabels {
                 controller: controller.to_string(),
@@ -560,7 +560,7 @@ mod tests {
     fn renders_reconciles_errors_durations_and_leadership() {
         let metrics = Metrics::default();
         drop(metrics.reconcile_started("BackupTask"));
-        metrics.reconcile_failed("BackupTask", crate::controller::reason::Reason::KubeApi);
+        metrics.reconcile_failed("BackupTask", crate::reason::Reason::KubeApi);
         metrics.status_written("BackupTask");
         metrics.set_leader(true);
         let text = metrics.render();

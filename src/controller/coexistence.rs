@@ -4,9 +4,10 @@
 //! whether it reaches the cluster through an OBCluster or a connection Secret: clusters are matched
 //! by OceanBase's own `cluster` and `cluster_id`, never by a display name.
 
+use crate::reason::Reason;
 use crate::{
     api::common::{ClusterConnection, ClusterSource},
-    controller::{Context, error::Problem, reason::Reason},
+    controller::{Context, error::Problem},
     observer::ClusterKey,
     oceanbase::ClusterIdentity,
 };

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-pub use super::reason::Reason;
+pub use crate::reason::Reason;
 
 /// Condition type: the object has reached what its spec asks for.
 pub const READY: &str = "Ready";

@@ -1,7 +1,7 @@
 //! What can go wrong while reconciling. [`Error`]s are transient (retried with backoff); [`Problem`]s are
 //! facts about an object the user must fix (reported as `Stalled`, never retried in a hot loop).
 
-pub use super::reason::Reason;
+pub use crate::reason::Reason;
 
 /// A failure that is worth retrying: the Kubernetes API was unreachable, refused, or timed out.
 #[derive(Debug, thiserror::Error)]

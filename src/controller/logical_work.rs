@@ -1,16 +1,14 @@
 //! What the logical BackupTask and RecoveryTask share: how the state of a dump or load running in the
 //! background reads as the task's health.
 
+use crate::reason::Reason;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::{
     api::common::Failure,
-    controller::{
-        conditions::{CLUSTER_REACHABLE, Health, condition},
-        reason::Reason,
-    },
+    controller::conditions::{CLUSTER_REACHABLE, Health, condition},
     logical::{
         Progress, Refusal,
         jobs::{Finished, JobState, RETRY_TRANSIENT_AFTER},

@@ -20,7 +20,7 @@ pub mod logical_work;
 pub mod observed;
 pub mod overview;
 pub mod ownership;
-pub mod reason;
+
 pub mod recovery_task;
 pub mod references;
 pub mod runtime;

@@ -1,7 +1,7 @@
 //! What a decision can read from its cluster's observation, for the kinds that talk to OceanBase: either a
 //! snapshot with the user tenant the object is about, or the health to report while there is none.
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 

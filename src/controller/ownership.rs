@@ -9,7 +9,7 @@
 //! the younger of two is refused, naming the older), which the strategy controller checks across namespaces
 //! too (`backup_strategy/exclusive.rs`).
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use kube::ResourceExt;
 
 use super::error::Problem;

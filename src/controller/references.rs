@@ -1,7 +1,7 @@
 //! Checks of what a spec refers to and only the API can tell: Secrets (by key name, never reading values
 //! into logs or status) and BackupStrategies.
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 

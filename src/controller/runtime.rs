@@ -3,6 +3,7 @@
 //! observers, per-phase object counts, reconciles that survive objects that fail to parse, and the error
 //! policy with per-object backoff.
 
+use crate::reason::Reason;
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
@@ -27,9 +28,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     Context, Error, Reconcile, Settings, catalog,
     conditions::{Health, merge},
-    namespace_of,
-    reason::Reason,
-    status, write_budget,
+    namespace_of, status, write_budget,
 };
 use crate::{
     api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask},

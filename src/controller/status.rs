@@ -239,7 +239,7 @@ pub fn truncate(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::controller::reason::Reason;
+    use crate::reason::Reason;
     use crate::{
         api::BackupTaskPhase,
         controller::conditions::{Health, merge},

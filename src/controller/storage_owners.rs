@@ -7,10 +7,11 @@
 //! another is refused, naming the other owner: a copy there would write over (and its verification
 //! "repair", its cleanup delete) backups that are not its own.
 
+use crate::reason::Reason;
 use jiff::Timestamp;
 use kube::ResourceExt;
 
-use super::{error::Problem, reason::Reason};
+use super::error::Problem;
 use crate::{
     api::{BackupStrategy, BackupTask, LogBackup, backup_strategy::BackupMethod},
     oceanbase::Snapshot,

@@ -3,7 +3,7 @@
 //! intent goes; tried again after the refusal gate), or refused for good (a failure to record).
 
 use super::conditions::Health;
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use crate::{api::common::Failure, oceanbase::ObError};
 
 /// Why OceanBase ended a job FAILED: its RESULT code and COMMENT (or, without a comment, which job and code).

@@ -2,15 +2,12 @@
 //! each family is given one sample so that the rendered text shows its labels, and the table lists
 //! name, type, labels and help as `/metrics` serves them.
 
+use crate::reason::Reason;
 use std::collections::BTreeMap;
 
 use super::{cell, check_block};
-use crate::{
-    controller::reason::Reason,
-    metrics::{
-        BackupModeLabels, ClusterLabels, KindLabels, Metrics, PhaseLabels, StrategyLabels,
-        TenantLabels,
-    },
+use crate::metrics::{
+    BackupModeLabels, ClusterLabels, KindLabels, Metrics, PhaseLabels, StrategyLabels, TenantLabels,
 };
 
 /// One sample in every family.

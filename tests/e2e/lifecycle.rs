@@ -2,13 +2,11 @@
 //! operator binary on the real control plane, authenticated as its ServiceAccount, driving obsim
 //! over the MySQL protocol.
 
-use ob_backup_operator::{
-    api::{
-        BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
-        backup_strategy::StrategyPhase, backup_task::BackupMode,
-    },
-    controller::reason::Reason,
+use ob_backup_operator::api::{
+    BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
+    backup_strategy::StrategyPhase, backup_task::BackupMode,
 };
+use ob_backup_operator::reason::Reason;
 use std::time::Duration;
 
 use crate::support::{

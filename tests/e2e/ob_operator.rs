@@ -4,9 +4,10 @@
 //! nothing from us, whichever came first; two strategies in two namespaces on one cluster keep one
 //! owner per tenant.
 
+use ob_backup_operator::reason::Reason;
 use ob_backup_operator::{
     api::{BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase},
-    controller::{reason::Reason, status::StatusView},
+    controller::status::StatusView,
     oboperator::Kind,
 };
 use obsim::model::default_cluster_id;

@@ -2,12 +2,13 @@
 //! objects that would fight a strategy over a tenant's archiving or data backup destination are Stalled
 //! naming the owner and send nothing; a strategy's spec change reaches its children at once.
 
+use ob_backup_operator::reason::Reason;
 use ob_backup_operator::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
         backup_task::BackupMode,
     },
-    controller::{reason::Reason, status::StatusView},
+    controller::status::StatusView,
 };
 use std::time::Duration;
 

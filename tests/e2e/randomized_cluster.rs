@@ -7,13 +7,11 @@
 //! Each seed prints its schedule; `RANDOMIZED_CLUSTER_SEED=n` replays one, `RANDOMIZED_CLUSTER_SEEDS=n` runs
 //! more.
 
-use ob_backup_operator::{
-    api::{
-        BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, backup_task::BackupMode,
-        log_backup::DesiredArchiveState,
-    },
-    controller::reason::Reason,
+use ob_backup_operator::api::{
+    BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase, backup_task::BackupMode,
+    log_backup::DesiredArchiveState,
 };
+use ob_backup_operator::reason::Reason;
 use std::time::{Duration, Instant};
 
 use crate::support::{

@@ -7,7 +7,7 @@
 //! stays, a Warning event says why, and setting the policy back to `Retain` releases the strategy
 //! at once.
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use std::time::Duration;
 
 use kube::{

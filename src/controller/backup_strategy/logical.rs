@@ -10,6 +10,7 @@
 //! ago are deleted (never a tenant's newest), so are unfinished dumps no task writes any more (a failed
 //! dump's leftovers), and the overview shows what is kept.
 
+use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -34,9 +35,7 @@ use crate::{
     controller::{
         Context, Error,
         conditions::{Health, api_time, condition, with_extra},
-        next_action,
-        reason::Reason,
-        references, status,
+        next_action, references, status,
     },
     logical::retention::{self, KeptDump},
     storage::StorageError,

@@ -11,7 +11,7 @@
 //! It mirrors the delete jobs OceanBase's policy starts as CleanupTasks ([`cleanups`]), and carries out
 //! `deletionPolicy` when deleted ([`deletion`]).
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 pub mod children;
 pub mod cleanups;
 pub mod deletion;

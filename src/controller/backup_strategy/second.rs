@@ -7,14 +7,14 @@
 //! Warning event and a metric say so) — which also copies the sets completed before `secondBackup` was set.
 //! A set its BackupTask is still copying, or copied within the period, is left alone.
 
+use crate::reason::Reason;
 use std::{collections::HashMap, time::Duration};
 
 use jiff::Timestamp;
 use kube::runtime::events::{Event, EventType};
 
 use super::super::{
-    Context, Error, conditions::SECOND_BACKUP_READY, error::Problem, reason::Reason, references,
-    storage_owners,
+    Context, Error, conditions::SECOND_BACKUP_READY, error::Problem, references, storage_owners,
 };
 use crate::{
     api::backup_strategy::BackupMethod,

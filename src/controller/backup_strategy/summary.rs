@@ -3,7 +3,7 @@
 //! second; they are refreshed here only when a tenant's moved a grain (5 minutes), so a settled
 //! strategy writes nothing.
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 

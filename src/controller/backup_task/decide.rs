@@ -7,7 +7,7 @@
 //! list is submitted again only once a snapshot read well after the intent shows no such job — by then a
 //! statement sent before a crash has either created the job or failed.
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};

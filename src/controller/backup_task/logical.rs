@@ -4,6 +4,7 @@
 //! follows the dump (Pending → InProgress → Completed, Failed or Canceled). A dump cut off by a restart or an
 //! outage resumes from its plan; `cancel: true` stops it and deletes what it wrote.
 
+use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -21,7 +22,6 @@ use crate::{
         conditions::{Health, api_time},
         logical_work::{self as work, Standing},
         namespace_of, next_action,
-        reason::Reason,
         references::{self, ReferenceCheck},
         status::{self, StatusView},
     },

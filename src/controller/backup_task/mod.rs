@@ -7,6 +7,7 @@ pub mod decide;
 pub mod logical;
 pub mod second;
 
+use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
@@ -17,7 +18,6 @@ use super::{
     conditions::Health,
     error::Problem,
     ownership,
-    reason::Reason,
     references::{self, ReferenceCheck},
     status::StatusView,
     task::{self, Batch, Effect, Prepared, References, Target, Task},

@@ -9,7 +9,7 @@
 //! job per tenant at a time, so nothing else can match. A job still missing well after the intent means the
 //! statement never created one, and it is sent again.
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 

@@ -5,6 +5,7 @@
 
 pub mod decide;
 
+use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -13,7 +14,6 @@ use kube::{ResourceExt, runtime::controller::Action};
 use super::{
     Context, Error, Kind, Reconcile,
     error::Problem,
-    reason::Reason,
     references::{Placement, ReferenceCheck},
     status::StatusView,
     task::{self, Batch, Effect, Prepared, References, Task},

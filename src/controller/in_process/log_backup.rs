@@ -1,12 +1,12 @@
 //! LogBackup: the destination, then the archive mode, each sent once for what one read showed; a refused
 //! statement is not retried at once; "already archiving" counts as done.
 
+use crate::reason::Reason;
 use serde_json::{Value, json};
 
 use super::{Rig, ready_cluster};
 use crate::{
     api::{LogBackup, LogBackupPhase},
-    controller::reason::Reason,
     oceanbase::{ArchiveDest, Binding, DestState, ObError, Snapshot},
 };
 

@@ -2,7 +2,7 @@
 //! last observation of its cluster and the time (docs/contributing/design.md §2.4,
 //! docs/reference/oceanbase-interface.md §2.2, §3 and §10).
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};

@@ -275,7 +275,7 @@ mod tests {
     use super::*;
     use crate::api::LogBackupPhase;
     use crate::api::{LogBackupSpec, backup_strategy::ArchiveBinding, common::StrategyReference};
-    use crate::controller::reason::Reason;
+    use crate::reason::Reason;
 
     fn archive(desired_state: DesiredArchiveState) -> LogBackup {
         let mut archive = LogBackup::new(

@@ -5,6 +5,7 @@
 //! copies run in the background ([`crate::storage::copies`]); nothing on the first destination is touched,
 //! and an outage of either storage leaves the copy `InProgress` with a message, never `Failed`.
 
+use crate::reason::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::{Context, Error, Target, decide::Decision};
@@ -12,7 +13,6 @@ use crate::{
     api::{LogBackup, LogBackupPhase, common::SecondCopyPhase, log_backup::SecondLogCopy},
     controller::{
         conditions::{SECOND_COPY_WITHIN_THRESHOLD, api_time, condition, merge},
-        reason::Reason,
         references,
     },
     observer::Observation,

@@ -8,7 +8,7 @@
 //! intent still shows none. Nothing is sent before the pre-flight passes: the target reachable, the tenant
 //! name free, the point inside a recoverable window (or said to be unverifiable).
 
-use crate::controller::reason::Reason;
+use crate::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 

@@ -1,15 +1,13 @@
 //! Following a restore OceanBase lists (by the task's description): its progress, its end, and — for a
 //! standby restore that should become primary — the activation. Pure, like [`super::decide`].
 
+use crate::reason::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::decide::{Decision, Inputs, Step, description, with_health};
 use crate::{
     api::{RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
-    controller::{
-        conditions::{Health, api_time},
-        reason::Reason,
-    },
+    controller::conditions::{Health, api_time},
     observer::Interest,
     oceanbase::scn_time,
     oceanbase::{RestoreJobRow, Snapshot, TenantRole},

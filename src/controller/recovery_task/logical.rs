@@ -7,6 +7,7 @@
 //! objects). `cancel: true` stops the load, leaving what it loaded; `retry`
 //! starts a new attempt, which needs the objects of the last one dropped first.
 
+use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -26,7 +27,6 @@ use crate::{
         error::Problem,
         logical_work::{self as work, Standing},
         namespace_of, next_action,
-        reason::Reason,
         references::{self, ReferenceCheck},
         status::{self, StatusView},
     },

@@ -9,6 +9,7 @@ pub mod decide;
 pub mod follow;
 pub mod logical;
 
+use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -17,7 +18,6 @@ use kube::{ResourceExt, runtime::controller::Action};
 use super::{
     Context, Error, Kind, Reconcile,
     error::Problem,
-    reason::Reason,
     references::{self, ReferenceCheck},
     status::StatusView,
     task::{self, Batch, Effect, Prepared, References, Task},
@@ -411,7 +411,7 @@ fn logical_source_problem(
 ) -> Option<crate::controller::error::Problem> {
     (strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical).then(|| {
         crate::controller::error::Problem::in_spec(
-            crate::controller::reason::Reason::DumpNotFound,
+            crate::reason::Reason::DumpNotFound,
             format!(
                 "BackupStrategy {} takes logical dumps, which a physical restore cannot read: load one \
                  with source.logical.backupTask",
@@ -439,10 +439,7 @@ mod tests {
             .expect("strategy")
         };
         let problem = super::logical_source_problem(&strategy("Logical")).expect("refused");
-        assert_eq!(
-            problem.reason,
-            crate::controller::reason::Reason::DumpNotFound
-        );
+        assert_eq!(problem.reason, crate::reason::Reason::DumpNotFound);
         assert_eq!(problem.fix, crate::controller::error::Fix::Spec);
         assert!(
             problem

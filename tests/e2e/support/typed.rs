@@ -1,6 +1,7 @@
 //! The World in the crate's own types: create a `BackupStrategy`, read a `BackupTask`, wait for a typed
 //! phase — instead of JSON paths that a renamed field would silently break.
 
+use ob_backup_operator::reason::Reason;
 use std::fmt::Debug;
 
 use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::Condition};
@@ -14,7 +15,7 @@ use ob_backup_operator::{
         BackupStrategy, BackupTask, BackupTaskPhase, CleanupTask, CleanupTaskPhase, LogBackup,
         LogBackupPhase, RecoveryTask, RecoveryTaskPhase, backup_strategy::StrategyPhase,
     },
-    controller::{reason::Reason, status::StatusView},
+    controller::status::StatusView,
 };
 use serde::{Serialize, de::DeserializeOwned};
 
