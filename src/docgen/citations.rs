@@ -1,7 +1,7 @@
 //! Every citation of a document names something in this repository: a `….md` path (from the
 //! repository root or, in a page, from the page's folder) exists, and a section cited after it
-//! (`§4.6`, `§1–§8`) is a heading of that page; a bare section number in obsim's or
-//! `src/oceanbase/`'s comments is a heading of the OceanBase interface page; a page's links,
+//! (`§4.6`, `§1–§8`) is a heading of that page; a bare section number in a source file is a heading
+//! of the one page that file cites (a file citing none or several must name the page); a page's links,
 //! snippets and backquoted repository paths exist; and nothing cites a document kept outside the
 //! repository.
 
@@ -13,7 +13,7 @@ use std::{
 
 use super::{files_below, repo_root};
 
-/// The page a bare `§N` in obsim's and `src/oceanbase/`'s comments cites.
+/// The OceanBase interface page, which the scan must reach.
 const INTERFACE: &str = "docs/reference/oceanbase-interface.md";
 
 /// Where citations are looked for, from the repository root.
@@ -155,8 +155,7 @@ impl Checker {
     fn check(&mut self, file: &str, text: &str) -> Vec<String> {
         let mut problems = Vec::new();
         let markdown = file.ends_with(".md");
-        let bare_sections_cite_interface =
-            file.starts_with("obsim/") || file.starts_with("src/oceanbase/");
+        let anchor = self.anchor(file, text);
         let mut fenced = false;
         for (index, line) in text.lines().enumerate() {
             let at = format!("{file}:{}", index + 1);
@@ -187,16 +186,8 @@ impl Checker {
                     }
                 }
             }
-            if bare_sections_cite_interface {
-                let interface = self.root.join(INTERFACE);
-                for (_, section) in section_numbers(&masked) {
-                    if !self.headings(&interface).contains(&section) {
-                        problems.push(format!(
-                            "{at}: cites §{section}, which is not a heading of {INTERFACE} (a bare section \
-                             number here is one of that page's)"
-                        ));
-                    }
-                }
+            if !markdown {
+                problems.extend(self.bare_sections(&at, &masked, anchor.as_deref()));
             }
             if markdown {
                 if line.trim_start().starts_with("```") {
@@ -225,6 +216,46 @@ impl Checker {
             }
         }
         problems
+    }
+
+    /// The one page of `docs/` a source file cites, which its bare `§N` numbers are sections of; `None`
+    /// when it cites none or several.
+    fn anchor(&self, file: &str, text: &str) -> Option<String> {
+        let mut pages = BTreeSet::new();
+        for line in text.lines() {
+            for (start, end) in md_tokens(line) {
+                let cited = &line[start..end];
+                if cited.starts_with("docs/") && self.resolve(file, cited).is_some() {
+                    pages.insert(cited.to_string());
+                }
+            }
+        }
+        (pages.len() == 1)
+            .then(|| pages.into_iter().next())
+            .flatten()
+    }
+
+    /// The problems of the bare `§N` numbers of a source line (`masked`: its `docs/….md §N` citations
+    /// blanked): each must be a heading of the file's one cited page, `anchor`.
+    fn bare_sections(&mut self, at: &str, masked: &str, anchor: Option<&str>) -> Vec<String> {
+        let sections = section_numbers(masked);
+        let Some(page) = anchor else {
+            return sections
+                .into_iter()
+                .map(|(_, section)| {
+                    format!(
+                        "{at}: cites §{section} without saying of which page: write docs/<page>.md §{section} \
+                         (a bare § is read as a section of the one page a file cites)"
+                    )
+                })
+                .collect();
+        };
+        let headings = self.headings(&self.root.join(page)).clone();
+        sections
+            .into_iter()
+            .filter(|(_, section)| !headings.contains(section))
+            .map(|(_, section)| format!("{at}: cites §{section}, which is not a heading of {page}"))
+            .collect()
     }
 
     /// A link's target file, relative to the page.
@@ -426,6 +457,28 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_section_is_one_of_the_one_page_its_file_cites() {
+        let interface = "//! (docs/reference/oceanbase-interface.md)\n";
+        assert_eq!(
+            problems("src/x.rs", &format!("{interface}// (§4.1)\n")).len(),
+            0
+        );
+        assert_eq!(
+            problems("src/x.rs", &format!("{interface}// (§99)\n")),
+            [
+                "src/x.rs:2: cites §99, which is not a heading of docs/reference/oceanbase-interface.md"
+            ]
+        );
+        assert_eq!(
+            problems("src/x.rs", "// as §4.1 says\n").len(),
+            1,
+            "no page"
+        );
+        let two = format!("{interface}// docs/contributing/design.md\n// (§4.1)\n");
+        assert_eq!(problems("src/x.rs", &two).len(), 1, "two pages");
+    }
+
+    #[test]
     fn a_missing_page_a_missing_section_and_an_outside_document_are_refused() {
         let missing = problems("src/x.rs", "// see docs/nowhere.md\n");
         assert_eq!(
@@ -443,12 +496,30 @@ mod tests {
             ]
         );
         assert_eq!(
-            problems("obsim/src/x.rs", "/// as §4.6 says\n"),
+            problems(
+                "obsim/src/x.rs",
+                "//! docs/reference/oceanbase-interface.md\n/// as §4.6 says\n"
+            ),
             Vec::<String>::new()
         );
-        assert_eq!(problems("obsim/src/x.rs", "/// as §98 says\n").len(), 1);
-        assert_eq!(problems("src/x.rs", "// SPEC §3 says so\n").len(), 1);
-        assert_eq!(problems("src/x.rs", "// the reference §6.4\n").len(), 1);
+        assert_eq!(
+            problems(
+                "obsim/src/x.rs",
+                "//! docs/reference/oceanbase-interface.md\n/// as §98 says\n"
+            )
+            .len(),
+            1
+        );
+        for outside in ["// SPEC §3 says so\n", "// the reference §6.4\n"] {
+            let found = problems("src/x.rs", outside);
+            // Refused as an outside document, and its bare § as naming no page of ours.
+            assert_eq!(found.len(), 2, "{found:?}");
+            assert!(found[0].contains("outside the repository"), "{found:?}");
+            assert!(
+                found[1].contains("without saying of which page"),
+                "{found:?}"
+            );
+        }
         assert_eq!(problems("src/x.rs", "// ../shared/seeds/1.txt\n").len(), 2);
     }
 

@@ -1,5 +1,5 @@
-//! RecoveryTask end to end (docs/contributing/design.md §2.6, docs/reference/oceanbase-interface.md
-//! §6): the operator binary on the real control plane restores a tenant backed up by a strategy
+//! RecoveryTask end to end (docs/contributing/design.md §2.6,
+//! docs/reference/oceanbase-interface.md §6): the operator binary on the real control plane restores a tenant backed up by a strategy
 //! into a new tenant of obsim, over the MySQL protocol.
 
 use crate::support::typed::condition_of;

@@ -125,7 +125,7 @@ pub fn server_error(error: mysql_async::Error) -> (u16, String) {
 pub async fn archive_status(conn: &mut Conn) -> Option<String> {
     conn.query_first("SELECT status FROM oceanbase.CDB_OB_ARCHIVELOG_SUMMARY WHERE tenant_id = 1002 ORDER BY round_id DESC LIMIT 1")
         .await
-        .expect("latest round (§3.3: the way ob-operator and obshell find it)")
+        .expect("latest round (docs/reference/oceanbase-interface.md §3.3: as ob-operator and obshell find it)")
 }
 
 /// Sets tenant1's destinations and starts archiving it, stepping until its round is DOING.
