@@ -214,6 +214,77 @@ fn the_dockerfile_and_the_script_build_the_same_image() {
     let _ = podman(&["rmi", "--force", from_dockerfile]);
 }
 
+/// The bill of materials `scripts/image.sh` wrote beside the image lists the crates compiled into it, at
+/// Cargo.lock's versions, and the Debian packages whose files it carries — and none of the crates only the
+/// tests use.
+#[test]
+fn the_bill_of_materials_lists_what_the_image_holds_and_nothing_else() {
+    let Some(image) = image() else {
+        return;
+    };
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let work = std::env::var_os("OBBACKUP_IMAGE_WORK")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo.join("target/image-build"));
+    let text = std::fs::read_to_string(work.join("sbom.cdx.json")).expect("the bill of materials");
+    let bom: Value = serde_json::from_str(&text).expect("CycloneDX JSON");
+    let version = config(&image)["Labels"]["org.opencontainers.image.version"].clone();
+    assert_eq!(bom["metadata"]["component"]["name"], "ob-backup-operator");
+    assert_eq!(bom["metadata"]["component"]["version"], version);
+    let components: BTreeMap<String, Vec<String>> = bom["components"]
+        .as_array()
+        .expect("components")
+        .iter()
+        .fold(BTreeMap::new(), |mut by_name, c| {
+            by_name
+                .entry(c["name"].as_str().unwrap_or_default().to_string())
+                .or_default()
+                .push(c["purl"].as_str().unwrap_or_default().to_string());
+            by_name
+        });
+    let lock = std::fs::read_to_string(repo.join("Cargo.lock")).expect("Cargo.lock");
+    for name in ["kube", "tokio", "rustls", "mysql_async", "opendal", "jiff"] {
+        let locked = locked_version(&lock, name);
+        let purls = components.get(name).cloned().unwrap_or_default();
+        assert!(
+            purls
+                .iter()
+                .any(|p| p == &format!("pkg:cargo/{name}@{locked}")),
+            "{name} {locked} in the bill of materials: {purls:?}"
+        );
+    }
+    for package in ["musl", "ca-certificates", "tzdata"] {
+        let purls = components.get(package).cloned().unwrap_or_default();
+        assert!(
+            purls
+                .iter()
+                .any(|p| p.starts_with(&format!("pkg:deb/debian/{package}@"))),
+            "{package}: {purls:?}"
+        );
+    }
+    for test_only in ["obsim", "tower-test", "mlua", "jsonschema", "rcgen"] {
+        assert!(
+            !components.contains_key(test_only),
+            "{test_only} is only the tests'"
+        );
+    }
+}
+
+/// The version Cargo.lock pins `name` at (the first, when several are locked).
+fn locked_version(lock: &str, name: &str) -> String {
+    let entry = format!("name = \"{name}\"\n");
+    let at = lock
+        .find(&entry)
+        .unwrap_or_else(|| panic!("{name} in Cargo.lock"));
+    lock[at + entry.len()..]
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("a version line")
+        .to_string()
+}
+
 /// What the OCI configuration says about running the image.
 fn config(image: &str) -> Value {
     let text = podman_ok(&["image", "inspect", image]);
