@@ -1,6 +1,7 @@
 //! ob-backup-operator: OceanBase backup and recovery as Kubernetes resources.
 
 pub mod api;
+pub mod background;
 pub mod clock;
 pub mod controller;
 pub mod crash;
@@ -19,6 +20,7 @@ pub mod reason;
 pub mod run;
 pub mod schedule;
 pub mod storage;
+pub mod sync;
 pub mod telemetry;
 pub mod timing;
 pub mod windows;

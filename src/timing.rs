@@ -45,6 +45,10 @@ pub const LOG_SAFETY_RECHECK: Duration = Duration::from_secs(600);
 /// windows growing changes no object the restore watches).
 pub const POINT_RECHECK: Duration = Duration::from_secs(10);
 
+/// Background work stopped by an outage (a second copy, a logical dump or restore) may start again this
+/// long after it stopped.
+pub const RETRY_TRANSIENT_AFTER: Duration = Duration::from_secs(30);
+
 /// A second copy running in the background shows its progress in the status this often.
 pub const SECOND_COPY_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 

@@ -50,8 +50,8 @@ pub struct Context {
     pub statements: gate::Statements,
     /// The copies this controller runs itself (the second backups); one ending wakes its object.
     pub copies: crate::storage::copies::Copies,
-    /// The logical dumps this controller runs itself; one ending wakes its task.
-    pub dumps: crate::logical::jobs::Jobs,
+    /// The logical dumps and restores this controller runs itself; one ending wakes its task.
+    pub logical_work: crate::logical::jobs::Jobs,
 }
 
 /// Operator-wide settings the controllers read.
@@ -92,16 +92,13 @@ impl Context {
         writes: Arc<write_budget::WriteBudget>,
     ) -> Self {
         let waker = observers.clone();
-        // Background work's key starts with its object's `namespace/name`: its end wakes the object.
-        let wake: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |key: &str| {
-            let mut parts = key.splitn(3, '/');
-            if let (Some(namespace), Some(name)) = (parts.next(), parts.next()) {
-                waker.wake(&crate::observer::ObjectKey {
-                    kind: controller,
-                    namespace: namespace.to_string(),
-                    name: name.to_string(),
-                });
-            }
+        // Background work's end wakes the object its key names.
+        let wake: crate::background::OnEnd = Arc::new(move |key: &crate::background::Key| {
+            waker.wake(&crate::observer::ObjectKey {
+                kind: controller,
+                namespace: key.namespace.clone(),
+                name: key.name.clone(),
+            });
         });
         Self {
             recorder: Recorder::new(client.clone(), reporter),
@@ -117,7 +114,7 @@ impl Context {
             malformed: Mutex::default(),
             statements: gate::Statements::default(),
             copies: crate::storage::copies::Copies::new(wake.clone()),
-            dumps: crate::logical::jobs::Jobs::new(wake),
+            logical_work: crate::logical::jobs::Jobs::new(wake),
         }
     }
 

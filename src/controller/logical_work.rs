@@ -2,6 +2,7 @@
 //! background reads as the task's health.
 
 use crate::reason::Reason;
+use crate::timing::RETRY_TRANSIENT_AFTER;
 use std::time::Duration;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
@@ -11,7 +12,7 @@ use crate::{
     controller::conditions::{CLUSTER_REACHABLE, Health, condition},
     logical::{
         Progress, Refusal,
-        jobs::{Finished, JobState, RETRY_TRANSIENT_AFTER},
+        jobs::{Finished, JobState},
     },
 };
 

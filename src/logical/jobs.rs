@@ -1,28 +1,19 @@
-//! The logical dumps and restores this operator process runs in the background, each under its task's key.
-//! A reconcile asks for one and reads its state; it never waits for one. One that ends calls back with its
-//! key, so that its task is looked at again. One stopped by an outage, or a dump refused for a privilege
-//! its user lacks (a grant since may have lifted it), is started again (a dump resumes from its plan) when
-//! asked for after [`RETRY_TRANSIENT_AFTER`]; one asked for with other settings (a Secret's new password) is started
-//! again at once; one that failed for good is not.
+//! Logical dumps and restores, as background work ([`crate::background`]) under their task's key: what a
+//! dump or restore is asked to do, how it runs, and how its state reads. One stopped by an outage, or a dump
+//! refused for a privilege its user lacks (a grant since may have lifted it), is started again (a dump
+//! resumes from its plan); one asked for with other settings (a Secret's new password) is started again at
+//! once; one that failed for good is not. A retry still connecting reads as the outage it retries.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, MutexGuard},
-    time::{Duration, Instant},
-};
+use std::sync::{Arc, Mutex};
 
 use opendal::Operator;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::{
     DumpReport, DumpRequest, LoadReport, LoadRequest, LogicalError, Progress, Refusal, dump,
     import, load,
 };
-use crate::oceanbase::sql::AccessKeys;
-
-/// A dump stopped by an outage may start again this long after it stopped.
-pub const RETRY_TRANSIENT_AFTER: Duration = Duration::from_secs(30);
+use crate::{background::Background, oceanbase::sql::AccessKeys, sync::lock};
 
 /// A dump to run: what to read, and where to write it.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,155 +76,38 @@ pub enum JobState {
         unreachable_database: bool,
         refusal: Option<Refusal>,
     },
-    /// Stopped by [`Jobs::cancel`]; a dump's directory deleted (a restore leaves what it loaded).
+    /// Stopped by [`Background::cancel`]; a dump's directory deleted (a restore leaves what it loaded).
     Canceled,
 }
 
-/// Called with a dump's key when it ends.
-pub type OnEnd = Arc<dyn Fn(&str) + Send + Sync>;
+/// The logical work of this process.
+pub type Jobs = Background<Work>;
 
-struct Job {
-    work: Work,
-    /// The outage this job retries after: its state until the retry has an answer from the database, so
-    /// that a retry still connecting does not read as work under way (and its task's status does not
-    /// flap while the outage lasts).
-    retrying: Option<JobState>,
-    progress: Arc<Mutex<Progress>>,
-    outcome: Arc<Mutex<Option<(JobState, Instant)>>>,
-    cancel: CancellationToken,
-    handle: JoinHandle<()>,
-}
+impl crate::background::Work for Work {
+    type Progress = Mutex<Progress>;
+    type State = JobState;
 
-/// The dumps of this process.
-pub struct Jobs {
-    jobs: Mutex<HashMap<String, Job>>,
-    on_end: OnEnd,
-    /// [`RETRY_TRANSIENT_AFTER`], shorter in tests.
-    retry_after: Duration,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-impl Jobs {
-    pub fn new(on_end: OnEnd) -> Self {
-        Self {
-            jobs: Mutex::default(),
-            on_end,
-            retry_after: RETRY_TRANSIENT_AFTER,
+    async fn run(self, progress: Arc<Mutex<Progress>>, cancel: CancellationToken) -> JobState {
+        match &self {
+            Work::Dump(job) => run(job, &progress, &cancel).await,
+            Work::Load(job) => run_load(job, &progress, &cancel).await,
         }
     }
 
-    /// The state of the dump under `key`, starting it when there is none, when it was asked for with other
-    /// settings, or when an outage stopped it a while ago.
-    pub fn ensure(&self, key: &str, work: &Work) -> JobState {
-        let mut jobs = lock(&self.jobs);
-        let mut retrying = None;
-        if let Some(running) = jobs.get(key) {
-            let outage = running.outage_over(self.retry_after);
-            if running.work == *work && outage.is_none() {
-                return running.state();
-            }
-            // The same work again after an outage: it reads as that outage until it gets further.
-            retrying = outage.filter(|_| running.work == *work);
-            running.handle.abort();
-        }
-        let mut started = self.start(key, work);
-        started.retrying = retrying;
-        let state = started.state();
-        jobs.insert(key.to_string(), started);
-        state
-    }
-
-    /// Cancels the work under `key`: it stops and ends [`JobState::Canceled`] (a dump deletes what it wrote).
-    /// When this process runs none (it restarted since), what a dump of `work` would have written is
-    /// deleted.
-    pub fn cancel(&self, key: &str, work: &Work) -> JobState {
-        let mut jobs = lock(&self.jobs);
-        match jobs.get(key) {
-            Some(running) if running.outage_over(self.retry_after).is_none() => {
-                running.cancel.cancel();
-                running.state()
-            }
-            _ => {
-                let cancel = CancellationToken::new();
-                cancel.cancel();
-                let started = self.start_with(key, work, cancel);
-                let state = started.state();
-                jobs.insert(key.to_string(), started);
-                state
-            }
+    fn running(&self, progress: &Mutex<Progress>, retrying: Option<&JobState>) -> JobState {
+        let progress = lock(progress).clone();
+        match retrying {
+            Some(earlier) if !progress.database_reached => earlier.clone(),
+            _ => JobState::Running(progress),
         }
     }
 
-    /// Forgets the dump under `key` (its end is in a status now), stopping it if it still runs.
-    pub fn forget(&self, key: &str) {
-        if let Some(job) = lock(&self.jobs).remove(key) {
-            job.handle.abort();
-        }
+    fn worth_retrying(&self, state: &JobState) -> bool {
+        worth_retrying(self, state)
     }
 
-    fn start(&self, key: &str, work: &Work) -> Job {
-        self.start_with(key, work, CancellationToken::new())
-    }
-
-    fn start_with(&self, key: &str, work: &Work, cancel: CancellationToken) -> Job {
-        let progress = Arc::new(Mutex::new(Progress::default()));
-        let outcome = Arc::new(Mutex::new(None));
-        let handle = tokio::spawn({
-            let (work, progress, outcome, cancel) = (
-                work.clone(),
-                progress.clone(),
-                outcome.clone(),
-                cancel.clone(),
-            );
-            let (key, on_end) = (key.to_string(), self.on_end.clone());
-            async move {
-                let state = match &work {
-                    Work::Dump(job) => run(job, &progress, &cancel).await,
-                    Work::Load(job) => run_load(job, &progress, &cancel).await,
-                };
-                *lock(&outcome) = Some((state, Instant::now()));
-                on_end(&key);
-            }
-        });
-        Job {
-            work: work.clone(),
-            retrying: None,
-            progress,
-            outcome,
-            cancel,
-            handle,
-        }
-    }
-}
-
-impl Job {
-    /// The failure that ended it, when that was an outage — or a refusal for access, which a grant made
-    /// since may have lifted — at least `after` ago (time to start again).
-    fn outage_over(&self, after: Duration) -> Option<JobState> {
-        match &*lock(&self.outcome) {
-            Some((failed, at)) if worth_retrying(&self.work, failed) && at.elapsed() >= after => {
-                Some(failed.clone())
-            }
-            _ => None,
-        }
-    }
-
-    fn state(&self) -> JobState {
-        match &*lock(&self.outcome) {
-            Some((state, _)) => state.clone(),
-            None => {
-                let progress = lock(&self.progress).clone();
-                match &self.retrying {
-                    Some(earlier) if !progress.database_reached => earlier.clone(),
-                    _ => JobState::Running(progress),
-                }
-            }
-        }
+    fn succeeded(state: &JobState) -> bool {
+        matches!(state, JobState::Done(_))
     }
 }
 
@@ -334,7 +208,13 @@ fn failed(error: &LogicalError) -> JobState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::{Duration, Instant};
+
     use crate::oceanbase::ConnectionInfo;
+
+    fn key() -> crate::background::Key {
+        crate::background::Key::of("ns", "d")
+    }
 
     /// A dump of a database that refuses connections, into a fresh directory.
     fn unreachable_dump() -> Work {
@@ -368,7 +248,7 @@ mod tests {
     async fn until_failed(jobs: &Jobs, work: &Work) -> JobState {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            let state = jobs.ensure("ns/d", work);
+            let state = jobs.ensure(&key(), work);
             if matches!(state, JobState::Failed { .. }) {
                 return state;
             }
@@ -428,7 +308,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_retry_still_connecting_reads_as_the_outage_it_retries() {
-        let mut jobs = Jobs::new(Arc::new(|_: &str| {}));
+        let mut jobs = Jobs::new(Arc::new(|_: &crate::background::Key| {}));
         let work = unreachable_dump();
         let JobState::Failed {
             transient: true,
@@ -440,11 +320,11 @@ mod tests {
             panic!("an unreachable database is a transient outage of the database");
         };
         assert!(!message.contains("secret"), "{message}");
-        jobs.retry_after = Duration::ZERO;
+        jobs.retry_after(Duration::ZERO);
         // Asked for again past the retry window: a new attempt starts, and until it has an answer from
         // the database it reads as the outage it retries, not as a dump under way.
         for _ in 0..20 {
-            let state = jobs.ensure("ns/d", &work);
+            let state = jobs.ensure(&key(), &work);
             assert!(
                 matches!(
                     state,

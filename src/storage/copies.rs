@@ -1,26 +1,20 @@
-//! The copies this operator process runs in the background, each under a key its controller chooses (a
-//! backup set's, an archive piece's). A reconcile asks for a copy and reads its state; it never waits for
-//! one. A copy that ends — done, failed, or stopped by an outage — calls back with its key, so that the
-//! object it belongs to is looked at again. A copy stopped by an outage is started again (it resumes from
-//! its manifest) when asked for after [`RETRY_TRANSIENT_AFTER`]; one that failed for good is not.
+//! Copies to a second destination, as background work ([`crate::background`]) under a key its controller
+//! chooses (a backup set's, an archive piece's): what a copy is asked to do, how it runs, and how its state
+//! reads. A copy stopped by an outage resumes from its manifest when it is started again.
 
-use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex, atomic::Ordering},
-    time::{Duration, Instant},
-};
+use std::sync::{Arc, atomic::Ordering};
 
-use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::{
     StorageError,
     copy::{Bandwidth, Copier, Progress, Report},
     place::Place,
 };
-use crate::oceanbase::sql::AccessKeys;
-
-/// A copy stopped by an outage may start again this long after it stopped.
-pub const RETRY_TRANSIENT_AFTER: Duration = Duration::from_secs(30);
+use crate::{
+    background::{Background, Key},
+    oceanbase::sql::AccessKeys,
+};
 
 /// What to do with a tree on the second destination.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,183 +66,57 @@ pub enum CopyState {
     },
 }
 
-/// Called with a copy's key when it ends.
-pub type OnEnd = Arc<dyn Fn(&str) + Send + Sync>;
-
-/// How a copy ended, and when.
-type Ended = Arc<Mutex<Option<(Result<Report, StorageError>, Instant)>>>;
-
-struct Job {
-    request: CopyRequest,
-    progress: Arc<Progress>,
-    outcome: Ended,
-    handle: JoinHandle<()>,
-    /// The point a pass of a repeated copy is as of, and the point the last finished pass covered.
-    as_of: u64,
-    covered: Option<u64>,
-    /// Whether its report was taken ([`Copies::take_report`]).
-    taken: bool,
-}
-
 /// The copies of this process.
-pub struct Copies {
-    jobs: Mutex<HashMap<String, Job>>,
-    on_end: OnEnd,
+pub type Copies = Background<CopyRequest>;
+
+impl crate::background::Work for CopyRequest {
+    type Progress = Progress;
+    type State = CopyState;
+
+    async fn run(self, progress: Arc<Progress>, _cancel: CancellationToken) -> CopyState {
+        match run(&self, &progress).await {
+            Ok(report) => CopyState::Done(report),
+            Err(error) => {
+                tracing::warn!(%error, tree = self.tree, work = ?self.work, "work on the second destination stopped");
+                CopyState::Failed {
+                    message: error.to_string(),
+                    transient: error.is_transient(),
+                }
+            }
+        }
+    }
+
+    fn running(&self, progress: &Progress, _retrying: Option<&CopyState>) -> CopyState {
+        CopyState::Running {
+            objects: progress.objects.load(Ordering::Relaxed),
+            total_objects: progress.total_objects.load(Ordering::Relaxed),
+            bytes: progress.bytes.load(Ordering::Relaxed),
+            total_bytes: progress.total_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn worth_retrying(&self, state: &CopyState) -> bool {
+        matches!(
+            state,
+            CopyState::Failed {
+                transient: true,
+                ..
+            }
+        )
+    }
+
+    fn succeeded(state: &CopyState) -> bool {
+        matches!(state, CopyState::Done(_))
+    }
 }
 
 impl Copies {
-    pub fn new(on_end: OnEnd) -> Self {
-        Self {
-            jobs: Mutex::default(),
-            on_end,
-        }
-    }
-
-    /// The state of the copy under `key`, starting it when there is none, when it asks for something else
-    /// than `request` (a destination changed), or when an outage stopped it a while ago.
-    pub fn ensure(&self, key: &str, request: &CopyRequest) -> CopyState {
-        let mut jobs = lock(&self.jobs);
-        if let Some(job) = jobs.get(key) {
-            let state = job.state();
-            let retry = match &*lock(&job.outcome) {
-                Some((Err(e), at)) => e.is_transient() && at.elapsed() >= RETRY_TRANSIENT_AFTER,
-                _ => false,
-            };
-            if job.request == *request && !retry {
-                return state;
-            }
-            job.handle.abort();
-        }
-        let job = self.start(key, request);
-        let state = job.state();
-        jobs.insert(key.to_string(), job);
-        state
-    }
-
-    /// A copy made pass after pass while its source grows (an active archive piece). Each pass is as of a
-    /// point the caller names — the checkpoint it read before asking, so that the pass copies at least
-    /// everything up to it — and the next pass starts once the last one ended well, the point moved on,
-    /// and `gap` has passed (an outage's pass starts again after [`RETRY_TRANSIENT_AFTER`]). Returns the
-    /// point the newest finished pass covers, and the state of the current (or last) pass.
-    pub fn repeat(
-        &self,
-        key: &str,
-        request: &CopyRequest,
-        as_of: u64,
-        gap: Duration,
-    ) -> (Option<u64>, CopyState) {
-        let mut jobs = lock(&self.jobs);
-        let mut covered = None;
-        if let Some(job) = jobs.get(key).filter(|job| job.request == *request) {
-            covered = job.covered;
-            let ended = lock(&job.outcome).as_ref().map(|(result, at)| {
-                (
-                    result
-                        .as_ref()
-                        .map_err(StorageError::is_transient)
-                        .map(|_| ()),
-                    *at,
-                )
-            });
-            match ended {
-                None => return (covered, job.state()),
-                Some((Ok(()), at)) => {
-                    covered = Some(job.as_of);
-                    if as_of <= job.as_of || at.elapsed() < gap {
-                        return (covered, job.state());
-                    }
-                }
-                Some((Err(true), at)) if at.elapsed() >= RETRY_TRANSIENT_AFTER => {}
-                Some(_) => return (covered, job.state()),
-            }
-        }
-        if let Some(old) = jobs.remove(key) {
-            old.handle.abort();
-        }
-        let job = Job {
-            as_of,
-            covered,
-            ..self.start(key, request)
-        };
-        let state = job.state();
-        jobs.insert(key.to_string(), job);
-        (covered, state)
-    }
-
     /// The report of the copy under `key` once it ended well — once per copy (or pass): a second call
     /// gives nothing, so that what it found is told once.
-    pub fn take_report(&self, key: &str) -> Option<Report> {
-        let mut jobs = lock(&self.jobs);
-        let job = jobs.get_mut(key).filter(|job| !job.taken)?;
-        let report = match &*lock(&job.outcome) {
-            Some((Ok(report), _)) => report.clone(),
-            _ => return None,
-        };
-        job.taken = true;
-        Some(report)
-    }
-
-    /// The state of the copy under `key`, if one was asked for.
-    pub fn state(&self, key: &str) -> Option<CopyState> {
-        lock(&self.jobs).get(key).map(Job::state)
-    }
-
-    /// Forgets the copy under `key` (its end is in a status now), stopping it if it still runs.
-    pub fn forget(&self, key: &str) {
-        if let Some(job) = lock(&self.jobs).remove(key) {
-            job.handle.abort();
-        }
-    }
-
-    fn start(&self, key: &str, request: &CopyRequest) -> Job {
-        let progress = Arc::new(Progress::default());
-        let outcome = Arc::new(Mutex::new(None));
-        let task = {
-            let (request, progress, outcome) = (request.clone(), progress.clone(), outcome.clone());
-            let (key, on_end) = (key.to_string(), self.on_end.clone());
-            async move {
-                let result = run(&request, &progress).await;
-                if let Err(error) = &result {
-                    tracing::warn!(%error, tree = request.tree, work = ?request.work, "work on the second destination stopped");
-                }
-                *lock(&outcome) = Some((result, Instant::now()));
-                on_end(&key);
-            }
-        };
-        Job {
-            request: request.clone(),
-            progress,
-            outcome,
-            handle: tokio::spawn(task),
-            as_of: 0,
-            covered: None,
-            taken: false,
-        }
-    }
-}
-
-impl Drop for Copies {
-    fn drop(&mut self) {
-        for job in lock(&self.jobs).values() {
-            job.handle.abort();
-        }
-    }
-}
-
-impl Job {
-    fn state(&self) -> CopyState {
-        match &*lock(&self.outcome) {
-            Some((Ok(report), _)) => CopyState::Done(report.clone()),
-            Some((Err(error), _)) => CopyState::Failed {
-                message: error.to_string(),
-                transient: error.is_transient(),
-            },
-            None => CopyState::Running {
-                objects: self.progress.objects.load(Ordering::Relaxed),
-                total_objects: self.progress.total_objects.load(Ordering::Relaxed),
-                bytes: self.progress.bytes.load(Ordering::Relaxed),
-                total_bytes: self.progress.total_bytes.load(Ordering::Relaxed),
-            },
+    pub fn take_report(&self, key: &Key) -> Option<Report> {
+        match self.take(key)? {
+            CopyState::Done(report) => Some(report),
+            _ => None,
         }
     }
 }
@@ -286,15 +154,20 @@ fn refuse_overlap(from: &str, to: &str) -> Result<(), StorageError> {
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex as StdMutex;
+    use std::{
+        sync::Mutex as StdMutex,
+        time::{Duration, Instant},
+    };
 
     use super::*;
+    use crate::sync::lock;
+
+    /// The key of the piece `name` of the object `ns/copies`.
+    fn key(name: &str) -> Key {
+        Key::part("ns", "copies", name.to_string())
+    }
 
     fn request(from: &std::path::Path, to: &std::path::Path) -> CopyRequest {
         CopyRequest {
@@ -327,7 +200,7 @@ mod tests {
         (from, to)
     }
 
-    async fn ended(copies: &Copies, key: &str) -> CopyState {
+    async fn ended(copies: &Copies, key: &Key) -> CopyState {
         crate::controller::fixtures::eventually("the copy to end", || {
             copies
                 .state(key)
@@ -342,32 +215,35 @@ mod tests {
         let ended_keys = Arc::new(StdMutex::new(Vec::new()));
         let copies = Copies::new({
             let ended_keys = ended_keys.clone();
-            Arc::new(move |key: &str| lock(&ended_keys).push(key.to_string()))
+            Arc::new(move |key: &Key| lock(&ended_keys).push(key.clone()))
         });
         let asked = request(&from, &to);
         assert!(matches!(
-            copies.ensure("ns/set-1", &asked),
+            copies.ensure(&key("set-1"), &asked),
             CopyState::Running { .. }
         ));
-        let CopyState::Done(report) = ended(&copies, "ns/set-1").await else {
-            panic!("the copy failed: {:?}", copies.state("ns/set-1"));
+        let CopyState::Done(report) = ended(&copies, &key("set-1")).await else {
+            panic!("the copy failed: {:?}", copies.state(&key("set-1")));
         };
         assert_eq!((report.objects, report.copied), (5, 5));
-        assert_eq!(*lock(&ended_keys), vec!["ns/set-1".to_string()]);
+        assert_eq!(*lock(&ended_keys), vec![key("set-1")]);
         // Asking again reads the result; nothing is copied again.
-        assert_eq!(copies.ensure("ns/set-1", &asked), CopyState::Done(report));
+        assert_eq!(
+            copies.ensure(&key("set-1"), &asked),
+            CopyState::Done(report)
+        );
         assert!(to.join("backup_set_1_full/infos/file.4").is_file());
-        copies.forget("ns/set-1");
-        assert_eq!(copies.state("ns/set-1"), None);
+        copies.forget(&key("set-1"));
+        assert_eq!(copies.state(&key("set-1")), None);
         let _ = std::fs::remove_dir_all(from.parent().expect("base"));
     }
 
     #[tokio::test]
     async fn a_repeated_copy_passes_again_only_when_its_point_moved_and_reports_what_it_covers() {
         let (from, to) = dirs("repeat");
-        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let copies = Copies::new(Arc::new(|_: &Key| {}));
         let asked = request(&from, &to);
-        let key = "ns/archive/active";
+        let key = &key("archive/active");
         let (covered, state) = copies.repeat(key, &asked, 10, Duration::ZERO);
         assert_eq!(covered, None);
         assert!(matches!(state, CopyState::Running { .. }));
@@ -400,10 +276,10 @@ mod tests {
     #[tokio::test]
     async fn a_verification_finds_a_damaged_object_copies_it_again_and_tells_it_once() {
         let (from, to) = dirs("verify");
-        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let copies = Copies::new(Arc::new(|_: &Key| {}));
         let asked = request(&from, &to);
-        copies.ensure("ns/set-1", &asked);
-        ended(&copies, "ns/set-1").await;
+        copies.ensure(&key("set-1"), &asked);
+        ended(&copies, &key("set-1")).await;
         let victim = to.join("backup_set_1_full/infos/file.2");
         let good = std::fs::read(&victim).expect("copied");
         std::fs::write(&victim, b"bit rot").expect("damage");
@@ -411,21 +287,21 @@ mod tests {
             work: Work::Verify,
             ..asked
         };
-        copies.ensure("ns/verify", &verify);
-        let CopyState::Done(report) = ended(&copies, "ns/verify").await else {
+        copies.ensure(&key("verify"), &verify);
+        let CopyState::Done(report) = ended(&copies, &key("verify")).await else {
             panic!("the verification failed");
         };
         assert_eq!((report.damaged, report.copied), (1, 1));
         assert_eq!(std::fs::read(&victim).expect("repaired"), good);
-        assert_eq!(copies.take_report("ns/verify"), Some(report));
-        assert_eq!(copies.take_report("ns/verify"), None, "told once");
+        assert_eq!(copies.take_report(&key("verify")), Some(report));
+        assert_eq!(copies.take_report(&key("verify")), None, "told once");
         let _ = std::fs::remove_dir_all(from.parent().expect("base"));
     }
 
     #[tokio::test]
     async fn a_copy_that_cannot_be_made_fails_for_good_and_names_no_secret() {
         let (from, to) = dirs("wrong");
-        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let copies = Copies::new(Arc::new(|_: &Key| {}));
         let wrong = CopyRequest {
             to: "ftp://elsewhere/x".into(),
             to_keys: Some(AccessKeys {
@@ -434,8 +310,8 @@ mod tests {
             }),
             ..request(&from, &to)
         };
-        copies.ensure("ns/set-1", &wrong);
-        let CopyState::Failed { message, transient } = ended(&copies, "ns/set-1").await else {
+        copies.ensure(&key("set-1"), &wrong);
+        let CopyState::Failed { message, transient } = ended(&copies, &key("set-1")).await else {
             panic!("an ftp destination cannot be copied to");
         };
         assert!(!transient, "{message}");
@@ -448,19 +324,20 @@ mod tests {
     #[tokio::test]
     async fn a_copy_onto_or_into_its_own_source_fails_for_good() {
         let (from, to) = dirs("self");
-        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let copies = Copies::new(Arc::new(|_: &Key| {}));
         let source = format!("file://{}", from.display());
         for (key, onto) in [
-            ("ns/self", format!("{source}/")),
-            ("ns/inside", format!("{source}//copy")),
+            (key("self"), format!("{source}/")),
+            (key("inside"), format!("{source}//copy")),
         ] {
+            let key = &key;
             let asked = CopyRequest {
                 to: onto,
                 ..request(&from, &to)
             };
             copies.ensure(key, &asked);
             let CopyState::Failed { message, transient } = ended(&copies, key).await else {
-                panic!("{key}: copied onto its own source");
+                panic!("{key:?}: copied onto its own source");
             };
             assert!(!transient, "{message}");
             assert!(message.contains("no second copy"), "{message}");
@@ -472,7 +349,7 @@ mod tests {
     #[tokio::test]
     async fn a_bandwidth_limit_slows_the_copy_down() {
         let (from, to) = dirs("slow");
-        let copies = Copies::new(Arc::new(|_: &str| {}));
+        let copies = Copies::new(Arc::new(|_: &Key| {}));
         // 50 000 bytes at 20 000 bytes per second, the first 20 000 in one burst: at least 1.5 s (a local
         // copy without the limit ends within the 0.1 s the wait polls at).
         let limited = CopyRequest {
@@ -480,9 +357,9 @@ mod tests {
             ..request(&from, &to)
         };
         let started = Instant::now();
-        copies.ensure("ns/slow", &limited);
+        copies.ensure(&key("slow"), &limited);
         assert!(matches!(
-            ended(&copies, "ns/slow").await,
+            ended(&copies, &key("slow")).await,
             CopyState::Done(_)
         ));
         assert!(
@@ -496,19 +373,19 @@ mod tests {
     #[tokio::test]
     async fn a_delete_removes_the_copy_and_only_the_copy() {
         let (from, to) = dirs("delete");
-        let copies = Copies::new(Arc::new(|_: &str| {}));
-        copies.ensure("ns/set-1", &request(&from, &to));
+        let copies = Copies::new(Arc::new(|_: &Key| {}));
+        copies.ensure(&key("set-1"), &request(&from, &to));
         assert!(matches!(
-            ended(&copies, "ns/set-1").await,
+            ended(&copies, &key("set-1")).await,
             CopyState::Done(_)
         ));
         let delete = CopyRequest {
             work: Work::Delete,
             ..request(&from, &to)
         };
-        copies.ensure("ns/strategy/delete/backup_set_1_full", &delete);
+        copies.ensure(&key("strategy/delete/backup_set_1_full"), &delete);
         assert!(matches!(
-            ended(&copies, "ns/strategy/delete/backup_set_1_full").await,
+            ended(&copies, &key("strategy/delete/backup_set_1_full")).await,
             CopyState::Done(_)
         ));
         assert!(!to.join("backup_set_1_full").exists());

@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use ob_backup_operator::{
+    background::Key,
     oceanbase::sql::AccessKeys,
     storage::{
         self, StorageError,
@@ -186,12 +187,13 @@ async fn a_limited_copy_to_s3_carries_objects_larger_than_a_second_of_the_limit(
         bandwidth: Some(1 << 20),
         file_root: None,
     };
-    let copies = Copies::new(std::sync::Arc::new(|_: &str| {}));
+    let copies = Copies::new(std::sync::Arc::new(|_: &Key| {}));
+    let key = Key::of("e2e", "limited");
     let started = std::time::Instant::now();
-    copies.ensure("limited", &request);
+    copies.ensure(&key, &request);
     let ended = eventually("the limited copy to end", WAIT, || async {
         copies
-            .state("limited")
+            .state(&key)
             .filter(|s| !matches!(s, CopyState::Running { .. }))
     })
     .await;

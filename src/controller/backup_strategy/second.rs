@@ -113,7 +113,11 @@ pub async fn follow_cleanups(
                 file_root: ctx.settings.file_root,
             };
             // Kept once done: the key is this process's memory that the tree is gone from the copy too.
-            let key = format!("{namespace}/{name}/delete/{}/{tree}", destination.uri);
+            let key = crate::background::Key::part(
+                namespace,
+                name,
+                format!("delete/{}/{tree}", destination.uri),
+            );
             if let CopyState::Failed { message, .. } = ctx.copies.ensure(&key, &request) {
                 tracing::warn!(
                     tree,
@@ -400,7 +404,7 @@ async fn verify_pass(
             bandwidth: second.bandwidth(),
             file_root: ctx.settings.file_root,
         };
-        let key = format!("{namespace}/{name}/verify/{tenant}/{tree}");
+        let key = crate::background::Key::part(namespace, name, format!("verify/{tenant}/{tree}"));
         let (_, state) = ctx.copies.repeat(&key, &request, period, Duration::ZERO);
         if let Some(report) = ctx.copies.take_report(&key)
             && report.damaged > 0

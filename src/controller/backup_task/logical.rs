@@ -5,6 +5,7 @@
 //! outage resumes from its plan; `cancel: true` stops it and deletes what it wrote.
 
 use crate::reason::Reason;
+use crate::timing::RETRY_TRANSIENT_AFTER;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -27,7 +28,7 @@ use crate::{
     },
     logical::{
         DumpRequest, Progress,
-        jobs::{DumpJob, Finished, JobState, RETRY_TRANSIENT_AFTER, Work},
+        jobs::{DumpJob, Finished, JobState, Work},
         layout::DumpOwner,
     },
 };
@@ -100,11 +101,11 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
         directory: directory.clone(),
         file_root: ctx.settings.file_root,
     });
-    let key = format!("{namespace}/{}", task.name_any());
+    let key = crate::background::Key::of(&namespace, &task.name_any());
     let state = if spec.cancel {
-        ctx.dumps.cancel(&key, &work)
+        ctx.logical_work.cancel(&key, &work)
     } else {
-        ctx.dumps.ensure(&key, &work)
+        ctx.logical_work.ensure(&key, &work)
     };
     let base = BackupTaskStatus {
         cluster_name: Some(placement.cluster.name.clone()),
@@ -116,7 +117,7 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
     status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
     if desired.phase.is_some_and(BackupTaskPhase::is_terminal) {
         // Its end is in the status now.
-        ctx.dumps.forget(&key);
+        ctx.logical_work.forget(&key);
     }
     Ok(wait.map_or_else(Action::await_change, Action::requeue))
 }

@@ -94,7 +94,7 @@ impl Task for BackupTask {
         {
             return Ok(());
         }
-        let key = format!("{namespace}/{}", self.name_any());
+        let key = crate::background::Key::of(namespace, &self.name_any());
         let now = crate::clock::now();
         if self.spec.cancel {
             ctx.copies.forget(&key);

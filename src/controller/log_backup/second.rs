@@ -130,8 +130,16 @@ pub async fn follow(
             break;
         };
         let request = request(tree);
-        let frozen_key = format!("{namespace}/{name}/piece/{}/frozen", piece.piece_id);
-        let active_key = format!("{namespace}/{name}/piece/{}/active", piece.piece_id);
+        let frozen_key = crate::background::Key::part(
+            namespace,
+            name,
+            format!("piece/{}/frozen", piece.piece_id),
+        );
+        let active_key = crate::background::Key::part(
+            namespace,
+            name,
+            format!("piece/{}/active", piece.piece_id),
+        );
         if piece.status == PieceStatus::Frozen {
             let state = ctx.copies.ensure(&frozen_key, &request);
             if let CopyState::Done(report) = &state {

@@ -8,6 +8,7 @@
 //! starts a new attempt, which needs the objects of the last one dropped first.
 
 use crate::reason::Reason;
+use crate::timing::RETRY_TRANSIENT_AFTER;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
@@ -32,7 +33,7 @@ use crate::{
     },
     logical::{
         LoadRequest,
-        jobs::{Finished, JobState, LoadJob, RETRY_TRANSIENT_AFTER, Work},
+        jobs::{Finished, JobState, LoadJob, Work},
     },
 };
 
@@ -118,11 +119,11 @@ pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Act
         file_root: ctx.settings.file_root,
     });
     // Each attempt (retry) is a load of its own.
-    let key = format!("{namespace}/{}/{}", task.name_any(), spec.retry);
+    let key = crate::background::Key::part(&namespace, &task.name_any(), spec.retry.to_string());
     let state = if spec.cancel {
-        ctx.dumps.cancel(&key, &work)
+        ctx.logical_work.cancel(&key, &work)
     } else {
-        ctx.dumps.ensure(&key, &work)
+        ctx.logical_work.ensure(&key, &work)
     };
     let base = if same_attempt {
         previous
@@ -141,7 +142,7 @@ pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Act
     let (desired, wait) = status_of(&task, base, &state, now());
     status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
     if desired.phase.is_some_and(RecoveryTaskPhase::is_terminal) {
-        ctx.dumps.forget(&key);
+        ctx.logical_work.forget(&key);
     }
     Ok(wait.map_or_else(Action::await_change, Action::requeue))
 }
