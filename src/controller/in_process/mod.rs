@@ -20,6 +20,7 @@ use crate::{
 mod backup_task;
 mod cleanup_task;
 mod log_backup;
+mod logical_backup_task;
 mod recovery_task;
 
 const SECRET: &str = "/api/v1/namespaces/ns/secrets/db";
