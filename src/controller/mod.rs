@@ -16,7 +16,7 @@ pub mod gate;
 #[cfg(test)]
 mod in_process;
 pub mod log_backup;
-pub mod logical_work;
+pub mod logical;
 pub mod observed;
 pub mod overview;
 pub mod ownership;

@@ -4,9 +4,7 @@
 //! follows the dump (Pending → InProgress → Completed, Failed or Canceled). A dump cut off by a restart or an
 //! outage resumes from its plan; `cancel: true` stops it and deletes what it wrote.
 
-use crate::reason::Reason;
-use crate::timing::RETRY_TRANSIENT_AFTER;
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
@@ -15,46 +13,126 @@ use super::decide;
 use crate::{
     api::{
         BackupTask, BackupTaskPhase, BackupTaskStatus,
-        common::Failure,
+        common::{Failure, StorageDestination},
         logical::{LogicalBackupSpec, LogicalDumpStatus},
     },
+    background::Key,
     controller::{
         Context, Error,
         conditions::{Health, api_time},
-        logical_work::{self as work, Standing},
+        logical::{
+            Decided, Dereferenced, WorkTask,
+            work::{self as work, Standing},
+        },
         namespace_of, next_action,
-        references::{self, ReferenceCheck},
-        status::{self, StatusView},
+        references::{self, Placement, ReferenceCheck},
     },
     logical::{
         DumpRequest, Progress,
         jobs::{DumpJob, Finished, JobState, Work},
-        layout::DumpOwner,
+        layout::{DumpOwner, Manifest},
     },
+    reason::Reason,
+    timing::RETRY_TRANSIENT_AFTER,
 };
 
-/// Reconciles a logical BackupTask.
-pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let generation = task.metadata.generation;
-    let previous = task.status.clone().unwrap_or_default();
-    if previous.phase.is_some_and(BackupTaskPhase::is_terminal) {
-        // Ended: nothing runs again — a cancel set afterwards must not delete a finished dump. The status
-        // only records that it saw the change.
-        if task.status.as_ref().map(StatusView::observed_generation) != Some(generation) {
-            let seen = BackupTaskStatus {
-                observed_generation: generation,
-                ..previous
-            };
-            status::write(&ctx, task.as_ref(), task.status.as_ref(), &seen).await?;
-        }
-        return Ok(Action::await_change());
+impl WorkTask for BackupTask {
+    /// Ended: nothing runs again — a cancel set afterwards must not delete a finished dump.
+    fn ended(&self) -> bool {
+        self.status
+            .as_ref()
+            .and_then(|s| s.phase)
+            .is_some_and(BackupTaskPhase::is_terminal)
     }
-    let namespace = namespace_of(task.as_ref())?;
-    let Some(logical) = &task.spec.logical else {
-        return Ok(Action::await_change());
-    };
+
+    fn seen(&self) -> BackupTaskStatus {
+        BackupTaskStatus {
+            observed_generation: self.metadata.generation,
+            ..self.status.clone().unwrap_or_default()
+        }
+    }
+
+    fn canceled(&self) -> bool {
+        self.spec.cancel
+    }
+
+    async fn dereference(&self, ctx: &Context) -> Result<Dereferenced<BackupTaskStatus>, Error> {
+        let namespace = namespace_of(self)?;
+        let Some(logical) = &self.spec.logical else {
+            return Ok(Dereferenced::Later(Action::await_change()));
+        };
+        let (placement, destination) = match placement(self, ctx, &namespace, logical).await? {
+            Ok(found) => found,
+            Err(held) => return Ok(held),
+        };
+        let connection = references::tenant_user_connection(
+            ctx,
+            &namespace,
+            &placement.cluster,
+            &logical.credentials_secret,
+            &self.spec.tenant,
+        )
+        .await?;
+        let keys = references::access_keys(ctx, &namespace, &destination).await?;
+        let Some(connection) = connection else {
+            // The Secrets changed between the check and the read: look again soon.
+            return Ok(Dereferenced::Later(Action::requeue(
+                crate::timing::RECHECK_REFERENCES_AFTER,
+            )));
+        };
+        let directory = self.dump_directory();
+        let owner = DumpOwner {
+            namespace: namespace.clone(),
+            task: self.name_any(),
+            uid: self.metadata.uid.clone().unwrap_or_default(),
+            cluster: placement.cluster.name.clone(),
+            tenant: self.spec.tenant.clone(),
+        };
+        let work = Work::Dump(DumpJob {
+            request: request(logical, connection, owner),
+            destination: destination.uri.clone(),
+            keys,
+            directory: directory.clone(),
+            file_root: ctx.settings.file_root,
+        });
+        let previous = self.status.clone().unwrap_or_default();
+        let base = BackupTaskStatus {
+            cluster_name: Some(placement.cluster.name.clone()),
+            source: previous.source.or(Some(decide::source_of(self))),
+            storage_directory: Some(crate::storage::directory_in(&destination.uri, &directory)),
+            ..previous
+        };
+        let key = Key::of(&namespace, &self.name_any());
+        Ok(Dereferenced::Ready {
+            key,
+            work: Box::new(work),
+            base,
+        })
+    }
+
+    fn decide(
+        &self,
+        base: BackupTaskStatus,
+        state: &JobState,
+        now: Timestamp,
+    ) -> Decided<BackupTaskStatus> {
+        status_of(self, base, state, now)
+    }
+
+    fn is_terminal(status: &BackupTaskStatus) -> bool {
+        status.phase.is_some_and(BackupTaskPhase::is_terminal)
+    }
+}
+
+/// The task's placement and the root its dumps go under, once its references are right; else what to do.
+async fn placement(
+    task: &BackupTask,
+    ctx: &Context,
+    namespace: &str,
+    logical: &LogicalBackupSpec,
+) -> Result<Result<(Placement, StorageDestination), Dereferenced<BackupTaskStatus>>, Error> {
     let spec = &task.spec;
-    let mut check = ReferenceCheck::new(&ctx, &namespace);
+    let mut check = ReferenceCheck::new(ctx, namespace);
     let placement = check
         .placement(
             spec.strategy_ref.as_ref(),
@@ -65,65 +143,15 @@ pub async fn reconcile(task: Arc<BackupTask>, ctx: Arc<Context>) -> Result<Actio
         .await?;
     check.tenant_user(&logical.credentials_secret).await?;
     let (Some(placement), true) = (placement, check.problems.is_empty()) else {
-        let desired = decide::stalled(&task, None, &check.problems, now());
-        status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-        return Ok(next_action(&check.problems));
+        let status = decide::stalled(task, None, &check.problems, crate::clock::now());
+        let then = next_action(&check.problems);
+        return Ok(Err(Dereferenced::Hold { status, then }));
     };
     let Some(destination) = placement.data_destination.clone() else {
-        return Ok(Action::await_change());
+        return Ok(Err(Dereferenced::Later(Action::await_change())));
     };
     let destination = task.dump_root(destination);
-    let connection = references::tenant_user_connection(
-        &ctx,
-        &namespace,
-        &placement.cluster,
-        &logical.credentials_secret,
-        &spec.tenant,
-    )
-    .await?;
-    let keys = references::access_keys(&ctx, &namespace, &destination).await?;
-    let Some(connection) = connection else {
-        // The Secrets changed between the check and the read: look again soon.
-        return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
-    };
-    let directory = task.dump_directory();
-    let owner = DumpOwner {
-        namespace: namespace.clone(),
-        task: task.name_any(),
-        uid: task.metadata.uid.clone().unwrap_or_default(),
-        cluster: placement.cluster.name.clone(),
-        tenant: spec.tenant.clone(),
-    };
-    let work = Work::Dump(DumpJob {
-        request: request(logical, connection, owner),
-        destination: destination.uri.clone(),
-        keys,
-        directory: directory.clone(),
-        file_root: ctx.settings.file_root,
-    });
-    let key = crate::background::Key::of(&namespace, &task.name_any());
-    let state = if spec.cancel {
-        ctx.logical_work.cancel(&key, &work)
-    } else {
-        ctx.logical_work.ensure(&key, &work)
-    };
-    let base = BackupTaskStatus {
-        cluster_name: Some(placement.cluster.name.clone()),
-        source: previous.source.or(Some(decide::source_of(&task))),
-        storage_directory: Some(crate::storage::directory_in(&destination.uri, &directory)),
-        ..previous.clone()
-    };
-    let (desired, wait) = status_of(&task, base, &state, now());
-    status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-    if desired.phase.is_some_and(BackupTaskPhase::is_terminal) {
-        // Its end is in the status now.
-        ctx.logical_work.forget(&key);
-    }
-    Ok(wait.map_or_else(Action::await_change, Action::requeue))
-}
-
-fn now() -> Timestamp {
-    crate::clock::now()
+    Ok(Ok((placement, destination)))
 }
 
 fn request(
@@ -141,102 +169,23 @@ fn request(
     }
 }
 
-/// The status for where the dump stands, and when to look again (`None`: not until something changes).
+/// The status for where the dump stands, its health, and when to look again (`None`: not until something
+/// changes).
 fn status_of(
     task: &BackupTask,
     base: BackupTaskStatus,
     state: &JobState,
     now: Timestamp,
-) -> (BackupTaskStatus, Option<Duration>) {
-    let started = base.started_at.clone().or(Some(api_time(now)));
-    let was_in_progress = base.phase == Some(BackupTaskPhase::InProgress);
+) -> Decided<BackupTaskStatus> {
     let standing = work::standing(state);
-    let reachability = work::reachability(
+    let extra = work::reachability(
         &standing,
         base.cluster_name.as_deref().unwrap_or_default(),
         task.metadata.generation,
     );
     let (status, health, wait) = match standing {
-        Standing::Running(progress) => {
-            // In progress once it has its snapshot (or was before a restart); connecting, reading the
-            // schema and taking the snapshot are still Pending, as a physical task is until OceanBase
-            // has its job.
-            let begun = progress.snapshot.is_some() || was_in_progress;
-            let running = BackupTaskStatus {
-                phase: Some(if begun {
-                    BackupTaskPhase::InProgress
-                } else {
-                    BackupTaskPhase::Pending
-                }),
-                started_at: if begun {
-                    started
-                } else {
-                    base.started_at.clone()
-                },
-                progress: work::percent(progress.chunks_done, progress.chunks_total),
-                input_bytes: i64::try_from(progress.bytes_done).ok(),
-                output_bytes: i64::try_from(progress.stored_bytes).ok(),
-                logical: Some(dump_status(progress)),
-                ..base
-            };
-            let message = if task.spec.cancel {
-                "canceling the dump".to_string()
-            } else if progress.chunks_total == 0 {
-                "reading the schema and taking the snapshot".to_string()
-            } else {
-                format!(
-                    "dumping: {} of {} chunks, {} of {} rows",
-                    progress.chunks_done,
-                    progress.chunks_total,
-                    progress.rows_done,
-                    progress.rows_total
-                )
-            };
-            let health = Health::Progressing {
-                reason: Reason::InProgress,
-                message,
-            };
-            (running, health, Some(work::PROGRESS_EVERY))
-        }
-        Standing::Done(Finished::Dumped(report)) => {
-            let manifest = &report.manifest;
-            let chunks = manifest.objects.iter().map(|o| o.chunks.len()).sum();
-            let progress = Progress {
-                chunks_done: chunks,
-                chunks_total: chunks,
-                rows_done: manifest.rows,
-                rows_total: manifest.rows,
-                bytes_done: manifest.bytes,
-                stored_bytes: manifest.stored_bytes,
-                tables_done: manifest.objects.len(),
-                tables_total: manifest.objects.len(),
-                snapshot: Some(manifest.snapshot.clone()),
-                server_version: Some(manifest.server_version.clone()),
-                databases: manifest.databases.len(),
-                database_reached: true,
-            };
-            let done = BackupTaskStatus {
-                phase: Some(BackupTaskPhase::Completed),
-                started_at: started,
-                ended_at: Some(api_time(now)),
-                progress: Some(100),
-                input_bytes: i64::try_from(manifest.bytes).ok(),
-                output_bytes: i64::try_from(manifest.stored_bytes).ok(),
-                logical: Some(dump_status(&progress)),
-                ..base
-            };
-            let health = Health::Ready {
-                reason: Reason::Completed,
-                message: format!(
-                    "dumped {} rows of {} tables and views at SCN {} ({})",
-                    manifest.rows,
-                    manifest.objects.len(),
-                    manifest.snapshot.scn,
-                    manifest.snapshot.time
-                ),
-            };
-            (done, health, None)
-        }
+        Standing::Running(progress) => running(task, base, progress, now),
+        Standing::Done(Finished::Dumped(report)) => dumped(base, &report.manifest, now),
         // A dump's key never runs a load.
         Standing::Done(Finished::Loaded(_)) => (
             base,
@@ -247,83 +196,177 @@ fn status_of(
             Some(work::PROGRESS_EVERY),
         ),
         Standing::Canceled => {
-            let canceled = BackupTaskStatus {
-                phase: Some(BackupTaskPhase::Canceled),
-                ended_at: Some(api_time(now)),
-                ..base
-            };
             let health = Health::Ready {
                 reason: Reason::Canceled,
                 message: "canceled; what the dump had written is deleted".into(),
             };
-            (canceled, health, None)
+            (ended(base, BackupTaskPhase::Canceled, now), health, None)
         }
         Standing::Interrupted { message, .. } => {
             // An outage before the dump began leaves it Pending: unreachable is not a start.
             let waiting = BackupTaskStatus {
-                phase: Some(if was_in_progress {
-                    BackupTaskPhase::InProgress
-                } else {
-                    BackupTaskPhase::Pending
-                }),
+                phase: Some(begun_or_pending(&base)),
                 ..base
             };
             let health = work::interrupted("dump", message);
             (waiting, health, Some(RETRY_TRANSIENT_AFTER))
         }
-        Standing::AccessDenied(message) => {
-            let stalled = BackupTaskStatus {
-                phase: Some(base.phase.unwrap_or(BackupTaskPhase::Pending)),
-                ..base
-            };
-            let secret = task
-                .spec
-                .logical
-                .as_ref()
-                .map(|l| l.credentials_secret.as_str())
-                .unwrap_or_default();
-            let needs = "the tenant user cannot read what the dump needs";
-            (
-                stalled,
-                work::access_denied(needs, message, secret),
-                Some(work::ACCESS_RETRY),
-            )
-        }
+        Standing::AccessDenied(message) => access_denied(task, base, message),
         Standing::Refused { reason, message } => {
             let refused = BackupTaskStatus {
-                phase: Some(BackupTaskPhase::Failed),
-                ended_at: Some(api_time(now)),
                 failure: Some(Failure {
                     code: None,
                     message: message.to_string(),
                 }),
-                ..base
+                ..ended(base, BackupTaskPhase::Failed, now)
             };
             let health = work::refused(reason, message, "nothing was written");
             (refused, health, None)
         }
-        Standing::Failed(failure) => {
-            let health = Health::Stalled {
-                reason: Reason::BackupFailed,
-                message: format!("the logical backup failed: {}", failure.message),
-            };
-            let failed = BackupTaskStatus {
-                phase: Some(BackupTaskPhase::Failed),
-                started_at: started,
-                ended_at: Some(api_time(now)),
-                failure: Some(failure),
-                ..base
-            };
-            (failed, health, None)
-        }
+        Standing::Failed(failure) => failed(base, failure, now),
     };
     // The status describes this generation, whatever the work's state (GitOps tools wait for it).
     let status = BackupTaskStatus {
         observed_generation: task.metadata.generation,
         ..status
     };
-    let status = decide::with_health(status, task, &health, reachability, now);
-    (status, wait)
+    Decided {
+        status,
+        health,
+        extra,
+        wait,
+    }
+}
+
+/// A status, its health and when to look again.
+type Step = (BackupTaskStatus, Health, Option<Duration>);
+
+/// InProgress if the dump had begun before (a restart, an outage), else Pending.
+fn begun_or_pending(base: &BackupTaskStatus) -> BackupTaskPhase {
+    if base.phase == Some(BackupTaskPhase::InProgress) {
+        BackupTaskPhase::InProgress
+    } else {
+        BackupTaskPhase::Pending
+    }
+}
+
+/// `base` ended in `phase` at `now`.
+fn ended(base: BackupTaskStatus, phase: BackupTaskPhase, now: Timestamp) -> BackupTaskStatus {
+    BackupTaskStatus {
+        phase: Some(phase),
+        ended_at: Some(api_time(now)),
+        ..base
+    }
+}
+
+/// A dump under way: in progress once it has its snapshot (or was before a restart); connecting, reading
+/// the schema and taking the snapshot are still Pending, as a physical task is until OceanBase has its job.
+fn running(task: &BackupTask, base: BackupTaskStatus, progress: &Progress, now: Timestamp) -> Step {
+    let begun = progress.snapshot.is_some() || base.phase == Some(BackupTaskPhase::InProgress);
+    let running = BackupTaskStatus {
+        phase: Some(if begun {
+            BackupTaskPhase::InProgress
+        } else {
+            BackupTaskPhase::Pending
+        }),
+        started_at: if begun {
+            base.started_at.clone().or(Some(api_time(now)))
+        } else {
+            base.started_at.clone()
+        },
+        progress: work::percent(progress.chunks_done, progress.chunks_total),
+        input_bytes: i64::try_from(progress.bytes_done).ok(),
+        output_bytes: i64::try_from(progress.stored_bytes).ok(),
+        logical: Some(dump_status(progress)),
+        ..base
+    };
+    let message = if task.spec.cancel {
+        "canceling the dump".to_string()
+    } else if progress.chunks_total == 0 {
+        "reading the schema and taking the snapshot".to_string()
+    } else {
+        format!(
+            "dumping: {} of {} chunks, {} of {} rows",
+            progress.chunks_done, progress.chunks_total, progress.rows_done, progress.rows_total
+        )
+    };
+    let health = Health::Progressing {
+        reason: Reason::InProgress,
+        message,
+    };
+    (running, health, Some(work::PROGRESS_EVERY))
+}
+
+/// A dump that completed, as its manifest describes it.
+fn dumped(base: BackupTaskStatus, manifest: &Manifest, now: Timestamp) -> Step {
+    let chunks = manifest.objects.iter().map(|o| o.chunks.len()).sum();
+    let progress = Progress {
+        chunks_done: chunks,
+        chunks_total: chunks,
+        rows_done: manifest.rows,
+        rows_total: manifest.rows,
+        bytes_done: manifest.bytes,
+        stored_bytes: manifest.stored_bytes,
+        tables_done: manifest.objects.len(),
+        tables_total: manifest.objects.len(),
+        snapshot: Some(manifest.snapshot.clone()),
+        server_version: Some(manifest.server_version.clone()),
+        databases: manifest.databases.len(),
+        database_reached: true,
+    };
+    let done = BackupTaskStatus {
+        started_at: base.started_at.clone().or(Some(api_time(now))),
+        progress: Some(100),
+        input_bytes: i64::try_from(manifest.bytes).ok(),
+        output_bytes: i64::try_from(manifest.stored_bytes).ok(),
+        logical: Some(dump_status(&progress)),
+        ..ended(base, BackupTaskPhase::Completed, now)
+    };
+    let health = Health::Ready {
+        reason: Reason::Completed,
+        message: format!(
+            "dumped {} rows of {} tables and views at SCN {} ({})",
+            manifest.rows,
+            manifest.objects.len(),
+            manifest.snapshot.scn,
+            manifest.snapshot.time
+        ),
+    };
+    (done, health, None)
+}
+
+/// A dump its user may not take: Stalled until the Secret or the grants change.
+fn access_denied(task: &BackupTask, base: BackupTaskStatus, message: &str) -> Step {
+    let stalled = BackupTaskStatus {
+        phase: Some(base.phase.unwrap_or(BackupTaskPhase::Pending)),
+        ..base
+    };
+    let secret = task
+        .spec
+        .logical
+        .as_ref()
+        .map(|l| l.credentials_secret.as_str())
+        .unwrap_or_default();
+    let needs = "the tenant user cannot read what the dump needs";
+    (
+        stalled,
+        work::access_denied(needs, message, secret),
+        Some(work::ACCESS_RETRY),
+    )
+}
+
+/// A dump that failed for good.
+fn failed(base: BackupTaskStatus, failure: Failure, now: Timestamp) -> Step {
+    let health = Health::Stalled {
+        reason: Reason::BackupFailed,
+        message: format!("the logical backup failed: {}", failure.message),
+    };
+    let failed = BackupTaskStatus {
+        started_at: base.started_at.clone().or(Some(api_time(now))),
+        failure: Some(failure),
+        ..ended(base, BackupTaskPhase::Failed, now)
+    };
+    (failed, health, None)
 }
 
 fn dump_status(progress: &Progress) -> LogicalDumpStatus {
@@ -355,6 +398,16 @@ fn dump_status(progress: &Progress) -> LogicalDumpStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The status (health applied, as the driver applies it) and when to look again.
+    fn status_of(
+        task: &BackupTask,
+        base: BackupTaskStatus,
+        state: &JobState,
+        now: Timestamp,
+    ) -> (BackupTaskStatus, Option<Duration>) {
+        super::status_of(task, base, state, now).applied(task.metadata.generation, now)
+    }
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + seconds).expect("time")

@@ -53,7 +53,7 @@ impl Reconcile for BackupTask {
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         match task.spec.method {
             BackupMethod::Physical => task::drive(task, ctx).await,
-            BackupMethod::Logical => logical::reconcile(task, ctx).await,
+            BackupMethod::Logical => super::logical::drive(task, ctx).await,
         }
     }
 }

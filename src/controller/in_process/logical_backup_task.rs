@@ -73,7 +73,7 @@ async fn reconciled_until(
     what: &str,
     wanted: impl Fn(&BackupTaskStatus) -> Option<()>,
 ) -> BackupTaskStatus {
-    let mut polled = || {
+    let polled = || {
         let status = rig.api.object::<BackupTask>(TASK).status?;
         wanted(&status).map(|()| status)
     };

@@ -7,9 +7,7 @@
 //! objects). `cancel: true` stops the load, leaving what it loaded; `retry`
 //! starts a new attempt, which needs the objects of the last one dropped first.
 
-use crate::reason::Reason;
-use crate::timing::RETRY_TRANSIENT_AFTER;
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use jiff::Timestamp;
 use kube::{ResourceExt, runtime::controller::Action};
@@ -20,21 +18,26 @@ use crate::{
         BackupTask, BackupTaskPhase, RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus,
         backup_strategy::BackupMethod,
         common::{Failure, StorageDestination},
-        logical::LogicalRecoverySource,
+        logical::{LogicalRecoverySource, LogicalRecoveryTarget},
     },
+    background::Key,
     controller::{
         Context, Error,
         conditions::{Health, api_time},
         error::Problem,
-        logical_work::{self as work, Standing},
+        logical::{
+            Decided, Dereferenced, WorkTask,
+            work::{self as work, Standing},
+        },
         namespace_of, next_action,
         references::{self, ReferenceCheck},
-        status::{self, StatusView},
     },
     logical::{
-        LoadRequest,
+        LoadReport, LoadRequest, Progress,
         jobs::{Finished, JobState, LoadJob, Work},
     },
+    reason::Reason,
+    timing::RETRY_TRANSIENT_AFTER,
 };
 
 /// Where a dump lies: its destination, its path under it, and the cluster it came from.
@@ -44,107 +47,150 @@ struct DumpLocation {
     source_cluster: Option<String>,
 }
 
-/// Reconciles a RecoveryTask with `source.logical`.
-pub async fn reconcile(task: Arc<RecoveryTask>, ctx: Arc<Context>) -> Result<Action, Error> {
-    let spec = &task.spec;
-    let previous = task.status.clone().unwrap_or_default();
-    let same_attempt = previous.observed_retry == Some(spec.retry);
-    if previous.phase.is_some_and(RecoveryTaskPhase::is_terminal) && same_attempt {
-        // Ended, and no retry asked for: nothing runs again — a cancel set afterwards must not load again
-        // over what was loaded. The status only records that it saw the change.
-        if task.status.as_ref().map(StatusView::observed_generation)
-            != Some(task.metadata.generation)
-        {
-            let seen = RecoveryTaskStatus {
-                observed_generation: task.metadata.generation,
-                ..previous
-            };
-            status::write(&ctx, task.as_ref(), task.status.as_ref(), &seen).await?;
-        }
-        return Ok(Action::await_change());
+impl WorkTask for RecoveryTask {
+    /// Ended, and no retry asked for: nothing runs again — a cancel set afterwards must not load again over
+    /// what was loaded.
+    fn ended(&self) -> bool {
+        let status = self.status.as_ref();
+        status
+            .and_then(|s| s.phase)
+            .is_some_and(RecoveryTaskPhase::is_terminal)
+            && status.and_then(|s| s.observed_retry) == Some(self.spec.retry)
     }
-    let namespace = namespace_of(task.as_ref())?;
-    let (Some(source), Some(target)) = (&spec.source.logical, &spec.target.logical) else {
-        return Ok(Action::await_change());
-    };
-    let mut check = ReferenceCheck::new(&ctx, &namespace);
-    check.cluster(&spec.target.cluster).await?;
-    check.tenant_user(&target.credentials_secret).await?;
-    let location = match locate(&ctx, &namespace, source, &mut check).await? {
-        Located::At(location) => Some(location),
-        Located::Nowhere => None,
-        Located::Waiting(message) if check.problems.is_empty() => {
-            let waiting = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::Pending),
-                observed_generation: task.metadata.generation,
-                observed_retry: Some(spec.retry),
-                ..previous
-            };
-            let health = Health::Progressing {
-                reason: Reason::WaitingForDump,
-                message,
-            };
-            let desired = decide::with_health(waiting, &task, &health, None, now());
-            status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-            return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
+
+    fn seen(&self) -> RecoveryTaskStatus {
+        RecoveryTaskStatus {
+            observed_generation: self.metadata.generation,
+            ..self.status.clone().unwrap_or_default()
         }
-        Located::Waiting(_) => None,
-    };
-    let (Some(location), true) = (location, check.problems.is_empty()) else {
-        let desired = decide::stalled(&task, None, &check.problems, now());
-        status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-        return Ok(next_action(&check.problems));
-    };
-    let connection = references::tenant_user_connection(
-        &ctx,
-        &namespace,
-        &spec.target.cluster,
-        &target.credentials_secret,
-        &spec.target.tenant,
-    )
-    .await?;
-    let Some(connection) = connection else {
-        return Ok(Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER));
-    };
-    let keys = references::access_keys(&ctx, &namespace, &location.destination).await?;
-    let work = Work::Load(LoadJob {
-        request: LoadRequest {
-            connection,
-            rename: target.rename_databases.clone(),
-            parallel: usize::try_from(target.parallel).unwrap_or(1).max(1),
-        },
-        source: location.destination.uri.clone(),
-        keys,
-        path: location.path.clone(),
-        file_root: ctx.settings.file_root,
-    });
-    // Each attempt (retry) is a load of its own.
-    let key = crate::background::Key::part(&namespace, &task.name_any(), spec.retry.to_string());
-    let state = if spec.cancel {
-        ctx.logical_work.cancel(&key, &work)
-    } else {
-        ctx.logical_work.ensure(&key, &work)
-    };
-    let base = if same_attempt {
+    }
+
+    fn canceled(&self) -> bool {
+        self.spec.cancel
+    }
+
+    async fn dereference(&self, ctx: &Context) -> Result<Dereferenced<RecoveryTaskStatus>, Error> {
+        let spec = &self.spec;
+        let namespace = namespace_of(self)?;
+        let (Some(source), Some(target)) = (&spec.source.logical, &spec.target.logical) else {
+            return Ok(Dereferenced::Later(Action::await_change()));
+        };
+        let location = match checked_location(self, ctx, &namespace, source, target).await? {
+            Ok(location) => location,
+            Err(held) => return Ok(held),
+        };
+        let connection = references::tenant_user_connection(
+            ctx,
+            &namespace,
+            &spec.target.cluster,
+            &target.credentials_secret,
+            &spec.target.tenant,
+        )
+        .await?;
+        let Some(connection) = connection else {
+            return Ok(Dereferenced::Later(Action::requeue(
+                crate::timing::RECHECK_REFERENCES_AFTER,
+            )));
+        };
+        let keys = references::access_keys(ctx, &namespace, &location.destination).await?;
+        let work = Work::Load(LoadJob {
+            request: LoadRequest {
+                connection,
+                rename: target.rename_databases.clone(),
+                parallel: usize::try_from(target.parallel).unwrap_or(1).max(1),
+            },
+            source: location.destination.uri.clone(),
+            keys,
+            path: location.path.clone(),
+            file_root: ctx.settings.file_root,
+        });
+        // Each attempt (retry) is a load of its own.
+        let key = Key::part(&namespace, &self.name_any(), spec.retry.to_string());
+        let base = attempt_base(self, location.source_cluster);
+        Ok(Dereferenced::Ready {
+            key,
+            work: Box::new(work),
+            base,
+        })
+    }
+
+    fn decide(
+        &self,
+        base: RecoveryTaskStatus,
+        state: &JobState,
+        now: Timestamp,
+    ) -> Decided<RecoveryTaskStatus> {
+        status_of(self, base, state, now)
+    }
+
+    fn is_terminal(status: &RecoveryTaskStatus) -> bool {
+        status.phase.is_some_and(RecoveryTaskPhase::is_terminal)
+    }
+}
+
+/// The status this attempt starts from: the last one's, or a clean slate for a new attempt (a retry).
+fn attempt_base(task: &RecoveryTask, source_cluster: Option<String>) -> RecoveryTaskStatus {
+    let previous = task.status.clone().unwrap_or_default();
+    let base = if previous.observed_retry == Some(task.spec.retry) {
         previous
     } else {
-        // A new attempt starts from a clean slate.
         RecoveryTaskStatus {
             conditions: previous.conditions,
             ..RecoveryTaskStatus::default()
         }
     };
-    let base = RecoveryTaskStatus {
-        observed_retry: Some(spec.retry),
-        source_cluster_name: location.source_cluster.or(base.source_cluster_name.clone()),
+    RecoveryTaskStatus {
+        observed_retry: Some(task.spec.retry),
+        source_cluster_name: source_cluster.or(base.source_cluster_name.clone()),
         ..base
-    };
-    let (desired, wait) = status_of(&task, base, &state, now());
-    status::write(&ctx, task.as_ref(), task.status.as_ref(), &desired).await?;
-    if desired.phase.is_some_and(RecoveryTaskPhase::is_terminal) {
-        ctx.logical_work.forget(&key);
     }
-    Ok(wait.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Where the dump lies, once the references are right and the dump is there; else what to do.
+async fn checked_location(
+    task: &RecoveryTask,
+    ctx: &Context,
+    namespace: &str,
+    source: &LogicalRecoverySource,
+    target: &LogicalRecoveryTarget,
+) -> Result<Result<DumpLocation, Dereferenced<RecoveryTaskStatus>>, Error> {
+    let mut check = ReferenceCheck::new(ctx, namespace);
+    check.cluster(&task.spec.target.cluster).await?;
+    check.tenant_user(&target.credentials_secret).await?;
+    let location = match locate(ctx, namespace, source, &mut check).await? {
+        Located::At(location) => Some(location),
+        Located::Nowhere => None,
+        Located::Waiting(message) if check.problems.is_empty() => {
+            return Ok(Err(waiting_for_dump(task, message)));
+        }
+        Located::Waiting(_) => None,
+    };
+    match (location, check.problems.is_empty()) {
+        (Some(location), true) => Ok(Ok(location)),
+        _ => {
+            let status = decide::stalled(task, None, &check.problems, now());
+            let then = next_action(&check.problems);
+            Ok(Err(Dereferenced::Hold { status, then }))
+        }
+    }
+}
+
+/// Pending until the logical BackupTask it loads has ended (`message` says which and how far).
+fn waiting_for_dump(task: &RecoveryTask, message: String) -> Dereferenced<RecoveryTaskStatus> {
+    let waiting = RecoveryTaskStatus {
+        phase: Some(RecoveryTaskPhase::Pending),
+        observed_generation: task.metadata.generation,
+        observed_retry: Some(task.spec.retry),
+        ..task.status.clone().unwrap_or_default()
+    };
+    let health = Health::Progressing {
+        reason: Reason::WaitingForDump,
+        message,
+    };
+    Dereferenced::Hold {
+        status: decide::with_health(waiting, task, &health, None, now()),
+        then: Action::requeue(crate::timing::RECHECK_REFERENCES_AFTER),
+    }
 }
 
 fn now() -> Timestamp {
@@ -228,76 +274,22 @@ async fn locate(
     }))
 }
 
-/// The status for where the load stands, and when to look again.
+/// The status for where the load stands, its health, and when to look again.
 fn status_of(
     task: &RecoveryTask,
     base: RecoveryTaskStatus,
     state: &JobState,
     now: Timestamp,
-) -> (RecoveryTaskStatus, Option<Duration>) {
-    let started = base.started_at.clone().or(Some(api_time(now)));
-    let was_in_progress = base.phase == Some(RecoveryTaskPhase::InProgress);
+) -> Decided<RecoveryTaskStatus> {
     let standing = work::standing(state);
-    let reachability = work::reachability(
+    let extra = work::reachability(
         &standing,
         &task.spec.target.cluster.name,
         task.metadata.generation,
     );
     let (status, health, wait) = match standing {
-        Standing::Running(progress) => {
-            // In progress once the target answered (or before a restart); connecting is still Pending.
-            let begun = progress.database_reached || was_in_progress;
-            let running = RecoveryTaskStatus {
-                phase: Some(if begun {
-                    RecoveryTaskPhase::InProgress
-                } else {
-                    RecoveryTaskPhase::Pending
-                }),
-                started_at: if begun {
-                    started
-                } else {
-                    base.started_at.clone()
-                },
-                progress: work::percent(progress.chunks_done, progress.chunks_total),
-                ..base
-            };
-            let message = if task.spec.cancel {
-                "canceling the load".to_string()
-            } else {
-                format!(
-                    "loading: {} of {} chunks, {} rows",
-                    progress.chunks_done, progress.chunks_total, progress.rows_done
-                )
-            };
-            let health = Health::Progressing {
-                reason: Reason::InProgress,
-                message,
-            };
-            (running, health, Some(work::PROGRESS_EVERY))
-        }
-        Standing::Done(Finished::Loaded(report)) => {
-            let snapshot = report.snapshot.as_ref();
-            let done = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::Completed),
-                started_at: started,
-                ended_at: Some(api_time(now)),
-                progress: Some(100),
-                restore_scn: snapshot.and_then(|s| i64::try_from(s.scn).ok()),
-                recovery_time: snapshot
-                    .and_then(|s| s.time.parse::<Timestamp>().ok())
-                    .map(api_time),
-                failure: None,
-                ..base
-            };
-            let health = Health::Ready {
-                reason: Reason::Completed,
-                message: format!(
-                    "loaded {} rows into {} tables and {} views of tenant {}",
-                    report.rows, report.tables, report.views, task.spec.target.tenant
-                ),
-            };
-            (done, health, None)
-        }
+        Standing::Running(progress) => running(task, base, progress, now),
+        Standing::Done(Finished::Loaded(report)) => loaded(task, base, report, now),
         // A load's key never runs a dump.
         Standing::Done(Finished::Dumped(_)) => (
             base,
@@ -308,21 +300,16 @@ fn status_of(
             Some(work::PROGRESS_EVERY),
         ),
         Standing::Canceled => {
-            let canceled = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::Canceled),
-                ended_at: Some(api_time(now)),
-                ..base
-            };
             let health = Health::Ready {
                 reason: Reason::Canceled,
                 message: "canceled; what was loaded stays in the target tenant".into(),
             };
-            (canceled, health, None)
+            (ended(base, RecoveryTaskPhase::Canceled, now), health, None)
         }
         Standing::Interrupted { message, .. } => {
             // An outage before the load began leaves it Pending: unreachable is not a start.
             let waiting = RecoveryTaskStatus {
-                phase: Some(if was_in_progress {
+                phase: Some(if base.phase == Some(RecoveryTaskPhase::InProgress) {
                     RecoveryTaskPhase::InProgress
                 } else {
                     RecoveryTaskPhase::Pending
@@ -332,65 +319,159 @@ fn status_of(
             let health = work::interrupted("load", message);
             (waiting, health, Some(RETRY_TRANSIENT_AFTER))
         }
-        Standing::AccessDenied(message) => {
-            let secret = task
-                .spec
-                .target
-                .logical
-                .as_ref()
-                .map(|l| l.credentials_secret.as_str())
-                .unwrap_or_default();
-            let stalled = RecoveryTaskStatus {
-                phase: Some(base.phase.unwrap_or(RecoveryTaskPhase::Pending)),
-                ..base
-            };
-            let needs = "the target tenant's user cannot load the dump";
-            (
-                stalled,
-                work::access_denied(needs, message, secret),
-                Some(work::ACCESS_RETRY),
-            )
-        }
+        Standing::AccessDenied(message) => access_denied(task, base, message),
         Standing::Refused { reason, message } => {
             let refused = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::Failed),
-                ended_at: Some(api_time(now)),
                 failure: Some(Failure {
                     code: None,
                     message: message.to_string(),
                 }),
-                ..base
+                ..ended(base, RecoveryTaskPhase::Failed, now)
             };
             let nothing = format!("nothing was written to tenant {}", task.spec.target.tenant);
             (refused, work::refused(reason, message, &nothing), None)
         }
-        Standing::Failed(failure) => {
-            let health = Health::Stalled {
-                reason: Reason::RestoreFailed,
-                message: format!("the logical restore failed: {}", failure.message),
-            };
-            let failed = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::Failed),
-                started_at: started,
-                ended_at: Some(api_time(now)),
-                failure: Some(failure),
-                ..base
-            };
-            (failed, health, None)
-        }
+        Standing::Failed(failure) => failed(base, failure, now),
     };
     // The status describes this generation, whatever the work's state (GitOps tools wait for it).
     let status = RecoveryTaskStatus {
         observed_generation: task.metadata.generation,
         ..status
     };
-    let status = decide::with_health(status, task, &health, reachability, now);
-    (status, wait)
+    Decided {
+        status,
+        health,
+        extra,
+        wait,
+    }
+}
+
+/// A status, its health and when to look again.
+type Step = (RecoveryTaskStatus, Health, Option<Duration>);
+
+/// `base` ended in `phase` at `now`.
+fn ended(base: RecoveryTaskStatus, phase: RecoveryTaskPhase, now: Timestamp) -> RecoveryTaskStatus {
+    RecoveryTaskStatus {
+        phase: Some(phase),
+        ended_at: Some(api_time(now)),
+        ..base
+    }
+}
+
+/// A load under way: in progress once the target answered (or before a restart); connecting is still
+/// Pending.
+fn running(
+    task: &RecoveryTask,
+    base: RecoveryTaskStatus,
+    progress: &Progress,
+    now: Timestamp,
+) -> Step {
+    let begun = progress.database_reached || base.phase == Some(RecoveryTaskPhase::InProgress);
+    let running = RecoveryTaskStatus {
+        phase: Some(if begun {
+            RecoveryTaskPhase::InProgress
+        } else {
+            RecoveryTaskPhase::Pending
+        }),
+        started_at: if begun {
+            base.started_at.clone().or(Some(api_time(now)))
+        } else {
+            base.started_at.clone()
+        },
+        progress: work::percent(progress.chunks_done, progress.chunks_total),
+        ..base
+    };
+    let message = if task.spec.cancel {
+        "canceling the load".to_string()
+    } else {
+        format!(
+            "loading: {} of {} chunks, {} rows",
+            progress.chunks_done, progress.chunks_total, progress.rows_done
+        )
+    };
+    let health = Health::Progressing {
+        reason: Reason::InProgress,
+        message,
+    };
+    (running, health, Some(work::PROGRESS_EVERY))
+}
+
+/// A load that completed, as of the dump's snapshot.
+fn loaded(
+    task: &RecoveryTask,
+    base: RecoveryTaskStatus,
+    report: &LoadReport,
+    now: Timestamp,
+) -> Step {
+    let snapshot = report.snapshot.as_ref();
+    let done = RecoveryTaskStatus {
+        started_at: base.started_at.clone().or(Some(api_time(now))),
+        progress: Some(100),
+        restore_scn: snapshot.and_then(|s| i64::try_from(s.scn).ok()),
+        recovery_time: snapshot
+            .and_then(|s| s.time.parse::<Timestamp>().ok())
+            .map(api_time),
+        failure: None,
+        ..ended(base, RecoveryTaskPhase::Completed, now)
+    };
+    let health = Health::Ready {
+        reason: Reason::Completed,
+        message: format!(
+            "loaded {} rows into {} tables and {} views of tenant {}",
+            report.rows, report.tables, report.views, task.spec.target.tenant
+        ),
+    };
+    (done, health, None)
+}
+
+/// A load its user may not make: Stalled until the Secret or the grants change.
+fn access_denied(task: &RecoveryTask, base: RecoveryTaskStatus, message: &str) -> Step {
+    let secret = task
+        .spec
+        .target
+        .logical
+        .as_ref()
+        .map(|l| l.credentials_secret.as_str())
+        .unwrap_or_default();
+    let stalled = RecoveryTaskStatus {
+        phase: Some(base.phase.unwrap_or(RecoveryTaskPhase::Pending)),
+        ..base
+    };
+    let needs = "the target tenant's user cannot load the dump";
+    (
+        stalled,
+        work::access_denied(needs, message, secret),
+        Some(work::ACCESS_RETRY),
+    )
+}
+
+/// A load that failed for good.
+fn failed(base: RecoveryTaskStatus, failure: Failure, now: Timestamp) -> Step {
+    let health = Health::Stalled {
+        reason: Reason::RestoreFailed,
+        message: format!("the logical restore failed: {}", failure.message),
+    };
+    let failed = RecoveryTaskStatus {
+        started_at: base.started_at.clone().or(Some(api_time(now))),
+        failure: Some(failure),
+        ..ended(base, RecoveryTaskPhase::Failed, now)
+    };
+    (failed, health, None)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The status (health applied, as the driver applies it) and when to look again.
+    fn status_of(
+        task: &RecoveryTask,
+        base: RecoveryTaskStatus,
+        state: &JobState,
+        now: Timestamp,
+    ) -> (RecoveryTaskStatus, Option<Duration>) {
+        super::status_of(task, base, state, now).applied(task.metadata.generation, now)
+    }
     use crate::api::RecoveryTaskSpec;
 
     #[test]

@@ -43,7 +43,7 @@ impl Reconcile for RecoveryTask {
 
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         if task.spec.source.logical.is_some() {
-            logical::reconcile(task, ctx).await
+            super::logical::drive(task, ctx).await
         } else {
             task::drive(task, ctx).await
         }
