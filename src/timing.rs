@@ -36,6 +36,10 @@ pub const RETRY_REFUSED_AFTER: Duration = Duration::from_secs(30);
 /// How soon an object whose references are wrong (a missing Secret, cluster, strategy) is looked at again.
 pub const RECHECK_REFERENCES_AFTER: Duration = Duration::from_secs(30);
 
+/// How long the outcome of a Secret check is reused. Shorter than [`RECHECK_REFERENCES_AFTER`], so an object
+/// waiting for a Secret to be fixed always reads it afresh when it looks again.
+pub const SECRET_CHECK_TTL: Duration = Duration::from_secs(15);
+
 /// A running task (backup, cleanup, restore) is looked at at least this often, whatever the observer says.
 pub const TASK_SAFETY_RECHECK: Duration = Duration::from_secs(300);
 /// An archiving LogBackup is looked at at least this often.

@@ -18,8 +18,31 @@ use kube::{
     Api, Client, ResourceExt, api::ListParams, core::DeserializeGuard, runtime::reflector::Store,
 };
 
-use super::{Error, Reconcile};
+use super::Error;
 use crate::readiness::Readiness;
+
+/// A kind the catalog caches: any namespaced resource the controllers read.
+pub trait Cached:
+    kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+    + Clone
+    + std::fmt::Debug
+    + serde::de::DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<K> Cached for K where
+    K: kube::Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static
+{
+}
 
 /// The reflector caches of every controller, by kind.
 pub struct Catalog {
@@ -48,13 +71,13 @@ impl Catalog {
     }
 
     /// Records the caches of `K`'s controller.
-    pub fn register<K: Reconcile>(&self, stores: Stores<K>) {
+    pub fn register<K: Cached>(&self, stores: Stores<K>) {
         lock(&self.stores).insert(TypeId::of::<K>(), Arc::new(stores));
     }
 
-    /// Records that cache `index` of `K` (of `of`, one per watched namespace) has listed its objects; once
+    /// Records that cache `index` of `K` (named `kind`; of `of`, one per watched namespace) has listed its objects; once
     /// all of them have, the kind is synced. Later re-lists change nothing.
-    pub fn cache_synced<K: Reconcile>(&self, index: usize, of: usize) {
+    pub fn cache_synced<K: Cached>(&self, kind: &'static str, index: usize, of: usize) {
         let all = {
             let mut caches = lock(&self.caches_synced);
             let synced = caches.entry(TypeId::of::<K>()).or_default();
@@ -62,14 +85,14 @@ impl Catalog {
             synced.len() >= of
         };
         if all && lock(&self.synced).insert(TypeId::of::<K>()) {
-            self.readiness.kind_synced(K::KIND);
+            self.readiness.kind_synced(kind);
         }
     }
 
     /// The readable `K` named `name` in `namespace`: from the cache once it has synced; from the API when the
     /// cache has not synced or does not hold it (an object created a moment ago may not have reached the
     /// cache yet, and "not found" must never be a guess).
-    pub async fn get<K: Reconcile>(&self, namespace: &str, name: &str) -> Result<Option<K>, Error> {
+    pub async fn get<K: Cached>(&self, namespace: &str, name: &str) -> Result<Option<K>, Error> {
         let cached = self.synced_stores::<K>().and_then(|stores| {
             stores.iter().find_map(|store| {
                 store.get(&kube::runtime::reflector::ObjectRef::new(name).within(namespace))
@@ -83,7 +106,7 @@ impl Catalog {
     }
 
     /// `K`'s caches, once all of them have synced.
-    fn synced_stores<K: Reconcile>(&self) -> Option<Arc<Stores<K>>> {
+    fn synced_stores<K: Cached>(&self) -> Option<Arc<Stores<K>>> {
         lock(&self.synced)
             .contains(&TypeId::of::<K>())
             .then(|| lock(&self.stores).get(&TypeId::of::<K>()).cloned())
@@ -92,13 +115,13 @@ impl Catalog {
     }
 
     /// Every readable `K` in `namespace`: from the cache once it has synced, else from the API.
-    pub async fn list<K: Reconcile>(&self, namespace: &str) -> Result<Vec<K>, Error> {
+    pub async fn list<K: Cached>(&self, namespace: &str) -> Result<Vec<K>, Error> {
         self.list_where(namespace, |_: &K| true).await
     }
 
     /// The readable `K` in `namespace` that `keep` accepts; only those are copied out of the cache (a
     /// namespace may hold thousands of tasks).
-    pub async fn list_where<K: Reconcile>(
+    pub async fn list_where<K: Cached>(
         &self,
         namespace: &str,
         keep: impl Fn(&K) -> bool,
@@ -120,7 +143,7 @@ impl Catalog {
     /// The readable `K` of every namespace the operator watches that `keep` accepts, from the caches; until
     /// they have synced, those of `namespace` from the API (a cluster-wide list may be beyond the RBAC of
     /// an operator that watches a list of namespaces).
-    pub async fn list_everywhere<K: Reconcile>(
+    pub async fn list_everywhere<K: Cached>(
         &self,
         namespace: &str,
         keep: impl Fn(&K) -> bool,
@@ -133,7 +156,7 @@ impl Catalog {
 }
 
 /// The readable objects of `stores` that `keep` accepts, copied out.
-fn cached<K: Reconcile>(stores: &Stores<K>, keep: impl Fn(&K) -> bool) -> Vec<K> {
+fn cached<K: Cached>(stores: &Stores<K>, keep: impl Fn(&K) -> bool) -> Vec<K> {
     stores
         .iter()
         .flat_map(|store| store.state())

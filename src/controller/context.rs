@@ -14,7 +14,7 @@ use kube::{
 #[cfg(test)]
 use tokio_util::sync::CancellationToken;
 
-use super::{catalog, gate, references, write_budget};
+use super::{catalog, gate, write_budget};
 use crate::{
     metrics::Metrics,
     observer::{Observers, PollIntervals},
@@ -38,7 +38,7 @@ pub struct Context {
     /// Every controller's cache of its objects.
     pub catalog: Arc<catalog::Catalog>,
     /// Outcomes of recent Secret checks, so that objects naming one Secret share a GET.
-    pub secret_checks: references::SecretChecks,
+    pub secret_checks: super::secret_checks::SecretChecks,
     /// The operator's write rate to the API, shared by every controller.
     pub writes: Arc<write_budget::WriteBudget>,
     recorder: Recorder,
@@ -108,7 +108,7 @@ impl Context {
             observers,
             settings,
             catalog,
-            secret_checks: references::SecretChecks::default(),
+            secret_checks: super::secret_checks::SecretChecks::default(),
             writes,
             failures: Mutex::default(),
             malformed: Mutex::default(),

@@ -65,3 +65,9 @@ impl Problem {
 }
 
 pub use crate::timing::RECHECK_REFERENCES_AFTER;
+
+/// The namespace of a namespaced object.
+pub fn namespace_of<K: kube::Resource>(obj: &K) -> Result<String, Error> {
+    kube::ResourceExt::namespace(obj)
+        .ok_or_else(|| Error::MissingNamespace(kube::ResourceExt::name_any(obj)))
+}

@@ -1,6 +1,7 @@
 //! One controller per kind. What they share: the [`Context`] (`context.rs`), what was sent lately
-//! (`gate.rs`), running them (`runtime.rs`), conditions, reasons, references and status writing; here the
-//! [`Reconcile`] trait and the helpers every kind's reconcile uses.
+//! (`gate.rs`), running them (`runtime.rs`), the [`Reconcile`] trait and the helpers every reconcile uses
+//! (`reconcile.rs`), conditions, references and status writing; the generic drivers of the work OceanBase
+//! runs (`task.rs`) and of the work this process runs (`logical/`).
 
 pub mod backup_strategy;
 pub mod backup_task;
@@ -20,137 +21,19 @@ pub mod logical;
 pub mod observed;
 pub mod overview;
 pub mod ownership;
-
+pub mod reconcile;
 pub mod recovery_task;
 pub mod references;
 pub mod runtime;
+pub mod secret_checks;
 pub mod status;
 pub mod storage_owners;
 pub mod submit;
 pub mod task;
 pub mod write_budget;
 
-use std::{collections::HashSet, fmt::Debug, sync::Arc};
-
-use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::Condition};
-use kube::{Resource, ResourceExt, runtime::controller::Action};
-use serde::{Serialize, de::DeserializeOwned};
-
-use crate::{metrics::Metrics, observer::ObjectKey};
-use conditions::{Health, merge};
 pub use context::{Context, FIELD_MANAGER, Settings};
-pub use error::Error;
+pub use error::{Error, namespace_of};
 pub use gate::{Gate, Kind};
+pub use reconcile::{Reconcile, next_action, refuse, statement_sent, summarize};
 pub use runtime::{CONCURRENT_RECONCILES, KINDS, WatchScope, run_all};
-
-/// A kind with a controller.
-pub trait Reconcile:
-    Resource<DynamicType = (), Scope = NamespaceResourceScope>
-    + Clone
-    + Debug
-    + DeserializeOwned
-    + Serialize
-    + Send
-    + Sync
-    + 'static
-{
-    /// The kind's name, used as the controller label in logs and metrics.
-    const KIND: &'static str;
-
-    /// The phase the object's status shows, if any (for the per-phase object counts).
-    fn phase_label(&self) -> Option<String>;
-
-    /// Whether the object's `Progressing` condition is False (for `obbackup_objects_not_progressing`).
-    fn not_progressing(&self) -> bool {
-        false
-    }
-
-    /// Drops what the operator exports about objects of this kind not in `alive` (a deleted object gets no
-    /// last reconcile).
-    fn forget_all_but(_metrics: &Metrics, _alive: &HashSet<ObjectKey>) {}
-
-    /// Brings the world one step closer to the object's spec and records what was observed.
-    fn reconcile(
-        obj: Arc<Self>,
-        ctx: Arc<Context>,
-    ) -> impl Future<Output = Result<Action, Error>> + Send;
-}
-
-/// After a statement went out for `object`: the gate remembers it (OceanBase's reason is in the status
-/// already; `went_through` is false when it refused), and the observer reads the cluster again at once.
-pub fn statement_sent(
-    ctx: &Context,
-    observer: &crate::observer::ClusterObserver,
-    object: &str,
-    what: &str,
-    kind: Kind,
-    went_through: bool,
-) {
-    let outcome = if went_through {
-        Ok(())
-    } else {
-        Err(String::new())
-    };
-    ctx.statements.record(object, what, kind, outcome);
-    observer.poke();
-}
-
-/// When to look at an object again: only after a spec change when its spec is wrong, after a while when
-/// something it refers to is missing, and otherwise when something changes.
-pub fn next_action(problems: &[error::Problem]) -> Action {
-    if problems.is_empty() || problems.iter().any(|p| p.fix == error::Fix::Spec) {
-        Action::await_change()
-    } else {
-        Action::requeue(error::RECHECK_REFERENCES_AFTER)
-    }
-}
-
-/// Refuses to act for an object that does not own the side effect it would change: writes `desired` (its
-/// status Stalled on `problems`), stops watching any cluster for it, and says when to look again.
-pub async fn refuse<K, S>(
-    ctx: &Context,
-    obj: &K,
-    object: &ObjectKey,
-    current: Option<&S>,
-    desired: &S,
-    problems: &[error::Problem],
-) -> Result<Action, Error>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-    S: status::StatusView,
-{
-    ctx.observers.unwatch(object);
-    status::write(ctx, obj, current, desired).await?;
-    Ok(next_action(problems))
-}
-
-/// The conditions and message of a status that cannot go on because of `problems` (Stalled on the first),
-/// or, without any, is `otherwise`; unchanged conditions keep their times.
-pub fn summarize(
-    previous: &[Condition],
-    generation: Option<i64>,
-    problems: &[error::Problem],
-    otherwise: Health,
-    now: jiff::Timestamp,
-) -> (Vec<Condition>, Option<String>) {
-    let health = match problems.first() {
-        Some(p) => Health::Stalled {
-            reason: p.reason,
-            message: p.message.clone(),
-        },
-        None => otherwise,
-    };
-    (
-        merge(previous, health.conditions(generation), now),
-        Some(health.message().to_string()),
-    )
-}
-
-/// The namespace of a namespaced object.
-pub fn namespace_of<K: Resource>(obj: &K) -> Result<String, Error> {
-    obj.namespace()
-        .ok_or_else(|| Error::MissingNamespace(obj.name_any()))
-}

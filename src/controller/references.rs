@@ -245,7 +245,7 @@ impl<'a> ReferenceCheck<'a> {
     }
 
     /// Checks a Secret exists with `keys` and passes `validate` (once per Secret and keys in this check).
-    /// The outcome is kept for [`SECRET_CHECK_TTL`]: the many objects naming one Secret that reconcile at
+    /// The outcome is kept for [`crate::timing::SECRET_CHECK_TTL`]: the many objects naming one Secret that reconcile at
     /// once (a cold start, a strategy's wake-up) then cost one GET, not one each.
     async fn secret(
         &mut self,
@@ -284,37 +284,6 @@ impl<'a> ReferenceCheck<'a> {
             .record(key, problem.iter().cloned().collect());
         self.problems.extend(problem);
         Ok(())
-    }
-}
-
-/// How long the outcome of a Secret check is reused. Shorter than [`super::error::RECHECK_REFERENCES_AFTER`],
-/// so an object waiting for a Secret to be fixed always reads it afresh when it looks again.
-pub const SECRET_CHECK_TTL: std::time::Duration = std::time::Duration::from_secs(15);
-
-/// The outcomes of recent Secret checks, by (namespace, Secret, keys checked). Holds what was wrong, never
-/// a Secret's data.
-#[derive(Default)]
-pub struct SecretChecks {
-    outcomes: std::sync::Mutex<
-        std::collections::HashMap<SecretCheckKey, (tokio::time::Instant, Vec<Problem>)>,
-    >,
-}
-
-type SecretCheckKey = (String, String, &'static [&'static str]);
-
-impl SecretChecks {
-    /// The problems a check of `key` found within [`SECRET_CHECK_TTL`], if there was one.
-    fn recent(&self, key: &SecretCheckKey) -> Option<Vec<Problem>> {
-        let outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-        let (at, problems) = outcomes.get(key)?;
-        (at.elapsed() < SECRET_CHECK_TTL).then(|| problems.clone())
-    }
-
-    /// Records the outcome of a check, dropping outcomes too old to be reused.
-    fn record(&self, key: SecretCheckKey, problems: Vec<Problem>) {
-        let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-        outcomes.retain(|_, (at, _)| at.elapsed() < SECRET_CHECK_TTL);
-        outcomes.insert(key, (tokio::time::Instant::now(), problems));
     }
 }
 

@@ -222,7 +222,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
             .reflect(writer)
             .inspect_ok(move |event| {
                 if matches!(event, watcher::Event::InitDone) {
-                    catalog.cache_synced::<K>(index, caches);
+                    catalog.cache_synced::<K>(K::KIND, index, caches);
                 }
             })
             .applied_objects()
