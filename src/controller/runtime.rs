@@ -23,6 +23,7 @@ use kube::{
         watcher,
     },
 };
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
 use super::{
@@ -181,6 +182,10 @@ fn reconcile_relevant<K: Reconcile>(object: &DeserializeGuard<K>) -> Option<u64>
     )))
 }
 
+/// Where the observers' wake-ups for an object go: the controller of the namespace it is in (`None`: every
+/// namespace).
+type Routes = Vec<(Option<String>, UnboundedSender<ObjectKey>)>;
+
 async fn run<K: Reconcile>(shared: &Shared) {
     let kind = K::KIND;
     let ctx = Arc::new(Context::new(
@@ -194,48 +199,12 @@ async fn run<K: Reconcile>(shared: &Shared) {
         shared.writes.clone(),
     ));
     let apis = shared.scope.apis::<DeserializeGuard<K>>(&shared.client);
-    // The cluster observers wake objects whose slice of OceanBase's state changed; with several watched
-    // namespaces each wake-up goes to the controller of its object's namespace.
-    let mut wake_ups = tokio_stream_of(shared.observers.wake_ups(kind));
-    let mut routes: Vec<(
-        Option<String>,
-        tokio::sync::mpsc::UnboundedSender<ObjectKey>,
-    )> = Vec::new();
-    let mut controllers = Vec::new();
-    let mut stores = Vec::new();
+    let (mut routes, mut controllers, mut stores): (Routes, Vec<_>, Vec<_>) = Default::default();
     let caches = apis.len();
     for (index, api) in apis.into_iter().enumerate() {
         let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
         routes.push((api.namespace().map(str::to_string), sender));
-        let own_wake_ups = tokio_stream_of(receiver).map(|object: ObjectKey| {
-            kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
-                .within(&object.namespace)
-        });
-        let (store, writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
-        let catalog = shared.catalog.clone();
-        // A paged list (not `any_semantic`, which the API answers in one piece from its watch cache), a
-        // cache trimmed of what the operator never reads, and reconciles only for changes the operator did
-        // not make itself.
-        let changes = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(trim_cached::<K>)
-            .reflect(writer)
-            .inspect_ok(move |event| {
-                if matches!(event, watcher::Event::InitDone) {
-                    catalog.cache_synced::<K>(K::KIND, index, caches);
-                }
-            })
-            .applied_objects()
-            .predicate_filter(
-                reconcile_relevant::<K>,
-                kube::runtime::utils::PredicateConfig::default(),
-            );
-        let controller = Controller::for_stream(changes, store)
-            .with_config(
-                kube::runtime::controller::Config::default().concurrency(CONCURRENT_RECONCILES),
-            )
-            .reconcile_on(own_wake_ups)
-            .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned());
+        let controller = controller::<K>(shared, api, receiver, index, caches);
         stores.push(controller.store());
         let ctx = ctx.clone();
         controllers.push(async move {
@@ -250,16 +219,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
         });
     }
     shared.catalog.register::<K>(stores.clone());
-    let routing = tokio::spawn(async move {
-        while let Some(object) = wake_ups.next().await {
-            let route = routes
-                .iter()
-                .find(|(ns, _)| ns.as_deref().is_none_or(|ns| ns == object.namespace));
-            if let Some((_, sender)) = route {
-                let _ = sender.send(object);
-            }
-        }
-    });
+    let routing = tokio::spawn(route_wake_ups(shared.observers.wake_ups(kind), routes));
     tracing::info!(controller = kind, namespaces = ?shared.scope.namespaces, "controller started");
     let counting = tokio::spawn(follow_caches::<K>(
         stores,
@@ -271,6 +231,59 @@ async fn run<K: Reconcile>(shared: &Shared) {
     counting.abort();
     routing.abort();
     tracing::info!(controller = kind, "controller stopped");
+}
+
+/// The controller of `K` in one watched namespace (cache `index` of `caches`), woken also by what
+/// `wake_ups` receives. A paged list (not `any_semantic`, which the API answers in one piece from its watch
+/// cache), a cache trimmed of what the operator never reads, and reconciles only for changes the operator
+/// did not make itself.
+fn controller<K: Reconcile>(
+    shared: &Shared,
+    api: Api<DeserializeGuard<K>>,
+    wake_ups: UnboundedReceiver<ObjectKey>,
+    index: usize,
+    caches: usize,
+) -> Controller<DeserializeGuard<K>> {
+    let own_wake_ups = tokio_stream_of(wake_ups).map(|object: ObjectKey| {
+        kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
+            .within(&object.namespace)
+    });
+    let (store, writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+    let catalog = shared.catalog.clone();
+    let changes = watcher(api, watcher::Config::default())
+        .default_backoff()
+        .modify(trim_cached::<K>)
+        .reflect(writer)
+        .inspect_ok(move |event| {
+            if matches!(event, watcher::Event::InitDone) {
+                catalog.cache_synced::<K>(K::KIND, index, caches);
+            }
+        })
+        .applied_objects()
+        .predicate_filter(
+            reconcile_relevant::<K>,
+            kube::runtime::utils::PredicateConfig::default(),
+        );
+    Controller::for_stream(changes, store)
+        .with_config(
+            kube::runtime::controller::Config::default().concurrency(CONCURRENT_RECONCILES),
+        )
+        .reconcile_on(own_wake_ups)
+        .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned())
+}
+
+/// The cluster observers wake objects whose slice of OceanBase's state changed; with several watched
+/// namespaces each wake-up goes to the controller of its object's namespace.
+async fn route_wake_ups(wake_ups: UnboundedReceiver<ObjectKey>, routes: Routes) {
+    let mut wake_ups = tokio_stream_of(wake_ups);
+    while let Some(object) = wake_ups.next().await {
+        let route = routes
+            .iter()
+            .find(|(ns, _)| ns.as_deref().is_none_or(|ns| ns == object.namespace));
+        if let Some((_, sender)) = route {
+            let _ = sender.send(object);
+        }
+    }
 }
 
 /// A stream of what an unbounded channel receives.
