@@ -20,6 +20,7 @@ use kube::{
 
 use super::Error;
 use crate::readiness::Readiness;
+use crate::sync::lock;
 
 /// A kind the catalog caches: any namespaced resource the controllers read.
 pub trait Cached:
@@ -162,8 +163,4 @@ fn cached<K: Cached>(stores: &Stores<K>, keep: impl Fn(&K) -> bool) -> Vec<K> {
         .flat_map(|store| store.state())
         .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
         .collect()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -18,6 +18,7 @@ use super::{catalog, gate, write_budget};
 use crate::{
     metrics::Metrics,
     observer::{Observers, PollIntervals},
+    sync::lock,
 };
 
 /// Field manager of every status the operator writes.
@@ -170,7 +171,7 @@ impl Context {
     /// with up to 10% jitter so that many failing objects do not retry in step.
     pub(super) fn backoff(&self, key: &str) -> Duration {
         let attempt = {
-            let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+            let mut failures = lock(&self.failures);
             let n = failures.entry(key.to_string()).or_insert(0);
             *n = n.saturating_add(1);
             *n
@@ -181,24 +182,18 @@ impl Context {
     }
 
     pub(super) fn succeeded(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        lock(&self.failures).remove(key);
     }
 
     /// Whether this generation of a malformed object is yet to be reported (and records it as reported).
     pub(super) fn first_report(&self, key: &str, generation: Option<i64>) -> bool {
-        let mut reported = self.malformed.lock().unwrap_or_else(|p| p.into_inner());
+        let mut reported = lock(&self.malformed);
         reported.insert(key.to_string(), generation) != Some(generation)
     }
 
     /// Forgets a malformed report once the object parses again.
     pub(super) fn parsed(&self, key: &str) {
-        self.malformed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(key);
+        lock(&self.malformed).remove(key);
     }
 }
 

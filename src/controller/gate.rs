@@ -12,6 +12,7 @@ use std::{
 
 use kube::runtime::controller::Action;
 
+use crate::sync::lock;
 use crate::timing::{ACTED_RECHECK, RETRY_REFUSED_AFTER, SENT_SETTLE};
 
 /// Whether a statement may go out again as soon as the next decision asks for it.
@@ -158,10 +159,6 @@ fn soonest<V>(
         .filter(|(key, _)| concerns(key))
         .filter_map(|(_, value)| left(value))
         .min()
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

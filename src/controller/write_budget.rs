@@ -116,7 +116,7 @@ impl WriteBudget {
 
     /// Takes a token if `priority` may have one now; else says how long until it may.
     fn try_take(&self, priority: Priority) -> Option<Duration> {
-        let mut bucket = self.bucket.lock().unwrap_or_else(|p| p.into_inner());
+        let mut bucket = crate::sync::lock(&self.bucket);
         let now = Instant::now();
         let refill = now.duration_since(bucket.at).as_secs_f64() * self.rate;
         bucket.tokens = (bucket.tokens + refill).min(self.burst);
