@@ -112,7 +112,7 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
         }
         tokio::select! {
             changed = leading.changed() => if changed.is_err() { break false },
-            () = tokio::time::sleep(STANDBY_CHECK) => {}
+            () = tokio::time::sleep(crate::timing::STANDBY_CHECK) => {}
             () = stop_signal.recv() => break false,
         }
     };
@@ -138,30 +138,21 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     drop(leading); // closing the channel makes the lease task release the lease
     // Releasing the lease needs the API. When the API is down, give up after a while: the lease then
     // simply expires, and the operator must still exit.
-    match tokio::time::timeout(LEASE_RELEASE_TIMEOUT, lease_task).await {
+    match tokio::time::timeout(crate::timing::LEASE_RELEASE_TIMEOUT, lease_task).await {
         Ok(Ok(Ok(_))) => tracing::info!("leader lease released"),
         Ok(Ok(Err(error))) => tracing::warn!(%error, "could not release the leader lease"),
         Ok(Err(error)) => tracing::warn!(%error, "the lease task failed"),
         Err(_) => {
-            tracing::warn!(timeout = ?LEASE_RELEASE_TIMEOUT, "gave up releasing the leader lease; it will expire")
+            tracing::warn!(timeout = ?crate::timing::LEASE_RELEASE_TIMEOUT, "gave up releasing the leader lease; it will expire")
         }
     }
-    if let Ok(Ok(Err(error))) = tokio::time::timeout(HTTP_DRAIN_TIMEOUT, server).await {
+    if let Ok(Ok(Err(error))) =
+        tokio::time::timeout(crate::timing::HTTP_DRAIN_TIMEOUT, server).await
+    {
         tracing::warn!(%error, "HTTP server stopped with an error");
     }
     result
 }
-
-/// Shutdown budget, well inside Kubernetes' default 30 s grace period: reconciles under way get this long…
-const CONTROLLERS_TIMEOUT: Duration = Duration::from_secs(8);
-/// …handing the lease back this long (it expires on its own otherwise)…
-const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(4);
-/// …and open HTTP requests this long.
-const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// How often a replica waiting for the lease looks whether another one holds it, until one does (it is then a
-/// ready standby).
-const STANDBY_CHECK: Duration = Duration::from_secs(5);
 
 /// Whether another replica holds the lease and has renewed it within its duration.
 async fn held_by_another(leases: &Api<Lease>, config: &RunConfig) -> bool {
@@ -227,11 +218,11 @@ async fn lead(
     // Controllers finish the reconciles under way; one stuck on an unreachable API must not keep the process
     // alive past Kubernetes' grace period, so after a while they are aborted.
     let abort = controllers.abort_handle();
-    match tokio::time::timeout(CONTROLLERS_TIMEOUT, controllers).await {
+    match tokio::time::timeout(crate::timing::CONTROLLERS_TIMEOUT, controllers).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!(%error, "controllers did not stop cleanly"),
         Err(_) => {
-            tracing::warn!(timeout = ?CONTROLLERS_TIMEOUT, "reconciles still running; aborting them");
+            tracing::warn!(timeout = ?crate::timing::CONTROLLERS_TIMEOUT, "reconciles still running; aborting them");
             abort.abort();
         }
     }

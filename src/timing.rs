@@ -1,5 +1,6 @@
-//! Every wait the operator chooses about OceanBase, in one place: how long the client waits for the cluster,
-//! how long a submitted statement may still be creating its job, how soon an object is looked at again.
+//! Every wait the operator chooses, in one place: how long the client waits for the cluster, how long a
+//! submitted statement may still be creating its job, how soon an object is looked at again — and the
+//! operator's own waits (its caches, status writes, storage, leadership, shutdown).
 //! The constants that depend on each other are derived here, not restated.
 
 use std::time::Duration;
@@ -8,8 +9,10 @@ use jiff::{SignedDuration, Timestamp};
 
 /// How long connecting to OceanBase may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long the controllers wait at start for ob-operator's objects to be read once.
+/// How long the controllers wait at start for ob-operator's objects to be read once…
 pub const OB_OPERATOR_SYNC: Duration = Duration::from_secs(30);
+/// …looking this often whether they have been.
+pub const OB_OPERATOR_SYNC_POLL: Duration = Duration::from_millis(100);
 /// How long one read may take.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one batch of administrative statements may take, connecting included: after this the client
@@ -63,6 +66,46 @@ pub const ACTIVE_PIECE_PASS_GAP: Duration = Duration::from_secs(10);
 /// A running backup without progress for this long gets `Progressing=False` (the default of
 /// `--backup-stall-timeout`).
 pub const BACKUP_STALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+// The operator's own waits: its caches, its status writes, storage, leadership and shutdown.
+
+/// An object whose reconcile failed is retried after this long, doubling with each failure in a row…
+pub const BACKOFF_FIRST: Duration = Duration::from_secs(2);
+/// …up to this long (plus up to 10% jitter).
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// The statement memory never asks for a look sooner than this (a wait about to run out is not worth a
+/// reconcile of its own).
+pub const GATE_RECHECK_FLOOR: Duration = Duration::from_millis(100);
+
+/// A status write that waited this long for the write budget is logged (at debug).
+pub const SLOW_WRITE_LOGGED: Duration = Duration::from_millis(100);
+
+/// A running dump's or load's status is written this often.
+pub const LOGICAL_PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// How often the per-phase object counts are refreshed from the controllers' caches.
+pub const PHASE_COUNT_INTERVAL: Duration = Duration::from_secs(15);
+
+/// The longest a background write yields to urgent ones; then it queues with them. Under a steady urgent
+/// load a background write is late, never lost, and never holds its reconcile forever.
+pub const BACKGROUND_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// How long one storage request may take, and how often a failed one is tried again at once.
+pub const STORAGE_REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Shutdown budget, well inside Kubernetes' default 30 s grace period: reconciles under way get this long…
+pub const CONTROLLERS_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// …handing the lease back this long (it expires on its own otherwise)…
+pub const LEASE_RELEASE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// …and open HTTP requests this long.
+pub const HTTP_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How often a replica waiting for the lease looks whether another one holds it, until one does (it is then a
+/// ready standby).
+pub const STANDBY_CHECK: Duration = Duration::from_secs(5);
 
 /// The time a decision is made at, on the operator's clock (simulated in some tests), with the waits that
 /// are real time stretched to it. Decisions take it as an input and never read a clock themselves.

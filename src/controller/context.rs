@@ -176,8 +176,9 @@ impl Context {
             *n = n.saturating_add(1);
             *n
         };
-        let base = Duration::from_secs(2).saturating_mul(1 << attempt.min(10).saturating_sub(1));
-        let capped = base.min(Duration::from_secs(300));
+        let base =
+            crate::timing::BACKOFF_FIRST.saturating_mul(1 << attempt.min(10).saturating_sub(1));
+        let capped = base.min(crate::timing::BACKOFF_MAX);
         capped + capped.mul_f64(jitter_fraction(key, attempt) * 0.1)
     }
 

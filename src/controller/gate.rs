@@ -136,7 +136,7 @@ impl Statements {
             .into_iter()
             .chain(acted)
             .min()
-            .map(|d| d.max(Duration::from_millis(100)))
+            .map(|d| d.max(crate::timing::GATE_RECHECK_FLOOR))
     }
 
     /// `wait` (or waiting for a change, with `None`), shortened to [`Self::look_again`] for `object`.

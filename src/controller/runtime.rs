@@ -7,7 +7,6 @@ use crate::reason::Reason;
 use std::{
     collections::{HashMap, HashSet},
     sync::Arc,
-    time::Duration,
 };
 
 use futures::{StreamExt, TryStreamExt};
@@ -142,9 +141,6 @@ struct Shared {
     catalog: Arc<catalog::Catalog>,
     writes: Arc<write_budget::WriteBudget>,
 }
-
-/// How often the per-phase object counts are refreshed from the controllers' caches.
-const PHASE_COUNT_INTERVAL: Duration = Duration::from_secs(15);
 
 /// Reconciles of one controller running at once. A cold start over thousands of objects then sends at most
 /// this many requests per controller to the API at a time (instead of one per object), which keeps the
@@ -293,7 +289,7 @@ fn tokio_stream_of<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
-/// Every [`PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
+/// Every [`crate::timing::PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
 /// its counts, and drops what is kept for objects it no longer holds — their observer interests and their
 /// series (a deleted object gets no last reconcile). An object is dropped once gone from two looks in a row:
 /// one look could race an object that just arrived.
@@ -355,7 +351,7 @@ async fn follow_caches<K: Reconcile>(
             })
             .set(i64::try_from(observers.watched(K::KIND)).unwrap_or(i64::MAX));
         tokio::select! {
-            () = tokio::time::sleep(PHASE_COUNT_INTERVAL) => {}
+            () = tokio::time::sleep(crate::timing::PHASE_COUNT_INTERVAL) => {}
             () = shutdown.cancelled() => return,
         }
     }
@@ -451,6 +447,8 @@ fn error_policy<K: Reconcile>(
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn context() -> Context {

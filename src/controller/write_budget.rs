@@ -22,10 +22,6 @@ pub enum Priority {
     Background,
 }
 
-/// The longest a background write yields to urgent ones; then it queues with them. Under a steady urgent
-/// load a background write is late, never lost, and never holds its reconcile forever.
-pub const BACKGROUND_MAX_WAIT: Duration = Duration::from_secs(10);
-
 /// The operator's write budget, shared by every controller.
 pub struct WriteBudget {
     rate: f64,
@@ -81,12 +77,12 @@ impl WriteBudget {
     }
 
     /// Waits until a write of `priority` may be sent, and takes its token. A background write that has
-    /// yielded for [`BACKGROUND_MAX_WAIT`] queues with the urgent ones.
+    /// yielded for [`crate::timing::BACKGROUND_MAX_WAIT`] queues with the urgent ones.
     pub async fn acquire(&self, priority: Priority) {
         let asked = Instant::now();
         self.acquire_in_turn(priority).await;
         let waited = asked.elapsed();
-        if waited >= Duration::from_millis(100) {
+        if waited >= crate::timing::SLOW_WRITE_LOGGED {
             tracing::debug!(
                 ?priority,
                 waited_ms = waited.as_millis(),
@@ -98,7 +94,10 @@ impl WriteBudget {
     async fn acquire_in_turn(&self, priority: Priority) {
         if priority == Priority::Background {
             let _turn = self.background.lock().await;
-            let took = tokio::time::timeout(BACKGROUND_MAX_WAIT, self.take(Priority::Background));
+            let took = tokio::time::timeout(
+                crate::timing::BACKGROUND_MAX_WAIT,
+                self.take(Priority::Background),
+            );
             if took.await.is_ok() {
                 return;
             }
@@ -180,7 +179,8 @@ mod tests {
         let waited = start.elapsed();
         urgent.abort();
         assert!(
-            waited >= BACKGROUND_MAX_WAIT && waited <= BACKGROUND_MAX_WAIT + Duration::from_secs(1),
+            waited >= crate::timing::BACKGROUND_MAX_WAIT
+                && waited <= crate::timing::BACKGROUND_MAX_WAIT + Duration::from_secs(1),
             "{waited:?}"
         );
     }

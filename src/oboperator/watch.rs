@@ -124,7 +124,7 @@ impl ObOperator {
         // they are): a tenant a policy holds must not see a statement in the first seconds.
         let deadline = tokio::time::Instant::now() + crate::timing::OB_OPERATOR_SYNC;
         while started.synced().is_err() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            tokio::time::sleep(crate::timing::OB_OPERATOR_SYNC_POLL).await;
         }
         if started.synced().is_err() {
             tracing::warn!(

@@ -8,7 +8,7 @@ pub mod copy;
 pub mod layout;
 pub mod place;
 
-use std::{collections::HashMap, time::Duration};
+use std::collections::HashMap;
 
 use opendal::{
     Operator,
@@ -145,8 +145,6 @@ impl Location {
     }
 }
 
-/// How long one storage request may take, and how often a failed one is tried again at once.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 const RETRIES: usize = 3;
 
 /// Once per process: rustls's crypto (ring, as the rest of the operator uses) and OpenDAL's HTTP transport.
@@ -227,7 +225,7 @@ pub fn open(
     };
     let operator = built.map_err(|e| StorageError::io(&e))?;
     Ok(operator
-        .layer(TimeoutLayer::new().with_io_timeout(REQUEST_TIMEOUT))
+        .layer(TimeoutLayer::new().with_io_timeout(crate::timing::STORAGE_REQUEST_TIMEOUT))
         .layer(RetryLayer::new().with_max_times(RETRIES)))
 }
 

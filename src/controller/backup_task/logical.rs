@@ -193,7 +193,7 @@ fn status_of(
                 reason: Reason::InProgress,
                 message: "waiting for the dump".into(),
             },
-            Some(work::PROGRESS_EVERY),
+            Some(crate::timing::LOGICAL_PROGRESS_EVERY),
         ),
         Standing::Canceled => {
             let health = Health::Ready {
@@ -294,7 +294,7 @@ fn running(task: &BackupTask, base: BackupTaskStatus, progress: &Progress, now: 
         reason: Reason::InProgress,
         message,
     };
-    (running, health, Some(work::PROGRESS_EVERY))
+    (running, health, Some(crate::timing::LOGICAL_PROGRESS_EVERY))
 }
 
 /// A dump that completed, as its manifest describes it.

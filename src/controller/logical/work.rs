@@ -16,8 +16,6 @@ use crate::{
     },
 };
 
-/// A running dump's or load's status is written this often.
-pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// Work refused for its user's access is tried again this often (a fixed Secret or grant is seen then):
 /// as often as a missing Secret is looked for again.
 pub const ACCESS_RETRY: Duration = crate::timing::RECHECK_REFERENCES_AFTER;

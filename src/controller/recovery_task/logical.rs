@@ -297,7 +297,7 @@ fn status_of(
                 reason: Reason::InProgress,
                 message: "waiting for the load".into(),
             },
-            Some(work::PROGRESS_EVERY),
+            Some(crate::timing::LOGICAL_PROGRESS_EVERY),
         ),
         Standing::Canceled => {
             let health = Health::Ready {
@@ -393,7 +393,7 @@ fn running(
         reason: Reason::InProgress,
         message,
     };
-    (running, health, Some(work::PROGRESS_EVERY))
+    (running, health, Some(crate::timing::LOGICAL_PROGRESS_EVERY))
 }
 
 /// A load that completed, as of the dump's snapshot.
