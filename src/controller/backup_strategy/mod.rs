@@ -20,7 +20,7 @@ pub mod exclusive;
 mod logical;
 pub mod plan;
 pub mod retention;
-mod second;
+mod second_copy;
 pub mod summary;
 
 use std::{sync::Arc, time::Duration};
@@ -114,18 +114,20 @@ impl Reconcile for BackupStrategy {
             children::sync_log_backups(&ctx, &namespace, &strategy, &tenants).await?;
         }
         // The second copy's problems are its own: the first backups go on whatever they are.
-        let mut second_problem = second::readiness(&ctx, &namespace, &strategy, &tenants).await?;
+        let mut second_problem =
+            second_copy::readiness(&ctx, &namespace, &strategy, &tenants).await?;
         let (policy_errors, destination_problems, second) = match &observation {
             Observation::Seen { snapshot, .. } => {
                 cleanups::sync(&ctx, &namespace, &strategy, snapshot, &tenants).await?;
                 let cleared = second_problem.is_none();
                 if cleared {
-                    second::follow_cleanups(&ctx, &namespace, &strategy, snapshot, &tenants)
+                    second_copy::follow_cleanups(&ctx, &namespace, &strategy, snapshot, &tenants)
                         .await?;
                 }
-                let (second, failed) =
-                    second::copy_overview(&ctx, &namespace, &strategy, snapshot, &tenants, cleared)
-                        .await?;
+                let (second, failed) = second_copy::copy_overview(
+                    &ctx, &namespace, &strategy, snapshot, &tenants, cleared,
+                )
+                .await?;
                 second_problem = second_problem.or(failed);
                 (
                     retention::apply(&ctx, &observer, &namespace, &strategy, snapshot, &tenants)
@@ -161,9 +163,9 @@ impl Reconcile for BackupStrategy {
             },
             now,
         );
-        second::warn_when_not_ready(&ctx, &strategy, &desired).await;
+        second_copy::warn_when_not_ready(&ctx, &strategy, &desired).await;
         status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
-        if second::readiness_changed(&strategy, &desired) {
+        if second_copy::readiness_changed(&strategy, &desired) {
             // Its copies wait for this word on the current spec: they look again now, not at their recheck.
             children::wake_dependents(&ctx, &namespace, &strategy).await?;
         }
