@@ -9,6 +9,11 @@
 //! finished dumps on each tenant's directory are listed, those that began more than the recovery window
 //! ago are deleted (never a tenant's newest), so are unfinished dumps no task writes any more (a failed
 //! dump's leftovers), and the overview shows what is kept.
+//!
+//! It stays in the strategy's folder, beside [`super::physical`], because it is the strategy's second
+//! method, not a task of its own: it shares the strategy's checks ([`super::checks`]), schedule
+//! ([`super::plan`]), children ([`super::children`]), status vocabulary ([`super::summary`]) and metrics
+//! ([`super::overview_metrics`]), and the strategy's reconcile dispatches to it on `spec.method`.
 
 use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
@@ -24,7 +29,10 @@ use kube::{
 };
 
 use super::{
-    children, desired_status, first_checks, plan, record_metrics,
+    checks::{desired_status, first_checks},
+    children,
+    overview_metrics::record_metrics,
+    plan,
     summary::{DESTINATION_READY, RETENTION_APPLIED, scheduled, size_display},
 };
 use crate::{
