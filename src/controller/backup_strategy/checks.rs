@@ -1,10 +1,10 @@
 //! What every strategy is checked for before it does anything, whichever its method (physical or
 //! logical): its spec ([`spec_problems`]: what the CRD schema cannot tell), its claim on its tenants, its
 //! cluster's connection Secret and its data destination ([`first_checks`]), and the status a strategy
-//! shows while those checks find problems ([`desired_status`]).
+//! shows while those checks find problems ([`desired_status`], written by [`stop_on_problems`]).
 
 use jiff::Timestamp;
-use kube::ResourceExt;
+use kube::{ResourceExt, runtime::controller::Action};
 
 use super::exclusive;
 use crate::{
@@ -13,7 +13,9 @@ use crate::{
         Context, Error,
         conditions::Health,
         error::{Fix, Problem},
+        next_action,
         references::ReferenceCheck,
+        status,
     },
     reason::Reason,
     schedule::{parse_cron, time_zone},
@@ -45,6 +47,21 @@ pub(super) async fn first_checks<'a>(
     check.cluster(&strategy.spec.cluster).await?;
     check.destination(&strategy.spec.data_destination).await?;
     Ok(check)
+}
+
+/// When the checks found `problems`: writes the status they give the strategy and returns when to look
+/// again. `None` when there are none and the strategy goes on.
+pub(super) async fn stop_on_problems(
+    ctx: &Context,
+    strategy: &BackupStrategy,
+    problems: &[Problem],
+) -> Result<Option<Action>, Error> {
+    if problems.is_empty() {
+        return Ok(None);
+    }
+    let desired = desired_status(strategy, problems, crate::clock::now());
+    status::write(ctx, strategy, strategy.status.as_ref(), &desired).await?;
+    Ok(Some(next_action(problems)))
 }
 
 /// What is wrong with the strategy itself that the CRD schema cannot tell (unknown time zones, cron

@@ -29,7 +29,7 @@ use kube::{
 };
 
 use super::{
-    checks::{desired_status, first_checks},
+    checks::{first_checks, stop_on_problems},
     children,
     overview_metrics::record_metrics,
     plan,
@@ -43,7 +43,7 @@ use crate::{
     controller::{
         Context, Error,
         conditions::{Health, api_time, condition, with_extra},
-        next_action, references, status,
+        references, status,
     },
     logical::retention::{self, KeptDump},
     storage::StorageError,
@@ -63,16 +63,11 @@ pub async fn reconcile(
     if let Some(logical) = &spec.logical {
         check.tenant_user(&logical.credentials_secret).await?;
     }
-    if !check.problems.is_empty() {
-        let desired = desired_status(&strategy, &check.problems, crate::clock::now());
-        status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
-        return Ok(next_action(&check.problems));
+    if let Some(action) = stop_on_problems(&ctx, &strategy, &check.problems).await? {
+        return Ok(action);
     }
     let now = crate::clock::now();
-    let owned = children::tasks(&ctx, &namespace, &strategy).await?;
-    let plan = plan::plan(&strategy, &spec.tenants, &owned, now);
-    children::create_tasks(&ctx, &namespace, &strategy, &plan.create).await?;
-    children::delete_tasks(&ctx, &namespace, &plan.prune).await?;
+    let plan = children::sync_tasks(&ctx, &namespace, &strategy, &spec.tenants, now).await?;
     // The dumps being written: those of every logical task that has not ended (its own or another's).
     let writing = |t: &BackupTask| {
         let phase = t.status.as_ref().and_then(|s| s.phase);
