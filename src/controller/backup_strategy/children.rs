@@ -9,7 +9,7 @@ use kube::{
 };
 use serde_json::json;
 
-use super::plan::{Child, NewTask, SCHEDULED_AT, STRATEGY_LABEL};
+use super::plan::{self, Child, NewTask, Plan, SCHEDULED_AT, STRATEGY_LABEL};
 use crate::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, CleanupTaskPhase, LogBackup,
@@ -63,6 +63,22 @@ pub async fn tasks(
             name: t.name_any(),
         })
         .collect())
+}
+
+/// Brings the strategy's BackupTasks for `tenants` in line with its schedule at `now`: creates the runs owed
+/// and deletes the finished tasks beyond the history limits ([`plan::plan`]). Returns the plan.
+pub async fn sync_tasks(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    tenants: &[String],
+    now: jiff::Timestamp,
+) -> Result<Plan, Error> {
+    let owned = tasks(ctx, namespace, strategy).await?;
+    let plan = plan::plan(strategy, tenants, &owned, now);
+    create_tasks(ctx, namespace, strategy, &plan.create).await?;
+    delete_tasks(ctx, namespace, &plan.prune).await?;
+    Ok(plan)
 }
 
 /// Creates the scheduled tasks (server-side apply: a task that exists already is left as it is).

@@ -9,6 +9,11 @@
 //! finished dumps on each tenant's directory are listed, those that began more than the recovery window
 //! ago are deleted (never a tenant's newest), so are unfinished dumps no task writes any more (a failed
 //! dump's leftovers), and the overview shows what is kept.
+//!
+//! It stays in the strategy's folder, beside [`super::physical`], because it is the strategy's second
+//! method, not a task of its own: it shares the strategy's checks ([`super::checks`]), schedule
+//! ([`super::plan`]), children ([`super::children`]), status vocabulary ([`super::summary`]) and metrics
+//! ([`super::overview_metrics`]), and the strategy's reconcile dispatches to it on `spec.method`.
 
 use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
@@ -24,7 +29,10 @@ use kube::{
 };
 
 use super::{
-    children, desired_status, first_checks, plan, record_metrics,
+    checks::{first_checks, stop_on_problems},
+    children,
+    overview_metrics::record_metrics,
+    plan,
     summary::{DESTINATION_READY, RETENTION_APPLIED, scheduled, size_display},
 };
 use crate::{
@@ -35,7 +43,7 @@ use crate::{
     controller::{
         Context, Error,
         conditions::{Health, api_time, condition, with_extra},
-        next_action, references, status,
+        references, status,
     },
     logical::retention::{self, KeptDump},
     storage::StorageError,
@@ -55,16 +63,11 @@ pub async fn reconcile(
     if let Some(logical) = &spec.logical {
         check.tenant_user(&logical.credentials_secret).await?;
     }
-    if !check.problems.is_empty() {
-        let desired = desired_status(&strategy, &check.problems, crate::clock::now());
-        status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
-        return Ok(next_action(&check.problems));
+    if let Some(action) = stop_on_problems(&ctx, &strategy, &check.problems).await? {
+        return Ok(action);
     }
     let now = crate::clock::now();
-    let owned = children::tasks(&ctx, &namespace, &strategy).await?;
-    let plan = plan::plan(&strategy, &spec.tenants, &owned, now);
-    children::create_tasks(&ctx, &namespace, &strategy, &plan.create).await?;
-    children::delete_tasks(&ctx, &namespace, &plan.prune).await?;
+    let plan = children::sync_tasks(&ctx, &namespace, &strategy, &spec.tenants, now).await?;
     // The dumps being written: those of every logical task that has not ended (its own or another's).
     let writing = |t: &BackupTask| {
         let phase = t.status.as_ref().and_then(|s| s.phase);

@@ -1,0 +1,67 @@
+//! A strategy's overview as metrics, whichever its method: what its status says of each tenant's newest
+//! recoverable window and storage, on the first destinations and on the second copy, and its next run.
+
+use kube::ResourceExt;
+
+use crate::{
+    api::{BackupStrategy, BackupStrategyStatus},
+    controller::Context,
+};
+
+/// The overview as metrics: each tenant's newest recoverable window and storage, on the first destinations
+/// and on the second copy, and the next scheduled run.
+pub(super) fn record_metrics(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    status: &BackupStrategyStatus,
+) {
+    use crate::metrics::{StrategyLabels, TenantLabels};
+    let metrics = &ctx.metrics;
+    let cluster = &strategy.spec.cluster.name;
+    let record = |series: &crate::metrics::CopySeries,
+                  tenant: &str,
+                  windows: &[crate::api::common::TimeWindow],
+                  bytes: [Option<i64>; 2]| {
+        let labels = TenantLabels {
+            namespace: namespace.to_string(),
+            cluster: cluster.clone(),
+            tenant: tenant.to_string(),
+        };
+        let newest = windows
+            .last()
+            .map(|w| (w.from.0.as_second(), w.to.0.as_second()));
+        series.record(&labels, newest, bytes[0], bytes[1]);
+    };
+    for t in &status.tenants {
+        let bytes = [t.data_backup_bytes, t.log_backup_bytes];
+        record(&metrics.first_copy, &t.name, &t.recoverable_windows, bytes);
+    }
+    for t in status.second_backup.iter().flat_map(|s| &s.tenants) {
+        let bytes = [t.data_backup_bytes, t.log_backup_bytes];
+        record(&metrics.second_copy, &t.name, &t.recoverable_windows, bytes);
+    }
+    metrics.strategy_recorded(
+        namespace,
+        &strategy.name_any(),
+        cluster,
+        status.tenants.iter().map(|t| t.name.clone()).collect(),
+    );
+    let next = [
+        &status.next_full_backup_time,
+        &status.next_incremental_backup_time,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|t| t.0.as_second())
+    .min();
+    if let Some(next) = next {
+        metrics
+            .next_backup
+            .get_or_create(&StrategyLabels {
+                namespace: namespace.to_string(),
+                strategy: strategy.name_any(),
+            })
+            .set(next);
+    }
+}
