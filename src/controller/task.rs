@@ -14,11 +14,13 @@
 use std::{fmt::Debug, future::Future, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{ResourceExt, core::object::HasStatus, runtime::controller::Action};
 
 use super::references::Placement;
 use super::{
     Context, Error, Gate, Kind, Reconcile,
+    conditions::Health,
     error::Problem,
     namespace_of, next_action, refuse,
     status::{self, StatusView},
@@ -33,10 +35,18 @@ use crate::{
     timing::Clock,
 };
 
-/// What a task kind decided: its whole status and the one step to take.
+/// What a task kind decided: its status, the health that status shows, and the one step to take. The driver
+/// gives the status its health ([`Self::settled`]) once, right after the decision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision<S, P> {
+    /// The status, before the driver gives it [`Self::health`].
     pub status: S,
+    /// Where the object stands: its Ready/Reconciling/Stalled conditions and its message. `None` leaves the
+    /// status's conditions as decided (an ended task looked at again).
+    pub health: Option<Health>,
+    /// The conditions beside the health (see [`status::with_health`]): `None` keeps the other conditions the
+    /// status had.
+    pub extra: Option<Vec<Condition>>,
     pub step: P,
     /// What to watch in the observer (`None` once the task has ended).
     pub interest: Option<Interest>,
@@ -45,14 +55,58 @@ pub struct Decision<S, P> {
 }
 
 impl<S, P> Decision<S, P> {
-    /// `status` and `step`, watching with `interest`, with no recheck of its own.
+    /// `status` as it stands and `step`, watching with `interest`, with no recheck of its own.
     pub fn new(status: S, step: P, interest: Option<Interest>) -> Self {
         Self {
             status,
+            health: None,
+            extra: None,
             step,
             interest,
             recheck: None,
         }
+    }
+
+    /// This decision with its status showing `health`, and `extra` beside it.
+    #[must_use]
+    pub fn health(self, health: Health, extra: Option<Vec<Condition>>) -> Self {
+        Self {
+            health: Some(health),
+            extra,
+            ..self
+        }
+    }
+
+    /// This decision, looked at again after `recheck` even if nothing changes.
+    #[must_use]
+    pub fn recheck(self, recheck: Option<Duration>) -> Self {
+        Self { recheck, ..self }
+    }
+}
+
+impl<S: StatusView + Clone, P> Decision<S, P> {
+    /// The status as the driver writes it: with its health, for an object of `generation`, at `now`.
+    pub fn status_with_health(&self, generation: Option<i64>, now: Timestamp) -> S {
+        match &self.health {
+            Some(health) => status::with_health(
+                self.status.clone(),
+                generation,
+                health,
+                self.extra.clone(),
+                now,
+            ),
+            None => self.status.clone(),
+        }
+    }
+
+    /// This decision with its health given to its status (and none left to give).
+    #[must_use]
+    pub fn settled(mut self, generation: Option<i64>, now: Timestamp) -> Self {
+        let extra = self.extra.take();
+        if let Some(health) = self.health.take() {
+            self.status = status::with_health(self.status, generation, &health, extra, now);
+        }
+        self
     }
 }
 
@@ -211,7 +265,7 @@ pub trait Task:
         now: Timestamp,
     ) -> Self::Status;
 
-    /// The pure decision.
+    /// The pure decision: the status, the health it shows (given to it by [`drive`]) and the step.
     fn decide(
         &self,
         ctx: &Context,
@@ -232,7 +286,8 @@ pub trait Task:
     }
 
     /// Work the operator does itself beside OceanBase (a second backup's copy): started or read here, its
-    /// state folded into the decided status. Never waits for the work; never runs for a refused object.
+    /// state folded into the decided status (which shows its health already). Never waits for the work; never
+    /// runs for a refused object.
     fn background(
         &self,
         _ctx: &Context,
@@ -299,7 +354,10 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         .observers
         .observe(ClusterKey::of(&namespace, connection), &connection.name);
     let observation = observer.latest();
-    let mut decision = obj.decide(&ctx, &refs, &observation, Clock::current());
+    let clock = Clock::current();
+    let mut decision = obj
+        .decide(&ctx, &refs, &observation, clock)
+        .settled(generation, clock.now);
     let object = ObjectKey {
         kind: T::KIND,
         namespace: namespace.clone(),

@@ -108,11 +108,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             extra,
             active,
         } => {
-            return Decision::new(
-                with_health(base, task, &health, extra, inputs.clock.now),
-                Step::Wait,
-                interest(active),
-            );
+            return Decision::new(base, Step::Wait, interest(active)).health(health, extra);
         }
     };
     if let Some(job) = snapshot.job_by_description(tenant.id, &uid) {
@@ -127,7 +123,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::LookingUpJob,
             message: "submitted; looking up the job by its description".into(),
         };
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return pending(base, health, reachable, Step::Wait, interest(true));
     }
     if let Some(submitted) = submitted
         && inputs.clock.in_flight(submitted, at)
@@ -136,7 +132,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::Submitted,
             message: "submitted; waiting for OceanBase to list the job".into(),
         };
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return pending(base, health, reachable, Step::Wait, interest(true));
     }
     if task.spec.cancel {
         let health = Health::Ready {
@@ -149,17 +145,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             ended_at: Some(api_time(inputs.clock.now)),
             ..base
         };
-        return Decision::new(
-            with_health(
-                status,
-                task,
-                &health,
-                Some(vec![reachable]),
-                inputs.clock.now,
-            ),
-            Step::Wait,
-            None,
-        );
+        return Decision::new(status, Step::Wait, None).health(health, Some(vec![reachable]));
     }
     let base = BackupTaskStatus {
         submitted_at: None,
@@ -174,7 +160,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 tenant.name, tenant.status
             ),
         );
-        return pending(inputs, base, health, reachable, Step::Wait, interest(false));
+        return pending(base, health, reachable, Step::Wait, interest(false));
     }
     let round = snapshot.round(tenant.id);
     if round.is_none_or(|r| r.status != RoundStatus::Doing) {
@@ -186,7 +172,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 tenant.name
             ),
         );
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return pending(base, health, reachable, Step::Wait, interest(true));
     }
     if let Some(other) = snapshot.active_job(tenant.id) {
         let health = wait(
@@ -196,7 +182,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 other.job_id, tenant.name, other.status
             ),
         );
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return pending(base, health, reachable, Step::Wait, interest(true));
     }
     if snapshot.data_dest(tenant.id) != Some(inputs.data_uri) {
         let health = wait(
@@ -206,28 +192,13 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 tenant.name, inputs.data_uri
             ),
         );
-        return pending(
-            inputs,
-            base,
-            health,
-            reachable,
-            Step::SetDataDest,
-            interest(true),
-        );
+        return pending(base, health, reachable, Step::SetDataDest, interest(true));
     }
     let health = wait(Reason::Submitting, "submitting the backup job".into());
-    pending(
-        inputs,
-        base,
-        health,
-        reachable,
-        Step::Submit,
-        interest(true),
-    )
+    pending(base, health, reachable, Step::Submit, interest(true))
 }
 
 fn pending(
-    inputs: &Inputs<'_>,
     base: BackupTaskStatus,
     health: Health,
     reachable: Condition,
@@ -238,17 +209,7 @@ fn pending(
         phase: Some(BackupTaskPhase::Pending),
         ..base
     };
-    Decision::new(
-        with_health(
-            status,
-            inputs.task,
-            &health,
-            Some(vec![reachable]),
-            inputs.clock.now,
-        ),
-        step,
-        interest,
-    )
+    Decision::new(status, step, interest).health(health, Some(vec![reachable]))
 }
 
 /// The status of a task whose job OceanBase lists.
@@ -371,7 +332,9 @@ fn follow_job(
     let cancel = task.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
     let since = history_since(&status).or(Some(inputs.clock.now));
     Decision {
-        status: with_health(status, task, &health, Some(extra), inputs.clock.now),
+        status,
+        health: Some(health),
+        extra: Some(extra),
         step: if cancel { Step::Cancel } else { Step::Wait },
         interest: running.then(|| Interest {
             tenant: task.spec.tenant.clone(),
@@ -623,8 +586,13 @@ mod tests {
         }
     }
 
+    /// The decision, its status with the health the driver gives it.
+    fn settled(inputs: &Inputs<'_>) -> Decision {
+        decide(inputs).settled(inputs.task.metadata.generation, inputs.clock.now)
+    }
+
     fn decide_at(task: &BackupTask, observation: &Observation, now: Timestamp) -> Decision {
-        decide(&Inputs {
+        settled(&Inputs {
             task,
             cluster_name: "obcluster",
             data_uri: "file:///data",
@@ -664,7 +632,7 @@ mod tests {
         );
         let go = decide_at(&task, &seen("DOING", vec![], at(1)), at(1));
         assert_eq!(go.step, Step::Submit);
-        let elsewhere = decide(&Inputs {
+        let elsewhere = settled(&Inputs {
             data_uri: "file:///other",
             ..Inputs {
                 task: &task,

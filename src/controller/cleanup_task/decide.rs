@@ -122,11 +122,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             extra,
             active,
         } => {
-            return Decision::new(
-                with_health(base, cleanup, &health, extra, now),
-                Step::Wait,
-                interest(active),
-            );
+            return Decision::new(base, Step::Wait, interest(active)).health(health, extra);
         }
     };
     let extra = Some(vec![reachable]);
@@ -138,14 +134,10 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         }),
     };
     if let Some(job) = found {
-        return follow_job(cleanup, base, job, extra, now);
+        return follow_job(cleanup, base, job, extra);
     }
     let wait = |status: CleanupTaskStatus, health: Health, step: Step, active: bool| {
-        Decision::new(
-            with_health(status, cleanup, &health, extra.clone(), now),
-            step,
-            interest(active),
-        )
+        Decision::new(status, step, interest(active)).health(health, extra.clone())
     };
     if let Some(id) = base.job_id {
         let health = Health::Stalled {
@@ -180,15 +172,10 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::Canceled,
             message: "canceled before a delete job was started".into(),
         };
-        return Decision::new(
-            with_health(status, cleanup, &health, extra, now),
-            Step::Wait,
-            None,
-        );
+        return Decision::new(status, Step::Wait, None).health(health, extra);
     }
     if !snapshot.version_at_least(MANUAL_CLEAN_VERSION) {
         return failed(
-            cleanup,
             base,
             Failure {
                 code: None,
@@ -301,7 +288,6 @@ fn follow_job(
     base: CleanupTaskStatus,
     job: &CleanJobRow,
     extra: Option<Vec<Condition>>,
-    now: Timestamp,
 ) -> Decision {
     let phase = crate::controller::observed::cleanup_task_phase(&job.status);
     let failure = (phase == CleanupTaskPhase::Failed)
@@ -345,7 +331,7 @@ fn follow_job(
     let cancel =
         cleanup.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
     Decision::new(
-        with_health(status, cleanup, &health, extra, now),
+        status,
         if cancel { Step::Cancel } else { Step::Wait },
         running.then(|| Interest {
             tenant: cleanup.spec.tenant.clone(),
@@ -356,10 +342,10 @@ fn follow_job(
             overview: Vec::new(),
         }),
     )
+    .health(health, extra)
 }
 
 fn failed(
-    cleanup: &CleanupTask,
     base: CleanupTaskStatus,
     failure: Failure,
     extra: Option<Vec<Condition>>,
@@ -376,11 +362,7 @@ fn failed(
         failure: Some(failure),
         ..base
     };
-    Decision::new(
-        with_health(status, cleanup, &health, extra, now),
-        Step::Wait,
-        None,
-    )
+    Decision::new(status, Step::Wait, None).health(health, extra)
 }
 
 /// The status after the `DELETE` statement: submitted; refused because another delete runs (stays Pending,
@@ -407,7 +389,8 @@ pub fn after_submit(
                     .message
                     .push_str(" (docs/reference/oceanbase-interface.md §5.2: manual deletes need OceanBase 4.4.1 or later)");
             }
-            return failed(cleanup, status, failure, None, now).status;
+            return failed(status, failure, None, now)
+                .status_with_health(cleanup.metadata.generation, now);
         }
     };
     with_health(status, cleanup, &health, None, now)
@@ -445,6 +428,7 @@ mod tests {
             observation,
             clock,
         })
+        .settled(cleanup.metadata.generation, clock.now)
     }
     use crate::{
         api::{CleanupTaskSpec, common::StrategyReference},
