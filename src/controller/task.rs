@@ -367,22 +367,31 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         let problems = [problem];
         let cluster = Some(connection.name.clone());
         let desired = obj.stalled(cluster, &problems, crate::clock::now());
-        return refuse(
-            &ctx,
-            obj.as_ref(),
-            &object,
-            obj.status(),
-            &desired,
-            &problems,
-        )
-        .await;
+        let current = obj.status();
+        return refuse(&ctx, obj.as_ref(), &object, current, &desired, &problems).await;
     }
     obj.background(&ctx, &namespace, &refs, &observation, &mut decision)
         .await?;
     ctx.observers
         .watch(&observer, object, decision.interest.clone());
     obj.observed(&ctx, &namespace, &refs, &observation);
-    let key = format!("{namespace}/{}", obj.name_any());
+    let place = Place {
+        ctx: &ctx,
+        namespace: &namespace,
+        refs: &refs,
+        observer: &observer,
+    };
+    carry_out(obj.as_ref(), &place, &decision).await
+}
+
+/// Carries out a decision the statement memory lets through, and says when to look again.
+async fn carry_out<T: Task>(
+    obj: &T,
+    place: &Place<'_, T::Refs>,
+    decision: &Decision<T::Status, T::Step>,
+) -> Result<Action, Error> {
+    let ctx = place.ctx;
+    let key = format!("{}/{}", place.namespace, obj.name_any());
     let attempt = format!("{:?}", decision.step);
     let kind = match T::effect(decision.step) {
         Effect::Send(kind) => kind,
@@ -393,22 +402,21 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         // The status already says why the last attempt failed; try again later, writing nothing now.
         Gate::Refused(wait) => return Ok(Action::requeue(wait)),
         Gate::Settling(wait) => {
-            status::write(&ctx, obj.as_ref(), obj.status(), &decision.status).await?;
+            status::write(ctx, obj, obj.status(), &decision.status).await?;
             return Ok(Action::requeue(wait));
         }
     }
-    let place = Place {
-        ctx: &ctx,
-        namespace: &namespace,
-        refs: &refs,
-        observer: &observer,
-    };
-    if let Some(went_through) = act(obj.as_ref(), &place, &decision).await? {
-        super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
+    if let Some(went_through) = act(obj, place, decision).await? {
+        super::statement_sent(ctx, place.observer, &key, &attempt, kind, went_through);
     }
+    Ok(ctx.statements.requeue(&key, next_look::<T>(decision)))
+}
+
+/// How soon to look again after a decision was carried out, if nothing wakes the task first.
+fn next_look<T: Task>(decision: &Decision<T::Status, T::Step>) -> Option<Duration> {
     let grace = Clock::current().grace_recheck(decision.status.submitted_at());
     let recheck = decision.recheck.map(crate::clock::real);
-    let wait = match decision.interest {
+    match decision.interest {
         // Watched: the observer wakes it; look again at least this often anyway.
         Some(_) => Some(
             recheck
@@ -418,8 +426,7 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         ),
         // Nothing left to watch in OceanBase; work of the operator's own may still want a look.
         None => recheck,
-    };
-    Ok(ctx.statements.requeue(&key, wait))
+    }
 }
 
 /// Where a task acts.
