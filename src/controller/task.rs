@@ -14,11 +14,13 @@
 use std::{fmt::Debug, future::Future, sync::Arc, time::Duration};
 
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use kube::{ResourceExt, core::object::HasStatus, runtime::controller::Action};
 
 use super::references::Placement;
 use super::{
     Context, Error, Gate, Kind, Reconcile,
+    conditions::Health,
     error::Problem,
     namespace_of, next_action, refuse,
     status::{self, StatusView},
@@ -33,10 +35,18 @@ use crate::{
     timing::Clock,
 };
 
-/// What a task kind decided: its whole status and the one step to take.
+/// What a task kind decided: its status, the health that status shows, and the one step to take. The driver
+/// gives the status its health ([`Self::settled`]) once, right after the decision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision<S, P> {
+    /// The status, before the driver gives it [`Self::health`].
     pub status: S,
+    /// Where the object stands: its Ready/Reconciling/Stalled conditions and its message. `None` leaves the
+    /// status's conditions as decided (an ended task looked at again).
+    pub health: Option<Health>,
+    /// The conditions beside the health (see [`status::with_health`]): `None` keeps the other conditions the
+    /// status had.
+    pub extra: Option<Vec<Condition>>,
     pub step: P,
     /// What to watch in the observer (`None` once the task has ended).
     pub interest: Option<Interest>,
@@ -45,14 +55,58 @@ pub struct Decision<S, P> {
 }
 
 impl<S, P> Decision<S, P> {
-    /// `status` and `step`, watching with `interest`, with no recheck of its own.
+    /// `status` as it stands and `step`, watching with `interest`, with no recheck of its own.
     pub fn new(status: S, step: P, interest: Option<Interest>) -> Self {
         Self {
             status,
+            health: None,
+            extra: None,
             step,
             interest,
             recheck: None,
         }
+    }
+
+    /// This decision with its status showing `health`, and `extra` beside it.
+    #[must_use]
+    pub fn health(self, health: Health, extra: Option<Vec<Condition>>) -> Self {
+        Self {
+            health: Some(health),
+            extra,
+            ..self
+        }
+    }
+
+    /// This decision, looked at again after `recheck` even if nothing changes.
+    #[must_use]
+    pub fn recheck(self, recheck: Option<Duration>) -> Self {
+        Self { recheck, ..self }
+    }
+}
+
+impl<S: StatusView + Clone, P> Decision<S, P> {
+    /// The status as the driver writes it: with its health, for an object of `generation`, at `now`.
+    pub fn status_with_health(&self, generation: Option<i64>, now: Timestamp) -> S {
+        match &self.health {
+            Some(health) => status::with_health(
+                self.status.clone(),
+                generation,
+                health,
+                self.extra.clone(),
+                now,
+            ),
+            None => self.status.clone(),
+        }
+    }
+
+    /// This decision with its health given to its status (and none left to give).
+    #[must_use]
+    pub fn settled(mut self, generation: Option<i64>, now: Timestamp) -> Self {
+        let extra = self.extra.take();
+        if let Some(health) = self.health.take() {
+            self.status = status::with_health(self.status, generation, &health, extra, now);
+        }
+        self
     }
 }
 
@@ -211,7 +265,7 @@ pub trait Task:
         now: Timestamp,
     ) -> Self::Status;
 
-    /// The pure decision.
+    /// The pure decision: the status, the health it shows (given to it by [`drive`]) and the step.
     fn decide(
         &self,
         ctx: &Context,
@@ -232,7 +286,8 @@ pub trait Task:
     }
 
     /// Work the operator does itself beside OceanBase (a second backup's copy): started or read here, its
-    /// state folded into the decided status. Never waits for the work; never runs for a refused object.
+    /// state folded into the decided status (which shows its health already). Never waits for the work; never
+    /// runs for a refused object.
     fn background(
         &self,
         _ctx: &Context,
@@ -299,7 +354,10 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         .observers
         .observe(ClusterKey::of(&namespace, connection), &connection.name);
     let observation = observer.latest();
-    let mut decision = obj.decide(&ctx, &refs, &observation, Clock::current());
+    let clock = Clock::current();
+    let mut decision = obj
+        .decide(&ctx, &refs, &observation, clock)
+        .settled(generation, clock.now);
     let object = ObjectKey {
         kind: T::KIND,
         namespace: namespace.clone(),
@@ -309,22 +367,31 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         let problems = [problem];
         let cluster = Some(connection.name.clone());
         let desired = obj.stalled(cluster, &problems, crate::clock::now());
-        return refuse(
-            &ctx,
-            obj.as_ref(),
-            &object,
-            obj.status(),
-            &desired,
-            &problems,
-        )
-        .await;
+        let current = obj.status();
+        return refuse(&ctx, obj.as_ref(), &object, current, &desired, &problems).await;
     }
     obj.background(&ctx, &namespace, &refs, &observation, &mut decision)
         .await?;
     ctx.observers
         .watch(&observer, object, decision.interest.clone());
     obj.observed(&ctx, &namespace, &refs, &observation);
-    let key = format!("{namespace}/{}", obj.name_any());
+    let place = Place {
+        ctx: &ctx,
+        namespace: &namespace,
+        refs: &refs,
+        observer: &observer,
+    };
+    carry_out(obj.as_ref(), &place, &decision).await
+}
+
+/// Carries out a decision the statement memory lets through, and says when to look again.
+async fn carry_out<T: Task>(
+    obj: &T,
+    place: &Place<'_, T::Refs>,
+    decision: &Decision<T::Status, T::Step>,
+) -> Result<Action, Error> {
+    let ctx = place.ctx;
+    let key = format!("{}/{}", place.namespace, obj.name_any());
     let attempt = format!("{:?}", decision.step);
     let kind = match T::effect(decision.step) {
         Effect::Send(kind) => kind,
@@ -335,22 +402,21 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         // The status already says why the last attempt failed; try again later, writing nothing now.
         Gate::Refused(wait) => return Ok(Action::requeue(wait)),
         Gate::Settling(wait) => {
-            status::write(&ctx, obj.as_ref(), obj.status(), &decision.status).await?;
+            status::write(ctx, obj, obj.status(), &decision.status).await?;
             return Ok(Action::requeue(wait));
         }
     }
-    let place = Place {
-        ctx: &ctx,
-        namespace: &namespace,
-        refs: &refs,
-        observer: &observer,
-    };
-    if let Some(went_through) = act(obj.as_ref(), &place, &decision).await? {
-        super::statement_sent(&ctx, &observer, &key, &attempt, kind, went_through);
+    if let Some(went_through) = act(obj, place, decision).await? {
+        super::statement_sent(ctx, place.observer, &key, &attempt, kind, went_through);
     }
+    Ok(ctx.statements.requeue(&key, next_look::<T>(decision)))
+}
+
+/// How soon to look again after a decision was carried out, if nothing wakes the task first.
+fn next_look<T: Task>(decision: &Decision<T::Status, T::Step>) -> Option<Duration> {
     let grace = Clock::current().grace_recheck(decision.status.submitted_at());
     let recheck = decision.recheck.map(crate::clock::real);
-    let wait = match decision.interest {
+    match decision.interest {
         // Watched: the observer wakes it; look again at least this often anyway.
         Some(_) => Some(
             recheck
@@ -360,8 +426,7 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         ),
         // Nothing left to watch in OceanBase; work of the operator's own may still want a look.
         None => recheck,
-    };
-    Ok(ctx.statements.requeue(&key, wait))
+    }
 }
 
 /// Where a task acts.

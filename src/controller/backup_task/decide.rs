@@ -11,12 +11,15 @@ use crate::reason::Reason;
 use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
 use crate::controller::submit::{Submitted, job_failure, submitted};
 use crate::timing::Clock;
 use crate::{
-    api::{BackupTask, BackupTaskPhase, BackupTaskStatus, common::TaskSource},
+    api::{
+        BackupTask, BackupTaskPhase, BackupTaskStatus,
+        common::{Failure, TaskSource},
+    },
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition},
         error::Problem,
@@ -24,7 +27,8 @@ use crate::{
     },
     observer::{Interest, Observation},
     oceanbase::{
-        BackupJobRow, JobStatus, ObError, RoundStatus, Snapshot, TenantStatus, codes, paths,
+        BackupJobRow, JobStatus, ObError, RoundStatus, Snapshot, TenantRow, TenantStatus, codes,
+        paths,
     },
 };
 
@@ -56,42 +60,33 @@ pub struct Inputs<'a> {
     pub stall_timeout: SignedDuration,
 }
 
-/// Decides the task's status and next step.
+/// Decides the task's status and next step: the facts of the observation, then the task's stage — ended,
+/// following its job, or on its way to one.
 pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let task = inputs.task;
     let previous = task.status.clone().unwrap_or_default();
-    let uid = task.metadata.uid.clone().unwrap_or_default();
     let source = previous.source.or(Some(source_of(task)));
+    if previous.phase.is_some_and(BackupTaskPhase::is_terminal) {
+        let status = BackupTaskStatus {
+            observed_generation: task.metadata.generation,
+            source,
+            ..previous
+        };
+        return Decision::new(status, Step::Wait, None);
+    }
+    let watch = Watch {
+        task,
+        uid: task.metadata.uid.clone().unwrap_or_default(),
+        since: history_since(&previous),
+    };
     let base = BackupTaskStatus {
         phase: previous.phase.or(Some(BackupTaskPhase::Pending)),
         observed_generation: task.metadata.generation,
         cluster_name: Some(inputs.cluster_name.to_string()),
         source,
-        ..previous.clone()
+        ..previous
     };
-    let since = history_since(&previous);
-    let interest = |active: bool| {
-        Some(Interest {
-            tenant: task.spec.tenant.clone(),
-            description: Some(uid.clone()),
-            active,
-            restore: false,
-            since,
-            overview: Vec::new(),
-        })
-    };
-    if previous.phase.is_some_and(BackupTaskPhase::is_terminal) {
-        return Decision::new(
-            BackupTaskStatus {
-                observed_generation: task.metadata.generation,
-                source,
-                ..previous
-            },
-            Step::Wait,
-            None,
-        );
-    }
-    let (snapshot, at, tenant, reachable) = match observed::read(
+    let seen = match observed::read(
         inputs.observation,
         inputs.cluster_name,
         &task.spec.tenant,
@@ -102,43 +97,90 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             at,
             tenant,
             reachable,
-        } => (snapshot, at, tenant, reachable),
+        } => Seen {
+            snapshot,
+            at,
+            tenant,
+            reachable,
+        },
         Reading::Blocked {
             health,
             extra,
             active,
-        } => {
-            return Decision::new(
-                with_health(base, task, &health, extra, inputs.clock.now),
-                Step::Wait,
-                interest(active),
-            );
-        }
+        } => return Decision::new(base, Step::Wait, watch.interest(active)).health(health, extra),
     };
-    if let Some(job) = snapshot.job_by_description(tenant.id, &uid) {
-        return follow_job(inputs, base, snapshot, job, reachable);
+    match seen.snapshot.job_by_description(seen.tenant.id, &watch.uid) {
+        Some(job) => follow_job(inputs, base, seen, job),
+        None => before_job(inputs, &watch, base, &seen),
     }
+}
+
+/// What the task watches in the observer: its tenant, its job by description, finished jobs since `since`.
+struct Watch<'a> {
+    task: &'a BackupTask,
+    uid: String,
+    since: Option<Timestamp>,
+}
+
+impl Watch<'_> {
+    fn interest(&self, active: bool) -> Option<Interest> {
+        Some(Interest {
+            tenant: self.task.spec.tenant.clone(),
+            description: Some(self.uid.clone()),
+            active,
+            restore: false,
+            since: self.since,
+            overview: Vec::new(),
+        })
+    }
+}
+
+/// What an observation of the task's cluster says: the snapshot read at `at`, the task's tenant in it, and
+/// `ClusterReachable=True`.
+struct Seen<'a> {
+    snapshot: &'a Snapshot,
+    at: Timestamp,
+    tenant: &'a TenantRow,
+    reachable: Condition,
+}
+
+/// A task whose job OceanBase does not list: its submission still on its way, canceled before it went, or the
+/// step towards a submission.
+fn before_job(
+    inputs: &Inputs<'_>,
+    watch: &Watch<'_>,
+    base: BackupTaskStatus,
+    seen: &Seen<'_>,
+) -> Decision {
+    let pending = |status: BackupTaskStatus, health: Health, step: Step, active: bool| {
+        let status = BackupTaskStatus {
+            phase: Some(BackupTaskPhase::Pending),
+            ..status
+        };
+        Decision::new(status, step, watch.interest(active))
+            .health(health, Some(vec![seen.reachable.clone()]))
+    };
     // No job listed. After an intent, that means "no job" only if this read looked for the task's
     // description: finished jobs are listed only when asked for, so a job that ended while the operator was
     // down is missing from any read that did not ask.
-    let submitted = previous.submitted_at.as_ref().map(|t| t.0);
-    if submitted.is_some() && !snapshot.searched_for(&uid) {
+    let submitted = base.submitted_at.as_ref().map(|t| t.0);
+    if submitted.is_some() && !seen.snapshot.searched_for(&watch.uid) {
         let health = Health::Progressing {
             reason: Reason::LookingUpJob,
             message: "submitted; looking up the job by its description".into(),
         };
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return pending(base, health, Step::Wait, true);
     }
     if let Some(submitted) = submitted
-        && inputs.clock.in_flight(submitted, at)
+        && inputs.clock.in_flight(submitted, seen.at)
     {
         let health = Health::Progressing {
             reason: Reason::Submitted,
             message: "submitted; waiting for OceanBase to list the job".into(),
         };
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return pending(base, health, Step::Wait, true);
     }
-    if task.spec.cancel {
+    if inputs.task.spec.cancel {
         let health = Health::Ready {
             reason: Reason::Canceled,
             message: "canceled before a backup job was started".into(),
@@ -149,186 +191,227 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             ended_at: Some(api_time(inputs.clock.now)),
             ..base
         };
-        return Decision::new(
-            with_health(
-                status,
-                task,
-                &health,
-                Some(vec![reachable]),
-                inputs.clock.now,
-            ),
-            Step::Wait,
-            None,
-        );
+        let reachable = seen.reachable.clone();
+        return Decision::new(status, Step::Wait, None).health(health, Some(vec![reachable]));
     }
     let base = BackupTaskStatus {
         submitted_at: None,
         ..base
     };
+    let (health, step, active) = towards_submission(inputs, seen);
+    pending(base, health, step, active)
+}
+
+/// What a task that may be submitted waits for — its tenant, archiving, another backup — or the step that
+/// brings the submission closer, and whether to watch closely meanwhile.
+fn towards_submission(inputs: &Inputs<'_>, seen: &Seen<'_>) -> (Health, Step, bool) {
+    let (snapshot, tenant) = (seen.snapshot, seen.tenant);
     let wait = |reason: Reason, message: String| Health::Progressing { reason, message };
     if tenant.status != TenantStatus::Normal {
-        let health = wait(
-            Reason::TenantNotReady,
-            format!(
-                "tenant {} is {}; a backup needs it NORMAL",
-                tenant.name, tenant.status
-            ),
+        let message = format!(
+            "tenant {} is {}; a backup needs it NORMAL",
+            tenant.name, tenant.status
         );
-        return pending(inputs, base, health, reachable, Step::Wait, interest(false));
+        return (wait(Reason::TenantNotReady, message), Step::Wait, false);
     }
     let round = snapshot.round(tenant.id);
     if round.is_none_or(|r| r.status != RoundStatus::Doing) {
         let archive = round.map_or_else(|| "not running".to_string(), |r| r.status.to_string());
-        let health = wait(
-            Reason::WaitingForLogArchive,
-            format!(
-                "log archiving of tenant {} is {archive}; OceanBase starts a backup only while it is DOING",
-                tenant.name
-            ),
+        let message = format!(
+            "log archiving of tenant {} is {archive}; OceanBase starts a backup only while it is DOING",
+            tenant.name
         );
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return (
+            wait(Reason::WaitingForLogArchive, message),
+            Step::Wait,
+            true,
+        );
     }
     if let Some(other) = snapshot.active_job(tenant.id) {
-        let health = wait(
-            Reason::AnotherBackupRunning,
-            format!(
-                "backup job {} of tenant {} is {}; OceanBase runs one backup per tenant at a time",
-                other.job_id, tenant.name, other.status
-            ),
+        let message = format!(
+            "backup job {} of tenant {} is {}; OceanBase runs one backup per tenant at a time",
+            other.job_id, tenant.name, other.status
         );
-        return pending(inputs, base, health, reachable, Step::Wait, interest(true));
+        return (
+            wait(Reason::AnotherBackupRunning, message),
+            Step::Wait,
+            true,
+        );
     }
     if snapshot.data_dest(tenant.id) != Some(inputs.data_uri) {
-        let health = wait(
-            Reason::SettingDestination,
-            format!(
-                "setting DATA_BACKUP_DEST of tenant {} to {}",
-                tenant.name, inputs.data_uri
-            ),
+        let message = format!(
+            "setting DATA_BACKUP_DEST of tenant {} to {}",
+            tenant.name, inputs.data_uri
         );
-        return pending(
-            inputs,
-            base,
-            health,
-            reachable,
+        return (
+            wait(Reason::SettingDestination, message),
             Step::SetDataDest,
-            interest(true),
+            true,
         );
     }
     let health = wait(Reason::Submitting, "submitting the backup job".into());
-    pending(
-        inputs,
-        base,
-        health,
-        reachable,
-        Step::Submit,
-        interest(true),
-    )
+    (health, Step::Submit, true)
 }
 
-fn pending(
-    inputs: &Inputs<'_>,
-    base: BackupTaskStatus,
-    health: Health,
-    reachable: Condition,
-    step: Step,
-    interest: Option<Interest>,
-) -> Decision {
-    let status = BackupTaskStatus {
-        phase: Some(BackupTaskPhase::Pending),
-        ..base
-    };
-    Decision::new(
-        with_health(
-            status,
-            inputs.task,
-            &health,
-            Some(vec![reachable]),
-            inputs.clock.now,
-        ),
-        step,
-        interest,
-    )
-}
-
-/// The status of a task whose job OceanBase lists.
+/// The status of a task whose job OceanBase lists: what the job shows, then the phase and health it gives.
 fn follow_job(
     inputs: &Inputs<'_>,
     base: BackupTaskStatus,
-    snapshot: &Snapshot,
+    seen: Seen<'_>,
     job: &BackupJobRow,
-    reachable: Condition,
 ) -> Decision {
     let task = inputs.task;
-    let progress = snapshot.progress(job.tenant_id, job.job_id);
-    let set = snapshot.set(job.tenant_id, job.backup_set_id);
     let phase = crate::controller::observed::backup_task_phase(&job.status);
-    let percent = match (phase, progress) {
-        (BackupTaskPhase::Completed, _) => Some(100),
-        (_, Some(p)) if p.tablet_count > 0 => Some(
-            i32::try_from((p.finish_tablet_count * 100 / p.tablet_count).clamp(0, 100))
-                .unwrap_or(0),
-        ),
-        _ => base.progress,
-    };
-    let (input, output) = match (progress, set) {
-        (Some(p), _) if !job.status.is_final() => (Some(p.input_bytes), Some(p.output_bytes)),
-        (_, Some(s)) => (Some(s.input_bytes), Some(s.output_bytes)),
-        _ => (base.input_bytes, base.output_bytes),
-    };
-    let moved = percent != base.progress || input != base.input_bytes;
-    let last_progress = if moved || base.last_progress_time.is_none() {
-        api_time(inputs.clock.now)
-    } else {
-        base.last_progress_time
-            .clone()
-            .unwrap_or_else(|| api_time(inputs.clock.now))
-    };
-    // The set's own directory: its row's path, else the task's or job's, which may name only the
-    // destination (`backup_set_<id>_<full|inc>` under it).
-    let directory = set
-        .map(|s| s.path.clone())
-        .or_else(|| progress.map(|p| p.path.clone()))
-        .filter(|p| !p.is_empty())
-        .or_else(|| Some(job.path.clone()).filter(|p| !p.is_empty()))
-        .map(
-            |path| match paths::set_dir_name(job.backup_set_id, &job.backup_type) {
-                Some(name) => paths::directory_named(&path, &name),
-                None => path,
-            },
-        );
+    let shown = JobShows::read(inputs, &base, seen.snapshot, job, phase);
     let failure = (phase == BackupTaskPhase::Failed)
         .then(|| job_failure("job", job.job_id, job.result, &job.comment));
     let running = !phase.is_terminal();
-    let mut extra = vec![reachable];
+    let mut extra = vec![seen.reachable];
     let mut recheck = None;
     if running {
-        let quiet = inputs.clock.now.duration_since(last_progress.0);
-        let stuck = quiet >= inputs.stall_timeout;
-        extra.push(condition(
-            PROGRESSING,
-            !stuck,
-            if stuck {
-                Reason::NoProgress
-            } else {
-                Reason::Progressing
-            },
-            &if stuck {
-                format!(
-                    "job {} has made no progress for {}s",
-                    job.job_id,
-                    quiet.as_secs()
-                )
-            } else {
-                format!("job {} is {}", job.job_id, job.status)
-            },
-            task.metadata.generation,
-        ));
-        if !stuck {
-            recheck = Duration::try_from(inputs.stall_timeout - quiet).ok();
+        let (progressing, next) = progressing(inputs, job, &shown.last_progress);
+        extra.push(progressing);
+        recheck = next;
+    }
+    let health = job_health(phase, job, shown.percent, failure.as_ref());
+    let status = BackupTaskStatus {
+        phase: Some(phase),
+        job_id: Some(job.job_id),
+        backup_set_id: Some(job.backup_set_id).filter(|id| *id > 0),
+        started_at: job.start.map(api_time),
+        ended_at: job.end.map(api_time),
+        progress: shown.percent,
+        input_bytes: shown.input,
+        output_bytes: shown.output,
+        storage_directory: shown.directory,
+        failure,
+        last_progress_time: running.then_some(shown.last_progress),
+        ..base
+    };
+    let cancel = task.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
+    let since = history_since(&status).or(Some(inputs.clock.now));
+    let interest = running.then(|| Interest {
+        tenant: task.spec.tenant.clone(),
+        description: Some(job.description.clone()),
+        active: true,
+        restore: false,
+        since,
+        overview: Vec::new(),
+    });
+    let step = if cancel { Step::Cancel } else { Step::Wait };
+    Decision::new(status, step, interest)
+        .health(health, Some(extra))
+        .recheck(recheck)
+}
+
+/// What a listed job shows of itself, its task row and its set: how far it is, what it moved, where the set
+/// lies, and when it last moved.
+struct JobShows {
+    percent: Option<i32>,
+    input: Option<i64>,
+    output: Option<i64>,
+    directory: Option<String>,
+    last_progress: Time,
+}
+
+impl JobShows {
+    fn read(
+        inputs: &Inputs<'_>,
+        base: &BackupTaskStatus,
+        snapshot: &Snapshot,
+        job: &BackupJobRow,
+        phase: BackupTaskPhase,
+    ) -> Self {
+        let progress = snapshot.progress(job.tenant_id, job.job_id);
+        let set = snapshot.set(job.tenant_id, job.backup_set_id);
+        let percent = match (phase, progress) {
+            (BackupTaskPhase::Completed, _) => Some(100),
+            (_, Some(p)) if p.tablet_count > 0 => Some(
+                i32::try_from((p.finish_tablet_count * 100 / p.tablet_count).clamp(0, 100))
+                    .unwrap_or(0),
+            ),
+            _ => base.progress,
+        };
+        let (input, output) = match (progress, set) {
+            (Some(p), _) if !job.status.is_final() => (Some(p.input_bytes), Some(p.output_bytes)),
+            (_, Some(s)) => (Some(s.input_bytes), Some(s.output_bytes)),
+            _ => (base.input_bytes, base.output_bytes),
+        };
+        let moved = percent != base.progress || input != base.input_bytes;
+        let last_progress = if moved || base.last_progress_time.is_none() {
+            api_time(inputs.clock.now)
+        } else {
+            base.last_progress_time
+                .clone()
+                .unwrap_or_else(|| api_time(inputs.clock.now))
+        };
+        // The set's own directory: its row's path, else the task's or job's, which may name only the
+        // destination (`backup_set_<id>_<full|inc>` under it).
+        let directory = set
+            .map(|s| s.path.clone())
+            .or_else(|| progress.map(|p| p.path.clone()))
+            .filter(|p| !p.is_empty())
+            .or_else(|| Some(job.path.clone()).filter(|p| !p.is_empty()))
+            .map(
+                |path| match paths::set_dir_name(job.backup_set_id, &job.backup_type) {
+                    Some(name) => paths::directory_named(&path, &name),
+                    None => path,
+                },
+            );
+        Self {
+            percent,
+            input,
+            output,
+            directory,
+            last_progress,
         }
     }
-    let health = match phase {
+}
+
+/// `Progressing` for a running job last seen moving at `last_progress`, and when to look again to notice
+/// it stop (none once it is stuck).
+fn progressing(
+    inputs: &Inputs<'_>,
+    job: &BackupJobRow,
+    last_progress: &Time,
+) -> (Condition, Option<Duration>) {
+    let quiet = inputs.clock.now.duration_since(last_progress.0);
+    let stuck = quiet >= inputs.stall_timeout;
+    let condition = condition(
+        PROGRESSING,
+        !stuck,
+        if stuck {
+            Reason::NoProgress
+        } else {
+            Reason::Progressing
+        },
+        &if stuck {
+            format!(
+                "job {} has made no progress for {}s",
+                job.job_id,
+                quiet.as_secs()
+            )
+        } else {
+            format!("job {} is {}", job.job_id, job.status)
+        },
+        inputs.task.metadata.generation,
+    );
+    let recheck = if stuck {
+        None
+    } else {
+        Duration::try_from(inputs.stall_timeout - quiet).ok()
+    };
+    (condition, recheck)
+}
+
+/// The health a job's phase gives its task.
+fn job_health(
+    phase: BackupTaskPhase,
+    job: &BackupJobRow,
+    percent: Option<i32>,
+    failure: Option<&Failure>,
+) -> Health {
+    match phase {
         BackupTaskPhase::Completed => Health::Ready {
             reason: Reason::Completed,
             message: format!("backup set {} completed", job.backup_set_id),
@@ -339,10 +422,7 @@ fn follow_job(
         },
         BackupTaskPhase::Failed => Health::Stalled {
             reason: Reason::BackupFailed,
-            message: failure
-                .as_ref()
-                .map(|f| f.message.clone())
-                .unwrap_or_default(),
+            message: failure.map(|f| f.message.clone()).unwrap_or_default(),
         },
         _ => Health::Progressing {
             reason: Reason::InProgress,
@@ -353,35 +433,6 @@ fn follow_job(
                 percent.map(|p| format!(", {p}%")).unwrap_or_default()
             ),
         },
-    };
-    let status = BackupTaskStatus {
-        phase: Some(phase),
-        job_id: Some(job.job_id),
-        backup_set_id: Some(job.backup_set_id).filter(|id| *id > 0),
-        started_at: job.start.map(api_time),
-        ended_at: job.end.map(api_time),
-        progress: percent,
-        input_bytes: input,
-        output_bytes: output,
-        storage_directory: directory,
-        failure,
-        last_progress_time: running.then_some(last_progress),
-        ..base
-    };
-    let cancel = task.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
-    let since = history_since(&status).or(Some(inputs.clock.now));
-    Decision {
-        status: with_health(status, task, &health, Some(extra), inputs.clock.now),
-        step: if cancel { Step::Cancel } else { Step::Wait },
-        interest: running.then(|| Interest {
-            tenant: task.spec.tenant.clone(),
-            description: Some(job.description.clone()),
-            active: true,
-            restore: false,
-            since,
-            overview: Vec::new(),
-        }),
-        recheck,
     }
 }
 
@@ -623,8 +674,13 @@ mod tests {
         }
     }
 
+    /// The decision, its status with the health the driver gives it.
+    fn settled(inputs: &Inputs<'_>) -> Decision {
+        decide(inputs).settled(inputs.task.metadata.generation, inputs.clock.now)
+    }
+
     fn decide_at(task: &BackupTask, observation: &Observation, now: Timestamp) -> Decision {
-        decide(&Inputs {
+        settled(&Inputs {
             task,
             cluster_name: "obcluster",
             data_uri: "file:///data",
@@ -664,7 +720,7 @@ mod tests {
         );
         let go = decide_at(&task, &seen("DOING", vec![], at(1)), at(1));
         assert_eq!(go.step, Step::Submit);
-        let elsewhere = decide(&Inputs {
+        let elsewhere = settled(&Inputs {
             data_uri: "file:///other",
             ..Inputs {
                 task: &task,

@@ -27,7 +27,7 @@ use crate::{
         observed::{self, Reading},
     },
     observer::{Interest, Observation},
-    oceanbase::{CleanJobRow, JobStatus, ObError, Snapshot, codes, sql::DeleteTarget},
+    oceanbase::{CleanJobRow, JobStatus, ObError, Snapshot, TenantRow, codes, sql::DeleteTarget},
 };
 
 /// Manual deletes exist from this version on (docs/reference/oceanbase-interface.md §5.2).
@@ -64,48 +64,35 @@ pub fn delete_target(target: &CleanupTarget) -> DeleteTarget {
     }
 }
 
-/// Decides the cleanup's status and next step.
+/// Decides the cleanup's status and next step: the facts of the observation, then the cleanup's stage —
+/// ended, following its job, or on its way to one.
 pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let Inputs {
         cleanup,
         cluster_name,
         observation,
-        clock,
+        ..
     } = *inputs;
-    let now = clock.now;
     let spec = &cleanup.spec;
     let previous = cleanup.status.clone().unwrap_or_default();
     let source = previous.source.or(Some(source_of(cleanup)));
+    if previous.phase.is_some_and(CleanupTaskPhase::is_terminal) {
+        let status = CleanupTaskStatus {
+            observed_generation: cleanup.metadata.generation,
+            source,
+            ..previous
+        };
+        return Decision::new(status, Step::Wait, None);
+    }
     let base = CleanupTaskStatus {
         phase: previous.phase.or(Some(CleanupTaskPhase::Pending)),
         observed_generation: cleanup.metadata.generation,
         cluster_name: Some(cluster_name.to_string()),
         job_id: previous.job_id.or(spec.job_id),
         source,
-        ..previous.clone()
+        ..previous
     };
-    let interest = |active: bool| {
-        Some(Interest {
-            tenant: spec.tenant.clone(),
-            description: None,
-            active,
-            restore: false,
-            since: None,
-            overview: Vec::new(),
-        })
-    };
-    if previous.phase.is_some_and(CleanupTaskPhase::is_terminal) {
-        return Decision::new(
-            CleanupTaskStatus {
-                observed_generation: cleanup.metadata.generation,
-                source,
-                ..previous
-            },
-            Step::Wait,
-            None,
-        );
-    }
-    let (snapshot, at, tenant, reachable) = match observed::read(
+    let seen = match observed::read(
         observation,
         cluster_name,
         &spec.tenant,
@@ -116,36 +103,69 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             at,
             tenant,
             reachable,
-        } => (snapshot, at, tenant, reachable),
+        } => Seen {
+            snapshot,
+            at,
+            tenant,
+            extra: Some(vec![reachable]),
+        },
         Reading::Blocked {
             health,
             extra,
             active,
         } => {
-            return Decision::new(
-                with_health(base, cleanup, &health, extra, now),
-                Step::Wait,
-                interest(active),
-            );
+            return Decision::new(base, Step::Wait, interest(cleanup, active))
+                .health(health, extra);
         }
     };
-    let extra = Some(vec![reachable]);
-    let found = match base.job_id {
-        Some(id) => snapshot.clean_job(tenant.id, id),
+    match listed_job(&base, &seen, &spec.target) {
+        Some(job) => follow_job(cleanup, base, job, seen.extra),
+        None => before_job(inputs, base, &seen),
+    }
+}
+
+/// The cleanup's job as OceanBase lists it: a mirror's by its id, a requested one's by its submission.
+fn listed_job<'a>(
+    base: &CleanupTaskStatus,
+    seen: &Seen<'a>,
+    target: &CleanupTarget,
+) -> Option<&'a CleanJobRow> {
+    match base.job_id {
+        Some(id) => seen.snapshot.clean_job(seen.tenant.id, id),
         None => base.submitted_at.as_ref().and_then(|t| {
             let after = base.after_job_id.unwrap_or(0);
-            find_submitted(snapshot, tenant.id, &spec.target, t.0, after)
+            find_submitted(seen.snapshot, seen.tenant.id, target, t.0, after)
         }),
-    };
-    if let Some(job) = found {
-        return follow_job(cleanup, base, job, extra, now);
     }
+}
+
+/// What the cleanup watches in the observer: its tenant's delete jobs.
+fn interest(cleanup: &CleanupTask, active: bool) -> Option<Interest> {
+    Some(Interest {
+        tenant: cleanup.spec.tenant.clone(),
+        description: None,
+        active,
+        restore: false,
+        since: None,
+        overview: Vec::new(),
+    })
+}
+
+/// What an observation of the cleanup's cluster says: the snapshot read at `at`, the cleanup's tenant in it,
+/// and the conditions beside the health (`ClusterReachable=True`).
+struct Seen<'a> {
+    snapshot: &'a Snapshot,
+    at: Timestamp,
+    tenant: &'a TenantRow,
+    extra: Option<Vec<Condition>>,
+}
+
+/// A cleanup whose job OceanBase does not list: a mirror whose job is gone, a submission still on its way,
+/// canceled before it went, or what a submission waits for.
+fn before_job(inputs: &Inputs<'_>, base: CleanupTaskStatus, seen: &Seen<'_>) -> Decision {
+    let (cleanup, tenant) = (inputs.cleanup, seen.tenant);
     let wait = |status: CleanupTaskStatus, health: Health, step: Step, active: bool| {
-        Decision::new(
-            with_health(status, cleanup, &health, extra.clone(), now),
-            step,
-            interest(active),
-        )
+        Decision::new(status, step, interest(cleanup, active)).health(health, seen.extra.clone())
     };
     if let Some(id) = base.job_id {
         let health = Health::Stalled {
@@ -158,7 +178,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         return wait(base, health, Step::Wait, false);
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
-        && clock.in_flight(submitted, at)
+        && inputs.clock.in_flight(submitted, seen.at)
     {
         let health = Health::Progressing {
             reason: Reason::Submitted,
@@ -170,65 +190,70 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         submitted_at: None,
         ..base
     };
-    if spec.cancel {
+    if cleanup.spec.cancel {
         let status = CleanupTaskStatus {
             phase: Some(CleanupTaskPhase::Canceled),
-            ended_at: Some(api_time(now)),
+            ended_at: Some(api_time(inputs.clock.now)),
             ..base
         };
         let health = Health::Ready {
             reason: Reason::Canceled,
             message: "canceled before a delete job was started".into(),
         };
-        return Decision::new(
-            with_health(status, cleanup, &health, extra, now),
-            Step::Wait,
-            None,
-        );
+        return Decision::new(status, Step::Wait, None).health(health, seen.extra.clone());
     }
+    towards_submission(inputs, base, seen)
+}
+
+/// A cleanup that may be submitted: failed at once on a version without manual deletes, waiting for another
+/// delete job, or submitting (after the newest job known now).
+fn towards_submission(inputs: &Inputs<'_>, base: CleanupTaskStatus, seen: &Seen<'_>) -> Decision {
+    let (snapshot, tenant) = (seen.snapshot, seen.tenant);
     if !snapshot.version_at_least(MANUAL_CLEAN_VERSION) {
-        return failed(
-            cleanup,
-            base,
-            Failure {
-                code: None,
-                message: format!(
-                    "deleting backups on request needs OceanBase 4.4.1 or later and cluster {cluster_name} runs {}; \
-                     older versions only clean up through the delete policy (the strategy's retention.recoveryWindow)",
-                    if snapshot.version.is_empty() {
-                        "an unknown version"
-                    } else {
-                        &snapshot.version
-                    }
-                ),
-            },
-            extra,
-            now,
+        let version = if snapshot.version.is_empty() {
+            "an unknown version"
+        } else {
+            &snapshot.version
+        };
+        let message = format!(
+            "deleting backups on request needs OceanBase 4.4.1 or later and cluster {} runs {version}; \
+             older versions only clean up through the delete policy (the strategy's retention.recoveryWindow)",
+            inputs.cluster_name
         );
+        let failure = Failure {
+            code: None,
+            message,
+        };
+        return failed(base, failure, seen.extra.clone(), inputs.clock.now);
     }
-    if let Some(other) = snapshot
+    let (health, step, status) = match snapshot
         .clean_jobs_of(tenant.id)
         .find(|j| !j.status.is_final())
     {
-        let health = Health::Progressing {
-            reason: Reason::AnotherCleanupRunning,
-            message: format!(
-                "delete job {} of tenant {} is {}; OceanBase runs one delete job per tenant at a time",
-                other.job_id, tenant.name, other.status
-            ),
-        };
-        return wait(base, health, Step::Wait, true);
-    }
-    let health = Health::Progressing {
-        reason: Reason::Submitting,
-        message: "submitting the delete job".into(),
+        Some(other) => {
+            let health = Health::Progressing {
+                reason: Reason::AnotherCleanupRunning,
+                message: format!(
+                    "delete job {} of tenant {} is {}; OceanBase runs one delete job per tenant at a time",
+                    other.job_id, tenant.name, other.status
+                ),
+            };
+            (health, Step::Wait, base)
+        }
+        None => {
+            let health = Health::Progressing {
+                reason: Reason::Submitting,
+                message: "submitting the delete job".into(),
+            };
+            let newest = snapshot.clean_jobs_of(tenant.id).map(|j| j.job_id).max();
+            let status = CleanupTaskStatus {
+                after_job_id: Some(newest.unwrap_or(0)),
+                ..base
+            };
+            (health, Step::Submit, status)
+        }
     };
-    let newest = snapshot.clean_jobs_of(tenant.id).map(|j| j.job_id).max();
-    let base = CleanupTaskStatus {
-        after_job_id: Some(newest.unwrap_or(0)),
-        ..base
-    };
-    wait(base, health, Step::Submit, true)
+    Decision::new(status, step, interest(inputs.cleanup, true)).health(health, seen.extra.clone())
 }
 
 /// The job a requested cleanup started: the tenant's first delete job after the newest one known when it
@@ -301,35 +326,11 @@ fn follow_job(
     base: CleanupTaskStatus,
     job: &CleanJobRow,
     extra: Option<Vec<Condition>>,
-    now: Timestamp,
 ) -> Decision {
     let phase = crate::controller::observed::cleanup_task_phase(&job.status);
     let failure = (phase == CleanupTaskPhase::Failed)
         .then(|| job_failure("delete job", job.job_id, job.result, &job.comment));
-    let health = match phase {
-        CleanupTaskPhase::Completed => Health::Ready {
-            reason: Reason::Completed,
-            message: format!(
-                "delete job {} deleted {} of {} backup sets and pieces",
-                job.job_id, job.success_task_count, job.task_count
-            ),
-        },
-        CleanupTaskPhase::Canceled => Health::Ready {
-            reason: Reason::Canceled,
-            message: format!("delete job {} was canceled", job.job_id),
-        },
-        CleanupTaskPhase::Failed => Health::Stalled {
-            reason: Reason::CleanupFailed,
-            message: failure
-                .as_ref()
-                .map(|f| f.message.clone())
-                .unwrap_or_default(),
-        },
-        _ => Health::Progressing {
-            reason: Reason::InProgress,
-            message: format!("delete job {} is {}", job.job_id, job.status),
-        },
-    };
+    let health = job_health(phase, job, failure.as_ref());
     let running = !phase.is_terminal();
     let status = CleanupTaskStatus {
         phase: Some(phase),
@@ -344,22 +345,41 @@ fn follow_job(
     };
     let cancel =
         cleanup.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
-    Decision::new(
-        with_health(status, cleanup, &health, extra, now),
-        if cancel { Step::Cancel } else { Step::Wait },
-        running.then(|| Interest {
-            tenant: cleanup.spec.tenant.clone(),
-            description: None,
-            active: true,
-            restore: false,
-            since: None,
-            overview: Vec::new(),
-        }),
-    )
+    let step = if cancel { Step::Cancel } else { Step::Wait };
+    let interest = if running {
+        interest(cleanup, true)
+    } else {
+        None
+    };
+    Decision::new(status, step, interest).health(health, extra)
+}
+
+/// The health a delete job's phase gives its cleanup.
+fn job_health(phase: CleanupTaskPhase, job: &CleanJobRow, failure: Option<&Failure>) -> Health {
+    match phase {
+        CleanupTaskPhase::Completed => Health::Ready {
+            reason: Reason::Completed,
+            message: format!(
+                "delete job {} deleted {} of {} backup sets and pieces",
+                job.job_id, job.success_task_count, job.task_count
+            ),
+        },
+        CleanupTaskPhase::Canceled => Health::Ready {
+            reason: Reason::Canceled,
+            message: format!("delete job {} was canceled", job.job_id),
+        },
+        CleanupTaskPhase::Failed => Health::Stalled {
+            reason: Reason::CleanupFailed,
+            message: failure.map(|f| f.message.clone()).unwrap_or_default(),
+        },
+        _ => Health::Progressing {
+            reason: Reason::InProgress,
+            message: format!("delete job {} is {}", job.job_id, job.status),
+        },
+    }
 }
 
 fn failed(
-    cleanup: &CleanupTask,
     base: CleanupTaskStatus,
     failure: Failure,
     extra: Option<Vec<Condition>>,
@@ -376,11 +396,7 @@ fn failed(
         failure: Some(failure),
         ..base
     };
-    Decision::new(
-        with_health(status, cleanup, &health, extra, now),
-        Step::Wait,
-        None,
-    )
+    Decision::new(status, Step::Wait, None).health(health, extra)
 }
 
 /// The status after the `DELETE` statement: submitted; refused because another delete runs (stays Pending,
@@ -407,7 +423,8 @@ pub fn after_submit(
                     .message
                     .push_str(" (docs/reference/oceanbase-interface.md §5.2: manual deletes need OceanBase 4.4.1 or later)");
             }
-            return failed(cleanup, status, failure, None, now).status;
+            return failed(status, failure, None, now)
+                .status_with_health(cleanup.metadata.generation, now);
         }
     };
     with_health(status, cleanup, &health, None, now)
@@ -445,6 +462,7 @@ mod tests {
             observation,
             clock,
         })
+        .settled(cleanup.metadata.generation, clock.now)
     }
     use crate::{
         api::{CleanupTaskSpec, common::StrategyReference},

@@ -102,16 +102,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 phase: previous.phase.or(Some(heading)),
                 ..base
             };
-            return decision(
-                status,
-                archive,
-                &health,
-                extra,
-                Step::Wait,
-                interest,
-                None,
-                inputs.clock.now,
-            );
+            return Decision::new(status, Step::Wait, Some(interest)).health(health, extra);
         }
     };
     let round = snapshot
@@ -309,35 +300,9 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         failure,
         ..base
     };
-    decision(
-        status,
-        archive,
-        &health,
-        Some(extra),
-        step,
-        interest,
-        recheck,
-        now,
-    )
-}
-
-#[allow(clippy::too_many_arguments)] // one place assembles every field of a decision
-fn decision(
-    status: LogBackupStatus,
-    archive: &LogBackup,
-    health: &Health,
-    extra: Option<Vec<Condition>>,
-    step: Step,
-    interest: Interest,
-    recheck: Option<Duration>,
-    now: Timestamp,
-) -> Decision {
-    Decision {
-        status: with_health(status, archive, health, extra, now),
-        step,
-        interest: Some(interest),
-        recheck,
-    }
+    Decision::new(status, step, Some(interest))
+        .health(health, Some(extra))
+        .recheck(recheck)
 }
 
 /// The reason a phase shows while nothing is wrong.
@@ -557,6 +522,7 @@ mod tests {
             observation,
             clock: Clock::at(now),
         })
+        .settled(archive.metadata.generation, now)
     }
 
     #[test]

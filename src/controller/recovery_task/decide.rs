@@ -113,7 +113,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 reason: Reason::WaitingForCluster,
                 message: format!("reading cluster {}", inputs.target_cluster),
             };
-            return wait(inputs, base, health, None, interest(true));
+            return wait(base, health, None, interest(true));
         }
         Observation::Unreachable { reason, .. } => {
             let message = format!(
@@ -131,7 +131,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 reason: Reason::ClusterUnreachable,
                 message,
             };
-            return wait(inputs, base, health, Some(unreachable), interest(true));
+            return wait(base, health, Some(unreachable), interest(true));
         }
     };
     let reachable = condition(
@@ -157,7 +157,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::LookingUpRestore,
             message: "submitted; looking up the restore by its description".into(),
         };
-        return wait(inputs, base, health, Some(reachable), interest(true));
+        return wait(base, health, Some(reachable), interest(true));
     }
     if let Some(id) = base.job_id {
         // It ran, but OceanBase lists it nowhere any more: never restore again, say so.
@@ -169,7 +169,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 spec.target.tenant
             ),
         };
-        return wait(inputs, base, health, Some(reachable), interest(false));
+        return wait(base, health, Some(reachable), interest(false));
     }
     if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
         && inputs.clock.in_flight(submitted, at)
@@ -178,7 +178,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::Submitted,
             message: "submitted; waiting for OceanBase to list the restore".into(),
         };
-        return wait(inputs, base, health, Some(reachable), interest(true));
+        return wait(base, health, Some(reachable), interest(true));
     }
     let base = RecoveryTaskStatus {
         submitted_at: None,
@@ -194,7 +194,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             reason: Reason::Canceled,
             message: "canceled before the restore was started".into(),
         };
-        return super::follow::ended(inputs, status, health, reachable);
+        return super::follow::ended(status, health, reachable);
     }
     let target = &spec.target.tenant;
     if snapshot.tenant(target).is_some() {
@@ -205,7 +205,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 inputs.target_cluster
             ),
         };
-        return wait(inputs, base, health, Some(reachable), interest(false));
+        return wait(base, health, Some(reachable), interest(false));
     }
     if let Some(other) = snapshot
         .restores
@@ -219,7 +219,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 other.job_id
             ),
         };
-        return wait(inputs, base, health, Some(reachable), interest(true));
+        return wait(base, health, Some(reachable), interest(true));
     }
     let generation = task.metadata.generation;
     let (verified, health) = match inputs.point {
@@ -250,17 +250,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             } else {
                 Step::Wait
             };
-            return Decision::new(
-                with_health(
-                    status,
-                    task,
-                    &health,
-                    Some(vec![reachable, point]),
-                    inputs.clock.now,
-                ),
-                step,
-                None,
-            );
+            return decision(status, health, Some(vec![reachable, point]), step, None);
         }
         PointCheck::NotYet(message) => {
             let point = condition(
@@ -274,18 +264,14 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 reason: Reason::WaitingForArchive,
                 message: message.clone(),
             };
-            return Decision {
-                status: with_health(
-                    base,
-                    task,
-                    &health,
-                    Some(vec![reachable, point]),
-                    inputs.clock.now,
-                ),
-                step: Step::Wait,
-                interest: interest(false),
-                recheck: Some(POINT_RECHECK),
-            };
+            return decision(
+                base,
+                health,
+                Some(vec![reachable, point]),
+                Step::Wait,
+                interest(false),
+            )
+            .recheck(Some(POINT_RECHECK));
         }
         PointCheck::Inside(message) => (
             condition(
@@ -319,37 +305,35 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         resource_pool: inputs.own_pool.map(str::to_string),
         ..base
     };
-    Decision::new(
-        with_health(
-            status,
-            task,
-            &health,
-            Some(vec![reachable, verified]),
-            inputs.clock.now,
-        ),
+    decision(
+        status,
+        health,
+        Some(vec![reachable, verified]),
         Step::Submit,
         interest(true),
     )
 }
 
 fn wait(
-    inputs: &Inputs<'_>,
     status: RecoveryTaskStatus,
     health: Health,
     extra: Option<Condition>,
     interest: Option<Interest>,
 ) -> Decision {
-    Decision::new(
-        with_health(
-            status,
-            inputs.task,
-            &health,
-            extra.map(|c| vec![c]),
-            inputs.clock.now,
-        ),
-        Step::Wait,
-        interest,
-    )
+    decision(status, health, extra.map(|c| vec![c]), Step::Wait, interest)
+}
+
+/// A decision for `status`, showing `health` beside `extra`; the recovery point's verdict stays, as in
+/// [`with_health`].
+pub(super) fn decision(
+    status: RecoveryTaskStatus,
+    health: Health,
+    extra: Option<Vec<Condition>>,
+    step: Step,
+    interest: Option<Interest>,
+) -> Decision {
+    let extra = verdict_kept(&status, extra);
+    Decision::new(status, step, interest).health(health, extra)
 }
 
 /// The status after the RESTORE batch: submitted; refused because another restore of that name runs
@@ -464,7 +448,16 @@ pub fn with_health(
     extra: Option<Vec<Condition>>,
     now: Timestamp,
 ) -> RecoveryTaskStatus {
-    let extra = extra.map(|mut extra| {
+    let extra = verdict_kept(&status, extra);
+    crate::controller::status::with_health(status, task.metadata.generation, health, extra, now)
+}
+
+/// `extra`, with the recovery point's verdict `status` shows when `extra` gives none.
+fn verdict_kept(
+    status: &RecoveryTaskStatus,
+    extra: Option<Vec<Condition>>,
+) -> Option<Vec<Condition>> {
+    extra.map(|mut extra| {
         let verdict = status
             .conditions
             .iter()
@@ -475,8 +468,7 @@ pub fn with_health(
             extra.push(verdict.clone());
         }
         extra
-    });
-    crate::controller::status::with_health(status, task.metadata.generation, health, extra, now)
+    })
 }
 
 #[cfg(test)]
@@ -558,6 +550,7 @@ mod tests {
             source_cluster: Some("ob"),
             clock: Clock::at(at(100)),
         })
+        .settled(task.metadata.generation, at(100))
     }
 
     #[test]

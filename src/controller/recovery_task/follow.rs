@@ -4,7 +4,7 @@
 use crate::reason::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::decide::{Decision, Inputs, Step, description, with_health};
+use super::decide::{Decision, Inputs, Step, decision, description};
 use crate::{
     api::{RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
     controller::conditions::{Health, api_time},
@@ -14,24 +14,10 @@ use crate::{
 };
 
 /// A task that has just ended Failed or Canceled: release what it created.
-pub(super) fn ended(
-    inputs: &Inputs<'_>,
-    status: RecoveryTaskStatus,
-    health: Health,
-    reachable: Condition,
-) -> Decision {
+pub(super) fn ended(status: RecoveryTaskStatus, health: Health, reachable: Condition) -> Decision {
     let release = status.resource_pool.is_some();
-    Decision::new(
-        with_health(
-            status,
-            inputs.task,
-            &health,
-            Some(vec![reachable]),
-            inputs.clock.now,
-        ),
-        if release { Step::Release } else { Step::Wait },
-        None,
-    )
+    let step = if release { Step::Release } else { Step::Wait };
+    decision(status, health, Some(vec![reachable]), step, None)
 }
 
 /// The status of a task whose restore OceanBase lists.
@@ -103,7 +89,7 @@ pub(super) fn follow(
                 ),
             }
         };
-        return ended(inputs, status, health, reachable);
+        return ended(status, health, reachable);
     }
     let keep_watching = Some(Interest {
         tenant: spec.target.tenant.clone(),
@@ -129,17 +115,8 @@ pub(super) fn follow(
             phase: Some(RecoveryTaskPhase::InProgress),
             ..base
         };
-        return Decision::new(
-            with_health(
-                status,
-                task,
-                &health,
-                Some(vec![reachable]),
-                inputs.clock.now,
-            ),
-            if cancel { Step::Cancel } else { Step::Wait },
-            keep_watching,
-        );
+        let step = if cancel { Step::Cancel } else { Step::Wait };
+        return decision(status, health, Some(vec![reachable]), step, keep_watching);
     }
     let tenant = snapshot.tenant(&spec.target.tenant);
     let role = tenant.map(|t| &t.role);
@@ -166,17 +143,7 @@ pub(super) fn follow(
                 }
             ),
         };
-        return Decision::new(
-            with_health(
-                status,
-                task,
-                &health,
-                Some(vec![reachable]),
-                inputs.clock.now,
-            ),
-            Step::Wait,
-            None,
-        );
+        return decision(status, health, Some(vec![reachable]), Step::Wait, None);
     }
     let activating = spec.activate && role == Some(&TenantRole::Standby);
     let health = Health::Progressing {
@@ -203,19 +170,10 @@ pub(super) fn follow(
         progress: Some(100),
         ..base
     };
-    Decision::new(
-        with_health(
-            status,
-            task,
-            &health,
-            Some(vec![reachable]),
-            inputs.clock.now,
-        ),
-        if activating {
-            Step::Activate
-        } else {
-            Step::Wait
-        },
-        keep_watching,
-    )
+    let step = if activating {
+        Step::Activate
+    } else {
+        Step::Wait
+    };
+    decision(status, health, Some(vec![reachable]), step, keep_watching)
 }
