@@ -11,20 +11,17 @@ use serde::{Serialize, de::DeserializeOwned};
 use std::fmt::Debug;
 
 use super::{Context, FIELD_MANAGER, conditions::STALLED, error::Error, namespace_of};
-use crate::api::{
-    BackupStrategyStatus, BackupTaskStatus, CleanupTaskStatus, LogBackupStatus, RecoveryTaskStatus,
-};
 
 /// Longest Event note the API accepts is 1 KiB; longer causes are cut.
 const MAX_NOTE: usize = 1000;
-
-/// Phases a task never leaves (counted in `obbackup_tasks_finished_total`).
-const FINAL_PHASES: [&str; 3] = ["Completed", "Failed", "Canceled"];
 
 /// What the status writer needs to know of every kind's status.
 pub trait StatusView: Serialize + PartialEq {
     /// The phase as written in YAML (e.g. `InProgress`), if any.
     fn phase_label(&self) -> Option<String>;
+    /// Whether the phase is one a task never leaves (Completed, Failed, Canceled); never for an object
+    /// that is no task (a LogBackup whose archiving failed may archive again).
+    fn ended(&self) -> bool;
     /// The generation of the spec this status describes.
     fn observed_generation(&self) -> Option<i64>;
     /// The status conditions.
@@ -35,30 +32,40 @@ pub trait StatusView: Serialize + PartialEq {
     fn set_health(&mut self, conditions: Vec<Condition>, message: String);
 }
 
+/// Implements [`StatusView`] for a kind's status type, whose phase has ended when `$ended` says so (each
+/// kind registers its own, in its module: this layer names no kind).
 macro_rules! status_view {
-    ($($status:ty),+) => {$(
-        impl StatusView for $status {
+    ($status:ty, $ended:expr) => {
+        impl $crate::controller::status::StatusView for $status {
             fn phase_label(&self) -> Option<String> {
                 self.phase
                     .and_then(|p| serde_json::to_value(p).ok())
                     .and_then(|v| v.as_str().map(str::to_string))
             }
+            fn ended(&self) -> bool {
+                self.phase.is_some_and($ended)
+            }
             fn observed_generation(&self) -> Option<i64> {
                 self.observed_generation
             }
-            fn conditions(&self) -> &[Condition] {
+            fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
                 &self.conditions
             }
             fn message(&self) -> Option<&str> {
                 self.message.as_deref()
             }
-            fn set_health(&mut self, conditions: Vec<Condition>, message: String) {
+            fn set_health(
+                &mut self,
+                conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
+                message: String,
+            ) {
                 self.conditions = conditions;
                 self.message = Some(message);
             }
         }
-    )+};
+    };
 }
+pub(crate) use status_view;
 
 /// The status with `health` as its Ready/Reconciling/Stalled conditions (plus `extra`, or without it the
 /// other conditions it had) and the health's message.
@@ -74,14 +81,6 @@ pub fn with_health<S: StatusView>(
     status.set_health(conditions, health.message().to_string());
     status
 }
-
-status_view!(
-    BackupStrategyStatus,
-    BackupTaskStatus,
-    LogBackupStatus,
-    CleanupTaskStatus,
-    RecoveryTaskStatus
-);
 
 /// Applies `desired` as the status of `obj` unless it equals `current`. Returns whether it wrote.
 pub async fn write<K, S>(
@@ -116,12 +115,9 @@ where
     .await?;
     crate::crash::status(ctx.controller, true);
     ctx.metrics.status_written(ctx.controller);
-    let phase = desired.phase_label();
-    if let Some(phase) = phase.as_deref().filter(|p| FINAL_PHASES.contains(p))
-        && current.and_then(StatusView::phase_label).as_deref() != Some(phase)
-    {
+    if let Some(phase) = finished_now(current, desired) {
         ctx.metrics
-            .task_finished(&namespace_of(obj)?, ctx.controller, phase);
+            .task_finished(&namespace_of(obj)?, ctx.controller, &phase);
     }
     // Serializing both statuses to name the changed fields is only worth it when someone reads it.
     if tracing::enabled!(tracing::Level::DEBUG) {
@@ -138,16 +134,11 @@ where
     Ok(true)
 }
 
-/// Whether a task has ended and its status describes its current spec (`generation`): nothing is left to
-/// do or to show, so its reconcile reads nothing and watches nothing.
-pub fn finished_and_observed<S: StatusView>(status: Option<&S>, generation: Option<i64>) -> bool {
-    status.is_some_and(|s| {
-        is_final(s.phase_label().as_deref()) && s.observed_generation() == generation
-    })
-}
-
-fn is_final(phase: Option<&str>) -> bool {
-    phase.is_some_and(|p| FINAL_PHASES.contains(&p))
+/// The final phase a task reaches with this write, if it reaches one (counted in
+/// `obbackup_tasks_finished_total`).
+fn finished_now<S: StatusView>(current: Option<&S>, desired: &S) -> Option<String> {
+    let phase = desired.phase_label().filter(|_| desired.ended())?;
+    (current.and_then(StatusView::phase_label).as_ref() != Some(&phase)).then_some(phase)
 }
 
 /// Rewriting a finished object's status (same final phase) can wait; anything else is part of work under way
@@ -156,8 +147,7 @@ fn write_priority<S: StatusView>(
     current: Option<&S>,
     desired: &S,
 ) -> super::write_budget::Priority {
-    let phase = desired.phase_label();
-    if is_final(phase.as_deref()) && current.and_then(StatusView::phase_label) == phase {
+    if desired.ended() && current.and_then(StatusView::phase_label) == desired.phase_label() {
         super::write_budget::Priority::Background
     } else {
         super::write_budget::Priority::Urgent
@@ -241,7 +231,7 @@ mod tests {
     use super::*;
     use crate::reason::Reason;
     use crate::{
-        api::BackupTaskPhase,
+        api::{BackupTaskPhase, BackupTaskStatus},
         controller::conditions::{Health, merge},
     };
 
@@ -262,22 +252,24 @@ mod tests {
     }
 
     #[test]
-    fn a_finished_task_is_left_alone_until_its_spec_changes() {
-        let done = BackupTaskStatus {
-            observed_generation: Some(1),
-            ..status(BackupTaskPhase::Completed, stalled(Reason::InvalidInput))
+    fn a_task_is_counted_finished_once_and_a_failed_log_backup_is_no_finished_task() {
+        use crate::api::{LogBackupPhase, LogBackupStatus};
+        let running = status(BackupTaskPhase::InProgress, stalled(Reason::InvalidInput));
+        let failed = status(BackupTaskPhase::Failed, stalled(Reason::BackupFailed));
+        assert_eq!(finished_now(Some(&running), &failed), Some("Failed".into()));
+        assert_eq!(finished_now(Some(&failed), &failed), None, "counted once");
+        assert_eq!(finished_now(None, &running), None);
+        // An interrupted archive is Failed until archiving starts again: it is no task that ended.
+        let archiving = LogBackupStatus {
+            phase: Some(LogBackupPhase::InProgress),
+            ..LogBackupStatus::default()
         };
-        let running = BackupTaskStatus {
-            observed_generation: Some(1),
-            ..status(BackupTaskPhase::InProgress, stalled(Reason::InvalidInput))
+        let interrupted = LogBackupStatus {
+            phase: Some(LogBackupPhase::Failed),
+            ..LogBackupStatus::default()
         };
-        assert!(finished_and_observed(Some(&done), Some(1)));
-        assert!(
-            !finished_and_observed(Some(&done), Some(2)),
-            "a new spec is observed first"
-        );
-        assert!(!finished_and_observed(Some(&running), Some(1)));
-        assert!(!finished_and_observed::<BackupTaskStatus>(None, Some(1)));
+        assert!(!interrupted.ended());
+        assert_eq!(finished_now(Some(&archiving), &interrupted), None);
     }
 
     #[test]

@@ -26,10 +26,7 @@ use super::{
     status::{self, StatusView},
 };
 use crate::{
-    api::{
-        BackupTaskStatus, CleanupTaskStatus, LogBackupStatus, RecoveryTaskStatus,
-        common::{ClusterConnection, StorageDestination},
-    },
+    api::common::{ClusterConnection, StorageDestination},
     observer::{ClusterKey, ClusterObserver, Interest, ObjectKey, Observation},
     oceanbase::{ObError, Redactor},
     timing::Clock,
@@ -170,33 +167,24 @@ pub trait Submission {
     fn with_intent(&self, now: Timestamp) -> Self;
 }
 
+/// Implements [`Submission`] for a kind's status type with a `submittedAt` (each kind registers its own, in
+/// its module: this layer names no kind).
 macro_rules! submission {
-    ($($status:ty),+) => {$(
-        impl Submission for $status {
-            fn submitted_at(&self) -> Option<Timestamp> {
+    ($status:ty) => {
+        impl $crate::controller::task::Submission for $status {
+            fn submitted_at(&self) -> Option<jiff::Timestamp> {
                 self.submitted_at.as_ref().map(|t| t.0)
             }
-            fn with_intent(&self, now: Timestamp) -> Self {
+            fn with_intent(&self, now: jiff::Timestamp) -> Self {
                 Self {
-                    submitted_at: Some(super::conditions::api_time(now)),
+                    submitted_at: Some($crate::controller::conditions::api_time(now)),
                     ..self.clone()
                 }
             }
         }
-    )+};
+    };
 }
-
-submission!(BackupTaskStatus, CleanupTaskStatus, RecoveryTaskStatus);
-
-/// A LogBackup submits nothing: its statements may all be sent again.
-impl Submission for LogBackupStatus {
-    fn submitted_at(&self) -> Option<Timestamp> {
-        None
-    }
-    fn with_intent(&self, _now: Timestamp) -> Self {
-        self.clone()
-    }
-}
+pub(crate) use submission;
 
 /// What a step does to OceanBase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

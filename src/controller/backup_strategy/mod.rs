@@ -40,6 +40,9 @@ use crate::{
     observer::ObjectKey,
 };
 
+// A strategy has no end.
+super::status::status_view!(crate::api::BackupStrategyStatus, |_| false);
+
 impl Reconcile for BackupStrategy {
     const KIND: &'static str = "BackupStrategy";
 

@@ -35,6 +35,12 @@ use crate::{
 };
 use decide::{Decision, Inputs, Step};
 
+super::status::status_view!(
+    crate::api::BackupTaskStatus,
+    crate::api::BackupTaskPhase::is_terminal
+);
+super::task::submission!(crate::api::BackupTaskStatus);
+
 impl Reconcile for BackupTask {
     const KIND: &'static str = "BackupTask";
 

@@ -26,6 +26,12 @@ use crate::{
 };
 use decide::{Decision, Inputs, Step, after_submit, delete_target};
 
+super::status::status_view!(
+    crate::api::CleanupTaskStatus,
+    crate::api::CleanupTaskPhase::is_terminal
+);
+super::task::submission!(crate::api::CleanupTaskStatus);
+
 impl Reconcile for CleanupTask {
     const KIND: &'static str = "CleanupTask";
 

@@ -31,6 +31,19 @@ use crate::{
 };
 use decide::{Decision, Inputs, Step, after_step};
 
+// Archiving that stopped or failed may start again: a LogBackup never ends as a task does.
+super::status::status_view!(crate::api::LogBackupStatus, |_| false);
+
+/// A LogBackup submits nothing: its statements may all be sent again.
+impl super::task::Submission for crate::api::LogBackupStatus {
+    fn submitted_at(&self) -> Option<Timestamp> {
+        None
+    }
+    fn with_intent(&self, _now: Timestamp) -> Self {
+        self.clone()
+    }
+}
+
 impl Reconcile for LogBackup {
     const KIND: &'static str = "LogBackup";
 

@@ -34,6 +34,12 @@ use crate::{
 };
 use decide::{Decision, Inputs, Step};
 
+super::status::status_view!(
+    crate::api::RecoveryTaskStatus,
+    crate::api::RecoveryTaskPhase::is_terminal
+);
+super::task::submission!(crate::api::RecoveryTaskStatus);
+
 impl Reconcile for RecoveryTask {
     const KIND: &'static str = "RecoveryTask";
 
