@@ -47,6 +47,16 @@ pub struct Plan {
     pub last_schedule: Option<Timestamp>,
 }
 
+impl Plan {
+    /// The next scheduled run, full or incremental.
+    pub fn next_run(&self) -> Option<Timestamp> {
+        self.next_full
+            .into_iter()
+            .chain(self.next_incremental)
+            .min()
+    }
+}
+
 /// Plans the strategy's tasks for `tenants` at `now`.
 pub fn plan(
     strategy: &BackupStrategy,
