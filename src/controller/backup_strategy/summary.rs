@@ -2,6 +2,10 @@
 //! pure function of the plan, the cluster's observation and the time. Log checkpoints move every
 //! second; they are refreshed here only when a tenant's moved a grain (5 minutes), so a settled
 //! strategy writes nothing.
+//!
+//! The physical method's overview is built here ([`strategy_status`]); what the logical method's shares
+//! with it (the condition types, the `Scheduled` condition, the phase as the schedule has it, sizes as the
+//! console shows them) is here too, for [`super::logical`] to use.
 
 use crate::reason::Reason;
 use jiff::Timestamp;
