@@ -69,11 +69,24 @@ pub(super) async fn stop_on_problems(
 /// a tenant listed twice in different case).
 pub(super) fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
     let spec: &BackupStrategySpec = &strategy.spec;
-    let schedule = &spec.schedule;
-    let mut problems = Vec::new();
+    let mut problems: Vec<Problem> = [
+        name_too_long(strategy),
+        tenant_listed_twice(spec),
+        log_destination_missing(spec),
+        unknown_time_zone(spec),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    problems.extend(cron_problems(spec));
+    problems
+}
+
+/// A name too long to label the strategy's children.
+fn name_too_long(strategy: &BackupStrategy) -> Option<Problem> {
     let name = strategy.name_any();
-    if name.len() > crate::api::MAX_STRATEGY_NAME {
-        problems.push(Problem::in_spec(
+    (name.len() > crate::api::MAX_STRATEGY_NAME).then(|| {
+        Problem::in_spec(
             Reason::NameTooLong,
             format!(
                 "the name is {} characters; a BackupStrategy name is at most {} (it labels the strategy's \
@@ -81,43 +94,57 @@ pub(super) fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
                 name.len(),
                 crate::api::MAX_STRATEGY_NAME
             ),
-        ));
-    }
-    if let Some(twice) = spec.tenants.iter().enumerate().find_map(|(i, t)| {
+        )
+    })
+}
+
+/// The first tenant listed twice (OceanBase's tenant names ignore case).
+fn tenant_listed_twice(spec: &BackupStrategySpec) -> Option<Problem> {
+    let twice = spec.tenants.iter().enumerate().find_map(|(i, t)| {
         spec.tenants[..i]
             .iter()
             .find(|u| u.eq_ignore_ascii_case(t))
             .map(|u| (u, t))
-    }) {
-        problems.push(Problem::in_spec(
-            Reason::TenantListedTwice,
-            format!(
-                "tenants lists {} and {}, one OceanBase tenant (names ignore case): list it once",
-                twice.0, twice.1
-            ),
-        ));
-    }
-    if spec.method == crate::api::backup_strategy::BackupMethod::Physical
-        && spec.log_destination.is_none()
-    {
-        problems.push(Problem::in_spec(
+    })?;
+    Some(Problem::in_spec(
+        Reason::TenantListedTwice,
+        format!(
+            "tenants lists {} and {}, one OceanBase tenant (names ignore case): list it once",
+            twice.0, twice.1
+        ),
+    ))
+}
+
+/// A Physical strategy without `logDestination`.
+fn log_destination_missing(spec: &BackupStrategySpec) -> Option<Problem> {
+    (spec.method == crate::api::backup_strategy::BackupMethod::Physical
+        && spec.log_destination.is_none())
+    .then(|| {
+        Problem::in_spec(
             Reason::InvalidInput,
             "a Physical strategy needs logDestination (where OceanBase archives logs)".to_string(),
-        ));
-    }
-    if let Err(e) = time_zone(&schedule.time_zone) {
-        problems.push(Problem::in_spec(
-            Reason::InvalidTimeZone,
-            format!(
-                "schedule.timeZone {} is not a known IANA time zone: {e}",
-                schedule.time_zone
-            ),
-        ));
-    }
+        )
+    })
+}
+
+/// A `schedule.timeZone` that is no IANA time zone.
+fn unknown_time_zone(spec: &BackupStrategySpec) -> Option<Problem> {
+    let zone = &spec.schedule.time_zone;
+    let error = time_zone(zone).err()?;
+    Some(Problem::in_spec(
+        Reason::InvalidTimeZone,
+        format!("schedule.timeZone {zone} is not a known IANA time zone: {error}"),
+    ))
+}
+
+/// The schedule's cron expressions that do not parse, or name no date that exists.
+fn cron_problems(spec: &BackupStrategySpec) -> Vec<Problem> {
+    let schedule = &spec.schedule;
     let crons = [
         ("full", Some(schedule.full.as_str())),
         ("incremental", schedule.incremental.as_deref()),
     ];
+    let mut problems = Vec::new();
     for (field, expression) in crons {
         let Some(expression) = expression else {
             continue;

@@ -13,7 +13,7 @@ use super::plan::{self, Child, NewTask, Plan, SCHEDULED_AT, STRATEGY_LABEL};
 use crate::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, CleanupTaskPhase, LogBackup,
-        log_backup::DesiredArchiveState,
+        backup_strategy::LogBackupSettings, log_backup::DesiredArchiveState,
     },
     controller::{Context, Error, FIELD_MANAGER},
     names::log_backup_name,
@@ -176,33 +176,13 @@ pub async fn sync_log_backups(
         } else {
             DesiredArchiveState::Running
         };
-        let same = existing.get(&name).is_some_and(|l| {
-            l.spec.tenant == *tenant
-                && l.spec.desired_state == desired
-                && l.spec.piece_switch_interval == settings.piece_switch_interval
-                && l.spec.binding == settings.binding
-                && l.spec.delay_alert_threshold == settings.delay_alert_threshold
-        });
-        if same {
+        if existing
+            .get(&name)
+            .is_some_and(|l| up_to_date(l, tenant, desired, settings))
+        {
             continue;
         }
-        let manifest = json!({
-            "apiVersion": LogBackup::api_version(&()),
-            "kind": LogBackup::kind(&()),
-            "metadata": {
-                "name": name,
-                "labels": { STRATEGY_LABEL: strategy.name_any() },
-                "ownerReferences": owner(strategy),
-            },
-            "spec": {
-                "strategyRef": { "name": strategy.name_any() },
-                "tenant": tenant,
-                "desiredState": desired,
-                "pieceSwitchInterval": settings.piece_switch_interval,
-                "binding": settings.binding,
-                "delayAlertThreshold": settings.delay_alert_threshold,
-            },
-        });
+        let manifest = log_backup_manifest(strategy, &name, tenant, desired);
         crate::crash::point("child/LogBackup/before-create");
         api.patch(
             &name,
@@ -226,6 +206,48 @@ pub async fn sync_log_backups(
         tracing::info!(log_backup = %name, "removed a LogBackup no longer in the strategy");
     }
     Ok(())
+}
+
+/// Whether LogBackup `existing` already is the one wanted for `tenant`, archiving as `desired`.
+fn up_to_date(
+    existing: &LogBackup,
+    tenant: &str,
+    desired: DesiredArchiveState,
+    settings: &LogBackupSettings,
+) -> bool {
+    let spec = &existing.spec;
+    spec.tenant == tenant
+        && spec.desired_state == desired
+        && spec.piece_switch_interval == settings.piece_switch_interval
+        && spec.binding == settings.binding
+        && spec.delay_alert_threshold == settings.delay_alert_threshold
+}
+
+/// The LogBackup `name` of `strategy` for `tenant`, archiving as `desired`, as applied.
+fn log_backup_manifest(
+    strategy: &BackupStrategy,
+    name: &str,
+    tenant: &str,
+    desired: DesiredArchiveState,
+) -> serde_json::Value {
+    let settings = &strategy.spec.log_backup;
+    json!({
+        "apiVersion": LogBackup::api_version(&()),
+        "kind": LogBackup::kind(&()),
+        "metadata": {
+            "name": name,
+            "labels": { STRATEGY_LABEL: strategy.name_any() },
+            "ownerReferences": owner(strategy),
+        },
+        "spec": {
+            "strategyRef": { "name": strategy.name_any() },
+            "tenant": tenant,
+            "desiredState": desired,
+            "pieceSwitchInterval": settings.piece_switch_interval,
+            "binding": settings.binding,
+            "delayAlertThreshold": settings.delay_alert_threshold,
+        },
+    })
 }
 
 /// Wakes every unfinished object that works through `strategy` (its own children and any other object whose

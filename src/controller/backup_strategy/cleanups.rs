@@ -148,22 +148,7 @@ pub async fn sync(
     tenants: &[String],
 ) -> Result<(), Error> {
     let api: Api<CleanupTask> = Api::namespaced(ctx.client.clone(), namespace);
-    let selector =
-        ListParams::default().labels(&format!("{STRATEGY_LABEL}={}", strategy.name_any()));
-    let existing: Vec<Mirror> = api
-        .list(&selector)
-        .await?
-        .items
-        .into_iter()
-        .filter_map(|c| {
-            Some(Mirror {
-                job_id: c.spec.job_id?,
-                tenant: c.spec.tenant.clone(),
-                phase: c.status.as_ref().and_then(|s| s.phase),
-                name: c.name_any(),
-            })
-        })
-        .collect();
+    let existing = mirrors(&api, strategy).await?;
     let created = strategy
         .metadata
         .creation_timestamp
@@ -180,31 +165,55 @@ pub async fn sync(
     // Pruned first: the strategy's mirrors never outnumber the history limits while the sync runs.
     children::delete_named(&api, &planned.prune).await?;
     for mirror in &planned.create {
-        let manifest = json!({
-            "apiVersion": CleanupTask::api_version(&()),
-            "kind": CleanupTask::kind(&()),
-            "metadata": {
-                "name": mirror.name,
-                "labels": { STRATEGY_LABEL: strategy.name_any() },
-                "ownerReferences": children::owner(strategy),
-            },
-            "spec": {
-                "strategyRef": { "name": strategy.name_any() },
-                "tenant": mirror.tenant,
-                "target": { "obsolete": true },
-                "jobId": mirror.job_id,
-            },
-        });
         crate::crash::point("child/CleanupTask/before-create");
         api.patch(
             &mirror.name,
             &PatchParams::apply(FIELD_MANAGER),
-            &Patch::Apply(&manifest),
+            &Patch::Apply(&mirror_manifest(strategy, mirror)),
         )
         .await?;
         crate::crash::point("child/CleanupTask/after-create");
     }
     Ok(())
+}
+
+/// The strategy's mirrors, as listed (a CleanupTask without a job id mirrors nothing).
+async fn mirrors(api: &Api<CleanupTask>, strategy: &BackupStrategy) -> Result<Vec<Mirror>, Error> {
+    let selector =
+        ListParams::default().labels(&format!("{STRATEGY_LABEL}={}", strategy.name_any()));
+    Ok(api
+        .list(&selector)
+        .await?
+        .items
+        .into_iter()
+        .filter_map(|c| {
+            Some(Mirror {
+                job_id: c.spec.job_id?,
+                tenant: c.spec.tenant.clone(),
+                phase: c.status.as_ref().and_then(|s| s.phase),
+                name: c.name_any(),
+            })
+        })
+        .collect())
+}
+
+/// The CleanupTask that mirrors `mirror`'s delete job, as applied.
+fn mirror_manifest(strategy: &BackupStrategy, mirror: &NewMirror) -> serde_json::Value {
+    json!({
+        "apiVersion": CleanupTask::api_version(&()),
+        "kind": CleanupTask::kind(&()),
+        "metadata": {
+            "name": mirror.name,
+            "labels": { STRATEGY_LABEL: strategy.name_any() },
+            "ownerReferences": children::owner(strategy),
+        },
+        "spec": {
+            "strategyRef": { "name": strategy.name_any() },
+            "tenant": mirror.tenant,
+            "target": { "obsolete": true },
+            "jobId": mirror.job_id,
+        },
+    })
 }
 
 #[cfg(test)]

@@ -72,6 +72,18 @@ pub async fn handle(
         return Ok(Next::Done(Action::await_change()));
     }
     // First the LogBackups, so that none of them starts archiving again.
+    if remove_log_backups(ctx, namespace, strategy).await? {
+        return Ok(Next::Done(Action::requeue(Duration::from_secs(1))));
+    }
+    stop_archiving(ctx, namespace, strategy).await
+}
+
+/// Deletes the strategy's LogBackups; whether any was left to delete.
+async fn remove_log_backups(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<bool, Error> {
     let log_backups: Api<LogBackup> = Api::namespaced(ctx.client.clone(), namespace);
     let selector =
         ListParams::default().labels(&format!("{STRATEGY_LABEL}={}", strategy.name_any()));
@@ -82,10 +94,20 @@ pub async fn handle(
         .iter()
         .map(ResourceExt::name_any)
         .collect();
-    if !remaining.is_empty() {
-        children::delete_named(&log_backups, &remaining).await?;
-        return Ok(Next::Done(Action::requeue(Duration::from_secs(1))));
+    if remaining.is_empty() {
+        return Ok(false);
     }
+    children::delete_named(&log_backups, &remaining).await?;
+    Ok(true)
+}
+
+/// Stops archiving and drops the delete policies of the strategy's tenants, then releases the strategy.
+/// While OceanBase cannot be read, or refuses, a Warning event says why and it is tried again.
+async fn stop_archiving(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Next, Error> {
     let observer = ctx.observers.observe(
         ClusterKey::of(namespace, &strategy.spec.cluster),
         &strategy.spec.cluster.name,

@@ -6,7 +6,7 @@
 
 use super::super::{Context, Error, references};
 use crate::{
-    api::BackupStrategy,
+    api::{BackupStrategy, common::StorageDestination},
     observer::ClusterObserver,
     oceanbase::{Redactor, Snapshot, sql},
 };
@@ -61,36 +61,50 @@ pub async fn apply(
             ));
             continue;
         }
-        let key = format!(
-            "{namespace}/{}/{name}",
-            strategy.metadata.name.as_deref().unwrap_or_default()
-        );
-        if let Some((_, reason)) = ctx.statements.refused_recently(&key, "data-dest") {
+        if let Err(reason) = set_data_dest(ctx, observer, namespace, strategy, name, data).await? {
             problems.push((name.clone(), reason));
-            continue;
-        }
-        let keys = references::access_keys(ctx, namespace, data).await?;
-        let redactor = Redactor::new(
-            keys.iter()
-                .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
-        );
-        let statement = sql::uri_with_keys(&data.uri, keys.as_ref())
-            .and_then(|uri| sql::set_data_backup_dest(name, &uri));
-        let outcome = ctx
-            .observers
-            .execute(observer, vec![statement], &redactor)
-            .await;
-        let outcome = outcome.map_err(|error| format!("setting DATA_BACKUP_DEST failed: {error}"));
-        ctx.statements.record(
-            &key,
-            "data-dest",
-            crate::controller::Kind::Repeatable,
-            outcome.clone(),
-        );
-        match outcome {
-            Ok(()) => observer.poke(),
-            Err(reason) => problems.push((name.clone(), reason)),
         }
     }
     Ok(problems)
+}
+
+/// Sets tenant `name`'s `DATA_BACKUP_DEST` to `data` (not again soon after OceanBase refused it); the
+/// inner error is why it is not set.
+async fn set_data_dest(
+    ctx: &Context,
+    observer: &ClusterObserver,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    name: &str,
+    data: &StorageDestination,
+) -> Result<Result<(), String>, Error> {
+    let key = format!(
+        "{namespace}/{}/{name}",
+        strategy.metadata.name.as_deref().unwrap_or_default()
+    );
+    if let Some((_, reason)) = ctx.statements.refused_recently(&key, "data-dest") {
+        return Ok(Err(reason));
+    }
+    let keys = references::access_keys(ctx, namespace, data).await?;
+    let redactor = Redactor::new(
+        keys.iter()
+            .flat_map(|k| [k.access_id.clone(), k.access_key.clone()]),
+    );
+    let statement = sql::uri_with_keys(&data.uri, keys.as_ref())
+        .and_then(|uri| sql::set_data_backup_dest(name, &uri));
+    let outcome = ctx
+        .observers
+        .execute(observer, vec![statement], &redactor)
+        .await;
+    let outcome = outcome.map_err(|error| format!("setting DATA_BACKUP_DEST failed: {error}"));
+    ctx.statements.record(
+        &key,
+        "data-dest",
+        crate::controller::Kind::Repeatable,
+        outcome.clone(),
+    );
+    if outcome.is_ok() {
+        observer.poke();
+    }
+    Ok(outcome)
 }

@@ -33,7 +33,7 @@ use super::{
     children,
     overview_metrics::record_metrics,
     plan,
-    summary::{DESTINATION_READY, RETENTION_APPLIED, scheduled, size_display},
+    summary::{DESTINATION_READY, RETENTION_APPLIED, scheduled, scheduling_phase, size_display},
 };
 use crate::{
     api::{
@@ -253,7 +253,42 @@ fn overview(
 ) -> BackupStrategyStatus {
     let previous = strategy.status.clone().unwrap_or_default();
     let generation = strategy.metadata.generation;
-    let tenants: Vec<TenantBackupStatus> = swept
+    let tenants = kept_lines(swept, &previous.tenants);
+    let unreadable = swept
+        .iter()
+        .find_map(|(name, result)| result.as_ref().err().map(|e| (name, e)));
+    let phase = scheduling_phase(strategy, plan);
+    let next = plan.next_full;
+    let health = health(strategy, phase, unreadable, next);
+    let extra = conditions(strategy, next, unreadable.map(|(t, e)| (t.as_str(), e)));
+    let bytes: i64 = tenants.iter().filter_map(|t| t.data_backup_bytes).sum();
+    BackupStrategyStatus {
+        phase: Some(phase),
+        conditions: with_extra(&previous.conditions, &health, Some(extra), generation, now),
+        observed_generation: generation,
+        message: Some(health.message().to_string()),
+        last_data_backup_time: tenants
+            .iter()
+            .filter_map(|t| t.last_data_backup_time.clone())
+            .max_by_key(|t| t.0),
+        log_checkpoint_time: None,
+        log_delay_seconds: None,
+        backup_size: Some(size_display(bytes)),
+        next_full_backup_time: next.map(api_time),
+        next_incremental_backup_time: None,
+        last_schedule_time: plan.last_schedule.map(api_time),
+        tenants,
+        second_backup: None,
+    }
+}
+
+/// A line per tenant swept: the dumps kept (the newest one's data version, their bytes), or, while its
+/// directory cannot be read, what the `previous` lines knew.
+fn kept_lines(
+    swept: &[(String, Swept)],
+    previous: &[TenantBackupStatus],
+) -> Vec<TenantBackupStatus> {
+    swept
         .iter()
         .map(|(name, result)| match result {
             Ok(dumps) => TenantBackupStatus {
@@ -270,7 +305,6 @@ fn overview(
             },
             // Unreadable for now: what was known stays.
             Err(_) => previous
-                .tenants
                 .iter()
                 .find(|t| &t.name == name)
                 .cloned()
@@ -279,19 +313,18 @@ fn overview(
                     ..TenantBackupStatus::default()
                 }),
         })
-        .collect();
-    let unreadable = swept
-        .iter()
-        .find_map(|(name, result)| result.as_ref().err().map(|e| (name, e)));
-    let phase = if strategy.spec.suspend {
-        StrategyPhase::Paused
-    } else if plan.last_schedule.is_some() {
-        StrategyPhase::InProgress
-    } else {
-        StrategyPhase::PendingScheduling
-    };
-    let next = plan.next_full;
-    let health = match (phase, unreadable) {
+        .collect()
+}
+
+/// The strategy's health: Ready while paused, scheduling or waiting for its first run; Progressing while a
+/// tenant's dumps cannot be listed (`unreadable`, with why).
+fn health(
+    strategy: &BackupStrategy,
+    phase: StrategyPhase,
+    unreadable: Option<(&String, &StorageError)>,
+    next: Option<Timestamp>,
+) -> Health {
+    match (phase, unreadable) {
         (StrategyPhase::Paused, _) => Health::Ready {
             reason: Reason::Paused,
             message: "logical backups are paused".into(),
@@ -317,26 +350,6 @@ fn overview(
                 None => "configured; the schedule has no next run".into(),
             },
         },
-    };
-    let extra = conditions(strategy, next, unreadable.map(|(t, e)| (t.as_str(), e)));
-    let bytes: i64 = tenants.iter().filter_map(|t| t.data_backup_bytes).sum();
-    BackupStrategyStatus {
-        phase: Some(phase),
-        conditions: with_extra(&previous.conditions, &health, Some(extra), generation, now),
-        observed_generation: generation,
-        message: Some(health.message().to_string()),
-        last_data_backup_time: tenants
-            .iter()
-            .filter_map(|t| t.last_data_backup_time.clone())
-            .max_by_key(|t| t.0),
-        log_checkpoint_time: None,
-        log_delay_seconds: None,
-        backup_size: Some(size_display(bytes)),
-        next_full_backup_time: next.map(api_time),
-        next_incremental_backup_time: None,
-        last_schedule_time: plan.last_schedule.map(api_time),
-        tenants,
-        second_backup: None,
     }
 }
 

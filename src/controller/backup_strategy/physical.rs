@@ -169,10 +169,7 @@ async fn report(
 /// a tenant archives.
 fn next_look(plan: &Plan, desired: &BackupStrategyStatus, now: jiff::Timestamp) -> Duration {
     let next = plan
-        .next_full
-        .into_iter()
-        .chain(plan.next_incremental)
-        .min()
+        .next_run()
         .and_then(|at| {
             Duration::try_from(at.duration_since(now))
                 .ok()

@@ -47,6 +47,16 @@ pub struct Plan {
     pub last_schedule: Option<Timestamp>,
 }
 
+impl Plan {
+    /// The next scheduled run, full or incremental.
+    pub fn next_run(&self) -> Option<Timestamp> {
+        self.next_full
+            .into_iter()
+            .chain(self.next_incremental)
+            .min()
+    }
+}
+
 /// Plans the strategy's tasks for `tenants` at `now`.
 pub fn plan(
     strategy: &BackupStrategy,
@@ -74,14 +84,7 @@ pub fn plan(
         .as_ref()
         .and_then(|s| s.last_schedule_time.as_ref())
         .map(|t| t.0);
-    let last = |incremental: bool| {
-        children
-            .iter()
-            .filter(|c| c.incremental == incremental)
-            .filter_map(|c| c.scheduled_at)
-            .max()
-            .max(recorded)
-    };
+    let last = |incremental: bool| last_scheduled(children, incremental, recorded);
     let since = |incremental: bool| last(incremental).unwrap_or(created).max(created);
     let full = parse_cron(&spec.schedule.full).ok();
     let incremental = spec
@@ -104,19 +107,9 @@ pub fn plan(
     if !spec.suspend {
         for (at, is_incremental) in [(due_full, false), (due_incremental, true)] {
             let Some(at) = at else { continue };
-            for tenant in tenants {
-                result.create.push(NewTask {
-                    name: task_name(
-                        &strategy.metadata.name.clone().unwrap_or_default(),
-                        tenant,
-                        is_incremental,
-                        at,
-                    ),
-                    tenant: tenant.clone(),
-                    incremental: is_incremental,
-                    scheduled_at: at,
-                });
-            }
+            result
+                .create
+                .extend(runs(strategy, tenants, is_incremental, at));
             result.last_schedule = result.last_schedule.max(Some(at));
         }
     }
@@ -124,6 +117,40 @@ pub fn plan(
     result.next_incremental = incremental.as_ref().and_then(|cron| next(cron, &zone, now));
     result.prune = prune(children, &spec.retention, recorded);
     result
+}
+
+/// The latest time a run of one kind (`incremental` or full) was scheduled for: the newest such child's, or
+/// the time the status `recorded` when that is later.
+fn last_scheduled(
+    children: &[Child],
+    incremental: bool,
+    recorded: Option<Timestamp>,
+) -> Option<Timestamp> {
+    children
+        .iter()
+        .filter(|c| c.incremental == incremental)
+        .filter_map(|c| c.scheduled_at)
+        .max()
+        .max(recorded)
+}
+
+/// The run due `at`, one task per tenant.
+fn runs(
+    strategy: &BackupStrategy,
+    tenants: &[String],
+    incremental: bool,
+    at: Timestamp,
+) -> Vec<NewTask> {
+    let strategy_name = strategy.metadata.name.clone().unwrap_or_default();
+    tenants
+        .iter()
+        .map(|tenant| NewTask {
+            name: task_name(&strategy_name, tenant, incremental, at),
+            tenant: tenant.clone(),
+            incremental,
+            scheduled_at: at,
+        })
+        .collect()
 }
 
 /// Finished tasks beyond the limits: the newest `successful` Completed and `failed` Failed or Canceled

@@ -20,7 +20,7 @@ use crate::{
     api::backup_strategy::BackupMethod,
     api::{
         BackupStrategy, BackupStrategySpec, BackupTask, BackupTaskPhase, LogBackup,
-        backup_strategy::{SecondBackupOverview, SecondTenantCopy},
+        backup_strategy::{SecondBackup, SecondBackupOverview, SecondTenantCopy},
         common::{SecondCopy, SecondCopyPhase, StorageDestination},
     },
     controller::{
@@ -28,7 +28,7 @@ use crate::{
         overview::{Destinations, second_copy_windows},
         references::ReferenceCheck,
     },
-    oceanbase::{BackupSetRow, FileStatus, SetStatus, Snapshot},
+    oceanbase::{AccessKeys, BackupSetRow, FileStatus, SetStatus, Snapshot},
     storage::{
         copies::{CopyRequest, CopyState, Work},
         tree_under,
@@ -196,31 +196,13 @@ pub async fn copy_overview(
         return Ok((None, None));
     }
     let name = strategy.metadata.name.as_deref().unwrap_or_default();
-    let previous = strategy
-        .status
-        .as_ref()
-        .and_then(|s| s.second_backup.clone())
-        .unwrap_or_default();
-    let mut overview = SecondBackupOverview {
-        log_checkpoint_time: None,
-        log_delay_seconds: None,
-        ..previous
-    };
     let archives = ctx
         .catalog
         .list_where(namespace, |l: &LogBackup| {
             l.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
         })
         .await?;
-    let copies: Vec<_> = archives
-        .iter()
-        .filter_map(|l| l.status.as_ref()?.second_backup.as_ref())
-        .collect();
-    overview.log_checkpoint_time = copies
-        .iter()
-        .filter_map(|c| c.checkpoint_time.clone())
-        .min_by_key(|t| t.0);
-    overview.log_delay_seconds = copies.iter().filter_map(|c| c.delay_seconds).max();
+    let mut overview = archive_progress(strategy, &archives);
     let tasks = ctx
         .catalog
         .list_where(namespace, |t: &BackupTask| {
@@ -242,7 +224,49 @@ pub async fn copy_overview(
     } else {
         None
     };
-    overview.tenants = tenants
+    let verified_at = overview.last_verified_at.as_ref().map(|t| t.0);
+    overview.tenants = tenant_copies(spec, snapshot, tenants, &archives, &tasks, verified_at);
+    let problem = failed
+        .map(|message| format!("verifying the second copy: {message}"))
+        .or_else(|| failed_since_the_last_pass(&tasks, &overview))
+        .map(|message| Problem::elsewhere(Reason::SecondCopyFailed, message));
+    Ok((Some(overview), problem))
+}
+
+/// The overview as the status had it, with the archive's progress on the second copy as the strategy's
+/// LogBackups (`archives`) report it: the oldest checkpoint and the largest delay.
+fn archive_progress(strategy: &BackupStrategy, archives: &[LogBackup]) -> SecondBackupOverview {
+    let previous = strategy
+        .status
+        .as_ref()
+        .and_then(|s| s.second_backup.clone())
+        .unwrap_or_default();
+    let copies: Vec<_> = archives
+        .iter()
+        .filter_map(|l| l.status.as_ref()?.second_backup.as_ref())
+        .collect();
+    SecondBackupOverview {
+        log_checkpoint_time: copies
+            .iter()
+            .filter_map(|c| c.checkpoint_time.clone())
+            .min_by_key(|t| t.0),
+        log_delay_seconds: copies.iter().filter_map(|c| c.delay_seconds).max(),
+        ..previous
+    }
+}
+
+/// Each tenant's second copy: its recoverable windows and data bytes there (from the sets [`on_copy`]
+/// finds whole, `verified_at` the last pass), and the bytes its LogBackup archived there. None for a tenant
+/// the cluster does not have.
+fn tenant_copies(
+    spec: &BackupStrategySpec,
+    snapshot: &Snapshot,
+    tenants: &[String],
+    archives: &[LogBackup],
+    tasks: &[BackupTask],
+    verified_at: Option<Timestamp>,
+) -> Vec<SecondTenantCopy> {
+    tenants
         .iter()
         .filter_map(|name| {
             let tenant = snapshot.tenant(name)?;
@@ -250,7 +274,6 @@ pub async fn copy_overview(
                 .iter()
                 .find(|l| &l.spec.tenant == name)
                 .and_then(|l| l.status.as_ref()?.second_backup.as_ref());
-            let verified_at = overview.last_verified_at.as_ref().map(|t| t.0);
             let (data, log) = (
                 spec.data_destination.for_tenant(name),
                 spec.log_destination.as_ref()?.for_tenant(name),
@@ -262,7 +285,7 @@ pub async fn copy_overview(
                     data: &data.uri,
                     log: &log.uri,
                 },
-                |set| on_copy(set, name, &tasks, verified_at),
+                |set| on_copy(set, name, tasks, verified_at),
                 log_copy
                     .and_then(|c| c.checkpoint_time.as_ref())
                     .and_then(|t| u64::try_from(t.0.as_nanosecond()).ok()),
@@ -274,12 +297,7 @@ pub async fn copy_overview(
                 log_backup_bytes: log_copy.and_then(|c| c.bytes),
             })
         })
-        .collect();
-    let problem = failed
-        .map(|message| format!("verifying the second copy: {message}"))
-        .or_else(|| failed_since_the_last_pass(&tasks, &overview))
-        .map(|message| Problem::elsewhere(Reason::SecondCopyFailed, message));
-    Ok((Some(overview), problem))
+        .collect()
 }
 
 /// Why a BackupTask's copy failed for good since the last verification pass, if one did: the strategy says
@@ -343,15 +361,11 @@ async fn verify_pass(
     let Some(second) = &spec.second_backup else {
         return Ok(None);
     };
-    let name = strategy.metadata.name.as_deref().unwrap_or_default();
     let Some(every) = second.verify_interval() else {
         return Ok(None);
     };
     let now = crate::clock::now();
-    let every_s = every.as_secs().max(1);
-    let period = u64::try_from(now.as_second()).unwrap_or(0) / every_s;
-    let period_start =
-        Timestamp::from_second(i64::try_from(period * every_s).unwrap_or(0)).unwrap_or(now);
+    let (period, period_start) = verify_period(every, now);
     if overview
         .last_verified_at
         .as_ref()
@@ -360,73 +374,15 @@ async fn verify_pass(
         return Ok(None);
     }
     let left_alone = left_to_their_tasks(tasks, period_start);
-    let ids: Vec<i64> = tenants
-        .iter()
-        .filter_map(|name| snapshot.tenant(name).map(|t| t.id))
-        .collect();
-    let mut sets: Vec<_> = snapshot
-        .sets
-        .iter()
-        .filter(|s| {
-            ids.contains(&s.tenant_id)
-                && s.status == SetStatus::Success
-                && s.file_status == FileStatus::Available
-        })
-        .collect();
-    sets.sort_by_key(|s| s.backup_set_id);
-    let from_keys = references::access_keys(ctx, namespace, &spec.data_destination).await?;
-    let to_keys = references::access_keys(ctx, namespace, &second.data_destination).await?;
-    let mut passed = true;
-    let mut failed = None;
-    let mut verified = 0i64;
-    for set in &sets {
-        let tenant = snapshot.tenants.iter().find(|t| t.id == set.tenant_id);
-        let tenant = tenant.map(|t| t.name.as_str()).unwrap_or_default();
-        let (from, to) = (
-            spec.data_destination.for_tenant(tenant),
-            second.data_destination.for_tenant(tenant),
-        );
-        let Some(tree) = tree_under(&from.uri, &set.path) else {
-            continue;
-        };
-        if let Some(copied) = left_alone.get(&(tenant, set.backup_set_id)) {
+    let sets = pass_sets(spec, snapshot, tenants);
+    let pass = Pass::open(ctx, namespace, strategy, snapshot, second, period).await?;
+    let (mut passed, mut failed, mut verified) = (true, None, 0i64);
+    for (tenant, set, tree) in &sets {
+        if let Some(copied) = left_alone.get(&(*tenant, set.backup_set_id)) {
             verified += i64::from(*copied);
             continue;
         }
-        let request = CopyRequest {
-            work: Work::Verify,
-            from: from.uri,
-            from_keys: from_keys.clone(),
-            to: to.uri,
-            to_keys: to_keys.clone(),
-            tree: tree.clone(),
-            concurrency: usize::try_from(second.concurrency).unwrap_or(1).max(1),
-            bandwidth: second.bandwidth(),
-            file_root: ctx.settings.file_root,
-        };
-        let key = crate::background::Key::part(namespace, name, format!("verify/{tenant}/{tree}"));
-        let (_, state) = ctx.copies.repeat(&key, &request, period, Duration::ZERO);
-        if let Some(report) = ctx.copies.take_report(&key)
-            && report.damaged > 0
-        {
-            repaired(
-                ctx,
-                namespace,
-                strategy,
-                snapshot,
-                set.tenant_id,
-                &tree,
-                report.damaged,
-            )
-            .await;
-            overview.repaired_objects = Some(
-                overview
-                    .repaired_objects
-                    .unwrap_or(0)
-                    .saturating_add(i64::try_from(report.damaged).unwrap_or(i64::MAX)),
-            );
-        }
-        match state {
+        match pass.verify(tenant, set, tree, overview).await {
             CopyState::Done(_) => verified += 1,
             CopyState::Running { .. } => return Ok(None),
             CopyState::Failed { message, transient } => {
@@ -443,6 +399,138 @@ async fn verify_pass(
         overview.verified_sets = Some(verified);
     }
     Ok(failed)
+}
+
+/// The period of `every` that `now` falls in: its number since the epoch, and when it began.
+fn verify_period(every: Duration, now: Timestamp) -> (u64, Timestamp) {
+    let every_s = every.as_secs().max(1);
+    let period = u64::try_from(now.as_second()).unwrap_or(0) / every_s;
+    let start = Timestamp::from_second(i64::try_from(period * every_s).unwrap_or(0)).unwrap_or(now);
+    (period, start)
+}
+
+/// The sets a verification pass reads, by set id: every set of `tenants` that succeeded and is still on
+/// the first destination, each with its tenant and its tree under the tenant's first data directory (a set
+/// lying outside it is not the strategy's to copy).
+fn pass_sets<'s>(
+    spec: &BackupStrategySpec,
+    snapshot: &'s Snapshot,
+    tenants: &[String],
+) -> Vec<(&'s str, &'s BackupSetRow, String)> {
+    let ids: Vec<i64> = tenants
+        .iter()
+        .filter_map(|name| snapshot.tenant(name).map(|t| t.id))
+        .collect();
+    let mut sets: Vec<_> = snapshot
+        .sets
+        .iter()
+        .filter(|s| {
+            ids.contains(&s.tenant_id)
+                && s.status == SetStatus::Success
+                && s.file_status == FileStatus::Available
+        })
+        .collect();
+    sets.sort_by_key(|s| s.backup_set_id);
+    sets.into_iter()
+        .filter_map(|set| {
+            let tenant = snapshot.tenants.iter().find(|t| t.id == set.tenant_id);
+            let tenant = tenant.map(|t| t.name.as_str()).unwrap_or_default();
+            let from = spec.data_destination.for_tenant(tenant);
+            let tree = tree_under(&from.uri, &set.path)?;
+            Some((tenant, set, tree))
+        })
+        .collect()
+}
+
+/// A verification pass under way: what it reads the sets with, and the period it is for (each set is
+/// read once per period).
+struct Pass<'a> {
+    ctx: &'a Context,
+    namespace: &'a str,
+    strategy: &'a BackupStrategy,
+    snapshot: &'a Snapshot,
+    second: &'a SecondBackup,
+    from_keys: Option<AccessKeys>,
+    to_keys: Option<AccessKeys>,
+    period: u64,
+}
+
+impl<'a> Pass<'a> {
+    /// A pass of `strategy`'s second copy (`second`) for `period`, with the keys of both data
+    /// destinations.
+    async fn open(
+        ctx: &'a Context,
+        namespace: &'a str,
+        strategy: &'a BackupStrategy,
+        snapshot: &'a Snapshot,
+        second: &'a SecondBackup,
+        period: u64,
+    ) -> Result<Pass<'a>, Error> {
+        let first = &strategy.spec.data_destination;
+        Ok(Pass {
+            ctx,
+            namespace,
+            strategy,
+            snapshot,
+            second,
+            from_keys: references::access_keys(ctx, namespace, first).await?,
+            to_keys: references::access_keys(ctx, namespace, &second.data_destination).await?,
+            period,
+        })
+    }
+
+    /// Reads `tree` (backup set `set` of `tenant`) back from the second destination, copying again what
+    /// is damaged, lost or missing there ([`Work::Verify`]); tells what was copied again ([`repaired`])
+    /// and counts it in `overview`. Returns where the reading is.
+    async fn verify(
+        &self,
+        tenant: &str,
+        set: &BackupSetRow,
+        tree: &str,
+        overview: &mut SecondBackupOverview,
+    ) -> CopyState {
+        let (ctx, second) = (self.ctx, self.second);
+        let name = self.strategy.metadata.name.as_deref().unwrap_or_default();
+        let request = CopyRequest {
+            work: Work::Verify,
+            from: self.strategy.spec.data_destination.for_tenant(tenant).uri,
+            from_keys: self.from_keys.clone(),
+            to: second.data_destination.for_tenant(tenant).uri,
+            to_keys: self.to_keys.clone(),
+            tree: tree.to_string(),
+            concurrency: usize::try_from(second.concurrency).unwrap_or(1).max(1),
+            bandwidth: second.bandwidth(),
+            file_root: ctx.settings.file_root,
+        };
+        let key =
+            crate::background::Key::part(self.namespace, name, format!("verify/{tenant}/{tree}"));
+        let (_, state) = ctx
+            .copies
+            .repeat(&key, &request, self.period, Duration::ZERO);
+        if let Some(report) = ctx.copies.take_report(&key)
+            && report.damaged > 0
+        {
+            let (namespace, strategy, snapshot) = (self.namespace, self.strategy, self.snapshot);
+            let damaged = report.damaged;
+            repaired(
+                ctx,
+                namespace,
+                strategy,
+                snapshot,
+                set.tenant_id,
+                tree,
+                damaged,
+            )
+            .await;
+            overview.repaired_objects = Some(
+                overview
+                    .repaired_objects
+                    .unwrap_or(0)
+                    .saturating_add(i64::try_from(damaged).unwrap_or(i64::MAX)),
+            );
+        }
+        state
+    }
 }
 
 /// Sets (tenant, set id) the pass leaves to their BackupTask: still copying them or whose copy was

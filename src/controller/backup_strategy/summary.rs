@@ -2,6 +2,10 @@
 //! pure function of the plan, the cluster's observation and the time. Log checkpoints move every
 //! second; they are refreshed here only when a tenant's moved a grain (5 minutes), so a settled
 //! strategy writes nothing.
+//!
+//! The physical method's overview is built here ([`strategy_status`]); what the logical method's shares
+//! with it (the condition types, the `Scheduled` condition, the phase as the schedule has it, sizes as the
+//! console shows them) is here too, for [`super::logical`] to use.
 
 use crate::reason::Reason;
 use jiff::Timestamp;
@@ -11,7 +15,7 @@ use super::plan::Plan;
 use crate::{
     api::{
         BackupStrategy, BackupStrategyStatus, StrategyPhase,
-        backup_strategy::{SecondBackupOverview, TenantBackupStatus},
+        backup_strategy::{LogBackupSettings, SecondBackupOverview, TenantBackupStatus},
     },
     controller::{
         conditions::{
@@ -102,7 +106,6 @@ fn log_backup_health(
             generation,
         );
     }
-    let threshold = crate::api::common::parse_duration(&settings.delay_alert_threshold);
     let mut names: Vec<&String> = tenants.iter().collect();
     names.sort();
     let unknown = settings
@@ -112,34 +115,7 @@ fn log_backup_health(
         .map(|s| format!("{s}: in logBackup.stoppedTenants but not a tenant of the strategy"));
     let problems: Vec<String> = names
         .into_iter()
-        .filter_map(|name| {
-            let tenant = snapshot.tenant(name)?;
-            let round = snapshot.round(tenant.id);
-            if settings.stopped(name) {
-                let stopped = round.is_none_or(|r| r.status == RoundStatus::Stop);
-                return Some(if stopped {
-                    format!("{name}: stopped on request (logBackup.stoppedTenants)")
-                } else {
-                    format!("{name}: stopping on request (logBackup.stoppedTenants)")
-                });
-            }
-            match round {
-                None => Some(format!("{name}: not archiving")),
-                Some(round) if round.status == RoundStatus::Interrupted => {
-                    Some(format!("{name}: archiving INTERRUPTED ({})", round.comment))
-                }
-                Some(round) if round.status != RoundStatus::Doing => {
-                    Some(format!("{name}: archiving is {}", round.status))
-                }
-                Some(round) => {
-                    let delay =
-                        now.duration_since(crate::oceanbase::scn_time(round.checkpoint_scn));
-                    threshold.filter(|t| delay > *t).map(|_| {
-                        format!("{name}: log delay above {}", settings.delay_alert_threshold)
-                    })
-                }
-            }
-        })
+        .filter_map(|name| archive_problem(settings, snapshot, name, now))
         .chain(unknown)
         .collect();
     if problems.is_empty() {
@@ -164,10 +140,48 @@ fn log_backup_health(
     }
 }
 
+/// What keeps tenant `name` from archiving within the threshold, if anything: stopped (or stopping) on
+/// request, no archiving, archiving that is not `DOING`, or a log delay above the threshold. Nothing for
+/// a tenant the cluster does not have.
+fn archive_problem(
+    settings: &LogBackupSettings,
+    snapshot: &crate::oceanbase::Snapshot,
+    name: &str,
+    now: Timestamp,
+) -> Option<String> {
+    let tenant = snapshot.tenant(name)?;
+    let round = snapshot.round(tenant.id);
+    if settings.stopped(name) {
+        let stopped = round.is_none_or(|r| r.status == RoundStatus::Stop);
+        return Some(if stopped {
+            format!("{name}: stopped on request (logBackup.stoppedTenants)")
+        } else {
+            format!("{name}: stopping on request (logBackup.stoppedTenants)")
+        });
+    }
+    match round {
+        None => Some(format!("{name}: not archiving")),
+        Some(round) if round.status == RoundStatus::Interrupted => {
+            Some(format!("{name}: archiving INTERRUPTED ({})", round.comment))
+        }
+        Some(round) if round.status != RoundStatus::Doing => {
+            Some(format!("{name}: archiving is {}", round.status))
+        }
+        Some(round) => {
+            let threshold = crate::api::common::parse_duration(&settings.delay_alert_threshold);
+            let delay = now.duration_since(crate::oceanbase::scn_time(round.checkpoint_scn));
+            threshold
+                .filter(|t| delay > *t)
+                .map(|_| format!("{name}: log delay above {}", settings.delay_alert_threshold))
+        }
+    }
+}
+
 /// Condition type: every tenant's delete policy keeps the strategy's recovery window.
 pub const RETENTION_APPLIED: &str = "RetentionApplied";
 
-/// The strategy's status.
+/// The strategy's status: its phase from the schedule, a line per tenant from the cluster's observation,
+/// its conditions from what the observation and the configuring found, and the totals over the tenants.
 pub fn strategy_status(
     strategy: &BackupStrategy,
     plan: &Plan,
@@ -178,173 +192,21 @@ pub fn strategy_status(
 ) -> BackupStrategyStatus {
     let previous = strategy.status.clone().unwrap_or_default();
     let generation = strategy.metadata.generation;
-    let phase = if strategy.spec.suspend {
-        StrategyPhase::Paused
-    } else if plan.last_schedule.is_some() {
-        StrategyPhase::InProgress
-    } else {
-        StrategyPhase::PendingScheduling
-    };
-    let mut extra: Vec<Condition> = Vec::new();
-    let tenant_lines: Vec<TenantBackupStatus> = match observation {
-        Observation::Seen { snapshot, .. } => {
-            extra.push(condition(
-                CLUSTER_REACHABLE,
-                true,
-                Reason::Reachable,
-                "the cluster answered",
-                generation,
-            ));
-            let mut names: Vec<&String> = tenants.iter().collect();
-            names.sort();
-            names
-                .into_iter()
-                .filter_map(|name| snapshot.tenant(name))
-                .map(|tenant| {
-                    // Only what lies in the tenant's own directories counts.
-                    let data = strategy.spec.data_destination.for_tenant(&tenant.name);
-                    let log = strategy
-                        .spec
-                        .log_destination
-                        .as_ref()
-                        .map_or_else(String::new, |l| l.for_tenant(&tenant.name).uri);
-                    let destinations = Destinations {
-                        data: &data.uri,
-                        log: &log,
-                    };
-                    let fresh = tenant_overview(snapshot, tenant, destinations, now);
-                    let before = previous.tenants.iter().find(|t| t.name == fresh.name);
-                    steady(fresh, before)
-                })
-                .collect()
-        }
-        Observation::Unreachable { reason, .. } => {
-            extra.push(condition(
-                CLUSTER_REACHABLE,
-                false,
-                Reason::Unreachable,
-                &format!(
-                    "cluster {} cannot be reached: {reason}",
-                    strategy.spec.cluster.name
-                ),
-                generation,
-            ));
-            previous.tenants.clone()
-        }
-        Observation::Unknown => previous.tenants.clone(),
-    };
-    if !tenant_lines.is_empty() {
-        let gaps: Vec<&str> = tenant_lines
-            .iter()
-            .filter(|t| t.recoverable_windows.len() != 1)
-            .map(|t| t.name.as_str())
-            .collect();
-        extra.push(if gaps.is_empty() {
-            condition(
-                RECOVERABLE_WINDOW_CONTINUOUS,
-                true,
-                Reason::Continuous,
-                "every tenant has one unbroken recoverable window",
-                generation,
-            )
-        } else {
-            condition(
-                RECOVERABLE_WINDOW_CONTINUOUS,
-                false,
-                Reason::GapOrNoWindow,
-                &format!(
-                    "no single unbroken recoverable window for: {}",
-                    gaps.join(", ")
-                ),
-                generation,
-            )
-        });
-    }
-    if let Observation::Seen { snapshot, .. } = observation
-        && !tenants.is_empty()
-    {
-        extra.push(log_backup_health(strategy, snapshot, tenants, now));
-    }
-    if matches!(observation, Observation::Seen { .. }) && !tenants.is_empty() {
-        let window = &strategy.spec.retention.recovery_window;
-        extra.push(match findings.destination_problems.first() {
-            None => condition(
-                DESTINATION_READY,
-                true,
-                Reason::Ready,
-                "every tenant backs up to the strategy's destinations",
-                generation,
-            ),
-            Some((tenant, problem)) => condition(
-                DESTINATION_READY,
-                false,
-                Reason::NotReady,
-                &format!("tenant {tenant}: {problem}"),
-                generation,
-            ),
-        });
-        extra.push(match findings.policy_errors.first() {
-            None => condition(
-                RETENTION_APPLIED,
-                true,
-                Reason::Applied,
-                &format!("every tenant's 'default' delete policy keeps {window}"),
-                generation,
-            ),
-            Some((tenant, error)) => condition(
-                RETENTION_APPLIED,
-                false,
-                Reason::Refused,
-                &format!("the delete policy of tenant {tenant} could not be set: {error}"),
-                generation,
-            ),
-        });
-    }
+    let phase = scheduling_phase(strategy, plan);
+    let tenant_lines = tenant_lines(strategy, observation, tenants, &previous.tenants, now);
+    let next_run = plan.next_run();
+    let mut extra = cluster_conditions(strategy, observation, tenants, &tenant_lines, now);
+    let configuring = configuration_conditions(strategy, observation, tenants, findings);
+    extra.extend(configuring);
     extra.extend(second_backup_ready(strategy, tenants, findings));
-    let next_run = plan
-        .next_full
-        .into_iter()
-        .chain(plan.next_incremental)
-        .min();
-    extra.push(scheduled(
-        strategy,
-        next_run,
-        (
-            "data backups are paused; log archiving keeps running",
-            "data backup",
-        ),
-    ));
+    extra.push(scheduled(strategy, next_run, PAUSED_DATA_BACKUPS));
     // Ready means "configured as declared": GitOps tools (kstatus, Argo CD) then see the strategy as
     // current, also while it waits for its first scheduled run.
-    let reachable = matches!(observation, Observation::Seen { .. });
-    let configured = reachable
+    let configured = matches!(observation, Observation::Seen { .. })
         && !tenants.is_empty()
         && findings.destination_problems.is_empty()
         && findings.policy_errors.is_empty();
-    let health = match phase {
-        StrategyPhase::Paused => Health::Ready {
-            reason: Reason::Paused,
-            message: "data backups are paused; log archiving keeps running".into(),
-        },
-        StrategyPhase::InProgress => Health::Ready {
-            reason: Reason::Scheduling,
-            message: format!("scheduling backups of {} tenant(s)", tenants.len()),
-        },
-        StrategyPhase::PendingScheduling if configured => Health::Ready {
-            reason: Reason::PendingScheduling,
-            message: match next_run {
-                Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
-                None => "configured; the schedule has no next run".into(),
-            },
-        },
-        _ => Health::Progressing {
-            reason: Reason::PendingScheduling,
-            message: match next_run {
-                Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
-                None => "waiting to read the cluster's tenants".into(),
-            },
-        },
-    };
+    let health = health(phase, configured, tenants.len(), next_run);
     let bytes: i64 = tenant_lines
         .iter()
         .map(|t| t.data_backup_bytes.unwrap_or(0) + t.log_backup_bytes.unwrap_or(0))
@@ -372,6 +234,215 @@ pub fn strategy_status(
         last_schedule_time: plan.last_schedule.map(api_time),
         tenants: tenant_lines,
         second_backup: findings.second.clone(),
+    }
+}
+
+/// What the `Scheduled` condition of a physical strategy says while it is paused, and what its runs are.
+const PAUSED_DATA_BACKUPS: (&str, &str) = (
+    "data backups are paused; log archiving keeps running",
+    "data backup",
+);
+
+/// The phase as the schedule has it, whichever the method: `Paused` while suspended, `InProgress` once a
+/// run was scheduled, `PendingScheduling` before.
+pub(super) fn scheduling_phase(strategy: &BackupStrategy, plan: &Plan) -> StrategyPhase {
+    if strategy.spec.suspend {
+        StrategyPhase::Paused
+    } else if plan.last_schedule.is_some() {
+        StrategyPhase::InProgress
+    } else {
+        StrategyPhase::PendingScheduling
+    }
+}
+
+/// A line per tenant of the cluster's reading, sorted by name (each [`steady`] against its `previous` line);
+/// the `previous` lines while the cluster is not read.
+fn tenant_lines(
+    strategy: &BackupStrategy,
+    observation: &Observation,
+    tenants: &[String],
+    previous: &[TenantBackupStatus],
+    now: Timestamp,
+) -> Vec<TenantBackupStatus> {
+    let Observation::Seen { snapshot, .. } = observation else {
+        return previous.to_vec();
+    };
+    let mut names: Vec<&String> = tenants.iter().collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter_map(|name| snapshot.tenant(name))
+        .map(|tenant| {
+            // Only what lies in the tenant's own directories counts.
+            let data = strategy.spec.data_destination.for_tenant(&tenant.name);
+            let log = strategy
+                .spec
+                .log_destination
+                .as_ref()
+                .map_or_else(String::new, |l| l.for_tenant(&tenant.name).uri);
+            let destinations = Destinations {
+                data: &data.uri,
+                log: &log,
+            };
+            let fresh = tenant_overview(snapshot, tenant, destinations, now);
+            let before = previous.iter().find(|t| t.name == fresh.name);
+            steady(fresh, before)
+        })
+        .collect()
+}
+
+/// What the cluster's reading says: whether it answered (nothing before the first reading), whether each
+/// tenant has one unbroken window (once there are `lines`), and how the tenants archive (on a reading).
+fn cluster_conditions(
+    strategy: &BackupStrategy,
+    observation: &Observation,
+    tenants: &[String],
+    lines: &[TenantBackupStatus],
+    now: Timestamp,
+) -> Vec<Condition> {
+    let generation = strategy.metadata.generation;
+    let mut conditions = Vec::new();
+    match observation {
+        Observation::Seen { .. } => conditions.push(condition(
+            CLUSTER_REACHABLE,
+            true,
+            Reason::Reachable,
+            "the cluster answered",
+            generation,
+        )),
+        Observation::Unreachable { reason, .. } => conditions.push(condition(
+            CLUSTER_REACHABLE,
+            false,
+            Reason::Unreachable,
+            &format!(
+                "cluster {} cannot be reached: {reason}",
+                strategy.spec.cluster.name
+            ),
+            generation,
+        )),
+        Observation::Unknown => {}
+    }
+    conditions.extend(window_continuous(lines, generation));
+    if let Observation::Seen { snapshot, .. } = observation
+        && !tenants.is_empty()
+    {
+        conditions.push(log_backup_health(strategy, snapshot, tenants, now));
+    }
+    conditions
+}
+
+/// The `RecoverableWindowContinuous` condition: which tenants have no single unbroken window (none without
+/// tenant lines).
+fn window_continuous(lines: &[TenantBackupStatus], generation: Option<i64>) -> Option<Condition> {
+    if lines.is_empty() {
+        return None;
+    }
+    let gaps: Vec<&str> = lines
+        .iter()
+        .filter(|t| t.recoverable_windows.len() != 1)
+        .map(|t| t.name.as_str())
+        .collect();
+    Some(if gaps.is_empty() {
+        condition(
+            RECOVERABLE_WINDOW_CONTINUOUS,
+            true,
+            Reason::Continuous,
+            "every tenant has one unbroken recoverable window",
+            generation,
+        )
+    } else {
+        condition(
+            RECOVERABLE_WINDOW_CONTINUOUS,
+            false,
+            Reason::GapOrNoWindow,
+            &format!(
+                "no single unbroken recoverable window for: {}",
+                gaps.join(", ")
+            ),
+            generation,
+        )
+    })
+}
+
+/// `DestinationReady` and `RetentionApplied`: what configuring OceanBase found (the first tenant refused,
+/// with why). Neither before the cluster was read with tenants in scope.
+fn configuration_conditions(
+    strategy: &BackupStrategy,
+    observation: &Observation,
+    tenants: &[String],
+    findings: &Findings,
+) -> Vec<Condition> {
+    if !matches!(observation, Observation::Seen { .. }) || tenants.is_empty() {
+        return Vec::new();
+    }
+    let generation = strategy.metadata.generation;
+    let window = &strategy.spec.retention.recovery_window;
+    let destination = match findings.destination_problems.first() {
+        None => condition(
+            DESTINATION_READY,
+            true,
+            Reason::Ready,
+            "every tenant backs up to the strategy's destinations",
+            generation,
+        ),
+        Some((tenant, problem)) => condition(
+            DESTINATION_READY,
+            false,
+            Reason::NotReady,
+            &format!("tenant {tenant}: {problem}"),
+            generation,
+        ),
+    };
+    let retention = match findings.policy_errors.first() {
+        None => condition(
+            RETENTION_APPLIED,
+            true,
+            Reason::Applied,
+            &format!("every tenant's 'default' delete policy keeps {window}"),
+            generation,
+        ),
+        Some((tenant, error)) => condition(
+            RETENTION_APPLIED,
+            false,
+            Reason::Refused,
+            &format!("the delete policy of tenant {tenant} could not be set: {error}"),
+            generation,
+        ),
+    };
+    vec![destination, retention]
+}
+
+/// The strategy's health: Ready when paused, scheduling, or `configured` and waiting for its first run;
+/// Progressing while it is not configured yet.
+fn health(
+    phase: StrategyPhase,
+    configured: bool,
+    tenants: usize,
+    next_run: Option<Timestamp>,
+) -> Health {
+    match phase {
+        StrategyPhase::Paused => Health::Ready {
+            reason: Reason::Paused,
+            message: "data backups are paused; log archiving keeps running".into(),
+        },
+        StrategyPhase::InProgress => Health::Ready {
+            reason: Reason::Scheduling,
+            message: format!("scheduling backups of {tenants} tenant(s)"),
+        },
+        StrategyPhase::PendingScheduling if configured => Health::Ready {
+            reason: Reason::PendingScheduling,
+            message: match next_run {
+                Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
+                None => "configured; the schedule has no next run".into(),
+            },
+        },
+        _ => Health::Progressing {
+            reason: Reason::PendingScheduling,
+            message: match next_run {
+                Some(at) => format!("the first scheduled backup is at {}", api_time(at).0),
+                None => "waiting to read the cluster's tenants".into(),
+            },
+        },
     }
 }
 
