@@ -517,7 +517,7 @@ mod tests {
     use super::*;
     use crate::{
         api::{LogBackupSpec, common::ClusterConnection},
-        oceanbase::{ArchiveDest, Snapshot, TenantRow},
+        oceanbase::{ArchiveDest, TenantRow, fake},
     };
 
     fn at(seconds: i64) -> Timestamp {
@@ -556,47 +556,34 @@ mod tests {
         dest: Option<(&str, &str)>,
         round: Option<(&str, u64)>,
     ) -> Observation {
+        let mut snapshot = fake::snapshot().tenant(TenantRow {
+            archivelog,
+            ..fake::tenant(1002, "tenant1")
+        });
+        if let Some((path, state)) = dest {
+            let dest = ArchiveDest {
+                path: path.into(),
+                binding: Binding::Optional,
+                piece_switch_interval: "1d".into(),
+                state: State::of(state),
+            };
+            snapshot = snapshot.archive_dest(1002, dest);
+        }
+        if let Some((status, checkpoint)) = round {
+            snapshot = snapshot.round(ArchiveRound {
+                round_id: 3,
+                start_scn: scn(0),
+                checkpoint_scn: checkpoint,
+                comment: if status == "INTERRUPTED" {
+                    "-9070(can not connect to backup destination)".into()
+                } else {
+                    String::new()
+                },
+                ..fake::round(1002, status)
+            });
+        }
         Observation::Seen {
-            snapshot: Arc::new(Snapshot {
-                tenants: vec![TenantRow {
-                    id: 1002,
-                    name: "tenant1".into(),
-                    status: State::of("NORMAL"),
-                    role: State::of("PRIMARY"),
-                    archivelog,
-                }],
-                archive_dests: dest
-                    .map(|(path, state)| {
-                        (
-                            1002,
-                            ArchiveDest {
-                                path: path.into(),
-                                binding: Binding::Optional,
-                                piece_switch_interval: "1d".into(),
-                                state: State::of(state),
-                            },
-                        )
-                    })
-                    .into_iter()
-                    .collect(),
-                rounds: round
-                    .map(|(status, checkpoint)| ArchiveRound {
-                        tenant_id: 1002,
-                        round_id: 3,
-                        status: State::of(status),
-                        start_scn: scn(0),
-                        checkpoint_scn: checkpoint,
-                        path: "file:///archive".into(),
-                        comment: if status == "INTERRUPTED" {
-                            "-9070(can not connect to backup destination)".into()
-                        } else {
-                            String::new()
-                        },
-                    })
-                    .into_iter()
-                    .collect(),
-                ..Snapshot::default()
-            }),
+            snapshot: Arc::new(snapshot.build()),
             at: at(0),
         }
     }

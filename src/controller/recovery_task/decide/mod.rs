@@ -192,7 +192,7 @@ mod tests {
     use super::*;
     use crate::{
         api::RecoveryTaskSpec,
-        oceanbase::{RestoreJobRow, Snapshot, TenantRow},
+        oceanbase::{RestoreJobRow, Snapshot, TenantRow, fake},
     };
     use crate::{
         observer::Observation, timing::Clock, timing::POINT_RECHECK, windows::point::PointCheck,
@@ -233,23 +233,19 @@ mod tests {
     }
 
     fn seen(restores: Vec<RestoreJobRow>, role: Option<&str>) -> Observation {
+        let mut snapshot = fake::snapshot()
+            .restores(restores)
+            .searched("uid-0")
+            .restores_read();
+        if let Some(role) = role {
+            snapshot = snapshot.tenant(TenantRow {
+                role: State::of(role),
+                archivelog: false,
+                ..fake::tenant(1010, "r1")
+            });
+        }
         Observation::Seen {
-            snapshot: Arc::new(Snapshot {
-                tenants: role
-                    .map(|role| TenantRow {
-                        id: 1010,
-                        name: "r1".into(),
-                        status: State::of("NORMAL"),
-                        role: State::of(role),
-                        archivelog: false,
-                    })
-                    .into_iter()
-                    .collect(),
-                restores,
-                searched: ["uid-0".to_string()].into(),
-                restores_read: true,
-                ..Snapshot::default()
-            }),
+            snapshot: Arc::new(snapshot.build()),
             at: at(100),
         }
     }
