@@ -1,6 +1,7 @@
 //! A scripted OceanBase for the in-process tests: it serves the snapshot the test sets, records every batch
 //! of statements in a [`Journal`] it shares with the fake API (so a test sees what went where in what order),
-//! and answers statements with the outcomes the test queued (success when none is queued).
+//! and answers statements with the outcomes the test queued (success when none is queued). Tests describe
+//! the snapshots they need with [`snapshot`] (a [`SnapshotBuilder`]) and the rows [`tenant`] and [`round`].
 
 use std::{
     collections::VecDeque,
@@ -10,7 +11,10 @@ use std::{
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{Connect, ConnectionInfo, ObError, OceanBase, Snapshot, SnapshotRequest};
+use super::{
+    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow, Connect,
+    ConnectionInfo, ObError, OceanBase, RestoreJobRow, Snapshot, SnapshotRequest, State, TenantRow,
+};
 
 /// One side effect, in the order it happened.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +140,119 @@ pub struct FakeConnect(pub Arc<FakeCluster>);
 impl Connect for FakeConnect {
     fn connect(&self, _: &ConnectionInfo) -> Arc<dyn OceanBase> {
         self.0.clone()
+    }
+}
+
+/// A snapshot for a test, described row by row; what a test does not name is as in `Snapshot::default()`,
+/// so a field added to the snapshot is added here, not in every test.
+#[derive(Clone, Debug, Default)]
+pub struct SnapshotBuilder(Snapshot);
+
+/// An empty snapshot to describe.
+pub fn snapshot() -> SnapshotBuilder {
+    SnapshotBuilder::default()
+}
+
+impl SnapshotBuilder {
+    /// `ob_version()`.
+    pub fn version(mut self, version: &str) -> Self {
+        self.0.version = version.into();
+        self
+    }
+
+    /// A user tenant.
+    pub fn tenant(mut self, row: TenantRow) -> Self {
+        self.0.tenants.push(row);
+        self
+    }
+
+    /// A tenant's archive round.
+    pub fn round(mut self, row: ArchiveRound) -> Self {
+        self.0.rounds.push(row);
+        self
+    }
+
+    /// A tenant's log archive destination.
+    pub fn archive_dest(mut self, tenant_id: i64, dest: ArchiveDest) -> Self {
+        self.0.archive_dests.push((tenant_id, dest));
+        self
+    }
+
+    /// A tenant's data backup destination.
+    pub fn data_dest(mut self, tenant_id: i64, uri: &str) -> Self {
+        self.0.data_dests.push((tenant_id, uri.into()));
+        self
+    }
+
+    /// Backup jobs.
+    pub fn jobs(mut self, jobs: Vec<BackupJobRow>) -> Self {
+        self.0.jobs.extend(jobs);
+        self
+    }
+
+    /// A backup job's task row.
+    pub fn progress(mut self, row: BackupProgress) -> Self {
+        self.0.progress.push(row);
+        self
+    }
+
+    /// A backup set.
+    pub fn set(mut self, row: BackupSetRow) -> Self {
+        self.0.sets.push(row);
+        self
+    }
+
+    /// Delete jobs.
+    pub fn clean_jobs(mut self, jobs: Vec<CleanJobRow>) -> Self {
+        self.0.clean_jobs.extend(jobs);
+        self
+    }
+
+    /// Restores (read: see [`Self::restores_read`]).
+    pub fn restores(mut self, restores: Vec<RestoreJobRow>) -> Self {
+        self.0.restores.extend(restores);
+        self
+    }
+
+    /// A description this read looked for.
+    pub fn searched(mut self, description: &str) -> Self {
+        self.0.searched.insert(description.into());
+        self
+    }
+
+    /// This read read restores.
+    pub fn restores_read(mut self) -> Self {
+        self.0.restores_read = true;
+        self
+    }
+
+    /// The snapshot described.
+    pub fn build(self) -> Snapshot {
+        self.0
+    }
+}
+
+/// Tenant `name` (`id`): NORMAL, PRIMARY, archiving. A test changes what it needs with `..tenant(…)`.
+pub fn tenant(id: i64, name: &str) -> TenantRow {
+    TenantRow {
+        id,
+        name: name.into(),
+        status: State::of("NORMAL"),
+        role: State::of("PRIMARY"),
+        archivelog: true,
+    }
+}
+
+/// Round 1 of tenant `tenant_id` in `status`, from SCN 1 to the checkpoint SCN 2, under `file:///archive`.
+pub fn round(tenant_id: i64, status: &str) -> ArchiveRound {
+    ArchiveRound {
+        tenant_id,
+        round_id: 1,
+        status: State::of(status),
+        start_scn: 1,
+        checkpoint_scn: 2,
+        path: "file:///archive".into(),
+        comment: String::new(),
     }
 }
 

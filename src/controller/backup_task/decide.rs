@@ -576,7 +576,7 @@ mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
     use super::*;
-    use crate::oceanbase::{ArchiveRound, BackupProgress, BackupSetRow, TenantRow};
+    use crate::oceanbase::{BackupProgress, BackupSetRow, fake};
 
     fn at(seconds: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + seconds).expect("time")
@@ -590,53 +590,39 @@ mod tests {
 
     /// tenant1 (1002) archiving in `round`, DATA_BACKUP_DEST set, with `jobs`.
     fn seen(round: &str, jobs: Vec<BackupJobRow>, taken: Timestamp) -> Observation {
+        let snapshot = fake::snapshot()
+            .tenant(fake::tenant(1002, "tenant1"))
+            .round(fake::round(1002, round))
+            .data_dest(1002, "file:///data")
+            .progress(BackupProgress {
+                tenant_id: 1002,
+                job_id: 7,
+                input_bytes: 100,
+                output_bytes: 50,
+                tablet_count: 10,
+                finish_tablet_count: 4,
+                path: "file:///data/backup_set_3_full".into(),
+            })
+            .set(BackupSetRow {
+                tenant_id: 1002,
+                backup_set_id: 3,
+                backup_type: State::of("FULL"),
+                status: State::of("SUCCESS"),
+                file_status: State::of("AVAILABLE"),
+                input_bytes: 1000,
+                output_bytes: 500,
+                end: None,
+                path: "file:///data/backup_set_3_full".into(),
+                prev_full_backup_set_id: 0,
+                prev_inc_backup_set_id: 0,
+                start_replay_scn: 1,
+                min_restore_scn: 2,
+            })
+            .jobs(jobs)
+            .searched("uid-1")
+            .build();
         Observation::Seen {
-            snapshot: Arc::new(Snapshot {
-                tenants: vec![TenantRow {
-                    id: 1002,
-                    name: "tenant1".into(),
-                    status: State::of("NORMAL"),
-                    role: State::of("PRIMARY"),
-                    archivelog: true,
-                }],
-                rounds: vec![ArchiveRound {
-                    tenant_id: 1002,
-                    round_id: 1,
-                    status: State::of(round),
-                    start_scn: 1,
-                    checkpoint_scn: 2,
-                    path: "file:///archive".into(),
-                    comment: String::new(),
-                }],
-                data_dests: vec![(1002, "file:///data".into())],
-                progress: vec![BackupProgress {
-                    tenant_id: 1002,
-                    job_id: 7,
-                    input_bytes: 100,
-                    output_bytes: 50,
-                    tablet_count: 10,
-                    finish_tablet_count: 4,
-                    path: "file:///data/backup_set_3_full".into(),
-                }],
-                sets: vec![BackupSetRow {
-                    tenant_id: 1002,
-                    backup_set_id: 3,
-                    backup_type: State::of("FULL"),
-                    status: State::of("SUCCESS"),
-                    file_status: State::of("AVAILABLE"),
-                    input_bytes: 1000,
-                    output_bytes: 500,
-                    end: None,
-                    path: "file:///data/backup_set_3_full".into(),
-                    prev_full_backup_set_id: 0,
-                    prev_inc_backup_set_id: 0,
-                    start_replay_scn: 1,
-                    min_restore_scn: 2,
-                }],
-                jobs,
-                searched: ["uid-1".to_string()].into(),
-                ..Snapshot::default()
-            }),
+            snapshot: Arc::new(snapshot),
             at: taken,
         }
     }

@@ -466,7 +466,7 @@ mod tests {
     }
     use crate::{
         api::{CleanupTaskSpec, common::StrategyReference},
-        oceanbase::TenantRow,
+        oceanbase::fake,
     };
 
     fn at(seconds: i64) -> Timestamp {
@@ -517,19 +517,13 @@ mod tests {
     }
 
     fn seen(version: &str, jobs: Vec<CleanJobRow>, read_at: i64) -> Observation {
+        let snapshot = fake::snapshot()
+            .version(version)
+            .tenant(fake::tenant(1002, "tenant1"))
+            .clean_jobs(jobs)
+            .build();
         Observation::Seen {
-            snapshot: Arc::new(Snapshot {
-                version: version.into(),
-                tenants: vec![TenantRow {
-                    id: 1002,
-                    name: "tenant1".into(),
-                    status: State::of("NORMAL"),
-                    role: State::of("PRIMARY"),
-                    archivelog: true,
-                }],
-                clean_jobs: jobs,
-                ..Snapshot::default()
-            }),
+            snapshot: Arc::new(snapshot),
             at: at(read_at),
         }
     }

@@ -21,7 +21,10 @@ use crate::{
     },
     observer::{Interest, Observation},
     oceanbase::scn_time,
-    oceanbase::{ArchiveRound, Binding, DestState, ObError, RoundStatus, codes},
+    oceanbase::{
+        ArchiveDest, ArchiveRound, Binding, DestState, ObError, RoundStatus, Snapshot, TenantRow,
+        codes,
+    },
 };
 
 /// The lag over which a LogBackup alerts (`delayAlertThreshold`; 10 minutes if it cannot be read).
@@ -55,7 +58,8 @@ pub struct Inputs<'a> {
     pub clock: Clock,
 }
 
-/// Decides the archive's status and next step.
+/// Decides the archive's status and next step: the facts of the observation, the step, the phase it gives,
+/// the conditions and health, then the status.
 pub fn decide(inputs: &Inputs<'_>) -> Decision {
     let archive = inputs.archive;
     let spec = &archive.spec;
@@ -65,20 +69,6 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         observed_generation: generation,
         cluster_name: Some(inputs.cluster_name.to_string()),
         ..previous.clone()
-    };
-    let running = spec.desired_state == DesiredArchiveState::Running;
-    let heading = if running {
-        LogBackupPhase::Starting
-    } else {
-        LogBackupPhase::Stopping
-    };
-    let mut interest = Interest {
-        tenant: spec.tenant.clone(),
-        description: None,
-        active: true,
-        restore: false,
-        since: None,
-        overview: Vec::new(),
     };
     let (snapshot, tenant, reachable) = match observed::read(
         inputs.observation,
@@ -97,63 +87,149 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             extra,
             active,
         } => {
-            interest.active = active;
             let status = LogBackupStatus {
-                phase: previous.phase.or(Some(heading)),
+                phase: previous.phase.or(Some(heading(archive))),
                 ..base
             };
-            return Decision::new(status, Step::Wait, Some(interest)).health(health, extra);
+            let interest = Some(interest(archive, active));
+            return Decision::new(status, Step::Wait, interest).health(health, extra);
         }
     };
-    let round = snapshot
-        .round(tenant.id)
-        .filter(|r| r.status != RoundStatus::Stop);
-    let binding = binding_of(spec.binding);
-    let dest = snapshot.archive_dest(tenant.id);
-    let dest_matches = dest.is_some_and(|d| {
-        d.path == inputs.log_uri
-            && d.binding == binding
-            && d.piece_switch_interval
-                .eq_ignore_ascii_case(&spec.piece_switch_interval)
-    });
-    let mut notes = Vec::new();
-    let step = if running {
-        if !dest_matches && round.is_none() {
-            Step::SetDest
-        } else if dest.is_some_and(|d| d.state == DestState::Defer) {
-            Step::EnableDest
-        } else if !tenant.archivelog {
-            Step::ArchiveMode(true)
-        } else {
-            if !dest_matches {
-                notes.push(format!(
-                    "the destination differs from the spec ({}); OceanBase changes it only while archiving is stopped",
-                    dest.map(|d| d.path.as_str()).unwrap_or("none")
-                ));
-            }
-            Step::Wait
-        }
-    } else if tenant.archivelog {
-        Step::ArchiveMode(false)
-    } else {
-        Step::Wait
-    };
-    let phase = match (round, &step) {
-        (_, Step::SetDest | Step::EnableDest | Step::ArchiveMode(true)) => LogBackupPhase::Starting,
-        (_, Step::ArchiveMode(false)) => LogBackupPhase::Stopping,
-        (Some(round), Step::Wait) => crate::controller::observed::log_backup_phase(&round.status),
-        (None, Step::Wait) if tenant.archivelog => LogBackupPhase::Starting,
-        (None, Step::Wait) => LogBackupPhase::Stopped,
-    };
-    let now = inputs.clock.now;
-    let threshold = alert_threshold(archive);
-    let checkpoint = round
-        .filter(|r| r.checkpoint_scn > 0)
-        .map(|r| scn_time(r.checkpoint_scn));
-    let delay = round.and_then(|r| crate::observer::archive_lag(r, now));
+    let facts = Facts::of(inputs, snapshot, tenant);
+    let (step, note) = facts.step();
+    let phase = facts.phase(step);
     let mut extra = vec![reachable];
-    if running && round.is_some() {
-        let applied = if dest_matches {
+    extra.extend(facts.destination_applied());
+    let (delay, recheck) = facts.delay(phase);
+    extra.extend(delay);
+    let failure = facts
+        .round
+        .filter(|r| r.status == RoundStatus::Interrupted)
+        .map(interrupted_failure);
+    let health = facts.health(phase, step, note, failure.as_ref());
+    let status = facts.status(base, &previous, phase, &extra, failure);
+    let active = matches!(phase, LogBackupPhase::Starting | LogBackupPhase::Stopping);
+    Decision::new(status, step, Some(interest(archive, active)))
+        .health(health, Some(extra))
+        .recheck(recheck)
+}
+
+/// The phase an archive shows while it heads for its desired state.
+fn heading(archive: &LogBackup) -> LogBackupPhase {
+    if archive.spec.desired_state == DesiredArchiveState::Running {
+        LogBackupPhase::Starting
+    } else {
+        LogBackupPhase::Stopping
+    }
+}
+
+/// What an archive watches in the observer: its tenant, closely while it starts or stops.
+fn interest(archive: &LogBackup, active: bool) -> Interest {
+    Interest {
+        tenant: archive.spec.tenant.clone(),
+        description: None,
+        active,
+        restore: false,
+        since: None,
+        overview: Vec::new(),
+    }
+}
+
+/// What one observation says of an archiving tenant.
+struct Facts<'a> {
+    inputs: &'a Inputs<'a>,
+    tenant: &'a TenantRow,
+    /// The tenant's current round, unless stopped.
+    round: Option<&'a ArchiveRound>,
+    dest: Option<&'a ArchiveDest>,
+    /// Whether OceanBase archives to the spec's destination, binding and piece switch interval.
+    dest_matches: bool,
+    /// Whether the spec asks for archiving.
+    running: bool,
+    /// How far archiving lags (none without a round).
+    delay: Option<SignedDuration>,
+}
+
+impl<'a> Facts<'a> {
+    fn of(inputs: &'a Inputs<'a>, snapshot: &'a Snapshot, tenant: &'a TenantRow) -> Self {
+        let spec = &inputs.archive.spec;
+        let round = snapshot
+            .round(tenant.id)
+            .filter(|r| r.status != RoundStatus::Stop);
+        let binding = binding_of(spec.binding);
+        let dest = snapshot.archive_dest(tenant.id);
+        let dest_matches = dest.is_some_and(|d| {
+            d.path == inputs.log_uri
+                && d.binding == binding
+                && d.piece_switch_interval
+                    .eq_ignore_ascii_case(&spec.piece_switch_interval)
+        });
+        Self {
+            inputs,
+            tenant,
+            round,
+            dest,
+            dest_matches,
+            running: spec.desired_state == DesiredArchiveState::Running,
+            delay: round.and_then(|r| crate::observer::archive_lag(r, inputs.clock.now)),
+        }
+    }
+
+    /// The path OceanBase archives to, as a message shows it.
+    fn dest_path(&self) -> &str {
+        self.dest.map(|d| d.path.as_str()).unwrap_or("none")
+    }
+
+    /// The next statement, and a note on what the spec asks that OceanBase cannot do yet.
+    fn step(&self) -> (Step, Option<String>) {
+        let archivelog = self.tenant.archivelog;
+        if !self.running {
+            let step = if archivelog {
+                Step::ArchiveMode(false)
+            } else {
+                Step::Wait
+            };
+            return (step, None);
+        }
+        if !self.dest_matches && self.round.is_none() {
+            (Step::SetDest, None)
+        } else if self.dest.is_some_and(|d| d.state == DestState::Defer) {
+            (Step::EnableDest, None)
+        } else if !archivelog {
+            (Step::ArchiveMode(true), None)
+        } else if !self.dest_matches {
+            let note = format!(
+                "the destination differs from the spec ({}); OceanBase changes it only while archiving is stopped",
+                self.dest_path()
+            );
+            (Step::Wait, Some(note))
+        } else {
+            (Step::Wait, None)
+        }
+    }
+
+    /// The phase `step` and the round give.
+    fn phase(&self, step: Step) -> LogBackupPhase {
+        match (self.round, step) {
+            (_, Step::SetDest | Step::EnableDest | Step::ArchiveMode(true)) => {
+                LogBackupPhase::Starting
+            }
+            (_, Step::ArchiveMode(false)) => LogBackupPhase::Stopping,
+            (Some(round), Step::Wait) => {
+                crate::controller::observed::log_backup_phase(&round.status)
+            }
+            (None, Step::Wait) if self.tenant.archivelog => LogBackupPhase::Starting,
+            (None, Step::Wait) => LogBackupPhase::Stopped,
+        }
+    }
+
+    /// `DestinationApplied`, while a round runs as asked.
+    fn destination_applied(&self) -> Option<Condition> {
+        if !self.running || self.round.is_none() {
+            return None;
+        }
+        let generation = self.inputs.archive.metadata.generation;
+        Some(if self.dest_matches {
             condition(
                 DESTINATION_APPLIED,
                 true,
@@ -169,87 +245,87 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                 &format!(
                     "OceanBase archives to {}; the spec's logDestination takes effect only after archiving \
                      is stopped (set desiredState: Stopped, then Running)",
-                    dest.map(|d| d.path.as_str()).unwrap_or("none")
+                    self.dest_path()
                 ),
                 generation,
             )
-        };
-        extra.push(applied);
+        })
     }
-    let mut recheck = None;
-    if phase == LogBackupPhase::InProgress
-        && let Some(delay) = delay
-    {
-        let within = delay <= threshold;
-        extra.push(condition(
-            DELAY_WITHIN_THRESHOLD,
-            within,
+
+    /// `DelayWithinThreshold` while archiving, and when to look again so the delay shown keeps up.
+    fn delay(&self, phase: LogBackupPhase) -> (Option<Condition>, Option<Duration>) {
+        let archive = self.inputs.archive;
+        let threshold = alert_threshold(archive);
+        let mut shown = None;
+        let mut recheck = None;
+        if phase == LogBackupPhase::InProgress
+            && let Some(delay) = self.delay
+        {
+            let within = delay <= threshold;
+            let alert = &archive.spec.delay_alert_threshold;
+            shown = Some(condition(
+                DELAY_WITHIN_THRESHOLD,
+                within,
+                if within {
+                    Reason::WithinThreshold
+                } else {
+                    Reason::DelayOverThreshold
+                },
+                // No live number here: the message must stay put while the lag moves, or every look would be
+                // a status write. `delaySeconds` and the delay metric carry the number.
+                &if within {
+                    format!("log archiving lags less than the alert threshold ({alert})")
+                } else {
+                    format!("log archiving lags more than the alert threshold ({alert})")
+                },
+                archive.metadata.generation,
+            ));
             if within {
-                Reason::WithinThreshold
-            } else {
-                Reason::DelayOverThreshold
-            },
-            // No live number here: the message must stay put while the lag moves, or every look would be a
-            // status write. `delaySeconds` and the delay metric carry the number.
-            &if within {
-                format!(
-                    "log archiving lags less than the alert threshold ({})",
-                    spec.delay_alert_threshold
-                )
-            } else {
-                format!(
-                    "log archiving lags more than the alert threshold ({})",
-                    spec.delay_alert_threshold
-                )
-            },
-            generation,
-        ));
-        if within {
-            recheck = Duration::try_from(threshold - delay)
-                .ok()
-                .map(|d| d.clamp(Duration::from_secs(30), Duration::from_secs(600)));
+                recheck = Duration::try_from(threshold - delay)
+                    .ok()
+                    .map(|d| d.clamp(Duration::from_secs(30), Duration::from_secs(600)));
+            }
         }
+        // A stuck archive wakes nothing (its checkpoint does not move): look again within the freshness
+        // bound, so the delay shown keeps up with the real one.
+        if self.delay.is_some() {
+            let fresh = freshness_recheck();
+            recheck = Some(recheck.map_or(fresh, |r| r.min(fresh)));
+        }
+        (shown, recheck)
     }
-    // A stuck archive wakes nothing (its checkpoint does not move): look again within the freshness bound,
-    // so the delay shown keeps up with the real one.
-    if delay.is_some() {
-        let fresh = freshness_recheck();
-        recheck = Some(recheck.map_or(fresh, |r| r.min(fresh)));
-    }
-    let failure = round
-        .filter(|r| r.status == RoundStatus::Interrupted)
-        .map(interrupted_failure);
-    let health = match phase {
-        LogBackupPhase::InProgress => Health::Ready {
-            reason: Reason::InProgress,
-            message: notes.first().cloned().unwrap_or_else(|| {
-                format!(
-                    "archiving tenant {} (round {})",
-                    tenant.name,
-                    round.map_or(0, |r| r.round_id)
-                )
-            }),
-        },
-        LogBackupPhase::Stopped if !running => Health::Ready {
-            reason: Reason::Stopped,
-            message: format!("log archiving of tenant {} is stopped", tenant.name),
-        },
-        LogBackupPhase::Failed => Health::Stalled {
-            reason: Reason::ArchiveInterrupted,
-            message: failure
-                .as_ref()
-                .map(|f| f.message.clone())
-                .unwrap_or_default(),
-        },
-        other => Health::Progressing {
-            reason: phase_reason(other),
-            message: notes
-                .first()
-                .cloned()
-                .unwrap_or_else(|| match (&step, round) {
+
+    /// The health `phase` gives, with the note (if any) as its message.
+    fn health(
+        &self,
+        phase: LogBackupPhase,
+        step: Step,
+        note: Option<String>,
+        failure: Option<&Failure>,
+    ) -> Health {
+        let tenant = &self.tenant.name;
+        match phase {
+            LogBackupPhase::InProgress => Health::Ready {
+                reason: Reason::InProgress,
+                message: note.unwrap_or_else(|| {
+                    let round = self.round.map_or(0, |r| r.round_id);
+                    format!("archiving tenant {tenant} (round {round})")
+                }),
+            },
+            LogBackupPhase::Stopped if !self.running => Health::Ready {
+                reason: Reason::Stopped,
+                message: format!("log archiving of tenant {tenant} is stopped"),
+            },
+            LogBackupPhase::Failed => Health::Stalled {
+                reason: Reason::ArchiveInterrupted,
+                message: failure.map(|f| f.message.clone()).unwrap_or_default(),
+            },
+            other => Health::Progressing {
+                reason: phase_reason(other),
+                message: note.unwrap_or_else(|| match (step, self.round) {
                     (Step::SetDest, _) => format!(
-                        "setting LOG_ARCHIVE_DEST of tenant {} to {}",
-                        tenant.name, inputs.log_uri
+                        "setting LOG_ARCHIVE_DEST of tenant {tenant} to {}",
+                        self.inputs.log_uri
                     ),
                     (Step::EnableDest, _) => "enabling the archive destination".into(),
                     (Step::ArchiveMode(true), _) => "starting log archiving (ARCHIVELOG)".into(),
@@ -259,50 +335,61 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
                     }
                     (Step::Wait, None) => "waiting for OceanBase to start an archive round".into(),
                 }),
-        },
-    };
-    interest.active = matches!(phase, LogBackupPhase::Starting | LogBackupPhase::Stopping);
-    // Keep the recorded checkpoint unless it is a grain behind, so steady archiving rewrites nothing.
-    let recorded = previous.checkpoint_time.as_ref().map(|t| t.0);
-    let refresh = previous.phase != Some(phase)
-        || recorded.is_none() != checkpoint.is_none()
-        || checkpoint
-            .zip(recorded)
-            .is_some_and(|(c, r)| c.duration_since(r) >= STATUS_FRESHNESS)
-        || delay_stale(previous.delay_seconds, delay.map(|d| d.as_secs()))
-        || previous
-            .conditions
-            .iter()
-            .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
-            .map(|c| c.status.clone())
-            != extra
+            },
+        }
+    }
+
+    /// The status: the round's times and place, the checkpoint and delay kept unless a grain behind (so
+    /// steady archiving rewrites nothing).
+    fn status(
+        &self,
+        base: LogBackupStatus,
+        previous: &LogBackupStatus,
+        phase: LogBackupPhase,
+        extra: &[Condition],
+        failure: Option<Failure>,
+    ) -> LogBackupStatus {
+        let round = self.round;
+        let checkpoint = round
+            .filter(|r| r.checkpoint_scn > 0)
+            .map(|r| scn_time(r.checkpoint_scn));
+        let delay = self.delay;
+        let within = |conditions: &[Condition]| {
+            conditions
                 .iter()
                 .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
-                .map(|c| c.status.clone());
-    let (checkpoint_time, delay_seconds) = if refresh {
-        (checkpoint.map(api_time), delay.map(|d| d.as_secs()))
-    } else {
-        (previous.checkpoint_time.clone(), previous.delay_seconds)
-    };
-    let status = LogBackupStatus {
-        phase: Some(phase),
-        checkpoint_time,
-        delay_seconds,
-        start_time: round
-            .filter(|r| r.start_scn > 0)
-            .map(|r| api_time(scn_time(r.start_scn)))
-            .or(previous.start_time),
-        round_id: round.map(|r| r.round_id).or(previous.round_id),
-        storage_directory: round
-            .map(|r| r.path.clone())
-            .filter(|p| !p.is_empty())
-            .or(previous.storage_directory),
-        failure,
-        ..base
-    };
-    Decision::new(status, step, Some(interest))
-        .health(health, Some(extra))
-        .recheck(recheck)
+                .map(|c| c.status.clone())
+        };
+        let recorded = previous.checkpoint_time.as_ref().map(|t| t.0);
+        let refresh = previous.phase != Some(phase)
+            || recorded.is_none() != checkpoint.is_none()
+            || checkpoint
+                .zip(recorded)
+                .is_some_and(|(c, r)| c.duration_since(r) >= STATUS_FRESHNESS)
+            || delay_stale(previous.delay_seconds, delay.map(|d| d.as_secs()))
+            || within(&previous.conditions) != within(extra);
+        let (checkpoint_time, delay_seconds) = if refresh {
+            (checkpoint.map(api_time), delay.map(|d| d.as_secs()))
+        } else {
+            (previous.checkpoint_time.clone(), previous.delay_seconds)
+        };
+        LogBackupStatus {
+            phase: Some(phase),
+            checkpoint_time,
+            delay_seconds,
+            start_time: round
+                .filter(|r| r.start_scn > 0)
+                .map(|r| api_time(scn_time(r.start_scn)))
+                .or_else(|| previous.start_time.clone()),
+            round_id: round.map(|r| r.round_id).or(previous.round_id),
+            storage_directory: round
+                .map(|r| r.path.clone())
+                .filter(|p| !p.is_empty())
+                .or_else(|| previous.storage_directory.clone()),
+            failure,
+            ..base
+        }
+    }
 }
 
 /// The reason a phase shows while nothing is wrong.
@@ -430,7 +517,7 @@ mod tests {
     use super::*;
     use crate::{
         api::{LogBackupSpec, common::ClusterConnection},
-        oceanbase::{ArchiveDest, Snapshot, TenantRow},
+        oceanbase::{ArchiveDest, TenantRow, fake},
     };
 
     fn at(seconds: i64) -> Timestamp {
@@ -469,47 +556,34 @@ mod tests {
         dest: Option<(&str, &str)>,
         round: Option<(&str, u64)>,
     ) -> Observation {
+        let mut snapshot = fake::snapshot().tenant(TenantRow {
+            archivelog,
+            ..fake::tenant(1002, "tenant1")
+        });
+        if let Some((path, state)) = dest {
+            let dest = ArchiveDest {
+                path: path.into(),
+                binding: Binding::Optional,
+                piece_switch_interval: "1d".into(),
+                state: State::of(state),
+            };
+            snapshot = snapshot.archive_dest(1002, dest);
+        }
+        if let Some((status, checkpoint)) = round {
+            snapshot = snapshot.round(ArchiveRound {
+                round_id: 3,
+                start_scn: scn(0),
+                checkpoint_scn: checkpoint,
+                comment: if status == "INTERRUPTED" {
+                    "-9070(can not connect to backup destination)".into()
+                } else {
+                    String::new()
+                },
+                ..fake::round(1002, status)
+            });
+        }
         Observation::Seen {
-            snapshot: Arc::new(Snapshot {
-                tenants: vec![TenantRow {
-                    id: 1002,
-                    name: "tenant1".into(),
-                    status: State::of("NORMAL"),
-                    role: State::of("PRIMARY"),
-                    archivelog,
-                }],
-                archive_dests: dest
-                    .map(|(path, state)| {
-                        (
-                            1002,
-                            ArchiveDest {
-                                path: path.into(),
-                                binding: Binding::Optional,
-                                piece_switch_interval: "1d".into(),
-                                state: State::of(state),
-                            },
-                        )
-                    })
-                    .into_iter()
-                    .collect(),
-                rounds: round
-                    .map(|(status, checkpoint)| ArchiveRound {
-                        tenant_id: 1002,
-                        round_id: 3,
-                        status: State::of(status),
-                        start_scn: scn(0),
-                        checkpoint_scn: checkpoint,
-                        path: "file:///archive".into(),
-                        comment: if status == "INTERRUPTED" {
-                            "-9070(can not connect to backup destination)".into()
-                        } else {
-                            String::new()
-                        },
-                    })
-                    .into_iter()
-                    .collect(),
-                ..Snapshot::default()
-            }),
+            snapshot: Arc::new(snapshot.build()),
             at: at(0),
         }
     }

@@ -5,7 +5,7 @@
 //! back.
 
 pub mod decide;
-mod second;
+mod second_copy;
 
 use std::{sync::Arc, time::Duration};
 
@@ -151,7 +151,7 @@ impl Task for LogBackup {
         seen: &Observation,
         decision: &mut Decision,
     ) -> Result<(), Error> {
-        second::follow(ctx, namespace, self, target, seen, decision).await?;
+        second_copy::follow(ctx, namespace, self, target, seen, decision).await?;
         let labels = tenant_labels(namespace, &target.placement.cluster.name, self, seen);
         let gauge = &ctx.metrics.second_log_copy_delay;
         match decision

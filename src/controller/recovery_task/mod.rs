@@ -6,7 +6,6 @@
 //! STANDBY`, or dropping the pool and unit it created.
 
 pub mod decide;
-pub mod follow;
 pub mod logical;
 
 use crate::reason::Reason;

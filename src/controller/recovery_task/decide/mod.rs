@@ -7,69 +7,54 @@
 //! task whose job OceanBase does not list is submitted again only once a snapshot read well after the
 //! intent still shows none. Nothing is sent before the pre-flight passes: the target reachable, the tenant
 //! name free, the point inside a recoverable window (or said to be unverifiable).
+//!
+//! The stages: what every stage reads and gives ([`facts`]), a task without a listed restore
+//! ([`preflight`]), one whose restore OceanBase lists ([`follow`]); here the decision that picks the stage,
+//! and the statuses after the statements.
+
+mod facts;
+pub mod follow;
+mod preflight;
 
 use crate::reason::Reason;
 use jiff::Timestamp;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::controller::submit::{Submitted, submitted};
-use crate::timing::{Clock, POINT_RECHECK};
 use crate::{
-    api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
+    api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus},
     controller::{
-        conditions::{CLUSTER_REACHABLE, Health, api_time, condition},
+        conditions::{Health, api_time},
         error::Problem,
     },
-    observer::{Interest, Observation},
     oceanbase::{ObError, codes},
-    windows::point::PointCheck,
 };
+pub use facts::{Decision, Inputs, RECOVERY_POINT_VERIFIED, Step, description, with_health};
+use facts::{Reading, interest};
 
-/// Condition type: the recovery point lies inside a recoverable window.
-pub const RECOVERY_POINT_VERIFIED: &str = "RecoveryPointVerified";
-
-/// What the reconcile must do after writing the status.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// Nothing: wait for OceanBase or for a change.
-    Wait,
-    /// Record the intent, then create the unit and pool (if the task makes them) and send RESTORE.
-    Submit,
-    /// Send `CANCEL RESTORE`.
-    Cancel,
-    /// Send `ACTIVATE STANDBY`.
-    Activate,
-    /// Drop the pool and unit the task created (after a failure or a cancel).
-    Release,
-}
-
-/// The outcome of [`decide`].
-pub type Decision = crate::controller::task::Decision<RecoveryTaskStatus, Step>;
-
-/// What the decision reads.
-pub struct Inputs<'a> {
-    pub task: &'a RecoveryTask,
-    pub target_cluster: &'a str,
-    pub point: &'a PointCheck,
-    pub observation: &'a Observation,
-    /// The pool this task creates, if it creates one.
-    pub own_pool: Option<&'a str>,
-    /// The cluster the backups come from, as the status shows it.
-    pub source_cluster: Option<&'a str>,
-    pub clock: Clock,
-}
-
-/// The description of the current attempt's RESTORE.
-pub fn description(task: &RecoveryTask) -> String {
-    format!(
-        "{}-{}",
-        task.metadata.uid.as_deref().unwrap_or_default(),
-        task.spec.retry
-    )
-}
-
-/// Decides the task's status and next step.
+/// Decides the task's status and next step: the attempt, then the task's stage — ended, blocked on its
+/// cluster, following its restore, or before one.
 pub fn decide(inputs: &Inputs<'_>) -> Decision {
+    let task = inputs.task;
+    let base = attempt(inputs);
+    if let Some(phase) = base.phase.filter(|p| p.is_terminal()) {
+        let release = phase != RecoveryTaskPhase::Completed && base.resource_pool.is_some();
+        return Decision::new(base, if release { Step::Release } else { Step::Wait }, None);
+    }
+    let seen = match Reading::of(inputs) {
+        Reading::Seen(seen) => seen,
+        Reading::Blocked(health, extra) => {
+            return facts::wait(base, health, extra, interest(task, true));
+        }
+    };
+    match seen.snapshot.restore_by_description(&description(task)) {
+        Some(job) => follow::follow(inputs, base, seen.snapshot, job, seen.reachable),
+        None => preflight::before_restore(inputs, base, &seen),
+    }
+}
+
+/// The status of the current attempt: the previous one's, unless a retry (a higher `spec.retry` after a
+/// failure) starts a new attempt, which keeps only the conditions, the source cluster and the pool.
+fn attempt(inputs: &Inputs<'_>) -> RecoveryTaskStatus {
     let task = inputs.task;
     let spec = &task.spec;
     let mut previous = task.status.clone().unwrap_or_default();
@@ -85,255 +70,13 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             ..RecoveryTaskStatus::default()
         };
     }
-    let base = RecoveryTaskStatus {
+    RecoveryTaskStatus {
         phase: previous.phase.or(Some(RecoveryTaskPhase::Pending)),
         observed_generation: task.metadata.generation,
         observed_retry: Some(spec.retry),
         source_cluster_name: inputs.source_cluster.map(str::to_string),
-        ..previous.clone()
-    };
-    let interest = |active: bool| {
-        Some(Interest {
-            tenant: spec.target.tenant.clone(),
-            description: Some(description(task)),
-            active,
-            restore: true,
-            since: None,
-            overview: Vec::new(),
-        })
-    };
-    if let Some(phase) = previous.phase.filter(|p| p.is_terminal()) {
-        let release = phase != RecoveryTaskPhase::Completed && previous.resource_pool.is_some();
-        return Decision::new(base, if release { Step::Release } else { Step::Wait }, None);
+        ..previous
     }
-    let snapshot = match inputs.observation {
-        Observation::Seen { snapshot, .. } => snapshot.as_ref(),
-        Observation::Unknown => {
-            let health = Health::Progressing {
-                reason: Reason::WaitingForCluster,
-                message: format!("reading cluster {}", inputs.target_cluster),
-            };
-            return wait(base, health, None, interest(true));
-        }
-        Observation::Unreachable { reason, .. } => {
-            let message = format!(
-                "target cluster {} cannot be reached: {reason}",
-                inputs.target_cluster
-            );
-            let unreachable = condition(
-                CLUSTER_REACHABLE,
-                false,
-                Reason::Unreachable,
-                &message,
-                task.metadata.generation,
-            );
-            let health = Health::Progressing {
-                reason: Reason::ClusterUnreachable,
-                message,
-            };
-            return wait(base, health, Some(unreachable), interest(true));
-        }
-    };
-    let reachable = condition(
-        CLUSTER_REACHABLE,
-        true,
-        Reason::Reachable,
-        "the cluster answered",
-        task.metadata.generation,
-    );
-    let at = match inputs.observation {
-        Observation::Seen { at, .. } => *at,
-        _ => inputs.clock.now,
-    };
-    if let Some(job) = snapshot.restore_by_description(&description(task)) {
-        return super::follow::follow(inputs, base, snapshot, job, reachable);
-    }
-    // After an intent or a recorded job (the intent is cleared once the job is seen), a restore missing
-    // from a read that did not look for it (restores unread, or its description not asked for) proves
-    // nothing.
-    let evidence = base.submitted_at.is_some() || base.job_id.is_some();
-    if evidence && !snapshot.searched_for_restore(&description(task)) {
-        let health = Health::Progressing {
-            reason: Reason::LookingUpRestore,
-            message: "submitted; looking up the restore by its description".into(),
-        };
-        return wait(base, health, Some(reachable), interest(true));
-    }
-    if let Some(id) = base.job_id {
-        // It ran, but OceanBase lists it nowhere any more: never restore again, say so.
-        let health = Health::Stalled {
-            reason: Reason::RestoreNotFound,
-            message: format!(
-                "OceanBase lists restore job {id} neither in progress nor in its history; check the target \
-                 tenant {} by hand",
-                spec.target.tenant
-            ),
-        };
-        return wait(base, health, Some(reachable), interest(false));
-    }
-    if let Some(submitted) = base.submitted_at.as_ref().map(|t| t.0)
-        && inputs.clock.in_flight(submitted, at)
-    {
-        let health = Health::Progressing {
-            reason: Reason::Submitted,
-            message: "submitted; waiting for OceanBase to list the restore".into(),
-        };
-        return wait(base, health, Some(reachable), interest(true));
-    }
-    let base = RecoveryTaskStatus {
-        submitted_at: None,
-        ..base
-    };
-    if spec.cancel {
-        let status = RecoveryTaskStatus {
-            phase: Some(RecoveryTaskPhase::Canceled),
-            ended_at: Some(api_time(inputs.clock.now)),
-            ..base
-        };
-        let health = Health::Ready {
-            reason: Reason::Canceled,
-            message: "canceled before the restore was started".into(),
-        };
-        return super::follow::ended(status, health, reachable);
-    }
-    let target = &spec.target.tenant;
-    if snapshot.tenant(target).is_some() {
-        let health = Health::Stalled {
-            reason: Reason::TargetTenantExists,
-            message: format!(
-                "cluster {} already has a tenant {target}: choose another target tenant name",
-                inputs.target_cluster
-            ),
-        };
-        return wait(base, health, Some(reachable), interest(false));
-    }
-    if let Some(other) = snapshot
-        .restores
-        .iter()
-        .find(|r| !r.finished && r.tenant_name.eq_ignore_ascii_case(target))
-    {
-        let health = Health::Progressing {
-            reason: Reason::AnotherRestoreRunning,
-            message: format!(
-                "restore job {} is already creating tenant {target}",
-                other.job_id
-            ),
-        };
-        return wait(base, health, Some(reachable), interest(true));
-    }
-    let generation = task.metadata.generation;
-    let (verified, health) = match inputs.point {
-        PointCheck::Outside(message) => {
-            let status = RecoveryTaskStatus {
-                phase: Some(RecoveryTaskPhase::Failed),
-                ended_at: Some(api_time(inputs.clock.now)),
-                failure: Some(Failure {
-                    code: None,
-                    message: message.clone(),
-                }),
-                ..base
-            };
-            let health = Health::Stalled {
-                reason: Reason::RecoveryPointOutsideWindow,
-                message: format!("{message}; nothing was sent to OceanBase"),
-            };
-            let point = condition(
-                RECOVERY_POINT_VERIFIED,
-                false,
-                Reason::OutsideWindow,
-                message,
-                generation,
-            );
-            // Nothing was created for this attempt; a pool left from an earlier one is released.
-            let step = if status.resource_pool.is_some() {
-                Step::Release
-            } else {
-                Step::Wait
-            };
-            return decision(status, health, Some(vec![reachable, point]), step, None);
-        }
-        PointCheck::NotYet(message) => {
-            let point = condition(
-                RECOVERY_POINT_VERIFIED,
-                false,
-                Reason::NotYetArchived,
-                message,
-                generation,
-            );
-            let health = Health::Progressing {
-                reason: Reason::WaitingForArchive,
-                message: message.clone(),
-            };
-            return decision(
-                base,
-                health,
-                Some(vec![reachable, point]),
-                Step::Wait,
-                interest(false),
-            )
-            .recheck(Some(POINT_RECHECK));
-        }
-        PointCheck::Inside(message) => (
-            condition(
-                RECOVERY_POINT_VERIFIED,
-                true,
-                Reason::InsideWindow,
-                message,
-                generation,
-            ),
-            Health::Progressing {
-                reason: Reason::Submitting,
-                message: "starting the restore".into(),
-            },
-        ),
-        PointCheck::Unverified(message) => (
-            condition(
-                RECOVERY_POINT_VERIFIED,
-                false,
-                Reason::Unverified,
-                message,
-                generation,
-            ),
-            Health::Progressing {
-                reason: Reason::Submitting,
-                message: format!("starting the restore ({message})"),
-            },
-        ),
-    };
-    let status = RecoveryTaskStatus {
-        phase: Some(RecoveryTaskPhase::Pending),
-        resource_pool: inputs.own_pool.map(str::to_string),
-        ..base
-    };
-    decision(
-        status,
-        health,
-        Some(vec![reachable, verified]),
-        Step::Submit,
-        interest(true),
-    )
-}
-
-fn wait(
-    status: RecoveryTaskStatus,
-    health: Health,
-    extra: Option<Condition>,
-    interest: Option<Interest>,
-) -> Decision {
-    decision(status, health, extra.map(|c| vec![c]), Step::Wait, interest)
-}
-
-/// A decision for `status`, showing `health` beside `extra`; the recovery point's verdict stays, as in
-/// [`with_health`].
-pub(super) fn decision(
-    status: RecoveryTaskStatus,
-    health: Health,
-    extra: Option<Vec<Condition>>,
-    step: Step,
-    interest: Option<Interest>,
-) -> Decision {
-    let extra = verdict_kept(&status, extra);
-    Decision::new(status, step, interest).health(health, extra)
 }
 
 /// The status after the RESTORE batch: submitted; refused because another restore of that name runs
@@ -439,38 +182,6 @@ pub fn stalled(
     }
 }
 
-/// The status with `health` as its Ready/Reconciling/Stalled conditions and message. The recovery point's
-/// verdict, given before the restore started, stays.
-pub fn with_health(
-    status: RecoveryTaskStatus,
-    task: &RecoveryTask,
-    health: &Health,
-    extra: Option<Vec<Condition>>,
-    now: Timestamp,
-) -> RecoveryTaskStatus {
-    let extra = verdict_kept(&status, extra);
-    crate::controller::status::with_health(status, task.metadata.generation, health, extra, now)
-}
-
-/// `extra`, with the recovery point's verdict `status` shows when `extra` gives none.
-fn verdict_kept(
-    status: &RecoveryTaskStatus,
-    extra: Option<Vec<Condition>>,
-) -> Option<Vec<Condition>> {
-    extra.map(|mut extra| {
-        let verdict = status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == RECOVERY_POINT_VERIFIED);
-        if let Some(verdict) = verdict
-            && !extra.iter().any(|c| c.type_ == RECOVERY_POINT_VERIFIED)
-        {
-            extra.push(verdict.clone());
-        }
-        extra
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use crate::oceanbase::State;
@@ -481,7 +192,10 @@ mod tests {
     use super::*;
     use crate::{
         api::RecoveryTaskSpec,
-        oceanbase::{RestoreJobRow, Snapshot, TenantRow},
+        oceanbase::{RestoreJobRow, Snapshot, TenantRow, fake},
+    };
+    use crate::{
+        observer::Observation, timing::Clock, timing::POINT_RECHECK, windows::point::PointCheck,
     };
 
     fn at(s: i64) -> Timestamp {
@@ -519,23 +233,19 @@ mod tests {
     }
 
     fn seen(restores: Vec<RestoreJobRow>, role: Option<&str>) -> Observation {
+        let mut snapshot = fake::snapshot()
+            .restores(restores)
+            .searched("uid-0")
+            .restores_read();
+        if let Some(role) = role {
+            snapshot = snapshot.tenant(TenantRow {
+                role: State::of(role),
+                archivelog: false,
+                ..fake::tenant(1010, "r1")
+            });
+        }
         Observation::Seen {
-            snapshot: Arc::new(Snapshot {
-                tenants: role
-                    .map(|role| TenantRow {
-                        id: 1010,
-                        name: "r1".into(),
-                        status: State::of("NORMAL"),
-                        role: State::of(role),
-                        archivelog: false,
-                    })
-                    .into_iter()
-                    .collect(),
-                restores,
-                searched: ["uid-0".to_string()].into(),
-                restores_read: true,
-                ..Snapshot::default()
-            }),
+            snapshot: Arc::new(snapshot.build()),
             at: at(100),
         }
     }

@@ -10,14 +10,18 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::{Context, Error, Target, decide::Decision};
 use crate::{
-    api::{LogBackup, LogBackupPhase, common::SecondCopyPhase, log_backup::SecondLogCopy},
+    api::{
+        LogBackup, LogBackupPhase,
+        common::{SecondCopyPhase, StorageDestination},
+        log_backup::SecondLogCopy,
+    },
     controller::{
         conditions::{SECOND_COPY_WITHIN_THRESHOLD, api_time, condition, merge},
         references,
     },
     observer::Observation,
     oceanbase::scn_time,
-    oceanbase::{FileStatus, PieceRow, PieceStatus},
+    oceanbase::{AccessKeys, FileStatus, PieceRow, PieceStatus, Snapshot, TenantRow},
     storage::{
         copies::{CopyRequest, CopyState, Work},
         tree_under, without_query,
@@ -26,7 +30,9 @@ use crate::{
     timing::{STATUS_FRESHNESS, delay_stale},
 };
 
-/// Copies what is new of the archive and folds where the copy stands into the decided status.
+/// Copies what is new of the archive and folds where the copy stands into the decided status: without a
+/// second destination nothing; without a fresh look at the pieces the copy as it was; held back while the
+/// strategy or the Secrets say so; else the next pieces copied and the copy's status from them.
 pub async fn follow(
     ctx: &Context,
     namespace: &str,
@@ -37,30 +43,12 @@ pub async fn follow(
 ) -> Result<(), Error> {
     let Some(second) = &target.placement.second_backup else {
         decision.status.second_backup = None;
-        decision
-            .status
-            .conditions
-            .retain(|c| c.type_ != SECOND_COPY_WITHIN_THRESHOLD);
+        let conditions = &mut decision.status.conditions;
+        conditions.retain(|c| c.type_ != SECOND_COPY_WITHIN_THRESHOLD);
         return Ok(());
     };
-    // Without a fresh look at the pieces, the copy's status stays as it was.
-    let snapshot = match seen {
-        Observation::Seen { snapshot, .. } => {
-            snapshot.tenant(&archive.spec.tenant).map(|t| (snapshot, t))
-        }
-        _ => None,
-    };
-    let Some((snapshot, tenant)) = snapshot else {
-        let previous = archive.status.as_ref().and_then(|s| {
-            s.conditions
-                .iter()
-                .find(|c| c.type_ == SECOND_COPY_WITHIN_THRESHOLD)
-        });
-        if let Some(previous) = previous {
-            let conditions = &mut decision.status.conditions;
-            conditions.retain(|c| c.type_ != SECOND_COPY_WITHIN_THRESHOLD);
-            conditions.push(previous.clone());
-        }
+    let Some((snapshot, tenant)) = tenant_seen(archive, seen) else {
+        keep_condition(archive, decision);
         return Ok(());
     };
     let previous = decision.status.second_backup.clone().unwrap_or_default();
@@ -69,41 +57,14 @@ pub async fn follow(
         storage_directory: Some(without_query(&to.uri).to_string()),
         ..previous.clone()
     };
-    if let Some(reference) = &archive.spec.strategy_ref
-        && let Err(why) =
-            crate::controller::references::second_copy_cleared(ctx, namespace, &reference.name)
-                .await?
-    {
-        let copy = SecondLogCopy {
-            phase: Some(SecondCopyPhase::Pending),
-            message: Some(why),
-            ..base
-        };
-        set_condition(archive, decision, &copy);
-        decision.status.second_backup = Some(copy);
-        decision.recheck = Some(RECHECK_REFERENCES_AFTER);
-        return Ok(());
-    }
-    let to_keys = references::access_keys(ctx, namespace, to).await?;
-    if let (Some(secret), None) = (&to.credentials_secret, &to_keys) {
-        let copy = SecondLogCopy {
-            phase: Some(SecondCopyPhase::Pending),
-            message: Some(format!(
-                "waiting for Secret {secret} with keys accessId and accessKey for the second log destination"
-            )),
-            ..base
-        };
-        set_condition(archive, decision, &copy);
-        decision.status.second_backup = Some(copy);
-        decision.recheck = Some(RECHECK_REFERENCES_AFTER);
-        return Ok(());
-    }
-    let mut pieces: Vec<&PieceRow> = snapshot
-        .pieces
-        .iter()
-        .filter(|p| p.tenant_id == tenant.id && p.file_status == FileStatus::Available)
-        .collect();
-    pieces.sort_by_key(|p| p.piece_id);
+    let to_keys = match cleared(ctx, namespace, archive, to).await? {
+        Ok(keys) => keys,
+        Err(why) => {
+            hold(archive, decision, base, why);
+            return Ok(());
+        }
+    };
+    let pieces = available_pieces(snapshot, tenant);
     let from_keys = references::access_keys(ctx, namespace, &target.destination).await?;
     let request = |tree: String| CopyRequest {
         work: Work::Copy,
@@ -117,67 +78,179 @@ pub async fn follow(
         file_root: ctx.settings.file_root,
     };
     let name = archive.metadata.name.as_deref().unwrap_or_default();
-    let mut progress = Progress::from(&previous);
-    for piece in pieces
+    let pass = Pass {
+        ctx,
+        object: crate::background::Key::of(namespace, name),
+        from: &target.destination.uri,
+        request: &request,
+    };
+    let progress = pass.copy(&pieces, &previous);
+    let last_piece = pieces.last().map(|p| p.piece_id);
+    fold(archive, decision, base, progress, last_piece);
+    Ok(())
+}
+
+/// The tenant's available archive pieces, oldest first.
+fn available_pieces<'a>(snapshot: &'a Snapshot, tenant: &TenantRow) -> Vec<&'a PieceRow> {
+    let mut pieces: Vec<&PieceRow> = snapshot
+        .pieces
         .iter()
-        .filter(|p| Some(p.piece_id) > previous.copied_piece_id)
-    {
-        let Some(tree) = tree_under(&target.destination.uri, &piece.path) else {
-            progress.failed = Some(format!(
-                "archive piece {} lies at {}, not under the log destination {}",
-                piece.piece_id, piece.path, target.destination.uri
-            ));
-            break;
-        };
-        let request = request(tree);
-        let frozen_key = crate::background::Key::part(
-            namespace,
-            name,
-            format!("piece/{}/frozen", piece.piece_id),
-        );
-        let active_key = crate::background::Key::part(
-            namespace,
-            name,
-            format!("piece/{}/active", piece.piece_id),
-        );
-        if piece.status == PieceStatus::Frozen {
-            let state = ctx.copies.ensure(&frozen_key, &request);
-            if let CopyState::Done(report) = &state {
-                progress.piece_copied(piece, report.bytes);
-                // Its end is in the status written next; a lost write only repeats a verification.
-                ctx.copies.forget(&frozen_key);
-                ctx.copies.forget(&active_key);
-                continue;
-            }
-            progress.state(&state);
-        } else {
-            let (covered, state) = ctx.copies.repeat(
-                &active_key,
-                &request,
-                piece.checkpoint_scn,
-                ACTIVE_PIECE_PASS_GAP,
-            );
-            if let Some(covered) = covered {
-                progress.covered(covered);
-            }
-            progress.state(&state);
-            progress.active = true;
-        }
-        break;
-    }
+        .filter(|p| p.tenant_id == tenant.id && p.file_status == FileStatus::Available)
+        .collect();
+    pieces.sort_by_key(|p| p.piece_id);
+    pieces
+}
+
+/// Folds how far this look's copying got into the decided status (complete once archiving stopped and the
+/// last piece is copied), looking again soon while it copies.
+fn fold(
+    archive: &LogBackup,
+    decision: &mut Decision,
+    base: SecondLogCopy,
+    progress: Progress,
+    last_piece: Option<i64>,
+) {
     // Measured against the first destination's checkpoint as the status shows it.
     let first_checkpoint = decision.status.checkpoint_time.as_ref().and_then(time_scn);
     let stopped = decision.status.phase == Some(LogBackupPhase::Stopped);
-    let all_copied = pieces.last().map(|p| p.piece_id) <= progress.copied_piece_id;
+    let all_copied = last_piece <= progress.copied_piece_id;
     let copy = progress.status(base, first_checkpoint, stopped && all_copied);
     if copy.phase == Some(SecondCopyPhase::InProgress) {
         decision.recheck = Some(decision.recheck.map_or(SECOND_COPY_PROGRESS_EVERY, |r| {
             r.min(SECOND_COPY_PROGRESS_EVERY)
         }));
     }
+    set_copy(archive, decision, copy);
+}
+
+/// The copy waits (`why`) for its strategy or its Secret; looked at again after a while.
+fn hold(archive: &LogBackup, decision: &mut Decision, base: SecondLogCopy, why: String) {
+    let copy = SecondLogCopy {
+        phase: Some(SecondCopyPhase::Pending),
+        message: Some(why),
+        ..base
+    };
+    decision.recheck = Some(RECHECK_REFERENCES_AFTER);
+    set_copy(archive, decision, copy);
+}
+
+/// Puts `copy` and its `SecondCopyWithinThreshold` into the decided status.
+fn set_copy(archive: &LogBackup, decision: &mut Decision, copy: SecondLogCopy) {
     set_condition(archive, decision, &copy);
     decision.status.second_backup = Some(copy);
-    Ok(())
+}
+
+/// The snapshot and the archive's tenant in it, from a fresh look.
+fn tenant_seen<'a>(
+    archive: &LogBackup,
+    seen: &'a Observation,
+) -> Option<(&'a Snapshot, &'a TenantRow)> {
+    match seen {
+        Observation::Seen { snapshot, .. } => snapshot
+            .tenant(&archive.spec.tenant)
+            .map(|t| (snapshot.as_ref(), t)),
+        _ => None,
+    }
+}
+
+/// Without a fresh look at the pieces, `SecondCopyWithinThreshold` stays as the status had it.
+fn keep_condition(archive: &LogBackup, decision: &mut Decision) {
+    let previous = archive.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == SECOND_COPY_WITHIN_THRESHOLD)
+    });
+    if let Some(previous) = previous {
+        let conditions = &mut decision.status.conditions;
+        conditions.retain(|c| c.type_ != SECOND_COPY_WITHIN_THRESHOLD);
+        conditions.push(previous.clone());
+    }
+}
+
+/// The keys of the second log destination once the copy may go on, else why it waits (the strategy holds
+/// its second copies back, or the destination's Secret is missing).
+async fn cleared(
+    ctx: &Context,
+    namespace: &str,
+    archive: &LogBackup,
+    to: &StorageDestination,
+) -> Result<Result<Option<AccessKeys>, String>, Error> {
+    if let Some(reference) = &archive.spec.strategy_ref
+        && let Err(why) =
+            crate::controller::references::second_copy_cleared(ctx, namespace, &reference.name)
+                .await?
+    {
+        return Ok(Err(why));
+    }
+    let to_keys = references::access_keys(ctx, namespace, to).await?;
+    if let (Some(secret), None) = (&to.credentials_secret, &to_keys) {
+        return Ok(Err(format!(
+            "waiting for Secret {secret} with keys accessId and accessKey for the second log destination"
+        )));
+    }
+    Ok(Ok(to_keys))
+}
+
+/// One look's copying: the archive's pieces past the last one copied, oldest first, under keys of `object`.
+struct Pass<'a> {
+    ctx: &'a Context,
+    /// `namespace/name` of the archive.
+    object: crate::background::Key,
+    /// The first log destination.
+    from: &'a str,
+    request: &'a dyn Fn(String) -> CopyRequest,
+}
+
+impl Pass<'_> {
+    /// Copies every frozen piece not yet copied, up to the first one still copying (an active piece is
+    /// copied pass after pass as it grows), and says how far the copy got.
+    fn copy(&self, pieces: &[&PieceRow], previous: &SecondLogCopy) -> Progress {
+        let ctx = self.ctx;
+        let mut progress = Progress::from(previous);
+        for piece in pieces
+            .iter()
+            .filter(|p| Some(p.piece_id) > previous.copied_piece_id)
+        {
+            let Some(tree) = tree_under(self.from, &piece.path) else {
+                progress.failed = Some(format!(
+                    "archive piece {} lies at {}, not under the log destination {}",
+                    piece.piece_id, piece.path, self.from
+                ));
+                break;
+            };
+            let request = (self.request)(tree);
+            let piece_key = |end: &str| crate::background::Key {
+                part: format!("piece/{}/{end}", piece.piece_id),
+                ..self.object.clone()
+            };
+            let (frozen_key, active_key) = (piece_key("frozen"), piece_key("active"));
+            if piece.status == PieceStatus::Frozen {
+                let state = ctx.copies.ensure(&frozen_key, &request);
+                if let CopyState::Done(report) = &state {
+                    progress.piece_copied(piece, report.bytes);
+                    // Its end is in the status written next; a lost write only repeats a verification.
+                    ctx.copies.forget(&frozen_key);
+                    ctx.copies.forget(&active_key);
+                    continue;
+                }
+                progress.state(&state);
+            } else {
+                let (covered, state) = ctx.copies.repeat(
+                    &active_key,
+                    &request,
+                    piece.checkpoint_scn,
+                    ACTIVE_PIECE_PASS_GAP,
+                );
+                if let Some(covered) = covered {
+                    progress.covered(covered);
+                }
+                progress.state(&state);
+                progress.active = true;
+            }
+            break;
+        }
+        progress
+    }
 }
 
 /// Puts `SecondCopyWithinThreshold` for `copy` into the decided status, keeping when it last changed.
