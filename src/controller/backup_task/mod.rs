@@ -11,7 +11,7 @@ use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::{SignedDuration, Timestamp};
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::runtime::controller::Action;
 
 use super::{
     Context, Error, Kind, Reconcile,
@@ -26,17 +26,13 @@ use crate::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus,
         backup_strategy::BackupMethod,
-        common::{ClusterConnection, SecondCopy, SecondCopyPhase},
+        common::{ClusterConnection, SecondCopy},
     },
     observer::Observation,
     oceanbase::{ObError, Redactor, sql},
-    storage::copies::{CopyRequest, Work},
     timing::Clock,
 };
 use decide::{Decision, Inputs, Step};
-// The name `BackupTask::background` reads its copy's status functions by, until that body moves into
-// second_copy.rs beside them.
-use second_copy as second;
 
 super::status::status_view!(
     crate::api::BackupTaskStatus,
@@ -90,88 +86,7 @@ impl Task for BackupTask {
         _seen: &Observation,
         decision: &mut Decision,
     ) -> Result<(), Error> {
-        let status = &mut decision.status;
-        let (Some(copy_to), Some(BackupTaskPhase::Completed)) =
-            (&target.placement.second_backup, status.phase)
-        else {
-            return Ok(());
-        };
-        let previous = status.second_backup.clone();
-        if previous
-            .as_ref()
-            .is_some_and(|p| SecondCopy::settled(Some(p)))
-        {
-            return Ok(());
-        }
-        let key = crate::background::Key::of(namespace, &self.name_any());
-        let now = crate::clock::now();
-        if self.spec.cancel {
-            ctx.copies.forget(&key);
-            status.second_backup = Some(second::canceled(previous, now));
-            return Ok(());
-        }
-        let directory = status.storage_directory.clone().unwrap_or_default();
-        let Some(tree) = crate::storage::tree_under(&target.destination.uri, &directory) else {
-            status.second_backup = Some(SecondCopy {
-                phase: Some(SecondCopyPhase::Failed),
-                ended_at: Some(super::conditions::api_time(now)),
-                message: Some(format!(
-                    "the backup set's directory {directory} is not under the data destination {}",
-                    target.destination.uri
-                )),
-                ..previous.unwrap_or_default()
-            });
-            return Ok(());
-        };
-        let second_dir = crate::storage::directory_in(&copy_to.data_destination.uri, &tree);
-        if let Some(reference) = &self.spec.strategy_ref
-            && let Err(why) =
-                crate::controller::references::second_copy_cleared(ctx, namespace, &reference.name)
-                    .await?
-        {
-            status.second_backup = Some(SecondCopy {
-                phase: Some(SecondCopyPhase::Pending),
-                storage_directory: Some(second_dir),
-                message: Some(why),
-                ..previous.unwrap_or_default()
-            });
-            decision.recheck = Some(crate::timing::RECHECK_REFERENCES_AFTER);
-            return Ok(());
-        }
-        let to_keys = references::access_keys(ctx, namespace, &copy_to.data_destination).await?;
-        if let (Some(secret), None) = (&copy_to.data_destination.credentials_secret, &to_keys) {
-            status.second_backup = Some(SecondCopy {
-                phase: Some(SecondCopyPhase::Pending),
-                storage_directory: Some(second_dir),
-                message: Some(format!(
-                    "waiting for Secret {secret} with keys accessId and accessKey for the second data destination"
-                )),
-                ..previous.unwrap_or_default()
-            });
-            decision.recheck = Some(crate::timing::RECHECK_REFERENCES_AFTER);
-            return Ok(());
-        }
-        let request = CopyRequest {
-            work: Work::Copy,
-            from: target.destination.uri.clone(),
-            from_keys: references::access_keys(ctx, namespace, &target.destination).await?,
-            to: copy_to.data_destination.uri.clone(),
-            to_keys,
-            tree,
-            concurrency: usize::try_from(copy_to.concurrency).unwrap_or(1).max(1),
-            bandwidth: copy_to.bandwidth(),
-            file_root: ctx.settings.file_root,
-        };
-        let state = ctx.copies.ensure(&key, &request);
-        let copy = second::status(previous.as_ref(), &state, second_dir, now);
-        if SecondCopy::settled(Some(&copy)) {
-            // Its end is in the status written next; a lost write only repeats a verification.
-            ctx.copies.forget(&key);
-        } else {
-            decision.recheck = Some(crate::timing::SECOND_COPY_PROGRESS_EVERY);
-        }
-        status.second_backup = Some(copy);
-        Ok(())
+        second_copy::follow(self, ctx, namespace, target, decision).await
     }
 
     async fn dereference(

@@ -1,15 +1,130 @@
-//! A completed backup set's second copy (the strategy's `secondBackup`): which tree to copy, and the status
-//! a copy's state gives. The copy itself runs in the background ([`crate::storage::copies`]); a status says
+//! A completed backup set's second copy (the strategy's `secondBackup`): when it is copied, which tree, and
+//! the status a copy's state gives. The copy itself runs in the background ([`crate::storage::copies`]); a status says
 //! `Completed` only once every object was copied and read back identical, and never `Failed` for an outage
 //! of either storage.
 
 use jiff::Timestamp;
+use kube::ResourceExt;
 
+use super::decide::Decision;
 use crate::{
-    api::common::{SecondCopy, SecondCopyPhase},
-    controller::conditions::api_time,
-    storage::copies::CopyState,
+    api::{
+        BackupTask, BackupTaskPhase,
+        backup_strategy::SecondBackup,
+        common::{SecondCopy, SecondCopyPhase},
+    },
+    background::Key,
+    controller::{
+        Context, Error,
+        conditions::api_time,
+        references::{access_keys, second_copy_cleared},
+        task::Target,
+    },
+    oceanbase::sql::AccessKeys,
+    storage::copies::{CopyRequest, CopyState, Work},
+    timing::{RECHECK_REFERENCES_AFTER, SECOND_COPY_PROGRESS_EVERY},
 };
+
+/// A completed set of a strategy with a second backup is copied there, in the background; `cancel: true`
+/// stops it. What the copy came to is in `decision`'s status.
+pub async fn follow(
+    task: &BackupTask,
+    ctx: &Context,
+    namespace: &str,
+    target: &Target,
+    decision: &mut Decision,
+) -> Result<(), Error> {
+    let status = &mut decision.status;
+    let (Some(copy_to), Some(BackupTaskPhase::Completed)) =
+        (&target.placement.second_backup, status.phase)
+    else {
+        return Ok(());
+    };
+    let previous = status.second_backup.clone();
+    if previous
+        .as_ref()
+        .is_some_and(|p| SecondCopy::settled(Some(p)))
+    {
+        return Ok(());
+    }
+    let key = Key::of(namespace, &task.name_any());
+    let now = crate::clock::now();
+    if task.spec.cancel {
+        ctx.copies.forget(&key);
+        status.second_backup = Some(canceled(previous, now));
+        return Ok(());
+    }
+    let directory = status.storage_directory.clone().unwrap_or_default();
+    let Some(tree) = crate::storage::tree_under(&target.destination.uri, &directory) else {
+        status.second_backup = Some(SecondCopy {
+            phase: Some(SecondCopyPhase::Failed),
+            ended_at: Some(api_time(now)),
+            message: Some(format!(
+                "the backup set's directory {directory} is not under the data destination {}",
+                target.destination.uri
+            )),
+            ..previous.unwrap_or_default()
+        });
+        return Ok(());
+    };
+    let second_dir = crate::storage::directory_in(&copy_to.data_destination.uri, &tree);
+    let to_keys = match cleared(task, ctx, namespace, copy_to).await? {
+        Ok(to_keys) => to_keys,
+        Err(why) => {
+            status.second_backup = Some(SecondCopy {
+                phase: Some(SecondCopyPhase::Pending),
+                storage_directory: Some(second_dir),
+                message: Some(why),
+                ..previous.unwrap_or_default()
+            });
+            decision.recheck = Some(RECHECK_REFERENCES_AFTER);
+            return Ok(());
+        }
+    };
+    let request = CopyRequest {
+        work: Work::Copy,
+        from: target.destination.uri.clone(),
+        from_keys: access_keys(ctx, namespace, &target.destination).await?,
+        to: copy_to.data_destination.uri.clone(),
+        to_keys,
+        tree,
+        concurrency: usize::try_from(copy_to.concurrency).unwrap_or(1).max(1),
+        bandwidth: copy_to.bandwidth(),
+        file_root: ctx.settings.file_root,
+    };
+    let state = ctx.copies.ensure(&key, &request);
+    let copy = self::status(previous.as_ref(), &state, second_dir, now);
+    if SecondCopy::settled(Some(&copy)) {
+        // Its end is in the status written next; a lost write only repeats a verification.
+        ctx.copies.forget(&key);
+    } else {
+        decision.recheck = Some(SECOND_COPY_PROGRESS_EVERY);
+    }
+    status.second_backup = Some(copy);
+    Ok(())
+}
+
+/// The second destination's keys once the copy may go; else why it waits: the strategy does not clear its
+/// second copies yet, or the second destination's Secret is missing.
+async fn cleared(
+    task: &BackupTask,
+    ctx: &Context,
+    namespace: &str,
+    copy_to: &SecondBackup,
+) -> Result<Result<Option<AccessKeys>, String>, Error> {
+    if let Some(reference) = &task.spec.strategy_ref
+        && let Err(why) = second_copy_cleared(ctx, namespace, &reference.name).await?
+    {
+        return Ok(Err(why));
+    }
+    let to_keys = access_keys(ctx, namespace, &copy_to.data_destination).await?;
+    if let (Some(secret), None) = (&copy_to.data_destination.credentials_secret, &to_keys) {
+        return Ok(Err(format!(
+            "waiting for Secret {secret} with keys accessId and accessKey for the second data destination"
+        )));
+    }
+    Ok(Ok(to_keys))
+}
 
 /// The second copy stopped by `cancel: true` at `now`.
 pub fn canceled(previous: Option<SecondCopy>, now: Timestamp) -> SecondCopy {
