@@ -10,7 +10,6 @@ use std::{
     time::Duration,
 };
 
-use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use tokio::sync::{Notify, mpsc};
@@ -19,16 +18,18 @@ use tokio_util::sync::CancellationToken;
 mod change;
 mod clean_history;
 mod cluster_metrics;
+mod interest;
+mod observation;
 
 use change::{fingerprint, is_busy};
 use clean_history::CleanHistory;
+pub use interest::{Interest, finished_rows_wanted};
+pub use observation::{Observation, archive_lag};
 
 use crate::{
     api::common::ClusterSource,
     metrics::{ClusterLabels, Metrics},
-    oceanbase::{
-        Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest, scn_time,
-    },
+    oceanbase::{Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest},
 };
 
 /// How often to poll while something watched is active, and while everything is idle.
@@ -72,78 +73,6 @@ pub struct ObjectKey {
     pub kind: &'static str,
     pub namespace: String,
     pub name: String,
-}
-
-/// What an object watches: a tenant and, for a backup task, the description of its job.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Interest {
-    pub tenant: String,
-    pub description: Option<String>,
-    /// Whether it is in a state that changes by itself (poll fast).
-    pub active: bool,
-    /// Whether it follows a restore (restores are read only then).
-    pub restore: bool,
-    /// For a backup task with an intent or a job: when it was submitted (or its job started). Its job
-    /// cannot have ended before, so the finished jobs are searched from the earliest such time on; without
-    /// one, the task has no job to find among the finished ones.
-    pub since: Option<Timestamp>,
-    /// For an overview (an empty `tenant`: a strategy): the tenants it covers, every tenant when empty.
-    /// A change in another tenant does not wake it.
-    pub overview: Vec<String>,
-}
-
-impl Interest {
-    /// Any change in `tenants` (every tenant when empty): a strategy's overview.
-    pub fn overview(tenants: &[String]) -> Self {
-        Self {
-            tenant: String::new(),
-            description: None,
-            active: false,
-            restore: false,
-            since: None,
-            overview: tenants.to_vec(),
-        }
-    }
-}
-
-/// The descriptions whose finished rows a read must look for — restores, and backup tasks that submitted a
-/// job — and the time from which their finished backup jobs are searched.
-pub fn finished_rows_wanted<'a>(
-    interests: impl Iterator<Item = &'a Interest> + Clone,
-    now: Timestamp,
-) -> (Vec<String>, Timestamp) {
-    let searching = interests.filter(|i| i.restore || i.since.is_some());
-    let mut descriptions: Vec<String> = searching
-        .clone()
-        .filter_map(|i| i.description.clone())
-        .collect();
-    descriptions.sort();
-    descriptions.dedup();
-    let since = searching
-        .filter_map(|i| i.since)
-        .min()
-        .unwrap_or(now)
-        .checked_sub(HISTORY_MARGIN)
-        .unwrap_or(Timestamp::UNIX_EPOCH);
-    (descriptions, since)
-}
-
-/// How far before the earliest intent the finished jobs are searched: room for OceanBase's clock being
-/// behind the operator's. An hour of history is a handful of rows.
-const HISTORY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
-
-/// The last thing an observer saw.
-#[derive(Clone, Debug)]
-pub enum Observation {
-    /// Nothing read yet.
-    Unknown,
-    /// A snapshot and when it was read.
-    Seen {
-        snapshot: Arc<Snapshot>,
-        at: Timestamp,
-    },
-    /// The cluster could not be read (the reason is redacted).
-    Unreachable { reason: String, since: Timestamp },
 }
 
 /// The observers of every cluster, and where they send wake-ups (one channel per kind).
@@ -619,26 +548,14 @@ impl ClusterObserver {
     }
 }
 
-/// How far a tenant's log archiving lags at `now`: the age of its checkpoint while archiving is meant to run
-/// — DOING, but also starting, INTERRUPTED or SUSPENDed, when the lag keeps growing and matters most. `None`
-/// once archiving is stopping or stopped, or before a first checkpoint.
-pub fn archive_lag(
-    round: &crate::oceanbase::ArchiveRound,
-    now: Timestamp,
-) -> Option<jiff::SignedDuration> {
-    let archiving = !round.status.is_stopped();
-    (archiving && round.checkpoint_scn > 0).then(|| {
-        now.duration_since(scn_time(round.checkpoint_scn))
-            .max(jiff::SignedDuration::ZERO)
-    })
-}
-
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]
 mod tests {
+    use jiff::Timestamp;
+
     use super::*;
     use crate::oceanbase::State;
     use crate::oceanbase::{ArchiveRound, BackupJobRow, TenantRow};

@@ -11,9 +11,9 @@ use mysql_async::{Conn, Row};
 
 use super::{
     LogicalError,
-    import::identifier,
     names::NameCase,
     session::{Sessions, text_at},
+    statements::identifier,
 };
 
 /// Where a grant applies.

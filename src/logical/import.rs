@@ -11,7 +11,10 @@ use opendal::Operator;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    LoadReport, LoadRequest, LogicalError, Progress, session::Sessions, statements::Splitter,
+    LogicalError, Progress,
+    requests::{LoadReport, LoadRequest},
+    session::Sessions,
+    statements::{Splitter, identifier},
 };
 
 /// Statements between two progress reports.
@@ -210,7 +213,6 @@ impl Script {
     }
 }
 
-/// The database a `USE` statement names.
 /// Refuses a script that uses one of the server's own databases (a `mysqldump --all-databases` file holds
 /// `mysql`): a restore never writes into them.
 fn refuse_system(database: &str) -> Result<(), LogicalError> {
@@ -223,6 +225,7 @@ fn refuse_system(database: &str) -> Result<(), LogicalError> {
     Ok(())
 }
 
+/// The database a `USE` statement names.
 fn used_database(statement: &str) -> Option<String> {
     let rest = strip_keyword(statement, "USE")?;
     let (name, _) = identifier(rest)?;
@@ -270,33 +273,6 @@ fn strip_keyword<'a>(text: &'a str, keyword: &str) -> Option<&'a str> {
     (head.eq_ignore_ascii_case(keyword)
         && after.starts_with(|c: char| c.is_whitespace() || c == '`'))
     .then_some(after.trim_start())
-}
-
-/// A leading identifier, backquoted or bare, and the text after it.
-pub(crate) fn identifier(text: &str) -> Option<(String, &str)> {
-    let text = text.trim_start();
-    if let Some(quoted) = text.strip_prefix('`') {
-        let mut name = String::new();
-        let mut chars = quoted.char_indices().peekable();
-        while let Some((at, c)) = chars.next() {
-            if c == '`' {
-                if chars.peek().map(|(_, n)| *n) == Some('`') {
-                    chars.next();
-                    name.push('`');
-                } else {
-                    return Some((name, &quoted[at + 1..]));
-                }
-            } else {
-                name.push(c);
-            }
-        }
-        None
-    } else {
-        let end = text
-            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
-            .unwrap_or(text.len());
-        (end > 0).then(|| (text[..end].to_string(), &text[end..]))
-    }
 }
 
 #[cfg(test)]

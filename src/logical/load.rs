@@ -3,7 +3,7 @@
 //! parallel (each checked against its SHA-256 before a row is sent), create the views, then check every
 //! table's row count against the manifest.
 
-use std::{collections::BTreeMap, io::Read};
+use std::io::Read;
 
 use flate2::read::GzDecoder;
 use futures::StreamExt;
@@ -12,38 +12,19 @@ use opendal::Operator;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
 
-use crate::{oceanbase::ConnectionInfo, storage::copy::hex};
+use crate::storage::copy::hex;
 
 use super::{
-    LogicalError, Progress,
-    dump::read_json,
-    layout::{Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path, plan_path},
+    LoadReport, LoadRequest, LogicalError, Progress,
+    layout::{
+        ChunkDone, Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path, plan_path,
+    },
     names::restore_targets,
+    records::read_json,
     render::quote_identifier,
     session::Sessions,
+    statements::identifier,
 };
-
-/// Where to restore a dump and how.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LoadRequest {
-    /// A user of the target tenant allowed to create its databases.
-    pub connection: ConnectionInfo,
-    /// Databases restored under another name: dump's name → target's name.
-    pub rename: BTreeMap<String, String>,
-    /// Sessions loading at once.
-    pub parallel: usize,
-}
-
-/// A finished restore.
-#[derive(Clone, Debug)]
-pub struct LoadReport {
-    /// The dump's snapshot (none for a SQL script).
-    pub snapshot: Option<super::layout::SnapshotPoint>,
-    pub rows: u64,
-    pub bytes: u64,
-    pub tables: usize,
-    pub views: usize,
-}
 
 /// Restores the dump in `dir` on `storage` into the target `request` names.
 pub async fn load(
@@ -86,24 +67,71 @@ async fn run(
 ) -> Result<LoadReport, LogicalError> {
     let mut conn = sessions.conn().await?;
     // Where every database lands is checked before anything is written.
-    let case = sessions.name_case(&mut conn).await?;
+    let target = targets(sessions, &mut conn, request, plan).await?;
+    refuse_existing(sessions, &mut conn, plan, &target).await?;
+    let tables = create_tables(sessions, &mut conn, plan, &target).await?;
+    drop(conn);
+    let work = chunk_work(manifest, plan)?;
+    let place = Place {
+        sessions,
+        storage,
+        dir,
+        plan,
+        target: &target,
+    };
+    let state = load_chunks(
+        &place,
+        work,
+        manifest.rows,
+        request.parallel,
+        cancel,
+        progress,
+    )
+    .await?;
+    let mut conn = sessions.conn().await?;
+    let views = create_views(sessions, &mut conn, plan, &target).await?;
+    check_counts(sessions, &mut conn, plan, manifest, &target).await?;
+    Ok(LoadReport {
+        snapshot: Some(manifest.snapshot.clone()),
+        rows: state.rows_done,
+        bytes: state.bytes_done,
+        tables,
+        views,
+    })
+}
+
+/// Where each of the dump's databases is restored, checked against the target's name case: the name it
+/// gets there.
+async fn targets(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    request: &LoadRequest,
+    plan: &Plan,
+) -> Result<impl Fn(&str) -> String + Sync + use<>, LogicalError> {
+    let case = sessions.name_case(conn).await?;
     let databases: Vec<String> = plan.databases.iter().map(|d| d.name.clone()).collect();
     let targets = restore_targets(&databases, &request.rename, case)?;
-    let target = |database: &str| {
+    Ok(move |database: &str| {
         targets
             .get(database)
             .cloned()
             .unwrap_or_else(|| database.to_string())
-    };
-    refuse_existing(sessions, &mut conn, plan, &target).await?;
+    })
+}
+
+/// Creates the databases and then the tables (not the views); returns how many tables.
+async fn create_tables(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    plan: &Plan,
+    target: &(dyn Fn(&str) -> String + Sync),
+) -> Result<usize, LogicalError> {
     // Tables are created in name order: one whose foreign key names a later one must not be refused.
-    sessions
-        .execute(&mut conn, "SET foreign_key_checks = 0")
-        .await?;
+    sessions.execute(conn, "SET foreign_key_checks = 0").await?;
     for database in &plan.databases {
         let ddl = with_name(&database.ddl, "DATABASE", &target(&database.name));
         sessions
-            .execute(&mut conn, &if_not_exists(&ddl, "CREATE DATABASE"))
+            .execute(conn, &if_not_exists(&ddl, "CREATE DATABASE"))
             .await?;
     }
     let tables: Vec<&ObjectPlan> = plan
@@ -114,16 +142,24 @@ async fn run(
     for table in &tables {
         sessions
             .execute(
-                &mut conn,
+                conn,
                 &format!("USE {}", quote_identifier(&target(&table.database))),
             )
             .await?;
         // A foreign key names its parent with the database: a renamed one too.
         sessions
-            .execute(&mut conn, &renamed(&table.ddl, plan, &target))
+            .execute(conn, &renamed(&table.ddl, plan, target))
             .await?;
     }
-    drop(conn);
+    Ok(tables.len())
+}
+
+/// Every chunk to load, as its object's index, its own and what the manifest records of it; refused when
+/// the manifest and the plan disagree.
+fn chunk_work(
+    manifest: &Manifest,
+    plan: &Plan,
+) -> Result<Vec<(usize, usize, ChunkDone)>, LogicalError> {
     let mut work = Vec::new();
     for (o, object) in plan.objects.iter().enumerate() {
         let entry = manifest
@@ -146,35 +182,38 @@ async fn run(
             work.push((o, c, entry.chunks[c].clone()));
         }
     }
+    Ok(work)
+}
+
+/// What loading a chunk reads and where it writes: the sessions, the dump, and the target's names.
+struct Place<'a> {
+    sessions: &'a Sessions,
+    storage: &'a Operator,
+    dir: &'a str,
+    plan: &'a Plan,
+    target: &'a (dyn Fn(&str) -> String + Sync),
+}
+
+/// Loads the chunks of `work`, at most `parallel` at once, reporting progress as each finishes.
+async fn load_chunks(
+    place: &Place<'_>,
+    work: Vec<(usize, usize, ChunkDone)>,
+    rows_total: u64,
+    parallel: usize,
+    cancel: &CancellationToken,
+    progress: &(dyn Fn(&Progress) + Send + Sync),
+) -> Result<Progress, LogicalError> {
     let mut state = Progress {
         chunks_total: work.len(),
-        rows_total: manifest.rows,
+        rows_total,
         // The target was checked and the tables made.
         database_reached: true,
         ..Progress::default()
     };
     progress(&state);
     let mut loads = futures::stream::iter(work)
-        .map(|(o, c, expected)| {
-            let object = &plan.objects[o];
-            let database = target(&object.database);
-            async move {
-                if cancel.is_cancelled() {
-                    return Err(LogicalError::Canceled);
-                }
-                let sql =
-                    read_chunk(storage, &chunk_path(dir, object, c), &expected.sha256).await?;
-                let rows = execute_chunk(sessions, &database, &sql).await?;
-                if rows != expected.rows {
-                    return Err(LogicalError::Format(format!(
-                        "{}.{} chunk {c}: {rows} rows loaded, the manifest says {}",
-                        object.database, object.name, expected.rows
-                    )));
-                }
-                Ok::<_, LogicalError>(expected)
-            }
-        })
-        .buffer_unordered(request.parallel.max(1));
+        .map(|(o, c, expected)| load_chunk(place, o, c, expected, cancel))
+        .buffer_unordered(parallel.max(1));
     while let Some(loaded) = loads.next().await {
         let loaded = loaded?;
         state.chunks_done += 1;
@@ -182,9 +221,42 @@ async fn run(
         state.bytes_done += loaded.bytes;
         progress(&state);
     }
-    drop(loads);
-    let mut conn = sessions.conn().await?;
-    let views = create_views(sessions, &mut conn, plan, &target).await?;
+    Ok(state)
+}
+
+/// Loads chunk `c` of object `o`, checked against what the manifest records of it.
+async fn load_chunk(
+    place: &Place<'_>,
+    o: usize,
+    c: usize,
+    expected: ChunkDone,
+    cancel: &CancellationToken,
+) -> Result<ChunkDone, LogicalError> {
+    let object = &place.plan.objects[o];
+    let database = (place.target)(&object.database);
+    if cancel.is_cancelled() {
+        return Err(LogicalError::Canceled);
+    }
+    let path = chunk_path(place.dir, object, c);
+    let sql = read_chunk(place.storage, &path, &expected.sha256).await?;
+    let rows = execute_chunk(place.sessions, &database, &sql).await?;
+    if rows != expected.rows {
+        return Err(LogicalError::Format(format!(
+            "{}.{} chunk {c}: {rows} rows loaded, the manifest says {}",
+            object.database, object.name, expected.rows
+        )));
+    }
+    Ok(expected)
+}
+
+/// Checks every table holds the rows the manifest records.
+async fn check_counts(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    plan: &Plan,
+    manifest: &Manifest,
+    target: &(dyn Fn(&str) -> String + Sync),
+) -> Result<(), LogicalError> {
     for (object, expected) in plan
         .objects
         .iter()
@@ -193,7 +265,7 @@ async fn run(
     {
         let counted: Vec<u64> = sessions
             .rows(
-                &mut conn,
+                conn,
                 &format!(
                     "SELECT COUNT(*) FROM {}.{}",
                     quote_identifier(&target(&object.database)),
@@ -212,13 +284,7 @@ async fn run(
             )));
         }
     }
-    Ok(LoadReport {
-        snapshot: Some(manifest.snapshot.clone()),
-        rows: state.rows_done,
-        bytes: state.bytes_done,
-        tables: tables.len(),
-        views,
-    })
+    Ok(())
 }
 
 /// Refuses a target that already has a table or view the dump creates, naming them.
@@ -373,11 +439,11 @@ fn without_definer(ddl: &str) -> String {
         return ddl.to_string();
     };
     let after = &ddl[at + "DEFINER=".len()..];
-    let Some((_, rest)) = super::import::identifier(after) else {
+    let Some((_, rest)) = identifier(after) else {
         return ddl.to_string();
     };
     let rest = match rest.strip_prefix('@') {
-        Some(host) => super::import::identifier(host).map_or(host, |(_, rest)| rest),
+        Some(host) => identifier(host).map_or(host, |(_, rest)| rest),
         None => rest,
     };
     format!("{}{}", &ddl[..at], rest.trim_start())

@@ -17,7 +17,9 @@ pub mod jobs;
 pub mod layout;
 pub mod load;
 pub mod names;
+mod records;
 pub mod render;
+mod requests;
 pub mod retention;
 mod select;
 mod session;
@@ -25,9 +27,10 @@ pub mod statements;
 
 use crate::{oceanbase::Redactor, storage::StorageError};
 
-pub use dump::{DumpReport, DumpRequest, dump};
+pub use dump::dump;
 pub use import::import;
-pub use load::{LoadReport, LoadRequest, load};
+pub use load::load;
+pub use requests::{DumpReport, DumpRequest, LoadReport, LoadRequest};
 
 /// Databases a dump never includes: the server's own.
 pub const SYSTEM_DATABASES: [&str; 6] = [

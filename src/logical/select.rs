@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use mysql_async::Conn;
 
 use super::{
-    DumpRequest, LogicalError, grants::Grants, is_system_database, layout::ObjectKind,
-    names::NameCase, render::quote_identifier, session::Sessions,
+    LogicalError, grants::Grants, is_system_database, layout::ObjectKind, names::NameCase,
+    render::quote_identifier, requests::DumpRequest, session::Sessions,
 };
 
 /// The databases of a dump, each with its tables and views.

@@ -1,5 +1,7 @@
 //! Splitting a SQL script (a `mysqldump` or `seekdb-dump` file) into statements as the `mysql` client does:
 //! at `;` outside quotes, backquotes and comments. Fed in pieces, so a file of any size streams through.
+//! And reading a name in a statement's text ([`identifier`], backquoted or bare): the inverse of
+//! [`super::render::quote_identifier`].
 
 use super::LogicalError;
 
@@ -167,6 +169,33 @@ impl Splitter {
         self.statement.clear();
         self.meaningful = false;
         Ok(())
+    }
+}
+
+/// A leading identifier, backquoted or bare, and the text after it.
+pub(crate) fn identifier(text: &str) -> Option<(String, &str)> {
+    let text = text.trim_start();
+    if let Some(quoted) = text.strip_prefix('`') {
+        let mut name = String::new();
+        let mut chars = quoted.char_indices().peekable();
+        while let Some((at, c)) = chars.next() {
+            if c == '`' {
+                if chars.peek().map(|(_, n)| *n) == Some('`') {
+                    chars.next();
+                    name.push('`');
+                } else {
+                    return Some((name, &quoted[at + 1..]));
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        None
+    } else {
+        let end = text
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+            .unwrap_or(text.len());
+        (end > 0).then(|| (text[..end].to_string(), &text[end..]))
     }
 }
 

@@ -6,7 +6,7 @@ use std::{
     hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
 };
 
-use super::{Interest, Observation};
+use super::{interest::Interest, observation::Observation};
 use crate::oceanbase::{JobStatus, RoundStatus, Snapshot, TenantRow};
 
 /// Whether the cluster has work under way that the operator should follow closely.
@@ -46,73 +46,86 @@ pub(super) fn fingerprint(observation: &Observation, interest: &Interest) -> u64
     let Observation::Seen { snapshot, .. } = observation else {
         return hasher.hash_one(matches!(observation, Observation::Unknown));
     };
-    if interest.tenant.is_empty() {
-        // An overview (a strategy's) of its tenants, coarsely.
-        let covered: Vec<&TenantRow> = snapshot
-            .tenants
-            .iter()
-            .filter(|t| {
-                interest.overview.is_empty()
-                    || interest
-                        .overview
-                        .iter()
-                        .any(|name| name.eq_ignore_ascii_case(&t.name))
-            })
-            .collect();
-        let ids: HashSet<i64> = covered.iter().map(|t| t.id).collect();
-        let rounds: Vec<_> = snapshot
-            .rounds
-            .iter()
-            .filter(|r| ids.contains(&r.tenant_id))
-            .map(|r| {
-                (
-                    r.tenant_id,
-                    &r.status,
-                    r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
-                )
-            })
-            .collect();
-        let sets: Vec<_> = snapshot
-            .sets
-            .iter()
-            .filter(|s| ids.contains(&s.tenant_id))
-            .map(|s| (s.tenant_id, s.backup_set_id, &s.status, &s.file_status))
-            .collect();
-        let pieces: Vec<_> = snapshot
-            .pieces
-            .iter()
-            .filter(|p| ids.contains(&p.tenant_id))
-            .map(|p| (p.tenant_id, p.piece_id, &p.status, &p.file_status))
-            .collect();
-        let settings: Vec<_> = covered
-            .iter()
-            .map(|t| {
-                (
-                    snapshot.archive_dest(t.id),
-                    snapshot.data_dest(t.id),
-                    snapshot.delete_policy(t.id),
-                )
-            })
-            .collect();
-        let cleans: Vec<_> = clean_fingerprint(snapshot, None)
-            .into_iter()
-            .filter(|(tenant_id, ..)| ids.contains(tenant_id))
-            .collect();
-        return hasher.hash_one(format!(
-            "{covered:?}{rounds:?}{sets:?}{pieces:?}{settings:?}{cleans:?}"
-        ));
-    }
-    if interest.restore {
-        // A restore: its job, and the tenant it creates (which turns PRIMARY on activation).
-        let restore = interest
-            .description
-            .as_deref()
-            .and_then(|d| snapshot.restore_by_description(d));
-        let tenant = snapshot.tenant(&interest.tenant);
-        return hasher.hash_one(format!("{restore:?}{tenant:?}"));
-    }
+    let slice = if interest.tenant.is_empty() {
+        overview_slice(snapshot, interest)
+    } else if interest.restore {
+        restore_slice(snapshot, interest)
+    } else {
+        tenant_slice(snapshot, interest)
+    };
+    hasher.hash_one(slice)
+}
+
+/// An overview (a strategy's) of its tenants, coarsely.
+fn overview_slice(snapshot: &Snapshot, interest: &Interest) -> String {
+    let covered: Vec<&TenantRow> = snapshot
+        .tenants
+        .iter()
+        .filter(|t| {
+            interest.overview.is_empty()
+                || interest
+                    .overview
+                    .iter()
+                    .any(|name| name.eq_ignore_ascii_case(&t.name))
+        })
+        .collect();
+    let ids: HashSet<i64> = covered.iter().map(|t| t.id).collect();
+    let rounds: Vec<_> = snapshot
+        .rounds
+        .iter()
+        .filter(|r| ids.contains(&r.tenant_id))
+        .map(|r| {
+            (
+                r.tenant_id,
+                &r.status,
+                r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
+            )
+        })
+        .collect();
+    let sets: Vec<_> = snapshot
+        .sets
+        .iter()
+        .filter(|s| ids.contains(&s.tenant_id))
+        .map(|s| (s.tenant_id, s.backup_set_id, &s.status, &s.file_status))
+        .collect();
+    let pieces: Vec<_> = snapshot
+        .pieces
+        .iter()
+        .filter(|p| ids.contains(&p.tenant_id))
+        .map(|p| (p.tenant_id, p.piece_id, &p.status, &p.file_status))
+        .collect();
+    let settings: Vec<_> = covered
+        .iter()
+        .map(|t| {
+            (
+                snapshot.archive_dest(t.id),
+                snapshot.data_dest(t.id),
+                snapshot.delete_policy(t.id),
+            )
+        })
+        .collect();
+    let cleans: Vec<_> = clean_fingerprint(snapshot, None)
+        .into_iter()
+        .filter(|(tenant_id, ..)| ids.contains(tenant_id))
+        .collect();
+    format!("{covered:?}{rounds:?}{sets:?}{pieces:?}{settings:?}{cleans:?}")
+}
+
+/// A restore: its job, and the tenant it creates (which turns PRIMARY on activation).
+fn restore_slice(snapshot: &Snapshot, interest: &Interest) -> String {
+    let restore = interest
+        .description
+        .as_deref()
+        .and_then(|d| snapshot.restore_by_description(d));
+    let tenant = snapshot.tenant(&interest.tenant);
+    format!("{restore:?}{tenant:?}")
+}
+
+/// A tenant's object (a log backup, a backup task): the tenant, its round, its destinations, its job and
+/// whether another job runs, its delete jobs.
+fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> String {
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
-        return hasher.hash_one("no such tenant");
+        return "no such tenant".to_string();
     };
     let round = snapshot.round(tenant.id).map(|r| {
         (
@@ -133,10 +146,10 @@ pub(super) fn fingerprint(observation: &Observation, interest: &Interest) -> u64
     let other_job = snapshot
         .active_job(tenant.id)
         .map(|j| (j.job_id, &j.status));
-    hasher.hash_one(format!(
+    format!(
         "{tenant:?}{round:?}{:?}{:?}{job:?}{progress:?}{set:?}{other_job:?}{:?}",
         snapshot.archive_dest(tenant.id),
         snapshot.data_dest(tenant.id),
         clean_fingerprint(snapshot, Some(tenant.id)),
-    ))
+    )
 }

@@ -7,7 +7,7 @@ use std::collections::HashSet;
 
 use jiff::Timestamp;
 
-use super::archive_lag;
+use super::observation::archive_lag;
 use crate::{
     metrics::{BackupModeLabels, ClusterLabels, Metrics, TenantLabels},
     oceanbase::{BackupType, RoundStatus, Snapshot},

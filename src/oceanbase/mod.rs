@@ -6,10 +6,13 @@
 
 pub mod codes;
 pub mod connection;
+mod error;
 #[cfg(test)]
 pub mod fake;
 pub mod mysql;
 pub mod paths;
+mod redact;
+mod rows;
 pub mod sql;
 pub mod views;
 pub mod vocabulary;
@@ -18,218 +21,18 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 
 pub use connection::ConnectionInfo;
-pub use sql::{AccessKeys, Redactor};
+pub use error::ObError;
+pub use mysql::MysqlConnect;
+pub use redact::Redactor;
+pub use rows::{
+    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow,
+    ClusterIdentity, PieceRow, RestoreJobRow, TenantRow,
+};
+pub use sql::AccessKeys;
 pub use vocabulary::{
     BackupType, Binding, CleanJobType, DestState, FileStatus, JobStatus, PieceStatus,
     RestoreStatus, RoundStatus, SetStatus, State, TenantRole, TenantStatus,
 };
-
-/// Why talking to OceanBase failed. Messages are redacted before they are built.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ObError {
-    /// The cluster could not be reached (connect, I/O, timeout): transient, never a task failure.
-    #[error("cannot reach OceanBase: {0}")]
-    Unreachable(String),
-    /// OceanBase answered with an error.
-    #[error("OceanBase error {code}: {message}")]
-    Server { code: u16, message: String },
-    /// OceanBase answered with something the operator cannot read.
-    #[error("unexpected answer from OceanBase: {0}")]
-    Protocol(String),
-    /// A name that is not an OceanBase identifier.
-    #[error("{0:?} is not a valid OceanBase name")]
-    InvalidIdentifier(String),
-    /// A value the operator refuses to send.
-    #[error("invalid value: {0}")]
-    InvalidValue(String),
-}
-
-impl ObError {
-    /// The server's error number, if OceanBase answered with an error.
-    pub fn code(&self) -> Option<u16> {
-        match self {
-            ObError::Server { code, .. } => Some(*code),
-            _ => None,
-        }
-    }
-
-    /// The same error with `redactor`'s secrets hidden from its text.
-    pub fn redacted(self, redactor: &Redactor) -> Self {
-        match self {
-            ObError::Unreachable(m) => ObError::Unreachable(redactor.redact(&m)),
-            ObError::Server { code, message } => ObError::Server {
-                code,
-                message: redactor.redact(&message),
-            },
-            ObError::Protocol(m) => ObError::Protocol(redactor.redact(&m)),
-            other => other,
-        }
-    }
-
-    /// Whether retrying later may succeed without anyone changing anything.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, ObError::Unreachable(_))
-    }
-}
-
-/// A user tenant (`DBA_OB_TENANTS`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TenantRow {
-    pub id: i64,
-    pub name: String,
-    pub status: TenantStatus,
-    pub role: TenantRole,
-    /// LOG_MODE is `ARCHIVELOG`.
-    pub archivelog: bool,
-}
-
-/// The time of an SCN (nanoseconds since the epoch, docs/reference/oceanbase-interface.md §0.3).
-pub fn scn_time(scn: u64) -> Timestamp {
-    Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
-}
-
-/// A tenant's current archive round (`CDB_OB_ARCHIVELOG`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ArchiveRound {
-    pub tenant_id: i64,
-    pub round_id: i64,
-    pub status: RoundStatus,
-    pub start_scn: u64,
-    pub checkpoint_scn: u64,
-    /// Without access keys.
-    pub path: String,
-    pub comment: String,
-}
-
-/// A tenant's log archive destination (`CDB_OB_ARCHIVE_DEST`), without access keys.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ArchiveDest {
-    pub path: String,
-    pub binding: Binding,
-    pub piece_switch_interval: String,
-    pub state: DestState,
-}
-
-/// A data backup job of a user tenant (`CDB_OB_BACKUP_JOBS` / `_HISTORY`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackupJobRow {
-    pub tenant_id: i64,
-    pub job_id: i64,
-    pub backup_set_id: i64,
-    pub backup_type: BackupType,
-    pub status: JobStatus,
-    pub result: i64,
-    pub comment: String,
-    pub description: String,
-    pub path: String,
-    pub start: Option<Timestamp>,
-    pub end: Option<Timestamp>,
-}
-
-/// Progress of a running backup (`CDB_OB_BACKUP_TASKS`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackupProgress {
-    pub tenant_id: i64,
-    pub job_id: i64,
-    pub input_bytes: i64,
-    pub output_bytes: i64,
-    pub tablet_count: i64,
-    pub finish_tablet_count: i64,
-    pub path: String,
-}
-
-/// A backup set (`CDB_OB_BACKUP_SET_FILES`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BackupSetRow {
-    pub tenant_id: i64,
-    pub backup_set_id: i64,
-    pub backup_type: BackupType,
-    pub status: SetStatus,
-    pub file_status: FileStatus,
-    pub input_bytes: i64,
-    pub output_bytes: i64,
-    pub end: Option<Timestamp>,
-    /// The set's own directory, `…/backup_set_<id>_<full|inc>` ([`paths`]).
-    pub path: String,
-    pub prev_full_backup_set_id: i64,
-    pub prev_inc_backup_set_id: i64,
-    /// Where log replay must begin for a restore from this set.
-    pub start_replay_scn: u64,
-    /// The earliest point this set restores to.
-    pub min_restore_scn: u64,
-}
-
-impl BackupSetRow {
-    /// Whether a restore can use the set: it succeeded and its files are all there
-    /// (docs/reference/oceanbase-interface.md §4.5).
-    pub fn usable(&self) -> bool {
-        self.status == SetStatus::Success && self.file_status == FileStatus::Available
-    }
-}
-
-/// An archive piece (`CDB_OB_ARCHIVELOG_PIECE_FILES`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PieceRow {
-    pub tenant_id: i64,
-    pub round_id: i64,
-    pub piece_id: i64,
-    pub status: PieceStatus,
-    pub start_scn: u64,
-    pub checkpoint_scn: u64,
-    pub file_status: FileStatus,
-    pub input_bytes: i64,
-    pub output_bytes: i64,
-    /// The piece's own directory, `…/piece_d<dest>r<round>p<piece>` ([`paths`]).
-    pub path: String,
-}
-
-/// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`,
-/// docs/reference/oceanbase-interface.md §5.3).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CleanJobRow {
-    pub tenant_id: i64,
-    pub job_id: i64,
-    /// The tenant that asked: the job's own tenant for policy jobs, 1 (sys) for deletes sent from sys.
-    pub initiator_tenant_id: i64,
-    /// `TYPE`.
-    pub kind: CleanJobType,
-    /// `PARAMETER` in microseconds: the cut-off of an obsolete cleanup, the first id of a set or piece delete.
-    pub parameter: i64,
-    pub status: JobStatus,
-    pub task_count: i64,
-    pub success_task_count: i64,
-    pub result: i64,
-    pub comment: String,
-    pub start: Option<Timestamp>,
-    pub end: Option<Timestamp>,
-}
-
-impl CleanJobRow {
-    /// Whether OceanBase's delete policy started this job (the tenant initiated an obsolete cleanup itself).
-    pub fn from_policy(&self) -> bool {
-        self.initiator_tenant_id == self.tenant_id && self.kind == CleanJobType::DeleteObsolete
-    }
-}
-
-/// A restore as the sys tenant sees it (`CDB_OB_RESTORE_PROGRESS` / `_HISTORY`, the `TENANT_ID = 1` row,
-/// docs/reference/oceanbase-interface.md §6.3).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RestoreJobRow {
-    pub job_id: i64,
-    pub tenant_name: String,
-    pub status: RestoreStatus,
-    pub restore_scn: u64,
-    pub start: Option<Timestamp>,
-    /// Only in the history.
-    pub finish: Option<Timestamp>,
-    pub total_bytes: i64,
-    pub finish_bytes: i64,
-    pub description: String,
-    /// Only in the history: why it failed.
-    pub comment: String,
-    /// Whether the row comes from the history.
-    pub finished: bool,
-}
 
 /// What one observer cycle reads beyond the fixed views.
 #[derive(Clone, Copy, Debug)]
@@ -401,21 +204,16 @@ impl Snapshot {
     }
 }
 
+/// The time of an SCN (nanoseconds since the epoch, docs/reference/oceanbase-interface.md §0.3).
+pub fn scn_time(scn: u64) -> Timestamp {
+    Timestamp::from_nanosecond(i128::from(scn)).unwrap_or(Timestamp::UNIX_EPOCH)
+}
+
 /// Makes the client of a cluster from its connection details: [`MysqlConnect`] in production, a fake in the
 /// in-process tests.
 pub trait Connect: Send + Sync {
     /// A client for the cluster `info` describes (connections are made lazily).
     fn connect(&self, info: &ConnectionInfo) -> std::sync::Arc<dyn OceanBase>;
-}
-
-/// Connects with [`mysql::MysqlCluster`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MysqlConnect;
-
-impl Connect for MysqlConnect {
-    fn connect(&self, info: &ConnectionInfo) -> std::sync::Arc<dyn OceanBase> {
-        std::sync::Arc::new(mysql::MysqlCluster::new(info, []))
-    }
 }
 
 /// The operator's verbs on one OceanBase cluster. Every statement runs on the sys tenant.
@@ -437,19 +235,4 @@ pub trait OceanBase: Send + Sync {
     /// The cluster's identity: its `cluster` and `cluster_id` parameters
     /// (docs/reference/oceanbase-interface.md §0.4).
     fn identity(&self) -> BoxFuture<'_, Result<ClusterIdentity, ObError>>;
-}
-
-/// Who a cluster is, by OceanBase's own parameters: the name (`cluster`) and number (`cluster_id`) it was
-/// deployed with. Two connections reach the same cluster when both match; a display name or a Secret's name
-/// says nothing.
-#[derive(Clone, Debug, Default, Hash, PartialEq, Eq, PartialOrd, Ord)]
-pub struct ClusterIdentity {
-    pub name: String,
-    pub id: i64,
-}
-
-impl std::fmt::Display for ClusterIdentity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} (cluster_id {})", self.name, self.id)
-    }
 }

@@ -15,10 +15,23 @@ use mysql_async::{Conn, Opts, Pool, Row, prelude::Queryable};
 use crate::timing::{BATCH_TIMEOUT, CONNECT_TIMEOUT, QUERY_TIMEOUT};
 
 use super::{
-    ArchiveDest, BackupJobRow, CleanJobRow, ConnectionInfo, ObError, OceanBase, Redactor,
-    RestoreJobRow, Snapshot, SnapshotRequest, sql,
+    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow, Connect,
+    ConnectionInfo, ObError, OceanBase, PieceRow, Redactor, RestoreJobRow, Snapshot,
+    SnapshotRequest, TenantRow,
+    redact::strip_keys,
+    sql,
     views::{self, Fields},
 };
+
+/// Connects with [`MysqlCluster`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MysqlConnect;
+
+impl Connect for MysqlConnect {
+    fn connect(&self, info: &ConnectionInfo) -> std::sync::Arc<dyn OceanBase> {
+        std::sync::Arc::new(MysqlCluster::new(info, []))
+    }
+}
 
 /// One OceanBase cluster reached through `mysql_async`.
 pub struct MysqlCluster {
@@ -106,43 +119,87 @@ impl MysqlCluster {
     async fn read_snapshot(&self, request: SnapshotRequest<'_>) -> Result<Snapshot, ObError> {
         let descriptions = request.descriptions;
         let mut conn = self.pooled().await?;
-        // The version does not change under a live connection pool: read it once.
-        let version = match self.version.get() {
-            Some(version) => version.clone(),
-            None => {
-                let version = self
-                    .rows(&mut conn, "SELECT ob_version()")
-                    .await?
-                    .into_iter()
-                    .next()
-                    .and_then(|mut r| r.take_opt::<String, _>(0))
-                    .and_then(Result::ok)
-                    .unwrap_or_default();
-                self.version.get_or_init(|| version).clone()
-            }
+        let conn = &mut conn;
+        let version = self.version(conn).await?;
+        let tenants = self.tenants(conn).await?;
+        let rounds = self.rounds(conn).await?;
+        let archive_dests = self.archive_dests(conn).await?;
+        let data_dests = self.data_dests(conn).await?;
+        let jobs = self.backup_jobs(conn, &request).await?;
+        let progress = self.backup_progress(conn).await?;
+        let sets = self.backup_sets(conn).await?;
+        let pieces = self.pieces(conn).await?;
+        let delete_policies = self.delete_policies(conn).await?;
+        let clean_jobs = self.clean_jobs(conn, request.clean_since).await?;
+        let restores = if request.restores {
+            self.restores(conn, descriptions).await?
+        } else {
+            Vec::new()
         };
+        Ok(Snapshot {
+            version,
+            clean_jobs,
+            restores,
+            searched: descriptions.iter().cloned().collect(),
+            restores_read: request.restores,
+            delete_policies,
+            tenants,
+            rounds,
+            archive_dests,
+            data_dests,
+            jobs,
+            progress,
+            sets,
+            pieces,
+        })
+    }
+
+    /// `ob_version()`. It does not change under a live connection pool: read once.
+    async fn version(&self, conn: &mut Conn) -> Result<String, ObError> {
+        if let Some(version) = self.version.get() {
+            return Ok(version.clone());
+        }
+        let version = self
+            .rows(conn, "SELECT ob_version()")
+            .await?
+            .into_iter()
+            .next()
+            .and_then(|mut r| r.take_opt::<String, _>(0))
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        Ok(self.version.get_or_init(|| version).clone())
+    }
+
+    /// The user tenants.
+    async fn tenants(&self, conn: &mut Conn) -> Result<Vec<TenantRow>, ObError> {
+        self.read(
+            conn,
+            "DBA_OB_TENANTS",
+            "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
+             WHERE tenant_type = 'USER'",
+            views::tenant,
+        )
+        .await
+    }
+
+    /// Each tenant's current archive round.
+    async fn rounds(&self, conn: &mut Conn) -> Result<Vec<ArchiveRound>, ObError> {
         let redactor = &self.redactor;
-        let tenants = self
-            .read(
-                &mut conn,
-                "DBA_OB_TENANTS",
-                "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
-                 WHERE tenant_type = 'USER'",
-                views::tenant,
-            )
-            .await?;
-        let rounds = self
-            .read(
-                &mut conn,
-                "CDB_OB_ARCHIVELOG",
-                "SELECT tenant_id, round_id, status, start_scn, checkpoint_scn, path, comment \
-                 FROM CDB_OB_ARCHIVELOG",
-                |f| views::round(f, redactor),
-            )
-            .await?;
+        self.read(
+            conn,
+            "CDB_OB_ARCHIVELOG",
+            "SELECT tenant_id, round_id, status, start_scn, checkpoint_scn, path, comment \
+             FROM CDB_OB_ARCHIVELOG",
+            |f| views::round(f, redactor),
+        )
+        .await
+    }
+
+    /// Each tenant's log archive destination, gathered from its `(name, value)` rows.
+    async fn archive_dests(&self, conn: &mut Conn) -> Result<Vec<(i64, ArchiveDest)>, ObError> {
         let dest_values = self
             .read(
-                &mut conn,
+                conn,
                 "CDB_OB_ARCHIVE_DEST",
                 "SELECT tenant_id, name, value FROM CDB_OB_ARCHIVE_DEST",
                 |f| Ok((f.id("tenant_id")?, f.text("name")?, f.text("value")?)),
@@ -166,19 +223,33 @@ impl MysqlCluster {
                 _ => {}
             }
         }
-        let data_dests = self
-            .read(
-                &mut conn,
-                "CDB_OB_BACKUP_PARAMETER",
-                "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'",
-                |f| Ok((f.id("tenant_id")?, strip_keys(&f.text("value")?))),
-            )
-            .await?;
+        Ok(archive_dests)
+    }
+
+    /// Each tenant's `data_backup_dest`, without access keys.
+    async fn data_dests(&self, conn: &mut Conn) -> Result<Vec<(i64, String)>, ObError> {
+        self.read(
+            conn,
+            "CDB_OB_BACKUP_PARAMETER",
+            "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'",
+            |f| Ok((f.id("tenant_id")?, strip_keys(&f.text("value")?))),
+        )
+        .await
+    }
+
+    /// The unfinished backup jobs, and the finished ones whose description the request names.
+    async fn backup_jobs(
+        &self,
+        conn: &mut Conn,
+        request: &SnapshotRequest<'_>,
+    ) -> Result<Vec<BackupJobRow>, ObError> {
         const JOB_COLUMNS: &str = "tenant_id, job_id, backup_set_id, backup_type, status, result, comment, \
                                    description, path, start_timestamp, end_timestamp";
+        let redactor = &self.redactor;
+        let descriptions = request.descriptions;
         let mut jobs: Vec<BackupJobRow> = self
             .read(
-                &mut conn,
+                conn,
                 "CDB_OB_BACKUP_JOBS",
                 &format!(
                     "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"
@@ -191,7 +262,7 @@ impl MysqlCluster {
                 descriptions.iter().map(String::as_str).collect();
             let finished = self
                 .read(
-                    &mut conn,
+                    conn,
                     "CDB_OB_BACKUP_JOB_HISTORY",
                     &format!(
                         "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOB_HISTORY \
@@ -207,70 +278,64 @@ impl MysqlCluster {
                     .filter(|j| wanted.contains(j.description.as_str())),
             );
         }
-        let progress = self
-            .read(
-                &mut conn,
-                "CDB_OB_BACKUP_TASKS",
-                "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
-                 FROM CDB_OB_BACKUP_TASKS",
-                views::backup_progress,
-            )
-            .await?;
-        let sets = self
-            .read(
-                &mut conn,
-                "CDB_OB_BACKUP_SET_FILES",
-                "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
-                 end_timestamp, path, prev_full_backup_set_id, prev_inc_backup_set_id, start_replay_scn, \
-                 min_restore_scn FROM CDB_OB_BACKUP_SET_FILES",
-                views::backup_set,
-            )
-            .await?;
-        let pieces = self
-            .read(
-                &mut conn,
-                "CDB_OB_ARCHIVELOG_PIECE_FILES",
-                "SELECT tenant_id, dest_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
-                 input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
-                views::piece,
-            )
-            .await?;
-        let delete_policies = self
-            .read(
-                &mut conn,
-                "CDB_OB_BACKUP_DELETE_POLICY",
-                "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY",
-                |f| {
-                    Ok((
-                        f.id("tenant_id")?,
-                        f.text("policy_name")?,
-                        f.text("recovery_window")?,
-                    ))
-                },
-            )
-            .await?;
-        let clean_jobs = self.clean_jobs(&mut conn, request.clean_since).await?;
-        let restores = if request.restores {
-            self.restores(&mut conn, descriptions).await?
-        } else {
-            Vec::new()
-        };
-        Ok(Snapshot {
-            version,
-            clean_jobs,
-            restores,
-            searched: descriptions.iter().cloned().collect(),
-            restores_read: request.restores,
-            delete_policies,
-            tenants,
-            rounds,
-            archive_dests,
-            data_dests,
-            jobs,
-            progress,
-            sets,
-            pieces,
-        })
+        Ok(jobs)
+    }
+
+    /// The progress of running backups.
+    async fn backup_progress(&self, conn: &mut Conn) -> Result<Vec<BackupProgress>, ObError> {
+        self.read(
+            conn,
+            "CDB_OB_BACKUP_TASKS",
+            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
+             FROM CDB_OB_BACKUP_TASKS",
+            views::backup_progress,
+        )
+        .await
+    }
+
+    /// The backup sets.
+    async fn backup_sets(&self, conn: &mut Conn) -> Result<Vec<BackupSetRow>, ObError> {
+        self.read(
+            conn,
+            "CDB_OB_BACKUP_SET_FILES",
+            "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
+             end_timestamp, path, prev_full_backup_set_id, prev_inc_backup_set_id, start_replay_scn, \
+             min_restore_scn FROM CDB_OB_BACKUP_SET_FILES",
+            views::backup_set,
+        )
+        .await
+    }
+
+    /// The archive pieces.
+    async fn pieces(&self, conn: &mut Conn) -> Result<Vec<PieceRow>, ObError> {
+        self.read(
+            conn,
+            "CDB_OB_ARCHIVELOG_PIECE_FILES",
+            "SELECT tenant_id, dest_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
+             input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
+            views::piece,
+        )
+        .await
+    }
+
+    /// Each tenant's delete policy: (tenant id, name, recovery window).
+    async fn delete_policies(
+        &self,
+        conn: &mut Conn,
+    ) -> Result<Vec<(i64, String, String)>, ObError> {
+        self.read(
+            conn,
+            "CDB_OB_BACKUP_DELETE_POLICY",
+            "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY",
+            |f| {
+                Ok((
+                    f.id("tenant_id")?,
+                    f.text("policy_name")?,
+                    f.text("recovery_window")?,
+                ))
+            },
+        )
+        .await
     }
 
     /// The rows `query` reads from `view`, each decoded by `decode`; the first row that does not decode
@@ -429,54 +494,4 @@ fn utc_literal(at: Timestamp) -> String {
     at.to_zoned(jiff::tz::TimeZone::UTC)
         .strftime("%Y-%m-%d %H:%M:%S")
         .to_string()
-}
-
-/// A destination as the operator records it: without `access_id` / `access_key` and without a user part.
-pub fn strip_keys(uri: &str) -> String {
-    let mut uri = uri.to_string();
-    if let Some(range) = super::sql::user_part(&uri) {
-        uri.replace_range(range, "");
-    }
-    let Some((base, query)) = uri.split_once('?') else {
-        return uri;
-    };
-    let kept: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            let key = pair.split('=').next().unwrap_or_default().to_lowercase();
-            key != "access_id" && key != "access_key"
-        })
-        .collect();
-    if kept.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{}", kept.join("&"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_user_part_is_stripped_from_recorded_destinations() {
-        assert_eq!(
-            strip_keys("oss://ID:KEY@bucket/p?host=h&access_id=A"),
-            "oss://bucket/p?host=h"
-        );
-        assert_eq!(strip_keys("file:///backup/a@b"), "file:///backup/a@b");
-    }
-
-    #[test]
-    fn keys_are_stripped_from_recorded_destinations() {
-        assert_eq!(
-            strip_keys("oss://b/p?host=h&access_id=A&access_key=K"),
-            "oss://b/p?host=h"
-        );
-        assert_eq!(
-            strip_keys("oss://b/p?access_id=A&access_key=K"),
-            "oss://b/p"
-        );
-        assert_eq!(strip_keys("file:///backup"), "file:///backup");
-    }
 }

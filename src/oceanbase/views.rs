@@ -10,7 +10,7 @@ use mysql_async::{Row, Value};
 
 use super::{
     ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow, ObError, PieceRow,
-    Redactor, RestoreJobRow, TenantRow, mysql::strip_keys, paths, vocabulary::State,
+    Redactor, RestoreJobRow, TenantRow, paths, redact::strip_keys, vocabulary::State,
 };
 
 /// The cluster's identity parameters (one row per observer; they agree).

@@ -103,18 +103,7 @@ pub async fn handover(
         &Kind::ObTenantBackupPolicy.resource(),
     );
     let strategies: Api<BackupStrategy> = Api::namespaced(client.clone(), &namespace);
-    let dry_run = PostParams {
-        dry_run: true,
-        ..PostParams::default()
-    };
-    strategies
-        .create(&dry_run, strategy)
-        .await
-        .map_err(|e| format!("the API server refuses the strategy (nothing was changed): {e}"))?;
-    report(&format!(
-        "backupstrategy/{}: the API server accepts it (dry run)\n",
-        strategy.name_any()
-    ));
+    check(&strategies, strategy, report).await?;
     pause(&policies, &name).await?;
     report(&format!(
         "obtenantbackuppolicy/{name}: annotated {PAUSE_ANNOTATION}=true (ob-operator leaves it alone)\n"
@@ -127,7 +116,48 @@ pub async fn handover(
                 crate::import::manifest(strategy, false).unwrap_or_default()
             )
         })?;
-    let made = strategies
+    let made = create(&strategies, strategy).await?;
+    let said = handed_over(&made, imported, &name, options.wait);
+    report(&said);
+    if !options.wait {
+        return Reply::new(said).with(&made);
+    }
+    let running = archiving(client, &namespace, &made, imported, options, clock).await?;
+    report(&running.text);
+    let now = strategies
+        .get(&made.name_any())
+        .await
+        .map_err(|e| format!("cannot read BackupStrategy {}: {e}", made.name_any()))?;
+    Ok(Reply::new(said).with(&now)?.and(running))
+}
+
+/// Step 2: the API server checks the strategy (a dry-run create).
+async fn check(
+    strategies: &Api<BackupStrategy>,
+    strategy: &BackupStrategy,
+    report: &mut dyn FnMut(&str),
+) -> Result<(), String> {
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    strategies
+        .create(&dry_run, strategy)
+        .await
+        .map_err(|e| format!("the API server refuses the strategy (nothing was changed): {e}"))?;
+    report(&format!(
+        "backupstrategy/{}: the API server accepts it (dry run)\n",
+        strategy.name_any()
+    ));
+    Ok(())
+}
+
+/// Step 5: the strategy created (the policy is gone by then: a refusal says what to apply).
+async fn create(
+    strategies: &Api<BackupStrategy>,
+    strategy: &BackupStrategy,
+) -> Result<BackupStrategy, String> {
+    strategies
         .create(&PostParams::default(), strategy)
         .await
         .map_err(|e| {
@@ -137,38 +167,43 @@ pub async fn handover(
                 strategy.name_any(),
                 crate::import::manifest(strategy, false).unwrap_or_default()
             )
-        })?;
-    let said = format!(
+        })
+}
+
+/// The line saying the tenant was handed over from the policy `name` to the strategy `made`.
+fn handed_over(made: &BackupStrategy, imported: &Imported, name: &str, wait: bool) -> String {
+    format!(
         "backupstrategy/{} created: tenant {} handed over from obtenantbackuppolicy/{name} (ob-operator's stop \
          statements never ran){}\n",
         made.name_any(),
         imported.tenant,
-        if options.wait {
+        if wait {
             ""
         } else {
             "; --wait follows its LogBackup until it archives"
         }
-    );
-    report(&said);
-    if !options.wait {
-        return Reply::new(said).with(&made);
-    }
-    let logs: Api<LogBackup> = Api::namespaced(client.clone(), &namespace);
+    )
+}
+
+/// Step 6: waits until the strategy's LogBackup of the tenant is InProgress.
+async fn archiving(
+    client: &kube::Client,
+    namespace: &str,
+    made: &BackupStrategy,
+    imported: &Imported,
+    options: &Options,
+    clock: &Clock,
+) -> Result<Reply, String> {
+    let logs: Api<LogBackup> = Api::namespaced(client.clone(), namespace);
     let log_name = log_backup_name(&made.name_any(), &imported.tenant);
-    let running = log::until_phase(
+    log::until_phase(
         &logs,
         &log_name,
         LogBackupPhase::InProgress,
         clock,
         options.timeout,
     )
-    .await?;
-    report(&running.text);
-    let now = strategies
-        .get(&made.name_any())
-        .await
-        .map_err(|e| format!("cannot read BackupStrategy {}: {e}", made.name_any()))?;
-    Ok(Reply::new(said).with(&now)?.and(running))
+    .await
 }
 
 /// Step 3: the pause annotation.
@@ -318,7 +353,9 @@ mod tests {
     /// Reads, imports and hands over `p1`: the reply (or error) and the lines reported.
     async fn hand_over(api: &FakeApi, options: &Options) -> (Result<Reply, String>, String) {
         let client = api.client();
-        let sources = import::read(&client, "ns", "p1").await.expect("read");
+        let sources = import::sources::read(&client, "ns", "p1")
+            .await
+            .expect("read");
         let imported = import::import(&sources, None).expect("imported");
         let mut said = String::new();
         let mut report = |line: &str| said.push_str(line);

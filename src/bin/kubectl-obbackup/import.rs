@@ -4,32 +4,35 @@
 //! read for their `appId`, `s3Region` and `addressingModel` keys only: access keys are never read
 //! into the result, printed or put in an error.
 
-use std::collections::BTreeMap;
+//!
+//! The conversion is here; beside it, [`sources`] reads what it needs from the cluster, [`destination`]
+//! and [`schedule`] map the destinations and the crontabs, and [`command`] runs the command (printing the
+//! strategy, or handing the tenant over).
 
-use k8s_openapi::api::core::v1::Secret;
+mod command;
+mod destination;
+mod schedule;
+pub(crate) mod sources;
+
 use kube::{
-    Api, ResourceExt,
+    ResourceExt,
     api::{DynamicObject, ObjectMeta},
 };
 use ob_backup_operator::{
     api::{
         BackupStrategy, BackupStrategySpec,
         backup_strategy::{
-            ArchiveBinding, BackupMethod, BackupSchedule, DeletionPolicy, LogBackupSettings,
-            Retention,
+            ArchiveBinding, BackupMethod, DeletionPolicy, LogBackupSettings, Retention,
         },
-        common::{ClusterConnection, ObjectName, PasswordSecret, StorageDestination},
+        common::{ClusterConnection, ObjectName, PasswordSecret},
     },
-    oboperator::{Kind, cluster_facts, text},
-    schedule,
+    oboperator::{cluster_facts, text},
 };
 
-/// The zone ob-operator's image evaluates crontabs in (its `/etc/localtime`) when they name none.
-pub const OB_OPERATOR_ZONE: &str = "Asia/Shanghai";
-
-/// The Secret keys read for a destination: the URI parameters ob-operator appends from them. Nothing else
-/// of the Secret is kept.
-const URI_KEYS: &[&str] = &["appId", "s3Region", "addressingModel"];
+pub use command::{ImportArgs, run};
+use destination::destination;
+use schedule::schedule_of;
+pub use sources::Sources;
 
 /// The spec fields of an OBTenantBackupPolicy this import knows (any other is named in a note).
 const KNOWN_FIELDS: &[&str] = &[
@@ -43,17 +46,6 @@ const KNOWN_FIELDS: &[&str] = &[
     "dataBackup",
     "dataClean",
 ];
-
-/// What the import reads: the policy, its OBCluster, its OBTenant (only when the tenant's name is not on
-/// the policy) and the URI keys of its destinations' Secrets.
-#[derive(Clone, Debug)]
-pub struct Sources {
-    pub policy: DynamicObject,
-    pub cluster: DynamicObject,
-    pub tenant: Option<DynamicObject>,
-    /// Secret name → the [`URI_KEYS`] it holds.
-    pub secrets: BTreeMap<String, BTreeMap<String, String>>,
-}
 
 /// The strategy equivalent to a policy, and what a reader must know about it.
 #[derive(Clone, Debug)]
@@ -91,7 +83,7 @@ impl Imported {
 }
 
 /// The BackupStrategy equivalent to `sources.policy`, its crontabs without a zone read in `time_zone`
-/// (default [`OB_OPERATOR_ZONE`]), or why the policy cannot be converted.
+/// (default [`schedule::OB_OPERATOR_ZONE`]), or why the policy cannot be converted.
 pub fn import(sources: &Sources, time_zone: Option<&str>) -> Result<Imported, String> {
     let policy = &sources.policy;
     let mut notes = Vec::new();
@@ -197,288 +189,6 @@ fn cluster(sources: &Sources) -> Result<ClusterConnection, String> {
         ob_cluster: Some(ObjectName {
             name: sources.cluster.name_any(),
         }),
-    })
-}
-
-/// A destination (`at` under `spec`, called `field` in messages) as ours, and the line saying it moves
-/// when its path does not end in the tenant's directory.
-fn destination(
-    sources: &Sources,
-    field: &str,
-    at: &[&str],
-    tenant: &str,
-    notes: &mut Vec<String>,
-) -> Result<(StorageDestination, Option<String>), String> {
-    let mut path = vec!["spec"];
-    path.extend_from_slice(at);
-    let read = |key: &str| {
-        let mut p = path.clone();
-        p.push(key);
-        text(&sources.policy, &p)
-    };
-    let kind = read("type").unwrap_or("NFS").to_ascii_uppercase();
-    let given = read("path").ok_or_else(|| format!("{field}.path is empty"))?;
-    let secret = read("ossAccessSecret");
-    let place = match kind.as_str() {
-        "NFS" => StorageDestination {
-            uri: format!("file://{}", join("/ob-backup", given)),
-            credentials_secret: None,
-        },
-        "OSS" | "COS" | "S3" | "S3_COMPATIBLE" => {
-            object_storage(sources, field, &kind, given, secret, notes)?
-        }
-        other => {
-            return Err(format!(
-                "{field}.type {other:?} is not one ob-operator knows"
-            ));
-        }
-    };
-    if kind == "NFS" && secret.is_some() {
-        notes.push(format!(
-            "{field}.ossAccessSecret is not used: the destination is NFS"
-        ));
-    }
-    Ok(match for_tenant_parent(&place, tenant) {
-        Some(parent) => (parent, None),
-        None => {
-            let moved = place.for_tenant(tenant).uri;
-            let line = format!(
-                "{field}: the policy uses {}; the strategy would use {moved}",
-                place.uri
-            );
-            (place, Some(line))
-        }
-    })
-}
-
-/// An object-storage destination: the policy's path with the parameters ob-operator appends from the
-/// Secret (when the path lacks them), the same Secret for the keys.
-fn object_storage(
-    sources: &Sources,
-    field: &str,
-    kind: &str,
-    given: &str,
-    secret: Option<&str>,
-    notes: &mut Vec<String>,
-) -> Result<StorageDestination, String> {
-    let secret = secret.ok_or_else(|| format!("{field}.ossAccessSecret is required for {kind}"))?;
-    if !["oss://", "cos://", "s3://"]
-        .iter()
-        .any(|s| given.starts_with(s))
-    {
-        return Err(format!(
-            "{field}.path does not start with oss://, cos:// or s3://"
-        ));
-    }
-    let query = given.split_once('?').map_or("", |(_, q)| q);
-    if query
-        .split('&')
-        .any(|p| p.starts_with("access_id=") || p.starts_with("access_key="))
-    {
-        return Err(format!(
-            "{field}.path holds access keys: keep them in the Secret {secret} only"
-        ));
-    }
-    let mut uri = given.to_string();
-    if let Some((key, parameter)) = match kind {
-        "COS" => Some(("appId", "appid")),
-        "S3" => Some(("s3Region", "s3_region")),
-        "S3_COMPATIBLE" => Some(("addressingModel", "addressing_model")),
-        _ => None,
-    } {
-        let present = query
-            .split('&')
-            .any(|p| p.starts_with(&format!("{parameter}=")));
-        let value = sources.secrets.get(secret).and_then(|keys| keys.get(key));
-        if let (false, Some(value)) = (present, value) {
-            uri.push(if uri.contains('?') { '&' } else { '?' });
-            uri.push_str(&format!("{parameter}={value}"));
-            notes.push(format!(
-                "{field}: {parameter} taken from the Secret {secret} (key {key})"
-            ));
-        }
-    }
-    if kind == "COS" && !uri.contains("appid=") {
-        return Err(format!(
-            "{field}: a COS destination needs an appid (in the path, or key appId of the Secret {secret})"
-        ));
-    }
-    Ok(StorageDestination {
-        uri,
-        credentials_secret: Some(secret.to_string()),
-    })
-}
-
-/// Go's `path.Join(base, path)`: the two joined by `/` and cleaned (`.`, `..` and repeated slashes
-/// resolved; `..` never climbs above the root).
-pub fn join(base: &str, path: &str) -> String {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in base.split('/').chain(path.split('/')) {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            part => parts.push(part),
-        }
-    }
-    format!("/{}", parts.join("/"))
-}
-
-/// The destination whose tenant directory ([`StorageDestination::for_tenant`]) is `place`, when `place`
-/// ends in `/<tenant lower-case>` and something is left above it.
-fn for_tenant_parent(place: &StorageDestination, tenant: &str) -> Option<StorageDestination> {
-    let (base, query) = match place.uri.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (place.uri.as_str(), None),
-    };
-    let base = base.trim_end_matches('/');
-    let parent = base.strip_suffix(&format!("/{}", tenant.to_ascii_lowercase()))?;
-    let (_, rest) = parent.split_once("://")?;
-    if rest.trim_matches('/').is_empty() {
-        return None;
-    }
-    let parent = StorageDestination {
-        uri: match query {
-            Some(query) => format!("{parent}?{query}"),
-            None => parent.to_string(),
-        },
-        credentials_secret: place.credentials_secret.clone(),
-    };
-    let again = parent.for_tenant(tenant).uri;
-    let same = match query {
-        Some(query) => again == format!("{base}?{query}"),
-        None => again == base,
-    };
-    same.then_some(parent)
-}
-
-/// A crontab split into its zone (`CRON_TZ=Z ` or `TZ=Z `, as robfig/cron reads it) and its expression.
-pub fn split_zone(crontab: &str) -> (Option<&str>, &str) {
-    let crontab = crontab.trim();
-    if !(crontab.starts_with("CRON_TZ=") || crontab.starts_with("TZ=")) {
-        return (None, crontab);
-    }
-    match (crontab.find('='), crontab.find(' ')) {
-        (Some(eq), Some(space)) if eq < space => {
-            (Some(&crontab[eq + 1..space]), crontab[space..].trim())
-        }
-        _ => (Some(&crontab[crontab.find('=').map_or(0, |e| e + 1)..]), ""),
-    }
-}
-
-/// A crontab's expression, if our schedule takes it (`field` names it in the refusal).
-fn expression(field: &str, expression: &str) -> Result<String, String> {
-    if expression.starts_with("@every") {
-        return Err(format!(
-            "{field} {expression:?}: an interval (@every) has no equivalent in a BackupStrategy's schedule; \
-             use a cron expression"
-        ));
-    }
-    let macros = [
-        "@yearly",
-        "@annually",
-        "@monthly",
-        "@weekly",
-        "@daily",
-        "@midnight",
-        "@hourly",
-    ];
-    let shape = if expression.starts_with('@') {
-        macros.contains(&expression)
-    } else {
-        let fields: Vec<&str> = expression.split_whitespace().collect();
-        fields.len() == 5
-            && fields.iter().all(|f| {
-                f.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "*?/,#-".contains(c))
-            })
-    };
-    if !shape {
-        return Err(format!(
-            "{field} {expression:?} is not a 5-field cron expression or one of {}",
-            macros.join(", ")
-        ));
-    }
-    schedule::parse_cron(expression).map_err(|e| format!("{field} {expression:?}: {e}"))?;
-    Ok(expression.to_string())
-}
-
-/// Whether our schedule takes `zone` (an IANA name the bundled database knows, as the CRD spells them).
-fn zone_taken(zone: &str) -> bool {
-    let spelled = zone == "UTC"
-        || zone.split_once('/').is_some_and(|(area, rest)| {
-            area.starts_with(|c: char| c.is_ascii_alphabetic())
-                && rest.split('/').count() <= 2
-                && zone
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_+-/".contains(c))
-        });
-    spelled && schedule::time_zone(zone).is_ok()
-}
-
-/// `spec.schedule` from the crontabs: their zone made explicit.
-fn schedule_of(
-    policy: &DynamicObject,
-    flag: Option<&str>,
-    notes: &mut Vec<String>,
-) -> Result<BackupSchedule, String> {
-    let full = text(policy, &["spec", "dataBackup", "fullCrontab"])
-        .ok_or("dataBackup.fullCrontab is empty: a BackupStrategy needs a full backup schedule")?;
-    let incremental = text(policy, &["spec", "dataBackup", "incrementalCrontab"]);
-    let implicit = flag.unwrap_or(OB_OPERATOR_ZONE);
-    let mut zones: Vec<(&str, String)> = Vec::new();
-    let mut unzoned = false;
-    let mut read = |field: &'static str, crontab: &str| -> Result<String, String> {
-        let (zone, rest) = split_zone(crontab);
-        unzoned |= zone.is_none();
-        let zone = zone.unwrap_or(implicit);
-        if !zone_taken(zone) {
-            return Err(format!(
-                "{field}: time zone {zone:?} is not an IANA time zone name"
-            ));
-        }
-        zones.push((field, zone.to_string()));
-        expression(field, rest)
-    };
-    let full = read("dataBackup.fullCrontab", full)?;
-    let incremental = incremental
-        .map(|c| read("dataBackup.incrementalCrontab", c))
-        .transpose()?;
-    let time_zone = zones
-        .first()
-        .map_or(implicit, |(_, z)| z.as_str())
-        .to_string();
-    if let Some((field, zone)) = zones.iter().find(|(_, z)| *z != time_zone) {
-        return Err(format!(
-            "{field} runs in {zone} but dataBackup.fullCrontab in {time_zone}: a BackupStrategy has one \
-             schedule.timeZone"
-        ));
-    }
-    match flag {
-        None if unzoned => notes.push(format!(
-            "schedule.timeZone: {OB_OPERATOR_ZONE}, the zone ob-operator's image evaluates crontabs in \
-             (set --time-zone if its Deployment sets TZ)"
-        )),
-        Some(zone) if !unzoned && zone != time_zone => notes.push(format!(
-            "--time-zone {zone} is not used: the policy's crontabs name {time_zone}"
-        )),
-        _ => {}
-    }
-    if incremental.is_none() {
-        notes.push(
-            "dataBackup.incrementalCrontab is empty: the strategy takes full backups only".into(),
-        );
-    }
-    notes.push(
-        "schedule.startingDeadlineSeconds: 3600 (ob-operator runs an overdue backup at once, whenever)"
-            .into(),
-    );
-    Ok(BackupSchedule {
-        time_zone,
-        full,
-        incremental,
-        starting_deadline_seconds: 3600,
     })
 }
 
@@ -601,77 +311,6 @@ fn unmapped(policy: &DynamicObject, notes: &mut Vec<String>) {
     );
 }
 
-/// Reads what [`import`] needs for the policy `name`: the policy, its OBCluster, the OBTenant when the
-/// policy does not say the tenant's name, and the URI keys of its destinations' Secrets.
-pub async fn read(client: &kube::Client, namespace: &str, name: &str) -> Result<Sources, String> {
-    let policy = dynamic(client, namespace, Kind::ObTenantBackupPolicy, name).await?;
-    let cluster_name = text(&policy, &["spec", "obClusterName"])
-        .ok_or_else(|| format!("OBTenantBackupPolicy {name} has no spec.obClusterName"))?;
-    let cluster = dynamic(client, namespace, Kind::ObCluster, cluster_name).await?;
-    let named = text(&policy, &["spec", "tenantName"])
-        .or_else(|| text(&policy, &["status", "tenantName"]))
-        .is_some();
-    let tenant = match text(&policy, &["spec", "tenantCRName"]) {
-        Some(cr) if !named => Some(dynamic(client, namespace, Kind::ObTenant, cr).await?),
-        _ => None,
-    };
-    let mut secrets = BTreeMap::new();
-    for at in ["dataBackup", "logArchive"] {
-        let kind = text(&policy, &["spec", at, "destination", "type"]).unwrap_or("NFS");
-        let secret = text(&policy, &["spec", at, "destination", "ossAccessSecret"]);
-        if let (false, Some(secret)) = (kind.eq_ignore_ascii_case("NFS"), secret)
-            && !secrets.contains_key(secret)
-        {
-            secrets.insert(
-                secret.to_string(),
-                uri_keys(client, namespace, secret).await?,
-            );
-        }
-    }
-    Ok(Sources {
-        policy,
-        cluster,
-        tenant,
-        secrets,
-    })
-}
-
-/// One of ob-operator's objects.
-pub async fn dynamic(
-    client: &kube::Client,
-    namespace: &str,
-    kind: Kind,
-    name: &str,
-) -> Result<DynamicObject, String> {
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &kind.resource());
-    api.get_opt(name)
-        .await
-        .map_err(|e| format!("cannot read {} {name}: {e}", kind.name()))?
-        .ok_or_else(|| format!("no {} {name} in namespace {namespace}", kind.name()))
-}
-
-/// The [`URI_KEYS`] of the Secret `name` (its other keys are dropped unread).
-async fn uri_keys(
-    client: &kube::Client,
-    namespace: &str,
-    name: &str,
-) -> Result<BTreeMap<String, String>, String> {
-    let api: Api<Secret> = Api::namespaced(client.clone(), namespace);
-    let secret = api
-        .get_opt(name)
-        .await
-        .map_err(|e| format!("cannot read Secret {name}: {e}"))?
-        .ok_or_else(|| format!("no Secret {name} in namespace {namespace}"))?;
-    Ok(secret
-        .data
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(key, _)| URI_KEYS.contains(&key.as_str()))
-        .filter_map(|(key, value)| Some((key, String::from_utf8(value.0).ok()?.trim().to_string())))
-        .filter(|(_, value)| !value.is_empty())
-        .collect())
-}
-
 /// The strategy as a manifest: YAML, or JSON with `-o json`.
 pub fn manifest(strategy: &BackupStrategy, json: bool) -> Result<String, String> {
     let mut value = serde_json::to_value(strategy).map_err(|e| e.to_string())?;
@@ -687,113 +326,14 @@ pub fn manifest(strategy: &BackupStrategy, json: bool) -> Result<String, String>
     }
 }
 
-/// The kinds `import` converts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ImportKind {
-    /// ob-operator's OBTenantBackupPolicy.
-    #[value(alias = "obtenantbackuppolicies", alias = "obtbp")]
-    Obtenantbackuppolicy,
-}
-
-/// `import obtenantbackuppolicy NAME [--time-zone Z] [--handover [--yes] [--allow-move] [--wait]]`.
-#[derive(clap::Args, Debug)]
-pub struct ImportArgs {
-    #[arg(value_enum)]
-    pub kind: ImportKind,
-    /// The policy (in -n's namespace); the strategy gets its name and namespace.
-    pub name: String,
-    /// The zone of crontabs that name none (default: Asia/Shanghai, ob-operator's image's).
-    #[arg(long)]
-    pub time_zone: Option<String>,
-    /// Hand the tenant over now: pause and retire the policy without stopping archiving, then create the
-    /// strategy (default: only print the strategy).
-    #[arg(long)]
-    pub handover: bool,
-    /// With --handover: do not ask for confirmation.
-    #[arg(long, requires = "handover")]
-    pub yes: bool,
-    /// With --handover: hand over even when the destinations move.
-    #[arg(long, requires = "handover")]
-    pub allow_move: bool,
-    /// With --handover: follow the tenant's LogBackup until archiving runs under the strategy.
-    #[arg(long, requires = "handover")]
-    pub wait: bool,
-    /// With --wait: give up after this long, e.g. 10m (default: wait until it gets there).
-    #[arg(long, requires = "wait")]
-    pub timeout: Option<String>,
-}
-
-/// Runs `import`: the manifest on stdout (YAML unless -o json), notes on stderr; with --handover, the
-/// handover's steps on stderr and what was made as the other actions say it.
-pub async fn run(
-    client: &kube::Client,
-    namespace: &str,
-    args: ImportArgs,
-    clock: &crate::render::Clock,
-    format: crate::render::Format,
-) -> Result<String, String> {
-    let timeout = crate::actions::timeout(args.timeout.as_deref())?;
-    let sources = read(client, namespace, &args.name).await?;
-    let imported = import(&sources, args.time_zone.as_deref())?;
-    eprint!("{}", imported.said());
-    if !args.handover {
-        return manifest(&imported.strategy, format == crate::render::Format::Json);
-    }
-    if let Some(why) = crate::handover::refusal(&sources.policy, &imported, args.allow_move) {
-        return Err(why);
-    }
-    confirm(&args, &imported)?;
-    let options = crate::handover::Options {
-        allow_move: args.allow_move,
-        wait: args.wait,
-        timeout,
-        gone_within: crate::handover::GONE_WITHIN,
-    };
-    let mut report = |line: &str| eprint!("{line}");
-    crate::handover::handover(
-        client,
-        &sources.policy,
-        &imported,
-        &options,
-        clock,
-        &mut report,
-    )
-    .await?
-    .show(format)
-}
-
-/// Asks on the terminal before a handover (refused when nobody can answer and --yes is not given).
-fn confirm(args: &ImportArgs, imported: &Imported) -> Result<(), String> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if args.yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        return Err("--handover changes the cluster: confirm on a terminal, or give --yes".into());
-    }
-    eprint!(
-        "Hand tenant {} over from obtenantbackuppolicy/{} to backupstrategy/{}? The policy is paused and \
-         deleted without its finalizer; archiving keeps running. [y/N] ",
-        imported.tenant,
-        args.name,
-        imported.strategy.name_any()
-    );
-    let _ = std::io::stderr().flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|e| format!("cannot read the answer: {e}"))?;
-    match answer.trim().to_ascii_lowercase().as_str() {
-        "y" | "yes" => Ok(()),
-        _ => Err("not confirmed: nothing was changed".into()),
-    }
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
-    use super::*;
+    use std::collections::BTreeMap;
+
+    use ob_backup_operator::oboperator::Kind;
     use serde_json::{Value, json};
+
+    use super::{destination::join, schedule::split_zone, *};
 
     /// One of ob-operator's objects in namespace `ns`.
     pub fn object(kind: Kind, name: &str, data: Value) -> DynamicObject {
@@ -1210,37 +750,5 @@ pub(crate) mod tests {
             let error = refused(&sources(policy(extra)));
             assert!(error.contains(says), "{says:?} not in {error}");
         }
-    }
-
-    fn parse(line: &str) -> Result<crate::Cli, clap::Error> {
-        use clap::Parser;
-        crate::Cli::try_parse_from(
-            ["kubectl-obbackup"]
-                .into_iter()
-                .chain(line.split_whitespace()),
-        )
-    }
-
-    #[test]
-    fn the_command_line_takes_the_kind_and_ties_the_handover_flags_to_it() {
-        let cli = parse("import obtbp p1 -n ob --handover --yes --allow-move --wait --timeout 5m")
-            .expect("parsed");
-        let crate::Command::Import(args) = cli.command else {
-            panic!("{:?}", cli.command)
-        };
-        assert_eq!(args.kind, ImportKind::Obtenantbackuppolicy);
-        assert_eq!(args.name, "p1");
-        assert!(args.handover && args.yes && args.allow_move && args.wait);
-        assert_eq!(args.timeout.as_deref(), Some("5m"));
-        assert!(parse("import obtenantbackuppolicy p1 --time-zone UTC -o json").is_ok());
-        for without_handover in ["--yes", "--allow-move", "--wait"] {
-            assert!(
-                parse(&format!(
-                    "import obtenantbackuppolicy p1 {without_handover}"
-                ))
-                .is_err()
-            );
-        }
-        assert!(parse("import obcluster c1").is_err());
     }
 }

@@ -13,6 +13,7 @@ mod import;
 mod log;
 mod render;
 mod restore;
+mod restore_args;
 mod restore_logical;
 mod status;
 mod tasks;
@@ -74,46 +75,11 @@ enum Command {
         week: i32,
     },
     /// The task tabs: data backup, log backup, cleanup or recovery tasks, newest first.
-    Tasks {
-        #[arg(value_enum, default_value_t = Tab::Data)]
-        tab: Tab,
-        /// Only tasks started within this long, e.g. 24h, 7d or 30d.
-        #[arg(long, conflicts_with = "from")]
-        since: Option<String>,
-        /// Only tasks started at or after this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
-        #[arg(long)]
-        from: Option<String>,
-        /// Only tasks started at or before this time (RFC 3339).
-        #[arg(long)]
-        to: Option<String>,
-        /// Only tasks in this status, e.g. Failed.
-        #[arg(long)]
-        status: Option<String>,
-        /// Only tasks of this tenant.
-        #[arg(long)]
-        tenant: Option<String>,
-    },
+    Tasks(TasksArgs),
     /// The console's "Back up Now": one BackupTask per tenant through the strategy (named by the second and
     /// the mode: running it twice in one second makes one task per tenant; a task of that name asking for
     /// something else is refused).
-    BackupNow {
-        strategy: String,
-        /// The tenant to back up.
-        #[arg(long)]
-        tenant: Option<String>,
-        /// Every tenant of the strategy.
-        #[arg(long)]
-        all_tenants: bool,
-        /// An incremental backup (default: full).
-        #[arg(long)]
-        incremental: bool,
-        /// Follow the tasks to their end; fails when any does not complete.
-        #[arg(long)]
-        wait: bool,
-        /// With --wait: give up after this long, e.g. 30m (default: wait until they end).
-        #[arg(long, requires = "wait")]
-        timeout: Option<String>,
-    },
+    BackupNow(BackupNowArgs),
     /// The console's log backup "Start" / "Stop" for one tenant of a strategy (edits the strategy's
     /// `logBackup.stoppedTenants`; under GitOps make that change in Git instead, or the next sync undoes it).
     Log(log::LogArgs),
@@ -140,6 +106,49 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+}
+
+/// `tasks [TAB] [--since D | --from T] [--to T] [--status S] [--tenant T]`.
+#[derive(clap::Args, Debug)]
+struct TasksArgs {
+    #[arg(value_enum, default_value_t = Tab::Data)]
+    tab: Tab,
+    /// Only tasks started within this long, e.g. 24h, 7d or 30d.
+    #[arg(long, conflicts_with = "from")]
+    since: Option<String>,
+    /// Only tasks started at or after this time (RFC 3339, e.g. 2026-11-24T00:00:00Z).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only tasks started at or before this time (RFC 3339).
+    #[arg(long)]
+    to: Option<String>,
+    /// Only tasks in this status, e.g. Failed.
+    #[arg(long)]
+    status: Option<String>,
+    /// Only tasks of this tenant.
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+/// `backup-now STRATEGY (--tenant T | --all-tenants) [--incremental] [--wait [--timeout D]]`.
+#[derive(clap::Args, Debug)]
+struct BackupNowArgs {
+    strategy: String,
+    /// The tenant to back up.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// Every tenant of the strategy.
+    #[arg(long)]
+    all_tenants: bool,
+    /// An incremental backup (default: full).
+    #[arg(long)]
+    incremental: bool,
+    /// Follow the tasks to their end; fails when any does not complete.
+    #[arg(long)]
+    wait: bool,
+    /// With --wait: give up after this long, e.g. 30m (default: wait until they end).
+    #[arg(long, requires = "wait")]
+    timeout: Option<String>,
 }
 
 /// The console's task tabs.
@@ -186,29 +195,10 @@ fn fail(message: &str) -> ExitCode {
 async fn run(cli: Cli) -> Result<String, String> {
     // kube's TLS is rustls with ring; the process picks the provider once.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = connect::client(&cli.kube).await?;
-    let scope = Scope {
-        namespace: (!cli.all_namespaces)
-            .then(|| cli.namespace.clone())
-            .map(|n| n.unwrap_or_else(|| client.default_namespace().to_string())),
-        client,
-    };
-    let clock = Clock::new(cli.utc);
-    let colour = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let ctx = Context::connect(&cli).await?;
+    let (scope, clock, format) = (&ctx.scope, &ctx.clock, ctx.format);
     match cli.command {
-        Command::Status { strategy } => {
-            let mut strategies: Vec<BackupStrategy> = scope.list().await?;
-            if let Some(name) = &strategy {
-                strategies.retain(|s| s.metadata.name.as_ref() == Some(name));
-                if strategies.is_empty() {
-                    return Err(format!("no BackupStrategy {name} in {}", scope.describe()));
-                }
-            }
-            match cli.output {
-                Format::Table => Ok(status::overview(&strategies, &clock, colour)),
-                format => list(&strategies, format),
-            }
-        }
+        Command::Status { strategy } => show_status(&ctx, strategy.as_deref()).await,
         Command::Windows {
             strategy,
             tenant,
@@ -216,113 +206,148 @@ async fn run(cli: Cli) -> Result<String, String> {
         } => {
             let found = scope.strategy(&strategy).await?;
             let tasks: Vec<BackupTask> = scope.list().await?;
-            windows::show(&found, &tasks, tenant.as_deref(), week, &clock, cli.output)
+            windows::show(&found, &tasks, tenant.as_deref(), week, clock, format)
         }
-        Command::Tasks {
-            tab,
-            since,
-            from,
-            to,
-            status,
-            tenant,
-        } => {
-            let mut filter = Filter::new(
-                since.as_deref(),
-                from.as_deref(),
-                to.as_deref(),
-                jiff::Timestamp::now(),
-            )?;
-            filter.status = status;
-            filter.tenant = tenant;
-            let (format, clock) = (cli.output, &clock);
-            match tab {
-                Tab::Data => show::<BackupTask>(&scope, &filter, clock, format, colour).await,
-                Tab::Log => show::<LogBackup>(&scope, &filter, clock, format, colour).await,
-                Tab::Cleanup => show::<CleanupTask>(&scope, &filter, clock, format, colour).await,
-                Tab::Recovery => show::<RecoveryTask>(&scope, &filter, clock, format, colour).await,
-            }
-        }
-        Command::BackupNow {
-            strategy,
-            tenant,
-            all_tenants,
-            incremental,
-            wait,
-            timeout,
-        } => {
-            let timeout = actions::timeout(timeout.as_deref())?;
-            let namespace = scope.one_namespace()?;
-            let strategy = scope.strategy(&strategy).await?;
-            let tenants = actions::tenants_of(&strategy, tenant.as_deref(), all_tenants)?;
-            let tasks = actions::backup_now_tasks(
-                &strategy,
-                &tenants,
-                incremental,
-                jiff::Timestamp::now(),
-            )?;
-            let api: Api<BackupTask> = Api::namespaced(scope.client.clone(), namespace);
-            let made = actions::create(&api, &tasks).await?;
-            if !wait {
-                return made.show(cli.output);
-            }
-            // What was made shows before the wait begins.
-            render::progress(cli.output, &made.text);
-            let names: Vec<String> = tasks.iter().map(|t| t.name_any()).collect();
-            actions::wait(&api, &names, &clock, timeout)
-                .await?
-                .show(cli.output)
-        }
+        Command::Tasks(args) => show_tasks(&ctx, args).await,
+        Command::BackupNow(args) => backup_now(&ctx, args).await,
         Command::Log(args) => {
             let namespace = scope.one_namespace()?;
-            log::run(&scope.client, namespace, args, &clock, cli.output)
+            log::run(&scope.client, namespace, args, clock, format)
                 .await?
-                .show(cli.output)
+                .show(format)
         }
         Command::Restore(args) => {
             let strategy = scope.strategy(&args.strategy).await?;
             let namespace = scope.one_namespace()?;
-            restore::run(&scope.client, namespace, &strategy, *args, &clock)
+            restore::run(&scope.client, namespace, &strategy, *args, clock)
                 .await?
-                .show(cli.output)
+                .show(format)
         }
         Command::Retry { task } => restore::retry(&scope.client, scope.one_namespace()?, &task)
             .await?
-            .show(cli.output),
+            .show(format),
         Command::Cleanup(args) => {
             let strategy = scope.strategy(&args.strategy).await?;
             let namespace = scope.one_namespace()?;
-            cleanup::run(
-                &scope.client,
-                namespace,
-                &strategy,
-                args,
-                &clock,
-                cli.output,
-            )
-            .await?
-            .show(cli.output)
+            cleanup::run(&scope.client, namespace, &strategy, args, clock, format)
+                .await?
+                .show(format)
         }
         Command::Cancel { task } => actions::cancel(&scope.client, scope.one_namespace()?, &task)
             .await?
-            .show(cli.output),
-        Command::Cause { task } => {
-            let namespace = scope.one_namespace()?;
-            let why = cause::find(&scope.client, namespace, &task).await?;
-            let events = cause::events(&scope.client, namespace, &task).await?;
-            let text = cause::render(&task, &why, &events, &clock, colour);
-            // For scripts: the task, then the events about it.
-            let mut reply = Reply::new(text).with(&why.object)?;
-            for event in &events {
-                reply = reply.with(event)?;
-            }
-            reply.show(cli.output)
-        }
+            .show(format),
+        Command::Cause { task } => show_cause(&ctx, &task).await,
         Command::Import(args) => {
             let namespace = scope.one_namespace()?;
-            import::run(&scope.client, namespace, *args, &clock, cli.output).await
+            import::run(&scope.client, namespace, *args, clock, format).await
         }
         Command::Completion { .. } => Ok(String::new()),
     }
+}
+
+/// What every command works with: where it reads, how it shows times, whether in colour, in which format.
+struct Context {
+    scope: Scope,
+    clock: Clock,
+    colour: bool,
+    format: Format,
+}
+
+impl Context {
+    /// Connects as the kubeconfig and the flags say.
+    async fn connect(cli: &Cli) -> Result<Self, String> {
+        let client = connect::client(&cli.kube).await?;
+        let scope = Scope {
+            namespace: (!cli.all_namespaces)
+                .then(|| cli.namespace.clone())
+                .map(|n| n.unwrap_or_else(|| client.default_namespace().to_string())),
+            client,
+        };
+        Ok(Self {
+            scope,
+            clock: Clock::new(cli.utc),
+            colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            format: cli.output,
+        })
+    }
+}
+
+/// `status`: the overview of every strategy, or of the one named.
+async fn show_status(ctx: &Context, strategy: Option<&str>) -> Result<String, String> {
+    let mut strategies: Vec<BackupStrategy> = ctx.scope.list().await?;
+    if let Some(name) = strategy {
+        strategies.retain(|s| s.metadata.name.as_deref() == Some(name));
+        if strategies.is_empty() {
+            return Err(format!(
+                "no BackupStrategy {name} in {}",
+                ctx.scope.describe()
+            ));
+        }
+    }
+    match ctx.format {
+        Format::Table => Ok(status::overview(&strategies, &ctx.clock, ctx.colour)),
+        format => list(&strategies, format),
+    }
+}
+
+/// `tasks`: one tab, filtered.
+async fn show_tasks(ctx: &Context, args: TasksArgs) -> Result<String, String> {
+    let mut filter = Filter::new(
+        args.since.as_deref(),
+        args.from.as_deref(),
+        args.to.as_deref(),
+        jiff::Timestamp::now(),
+    )?;
+    filter.status = args.status;
+    filter.tenant = args.tenant;
+    let (scope, clock, format, colour) = (&ctx.scope, &ctx.clock, ctx.format, ctx.colour);
+    let filter = &filter;
+    match args.tab {
+        Tab::Data => show::<BackupTask>(scope, filter, clock, format, colour).await,
+        Tab::Log => show::<LogBackup>(scope, filter, clock, format, colour).await,
+        Tab::Cleanup => show::<CleanupTask>(scope, filter, clock, format, colour).await,
+        Tab::Recovery => show::<RecoveryTask>(scope, filter, clock, format, colour).await,
+    }
+}
+
+/// `backup-now`: the tasks made, and with --wait followed to their end.
+async fn backup_now(ctx: &Context, args: BackupNowArgs) -> Result<String, String> {
+    let timeout = actions::timeout(args.timeout.as_deref())?;
+    let namespace = ctx.scope.one_namespace()?;
+    let strategy = ctx.scope.strategy(&args.strategy).await?;
+    let tenants = actions::tenants_of(&strategy, args.tenant.as_deref(), args.all_tenants)?;
+    let tasks = actions::backup_now_tasks(
+        &strategy,
+        &tenants,
+        args.incremental,
+        jiff::Timestamp::now(),
+    )?;
+    let api: Api<BackupTask> = Api::namespaced(ctx.scope.client.clone(), namespace);
+    let made = actions::create(&api, &tasks).await?;
+    if !args.wait {
+        return made.show(ctx.format);
+    }
+    // What was made shows before the wait begins.
+    render::progress(ctx.format, &made.text);
+    let names: Vec<String> = tasks.iter().map(|t| t.name_any()).collect();
+    actions::wait(&api, &names, &ctx.clock, timeout)
+        .await?
+        .show(ctx.format)
+}
+
+/// `cause`: why a task is as it is, with the events about it.
+async fn show_cause(ctx: &Context, task: &str) -> Result<String, String> {
+    let namespace = ctx.scope.one_namespace()?;
+    let client = &ctx.scope.client;
+    let why = cause::find(client, namespace, task).await?;
+    let events = cause::events(client, namespace, task).await?;
+    let text = cause::render(task, &why, &events, &ctx.clock, ctx.colour);
+    // For scripts: the task, then the events about it.
+    let mut reply = Reply::new(text).with(&why.object)?;
+    for event in &events {
+        reply = reply.with(event)?;
+    }
+    reply.show(ctx.format)
 }
 
 /// Where objects are read: one namespace, or all.

@@ -10,138 +10,33 @@ use ob_backup_operator::{
     api::{
         BackupStrategy, BackupTask, RecoveryTask, RecoveryTaskSpec,
         backup_strategy::BackupMethod,
-        common::{ClusterConnection, StrategyReference},
+        common::StrategyReference,
         recovery_task::{
             RecoveryPoint, RecoverySource, RecoveryTarget, RecoveryTaskPhase, TenantResources,
             UnitSpec,
         },
     },
-    names::child_name,
     windows::point::{self, PointCheck},
 };
 use serde_json::json;
 
+pub use crate::restore_args::RestoreArgs;
 use crate::{
     actions,
     render::{Clock, Reply},
+    restore_args::{point_of, target_cluster, task_name},
     restore_logical,
 };
-
-/// `restore STRATEGY --tenant T --to TIME|latest --target-tenant N …`.
-#[derive(clap::Args, Debug)]
-pub struct RestoreArgs {
-    pub strategy: String,
-    /// The tenant backed up by the strategy.
-    #[arg(long)]
-    pub tenant: String,
-    /// The point to restore to: an RFC 3339 time (e.g. 2026-11-20T08:30:00Z) or `latest` (a logical
-    /// strategy's: the newest dump whose data is as of that time or before).
-    #[arg(long)]
-    pub to: String,
-    /// The new tenant to create (it must not exist); a logical strategy's: the tenant to load into.
-    #[arg(long)]
-    pub target_tenant: String,
-    /// The cluster to restore into (default: the strategy's), with --target-secret.
-    #[arg(long, requires = "target_secret")]
-    pub target_cluster: Option<String>,
-    /// The Secret of --target-cluster's sys tenant.
-    #[arg(long, requires = "target_cluster")]
-    pub target_secret: Option<String>,
-    /// An existing, unused resource pool for the new tenant.
-    #[arg(long, conflicts_with_all = ["unit_name", "unit_cpu"])]
-    pub pool: Option<String>,
-    /// An existing resource unit config; a pool is created from it.
-    #[arg(long, conflicts_with = "unit_cpu")]
-    pub unit_name: Option<String>,
-    /// A new unit's CPU cores (with --unit-memory).
-    #[arg(long, requires = "unit_memory")]
-    pub unit_cpu: Option<f64>,
-    /// A new unit's memory, e.g. 4G.
-    #[arg(long, requires = "unit_cpu")]
-    pub unit_memory: Option<String>,
-    /// A new unit's log disk, e.g. 12G.
-    #[arg(long, requires = "unit_cpu")]
-    pub unit_log_disk: Option<String>,
-    /// Units per zone.
-    #[arg(long, default_value_t = 1)]
-    pub unit_num: i32,
-    /// The pool's zones, e.g. zone1,zone2,zone3 (not with --pool).
-    #[arg(long, value_delimiter = ',')]
-    pub zones: Vec<String>,
-    /// The new tenant's primary zone(s).
-    #[arg(long)]
-    pub primary_zone: Option<String>,
-    /// Keep the restored tenant a standby (default: promote it to primary).
-    #[arg(long)]
-    pub standby: bool,
-    /// The Secret holding the backups' password (default: the strategy's encryption Secret).
-    #[arg(long)]
-    pub decryption_secret: Option<String>,
-    /// A logical strategy's restore: the Secret (`user`, `password`) of a user of the target tenant who
-    /// creates the dump's databases and tables and loads them.
-    #[arg(long)]
-    pub loader_secret: Option<String>,
-    /// A logical strategy's restore: load a database under another name, e.g. shop=shop_copy.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "FROM=TO",
-        requires = "loader_secret"
-    )]
-    pub rename_database: Vec<String>,
-    /// The RecoveryTask's name (default: `<strategy>-<tenant>-to-<target tenant>`).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Check the point and have the API server admit the task, without creating it.
-    #[arg(long)]
-    pub dry_run: bool,
-}
 
 /// The RecoveryTask `args` ask for through `strategy`, or why there is none.
 pub fn recovery_task(
     strategy: &BackupStrategy,
     args: &RestoreArgs,
 ) -> Result<RecoveryTask, String> {
-    if strategy.spec.method == BackupMethod::Logical {
-        return Err(format!(
-            "BackupStrategy {} is Logical: its restore loads a dump",
-            strategy.name_any()
-        ));
-    }
-    if args.loader_secret.is_some() {
-        return Err(format!(
-            "--loader-secret and --rename-database load a logical strategy's dump; BackupStrategy {} is \
-             Physical: its restore makes a new tenant (--pool, --unit-name or --unit-cpu)",
-            strategy.name_any()
-        ));
-    }
+    refuse_logical(strategy, args)?;
     let tenant = actions::tenants_of(strategy, Some(&args.tenant), false)?.remove(0);
-    let until = match point_of(&args.to)? {
-        None => RecoveryPoint {
-            time: None,
-            scn: None,
-            latest: Some(true),
-        },
-        Some(at) => RecoveryPoint {
-            time: Some(at.to_string()),
-            scn: None,
-            latest: None,
-        },
-    };
-    let unit = match (args.unit_cpu, &args.unit_memory) {
-        (Some(max_cpu), Some(memory_size)) => Some(UnitSpec {
-            max_cpu,
-            memory_size: memory_size.clone(),
-            log_disk_size: args.unit_log_disk.clone(),
-        }),
-        _ => None,
-    };
-    if args.pool.is_none() && args.unit_name.is_none() && unit.is_none() {
-        return Err(
-            "say where the new tenant runs: --pool, --unit-name or --unit-cpu with --unit-memory"
-                .into(),
-        );
-    }
+    let until = recovery_point(&args.to)?;
+    let resources = resources(args)?;
     let cluster = target_cluster(strategy, args);
     let name = task_name(strategy, &tenant, args);
     let decryption = args
@@ -165,13 +60,7 @@ pub fn recovery_task(
             target: RecoveryTarget {
                 cluster,
                 tenant: args.target_tenant.clone(),
-                resources: Some(TenantResources {
-                    pool_name: args.pool.clone(),
-                    unit_name: args.unit_name.clone(),
-                    unit,
-                    unit_num: args.unit_num,
-                    zones: args.zones.clone(),
-                }),
+                resources: Some(resources),
                 logical: None,
                 primary_zone: args.primary_zone.clone(),
                 locality: None,
@@ -185,30 +74,62 @@ pub fn recovery_task(
     ))
 }
 
-/// `--to`: a time, or `None` for `latest`.
-pub fn point_of(to: &str) -> Result<Option<jiff::Timestamp>, String> {
-    match to {
-        "latest" => Ok(None),
-        time => time
-            .parse()
-            .map(Some)
-            .map_err(|e| format!("--to {time:?} is neither `latest` nor an RFC 3339 time: {e}")),
+/// Refuses a physical restore through a logical strategy, and a logical restore's flags.
+fn refuse_logical(strategy: &BackupStrategy, args: &RestoreArgs) -> Result<(), String> {
+    if strategy.spec.method == BackupMethod::Logical {
+        return Err(format!(
+            "BackupStrategy {} is Logical: its restore loads a dump",
+            strategy.name_any()
+        ));
     }
+    if args.loader_secret.is_some() {
+        return Err(format!(
+            "--loader-secret and --rename-database load a logical strategy's dump; BackupStrategy {} is \
+             Physical: its restore makes a new tenant (--pool, --unit-name or --unit-cpu)",
+            strategy.name_any()
+        ));
+    }
+    Ok(())
 }
 
-/// The cluster the restore goes into: `--target-cluster` with its Secret, or the strategy's.
-pub fn target_cluster(strategy: &BackupStrategy, args: &RestoreArgs) -> ClusterConnection {
-    match (&args.target_cluster, &args.target_secret) {
-        (Some(name), Some(secret)) => ClusterConnection::through_secret(name, secret),
-        _ => strategy.spec.cluster.clone(),
-    }
+/// `--to` as the task's point: a time, or the latest.
+fn recovery_point(to: &str) -> Result<RecoveryPoint, String> {
+    Ok(match point_of(to)? {
+        None => RecoveryPoint {
+            time: None,
+            scn: None,
+            latest: Some(true),
+        },
+        Some(at) => RecoveryPoint {
+            time: Some(at.to_string()),
+            scn: None,
+            latest: None,
+        },
+    })
 }
 
-/// The RecoveryTask's name: `--name`, or `<strategy>-<tenant>-to-<target tenant>`.
-pub fn task_name(strategy: &BackupStrategy, tenant: &str, args: &RestoreArgs) -> String {
-    args.name.clone().unwrap_or_else(|| {
-        let target = ob_backup_operator::names::dns_form(&args.target_tenant);
-        child_name(&strategy.name_any(), tenant, &format!("to-{target}"))
+/// Where the new tenant runs: a pool, a unit config or a new unit (one of them is required).
+fn resources(args: &RestoreArgs) -> Result<TenantResources, String> {
+    let unit = match (args.unit_cpu, &args.unit_memory) {
+        (Some(max_cpu), Some(memory_size)) => Some(UnitSpec {
+            max_cpu,
+            memory_size: memory_size.clone(),
+            log_disk_size: args.unit_log_disk.clone(),
+        }),
+        _ => None,
+    };
+    if args.pool.is_none() && args.unit_name.is_none() && unit.is_none() {
+        return Err(
+            "say where the new tenant runs: --pool, --unit-name or --unit-cpu with --unit-memory"
+                .into(),
+        );
+    }
+    Ok(TenantResources {
+        pool_name: args.pool.clone(),
+        unit_name: args.unit_name.clone(),
+        unit,
+        unit_num: args.unit_num,
+        zones: args.zones.clone(),
     })
 }
 

@@ -20,7 +20,7 @@ use ob_backup_operator::{
 use crate::{
     actions,
     render::Clock,
-    restore::{self, RestoreArgs},
+    restore_args::{self, RestoreArgs},
 };
 
 /// A dump the strategy keeps: its BackupTask and the time its data is as of.
@@ -147,7 +147,7 @@ pub fn plan(
     };
     let rename_databases = renames(&args.rename_database)?;
     let tenant = actions::tenants_of(strategy, Some(&args.tenant), false)?.remove(0);
-    let to = restore::point_of(&args.to)?;
+    let to = restore_args::point_of(&args.to)?;
     let dumps = kept(strategy, tasks, &tenant, now);
     let dump = match (pick(&dumps, to), dumps.first(), to) {
         (Some(dump), _, _) => dump,
@@ -167,27 +167,51 @@ pub fn plan(
         }
     };
     let dump_name = dump.task.name_any();
-    let task = RecoveryTask::new(
-        &restore::task_name(strategy, &tenant, args),
+    let task = load_task(
+        strategy,
+        args,
+        &tenant,
+        &dump_name,
+        loader,
+        rename_databases,
+    );
+    let said = format!(
+        "dump: backuptask/{dump_name}, data as of {}\n",
+        clock.at(dump.snapshot_at)
+    );
+    Ok((task, said))
+}
+
+/// The RecoveryTask loading the dump `dump_name` of `tenant` as `args` ask.
+fn load_task(
+    strategy: &BackupStrategy,
+    args: &RestoreArgs,
+    tenant: &str,
+    dump_name: &str,
+    loader: &str,
+    rename_databases: BTreeMap<String, String>,
+) -> RecoveryTask {
+    RecoveryTask::new(
+        &restore_args::task_name(strategy, tenant, args),
         RecoveryTaskSpec {
             source: RecoverySource {
                 strategy_ref: None,
-                tenant: tenant.clone(),
+                tenant: tenant.to_string(),
                 cluster_name: None,
                 data_destination: None,
                 log_destination: None,
                 logical: Some(LogicalRecoverySource {
-                    backup_task: Some(dump_name.clone()),
+                    backup_task: Some(dump_name.to_string()),
                     destination: None,
                     path: None,
                 }),
             },
             target: RecoveryTarget {
-                cluster: restore::target_cluster(strategy, args),
+                cluster: restore_args::target_cluster(strategy, args),
                 tenant: args.target_tenant.clone(),
                 resources: None,
                 logical: Some(LogicalRecoveryTarget {
-                    credentials_secret: loader.clone(),
+                    credentials_secret: loader.to_string(),
                     rename_databases,
                     parallel: default_parallel(),
                 }),
@@ -200,12 +224,7 @@ pub fn plan(
             cancel: false,
             retry: 0,
         },
-    );
-    let said = format!(
-        "dump: backuptask/{dump_name}, data as of {}\n",
-        clock.at(dump.snapshot_at)
-    );
-    Ok((task, said))
+    )
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! reasons; and the second copy where one is configured.
 
 use kube::ResourceExt;
-use ob_backup_operator::api::BackupStrategy;
+use ob_backup_operator::api::{BackupStrategy, backup_strategy::BackupStrategyStatus};
 
 use crate::render::{Clock, Table, or_dash};
 
@@ -19,41 +19,63 @@ fn unhealthy(type_: &str, status: &str) -> bool {
 
 /// The overview of `strategies` as text: up to four tables, each after a blank line.
 pub fn overview(strategies: &[BackupStrategy], clock: &Clock, colour: bool) -> String {
-    let mut clusters = Table::new(&[
-        "STRATEGY",
-        "CLUSTER",
-        "STATUS",
-        "METHOD",
-        "BACKUP SIZE",
-        "LAST DATA BACKUP",
-        "LOG CHECKPOINT",
-        "LOG DELAY(S)",
-        "NEXT FULL",
-    ]);
-    let mut tenants = Table::new(&[
-        "STRATEGY",
-        "TENANT",
-        "LAST DATA BACKUP",
-        "LAST FULL BACKUP",
-        "LOG CHECKPOINT",
-        "LOG DELAY(S)",
-        "DATA BYTES",
-        "LOG BYTES",
-        "RECOVERABLE FROM",
-    ]);
-    let mut problems = Table::new(&["STRATEGY", "CONDITION", "STATUS", "REASON", "MESSAGE"]);
-    let mut copies = Table::new(&[
-        "STRATEGY",
-        "LAST VERIFIED",
-        "VERIFIED SETS",
-        "REPAIRED OBJECTS",
-        "LOG CHECKPOINT",
-        "LOG DELAY(S)",
-    ]);
+    let mut overview = Overview::new();
     for strategy in strategies {
+        overview.add(strategy, clock);
+    }
+    overview.render(colour)
+}
+
+/// The overview's tables: the strategies, their tenants, their unhealthy conditions, their second copies.
+struct Overview {
+    clusters: Table,
+    tenants: Table,
+    problems: Table,
+    copies: Table,
+}
+
+impl Overview {
+    fn new() -> Self {
+        Self {
+            clusters: Table::new(&[
+                "STRATEGY",
+                "CLUSTER",
+                "STATUS",
+                "METHOD",
+                "BACKUP SIZE",
+                "LAST DATA BACKUP",
+                "LOG CHECKPOINT",
+                "LOG DELAY(S)",
+                "NEXT FULL",
+            ]),
+            tenants: Table::new(&[
+                "STRATEGY",
+                "TENANT",
+                "LAST DATA BACKUP",
+                "LAST FULL BACKUP",
+                "LOG CHECKPOINT",
+                "LOG DELAY(S)",
+                "DATA BYTES",
+                "LOG BYTES",
+                "RECOVERABLE FROM",
+            ]),
+            problems: Table::new(&["STRATEGY", "CONDITION", "STATUS", "REASON", "MESSAGE"]),
+            copies: Table::new(&[
+                "STRATEGY",
+                "LAST VERIFIED",
+                "VERIFIED SETS",
+                "REPAIRED OBJECTS",
+                "LOG CHECKPOINT",
+                "LOG DELAY(S)",
+            ]),
+        }
+    }
+
+    /// A strategy's rows in each table.
+    fn add(&mut self, strategy: &BackupStrategy, clock: &Clock) {
         let name = strategy.name_any();
         let status = strategy.status.clone().unwrap_or_default();
-        clusters.push(vec![
+        self.clusters.push(vec![
             name.clone(),
             strategy.spec.cluster.name.clone(),
             or_dash(status.phase.map(|p| format!("{p:?}"))),
@@ -64,9 +86,24 @@ pub fn overview(strategies: &[BackupStrategy], clock: &Clock, colour: bool) -> S
             or_dash(status.log_delay_seconds),
             clock.show(status.next_full_backup_time.as_ref()),
         ]);
-        for tenant in &status.tenants {
-            tenants.push(vec![
+        self.add_tenants(&name, &status, clock);
+        self.add_problems(&name, &status);
+        if let Some(second) = &status.second_backup {
+            self.copies.push(vec![
                 name.clone(),
+                clock.show(second.last_verified_at.as_ref()),
+                or_dash(second.verified_sets),
+                or_dash(second.repaired_objects),
+                clock.show(second.log_checkpoint_time.as_ref()),
+                or_dash(second.log_delay_seconds),
+            ]);
+        }
+    }
+
+    fn add_tenants(&mut self, name: &str, status: &BackupStrategyStatus, clock: &Clock) {
+        for tenant in &status.tenants {
+            self.tenants.push(vec![
+                name.to_string(),
                 tenant.name.clone(),
                 clock.show(tenant.last_data_backup_time.as_ref()),
                 clock.show(tenant.last_full_backup_time.as_ref()),
@@ -77,10 +114,13 @@ pub fn overview(strategies: &[BackupStrategy], clock: &Clock, colour: bool) -> S
                 clock.show(tenant.recoverable_windows.first().map(|w| &w.from)),
             ]);
         }
+    }
+
+    fn add_problems(&mut self, name: &str, status: &BackupStrategyStatus) {
         for condition in &status.conditions {
             if unhealthy(&condition.type_, &condition.status) {
-                problems.push(vec![
-                    name.clone(),
+                self.problems.push(vec![
+                    name.to_string(),
                     condition.type_.clone(),
                     condition.status.clone(),
                     condition.reason.clone(),
@@ -88,24 +128,18 @@ pub fn overview(strategies: &[BackupStrategy], clock: &Clock, colour: bool) -> S
                 ]);
             }
         }
-        if let Some(second) = &status.second_backup {
-            copies.push(vec![
-                name.clone(),
-                clock.show(second.last_verified_at.as_ref()),
-                or_dash(second.verified_sets),
-                or_dash(second.repaired_objects),
-                clock.show(second.log_checkpoint_time.as_ref()),
-                or_dash(second.log_delay_seconds),
-            ]);
+    }
+
+    /// The strategies' table, then each other table that has rows, after a blank line.
+    fn render(&self, colour: bool) -> String {
+        let mut text = self.clusters.render(colour);
+        let rest = crate::render::sections([&self.tenants, &self.problems, &self.copies], colour);
+        if !rest.is_empty() {
+            text.push('\n');
+            text.push_str(&rest);
         }
+        text
     }
-    let mut text = clusters.render(colour);
-    let rest = crate::render::sections([&tenants, &problems, &copies], colour);
-    if !rest.is_empty() {
-        text.push('\n');
-        text.push_str(&rest);
-    }
-    text
 }
 
 #[cfg(test)]

@@ -1,0 +1,321 @@
+//! A dump's plan: the schema of what it covers (databases, tables, views, their definitions), the snapshot
+//! every table is read at, and each table's key range split into chunks; and the schema objects written
+//! from it before any data.
+
+use futures::{StreamExt, TryStreamExt};
+use mysql_async::{Conn, Value};
+use opendal::Operator;
+
+use crate::logical::{
+    LogicalError,
+    layout::{
+        ChunkPlan, ColumnPlan, DatabasePlan, FORMAT_VERSION, ObjectKind, ObjectPlan, Plan,
+        SnapshotPoint, database_schema_path, object_schema_path,
+    },
+    records::write_bytes,
+    render::quote_identifier,
+    requests::DumpRequest,
+    select::{Selection, select},
+    session::{Sessions, text_at},
+};
+
+/// Reads the schema, takes the snapshot and splits every table into chunks.
+pub(super) async fn make_plan(
+    sessions: &Sessions,
+    request: &DumpRequest,
+) -> Result<Plan, LogicalError> {
+    let mut conn = sessions.conn().await?;
+    let server_version = sessions
+        .rows::<String>(&mut conn, "SELECT ob_version()", ())
+        .await?
+        .pop()
+        .unwrap_or_default();
+    let selected = select(sessions, &mut conn, request).await?;
+    let databases = describe_databases(sessions, &mut conn, &selected).await?;
+    let mut objects = Vec::new();
+    for (database, names) in &selected {
+        for (name, kind) in names {
+            objects.push(describe(sessions, &mut conn, database, name, *kind).await?);
+        }
+    }
+    // The schema is read first; the snapshot is taken after it, so every table it names exists then.
+    let snapshot = take_snapshot(sessions, &mut conn).await?;
+    drop(conn);
+    let objects = futures::stream::iter(objects)
+        .map(|object| split(sessions, object, snapshot.scn, request.chunk_rows))
+        .buffered(request.parallel.max(1))
+        .try_collect()
+        .await?;
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        snapshot,
+        server_version,
+        started_at: Some(crate::clock::now().to_string()),
+        owner: request.owner.clone(),
+        databases,
+        objects,
+    })
+}
+
+/// Each selected database's definition.
+async fn describe_databases(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    selected: &Selection,
+) -> Result<Vec<DatabasePlan>, LogicalError> {
+    let mut databases = Vec::new();
+    for name in selected.keys() {
+        let row = sessions
+            .query(
+                conn,
+                &format!("SHOW CREATE DATABASE {}", quote_identifier(name)),
+            )
+            .await?;
+        let ddl = match row.first() {
+            Some(row) => text_at(row, 1, "SHOW CREATE DATABASE")?,
+            None => {
+                return Err(LogicalError::Format(format!(
+                    "no definition of database {name}"
+                )));
+            }
+        };
+        databases.push(DatabasePlan {
+            name: name.clone(),
+            ddl,
+        });
+    }
+    Ok(databases)
+}
+
+/// The snapshot every table is read at: the tenant's current SCN.
+async fn take_snapshot(
+    sessions: &Sessions,
+    conn: &mut Conn,
+) -> Result<SnapshotPoint, LogicalError> {
+    let scn = sessions
+        .rows::<u64>(conn, "SELECT current_scn()", ())
+        .await?
+        .pop()
+        .ok_or_else(|| LogicalError::Format("current_scn() returned nothing".into()))?;
+    Ok(SnapshotPoint {
+        scn,
+        time: scn_time(scn),
+    })
+}
+
+/// OceanBase's SCN counts nanoseconds since the Unix epoch: its time, RFC 3339 in UTC.
+fn scn_time(scn: u64) -> String {
+    jiff::Timestamp::from_nanosecond(i128::from(scn))
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// A table's or view's definition, stored columns and chunk key.
+async fn describe(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    database: &str,
+    name: &str,
+    kind: ObjectKind,
+) -> Result<ObjectPlan, LogicalError> {
+    let qualified = format!("{}.{}", quote_identifier(database), quote_identifier(name));
+    let show = match kind {
+        ObjectKind::Table => "SHOW CREATE TABLE",
+        ObjectKind::View => "SHOW CREATE VIEW",
+    };
+    let rows = sessions.query(conn, &format!("{show} {qualified}")).await?;
+    let ddl = match rows.first() {
+        Some(row) => text_at(row, 1, show)?,
+        None => {
+            return Err(LogicalError::Format(format!(
+                "no definition of {qualified}"
+            )));
+        }
+    };
+    let mut object = ObjectPlan {
+        database: database.to_string(),
+        name: name.to_string(),
+        kind,
+        ddl,
+        columns: Vec::new(),
+        chunk_key: None,
+        rows: 0,
+        chunks: Vec::new(),
+    };
+    if kind == ObjectKind::View {
+        return Ok(object);
+    }
+    object.columns = stored_columns(sessions, conn, database, name).await?;
+    object.chunk_key = chunk_key(sessions, conn, database, name, &object.columns).await?;
+    Ok(object)
+}
+
+/// A table's columns, in order, but its generated ones.
+async fn stored_columns(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    database: &str,
+    name: &str,
+) -> Result<Vec<ColumnPlan>, LogicalError> {
+    let columns: Vec<(String, String, String)> = sessions
+        .rows(
+            conn,
+            "SELECT COLUMN_NAME, DATA_TYPE, EXTRA FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
+            (database, name),
+        )
+        .await?;
+    Ok(columns
+        .into_iter()
+        // Generated columns are computed again by the server that loads the rows.
+        .filter(|(_, _, extra)| !extra.to_ascii_uppercase().contains("GENERATED"))
+        .map(|(name, data_type, _)| ColumnPlan { name, data_type })
+        .collect())
+}
+
+/// The column a table is split into chunks by: its primary key, when that is one integer column.
+async fn chunk_key(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    database: &str,
+    name: &str,
+    columns: &[ColumnPlan],
+) -> Result<Option<String>, LogicalError> {
+    let key: Vec<String> = sessions
+        .rows(
+            conn,
+            "SELECT COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND CONSTRAINT_NAME = 'PRIMARY' ORDER BY ORDINAL_POSITION",
+            (database, name),
+        )
+        .await?;
+    let [key] = key.as_slice() else {
+        return Ok(None);
+    };
+    let integer = columns.iter().any(|c| {
+        c.name == *key
+            && matches!(
+                c.data_type.to_ascii_lowercase().as_str(),
+                "tinyint" | "smallint" | "mediumint" | "int" | "integer" | "bigint"
+            )
+    });
+    Ok(integer.then(|| key.clone()))
+}
+
+/// Counts a table's rows at the snapshot and splits its key range into chunks of about `chunk_rows` rows.
+async fn split(
+    sessions: &Sessions,
+    mut object: ObjectPlan,
+    scn: u64,
+    chunk_rows: u64,
+) -> Result<ObjectPlan, LogicalError> {
+    if object.kind == ObjectKind::View {
+        return Ok(object);
+    }
+    let (rows, low, high) = count(sessions, &object, scn).await?;
+    object.rows = rows;
+    object.chunks = chunks(rows, low, high, chunk_rows);
+    Ok(object)
+}
+
+/// A table's rows at the snapshot, and the lowest and highest value of its chunk key, if it has one.
+async fn count(
+    sessions: &Sessions,
+    object: &ObjectPlan,
+    scn: u64,
+) -> Result<(u64, Option<i128>, Option<i128>), LogicalError> {
+    let table = format!(
+        "{}.{} AS OF SNAPSHOT {scn}",
+        quote_identifier(&object.database),
+        quote_identifier(&object.name)
+    );
+    let mut conn = sessions.conn().await?;
+    Ok(match &object.chunk_key {
+        Some(key) => {
+            let key = quote_identifier(key);
+            let found: Vec<(u64, Value, Value)> = sessions
+                .rows(
+                    &mut conn,
+                    &format!("SELECT COUNT(*), MIN({key}), MAX({key}) FROM {table}"),
+                    (),
+                )
+                .await?;
+            let (rows, low, high) =
+                found
+                    .into_iter()
+                    .next()
+                    .unwrap_or((0, Value::NULL, Value::NULL));
+            (rows, integer(&low), integer(&high))
+        }
+        None => {
+            let found: Vec<u64> = sessions
+                .rows(&mut conn, &format!("SELECT COUNT(*) FROM {table}"), ())
+                .await?;
+            (found.into_iter().next().unwrap_or(0), None, None)
+        }
+    })
+}
+
+/// The chunks of a table of `rows` rows whose key runs from `low` to `high`: ranges of about `chunk_rows`
+/// rows, or the whole table when it has no such key or is small.
+fn chunks(rows: u64, low: Option<i128>, high: Option<i128>, chunk_rows: u64) -> Vec<ChunkPlan> {
+    match (low, high) {
+        (Some(low), Some(high)) if rows > chunk_rows.max(1) => {
+            let count = rows.div_ceil(chunk_rows.max(1));
+            let width = ((high - low + 1) / i128::from(count)).max(1);
+            let mut chunks = Vec::new();
+            let mut from = None;
+            let mut next = low + width;
+            while next <= high {
+                chunks.push(ChunkPlan {
+                    from,
+                    to: Some(next),
+                });
+                from = Some(next);
+                next += width;
+            }
+            chunks.push(ChunkPlan { from, to: None });
+            chunks
+        }
+        _ => vec![ChunkPlan {
+            from: None,
+            to: None,
+        }],
+    }
+}
+
+fn integer(value: &Value) -> Option<i128> {
+    match value {
+        Value::Int(i) => Some(i128::from(*i)),
+        Value::UInt(u) => Some(i128::from(*u)),
+        Value::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+        _ => None,
+    }
+}
+
+/// Writes each database's and each object's definition, before any data.
+pub(super) async fn write_schema(
+    storage: &Operator,
+    dir: &str,
+    plan: &Plan,
+) -> Result<(), LogicalError> {
+    for database in &plan.databases {
+        let text = format!("{};\n", database.ddl);
+        write_bytes(
+            storage,
+            &database_schema_path(dir, &database.name),
+            text.into_bytes(),
+        )
+        .await?;
+    }
+    for object in &plan.objects {
+        let text = format!(
+            "-- ob-backup-operator logical dump, at SCN {}\nSET NAMES utf8mb4;\nSET foreign_key_checks = 0;\nUSE {};\n{};\n",
+            plan.snapshot.scn,
+            quote_identifier(&object.database),
+            object.ddl
+        );
+        write_bytes(storage, &object_schema_path(dir, object), text.into_bytes()).await?;
+    }
+    Ok(())
+}

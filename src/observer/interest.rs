@@ -1,0 +1,62 @@
+//! What an object watches ([`Interest`]): the tenant, the job or restore it follows, whether it is active
+//! (the cluster is then polled fast); and what a read must look for on behalf of all of them.
+
+use jiff::Timestamp;
+
+/// What an object watches: a tenant and, for a backup task, the description of its job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Interest {
+    pub tenant: String,
+    pub description: Option<String>,
+    /// Whether it is in a state that changes by itself (poll fast).
+    pub active: bool,
+    /// Whether it follows a restore (restores are read only then).
+    pub restore: bool,
+    /// For a backup task with an intent or a job: when it was submitted (or its job started). Its job
+    /// cannot have ended before, so the finished jobs are searched from the earliest such time on; without
+    /// one, the task has no job to find among the finished ones.
+    pub since: Option<Timestamp>,
+    /// For an overview (an empty `tenant`: a strategy): the tenants it covers, every tenant when empty.
+    /// A change in another tenant does not wake it.
+    pub overview: Vec<String>,
+}
+
+impl Interest {
+    /// Any change in `tenants` (every tenant when empty): a strategy's overview.
+    pub fn overview(tenants: &[String]) -> Self {
+        Self {
+            tenant: String::new(),
+            description: None,
+            active: false,
+            restore: false,
+            since: None,
+            overview: tenants.to_vec(),
+        }
+    }
+}
+
+/// The descriptions whose finished rows a read must look for — restores, and backup tasks that submitted a
+/// job — and the time from which their finished backup jobs are searched.
+pub fn finished_rows_wanted<'a>(
+    interests: impl Iterator<Item = &'a Interest> + Clone,
+    now: Timestamp,
+) -> (Vec<String>, Timestamp) {
+    let searching = interests.filter(|i| i.restore || i.since.is_some());
+    let mut descriptions: Vec<String> = searching
+        .clone()
+        .filter_map(|i| i.description.clone())
+        .collect();
+    descriptions.sort();
+    descriptions.dedup();
+    let since = searching
+        .filter_map(|i| i.since)
+        .min()
+        .unwrap_or(now)
+        .checked_sub(HISTORY_MARGIN)
+        .unwrap_or(Timestamp::UNIX_EPOCH);
+    (descriptions, since)
+}
+
+/// How far before the earliest intent the finished jobs are searched: room for OceanBase's clock being
+/// behind the operator's. An hour of history is a handful of rows.
+const HISTORY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
