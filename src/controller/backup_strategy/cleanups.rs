@@ -85,7 +85,7 @@ pub fn plan(
                         name: mirror_name(strategy, name, j.job_id),
                         tenant: name.clone(),
                         job_id: j.job_id,
-                        phase: Some(crate::controller::observed::cleanup_task_phase(&j.status)),
+                        phase: Some(crate::controller::reading::cleanup_task_phase(&j.status)),
                     });
                     NewMirror {
                         name: mirror_name(strategy, name, j.job_id),

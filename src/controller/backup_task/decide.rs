@@ -23,7 +23,7 @@ use crate::{
     controller::{
         conditions::{CLUSTER_REACHABLE, Health, PROGRESSING, api_time, condition},
         error::Problem,
-        observed::{self, Reading},
+        reading::{self, Reading},
     },
     observer::{Interest, Observation},
     oceanbase::{
@@ -86,7 +86,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         source,
         ..previous
     };
-    let seen = match observed::read(
+    let seen = match reading::read(
         inputs.observation,
         inputs.cluster_name,
         &task.spec.tenant,
@@ -261,7 +261,7 @@ fn follow_job(
     job: &BackupJobRow,
 ) -> Decision {
     let task = inputs.task;
-    let phase = crate::controller::observed::backup_task_phase(&job.status);
+    let phase = crate::controller::reading::backup_task_phase(&job.status);
     let shown = JobShows::read(inputs, &base, seen.snapshot, job, phase);
     let failure = (phase == BackupTaskPhase::Failed)
         .then(|| job_failure("job", job.job_id, job.result, &job.comment));

@@ -24,7 +24,7 @@ use crate::{
     controller::{
         conditions::{Health, api_time},
         error::Problem,
-        observed::{self, Reading},
+        reading::{self, Reading},
     },
     observer::{Interest, Observation},
     oceanbase::{CleanJobRow, JobStatus, ObError, Snapshot, TenantRow, codes, sql::DeleteTarget},
@@ -92,7 +92,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         source,
         ..previous
     };
-    let seen = match observed::read(
+    let seen = match reading::read(
         observation,
         cluster_name,
         &spec.tenant,
@@ -327,7 +327,7 @@ fn follow_job(
     job: &CleanJobRow,
     extra: Option<Vec<Condition>>,
 ) -> Decision {
-    let phase = crate::controller::observed::cleanup_task_phase(&job.status);
+    let phase = crate::controller::reading::cleanup_task_phase(&job.status);
     let failure = (phase == CleanupTaskPhase::Failed)
         .then(|| job_failure("delete job", job.job_id, job.result, &job.comment));
     let health = job_health(phase, job, failure.as_ref());

@@ -17,7 +17,7 @@ use crate::{
     controller::{
         conditions::{DELAY_WITHIN_THRESHOLD, DESTINATION_APPLIED, Health, api_time, condition},
         error::Problem,
-        observed::{self, Reading},
+        reading::{self, Reading},
     },
     observer::{Interest, Observation},
     oceanbase::scn_time,
@@ -70,7 +70,7 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         cluster_name: Some(inputs.cluster_name.to_string()),
         ..previous.clone()
     };
-    let (snapshot, tenant, reachable) = match observed::read(
+    let (snapshot, tenant, reachable) = match reading::read(
         inputs.observation,
         inputs.cluster_name,
         &spec.tenant,
@@ -216,7 +216,7 @@ impl<'a> Facts<'a> {
             }
             (_, Step::ArchiveMode(false)) => LogBackupPhase::Stopping,
             (Some(round), Step::Wait) => {
-                crate::controller::observed::log_backup_phase(&round.status)
+                crate::controller::reading::log_backup_phase(&round.status)
             }
             (None, Step::Wait) if self.tenant.archivelog => LogBackupPhase::Starting,
             (None, Step::Wait) => LogBackupPhase::Stopped,
