@@ -48,6 +48,21 @@ pub const TASK_SAFETY_RECHECK: Duration = Duration::from_secs(300);
 /// An archiving LogBackup is looked at at least this often.
 pub const LOG_SAFETY_RECHECK: Duration = Duration::from_secs(600);
 
+/// An archive lagging less than its alert threshold is looked at again when the lag would reach it, but no
+/// sooner than this…
+pub const DELAY_RECHECK_MIN: Duration = Duration::from_secs(30);
+/// …and no later than this.
+pub const DELAY_RECHECK_MAX: Duration = Duration::from_secs(600);
+
+/// The longest a strategy goes unlooked at (a logical strategy's dumps' expiry is checked then)…
+pub const STRATEGY_MAX_WAIT: Duration = Duration::from_secs(300);
+/// …and the soonest it is looked at again by itself (a run falling due in a moment).
+pub const STRATEGY_MIN_WAIT: Duration = Duration::from_millis(200);
+/// A deleted strategy whose LogBackups were just removed is looked at again this soon, to stop archiving.
+pub const LOG_BACKUPS_REMOVED_RECHECK: Duration = Duration::from_secs(1);
+/// How soon a deleted strategy that cannot be released yet (archiving still stopping) is tried again.
+pub const RELEASE_RETRY: Duration = Duration::from_secs(10);
+
 /// A restore waiting for archiving to reach its recovery point looks again this often (the strategy's
 /// windows growing changes no object the restore watches).
 pub const POINT_RECHECK: Duration = Duration::from_secs(10);

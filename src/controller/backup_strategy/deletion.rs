@@ -8,7 +8,6 @@
 //! at once.
 
 use crate::reason::Reason;
-use std::time::Duration;
 
 use kube::{
     Api, ResourceExt,
@@ -31,8 +30,6 @@ use crate::{
 
 /// The finalizer that holds a `StopArchiving` strategy until archiving is stopped.
 pub const FINALIZER: &str = "obbackup.dev/stop-archiving";
-/// How soon to try again while the strategy cannot be released yet.
-const RETRY: Duration = Duration::from_secs(10);
 
 /// What the reconcile does next.
 pub enum Next {
@@ -73,7 +70,9 @@ pub async fn handle(
     }
     // First the LogBackups, so that none of them starts archiving again.
     if remove_log_backups(ctx, namespace, strategy).await? {
-        return Ok(Next::Done(Action::requeue(Duration::from_secs(1))));
+        return Ok(Next::Done(Action::requeue(
+            crate::timing::LOG_BACKUPS_REMOVED_RECHECK,
+        )));
     }
     stop_archiving(ctx, namespace, strategy).await
 }
@@ -132,7 +131,7 @@ async fn stop_archiving(
         )
         .await;
         observer.poke();
-        return Ok(Next::Done(Action::requeue(RETRY)));
+        return Ok(Next::Done(Action::requeue(crate::timing::RELEASE_RETRY)));
     };
     let statements = stop_statements(strategy, &snapshot);
     if !statements.is_empty()
@@ -147,7 +146,7 @@ async fn stop_archiving(
             &format!("stopping archiving failed: {error}"),
         )
         .await;
-        return Ok(Next::Done(Action::requeue(RETRY)));
+        return Ok(Next::Done(Action::requeue(crate::timing::RELEASE_RETRY)));
     }
     tracing::info!(strategy = %strategy.name_any(), "archiving stopped and delete policies dropped; releasing the strategy");
     set_finalizer(ctx, namespace, strategy, false).await?;

@@ -49,9 +49,6 @@ use crate::{
     storage::StorageError,
 };
 
-/// The longest a logical strategy goes unlooked at (its dumps' expiry is checked then).
-const MAX_WAIT: Duration = Duration::from_secs(300);
-
 /// Reconciles a BackupStrategy of method Logical.
 pub async fn reconcile(
     strategy: Arc<BackupStrategy>,
@@ -93,11 +90,14 @@ pub async fn reconcile(
     let next = plan
         .next_full
         .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
-        .map_or(MAX_WAIT, crate::clock::real);
+        .map_or(crate::timing::STRATEGY_MAX_WAIT, crate::clock::real);
     let object = format!("{namespace}/{}", strategy.name_any());
     Ok(ctx.statements.requeue(
         &object,
-        Some(next.clamp(Duration::from_millis(200), MAX_WAIT)),
+        Some(next.clamp(
+            crate::timing::STRATEGY_MIN_WAIT,
+            crate::timing::STRATEGY_MAX_WAIT,
+        )),
     ))
 }
 

@@ -24,9 +24,6 @@ use crate::{
     observer::{ClusterKey, ClusterObserver, Interest, ObjectKey, Observation},
 };
 
-/// The longest a strategy goes unlooked at.
-const MAX_WAIT: Duration = Duration::from_secs(300);
-
 /// Reconciles a BackupStrategy of method Physical: checked, the cluster watched, its tenants configured,
 /// its runs scheduled, the overview written, and the next look set.
 pub async fn reconcile(
@@ -175,7 +172,7 @@ fn next_look(plan: &Plan, desired: &BackupStrategyStatus, now: jiff::Timestamp) 
                 .ok()
                 .map(crate::clock::real)
         })
-        .unwrap_or(MAX_WAIT);
+        .unwrap_or(crate::timing::STRATEGY_MAX_WAIT);
     // While a tenant archives, its delay must keep up even when nothing wakes the strategy (a stuck
     // archive's checkpoint does not move).
     let archiving = desired
@@ -185,8 +182,8 @@ fn next_look(plan: &Plan, desired: &BackupStrategyStatus, now: jiff::Timestamp) 
     let bound = if archiving {
         crate::clock::real(crate::timing::freshness_recheck())
     } else {
-        MAX_WAIT
+        crate::timing::STRATEGY_MAX_WAIT
     };
-    let floor = Duration::from_millis(200);
+    let floor = crate::timing::STRATEGY_MIN_WAIT;
     next.clamp(floor, bound.max(floor))
 }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::timing::{Clock, STATUS_FRESHNESS, delay_stale, freshness_recheck};
+use crate::timing::{
+    Clock, DELAY_RECHECK_MAX, DELAY_RECHECK_MIN, STATUS_FRESHNESS, delay_stale, freshness_recheck,
+};
 use crate::{
     api::{
         LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
@@ -283,7 +285,7 @@ impl<'a> Facts<'a> {
             if within {
                 recheck = Duration::try_from(threshold - delay)
                     .ok()
-                    .map(|d| d.clamp(Duration::from_secs(30), Duration::from_secs(600)));
+                    .map(|d| d.clamp(DELAY_RECHECK_MIN, DELAY_RECHECK_MAX));
             }
         }
         // A stuck archive wakes nothing (its checkpoint does not move): look again within the freshness
