@@ -234,201 +234,241 @@ impl CopySeries {
     }
 }
 
+/// The registry under construction, and the sample names it exports.
+struct Registrar {
+    registry: Registry,
+    names: Vec<String>,
+}
+
+impl Registrar {
+    fn new() -> Self {
+        Self {
+            registry: Registry::with_prefix("obbackup"),
+            names: Vec::new(),
+        }
+    }
+
+    /// Registers `metric` (see [`add`]) and returns it, to be kept and updated.
+    fn add<M>(&mut self, name: &str, help: &str, metric: M) -> M
+    where
+        M: prometheus_client::registry::Metric + TypedMetric + Clone,
+    {
+        add(
+            &mut self.registry,
+            &mut self.names,
+            name,
+            help,
+            metric.clone(),
+        );
+        metric
+    }
+}
+
+/// The operator's own series: its reconciles, their errors and durations, its status writes, its leadership.
+struct OperatorSeries {
+    reconciles: Family<ControllerLabels, Counter>,
+    reconcile_errors: Family<ErrorLabels, Counter>,
+    reconcile_duration: Family<ControllerLabels, Histogram>,
+    status_writes: Family<ControllerLabels, Counter>,
+    leader: Gauge,
+}
+
+impl OperatorSeries {
+    /// Registers the group's series, in the order they are exposed.
+    fn register(r: &mut Registrar) -> Self {
+        Self {
+            reconciles: r.add(
+                "reconcile",
+                "Reconciles run, per controller",
+                Family::<ControllerLabels, Counter>::default(),
+            ),
+            reconcile_errors: r.add(
+                "reconcile_errors",
+                "Reconciles that failed, per controller and error reason",
+                Family::<ErrorLabels, Counter>::default(),
+            ),
+            reconcile_duration: r.add(
+                "reconcile_duration_seconds",
+                "Time spent in one reconcile, per controller",
+                Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
+                    Histogram::new([
+                        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ])
+                }),
+            ),
+            status_writes: r.add(
+                "status_writes",
+                "Status updates sent to the Kubernetes API, per controller",
+                Family::<ControllerLabels, Counter>::default(),
+            ),
+            leader: r.add(
+                "leader",
+                "1 while this replica holds the leader lease",
+                Gauge::default(),
+            ),
+        }
+    }
+}
+
+/// Per cluster: the SQL sent to it and whether it answers.
+struct ClusterSeries {
+    sql_round_trips: Family<ClusterLabels, Counter>,
+    sql_errors: Family<ClusterLabels, Counter>,
+    cluster_reachable: Family<ClusterLabels, Gauge>,
+}
+
+impl ClusterSeries {
+    /// Registers the group's series, in the order they are exposed.
+    fn register(r: &mut Registrar) -> Self {
+        Self {
+            sql_round_trips: r.add(
+                "sql_round_trips",
+                "SQL queries and statements sent to OceanBase, per cluster",
+                Family::<ClusterLabels, Counter>::default(),
+            ),
+            sql_errors: r.add(
+                "sql_errors",
+                "SQL round trips that failed (unreachable, refused, timed out), per cluster",
+                Family::<ClusterLabels, Counter>::default(),
+            ),
+            cluster_reachable: r.add(
+                "cluster_reachable",
+                "1 while the cluster's sys tenant answers, 0 while it cannot be reached",
+                Family::<ClusterLabels, Gauge>::default(),
+            ),
+        }
+    }
+}
+
+/// Per tenant: its log archiving, its second copy and its newest backups.
+struct TenantSeries {
+    log_backup_delay: Family<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    log_backup_delay_threshold: Family<TenantLabels, Gauge>,
+    second_log_copy_delay: Family<TenantLabels, Gauge>,
+    second_copy_repaired: Family<TenantLabels, Counter>,
+    log_archive_interrupted: Family<TenantLabels, Gauge>,
+    last_successful_backup: Family<BackupModeLabels, Gauge>,
+}
+
+impl TenantSeries {
+    /// Registers the group's series, in the order they are exposed.
+    fn register(r: &mut Registrar) -> Self {
+        Self {
+            log_backup_delay: r.add(
+                "log_backup_delay_seconds",
+                "Log archive delay (now minus the archive checkpoint) per tenant while archiving is meant to run",
+                Family::<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default(),
+            ),
+            log_backup_delay_threshold: r.add(
+                "log_backup_delay_threshold_seconds",
+                "The delayAlertThreshold of the LogBackup archiving each tenant",
+                Family::<TenantLabels, Gauge>::default(),
+            ),
+            second_log_copy_delay: r.add(
+                "second_log_copy_delay_seconds",
+                "How far the second copy of a tenant's archive is behind its first log destination",
+                Family::<TenantLabels, Gauge>::default(),
+            ),
+            second_copy_repaired: r.add(
+                "second_copy_repaired_objects",
+                "Objects of a tenant's backup sets found damaged or lost on the second destination and copied again",
+                Family::<TenantLabels, Counter>::default(),
+            ),
+            log_archive_interrupted: r.add(
+                "log_archive_interrupted",
+                "1 while a tenant's archive round is INTERRUPTED",
+                Family::<TenantLabels, Gauge>::default(),
+            ),
+            last_successful_backup: r.add(
+                "last_successful_backup_timestamp_seconds",
+                "End of the newest successful, available backup set per tenant and mode (Unix seconds)",
+                Family::<BackupModeLabels, Gauge>::default(),
+            ),
+        }
+    }
+}
+
+/// Per kind of object: their phases, the tasks finished, what the observers watch, what does not progress.
+struct ObjectSeries {
+    phases: Family<PhaseLabels, Gauge>,
+    tasks_finished: Family<OutcomeLabels, Counter>,
+    watched_objects: Family<KindLabels, Gauge>,
+    not_progressing: Family<KindLabels, Gauge>,
+}
+
+impl ObjectSeries {
+    /// Registers the group's series, in the order they are exposed.
+    fn register(r: &mut Registrar) -> Self {
+        Self {
+            phases: r.add(
+                "objects",
+                "Objects per kind and phase",
+                Family::<PhaseLabels, Gauge>::default(),
+            ),
+            tasks_finished: r.add(
+                "tasks_finished",
+                "Tasks that reached a final phase (Completed, Failed, Canceled), by namespace, kind and phase",
+                Family::<OutcomeLabels, Counter>::default(),
+            ),
+            watched_objects: r.add(
+                "watched_objects",
+                "Objects the cluster observers watch, per kind",
+                Family::<KindLabels, Gauge>::default(),
+            ),
+            not_progressing: r.add(
+                "objects_not_progressing",
+                "Objects whose Progressing condition is False (a running backup without progress), by kind",
+                Family::<KindLabels, Gauge>::default(),
+            ),
+        }
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("obbackup");
-        let mut names = Vec::new();
-        let reconciles = Family::<ControllerLabels, Counter>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "reconcile",
-            "Reconciles run, per controller",
-            reconciles.clone(),
-        );
-        let reconcile_errors = Family::<ErrorLabels, Counter>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "reconcile_errors",
-            "Reconciles that failed, per controller and error reason",
-            reconcile_errors.clone(),
-        );
-        let reconcile_duration =
-            Family::<ControllerLabels, Histogram>::new_with_constructor(|| {
-                Histogram::new([
-                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ])
-            });
-        add(
-            &mut registry,
-            &mut names,
-            "reconcile_duration_seconds",
-            "Time spent in one reconcile, per controller",
-            reconcile_duration.clone(),
-        );
-        let status_writes = Family::<ControllerLabels, Counter>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "status_writes",
-            "Status updates sent to the Kubernetes API, per controller",
-            status_writes.clone(),
-        );
-        let leader = Gauge::default();
-        add(
-            &mut registry,
-            &mut names,
-            "leader",
-            "1 while this replica holds the leader lease",
-            leader.clone(),
-        );
-        let sql_round_trips = Family::<ClusterLabels, Counter>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "sql_round_trips",
-            "SQL queries and statements sent to OceanBase, per cluster",
-            sql_round_trips.clone(),
-        );
-        let sql_errors = Family::<ClusterLabels, Counter>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "sql_errors",
-            "SQL round trips that failed (unreachable, refused, timed out), per cluster",
-            sql_errors.clone(),
-        );
-        let cluster_reachable = Family::<ClusterLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "cluster_reachable",
-            "1 while the cluster's sys tenant answers, 0 while it cannot be reached",
-            cluster_reachable.clone(),
-        );
-        let log_backup_delay =
-            Family::<TenantLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "log_backup_delay_seconds",
-            "Log archive delay (now minus the archive checkpoint) per tenant while archiving is meant to run",
-            log_backup_delay.clone(),
-        );
-        let log_backup_delay_threshold = Family::<TenantLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "log_backup_delay_threshold_seconds",
-            "The delayAlertThreshold of the LogBackup archiving each tenant",
-            log_backup_delay_threshold.clone(),
-        );
-        let second_log_copy_delay = Family::<TenantLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "second_log_copy_delay_seconds",
-            "How far the second copy of a tenant's archive is behind its first log destination",
-            second_log_copy_delay.clone(),
-        );
-        let second_copy_repaired = Family::<TenantLabels, Counter>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "second_copy_repaired_objects",
-            "Objects of a tenant's backup sets found damaged or lost on the second destination and copied again",
-            second_copy_repaired.clone(),
-        );
-        let log_archive_interrupted = Family::<TenantLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "log_archive_interrupted",
-            "1 while a tenant's archive round is INTERRUPTED",
-            log_archive_interrupted.clone(),
-        );
-        let last_successful_backup = Family::<BackupModeLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "last_successful_backup_timestamp_seconds",
-            "End of the newest successful, available backup set per tenant and mode (Unix seconds)",
-            last_successful_backup.clone(),
-        );
-        let phases = Family::<PhaseLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "objects",
-            "Objects per kind and phase",
-            phases.clone(),
-        );
-        let tasks_finished = Family::<OutcomeLabels, Counter>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "tasks_finished",
-            "Tasks that reached a final phase (Completed, Failed, Canceled), by namespace, kind and phase",
-            tasks_finished.clone(),
-        );
-        let watched_objects = Family::<KindLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "watched_objects",
-            "Objects the cluster observers watch, per kind",
-            watched_objects.clone(),
-        );
-        let not_progressing = Family::<KindLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
-            "objects_not_progressing",
-            "Objects whose Progressing condition is False (a running backup without progress), by kind",
-            not_progressing.clone(),
-        );
+        let mut r = Registrar::new();
+        let operator = OperatorSeries::register(&mut r);
+        let cluster = ClusterSeries::register(&mut r);
+        let tenant = TenantSeries::register(&mut r);
+        let objects = ObjectSeries::register(&mut r);
         let first_copy =
-            CopySeries::register(&mut registry, &mut names, "", "the tenant's backups");
+            CopySeries::register(&mut r.registry, &mut r.names, "", "the tenant's backups");
         let second_copy = CopySeries::register(
-            &mut registry,
-            &mut names,
+            &mut r.registry,
+            &mut r.names,
             "second_",
             "the tenant's second copy (what a restore from it alone can reach)",
         );
-        let next_backup = Family::<StrategyLabels, Gauge>::default();
-        add(
-            &mut registry,
-            &mut names,
+        let next_backup = r.add(
             "next_backup_timestamp_seconds",
             "When the strategy's next scheduled data backup is due (Unix seconds)",
-            next_backup.clone(),
+            Family::<StrategyLabels, Gauge>::default(),
         );
         Self {
-            registry,
-            names,
+            registry: r.registry,
+            names: r.names,
             strategy_series: std::sync::Mutex::default(),
             first_copy,
             second_copy,
             next_backup,
-            sql_round_trips,
-            sql_errors,
-            cluster_reachable,
-            log_backup_delay,
-            log_backup_delay_threshold,
-            second_log_copy_delay,
-            second_copy_repaired,
-            log_archive_interrupted,
-            last_successful_backup,
-            phases,
-            tasks_finished,
-            not_progressing,
-            watched_objects,
-            reconciles,
-            reconcile_errors,
-            reconcile_duration,
-            status_writes,
-            leader,
+            reconciles: operator.reconciles,
+            reconcile_errors: operator.reconcile_errors,
+            reconcile_duration: operator.reconcile_duration,
+            status_writes: operator.status_writes,
+            leader: operator.leader,
+            sql_round_trips: cluster.sql_round_trips,
+            sql_errors: cluster.sql_errors,
+            cluster_reachable: cluster.cluster_reachable,
+            log_backup_delay: tenant.log_backup_delay,
+            log_backup_delay_threshold: tenant.log_backup_delay_threshold,
+            second_log_copy_delay: tenant.second_log_copy_delay,
+            second_copy_repaired: tenant.second_copy_repaired,
+            log_archive_interrupted: tenant.log_archive_interrupted,
+            last_successful_backup: tenant.last_successful_backup,
+            phases: objects.phases,
+            tasks_finished: objects.tasks_finished,
+            watched_objects: objects.watched_objects,
+            not_progressing: objects.not_progressing,
         }
     }
 }

@@ -234,18 +234,7 @@ impl Observers {
             let reading = tokio::time::Instant::now();
             let observation = self.read(&observer, &interests).await;
             let read_ms = reading.elapsed().as_millis();
-            if let Some(backend) = lock(&observer.backend).clone() {
-                let now = backend.round_trips();
-                self.metrics
-                    .sql_round_trips
-                    .get_or_create(&observer.labels)
-                    .inc_by(now.0.saturating_sub(reported.0));
-                self.metrics
-                    .sql_errors
-                    .get_or_create(&observer.labels)
-                    .inc_by(now.1.saturating_sub(reported.1));
-                reported = now;
-            }
+            self.count_round_trips(&observer, &mut reported);
             let active = match &observation {
                 Observation::Seen { snapshot, .. } => {
                     failures = 0;
@@ -267,14 +256,7 @@ impl Observers {
                 .get_or_create(&observer.labels)
                 .set(i64::from(matches!(observation, Observation::Seen { .. })));
             *lock(&observer.latest) = observation.clone();
-            let mut woken = 0usize;
-            for (object, interest) in &interests {
-                let fingerprint = fingerprint(&observation, interest);
-                if fingerprints.insert(object.clone(), fingerprint) != Some(fingerprint) {
-                    self.wake(object);
-                    woken += 1;
-                }
-            }
+            let woken = self.wake_changed(&observation, &interests, &mut fingerprints);
             tracing::trace!(
                 cluster = %observer.labels.cluster,
                 read_ms,
@@ -283,12 +265,7 @@ impl Observers {
                 "cluster read"
             );
             fingerprints.retain(|k, _| interests.contains_key(k));
-            let pause = match failures {
-                0 if active => self.intervals.active,
-                0 => self.intervals.idle,
-                // Back off while unreachable: 2 s doubling to 60 s.
-                n => Duration::from_secs(1 << n.min(6)).min(Duration::from_secs(60)),
-            };
+            let pause = self.pause(failures, active);
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 () = observer.poke.notified() => {}
@@ -298,6 +275,51 @@ impl Observers {
         lock(&self.clusters).remove(&observer.key);
         lock(&observer.recorded).forget_all(&self.metrics, &observer.labels);
         tracing::debug!(cluster = %observer.labels.cluster, "observer stopped");
+    }
+
+    /// Adds the SQL round trips (and failed ones) the backend made since `reported` to the cluster's counters.
+    fn count_round_trips(&self, observer: &ClusterObserver, reported: &mut (u64, u64)) {
+        if let Some(backend) = lock(&observer.backend).clone() {
+            let now = backend.round_trips();
+            self.metrics
+                .sql_round_trips
+                .get_or_create(&observer.labels)
+                .inc_by(now.0.saturating_sub(reported.0));
+            self.metrics
+                .sql_errors
+                .get_or_create(&observer.labels)
+                .inc_by(now.1.saturating_sub(reported.1));
+            *reported = now;
+        }
+    }
+
+    /// Wakes the objects whose slice of `observation` changed since `fingerprints` (updated); how many.
+    fn wake_changed(
+        &self,
+        observation: &Observation,
+        interests: &HashMap<ObjectKey, Interest>,
+        fingerprints: &mut HashMap<ObjectKey, u64>,
+    ) -> usize {
+        let mut woken = 0usize;
+        for (object, interest) in interests {
+            let fingerprint = fingerprint(observation, interest);
+            if fingerprints.insert(object.clone(), fingerprint) != Some(fingerprint) {
+                self.wake(object);
+                woken += 1;
+            }
+        }
+        woken
+    }
+
+    /// How long to wait before the next read: short while something is active, long while idle, backing
+    /// off while the cluster cannot be read.
+    fn pause(&self, failures: u32, active: bool) -> Duration {
+        match failures {
+            0 if active => self.intervals.active,
+            0 => self.intervals.idle,
+            // Back off while unreachable: 2 s doubling to 60 s.
+            n => Duration::from_secs(1 << n.min(6)).min(Duration::from_secs(60)),
+        }
     }
 
     async fn read(

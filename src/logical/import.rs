@@ -7,6 +7,7 @@ use std::{collections::VecDeque, io::Write};
 
 use flate2::write::GzDecoder;
 use futures::StreamExt;
+use mysql_async::Conn;
 use opendal::Operator;
 use tokio_util::sync::CancellationToken;
 
@@ -71,25 +72,7 @@ async fn run(
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<LoadReport, LogicalError> {
     let mut conn = sessions.conn().await?;
-    let mut clashes = Vec::new();
-    for (database, name, _) in created {
-        let found: Vec<String> = sessions
-            .rows(
-                &mut conn,
-                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                (database.clone(), name.clone()),
-            )
-            .await?;
-        if !found.is_empty() {
-            clashes.push(format!("{database}.{name}"));
-        }
-    }
-    if !clashes.is_empty() {
-        return Err(LogicalError::Refused(format!(
-            "the target already has what the script creates: {}; restore into an empty tenant or database",
-            clashes.join(", ")
-        )));
-    }
+    refuse_existing(sessions, &mut conn, created).await?;
     // The target was checked for the objects the script creates.
     let mut state = Progress {
         database_reached: true,
@@ -101,16 +84,7 @@ async fn run(
         if cancel.is_cancelled() {
             return Err(LogicalError::Canceled);
         }
-        let rows = sessions
-            .execute(&mut conn, &statement)
-            .await
-            .map_err(|error| match error {
-                LogicalError::Server { code, message } => LogicalError::Server {
-                    code,
-                    message: format!("{message} (in: {})", summary(&statement)),
-                },
-                other => other,
-            })?;
+        let rows = execute(sessions, &mut conn, &statement).await?;
         if statement
             .get(..6)
             .is_some_and(|s| s.eq_ignore_ascii_case("INSERT"))
@@ -131,6 +105,52 @@ async fn run(
         tables: created.iter().filter(|(_, _, view)| !view).count(),
         views: created.iter().filter(|(_, _, view)| *view).count(),
     })
+}
+
+/// Refuses a target that already has a table or view the script creates, naming them.
+async fn refuse_existing(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    created: &[(String, String, bool)],
+) -> Result<(), LogicalError> {
+    let mut clashes = Vec::new();
+    for (database, name, _) in created {
+        let found: Vec<String> = sessions
+            .rows(
+                conn,
+                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+                (database.clone(), name.clone()),
+            )
+            .await?;
+        if !found.is_empty() {
+            clashes.push(format!("{database}.{name}"));
+        }
+    }
+    if !clashes.is_empty() {
+        return Err(LogicalError::Refused(format!(
+            "the target already has what the script creates: {}; restore into an empty tenant or database",
+            clashes.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Runs one statement of the script; a server's refusal names the statement.
+async fn execute(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    statement: &str,
+) -> Result<u64, LogicalError> {
+    sessions
+        .execute(conn, statement)
+        .await
+        .map_err(|error| match error {
+            LogicalError::Server { code, message } => LogicalError::Server {
+                code,
+                message: format!("{message} (in: {})", summary(statement)),
+            },
+            other => other,
+        })
 }
 
 /// The start of a statement, for an error message.
