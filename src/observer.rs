@@ -30,6 +30,7 @@ use crate::{
     api::common::ClusterSource,
     metrics::{ClusterLabels, Metrics},
     oceanbase::{Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest},
+    sync::lock,
 };
 
 /// How often to poll while something watched is active, and while everything is idle.
@@ -568,10 +569,6 @@ impl ClusterObserver {
     pub fn poke(&self) {
         self.poke.notify_one();
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! its statements to, so a test reads the order of every side effect. Anything else it is sent is answered
 //! with an error and recorded as unexpected, so a reconcile that grows a new request fails its tests.
 
+use crate::sync::lock;
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex},
@@ -171,8 +172,4 @@ pub async fn eventually<T>(what: &str, mut probe: impl FnMut() -> Option<T>) -> 
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

@@ -3,6 +3,7 @@
 //! and answers statements with the outcomes the test queued (success when none is queued). Tests describe
 //! the snapshots they need with [`snapshot`] (a [`SnapshotBuilder`]) and the rows [`tenant`] and [`round`].
 
+use crate::sync::lock;
 use std::{
     collections::VecDeque,
     sync::{Arc, Mutex},
@@ -254,8 +255,4 @@ pub fn round(tenant_id: i64, status: &str) -> ArchiveRound {
         path: "file:///archive".into(),
         comment: String::new(),
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }

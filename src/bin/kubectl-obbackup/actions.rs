@@ -17,7 +17,7 @@ use ob_backup_operator::api::{
 };
 use serde_json::json;
 
-use crate::render::{Clock, Reply};
+use crate::render::{Reply, TimeFormat};
 
 /// The BackupTasks "Back up Now" makes for `tenants` of `strategy` at `now`: one per tenant, named
 /// `<strategy>-<tenant>-now-<UTC second>` (an incremental's `-now-inc-<UTC second>`) — two clicks in the same
@@ -232,7 +232,7 @@ pub async fn create(api: &Api<BackupTask>, tasks: &[BackupTask]) -> Result<Reply
 pub async fn wait(
     api: &Api<BackupTask>,
     names: &[String],
-    clock: &Clock,
+    clock: &TimeFormat,
     timeout: Option<Duration>,
 ) -> Result<Reply, String> {
     let deadline = timeout.map(|t| std::time::Instant::now() + t);

@@ -10,7 +10,7 @@ use kube::{Api, Client, Resource, api::ListParams};
 use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask, common::Failure};
 
 use crate::{
-    render::{Clock, Table},
+    render::{Table, TimeFormat},
     tasks::TaskTab,
 };
 
@@ -104,7 +104,7 @@ fn when(event: &Event) -> Option<Time> {
 }
 
 /// The cause as text.
-pub fn render(name: &str, why: &Why, events: &[Event], clock: &Clock, colour: bool) -> String {
+pub fn render(name: &str, why: &Why, events: &[Event], clock: &TimeFormat, colour: bool) -> String {
     let mut text = format!(
         "{} {name}: {}\n",
         why.kind,
@@ -170,7 +170,7 @@ mod tests {
             conditions: Vec::new(),
             object: serde_json::Value::Null,
         };
-        let text = render("t", &why, &[], &Clock::new(true), false);
+        let text = render("t", &why, &[], &TimeFormat::new(true), false);
         assert_eq!(
             text,
             "BackupTask t: Failed\nOceanBase error -9081: backup format file not match\n\

@@ -12,7 +12,7 @@ use ob_backup_operator::api::{
 
 use crate::{
     actions,
-    render::{self, Clock, Format, Reply},
+    render::{self, Format, Reply, TimeFormat},
 };
 
 /// `cleanup STRATEGY --tenant T (--obsolete | --backup-set ID… | --piece ID…)`.
@@ -87,7 +87,7 @@ pub async fn run(
     namespace: &str,
     strategy: &BackupStrategy,
     args: CleanupArgs,
-    clock: &Clock,
+    clock: &TimeFormat,
     format: Format,
 ) -> Result<Reply, String> {
     let timeout = actions::timeout(args.timeout.as_deref())?;

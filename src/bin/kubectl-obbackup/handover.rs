@@ -32,7 +32,7 @@ use crate::{
     actions,
     import::Imported,
     log,
-    render::{Clock, Reply},
+    render::{Reply, TimeFormat},
 };
 
 /// The policy states that hold an archive that can be handed over as it runs.
@@ -89,7 +89,7 @@ pub async fn handover(
     policy: &DynamicObject,
     imported: &Imported,
     options: &Options,
-    clock: &Clock,
+    clock: &TimeFormat,
     report: &mut dyn FnMut(&str),
 ) -> Result<Reply, String> {
     if let Some(why) = refusal(policy, imported, options.allow_move) {
@@ -192,7 +192,7 @@ async fn archiving(
     made: &BackupStrategy,
     imported: &Imported,
     options: &Options,
-    clock: &Clock,
+    clock: &TimeFormat,
 ) -> Result<Reply, String> {
     let logs: Api<LogBackup> = Api::namespaced(client.clone(), namespace);
     let log_name = log_backup_name(&made.name_any(), &imported.tenant);
@@ -359,7 +359,7 @@ mod tests {
         let imported = import::import(&sources, None).expect("imported");
         let mut said = String::new();
         let mut report = |line: &str| said.push_str(line);
-        let clock = Clock::new(true);
+        let clock = TimeFormat::new(true);
         let reply = handover(
             &client,
             &sources.policy,

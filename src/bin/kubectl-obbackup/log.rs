@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::{
     actions,
-    render::{self, Clock, Format, Reply},
+    render::{self, Format, Reply, TimeFormat},
 };
 
 /// Start or stop.
@@ -88,7 +88,7 @@ pub async fn run(
     client: &kube::Client,
     namespace: &str,
     args: LogArgs,
-    clock: &Clock,
+    clock: &TimeFormat,
     format: Format,
 ) -> Result<Reply, String> {
     let timeout = actions::timeout(args.timeout.as_deref())?;
@@ -169,7 +169,7 @@ pub async fn until_phase(
     logs: &Api<LogBackup>,
     name: &str,
     wanted: LogBackupPhase,
-    clock: &Clock,
+    clock: &TimeFormat,
     timeout: Option<std::time::Duration>,
 ) -> Result<Reply, String> {
     actions::until(

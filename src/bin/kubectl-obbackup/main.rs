@@ -26,7 +26,7 @@ use kube::{Api, Client, Resource, ResourceExt, api::ListParams};
 use ob_backup_operator::api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask};
 use serde::de::DeserializeOwned;
 
-use render::{Clock, Format, Reply, list};
+use render::{Format, Reply, TimeFormat, list};
 use tasks::{Filter, TaskTab};
 
 #[derive(Parser, Debug)]
@@ -248,7 +248,7 @@ async fn run(cli: Cli) -> Result<String, String> {
 /// What every command works with: where it reads, how it shows times, whether in colour, in which format.
 struct Context {
     scope: Scope,
-    clock: Clock,
+    clock: TimeFormat,
     colour: bool,
     format: Format,
 }
@@ -265,7 +265,7 @@ impl Context {
         };
         Ok(Self {
             scope,
-            clock: Clock::new(cli.utc),
+            clock: TimeFormat::new(cli.utc),
             colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
             format: cli.output,
         })
@@ -404,7 +404,7 @@ impl Scope {
 async fn show<T>(
     scope: &Scope,
     filter: &Filter,
-    clock: &Clock,
+    clock: &TimeFormat,
     format: Format,
     colour: bool,
 ) -> Result<String, String>

@@ -10,11 +10,11 @@ use serde::Serialize;
 
 /// How times are shown.
 #[derive(Clone, Debug)]
-pub struct Clock {
+pub struct TimeFormat {
     pub zone: TimeZone,
 }
 
-impl Clock {
+impl TimeFormat {
     pub fn new(utc: bool) -> Self {
         Self {
             zone: if utc {
@@ -215,16 +215,16 @@ mod tests {
 
     #[test]
     fn times_show_in_utc_or_the_zone_and_lists_parse_back() {
-        let clock = Clock {
+        let clock = TimeFormat {
             zone: TimeZone::get("Asia/Shanghai").expect("zone"),
         };
         let at: Timestamp = "2026-11-24T19:28:14Z".parse().expect("time");
         assert_eq!(clock.at(at), "2026-11-25 03:28:14 CST");
         assert_eq!(
-            Clock::new(true).show(Some(&Time(at))),
+            TimeFormat::new(true).show(Some(&Time(at))),
             "2026-11-24 19:28:14 UTC"
         );
-        assert_eq!(Clock::new(true).show(None), "-");
+        assert_eq!(TimeFormat::new(true).show(None), "-");
         let yaml = list(&[serde_json::json!({"a": 1})], Format::Yaml).expect("yaml");
         let back: serde_json::Value = serde_norway::from_str(&yaml).expect("parses");
         assert_eq!(back["items"][0]["a"], 1);

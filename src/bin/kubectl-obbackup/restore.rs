@@ -23,7 +23,7 @@ use serde_json::json;
 pub use crate::restore_args::RestoreArgs;
 use crate::{
     actions,
-    render::{Clock, Reply},
+    render::{Reply, TimeFormat},
     restore_args::{point_of, target_cluster, task_name},
     restore_logical,
 };
@@ -268,7 +268,7 @@ pub async fn run(
     namespace: &str,
     strategy: &BackupStrategy,
     args: RestoreArgs,
-    clock: &Clock,
+    clock: &TimeFormat,
 ) -> Result<Reply, String> {
     let (task, verdict) = if strategy.spec.method == BackupMethod::Logical {
         let tasks = Api::<BackupTask>::namespaced(client.clone(), namespace)

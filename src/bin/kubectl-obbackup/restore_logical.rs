@@ -19,7 +19,7 @@ use ob_backup_operator::{
 
 use crate::{
     actions,
-    render::Clock,
+    render::TimeFormat,
     restore_args::{self, RestoreArgs},
 };
 
@@ -130,7 +130,7 @@ pub fn plan(
     args: &RestoreArgs,
     tasks: &[BackupTask],
     now: Timestamp,
-    clock: &Clock,
+    clock: &TimeFormat,
 ) -> Result<(RecoveryTask, String), String> {
     let name = strategy.name_any();
     if let Some(flag) = physical_flags(args) {
@@ -300,7 +300,7 @@ mod tests {
             "2026-11-23T00:00:00Z",
             "2026-11-23T00:00:05Z",
         )];
-        let clock = Clock::new(true);
+        let clock = TimeFormat::new(true);
         let now = at("2026-11-24T00:00:00Z");
         let (task, said) = plan(
             &logical(),

@@ -5,7 +5,7 @@
 use kube::ResourceExt;
 use ob_backup_operator::api::{BackupStrategy, backup_strategy::BackupStrategyStatus};
 
-use crate::render::{Clock, Table, or_dash};
+use crate::render::{Table, TimeFormat, or_dash};
 
 /// Whether a condition says something is wrong: `Stalled` true, or any condition but `Reconciling` false
 /// (`Ready` false included: the strategy is not as declared).
@@ -18,7 +18,7 @@ fn unhealthy(type_: &str, status: &str) -> bool {
 }
 
 /// The overview of `strategies` as text: up to four tables, each after a blank line.
-pub fn overview(strategies: &[BackupStrategy], clock: &Clock, colour: bool) -> String {
+pub fn overview(strategies: &[BackupStrategy], clock: &TimeFormat, colour: bool) -> String {
     let mut overview = Overview::new();
     for strategy in strategies {
         overview.add(strategy, clock);
@@ -72,7 +72,7 @@ impl Overview {
     }
 
     /// A strategy's rows in each table.
-    fn add(&mut self, strategy: &BackupStrategy, clock: &Clock) {
+    fn add(&mut self, strategy: &BackupStrategy, clock: &TimeFormat) {
         let name = strategy.name_any();
         let status = strategy.status.clone().unwrap_or_default();
         self.clusters.push(vec![
@@ -100,7 +100,7 @@ impl Overview {
         }
     }
 
-    fn add_tenants(&mut self, name: &str, status: &BackupStrategyStatus, clock: &Clock) {
+    fn add_tenants(&mut self, name: &str, status: &BackupStrategyStatus, clock: &TimeFormat) {
         for tenant in &status.tenants {
             self.tenants.push(vec![
                 name.to_string(),
@@ -172,7 +172,7 @@ mod tests {
             },
         }))
         .expect("strategy");
-        let text = overview(&[strategy], &Clock::new(true), false);
+        let text = overview(&[strategy], &TimeFormat::new(true), false);
         let lines: Vec<&str> = text.lines().collect();
         assert!(
             lines[0].starts_with("STRATEGY   CLUSTER     STATUS       METHOD"),

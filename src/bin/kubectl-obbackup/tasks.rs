@@ -6,7 +6,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{Resource, ResourceExt};
 use ob_backup_operator::api::{BackupTask, CleanupTask, LogBackup, RecoveryTask, common::Failure};
 
-use crate::render::{Clock, Table, or_dash};
+use crate::render::{Table, TimeFormat, or_dash};
 
 /// A kind of task as its tab shows it.
 pub trait TaskTab: Resource<DynamicType = ()> + Clone + serde::Serialize {
@@ -15,7 +15,7 @@ pub trait TaskTab: Resource<DynamicType = ()> + Clone + serde::Serialize {
     fn phase(&self) -> Option<String>;
     /// When it started (its object's creation until it did): what the time filters look at.
     fn started(&self) -> Option<Timestamp>;
-    fn row(&self, clock: &Clock) -> Vec<String>;
+    fn row(&self, clock: &TimeFormat) -> Vec<String>;
     /// What its status says about why it stands where it does: message, failure, conditions.
     fn cause(&self) -> Cause;
 }
@@ -67,7 +67,7 @@ impl TaskTab for BackupTask {
             .map(|s| (s.message, s.failure, s.conditions))
             .unwrap_or_default()
     }
-    fn row(&self, clock: &Clock) -> Vec<String> {
+    fn row(&self, clock: &TimeFormat) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
         vec![
             self.name_any(),
@@ -115,7 +115,7 @@ impl TaskTab for LogBackup {
             .map(|s| (s.message, s.failure, s.conditions))
             .unwrap_or_default()
     }
-    fn row(&self, clock: &Clock) -> Vec<String> {
+    fn row(&self, clock: &TimeFormat) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
         vec![
             self.name_any(),
@@ -152,7 +152,7 @@ impl TaskTab for CleanupTask {
             .map(|s| (s.message, s.failure, s.conditions))
             .unwrap_or_default()
     }
-    fn row(&self, clock: &Clock) -> Vec<String> {
+    fn row(&self, clock: &TimeFormat) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
         vec![
             self.name_any(),
@@ -197,7 +197,7 @@ impl TaskTab for RecoveryTask {
             .map(|s| (s.message, s.failure, s.conditions))
             .unwrap_or_default()
     }
-    fn row(&self, clock: &Clock) -> Vec<String> {
+    fn row(&self, clock: &TimeFormat) -> Vec<String> {
         let status = self.status.clone().unwrap_or_default();
         vec![
             self.name_any(),
@@ -286,7 +286,7 @@ impl Filter {
 }
 
 /// The tasks `filter` admits, newest first, as a table.
-pub fn table<T: TaskTab>(tasks: &[T], filter: &Filter, clock: &Clock) -> (Table, Vec<T>) {
+pub fn table<T: TaskTab>(tasks: &[T], filter: &Filter, clock: &TimeFormat) -> (Table, Vec<T>) {
     let mut shown: Vec<T> = tasks
         .iter()
         .filter(|t| filter.admits(*t))
@@ -327,7 +327,7 @@ mod tests {
             task("older", "tenant1", "2026-11-24T11:59:59Z", "Completed"),
             task("recent", "TENANT2", "2026-11-25T11:00:00Z", "Failed"),
         ];
-        let clock = Clock::new(true);
+        let clock = TimeFormat::new(true);
         let day = Filter::new(Some("24h"), None, None, now).expect("filter");
         let (_, shown) = table(&tasks, &day, &clock);
         let names: Vec<String> = shown.iter().map(|t| t.name_any()).collect();

@@ -8,7 +8,7 @@ use ob_backup_operator::api::{
     BackupStrategy, BackupTask, BackupTaskPhase, backup_strategy::BackupMethod, common::TimeWindow,
 };
 
-use crate::render::{Clock, Format};
+use crate::render::{Format, TimeFormat};
 
 /// Cells per day: half hours.
 const CELLS: i64 = 48;
@@ -93,7 +93,7 @@ pub fn show(
     tasks: &[BackupTask],
     tenant: Option<&str>,
     week: i32,
-    clock: &Clock,
+    clock: &TimeFormat,
     format: Format,
 ) -> Result<String, String> {
     let lines: Vec<_> = strategy

@@ -47,7 +47,7 @@ pub async fn run(
     client: &kube::Client,
     namespace: &str,
     args: ImportArgs,
-    clock: &crate::render::Clock,
+    clock: &crate::render::TimeFormat,
     format: crate::render::Format,
 ) -> Result<String, String> {
     let timeout = crate::actions::timeout(args.timeout.as_deref())?;
