@@ -50,7 +50,7 @@ impl Readiness {
     /// Records this replica's role. Losing or gaining the lease forgets which caches had synced: the
     /// controllers start afresh.
     pub fn set_role(&self, role: Role) {
-        let mut state = self.lock();
+        let mut state = crate::sync::lock(&self.state);
         if state.role != role {
             state.synced.clear();
         }
@@ -60,7 +60,7 @@ impl Readiness {
 
     /// Records that every cache of `kind` has listed its objects once.
     pub fn kind_synced(&self, kind: &'static str) {
-        let mut state = self.lock();
+        let mut state = crate::sync::lock(&self.state);
         if state.role == Role::Leading && state.synced.insert(kind) {
             tracing::info!(
                 kind,
@@ -80,7 +80,7 @@ impl Readiness {
 
     /// The role and whether it is ready, read together (for `/readyz`).
     pub fn answer(&self) -> (Role, bool) {
-        let state = self.lock();
+        let state = crate::sync::lock(&self.state);
         (state.role, Self::ready(&state, self.expected_kinds))
     }
 
@@ -98,10 +98,6 @@ impl Readiness {
             state.ready_after = Some(after);
             tracing::info!(role = ?state.role, after_ms = after.as_millis(), "ready");
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        crate::sync::lock(&self.state)
     }
 }
 
