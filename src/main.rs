@@ -61,10 +61,10 @@ struct RunArgs {
     #[arg(long, value_enum, env = "LOG_FORMAT", default_value_t)]
     log_format: LogFormat,
     /// Seconds between reads of an OceanBase cluster while a task or log archive there is changing.
-    #[arg(long, env = "ACTIVE_POLL_SECONDS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, env = "ACTIVE_POLL_SECONDS", default_value_t = ob_backup_operator::timing::ACTIVE_POLL.as_secs(), value_parser = clap::value_parser!(u64).range(1..=600))]
     active_poll_seconds: u64,
     /// Seconds between reads of an OceanBase cluster while nothing there is changing.
-    #[arg(long, env = "IDLE_POLL_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, env = "IDLE_POLL_SECONDS", default_value_t = ob_backup_operator::timing::IDLE_POLL.as_secs(), value_parser = clap::value_parser!(u64).range(1..=3600))]
     idle_poll_seconds: u64,
     /// Seconds without progress after which a running backup gets Progressing=False.
     #[arg(long, env = "BACKUP_STALL_SECONDS", default_value_t = ob_backup_operator::timing::BACKUP_STALL_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(10..))]

@@ -43,8 +43,8 @@ pub struct PollIntervals {
 impl Default for PollIntervals {
     fn default() -> Self {
         Self {
-            active: Duration::from_secs(2),
-            idle: Duration::from_secs(30),
+            active: crate::timing::ACTIVE_POLL,
+            idle: crate::timing::IDLE_POLL,
         }
     }
 }
@@ -319,7 +319,9 @@ impl Observers {
             0 if active => self.intervals.active,
             0 => self.intervals.idle,
             // Back off while unreachable: 2 s doubling to 60 s.
-            n => Duration::from_secs(1 << n.min(6)).min(Duration::from_secs(60)),
+            n => crate::timing::UNREACHABLE_BACKOFF_UNIT
+                .saturating_mul(1 << n.min(6))
+                .min(crate::timing::UNREACHABLE_BACKOFF_MAX),
         }
     }
 

@@ -13,6 +13,21 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const OB_OPERATOR_SYNC: Duration = Duration::from_secs(30);
 /// …looking this often whether they have been.
 pub const OB_OPERATOR_SYNC_POLL: Duration = Duration::from_millis(100);
+/// An idle pooled connection to OceanBase is closed after this long.
+pub const POOLED_CONNECTION_TTL: Duration = Duration::from_secs(60);
+/// How long a session may take to say goodbye before it is dropped.
+pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// An observer reads its cluster this often while something it watches is changing (the default of
+/// `--active-poll-seconds`)…
+pub const ACTIVE_POLL: Duration = Duration::from_secs(2);
+/// …and this often otherwise (`--idle-poll-seconds`).
+pub const IDLE_POLL: Duration = Duration::from_secs(30);
+/// While its cluster is unreachable an observer backs off: this long times 2^failures (from 2 s)…
+pub const UNREACHABLE_BACKOFF_UNIT: Duration = Duration::from_secs(1);
+/// …up to this long.
+pub const UNREACHABLE_BACKOFF_MAX: Duration = Duration::from_secs(60);
+
 /// How long one read may take.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one batch of administrative statements may take, connecting included: after this the client

@@ -97,7 +97,7 @@ impl ConnectionInfo {
                     .with_constraints(
                         mysql_async::PoolConstraints::new(0, max.max(1)).unwrap_or_default(),
                     )
-                    .with_inactive_connection_ttl(std::time::Duration::from_secs(60)),
+                    .with_inactive_connection_ttl(crate::timing::POOLED_CONNECTION_TTL),
             );
         if let Some(ca) = &self.ca_cert {
             builder = builder

@@ -3,10 +3,7 @@
 //! statements after it and dies with the session), TLS when a CA is given, connect and query timeouts, and
 //! every error redacted.
 
-use std::{
-    sync::atomic::{AtomicU64, Ordering},
-    time::Duration,
-};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{FutureExt, future::BoxFuture};
 use jiff::Timestamp;
@@ -460,7 +457,7 @@ impl MysqlCluster {
             }
         }
         // Best effort: a session that cannot say goodbye is closed by dropping it.
-        let _ = tokio::time::timeout(Duration::from_secs(2), conn.disconnect()).await;
+        let _ = tokio::time::timeout(crate::timing::DISCONNECT_TIMEOUT, conn.disconnect()).await;
         outcome
     }
 }
