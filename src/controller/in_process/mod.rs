@@ -12,8 +12,8 @@ use crate::{
     api::common::ClusterSource,
     observer::{ClusterKey, Observation},
     oceanbase::{
-        ArchiveRound, RoundStatus, Snapshot, TenantRole, TenantRow, TenantStatus,
-        fake::{Entry, FakeCluster, FakeConnect, Journal},
+        Snapshot,
+        fake::{self, Entry, FakeCluster, FakeConnect, Journal},
     },
 };
 
@@ -146,27 +146,12 @@ impl Rig {
 
 /// tenant1 (1002) NORMAL, archiving (DOING), DATA_BACKUP_DEST file:///data, on 4.4.1.
 pub fn ready_cluster() -> Snapshot {
-    Snapshot {
-        version: "4.4.1.0".into(),
-        tenants: vec![TenantRow {
-            id: 1002,
-            name: "tenant1".into(),
-            status: TenantStatus::Normal,
-            role: TenantRole::Primary,
-            archivelog: true,
-        }],
-        rounds: vec![ArchiveRound {
-            tenant_id: 1002,
-            round_id: 1,
-            status: RoundStatus::Doing,
-            start_scn: 1,
-            checkpoint_scn: 2,
-            path: "file:///archive".into(),
-            comment: String::new(),
-        }],
-        data_dests: vec![(1002, "file:///data".into())],
-        ..Snapshot::default()
-    }
+    fake::snapshot()
+        .version("4.4.1.0")
+        .tenant(fake::tenant(1002, "tenant1"))
+        .round(fake::round(1002, "DOING"))
+        .data_dest(1002, "file:///data")
+        .build()
 }
 
 /// Where in the journal the first entry `matches` accepts is.
