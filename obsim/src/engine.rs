@@ -272,6 +272,14 @@ impl Session {
                 self.cluster().create_pool(&name, if_not_exists, &options)?;
                 done
             }
+            Admin::DropTenant {
+                name,
+                if_exists,
+                force,
+            } => {
+                self.cluster().drop_tenant(&name, if_exists, force)?;
+                done
+            }
             Admin::DropResource {
                 pool,
                 name,

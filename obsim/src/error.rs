@@ -88,6 +88,11 @@ impl SqlError {
         )
     }
 
+    /// OB_NOT_SUPPORTED (−4007 → MySQL 1235, 0A000) with its default text.
+    pub fn unsupported() -> Self {
+        Self::new(1235, "0A000", "Not supported feature or function")
+    }
+
     /// OB_NOT_SUPPORTED (−4007 → MySQL 1235, 0A000), with the server's user text ("%s not supported").
     pub fn not_supported(what: impl fmt::Display) -> Self {
         Self::new(1235, "0A000", format!("{what} not supported"))

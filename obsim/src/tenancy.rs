@@ -107,7 +107,8 @@ pub fn scoped(statement: Admin, login: &Login) -> Result<Admin, SqlError> {
         | Admin::CancelRestore { .. }
         | Admin::CreateUnit { .. }
         | Admin::CreatePool { .. }
-        | Admin::DropResource { .. } => return Err(SqlError::no_privilege()),
+        | Admin::DropResource { .. }
+        | Admin::DropTenant { .. } => return Err(SqlError::no_privilege()),
         session @ (Admin::SetEncryption { .. }
         | Admin::SetDecryption { .. }
         | Admin::User { .. }) => session,

@@ -1,7 +1,7 @@
 //! Physical restore (docs/reference/oceanbase-interface.md §6): `ALTER SYSTEM RESTORE` creating a
 //! new tenant from backup sets and archive pieces found under the `FROM` URIs, the two progress
 //! rows (the sys initiator job and the job inside the new tenant), history `SUCCESS`/`FAIL`, and
-//! the restored tenant as STANDBY until `ACTIVATE STANDBY`.
+//! the restored tenant as STANDBY until `ACTIVATE STANDBY`, and dropping a tenant (§6.6).
 
 use jiff::{SignedDuration, Timestamp};
 
@@ -422,6 +422,53 @@ impl Cluster {
         if tenant.role != "STANDBY" {
             return Err(SqlError::oceanbase(4179, "Operation not allowed now"));
         }
+        Ok(())
+    }
+
+    /// `DROP TENANT [IF EXISTS] t [PURGE | FORCE]` (§6.6). FORCE drops the tenant and its meta tenant at
+    /// once and revokes its pools (a restore under way ends as a canceled one does). Without FORCE a
+    /// NORMAL tenant is dropped later: it shows `DROPPING`, keeps its pools, and goes with a FORCE drop
+    /// (when OceanBase itself finishes a delayed drop is not modelled). A tenant that is not NORMAL — still
+    /// restoring, creating or dropping — is refused without FORCE; the sys and meta tenants always.
+    pub fn drop_tenant(
+        &mut self,
+        name: &str,
+        if_exists: bool,
+        force: bool,
+    ) -> Result<(), SqlError> {
+        let Some(tenant) = self
+            .tenants
+            .iter_mut()
+            .find(|t| t.name.eq_ignore_ascii_case(name))
+        else {
+            return if if_exists {
+                Ok(())
+            } else {
+                Err(SqlError::unknown_tenant(name))
+            };
+        };
+        if tenant.kind != TenantType::User {
+            return Err(SqlError::unsupported());
+        }
+        if !force {
+            if tenant.status != "NORMAL" {
+                return Err(SqlError::not_supported(
+                    "should drop tenant force, delay drop tenant",
+                ));
+            }
+            tenant.status = "DROPPING";
+            return Ok(());
+        }
+        let id = tenant.id;
+        if self
+            .restores
+            .jobs
+            .iter()
+            .any(|j| j.tenant_id == id && !j.phase.is_final())
+        {
+            return self.cancel_restore(name);
+        }
+        self.drop_restored_tenant(id);
         Ok(())
     }
 

@@ -98,6 +98,12 @@ pub enum Admin {
         if_not_exists: bool,
         options: Vec<(String, String)>,
     },
+    /// `DROP TENANT [IF EXISTS] t [PURGE | FORCE]` (§6.6).
+    DropTenant {
+        name: String,
+        if_exists: bool,
+        force: bool,
+    },
     /// `DROP RESOURCE {UNIT | POOL} [IF EXISTS] name`.
     DropResource {
         pool: bool,
@@ -126,6 +132,7 @@ pub fn is_admin(words: &[String]) -> bool {
     (first("ALTER") && second("SYSTEM"))
         || (first("SET") && (second("ENCRYPTION") || second("DECRYPTION")))
         || ((first("CREATE") || first("DROP")) && second("RESOURCE"))
+        || (first("DROP") && second("TENANT"))
         || ((first("CREATE") || first("ALTER") || first("DROP")) && second("USER"))
 }
 
@@ -141,21 +148,11 @@ pub fn parse(sql: &str) -> Result<Admin, SqlError> {
         p.expect("RESOURCE")?;
         p.create_resource()?
     } else if p.keyword("DROP") {
-        p.expect("RESOURCE")?;
-        let pool = if p.keyword("POOL") {
-            true
+        if p.keyword("TENANT") {
+            p.drop_tenant()?
         } else {
-            p.expect("UNIT")?;
-            false
-        };
-        let if_exists = p.keyword("IF") && {
-            p.expect("EXISTS")?;
-            true
-        };
-        Admin::DropResource {
-            pool,
-            name: p.name()?,
-            if_exists,
+            p.expect("RESOURCE")?;
+            p.drop_resource()?
         }
     } else {
         p.expect("ALTER")?;
@@ -167,6 +164,46 @@ pub fn parse(sql: &str) -> Result<Admin, SqlError> {
 }
 
 impl Cursor {
+    /// `[IF EXISTS] t [PURGE | FORCE]`, after `DROP TENANT`. PURGE (a delayed drop, never the recycle
+    /// bin) is accepted and, like no option, is not FORCE.
+    fn drop_tenant(&mut self) -> Result<Admin, SqlError> {
+        let if_exists = self.if_exists()?;
+        let name = self.name()?;
+        let force = self.keyword("FORCE");
+        if !force {
+            self.keyword("PURGE");
+        }
+        Ok(Admin::DropTenant {
+            name,
+            if_exists,
+            force,
+        })
+    }
+
+    /// `{UNIT | POOL} [IF EXISTS] name`, after `DROP RESOURCE`.
+    fn drop_resource(&mut self) -> Result<Admin, SqlError> {
+        let pool = if self.keyword("POOL") {
+            true
+        } else {
+            self.expect("UNIT")?;
+            false
+        };
+        let if_exists = self.if_exists()?;
+        Ok(Admin::DropResource {
+            pool,
+            name: self.name()?,
+            if_exists,
+        })
+    }
+
+    /// An optional `IF EXISTS`.
+    fn if_exists(&mut self) -> Result<bool, SqlError> {
+        Ok(self.keyword("IF") && {
+            self.expect("EXISTS")?;
+            true
+        })
+    }
+
     /// `CREATE | ALTER | DROP USER …`, if the statement is one.
     fn user(&mut self) -> Result<Option<Admin>, SqlError> {
         let start = self.at;

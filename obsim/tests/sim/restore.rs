@@ -391,3 +391,100 @@ async fn a_tenant_restores_into_another_cluster_of_the_simulator() {
         .expect("progress");
     assert_eq!(origin, Some(("source".into(), "tenant1".into())));
 }
+
+#[tokio::test]
+async fn a_scratch_tenant_is_dropped_with_force_then_its_pool_and_unit() {
+    // §6.6: a restoring tenant needs FORCE (1235); its pool stays granted (4626) until the tenant is gone;
+    // a NORMAL tenant dropped without FORCE is DROPPING and keeps its pool; unknown tenants are 5157.
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts).await.expect("connect");
+    backed_up(&mut conn, &cluster).await;
+    pool(&mut conn, "p1").await;
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE scratch FROM '{FROM}' WITH 'pool_list=p1'"
+    ))
+    .await
+    .expect("restore");
+    step(&cluster, 3);
+    let refusals = [
+        (
+            "DROP TENANT scratch",
+            1235,
+            "should drop tenant force, delay drop tenant not supported",
+        ),
+        (
+            "DROP TENANT scratch PURGE",
+            1235,
+            "should drop tenant force, delay drop tenant not supported",
+        ),
+        (
+            "DROP RESOURCE POOL p1",
+            4626,
+            "resource pool 'p1' has already been granted to a tenant",
+        ),
+        ("DROP TENANT nosuch", 5157, "Unknown tenant 'nosuch'"),
+        (
+            "DROP TENANT sys FORCE",
+            1235,
+            "Not supported feature or function",
+        ),
+    ];
+    for (sql, code, message) in refusals {
+        assert_eq!(
+            refused(&mut conn, sql).await,
+            (code, message.to_string()),
+            "{sql}"
+        );
+    }
+    conn.query_drop("DROP TENANT IF EXISTS nosuch")
+        .await
+        .expect("IF EXISTS tolerates it");
+    conn.query_drop("DROP TENANT scratch FORCE")
+        .await
+        .expect("force drop");
+    assert_eq!(tenant_state(&mut conn, "scratch").await, None);
+    step(&cluster, 2);
+    let ended: Option<String> = conn
+        .query_first("SELECT status FROM DBA_OB_RESTORE_HISTORY")
+        .await
+        .expect("history");
+    assert_eq!(
+        ended.as_deref(),
+        Some("FAIL"),
+        "the restore ends as canceled"
+    );
+    conn.query_drop("DROP RESOURCE POOL p1")
+        .await
+        .expect("the pool is free once the tenant is gone");
+    conn.query_drop("DROP RESOURCE UNIT unit_p1")
+        .await
+        .expect("and then its unit");
+
+    // A NORMAL tenant dropped without FORCE waits, DROPPING, holding its pool, until a FORCE drop.
+    pool(&mut conn, "p2").await;
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE kept FROM '{FROM}' WITH 'pool_list=p2'"
+    ))
+    .await
+    .expect("restore");
+    step(&cluster, 120);
+    conn.query_drop("ALTER SYSTEM ACTIVATE STANDBY TENANT = kept")
+        .await
+        .expect("activate");
+    conn.query_drop("DROP TENANT kept")
+        .await
+        .expect("delayed drop");
+    assert_eq!(
+        tenant_state(&mut conn, "kept")
+            .await
+            .map(|(status, _)| status),
+        Some("DROPPING".into())
+    );
+    assert_eq!(refused(&mut conn, "DROP RESOURCE POOL p2").await.0, 4626);
+    conn.query_drop("DROP TENANT kept FORCE")
+        .await
+        .expect("force drop");
+    conn.query_drop("DROP RESOURCE POOL p2")
+        .await
+        .expect("the pool is free");
+}
