@@ -305,6 +305,7 @@ impl Cluster {
         if let Some(tenant) = self.tenants.iter_mut().find(|t| t.id == tenant_id) {
             tenant.status = "RESTORE";
             tenant.role = "RESTORE";
+            tenant.data_as_of = Timestamp::from_nanosecond(i128::from(plan.scn)).ok();
         }
         for pool in self.restores.pools.iter_mut() {
             if pools.contains(&pool.name) {

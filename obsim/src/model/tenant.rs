@@ -62,6 +62,9 @@ pub struct Tenant {
     /// Who may log in as `user@tenant`, with their passwords (a new user tenant's `root` has none, as on a
     /// real cluster; a meta tenant has no users).
     pub users: BTreeMap<String, String>,
+    /// For a tenant made by a restore, the time its data is as of (its restore point): its heartbeat
+    /// (`views/heartbeat.rs`) stays there. `None`: an application writes to it, its heartbeat is now.
+    pub data_as_of: Option<Timestamp>,
 }
 
 impl Tenant {
@@ -80,6 +83,7 @@ impl Tenant {
             backups: TenantBackups::default(),
             clean: TenantClean::default(),
             users: BTreeMap::new(),
+            data_as_of: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 mod backup;
 mod clean;
+pub mod heartbeat;
 pub mod parameters;
 mod restore;
 
@@ -26,6 +27,10 @@ pub fn view(cluster: &Cluster, name: &str, tenant_id: i64) -> Option<Table> {
     let upper = name.to_uppercase();
     if !tenancy::has_view(tenant_id, &upper) {
         return None;
+    }
+    if upper == heartbeat::TABLE {
+        // obsim's own table, standing for an application's (see the module).
+        return heartbeat::table(cluster, tenant_id);
     }
     if upper == parameters::VIEW {
         // Not in the schema files (see the module): served with the columns it declares itself.

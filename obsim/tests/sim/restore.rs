@@ -488,3 +488,65 @@ async fn a_scratch_tenant_is_dropped_with_force_then_its_pool_and_unit() {
         .await
         .expect("the pool is free");
 }
+
+/// The newest heartbeat `user@tenant` reads, in seconds since the epoch.
+async fn heartbeat(opts: &mysql_async::Opts, user: &str) -> i64 {
+    let mut conn = Conn::new(login(opts, user, TENANT_PASSWORD))
+        .await
+        .expect("tenant login");
+    let usec: Option<i64> = conn
+        .query_first("SELECT time_to_usec(ts) FROM app.heartbeat")
+        .await
+        .expect("heartbeat");
+    usec.expect("a heartbeat row") / 1_000_000
+}
+
+#[tokio::test]
+async fn a_restored_tenants_heartbeat_is_its_restore_point_and_the_sources_is_now() {
+    // The drills' freshness check (issue 36): an application writes the source every second; a restore to T
+    // holds the data as of T, and nothing writes to it afterwards.
+    let (opts, cluster) = start_with_cluster(Version::V4_4_1).await;
+    let mut conn = Conn::new(opts.clone()).await.expect("connect");
+    backed_up(&mut conn, &cluster).await;
+    pool(&mut conn, "p1").await;
+    create_tenant_user(&mut cluster.lock().expect("lock"));
+    let now = || cluster.lock().expect("lock").now().as_second();
+    assert_eq!(heartbeat(&opts, "backup@tenant1").await, now());
+    let checkpoint: Option<u64> = conn
+        .query_first("SELECT checkpoint_scn FROM CDB_OB_ARCHIVELOG WHERE tenant_id = 1002")
+        .await
+        .expect("checkpoint");
+    let until = checkpoint.expect("checkpoint") - 30_500_000_000;
+    conn.query_drop(format!(
+        "ALTER SYSTEM RESTORE restored FROM '{FROM}' UNTIL SCN = {until} WITH 'pool_list=p1'"
+    ))
+    .await
+    .expect("restore");
+    step(&cluster, 120);
+    cluster
+        .lock()
+        .expect("lock")
+        .set_user(
+            "restored",
+            "checker",
+            TENANT_PASSWORD,
+            obsim::model::UserChange::Create {
+                if_not_exists: false,
+            },
+        )
+        .expect("a user of the restored tenant");
+    let point = i64::try_from(until / 1_000_000_000).expect("seconds");
+    assert_eq!(heartbeat(&opts, "checker@restored").await, point);
+    step(&cluster, 60);
+    assert_eq!(
+        heartbeat(&opts, "checker@restored").await,
+        point,
+        "nothing writes to a restored tenant"
+    );
+    assert_eq!(heartbeat(&opts, "backup@tenant1").await, now());
+    assert_eq!(
+        refused(&mut conn, "SELECT ts FROM heartbeat").await.0,
+        1146,
+        "the sys tenant has none"
+    );
+}
