@@ -4,6 +4,7 @@
 //! `[MIN_RESTORE_SCN, end of that range]`; overlapping windows merge. Pure, on SCNs (nanoseconds
 //! since the epoch).
 
+pub mod drill;
 pub mod point;
 
 /// A backup set as the windows need it (`DBA_OB_BACKUP_SET_FILES`).
