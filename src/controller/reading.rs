@@ -29,28 +29,39 @@ pub enum Reading<'a> {
     },
 }
 
-/// Reads `tenant` of cluster `cluster` from an observation. An unreachable cluster is never a failure: it
-/// only says why nothing moves.
-pub fn read<'a>(
+/// What a decision sees of a cluster that answered: the snapshot read at `at`, and `ClusterReachable=True`.
+pub struct Seen<'a> {
+    pub snapshot: &'a Snapshot,
+    pub at: Timestamp,
+    pub reachable: Condition,
+}
+
+/// The outcome of [`cluster`].
+pub enum ClusterReading<'a> {
+    Seen(Seen<'a>),
+    /// Nothing read yet, or the cluster unreachable: the health to show meanwhile, the condition beside it.
+    Blocked(Health, Option<Condition>),
+}
+
+/// Reads cluster `cluster` (called `named` where it cannot be reached) from an observation. An unreachable
+/// cluster is never a failure: it only says why nothing moves.
+pub fn cluster<'a>(
     observation: &'a Observation,
     cluster: &str,
-    tenant: &str,
+    named: &str,
     generation: Option<i64>,
-) -> Reading<'a> {
+) -> ClusterReading<'a> {
     let (snapshot, at) = match observation {
         Observation::Seen { snapshot, at } => (snapshot.as_ref(), *at),
         Observation::Unknown => {
-            return Reading::Blocked {
-                health: Health::Progressing {
-                    reason: Reason::WaitingForCluster,
-                    message: format!("reading cluster {cluster}"),
-                },
-                extra: None,
-                active: true,
+            let health = Health::Progressing {
+                reason: Reason::WaitingForCluster,
+                message: format!("reading cluster {cluster}"),
             };
+            return ClusterReading::Blocked(health, None);
         }
         Observation::Unreachable { reason, .. } => {
-            let message = format!("cluster {cluster} cannot be reached: {reason}");
+            let message = format!("{named} cannot be reached: {reason}");
             let unreachable = condition(
                 CLUSTER_REACHABLE,
                 false,
@@ -58,14 +69,11 @@ pub fn read<'a>(
                 &message,
                 generation,
             );
-            return Reading::Blocked {
-                health: Health::Progressing {
-                    reason: Reason::ClusterUnreachable,
-                    message,
-                },
-                extra: Some(vec![unreachable]),
-                active: true,
+            let health = Health::Progressing {
+                reason: Reason::ClusterUnreachable,
+                message,
             };
+            return ClusterReading::Blocked(health, Some(unreachable));
         }
     };
     let reachable = condition(
@@ -75,19 +83,44 @@ pub fn read<'a>(
         "the cluster answered",
         generation,
     );
-    match snapshot.tenant(tenant) {
+    ClusterReading::Seen(Seen {
+        snapshot,
+        at,
+        reachable,
+    })
+}
+
+/// Reads `tenant` of cluster `cluster` from an observation: [`cluster`], then the tenant in the snapshot.
+pub fn read<'a>(
+    observation: &'a Observation,
+    cluster: &str,
+    tenant: &str,
+    generation: Option<i64>,
+) -> Reading<'a> {
+    let named = format!("cluster {cluster}");
+    let seen = match self::cluster(observation, cluster, &named, generation) {
+        ClusterReading::Seen(seen) => seen,
+        ClusterReading::Blocked(health, unreachable) => {
+            return Reading::Blocked {
+                health,
+                extra: unreachable.map(|c| vec![c]),
+                active: true,
+            };
+        }
+    };
+    match seen.snapshot.tenant(tenant) {
         Some(row) => Reading::Tenant {
-            snapshot,
-            at,
+            snapshot: seen.snapshot,
+            at: seen.at,
             tenant: row,
-            reachable,
+            reachable: seen.reachable,
         },
         None => Reading::Blocked {
             health: Health::Stalled {
                 reason: Reason::TenantNotFound,
                 message: format!("cluster {cluster} has no user tenant {tenant}"),
             },
-            extra: Some(vec![reachable]),
+            extra: Some(vec![seen.reachable]),
             active: false,
         },
     }

@@ -81,21 +81,7 @@ impl<S, P> Decision<S, P> {
     }
 }
 
-impl<S: StatusView + Clone, P> Decision<S, P> {
-    /// The status as the driver writes it: with its health, for an object of `generation`, at `now`.
-    pub fn status_with_health(&self, generation: Option<i64>, now: Timestamp) -> S {
-        match &self.health {
-            Some(health) => status::with_health(
-                self.status.clone(),
-                generation,
-                health,
-                self.extra.clone(),
-                now,
-            ),
-            None => self.status.clone(),
-        }
-    }
-
+impl<S: StatusView, P> Decision<S, P> {
     /// This decision with its health given to its status (and none left to give).
     #[must_use]
     pub fn settled(mut self, generation: Option<i64>, now: Timestamp) -> Self {

@@ -424,7 +424,8 @@ pub fn after_submit(
                     .push_str(" (docs/reference/oceanbase-interface.md §5.2: manual deletes need OceanBase 4.4.1 or later)");
             }
             return failed(status, failure, None, now)
-                .status_with_health(cleanup.metadata.generation, now);
+                .settled(cleanup.metadata.generation, now)
+                .status;
         }
     };
     with_health(status, cleanup, &health, None, now)

@@ -1,17 +1,16 @@
 //! What every stage of a RecoveryTask's decision reads and gives: the inputs, the step, the decision with
-//! its health (the recovery point's verdict kept), and the facts of one observation of the target cluster.
+//! its health (the recovery point's verdict kept); what an observation gives is read by
+//! [`crate::controller::reading::cluster`].
 //! Below both [`super::preflight`] and [`super::follow`], so neither imports the other nor the face.
 
-use crate::reason::Reason;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::timing::Clock;
 use crate::{
     api::{RecoveryTask, RecoveryTaskStatus},
-    controller::conditions::{CLUSTER_REACHABLE, Health, condition},
+    controller::conditions::Health,
     observer::{Interest, Observation},
-    oceanbase::Snapshot,
     windows::point::PointCheck,
 };
 
@@ -68,67 +67,6 @@ pub fn interest(task: &RecoveryTask, active: bool) -> Option<Interest> {
         since: None,
         overview: Vec::new(),
     })
-}
-
-/// What an observation of the target cluster says: the snapshot read at `at`, and `ClusterReachable=True`.
-pub struct Seen<'a> {
-    pub snapshot: &'a Snapshot,
-    pub at: Timestamp,
-    pub reachable: Condition,
-}
-
-/// What an observation of the target cluster comes to.
-pub enum Reading<'a> {
-    Seen(Seen<'a>),
-    /// Nothing read yet, or the cluster unreachable: the health to show meanwhile, the condition beside it.
-    Blocked(Health, Option<Condition>),
-}
-
-impl<'a> Reading<'a> {
-    /// The facts of the observation the task's inputs hold.
-    pub fn of(inputs: &Inputs<'a>) -> Self {
-        let generation = inputs.task.metadata.generation;
-        let (snapshot, at) = match inputs.observation {
-            Observation::Seen { snapshot, at } => (snapshot.as_ref(), *at),
-            Observation::Unknown => {
-                let health = Health::Progressing {
-                    reason: Reason::WaitingForCluster,
-                    message: format!("reading cluster {}", inputs.target_cluster),
-                };
-                return Self::Blocked(health, None);
-            }
-            Observation::Unreachable { reason, .. } => {
-                let message = format!(
-                    "target cluster {} cannot be reached: {reason}",
-                    inputs.target_cluster
-                );
-                let unreachable = condition(
-                    CLUSTER_REACHABLE,
-                    false,
-                    Reason::Unreachable,
-                    &message,
-                    generation,
-                );
-                let health = Health::Progressing {
-                    reason: Reason::ClusterUnreachable,
-                    message,
-                };
-                return Self::Blocked(health, Some(unreachable));
-            }
-        };
-        let reachable = condition(
-            CLUSTER_REACHABLE,
-            true,
-            Reason::Reachable,
-            "the cluster answered",
-            generation,
-        );
-        Self::Seen(Seen {
-            snapshot,
-            at,
-            reachable,
-        })
-    }
 }
 
 /// A decision for `status`, showing `health` beside `extra`; the recovery point's verdict stays, as in

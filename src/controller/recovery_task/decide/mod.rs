@@ -25,11 +25,12 @@ use crate::{
     controller::{
         conditions::{Health, api_time},
         error::Problem,
+        reading::{self, ClusterReading},
     },
     oceanbase::{ObError, codes},
 };
+use facts::interest;
 pub use facts::{Decision, Inputs, RECOVERY_POINT_VERIFIED, Step, description, with_health};
-use facts::{Reading, interest};
 
 /// Decides the task's status and next step: the attempt, then the task's stage — ended, blocked on its
 /// cluster, following its restore, or before one.
@@ -40,9 +41,12 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
         let release = phase != RecoveryTaskPhase::Completed && base.resource_pool.is_some();
         return Decision::new(base, if release { Step::Release } else { Step::Wait }, None);
     }
-    let seen = match Reading::of(inputs) {
-        Reading::Seen(seen) => seen,
-        Reading::Blocked(health, extra) => {
+    let target = inputs.target_cluster;
+    let named = format!("target cluster {target}");
+    let generation = task.metadata.generation;
+    let seen = match reading::cluster(inputs.observation, target, &named, generation) {
+        ClusterReading::Seen(seen) => seen,
+        ClusterReading::Blocked(health, extra) => {
             return facts::wait(base, health, extra, interest(task, true));
         }
     };

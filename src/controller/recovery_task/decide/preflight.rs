@@ -6,13 +6,15 @@ use crate::reason::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::facts::{
-    Decision, Inputs, RECOVERY_POINT_VERIFIED, Seen, Step, decision, description, ended, interest,
-    wait,
+    Decision, Inputs, RECOVERY_POINT_VERIFIED, Step, decision, description, ended, interest, wait,
 };
 use crate::timing::POINT_RECHECK;
 use crate::{
     api::{RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
-    controller::conditions::{Health, api_time, condition},
+    controller::{
+        conditions::{Health, api_time, condition},
+        reading::Seen,
+    },
     windows::point::PointCheck,
 };
 
