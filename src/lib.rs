@@ -8,6 +8,7 @@ pub mod crash;
 pub mod crdgen;
 #[cfg(test)]
 mod docgen;
+pub mod drill;
 pub mod http;
 pub mod logical;
 pub mod metrics;

@@ -1,5 +1,8 @@
 //! The names the operator gives the objects it creates for a strategy.
 
+/// Label on every child of a strategy: the strategy that made it.
+pub const STRATEGY_LABEL: &str = "obbackup.dev/strategy";
+
 /// An OceanBase name (letters, digits, `_`) in the form a Kubernetes name takes: lower case, `-` for `_`.
 pub fn dns_form(name: &str) -> String {
     name.to_lowercase().replace('_', "-")

@@ -47,6 +47,11 @@ use super::common::{
         json_path = ".status.backupSize"
     ),
     printcolumn(
+        name = "Restore Verified",
+        type_ = "string",
+        json_path = ".status.lastPassedDrillTime"
+    ),
+    printcolumn(
         name = "Next Full",
         type_ = "string",
         json_path = ".status.nextFullBackupTime",
@@ -78,6 +83,10 @@ use super::common::{
     .message("deletionPolicy StopArchiving is for physical backups: a logical strategy never archives"))]
 #[x_kube(validation = Rule::new("!has(self.logBackup) || !has(self.logBackup.stoppedTenants) || !has(self.tenants) || size(self.tenants) == 0 || self.logBackup.stoppedTenants.all(t, self.tenants.exists(u, u.lowerAscii() == t.lowerAscii()))")
     .message("logBackup.stoppedTenants must name tenants of the strategy (listed in tenants)"))]
+#[x_kube(validation = Rule::new("self.method != 'Logical' || !has(self.restoreDrill)")
+    .message("restoreDrill is for physical strategies for now: drills of logical dumps are not built yet"))]
+#[x_kube(validation = Rule::new("!has(self.restoreDrill) || !has(self.restoreDrill.tenants) || size(self.tenants) == 0 || self.restoreDrill.tenants.all(t, self.tenants.exists(u, u.lowerAscii() == t.lowerAscii()))")
+    .message("restoreDrill.tenants must name tenants of the strategy (listed in tenants)"))]
 #[serde(rename_all = "camelCase")]
 pub struct BackupStrategySpec {
     /// The OceanBase cluster to back up.
@@ -132,6 +141,10 @@ pub struct BackupStrategySpec {
     /// operator itself and verified object by object: OceanBase 4.x has no statement that copies a backup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_backup: Option<SecondBackup>,
+    /// Restore drills: on a schedule, each tenant is restored into a scratch tenant, checked, and dropped
+    /// again (docs/guide/restore-drills.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_drill: Option<super::drill::RestoreDrill>,
 }
 
 /// Where and how the second copies are made.
@@ -251,7 +264,7 @@ pub struct BackupSchedule {
 }
 
 /// CEL: five cron fields separated by spaces, or one of the usual `@` macros.
-const CRON_RULE: &str = "self.matches('^\\\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,#-]+(\\\\s+[0-9A-Za-z*?/,#-]+){4})\\\\s*$')";
+pub const CRON_RULE: &str = "self.matches('^\\\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,#-]+(\\\\s+[0-9A-Za-z*?/,#-]+){4})\\\\s*$')";
 
 fn default_starting_deadline() -> i64 {
     3600
@@ -408,8 +421,8 @@ pub struct BackupStrategyStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<StrategyPhase>,
     /// `Ready`, `Reconciling`, `Stalled`, `ClusterReachable`, `DestinationReady`,
-    /// `LogBackupHealthy`, `RecoverableWindowContinuous`, `RetentionApplied`, `Scheduled`, and with
-    /// a second backup `SecondBackupReady`.
+    /// `LogBackupHealthy`, `RecoverableWindowContinuous`, `RetentionApplied`, `Scheduled`, with
+    /// a second backup `SecondBackupReady`, and with restore drills `RestoreVerified`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(schema_with = "conditions_schema")]
     pub conditions: Vec<Condition>,
@@ -446,6 +459,15 @@ pub struct BackupStrategyStatus {
     /// The second copy (when `secondBackup` is set): its verification and how far its archive is behind.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub second_backup: Option<SecondBackupOverview>,
+    /// Each drilled tenant's last drill and last passed drill (with `restoreDrill`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drills: Vec<super::drill::TenantDrills>,
+    /// The oldest of the drilled tenants' last passed drills: every tenant restored and checked since then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_passed_drill_time: Option<Time>,
+    /// When the drill schedule last created drills.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_drill_schedule_time: Option<Time>,
 }
 
 /// The strategy's second copy as a whole (the console's "Second Backup" of a strategy).

@@ -8,6 +8,7 @@ pub mod backup_strategy;
 pub mod backup_task;
 pub mod cleanup_task;
 pub mod common;
+pub mod drill;
 pub mod log_backup;
 pub mod logical;
 pub mod recovery_task;

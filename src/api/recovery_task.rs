@@ -46,6 +46,8 @@ use super::{
         json_path = ".spec.target.tenant"
     ),
     printcolumn(name = "Status", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Source", type_ = "string", json_path = ".status.source"),
+    printcolumn(name = "Drill", type_ = "string", json_path = ".status.drill.verdict"),
     printcolumn(name = "Progress", type_ = "integer", json_path = ".status.progress"),
     printcolumn(
         name = "Recovery Time",
@@ -76,6 +78,10 @@ use super::{
     validation = immutable_rule(),
     validation = cancel_is_final_rule(),
     validation = Rule::new("self.retry >= oldSelf.retry").message("retry can only be increased"),
+    validation = Rule::new("!has(self.drill) || self.retry == 0")
+        .message("a drill runs once: start another one (kubectl obbackup drill) instead of retrying it"),
+    validation = Rule::new("!has(self.drill) || (!has(self.source.logical) && has(self.target.resources) && !has(self.target.resources.poolName))")
+        .message("a drill restores a physical backup into a pool of its own: set target.resources.unit or unitName"),
     validation = Rule::new("has(self.source.logical) == has(self.target.logical)")
         .message("source.logical and target.logical go together: a dump loads through a user of the target tenant"),
     validation = Rule::new("has(self.source.logical) || (has(self.target.resources) && has(self.until))")
@@ -108,6 +114,10 @@ pub struct RecoveryTaskSpec {
     #[serde(default)]
     #[schemars(range(min = 0, max = 1000))]
     pub retry: i32,
+    /// Set by a strategy's restore drill: after the restore, the checks run in the restored tenant, which
+    /// is then dropped with its pool (docs/guide/restore-drills.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<super::drill::DrillRun>,
 }
 
 fn default_true() -> bool {
@@ -116,7 +126,9 @@ fn default_true() -> bool {
 
 /// Rule: every field but `cancel` and `retry` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
-    let optional = ["decryption", "until"].map(unchanged_optional).join(" && ");
+    let optional = ["decryption", "until", "drill"]
+        .map(unchanged_optional)
+        .join(" && ");
     Rule::new(format!(
         "self.source == oldSelf.source && self.target == oldSelf.target \
          && self.activate == oldSelf.activate && {optional}"
@@ -278,7 +290,7 @@ pub struct RecoveryPoint {
 #[serde(rename_all = "camelCase")]
 pub struct RecoveryTaskStatus {
     /// The console's recovery status: `Pending`, `InProgress`, `Activating`, `Completed`, `Failed` or
-    /// `Canceled`.
+    /// `Canceled`; a drill also passes through `Verifying` and `Dropping`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<RecoveryTaskPhase>,
     /// `Ready`, `Reconciling`, `Stalled`, `RecoveryPointVerified`, `ClusterReachable`.
@@ -327,6 +339,21 @@ pub struct RecoveryTaskStatus {
     /// Why the restore failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// `Drill` for a strategy's restore drill, `Manual` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<RestoreSource>,
+    /// A drill's checks and verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<super::drill::DrillStatus>,
+}
+
+/// Who started a restore.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum RestoreSource {
+    /// A user (the console's "Initiate Recovery", `kubectl obbackup restore`).
+    Manual,
+    /// A strategy's restore drill.
+    Drill,
 }
 
 /// The console's recovery task states.
@@ -338,6 +365,10 @@ pub enum RecoveryTaskPhase {
     InProgress,
     /// Restored; promoting the standby tenant to primary.
     Activating,
+    /// A drill's checks run in the restored tenant.
+    Verifying,
+    /// A drill's scratch tenant, pool and unit are dropped.
+    Dropping,
     /// "Completed".
     Completed,
     /// "Failed": see `failure`; increase `retry` to try again.

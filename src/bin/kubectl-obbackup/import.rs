@@ -128,6 +128,7 @@ pub fn import(sources: &Sources, time_zone: Option<&str>) -> Result<Imported, St
         suspend: suspend(policy, &mut notes),
         deletion_policy: DeletionPolicy::Retain,
         second_backup: None,
+        restore_drill: None,
     };
     unmapped(policy, &mut notes);
     let strategy = BackupStrategy {

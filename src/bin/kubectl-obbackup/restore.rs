@@ -70,6 +70,7 @@ pub fn recovery_task(
             activate: !args.standby,
             cancel: false,
             retry: 0,
+            drill: None,
         },
     ))
 }

@@ -223,6 +223,7 @@ fn load_task(
             activate: true,
             cancel: false,
             retry: 0,
+            drill: None,
         },
     )
 }

@@ -279,6 +279,11 @@ fn overview(
         last_schedule_time: plan.last_schedule.map(api_time),
         tenants,
         second_backup: None,
+
+        // Set by the drills' own look (physical strategies).
+        drills: Vec::new(),
+        last_passed_drill_time: None,
+        last_drill_schedule_time: None,
     }
 }
 

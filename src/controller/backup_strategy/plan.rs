@@ -12,8 +12,7 @@ use crate::{
 
 /// Annotation on a scheduled task: the time it was scheduled for (RFC 3339).
 pub const SCHEDULED_AT: &str = "obbackup.dev/scheduled-at";
-/// Label on every child: the strategy that made it.
-pub const STRATEGY_LABEL: &str = "obbackup.dev/strategy";
+pub use crate::names::STRATEGY_LABEL;
 
 /// A BackupTask the strategy owns, as listed.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -234,6 +234,11 @@ pub fn strategy_status(
         last_schedule_time: plan.last_schedule.map(api_time),
         tenants: tenant_lines,
         second_backup: findings.second.clone(),
+
+        // Set by the drills' own look (physical strategies).
+        drills: Vec::new(),
+        last_passed_drill_time: None,
+        last_drill_schedule_time: None,
     }
 }
 
