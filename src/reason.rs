@@ -37,6 +37,18 @@ pub enum Reason {
     Activating,
     /// The restore is finishing (the tenant upgrades and leaves RESTORE); nothing to do.
     Finishing,
+    /// A restore drill's checks run in the restored scratch tenant; nothing to do.
+    Verifying,
+    /// A restore drill's scratch tenant, pool and unit are being dropped; nothing to do.
+    DroppingScratch,
+    /// A restore drill restored its tenant and every check passed.
+    DrillPassed,
+    /// A restore drill failed (its restore or a check): see the task's `status.drill` and the runbook of the `OBBackupRestoreDrillFailed` alert.
+    DrillFailed,
+    /// A tenant has gone without a passed restore drill for longer than `restoreDrill.maxAge`: see its last drills (`kubectl obbackup drill list`).
+    DrillOverdue,
+    /// No restore drill of the tenant has finished yet; nothing to do.
+    NoDrillYet,
     /// The strategy waits for its next scheduled run.
     Scheduling,
     /// The strategy has runs scheduled and waits for the first one.

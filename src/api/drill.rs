@@ -131,7 +131,8 @@ pub struct DrillCheck {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024))]
     pub expect: Option<String>,
-    /// The fewest rows the query must return; for a `SELECT COUNT(*)`, the least count.
+    /// The fewest rows the query must return (to bound a count, `expect` a comparison: `SELECT COUNT(*)
+    /// >= 1000 FROM shop.orders` expecting `1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0))]
     pub min_rows: Option<i64>,

@@ -53,6 +53,8 @@ pub struct Context {
     pub copies: crate::storage::copies::Copies,
     /// The logical dumps and restores this controller runs itself; one ending wakes its task.
     pub logical_work: crate::logical::jobs::Jobs,
+    /// The restore drills' checks this controller runs itself; one ending wakes its RecoveryTask.
+    pub drill_checks: crate::background::Background<crate::drill::checks::Checks>,
 }
 
 /// Operator-wide settings the controllers read.
@@ -115,7 +117,8 @@ impl Context {
             malformed: Mutex::default(),
             statements: gate::Statements::default(),
             copies: crate::storage::copies::Copies::new(wake.clone()),
-            logical_work: crate::logical::jobs::Jobs::new(wake),
+            logical_work: crate::logical::jobs::Jobs::new(wake.clone()),
+            drill_checks: crate::background::Background::new(wake),
         }
     }
 

@@ -164,6 +164,12 @@ impl<'a> ReferenceCheck<'a> {
             .await
     }
 
+    /// The Secret of the user a restore drill's checks log in as.
+    pub async fn drill_user(&mut self, name: &str) -> Result<(), Error> {
+        self.secret(name, TENANT_USER_KEYS, "restore drill user", |_| None)
+            .await
+    }
+
     /// The referenced BackupStrategy, or `None` (with a problem recorded) when it does not exist.
     pub async fn strategy(
         &mut self,

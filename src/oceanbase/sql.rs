@@ -322,6 +322,18 @@ pub fn drop_resource(pool: bool, name: &str) -> Result<String, ObError> {
     ))
 }
 
+/// `DROP TENANT IF EXISTS t FORCE`: drops a restore drill's scratch tenant at once, also while its restore
+/// runs or after it failed, freeing its pool (docs/reference/oceanbase-interface.md §6.6). Refuses any name
+/// but a scratch tenant's, so that no mistake of the caller's can drop a tenant a drill did not make.
+pub fn drop_scratch_tenant(tenant: &str) -> Result<String, ObError> {
+    if !tenant.starts_with(crate::drill::SCRATCH_PREFIX) {
+        return Err(ObError::InvalidValue(format!(
+            "{tenant} is not a drill's scratch tenant: only those are dropped"
+        )));
+    }
+    Ok(format!("DROP TENANT IF EXISTS {} FORCE", identifier(tenant)?))
+}
+
 /// `SET DECRYPTION IDENTIFIED BY 'pw'`: lets this session read backups encrypted with that password (§6.2).
 pub fn set_decryption(password: &str) -> Result<String, ObError> {
     Ok(format!(
@@ -405,6 +417,16 @@ pub fn activate_standby(tenant: &str) -> Result<String, ObError> {
 mod tests {
     use super::*;
     use crate::oceanbase::Binding;
+
+    #[test]
+    fn only_a_scratch_tenant_is_ever_dropped() {
+        assert_eq!(
+            drop_scratch_tenant("drill_tenant1_20261126030000").expect("scratch"),
+            "DROP TENANT IF EXISTS `drill_tenant1_20261126030000` FORCE"
+        );
+        assert!(drop_scratch_tenant("tenant1").is_err());
+        assert!(drop_scratch_tenant("drill_x`; DROP TENANT prod").is_err());
+    }
 
     #[test]
     fn identifiers_are_validated_and_backquoted() {

@@ -108,6 +108,9 @@ impl Task for RecoveryTask {
             .or_else(|| spec.source.cluster_name.clone());
         check.cluster(&spec.target.cluster).await?;
         check.password(spec.decryption.as_ref()).await?;
+        if let Some(drill) = &spec.drill {
+            check.drill_user(&drill.credentials_secret).await?;
+        }
         check
             .problems
             .extend(strategy.as_ref().and_then(logical_source_problem));
@@ -167,12 +170,14 @@ impl Task for RecoveryTask {
 
     fn decide(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         restore: &Restore,
         observation: &Observation,
         clock: Clock,
     ) -> Decision {
+        let checks = drill_key(self).and_then(|key| ctx.drill_checks.state(&key));
         decide::decide(&Inputs {
+            checks: checks.as_ref(),
             task: self,
             target_cluster: &restore.target.name,
             point: &restore.point,
@@ -183,12 +188,58 @@ impl Task for RecoveryTask {
         })
     }
 
+    /// A drill at its checks runs them in the background (started once, retried after an outage); its
+    /// checks are forgotten once it moved on.
+    async fn background(
+        &self,
+        ctx: &Context,
+        namespace: &str,
+        restore: &Restore,
+        _seen: &Observation,
+        decision: &mut Decision,
+    ) -> Result<(), Error> {
+        let (Some(key), Some(drill)) = (drill_key(self), &self.spec.drill) else {
+            return Ok(());
+        };
+        let status = &decision.status;
+        let checking = status.phase == Some(RecoveryTaskPhase::Verifying)
+            && status.drill.as_ref().is_none_or(|d| d.verdict.is_none());
+        if !checking {
+            ctx.drill_checks.forget(&key);
+            return Ok(());
+        }
+        let target = &self.spec.target;
+        let Some(connection) = references::tenant_user_connection(
+            ctx,
+            namespace,
+            &restore.target,
+            &drill.credentials_secret,
+            &target.tenant,
+        )
+        .await?
+        else {
+            return Ok(());
+        };
+        // The point the restore reached (OceanBase's restore SCN); the task's creation if none was shown.
+        let created = self.metadata.creation_timestamp.as_ref().map(|t| t.0);
+        let Some(point) = status.recovery_time.as_ref().map(|t| t.0).or(created) else {
+            return Ok(());
+        };
+        let checks = crate::drill::checks::Checks {
+            connection,
+            run: drill.clone(),
+            point,
+        };
+        ctx.drill_checks.ensure(&key, &checks);
+        Ok(())
+    }
+
     fn effect(step: Step) -> Effect {
         match step {
             Step::Wait => Effect::None,
             Step::Submit => Effect::Submit,
             Step::Cancel | Step::Activate => Effect::Send(Kind::OneShot),
-            Step::Release => Effect::Send(Kind::Repeatable),
+            Step::Release | Step::Drop => Effect::Send(Kind::Repeatable),
         }
     }
 
@@ -226,6 +277,7 @@ impl Task for RecoveryTask {
                     Prepared::Send(Batch::plain(statements))
                 }
             },
+            Step::Drop => Prepared::Send(Batch::plain(drop_statements(spec, sources, status))),
             Step::Submit => {
                 let password = match &spec.decryption {
                     Some(secret) => references::password(ctx, namespace, secret).await?,
@@ -264,6 +316,42 @@ impl Task for RecoveryTask {
     ) -> (RecoveryTaskStatus, Option<Step>) {
         decide::after_step(self, step, sent, outcome, now)
     }
+}
+
+/// The key of a drill's checks in the background registry (`None` for a task that is no drill).
+fn drill_key(task: &RecoveryTask) -> Option<crate::background::Key> {
+    task.spec.drill.as_ref()?;
+    let namespace = task.metadata.namespace.as_deref()?;
+    Some(crate::background::Key::part(
+        namespace,
+        &task.name_any(),
+        "drill".into(),
+    ))
+}
+
+/// What a drill drops: its scratch tenant when its restore made it (OceanBase listed the restore), then
+/// the pool and unit it created.
+fn drop_statements(
+    spec: &RecoveryTaskSpec,
+    sources: &Sources,
+    status: &RecoveryTaskStatus,
+) -> Vec<Result<String, ObError>> {
+    let mut statements = Vec::new();
+    if status.job_id.is_some() {
+        statements.push(sql::drop_scratch_tenant(&spec.target.tenant));
+    }
+    if let Some(pool) = &status.resource_pool {
+        statements.push(sql::drop_resource(true, pool));
+        if spec
+            .target
+            .resources
+            .as_ref()
+            .is_some_and(|r| r.unit.is_some())
+        {
+            statements.push(sql::drop_resource(false, &sources.names.unit));
+        }
+    }
+    statements
 }
 
 /// The resource unit and pool a task creates, named after it (OceanBase names: letters, digits, `_`).

@@ -30,6 +30,8 @@ pub enum Step {
     Activate,
     /// Drop the pool and unit the task created (after a failure or a cancel).
     Release,
+    /// Drop a drill's scratch tenant (when its restore made it), then the pool and unit it created.
+    Drop,
 }
 
 /// The outcome of [`super::decide`].
@@ -45,6 +47,8 @@ pub struct Inputs<'a> {
     pub own_pool: Option<&'a str>,
     /// The cluster the backups come from, as the status shows it.
     pub source_cluster: Option<&'a str>,
+    /// Where a drill's checks stand in this process (`None`: not started here).
+    pub checks: Option<&'a crate::drill::checks::CheckState>,
     pub clock: Clock,
 }
 

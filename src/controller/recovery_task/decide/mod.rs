@@ -12,6 +12,7 @@
 //! ([`preflight`]), one whose restore OceanBase lists ([`follow`]); here the decision that picks the stage,
 //! and the statuses after the statements.
 
+pub mod drill;
 mod facts;
 pub mod follow;
 mod preflight;
@@ -21,7 +22,9 @@ use jiff::Timestamp;
 
 use crate::controller::submit::{Submitted, submitted};
 use crate::{
-    api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus},
+    api::{
+        RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, recovery_task::RestoreSource,
+    },
     controller::{
         conditions::{Health, api_time},
         error::Problem,
@@ -50,10 +53,14 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             return facts::wait(base, health, extra, interest(task, true));
         }
     };
-    match seen.snapshot.restore_by_description(&description(task)) {
+    if let Some(stage) = drill::stage(inputs, &base, &seen) {
+        return stage;
+    }
+    let restore = match seen.snapshot.restore_by_description(&description(task)) {
         Some(job) => follow::follow(inputs, base, seen.snapshot, job, seen.reachable),
         None => preflight::before_restore(inputs, base, &seen),
-    }
+    };
+    drill::after_restore(inputs, restore)
 }
 
 /// The status of the current attempt: the previous one's, unless a retry (a higher `spec.retry` after a
@@ -74,8 +81,14 @@ fn attempt(inputs: &Inputs<'_>) -> RecoveryTaskStatus {
             ..RecoveryTaskStatus::default()
         };
     }
+    let source = if spec.drill.is_some() {
+        RestoreSource::Drill
+    } else {
+        RestoreSource::Manual
+    };
     RecoveryTaskStatus {
         phase: previous.phase.or(Some(RecoveryTaskPhase::Pending)),
+        source: Some(source),
         observed_generation: task.metadata.generation,
         observed_retry: Some(spec.retry),
         source_cluster_name: inputs.source_cluster.map(str::to_string),
@@ -153,6 +166,11 @@ pub fn after_step(
             },
             None,
         ),
+        (Step::Drop, Ok(())) => {
+            let status = drill::dropped(sent, now);
+            let health = drill::ended_health(&status);
+            (with_health(status, task, &health, None, now), None)
+        }
         _ => (sent, None),
     }
 }

@@ -3,6 +3,8 @@
 //! restores into and the point it restores to. Pure: the strategy's controller and the plugin build the same
 //! object from the same inputs, so a run made twice is one object.
 
+pub mod checks;
+
 use jiff::Timestamp;
 use kube::{Resource, ResourceExt};
 
