@@ -101,7 +101,11 @@ impl Checks {
                 return CheckState::Ended(Outcome {
                     results: vec![failed(
                         OPENS,
-                        format!("login refused ({}): {}", e.code, redactor.redact(&e.message)),
+                        format!(
+                            "login refused ({}): {}",
+                            e.code,
+                            redactor.redact(&e.message)
+                        ),
                     )],
                     data_as_of: None,
                     lag_seconds: None,
@@ -122,9 +126,7 @@ impl Checks {
             }
         }
         let (fresh, data_as_of, lag_seconds) = match (&self.run.freshness, results[0].passed) {
-            (Some(freshness), true) => {
-                self.freshness(&mut conn, freshness, &redactor).await
-            }
+            (Some(freshness), true) => self.freshness(&mut conn, freshness, &redactor).await,
             _ => (None, None, None),
         };
         results.extend(fresh);
@@ -164,7 +166,13 @@ impl Checks {
             crate::api::common::parse_duration(&check.max_lag).unwrap_or(SignedDuration::ZERO);
         let newest = match query(conn, &check.query).await {
             Ok(rows) => rows.first().and_then(|r| r.as_ref(0)).and_then(instant),
-            Err(e) => return (Some(failed(FRESHNESS, redactor.redact(&e.to_string()))), None, None),
+            Err(e) => {
+                return (
+                    Some(failed(FRESHNESS, redactor.redact(&e.to_string()))),
+                    None,
+                    None,
+                );
+            }
         };
         let verdict = Freshness::of(self.point, newest, bound);
         let lag = match &verdict {
@@ -202,7 +210,10 @@ async fn declared(conn: &mut Conn, check: &DrillCheck, redactor: &Redactor) -> C
         return match got {
             Some(got) if &got == expected => passed(&check.name, format!("returned {got}")),
             Some(got) => failed(&check.name, format!("returned {got}, expected {expected}")),
-            None => failed(&check.name, format!("returned no value, expected {expected}")),
+            None => failed(
+                &check.name,
+                format!("returned no value, expected {expected}"),
+            ),
         };
     }
     let least = check.min_rows.unwrap_or(0);
@@ -262,7 +273,10 @@ fn instant(value: &Value) -> Option<Timestamp> {
                 i8::try_from(*s).ok()?,
                 i32::try_from(*us).ok()?.checked_mul(1000)?,
             );
-            date.to_datetime(time).to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+            date.to_datetime(time)
+                .to_zoned(jiff::tz::TimeZone::UTC)
+                .ok()
+                .map(|z| z.timestamp())
         }
         Value::Bytes(bytes) => text_instant(std::str::from_utf8(bytes).ok()?.trim()),
         _ => None,
@@ -278,7 +292,10 @@ fn text_instant(text: &str) -> Option<Timestamp> {
         return Some(time);
     }
     let civil: jiff::civil::DateTime = text.parse().ok()?;
-    civil.to_zoned(jiff::tz::TimeZone::UTC).ok().map(|z| z.timestamp())
+    civil
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .ok()
+        .map(|z| z.timestamp())
 }
 
 fn passed(name: &str, message: String) -> CheckResult {

@@ -331,7 +331,10 @@ pub fn drop_scratch_tenant(tenant: &str) -> Result<String, ObError> {
             "{tenant} is not a drill's scratch tenant: only those are dropped"
         )));
     }
-    Ok(format!("DROP TENANT IF EXISTS {} FORCE", identifier(tenant)?))
+    Ok(format!(
+        "DROP TENANT IF EXISTS {} FORCE",
+        identifier(tenant)?
+    ))
 }
 
 /// `SET DECRYPTION IDENTIFIED BY 'pw'`: lets this session read backups encrypted with that password (§6.2).

@@ -21,6 +21,7 @@ pub mod children;
 pub mod cleanups;
 pub mod deletion;
 pub mod destinations;
+pub mod drills;
 pub mod exclusive;
 mod logical;
 mod overview_metrics;

@@ -12,7 +12,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     checks::{first_checks, stop_on_problems},
-    children, cleanups, destinations,
+    children, cleanups, destinations, drills,
     overview_metrics::record_metrics,
     plan::Plan,
     retention, second_copy,
@@ -57,13 +57,19 @@ pub async fn reconcile(
     )
     .await?;
     let plan = children::sync_tasks(&ctx, &namespace, &strategy, &tenants, now).await?;
-    let desired =
+    let mut desired =
         summary::strategy_status(&strategy, &plan, &observation, &tenants, &findings, now);
+    let drills = drills::sync(&ctx, &namespace, &strategy, &tenants, now).await?;
+    if let (Some(drills), Some(drill)) = (&drills, &spec.restore_drill) {
+        drills.report(&strategy, drill, &mut desired, now);
+    }
     report(&ctx, &namespace, &strategy, &desired).await?;
     let object = format!("{namespace}/{}", strategy.name_any());
-    Ok(ctx
-        .statements
-        .requeue(&object, Some(next_look(&plan, &desired, now))))
+    let look = next_look(&plan, &desired, now);
+    let look = drills
+        .and_then(|d| d.next_look(now))
+        .map_or(look, |d| look.min(d.max(crate::timing::STRATEGY_MIN_WAIT)));
+    Ok(ctx.statements.requeue(&object, Some(look)))
 }
 
 /// The observer of the strategy's cluster, watched by the strategy: woken by a change in its tenants (in

@@ -28,7 +28,9 @@ pub fn stage(inputs: &Inputs<'_>, base: &RecoveryTaskStatus, seen: &Seen<'_>) ->
     let drill = inputs.task.spec.drill.as_ref()?;
     let reachable = seen.reachable.clone();
     match base.phase {
-        Some(RecoveryTaskPhase::Verifying) => Some(verifying(inputs, drill, base.clone(), reachable)),
+        Some(RecoveryTaskPhase::Verifying) => {
+            Some(verifying(inputs, drill, base.clone(), reachable))
+        }
         Some(RecoveryTaskPhase::Dropping) => Some(dropping(inputs, base.clone(), Some(reachable))),
         _ if deadline(inputs, drill).is_some_and(|d| inputs.clock.now >= d) => {
             timed_out(inputs, drill, base.clone(), seen)
@@ -80,7 +82,13 @@ fn checking(inputs: &Inputs<'_>, status: RecoveryTaskStatus) -> Decision {
         ..status
     };
     let health = verifying_health(inputs, None);
-    decision(status, health, None, Step::Wait, interest(inputs.task, false))
+    decision(
+        status,
+        health,
+        None,
+        Step::Wait,
+        interest(inputs.task, false),
+    )
 }
 
 /// The checks under way, or their verdict.
@@ -91,7 +99,10 @@ fn verifying(
     reachable: Condition,
 ) -> Decision {
     if deadline(inputs, drill).is_some_and(|d| inputs.clock.now >= d) {
-        let message = format!("the checks did not finish within the drill's {}", drill.timeout);
+        let message = format!(
+            "the checks did not finish within the drill's {}",
+            drill.timeout
+        );
         return failed(inputs, base, message);
     }
     match inputs.checks {
@@ -120,7 +131,9 @@ fn verifying_health(inputs: &Inputs<'_>, unreachable: Option<&str>) -> Health {
     Health::Progressing {
         reason: Reason::Verifying,
         message: match unreachable {
-            Some(why) => format!("the checks could not reach tenant {tenant} ({why}); trying again"),
+            Some(why) => {
+                format!("the checks could not reach tenant {tenant} ({why}); trying again")
+            }
             None => format!("running the drill's checks in tenant {tenant}"),
         },
     }
@@ -240,16 +253,18 @@ fn dropping(
         ),
     };
     let extra = reachable.map(|r| vec![r]);
-    decision(base, health, extra, Step::Drop, interest(inputs.task, false))
+    decision(
+        base,
+        health,
+        extra,
+        Step::Drop,
+        interest(inputs.task, false),
+    )
 }
 
 /// The status once what the drill made is gone: Completed when it passed, Failed when not.
 pub fn dropped(base: RecoveryTaskStatus, now: Timestamp) -> RecoveryTaskStatus {
-    let passed = base
-        .drill
-        .as_ref()
-        .and_then(|d| d.verdict)
-        == Some(DrillVerdict::Passed);
+    let passed = base.drill.as_ref().and_then(|d| d.verdict) == Some(DrillVerdict::Passed);
     RecoveryTaskStatus {
         phase: Some(if passed {
             RecoveryTaskPhase::Completed
@@ -306,7 +321,13 @@ fn timed_out(
                 message: format!("{message}: canceling restore job {}", job.job_id),
             };
             let extra = Some(vec![seen.reachable.clone()]);
-            Some(decision(base, health, extra, Step::Cancel, interest(inputs.task, true)))
+            Some(decision(
+                base,
+                health,
+                extra,
+                Step::Cancel,
+                interest(inputs.task, true),
+            ))
         }
         None if base.submitted_at.is_some() => None,
         _ => Some(failed(inputs, base, message)),

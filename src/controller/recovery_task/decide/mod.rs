@@ -22,9 +22,7 @@ use jiff::Timestamp;
 
 use crate::controller::submit::{Submitted, submitted};
 use crate::{
-    api::{
-        RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, recovery_task::RestoreSource,
-    },
+    api::{RecoveryTask, RecoveryTaskPhase, RecoveryTaskStatus, recovery_task::RestoreSource},
     controller::{
         conditions::{Health, api_time},
         error::Problem,
@@ -205,6 +203,9 @@ pub fn stalled(
 }
 
 #[cfg(test)]
+mod drill_tests;
+
+#[cfg(test)]
 mod tests {
     use crate::oceanbase::State;
     use std::sync::Arc;
@@ -220,11 +221,11 @@ mod tests {
         observer::Observation, timing::Clock, timing::POINT_RECHECK, windows::point::PointCheck,
     };
 
-    fn at(s: i64) -> Timestamp {
+    pub(super) fn at(s: i64) -> Timestamp {
         Timestamp::from_second(1_800_000_000 + s).expect("time")
     }
 
-    fn task(activate: bool) -> RecoveryTask {
+    pub(super) fn task(activate: bool) -> RecoveryTask {
         let spec: RecoveryTaskSpec = serde_norway::from_str(&format!(
             "source: {{strategyRef: {{name: demo}}, tenant: tenant1}}\n\
              target:\n  cluster: {{name: ob, connectionSecret: ob}}\n  tenant: r1\n  \
@@ -238,7 +239,7 @@ mod tests {
         task
     }
 
-    fn restore(status: &str, finished: bool, comment: &str) -> RestoreJobRow {
+    pub(super) fn restore(status: &str, finished: bool, comment: &str) -> RestoreJobRow {
         RestoreJobRow {
             job_id: 3,
             tenant_name: "r1".into(),
@@ -254,7 +255,7 @@ mod tests {
         }
     }
 
-    fn seen(restores: Vec<RestoreJobRow>, role: Option<&str>) -> Observation {
+    pub(super) fn seen(restores: Vec<RestoreJobRow>, role: Option<&str>) -> Observation {
         let mut snapshot = fake::snapshot()
             .restores(restores)
             .searched("uid-0")
@@ -272,7 +273,11 @@ mod tests {
         }
     }
 
-    fn run(task: &RecoveryTask, point: PointCheck, observation: Observation) -> Decision {
+    pub(super) fn run(
+        task: &RecoveryTask,
+        point: PointCheck,
+        observation: Observation,
+    ) -> Decision {
         decide(&Inputs {
             task,
             target_cluster: "ob",
@@ -280,6 +285,7 @@ mod tests {
             observation: &observation,
             own_pool: Some("obrt_r_pool"),
             source_cluster: Some("ob"),
+            checks: None,
             clock: Clock::at(at(100)),
         })
         .settled(task.metadata.generation, at(100))

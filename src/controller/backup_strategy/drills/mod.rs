@@ -1,0 +1,163 @@
+//! A physical strategy's restore drills in the API (docs/guide/restore-drills.md): its drill RecoveryTasks
+//! listed by label, the run owed created ([`crate::drill::task`], exactly once: the name comes from the
+//! scheduled time and an existing object is left as it is), the finished drills beyond the history limit
+//! deleted, and the status lines, `RestoreVerified` condition and metrics written from what they show.
+
+pub mod plan;
+
+use jiff::Timestamp;
+use kube::{Api, ResourceExt, api::ListParams};
+
+use crate::{
+    api::{BackupStrategy, BackupStrategyStatus, RecoveryTask, drill::RestoreDrill},
+    controller::{
+        Context, Error,
+        conditions::{api_time, condition, merge},
+    },
+    drill::{Asked, DRILL_AT, DRILL_TENANT_LABEL},
+    names::STRATEGY_LABEL,
+};
+use plan::{Drill, Plan};
+
+/// Condition type: every drilled tenant's last drill passed, within `restoreDrill.maxAge`.
+pub const RESTORE_VERIFIED: &str = "RestoreVerified";
+
+/// How often a strategy looks at its drills while one runs (a drill's end does not wake the strategy).
+pub const DRILL_RUNNING_RECHECK: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// What the drills' look found, for the status.
+pub struct Drills {
+    plan: Plan,
+    listed: Vec<Drill>,
+    tenants: Vec<String>,
+}
+
+impl Drills {
+    /// When to look again: the next run, or soon while a drill runs.
+    pub fn next_look(&self, now: Timestamp) -> Option<std::time::Duration> {
+        let running = self.listed.iter().any(|d| {
+            d.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_none_or(|p| !p.is_terminal())
+        });
+        let until_next = self.plan.next_run.and_then(|at| {
+            std::time::Duration::try_from(at.duration_since(now))
+                .ok()
+                .map(crate::clock::real)
+        });
+        let soon = running.then_some(DRILL_RUNNING_RECHECK);
+        until_next.into_iter().chain(soon).min()
+    }
+
+    /// The status with the drills' lines, their verdict and the schedule's record.
+    pub fn report(
+        &self,
+        strategy: &BackupStrategy,
+        drill: &RestoreDrill,
+        desired: &mut BackupStrategyStatus,
+        now: Timestamp,
+    ) {
+        let previous = strategy.status.clone().unwrap_or_default();
+        let lines = plan::lines(&self.tenants, &self.listed, &previous.drills);
+        let generation = strategy.metadata.generation;
+        let max_age =
+            crate::api::common::parse_duration(&drill.max_age).unwrap_or(jiff::SignedDuration::MAX);
+        let (ok, reason, message) = plan::verified(&lines, max_age, now);
+        let verified = condition(RESTORE_VERIFIED, ok, reason, &message, generation);
+        desired.conditions.retain(|c| c.type_ != RESTORE_VERIFIED);
+        desired
+            .conditions
+            .extend(merge(&previous.conditions, vec![verified], now));
+        desired.last_passed_drill_time = plan::oldest_passed(&lines);
+        desired.last_drill_schedule_time = self.plan.last_schedule.map(api_time);
+        desired.drills = lines;
+    }
+}
+
+/// Lists the strategy's drills, creates the run owed for `tenants` at `now` and prunes the finished drills
+/// beyond the history limit. `None` when the strategy declares no drill.
+pub async fn sync(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    in_scope: &[String],
+    now: Timestamp,
+) -> Result<Option<Drills>, Error> {
+    let Some(drill) = &strategy.spec.restore_drill else {
+        return Ok(None);
+    };
+    let tenants = if drill.tenants.is_empty() {
+        in_scope.to_vec()
+    } else {
+        drill.tenants.clone()
+    };
+    let api: Api<RecoveryTask> = Api::namespaced(ctx.client.clone(), namespace);
+    let all = api.list(&ListParams::default()).await?.items;
+    let strategy_name = strategy.name_any();
+    let target = drill
+        .target
+        .cluster
+        .as_ref()
+        .unwrap_or(&strategy.spec.cluster);
+    let busy = all.iter().any(|t| {
+        t.spec.drill.is_none()
+            && t.spec.target.cluster.name == target.name
+            && t.status
+                .as_ref()
+                .and_then(|s| s.phase)
+                .is_none_or(|p| !p.is_terminal())
+    });
+    let listed: Vec<Drill> = all
+        .into_iter()
+        .filter(|t| is_drill_of(t, &strategy_name))
+        .map(|t| Drill {
+            at: t.annotations().get(DRILL_AT).and_then(|v| v.parse().ok()),
+            tenant: t.spec.source.tenant.clone(),
+            name: t.name_any(),
+            status: t.status,
+        })
+        .collect();
+    let plan = plan::plan(strategy, drill, &tenants, &listed, busy, now);
+    create(ctx, namespace, strategy, &plan).await?;
+    let api: Api<RecoveryTask> = Api::namespaced(ctx.client.clone(), namespace);
+    super::children::delete_named(&api, &plan.prune).await?;
+    Ok(Some(Drills {
+        plan,
+        listed,
+        tenants,
+    }))
+}
+
+/// Whether `task` is one of the strategy's drills.
+fn is_drill_of(task: &RecoveryTask, strategy: &str) -> bool {
+    let labels = task.labels();
+    task.spec.drill.is_some()
+        && labels.get(STRATEGY_LABEL).map(String::as_str) == Some(strategy)
+        && labels.contains_key(DRILL_TENANT_LABEL)
+}
+
+/// Creates the runs the plan owes; one that exists already (made before a restart) is left as it is.
+async fn create(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    plan: &Plan,
+) -> Result<(), Error> {
+    let api: Api<RecoveryTask> = Api::namespaced(ctx.client.clone(), namespace);
+    for (tenant, at) in &plan.create {
+        let Some(task) = crate::drill::task(strategy, tenant, *at, Asked::Schedule) else {
+            continue;
+        };
+        crate::crash::point("child/RecoveryTask/before-create");
+        match api.create(&Default::default(), &task).await {
+            Ok(_) => crate::crash::point("child/RecoveryTask/after-create"),
+            Err(kube::Error::Api(e)) if e.code == 409 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    for tenant in &plan.skipped {
+        tracing::info!(strategy = %strategy.name_any(), %tenant, "drill skipped: the tenant's previous drill still runs");
+    }
+    Ok(())
+}
