@@ -1,5 +1,7 @@
 //! Prometheus metrics (prefix `obbackup_`), registered once at start and served on `/metrics`.
 
+pub mod drills;
+
 use std::{collections::HashMap, time::Instant};
 
 use prometheus_client::{
@@ -130,6 +132,8 @@ pub struct Metrics {
     pub second_copy: CopySeries,
     /// The next scheduled data backup of each strategy (Unix seconds).
     pub next_backup: Family<StrategyLabels, Gauge>,
+    /// The restore drills of each drilled tenant.
+    pub drills: drills::DrillSeries,
     reconciles: Family<ControllerLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabels, Histogram>,
@@ -444,6 +448,7 @@ impl Default for Metrics {
             "When the strategy's next scheduled data backup is due (Unix seconds)",
             Family::<StrategyLabels, Gauge>::default(),
         );
+        let drills = drills::DrillSeries::register(&mut r);
         Self {
             registry: r.registry,
             names: r.names,
@@ -451,6 +456,7 @@ impl Default for Metrics {
             first_copy,
             second_copy,
             next_backup,
+            drills,
             reconciles: operator.reconciles,
             reconcile_errors: operator.reconcile_errors,
             reconcile_duration: operator.reconcile_duration,
@@ -553,6 +559,7 @@ impl Metrics {
                 namespace: namespace.clone(),
                 strategy: strategy.clone(),
             });
+            self.drills.forget(namespace, strategy);
             for tenant in tenants.iter() {
                 let labels = TenantLabels {
                     namespace: namespace.clone(),

@@ -55,6 +55,14 @@ pub(super) fn record_metrics(
     .flatten()
     .map(|t| t.0.as_second())
     .min();
+    if let Some(drill) = &strategy.spec.restore_drill {
+        let max_age = crate::api::common::parse_duration(&drill.max_age).map_or(0, |d| d.as_secs());
+        metrics
+            .drills
+            .record(namespace, &strategy.name_any(), &status.drills, max_age);
+    } else {
+        metrics.drills.forget(namespace, &strategy.name_any());
+    }
     if let Some(next) = next {
         metrics
             .next_backup
