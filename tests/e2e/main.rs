@@ -9,6 +9,7 @@ mod chart;
 mod cleanup;
 mod crash_matrix;
 mod crd_schema;
+mod drill;
 mod gitops;
 mod image;
 mod lifecycle;

@@ -159,6 +159,7 @@ async fn given_a_strategy_over_three_tenants_on_a_simulated_saturday() -> Option
                 suspend: false,
                 deletion_policy: Default::default(),
                 second_backup: None,
+                restore_drill: None,
             },
         ))
         .await;
