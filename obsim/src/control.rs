@@ -27,10 +27,11 @@ POST /clusters/{cluster}/listeners   {listen: \"127.0.0.3:2881\"}  answer on tha
 DELETE /clusters/{cluster}/listeners/{addr}   stop answering on addr and drop the sessions that came through it
 PUT  /clusters/{cluster}/tenants/{tenant}/users/{user}   {password}  (creates or changes; log in as user@tenant)
 POST /clock                          {speed} and/or {stepSeconds} (every cluster)
-POST /clusters/{cluster}/faults      {kind, tenant?, code?, message?, seconds?}
+POST /clusters/{cluster}/faults      {kind, tenant?, code?, message?, seconds?, piece?}
      kinds: fail-next-backup, fail-next-restore, interrupt-archive, resume-archive, unreachable-dest,
-            reachable-dest, stall, unstall, drop-connections, refuse-connections
-DELETE /clusters/{cluster}/faults    clear every fault
+            reachable-dest, stall, unstall, drop-connections, refuse-connections,
+            lose-archive-piece (tenant, piece? default: the newest; its files vanish, the views keep it)
+DELETE /clusters/{cluster}/faults    clear every fault (lost pieces stay lost)
 ";
 
 /// The control API's router.
@@ -334,6 +335,8 @@ struct Fault {
     message: Option<String>,
     /// How long to refuse connections.
     seconds: Option<u64>,
+    /// The archive piece `lose-archive-piece` takes away (default: the tenant's newest).
+    piece: Option<i64>,
 }
 
 async fn inject_fault(
@@ -379,6 +382,9 @@ fn apply(node: &Node, fault: &Fault) -> Result<(), String> {
         "reachable-dest" => sql(cluster.set_unreachable(&tenant()?, false)),
         "stall" => sql(cluster.set_stalled(&tenant()?, true)),
         "unstall" => sql(cluster.set_stalled(&tenant()?, false)),
+        "lose-archive-piece" => sql(cluster
+            .lose_archive_piece(&tenant()?, fault.piece)
+            .map(|_| ())),
         other => Err(format!("unknown fault kind {other}")),
     }
 }

@@ -41,6 +41,17 @@ impl SqlError {
         )
     }
 
+    /// OB_STATE_NOT_MATCH (−4109, no MySQL mapping, HY000, "Server state or role not the same as expected";
+    /// ob_errno.def at oceanbase 017bf592): what a login to a tenant still restoring gets once its password
+    /// checked out (docs/reference/oceanbase-interface.md §6.7).
+    pub fn state_not_match() -> Self {
+        Self::new(
+            4109,
+            "HY000",
+            "Server state or role not the same as expected",
+        )
+    }
+
     /// OB_ERR_NO_PRIVILEGE (−5036 → MySQL 1227, 42501): what a user tenant's session gets for a statement only
     /// sys may run, or for naming another tenant (OceanBase's resolvers answer "only sys tenant can …" so).
     pub fn no_privilege() -> Self {

@@ -94,6 +94,9 @@ pub struct TenantArchive {
     pub deleted_below_piece: i64,
     /// Pieces a running delete job is removing.
     pub deleting_pieces: Vec<i64>,
+    /// Pieces whose files vanished from the destination (the `lose-archive-piece` fault) while the views
+    /// still list them as they were: OceanBase notices only when it reads one.
+    pub lost_pieces: Vec<i64>,
     next_dest_id: i64,
 }
 
@@ -128,6 +131,7 @@ impl Default for TenantArchive {
             history: Vec::new(),
             deleted_below_piece: 0,
             deleting_pieces: Vec::new(),
+            lost_pieces: Vec::new(),
             next_dest_id: 1001,
         }
     }

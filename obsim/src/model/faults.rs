@@ -1,5 +1,6 @@
 //! Faults a test or the demo injects through the control API: a failing next backup or restore, archiving
-//! interrupted, an unreachable destination, stalled backup progress.
+//! interrupted, an unreachable destination, stalled backup progress, an archive piece lost from its
+//! destination.
 
 use jiff::Timestamp;
 
@@ -122,7 +123,42 @@ impl Cluster {
         }
     }
 
-    /// Clears every fault; interrupted rounds go on.
+    /// The files of archive piece `piece` of `tenant` (default: its newest) vanish from the destination while
+    /// the views still list it as it was: nothing changes until a restore's log restore reads it and fails
+    /// (`restore.rs`; docs/reference/oceanbase-interface.md §6.7). Lost files stay lost:
+    /// [`Cluster::clear_faults`] brings nothing back. Returns the piece's id.
+    pub fn lose_archive_piece(
+        &mut self,
+        tenant: &str,
+        piece: Option<i64>,
+    ) -> Result<i64, SqlError> {
+        let tenant = self.user_tenant(Some(tenant))?;
+        let pieces = tenant.archive.pieces();
+        let chosen = match piece {
+            Some(id) => pieces.iter().find(|p| p.piece_id == id),
+            None => pieces.iter().max_by_key(|p| p.piece_id),
+        };
+        let Some(chosen) = chosen.filter(|p| p.file_status != "DELETED") else {
+            return Err(SqlError::oceanbase(
+                1210,
+                format!(
+                    "tenant {} has no archive piece {}",
+                    tenant.name,
+                    piece.map_or("yet".to_string(), |id| id.to_string())
+                ),
+            ));
+        };
+        let (tenant_id, chosen) = (tenant.id, chosen.clone());
+        if !tenant.archive.lost_pieces.contains(&chosen.piece_id) {
+            tenant.archive.lost_pieces.push(chosen.piece_id);
+        }
+        if let Some(files) = &mut self.files {
+            files.lose_piece(tenant_id, &chosen);
+        }
+        Ok(chosen.piece_id)
+    }
+
+    /// Clears every fault; interrupted rounds go on. Lost archive pieces stay lost (their files are gone).
     pub fn clear_faults(&mut self, now: Timestamp) {
         self.faults = Faults::default();
         for tenant in &mut self.tenants {
@@ -131,5 +167,54 @@ impl Cluster {
                 job.stalled = false;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+
+    use crate::{
+        clock::Clock,
+        model::{Cluster, Version},
+    };
+
+    fn archiving(seconds: i64) -> Cluster {
+        let start = Timestamp::from_second(1_763_600_000).expect("time");
+        let mut cluster = Cluster::new("c", Version::V4_4_1, "pw", Clock::new(start, 0.0));
+        cluster.add_user_tenant("t1", 1 << 30).expect("tenant");
+        cluster
+            .set_parameter("log_archive_dest", "LOCATION=file:///a", Some("t1"))
+            .expect("dest");
+        cluster
+            .archive_mode(true, Some(&["t1".to_string()]))
+            .expect("archivelog");
+        cluster.clock.step(jiff::SignedDuration::from_secs(seconds));
+        cluster.advance();
+        cluster
+    }
+
+    #[test]
+    fn losing_a_piece_takes_the_newest_by_default_once_and_needs_one_that_exists() {
+        let mut cluster = archiving(0);
+        assert!(
+            cluster.lose_archive_piece("t1", None).is_err(),
+            "no piece yet"
+        );
+        let mut cluster = archiving(2 * 86_400 + 60);
+        assert_eq!(cluster.lose_archive_piece("t1", None).ok(), Some(3));
+        assert_eq!(cluster.lose_archive_piece("t1", Some(3)).ok(), Some(3));
+        assert_eq!(cluster.lose_archive_piece("t1", Some(1)).ok(), Some(1));
+        assert!(cluster.lose_archive_piece("t1", Some(9)).is_err());
+        assert!(cluster.lose_archive_piece("sys", None).is_err());
+        let lost = cluster.tenant("t1").map(|t| t.archive.lost_pieces.clone());
+        assert_eq!(lost, Some(vec![3, 1]));
+        cluster.clear_faults(cluster.now());
+        let lost = cluster.tenant("t1").map(|t| t.archive.lost_pieces.clone());
+        assert_eq!(
+            lost,
+            Some(vec![3, 1]),
+            "clearing faults brings no file back"
+        );
     }
 }

@@ -39,6 +39,8 @@ pub struct Files {
     /// What each piece's files hold: (tenant, dest, round, piece) → (log bytes, checkpoint, frozen).
     pieces: HashMap<PieceKey, (u64, u64, bool)>,
     removed_pieces: HashSet<PieceKey>,
+    /// Pieces whose directory was taken away (the `lose-archive-piece` fault): never written again.
+    lost_pieces: HashSet<PieceKey>,
     /// The destinations as they were set, access keys included: where an S3 path's keys come from.
     destinations: Vec<String>,
     /// The destination roots whose format file was written.
@@ -58,6 +60,7 @@ impl Files {
             removed: HashSet::new(),
             pieces: HashMap::new(),
             removed_pieces: HashSet::new(),
+            lost_pieces: HashSet::new(),
             destinations: Vec::new(),
             formats: HashSet::new(),
             remote: Remote::default(),
@@ -180,6 +183,9 @@ impl Files {
     pub fn sync_piece(&mut self, tenant_id: i64, piece: &Piece) {
         let key = (tenant_id, piece.dest_id, piece.round_id, piece.piece_id);
         let known = self.pieces.get(&key).copied();
+        if self.lost_pieces.contains(&key) && piece.file_status != "DELETED" {
+            return;
+        }
         if piece.file_status == "DELETED" {
             if known.is_some()
                 && !self.removed_pieces.contains(&key)
@@ -232,6 +238,19 @@ impl Files {
                 "obsim: writing archive piece {} failed: {error}",
                 piece.path
             ),
+        }
+    }
+}
+
+impl Files {
+    /// Takes archive `piece` of `tenant_id` away from its destination: its directory (log, checkpoint and
+    /// info files) is removed and never written again. The placeholders at the destination's root stay, so a
+    /// listing still names the piece, as OceanBase's metadata does.
+    pub fn lose_piece(&mut self, tenant_id: i64, piece: &Piece) {
+        let key = (tenant_id, piece.dest_id, piece.round_id, piece.piece_id);
+        self.lost_pieces.insert(key);
+        if let Some(place) = self.place(&piece.path) {
+            place.remove_all(&self.remote);
         }
     }
 }

@@ -1,15 +1,20 @@
 //! Physical restore (docs/reference/oceanbase-interface.md §6): `ALTER SYSTEM RESTORE` creating a
-//! new tenant from backup sets and archive pieces found under the `FROM` URIs, the two progress
-//! rows (the sys initiator job and the job inside the new tenant), history `SUCCESS`/`FAIL`, and
-//! the restored tenant as STANDBY until `ACTIVATE STANDBY`, and dropping a tenant (§6.6).
+//! new tenant, with the source tenant's users, from backup sets and archive pieces found under the
+//! `FROM` URIs (`restore/media.rs`, chosen by `restore/plan.rs`), the two progress rows (the sys
+//! initiator job and the job inside the new tenant), history `SUCCESS`/`FAIL` (an injected failure, or a
+//! lost archive piece failing the log restore, §6.7), the restored tenant as STANDBY until `ACTIVATE
+//! STANDBY`, and dropping a tenant (§6.6).
 
 use jiff::{SignedDuration, Timestamp};
 
+mod media;
+mod plan;
+
+pub use media::RestoreMedia;
+use plan::{Plan, plan, time_scn};
+
 use super::{
-    Cluster, SERVER_ADDRESS, Tenant, TenantType, Version,
-    archive::{Piece, scn},
-    backup::BackupSet,
-    dest,
+    Cluster, SERVER_ADDRESS, Tenant, TenantType, dest,
     resources::{ResourcePool, ResourceUnit},
     strip_credentials,
 };
@@ -117,6 +122,8 @@ pub struct RestoreJob {
     pub comment: String,
     /// An injected failure: the error code and message the job fails with halfway.
     pub fail_with: Option<(i64, String)>,
+    /// A piece the plan needs whose files are gone: the log restore fails on it once the data is restored.
+    pub missing_piece: Option<i64>,
 }
 
 /// The restores of a cluster, run from sys.
@@ -129,136 +136,37 @@ pub struct Restores {
     next_job_id: i64,
 }
 
-/// What a cluster holds under a restore's FROM URIs: one source tenant's backup sets and archive pieces.
-#[derive(Clone, Debug)]
-pub struct RestoreMedia {
-    pub cluster_name: String,
-    pub cluster_version: Version,
-    pub tenant_name: String,
-    pub tenant_id: i64,
-    pub data_bytes: u64,
-    /// Sets under the data URI, each with the password it was encrypted with.
-    pub sets: Vec<(BackupSet, Option<String>)>,
-    /// Pieces under the archive URI.
-    pub pieces: Vec<Piece>,
-}
-
 impl Cluster {
-    /// The source tenant whose data backups and archive live under the FROM URIs, if this cluster has one.
-    pub fn restore_media(&self, from: &[String]) -> Option<RestoreMedia> {
-        let uris: Vec<String> = from
-            .iter()
-            .map(|u| strip_credentials(u).trim_end_matches('/').to_string())
-            .collect();
-        self.media_where_written(&uris)
-            .or_else(|| self.media_copied(from))
-    }
-
-    /// The source tenant whose sets and pieces this cluster wrote under the URIs.
-    fn media_where_written(&self, uris: &[String]) -> Option<RestoreMedia> {
-        let under = |path: &str| {
-            uris.iter()
-                .any(|u| path == u || path.starts_with(&format!("{u}/")))
-        };
-        self.tenants
-            .iter()
-            .filter(|t| t.kind == TenantType::User)
-            .find_map(|tenant| {
-                let sets: Vec<_> = tenant
-                    .backups
-                    .sets
-                    .iter()
-                    .filter(|s| under(&s.path))
-                    .map(|s| {
-                        let password = tenant
-                            .backups
-                            .history
-                            .iter()
-                            .chain(&tenant.backups.jobs)
-                            .find(|j| j.backup_set_id == s.backup_set_id)
-                            .and_then(|j| j.password.clone());
-                        (s.clone(), password)
-                    })
-                    .collect();
-                let pieces: Vec<_> = tenant
-                    .archive
-                    .pieces()
-                    .into_iter()
-                    .filter(|p| under(&strip_credentials(&p.path)))
-                    .collect();
-                (!sets.is_empty() && !pieces.is_empty()).then(|| RestoreMedia {
-                    cluster_name: self.name.clone(),
-                    cluster_version: self.version,
-                    tenant_name: tenant.name.clone(),
-                    tenant_id: tenant.id,
-                    data_bytes: tenant.data_bytes,
-                    sets,
-                    pieces,
-                })
-            })
-    }
-
-    /// A copy of a tenant's sets and pieces (a second destination) under the FROM URIs (with their keys),
-    /// read from its files: the sets copied whole, the pieces up to the checkpoint the copy holds.
-    fn media_copied(&self, from: &[String]) -> Option<RestoreMedia> {
-        let found = self.files.as_ref()?.read_tree(from)?;
-        let tenant = self
-            .tenants
-            .iter()
-            .find(|t| t.id == found.tenant_id && t.kind == TenantType::User)?;
-        let sets = tenant
-            .backups
-            .sets
-            .iter()
-            .filter(|s| found.sets.contains(&s.backup_set_id) && s.status == "SUCCESS")
-            .map(|s| {
-                let password = tenant
-                    .backups
-                    .history
-                    .iter()
-                    .find(|j| j.backup_set_id == s.backup_set_id)
-                    .and_then(|j| j.password.clone());
-                let copied = BackupSet {
-                    file_status: "AVAILABLE",
-                    ..s.clone()
-                };
-                (copied, password)
-            })
-            .collect();
-        let pieces: Vec<Piece> = tenant
-            .archive
-            .pieces()
-            .into_iter()
-            .filter_map(|p| {
-                let (_, checkpoint) = found.pieces.iter().find(|(id, _)| *id == p.piece_id)?;
-                Some(Piece {
-                    checkpoint_scn: p.checkpoint_scn.min(*checkpoint).max(p.start_scn),
-                    file_status: "AVAILABLE",
-                    ..p
-                })
-            })
-            .collect();
-        (!pieces.is_empty()).then(|| RestoreMedia {
-            cluster_name: self.name.clone(),
-            cluster_version: self.version,
-            tenant_name: tenant.name.clone(),
-            tenant_id: tenant.id,
-            data_bytes: tenant.data_bytes,
-            sets,
-            pieces,
-        })
-    }
-
     /// `ALTER SYSTEM RESTORE` from sys (§6.2). `media` is what some cluster of this simulator holds under the
-    /// FROM URIs; `passwords` the session's `SET DECRYPTION` list.
+    /// FROM URIs; `passwords` the session's `SET DECRYPTION` list. The new tenant is `RESTORE` until the
+    /// job ends, with the source tenant's users (a physical restore brings them back as data of the tenant).
     pub fn restore(
         &mut self,
         statement: RestoreStatement,
         media: Option<RestoreMedia>,
         passwords: &[String],
     ) -> Result<(), SqlError> {
+        let (media, plan, pools) = self.admit_restore(&statement, media, passwords)?;
+        let tenant_id = self.restored_tenant(&statement.tenant, &media, &plan)?;
+        for pool in self.restores.pools.iter_mut() {
+            if pools.contains(&pool.name) {
+                pool.tenant_id = Some(tenant_id);
+            }
+        }
+        let job = self.restore_job(statement, tenant_id, &media, &plan);
+        self.restores.jobs.push(job);
+        Ok(())
+    }
+
+    /// The checks a RESTORE passes before anything is created, in the order a client meets them; the media
+    /// and plan it restores from and the pools it takes.
+    fn admit_restore(
+        &self,
+        statement: &RestoreStatement,
+        media: Option<RestoreMedia>,
+        passwords: &[String],
+    ) -> Result<(RestoreMedia, Plan, Vec<String>), SqlError> {
         statement.from.iter().try_for_each(|uri| dest::check(uri))?;
-        let now = self.now();
         if self
             .restores
             .jobs
@@ -298,22 +206,39 @@ impl Cluster {
                 return Err(SqlError::oceanbase(9047, "invalid password for backup"));
             }
         }
-        let fail_with = self.faults.next_restore_failure.take();
-        let tenant_id = self
-            .add_user_tenant(&statement.tenant, media.data_bytes)?
-            .id;
+        Ok((media, plan, pools))
+    }
+
+    /// Creates the tenant a restore builds: `RESTORE`, with the source tenant's users, its data as of the
+    /// restore point. Returns its id.
+    fn restored_tenant(
+        &mut self,
+        name: &str,
+        media: &RestoreMedia,
+        plan: &Plan,
+    ) -> Result<i64, SqlError> {
+        let tenant_id = self.add_user_tenant(name, media.data_bytes)?.id;
         if let Some(tenant) = self.tenants.iter_mut().find(|t| t.id == tenant_id) {
             tenant.status = "RESTORE";
             tenant.role = "RESTORE";
             tenant.data_as_of = Timestamp::from_nanosecond(i128::from(plan.scn)).ok();
+            tenant.users = media.users.clone();
         }
-        for pool in self.restores.pools.iter_mut() {
-            if pools.contains(&pool.name) {
-                pool.tenant_id = Some(tenant_id);
-            }
-        }
+        Ok(tenant_id)
+    }
+
+    /// The job of a restore into tenant `tenant_id`, carrying the injected failure if one is due and the
+    /// lost piece its log restore will miss, if any.
+    fn restore_job(
+        &mut self,
+        statement: RestoreStatement,
+        tenant_id: i64,
+        media: &RestoreMedia,
+        plan: &Plan,
+    ) -> RestoreJob {
+        let now = self.now();
         self.restores.next_job_id += 1;
-        let job = RestoreJob {
+        RestoreJob {
             job_id: self.restores.next_job_id,
             tenant_name: statement.tenant,
             tenant_id,
@@ -337,12 +262,11 @@ impl Cluster {
             backup_piece_list: join(&plan.pieces),
             total_bytes: media.data_bytes.max(1),
             finish_bytes: 0,
-            description: statement.description.unwrap_or_default(),
+            description: statement.description.clone().unwrap_or_default(),
             comment: String::new(),
-            fail_with,
-        };
-        self.restores.jobs.push(job);
-        Ok(())
+            fail_with: self.faults.next_restore_failure.take(),
+            missing_piece: plan.lost_piece(media),
+        }
     }
 
     /// The pools of `pool_list=…` in the restore options: they must exist and be free.
@@ -516,35 +440,13 @@ fn restored_tenant_follows(tenant: &mut Tenant, phase: RestorePhase) {
 
 fn advance(job: &mut RestoreJob, now: Timestamp) {
     while !job.phase.is_final() {
-        let elapsed = now.duration_since(job.since);
         if job.phase == RestorePhase::WaitLs {
-            let seconds = elapsed.as_secs_f64().max(0.0);
-            job.finish_bytes =
-                ((seconds * RESTORE_BYTES_PER_SECOND as f64) as u64).min(job.total_bytes);
-            if let Some((code, message)) = job.fail_with.clone()
-                && job.finish_bytes * 2 >= job.total_bytes
-            {
-                // The failure strikes when half the data is restored.
-                let at = job.since + seconds_for(job.total_bytes / 2);
-                job.finish_bytes = job.total_bytes / 2;
-                job.phase = RestorePhase::Fail;
-                job.finish = Some(at);
-                job.since = at;
-                job.comment = format!(
-                    "(SERVER)ls_id: 1001, addr: {SERVER_ADDRESS}, module: STORAGE, result: {code}({message}), \
-                     trace_id: Y0-0000000000000002-0-0"
-                );
+            if !restore_ls(job, now) {
                 return;
             }
-            if job.finish_bytes < job.total_bytes {
-                return;
-            }
-            let at = job.since + seconds_for(job.total_bytes);
-            job.phase = job.phase.next();
-            job.since = at.min(now);
             continue;
         }
-        if elapsed < STEP {
+        if now.duration_since(job.since) < STEP {
             return;
         }
         job.since += STEP;
@@ -555,107 +457,54 @@ fn advance(job: &mut RestoreJob, now: Timestamp) {
     }
 }
 
+/// OB_BACKUP_FILE_NOT_EXIST (−9011, "cannot find backup file"): what reading a file the destination no longer
+/// holds fails with, and the restore does not retry (docs/reference/oceanbase-interface.md §6.7).
+pub const BACKUP_FILE_NOT_EXIST: (i64, &str) = (-9011, "cannot find backup file");
+
+/// The log streams' restore (`WAIT_LS`): the data at [`RESTORE_BYTES_PER_SECOND`], then the log replayed
+/// from the plan's pieces. An injected failure strikes when half the data is restored; a lost piece fails
+/// the log restore (module `CLOG`) once the data is in. Returns whether the job left the phase.
+fn restore_ls(job: &mut RestoreJob, now: Timestamp) -> bool {
+    let seconds = now.duration_since(job.since).as_secs_f64().max(0.0);
+    job.finish_bytes = ((seconds * RESTORE_BYTES_PER_SECOND as f64) as u64).min(job.total_bytes);
+    if let Some((code, message)) = job.fail_with.clone()
+        && job.finish_bytes * 2 >= job.total_bytes
+    {
+        job.finish_bytes = job.total_bytes / 2;
+        let at = job.since + seconds_for(job.finish_bytes);
+        fail(job, at, "STORAGE", code, &message);
+        return true;
+    }
+    if job.finish_bytes < job.total_bytes {
+        return false;
+    }
+    let at = job.since + seconds_for(job.total_bytes);
+    if job.missing_piece.is_some() {
+        let (code, message) = BACKUP_FILE_NOT_EXIST;
+        fail(job, at, "CLOG", code, message);
+        return true;
+    }
+    job.phase = job.phase.next();
+    job.since = at.min(now);
+    true
+}
+
+/// The job ends FAIL at `at`, its COMMENT as OceanBase reports a log stream's restore failure: the server,
+/// the module that failed (`STORAGE` for data, `CLOG` for log), the result code and its message
+/// (docs/reference/oceanbase-interface.md §6.7).
+fn fail(job: &mut RestoreJob, at: Timestamp, module: &str, code: i64, message: &str) {
+    job.phase = RestorePhase::Fail;
+    job.finish = Some(at);
+    job.since = at;
+    job.comment = format!(
+        "(SERVER)ls_id: 1001, addr: {SERVER_ADDRESS}, module: {module}, result: {code}({message}), \
+         trace_id: Y0-0000000000000002-0-0"
+    );
+}
+
 /// How long restoring `bytes` takes.
 fn seconds_for(bytes: u64) -> SignedDuration {
     SignedDuration::from_secs(i64::try_from(bytes.div_ceil(RESTORE_BYTES_PER_SECOND)).unwrap_or(0))
-}
-
-/// The sets and pieces a restore to `target` (None: the latest point) uses, per
-/// docs/reference/oceanbase-interface.md §8.
-struct Plan {
-    scn: u64,
-    sets: Vec<i64>,
-    pieces: Vec<i64>,
-}
-
-fn plan(media: &RestoreMedia, target: Option<u64>) -> Option<Plan> {
-    let usable: Vec<&BackupSet> = media
-        .sets
-        .iter()
-        .map(|(s, _)| s)
-        .filter(|s| s.status == "SUCCESS" && s.file_status == "AVAILABLE")
-        .collect();
-    let chain_ok = |set: &BackupSet| {
-        let present = |id: i64| id == 0 || usable.iter().any(|s| s.backup_set_id == id);
-        !set.incremental
-            || (present(set.prev_full_backup_set_id) && present(set.prev_inc_backup_set_id))
-    };
-    let segments = segments(&media.pieces);
-    // Newest set first: the first that reaches the target wins.
-    usable.iter().rev().find_map(|set| {
-        if !chain_ok(set) {
-            return None;
-        }
-        let (start, end, pieces) = segments.iter().find(|(start, end, _)| {
-            *start <= set.start_replay_scn && set.start_replay_scn <= *end
-        })?;
-        let _ = start;
-        let scn = target.unwrap_or(*end);
-        if scn < set.min_restore_scn || scn > *end {
-            return None;
-        }
-        let mut sets = Vec::new();
-        if set.incremental {
-            sets.push(set.prev_full_backup_set_id);
-            sets.extend(
-                usable
-                    .iter()
-                    .filter(|s| {
-                        s.incremental
-                            && s.backup_set_id <= set.backup_set_id
-                            && s.prev_full_backup_set_id == set.prev_full_backup_set_id
-                    })
-                    .map(|s| s.backup_set_id),
-            );
-        } else {
-            sets.push(set.backup_set_id);
-        }
-        let pieces = media
-            .pieces
-            .iter()
-            .filter(|p| {
-                pieces.contains(&p.piece_id)
-                    && p.checkpoint_scn >= set.start_replay_scn
-                    && p.start_scn <= scn
-            })
-            .map(|p| p.piece_id)
-            .collect();
-        Some(Plan { scn, sets, pieces })
-    })
-}
-
-/// Contiguous log ranges of the available pieces: (start, end, piece ids), joining a piece to the previous
-/// range when it starts at or before that range's end (§8 step 1).
-fn segments(pieces: &[Piece]) -> Vec<(u64, u64, Vec<i64>)> {
-    let mut available: Vec<&Piece> = pieces
-        .iter()
-        .filter(|p| p.file_status == "AVAILABLE")
-        .collect();
-    available.sort_by_key(|p| p.start_scn);
-    let mut segments: Vec<(u64, u64, Vec<i64>)> = Vec::new();
-    for piece in available {
-        match segments.last_mut() {
-            Some((_, end, ids)) if piece.start_scn <= *end => {
-                *end = (*end).max(piece.checkpoint_scn);
-                ids.push(piece.piece_id);
-            }
-            _ => segments.push((piece.start_scn, piece.checkpoint_scn, vec![piece.piece_id])),
-        }
-    }
-    segments
-}
-
-/// `UNTIL TIME = 'YYYY-MM-DD HH:MM:SS[.ffffff]'`, read as UTC (the session time zone of obsim).
-fn time_scn(text: &str) -> Result<u64, SqlError> {
-    let civil: jiff::civil::DateTime = text
-        .trim()
-        .parse()
-        .map_err(|_| SqlError::oceanbase(1210, "Invalid argument"))?;
-    let time = civil
-        .to_zoned(jiff::tz::TimeZone::UTC)
-        .map_err(|_| SqlError::oceanbase(1210, "Invalid argument"))?
-        .timestamp();
-    Ok(scn(time))
 }
 
 fn join(ids: &[i64]) -> String {

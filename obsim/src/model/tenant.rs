@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 
+use crate::error::SqlError;
+
 use super::{
     archive::TenantArchive,
     backup::TenantBackups,
@@ -108,6 +110,13 @@ impl Tenant {
             backups: &mut self.backups,
             archive: &mut self.archive,
         }
+    }
+
+    /// Why a login with the right password is refused, if it is: a tenant still restoring answers
+    /// OB_STATE_NOT_MATCH; a tenant creating or dropping is let in (docs/reference/oceanbase-interface.md
+    /// §6.7).
+    pub fn login_refusal(&self) -> Option<SqlError> {
+        (self.status == "RESTORE").then(SqlError::state_not_match)
     }
 
     /// A user tenant, its `root` without a password.

@@ -197,34 +197,55 @@ async fn authenticate(
         auth = answer;
     }
 
-    let (name, tenant) = split_user(&user);
     let login = {
-        let cluster = cluster.lock().unwrap_or_else(|p| p.into_inner());
-        cluster
-            .account(name, tenant)
-            .and_then(|(tenant, password)| {
-                let expected = scramble_native(nonce, password.as_bytes())
-                    .map(|s| s.to_vec())
-                    .unwrap_or_default();
-                (auth == expected).then(|| Login {
-                    user: name.to_string(),
-                    tenant: tenant.name.clone(),
-                    tenant_id: tenant.id,
-                })
-            })
+        let mut cluster = cluster.lock().unwrap_or_else(|p| p.into_inner());
+        // The tenant's state as of now: a restore may have finished since the last statement.
+        cluster.advance();
+        check_login(&cluster, &user, nonce, &auth, peer)
     };
-    let Some(login) = login else {
-        packets
-            .write(&encode::error(&SqlError::access_denied(&user, peer)))
-            .await?;
-        packets.flush().await?;
-        return Ok(None);
+    let login = match login {
+        Ok(login) => login,
+        Err(error) => {
+            packets.write(&encode::error(&error)).await?;
+            packets.flush().await?;
+            return Ok(None);
+        }
     };
     packets
         .write(&encode::ok(0, StatusFlags::SERVER_STATUS_AUTOCOMMIT, ""))
         .await?;
     packets.flush().await?;
     Ok(Some((capabilities, login)))
+}
+
+/// Who `user` (`name@tenant[#cluster]`) logs in as with `auth`, the password scrambled with `nonce`; or the
+/// error the server answers: 1045 for an unknown user or a wrong password, then whatever the tenant refuses
+/// logins with (a tenant still restoring: [`crate::model::Tenant::login_refusal`]), as OceanBase checks the
+/// password before the tenant's state.
+fn check_login(
+    cluster: &crate::model::Cluster,
+    user: &str,
+    nonce: &[u8; 20],
+    auth: &[u8],
+    peer: &str,
+) -> Result<Login, SqlError> {
+    let (name, tenant) = split_user(user);
+    let denied = || SqlError::access_denied(user, peer);
+    let (tenant, password) = cluster.account(name, tenant).ok_or_else(denied)?;
+    let expected = scramble_native(nonce, password.as_bytes())
+        .map(|s| s.to_vec())
+        .unwrap_or_default();
+    if auth != expected {
+        return Err(denied());
+    }
+    if let Some(refusal) = tenant.login_refusal() {
+        return Err(refusal);
+    }
+    Ok(Login {
+        user: name.to_string(),
+        tenant: tenant.name.clone(),
+        tenant_id: tenant.id,
+    })
 }
 
 /// `root@sys#cluster` → (`root`, `sys`); a user without a tenant belongs to sys.

@@ -86,7 +86,7 @@ fn opts(address: &str) -> Opts {
 }
 
 /// One HTTP/1.1 request; returns the status code and body.
-async fn http(control: &str, method: &str, path: &str, body: &str) -> (u16, String) {
+pub(crate) async fn http(control: &str, method: &str, path: &str, body: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(control)
         .await
         .expect("control API");
@@ -111,7 +111,7 @@ async fn http(control: &str, method: &str, path: &str, body: &str) -> (u16, Stri
     (status, body)
 }
 
-async fn post(control: &str, path: &str, body: &str) -> String {
+pub(crate) async fn post(control: &str, path: &str, body: &str) -> String {
     let (status, reply) = http(control, "POST", path, body).await;
     assert!(
         (200..300).contains(&status),

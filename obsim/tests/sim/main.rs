@@ -7,6 +7,7 @@ mod common;
 mod conformance;
 mod control;
 mod declared;
+mod drills;
 mod drivers;
 mod files;
 mod restore;
