@@ -22,6 +22,9 @@ pub const OPENS: &str = "opens";
 /// The name of the freshness check's result.
 pub const FRESHNESS: &str = "freshness";
 
+/// OceanBase's answer to a login into a tenant still restoring (4109, OB_STATE_NOT_MATCH).
+const NOT_OPEN_YET: u16 = 4109;
+
 /// How long one check's statement may run before it counts as failed.
 const STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
@@ -97,6 +100,10 @@ impl Checks {
         let redactor = Redactor::new([self.connection.password.clone()]);
         let mut conn = match self.connect().await {
             Ok(conn) => conn,
+            // The tenant is not open yet (docs/reference/oceanbase-interface.md §6.7): try again.
+            Err(mysql_async::Error::Server(e)) if e.code == NOT_OPEN_YET => {
+                return CheckState::Unreachable(redactor.redact(&e.message));
+            }
             Err(mysql_async::Error::Server(e)) => {
                 return CheckState::Ended(Outcome {
                     results: vec![failed(
