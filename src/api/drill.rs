@@ -70,7 +70,7 @@ pub struct RestoreDrill {
     #[schemars(range(min = 1, max = 100))]
     pub history_limit: i32,
     /// How long a tenant may go without a passed drill before `RestoreVerified` turns False and the
-    /// `ObBackupRestoreDrillOverdue` alert fires, e.g. `3d`. Twice the schedule's period is a good value.
+    /// `OBBackupRestoreDrillOverdue` alert fires, e.g. `3d`. Twice the schedule's period is a good value.
     #[serde(default = "default_max_age")]
     #[schemars(length(min = 2, max = 8))]
     #[x_kube(validation = Rule::new(DURATION_RULE).message("restoreDrill.maxAge must be a duration such as 36h or 3d"))]

@@ -70,7 +70,27 @@ fn populated() -> Metrics {
             strategy: "s".into(),
         })
         .set(1);
+    let drilled = crate::api::drill::TenantDrills {
+        name: "t".into(),
+        last: Some(drill_summary()),
+        last_passed: Some(drill_summary()),
+    };
+    metrics.drills.record("n", "s", &[drilled], 1);
     metrics
+}
+
+/// A passed drill with every figure, for [`populated`].
+fn drill_summary() -> crate::api::drill::DrillSummary {
+    let at = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::UNIX_EPOCH);
+    crate::api::drill::DrillSummary {
+        task: "d".into(),
+        verdict: crate::api::drill::DrillVerdict::Passed,
+        ended_at: Some(at.clone()),
+        recovery_time: Some(at),
+        restore_seconds: Some(1),
+        lag_seconds: Some(1),
+        message: None,
+    }
 }
 
 /// A family as `/metrics` describes it.
