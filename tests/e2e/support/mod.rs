@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod cluster;
+pub mod drill;
 pub mod image;
 pub mod invariants;
 /// The logical-backup tests' real engine and schema, shared with `tests/logical`.
