@@ -61,6 +61,7 @@ pub fn statement_class(sql: &str) -> &'static str {
         ("ACTIVATE STANDBY", "activate"),
         ("CREATE RESOURCE", "create-resource"),
         ("DROP RESOURCE", "drop-resource"),
+        ("DROP TENANT", "drop-tenant"),
     ];
     CLASSES
         .iter()
@@ -101,6 +102,7 @@ mod tests {
             (sql::drop_resource(true, "p"), "drop-resource"),
             (sql::activate_standby("t"), "activate"),
             (sql::cancel_restore("t"), "cancel-restore"),
+            (sql::drop_scratch_tenant("drill_t"), "drop-tenant"),
         ];
         for (statement, class) in cases {
             let statement = statement.expect("statement");

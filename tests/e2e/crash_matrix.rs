@@ -48,6 +48,8 @@ enum Flow {
     EnableDest,
     /// A "Back up Now" through a strategy with a second copy on the share: the set is copied.
     SecondCopy,
+    /// A strategy's restore drill, run once: restored, checked, its scratch tenant, pool and unit dropped.
+    Drill,
 }
 
 /// Every (point, flow) row. A point a flow never reaches fails its row, so the matrix stays honest.
@@ -111,6 +113,13 @@ const MATRIX: &[(&str, Flow)] = &[
     ("statement/enable-archive-dest/before", Flow::EnableDest),
     ("statement/enable-archive-dest/after", Flow::EnableDest),
     ("copy/placeholders/before", Flow::SecondCopy),
+    ("child/RecoveryTask/before-create", Flow::Drill),
+    ("child/RecoveryTask/after-create", Flow::Drill),
+    ("intent/RecoveryTask/after", Flow::Drill),
+    ("statement/restore/after", Flow::Drill),
+    ("statement/activate/after", Flow::Drill),
+    ("statement/drop-resource/before", Flow::Drill),
+    ("statement/drop-resource/after", Flow::Drill),
 ];
 
 /// How many rows run at once.
@@ -343,6 +352,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
         Flow::Scheduled => scheduled(&mut world, point).await,
         Flow::Mirror => mirrored(&mut world, point).await,
         Flow::CancelRestore => canceled_restore(&mut world, point).await,
+        Flow::Drill => drill(&mut world, point).await,
         Flow::CancelCleanup => canceled_cleanup(&mut world, point).await,
         Flow::SecondCopy => unreachable!("second-copy rows run in second_copy_row"),
         Flow::EnableDest => {
@@ -498,6 +508,22 @@ async fn canceled_restore(world: &mut World, point: &str) -> String {
         "{point}: restores"
     );
     "1 restore, canceled, nothing left behind".to_string()
+}
+
+/// A strategy's drill, run once, with the crash at `point`: one drill, one restore, passed, and nothing of
+/// it left in OceanBase.
+async fn drill(world: &mut World, point: &str) -> String {
+    use crate::support::drill::{drill_user, drilled, every_drill_clean, next_minute};
+    drill_user(world).await;
+    crate::support::recovery::backed_up(world, false).await;
+    world.arm(point);
+    drilled(world, &next_minute(10), "Latest").await;
+    world.crashed(point).await;
+    world.start_operator("after");
+    let drills = every_drill_clean(world, point).await;
+    assert_eq!(drills.len(), 1, "{point}: one run");
+    assert_eq!(drills[0].status["drill"]["verdict"], "Passed", "{point}");
+    "1 drill, 1 restore, passed, nothing left behind".to_string()
 }
 
 /// A requested cleanup whose job makes no progress, canceled with the crash at `point`: one requested
