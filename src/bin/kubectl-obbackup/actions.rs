@@ -133,7 +133,7 @@ pub fn timeout(given: Option<&str>) -> Result<Option<Duration>, String> {
 }
 
 /// How long `--wait` waits between reads.
-const POLL: Duration = Duration::from_secs(2);
+pub const POLL: Duration = Duration::from_secs(2);
 
 /// Reads with `read` until it has an answer (or an error), or `timeout` has passed (an error naming
 /// `what` it waited for).

@@ -72,8 +72,9 @@ pub fn logical_dump(
     .expect("a dump")
 }
 
-/// An API server in memory for the plugin's actions: objects kept by path; GET, create (dry runs checked,
-/// not stored), merge patches (a stale `resourceVersion` refused with 409) and deletes (held by
+/// An API server in memory for the plugin's actions: objects kept by path; GET (of a namespaced collection:
+/// a List of the objects under it, filtered by a `labelSelector` of `key=value` terms), create (dry runs
+/// checked, not stored), merge patches (a stale `resourceVersion` refused with 409) and deletes (held by
 /// finalizers, as the API server holds them); every request recorded in order with its body.
 #[derive(Clone, Default)]
 pub struct FakeApi {
@@ -121,7 +122,8 @@ impl FakeApi {
     async fn answer(&self, request: Request<Body>) -> Response<Body> {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let dry_run = request.uri().query().is_some_and(|q| q.contains("dryRun"));
+        let query = request.uri().query().unwrap_or_default().to_string();
+        let dry_run = query.contains("dryRun");
         let body = request
             .into_body()
             .collect_bytes()
@@ -134,6 +136,7 @@ impl FakeApi {
         match method {
             Method::GET => match self.get(&path) {
                 Some(object) => reply(StatusCode::OK, &object),
+                None if is_collection(&path) => reply(StatusCode::OK, &self.list(&path, &query)),
                 None => failure(404, "NotFound", &path),
             },
             Method::POST => self.create(&path, body, dry_run),
@@ -141,6 +144,32 @@ impl FakeApi {
             Method::DELETE => self.delete(&path),
             _ => failure(405, "MethodNotAllowed", &path),
         }
+    }
+
+    /// The objects right under `collection` whose labels hold every `key=value` of the query's
+    /// `labelSelector`, as a List.
+    fn list(&self, collection: &str, query: &str) -> Value {
+        let selector = query
+            .split('&')
+            .find_map(|pair| pair.strip_prefix("labelSelector="))
+            .map(percent_decoded)
+            .unwrap_or_default();
+        let terms: Vec<(&str, &str)> = selector
+            .split(',')
+            .filter_map(|term| term.split_once('='))
+            .collect();
+        let prefix = format!("{collection}/");
+        let items: Vec<Value> = lock(&self.objects)
+            .iter()
+            .filter(|(path, _)| path.strip_prefix(&prefix).is_some_and(|n| !n.contains('/')))
+            .map(|(_, object)| object.clone())
+            .filter(|object| {
+                terms
+                    .iter()
+                    .all(|(key, value)| object["metadata"]["labels"][*key] == json!(value))
+            })
+            .collect();
+        json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items})
     }
 
     fn create(&self, collection: &str, mut object: Value, dry_run: bool) -> Response<Body> {
@@ -199,6 +228,40 @@ impl FakeApi {
     }
 }
 
+/// Whether `path` names a namespaced collection (`…/namespaces/NS/PLURAL`), not one object.
+fn is_collection(path: &str) -> bool {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    segments.len() >= 3 && segments[segments.len() - 3] == "namespaces"
+}
+
+/// A query value with its `%XX` escapes (and `+`) decoded.
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| text.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                out.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// RFC 7386: `patch` merged into `target` (null removes, objects merge, anything else replaces).
 fn merge(target: &mut Value, patch: &Value) {
     let Some(fields) = patch.as_object() else {
@@ -236,4 +299,40 @@ fn failure(code: u16, reason: &str, path: &str) -> Response<Body> {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The strategy `demo` in namespace `ns` (uid `demo-uid`) with a nightly restore drill, `drill` merged into
+/// its `restoreDrill`.
+pub fn drill_strategy(drill: Value) -> BackupStrategy {
+    let mut declared = json!({
+        "schedule": "0 3 * * *", "timeZone": "UTC", "credentialsSecret": "app",
+        "target": {"resources": {"unitName": "small", "zones": ["zone1"]}},
+    });
+    if let (Some(declared), Some(drill)) = (declared.as_object_mut(), drill.as_object()) {
+        declared.extend(drill.clone());
+    }
+    let mut strategy = strategy(json!({ "restoreDrill": declared }));
+    strategy.metadata.namespace = Some("ns".into());
+    strategy.metadata.uid = Some("demo-uid".into());
+    strategy
+}
+
+/// The drill of `tenant` through `strategy` at `at` (asked as `asked` says), with `status` (JSON) as its
+/// status.
+pub fn drill_task(
+    strategy: &BackupStrategy,
+    tenant: &str,
+    at: &str,
+    asked: ob_backup_operator::drill::Asked,
+    status: Value,
+) -> ob_backup_operator::api::RecoveryTask {
+    let at: jiff::Timestamp = at.parse().expect("a time");
+    let mut made = ob_backup_operator::drill::task(strategy, tenant, at, asked).expect("a drill");
+    made.status = serde_json::from_value(status).expect("a status");
+    made
+}
+
+/// The path of RecoveryTask `name` in namespace `ns`.
+pub fn recovery_path(name: &str) -> String {
+    format!("/apis/obbackup.dev/v1alpha1/namespaces/ns/recoverytasks/{name}")
 }

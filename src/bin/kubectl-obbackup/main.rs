@@ -6,6 +6,8 @@ mod actions;
 mod cause;
 mod cleanup;
 mod connect;
+mod drill;
+mod drill_list;
 #[cfg(test)]
 mod fixtures;
 mod handover;
@@ -92,6 +94,12 @@ enum Command {
     /// The console's manual cleanup: deletes one tenant's obsolete backups, backup sets or log pieces
     /// (OceanBase 4.4.1 or later).
     Cleanup(cleanup::CleanupArgs),
+    /// Restore drills: `run` one now (one RecoveryTask per tenant, restored into a scratch tenant, checked
+    /// and dropped), `list` a strategy's drills with their verdicts.
+    Drill {
+        #[command(subcommand)]
+        command: drill::DrillCommand,
+    },
     /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`; refused once it has ended).
     Cancel { task: String },
     /// The console's "View Cause": a task's status, OceanBase's error code and comment, its conditions and
@@ -206,7 +214,16 @@ async fn run(cli: Cli) -> Result<String, String> {
         } => {
             let found = scope.strategy(&strategy).await?;
             let tasks: Vec<BackupTask> = scope.list().await?;
-            windows::show(&found, &tasks, tenant.as_deref(), week, clock, format)
+            let recoveries: Vec<RecoveryTask> = scope.list().await?;
+            windows::show(
+                &found,
+                &tasks,
+                &recoveries,
+                tenant.as_deref(),
+                week,
+                clock,
+                format,
+            )
         }
         Command::Tasks(args) => show_tasks(&ctx, args).await,
         Command::BackupNow(args) => backup_now(&ctx, args).await,
@@ -233,6 +250,7 @@ async fn run(cli: Cli) -> Result<String, String> {
                 .await?
                 .show(format)
         }
+        Command::Drill { command } => drill_command(&ctx, command).await,
         Command::Cancel { task } => actions::cancel(&scope.client, scope.one_namespace()?, &task)
             .await?
             .show(format),
@@ -333,6 +351,29 @@ async fn backup_now(ctx: &Context, args: BackupNowArgs) -> Result<String, String
     actions::wait(&api, &names, &ctx.clock, timeout)
         .await?
         .show(ctx.format)
+}
+
+/// `drill run|list`.
+async fn drill_command(ctx: &Context, command: drill::DrillCommand) -> Result<String, String> {
+    let (client, namespace) = (&ctx.scope.client, ctx.scope.one_namespace()?);
+    let (clock, format) = (&ctx.clock, ctx.format);
+    match command {
+        drill::DrillCommand::Run(args) => {
+            let strategy = ctx.scope.strategy(&args.strategy).await?;
+            let now = jiff::Timestamp::now();
+            let mut report = |line: &str| render::progress(format, line);
+            drill::run(client, namespace, &strategy, args, now, clock, &mut report)
+                .await?
+                .show(format)
+        }
+        drill::DrillCommand::List(args) => {
+            let strategy = ctx.scope.strategy(&args.strategy).await?;
+            drill_list::show(
+                client, namespace, &strategy, &args, clock, format, ctx.colour,
+            )
+            .await
+        }
+    }
 }
 
 /// `cause`: why a task is as it is, with the events about it.

@@ -97,10 +97,10 @@ pub fn sections<'a>(tables: impl IntoIterator<Item = &'a Table>, colour: bool) -
 /// A status in the colour the console gives it: green done, red failed, yellow under way.
 fn coloured(cell: &str) -> String {
     let code = match cell {
-        "Completed" | "InProgress" | "True" => "32",
+        "Completed" | "InProgress" | "True" | "Passed" => "32",
         "Failed" | "False" | "Stalled" => "31",
         "Pending" | "PendingScheduling" | "Starting" | "Stopping" | "Executing" | "Activating"
-        | "Paused" | "Canceled" => "33",
+        | "Verifying" | "Dropping" | "Paused" | "Canceled" => "33",
         _ => return cell.to_string(),
     };
     format!("\x1b[{code}m{cell}\x1b[0m")

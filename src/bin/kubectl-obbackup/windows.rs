@@ -1,14 +1,20 @@
 //! `windows`: the console's "Available Recovery Period" — per tenant, seven days as seven lines of
-//! half-hour cells: `█` where a restore can reach, `·` a gap, `◆` a data backup ending there; paged week by
-//! week (`--week -1` is the week before).
+//! half-hour cells: `█` where a restore can reach, `·` a gap, `◆` a data backup ending there, `✓` a point a
+//! passed restore drill restored to (listed under the days); paged week by week (`--week -1` is the week
+//! before).
 
 use jiff::{SignedDuration, Timestamp, ToSpan, civil::Date, tz::TimeZone};
 use kube::ResourceExt;
 use ob_backup_operator::api::{
-    BackupStrategy, BackupTask, BackupTaskPhase, backup_strategy::BackupMethod, common::TimeWindow,
+    BackupStrategy, BackupTask, BackupTaskPhase, RecoveryTask,
+    backup_strategy::{BackupMethod, TenantBackupStatus},
+    common::TimeWindow,
 };
 
-use crate::render::{Format, TimeFormat};
+use crate::{
+    drill_list::{Verified, verified},
+    render::{Format, TimeFormat},
+};
 
 /// Cells per day: half hours.
 const CELLS: i64 = 48;
@@ -32,6 +38,7 @@ pub fn days(now: Timestamp, zone: &TimeZone, week: i32) -> Result<Vec<Date>, Str
 pub fn timeline(
     windows: &[TimeWindow],
     backups: &[Timestamp],
+    verified: &[Timestamp],
     days: &[Date],
     zone: &TimeZone,
 ) -> Result<Vec<String>, String> {
@@ -53,12 +60,13 @@ pub fn timeline(
         for cell in 0..CELLS {
             let from = start + SignedDuration::from_mins(30 * cell);
             let to = from + SignedDuration::from_mins(30);
-            let backup = backups.iter().any(|b| *b >= from && *b < to);
+            let within = |points: &[Timestamp]| points.iter().any(|p| *p >= from && *p < to);
             let covered = windows.iter().any(|w| w.from.0 < to && w.to.0 > from);
-            cells.push(match (backup, covered) {
-                (true, _) => '◆',
-                (false, true) => '█',
-                (false, false) => '·',
+            cells.push(match (within(backups), within(verified), covered) {
+                (true, _, _) => '◆',
+                (false, true, _) => '✓',
+                (false, false, true) => '█',
+                (false, false, false) => '·',
             });
         }
         lines.push(format!("{} {cells}", day.strftime("%a %m-%d")));
@@ -87,43 +95,72 @@ fn backups_of(strategy: &BackupStrategy, tasks: &[BackupTask], tenant: &str) -> 
         .collect()
 }
 
-/// The command: every tenant of the overview (or `tenant`) over the week `week`.
-pub fn show(
+/// The points `tenant`'s passed drills restored to that lie in one of its recoverable `windows`.
+fn verified_in(
     strategy: &BackupStrategy,
-    tasks: &[BackupTask],
+    recoveries: &[RecoveryTask],
+    tenant: &str,
+    windows: &[TimeWindow],
+) -> Vec<Verified> {
+    verified(strategy, recoveries, tenant)
+        .into_iter()
+        .filter(|v| windows.iter().any(|w| w.from.0 <= v.at && v.at <= w.to.0))
+        .collect()
+}
+
+/// The tenants of the overview shown: every one, or `tenant`.
+fn shown<'a>(
+    strategy: &'a BackupStrategy,
     tenant: Option<&str>,
-    week: i32,
-    clock: &TimeFormat,
-    format: Format,
-) -> Result<String, String> {
+) -> Result<Vec<&'a TenantBackupStatus>, String> {
     let lines: Vec<_> = strategy
         .status
         .iter()
         .flat_map(|s| &s.tenants)
         .filter(|t| tenant.is_none_or(|name| t.name.eq_ignore_ascii_case(name)))
         .collect();
-    if lines.is_empty() {
-        return Err(match tenant {
-            Some(name) => format!(
-                "BackupStrategy {}'s overview shows no tenant {name}",
-                strategy.name_any()
-            ),
-            None => format!(
-                "BackupStrategy {}'s overview shows no tenant yet",
-                strategy.name_any()
-            ),
-        });
+    if !lines.is_empty() {
+        return Ok(lines);
     }
+    Err(match tenant {
+        Some(name) => format!(
+            "BackupStrategy {}'s overview shows no tenant {name}",
+            strategy.name_any()
+        ),
+        None => format!(
+            "BackupStrategy {}'s overview shows no tenant yet",
+            strategy.name_any()
+        ),
+    })
+}
+
+/// The command: every tenant of the overview (or `tenant`) over the week `week`, with the points passed
+/// drills (among `recoveries`) verified.
+pub fn show(
+    strategy: &BackupStrategy,
+    tasks: &[BackupTask],
+    recoveries: &[RecoveryTask],
+    tenant: Option<&str>,
+    week: i32,
+    clock: &TimeFormat,
+    format: Format,
+) -> Result<String, String> {
+    let lines = shown(strategy, tenant)?;
     if format != Format::Table {
         let tenants: Vec<_> = lines
             .iter()
             .map(|t| {
+                let points = verified_in(strategy, recoveries, &t.name, &t.recoverable_windows);
                 serde_json::json!({
                     "tenant": t.name,
                     "recoverableWindows": t.recoverable_windows,
                     "dataBackups": backups_of(strategy, tasks, &t.name)
                         .iter()
                         .map(ToString::to_string)
+                        .collect::<Vec<_>>(),
+                    "verifiedPoints": points
+                        .iter()
+                        .map(|v| serde_json::json!({"time": v.at.to_string(), "task": v.task}))
                         .collect::<Vec<_>>(),
                 })
             })
@@ -133,24 +170,65 @@ pub fn show(
     let days = days(Timestamp::now(), &clock.zone, week)?;
     let mut text = String::new();
     for line in lines {
-        let (first, last) = (days[0], days[6]);
-        let legend = if strategy.spec.method == BackupMethod::Logical {
-            "◆ a kept dump's data version (a logical restore loads one dump as taken)"
-        } else {
-            "█ recoverable  · gap  ◆ data backup"
-        };
-        text.push_str(&format!(
-            "{} — {first} to {last} ({}): {legend}\n",
-            line.name,
-            clock.zone.iana_name().unwrap_or("local time")
-        ));
         let backups = backups_of(strategy, tasks, &line.name);
-        for row in timeline(&line.recoverable_windows, &backups, &days, &clock.zone)? {
-            text.push_str(&row);
-            text.push('\n');
-        }
+        let points = verified_in(strategy, recoveries, &line.name, &line.recoverable_windows);
+        text.push_str(&page(strategy, line, &backups, &points, &days, clock)?);
+    }
+    Ok(text)
+}
+
+/// One tenant's week: its title and legend, the timeline, and the verified points of the week.
+fn page(
+    strategy: &BackupStrategy,
+    line: &TenantBackupStatus,
+    backups: &[Timestamp],
+    points: &[Verified],
+    days: &[Date],
+    clock: &TimeFormat,
+) -> Result<String, String> {
+    let (Some(first), Some(last)) = (days.first(), days.last()) else {
+        return Ok(String::new());
+    };
+    let mut legend = if strategy.spec.method == BackupMethod::Logical {
+        "◆ a kept dump's data version (a logical restore loads one dump as taken)".to_string()
+    } else {
+        "█ recoverable  · gap  ◆ data backup".to_string()
+    };
+    if strategy.spec.restore_drill.is_some() || !points.is_empty() {
+        legend.push_str("  ✓ verified by a drill");
+    }
+    let mut text = format!(
+        "{} — {first} to {last} ({}): {legend}\n",
+        line.name,
+        clock.zone.iana_name().unwrap_or("local time")
+    );
+    let within = |day: &Date| -> Result<Timestamp, String> {
+        Ok(day
+            .to_zoned(clock.zone.clone())
+            .map_err(|e| e.to_string())?
+            .timestamp())
+    };
+    let (from, to) = (
+        within(first)?,
+        within(&last.tomorrow().map_err(|e| e.to_string())?)?,
+    );
+    let week: Vec<&Verified> = points
+        .iter()
+        .filter(|v| v.at >= from && v.at < to)
+        .collect();
+    let at: Vec<Timestamp> = week.iter().map(|v| v.at).collect();
+    for row in timeline(&line.recoverable_windows, backups, &at, days, &clock.zone)? {
+        text.push_str(&row);
         text.push('\n');
     }
+    for point in week {
+        text.push_str(&format!(
+            "✓ verified {} by drill {}\n",
+            clock.at(point.at),
+            point.task
+        ));
+    }
+    text.push('\n');
     Ok(text)
 }
 
@@ -186,7 +264,7 @@ mod tests {
             to: Time(at("2026-11-25T01:10:00Z")),
         }];
         let backups = [at("2026-11-24T12:00:00Z")];
-        let lines = timeline(&windows, &backups, &days, &zone).expect("timeline");
+        let lines = timeline(&windows, &backups, &[], &days, &zone).expect("timeline");
         assert_eq!(lines.len(), 8);
         assert!(
             lines[0].starts_with("           0     3     6"),
@@ -233,6 +311,77 @@ mod tests {
                 .map(|t| t.0)
                 .expect("time")],
             "only the dump retention keeps, at its data version"
+        );
+    }
+
+    #[test]
+    fn a_point_a_passed_drill_restored_to_is_marked_verified() {
+        use crate::fixtures::{drill_strategy, drill_task};
+        use ob_backup_operator::drill::Asked;
+        use serde_json::json;
+        let now = Timestamp::now()
+            .round(jiff::Unit::Second)
+            .expect("a second");
+        let ago = |h: i64| (now - SignedDuration::from_hours(h)).to_string();
+        let mut strategy = drill_strategy(json!({}));
+        strategy.status = serde_json::from_value(json!({"tenants": [{"name": "tenant1",
+            "recoverableWindows": [{"from": ago(30), "to": ago(1)}]}]}))
+        .expect("a status");
+        let drill = |at: &str, phase: &str, verdict: &str, point: String| {
+            drill_task(
+                &strategy,
+                "tenant1",
+                at,
+                Asked::Schedule,
+                json!({"phase": phase,
+                "recoveryTime": point, "drill": {"verdict": verdict}}),
+            )
+        };
+        let drills = [
+            drill("2026-11-20T03:00:00Z", "Completed", "Passed", ago(5)),
+            drill("2026-11-21T03:00:00Z", "Failed", "Failed", ago(4)),
+            // Passed, but its point lies outside every window now (cleaned up since).
+            drill("2026-11-22T03:00:00Z", "Completed", "Passed", ago(40)),
+        ];
+        let clock = TimeFormat::new(true);
+        let text = show(
+            &strategy,
+            &[],
+            &drills,
+            Some("tenant1"),
+            0,
+            &clock,
+            Format::Table,
+        )
+        .expect("shown");
+        assert!(
+            text.lines()
+                .next()
+                .is_some_and(|l| l.ends_with("◆ data backup  ✓ verified by a drill")),
+            "{text}"
+        );
+        let verified: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("✓ verified"))
+            .collect();
+        let point = now - SignedDuration::from_hours(5);
+        assert_eq!(
+            verified,
+            [format!(
+                "✓ verified {} by drill demo-tenant1-drill-20261120-030000",
+                clock.at(point)
+            )]
+        );
+        assert_eq!(
+            text.matches('✓').count(),
+            3,
+            "the legend, one cell, one line: {text}"
+        );
+        let json = show(&strategy, &[], &drills, None, 0, &clock, Format::Json).expect("json");
+        let list: serde_json::Value = serde_json::from_str(&json).expect("parses");
+        assert_eq!(
+            list["items"][0]["verifiedPoints"],
+            json!([{"time": point.to_string(), "task": "demo-tenant1-drill-20261120-030000"}])
         );
     }
 }
