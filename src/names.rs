@@ -1,5 +1,17 @@
 //! The names the operator gives the objects it creates for a strategy.
 
+/// Every restore drill's scratch tenant's name begins so (docs/guide/restore-drills.md): such a tenant is
+/// never one of "every tenant of the cluster", and a drill drops only a tenant of such a name that its own
+/// restore made.
+pub const SCRATCH_PREFIX: &str = "drill_";
+
+/// Whether `tenant` is a restore drill's scratch tenant (OceanBase tenant names ignore case).
+pub fn is_scratch(tenant: &str) -> bool {
+    tenant
+        .get(..SCRATCH_PREFIX.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(SCRATCH_PREFIX))
+}
+
 /// Label on every child of a strategy: the strategy that made it.
 pub const STRATEGY_LABEL: &str = "obbackup.dev/strategy";
 

@@ -195,10 +195,12 @@ fn default_verify_every() -> String {
 }
 
 impl BackupStrategy {
-    /// Whether the strategy claims `tenant`: an empty list claims every tenant; names ignore case.
+    /// Whether the strategy claims `tenant`: an empty list claims every tenant but a drill's scratch tenant;
+    /// names ignore case.
     pub fn claims(&self, tenant: &str) -> bool {
         let tenants = &self.spec.tenants;
-        tenants.is_empty() || tenants.iter().any(|t| t.eq_ignore_ascii_case(tenant))
+        (tenants.is_empty() && !crate::names::is_scratch(tenant))
+            || tenants.iter().any(|t| t.eq_ignore_ascii_case(tenant))
     }
 }
 
@@ -572,6 +574,28 @@ mod tests {
             "bandwidthLimit": limit,
         }))
         .expect("a second backup")
+    }
+
+    #[test]
+    fn every_tenant_means_every_tenant_but_a_drills_scratch_tenant() {
+        let strategy = |tenants: serde_json::Value| -> BackupStrategy {
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+                "metadata": {"name": "all"},
+                "spec": {
+                    "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": tenants,
+                    "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+                    "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+                },
+            }))
+            .expect("strategy")
+        };
+        let every = strategy(serde_json::json!([]));
+        assert!(every.claims("tenant1"));
+        assert!(!every.claims("drill_tenant1_20261126030000"));
+        assert!(!every.claims("DRILL_tenant1_20261126030000"));
+        // A strategy that names such a tenant claims it: the list is the user's word.
+        assert!(strategy(serde_json::json!(["drill_x"])).claims("drill_x"));
     }
 
     #[test]

@@ -26,9 +26,7 @@ use crate::{
 pub const DRILL_TENANT_LABEL: &str = "obbackup.dev/drill-tenant";
 /// Annotation on a drill's RecoveryTask: the time the run was scheduled (or asked) for, RFC 3339.
 pub const DRILL_AT: &str = "obbackup.dev/drill-at";
-/// Every scratch tenant's name begins so: a drill drops only a tenant of such a name that its own restore
-/// made.
-pub const SCRATCH_PREFIX: &str = "drill_";
+pub use crate::names::{SCRATCH_PREFIX, is_scratch};
 
 /// Who asked for a run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -517,7 +517,7 @@ async fn drill(world: &mut World, point: &str) -> String {
     drill_user(world).await;
     crate::support::recovery::backed_up(world, false).await;
     world.arm(point);
-    drilled(world, &next_minute(10), "Latest").await;
+    drilled(world, &next_minute(10), "Latest", json!(["tenant1"])).await;
     world.crashed(point).await;
     world.start_operator("after");
     let drills = every_drill_clean(world, point).await;

@@ -161,7 +161,11 @@ fn stop_statements(
     snapshot: &Snapshot,
 ) -> Vec<Result<String, crate::oceanbase::ObError>> {
     let tenants: Vec<&crate::oceanbase::TenantRow> = if strategy.spec.tenants.is_empty() {
-        snapshot.tenants.iter().collect()
+        snapshot
+            .tenants
+            .iter()
+            .filter(|t| !crate::names::is_scratch(&t.name))
+            .collect()
     } else {
         strategy
             .spec

@@ -95,14 +95,17 @@ fn watch_cluster(
     observer
 }
 
-/// The tenants in scope: those the strategy lists, or every tenant of the cluster when it lists none (none
-/// while the cluster is not read).
+/// The tenants in scope: those the strategy lists, or every tenant of the cluster when it lists none but
+/// the drills' scratch tenants (none while the cluster is not read).
 fn in_scope(spec: &BackupStrategySpec, observation: &Observation) -> Vec<String> {
     match (observation, spec.tenants.is_empty()) {
         (_, false) => spec.tenants.clone(),
-        (Observation::Seen { snapshot, .. }, true) => {
-            snapshot.tenants.iter().map(|t| t.name.clone()).collect()
-        }
+        (Observation::Seen { snapshot, .. }, true) => snapshot
+            .tenants
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|t| !crate::names::is_scratch(t))
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -192,4 +195,31 @@ fn next_look(plan: &Plan, desired: &BackupStrategyStatus, now: jiff::Timestamp) 
     };
     let floor = crate::timing::STRATEGY_MIN_WAIT;
     next.clamp(floor, bound.max(floor))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::oceanbase::fake;
+
+    #[test]
+    fn every_tenant_in_scope_leaves_out_the_drills_scratch_tenants() {
+        let spec: BackupStrategySpec = serde_json::from_value(serde_json::json!({
+            "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": [],
+            "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+            "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+        }))
+        .expect("spec");
+        let snapshot = fake::snapshot()
+            .tenant(fake::tenant(1002, "tenant1"))
+            .tenant(fake::tenant(1004, "drill_tenant1_20261126030000"))
+            .build();
+        let observation = Observation::Seen {
+            snapshot: Arc::new(snapshot),
+            at: jiff::Timestamp::UNIX_EPOCH,
+        };
+        assert_eq!(in_scope(&spec, &observation), vec!["tenant1".to_string()]);
+    }
 }

@@ -31,15 +31,16 @@ pub async fn drill_user(world: &World) {
     .await;
 }
 
-/// The strategy `src` of `backed_up`, drilled on `schedule` (UTC) to `point`, checking the heartbeat.
-pub async fn drilled(world: &World, schedule: &str, point: &str) {
+/// The strategy `src` of `backed_up`, drilled on `schedule` (UTC) to `point`, checking the heartbeat; over
+/// `tenants` (`[]`: every tenant of the cluster).
+pub async fn drilled(world: &World, schedule: &str, point: &str, tenants: Value) {
     world
         .apply(json!({
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
             "metadata": {"name": "src"},
             "spec": {
                 "cluster": cluster(),
-                "tenants": ["tenant1"],
+                "tenants": tenants,
                 "dataDestination": {"uri": "file:///backup/src/data"},
                 "logDestination": {"uri": "file:///backup/src/archive"},
                 "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
