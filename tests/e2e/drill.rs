@@ -7,7 +7,7 @@
 use crate::support::typed::condition_of;
 use crate::support::{
     cluster::eventually,
-    drill::{drill_user, drilled, every_drill_clean, first_ended, next_minute},
+    drill::{drill_user, drilled, every_drill_clean, first_ended, next_minute, next_minute_at},
     recovery::backed_up,
     simulator,
     world::{GIB, WAIT, World},
@@ -145,4 +145,45 @@ async fn a_lost_archive_piece_fails_the_drill_with_oceanbases_cause_and_leaves_n
             .any(|l| l.starts_with("obbackup_restore_drill_last_passed{") && l.ends_with(" 0")),
         "{metrics}"
     );
+}
+
+#[tokio::test]
+async fn a_drill_waits_while_a_users_restore_runs_into_its_cluster() {
+    let Some(world) = World::new("drill-busy", &["tenant1"], 4 * GIB, 10.0).await else {
+        return;
+    };
+    drill_user(&world).await;
+    backed_up(&world, false).await;
+    // The user's restore into the same cluster makes no progress until canceled.
+    simulator::cluster(&world.node).faults.stalled_restores = true;
+    world
+        .apply(crate::support::recovery::recovery(
+            "users",
+            "restored_by_user",
+            json!({"latest": true}),
+            json!({}),
+        ))
+        .await;
+    world.phase("RecoveryTask", "users", "InProgress").await;
+    let (schedule, at) = next_minute_at(5);
+    drilled(&world, &schedule, "Latest", json!(["tenant1"])).await;
+    // Well past the drill's time (a strategy look after it), no drill was made.
+    let past = at + jiff::SignedDuration::from_secs(30);
+    eventually("the drill's time to pass", WAIT * 2, || async {
+        (jiff::Timestamp::now() >= past).then_some(())
+    })
+    .await;
+    assert!(
+        crate::support::drill::drills(&world).await.is_empty(),
+        "no drill beside the user's restore"
+    );
+    simulator::cluster(&world.node).faults.stalled_restores = false;
+    world
+        .patch_spec("RecoveryTask", "users", json!({"cancel": true}))
+        .await;
+    world.phase("RecoveryTask", "users", "Canceled").await;
+    // Within the starting deadline, the run is made once the restore ended.
+    let drills = every_drill_clean(&world, "after the user's restore").await;
+    assert_eq!(drills.len(), 1);
+    assert_eq!(drills[0].status["drill"]["verdict"], "Passed");
 }

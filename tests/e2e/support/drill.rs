@@ -63,9 +63,17 @@ pub async fn drilled(world: &World, schedule: &str, point: &str, tenants: Value)
 /// The cron expression of the next whole minute of real time at least `lead` seconds away (UTC): a drill
 /// that runs once, soon.
 pub fn next_minute(lead: i64) -> String {
+    next_minute_at(lead).0
+}
+
+/// [`next_minute`], and the time it names.
+pub fn next_minute_at(lead: i64) -> (String, jiff::Timestamp) {
     let at = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(lead + 60);
     let zoned = at.to_zoned(jiff::tz::TimeZone::UTC);
-    format!("{} {} * * *", zoned.minute(), zoned.hour())
+    let cron = format!("{} {} * * *", zoned.minute(), zoned.hour());
+    let start = jiff::Timestamp::from_second(at.as_second() - at.as_second().rem_euclid(60))
+        .expect("a minute");
+    (cron, start)
 }
 
 /// A drill of the strategy as listed: its name, scratch tenant, status.
