@@ -83,8 +83,10 @@ use super::common::{
     .message("deletionPolicy StopArchiving is for physical backups: a logical strategy never archives"))]
 #[x_kube(validation = Rule::new("!has(self.logBackup) || !has(self.logBackup.stoppedTenants) || !has(self.tenants) || size(self.tenants) == 0 || self.logBackup.stoppedTenants.all(t, self.tenants.exists(u, u.lowerAscii() == t.lowerAscii()))")
     .message("logBackup.stoppedTenants must name tenants of the strategy (listed in tenants)"))]
-#[x_kube(validation = Rule::new("self.method != 'Logical' || !has(self.restoreDrill)")
-    .message("restoreDrill is for physical strategies for now: drills of logical dumps are not built yet"))]
+#[x_kube(validation = Rule::new("!has(self.restoreDrill) || self.method == 'Logical' || has(self.restoreDrill.target.resources)")
+    .message("restoreDrill.target.resources is required for a physical strategy: the unit and zones of the scratch tenant"))]
+#[x_kube(validation = Rule::new("!has(self.restoreDrill) || self.method != 'Logical' || (!has(self.restoreDrill.target.resources) && !has(self.restoreDrill.checks) && !has(self.restoreDrill.freshness))")
+    .message("a logical strategy's drill loads its newest dump into drill_ databases of an existing tenant and checks every table against the dump: set target.tenant if needed, not target.resources, checks or freshness"))]
 #[x_kube(validation = Rule::new("!has(self.restoreDrill) || !has(self.restoreDrill.tenants) || size(self.tenants) == 0 || self.restoreDrill.tenants.all(t, self.tenants.exists(u, u.lowerAscii() == t.lowerAscii()))")
     .message("restoreDrill.tenants must name tenants of the strategy (listed in tenants)"))]
 #[serde(rename_all = "camelCase")]

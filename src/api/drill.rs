@@ -38,15 +38,18 @@ pub struct RestoreDrill {
     pub point: DrillPoint,
     /// Where the scratch tenant is restored.
     pub target: DrillTarget,
-    /// Name of a Secret with keys `user` and `password` of a user of the drilled tenant. A physical restore
-    /// brings the tenant's users back with it, so the checks log in to the scratch tenant as this user (a
-    /// `user` without `@` is a user of the scratch tenant); host and port are the target cluster's.
+    /// Name of a Secret with keys `user` and `password`. Physical strategies: a user of the drilled tenant —
+    /// a physical restore brings the tenant's users back with it, so the checks log in to the scratch tenant
+    /// as this user (a `user` without `@` is a user of the scratch tenant). Logical strategies: a user of the
+    /// target tenant who may create, load, read and drop the `drill_` databases. Host and port are the target
+    /// cluster's.
     #[schemars(
         length(min = 1, max = 253),
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
     pub credentials_secret: String,
-    /// SQL checks run in the restored tenant, after it answered `SELECT 1`.
+    /// SQL checks run in the restored tenant, after it answered `SELECT 1` (physical strategies; a logical
+    /// drill checks every table of the copy against the dump instead).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     #[x_kube(validation = Rule::new("self.all(c, self.exists_one(d, d.name == c.name))")
@@ -99,7 +102,8 @@ pub enum DrillPoint {
     Random,
 }
 
-/// Where a drill restores: a cluster and the small resources the scratch tenant gets.
+/// Where a drill restores: a cluster and, for a physical strategy, the small resources the scratch tenant
+/// gets; for a logical strategy, the tenant its scratch databases are loaded into.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.resources) || !has(self.resources.poolName)")
@@ -109,8 +113,16 @@ pub struct DrillTarget {
     /// capacity: a drill restores the whole tenant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterConnection>,
-    /// The scratch tenant's resources: a unit config and zones. Each drill creates its own pool.
-    pub resources: TenantResources,
+    /// The scratch tenant's resources: a unit config and zones. Each drill creates its own pool. Required
+    /// for a physical strategy; a logical one takes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<TenantResources>,
+    /// Logical strategies: the existing tenant the scratch databases (`drill_<time>_<database>`) are loaded
+    /// into. Default: the drilled tenant itself, beside its own databases, which are only read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]*$')").message("restoreDrill.target.tenant must be an OceanBase tenant name"))]
+    pub tenant: Option<String>,
 }
 
 /// One SQL check of a drill: a query and what it must return.

@@ -120,6 +120,8 @@ pub struct LogicalRecoverySource {
 /// How a logical restore reaches its target tenant.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.databasePrefix) || !has(self.renameDatabases) || size(self.renameDatabases) == 0")
+    .message("set renameDatabases or databasePrefix, not both"))]
 pub struct LogicalRecoveryTarget {
     /// Name of a Secret with keys `user` and `password` of a user of the target tenant who may create the
     /// dump's databases, tables and views and insert into them. A `user` without `@` is a user of
@@ -139,6 +141,12 @@ pub struct LogicalRecoveryTarget {
     ))]
     #[x_kube(validation = rename_system_rule(), validation = rename_distinct_rule())]
     pub rename_databases: BTreeMap<String, String>,
+    /// Every database of the dump is restored as `<databasePrefix><name>` (the operator's dumps only), e.g.
+    /// a restore drill's `drill_20261126030000_`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z_][A-Za-z0-9_]*$')").message("databasePrefix must be letters, digits and underscores, not starting with a digit"))]
+    pub database_prefix: Option<String>,
     /// Sessions loading at once.
     #[serde(default = "default_parallel")]
     #[schemars(range(min = 1, max = 16))]

@@ -80,8 +80,10 @@ use super::{
     validation = Rule::new("self.retry >= oldSelf.retry").message("retry can only be increased"),
     validation = Rule::new("!has(self.drill) || self.retry == 0")
         .message("a drill runs once: start another one (kubectl obbackup drill) instead of retrying it"),
-    validation = Rule::new("!has(self.drill) || (!has(self.source.logical) && has(self.target.resources) && !has(self.target.resources.poolName))")
+    validation = Rule::new("!has(self.drill) || has(self.source.logical) || (has(self.target.resources) && !has(self.target.resources.poolName))")
         .message("a drill restores a physical backup into a pool of its own: set target.resources.unit or unitName"),
+    validation = Rule::new("!has(self.drill) || !has(self.source.logical) || (has(self.target.logical.databasePrefix) && self.target.logical.databasePrefix.startsWith('drill_'))")
+        .message("a drill loads a logical dump into scratch databases: set target.logical.databasePrefix, starting with drill_"),
     validation = Rule::new("has(self.source.logical) == has(self.target.logical)")
         .message("source.logical and target.logical go together: a dump loads through a user of the target tenant"),
     validation = Rule::new("has(self.source.logical) || (has(self.target.resources) && has(self.until))")

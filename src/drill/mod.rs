@@ -10,9 +10,11 @@ use kube::{Resource, ResourceExt};
 
 use crate::{
     api::{
-        BackupStrategy, RecoveryTask, RecoveryTaskSpec,
-        common::StrategyReference,
+        BackupStrategy, BackupTask, BackupTaskPhase, RecoveryTask, RecoveryTaskSpec,
+        backup_strategy::BackupMethod,
+        common::{ClusterConnection, StrategyReference},
         drill::{DrillPoint, DrillRun, RestoreDrill},
+        logical::{LogicalRecoverySource, LogicalRecoveryTarget},
         recovery_task::{RecoveryPoint, RecoverySource, RecoveryTarget},
     },
     windows::{
@@ -26,6 +28,7 @@ use crate::{
 pub const DRILL_TENANT_LABEL: &str = "obbackup.dev/drill-tenant";
 /// Annotation on a drill's RecoveryTask: the time the run was scheduled (or asked) for, RFC 3339.
 pub const DRILL_AT: &str = "obbackup.dev/drill-at";
+use crate::names::STRATEGY_LABEL;
 pub use crate::names::{SCRATCH_PREFIX, is_scratch};
 
 /// Who asked for a run.
@@ -87,6 +90,42 @@ pub fn point(drill: &RestoreDrill, windows: &[Window], name: &str) -> RecoveryPo
     }
 }
 
+/// A logical strategy's newest Completed dump of each tenant among `tasks`, as (tenant, BackupTask name).
+pub fn newest_dumps(strategy: &BackupStrategy, tasks: &[BackupTask]) -> Vec<(String, String)> {
+    let name = strategy.name_any();
+    let completed = |t: &&BackupTask| {
+        t.labels().get(STRATEGY_LABEL) == Some(&name)
+            && t.spec.method == BackupMethod::Logical
+            && t.status.as_ref().and_then(|s| s.phase) == Some(BackupTaskPhase::Completed)
+    };
+    let mut kept: Vec<&BackupTask> = tasks.iter().filter(completed).collect();
+    let ended = |t: &BackupTask| {
+        t.status
+            .as_ref()
+            .and_then(|s| s.ended_at.as_ref())
+            .map(|e| e.0)
+    };
+    kept.sort_by_key(|t| std::cmp::Reverse(ended(t)));
+    let mut newest: Vec<(String, String)> = Vec::new();
+    for task in kept {
+        if !newest
+            .iter()
+            .any(|(t, _)| t.eq_ignore_ascii_case(&task.spec.tenant))
+        {
+            newest.push((task.spec.tenant.clone(), task.name_any()));
+        }
+    }
+    newest
+}
+
+/// The dump `newest` names for `tenant`.
+pub fn dump_of<'a>(newest: &'a [(String, String)], tenant: &str) -> Option<&'a str> {
+    newest
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(tenant))
+        .map(|(_, d)| d.as_str())
+}
+
 /// The windows a tenant's status shows, as SCN ranges.
 pub fn status_windows(strategy: &BackupStrategy, tenant: &str) -> Vec<Window> {
     let scn = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| {
@@ -101,60 +140,30 @@ pub fn status_windows(strategy: &BackupStrategy, tenant: &str) -> Vec<Window> {
         .collect()
 }
 
-/// The RecoveryTask of the run of `tenant` at `at`, owned by the strategy. `None` when the strategy has no
-/// drill.
+/// The RecoveryTask of the run of `tenant` at `at`, owned by the strategy: a physical restore into a scratch
+/// tenant, or — for a logical strategy — a load of the dump of BackupTask `dump` (its newest kept one) into
+/// `drill_` databases. `None` when the strategy has no drill, or a logical one no dump to load.
 pub fn task(
     strategy: &BackupStrategy,
     tenant: &str,
     at: Timestamp,
     asked: Asked,
+    dump: Option<&str>,
 ) -> Option<RecoveryTask> {
     let drill = strategy.spec.restore_drill.as_ref()?;
     let strategy_name = strategy.name_any();
     let name = task_name(&strategy_name, tenant, at, asked);
-    let until = point(drill, &status_windows(strategy, tenant), &name);
-    let spec = RecoveryTaskSpec {
-        source: RecoverySource {
-            strategy_ref: Some(StrategyReference {
-                name: strategy_name.clone(),
-            }),
-            tenant: tenant.to_string(),
-            cluster_name: None,
-            data_destination: None,
-            log_destination: None,
-            logical: None,
-        },
-        target: RecoveryTarget {
-            cluster: drill
-                .target
-                .cluster
-                .clone()
-                .unwrap_or_else(|| strategy.spec.cluster.clone()),
-            tenant: scratch_tenant(tenant, at),
-            resources: Some(drill.target.resources.clone()),
-            logical: None,
-            primary_zone: None,
-            locality: None,
-        },
-        until: Some(until),
-        decryption: strategy.spec.encryption.clone(),
-        activate: true,
-        cancel: false,
-        retry: 0,
-        drill: Some(DrillRun {
-            credentials_secret: drill.credentials_secret.clone(),
-            checks: drill.checks.clone(),
-            freshness: drill.freshness.clone(),
-            timeout: drill.timeout.clone(),
-            keep_failed: drill.keep_failed,
-        }),
+    let spec = if strategy.spec.method == BackupMethod::Logical {
+        logical_spec(strategy, drill, tenant, at, dump?)
+    } else {
+        physical_spec(strategy, drill, tenant, at, &name)
     };
     let mut task = RecoveryTask::new(&name, spec);
     task.metadata.namespace = strategy.namespace();
     task.metadata.owner_references = strategy.controller_owner_ref(&()).map(|o| vec![o]);
     task.metadata.labels = Some(
         [
-            (crate::names::STRATEGY_LABEL.to_string(), strategy_name),
+            (STRATEGY_LABEL.to_string(), strategy_name),
             (
                 DRILL_TENANT_LABEL.to_string(),
                 crate::names::dns_form(tenant),
@@ -164,6 +173,109 @@ pub fn task(
     );
     task.metadata.annotations = Some([(DRILL_AT.to_string(), at.to_string())].into());
     Some(task)
+}
+
+/// What a drill's RecoveryTask runs after its restore or load.
+fn run(drill: &RestoreDrill) -> DrillRun {
+    DrillRun {
+        credentials_secret: drill.credentials_secret.clone(),
+        checks: drill.checks.clone(),
+        freshness: drill.freshness.clone(),
+        timeout: drill.timeout.clone(),
+        keep_failed: drill.keep_failed,
+    }
+}
+
+/// A physical drill: `tenant` restored from the strategy's backups into its scratch tenant.
+fn physical_spec(
+    strategy: &BackupStrategy,
+    drill: &RestoreDrill,
+    tenant: &str,
+    at: Timestamp,
+    name: &str,
+) -> RecoveryTaskSpec {
+    RecoveryTaskSpec {
+        source: RecoverySource {
+            strategy_ref: Some(StrategyReference {
+                name: strategy.name_any(),
+            }),
+            tenant: tenant.to_string(),
+            cluster_name: None,
+            data_destination: None,
+            log_destination: None,
+            logical: None,
+        },
+        target: RecoveryTarget {
+            cluster: target_cluster(strategy, drill),
+            tenant: scratch_tenant(tenant, at),
+            resources: drill.target.resources.clone(),
+            logical: None,
+            primary_zone: None,
+            locality: None,
+        },
+        until: Some(point(drill, &status_windows(strategy, tenant), name)),
+        decryption: strategy.spec.encryption.clone(),
+        activate: true,
+        cancel: false,
+        retry: 0,
+        drill: Some(run(drill)),
+    }
+}
+
+/// A logical drill: the dump of BackupTask `dump` loaded into `drill_<tenant>_<time>_<database>` databases
+/// of the drill's target tenant (the drilled tenant by default).
+fn logical_spec(
+    strategy: &BackupStrategy,
+    drill: &RestoreDrill,
+    tenant: &str,
+    at: Timestamp,
+    dump: &str,
+) -> RecoveryTaskSpec {
+    RecoveryTaskSpec {
+        source: RecoverySource {
+            strategy_ref: None,
+            tenant: tenant.to_string(),
+            cluster_name: None,
+            data_destination: None,
+            log_destination: None,
+            logical: Some(LogicalRecoverySource {
+                backup_task: Some(dump.to_string()),
+                destination: None,
+                path: None,
+            }),
+        },
+        target: RecoveryTarget {
+            cluster: target_cluster(strategy, drill),
+            tenant: drill
+                .target
+                .tenant
+                .clone()
+                .unwrap_or_else(|| tenant.to_string()),
+            resources: None,
+            logical: Some(LogicalRecoveryTarget {
+                credentials_secret: drill.credentials_secret.clone(),
+                rename_databases: Default::default(),
+                database_prefix: Some(format!("{}_", scratch_tenant(tenant, at))),
+                parallel: crate::api::logical::default_parallel(),
+            }),
+            primary_zone: None,
+            locality: None,
+        },
+        until: None,
+        decryption: None,
+        activate: true,
+        cancel: false,
+        retry: 0,
+        drill: Some(run(drill)),
+    }
+}
+
+fn target_cluster(strategy: &BackupStrategy, drill: &RestoreDrill) -> ClusterConnection {
+    drill
+        .target
+        .cluster
+        .clone()
+        .unwrap_or_else(|| strategy.spec.cluster.clone())
 }
 
 #[cfg(test)]
@@ -215,5 +327,69 @@ mod tests {
         assert_eq!(point(&drill, &[], "run-a").latest, Some(true));
         drill.point = DrillPoint::Latest;
         assert_eq!(point(&drill, &windows, "run-a").latest, Some(true));
+    }
+
+    fn logical_strategy() -> BackupStrategy {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "dumps", "namespace": "ns", "uid": "u1"},
+            "spec": {
+                "cluster": {"name": "ob", "connectionSecret": "ob"}, "tenants": ["tenant1"],
+                "method": "Logical", "logical": {"credentialsSecret": "dumper"},
+                "dataDestination": {"uri": "file:///d"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * *"},
+                "restoreDrill": {
+                    "schedule": "0 3 * * *", "timeZone": "UTC", "credentialsSecret": "loader",
+                    "target": {},
+                },
+            },
+        }))
+        .expect("strategy")
+    }
+
+    fn dump(name: &str, tenant: &str, phase: &str, ended: &str) -> BackupTask {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": name, "labels": {"obbackup.dev/strategy": "dumps"}},
+            "spec": {"strategyRef": {"name": "dumps"}, "tenant": tenant, "mode": "Full", "method": "Logical",
+                     "logical": {"credentialsSecret": "dumper"}},
+            "status": {"phase": phase, "endedAt": ended},
+        }))
+        .expect("dump")
+    }
+
+    #[test]
+    fn a_logical_drill_loads_the_newest_completed_dump_into_prefixed_databases() {
+        let strategy = logical_strategy();
+        let tasks = [
+            dump("old", "tenant1", "Completed", "2026-11-24T01:10:00Z"),
+            dump("new", "tenant1", "Completed", "2026-11-25T01:10:00Z"),
+            dump("failed", "tenant1", "Failed", "2026-11-26T01:10:00Z"),
+            dump("other", "tenant2", "Completed", "2026-11-26T01:10:00Z"),
+        ];
+        let newest = newest_dumps(&strategy, &tasks);
+        assert_eq!(dump_of(&newest, "TENANT1"), Some("new"));
+        assert_eq!(dump_of(&newest, "tenant2"), Some("other"));
+        let t = at("2026-11-26T03:00:00Z");
+        assert!(
+            task(&strategy, "tenant1", t, Asked::Schedule, None).is_none(),
+            "no dump, no drill"
+        );
+        let made = task(&strategy, "tenant1", t, Asked::Schedule, Some("new")).expect("a drill");
+        let spec = &made.spec;
+        let source = spec.source.logical.as_ref().expect("a logical source");
+        assert_eq!(source.backup_task.as_deref(), Some("new"));
+        let target = spec.target.logical.as_ref().expect("a logical target");
+        assert_eq!(
+            target.database_prefix.as_deref(),
+            Some("drill_tenant1_20261126030000_")
+        );
+        assert_eq!(target.credentials_secret, "loader");
+        assert_eq!(
+            spec.target.tenant, "tenant1",
+            "the drilled tenant by default"
+        );
+        assert!(spec.until.is_none() && spec.target.resources.is_none());
+        assert!(spec.drill.is_some());
     }
 }

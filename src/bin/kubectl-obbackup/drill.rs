@@ -102,22 +102,57 @@ pub fn tenants(strategy: &BackupStrategy, asked: &[String]) -> Result<Vec<String
 }
 
 /// The RecoveryTasks of a run of `tenants` at `now`, as the library builds them.
+/// A logical strategy's runs load each tenant's newest dump among `dumps` (see
+/// [`ob_backup_operator::drill::newest_dumps`]).
 pub fn planned(
     strategy: &BackupStrategy,
     tenants: &[String],
     now: Timestamp,
+    dumps: &[(String, String)],
 ) -> Result<Vec<RecoveryTask>, String> {
+    if strategy.spec.restore_drill.is_none() {
+        return Err(format!(
+            "BackupStrategy {} declares no restore drill",
+            strategy.name_any()
+        ));
+    }
     tenants
         .iter()
         .map(|tenant| {
-            task(strategy, tenant, now, Asked::Manual).ok_or_else(|| {
+            let dump = ob_backup_operator::drill::dump_of(dumps, tenant);
+            task(strategy, tenant, now, Asked::Manual, dump).ok_or_else(|| {
                 format!(
-                    "BackupStrategy {} declares no restore drill",
+                    "tenant {tenant} has no Completed dump of BackupStrategy {} to load yet",
                     strategy.name_any()
                 )
             })
         })
         .collect()
+}
+
+/// The strategy's BackupTasks, when its drills load dumps (none for a physical strategy).
+async fn dumps(
+    client: &kube::Client,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Vec<(String, String)>, String> {
+    if strategy.spec.method != ob_backup_operator::api::backup_strategy::BackupMethod::Logical {
+        return Ok(Vec::new());
+    }
+    let api: Api<ob_backup_operator::api::BackupTask> = Api::namespaced(client.clone(), namespace);
+    let selector = format!(
+        "{}={}",
+        ob_backup_operator::names::STRATEGY_LABEL,
+        strategy.name_any()
+    );
+    let tasks = api
+        .list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| format!("listing the strategy's dumps: {e}"))?;
+    Ok(ob_backup_operator::drill::newest_dumps(
+        strategy,
+        &tasks.items,
+    ))
 }
 
 /// The drill of `ours`'s tenant still running among `existing` (another task than `ours`), if one is.
@@ -189,7 +224,8 @@ pub async fn run(
     report: &mut dyn FnMut(&str),
 ) -> Result<Reply, String> {
     let timeout = actions::timeout(args.timeout.as_deref())?;
-    let tasks = planned(strategy, &tenants(strategy, &args.tenant)?, now)?;
+    let dumps = dumps(client, namespace, strategy).await?;
+    let tasks = planned(strategy, &tenants(strategy, &args.tenant)?, now, &dumps)?;
     let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
     let existing = drills_of(&api, &strategy.name_any()).await?;
     if let Some((ours, other)) = tasks

@@ -327,7 +327,8 @@ pub fn drill_task(
     status: Value,
 ) -> ob_backup_operator::api::RecoveryTask {
     let at: jiff::Timestamp = at.parse().expect("a time");
-    let mut made = ob_backup_operator::drill::task(strategy, tenant, at, asked).expect("a drill");
+    let mut made =
+        ob_backup_operator::drill::task(strategy, tenant, at, asked, None).expect("a drill");
     made.status = serde_json::from_value(status).expect("a status");
     made
 }

@@ -213,6 +213,7 @@ fn load_task(
                 logical: Some(LogicalRecoveryTarget {
                     credentials_secret: loader.to_string(),
                     rename_databases,
+                    database_prefix: None,
                     parallel: default_parallel(),
                 }),
                 primary_zone: None,

@@ -84,21 +84,30 @@ pub async fn reconcile(
             sweep(&ctx, &namespace, &strategy, tenant, &written, now).await?,
         ));
     }
-    let desired = overview(&strategy, &plan, &swept, now);
+    let mut desired = overview(&strategy, &plan, &swept, now);
+    let drills = super::drills::look(
+        &ctx,
+        &namespace,
+        &strategy,
+        &spec.tenants,
+        &mut desired,
+        now,
+    )
+    .await?;
     status::write(&ctx, strategy.as_ref(), strategy.status.as_ref(), &desired).await?;
     record_metrics(&ctx, &namespace, &strategy, &desired);
     let next = plan
         .next_full
         .and_then(|at| Duration::try_from(at.duration_since(now)).ok())
         .map_or(crate::timing::STRATEGY_MAX_WAIT, crate::clock::real);
+    let next = next.clamp(
+        crate::timing::STRATEGY_MIN_WAIT,
+        crate::timing::STRATEGY_MAX_WAIT,
+    );
     let object = format!("{namespace}/{}", strategy.name_any());
-    Ok(ctx.statements.requeue(
-        &object,
-        Some(next.clamp(
-            crate::timing::STRATEGY_MIN_WAIT,
-            crate::timing::STRATEGY_MAX_WAIT,
-        )),
-    ))
+    Ok(ctx
+        .statements
+        .requeue(&object, Some(super::drills::sooner(next, drills))))
 }
 
 /// What one tenant's directory holds after expired dumps were deleted, or why it could not be read.

@@ -59,16 +59,10 @@ pub async fn reconcile(
     let plan = children::sync_tasks(&ctx, &namespace, &strategy, &tenants, now).await?;
     let mut desired =
         summary::strategy_status(&strategy, &plan, &observation, &tenants, &findings, now);
-    let drills = drills::sync(&ctx, &namespace, &strategy, &tenants, now).await?;
-    if let (Some(drills), Some(drill)) = (&drills, &spec.restore_drill) {
-        drills.report(&strategy, drill, &mut desired, now);
-    }
+    let drills = drills::look(&ctx, &namespace, &strategy, &tenants, &mut desired, now).await?;
     report(&ctx, &namespace, &strategy, &desired).await?;
     let object = format!("{namespace}/{}", strategy.name_any());
-    let look = next_look(&plan, &desired, now);
-    let look = drills
-        .and_then(|d| d.next_look(now))
-        .map_or(look, |d| look.min(d.max(crate::timing::STRATEGY_MIN_WAIT)));
+    let look = drills::sooner(next_look(&plan, &desired, now), drills);
     Ok(ctx.statements.requeue(&object, Some(look)))
 }
 

@@ -120,9 +120,10 @@ async fn a_run_makes_the_librarys_task_once_per_tenant_and_again_is_the_same_obj
     );
     // Exactly what the library builds: name, scratch tenant, point, owner and labels.
     let stored = api.get(&recovery_path(names[1])).expect("stored");
-    let mut expected =
-        serde_json::to_value(task(&strategy, "Tenant2", at(AT), Asked::Manual).expect("a drill"))
-            .expect("JSON");
+    let mut expected = serde_json::to_value(
+        task(&strategy, "Tenant2", at(AT), Asked::Manual, None).expect("a drill"),
+    )
+    .expect("JSON");
     expected["metadata"]["resourceVersion"] = json!("1");
     expected["metadata"]["generation"] = json!(1);
     assert_eq!(stored, expected);

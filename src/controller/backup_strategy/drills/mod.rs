@@ -9,7 +9,10 @@ use jiff::Timestamp;
 use kube::{Api, ResourceExt, api::ListParams};
 
 use crate::{
-    api::{BackupStrategy, BackupStrategyStatus, RecoveryTask, drill::RestoreDrill},
+    api::{
+        BackupStrategy, BackupStrategyStatus, BackupTask, RecoveryTask,
+        backup_strategy::BackupMethod, drill::RestoreDrill,
+    },
     controller::{
         Context, Error,
         conditions::{api_time, condition, merge},
@@ -75,6 +78,34 @@ impl Drills {
     }
 }
 
+/// The drills' look, for a strategy of either method: synced ([`sync`]), written into `desired`; returns
+/// when to look again for them (`None`: the strategy declares none).
+pub async fn look(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+    in_scope: &[String],
+    desired: &mut BackupStrategyStatus,
+    now: Timestamp,
+) -> Result<Option<std::time::Duration>, Error> {
+    let (Some(drills), Some(drill)) = (
+        sync(ctx, namespace, strategy, in_scope, now).await?,
+        &strategy.spec.restore_drill,
+    ) else {
+        return Ok(None);
+    };
+    drills.report(strategy, drill, desired, now);
+    Ok(drills.next_look(now))
+}
+
+/// `look`, or the drills' own next look when that is sooner (never sooner than a strategy's least wait).
+pub fn sooner(
+    look: std::time::Duration,
+    drills: Option<std::time::Duration>,
+) -> std::time::Duration {
+    drills.map_or(look, |d| look.min(d.max(crate::timing::STRATEGY_MIN_WAIT)))
+}
+
 /// Lists the strategy's drills, creates the run owed for `tenants` at `now` and prunes the finished drills
 /// beyond the history limit. `None` when the strategy declares no drill.
 pub async fn sync(
@@ -129,6 +160,22 @@ pub async fn sync(
     }))
 }
 
+/// A logical strategy's newest Completed dump of each tenant, as (tenant, BackupTask); none for a physical
+/// strategy.
+async fn newest_dumps(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Vec<(String, String)>, Error> {
+    if strategy.spec.method != BackupMethod::Logical {
+        return Ok(Vec::new());
+    }
+    let name = strategy.name_any();
+    let own = |t: &BackupTask| t.labels().get(STRATEGY_LABEL) == Some(&name);
+    let tasks = ctx.catalog.list_where(namespace, own).await?;
+    Ok(crate::drill::newest_dumps(strategy, &tasks))
+}
+
 /// Whether `task` is one of the strategy's drills.
 fn is_drill_of(task: &RecoveryTask, strategy: &str) -> bool {
     let labels = task.labels();
@@ -145,8 +192,11 @@ async fn create(
     plan: &Plan,
 ) -> Result<(), Error> {
     let api: Api<RecoveryTask> = Api::namespaced(ctx.client.clone(), namespace);
+    let dumps = newest_dumps(ctx, namespace, strategy).await?;
     for (tenant, at) in &plan.create {
-        let Some(task) = crate::drill::task(strategy, tenant, *at, Asked::Schedule) else {
+        let dump = crate::drill::dump_of(&dumps, tenant);
+        let Some(task) = crate::drill::task(strategy, tenant, *at, Asked::Schedule, dump) else {
+            tracing::info!(strategy = %strategy.name_any(), %tenant, "drill skipped: no dump of the tenant to load yet");
             continue;
         };
         crate::crash::point("child/RecoveryTask/before-create");

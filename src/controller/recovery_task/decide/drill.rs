@@ -66,21 +66,9 @@ pub fn deadline(inputs: &Inputs<'_>, drill: &DrillRun) -> Option<Timestamp> {
     created.checked_add(timeout).ok()
 }
 
-/// A restore that completed: the checks start; the restore's own end is kept as its duration.
+/// A restore that completed: the checks start.
 fn checking(inputs: &Inputs<'_>, status: RecoveryTaskStatus) -> Decision {
-    let restore_seconds = match (&status.started_at, &status.ended_at) {
-        (Some(start), Some(end)) => Some(end.0.duration_since(start.0).as_secs()),
-        _ => None,
-    };
-    let status = RecoveryTaskStatus {
-        phase: Some(RecoveryTaskPhase::Verifying),
-        ended_at: None,
-        drill: Some(DrillStatus {
-            restore_seconds,
-            ..status.drill.clone().unwrap_or_default()
-        }),
-        ..status
-    };
+    let status = to_verify(status);
     let health = verifying_health(inputs, None);
     decision(
         status,
@@ -89,6 +77,24 @@ fn checking(inputs: &Inputs<'_>, status: RecoveryTaskStatus) -> Decision {
         Step::Wait,
         interest(inputs.task, false),
     )
+}
+
+/// The status of a drill whose restore (or load) completed: Verifying, the restore's own end kept as its
+/// duration.
+pub fn to_verify(status: RecoveryTaskStatus) -> RecoveryTaskStatus {
+    let restore_seconds = match (&status.started_at, &status.ended_at) {
+        (Some(start), Some(end)) => Some(end.0.duration_since(start.0).as_secs()),
+        _ => None,
+    };
+    RecoveryTaskStatus {
+        phase: Some(RecoveryTaskPhase::Verifying),
+        ended_at: None,
+        drill: Some(DrillStatus {
+            restore_seconds,
+            ..status.drill.clone().unwrap_or_default()
+        }),
+        ..status
+    }
 }
 
 /// The checks under way, or their verdict.
@@ -175,40 +181,69 @@ fn verdict(inputs: &Inputs<'_>, base: RecoveryTaskStatus, outcome: &Outcome) -> 
 
 /// A failed drill: its tenant dropped, or kept when the drill asks and its restore made one.
 fn failed(inputs: &Inputs<'_>, base: RecoveryTaskStatus, message: String) -> Decision {
-    let keep = inputs
-        .task
-        .spec
-        .drill
-        .as_ref()
-        .is_some_and(|d| d.keep_failed)
-        && base.job_id.is_some();
-    if !keep {
-        return to_drop(inputs, base, DrillVerdict::Failed, message);
-    }
+    let made = base.job_id.is_some();
     let pool = base.resource_pool.clone();
+    let tenant = &inputs.task.spec.target.tenant;
     let kept = format!(
-        "{message}; tenant {} is kept for inspection (keepFailed): drop it with DROP TENANT … FORCE{}",
-        inputs.task.spec.target.tenant,
+        "tenant {tenant} is kept for inspection (keepFailed): drop it with DROP TENANT … FORCE{}",
         pool.map(|p| format!(", then its pool {p} and its unit"))
             .unwrap_or_default()
     );
+    match failed_status(inputs.task, base, message, made, &kept, inputs.clock.now) {
+        (status, Some(health)) => decision(status, health, None, Step::Wait, None),
+        (status, None) => dropping(inputs, status, None),
+    }
+}
+
+/// The status of a drill that failed with `message`: kept (Failed, with `kept` saying what to drop by
+/// hand, and its health) when the drill asks and it `made` something; else Dropping (no health: the drop's).
+pub fn failed_status(
+    task: &crate::api::RecoveryTask,
+    base: RecoveryTaskStatus,
+    message: String,
+    made: bool,
+    kept: &str,
+    now: Timestamp,
+) -> (RecoveryTaskStatus, Option<Health>) {
+    let keep = task.spec.drill.as_ref().is_some_and(|d| d.keep_failed) && made;
+    if !keep {
+        return (judged(base, DrillVerdict::Failed, message), None);
+    }
+    let message = format!("{message}; {kept}");
     let status = RecoveryTaskStatus {
         phase: Some(RecoveryTaskPhase::Failed),
-        ended_at: Some(api_time(inputs.clock.now)),
+        ended_at: Some(api_time(now)),
         // Kept with the tenant: the task no longer releases it.
         resource_pool: None,
         drill: Some(DrillStatus {
             verdict: Some(DrillVerdict::Failed),
-            message: Some(kept.clone()),
+            message: Some(message.clone()),
             ..base.drill.clone().unwrap_or_default()
         }),
         ..base
     };
     let health = Health::Stalled {
         reason: Reason::DrillFailed,
-        message: kept,
+        message,
     };
-    decision(status, health, None, Step::Wait, None)
+    (status, Some(health))
+}
+
+/// The status with the drill's verdict, moving on to the drop of what it made.
+pub fn judged(
+    base: RecoveryTaskStatus,
+    verdict: DrillVerdict,
+    message: String,
+) -> RecoveryTaskStatus {
+    RecoveryTaskStatus {
+        phase: Some(RecoveryTaskPhase::Dropping),
+        drill: Some(DrillStatus {
+            verdict: Some(verdict),
+            message: Some(message),
+            ..base.drill.clone().unwrap_or_default()
+        }),
+        ..base
+    }
 }
 
 /// The verdict recorded; what the drill made is dropped next.
@@ -218,16 +253,7 @@ fn to_drop(
     verdict: DrillVerdict,
     message: String,
 ) -> Decision {
-    let status = RecoveryTaskStatus {
-        phase: Some(RecoveryTaskPhase::Dropping),
-        drill: Some(DrillStatus {
-            verdict: Some(verdict),
-            message: Some(message),
-            ..base.drill.clone().unwrap_or_default()
-        }),
-        ..base
-    };
-    dropping(inputs, status, None)
+    dropping(inputs, judged(base, verdict, message), None)
 }
 
 /// Dropping the scratch tenant, pool and unit; with nothing of the drill's to drop, ended at once.
