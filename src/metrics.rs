@@ -448,7 +448,10 @@ impl Default for Metrics {
             "When the strategy's next scheduled data backup is due (Unix seconds)",
             Family::<StrategyLabels, Gauge>::default(),
         );
-        let drills = drills::DrillSeries::register(&mut r);
+        let drills = drills::DrillSeries::default();
+        for (name, help, family) in drills.families() {
+            r.add(name, help, family);
+        }
         Self {
             registry: r.registry,
             names: r.names,

@@ -111,6 +111,10 @@ pub const GATE_RECHECK_FLOOR: Duration = Duration::from_millis(100);
 /// A status write that waited this long for the write budget is logged (at debug).
 pub const SLOW_WRITE_LOGGED: Duration = Duration::from_millis(100);
 
+/// How soon a logical drill that moved to its next stage (checks, drop) is looked at again to start it: the
+/// work of a stage is asked for when the task is looked at, and a status write alone wakes nothing.
+pub const DRILL_NEXT_STAGE: Duration = Duration::from_secs(1);
+
 /// A running dump's or load's status is written this often.
 pub const LOGICAL_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 

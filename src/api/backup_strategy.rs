@@ -5,6 +5,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use super::common::{CRON_RULE, DURATION_RULE};
 use super::common::{
     ClusterConnection, PasswordSecret, StorageDestination, TimeWindow, conditions_schema,
 };
@@ -267,9 +268,6 @@ pub struct BackupSchedule {
     pub starting_deadline_seconds: i64,
 }
 
-/// CEL: five cron fields separated by spaces, or one of the usual `@` macros.
-pub const CRON_RULE: &str = "self.matches('^\\\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,#-]+(\\\\s+[0-9A-Za-z*?/,#-]+){4})\\\\s*$')";
-
 fn default_starting_deadline() -> i64 {
     3600
 }
@@ -335,8 +333,6 @@ pub const PIECE_SWITCH_RULE: &str =
 /// Message shown when [`PIECE_SWITCH_RULE`] fails.
 pub const PIECE_SWITCH_MESSAGE: &str =
     "pieceSwitchInterval must be between 1d and 7d, e.g. 1d or 36h";
-/// CEL: a positive whole number of seconds, minutes, hours or days.
-pub const DURATION_RULE: &str = "self.matches('^[1-9][0-9]*(s|m|h|d)$')";
 
 fn default_true() -> bool {
     true

@@ -336,6 +336,11 @@ pub fn conditions_schema(generator: &mut SchemaGenerator) -> Schema {
     schema
 }
 
+/// CEL: five cron fields separated by spaces, or one of the usual `@` macros.
+pub const CRON_RULE: &str = "self.matches('^\\\\s*(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|[0-9A-Za-z*?/,#-]+(\\\\s+[0-9A-Za-z*?/,#-]+){4})\\\\s*$')";
+/// CEL: a positive whole number of seconds, minutes, hours or days.
+pub const DURATION_RULE: &str = "self.matches('^[1-9][0-9]*(s|m|h|d)$')";
+
 /// A duration as the CRDs write them (`90s`, `10m`, `1h`, `7d`; see `DURATION_RULE`).
 pub fn parse_duration(text: &str) -> Option<jiff::SignedDuration> {
     let split = text.find(|c: char| !c.is_ascii_digit())?;

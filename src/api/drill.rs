@@ -8,9 +8,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    backup_strategy::{CRON_RULE, DURATION_RULE},
-    common::ClusterConnection,
-    recovery_task::TenantResources,
+    common::{CRON_RULE, ClusterConnection, DURATION_RULE},
+    resources::TenantResources,
 };
 
 /// A restore drill declared on a BackupStrategy.

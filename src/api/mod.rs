@@ -12,6 +12,7 @@ pub mod drill;
 pub mod log_backup;
 pub mod logical;
 pub mod recovery_task;
+pub mod resources;
 
 pub use backup_strategy::{
     BackupStrategy, BackupStrategySpec, BackupStrategyStatus, StrategyPhase,

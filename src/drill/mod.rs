@@ -93,8 +93,12 @@ pub fn point(drill: &RestoreDrill, windows: &[Window], name: &str) -> RecoveryPo
 /// A logical strategy's newest Completed dump of each tenant among `tasks`, as (tenant, BackupTask name).
 pub fn newest_dumps(strategy: &BackupStrategy, tasks: &[BackupTask]) -> Vec<(String, String)> {
     let name = strategy.name_any();
-    let completed = |t: &&BackupTask| {
+    let of_strategy = |t: &BackupTask| {
         t.labels().get(STRATEGY_LABEL) == Some(&name)
+            || t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
+    };
+    let completed = |t: &&BackupTask| {
+        of_strategy(t)
             && t.spec.method == BackupMethod::Logical
             && t.status.as_ref().and_then(|s| s.phase) == Some(BackupTaskPhase::Completed)
     };

@@ -7,7 +7,6 @@ use std::sync::Mutex;
 
 use prometheus_client::{encoding::EncodeLabelSet, metrics::family::Family, metrics::gauge::Gauge};
 
-use super::Registrar;
 use crate::api::drill::{DrillVerdict, TenantDrills};
 
 /// Labels of a drilled tenant.
@@ -19,6 +18,7 @@ pub struct DrillLabels {
 }
 
 /// The drills' gauges, and the tenants each strategy set them for.
+#[derive(Default)]
 pub struct DrillSeries {
     last_passed_at: Family<DrillLabels, Gauge>,
     last_run_at: Family<DrillLabels, Gauge>,
@@ -30,35 +30,40 @@ pub struct DrillSeries {
 }
 
 impl DrillSeries {
-    pub(super) fn register(r: &mut Registrar) -> Self {
-        let mut gauge = |name: &str, help: &str| r.add(name, help, Family::default());
-        Self {
-            last_passed_at: gauge(
+    /// The six series, with their names and help, for the registry.
+    pub fn families(&self) -> [(&'static str, &'static str, Family<DrillLabels, Gauge>); 6] {
+        [
+            (
                 "restore_drill_last_passed_timestamp_seconds",
                 "When the tenant's last passed restore drill ended (Unix seconds)",
+                self.last_passed_at.clone(),
             ),
-            last_run_at: gauge(
+            (
                 "restore_drill_last_run_timestamp_seconds",
                 "When the tenant's last finished restore drill ended, passed or failed (Unix seconds)",
+                self.last_run_at.clone(),
             ),
-            last_passed: gauge(
+            (
                 "restore_drill_last_passed",
                 "1 if the tenant's last finished restore drill passed, 0 if it failed",
+                self.last_passed.clone(),
             ),
-            max_age: gauge(
+            (
                 "restore_drill_max_age_seconds",
                 "restoreDrill.maxAge: how long the tenant may go without a passed drill (seconds)",
+                self.max_age.clone(),
             ),
-            restore_seconds: gauge(
+            (
                 "restore_drill_restore_seconds",
                 "How long the last drill's restore took (seconds)",
+                self.restore_seconds.clone(),
             ),
-            lag_seconds: gauge(
+            (
                 "restore_drill_lag_seconds",
                 "The last drill's measured recovery point: seconds between the point restored to and the newest write found",
+                self.lag_seconds.clone(),
             ),
-            recorded: Mutex::default(),
-        }
+        ]
     }
 
     /// Sets the series of a strategy's drilled tenants and removes those of tenants it no longer drills.

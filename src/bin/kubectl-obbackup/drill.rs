@@ -22,7 +22,6 @@ use ob_backup_operator::{
 
 use crate::{
     actions,
-    drill_list::ListArgs,
     render::{Reply, TimeFormat},
 };
 
@@ -52,6 +51,15 @@ pub struct RunArgs {
     /// restoreDrill.timeout).
     #[arg(long, requires = "wait")]
     pub timeout: Option<String>,
+}
+
+/// `drill list STRATEGY [--tenant T]`.
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    pub strategy: String,
+    /// Only the drills of this tenant.
+    #[arg(long)]
+    pub tenant: Option<String>,
 }
 
 /// The strategy's restore drill, or why there is none.

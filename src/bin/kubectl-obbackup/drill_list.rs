@@ -11,18 +11,9 @@ use ob_backup_operator::{
 };
 
 use crate::{
-    drill::{declared, drills_of},
+    drill::{ListArgs, declared, drills_of},
     render::{Format, Table, TimeFormat, or_dash},
 };
-
-/// `drill list STRATEGY [--tenant T]`.
-#[derive(clap::Args, Debug)]
-pub struct ListArgs {
-    pub strategy: String,
-    /// Only the drills of this tenant.
-    #[arg(long)]
-    pub tenant: Option<String>,
-}
 
 const HEADERS: &[&str] = &[
     "TASK", "TENANT", "SOURCE", "STATUS", "VERDICT", "POINT", "RESTORE", "LAG", "STARTED", "ENDED",

@@ -171,7 +171,10 @@ async fn newest_dumps(
         return Ok(Vec::new());
     }
     let name = strategy.name_any();
-    let own = |t: &BackupTask| t.labels().get(STRATEGY_LABEL) == Some(&name);
+    let own = |t: &BackupTask| {
+        t.labels().get(STRATEGY_LABEL) == Some(&name)
+            || t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
+    };
     let tasks = ctx.catalog.list_where(namespace, own).await?;
     Ok(crate::drill::newest_dumps(strategy, &tasks))
 }

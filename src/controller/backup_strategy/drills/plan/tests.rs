@@ -157,9 +157,9 @@ fn restore_is_verified_only_while_every_last_drill_passed_within_the_max_age() {
     let passed = ended("a", "t1", "2026-11-23T03:00:00Z", DrillVerdict::Passed);
     let failed = ended("b", "t2", "2026-11-23T03:00:00Z", DrillVerdict::Failed);
     let now = at("2026-11-24T03:00:00Z");
-    let both = lines(&tenants(), &[passed.clone()], &[]);
+    let both = lines(&tenants(), std::slice::from_ref(&passed), &[]);
     assert_eq!(verified(&both, max_age, now).1, Reason::NoDrillYet);
-    let one = lines(&tenants()[..1], &[passed.clone()], &[]);
+    let one = lines(&tenants()[..1], std::slice::from_ref(&passed), &[]);
     assert!(verified(&one, max_age, now).0);
     assert_eq!(
         oldest_passed(&one).map(|t| t.0),
