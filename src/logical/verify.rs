@@ -13,7 +13,6 @@
 //!   prefix, never one that is not a scratch copy.
 
 use futures::{StreamExt, TryStreamExt};
-use mysql_async::Conn;
 use opendal::Operator;
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -154,7 +153,8 @@ async fn check_all(
     let mut conn = sessions.conn().await?;
     let target = targets(sessions, &mut conn, request, dump.plan).await?;
     drop(conn);
-    // By index, as the load does: a closure over a borrowed object trips the check that the future is `Send`.
+    // By index, as the load does: a closure over a borrowed object trips the compiler's check that the
+    // future is `Send`.
     futures::stream::iter(0..dump.plan.objects.len())
         .map(|o| {
             let copy = target(&dump.plan.objects[o].database);
@@ -285,7 +285,7 @@ fn difference(read: &Rendered, dumped: &ChunkDone) -> Option<String> {
             dumped.rows
         ))
     } else if read.sha256 != dumped.sha256 {
-        Some(format!("same rows ({}), other contents", read.rows))
+        Some(format!("same row count ({}), other contents", read.rows))
     } else {
         None
     }
@@ -297,7 +297,7 @@ async fn check_view(
     object: &ObjectPlan,
     copy: &str,
 ) -> Result<TableCheck, LogicalError> {
-    let mut conn: Conn = sessions.conn().await?;
+    let mut conn = sessions.conn().await?;
     let found: Vec<String> = sessions
         .rows(
             &mut conn,
@@ -439,7 +439,7 @@ mod tests {
         );
         assert_eq!(
             difference(&rendered(401, "cd"), &dumped).as_deref(),
-            Some("same rows (401), other contents")
+            Some("same row count (401), other contents")
         );
         assert_eq!(counted(1, "chunk"), "1 chunk");
         assert_eq!(counted(0, "row"), "0 rows");

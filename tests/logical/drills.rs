@@ -155,7 +155,7 @@ async fn a_drill_copy_verifies_equal_to_the_dump_fails_where_it_differs_and_is_d
     assert_eq!(failed(&checks), [workload.orders()], "{checks:#?}");
     assert_eq!(
         check(&checks, &workload.orders()).message,
-        "chunk 2 of 3 differs from the dump: same rows (400), other contents"
+        "chunk 2 of 3 differs from the dump: same row count (400), other contents"
     );
 
     // A row missing, a table missing, a view missing: each fails its own check.
