@@ -111,6 +111,7 @@ fn main() {
         connection: target.connection("root", ""),
         rename: Default::default(),
         parallel: PARALLEL,
+        database_prefix: None,
     };
     let started = Instant::now();
     let loaded = runtime

@@ -2,7 +2,7 @@
 //! ([`chunk`]), then the manifest. A dump that restarts reads its plan back and writes only the chunks
 //! without a `.done` record.
 
-mod chunk;
+pub(super) mod chunk;
 mod plan;
 
 use std::collections::HashMap;

@@ -29,6 +29,11 @@ pub async fn import(
     cancel: &CancellationToken,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<LoadReport, LogicalError> {
+    if let Some(prefix) = request.prefix() {
+        return Err(LogicalError::Invalid(format!(
+            "a database prefix ({prefix}) applies to the operator's own dumps, not a SQL script"
+        )));
+    }
     if !request.rename.is_empty() {
         return Err(LogicalError::Invalid(
             "databases can be renamed when restoring the operator's own dumps, not a SQL script; \
@@ -340,6 +345,7 @@ mod tests {
                 .map(|(a, b)| (a.to_string(), b.to_string()))
                 .collect(),
             parallel: 1,
+            database_prefix: None,
         }
     }
 
@@ -382,6 +388,16 @@ mod tests {
         .await
         .expect_err("refused");
         assert!(matches!(refused, LogicalError::Invalid(_)), "{refused}");
+        // A drill loads only the operator's own dumps: a script under a prefix is refused.
+        let mut prefixed = unreachable_request(&[]);
+        prefixed.database_prefix = Some("drill_20261126030000_".into());
+        let refused = import(&prefixed, &storage, "plain.sql", &cancel, &|_| {})
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(&refused, LogicalError::Invalid(m) if m.contains("not a SQL script")),
+            "{refused}"
+        );
         // The plain script gets as far as connecting.
         let unreachable = import(
             &unreachable_request(&[]),

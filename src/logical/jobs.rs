@@ -1,8 +1,11 @@
-//! Logical dumps and restores, as background work ([`crate::background`]) under their task's key: what a
-//! dump or restore is asked to do, how it runs, and how its state reads. One stopped by an outage, or a dump
+//! Logical dumps and restores — and a restore drill's verification and drop of its copy — as background
+//! work ([`crate::background`]) under their task's key: what each is asked to do, how it runs ([`run`]),
+//! and how its state reads. One stopped by an outage, or a dump
 //! refused for a privilege its user lacks (a grant since may have lifted it), is started again (a dump
 //! resumes from its plan); one asked for with other settings (a Secret's new password) is started again at
 //! once; one that failed for good is not. A retry still connecting reads as the outage it retries.
+
+mod run;
 
 use std::sync::{Arc, Mutex};
 
@@ -10,8 +13,8 @@ use opendal::Operator;
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    DumpReport, DumpRequest, LoadReport, LoadRequest, LogicalError, Progress, Refusal, dump,
-    import, load,
+    DumpReport, DumpRequest, LoadReport, LoadRequest, LogicalError, Progress, Refusal,
+    verify::TableCheck,
 };
 use crate::{background::Background, oceanbase::sql::AccessKeys, sync::lock};
 
@@ -28,7 +31,16 @@ pub struct DumpJob {
     pub file_root: Option<&'static std::path::Path>,
 }
 
-/// A restore to run: the dump (or SQL script) to load, and where it lies.
+impl DumpJob {
+    /// The storage the dump's directory lies in.
+    pub(crate) fn storage(&self) -> Result<Operator, LogicalError> {
+        crate::storage::open(&self.destination, self.keys.as_ref(), self.file_root)
+            .map_err(LogicalError::Storage)
+    }
+}
+
+/// A restore to run: the dump (or SQL script) to load, and where it lies; a restore drill's verification
+/// and drop of the copy it loaded name the same.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadJob {
     pub request: LoadRequest,
@@ -45,13 +57,22 @@ impl LoadJob {
     pub fn is_script(&self) -> bool {
         self.path.ends_with(".sql") || self.path.ends_with(".sql.gz")
     }
+
+    /// The storage the dump (or script) lies in.
+    pub(crate) fn storage(&self) -> Result<Operator, LogicalError> {
+        crate::storage::open(&self.source, self.keys.as_ref(), self.file_root)
+            .map_err(LogicalError::Storage)
+    }
 }
 
-/// Background work: a dump or a restore.
+/// Background work: a dump, a restore, or a restore drill's verification or drop of the copy a restore
+/// loaded ([`super::verify`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Work {
     Dump(DumpJob),
     Load(LoadJob),
+    Verify(LoadJob),
+    DropCopy(LoadJob),
 }
 
 /// What finished work reports.
@@ -59,6 +80,10 @@ pub enum Work {
 pub enum Finished {
     Dumped(Box<DumpReport>),
     Loaded(LoadReport),
+    /// One check per table and view of the dump.
+    Verified(Vec<TableCheck>),
+    /// The copy's databases, gone.
+    Dropped(Vec<String>),
 }
 
 /// Where a dump or restore stands.
@@ -89,8 +114,10 @@ impl crate::background::Work for Work {
 
     async fn run(self, progress: Arc<Mutex<Progress>>, cancel: CancellationToken) -> JobState {
         match &self {
-            Work::Dump(job) => run(job, &progress, &cancel).await,
-            Work::Load(job) => run_load(job, &progress, &cancel).await,
+            Work::Dump(job) => run::run_dump(job, &progress, &cancel).await,
+            Work::Load(job) => run::run_load(job, &progress, &cancel).await,
+            Work::Verify(job) => run::run_verify(job, &cancel).await,
+            Work::DropCopy(job) => run::run_drop(job, &cancel).await,
         }
     }
 
@@ -111,77 +138,10 @@ impl crate::background::Work for Work {
     }
 }
 
-async fn run(
-    job: &DumpJob,
-    progress: &Arc<Mutex<Progress>>,
-    cancel: &CancellationToken,
-) -> JobState {
-    let storage = match crate::storage::open(&job.destination, job.keys.as_ref(), job.file_root) {
-        Ok(storage) => storage,
-        Err(error) => return failed(&LogicalError::Storage(error)),
-    };
-    if cancel.is_cancelled() {
-        // Canceled before it began (in this process): only what an earlier process wrote is to delete —
-        // never another owner's dump.
-        if let Err(error) =
-            super::dump::claim(&storage, &job.directory, job.request.owner.as_ref()).await
-        {
-            return failed(&error);
-        }
-        return match remove(&storage, &job.directory).await {
-            Ok(()) => JobState::Canceled,
-            Err(error) => failed(&error),
-        };
-    }
-    let report = |p: &Progress| *lock(progress) = p.clone();
-    match dump(&job.request, &storage, &job.directory, cancel, &report).await {
-        Ok(report) => JobState::Done(Finished::Dumped(Box::new(report))),
-        Err(LogicalError::Canceled) => match remove(&storage, &job.directory).await {
-            Ok(()) => JobState::Canceled,
-            Err(error) => failed(&error),
-        },
-        Err(error) => failed(&error),
-    }
-}
-
-async fn run_load(
-    job: &LoadJob,
-    progress: &Arc<Mutex<Progress>>,
-    cancel: &CancellationToken,
-) -> JobState {
-    if cancel.is_cancelled() {
-        return JobState::Canceled;
-    }
-    let storage = match crate::storage::open(&job.source, job.keys.as_ref(), job.file_root) {
-        Ok(storage) => storage,
-        Err(error) => return failed(&LogicalError::Storage(error)),
-    };
-    let report = |p: &Progress| *lock(progress) = p.clone();
-    let loaded = if job.is_script() {
-        import(&job.request, &storage, &job.path, cancel, &report).await
-    } else {
-        load(&job.request, &storage, &job.path, cancel, &report).await
-    };
-    match loaded {
-        Ok(report) => JobState::Done(Finished::Loaded(report)),
-        Err(LogicalError::Canceled) => JobState::Canceled,
-        Err(error) => failed(&error),
-    }
-}
-
-async fn remove(storage: &Operator, directory: &str) -> Result<(), LogicalError> {
-    let directory = format!("{}/", directory.trim_matches('/'));
-    storage
-        .delete_with(&directory)
-        .recursive(true)
-        .await
-        .map_err(|e| LogicalError::storage(&e))
-}
-
 /// Whether `work` that ended in `state` is started again after a while: after an outage, or — a dump, which
 /// resumes from its plan — after a refusal for a privilege its user lacks (a grant since may have lifted
 /// it; a failed login waits for a new Secret). A load refused half-way is not: its next attempt would find
-/// what it loaded.
+/// what it loaded. A drill's verification and drop are retried after an outage, as a load is.
 fn worth_retrying(work: &Work, state: &JobState) -> bool {
     match state {
         JobState::Failed {
@@ -206,135 +166,4 @@ fn failed(error: &LogicalError) -> JobState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::{Duration, Instant};
-
-    use crate::oceanbase::ConnectionInfo;
-
-    fn key() -> crate::background::Key {
-        crate::background::Key::of("ns", "d")
-    }
-
-    /// A dump of a database that refuses connections, into a fresh directory.
-    fn unreachable_dump() -> Work {
-        let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = closed.local_addr().expect("address").port();
-        drop(closed);
-        // Nothing is written: the dump fails before its plan.
-        let root = std::env::temp_dir().join(format!("jobs-test-{}", std::process::id()));
-        Work::Dump(DumpJob {
-            request: DumpRequest {
-                connection: ConnectionInfo {
-                    host: "127.0.0.1".into(),
-                    port,
-                    user: "dumper".into(),
-                    password: "secret".into(),
-                    ca_cert: None,
-                },
-                databases: vec![],
-                tables: vec![],
-                parallel: 1,
-                chunk_rows: 10,
-                owner: None,
-            },
-            destination: format!("file://{}", root.display()),
-            keys: None,
-            directory: "logical/d".into(),
-            file_root: None,
-        })
-    }
-
-    async fn until_failed(jobs: &Jobs, work: &Work) -> JobState {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let state = jobs.ensure(&key(), work);
-            if matches!(state, JobState::Failed { .. }) {
-                return state;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the dump never failed: {state:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    #[test]
-    fn outages_and_a_dumps_missing_privileges_are_retried_and_nothing_else() {
-        let dump = unreachable_dump();
-        let server = |code| {
-            failed(&LogicalError::Server {
-                code,
-                message: "denied".into(),
-            })
-        };
-        let down = failed(&LogicalError::Unreachable("down".into()));
-        assert!(worth_retrying(&dump, &down));
-        let unreadable = failed(&LogicalError::AccessDenied("shop.secrets".into()));
-        assert!(worth_retrying(&dump, &unreadable));
-        assert!(worth_retrying(&dump, &server(1142)), "a grant fixes it");
-        assert!(
-            !worth_retrying(&dump, &server(1045)),
-            "a login waits for a new Secret"
-        );
-        assert!(!worth_retrying(&dump, &server(1064)));
-        for refused in [
-            LogicalError::Invalid("x".into()),
-            LogicalError::Owned("y".into()),
-        ] {
-            assert!(!worth_retrying(&dump, &failed(&refused)), "{refused}");
-        }
-        let Work::Dump(job) = &dump else {
-            panic!("a dump")
-        };
-        let load = Work::Load(LoadJob {
-            request: LoadRequest {
-                connection: job.request.connection.clone(),
-                rename: Default::default(),
-                parallel: 1,
-            },
-            source: job.destination.clone(),
-            keys: None,
-            path: "logical/d".into(),
-            file_root: None,
-        });
-        assert!(worth_retrying(&load, &down));
-        assert!(
-            !worth_retrying(&load, &server(1142)),
-            "a load denied half-way would find what it loaded"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_retry_still_connecting_reads_as_the_outage_it_retries() {
-        let mut jobs = Jobs::new(Arc::new(|_: &crate::background::Key| {}));
-        let work = unreachable_dump();
-        let JobState::Failed {
-            transient: true,
-            unreachable_database: true,
-            message,
-            ..
-        } = until_failed(&jobs, &work).await
-        else {
-            panic!("an unreachable database is a transient outage of the database");
-        };
-        assert!(!message.contains("secret"), "{message}");
-        jobs.retry_after(Duration::ZERO);
-        // Asked for again past the retry window: a new attempt starts, and until it has an answer from
-        // the database it reads as the outage it retries, not as a dump under way.
-        for _ in 0..20 {
-            let state = jobs.ensure(&key(), &work);
-            assert!(
-                matches!(
-                    state,
-                    JobState::Failed {
-                        unreachable_database: true,
-                        ..
-                    }
-                ),
-                "{state:?}"
-            );
-        }
-    }
-}
+mod tests;

@@ -1,5 +1,6 @@
-//! Restoring a logical dump: refuse a rename the dump does not fit ([`super::names::restore_targets`]) and a
-//! target that already holds what the dump creates, create the databases and tables, load the chunks in
+//! Restoring a logical dump: refuse a rename the dump does not fit ([`super::names::restore_targets`]; a
+//! drill's database prefix is a rename of every database) and a target that already holds what the dump
+//! creates, create the databases and tables, load the chunks in
 //! parallel (each checked against its SHA-256 before a row is sent), create the views, then check every
 //! table's row count against the manifest.
 
@@ -34,6 +35,7 @@ pub async fn load(
     cancel: &CancellationToken,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<LoadReport, LogicalError> {
+    request.refuse_prefix_with_rename()?;
     let dir = dir.trim_matches('/');
     let manifest: Manifest = read_json(storage, &manifest_path(dir))
         .await?
@@ -100,9 +102,9 @@ async fn run(
     })
 }
 
-/// Where each of the dump's databases is restored, checked against the target's name case: the name it
-/// gets there.
-async fn targets(
+/// Where each of the dump's databases is restored (its name, the one `rename` gives it, or `<prefix><name>`),
+/// checked against the target's name case: the name it gets there.
+pub(super) async fn targets(
     sessions: &Sessions,
     conn: &mut Conn,
     request: &LoadRequest,
@@ -110,7 +112,7 @@ async fn targets(
 ) -> Result<impl Fn(&str) -> String + Sync + use<>, LogicalError> {
     let case = sessions.name_case(conn).await?;
     let databases: Vec<String> = plan.databases.iter().map(|d| d.name.clone()).collect();
-    let targets = restore_targets(&databases, &request.rename, case)?;
+    let targets = restore_targets(&databases, &request.renames(&databases)?, case)?;
     Ok(move |database: &str| {
         targets
             .get(database)

@@ -24,6 +24,7 @@ pub mod retention;
 mod select;
 mod session;
 pub mod statements;
+pub mod verify;
 
 use crate::{oceanbase::Redactor, storage::StorageError};
 
@@ -31,6 +32,7 @@ pub use dump::dump;
 pub use import::import;
 pub use load::load;
 pub use requests::{DumpReport, DumpRequest, LoadReport, LoadRequest};
+pub use verify::{TableCheck, drop_copy, verify};
 
 /// Databases a dump never includes: the server's own.
 pub const SYSTEM_DATABASES: [&str; 6] = [

@@ -6,7 +6,10 @@ use std::collections::BTreeMap;
 
 use crate::oceanbase::ConnectionInfo;
 
-use super::layout::{DumpOwner, Manifest, SnapshotPoint};
+use super::{
+    LogicalError,
+    layout::{DumpOwner, Manifest, SnapshotPoint},
+};
 
 /// What to dump and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -45,6 +48,42 @@ pub struct LoadRequest {
     pub rename: BTreeMap<String, String>,
     /// Sessions loading at once.
     pub parallel: usize,
+    /// Every database of the dump loads as `<prefix><name>` (a restore drill's scratch copy, e.g.
+    /// `drill_20261126030000_shop`); `None` or empty: under its own name. Never combined with `rename`, and
+    /// only for the operator's own dumps, not a SQL script.
+    pub database_prefix: Option<String>,
+}
+
+impl LoadRequest {
+    /// The prefix every database of the dump takes, when there is one.
+    pub fn prefix(&self) -> Option<&str> {
+        self.database_prefix.as_deref().filter(|p| !p.is_empty())
+    }
+
+    /// Refuses a prefix together with a rename: a drill's copy takes every database under its prefix and
+    /// nothing else. Checked before anything is sent.
+    pub fn refuse_prefix_with_rename(&self) -> Result<(), LogicalError> {
+        match self.prefix() {
+            Some(prefix) if !self.rename.is_empty() => Err(LogicalError::Invalid(format!(
+                "databases load under the prefix {prefix} or under target.logical.renameDatabases, \
+                 not both; remove one of them"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// The renames the request asks of the dump's `databases`: its `rename`, or every database to
+    /// `<prefix><name>`; refused when it asks for both.
+    pub fn renames(&self, databases: &[String]) -> Result<BTreeMap<String, String>, LogicalError> {
+        self.refuse_prefix_with_rename()?;
+        Ok(match self.prefix() {
+            Some(prefix) => databases
+                .iter()
+                .map(|d| (d.clone(), format!("{prefix}{d}")))
+                .collect(),
+            None => self.rename.clone(),
+        })
+    }
 }
 
 /// A finished restore.
@@ -56,4 +95,55 @@ pub struct LoadReport {
     pub bytes: u64,
     pub tables: usize,
     pub views: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(prefix: Option<&str>, rename: &[(&str, &str)]) -> LoadRequest {
+        LoadRequest {
+            connection: ConnectionInfo {
+                host: "127.0.0.1".into(),
+                port: 2881,
+                user: "loader".into(),
+                password: "secret".into(),
+                ca_cert: None,
+            },
+            rename: rename
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            parallel: 1,
+            database_prefix: prefix.map(str::to_string),
+        }
+    }
+
+    fn names(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_prefix_renames_every_database_and_is_never_combined_with_a_rename() {
+        let databases = names(&["shop", "crm db"]);
+        let prefixed = request(Some("drill_20261126030000_"), &[])
+            .renames(&databases)
+            .expect("a prefix alone");
+        assert_eq!(
+            prefixed.values().collect::<Vec<_>>(),
+            ["drill_20261126030000_crm db", "drill_20261126030000_shop"]
+        );
+        let renamed = request(None, &[("shop", "shop2")])
+            .renames(&databases)
+            .expect("a rename alone");
+        assert_eq!(renamed.len(), 1);
+        // An empty prefix is none.
+        let empty = request(Some(""), &[("shop", "shop2")]);
+        assert_eq!(empty.prefix(), None);
+        assert_eq!(empty.renames(&databases).expect("no prefix"), renamed);
+        let both = request(Some("drill_x_"), &[("shop", "shop2")]);
+        assert!(
+            matches!(both.renames(&databases), Err(LogicalError::Invalid(m)) if m.contains("not both")),
+        );
+    }
 }

@@ -141,6 +141,7 @@ async fn assert_dump_restores(
         connection: server.connection("root", ""),
         rename,
         parallel: 3,
+        database_prefix: None,
     };
     logical::load(&request, &storage, "", &CancellationToken::new(), &|_| {})
         .await

@@ -1,8 +1,10 @@
 //! Logical backup against a real OceanBase SQL engine (seekdb): dumps taken while a writer runs restore into
 //! another server with every table equal to the source at the dump's snapshot; an interrupted dump resumes
 //! without redoing finished chunks; a target that already holds the objects, a damaged chunk and wrong
-//! credentials are refused with errors that say so and never show the password.
+//! credentials are refused with errors that say so and never show the password. A restore drill's copy,
+//! loaded under a prefix, verifies equal to the dump and is dropped alone ([`drills`]).
 
+mod drills;
 mod refusals;
 #[path = "../e2e/support/s3.rs"]
 #[allow(dead_code)]
@@ -100,6 +102,7 @@ fn load_request(server: &seekdb::Seekdb) -> LoadRequest {
         connection: server.connection("root", ""),
         rename: Default::default(),
         parallel: 3,
+        database_prefix: None,
     }
 }
 

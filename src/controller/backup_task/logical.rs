@@ -187,7 +187,7 @@ fn status_of(
         Standing::Running(progress) => running(task, base, progress, now),
         Standing::Done(Finished::Dumped(report)) => dumped(base, &report.manifest, now),
         // A dump's key never runs a load.
-        Standing::Done(Finished::Loaded(_)) => (
+        Standing::Done(Finished::Loaded(_) | Finished::Verified(_) | Finished::Dropped(_)) => (
             base,
             Health::Progressing {
                 reason: Reason::InProgress,

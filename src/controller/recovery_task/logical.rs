@@ -98,6 +98,7 @@ impl WorkTask for RecoveryTask {
                 connection,
                 rename: target.rename_databases.clone(),
                 parallel: usize::try_from(target.parallel).unwrap_or(1).max(1),
+                database_prefix: None,
             },
             source: location.destination.uri.clone(),
             keys,
@@ -291,7 +292,7 @@ fn status_of(
         Standing::Running(progress) => running(task, base, progress, now),
         Standing::Done(Finished::Loaded(report)) => loaded(task, base, report, now),
         // A load's key never runs a dump.
-        Standing::Done(Finished::Dumped(_)) => (
+        Standing::Done(Finished::Dumped(_) | Finished::Verified(_) | Finished::Dropped(_)) => (
             base,
             Health::Progressing {
                 reason: Reason::InProgress,

@@ -1,5 +1,7 @@
 //! One chunk of a dump: its rows read at the snapshot, written as `INSERT` statements, hashed and
-//! gzip-compressed off the async threads, streamed to its object, then its `.done` record.
+//! gzip-compressed off the async threads, streamed to its object, then its `.done` record. The reading and
+//! rendering ([`render_chunk`]) are shared with a restore drill's verification, which reads a copy of the
+//! table now and renders the same bytes into a hash ([`crate::logical::verify`]).
 
 use std::io::Write;
 
@@ -27,6 +29,20 @@ const STATEMENT_BYTES: usize = 1 << 20;
 /// Bytes buffered per object before a request to the storage (S3's smallest multipart part is 5 MiB).
 const WRITE_CHUNK_BYTES: usize = 8 << 20;
 
+/// Where a chunk is read from: the database holding its table (the dump's source, or a restore drill's copy
+/// of it) and the snapshot it is read at (`None`: as it is now).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ChunkSource<'a> {
+    pub(crate) database: &'a str,
+    pub(crate) snapshot: Option<u64>,
+}
+
+/// Where a chunk's SQL goes as it is rendered, a piece at a time: the dump's object, or a verification's
+/// hash.
+pub(crate) trait SqlSink: Send {
+    fn push(&mut self, sql: Vec<u8>) -> impl Future<Output = Result<(), LogicalError>> + Send;
+}
+
 /// Reads one chunk at the snapshot and writes it, then its `.done` record.
 pub(super) async fn write_chunk(
     sessions: &Sessions,
@@ -41,13 +57,34 @@ pub(super) async fn write_chunk(
         return Err(LogicalError::Canceled);
     }
     let object = &plan.objects[o];
-    let columns: Vec<(String, ColumnKind)> = object
-        .columns
-        .iter()
-        .map(|col| (col.name.clone(), ColumnKind::of(&col.data_type)))
-        .collect();
-    let (select, params) = chunk_select(object, &object.chunks[c], plan.snapshot.scn, &columns);
+    let source = ChunkSource {
+        database: &object.database,
+        snapshot: Some(plan.snapshot.scn),
+    };
     let mut sink = ChunkSink::open(storage, &chunk_path(dir, object, c)).await?;
+    let rows = render_chunk(sessions, plan, object, c, source, &mut sink, cancel).await?;
+    let mut done = sink.close().await?;
+    done.rows = rows;
+    crate::crash::point("logical/chunk/written");
+    write_json(storage, &chunk_done_path(dir, object, c), &done).await?;
+    Ok(done)
+}
+
+/// Reads chunk `c` of `object` from `source` and renders it exactly as the dump writes it — its header
+/// (naming the dump's database and snapshot, whatever `source` reads), then `INSERT` statements of at most
+/// [`STATEMENT_BYTES`] — handing the SQL to `sink` in pieces; returns the rows read. Canceled between
+/// pieces.
+pub(crate) async fn render_chunk(
+    sessions: &Sessions,
+    plan: &Plan,
+    object: &ObjectPlan,
+    c: usize,
+    source: ChunkSource<'_>,
+    sink: &mut impl SqlSink,
+    cancel: &CancellationToken,
+) -> Result<u64, LogicalError> {
+    let columns = columns(object);
+    let (select, params) = chunk_select(object, &object.chunks[c], source, &columns);
     let mut buffer = chunk_header(plan, object, c).into_bytes();
     let mut batcher = InsertBatcher::new(&object.name, &columns, STATEMENT_BYTES);
     let mut rows = 0u64;
@@ -69,28 +106,36 @@ pub(super) async fn write_chunk(
     drop(result);
     batcher.finish(&mut buffer);
     sink.push(buffer).await?;
-    let mut done = sink.close().await?;
-    done.rows = rows;
-    crate::crash::point("logical/chunk/written");
-    write_json(storage, &chunk_done_path(dir, object, c), &done).await?;
-    Ok(done)
+    Ok(rows)
 }
 
-/// The statement reading `chunk` of `object` at the snapshot `scn`, in key order, and its parameters.
+/// The columns a table's chunks hold, each with how its values are written.
+fn columns(object: &ObjectPlan) -> Vec<(String, ColumnKind)> {
+    object
+        .columns
+        .iter()
+        .map(|col| (col.name.clone(), ColumnKind::of(&col.data_type)))
+        .collect()
+}
+
+/// The statement reading `chunk` of `object` from `source` in key order, and its parameters. A table
+/// without a chunk key is read in the order the engine stores it.
 fn chunk_select(
     object: &ObjectPlan,
     chunk: &ChunkPlan,
-    scn: u64,
+    source: ChunkSource<'_>,
     columns: &[(String, ColumnKind)],
 ) -> (String, Vec<Value>) {
     let names: Vec<String> = columns.iter().map(|(n, _)| quote_identifier(n)).collect();
     let mut select = format!(
-        "SELECT {} FROM {}.{} AS OF SNAPSHOT {}",
+        "SELECT {} FROM {}.{}",
         names.join(","),
-        quote_identifier(&object.database),
+        quote_identifier(source.database),
         quote_identifier(&object.name),
-        scn
     );
+    if let Some(scn) = source.snapshot {
+        select.push_str(&format!(" AS OF SNAPSHOT {scn}"));
+    }
     let mut params = Vec::new();
     if let Some(key) = &object.chunk_key {
         let key = quote_identifier(key);
@@ -158,18 +203,6 @@ impl ChunkSink {
         })
     }
 
-    async fn push(&mut self, sql: Vec<u8>) -> Result<(), LogicalError> {
-        self.hasher.update(&sql);
-        self.bytes += sql.len() as u64;
-        let encoder = self
-            .encoder
-            .take()
-            .ok_or_else(|| LogicalError::Format("chunk already closed".into()))?;
-        let (encoder, compressed) = compress(encoder, sql, false).await?;
-        self.encoder = Some(encoder);
-        self.emit(compressed).await
-    }
-
     async fn emit(&mut self, compressed: Vec<u8>) -> Result<(), LogicalError> {
         if !compressed.is_empty() {
             self.stored += compressed.len() as u64;
@@ -201,6 +234,20 @@ impl ChunkSink {
     }
 }
 
+impl SqlSink for ChunkSink {
+    async fn push(&mut self, sql: Vec<u8>) -> Result<(), LogicalError> {
+        self.hasher.update(&sql);
+        self.bytes += sql.len() as u64;
+        let encoder = self
+            .encoder
+            .take()
+            .ok_or_else(|| LogicalError::Format("chunk already closed".into()))?;
+        let (encoder, compressed) = compress(encoder, sql, false).await?;
+        self.encoder = Some(encoder);
+        self.emit(compressed).await
+    }
+}
+
 /// Compresses `sql` on a blocking thread (compression is CPU work the operator's async threads must not
 /// do); returns the encoder and the compressed bytes it produced, all of them when `finish`.
 async fn compress(
@@ -219,4 +266,75 @@ async fn compress(
     .await
     .map_err(|e| LogicalError::Format(format!("compression stopped: {e}")))?;
     worked.map_err(|e| LogicalError::Format(format!("compression failed: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logical::layout::{ColumnPlan, ObjectKind};
+
+    fn table(chunk_key: Option<&str>) -> ObjectPlan {
+        ObjectPlan {
+            database: "shop".into(),
+            name: "order items".into(),
+            kind: ObjectKind::Table,
+            ddl: String::new(),
+            columns: vec![
+                ColumnPlan {
+                    name: "id".into(),
+                    data_type: "bigint".into(),
+                },
+                ColumnPlan {
+                    name: "note".into(),
+                    data_type: "text".into(),
+                },
+            ],
+            chunk_key: chunk_key.map(str::to_string),
+            rows: 0,
+            chunks: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_chunk_reads_its_key_range_in_key_order_at_the_snapshot_or_now_from_a_copy() {
+        let object = table(Some("id"));
+        let range = ChunkPlan {
+            from: Some(100),
+            to: Some(200),
+        };
+        let at_snapshot = ChunkSource {
+            database: "shop",
+            snapshot: Some(1795),
+        };
+        let (select, params) = chunk_select(&object, &range, at_snapshot, &columns(&object));
+        assert_eq!(
+            select,
+            "SELECT `id`,`note` FROM `shop`.`order items` AS OF SNAPSHOT 1795 \
+             WHERE `id` >= ? AND `id` < ? ORDER BY `id`"
+        );
+        assert_eq!(params, [Value::Int(100), Value::Int(200)]);
+        let copy = ChunkSource {
+            database: "drill_1_shop",
+            snapshot: None,
+        };
+        let (select, params) = chunk_select(&object, &range, copy, &columns(&object));
+        assert_eq!(
+            select,
+            "SELECT `id`,`note` FROM `drill_1_shop`.`order items` \
+             WHERE `id` >= ? AND `id` < ? ORDER BY `id`"
+        );
+        assert_eq!(params.len(), 2);
+        // Without a chunk key: the whole table, in the order the engine stores it.
+        let keyless = table(None);
+        let whole = ChunkPlan {
+            from: None,
+            to: None,
+        };
+        let (select, params) = chunk_select(&keyless, &whole, copy, &columns(&keyless));
+        assert_eq!(
+            select,
+            "SELECT `id`,`note` FROM `drill_1_shop`.`order items`"
+        );
+        assert!(params.is_empty());
+    }
 }
