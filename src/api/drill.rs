@@ -175,9 +175,11 @@ pub struct DrillRun {
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
     pub credentials_secret: String,
+    /// As in [`RestoreDrill::checks`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 32))]
     pub checks: Vec<DrillCheck>,
+    /// As in [`RestoreDrill::freshness`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub freshness: Option<FreshnessCheck>,
     /// How long the drill may take from the task's creation.
@@ -231,6 +233,7 @@ pub struct DrillStatus {
 pub struct CheckResult {
     /// The check's name (`opens` for the login and `SELECT 1`, `freshness` for the freshness check).
     pub name: String,
+    /// Whether it found what it must.
     pub passed: bool,
     /// What the check found, or why it failed.
     pub message: String,
@@ -263,10 +266,13 @@ pub struct DrillSummary {
     /// The point restored to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery_time: Option<Time>,
+    /// Seconds its restore (or load) took.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restore_seconds: Option<i64>,
+    /// Its measured recovery point: seconds between the point restored to and the newest write found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lag_seconds: Option<i64>,
+    /// What it proved, or why it failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
 }

@@ -10,6 +10,7 @@ mod cleanup;
 mod crash_matrix;
 mod crd_schema;
 mod drill;
+mod drill_logical;
 mod gitops;
 mod image;
 mod lifecycle;

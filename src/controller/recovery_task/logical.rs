@@ -34,7 +34,7 @@ use crate::{
     },
     logical::{
         LoadReport, LoadRequest, Progress,
-        jobs::{Finished, JobState, LoadJob, Work},
+        jobs::{Finished, JobState, LoadJob},
     },
     reason::Reason,
     timing::RETRY_TRANSIENT_AFTER,
@@ -65,8 +65,11 @@ impl WorkTask for RecoveryTask {
         }
     }
 
+    /// A drill's drop of its copy is never canceled: a canceled drill still leaves nothing behind.
     fn canceled(&self) -> bool {
-        self.spec.cancel
+        let dropping =
+            self.status.as_ref().and_then(|s| s.phase) == Some(RecoveryTaskPhase::Dropping);
+        self.spec.cancel && !(self.spec.drill.is_some() && dropping)
     }
 
     async fn dereference(&self, ctx: &Context) -> Result<Dereferenced<RecoveryTaskStatus>, Error> {
@@ -93,21 +96,22 @@ impl WorkTask for RecoveryTask {
             )));
         };
         let keys = references::access_keys(ctx, &namespace, &location.destination).await?;
-        let work = Work::Load(LoadJob {
+        let load = LoadJob {
             request: LoadRequest {
                 connection,
                 rename: target.rename_databases.clone(),
                 parallel: usize::try_from(target.parallel).unwrap_or(1).max(1),
-                database_prefix: None,
+                database_prefix: target.database_prefix.clone(),
             },
             source: location.destination.uri.clone(),
             keys,
             path: location.path.clone(),
             file_root: ctx.settings.file_root,
-        });
-        // Each attempt (retry) is a load of its own.
-        let key = Key::part(&namespace, &self.name_any(), spec.retry.to_string());
+        };
+        // Each attempt (retry) is a load of its own; a drill's checks and drop are work of their own.
+        let load_key = Key::part(&namespace, &self.name_any(), spec.retry.to_string());
         let base = attempt_base(self, location.source_cluster);
+        let (key, work) = super::logical_drill::work(ctx, &base, load, load_key);
         Ok(Dereferenced::Ready {
             key,
             work: Box::new(work),
@@ -277,6 +281,21 @@ async fn locate(
 
 /// The status for where the load stands, its health, and when to look again.
 fn status_of(
+    task: &RecoveryTask,
+    base: RecoveryTaskStatus,
+    state: &JobState,
+    now: Timestamp,
+) -> Decided<RecoveryTaskStatus> {
+    let standing = work::standing(state);
+    if let Some(stage) = super::logical_drill::stage(task, &base, &standing, now) {
+        return stage;
+    }
+    let loaded = load_status(task, base, state, now);
+    super::logical_drill::after_load(task, loaded, now)
+}
+
+/// The status for where the load stands.
+fn load_status(
     task: &RecoveryTask,
     base: RecoveryTaskStatus,
     state: &JobState,

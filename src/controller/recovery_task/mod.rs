@@ -7,6 +7,7 @@
 
 pub mod decide;
 pub mod logical;
+mod logical_drill;
 
 use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};

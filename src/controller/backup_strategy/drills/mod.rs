@@ -38,12 +38,14 @@ pub struct Drills {
 impl Drills {
     /// When to look again: the next run, or soon while a drill runs.
     pub fn next_look(&self, now: Timestamp) -> Option<std::time::Duration> {
-        let running = self.listed.iter().any(|d| {
-            d.status
-                .as_ref()
-                .and_then(|s| s.phase)
-                .is_none_or(|p| !p.is_terminal())
-        });
+        // The drills just made run too: their end must reach the status without waiting for the next run.
+        let running = !self.plan.create.is_empty()
+            || self.listed.iter().any(|d| {
+                d.status
+                    .as_ref()
+                    .and_then(|s| s.phase)
+                    .is_none_or(|p| !p.is_terminal())
+            });
         let until_next = self.plan.next_run.and_then(|at| {
             std::time::Duration::try_from(at.duration_since(now))
                 .ok()
@@ -213,4 +215,34 @@ async fn create(
         tracing::info!(strategy = %strategy.name_any(), %tenant, "drill skipped: the tenant's previous drill still runs");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_strategy_that_just_made_drills_looks_again_soon_to_show_their_end() {
+        let now: Timestamp = "2026-11-26T03:00:05Z".parse().expect("now");
+        let tomorrow: Timestamp = "2026-11-27T03:00:00Z".parse().expect("tomorrow");
+        let made = Drills {
+            plan: Plan {
+                create: vec![("tenant1".into(), now)],
+                next_run: Some(tomorrow),
+                ..Plan::default()
+            },
+            listed: Vec::new(),
+            tenants: vec!["tenant1".into()],
+        };
+        assert_eq!(made.next_look(now), Some(DRILL_RUNNING_RECHECK));
+        let idle = Drills {
+            plan: Plan {
+                next_run: Some(tomorrow),
+                ..Plan::default()
+            },
+            listed: Vec::new(),
+            tenants: vec!["tenant1".into()],
+        };
+        assert!(idle.next_look(now) > Some(DRILL_RUNNING_RECHECK));
+    }
 }

@@ -1,0 +1,168 @@
+//! A logical strategy's restore drill on the real control plane against a real OceanBase SQL engine
+//! (seekdb) (docs/guide/restore-drills.md): the drill loads the tenant's newest dump into `drill_`
+//! databases, finds every table of the copy equal to the dump (the source at the dump's snapshot), drops the
+//! copy and passes; `kubectl obbackup drill run --wait` on a damaged dump fails, says why, and leaves no
+//! copy behind. The source databases are only ever read.
+
+use mysql_async::prelude::Queryable;
+use serde_json::{Value, json};
+
+use crate::{
+    logical_backup::{PASSWORD, engine, loader, secrets},
+    support::{
+        cluster::eventually,
+        drill::next_minute,
+        logical_schema::Workload,
+        plugin::{run, stderr, stdout},
+        seekdb::Seekdb,
+        world::{WAIT, World},
+    },
+};
+
+/// Databases whose name begins with `drill_`.
+async fn copies(server: &Seekdb) -> Vec<String> {
+    let mut conn = server.conn().await;
+    conn.query(
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\\_%'",
+    )
+    .await
+    .expect("schemata")
+}
+
+/// The logical strategy `dumps` over the workload's databases, drilled on `schedule`.
+fn strategy(workload: &Workload, schedule: &str) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+        "metadata": {"name": "dumps"},
+        "spec": {
+            "cluster": {"name": "engine", "connectionSecret": "engine"},
+            "tenants": ["tenant1"],
+            "method": "Logical",
+            "logical": {"credentialsSecret": "dumper", "databases": workload.databases(), "parallel": 2},
+            "dataDestination": {"uri": "file:///backup/dumps"},
+            "schedule": {"timeZone": "UTC", "full": "0 1 1 1 *"},
+            "restoreDrill": {
+                "schedule": schedule, "timeZone": "UTC",
+                "target": {},
+                "credentialsSecret": "loader",
+                "timeout": "1h",
+            },
+        },
+    })
+}
+
+/// A dump of the strategy, taken now ("Back up Now").
+async fn dump_now(world: &World) -> Value {
+    world
+        .apply(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": "now", "labels": {"obbackup.dev/strategy": "dumps"}},
+            "spec": {"strategyRef": {"name": "dumps"}, "tenant": "tenant1", "mode": "Full", "method": "Logical",
+                     "logical": {"credentialsSecret": "dumper", "parallel": 2}},
+        }))
+        .await;
+    world.phase("BackupTask", "now", "Completed").await
+}
+
+/// The strategy's drill RecoveryTasks, by name, once every one has ended.
+async fn ended_drills(world: &World) -> Vec<(String, Value)> {
+    eventually("the drills to end", WAIT * 2, || async {
+        let drills: Vec<(String, Value)> = world
+            .list("RecoveryTask")
+            .await
+            .into_iter()
+            .filter(|t| t.data["spec"]["drill"].is_object())
+            .filter_map(|t| Some((t.metadata.name?, t.data["status"].clone())))
+            .collect();
+        let ended =
+            |s: &Value| ["Completed", "Failed"].contains(&s["phase"].as_str().unwrap_or(""));
+        (!drills.is_empty() && drills.iter().all(|(_, s)| ended(s))).then_some(drills)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logical_drill_finds_every_table_equal_to_the_dump_and_a_damaged_dump_fails() {
+    let Some(server) = engine().await else { return };
+    let start = (jiff::Timestamp::now(), 1.0);
+    let Some((world, share)) =
+        World::with_file_share_at("drill-logical", &["tenant1"], 0, start, false).await
+    else {
+        return;
+    };
+    secrets(&world, server, PASSWORD).await;
+    loader(server, &world).await;
+    let workload = Workload::create(server, "e2e_drill", 300).await;
+    world.apply(strategy(&workload, "0 1 1 1 *")).await;
+    let dumped = dump_now(&world).await;
+    world.apply(strategy(&workload, &next_minute(5))).await;
+
+    let drills = ended_drills(&world).await;
+    assert_eq!(drills.len(), 1, "one scheduled run");
+    let status = &drills[0].1;
+    assert_eq!(status["phase"], "Completed", "{status}");
+    let drill = &status["drill"];
+    assert_eq!(drill["verdict"], "Passed", "{drill}");
+    assert_eq!(drill["dropped"], true);
+    let checked: Vec<&str> = drill["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["passed"] == true)
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for table in workload.tables() {
+        assert!(checked.contains(&table.as_str()), "{table} in {drill}");
+    }
+    assert_eq!(
+        status["recoveryTime"], dumped["logical"]["snapshotTime"],
+        "the point is the dump's snapshot: {status}"
+    );
+    assert_eq!(
+        copies(server).await,
+        Vec::<String>::new(),
+        "the copy is dropped"
+    );
+    let verified = eventually("the strategy to show the passed drill", WAIT, || async {
+        let status = world.status("BackupStrategy", "dumps").await;
+        status["drills"][0]["lastPassed"]["task"]
+            .is_string()
+            .then_some(status)
+    })
+    .await;
+    assert!(verified["lastPassedDrillTime"].is_string(), "{verified}");
+
+    // A chunk of the dump damaged on the storage: the drill run by hand fails and leaves no copy.
+    let chunk = walk(&share.join("backup/dumps/tenant1/logical"))
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "gz"))
+        .expect("a chunk of the dump");
+    std::fs::write(&chunk, b"damaged").expect("damage a chunk");
+    let output = run(
+        &world,
+        &["drill", "run", "dumps", "--wait", "--timeout", "5m"],
+    )
+    .await;
+    assert!(!output.status.success(), "{}", stdout(&output));
+    let said = format!("{}{}", stdout(&output), stderr(&output));
+    assert!(said.contains("Failed"), "{said}");
+    assert_eq!(
+        copies(server).await,
+        Vec::<String>::new(),
+        "nothing of the failed drill left"
+    );
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
