@@ -174,6 +174,24 @@ pub struct RecoverySource {
     pub logical: Option<LogicalRecoverySource>,
 }
 
+impl RecoverySource {
+    /// The dump of the logical BackupTask `dump`, of `tenant`.
+    pub fn of_dump(tenant: &str, dump: &str) -> Self {
+        Self {
+            strategy_ref: None,
+            tenant: tenant.to_string(),
+            cluster_name: None,
+            data_destination: None,
+            log_destination: None,
+            logical: Some(LogicalRecoverySource {
+                backup_task: Some(dump.to_string()),
+                destination: None,
+                path: None,
+            }),
+        }
+    }
+}
+
 /// The tenant to create and the resources it gets.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

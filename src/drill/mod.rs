@@ -14,7 +14,7 @@ use crate::{
         backup_strategy::BackupMethod,
         common::{ClusterConnection, StrategyReference},
         drill::{DrillPoint, DrillRun, RestoreDrill},
-        logical::{LogicalRecoverySource, LogicalRecoveryTarget},
+        logical::LogicalRecoveryTarget,
         recovery_task::{RecoveryPoint, RecoverySource, RecoveryTarget},
     },
     windows::{
@@ -236,18 +236,7 @@ fn logical_spec(
     dump: &str,
 ) -> RecoveryTaskSpec {
     RecoveryTaskSpec {
-        source: RecoverySource {
-            strategy_ref: None,
-            tenant: tenant.to_string(),
-            cluster_name: None,
-            data_destination: None,
-            log_destination: None,
-            logical: Some(LogicalRecoverySource {
-                backup_task: Some(dump.to_string()),
-                destination: None,
-                path: None,
-            }),
-        },
+        source: RecoverySource::of_dump(tenant, dump),
         target: RecoveryTarget {
             cluster: target_cluster(strategy, drill),
             tenant: drill

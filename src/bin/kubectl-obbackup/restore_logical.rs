@@ -11,7 +11,7 @@ use ob_backup_operator::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, RecoveryTask, RecoveryTaskSpec,
         backup_strategy::BackupMethod,
-        logical::{LogicalRecoverySource, LogicalRecoveryTarget, default_parallel},
+        logical::{LogicalRecoveryTarget, default_parallel},
         recovery_task::{RecoverySource, RecoveryTarget},
     },
     logical::retention::{self, KeptDump},
@@ -194,18 +194,7 @@ fn load_task(
     RecoveryTask::new(
         &restore_args::task_name(strategy, tenant, args),
         RecoveryTaskSpec {
-            source: RecoverySource {
-                strategy_ref: None,
-                tenant: tenant.to_string(),
-                cluster_name: None,
-                data_destination: None,
-                log_destination: None,
-                logical: Some(LogicalRecoverySource {
-                    backup_task: Some(dump_name.to_string()),
-                    destination: None,
-                    path: None,
-                }),
-            },
+            source: RecoverySource::of_dump(tenant, dump_name),
             target: RecoveryTarget {
                 cluster: restore_args::target_cluster(strategy, args),
                 tenant: args.target_tenant.clone(),

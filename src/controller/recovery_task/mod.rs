@@ -265,18 +265,7 @@ impl Task for RecoveryTask {
             // Drops the pool (and unit) the task created; nothing to do once the status forgot it.
             Step::Release => match &status.resource_pool {
                 None => Prepared::Hold(status.clone()),
-                Some(pool) => {
-                    let mut statements = vec![sql::drop_resource(true, pool)];
-                    if spec
-                        .target
-                        .resources
-                        .as_ref()
-                        .is_some_and(|r| r.unit.is_some())
-                    {
-                        statements.push(sql::drop_resource(false, &sources.names.unit));
-                    }
-                    Prepared::Send(Batch::plain(statements))
-                }
+                Some(pool) => Prepared::Send(Batch::plain(release_statements(spec, sources, pool))),
             },
             Step::Drop => Prepared::Send(Batch::plain(drop_statements(spec, sources, status))),
             Step::Submit => {
@@ -342,15 +331,25 @@ fn drop_statements(
         statements.push(sql::drop_scratch_tenant(&spec.target.tenant));
     }
     if let Some(pool) = &status.resource_pool {
-        statements.push(sql::drop_resource(true, pool));
-        if spec
-            .target
-            .resources
-            .as_ref()
-            .is_some_and(|r| r.unit.is_some())
-        {
-            statements.push(sql::drop_resource(false, &sources.names.unit));
-        }
+        statements.extend(release_statements(spec, sources, pool));
+    }
+    statements
+}
+
+/// Drops the pool the task created, and the unit when it created that too.
+fn release_statements(
+    spec: &RecoveryTaskSpec,
+    sources: &Sources,
+    pool: &str,
+) -> Vec<Result<String, ObError>> {
+    let mut statements = vec![sql::drop_resource(true, pool)];
+    let own_unit = spec
+        .target
+        .resources
+        .as_ref()
+        .is_some_and(|r| r.unit.is_some());
+    if own_unit {
+        statements.push(sql::drop_resource(false, &sources.names.unit));
     }
     statements
 }
