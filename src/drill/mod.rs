@@ -130,6 +130,19 @@ pub fn dump_of<'a>(newest: &'a [(String, String)], tenant: &str) -> Option<&'a s
         .map(|(_, d)| d.as_str())
 }
 
+/// When a drill run must have ended: the time it was made for (its [`DRILL_AT`], on the operator's clock)
+/// plus its timeout; its creation when it carries no such time. `None` for a task that is no drill.
+pub fn deadline(task: &RecoveryTask) -> Option<Timestamp> {
+    let drill = task.spec.drill.as_ref()?;
+    let made_for = task
+        .annotations()
+        .get(DRILL_AT)
+        .and_then(|at| at.parse::<Timestamp>().ok());
+    let start = made_for.or(task.metadata.creation_timestamp.as_ref().map(|t| t.0))?;
+    let timeout = crate::api::common::parse_duration(&drill.timeout)?;
+    start.checked_add(timeout).ok()
+}
+
 /// The windows a tenant's status shows, as SCN ranges.
 pub fn status_windows(strategy: &BackupStrategy, tenant: &str) -> Vec<Window> {
     let scn = |t: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Time| {
@@ -384,5 +397,26 @@ mod tests {
         );
         assert!(spec.until.is_none() && spec.target.resources.is_none());
         assert!(spec.drill.is_some());
+    }
+
+    #[test]
+    fn a_drills_deadline_counts_from_the_time_it_was_made_for_on_the_operators_clock() {
+        let strategy = logical_strategy();
+        let t = at("2026-11-26T03:00:00Z");
+        let mut made =
+            task(&strategy, "tenant1", t, Asked::Schedule, Some("new")).expect("a drill");
+        // The API server's creation time (another clock under a simulated one) does not count.
+        made.metadata.creation_timestamp = Some(
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(at("2020-01-01T00:00:00Z")),
+        );
+        assert_eq!(
+            deadline(&made),
+            Some(at("2026-11-26T09:00:00Z")),
+            "6h, the default"
+        );
+        made.metadata.annotations = None;
+        assert_eq!(deadline(&made), Some(at("2020-01-01T06:00:00Z")));
+        made.spec.drill = None;
+        assert_eq!(deadline(&made), None);
     }
 }

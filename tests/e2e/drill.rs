@@ -187,3 +187,67 @@ async fn a_drill_waits_while_a_users_restore_runs_into_its_cluster() {
     assert_eq!(drills.len(), 1);
     assert_eq!(drills[0].status["drill"]["verdict"], "Passed");
 }
+
+#[tokio::test]
+async fn a_simulated_night_ends_with_a_passed_drill_at_three_and_its_measured_recovery_point() {
+    // 01:00 tomorrow on the operator's and obsim's clock, twenty times real time: the night's drill at
+    // 03:00 comes after some six real minutes, the backup well before it.
+    let tomorrow = jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        + jiff::ToSpan::day(1);
+    let start = tomorrow
+        .at(1, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .expect("tomorrow")
+        .timestamp();
+    let Some(world) = World::simulated(
+        "drill-night",
+        &["tenant1"],
+        4 * GIB,
+        (start, 20.0),
+        simulator::profile(),
+    )
+    .await
+    else {
+        return;
+    };
+    drill_user(&world).await;
+    backed_up(&world, false).await;
+    drilled(&world, "0 3 * * *", "Random", json!(["tenant1"])).await;
+    let three = tomorrow
+        .at(3, 0, 0, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .expect("03:00")
+        .timestamp();
+    world.sim_until(three).await;
+    let drills = every_drill_clean(&world, "the night").await;
+    assert_eq!(drills.len(), 1, "one drill in the night");
+    let drill = &drills[0];
+    assert!(
+        drill.name.ends_with("-drill-") || drill.name.contains("-drill-"),
+        "{}",
+        drill.name
+    );
+    assert!(
+        drill.name.ends_with("-030000"),
+        "made for 03:00: {}",
+        drill.name
+    );
+    assert_eq!(
+        drill.status["drill"]["verdict"], "Passed",
+        "{}",
+        drill.status
+    );
+    let lag = drill.status["drill"]["lagSeconds"]
+        .as_i64()
+        .expect("a measured lag");
+    assert!((0..=1).contains(&lag), "lag {lag}");
+    let strategy = strategy_showing(&world, "lastPassed").await;
+    let last = &strategy["drills"][0]["lastPassed"];
+    assert_eq!(last["task"], drill.name.as_str());
+    assert!(
+        last["recoveryTime"].is_string() && last["lagSeconds"].is_i64(),
+        "{strategy}"
+    );
+}

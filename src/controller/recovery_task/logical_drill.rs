@@ -45,7 +45,7 @@ pub fn stage(
     now: Timestamp,
 ) -> Option<Decided<RecoveryTaskStatus>> {
     let drill = task.spec.drill.as_ref()?;
-    let late = deadline(task, drill).is_some_and(|d| now >= d);
+    let late = crate::drill::deadline(task).is_some_and(|d| now >= d);
     match base.phase {
         Some(RecoveryTaskPhase::Dropping) => Some(dropping(task, base.clone(), standing, now)),
         _ if late => {
@@ -55,13 +55,6 @@ pub fn stage(
         Some(RecoveryTaskPhase::Verifying) => Some(verifying(task, base.clone(), standing)),
         _ => None,
     }
-}
-
-/// When the drill must have ended: its creation plus its timeout.
-fn deadline(task: &RecoveryTask, drill: &crate::api::drill::DrillRun) -> Option<Timestamp> {
-    let created = task.metadata.creation_timestamp.as_ref()?.0;
-    let timeout = crate::api::common::parse_duration(&drill.timeout)?;
-    created.checked_add(timeout).ok()
 }
 
 /// The load's decision, for a drill: a load that completed goes on to the check of the copy; one that

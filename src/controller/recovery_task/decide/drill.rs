@@ -32,7 +32,7 @@ pub fn stage(inputs: &Inputs<'_>, base: &RecoveryTaskStatus, seen: &Seen<'_>) ->
             Some(verifying(inputs, drill, base.clone(), reachable))
         }
         Some(RecoveryTaskPhase::Dropping) => Some(dropping(inputs, base.clone(), Some(reachable))),
-        _ if deadline(inputs, drill).is_some_and(|d| inputs.clock.now >= d) => {
+        _ if crate::drill::deadline(inputs.task).is_some_and(|d| inputs.clock.now >= d) => {
             timed_out(inputs, drill, base.clone(), seen)
         }
         _ => None,
@@ -57,13 +57,6 @@ pub fn after_restore(inputs: &Inputs<'_>, restore: Decision) -> Decision {
         }
         _ => Decision { status, ..restore },
     }
-}
-
-/// When the drill must have ended: its creation plus its timeout.
-pub fn deadline(inputs: &Inputs<'_>, drill: &DrillRun) -> Option<Timestamp> {
-    let created = inputs.task.metadata.creation_timestamp.as_ref()?.0;
-    let timeout = crate::api::common::parse_duration(&drill.timeout)?;
-    created.checked_add(timeout).ok()
 }
 
 /// A restore that completed: the checks start.
@@ -104,7 +97,7 @@ fn verifying(
     base: RecoveryTaskStatus,
     reachable: Condition,
 ) -> Decision {
-    if deadline(inputs, drill).is_some_and(|d| inputs.clock.now >= d) {
+    if crate::drill::deadline(inputs.task).is_some_and(|d| inputs.clock.now >= d) {
         let message = format!(
             "the checks did not finish within the drill's {}",
             drill.timeout
@@ -126,7 +119,7 @@ fn verifying(
                 Step::Wait,
                 interest(inputs.task, false),
             );
-            decided.recheck = until_deadline(inputs, drill);
+            decided.recheck = until_crate::drill::deadline(inputs.task);
             decided
         }
     }
@@ -147,7 +140,7 @@ fn verifying_health(inputs: &Inputs<'_>, unreachable: Option<&str>) -> Health {
 
 /// How long until the deadline, to look again then.
 fn until_deadline(inputs: &Inputs<'_>, drill: &DrillRun) -> Option<std::time::Duration> {
-    let left = deadline(inputs, drill)?.duration_since(inputs.clock.now);
+    let left = crate::drill::deadline(inputs.task)?.duration_since(inputs.clock.now);
     std::time::Duration::try_from(left.max(SignedDuration::ZERO)).ok()
 }
 
