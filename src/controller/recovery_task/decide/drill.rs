@@ -119,7 +119,7 @@ fn verifying(
                 Step::Wait,
                 interest(inputs.task, false),
             );
-            decided.recheck = until_crate::drill::deadline(inputs.task);
+            decided.recheck = until_deadline(inputs);
             decided
         }
     }
@@ -139,7 +139,7 @@ fn verifying_health(inputs: &Inputs<'_>, unreachable: Option<&str>) -> Health {
 }
 
 /// How long until the deadline, to look again then.
-fn until_deadline(inputs: &Inputs<'_>, drill: &DrillRun) -> Option<std::time::Duration> {
+fn until_deadline(inputs: &Inputs<'_>) -> Option<std::time::Duration> {
     let left = crate::drill::deadline(inputs.task)?.duration_since(inputs.clock.now);
     std::time::Duration::try_from(left.max(SignedDuration::ZERO)).ok()
 }
