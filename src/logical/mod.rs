@@ -13,6 +13,7 @@
 pub mod dump;
 mod grants;
 pub mod import;
+pub mod job;
 pub mod jobs;
 pub mod layout;
 pub mod load;

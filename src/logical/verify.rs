@@ -22,7 +22,7 @@ use crate::storage::copy::hex;
 use super::{
     LoadRequest, LogicalError,
     dump::chunk::{ChunkSource, SqlSink, render_chunk},
-    jobs::LoadJob,
+    job::LoadJob,
     layout::{
         ChunkDone, Manifest, ObjectKind, ObjectPlan, Plan, chunk_done_path, manifest_path,
         plan_path,
@@ -36,15 +36,7 @@ use super::{
 /// The prefix a copy's databases must start with to be dropped.
 pub const SCRATCH_PREFIX: &str = "drill_";
 
-/// The verdict on one table or view of the dump.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TableCheck {
-    /// `database.name`, as the dump names it.
-    pub table: String,
-    pub passed: bool,
-    /// What was found: how many rows equal the dump, or the first chunk that differs and how.
-    pub message: String,
-}
+pub use super::job::TableCheck;
 
 /// Compares the copy `job` loaded with the dump it loaded: one check per table and view of the dump, in
 /// the dump's order. Writes nothing. An error is returned only when the verification could not be done

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use opendal::Operator;
 use tokio_util::sync::CancellationToken;
 
-use super::{DumpJob, Finished, JobState, LoadJob, failed};
+use crate::logical::job::{DumpJob, Finished, JobState, LoadJob, failed};
 use crate::{
     logical::{LogicalError, Progress, dump, import, load, verify},
     sync::lock,

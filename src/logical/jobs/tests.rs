@@ -1,4 +1,5 @@
 use super::*;
+use crate::logical::{DumpRequest, LoadRequest, LogicalError, job::failed};
 use std::time::{Duration, Instant};
 
 use crate::oceanbase::ConnectionInfo;
