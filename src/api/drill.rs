@@ -116,7 +116,7 @@ pub struct DrillTarget {
     /// for a physical strategy; a logical one takes none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<TenantResources>,
-    /// Logical strategies: the existing tenant the scratch databases (`drill_<tenant>_<time>_<database>`) are loaded
+    /// Logical strategies: the existing tenant the scratch databases (`drill_<tenant>_<time>_<id>_<database>`) are loaded
     /// into. Default: the drilled tenant itself, beside its own databases, which are only read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 128))]

@@ -51,21 +51,37 @@ pub fn task_name(strategy: &str, tenant: &str, at: Timestamp, asked: Asked) -> S
     crate::names::child_name(strategy, tenant, &format!("{kind}-{stamp}"))
 }
 
-/// The scratch tenant of the run of `tenant` at `at`: `drill_<tenant>_<stamp>`, within OceanBase's 64
-/// characters (a long tenant name is cut and a short hash of it keeps two such names apart).
-pub fn scratch_tenant(tenant: &str, at: Timestamp) -> String {
-    const ROOM: usize = 36;
+/// The scratch tenant of `owner`'s run of `tenant` at `at`: `drill_<tenant>_<stamp>_<owner hash>`, within
+/// OceanBase's 64 characters. `owner` (the strategy's namespace and name) keeps apart the drills of two
+/// strategies — of two clusters with a tenant of the same name — run at the same second into one target;
+/// a long tenant name is cut and a short hash of it keeps two such names apart.
+pub fn scratch_tenant(owner: &str, tenant: &str, at: Timestamp) -> String {
+    const ROOM: usize = 32;
     let stamp = at.strftime("%Y%m%d%H%M%S").to_string();
     let lower = tenant.to_ascii_lowercase();
     let short = if lower.len() <= ROOM {
         lower
     } else {
-        let hash = lower.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-        });
-        format!("{}{:04x}", &lower[..ROOM - 4], hash & 0xffff)
+        format!("{}{:04x}", &lower[..ROOM - 4], short_hash(&lower))
     };
-    format!("{SCRATCH_PREFIX}{short}_{stamp}")
+    format!("{SCRATCH_PREFIX}{short}_{stamp}_{:04x}", short_hash(owner))
+}
+
+/// 16 bits of FNV-1a: the same text, the same hash, on every run and every machine.
+fn short_hash(text: &str) -> u64 {
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    hash & 0xffff
+}
+
+/// Whose drills a strategy's are: its namespace and name.
+fn owner_of(strategy: &BackupStrategy) -> String {
+    format!(
+        "{}/{}",
+        strategy.namespace().unwrap_or_default(),
+        strategy.name_any()
+    )
 }
 
 /// The point a run restores to: the newest point, or for `Random` an SCN of the tenant's windows chosen by
@@ -224,7 +240,7 @@ fn physical_spec(
         },
         target: RecoveryTarget {
             cluster: target_cluster(strategy, drill),
-            tenant: scratch_tenant(tenant, at),
+            tenant: scratch_tenant(&owner_of(strategy), tenant, at),
             resources: drill.target.resources.clone(),
             logical: None,
             primary_zone: None,
@@ -261,7 +277,10 @@ fn logical_spec(
             logical: Some(LogicalRecoveryTarget {
                 credentials_secret: drill.credentials_secret.clone(),
                 rename_databases: Default::default(),
-                database_prefix: Some(format!("{}_", scratch_tenant(tenant, at))),
+                database_prefix: Some(format!(
+                    "{}_",
+                    scratch_tenant(&owner_of(strategy), tenant, at)
+                )),
                 parallel: crate::api::logical::default_parallel(),
             }),
             primary_zone: None,
@@ -303,13 +322,21 @@ mod tests {
             task_name("nightly", "tenant_1", t, Asked::Manual),
             "nightly-tenant-1-drill-now-20261126-030000"
         );
+        assert_ne!(
+            scratch_tenant("ns/a", "tenant_1", t),
+            scratch_tenant("ns/b", "tenant_1", t),
+            "two strategies' drills of one tenant name at one second"
+        );
         assert_eq!(
-            scratch_tenant("Tenant_1", t),
-            "drill_tenant_1_20261126030000"
+            scratch_tenant("ns/a", "Tenant_1", t),
+            "drill_tenant_1_20261126030000_8b1e"
         );
         let long_a = format!("{}a", "x".repeat(60));
         let long_b = format!("{}b", "x".repeat(60));
-        let (a, b) = (scratch_tenant(&long_a, t), scratch_tenant(&long_b, t));
+        let (a, b) = (
+            scratch_tenant("ns/a", &long_a, t),
+            scratch_tenant("ns/a", &long_b, t),
+        );
         assert!(a.len() <= 64 && b.len() <= 64, "{a} {b}");
         assert_ne!(a, b, "two long tenants never share a scratch tenant");
         assert!(a.starts_with(SCRATCH_PREFIX));
@@ -388,7 +415,7 @@ mod tests {
         let target = spec.target.logical.as_ref().expect("a logical target");
         assert_eq!(
             target.database_prefix.as_deref(),
-            Some("drill_tenant1_20261126030000_")
+            Some("drill_tenant1_20261126030000_563a_")
         );
         assert_eq!(target.credentials_secret, "loader");
         assert_eq!(

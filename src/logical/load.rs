@@ -242,6 +242,7 @@ async fn load_chunk(
     let path = chunk_path(place.dir, object, c);
     let sql = read_chunk(place.storage, &path, &expected.sha256).await?;
     let rows = execute_chunk(place.sessions, &database, &sql).await?;
+    crate::crash::point("logical/load/chunk");
     if rows != expected.rows {
         return Err(LogicalError::Format(format!(
             "{}.{} chunk {c}: {rows} rows loaded, the manifest says {}",

@@ -19,14 +19,16 @@ use crate::{
     },
 };
 
-/// Databases whose name begins with `drill_`.
-async fn copies(server: &Seekdb) -> Vec<String> {
+/// Databases whose name begins with `drill_` and holds `tag` (the workload's).
+async fn copies(server: &Seekdb, tag: &str) -> Vec<String> {
     let mut conn = server.conn().await;
-    conn.query(
-        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\\_%'",
-    )
-    .await
-    .expect("schemata")
+    let names: Vec<String> = conn
+        .query(
+            "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE 'drill\\_%'",
+        )
+        .await
+        .expect("schemata");
+    names.into_iter().filter(|n| n.contains(tag)).collect()
 }
 
 /// The logical strategy `dumps` over the workload's databases, drilled on `schedule`.
@@ -51,14 +53,14 @@ fn strategy(workload: &Workload, schedule: &str) -> Value {
     })
 }
 
-/// A dump of the strategy, taken now ("Back up Now").
-async fn dump_now(world: &World) -> Value {
+/// A dump of the strategy's databases, taken now ("Back up Now").
+async fn dump_now(world: &World, workload: &Workload) -> Value {
     world
         .apply(json!({
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
             "metadata": {"name": "now", "labels": {"obbackup.dev/strategy": "dumps"}},
             "spec": {"strategyRef": {"name": "dumps"}, "tenant": "tenant1", "mode": "Full", "method": "Logical",
-                     "logical": {"credentialsSecret": "dumper", "parallel": 2}},
+                     "logical": {"credentialsSecret": "dumper", "databases": workload.databases(), "parallel": 2}},
         }))
         .await;
     world.phase("BackupTask", "now", "Completed").await
@@ -94,7 +96,7 @@ async fn a_logical_drill_finds_every_table_equal_to_the_dump_and_a_damaged_dump_
     loader(server, &world).await;
     let workload = Workload::create(server, "e2e_drill", 300).await;
     world.apply(strategy(&workload, "0 1 1 1 *")).await;
-    let dumped = dump_now(&world).await;
+    let dumped = dump_now(&world, &workload).await;
     world.apply(strategy(&workload, &next_minute(5))).await;
 
     let drills = ended_drills(&world).await;
@@ -119,7 +121,7 @@ async fn a_logical_drill_finds_every_table_equal_to_the_dump_and_a_damaged_dump_
         "the point is the dump's snapshot: {status}"
     );
     assert_eq!(
-        copies(server).await,
+        copies(server, "e2e_drill").await,
         Vec::<String>::new(),
         "the copy is dropped"
     );
@@ -147,7 +149,7 @@ async fn a_logical_drill_finds_every_table_equal_to_the_dump_and_a_damaged_dump_
     let said = format!("{}{}", stdout(&output), stderr(&output));
     assert!(said.contains("Failed"), "{said}");
     assert_eq!(
-        copies(server).await,
+        copies(server, "e2e_drill").await,
         Vec::<String>::new(),
         "nothing of the failed drill left"
     );
@@ -165,4 +167,34 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     files
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_logical_drill_cut_mid_load_by_a_crash_drops_its_partial_copy_loads_again_and_passes() {
+    let Some(server) = engine().await else { return };
+    let start = (jiff::Timestamp::now(), 1.0);
+    let Some((mut world, _share)) =
+        World::with_file_share_at("drill-logical-crash", &["tenant1"], 0, start, false).await
+    else {
+        return;
+    };
+    secrets(&world, server, PASSWORD).await;
+    loader(server, &world).await;
+    let workload = Workload::create(server, "e2e_cut", 300).await;
+    world.apply(strategy(&workload, "0 1 1 1 *")).await;
+    dump_now(&world, &workload).await;
+    let point = "logical/load/chunk";
+    world.arm(point);
+    world.apply(strategy(&workload, &next_minute(5))).await;
+    world.crashed(point).await;
+    world.start_operator("after");
+    let drills = ended_drills(&world).await;
+    assert_eq!(drills.len(), 1, "one run");
+    let status = &drills[0].1;
+    assert_eq!(status["drill"]["verdict"], "Passed", "{status}");
+    assert_eq!(
+        copies(server, "e2e_cut").await,
+        Vec::<String>::new(),
+        "the copy is dropped"
+    );
 }

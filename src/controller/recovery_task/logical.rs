@@ -111,7 +111,7 @@ impl WorkTask for RecoveryTask {
         // Each attempt (retry) is a load of its own; a drill's checks and drop are work of their own.
         let load_key = Key::part(&namespace, &self.name_any(), spec.retry.to_string());
         let base = attempt_base(self, location.source_cluster);
-        let (key, work) = super::logical_drill::work(ctx, &base, load, load_key);
+        let (key, work) = super::logical_drill::work(ctx, self, &base, load, load_key);
         Ok(Dereferenced::Ready {
             key,
             work: Box::new(work),

@@ -14,14 +14,22 @@ use crate::{
     },
     background::Key,
     controller::{Context, conditions::Health, logical::Decided, logical::work::Standing},
-    logical::jobs::{Finished, LoadJob, Work},
+    logical::jobs::{Finished, JobState, LoadJob, Work},
     reason::Reason,
     timing::{DRILL_NEXT_STAGE, RETRY_TRANSIENT_AFTER},
 };
 
 /// The work a drill's stage runs, under its key: the load, the check of the copy, or its drop. Entering a
-/// stage forgets the work of the one before.
-pub fn work(ctx: &Context, base: &RecoveryTaskStatus, load: LoadJob, load_key: Key) -> (Key, Work) {
+/// stage forgets the work of the one before. Before a drill's load starts in this process, what an earlier
+/// process may have loaded (it stopped mid-load) is dropped under a key of its own: loaded again over it,
+/// the load would be refused, and the drill fail for the restart.
+pub fn work(
+    ctx: &Context,
+    task: &RecoveryTask,
+    base: &RecoveryTaskStatus,
+    load: LoadJob,
+    load_key: Key,
+) -> (Key, Work) {
     let part = |name: &str| Key::part(&load_key.namespace, &load_key.name, name.to_string());
     match base.phase {
         Some(RecoveryTaskPhase::Verifying) => {
@@ -33,9 +41,21 @@ pub fn work(ctx: &Context, base: &RecoveryTaskStatus, load: LoadJob, load_key: K
             ctx.logical_work.forget(&part("drill-verify"));
             (part("drill-drop"), Work::DropCopy(load))
         }
+        _ if task.spec.drill.is_some() => {
+            let reset = part(RESET);
+            let reset_done = matches!(ctx.logical_work.state(&reset), Some(JobState::Done(_)));
+            if ctx.logical_work.state(&load_key).is_none() && !reset_done {
+                return (reset, Work::DropCopy(load));
+            }
+            ctx.logical_work.forget(&reset);
+            (load_key, Work::Load(load))
+        }
         _ => (load_key, Work::Load(load)),
     }
 }
+
+/// The key part of the drop of a partial copy before a drill's load starts again.
+const RESET: &str = "drill-reset";
 
 /// The decision at a drill's own stage (`None` before it: the load's decision applies, then [`after_load`]).
 pub fn stage(
@@ -48,6 +68,9 @@ pub fn stage(
     let late = crate::drill::deadline(task).is_some_and(|d| now >= d);
     match base.phase {
         Some(RecoveryTaskPhase::Dropping) => Some(dropping(task, base.clone(), standing, now)),
+        _ if matches!(standing, Standing::Done(Finished::Dropped(_))) => {
+            Some(reset(task, base.clone()))
+        }
         _ if late => {
             let message = format!("the drill did not finish within its {}", drill.timeout);
             Some(fail(task, base.clone(), message, now))
@@ -83,6 +106,22 @@ pub fn after_load(
         }
         _ => load,
     }
+}
+
+/// Nothing of an earlier load is left: the load starts, Pending.
+fn reset(task: &RecoveryTask, base: RecoveryTaskStatus) -> Decided<RecoveryTaskStatus> {
+    let status = RecoveryTaskStatus {
+        phase: Some(RecoveryTaskPhase::Pending),
+        ..base
+    };
+    let health = Health::Progressing {
+        reason: Reason::Pending,
+        message: format!(
+            "no copy of an earlier attempt is left in tenant {}: the load starts",
+            task.spec.target.tenant
+        ),
+    };
+    wait(status, health, Some(DRILL_NEXT_STAGE))
 }
 
 fn checking(task: &RecoveryTask) -> Health {

@@ -112,9 +112,9 @@ async fn a_run_makes_the_librarys_task_once_per_tenant_and_again_is_the_same_obj
     assert_eq!(
         first.text,
         format!(
-            "recoverytask/{} created: tenant tenant1 into scratch tenant drill_tenant1_20261125091010, to \
+            "recoverytask/{} created: tenant tenant1 into scratch tenant drill_tenant1_20261125091010_5130, to \
              the newest restorable point\nrecoverytask/{} created: tenant Tenant2 into scratch tenant \
-             drill_tenant2_20261125091010, to the newest restorable point\n",
+             drill_tenant2_20261125091010_5130, to the newest restorable point\n",
             names[0], names[1]
         )
     );
