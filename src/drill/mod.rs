@@ -106,19 +106,23 @@ pub fn point(drill: &RestoreDrill, windows: &[Window], name: &str) -> RecoveryPo
     }
 }
 
+/// Whether `task` is a Completed logical dump of `strategy` (scheduled by it, or a "Back up Now" naming it).
+pub fn is_dump_of(strategy: &BackupStrategy, task: &BackupTask) -> bool {
+    let name = strategy.name_any();
+    let of_strategy = task.labels().get(STRATEGY_LABEL) == Some(&name)
+        || task
+            .spec
+            .strategy_ref
+            .as_ref()
+            .is_some_and(|r| r.name == name);
+    of_strategy
+        && task.spec.method == BackupMethod::Logical
+        && task.status.as_ref().and_then(|s| s.phase) == Some(BackupTaskPhase::Completed)
+}
+
 /// A logical strategy's newest Completed dump of each tenant among `tasks`, as (tenant, BackupTask name).
 pub fn newest_dumps(strategy: &BackupStrategy, tasks: &[BackupTask]) -> Vec<(String, String)> {
-    let name = strategy.name_any();
-    let of_strategy = |t: &BackupTask| {
-        t.labels().get(STRATEGY_LABEL) == Some(&name)
-            || t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
-    };
-    let completed = |t: &&BackupTask| {
-        of_strategy(t)
-            && t.spec.method == BackupMethod::Logical
-            && t.status.as_ref().and_then(|s| s.phase) == Some(BackupTaskPhase::Completed)
-    };
-    let mut kept: Vec<&BackupTask> = tasks.iter().filter(completed).collect();
+    let mut kept: Vec<&BackupTask> = tasks.iter().filter(|t| is_dump_of(strategy, t)).collect();
     let ended = |t: &BackupTask| {
         t.status
             .as_ref()

@@ -6,7 +6,7 @@
 pub mod plan;
 
 use jiff::Timestamp;
-use kube::{Api, ResourceExt, api::ListParams};
+use kube::{Api, ResourceExt};
 
 use crate::{
     api::{
@@ -125,8 +125,11 @@ pub async fn sync(
     } else {
         drill.tenants.clone()
     };
-    let api: Api<RecoveryTask> = Api::namespaced(ctx.client.clone(), namespace);
-    let all = api.list(&ListParams::default()).await?.items;
+    // From the controllers' cache: a strategy looks often, and exactly once rests on the run's name.
+    let all = ctx
+        .catalog
+        .list_where(namespace, |_: &RecoveryTask| true)
+        .await?;
     let strategy_name = strategy.name_any();
     let target = drill
         .target
@@ -135,7 +138,7 @@ pub async fn sync(
         .unwrap_or(&strategy.spec.cluster);
     let busy = all.iter().any(|t| {
         t.spec.drill.is_none()
-            && t.spec.target.cluster.name == target.name
+            && t.spec.target.cluster.same_cluster(target)
             && t.status
                 .as_ref()
                 .and_then(|s| s.phase)
@@ -172,11 +175,7 @@ async fn newest_dumps(
     if strategy.spec.method != BackupMethod::Logical {
         return Ok(Vec::new());
     }
-    let name = strategy.name_any();
-    let own = |t: &BackupTask| {
-        t.labels().get(STRATEGY_LABEL) == Some(&name)
-            || t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
-    };
+    let own = |t: &BackupTask| crate::drill::is_dump_of(strategy, t);
     let tasks = ctx.catalog.list_where(namespace, own).await?;
     Ok(crate::drill::newest_dumps(strategy, &tasks))
 }

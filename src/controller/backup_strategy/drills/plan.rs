@@ -227,13 +227,15 @@ pub fn verified(
             (Some(_), None) => {}
         }
     }
-    let message = match lines {
-        [] => "no tenant to drill".to_string(),
-        _ => format!(
-            "every drilled tenant ({}) restored and passed its checks",
-            lines.len()
-        ),
-    };
+    if lines.is_empty() {
+        // Nothing drilled (the cluster not read yet, no tenant in scope) verifies nothing.
+        let message = "no tenant is drilled yet: the strategy's tenants are not known".to_string();
+        return (false, Reason::NoDrillYet, message);
+    }
+    let message = format!(
+        "every drilled tenant ({}) restored and passed its checks",
+        lines.len()
+    );
     (true, Reason::DrillPassed, message)
 }
 

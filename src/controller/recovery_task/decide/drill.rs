@@ -55,7 +55,19 @@ pub fn after_restore(inputs: &Inputs<'_>, restore: Decision) -> Decision {
             );
             failed(inputs, status, message)
         }
-        _ => Decision { status, ..restore },
+        // Still before its end: looked at again by its deadline at the latest, whatever it waits for.
+        _ => {
+            let recheck = restore
+                .recheck
+                .into_iter()
+                .chain(until_deadline(inputs))
+                .min();
+            Decision {
+                status,
+                recheck,
+                ..restore
+            }
+        }
     }
 }
 

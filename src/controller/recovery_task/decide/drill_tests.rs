@@ -202,3 +202,44 @@ fn a_drill_past_its_timeout_cancels_its_restore_and_one_with_nothing_made_ends_a
     assert_eq!(outside.status.phase, Some(RecoveryTaskPhase::Failed));
     assert_eq!(outside.step, Step::Wait, "nothing of the drill's to drop");
 }
+
+#[test]
+fn a_drill_whose_scratch_name_is_taken_sends_nothing_and_is_looked_at_again_by_its_deadline() {
+    let task = with(
+        drill(false),
+        RecoveryTaskStatus {
+            observed_retry: Some(0),
+            ..RecoveryTaskStatus::default()
+        },
+    );
+    // A tenant of the scratch tenant's name that no restore of this task made.
+    let taken = run(
+        &task,
+        PointCheck::Inside("ok".into()),
+        seen(Vec::new(), Some("PRIMARY")),
+    );
+    assert_eq!(
+        taken.step,
+        Step::Wait,
+        "no restore into someone else's tenant"
+    );
+    assert_eq!(
+        taken.recheck,
+        Some(std::time::Duration::from_secs(3600 - 100)),
+        "looked at again when its hour is up, not at the next safety look"
+    );
+    // Past the deadline: failed, and nothing dropped — no restore of its own was ever listed.
+    let mut late = task.clone();
+    late.metadata.creation_timestamp = Some(Time(at(100 - 3600)));
+    let ended = run(
+        &late,
+        PointCheck::Inside("ok".into()),
+        seen(Vec::new(), Some("PRIMARY")),
+    );
+    assert_eq!(ended.status.phase, Some(RecoveryTaskPhase::Failed));
+    assert_eq!(
+        ended.step,
+        Step::Wait,
+        "no DROP TENANT for a tenant it did not make"
+    );
+}

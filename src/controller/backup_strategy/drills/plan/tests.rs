@@ -159,6 +159,11 @@ fn restore_is_verified_only_while_every_last_drill_passed_within_the_max_age() {
     let now = at("2026-11-24T03:00:00Z");
     let both = lines(&tenants(), std::slice::from_ref(&passed), &[]);
     assert_eq!(verified(&both, max_age, now).1, Reason::NoDrillYet);
+    assert_eq!(
+        verified(&[], max_age, now).1,
+        Reason::NoDrillYet,
+        "no tenant drilled verifies nothing"
+    );
     let one = lines(&tenants()[..1], std::slice::from_ref(&passed), &[]);
     assert!(verified(&one, max_age, now).0);
     assert_eq!(
