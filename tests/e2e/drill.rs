@@ -8,7 +8,7 @@ use crate::support::typed::condition_of;
 use crate::support::{
     cluster::eventually,
     drill::{drill_user, drilled, every_drill_clean, first_ended, next_minute, next_minute_at},
-    recovery::backed_up,
+    recovery::{backed_up, restores_of},
     simulator,
     world::{GIB, WAIT, World},
 };
@@ -224,16 +224,13 @@ async fn a_simulated_night_ends_with_a_passed_drill_at_three_and_its_measured_re
     let drills = every_drill_clean(&world, "the night").await;
     assert_eq!(drills.len(), 1, "one drill in the night");
     let drill = &drills[0];
-    assert!(
-        drill.name.ends_with("-drill-") || drill.name.contains("-drill-"),
-        "{}",
-        drill.name
+    let scheduled = ob_backup_operator::drill::task_name(
+        "src",
+        "tenant1",
+        three,
+        ob_backup_operator::drill::Asked::Schedule,
     );
-    assert!(
-        drill.name.ends_with("-030000"),
-        "made for 03:00: {}",
-        drill.name
-    );
+    assert_eq!(drill.name, scheduled, "the run the schedule owes at 03:00");
     assert_eq!(
         drill.status["drill"]["verdict"], "Passed",
         "{}",
@@ -249,5 +246,73 @@ async fn a_simulated_night_ends_with_a_passed_drill_at_three_and_its_measured_re
     assert!(
         last["recoveryTime"].is_string() && last["lagSeconds"].is_i64(),
         "{strategy}"
+    );
+}
+
+#[tokio::test]
+async fn a_drill_never_restores_into_nor_drops_a_tenant_that_has_its_scratch_name() {
+    let Some(world) = World::new("drill-taken", &["tenant1"], 4 * GIB, 10.0).await else {
+        return;
+    };
+    drill_user(&world).await;
+    backed_up(&world, false).await;
+    drilled(&world, &next_minute(3600), "Latest", json!(["tenant1"])).await;
+    let strategy: ob_backup_operator::api::BackupStrategy = serde_json::from_value(
+        serde_json::to_value(
+            world
+                .get("BackupStrategy", "src")
+                .await
+                .expect("the strategy"),
+        )
+        .expect("json"),
+    )
+    .expect("a strategy");
+    let at = jiff::Timestamp::now();
+    let mut task = ob_backup_operator::drill::task(
+        &strategy,
+        "tenant1",
+        at,
+        ob_backup_operator::drill::Asked::Manual,
+        None,
+    )
+    .expect("a drill");
+    // Someone else's tenant already has the scratch name.
+    let scratch = task.spec.target.tenant.clone();
+    simulator::cluster(&world.node)
+        .add_user_tenant(&scratch, GIB)
+        .expect("a tenant of that name");
+    if let Some(drill) = task.spec.drill.as_mut() {
+        drill.timeout = "20s".into();
+    }
+    task.metadata.managed_fields = None;
+    world.apply(&task).await;
+    let name = task.metadata.name.clone().expect("a name");
+    let failed = world.phase("RecoveryTask", &name, "Failed").await;
+    assert_eq!(failed["drill"]["verdict"], "Failed", "{failed}");
+    // Refused before anything was sent (its pre-flight saw the tenant), or by OceanBase (the pre-flight read
+    // the cluster before the tenant came): either way the drill says why.
+    let message = failed["drill"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("did not finish within its 20s") || message.contains("already exist"),
+        "{failed}"
+    );
+    assert_eq!(failed["drill"]["dropped"], true, "{failed}");
+    assert!(
+        failed.get("resourcePool").is_none(),
+        "its own pool is dropped"
+    );
+    assert!(
+        simulator::cluster(&world.node).tenant(&scratch).is_some(),
+        "the other tenant stays"
+    );
+    assert_eq!(restores_of(&world, &scratch), 0, "nothing restored into it");
+    let pool = format!("obrt_{}_", name.replace('-', "_"));
+    assert!(
+        !simulator::cluster(&world.node)
+            .restores
+            .pools
+            .iter()
+            .any(|p| p.name.starts_with(&pool)),
+        "the pool the drill made is gone"
     );
 }

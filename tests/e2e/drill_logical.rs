@@ -147,7 +147,21 @@ async fn a_logical_drill_finds_every_table_equal_to_the_dump_and_a_damaged_dump_
     .await;
     assert!(!output.status.success(), "{}", stdout(&output));
     let said = format!("{}{}", stdout(&output), stderr(&output));
-    assert!(said.contains("Failed"), "{said}");
+    let manual = ended_drills(&world)
+        .await
+        .into_iter()
+        .find(|(name, _)| name.contains("-drill-now-"))
+        .expect("the drill run by hand");
+    let status = &manual.1;
+    assert_eq!(status["phase"], "Failed", "{said}");
+    assert_eq!(status["drill"]["verdict"], "Failed");
+    assert_eq!(status["drill"]["dropped"], true);
+    let message = status["drill"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("the load failed"), "{message}");
+    assert!(
+        said.contains(&manual.0),
+        "the plugin names the failed drill: {said}"
+    );
     assert_eq!(
         copies(server, "e2e_drill").await,
         Vec::<String>::new(),

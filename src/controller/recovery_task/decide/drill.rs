@@ -234,6 +234,30 @@ pub fn failed_status(
     (status, Some(health))
 }
 
+/// The status of a drill whose RESTORE OceanBase refused (`status` Failed with its cause): failed as a
+/// drill, moving on to the drop of the pool and unit it made (it made no tenant).
+pub fn refused(
+    task: &crate::api::RecoveryTask,
+    status: RecoveryTaskStatus,
+    now: Timestamp,
+) -> RecoveryTaskStatus {
+    let cause = status
+        .failure
+        .as_ref()
+        .map(|f| f.message.clone())
+        .unwrap_or_default();
+    let message = format!("OceanBase refused the restore: {cause}");
+    let status = RecoveryTaskStatus {
+        ended_at: None,
+        ..judged(status, DrillVerdict::Failed, message.clone())
+    };
+    let health = Health::Progressing {
+        reason: Reason::DroppingScratch,
+        message: format!("{message}; dropping what the drill made"),
+    };
+    super::with_health(status, task, &health, None, now)
+}
+
 /// The status with the drill's verdict, moving on to the drop of what it made.
 pub fn judged(
     base: RecoveryTaskStatus,

@@ -243,3 +243,35 @@ fn a_drill_whose_scratch_name_is_taken_sends_nothing_and_is_looked_at_again_by_i
         "no DROP TENANT for a tenant it did not make"
     );
 }
+
+#[test]
+fn a_drill_oceanbase_refuses_fails_as_a_drill_and_drops_its_pool_but_no_tenant() {
+    let task = drill(false);
+    let intent = RecoveryTaskStatus {
+        resource_pool: Some("obrt_r_pool".into()),
+        submitted_at: Some(Time(at(1))),
+        observed_retry: Some(0),
+        ..RecoveryTaskStatus::default()
+    };
+    let refused = Err(crate::oceanbase::ObError::Server {
+        code: 5156,
+        message: "tenant 'r1' already exist".into(),
+    });
+    let (status, next) = after_step(&task, Step::Submit, intent, refused, at(2));
+    assert_eq!(
+        next,
+        Some(Step::Drop),
+        "its pool and unit are dropped at once"
+    );
+    assert_eq!(status.phase, Some(RecoveryTaskPhase::Dropping));
+    let drill = status.drill.clone().expect("a drill status");
+    assert_eq!(drill.verdict, Some(DrillVerdict::Failed));
+    assert!(
+        drill.message.is_some_and(|m| m.contains("already exist")),
+        "the cause is said"
+    );
+    assert_eq!(status.job_id, None, "no restore of its own: no DROP TENANT");
+    let (ended, _) = after_step(&task, Step::Drop, status, Ok(()), at(3));
+    assert_eq!(ended.phase, Some(RecoveryTaskPhase::Failed));
+    assert_eq!(ended.resource_pool, None);
+}

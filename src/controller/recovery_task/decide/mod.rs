@@ -155,6 +155,10 @@ pub fn after_step(
     match (step, outcome) {
         (Step::Submit, outcome) => {
             let (status, next) = after_submit(task, sent, outcome, now);
+            if task.spec.drill.is_some() && status.phase == Some(RecoveryTaskPhase::Failed) {
+                // A drill refused by OceanBase fails as a drill, and drops what it made: no retry.
+                return (drill::refused(task, status, now), Some(Step::Drop));
+            }
             (status, (next == Step::Release).then_some(Step::Release))
         }
         (Step::Release, Ok(())) => (
