@@ -215,25 +215,34 @@ mod tests {
                                     {"name": "orders", "passed": false, "message": "returned 0, expected 1"}]}})
     }
 
-    #[tokio::test]
-    async fn list_shows_passed_and_failed_drills_newest_first() {
-        let strategy = drill_strategy(json!({}));
-        let api = FakeApi::default();
-        let drills = [
+    /// Tenant1's scheduled drill that passed on the 25th and manual one that failed on the 26th.
+    fn tenant1_drills(strategy: &BackupStrategy) -> [RecoveryTask; 2] {
+        [
             drill_task(
-                &strategy,
+                strategy,
                 "tenant1",
                 "2026-11-25T03:00:00Z",
                 Asked::Schedule,
                 passed("2026-11-25T02:59:30Z"),
             ),
             drill_task(
-                &strategy,
+                strategy,
                 "tenant1",
                 "2026-11-26T03:00:00Z",
                 Asked::Manual,
                 failed(),
             ),
+        ]
+    }
+
+    #[tokio::test]
+    async fn list_shows_passed_and_failed_drills_newest_first() {
+        let strategy = drill_strategy(json!({}));
+        let api = FakeApi::default();
+        let [passed_one, failed_one] = tenant1_drills(&strategy);
+        let drills = [
+            passed_one,
+            failed_one,
             drill_task(
                 &strategy,
                 "Tenant2",
@@ -362,21 +371,10 @@ mod tests {
     #[test]
     fn passed_drills_verify_their_points_once_each() {
         let mut strategy = drill_strategy(json!({}));
+        let [passed_one, failed_one] = tenant1_drills(&strategy);
         let drills = [
-            drill_task(
-                &strategy,
-                "tenant1",
-                "2026-11-25T03:00:00Z",
-                Asked::Schedule,
-                passed("2026-11-25T02:59:30Z"),
-            ),
-            drill_task(
-                &strategy,
-                "tenant1",
-                "2026-11-26T03:00:00Z",
-                Asked::Manual,
-                failed(),
-            ),
+            passed_one,
+            failed_one,
             drill_task(
                 &strategy,
                 "Tenant2",
