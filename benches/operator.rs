@@ -117,6 +117,7 @@ async fn round_trips_per_cycle() {
                 jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
                 clean_since: jiff::Timestamp::UNIX_EPOCH,
                 restores: false,
+                external: None,
             })
             .await
             .expect("first snapshot");
@@ -127,6 +128,7 @@ async fn round_trips_per_cycle() {
                 jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
                 clean_since: jiff::Timestamp::UNIX_EPOCH,
                 restores: false,
+                external: None,
             })
             .await
             .expect("idle snapshot");
@@ -173,6 +175,7 @@ async fn round_trips_per_cycle() {
                 jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
                 clean_since: jiff::Timestamp::UNIX_EPOCH,
                 restores: false,
+                external: None,
             })
             .await
             .expect("active snapshot");

@@ -12,6 +12,27 @@ pub fn is_scratch(tenant: &str) -> bool {
         .is_some_and(|head| head.eq_ignore_ascii_case(SCRATCH_PREFIX))
 }
 
+/// Whether a job's `DESCRIPTION` is one this operator writes: the UID of the object that started it (a
+/// BackupTask's), optionally followed by `-<attempt>` (a RecoveryTask's). Any other description — none, or
+/// whatever SQL, OCP or another tool wrote — marks a job started elsewhere, which a strategy mirrors
+/// (docs/guide/external-jobs.md).
+pub fn started_here(description: &str) -> bool {
+    let (uid, attempt) = match description.get(36..) {
+        Some("") => (description, None),
+        Some(rest) => (&description[..36], Some(rest)),
+        None => return false,
+    };
+    let uid_shaped = uid.char_indices().all(|(i, c)| match i {
+        8 | 13 | 18 | 23 => c == '-',
+        _ => c.is_ascii_hexdigit() && !c.is_ascii_uppercase(),
+    });
+    let attempt_shaped = attempt.is_none_or(|rest| {
+        rest.strip_prefix('-')
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+    });
+    uid_shaped && attempt_shaped
+}
+
 /// Label on every child of a strategy: the strategy that made it.
 pub const STRATEGY_LABEL: &str = "obbackup.dev/strategy";
 
@@ -35,4 +56,31 @@ pub fn child_name(strategy: &str, tenant: &str, suffix: &str) -> String {
 /// The name of strategy `strategy`'s LogBackup for `tenant`.
 pub fn log_backup_name(strategy: &str, tenant: &str) -> String {
     child_name(strategy, tenant, "log")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_uid_with_an_optional_attempt_is_a_description_of_ours() {
+        let uid = "0f6a3c1e-8b2d-4c7a-9e10-55aa66bb77cc";
+        assert!(started_here(uid));
+        assert!(started_here(&format!("{uid}-0")));
+        assert!(started_here(&format!("{uid}-12")));
+        for other in [
+            "",
+            "nightly",
+            "0F6A3C1E-8B2D-4C7A-9E10-55AA66BB77CC",
+            "0f6a3c1e-8b2d-4c7a-9e10-55aa66bb77c",
+            "0f6a3c1e_8b2d-4c7a-9e10-55aa66bb77cc",
+            "0f6a3c1e-8b2d-4c7a-9e10-55aa66bb77cc-",
+            "0f6a3c1e-8b2d-4c7a-9e10-55aa66bb77cc-x",
+            "0f6a3c1e-8b2d-4c7a-9e10-55aa66bb77ccd",
+            "ocp-0f6a3c1e-8b2d-4c7a-9e10-55aa66bb77cc",
+            "0f6a3c1e-8b2d-4c7a-9e10-55aa66bb77c\u{e9}",
+        ] {
+            assert!(!started_here(other), "{other:?}");
+        }
+    }
 }

@@ -16,13 +16,13 @@ use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
 mod change;
-mod clean_history;
 mod cluster_metrics;
+mod history;
 mod interest;
 mod observation;
 
 use change::{fingerprint, is_busy};
-use clean_history::CleanHistory;
+use history::Histories;
 pub use interest::{Interest, finished_rows_wanted};
 pub use observation::{Observation, archive_lag};
 
@@ -135,7 +135,7 @@ impl Observers {
             address: Mutex::default(),
             identity: Mutex::default(),
             refusal: Mutex::default(),
-            clean_history: Mutex::default(),
+            histories: Mutex::default(),
             recorded: Mutex::default(),
         });
         clusters.insert(key, observer.clone());
@@ -340,17 +340,24 @@ impl Observers {
             Err(reason) => return Observation::Unreachable { reason, since },
         };
         let (descriptions, jobs_ended_since) = finished_rows_wanted(interests.values(), now);
-        let clean_since = lock(&observer.clean_history).read_since(now);
+        let external = interests.values().any(|i| i.external);
+        let (clean_since, external_since) = {
+            let histories = lock(&observer.histories);
+            (
+                histories.clean_since(now),
+                external.then(|| histories.external_since(now)),
+            )
+        };
         let request = SnapshotRequest {
             descriptions: &descriptions,
             jobs_ended_since,
             clean_since,
             restores: interests.values().any(|i| i.restore),
+            external: external_since,
         };
         match backend.snapshot(request).await {
             Ok(mut snapshot) => {
-                let fresh = std::mem::take(&mut snapshot.clean_jobs);
-                snapshot.clean_jobs = lock(&observer.clean_history).merge(fresh);
+                lock(&observer.histories).fold(&mut snapshot, external);
                 Observation::Seen {
                     snapshot: Arc::new(snapshot),
                     at: now,
@@ -543,7 +550,8 @@ pub struct ClusterObserver {
     identity: Mutex<Option<crate::oceanbase::ClusterIdentity>>,
     /// Why the cluster is not used (another cluster than its OBCluster says).
     refusal: Mutex<Option<String>>,
-    clean_history: Mutex<CleanHistory>,
+    /// The finished jobs it remembers between reads.
+    histories: Mutex<Histories>,
     /// The tenants it exported series for.
     recorded: Mutex<cluster_metrics::Recorded>,
 }
@@ -628,6 +636,7 @@ mod tests {
             restore: false,
             since: None,
             overview: Vec::new(),
+            external: false,
         };
         let task = Interest {
             description: Some("uid".into()),
@@ -702,8 +711,8 @@ mod tests {
     fn a_strategy_is_woken_by_its_own_tenants_only() {
         let minute = 60_000_000_000;
         let base = two_tenants(minute, minute, "DOING");
-        let own = Interest::overview(&["TENANT1".into()]);
-        let every = Interest::overview(&[]);
+        let own = Interest::overview(&["TENANT1".into()], false);
+        let every = Interest::overview(&[], false);
         // Another tenant's backup set ends, its checkpoint moves on: not this strategy's business (with 100
         // strategies on one cluster, each change woke all of them).
         for other in [
@@ -750,6 +759,7 @@ mod tests {
             restore: false,
             since: None,
             overview: Vec::new(),
+            external: false,
         };
         for (kind, name) in [("BackupTask", "a"), ("BackupTask", "b"), ("LogBackup", "a")] {
             observers.watch(&observer, key(kind, name), Some(interest(name)));

@@ -9,8 +9,8 @@ use super::{
     backup_strategy::BackupMethod,
     common::{
         ClusterConnection, Failure, SecondCopy, StorageDestination, StrategyReference, TaskSource,
-        cancel_is_final_rule, conditions_schema, strategy_or_cluster_rule, tenant_name_rule,
-        unchanged_optional, user_tenant_rule,
+        cancel_is_final_rule, conditions_schema, mirror_is_read_only_rule,
+        strategy_or_cluster_rule, tenant_name_rule, unchanged_optional, user_tenant_rule,
     },
     logical::{LogicalBackupSpec, LogicalDumpStatus},
 };
@@ -84,7 +84,8 @@ use super::{
     validation = Rule::new("self.method != 'Logical' || (self.mode == 'Full' && !self.plusArchivelog)")
         .message("a logical backup is a whole dump: mode Full, plusArchivelog false"),
     validation = immutable_rule(),
-    validation = cancel_is_final_rule()
+    validation = cancel_is_final_rule(),
+    validation = mirror_is_read_only_rule()
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupTaskSpec {
@@ -114,6 +115,11 @@ pub struct BackupTaskSpec {
     /// What a logical backup dumps, and as whom. Required with method Logical, refused otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logical: Option<LogicalBackupSpec>,
+    /// OceanBase's backup JOB_ID. Set only by the operator, on mirrors of backups started outside it (by
+    /// SQL, OCP or another tool); such a task only shows its job and cannot be canceled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub job_id: Option<i64>,
     /// Set to true to cancel the backup (`ALTER SYSTEM CANCEL BACKUP`); the task then ends Canceled.
     #[serde(default)]
     pub cancel: bool,
@@ -121,9 +127,15 @@ pub struct BackupTaskSpec {
 
 /// Rule: every field but `cancel` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
-    let optional = ["strategyRef", "cluster", "dataDestination", "logical"]
-        .map(unchanged_optional)
-        .join(" && ");
+    let optional = [
+        "strategyRef",
+        "cluster",
+        "dataDestination",
+        "logical",
+        "jobId",
+    ]
+    .map(unchanged_optional)
+    .join(" && ");
     Rule::new(format!(
         "self.tenant == oldSelf.tenant && self.mode == oldSelf.mode && self.plusArchivelog == oldSelf.plusArchivelog && self.method == oldSelf.method && {optional}"
     ))

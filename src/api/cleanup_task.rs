@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::common::{
     ClusterConnection, Failure, StrategyReference, TaskSource, cancel_is_final_rule,
-    conditions_schema, strategy_or_cluster_rule, tenant_name_rule, unchanged_optional,
-    user_tenant_rule,
+    conditions_schema, mirror_is_read_only_rule, strategy_or_cluster_rule, tenant_name_rule,
+    unchanged_optional, user_tenant_rule,
 };
 
 /// One cleanup of a tenant's backup data. The operator also creates these, carrying `jobId`, to mirror
@@ -52,7 +52,8 @@ use super::common::{
 #[x_kube(
     validation = strategy_or_cluster_rule(),
     validation = immutable_rule(),
-    validation = cancel_is_final_rule()
+    validation = cancel_is_final_rule(),
+    validation = mirror_is_read_only_rule()
 )]
 #[serde(rename_all = "camelCase")]
 pub struct CleanupTaskSpec {
@@ -69,8 +70,9 @@ pub struct CleanupTaskSpec {
     /// What to delete. Manual deletes need OceanBase 4.4.1 or later; on older clusters the task fails at once
     /// and says so.
     pub target: CleanupTarget,
-    /// OceanBase's delete JOB_ID. Set only by the operator, on mirrors of jobs OceanBase started itself;
-    /// leave it unset to request a cleanup.
+    /// OceanBase's delete JOB_ID. Set only by the operator, on mirrors of delete jobs started outside it (by
+    /// the delete policy or by hand); such a task only shows its job and cannot be canceled. Leave it unset
+    /// to request a cleanup.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub job_id: Option<i64>,

@@ -48,6 +48,14 @@ pub fn cancel_is_final_rule() -> Rule {
     Rule::new("!oldSelf.cancel || self.cancel").message("cancel cannot be undone once set")
 }
 
+/// Rule: a mirror (a task with `jobId`, made by a strategy for a job started elsewhere) is never acted upon,
+/// so it cannot be canceled (docs/guide/external-jobs.md).
+pub fn mirror_is_read_only_rule() -> Rule {
+    Rule::new("!has(self.jobId) || !self.cancel").message(
+        "this task mirrors a job started outside the operator and is never acted upon: cancel that job where it was started",
+    )
+}
+
 /// CEL expression: the optional field keeps its presence and value across an update.
 pub fn unchanged_optional(field: &str) -> String {
     format!(

@@ -79,6 +79,8 @@ use super::{
     validation = immutable_rule(),
     validation = cancel_is_final_rule(),
     validation = Rule::new("self.retry >= oldSelf.retry").message("retry can only be increased"),
+    validation = Rule::new("!has(self.jobId) || (!self.cancel && self.retry == 0)")
+        .message("this task mirrors a restore started outside the operator and is never acted upon: cancel or retry that restore where it was started"),
     validation = Rule::new("!has(self.drill) || self.retry == 0")
         .message("a drill runs once: start another one (kubectl obbackup drill) instead of retrying it"),
     validation = Rule::new("!has(self.drill) || has(self.source.logical) || (has(self.target.resources) && !has(self.target.resources.poolName))")
@@ -87,7 +89,7 @@ use super::{
         .message("a drill loads a logical dump into scratch databases: set target.logical.databasePrefix, starting with drill_"),
     validation = Rule::new("has(self.source.logical) == has(self.target.logical)")
         .message("source.logical and target.logical go together: a dump loads through a user of the target tenant"),
-    validation = Rule::new("has(self.source.logical) || (has(self.target.resources) && has(self.until))")
+    validation = Rule::new("has(self.jobId) || has(self.source.logical) || (has(self.target.resources) && has(self.until))")
         .message("target.resources and until are required to restore a physical backup"),
     validation = Rule::new("!has(self.source.logical) || (!has(self.target.resources) && !has(self.until) && !has(self.decryption))")
         .message("a logical restore loads the dump as taken, into an existing tenant: do not set target.resources, until or decryption")
@@ -121,6 +123,11 @@ pub struct RecoveryTaskSpec {
     /// is then dropped with its pool (docs/guide/restore-drills.md).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub drill: Option<super::drill::DrillRun>,
+    /// OceanBase's restore JOB_ID. Set only by the operator, on mirrors of restores started outside it (by
+    /// SQL, OCP or another tool); such a task only shows its restore and cannot be canceled or retried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub job_id: Option<i64>,
 }
 
 fn default_true() -> bool {
@@ -129,7 +136,7 @@ fn default_true() -> bool {
 
 /// Rule: every field but `cancel` and `retry` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
-    let optional = ["decryption", "until", "drill"]
+    let optional = ["decryption", "until", "drill", "jobId"]
         .map(unchanged_optional)
         .join(" && ");
     Rule::new(format!(
@@ -301,7 +308,8 @@ pub struct RecoveryTaskStatus {
     /// Why the restore failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
-    /// `Drill` for a strategy's restore drill, `Manual` otherwise.
+    /// `Drill` for a strategy's restore drill, `External` for a mirror of a restore started elsewhere,
+    /// `Manual` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<RestoreSource>,
     /// A drill's checks and verdict.
@@ -316,6 +324,8 @@ pub enum RestoreSource {
     Manual,
     /// A strategy's restore drill.
     Drill,
+    /// Mirrors a restore someone started outside this operator (by SQL, OCP or another tool).
+    External,
 }
 
 /// The console's recovery task states.

@@ -256,6 +256,7 @@ fn physical_spec(
         cancel: false,
         retry: 0,
         drill: Some(run(drill)),
+        job_id: None,
     }
 }
 
@@ -296,6 +297,7 @@ fn logical_spec(
         cancel: false,
         retry: 0,
         drill: Some(run(drill)),
+        job_id: None,
     }
 }
 

@@ -19,11 +19,15 @@ pub struct Interest {
     /// For an overview (an empty `tenant`: a strategy): the tenants it covers, every tenant when empty.
     /// A change in another tenant does not wake it.
     pub overview: Vec<String>,
+    /// Whether it follows jobs no object of ours started (a strategy mirroring them, or a mirror): the
+    /// finished ones are then read and remembered too.
+    pub external: bool,
 }
 
 impl Interest {
-    /// Any change in `tenants` (every tenant when empty): a strategy's overview.
-    pub fn overview(tenants: &[String]) -> Self {
+    /// Any change in `tenants` (every tenant when empty): a strategy's overview; `external` when it
+    /// mirrors the jobs started elsewhere.
+    pub fn overview(tenants: &[String], external: bool) -> Self {
         Self {
             tenant: String::new(),
             description: None,
@@ -31,6 +35,7 @@ impl Interest {
             restore: false,
             since: None,
             overview: tenants.to_vec(),
+            external,
         }
     }
 }

@@ -47,6 +47,16 @@ pub struct SnapshotRequest<'a> {
     pub clean_since: Timestamp,
     /// Whether to read restores (someone watches one).
     pub restores: bool,
+    /// Also read the finished backup jobs and restores no object of ours started (a strategy mirrors
+    /// them): those that ended at or after these times.
+    pub external: Option<ExternalSince>,
+}
+
+/// From when the finished jobs started elsewhere are read ([`SnapshotRequest::external`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExternalSince {
+    pub jobs: Timestamp,
+    pub restores: Timestamp,
 }
 
 /// Everything one observer cycle reads, in a constant number of queries.

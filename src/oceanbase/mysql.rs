@@ -128,8 +128,8 @@ impl MysqlCluster {
         let pieces = self.pieces(conn).await?;
         let delete_policies = self.delete_policies(conn).await?;
         let clean_jobs = self.clean_jobs(conn, request.clean_since).await?;
-        let restores = if request.restores {
-            self.restores(conn, descriptions).await?
+        let restores = if request.restores || request.external.is_some() {
+            self.restores(conn, &request).await?
         } else {
             Vec::new()
         };
@@ -138,7 +138,7 @@ impl MysqlCluster {
             clean_jobs,
             restores,
             searched: descriptions.iter().cloned().collect(),
-            restores_read: request.restores,
+            restores_read: request.restores || request.external.is_some(),
             delete_policies,
             tenants,
             rounds,
@@ -243,7 +243,6 @@ impl MysqlCluster {
         const JOB_COLUMNS: &str = "tenant_id, job_id, backup_set_id, backup_type, status, result, comment, \
                                    description, path, start_timestamp, end_timestamp";
         let redactor = &self.redactor;
-        let descriptions = request.descriptions;
         let mut jobs: Vec<BackupJobRow> = self
             .read(
                 conn,
@@ -254,9 +253,8 @@ impl MysqlCluster {
                 |f| views::backup_job(f, redactor),
             )
             .await?;
-        if !descriptions.is_empty() {
-            let wanted: std::collections::HashSet<&str> =
-                descriptions.iter().map(String::as_str).collect();
+        let wanted = Wanted::of(request, request.external.map(|e| e.jobs));
+        if let Some(since) = wanted.since(request.jobs_ended_since) {
             let finished = self
                 .read(
                     conn,
@@ -264,7 +262,7 @@ impl MysqlCluster {
                     &format!(
                         "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOB_HISTORY \
                          WHERE job_level = 'USER_TENANT' AND end_timestamp >= {}",
-                        sql::literal(&utc_literal(request.jobs_ended_since))?
+                        sql::literal(&utc_literal(since))?
                     ),
                     |f| views::backup_job(f, redactor),
                 )
@@ -272,7 +270,7 @@ impl MysqlCluster {
             jobs.extend(
                 finished
                     .into_iter()
-                    .filter(|j| wanted.contains(j.description.as_str())),
+                    .filter(|j| wanted.keeps(&j.description, j.end)),
             );
         }
         Ok(jobs)
@@ -396,36 +394,54 @@ impl MysqlCluster {
     async fn restores(
         &self,
         conn: &mut Conn,
-        descriptions: &[String],
+        request: &SnapshotRequest<'_>,
     ) -> Result<Vec<RestoreJobRow>, ObError> {
         let mut rows = self
             .read(
                 conn,
                 "CDB_OB_RESTORE_PROGRESS",
-                "SELECT job_id, restore_tenant_name, status, restore_scn, start_timestamp, total_bytes, \
-                 finish_bytes, description FROM CDB_OB_RESTORE_PROGRESS WHERE tenant_id = 1",
+                "SELECT job_id, restore_tenant_name, backup_tenant_name, backup_cluster_name, status, \
+                 restore_scn, start_timestamp, total_bytes, finish_bytes, description \
+                 FROM CDB_OB_RESTORE_PROGRESS WHERE tenant_id = 1",
                 |f| views::restore(f, &self.redactor, false),
             )
             .await?;
-        if !descriptions.is_empty() {
-            let list = descriptions
+        let wanted = Wanted::of(request, request.external.map(|e| e.restores));
+        let mut filter = Vec::new();
+        if !request.descriptions.is_empty() {
+            let list = request
+                .descriptions
                 .iter()
                 .map(|d| sql::literal(d))
                 .collect::<Result<Vec<_>, _>>()?
                 .join(", ");
+            filter.push(format!("description IN ({list})"));
+        }
+        if let Some(since) = wanted.external {
+            filter.push(format!(
+                "finish_timestamp >= {}",
+                sql::literal(&utc_literal(since))?
+            ));
+        }
+        if !filter.is_empty() {
             let finished = self
                 .read(
                     conn,
                     "CDB_OB_RESTORE_HISTORY",
                     &format!(
-                        "SELECT job_id, restore_tenant_name, status, restore_scn, start_timestamp, \
-                         finish_timestamp, total_bytes, finish_bytes, description, comment \
-                         FROM CDB_OB_RESTORE_HISTORY WHERE tenant_id = 1 AND description IN ({list})"
+                        "SELECT job_id, restore_tenant_name, backup_tenant_name, backup_cluster_name, status, \
+                         restore_scn, start_timestamp, finish_timestamp, total_bytes, finish_bytes, description, \
+                         comment FROM CDB_OB_RESTORE_HISTORY WHERE tenant_id = 1 AND ({})",
+                        filter.join(" OR ")
                     ),
                     |f| views::restore(f, &self.redactor, true),
                 )
                 .await?;
-            rows.extend(finished);
+            rows.extend(
+                finished
+                    .into_iter()
+                    .filter(|r| wanted.keeps(&r.description, r.finish)),
+            );
         }
         Ok(rows)
     }
@@ -483,6 +499,35 @@ impl OceanBase for MysqlCluster {
             self.round_trips.load(Ordering::Relaxed),
             self.errors.load(Ordering::Relaxed),
         )
+    }
+}
+
+/// Which finished rows of a history view a read keeps: those whose description was asked for, and, when
+/// the jobs started elsewhere are read too, theirs that ended at or after `external`.
+struct Wanted<'a> {
+    descriptions: std::collections::HashSet<&'a str>,
+    external: Option<Timestamp>,
+}
+
+impl<'a> Wanted<'a> {
+    fn of(request: &SnapshotRequest<'a>, external: Option<Timestamp>) -> Self {
+        Self {
+            descriptions: request.descriptions.iter().map(String::as_str).collect(),
+            external,
+        }
+    }
+
+    /// From when the history must be read (`asked`: for the described jobs); `None`: not at all.
+    fn since(&self, asked: Timestamp) -> Option<Timestamp> {
+        let asked = (!self.descriptions.is_empty()).then_some(asked);
+        asked.into_iter().chain(self.external).min()
+    }
+
+    fn keeps(&self, description: &str, end: Option<Timestamp>) -> bool {
+        self.descriptions.contains(description)
+            || self.external.is_some_and(|since| {
+                !crate::names::started_here(description) && end.is_some_and(|end| end >= since)
+            })
     }
 }
 

@@ -148,6 +148,10 @@ impl CleanJobRow {
 pub struct RestoreJobRow {
     pub job_id: i64,
     pub tenant_name: String,
+    /// The tenant whose backups are restored (`BACKUP_TENANT_NAME`).
+    pub backup_tenant_name: String,
+    /// The cluster those backups were taken on (`BACKUP_CLUSTER_NAME`).
+    pub backup_cluster_name: String,
     pub status: RestoreStatus,
     pub restore_scn: u64,
     pub start: Option<Timestamp>,

@@ -301,6 +301,8 @@ pub fn restore(
     Ok(RestoreJobRow {
         job_id: f.id("job_id")?,
         tenant_name: f.text("restore_tenant_name")?,
+        backup_tenant_name: f.text("backup_tenant_name")?,
+        backup_cluster_name: f.text("backup_cluster_name")?,
         status: f.state("status")?,
         restore_scn: f.scn("restore_scn")?,
         start: f.time("start_timestamp")?,
@@ -418,6 +420,8 @@ mod tests {
             &[
                 ("JOB_ID", bytes("3")),
                 ("RESTORE_TENANT_NAME", bytes("restored")),
+                ("BACKUP_TENANT_NAME", bytes("tenant1")),
+                ("BACKUP_CLUSTER_NAME", bytes("obcluster")),
                 ("STATUS", bytes("CREATE_TENANT")),
                 ("RESTORE_SCN", bytes("")),
                 ("START_TIMESTAMP", Value::NULL),

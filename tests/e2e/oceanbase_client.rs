@@ -78,6 +78,7 @@ fn everything(
         jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
         clean_since,
         restores: true,
+        external: None,
     }
 }
 
@@ -136,6 +137,7 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
     let descriptions = ["some-uid".to_string()];
     let quiet = ob_backup_operator::oceanbase::SnapshotRequest {
         restores: false,
+        external: None,
         ..everything(&descriptions, jiff::Timestamp::UNIX_EPOCH)
     };
     client.snapshot(quiet).await.expect("snapshot");
@@ -506,6 +508,7 @@ async fn finished_jobs_are_found_by_description_with_sql_the_same_size_for_1_or_
                 jobs_ended_since: submitted,
                 // Restores are read (by description) only while a RecoveryTask is watched: not here.
                 restores: false,
+                external: None,
                 ..everything(descriptions, jiff::Timestamp::UNIX_EPOCH)
             })
             .await

@@ -102,6 +102,7 @@ async fn look(
             jobs_ended_since,
             clean_since: Timestamp::UNIX_EPOCH,
             restores: false,
+            external: None,
         })
         .await
     {

@@ -64,6 +64,7 @@ pub fn backup_now_tasks(
                     plus_archivelog: false,
                     method: strategy.spec.method,
                     logical: strategy.spec.logical.clone().filter(|_| logical),
+                    job_id: None,
                     cancel: false,
                 },
             )

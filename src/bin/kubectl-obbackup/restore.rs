@@ -71,6 +71,7 @@ pub fn recovery_task(
             cancel: false,
             retry: 0,
             drill: None,
+            job_id: None,
         },
     ))
 }

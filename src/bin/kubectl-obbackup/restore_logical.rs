@@ -214,6 +214,7 @@ fn load_task(
             cancel: false,
             retry: 0,
             drill: None,
+            job_id: None,
         },
     )
 }

@@ -36,7 +36,7 @@ fn selector(strategy: &BackupStrategy) -> ListParams {
     ListParams::default().labels(&format!("{STRATEGY_LABEL}={}", strategy.name_any()))
 }
 
-/// The BackupTasks the strategy made.
+/// The BackupTasks the strategy made, but its mirrors of backups started elsewhere ([`super::mirrors`]).
 pub async fn tasks(
     ctx: &Context,
     namespace: &str,
@@ -48,6 +48,7 @@ pub async fn tasks(
         .await?
         .items
         .into_iter()
+        .filter(|t| t.spec.job_id.is_none())
         .map(|t| Child {
             scheduled_at: t
                 .annotations()

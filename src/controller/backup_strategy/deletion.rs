@@ -121,7 +121,7 @@ async fn stop_archiving(
     ctx.observers.watch(
         &observer,
         object.clone(),
-        Some(Interest::overview(&strategy.spec.tenants)),
+        Some(Interest::overview(&strategy.spec.tenants, false)),
     );
     let Observation::Seen { snapshot, .. } = observer.latest() else {
         warn(

@@ -18,12 +18,12 @@
 
 mod checks;
 pub mod children;
-pub mod cleanups;
 pub mod deletion;
 pub mod destinations;
 pub mod drills;
 pub mod exclusive;
 mod logical;
+pub mod mirrors;
 mod overview_metrics;
 mod physical;
 pub mod plan;

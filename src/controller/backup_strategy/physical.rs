@@ -12,7 +12,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     checks::{first_checks, stop_on_problems},
-    children, cleanups, destinations, drills,
+    children, destinations, drills, mirrors,
     overview_metrics::record_metrics,
     plan::Plan,
     retention, second_copy,
@@ -84,7 +84,7 @@ fn watch_cluster(
             namespace: namespace.to_string(),
             name: strategy.name_any(),
         },
-        Some(Interest::overview(&spec.tenants)),
+        Some(Interest::overview(&spec.tenants, true)),
     );
     observer
 }
@@ -128,7 +128,7 @@ async fn configure(
             second_problem,
         });
     };
-    cleanups::sync(ctx, namespace, strategy, snapshot, tenants).await?;
+    mirrors::sync(ctx, namespace, strategy, snapshot, tenants).await?;
     let cleared = second_problem.is_none();
     if cleared {
         second_copy::follow_cleanups(ctx, namespace, strategy, snapshot, tenants).await?;

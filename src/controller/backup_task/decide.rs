@@ -109,10 +109,43 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             active,
         } => return Decision::new(base, Step::Wait, watch.interest(active)).health(health, extra),
     };
+    if let Some(job_id) = task.spec.job_id {
+        return mirror(inputs, &watch, base, seen, job_id);
+    }
     match seen.snapshot.job_by_description(seen.tenant.id, &watch.uid) {
         Some(job) => follow_job(inputs, base, seen, job),
         None => before_job(inputs, &watch, base, &seen),
     }
+}
+
+/// A mirror of a backup started elsewhere (docs/guide/external-jobs.md): it shows its job, found by id,
+/// and never acts. A job OceanBase no longer lists (the observer remembers finished ones for a day) leaves
+/// the mirror as it was, saying so.
+fn mirror(
+    inputs: &Inputs<'_>,
+    watch: &Watch<'_>,
+    base: BackupTaskStatus,
+    seen: Seen<'_>,
+    job_id: i64,
+) -> Decision {
+    let listed = seen
+        .snapshot
+        .jobs
+        .iter()
+        .find(|j| j.tenant_id == seen.tenant.id && j.job_id == job_id);
+    if let Some(job) = listed {
+        return follow_job(inputs, base, seen, job);
+    }
+    let health = Health::Progressing {
+        reason: Reason::LookingUpJob,
+        message: format!(
+            "backup job {job_id} of tenant {} is not listed by OceanBase: it ended over a day before this \
+             read, or it is not this tenant's",
+            seen.tenant.name
+        ),
+    };
+    Decision::new(base, Step::Wait, watch.interest(false))
+        .health(health, Some(vec![seen.reachable]))
 }
 
 /// What the task watches in the observer: its tenant, its job by description, finished jobs since `since`.
@@ -124,13 +157,15 @@ struct Watch<'a> {
 
 impl Watch<'_> {
     fn interest(&self, active: bool) -> Option<Interest> {
+        let mirror = self.task.spec.job_id.is_some();
         Some(Interest {
             tenant: self.task.spec.tenant.clone(),
-            description: Some(self.uid.clone()),
+            description: (!mirror).then(|| self.uid.clone()),
             active,
             restore: false,
             since: self.since,
             overview: Vec::new(),
+            external: mirror,
         })
     }
 }
@@ -288,15 +323,19 @@ fn follow_job(
         last_progress_time: running.then_some(shown.last_progress),
         ..base
     };
-    let cancel = task.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
+    // A mirror is never acted upon (its cancel is refused at admission, and ignored here).
+    let mirror = task.spec.job_id.is_some();
+    let cancel =
+        task.spec.cancel && !mirror && !job.status.is_final() && job.status != JobStatus::Canceling;
     let since = history_since(&status).or(Some(inputs.clock.now));
     let interest = running.then(|| Interest {
         tenant: task.spec.tenant.clone(),
-        description: Some(job.description.clone()),
+        description: (!mirror).then(|| job.description.clone()),
         active: true,
         restore: false,
         since,
         overview: Vec::new(),
+        external: mirror,
     });
     let step = if cancel { Step::Cancel } else { Step::Wait };
     Decision::new(status, step, interest)
@@ -446,8 +485,12 @@ fn history_since(status: &BackupTaskStatus) -> Option<Timestamp> {
         .map(|t| t.0)
 }
 
-/// A task a strategy created is `Schedule`, any other `Manual`.
+/// A mirror of a backup started elsewhere is `External`, a task a strategy created `Schedule`, any other
+/// `Manual`.
 pub fn source_of(task: &BackupTask) -> TaskSource {
+    if task.spec.job_id.is_some() {
+        return TaskSource::External;
+    }
     let owned_by_strategy = task
         .metadata
         .owner_references

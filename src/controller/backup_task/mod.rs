@@ -104,6 +104,9 @@ impl Task for BackupTask {
                 &spec.tenant,
             )
             .await?;
+        check
+            .problems
+            .extend(super::references::job_id_problem(self, spec.job_id));
         Ok(Target::of(References::of(placement, check.problems), |p| {
             p.data_destination.clone()
         }))
@@ -288,6 +291,7 @@ pub(crate) fn sample_task(strategy: Option<&str>) -> BackupTask {
             plus_archivelog: false,
             method: Default::default(),
             logical: None,
+            job_id: None,
             cancel: false,
         },
     );

@@ -148,6 +148,7 @@ fn interest(cleanup: &CleanupTask, active: bool) -> Option<Interest> {
         restore: false,
         since: None,
         overview: Vec::new(),
+        external: false,
     })
 }
 
@@ -343,8 +344,11 @@ fn follow_job(
         failure,
         ..base
     };
-    let cancel =
-        cleanup.spec.cancel && !job.status.is_final() && job.status != JobStatus::Canceling;
+    // A mirror is never acted upon (its cancel is refused at admission, and ignored here).
+    let cancel = cleanup.spec.cancel
+        && cleanup.spec.job_id.is_none()
+        && !job.status.is_final()
+        && job.status != JobStatus::Canceling;
     let step = if cancel { Step::Cancel } else { Step::Wait };
     let interest = if running {
         interest(cleanup, true)
@@ -624,7 +628,7 @@ mod tests {
     }
 
     #[test]
-    fn a_mirror_follows_its_job_to_the_end_and_cancel_sends_cancel_delete() {
+    fn a_mirror_follows_its_job_to_the_end_and_never_cancels_it() {
         let obsolete = CleanupTarget {
             obsolete: Some(true),
             backup_set_ids: None,
@@ -646,7 +650,7 @@ mod tests {
             &seen("4.2.1.0", vec![job(9, 1002, 0, "DOING", 10)], 20),
             Clock::at(at(20)),
         );
-        assert_eq!(cancel.step, Step::Cancel);
+        assert_eq!(cancel.step, Step::Wait, "a mirror is never acted upon");
         task.spec.cancel = false;
         let done = decide(
             &task,

@@ -71,7 +71,9 @@ impl Task for CleanupTask {
                 &spec.tenant,
             )
             .await?;
-        check.problems.extend(job_id_problem(self));
+        check
+            .problems
+            .extend(super::references::job_id_problem(self, self.spec.job_id));
         Ok(References::of(placement, check.problems))
     }
 
@@ -165,25 +167,6 @@ impl Task for CleanupTask {
     }
 }
 
-/// `spec.jobId` belongs to the mirrors a BackupStrategy makes of the delete jobs OceanBase starts by itself
-/// (their controller is the strategy). On any other task it names a job nobody asked this task to follow.
-fn job_id_problem(cleanup: &CleanupTask) -> Option<Problem> {
-    let id = cleanup.spec.job_id?;
-    let mirror = cleanup.owner_references().iter().any(|o| {
-        o.controller == Some(true) && o.kind == <crate::api::BackupStrategy as Reconcile>::KIND
-    });
-    (!mirror).then(|| {
-        Problem::in_spec(
-            Reason::JobIdSetByUser,
-            format!(
-                "spec.jobId ({id}) is set only by the operator, on the CleanupTasks a BackupStrategy makes \
-                 to mirror delete jobs OceanBase started itself; to request a cleanup, recreate this task \
-                 without jobId (the field cannot be changed)"
-            ),
-        )
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +176,7 @@ mod tests {
         cleanup_task::CleanupTarget,
         common::{ClusterConnection, StrategyReference},
     };
+    use crate::controller::references::job_id_problem;
 
     fn cleanup(job_id: Option<i64>) -> CleanupTask {
         CleanupTask::new(
@@ -245,8 +229,8 @@ mod tests {
 
     #[test]
     fn a_job_id_is_the_operators_on_a_strategys_mirror_only() {
-        assert_eq!(job_id_problem(&cleanup(None)), None);
-        let by_hand = job_id_problem(&cleanup(Some(42))).expect("a user-set jobId");
+        assert_eq!(job_id_problem(&cleanup(None), None), None);
+        let by_hand = job_id_problem(&cleanup(Some(42)), Some(42)).expect("a user-set jobId");
         assert_eq!(by_hand.reason, Reason::JobIdSetByUser);
         let status = decide::stalled(&cleanup(Some(42)), None, &[by_hand], Timestamp::UNIX_EPOCH);
         let stalled = status.conditions.iter().find(|c| c.type_ == "Stalled");
@@ -262,6 +246,6 @@ mod tests {
                 ..Default::default()
             },
         ]);
-        assert_eq!(job_id_problem(&mirror), None);
+        assert_eq!(job_id_problem(&mirror, Some(42)), None);
     }
 }

@@ -31,6 +31,8 @@ fn restore(status: RestoreStatus, finished: bool) -> RestoreJobRow {
     RestoreJobRow {
         job_id: 5,
         tenant_name: "restored".into(),
+        backup_tenant_name: "tenant1".into(),
+        backup_cluster_name: "obcluster".into(),
         status,
         restore_scn: 0,
         start: Some(jiff::Timestamp::now()),

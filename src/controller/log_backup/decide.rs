@@ -134,6 +134,7 @@ fn interest(archive: &LogBackup, active: bool) -> Interest {
         restore: false,
         since: None,
         overview: Vec::new(),
+        external: false,
     }
 }
 

@@ -91,6 +91,9 @@ impl Task for RecoveryTask {
         let spec = &self.spec;
         let mut check = ReferenceCheck::new(ctx, namespace);
         check.problems = spec_problems(spec, crate::clock::now());
+        check
+            .problems
+            .extend(super::references::job_id_problem(self, spec.job_id));
         let strategy = match &spec.source.strategy_ref {
             Some(reference) => check.strategy(reference).await?,
             None => {
@@ -140,14 +143,20 @@ impl Task for RecoveryTask {
         let windows = strategy
             .as_ref()
             .map(|s| crate::windows::point::strategy_windows(s, &spec.source.tenant));
-        // The schema requires a point for a physical restore.
-        let Some(until) = &spec.until else {
-            return Ok(References::Incomplete);
+        // The schema requires a point for a physical restore; a mirror sends nothing.
+        let point = match (&spec.until, spec.job_id) {
+            (_, Some(job_id)) => crate::windows::point::PointCheck::Unverified(format!(
+                "mirrors restore job {job_id}, started outside the operator: nothing is checked or sent"
+            )),
+            (Some(until), None) => {
+                crate::windows::point::check(until, &spec.source.tenant, windows.as_deref())
+            }
+            (None, None) => return Ok(References::Incomplete),
         };
         Ok(References::Found(Restore {
             target: spec.target.cluster.clone(),
             source_cluster,
-            point: crate::windows::point::check(until, &spec.source.tenant, windows.as_deref()),
+            point,
             sources: Sources {
                 data,
                 log,

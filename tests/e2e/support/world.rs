@@ -440,6 +440,7 @@ pub fn backup_task(name: &str, tenant: &str, mode: BackupMode) -> BackupTask {
             method: Default::default(),
             logical: None,
             cancel: false,
+            job_id: None,
         },
     )
 }

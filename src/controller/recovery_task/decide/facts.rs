@@ -61,15 +61,18 @@ pub fn description(task: &RecoveryTask) -> String {
     )
 }
 
-/// What the task watches in the observer: the target tenant and its restore, by description.
+/// What the task watches in the observer: the target tenant and its restore, by description (a mirror's
+/// by job id, among the restores started elsewhere).
 pub fn interest(task: &RecoveryTask, active: bool) -> Option<Interest> {
+    let mirror = task.spec.job_id.is_some();
     Some(Interest {
         tenant: task.spec.target.tenant.clone(),
-        description: Some(description(task)),
+        description: (!mirror).then(|| description(task)),
         active,
         restore: true,
         since: None,
         overview: Vec::new(),
+        external: mirror,
     })
 }
 

@@ -33,7 +33,7 @@ pub fn follow(
 }
 
 /// The status with what the job shows: its id, start, recovery point and progress.
-fn shown(base: RecoveryTaskStatus, job: &RestoreJobRow) -> RecoveryTaskStatus {
+pub(super) fn shown(base: RecoveryTaskStatus, job: &RestoreJobRow) -> RecoveryTaskStatus {
     let progress = if job.total_bytes > 0 {
         Some(i32::try_from((job.finish_bytes * 100 / job.total_bytes).clamp(0, 100)).unwrap_or(0))
     } else {

@@ -15,6 +15,7 @@
 pub mod drill;
 mod facts;
 pub mod follow;
+mod mirror;
 mod preflight;
 
 use crate::reason::Reason;
@@ -51,6 +52,9 @@ pub fn decide(inputs: &Inputs<'_>) -> Decision {
             return facts::wait(base, health, extra, interest(task, true));
         }
     };
+    if let Some(job_id) = task.spec.job_id {
+        return mirror::follow(inputs, base, seen.snapshot, job_id, seen.reachable);
+    }
     if let Some(stage) = drill::stage(inputs, &base, &seen) {
         return stage;
     }
@@ -79,7 +83,9 @@ fn attempt(inputs: &Inputs<'_>) -> RecoveryTaskStatus {
             ..RecoveryTaskStatus::default()
         };
     }
-    let source = if spec.drill.is_some() {
+    let source = if spec.job_id.is_some() {
+        RestoreSource::External
+    } else if spec.drill.is_some() {
         RestoreSource::Drill
     } else {
         RestoreSource::Manual
@@ -247,6 +253,8 @@ mod tests {
         RestoreJobRow {
             job_id: 3,
             tenant_name: "r1".into(),
+            backup_tenant_name: "tenant1".into(),
+            backup_cluster_name: "obcluster".into(),
             status: State::of(status),
             restore_scn: 1_800_000_000_000_000_000,
             start: Some(at(0)),
