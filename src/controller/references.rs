@@ -443,6 +443,26 @@ pub async fn second_copy_cleared(
     })
 }
 
+/// `spec.jobId` belongs to the mirrors a BackupStrategy makes of the jobs started outside the operator
+/// (their controller is the strategy; docs/guide/external-jobs.md). On any other task it names a job
+/// nobody asked this task to follow.
+pub fn job_id_problem<K: kube::Resource>(task: &K, job_id: Option<i64>) -> Option<Problem> {
+    let id = job_id?;
+    let mirror = task.meta().owner_references.iter().flatten().any(|o| {
+        o.controller == Some(true) && o.kind == <BackupStrategy as super::Reconcile>::KIND
+    });
+    (!mirror).then(|| {
+        Problem::in_spec(
+            Reason::JobIdSetByUser,
+            format!(
+                "spec.jobId ({id}) is set only by the operator, on the tasks a BackupStrategy makes to \
+                 mirror jobs started outside it; recreate this task without jobId (the field cannot be \
+                 changed)"
+            ),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -690,22 +710,3 @@ mod tests {
     }
 }
 
-/// `spec.jobId` belongs to the mirrors a BackupStrategy makes of the jobs started outside the operator
-/// (their controller is the strategy; docs/guide/external-jobs.md). On any other task it names a job
-/// nobody asked this task to follow.
-pub fn job_id_problem<K: kube::Resource>(task: &K, job_id: Option<i64>) -> Option<Problem> {
-    let id = job_id?;
-    let mirror = task.meta().owner_references.iter().flatten().any(|o| {
-        o.controller == Some(true) && o.kind == <BackupStrategy as super::Reconcile>::KIND
-    });
-    (!mirror).then(|| {
-        Problem::in_spec(
-            Reason::JobIdSetByUser,
-            format!(
-                "spec.jobId ({id}) is set only by the operator, on the tasks a BackupStrategy makes to \
-                 mirror jobs started outside it; recreate this task without jobId (the field cannot be \
-                 changed)"
-            ),
-        )
-    })
-}

@@ -60,6 +60,7 @@ fn task(uid: &str) -> BackupTask {
             method: Default::default(),
             logical: None,
             cancel: false,
+            job_id: None,
         },
     );
     task.metadata.uid = Some(uid.into());

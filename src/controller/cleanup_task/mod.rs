@@ -1,15 +1,14 @@
 //! CleanupTask controller (docs/contributing/design.md §2.5), driven by [`task::drive`]. Decisions
 //! are pure ([`decide`]); this file says what a cleanup refers to and which statements each step
 //! sends: `DELETE …` (after the intent) or `CANCEL DELETE BACKUP`. The strategy creates mirrors of
-//! the delete jobs OceanBase's policy starts; those only follow their job.
+//! the delete jobs started outside the operator; those only follow their job.
 
 pub mod decide;
 
-use crate::reason::Reason;
 use std::{sync::Arc, time::Duration};
 
 use jiff::Timestamp;
-use kube::{ResourceExt, runtime::controller::Action};
+use kube::runtime::controller::Action;
 
 use super::{
     Context, Error, Kind, Reconcile,
@@ -177,6 +176,7 @@ mod tests {
         common::{ClusterConnection, StrategyReference},
     };
     use crate::controller::references::job_id_problem;
+    use crate::reason::Reason;
 
     fn cleanup(job_id: Option<i64>) -> CleanupTask {
         CleanupTask::new(

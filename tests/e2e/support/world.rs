@@ -478,6 +478,7 @@ pub fn strategy_backup_task(name: &str, strategy: &str, tenant: &str) -> BackupT
             method: Default::default(),
             logical: None,
             cancel: false,
+            job_id: None,
         },
     )
 }
