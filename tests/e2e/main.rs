@@ -11,6 +11,7 @@ mod crash_matrix;
 mod crd_schema;
 mod drill;
 mod drill_logical;
+mod external;
 mod gitops;
 mod image;
 mod lifecycle;
