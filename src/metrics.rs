@@ -1,5 +1,6 @@
 //! Prometheus metrics (prefix `obbackup_`), registered once at start and served on `/metrics`.
 
+pub mod coverage;
 pub mod drills;
 
 use std::{collections::HashMap, time::Instant};
@@ -134,6 +135,8 @@ pub struct Metrics {
     pub next_backup: Family<StrategyLabels, Gauge>,
     /// The restore drills of each drilled tenant.
     pub drills: drills::DrillSeries,
+    /// The tenants no strategy covers.
+    pub coverage: coverage::CoverageSeries,
     reconciles: Family<ControllerLabels, Counter>,
     reconcile_errors: Family<ErrorLabels, Counter>,
     reconcile_duration: Family<ControllerLabels, Histogram>,
@@ -452,6 +455,9 @@ impl Default for Metrics {
         for (name, help, family) in drills.families() {
             r.add(name, help, family);
         }
+        let coverage = coverage::CoverageSeries::default();
+        let (name, help, family) = coverage.family();
+        r.add(name, help, family);
         Self {
             registry: r.registry,
             names: r.names,
@@ -460,6 +466,7 @@ impl Default for Metrics {
             second_copy,
             next_backup,
             drills,
+            coverage,
             reconciles: operator.reconciles,
             reconcile_errors: operator.reconcile_errors,
             reconcile_duration: operator.reconcile_duration,
@@ -563,6 +570,7 @@ impl Metrics {
                 strategy: strategy.clone(),
             });
             self.drills.forget(namespace, strategy);
+            self.coverage.forget(namespace, strategy);
             for tenant in tenants.iter() {
                 let labels = TenantLabels {
                     namespace: namespace.clone(),

@@ -107,6 +107,15 @@ pub struct BackupStrategySpec {
             .message("tenants must not list a tenant twice (OceanBase tenant names ignore case)")
     )]
     pub tenants: Vec<String>,
+    /// Tenants of the cluster deliberately left without a backup strategy: they are not reported as
+    /// `NoBackupStrategy` (status, metric and alert; docs/guide/cluster-overview.md). Names as in `tenants`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 128)))]
+    #[x_kube(
+        validation = Rule::new("self.all(t, t.matches('^[A-Za-z_][A-Za-z0-9_]*$'))")
+            .message("each ignored tenant must be an OceanBase tenant name: a letter or underscore, then letters, digits or underscores")
+    )]
+    pub ignored_tenants: Vec<String>,
     /// Backup method. `Physical`: OceanBase's backup sets and archived logs. `Logical`: scheduled
     /// consistent dumps the operator takes through a user of each tenant (`logical`), kept on
     /// dataDestination for `retention.recoveryWindow`; no log archiving, no incremental backups.
@@ -465,6 +474,11 @@ pub struct BackupStrategyStatus {
     /// The oldest of the drilled tenants' last passed drills: every tenant restored and checked since then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_passed_drill_time: Option<Time>,
+    /// Tenants of the cluster that no strategy covers and no strategy ignores (`ignoredTenants`): the
+    /// console's "No Backup Strategy". Reported by one strategy per cluster, the first by namespace and
+    /// name among those of the cluster (docs/guide/cluster-overview.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tenants_without_strategy: Vec<String>,
     /// When the drill schedule last created drills.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drill_schedule_time: Option<Time>,
@@ -538,6 +552,14 @@ pub enum StrategyPhase {
 pub struct TenantBackupStatus {
     /// Tenant name.
     pub name: String,
+    /// The console's tenant backup status: `InProgress` (its backups run: archiving for a physical
+    /// strategy, a completed dump for a logical one) or `PendingBackupScheduling` (covered, not yet
+    /// backed up that way).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TenantBackupState>,
+    /// The console's "Backup Method" of the tenant: its strategy's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<BackupMethod>,
     /// End of the last successful data backup (full or incremental).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_data_backup_time: Option<Time>,
@@ -559,6 +581,17 @@ pub struct TenantBackupStatus {
     /// Bytes of archived logs kept for this tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_backup_bytes: Option<i64>,
+}
+
+/// A tenant's backup status in the console's words (docs/guide/cluster-overview.md).
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum TenantBackupState {
+    /// Covered by a strategy that does not back it up yet (archiving not running, or no dump yet).
+    PendingBackupScheduling,
+    /// Backed up: archiving runs (physical), or a dump completed (logical).
+    InProgress,
+    /// No strategy covers the tenant (shown in `status.tenantsWithoutStrategy` and by the plugin).
+    NoBackupStrategy,
 }
 
 #[cfg(test)]

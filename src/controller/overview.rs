@@ -7,7 +7,10 @@ use jiff::Timestamp;
 
 use super::conditions::api_time;
 use crate::{
-    api::{backup_strategy::TenantBackupStatus, common::TimeWindow},
+    api::{
+        backup_strategy::{BackupMethod, TenantBackupState, TenantBackupStatus},
+        common::TimeWindow,
+    },
     oceanbase::scn_time,
     oceanbase::{BackupSetRow, BackupType, FileStatus, PieceRow, RoundStatus, Snapshot, TenantRow},
     windows::{LogRange, SetFile, windows},
@@ -71,8 +74,15 @@ pub fn tenant_overview(
         .filter_map(|p| log_range(p, u64::MAX))
         .collect();
     let kept = |file_status: &FileStatus| *file_status != FileStatus::Deleted;
+    let archiving = round.is_some_and(|r| r.status == RoundStatus::Doing);
     TenantBackupStatus {
         name: tenant.name.clone(),
+        status: Some(if archiving {
+            TenantBackupState::InProgress
+        } else {
+            TenantBackupState::PendingBackupScheduling
+        }),
+        method: Some(BackupMethod::Physical),
         last_data_backup_time: last_end(false),
         last_full_backup_time: last_end(true),
         log_checkpoint_time: checkpoint.map(api_time),

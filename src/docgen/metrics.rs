@@ -76,6 +76,7 @@ fn populated() -> Metrics {
         last_passed: Some(drill_summary()),
     };
     metrics.drills.record("n", "s", &[drilled], 1);
+    metrics.coverage.record("n", "s", "c", &["t".to_string()]);
     metrics
 }
 

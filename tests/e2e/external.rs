@@ -41,25 +41,23 @@ fn backup_job_id(world: &World, description: &str, finished: bool) -> Option<i64
     cluster.advance();
     let backups = &cluster.tenant("tenant1")?.backups;
     let running = backups.jobs.iter().filter(|_| !finished);
-    let id = running
+    running
         .chain(&backups.history)
         .find(|j| j.level == "USER_TENANT" && j.description == description)
-        .map(|j| j.job_id);
-    id
+        .map(|j| j.job_id)
 }
 
 /// The newest delete job of tenant1 sent from sys.
 fn clean_job_from_sys(world: &World) -> Option<i64> {
     let cluster = simulator::cluster(&world.node);
     let clean = &cluster.tenant("tenant1")?.clean;
-    let id = clean
+    clean
         .jobs
         .iter()
         .chain(&clean.history)
         .filter(|j| j.initiator_tenant_id == 1)
         .map(|j| j.job_id)
-        .max();
-    id
+        .max()
 }
 
 /// Every task of `kind` whose `spec.jobId` is set, by job id, with how many there are of each.

@@ -139,6 +139,7 @@ async fn given_a_strategy_over_three_tenants_on_a_simulated_saturday() -> Option
                     ob_cluster: None,
                 },
                 tenants: TENANTS.map(String::from).to_vec(),
+                ignored_tenants: Vec::new(),
                 method: Default::default(),
                 data_destination: destination("data"),
                 log_destination: Some(destination("archive")),

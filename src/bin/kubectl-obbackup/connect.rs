@@ -424,7 +424,7 @@ contexts:
             assert_eq!(flags.as_user.as_deref(), Some("ci"), "{line}");
             assert_eq!(flags.as_group, ["g1", "g2"], "{line}");
             assert!(
-                matches!(&parsed.command, Command::Status { strategy } if strategy.as_deref() == Some("demo")),
+                matches!(&parsed.command, Command::Status { strategy, .. } if strategy.as_deref() == Some("demo")),
                 "{line}"
             );
         }

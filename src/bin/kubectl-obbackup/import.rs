@@ -113,6 +113,7 @@ pub fn import(sources: &Sources, time_zone: Option<&str>) -> Result<Imported, St
     let spec = BackupStrategySpec {
         cluster,
         tenants: vec![tenant.clone()],
+        ignored_tenants: Vec::new(),
         method: BackupMethod::Physical,
         data_destination,
         log_destination: Some(log_destination),

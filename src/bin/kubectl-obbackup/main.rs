@@ -64,6 +64,10 @@ enum Command {
     Status {
         /// One strategy (default: every strategy).
         strategy: Option<String>,
+        /// Only the strategies of this cluster (its display name), with every tenant of it: those no
+        /// strategy covers show as No Backup Strategy.
+        #[arg(long)]
+        cluster: Option<String>,
     },
     /// The available recovery period: per tenant, seven days of half-hour cells — where a restore can
     /// reach, the gaps, and the data backups — paged week by week.
@@ -206,7 +210,9 @@ async fn run(cli: Cli) -> Result<String, String> {
     let ctx = Context::connect(&cli).await?;
     let (scope, clock, format) = (&ctx.scope, &ctx.clock, ctx.format);
     match cli.command {
-        Command::Status { strategy } => show_status(&ctx, strategy.as_deref()).await,
+        Command::Status { strategy, cluster } => {
+            show_status(&ctx, strategy.as_deref(), cluster.as_deref()).await
+        }
         Command::Windows {
             strategy,
             tenant,
@@ -291,13 +297,26 @@ impl Context {
 }
 
 /// `status`: the overview of every strategy, or of the one named.
-async fn show_status(ctx: &Context, strategy: Option<&str>) -> Result<String, String> {
+async fn show_status(
+    ctx: &Context,
+    strategy: Option<&str>,
+    cluster: Option<&str>,
+) -> Result<String, String> {
     let mut strategies: Vec<BackupStrategy> = ctx.scope.list().await?;
     if let Some(name) = strategy {
         strategies.retain(|s| s.metadata.name.as_deref() == Some(name));
         if strategies.is_empty() {
             return Err(format!(
                 "no BackupStrategy {name} in {}",
+                ctx.scope.describe()
+            ));
+        }
+    }
+    if let Some(cluster) = cluster {
+        strategies.retain(|s| s.spec.cluster.name == cluster);
+        if strategies.is_empty() {
+            return Err(format!(
+                "no BackupStrategy of cluster {cluster} in {}",
                 ctx.scope.describe()
             ));
         }

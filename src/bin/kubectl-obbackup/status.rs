@@ -3,7 +3,10 @@
 //! reasons; and the second copy where one is configured.
 
 use kube::ResourceExt;
-use ob_backup_operator::api::{BackupStrategy, backup_strategy::BackupStrategyStatus};
+use ob_backup_operator::api::{
+    BackupStrategy,
+    backup_strategy::{BackupStrategyStatus, TenantBackupState},
+};
 
 use crate::render::{Table, TimeFormat, or_dash};
 
@@ -17,12 +20,23 @@ fn unhealthy(type_: &str, status: &str) -> bool {
     }
 }
 
+/// A tenant's backup status as the console words it.
+fn console_words(state: TenantBackupState) -> String {
+    match state {
+        TenantBackupState::PendingBackupScheduling => "Pending Backup Scheduling",
+        TenantBackupState::InProgress => "In Progress",
+        TenantBackupState::NoBackupStrategy => "No Backup Strategy",
+    }
+    .to_string()
+}
+
 /// The overview of `strategies` as text: up to four tables, each after a blank line.
 pub fn overview(strategies: &[BackupStrategy], clock: &TimeFormat, colour: bool) -> String {
     let mut overview = Overview::new();
     for strategy in strategies {
         overview.add(strategy, clock);
     }
+    overview.add_uncovered(strategies);
     overview.render(colour)
 }
 
@@ -51,6 +65,8 @@ impl Overview {
             tenants: Table::new(&[
                 "STRATEGY",
                 "TENANT",
+                "STATUS",
+                "METHOD",
                 "LAST DATA BACKUP",
                 "LAST FULL BACKUP",
                 "LOG CHECKPOINT",
@@ -105,6 +121,8 @@ impl Overview {
             self.tenants.push(vec![
                 name.to_string(),
                 tenant.name.clone(),
+                or_dash(tenant.status.map(console_words)),
+                or_dash(tenant.method.map(|m| format!("{m:?}"))),
                 clock.show(tenant.last_data_backup_time.as_ref()),
                 clock.show(tenant.last_full_backup_time.as_ref()),
                 clock.show(tenant.log_checkpoint_time.as_ref()),
@@ -113,6 +131,28 @@ impl Overview {
                 or_dash(tenant.log_backup_bytes),
                 clock.show(tenant.recoverable_windows.first().map(|w| &w.from)),
             ]);
+        }
+    }
+
+    /// A row per tenant that no strategy covers (each once, whichever strategy reports it).
+    fn add_uncovered(&mut self, strategies: &[BackupStrategy]) {
+        let mut seen: Vec<(String, String)> = Vec::new();
+        for strategy in strategies {
+            let status = strategy.status.as_ref();
+            for tenant in status.iter().flat_map(|s| &s.tenants_without_strategy) {
+                let key = (strategy.spec.cluster.name.clone(), tenant.to_lowercase());
+                if seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                let mut row = vec![
+                    "-".to_string(),
+                    tenant.clone(),
+                    console_words(TenantBackupState::NoBackupStrategy),
+                ];
+                row.resize(self.tenants.headers.len(), "-".to_string());
+                self.tenants.push(row);
+            }
         }
     }
 
@@ -167,7 +207,9 @@ mod tests {
                     {"type": "LogBackupHealthy", "status": "False", "reason": "DelayOverThreshold",
                      "message": "tenant1 lags 900 s", "lastTransitionTime": "2026-11-24T19:00:00Z"},
                 ],
-                "tenants": [{"name": "tenant1", "dataBackupBytes": 1073741824,
+                "tenantsWithoutStrategy": ["sandbox"],
+                "tenants": [{"name": "tenant1", "status": "InProgress", "method": "Physical",
+                             "dataBackupBytes": 1073741824,
                              "recoverableWindows": [{"from": "2026-11-24T19:00:00Z", "to": "2026-11-24T19:30:00Z"}]}],
             },
         }))
@@ -182,7 +224,14 @@ mod tests {
             lines[1].contains("InProgress   Physical   1.0 GiB       2026-11-24 19:28:14 UTC"),
             "{text}"
         );
-        assert!(text.contains("tenant1"), "{text}");
+        assert!(
+            text.contains("tenant1   In Progress          Physical"),
+            "{text}"
+        );
+        assert!(
+            text.contains("-          sandbox   No Backup Strategy   -"),
+            "the tenant no strategy covers: {text}"
+        );
         assert!(text.contains("2026-11-24 19:00:00 UTC"), "{text}");
         assert!(
             text.contains("LogBackupHealthy   False    DelayOverThreshold   tenant1 lags 900 s"),

@@ -38,7 +38,7 @@ use super::{
 use crate::{
     api::{
         BackupStrategy, BackupStrategyStatus, BackupTask, BackupTaskPhase, StrategyPhase,
-        backup_strategy::{BackupMethod, TenantBackupStatus},
+        backup_strategy::{BackupMethod, TenantBackupState, TenantBackupStatus},
     },
     controller::{
         Context, Error,
@@ -293,6 +293,7 @@ fn overview(
         drills: Vec::new(),
         last_passed_drill_time: None,
         last_drill_schedule_time: None,
+        tenants_without_strategy: Vec::new(),
     }
 }
 
@@ -307,6 +308,12 @@ fn kept_lines(
         .map(|(name, result)| match result {
             Ok(dumps) => TenantBackupStatus {
                 name: name.clone(),
+                status: Some(if dumps.is_empty() {
+                    TenantBackupState::PendingBackupScheduling
+                } else {
+                    TenantBackupState::InProgress
+                }),
+                method: Some(BackupMethod::Logical),
                 last_data_backup_time: dumps.last().map(|d| api_time(d.snapshot_at)),
                 last_full_backup_time: dumps.last().map(|d| api_time(d.snapshot_at)),
                 data_backup_bytes: Some(
@@ -324,6 +331,7 @@ fn kept_lines(
                 .cloned()
                 .unwrap_or_else(|| TenantBackupStatus {
                     name: name.clone(),
+                    method: Some(BackupMethod::Logical),
                     ..TenantBackupStatus::default()
                 }),
         })

@@ -18,6 +18,7 @@
 
 mod checks;
 pub mod children;
+mod coverage;
 pub mod deletion;
 pub mod destinations;
 pub mod drills;

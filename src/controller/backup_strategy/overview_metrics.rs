@@ -63,6 +63,12 @@ pub(super) fn record_metrics(
     } else {
         metrics.drills.forget(namespace, &strategy.name_any());
     }
+    metrics.coverage.record(
+        namespace,
+        &strategy.name_any(),
+        cluster,
+        &status.tenants_without_strategy,
+    );
     if let Some(next) = next {
         metrics
             .next_backup

@@ -12,7 +12,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     checks::{first_checks, stop_on_problems},
-    children, destinations, drills, mirrors,
+    children, coverage, destinations, drills, mirrors,
     overview_metrics::record_metrics,
     plan::Plan,
     retention, second_copy,
@@ -59,6 +59,8 @@ pub async fn reconcile(
     let plan = children::sync_tasks(&ctx, &namespace, &strategy, &tenants, now).await?;
     let mut desired =
         summary::strategy_status(&strategy, &plan, &observation, &tenants, &findings, now);
+    desired.tenants_without_strategy =
+        coverage::look(&ctx, &namespace, &strategy, &observation).await?;
     let drills = drills::look(&ctx, &namespace, &strategy, &tenants, &mut desired, now).await?;
     report(&ctx, &namespace, &strategy, &desired).await?;
     let object = format!("{namespace}/{}", strategy.name_any());

@@ -239,6 +239,8 @@ pub fn strategy_status(
         drills: Vec::new(),
         last_passed_drill_time: None,
         last_drill_schedule_time: None,
+        // Set by the coverage look (physical strategies).
+        tenants_without_strategy: Vec::new(),
     }
 }
 
@@ -546,6 +548,8 @@ mod tests {
         let at = |s: i64| Time(Timestamp::from_second(1_800_000_000 + s).expect("time"));
         let line = |checkpoint: i64| TenantBackupStatus {
             name: "t1".into(),
+            status: None,
+            method: None,
             last_data_backup_time: None,
             last_full_backup_time: None,
             log_checkpoint_time: Some(at(checkpoint)),
