@@ -7,6 +7,7 @@ mod apiserver_admission;
 mod apiserver_operator;
 mod chart;
 mod cleanup;
+mod cluster_overview;
 mod crash_matrix;
 mod crd_schema;
 mod drill;

@@ -72,6 +72,20 @@ pub fn backup_now_tasks(
         .collect())
 }
 
+/// The strategies of `cluster` (its display name) among `strategies`: "Back up Now for Current Cluster".
+pub fn of_cluster(
+    mut strategies: Vec<BackupStrategy>,
+    cluster: &str,
+) -> Result<Vec<BackupStrategy>, String> {
+    strategies.retain(|s| s.spec.cluster.name == cluster);
+    if strategies.is_empty() {
+        return Err(format!(
+            "no BackupStrategy of cluster {cluster}: nothing was created"
+        ));
+    }
+    Ok(strategies)
+}
+
 /// The tenants "Back up Now" covers: `tenant` (which the strategy must cover: its list, or the tenants its
 /// overview shows when it lists none and shows some), or with `all` every tenant of the strategy.
 pub fn tenants_of(
@@ -513,6 +527,36 @@ mod tests {
         .expect("tasks");
         assert_ne!(next[0].name_any(), names[0]);
         assert_eq!(next[0].spec.mode, BackupMode::Incremental);
+    }
+
+    #[test]
+    fn back_up_now_for_a_cluster_takes_its_strategies_and_refuses_an_unknown_one() {
+        let mut other = strategy(&["tenant9"], "Physical");
+        other.spec.cluster.name = "elsewhere".into();
+        let mut second = strategy(&["tenant2"], "Physical");
+        second.metadata.name = Some("second".into());
+        let all = vec![strategy(&["tenant1"], "Physical"), other, second];
+        let found = of_cluster(all.clone(), "ob").expect("two strategies");
+        let names: Vec<String> = found.iter().map(|s| s.name_any()).collect();
+        assert_eq!(names, ["demo", "second"]);
+        let at = Timestamp::UNIX_EPOCH;
+        let tasks: Vec<String> = found
+            .iter()
+            .flat_map(|s| {
+                let tenants = tenants_of(s, None, true).expect("tenants");
+                backup_now_tasks(s, &tenants, false, at).expect("tasks")
+            })
+            .map(|t| t.name_any())
+            .collect();
+        assert_eq!(
+            tasks,
+            [
+                "demo-tenant1-now-19700101-000000",
+                "second-tenant2-now-19700101-000000"
+            ]
+        );
+        let refused = of_cluster(all, "nowhere").expect_err("no strategy of that cluster");
+        assert!(refused.contains("nothing was created"), "{refused}");
     }
 
     #[test]

@@ -145,7 +145,13 @@ struct TasksArgs {
 /// `backup-now STRATEGY (--tenant T | --all-tenants) [--incremental] [--wait [--timeout D]]`.
 #[derive(clap::Args, Debug)]
 struct BackupNowArgs {
-    strategy: String,
+    /// The strategy (or --cluster).
+    #[arg(required_unless_present = "cluster")]
+    strategy: Option<String>,
+    /// "Back up Now for Current Cluster": every tenant of every strategy of this cluster (its display
+    /// name), one task per tenant.
+    #[arg(long, conflicts_with_all = ["strategy", "tenant", "all_tenants"])]
+    cluster: Option<String>,
     /// The tenant to back up.
     #[arg(long)]
     tenant: Option<String>,
@@ -351,14 +357,24 @@ async fn show_tasks(ctx: &Context, args: TasksArgs) -> Result<String, String> {
 async fn backup_now(ctx: &Context, args: BackupNowArgs) -> Result<String, String> {
     let timeout = actions::timeout(args.timeout.as_deref())?;
     let namespace = ctx.scope.one_namespace()?;
-    let strategy = ctx.scope.strategy(&args.strategy).await?;
-    let tenants = actions::tenants_of(&strategy, args.tenant.as_deref(), args.all_tenants)?;
-    let tasks = actions::backup_now_tasks(
-        &strategy,
-        &tenants,
-        args.incremental,
-        jiff::Timestamp::now(),
-    )?;
+    let now = jiff::Timestamp::now();
+    let strategies: Vec<BackupStrategy> = match (&args.strategy, &args.cluster) {
+        (Some(name), _) => vec![ctx.scope.strategy(name).await?],
+        (None, Some(cluster)) => actions::of_cluster(ctx.scope.list().await?, cluster)?,
+        (None, None) => return Err("name a strategy, or a cluster with --cluster".into()),
+    };
+    let every = args.all_tenants || args.cluster.is_some();
+    let mut tasks = Vec::new();
+    // Every task is planned before any is made: a refusal leaves nothing half done.
+    for strategy in &strategies {
+        let tenants = actions::tenants_of(strategy, args.tenant.as_deref(), every)?;
+        tasks.extend(actions::backup_now_tasks(
+            strategy,
+            &tenants,
+            args.incremental,
+            now,
+        )?);
+    }
     let api: Api<BackupTask> = Api::namespaced(ctx.scope.client.clone(), namespace);
     let made = actions::create(&api, &tasks).await?;
     if !args.wait {

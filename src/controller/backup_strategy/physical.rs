@@ -69,13 +69,19 @@ pub async fn reconcile(
 }
 
 /// The observer of the strategy's cluster, watched by the strategy: woken by a change in its tenants (in
-/// any tenant when it lists none).
+/// any tenant when it lists none, or while it reports tenants without a strategy: one of them starting to
+/// archive under another strategy ends the report at once).
 fn watch_cluster(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
 ) -> Arc<ClusterObserver> {
     let spec = &strategy.spec;
+    let reporting = strategy
+        .status
+        .as_ref()
+        .is_some_and(|s| !s.tenants_without_strategy.is_empty());
+    let watched: &[String] = if reporting { &[] } else { &spec.tenants };
     let observer = ctx
         .observers
         .observe(ClusterKey::of(namespace, &spec.cluster), &spec.cluster.name);
@@ -86,7 +92,7 @@ fn watch_cluster(
             namespace: namespace.to_string(),
             name: strategy.name_any(),
         },
-        Some(Interest::overview(&spec.tenants, true)),
+        Some(Interest::overview(watched, true)),
     );
     observer
 }
