@@ -41,6 +41,32 @@ pub fn due(
     (latest > since && fresh).then_some(latest)
 }
 
+/// The occurrences of `cron` in `zone` after `after` and at or before `until`, newest first, at most `max`
+/// of them (a schedule paused for weeks has thousands; only the newest are ever shown).
+pub fn occurrences(
+    cron: &Cron,
+    zone: &TimeZone,
+    after: Timestamp,
+    until: Timestamp,
+    max: usize,
+) -> Vec<Timestamp> {
+    let mut found = Vec::new();
+    let mut at = until.to_zoned(zone.clone());
+    let mut inclusive = true;
+    while found.len() < max {
+        let Ok(previous) = cron.find_previous_occurrence(&at, inclusive) else {
+            break;
+        };
+        if previous.timestamp() <= after {
+            break;
+        }
+        found.push(previous.timestamp());
+        at = previous;
+        inclusive = false;
+    }
+    found
+}
+
 /// The first occurrence of `cron` in `zone` after `after`.
 pub fn next(cron: &Cron, zone: &TimeZone, after: Timestamp) -> Option<Timestamp> {
     cron.find_next_occurrence(&after.to_zoned(zone.clone()), false)

@@ -474,6 +474,10 @@ pub struct BackupStrategyStatus {
     /// The oldest of the drilled tenants' last passed drills: every tenant restored and checked since then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_passed_drill_time: Option<Time>,
+    /// The newest scheduled runs that were not started when due, newest first (at most 20): the console's
+    /// scheduling history of what did not run (docs/guide/strategies.md).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped_runs: Vec<SkippedRun>,
     /// Tenants of the cluster that no strategy covers and no strategy ignores (`ignoredTenants`): the
     /// console's "No Backup Strategy". Reported by one strategy per cluster, the first by namespace and
     /// name among those of the cluster (docs/guide/cluster-overview.md).
@@ -581,6 +585,30 @@ pub struct TenantBackupStatus {
     /// Bytes of archived logs kept for this tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_backup_bytes: Option<i64>,
+}
+
+/// A scheduled run that was not started when it was due.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedRun {
+    /// When the run was due.
+    pub scheduled_at: Time,
+    /// `Full` or `Incremental`.
+    pub mode: super::backup_task::BackupMode,
+    /// Why it did not run.
+    pub reason: SkipReason,
+    /// When the strategy found it skipped.
+    pub recorded_at: Time,
+}
+
+/// Why a scheduled run did not run.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum SkipReason {
+    /// Found more than `schedule.startingDeadlineSeconds` after its time (the operator was down, or a
+    /// later run of the same kind came first): it is not made late.
+    Missed,
+    /// Due while the strategy was suspended (`spec.suspend`).
+    Paused,
 }
 
 /// A tenant's backup status in the console's words (docs/guide/cluster-overview.md).

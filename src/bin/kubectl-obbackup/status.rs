@@ -46,6 +46,7 @@ struct Overview {
     tenants: Table,
     problems: Table,
     copies: Table,
+    skipped: Table,
 }
 
 impl Overview {
@@ -76,6 +77,7 @@ impl Overview {
                 "RECOVERABLE FROM",
             ]),
             problems: Table::new(&["STRATEGY", "CONDITION", "STATUS", "REASON", "MESSAGE"]),
+            skipped: Table::new(&["STRATEGY", "SKIPPED RUN DUE", "MODE", "REASON", "RECORDED"]),
             copies: Table::new(&[
                 "STRATEGY",
                 "LAST VERIFIED",
@@ -104,6 +106,15 @@ impl Overview {
         ]);
         self.add_tenants(&name, &status, clock);
         self.add_problems(&name, &status);
+        for run in &status.skipped_runs {
+            self.skipped.push(vec![
+                name.clone(),
+                clock.show(Some(&run.scheduled_at)),
+                format!("{:?}", run.mode),
+                format!("{:?}", run.reason),
+                clock.show(Some(&run.recorded_at)),
+            ]);
+        }
         if let Some(second) = &status.second_backup {
             self.copies.push(vec![
                 name.clone(),
@@ -173,7 +184,8 @@ impl Overview {
     /// The strategies' table, then each other table that has rows, after a blank line.
     fn render(&self, colour: bool) -> String {
         let mut text = self.clusters.render(colour);
-        let rest = crate::render::sections([&self.tenants, &self.problems, &self.copies], colour);
+        let tables = [&self.tenants, &self.problems, &self.copies, &self.skipped];
+        let rest = crate::render::sections(tables, colour);
         if !rest.is_empty() {
             text.push('\n');
             text.push_str(&rest);
@@ -208,6 +220,8 @@ mod tests {
                      "message": "tenant1 lags 900 s", "lastTransitionTime": "2026-11-24T19:00:00Z"},
                 ],
                 "tenantsWithoutStrategy": ["sandbox"],
+                "skippedRuns": [{"scheduledAt": "2026-11-24T01:00:00Z", "mode": "Full", "reason": "Missed",
+                                 "recordedAt": "2026-11-24T03:00:00Z"}],
                 "tenants": [{"name": "tenant1", "status": "InProgress", "method": "Physical",
                              "dataBackupBytes": 1073741824,
                              "recoverableWindows": [{"from": "2026-11-24T19:00:00Z", "to": "2026-11-24T19:30:00Z"}]}],
@@ -236,6 +250,12 @@ mod tests {
         assert!(
             text.contains("LogBackupHealthy   False    DelayOverThreshold   tenant1 lags 900 s"),
             "{text}"
+        );
+        assert!(
+            text.contains(
+                "demo       2026-11-24 01:00:00 UTC   Full   Missed   2026-11-24 03:00:00 UTC"
+            ),
+            "the skipped run: {text}"
         );
         assert!(
             !text.contains("Reconciling"),

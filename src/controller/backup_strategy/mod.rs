@@ -23,6 +23,7 @@ pub mod deletion;
 pub mod destinations;
 pub mod drills;
 pub mod exclusive;
+mod history;
 mod logical;
 pub mod mirrors;
 mod overview_metrics;

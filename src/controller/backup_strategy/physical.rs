@@ -12,7 +12,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     checks::{first_checks, stop_on_problems},
-    children, coverage, destinations, drills, mirrors,
+    children, coverage, destinations, drills, history, mirrors,
     overview_metrics::record_metrics,
     plan::Plan,
     retention, second_copy,
@@ -59,6 +59,7 @@ pub async fn reconcile(
     let plan = children::sync_tasks(&ctx, &namespace, &strategy, &tenants, now).await?;
     let mut desired =
         summary::strategy_status(&strategy, &plan, &observation, &tenants, &findings, now);
+    history::apply(&ctx, &strategy, &plan, &mut desired, now).await;
     desired.tenants_without_strategy =
         coverage::look(&ctx, &namespace, &strategy, &observation).await?;
     let drills = drills::look(&ctx, &namespace, &strategy, &tenants, &mut desired, now).await?;

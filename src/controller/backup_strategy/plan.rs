@@ -44,7 +44,20 @@ pub struct Plan {
     pub next_incremental: Option<Timestamp>,
     /// The latest scheduled time any task was (or is now being) made for.
     pub last_schedule: Option<Timestamp>,
+    /// The newest runs due since the last one made that are not made now, newest first.
+    pub skipped: Vec<Skip>,
 }
+
+/// A scheduled run not made when due ([`plan`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Skip {
+    pub at: Timestamp,
+    pub incremental: bool,
+    pub reason: crate::api::backup_strategy::SkipReason,
+}
+
+/// How many skipped runs of each kind a look reports at most.
+pub const SKIPS_SHOWN: usize = 20;
 
 impl Plan {
     /// The next scheduled run, full or incremental.
@@ -112,10 +125,54 @@ pub fn plan(
             result.last_schedule = result.last_schedule.max(Some(at));
         }
     }
+    for (cron, is_incremental, made) in [
+        (&full, false, due_full),
+        (&incremental, true, due_incremental.or(due_full)),
+    ] {
+        let Some(cron) = cron else { continue };
+        let after = since(is_incremental);
+        result.skipped.extend(skipped(
+            cron,
+            &zone,
+            after,
+            now,
+            made,
+            spec.suspend,
+            is_incremental,
+        ));
+    }
+    result.skipped.sort_by_key(|s| std::cmp::Reverse(s.at));
     result.next_full = full.as_ref().and_then(|cron| next(cron, &zone, now));
     result.next_incremental = incremental.as_ref().and_then(|cron| next(cron, &zone, now));
     result.prune = prune(children, &spec.retention, recorded);
     result
+}
+
+/// The occurrences of `cron` after `after` that are not the run `made` now: each `Paused` while the strategy
+/// is suspended (the due one too), else `Missed`.
+fn skipped(
+    cron: &croner::Cron,
+    zone: &jiff::tz::TimeZone,
+    after: Timestamp,
+    now: Timestamp,
+    made: Option<Timestamp>,
+    suspended: bool,
+    incremental: bool,
+) -> Vec<Skip> {
+    use crate::api::backup_strategy::SkipReason;
+    crate::schedule::occurrences(cron, zone, after, now, SKIPS_SHOWN)
+        .into_iter()
+        .filter(|at| suspended || Some(*at) != made)
+        .map(|at| Skip {
+            at,
+            incremental,
+            reason: if suspended {
+                SkipReason::Paused
+            } else {
+                SkipReason::Missed
+            },
+        })
+        .collect()
 }
 
 /// The latest time a run of one kind (`incremental` or full) was scheduled for: the newest such child's, or
@@ -268,9 +325,32 @@ mod tests {
         let back = plan(&strategy, &tenants, &children, at("2026-11-04T01:30:00Z"));
         assert_eq!(back.create.len(), 1);
         assert_eq!(back.create[0].scheduled_at, at("2026-11-04T01:00:00Z"));
-        // Back after the deadline: nothing until the next run.
+        // Tuesday's run is missed; Wednesday's is made, so it is not. Sunday's full, due an hour after
+        // the strategy was created and first seen a day later, was missed too.
+        let missed = |day: &str, incremental: bool| Skip {
+            at: at(day),
+            incremental,
+            reason: crate::api::backup_strategy::SkipReason::Missed,
+        };
+        assert_eq!(
+            back.skipped,
+            [
+                missed("2026-11-03T01:00:00Z", true),
+                missed("2026-11-01T01:00:00Z", false)
+            ]
+        );
+        // Back after the deadline: nothing until the next run, and Wednesday's run missed as well.
         let late = plan(&strategy, &tenants, &children, at("2026-11-04T03:00:00Z"));
         assert!(late.create.is_empty());
+        let times: Vec<Timestamp> = late.skipped.iter().map(|s| s.at).collect();
+        assert_eq!(
+            times,
+            [
+                at("2026-11-04T01:00:00Z"),
+                at("2026-11-03T01:00:00Z"),
+                at("2026-11-01T01:00:00Z")
+            ]
+        );
     }
 
     #[test]
@@ -340,6 +420,21 @@ mod tests {
         );
         assert!(plan.create.is_empty());
         assert!(plan.next_full.is_some());
+        // Sunday's full and Monday's incremental (both 01:00) were due while paused.
+        let skipped: Vec<(Timestamp, bool)> =
+            plan.skipped.iter().map(|s| (s.at, s.incremental)).collect();
+        assert_eq!(
+            skipped,
+            [
+                (at("2026-11-02T01:00:00Z"), true),
+                (at("2026-11-01T01:00:00Z"), false)
+            ]
+        );
+        assert!(
+            plan.skipped
+                .iter()
+                .all(|s| s.reason == crate::api::backup_strategy::SkipReason::Paused)
+        );
     }
 
     #[test]

@@ -241,6 +241,8 @@ pub fn strategy_status(
         last_drill_schedule_time: None,
         // Set by the coverage look (physical strategies).
         tenants_without_strategy: Vec::new(),
+        // Set from the plan by the schedule's history (super::history).
+        skipped_runs: Vec::new(),
     }
 }
 
