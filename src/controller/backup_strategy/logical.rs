@@ -293,6 +293,8 @@ fn overview(
         drills: Vec::new(),
         last_passed_drill_time: None,
         last_drill_schedule_time: None,
+        // Followed by the alert record (alert_record::note), after the drills' look.
+        alerts: previous.alerts,
     }
 }
 
