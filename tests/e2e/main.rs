@@ -22,6 +22,7 @@ mod ownership;
 mod plugin;
 mod plugin_actions;
 mod plugin_console;
+mod prometheus;
 mod randomized;
 mod randomized_cluster;
 mod recovery;
