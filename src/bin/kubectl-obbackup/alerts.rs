@@ -310,9 +310,7 @@ pub fn from_prometheus(
         times.sort();
         times.dedup();
         let firing_now = active.get(&key).copied();
-        let mut row = AlertRow::new(key.0, key.1, key.2);
-        fill(&mut row, &episodes(&times, step), firing_now, step, now)?;
-        Some(row)
+        row_of(key, &episodes(&times, step), firing_now, step, now)
     });
     sorted(rows.collect())
 }
@@ -331,35 +329,33 @@ fn episodes(times: &[Timestamp], step: SignedDuration) -> Vec<(Timestamp, Timest
     found
 }
 
-/// The row's times from its `episodes` and, when it fires now, since when (`Some(None)`: firing, the time
-/// unknown). `None` when there is nothing to show.
-fn fill(
-    row: &mut AlertRow,
+/// The row of an alert that fired in `episodes` and, when it fires now, since when (`Some(None)`: firing,
+/// the time unknown); `None` when it did neither.
+fn row_of(
+    key: (Option<String>, String, String),
     episodes: &[(Timestamp, Timestamp)],
     firing_now: Option<Option<Timestamp>>,
     step: SignedDuration,
     now: Timestamp,
-) -> Option<()> {
-    let started_now = firing_now.flatten().unwrap_or(now);
-    let (first, last) = match (episodes.first(), episodes.last()) {
-        (Some(first), Some(last)) => (first.0, *last),
-        _ => (started_now, (started_now, started_now)),
+) -> Option<AlertRow> {
+    // Firing now but in no step of the range (it began after the last): from when it became active.
+    let since = firing_now.map(|at| at.unwrap_or(now));
+    let (first, last) = match (episodes.first(), episodes.last(), since) {
+        (Some(first), Some(last), _) => (first.0, *last),
+        (_, _, Some(since)) => (since, (since, since)),
+        _ => return None,
     };
-    if episodes.is_empty() && firing_now.is_none() {
-        return None;
-    }
+    let mut row = AlertRow::new(key.0, key.1, key.2);
     row.generated_at = first;
     row.last_generated_at = last.0;
     row.count = episodes.len().max(1) as i64;
     if firing_now.is_some() {
         row.status = AlertState::Active;
-        row.recovered_at = None;
     } else {
-        row.status = AlertState::Recovered;
         // The first step it was no longer seen firing.
         row.recovered_at = Some((last.1 + step).min(now));
     }
-    Some(())
+    Some(row)
 }
 
 /// Asks Prometheus at `base` for the alerts firing now and the `ALERTS` series from `now - span` to `now`.
