@@ -15,12 +15,13 @@ resources start
 bin=$(tools/k8s/build.sh | tail -n 1)
 OBBACKUP_HELM=$(tools/helm/build.sh | tail -n 1)
 OBBACKUP_PROMTOOL=$(tools/promtool/build.sh | tail -n 1)
+OBBACKUP_PROMETHEUS=$(tools/prometheus/build.sh | tail -n 1)
 OBSIM_GO_CLIENT=$(tools/drivers/go/build.sh | tail -n 1)
 OBSIM_PYTHON_CLIENT=$(tools/drivers/python/build.sh | tail -n 1)
 OBBACKUP_S3_SERVER=$(tools/s3/build.sh | tail -n 1)
 OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
 OBBACKUP_KREW=$(tools/krew/build.sh | tail -n 1)
-export OBBACKUP_HELM OBBACKUP_PROMTOOL OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB OBBACKUP_KREW
+export OBBACKUP_HELM OBBACKUP_PROMTOOL OBBACKUP_PROMETHEUS OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB OBBACKUP_KREW
 # ob-operator's CRDs from its Go module; when the proxy does not serve it, the tests beside ob-operator
 # say so and skip (docs/guide/ob-operator.md).
 OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_OB_OPERATOR_CRDS=

@@ -521,6 +521,22 @@ impl Metrics {
             .inc();
     }
 
+    /// Makes the finished-task counters of `namespace` exist at zero, every task kind and final phase, before
+    /// any task there ends: Prometheus's `increase()` sees no increase in a series that first appears at 1,
+    /// so without them the first failed task of a namespace would never fire `OBBackupTaskFailed` (found
+    /// by tests/e2e/prometheus.rs against a real Prometheus).
+    pub fn tasks_may_finish_in(&self, namespace: &str) {
+        for kind in ["BackupTask", "CleanupTask", "RecoveryTask"] {
+            for phase in ["Completed", "Failed", "Canceled"] {
+                let _ = self.tasks_finished.get_or_create(&OutcomeLabels {
+                    namespace: namespace.to_string(),
+                    kind: kind.to_string(),
+                    phase: phase.to_string(),
+                });
+            }
+        }
+    }
+
     /// Counts a task that reached a final phase.
     pub fn task_finished(&self, namespace: &str, kind: &str, phase: &str) {
         self.tasks_finished
@@ -643,6 +659,24 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("obbackup_leader 1"), "{text}");
+    }
+
+    #[test]
+    fn a_namespace_s_task_outcomes_are_counted_from_zero() {
+        let metrics = Metrics::default();
+        metrics.tasks_may_finish_in("ns");
+        let text = metrics.render();
+        assert!(
+            text.contains(
+                r#"obbackup_tasks_finished_total{namespace="ns",kind="BackupTask",phase="Failed"} 0"#
+            ),
+            "{text}"
+        );
+        metrics.task_finished("ns", "BackupTask", "Failed");
+        metrics.tasks_may_finish_in("ns");
+        assert!(metrics.render().contains(
+            r#"obbackup_tasks_finished_total{namespace="ns",kind="BackupTask",phase="Failed"} 1"#
+        ));
     }
 
     #[test]

@@ -486,6 +486,10 @@ pub struct BackupStrategyStatus {
     /// When the drill schedule last created drills.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_drill_schedule_time: Option<Time>,
+    /// The alerts the strategy raised: each tenant's or the cluster's condition that went bad, as the
+    /// chart's alert of the same name, active ones first, then the most recently recovered; at most 50.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<super::alert::AlertRecord>,
 }
 
 /// The strategy's second copy as a whole (the console's "Second Backup" of a strategy).

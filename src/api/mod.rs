@@ -4,6 +4,7 @@
 // Clippy reads the repeated `type_ = "string"` of kube's `printcolumn(...)` lists as duplicated attributes.
 #![allow(clippy::duplicated_attributes)]
 
+pub mod alert;
 pub mod backup_strategy;
 pub mod backup_task;
 pub mod cleanup_task;

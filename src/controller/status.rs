@@ -99,7 +99,10 @@ where
     if current.is_some_and(|current| stored_alike(current, desired)) {
         return Ok(false);
     }
-    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
+    let namespace = namespace_of(obj)?;
+    // Before any task of the namespace can end (a strategy's first status comes before its first task's).
+    ctx.metrics.tasks_may_finish_in(&namespace);
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
@@ -117,7 +120,7 @@ where
     ctx.metrics.status_written(ctx.controller);
     if let Some(phase) = finished_now(current, desired) {
         ctx.metrics
-            .task_finished(&namespace_of(obj)?, ctx.controller, &phase);
+            .task_finished(&namespace, ctx.controller, &phase);
     }
     // Serializing both statuses to name the changed fields is only worth it when someone reads it.
     if tracing::enabled!(tracing::Level::DEBUG) {

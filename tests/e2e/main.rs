@@ -24,6 +24,7 @@ mod ownership;
 mod plugin;
 mod plugin_actions;
 mod plugin_console;
+mod prometheus;
 mod randomized;
 mod randomized_cluster;
 mod recovery;

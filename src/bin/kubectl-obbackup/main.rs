@@ -3,6 +3,7 @@
 //! kubeconfig and the operator's own API types.
 
 mod actions;
+mod alerts;
 mod cause;
 mod cleanup;
 mod connect;
@@ -109,6 +110,10 @@ enum Command {
     /// The console's "View Cause": a task's status, OceanBase's error code and comment, its conditions and
     /// events.
     Cause { task: String },
+    /// The console's alert list: the chart's alerts with the object each is about, when it was first and
+    /// last raised, when it recovered, how often, and whether it is active — from Prometheus when one is
+    /// named, else from the strategies' own record.
+    Alerts(alerts::AlertsArgs),
     /// Imports ob-operator's backup policy of a tenant (OBTenantBackupPolicy) as the equivalent
     /// BackupStrategy: prints its manifest (YAML unless -o json) with notes on stderr on what does not map;
     /// with --handover, moves the tenant to the strategy without stopping archiving.
@@ -267,6 +272,7 @@ async fn run(cli: Cli) -> Result<String, String> {
             .await?
             .show(format),
         Command::Cause { task } => show_cause(&ctx, &task).await,
+        Command::Alerts(args) => show_alerts(&ctx, args).await,
         Command::Import(args) => {
             let namespace = scope.one_namespace()?;
             import::run(&scope.client, namespace, *args, clock, format).await
@@ -424,6 +430,38 @@ async fn show_cause(ctx: &Context, task: &str) -> Result<String, String> {
         reply = reply.with(event)?;
     }
     reply.show(ctx.format)
+}
+
+/// `alerts`: from Prometheus when one is named, else from the strategies' records.
+async fn show_alerts(ctx: &Context, args: alerts::AlertsArgs) -> Result<String, String> {
+    let span = alerts::since(&args.since)?;
+    let now = jiff::Timestamp::now();
+    let namespace = ctx.scope.namespace.as_deref();
+    let (rows, source) = match &args.prometheus {
+        Some(url) => {
+            let evaluated = alerts::evaluate(url, span, now).await?;
+            let step = alerts::step_of(span);
+            let rows = alerts::from_prometheus(&evaluated, namespace, step, now);
+            (rows, format!("Prometheus at {}", alerts::shown(url)))
+        }
+        None => {
+            let strategies: Vec<BackupStrategy> = ctx.scope.list().await?;
+            let from = now.saturating_sub(span).map_err(|e| e.to_string())?;
+            let rows = alerts::from_records(&strategies, from);
+            (rows, "the strategies' records".to_string())
+        }
+    };
+    match ctx.format {
+        Format::Table if rows.is_empty() => Ok(format!(
+            "No alerts in {} active or raised in the last {} ({source}).\n",
+            ctx.scope.describe(),
+            args.since
+        )),
+        Format::Table => {
+            Ok(alerts::table(&rows, &ctx.clock, namespace.is_none()).render(ctx.colour))
+        }
+        format => list(&rows, format),
+    }
 }
 
 /// Where objects are read: one namespace, or all.

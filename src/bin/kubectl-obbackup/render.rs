@@ -97,8 +97,8 @@ pub fn sections<'a>(tables: impl IntoIterator<Item = &'a Table>, colour: bool) -
 /// A status in the colour the console gives it: green done, red failed, yellow under way.
 fn coloured(cell: &str) -> String {
     let code = match cell {
-        "Completed" | "InProgress" | "True" | "Passed" => "32",
-        "Failed" | "False" | "Stalled" => "31",
+        "Completed" | "InProgress" | "True" | "Passed" | "Recovered" => "32",
+        "Failed" | "False" | "Stalled" | "Active" => "31",
         "Pending" | "PendingScheduling" | "Starting" | "Stopping" | "Executing" | "Activating"
         | "Verifying" | "Dropping" | "Paused" | "Canceled" => "33",
         _ => return cell.to_string(),

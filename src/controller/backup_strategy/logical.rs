@@ -297,6 +297,8 @@ fn overview(
         tenants_without_strategy: Vec::new(),
         // Set from the plan by the schedule's history (super::history).
         skipped_runs: Vec::new(),
+        // Followed by the alert record (alert_record::note), after the drills' look.
+        alerts: previous.alerts,
     }
 }
 

@@ -16,6 +16,7 @@
 //! [`logical`] (dumps through a tenant user). Both are checked first for the same things ([`checks`]) and
 //! report their overview as metrics alike ([`overview_metrics`]).
 
+pub mod alert_record;
 mod checks;
 pub mod children;
 mod coverage;

@@ -243,6 +243,8 @@ pub fn strategy_status(
         tenants_without_strategy: Vec::new(),
         // Set from the plan by the schedule's history (super::history).
         skipped_runs: Vec::new(),
+        // Followed by the alert record (alert_record::note), after the drills' look.
+        alerts: previous.alerts,
     }
 }
 

@@ -364,6 +364,11 @@ pub struct OperatorProcess {
 }
 
 impl OperatorProcess {
+    /// The `host:port` its HTTP endpoint (probes, `/metrics`) listens on.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
     /// An HTTP GET of `path` on its probe port: (status code, body), or `None` while nothing listens.
     pub fn get(&self, path: &str) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;

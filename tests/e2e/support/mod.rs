@@ -11,6 +11,7 @@ pub mod invariants;
 pub mod logical_schema;
 pub mod ob_operator;
 pub mod plugin;
+pub mod prometheus;
 pub mod proxy;
 pub mod recovery;
 pub mod rng;

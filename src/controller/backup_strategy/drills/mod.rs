@@ -81,7 +81,8 @@ impl Drills {
 }
 
 /// The drills' look, for a strategy of either method: synced ([`sync`]), written into `desired`; returns
-/// when to look again for them (`None`: the strategy declares none).
+/// when to look again for them (`None`: the strategy declares none). The last step before either method
+/// writes its status, it also brings the alert record up to date ([`super::alert_record`]).
 pub async fn look(
     ctx: &Context,
     namespace: &str,
@@ -90,14 +91,18 @@ pub async fn look(
     desired: &mut BackupStrategyStatus,
     now: Timestamp,
 ) -> Result<Option<std::time::Duration>, Error> {
-    let (Some(drills), Some(drill)) = (
+    let next = match (
         sync(ctx, namespace, strategy, in_scope, now).await?,
         &strategy.spec.restore_drill,
-    ) else {
-        return Ok(None);
+    ) {
+        (Some(drills), Some(drill)) => {
+            drills.report(strategy, drill, desired, now);
+            drills.next_look(now)
+        }
+        _ => None,
     };
-    drills.report(strategy, drill, desired, now);
-    Ok(drills.next_look(now))
+    super::alert_record::note(ctx, namespace, strategy, desired, now).await?;
+    Ok(next)
 }
 
 /// `look`, or the drills' own next look when that is sooner (never sooner than a strategy's least wait).
