@@ -27,6 +27,8 @@ use super::{
     selectable = ".spec.tenant",
     selectable = ".spec.method",
     selectable = ".status.phase",
+    selectable = ".status.clusterName",
+    selectable = ".status.backupSetId",
     namespaced,
     status = "BackupTaskStatus",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),
@@ -60,7 +62,13 @@ use super::{
         priority = 1
     ),
     printcolumn(
-        name = "Directory",
+        name = "Data Version",
+        type_ = "string",
+        json_path = ".status.dataVersion",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Storage Directory",
         type_ = "string",
         json_path = ".status.storageDirectory",
         priority = 1
@@ -205,6 +213,10 @@ pub struct BackupTaskStatus {
     /// Where the backup set was written, without credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_directory: Option<String>,
+    /// The tenant's data version the backup set was taken at (OceanBase's `TENANT_COMPATIBLE`, e.g.
+    /// `4.2.5.0`): the console's "Data Version".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_version: Option<String>,
     /// Why the backup failed (the console's "View Cause").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,

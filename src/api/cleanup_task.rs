@@ -24,6 +24,7 @@ use super::common::{
     category = "obbackup",
     selectable = ".spec.tenant",
     selectable = ".status.phase",
+    selectable = ".status.clusterName",
     namespaced,
     status = "CleanupTaskStatus",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),

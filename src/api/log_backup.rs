@@ -26,6 +26,7 @@ use super::common::{
     category = "obbackup",
     selectable = ".spec.tenant",
     selectable = ".status.phase",
+    selectable = ".status.clusterName",
     namespaced,
     status = "LogBackupStatus",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenant"),
@@ -54,7 +55,7 @@ use super::common::{
         priority = 1
     ),
     printcolumn(
-        name = "Directory",
+        name = "Storage Directory",
         type_ = "string",
         json_path = ".status.storageDirectory",
         priority = 1

@@ -29,6 +29,7 @@ use super::{
     selectable = ".spec.source.tenant",
     selectable = ".spec.target.tenant",
     selectable = ".status.phase",
+    selectable = ".spec.target.cluster.name",
     namespaced,
     status = "RecoveryTaskStatus",
     printcolumn(
@@ -67,6 +68,18 @@ use super::{
         name = "Job ID",
         type_ = "integer",
         json_path = ".status.jobId",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Backup Method",
+        type_ = "string",
+        json_path = ".status.method",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Storage Directory",
+        type_ = "string",
+        json_path = ".status.storageDirectory",
         priority = 1
     ),
     printcolumn(
@@ -308,6 +321,12 @@ pub struct RecoveryTaskStatus {
     /// Why the restore failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,
+    /// The console's "Backup Method": `Physical` (a backup set and archived logs) or `Logical` (a dump).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<super::backup_strategy::BackupMethod>,
+    /// The console's "Storage Directory": where the backup restored from lies, without credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_directory: Option<String>,
     /// `Drill` for a strategy's restore drill, `External` for a mirror of a restore started elsewhere,
     /// `Manual` otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -206,6 +206,7 @@ mod tests {
             prev_inc_backup_set_id: if kind == "INC" { 1 } else { 0 },
             start_replay_scn: BASE + replay * S,
             min_restore_scn: BASE + restore * S,
+            data_version: "4.2.5.0".into(),
         }
     }
 

@@ -170,6 +170,7 @@ mod tests {
             prev_inc_backup_set_id: 0,
             start_replay_scn: 1,
             min_restore_scn: 1,
+            data_version: "4.2.5.0".into(),
         };
         let both = Snapshot {
             tenants: vec![tenant(1002, "t1"), tenant(1004, "t2")],

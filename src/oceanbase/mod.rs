@@ -23,7 +23,7 @@ use jiff::Timestamp;
 pub use connection::ConnectionInfo;
 pub use error::ObError;
 pub use mysql::MysqlConnect;
-pub use redact::Redactor;
+pub use redact::{Redactor, strip_keys};
 pub use rows::{
     ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow,
     ClusterIdentity, PieceRow, RestoreJobRow, TenantRow,

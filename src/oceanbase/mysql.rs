@@ -295,7 +295,7 @@ impl MysqlCluster {
             "CDB_OB_BACKUP_SET_FILES",
             "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
              end_timestamp, path, prev_full_backup_set_id, prev_inc_backup_set_id, start_replay_scn, \
-             min_restore_scn FROM CDB_OB_BACKUP_SET_FILES",
+             min_restore_scn, tenant_compatible FROM CDB_OB_BACKUP_SET_FILES",
             views::backup_set,
         )
         .await

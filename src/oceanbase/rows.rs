@@ -88,6 +88,9 @@ pub struct BackupSetRow {
     pub start_replay_scn: u64,
     /// The earliest point this set restores to.
     pub min_restore_scn: u64,
+    /// The tenant's data version when the set was taken (`TENANT_COMPATIBLE`, e.g. `4.2.5.0`): the
+    /// console's "Data Version".
+    pub data_version: String,
 }
 
 impl BackupSetRow {

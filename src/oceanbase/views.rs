@@ -251,6 +251,7 @@ pub fn backup_set(f: &mut Fields) -> Result<BackupSetRow, ObError> {
         prev_inc_backup_set_id: f.int("prev_inc_backup_set_id")?,
         start_replay_scn: f.scn("start_replay_scn")?,
         min_restore_scn: f.scn("min_restore_scn")?,
+        data_version: f.text("tenant_compatible")?,
     })
 }
 

@@ -145,6 +145,12 @@ struct TasksArgs {
     /// Only tasks of this tenant.
     #[arg(long)]
     tenant: Option<String>,
+    /// Only tasks of this cluster (its display name; a restore's backup or target cluster).
+    #[arg(long)]
+    cluster: Option<String>,
+    /// Only the data backup of this backup set id.
+    #[arg(long)]
+    backup_set: Option<i64>,
 }
 
 /// `backup-now STRATEGY (--tenant T | --all-tenants) [--incremental] [--wait [--timeout D]]`.
@@ -348,6 +354,8 @@ async fn show_tasks(ctx: &Context, args: TasksArgs) -> Result<String, String> {
         jiff::Timestamp::now(),
     )?;
     filter.status = args.status;
+    filter.cluster = args.cluster;
+    filter.backup_set = args.backup_set;
     filter.tenant = args.tenant;
     let (scope, clock, format, colour) = (&ctx.scope, &ctx.clock, ctx.format, ctx.colour);
     let filter = &filter;

@@ -12,6 +12,13 @@ use crate::render::{Table, TimeFormat, or_dash};
 pub trait TaskTab: Resource<DynamicType = ()> + Clone + serde::Serialize {
     const HEADERS: &'static [&'static str];
     fn tenant(&self) -> &str;
+    /// The clusters it concerns, by display name (a restore: where its backup was taken and where it
+    /// restores into).
+    fn clusters(&self) -> Vec<String>;
+    /// Its backup set, for a data backup.
+    fn backup_set(&self) -> Option<i64> {
+        None
+    }
     fn phase(&self) -> Option<String>;
     /// When it started (its object's creation until it did): what the time filters look at.
     fn started(&self) -> Option<Timestamp>;
@@ -48,9 +55,18 @@ impl TaskTab for BackupTask {
         "STATUS",
         "PROGRESS",
         "SECOND BACKUP",
+        "DATA VERSION",
+        "STORAGE DIRECTORY",
     ];
     fn tenant(&self) -> &str {
         &self.spec.tenant
+    }
+    fn clusters(&self) -> Vec<String> {
+        let status = self.status.as_ref();
+        status.and_then(|s| s.cluster_name.clone()).into_iter().collect()
+    }
+    fn backup_set(&self) -> Option<i64> {
+        self.status.as_ref().and_then(|s| s.backup_set_id)
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
@@ -82,6 +98,8 @@ impl TaskTab for BackupTask {
             or_dash(self.phase()),
             or_dash(status.progress.map(|p| format!("{p}%"))),
             or_dash(label(status.second_backup.and_then(|s| s.phase))),
+            or_dash(status.data_version),
+            or_dash(status.storage_directory),
         ]
     }
 }
@@ -91,14 +109,20 @@ impl TaskTab for LogBackup {
         "NAME",
         "CLUSTER",
         "TENANT",
+        "METHOD",
         "DESIRED",
         "START",
         "CHECKPOINT",
         "DELAY(S)",
         "STATUS",
+        "STORAGE DIRECTORY",
     ];
     fn tenant(&self) -> &str {
         &self.spec.tenant
+    }
+    fn clusters(&self) -> Vec<String> {
+        let status = self.status.as_ref();
+        status.and_then(|s| s.cluster_name.clone()).into_iter().collect()
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
@@ -121,11 +145,14 @@ impl TaskTab for LogBackup {
             self.name_any(),
             or_dash(status.cluster_name),
             self.spec.tenant.clone(),
+            // Log archiving is OceanBase's own: always a physical backup.
+            "Physical".to_string(),
             format!("{:?}", self.spec.desired_state),
             clock.show(status.start_time.as_ref()),
             clock.show(status.checkpoint_time.as_ref()),
             or_dash(status.delay_seconds),
             or_dash(self.phase()),
+            or_dash(status.storage_directory),
         ]
     }
 }
@@ -136,6 +163,10 @@ impl TaskTab for CleanupTask {
     ];
     fn tenant(&self) -> &str {
         &self.spec.tenant
+    }
+    fn clusters(&self) -> Vec<String> {
+        let status = self.status.as_ref();
+        status.and_then(|s| s.cluster_name.clone()).into_iter().collect()
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
@@ -170,6 +201,7 @@ impl TaskTab for CleanupTask {
 impl TaskTab for RecoveryTask {
     const HEADERS: &'static [&'static str] = &[
         "NAME",
+        "BACKUP CLUSTER",
         "SOURCE TENANT",
         "TARGET CLUSTER",
         "TARGET TENANT",
@@ -178,9 +210,18 @@ impl TaskTab for RecoveryTask {
         "END",
         "STATUS",
         "PROGRESS",
+        "SOURCE",
+        "BACKUP METHOD",
+        "STORAGE DIRECTORY",
     ];
     fn tenant(&self) -> &str {
         &self.spec.source.tenant
+    }
+    fn clusters(&self) -> Vec<String> {
+        let source = self.status.as_ref().and_then(|s| s.source_cluster_name.clone());
+        let mut clusters = vec![self.spec.target.cluster.name.clone()];
+        clusters.extend(source);
+        clusters
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
@@ -201,6 +242,7 @@ impl TaskTab for RecoveryTask {
         let status = self.status.clone().unwrap_or_default();
         vec![
             self.name_any(),
+            or_dash(status.source_cluster_name.clone()),
             self.spec.source.tenant.clone(),
             self.spec.target.cluster.name.clone(),
             self.spec.target.tenant.clone(),
@@ -209,6 +251,9 @@ impl TaskTab for RecoveryTask {
             clock.show(status.ended_at.as_ref()),
             or_dash(self.phase()),
             or_dash(status.progress.map(|p| format!("{p}%"))),
+            or_dash(label(status.source)),
+            or_dash(label(status.method)),
+            or_dash(status.storage_directory),
         ]
     }
 }
@@ -224,6 +269,10 @@ pub struct Filter {
     pub status: Option<String>,
     /// Tenant, any case (OceanBase tenant names ignore case).
     pub tenant: Option<String>,
+    /// Cluster, by display name.
+    pub cluster: Option<String>,
+    /// Backup set id (data backups only).
+    pub backup_set: Option<i64>,
 }
 
 impl Filter {
@@ -261,8 +310,7 @@ impl Filter {
         Ok(Self {
             from,
             to,
-            status: None,
-            tenant: None,
+            ..Self::default()
         })
     }
 
@@ -282,6 +330,11 @@ impl Filter {
                 .tenant
                 .as_ref()
                 .is_none_or(|t| task.tenant().eq_ignore_ascii_case(t))
+            && self
+                .cluster
+                .as_ref()
+                .is_none_or(|c| task.clusters().contains(c))
+            && self.backup_set.is_none_or(|id| task.backup_set() == Some(id))
     }
 }
 

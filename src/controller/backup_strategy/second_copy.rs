@@ -674,6 +674,7 @@ mod tests {
             prev_inc_backup_set_id: 0,
             start_replay_scn: 0,
             min_restore_scn: 0,
+            data_version: "4.2.5.0".into(),
         }
     }
 

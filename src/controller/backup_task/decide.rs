@@ -319,6 +319,12 @@ fn follow_job(
         input_bytes: shown.input,
         output_bytes: shown.output,
         storage_directory: shown.directory,
+        data_version: seen
+            .snapshot
+            .set(job.tenant_id, job.backup_set_id)
+            .map(|s| s.data_version.clone())
+            .filter(|v| !v.is_empty())
+            .or(base.data_version.clone()),
         failure,
         last_progress_time: running.then_some(shown.last_progress),
         ..base
@@ -660,6 +666,7 @@ mod tests {
                 prev_inc_backup_set_id: 0,
                 start_replay_scn: 1,
                 min_restore_scn: 2,
+                data_version: "4.2.5.0".into(),
             })
             .jobs(jobs)
             .searched("uid-1")

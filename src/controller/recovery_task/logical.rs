@@ -147,6 +147,7 @@ fn attempt_base(task: &RecoveryTask, source_cluster: Option<String>) -> Recovery
     RecoveryTaskStatus {
         observed_retry: Some(task.spec.retry),
         source_cluster_name: source_cluster.or(base.source_cluster_name.clone()),
+        method: Some(crate::api::backup_strategy::BackupMethod::Logical),
         ..base
     }
 }

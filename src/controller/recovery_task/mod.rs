@@ -194,6 +194,7 @@ impl Task for RecoveryTask {
             observation,
             own_pool: restore.sources.names.own_pool(&self.spec),
             source_cluster: restore.source_cluster.as_deref(),
+            storage_directory: Some(restore.sources.data.uri.as_str()),
             clock,
         })
     }

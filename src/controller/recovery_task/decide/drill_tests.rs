@@ -38,6 +38,7 @@ fn checked(task: &RecoveryTask, state: &CheckState, now: i64) -> Decision {
         observation: &observation,
         own_pool: Some("obrt_r_pool"),
         source_cluster: Some("ob"),
+        storage_directory: None,
         checks: Some(state),
         clock: Clock::at(at(now)),
     })

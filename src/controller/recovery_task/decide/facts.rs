@@ -47,6 +47,8 @@ pub struct Inputs<'a> {
     pub own_pool: Option<&'a str>,
     /// The cluster the backups come from, as the status shows it.
     pub source_cluster: Option<&'a str>,
+    /// Where the backup set restored from lies (the data destination), without credentials.
+    pub storage_directory: Option<&'a str>,
     /// Where a drill's checks stand in this process (`None`: not started here).
     pub checks: Option<&'a crate::drill::checks::CheckState>,
     pub clock: Clock,

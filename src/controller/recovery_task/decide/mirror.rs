@@ -37,7 +37,10 @@ pub fn follow(
             interest(task, false),
         );
     };
-    let base = shown(base, job);
+    let base = RecoveryTaskStatus {
+        source_cluster_name: Some(job.backup_cluster_name.clone()).filter(|c| !c.is_empty()),
+        ..shown(base, job)
+    };
     let (phase, health) = if job.status.succeeded() {
         let message = format!("restore job {} succeeded", job.job_id);
         (

@@ -96,6 +96,11 @@ fn attempt(inputs: &Inputs<'_>) -> RecoveryTaskStatus {
         observed_generation: task.metadata.generation,
         observed_retry: Some(spec.retry),
         source_cluster_name: inputs.source_cluster.map(str::to_string),
+        method: Some(crate::api::backup_strategy::BackupMethod::Physical),
+        storage_directory: inputs
+            .storage_directory
+            .map(crate::oceanbase::strip_keys)
+            .or(previous.storage_directory.clone()),
         ..previous
     }
 }
@@ -297,6 +302,8 @@ mod tests {
             observation: &observation,
             own_pool: Some("obrt_r_pool"),
             source_cluster: Some("ob"),
+        storage_directory: None,
+            storage_directory: None,
             checks: None,
             clock: Clock::at(at(100)),
         })
