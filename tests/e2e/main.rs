@@ -33,3 +33,4 @@ mod second_verify;
 mod storage;
 mod strategy;
 mod support;
+mod window_hole;
