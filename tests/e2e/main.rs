@@ -9,6 +9,7 @@ mod chart;
 mod cleanup;
 mod crash_matrix;
 mod crd_schema;
+mod destination_recheck;
 mod drill;
 mod drill_logical;
 mod external;

@@ -19,6 +19,7 @@
 mod checks;
 pub mod children;
 pub mod deletion;
+pub mod destination_check;
 pub mod destinations;
 pub mod drills;
 pub mod exclusive;
