@@ -10,6 +10,7 @@ mod cleanup;
 mod crash_matrix;
 mod crd_schema;
 mod destination_recheck;
+mod dr_restore;
 mod drill;
 mod drill_logical;
 mod external;
