@@ -56,7 +56,7 @@ pub struct Context {
     /// The restore drills' checks this controller runs itself; one ending wakes its RecoveryTask.
     pub drill_checks: crate::background::Background<crate::drill::checks::Checks>,
     /// When each strategy's destinations were last checked from this process, and what was found.
-    pub destination_checks: super::backup_strategy::destination_check::DestinationChecks,
+    pub destination_checks: super::destination_checks::DestinationChecks,
 }
 
 /// Operator-wide settings the controllers read.
