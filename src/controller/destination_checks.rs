@@ -74,5 +74,4 @@ mod tests {
         assert_eq!(checks.fresh("ns/s", "a", Duration::ZERO), None, "due again");
         assert_eq!(checks.record("ns/s", "a".into(), Vec::new()), Some(found));
     }
-
 }
