@@ -309,7 +309,6 @@ impl Task for RecoveryTask {
     }
 }
 
-/// The key of a drill's checks in the background registry (`None` for a task that is no drill).
 /// What is known of the task's point before anything is sent: checked against the strategy's windows, or
 /// — when the source names a strategy's second copy instead — against what that copy holds; `None` for a
 /// physical restore without a point (the schema requires one).
@@ -350,6 +349,7 @@ async fn point_check(
     }))
 }
 
+/// The key of a drill's checks in the background registry (`None` for a task that is no drill).
 fn drill_key(task: &RecoveryTask) -> Option<crate::background::Key> {
     task.spec.drill.as_ref()?;
     let namespace = task.metadata.namespace.as_deref()?;
