@@ -69,8 +69,14 @@ struct RunArgs {
     /// Seconds without progress after which a running backup gets Progressing=False.
     #[arg(long, env = "BACKUP_STALL_SECONDS", default_value_t = ob_backup_operator::timing::BACKUP_STALL_TIMEOUT.as_secs(), value_parser = clap::value_parser!(u64).range(10..))]
     backup_stall_seconds: u64,
+    /// Seconds between checks of a strategy's destinations from this pod (object storage: a small object
+    /// written and deleted in each tenant's directory), so that one made unusable shows without waiting for
+    /// a backup to fail.
+    #[arg(long, env = "DESTINATION_CHECK_SECONDS", default_value_t = ob_backup_operator::timing::DESTINATION_CHECK.as_secs(), value_parser = clap::value_parser!(u64).range(10..=86400))]
+    destination_check_seconds: u64,
     /// Where this pod sees the share behind `file://` destinations, when not at the same path as the
-    /// OBServers (`file:///backup/x` is read at `<dir>/backup/x`). Needed only for second backups.
+    /// OBServers (`file:///backup/x` is read at `<dir>/backup/x`). Needed for second backups, and for the
+    /// destination check of `file://` destinations.
     #[arg(long, env = "FILE_DESTINATION_ROOT")]
     file_destination_root: Option<std::path::PathBuf>,
     /// Read ob-operator's OBClusters, OBServers, OBTenants and backup policies when its CRDs are installed
@@ -140,6 +146,7 @@ fn run_operator(args: RunArgs) -> ExitCode {
             file_root: args
                 .file_destination_root
                 .map(|p| &*Box::leak(p.into_boxed_path())),
+            destination_check: Duration::from_secs(args.destination_check_seconds),
             ob_operator: args.ob_operator_integration,
         },
     };

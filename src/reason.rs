@@ -201,6 +201,8 @@ pub enum Reason {
     Ready,
     /// A strategy's object is not ready; see its conditions.
     NotReady,
+    /// The periodic destination check found a directory it cannot use; fix that storage or its Secret.
+    DestinationUnusable,
     /// The strategy's runs are scheduled.
     Scheduled,
     /// The strategy is suspended.

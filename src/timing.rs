@@ -97,6 +97,12 @@ pub const ACTIVE_PIECE_PASS_GAP: Duration = Duration::from_secs(10);
 /// `--backup-stall-timeout`).
 pub const BACKUP_STALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+/// How often a strategy's destinations are checked from the operator's pod (the default of
+/// `--destination-check-seconds`).
+pub const DESTINATION_CHECK: Duration = Duration::from_secs(5 * 60);
+/// A destination check that has no answer within this long says so (the check waits no longer).
+pub const DESTINATION_CHECK_TIMEOUT: Duration = Duration::from_secs(30);
+
 // The operator's own waits: its caches, its status writes, storage, leadership and shutdown.
 
 /// An object whose reconcile failed is retried after this long, doubling with each failure in a row…

@@ -30,8 +30,9 @@ POST /clock                          {speed} and/or {stepSeconds} (every cluster
 POST /clusters/{cluster}/faults      {kind, tenant?, code?, message?, seconds?, piece?}
      kinds: fail-next-backup, fail-next-restore, interrupt-archive, resume-archive, unreachable-dest,
             reachable-dest, stall, unstall, drop-connections, refuse-connections,
-            lose-archive-piece (tenant, piece? default: the newest; its files vanish, the views keep it)
-DELETE /clusters/{cluster}/faults    clear every fault (lost pieces stay lost)
+            lose-archive-piece (tenant, piece? default: the newest; its files vanish, the views keep it),
+            break-archive-piece (tenant, piece? default: the newest; FILE_STATUS BROKEN, its files kept)
+DELETE /clusters/{cluster}/faults    clear every fault (lost pieces stay lost, broken ones broken)
 ";
 
 /// The control API's router.
@@ -335,7 +336,8 @@ struct Fault {
     message: Option<String>,
     /// How long to refuse connections.
     seconds: Option<u64>,
-    /// The archive piece `lose-archive-piece` takes away (default: the tenant's newest).
+    /// The archive piece `lose-archive-piece` takes away or `break-archive-piece` breaks (default: the
+    /// tenant's newest).
     piece: Option<i64>,
 }
 
@@ -384,6 +386,9 @@ fn apply(node: &Node, fault: &Fault) -> Result<(), String> {
         "unstall" => sql(cluster.set_stalled(&tenant()?, false)),
         "lose-archive-piece" => sql(cluster
             .lose_archive_piece(&tenant()?, fault.piece)
+            .map(|_| ())),
+        "break-archive-piece" => sql(cluster
+            .break_archive_piece(&tenant()?, fault.piece)
             .map(|_| ())),
         other => Err(format!("unknown fault kind {other}")),
     }

@@ -55,6 +55,8 @@ pub struct Context {
     pub logical_work: crate::logical::jobs::Jobs,
     /// The restore drills' checks this controller runs itself; one ending wakes its RecoveryTask.
     pub drill_checks: crate::background::Background<crate::drill::checks::Checks>,
+    /// When each strategy's destinations were last checked from this process, and what was found.
+    pub destination_checks: super::destination_checks::DestinationChecks,
 }
 
 /// Operator-wide settings the controllers read.
@@ -66,6 +68,8 @@ pub struct Settings {
     pub backup_stall_timeout: Duration,
     /// Where `file://` destinations are reached in this process (`None`: at their own paths).
     pub file_root: Option<&'static std::path::Path>,
+    /// How often a strategy's destinations are checked from this process.
+    pub destination_check: Duration,
     /// Whether ob-operator's objects are read (when its CRDs are installed).
     pub ob_operator: bool,
 }
@@ -76,6 +80,7 @@ impl Default for Settings {
             poll: PollIntervals::default(),
             backup_stall_timeout: crate::timing::BACKUP_STALL_TIMEOUT,
             file_root: None,
+            destination_check: crate::timing::DESTINATION_CHECK,
             ob_operator: true,
         }
     }
@@ -119,6 +124,7 @@ impl Context {
             copies: crate::storage::copies::Copies::new(wake.clone()),
             logical_work: crate::logical::jobs::Jobs::new(wake.clone()),
             drill_checks: crate::background::Background::new(wake),
+            destination_checks: Default::default(),
         }
     }
 

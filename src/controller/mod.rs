@@ -10,6 +10,7 @@ pub mod cleanup_task;
 pub mod coexistence;
 pub mod conditions;
 pub mod context;
+pub mod destination_checks;
 pub mod error;
 #[cfg(test)]
 pub mod fixtures;

@@ -1,13 +1,19 @@
 //! Whether a recovery point can be restored, from the source strategy's recoverable windows
 //! (docs/reference/oceanbase-interface.md §8, docs/contributing/design.md §2.6): inside a window,
 //! before or between windows (refused: no restore can reach it), after the newest window's end
-//! (wait for archiving), or unverifiable (no strategy to ask).
+//! (wait for archiving), or unverifiable (no strategy to ask). A restore naming a strategy's second copy
+//! is checked against what the copy holds ([`second_copy_windows`]).
 
 use jiff::Timestamp;
 
 use crate::{
-    api::{BackupStrategy, common::TimeWindow, recovery_task::RecoveryPoint},
+    api::{
+        BackupStrategy,
+        common::{StorageDestination, TimeWindow},
+        recovery_task::RecoveryPoint,
+    },
     oceanbase::scn_time,
+    storage::place::{Overlap, overlap},
 };
 
 /// What is known of the recovery point before anything is sent.
@@ -37,6 +43,38 @@ pub fn strategy_windows(strategy: &BackupStrategy, tenant: &str) -> Vec<TimeWind
         })
         .map(|t| t.recoverable_windows.clone())
         .unwrap_or_default()
+}
+
+/// When `data` and `log` are `tenant`'s directories under the second destinations of one of `strategies`
+/// (however spelled): what a restore from that copy is checked against — the strategy's name and the
+/// windows its status gives the copy (`status.secondBackup.tenants[]`: the sets known whole there and the
+/// archive up to the copy's checkpoint; none yet: empty). `None` when no strategy keeps that copy.
+pub fn second_copy_windows(
+    strategies: &[BackupStrategy],
+    tenant: &str,
+    data: &str,
+    log: &str,
+) -> Option<(String, Vec<TimeWindow>)> {
+    let same = |root: &StorageDestination, uri: &str| {
+        overlap(&root.for_tenant(tenant).uri, uri) == Some(Overlap::Same)
+    };
+    let strategy = strategies.iter().find(|s| {
+        s.spec.second_backup.as_ref().is_some_and(|second| {
+            same(&second.data_destination, data) && same(&second.log_destination, log)
+        })
+    })?;
+    let windows = strategy
+        .status
+        .as_ref()
+        .and_then(|status| status.second_backup.as_ref())
+        .and_then(|copy| {
+            copy.tenants
+                .iter()
+                .find(|t| t.name.eq_ignore_ascii_case(tenant))
+        })
+        .map(|t| t.recoverable_windows.clone())
+        .unwrap_or_default();
+    Some((strategy.metadata.name.clone().unwrap_or_default(), windows))
 }
 
 /// The point as a time: `None` for `latest`.
@@ -148,5 +186,62 @@ mod tests {
             super::check(&latest, "t1", None),
             PointCheck::Unverified(_)
         ));
+    }
+
+    #[test]
+    fn a_restore_from_a_second_copy_is_checked_against_the_copys_own_windows() {
+        let strategy: BackupStrategy = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy", "metadata": {"name": "copied"},
+            "spec": {"cluster": {"name": "c", "connectionSecret": "sys"},
+                "dataDestination": {"uri": "file:///b/data"}, "logDestination": {"uri": "file:///b/archive"},
+                "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"},
+                "secondBackup": {"dataDestination": {"uri": "s3://off/data?host=h&s3_region=r"},
+                    "logDestination": {"uri": "s3://off/archive?host=h&s3_region=r"}}},
+            "status": {
+                "tenants": [{"name": "tenant1", "recoverableWindows": [
+                    {"from": at(0).to_string(), "to": at(500).to_string()}]}],
+                "secondBackup": {"tenants": [{"name": "tenant1", "recoverableWindows": [
+                    {"from": at(0).to_string(), "to": at(100).to_string()}]}]},
+            },
+        }))
+        .expect("strategy");
+        let strategies = [strategy];
+        let copy = "s3://off/data/tenant1?host=h&s3_region=r";
+        let log = "s3://off/archive//tenant1/?host=h";
+        let (name, windows) =
+            second_copy_windows(&strategies, "TENANT1", copy, log).expect("the copy is known");
+        assert_eq!(
+            (name.as_str(), windows.clone()),
+            ("copied", vec![window(0, 100)])
+        );
+        // The first copy reaches 300; the second does not: refused, the copy's window in the message.
+        let label = "tenant1 in the second copy of strategy copied";
+        let refused = check(&time(300), label, Some(&windows));
+        assert!(matches!(refused, PointCheck::NotYet(_)), "{refused:?}");
+        let windows = [window(0, 100), window(200, 400)];
+        let PointCheck::Outside(message) = check(&time(150), label, Some(&windows)) else {
+            panic!("a point between the copy's windows is outside");
+        };
+        assert!(
+            message.contains(&format!("{} – {}", at(0), at(100))),
+            "{message}"
+        );
+        assert!(message.contains(label), "{message}");
+        // The first destinations, another tenant, or a copy of the data alone: not this copy.
+        let first = ("file:///b/data/tenant1", "file:///b/archive/tenant1");
+        assert_eq!(
+            second_copy_windows(&strategies, "tenant1", first.0, first.1),
+            None
+        );
+        assert_eq!(second_copy_windows(&strategies, "tenant2", copy, log), None);
+        assert_eq!(
+            second_copy_windows(
+                &strategies,
+                "tenant1",
+                copy,
+                "s3://off/other/tenant1?host=h"
+            ),
+            None
+        );
     }
 }

@@ -1,14 +1,18 @@
 //! A restore from the second destination: a strategy keeps its second copy on another `file://` share
 //! directory; once a set and enough archive are copied, a RecoveryTask naming only the second destinations
 //! restores the tenant — obsim reads the copied tree (the sets copied whole, the log up to the copy's
-//! checkpoint), not what OceanBase wrote.
+//! checkpoint), not what OceanBase wrote. A point the first destination can reach and the copy cannot is
+//! refused before anything is sent, against the copy's own windows.
 
-use ob_backup_operator::api::{LogBackup, LogBackupPhase, RecoveryTask, RecoveryTaskPhase};
+use ob_backup_operator::api::{
+    BackupStrategy, BackupTask, LogBackup, LogBackupPhase, RecoveryTask, RecoveryTaskPhase,
+    common::{SecondCopyPhase, TimeWindow},
+};
 use serde_json::json;
 
 use crate::support::{
     cluster::eventually,
-    recovery::{recovery, restore_jobs},
+    recovery::{recovery, restore_jobs, restores_of},
     second::{assert_root_carries, assert_same_tree, backed_up, copied},
     simulator,
     world::{GIB, WAIT, World, strategy},
@@ -170,6 +174,119 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
     assert!(
         !world.everything_written().await.contains(ACCESS_KEY),
         "a key leaked"
+    );
+    let _ = std::fs::remove_dir_all(share);
+    world.done().await;
+}
+
+/// Waits until the second copy of BackupTask `task` is in `phase`.
+async fn copy_is(world: &World, task: &str, phase: SecondCopyPhase) {
+    eventually(&format!("the copy of {task} {phase:?}"), WAIT, || async {
+        let copy = world
+            .read::<BackupTask>(task)
+            .await?
+            .status?
+            .second_backup?;
+        (copy.phase == Some(phase)).then_some(())
+    })
+    .await;
+}
+
+/// The strategy's windows for tenant1: its own, and its second copy's.
+async fn both_windows(world: &World, name: &str) -> Option<(Vec<TimeWindow>, Vec<TimeWindow>)> {
+    let status = world.read::<BackupStrategy>(name).await?.status?;
+    let own = status.tenants.first()?.recoverable_windows.clone();
+    let copy = status
+        .second_backup?
+        .tenants
+        .first()?
+        .recoverable_windows
+        .clone();
+    Some((own, copy))
+}
+
+#[tokio::test]
+async fn a_point_the_first_destination_reaches_but_the_copy_does_not_is_refused_before_anything_is_sent()
+ {
+    // 16 MiB of set data copied at 1 MiB/s: the first set's copy is canceled while it runs, so the copy
+    // never holds that set; the second set is copied whole.
+    let Some((world, share)) =
+        World::with_file_share("second-window", &["tenant1"], 16 * GIB, 30.0).await
+    else {
+        return;
+    };
+    world
+        .apply(strategy(
+            "copied",
+            json!({"secondBackup": {
+                "dataDestination": {"uri": DATA},
+                "logDestination": {"uri": ARCHIVE},
+                "concurrency": 1,
+                "bandwidthLimit": "1Mi",
+            }}),
+        ))
+        .await;
+    world
+        .reaches::<LogBackup>("copied-tenant1-log", LogBackupPhase::InProgress)
+        .await;
+    backed_up(&world, "first", "copied").await;
+    copy_is(&world, "first", SecondCopyPhase::InProgress).await;
+    world
+        .patch_spec("BackupTask", "first", json!({"cancel": true}))
+        .await;
+    copy_is(&world, "first", SecondCopyPhase::Canceled).await;
+    let (second, _) = backed_up(&world, "second", "copied").await;
+    copied(&world, "second").await;
+    let ended = second.ended_at.clone().expect("the backup's end").0;
+    archive_copied_past(&world, "copied-tenant1-log", ended).await;
+    let (own, copy) = eventually("windows on both copies", WAIT, || async {
+        let (own, copy) = both_windows(&world, "copied").await?;
+        (own.len() == 1 && copy.len() == 1).then_some((own, copy))
+    })
+    .await;
+    // The first destination reaches back to the first set; the copy starts at the second.
+    assert!(own[0].from.0 < copy[0].from.0, "{own:?} {copy:?}");
+    let point = own[0].from.0 + copy[0].from.0.duration_since(own[0].from.0) / 2;
+
+    world
+        .apply(recovery(
+            "beyond-copy",
+            "beyond",
+            json!({"time": point.to_string()}),
+            json!({"source": {
+                "tenant": "tenant1",
+                "clusterName": "obcluster",
+                "dataDestination": {"uri": format!("{DATA}/tenant1")},
+                "logDestination": {"uri": format!("{ARCHIVE}/tenant1")},
+            }}),
+        ))
+        .await;
+    let refused = world
+        .reaches::<RecoveryTask>("beyond-copy", RecoveryTaskPhase::Failed)
+        .await;
+    let verified = refused
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "RecoveryPointVerified")
+        .expect("RecoveryPointVerified");
+    assert_eq!(verified.status, "False");
+    let listed = format!("{} – {}", copy[0].from.0, copy[0].to.0);
+    assert!(
+        verified.message.contains(&listed),
+        "{listed} not in {}",
+        verified.message
+    );
+    assert!(
+        verified
+            .message
+            .contains("tenant1 in the second copy of strategy copied"),
+        "{}",
+        verified.message
+    );
+    assert_eq!(
+        restores_of(&world, "beyond"),
+        0,
+        "nothing reached OceanBase"
     );
     let _ = std::fs::remove_dir_all(share);
     world.done().await;

@@ -97,6 +97,8 @@ pub struct TenantArchive {
     /// Pieces whose files vanished from the destination (the `lose-archive-piece` fault) while the views
     /// still list them as they were: OceanBase notices only when it reads one.
     pub lost_pieces: Vec<i64>,
+    /// Pieces OceanBase marked `BROKEN` (the `break-archive-piece` fault): listed, no longer usable.
+    pub broken_pieces: Vec<i64>,
     next_dest_id: i64,
 }
 
@@ -115,7 +117,7 @@ pub struct Piece {
     pub end_scn: u64,
     pub input_bytes: u64,
     pub output_bytes: u64,
-    /// `AVAILABLE`, `DELETING` or `DELETED` (§4.5).
+    /// `AVAILABLE`, `BROKEN`, `DELETING` or `DELETED` (§4.5).
     pub file_status: &'static str,
     pub path: String,
 }
@@ -132,6 +134,7 @@ impl Default for TenantArchive {
             deleted_below_piece: 0,
             deleting_pieces: Vec::new(),
             lost_pieces: Vec::new(),
+            broken_pieces: Vec::new(),
             next_dest_id: 1001,
         }
     }
@@ -418,6 +421,8 @@ impl TenantArchive {
                     "DELETED"
                 } else if self.deleting_pieces.contains(&piece_id) {
                     "DELETING"
+                } else if self.broken_pieces.contains(&piece_id) {
+                    "BROKEN"
                 } else {
                     "AVAILABLE"
                 };

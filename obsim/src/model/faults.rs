@@ -1,6 +1,6 @@
 //! Faults a test or the demo injects through the control API: a failing next backup or restore, archiving
 //! interrupted, an unreachable destination, stalled backup progress, an archive piece lost from its
-//! destination.
+//! destination or marked BROKEN.
 
 use jiff::Timestamp;
 
@@ -158,7 +158,42 @@ impl Cluster {
         Ok(chosen.piece_id)
     }
 
-    /// Clears every fault; interrupted rounds go on. Lost archive pieces stay lost (their files are gone).
+    /// Archive piece `piece` of `tenant` (default: its newest) turns `BROKEN` in the views, as OceanBase
+    /// marks a piece it can no longer use (docs/reference/oceanbase-interface.md §4.5): it counts for no
+    /// recoverable window and no restore plans on it (a point only it covers gets 9119). Its files stay.
+    /// A broken piece stays broken: [`Cluster::clear_faults`] does not mend it. Returns the piece's id.
+    pub fn break_archive_piece(
+        &mut self,
+        tenant: &str,
+        piece: Option<i64>,
+    ) -> Result<i64, SqlError> {
+        let tenant = self.user_tenant(Some(tenant))?;
+        let pieces = tenant.archive.pieces();
+        let chosen = match piece {
+            Some(id) => pieces.iter().find(|p| p.piece_id == id),
+            None => pieces.iter().max_by_key(|p| p.piece_id),
+        };
+        // AVAILABLE → BROKEN is the only way in (§4.5).
+        let Some(chosen) = chosen.filter(|p| matches!(p.file_status, "AVAILABLE" | "BROKEN"))
+        else {
+            return Err(SqlError::oceanbase(
+                1210,
+                format!(
+                    "tenant {} has no available archive piece {}",
+                    tenant.name,
+                    piece.map_or("yet".to_string(), |id| id.to_string())
+                ),
+            ));
+        };
+        let id = chosen.piece_id;
+        if !tenant.archive.broken_pieces.contains(&id) {
+            tenant.archive.broken_pieces.push(id);
+        }
+        Ok(id)
+    }
+
+    /// Clears every fault; interrupted rounds go on. Lost archive pieces stay lost (their files are gone), and
+    /// broken ones broken.
     pub fn clear_faults(&mut self, now: Timestamp) {
         self.faults = Faults::default();
         for tenant in &mut self.tenants {
@@ -215,6 +250,28 @@ mod tests {
             lost,
             Some(vec![3, 1]),
             "clearing faults brings no file back"
+        );
+    }
+
+    #[test]
+    fn a_broken_piece_shows_broken_stays_broken_and_needs_an_available_one() {
+        let mut cluster = archiving(2 * 86_400 + 60);
+        assert_eq!(cluster.break_archive_piece("t1", Some(2)).ok(), Some(2));
+        assert_eq!(cluster.break_archive_piece("t1", Some(2)).ok(), Some(2));
+        assert!(cluster.break_archive_piece("t1", Some(9)).is_err());
+        assert!(cluster.break_archive_piece("sys", None).is_err());
+        let statuses = |cluster: &Cluster| -> Vec<&'static str> {
+            cluster
+                .tenant("t1")
+                .map(|t| t.archive.pieces().iter().map(|p| p.file_status).collect())
+                .unwrap_or_default()
+        };
+        assert_eq!(statuses(&cluster), ["AVAILABLE", "BROKEN", "AVAILABLE"]);
+        cluster.clear_faults(cluster.now());
+        assert_eq!(
+            statuses(&cluster),
+            ["AVAILABLE", "BROKEN", "AVAILABLE"],
+            "clearing faults mends nothing"
         );
     }
 }

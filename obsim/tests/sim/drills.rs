@@ -397,3 +397,64 @@ async fn a_scratch_tenant_its_pool_and_unit_go_after_a_finished_or_a_failed_dril
         (5157, "Unknown tenant 'failed'".into())
     );
 }
+
+#[tokio::test]
+async fn a_broken_middle_piece_shows_broken_and_no_restore_plans_on_it() {
+    let drill = Drill::start(None).await;
+    let mut conn = drill.sys().await;
+    archiving_tenant1(&mut conn, &drill.cluster).await;
+    completed_backup(&mut conn, &drill.cluster, false).await;
+    step(&drill.cluster, 2 * DAY + 600);
+    let before = pieces(&mut conn).await;
+    assert!(before.len() >= 3, "{before:?}");
+    let (middle, start, end, _) = before[1].clone();
+    let (status, body) = drill
+        .fault(r#"{"kind": "break-archive-piece", "tenant": "tenant1", "piece": 99}"#)
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = drill
+        .fault(&format!(
+            r#"{{"kind": "break-archive-piece", "tenant": "tenant1", "piece": {middle}}}"#
+        ))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let statuses: Vec<(i64, String)> = conn
+        .query(
+            "SELECT piece_id, file_status FROM CDB_OB_ARCHIVELOG_PIECE_FILES WHERE tenant_id = 1002 \
+             ORDER BY piece_id",
+        )
+        .await
+        .expect("file status");
+    assert_eq!(statuses[1], (middle, "BROKEN".to_string()), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .filter(|(id, _)| *id != middle)
+            .all(|(_, s)| s == "AVAILABLE"),
+        "{statuses:?}"
+    );
+
+    // A point only the broken piece holds cannot be reached (§8): refused at once, nothing created.
+    pool(&mut conn, "p1").await;
+    let inside = start + (end - start) / 2;
+    let refused = conn
+        .query_drop(format!(
+            "ALTER SYSTEM RESTORE hole FROM '{FROM}' UNTIL SCN = {inside} WITH 'pool_list=p1'"
+        ))
+        .await
+        .expect_err("no plan reaches the hole");
+    assert_eq!(server_error(refused).0, 9119);
+    assert_eq!(tenant_status(&mut conn, "hole").await, None);
+    // A point before the broken piece is restored as before.
+    restore(
+        &mut conn,
+        "before",
+        &format!("UNTIL SCN = {}", start - 1),
+        "p1",
+    )
+    .await;
+    assert_eq!(
+        ended(&mut conn, &drill.cluster, "before", 300).await.0,
+        "SUCCESS"
+    );
+}

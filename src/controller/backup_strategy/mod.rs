@@ -21,6 +21,7 @@ mod checks;
 pub mod children;
 mod coverage;
 pub mod deletion;
+pub mod destination_check;
 pub mod destinations;
 pub mod drills;
 pub mod exclusive;

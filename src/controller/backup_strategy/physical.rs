@@ -12,7 +12,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     checks::{first_checks, stop_on_problems},
-    children, coverage, destinations, drills, history, mirrors,
+    children, coverage, destination_check, destinations, drills, history, mirrors,
     overview_metrics::record_metrics,
     plan::Plan,
     retention, second_copy,
@@ -66,6 +66,13 @@ pub async fn reconcile(
     report(&ctx, &namespace, &strategy, &desired).await?;
     let object = format!("{namespace}/{}", strategy.name_any());
     let look = drills::sooner(next_look(&plan, &desired, now), drills);
+    let check_key = destination_check::key(&namespace, &strategy);
+    let every = ctx.settings.destination_check;
+    let look = look.min(
+        ctx.destination_checks
+            .due_in(&check_key, every)
+            .max(every / 10),
+    );
     Ok(ctx.statements.requeue(&object, Some(look)))
 }
 
@@ -147,10 +154,11 @@ async fn configure(
     Ok(Findings {
         policy_errors: retention::apply(ctx, observer, namespace, strategy, snapshot, tenants)
             .await,
-        destination_problems: destinations::apply(
-            ctx, observer, namespace, strategy, snapshot, tenants,
-        )
-        .await?,
+        destination_problems: [
+            destinations::apply(ctx, observer, namespace, strategy, snapshot, tenants).await?,
+            destination_check::recheck(ctx, namespace, strategy, tenants).await?,
+        ]
+        .concat(),
         second,
         second_problem: second_problem.or(failed),
     })

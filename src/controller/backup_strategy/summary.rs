@@ -16,6 +16,7 @@ use crate::{
     api::{
         BackupStrategy, BackupStrategyStatus, StrategyPhase,
         backup_strategy::{LogBackupSettings, SecondBackupOverview, TenantBackupStatus},
+        common::TimeWindow,
     },
     controller::{
         conditions::{
@@ -342,16 +343,17 @@ fn cluster_conditions(
     conditions
 }
 
-/// The `RecoverableWindowContinuous` condition: which tenants have no single unbroken window (none without
-/// tenant lines).
+/// The `RecoverableWindowContinuous` condition: which tenants have no single unbroken window, each with its
+/// gaps (none without tenant lines). A gap lies between windows whose ends no longer move, so the message
+/// changes only when a window appears, merges or goes.
 fn window_continuous(lines: &[TenantBackupStatus], generation: Option<i64>) -> Option<Condition> {
     if lines.is_empty() {
         return None;
     }
-    let gaps: Vec<&str> = lines
+    let gaps: Vec<String> = lines
         .iter()
         .filter(|t| t.recoverable_windows.len() != 1)
-        .map(|t| t.name.as_str())
+        .map(|t| format!("{} ({})", t.name, gaps_of(&t.recoverable_windows)))
         .collect();
     Some(if gaps.is_empty() {
         condition(
@@ -368,11 +370,23 @@ fn window_continuous(lines: &[TenantBackupStatus], generation: Option<i64>) -> O
             Reason::GapOrNoWindow,
             &format!(
                 "no single unbroken recoverable window for: {}",
-                gaps.join(", ")
+                gaps.join("; ")
             ),
             generation,
         )
     })
+}
+
+/// The times no restore can reach between consecutive windows (oldest first), or that there is no window.
+fn gaps_of(windows: &[TimeWindow]) -> String {
+    if windows.is_empty() {
+        return "no window yet".into();
+    }
+    let gaps: Vec<String> = windows
+        .windows(2)
+        .map(|pair| format!("{} – {}", pair[0].to.0, pair[1].from.0))
+        .collect();
+    format!("gap {}", gaps.join(", gap "))
 }
 
 /// `DestinationReady` and `RetentionApplied`: what configuring OceanBase found (the first tenant refused,
@@ -685,6 +699,43 @@ mod tests {
             (ready.status.as_str(), ready.observed_generation),
             ("True", Some(2))
         );
+    }
+
+    #[test]
+    fn a_broken_window_names_each_tenant_and_its_gaps() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let at = |s: i64| Time(Timestamp::from_second(1_800_000_000 + s).expect("time"));
+        let line = |name: &str, spans: &[(i64, i64)]| TenantBackupStatus {
+            name: name.into(),
+            last_data_backup_time: None,
+            last_full_backup_time: None,
+            log_checkpoint_time: None,
+            log_delay_seconds: None,
+            recoverable_windows: spans
+                .iter()
+                .map(|(from, to)| TimeWindow {
+                    from: at(*from),
+                    to: at(*to),
+                })
+                .collect(),
+            data_backup_bytes: None,
+            log_backup_bytes: None,
+        };
+        let lines = [
+            line("t1", &[(0, 100)]),
+            line("t2", &[(0, 100), (200, 300), (360, 400)]),
+            line("t3", &[]),
+        ];
+        let said = window_continuous(&lines, Some(1)).expect("a condition");
+        assert_eq!(said.status, "False");
+        assert_eq!(
+            said.message,
+            "no single unbroken recoverable window for: t2 (gap 2027-01-15T08:01:40Z – \
+             2027-01-15T08:03:20Z, gap 2027-01-15T08:05:00Z – 2027-01-15T08:06:00Z); t3 (no window yet)"
+        );
+        let whole = window_continuous(&lines[..1], Some(1)).expect("a condition");
+        assert_eq!(whole.status, "True");
+        assert_eq!(window_continuous(&[], Some(1)), None);
     }
 
     #[test]

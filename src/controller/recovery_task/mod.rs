@@ -24,13 +24,13 @@ use super::{
 };
 use crate::{
     api::{
-        RecoveryTask, RecoveryTaskPhase, RecoveryTaskSpec, RecoveryTaskStatus,
+        BackupStrategy, RecoveryTask, RecoveryTaskPhase, RecoveryTaskSpec, RecoveryTaskStatus,
         common::{ClusterConnection, StorageDestination},
     },
     observer::Observation,
     oceanbase::{ObError, Redactor, sql},
     timing::Clock,
-    windows::point::PointCheck,
+    windows::point::{self, PointCheck},
 };
 use decide::{Decision, Inputs, Step};
 
@@ -140,18 +140,10 @@ impl Task for RecoveryTask {
                 _ => return Ok(References::Incomplete),
             },
         };
-        let windows = strategy
-            .as_ref()
-            .map(|s| crate::windows::point::strategy_windows(s, &spec.source.tenant));
-        // The schema requires a point for a physical restore; a mirror sends nothing.
-        let point = match (&spec.until, spec.job_id) {
-            (_, Some(job_id)) => crate::windows::point::PointCheck::Unverified(format!(
-                "mirrors restore job {job_id}, started outside the operator: nothing is checked or sent"
-            )),
-            (Some(until), None) => {
-                crate::windows::point::check(until, &spec.source.tenant, windows.as_deref())
-            }
-            (None, None) => return Ok(References::Incomplete),
+        let Some(point) =
+            point_check(ctx, namespace, self, strategy.as_ref(), (&data, &log)).await?
+        else {
+            return Ok(References::Incomplete);
         };
         Ok(References::Found(Restore {
             target: spec.target.cluster.clone(),
@@ -316,6 +308,46 @@ impl Task for RecoveryTask {
     ) -> (RecoveryTaskStatus, Option<Step>) {
         decide::after_step(self, step, sent, outcome, now)
     }
+}
+
+/// What is known of the task's point before anything is sent: checked against the strategy's windows, or
+/// — when the source names a strategy's second copy instead — against what that copy holds; `None` for a
+/// physical restore without a point (the schema requires one).
+async fn point_check(
+    ctx: &Context,
+    namespace: &str,
+    task: &RecoveryTask,
+    strategy: Option<&BackupStrategy>,
+    (data, log): (&StorageDestination, &StorageDestination),
+) -> Result<Option<PointCheck>, Error> {
+    let spec = &task.spec;
+    let tenant = &spec.source.tenant;
+    let (until, job_id) = (&spec.until, spec.job_id);
+    if let Some(job_id) = job_id {
+        return Ok(Some(PointCheck::Unverified(format!(
+            "mirrors restore job {job_id}, started outside the operator: nothing is checked or sent"
+        ))));
+    }
+    let Some(until) = until else { return Ok(None) };
+    let windows = match strategy {
+        Some(s) => Some((tenant.clone(), point::strategy_windows(s, tenant))),
+        None => {
+            let keeps_a_copy = |s: &BackupStrategy| s.spec.second_backup.is_some();
+            let strategies = ctx.catalog.list_everywhere(namespace, keeps_a_copy).await?;
+            point::second_copy_windows(&strategies, tenant, &data.uri, &log.uri).map(
+                |(name, windows)| {
+                    (
+                        format!("{tenant} in the second copy of strategy {name}"),
+                        windows,
+                    )
+                },
+            )
+        }
+    };
+    Ok(Some(match &windows {
+        Some((whose, windows)) => point::check(until, whose, Some(windows)),
+        None => point::check(until, tenant, None),
+    }))
 }
 
 /// The key of a drill's checks in the background registry (`None` for a task that is no drill).

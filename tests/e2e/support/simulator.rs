@@ -54,11 +54,24 @@ pub async fn start_with(
     clock: Clock,
     version: Version,
 ) -> Arc<Node> {
+    start_in(&Simulator::new(), name, tenants, bytes, clock, version).await
+}
+
+/// Like [`start_with`], as one more cluster of `simulator`: its restores read the backups any cluster of
+/// `simulator` wrote, as clusters sharing a backup storage do.
+pub async fn start_in(
+    simulator: &Arc<Simulator>,
+    name: &str,
+    tenants: &[&str],
+    bytes: u64,
+    clock: Clock,
+    version: Version,
+) -> Arc<Node> {
     let mut cluster = Cluster::new(name, version, SYS_PASSWORD, clock);
     for tenant in tenants {
         cluster.add_user_tenant(tenant, bytes).expect("tenant");
     }
-    Simulator::new()
+    simulator
         .start(cluster, "127.0.0.1:0".parse().expect("address"))
         .await
         .expect("obsim listens")

@@ -12,7 +12,7 @@ use ob_backup_operator::api::{
     backup_task::BackupMode,
     common::{ClusterConnection, StorageDestination, StrategyReference},
 };
-use obsim::sim::Node;
+use obsim::sim::{Node, Simulator};
 use serde_json::{Value, json};
 
 use super::{
@@ -28,6 +28,8 @@ pub const GIB: u64 = 1 << 30;
 pub struct World {
     pub objects: Objects,
     pub node: Arc<Node>,
+    /// The simulator serving `node`: another cluster started in it restores from `node`'s backups.
+    pub simulator: Arc<Simulator>,
     pub operator: OperatorProcess,
     pub plane: ControlPlane,
     /// Extra arguments the operator runs with (a simulated clock).
@@ -52,12 +54,15 @@ impl World {
         let admin = plane.admin().await;
         let namespace = plane.namespace(prefix).await;
         let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), speed);
-        let node = simulator::start_with("obcluster", tenants, bytes, clock, version).await;
+        let simulator = Simulator::new();
+        let node =
+            simulator::start_in(&simulator, "obcluster", tenants, bytes, clock, version).await;
         connection_secret(&admin, &namespace, "ob", &node).await;
         let operator = plane.start_operator(&namespace, &namespace, &format!("{namespace}-a"));
         Some(Self {
             objects: Objects { admin, namespace },
             node,
+            simulator,
             operator,
             plane,
             operator_args: Vec::new(),
@@ -98,8 +103,10 @@ impl World {
         std::fs::create_dir_all(&share).expect("the share");
         let real = jiff::Timestamp::now();
         let clock = obsim::clock::Clock::new(start, speed);
+        let simulator = Simulator::new();
+        let version = simulator::profile();
         let node =
-            simulator::start_with("obcluster", tenants, bytes, clock, simulator::profile()).await;
+            simulator::start_in(&simulator, "obcluster", tenants, bytes, clock, version).await;
         simulator::cluster(&node).files = Some(obsim::model::files::Files::new(&share));
         connection_secret(&admin, &namespace, "ob", &node).await;
         let mut operator_args = vec![
@@ -120,6 +127,7 @@ impl World {
             Self {
                 objects: Objects { admin, namespace },
                 node,
+                simulator,
                 operator,
                 plane,
                 operator_args,
@@ -142,7 +150,9 @@ impl World {
         let namespace = plane.namespace(prefix).await;
         let real = jiff::Timestamp::now();
         let clock = obsim::clock::Clock::new(start, speed);
-        let node = simulator::start_with("obcluster", tenants, bytes, clock, version).await;
+        let simulator = Simulator::new();
+        let node =
+            simulator::start_in(&simulator, "obcluster", tenants, bytes, clock, version).await;
         connection_secret(&admin, &namespace, "ob", &node).await;
         let operator_args = vec![
             "--simulated-clock".to_string(),
@@ -157,6 +167,7 @@ impl World {
         Some(Self {
             objects: Objects { admin, namespace },
             node,
+            simulator,
             operator,
             plane,
             operator_args,
