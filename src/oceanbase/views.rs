@@ -463,6 +463,7 @@ mod tests {
                 ("PREV_INC_BACKUP_SET_ID", bytes("0")),
                 ("START_REPLAY_SCN", bytes("1")),
                 ("MIN_RESTORE_SCN", bytes("2")),
+                ("TENANT_COMPATIBLE", bytes("4.2.5.0")),
             ],
         );
         assert_eq!(

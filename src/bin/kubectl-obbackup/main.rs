@@ -7,6 +7,8 @@ mod alerts;
 mod cause;
 mod cleanup;
 mod connect;
+#[cfg(test)]
+mod console_columns;
 mod drill;
 mod drill_list;
 #[cfg(test)]

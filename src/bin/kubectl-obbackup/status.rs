@@ -20,6 +20,19 @@ fn unhealthy(type_: &str, status: &str) -> bool {
     }
 }
 
+/// The strategies' table: the console's cluster overview.
+pub const STRATEGY_HEADERS: &[&str] = &[
+    "STRATEGY",
+    "CLUSTER",
+    "STATUS",
+    "METHOD",
+    "BACKUP SIZE",
+    "LAST DATA BACKUP",
+    "LOG CHECKPOINT",
+    "LOG DELAY(S)",
+    "NEXT FULL",
+];
+
 /// A tenant's backup status as the console words it.
 fn console_words(state: TenantBackupState) -> String {
     match state {
@@ -52,17 +65,7 @@ struct Overview {
 impl Overview {
     fn new() -> Self {
         Self {
-            clusters: Table::new(&[
-                "STRATEGY",
-                "CLUSTER",
-                "STATUS",
-                "METHOD",
-                "BACKUP SIZE",
-                "LAST DATA BACKUP",
-                "LOG CHECKPOINT",
-                "LOG DELAY(S)",
-                "NEXT FULL",
-            ]),
+            clusters: Table::new(STRATEGY_HEADERS),
             tenants: Table::new(&[
                 "STRATEGY",
                 "TENANT",

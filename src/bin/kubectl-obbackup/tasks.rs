@@ -63,7 +63,10 @@ impl TaskTab for BackupTask {
     }
     fn clusters(&self) -> Vec<String> {
         let status = self.status.as_ref();
-        status.and_then(|s| s.cluster_name.clone()).into_iter().collect()
+        status
+            .and_then(|s| s.cluster_name.clone())
+            .into_iter()
+            .collect()
     }
     fn backup_set(&self) -> Option<i64> {
         self.status.as_ref().and_then(|s| s.backup_set_id)
@@ -122,7 +125,10 @@ impl TaskTab for LogBackup {
     }
     fn clusters(&self) -> Vec<String> {
         let status = self.status.as_ref();
-        status.and_then(|s| s.cluster_name.clone()).into_iter().collect()
+        status
+            .and_then(|s| s.cluster_name.clone())
+            .into_iter()
+            .collect()
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
@@ -166,7 +172,10 @@ impl TaskTab for CleanupTask {
     }
     fn clusters(&self) -> Vec<String> {
         let status = self.status.as_ref();
-        status.and_then(|s| s.cluster_name.clone()).into_iter().collect()
+        status
+            .and_then(|s| s.cluster_name.clone())
+            .into_iter()
+            .collect()
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
@@ -218,7 +227,10 @@ impl TaskTab for RecoveryTask {
         &self.spec.source.tenant
     }
     fn clusters(&self) -> Vec<String> {
-        let source = self.status.as_ref().and_then(|s| s.source_cluster_name.clone());
+        let source = self
+            .status
+            .as_ref()
+            .and_then(|s| s.source_cluster_name.clone());
         let mut clusters = vec![self.spec.target.cluster.name.clone()];
         clusters.extend(source);
         clusters
@@ -334,7 +346,9 @@ impl Filter {
                 .cluster
                 .as_ref()
                 .is_none_or(|c| task.clusters().contains(c))
-            && self.backup_set.is_none_or(|id| task.backup_set() == Some(id))
+            && self
+                .backup_set
+                .is_none_or(|id| task.backup_set() == Some(id))
     }
 }
 
@@ -406,6 +420,8 @@ mod tests {
                 "-",
                 "Failed",
                 "100%",
+                "-",
+                "-",
                 "-"
             ]
         );

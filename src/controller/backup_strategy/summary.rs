@@ -707,6 +707,8 @@ mod tests {
         let at = |s: i64| Time(Timestamp::from_second(1_800_000_000 + s).expect("time"));
         let line = |name: &str, spans: &[(i64, i64)]| TenantBackupStatus {
             name: name.into(),
+            status: None,
+            method: None,
             last_data_backup_time: None,
             last_full_backup_time: None,
             log_checkpoint_time: None,

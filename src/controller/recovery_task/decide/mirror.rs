@@ -9,7 +9,7 @@ use super::follow::shown;
 use crate::{
     api::{RecoveryTaskPhase, RecoveryTaskStatus, common::Failure},
     controller::conditions::{Health, api_time},
-    oceanbase::Snapshot,
+    oceanbase::{RestoreJobRow, Snapshot},
     reason::Reason,
 };
 
@@ -23,50 +23,22 @@ pub fn follow(
 ) -> Decision {
     let task = inputs.task;
     let Some(job) = snapshot.restores.iter().find(|r| r.job_id == job_id) else {
+        let message = format!(
+            "restore job {job_id} is not listed by OceanBase: it ended over a day before this read"
+        );
         let health = Health::Progressing {
             reason: Reason::LookingUpJob,
-            message: format!(
-                "restore job {job_id} is not listed by OceanBase: it ended over a day before this read"
-            ),
+            message,
         };
-        return decision(
-            base,
-            health,
-            Some(vec![reachable]),
-            Step::Wait,
-            interest(task, false),
-        );
+        let watching = interest(task, false);
+        return decision(base, health, Some(vec![reachable]), Step::Wait, watching);
     };
     let base = RecoveryTaskStatus {
         source_cluster_name: Some(job.backup_cluster_name.clone()).filter(|c| !c.is_empty()),
         ..shown(base, job)
     };
-    let (phase, health) = if job.status.succeeded() {
-        let message = format!("restore job {} succeeded", job.job_id);
-        (
-            RecoveryTaskPhase::Completed,
-            Health::Ready {
-                reason: Reason::Completed,
-                message,
-            },
-        )
-    } else if job.status.failed() {
-        let message = if job.comment.is_empty() {
-            format!(
-                "OceanBase ended restore job {} with {}",
-                job.job_id, job.status
-            )
-        } else {
-            job.comment.clone()
-        };
-        (
-            RecoveryTaskPhase::Failed,
-            Health::Stalled {
-                reason: Reason::RestoreFailed,
-                message,
-            },
-        )
-    } else {
+    // Only the history says when and why it ended; until it lists the row, the end waits.
+    let Some((phase, health)) = ended(job).filter(|_| job.finished) else {
         let health = Health::Progressing {
             reason: Reason::InProgress,
             message: format!("restore job {} {}", job.job_id, job.status),
@@ -75,31 +47,9 @@ pub fn follow(
             phase: Some(RecoveryTaskPhase::InProgress),
             ..base
         };
-        return decision(
-            status,
-            health,
-            Some(vec![reachable]),
-            Step::Wait,
-            interest(task, true),
-        );
+        let watching = interest(task, true);
+        return decision(status, health, Some(vec![reachable]), Step::Wait, watching);
     };
-    // Only the history says when and why it ended; until it lists the row, the end waits.
-    if !job.finished {
-        let health = Health::Progressing {
-            reason: Reason::InProgress,
-            message: format!(
-                "restore job {} {}: waiting for its end",
-                job.job_id, job.status
-            ),
-        };
-        return decision(
-            base,
-            health,
-            Some(vec![reachable]),
-            Step::Wait,
-            interest(task, true),
-        );
-    }
     let failure = match &health {
         Health::Stalled { message, .. } => Some(Failure {
             code: None,
@@ -117,4 +67,32 @@ pub fn follow(
         ..base
     };
     decision(status, health, Some(vec![reachable]), Step::Wait, None)
+}
+
+/// How a restore ended, once it has: Completed, or Failed with OceanBase's comment.
+fn ended(job: &RestoreJobRow) -> Option<(RecoveryTaskPhase, Health)> {
+    if job.status.succeeded() {
+        let message = format!("restore job {} succeeded", job.job_id);
+        let health = Health::Ready {
+            reason: Reason::Completed,
+            message,
+        };
+        return Some((RecoveryTaskPhase::Completed, health));
+    }
+    if !job.status.failed() {
+        return None;
+    }
+    let message = if job.comment.is_empty() {
+        format!(
+            "OceanBase ended restore job {} with {}",
+            job.job_id, job.status
+        )
+    } else {
+        job.comment.clone()
+    };
+    let health = Health::Stalled {
+        reason: Reason::RestoreFailed,
+        message,
+    };
+    Some((RecoveryTaskPhase::Failed, health))
 }

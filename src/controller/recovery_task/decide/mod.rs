@@ -302,12 +302,66 @@ mod tests {
             observation: &observation,
             own_pool: Some("obrt_r_pool"),
             source_cluster: Some("ob"),
-        storage_directory: None,
             storage_directory: None,
             checks: None,
             clock: Clock::at(at(100)),
         })
         .settled(task.metadata.generation, at(100))
+    }
+
+    #[test]
+    fn a_mirror_shows_its_restore_and_never_acts_on_it() {
+        let mut mirror = task(true);
+        mirror.spec.job_id = Some(3);
+        let external = |status: &str, finished: bool| RestoreJobRow {
+            description: "by hand".into(),
+            ..restore(status, finished, "disk full")
+        };
+        let unverified = || PointCheck::Unverified("a mirror".into());
+        let running = run(
+            &mirror,
+            unverified(),
+            seen(vec![external("RESTORING", false)], None),
+        );
+        assert_eq!(running.status.phase, Some(RecoveryTaskPhase::InProgress));
+        assert_eq!(running.status.source, Some(RestoreSource::External));
+        assert_eq!(
+            running.status.source_cluster_name.as_deref(),
+            Some("obcluster")
+        );
+        // Restored as a standby with activate true: still never activated.
+        let done = run(
+            &mirror,
+            unverified(),
+            seen(vec![external("SUCCESS", true)], Some("STANDBY")),
+        );
+        assert_eq!(
+            (done.status.phase, done.step),
+            (Some(RecoveryTaskPhase::Completed), Step::Wait)
+        );
+        let failed = run(
+            &mirror,
+            unverified(),
+            seen(vec![external("FAIL", true)], None),
+        );
+        assert_eq!(
+            (failed.status.phase, failed.step),
+            (Some(RecoveryTaskPhase::Failed), Step::Wait)
+        );
+        assert_eq!(
+            failed.status.failure.map(|f| f.message).as_deref(),
+            Some("disk full")
+        );
+        // Not listed any more: waits, saying so.
+        let gone = run(&mirror, unverified(), seen(vec![], None));
+        assert_eq!(gone.step, Step::Wait);
+        assert!(
+            gone.status
+                .message
+                .unwrap_or_default()
+                .contains("not listed"),
+            "the message says why"
+        );
     }
 
     #[test]
