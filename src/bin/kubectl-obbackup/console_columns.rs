@@ -8,7 +8,7 @@ use crate::tasks::TaskTab;
 const PAGE: &str = include_str!("../../../docs/reference/console-columns.md");
 
 /// Each section of the page: its heading, its kind's CRD and the plugin's headers for it.
-fn sections() -> [(&'static str, &'static str, &'static [&'static str]); 5] {
+fn sections() -> [(&'static str, &'static str, &'static [&'static str]); 7] {
     [
         (
             "## Data backup tasks",
@@ -29,6 +29,16 @@ fn sections() -> [(&'static str, &'static str, &'static [&'static str]); 5] {
             "## Recovery tasks",
             include_str!("../../../crds/recoverytask.yaml"),
             RecoveryTask::HEADERS,
+        ),
+        (
+            "## Second data backup",
+            include_str!("../../../crds/backuptask.yaml"),
+            crate::second_tabs::SECOND_DATA_HEADERS,
+        ),
+        (
+            "## Second log backup",
+            include_str!("../../../crds/logbackup.yaml"),
+            crate::second_tabs::SECOND_LOG_HEADERS,
         ),
         (
             "## Strategy overview",

@@ -20,6 +20,7 @@ mod render;
 mod restore;
 mod restore_args;
 mod restore_logical;
+mod second_tabs;
 mod status;
 mod tasks;
 mod windows;
@@ -189,6 +190,10 @@ enum Tab {
     Log,
     Cleanup,
     Recovery,
+    /// The copies of backup sets on the second destination.
+    SecondData,
+    /// The copies of archives on the second destination.
+    SecondLog,
 }
 
 fn main() -> ExitCode {
@@ -366,6 +371,14 @@ async fn show_tasks(ctx: &Context, args: TasksArgs) -> Result<String, String> {
         Tab::Log => show::<LogBackup>(scope, filter, clock, format, colour).await,
         Tab::Cleanup => show::<CleanupTask>(scope, filter, clock, format, colour).await,
         Tab::Recovery => show::<RecoveryTask>(scope, filter, clock, format, colour).await,
+        Tab::SecondData => {
+            let tasks: Vec<BackupTask> = scope.list().await?;
+            Ok(second_tabs::second_data(&tasks, filter, clock).render(colour))
+        }
+        Tab::SecondLog => {
+            let logs: Vec<LogBackup> = scope.list().await?;
+            Ok(second_tabs::second_log(&logs, filter, clock).render(colour))
+        }
     }
 }
 

@@ -37,7 +37,7 @@ fn started_or_created<K: Resource>(object: &K, started: Option<&Time>) -> Option
         .map(|t| t.0)
 }
 
-fn label<T: std::fmt::Debug>(phase: Option<T>) -> Option<String> {
+pub fn label<T: std::fmt::Debug>(phase: Option<T>) -> Option<String> {
     phase.map(|p| format!("{p:?}"))
 }
 
@@ -327,29 +327,47 @@ impl Filter {
     }
 
     pub fn admits<T: TaskTab>(&self, task: &T) -> bool {
-        let started = task.started();
-        let in_range = match (started, self.from, self.to) {
+        self.admits_row(&Row {
+            started: task.started(),
+            phase: task.phase(),
+            tenant: task.tenant(),
+            clusters: task.clusters(),
+            backup_set: task.backup_set(),
+        })
+    }
+
+    /// Whether a row with these values is shown.
+    pub fn admits_row(&self, row: &Row<'_>) -> bool {
+        let in_range = match (row.started, self.from, self.to) {
             (None, None, None) => true,
             (None, _, _) => false,
             (Some(at), from, to) => from.is_none_or(|f| at >= f) && to.is_none_or(|t| at <= t),
         };
         in_range
             && self.status.as_ref().is_none_or(|s| {
-                task.phase()
+                row.phase
+                    .as_ref()
                     .is_some_and(|phase| phase.eq_ignore_ascii_case(s))
             })
             && self
                 .tenant
                 .as_ref()
-                .is_none_or(|t| task.tenant().eq_ignore_ascii_case(t))
+                .is_none_or(|t| row.tenant.eq_ignore_ascii_case(t))
             && self
                 .cluster
                 .as_ref()
-                .is_none_or(|c| task.clusters().contains(c))
-            && self
-                .backup_set
-                .is_none_or(|id| task.backup_set() == Some(id))
+                .is_none_or(|c| row.clusters.contains(c))
+            && self.backup_set.is_none_or(|id| row.backup_set == Some(id))
     }
+}
+
+/// What a filter looks at in a row of a tab.
+pub struct Row<'a> {
+    pub started: Option<Timestamp>,
+    pub phase: Option<String>,
+    pub tenant: &'a str,
+    pub clusters: Vec<String>,
+    pub backup_set: Option<i64>,
 }
 
 /// The tasks `filter` admits, newest first, as a table.
