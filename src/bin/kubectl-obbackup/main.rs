@@ -19,6 +19,7 @@ mod log;
 mod render;
 mod restore;
 mod restore_args;
+mod restore_cluster;
 mod restore_logical;
 mod second_tabs;
 mod status;
@@ -97,6 +98,10 @@ enum Command {
     /// after checking the point against the recoverable windows (the operator's check and words); for a
     /// logical strategy, loads the newest dump with data as of the point or before into an existing tenant.
     Restore(Box<restore::RestoreArgs>),
+    /// The console's "Initiate Recovery" for a whole cluster: one RecoveryTask per tenant of every physical
+    /// strategy of the cluster, into another cluster (or under --target-suffix), each point checked first;
+    /// running it again makes nothing twice.
+    RestoreCluster(Box<restore_cluster::RestoreClusterArgs>),
     /// Runs a failed RecoveryTask again (the console's action on a failed recovery: bumps `spec.retry`).
     Retry { task: String },
     /// The console's manual cleanup: deletes one tenant's obsolete backups, backup sets or log pieces
@@ -267,6 +272,13 @@ async fn run(cli: Cli) -> Result<String, String> {
             let strategy = scope.strategy(&args.strategy).await?;
             let namespace = scope.one_namespace()?;
             restore::run(&scope.client, namespace, &strategy, *args, clock)
+                .await?
+                .show(format)
+        }
+        Command::RestoreCluster(args) => {
+            let strategies: Vec<BackupStrategy> = scope.list().await?;
+            let namespace = scope.one_namespace()?;
+            restore_cluster::run(&scope.client, namespace, &strategies, &args)
                 .await?
                 .show(format)
         }

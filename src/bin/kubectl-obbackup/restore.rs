@@ -136,7 +136,7 @@ fn resources(args: &RestoreArgs) -> Result<TenantResources, String> {
 }
 
 /// A physical restore and what its point check says: the window the point falls in, or why it waits.
-fn physical(
+pub fn physical(
     strategy: &BackupStrategy,
     args: &RestoreArgs,
 ) -> Result<(RecoveryTask, String), String> {
