@@ -597,12 +597,26 @@ pub struct TenantBackupStatus {
 pub struct SkippedRun {
     /// When the run was due.
     pub scheduled_at: Time,
-    /// `Full` or `Incremental`.
-    pub mode: super::backup_task::BackupMode,
+    /// `Full`, `Incremental` (data backups) or `Drill` (a restore drill).
+    pub run: ScheduledRun,
+    /// The tenant whose run it was, when the run is per tenant (a drill).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
     /// Why it did not run.
     pub reason: SkipReason,
     /// When the strategy found it skipped.
     pub recorded_at: Time,
+}
+
+/// A kind of scheduled run.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum ScheduledRun {
+    /// A full data backup.
+    Full,
+    /// An incremental data backup.
+    Incremental,
+    /// A restore drill (`restoreDrill.schedule`).
+    Drill,
 }
 
 /// Why a scheduled run did not run.
@@ -613,6 +627,10 @@ pub enum SkipReason {
     Missed,
     /// Due while the strategy was suspended (`spec.suspend`).
     Paused,
+    /// The tenant's previous run (a drill) still ran.
+    Busy,
+    /// A logical drill had no dump of the tenant to load yet.
+    NoDump,
 }
 
 /// A tenant's backup status in the console's words (docs/guide/cluster-overview.md).

@@ -80,7 +80,14 @@ impl Overview {
                 "RECOVERABLE FROM",
             ]),
             problems: Table::new(&["STRATEGY", "CONDITION", "STATUS", "REASON", "MESSAGE"]),
-            skipped: Table::new(&["STRATEGY", "SKIPPED RUN DUE", "MODE", "REASON", "RECORDED"]),
+            skipped: Table::new(&[
+                "STRATEGY",
+                "SKIPPED RUN DUE",
+                "RUN",
+                "TENANT",
+                "REASON",
+                "RECORDED",
+            ]),
             copies: Table::new(&[
                 "STRATEGY",
                 "LAST VERIFIED",
@@ -113,7 +120,8 @@ impl Overview {
             self.skipped.push(vec![
                 name.clone(),
                 clock.show(Some(&run.scheduled_at)),
-                format!("{:?}", run.mode),
+                format!("{:?}", run.run),
+                or_dash(run.tenant.clone()),
                 format!("{:?}", run.reason),
                 clock.show(Some(&run.recorded_at)),
             ]);
@@ -223,7 +231,7 @@ mod tests {
                      "message": "tenant1 lags 900 s", "lastTransitionTime": "2026-11-24T19:00:00Z"},
                 ],
                 "tenantsWithoutStrategy": ["sandbox"],
-                "skippedRuns": [{"scheduledAt": "2026-11-24T01:00:00Z", "mode": "Full", "reason": "Missed",
+                "skippedRuns": [{"scheduledAt": "2026-11-24T01:00:00Z", "run": "Full", "reason": "Missed",
                                  "recordedAt": "2026-11-24T03:00:00Z"}],
                 "tenants": [{"name": "tenant1", "status": "InProgress", "method": "Physical",
                              "dataBackupBytes": 1073741824,
@@ -256,7 +264,7 @@ mod tests {
         );
         assert!(
             text.contains(
-                "demo       2026-11-24 01:00:00 UTC   Full   Missed   2026-11-24 03:00:00 UTC"
+                "demo       2026-11-24 01:00:00 UTC   Full   -        Missed   2026-11-24 03:00:00 UTC"
             ),
             "the skipped run: {text}"
         );

@@ -1,39 +1,46 @@
 //! The schedule's history of runs that did not run (docs/guide/strategies.md): each skipped or missed run
-//! of a look's plan is recorded once in the strategy's `status.skippedRuns` (the newest 20) and announced
-//! once by a Warning event saying why.
+//! of a look — a data backup of the plan, a tenant's drill — is recorded once in the strategy's
+//! `status.skippedRuns` (the newest 20) and announced once by a Warning event saying why.
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::{Event, EventType};
 
-use super::plan::{Plan, SKIPS_SHOWN, Skip};
+use super::plan::{SKIPS_SHOWN, Skip};
 use crate::{
     api::{
         BackupStrategy, BackupStrategyStatus,
-        backup_strategy::{SkipReason, SkippedRun},
-        backup_task::BackupMode,
+        backup_strategy::{ScheduledRun, SkipReason, SkippedRun},
     },
     controller::Context,
 };
 
-/// Records the plan's skipped runs in `desired` and announces the ones not recorded before.
-pub async fn apply(
+/// Records `skipped` in `desired` (whose record starts as the strategy's last one) and announces the runs
+/// it did not hold before.
+pub async fn record(
     ctx: &Context,
     strategy: &BackupStrategy,
-    plan: &Plan,
+    skipped: &[Skip],
     desired: &mut BackupStrategyStatus,
     now: Timestamp,
 ) {
-    let previous = strategy
-        .status
-        .as_ref()
-        .map(|s| s.skipped_runs.as_slice())
-        .unwrap_or_default();
-    let (record, fresh) = merge(previous, &plan.skipped, now);
+    if skipped.is_empty() {
+        return;
+    }
+    let (record, fresh) = merge(&desired.skipped_runs, skipped, now);
     desired.skipped_runs = record;
     for run in fresh {
         ctx.publish(strategy, event(&run)).await;
     }
+}
+
+/// The strategy's record so far: what a new status starts from.
+pub fn so_far(strategy: &BackupStrategy) -> Vec<SkippedRun> {
+    strategy
+        .status
+        .as_ref()
+        .map(|s| s.skipped_runs.clone())
+        .unwrap_or_default()
 }
 
 /// The record with `skipped` added (a run already recorded keeps its first reason), newest first and at
@@ -43,23 +50,16 @@ pub fn merge(
     skipped: &[Skip],
     now: Timestamp,
 ) -> (Vec<SkippedRun>, Vec<SkippedRun>) {
-    let mode = |incremental: bool| {
-        if incremental {
-            BackupMode::Incremental
-        } else {
-            BackupMode::Full
-        }
+    let same = |p: &SkippedRun, s: &Skip| {
+        p.scheduled_at.0 == s.at && p.run == s.run && p.tenant == s.tenant
     };
     let fresh: Vec<SkippedRun> = skipped
         .iter()
-        .filter(|s| {
-            !previous
-                .iter()
-                .any(|p| p.scheduled_at.0 == s.at && p.mode == mode(s.incremental))
-        })
+        .filter(|s| !previous.iter().any(|p| same(p, s)))
         .map(|s| SkippedRun {
             scheduled_at: Time(s.at),
-            mode: mode(s.incremental),
+            run: s.run,
+            tenant: s.tenant.clone(),
             reason: s.reason,
             recorded_at: Time(now),
         })
@@ -74,9 +74,11 @@ pub fn merge(
 
 /// The Warning event of a skipped run.
 fn event(run: &SkippedRun) -> Event {
-    let mode = match run.mode {
-        BackupMode::Full => "full",
-        BackupMode::Incremental => "incremental",
+    let what = match (run.run, &run.tenant) {
+        (ScheduledRun::Full, _) => "full backup".to_string(),
+        (ScheduledRun::Incremental, _) => "incremental backup".to_string(),
+        (ScheduledRun::Drill, Some(tenant)) => format!("restore drill of {tenant}"),
+        (ScheduledRun::Drill, None) => "restore drill".to_string(),
     };
     let (reason, why) = match run.reason {
         SkipReason::Missed => (
@@ -88,12 +90,20 @@ fn event(run: &SkippedRun) -> Event {
             "ScheduledRunPaused",
             "the strategy is suspended (spec.suspend)",
         ),
+        SkipReason::Busy => (
+            "ScheduledRunBusy",
+            "the tenant's previous drill still runs; see kubectl obbackup drill list",
+        ),
+        SkipReason::NoDump => (
+            "ScheduledRunNoDump",
+            "the tenant has no completed dump to load yet",
+        ),
     };
     Event {
         type_: EventType::Warning,
         reason: reason.into(),
         note: Some(format!(
-            "the {mode} backup due at {} did not run: {why}",
+            "the {what} due at {} did not run: {why}",
             run.scheduled_at.0
         )),
         action: "Schedule".into(),
@@ -112,7 +122,8 @@ mod tests {
     fn skip(seconds: i64, reason: SkipReason) -> Skip {
         Skip {
             at: at(seconds),
-            incremental: false,
+            run: ScheduledRun::Full,
+            tenant: None,
             reason,
         }
     }
@@ -128,6 +139,17 @@ mod tests {
         let (record, fresh) = merge(&record, &again, at(300));
         assert!(fresh.is_empty());
         assert_eq!(record[0].reason, SkipReason::Paused);
+        // Two tenants' drills due at the same time are two runs.
+        let drills: Vec<Skip> = ["t1", "t2"]
+            .map(|t| Skip {
+                at: at(100),
+                run: ScheduledRun::Drill,
+                tenant: Some(t.into()),
+                reason: SkipReason::Busy,
+            })
+            .to_vec();
+        let (record, fresh) = merge(&record, &drills, at(300));
+        assert_eq!((record.len(), fresh.len()), (4, 2));
         // Thirty more: the newest twenty stay, and only those are announced.
         let many: Vec<Skip> = (1..=30)
             .map(|i| skip(1_000 + i, SkipReason::Missed))

@@ -85,7 +85,7 @@ pub async fn reconcile(
         ));
     }
     let mut desired = overview(&strategy, &plan, &swept, now);
-    super::history::apply(&ctx, &strategy, &plan, &mut desired, now).await;
+    super::history::record(&ctx, &strategy, &plan.skipped, &mut desired, now).await;
     let drills = super::drills::look(
         &ctx,
         &namespace,
@@ -295,8 +295,8 @@ fn overview(
         last_passed_drill_time: None,
         last_drill_schedule_time: None,
         tenants_without_strategy: Vec::new(),
-        // Set from the plan by the schedule's history (super::history).
-        skipped_runs: Vec::new(),
+        // Added to from the plan by the schedule's history (super::history).
+        skipped_runs: super::history::so_far(strategy),
         // Followed by the alert record (alert_record::note), after the drills' look.
         alerts: previous.alerts,
     }

@@ -48,11 +48,13 @@ pub struct Plan {
     pub skipped: Vec<Skip>,
 }
 
-/// A scheduled run not made when due ([`plan`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A scheduled run not made when due ([`plan`], and the drills' plan).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Skip {
     pub at: Timestamp,
-    pub incremental: bool,
+    pub run: crate::api::backup_strategy::ScheduledRun,
+    /// The tenant, for a run per tenant (a drill).
+    pub tenant: Option<String>,
     pub reason: crate::api::backup_strategy::SkipReason,
 }
 
@@ -159,13 +161,18 @@ fn skipped(
     suspended: bool,
     incremental: bool,
 ) -> Vec<Skip> {
-    use crate::api::backup_strategy::SkipReason;
+    use crate::api::backup_strategy::{ScheduledRun, SkipReason};
     crate::schedule::occurrences(cron, zone, after, now, SKIPS_SHOWN)
         .into_iter()
         .filter(|at| suspended || Some(*at) != made)
         .map(|at| Skip {
             at,
-            incremental,
+            run: if incremental {
+                ScheduledRun::Incremental
+            } else {
+                ScheduledRun::Full
+            },
+            tenant: None,
             reason: if suspended {
                 SkipReason::Paused
             } else {
@@ -329,7 +336,12 @@ mod tests {
         // the strategy was created and first seen a day later, was missed too.
         let missed = |day: &str, incremental: bool| Skip {
             at: at(day),
-            incremental,
+            run: if incremental {
+                crate::api::backup_strategy::ScheduledRun::Incremental
+            } else {
+                crate::api::backup_strategy::ScheduledRun::Full
+            },
+            tenant: None,
             reason: crate::api::backup_strategy::SkipReason::Missed,
         };
         assert_eq!(
@@ -421,13 +433,14 @@ mod tests {
         assert!(plan.create.is_empty());
         assert!(plan.next_full.is_some());
         // Sunday's full and Monday's incremental (both 01:00) were due while paused.
-        let skipped: Vec<(Timestamp, bool)> =
-            plan.skipped.iter().map(|s| (s.at, s.incremental)).collect();
+        use crate::api::backup_strategy::ScheduledRun;
+        let skipped: Vec<(Timestamp, ScheduledRun)> =
+            plan.skipped.iter().map(|s| (s.at, s.run)).collect();
         assert_eq!(
             skipped,
             [
-                (at("2026-11-02T01:00:00Z"), true),
-                (at("2026-11-01T01:00:00Z"), false)
+                (at("2026-11-02T01:00:00Z"), ScheduledRun::Incremental),
+                (at("2026-11-01T01:00:00Z"), ScheduledRun::Full)
             ]
         );
         assert!(

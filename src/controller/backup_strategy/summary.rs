@@ -242,8 +242,8 @@ pub fn strategy_status(
         last_drill_schedule_time: None,
         // Set by the coverage look (physical strategies).
         tenants_without_strategy: Vec::new(),
-        // Set from the plan by the schedule's history (super::history).
-        skipped_runs: Vec::new(),
+        // Added to from the plan by the schedule's history (super::history).
+        skipped_runs: super::history::so_far(strategy),
         // Followed by the alert record (alert_record::note), after the drills' look.
         alerts: previous.alerts,
     }

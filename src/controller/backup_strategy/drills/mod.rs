@@ -33,6 +33,8 @@ pub struct Drills {
     plan: Plan,
     listed: Vec<Drill>,
     tenants: Vec<String>,
+    /// The runs this look did not make, for the schedule's history.
+    skipped: Vec<super::plan::Skip>,
 }
 
 impl Drills {
@@ -96,6 +98,7 @@ pub async fn look(
         &strategy.spec.restore_drill,
     ) {
         (Some(drills), Some(drill)) => {
+            super::history::record(ctx, strategy, &drills.skipped, desired, now).await;
             drills.report(strategy, drill, desired, now);
             drills.next_look(now)
         }
@@ -160,13 +163,14 @@ pub async fn sync(
         })
         .collect();
     let plan = plan::plan(strategy, drill, &tenants, &listed, busy, now);
-    create(ctx, namespace, strategy, &plan).await?;
+    let skipped = create(ctx, namespace, strategy, &plan).await?;
     let api: Api<RecoveryTask> = Api::namespaced(ctx.client.clone(), namespace);
     super::children::delete_named(&api, &plan.prune).await?;
     Ok(Some(Drills {
         plan,
         listed,
         tenants,
+        skipped,
     }))
 }
 
@@ -194,18 +198,32 @@ fn is_drill_of(task: &RecoveryTask, strategy: &str) -> bool {
 }
 
 /// Creates the runs the plan owes; one that exists already (made before a restart) is left as it is.
+/// Returns the runs not made: the plan's (a tenant's previous drill still runs) and those with no dump to
+/// load.
 async fn create(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
     plan: &Plan,
-) -> Result<(), Error> {
+) -> Result<Vec<super::plan::Skip>, Error> {
+    use crate::api::backup_strategy::{ScheduledRun, SkipReason};
+    let skip = |tenant: &str, at: Timestamp, reason: SkipReason| super::plan::Skip {
+        at,
+        run: ScheduledRun::Drill,
+        tenant: Some(tenant.to_string()),
+        reason,
+    };
+    let mut skipped: Vec<super::plan::Skip> = plan
+        .skipped
+        .iter()
+        .map(|(tenant, at)| skip(tenant, *at, SkipReason::Busy))
+        .collect();
     let api: Api<RecoveryTask> = Api::namespaced(ctx.client.clone(), namespace);
     let dumps = newest_dumps(ctx, namespace, strategy).await?;
     for (tenant, at) in &plan.create {
         let dump = crate::drill::dump_of(&dumps, tenant);
         let Some(task) = crate::drill::task(strategy, tenant, *at, Asked::Schedule, dump) else {
-            tracing::info!(strategy = %strategy.name_any(), %tenant, "drill skipped: no dump of the tenant to load yet");
+            skipped.push(skip(tenant, *at, SkipReason::NoDump));
             continue;
         };
         crate::crash::point("child/RecoveryTask/before-create");
@@ -215,10 +233,7 @@ async fn create(
             Err(e) => return Err(e.into()),
         }
     }
-    for tenant in &plan.skipped {
-        tracing::info!(strategy = %strategy.name_any(), %tenant, "drill skipped: the tenant's previous drill still runs");
-    }
-    Ok(())
+    Ok(skipped)
 }
 
 #[cfg(test)]
@@ -237,6 +252,7 @@ mod tests {
             },
             listed: Vec::new(),
             tenants: vec!["tenant1".into()],
+            skipped: Vec::new(),
         };
         assert_eq!(made.next_look(now), Some(DRILL_RUNNING_RECHECK));
         let idle = Drills {
@@ -246,6 +262,7 @@ mod tests {
             },
             listed: Vec::new(),
             tenants: vec!["tenant1".into()],
+            skipped: Vec::new(),
         };
         assert!(idle.next_look(now) > Some(DRILL_RUNNING_RECHECK));
     }

@@ -55,8 +55,8 @@ impl Drill {
 pub struct Plan {
     /// Tenants to drill now, and the time their run is for.
     pub create: Vec<(String, Timestamp)>,
-    /// Tenants whose run is skipped because their previous drill still runs.
-    pub skipped: Vec<String>,
+    /// Tenants whose run (at that time) is skipped because their previous drill still runs.
+    pub skipped: Vec<(String, Timestamp)>,
     /// Finished drills beyond the history limit, oldest first.
     pub prune: Vec<String>,
     /// The latest time a run was made for.
@@ -114,7 +114,7 @@ pub fn plan(
                 .iter()
                 .any(|d| d.tenant.eq_ignore_ascii_case(tenant) && !d.ended());
             if running {
-                result.skipped.push(tenant.clone());
+                result.skipped.push((tenant.clone(), at));
             } else {
                 result.create.push((tenant.clone(), at));
             }
