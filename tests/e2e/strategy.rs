@@ -288,6 +288,25 @@ async fn then_nothing_was_backed_up_while_archiving_went_on(week: &Week, jobs_be
             "{log:?}"
         );
     }
+    // The run due while paused is in the schedule's history, once.
+    let monday = after(week.next_sunday(), 1, 0);
+    let skipped = eventually("Monday's incremental in the history", WAIT, || async {
+        let status = week.world.status("BackupStrategy", STRATEGY).await;
+        let runs = status["skippedRuns"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        (!runs.is_empty()).then_some(runs)
+    })
+    .await;
+    let due: Vec<(Timestamp, &str, &str)> = skipped
+        .iter()
+        .filter_map(|r| {
+            let at = r["scheduledAt"].as_str()?.parse().ok()?;
+            Some((at, r["run"].as_str()?, r["reason"].as_str()?))
+        })
+        .collect();
+    assert_eq!(due, [(monday, "Incremental", "Paused")], "{skipped:?}");
 }
 
 /// Resumed within the starting deadline: Monday's incremental is owed, late.
@@ -344,6 +363,15 @@ async fn a_simulated_week_an_outage_and_a_pause_produce_exactly_the_scheduled_ba
     week.world
         .reaches::<BackupStrategy>(STRATEGY, StrategyPhase::InProgress)
         .await;
+    // Made late after all: no longer a skipped run.
+    eventually("the history without Monday's incremental", WAIT, || async {
+        let status = week.world.status("BackupStrategy", STRATEGY).await;
+        status["skippedRuns"]
+            .as_array()
+            .is_none_or(|runs| runs.is_empty())
+            .then_some(())
+    })
+    .await;
 
     then_the_delete_policy_follows_a_new_recovery_window(&week).await;
     week.world.done().await;

@@ -15,19 +15,21 @@ use crate::{
     controller::Context,
 };
 
-/// Records `skipped` in `desired` (whose record starts as the strategy's last one) and announces the runs
-/// it did not hold before.
+/// A run made now: (when it was due, which run, whose).
+pub type Made = (Timestamp, ScheduledRun, Option<String>);
+
+/// Records `skipped` in `desired` (whose record starts as the strategy's last one), drops the runs `made`
+/// now (one due while paused, made late after a resume within the deadline, did run), and announces the
+/// runs it did not hold before.
 pub async fn record(
     ctx: &Context,
     strategy: &BackupStrategy,
     skipped: &[Skip],
+    made: &[Made],
     desired: &mut BackupStrategyStatus,
     now: Timestamp,
 ) {
-    if skipped.is_empty() {
-        return;
-    }
-    let (record, fresh) = merge(&desired.skipped_runs, skipped, now);
+    let (record, fresh) = settle(&desired.skipped_runs, skipped, made, now);
     desired.skipped_runs = record;
     for run in fresh {
         ctx.publish(strategy, event(&run)).await;
@@ -41,6 +43,22 @@ pub fn so_far(strategy: &BackupStrategy) -> Vec<SkippedRun> {
         .as_ref()
         .map(|s| s.skipped_runs.clone())
         .unwrap_or_default()
+}
+
+/// [`merge`], then without the runs `made` now.
+pub fn settle(
+    previous: &[SkippedRun],
+    skipped: &[Skip],
+    made: &[Made],
+    now: Timestamp,
+) -> (Vec<SkippedRun>, Vec<SkippedRun>) {
+    let (mut record, fresh) = merge(previous, skipped, now);
+    record.retain(|r| {
+        !made.iter().any(|(at, run, tenant)| {
+            r.scheduled_at.0 == *at && r.run == *run && &r.tenant == tenant
+        })
+    });
+    (record, fresh)
 }
 
 /// The record with `skipped` added (a run already recorded keeps its first reason), newest first and at
@@ -139,6 +157,11 @@ mod tests {
         let (record, fresh) = merge(&record, &again, at(300));
         assert!(fresh.is_empty());
         assert_eq!(record[0].reason, SkipReason::Paused);
+        // Resumed within the deadline, the run due at 50 is made late: it did run after all.
+        let made = [(at(50), ScheduledRun::Full, None)];
+        let (settled, _) = settle(&record, &[], &made, at(350));
+        assert_eq!(settled.len(), 1);
+        assert_eq!(settled[0].scheduled_at, Time(at(100)));
         // Two tenants' drills due at the same time are two runs.
         let drills: Vec<Skip> = ["t1", "t2"]
             .map(|t| Skip {

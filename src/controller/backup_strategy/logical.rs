@@ -85,7 +85,8 @@ pub async fn reconcile(
         ));
     }
     let mut desired = overview(&strategy, &plan, &swept, now);
-    super::history::record(&ctx, &strategy, &plan.skipped, &mut desired, now).await;
+    let made = plan.made();
+    super::history::record(&ctx, &strategy, &plan.skipped, &made, &mut desired, now).await;
     let drills = super::drills::look(
         &ctx,
         &namespace,

@@ -59,7 +59,8 @@ pub async fn reconcile(
     let plan = children::sync_tasks(&ctx, &namespace, &strategy, &tenants, now).await?;
     let mut desired =
         summary::strategy_status(&strategy, &plan, &observation, &tenants, &findings, now);
-    history::record(&ctx, &strategy, &plan.skipped, &mut desired, now).await;
+    let made = plan.made();
+    history::record(&ctx, &strategy, &plan.skipped, &made, &mut desired, now).await;
     desired.tenants_without_strategy =
         coverage::look(&ctx, &namespace, &strategy, &observation).await?;
     let drills = drills::look(&ctx, &namespace, &strategy, &tenants, &mut desired, now).await?;

@@ -62,6 +62,25 @@ pub struct Skip {
 pub const SKIPS_SHOWN: usize = 20;
 
 impl Plan {
+    /// The runs this plan makes, for the schedule's history.
+    pub fn made(&self) -> Vec<super::history::Made> {
+        use crate::api::backup_strategy::ScheduledRun;
+        let mut made: Vec<super::history::Made> = self
+            .create
+            .iter()
+            .map(|t| {
+                let run = if t.incremental {
+                    ScheduledRun::Incremental
+                } else {
+                    ScheduledRun::Full
+                };
+                (t.scheduled_at, run, None)
+            })
+            .collect();
+        made.dedup();
+        made
+    }
+
     /// The next scheduled run, full or incremental.
     pub fn next_run(&self) -> Option<Timestamp> {
         self.next_full

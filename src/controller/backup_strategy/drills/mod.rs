@@ -98,7 +98,13 @@ pub async fn look(
         &strategy.spec.restore_drill,
     ) {
         (Some(drills), Some(drill)) => {
-            super::history::record(ctx, strategy, &drills.skipped, desired, now).await;
+            let made: Vec<super::history::Made> = (drills.plan.create.iter())
+                .map(|(tenant, at)| {
+                    let run = crate::api::backup_strategy::ScheduledRun::Drill;
+                    (*at, run, Some(tenant.clone()))
+                })
+                .collect();
+            super::history::record(ctx, strategy, &drills.skipped, &made, desired, now).await;
             drills.report(strategy, drill, desired, now);
             drills.next_look(now)
         }
