@@ -169,12 +169,45 @@ pub fn show(
     }
     let days = days(Timestamp::now(), &clock.zone, week)?;
     let mut text = String::new();
+    // The cluster's line first (every tenant shown, at least two): when all of them can be restored.
+    if tenant.is_none() && lines.len() > 1 && strategy.spec.method == BackupMethod::Physical {
+        let every = TenantBackupStatus {
+            name: format!("cluster {} (every tenant)", strategy.spec.cluster.name),
+            recoverable_windows: common_windows(&lines),
+            ..TenantBackupStatus::default()
+        };
+        text.push_str(&page(strategy, &every, &[], &[], &days, clock)?);
+    }
     for line in lines {
         let backups = backups_of(strategy, tasks, &line.name);
         let points = verified_in(strategy, recoveries, &line.name, &line.recoverable_windows);
         text.push_str(&page(strategy, line, &backups, &points, &days, clock)?);
     }
     Ok(text)
+}
+
+/// The times every one of `lines` can be restored to: the intersection of their windows.
+fn common_windows(lines: &[&TenantBackupStatus]) -> Vec<TimeWindow> {
+    let mut common: Vec<TimeWindow> = lines
+        .first()
+        .map(|l| l.recoverable_windows.clone())
+        .unwrap_or_default();
+    for line in lines.iter().skip(1) {
+        common = common
+            .iter()
+            .flat_map(|a| {
+                line.recoverable_windows.iter().filter_map(move |b| {
+                    let from = a.from.0.max(b.from.0);
+                    let to = a.to.0.min(b.to.0);
+                    (from <= to).then(|| TimeWindow {
+                        from: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(from),
+                        to: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(to),
+                    })
+                })
+            })
+            .collect();
+    }
+    common
 }
 
 /// One tenant's week: its title and legend, the timeline, and the verified points of the week.
@@ -289,6 +322,32 @@ mod tests {
             lines[1].chars().skip(10).all(|c| c == '·'),
             "no window on the 19th"
         );
+    }
+
+    #[test]
+    fn the_clusters_line_is_where_every_tenant_can_be_restored() {
+        let window = |from: &str, to: &str| TimeWindow {
+            from: Time(at(from)),
+            to: Time(at(to)),
+        };
+        let line = |windows: Vec<TimeWindow>| TenantBackupStatus {
+            recoverable_windows: windows,
+            ..TenantBackupStatus::default()
+        };
+        let one = line(vec![
+            window("2026-11-20T00:00:00Z", "2026-11-21T00:00:00Z"),
+            window("2026-11-22T00:00:00Z", "2026-11-25T00:00:00Z"),
+        ]);
+        let two = line(vec![window("2026-11-20T12:00:00Z", "2026-11-23T00:00:00Z")]);
+        assert_eq!(
+            common_windows(&[&one, &two]),
+            [
+                window("2026-11-20T12:00:00Z", "2026-11-21T00:00:00Z"),
+                window("2026-11-22T00:00:00Z", "2026-11-23T00:00:00Z")
+            ]
+        );
+        let none = line(Vec::new());
+        assert!(common_windows(&[&one, &none]).is_empty());
     }
 
     #[test]
