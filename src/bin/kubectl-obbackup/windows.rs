@@ -199,7 +199,7 @@ fn common_windows(lines: &[&TenantBackupStatus]) -> Vec<TimeWindow> {
                 line.recoverable_windows.iter().filter_map(move |b| {
                     let from = a.from.0.max(b.from.0);
                     let to = a.to.0.min(b.to.0);
-                    (from <= to).then(|| TimeWindow {
+                    (from <= to).then_some(TimeWindow {
                         from: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(from),
                         to: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(to),
                     })
