@@ -6,7 +6,6 @@ use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::events::{Event, EventType};
 
-use super::plan::{SKIPS_SHOWN, Skip};
 use crate::{
     api::{
         BackupStrategy, BackupStrategyStatus,
@@ -14,6 +13,19 @@ use crate::{
     },
     controller::Context,
 };
+
+/// A scheduled run not made when due (the data backups' plan, the drills' plan).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skip {
+    pub at: Timestamp,
+    pub run: ScheduledRun,
+    /// The tenant, for a run per tenant (a drill).
+    pub tenant: Option<String>,
+    pub reason: SkipReason,
+}
+
+/// How many skipped runs the record holds, and each look reports at most.
+pub const SKIPS_SHOWN: usize = 20;
 
 /// A run made now: (when it was due, which run, whose).
 pub type Made = (Timestamp, ScheduledRun, Option<String>);

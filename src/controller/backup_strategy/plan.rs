@@ -48,18 +48,7 @@ pub struct Plan {
     pub skipped: Vec<Skip>,
 }
 
-/// A scheduled run not made when due ([`plan`], and the drills' plan).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Skip {
-    pub at: Timestamp,
-    pub run: crate::api::backup_strategy::ScheduledRun,
-    /// The tenant, for a run per tenant (a drill).
-    pub tenant: Option<String>,
-    pub reason: crate::api::backup_strategy::SkipReason,
-}
-
-/// How many skipped runs of each kind a look reports at most.
-pub const SKIPS_SHOWN: usize = 20;
+pub use super::history::{SKIPS_SHOWN, Skip};
 
 impl Plan {
     /// The runs this plan makes, for the schedule's history.

@@ -34,7 +34,7 @@ pub struct Drills {
     listed: Vec<Drill>,
     tenants: Vec<String>,
     /// The runs this look did not make, for the schedule's history.
-    skipped: Vec<super::plan::Skip>,
+    skipped: Vec<super::history::Skip>,
 }
 
 impl Drills {
@@ -211,15 +211,15 @@ async fn create(
     namespace: &str,
     strategy: &BackupStrategy,
     plan: &Plan,
-) -> Result<Vec<super::plan::Skip>, Error> {
+) -> Result<Vec<super::history::Skip>, Error> {
     use crate::api::backup_strategy::{ScheduledRun, SkipReason};
-    let skip = |tenant: &str, at: Timestamp, reason: SkipReason| super::plan::Skip {
+    let skip = |tenant: &str, at: Timestamp, reason: SkipReason| super::history::Skip {
         at,
         run: ScheduledRun::Drill,
         tenant: Some(tenant.to_string()),
         reason,
     };
-    let mut skipped: Vec<super::plan::Skip> = plan
+    let mut skipped: Vec<super::history::Skip> = plan
         .skipped
         .iter()
         .map(|(tenant, at)| skip(tenant, *at, SkipReason::Busy))
