@@ -37,6 +37,11 @@ fn started_or_created<K: Resource>(object: &K, started: Option<&Time>) -> Option
         .map(|t| t.0)
 }
 
+/// The cluster a status names, if it names one.
+fn named(cluster: Option<&String>) -> Vec<String> {
+    cluster.cloned().into_iter().collect()
+}
+
 pub fn label<T: std::fmt::Debug>(phase: Option<T>) -> Option<String> {
     phase.map(|p| format!("{p:?}"))
 }
