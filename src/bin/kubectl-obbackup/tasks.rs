@@ -67,11 +67,7 @@ impl TaskTab for BackupTask {
         &self.spec.tenant
     }
     fn clusters(&self) -> Vec<String> {
-        let status = self.status.as_ref();
-        status
-            .and_then(|s| s.cluster_name.clone())
-            .into_iter()
-            .collect()
+        named(self.status.as_ref().and_then(|s| s.cluster_name.as_ref()))
     }
     fn backup_set(&self) -> Option<i64> {
         self.status.as_ref().and_then(|s| s.backup_set_id)
@@ -129,11 +125,7 @@ impl TaskTab for LogBackup {
         &self.spec.tenant
     }
     fn clusters(&self) -> Vec<String> {
-        let status = self.status.as_ref();
-        status
-            .and_then(|s| s.cluster_name.clone())
-            .into_iter()
-            .collect()
+        named(self.status.as_ref().and_then(|s| s.cluster_name.as_ref()))
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
@@ -176,11 +168,7 @@ impl TaskTab for CleanupTask {
         &self.spec.tenant
     }
     fn clusters(&self) -> Vec<String> {
-        let status = self.status.as_ref();
-        status
-            .and_then(|s| s.cluster_name.clone())
-            .into_iter()
-            .collect()
+        named(self.status.as_ref().and_then(|s| s.cluster_name.as_ref()))
     }
     fn phase(&self) -> Option<String> {
         label(self.status.as_ref().and_then(|s| s.phase))
