@@ -190,7 +190,7 @@ impl<W: Work> Background<W> {
         others: &[Key],
     ) -> Option<(Option<u64>, W::State)> {
         let mut runs = lock(&self.runs);
-        if busy(&runs, others) && !runs.get(key).is_some_and(|run| !run.handle.is_finished()) {
+        if busy(&runs, others) && runs.get(key).is_none_or(|run| run.handle.is_finished()) {
             return None;
         }
         Some(self.repeat_locked(&mut runs, key, work, as_of, gap))
@@ -401,12 +401,17 @@ mod tests {
         }
         assert!(work.make_way(&one), "a run going on is kept");
         assert!(
-            work.ensure_alone(&other, &Forever, &[one.clone()])
+            work.ensure_alone(&other, &Forever, std::slice::from_ref(&one))
                 .is_none()
         );
         assert!(
-            work.repeat_alone(&other, &Forever, (1, Duration::ZERO), &[one.clone()])
-                .is_none()
+            work.repeat_alone(
+                &other,
+                &Forever,
+                (1, Duration::ZERO),
+                std::slice::from_ref(&one)
+            )
+            .is_none()
         );
         work.stop(&one);
         crate::controller::fixtures::eventually("the stopped work to end", || {
@@ -415,7 +420,7 @@ mod tests {
         .await;
         assert!(work.state(&one).is_none(), "an ended run is forgotten");
         assert!(
-            work.ensure_alone(&other, &Forever, &[one.clone()])
+            work.ensure_alone(&other, &Forever, std::slice::from_ref(&one))
                 .is_some()
         );
         work.forget_object("ns", "a");
