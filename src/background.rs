@@ -116,6 +116,21 @@ impl<W: Work> Background<W> {
     /// further).
     pub fn ensure(&self, key: &Key, work: &W) -> W::State {
         let mut runs = lock(&self.runs);
+        self.ensure_locked(&mut runs, key, work)
+    }
+
+    /// As [`Self::ensure`], unless work runs under one of `others` (work on the same thing under another
+    /// key): then nothing starts and `None` says so. Checked and started under one lock, so that two
+    /// callers never both start.
+    pub fn ensure_alone(&self, key: &Key, work: &W, others: &[Key]) -> Option<W::State> {
+        let mut runs = lock(&self.runs);
+        if busy(&runs, others) {
+            return None;
+        }
+        Some(self.ensure_locked(&mut runs, key, work))
+    }
+
+    fn ensure_locked(&self, runs: &mut HashMap<Key, Run<W>>, key: &Key, work: &W) -> W::State {
         let mut retrying = None;
         if let Some(run) = runs.get(key) {
             let retry = self.retry_due(run);
@@ -162,6 +177,33 @@ impl<W: Work> Background<W> {
         gap: Duration,
     ) -> (Option<u64>, W::State) {
         let mut runs = lock(&self.runs);
+        self.repeat_locked(&mut runs, key, work, as_of, gap)
+    }
+
+    /// As [`Self::repeat`], unless work runs under one of `others`: then no pass starts and `None` says
+    /// so (checked and started under one lock).
+    pub fn repeat_alone(
+        &self,
+        key: &Key,
+        work: &W,
+        (as_of, gap): (u64, Duration),
+        others: &[Key],
+    ) -> Option<(Option<u64>, W::State)> {
+        let mut runs = lock(&self.runs);
+        if busy(&runs, others) && runs.get(key).is_none_or(|run| run.handle.is_finished()) {
+            return None;
+        }
+        Some(self.repeat_locked(&mut runs, key, work, as_of, gap))
+    }
+
+    fn repeat_locked(
+        &self,
+        runs: &mut HashMap<Key, Run<W>>,
+        key: &Key,
+        work: &W,
+        as_of: u64,
+        gap: Duration,
+    ) -> (Option<u64>, W::State) {
         let mut covered = None;
         if let Some(run) = runs.get(key).filter(|run| run.work == *work) {
             covered = run.covered;
@@ -220,6 +262,40 @@ impl<W: Work> Background<W> {
         }
     }
 
+    /// Stops the work under `key` without forgetting it, so that [`Self::idle`] tells when it has really
+    /// stopped: a copy asked for again meanwhile must not run beside the one still ending.
+    pub fn stop(&self, key: &Key) {
+        if let Some(run) = lock(&self.runs).get(key) {
+            run.cancel.cancel();
+            run.handle.abort();
+        }
+    }
+
+    /// Makes way for the work under `key` to start afresh: forgets a run that has ended (also one
+    /// stopped); false while a stopped run is still ending. A run going on, not stopped, is kept.
+    pub fn make_way(&self, key: &Key) -> bool {
+        let mut runs = lock(&self.runs);
+        let Some(run) = runs.get(key) else {
+            return true;
+        };
+        if run.handle.is_finished() {
+            runs.remove(key);
+            return true;
+        }
+        !run.cancel.is_cancelled()
+    }
+
+    /// Stops and forgets every piece of work of the object `namespace/name`.
+    pub fn forget_object(&self, namespace: &str, name: &str) {
+        lock(&self.runs).retain(|key, run| {
+            let theirs = key.namespace == namespace && key.name == name;
+            if theirs {
+                run.handle.abort();
+            }
+            !theirs
+        });
+    }
+
     /// How `run` ended, when that is worth another attempt and long enough ago.
     fn retry_due(&self, run: &Run<W>) -> Option<W::State> {
         match &*lock(&run.ended) {
@@ -263,6 +339,12 @@ impl<W: Work> Background<W> {
     }
 }
 
+/// Whether work runs under one of `keys`.
+fn busy<W: Work>(runs: &HashMap<Key, Run<W>>, keys: &[Key]) -> bool {
+    keys.iter()
+        .any(|key| runs.get(key).is_some_and(|run| !run.handle.is_finished()))
+}
+
 impl<W: Work> Drop for Background<W> {
     fn drop(&mut self) {
         for run in lock(&self.runs).values() {
@@ -277,5 +359,71 @@ impl<W: Work> Run<W> {
             Some((state, _)) => state.clone(),
             None => self.work.running(&self.progress, self.retrying.as_ref()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Work that runs until it is stopped.
+    #[derive(Clone, PartialEq)]
+    struct Forever;
+
+    impl Work for Forever {
+        type Progress = ();
+        type State = bool;
+        async fn run(self, _: Arc<()>, _: CancellationToken) -> bool {
+            std::future::pending::<()>().await;
+            true
+        }
+        fn running(&self, _: &(), _: Option<&bool>) -> bool {
+            false
+        }
+        fn worth_retrying(&self, _: &bool) -> bool {
+            false
+        }
+        fn succeeded(state: &bool) -> bool {
+            *state
+        }
+    }
+
+    #[tokio::test]
+    async fn stopped_work_makes_way_only_once_it_has_ended_and_other_work_holds_it_back() {
+        let work = Background::new(Arc::new(|_: &Key| {}));
+        let (one, two) = (
+            Key::part("ns", "a", "1".into()),
+            Key::part("ns", "a", "2".into()),
+        );
+        let other = Key::of("ns", "b");
+        for key in [&one, &two] {
+            work.ensure(key, &Forever);
+        }
+        assert!(work.make_way(&one), "a run going on is kept");
+        assert!(
+            work.ensure_alone(&other, &Forever, std::slice::from_ref(&one))
+                .is_none()
+        );
+        assert!(
+            work.repeat_alone(
+                &other,
+                &Forever,
+                (1, Duration::ZERO),
+                std::slice::from_ref(&one)
+            )
+            .is_none()
+        );
+        work.stop(&one);
+        crate::controller::fixtures::eventually("the stopped work to end", || {
+            work.make_way(&one).then_some(())
+        })
+        .await;
+        assert!(work.state(&one).is_none(), "an ended run is forgotten");
+        assert!(
+            work.ensure_alone(&other, &Forever, std::slice::from_ref(&one))
+                .is_some()
+        );
+        work.forget_object("ns", "a");
+        assert!(work.state(&two).is_none() && work.state(&other).is_some());
     }
 }

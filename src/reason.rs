@@ -173,6 +173,14 @@ pub enum Reason {
     DumpAbandoned,
     /// Objects of a backup set differed on the second destination (or were gone) and were copied again; check that storage's health.
     SecondCopyRepaired,
+    /// A tenant's archive began to be copied to the second log destination; nothing to do.
+    SecondLogCopyStarted,
+    /// The archive's second copy was paused (`spec.secondCopy: Paused`); archiving goes on. Set it to `Running` to resume.
+    SecondLogCopyPaused,
+    /// The archive's second copy resumed where it stopped; nothing to do.
+    SecondLogCopyResumed,
+    /// The archive's second copy ended: archiving stopped and every piece is copied (Normal), or a copy failed (Warning; see the message).
+    SecondLogCopyStopped,
 
     // Conditions beside Ready.
     /// The cluster answered.

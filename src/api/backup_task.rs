@@ -15,7 +15,8 @@ use super::{
     logical::{LogicalBackupSpec, LogicalDumpStatus},
 };
 
-/// One full or incremental data backup of one tenant. Everything but `cancel` is fixed once created.
+/// One full or incremental data backup of one tenant. Everything but `cancel` and `secondCopy` is fixed once
+/// created.
 #[derive(CustomResource, Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "obbackup.dev",
@@ -93,7 +94,11 @@ use super::{
         .message("a logical backup is a whole dump: mode Full, plusArchivelog false"),
     validation = immutable_rule(),
     validation = cancel_is_final_rule(),
-    validation = mirror_is_read_only_rule()
+    validation = mirror_is_read_only_rule(),
+    validation = Rule::new("!self.cancel || !has(self.secondCopy) || (has(oldSelf.secondCopy) && self.secondCopy == oldSelf.secondCopy)")
+        .message("cancel: true is final, also for the set's second copy: secondCopy cannot change on a canceled BackupTask"),
+    validation = Rule::new("!has(oldSelf.secondCopy) || has(self.secondCopy)")
+        .message("secondCopy cannot be removed once set: set secondCopy.cancel to false instead")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct BackupTaskSpec {
@@ -131,9 +136,41 @@ pub struct BackupTaskSpec {
     /// Set to true to cancel the backup (`ALTER SYSTEM CANCEL BACKUP`); the task then ends Canceled.
     #[serde(default)]
     pub cancel: bool,
+    /// Actions on the completed set's second copy alone (the console's actions on a second backup task):
+    /// cancel it, or copy again a set whose copy was canceled or failed. The backup itself is untouched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_copy: Option<SecondCopyActions>,
 }
 
-/// Rule: every field but `cancel` keeps its value (and presence) across updates.
+/// What the user asks of a set's second copy (docs/guide/second-backup.md).
+#[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.retry >= oldSelf.retry").message("secondCopy.retry can only be increased"),
+    validation = Rule::new("!self.cancel || self.retry == oldSelf.retry")
+        .message("secondCopy.retry copies the set again: set secondCopy.cancel to false with it")
+)]
+pub struct SecondCopyActions {
+    /// Set to true to stop the copy (it ends `Canceled`; what was copied stays and the copy does not
+    /// count). Unlike the task's `cancel` it may be set back to false, and a retry copies the set again.
+    #[serde(default)]
+    pub cancel: bool,
+    /// Increase by one to copy the set again after its copy ended `Canceled` or `Failed`: the copy
+    /// resumes from what it verified before and ends `Completed` once the whole set is read back
+    /// identical. A retry of a copy that runs or completed does nothing.
+    #[serde(default)]
+    #[schemars(range(min = 0, max = 1000))]
+    pub retry: i32,
+}
+
+impl BackupTaskSpec {
+    /// The copy actions asked for (none: no cancel, retry 0).
+    pub fn copy_actions(&self) -> SecondCopyActions {
+        self.second_copy.clone().unwrap_or_default()
+    }
+}
+
+/// Rule: every field but `cancel` and `secondCopy` keeps its value (and presence) across updates.
 fn immutable_rule() -> Rule {
     let optional = [
         "strategyRef",
@@ -147,7 +184,7 @@ fn immutable_rule() -> Rule {
     Rule::new(format!(
         "self.tenant == oldSelf.tenant && self.mode == oldSelf.mode && self.plusArchivelog == oldSelf.plusArchivelog && self.method == oldSelf.method && {optional}"
     ))
-    .message("spec is immutable except cancel: create a new BackupTask instead")
+    .message("spec is immutable except cancel and secondCopy: create a new BackupTask instead")
 }
 
 /// Data backup mode (the console's "Data Backup Mode").

@@ -278,6 +278,10 @@ pub struct SecondCopy {
     /// Why the copy waits or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// The `spec.secondCopy.retry` this copy has answered: a larger one copies a canceled or failed set
+    /// again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<i32>,
 }
 
 /// Where a second copy stands.
@@ -294,6 +298,9 @@ pub enum SecondCopyPhase {
     /// A BackupTask's copy stopped by `cancel: true`: what was copied stays on the second destination,
     /// the copy does not count, and the strategy's verification leaves the set alone.
     Canceled,
+    /// A LogBackup's copy paused by `spec.secondCopy: Paused`: archiving goes on, the copy resumes where
+    /// it stopped once `Running` again.
+    Paused,
 }
 
 impl SecondCopy {

@@ -108,6 +108,22 @@ pub struct LogBackupSpec {
     #[schemars(length(min = 2, max = 16))]
     #[x_kube(validation = Rule::new(DURATION_RULE).message("delayAlertThreshold must be a duration such as 90s, 10m or 1h"))]
     pub delay_alert_threshold: String,
+    /// `Running` (default) copies the archive to the strategy's second log destination; `Paused` stops
+    /// that copy while archiving goes on, and `Running` again resumes it where it stopped (the console's
+    /// pause and resume of a second log backup). The strategy never sets it, so a pause made here
+    /// stays (docs/guide/second-backup.md).
+    #[serde(default)]
+    pub second_copy: DesiredCopyState,
+}
+
+/// Whether the archive's second copy runs.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DesiredCopyState {
+    /// Copy the archive as it grows.
+    #[default]
+    Running,
+    /// Copy nothing more until `Running` again.
+    Paused,
 }
 
 /// Rule: the tenant and where it lives never change; everything else may.
@@ -180,8 +196,8 @@ pub struct LogBackupStatus {
 #[serde(rename_all = "camelCase")]
 pub struct SecondLogCopy {
     /// `Pending` (nothing to copy yet, or a Secret missing), `InProgress` (copying as archiving runs, also
-    /// while a storage is unreachable), `Completed` (archiving stopped and every piece is copied) or
-    /// `Failed` (a copy read back differs; see `message`).
+    /// while a storage is unreachable), `Paused` (`spec.secondCopy: Paused`), `Completed` (archiving
+    /// stopped and every piece is copied) or `Failed` (a copy read back differs; see `message`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<SecondCopyPhase>,
     /// Where the copy is, without credentials.
@@ -205,6 +221,39 @@ pub struct SecondLogCopy {
     /// Why the copy waits or failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// When the copy started, paused, resumed and stopped, and why: the newest 20, oldest first (the
+    /// console's scheduling history of a second log backup).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 20))]
+    pub history: Vec<CopyScheduling>,
+}
+
+/// How many scheduling entries a second log copy keeps.
+pub const COPY_HISTORY: usize = 20;
+
+/// One change in how the archive's second copy runs.
+#[derive(Deserialize, Serialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyScheduling {
+    /// When the operator saw the change.
+    pub at: Time,
+    /// `Started`, `Paused`, `Resumed` or `Stopped`.
+    pub action: CopyAction,
+    /// Why, in words.
+    pub message: String,
+}
+
+/// What happened to the archive's second copy.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+pub enum CopyAction {
+    /// The copy began (first, or again after it stopped).
+    Started,
+    /// `spec.secondCopy: Paused`.
+    Paused,
+    /// `spec.secondCopy: Running` after a pause.
+    Resumed,
+    /// The copy ended: archiving stopped and every piece is copied, or a copy failed (see `message`).
+    Stopped,
 }
 
 /// The console's log backup states.

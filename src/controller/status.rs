@@ -30,12 +30,17 @@ pub trait StatusView: Serialize + PartialEq {
     fn message(&self) -> Option<&str>;
     /// Replaces the conditions and the summary.
     fn set_health(&mut self, conditions: Vec<Condition>, message: String);
+    /// Events of the kind's own that writing this status over `current` deserves, beside a phase change
+    /// and a stall's.
+    fn news(&self, _current: Option<&Self>) -> Vec<Event> {
+        Vec::new()
+    }
 }
 
 /// Implements [`StatusView`] for a kind's status type, whose phase has ended when `$ended` says so (each
 /// kind registers its own, in its module: this layer names no kind).
 macro_rules! status_view {
-    ($status:ty, $ended:expr) => {
+    (@impl $status:ty, $ended:expr, { $($news:tt)* }) => {
         impl $crate::controller::status::StatusView for $status {
             fn phase_label(&self) -> Option<String> {
                 self.phase
@@ -62,7 +67,18 @@ macro_rules! status_view {
                 self.conditions = conditions;
                 self.message = Some(message);
             }
+            $($news)*
         }
+    };
+    ($status:ty, $ended:expr, news = $news:path) => {
+        $crate::controller::status::status_view!(@impl $status, $ended, {
+            fn news(&self, current: Option<&Self>) -> Vec<kube::runtime::events::Event> {
+                $news(current, self)
+            }
+        });
+    };
+    ($status:ty, $ended:expr) => {
+        $crate::controller::status::status_view!(@impl $status, $ended, {});
     };
 }
 pub(crate) use status_view;
@@ -131,7 +147,10 @@ where
             "status written"
         );
     }
-    for event in events_for(current, desired) {
+    for event in events_for(current, desired)
+        .into_iter()
+        .chain(desired.news(current))
+    {
         ctx.publish(obj, event).await;
     }
     Ok(true)

@@ -121,6 +121,12 @@ impl Copies {
     }
 }
 
+/// The key a strategy's verification reads `tenant`'s set `tree` under: a BackupTask copying the same set
+/// waits for it, and it for the task.
+pub fn verify_key(namespace: &str, strategy: &str, tenant: &str, tree: &str) -> Key {
+    Key::part(namespace, strategy, format!("verify/{tenant}/{tree}"))
+}
+
 /// Opens both destinations and copies the tree.
 async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, StorageError> {
     if request.work == Work::Delete {

@@ -103,6 +103,7 @@ fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
                 chunk_rows,
             }),
             cancel: false,
+            second_copy: None,
             job_id: None,
         },
     )

@@ -30,6 +30,7 @@ mod prometheus;
 mod randomized;
 mod randomized_cluster;
 mod recovery;
+mod second_actions;
 mod second_backup;
 mod second_owners;
 mod second_restore;

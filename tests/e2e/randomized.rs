@@ -60,6 +60,7 @@ fn task(uid: &str) -> BackupTask {
             method: Default::default(),
             logical: None,
             cancel: false,
+            second_copy: None,
             job_id: None,
         },
     );

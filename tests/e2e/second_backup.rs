@@ -33,7 +33,7 @@ async fn given_a_strategy_with_a_second_copy(
 }
 
 /// The same on a clock running `speed` times faster than real time.
-async fn given_a_fast_strategy_with_a_second_copy(
+pub async fn given_a_fast_strategy_with_a_second_copy(
     prefix: &str,
     bytes: u64,
     name: &str,
@@ -122,7 +122,7 @@ async fn a_completed_set_is_copied_to_the_second_destination_verified() {
 }
 
 /// Each file under `dir` that is as long as its namesake under `first`, with when it was last written.
-fn complete_files(dir: &Path, first: &Path) -> Vec<(String, std::time::SystemTime)> {
+pub fn complete_files(dir: &Path, first: &Path) -> Vec<(String, std::time::SystemTime)> {
     files(dir)
         .into_iter()
         .filter_map(|name| {
@@ -135,7 +135,7 @@ fn complete_files(dir: &Path, first: &Path) -> Vec<(String, std::time::SystemTim
 }
 
 /// Each file under `dir` with its size.
-fn sizes(dir: &Path) -> Vec<(String, u64)> {
+pub fn sizes(dir: &Path) -> Vec<(String, u64)> {
     files(dir)
         .into_iter()
         .map(|name| {
@@ -147,20 +147,20 @@ fn sizes(dir: &Path) -> Vec<(String, u64)> {
 
 /// A copy under way at 256 KiB/s, one object at a time: 4 GiB of tenant data make a 2 MiB set on the
 /// share (eight 256 KiB data files), so the copy takes seconds and a test can cut it.
-struct SlowCopy {
+pub struct SlowCopy {
     /// Bind it for the whole test: dropped, the server stops.
-    s3: S3Server,
-    world: World,
-    share: std::path::PathBuf,
+    pub s3: S3Server,
+    pub world: World,
+    pub share: std::path::PathBuf,
     /// The set's directory on the first destination (the share).
-    first: std::path::PathBuf,
+    pub first: std::path::PathBuf,
     /// The same set on the second destination (the S3 server's files).
-    copy: std::path::PathBuf,
+    pub copy: std::path::PathBuf,
 }
 
 /// Strategy `name` (`settings` added to its `secondBackup`) backs up tenant1 in BackupTask "now"; returns
 /// once at least one object of its set is whole on the copy.
-async fn a_slow_copy_under_way(
+pub async fn a_slow_copy_under_way(
     prefix: &str,
     name: &str,
     settings: serde_json::Value,

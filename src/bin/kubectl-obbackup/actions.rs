@@ -66,6 +66,7 @@ pub fn backup_now_tasks(
                     logical: strategy.spec.logical.clone().filter(|_| logical),
                     job_id: None,
                     cancel: false,
+                    second_copy: None,
                 },
             )
         })

@@ -145,7 +145,9 @@ pub fn render(name: &str, why: &Why, events: &[Event], clock: &TimeFormat, colou
             event.note.clone().unwrap_or_default(),
         ]);
     }
-    let tables = crate::render::sections([&conditions, &table], colour);
+    // A LogBackup's second copy: when it started, paused, resumed and stopped.
+    let schedule = crate::copy::schedule(&why.object, clock);
+    let tables = crate::render::sections([&conditions, &schedule, &table], colour);
     if !tables.is_empty() {
         text.push('\n');
         text.push_str(&tables);

@@ -9,6 +9,7 @@ mod cleanup;
 mod connect;
 #[cfg(test)]
 mod console_columns;
+mod copy;
 mod drill;
 mod drill_list;
 #[cfg(test)]
@@ -112,6 +113,12 @@ enum Command {
     Drill {
         #[command(subcommand)]
         command: drill::DrillCommand,
+    },
+    /// Second copies: `retry` or `cancel` the copy of a BackupTask's set, `pause` or `resume` a tenant's
+    /// archive copy.
+    Copy {
+        #[command(subcommand)]
+        command: copy::CopyCommand,
     },
     /// Cancels a BackupTask, CleanupTask or RecoveryTask (sets `spec.cancel`; refused once it has ended).
     Cancel { task: String },
@@ -294,6 +301,9 @@ async fn run(cli: Cli) -> Result<String, String> {
         }
         Command::Drill { command } => drill_command(&ctx, command).await,
         Command::Cancel { task } => actions::cancel(&scope.client, scope.one_namespace()?, &task)
+            .await?
+            .show(format),
+        Command::Copy { command } => copy::run(&scope.client, scope.one_namespace()?, command)
             .await?
             .show(format),
         Command::Cause { task } => show_cause(&ctx, &task).await,

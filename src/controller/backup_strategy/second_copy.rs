@@ -7,7 +7,9 @@
 //! Warning event and a metric say so) — which also copies the sets completed before `secondBackup` was set.
 //! A set its BackupTask is still copying, or copied within the period, is left alone.
 
+use crate::background::Key;
 use crate::reason::Reason;
+use kube::ResourceExt;
 use std::{collections::HashMap, time::Duration};
 
 use jiff::Timestamp;
@@ -337,7 +339,10 @@ fn on_copy(
     match phase {
         Some(SecondCopyPhase::Completed) => true,
         Some(
-            SecondCopyPhase::Canceled | SecondCopyPhase::Pending | SecondCopyPhase::InProgress,
+            SecondCopyPhase::Canceled
+            | SecondCopyPhase::Pending
+            | SecondCopyPhase::InProgress
+            | SecondCopyPhase::Paused,
         ) => false,
         Some(SecondCopyPhase::Failed) | None => {
             verified_at.zip(set.end).is_some_and(|(at, end)| end < at)
@@ -382,7 +387,16 @@ async fn verify_pass(
             verified += i64::from(*copied);
             continue;
         }
-        match pass.verify(tenant, set, tree, overview).await {
+        // A BackupTask copying this set again (a retry) has it: the pass waits for it.
+        let copying: Vec<Key> = tasks
+            .iter()
+            .filter(|t| {
+                t.spec.tenant.eq_ignore_ascii_case(tenant)
+                    && t.status.as_ref().and_then(|s| s.backup_set_id) == Some(set.backup_set_id)
+            })
+            .map(|t| Key::of(namespace, &t.name_any()))
+            .collect();
+        match pass.verify(tenant, set, tree, &copying, overview).await {
             CopyState::Done(_) => verified += 1,
             CopyState::Running { .. } => return Ok(None),
             CopyState::Failed { message, transient } => {
@@ -487,6 +501,7 @@ impl<'a> Pass<'a> {
         tenant: &str,
         set: &BackupSetRow,
         tree: &str,
+        copying: &[Key],
         overview: &mut SecondBackupOverview,
     ) -> CopyState {
         let (ctx, second) = (self.ctx, self.second);
@@ -502,11 +517,18 @@ impl<'a> Pass<'a> {
             bandwidth: second.bandwidth(),
             file_root: ctx.settings.file_root,
         };
-        let key =
-            crate::background::Key::part(self.namespace, name, format!("verify/{tenant}/{tree}"));
-        let (_, state) = ctx
-            .copies
-            .repeat(&key, &request, self.period, Duration::ZERO);
+        let key = crate::storage::copies::verify_key(self.namespace, name, tenant, tree);
+        let Some((_, state)) =
+            ctx.copies
+                .repeat_alone(&key, &request, (self.period, Duration::ZERO), copying)
+        else {
+            return CopyState::Running {
+                objects: 0,
+                total_objects: 0,
+                bytes: 0,
+                total_bytes: 0,
+            };
+        };
         if let Some(report) = ctx.copies.take_report(&key)
             && report.damaged > 0
         {

@@ -293,6 +293,7 @@ pub(crate) fn sample_task(strategy: Option<&str>) -> BackupTask {
             logical: None,
             job_id: None,
             cancel: false,
+            second_copy: None,
         },
     );
     task.metadata.generation = Some(1);

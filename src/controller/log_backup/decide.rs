@@ -548,6 +548,7 @@ mod tests {
                 piece_switch_interval: "1d".into(),
                 binding: ArchiveBinding::Optional,
                 delay_alert_threshold: "10m".into(),
+                second_copy: Default::default(),
             },
         );
         archive.metadata.generation = Some(1);

@@ -4,6 +4,7 @@
 //! `ARCHIVELOG` / `NOARCHIVELOG`). Every one of them may be sent again: only a refusal holds one
 //! back.
 
+mod copy_schedule;
 pub mod decide;
 mod second_copy;
 
@@ -32,7 +33,11 @@ use crate::{
 use decide::{Decision, Inputs, Step, after_step};
 
 // Archiving that stopped or failed may start again: a LogBackup never ends as a task does.
-super::status::status_view!(crate::api::LogBackupStatus, |_| false);
+super::status::status_view!(
+    crate::api::LogBackupStatus,
+    |_| false,
+    news = copy_schedule::news
+);
 
 /// A LogBackup submits nothing: its statements may all be sent again.
 impl super::task::Submission for crate::api::LogBackupStatus {
@@ -304,6 +309,7 @@ mod tests {
                 piece_switch_interval: "1d".into(),
                 binding: ArchiveBinding::Optional,
                 delay_alert_threshold: "10m".into(),
+                second_copy: Default::default(),
             },
         );
         archive.metadata.generation = Some(2);

@@ -8,12 +8,12 @@
 use crate::reason::Reason;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use super::{Context, Error, Target, decide::Decision};
+use super::{Context, Error, Target, copy_schedule, decide::Decision};
 use crate::{
     api::{
         LogBackup, LogBackupPhase,
         common::{SecondCopyPhase, StorageDestination},
-        log_backup::SecondLogCopy,
+        log_backup::{DesiredCopyState, SecondLogCopy},
     },
     controller::{
         conditions::{SECOND_COPY_WITHIN_THRESHOLD, api_time, condition, merge},
@@ -30,10 +30,35 @@ use crate::{
     timing::{STATUS_FRESHNESS, delay_stale},
 };
 
+/// Copies what is new of the archive (nothing while `spec.secondCopy` is `Paused`) and folds where the
+/// copy stands into the decided status, with its history noted.
+pub async fn follow(
+    ctx: &Context,
+    namespace: &str,
+    archive: &LogBackup,
+    target: &Target,
+    seen: &Observation,
+    decision: &mut Decision,
+) -> Result<(), Error> {
+    let previous = decision.status.second_backup.clone();
+    if target.placement.second_backup.is_some()
+        && archive.spec.second_copy == DesiredCopyState::Paused
+    {
+        let copy = copy_schedule::pause(ctx, namespace, archive, decision);
+        set_copy(archive, decision, copy);
+    } else {
+        copy_archive(ctx, namespace, archive, target, seen, decision).await?;
+    }
+    if let Some(copy) = decision.status.second_backup.as_mut() {
+        copy_schedule::note(previous.as_ref(), copy, crate::clock::now());
+    }
+    Ok(())
+}
+
 /// Copies what is new of the archive and folds where the copy stands into the decided status: without a
 /// second destination nothing; without a fresh look at the pieces the copy as it was; held back while the
 /// strategy or the Secrets say so; else the next pieces copied and the copy's status from them.
-pub async fn follow(
+async fn copy_archive(
     ctx: &Context,
     namespace: &str,
     archive: &LogBackup,

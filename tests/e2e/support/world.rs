@@ -451,6 +451,7 @@ pub fn backup_task(name: &str, tenant: &str, mode: BackupMode) -> BackupTask {
             method: Default::default(),
             logical: None,
             cancel: false,
+            second_copy: None,
             job_id: None,
         },
     )
@@ -489,6 +490,7 @@ pub fn strategy_backup_task(name: &str, strategy: &str, tenant: &str) -> BackupT
             method: Default::default(),
             logical: None,
             cancel: false,
+            second_copy: None,
             job_id: None,
         },
     )
