@@ -305,7 +305,10 @@ async fn then_nothing_was_backed_up_while_archiving_went_on(week: &Week, jobs_be
 /// The strategy's record of runs not made: (due, run, reason).
 async fn skipped_runs(week: &Week) -> Vec<(Timestamp, String, String)> {
     let status = week.world.status("BackupStrategy", STRATEGY).await;
-    let runs = status["skippedRuns"].as_array().cloned().unwrap_or_default();
+    let runs = status["skippedRuns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     runs.iter()
         .filter_map(|r| {
             let at = r["scheduledAt"].as_str()?.parse().ok()?;
