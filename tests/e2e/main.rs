@@ -25,6 +25,7 @@ mod oceanbase_client;
 mod ownership;
 mod plugin;
 mod plugin_actions;
+mod plugin_cluster;
 mod plugin_console;
 mod prometheus;
 mod randomized;

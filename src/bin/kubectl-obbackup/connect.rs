@@ -428,6 +428,23 @@ contexts:
                 "{line}"
             );
         }
+        // `--cluster` is kubectl's (the kubeconfig's); the OceanBase cluster is `--ob-cluster`.
+        let both = cli("status --cluster kc --ob-cluster ob").expect("both flags");
+        assert_eq!(both.kube.cluster.as_deref(), Some("kc"));
+        assert!(
+            matches!(&both.command, Command::Status { ob_cluster, .. } if ob_cluster.as_deref() == Some("ob")),
+            "{both:?}"
+        );
+        let restore = cli("restore-cluster ob --to latest --target-cluster dr --target-secret s")
+            .expect("restore-cluster");
+        assert_eq!(
+            restore.kube.cluster, None,
+            "the OceanBase cluster is not the kubeconfig's"
+        );
+        assert!(
+            matches!(&restore.command, Command::RestoreCluster(args) if args.ob_cluster == "ob"),
+            "{restore:?}"
+        );
         let every = cli(
             "cancel t1 --cluster c --user u -s https://h:6443 --token t --request-timeout 1m \
              --certificate-authority /ca --client-certificate /crt --client-key /key \

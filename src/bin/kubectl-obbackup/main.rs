@@ -70,10 +70,10 @@ enum Command {
     Status {
         /// One strategy (default: every strategy).
         strategy: Option<String>,
-        /// Only the strategies of this cluster (its display name), with every tenant of it: those no
-        /// strategy covers show as No Backup Strategy.
-        #[arg(long)]
-        cluster: Option<String>,
+        /// Only the strategies of this OceanBase cluster (its display name), with every tenant of it:
+        /// those no strategy covers show as No Backup Strategy. (`--cluster` is kubectl's: the kubeconfig's.)
+        #[arg(long = "ob-cluster", value_name = "NAME")]
+        ob_cluster: Option<String>,
     },
     /// The available recovery period: per tenant, seven days of half-hour cells — where a restore can
     /// reach, the gaps, and the data backups — paged week by week.
@@ -160,9 +160,9 @@ struct TasksArgs {
     /// Only tasks of this tenant.
     #[arg(long)]
     tenant: Option<String>,
-    /// Only tasks of this cluster (its display name; a restore's backup or target cluster).
-    #[arg(long)]
-    cluster: Option<String>,
+    /// Only tasks of this OceanBase cluster (its display name; a restore's backup or target cluster).
+    #[arg(long = "ob-cluster", value_name = "NAME")]
+    ob_cluster: Option<String>,
     /// Only the data backup of this backup set id.
     #[arg(long)]
     backup_set: Option<i64>,
@@ -171,13 +171,13 @@ struct TasksArgs {
 /// `backup-now STRATEGY (--tenant T | --all-tenants) [--incremental] [--wait [--timeout D]]`.
 #[derive(clap::Args, Debug)]
 struct BackupNowArgs {
-    /// The strategy (or --cluster).
-    #[arg(required_unless_present = "cluster")]
+    /// The strategy (or --ob-cluster).
+    #[arg(required_unless_present = "ob_cluster")]
     strategy: Option<String>,
-    /// "Back up Now for Current Cluster": every tenant of every strategy of this cluster (its display
-    /// name), one task per tenant.
-    #[arg(long, conflicts_with_all = ["strategy", "tenant", "all_tenants"])]
-    cluster: Option<String>,
+    /// "Back up Now for Current Cluster": every tenant of every strategy of this OceanBase cluster (its
+    /// display name), one task per tenant.
+    #[arg(long = "ob-cluster", value_name = "NAME", conflicts_with_all = ["strategy", "tenant", "all_tenants"])]
+    ob_cluster: Option<String>,
     /// The tenant to back up.
     #[arg(long)]
     tenant: Option<String>,
@@ -246,9 +246,10 @@ async fn run(cli: Cli) -> Result<String, String> {
     let ctx = Context::connect(&cli).await?;
     let (scope, clock, format) = (&ctx.scope, &ctx.clock, ctx.format);
     match cli.command {
-        Command::Status { strategy, cluster } => {
-            show_status(&ctx, strategy.as_deref(), cluster.as_deref()).await
-        }
+        Command::Status {
+            strategy,
+            ob_cluster,
+        } => show_status(&ctx, strategy.as_deref(), ob_cluster.as_deref()).await,
         Command::Windows {
             strategy,
             tenant,
@@ -383,7 +384,7 @@ async fn show_tasks(ctx: &Context, args: TasksArgs) -> Result<String, String> {
         jiff::Timestamp::now(),
     )?;
     filter.status = args.status;
-    filter.cluster = args.cluster;
+    filter.cluster = args.ob_cluster;
     filter.backup_set = args.backup_set;
     filter.tenant = args.tenant;
     let (scope, clock, format, colour) = (&ctx.scope, &ctx.clock, ctx.format, ctx.colour);
@@ -409,12 +410,12 @@ async fn backup_now(ctx: &Context, args: BackupNowArgs) -> Result<String, String
     let timeout = actions::timeout(args.timeout.as_deref())?;
     let namespace = ctx.scope.one_namespace()?;
     let now = jiff::Timestamp::now();
-    let strategies: Vec<BackupStrategy> = match (&args.strategy, &args.cluster) {
+    let strategies: Vec<BackupStrategy> = match (&args.strategy, &args.ob_cluster) {
         (Some(name), _) => vec![ctx.scope.strategy(name).await?],
         (None, Some(cluster)) => actions::of_cluster(ctx.scope.list().await?, cluster)?,
-        (None, None) => return Err("name a strategy, or a cluster with --cluster".into()),
+        (None, None) => return Err("name a strategy, or a cluster with --ob-cluster".into()),
     };
-    let every = args.all_tenants || args.cluster.is_some();
+    let every = args.all_tenants || args.ob_cluster.is_some();
     let mut tasks = Vec::new();
     // Every task is planned before any is made: a refusal leaves nothing half done.
     for strategy in &strategies {

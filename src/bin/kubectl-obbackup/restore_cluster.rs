@@ -11,8 +11,10 @@ use crate::{actions, render::Reply, restore::physical, restore_args::RestoreArgs
 /// `restore-cluster CLUSTER --to T --target-cluster C --target-secret S [--target-suffix X] …`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct RestoreClusterArgs {
-    /// The cluster whose tenants are restored (its display name).
-    pub cluster: String,
+    /// The OceanBase cluster whose tenants are restored (its display name; the id is not `cluster`, which is
+    /// kubectl's global flag).
+    #[arg(value_name = "CLUSTER")]
+    pub ob_cluster: String,
     /// The point every tenant is restored to: an RFC 3339 time or `latest`.
     #[arg(long)]
     pub to: String,
@@ -49,26 +51,28 @@ pub struct RestoreClusterArgs {
     pub standby: bool,
 }
 
-/// One RecoveryTask per tenant of the physical strategies of `args.cluster` among `strategies`, with the
+/// One RecoveryTask per tenant of the physical strategies of `args.ob_cluster` among `strategies`, with the
 /// verdict on each point; refused as a whole when any tenant's is.
 pub fn plan(
     strategies: &[BackupStrategy],
     args: &RestoreClusterArgs,
 ) -> Result<(Vec<RecoveryTask>, String), String> {
-    if args.target_suffix.is_empty() && args.target_cluster == args.cluster {
+    if args.target_suffix.is_empty() && args.target_cluster == args.ob_cluster {
         return Err(format!(
             "restoring cluster {} into itself needs --target-suffix: its tenants exist there",
-            args.cluster
+            args.ob_cluster
         ));
     }
     let mine: Vec<&BackupStrategy> = strategies
         .iter()
-        .filter(|s| s.spec.cluster.name == args.cluster && s.spec.method == BackupMethod::Physical)
+        .filter(|s| {
+            s.spec.cluster.name == args.ob_cluster && s.spec.method == BackupMethod::Physical
+        })
         .collect();
     if mine.is_empty() {
         return Err(format!(
             "no physical BackupStrategy of cluster {}: nothing was created",
-            args.cluster
+            args.ob_cluster
         ));
     }
     let (mut tasks, mut said) = (Vec::new(), String::new());
