@@ -62,12 +62,12 @@ pub fn recovery_task(
                 tenant: args.target_tenant.clone(),
                 resources: Some(resources),
                 logical: None,
-                primary_zone: args.primary_zone.clone(),
+                primary_zone: args.unit.primary_zone.clone(),
                 locality: None,
             },
             until: Some(until),
             decryption,
-            activate: !args.standby,
+            activate: !args.unit.standby,
             cancel: false,
             retry: 0,
             drill: None,
@@ -112,15 +112,15 @@ fn recovery_point(to: &str) -> Result<RecoveryPoint, String> {
 
 /// Where the new tenant runs: a pool, a unit config or a new unit (one of them is required).
 fn resources(args: &RestoreArgs) -> Result<TenantResources, String> {
-    let unit = match (args.unit_cpu, &args.unit_memory) {
+    let unit = match (args.unit.unit_cpu, &args.unit.unit_memory) {
         (Some(max_cpu), Some(memory_size)) => Some(UnitSpec {
             max_cpu,
             memory_size: memory_size.clone(),
-            log_disk_size: args.unit_log_disk.clone(),
+            log_disk_size: args.unit.unit_log_disk.clone(),
         }),
         _ => None,
     };
-    if args.pool.is_none() && args.unit_name.is_none() && unit.is_none() {
+    if args.pool.is_none() && args.unit.unit_name.is_none() && unit.is_none() {
         return Err(
             "say where the new tenant runs: --pool, --unit-name or --unit-cpu with --unit-memory"
                 .into(),
@@ -128,10 +128,10 @@ fn resources(args: &RestoreArgs) -> Result<TenantResources, String> {
     }
     Ok(TenantResources {
         pool_name: args.pool.clone(),
-        unit_name: args.unit_name.clone(),
+        unit_name: args.unit.unit_name.clone(),
         unit,
-        unit_num: args.unit_num,
-        zones: args.zones.clone(),
+        unit_num: args.unit.unit_num,
+        zones: args.unit.zones.clone(),
     })
 }
 

@@ -30,6 +30,34 @@ pub struct RestoreArgs {
     /// An existing, unused resource pool for the new tenant.
     #[arg(long, conflicts_with_all = ["unit_name", "unit_cpu"])]
     pub pool: Option<String>,
+    #[command(flatten)]
+    pub unit: UnitArgs,
+    /// The Secret holding the backups' password (default: the strategy's encryption Secret).
+    #[arg(long)]
+    pub decryption_secret: Option<String>,
+    /// A logical strategy's restore: the Secret (`user`, `password`) of a user of the target tenant who
+    /// creates the dump's databases and tables and loads them.
+    #[arg(long)]
+    pub loader_secret: Option<String>,
+    /// A logical strategy's restore: load a database under another name, e.g. shop=shop_copy.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        value_name = "FROM=TO",
+        requires = "loader_secret"
+    )]
+    pub rename_database: Vec<String>,
+    /// The RecoveryTask's name (default: `<strategy>-<tenant>-to-<target tenant>`).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Check the point and have the API server admit the task, without creating it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The new tenant's resources and role, shared by `restore` and `restore-cluster`.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct UnitArgs {
     /// An existing resource unit config; a pool is created from it.
     #[arg(long, conflicts_with = "unit_cpu")]
     pub unit_name: Option<String>,
@@ -54,27 +82,6 @@ pub struct RestoreArgs {
     /// Keep the restored tenant a standby (default: promote it to primary).
     #[arg(long)]
     pub standby: bool,
-    /// The Secret holding the backups' password (default: the strategy's encryption Secret).
-    #[arg(long)]
-    pub decryption_secret: Option<String>,
-    /// A logical strategy's restore: the Secret (`user`, `password`) of a user of the target tenant who
-    /// creates the dump's databases and tables and loads them.
-    #[arg(long)]
-    pub loader_secret: Option<String>,
-    /// A logical strategy's restore: load a database under another name, e.g. shop=shop_copy.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "FROM=TO",
-        requires = "loader_secret"
-    )]
-    pub rename_database: Vec<String>,
-    /// The RecoveryTask's name (default: `<strategy>-<tenant>-to-<target tenant>`).
-    #[arg(long)]
-    pub name: Option<String>,
-    /// Check the point and have the API server admit the task, without creating it.
-    #[arg(long)]
-    pub dry_run: bool,
 }
 
 /// `--to`: a time, or `None` for `latest`.

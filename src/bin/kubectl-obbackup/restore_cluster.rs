@@ -6,7 +6,12 @@
 use kube::{Api, ResourceExt};
 use ob_backup_operator::api::{BackupStrategy, RecoveryTask, backup_strategy::BackupMethod};
 
-use crate::{actions, render::Reply, restore::physical, restore_args::RestoreArgs};
+use crate::{
+    actions,
+    render::Reply,
+    restore::physical,
+    restore_args::{RestoreArgs, UnitArgs},
+};
 
 /// `restore-cluster CLUSTER --to T --target-cluster C --target-secret S [--target-suffix X] …`.
 #[derive(clap::Args, Debug, Clone)]
@@ -28,27 +33,8 @@ pub struct RestoreClusterArgs {
     /// another cluster).
     #[arg(long, default_value = "")]
     pub target_suffix: String,
-    /// An existing resource unit config; a pool is created from it for each tenant.
-    #[arg(long, conflicts_with = "unit_cpu")]
-    pub unit_name: Option<String>,
-    /// A new unit's CPU cores (with --unit-memory), one unit config per tenant.
-    #[arg(long, requires = "unit_memory")]
-    pub unit_cpu: Option<f64>,
-    /// A new unit's memory, e.g. 4G.
-    #[arg(long, requires = "unit_cpu")]
-    pub unit_memory: Option<String>,
-    /// Units per zone.
-    #[arg(long, default_value_t = 1)]
-    pub unit_num: i32,
-    /// The pools' zones, e.g. zone1,zone2,zone3.
-    #[arg(long, value_delimiter = ',')]
-    pub zones: Vec<String>,
-    /// The new tenants' primary zone(s).
-    #[arg(long)]
-    pub primary_zone: Option<String>,
-    /// Keep the restored tenants standbys (default: promote them to primary).
-    #[arg(long)]
-    pub standby: bool,
+    #[command(flatten)]
+    pub unit: UnitArgs,
 }
 
 /// One RecoveryTask per tenant of the physical strategies of `args.ob_cluster` among `strategies`, with the
@@ -97,14 +83,7 @@ fn one_tenant(strategy: &BackupStrategy, tenant: &str, args: &RestoreClusterArgs
         target_cluster: Some(args.target_cluster.clone()),
         target_secret: Some(args.target_secret.clone()),
         pool: None,
-        unit_name: args.unit_name.clone(),
-        unit_cpu: args.unit_cpu,
-        unit_memory: args.unit_memory.clone(),
-        unit_log_disk: None,
-        unit_num: args.unit_num,
-        zones: args.zones.clone(),
-        primary_zone: args.primary_zone.clone(),
-        standby: args.standby,
+        unit: args.unit.clone(),
         decryption_secret: None,
         loader_secret: None,
         rename_database: Vec::new(),

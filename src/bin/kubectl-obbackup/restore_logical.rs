@@ -112,11 +112,11 @@ fn renames(given: &[String]) -> Result<BTreeMap<String, String>, String> {
 fn physical_flags(args: &RestoreArgs) -> Option<&'static str> {
     [
         (args.pool.is_some(), "--pool"),
-        (args.unit_name.is_some(), "--unit-name"),
-        (args.unit_cpu.is_some(), "--unit-cpu"),
-        (!args.zones.is_empty(), "--zones"),
-        (args.primary_zone.is_some(), "--primary-zone"),
-        (args.standby, "--standby"),
+        (args.unit.unit_name.is_some(), "--unit-name"),
+        (args.unit.unit_cpu.is_some(), "--unit-cpu"),
+        (!args.unit.zones.is_empty(), "--zones"),
+        (args.unit.primary_zone.is_some(), "--primary-zone"),
+        (args.unit.standby, "--standby"),
         (args.decryption_secret.is_some(), "--decryption-secret"),
     ]
     .into_iter()
