@@ -22,29 +22,24 @@ pub trait Job: Clone {
     fn is_final(&self) -> bool;
 }
 
-impl Job for CleanJobRow {
-    fn key(&self) -> (i64, i64) {
-        (self.tenant_id, self.job_id)
-    }
-    fn end(&self) -> Option<Timestamp> {
-        self.end
-    }
-    fn is_final(&self) -> bool {
-        self.status.is_final()
-    }
+/// A tenant's job, keyed by (tenant, job id), ended when its status is final.
+macro_rules! tenant_job {
+    ($($row:ty),*) => {$(
+        impl Job for $row {
+            fn key(&self) -> (i64, i64) {
+                (self.tenant_id, self.job_id)
+            }
+            fn end(&self) -> Option<Timestamp> {
+                self.end
+            }
+            fn is_final(&self) -> bool {
+                self.status.is_final()
+            }
+        }
+    )*};
 }
 
-impl Job for BackupJobRow {
-    fn key(&self) -> (i64, i64) {
-        (self.tenant_id, self.job_id)
-    }
-    fn end(&self) -> Option<Timestamp> {
-        self.end
-    }
-    fn is_final(&self) -> bool {
-        self.status.is_final()
-    }
-}
+tenant_job!(CleanJobRow, BackupJobRow);
 
 impl Job for RestoreJobRow {
     /// Restores are the sys tenant's jobs.
