@@ -394,6 +394,11 @@ async fn show_tasks(ctx: &Context, args: TasksArgs) -> Result<String, String> {
         Tab::Log => show::<LogBackup>(scope, filter, clock, format, colour).await,
         Tab::Cleanup => show::<CleanupTask>(scope, filter, clock, format, colour).await,
         Tab::Recovery => show::<RecoveryTask>(scope, filter, clock, format, colour).await,
+        Tab::SecondData | Tab::SecondLog if format != Format::Table => Err(
+            "the second-copy tabs print tables only: for the objects, use `tasks data -o json` or `tasks \
+             log -o json` (status.secondBackup)"
+                .into(),
+        ),
         Tab::SecondData => {
             let tasks: Vec<BackupTask> = scope.list().await?;
             Ok(second_tabs::second_data(&tasks, filter, clock).render(colour))
