@@ -133,22 +133,8 @@ impl Cluster {
         piece: Option<i64>,
     ) -> Result<i64, SqlError> {
         let tenant = self.user_tenant(Some(tenant))?;
-        let pieces = tenant.archive.pieces();
-        let chosen = match piece {
-            Some(id) => pieces.iter().find(|p| p.piece_id == id),
-            None => pieces.iter().max_by_key(|p| p.piece_id),
-        };
-        let Some(chosen) = chosen.filter(|p| p.file_status != "DELETED") else {
-            return Err(SqlError::oceanbase(
-                1210,
-                format!(
-                    "tenant {} has no archive piece {}",
-                    tenant.name,
-                    piece.map_or("yet".to_string(), |id| id.to_string())
-                ),
-            ));
-        };
-        let (tenant_id, chosen) = (tenant.id, chosen.clone());
+        let chosen = chosen_piece(tenant, piece, "", |status| status != "DELETED")?;
+        let tenant_id = tenant.id;
         if !tenant.archive.lost_pieces.contains(&chosen.piece_id) {
             tenant.archive.lost_pieces.push(chosen.piece_id);
         }
@@ -168,23 +154,10 @@ impl Cluster {
         piece: Option<i64>,
     ) -> Result<i64, SqlError> {
         let tenant = self.user_tenant(Some(tenant))?;
-        let pieces = tenant.archive.pieces();
-        let chosen = match piece {
-            Some(id) => pieces.iter().find(|p| p.piece_id == id),
-            None => pieces.iter().max_by_key(|p| p.piece_id),
-        };
         // AVAILABLE → BROKEN is the only way in (§4.5).
-        let Some(chosen) = chosen.filter(|p| matches!(p.file_status, "AVAILABLE" | "BROKEN"))
-        else {
-            return Err(SqlError::oceanbase(
-                1210,
-                format!(
-                    "tenant {} has no available archive piece {}",
-                    tenant.name,
-                    piece.map_or("yet".to_string(), |id| id.to_string())
-                ),
-            ));
-        };
+        let chosen = chosen_piece(tenant, piece, "available ", |status| {
+            matches!(status, "AVAILABLE" | "BROKEN")
+        })?;
         let id = chosen.piece_id;
         if !tenant.archive.broken_pieces.contains(&id) {
             tenant.archive.broken_pieces.push(id);
@@ -203,6 +176,34 @@ impl Cluster {
             }
         }
     }
+}
+
+/// Archive piece `piece` of `tenant` (default: its newest), if its FILE_STATUS is one `fits` takes; else
+/// error 1210 naming it (`what` qualifies the piece in the message).
+fn chosen_piece(
+    tenant: &super::Tenant,
+    piece: Option<i64>,
+    what: &str,
+    fits: impl Fn(&str) -> bool,
+) -> Result<super::archive::Piece, SqlError> {
+    let pieces = tenant.archive.pieces();
+    let chosen = match piece {
+        Some(id) => pieces.iter().find(|p| p.piece_id == id),
+        None => pieces.iter().max_by_key(|p| p.piece_id),
+    };
+    chosen
+        .filter(|p| fits(p.file_status))
+        .cloned()
+        .ok_or_else(|| {
+            SqlError::oceanbase(
+                1210,
+                format!(
+                    "tenant {} has no {what}archive piece {}",
+                    tenant.name,
+                    piece.map_or("yet".to_string(), |id| id.to_string())
+                ),
+            )
+        })
 }
 
 #[cfg(test)]
