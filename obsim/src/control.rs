@@ -20,8 +20,10 @@ use crate::{
 
 /// What `GET /` answers: the routes.
 const ROUTES: &str = "GET  /clusters                       clusters, cluster ids, addresses and tenants
-POST /clusters                       {name, version, password, clusterId?, listen?, tenants:[{name, dataBytes}]}
+POST /clusters                       {name, version, password, clusterId?, listen?, servers?, tenants:[{name, dataBytes}]}
      clusterId: GV$OB_PARAMETERS' cluster_id, 1..4294901759 (default: 1 + FNV-1a-64(name) mod 4294901759)
+     servers: the observers as [\"ip:port\"], one zone each, where DBA_OB_UNITS puts every tenant's units
+              (default: [\"127.0.0.1:2882\"])
 POST /clusters/{cluster}/tenants     {name, dataBytes}
 POST /clusters/{cluster}/listeners   {listen: \"127.0.0.3:2881\"}  answer on that address too (port 0: any); replies {address}
 DELETE /clusters/{cluster}/listeners/{addr}   stop answering on addr and drop the sessions that came through it
@@ -159,6 +161,9 @@ struct NewCluster {
     /// The `cluster_id` parameter (default: [`crate::model::default_cluster_id`] of the name).
     #[serde(default)]
     cluster_id: Option<i64>,
+    /// The observers, `ip:port` (default: one, [`crate::model::SERVER_ADDRESS`]).
+    #[serde(default)]
+    servers: Option<Vec<SocketAddr>>,
 }
 
 fn default_version() -> String {
@@ -191,6 +196,12 @@ async fn create_cluster(
             return Err(bad(format!("clusterId must be 1..={MAX_CLUSTER_ID}")));
         }
         cluster.cluster_id = id;
+    }
+    if let Some(servers) = request.servers {
+        if servers.is_empty() {
+            return Err(bad("servers must name at least one observer"));
+        }
+        cluster.servers = servers.iter().map(ToString::to_string).collect();
     }
     for tenant in &request.tenants {
         cluster

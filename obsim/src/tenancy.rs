@@ -115,11 +115,17 @@ pub fn scoped(statement: Admin, login: &Login) -> Result<Admin, SqlError> {
     })
 }
 
+/// The `DBA_` views only sys has: the cluster's resources.
+pub const SYS_ONLY_VIEWS: [&str; 3] = [
+    "DBA_OB_UNITS",
+    "DBA_OB_UNIT_CONFIGS",
+    "DBA_OB_RESOURCE_POOLS",
+];
+
 /// Whether a view exists for this login: a user tenant has no `CDB_` views and none of sys's resource views.
 pub fn has_view(login_tenant_id: i64, upper_name: &str) -> bool {
     login_tenant_id == SYS_TENANT_ID
-        || !(upper_name.starts_with("CDB_")
-            || matches!(upper_name, "DBA_OB_UNIT_CONFIGS" | "DBA_OB_RESOURCE_POOLS"))
+        || !(upper_name.starts_with("CDB_") || SYS_ONLY_VIEWS.contains(&upper_name))
 }
 
 #[cfg(test)]

@@ -55,6 +55,12 @@ use super::common::{
         priority = 1
     ),
     printcolumn(
+        name = "Service Host IP",
+        type_ = "string",
+        json_path = ".status.serviceHosts",
+        priority = 1
+    ),
+    printcolumn(
         name = "Storage Directory",
         type_ = "string",
         json_path = ".status.storageDirectory",
@@ -182,6 +188,10 @@ pub struct LogBackupStatus {
     /// Where logs are archived, without credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_directory: Option<String>,
+    /// The IP addresses of the servers holding the tenant's units, which archive its logs (the console's
+    /// "Service Host IP"), e.g. `10.0.0.1, 10.0.0.2`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_hosts: Option<String>,
     /// Why archiving failed, e.g. INTERRUPTED with OceanBase's comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<Failure>,

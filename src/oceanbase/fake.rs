@@ -179,6 +179,12 @@ impl SnapshotBuilder {
         self
     }
 
+    /// A unit of the tenant on the server at `ip`.
+    pub fn unit(mut self, tenant_id: i64, ip: &str) -> Self {
+        self.0.units.push((tenant_id, ip.into()));
+        self
+    }
+
     /// A tenant's data backup destination.
     pub fn data_dest(mut self, tenant_id: i64, uri: &str) -> Self {
         self.0.data_dests.push((tenant_id, uri.into()));

@@ -77,6 +77,8 @@ pub struct Snapshot {
     pub pieces: Vec<PieceRow>,
     /// The delete policy per tenant id: (name, recovery window as given).
     pub delete_policies: Vec<(i64, String, String)>,
+    /// The servers holding each tenant's units: (tenant id, `SVR_IP`), from `DBA_OB_UNITS`.
+    pub units: Vec<(i64, String)>,
     /// Unfinished delete jobs and the finished ones the observer still remembers, newest last per tenant.
     pub clean_jobs: Vec<CleanJobRow>,
     /// Running restores and the finished ones whose description was asked for (when restores were read).
@@ -107,6 +109,18 @@ impl Snapshot {
             .iter()
             .find(|(id, _)| *id == tenant_id)
             .map(|(_, d)| d)
+    }
+
+    /// The IP addresses of the servers holding the tenant's units — those that archive its logs (the
+    /// console's "Service Host IP") — sorted, each once, joined by ", ". `None` when no unit is listed.
+    pub fn service_hosts(&self, tenant_id: i64) -> Option<String> {
+        let hosts: std::collections::BTreeSet<&str> = self
+            .units
+            .iter()
+            .filter(|(id, _)| *id == tenant_id)
+            .map(|(_, ip)| ip.as_str())
+            .collect();
+        (!hosts.is_empty()).then(|| hosts.into_iter().collect::<Vec<_>>().join(", "))
     }
 
     /// The tenant's data backup destination.

@@ -127,6 +127,7 @@ impl MysqlCluster {
         let sets = self.backup_sets(conn).await?;
         let pieces = self.pieces(conn).await?;
         let delete_policies = self.delete_policies(conn).await?;
+        let units = self.units(conn).await?;
         let clean_jobs = self.clean_jobs(conn, request.clean_since).await?;
         let restores = if request.restores || request.external.is_some() {
             self.restores(conn, &request).await?
@@ -140,6 +141,7 @@ impl MysqlCluster {
             searched: descriptions.iter().cloned().collect(),
             restores_read: request.restores || request.external.is_some(),
             delete_policies,
+            units,
             tenants,
             rounds,
             archive_dests,
@@ -309,6 +311,17 @@ impl MysqlCluster {
             "SELECT tenant_id, dest_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
              input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
             views::piece,
+        )
+        .await
+    }
+
+    /// The server of each tenant's units: (tenant id, server IP).
+    async fn units(&self, conn: &mut Conn) -> Result<Vec<(i64, String)>, ObError> {
+        self.read(
+            conn,
+            "DBA_OB_UNITS",
+            "SELECT tenant_id, svr_ip FROM DBA_OB_UNITS",
+            |f| Ok((f.id("tenant_id")?, f.text("svr_ip")?)),
         )
         .await
     }

@@ -43,6 +43,7 @@ async fn full_and_incremental_backups_complete_and_log_archiving_runs_and_stops(
     let Some(world) = World::new("lifecycle", &["tenant1"], GIB, 30.0).await else {
         return;
     };
+    simulator::cluster(&world.node).servers = vec!["10.0.0.2:2882".into(), "10.0.0.1:2882".into()];
     world.apply(log_backup("tenant1-archive", "tenant1")).await;
     // Before archiving is DOING, a backup waits (OceanBase would refuse it with 9040).
     world
@@ -55,6 +56,11 @@ async fn full_and_incremental_backups_complete_and_log_archiving_runs_and_stops(
     assert_eq!(
         archive.storage_directory.as_deref(),
         Some("file:///backup/tenant1/archive")
+    );
+    assert_eq!(
+        archive.service_hosts.as_deref(),
+        Some("10.0.0.1, 10.0.0.2"),
+        "the servers of the tenant's units (DBA_OB_UNITS)"
     );
     assert_eq!(
         condition_of(&archive.conditions, "DelayWithinThreshold"),

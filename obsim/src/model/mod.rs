@@ -91,6 +91,8 @@ pub struct Cluster {
     pub faults: faults::Faults,
     /// Where backup sets on `file://` destinations are written, if anywhere.
     pub files: Option<files::Files>,
+    /// The observers (`ip:port`), one per zone; every tenant has a unit on each (`DBA_OB_UNITS`).
+    pub servers: Vec<String>,
     next_sys_job_id: i64,
     next_sys_clean_job_id: i64,
 }
@@ -108,6 +110,7 @@ impl Cluster {
             restores: restore::Restores::default(),
             faults: faults::Faults::default(),
             files: None,
+            servers: vec![SERVER_ADDRESS.to_string()],
             next_sys_job_id: 0,
             next_sys_clean_job_id: 0,
         }

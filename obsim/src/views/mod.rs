@@ -131,6 +131,7 @@ fn built(cluster: &Cluster, upper: &str, tenant_id: i64) -> Option<Table> {
                 .retain(|r| r.first() == Some(&Value::Int(tenant_id)));
             return Some(table);
         }
+        "DBA_OB_UNITS" => return Some(restore::units(cluster)),
         "DBA_OB_UNIT_CONFIGS" => return Some(restore::unit_configs(cluster)),
         "DBA_OB_RESOURCE_POOLS" => return Some(restore::resource_pools(cluster)),
         _ => {}

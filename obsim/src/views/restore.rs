@@ -6,7 +6,7 @@
 use super::{bytes_display, columns, scn_display, time};
 use crate::{
     model::{
-        Cluster, Version,
+        Cluster, TenantType, Version,
         restore::{RestoreJob, RestorePhase},
     },
     sql::value::{ColumnKind, Table, Value},
@@ -270,6 +270,44 @@ pub fn resource_pools(cluster: &Cluster) -> Table {
             ("UNIT_COUNT", Int),
             ("UNIT_CONFIG_ID", Int),
             ("ZONE_LIST", Text),
+        ]),
+        rows,
+    }
+}
+
+/// `DBA_OB_UNITS` (sys): a unit of every sys and user tenant on each of the cluster's servers, one zone per
+/// server (`zone1`, `zone2`, …). A meta tenant shares its user tenant's units and has no row of its own.
+pub fn units(cluster: &Cluster) -> Table {
+    use ColumnKind::{Int, Text};
+    let mut rows = Vec::new();
+    let tenants = cluster
+        .tenants
+        .iter()
+        .filter(|t| t.kind != TenantType::Meta);
+    for (tenant, group) in tenants.zip(1000..) {
+        for (index, server) in cluster.servers.iter().enumerate() {
+            let (ip, port) = server.rsplit_once(':').unwrap_or((server, "0"));
+            let unit_id = 1000 * group + i64::try_from(index).unwrap_or_default();
+            rows.push(vec![
+                Value::Int(unit_id),
+                Value::Int(tenant.id),
+                text("ACTIVE"),
+                Value::Int(group),
+                text(format!("zone{}", index + 1)),
+                text(ip),
+                Value::Int(port.parse().unwrap_or_default()),
+            ]);
+        }
+    }
+    Table {
+        columns: columns(&[
+            ("UNIT_ID", Int),
+            ("TENANT_ID", Int),
+            ("STATUS", Text),
+            ("RESOURCE_POOL_ID", Int),
+            ("ZONE", Text),
+            ("SVR_IP", Text),
+            ("SVR_PORT", Int),
         ]),
         rows,
     }

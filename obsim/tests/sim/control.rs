@@ -524,6 +524,47 @@ async fn the_cluster_id_comes_from_the_cli_or_the_control_api_and_gv_ob_paramete
     assert_eq!(status, 400, "a cluster id is 1 or more");
 }
 
+#[tokio::test]
+async fn a_clusters_servers_hold_a_unit_of_every_tenant_in_dba_ob_units() {
+    let sim = obsim_with(&[]);
+    let created = post(
+        &sim.control,
+        "/clusters",
+        &format!(
+            r#"{{"name": "zones", "password": "{PASSWORD}", "servers": ["10.0.0.1:2882", "10.0.0.2:2882"],
+                 "tenants": [{{"name": "t1", "dataBytes": 1}}]}}"#
+        ),
+    )
+    .await;
+    let address = created
+        .split(r#""address":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("address");
+    let mut conn = Conn::new(opts(address)).await.expect("connect");
+    let units: Vec<(i64, String, i64, String)> = conn
+        .query(
+            "SELECT tenant_id, svr_ip, svr_port, zone FROM DBA_OB_UNITS ORDER BY tenant_id, svr_ip",
+        )
+        .await
+        .expect("units");
+    let expected = |tenant: i64| {
+        [("10.0.0.1", "zone1"), ("10.0.0.2", "zone2")]
+            .map(|(ip, zone)| (tenant, ip.to_string(), 2882, zone.to_string()))
+    };
+    // sys and the user tenant; the meta tenant shares the user tenant's units.
+    assert_eq!(units, [expected(1), expected(1002)].concat());
+
+    let (status, _) = http(
+        &sim.control,
+        "POST",
+        "/clusters",
+        &format!(r#"{{"name": "none", "password": "{PASSWORD}", "servers": []}}"#),
+    )
+    .await;
+    assert_eq!(status, 400, "a cluster has at least one server");
+}
+
 /// Whether a session still answers (a dropped one fails its next statement).
 async fn answers(conn: &mut Conn) -> bool {
     conn.query_drop("SELECT 1").await.is_ok()

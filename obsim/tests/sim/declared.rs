@@ -222,8 +222,7 @@ fn readable<'a>(names: impl Iterator<Item = &'a String>, in_tenant: bool) -> Vec
     names
         .filter(|v| {
             !in_tenant
-                || (v.starts_with("DBA_")
-                    && !matches!(v.as_str(), "DBA_OB_UNIT_CONFIGS" | "DBA_OB_RESOURCE_POOLS"))
+                || (v.starts_with("DBA_") && !obsim::tenancy::SYS_ONLY_VIEWS.contains(&v.as_str()))
         })
         .collect()
 }

@@ -164,10 +164,7 @@ async fn go_python_and_rust_drivers_connect_and_read_every_view_in_both_profiles
                 .filter(|v| {
                     !in_tenant
                         || (v.starts_with("DBA_")
-                            && !matches!(
-                                v.as_str(),
-                                "DBA_OB_UNIT_CONFIGS" | "DBA_OB_RESOURCE_POOLS"
-                            ))
+                            && !obsim::tenancy::SYS_ONLY_VIEWS.contains(&v.as_str()))
                 })
                 .collect();
             let mut statements: Vec<String> =

@@ -58,6 +58,7 @@ fn both_schema_versions_are_read_whole_and_agree_with_the_files_own_counts() {
         "CDB_OB_BACKUP_DELETE_JOB_HISTORY",
         "CDB_OB_RESTORE_PROGRESS",
         "CDB_OB_RESTORE_HISTORY",
+        "DBA_OB_UNITS",
         "DBA_OB_UNIT_CONFIGS",
         "DBA_OB_RESOURCE_POOLS",
     ] {
@@ -92,6 +93,8 @@ fn both_schema_versions_are_read_whole_and_agree_with_the_files_own_counts() {
         names("CDB_OB_RESTORE_PROGRESS", older)[1..]
     );
     assert_eq!(names("DBA_OB_TENANTS", older).len(), 25);
+    assert_eq!(names("DBA_OB_UNITS", older).len(), 21);
+    assert_eq!(names("DBA_OB_UNITS", newest).len(), 25);
     assert_eq!(names("DBA_OB_UNIT_CONFIGS", older).len(), 11);
     assert_eq!(names("DBA_OB_UNIT_CONFIGS", newest).len(), 14);
     let differing: Vec<&String> = newest.keys().filter(|v| newest[*v] != older[*v]).collect();
@@ -110,6 +113,7 @@ fn both_schema_versions_are_read_whole_and_agree_with_the_files_own_counts() {
             "DBA_OB_RESOURCE_POOLS",
             "DBA_OB_RESTORE_PROGRESS",
             "DBA_OB_TENANTS",
+            "DBA_OB_UNITS",
             "DBA_OB_UNIT_CONFIGS",
         ]
     );
@@ -187,7 +191,7 @@ async fn every_view_in_both_profiles_sends_exactly_the_real_columns() {
         "checked {} views and {} columns over two profiles: names, order, types, nullability",
         checked.0, checked.1
     );
-    assert_eq!(checked.0, 74);
+    assert_eq!(checked.0, 76);
 }
 
 /// Why `text` (a value as the text protocol sends it) does not fit `ty` as a real server renders it.

@@ -117,6 +117,7 @@ async fn a_tenant_sees_its_own_dba_views_and_no_cdb_views() {
     for view in [
         "oceanbase.CDB_OB_BACKUP_JOBS",
         "CDB_OB_ARCHIVELOG",
+        "oceanbase.DBA_OB_UNITS",
         "oceanbase.DBA_OB_UNIT_CONFIGS",
         "DBA_OB_RESOURCE_POOLS",
     ] {

@@ -114,6 +114,7 @@ impl TaskTab for LogBackup {
         "CLUSTER",
         "TENANT",
         "METHOD",
+        "SERVICE HOST IP",
         "DESIRED",
         "START",
         "CHECKPOINT",
@@ -150,6 +151,7 @@ impl TaskTab for LogBackup {
             self.spec.tenant.clone(),
             // Log archiving is OceanBase's own: always a physical backup.
             "Physical".to_string(),
+            or_dash(status.service_hosts),
             format!("{:?}", self.spec.desired_state),
             clock.show(status.start_time.as_ref()),
             clock.show(status.checkpoint_time.as_ref()),

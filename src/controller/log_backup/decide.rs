@@ -151,6 +151,8 @@ struct Facts<'a> {
     running: bool,
     /// How far archiving lags (none without a round).
     delay: Option<SignedDuration>,
+    /// The servers of the tenant's units, as the status shows them.
+    service_hosts: Option<String>,
 }
 
 impl<'a> Facts<'a> {
@@ -175,6 +177,7 @@ impl<'a> Facts<'a> {
             dest_matches,
             running: spec.desired_state == DesiredArchiveState::Running,
             delay: round.and_then(|r| crate::observer::archive_lag(r, inputs.clock.now)),
+            service_hosts: snapshot.service_hosts(tenant.id),
         }
     }
 
@@ -389,6 +392,10 @@ impl<'a> Facts<'a> {
                 .map(|r| r.path.clone())
                 .filter(|p| !p.is_empty())
                 .or_else(|| previous.storage_directory.clone()),
+            service_hosts: self
+                .service_hosts
+                .clone()
+                .or_else(|| previous.service_hosts.clone()),
             failure,
             ..base
         }
@@ -682,6 +689,41 @@ mod tests {
             (delay.status.as_str(), delay.reason.as_str()),
             ("False", "DelayOverThreshold")
         );
+    }
+
+    #[test]
+    fn the_status_names_the_servers_of_the_tenants_units_and_keeps_them_while_none_are_listed() {
+        let running = archive(DesiredArchiveState::Running);
+        let doing = Some(("DOING", scn(50)));
+        let Observation::Seen {
+            snapshot,
+            at: seen_at,
+        } = seen(true, Some(("file:///archive", "ENABLE")), doing)
+        else {
+            panic!("seen");
+        };
+        let mut with_units = (*snapshot).clone();
+        with_units.units = vec![
+            (1002, "10.0.0.2".into()),
+            (1002, "10.0.0.1".into()),
+            (1002, "10.0.0.1".into()),
+            (1004, "10.0.0.9".into()),
+        ];
+        let observation = Observation::Seen {
+            snapshot: Arc::new(with_units),
+            at: seen_at,
+        };
+        let first = decide_at(&running, &observation, at(60));
+        assert_eq!(
+            first.status.service_hosts.as_deref(),
+            Some("10.0.0.1, 10.0.0.2"),
+            "sorted, each once, only the tenant's own"
+        );
+        let mut kept = running.clone();
+        kept.status = Some(first.status.clone());
+        let unlisted = seen(true, Some(("file:///archive", "ENABLE")), doing);
+        let second = decide_at(&kept, &unlisted, at(61));
+        assert_eq!(second.status.service_hosts, first.status.service_hosts);
     }
 
     #[test]
