@@ -1,6 +1,6 @@
-//! The second copy's actions end to end (docs/guide/second-backup.md): a set's copy canceled alone
-//! (`spec.secondCopy.cancel`) and copied again (`spec.secondCopy.retry`), resuming what it had verified and
-//! counted once Completed; a tenant's archive copy paused (`spec.secondCopy: Paused` on its LogBackup)
+//! The second copy's actions end to end through `kubectl obbackup copy` (docs/guide/second-backup.md): a
+//! set's copy canceled alone (`spec.secondCopy.cancel`) and copied again (`spec.secondCopy.retry`), resuming
+//! what it had verified and counted once Completed; a tenant's archive copy paused (`spec.secondCopy: Paused` on its LogBackup)
 //! while archiving goes on, then resumed to catch up, with its scheduling history and Events.
 
 use k8s_openapi::api::events::v1::Event;
@@ -17,9 +17,21 @@ use crate::second_backup::{
 };
 use crate::support::{
     cluster::eventually,
+    plugin,
     second::{assert_same_tree, copied, files},
     world::{GIB, WAIT, World},
 };
+
+/// Runs `kubectl obbackup …`, which must succeed and say `said`.
+async fn obbackup(world: &World, args: &[&str], said: &str) {
+    let output = plugin::run(world, args).await;
+    let out = plugin::stdout(&output);
+    assert!(
+        output.status.success() && out.contains(said),
+        "{args:?}: {out}{}",
+        plugin::stderr(&output)
+    );
+}
 
 /// The BackupTask's second copy once `phase`.
 async fn set_copy_is(world: &World, task: &str, phase: SecondCopyPhase) {
@@ -46,9 +58,12 @@ async fn a_set_copy_canceled_alone_is_retried_resumes_and_counts() {
     else {
         return;
     };
-    world
-        .patch_spec("BackupTask", "now", json!({"secondCopy": {"cancel": true}}))
-        .await;
+    obbackup(
+        &world,
+        &["copy", "cancel", "now"],
+        "second copy cancel requested",
+    )
+    .await;
     set_copy_is(&world, "now", SecondCopyPhase::Canceled).await;
     let task = world.read::<BackupTask>("now").await.expect("task");
     let status = task.status.expect("status");
@@ -62,13 +77,7 @@ async fn a_set_copy_canceled_alone_is_retried_resumes_and_counts() {
         finished.len() < files(&first).len(),
         "the copy was not cut: {finished:?}"
     );
-    world
-        .patch_spec(
-            "BackupTask",
-            "now",
-            json!({"secondCopy": {"cancel": false, "retry": 1}}),
-        )
-        .await;
+    obbackup(&world, &["copy", "retry", "now"], "secondCopy.retry: 1").await;
     let done = copied(&world, "now").await;
     assert_eq!(done.retry, Some(1), "{done:?}");
     // Resumed: what the first attempt had verified was not written again.
@@ -128,9 +137,13 @@ async fn a_paused_log_copy_stops_while_archiving_goes_on_and_catches_up_once_res
         checkpoint(c).is_some()
     })
     .await;
-    world
-        .patch_spec("LogBackup", name, json!({"secondCopy": "Paused"}))
-        .await;
+    // By the strategy and tenant, as the console's Second Log Backup tab names it.
+    obbackup(
+        &world,
+        &["copy", "pause", "pause", "--tenant", "tenant1"],
+        "pause-tenant1-log second copy pause requested",
+    )
+    .await;
     let (paused, at_pause) = log_copy(&world, name, "the copy paused", |c, _| {
         c.phase == Some(SecondCopyPhase::Paused)
     })
@@ -149,9 +162,7 @@ async fn a_paused_log_copy_stops_while_archiving_goes_on_and_catches_up_once_res
     assert_eq!(still.phase, Some(SecondCopyPhase::Paused));
     assert!(still.delay_seconds.is_some_and(|d| d >= 3600), "{still:?}");
     let (_, at_resume) = log_copy(&world, name, "a look", |_, _| true).await;
-    world
-        .patch_spec("LogBackup", name, json!({"secondCopy": "Running"}))
-        .await;
+    obbackup(&world, &["copy", "resume", name], "resume requested").await;
     let (caught_up, _) = log_copy(&world, name, "the copy to catch up", |c, _| {
         c.phase == Some(SecondCopyPhase::InProgress) && checkpoint(c) >= Some(at_resume)
     })
