@@ -208,6 +208,7 @@ fn the_values_schema_refuses_mistakes() {
         ("watchNamespaces={Not_A_Namespace}", "watchNamespaces"),
         ("surprise=1", "surprise"),
         ("logFormat=xml", "logFormat"),
+        ("destinationCheckSeconds=5", "destinationCheckSeconds"),
     ] {
         let (ok, _, err) = run(&helm, &["template", "x", &chart, "--set", set]);
         assert!(!ok, "{set} was accepted");
