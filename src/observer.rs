@@ -318,10 +318,7 @@ impl Observers {
         match failures {
             0 if active => self.intervals.active,
             0 => self.intervals.idle,
-            // Back off while unreachable: 2 s doubling to 60 s.
-            n => crate::timing::UNREACHABLE_BACKOFF_UNIT
-                .saturating_mul(1 << n.min(6))
-                .min(crate::timing::UNREACHABLE_BACKOFF_MAX),
+            n => crate::timing::unreachable_backoff(n),
         }
     }
 

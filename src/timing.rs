@@ -20,13 +20,22 @@ pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// An observer reads its cluster this often while something it watches is changing (the default of
 /// `--active-poll-seconds`)…
-pub const ACTIVE_POLL: Duration = Duration::from_secs(2);
+pub const ACTIVE_POLL: Duration = Duration::from_secs(1);
 /// …and this often otherwise (`--idle-poll-seconds`).
 pub const IDLE_POLL: Duration = Duration::from_secs(30);
 /// While its cluster is unreachable an observer backs off: this long times 2^failures (from 2 s)…
 pub const UNREACHABLE_BACKOFF_UNIT: Duration = Duration::from_secs(1);
-/// …up to this long.
-pub const UNREACHABLE_BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// …up to this long, so that status follows again within seconds of the cluster's return however long it
+/// was away, while a cluster still down sees one connection attempt per this long.
+pub const UNREACHABLE_BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// How long an observer waits after `failures` (≥ 1) reads in a row failed: 2 s, 4 s, then
+/// [`UNREACHABLE_BACKOFF_MAX`].
+pub fn unreachable_backoff(failures: u32) -> Duration {
+    UNREACHABLE_BACKOFF_UNIT
+        .saturating_mul(1 << failures.clamp(1, 6))
+        .min(UNREACHABLE_BACKOFF_MAX)
+}
 
 /// How long one read may take.
 pub const QUERY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -252,5 +261,13 @@ mod tests {
             fast.grace_recheck(Some(at(0))),
             Some(Duration::from_secs(36))
         );
+    }
+
+    #[test]
+    fn an_unreachable_cluster_is_tried_again_within_seconds_and_never_more_often_than_every_two() {
+        let waits: Vec<u64> = (1..=40).map(|n| unreachable_backoff(n).as_secs()).collect();
+        assert_eq!(waits[..4], [2, 4, 5, 5]);
+        assert!(waits.iter().all(|w| (2..=5).contains(w)), "{waits:?}");
+        assert_eq!(unreachable_backoff(u32::MAX), UNREACHABLE_BACKOFF_MAX);
     }
 }

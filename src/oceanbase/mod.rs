@@ -13,6 +13,7 @@ pub mod mysql;
 pub mod paths;
 mod redact;
 mod rows;
+mod snapshot_query;
 pub mod sql;
 pub mod views;
 pub mod vocabulary;

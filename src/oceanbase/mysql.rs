@@ -6,18 +6,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{FutureExt, future::BoxFuture};
-use jiff::Timestamp;
 use mysql_async::{Conn, Opts, Pool, Row, prelude::Queryable};
 
 use crate::timing::{BATCH_TIMEOUT, CONNECT_TIMEOUT, QUERY_TIMEOUT};
 
 use super::{
-    ArchiveDest, ArchiveRound, BackupJobRow, BackupProgress, BackupSetRow, CleanJobRow, Connect,
-    ConnectionInfo, ObError, OceanBase, PieceRow, Redactor, RestoreJobRow, Snapshot,
-    SnapshotRequest, TenantRow,
-    redact::strip_keys,
-    sql,
-    views::{self, Fields},
+    Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest,
+    snapshot_query::SnapshotQuery, views,
 };
 
 /// Connects with [`MysqlCluster`].
@@ -40,12 +35,19 @@ pub struct MysqlCluster {
     errors: AtomicU64,
     /// Bytes of SQL text sent by reads.
     read_bytes: AtomicU64,
+    /// Statements sent by snapshot reads (several to a round trip).
+    statements: AtomicU64,
 }
 
 impl MysqlCluster {
     /// Bytes of SQL text its reads have sent so far (a snapshot's cost on the wire).
     pub fn read_bytes(&self) -> u64 {
         self.read_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Statements its snapshot reads have sent so far; a snapshot sends them all in one round trip.
+    pub fn snapshot_statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
     }
 
     /// A cluster client (connections are made lazily). `secrets` are extra values to redact from errors,
@@ -61,6 +63,7 @@ impl MysqlCluster {
             version: std::sync::OnceLock::new(),
             round_trips: AtomicU64::new(0),
             read_bytes: AtomicU64::new(0),
+            statements: AtomicU64::new(0),
             errors: AtomicU64::new(0),
         }
     }
@@ -114,349 +117,43 @@ impl MysqlCluster {
     }
 
     async fn read_snapshot(&self, request: SnapshotRequest<'_>) -> Result<Snapshot, ObError> {
-        let descriptions = request.descriptions;
+        let query = SnapshotQuery::new(request, self.version.get().is_some())?;
         let mut conn = self.pooled().await?;
-        let conn = &mut conn;
-        let version = self.version(conn).await?;
-        let tenants = self.tenants(conn).await?;
-        let rounds = self.rounds(conn).await?;
-        let archive_dests = self.archive_dests(conn).await?;
-        let data_dests = self.data_dests(conn).await?;
-        let jobs = self.backup_jobs(conn, &request).await?;
-        let progress = self.backup_progress(conn).await?;
-        let sets = self.backup_sets(conn).await?;
-        let pieces = self.pieces(conn).await?;
-        let delete_policies = self.delete_policies(conn).await?;
-        let units = self.units(conn).await?;
-        let clean_jobs = self.clean_jobs(conn, request.clean_since).await?;
-        let restores = if request.restores || request.external.is_some() {
-            self.restores(conn, &request).await?
-        } else {
-            Vec::new()
+        let sets = self.result_sets(&mut conn, &query.text()).await?;
+        self.statements
+            .fetch_add(query.len() as u64, Ordering::Relaxed);
+        let mut snapshot = query.decode(sets, &self.redactor).inspect_err(|_| {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        })?;
+        match self.version.get() {
+            Some(version) => snapshot.version = version.clone(),
+            None => {
+                let _ = self.version.set(snapshot.version.clone());
+            }
+        }
+        Ok(snapshot)
+    }
+
+    /// Every result set of a multi-statement `text`, in order: one round trip.
+    async fn result_sets(&self, conn: &mut Conn, text: &str) -> Result<Vec<Vec<Row>>, ObError> {
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        self.read_bytes
+            .fetch_add(text.len() as u64, Ordering::Relaxed);
+        let read = async {
+            let mut result = conn.query_iter(text).await?;
+            let mut sets = Vec::new();
+            while !result.is_empty() {
+                sets.push(result.collect::<Row>().await?);
+            }
+            // A statement that failed after the first is held as the query's pending error, which
+            // `is_empty` does not show: draining the result returns it.
+            result.drop_result().await?;
+            Ok::<_, mysql_async::Error>(sets)
         };
-        Ok(Snapshot {
-            version,
-            clean_jobs,
-            restores,
-            searched: descriptions.iter().cloned().collect(),
-            restores_read: request.restores || request.external.is_some(),
-            delete_policies,
-            units,
-            tenants,
-            rounds,
-            archive_dests,
-            data_dests,
-            jobs,
-            progress,
-            sets,
-            pieces,
-        })
-    }
-
-    /// `ob_version()`. It does not change under a live connection pool: read once.
-    async fn version(&self, conn: &mut Conn) -> Result<String, ObError> {
-        if let Some(version) = self.version.get() {
-            return Ok(version.clone());
+        match tokio::time::timeout(QUERY_TIMEOUT, read).await {
+            Ok(sets) => sets.map_err(|e| self.error(e)),
+            Err(_) => Err(self.timed_out("a query")),
         }
-        let version = self
-            .rows(conn, "SELECT ob_version()")
-            .await?
-            .into_iter()
-            .next()
-            .and_then(|mut r| r.take_opt::<String, _>(0))
-            .and_then(Result::ok)
-            .unwrap_or_default();
-        Ok(self.version.get_or_init(|| version).clone())
-    }
-
-    /// The user tenants.
-    async fn tenants(&self, conn: &mut Conn) -> Result<Vec<TenantRow>, ObError> {
-        self.read(
-            conn,
-            "DBA_OB_TENANTS",
-            "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
-             WHERE tenant_type = 'USER'",
-            views::tenant,
-        )
-        .await
-    }
-
-    /// Each tenant's current archive round.
-    async fn rounds(&self, conn: &mut Conn) -> Result<Vec<ArchiveRound>, ObError> {
-        let redactor = &self.redactor;
-        self.read(
-            conn,
-            "CDB_OB_ARCHIVELOG",
-            "SELECT tenant_id, round_id, status, start_scn, checkpoint_scn, path, comment \
-             FROM CDB_OB_ARCHIVELOG",
-            |f| views::round(f, redactor),
-        )
-        .await
-    }
-
-    /// Each tenant's log archive destination, gathered from its `(name, value)` rows.
-    async fn archive_dests(&self, conn: &mut Conn) -> Result<Vec<(i64, ArchiveDest)>, ObError> {
-        let dest_values = self
-            .read(
-                conn,
-                "CDB_OB_ARCHIVE_DEST",
-                "SELECT tenant_id, name, value FROM CDB_OB_ARCHIVE_DEST",
-                |f| Ok((f.id("tenant_id")?, f.text("name")?, f.text("value")?)),
-            )
-            .await?;
-        let mut archive_dests: Vec<(i64, ArchiveDest)> = Vec::new();
-        for (tenant, name, value) in dest_values {
-            let index = match archive_dests.iter().position(|(t, _)| *t == tenant) {
-                Some(i) => i,
-                None => {
-                    archive_dests.push((tenant, ArchiveDest::default()));
-                    archive_dests.len() - 1
-                }
-            };
-            let dest = &mut archive_dests[index].1;
-            match name.to_lowercase().as_str() {
-                "path" => dest.path = strip_keys(&value),
-                "binding" => dest.binding = super::vocabulary::State::of(&value),
-                "piece_switch_interval" => dest.piece_switch_interval = value,
-                "state" => dest.state = super::vocabulary::State::of(&value),
-                _ => {}
-            }
-        }
-        Ok(archive_dests)
-    }
-
-    /// Each tenant's `data_backup_dest`, without access keys.
-    async fn data_dests(&self, conn: &mut Conn) -> Result<Vec<(i64, String)>, ObError> {
-        self.read(
-            conn,
-            "CDB_OB_BACKUP_PARAMETER",
-            "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'",
-            |f| Ok((f.id("tenant_id")?, strip_keys(&f.text("value")?))),
-        )
-        .await
-    }
-
-    /// The unfinished backup jobs, and the finished ones whose description the request names.
-    async fn backup_jobs(
-        &self,
-        conn: &mut Conn,
-        request: &SnapshotRequest<'_>,
-    ) -> Result<Vec<BackupJobRow>, ObError> {
-        const JOB_COLUMNS: &str = "tenant_id, job_id, backup_set_id, backup_type, status, result, comment, \
-                                   description, path, start_timestamp, end_timestamp";
-        let redactor = &self.redactor;
-        let mut jobs: Vec<BackupJobRow> = self
-            .read(
-                conn,
-                "CDB_OB_BACKUP_JOBS",
-                &format!(
-                    "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"
-                ),
-                |f| views::backup_job(f, redactor),
-            )
-            .await?;
-        let wanted = Wanted::of(request, request.external.map(|e| e.jobs));
-        if let Some(since) = wanted.since(request.jobs_ended_since) {
-            let finished = self
-                .read(
-                    conn,
-                    "CDB_OB_BACKUP_JOB_HISTORY",
-                    &format!(
-                        "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOB_HISTORY \
-                         WHERE job_level = 'USER_TENANT' AND end_timestamp >= {}",
-                        sql::literal(&utc_literal(since))?
-                    ),
-                    |f| views::backup_job(f, redactor),
-                )
-                .await?;
-            jobs.extend(
-                finished
-                    .into_iter()
-                    .filter(|j| wanted.keeps(&j.description, j.end)),
-            );
-        }
-        Ok(jobs)
-    }
-
-    /// The progress of running backups.
-    async fn backup_progress(&self, conn: &mut Conn) -> Result<Vec<BackupProgress>, ObError> {
-        self.read(
-            conn,
-            "CDB_OB_BACKUP_TASKS",
-            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
-             FROM CDB_OB_BACKUP_TASKS",
-            views::backup_progress,
-        )
-        .await
-    }
-
-    /// The backup sets.
-    async fn backup_sets(&self, conn: &mut Conn) -> Result<Vec<BackupSetRow>, ObError> {
-        self.read(
-            conn,
-            "CDB_OB_BACKUP_SET_FILES",
-            "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
-             end_timestamp, path, prev_full_backup_set_id, prev_inc_backup_set_id, start_replay_scn, \
-             min_restore_scn, tenant_compatible FROM CDB_OB_BACKUP_SET_FILES",
-            views::backup_set,
-        )
-        .await
-    }
-
-    /// The archive pieces.
-    async fn pieces(&self, conn: &mut Conn) -> Result<Vec<PieceRow>, ObError> {
-        self.read(
-            conn,
-            "CDB_OB_ARCHIVELOG_PIECE_FILES",
-            "SELECT tenant_id, dest_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
-             input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
-            views::piece,
-        )
-        .await
-    }
-
-    /// The server of each tenant's units: (tenant id, server IP).
-    async fn units(&self, conn: &mut Conn) -> Result<Vec<(i64, String)>, ObError> {
-        self.read(
-            conn,
-            "DBA_OB_UNITS",
-            "SELECT tenant_id, svr_ip FROM DBA_OB_UNITS",
-            |f| Ok((f.id("tenant_id")?, f.text("svr_ip")?)),
-        )
-        .await
-    }
-
-    /// Each tenant's delete policy: (tenant id, name, recovery window).
-    async fn delete_policies(
-        &self,
-        conn: &mut Conn,
-    ) -> Result<Vec<(i64, String, String)>, ObError> {
-        self.read(
-            conn,
-            "CDB_OB_BACKUP_DELETE_POLICY",
-            "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY",
-            |f| {
-                Ok((
-                    f.id("tenant_id")?,
-                    f.text("policy_name")?,
-                    f.text("recovery_window")?,
-                ))
-            },
-        )
-        .await
-    }
-
-    /// The rows `query` reads from `view`, each decoded by `decode`; the first row that does not decode
-    /// fails the read.
-    async fn read<T>(
-        &self,
-        conn: &mut Conn,
-        view: &'static str,
-        query: &str,
-        mut decode: impl FnMut(&mut Fields) -> Result<T, ObError>,
-    ) -> Result<Vec<T>, ObError> {
-        self.rows(conn, query)
-            .await?
-            .into_iter()
-            .map(|row| decode(&mut Fields::new(view, row)))
-            .collect::<Result<_, _>>()
-            .inspect_err(|_| {
-                self.errors.fetch_add(1, Ordering::Relaxed);
-            })
-    }
-
-    /// Unfinished delete jobs, and the finished ones that ended at or after `since`
-    /// (docs/reference/oceanbase-interface.md §5.3).
-    async fn clean_jobs(
-        &self,
-        conn: &mut Conn,
-        since: Timestamp,
-    ) -> Result<Vec<CleanJobRow>, ObError> {
-        const COLUMNS: &str = "tenant_id, job_id, initiator_tenant_id, type, \
-                               parameter, status, task_count, success_task_count, result, comment, \
-                               start_timestamp, end_timestamp";
-        let since = utc_literal(since);
-        let mut jobs: Vec<CleanJobRow> = Vec::new();
-        for (view, query) in [
-            (
-                "CDB_OB_BACKUP_DELETE_JOBS",
-                format!("SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
-            ),
-            (
-                "CDB_OB_BACKUP_DELETE_JOB_HISTORY",
-                format!(
-                    "SELECT {COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOB_HISTORY WHERE end_timestamp >= {}",
-                    sql::literal(&since)?
-                ),
-            ),
-        ] {
-            let read = self
-                .read(conn, view, &query, |f| views::clean_job(f, &self.redactor))
-                .await?;
-            for job in read {
-                // A job moving to the history between the two reads: the history row wins.
-                jobs.retain(|j| !(j.tenant_id == job.tenant_id && j.job_id == job.job_id));
-                jobs.push(job);
-            }
-        }
-        Ok(jobs)
-    }
-
-    /// The sys rows of running restores, and of finished ones with these descriptions
-    /// (docs/reference/oceanbase-interface.md §6.3).
-    async fn restores(
-        &self,
-        conn: &mut Conn,
-        request: &SnapshotRequest<'_>,
-    ) -> Result<Vec<RestoreJobRow>, ObError> {
-        let mut rows = self
-            .read(
-                conn,
-                "CDB_OB_RESTORE_PROGRESS",
-                "SELECT job_id, restore_tenant_name, backup_tenant_name, backup_cluster_name, status, \
-                 restore_scn, start_timestamp, total_bytes, finish_bytes, description \
-                 FROM CDB_OB_RESTORE_PROGRESS WHERE tenant_id = 1",
-                |f| views::restore(f, &self.redactor, false),
-            )
-            .await?;
-        let wanted = Wanted::of(request, request.external.map(|e| e.restores));
-        let mut filter = Vec::new();
-        if !request.descriptions.is_empty() {
-            let list = request
-                .descriptions
-                .iter()
-                .map(|d| sql::literal(d))
-                .collect::<Result<Vec<_>, _>>()?
-                .join(", ");
-            filter.push(format!("description IN ({list})"));
-        }
-        if let Some(since) = wanted.external {
-            filter.push(format!(
-                "finish_timestamp >= {}",
-                sql::literal(&utc_literal(since))?
-            ));
-        }
-        if !filter.is_empty() {
-            let finished = self
-                .read(
-                    conn,
-                    "CDB_OB_RESTORE_HISTORY",
-                    &format!(
-                        "SELECT job_id, restore_tenant_name, backup_tenant_name, backup_cluster_name, status, \
-                         restore_scn, start_timestamp, finish_timestamp, total_bytes, finish_bytes, description, \
-                         comment FROM CDB_OB_RESTORE_HISTORY WHERE tenant_id = 1 AND ({})",
-                        filter.join(" OR ")
-                    ),
-                    |f| views::restore(f, &self.redactor, true),
-                )
-                .await?;
-            rows.extend(
-                finished
-                    .into_iter()
-                    .filter(|r| wanted.keeps(&r.description, r.finish)),
-            );
-        }
-        Ok(rows)
     }
 
     /// Runs a batch on a session of its own, all of it within [`BATCH_TIMEOUT`] (which the submit grace
@@ -513,40 +210,4 @@ impl OceanBase for MysqlCluster {
             self.errors.load(Ordering::Relaxed),
         )
     }
-}
-
-/// Which finished rows of a history view a read keeps: those whose description was asked for, and, when
-/// the jobs started elsewhere are read too, theirs that ended at or after `external`.
-struct Wanted<'a> {
-    descriptions: std::collections::HashSet<&'a str>,
-    external: Option<Timestamp>,
-}
-
-impl<'a> Wanted<'a> {
-    fn of(request: &SnapshotRequest<'a>, external: Option<Timestamp>) -> Self {
-        Self {
-            descriptions: request.descriptions.iter().map(String::as_str).collect(),
-            external,
-        }
-    }
-
-    /// From when the history must be read (`asked`: for the described jobs); `None`: not at all.
-    fn since(&self, asked: Timestamp) -> Option<Timestamp> {
-        let asked = (!self.descriptions.is_empty()).then_some(asked);
-        asked.into_iter().chain(self.external).min()
-    }
-
-    fn keeps(&self, description: &str, end: Option<Timestamp>) -> bool {
-        self.descriptions.contains(description)
-            || self.external.is_some_and(|since| {
-                !crate::names::started_here(description) && end.is_some_and(|end| end >= since)
-            })
-    }
-}
-
-/// A time as the session (UTC) compares it with a timestamp column.
-fn utc_literal(at: Timestamp) -> String {
-    at.to_zoned(jiff::tz::TimeZone::UTC)
-        .strftime("%Y-%m-%d %H:%M:%S")
-        .to_string()
 }

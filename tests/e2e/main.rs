@@ -22,6 +22,7 @@ mod logical_backup;
 mod logical_retention;
 mod ob_operator;
 mod oceanbase_client;
+mod outage;
 mod ownership;
 mod plugin;
 mod plugin_actions;

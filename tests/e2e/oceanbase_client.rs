@@ -1,5 +1,5 @@
 //! The operator's OceanBase client against obsim over the MySQL protocol
-//! (docs/reference/oceanbase-interface.md §1–§4): a constant number of round trips per snapshot,
+//! (docs/reference/oceanbase-interface.md §1–§4, §11.3): one round trip per snapshot,
 //! encryption on the backup's own session, jobs found by description, errors with OceanBase's codes
 //! and without secrets.
 
@@ -111,7 +111,7 @@ async fn archiving(client: &MysqlCluster, node: &Node, tenant: &str) {
 }
 
 #[tokio::test]
-async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
+async fn a_snapshot_is_one_round_trip_for_1_and_10_tenants() {
     let mut costs = Vec::new();
     for tenants in [1, 10] {
         let node = obsim(tenants).await;
@@ -125,13 +125,20 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
             .expect("snapshot");
         assert_eq!(snapshot.tenants.len(), tenants);
         assert_eq!(snapshot.version, "4.4.1.0");
-        costs.push(client.round_trips().0);
+        assert_eq!(
+            snapshot.units.iter().filter(|(id, _)| *id >= 1002).count(),
+            tenants,
+            "one unit per tenant on obsim's one server"
+        );
+        costs.push((client.round_trips().0, client.snapshot_statements()));
     }
     assert_eq!(
-        costs[0], costs[1],
-        "docs/contributing/design.md §3: constant in tenants"
+        costs,
+        [(1, 16), (1, 16)],
+        "docs/reference/oceanbase-interface.md §11.3: one round trip, constant in tenants"
     );
-    // Restores (progress, and history by description) are read only while someone watches one.
+    // Restores (progress, and history by description) are read only while someone watches one; the
+    // version only once.
     let node = obsim(1).await;
     let client = MysqlCluster::new(&info(&node, PASSWORD), []);
     let descriptions = ["some-uid".to_string()];
@@ -140,16 +147,21 @@ async fn a_snapshot_costs_the_same_round_trips_for_1_and_10_tenants() {
         external: None,
         ..everything(&descriptions, jiff::Timestamp::UNIX_EPOCH)
     };
-    client.snapshot(quiet).await.expect("snapshot");
-    let before = client.round_trips().0;
-    client.snapshot(quiet).await.expect("snapshot");
-    let without = client.round_trips().0 - before;
-    client
-        .snapshot(everything(&descriptions, jiff::Timestamp::UNIX_EPOCH))
-        .await
-        .expect("snapshot");
-    let with = client.round_trips().0 - before - without;
-    assert_eq!(with, without + 2, "two restore reads, and only when asked");
+    let mut sent = Vec::new();
+    for request in [
+        quiet,
+        quiet,
+        everything(&descriptions, jiff::Timestamp::UNIX_EPOCH),
+    ] {
+        let before = (client.round_trips().0, client.snapshot_statements());
+        let snapshot = client.snapshot(request).await.expect("snapshot");
+        assert_eq!(snapshot.version, "4.4.1.0", "remembered");
+        sent.push((
+            client.round_trips().0 - before.0,
+            client.snapshot_statements() - before.1,
+        ));
+    }
+    assert_eq!(sent, [(1, 14), (1, 13), (1, 15)]);
 }
 
 #[tokio::test]
@@ -274,6 +286,35 @@ async fn errors_carry_codes_and_no_secrets() {
             .code(),
         Some(1045)
     );
+
+    // A statement failing mid-batch (a user tenant has no CDB_ views: 1146) fails the snapshot with its
+    // code, and the session stays in step: the next snapshot gets the same answer, not a protocol error.
+    node.cluster
+        .lock()
+        .expect("lock")
+        .set_user(
+            "tenant1",
+            "reader",
+            "tenant-pw",
+            obsim::model::UserChange::Create {
+                if_not_exists: false,
+            },
+        )
+        .expect("tenant user");
+    let tenant_login = MysqlCluster::new(
+        &ConnectionInfo {
+            user: "reader@tenant1".into(),
+            ..info(&node, "tenant-pw")
+        },
+        [],
+    );
+    for _ in 0..2 {
+        let error = tenant_login
+            .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
+            .await
+            .expect_err("no CDB_ views in a user tenant");
+        assert_eq!(error.code(), Some(1146), "{error}");
+    }
 
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");

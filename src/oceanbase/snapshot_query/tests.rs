@@ -1,0 +1,98 @@
+use super::*;
+use crate::oceanbase::ExternalSince;
+
+fn request<'a>(descriptions: &'a [String], restores: bool) -> SnapshotRequest<'a> {
+    SnapshotRequest {
+        descriptions,
+        jobs_ended_since: Timestamp::UNIX_EPOCH,
+        clean_since: Timestamp::UNIX_EPOCH,
+        restores,
+        external: None,
+    }
+}
+
+fn parts(query: &SnapshotQuery<'_>) -> Vec<Part> {
+    query.parts.iter().map(|(part, _)| *part).collect()
+}
+
+#[test]
+fn a_quiet_cycle_reads_the_fixed_views_and_the_delete_history_in_one_text() {
+    let query = SnapshotQuery::new(request(&[], false), true).expect("query");
+    assert_eq!(query.len(), 12);
+    assert!(!parts(&query).contains(&Part::Version));
+    assert!(
+        !parts(&query).contains(&Part::JobHistory),
+        "no task waits for a job"
+    );
+    assert!(!parts(&query).contains(&Part::Restores));
+    let text = query.text();
+    assert_eq!(text.matches("SELECT ").count(), query.len());
+    assert_eq!(text.matches(";\n").count(), query.len() - 1);
+    assert!(!text.ends_with(';'));
+}
+
+#[test]
+fn the_version_is_read_until_known_and_restores_and_histories_only_when_asked() {
+    let descriptions = ["uid-1".to_string(), "it's".to_string()];
+    let first = SnapshotQuery::new(request(&descriptions, true), false).expect("query");
+    assert_eq!(parts(&first).first(), Some(&Part::Version));
+    for part in [Part::JobHistory, Part::Restores, Part::RestoreHistory] {
+        assert!(parts(&first).contains(&part), "{part:?}");
+    }
+    assert!(
+        first.text().contains("description IN ('uid-1', 'it''s')"),
+        "quoted: {}",
+        first.text()
+    );
+    let mirrors = SnapshotRequest {
+        external: Some(ExternalSince {
+            jobs: Timestamp::UNIX_EPOCH,
+            restores: Timestamp::UNIX_EPOCH,
+        }),
+        ..request(&[], false)
+    };
+    let mirrored = SnapshotQuery::new(mirrors, true).expect("query");
+    assert!(parts(&mirrored).contains(&Part::JobHistory));
+    assert!(
+        mirrored
+            .text()
+            .contains("WHERE tenant_id = 1 AND (finish_timestamp >= '1970-01-01 00:00:00')")
+    );
+}
+
+#[test]
+fn the_same_number_of_statements_for_one_task_or_ten_thousand() {
+    let one = vec!["uid".to_string()];
+    let many: Vec<String> = (0..10_000).map(|i| format!("uid-{i}")).collect();
+    let small = SnapshotQuery::new(request(&one, false), true).expect("query");
+    let large = SnapshotQuery::new(request(&many, false), true).expect("query");
+    assert_eq!(small.len(), large.len());
+    assert_eq!(
+        small.text(),
+        large.text(),
+        "backup jobs are matched in the operator"
+    );
+}
+
+#[test]
+fn fewer_result_sets_than_statements_is_an_error_not_a_partial_snapshot() {
+    let query = SnapshotQuery::new(request(&[], false), true).expect("query");
+    let sets = vec![Vec::new(); query.len() - 1];
+    let error = query
+        .decode(sets, &Redactor::new(Vec::<String>::new()))
+        .expect_err("short");
+    assert!(matches!(error, ObError::Protocol(_)), "{error:?}");
+}
+
+#[test]
+fn empty_result_sets_make_an_empty_snapshot_that_says_what_it_searched() {
+    let descriptions = ["uid-1".to_string()];
+    let query = SnapshotQuery::new(request(&descriptions, true), true).expect("query");
+    let sets = vec![Vec::new(); query.len()];
+    let snapshot = query
+        .decode(sets, &Redactor::new(Vec::<String>::new()))
+        .expect("decoded");
+    assert!(snapshot.tenants.is_empty() && snapshot.version.is_empty());
+    assert!(snapshot.searched_for("uid-1"));
+    assert!(snapshot.searched_for_restore("uid-1"));
+}
