@@ -1,9 +1,10 @@
 //! Second-backup copy throughput, one run (`scripts/bench-copy.sh`): a backup-set-shaped tree on local disk
 //! (BENCH_COPY_MIB MiB in 1 MiB data files, default 256, plus 64 small metadata files) copied by the
-//! operator's own copier — every object streamed, hashed, written, read back and hashed again — beside a
-//! plain copy of the same tree: `cp -r` for file to file, and unverified writes at the same concurrency for
-//! file to a real S3 server (versitygw, started here). Prints MB/s for each, and the time a second copy of
-//! the finished tree takes (the resume path: nothing written).
+//! operator's own copier — every object streamed, hashed and written, then checked by the S3 server (its
+//! CRC32C) or read back and hashed again — beside a plain copy of the same tree: `cp -r` for file to file,
+//! and writes without a hash or a read-back at the same concurrency for file to a real S3 server
+//! (versitygw, started here). Prints MB/s for each, the verified copy's share of the plain upload beside its
+//! target (80 %), and the time a second copy of the finished tree takes (the resume path: nothing written).
 
 #[path = "../tests/e2e/support/s3.rs"]
 #[allow(dead_code)]
@@ -23,6 +24,7 @@ use ob_backup_operator::{
     storage::{
         self,
         copy::{Copier, Progress},
+        server_check::{WriteCheck, write_check},
     },
 };
 
@@ -76,13 +78,29 @@ fn main() {
     let took = runtime.block_on(copy(&first, None, &second_file, None));
     line("operator copy, file to file, verified", took);
 
-    let took = runtime.block_on(upload(&first, &s3_uri("plain"), &keys));
-    line("plain upload, file to S3 (no hash, no read-back)", took);
+    let plain = runtime.block_on(upload(&first, &s3_uri("plain"), &keys));
+    line("plain upload, file to S3 (no hash, no read-back)", plain);
 
-    let took = runtime.block_on(copy(&first, None, &s3_uri("copy"), Some(&keys)));
-    line("operator copy, file to S3, verified", took);
+    let took = runtime.block_on(copy(&first, None, &s3_uri("read-back"), Some(&keys)));
+    line("operator copy, file to S3, read back", took);
 
-    let took = runtime.block_on(copy(&first, None, &s3_uri("copy"), Some(&keys)));
+    let check = runtime.block_on(async {
+        let to = storage::open(&s3_uri("copy"), Some(&keys), None).expect("second");
+        write_check(&s3_uri("copy"), &to).await
+    });
+    let verified = runtime.block_on(copy_checked(&first, &s3_uri("copy"), &keys, check));
+    line(
+        &format!("operator copy, file to S3, verified ({check:?})"),
+        verified,
+    );
+    let share = plain.as_secs_f64() / verified.as_secs_f64();
+    println!(
+        "  verified copy at {:.0} % of the plain upload; target ≥ 80 % — {}",
+        share * 100.0,
+        if share >= 0.8 { "met" } else { "NOT MET" }
+    );
+
+    let took = runtime.block_on(copy_checked(&first, &s3_uri("copy"), &keys, check));
     println!(
         "  {:<52} {:>8.2} s   (nothing written)",
         "operator copy again, file to S3 (resume path)",
@@ -125,6 +143,20 @@ async fn copy(
     let progress = Progress::default();
     let start = Instant::now();
     Copier::new(&from, &to, CONCURRENCY, &progress)
+        .tree(TREE)
+        .await
+        .expect("copy");
+    start.elapsed()
+}
+
+/// The operator's copy of the tree to S3, checked as the operator checks it there.
+async fn copy_checked(from: &str, to: &str, keys: &AccessKeys, check: WriteCheck) -> Duration {
+    let from = storage::open(from, None, None).expect("first");
+    let to = storage::open(to, Some(keys), None).expect("second");
+    let progress = Progress::default();
+    let start = Instant::now();
+    Copier::new(&from, &to, CONCURRENCY, &progress)
+        .checked_by(check)
         .tree(TREE)
         .await
         .expect("copy");

@@ -138,7 +138,10 @@ async fn run(request: &CopyRequest, progress: &Progress) -> Result<Report, Stora
     let to = super::open(&request.to, request.to_keys.as_ref(), request.file_root)?;
     let from = super::open(&request.from, request.from_keys.as_ref(), request.file_root)?;
     let limit = request.bandwidth.and_then(Bandwidth::per_second);
-    let copier = Copier::new(&from, &to, request.concurrency, progress).limited_to(limit.as_ref());
+    let check = super::server_check::write_check(&request.to, &to).await;
+    let copier = Copier::new(&from, &to, request.concurrency, progress)
+        .limited_to(limit.as_ref())
+        .checked_by(check);
     let damaged = match request.work {
         Work::Verify => copier.verify(&request.tree).await?.len(),
         Work::Copy | Work::Delete => 0,

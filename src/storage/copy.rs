@@ -1,8 +1,9 @@
 //! Copying a tree of objects (a backup set's directory, an archive piece's) from one destination to another,
-//! verified and resumable. Every object is streamed once from the source with its SHA-256 taken on the way,
-//! written, then read back from the copy and hashed again: a copy counts only when both hashes and sizes
-//! agree. What was copied is recorded in a manifest on the second destination (outside OceanBase's tree,
-//! under `.obbackup/copies/`), so a copy interrupted by a restart goes on where it stopped, and a later
+//! verified and resumable. Every object is streamed once from the source with its SHA-256 taken on the way and
+//! written; then either the copy's server has checked the write itself ([`super::server_check`]) or the
+//! object is read back from the copy and hashed again: a copy counts only when both hashes and sizes agree.
+//! What was copied is recorded in a manifest on the second destination (outside OceanBase's tree, under
+//! `.obbackup/copies/`), so a copy interrupted by a restart goes on where it stopped, and a later
 //! verification pass can find an object that changed on the copy. A tree's copy carries what OceanBase
 //! keeps for it at the destination's root ([`super::layout`]): without the format file and the placeholders a
 //! restore lists, a copied set or piece is not found.
@@ -20,6 +21,7 @@ use sha2::{Digest, Sha256};
 use super::{
     StorageError,
     layout::{companions, listed_under},
+    server_check::WriteCheck,
 };
 
 /// One copied object, as the manifest records it.
@@ -85,6 +87,7 @@ pub struct Copier<'a> {
     concurrency: usize,
     progress: &'a Progress,
     limit: Option<&'a Bandwidth>,
+    check: WriteCheck,
 }
 
 /// The most bytes handed to a writer at once.
@@ -139,12 +142,19 @@ impl<'a> Copier<'a> {
             concurrency: concurrency.max(1),
             progress,
             limit: None,
+            check: WriteCheck::ReadBack,
         }
     }
 
     /// Writes no faster than `limit`.
     pub fn limited_to(self, limit: Option<&'a Bandwidth>) -> Self {
         Self { limit, ..self }
+    }
+
+    /// Trusts the copy's server to check each write ([`WriteCheck::Server`]) instead of reading every object
+    /// back.
+    pub fn checked_by(self, check: WriteCheck) -> Self {
+        Self { check, ..self }
     }
 }
 
@@ -328,6 +338,10 @@ impl Copier<'_> {
             }
         }
         let written = self.write(path).await?;
+        if self.check == WriteCheck::Server {
+            // The server recomputed the body's checksum and would have refused the write on a mismatch.
+            return Ok((versioned(written), true));
+        }
         let read_back = digest(self.to, path).await?;
         if !read_back.same_bytes(&written) {
             return Err(StorageError::Mismatch(format!(

@@ -7,6 +7,7 @@ pub mod copies;
 pub mod copy;
 pub mod layout;
 pub mod place;
+pub mod server_check;
 
 use std::collections::HashMap;
 
@@ -188,7 +189,10 @@ pub fn open(
                         .map_or("us-east-1", String::as_str),
                 )
                 .disable_config_load()
-                .disable_ec2_metadata();
+                .disable_ec2_metadata()
+                // Every write carries its body's CRC32C, which a server that honours it checks
+                // ([`server_check`]).
+                .checksum_algorithm("crc32c");
             if !id.is_empty() {
                 builder = builder.access_key_id(id).secret_access_key(secret);
             }

@@ -1,7 +1,8 @@
 //! The second backup's storage layer (`src/storage`) against a real S3-compatible server (versitygw) and the
 //! file system: a backup set's tree copied and verified byte for byte, an object damaged on the copy found
 //! and copied again, an outage of the server a transient error after which the copy goes on without
-//! writing again what it had finished, a deleted copy gone while its source stays.
+//! writing again what it had finished, a deleted copy gone while its source stays; a server that checks the
+//! CRC32C each write carries refuses bytes changed on the way, and spares the copy its read-back.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use ob_backup_operator::{
         self, StorageError,
         copies::{Copies, CopyRequest, CopyState, Work},
         copy::{Copier, Progress, digest, manifest_path},
+        server_check::{WriteCheck, corrupting_writes, write_check},
     },
 };
 
@@ -215,4 +217,95 @@ async fn a_limited_copy_to_s3_carries_objects_larger_than_a_second_of_the_limit(
         digest(&from, &block).await.expect("read the source")
     );
     let _ = std::fs::remove_dir_all(first);
+}
+
+/// A transport that refuses every GET of a data object: a copy that still completes read none of them back.
+struct NoDataReads(opendal_http_transport_reqwest::ReqwestTransport);
+
+impl opendal::HttpTransport for NoDataReads {
+    async fn fetch(
+        &self,
+        request: http::Request<opendal::Buffer>,
+    ) -> opendal::Result<http::Response<opendal::HttpBody>> {
+        if request.method() == http::Method::GET
+            && request.uri().path().contains("macro_block_data")
+        {
+            return Err(opendal::Error::new(
+                opendal::ErrorKind::PermissionDenied,
+                "this test reads no data object back",
+            ));
+        }
+        self.0.fetch(request).await
+    }
+}
+
+#[tokio::test]
+async fn a_server_that_checks_writes_refuses_a_corrupted_one_and_spares_the_copy_its_read_back() {
+    let Some(s3) = S3Server::start(BUCKET) else {
+        return;
+    };
+    let first = a_set_on_disk("checked", 6, 300_000);
+    let from_uri = file_uri(&first);
+    let from = storage::open(&from_uri, None, None).expect("the first destination");
+    let to_uri = s3.uri(BUCKET, "ob/checked");
+    let to = storage::open(&to_uri, Some(&keys()), None).expect("the second");
+    assert_eq!(
+        write_check(&to_uri, &to).await,
+        WriteCheck::Server,
+        "versitygw recomputes the CRC32C each write carries"
+    );
+    assert!(!s3.file(BUCKET, "ob/checked/.obbackup/write-check").exists());
+    assert_eq!(write_check(&from_uri, &from).await, WriteCheck::ReadBack);
+
+    // Bytes changed on the way are refused: nothing of the set is stored, and the copy fails.
+    let progress = Progress::default();
+    let corrupted = corrupting_writes(to.clone());
+    let error = Copier::new(&from, &corrupted, 2, &progress)
+        .checked_by(WriteCheck::Server)
+        .tree(SET)
+        .await
+        .expect_err("every write refused");
+    assert!(error.to_string().contains("BadDigest"), "{error}");
+    let data = s3.file(BUCKET, &format!("ob/checked/{SET}/logstream_1/major_data"));
+    let stored = std::fs::read_dir(&data).map_or(0, |d| d.count());
+    assert_eq!(stored, 0, "no corrupted object was stored");
+
+    // Checked by the server, a copy reads no data object back (a transport refusing those reads does not
+    // stop it) and holds the source's bytes.
+    let transport = opendal::HttpTransporter::new(NoDataReads(Default::default()));
+    let unreadable = to
+        .clone()
+        .with_context(opendal::OperationContext::new().with_http_transport(transport));
+    let report = Copier::new(&from, &unreadable, 2, &progress)
+        .checked_by(WriteCheck::Server)
+        .tree(SET)
+        .await
+        .expect("copied without reading back");
+    assert_eq!(report.copied, report.objects);
+    for i in 0..6 {
+        let path = format!("{SET}/logstream_1/major_data/macro_block_data.{i}");
+        assert_eq!(
+            digest(&to, &path).await.expect("the copy"),
+            digest(&from, &path).await.expect("the source"),
+            "{path}"
+        );
+    }
+    // Read back, the same copy needs those reads.
+    copier_fails_without_reads(&from, &unreadable).await;
+    let _ = std::fs::remove_dir_all(first);
+}
+
+async fn copier_fails_without_reads(from: &opendal::Operator, unreadable: &opendal::Operator) {
+    Copier::new(from, unreadable, 2, &Progress::default())
+        .delete(SET)
+        .await
+        .expect("delete the copy");
+    let error = Copier::new(from, unreadable, 2, &Progress::default())
+        .tree(SET)
+        .await
+        .expect_err("a read-back copy reads every object back");
+    assert!(
+        error.to_string().contains("reads no data object back"),
+        "{error}"
+    );
 }
