@@ -156,8 +156,8 @@ pub struct SecondCopyActions {
     #[serde(default)]
     pub cancel: bool,
     /// Increase by one to copy the set again after its copy ended `Canceled` or `Failed`: the copy
-    /// resumes from what it verified before and ends `Completed` once the whole set is read back
-    /// identical. A retry of a copy that runs or completed does nothing.
+    /// resumes from what it verified before and ends `Completed` once the whole set is verified. A
+    /// retry of a copy that runs or completed does nothing.
     #[serde(default)]
     #[schemars(range(min = 0, max = 1000))]
     pub retry: i32,

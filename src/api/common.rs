@@ -251,7 +251,8 @@ pub struct Failure {
 #[derive(Deserialize, Serialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SecondCopy {
-    /// `Pending`, `InProgress`, `Completed` (every object copied and read back identical) or `Failed`.
+    /// `Pending`, `InProgress`, `Completed` (every object copied and verified: checked by the server or read
+    /// back identical) or `Failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<SecondCopyPhase>,
     /// Where the copy is, without credentials.
@@ -291,7 +292,7 @@ pub enum SecondCopyPhase {
     Pending,
     /// Copying, or waiting for an unreachable storage to come back.
     InProgress,
-    /// Every object copied and read back identical.
+    /// Every object copied and verified (checked by the server, or read back identical).
     Completed,
     /// A copy that cannot be right (an object read back differs, a set outside its destination).
     Failed,

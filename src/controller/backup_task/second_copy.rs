@@ -1,7 +1,7 @@
 //! A completed backup set's second copy (the strategy's `secondBackup`): when it is copied, which tree, and
-//! the status a copy's state gives. The copy itself runs in the background ([`crate::storage::copies`]); a status says
-//! `Completed` only once every object was copied and read back identical, and never `Failed` for an outage
-//! of either storage.
+//! the status a copy's state gives. The copy itself runs in the background ([`crate::storage::copies`]); a
+//! status says `Completed` only once every object was copied and verified (checked by the server or read
+//! back identical), and never `Failed` for an outage of either storage.
 
 use jiff::Timestamp;
 use kube::ResourceExt;
