@@ -163,7 +163,11 @@ impl ControlPlane {
             "5",
         ]
         .map(String::from);
-        self.spawn_operator(namespace, namespace, identity, None, (2, 30), &extra, None)
+        let poll = (
+            ob_backup_operator::timing::ACTIVE_POLL.as_secs(),
+            ob_backup_operator::timing::IDLE_POLL.as_secs(),
+        );
+        self.spawn_operator(namespace, namespace, identity, None, poll, &extra, None)
     }
 
     /// Like [`Self::start_operator_args`], with the crash point `point` armed: the operator aborts there.
