@@ -89,6 +89,8 @@ pub struct Link {
     drops: watch::Sender<u64>,
     /// New connections are closed at once until then.
     refuse_until: Mutex<Option<Instant>>,
+    /// Connections accepted (and not refused) so far.
+    accepted: std::sync::atomic::AtomicU64,
 }
 
 impl Link {
@@ -96,7 +98,18 @@ impl Link {
         Self {
             drops: watch::channel(0).0,
             refuse_until: Mutex::new(None),
+            accepted: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// How many connections have been accepted so far (refused ones not counted).
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_accepted(&self) {
+        self.accepted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Drops every open connection.

@@ -162,6 +162,16 @@ async fn a_snapshot_is_one_round_trip_for_1_and_10_tenants() {
         ));
     }
     assert_eq!(sent, [(1, 14), (1, 13), (1, 15)]);
+
+    // Reads at once share the one pooled connection: at most one connection per cluster.
+    let accepted = node.link.accepted();
+    let together = futures::future::join_all((0..8).map(|_| client.snapshot(quiet))).await;
+    assert!(together.iter().all(Result::is_ok), "{together:?}");
+    assert_eq!(
+        node.link.accepted(),
+        accepted,
+        "no connection beyond the pooled one"
+    );
 }
 
 #[tokio::test]

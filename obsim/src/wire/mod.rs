@@ -29,6 +29,7 @@ pub async fn serve(
             drop(stream);
             continue;
         }
+        node.link.count_accepted();
         let node = node.clone();
         let simulator = simulator.clone();
         let mut closed = closed.clone();
