@@ -50,6 +50,9 @@ struct Listed {
     version: Option<String>,
 }
 
+/// What a copy holds under a tree: each object's size where its listing gave one.
+type Held = std::collections::HashMap<String, Option<u64>>;
+
 /// The record of one tree's copy.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -189,19 +192,29 @@ impl Copier<'_> {
         let mut manifest = self.manifest(tree).await?;
         // As a restore reads a destination: the data whole and verified first, then the format file and the
         // placeholders that make the set or piece visible, one at a time, its end placeholder last.
-        self.copy_all(tree, data, self.concurrency, &mut manifest, &mut report)
-            .await?;
+        let held = self.held(tree).await?;
+        self.copy_all(
+            tree,
+            data,
+            Some(&held),
+            self.concurrency,
+            &mut manifest,
+            &mut report,
+        )
+        .await?;
         crate::crash::point("copy/placeholders/before");
-        self.copy_all(tree, companions, 1, &mut manifest, &mut report)
+        self.copy_all(tree, companions, None, 1, &mut manifest, &mut report)
             .await?;
         Ok(report)
     }
 
-    /// Copies `objects`, `concurrency` at a time (one: in their order), recording each in `manifest`.
+    /// Copies `objects`, `concurrency` at a time (one: in their order), recording each in `manifest`; what
+    /// the copy already holds is looked up in `held` when given, else asked per object.
     async fn copy_all(
         &self,
         tree: &str,
         objects: Vec<Listed>,
+        held: Option<&Held>,
         concurrency: usize,
         manifest: &mut Manifest,
         report: &mut Report,
@@ -211,7 +224,8 @@ impl Copier<'_> {
             .map(|listed| {
                 let recorded = known.get(&listed.path).cloned();
                 async move {
-                    let outcome = self.object(&listed, recorded).await?;
+                    let there = self.size_on_copy(&listed.path, held).await?;
+                    let outcome = self.object(&listed, recorded, there).await?;
                     Ok::<_, StorageError>((listed.path, outcome))
                 }
             })
@@ -316,13 +330,9 @@ impl Copier<'_> {
         &self,
         listed: &Listed,
         recorded: Option<Copied>,
+        there: Option<u64>,
     ) -> Result<(Copied, bool), StorageError> {
         let (path, size) = (listed.path.as_str(), listed.size);
-        let there = match self.to.stat(path).await {
-            Ok(meta) => Some(meta.content_length()),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(StorageError::io(&e)),
-        };
         let current = |r: &Copied| r.size == size && r.source == listed.version;
         if let Some(recorded) = recorded.filter(|r| current(r) && there == Some(size)) {
             return Ok((recorded, false));
@@ -431,6 +441,42 @@ impl Copier<'_> {
             version: version(meta),
             path: path.to_string(),
         })
+    }
+
+    /// What the copy holds under `tree`, from one listing (a store lists a thousand objects a request)
+    /// instead of a request per object: each object's size, `None` where the listing does not give it.
+    async fn held(&self, tree: &str) -> Result<Held, StorageError> {
+        let entries = match self.to.list_with(&directory(tree)).recursive(true).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Held::new()),
+            Err(e) => return Err(StorageError::io(&e)),
+        };
+        Ok(entries
+            .iter()
+            .filter(|e| e.metadata().is_file())
+            .map(|e| {
+                let size = e.metadata().content_length();
+                (e.path().to_string(), (size > 0).then_some(size))
+            })
+            .collect())
+    }
+
+    /// The size of `path` on the copy, `None` when it has none: from `held` where it says, else asked.
+    async fn size_on_copy(
+        &self,
+        path: &str,
+        held: Option<&Held>,
+    ) -> Result<Option<u64>, StorageError> {
+        match held.map(|h| h.get(path)) {
+            Some(None) => return Ok(None),
+            Some(Some(Some(size))) => return Ok(Some(*size)),
+            Some(Some(None)) | None => {}
+        }
+        match self.to.stat(path).await {
+            Ok(meta) => Ok(Some(meta.content_length())),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StorageError::io(&e)),
+        }
     }
 
     async fn manifest(&self, tree: &str) -> Result<Manifest, StorageError> {
