@@ -150,7 +150,7 @@ pub const CONCURRENT_RECONCILES: u16 = 8;
 
 /// Drops from a cached object what no reconcile reads: `managedFields` (often larger than the spec) and the
 /// last-applied annotation kubectl writes (a copy of the whole manifest).
-fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
+pub fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
     let meta = object.meta_mut();
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
