@@ -4,7 +4,9 @@
 //!
 //! A cache is read only once it is known to be synced, so "none" always means none, never "not read yet".
 //! It is known synced when the watch stream feeding it has said `InitDone` for every watched namespace
-//! (also for a kind with no objects); until then the objects are listed from the API. The cache's own
+//! (also for a kind with no objects). A list asked for before that waits for the sync, up to
+//! [`SYNC_WAIT`], and only then lists from the API: at a cold start over thousands of tasks every strategy
+//! asks at once, and a full list each would cost the API server and the operator far more than the wait. The cache's own
 //! `wait_until_ready` is not used: it wakes only its last waiter, and the controller's runner waits on it
 //! too, so a second waiter could stall either.
 
@@ -52,8 +54,13 @@ pub struct Catalog {
     synced: Mutex<HashSet<TypeId>>,
     /// Per kind, the caches (by index) that have listed their objects once.
     caches_synced: Mutex<HashMap<TypeId, HashSet<usize>>>,
+    /// Bumped each time a kind's caches have all synced, for the lists waiting on it.
+    kinds_synced: tokio::sync::watch::Sender<usize>,
     readiness: Arc<Readiness>,
 }
+
+/// How long a list waits for its kind's caches to sync before it lists from the API instead.
+pub const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// One kind's caches: one per watched namespace (or one over all).
 type Stores<K> = Vec<Store<DeserializeGuard<K>>>;
@@ -67,6 +74,7 @@ impl Catalog {
             stores: Mutex::default(),
             synced: Mutex::default(),
             caches_synced: Mutex::default(),
+            kinds_synced: tokio::sync::watch::channel(0).0,
             readiness,
         }
     }
@@ -87,6 +95,7 @@ impl Catalog {
         };
         if all && lock(&self.synced).insert(TypeId::of::<K>()) {
             self.readiness.kind_synced(kind);
+            self.kinds_synced.send_modify(|n| *n += 1);
         }
     }
 
@@ -104,6 +113,25 @@ impl Catalog {
         }
         let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
         Ok(api.get_opt(name).await?.and_then(|o| o.0.ok()))
+    }
+
+    /// `K`'s caches once all of them have synced, waiting up to [`SYNC_WAIT`] for a kind whose controller
+    /// registered them; `None` when they are not synced by then (or no controller caches `K`).
+    async fn stores_once_synced<K: Cached>(&self) -> Option<Arc<Stores<K>>> {
+        let deadline = tokio::time::Instant::now() + SYNC_WAIT;
+        let mut synced = self.kinds_synced.subscribe();
+        loop {
+            if let Some(stores) = self.synced_stores::<K>() {
+                return Some(stores);
+            }
+            if !lock(&self.stores).contains_key(&TypeId::of::<K>()) {
+                return None;
+            }
+            match tokio::time::timeout_at(deadline, synced.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) | Err(_) => return self.synced_stores::<K>(),
+            }
+        }
     }
 
     /// `K`'s caches, once all of them have synced.
@@ -127,14 +155,8 @@ impl Catalog {
         namespace: &str,
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
-        let Some(stores) = self.synced_stores::<K>() else {
-            let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
-            let listed = api.list(&ListParams::default()).await?.items;
-            return Ok(listed
-                .into_iter()
-                .filter_map(|o| o.0.ok())
-                .filter(|o| keep(o))
-                .collect());
+        let Some(stores) = self.stores_once_synced::<K>().await else {
+            return self.from_api(namespace, keep).await;
         };
         Ok(cached(&stores, |o: &K| {
             o.namespace().as_deref() == Some(namespace) && keep(o)
@@ -149,10 +171,25 @@ impl Catalog {
         namespace: &str,
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
-        let Some(stores) = self.synced_stores::<K>() else {
-            return self.list_where(namespace, keep).await;
+        let Some(stores) = self.stores_once_synced::<K>().await else {
+            return self.from_api(namespace, keep).await;
         };
         Ok(cached(&stores, keep))
+    }
+
+    /// The readable `K` in `namespace` that `keep` accepts, listed from the API.
+    async fn from_api<K: Cached>(
+        &self,
+        namespace: &str,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<Vec<K>, Error> {
+        let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
+        let listed = api.list(&ListParams::default()).await?.items;
+        Ok(listed
+            .into_iter()
+            .filter_map(|o| o.0.ok())
+            .filter(|o| keep(o))
+            .collect())
     }
 }
 
@@ -163,4 +200,57 @@ fn cached<K: Cached>(stores: &Stores<K>, keep: impl Fn(&K) -> bool) -> Vec<K> {
         .flat_map(|store| store.state())
         .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::{api::BackupTask, controller::fixtures::FakeApi, oceanbase::fake::Journal};
+
+    const TASKS: &str = "/apis/obbackup.dev/v1alpha1/namespaces/ns/backuptasks";
+
+    /// A catalog over an API server that holds one BackupTask.
+    fn catalog() -> (Catalog, FakeApi) {
+        let api = FakeApi::new(Journal::default());
+        api.put(
+            &format!("{TASKS}/listed"),
+            json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+                "metadata": {"name": "listed", "namespace": "ns", "uid": "u", "resourceVersion": "1"},
+                "spec": {"tenant": "t1", "mode": "Full", "cluster": {"name": "c", "connectionSecret": "db"},
+                         "dataDestination": {"uri": "file:///d"}},
+            }),
+        );
+        let catalog = Catalog::new(api.client(), Arc::new(Readiness::new(1)));
+        (catalog, api)
+    }
+
+    #[tokio::test]
+    async fn a_list_before_the_cache_synced_waits_for_it_instead_of_listing_the_api() {
+        let (catalog, _api) = catalog();
+        let (store, _writer) = kube::runtime::reflector::store::<DeserializeGuard<BackupTask>>();
+        catalog.register::<BackupTask>(vec![store]);
+        let catalog = Arc::new(catalog);
+        let waiting = tokio::spawn({
+            let catalog = catalog.clone();
+            async move { catalog.list::<BackupTask>("ns").await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "it waits for the cache");
+        catalog.cache_synced::<BackupTask>("BackupTask", 0, 1);
+        let listed = waiting.await.expect("joined").expect("listed");
+        assert!(
+            listed.is_empty(),
+            "read from the (empty) cache, not the API: {listed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_kind_no_controller_caches_is_listed_from_the_api() {
+        let (catalog, _api) = catalog();
+        let listed = catalog.list::<BackupTask>("ns").await.expect("listed");
+        assert_eq!(listed.len(), 1);
+    }
 }
