@@ -21,7 +21,11 @@ OBSIM_PYTHON_CLIENT=$(tools/drivers/python/build.sh | tail -n 1)
 OBBACKUP_S3_SERVER=$(tools/s3/build.sh | tail -n 1)
 OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
 OBBACKUP_KREW=$(tools/krew/build.sh | tail -n 1)
+# mydumper / myloader and mysqldump / mysql, unpacked from Debian's packages, for the logical benchmark's comparison.
+OBBACKUP_MYDUMPER=$(tools/mydumper/build.sh | tail -n 1)
+OBBACKUP_MARIADB_CLIENT=$(tools/mariadb-client/build.sh | tail -n 1)
 export OBBACKUP_HELM OBBACKUP_PROMTOOL OBBACKUP_PROMETHEUS OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB OBBACKUP_KREW
+export OBBACKUP_MYDUMPER OBBACKUP_MARIADB_CLIENT
 # ob-operator's CRDs from its Go module; when the proxy does not serve it, the tests beside ob-operator
 # say so and skip (docs/guide/ob-operator.md).
 OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_OB_OPERATOR_CRDS=
