@@ -111,7 +111,9 @@ impl Bench {
         let dump_peak = peak_rss_mib();
         long_sessions(&self.runtime, &source);
         dumps.extend(self.dump_peers(&source));
+        let started = Instant::now();
         let verdicts = self.consistency(&source);
+        let consistency_took = started.elapsed();
         let source_dir = source.stop();
         dumps.push(self.seekdb_dump(&source_dir));
         let mut loads = vec![self.load_ours(&manifest)];
@@ -122,7 +124,7 @@ impl Bench {
         println!(
             "peak resident memory of this process (VmHWM): {dump_peak} MiB after the dump, {load_peak} MiB after the restore"
         );
-        print_consistency(&verdicts);
+        print_consistency(&verdicts, consistency_took);
         let _ = std::fs::remove_dir_all(&self.base);
         let _ = std::fs::remove_dir_all(&source_dir);
         assert!(
@@ -428,10 +430,11 @@ impl Bench {
     }
 }
 
-fn print_consistency(verdicts: &[consistency::Verdict]) {
+fn print_consistency(verdicts: &[consistency::Verdict], took: Duration) {
     println!(
-        "consistency under writes: {} writers commit one row into consistency.a and one into consistency.b per \
-         transaction while each tool dumps, {} dumps a tool; one snapshot holds as many writer rows in a as in b",
+        "consistency under writes ({:.1} s): {} writers commit one row into consistency.a and one into consistency.b \
+         per transaction while each tool dumps, {} dumps a tool; one snapshot holds as many writer rows in a as in b",
+        took.as_secs_f64(),
         consistency::WRITERS,
         consistency::ROUNDS
     );

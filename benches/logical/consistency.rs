@@ -22,9 +22,9 @@ use super::{peers, seekdb::Seekdb};
 pub const DATABASE: &str = "consistency";
 /// Dumps per tool: a tool whose sessions start at different moments is caught when a commit falls between
 /// them, which one dump may miss.
-pub const ROUNDS: usize = 5;
+pub const ROUNDS: usize = 10;
 /// Writer sessions, each committing one transaction after another.
-pub const WRITERS: u64 = 2;
+pub const WRITERS: u64 = 4;
 const MARK_A: &str = "writer-row-in-a";
 const MARK_B: &str = "writer-row-in-b";
 
