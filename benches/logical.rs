@@ -75,6 +75,7 @@ fn main() {
         eprintln!("seekdb is not installed: run scripts/bench-logical.sh");
         std::process::exit(2);
     };
+    let peers = peers::Peers::from_env();
     let rows: u64 = std::env::var("BENCH_LOGICAL_ROWS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -95,7 +96,7 @@ fn main() {
             .unwrap_or_default()
     );
     let bench = Bench {
-        peers: peers::Peers::from_env(),
+        peers,
         env,
         base,
         runtime,

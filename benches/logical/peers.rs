@@ -27,10 +27,13 @@ impl Peers {
     /// The tools the environment names; a missing one is skipped, saying so (or fails under `REQUIRE_K8S=1`).
     pub fn from_env() -> Self {
         Self {
-            mydumper: tools::built("OBBACKUP_MYDUMPER", "mydumper and myloader, tools/mydumper"),
+            mydumper: tools::built(
+                "OBBACKUP_MYDUMPER",
+                "mydumper and myloader (tools/mydumper)",
+            ),
             mysql_client: tools::built(
                 "OBBACKUP_MARIADB_CLIENT",
-                "mysqldump and mysql, tools/mariadb-client",
+                "mysqldump and mysql (tools/mariadb-client)",
             ),
         }
     }
