@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Logical dump and restore throughput (benches/logical.rs), one run: the operator's dump and restore beside
-# OceanBase's own seekdb-dump / seekdb-restore on the same generated dataset (over 1 GB of SQL by default;
-# BENCH_LOGICAL_ROWS sets the rows per table). Needs about 25 GB of free disk while it runs.
+# OceanBase's own seekdb-dump / seekdb-restore, mydumper / myloader and mysqldump / mysql on the same generated
+# dataset (over 1 GB of SQL by default; BENCH_LOGICAL_ROWS sets the rows per table), then each dump's
+# consistency under writes. Needs about 27 GB of free disk while it runs at the default size (25 GB, and the
+# peers' dumps: 303.8 MB each from mydumper and mysqldump at 200 000 rows a table, so about 1.1 GB each at 720 000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
-export OBBACKUP_SEEKDB
+OBBACKUP_MYDUMPER=$(tools/mydumper/build.sh | tail -n 1)
+OBBACKUP_MARIADB_CLIENT=$(tools/mariadb-client/build.sh | tail -n 1)
+export OBBACKUP_SEEKDB OBBACKUP_MYDUMPER OBBACKUP_MARIADB_CLIENT
 cargo bench --locked --bench logical

@@ -21,7 +21,11 @@ OBSIM_PYTHON_CLIENT=$(tools/drivers/python/build.sh | tail -n 1)
 OBBACKUP_S3_SERVER=$(tools/s3/build.sh | tail -n 1)
 OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
 OBBACKUP_KREW=$(tools/krew/build.sh | tail -n 1)
+# mydumper / myloader and mysqldump / mysql, unpacked from Debian's packages, for the logical benchmark's comparison.
+OBBACKUP_MYDUMPER=$(tools/mydumper/build.sh | tail -n 1)
+OBBACKUP_MARIADB_CLIENT=$(tools/mariadb-client/build.sh | tail -n 1)
 export OBBACKUP_HELM OBBACKUP_PROMTOOL OBBACKUP_PROMETHEUS OBSIM_GO_CLIENT OBSIM_PYTHON_CLIENT OBBACKUP_S3_SERVER OBBACKUP_SEEKDB OBBACKUP_KREW
+export OBBACKUP_MYDUMPER OBBACKUP_MARIADB_CLIENT
 # ob-operator's CRDs from its Go module; when the proxy does not serve it, the tests beside ob-operator
 # say so and skip (docs/guide/ob-operator.md).
 OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_OB_OPERATOR_CRDS=
@@ -68,8 +72,9 @@ OBSIM_VERSION=4.2.5 cargo test --locked --no-fail-fast --features failpoints --t
 resources "older schema done"
 
 # The benchmarks' small forms against this control plane, so that they cannot break unnoticed (scripts/bench.sh,
-# bench-copy.sh and bench-logical.sh at a few hundred tasks, 32 MiB, 40 000 rows): every phase runs, the numbers
-# are printed, nothing timed is asserted. They run in the test profile (`cargo test --bench`, same features):
+# bench-copy.sh and bench-logical.sh at a few hundred tasks, 32 MiB, 40 000 rows; the logical one with mydumper and
+# mysqldump beside it and its consistency phase, about 10 s more): every phase runs, the numbers are printed,
+# nothing timed is asserted. They run in the test profile (`cargo test --bench`, same features):
 # that reuses the test build above and compiles only the three bench files (8 s here, after the test build),
 # where `cargo bench` builds every dependency again, optimised (`cargo bench --no-run --bench operator`: 15 min
 # here, the 2 cores shared). The figures of an unoptimised build are not docs/contributing/benchmarks.md's; that every phase runs to
