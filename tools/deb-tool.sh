@@ -42,9 +42,13 @@ deb_tool_download() {
   # As root, apt downloads as its unprivileged `_apt` user, which cannot write into a private directory.
   if [ "$(id -u)" = 0 ]; then apt+=(-o APT::Sandbox::User=root); else sudo=(sudo); fi
   (cd "$into" && "${apt[@]}" download "$@" >&2) ||
-    { "${sudo[@]}" apt-get update -q >&2 && (cd "$into" && "${apt[@]}" download "$@" >&2); } || {
-    printf '[build-%s] could not download %s: is that version still in Debian'\''s archive? (%s/packages.txt)\n' \
-      "$tag" "$*" "$here" >&2
+    { "${sudo[@]}" apt-get update -q >&2 && (cd "$into" && "${apt[@]}" download "$@" >&2); } && return
+  # Debian replaces a stable release's packages with each point and security release, so a pin goes stale:
+  # take the versions the archive serves now rather than fail the suite, and say which pin to move.
+  printf '[build-%s] %s is no longer in Debian'\''s archive: taking the versions it serves now; move the pins in %s/packages.txt\n' \
+    "$tag" "$*" "$here" >&2
+  (cd "$into" && "${apt[@]}" download "${@%%=*}" >&2) || {
+    printf '[build-%s] could not download %s from Debian'\''s archive\n' "$tag" "${*%%=*}" >&2
     return 1
   }
 }
