@@ -156,7 +156,7 @@ impl Catalog {
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
         let Some(stores) = self.stores_once_synced::<K>().await else {
-            return self.from_api(namespace, keep).await;
+            return self.listed_from_api(namespace, keep).await;
         };
         Ok(cached(&stores, |o: &K| {
             o.namespace().as_deref() == Some(namespace) && keep(o)
@@ -172,13 +172,13 @@ impl Catalog {
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
         let Some(stores) = self.stores_once_synced::<K>().await else {
-            return self.from_api(namespace, keep).await;
+            return self.listed_from_api(namespace, keep).await;
         };
         Ok(cached(&stores, keep))
     }
 
     /// The readable `K` in `namespace` that `keep` accepts, listed from the API.
-    async fn from_api<K: Cached>(
+    async fn listed_from_api<K: Cached>(
         &self,
         namespace: &str,
         keep: impl Fn(&K) -> bool,
