@@ -43,12 +43,6 @@ impl Peers {
 /// bytes of SQL it wrote.
 pub fn mydumper(dir: &Path, server: &Seekdb, database: &str, out: &Path) -> (Duration, u64) {
     let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &server.port.to_string(),
-        "--user",
-        "root",
         "--database",
         database,
         "--threads",
@@ -58,26 +52,14 @@ pub fn mydumper(dir: &Path, server: &Seekdb, database: &str, out: &Path) -> (Dur
         "1",
         "--outputdir",
     ];
-    let took = run(&dir.join("bin/mydumper"), &with(&args, out), None);
+    let took = run(&dir.join("bin/mydumper"), &with(server, &args, out), None);
     (took, bytes_under(out))
 }
 
 /// `myloader` of mydumper's directory `dump` with 4 threads (the databases under their own names).
 pub fn myloader(dir: &Path, server: &Seekdb, dump: &Path) -> Duration {
-    let args = [
-        "--host",
-        "127.0.0.1",
-        "--port",
-        &server.port.to_string(),
-        "--user",
-        "root",
-        "--threads",
-        THREADS,
-        "--verbose",
-        "1",
-        "--directory",
-    ];
-    run(&dir.join("bin/myloader"), &with(&args, dump), None)
+    let args = ["--threads", THREADS, "--verbose", "1", "--directory"];
+    run(&dir.join("bin/myloader"), &with(server, &args, dump), None)
 }
 
 /// `mysqldump` of `database` (its tables, no `CREATE DATABASE`) into the file `out`, with `flags` beside its
@@ -120,8 +102,11 @@ fn client_args(server: &Seekdb) -> Vec<OsString> {
     .collect()
 }
 
-fn with(args: &[&str], last: &Path) -> Vec<OsString> {
-    let mut all: Vec<OsString> = args.iter().map(OsString::from).collect();
+/// mydumper's or myloader's arguments: the connection to `server`, then `args`, then `last`.
+fn with(server: &Seekdb, args: &[&str], last: &Path) -> Vec<OsString> {
+    let port = server.port.to_string();
+    let connection = ["--host", "127.0.0.1", "--port", &port, "--user", "root"];
+    let mut all: Vec<OsString> = connection.iter().chain(args).map(OsString::from).collect();
     all.push(last.as_os_str().to_owned());
     all
 }

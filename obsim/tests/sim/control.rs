@@ -189,11 +189,7 @@ async fn clusters_tenants_and_the_clock_through_the_control_api() {
         &format!(r#"{{"name": "second", "version": "4.2.5", "password": "{PASSWORD}", "tenants": [{{"name": "t9", "dataBytes": 1024}}]}}"#),
     )
     .await;
-    let address = created
-        .split(r#""address":""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("address of the new cluster");
+    let address = address_in(&created);
     let mut second = Conn::new(opts(address))
         .await
         .expect("connect to the new cluster");
@@ -494,11 +490,7 @@ async fn the_cluster_id_comes_from_the_cli_or_the_control_api_and_gv_ob_paramete
     )
     .await;
     assert_eq!(cluster_id_in(&created, "second"), Some(42));
-    let address = created
-        .split(r#""address":""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("address");
+    let address = address_in(&created);
     let mut second = Conn::new(opts(address)).await.expect("connect");
     assert_eq!(identity(&mut second).await, ("second".to_string(), 42));
 
@@ -536,11 +528,7 @@ async fn a_clusters_servers_hold_a_unit_of_every_tenant_in_dba_ob_units() {
         ),
     )
     .await;
-    let address = created
-        .split(r#""address":""#)
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("address");
+    let address = address_in(&created);
     let mut conn = Conn::new(opts(address)).await.expect("connect");
     let units: Vec<(i64, String, i64, String)> = conn
         .query(
@@ -563,6 +551,15 @@ async fn a_clusters_servers_hold_a_unit_of_every_tenant_in_dba_ob_units() {
     )
     .await;
     assert_eq!(status, 400, "a cluster has at least one server");
+}
+
+/// The MySQL address of the cluster a `POST /clusters` reply describes.
+fn address_in(reply: &str) -> &str {
+    reply
+        .split(r#""address":""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no address in {reply}"))
 }
 
 /// Whether a session still answers (a dropped one fails its next statement).
