@@ -889,6 +889,7 @@ mod tests {
             "the set's end placeholder is copied"
         );
         let _ = looks;
+        let _ = std::fs::remove_dir_all(&root);
     }
 
     /// A second destination pointed at a directory where another tenant's backups live: the copy writes
