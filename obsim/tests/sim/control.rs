@@ -506,14 +506,15 @@ async fn the_cluster_id_comes_from_the_cli_or_the_control_api_and_gv_ob_paramete
         Some(default),
         "derived from the name"
     );
-    let (status, _) = http(
-        &sim.control,
-        "POST",
-        "/clusters",
-        &format!(r#"{{"name": "fourth", "password": "{PASSWORD}", "clusterId": 0}}"#),
-    )
-    .await;
-    assert_eq!(status, 400, "a cluster id is 1 or more");
+    assert_eq!(
+        refused_cluster(
+            &sim.control,
+            &format!(r#"{{"name": "fourth", "password": "{PASSWORD}", "clusterId": 0}}"#)
+        )
+        .await,
+        400,
+        "a cluster id is 1 or more"
+    );
 }
 
 #[tokio::test]
@@ -543,14 +544,20 @@ async fn a_clusters_servers_hold_a_unit_of_every_tenant_in_dba_ob_units() {
     // sys and the user tenant; the meta tenant shares the user tenant's units.
     assert_eq!(units, [expected(1), expected(1002)].concat());
 
-    let (status, _) = http(
-        &sim.control,
-        "POST",
-        "/clusters",
-        &format!(r#"{{"name": "none", "password": "{PASSWORD}", "servers": []}}"#),
-    )
-    .await;
-    assert_eq!(status, 400, "a cluster has at least one server");
+    assert_eq!(
+        refused_cluster(
+            &sim.control,
+            &format!(r#"{{"name": "none", "password": "{PASSWORD}", "servers": []}}"#)
+        )
+        .await,
+        400,
+        "a cluster has at least one server"
+    );
+}
+
+/// The HTTP status a `POST /clusters` with `body` gets.
+async fn refused_cluster(control: &str, body: &str) -> u16 {
+    http(control, "POST", "/clusters", body).await.0
 }
 
 /// The MySQL address of the cluster a `POST /clusters` reply describes.
