@@ -203,6 +203,7 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
         mib(memory_target(scale.tasks)),
         verdict(steady_max <= memory_target(scale.tasks))
     );
+    println!("  {}", memory_split(operator.pid()));
     let cpu = (cpu1 - cpu0) / minutes;
     println!(
         "  quiet window of {minutes:.1} min: CPU {cpu:.2} s per minute (target ≤ {QUIET_CPU_PER_MINUTE} — {}), \
@@ -654,15 +655,32 @@ fn parse_labels(text: &str) -> HashMap<String, String> {
 
 /// (VmRSS, VmHWM) of a process, in bytes.
 fn memory(pid: u32) -> (u64, u64) {
+    let field = status_fields(pid);
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// A reader of the sizes in `/proc/PID/status`, in bytes (0 for a field it lacks).
+fn status_fields(pid: u32) -> impl Fn(&str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let field = |name: &str| {
+    move |name: &str| {
         status
             .lines()
             .find_map(|l| l.strip_prefix(name))
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             .map_or(0, |kib| kib * 1024)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+/// Where a process's resident memory is: its heap and stacks (anonymous), the mapped binary and libraries
+/// (file), shared memory; from `/proc/PID/status`.
+fn memory_split(pid: u32) -> String {
+    let field = status_fields(pid);
+    format!(
+        "resident: {} anonymous (heap, stacks), {} file-backed (the binary), {} shared",
+        mib(field("RssAnon:")),
+        mib(field("RssFile:")),
+        mib(field("RssShmem:"))
+    )
 }
 
 /// User plus system CPU time of a process, in seconds.
