@@ -50,6 +50,10 @@ async fn main() {
             "test-profile build (unoptimised operator): the figures show that every phase runs, not how fast"
         );
     }
+    match std::env::var("OBBACKUP_OPERATOR_BINARY") {
+        Ok(binary) => println!("measured operator: {binary} (the image's build, as deployed)"),
+        Err(_) => println!("measured operator: the build cargo made beside this bench"),
+    }
     round_trips_per_cycle().await;
     let Some(plane) = ControlPlane::get() else {
         println!(

@@ -17,6 +17,13 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# The measured operator is the image's binary, as deployed (static, musl, link-time optimised: Cargo.toml's
+# `image` profile); BENCH_OPERATOR=release measures the release build cargo makes beside the bench instead.
+if [ "${BENCH_OPERATOR:-image}" = image ]; then
+  target=$(tools/image/install.sh | tail -n 1)
+  cargo build --locked --profile image --target "$target" --bin ob-backup-operator
+  export OBBACKUP_OPERATOR_BINARY="$PWD/target/$target/image/ob-backup-operator"
+fi
 scripts/control-plane.sh start "$env_dir" "$bin"
 # The operator logs at info, as deployed (debug logging costs CPU the figures would then include).
 OPERATOR_RUST_LOG=${OPERATOR_RUST_LOG:-info} OBBACKUP_TEST_ENV="$env_dir" cargo bench --locked --bench operator

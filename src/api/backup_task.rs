@@ -107,7 +107,7 @@ pub struct BackupTaskSpec {
     pub strategy_ref: Option<StrategyReference>,
     /// The cluster to back up, for an ad hoc backup outside any strategy. Needs `dataDestination`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cluster: Option<ClusterConnection>,
+    pub cluster: Option<Box<ClusterConnection>>,
     /// Where to write the backup set, for an ad hoc backup (with `cluster`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_destination: Option<StorageDestination>,
@@ -127,7 +127,7 @@ pub struct BackupTaskSpec {
     pub method: BackupMethod,
     /// What a logical backup dumps, and as whom. Required with method Logical, refused otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logical: Option<LogicalBackupSpec>,
+    pub logical: Option<Box<LogicalBackupSpec>>,
     /// OceanBase's backup JOB_ID. Set only by the operator, on mirrors of backups started outside it (by
     /// SQL, OCP or another tool); such a task only shows its job and cannot be canceled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -259,10 +259,10 @@ pub struct BackupTaskStatus {
     pub failure: Option<Failure>,
     /// The set's second copy, when the strategy keeps one (the console's "Second Backup").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub second_backup: Option<SecondCopy>,
+    pub second_backup: Option<Box<SecondCopy>>,
     /// A logical backup's snapshot (the console's "Data Version") and what it dumped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub logical: Option<LogicalDumpStatus>,
+    pub logical: Option<Box<LogicalDumpStatus>>,
 }
 
 /// The console's data backup task states.

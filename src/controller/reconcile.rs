@@ -30,6 +30,13 @@ pub trait Reconcile:
     /// The kind's name, used as the controller label in logs and metrics.
     const KIND: &'static str;
 
+    /// The annotations of this kind the operator reads; the cached copy keeps only these (an annotation
+    /// takes a map of its own, and a touch by another tool then wakes nothing).
+    const READ_ANNOTATIONS: &'static [&'static str];
+
+    /// Drops from the cached copy what nothing reads once the object has settled; by default nothing.
+    fn settle_cached(&mut self) {}
+
     /// The phase the object's status shows, if any (for the per-phase object counts).
     fn phase_label(&self) -> Option<String>;
 

@@ -148,18 +148,22 @@ struct Shared {
 /// at once. Reconciles are short (a status write, a statement), so a few suffice.
 pub const CONCURRENT_RECONCILES: u16 = 8;
 
-/// Drops from a cached object what no reconcile reads: `managedFields` (often larger than the spec) and the
-/// last-applied annotation kubectl writes (a copy of the whole manifest).
+/// Drops from a cached object what no reconcile reads: `managedFields` (often larger than the spec), the
+/// annotations the kind does not read (kubectl's last-applied copy of the whole manifest among them), and
+/// what the kind lets go once the object has settled ([`Reconcile::settle_cached`]).
 pub fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
     let meta = object.meta_mut();
     meta.managed_fields = None;
     if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
+        annotations.retain(|key, _| K::READ_ANNOTATIONS.contains(&key.as_str()));
+    }
+    if meta.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        meta.annotations = None;
+    }
+    if let Ok(valid) = &mut object.0 {
+        valid.settle_cached();
     }
 }
-
-/// kubectl's copy of the last applied manifest.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// What a change must touch to be reconciled: the spec (generation), labels, annotations, finalizers,
 /// deletion, or whether the object parses at all. A change to the status alone is the operator's own write
@@ -526,7 +530,10 @@ mod tests {
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
             "metadata": {
                 "name": "t", "namespace": "ns", "generation": 1, "resourceVersion": "7",
-                "annotations": {LAST_APPLIED: "{\"a whole\": \"manifest\"}", "note": "kept"},
+                "annotations": {
+                    "kubectl.kubernetes.io/last-applied-configuration": "{\"a whole\": \"manifest\"}",
+                    "obbackup.dev/scheduled-at": "2026-11-26T01:00:00Z",
+                },
                 "managedFields": [{"manager": "kubectl", "operation": "Apply"}],
             },
             "spec": {"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": "Full"},
@@ -548,7 +555,7 @@ mod tests {
         let mut touched = written.clone();
         touched
             .meta_mut()
-            .annotations
+            .labels
             .get_or_insert_default()
             .insert("touch".into(), "1".into());
         let mut respecced = written.clone();
@@ -560,7 +567,7 @@ mod tests {
         let broken = guarded_task(serde_json::json!({"phase": "Sometimes"}));
         assert!(broken.0.is_err());
         for (what, changed) in [
-            ("an annotation", touched),
+            ("a label", touched),
             ("the spec", respecced),
             ("a deletion", deleting),
             ("a status broken by hand", broken),
@@ -574,12 +581,66 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_keeps_no_managed_fields_and_no_copy_of_the_manifest() {
+    fn the_cache_keeps_no_managed_fields_and_only_the_annotations_the_kind_reads() {
         let mut task = guarded_task(serde_json::json!({}));
         trim_cached(&mut task);
         assert_eq!(task.meta().managed_fields, None);
-        let annotations = task.meta().annotations.clone().unwrap_or_default();
-        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["note"]);
+        assert_eq!(
+            task.meta().annotations,
+            None,
+            "a BackupTask's are read from the API"
+        );
+        let mut drill: DeserializeGuard<crate::api::RecoveryTask> =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask",
+                "metadata": {"name": "d", "namespace": "ns", "annotations": {
+                    crate::drill::DRILL_AT: "2026-11-26T01:00:00Z", "argocd.argoproj.io/tracking-id": "x",
+                }},
+                "spec": {"source": {"tenant": "t"}, "target": {"tenant": "r"}},
+            }))
+            .expect("a RecoveryTask");
+        trim_cached(&mut drill);
+        let kept = drill.meta().annotations.clone().unwrap_or_default();
+        assert_eq!(kept.keys().collect::<Vec<_>>(), [crate::drill::DRILL_AT]);
+    }
+
+    #[test]
+    fn a_settled_task_is_cached_without_its_conditions_and_a_task_with_work_left_whole() {
+        let condition = |type_: &str, status: &str| {
+            serde_json::json!({"type": type_, "status": status, "reason": "R", "message": "m",
+                "lastTransitionTime": "2026-11-26T01:00:00Z"})
+        };
+        let conditions = [
+            condition("Ready", "True"),
+            condition("Stalled", "False"),
+            condition(super::super::conditions::PROGRESSING, "False"),
+        ];
+        let status = |phase: &str, observed: i64| serde_json::json!({"phase": phase, "observedGeneration": observed, "conditions": conditions});
+        let types = |task: &DeserializeGuard<BackupTask>| -> Vec<String> {
+            let valid = task.0.as_ref().expect("valid");
+            let status = valid.status.as_ref().expect("status");
+            status.conditions.iter().map(|c| c.type_.clone()).collect()
+        };
+        let mut settled = guarded_task(status("Completed", 1));
+        trim_cached(&mut settled);
+        assert_eq!(types(&settled), [super::super::conditions::PROGRESSING]);
+        let valid = settled.0.as_ref().expect("valid");
+        assert!(
+            valid.not_progressing(),
+            "the count of tasks not progressing is unchanged"
+        );
+        assert_eq!(valid.phase_label().as_deref(), Some("Completed"));
+        for (what, status) in [
+            ("running", status("InProgress", 1)),
+            (
+                "finished, with a spec it has not seen",
+                status("Completed", 0),
+            ),
+        ] {
+            let mut task = guarded_task(status);
+            trim_cached(&mut task);
+            assert_eq!(types(&task).len(), 3, "a task {what} is cached whole");
+        }
     }
 
     #[tokio::test]

@@ -82,11 +82,11 @@ fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
         name,
         BackupTaskSpec {
             strategy_ref: None,
-            cluster: Some(ClusterConnection {
+            cluster: Some(Box::new(ClusterConnection {
                 name: "engine".into(),
                 connection_secret: Some("engine".into()),
                 ob_cluster: None,
-            }),
+            })),
             data_destination: Some(StorageDestination {
                 uri: "file:///backup/logical".into(),
                 credentials_secret: None,
@@ -95,13 +95,13 @@ fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
             mode: BackupMode::Full,
             plus_archivelog: false,
             method: BackupMethod::Logical,
-            logical: Some(LogicalBackupSpec {
+            logical: Some(Box::new(LogicalBackupSpec {
                 credentials_secret: "dumper".into(),
                 databases: databases.iter().map(|d| d.to_string()).collect(),
                 tables: Vec::new(),
                 parallel: 3,
                 chunk_rows,
-            }),
+            })),
             cancel: false,
             second_copy: None,
             job_id: None,

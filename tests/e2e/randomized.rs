@@ -48,11 +48,13 @@ fn task(uid: &str) -> BackupTask {
         "t",
         BackupTaskSpec {
             strategy_ref: None,
-            cluster: Some(ob_backup_operator::api::common::ClusterConnection {
-                name: "obcluster".into(),
-                connection_secret: Some("ob".into()),
-                ob_cluster: None,
-            }),
+            cluster: Some(Box::new(
+                ob_backup_operator::api::common::ClusterConnection {
+                    name: "obcluster".into(),
+                    connection_secret: Some("ob".into()),
+                    ob_cluster: None,
+                },
+            )),
             data_destination: None,
             tenant: "tenant1".into(),
             mode: BackupMode::Full,

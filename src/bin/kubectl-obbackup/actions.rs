@@ -63,7 +63,12 @@ pub fn backup_now_tasks(
                     },
                     plus_archivelog: false,
                     method: strategy.spec.method,
-                    logical: strategy.spec.logical.clone().filter(|_| logical),
+                    logical: strategy
+                        .spec
+                        .logical
+                        .clone()
+                        .filter(|_| logical)
+                        .map(Box::new),
                     job_id: None,
                     cancel: false,
                     second_copy: None,

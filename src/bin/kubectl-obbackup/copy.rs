@@ -97,7 +97,7 @@ fn copy_of(task: &BackupTask) -> Result<&SecondCopy, String> {
     }
     task.status
         .as_ref()
-        .and_then(|s| s.second_backup.as_ref())
+        .and_then(|s| s.second_backup.as_deref())
         .ok_or_else(|| {
             format!(
                 "BackupTask {name} has no second copy (its strategy keeps none, or the set is not \
@@ -265,7 +265,7 @@ mod tests {
         .expect("task");
         task.spec.second_copy = actions.map(|(cancel, retry)| SecondCopyActions { cancel, retry });
         task.status = Some(BackupTaskStatus {
-            second_backup: copy,
+            second_backup: copy.map(Box::new),
             ..BackupTaskStatus::default()
         });
         task

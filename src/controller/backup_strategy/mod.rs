@@ -50,6 +50,7 @@ super::status::status_view!(crate::api::BackupStrategyStatus, |_| false);
 
 impl Reconcile for BackupStrategy {
     const KIND: &'static str = "BackupStrategy";
+    const READ_ANNOTATIONS: &'static [&'static str] = &[];
 
     fn phase_label(&self) -> Option<String> {
         self.status

@@ -563,7 +563,7 @@ fn left_to_their_tasks(tasks: &[BackupTask], since: Timestamp) -> HashMap<(&str,
         .filter_map(|task| {
             let status = task.status.as_ref()?;
             let id = status.backup_set_id?;
-            let copy = status.second_backup.as_ref();
+            let copy = status.second_backup.as_deref();
             // A task that completed before `secondBackup` was set never copies: the pass does.
             let copying = status.phase == Some(BackupTaskPhase::Completed)
                 && copy.is_some()

@@ -136,7 +136,7 @@ async fn placement(
     let placement = check
         .placement(
             spec.strategy_ref.as_ref(),
-            spec.cluster.as_ref(),
+            spec.cluster.as_deref(),
             spec.data_destination.as_ref(),
             &spec.tenant,
         )
@@ -277,7 +277,7 @@ fn running(task: &BackupTask, base: BackupTaskStatus, progress: &Progress, now: 
         progress: work::percent(progress.chunks_done, progress.chunks_total),
         input_bytes: i64::try_from(progress.bytes_done).ok(),
         output_bytes: i64::try_from(progress.stored_bytes).ok(),
-        logical: Some(dump_status(progress)),
+        logical: Some(Box::new(dump_status(progress))),
         ..base
     };
     let message = if task.spec.cancel {
@@ -319,7 +319,7 @@ fn dumped(base: BackupTaskStatus, manifest: &Manifest, now: Timestamp) -> Step {
         progress: Some(100),
         input_bytes: i64::try_from(manifest.bytes).ok(),
         output_bytes: i64::try_from(manifest.stored_bytes).ok(),
-        logical: Some(dump_status(&progress)),
+        logical: Some(Box::new(dump_status(&progress))),
         ..ended(base, BackupTaskPhase::Completed, now)
     };
     let health = Health::Ready {

@@ -82,19 +82,21 @@ pub async fn follow(
     };
     let key = Key::of(namespace, &task.name_any());
     let now = crate::clock::now();
-    let mut previous = decision.status.second_backup.clone();
+    let mut previous = decision.status.second_backup.as_deref().cloned();
     match next(&task.spec, previous.as_ref()) {
         Next::Leave => return Ok(()),
         Next::Cancel { by_task } => {
             // Stopped, not forgotten: a retry waits until this run has really ended.
             ctx.copies.stop(&key);
-            decision.status.second_backup = Some(canceled(previous, by_task, now));
+            decision.status.second_backup = Some(Box::new(canceled(previous, by_task, now)));
             return Ok(());
         }
         Next::Answer(n) => {
-            decision.status.second_backup = previous.map(|p| SecondCopy {
-                retry: Some(n),
-                ..p
+            decision.status.second_backup = previous.map(|p| {
+                Box::new(SecondCopy {
+                    retry: Some(n),
+                    ..p
+                })
             });
             return Ok(());
         }
@@ -140,7 +142,7 @@ impl Copy<'_> {
         let status = &mut decision.status;
         let directory = status.storage_directory.clone().unwrap_or_default();
         let Some(tree) = crate::storage::tree_under(&target.destination.uri, &directory) else {
-            status.second_backup = Some(SecondCopy {
+            status.second_backup = Some(Box::new(SecondCopy {
                 phase: Some(SecondCopyPhase::Failed),
                 ended_at: Some(api_time(now)),
                 message: Some(format!(
@@ -148,19 +150,19 @@ impl Copy<'_> {
                     target.destination.uri
                 )),
                 ..previous.unwrap_or_default()
-            });
+            }));
             return Ok(());
         };
         let second_dir = crate::storage::directory_in(&copy_to.data_destination.uri, &tree);
         let to_keys = match cleared(self.task, ctx, self.namespace, copy_to).await? {
             Ok(to_keys) => to_keys,
             Err(why) => {
-                status.second_backup = Some(SecondCopy {
+                status.second_backup = Some(Box::new(SecondCopy {
                     phase: Some(SecondCopyPhase::Pending),
                     storage_directory: Some(second_dir),
                     message: Some(why),
                     ..previous.unwrap_or_default()
-                });
+                }));
                 decision.recheck = Some(RECHECK_REFERENCES_AFTER);
                 return Ok(());
             }
@@ -196,7 +198,7 @@ impl Copy<'_> {
         } else {
             decision.recheck = Some(SECOND_COPY_PROGRESS_EVERY);
         }
-        decision.status.second_backup = Some(copy);
+        decision.status.second_backup = Some(Box::new(copy));
         Ok(())
     }
 

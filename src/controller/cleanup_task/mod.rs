@@ -33,6 +33,7 @@ super::task::submission!(crate::api::CleanupTaskStatus);
 
 impl Reconcile for CleanupTask {
     const KIND: &'static str = "CleanupTask";
+    const READ_ANNOTATIONS: &'static [&'static str] = &[];
 
     fn phase_label(&self) -> Option<String> {
         self.status.as_ref().and_then(StatusView::phase_label)

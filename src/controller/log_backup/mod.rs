@@ -51,6 +51,7 @@ impl super::task::Submission for crate::api::LogBackupStatus {
 
 impl Reconcile for LogBackup {
     const KIND: &'static str = "LogBackup";
+    const READ_ANNOTATIONS: &'static [&'static str] = &[];
 
     fn phase_label(&self) -> Option<String> {
         self.status.as_ref().and_then(StatusView::phase_label)

@@ -42,6 +42,8 @@ super::task::submission!(crate::api::RecoveryTaskStatus);
 
 impl Reconcile for RecoveryTask {
     const KIND: &'static str = "RecoveryTask";
+    /// When a drill run was made for ([`crate::drill::deadline`]).
+    const READ_ANNOTATIONS: &'static [&'static str] = &[crate::drill::DRILL_AT];
 
     fn phase_label(&self) -> Option<String> {
         self.status.as_ref().and_then(StatusView::phase_label)

@@ -207,7 +207,7 @@ impl ControlPlane {
         let port = free_port();
         let log = self.dir.join(format!("operator-{identity}.log"));
         let log_file = fs::File::create(&log).expect("operator log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ob-backup-operator"));
+        let mut command = Command::new(operator_binary());
         if let Some(point) = crash_point {
             // A bare name aborts there; `name=action` (e.g. `sleep(300)`, `2*off->return`) is passed as is.
             let spec = if point.contains('=') {
@@ -481,4 +481,11 @@ impl Drop for OperatorProcess {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The operator binary the harness runs: the one cargo built beside the tests, or the one
+/// `OBBACKUP_OPERATOR_BINARY` names (the benchmark runs the image's build, as deployed).
+fn operator_binary() -> std::ffi::OsString {
+    std::env::var_os("OBBACKUP_OPERATOR_BINARY")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_ob-backup-operator").into())
 }

@@ -1,6 +1,6 @@
 //! The invariants every flow ends with (issue 13): every accepted object reaches a phase with a reason, and
 //! an object whose phase is final (or Stopped) does not rewrite its status while nothing it shows changes. The
-//! second is checked by touching every object (an annotation: each is reconciled again), then counting status
+//! second is checked by touching every object (a label: each is reconciled again), then counting status
 //! writes per kind and comparing each finished object's resourceVersion over a measurement window of several
 //! of the test operator's idle poll cycles (3 s), so every wake-up a read causes, and every requeue shorter
 //! than the window, falls inside it.
@@ -84,10 +84,11 @@ pub async fn settled(world: &World) -> String {
     )
 }
 
-/// An annotation on every object, so that every controller reconciles every object once more. Returns the
-/// resourceVersion each finished object has after it.
+/// A label on every object, so that every controller reconciles every object once more (an annotation
+/// would not: the caches keep only the annotations the operator reads). Returns the resourceVersion each
+/// finished object has after it.
 async fn touch_everything(world: &World) -> Vec<(&'static str, String, String)> {
-    let patch = json!({"metadata": {"annotations": {"obbackup.test/touched": "quiet-window"}}});
+    let patch = json!({"metadata": {"labels": {"obbackup.test/touched": "quiet-window"}}});
     let mut finished = Vec::new();
     for kind in KINDS {
         let (api, _) = api_for(

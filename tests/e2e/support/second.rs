@@ -45,7 +45,7 @@ pub async fn copied(world: &World, task: &str) -> SecondCopy {
             .status?
             .second_backup?;
         assert_ne!(copy.phase, Some(SecondCopyPhase::Failed), "{copy:?}");
-        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(copy)
+        (copy.phase == Some(SecondCopyPhase::Completed)).then_some(*copy)
     })
     .await
 }

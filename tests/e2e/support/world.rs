@@ -443,7 +443,7 @@ pub fn backup_task(name: &str, tenant: &str, mode: BackupMode) -> BackupTask {
         name,
         BackupTaskSpec {
             strategy_ref: None,
-            cluster: Some(connection()),
+            cluster: Some(Box::new(connection())),
             data_destination: destination(format!("file:///backup/{tenant}/data")),
             tenant: tenant.into(),
             mode,
