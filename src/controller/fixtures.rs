@@ -24,6 +24,8 @@ pub const GROUP: &str = "/apis/obbackup.dev/v1alpha1";
 pub struct FakeApi {
     objects: Arc<Mutex<BTreeMap<String, Value>>>,
     unexpected: Arc<Mutex<Vec<String>>>,
+    /// Every request answered, as `METHOD path`, in order.
+    requests: Arc<Mutex<Vec<String>>>,
     /// Where status writes and Events go.
     pub journal: Journal,
 }
@@ -64,6 +66,11 @@ impl FakeApi {
         serde_json::from_value(self.get(path).unwrap_or(Value::Null)).expect("a stored object")
     }
 
+    /// Every request answered so far, as `METHOD path`, in order.
+    pub fn requests(&self) -> Vec<String> {
+        lock(&self.requests).clone()
+    }
+
     /// Requests nobody expected.
     pub fn unexpected(&self) -> Vec<String> {
         lock(&self.unexpected).clone()
@@ -72,6 +79,7 @@ impl FakeApi {
     async fn answer(&self, request: Request<Body>) -> Response<Body> {
         let method = request.method().clone();
         let path = request.uri().path().to_string();
+        lock(&self.requests).push(format!("{method} {path}"));
         let body = request
             .into_body()
             .collect_bytes()

@@ -141,3 +141,75 @@ async fn a_cancel_is_sent_once_until_the_cluster_was_read_again() {
         "a listed job is never submitted"
     );
 }
+
+/// The API requests of each reconcile in a task's life, counted so that a change that adds one (a read per
+/// reconcile, a second write) fails here. A look writes only what changed: its status when it differs, and
+/// an Event when the phase moved. It reads the connection Secret only while nothing holds it yet (the
+/// reference check, and the observer that starts for the cluster); the strategies and tasks a submission
+/// checks for a conflict come from the controllers' caches in the operator, and from the API here (the Rig
+/// registers no cache), so they are named apart.
+#[tokio::test]
+async fn each_reconcile_of_a_backup_sends_only_the_requests_its_step_needs() {
+    let rig = Rig::new("BackupTask", ready_cluster());
+    rig.api.put(TASK, backup_task());
+    let mut steps: Vec<(&str, Vec<&str>)> = Vec::new();
+    let mut look = async |what: &'static str| {
+        let before = rig.api.requests().len();
+        rig.reconcile::<BackupTask>(TASK).await;
+        let requests = rig.api.requests().split_off(before);
+        steps.push((what, requests.iter().map(|r| request_kind(r)).collect()));
+    };
+    look("first look, cluster not read yet").await;
+    rig.observed().await;
+    look("submits").await;
+    look("looks again before the cluster lists the job").await;
+    rig.cluster.change(|s| s.jobs.push(job(JobStatus::Doing)));
+    rig.observed().await;
+    look("the job runs").await;
+    look("again, nothing new").await;
+    rig.cluster.change(|s| {
+        s.jobs[0].status = JobStatus::Completed;
+        s.jobs[0].end = Some(Timestamp::now());
+    });
+    rig.observed().await;
+    look("the job completed").await;
+    look("settled").await;
+    let expected: [(&str, &[&str]); 7] = [
+        (
+            "first look, cluster not read yet",
+            &["read Secret", "write status", "read Secret", "Event"],
+        ),
+        (
+            "submits",
+            &[
+                "cache: strategies",
+                "cache: tasks",
+                "write status",
+                "write status",
+            ],
+        ),
+        (
+            "looks again before the cluster lists the job",
+            &["write status"],
+        ),
+        ("the job runs", &["write status", "Event"]),
+        ("again, nothing new", &[]),
+        ("the job completed", &["write status", "Event"]),
+        ("settled", &[]),
+    ];
+    let expected: Vec<(&str, Vec<&str>)> = expected.iter().map(|(w, r)| (*w, r.to_vec())).collect();
+    assert_eq!(steps, expected);
+}
+
+/// What a request to the fake API is, in a word.
+fn request_kind(request: &str) -> &'static str {
+    let (method, path) = request.split_once(' ').unwrap_or_default();
+    match method {
+        "GET" if path.contains("/secrets/") => "read Secret",
+        "GET" if path.ends_with("/backupstrategies") => "cache: strategies",
+        "GET" if path.ends_with("/backuptasks") => "cache: tasks",
+        "PATCH" if path.ends_with("/status") => "write status",
+        "POST" if path.ends_with("/events") => "Event",
+        _ => "unexpected",
+    }
+}
