@@ -5,7 +5,7 @@
 //! statements only to change something.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashMap,
     sync::{Arc, Mutex},
     time::Duration,
 };
@@ -181,16 +181,16 @@ impl Observers {
         }
     }
 
-    /// Stops watching for every object of `kind` not in `alive`. A deleted object gets no reconcile to
-    /// unwatch itself; without this its interest (and the description every read searches for) stays for
-    /// the life of the process. Returns how many were dropped.
-    pub fn forget_missing(&self, kind: &str, alive: &HashSet<ObjectKey>) -> usize {
+    /// Stops watching for every object of `kind` that `alive` says is gone. A deleted object gets no
+    /// reconcile to unwatch itself; without this its interest (and the description every read searches for)
+    /// stays for the life of the process. Returns how many were dropped.
+    pub fn forget_missing(&self, kind: &str, alive: impl Fn(&ObjectKey) -> bool) -> usize {
         let all: Vec<Arc<ClusterObserver>> = lock(&self.clusters).values().cloned().collect();
         let mut forgotten = 0;
         for observer in all {
             let gone: Vec<ObjectKey> = lock(&observer.interests)
                 .keys()
-                .filter(|k| k.kind == kind && !alive.contains(*k))
+                .filter(|k| k.kind == kind && !alive(k))
                 .cloned()
                 .collect();
             forgotten += gone.len();
@@ -762,14 +762,14 @@ mod tests {
         for (kind, name) in [("BackupTask", "a"), ("BackupTask", "b"), ("LogBackup", "a")] {
             observers.watch(&observer, key(kind, name), Some(interest(name)));
         }
-        let alive = HashSet::from([key("BackupTask", "b")]);
-        assert_eq!(observers.forget_missing("BackupTask", &alive), 1);
+        let alive = |k: &ObjectKey| *k == key("BackupTask", "b");
+        assert_eq!(observers.forget_missing("BackupTask", alive), 1);
         assert_eq!(observers.watched("BackupTask"), 1, "BackupTask b stays");
         assert_eq!(
             observers.watched("LogBackup"),
             1,
             "another kind is left alone"
         );
-        assert_eq!(observers.forget_missing("BackupTask", &alive), 0);
+        assert_eq!(observers.forget_missing("BackupTask", alive), 0);
     }
 }

@@ -1,7 +1,7 @@
 //! The [`Reconcile`] trait every kind implements, and the helpers every kind's reconcile uses: when to look
 //! again, refusing to act, summarizing problems as conditions, an object's namespace.
 
-use std::{collections::HashSet, fmt::Debug, sync::Arc};
+use std::{fmt::Debug, sync::Arc};
 
 use k8s_openapi::{NamespaceResourceScope, apimachinery::pkg::apis::meta::v1::Condition};
 use kube::{Resource, runtime::controller::Action};
@@ -45,9 +45,9 @@ pub trait Reconcile:
         false
     }
 
-    /// Drops what the operator exports about objects of this kind not in `alive` (a deleted object gets no
-    /// last reconcile).
-    fn forget_all_but(_metrics: &Metrics, _alive: &HashSet<ObjectKey>) {}
+    /// Drops what the operator exports about objects of this kind that `alive` says are gone (a deleted
+    /// object gets no last reconcile).
+    fn forget_all_but(_metrics: &Metrics, _alive: &dyn Fn(&ObjectKey) -> bool) {}
 
     /// Brings the world one step closer to the object's spec and records what was observed.
     fn reconcile(

@@ -296,7 +296,8 @@ fn tokio_stream_of<T: Send + 'static>(
 /// Every [`crate::timing::PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
 /// its counts, and drops what is kept for objects it no longer holds — their observer interests and their
 /// series (a deleted object gets no last reconcile). An object is dropped once gone from two looks in a row:
-/// one look could race an object that just arrived.
+/// one look could race an object that just arrived. Only what is kept is looked up in the cache, so a look
+/// costs no set of every cached object.
 async fn follow_caches<K: Reconcile>(
     stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
     metrics: Arc<Metrics>,
@@ -304,17 +305,11 @@ async fn follow_caches<K: Reconcile>(
     shutdown: CancellationToken,
 ) {
     let mut known: HashSet<String> = HashSet::new();
-    let mut seen_before: HashSet<ObjectKey> = HashSet::new();
+    let mut missing_before: HashSet<ObjectKey> = HashSet::new();
     loop {
         let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
         let mut not_progressing = 0;
-        let mut alive = HashSet::new();
         for object in stores.iter().flat_map(|store| store.state()) {
-            alive.insert(ObjectKey {
-                kind: K::KIND,
-                namespace: object.namespace().unwrap_or_default(),
-                name: object.name_any(),
-            });
             if let Ok(valid) = &object.0 {
                 let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
                 *counts.entry(phase).or_default() += 1;
@@ -337,17 +332,7 @@ async fn follow_caches<K: Reconcile>(
                 .set(count);
             known.insert(phase);
         }
-        let now_or_before: HashSet<ObjectKey> = alive.union(&seen_before).cloned().collect();
-        let forgotten = observers.forget_missing(K::KIND, &now_or_before);
-        if forgotten > 0 {
-            tracing::debug!(
-                kind = K::KIND,
-                forgotten,
-                "stopped watching deleted objects"
-            );
-        }
-        K::forget_all_but(&metrics, &now_or_before);
-        seen_before = alive;
+        missing_before = forget_gone(&stores, &metrics, &observers, &missing_before);
         metrics
             .watched_objects
             .get_or_create(&crate::metrics::KindLabels {
@@ -359,6 +344,35 @@ async fn follow_caches<K: Reconcile>(
             () = shutdown.cancelled() => return,
         }
     }
+}
+
+/// Drops the observer interests and series of the objects of `K` gone from the caches now and at the
+/// last look (`missing_before`); returns those gone now.
+fn forget_gone<K: Reconcile>(
+    stores: &[kube::runtime::reflector::Store<DeserializeGuard<K>>],
+    metrics: &Metrics,
+    observers: &Observers,
+    missing_before: &HashSet<ObjectKey>,
+) -> HashSet<ObjectKey> {
+    let missing_now = std::cell::RefCell::new(HashSet::new());
+    let alive = |key: &ObjectKey| {
+        let reference = kube::runtime::reflector::ObjectRef::new(&key.name).within(&key.namespace);
+        if key.kind != K::KIND || stores.iter().any(|store| store.get(&reference).is_some()) {
+            return true;
+        }
+        missing_now.borrow_mut().insert(key.clone());
+        !missing_before.contains(key)
+    };
+    let forgotten = observers.forget_missing(K::KIND, alive);
+    if forgotten > 0 {
+        tracing::debug!(
+            kind = K::KIND,
+            forgotten,
+            "stopped watching deleted objects"
+        );
+    }
+    K::forget_all_but(metrics, &alive);
+    missing_now.into_inner()
 }
 
 fn object_key<K: Resource>(obj: &K) -> String {
@@ -641,6 +655,60 @@ mod tests {
             trim_cached(&mut task);
             assert_eq!(types(&task).len(), 3, "a task {what} is cached whole");
         }
+    }
+
+    #[tokio::test]
+    async fn an_object_gone_from_the_cache_at_two_looks_in_a_row_is_forgotten_and_no_sooner() {
+        let ctx = context();
+        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<BackupTask>>();
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(guarded_task(
+            serde_json::json!({}),
+        )));
+        let observer = ctx.observers.observe(
+            crate::observer::ClusterKey {
+                namespace: "ns".into(),
+                source: crate::api::common::ClusterSource::Secret("ob".into()),
+            },
+            "obcluster",
+        );
+        for name in ["t", "gone", "late"] {
+            let key = ObjectKey {
+                kind: "BackupTask",
+                namespace: "ns".into(),
+                name: name.into(),
+            };
+            let interest = crate::observer::Interest {
+                tenant: "tenant1".into(),
+                description: None,
+                active: false,
+                restore: false,
+                since: None,
+                overview: Vec::new(),
+                external: false,
+            };
+            ctx.observers.watch(&observer, key, Some(interest));
+        }
+        let stores = [store];
+        let look = |before: &HashSet<ObjectKey>| {
+            forget_gone(&stores, &ctx.metrics, &ctx.observers, before)
+        };
+        let missing = look(&HashSet::new());
+        assert_eq!(
+            ctx.observers.watched("BackupTask"),
+            3,
+            "one look drops nothing"
+        );
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        let mut late = guarded_task(serde_json::json!({}));
+        late.meta_mut().name = Some("late".into());
+        writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(late));
+        let missing = look(&missing);
+        assert_eq!(
+            ctx.observers.watched("BackupTask"),
+            2,
+            "gone twice: dropped; arrived in between: kept"
+        );
+        assert_eq!(missing.len(), 1);
     }
 
     #[tokio::test]

@@ -58,12 +58,9 @@ impl Reconcile for BackupStrategy {
             .and_then(super::status::StatusView::phase_label)
     }
 
-    fn forget_all_but(
-        metrics: &crate::metrics::Metrics,
-        alive: &std::collections::HashSet<ObjectKey>,
-    ) {
+    fn forget_all_but(metrics: &crate::metrics::Metrics, alive: &dyn Fn(&ObjectKey) -> bool) {
         metrics.retain_strategies(|namespace, name| {
-            alive.contains(&ObjectKey {
+            alive(&ObjectKey {
                 kind: Self::KIND,
                 namespace: namespace.into(),
                 name: name.into(),
