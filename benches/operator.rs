@@ -36,6 +36,9 @@ async fn main() {
         .parse()
         .expect("BENCH_SAMPLES: a number");
     assert!(samples > 0, "BENCH_SAMPLES: at least one sample");
+    let tasks_per_tenant: usize = env("BENCH_TASKS_PER_TENANT", "100")
+        .parse()
+        .expect("BENCH_TASKS_PER_TENANT: a number");
     let sizes: Vec<usize> = env("BENCH_TASKS", "1000,10000")
         .split(',')
         .map(|n| {
@@ -66,6 +69,7 @@ async fn main() {
             &plane,
             &scale::Scale {
                 tasks,
+                tasks_per_tenant,
                 idle,
                 samples,
             },

@@ -1,5 +1,6 @@
-//! The operator over a large, old cluster (issue 14): N BackupTasks in mixed phases, one strategy (and one
-//! archiving tenant) per 100 tasks, one task per tenant running. The operator is started cold over them,
+//! The operator over a large, old estate (issue 14): N BackupTasks in mixed phases, one strategy (and one
+//! archiving tenant) per 100 tasks (`BENCH_TASKS_PER_TENANT`), ten tenants per OceanBase cluster, one task
+//! per tenant running. The operator is started cold over them,
 //! then left alone for a window that contains every periodic refresh, then timed from OceanBase changes to
 //! status. Every figure is printed beside its target.
 //!
@@ -29,6 +30,8 @@ use crate::support::{
 /// How the scenario is sized (environment variables override the defaults).
 pub struct Scale {
     pub tasks: usize,
+    /// BackupTasks per strategy (and per tenant).
+    pub tasks_per_tenant: usize,
     /// Length of the quiet window, seconds (≥ 600 so that the 5-minute and 1-minute refreshes fall inside;
     /// the small form CI runs takes less and says its per-minute figures are not comparable).
     pub idle: u64,
@@ -37,8 +40,9 @@ pub struct Scale {
 }
 
 const WAIT: Duration = Duration::from_secs(300);
-/// Tasks per strategy (and per tenant).
-const TASKS_PER_STRATEGY: usize = 100;
+/// Tenants per OceanBase cluster: an estate spreads its tenants over clusters (a cluster's tenants share its
+/// servers), and the fleet target counts ten.
+const TENANTS_PER_CLUSTER: usize = 10;
 /// The operator's active poll (its default).
 const ACTIVE_POLL: Duration = ob_backup_operator::timing::ACTIVE_POLL;
 /// The latency target: a job's end in its task's status, p99.
@@ -54,20 +58,18 @@ fn memory_target(tasks: usize) -> u64 {
 }
 
 pub async fn run(plane: &ControlPlane, scale: &Scale) {
-    let tenants = (scale.tasks / TASKS_PER_STRATEGY).max(1);
+    let tenants = (scale.tasks / scale.tasks_per_tenant.max(1)).max(1);
+    let clusters = tenants.div_ceil(TENANTS_PER_CLUSTER);
     println!();
     println!(
-        "== {} BackupTasks, {tenants} strategies (one archiving tenant each), {tenants} tasks running ==",
+        "== {} BackupTasks, {tenants} strategies (one archiving tenant each) on {clusters} OceanBase \
+         clusters, {tenants} tasks running ==",
         scale.tasks
     );
     let admin = plane.admin().await;
     let namespace = plane.namespace("bench-scale").await;
     let names: Vec<String> = (1..=tenants).map(|i| format!("t{i}")).collect();
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    // Real-time clock: archiving advances; 1 GiB tenants, so the one backup that runs to completion for
-    // the template takes seconds. The running tasks are held by obsim's stall fault.
-    let node = simulator::start("obcluster", &name_refs, 1 << 30, 1.0).await;
-    connection_secret(&admin, &namespace, "ob", &node).await;
+    let fleet = Fleet::start(&admin, &namespace, &names).await;
 
     // Setup, with an operator that is then stopped: strategies and their archiving, one completed task
     // whose status is the template of the history, and one running task per tenant.
@@ -93,7 +95,9 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     })
     .await;
     for tenant in &names {
-        cluster(&node).set_stalled(tenant, true).expect("stall");
+        cluster(fleet.node(tenant))
+            .set_stalled(tenant, true)
+            .expect("stall");
         apply(
             &admin,
             &namespace,
@@ -178,6 +182,7 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
         round_trips(&operator),
         ApiServer::read(&admin).await,
     );
+    let connections0 = fleet.connections();
     let window_start = Instant::now();
     let mut steady_max = 0;
     // A measurement interval, not a wait for anything: RSS is sampled every 10 s of the window.
@@ -207,9 +212,21 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     let cpu = (cpu1 - cpu0) / minutes;
     println!(
         "  quiet window of {minutes:.1} min: CPU {cpu:.2} s per minute (target ≤ {QUIET_CPU_PER_MINUTE} — {}), \
-         {:.1} SQL round trips per minute",
+         {:.1} SQL round trips per minute ({:.1} per cluster)",
         verdict(cpu <= QUIET_CPU_PER_MINUTE),
-        (rounds1 - rounds0) / minutes
+        (rounds1 - rounds0) / minutes,
+        (rounds1 - rounds0) / minutes / clusters as f64
+    );
+    let opened = fleet
+        .connections()
+        .iter()
+        .zip(&connections0)
+        .map(|(after, before)| after - before)
+        .max()
+        .unwrap_or(0);
+    println!(
+        "  connections opened to a cluster in the quiet window: at most {opened} (the observer's one \
+         pooled connection stays open)"
     );
     let writes = api1.writes_since(&api0);
     println!(
@@ -237,7 +254,7 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     );
     println!("  every task in its expected phase after the window: {after_window:?}");
 
-    latency(&admin, &namespace, &node, &names, scale.samples).await;
+    latency(&admin, &namespace, &fleet, &names, scale.samples).await;
     // Each sample completed one running task and started the tenant's next one.
     *expected.entry("Completed".into()).or_default() += scale.samples;
     let phases = task_phases(&tasks).await;
@@ -308,12 +325,55 @@ fn phase(object: &DynamicObject) -> &str {
     object.data["status"]["phase"].as_str().unwrap_or_default()
 }
 
+/// The OceanBase clusters of a run, [`TENANTS_PER_CLUSTER`] tenants each, in order: tenant `t{i}` is on
+/// cluster `ob{(i - 1) / 10 + 1}`, reached through the Secret of that name.
+struct Fleet {
+    nodes: Vec<Arc<Node>>,
+}
+
+impl Fleet {
+    /// Starts the clusters holding `tenants` and writes their connection Secrets. Real-time clocks, so
+    /// archiving advances; 1 GiB tenants, so the one backup that runs to completion for the template takes
+    /// seconds. The running tasks are held by obsim's stall fault.
+    async fn start(admin: &Client, namespace: &str, tenants: &[String]) -> Self {
+        let mut nodes = Vec::new();
+        for (k, share) in tenants.chunks(TENANTS_PER_CLUSTER).enumerate() {
+            let name = format!("ob{}", k + 1);
+            let share: Vec<&str> = share.iter().map(String::as_str).collect();
+            let node = simulator::start(&name, &share, 1 << 30, 1.0).await;
+            connection_secret(admin, namespace, &name, &node).await;
+            nodes.push(node);
+        }
+        Self { nodes }
+    }
+
+    /// Connections each cluster has accepted so far.
+    fn connections(&self) -> Vec<u64> {
+        self.nodes.iter().map(|n| n.link.accepted()).collect()
+    }
+
+    /// The cluster holding `tenant`.
+    fn node(&self, tenant: &str) -> &Arc<Node> {
+        &self.nodes[cluster_index(tenant)]
+    }
+}
+
+/// Which cluster of the [`Fleet`] holds tenant `t{i}`.
+fn cluster_index(tenant: &str) -> usize {
+    let i: usize = tenant
+        .trim_start_matches('t')
+        .parse()
+        .expect("a tenant named t<number>");
+    (i - 1) / TENANTS_PER_CLUSTER
+}
+
 fn strategy(tenant: &str) -> Value {
+    let cluster = format!("ob{}", cluster_index(tenant) + 1);
     json!({
         "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
         "metadata": {"name": format!("s-{tenant}")},
         "spec": {
-            "cluster": {"name": "obcluster", "connectionSecret": "ob"},
+            "cluster": {"name": cluster, "connectionSecret": cluster},
             "tenants": [tenant],
             "dataDestination": {"uri": format!("file:///bench/{tenant}/data")},
             "logDestination": {"uri": format!("file:///bench/{tenant}/archive")},
@@ -380,7 +440,7 @@ async fn create_history(
 async fn latency(
     admin: &Client,
     namespace: &str,
-    node: &Arc<Node>,
+    fleet: &Fleet,
     tenants: &[String],
     samples: usize,
 ) {
@@ -424,7 +484,7 @@ async fn latency(
     let latencies: Vec<Sample> = futures::stream::iter(rounds.chunks(samples.div_ceil(lanes)))
         .enumerate()
         .map(|(lane, chunk)| {
-            let (tasks, completed, node) = (tasks.clone(), completed.clone(), node.clone());
+            let (tasks, completed) = (tasks.clone(), completed.clone());
             let own: Vec<String> = tenants.iter().skip(lane).step_by(lanes).cloned().collect();
             let count = chunk.len();
             async move {
@@ -439,7 +499,7 @@ async fn latency(
                         Duration::from_millis(rng.below(2 * ACTIVE_POLL.as_millis() as u64));
                     tokio::time::sleep(pause).await;
                     let released_at = jiff::Timestamp::now();
-                    let changed = release(&node, tenant);
+                    let changed = release(fleet.node(tenant), tenant);
                     let done = eventually("the task to complete", WAIT, || async {
                         completed.lock().expect("lock").get(&name).copied()
                     })
@@ -451,7 +511,9 @@ async fn latency(
                     });
                     *n += 1;
                     let next = format!("run-{tenant}-{n}");
-                    cluster(&node).set_stalled(tenant, true).expect("stall");
+                    cluster(fleet.node(tenant))
+                        .set_stalled(tenant, true)
+                        .expect("stall");
                     apply_task(&tasks, &next, tenant).await;
                     eventually("the next task running", WAIT, || async {
                         let task = tasks.get(&next).await.ok()?;

@@ -208,16 +208,17 @@ async fn operator_reconciles_every_kind_and_then_writes_nothing_while_nothing_ch
         .metric("obbackup_reconcile_total{controller=\"BackupTask\"}")
         .unwrap_or(0.0);
     let (tasks, _) = api_for(&admin, &namespace, &manifest("BackupTask"));
-    let annotate = json!({"metadata": {"annotations": {"example.com/touched": "yes"}}});
+    // A label: the caches keep only the annotations the operator reads, so an annotation wakes nothing.
+    let label = json!({"metadata": {"labels": {"example.com/touched": "yes"}}});
     tasks
         .patch(
             "tenant1-full-now",
             &PatchParams::default(),
-            &Patch::Merge(&annotate),
+            &Patch::Merge(&label),
         )
         .await
-        .expect("annotate");
-    eventually("the annotated task to be reconciled", WAIT, || async {
+        .expect("label");
+    eventually("the labelled task to be reconciled", WAIT, || async {
         (operator.metric("obbackup_reconcile_total{controller=\"BackupTask\"}")? > reconciles)
             .then_some(())
     })
