@@ -349,6 +349,13 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
     ctx.observers
         .watch(&observer, object, decision.interest.clone());
     obj.observed(&ctx, &namespace, &refs, &observation);
+    if matches!(observation, Observation::Unknown)
+        && obj.status().map(StatusView::observed_generation) == Some(generation)
+    {
+        // Nothing read of the cluster yet (the operator just started): the status this spec already has
+        // stays until the first read wakes the task, rather than saying "reading cluster" and back.
+        return Ok(Action::requeue(T::SAFETY_RECHECK));
+    }
     let place = Place {
         ctx: &ctx,
         namespace: &namespace,

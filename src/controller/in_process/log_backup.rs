@@ -125,3 +125,29 @@ async fn already_archiving_counts_as_done() {
         status.conditions
     );
 }
+
+#[tokio::test]
+async fn a_restarted_operator_leaves_a_settled_status_alone_until_it_has_read_the_cluster() {
+    let mut snapshot = ready_cluster();
+    dest_set(&mut snapshot);
+    let rig = Rig::new("LogBackup", snapshot);
+    rig.api.put(ARCHIVE, log_backup());
+    rig.first_looks::<LogBackup>(ARCHIVE).await;
+    let settled = rig.journal.len();
+    assert!(settled > 0, "the first looks wrote a status");
+
+    let restarted = rig.restarted();
+    restarted.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(
+        restarted.since(settled),
+        [],
+        "before the new process has read the cluster, the status stays as it was"
+    );
+    restarted.observed().await;
+    restarted.reconcile::<LogBackup>(ARCHIVE).await;
+    assert_eq!(
+        restarted.since(settled),
+        [],
+        "nothing changed in the cluster"
+    );
+}

@@ -27,6 +27,7 @@ const SECRET: &str = "/api/v1/namespaces/ns/secrets/db";
 
 /// A fake API server and a fake cluster sharing a journal, and a controller context on both.
 pub struct Rig {
+    kind: &'static str,
     api: FakeApi,
     cluster: Arc<FakeCluster>,
     journal: Journal,
@@ -69,9 +70,26 @@ impl Rig {
             Arc::new(FakeConnect(cluster.clone())),
         ));
         Self {
+            kind,
             api,
             cluster,
             journal,
+            ctx,
+        }
+    }
+
+    /// The same API server and cluster seen by a new operator process: nothing read yet.
+    fn restarted(&self) -> Self {
+        let ctx = Arc::new(Context::for_tests_on(
+            self.api.client(),
+            self.kind,
+            Arc::new(FakeConnect(self.cluster.clone())),
+        ));
+        Self {
+            kind: self.kind,
+            api: self.api.clone(),
+            cluster: self.cluster.clone(),
+            journal: self.journal.clone(),
             ctx,
         }
     }
