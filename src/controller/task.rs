@@ -353,8 +353,10 @@ pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Er
         && obj.status().map(StatusView::observed_generation) == Some(generation)
     {
         // Nothing read of the cluster yet (the operator just started): the status this spec already has
-        // stays until the first read wakes the task, rather than saying "reading cluster" and back.
-        return Ok(Action::requeue(T::SAFETY_RECHECK));
+        // stays until the first read, rather than saying "reading cluster" and back. The read wakes the
+        // task; it also looks again each active poll until then, so that a wake-up lost to a read that
+        // began before its interest was known costs a second, not a safety recheck.
+        return Ok(Action::requeue(crate::timing::ACTIVE_POLL));
     }
     let place = Place {
         ctx: &ctx,
