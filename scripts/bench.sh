@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The operator's benchmark (benches/operator.rs, benches/scale.rs), printed as numbers beside their targets:
-# SQL round trips per observer cycle; then, for 1 000 and 10 000 BackupTasks (BENCH_TASKS), a cold start,
+# SQL round trips per observer cycle; then, for 1 000 and 10 000 BackupTasks (BENCH_TASKS; 100 per tenant,
+# BENCH_TASKS_PER_TENANT; ten tenants per OceanBase cluster), a cold start,
 # memory, CPU, SQL and API writes (counted by the API server) over a quiet window of BENCH_IDLE_SECONDS
 # (default 600), and OceanBase-to-status latency over BENCH_SAMPLES (default 200) samples. Starts a control
 # plane for the run, like test.sh. The default run took 26 minutes here; run it on an otherwise idle machine. BENCH_LOG_DIR keeps the operators' logs.
