@@ -40,6 +40,12 @@ pub struct Scale {
 }
 
 const WAIT: Duration = Duration::from_secs(300);
+/// The setup's waits grow with the tenants: each new strategy and LogBackup writes its status several times
+/// in its first minute, and the operator's write budget (50 a second) paces them, so 1 000 new strategies
+/// take minutes to archive.
+fn setup_wait(tenants: usize) -> Duration {
+    WAIT.max(Duration::from_millis(600) * u32::try_from(tenants).unwrap_or(u32::MAX))
+}
 /// Tenants per OceanBase cluster: an estate spreads its tenants over clusters (a cluster's tenants share its
 /// servers), and the fleet target counts ten.
 const TENANTS_PER_CLUSTER: usize = 10;
@@ -81,11 +87,16 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     }
     let logs = api(&admin, &namespace, "LogBackup");
     let tasks = api(&admin, &namespace, "BackupTask");
-    eventually("every tenant archiving", WAIT, || async {
+    let archiving = Instant::now();
+    eventually("every tenant archiving", setup_wait(tenants), || async {
         let items = logs.list(&Default::default()).await.ok()?.items;
         (items.len() == tenants && items.iter().all(|l| phase(l) == "InProgress")).then_some(())
     })
     .await;
+    println!(
+        "  setup: {tenants} new strategies archiving after {:.0}s",
+        archiving.elapsed().as_secs_f64()
+    );
     apply(&admin, &namespace, &task("template", "t1"))
         .await
         .expect("template");
@@ -106,11 +117,15 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
         .await
         .expect("running task");
     }
-    eventually("every running task In Progress", WAIT, || async {
-        let items = tasks.list(&Default::default()).await.ok()?.items;
-        let running = items.iter().filter(|t| phase(t) == "InProgress").count();
-        (running == tenants).then_some(())
-    })
+    eventually(
+        "every running task In Progress",
+        setup_wait(tenants),
+        || async {
+            let items = tasks.list(&Default::default()).await.ok()?.items;
+            let running = items.iter().filter(|t| phase(t) == "InProgress").count();
+            (running == tenants).then_some(())
+        },
+    )
     .await;
     setup.terminate(Duration::from_secs(20)).await;
 
@@ -273,7 +288,10 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     // terminating would keep writing (the namespace controller's retries) into the next run's window.
     crate::support::cluster::delete_namespace(&admin, &namespace).await;
     let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(admin.clone());
-    eventually("the run's namespace to be gone", WAIT, || async {
+    // The namespace controller deletes the tasks one by one (100 000 were not gone within 300 s once).
+    let deletion =
+        WAIT.max(Duration::from_millis(10) * u32::try_from(scale.tasks).unwrap_or(u32::MAX));
+    eventually("the run's namespace to be gone", deletion, || async {
         matches!(namespaces.get_opt(&namespace).await, Ok(None)).then_some(())
     })
     .await;
