@@ -628,12 +628,7 @@ mod tests {
     fn only_a_change_in_the_objects_slice_changes_its_fingerprint() {
         let log = Interest {
             tenant: "tenant1".into(),
-            description: None,
-            active: false,
-            restore: false,
-            since: None,
-            overview: Vec::new(),
-            external: false,
+            ..Default::default()
         };
         let task = Interest {
             description: Some("uid".into()),
@@ -753,11 +748,7 @@ mod tests {
         let interest = |name: &str| Interest {
             tenant: "tenant1".into(),
             description: Some(format!("uid-{name}")),
-            active: false,
-            restore: false,
-            since: None,
-            overview: Vec::new(),
-            external: false,
+            ..Default::default()
         };
         for (kind, name) in [("BackupTask", "a"), ("BackupTask", "b"), ("LogBackup", "a")] {
             observers.watch(&observer, key(kind, name), Some(interest(name)));

@@ -679,12 +679,7 @@ mod tests {
             };
             let interest = crate::observer::Interest {
                 tenant: "tenant1".into(),
-                description: None,
-                active: false,
-                restore: false,
-                since: None,
-                overview: Vec::new(),
-                external: false,
+                ..Default::default()
             };
             ctx.observers.watch(&observer, key, Some(interest));
         }

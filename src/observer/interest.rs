@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 
 /// What an object watches: a tenant and, for a backup task, the description of its job.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Interest {
     pub tenant: String,
     pub description: Option<String>,
