@@ -7,7 +7,7 @@
 use std::io::Read;
 
 use flate2::read::GzDecoder;
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use mysql_async::Conn;
 use opendal::Operator;
 use sha2::{Digest, Sha256};
@@ -26,6 +26,10 @@ use super::{
     session::Sessions,
     statements::identifier,
 };
+
+/// Chunks read and checked ahead of the sessions, each waiting for one to be free: a session goes from one
+/// chunk to the next without waiting for a read (at most this many chunks more in memory).
+const READ_AHEAD: usize = 1;
 
 /// Restores the dump in `dir` on `storage` into the target `request` names.
 pub async fn load(
@@ -92,7 +96,8 @@ async fn run(
     .await?;
     let mut conn = sessions.conn().await?;
     let views = create_views(sessions, &mut conn, plan, &target).await?;
-    check_counts(sessions, &mut conn, plan, manifest, &target).await?;
+    drop(conn);
+    check_counts(sessions, plan, manifest, &target, request.parallel).await?;
     Ok(LoadReport {
         snapshot: Some(manifest.snapshot.clone()),
         rows: state.rows_done,
@@ -184,7 +189,16 @@ fn chunk_work(
             work.push((o, c, entry.chunks[c].clone()));
         }
     }
-    Ok(work)
+    Ok(across_tables(work))
+}
+
+/// `work` (object by object) in rounds: the first chunk of every object, then the second… so that the
+/// sessions load different tables at once rather than contend for one.
+fn across_tables<T>(work: Vec<(usize, usize, T)>) -> Vec<(usize, usize, T)> {
+    let mut work = work;
+    // A stable sort keeps each round in the objects' order.
+    work.sort_by_key(|(_, c, _)| *c);
+    work
 }
 
 /// What loading a chunk reads and where it writes: the sessions, the dump, and the target's names.
@@ -213,9 +227,12 @@ async fn load_chunks(
         ..Progress::default()
     };
     progress(&state);
+    // A chunk is read and checked while the sessions are busy with others, and waits for one of them.
+    let sending = tokio::sync::Semaphore::new(parallel.max(1));
+    let sending = &sending;
     let mut loads = futures::stream::iter(work)
-        .map(|(o, c, expected)| load_chunk(place, o, c, expected, cancel))
-        .buffer_unordered(parallel.max(1));
+        .map(|(o, c, expected)| load_chunk(place, o, c, expected, sending, cancel))
+        .buffer_unordered(parallel.max(1) + READ_AHEAD);
     while let Some(loaded) = loads.next().await {
         let loaded = loaded?;
         state.chunks_done += 1;
@@ -226,12 +243,14 @@ async fn load_chunks(
     Ok(state)
 }
 
-/// Loads chunk `c` of object `o`, checked against what the manifest records of it.
+/// Loads chunk `c` of object `o`, checked against what the manifest records of it, once one of the
+/// `sending` permits (one a session) is free.
 async fn load_chunk(
     place: &Place<'_>,
     o: usize,
     c: usize,
     expected: ChunkDone,
+    sending: &tokio::sync::Semaphore,
     cancel: &CancellationToken,
 ) -> Result<ChunkDone, LogicalError> {
     let object = &place.plan.objects[o];
@@ -241,6 +260,13 @@ async fn load_chunk(
     }
     let path = chunk_path(place.dir, object, c);
     let sql = read_chunk(place.storage, &path, &expected.sha256).await?;
+    let _session = sending
+        .acquire()
+        .await
+        .map_err(|e| LogicalError::Format(format!("loading stopped: {e}")))?;
+    if cancel.is_cancelled() {
+        return Err(LogicalError::Canceled);
+    }
     let rows = execute_chunk(place.sessions, &database, &sql).await?;
     crate::crash::point("logical/load/chunk");
     if rows != expected.rows {
@@ -252,40 +278,57 @@ async fn load_chunk(
     Ok(expected)
 }
 
-/// Checks every table holds the rows the manifest records.
+/// Checks every table holds the rows the manifest records, counting `parallel` tables at once.
 async fn check_counts(
     sessions: &Sessions,
-    conn: &mut Conn,
     plan: &Plan,
     manifest: &Manifest,
     target: &(dyn Fn(&str) -> String + Sync),
+    parallel: usize,
 ) -> Result<(), LogicalError> {
-    for (object, expected) in plan
+    // Indices, not references, in the stream: its future must be `Send` for any lifetime.
+    let tables: Vec<(usize, u64)> = plan
         .objects
         .iter()
         .zip(&manifest.objects)
-        .filter(|(o, _)| o.kind == ObjectKind::Table)
-    {
-        let counted: Vec<u64> = sessions
-            .rows(
-                conn,
-                &format!(
-                    "SELECT COUNT(*) FROM {}.{}",
-                    quote_identifier(&target(&object.database)),
-                    quote_identifier(&object.name)
-                ),
-                (),
-            )
-            .await?;
-        if counted.first() != Some(&expected.rows) {
-            return Err(LogicalError::Format(format!(
-                "{}.{} holds {:?} rows after the restore, the dump {}",
-                object.database,
-                object.name,
-                counted.first(),
-                expected.rows
-            )));
-        }
+        .enumerate()
+        .filter(|(_, (o, _))| o.kind == ObjectKind::Table)
+        .map(|(i, (_, expected))| (i, expected.rows))
+        .collect();
+    futures::stream::iter(tables)
+        .map(|(i, rows)| check_count(sessions, &plan.objects[i], rows, target))
+        .buffer_unordered(parallel.max(1))
+        .try_collect::<()>()
+        .await
+}
+
+/// Checks `object` holds `expected` rows in the target.
+async fn check_count(
+    sessions: &Sessions,
+    object: &ObjectPlan,
+    expected: u64,
+    target: &(dyn Fn(&str) -> String + Sync),
+) -> Result<(), LogicalError> {
+    let mut conn = sessions.conn().await?;
+    let counted: Vec<u64> = sessions
+        .rows(
+            &mut conn,
+            &format!(
+                "SELECT COUNT(*) FROM {}.{}",
+                quote_identifier(&target(&object.database)),
+                quote_identifier(&object.name)
+            ),
+            (),
+        )
+        .await?;
+    if counted.first() != Some(&expected) {
+        return Err(LogicalError::Format(format!(
+            "{}.{} holds {:?} rows after the restore, the dump {}",
+            object.database,
+            object.name,
+            counted.first(),
+            expected
+        )));
     }
     Ok(())
 }
@@ -392,7 +435,8 @@ async fn read_chunk(storage: &Operator, path: &str, sha256: &str) -> Result<Vec<
     .map_err(|e| LogicalError::Format(format!("decompression stopped: {e}")))?
 }
 
-/// Runs a chunk's statements (one per line) in `database`; returns the rows inserted.
+/// Runs a chunk's statements (one per line) in `database`, each sent as the bytes the dump holds; returns
+/// the rows inserted.
 async fn execute_chunk(
     sessions: &Sessions,
     database: &str,
@@ -401,18 +445,17 @@ async fn execute_chunk(
     let mut conn = sessions.conn().await?;
     let mut rows = 0;
     for line in sql.split(|b| *b == b'\n') {
-        let statement = String::from_utf8_lossy(line);
-        let statement = statement.trim();
-        if statement.is_empty() || statement.starts_with("--") {
+        let statement = line.trim_ascii();
+        if statement.is_empty() || statement.starts_with(b"--") {
             continue;
         }
-        if statement.starts_with("USE ") {
+        if statement.starts_with(b"USE ") {
             sessions
                 .execute(&mut conn, &format!("USE {}", quote_identifier(database)))
                 .await?;
             continue;
         }
-        rows += sessions.execute(&mut conn, statement).await?;
+        rows += sessions.execute_bytes(&mut conn, statement).await?;
     }
     Ok(rows)
 }
@@ -482,6 +525,23 @@ fn if_not_exists(ddl: &str, statement: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_are_loaded_in_rounds_across_tables() {
+        let work = vec![
+            (0, 0, ()),
+            (0, 1, ()),
+            (0, 2, ()),
+            (1, 0, ()),
+            (2, 0, ()),
+            (2, 1, ()),
+        ];
+        let order: Vec<(usize, usize)> = across_tables(work)
+            .into_iter()
+            .map(|(o, c, _)| (o, c))
+            .collect();
+        assert_eq!(order, [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2)]);
+    }
 
     #[test]
     fn a_view_loses_its_definer_and_keeps_the_rest() {

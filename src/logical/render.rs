@@ -40,20 +40,42 @@ pub fn quote_identifier(name: &str) -> String {
 }
 
 /// A single-quoted string literal of these bytes; quotes, backslashes, NUL, line breaks and Ctrl-Z escaped.
+/// The runs between two such bytes are copied whole.
 pub fn push_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.reserve(bytes.len() + 2);
     out.push(b'\'');
-    for &b in bytes {
-        match b {
-            b'\'' => out.extend_from_slice(b"\\'"),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0 => out.extend_from_slice(b"\\0"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            0x1a => out.extend_from_slice(b"\\Z"),
-            _ => out.push(b),
-        }
+    let mut rest = bytes;
+    while let Some(at) = rest.iter().position(|b| ESCAPED[usize::from(*b)]) {
+        out.extend_from_slice(&rest[..at]);
+        out.extend_from_slice(escape(rest[at]).unwrap_or_default());
+        rest = &rest[at + 1..];
     }
+    out.extend_from_slice(rest);
     out.push(b'\'');
+}
+
+/// The bytes [`escape`] writes otherwise than as themselves, by value.
+const ESCAPED: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = escape(b as u8).is_some();
+        b += 1;
+    }
+    table
+};
+
+/// How a byte is written inside a string literal, when not as itself.
+const fn escape(b: u8) -> Option<&'static [u8]> {
+    match b {
+        b'\'' => Some(b"\\'"),
+        b'\\' => Some(b"\\\\"),
+        0 => Some(b"\\0"),
+        b'\n' => Some(b"\\n"),
+        b'\r' => Some(b"\\r"),
+        0x1a => Some(b"\\Z"),
+        _ => None,
+    }
 }
 
 fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
@@ -76,12 +98,48 @@ fn push_display(out: &mut Vec<u8>, value: impl std::fmt::Display) {
     let _ = write!(out, "{value}");
 }
 
+/// Appends `value` in decimal, zero-padded to at least `width` digits.
+fn push_digits(out: &mut Vec<u8>, mut value: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut start = digits.len();
+    while value > 0 || start == digits.len() {
+        start -= 1;
+        digits[start] = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    start = start.min(digits.len().saturating_sub(width));
+    out.extend_from_slice(&digits[start..]);
+}
+
+/// `YYYY-MM-DD`.
+fn push_date(out: &mut Vec<u8>, year: u16, month: u8, day: u8) {
+    push_digits(out, u64::from(year), 4);
+    out.push(b'-');
+    push_digits(out, u64::from(month), 2);
+    out.push(b'-');
+    push_digits(out, u64::from(day), 2);
+}
+
+/// `HH:MM:SS` (the hours of a `TIME` may have more digits).
+fn push_clock(out: &mut Vec<u8>, hours: u64, minutes: u8, seconds: u8) {
+    push_digits(out, hours, 2);
+    out.push(b':');
+    push_digits(out, u64::from(minutes), 2);
+    out.push(b':');
+    push_digits(out, u64::from(seconds), 2);
+}
+
 /// Appends `value`, a value of a column of `kind`, as a literal.
 pub fn push_value(out: &mut Vec<u8>, value: &Value, kind: ColumnKind) -> Result<(), LogicalError> {
     match value {
         Value::NULL => out.extend_from_slice(b"NULL"),
-        Value::Int(i) => push_display(out, i),
-        Value::UInt(u) => push_display(out, u),
+        Value::Int(i) => {
+            if *i < 0 {
+                out.push(b'-');
+            }
+            push_digits(out, i.unsigned_abs(), 1);
+        }
+        Value::UInt(u) => push_digits(out, *u, 1),
         Value::Float(f) if f.is_finite() => push_display(out, format_args!("{f:e}")),
         Value::Double(d) if d.is_finite() => push_display(out, format_args!("{d:e}")),
         Value::Float(_) | Value::Double(_) => {
@@ -92,16 +150,17 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, kind: ColumnKind) -> Result<
         Value::Bytes(bytes) if kind == ColumnKind::Binary => push_hex(out, bytes),
         Value::Bytes(bytes) => push_string(out, bytes),
         Value::Date(year, month, day, hour, minute, second, micros) => {
-            let text = if kind == ColumnKind::Date {
-                format!("'{year:04}-{month:02}-{day:02}'")
-            } else if *micros == 0 {
-                format!("'{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}'")
-            } else {
-                format!(
-                    "'{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}.{micros:06}'"
-                )
-            };
-            out.extend_from_slice(text.as_bytes());
+            out.push(b'\'');
+            push_date(out, *year, *month, *day);
+            if kind != ColumnKind::Date {
+                out.push(b' ');
+                push_clock(out, u64::from(*hour), *minute, *second);
+                if *micros != 0 {
+                    out.push(b'.');
+                    push_digits(out, u64::from(*micros), 6);
+                }
+            }
+            out.push(b'\'');
         }
         Value::Time(negative, days, hours, minutes, seconds, micros) => {
             let sign = if *negative { "-" } else { "" };
@@ -220,6 +279,48 @@ mod tests {
         );
         assert_eq!(text, r"'it\'s a \\ line\nbreak\r\0\Z'");
         assert!(!text.contains('\n'));
+    }
+
+    #[test]
+    fn integers_and_dates_are_written_digit_for_digit() {
+        for (value, text) in [
+            (Value::Int(0), "0"),
+            (Value::Int(-7), "-7"),
+            (Value::Int(i64::MIN), "-9223372036854775808"),
+            (Value::Int(i64::MAX), "9223372036854775807"),
+            (Value::UInt(u64::MAX), "18446744073709551615"),
+            (Value::UInt(10), "10"),
+        ] {
+            assert_eq!(literal(value, ColumnKind::Other), text);
+        }
+        assert_eq!(
+            literal(Value::Date(7, 1, 2, 0, 0, 0, 0), ColumnKind::Other),
+            "'0007-01-02 00:00:00'"
+        );
+        assert_eq!(
+            literal(
+                Value::Date(2026, 12, 31, 23, 59, 9, 999_999),
+                ColumnKind::Other
+            ),
+            "'2026-12-31 23:59:09.999999'"
+        );
+        assert_eq!(
+            literal(Value::Date(2026, 12, 31, 23, 59, 9, 5), ColumnKind::Date),
+            "'2026-12-31'"
+        );
+    }
+
+    #[test]
+    fn escapes_at_the_edges_and_side_by_side_are_each_written() {
+        assert_eq!(
+            literal(Value::Bytes(b"''x\\\n".to_vec()), ColumnKind::Other),
+            r"'\'\'x\\\n'"
+        );
+        assert_eq!(literal(Value::Bytes(Vec::new()), ColumnKind::Other), "''");
+        assert_eq!(
+            literal(Value::Bytes("é\0".as_bytes().to_vec()), ColumnKind::Other),
+            "'é\\0'"
+        );
     }
 
     #[test]

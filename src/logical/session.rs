@@ -77,6 +77,15 @@ impl Sessions {
         conn: &mut Conn,
         statement: &str,
     ) -> Result<u64, LogicalError> {
+        self.execute_bytes(conn, statement.as_bytes()).await
+    }
+
+    /// Runs a statement given as the bytes it is sent as (a dump's lines, sent without a conversion).
+    pub(crate) async fn execute_bytes(
+        &self,
+        conn: &mut Conn,
+        statement: &[u8],
+    ) -> Result<u64, LogicalError> {
         conn.query_drop(statement)
             .await
             .map_err(|e| self.error(e))?;

@@ -178,13 +178,38 @@ fn bound(value: i128) -> Value {
     }
 }
 
-/// A chunk's object: SQL in, hashed and gzip-compressed off the async threads, streamed out.
+/// A chunk's object: SQL in, hashed and gzip-compressed off the async threads, streamed out. One piece is
+/// hashed and compressed while the next is read and rendered: [`SqlSink::push`] waits only for the piece
+/// before it.
 struct ChunkSink {
     writer: opendal::Writer,
-    encoder: Option<GzEncoder<Vec<u8>>>,
-    hasher: Sha256,
+    /// The hasher and encoder, here between pieces; away while a piece is being worked on.
+    state: Option<Packer>,
+    /// The piece being hashed and compressed, which gives the state back with its compressed bytes.
+    pending: Option<Packing>,
     bytes: u64,
     stored: u64,
+}
+
+/// A piece being hashed and compressed on a blocking thread: it gives back the packer and the compressed bytes.
+type Packing = tokio::task::JoinHandle<std::io::Result<(Packer, Vec<u8>)>>;
+
+/// What a chunk's SQL goes through before its object: the SHA-256 of the SQL and its gzip.
+struct Packer {
+    hasher: Sha256,
+    encoder: GzEncoder<Vec<u8>>,
+}
+
+impl Packer {
+    /// Hashes and compresses `sql`; returns the compressed bytes produced so far, all of them when `finish`.
+    fn pack(&mut self, sql: &[u8], finish: bool) -> std::io::Result<Vec<u8>> {
+        self.hasher.update(sql);
+        self.encoder.write_all(sql)?;
+        if finish {
+            self.encoder.try_finish()?;
+        }
+        Ok(std::mem::take(self.encoder.get_mut()))
+    }
 }
 
 impl ChunkSink {
@@ -196,14 +221,26 @@ impl ChunkSink {
             .map_err(|e| LogicalError::storage(&e))?;
         Ok(Self {
             writer,
-            encoder: Some(GzEncoder::new(Vec::new(), Compression::fast())),
-            hasher: Sha256::new(),
+            state: Some(Packer {
+                hasher: Sha256::new(),
+                encoder: GzEncoder::new(Vec::new(), Compression::fast()),
+            }),
+            pending: None,
             bytes: 0,
             stored: 0,
         })
     }
 
-    async fn emit(&mut self, compressed: Vec<u8>) -> Result<(), LogicalError> {
+    /// Waits for the piece in flight, if any, and writes what it compressed.
+    async fn settle(&mut self) -> Result<(), LogicalError> {
+        let Some(pending) = self.pending.take() else {
+            return Ok(());
+        };
+        let (state, compressed) = pending
+            .await
+            .map_err(|e| LogicalError::Format(format!("compression stopped: {e}")))?
+            .map_err(|e| LogicalError::Format(format!("compression failed: {e}")))?;
+        self.state = Some(state);
         if !compressed.is_empty() {
             self.stored += compressed.len() as u64;
             self.writer
@@ -214,13 +251,29 @@ impl ChunkSink {
         Ok(())
     }
 
-    async fn close(mut self) -> Result<ChunkDone, LogicalError> {
-        let encoder = self
-            .encoder
+    /// Hands `sql` to a blocking thread (hashing and compression are CPU work the operator's async threads
+    /// must not do), after the piece before it is written.
+    async fn start(&mut self, sql: Vec<u8>, finish: bool) -> Result<(), LogicalError> {
+        self.settle().await?;
+        let mut state = self
+            .state
             .take()
             .ok_or_else(|| LogicalError::Format("chunk already closed".into()))?;
-        let (_, compressed) = compress(encoder, Vec::new(), true).await?;
-        self.emit(compressed).await?;
+        self.bytes += sql.len() as u64;
+        self.pending = Some(tokio::task::spawn_blocking(move || {
+            let compressed = state.pack(&sql, finish)?;
+            Ok((state, compressed))
+        }));
+        Ok(())
+    }
+
+    async fn close(mut self) -> Result<ChunkDone, LogicalError> {
+        self.start(Vec::new(), true).await?;
+        self.settle().await?;
+        let state = self
+            .state
+            .take()
+            .ok_or_else(|| LogicalError::Format("chunk already closed".into()))?;
         self.writer
             .close()
             .await
@@ -229,43 +282,15 @@ impl ChunkSink {
             rows: 0,
             bytes: self.bytes,
             stored_bytes: self.stored,
-            sha256: hex(&self.hasher.finalize()),
+            sha256: hex(&state.hasher.finalize()),
         })
     }
 }
 
 impl SqlSink for ChunkSink {
     async fn push(&mut self, sql: Vec<u8>) -> Result<(), LogicalError> {
-        self.hasher.update(&sql);
-        self.bytes += sql.len() as u64;
-        let encoder = self
-            .encoder
-            .take()
-            .ok_or_else(|| LogicalError::Format("chunk already closed".into()))?;
-        let (encoder, compressed) = compress(encoder, sql, false).await?;
-        self.encoder = Some(encoder);
-        self.emit(compressed).await
+        self.start(sql, false).await
     }
-}
-
-/// Compresses `sql` on a blocking thread (compression is CPU work the operator's async threads must not
-/// do); returns the encoder and the compressed bytes it produced, all of them when `finish`.
-async fn compress(
-    mut encoder: GzEncoder<Vec<u8>>,
-    sql: Vec<u8>,
-    finish: bool,
-) -> Result<(GzEncoder<Vec<u8>>, Vec<u8>), LogicalError> {
-    let worked = tokio::task::spawn_blocking(move || {
-        encoder.write_all(&sql)?;
-        if finish {
-            encoder.try_finish()?;
-        }
-        let out = std::mem::take(encoder.get_mut());
-        Ok::<_, std::io::Error>((encoder, out))
-    })
-    .await
-    .map_err(|e| LogicalError::Format(format!("compression stopped: {e}")))?;
-    worked.map_err(|e| LogicalError::Format(format!("compression failed: {e}")))
 }
 
 #[cfg(test)]

@@ -32,13 +32,23 @@ pub(super) async fn make_plan(
         .unwrap_or_default();
     let selected = select(sessions, &mut conn, request).await?;
     let databases = describe_databases(sessions, &mut conn, &selected).await?;
-    let mut objects = Vec::new();
-    for (database, names) in &selected {
-        for (name, kind) in names {
-            objects.push(describe(sessions, &mut conn, database, name, *kind).await?);
-        }
-    }
+    drop(conn);
+    let named: Vec<(String, String, ObjectKind)> = selected
+        .iter()
+        .flat_map(|(database, names)| {
+            names
+                .iter()
+                .map(move |(name, kind)| (database.clone(), name.clone(), *kind))
+        })
+        .collect();
+    // Each object on a session of its own, `parallel` at once: a table's definition takes a few statements.
+    let objects: Vec<ObjectPlan> = futures::stream::iter(named)
+        .map(|(database, name, kind)| describe_alone(sessions, database, name, kind))
+        .buffered(request.parallel.max(1))
+        .try_collect()
+        .await?;
     // The schema is read first; the snapshot is taken after it, so every table it names exists then.
+    let mut conn = sessions.conn().await?;
     let snapshot = take_snapshot(sessions, &mut conn).await?;
     drop(conn);
     let objects = futures::stream::iter(objects)
@@ -108,6 +118,17 @@ fn scn_time(scn: u64) -> String {
     jiff::Timestamp::from_nanosecond(i128::from(scn))
         .map(|t| t.to_string())
         .unwrap_or_default()
+}
+
+/// [`describe`] on a session taken for it.
+async fn describe_alone(
+    sessions: &Sessions,
+    database: String,
+    name: String,
+    kind: ObjectKind,
+) -> Result<ObjectPlan, LogicalError> {
+    let mut conn = sessions.conn().await?;
+    describe(sessions, &mut conn, &database, &name, kind).await
 }
 
 /// A table's or view's definition, stored columns and chunk key.
