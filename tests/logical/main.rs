@@ -372,12 +372,30 @@ async fn a_damaged_chunk_and_wrong_credentials_are_refused_with_errors_that_say_
     assert!(refused.to_string().contains("is damaged"), "{refused}");
 }
 
-/// A fresh directory for a test's dumps.
-fn tempfile_dir(name: &str) -> std::path::PathBuf {
+/// A fresh directory for a test's dumps, removed when the test ends, passed or failed (the dumps of a whole
+/// run come to gigabytes).
+fn tempfile_dir(name: &str) -> DumpDir {
     let dir = std::env::temp_dir().join(format!("obbackup-logical-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("dump directory");
-    dir
+    DumpDir(dir)
+}
+
+/// A test's dump directory; see [`tempfile_dir`].
+struct DumpDir(std::path::PathBuf);
+
+impl std::ops::Deref for DumpDir {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for DumpDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// The operator's pools (the sys-tenant client and logical backup) put each session in UTC when it connects
