@@ -506,15 +506,12 @@ async fn the_cluster_id_comes_from_the_cli_or_the_control_api_and_gv_ob_paramete
         Some(default),
         "derived from the name"
     );
-    assert_eq!(
-        refused_cluster(
-            &sim.control,
-            &format!(r#"{{"name": "fourth", "password": "{PASSWORD}", "clusterId": 0}}"#)
-        )
-        .await,
-        400,
-        "a cluster id is 1 or more"
-    );
+    assert_refused(
+        &sim.control,
+        &format!(r#"{{"name": "fourth", "password": "{PASSWORD}", "clusterId": 0}}"#),
+        "a cluster id is 1 or more",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -544,20 +541,18 @@ async fn a_clusters_servers_hold_a_unit_of_every_tenant_in_dba_ob_units() {
     // sys and the user tenant; the meta tenant shares the user tenant's units.
     assert_eq!(units, [expected(1), expected(1002)].concat());
 
-    assert_eq!(
-        refused_cluster(
-            &sim.control,
-            &format!(r#"{{"name": "none", "password": "{PASSWORD}", "servers": []}}"#)
-        )
-        .await,
-        400,
-        "a cluster has at least one server"
-    );
+    assert_refused(
+        &sim.control,
+        &format!(r#"{{"name": "none", "password": "{PASSWORD}", "servers": []}}"#),
+        "a cluster has at least one server",
+    )
+    .await;
 }
 
-/// The HTTP status a `POST /clusters` with `body` gets.
-async fn refused_cluster(control: &str, body: &str) -> u16 {
-    http(control, "POST", "/clusters", body).await.0
+/// Asserts that a `POST /clusters` with `body` is refused as a bad request, for the reason `why`.
+async fn assert_refused(control: &str, body: &str, why: &str) {
+    let (status, reply) = http(control, "POST", "/clusters", body).await;
+    assert_eq!(status, 400, "{why}: {reply}");
 }
 
 /// The MySQL address of the cluster a `POST /clusters` reply describes.
