@@ -154,11 +154,9 @@ pub const CONCURRENT_RECONCILES: u16 = 8;
 pub fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
     let meta = object.meta_mut();
     meta.managed_fields = None;
-    if let Some(annotations) = meta.annotations.as_mut() {
+    if let Some(mut annotations) = meta.annotations.take() {
         annotations.retain(|key, _| K::READ_ANNOTATIONS.contains(&key.as_str()));
-    }
-    if meta.annotations.as_ref().is_some_and(|a| a.is_empty()) {
-        meta.annotations = None;
+        meta.annotations = (!annotations.is_empty()).then_some(annotations);
     }
     if let Ok(valid) = &mut object.0 {
         valid.settle_cached();
@@ -357,7 +355,7 @@ fn forget_gone<K: Reconcile>(
     let missing_now = std::cell::RefCell::new(HashSet::new());
     let alive = |key: &ObjectKey| {
         let reference = kube::runtime::reflector::ObjectRef::new(&key.name).within(&key.namespace);
-        if key.kind != K::KIND || stores.iter().any(|store| store.get(&reference).is_some()) {
+        if stores.iter().any(|store| store.get(&reference).is_some()) {
             return true;
         }
         missing_now.borrow_mut().insert(key.clone());

@@ -304,10 +304,16 @@ pub trait Task:
     }
 }
 
+/// Whether nothing is left to do and the status already describes the spec: such a task's reconcile reads and
+/// writes nothing ([`drive`]), so its cached copy may keep less ([`Reconcile::settle_cached`]).
+pub fn settled<T: Task>(obj: &T) -> bool {
+    obj.done() && obj.status().map(StatusView::observed_generation) == Some(obj.meta().generation)
+}
+
 /// Reconciles one task of kind `T`.
 pub async fn drive<T: Task>(obj: Arc<T>, ctx: Arc<Context>) -> Result<Action, Error> {
     let generation = obj.meta().generation;
-    if obj.done() && obj.status().map(StatusView::observed_generation) == Some(generation) {
+    if settled(obj.as_ref()) {
         // Nothing left to do or to show: no reference to read, no cluster to watch. A cluster with years
         // of finished tasks costs nothing per task at start.
         return Ok(Action::await_change());

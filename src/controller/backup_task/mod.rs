@@ -57,14 +57,12 @@ impl Reconcile for BackupTask {
         })
     }
 
-    /// A finished task whose status describes its spec is read for its phase, times, tenant, labels, dump
-    /// and copy, never again for its conditions (its reconcile returns at once, [`task::drive`]): the cache
-    /// keeps only a `Progressing` condition (the not-progressing count) of those, about a fifth of what a
-    /// finished task costs it. A task that settles no more (a new generation) arrives whole with the change.
+    /// A [`task::settled`] task is read for its phase, times, tenant, labels, dump and copy, never again for
+    /// its conditions (its reconcile returns at once, and a logical one's too): the cache keeps only a
+    /// `Progressing` condition (the not-progressing count). A task that settles no more (a new generation)
+    /// arrives whole with the change.
     fn settle_cached(&mut self) {
-        let settled = Task::done(self)
-            && self.status.as_ref().and_then(|s| s.observed_generation) == self.metadata.generation;
-        if let (true, Some(status)) = (settled, self.status.as_mut()) {
+        if let (true, Some(status)) = (task::settled(self), self.status.as_mut()) {
             status
                 .conditions
                 .retain(|c| c.type_ == super::conditions::PROGRESSING);

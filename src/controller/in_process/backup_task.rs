@@ -3,6 +3,8 @@
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
+use kube::runtime::controller::Action;
+
 use super::{Rig, ready_cluster};
 use crate::{
     api::{BackupTask, BackupTaskPhase},
@@ -212,4 +214,40 @@ fn request_kind(request: &str) -> &'static str {
         "POST" if path.ends_with("/events") => "Event",
         _ => "unexpected",
     }
+}
+
+/// A restart leaves a status that still describes the spec alone until the cluster is read, and is not
+/// too quiet either: it looks again within the active poll, and a job that ended while it was down is in
+/// the status after the first read.
+#[tokio::test]
+async fn a_restarted_operator_shows_a_job_that_ended_while_it_was_down_after_its_first_read() {
+    let rig = Rig::new("BackupTask", ready_cluster());
+    rig.api.put(TASK, backup_task());
+    rig.cluster.change(|s| s.jobs.push(job(JobStatus::Doing)));
+    rig.first_looks::<BackupTask>(TASK).await;
+    let running: BackupTask = rig.api.object(TASK);
+    let phase = |task: &BackupTask| task.status.as_ref().and_then(|s| s.phase);
+    assert_eq!(phase(&running), Some(BackupTaskPhase::InProgress));
+
+    rig.cluster.change(|s| {
+        s.jobs[0].status = JobStatus::Completed;
+        s.jobs[0].end = Some(Timestamp::now());
+    });
+    let restarted = rig.restarted();
+    let before = restarted.journal.len();
+    let action = restarted.reconcile::<BackupTask>(TASK).await;
+    assert_eq!(
+        restarted.since(before),
+        [],
+        "nothing read yet: nothing written"
+    );
+    assert_eq!(
+        action,
+        Action::requeue(crate::timing::ACTIVE_POLL),
+        "it looks again within the active poll"
+    );
+    restarted.observed().await;
+    restarted.reconcile::<BackupTask>(TASK).await;
+    let done: BackupTask = restarted.api.object(TASK);
+    assert_eq!(phase(&done), Some(BackupTaskPhase::Completed));
 }

@@ -94,9 +94,12 @@ impl Rig {
         }
     }
 
-    /// Reconciles the object stored at `path` as it is stored now.
+    /// Reconciles the object stored at `path` as it is stored now, and as a controller's cache holds it
+    /// ([`super::runtime::trim_cached`]): what the cache lets go must not be what a reconcile needs.
     async fn reconcile<K: Reconcile>(&self, path: &str) -> Action {
-        let object: K = self.api.object(path);
+        let mut cached: kube::core::DeserializeGuard<K> = self.api.object(path);
+        super::runtime::trim_cached(&mut cached);
+        let object = cached.0.expect("a valid object");
         K::reconcile(Arc::new(object), self.ctx.clone())
             .await
             .expect("reconcile")
