@@ -194,8 +194,7 @@ fn chunk_work(
 
 /// `work` (object by object) in rounds: the first chunk of every object, then the second… so that the
 /// sessions load different tables at once rather than contend for one.
-fn across_tables<T>(work: Vec<(usize, usize, T)>) -> Vec<(usize, usize, T)> {
-    let mut work = work;
+fn across_tables<T>(mut work: Vec<(usize, usize, T)>) -> Vec<(usize, usize, T)> {
     // A stable sort keeps each round in the objects' order.
     work.sort_by_key(|(_, c, _)| *c);
     work
