@@ -66,6 +66,19 @@ impl FakeApi {
         serde_json::from_value(self.get(path).unwrap_or(Value::Null)).expect("a stored object")
     }
 
+    /// The objects stored directly under `collection` (e.g. `/apis/obbackup.dev/v1alpha1/namespaces/ns/backuptasks`).
+    pub fn items(&self, collection: &str) -> Vec<Value> {
+        let prefix = format!("{collection}/");
+        lock(&self.objects)
+            .iter()
+            .filter(|(path, _)| {
+                path.strip_prefix(&prefix)
+                    .is_some_and(|rest| !rest.contains('/'))
+            })
+            .map(|(_, object)| object.clone())
+            .collect()
+    }
+
     /// Every request answered so far, as `METHOD path`, in order.
     pub fn requests(&self) -> Vec<String> {
         lock(&self.requests).clone()
@@ -127,17 +140,9 @@ impl FakeApi {
         }
     }
 
-    /// The objects directly under a collection path.
+    /// The objects directly under a collection path, as a list.
     fn list(&self, collection: &str) -> Value {
-        let prefix = format!("{collection}/");
-        let items: Vec<Value> = lock(&self.objects)
-            .iter()
-            .filter(|(path, _)| {
-                path.strip_prefix(&prefix)
-                    .is_some_and(|rest| !rest.contains('/'))
-            })
-            .map(|(_, object)| object.clone())
-            .collect();
+        let items = self.items(collection);
         json!({"apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": "1"}, "items": items})
     }
 }

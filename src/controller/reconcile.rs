@@ -37,6 +37,12 @@ pub trait Reconcile:
     /// Drops from the cached copy what nothing reads once the object has settled; by default nothing.
     fn settle_cached(&mut self) {}
 
+    /// The strategy the object works through (its `strategyRef`), for the catalog's index of a strategy's
+    /// objects; by default none.
+    fn strategy_ref(&self) -> Option<&str> {
+        None
+    }
+
     /// The phase the object's status shows, if any (for the per-phase object counts).
     fn phase_label(&self) -> Option<String>;
 

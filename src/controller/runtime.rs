@@ -253,6 +253,7 @@ fn controller<K: Reconcile>(
         .modify(trim_cached::<K>)
         .reflect(writer)
         .inspect_ok(move |event| {
+            catalog.follow::<K>(event, K::strategy_ref);
             if matches!(event, watcher::Event::InitDone) {
                 catalog.cache_synced::<K>(K::KIND, index, caches);
             }

@@ -102,7 +102,7 @@ async fn failed_backups(
                 .and_then(|s| s.phase)
                 .is_some_and(BackupTaskPhase::is_terminal)
     };
-    let tasks = ctx.catalog.list_where(namespace, own).await?;
+    let tasks = ctx.catalog.of_strategy(namespace, &name, own).await?;
     Ok(newest_failed(&tasks))
 }
 

@@ -36,38 +36,67 @@ fn selector(strategy: &BackupStrategy) -> ListParams {
     ListParams::default().labels(&format!("{STRATEGY_LABEL}={}", strategy.name_any()))
 }
 
-/// The BackupTasks the strategy made, but its mirrors of backups started elsewhere ([`super::mirrors`]).
+/// The BackupTasks the strategy made, but its mirrors of backups started elsewhere ([`super::mirrors`]),
+/// listed from the API.
 pub async fn tasks(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
 ) -> Result<Vec<Child>, Error> {
     let api: Api<BackupTask> = Api::namespaced(ctx.client.clone(), namespace);
-    Ok(api
-        .list(&selector(strategy))
-        .await?
-        .items
-        .into_iter()
-        .filter(|t| t.spec.job_id.is_none())
-        .map(|t| Child {
-            scheduled_at: t
-                .annotations()
-                .get(SCHEDULED_AT)
-                .and_then(|v| v.parse().ok()),
-            created: t
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map_or(jiff::Timestamp::UNIX_EPOCH, |c| c.0),
-            incremental: t.spec.mode == crate::api::backup_task::BackupMode::Incremental,
-            phase: t.status.as_ref().and_then(|s| s.phase),
-            name: t.name_any(),
+    let listed = api.list(&selector(strategy)).await?.items;
+    Ok(listed.iter().filter(|t| scheduled(t)).map(child).collect())
+}
+
+/// The same tasks as the controllers' cache holds them: the cache keeps no BackupTask annotations, so
+/// their [`SCHEDULED_AT`] is unknown here ([`plan::Child::scheduled_at`] `None`).
+async fn cached_tasks(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Vec<Child>, Error> {
+    let name = strategy.name_any();
+    let cached = ctx
+        .catalog
+        .of_strategy(namespace, &name, |t: &BackupTask| {
+            t.labels().get(STRATEGY_LABEL) == Some(&name) && scheduled(t)
         })
-        .collect())
+        .await?;
+    Ok(cached.iter().map(child).collect())
+}
+
+/// Whether `task` is one the strategy schedules (not a mirror of a backup started elsewhere).
+fn scheduled(task: &BackupTask) -> bool {
+    task.spec.job_id.is_none()
+}
+
+/// What the plan reads of `task`.
+fn child(task: &BackupTask) -> Child {
+    Child {
+        scheduled_at: task
+            .annotations()
+            .get(SCHEDULED_AT)
+            .and_then(|v| v.parse().ok()),
+        created: task
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map_or(jiff::Timestamp::UNIX_EPOCH, |c| c.0),
+        incremental: task.spec.mode == crate::api::backup_task::BackupMode::Incremental,
+        phase: task.status.as_ref().and_then(|s| s.phase),
+        name: task.name_any(),
+    }
 }
 
 /// Brings the strategy's BackupTasks for `tenants` in line with its schedule at `now`: creates the runs owed
 /// and deletes the finished tasks beyond the history limits ([`plan::plan`]). Returns the plan.
+///
+/// A look plans from the cache first and lists from the API only when that plan would act: create or
+/// delete a task, or record a skipped run the status does not hold yet. Without the tasks'
+/// [`SCHEDULED_AT`] the cache's plan errs one way only: it takes every task's run as no newer than the
+/// status's `lastScheduleTime` (one is newer only after a crash between its creation and that record),
+/// so it may find a run owed, skipped or a task to prune where the API's list shows none, never the
+/// reverse; and nothing is created or deleted on the cache's word.
 pub async fn sync_tasks(
     ctx: &Context,
     namespace: &str,
@@ -75,11 +104,22 @@ pub async fn sync_tasks(
     tenants: &[String],
     now: jiff::Timestamp,
 ) -> Result<Plan, Error> {
+    let cached = cached_tasks(ctx, namespace, strategy).await?;
+    let plan = plan::plan(strategy, tenants, &cached, now);
+    if !acts(strategy, &plan, now) {
+        return Ok(plan);
+    }
     let owned = tasks(ctx, namespace, strategy).await?;
     let plan = plan::plan(strategy, tenants, &owned, now);
     create_tasks(ctx, namespace, strategy, &plan.create).await?;
     delete_tasks(ctx, namespace, &plan.prune).await?;
     Ok(plan)
+}
+
+/// Whether `plan` creates or deletes a task, or skips a run the strategy's status has not recorded.
+fn acts(strategy: &BackupStrategy, plan: &Plan, now: jiff::Timestamp) -> bool {
+    let (_, fresh) = super::history::merge(&super::history::so_far(strategy), &plan.skipped, now);
+    !plan.create.is_empty() || !plan.prune.is_empty() || !fresh.is_empty()
 }
 
 /// Creates the scheduled tasks (server-side apply: a task that exists already is left as it is).
@@ -148,65 +188,88 @@ where
 }
 
 /// Makes the strategy's LogBackups match `tenants` (none when log backup is disabled), each `Running` unless
-/// `logBackup.stoppedTenants` names its tenant: creates or updates those that differ, deletes those of tenants no longer in scope. Deleting a LogBackup leaves archiving
-/// running in OceanBase.
+/// `logBackup.stoppedTenants` names its tenant: creates or updates those that differ, deletes those of
+/// tenants no longer in scope. Deleting a LogBackup leaves archiving running in OceanBase. Compared with the
+/// controllers' cache first; listed from the API only when something differs, and changed as that list
+/// says.
 pub async fn sync_log_backups(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
     tenants: &[String],
 ) -> Result<(), Error> {
+    let name = strategy.name_any();
+    let made = |l: &LogBackup| l.labels().get(STRATEGY_LABEL) == Some(&name);
+    let cached = ctx.catalog.of_strategy(namespace, &name, made).await?;
+    if LogBackupChanges::of(strategy, tenants, &cached).is_empty() {
+        return Ok(());
+    }
     let api: Api<LogBackup> = Api::namespaced(ctx.client.clone(), namespace);
-    let existing: BTreeMap<String, LogBackup> = api
-        .list(&selector(strategy))
-        .await?
-        .items
-        .into_iter()
-        .map(|l| (l.name_any(), l))
-        .collect();
-    let settings = &strategy.spec.log_backup;
-    let wanted: Vec<String> = if settings.enabled {
-        tenants.to_vec()
-    } else {
-        Vec::new()
-    };
-    for tenant in &wanted {
-        let name = log_backup_name(&strategy.name_any(), tenant);
-        let desired = if settings.stopped(tenant) {
-            DesiredArchiveState::Stopped
-        } else {
-            DesiredArchiveState::Running
-        };
-        if existing
-            .get(&name)
-            .is_some_and(|l| up_to_date(l, tenant, desired, settings))
-        {
-            continue;
-        }
-        let manifest = log_backup_manifest(strategy, &name, tenant, desired);
+    let listed = api.list(&selector(strategy)).await?.items;
+    let changes = LogBackupChanges::of(strategy, tenants, &listed);
+    for (tenant, desired) in &changes.apply {
+        let manifest =
+            log_backup_manifest(strategy, &log_backup_name(&name, tenant), tenant, *desired);
         crate::crash::point("child/LogBackup/before-create");
         api.patch(
-            &name,
+            &log_backup_name(&name, tenant),
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&manifest),
         )
         .await?;
         crate::crash::point("child/LogBackup/after-create");
     }
-    let unwanted: Vec<String> = existing
-        .keys()
-        .filter(|name| {
-            !wanted
-                .iter()
-                .any(|t| log_backup_name(&strategy.name_any(), t) == **name)
-        })
-        .cloned()
-        .collect();
-    delete_named(&api, &unwanted).await?;
-    for name in &unwanted {
+    delete_named(&api, &changes.delete).await?;
+    for name in &changes.delete {
         tracing::info!(log_backup = %name, "removed a LogBackup no longer in the strategy");
     }
     Ok(())
+}
+
+/// What makes a strategy's LogBackups as wanted: the tenants whose LogBackup to apply (with the archive state
+/// wanted), and the LogBackups to delete.
+#[derive(Debug, Default, PartialEq)]
+struct LogBackupChanges {
+    apply: Vec<(String, DesiredArchiveState)>,
+    delete: Vec<String>,
+}
+
+impl LogBackupChanges {
+    /// The changes that bring `existing` (the strategy's LogBackups) to one per tenant of `tenants`.
+    fn of(strategy: &BackupStrategy, tenants: &[String], existing: &[LogBackup]) -> Self {
+        let name = strategy.name_any();
+        let existing: BTreeMap<String, &LogBackup> =
+            existing.iter().map(|l| (l.name_any(), l)).collect();
+        let settings = &strategy.spec.log_backup;
+        let wanted: &[String] = if settings.enabled { tenants } else { &[] };
+        let apply = wanted
+            .iter()
+            .map(|tenant| {
+                let desired = if settings.stopped(tenant) {
+                    DesiredArchiveState::Stopped
+                } else {
+                    DesiredArchiveState::Running
+                };
+                (tenant, desired)
+            })
+            .filter(|(tenant, desired)| {
+                !existing
+                    .get(&log_backup_name(&name, tenant))
+                    .is_some_and(|l| up_to_date(l, tenant, *desired, settings))
+            })
+            .map(|(tenant, desired)| (tenant.clone(), desired))
+            .collect();
+        let delete = existing
+            .keys()
+            .filter(|l| !wanted.iter().any(|t| log_backup_name(&name, t) == **l))
+            .cloned()
+            .collect();
+        Self { apply, delete }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.apply.is_empty() && self.delete.is_empty()
+    }
 }
 
 /// Whether LogBackup `existing` already is the one wanted for `tenant`, archiving as `desired`.

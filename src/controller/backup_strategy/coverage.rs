@@ -41,23 +41,8 @@ pub async fn tenants_without_strategy(
     strategy: &BackupStrategy,
     snapshot: &Snapshot,
 ) -> Result<Vec<String>, Error> {
-    let all = ctx
-        .catalog
-        .list_everywhere::<BackupStrategy>(namespace, |_| true)
-        .await?;
-    let mine = crate::controller::coexistence::identity(ctx, namespace, &strategy.spec.cluster);
-    let same: Vec<&BackupStrategy> = all
-        .iter()
-        .filter(|other| {
-            let theirs = other.namespace().unwrap_or_default();
-            (theirs == namespace && other.spec.cluster.same_cluster(&strategy.spec.cluster))
-                || mine.as_ref().is_some_and(|mine| {
-                    crate::controller::coexistence::identity(ctx, &theirs, &other.spec.cluster)
-                        .as_ref()
-                        == Some(mine)
-                })
-        })
-        .collect();
+    let same = super::exclusive::on_same_cluster(ctx, namespace, strategy).await?;
+    let same: Vec<&BackupStrategy> = same.iter().collect();
     Ok(uncovered(strategy, &same, snapshot))
 }
 

@@ -11,25 +11,36 @@ use crate::{
     controller::{Context, Error, error::Problem, ownership::conflict_where},
 };
 
-/// Checks `strategy` against the strategies of every watched namespace: in its own namespace a cluster is
-/// the same by display name or source; across namespaces (and within), by what OceanBase says it is
-/// (`cluster` and `cluster_id`), once both clusters have said.
+/// Checks `strategy` against the strategies of every watched namespace on its cluster
+/// ([`on_same_cluster`]).
 pub async fn check(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
 ) -> Result<Option<Problem>, Error> {
-    let others = ctx
-        .catalog
-        .list_everywhere::<BackupStrategy>(namespace, |_| true)
-        .await?;
+    let same = on_same_cluster(ctx, namespace, strategy).await?;
+    Ok(conflict_where(strategy, &same, |_| true))
+}
+
+/// The strategies of every watched namespace on the cluster of `strategy` (itself among them once cached):
+/// in its own namespace by display name or source; across namespaces (and within), by what OceanBase says
+/// the cluster is (`cluster` and `cluster_id`), once both clusters have said. Only these are copied out of
+/// the cache: a strategy looks often, and an estate may hold thousands of strategies.
+pub async fn on_same_cluster(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> Result<Vec<BackupStrategy>, Error> {
     let mine = crate::controller::coexistence::identity(ctx, namespace, &strategy.spec.cluster);
-    Ok(conflict_where(strategy, &others, |other| {
-        let theirs = other.namespace().unwrap_or_default();
-        (theirs == namespace && other.spec.cluster.same_cluster(&strategy.spec.cluster))
-            || mine.as_ref().is_some_and(|mine| {
-                crate::controller::coexistence::identity(ctx, &theirs, &other.spec.cluster).as_ref()
-                    == Some(mine)
-            })
-    }))
+    ctx.catalog
+        .list_everywhere(namespace, |other: &BackupStrategy| {
+            let theirs = other.namespace().unwrap_or_default();
+            (theirs == namespace && other.spec.cluster.same_cluster(&strategy.spec.cluster))
+                || mine.as_ref().is_some_and(|mine| {
+                    crate::controller::coexistence::identity(ctx, &theirs, &other.spec.cluster)
+                        .as_ref()
+                        == Some(mine)
+                })
+        })
+        .await
 }

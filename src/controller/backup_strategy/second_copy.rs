@@ -200,14 +200,14 @@ pub async fn copy_overview(
     let name = strategy.metadata.name.as_deref().unwrap_or_default();
     let archives = ctx
         .catalog
-        .list_where(namespace, |l: &LogBackup| {
+        .of_strategy(namespace, name, |l: &LogBackup| {
             l.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
         })
         .await?;
     let mut overview = archive_progress(strategy, &archives);
     let tasks = ctx
         .catalog
-        .list_where(namespace, |t: &BackupTask| {
+        .of_strategy(namespace, name, |t: &BackupTask| {
             t.spec.method == crate::api::backup_strategy::BackupMethod::Physical
                 && t.spec.strategy_ref.as_ref().is_some_and(|r| r.name == name)
         })

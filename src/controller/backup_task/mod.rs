@@ -45,6 +45,10 @@ impl Reconcile for BackupTask {
     /// The schedule's time of a task (`obbackup.dev/scheduled-at`) is read from the API's list, not the cache.
     const READ_ANNOTATIONS: &'static [&'static str] = &[];
 
+    fn strategy_ref(&self) -> Option<&str> {
+        self.spec.strategy_ref.as_ref().map(|r| r.name.as_str())
+    }
+
     fn phase_label(&self) -> Option<String> {
         self.status.as_ref().and_then(StatusView::phase_label)
     }

@@ -35,6 +35,10 @@ impl Reconcile for CleanupTask {
     const KIND: &'static str = "CleanupTask";
     const READ_ANNOTATIONS: &'static [&'static str] = &[];
 
+    fn strategy_ref(&self) -> Option<&str> {
+        self.spec.strategy_ref.as_ref().map(|r| r.name.as_str())
+    }
+
     fn phase_label(&self) -> Option<String> {
         self.status.as_ref().and_then(StatusView::phase_label)
     }

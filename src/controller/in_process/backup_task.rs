@@ -148,8 +148,7 @@ async fn a_cancel_is_sent_once_until_the_cluster_was_read_again() {
 /// reconcile, a second write) fails here. A look writes only what changed: its status when it differs, and
 /// an Event when the phase moved. It reads the connection Secret only while nothing holds it yet (the
 /// reference check, and the observer that starts for the cluster); the strategies and tasks a submission
-/// checks for a conflict come from the controllers' caches in the operator, and from the API here (the Rig
-/// registers no cache), so they are named apart.
+/// checks for a conflict come from the controllers' caches.
 #[tokio::test]
 async fn each_reconcile_of_a_backup_sends_only_the_requests_its_step_needs() {
     let rig = Rig::new("BackupTask", ready_cluster());
@@ -181,15 +180,7 @@ async fn each_reconcile_of_a_backup_sends_only_the_requests_its_step_needs() {
             "first look, cluster not read yet",
             &["read Secret", "write status", "read Secret", "Event"],
         ),
-        (
-            "submits",
-            &[
-                "cache: strategies",
-                "cache: tasks",
-                "write status",
-                "write status",
-            ],
-        ),
+        ("submits", &["write status", "write status"]),
         (
             "looks again before the cluster lists the job",
             &["write status"],
@@ -208,8 +199,6 @@ fn request_kind(request: &str) -> &'static str {
     let (method, path) = request.split_once(' ').unwrap_or_default();
     match method {
         "GET" if path.contains("/secrets/") => "read Secret",
-        "GET" if path.ends_with("/backupstrategies") => "cache: strategies",
-        "GET" if path.ends_with("/backuptasks") => "cache: tasks",
         "PATCH" if path.ends_with("/status") => "write status",
         "POST" if path.ends_with("/events") => "Event",
         _ => "unexpected",

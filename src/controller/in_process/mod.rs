@@ -95,14 +95,47 @@ impl Rig {
     }
 
     /// Reconciles the object stored at `path` as it is stored now, and as a controller's cache holds it
-    /// ([`super::runtime::trim_cached`]): what the cache lets go must not be what a reconcile needs.
+    /// ([`super::runtime::trim_cached`]): what the cache lets go must not be what a reconcile needs. The
+    /// catalog's caches hold what the API holds, as the operator's would once synced.
     async fn reconcile<K: Reconcile>(&self, path: &str) -> Action {
+        self.fill_caches();
         let mut cached: kube::core::DeserializeGuard<K> = self.api.object(path);
         super::runtime::trim_cached(&mut cached);
         let object = cached.0.expect("a valid object");
         K::reconcile(Arc::new(object), self.ctx.clone())
             .await
             .expect("reconcile")
+    }
+
+    /// Fills the catalog's caches of every kind with what the API holds now, trimmed as the controllers'
+    /// caches trim it.
+    fn fill_caches(&self) {
+        use crate::api::{BackupStrategy, BackupTask, CleanupTask, LogBackup, RecoveryTask};
+        self.fill_cache::<BackupStrategy>();
+        self.fill_cache::<BackupTask>();
+        self.fill_cache::<LogBackup>();
+        self.fill_cache::<CleanupTask>();
+        self.fill_cache::<RecoveryTask>();
+    }
+
+    fn fill_cache<K: Reconcile>(&self) {
+        use kube::{Resource, core::DeserializeGuard, runtime::watcher::Event};
+        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+        let collection = format!(
+            "{}/namespaces/ns/{}",
+            super::fixtures::GROUP,
+            K::plural(&())
+        );
+        for object in self.api.items(&collection) {
+            let mut cached: DeserializeGuard<K> =
+                serde_json::from_value(object).expect("an object");
+            super::runtime::trim_cached(&mut cached);
+            writer.apply_watcher_event(&Event::Apply(cached));
+        }
+        let catalog = &self.ctx.catalog;
+        catalog.register::<K>(vec![store]);
+        catalog.follow::<K>(&Event::InitDone, K::strategy_ref);
+        catalog.cache_synced::<K>(K::KIND, 0, 1);
     }
 
     /// The first looks at a new object: one before the cluster was read (it starts the observer), then one

@@ -45,6 +45,14 @@ impl Reconcile for RecoveryTask {
     /// When a drill run was made for ([`crate::drill::deadline`]).
     const READ_ANNOTATIONS: &'static [&'static str] = &[crate::drill::DRILL_AT];
 
+    fn strategy_ref(&self) -> Option<&str> {
+        self.spec
+            .source
+            .strategy_ref
+            .as_ref()
+            .map(|r| r.name.as_str())
+    }
+
     fn phase_label(&self) -> Option<String> {
         self.status.as_ref().and_then(StatusView::phase_label)
     }

@@ -191,7 +191,10 @@ async fn newest_dumps(
         return Ok(Vec::new());
     }
     let own = |t: &BackupTask| crate::drill::is_dump_of(strategy, t);
-    let tasks = ctx.catalog.list_where(namespace, own).await?;
+    let tasks = ctx
+        .catalog
+        .of_strategy(namespace, &strategy.name_any(), own)
+        .await?;
     Ok(crate::drill::newest_dumps(strategy, &tasks))
 }
 

@@ -93,13 +93,13 @@ impl Listed {
         };
         let backups: Vec<BackupTask> = ctx
             .catalog
-            .list_where(namespace, |t: &BackupTask| {
+            .of_strategy(namespace, strategy, |t: &BackupTask| {
                 t.spec.job_id.is_some() && mine(t.labels())
             })
             .await?;
         let restores: Vec<RecoveryTask> = ctx
             .catalog
-            .list_where(namespace, |t: &RecoveryTask| {
+            .of_strategy(namespace, strategy, |t: &RecoveryTask| {
                 t.spec.job_id.is_some() && mine(t.labels())
             })
             .await?;

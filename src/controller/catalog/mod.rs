@@ -17,12 +17,20 @@ use std::{
 };
 
 use kube::{
-    Api, Client, ResourceExt, api::ListParams, core::DeserializeGuard, runtime::reflector::Store,
+    Api, Client, ResourceExt,
+    api::ListParams,
+    core::DeserializeGuard,
+    runtime::{reflector::Store, watcher},
 };
 
 use super::Error;
 use crate::readiness::Readiness;
+
+mod by_strategy;
+
 use crate::sync::lock;
+use by_strategy::ByStrategy;
+pub use by_strategy::Named;
 
 /// A kind the catalog caches: any namespaced resource the controllers read.
 pub trait Cached:
@@ -56,6 +64,8 @@ pub struct Catalog {
     caches_synced: Mutex<HashMap<TypeId, HashSet<usize>>>,
     /// Bumped each time a kind's caches have all synced, for the lists waiting on it.
     kinds_synced: tokio::sync::watch::Sender<usize>,
+    /// Per kind, which cached objects name each strategy.
+    by_strategy: Mutex<HashMap<TypeId, ByStrategy>>,
     readiness: Arc<Readiness>,
 }
 
@@ -75,6 +85,7 @@ impl Catalog {
             synced: Mutex::default(),
             caches_synced: Mutex::default(),
             kinds_synced: tokio::sync::watch::channel(0).0,
+            by_strategy: Mutex::default(),
             readiness,
         }
     }
@@ -97,6 +108,56 @@ impl Catalog {
             self.readiness.kind_synced(kind);
             self.kinds_synced.send_modify(|n| *n += 1);
         }
+    }
+
+    /// Follows a watch event of `K` that has reached its cache in the index of which objects name which
+    /// strategy (`named`: the strategy an object works through): an object applied or deleted is filed or
+    /// taken out; a finished (re-)list rebuilds the kind's index from its caches.
+    pub fn follow<K: Cached>(&self, event: &watcher::Event<DeserializeGuard<K>>, named: Named<K>) {
+        let mut indexes = lock(&self.by_strategy);
+        match event {
+            watcher::Event::Apply(DeserializeGuard(Ok(object))) => indexes
+                .entry(TypeId::of::<K>())
+                .or_default()
+                .insert(object, named(object)),
+            watcher::Event::Delete(DeserializeGuard(Ok(object))) => indexes
+                .entry(TypeId::of::<K>())
+                .or_default()
+                .remove(object, named(object)),
+            watcher::Event::InitDone => {
+                let stores = lock(&self.stores).get(&TypeId::of::<K>()).cloned();
+                if let Some(stores) = stores.and_then(|s| s.downcast::<Stores<K>>().ok()) {
+                    indexes.insert(TypeId::of::<K>(), ByStrategy::of(&stores, named));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The readable `K` in `namespace` that name `strategy` (by its label or their `strategyRef`) and that
+    /// `keep` accepts: from the cache through the index once it has synced, else from the API. `keep` must
+    /// test the strategy itself: the index only narrows the search.
+    pub async fn of_strategy<K: Cached>(
+        &self,
+        namespace: &str,
+        strategy: &str,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<Vec<K>, Error> {
+        let Some(stores) = self.stores_once_synced::<K>().await else {
+            return self.listed_from_api(namespace, keep).await;
+        };
+        let names = lock(&self.by_strategy)
+            .get(&TypeId::of::<K>())
+            .map(|index| index.names(namespace, strategy))
+            .unwrap_or_default();
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                let reference = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
+                stores.iter().find_map(|store| store.get(&reference))
+            })
+            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
+            .collect())
     }
 
     /// The readable `K` named `name` in `namespace`: from the cache once it has synced; from the API when the
