@@ -124,6 +124,11 @@ impl FakeApi {
                 });
                 reply(StatusCode::OK, &object)
             }
+            Method::PATCH => reply(StatusCode::OK, &self.apply(&path, &body)),
+            Method::DELETE => match lock(&self.objects).remove(&path) {
+                Some(object) => reply(StatusCode::OK, &object),
+                None => not_found(&path),
+            },
             Method::POST if path.ends_with("/events") => {
                 self.journal.push(Entry::Event {
                     reason: body["reason"].as_str().unwrap_or_default().to_string(),
@@ -140,6 +145,35 @@ impl FakeApi {
         }
     }
 
+    /// Server-side apply of the whole object `body` at `path`, as far as a reconcile needs it: the parts it
+    /// names replace the stored ones; a new object gets its namespace, uid and creation time.
+    fn apply(&self, path: &str, body: &Value) -> Value {
+        let mut object = self.get(path).unwrap_or_else(|| {
+            let namespace = path.split('/').skip_while(|s| *s != "namespaces").nth(1);
+            json!({"metadata": {
+                "namespace": namespace, "uid": format!("uid-{path}"), "generation": 1,
+                "creationTimestamp": jiff::Timestamp::now().to_string(),
+            }})
+        });
+        for part in ["apiVersion", "kind", "spec"] {
+            if !body[part].is_null() {
+                object[part] = body[part].clone();
+            }
+        }
+        for part in ["name", "labels", "annotations", "ownerReferences"] {
+            if !body["metadata"][part].is_null() {
+                object["metadata"][part] = body["metadata"][part].clone();
+            }
+        }
+        let version = object["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        object["metadata"]["resourceVersion"] = json!((version + 1).to_string());
+        self.put(path, object.clone());
+        object
+    }
+
     /// The objects directly under a collection path, as a list.
     fn list(&self, collection: &str) -> Value {
         let items = self.items(collection);
@@ -149,7 +183,7 @@ impl FakeApi {
 
 /// Whether `path` names a collection: `…/namespaces/ns/<plural>` has an odd number of segments after the
 /// group version.
-fn is_collection(path: &str) -> bool {
+pub fn is_collection(path: &str) -> bool {
     let rest = path
         .strip_prefix(GROUP)
         .or_else(|| path.strip_prefix("/api/v1"))

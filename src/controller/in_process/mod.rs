@@ -17,6 +17,7 @@ use crate::{
     },
 };
 
+mod backup_strategy;
 mod backup_task;
 mod cleanup_task;
 mod log_backup;
@@ -119,7 +120,7 @@ impl Rig {
     }
 
     fn fill_cache<K: Reconcile>(&self) {
-        use kube::{Resource, core::DeserializeGuard, runtime::watcher::Event};
+        use kube::{core::DeserializeGuard, runtime::watcher::Event};
         let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
         let collection = format!(
             "{}/namespaces/ns/{}",
@@ -211,4 +212,28 @@ pub fn ready_cluster() -> Snapshot {
 /// Where in the journal the first entry `matches` accepts is.
 pub fn position(entries: &[Entry], matches: impl Fn(&Entry) -> bool) -> Option<usize> {
     entries.iter().position(matches)
+}
+
+/// What a request to the fake API is, in a few words: `read Secret`, `list <plural>`, `write status`,
+/// `apply <plural>`, `delete <plural>`, `Event`.
+pub fn request_kind(request: &str) -> String {
+    let (method, path) = request.split_once(' ').unwrap_or_default();
+    let segments: Vec<&str> = path.split('/').collect();
+    let plural = |from_end: usize| {
+        segments
+            .len()
+            .checked_sub(from_end)
+            .and_then(|i| segments.get(i))
+            .copied()
+            .unwrap_or_default()
+    };
+    match method {
+        "GET" if path.contains("/secrets/") => "read Secret".into(),
+        "GET" if super::fixtures::is_collection(path) => format!("list {}", plural(1)),
+        "PATCH" if path.ends_with("/status") => "write status".into(),
+        "PATCH" => format!("apply {}", plural(2)),
+        "POST" if path.ends_with("/events") => "Event".into(),
+        "DELETE" => format!("delete {}", plural(2)),
+        _ => format!("unexpected {request}"),
+    }
 }
