@@ -57,9 +57,9 @@ impl ByStrategy {
     }
 
     /// The index of what `stores` hold now.
-    pub fn of<K: Clone>(stores: &[Store<DeserializeGuard<K>>], named: Named<K>) -> Self
+    pub fn of<K>(stores: &[Store<DeserializeGuard<K>>], named: Named<K>) -> Self
     where
-        K: kube::Resource<DynamicType = ()>,
+        K: kube::Resource<DynamicType = ()> + Clone,
     {
         let mut index = Self::default();
         for object in stores.iter().flat_map(Store::state) {
