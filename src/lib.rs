@@ -20,6 +20,7 @@ pub mod readiness;
 pub mod reason;
 pub mod run;
 pub mod schedule;
+pub mod shards;
 pub mod storage;
 pub mod sync;
 pub mod telemetry;

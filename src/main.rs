@@ -57,6 +57,14 @@ struct RunArgs {
     /// Seconds before expiry at which the leader renews.
     #[arg(long, default_value_t = 5)]
     lease_grace_seconds: u64,
+    /// How many shards the objects are spread over, by namespace, each behind its own Lease (1: one
+    /// leader reconciles everything). Every replica must run with the same count.
+    #[arg(long, env = "SHARDS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    shards: u32,
+    /// How many replicas run: each takes about shards/replicas shards while all of them run, and a dead
+    /// replica's shards once their Leases have stayed free for a lease duration.
+    #[arg(long, env = "REPLICAS", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    replicas: u32,
     /// Log line format.
     #[arg(long, value_enum, env = "LOG_FORMAT", default_value_t)]
     log_format: LogFormat,
@@ -136,6 +144,8 @@ fn run_operator(args: RunArgs) -> ExitCode {
         http_addr: args.http_addr,
         lease_duration: Duration::from_secs(args.lease_duration_seconds),
         lease_grace: Duration::from_secs(args.lease_grace_seconds),
+        shards: args.shards,
+        replicas: args.replicas,
         settings: Settings {
             poll: PollIntervals {
                 active: Duration::from_secs(args.active_poll_seconds),

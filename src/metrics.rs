@@ -142,6 +142,7 @@ pub struct Metrics {
     reconcile_duration: Family<ControllerLabels, Histogram>,
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
+    shards_held: Gauge,
     names: Vec<String>,
     /// Per (namespace, strategy): the cluster and tenants its overview series were set for.
     strategy_series: std::sync::Mutex<HashMap<StrategyKey, RecordedTenants>>,
@@ -278,6 +279,7 @@ struct OperatorSeries {
     reconcile_duration: Family<ControllerLabels, Histogram>,
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
+    shards_held: Gauge,
 }
 
 impl OperatorSeries {
@@ -310,7 +312,12 @@ impl OperatorSeries {
             ),
             leader: r.add(
                 "leader",
-                "1 while this replica holds the leader lease",
+                "1 while this replica holds the leader lease (with shards: the lease of at least one shard)",
+                Gauge::default(),
+            ),
+            shards_held: r.add(
+                "shards_held",
+                "The shards whose lease this replica holds (it reconciles their namespaces' objects)",
                 Gauge::default(),
             ),
         }
@@ -472,6 +479,7 @@ impl Default for Metrics {
             reconcile_duration: operator.reconcile_duration,
             status_writes: operator.status_writes,
             leader: operator.leader,
+            shards_held: operator.shards_held,
             sql_round_trips: cluster.sql_round_trips,
             sql_errors: cluster.sql_errors,
             cluster_reachable: cluster.cluster_reachable,
@@ -551,6 +559,12 @@ impl Metrics {
     /// Records whether this replica leads.
     pub fn set_leader(&self, leading: bool) {
         self.leader.set(i64::from(leading));
+    }
+
+    /// Records how many shards this replica holds.
+    pub fn set_shards_held(&self, held: usize) {
+        self.shards_held
+            .set(i64::try_from(held).unwrap_or(i64::MAX));
     }
 
     /// Remembers which tenants' overview series (recoverable window, storage) a strategy set, on `cluster`.

@@ -57,6 +57,8 @@ pub struct Context {
     pub drill_checks: crate::background::Background<crate::drill::checks::Checks>,
     /// When each strategy's destinations were last checked from this process, and what was found.
     pub destination_checks: super::destination_checks::DestinationChecks,
+    /// Which namespaces' objects this replica reconciles (all of them unless the operator is sharded).
+    pub shards: Arc<crate::shards::Shards>,
 }
 
 /// Operator-wide settings the controllers read.
@@ -125,6 +127,7 @@ impl Context {
             logical_work: crate::logical::jobs::Jobs::new(wake.clone()),
             drill_checks: crate::background::Background::new(wake),
             destination_checks: Default::default(),
+            shards: Arc::new(crate::shards::Shards::whole()),
         }
     }
 

@@ -37,4 +37,4 @@ pub use context::{Context, FIELD_MANAGER, Settings};
 pub use error::{Error, namespace_of};
 pub use gate::{Gate, Kind};
 pub use reconcile::{Reconcile, next_action, refuse, statement_sent, summarize};
-pub use runtime::{CONCURRENT_RECONCILES, KINDS, WatchScope, run_all};
+pub use runtime::{CONCURRENT_RECONCILES, KINDS, Start, WatchScope, run_all};

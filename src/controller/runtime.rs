@@ -75,16 +75,33 @@ impl WatchScope {
 /// The kinds with a controller, as many as [`run_all`] runs (readiness waits for all their caches).
 pub const KINDS: usize = 5;
 
+/// What the controllers start with.
+pub struct Start {
+    pub client: Client,
+    pub scope: WatchScope,
+    pub metrics: Arc<Metrics>,
+    pub reporter: Reporter,
+    pub settings: Settings,
+    /// Stops the controllers.
+    pub shutdown: CancellationToken,
+    /// Told as each kind's cache syncs.
+    pub readiness: Arc<crate::readiness::Readiness>,
+    /// Which namespaces' objects this replica reconciles.
+    pub shards: Arc<crate::shards::Shards>,
+}
+
 /// Runs every controller until `shutdown` resolves, telling `readiness` as each kind's cache syncs.
-pub async fn run_all(
-    client: Client,
-    scope: WatchScope,
-    metrics: Arc<Metrics>,
-    reporter: Reporter,
-    settings: Settings,
-    shutdown: CancellationToken,
-    readiness: Arc<crate::readiness::Readiness>,
-) {
+pub async fn run_all(start: Start) {
+    let Start {
+        client,
+        scope,
+        metrics,
+        reporter,
+        settings,
+        shutdown,
+        readiness,
+        shards,
+    } = start;
     let observers = Observers::new(
         client.clone(),
         Arc::new(crate::oceanbase::MysqlConnect),
@@ -119,6 +136,7 @@ pub async fn run_all(
         shutdown,
         catalog,
         writes: Arc::default(),
+        shards,
     };
     tokio::join!(
         run::<BackupStrategy>(&shared),
@@ -140,6 +158,7 @@ struct Shared {
     shutdown: CancellationToken,
     catalog: Arc<catalog::Catalog>,
     writes: Arc<write_budget::WriteBudget>,
+    shards: Arc<crate::shards::Shards>,
 }
 
 /// Reconciles of one controller running at once. A cold start over thousands of objects then sends at most
@@ -186,7 +205,7 @@ type Routes = Vec<(Option<String>, UnboundedSender<ObjectKey>)>;
 
 async fn run<K: Reconcile>(shared: &Shared) {
     let kind = K::KIND;
-    let ctx = Arc::new(Context::new(
+    let mut ctx = Context::new(
         shared.client.clone(),
         shared.metrics.clone(),
         kind,
@@ -195,7 +214,9 @@ async fn run<K: Reconcile>(shared: &Shared) {
         shared.settings,
         shared.catalog.clone(),
         shared.writes.clone(),
-    ));
+    );
+    ctx.shards = shared.shards.clone();
+    let ctx = Arc::new(ctx);
     let apis = shared.scope.apis::<DeserializeGuard<K>>(&shared.client);
     let (mut routes, mut controllers, mut stores): (Routes, Vec<_>, Vec<_>) = Default::default();
     let caches = apis.len();
@@ -219,14 +240,21 @@ async fn run<K: Reconcile>(shared: &Shared) {
     shared.catalog.register::<K>(stores.clone());
     let routing = tokio::spawn(route_wake_ups(shared.observers.wake_ups(kind), routes));
     tracing::info!(controller = kind, namespaces = ?shared.scope.namespaces, "controller started");
+    let waking = tokio::spawn(wake_taken_shards::<K>(
+        stores.clone(),
+        shared.shards.clone(),
+        shared.observers.clone(),
+    ));
     let counting = tokio::spawn(follow_caches::<K>(
         stores,
         shared.metrics.clone(),
         shared.observers.clone(),
         shared.shutdown.clone(),
+        shared.shards.clone(),
     ));
     futures::future::join_all(controllers).await;
     counting.abort();
+    waking.abort();
     routing.abort();
     tracing::info!(controller = kind, "controller stopped");
 }
@@ -292,8 +320,38 @@ fn tokio_stream_of<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
+/// Each time this replica takes a shard, wakes the cached objects of `K` in it: their reconciles ran while
+/// another replica held the shard and waited for a change ([`reconcile_guarded`]).
+async fn wake_taken_shards<K: Reconcile>(
+    stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
+    shards: Arc<crate::shards::Shards>,
+    observers: Arc<Observers>,
+) {
+    let mut taken = shards.taken();
+    let mut woken: HashSet<u32> = shards.held().into_iter().collect();
+    while taken.changed().await.is_ok() {
+        let new: HashSet<u32> = shards
+            .held()
+            .into_iter()
+            .filter(|s| !woken.contains(s))
+            .collect();
+        for object in stores.iter().flat_map(|store| store.state()) {
+            let namespace = object.namespace().unwrap_or_default();
+            if new.contains(&shards.of(&namespace)) {
+                observers.wake(&ObjectKey {
+                    kind: K::KIND,
+                    namespace,
+                    name: object.name_any(),
+                });
+            }
+        }
+        tracing::info!(controller = K::KIND, shards = ?new, "woke the objects of shards taken");
+        woken.extend(new);
+    }
+}
+
 /// Every [`crate::timing::PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
-/// its counts, and drops what is kept for objects it no longer holds — their observer interests and their
+/// its counts (of the shards this replica holds), and drops what is kept for objects it no longer holds — their observer interests and their
 /// series (a deleted object gets no last reconcile). An object is dropped once gone from two looks in a row:
 /// one look could race an object that just arrived. Only what is kept is looked up in the cache, so a look
 /// costs no set of every cached object.
@@ -302,6 +360,7 @@ async fn follow_caches<K: Reconcile>(
     metrics: Arc<Metrics>,
     observers: Arc<Observers>,
     shutdown: CancellationToken,
+    shards: Arc<crate::shards::Shards>,
 ) {
     let mut known: HashSet<String> = HashSet::new();
     let mut missing_before: HashSet<ObjectKey> = HashSet::new();
@@ -309,6 +368,10 @@ async fn follow_caches<K: Reconcile>(
         let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
         let mut not_progressing = 0;
         for object in stores.iter().flat_map(|store| store.state()) {
+            // Each replica counts its own shards' objects, so that the replicas' counts add up.
+            if !shards.holds(&object.namespace().unwrap_or_default()) {
+                continue;
+            }
             if let Ok(valid) = &object.0 {
                 let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
                 *counts.entry(phase).or_default() += 1;
@@ -383,6 +446,10 @@ async fn reconcile_guarded<K: Reconcile>(
     obj: Arc<DeserializeGuard<K>>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
+    if !ctx.shards.holds(&obj.namespace().unwrap_or_default()) {
+        // Another replica's shard: it reconciles the object. Woken when this replica takes the shard.
+        return Ok(Action::await_change());
+    }
     let _timer = ctx.metrics.reconcile_started(ctx.controller);
     let started = tokio::time::Instant::now();
     let key = object_key(obj.as_ref());

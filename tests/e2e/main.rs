@@ -37,6 +37,7 @@ mod second_backup;
 mod second_owners;
 mod second_restore;
 mod second_verify;
+mod shards;
 mod storage;
 mod strategy;
 mod support;

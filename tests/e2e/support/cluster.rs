@@ -90,7 +90,12 @@ impl ControlPlane {
 
     /// A fresh namespace for one test.
     pub async fn namespace(&self, prefix: &str) -> String {
-        let name = format!("{prefix}-{}", random_suffix());
+        self.namespace_named(&random_name(prefix)).await
+    }
+
+    /// Creates the namespace `name`, returning it.
+    pub async fn namespace_named(&self, name: &str) -> String {
+        let name = name.to_string();
         let api: Api<Namespace> = Api::all(self.admin().await);
         let ns: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))
             .expect("namespace");
@@ -269,6 +274,11 @@ async fn client_from(path: &str) -> Client {
         .expect("client config");
     config.proxy_url = None;
     Client::try_from(config).expect("client")
+}
+
+/// `prefix` and a random suffix: a name no other test uses.
+pub fn random_name(prefix: &str) -> String {
+    format!("{prefix}-{}", random_suffix())
 }
 
 fn random_suffix() -> String {

@@ -1,12 +1,11 @@
-//! `ob-backup-operator run`: check the CRDs, serve probes and metrics, win the leader lease, then run the
-//! controllers until SIGTERM (exit 0, lease released) or until the lease is lost (exit non-zero, so that
-//! Kubernetes restarts the replica with a clean slate).
+//! `ob-backup-operator run`: check the CRDs, serve probes and metrics, win the lease of a shard (with one
+//! shard: the leader lease), then run the controllers for the shards held until SIGTERM (exit 0, leases
+//! released) or until a held lease is lost (exit non-zero, so that Kubernetes restarts the replica with a
+//! clean slate). Shards won later are reconciled from then on ([`leases`]).
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use k8s_openapi::api::coordination::v1::Lease;
-use kube::{Api, Client, api::ListParams, runtime::events::Reporter};
-use kube_lease_manager::LeaseManagerBuilder;
+use kube::{Client, api::ListParams, runtime::events::Reporter};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +15,12 @@ use crate::{
     http::{self, Probe},
     metrics::Metrics,
     readiness::{Readiness, Role},
+    shards::Shards,
 };
+
+mod leases;
+
+use leases::ShardLeases;
 
 /// How the operator runs.
 #[derive(Clone, Debug)]
@@ -35,6 +39,10 @@ pub struct RunConfig {
     pub lease_duration: Duration,
     /// How long before expiry the holder renews.
     pub lease_grace: Duration,
+    /// How many shards the objects are spread over (1: one leader reconciles everything).
+    pub shards: u32,
+    /// How many replicas run: each takes about `shards / replicas` shards while all run.
+    pub replicas: u32,
     pub settings: Settings,
 }
 
@@ -91,61 +99,49 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     check_crds(&client, &scope).await?;
     tracing::info!(namespace = ?config.namespace, identity = %config.identity, "CRDs present; waiting for the leader lease");
 
-    let lease = LeaseManagerBuilder::new(client.clone(), &config.lease_name)
-        .with_namespace(&config.lease_namespace)
-        .with_identity(&config.identity)
-        .with_field_manager(format!("{FIELD_MANAGER}-lease"))
-        .with_duration(config.lease_duration.as_secs())
-        .with_grace(config.lease_grace.as_secs())
-        .build()
-        .await?;
-    let (mut leading, lease_task) = lease.watch().await;
-
-    let leases: Api<Lease> = Api::namespaced(client.clone(), &config.lease_namespace);
+    let shards = Arc::new(Shards::new(config.shards));
+    let mut leases = ShardLeases::new(
+        client.clone(),
+        config.clone(),
+        shards.clone(),
+        config.replicas,
+    );
     let became_leader = loop {
-        if *leading.borrow_and_update() {
+        if let Err(error) = leases.step().await {
+            tracing::warn!(%error, "cannot hold a shard's lease yet");
+        }
+        if !shards.held().is_empty() {
             break true;
         }
         // Once a standby, it stays one until it leads: no more Lease reads than that takes.
-        if readiness.answer().0 == Role::Starting && held_by_another(&leases, &config).await {
+        if readiness.answer().0 == Role::Starting && leases.all_held_elsewhere() {
             readiness.set_role(Role::Standby);
         }
         tokio::select! {
-            changed = leading.changed() => if changed.is_err() { break false },
-            () = tokio::time::sleep(crate::timing::STANDBY_CHECK) => {}
+            () = leases.changed(crate::timing::STANDBY_CHECK) => {}
             () = stop_signal.recv() => break false,
         }
     };
     let result = if became_leader {
         readiness.set_role(Role::Leading);
-        lead(
+        let leading = Leading {
             client,
             scope,
-            &metrics,
-            &readiness,
-            &config,
-            &shutdown,
-            &mut leading,
-            &mut stop_signal,
-        )
-        .await
+            metrics: &metrics,
+            readiness: &readiness,
+            config: &config,
+            shards,
+        };
+        leading.lead(&shutdown, &mut leases, &mut stop_signal).await
     } else {
         Ok(())
     };
 
     readiness.set_role(Role::Starting);
     shutdown.cancel();
-    drop(leading); // closing the channel makes the lease task release the lease
-    // Releasing the lease needs the API. When the API is down, give up after a while: the lease then
-    // simply expires, and the operator must still exit.
-    match tokio::time::timeout(crate::timing::LEASE_RELEASE_TIMEOUT, lease_task).await {
-        Ok(Ok(Ok(_))) => tracing::info!("leader lease released"),
-        Ok(Ok(Err(error))) => tracing::warn!(%error, "could not release the leader lease"),
-        Ok(Err(error)) => tracing::warn!(%error, "the lease task failed"),
-        Err(_) => {
-            tracing::warn!(timeout = ?crate::timing::LEASE_RELEASE_TIMEOUT, "gave up releasing the leader lease; it will expire")
-        }
-    }
+    // Releasing the leases needs the API. When the API is down, give up after a while: they then simply
+    // expire, and the operator must still exit.
+    leases.release(crate::timing::LEASE_RELEASE_TIMEOUT).await;
     if let Ok(Ok(Err(error))) =
         tokio::time::timeout(crate::timing::HTTP_DRAIN_TIMEOUT, server).await
     {
@@ -154,80 +150,69 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     result
 }
 
-/// Whether another replica holds the lease and has renewed it within its duration.
-async fn held_by_another(leases: &Api<Lease>, config: &RunConfig) -> bool {
-    let Ok(Some(lease)) = leases.get_opt(&config.lease_name).await else {
-        return false;
-    };
-    let Some(spec) = lease.spec else {
-        return false;
-    };
-    let holder = spec.holder_identity.unwrap_or_default();
-    let duration = spec
-        .lease_duration_seconds
-        .map_or(config.lease_duration, |s| {
-            Duration::from_secs(u64::try_from(s).unwrap_or_default())
-        });
-    let renewed = spec.renew_time.map(|t| t.0);
-    !holder.is_empty()
-        && holder != config.identity
-        && renewed.is_some_and(|at| {
-            jiff::Timestamp::now().duration_since(at)
-                < jiff::SignedDuration::try_from(duration).unwrap_or_default()
-        })
-}
-
-/// Runs the controllers while this replica leads.
-#[allow(clippy::too_many_arguments)]
-async fn lead(
+/// What a replica that holds shards runs with.
+struct Leading<'a> {
     client: Client,
     scope: WatchScope,
-    metrics: &Arc<Metrics>,
-    readiness: &Arc<Readiness>,
-    config: &RunConfig,
-    shutdown: &CancellationToken,
-    leading: &mut tokio::sync::watch::Receiver<bool>,
-    stop_signal: &mut StopSignal,
-) -> Result<(), RunError> {
-    tracing::info!(identity = %config.identity, "became leader; starting controllers");
-    metrics.set_leader(true);
-    let reporter = Reporter {
-        controller: FIELD_MANAGER.into(),
-        instance: Some(config.identity.clone()),
-    };
-    let controllers = tokio::spawn(controller::run_all(
-        client,
-        scope,
-        metrics.clone(),
-        reporter,
-        config.settings,
-        shutdown.clone(),
-        readiness.clone(),
-    ));
-    let result = loop {
-        tokio::select! {
-            changed = leading.changed() => {
-                if changed.is_err() || !*leading.borrow_and_update() {
-                    break Err(RunError::LostLeadership);
+    metrics: &'a Arc<Metrics>,
+    readiness: &'a Arc<Readiness>,
+    config: &'a RunConfig,
+    shards: Arc<Shards>,
+}
+
+impl Leading<'_> {
+    /// Runs the controllers while this replica holds its shards, taking more as [`ShardLeases`] wins them.
+    async fn lead(
+        self,
+        shutdown: &CancellationToken,
+        leases: &mut ShardLeases,
+        stop_signal: &mut StopSignal,
+    ) -> Result<(), RunError> {
+        let held = self.shards.held();
+        tracing::info!(identity = %self.config.identity, shards = ?held, "holding shards; starting controllers");
+        self.metrics.set_leader(true);
+        self.metrics.set_shards_held(held.len());
+        let reporter = Reporter {
+            controller: FIELD_MANAGER.into(),
+            instance: Some(self.config.identity.clone()),
+        };
+        let controllers = tokio::spawn(controller::run_all(controller::Start {
+            client: self.client,
+            scope: self.scope,
+            metrics: self.metrics.clone(),
+            reporter,
+            settings: self.config.settings,
+            shutdown: shutdown.clone(),
+            readiness: self.readiness.clone(),
+            shards: self.shards.clone(),
+        }));
+        let result = loop {
+            tokio::select! {
+                () = leases.changed(crate::timing::STANDBY_CHECK) => {
+                    if let Err(error) = leases.step().await {
+                        break Err(error);
+                    }
+                    self.metrics.set_shards_held(self.shards.held().len());
                 }
+                () = stop_signal.recv() => break Ok(()),
             }
-            () = stop_signal.recv() => break Ok(()),
+        };
+        shutdown.cancel();
+        // Controllers finish the reconciles under way; one stuck on an unreachable API must not keep the
+        // process alive past Kubernetes' grace period, so after a while they are aborted.
+        let abort = controllers.abort_handle();
+        match tokio::time::timeout(crate::timing::CONTROLLERS_TIMEOUT, controllers).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "controllers did not stop cleanly"),
+            Err(_) => {
+                tracing::warn!(timeout = ?crate::timing::CONTROLLERS_TIMEOUT, "reconciles still running; aborting them");
+                abort.abort();
+            }
         }
-    };
-    shutdown.cancel();
-    // Controllers finish the reconciles under way; one stuck on an unreachable API must not keep the process
-    // alive past Kubernetes' grace period, so after a while they are aborted.
-    let abort = controllers.abort_handle();
-    match tokio::time::timeout(crate::timing::CONTROLLERS_TIMEOUT, controllers).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "controllers did not stop cleanly"),
-        Err(_) => {
-            tracing::warn!(timeout = ?crate::timing::CONTROLLERS_TIMEOUT, "reconciles still running; aborting them");
-            abort.abort();
-        }
+        self.metrics.set_leader(false);
+        self.metrics.set_shards_held(0);
+        result
     }
-    metrics.set_leader(false);
-    result
 }
 
 /// Fails with [`RunError::CrdMissing`] unless every kind can be listed in the watched scope.

@@ -1,0 +1,156 @@
+//! Sharding across replicas (docs/operations/scaling.md): the objects of a namespace belong to shard
+//! `fnv1a(namespace) mod count`, and a replica reconciles only the objects of the shards whose Lease it
+//! holds. A strategy and its tasks share a namespace, so they share a shard; what spans namespaces (a
+//! tenant's one owner, a destination's one writer) is decided from the caches, which every replica fills
+//! with every object.
+//!
+//! The shard count is fixed for a deployment: changing it moves namespaces between shards, so the replicas
+//! of the old count must be gone before those of the new one start (the chart's `Recreate` rollout).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The shards of a deployment and which of them this replica holds.
+pub struct Shards {
+    held: Vec<AtomicBool>,
+    /// Bumped each time a shard is taken, for those that wake its objects.
+    taken: tokio::sync::watch::Sender<u64>,
+}
+
+impl Shards {
+    /// `count` shards (at least one), none held.
+    pub fn new(count: u32) -> Self {
+        Self {
+            held: (0..count.max(1)).map(|_| AtomicBool::new(false)).collect(),
+            taken: tokio::sync::watch::channel(0).0,
+        }
+    }
+
+    /// One shard, held: a replica that reconciles everything (the in-process tier, a single replica).
+    pub fn whole() -> Self {
+        let shards = Self::new(1);
+        shards.take(0);
+        shards
+    }
+
+    /// How many shards there are.
+    pub fn count(&self) -> u32 {
+        u32::try_from(self.held.len()).unwrap_or(u32::MAX)
+    }
+
+    /// The shard of the objects of `namespace`.
+    pub fn of(&self, namespace: &str) -> u32 {
+        let count = u64::try_from(self.held.len()).unwrap_or(1);
+        u32::try_from(fnv1a(namespace.as_bytes()) % count).unwrap_or(0)
+    }
+
+    /// Whether this replica reconciles the objects of `namespace`.
+    pub fn holds(&self, namespace: &str) -> bool {
+        self.is_held(self.of(namespace))
+    }
+
+    /// Whether this replica holds `shard`.
+    pub fn is_held(&self, shard: u32) -> bool {
+        self.slot(shard).is_some_and(|s| s.load(Ordering::Acquire))
+    }
+
+    /// The shards this replica holds.
+    pub fn held(&self) -> Vec<u32> {
+        (0..self.count()).filter(|s| self.is_held(*s)).collect()
+    }
+
+    /// Records that this replica holds `shard` now. A shard is never given back while the process runs:
+    /// a replica that loses one exits.
+    pub fn take(&self, shard: u32) {
+        if let Some(slot) = self.slot(shard)
+            && !slot.swap(true, Ordering::AcqRel)
+        {
+            self.taken.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// A receiver told each time a shard is taken.
+    pub fn taken(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.taken.subscribe()
+    }
+
+    fn slot(&self, shard: u32) -> Option<&AtomicBool> {
+        self.held.get(usize::try_from(shard).ok()?)
+    }
+}
+
+/// The name of `shard`'s Lease: shard 0 keeps the leader Lease's own name, so one shard is exactly the
+/// single-leader deployment it replaces.
+pub fn lease_name(base: &str, shard: u32) -> String {
+    if shard == 0 {
+        base.to_string()
+    } else {
+        format!("{base}-shard-{shard}")
+    }
+}
+
+/// 64-bit FNV-1a: a fixed hash, so that every replica and every version puts a namespace in the same
+/// shard (the standard library's hasher is free to change between releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hash_is_fnv1a_as_published() {
+        // The reference values of the FNV-1a 64-bit function.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn namespaces_spread_over_the_shards_and_stay_in_theirs() {
+        let shards = Shards::new(4);
+        let mut per_shard = [0usize; 4];
+        for i in 0..400 {
+            let namespace = format!("team-{i}");
+            let shard = shards.of(&namespace);
+            assert_eq!(shard, shards.of(&namespace), "the same every time");
+            per_shard[usize::try_from(shard).expect("small")] += 1;
+        }
+        assert!(
+            per_shard.iter().all(|n| (60..=140).contains(n)),
+            "{per_shard:?}"
+        );
+    }
+
+    #[test]
+    fn a_replica_holds_only_the_shards_it_took_and_is_told_of_each() {
+        let shards = Shards::new(3);
+        let taken = shards.taken();
+        let namespace = (0..)
+            .map(|i| format!("ns-{i}"))
+            .find(|n| shards.of(n) == 2)
+            .expect("a namespace of shard 2");
+        assert!(!shards.holds(&namespace));
+        shards.take(2);
+        shards.take(2);
+        assert!(shards.holds(&namespace));
+        assert_eq!(shards.held(), [2]);
+        assert_eq!(*taken.borrow(), 1, "told once");
+        shards.take(7);
+        assert_eq!(shards.held(), [2], "a shard beyond the count is no shard");
+    }
+
+    #[test]
+    fn one_shard_is_the_leader_lease_and_holds_everything() {
+        assert_eq!(lease_name("ob-backup-operator", 0), "ob-backup-operator");
+        assert_eq!(
+            lease_name("ob-backup-operator", 3),
+            "ob-backup-operator-shard-3"
+        );
+        let whole = Shards::whole();
+        assert!(whole.holds("any") && whole.holds("other"));
+        assert_eq!(Shards::new(0).count(), 1, "at least one shard");
+    }
+}

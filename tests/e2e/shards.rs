@@ -1,0 +1,171 @@
+//! Sharding across replicas: two replicas split four shards (one namespace each), every backup runs once
+//! whoever reconciles it, and a replica killed while its backups run leaves its shards to the other, which
+//! finishes them without a second job.
+
+use kube::Client;
+use ob_backup_operator::{
+    api::backup_task::BackupMode,
+    shards::{Shards, lease_name},
+};
+
+use crate::support::{
+    cluster::{
+        ControlPlane, OperatorProcess, delete_namespace, eventually, leader_of, random_name,
+    },
+    simulator::{self, connection_secret, jobs_with_description},
+    world::{GIB, Objects, WAIT, backup_task, log_backup},
+};
+
+const SHARDS: u32 = 4;
+
+/// A namespace in each of the shards, in shard order.
+async fn one_namespace_per_shard(plane: &ControlPlane) -> Vec<String> {
+    let shards = Shards::new(SHARDS);
+    let mut chosen: Vec<Option<String>> = vec![None; SHARDS as usize];
+    while chosen.iter().any(Option::is_none) {
+        let name = random_name("shard");
+        let slot = &mut chosen[shards.of(&name) as usize];
+        if slot.is_none() {
+            *slot = Some(name);
+        }
+    }
+    let mut namespaces = Vec::new();
+    for name in chosen.into_iter().flatten() {
+        namespaces.push(plane.namespace_named(&name).await);
+    }
+    namespaces
+}
+
+/// A replica of a two-replica, four-shard deployment watching `namespaces`.
+fn replica(
+    plane: &ControlPlane,
+    namespaces: &[String],
+    lease: &str,
+    identity: &str,
+) -> OperatorProcess {
+    let extra = ["--shards", &SHARDS.to_string(), "--replicas", "2"].map(String::from);
+    plane.start_operator_args(&namespaces.join(","), lease, identity, &extra)
+}
+
+/// The shards `operator` holds, as its metric says.
+fn shards_held(operator: &OperatorProcess) -> Option<f64> {
+    operator.metric("obbackup_shards_held")
+}
+
+#[tokio::test]
+async fn two_replicas_split_the_shards_and_a_killed_ones_backups_finish_once_on_the_other() {
+    let Some(plane) = ControlPlane::get() else {
+        return;
+    };
+    let admin: Client = plane.admin().await;
+    let namespaces = one_namespace_per_shard(&plane).await;
+    let tenants: Vec<String> = (0..SHARDS).map(|i| format!("tenant{i}")).collect();
+    let tenant_names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), 30.0);
+    let sim = obsim::sim::Simulator::new();
+    // 8 GiB at 30× takes long enough that a kill lands while the backups run.
+    let node = simulator::start_in(
+        &sim,
+        "obcluster",
+        &tenant_names,
+        8 * GIB,
+        clock,
+        simulator::profile(),
+    )
+    .await;
+    let places: Vec<Objects> = namespaces
+        .iter()
+        .map(|namespace| Objects {
+            admin: admin.clone(),
+            namespace: namespace.clone(),
+        })
+        .collect();
+    for place in &places {
+        connection_secret(&admin, &place.namespace, "ob", &node).await;
+    }
+    let lease = namespaces[0].clone();
+    let mut a = replica(&plane, &namespaces, &lease, "replica-a");
+    let b = replica(&plane, &namespaces, &lease, "replica-b");
+    eventually("each replica to hold two shards", WAIT, || async {
+        (shards_held(&a) == Some(2.0) && shards_held(&b) == Some(2.0)).then_some(())
+    })
+    .await;
+
+    for (place, tenant) in places.iter().zip(&tenants) {
+        place.apply(log_backup("archive", tenant)).await;
+    }
+    for place in &places {
+        place.phase("LogBackup", "archive", "InProgress").await;
+        place
+            .apply(backup_task(
+                "full",
+                &tenant_of(place, &places, &tenants),
+                BackupMode::Full,
+            ))
+            .await;
+    }
+    // Every backup is under way (its job listed), then replica a dies without giving its leases back.
+    for place in &places {
+        eventually("the backup's job to be listed", WAIT, || async {
+            place.status("BackupTask", "full").await["jobId"]
+                .is_number()
+                .then_some(())
+        })
+        .await;
+    }
+    let mut holders = Vec::new();
+    for shard in 0..SHARDS {
+        let lease = lease_name(&lease, shard);
+        holders.push(leader_of(&admin, plane.operator_namespace(), &lease).await);
+    }
+    let of_a = holders
+        .iter()
+        .position(|h| h.as_deref() == Some("replica-a"))
+        .expect("a shard of replica a");
+    assert_eq!(
+        holders
+            .iter()
+            .filter(|h| h.as_deref() == Some("replica-b"))
+            .count(),
+        2,
+        "{holders:?}"
+    );
+    a.kill();
+    eventually("replica b to take every shard", WAIT, || async {
+        (shards_held(&b) == Some(f64::from(SHARDS))).then_some(())
+    })
+    .await;
+    for place in &places {
+        let status = place.phase("BackupTask", "full", "Completed").await;
+        let uid = place.uid("BackupTask", "full").await;
+        assert_eq!(
+            jobs_with_description(&node, &uid),
+            1,
+            "one job in {}: {status}\n{}",
+            place.namespace,
+            b.log_text()
+        );
+    }
+    // After the takeover a new backup in a shard replica a held runs too, once.
+    let taken_over = &places[of_a];
+    let tenant = tenant_of(taken_over, &places, &tenants);
+    taken_over
+        .apply(backup_task("after", &tenant, BackupMode::Incremental))
+        .await;
+    taken_over.phase("BackupTask", "after", "Completed").await;
+    let uid = taken_over.uid("BackupTask", "after").await;
+    assert_eq!(jobs_with_description(&node, &uid), 1);
+    drop(b);
+    for namespace in &namespaces {
+        delete_namespace(&admin, namespace).await;
+    }
+}
+
+/// The tenant of the namespace of `place` (tenant i lives in namespace i).
+fn tenant_of(place: &Objects, places: &[Objects], tenants: &[String]) -> String {
+    let index = places
+        .iter()
+        .position(|p| p.namespace == place.namespace)
+        .unwrap_or(0);
+    tenants[index].clone()
+}
