@@ -216,12 +216,10 @@ impl Catalog {
         namespace: &str,
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
-        let Some(stores) = self.stores_once_synced::<K>().await else {
-            return self.listed_from_api(namespace, keep).await;
-        };
-        Ok(cached(&stores, |o: &K| {
+        self.list_everywhere(namespace, |o: &K| {
             o.namespace().as_deref() == Some(namespace) && keep(o)
-        }))
+        })
+        .await
     }
 
     /// The readable `K` of every namespace the operator watches that `keep` accepts, from the caches; until

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Rig, ready_cluster, request_kind};
+use super::{Rig, ready_cluster};
 use crate::api::BackupStrategy;
 
 const STRATEGY: &str = "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/nightly";
@@ -33,10 +33,7 @@ async fn each_look_of_a_strategy_sends_only_the_requests_its_step_needs() {
     rig.api.put(STRATEGY, strategy());
     let mut steps: Vec<(&str, Vec<String>)> = Vec::new();
     let mut look = async |what: &'static str| {
-        let before = rig.api.requests().len();
-        rig.reconcile::<BackupStrategy>(STRATEGY).await;
-        let requests = rig.api.requests().split_off(before);
-        steps.push((what, requests.iter().map(|r| request_kind(r)).collect()));
+        steps.push((what, rig.requests_of::<BackupStrategy>(STRATEGY).await));
     };
     look("first look: makes the LogBackup and the run owed").await;
     rig.observed().await;
@@ -78,11 +75,7 @@ async fn each_look_of_a_strategy_sends_only_the_requests_its_step_needs() {
         ),
         ("settled", &[]),
     ];
-    let expected: Vec<(&str, Vec<String>)> = expected
-        .iter()
-        .map(|(w, r)| (*w, r.iter().map(|r| r.to_string()).collect()))
-        .collect();
-    assert_eq!(steps, expected);
+    assert_eq!(steps, super::steps(&expected));
     assert!(rig.api.get(&earlier).is_none(), "the older task is pruned");
     assert!(rig.api.get(&run).is_some(), "the newest stays");
     assert!(

@@ -5,7 +5,7 @@ use serde_json::{Value, json};
 
 use kube::runtime::controller::Action;
 
-use super::{Rig, ready_cluster, request_kind};
+use super::{Rig, ready_cluster};
 use crate::{
     api::{BackupTask, BackupTaskPhase},
     oceanbase::{BackupJobRow, BackupType, JobStatus, ObError, codes},
@@ -155,10 +155,7 @@ async fn each_reconcile_of_a_backup_sends_only_the_requests_its_step_needs() {
     rig.api.put(TASK, backup_task());
     let mut steps: Vec<(&str, Vec<String>)> = Vec::new();
     let mut look = async |what: &'static str| {
-        let before = rig.api.requests().len();
-        rig.reconcile::<BackupTask>(TASK).await;
-        let requests = rig.api.requests().split_off(before);
-        steps.push((what, requests.iter().map(|r| request_kind(r)).collect()));
+        steps.push((what, rig.requests_of::<BackupTask>(TASK).await));
     };
     look("first look, cluster not read yet").await;
     rig.observed().await;
@@ -190,11 +187,7 @@ async fn each_reconcile_of_a_backup_sends_only_the_requests_its_step_needs() {
         ("the job completed", &["write status", "Event"]),
         ("settled", &[]),
     ];
-    let expected: Vec<(&str, Vec<String>)> = expected
-        .iter()
-        .map(|(w, r)| (*w, r.iter().map(|r| r.to_string()).collect()))
-        .collect();
-    assert_eq!(steps, expected);
+    assert_eq!(steps, super::steps(&expected));
 }
 
 /// A restart leaves a status that still describes the spec alone until the cluster is read, and is not

@@ -108,6 +108,15 @@ impl Rig {
             .expect("reconcile")
     }
 
+    /// Reconciles the object at `path` ([`Self::reconcile`]) and returns the API requests that sent, each in
+    /// a few words ([`request_kind`]).
+    async fn requests_of<K: Reconcile>(&self, path: &str) -> Vec<String> {
+        let before = self.api.requests().len();
+        self.reconcile::<K>(path).await;
+        let requests = self.api.requests().split_off(before);
+        requests.iter().map(|r| request_kind(r)).collect()
+    }
+
     /// Fills the catalog's caches of every kind with what the API holds now, trimmed as the controllers'
     /// caches trim it.
     fn fill_caches(&self) {
@@ -236,4 +245,12 @@ pub fn request_kind(request: &str) -> String {
         "DELETE" => format!("delete {}", plural(2)),
         _ => format!("unexpected {request}"),
     }
+}
+
+/// Expected steps of a request guard, `(step, requests)`, in the shape the guard records them.
+pub fn steps<'a>(expected: &[(&'a str, &[&str])]) -> Vec<(&'a str, Vec<String>)> {
+    expected
+        .iter()
+        .map(|(step, requests)| (*step, requests.iter().map(|r| r.to_string()).collect()))
+        .collect()
 }
