@@ -12,11 +12,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use kube::{
     Api, Client,
     api::{DynamicObject, Patch, PatchParams, PostParams},
-    runtime::watcher,
+    runtime::{WatchStreamExt, watcher},
 };
 use obsim::sim::Node;
 use serde_json::{Value, json};
@@ -468,26 +468,32 @@ async fn latency(
     let seen = completed.clone();
     let listed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let listing_done = listed.clone();
+    // The watch outlives the API server's errors (an overloaded etcd times requests out): it backs off and
+    // lists again instead of ending, which would leave every later sample waiting for an event never seen.
     let watch = tokio::spawn(
-        watcher(tasks.clone(), watcher::Config::default()).try_for_each(move |event| {
-            let seen = seen.clone();
-            let listing_done = listing_done.clone();
-            async move {
-                if matches!(event, watcher::Event::InitDone) {
-                    listing_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        watcher(tasks.clone(), watcher::Config::default())
+            .default_backoff()
+            .for_each(move |event| {
+                let seen = seen.clone();
+                let listing_done = listing_done.clone();
+                async move {
+                    let Ok(event) = event else {
+                        return;
+                    };
+                    if matches!(event, watcher::Event::InitDone) {
+                        listing_done.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    if let watcher::Event::Apply(task) | watcher::Event::InitApply(task) = event
+                        && phase(&task) == "Completed"
+                    {
+                        let name = task.metadata.name.clone().unwrap_or_default();
+                        seen.lock()
+                            .expect("lock")
+                            .entry(name)
+                            .or_insert_with(Instant::now);
+                    }
                 }
-                if let watcher::Event::Apply(task) | watcher::Event::InitApply(task) = event
-                    && phase(&task) == "Completed"
-                {
-                    let name = task.metadata.name.clone().unwrap_or_default();
-                    seen.lock()
-                        .expect("lock")
-                        .entry(name)
-                        .or_insert_with(Instant::now);
-                }
-                Ok(())
-            }
-        }),
+            }),
     );
     // The watch's first list (every task: 11 MB at 10 000) must be over before the first sample: a change
     // made while it pages is only seen once it ends, and its load is the bench's, not the operator's.
