@@ -5,18 +5,19 @@
 //! all). Measured, each from a quiescent source into a fresh instance:
 //! - the operator's dump (4 sessions, chunks of 50 000 rows, gzip) from the running server, at one snapshot;
 //! - `mydumper` (4 threads, `--no-locks`: seekdb refuses its default `FLUSH TABLES WITH READ LOCK`, so each
-//!   thread reads at a snapshot of its own) and `mysqldump --single-transaction` of the running server;
+//!   thread reads at a snapshot of its own), plain and with `--compress` (gzip, as the operator stores its
+//!   dumps: the like-for-like pair), and `mysqldump --single-transaction` of the running server;
 //! - `seekdb-dump` of the same instance (it opens the instance directory itself, so the server is stopped
 //!   first; its time includes starting the embedded instance, a few seconds);
-//! - the operator's restore into a fresh server (4 sessions), `myloader` (4 threads) and `mysql` with
-//!   mysqldump's file, each into a fresh server;
+//! - the operator's restore into a fresh server (4 sessions), `myloader` (4 threads) of each of mydumper's
+//!   dumps and `mysql` with mysqldump's file, each into a fresh server;
 //! - `seekdb-restore` of seekdb-dump's file into a fresh instance directory (same start-up cost).
 //!
 //! Every peer reads a table in one statement, which the engine's default `ob_query_timeout` (10 s) cuts off
 //! at the default size (error 4012): the source's and the targets' sessions get an hour, as the operator's
 //! do. Prints rows/s and MB/s of SQL for each (MB = 10^6 bytes of uncompressed SQL each tool produced), the
-//! target "the operator's dump and restore are faster than mydumper/myloader and than mysqldump/mysql" as met
-//! or NOT MET, and the bench process's peak resident memory, in which the operator's dump and restore run.
+//! target "the operator's dump and restore are faster than mydumper/myloader (gzip and plain) and than
+//! mysqldump/mysql" as met or NOT MET, and the bench process's peak resident memory, in which the operator's dump and restore run.
 //! Then the consistency of each dump under writes (`logical/consistency.rs`). mydumper and the MySQL client
 //! are skipped, saying so, when `OBBACKUP_MYDUMPER` / `OBBACKUP_MARIADB_CLIENT` are unset.
 
@@ -50,6 +51,8 @@ const PARALLEL: usize = 4;
 const MYSQLDUMP_FLAGS: &[&str] = &["--single-transaction"];
 /// Where the peers' dumps of `bench` go, under the bench's directory.
 const MYDUMPER_DIR: &str = "mydumper";
+/// mydumper's dump with `--compress` (gzip, like the operator's).
+const MYDUMPER_GZIP_DIR: &str = "mydumper-gzip";
 const MYSQLDUMP_FILE: &str = "mysqldump.sql";
 
 /// What the run shares: the seekdb environment, the tools beside it, the scratch directory and the dataset.
@@ -170,10 +173,14 @@ impl Bench {
     }
 
     fn dump_peers(&self, source: &Seekdb) -> Vec<Figure> {
-        [self.mydumper(source), self.mysqldump(source)]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            self.mydumper(source),
+            self.mydumper_gzip(source),
+            self.mysqldump(source),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
     fn mydumper(&self, source: &Seekdb) -> Option<Figure> {
@@ -188,6 +195,24 @@ impl Bench {
             what: "dump: mydumper (4 threads, --no-locks)".into(),
             took,
             bytes,
+        })
+    }
+
+    /// mydumper writing gzip, as the operator does: the like-for-like comparison.
+    fn mydumper_gzip(&self, source: &Seekdb) -> Option<Figure> {
+        let dir = self.peers.mydumper.as_ref()?;
+        let out = self.base.join(MYDUMPER_GZIP_DIR);
+        let (took, stored) = peers::mydumper_with(dir, source, "bench", &["--compress"], &out);
+        println!(
+            "mydumper --compress stored {:.1} MB of gzip",
+            stored as f64 / 1e6
+        );
+        Some(Figure {
+            tool: "mydumper --compress",
+            what: "dump: mydumper --compress (gzip)".into(),
+            took,
+            // MB/s of SQL, as for every tool: the uncompressed dump's size.
+            bytes: peers::bytes_under(&self.base.join(MYDUMPER_DIR)),
         })
     }
 
@@ -264,24 +289,29 @@ impl Bench {
     }
 
     fn load_peers(&self) -> Vec<Figure> {
-        [self.myloader(), self.mysql()]
-            .into_iter()
-            .flatten()
-            .collect()
+        [
+            self.myloader(MYDUMPER_DIR, "myloader"),
+            self.myloader(MYDUMPER_GZIP_DIR, "myloader (gzip)"),
+            self.mysql(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
     }
 
-    fn myloader(&self) -> Option<Figure> {
+    /// myloader of mydumper's dump in `dump_dir` (plain or gzipped), as `tool`.
+    fn myloader(&self, dump_dir: &str, tool: &'static str) -> Option<Figure> {
         let dir = self.peers.mydumper.as_ref()?;
-        let dump = self.base.join(MYDUMPER_DIR);
+        let dump = self.base.join(dump_dir);
         let target = self.target("bench-myloader");
         let took = peers::myloader(dir, &target, &dump);
         self.assert_loaded(&target);
         retire(target);
         Some(Figure {
-            tool: "myloader",
-            what: "restore: myloader (4 threads)".into(),
+            tool,
+            what: format!("restore: {tool} (4 threads)"),
             took,
-            bytes: peers::bytes_under(&dump),
+            bytes: peers::bytes_under(&self.base.join(MYDUMPER_DIR)),
         })
     }
 
@@ -332,6 +362,7 @@ impl Bench {
     fn report(&self, manifest: &Manifest, dumps: &[Figure], loads: &[Figure]) {
         let sizes: Vec<String> = dumps[1..]
             .iter()
+            .filter(|f| f.tool != "mydumper --compress")
             .map(|f| format!("{} {:.1} MB", f.tool, f.bytes as f64 / 1e6))
             .collect();
         println!(
@@ -359,6 +390,11 @@ impl Bench {
         };
         let (ours_dump, ours_load) = (dumps[0].took, loads[0].took);
         for (dumper, loader, variable) in [
+            (
+                "mydumper --compress",
+                "myloader (gzip)",
+                "OBBACKUP_MYDUMPER",
+            ),
             ("mydumper", "myloader", "OBBACKUP_MYDUMPER"),
             ("mysqldump", "mysql", "OBBACKUP_MARIADB_CLIENT"),
         ] {

@@ -42,7 +42,19 @@ impl Peers {
 /// `mydumper` of `database` into the directory `out` with 4 threads and `--no-locks`: what it took and the
 /// bytes of SQL it wrote.
 pub fn mydumper(dir: &Path, server: &Seekdb, database: &str, out: &Path) -> (Duration, u64) {
-    let args = [
+    mydumper_with(dir, server, database, &[], out)
+}
+
+/// [`mydumper`] with `flags` beside those (`--compress`: each file gzipped, as the operator stores its
+/// dumps).
+pub fn mydumper_with(
+    dir: &Path,
+    server: &Seekdb,
+    database: &str,
+    flags: &[&str],
+    out: &Path,
+) -> (Duration, u64) {
+    let mut args = vec![
         "--database",
         database,
         "--threads",
@@ -50,8 +62,9 @@ pub fn mydumper(dir: &Path, server: &Seekdb, database: &str, out: &Path) -> (Dur
         "--no-locks",
         "--verbose",
         "1",
-        "--outputdir",
     ];
+    args.extend(flags);
+    args.push("--outputdir");
     let took = run(&dir.join("bin/mydumper"), &with(server, &args, out), None);
     (took, bytes_under(out))
 }

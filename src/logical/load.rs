@@ -266,14 +266,14 @@ async fn load_chunk(
     if cancel.is_cancelled() {
         return Err(LogicalError::Canceled);
     }
-    let rows = execute_chunk(place.sessions, &database, &sql).await?;
-    crate::crash::point("logical/load/chunk");
-    if rows != expected.rows {
-        return Err(LogicalError::Format(format!(
+    let mismatch = |rows: u64| {
+        LogicalError::Format(format!(
             "{}.{} chunk {c}: {rows} rows loaded, the manifest says {}",
             object.database, object.name, expected.rows
-        )));
-    }
+        ))
+    };
+    execute_chunk(place.sessions, &database, &sql, expected.rows, mismatch).await?;
+    crate::crash::point("logical/load/chunk");
     Ok(expected)
 }
 
@@ -440,8 +440,33 @@ async fn execute_chunk(
     sessions: &Sessions,
     database: &str,
     sql: &[u8],
-) -> Result<u64, LogicalError> {
+    expected: u64,
+    mismatch: impl Fn(u64) -> LogicalError,
+) -> Result<(), LogicalError> {
     let mut conn = sessions.conn().await?;
+    sessions.execute(&mut conn, "BEGIN").await?;
+    let inserted = match insert_rows(sessions, &mut conn, database, sql).await {
+        Ok(rows) if rows == expected => Ok(()),
+        Ok(rows) => Err(mismatch(rows)),
+        Err(error) => Err(error),
+    };
+    match inserted {
+        Ok(()) => sessions.execute(&mut conn, "COMMIT").await.map(drop),
+        Err(error) => {
+            // The chunk's rows go with it; the restore fails on `error`, not on the rollback's fate.
+            let _ = sessions.execute(&mut conn, "ROLLBACK").await;
+            Err(error)
+        }
+    }
+}
+
+/// Sends a chunk's statements on `conn`, returning the rows they inserted.
+async fn insert_rows(
+    sessions: &Sessions,
+    conn: &mut mysql_async::Conn,
+    database: &str,
+    sql: &[u8],
+) -> Result<u64, LogicalError> {
     let mut rows = 0;
     for line in sql.split(|b| *b == b'\n') {
         let statement = line.trim_ascii();
@@ -450,11 +475,11 @@ async fn execute_chunk(
         }
         if statement.starts_with(b"USE ") {
             sessions
-                .execute(&mut conn, &format!("USE {}", quote_identifier(database)))
+                .execute(conn, &format!("USE {}", quote_identifier(database)))
                 .await?;
             continue;
         }
-        rows += sessions.execute_bytes(&mut conn, statement).await?;
+        rows += sessions.execute_bytes(conn, statement).await?;
     }
     Ok(rows)
 }
