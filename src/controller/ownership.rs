@@ -80,6 +80,30 @@ fn cluster_of<'a>(
     }
 }
 
+/// The strategies of `namespace` the ownership rules read for `cluster`: those on it, and those on the
+/// cluster of any of them (a strategy's claim counts only without a conflict with its own neighbours, and
+/// "the same cluster" is by display name or source, which need not chain). Only these are copied out of the
+/// cache: every LogBackup and every submission asks, and a namespace may hold a thousand strategies.
+pub async fn strategies_near(
+    catalog: &super::catalog::Catalog,
+    namespace: &str,
+    cluster: &ClusterConnection,
+) -> Result<Vec<BackupStrategy>, super::Error> {
+    let on = catalog
+        .list_where(namespace, |s: &BackupStrategy| {
+            s.spec.cluster.same_cluster(cluster)
+        })
+        .await?;
+    catalog
+        .list_where(namespace, |o: &BackupStrategy| {
+            o.spec.cluster.same_cluster(cluster)
+                || on
+                    .iter()
+                    .any(|s| o.spec.cluster.same_cluster(&s.spec.cluster))
+        })
+        .await
+}
+
 /// Why `archive` (on `cluster`) must not touch its tenant's archiving, if it must not: a strategy archives
 /// the tenant (only that strategy's own LogBackup may), or an older LogBackup does.
 pub fn archive_problem(
@@ -606,5 +630,51 @@ mod strategy_conflict_tests {
             problem.message.contains("BackupStrategy dumps"),
             "{problem:?}"
         );
+    }
+}
+
+#[cfg(test)]
+mod strategies_near_tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::controller::{catalog::Catalog, fixtures::FakeApi};
+
+    /// Strategy `name` on the cluster named `cluster` through the Secret `secret`, stored in `api`.
+    fn put(api: &FakeApi, name: &str, cluster: &str, secret: &str) {
+        api.put(
+            &format!("{}/namespaces/ns/backupstrategies/{name}", crate::controller::fixtures::GROUP),
+            json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+                "metadata": {"name": name, "namespace": "ns"},
+                "spec": {"cluster": {"name": cluster, "connectionSecret": secret}, "tenants": ["t1"],
+                         "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///a"},
+                         "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"}},
+            }),
+        );
+    }
+
+    /// A LogBackup's ownership check reads the strategies of its cluster and of their neighbours (the same
+    /// cluster by name or by Secret does not chain), and no other: a thousand strategies in the namespace
+    /// are not copied for each look.
+    #[tokio::test]
+    async fn the_ownership_rules_read_the_strategies_of_the_cluster_and_of_their_neighbours() {
+        let api = FakeApi::default();
+        put(&api, "same-secret", "other-name", "ob");
+        put(&api, "same-name", "ob", "another-secret");
+        put(&api, "neighbour", "third-name", "another-secret");
+        put(&api, "unrelated", "elsewhere", "elsewhere");
+        let catalog = Catalog::new(api.client(), Arc::new(crate::readiness::Readiness::new(0)));
+        let cluster = ClusterConnection::through_secret("ob", "ob");
+        let mut near: Vec<String> = strategies_near(&catalog, "ns", &cluster)
+            .await
+            .expect("listed")
+            .iter()
+            .map(|s| s.name_any())
+            .collect();
+        near.sort();
+        assert_eq!(near, ["neighbour", "same-name", "same-secret"]);
     }
 }

@@ -24,7 +24,7 @@ use super::{
 };
 use crate::{
     api::{
-        BackupStrategy, BackupTask, BackupTaskPhase, BackupTaskStatus,
+        BackupTask, BackupTaskPhase, BackupTaskStatus,
         backup_strategy::BackupMethod,
         common::{ClusterConnection, SecondCopy},
     },
@@ -187,7 +187,7 @@ impl Task for BackupTask {
             self,
             &target.placement.cluster,
             &target.destination.uri,
-            &ctx.catalog.list::<BackupStrategy>(namespace).await?,
+            &ownership::strategies_near(&ctx.catalog, namespace, &target.placement.cluster).await?,
             &ctx.catalog
                 .list_where(namespace, |t: &BackupTask| {
                     // A logical dump does not use the tenant's backup destination.

@@ -22,10 +22,7 @@ use super::{
     task::{self, Batch, Effect, Prepared, References, Target, Task},
 };
 use crate::{
-    api::{
-        BackupStrategy, LogBackup, LogBackupStatus, common::ClusterConnection,
-        log_backup::DesiredArchiveState,
-    },
+    api::{LogBackup, LogBackupStatus, common::ClusterConnection, log_backup::DesiredArchiveState},
     observer::Observation,
     oceanbase::{ObError, Redactor, codes, sql},
     timing::Clock,
@@ -144,7 +141,7 @@ impl Task for LogBackup {
         Ok(ownership::archive_problem(
             self,
             &target.placement.cluster,
-            &ctx.catalog.list::<BackupStrategy>(namespace).await?,
+            &ownership::strategies_near(&ctx.catalog, namespace, &target.placement.cluster).await?,
             &ctx.catalog
                 .list_where(namespace, |l: &LogBackup| {
                     l.spec.tenant.eq_ignore_ascii_case(tenant)
