@@ -36,12 +36,13 @@ const SCANNED: [&str; 15] = [
 ];
 
 /// Citations of documents kept outside the repository (compared without case): a reader of the code
-/// or the pages cannot follow them.
+/// or the pages cannot follow them. The section forms are spelt in two parts so that this list is not
+/// itself such a citation to a search of the sources.
 const OUTSIDE: [&str; 10] = [
-    "spec §",
+    concat!("spec ", "§"),
     "spec.md",
-    "reference §",
-    "reference's §",
+    concat!("reference ", "§"),
+    concat!("reference's ", "§"),
     "seeds/",
     "../shared",
     "/work/shared",
@@ -510,7 +511,10 @@ mod tests {
             .len(),
             1
         );
-        for outside in ["// SPEC §3 says so\n", "// the reference §6.4\n"] {
+        for outside in [
+            concat!("// SPEC ", "§3 says so\n"),
+            concat!("// the reference ", "§6.4\n"),
+        ] {
             let found = problems("src/x.rs", outside);
             // Refused as an outside document, and its bare § as naming no page of ours.
             assert_eq!(found.len(), 2, "{found:?}");
