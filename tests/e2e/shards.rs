@@ -130,6 +130,17 @@ async fn two_replicas_split_the_shards_and_a_killed_ones_backups_finish_once_on_
         2,
         "{holders:?}"
     );
+    // Each namespace's objects were reconciled by its shard's holder alone: every Event there so far
+    // was published by that replica (a replica that reconciled every shard would show up here).
+    for (shard, place) in places.iter().enumerate() {
+        let holder = holders[shard].clone().expect("a holder");
+        let reporters = event_reporters(&admin, &place.namespace).await;
+        assert!(
+            !reporters.is_empty() && reporters.iter().all(|r| *r == holder),
+            "{}: Events from {reporters:?}, the shard's holder is {holder}",
+            place.namespace
+        );
+    }
     a.kill();
     eventually("replica b to take every shard", WAIT, || async {
         (shards_held(&b) == Some(f64::from(SHARDS))).then_some(())
@@ -168,4 +179,18 @@ fn tenant_of(place: &Objects, places: &[Objects], tenants: &[String]) -> String 
         .position(|p| p.namespace == place.namespace)
         .unwrap_or(0);
     tenants[index].clone()
+}
+
+/// Which replicas published the Events of `namespace`, one entry per Event.
+async fn event_reporters(admin: &Client, namespace: &str) -> Vec<String> {
+    let events: kube::Api<k8s_openapi::api::events::v1::Event> =
+        kube::Api::namespaced(admin.clone(), namespace);
+    events
+        .list(&Default::default())
+        .await
+        .expect("list Events")
+        .items
+        .into_iter()
+        .map(|e| e.reporting_instance.unwrap_or_default())
+        .collect()
 }
