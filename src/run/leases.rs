@@ -39,9 +39,9 @@ struct Contender {
 }
 
 impl ShardLeases {
-    /// The leases of `shards` for this replica (one of `replicas`).
-    pub fn new(client: Client, config: RunConfig, shards: Arc<Shards>, replicas: u32) -> Self {
-        let share = shards.count().div_ceil(replicas.max(1));
+    /// The leases of `shards` for this replica (one of `config.replicas`).
+    pub fn new(client: Client, config: RunConfig, shards: Arc<Shards>) -> Self {
+        let share = shards.count().div_ceil(config.replicas.max(1));
         Self {
             client,
             config,

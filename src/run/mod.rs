@@ -60,11 +60,8 @@ pub enum RunError {
     /// The API refused or failed a request needed to start.
     #[error("Kubernetes API request failed: {0}")]
     KubeApi(#[from] kube::Error),
-    /// Leader election failed.
-    #[error("leader election failed: {0}")]
-    Lease(#[from] kube_lease_manager::LeaseManagerError),
-    /// Another replica took the lease.
-    #[error("lost the leader lease; exiting so that this replica restarts as a follower")]
+    /// Another replica took the lease of a shard this one held (with one shard: the leader lease).
+    #[error("lost a shard's lease; exiting so that this replica restarts with a clean slate")]
     LostLeadership,
     /// The HTTP endpoints could not be served.
     #[error("cannot serve HTTP on {0}: {1}")]
@@ -97,19 +94,12 @@ pub async fn run(config: RunConfig) -> Result<(), RunError> {
     ));
 
     check_crds(&client, &scope).await?;
-    tracing::info!(namespace = ?config.namespace, identity = %config.identity, "CRDs present; waiting for the leader lease");
+    tracing::info!(namespace = ?config.namespace, identity = %config.identity, "CRDs present; waiting for a shard's lease");
 
     let shards = Arc::new(Shards::new(config.shards));
-    let mut leases = ShardLeases::new(
-        client.clone(),
-        config.clone(),
-        shards.clone(),
-        config.replicas,
-    );
+    let mut leases = ShardLeases::new(client.clone(), config.clone(), shards.clone());
     let became_leader = loop {
-        if let Err(error) = leases.step().await {
-            tracing::warn!(%error, "cannot hold a shard's lease yet");
-        }
+        leases.step().await?;
         if !shards.held().is_empty() {
             break true;
         }

@@ -208,11 +208,11 @@ pub async fn sync_log_backups(
     let listed = api.list(&selector(strategy)).await?.items;
     let changes = LogBackupChanges::of(strategy, tenants, &listed);
     for (tenant, desired) in &changes.apply {
-        let manifest =
-            log_backup_manifest(strategy, &log_backup_name(&name, tenant), tenant, *desired);
+        let child = log_backup_name(&name, tenant);
+        let manifest = log_backup_manifest(strategy, &child, tenant, *desired);
         crate::crash::point("child/LogBackup/before-create");
         api.patch(
-            &log_backup_name(&name, tenant),
+            &child,
             &PatchParams::apply(FIELD_MANAGER).force(),
             &Patch::Apply(&manifest),
         )

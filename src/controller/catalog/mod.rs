@@ -75,8 +75,8 @@ pub struct Catalog {
 type Stores<K> = Vec<Store<DeserializeGuard<K>>>;
 
 impl Catalog {
-    /// A catalog that lists from the API through `client` until a cache is known synced, and tells
-    /// `readiness` when a kind's caches have all synced.
+    /// A catalog that lists through `client` only the kinds no controller caches, and tells `readiness` when
+    /// a kind's caches have all synced.
     pub fn new(client: Client, readiness: Arc<Readiness>) -> Self {
         Self {
             client,
