@@ -11,6 +11,10 @@ use ob_backup_operator::{
     telemetry::{self, LogFormat},
 };
 
+/// The heap: mimalloc rather than the C library's allocator (Cargo.toml says why).
+#[global_allocator]
+static HEAP: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// OceanBase backup and recovery for Kubernetes.
 #[derive(Parser)]
 #[command(version, about)]
