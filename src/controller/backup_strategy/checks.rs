@@ -21,18 +21,18 @@ use crate::{
     schedule::{parse_cron, time_zone},
 };
 
-/// What every strategy is checked for first: its spec, its claim on its tenants, its cluster's connection
-/// Secret and its data destination.
+/// What every strategy is checked for first: its spec, its claim on its tenants against `same` (the
+/// strategies on its cluster, [`exclusive::on_same_cluster`]), its cluster's connection Secret and its data
+/// destination.
 pub(super) async fn first_checks<'a>(
     ctx: &'a Context,
     namespace: &'a str,
     strategy: &BackupStrategy,
+    same: &[BackupStrategy],
 ) -> Result<ReferenceCheck<'a>, Error> {
     let mut check = ReferenceCheck::new(ctx, namespace);
     check.problems = spec_problems(strategy);
-    check
-        .problems
-        .extend(exclusive::check(ctx, namespace, strategy).await?);
+    check.problems.extend(exclusive::check(strategy, same));
     if strategy.spec.method == crate::api::backup_strategy::BackupMethod::Physical {
         let spec = &strategy.spec;
         check

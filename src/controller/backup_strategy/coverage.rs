@@ -6,44 +6,26 @@
 
 use kube::ResourceExt;
 
-use crate::{
-    api::BackupStrategy,
-    controller::{Context, Error},
-    names::is_scratch,
-    observer::Observation,
-    oceanbase::Snapshot,
-};
+use crate::{api::BackupStrategy, names::is_scratch, observer::Observation, oceanbase::Snapshot};
 
-/// What the strategy reports now: from the cluster as read, else what it reported before.
-pub async fn look(
-    ctx: &Context,
-    namespace: &str,
+/// What the strategy reports now, given `same` (the strategies on its cluster,
+/// [`super::exclusive::on_same_cluster`]): from the cluster as read, else what it reported before.
+pub fn look(
     strategy: &BackupStrategy,
+    same: &[BackupStrategy],
     observation: &Observation,
-) -> Result<Vec<String>, Error> {
+) -> Vec<String> {
     match observation {
         Observation::Seen { snapshot, .. } => {
-            tenants_without_strategy(ctx, namespace, strategy, snapshot).await
+            let same: Vec<&BackupStrategy> = same.iter().collect();
+            uncovered(strategy, &same, snapshot)
         }
-        _ => Ok(strategy
+        _ => strategy
             .status
             .as_ref()
             .map(|s| s.tenants_without_strategy.clone())
-            .unwrap_or_default()),
+            .unwrap_or_default(),
     }
-}
-
-/// The tenants of `snapshot` that no strategy of the cluster covers or ignores, when `strategy` is the one
-/// that reports them (else none).
-pub async fn tenants_without_strategy(
-    ctx: &Context,
-    namespace: &str,
-    strategy: &BackupStrategy,
-    snapshot: &Snapshot,
-) -> Result<Vec<String>, Error> {
-    let same = super::exclusive::on_same_cluster(ctx, namespace, strategy).await?;
-    let same: Vec<&BackupStrategy> = same.iter().collect();
-    Ok(uncovered(strategy, &same, snapshot))
 }
 
 /// The pure rule: none unless `strategy` comes first among `same` (the strategies of its cluster, itself

@@ -59,9 +59,11 @@ pub async fn handle(
         return Ok(Next::Done(Action::await_change()));
     }
     if !wants
-        || super::exclusive::check(ctx, namespace, strategy)
-            .await?
-            .is_some()
+        || super::exclusive::check(
+            strategy,
+            &super::exclusive::on_same_cluster(ctx, namespace, strategy).await?,
+        )
+        .is_some()
     {
         // Switched back to Retain while being deleted, or never in charge of its tenants (another strategy
         // claimed them first): release it untouched.

@@ -4,28 +4,22 @@
 //! namespaces (and within) two strategies are on the same cluster when OceanBase says so (its `cluster` and
 //! `cluster_id`), whatever their Secrets and display names.
 
-use kube::ResourceExt;
-
 use crate::{
     api::BackupStrategy,
     controller::{Context, Error, error::Problem, ownership::conflict_where},
 };
 
-/// Checks `strategy` against the strategies of every watched namespace on its cluster
+/// Checks `strategy` against `same`, the strategies of every watched namespace on its cluster
 /// ([`on_same_cluster`]).
-pub async fn check(
-    ctx: &Context,
-    namespace: &str,
-    strategy: &BackupStrategy,
-) -> Result<Option<Problem>, Error> {
-    let same = on_same_cluster(ctx, namespace, strategy).await?;
-    Ok(conflict_where(strategy, &same, |_| true))
+pub fn check(strategy: &BackupStrategy, same: &[BackupStrategy]) -> Option<Problem> {
+    conflict_where(strategy, same, |_| true)
 }
 
 /// The strategies of every watched namespace on the cluster of `strategy` (itself among them once cached):
 /// in its own namespace by display name or source; across namespaces (and within), by what OceanBase says
 /// the cluster is (`cluster` and `cluster_id`), once both clusters have said. Only these are copied out of
-/// the cache: a strategy looks often, and an estate may hold thousands of strategies.
+/// the cache, and a look finds them once: a strategy looks often, and an estate may hold thousands of
+/// strategies.
 pub async fn on_same_cluster(
     ctx: &Context,
     namespace: &str,
@@ -34,10 +28,10 @@ pub async fn on_same_cluster(
     let mine = crate::controller::coexistence::identity(ctx, namespace, &strategy.spec.cluster);
     ctx.catalog
         .list_everywhere(namespace, |other: &BackupStrategy| {
-            let theirs = other.namespace().unwrap_or_default();
+            let theirs = other.metadata.namespace.as_deref().unwrap_or_default();
             (theirs == namespace && other.spec.cluster.same_cluster(&strategy.spec.cluster))
                 || mine.as_ref().is_some_and(|mine| {
-                    crate::controller::coexistence::identity(ctx, &theirs, &other.spec.cluster)
+                    crate::controller::coexistence::identity(ctx, theirs, &other.spec.cluster)
                         .as_ref()
                         == Some(mine)
                 })

@@ -56,7 +56,8 @@ pub async fn reconcile(
     namespace: String,
 ) -> Result<Action, Error> {
     let spec = &strategy.spec;
-    let mut check = first_checks(&ctx, &namespace, &strategy).await?;
+    let same = super::exclusive::on_same_cluster(&ctx, &namespace, &strategy).await?;
+    let mut check = first_checks(&ctx, &namespace, &strategy, &same).await?;
     if let Some(logical) = &spec.logical {
         check.tenant_user(&logical.credentials_secret).await?;
     }

@@ -12,7 +12,7 @@ use kube::{ResourceExt, runtime::controller::Action};
 
 use super::{
     checks::{first_checks, stop_on_problems},
-    children, coverage, destination_check, destinations, drills, history, mirrors,
+    children, coverage, destination_check, destinations, drills, exclusive, history, mirrors,
     overview_metrics::record_metrics,
     plan::Plan,
     retention, second_copy,
@@ -32,7 +32,9 @@ pub async fn reconcile(
     namespace: String,
 ) -> Result<Action, Error> {
     let spec = &strategy.spec;
-    let mut check = first_checks(&ctx, &namespace, &strategy).await?;
+    // The strategies on its cluster: for its claim on its tenants, and for the tenants none covers.
+    let same = exclusive::on_same_cluster(&ctx, &namespace, &strategy).await?;
+    let mut check = first_checks(&ctx, &namespace, &strategy, &same).await?;
     if let Some(log) = &spec.log_destination {
         check.destination(log).await?;
     }
@@ -61,8 +63,7 @@ pub async fn reconcile(
         summary::strategy_status(&strategy, &plan, &observation, &tenants, &findings, now);
     let made = plan.made();
     history::record(&ctx, &strategy, &plan.skipped, &made, &mut desired, now).await;
-    desired.tenants_without_strategy =
-        coverage::look(&ctx, &namespace, &strategy, &observation).await?;
+    desired.tenants_without_strategy = coverage::look(&strategy, &same, &observation);
     let drills = drills::look(&ctx, &namespace, &strategy, &tenants, &mut desired, now).await?;
     report(&ctx, &namespace, &strategy, &desired).await?;
     let object = format!("{namespace}/{}", strategy.name_any());
