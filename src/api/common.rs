@@ -128,7 +128,16 @@ impl ClusterConnection {
     /// Whether two connections of one namespace name the same cluster: the same display name or the same
     /// source (connection Secret or OBCluster).
     pub fn same_cluster(&self, other: &ClusterConnection) -> bool {
-        self.name == other.name || self.source() == other.source()
+        self.name == other.name || self.source_parts() == other.source_parts()
+    }
+
+    /// [`Self::source`] borrowed, as whether it is an OBCluster and its or the Secret's name: compared for
+    /// every pair of strategies a look weighs, so without copying names.
+    fn source_parts(&self) -> (bool, &str) {
+        match (&self.ob_cluster, &self.connection_secret) {
+            (Some(cluster), _) => (true, cluster.name.as_str()),
+            (None, secret) => (false, secret.as_deref().unwrap_or_default()),
+        }
     }
 
     /// A connection through the Secret `secret`.
@@ -377,6 +386,38 @@ pub fn parse_duration(text: &str) -> Option<jiff::SignedDuration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_connections_name_the_same_cluster_by_display_name_or_by_source_and_a_secret_is_no_obcluster()
+     {
+        let secret = |name: &str, secret: &str| ClusterConnection::through_secret(name, secret);
+        let ob_cluster = |name: &str, cluster: &str| ClusterConnection {
+            name: name.into(),
+            connection_secret: None,
+            ob_cluster: Some(ObjectName {
+                name: cluster.into(),
+            }),
+        };
+        assert!(secret("a", "s1").same_cluster(&secret("a", "s2")));
+        assert!(secret("a", "s1").same_cluster(&secret("b", "s1")));
+        assert!(!secret("a", "s1").same_cluster(&secret("b", "s2")));
+        assert!(ob_cluster("a", "ob").same_cluster(&ob_cluster("b", "ob")));
+        assert!(!secret("a", "ob").same_cluster(&ob_cluster("b", "ob")));
+        // An OBCluster connection that also names a Secret is the OBCluster's.
+        let both = ClusterConnection {
+            connection_secret: Some("s1".into()),
+            ..ob_cluster("c", "ob")
+        };
+        assert!(both.same_cluster(&ob_cluster("d", "ob")));
+        assert!(!both.same_cluster(&secret("d", "s1")));
+        for (x, y) in [
+            (secret("a", "s1"), secret("b", "s1")),
+            (secret("a", "ob"), ob_cluster("b", "ob")),
+            (both.clone(), secret("d", "s1")),
+        ] {
+            assert_eq!(x.same_cluster(&y), x.source() == y.source(), "{x:?} {y:?}");
+        }
+    }
 
     #[test]
     fn a_tenant_gets_its_own_directory_under_a_destination_with_the_query_and_secret_kept() {

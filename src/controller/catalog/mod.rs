@@ -19,7 +19,7 @@ use std::{
 };
 
 use kube::{
-    Api, Client, ResourceExt,
+    Api, Client,
     api::ListParams,
     core::DeserializeGuard,
     runtime::{reflector::Store, watcher},
@@ -215,7 +215,7 @@ impl Catalog {
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
         self.list_everywhere(namespace, |o: &K| {
-            o.namespace().as_deref() == Some(namespace) && keep(o)
+            o.meta().namespace.as_deref() == Some(namespace) && keep(o)
         })
         .await
     }
