@@ -1,5 +1,6 @@
 //! What counts as news: whether a cluster is busy (polled fast) and the slice of an observation each
-//! watching object reads, hashed, so that only the objects whose slice changed are woken.
+//! watching object reads, hashed, so that only the objects whose slice changed are woken. The slices are
+//! hashed as they are, not formatted first: every watching object's slice is hashed at every read.
 
 use std::{
     collections::HashSet,
@@ -46,18 +47,17 @@ pub(super) fn fingerprint(observation: &Observation, interest: &Interest) -> u64
     let Observation::Seen { snapshot, .. } = observation else {
         return hasher.hash_one(matches!(observation, Observation::Unknown));
     };
-    let slice = if interest.tenant.is_empty() {
-        overview_slice(snapshot, interest)
+    if interest.tenant.is_empty() {
+        overview_slice(snapshot, interest, &hasher)
     } else if interest.restore {
-        restore_slice(snapshot, interest)
+        restore_slice(snapshot, interest, &hasher)
     } else {
-        tenant_slice(snapshot, interest)
-    };
-    hasher.hash_one(slice)
+        tenant_slice(snapshot, interest, &hasher)
+    }
 }
 
-/// An overview (a strategy's) of its tenants, coarsely.
-fn overview_slice(snapshot: &Snapshot, interest: &Interest) -> String {
+/// An overview (a strategy's) of its tenants, coarsely, hashed by `hasher`.
+fn overview_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildHasher) -> u64 {
     let covered: Vec<&TenantRow> = snapshot
         .tenants
         .iter()
@@ -108,24 +108,24 @@ fn overview_slice(snapshot: &Snapshot, interest: &Interest) -> String {
         .into_iter()
         .filter(|(tenant_id, ..)| ids.contains(tenant_id))
         .collect();
-    format!("{covered:?}{rounds:?}{sets:?}{pieces:?}{settings:?}{cleans:?}")
+    hasher.hash_one((covered, rounds, sets, pieces, settings, cleans))
 }
 
-/// A restore: its job, and the tenant it creates (which turns PRIMARY on activation).
-fn restore_slice(snapshot: &Snapshot, interest: &Interest) -> String {
+/// A restore: its job, and the tenant it creates (which turns PRIMARY on activation), hashed by `hasher`.
+fn restore_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildHasher) -> u64 {
     let restore = interest
         .description
         .as_deref()
         .and_then(|d| snapshot.restore_by_description(d));
     let tenant = snapshot.tenant(&interest.tenant);
-    format!("{restore:?}{tenant:?}")
+    hasher.hash_one((restore, tenant))
 }
 
 /// A tenant's object (a log backup, a backup task): the tenant, its round, its destinations, its job and
-/// whether another job runs, its delete jobs.
-fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> String {
+/// whether another job runs, its delete jobs; hashed by `hasher`.
+fn tenant_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildHasher) -> u64 {
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
-        return "no such tenant".to_string();
+        return hasher.hash_one("no such tenant");
     };
     let round = snapshot.round(tenant.id).map(|r| {
         (
@@ -146,10 +146,10 @@ fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> String {
     let other_job = snapshot
         .active_job(tenant.id)
         .map(|j| (j.job_id, &j.status));
-    format!(
-        "{tenant:?}{round:?}{:?}{:?}{job:?}{progress:?}{set:?}{other_job:?}{:?}",
-        snapshot.archive_dest(tenant.id),
+    hasher.hash_one((
+        (tenant, round, snapshot.archive_dest(tenant.id)),
         snapshot.data_dest(tenant.id),
+        (job, progress, set, other_job),
         clean_fingerprint(snapshot, Some(tenant.id)),
-    )
+    ))
 }

@@ -9,7 +9,7 @@ use super::vocabulary::{
 };
 
 /// A user tenant (`DBA_OB_TENANTS`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct TenantRow {
     pub id: i64,
     pub name: String,
@@ -20,7 +20,7 @@ pub struct TenantRow {
 }
 
 /// A tenant's current archive round (`CDB_OB_ARCHIVELOG`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct ArchiveRound {
     pub tenant_id: i64,
     pub round_id: i64,
@@ -33,7 +33,7 @@ pub struct ArchiveRound {
 }
 
 /// A tenant's log archive destination (`CDB_OB_ARCHIVE_DEST`), without access keys.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
 pub struct ArchiveDest {
     pub path: String,
     pub binding: Binding,
@@ -42,7 +42,7 @@ pub struct ArchiveDest {
 }
 
 /// A data backup job of a user tenant (`CDB_OB_BACKUP_JOBS` / `_HISTORY`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct BackupJobRow {
     pub tenant_id: i64,
     pub job_id: i64,
@@ -58,7 +58,7 @@ pub struct BackupJobRow {
 }
 
 /// Progress of a running backup (`CDB_OB_BACKUP_TASKS`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct BackupProgress {
     pub tenant_id: i64,
     pub job_id: i64,
@@ -70,7 +70,7 @@ pub struct BackupProgress {
 }
 
 /// A backup set (`CDB_OB_BACKUP_SET_FILES`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct BackupSetRow {
     pub tenant_id: i64,
     pub backup_set_id: i64,
@@ -102,7 +102,7 @@ impl BackupSetRow {
 }
 
 /// An archive piece (`CDB_OB_ARCHIVELOG_PIECE_FILES`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct PieceRow {
     pub tenant_id: i64,
     pub round_id: i64,
@@ -119,7 +119,7 @@ pub struct PieceRow {
 
 /// A delete job of a user tenant (`CDB_OB_BACKUP_DELETE_JOBS` / `_JOB_HISTORY`,
 /// docs/reference/oceanbase-interface.md §5.3).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct CleanJobRow {
     pub tenant_id: i64,
     pub job_id: i64,
@@ -147,7 +147,7 @@ impl CleanJobRow {
 
 /// A restore as the sys tenant sees it (`CDB_OB_RESTORE_PROGRESS` / `_HISTORY`, the `TENANT_ID = 1` row,
 /// docs/reference/oceanbase-interface.md §6.3).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct RestoreJobRow {
     pub job_id: i64,
     pub tenant_name: String,
