@@ -25,6 +25,8 @@ if [ "${BENCH_OPERATOR:-image}" = image ]; then
   cargo build --locked --profile image --target "$target" --bin ob-backup-operator
   export OBBACKUP_OPERATOR_BINARY="$PWD/target/$target/image/ob-backup-operator"
 fi
+# The heap's settings, as the image's configuration (Dockerfile, scripts/image.sh) sets them.
+export MIMALLOC_EAGER_COMMIT=0 MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_PURGE_DELAY=0
 scripts/control-plane.sh start "$env_dir" "$bin"
 # The operator logs at info, as deployed (debug logging costs CPU the figures would then include).
 OPERATOR_RUST_LOG=${OPERATOR_RUST_LOG:-info} OBBACKUP_TEST_ENV="$env_dir" cargo bench --locked --bench operator

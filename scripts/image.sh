@@ -41,6 +41,7 @@ buildah config \
   --label org.opencontainers.image.source=https://github.com/ob-backup-operator/ob-backup-operator \
   --label org.opencontainers.image.licenses=Apache-2.0 \
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  --env MIMALLOC_EAGER_COMMIT=0 --env MIMALLOC_ARENA_EAGER_COMMIT=0 --env MIMALLOC_PURGE_DELAY=0 \
   --user 65532:65532 --port 8080/tcp \
   --entrypoint '["/ob-backup-operator"]' --cmd run \
   "$container"
