@@ -88,6 +88,24 @@ pub fn lease_name(base: &str, shard: u32) -> String {
     }
 }
 
+/// The field manager replica `identity` writes its Leases with, its own: kube-lease-manager takes a free
+/// Lease by a server-side apply without force, so two replicas taking one at the same moment are told apart
+/// only by the API server's conflict between two managers of `holderIdentity`. Under one manager shared by
+/// every replica the second apply overwrote the first, and both held the shard until the first noticed.
+/// A name past the API's 128 characters takes the identity's hash instead.
+pub fn lease_field_manager(identity: &str) -> String {
+    let named = format!("{}-lease-{identity}", crate::controller::FIELD_MANAGER);
+    if named.len() <= 128 {
+        named
+    } else {
+        format!(
+            "{}-lease-{:016x}",
+            crate::controller::FIELD_MANAGER,
+            fnv1a(identity.as_bytes())
+        )
+    }
+}
+
 /// 64-bit FNV-1a: a fixed hash, so that every replica and every version puts a namespace in the same
 /// shard (the standard library's hasher is free to change between releases).
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -99,6 +117,21 @@ fn fnv1a(bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_replica_writes_its_leases_as_a_manager_of_its_own_within_the_apis_length() {
+        let a = lease_field_manager("ob-backup-operator-7d9f8b6c5-x2k4p");
+        let b = lease_field_manager("ob-backup-operator-7d9f8b6c5-q8z1m");
+        assert_ne!(a, b);
+        assert_eq!(
+            a,
+            "ob-backup-operator-lease-ob-backup-operator-7d9f8b6c5-x2k4p"
+        );
+        let long = "r".repeat(200);
+        let hashed = lease_field_manager(&long);
+        assert!(hashed.len() <= 128, "{hashed}");
+        assert_ne!(hashed, lease_field_manager(&"r".repeat(201)));
+    }
 
     #[test]
     fn the_hash_is_fnv1a_as_published() {

@@ -14,10 +14,7 @@ use kube_lease_manager::{LeaseManager, LeaseManagerBuilder, LeaseManagerError};
 use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
 use super::{RunConfig, RunError};
-use crate::{
-    controller::FIELD_MANAGER,
-    shards::{Shards, lease_name},
-};
+use crate::shards::{Shards, lease_field_manager, lease_name};
 
 /// The Lease managers of the shards this replica contends for.
 pub struct ShardLeases {
@@ -135,7 +132,7 @@ impl ShardLeases {
             LeaseManagerBuilder::new(self.client.clone(), lease_name(&config.lease_name, shard))
                 .with_namespace(&config.lease_namespace)
                 .with_identity(&config.identity)
-                .with_field_manager(format!("{FIELD_MANAGER}-lease"))
+                .with_field_manager(lease_field_manager(&config.identity))
                 .with_duration(config.lease_duration.as_secs())
                 .with_grace(config.lease_grace.as_secs())
                 .build()

@@ -2,10 +2,14 @@
 //! whoever reconciles it, and a replica killed while its backups run leaves its shards to the other, which
 //! finishes them without a second job.
 
-use kube::Client;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::{
+    Api, Client,
+    api::{Patch, PatchParams},
+};
 use ob_backup_operator::{
     api::backup_task::BackupMode,
-    shards::{Shards, lease_name},
+    shards::{Shards, lease_field_manager, lease_name},
 };
 
 use crate::support::{
@@ -193,4 +197,49 @@ async fn event_reporters(admin: &Client, namespace: &str) -> Vec<String> {
         .into_iter()
         .map(|e| e.reporting_instance.unwrap_or_default())
         .collect()
+}
+
+/// Two replicas that take one free Lease at the same moment: each takes it as kube-lease-manager does, by a
+/// server-side apply of `holderIdentity` without force, under its own field manager. The API server refuses
+/// the second (a conflict), so the first keeps the Lease. Under one field manager shared by the replicas the
+/// second apply went through, and both held the shard (seen once when two replicas started together on a
+/// loaded machine: one lost its lease three seconds later and exited).
+#[tokio::test]
+async fn two_replicas_taking_one_free_lease_at_once_cannot_both_hold_it() {
+    let Some(plane) = ControlPlane::get() else {
+        return;
+    };
+    let leases: Api<Lease> = Api::namespaced(plane.admin().await, plane.operator_namespace());
+    let name = random_name("race");
+    let take = |identity: &str| {
+        let lease = serde_json::json!({
+            "apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": {"name": name},
+            "spec": {"holderIdentity": identity, "leaseDurationSeconds": 15},
+        });
+        let params = PatchParams {
+            field_manager: Some(lease_field_manager(identity)),
+            ..PatchParams::default()
+        };
+        let leases = leases.clone();
+        let name = name.clone();
+        async move { leases.patch(&name, &params, &Patch::Apply(&lease)).await }
+    };
+    take("replica-a")
+        .await
+        .expect("the first takes the free Lease");
+    match take("replica-b").await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 409, "{status:?}"),
+        other => panic!("the second apply must be refused as a conflict, got {other:?}"),
+    }
+    let holder = leases
+        .get(&name)
+        .await
+        .expect("the Lease")
+        .spec
+        .and_then(|s| s.holder_identity);
+    assert_eq!(holder.as_deref(), Some("replica-a"));
+    leases
+        .delete(&name, &Default::default())
+        .await
+        .expect("deleted");
 }
