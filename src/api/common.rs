@@ -152,9 +152,9 @@ impl ClusterConnection {
     /// Where the login comes from (admission admits exactly one of the two; an object with neither reads
     /// as a Secret with no name, which the reference check reports).
     pub fn source(&self) -> ClusterSource {
-        match (&self.ob_cluster, &self.connection_secret) {
-            (Some(cluster), _) => ClusterSource::ObCluster(cluster.name.clone()),
-            (None, secret) => ClusterSource::Secret(secret.clone().unwrap_or_default()),
+        match self.source_parts() {
+            (true, name) => ClusterSource::ObCluster(name.to_string()),
+            (false, name) => ClusterSource::Secret(name.to_string()),
         }
     }
 }
