@@ -122,6 +122,26 @@ async fn two_replicas_split_the_shards_and_a_killed_ones_backups_finish_once_on_
         let lease = lease_name(&lease, shard);
         holders.push(leader_of(&admin, plane.operator_namespace(), &lease).await);
     }
+    // Each holder took its Lease as a field manager of its own (the conflict the race test relies on).
+    let leases: Api<Lease> = Api::namespaced(admin.clone(), plane.operator_namespace());
+    for (shard, holder) in (0..SHARDS).zip(&holders) {
+        let holder = holder.as_deref().expect("every shard held");
+        let taken = leases
+            .get(&lease_name(&lease, shard))
+            .await
+            .expect("the Lease");
+        let managers: Vec<String> = taken
+            .metadata
+            .managed_fields
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|f| f.manager)
+            .collect();
+        assert!(
+            managers.contains(&lease_field_manager(holder)),
+            "shard {shard}'s Lease written by {managers:?}, not by {holder}'s own manager"
+        );
+    }
     let of_a = holders
         .iter()
         .position(|h| h.as_deref() == Some("replica-a"))
