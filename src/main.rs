@@ -95,6 +95,11 @@ struct RunArgs {
     /// (`cluster.obCluster`, and tenants its policies hold are left to it). `false`: never read them.
     #[arg(long, env = "OB_OPERATOR_INTEGRATION", default_value_t = true, action = clap::ArgAction::Set)]
     ob_operator_integration: bool,
+    /// How the watches read what exists at the start: `streaming` (one watch that sends every object first,
+    /// the API server's WatchList feature, on by default from Kubernetes 1.34), `paged` (a request per page,
+    /// every API server), or `auto`: streaming when the API server answers a probe at the start.
+    #[arg(long, value_enum, env = "INITIAL_LIST", default_value_t)]
+    initial_list: ob_backup_operator::controller::initial_list::InitialList,
     /// Test only: run on a simulated clock, SIMULATED@REAL*SPEED (see `clock`).
     #[arg(long, hide = true, env = "OBBACKUP_SIMULATED_CLOCK")]
     simulated_clock: Option<ob_backup_operator::clock::Simulated>,
@@ -162,6 +167,7 @@ fn run_operator(args: RunArgs) -> ExitCode {
                 .map(|p| &*Box::leak(p.into_boxed_path())),
             destination_check: Duration::from_secs(args.destination_check_seconds),
             ob_operator: args.ob_operator_integration,
+            initial_list: args.initial_list,
         },
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -74,6 +74,8 @@ pub struct Settings {
     pub destination_check: Duration,
     /// Whether ob-operator's objects are read (when its CRDs are installed).
     pub ob_operator: bool,
+    /// How the controllers' watches list what exists at the start.
+    pub initial_list: super::initial_list::InitialList,
 }
 
 impl Default for Settings {
@@ -84,6 +86,7 @@ impl Default for Settings {
             file_root: None,
             destination_check: crate::timing::DESTINATION_CHECK,
             ob_operator: true,
+            initial_list: super::initial_list::InitialList::Auto,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod fixtures;
 pub mod gate;
 #[cfg(test)]
 mod in_process;
+pub mod initial_list;
 pub mod log_backup;
 pub mod logical;
 pub mod overview;

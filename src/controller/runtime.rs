@@ -126,6 +126,10 @@ pub async fn run_all(start: Start) {
         observers.set_ob_operator(ob_operator);
     }
     let catalog = Arc::new(catalog::Catalog::new(client.clone(), readiness));
+    let watching = match scope.apis(&client).into_iter().next() {
+        Some(api) => settings.initial_list.resolve(api).await,
+        None => watcher::Config::default(),
+    };
     let shared = Shared {
         client,
         scope,
@@ -137,6 +141,7 @@ pub async fn run_all(start: Start) {
         catalog,
         writes: Arc::default(),
         shards,
+        watching,
     };
     tokio::join!(
         run::<BackupStrategy>(&shared),
@@ -159,6 +164,8 @@ struct Shared {
     catalog: Arc<catalog::Catalog>,
     writes: Arc<write_budget::WriteBudget>,
     shards: Arc<crate::shards::Shards>,
+    /// How every watch lists what exists ([`super::initial_list`]).
+    watching: watcher::Config,
 }
 
 /// Reconciles of one controller running at once. A cold start over thousands of objects then sends at most
@@ -260,8 +267,8 @@ async fn run<K: Reconcile>(shared: &Shared) {
 }
 
 /// The controller of `K` in one watched namespace (cache `index` of `caches`), woken also by what
-/// `wake_ups` receives. A paged list (not `any_semantic`, which the API answers in one piece from its watch
-/// cache), a cache trimmed of what the operator never reads, and reconciles only for changes the operator
+/// `wake_ups` receives. A paged or streaming list ([`super::initial_list`]; never `any_semantic`, which the
+/// API answers in one piece from its watch cache, held whole in memory), a cache trimmed of what the operator never reads, and reconciles only for changes the operator
 /// did not make itself.
 fn controller<K: Reconcile>(
     shared: &Shared,
@@ -276,7 +283,7 @@ fn controller<K: Reconcile>(
     });
     let (store, writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
     let catalog = shared.catalog.clone();
-    let changes = watcher(api, watcher::Config::default())
+    let changes = watcher(api, shared.watching.clone())
         .default_backoff()
         .modify(trim_cached::<K>)
         .reflect(writer)

@@ -432,3 +432,46 @@ async fn deleting_a_strategy_garbage_collects_the_children_it_owns() {
     .await;
     delete_namespace(&admin, &namespace).await;
 }
+
+/// The watches read what exists as a stream where the API server serves one (this one: Kubernetes 1.37, its
+/// WatchList feature on by default), and in pages when told: either way an object made before the start is
+/// reconciled, and the operator says at the start which it does.
+#[tokio::test]
+async fn the_watches_stream_what_exists_where_the_api_server_serves_it_and_page_it_when_told() {
+    let Some(plane) = ControlPlane::get() else {
+        return;
+    };
+    let admin = plane.admin().await;
+    for (extra, said) in [
+        (None, "initial lists are streamed"),
+        (Some("paged"), "initial lists are paged"),
+    ] {
+        let namespace = plane.namespace("initial-list").await;
+        for file in ["00-secrets.yaml", "back-up-now-ad-hoc.yaml"] {
+            apply_example(&admin, &namespace, file).await;
+        }
+        let args: Vec<String> = extra
+            .map(|mode| vec!["--initial-list".to_string(), mode.to_string()])
+            .unwrap_or_default();
+        let operator =
+            plane.start_operator_args(&namespace, &namespace, &format!("{namespace}-a"), &args);
+        eventually(
+            "the task made before the start to be reconciled",
+            WAIT,
+            || async {
+                let tasks = list(&admin, &namespace, "BackupTask").await;
+                tasks
+                    .iter()
+                    .all(|t| settled_phase(t).as_deref() == Some("Pending"))
+                    .then_some(())
+            },
+        )
+        .await;
+        assert!(
+            operator.log_text().contains(said),
+            "{extra:?}: {}",
+            operator.log_text()
+        );
+        delete_namespace(&admin, &namespace).await;
+    }
+}
