@@ -2,13 +2,16 @@
 //! (docs/contributing/design.md §7, issue 14): SQL round trips per observer cycle for 1, 10 and 100
 //! tenants; then, per size in `BENCH_TASKS` (default 1000 and 10000 BackupTasks), the cold start,
 //! memory, CPU, API writes and SQL over a quiet window of `BENCH_IDLE_SECONDS` (default 600), and
-//! the OceanBase-to-status latency over `BENCH_SAMPLES` (default 200) samples ([`scale`]). Not a
-//! test: run it with `scripts/bench.sh`, which starts the control plane.
+//! the OceanBase-to-status latency over `BENCH_SAMPLES` (default 200) samples ([`scale`]); with
+//! `BENCH_REPLICAS` > 1, that many replicas over `BENCH_SHARDS` shards (default twice the replicas), one
+//! killed halfway through the samples. Not a test: run it with `scripts/bench.sh`, which starts the control
+//! plane.
 //!
 //! `scripts/test.sh` also runs a small form of it (a few hundred tasks, a short window, a few samples) in the
 //! test profile, so that it cannot break unnoticed. Nothing timed is asserted in either form: the targets are
 //! printed as met or NOT MET. What is asserted holds whatever the timing: every phase runs to its end, every
-//! task ends in the phase it must, the SQL of a cycle does not grow with the number of tenants.
+//! task ends in the phase it must with its job run once in OceanBase, the SQL of a cycle does not grow with
+//! the number of tenants.
 
 mod scale;
 #[path = "../tests/e2e/support/mod.rs"]
@@ -39,6 +42,22 @@ async fn main() {
     let tasks_per_tenant: usize = env("BENCH_TASKS_PER_TENANT", "100")
         .parse()
         .expect("BENCH_TASKS_PER_TENANT: a number");
+    let replicas: u32 = env("BENCH_REPLICAS", "1")
+        .parse()
+        .expect("BENCH_REPLICAS: a number");
+    assert!(
+        (1..=64).contains(&replicas),
+        "BENCH_REPLICAS: 1 to 64, as the operator's --replicas"
+    );
+    let shards: u32 = match std::env::var("BENCH_SHARDS") {
+        Ok(n) => n.parse().expect("BENCH_SHARDS: a number"),
+        Err(_) if replicas > 1 => 2 * replicas,
+        Err(_) => 1,
+    };
+    assert!(
+        (1..=64).contains(&shards),
+        "BENCH_SHARDS: 1 to 64, as the operator's --shards"
+    );
     let sizes: Vec<usize> = env("BENCH_TASKS", "1000,10000")
         .split(',')
         .map(|n| {
@@ -72,15 +91,22 @@ async fn main() {
                 tasks_per_tenant,
                 idle,
                 samples,
+                replicas,
+                shards,
             },
         )
         .await;
     }
+    let killed = if replicas > 1 {
+        format!(" ({replicas} replicas over {shards} shards, one killed halfway)")
+    } else {
+        String::new()
+    };
     // The line a reader of CI's log looks for: only printed when every phase ran to its end.
     println!(
         "benchmark finished in {:.0}s: round trips per cycle (1, 10, 100 tenants); for {sizes:?} tasks the \
-         setup, history, cold start, {idle} s quiet window and {samples} latency samples ran, every task in \
-         its expected phase",
+         setup, history, cold start, {idle} s quiet window and {samples} latency samples{killed} ran, every \
+         task in its expected phase and each job run once",
         started.elapsed().as_secs_f64()
     );
 }

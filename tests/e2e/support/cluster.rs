@@ -161,18 +161,34 @@ impl ControlPlane {
     /// timing (15 s, renewed 5 s before expiry).
     #[allow(dead_code)] // the scale bench's
     pub fn start_operator_production(&self, namespace: &str, identity: &str) -> OperatorProcess {
-        let extra = [
+        self.start_operator_production_in(namespace, namespace, identity, &[])
+    }
+
+    /// Like [`Self::start_operator_production`], watching `namespaces` (one, or a comma-separated list),
+    /// competing for the Lease `lease` (or, with `--shards`, the shards' Leases named after it), with
+    /// `extra` arguments (e.g. `--shards`, `--replicas`).
+    #[allow(dead_code)] // the scale bench's
+    pub fn start_operator_production_in(
+        &self,
+        namespaces: &str,
+        lease: &str,
+        identity: &str,
+        extra: &[String],
+    ) -> OperatorProcess {
+        let mut args = [
             "--lease-duration-seconds",
             "15",
             "--lease-grace-seconds",
             "5",
         ]
-        .map(String::from);
+        .map(String::from)
+        .to_vec();
+        args.extend_from_slice(extra);
         let poll = (
             ob_backup_operator::timing::ACTIVE_POLL.as_secs(),
             ob_backup_operator::timing::IDLE_POLL.as_secs(),
         );
-        self.spawn_operator(namespace, namespace, identity, None, poll, &extra, None)
+        self.spawn_operator(namespaces, lease, identity, None, poll, &args, None)
     }
 
     /// Like [`Self::start_operator_args`], with the crash point `point` armed: the operator aborts there.
