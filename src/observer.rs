@@ -168,7 +168,7 @@ impl Observers {
             .cloned()
             .collect();
         for other in others {
-            other.watch(object.clone(), None);
+            other.forget(&object);
         }
         observer.watch(object, interest);
     }
@@ -177,7 +177,7 @@ impl Observers {
     pub fn unwatch(&self, object: &ObjectKey) {
         let all: Vec<Arc<ClusterObserver>> = lock(&self.clusters).values().cloned().collect();
         for observer in all {
-            observer.watch(object.clone(), None);
+            observer.forget(object);
         }
     }
 
@@ -195,7 +195,7 @@ impl Observers {
                 .collect();
             forgotten += gone.len();
             for object in gone {
-                observer.watch(object, None);
+                observer.forget(&object);
             }
         }
         forgotten
@@ -304,7 +304,13 @@ impl Observers {
         let mut woken = 0usize;
         for (object, interest) in interests {
             let fingerprint = fingerprint(observation, interest);
-            if fingerprints.insert(object.clone(), fingerprint) != Some(fingerprint) {
+            // The key is copied only for an object not seen before: this runs for every watching object at
+            // every read.
+            let changed = match fingerprints.get_mut(object) {
+                Some(seen) => std::mem::replace(seen, fingerprint) != fingerprint,
+                None => fingerprints.insert(object.clone(), fingerprint).is_none(),
+            };
+            if changed {
                 self.wake(object);
                 woken += 1;
             }
@@ -538,7 +544,9 @@ pub struct ClusterObserver {
     key: ClusterKey,
     labels: ClusterLabels,
     latest: Mutex<Observation>,
-    interests: Mutex<HashMap<ObjectKey, Interest>>,
+    /// Shared with each read as it is (a read takes the map, not a copy of it); a change copies it only
+    /// while a read still holds the old one.
+    interests: Mutex<Arc<HashMap<ObjectKey, Interest>>>,
     poke: Notify,
     backend: Mutex<Option<Arc<dyn OceanBase>>>,
     /// `host:port` the backend connects to.
@@ -556,15 +564,28 @@ pub struct ClusterObserver {
 impl ClusterObserver {
     /// Watches (or stops watching, with `None`) for an object; see [`Observers::watch`].
     fn watch(&self, object: ObjectKey, interest: Option<Interest>) {
-        let mut interests = lock(&self.interests);
-        let changed = match interest {
-            Some(interest) => interests.insert(object, interest.clone()) != Some(interest),
-            None => interests.remove(&object).is_some(),
+        let Some(interest) = interest else {
+            return self.forget(&object);
         };
-        drop(interests);
-        if changed {
-            self.poke();
+        let mut interests = lock(&self.interests);
+        if interests.get(&object) == Some(&interest) {
+            return;
         }
+        Arc::make_mut(&mut interests).insert(object, interest);
+        drop(interests);
+        self.poke();
+    }
+
+    /// Stops watching for `object`, if it watched for it (every reconcile asks this of every other cluster,
+    /// so nothing is copied for a cluster that does not hold it).
+    fn forget(&self, object: &ObjectKey) {
+        let mut interests = lock(&self.interests);
+        if !interests.contains_key(object) {
+            return;
+        }
+        Arc::make_mut(&mut interests).remove(object);
+        drop(interests);
+        self.poke();
     }
 
     /// The latest observation.
