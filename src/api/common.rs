@@ -133,7 +133,7 @@ impl ClusterConnection {
 
     /// [`Self::source`] borrowed, as whether it is an OBCluster and its or the Secret's name: compared for
     /// every pair of strategies a look weighs, so without copying names.
-    fn source_parts(&self) -> (bool, &str) {
+    pub fn source_parts(&self) -> (bool, &str) {
         match (&self.ob_cluster, &self.connection_secret) {
             (Some(cluster), _) => (true, cluster.name.as_str()),
             (None, secret) => (false, secret.as_deref().unwrap_or_default()),
