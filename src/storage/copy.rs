@@ -209,7 +209,9 @@ impl Copier<'_> {
     }
 
     /// Copies `objects`, `concurrency` at a time (one: in their order), recording each in `manifest`; what
-    /// the copy already holds is looked up in `held` when given, else asked per object.
+    /// the copy already holds is looked up in `held` when given, else asked per object. Objects finish in
+    /// any order: one slow object never keeps the others from starting, and the manifest is saved while
+    /// the next objects are copied (one save at a time, each of a later state than the one before).
     async fn copy_all(
         &self,
         tree: &str,
@@ -220,7 +222,7 @@ impl Copier<'_> {
         report: &mut Report,
     ) -> Result<(), StorageError> {
         let known = manifest.objects.clone();
-        let mut done = stream::iter(objects)
+        let done = stream::iter(objects)
             .map(|listed| {
                 let recorded = known.get(&listed.path).cloned();
                 async move {
@@ -229,30 +231,28 @@ impl Copier<'_> {
                     Ok::<_, StorageError>((listed.path, outcome))
                 }
             })
-            .buffered(concurrency);
-        let mut unsaved = 0;
-        while let Some(result) = done.next().await {
-            let (path, (copied, wrote)) = result?;
-            self.progress.objects.fetch_add(1, Ordering::Relaxed);
-            self.progress
-                .bytes
-                .fetch_add(copied.size, Ordering::Relaxed);
-            if wrote {
-                report.copied += 1;
-                report.copied_bytes += copied.size;
-            }
-            if manifest.objects.insert(path, copied.clone()) != Some(copied) {
-                unsaved += 1;
-            }
-            if unsaved >= SAVE_EVERY {
-                self.save(tree, manifest).await?;
-                unsaved = 0;
-            }
-        }
-        if unsaved > 0 {
-            self.save(tree, manifest).await?;
-        }
-        Ok(())
+            .buffer_unordered(concurrency);
+        let path = manifest_path(tree);
+        record(
+            done,
+            manifest,
+            SAVE_EVERY,
+            |bytes| {
+                let path = path.clone();
+                async move { self.store(&path, bytes).await }
+            },
+            |copied, wrote| {
+                self.progress.objects.fetch_add(1, Ordering::Relaxed);
+                self.progress
+                    .bytes
+                    .fetch_add(copied.size, Ordering::Relaxed);
+                if wrote {
+                    report.copied += 1;
+                    report.copied_bytes += copied.size;
+                }
+            },
+        )
+        .await
     }
 
     /// Refuses a copy into a directory that holds another tenant's or cluster's backups: a format file there
@@ -362,7 +362,8 @@ impl Copier<'_> {
         Ok((versioned(written), true))
     }
 
-    /// Streams `path` from the source to the copy, hashing what goes through.
+    /// Streams `path` from the source to the copy, hashing what goes through: the last bytes are hashed
+    /// while the writer closes (an S3 writer sends its request then).
     async fn write(&self, path: &str) -> Result<Copied, StorageError> {
         let mut writer = self
             .to
@@ -373,9 +374,14 @@ impl Copier<'_> {
             writer: &mut writer,
             limit: self.limit,
         };
-        let copied = stream(self.from, path, Some(sink)).await?;
-        writer.close().await.map_err(|e| StorageError::io(&e))?;
-        Ok(copied)
+        let (size, hash) = stream(self.from, path, Some(sink)).await?;
+        let (closed, sha256) = futures::join!(writer.close(), hash.finish());
+        closed.map_err(|e| StorageError::io(&e))?;
+        Ok(Copied {
+            size,
+            sha256: sha256?,
+            source: None,
+        })
     }
 
     /// Every object under `tree` on the source, with its size and version, in path order.
@@ -490,14 +496,89 @@ impl Copier<'_> {
     }
 
     async fn save(&self, tree: &str, manifest: &Manifest) -> Result<(), StorageError> {
-        let bytes = serde_json::to_vec(manifest)
-            .map_err(|e| StorageError::Io(format!("encoding the manifest of {tree}: {e}")))?;
+        self.store(&manifest_path(tree), encode(manifest)?).await
+    }
+
+    /// Writes an encoded manifest to `path` on the copy.
+    async fn store(&self, path: &str, bytes: Vec<u8>) -> Result<(), StorageError> {
         self.to
-            .write(&manifest_path(tree), bytes)
+            .write(path, bytes)
             .await
             .map(|_| ())
             .map_err(|e| StorageError::io(&e))
     }
+}
+
+/// A manifest as it is stored.
+fn encode(manifest: &Manifest) -> Result<Vec<u8>, StorageError> {
+    serde_json::to_vec(manifest)
+        .map_err(|e| StorageError::Io(format!("encoding a copy's manifest: {e}")))
+}
+
+/// Records in `manifest` each object `done` yields (its path, what was verified and whether it was written
+/// now), telling `counted` of each, and saves the manifest through `store` after every `every` changes and
+/// at the end. A save runs while `done` goes on, so the copies in flight never wait for it; saves never
+/// overlap, and each stores a later state of the manifest than the one before, which holds only objects
+/// already verified. On an error the save in flight is finished first (a file system would otherwise keep
+/// half a manifest), and the error returned.
+async fn record<S, W, F>(
+    done: S,
+    manifest: &mut Manifest,
+    every: usize,
+    store: W,
+    mut counted: impl FnMut(&Copied, bool),
+) -> Result<(), StorageError>
+where
+    S: futures::Stream<Item = Result<(String, (Copied, bool)), StorageError>>,
+    W: Fn(Vec<u8>) -> F,
+    F: std::future::Future<Output = Result<(), StorageError>>,
+{
+    use futures::future::{Either, select};
+    let mut done = std::pin::pin!(done);
+    let mut saving = None;
+    let mut unsaved = 0;
+    loop {
+        let next = match saving.as_mut() {
+            None => done.next().await,
+            Some(save) => match select(save, done.next()).await {
+                Either::Left((saved, _)) => {
+                    saving = None;
+                    saved?;
+                    if unsaved >= every {
+                        saving = Some(Box::pin(store(encode(manifest)?)));
+                        unsaved = 0;
+                    }
+                    continue;
+                }
+                Either::Right((next, _)) => next,
+            },
+        };
+        let Some(result) = next else { break };
+        let (path, (copied, wrote)) = match result {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                if let Some(save) = saving {
+                    let _ = save.await;
+                }
+                return Err(error);
+            }
+        };
+        counted(&copied, wrote);
+        if manifest.objects.insert(path, copied.clone()) != Some(copied) {
+            unsaved += 1;
+        }
+        if unsaved >= every && saving.is_none() {
+            saving = Some(Box::pin(store(encode(manifest)?)));
+            unsaved = 0;
+        }
+    }
+    if let Some(save) = saving {
+        save.await?;
+    }
+    if unsaved > 0 {
+        store(encode(manifest)?).await?;
+    }
+    Ok(())
 }
 
 /// An object's version as its storage tells it: the ETag, else the modification time.
@@ -537,7 +618,12 @@ pub async fn delete_tree(copy: &Operator, tree: &str) -> Result<(), StorageError
 
 /// The size and SHA-256 of `path` on `operator`, streamed.
 pub async fn digest(operator: &Operator, path: &str) -> Result<Copied, StorageError> {
-    stream(operator, path, None).await
+    let (size, hash) = stream(operator, path, None).await?;
+    Ok(Copied {
+        size,
+        sha256: hash.finish().await?,
+        source: None,
+    })
 }
 
 /// Where a copied object's bytes go: a writer, no faster than a limit if there is one.
@@ -566,35 +652,108 @@ impl Sink<'_> {
 }
 
 /// Streams `path` from `operator`, hashing on the way, into `sink` if there is one; returns its size and
-/// hash.
+/// its hash, whose last piece may still be being taken.
 async fn stream(
     operator: &Operator,
     path: &str,
     mut sink: Option<Sink<'_>>,
-) -> Result<Copied, StorageError> {
-    let reader = operator
-        .reader(path)
-        .await
-        .map_err(|e| StorageError::io(&e))?;
+) -> Result<(u64, StreamHash), StorageError> {
+    let reader = match operator.info().scheme() {
+        // A file is read in pieces sized to what is left of it (its size asked first): its reader would
+        // otherwise fill a fresh 2 MiB buffer with zeros for each read, the one that finds its end too.
+        "fs" => operator.reader_with(path).chunk(FILE_READ_PIECE).await,
+        _ => operator.reader(path).await,
+    }
+    .map_err(|e| StorageError::io(&e))?;
     let mut chunks = reader
         .into_bytes_stream(..)
         .await
         .map_err(|e| StorageError::io(&e))?;
-    let mut hasher = Sha256::new();
+    let mut hash = StreamHash::default();
     let mut size = 0u64;
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| StorageError::Io(format!("reading {path}: {e}")))?;
-        hasher.update(&chunk);
         size += chunk.len() as u64;
+        hash.update(chunk.clone()).await?;
         if let Some(sink) = sink.as_mut() {
             sink.write(chunk).await?;
         }
     }
-    Ok(Copied {
-        size,
-        sha256: hex(&hasher.finalize()),
-        source: None,
-    })
+    Ok((size, hash))
+}
+
+/// The most bytes read from a file at once.
+const FILE_READ_PIECE: usize = 4 << 20;
+
+/// Bytes gathered before they are hashed on a thread of their own.
+const HASH_PIECE: usize = 256 << 10;
+
+/// The SHA-256 of bytes as they stream by, taken [`HASH_PIECE`] or more at a time on tokio's blocking
+/// threads: hashing a piece overlaps reading the next one and writing it (for the last piece, closing the
+/// copy's writer), and never holds an async worker for the millisecond a MiB takes. The pieces are hashed one
+/// after the other, in their order; what is left under a piece at the end is hashed in place.
+struct StreamHash {
+    state: Hashing,
+    pending: Vec<bytes::Bytes>,
+    pending_bytes: usize,
+}
+
+enum Hashing {
+    Ready(Sha256),
+    Busy(tokio::task::JoinHandle<Sha256>),
+    /// A piece's thread was lost (the runtime shutting down): the hash cannot be finished.
+    Lost,
+}
+
+impl Default for StreamHash {
+    fn default() -> Self {
+        Self {
+            state: Hashing::Ready(Sha256::new()),
+            pending: Vec::new(),
+            pending_bytes: 0,
+        }
+    }
+}
+
+impl StreamHash {
+    async fn update(&mut self, chunk: bytes::Bytes) -> Result<(), StorageError> {
+        self.pending_bytes += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_bytes >= HASH_PIECE {
+            let mut hasher = self.hasher().await?;
+            let piece = std::mem::take(&mut self.pending);
+            self.pending_bytes = 0;
+            self.state = Hashing::Busy(tokio::task::spawn_blocking(move || {
+                for bytes in &piece {
+                    hasher.update(bytes);
+                }
+                hasher
+            }));
+        }
+        Ok(())
+    }
+
+    /// The hasher once every piece handed to a thread is in it.
+    async fn hasher(&mut self) -> Result<Sha256, StorageError> {
+        match std::mem::replace(&mut self.state, Hashing::Lost) {
+            Hashing::Ready(hasher) => Ok(hasher),
+            Hashing::Busy(piece) => piece
+                .await
+                .map_err(|e| StorageError::Io(format!("hashing a copied object: {e}"))),
+            Hashing::Lost => Err(StorageError::Io(
+                "hashing a copied object: a piece was lost".into(),
+            )),
+        }
+    }
+
+    /// The SHA-256 of every byte given, in hex.
+    async fn finish(mut self) -> Result<String, StorageError> {
+        let mut hasher = self.hasher().await?;
+        for bytes in &self.pending {
+            hasher.update(bytes);
+        }
+        Ok(hex(&hasher.finalize()))
+    }
 }
 
 async fn exists(operator: &Operator, path: &str) -> Result<bool, StorageError> {
@@ -691,6 +850,254 @@ mod tests {
                 .await
                 .expect("verify")
                 .is_empty()
+        );
+    }
+
+    /// The hash taken a piece at a time on other threads is the SHA-256 of every byte, in order, whatever
+    /// the chunks the bytes came in.
+    #[tokio::test]
+    async fn a_hash_taken_in_pieces_is_the_hash_of_every_byte_in_order() {
+        let bytes: Vec<u8> = (0..(3 * HASH_PIECE + 1000))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        for sizes in [
+            vec![bytes.len()],
+            vec![0, 1, HASH_PIECE - 1, HASH_PIECE, 5, HASH_PIECE + 3],
+            vec![4096; bytes.len() / 4096 + 1],
+            vec![HASH_PIECE * 3, 1, 999],
+        ] {
+            let mut hash = StreamHash::default();
+            let mut start = 0;
+            for size in sizes {
+                let end = (start + size).min(bytes.len());
+                hash.update(bytes::Bytes::copy_from_slice(&bytes[start..end]))
+                    .await
+                    .expect("hashed");
+                start = end;
+            }
+            hash.update(bytes::Bytes::copy_from_slice(&bytes[start..]))
+                .await
+                .expect("hashed");
+            assert_eq!(
+                hash.finish().await.expect("finished"),
+                hex(&Sha256::digest(&bytes))
+            );
+        }
+        assert_eq!(
+            StreamHash::default().finish().await.expect("empty"),
+            hex(&Sha256::digest(b""))
+        );
+    }
+
+    /// A file is read in pieces sized to what is left of it: files of every size, empty and larger than a
+    /// piece, are copied whole.
+    #[tokio::test]
+    async fn files_of_every_size_are_read_and_copied_whole() {
+        let root = std::env::temp_dir().join(format!("obbackup-copy-sizes-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let from = Operator::new(opendal::services::Fs::default().root(&root.to_string_lossy()))
+            .expect("fs");
+        let to = memory();
+        let sizes = [
+            0,
+            1,
+            4096,
+            FILE_READ_PIECE,
+            FILE_READ_PIECE + 1,
+            2 * FILE_READ_PIECE + 3,
+        ];
+        for (i, size) in sizes.iter().enumerate() {
+            let bytes: Vec<u8> = (0..*size).map(|j| ((i + j) % 253) as u8).collect();
+            let path = format!("backup_set_1_full/data/{i}");
+            from.write(&path, bytes.clone()).await.expect("write");
+            let read = digest(&from, &path).await.expect("digest");
+            assert_eq!(
+                (read.size, read.sha256),
+                (*size as u64, hex(&Sha256::digest(&bytes))),
+                "{size} bytes"
+            );
+        }
+        let progress = Progress::default();
+        let report = Copier::new(&from, &to, 2, &progress)
+            .tree("backup_set_1_full")
+            .await
+            .expect("copy");
+        assert_eq!(report.copied, sizes.len());
+        for i in 0..sizes.len() {
+            let path = format!("backup_set_1_full/data/{i}");
+            assert_eq!(
+                digest(&to, &path).await.expect("copy"),
+                digest(&from, &path).await.expect("source"),
+                "{path}"
+            );
+        }
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// One slow object keeps no other from being copied: the others start, finish and count while it
+    /// is still on its way.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_slow_object_keeps_no_other_from_being_copied() {
+        let (from, to) = (memory(), memory());
+        // In path order the large object comes first.
+        let large = "backup_set_1_full/a_large";
+        from.write(large, vec![9u8; 48 << 20]).await.expect("write");
+        let small = 12;
+        for i in 0..small {
+            from.write(
+                &format!("backup_set_1_full/b_small_{i:02}"),
+                vec![i as u8; 100],
+            )
+            .await
+            .expect("write");
+        }
+        let progress = std::sync::Arc::new(Progress::default());
+        let copying = tokio::spawn({
+            let (from, to, progress) = (from.clone(), to.clone(), progress.clone());
+            async move {
+                Copier::new(&from, &to, 2, &progress)
+                    .tree("backup_set_1_full")
+                    .await
+            }
+        });
+        let mut small_done_before_large = false;
+        while !copying.is_finished() {
+            let bytes = progress.bytes.load(Ordering::Relaxed);
+            let counted = progress.objects.load(Ordering::Relaxed);
+            if counted == small && bytes == small * 100 {
+                small_done_before_large = true;
+            }
+            tokio::task::yield_now().await;
+        }
+        let report = copying.await.expect("joined").expect("copied");
+        assert_eq!(report.copied, small as usize + 1);
+        assert!(
+            small_done_before_large,
+            "every small object was copied and counted while the large one was on its way"
+        );
+    }
+
+    fn outcome(path: &str) -> Result<(String, (Copied, bool)), StorageError> {
+        Ok((
+            path.to_string(),
+            (
+                Copied {
+                    size: 1,
+                    sha256: path.to_string(),
+                    source: None,
+                },
+                true,
+            ),
+        ))
+    }
+
+    /// The manifest is saved while the copy goes on: objects keep being recorded during a save; saves
+    /// never overlap, each stores a later manifest than the one before, and the last holds every object.
+    #[tokio::test]
+    async fn objects_are_recorded_while_the_manifest_is_saved() {
+        let (objects, finished) = futures::channel::mpsc::unbounded();
+        let saves = std::sync::Mutex::new(Vec::<Manifest>::new());
+        let release = tokio::sync::Semaphore::new(0);
+        let saving = std::sync::atomic::AtomicBool::new(false);
+        let counted = AtomicU64::new(0);
+        let mut manifest = Manifest::default();
+        let store = |bytes: Vec<u8>| {
+            let (saves, release, saving) = (&saves, &release, &saving);
+            async move {
+                assert!(!saving.swap(true, Ordering::SeqCst), "saves overlap");
+                release.acquire().await.expect("open").forget();
+                let stored: Manifest = serde_json::from_slice(&bytes).expect("a manifest");
+                saves.lock().expect("saves").push(stored);
+                saving.store(false, Ordering::SeqCst);
+                Ok(())
+            }
+        };
+        let recording = record(finished, &mut manifest, 4, store, |_, _| {
+            counted.fetch_add(1, Ordering::SeqCst);
+        });
+        let feeding = async {
+            for i in 0..4 {
+                objects
+                    .unbounded_send(outcome(&format!("a/{i}")))
+                    .expect("sent");
+            }
+            // The first save now waits; the copy goes on meanwhile.
+            for i in 4..10 {
+                objects
+                    .unbounded_send(outcome(&format!("a/{i}")))
+                    .expect("sent");
+            }
+            while counted.load(Ordering::SeqCst) < 10 {
+                tokio::task::yield_now().await;
+            }
+            assert!(
+                saving.load(Ordering::SeqCst),
+                "the first save is still under way"
+            );
+            assert!(saves.lock().expect("saves").is_empty());
+            release.add_permits(1);
+            objects.close_channel();
+            release.add_permits(10);
+        };
+        let (recorded, ()) = futures::join!(recording, feeding);
+        recorded.expect("recorded");
+        let saves = saves.into_inner().expect("saves");
+        assert_eq!(
+            saves[0].objects.len(),
+            4,
+            "the first save holds what was done when it began"
+        );
+        for pair in saves.windows(2) {
+            assert!(
+                pair[0]
+                    .objects
+                    .keys()
+                    .all(|k| pair[1].objects.contains_key(k))
+            );
+            assert!(pair[1].objects.len() > pair[0].objects.len());
+        }
+        assert_eq!(saves.last().map(|m| m.objects.len()), Some(10));
+        assert_eq!(manifest.objects.len(), 10);
+    }
+
+    /// A copy that fails while the manifest is being saved finishes that save first (a file system would
+    /// keep half of it otherwise), then fails.
+    #[tokio::test]
+    async fn a_failed_copy_finishes_the_save_under_way_before_it_fails() {
+        let (objects, finished) = futures::channel::mpsc::unbounded();
+        let release = tokio::sync::Semaphore::new(0);
+        let saved = AtomicU64::new(0);
+        let mut manifest = Manifest::default();
+        let store = |_bytes: Vec<u8>| {
+            let (release, saved) = (&release, &saved);
+            async move {
+                release.acquire().await.expect("open").forget();
+                saved.fetch_add(1, Ordering::SeqCst);
+                Ok(())
+            }
+        };
+        let recording = record(finished, &mut manifest, 2, store, |_, _| {});
+        let feeding = async {
+            for i in 0..2 {
+                objects
+                    .unbounded_send(outcome(&format!("a/{i}")))
+                    .expect("sent");
+            }
+            objects
+                .unbounded_send(Err(StorageError::Mismatch("a/2 differs".into())))
+                .expect("sent");
+            for _ in 0..100 {
+                tokio::task::yield_now().await;
+            }
+            release.add_permits(1);
+        };
+        let (recorded, ()) = futures::join!(recording, feeding);
+        let error = recorded.expect_err("failed");
+        assert!(error.to_string().contains("a/2 differs"), "{error}");
+        assert_eq!(
+            saved.load(Ordering::SeqCst),
+            1,
+            "the save under way was finished"
         );
     }
 
