@@ -129,6 +129,21 @@ async fn cluster_with(tenants: usize) -> Arc<Node> {
         .expect("obsim")
 }
 
+/// What a cycle asks for: the finished jobs of `descriptions`, every part when `whole`.
+fn request(
+    descriptions: &[String],
+    whole: bool,
+) -> ob_backup_operator::oceanbase::SnapshotRequest<'_> {
+    ob_backup_operator::oceanbase::SnapshotRequest {
+        descriptions,
+        jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
+        clean_since: jiff::Timestamp::UNIX_EPOCH,
+        restores: false,
+        external: None,
+        whole,
+    }
+}
+
 /// One observer cycle is one snapshot; count its round trips.
 async fn round_trips_per_cycle() {
     println!(
@@ -151,26 +166,12 @@ async fn round_trips_per_cycle() {
         let client = MysqlCluster::new(&info, []);
         // The first snapshot also reads ob_version(), once per client; measure a steady cycle.
         client
-            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-                descriptions: &[],
-                jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
-                clean_since: jiff::Timestamp::UNIX_EPOCH,
-                restores: false,
-                external: None,
-                whole: true,
-            })
+            .snapshot(request(&[], true))
             .await
             .expect("first snapshot");
         let before = client.round_trips().0;
         client
-            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-                descriptions: &[],
-                jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
-                clean_since: jiff::Timestamp::UNIX_EPOCH,
-                restores: false,
-                external: None,
-                whole: true,
-            })
+            .snapshot(request(&[], true))
             .await
             .expect("idle snapshot");
         let idle = client.round_trips().0 - before;
@@ -211,14 +212,7 @@ async fn round_trips_per_cycle() {
         }
         let (before, statements) = (client.round_trips().0, client.snapshot_statements());
         let snapshot = client
-            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-                descriptions: &descriptions,
-                jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
-                clean_since: jiff::Timestamp::UNIX_EPOCH,
-                restores: false,
-                external: None,
-                whole: true,
-            })
+            .snapshot(request(&descriptions, true))
             .await
             .expect("active snapshot");
         let active = client.round_trips().0 - before;
@@ -227,14 +221,7 @@ async fn round_trips_per_cycle() {
         // Between whole reads the observer asks only for what changes by itself (the observer's cadence).
         let (before, partial) = (client.round_trips().0, client.snapshot_statements());
         client
-            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-                descriptions: &descriptions,
-                jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
-                clean_since: jiff::Timestamp::UNIX_EPOCH,
-                restores: false,
-                external: None,
-                whole: false,
-            })
+            .snapshot(request(&descriptions, false))
             .await
             .expect("partial snapshot");
         let partial_trips = client.round_trips().0 - before;

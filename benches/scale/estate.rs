@@ -9,12 +9,11 @@ use kube::{
     Api, Client,
     api::{DynamicObject, Patch, PatchParams, PostParams},
 };
-use ob_backup_operator::shards::Shards;
 use serde_json::{Value, json};
 
 use super::fleet::{Fleet, cluster_index};
 use crate::support::{
-    cluster::{ControlPlane, TEST_MANAGER, api_for, random_name},
+    cluster::{ControlPlane, TEST_MANAGER, api_for},
     simulator::jobs_with_description,
 };
 
@@ -30,19 +29,7 @@ impl Estate {
     /// Creates a namespace in each of `shards` shards (names drawn as tests/e2e/shards.rs draws them; with
     /// one shard, one namespace as the single-replica run always had).
     pub async fn create(plane: &ControlPlane, shards: u32) -> Self {
-        let of = Shards::new(shards);
-        let mut chosen: Vec<Option<String>> = vec![None; shards.max(1) as usize];
-        while chosen.iter().any(Option::is_none) {
-            let name = random_name("bench-scale");
-            let slot = &mut chosen[of.of(&name) as usize];
-            if slot.is_none() {
-                *slot = Some(name);
-            }
-        }
-        let mut namespaces = Vec::new();
-        for name in chosen.into_iter().flatten() {
-            namespaces.push(plane.namespace_named(&name).await);
-        }
+        let namespaces = plane.namespace_per_shard("bench-scale", shards).await;
         Self { namespaces }
     }
 

@@ -9,7 +9,7 @@ use kube::{
 };
 use ob_backup_operator::{
     api::backup_task::BackupMode,
-    shards::{Shards, lease_field_manager, lease_name},
+    shards::{lease_field_manager, lease_name},
 };
 
 use crate::support::{
@@ -21,24 +21,6 @@ use crate::support::{
 };
 
 const SHARDS: u32 = 4;
-
-/// A namespace in each of the shards, in shard order.
-async fn one_namespace_per_shard(plane: &ControlPlane) -> Vec<String> {
-    let shards = Shards::new(SHARDS);
-    let mut chosen: Vec<Option<String>> = vec![None; SHARDS as usize];
-    while chosen.iter().any(Option::is_none) {
-        let name = random_name("shard");
-        let slot = &mut chosen[shards.of(&name) as usize];
-        if slot.is_none() {
-            *slot = Some(name);
-        }
-    }
-    let mut namespaces = Vec::new();
-    for name in chosen.into_iter().flatten() {
-        namespaces.push(plane.namespace_named(&name).await);
-    }
-    namespaces
-}
 
 /// A replica of a two-replica, four-shard deployment watching `namespaces`.
 fn replica(
@@ -62,7 +44,7 @@ async fn two_replicas_split_the_shards_and_a_killed_ones_backups_finish_once_on_
         return;
     };
     let admin: Client = plane.admin().await;
-    let namespaces = one_namespace_per_shard(&plane).await;
+    let namespaces = plane.namespace_per_shard("shard", SHARDS).await;
     let tenants: Vec<String> = (0..SHARDS).map(|i| format!("tenant{i}")).collect();
     let tenant_names: Vec<&str> = tenants.iter().map(String::as_str).collect();
     let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), 30.0);

@@ -93,6 +93,24 @@ impl ControlPlane {
         self.namespace_named(&random_name(prefix)).await
     }
 
+    /// A fresh namespace in each of `shards` shards (`--shards`), in shard order.
+    pub async fn namespace_per_shard(&self, prefix: &str, shards: u32) -> Vec<String> {
+        let of = ob_backup_operator::shards::Shards::new(shards);
+        let mut chosen: Vec<Option<String>> = vec![None; shards.max(1) as usize];
+        while chosen.iter().any(Option::is_none) {
+            let name = random_name(prefix);
+            let slot = &mut chosen[of.of(&name) as usize];
+            if slot.is_none() {
+                *slot = Some(name);
+            }
+        }
+        let mut namespaces = Vec::new();
+        for name in chosen.into_iter().flatten() {
+            namespaces.push(self.namespace_named(&name).await);
+        }
+        namespaces
+    }
+
     /// Creates the namespace `name`, returning it.
     pub async fn namespace_named(&self, name: &str) -> String {
         let name = name.to_string();
