@@ -131,12 +131,14 @@ fn report_connections(fleet: &FleetFigures, judge: &dyn Fn(bool) -> String) -> b
     };
     let reads = max_of(false).unwrap_or(0);
     println!(
-        "    connections accepted by a cluster the run sent no statement to (the observer's reads), the measured          operator's start to the run's end: at most {reads}; target ≤ 1 — {}",
+        "    connections accepted by a cluster the run sent no statement to (the observer's reads), the measured \
+         operator's start to the run's end: at most {reads}; target ≤ 1 — {}",
         judge(reads <= 1)
     );
     let show = |n: Option<u64>| n.map_or("-".into(), |n| n.to_string());
     println!(
-        "      and {} clusters where a sample started a backup: at most {} (the read connection, and one session          per batch of statements, closed after it)",
+        "      and {} clusters where a sample started a backup: at most {} (the read connection, and one session \
+         per batch of statements, closed after it)",
         fleet.with_statements.len(),
         show(max_of(true))
     );
