@@ -77,6 +77,7 @@ async fn main() {
         Err(_) => println!("measured operator: the build cargo made beside this bench"),
     }
     round_trips_per_cycle().await;
+    beside_ob_operator();
     let Some(plane) = ControlPlane::get() else {
         println!(
             "no control plane: run scripts/bench.sh for the scale, API-write and latency figures"
@@ -127,6 +128,16 @@ async fn cluster_with(tenants: usize) -> Arc<Node> {
         .start(cluster, "127.0.0.1:0".parse().expect("address"))
         .await
         .expect("obsim")
+}
+
+/// The target of running ob-operator beside the operator on the same tenants (its SQL round trips, API
+/// writes and memory per tenant beside ours): said, not measured, while there is no ob-operator to run.
+fn beside_ob_operator() {
+    println!(
+        "ob-operator beside us (SQL round trips, API writes and memory per tenant for both): not run — no \
+         ob-operator binary here: its Go module is not served by the module proxy this project builds from \
+         (tools/ob-operator/crds.sh says so), so neither its CRDs nor its manager can be built"
+    );
 }
 
 /// What a cycle asks for: the finished jobs of `descriptions`, every part when `whole`.
