@@ -107,7 +107,6 @@ async fn look(
             clean_since: Timestamp::UNIX_EPOCH,
             restores: false,
             external: None,
-            whole: true,
         })
         .await
     {
