@@ -129,18 +129,23 @@ fn report_connections(fleet: &FleetFigures, judge: &dyn Fn(bool) -> String) -> b
             .map(|k| fleet.accepted[k])
             .max()
     };
-    let reads = max_of(false).unwrap_or(0);
+    let reads = max_of(false);
+    let show = |n: Option<u64>| {
+        n.map_or("- (every cluster got a statement)".into(), |n| {
+            n.to_string()
+        })
+    };
     println!(
         "    connections accepted by a cluster the run sent no statement to (the observer's reads), the measured \
-         operator's start to the run's end: at most {reads}; target ≤ 1 — {}",
-        judge(reads <= 1)
+         operator's start to the run's end: at most {}; target ≤ 1 — {}",
+        show(reads),
+        judge(reads.is_none_or(|n| n <= 1))
     );
-    let show = |n: Option<u64>| n.map_or("-".into(), |n| n.to_string());
     println!(
         "      and {} clusters where a sample started a backup: at most {} (the read connection, and one session \
          per batch of statements, closed after it)",
         fleet.with_statements.len(),
-        show(max_of(true))
+        max_of(true).map_or("-".into(), |n| n.to_string())
     );
-    reads <= 1
+    reads.is_none_or(|n| n <= 1)
 }
