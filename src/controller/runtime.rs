@@ -268,8 +268,8 @@ async fn run<K: Reconcile>(shared: &Shared) {
 
 /// The controller of `K` in one watched namespace (cache `index` of `caches`), woken also by what
 /// `wake_ups` receives. A paged or streaming list ([`super::initial_list`]; never `any_semantic`, which the
-/// API answers in one piece from its watch cache, held whole in memory), a cache trimmed of what the operator never reads, and reconciles only for changes the operator
-/// did not make itself.
+/// API answers in one piece from its watch cache, held whole in memory), a cache trimmed of what the
+/// operator never reads, and reconciles only for changes the operator did not make itself.
 fn controller<K: Reconcile>(
     shared: &Shared,
     api: Api<DeserializeGuard<K>>,
