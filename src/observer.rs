@@ -784,4 +784,55 @@ mod tests {
         );
         assert_eq!(observers.forget_missing("BackupTask", alive), 0);
     }
+
+    #[tokio::test]
+    async fn an_object_follows_its_new_cluster_only_and_a_read_keeps_the_list_it_took() {
+        use http::{Request, Response};
+        use kube::client::Body;
+
+        let (service, _api) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
+        let observers = Observers::new(
+            Client::new(service, "ns"),
+            Arc::new(crate::oceanbase::MysqlConnect),
+            Arc::default(),
+            PollIntervals::default(),
+            CancellationToken::new(),
+        );
+        let cluster = |secret: &str| {
+            observers.observe(
+                ClusterKey {
+                    namespace: "ns".into(),
+                    source: crate::api::common::ClusterSource::Secret(secret.into()),
+                },
+                secret,
+            )
+        };
+        let (old, new) = (cluster("ob1"), cluster("ob2"));
+        let task = ObjectKey {
+            kind: "BackupTask",
+            namespace: "ns".into(),
+            name: "a".into(),
+        };
+        let interest = Interest {
+            tenant: "tenant1".into(),
+            ..Default::default()
+        };
+        observers.watch(&old, task.clone(), Some(interest.clone()));
+        // What a read took stays as it was while the list changes under it.
+        let taken = lock(&old.interests).clone();
+        observers.watch(&new, task.clone(), Some(interest.clone()));
+        assert!(taken.contains_key(&task), "the read's list is its own");
+        assert!(
+            !lock(&old.interests).contains_key(&task),
+            "the old cluster forgot it"
+        );
+        assert!(lock(&new.interests).contains_key(&task));
+        assert_eq!(observers.watched("BackupTask"), 1);
+        // Watching again for the same thing copies nothing: the list is the one a read holds.
+        let held = lock(&new.interests).clone();
+        observers.watch(&new, task.clone(), Some(interest));
+        assert!(Arc::ptr_eq(&held, &lock(&new.interests)));
+        observers.unwatch(&task);
+        assert_eq!(observers.watched("BackupTask"), 0);
+    }
 }

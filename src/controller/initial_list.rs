@@ -164,4 +164,23 @@ mod tests {
             "one probe, nothing else"
         );
     }
+
+    /// An API server that never answers the probe (one before 1.27 sends no end-of-initial-events bookmark):
+    /// pages once the probe's time is up, not a start that waits for ever.
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_never_answers_the_probe_is_listed_in_pages_after_its_time() {
+        let (service, _handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        let client = kube::Client::new(service, "ns");
+        let strategies: Api<DeserializeGuard<BackupStrategy>> = Api::namespaced(client, "ns");
+        let started = tokio::time::Instant::now();
+        let config = InitialList::Auto.resolve(strategies).await;
+        assert_eq!(
+            config.initial_list_strategy,
+            watcher::InitialListStrategy::ListWatch
+        );
+        assert_eq!(started.elapsed(), PROBE_WITHIN);
+    }
 }
