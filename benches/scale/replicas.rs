@@ -57,6 +57,11 @@ impl Replicas {
         }
     }
 
+    /// Whether one of them was killed.
+    pub fn killed(&self) -> bool {
+        self.killed.is_some()
+    }
+
     pub fn len(&self) -> usize {
         self.processes.len()
     }
