@@ -140,14 +140,18 @@ fn beside_ob_operator() {
     );
 }
 
-/// What a cycle asks for: the finished jobs of `descriptions`.
-fn request(descriptions: &[String]) -> ob_backup_operator::oceanbase::SnapshotRequest<'_> {
+/// What a cycle asks for: the finished jobs of `descriptions`, every part when `whole`.
+fn request(
+    descriptions: &[String],
+    whole: bool,
+) -> ob_backup_operator::oceanbase::SnapshotRequest<'_> {
     ob_backup_operator::oceanbase::SnapshotRequest {
         descriptions,
         jobs_ended_since: jiff::Timestamp::UNIX_EPOCH,
         clean_since: jiff::Timestamp::UNIX_EPOCH,
         restores: false,
         external: None,
+        whole,
     }
 }
 
@@ -157,7 +161,8 @@ async fn round_trips_per_cycle() {
         "SQL round trips per observer cycle (one snapshot), and the statements they carry; target 1:"
     );
     println!(
-        "  tenants  idle  active  statements (active: every tenant archiving and backing up, each task tracked)"
+        "  tenants  idle  active  statements  partial (active: every tenant archiving and backing up, each task \
+         tracked; partial: the statements of a read between whole ones)"
     );
     let mut counts = Vec::new();
     for tenants in [1usize, 10, 100] {
@@ -171,9 +176,15 @@ async fn round_trips_per_cycle() {
         };
         let client = MysqlCluster::new(&info, []);
         // The first snapshot also reads ob_version(), once per client; measure a steady cycle.
-        client.snapshot(request(&[])).await.expect("first snapshot");
+        client
+            .snapshot(request(&[], true))
+            .await
+            .expect("first snapshot");
         let before = client.round_trips().0;
-        client.snapshot(request(&[])).await.expect("idle snapshot");
+        client
+            .snapshot(request(&[], true))
+            .await
+            .expect("idle snapshot");
         let idle = client.round_trips().0 - before;
 
         let mut descriptions = Vec::new();
@@ -212,14 +223,22 @@ async fn round_trips_per_cycle() {
         }
         let (before, statements) = (client.round_trips().0, client.snapshot_statements());
         let snapshot = client
-            .snapshot(request(&descriptions))
+            .snapshot(request(&descriptions, true))
             .await
             .expect("active snapshot");
         let active = client.round_trips().0 - before;
         let statements = client.snapshot_statements() - statements;
         assert_eq!(snapshot.jobs.len(), tenants);
-        println!("  {tenants:>7}  {idle:>4}  {active:>6}  {statements:>10}");
-        counts.push((idle, active, statements));
+        // Between whole reads the observer asks only for what changes by itself (the observer's cadence).
+        let (before, partial) = (client.round_trips().0, client.snapshot_statements());
+        client
+            .snapshot(request(&descriptions, false))
+            .await
+            .expect("partial snapshot");
+        let partial_trips = client.round_trips().0 - before;
+        let partial = client.snapshot_statements() - partial;
+        println!("  {tenants:>7}  {idle:>4}  {active:>6}  {statements:>10}  {partial:>7}");
+        counts.push((idle, active.max(partial_trips), statements));
     }
     // Counted, not timed: a cycle is one round trip, and its statements do not grow with the tenants.
     assert!(

@@ -15,6 +15,7 @@ use kube::{Api, Client};
 use tokio::sync::{Notify, mpsc};
 use tokio_util::sync::CancellationToken;
 
+mod cadence;
 mod change;
 mod cluster_metrics;
 mod history;
@@ -222,6 +223,8 @@ impl Observers {
         let mut fingerprints: HashMap<ObjectKey, u64> = HashMap::new();
         let mut reported = (0u64, 0u64);
         let mut idle_cycles = 0;
+        let mut cadence = cadence::Cadence::default();
+        let mut poked = false;
         loop {
             let interests = lock(&observer.interests).clone();
             if interests.is_empty() {
@@ -233,7 +236,9 @@ impl Observers {
                 idle_cycles = 0;
             }
             let reading = tokio::time::Instant::now();
-            let observation = self.read(&observer, &interests).await;
+            let observation = self
+                .read_cycle(&observer, &interests, &mut cadence, poked)
+                .await;
             let read_ms = reading.elapsed().as_millis();
             self.count_round_trips(&observer, &mut reported);
             let active = match &observation {
@@ -267,9 +272,10 @@ impl Observers {
             );
             fingerprints.retain(|k, _| interests.contains_key(k));
             let pause = self.pause(failures, active);
+            poked = false;
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
-                () = observer.poke.notified() => {}
+                () = observer.poke.notified() => poked = true,
                 () = self.shutdown.cancelled() => break,
             }
         }
@@ -328,10 +334,46 @@ impl Observers {
         }
     }
 
+    /// One cycle's read ([`cadence`]): whole when due, else what changes by itself, completed from the last
+    /// whole read, or followed by a whole read at once when it shows a change.
+    async fn read_cycle(
+        &self,
+        observer: &ClusterObserver,
+        interests: &HashMap<ObjectKey, Interest>,
+        cadence: &mut cadence::Cadence,
+        poked: bool,
+    ) -> Observation {
+        let mut whole =
+            cadence.wants_whole(poked, self.intervals.idle, tokio::time::Instant::now());
+        let observation = match self.read(observer, interests, whole).await {
+            Observation::Seen { snapshot, at } if !whole => {
+                match cadence.complete(Arc::unwrap_or_clone(snapshot)) {
+                    Some(completed) => Observation::Seen {
+                        snapshot: Arc::new(completed),
+                        at,
+                    },
+                    None => {
+                        whole = true;
+                        self.read(observer, interests, true).await
+                    }
+                }
+            }
+            other => other,
+        };
+        match &observation {
+            Observation::Seen { snapshot, .. } => {
+                cadence.record(snapshot, whole, tokio::time::Instant::now());
+            }
+            _ => cadence.forget(),
+        }
+        observation
+    }
+
     async fn read(
         &self,
         observer: &ClusterObserver,
         interests: &HashMap<ObjectKey, Interest>,
+        whole: bool,
     ) -> Observation {
         let now = crate::clock::now();
         let since = match &*lock(&observer.latest) {
@@ -357,6 +399,7 @@ impl Observers {
             clean_since,
             restores: interests.values().any(|i| i.restore),
             external: external_since,
+            whole,
         };
         match backend.snapshot(request).await {
             Ok(mut snapshot) => {

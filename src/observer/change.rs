@@ -39,7 +39,7 @@ fn clean_fingerprint(
 
 /// How much of the archive checkpoint matters to an object: to the minute, so that steady archiving does
 /// not wake log backups every cycle.
-const CHECKPOINT_GRAIN_NS: u64 = 60_000_000_000;
+pub(super) const CHECKPOINT_GRAIN_NS: u64 = 60_000_000_000;
 
 /// A hash of what an object's reconcile reads from the observation.
 pub(super) fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {

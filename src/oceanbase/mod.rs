@@ -51,6 +51,11 @@ pub struct SnapshotRequest<'a> {
     /// Also read the finished backup jobs and restores no object of ours started (a strategy mirrors
     /// them): those that ended at or after these times.
     pub external: Option<ExternalSince>,
+    /// Whether to read every part. `false`: only what changes by itself while jobs run — tenants, archive
+    /// rounds, jobs and their progress, delete jobs, restores — and not the destinations, delete policies,
+    /// units, backup sets and archive pieces, which come back empty for the caller to carry over from its
+    /// last whole read ([`Snapshot::carry_slow_parts`]).
+    pub whole: bool,
 }
 
 /// From when the finished jobs started elsewhere are read ([`SnapshotRequest::external`]).
@@ -92,6 +97,22 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Takes the parts a read that was not whole left empty ([`SnapshotRequest::whole`]) from `whole`, the
+    /// last whole read.
+    pub fn carry_slow_parts(&mut self, whole: &Snapshot) {
+        self.archive_dests.clone_from(&whole.archive_dests);
+        self.data_dests.clone_from(&whole.data_dests);
+        self.sets.clone_from(&whole.sets);
+        self.pieces.clone_from(&whole.pieces);
+        self.delete_policies.clone_from(&whole.delete_policies);
+        self.units.clone_from(&whole.units);
+    }
+
+    /// Empties the parts a read that is not whole does not read (as [`Self::carry_slow_parts`] fills them).
+    pub fn drop_slow_parts(&mut self) {
+        self.carry_slow_parts(&Snapshot::default());
+    }
+
     /// The user tenant of that name (OceanBase resolves names case-insensitively).
     pub fn tenant(&self, name: &str) -> Option<&TenantRow> {
         self.tenants

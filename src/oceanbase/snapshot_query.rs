@@ -82,7 +82,7 @@ impl<'a> SnapshotQuery<'a> {
         if !version_known {
             parts.push((Part::Version, "SELECT ob_version() AS version".to_string()));
         }
-        parts.extend(fixed_parts());
+        parts.extend(fixed_parts(request.whole));
         let jobs = Wanted::of(&request, request.external.map(|e| e.jobs));
         if let Some(since) = jobs.since(request.jobs_ended_since) {
             parts.push((
@@ -141,9 +141,10 @@ impl<'a> SnapshotQuery<'a> {
     }
 }
 
-/// The statements every snapshot sends.
-fn fixed_parts() -> Vec<(Part, String)> {
-    [
+/// The statements every snapshot sends: only those of what changes by itself while jobs run unless `whole`
+/// ([`SnapshotRequest::whole`]).
+fn fixed_parts(whole: bool) -> Vec<(Part, String)> {
+    let fast = [
         (
             Part::Tenants,
             "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
@@ -155,17 +156,19 @@ fn fixed_parts() -> Vec<(Part, String)> {
              FROM CDB_OB_ARCHIVELOG",
         ),
         (
+            Part::Progress,
+            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
+             FROM CDB_OB_BACKUP_TASKS",
+        ),
+    ];
+    let slow = [
+        (
             Part::ArchiveDests,
             "SELECT tenant_id, name, value FROM CDB_OB_ARCHIVE_DEST",
         ),
         (
             Part::DataDests,
             "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'",
-        ),
-        (
-            Part::Progress,
-            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
-             FROM CDB_OB_BACKUP_TASKS",
         ),
         (
             Part::Sets,
@@ -183,20 +186,24 @@ fn fixed_parts() -> Vec<(Part, String)> {
             "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY",
         ),
         (Part::Units, "SELECT tenant_id, svr_ip FROM DBA_OB_UNITS"),
-    ]
-    .into_iter()
-    .map(|(part, statement)| (part, statement.to_string()))
-    .chain([
-        (
-            Part::Jobs,
-            format!("SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"),
-        ),
-        (
-            Part::CleanJobs,
-            format!("SELECT {CLEAN_COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
-        ),
-    ])
-    .collect()
+    ];
+    let slow = if whole { &slow[..] } else { &[] };
+    fast.iter()
+        .chain(slow)
+        .map(|(part, statement)| (*part, statement.to_string()))
+        .chain([
+            (
+                Part::Jobs,
+                format!(
+                    "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"
+                ),
+            ),
+            (
+                Part::CleanJobs,
+                format!("SELECT {CLEAN_COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
+            ),
+        ])
+        .collect()
 }
 
 /// Whether restores are read: someone watches one, or a strategy mirrors those started elsewhere.

@@ -79,6 +79,7 @@ fn everything(
         clean_since,
         restores: true,
         external: None,
+        whole: true,
     }
 }
 
@@ -145,6 +146,7 @@ async fn a_snapshot_is_one_round_trip_for_1_and_10_tenants() {
     let quiet = ob_backup_operator::oceanbase::SnapshotRequest {
         restores: false,
         external: None,
+        whole: true,
         ..everything(&descriptions, jiff::Timestamp::UNIX_EPOCH)
     };
     let mut sent = Vec::new();
@@ -560,6 +562,7 @@ async fn finished_jobs_are_found_by_description_with_sql_the_same_size_for_1_or_
                 // Restores are read (by description) only while a RecoveryTask is watched: not here.
                 restores: false,
                 external: None,
+                whole: true,
                 ..everything(descriptions, jiff::Timestamp::UNIX_EPOCH)
             })
             .await

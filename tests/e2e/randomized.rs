@@ -107,6 +107,7 @@ async fn look(
             clean_since: Timestamp::UNIX_EPOCH,
             restores: false,
             external: None,
+            whole: true,
         })
         .await
     {

@@ -8,6 +8,7 @@ fn request<'a>(descriptions: &'a [String], restores: bool) -> SnapshotRequest<'a
         clean_since: Timestamp::UNIX_EPOCH,
         restores,
         external: None,
+        whole: true,
     }
 }
 
@@ -29,6 +30,29 @@ fn a_quiet_cycle_reads_the_fixed_views_and_the_delete_history_in_one_text() {
     assert_eq!(text.matches("SELECT ").count(), query.len());
     assert_eq!(text.matches(";\n").count(), query.len() - 1);
     assert!(!text.ends_with(';'));
+}
+
+#[test]
+fn a_read_that_is_not_whole_leaves_out_what_changes_only_by_a_statement_or_a_jobs_end() {
+    let partial = SnapshotRequest {
+        whole: false,
+        ..request(&[], false)
+    };
+    let query = SnapshotQuery::new(partial, true).expect("query");
+    assert_eq!(query.len(), 6, "{:?}", parts(&query));
+    for part in [
+        Part::ArchiveDests,
+        Part::DataDests,
+        Part::Sets,
+        Part::Pieces,
+        Part::DeletePolicies,
+        Part::Units,
+    ] {
+        assert!(!parts(&query).contains(&part), "{part:?}");
+    }
+    for part in [Part::Tenants, Part::Rounds, Part::Progress, Part::Jobs] {
+        assert!(parts(&query).contains(&part), "{part:?}");
+    }
 }
 
 #[test]
