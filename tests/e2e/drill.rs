@@ -177,11 +177,13 @@ async fn a_drill_waits_while_a_users_restore_runs_into_its_cluster() {
         crate::support::drill::drills(&world).await.is_empty(),
         "no drill beside the user's restore"
     );
-    simulator::cluster(&world.node).faults.stalled_restores = false;
+    // Canceled while it still stands (unstalled first, a cancel would race its end: a restore that finished
+    // before the Cancel reached OceanBase ends Completed, rightly).
     world
         .patch_spec("RecoveryTask", "users", json!({"cancel": true}))
         .await;
     world.phase("RecoveryTask", "users", "Canceled").await;
+    simulator::cluster(&world.node).faults.stalled_restores = false;
     // Within the starting deadline, the run is made once the restore ended.
     let drills = every_drill_clean(&world, "after the user's restore").await;
     assert_eq!(drills.len(), 1);
