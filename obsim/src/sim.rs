@@ -91,6 +91,8 @@ pub struct Link {
     refuse_until: Mutex<Option<Instant>>,
     /// Connections accepted (and not refused) so far.
     accepted: std::sync::atomic::AtomicU64,
+    /// Commands received so far, over every connection (each query, reset, ping…: one round trip each).
+    commands: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Link {
@@ -99,7 +101,19 @@ impl Link {
             drops: watch::channel(0).0,
             refuse_until: Mutex::new(None),
             accepted: std::sync::atomic::AtomicU64::new(0),
+            commands: Arc::default(),
         }
+    }
+
+    /// How many commands the node's connections have received so far: what a client's round trips cost
+    /// the server, whichever the client counts (a pool's resets too).
+    pub fn commands(&self) -> u64 {
+        self.commands.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The counter [`Self::commands`] reads, for the connections to count into.
+    pub(crate) fn command_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.commands.clone()
     }
 
     /// How many connections have been accepted so far (refused ones not counted).

@@ -85,6 +85,22 @@ impl ConnectionInfo {
     /// is reset (`COM_RESET_CONNECTION`) when it is returned, which puts every session variable back to the
     /// tenant's default (`+08:00` on OceanBase) — statements run only at connect would hold for the first use.
     pub fn pool_opts(&self, session: Vec<String>, max: usize) -> mysql_async::OptsBuilder {
+        self.pool_opts_resetting(session, max, true)
+    }
+
+    /// [`Self::pool_opts`] for sessions that only read and change nothing in their session after
+    /// `session`: never reset, so a reuse costs no round trip (a reset and the `session` statements again
+    /// are two more, each time the observer reads a cluster).
+    pub fn read_pool_opts(&self, session: Vec<String>, max: usize) -> mysql_async::OptsBuilder {
+        self.pool_opts_resetting(session, max, false)
+    }
+
+    fn pool_opts_resetting(
+        &self,
+        session: Vec<String>,
+        max: usize,
+        reset: bool,
+    ) -> mysql_async::OptsBuilder {
         let mut builder = mysql_async::OptsBuilder::default()
             .ip_or_hostname(self.host.clone())
             .tcp_port(self.port)
@@ -97,7 +113,8 @@ impl ConnectionInfo {
                     .with_constraints(
                         mysql_async::PoolConstraints::new(0, max.max(1)).unwrap_or_default(),
                     )
-                    .with_inactive_connection_ttl(crate::timing::POOLED_CONNECTION_TTL),
+                    .with_inactive_connection_ttl(crate::timing::POOLED_CONNECTION_TTL)
+                    .with_reset_connection(reset),
             );
         if let Some(ca) = &self.ca_cert {
             builder = builder

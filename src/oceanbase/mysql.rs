@@ -53,9 +53,10 @@ impl MysqlCluster {
     /// A cluster client (connections are made lazily). `secrets` are extra values to redact from errors,
     /// e.g. backup passwords and access keys this client will send.
     pub fn new(info: &ConnectionInfo, secrets: impl IntoIterator<Item = String>) -> Self {
-        // Times in views (TIMESTAMP columns) come back in UTC. One pooled connection: a cycle's reads are
-        // one round trip, so reads never need two at once (a batch has a session of its own).
-        let builder = info.pool_opts(vec!["SET time_zone = '+00:00'".to_string()], 1);
+        // Times in views (TIMESTAMP columns) come back in UTC. One pooled connection, never reset (it only
+        // reads): a cycle's reads are one round trip, so reads never need two at once (a batch has a session
+        // of its own).
+        let builder = info.read_pool_opts(vec!["SET time_zone = '+00:00'".to_string()], 1);
         let opts: Opts = builder.into();
         Self {
             pool: Pool::new(opts.clone()),

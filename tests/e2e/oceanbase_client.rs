@@ -176,6 +176,35 @@ async fn a_snapshot_is_one_round_trip_for_1_and_10_tenants() {
     );
 }
 
+/// What the server sees is what counts: a pooled connection reset on its return costs the server a reset
+/// and the session's settings again (three round trips a read, the client counting one).
+#[tokio::test]
+async fn each_read_after_the_first_is_one_command_at_the_server() {
+    let node = obsim(10).await;
+    let client = MysqlCluster::new(&info(&node, PASSWORD), []);
+    let descriptions = ["some-uid".to_string()];
+    let read = || async {
+        client
+            .snapshot(everything(&descriptions, jiff::Timestamp::UNIX_EPOCH))
+            .await
+            .expect("snapshot")
+    };
+    read().await;
+    let (commands, round_trips) = (node.link.commands(), client.round_trips().0);
+    for _ in 0..4 {
+        read().await;
+    }
+    assert_eq!(
+        (
+            node.link.commands() - commands,
+            client.round_trips().0 - round_trips
+        ),
+        (4, 4),
+        "one command a read at the server, as the client counts"
+    );
+    assert_eq!(node.link.accepted(), 1, "one connection");
+}
+
 #[tokio::test]
 async fn an_encrypted_backup_is_found_by_its_description() {
     let node = obsim(2).await;

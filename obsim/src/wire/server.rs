@@ -6,7 +6,7 @@ use std::{
     hash::{BuildHasher, RandomState},
     sync::{
         Arc,
-        atomic::{AtomicU32, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
     },
 };
 
@@ -86,6 +86,7 @@ pub async fn serve_connection(
     cluster: SharedCluster,
     simulator: Arc<Simulator>,
     tls: Option<Arc<tokio_rustls::TlsAcceptor>>,
+    commands: Arc<AtomicU64>,
 ) -> std::io::Result<()> {
     let peer = stream
         .peer_addr()
@@ -137,6 +138,7 @@ pub async fn serve_connection(
         session: Session::new(cluster, simulator, login),
         prepared: HashMap::new(),
         next_statement: 1,
+        commands,
     };
     connection.command_loop().await
 }
@@ -263,6 +265,8 @@ struct Connection {
     session: Session,
     prepared: HashMap<u32, Prepared>,
     next_statement: u32,
+    /// The node's count of commands received.
+    commands: Arc<AtomicU64>,
 }
 
 impl Connection {
@@ -271,6 +275,7 @@ impl Connection {
             let Some((&command, body)) = packet.split_first() else {
                 continue;
             };
+            self.commands.fetch_add(1, Ordering::Relaxed);
             match command {
                 0x01 => return Ok(()),                         // COM_QUIT
                 0x02 | 0x0e | 0x1a | 0x1f => self.ok().await?, // INIT_DB, PING, STMT_RESET, RESET_CONNECTION
