@@ -10,6 +10,8 @@
 //! too (`backup_strategy/exclusive.rs`).
 
 use crate::reason::Reason;
+use std::collections::HashSet;
+
 use kube::ResourceExt;
 
 use super::error::Problem;
@@ -89,19 +91,32 @@ pub async fn strategies_near(
     namespace: &str,
     cluster: &ClusterConnection,
 ) -> Result<Vec<BackupStrategy>, super::Error> {
-    let on = catalog
-        .list_where(namespace, |s: &BackupStrategy| {
-            s.spec.cluster.same_cluster(cluster)
-        })
+    use super::backup_strategy::on_cluster;
+    let mut near = catalog
+        .on_cluster(namespace, cluster, on_cluster, |_| true)
         .await?;
-    catalog
-        .list_where(namespace, |o: &BackupStrategy| {
-            o.spec.cluster.same_cluster(cluster)
-                || on
-                    .iter()
-                    .any(|s| o.spec.cluster.same_cluster(&s.spec.cluster))
-        })
-        .await
+    let mut asked = vec![cluster.clone()];
+    let mut found: HashSet<String> = near.iter().map(ResourceExt::name_any).collect();
+    // The clusters of those on it, not of those found through them.
+    let on = near.len();
+    for index in 0..on {
+        let theirs = near[index].spec.cluster.clone();
+        let same = |c: &ClusterConnection| {
+            c.name == theirs.name && c.source_parts() == theirs.source_parts()
+        };
+        if asked.iter().any(same) {
+            continue;
+        }
+        let more = catalog
+            .on_cluster(namespace, &theirs, on_cluster, |o| {
+                !found.contains(&o.name_any())
+            })
+            .await?;
+        found.extend(more.iter().map(ResourceExt::name_any));
+        near.extend(more);
+        asked.push(theirs);
+    }
+    Ok(near)
 }
 
 /// Why `archive` (on `cluster`) must not touch its tenant's archiving, if it must not: a strategy archives
@@ -667,14 +682,58 @@ mod strategies_near_tests {
         put(&api, "neighbour", "third-name", "another-secret");
         put(&api, "unrelated", "elsewhere", "elsewhere");
         let catalog = Catalog::new(api.client(), Arc::new(crate::readiness::Readiness::new(0)));
+        assert_eq!(
+            near(&catalog).await,
+            ["neighbour", "same-name", "same-secret"],
+            "listed from the API"
+        );
+        cache_all(&catalog, &api);
+        assert_eq!(
+            near(&catalog).await,
+            ["neighbour", "same-name", "same-secret"],
+            "through the index"
+        );
+        // A strategy that moves to the cluster is found there, and no longer where it was.
+        put(&api, "unrelated", "ob", "elsewhere");
+        put(&api, "neighbour", "moved-away", "moved-away");
+        cache_all(&catalog, &api);
+        assert_eq!(
+            near(&catalog).await,
+            ["same-name", "same-secret", "unrelated"]
+        );
+    }
+
+    async fn near(catalog: &Catalog) -> Vec<String> {
         let cluster = ClusterConnection::through_secret("ob", "ob");
-        let mut near: Vec<String> = strategies_near(&catalog, "ns", &cluster)
+        let mut near: Vec<String> = strategies_near(catalog, "ns", &cluster)
             .await
             .expect("listed")
             .iter()
             .map(|s| s.name_any())
             .collect();
         near.sort();
-        assert_eq!(near, ["neighbour", "same-name", "same-secret"]);
+        near
+    }
+
+    /// Fills the catalog's cache of strategies with what `api` holds, as a synced watch does.
+    fn cache_all(catalog: &Catalog, api: &FakeApi) {
+        use kube::{core::DeserializeGuard, runtime::watcher::Event};
+        let (store, mut writer) =
+            kube::runtime::reflector::store::<DeserializeGuard<BackupStrategy>>();
+        let collection = format!(
+            "{}/namespaces/ns/backupstrategies",
+            crate::controller::fixtures::GROUP
+        );
+        catalog.register::<BackupStrategy>(vec![store]);
+        for object in api.items(&collection) {
+            let event = Event::Apply(serde_json::from_value(object).expect("a strategy"));
+            writer.apply_watcher_event(&event);
+            catalog.follow(
+                &event,
+                |_| None,
+                Some(crate::controller::backup_strategy::on_cluster),
+            );
+        }
+        catalog.cache_synced::<BackupStrategy>("BackupStrategy", 0, 1);
     }
 }

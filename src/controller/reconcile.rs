@@ -43,6 +43,10 @@ pub trait Reconcile:
         None
     }
 
+    /// The cluster an object of this kind is on, for the catalog's index by cluster; `None` for a kind
+    /// the catalog does not index so (every object costs the index a few names).
+    const ON_CLUSTER: Option<super::catalog::OnCluster<Self>> = None;
+
     /// The phase the object's status shows, if any (for the per-phase object counts).
     fn phase_label(&self) -> Option<String>;
 

@@ -288,7 +288,7 @@ fn controller<K: Reconcile>(
         .modify(trim_cached::<K>)
         .reflect(writer)
         .inspect_ok(move |event| {
-            catalog.follow::<K>(event, K::strategy_ref);
+            catalog.follow::<K>(event, K::strategy_ref, K::ON_CLUSTER);
             if matches!(event, watcher::Event::InitDone) {
                 catalog.cache_synced::<K>(K::KIND, index, caches);
             }

@@ -45,12 +45,18 @@ use crate::{
     observer::ObjectKey,
 };
 
+/// The cluster a strategy is on (for the catalog's index by cluster).
+pub fn on_cluster(strategy: &BackupStrategy) -> Option<&crate::api::common::ClusterConnection> {
+    Some(&strategy.spec.cluster)
+}
+
 // A strategy has no end.
 super::status::status_view!(crate::api::BackupStrategyStatus, |_| false);
 
 impl Reconcile for BackupStrategy {
     const KIND: &'static str = "BackupStrategy";
     const READ_ANNOTATIONS: &'static [&'static str] = &[];
+    const ON_CLUSTER: Option<super::catalog::OnCluster<Self>> = Some(on_cluster);
 
     fn phase_label(&self) -> Option<String> {
         self.status

@@ -28,9 +28,12 @@ use kube::{
 use super::Error;
 use crate::readiness::Readiness;
 
+mod by_cluster;
 mod by_strategy;
 
-use crate::sync::lock;
+use crate::{api::common::ClusterConnection, sync::lock};
+use by_cluster::ByCluster;
+pub use by_cluster::OnCluster;
 use by_strategy::ByStrategy;
 pub use by_strategy::Named;
 
@@ -68,6 +71,8 @@ pub struct Catalog {
     kinds_synced: tokio::sync::watch::Sender<usize>,
     /// Per kind, which cached objects name each strategy.
     by_strategy: Mutex<HashMap<TypeId, ByStrategy>>,
+    /// Per kind that says its objects' cluster ([`OnCluster`]), which cached objects are on each cluster.
+    by_cluster: Mutex<HashMap<TypeId, ByCluster>>,
     readiness: Arc<Readiness>,
 }
 
@@ -85,6 +90,7 @@ impl Catalog {
             caches_synced: Mutex::default(),
             kinds_synced: tokio::sync::watch::channel(0).0,
             by_strategy: Mutex::default(),
+            by_cluster: Mutex::default(),
             readiness,
         }
     }
@@ -109,10 +115,27 @@ impl Catalog {
         }
     }
 
-    /// Follows a watch event of `K` that has reached its cache in the index of which objects name which
-    /// strategy (`named`: the strategy an object works through): an object applied or deleted is filed or
-    /// taken out; a finished (re-)list rebuilds the kind's index from its caches.
-    pub fn follow<K: Cached>(&self, event: &watcher::Event<DeserializeGuard<K>>, named: Named<K>) {
+    /// Follows a watch event of `K` that has reached its cache in the indexes: of which objects name which
+    /// strategy (`named`: the strategy an object works through) and, for a kind that says, of which are on
+    /// which cluster (`on_cluster`). An object applied or deleted is filed or taken out; a finished
+    /// (re-)list rebuilds the kind's indexes from its caches.
+    pub fn follow<K: Cached>(
+        &self,
+        event: &watcher::Event<DeserializeGuard<K>>,
+        named: Named<K>,
+        on_cluster: Option<OnCluster<K>>,
+    ) {
+        self.follow_strategies(event, named);
+        if let Some(on_cluster) = on_cluster {
+            self.follow_clusters(event, on_cluster);
+        }
+    }
+
+    fn follow_strategies<K: Cached>(
+        &self,
+        event: &watcher::Event<DeserializeGuard<K>>,
+        named: Named<K>,
+    ) {
         let mut indexes = lock(&self.by_strategy);
         match event {
             watcher::Event::Apply(DeserializeGuard(Ok(object))) => indexes
@@ -124,13 +147,105 @@ impl Catalog {
                 .or_default()
                 .remove(object, named(object)),
             watcher::Event::InitDone => {
-                let stores = lock(&self.stores).get(&TypeId::of::<K>()).cloned();
-                if let Some(stores) = stores.and_then(|s| s.downcast::<Stores<K>>().ok()) {
+                if let Some(stores) = self.registered::<K>() {
                     indexes.insert(TypeId::of::<K>(), ByStrategy::of(&stores, named));
                 }
             }
             _ => {}
         }
+    }
+
+    fn follow_clusters<K: Cached>(
+        &self,
+        event: &watcher::Event<DeserializeGuard<K>>,
+        on_cluster: OnCluster<K>,
+    ) {
+        let mut indexes = lock(&self.by_cluster);
+        match event {
+            watcher::Event::Apply(DeserializeGuard(Ok(object))) => indexes
+                .entry(TypeId::of::<K>())
+                .or_default()
+                .insert(object, on_cluster(object)),
+            watcher::Event::Delete(DeserializeGuard(Ok(object))) => {
+                indexes.entry(TypeId::of::<K>()).or_default().remove(object)
+            }
+            watcher::Event::InitDone => {
+                if let Some(stores) = self.registered::<K>() {
+                    indexes.insert(TypeId::of::<K>(), ByCluster::of(&stores, on_cluster));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The readable `K` in `namespace` on `cluster` (by display name or source) that `keep` accepts: through
+    /// the index of a kind that keeps one, once its caches have synced; by a scan of the cache, or from the
+    /// API, otherwise.
+    pub async fn on_cluster<K: Cached>(
+        &self,
+        namespace: &str,
+        cluster: &ClusterConnection,
+        on_cluster: OnCluster<K>,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<Vec<K>, Error> {
+        let on = |o: &K| on_cluster(o).is_some_and(|c| c.same_cluster(cluster));
+        let Some(stores) = self.stores_once_synced::<K>().await else {
+            return self.listed_from_api(namespace, |o| on(o) && keep(o)).await;
+        };
+        let names = lock(&self.by_cluster)
+            .get(&TypeId::of::<K>())
+            .map(|index| index.names(namespace, cluster));
+        let Some(names) = names else {
+            return Ok(cached(&stores, |o: &K| {
+                o.meta().namespace.as_deref() == Some(namespace) && on(o) && keep(o)
+            }));
+        };
+        Ok(named_in(&stores, namespace, names, |o: &K| {
+            on(o) && keep(o)
+        }))
+    }
+
+    /// The readable `K` of every watched namespace filed under a cluster that `matches` accepts — asked
+    /// once for each namespace and each source its objects reach a cluster through, with one of their
+    /// connections — and that `keep` accepts; without an index, every cached object's cluster is asked
+    /// (for a kind no controller caches, those of `namespace` from the API).
+    pub async fn on_matching_clusters<K: Cached>(
+        &self,
+        namespace: &str,
+        on_cluster: OnCluster<K>,
+        matches: impl Fn(&str, &ClusterConnection) -> bool,
+        keep: impl Fn(&K) -> bool,
+    ) -> Result<Vec<K>, Error> {
+        let on = |o: &K| {
+            let theirs = o.meta().namespace.as_deref().unwrap_or_default();
+            on_cluster(o).is_some_and(|c| matches(theirs, c))
+        };
+        let Some(stores) = self.stores_once_synced::<K>().await else {
+            return self.listed_from_api(namespace, |o| on(o) && keep(o)).await;
+        };
+        let filed: Option<Vec<(String, HashSet<String>)>> =
+            lock(&self.by_cluster).get(&TypeId::of::<K>()).map(|index| {
+                index
+                    .sources()
+                    .filter(|(theirs, connection, _)| matches(theirs, connection))
+                    .map(|(theirs, _, names)| (theirs.to_string(), names.clone()))
+                    .collect()
+            });
+        let Some(filed) = filed else {
+            return Ok(cached(&stores, |o| on(o) && keep(o)));
+        };
+        Ok(filed
+            .into_iter()
+            .flat_map(|(theirs, names)| named_in(&stores, &theirs, names, &keep))
+            .collect())
+    }
+
+    /// `K`'s caches as registered, synced or not.
+    fn registered<K: Cached>(&self) -> Option<Arc<Stores<K>>> {
+        lock(&self.stores)
+            .get(&TypeId::of::<K>())
+            .cloned()
+            .and_then(|s| s.downcast::<Stores<K>>().ok())
     }
 
     /// The readable `K` in `namespace` that name `strategy` (by its label or their `strategyRef`) and that
@@ -149,14 +264,7 @@ impl Catalog {
             .get(&TypeId::of::<K>())
             .map(|index| index.names(namespace, strategy))
             .unwrap_or_default();
-        Ok(names
-            .iter()
-            .filter_map(|name| {
-                let reference = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
-                stores.iter().find_map(|store| store.get(&reference))
-            })
-            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
-            .collect())
+        Ok(named_in(&stores, namespace, names, keep))
     }
 
     /// The readable `K` named `name` in `namespace`: from the cache once it has synced; from the API when the
@@ -250,6 +358,23 @@ impl Catalog {
     }
 }
 
+/// The readable objects named `names` in `namespace` that `keep` accepts, copied out of `stores`.
+fn named_in<K: Cached>(
+    stores: &Stores<K>,
+    namespace: &str,
+    names: impl IntoIterator<Item = String>,
+    keep: impl Fn(&K) -> bool,
+) -> Vec<K> {
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let reference = kube::runtime::reflector::ObjectRef::new(&name).within(namespace);
+            stores.iter().find_map(|store| store.get(&reference))
+        })
+        .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
+        .collect()
+}
+
 /// The readable objects of `stores` that `keep` accepts, copied out.
 fn cached<K: Cached>(stores: &Stores<K>, keep: impl Fn(&K) -> bool) -> Vec<K> {
     stores
@@ -277,7 +402,7 @@ mod tests {
                 "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
                 "metadata": {"name": "listed", "namespace": "ns", "uid": "u", "resourceVersion": "1"},
                 "spec": {"tenant": "t1", "mode": "Full", "cluster": {"name": "c", "connectionSecret": "db"},
-                         "dataDestination": {"uri": "file:///d"}},
+                         "dataDestination": {"uri": "file:///d"}, "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"}},
             }),
         );
         let catalog = Catalog::new(api.client(), Arc::new(Readiness::new(1)));
@@ -307,6 +432,76 @@ mod tests {
         assert!(
             listed.is_empty(),
             "read from the (empty) cache, not the API: {listed:?}"
+        );
+    }
+
+    /// Strategies `(namespace, name, display name, Secret)`, cached and indexed by cluster.
+    fn strategies(catalog: &Catalog, all: &[(&str, &str, &str, &str)]) {
+        use crate::api::BackupStrategy;
+        let (store, mut writer) =
+            kube::runtime::reflector::store::<DeserializeGuard<BackupStrategy>>();
+        catalog.register::<BackupStrategy>(vec![store]);
+        for (namespace, name, display, secret) in all {
+            let event = watcher::Event::Apply(DeserializeGuard(Ok(serde_json::from_value(json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+                "metadata": {"name": name, "namespace": namespace},
+                "spec": {"cluster": {"name": display, "connectionSecret": secret}, "tenants": ["t1"],
+                     "dataDestination": {"uri": "file:///d"}, "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"}},
+            }))
+            .expect("a strategy"))));
+            writer.apply_watcher_event(&event);
+            catalog.follow(
+                &event,
+                |_| None,
+                Some(crate::controller::backup_strategy::on_cluster),
+            );
+        }
+        catalog.cache_synced::<BackupStrategy>("BackupStrategy", 0, 1);
+    }
+
+    /// Who a cluster is, across namespaces, is asked once per namespace and source, not once per strategy:
+    /// an estate holds thousands of strategies on hundreds of clusters, and every strategy's look asks.
+    #[tokio::test]
+    async fn matching_clusters_are_asked_once_per_namespace_and_source() {
+        use crate::api::BackupStrategy;
+        let (catalog, _api) = catalog();
+        strategies(
+            &catalog,
+            &[
+                ("a", "one", "east", "east-db"),
+                ("a", "two", "east-renamed", "east-db"),
+                ("a", "three", "west", "west-db"),
+                ("b", "four", "anything", "b-east-db"),
+                ("b", "five", "west", "b-west-db"),
+            ],
+        );
+        let asked = Mutex::new(Vec::new());
+        let east = |namespace: &str, cluster: &ClusterConnection| {
+            let source = cluster.source_parts().1.to_string();
+            lock(&asked).push((namespace.to_string(), source.clone()));
+            source.ends_with("east-db")
+        };
+        let on = crate::controller::backup_strategy::on_cluster;
+        let mut found: Vec<String> = catalog
+            .on_matching_clusters("a", on, east, |_: &BackupStrategy| true)
+            .await
+            .expect("found")
+            .iter()
+            .map(|s| s.metadata.name.clone().unwrap_or_default())
+            .collect();
+        found.sort();
+        assert_eq!(found, ["four", "one", "two"]);
+        let mut asked = lock(&asked).clone();
+        asked.sort();
+        assert_eq!(
+            asked,
+            [
+                ("a".into(), "east-db".into()),
+                ("a".into(), "west-db".into()),
+                ("b".into(), "b-east-db".into()),
+                ("b".into(), "b-west-db".into())
+            ],
+            "once per namespace and source"
         );
     }
 

@@ -144,7 +144,7 @@ impl Rig {
         }
         let catalog = &self.ctx.catalog;
         catalog.register::<K>(vec![store]);
-        catalog.follow::<K>(&Event::InitDone, K::strategy_ref);
+        catalog.follow::<K>(&Event::InitDone, K::strategy_ref, K::ON_CLUSTER);
         catalog.cache_synced::<K>(K::KIND, 0, 1);
     }
 
