@@ -180,12 +180,13 @@ async fn round_trips_per_cycle() {
             .snapshot(request(&[], true))
             .await
             .expect("first snapshot");
-        let before = client.round_trips().0;
+        // Counted at the server: whatever the client counts, every command it receives is a round trip.
+        let before = node.link.commands();
         client
             .snapshot(request(&[], true))
             .await
             .expect("idle snapshot");
-        let idle = client.round_trips().0 - before;
+        let idle = node.link.commands() - before;
 
         let mut descriptions = Vec::new();
         for i in 1..=tenants {
@@ -221,21 +222,21 @@ async fn round_trips_per_cycle() {
                 .expect("backup");
             descriptions.push(description);
         }
-        let (before, statements) = (client.round_trips().0, client.snapshot_statements());
+        let (before, statements) = (node.link.commands(), client.snapshot_statements());
         let snapshot = client
             .snapshot(request(&descriptions, true))
             .await
             .expect("active snapshot");
-        let active = client.round_trips().0 - before;
+        let active = node.link.commands() - before;
         let statements = client.snapshot_statements() - statements;
         assert_eq!(snapshot.jobs.len(), tenants);
         // Between whole reads the observer asks only for what changes by itself (the observer's cadence).
-        let (before, partial) = (client.round_trips().0, client.snapshot_statements());
+        let (before, partial) = (node.link.commands(), client.snapshot_statements());
         client
             .snapshot(request(&descriptions, false))
             .await
             .expect("partial snapshot");
-        let partial_trips = client.round_trips().0 - before;
+        let partial_trips = node.link.commands() - before;
         let partial = client.snapshot_statements() - partial;
         println!("  {tenants:>7}  {idle:>4}  {active:>6}  {statements:>10}  {partial:>7}");
         counts.push((idle, active.max(partial_trips), statements));

@@ -48,6 +48,12 @@ impl Fleet {
         self.nodes.iter().map(|n| n.link.accepted()).collect()
     }
 
+    /// Commands the clusters have received so far, all together (obsim's count: each is a round trip,
+    /// whoever sent it and whether or not the client counted it).
+    pub fn commands(&self) -> u64 {
+        self.nodes.iter().map(|n| n.link.commands()).sum()
+    }
+
     /// The cluster holding `tenant`.
     pub fn node(&self, tenant: &str) -> &Arc<Node> {
         &self.nodes[cluster_index(tenant)]
