@@ -3,7 +3,7 @@
 //! tenant leaves OceanBase, all of a cluster's when nothing watches the cluster any more, so an alert never
 //! fires days later about something no longer there or no longer managed.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 
@@ -32,6 +32,7 @@ impl Recorded {
         now: Timestamp,
     ) {
         let mut present = HashSet::new();
+        let newest = newest_usable_sets(snapshot);
         for tenant in &snapshot.tenants {
             present.insert(tenant.name.clone());
             let labels = tenant_labels(cluster, &tenant.name);
@@ -60,14 +61,8 @@ impl Recorded {
                 }
             }
             for (kind, mode) in MODES {
-                let newest = snapshot
-                    .sets
-                    .iter()
-                    .filter(|s| s.tenant_id == tenant.id && s.backup_type == kind && s.usable())
-                    .filter_map(|s| s.end)
-                    .max();
                 let labels = mode_labels(cluster, &tenant.name, mode);
-                match newest {
+                match newest.get(&(tenant.id, kind)) {
                     Some(end) => {
                         metrics
                             .last_successful_backup
@@ -93,6 +88,21 @@ impl Recorded {
         }
         metrics.cluster_reachable.remove(cluster);
     }
+}
+
+/// The end of each tenant's newest usable backup set of each type, in one pass over the sets (a cluster
+/// keeps every tenant's history, read at every cycle).
+fn newest_usable_sets(snapshot: &Snapshot) -> HashMap<(i64, BackupType), Timestamp> {
+    let mut newest: HashMap<(i64, BackupType), Timestamp> = HashMap::new();
+    for set in snapshot.sets.iter().filter(|s| s.usable()) {
+        if let Some(end) = set.end {
+            newest
+                .entry((set.tenant_id, set.backup_type.clone()))
+                .and_modify(|e| *e = (*e).max(end))
+                .or_insert(end);
+        }
+    }
+    newest
 }
 
 fn tenant_labels(cluster: &ClusterLabels, tenant: &str) -> TenantLabels {
@@ -199,5 +209,45 @@ mod tests {
             !text.contains(r#"cluster="ob""#),
             "nothing watches ob: {text}"
         );
+    }
+
+    #[test]
+    fn the_newest_usable_set_of_each_tenant_and_type_is_found_in_one_pass() {
+        let set = |tenant_id, id, kind: &str, status: &str, end: i64| BackupSetRow {
+            tenant_id,
+            backup_set_id: id,
+            backup_type: State::of(kind),
+            status: State::of(status),
+            file_status: State::of("AVAILABLE"),
+            input_bytes: 1,
+            output_bytes: 1,
+            end: Some(Timestamp::from_second(end).expect("a time")),
+            path: String::new(),
+            prev_full_backup_set_id: 0,
+            prev_inc_backup_set_id: 0,
+            start_replay_scn: 1,
+            min_restore_scn: 1,
+            data_version: "4.2.5.0".into(),
+        };
+        let snapshot = Snapshot {
+            sets: vec![
+                set(1002, 1, "FULL", "SUCCESS", 100),
+                set(1002, 2, "FULL", "SUCCESS", 300),
+                set(1002, 3, "FULL", "FAILED", 500),
+                set(1002, 4, "INC", "SUCCESS", 400),
+                set(1004, 5, "FULL", "SUCCESS", 200),
+            ],
+            ..Snapshot::default()
+        };
+        let newest = newest_usable_sets(&snapshot);
+        let at = |t, kind: BackupType| newest.get(&(t, kind)).map(|e| e.as_second());
+        assert_eq!(
+            at(1002, BackupType::Full),
+            Some(300),
+            "a failed set is not usable"
+        );
+        assert_eq!(at(1002, BackupType::Inc), Some(400));
+        assert_eq!(at(1004, BackupType::Full), Some(200));
+        assert_eq!(at(1004, BackupType::Inc), None);
     }
 }
