@@ -539,7 +539,18 @@ pub struct SecondTenantCopy {
 }
 
 /// The console's backup strategy states.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum StrategyPhase {
     /// "Pending Backup Scheduling": configured, waiting for the first scheduled backup or for log archiving.
     PendingScheduling,

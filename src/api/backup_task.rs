@@ -266,7 +266,18 @@ pub struct BackupTaskStatus {
 }
 
 /// The console's data backup task states.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum BackupTaskPhase {
     /// Waiting to be submitted (another backup of the tenant is running, or log archiving is not running yet).
     Pending,

@@ -169,7 +169,18 @@ pub struct CleanupTaskStatus {
 }
 
 /// The console's cleanup task states.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum CleanupTaskPhase {
     /// "Pending": not started yet.
     Pending,

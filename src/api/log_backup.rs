@@ -267,7 +267,18 @@ pub enum CopyAction {
 }
 
 /// The console's log backup states.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum LogBackupPhase {
     /// "Starting": a round is being prepared.
     Starting,

@@ -348,7 +348,18 @@ pub enum RestoreSource {
 }
 
 /// The console's recovery task states.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum RecoveryTaskPhase {
     /// Checks before the restore (target reachable, tenant name free, point inside a recoverable window).
     Pending,

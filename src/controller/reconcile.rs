@@ -48,7 +48,7 @@ pub trait Reconcile:
     const ON_CLUSTER: Option<super::catalog::OnCluster<Self>> = None;
 
     /// The phase the object's status shows, if any (for the per-phase object counts).
-    fn phase_label(&self) -> Option<String>;
+    fn phase_label(&self) -> Option<&'static str>;
 
     /// Whether the object's `Progressing` condition is False (for `obbackup_objects_not_progressing`).
     fn not_progressing(&self) -> bool {

@@ -369,18 +369,18 @@ async fn follow_caches<K: Reconcile>(
     shutdown: CancellationToken,
     shards: Arc<crate::shards::Shards>,
 ) {
-    let mut known: HashSet<String> = HashSet::new();
+    let mut known: HashSet<&'static str> = HashSet::new();
     let mut missing_before: HashSet<ObjectKey> = HashSet::new();
     loop {
-        let mut counts: HashMap<String, i64> = known.iter().map(|p| (p.clone(), 0)).collect();
+        let mut counts: HashMap<&'static str, i64> = known.iter().map(|p| (*p, 0)).collect();
         let mut not_progressing = 0;
         for object in stores.iter().flat_map(|store| store.state()) {
             // Each replica counts its own shards' objects, so that the replicas' counts add up.
-            if !shards.holds(&object.namespace().unwrap_or_default()) {
+            if !shards.holds(object.meta().namespace.as_deref().unwrap_or_default()) {
                 continue;
             }
             if let Ok(valid) = &object.0 {
-                let phase = valid.phase_label().unwrap_or_else(|| "Unknown".into());
+                let phase = valid.phase_label().unwrap_or("Unknown");
                 *counts.entry(phase).or_default() += 1;
                 not_progressing += i64::from(valid.not_progressing());
             }
@@ -396,7 +396,7 @@ async fn follow_caches<K: Reconcile>(
                 .phases
                 .get_or_create(&crate::metrics::PhaseLabels {
                     kind: K::KIND.into(),
-                    phase: phase.clone(),
+                    phase: phase.into(),
                 })
                 .set(count);
             known.insert(phase);

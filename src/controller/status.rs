@@ -18,7 +18,7 @@ const MAX_NOTE: usize = 1000;
 /// What the status writer needs to know of every kind's status.
 pub trait StatusView: Serialize + PartialEq {
     /// The phase as written in YAML (e.g. `InProgress`), if any.
-    fn phase_label(&self) -> Option<String>;
+    fn phase_label(&self) -> Option<&'static str>;
     /// Whether the phase is one a task never leaves (Completed, Failed, Canceled); never for an object
     /// that is no task (a LogBackup whose archiving failed may archive again).
     fn ended(&self) -> bool;
@@ -42,10 +42,8 @@ pub trait StatusView: Serialize + PartialEq {
 macro_rules! status_view {
     (@impl $status:ty, $ended:expr, { $($news:tt)* }) => {
         impl $crate::controller::status::StatusView for $status {
-            fn phase_label(&self) -> Option<String> {
-                self.phase
-                    .and_then(|p| serde_json::to_value(p).ok())
-                    .and_then(|v| v.as_str().map(str::to_string))
+            fn phase_label(&self) -> Option<&'static str> {
+                self.phase.map(<&'static str>::from)
             }
             fn ended(&self) -> bool {
                 self.phase.is_some_and($ended)
@@ -158,9 +156,9 @@ where
 
 /// The final phase a task reaches with this write, if it reaches one (counted in
 /// `obbackup_tasks_finished_total`).
-fn finished_now<S: StatusView>(current: Option<&S>, desired: &S) -> Option<String> {
+fn finished_now<S: StatusView>(current: Option<&S>, desired: &S) -> Option<&'static str> {
     let phase = desired.phase_label().filter(|_| desired.ended())?;
-    (current.and_then(StatusView::phase_label).as_ref() != Some(&phase)).then_some(phase)
+    (current.and_then(StatusView::phase_label) != Some(phase)).then_some(phase)
 }
 
 /// Rewriting a finished object's status (same final phase) can wait; anything else is part of work under way
@@ -210,7 +208,7 @@ fn events_for<S: StatusView>(current: Option<&S>, desired: &S) -> Vec<Event> {
     if new_phase.is_some() && new_phase != current.and_then(StatusView::phase_label) {
         events.push(Event {
             type_: EventType::Normal,
-            reason: new_phase.unwrap_or_default(),
+            reason: new_phase.unwrap_or_default().to_string(),
             note: desired.message().map(truncate),
             action: "UpdatePhase".into(),
             secondary: None,
@@ -278,7 +276,7 @@ mod tests {
         use crate::api::{LogBackupPhase, LogBackupStatus};
         let running = status(BackupTaskPhase::InProgress, stalled(Reason::InvalidInput));
         let failed = status(BackupTaskPhase::Failed, stalled(Reason::BackupFailed));
-        assert_eq!(finished_now(Some(&running), &failed), Some("Failed".into()));
+        assert_eq!(finished_now(Some(&running), &failed), Some("Failed"));
         assert_eq!(finished_now(Some(&failed), &failed), None, "counted once");
         assert_eq!(finished_now(None, &running), None);
         // An interrupted archive is Failed until archiving starts again: it is no task that ended.
@@ -407,5 +405,23 @@ mod tests {
         let cut = truncate(&long);
         assert!(cut.len() <= MAX_NOTE + "…".len());
         assert!(cut.ends_with('…'));
+    }
+
+    /// The phase a metric and an Event show is the phase the status shows: the static name of each variant
+    /// is its name in YAML.
+    #[test]
+    fn every_phase_label_is_the_phase_as_written_in_yaml() {
+        fn each<P: strum::IntoEnumIterator + Serialize + Into<&'static str>>() {
+            for phase in P::iter() {
+                let yaml = serde_json::to_value(&phase).expect("serialised");
+                let label: &'static str = phase.into();
+                assert_eq!(yaml.as_str(), Some(label));
+            }
+        }
+        each::<crate::api::StrategyPhase>();
+        each::<BackupTaskPhase>();
+        each::<crate::api::CleanupTaskPhase>();
+        each::<crate::api::LogBackupPhase>();
+        each::<crate::api::RecoveryTaskPhase>();
     }
 }

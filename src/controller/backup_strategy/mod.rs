@@ -58,7 +58,7 @@ impl Reconcile for BackupStrategy {
     const READ_ANNOTATIONS: &'static [&'static str] = &[];
     const ON_CLUSTER: Option<super::catalog::OnCluster<Self>> = Some(on_cluster);
 
-    fn phase_label(&self) -> Option<String> {
+    fn phase_label(&self) -> Option<&'static str> {
         self.status
             .as_ref()
             .and_then(super::status::StatusView::phase_label)

@@ -39,7 +39,7 @@ impl Reconcile for CleanupTask {
         self.spec.strategy_ref.as_ref().map(|r| r.name.as_str())
     }
 
-    fn phase_label(&self) -> Option<String> {
+    fn phase_label(&self) -> Option<&'static str> {
         self.status.as_ref().and_then(StatusView::phase_label)
     }
 
