@@ -716,7 +716,7 @@ mod tests {
             valid.not_progressing(),
             "the count of tasks not progressing is unchanged"
         );
-        assert_eq!(valid.phase_label().as_deref(), Some("Completed"));
+        assert_eq!(valid.phase_label(), Some("Completed"));
         for (what, status) in [
             ("running", status("InProgress", 1)),
             (

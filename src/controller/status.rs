@@ -134,7 +134,7 @@ where
     ctx.metrics.status_written(ctx.controller);
     if let Some(phase) = finished_now(current, desired) {
         ctx.metrics
-            .task_finished(&namespace, ctx.controller, &phase);
+            .task_finished(&namespace, ctx.controller, phase);
     }
     // Serializing both statuses to name the changed fields is only worth it when someone reads it.
     if tracing::enabled!(tracing::Level::DEBUG) {
