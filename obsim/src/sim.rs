@@ -91,7 +91,7 @@ pub struct Link {
     refuse_until: Mutex<Option<Instant>>,
     /// Connections accepted (and not refused) so far.
     accepted: std::sync::atomic::AtomicU64,
-    /// Commands received so far, over every connection (each query, reset, ping…: one round trip each).
+    /// Commands answered so far, over every connection (each query, reset, ping…: one round trip each).
     commands: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -105,8 +105,8 @@ impl Link {
         }
     }
 
-    /// How many commands the node's connections have received so far: what a client's round trips cost
-    /// the server, whichever the client counts (a pool's resets too).
+    /// How many commands the node's connections have received and answered so far (not a quit): what a
+    /// client's round trips cost the server, whichever the client counts (a pool's resets too).
     pub fn commands(&self) -> u64 {
         self.commands.load(std::sync::atomic::Ordering::Relaxed)
     }

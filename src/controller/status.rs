@@ -133,8 +133,7 @@ where
     crate::crash::status(ctx.controller, true);
     ctx.metrics.status_written(ctx.controller);
     if let Some(phase) = finished_now(current, desired) {
-        ctx.metrics
-            .task_finished(&namespace, ctx.controller, phase);
+        ctx.metrics.task_finished(&namespace, ctx.controller, phase);
     }
     // Serializing both statuses to name the changed fields is only worth it when someone reads it.
     if tracing::enabled!(tracing::Level::DEBUG) {

@@ -275,7 +275,11 @@ impl Connection {
             let Some((&command, body)) = packet.split_first() else {
                 continue;
             };
-            self.commands.fetch_add(1, Ordering::Relaxed);
+            // A round trip is a command the client waits on: not COM_QUIT nor COM_STMT_CLOSE, which get no
+            // answer (a session closed after a batch sends its quit whenever it likes).
+            if !matches!(command, 0x01 | 0x19) {
+                self.commands.fetch_add(1, Ordering::Relaxed);
+            }
             match command {
                 0x01 => return Ok(()),                         // COM_QUIT
                 0x02 | 0x0e | 0x1a | 0x1f => self.ok().await?, // INIT_DB, PING, STMT_RESET, RESET_CONNECTION
