@@ -45,6 +45,7 @@ fn main() {
     let base = std::env::temp_dir().join(format!("obbackup-bench-copy-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&base);
     let bytes = write_tree(&base.join("first").join(TREE), mib);
+    settle();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let keys = AccessKeys {
         access_id: s3::ACCESS_ID.into(),
@@ -76,14 +77,17 @@ fn main() {
         .expect("cp");
     assert!(status.success());
     line("plain cp -r, file to file", start.elapsed());
+    let _ = std::fs::remove_dir_all(base.join("plain"));
 
     let second_file = format!("file://{}", base.join("second").display());
     let took = runtime.block_on(copy(&first, None, &second_file, None));
     line("operator copy, file to file, verified", took);
+    let _ = std::fs::remove_dir_all(base.join("second"));
 
     let took = runtime.block_on(copy(&first, None, &s3_uri("read-back"), Some(&keys)));
     line("operator copy, file to S3, read back", took);
     let _ = std::fs::remove_dir_all(server.file(BUCKET, "read-back"));
+    settle();
 
     let check = runtime.block_on(async {
         let to = storage::open(&s3_uri("copy"), Some(&keys), None).expect("second");
@@ -95,15 +99,22 @@ fn main() {
     let (mut plain, mut checked) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         let (plain_to, copy_to) = (format!("plain-{round}"), format!("copy-{round}"));
+        let last = round + 1 == rounds;
         let mut upload_once = || {
             let (took, used) =
                 cpu.during(|| runtime.block_on(upload(&first, &s3_uri(&plain_to), &keys)));
             plain.push(Run { took, used });
+            let _ = std::fs::remove_dir_all(server.file(BUCKET, &plain_to));
+            settle();
         };
         let mut copy_once = || {
             let (took, used) = cpu
                 .during(|| runtime.block_on(copy_checked(&first, &s3_uri(&copy_to), &keys, check)));
             checked.push(Run { took, used });
+            if !last {
+                let _ = std::fs::remove_dir_all(server.file(BUCKET, &copy_to));
+            }
+            settle();
         };
         if round % 2 == 0 {
             upload_once();
@@ -111,10 +122,6 @@ fn main() {
         } else {
             copy_once();
             upload_once();
-        }
-        let _ = std::fs::remove_dir_all(server.file(BUCKET, &plain_to));
-        if round + 1 < rounds {
-            let _ = std::fs::remove_dir_all(server.file(BUCKET, &copy_to));
         }
     }
     for (what, runs) in [
@@ -154,6 +161,13 @@ fn main() {
     );
     println!("  load average at the end: {}", load_average());
     let _ = std::fs::remove_dir_all(&base);
+}
+
+/// Writes back what the run before left in the page cache (`sync`), which would otherwise be written to disk
+/// during the next run and slow whichever of two runs came second; a run's output is removed before, so that
+/// only what is kept is written.
+fn settle() {
+    let _ = Command::new("sync").status();
 }
 
 /// A whole number from the environment, or `default`.
