@@ -170,6 +170,7 @@ mod tests {
                 Copied {
                     size: 1,
                     sha256: path.to_string(),
+                    crc32c: None,
                     source: None,
                 },
                 true,

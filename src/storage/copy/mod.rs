@@ -1,17 +1,21 @@
 //! Copying a tree of objects (a backup set's directory, an archive piece's) from one destination to another,
-//! verified and resumable. Every object is streamed once from the source with its SHA-256 taken on the way and
-//! written; then either the copy's server has checked the write itself ([`super::server_check`]) or the
-//! object is read back from the copy and hashed again: a copy counts only when both hashes and sizes agree.
-//! What was copied is recorded in a manifest on the second destination (outside OceanBase's tree, under
-//! `.obbackup/copies/`), so a copy interrupted by a restart goes on where it stopped, and a later
-//! verification pass can find an object that changed on the copy. A tree's copy carries what OceanBase
-//! keeps for it at the destination's root ([`super::layout`]): without the format file and the placeholders a
-//! restore lists, a copied set or piece is not found.
+//! verified and resumable. Every object is streamed once from the source with its digests taken on the way
+//! and written; then either the copy's server has checked the write itself ([`super::server_check`]: an S3
+//! server that recomputes the CRC32C each write carries), or — a server that does not (OSS, COS, an S3
+//! server that ignores the checksum) and a file system — the object is read back from the copy and its
+//! SHA-256 taken again: a copy counts only when sizes and digests agree. What was copied is recorded in a
+//! manifest on the second destination (outside OceanBase's tree, under `.obbackup/copies/`) with the digests
+//! taken — the CRC32C the server checked, or the SHA-256 and CRC32C compared on the read-back — so a copy
+//! interrupted by a restart goes on where it stopped, and a later verification pass can find an object that
+//! changed on the copy. A tree's copy carries what OceanBase keeps for it at the destination's root
+//! ([`super::layout`]): without the format file and the placeholders a restore lists, a copied set or piece
+//! is not found.
 //!
 //! Here: the copy of a tree and of each object in it. Beside: what is listed ([`listing`]), how bytes go from
-//! one destination to the other ([`transfer`]), how a copy is known to hold them ([`verification`]), and the
-//! record of a tree's copy ([`manifest`]).
+//! one destination to the other ([`transfer`]), the digests taken on the way ([`hashing`]), how a copy is
+//! known to hold the bytes ([`verification`]), and the record of a tree's copy ([`manifest`]).
 
+mod hashing;
 mod listing;
 mod manifest;
 mod transfer;

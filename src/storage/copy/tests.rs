@@ -8,6 +8,7 @@ use std::sync::atomic::Ordering;
 use sha2::{Digest, Sha256};
 
 use super::{transfer::FILE_READ_PIECE, *};
+use crate::storage::server_check::WriteCheck;
 
 fn memory() -> Operator {
     Operator::new(Memory::default()).expect("memory")
@@ -199,6 +200,61 @@ async fn an_object_changed_on_the_copy_is_found_and_copied_again() {
     assert_eq!(
         digest(&to, victim).await.expect("copy"),
         digest(&from, victim).await.expect("source")
+    );
+}
+
+/// A copy its server checks records the CRC32C the server checked, no SHA-256, and a verification reading
+/// the copy back finds by it an object changed there at the same size; copying again repairs only that one.
+/// A manifest an operator wrote before the CRC32C was recorded (the SHA-256 alone) is verified by its SHA-256.
+#[tokio::test]
+async fn a_copy_its_server_checked_is_verified_by_the_crc32c_it_records() {
+    let (from, to) = (source().await, memory());
+    let progress = Progress::default();
+    let copier = Copier::new(&from, &to, 2, &progress).checked_by(WriteCheck::Server);
+    let tree = "backup_set_1_full";
+    copier.tree(tree).await.expect("copy");
+    let manifest = copier.manifest(tree).await.expect("manifest");
+    assert_eq!(manifest.objects.len(), 3);
+    for (path, recorded) in &manifest.objects {
+        let source = digest(&from, path).await.expect("source");
+        assert_eq!(
+            (recorded.size, &recorded.crc32c),
+            (source.size, &source.crc32c),
+            "{path}"
+        );
+        assert!(recorded.sha256.is_empty(), "{path}: no SHA-256 taken");
+    }
+    assert!(copier.verify(tree).await.expect("verify").is_empty());
+    let victim = "backup_set_1_full/logstream_1/major_data/macro_block_data.0";
+    let mut corrupted = vec![7u8; 300_000];
+    corrupted[1234] = 0;
+    to.write(victim, corrupted).await.expect("corrupt");
+    assert_eq!(
+        copier.verify(tree).await.expect("verify"),
+        vec![victim.to_string()]
+    );
+    assert_eq!(copier.tree(tree).await.expect("repair").copied, 1);
+    assert_eq!(
+        digest(&to, victim).await.expect("copy"),
+        digest(&from, victim).await.expect("source")
+    );
+
+    let mut before = Manifest::default();
+    for path in manifest.objects.keys() {
+        let source = digest(&from, path).await.expect("source");
+        let recorded = Copied {
+            crc32c: None,
+            ..source
+        };
+        before.objects.insert(path.clone(), recorded);
+    }
+    copier.save(tree, &before).await.expect("saved");
+    assert!(copier.verify(tree).await.expect("verify").is_empty());
+    let info = "backup_set_1_full/single_backup_set_info";
+    to.write(info, b"set 9".to_vec()).await.expect("corrupt");
+    assert_eq!(
+        copier.verify(tree).await.expect("verify"),
+        vec![info.to_string()]
     );
 }
 

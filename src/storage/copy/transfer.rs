@@ -3,8 +3,9 @@
 use futures::StreamExt;
 use opendal::{Operator, Writer};
 
-use super::{Copied, Copier, verification::StreamHash};
+use super::{Copied, Copier, hashing::Digests};
 use crate::storage::StorageError;
+use crate::storage::server_check::WriteCheck;
 
 /// The most bytes handed to a writer at once.
 pub const WRITE_PIECE: usize = 1 << 20;
@@ -58,14 +59,16 @@ impl Copier<'_> {
             writer: &mut writer,
             limit: self.limit,
         };
-        let (size, hash) = stream(self.from, path, Some(sink)).await?;
-        let (closed, sha256) = futures::join!(writer.close(), hash.finish());
+        // Where the server checks the write, the CRC32C it checked is recorded; where the copy is read
+        // back, the SHA-256 too, which the read-back is compared with.
+        let digests = match self.check {
+            WriteCheck::Server => Digests::crc32c(),
+            WriteCheck::ReadBack => Digests::all(),
+        };
+        let (size, digests) = stream(self.from, path, Some(sink), digests).await?;
+        let (closed, written) = futures::join!(writer.close(), digests.finish(size));
         closed.map_err(|e| StorageError::io(&e))?;
-        Ok(Copied {
-            size,
-            sha256: sha256?,
-            source: None,
-        })
+        written
     }
 }
 
@@ -94,13 +97,14 @@ impl Sink<'_> {
     }
 }
 
-/// Streams `path` from `operator`, hashing on the way, into `sink` if there is one; returns its size and
-/// its hash, whose last piece may still be being taken.
+/// Streams `path` from `operator`, taking `digests` on the way, into `sink` if there is one; returns its
+/// size and its digests, whose SHA-256's last piece may still be being taken.
 pub(super) async fn stream(
     operator: &Operator,
     path: &str,
     mut sink: Option<Sink<'_>>,
-) -> Result<(u64, StreamHash), StorageError> {
+    mut digests: Digests,
+) -> Result<(u64, Digests), StorageError> {
     let reader = match operator.info().scheme() {
         // A file is read in pieces sized to what is left of it (its size asked first): its reader would
         // otherwise fill a fresh 2 MiB buffer with zeros for each read, the one that finds its end too.
@@ -112,17 +116,16 @@ pub(super) async fn stream(
         .into_bytes_stream(..)
         .await
         .map_err(|e| StorageError::io(&e))?;
-    let mut hash = StreamHash::default();
     let mut size = 0u64;
     while let Some(chunk) = chunks.next().await {
         let chunk = chunk.map_err(|e| StorageError::Io(format!("reading {path}: {e}")))?;
         size += chunk.len() as u64;
-        hash.update(chunk.clone()).await?;
+        digests.update(chunk.clone()).await?;
         if let Some(sink) = sink.as_mut() {
             sink.write(chunk).await?;
         }
     }
-    Ok((size, hash))
+    Ok((size, digests))
 }
 
 /// The most bytes read from a file at once.

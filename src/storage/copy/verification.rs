@@ -1,20 +1,26 @@
-//! How a copied object is known to hold the source's bytes: its size and SHA-256, taken as it streams by and
-//! again from the copy where the copy's server does not check writes itself; and the pass that reads every
-//! copied object back to find what changed on the copy.
+//! How a copied object is known to hold the source's bytes: its size and digests, taken as it streams by — the
+//! CRC32C an S3 server checks, and where the copy is read back the SHA-256, taken again from the copy; and the
+//! pass that reads every copied object back to find what changed on the copy.
 
+use super::{Copier, exists, hashing::Digests, transfer::stream};
+use crate::storage::StorageError;
 use futures::{StreamExt, TryStreamExt, stream};
 use opendal::Operator;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
-use super::{Copier, exists, transfer::stream};
-use crate::storage::StorageError;
-
-/// One copied object, as the manifest records it.
+/// One copied object, as the manifest records it: its size and digests of its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Copied {
     pub size: u64,
+    /// Its SHA-256 in hex, where one was taken: always where the copy was read back, not where the copy's
+    /// server checked the write (the CRC32C it checked is recorded instead). Written even empty, so that an
+    /// operator from before the CRC32C was recorded still reads the manifest (it copies such objects again).
+    #[serde(default)]
     pub sha256: String,
+    /// Its CRC32C in hex (the checksum an S3 server recomputes over each write); none in a manifest from
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crc32c: Option<String>,
     /// The source object's version when it was copied (its ETag, or its modification time where the
     /// storage has none): an object rewritten on the source since — an active archive piece's checkpoint
     /// file, at the same size — is copied again.
@@ -23,15 +29,26 @@ pub struct Copied {
 }
 
 impl Copied {
-    /// Whether both hold the same bytes (wherever they were copied from).
+    /// Whether both hold the same bytes (wherever they were copied from): the same size, the same value of
+    /// every digest both have, and at least one digest in common.
     pub fn same_bytes(&self, other: &Copied) -> bool {
-        self.size == other.size && self.sha256 == other.sha256
+        let sha256 = (!self.sha256.is_empty() && !other.sha256.is_empty())
+            .then(|| self.sha256 == other.sha256);
+        let crc32c = self
+            .crc32c
+            .as_ref()
+            .zip(other.crc32c.as_ref())
+            .map(|(a, b)| a == b);
+        self.size == other.size
+            && (sha256.is_some() || crc32c.is_some())
+            && sha256 != Some(false)
+            && crc32c != Some(false)
     }
 }
 
 impl Copier<'_> {
     /// Reads every object the manifest records for `tree` back from the copy: the paths whose size or
-    /// SHA-256 differ (or that are gone). Copying the tree again replaces exactly those.
+    /// digests differ from the record's (or that are gone). Copying the tree again replaces exactly those.
     pub async fn verify(&self, tree: &str) -> Result<Vec<String>, StorageError> {
         let manifest = self.manifest(tree).await?;
         let mut bad: Vec<String> = stream::iter(manifest.objects)
@@ -61,85 +78,10 @@ impl Copier<'_> {
     }
 }
 
-/// The size and SHA-256 of `path` on `operator`, streamed.
+/// The size, SHA-256 and CRC32C of `path` on `operator`, streamed.
 pub async fn digest(operator: &Operator, path: &str) -> Result<Copied, StorageError> {
-    let (size, hash) = stream(operator, path, None).await?;
-    Ok(Copied {
-        size,
-        sha256: hash.finish().await?,
-        source: None,
-    })
-}
-
-/// Bytes gathered before they are hashed on a thread of their own.
-pub(super) const HASH_PIECE: usize = 256 << 10;
-
-/// The SHA-256 of bytes as they stream by, taken [`HASH_PIECE`] or more at a time on tokio's blocking
-/// threads: hashing a piece overlaps reading the next one and writing it (for the last piece, closing the
-/// copy's writer), and never holds an async worker for the millisecond a MiB takes. The pieces are hashed one
-/// after the other, in their order; what is left under a piece at the end is hashed in place.
-pub(super) struct StreamHash {
-    state: Hashing,
-    pending: Vec<bytes::Bytes>,
-    pending_bytes: usize,
-}
-
-enum Hashing {
-    Ready(Sha256),
-    Busy(tokio::task::JoinHandle<Sha256>),
-    /// A piece's thread was lost (the runtime shutting down): the hash cannot be finished.
-    Lost,
-}
-
-impl Default for StreamHash {
-    fn default() -> Self {
-        Self {
-            state: Hashing::Ready(Sha256::new()),
-            pending: Vec::new(),
-            pending_bytes: 0,
-        }
-    }
-}
-
-impl StreamHash {
-    pub(super) async fn update(&mut self, chunk: bytes::Bytes) -> Result<(), StorageError> {
-        self.pending_bytes += chunk.len();
-        self.pending.push(chunk);
-        if self.pending_bytes >= HASH_PIECE {
-            let mut hasher = self.hasher().await?;
-            let piece = std::mem::take(&mut self.pending);
-            self.pending_bytes = 0;
-            self.state = Hashing::Busy(tokio::task::spawn_blocking(move || {
-                for bytes in &piece {
-                    hasher.update(bytes);
-                }
-                hasher
-            }));
-        }
-        Ok(())
-    }
-
-    /// The hasher once every piece handed to a thread is in it.
-    async fn hasher(&mut self) -> Result<Sha256, StorageError> {
-        match std::mem::replace(&mut self.state, Hashing::Lost) {
-            Hashing::Ready(hasher) => Ok(hasher),
-            Hashing::Busy(piece) => piece
-                .await
-                .map_err(|e| StorageError::Io(format!("hashing a copied object: {e}"))),
-            Hashing::Lost => Err(StorageError::Io(
-                "hashing a copied object: a piece was lost".into(),
-            )),
-        }
-    }
-
-    /// The SHA-256 of every byte given, in hex.
-    pub(super) async fn finish(mut self) -> Result<String, StorageError> {
-        let mut hasher = self.hasher().await?;
-        for bytes in &self.pending {
-            hasher.update(bytes);
-        }
-        Ok(hex(&hasher.finalize()))
-    }
+    let (size, digests) = stream(operator, path, None, Digests::all()).await?;
+    digests.finish(size).await
 }
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
@@ -150,39 +92,53 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 mod tests {
     use super::*;
 
-    /// The hash taken a piece at a time on other threads is the SHA-256 of every byte, in order, whatever
-    /// the chunks the bytes came in.
-    #[tokio::test]
-    async fn a_hash_taken_in_pieces_is_the_hash_of_every_byte_in_order() {
-        let bytes: Vec<u8> = (0..(3 * HASH_PIECE + 1000))
-            .map(|i| (i * 7 % 251) as u8)
-            .collect();
-        for sizes in [
-            vec![bytes.len()],
-            vec![0, 1, HASH_PIECE - 1, HASH_PIECE, 5, HASH_PIECE + 3],
-            vec![4096; bytes.len() / 4096 + 1],
-            vec![HASH_PIECE * 3, 1, 999],
-        ] {
-            let mut hash = StreamHash::default();
-            let mut start = 0;
-            for size in sizes {
-                let end = (start + size).min(bytes.len());
-                hash.update(bytes::Bytes::copy_from_slice(&bytes[start..end]))
-                    .await
-                    .expect("hashed");
-                start = end;
-            }
-            hash.update(bytes::Bytes::copy_from_slice(&bytes[start..]))
-                .await
-                .expect("hashed");
-            assert_eq!(
-                hash.finish().await.expect("finished"),
-                hex(&Sha256::digest(&bytes))
-            );
+    fn copied(sha256: &str, crc32c: Option<&str>) -> Copied {
+        Copied {
+            size: 10,
+            sha256: sha256.into(),
+            crc32c: crc32c.map(str::to_string),
+            source: None,
         }
-        assert_eq!(
-            StreamHash::default().finish().await.expect("empty"),
-            hex(&Sha256::digest(b""))
+    }
+
+    /// Two records hold the same bytes only when they share a digest and every digest they share agrees:
+    /// a record of the CRC32C alone (a copy its server checked) is compared by it, one from before the
+    /// CRC32C was recorded by its SHA-256, and two with nothing in common never match.
+    #[test]
+    fn records_match_on_every_digest_they_share_and_never_on_none() {
+        let both = copied("aa", Some("0a"));
+        assert!(both.same_bytes(&copied("aa", Some("0a"))));
+        assert!(both.same_bytes(&copied("", Some("0a"))));
+        assert!(both.same_bytes(&copied("aa", None)));
+        assert!(
+            !both.same_bytes(&copied("", Some("0b"))),
+            "the CRC32C differs"
         );
+        assert!(!both.same_bytes(&copied("ab", None)), "the SHA-256 differs");
+        assert!(
+            !both.same_bytes(&copied("ab", Some("0a"))),
+            "one of two differs"
+        );
+        assert!(
+            !copied("", Some("0a")).same_bytes(&copied("aa", None)),
+            "nothing in common"
+        );
+        assert!(!copied("", None).same_bytes(&copied("", None)));
+        let longer = Copied {
+            size: 11,
+            ..both.clone()
+        };
+        assert!(!both.same_bytes(&longer));
+    }
+
+    /// A record of the CRC32C alone is stored with an empty SHA-256, which an operator from before the
+    /// CRC32C was recorded requires; a record from before reads back without a CRC32C.
+    #[test]
+    fn records_are_read_by_operators_from_before_and_after() {
+        let stored = serde_json::to_value(copied("", Some("0a"))).expect("encoded");
+        assert_eq!(stored["sha256"], "");
+        assert_eq!(stored["crc32c"], "0a");
+        let before: Copied = serde_json::from_str(r#"{"size":10,"sha256":"aa"}"#).expect("decoded");
+        assert_eq!(before, copied("aa", None));
     }
 }
