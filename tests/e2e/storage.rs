@@ -2,7 +2,8 @@
 //! file system: a backup set's tree copied and verified byte for byte, an object damaged on the copy found
 //! and copied again, an outage of the server a transient error after which the copy goes on without
 //! writing again what it had finished, a deleted copy gone while its source stays; a server that checks the
-//! CRC32C each write carries refuses bytes changed on the way, and spares the copy its read-back.
+//! CRC32C each write carries refuses bytes changed on the way, and spares the copy its read-back (the CRC32C
+//! it checked, recorded, finds a byte changed behind it later).
 
 use std::path::{Path, PathBuf};
 
@@ -290,6 +291,15 @@ async fn a_server_that_checks_writes_refuses_a_corrupted_one_and_spares_the_copy
             "{path}"
         );
     }
+    // The manifest records the CRC32C the server checked: a byte flipped behind the server later is found by
+    // the verification pass.
+    let damaged = format!("{SET}/logstream_1/major_data/macro_block_data.3");
+    let behind = s3.file(BUCKET, &format!("ob/checked/{damaged}"));
+    let mut bytes = std::fs::read(&behind).expect("the object's file");
+    bytes[777] ^= 0x01;
+    std::fs::write(&behind, bytes).expect("damage");
+    let verifier = Copier::new(&from, &to, 2, &progress).checked_by(WriteCheck::Server);
+    assert_eq!(verifier.verify(SET).await.expect("verify"), vec![damaged]);
     // Read back, the same copy needs those reads.
     copier_fails_without_reads(&from, &unreadable).await;
     let _ = std::fs::remove_dir_all(first);

@@ -50,6 +50,12 @@ impl S3Server {
         )
     }
 
+    /// The server's process id while it runs (the copy bench reads its CPU time).
+    #[allow(dead_code)]
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The file behind `key` in `bucket`.
     pub fn file(&self, bucket: &str, key: &str) -> PathBuf {
         self.root.join(bucket).join(key)
