@@ -4,9 +4,6 @@
 //! parallel (each checked against its SHA-256 before a row is sent), create the views, then check every
 //! table's row count against the manifest.
 
-use std::io::Read;
-
-use flate2::read::GzDecoder;
 use futures::{StreamExt, TryStreamExt};
 use mysql_async::Conn;
 use opendal::Operator;
@@ -18,7 +15,8 @@ use crate::storage::copy::hex;
 use super::{
     LoadReport, LoadRequest, LogicalError, Progress,
     layout::{
-        ChunkDone, Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path, plan_path,
+        ChunkDone, Compression, Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path,
+        plan_path,
     },
     names::restore_targets,
     records::read_json,
@@ -257,8 +255,8 @@ async fn load_chunk(
     if cancel.is_cancelled() {
         return Err(LogicalError::Canceled);
     }
-    let path = chunk_path(place.dir, object, c);
-    let sql = read_chunk(place.storage, &path, &expected.sha256).await?;
+    let path = chunk_path(place.dir, place.plan.compression, object, c);
+    let sql = read_chunk(place.storage, &path, place.plan.compression, &expected).await?;
     let _session = sending
         .acquire()
         .await
@@ -408,19 +406,25 @@ async fn create_views(
     Ok(total)
 }
 
-/// A chunk's SQL, after checking it is the dump's.
-async fn read_chunk(storage: &Operator, path: &str, sha256: &str) -> Result<Vec<u8>, LogicalError> {
+/// A chunk's SQL, decompressed as the dump's `compression` says, after checking it is what the manifest
+/// records (`expected`).
+async fn read_chunk(
+    storage: &Operator,
+    path: &str,
+    compression: Compression,
+    expected: &ChunkDone,
+) -> Result<Vec<u8>, LogicalError> {
     let compressed = storage
         .read(path)
         .await
         .map_err(|e| LogicalError::storage(&e))?
-        .to_vec();
+        .to_bytes();
     let path = path.to_string();
-    let sha256 = sha256.to_string();
+    let sha256 = expected.sha256.clone();
+    let size = usize::try_from(expected.bytes).unwrap_or(0);
     tokio::task::spawn_blocking(move || {
-        let mut sql = Vec::new();
-        GzDecoder::new(compressed.as_slice())
-            .read_to_end(&mut sql)
+        let sql = compression
+            .decode(&compressed, size)
             .map_err(|e| LogicalError::Format(format!("{path}: {e}")))?;
         let found = hex(&Sha256::digest(&sql));
         if found != sha256 {
