@@ -472,7 +472,7 @@ async fn insert_rows(
     sql: &[u8],
 ) -> Result<u64, LogicalError> {
     let mut rows = 0;
-    for line in sql.split(|b| *b == b'\n') {
+    for line in lines(sql) {
         let statement = line.trim_ascii();
         if statement.is_empty() || statement.starts_with(b"--") {
             continue;
@@ -486,6 +486,19 @@ async fn insert_rows(
         rows += sessions.execute_bytes(conn, statement).await?;
     }
     Ok(rows)
+}
+
+/// The lines of a chunk's SQL, without their line ends. Found with `memchr`, which looks at many bytes at
+/// once: a byte-at-a-time search of a restore's hundreds of MB of SQL took a good part of its own CPU.
+fn lines(sql: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    memchr::memchr_iter(b'\n', sql)
+        .chain(std::iter::once(sql.len()))
+        .map(move |end| {
+            let line = &sql[start.min(end)..end];
+            start = end + 1;
+            line
+        })
 }
 
 /// A definition with every dump database it names (`` `db`. ``, a view's tables, a foreign key's parent)
@@ -553,6 +566,20 @@ fn if_not_exists(ddl: &str, statement: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_chunk_splits_into_its_lines_as_a_split_at_line_ends_does() {
+        for sql in [
+            &b"SET NAMES utf8mb4;\nINSERT INTO t VALUES (1);\n"[..],
+            b"no line end",
+            b"",
+            b"\n\n",
+            b"a\r\nb\n\nc",
+        ] {
+            let expected: Vec<&[u8]> = sql.split(|b| *b == b'\n').collect();
+            assert_eq!(lines(sql).collect::<Vec<_>>(), expected, "{sql:?}");
+        }
+    }
 
     #[test]
     fn chunks_are_loaded_in_rounds_across_tables() {
