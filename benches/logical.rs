@@ -3,19 +3,21 @@
 //! `mysqldump` / `mysql`, on the same data in the same run. A real seekdb server holds a generated dataset
 //! (4 tables, `BENCH_LOGICAL_ROWS` rows each, default 720 000, about 370 bytes of SQL a row: over 1 GB in
 //! all). Measured, each from a quiescent source into a fresh instance:
-//! - the operator's dump (4 sessions, chunks of 50 000 rows, gzip) from the running server, at one snapshot;
+//! - the operator's dump (4 sessions, chunks of 50 000 rows) from the running server, at one snapshot, in
+//!   zstd (its default, which the targets compare) and in gzip;
 //! - `mydumper` (4 threads, `--no-locks`: seekdb refuses its default `FLUSH TABLES WITH READ LOCK`, so each
 //!   thread reads at a snapshot of its own), plain and with `--compress` (gzip, as the operator stores its
 //!   dumps: the like-for-like pair), and `mysqldump --single-transaction` of the running server;
 //! - `seekdb-dump` of the same instance (it opens the instance directory itself, so the server is stopped
 //!   first; its time includes starting the embedded instance, a few seconds);
-//! - the operator's restore into a fresh server (4 sessions), `myloader` (4 threads) of each of mydumper's
-//!   dumps and `mysql` with mysqldump's file, each into a fresh server;
+//! - the operator's restore of each of its dumps into a fresh server (4 sessions), `myloader` (4 threads)
+//!   of each of mydumper's dumps and `mysql` with mysqldump's file, each into a fresh server;
 //! - `seekdb-restore` of seekdb-dump's file into a fresh instance directory (same start-up cost).
 //!
 //! Every peer reads a table in one statement, which the engine's default `ob_query_timeout` (10 s) cuts off
 //! at the default size (error 4012): the source's and the targets' sessions get an hour, as the operator's
 //! do. Prints rows/s and MB/s of SQL for each (MB = 10^6 bytes of uncompressed SQL each tool produced), the
+//! CPU-seconds of the seekdb server and of the client each step took (`logical/meter.rs`), the
 //! target "the operator's dump and restore are faster than mydumper/myloader (gzip and plain) and than
 //! mysqldump/mysql" as met or NOT MET, and the bench process's peak resident memory, in which the operator's dump and restore run.
 //! Then the consistency of each dump under writes (`logical/consistency.rs`). mydumper and the MySQL client

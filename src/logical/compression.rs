@@ -6,8 +6,8 @@ use std::io::{Read, Write};
 
 use serde::{Deserialize, Serialize};
 
-/// zstd's level for a dump's chunks. Level 1 compresses rows like a dump's to about the size gzip's fastest
-/// level gives, at two to four times its speed, and reads back about ten times as fast
+/// zstd's level for a dump's chunks. Level 1 compresses rows like a dump's to a little less than gzip's
+/// fastest level gives, at about two and a half times its speed, and reads back many times as fast
 /// (docs/contributing/benchmarks.md, "Logical dump throughput").
 const ZSTD_LEVEL: i32 = 1;
 
