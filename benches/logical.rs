@@ -3,19 +3,21 @@
 //! `mysqldump` / `mysql`, on the same data in the same run. A real seekdb server holds a generated dataset
 //! (4 tables, `BENCH_LOGICAL_ROWS` rows each, default 720 000, about 370 bytes of SQL a row: over 1 GB in
 //! all). Measured, each from a quiescent source into a fresh instance:
-//! - the operator's dump (4 sessions, chunks of 50 000 rows, gzip) from the running server, at one snapshot;
+//! - the operator's dump (4 sessions, chunks of 50 000 rows) from the running server, at one snapshot, in
+//!   zstd (its default, which the targets compare) and in gzip;
 //! - `mydumper` (4 threads, `--no-locks`: seekdb refuses its default `FLUSH TABLES WITH READ LOCK`, so each
 //!   thread reads at a snapshot of its own), plain and with `--compress` (gzip, as the operator stores its
 //!   dumps: the like-for-like pair), and `mysqldump --single-transaction` of the running server;
 //! - `seekdb-dump` of the same instance (it opens the instance directory itself, so the server is stopped
 //!   first; its time includes starting the embedded instance, a few seconds);
-//! - the operator's restore into a fresh server (4 sessions), `myloader` (4 threads) of each of mydumper's
-//!   dumps and `mysql` with mysqldump's file, each into a fresh server;
+//! - the operator's restore of each of its dumps into a fresh server (4 sessions), `myloader` (4 threads)
+//!   of each of mydumper's dumps and `mysql` with mysqldump's file, each into a fresh server;
 //! - `seekdb-restore` of seekdb-dump's file into a fresh instance directory (same start-up cost).
 //!
 //! Every peer reads a table in one statement, which the engine's default `ob_query_timeout` (10 s) cuts off
 //! at the default size (error 4012): the source's and the targets' sessions get an hour, as the operator's
 //! do. Prints rows/s and MB/s of SQL for each (MB = 10^6 bytes of uncompressed SQL each tool produced), the
+//! CPU-seconds of the seekdb server and of the client each step took (`logical/meter.rs`), the
 //! target "the operator's dump and restore are faster than mydumper/myloader (gzip and plain) and than
 //! mysqldump/mysql" as met or NOT MET, and the bench process's peak resident memory, in which the operator's dump and restore run.
 //! Then the consistency of each dump under writes (`logical/consistency.rs`). mydumper and the MySQL client
@@ -23,6 +25,8 @@
 
 #[path = "logical/consistency.rs"]
 mod consistency;
+#[path = "logical/meter.rs"]
+mod meter;
 #[path = "logical/peers.rs"]
 mod peers;
 #[path = "../tests/logical/seekdb.rs"]
@@ -38,10 +42,14 @@ use std::{
 };
 
 use mysql_async::prelude::Queryable;
-use ob_backup_operator::logical::{self, DumpRequest, LoadRequest, Progress, layout::Manifest};
+use ob_backup_operator::logical::{
+    self, DumpRequest, LoadRequest, Progress,
+    layout::{Compression, Manifest},
+};
 use opendal::{Operator, services::Fs};
 use tokio_util::sync::CancellationToken;
 
+use meter::{Cost, Meter, Phases};
 use seekdb::Seekdb;
 
 const TABLES: usize = 4;
@@ -65,12 +73,15 @@ struct Bench {
     total_rows: u64,
 }
 
-/// One measured line: a tool (`tool`: its short name), how long it took, the bytes of SQL it produced or read.
+/// One measured line: a tool (`tool`: its short name), what it took (wall and CPU), the bytes of SQL it
+/// produced or read.
 struct Figure {
     tool: &'static str,
     what: String,
-    took: Duration,
+    cost: Cost,
     bytes: u64,
+    /// The operator's: when its first and last progress reports came ([`Phases`]).
+    phases: Option<(Duration, Duration)>,
 }
 
 fn main() {
@@ -111,20 +122,24 @@ fn main() {
 
 impl Bench {
     fn run(&self, source: Seekdb) {
-        let (manifest, mut dumps) = self.dump_ours(&source);
+        let (manifest, ours) = self.dump_ours(&source, Compression::Zstd);
         let dump_peak = peak_rss_mib();
+        let (gzip_manifest, ours_gzip) = self.dump_ours(&source, Compression::Gzip);
+        let mut dumps = vec![ours, ours_gzip];
         long_sessions(&self.runtime, &source);
         dumps.extend(self.dump_peers(&source));
         let started = Instant::now();
         let verdicts = self.consistency(&source);
         let consistency_took = started.elapsed();
         let source_dir = source.stop();
-        dumps.push(self.seekdb_dump(&source_dir));
+        let seekdb_tools = seekdb_tools_wanted();
+        dumps.extend(seekdb_tools.then(|| self.seekdb_dump(&source_dir)));
         let mut loads = vec![self.load_ours(&manifest)];
         let load_peak = peak_rss_mib();
+        loads.push(self.load_ours(&gzip_manifest));
         loads.extend(self.load_peers());
-        loads.push(self.seekdb_restore());
-        self.report(&manifest, &dumps, &loads);
+        loads.extend(seekdb_tools.then(|| self.seekdb_restore()));
+        self.report(&manifest, &gzip_manifest, &dumps, &loads);
         println!(
             "peak resident memory of this process (VmHWM): {dump_peak} MiB after the dump, {load_peak} MiB after the restore"
         );
@@ -144,32 +159,38 @@ impl Bench {
             tables: Vec::new(),
             parallel: PARALLEL,
             chunk_rows: 50_000,
+            compression: Compression::Zstd,
             owner: None,
         }
     }
 
-    fn dump_ours(&self, source: &Seekdb) -> (Manifest, Vec<Figure>) {
-        let started = Instant::now();
+    /// The operator's dump of `bench` with `compression`, into the directory [`ours_dir`] names.
+    fn dump_ours(&self, source: &Seekdb, compression: Compression) -> (Manifest, Figure) {
+        let mut request = self.dump_request(source, "bench");
+        request.compression = compression;
+        let meter = Meter::start(source);
+        let phases = Phases::new();
         let report = self
             .runtime
             .block_on(logical::dump(
-                &self.dump_request(source, "bench"),
+                &request,
                 &self.storage,
-                "ours",
+                ours_dir(compression),
                 &CancellationToken::new(),
-                &|_: &Progress| {},
+                &|_: &Progress| phases.report(),
             ))
             .expect("dump");
-        let took = started.elapsed();
+        let cost = meter.stop();
         let manifest = report.manifest;
         assert_eq!(manifest.rows, self.total_rows, "the dump holds every row");
         let figure = Figure {
-            tool: "ours",
-            what: "dump: ob-backup-operator (4 sessions)".into(),
-            took,
+            tool: ours_tool(compression),
+            what: format!("dump: ob-backup-operator (4 sessions, {compression:?})"),
+            cost,
             bytes: manifest.bytes,
+            phases: Some(phases.times()),
         };
-        (manifest, vec![figure])
+        (manifest, figure)
     }
 
     fn dump_peers(&self, source: &Seekdb) -> Vec<Figure> {
@@ -189,12 +210,14 @@ impl Bench {
             "mydumper runs with --no-locks: seekdb's answer to its default FLUSH TABLES WITH READ LOCK: {}",
             self.runtime.block_on(peers::global_lock_answer(source))
         );
-        let (took, bytes) = peers::mydumper(dir, source, "bench", &self.base.join(MYDUMPER_DIR));
+        let meter = Meter::start(source);
+        let (_, bytes) = peers::mydumper(dir, source, "bench", &self.base.join(MYDUMPER_DIR));
         Some(Figure {
             tool: "mydumper",
             what: "dump: mydumper (4 threads, --no-locks)".into(),
-            took,
+            cost: meter.stop(),
             bytes,
+            phases: None,
         })
     }
 
@@ -202,7 +225,9 @@ impl Bench {
     fn mydumper_gzip(&self, source: &Seekdb) -> Option<Figure> {
         let dir = self.peers.mydumper.as_ref()?;
         let out = self.base.join(MYDUMPER_GZIP_DIR);
-        let (took, stored) = peers::mydumper_with(dir, source, "bench", &["--compress"], &out);
+        let meter = Meter::start(source);
+        let (_, stored) = peers::mydumper_with(dir, source, "bench", &["--compress"], &out);
+        let cost = meter.stop();
         println!(
             "mydumper --compress stored {:.1} MB of gzip",
             stored as f64 / 1e6
@@ -210,21 +235,24 @@ impl Bench {
         Some(Figure {
             tool: "mydumper --compress",
             what: "dump: mydumper --compress (gzip)".into(),
-            took,
+            cost,
             // MB/s of SQL, as for every tool: the uncompressed dump's size.
             bytes: peers::bytes_under(&self.base.join(MYDUMPER_DIR)),
+            phases: None,
         })
     }
 
     fn mysqldump(&self, source: &Seekdb) -> Option<Figure> {
         let dir = self.peers.mysql_client.as_ref()?;
         let out = self.base.join(MYSQLDUMP_FILE);
-        let (took, bytes) = peers::mysqldump(dir, source, "bench", MYSQLDUMP_FLAGS, &out);
+        let meter = Meter::start(source);
+        let (_, bytes) = peers::mysqldump(dir, source, "bench", MYSQLDUMP_FLAGS, &out);
         Some(Figure {
             tool: "mysqldump",
             what: "dump: mysqldump --single-transaction".into(),
-            took,
+            cost: meter.stop(),
             bytes,
+            phases: None,
         })
     }
 
@@ -246,8 +274,12 @@ impl Bench {
         Figure {
             tool: "seekdb-dump",
             what: "dump: seekdb-dump".into(),
-            took,
+            cost: Cost {
+                took,
+                ..Cost::default()
+            },
             bytes: std::fs::metadata(&file).expect("peer dump").len(),
+            phases: None,
         }
     }
 
@@ -258,6 +290,7 @@ impl Bench {
         target
     }
 
+    /// The operator's restore of its dump that `manifest` describes.
     fn load_ours(&self, manifest: &Manifest) -> Figure {
         let target = self.target("bench-target");
         let request = LoadRequest {
@@ -266,25 +299,30 @@ impl Bench {
             parallel: PARALLEL,
             database_prefix: None,
         };
-        let started = Instant::now();
+        let meter = Meter::start(&target);
+        let phases = Phases::new();
         let loaded = self
             .runtime
             .block_on(logical::load(
                 &request,
                 &self.storage,
-                "ours",
+                ours_dir(manifest.compression),
                 &CancellationToken::new(),
-                &|_: &Progress| {},
+                &|_: &Progress| phases.report(),
             ))
             .expect("restore");
-        let took = started.elapsed();
+        let cost = meter.stop();
         assert_eq!(loaded.rows, self.total_rows);
         retire(target);
         Figure {
-            tool: "ours",
-            what: "restore: ob-backup-operator (4 sessions)".into(),
-            took,
+            tool: ours_tool(manifest.compression),
+            what: format!(
+                "restore: ob-backup-operator (4 sessions, {:?})",
+                manifest.compression
+            ),
+            cost,
             bytes: manifest.bytes,
+            phases: Some(phases.times()),
         }
     }
 
@@ -304,14 +342,17 @@ impl Bench {
         let dir = self.peers.mydumper.as_ref()?;
         let dump = self.base.join(dump_dir);
         let target = self.target("bench-myloader");
-        let took = peers::myloader(dir, &target, &dump);
+        let meter = Meter::start(&target);
+        peers::myloader(dir, &target, &dump);
+        let cost = meter.stop();
         self.assert_loaded(&target);
         retire(target);
         Some(Figure {
             tool,
             what: format!("restore: {tool} (4 threads)"),
-            took,
+            cost,
             bytes: peers::bytes_under(&self.base.join(MYDUMPER_DIR)),
+            phases: None,
         })
     }
 
@@ -325,14 +366,17 @@ impl Bench {
                 .await
                 .expect("create bench");
         });
-        let took = peers::mysql(dir, &target, "bench", &file);
+        let meter = Meter::start(&target);
+        peers::mysql(dir, &target, "bench", &file);
+        let cost = meter.stop();
         self.assert_loaded(&target);
         retire(target);
         Some(Figure {
             tool: "mysql",
             what: "restore: mysql < mysqldump's file".into(),
-            took,
+            cost,
             bytes: std::fs::metadata(&file).expect("mysqldump's file").len(),
+            phases: None,
         })
     }
 
@@ -354,31 +398,50 @@ impl Bench {
         Figure {
             tool: "seekdb-restore",
             what: "restore: seekdb-restore".into(),
-            took,
+            cost: Cost {
+                took,
+                ..Cost::default()
+            },
             bytes: std::fs::metadata(&file).expect("peer dump").len(),
+            phases: None,
         }
     }
 
-    fn report(&self, manifest: &Manifest, dumps: &[Figure], loads: &[Figure]) {
-        let sizes: Vec<String> = dumps[1..]
+    fn report(&self, manifest: &Manifest, gzip: &Manifest, dumps: &[Figure], loads: &[Figure]) {
+        let sizes: Vec<String> = dumps[2..]
             .iter()
             .filter(|f| f.tool != "mydumper --compress")
             .map(|f| format!("{} {:.1} MB", f.tool, f.bytes as f64 / 1e6))
             .collect();
         println!(
-            "SQL: ours {:.1} MB ({:.1} MB stored, gzip), {}",
+            "SQL: ours {:.1} MB ({:.1} MB stored as zstd, {:.1} MB as gzip), {}",
             manifest.bytes as f64 / 1e6,
             manifest.stored_bytes as f64 / 1e6,
+            gzip.stored_bytes as f64 / 1e6,
             sizes.join(", ")
         );
+        println!(
+            "  CPU-s: the seekdb server's, and the client's (this process for ours, the tool otherwise)"
+        );
         for figure in dumps.iter().chain(loads) {
+            let cost = figure.cost;
             println!(
-                "  {:<44} {:>8.0} rows/s {:>7.1} MB/s  ({:.1} s)",
+                "  {:<48} {:>8.0} rows/s {:>7.1} MB/s  ({:.1} s; CPU-s server {:.1}, client {:.1})",
                 figure.what,
-                self.total_rows as f64 / figure.took.as_secs_f64(),
-                figure.bytes as f64 / 1e6 / figure.took.as_secs_f64(),
-                figure.took.as_secs_f64()
+                self.total_rows as f64 / cost.took.as_secs_f64(),
+                figure.bytes as f64 / 1e6 / cost.took.as_secs_f64(),
+                cost.took.as_secs_f64(),
+                cost.server.as_secs_f64(),
+                cost.client.as_secs_f64(),
             );
+            if let Some((first, last)) = figure.phases {
+                println!(
+                    "  {:<48} first progress report at {:.2} s, last at {:.2} s",
+                    "",
+                    first.as_secs_f64(),
+                    last.as_secs_f64()
+                );
+            }
         }
         self.targets(dumps, loads);
     }
@@ -386,9 +449,9 @@ impl Bench {
     /// The target beside each tool: the operator's dump and its restore both faster.
     fn targets(&self, dumps: &[Figure], loads: &[Figure]) {
         let took = |figures: &[Figure], tool: &str| {
-            figures.iter().find(|f| f.tool == tool).map(|f| f.took)
+            figures.iter().find(|f| f.tool == tool).map(|f| f.cost.took)
         };
-        let (ours_dump, ours_load) = (dumps[0].took, loads[0].took);
+        let (ours_dump, ours_load) = (dumps[0].cost.took, loads[0].cost.took);
         for (dumper, loader, variable) in [
             (
                 "mydumper --compress",
@@ -406,11 +469,13 @@ impl Bench {
                 continue;
             };
             println!(
-                "{line} dump {:.1} s vs {:.1} s, restore {:.1} s vs {:.1} s — {}",
+                "{line} dump {:.1} s vs {:.1} s ({:.2}), restore {:.1} s vs {:.1} s ({:.2}) — {}",
                 ours_dump.as_secs_f64(),
                 their_dump.as_secs_f64(),
+                ours_dump.as_secs_f64() / their_dump.as_secs_f64(),
                 ours_load.as_secs_f64(),
                 their_load.as_secs_f64(),
+                ours_load.as_secs_f64() / their_load.as_secs_f64(),
                 verdict(ours_dump < their_dump && ours_load < their_load)
             );
         }
@@ -478,6 +543,27 @@ fn print_consistency(verdicts: &[consistency::Verdict], took: Duration) {
     for verdict in verdicts {
         println!("{}", verdict.line());
     }
+}
+
+/// Where the operator's dump with `compression` goes, under the bench's directory.
+fn ours_dir(compression: Compression) -> &'static str {
+    match compression {
+        Compression::Zstd => "ours",
+        Compression::Gzip => "ours-gzip",
+    }
+}
+
+fn ours_tool(compression: Compression) -> &'static str {
+    match compression {
+        Compression::Zstd => "ours",
+        Compression::Gzip => "ours (gzip)",
+    }
+}
+
+/// OceanBase's own `seekdb-dump` and `seekdb-restore` run unless `BENCH_LOGICAL_SEEKDB_TOOLS=0` (they take
+/// a few minutes of a run and are no part of the target).
+fn seekdb_tools_wanted() -> bool {
+    std::env::var("BENCH_LOGICAL_SEEKDB_TOOLS").as_deref() != Ok("0")
 }
 
 fn verdict(met: bool) -> &'static str {

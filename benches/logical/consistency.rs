@@ -183,7 +183,7 @@ async fn write(port: u16, commits: Arc<AtomicU64>, stop: CancellationToken) {
     }
 }
 
-/// The writer rows of `a` and of `b` in the files under `dir` (gzip ones read unzipped).
+/// The writer rows of `a` and of `b` in the files under `dir` (gzip and zstd ones read decompressed).
 fn marks_under(dir: &Path) -> (u64, u64) {
     let mut a = 0;
     let mut b = 0;
@@ -195,6 +195,8 @@ fn marks_under(dir: &Path) -> (u64, u64) {
                 .read_to_end(&mut plain)
                 .expect("gunzip a dump chunk");
             plain
+        } else if file.extension().is_some_and(|e| e == "zst") {
+            zstd::decode_all(raw.as_slice()).expect("unzstd a dump chunk")
         } else {
             raw
         };

@@ -43,6 +43,29 @@ pub struct LogicalBackupSpec {
     #[serde(default = "default_chunk_rows")]
     #[schemars(range(min = 1000, max = 100_000_000))]
     pub chunk_rows: i64,
+    /// How the dump's chunks are compressed: `Zstd` (`.sql.zst`, read by `zstdcat`) or `Gzip` (`.sql.gz`,
+    /// read by `zcat`). zstd writes and reads several times faster at a like size. A restore reads either.
+    #[serde(default)]
+    pub compression: DumpCompression,
+}
+
+/// A logical dump's compression.
+#[derive(Deserialize, Serialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DumpCompression {
+    /// zstd, level 1: the fastest to write and to read.
+    #[default]
+    Zstd,
+    /// gzip, its fastest level: for tools that read gzip only.
+    Gzip,
+}
+
+impl From<DumpCompression> for crate::logical::layout::Compression {
+    fn from(compression: DumpCompression) -> Self {
+        match compression {
+            DumpCompression::Zstd => Self::Zstd,
+            DumpCompression::Gzip => Self::Gzip,
+        }
+    }
 }
 
 /// Sessions a dump or a load uses when the spec does not say.
@@ -91,7 +114,7 @@ pub struct LogicalDumpStatus {
     /// Bytes of SQL written (before compression).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bytes: Option<i64>,
-    /// Bytes stored (gzip).
+    /// Bytes stored (compressed, as `compression` says).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stored_bytes: Option<i64>,
 }

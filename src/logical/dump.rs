@@ -263,6 +263,7 @@ fn manifest(plan: &Plan, done: &HashMap<ChunkKey, ChunkDone>) -> Result<Manifest
         server_version: plan.server_version.clone(),
         started_at: plan.started_at.clone(),
         owner: plan.owner.clone(),
+        compression: plan.compression,
         databases: plan.databases.iter().map(|d| d.name.clone()).collect(),
         rows: sum(|c| c.rows),
         bytes: sum(|c| c.bytes),

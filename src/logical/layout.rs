@@ -6,18 +6,21 @@
 //! <dump>/schema/<db>.sql                 CREATE DATABASE
 //! <dump>/schema/<db>/<table>.sql         CREATE TABLE (indexes, auto-increment included)
 //! <dump>/schema/<db>/<view>.view.sql     CREATE VIEW
-//! <dump>/data/<db>/<table>/<n>.sql.gz    one chunk's rows as INSERT statements, gzip
+//! <dump>/data/<db>/<table>/<n>.sql.zst   one chunk's rows as INSERT statements, zstd (`.sql.gz`, gzip:
+//!                                        dumps of earlier versions, and `compression: Gzip`)
 //! <dump>/data/<db>/<table>/<n>.done      the chunk's rows, bytes and SHA-256 (written after the chunk)
 //! <dump>/load-order.txt                  every SQL file above, in the order that loads them
 //! <dump>/manifest.json                   the whole dump's summary (written last: a dump without it is not done)
 //! ```
 //!
 //! Every file loads with standard MySQL tooling, in the order `load-order.txt` gives (databases, tables,
-//! rows, views): `while read -r f; do case $f in *.gz) zcat "$f";; *) cat "$f";; esac; done < load-order.txt
-//! | mysql -h … -u user@tenant -p`.
+//! rows, views): `while read -r f; do case $f in *.zst) zstdcat "$f";; *.gz) zcat "$f";; *) cat "$f";; esac;
+//! done < load-order.txt | mysql -h … -u user@tenant -p`.
 //! Names are percent-encoded where they hold anything but letters, digits, `_`, `-` and `$`.
 
 use serde::{Deserialize, Serialize};
+
+pub use super::compression::Compression;
 
 /// The format's version, in the plan and the manifest.
 pub const FORMAT_VERSION: u32 = 1;
@@ -57,7 +60,9 @@ pub fn load_order(plan: &Plan) -> Vec<String> {
         .partition(|o| o.kind == ObjectKind::Table);
     files.extend(tables.iter().map(|t| relative(object_schema_path("", t))));
     for table in &tables {
-        files.extend((0..table.chunks.len()).map(|c| relative(chunk_path("", table, c))));
+        files.extend(
+            (0..table.chunks.len()).map(|c| relative(chunk_path("", plan.compression, table, c))),
+        );
     }
     files.extend(views.iter().map(|v| relative(object_schema_path("", v))));
     files
@@ -83,11 +88,18 @@ pub fn object_schema_path(dump: &str, object: &ObjectPlan) -> String {
     )
 }
 
-pub fn chunk_path(dump: &str, object: &ObjectPlan, chunk: usize) -> String {
+/// Where chunk `chunk` of `object` is, compressed with the dump's `compression`.
+pub fn chunk_path(
+    dump: &str,
+    compression: Compression,
+    object: &ObjectPlan,
+    chunk: usize,
+) -> String {
     format!(
-        "{dump}/data/{}/{}/{chunk:05}.sql.gz",
+        "{dump}/data/{}/{}/{chunk:05}.sql.{}",
         segment(&object.database),
-        segment(&object.name)
+        segment(&object.name),
+        compression.extension()
     )
 }
 
@@ -212,6 +224,9 @@ pub struct Plan {
     /// Whose dump it is (absent in dumps of earlier versions and in dumps taken without a task).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<DumpOwner>,
+    /// How the chunks are compressed (absent in dumps of earlier versions: gzip).
+    #[serde(default)]
+    pub compression: Compression,
     pub databases: Vec<DatabasePlan>,
     pub objects: Vec<ObjectPlan>,
 }
@@ -233,7 +248,7 @@ pub struct ChunkDone {
     pub rows: u64,
     /// Bytes of SQL before compression.
     pub bytes: u64,
-    /// Bytes of the `.sql.gz` object.
+    /// Bytes of the compressed object.
     pub stored_bytes: u64,
     /// SHA-256 of the SQL before compression, hex.
     pub sha256: String,
@@ -263,6 +278,9 @@ pub struct Manifest {
     /// The plan's `owner`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<DumpOwner>,
+    /// The plan's `compression`.
+    #[serde(default)]
+    pub compression: Compression,
     pub databases: Vec<String>,
     pub objects: Vec<ObjectManifest>,
     pub rows: u64,

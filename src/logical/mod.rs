@@ -8,8 +8,9 @@
 //!   streaming into its object in pieces, so memory does not grow with a table's size.
 //! - **Resumable.** The plan (snapshot and chunks) is written before any data; each chunk is followed by a
 //!   `.done` record. A dump that restarts reads the plan back and writes only chunks without a record.
-//! - **Portable.** Plain SQL, gzip, one statement per line ([`layout`]).
+//! - **Portable.** Plain SQL, zstd or gzip, one statement per line ([`layout`]).
 
+mod compression;
 pub mod dump;
 mod grants;
 pub mod import;
@@ -160,7 +161,7 @@ pub struct Progress {
     pub rows_total: u64,
     /// Bytes of SQL (before compression).
     pub bytes_done: u64,
-    /// Bytes stored (a dump's gzip objects).
+    /// Bytes stored (a dump's compressed objects).
     pub stored_bytes: u64,
     /// Tables and views finished, of `tables_total`.
     pub tables_done: usize,

@@ -8,7 +8,7 @@ use crate::oceanbase::ConnectionInfo;
 
 use super::{
     LogicalError,
-    layout::{DumpOwner, Manifest, SnapshotPoint},
+    layout::{Compression, DumpOwner, Manifest, SnapshotPoint},
 };
 
 /// What to dump and how.
@@ -24,6 +24,8 @@ pub struct DumpRequest {
     pub parallel: usize,
     /// Rows per chunk of a table with an integer primary key.
     pub chunk_rows: u64,
+    /// How the chunks are compressed (a dump that resumes keeps its plan's).
+    pub compression: Compression,
     /// Whose dump it is, recorded in its plan and manifest: a dump never writes into a directory that
     /// records another owner. `None`: a dump taken without a task (tests, tools).
     pub owner: Option<DumpOwner>,

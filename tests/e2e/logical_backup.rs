@@ -101,6 +101,7 @@ fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
                 tables: Vec::new(),
                 parallel: 3,
                 chunk_rows,
+                compression: Default::default(),
             })),
             cancel: false,
             second_copy: None,

@@ -4,7 +4,10 @@
 //! the dump does not fit, and a dump never takes over a directory holding another owner's dump.
 
 use mysql_async::prelude::Queryable;
-use ob_backup_operator::logical::{DumpRequest, LogicalError, layout::DumpOwner};
+use ob_backup_operator::logical::{
+    DumpRequest, LogicalError,
+    layout::{Compression, DumpOwner},
+};
 
 use super::{dump_at, load_at, load_request, seekdb, storage, tempfile_dir};
 
@@ -31,6 +34,7 @@ fn dump_as(
         tables: tables.iter().map(|t| t.to_string()).collect(),
         parallel: 2,
         chunk_rows: 1000,
+        compression: Compression::Zstd,
         owner: None,
     }
 }

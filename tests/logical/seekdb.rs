@@ -165,6 +165,23 @@ impl Seekdb {
 }
 
 impl Seekdb {
+    /// CPU time (user and system, every thread) the server process has used so far, from `/proc`: what a
+    /// dump or a load cost the engine. Used by benches/logical.rs.
+    #[allow(dead_code)]
+    pub fn cpu(&self) -> Duration {
+        let Ok(wrapper) = self._wrapper.lock() else {
+            return Duration::ZERO;
+        };
+        let pid = wrapper.id();
+        // The wrapper's one child is the server.
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|child| std::fs::read_to_string(format!("/proc/{child}/stat")).ok())
+            .map(|stat| process_cpu(&stat, false))
+            .sum()
+    }
+
     /// Stops the server and waits until it is gone, keeping its directory (for OceanBase's own tools, which
     /// open an instance directory themselves). Used by benches/logical.rs.
     #[allow(dead_code)]
@@ -186,4 +203,22 @@ impl Drop for Seekdb {
             let _ = lifeline.write_all(b"stop\n");
         }
     }
+}
+
+/// The CPU time in a `/proc/<pid>/stat` line: the process's own (`utime` + `stime`), or that of its children
+/// it has waited for (`cutime` + `cstime`). Linux counts in ticks of 1/100 s on every architecture it runs here.
+#[allow(dead_code)]
+pub fn process_cpu(stat: &str, children: bool) -> Duration {
+    // Fields after the command's closing parenthesis, from the state (field 3) on.
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let at = if children { 12 } else { 10 };
+    let ticks = fields.get(at).copied().unwrap_or(0) + fields.get(at + 1).copied().unwrap_or(0);
+    Duration::from_millis(ticks * 10)
 }

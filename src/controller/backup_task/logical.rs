@@ -166,6 +166,7 @@ fn request(
         tables: spec.tables.clone(),
         parallel: usize::try_from(spec.parallel).unwrap_or(1).max(1),
         chunk_rows: u64::try_from(spec.chunk_rows).unwrap_or(1).max(1),
+        compression: spec.compression.into(),
     }
 }
 

@@ -1,11 +1,9 @@
 //! One chunk of a dump: its rows read at the snapshot, written as `INSERT` statements, hashed and
-//! gzip-compressed off the async threads, streamed to its object, then its `.done` record. The reading and
-//! rendering ([`render_chunk`]) are shared with a restore drill's verification, which reads a copy of the
-//! table now and renders the same bytes into a hash ([`crate::logical::verify`]).
+//! compressed (zstd or gzip, as the plan says) off the async threads, streamed to its object, then its
+//! `.done` record. The reading and rendering ([`render_chunk`]) are shared with a restore drill's
+//! verification, which reads a copy of the table now and renders the same bytes into a hash
+//! ([`crate::logical::verify`]).
 
-use std::io::Write;
-
-use flate2::{Compression, write::GzEncoder};
 use mysql_async::{Value, prelude::Queryable};
 use opendal::Operator;
 use sha2::{Digest, Sha256};
@@ -14,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::{
     logical::{
         LogicalError,
+        compression::{Compression, Encoder},
         layout::{ChunkDone, ChunkPlan, ObjectPlan, Plan, chunk_done_path, chunk_path},
         records::write_json,
         render::{ColumnKind, InsertBatcher, quote_identifier},
@@ -61,7 +60,8 @@ pub(super) async fn write_chunk(
         database: &object.database,
         snapshot: Some(plan.snapshot.scn),
     };
-    let mut sink = ChunkSink::open(storage, &chunk_path(dir, object, c)).await?;
+    let path = chunk_path(dir, plan.compression, object, c);
+    let mut sink = ChunkSink::open(storage, &path, plan.compression).await?;
     let rows = render_chunk(sessions, plan, object, c, source, &mut sink, cancel).await?;
     let mut done = sink.close().await?;
     done.rows = rows;
@@ -178,7 +178,7 @@ fn bound(value: i128) -> Value {
     }
 }
 
-/// A chunk's object: SQL in, hashed and gzip-compressed off the async threads, streamed out. One piece is
+/// A chunk's object: SQL in, hashed and compressed off the async threads, streamed out. One piece is
 /// hashed and compressed while the next is read and rendered: [`SqlSink::push`] waits only for the piece
 /// before it.
 struct ChunkSink {
@@ -194,10 +194,10 @@ struct ChunkSink {
 /// A piece being hashed and compressed on a blocking thread: it gives back the packer and the compressed bytes.
 type Packing = tokio::task::JoinHandle<std::io::Result<(Packer, Vec<u8>)>>;
 
-/// What a chunk's SQL goes through before its object: the SHA-256 of the SQL and its gzip.
+/// What a chunk's SQL goes through before its object: the SHA-256 of the SQL and its compression.
 struct Packer {
     hasher: Sha256,
-    encoder: GzEncoder<Vec<u8>>,
+    encoder: Encoder,
 }
 
 impl Packer {
@@ -206,14 +206,21 @@ impl Packer {
         self.hasher.update(sql);
         self.encoder.write_all(sql)?;
         if finish {
-            self.encoder.try_finish()?;
+            self.encoder.finish()?;
         }
-        Ok(std::mem::take(self.encoder.get_mut()))
+        Ok(self.encoder.take())
     }
 }
 
 impl ChunkSink {
-    async fn open(storage: &Operator, path: &str) -> Result<Self, LogicalError> {
+    async fn open(
+        storage: &Operator,
+        path: &str,
+        compression: Compression,
+    ) -> Result<Self, LogicalError> {
+        let encoder = compression
+            .encoder()
+            .map_err(|e| LogicalError::Format(format!("compression failed: {e}")))?;
         let writer = storage
             .writer_with(path)
             .chunk(WRITE_CHUNK_BYTES)
@@ -223,7 +230,7 @@ impl ChunkSink {
             writer,
             state: Some(Packer {
                 hasher: Sha256::new(),
-                encoder: GzEncoder::new(Vec::new(), Compression::fast()),
+                encoder,
             }),
             pending: None,
             bytes: 0,

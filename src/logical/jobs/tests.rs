@@ -28,6 +28,7 @@ fn unreachable_dump() -> Work {
             tables: vec![],
             parallel: 1,
             chunk_rows: 10,
+            compression: Default::default(),
             owner: None,
         },
         destination: format!("file://{}", root.display()),

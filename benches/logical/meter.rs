@@ -1,0 +1,86 @@
+//! What a measured step cost, read from `/proc` around it: its wall time, the CPU time of the seekdb server
+//! it ran against (the engine's work), and the client's — this process's own (the operator's dump and
+//! restore run in it) plus that of the children it waited for meanwhile (a peer tool, run to its end). With
+//! two cores shared by server and client, their sum over two is the least wall time the step could take.
+
+use std::time::{Duration, Instant};
+
+use super::seekdb::{Seekdb, process_cpu};
+
+/// A step's wall time and CPU times.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cost {
+    pub took: Duration,
+    pub server: Duration,
+    pub client: Duration,
+}
+
+/// A step being measured.
+pub struct Meter<'a> {
+    server: &'a Seekdb,
+    started: Instant,
+    server_cpu: Duration,
+    client_cpu: Duration,
+}
+
+impl<'a> Meter<'a> {
+    pub fn start(server: &'a Seekdb) -> Self {
+        Self {
+            server,
+            server_cpu: server.cpu(),
+            client_cpu: client_cpu(),
+            started: Instant::now(),
+        }
+    }
+
+    pub fn stop(self) -> Cost {
+        let took = self.started.elapsed();
+        Cost {
+            took,
+            server: self.server.cpu().saturating_sub(self.server_cpu),
+            client: client_cpu().saturating_sub(self.client_cpu),
+        }
+    }
+}
+
+/// This process's CPU time and that of the children it has waited for.
+fn client_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    process_cpu(&stat, false) + process_cpu(&stat, true)
+}
+
+/// When the progress reports of the operator's dump or restore came, from its start: the first once the plan
+/// is made (a dump) or the tables are created (a restore), the last when every chunk is written or loaded.
+/// What comes before the first and after the last is the step's set-up and its finish (the manifest; the
+/// views and the row counts).
+pub struct Phases {
+    started: Instant,
+    first: std::sync::OnceLock<Duration>,
+    last: std::sync::Mutex<Duration>,
+}
+
+impl Phases {
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            first: std::sync::OnceLock::new(),
+            last: std::sync::Mutex::new(Duration::ZERO),
+        }
+    }
+
+    /// Notes a progress report.
+    pub fn report(&self) {
+        let now = self.started.elapsed();
+        let _ = self.first.set(now);
+        if let Ok(mut last) = self.last.lock() {
+            *last = now;
+        }
+    }
+
+    /// The times of the first and the last report.
+    pub fn times(&self) -> (Duration, Duration) {
+        let first = self.first.get().copied().unwrap_or_default();
+        let last = self.last.lock().map(|l| *l).unwrap_or_default();
+        (first, last)
+    }
+}
