@@ -88,7 +88,8 @@ pub async fn note(
     Ok(())
 }
 
-/// The tenants whose newest finished data backup through the strategy failed (from the controllers' cache).
+/// The tenants whose newest finished data backup through the strategy failed (from the controllers' cache,
+/// a few fields of each task: a strategy looks often and holds hundreds of finished tasks).
 async fn failed_backups(
     ctx: &Context,
     namespace: &str,
@@ -102,30 +103,50 @@ async fn failed_backups(
                 .and_then(|s| s.phase)
                 .is_some_and(BackupTaskPhase::is_terminal)
     };
-    let tasks = ctx.catalog.of_strategy(namespace, &name, own).await?;
-    Ok(newest_failed(&tasks))
+    let finished = ctx
+        .catalog
+        .of_strategy_mapped(namespace, &name, own, Finished::of)
+        .await?;
+    Ok(newest_failed(finished))
+}
+
+/// What [`newest_failed`] reads of a finished task.
+struct Finished {
+    tenant: String,
+    /// When it ended, then when it was made: the newer is the greater.
+    order: (Option<Timestamp>, Option<Timestamp>),
+    failed: bool,
+}
+
+impl Finished {
+    fn of(task: &BackupTask) -> Self {
+        let status = task.status.as_ref();
+        Self {
+            tenant: task.spec.tenant.clone(),
+            order: (
+                status.and_then(|s| s.ended_at.as_ref()).map(|at| at.0),
+                task.metadata.creation_timestamp.as_ref().map(|at| at.0),
+            ),
+            failed: status.and_then(|s| s.phase) == Some(BackupTaskPhase::Failed),
+        }
+    }
 }
 
 /// Of `finished` tasks, the tenants whose newest (by end, then creation) failed, sorted.
-fn newest_failed(finished: &[BackupTask]) -> Vec<String> {
-    let mut newest: std::collections::BTreeMap<&str, &BackupTask> = Default::default();
-    let key = |t: &BackupTask| {
-        let status = t.status.as_ref();
-        (
-            status.and_then(|s| s.ended_at.as_ref()).map(|at| at.0),
-            t.metadata.creation_timestamp.as_ref().map(|at| at.0),
-        )
-    };
+fn newest_failed(finished: Vec<Finished>) -> Vec<String> {
+    let mut newest: std::collections::BTreeMap<String, Finished> = Default::default();
     for task in finished {
-        let entry = newest.entry(task.spec.tenant.as_str()).or_insert(task);
-        if key(task) > key(entry) {
-            *entry = task;
+        match newest.get(&task.tenant) {
+            Some(seen) if seen.order >= task.order => {}
+            _ => {
+                newest.insert(task.tenant.clone(), task);
+            }
         }
     }
     newest
-        .into_iter()
-        .filter(|(_, t)| t.status.as_ref().and_then(|s| s.phase) == Some(BackupTaskPhase::Failed))
-        .map(|(tenant, _)| tenant.to_string())
+        .into_values()
+        .filter(|t| t.failed)
+        .map(|t| t.tenant)
         .collect()
 }
 
@@ -469,7 +490,10 @@ mod tests {
             ),
             task("d", "t2", "2026-11-24T02:00:00Z", BackupTaskPhase::Failed),
         ];
-        assert_eq!(newest_failed(&tasks), vec!["t2".to_string()]);
+        assert_eq!(
+            newest_failed(tasks.iter().map(Finished::of).collect()),
+            vec!["t2".to_string()]
+        );
     }
 
     #[test]

@@ -56,13 +56,10 @@ async fn cached_tasks(
     strategy: &BackupStrategy,
 ) -> Result<Vec<Child>, Error> {
     let name = strategy.name_any();
-    let cached = ctx
-        .catalog
-        .of_strategy(namespace, &name, |t: &BackupTask| {
-            t.labels().get(STRATEGY_LABEL) == Some(&name) && scheduled(t)
-        })
-        .await?;
-    Ok(cached.iter().map(child).collect())
+    let mine = |t: &BackupTask| t.labels().get(STRATEGY_LABEL) == Some(&name) && scheduled(t);
+    ctx.catalog
+        .of_strategy_mapped(namespace, &name, mine, child)
+        .await
 }
 
 /// Whether `task` is one the strategy schedules (not a mirror of a backup started elsewhere).

@@ -267,6 +267,34 @@ impl Catalog {
         Ok(named_in(&stores, namespace, names, keep))
     }
 
+    /// What `map` takes from each readable `K` in `namespace` that names `strategy` and that `keep`
+    /// accepts, without copying the objects ([`Self::of_strategy`] copies them): a strategy's look reads a
+    /// few fields of each of its hundreds of tasks.
+    pub async fn of_strategy_mapped<K: Cached, T>(
+        &self,
+        namespace: &str,
+        strategy: &str,
+        keep: impl Fn(&K) -> bool,
+        map: impl Fn(&K) -> T,
+    ) -> Result<Vec<T>, Error> {
+        let Some(stores) = self.stores_once_synced::<K>().await else {
+            let listed = self.listed_from_api(namespace, keep).await?;
+            return Ok(listed.iter().map(map).collect());
+        };
+        let names = lock(&self.by_strategy)
+            .get(&TypeId::of::<K>())
+            .map(|index| index.names(namespace, strategy))
+            .unwrap_or_default();
+        Ok(names
+            .iter()
+            .filter_map(|name| {
+                let reference = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
+                stores.iter().find_map(|store| store.get(&reference))
+            })
+            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).map(&map))
+            .collect())
+    }
+
     /// The readable `K` named `name` in `namespace`: from the cache once it has synced; from the API when the
     /// cache has not synced or does not hold it (an object created a moment ago may not have reached the
     /// cache yet, and "not found" must never be a guess).
@@ -503,6 +531,47 @@ mod tests {
             ],
             "once per namespace and source"
         );
+    }
+
+    /// A strategy's look takes a few fields of each of its objects, through the index and without a copy
+    /// of any object; what `keep` refuses is left out.
+    #[tokio::test]
+    async fn the_objects_of_a_strategy_are_mapped_where_they_are_cached() {
+        let (catalog, _api) = catalog();
+        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<BackupTask>>();
+        catalog.register::<BackupTask>(vec![store]);
+        for (name, strategy, tenant) in [("a", "s", "t1"), ("b", "s", "t2"), ("c", "other", "t1")] {
+            let event =
+                watcher::Event::Apply(DeserializeGuard(Ok(serde_json::from_value(json!({
+                    "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+                    "metadata": {"name": name, "namespace": "ns"},
+                    "spec": {"tenant": tenant, "mode": "Full", "strategyRef": {"name": strategy}},
+                }))
+                .expect("a task"))));
+            writer.apply_watcher_event(&event);
+            catalog.follow(
+                &event,
+                |t: &BackupTask| t.spec.strategy_ref.as_ref().map(|r| r.name.as_str()),
+                None,
+            );
+        }
+        catalog.cache_synced::<BackupTask>("BackupTask", 0, 1);
+        let mut tenants = catalog
+            .of_strategy_mapped(
+                "ns",
+                "s",
+                |t: &BackupTask| t.metadata.name.as_deref() != Some("b"),
+                |t| {
+                    (
+                        t.metadata.name.clone().unwrap_or_default(),
+                        t.spec.tenant.clone(),
+                    )
+                },
+            )
+            .await
+            .expect("mapped");
+        tenants.sort();
+        assert_eq!(tenants, [("a".to_string(), "t1".to_string())]);
     }
 
     #[tokio::test]
