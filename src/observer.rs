@@ -84,6 +84,9 @@ pub struct Observers {
     metrics: Arc<Metrics>,
     intervals: PollIntervals,
     clusters: Mutex<HashMap<ClusterKey, Arc<ClusterObserver>>>,
+    /// The cluster each watching object watches (one at most): when an object moves, only that one's
+    /// observer is told to forget it, not every cluster's at every reconcile.
+    watching: Mutex<HashMap<ObjectKey, ClusterKey>>,
     wakers: Mutex<HashMap<&'static str, mpsc::UnboundedSender<ObjectKey>>>,
     shutdown: CancellationToken,
     ob_operator: Mutex<crate::oboperator::ObOperator>,
@@ -104,6 +107,7 @@ impl Observers {
             metrics,
             intervals,
             clusters: Mutex::default(),
+            watching: Mutex::default(),
             wakers: Mutex::default(),
             shutdown,
             ob_operator: Mutex::default(),
@@ -163,22 +167,44 @@ impl Observers {
     /// other cluster for it: an object whose cluster changed (its Secret, its strategy's) follows the new
     /// one only, and the old one's observer stops once nothing else watches it.
     pub fn watch(&self, observer: &ClusterObserver, object: ObjectKey, interest: Option<Interest>) {
-        let others: Vec<Arc<ClusterObserver>> = lock(&self.clusters)
-            .values()
-            .filter(|o| o.key != observer.key)
-            .cloned()
-            .collect();
-        for other in others {
-            other.forget(&object);
+        let now = interest.is_some().then_some(&observer.key);
+        if let Some(before) = self.moved(&object, now)
+            && before != observer.key
+        {
+            self.forget_at(&before, &object);
         }
         observer.watch(object, interest);
     }
 
+    /// Records that `object` now watches the cluster `now` (none: no cluster); returns the cluster it
+    /// watched before when that changed.
+    fn moved(&self, object: &ObjectKey, now: Option<&ClusterKey>) -> Option<ClusterKey> {
+        let mut watching = lock(&self.watching);
+        let Some(now) = now else {
+            return watching.remove(object);
+        };
+        match watching.get_mut(object) {
+            Some(at) if at == now => None,
+            Some(at) => Some(std::mem::replace(at, now.clone())),
+            None => {
+                watching.insert(object.clone(), now.clone());
+                None
+            }
+        }
+    }
+
+    /// Tells the observer of cluster `key`, if it runs, to forget `object`.
+    fn forget_at(&self, key: &ClusterKey, object: &ObjectKey) {
+        let observer = lock(&self.clusters).get(key).cloned();
+        if let Some(observer) = observer {
+            observer.forget(object);
+        }
+    }
+
     /// Stops watching every cluster for `object`.
     pub fn unwatch(&self, object: &ObjectKey) {
-        let all: Vec<Arc<ClusterObserver>> = lock(&self.clusters).values().cloned().collect();
-        for observer in all {
-            observer.forget(object);
+        if let Some(before) = self.moved(object, None) {
+            self.forget_at(&before, object);
         }
     }
 
@@ -197,6 +223,10 @@ impl Observers {
             forgotten += gone.len();
             for object in gone {
                 observer.forget(&object);
+                let mut watching = lock(&self.watching);
+                if watching.get(&object) == Some(&observer.key) {
+                    watching.remove(&object);
+                }
             }
         }
         forgotten
@@ -873,9 +903,24 @@ mod tests {
         assert_eq!(observers.watched("BackupTask"), 1);
         // Watching again for the same thing copies nothing: the list is the one a read holds.
         let held = lock(&new.interests).clone();
-        observers.watch(&new, task.clone(), Some(interest));
+        observers.watch(&new, task.clone(), Some(interest.clone()));
         assert!(Arc::ptr_eq(&held, &lock(&new.interests)));
         observers.unwatch(&task);
         assert_eq!(observers.watched("BackupTask"), 0);
+        assert!(lock(&observers.watching).is_empty(), "nothing left to find");
+        // Back to the old cluster, then watching none: each time the cluster it left forgets it.
+        observers.watch(&new, task.clone(), Some(interest.clone()));
+        observers.watch(&old, task.clone(), Some(interest.clone()));
+        assert!(!lock(&new.interests).contains_key(&task));
+        observers.watch(&new, task.clone(), None);
+        assert_eq!(
+            observers.watched("BackupTask"),
+            0,
+            "the old one forgot it too"
+        );
+        // A deleted object's interest goes with the record of where it was.
+        observers.watch(&old, task.clone(), Some(interest));
+        assert_eq!(observers.forget_missing("BackupTask", |_| false), 1);
+        assert!(lock(&observers.watching).is_empty());
     }
 }
