@@ -717,23 +717,15 @@ mod strategies_near_tests {
 
     /// Fills the catalog's cache of strategies with what `api` holds, as a synced watch does.
     fn cache_all(catalog: &Catalog, api: &FakeApi) {
-        use kube::{core::DeserializeGuard, runtime::watcher::Event};
-        let (store, mut writer) =
-            kube::runtime::reflector::store::<DeserializeGuard<BackupStrategy>>();
         let collection = format!(
             "{}/namespaces/ns/backupstrategies",
             crate::controller::fixtures::GROUP
         );
-        catalog.register::<BackupStrategy>(vec![store]);
-        for object in api.items(&collection) {
-            let event = Event::Apply(serde_json::from_value(object).expect("a strategy"));
-            writer.apply_watcher_event(&event);
-            catalog.follow(
-                &event,
-                |_| None,
-                Some(crate::controller::backup_strategy::on_cluster),
-            );
-        }
-        catalog.cache_synced::<BackupStrategy>("BackupStrategy", 0, 1);
+        let strategies = api
+            .items(&collection)
+            .into_iter()
+            .map(|o| serde_json::from_value::<BackupStrategy>(o).expect("a strategy"));
+        let on = crate::controller::backup_strategy::on_cluster;
+        catalog.cache_for_tests(strategies, |_| None, Some(on));
     }
 }

@@ -140,6 +140,26 @@ mod tests {
     use crate::oceanbase::State;
     use crate::oceanbase::{ArchiveRound, BackupSetRow, TenantRow};
 
+    /// An available set of `tenant_id` that ended `end` seconds after the epoch.
+    fn set(tenant_id: i64, id: i64, kind: &str, status: &str, end: i64) -> BackupSetRow {
+        BackupSetRow {
+            tenant_id,
+            backup_set_id: id,
+            backup_type: State::of(kind),
+            status: State::of(status),
+            file_status: State::of("AVAILABLE"),
+            input_bytes: 1,
+            output_bytes: 1,
+            end: Some(Timestamp::from_second(end).expect("a time")),
+            path: String::new(),
+            prev_full_backup_set_id: 0,
+            prev_inc_backup_set_id: 0,
+            start_replay_scn: 1,
+            min_restore_scn: 1,
+            data_version: "4.2.5.0".into(),
+        }
+    }
+
     fn tenant(id: i64, name: &str) -> TenantRow {
         TenantRow {
             id,
@@ -166,22 +186,7 @@ mod tests {
             path: String::new(),
             comment: String::new(),
         };
-        let set = |tenant_id| BackupSetRow {
-            tenant_id,
-            backup_set_id: 1,
-            backup_type: State::of("FULL"),
-            status: State::of("SUCCESS"),
-            file_status: State::of("AVAILABLE"),
-            input_bytes: 1,
-            output_bytes: 1,
-            end: Some(Timestamp::UNIX_EPOCH),
-            path: String::new(),
-            prev_full_backup_set_id: 0,
-            prev_inc_backup_set_id: 0,
-            start_replay_scn: 1,
-            min_restore_scn: 1,
-            data_version: "4.2.5.0".into(),
-        };
+        let set = |tenant_id| set(tenant_id, 1, "FULL", "SUCCESS", 0);
         let both = Snapshot {
             tenants: vec![tenant(1002, "t1"), tenant(1004, "t2")],
             rounds: vec![round(1002), round(1004)],
@@ -213,22 +218,6 @@ mod tests {
 
     #[test]
     fn the_newest_usable_set_of_each_tenant_and_type_is_found_in_one_pass() {
-        let set = |tenant_id, id, kind: &str, status: &str, end: i64| BackupSetRow {
-            tenant_id,
-            backup_set_id: id,
-            backup_type: State::of(kind),
-            status: State::of(status),
-            file_status: State::of("AVAILABLE"),
-            input_bytes: 1,
-            output_bytes: 1,
-            end: Some(Timestamp::from_second(end).expect("a time")),
-            path: String::new(),
-            prev_full_backup_set_id: 0,
-            prev_inc_backup_set_id: 0,
-            start_replay_scn: 1,
-            min_restore_scn: 1,
-            data_version: "4.2.5.0".into(),
-        };
         let snapshot = Snapshot {
             sets: vec![
                 set(1002, 1, "FULL", "SUCCESS", 100),

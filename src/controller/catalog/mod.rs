@@ -412,6 +412,26 @@ fn cached<K: Cached>(stores: &Stores<K>, keep: impl Fn(&K) -> bool) -> Vec<K> {
         .collect()
 }
 
+/// What tests cache: objects as a synced watch leaves them in the catalog, indexes included.
+#[cfg(test)]
+impl Catalog {
+    pub fn cache_for_tests<K: Cached>(
+        &self,
+        objects: impl IntoIterator<Item = K>,
+        named: Named<K>,
+        on_cluster: Option<OnCluster<K>>,
+    ) {
+        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+        self.register::<K>(vec![store]);
+        for object in objects {
+            let event = watcher::Event::Apply(DeserializeGuard(Ok(object)));
+            writer.apply_watcher_event(&event);
+            self.follow(&event, named, on_cluster);
+        }
+        self.cache_synced::<K>("test", 0, 1);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -465,26 +485,17 @@ mod tests {
 
     /// Strategies `(namespace, name, display name, Secret)`, cached and indexed by cluster.
     fn strategies(catalog: &Catalog, all: &[(&str, &str, &str, &str)]) {
-        use crate::api::BackupStrategy;
-        let (store, mut writer) =
-            kube::runtime::reflector::store::<DeserializeGuard<BackupStrategy>>();
-        catalog.register::<BackupStrategy>(vec![store]);
-        for (namespace, name, display, secret) in all {
-            let event = watcher::Event::Apply(DeserializeGuard(Ok(serde_json::from_value(json!({
+        let strategies = all.iter().map(|(namespace, name, display, secret)| {
+            serde_json::from_value::<crate::api::BackupStrategy>(json!({
                 "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
                 "metadata": {"name": name, "namespace": namespace},
                 "spec": {"cluster": {"name": display, "connectionSecret": secret}, "tenants": ["t1"],
                      "dataDestination": {"uri": "file:///d"}, "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"}},
             }))
-            .expect("a strategy"))));
-            writer.apply_watcher_event(&event);
-            catalog.follow(
-                &event,
-                |_| None,
-                Some(crate::controller::backup_strategy::on_cluster),
-            );
-        }
-        catalog.cache_synced::<BackupStrategy>("BackupStrategy", 0, 1);
+            .expect("a strategy")
+        });
+        let on = crate::controller::backup_strategy::on_cluster;
+        catalog.cache_for_tests(strategies, |_| None, Some(on));
     }
 
     /// Who a cluster is, across namespaces, is asked once per namespace and source, not once per strategy:
@@ -538,24 +549,21 @@ mod tests {
     #[tokio::test]
     async fn the_objects_of_a_strategy_are_mapped_where_they_are_cached() {
         let (catalog, _api) = catalog();
-        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<BackupTask>>();
-        catalog.register::<BackupTask>(vec![store]);
-        for (name, strategy, tenant) in [("a", "s", "t1"), ("b", "s", "t2"), ("c", "other", "t1")] {
-            let event =
-                watcher::Event::Apply(DeserializeGuard(Ok(serde_json::from_value(json!({
+        let tasks = [("a", "s", "t1"), ("b", "s", "t2"), ("c", "other", "t1")].map(
+            |(name, strategy, tenant)| {
+                serde_json::from_value::<BackupTask>(json!({
                     "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
                     "metadata": {"name": name, "namespace": "ns"},
                     "spec": {"tenant": tenant, "mode": "Full", "strategyRef": {"name": strategy}},
                 }))
-                .expect("a task"))));
-            writer.apply_watcher_event(&event);
-            catalog.follow(
-                &event,
-                |t: &BackupTask| t.spec.strategy_ref.as_ref().map(|r| r.name.as_str()),
-                None,
-            );
-        }
-        catalog.cache_synced::<BackupTask>("BackupTask", 0, 1);
+                .expect("a task")
+            },
+        );
+        catalog.cache_for_tests(
+            tasks,
+            <BackupTask as crate::controller::Reconcile>::strategy_ref,
+            None,
+        );
         let mut tenants = catalog
             .of_strategy_mapped(
                 "ns",
