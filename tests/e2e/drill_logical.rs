@@ -137,7 +137,7 @@ async fn a_logical_drill_finds_every_table_equal_to_the_dump_and_a_damaged_dump_
     // A chunk of the dump damaged on the storage: the drill run by hand fails and leaves no copy.
     let chunk = walk(&share.join("backup/dumps/tenant1/logical"))
         .into_iter()
-        .find(|p| p.extension().is_some_and(|e| e == "gz"))
+        .find(|p| p.extension().is_some_and(|e| e == "zst" || e == "gz"))
         .expect("a chunk of the dump");
     std::fs::write(&chunk, b"damaged").expect("damage a chunk");
     let output = run(
