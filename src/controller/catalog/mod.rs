@@ -236,6 +236,8 @@ impl Catalog {
         };
         Ok(filed
             .into_iter()
+            // Not asked again per object: the index follows each event after the cache took it, so a
+            // name filed under a source is on that source as cached (but for the moment between the two).
             .flat_map(|(theirs, names)| named_in(&stores, &theirs, names, &keep))
             .collect())
     }
@@ -257,14 +259,8 @@ impl Catalog {
         strategy: &str,
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
-        let Some(stores) = self.stores_once_synced::<K>().await else {
-            return self.listed_from_api(namespace, keep).await;
-        };
-        let names = lock(&self.by_strategy)
-            .get(&TypeId::of::<K>())
-            .map(|index| index.names(namespace, strategy))
-            .unwrap_or_default();
-        Ok(named_in(&stores, namespace, names, keep))
+        self.of_strategy_mapped(namespace, strategy, keep, K::clone)
+            .await
     }
 
     /// What `map` takes from each readable `K` in `namespace` that names `strategy` and that `keep`
@@ -285,14 +281,7 @@ impl Catalog {
             .get(&TypeId::of::<K>())
             .map(|index| index.names(namespace, strategy))
             .unwrap_or_default();
-        Ok(names
-            .iter()
-            .filter_map(|name| {
-                let reference = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
-                stores.iter().find_map(|store| store.get(&reference))
-            })
-            .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).map(&map))
-            .collect())
+        Ok(mapped_in(&stores, namespace, names, keep, map))
     }
 
     /// The readable `K` named `name` in `namespace`: from the cache once it has synced; from the API when the
@@ -393,13 +382,24 @@ fn named_in<K: Cached>(
     names: impl IntoIterator<Item = String>,
     keep: impl Fn(&K) -> bool,
 ) -> Vec<K> {
+    mapped_in(stores, namespace, names, keep, K::clone)
+}
+
+/// What `map` takes from each readable object named `names` in `namespace` that `keep` accepts.
+fn mapped_in<K: Cached, T>(
+    stores: &Stores<K>,
+    namespace: &str,
+    names: impl IntoIterator<Item = String>,
+    keep: impl Fn(&K) -> bool,
+    map: impl Fn(&K) -> T,
+) -> Vec<T> {
     names
         .into_iter()
         .filter_map(|name| {
             let reference = kube::runtime::reflector::ObjectRef::new(&name).within(namespace);
             stores.iter().find_map(|store| store.get(&reference))
         })
-        .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).cloned())
+        .filter_map(|o| o.0.as_ref().ok().filter(|o| keep(o)).map(&map))
         .collect()
 }
 
