@@ -20,7 +20,7 @@ mod support;
 
 use std::sync::Arc;
 
-use ob_backup_operator::oceanbase::{ConnectionInfo, OceanBase, mysql::MysqlCluster, sql};
+use ob_backup_operator::oceanbase::{ConnectionInfo, OceanBase, Reach, mysql::MysqlCluster, sql};
 use obsim::{
     clock::Clock,
     model::{Cluster, Version},
@@ -140,10 +140,10 @@ fn beside_ob_operator() {
     );
 }
 
-/// What a cycle asks for: the finished jobs of `descriptions`, every part when `whole`.
+/// What a cycle asks for: the finished jobs of `descriptions`, the parts of `reach`.
 fn request(
     descriptions: &[String],
-    whole: bool,
+    reach: Reach,
 ) -> ob_backup_operator::oceanbase::SnapshotRequest<'_> {
     ob_backup_operator::oceanbase::SnapshotRequest {
         descriptions,
@@ -151,7 +151,7 @@ fn request(
         clean_since: jiff::Timestamp::UNIX_EPOCH,
         restores: false,
         external: None,
-        whole,
+        reach,
     }
 }
 
@@ -161,8 +161,9 @@ async fn round_trips_per_cycle() {
         "SQL round trips per observer cycle (one snapshot), and the statements they carry; target 1:"
     );
     println!(
-        "  tenants  idle  active  statements  partial (active: every tenant archiving and backing up, each task \
-         tracked; partial: the statements of a read between whole ones)"
+        "  tenants  idle  active  statements  changing  jobs (active: every tenant archiving and backing up, each \
+         task tracked; changing, jobs: the statements of the reads between whole ones, every few cycles and at \
+         the others)"
     );
     let mut counts = Vec::new();
     for tenants in [1usize, 10, 100] {
@@ -177,13 +178,13 @@ async fn round_trips_per_cycle() {
         let client = MysqlCluster::new(&info, []);
         // The first snapshot also reads ob_version(), once per client; measure a steady cycle.
         client
-            .snapshot(request(&[], true))
+            .snapshot(request(&[], Reach::Whole))
             .await
             .expect("first snapshot");
         // Counted at the server: whatever the client counts, every command it receives is a round trip.
         let before = node.link.commands();
         client
-            .snapshot(request(&[], true))
+            .snapshot(request(&[], Reach::Whole))
             .await
             .expect("idle snapshot");
         let idle = node.link.commands() - before;
@@ -224,22 +225,33 @@ async fn round_trips_per_cycle() {
         }
         let (before, statements) = (node.link.commands(), client.snapshot_statements());
         let snapshot = client
-            .snapshot(request(&descriptions, true))
+            .snapshot(request(&descriptions, Reach::Whole))
             .await
             .expect("active snapshot");
         let active = node.link.commands() - before;
         let statements = client.snapshot_statements() - statements;
         assert_eq!(snapshot.jobs.len(), tenants);
-        // Between whole reads the observer asks only for what changes by itself (the observer's cadence).
-        let (before, partial) = (node.link.commands(), client.snapshot_statements());
-        client
-            .snapshot(request(&descriptions, false))
-            .await
-            .expect("partial snapshot");
-        let partial_trips = node.link.commands() - before;
-        let partial = client.snapshot_statements() - partial;
-        println!("  {tenants:>7}  {idle:>4}  {active:>6}  {statements:>10}  {partial:>7}");
-        counts.push((idle, active.max(partial_trips), statements));
+        // Between whole reads the observer asks for less (the observer's cadence).
+        let mut partial = Vec::new();
+        let mut partial_trips = 0;
+        for reach in [Reach::Changing, Reach::Jobs] {
+            let (before, sent) = (node.link.commands(), client.snapshot_statements());
+            client
+                .snapshot(request(&descriptions, reach))
+                .await
+                .expect("partial snapshot");
+            partial_trips = partial_trips.max(node.link.commands() - before);
+            partial.push(client.snapshot_statements() - sent);
+        }
+        let (changing, jobs) = (partial[0], partial[1]);
+        println!(
+            "  {tenants:>7}  {idle:>4}  {active:>6}  {statements:>10}  {changing:>8}  {jobs:>4}"
+        );
+        counts.push((
+            idle,
+            active.max(partial_trips),
+            (statements, changing, jobs),
+        ));
     }
     // Counted, not timed: a cycle is one round trip, and its statements do not grow with the tenants.
     assert!(

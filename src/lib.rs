@@ -9,6 +9,7 @@ pub mod crdgen;
 #[cfg(test)]
 mod docgen;
 pub mod drill;
+pub mod fingerprint;
 pub mod http;
 pub mod logical;
 pub mod metrics;

@@ -22,7 +22,7 @@ mod history;
 mod interest;
 mod observation;
 
-use change::{fingerprint, is_busy};
+use change::{changes_under_way, fingerprint, is_busy};
 use history::Histories;
 pub use interest::{Interest, finished_rows_wanted};
 pub use observation::{Observation, archive_lag};
@@ -30,7 +30,9 @@ pub use observation::{Observation, archive_lag};
 use crate::{
     api::common::ClusterSource,
     metrics::{ClusterLabels, Metrics},
-    oceanbase::{Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest},
+    oceanbase::{
+        Connect, ConnectionInfo, ObError, OceanBase, Reach, Redactor, Snapshot, SnapshotRequest,
+    },
     sync::lock,
 };
 
@@ -39,6 +41,15 @@ use crate::{
 pub struct PollIntervals {
     pub active: Duration,
     pub idle: Duration,
+}
+
+impl PollIntervals {
+    /// How often, while a cluster is polled fast, what changes by itself without anyone waiting on it to
+    /// the second is read too ([`crate::oceanbase::Reach::Changing`]): every few active polls, never later
+    /// than the idle poll.
+    pub fn changing(&self) -> Duration {
+        (self.active * crate::timing::CHANGING_EVERY).min(self.idle)
+    }
 }
 
 impl Default for PollIntervals {
@@ -255,6 +266,7 @@ impl Observers {
         let mut idle_cycles = 0;
         let mut cadence = cadence::Cadence::default();
         let mut poked = false;
+        let mut under_way = false;
         loop {
             let interests = lock(&observer.interests).clone();
             if interests.is_empty() {
@@ -266,8 +278,9 @@ impl Observers {
                 idle_cycles = 0;
             }
             let reading = tokio::time::Instant::now();
+            let waited_on = under_way || interests.values().any(Interest::waits_on_changes);
             let observation = self
-                .read_cycle(&observer, &interests, &mut cadence, poked)
+                .read_cycle(&observer, &interests, &mut cadence, (poked, waited_on))
                 .await;
             let read_ms = reading.elapsed().as_millis();
             self.count_round_trips(&observer, &mut reported);
@@ -280,6 +293,7 @@ impl Observers {
                         snapshot,
                         crate::clock::now(),
                     );
+                    under_way = changes_under_way(snapshot);
                     interests.values().any(|i| i.active) || is_busy(snapshot)
                 }
                 _ => {
@@ -364,27 +378,32 @@ impl Observers {
         }
     }
 
-    /// One cycle's read ([`cadence`]): whole when due, else what changes by itself, completed from the last
-    /// whole read, or followed by a whole read at once when it shows a change.
+    /// One cycle's read ([`cadence`]) of the reach due (after a poke, and while what changes by itself is
+    /// `waited_on`, more), completed from the last reads, or followed by a whole read at once when it shows
+    /// a change.
     async fn read_cycle(
         &self,
         observer: &ClusterObserver,
         interests: &HashMap<ObjectKey, Interest>,
         cadence: &mut cadence::Cadence,
-        poked: bool,
+        (poked, waited_on): (bool, bool),
     ) -> Observation {
-        let mut whole =
-            cadence.wants_whole(poked, self.intervals.idle, tokio::time::Instant::now());
-        let observation = match self.read(observer, interests, whole).await {
-            Observation::Seen { snapshot, at } if !whole => {
-                match cadence.complete(Arc::unwrap_or_clone(snapshot)) {
+        let mut reach = cadence.reach(
+            poked,
+            waited_on,
+            &self.intervals,
+            tokio::time::Instant::now(),
+        );
+        let observation = match self.read(observer, interests, reach).await {
+            Observation::Seen { snapshot, at } if reach < Reach::Whole => {
+                match cadence.complete(Arc::unwrap_or_clone(snapshot), reach) {
                     Some(completed) => Observation::Seen {
                         snapshot: Arc::new(completed),
                         at,
                     },
                     None => {
-                        whole = true;
-                        self.read(observer, interests, true).await
+                        reach = Reach::Whole;
+                        self.read(observer, interests, reach).await
                     }
                 }
             }
@@ -392,7 +411,7 @@ impl Observers {
         };
         match &observation {
             Observation::Seen { snapshot, .. } => {
-                cadence.record(snapshot, whole, tokio::time::Instant::now());
+                cadence.record(snapshot, reach, tokio::time::Instant::now());
             }
             _ => cadence.forget(),
         }
@@ -403,7 +422,7 @@ impl Observers {
         &self,
         observer: &ClusterObserver,
         interests: &HashMap<ObjectKey, Interest>,
-        whole: bool,
+        reach: Reach,
     ) -> Observation {
         let now = crate::clock::now();
         let since = match &*lock(&observer.latest) {
@@ -429,7 +448,7 @@ impl Observers {
             clean_since,
             restores: interests.values().any(|i| i.restore),
             external: external_since,
-            whole,
+            reach,
         };
         match backend.snapshot(request).await {
             Ok(mut snapshot) => {

@@ -23,6 +23,9 @@ pub const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const ACTIVE_POLL: Duration = Duration::from_secs(1);
 /// …and this often otherwise (`--idle-poll-seconds`).
 pub const IDLE_POLL: Duration = Duration::from_secs(30);
+/// While only backup jobs are followed closely, an observer reads tenants, archive rounds and delete jobs
+/// at every this many active polls (and the jobs at each).
+pub const CHANGING_EVERY: u32 = 5;
 /// While its cluster is unreachable an observer backs off: this long times 2^failures (from 2 s)…
 pub const UNREACHABLE_BACKOFF_UNIT: Duration = Duration::from_secs(1);
 /// …up to this long, so that status follows again within seconds of the cluster's return however long it

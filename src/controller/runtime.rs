@@ -194,9 +194,8 @@ pub fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
 /// coming back (nothing else writes it), so it is not reconciled again; a status a user breaks by hand
 /// still is, as the object stops parsing.
 fn reconcile_relevant<K: Reconcile>(object: &DeserializeGuard<K>) -> Option<u64> {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
     let meta = object.meta();
-    Some(BuildHasherDefault::<DefaultHasher>::default().hash_one((
+    Some(crate::fingerprint::of((
         meta.generation,
         &meta.labels,
         &meta.annotations,

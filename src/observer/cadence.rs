@@ -1,58 +1,82 @@
-//! Which reads are whole. A busy cluster is read every active poll, but most of what a read returns —
-//! destinations, delete policies, units, backup sets, archive pieces — changes only when a statement or a
-//! job's end changes it. Those parts are read whole at the idle cadence, after any poke (a statement sent,
-//! an object starting to watch), and at once when what changes by itself (tenants, archive rounds, jobs,
-//! delete jobs, restores) shows a change; every other read asks only for that and carries the rest over from
-//! the last whole read. A read that shows a change is followed by a whole one in the same cycle, so what
-//! a job's end changes (its backup set) is never shown stale beside it.
+//! How much each read asks for ([`Reach`]). A busy cluster is read every active poll, but most of what a
+//! read returns changes rarely: destinations, delete policies, units, backup sets and archive pieces change
+//! only when a statement or a job's end changes them; tenants, archive rounds and delete jobs change by
+//! themselves, but no one waits on them to the second while only backup jobs are followed closely.
+//!
+//! - A read is whole at the idle cadence, after any poke (a statement sent, an object starting to watch),
+//!   and at once when what changes by itself shows a change: a read that shows one is followed by a whole
+//!   one in the same cycle, so what a job's end changes (its backup set) is never shown stale beside it.
+//! - It also reads tenants, rounds and delete jobs ([`Reach::Changing`]) when the last such read is
+//!   [`PollIntervals::changing`] old, or when someone waits on them: an active object that does not just
+//!   follow a backup job ([`Interest::follows_a_job`]), or a round or delete job under way.
+//! - Every other read asks only for the jobs ([`Reach::Jobs`]) and carries the rest over.
 
-use std::{
-    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
-    sync::Arc,
-    time::Duration,
-};
+use std::sync::Arc;
 
 use tokio::time::Instant;
 
-use super::change::CHECKPOINT_GRAIN_NS;
-use crate::oceanbase::Snapshot;
+#[cfg(doc)]
+use super::interest::Interest;
+use super::{PollIntervals, change::CHECKPOINT_GRAIN_NS};
+use crate::oceanbase::{Reach, Snapshot};
 
 /// What the observer remembers of its last reads.
 #[derive(Default)]
 pub(super) struct Cadence {
     /// The last whole read, and when it was made.
     whole: Option<(Arc<Snapshot>, Instant)>,
-    /// [`news`] of the last read, whole or not.
+    /// The last read of at least [`Reach::Changing`], and when it was made.
+    changing: Option<(Arc<Snapshot>, Instant)>,
+    /// [`news`] of the last read, whatever its reach.
     news: Option<u64>,
 }
 
 impl Cadence {
-    /// Whether the next read must be whole: none yet, a poke since the last read, or the last whole one
-    /// at least `idle` old.
-    pub fn wants_whole(&self, poked: bool, idle: Duration, now: Instant) -> bool {
-        poked
-            || self
-                .whole
-                .as_ref()
-                .is_none_or(|(_, at)| now.duration_since(*at) >= idle)
+    /// How much the next read asks for: whole when none was yet, after a poke, or when the last whole one is
+    /// `intervals.idle` old; what changes by itself when `waited_on` or due; else the jobs.
+    pub fn reach(
+        &self,
+        poked: bool,
+        waited_on: bool,
+        intervals: &PollIntervals,
+        now: Instant,
+    ) -> Reach {
+        let due = |read: &Option<(Arc<Snapshot>, Instant)>, every| {
+            read.as_ref()
+                .is_none_or(|(_, at)| now.duration_since(*at) >= every)
+        };
+        if poked || due(&self.whole, intervals.idle) {
+            Reach::Whole
+        } else if waited_on || due(&self.changing, intervals.changing()) {
+            Reach::Changing
+        } else {
+            Reach::Jobs
+        }
     }
 
-    /// Completes `partial`, a read that was not whole, with the last whole read's parts; `None` when it shows
-    /// a change since the last read (a whole read must follow now) or there is no whole read to carry from.
-    pub fn complete(&mut self, mut partial: Snapshot) -> Option<Snapshot> {
-        let news = news(&partial);
+    /// Completes `partial`, a read of less than [`Reach::Whole`], with the parts of the last reads that had
+    /// them; `None` when it shows a change since the last read (a whole read must follow now) or there is
+    /// nothing to carry from.
+    pub fn complete(&mut self, mut partial: Snapshot, reach: Reach) -> Option<Snapshot> {
         let (whole, _) = self.whole.as_ref()?;
-        if self.news != Some(news) {
+        if reach < Reach::Changing {
+            let (changing, _) = self.changing.as_ref()?;
+            partial.carry_changing_parts(changing);
+        }
+        if self.news != Some(news(&partial)) {
             return None;
         }
         partial.carry_slow_parts(whole);
         Some(partial)
     }
 
-    /// Records a read: its news, and the read itself when it was whole.
-    pub fn record(&mut self, snapshot: &Arc<Snapshot>, whole: bool, now: Instant) {
+    /// Records a read of `reach`: its news, and the read itself for what it holds.
+    pub fn record(&mut self, snapshot: &Arc<Snapshot>, reach: Reach, now: Instant) {
         self.news = Some(news(snapshot));
-        if whole {
+        if reach >= Reach::Changing {
+            self.changing = Some((snapshot.clone(), now));
+        }
+        if reach == Reach::Whole {
             self.whole = Some((snapshot.clone(), now));
         }
     }
@@ -94,13 +118,7 @@ fn news(snapshot: &Snapshot) -> u64 {
         .iter()
         .map(|r| (r.job_id, &r.status, r.finished))
         .collect();
-    BuildHasherDefault::<DefaultHasher>::default().hash_one((
-        &snapshot.tenants,
-        rounds,
-        jobs,
-        cleans,
-        restores,
-    ))
+    crate::fingerprint::of((&snapshot.tenants, rounds, jobs, cleans, restores))
 }
 
 #[cfg(test)]
@@ -108,7 +126,10 @@ mod tests {
     use super::*;
     use crate::oceanbase::{ArchiveRound, State, TenantRow};
 
-    const IDLE: Duration = Duration::from_secs(30);
+    const INTERVALS: PollIntervals = PollIntervals {
+        active: std::time::Duration::from_secs(1),
+        idle: std::time::Duration::from_secs(30),
+    };
 
     fn read(checkpoint_scn: u64, round_status: &str) -> Snapshot {
         Snapshot {
@@ -143,24 +164,80 @@ mod tests {
     #[test]
     fn the_first_read_a_poke_and_the_idle_cadence_make_a_read_whole() {
         let now = Instant::now();
+        let idle = INTERVALS.idle;
         let mut cadence = Cadence::default();
-        assert!(cadence.wants_whole(false, IDLE, now), "nothing read yet");
-        cadence.record(&Arc::new(whole(0)), true, now);
-        assert!(!cadence.wants_whole(false, IDLE, now + IDLE / 2));
-        assert!(cadence.wants_whole(true, IDLE, now + IDLE / 2), "poked");
-        assert!(cadence.wants_whole(false, IDLE, now + IDLE), "idle cadence");
+        let reach = |c: &Cadence, poked, at| c.reach(poked, false, &INTERVALS, at);
+        assert_eq!(
+            reach(&cadence, false, now),
+            Reach::Whole,
+            "nothing read yet"
+        );
+        cadence.record(&Arc::new(whole(0)), Reach::Whole, now);
+        assert_eq!(reach(&cadence, false, now + idle / 2), Reach::Changing);
+        assert_eq!(reach(&cadence, true, now + idle / 2), Reach::Whole, "poked");
+        assert_eq!(
+            reach(&cadence, false, now + idle),
+            Reach::Whole,
+            "idle cadence"
+        );
         cadence.forget();
-        assert!(cadence.wants_whole(false, IDLE, now), "after a failed read");
+        assert_eq!(
+            reach(&cadence, false, now),
+            Reach::Whole,
+            "after a failed read"
+        );
+    }
+
+    #[test]
+    fn what_changes_by_itself_is_read_when_due_or_waited_on_else_only_the_jobs() {
+        let now = Instant::now();
+        let every = INTERVALS.changing();
+        assert_eq!(every, INTERVALS.active * crate::timing::CHANGING_EVERY);
+        let mut cadence = Cadence::default();
+        cadence.record(&Arc::new(whole(0)), Reach::Whole, now);
+        let soon = now + INTERVALS.active;
+        assert_eq!(cadence.reach(false, false, &INTERVALS, soon), Reach::Jobs);
+        assert_eq!(
+            cadence.reach(false, true, &INTERVALS, soon),
+            Reach::Changing,
+            "waited on"
+        );
+        assert_eq!(
+            cadence.reach(false, false, &INTERVALS, now + every),
+            Reach::Changing,
+            "due"
+        );
+        cadence.record(&Arc::new(read(0, "DOING")), Reach::Changing, now + every);
+        assert_eq!(
+            cadence.reach(false, false, &INTERVALS, now + every + INTERVALS.active),
+            Reach::Jobs,
+            "a read of what changes by itself restarts its period"
+        );
+        let short = PollIntervals {
+            active: INTERVALS.active,
+            idle: INTERVALS.active * 2,
+        };
+        assert_eq!(
+            short.changing(),
+            short.idle,
+            "never later than the idle poll"
+        );
     }
 
     #[test]
     fn a_partial_read_without_news_carries_the_whole_reads_parts_over() {
         let now = Instant::now();
         let mut cadence = Cadence::default();
-        assert_eq!(cadence.complete(read(0, "DOING")), None, "nothing to carry");
-        cadence.record(&Arc::new(whole(0)), true, now);
+        assert_eq!(
+            cadence.complete(read(0, "DOING"), Reach::Changing),
+            None,
+            "nothing to carry"
+        );
+        cadence.record(&Arc::new(whole(0)), Reach::Whole, now);
         // The checkpoint moving within the minute is no news.
-        let completed = cadence.complete(read(1_000, "DOING")).expect("carried");
+        let completed = cadence
+            .complete(read(1_000, "DOING"), Reach::Changing)
+            .expect("carried");
         assert_eq!(completed.units, whole(0).units);
         assert_eq!(completed.data_dests, whole(0).data_dests);
         assert_eq!(
@@ -168,25 +245,69 @@ mod tests {
             read(1_000, "DOING").rounds,
             "its own parts kept"
         );
+        let jobs_only = Snapshot {
+            progress: vec![crate::oceanbase::BackupProgress {
+                tenant_id: 1002,
+                job_id: 1,
+                input_bytes: 1,
+                output_bytes: 1,
+                tablet_count: 2,
+                finish_tablet_count: 1,
+                path: String::new(),
+            }],
+            ..Snapshot::default()
+        };
+        let completed = cadence
+            .complete(jobs_only.clone(), Reach::Jobs)
+            .expect("carried");
+        assert_eq!(
+            completed.rounds,
+            whole(0).rounds,
+            "carried from the last read that had them"
+        );
+        assert_eq!(completed.tenants, whole(0).tenants);
+        assert_eq!(completed.units, whole(0).units);
+        assert_eq!(completed.progress, jobs_only.progress, "its own parts kept");
     }
 
     #[test]
     fn a_partial_read_with_news_asks_for_a_whole_one() {
         let now = Instant::now();
         let mut cadence = Cadence::default();
-        cadence.record(&Arc::new(whole(0)), true, now);
+        cadence.record(&Arc::new(whole(0)), Reach::Whole, now);
         assert_eq!(
-            cadence.complete(read(0, "INTERRUPTED")),
+            cadence.complete(read(0, "INTERRUPTED"), Reach::Changing),
             None,
             "a round's state"
         );
         assert_eq!(
-            cadence.complete(read(CHECKPOINT_GRAIN_NS, "DOING")),
+            cadence.complete(read(CHECKPOINT_GRAIN_NS, "DOING"), Reach::Changing),
             None,
             "the checkpoint's minute"
         );
-        // News is measured against the last read, whole or not.
-        cadence.record(&Arc::new(read(0, "INTERRUPTED")), false, now);
-        assert!(cadence.complete(read(0, "INTERRUPTED")).is_some());
+        let ended = Snapshot {
+            jobs: vec![crate::oceanbase::BackupJobRow {
+                tenant_id: 1002,
+                job_id: 1,
+                backup_set_id: 1,
+                backup_type: State::of("FULL"),
+                status: State::of("COMPLETED"),
+                result: 0,
+                comment: String::new(),
+                description: String::new(),
+                path: String::new(),
+                start: None,
+                end: None,
+            }],
+            ..Snapshot::default()
+        };
+        assert_eq!(cadence.complete(ended, Reach::Jobs), None, "a job's state");
+        // News is measured against the last read, whatever its reach.
+        cadence.record(&Arc::new(read(0, "INTERRUPTED")), Reach::Changing, now);
+        assert!(
+            cadence
+                .complete(read(0, "INTERRUPTED"), Reach::Changing)
+                .is_some()
+        );
     }
 }

@@ -2,16 +2,19 @@
 //! watching object reads, hashed, so that only the objects whose slice changed are woken. The slices are
 //! hashed as they are, not formatted first: every watching object's slice is hashed at every read.
 
-use std::{
-    collections::HashSet,
-    hash::{BuildHasher, BuildHasherDefault, DefaultHasher},
-};
+use std::collections::HashSet;
 
 use super::{interest::Interest, observation::Observation};
 use crate::oceanbase::{JobStatus, RoundStatus, Snapshot, TenantRow};
 
 /// Whether the cluster has work under way that the operator should follow closely.
 pub(super) fn is_busy(snapshot: &Snapshot) -> bool {
+    changes_under_way(snapshot) || snapshot.restores.iter().any(|r| !r.finished)
+}
+
+/// Whether an archive round is starting or stopping, or a delete job runs: what changes by itself is then
+/// read at every cycle ([`crate::oceanbase::Reach::Changing`]).
+pub(super) fn changes_under_way(snapshot: &Snapshot) -> bool {
     snapshot.rounds.iter().any(|r| {
         !matches!(
             r.status,
@@ -21,7 +24,6 @@ pub(super) fn is_busy(snapshot: &Snapshot) -> bool {
                 | RoundStatus::Interrupted
         )
     }) || snapshot.clean_jobs.iter().any(|j| !j.status.is_final())
-        || snapshot.restores.iter().any(|r| !r.finished)
 }
 
 /// What of a tenant's delete jobs matters to the objects watching it.
@@ -43,21 +45,20 @@ pub(super) const CHECKPOINT_GRAIN_NS: u64 = 60_000_000_000;
 
 /// A hash of what an object's reconcile reads from the observation.
 pub(super) fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
-    let hasher = BuildHasherDefault::<DefaultHasher>::default();
     let Observation::Seen { snapshot, .. } = observation else {
-        return hasher.hash_one(matches!(observation, Observation::Unknown));
+        return crate::fingerprint::of(matches!(observation, Observation::Unknown));
     };
     if interest.tenant.is_empty() {
-        overview_slice(snapshot, interest, &hasher)
+        overview_slice(snapshot, interest)
     } else if interest.restore {
-        restore_slice(snapshot, interest, &hasher)
+        restore_slice(snapshot, interest)
     } else {
-        tenant_slice(snapshot, interest, &hasher)
+        tenant_slice(snapshot, interest)
     }
 }
 
-/// An overview (a strategy's) of its tenants, coarsely, hashed by `hasher`.
-fn overview_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildHasher) -> u64 {
+/// An overview (a strategy's) of its tenants, coarsely.
+fn overview_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
     let covered: Vec<&TenantRow> = snapshot
         .tenants
         .iter()
@@ -108,24 +109,24 @@ fn overview_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildH
         .into_iter()
         .filter(|(tenant_id, ..)| ids.contains(tenant_id))
         .collect();
-    hasher.hash_one((covered, rounds, sets, pieces, settings, cleans))
+    crate::fingerprint::of((covered, rounds, sets, pieces, settings, cleans))
 }
 
-/// A restore: its job, and the tenant it creates (which turns PRIMARY on activation), hashed by `hasher`.
-fn restore_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildHasher) -> u64 {
+/// A restore: its job, and the tenant it creates (which turns PRIMARY on activation).
+fn restore_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
     let restore = interest
         .description
         .as_deref()
         .and_then(|d| snapshot.restore_by_description(d));
     let tenant = snapshot.tenant(&interest.tenant);
-    hasher.hash_one((restore, tenant))
+    crate::fingerprint::of((restore, tenant))
 }
 
 /// A tenant's object (a log backup, a backup task): the tenant, its round, its destinations, its job and
-/// whether another job runs, its delete jobs; hashed by `hasher`.
-fn tenant_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildHasher) -> u64 {
+/// whether another job runs, its delete jobs.
+fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
-        return hasher.hash_one("no such tenant");
+        return crate::fingerprint::of("no such tenant");
     };
     let round = snapshot.round(tenant.id).map(|r| {
         (
@@ -146,7 +147,7 @@ fn tenant_slice(snapshot: &Snapshot, interest: &Interest, hasher: &impl BuildHas
     let other_job = snapshot
         .active_job(tenant.id)
         .map(|j| (j.job_id, &j.status));
-    hasher.hash_one((
+    crate::fingerprint::of((
         (tenant, round, snapshot.archive_dest(tenant.id)),
         snapshot.data_dest(tenant.id),
         (job, progress, set, other_job),

@@ -76,6 +76,12 @@ impl<J: Job> History<J> {
         self.newest_end.map_or(now - KEEP, |end| end - OVERLAP)
     }
 
+    /// Records that the history was read up to a job that ended at `end` (of ours or not): the next read
+    /// starts behind it even when no job started elsewhere has ended yet.
+    pub fn saw_end(&mut self, end: Option<Timestamp>) {
+        self.newest_end = self.newest_end.max(end);
+    }
+
     /// Folds a fresh read into what is remembered and returns every job to show: the fresh rows, then the
     /// remembered finished jobs the read no longer returned.
     pub fn merge(&mut self, fresh: Vec<J>) -> Vec<J> {
@@ -126,6 +132,7 @@ impl Histories {
     pub fn fold(&mut self, snapshot: &mut Snapshot, external: bool) {
         snapshot.clean_jobs = self.clean.merge(std::mem::take(&mut snapshot.clean_jobs));
         if external {
+            self.external_jobs.saw_end(snapshot.newest_job_end);
             snapshot.jobs = merge_external(&mut self.external_jobs, &mut snapshot.jobs, |j| {
                 &j.description
             });
@@ -194,5 +201,26 @@ mod tests {
         let shown = history.merge(vec![job(3, "FAILED", Some(100_000 + 86_400 + 5))]);
         let ids: Vec<i64> = shown.iter().map(|j| j.job_id).collect();
         assert_eq!(ids, vec![3, 2]);
+    }
+
+    #[test]
+    fn a_read_that_saw_only_our_jobs_still_moves_the_mirrors_window() {
+        let mut histories = Histories::default();
+        let now = Timestamp::from_second(1_000_000).expect("time");
+        assert_eq!(histories.external_since(now).jobs, now - KEEP);
+        let ended = Timestamp::from_second(999_000).expect("time");
+        let mut snapshot = Snapshot {
+            newest_job_end: Some(ended),
+            ..Snapshot::default()
+        };
+        histories.fold(&mut snapshot, false);
+        assert_eq!(
+            histories.external_since(now).jobs,
+            now - KEEP,
+            "not read for mirrors"
+        );
+        histories.fold(&mut snapshot, true);
+        assert_eq!(histories.external_since(now).jobs, ended - OVERLAP);
+        assert!(snapshot.jobs.is_empty(), "nothing listed that was not read");
     }
 }

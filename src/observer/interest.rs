@@ -40,6 +40,24 @@ impl Interest {
     }
 }
 
+impl Interest {
+    /// Whether it follows a backup job and nothing else changing: a task that submitted one (or mirrors
+    /// one) waits on the job's rows alone, while tenants, archive rounds and delete jobs may be a few
+    /// seconds old for it ([`crate::oceanbase::Reach`]). A task not submitted yet, a log backup, a cleanup
+    /// or a restore waits on those too.
+    pub fn follows_a_job(&self) -> bool {
+        !self.restore
+            && !self.tenant.is_empty()
+            && ((self.description.is_some() && self.since.is_some()) || self.external)
+    }
+
+    /// Whether a read must carry what changes by itself for it now: it is active and does more than
+    /// follow a job.
+    pub fn waits_on_changes(&self) -> bool {
+        self.active && !self.follows_a_job()
+    }
+}
+
 /// The descriptions whose finished rows a read must look for — restores, and backup tasks that submitted a
 /// job — and the time from which their finished backup jobs are searched.
 pub fn finished_rows_wanted<'a>(

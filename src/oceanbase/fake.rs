@@ -70,7 +70,8 @@ impl Journal {
 pub struct FakeCluster {
     snapshot: Mutex<Snapshot>,
     outcomes: Mutex<VecDeque<Result<(), ObError>>>,
-    reads: Mutex<u64>,
+    /// The reach of each read so far.
+    reads: Mutex<Vec<super::Reach>>,
     journal: Journal,
     identity: Mutex<super::ClusterIdentity>,
 }
@@ -102,7 +103,12 @@ impl FakeCluster {
 
     /// How many snapshots were read so far.
     pub fn reads(&self) -> u64 {
-        *lock(&self.reads)
+        lock(&self.reads).len() as u64
+    }
+
+    /// The reach of each read so far, in order.
+    pub fn reaches(&self) -> Vec<super::Reach> {
+        lock(&self.reads).clone()
     }
 }
 
@@ -111,14 +117,12 @@ impl OceanBase for FakeCluster {
         &'a self,
         request: SnapshotRequest<'a>,
     ) -> BoxFuture<'a, Result<Snapshot, ObError>> {
-        *lock(&self.reads) += 1;
+        lock(&self.reads).push(request.reach);
         let mut snapshot = lock(&self.snapshot).clone();
         // As the real reader: only what was asked for is known to be absent.
         snapshot.searched = request.descriptions.iter().cloned().collect();
         snapshot.restores_read = request.restores;
-        if !request.whole {
-            snapshot.drop_slow_parts();
-        }
+        snapshot.drop_unread_parts(request.reach);
         Box::pin(async move { Ok(snapshot) })
     }
 

@@ -40,9 +40,9 @@ pub use vocabulary::{
 pub struct SnapshotRequest<'a> {
     /// Descriptions of jobs whose finished rows (backup and restore history) are wanted.
     pub descriptions: &'a [String],
-    /// The finished backup jobs wanted all ended at or after this time: the history is read from here on
-    /// and matched by description in the operator, so the statement is the same size for one task or ten
-    /// thousand.
+    /// The finished backup jobs wanted all ended at or after this time: the history is read from here on,
+    /// for the descriptions listed when there are few enough, else for all of them and matched in the
+    /// operator, so the statement stays a few kilobytes for ten thousand tasks.
     pub jobs_ended_since: Timestamp,
     /// Finished delete jobs that ended at or after this time are read.
     pub clean_since: Timestamp,
@@ -51,11 +51,23 @@ pub struct SnapshotRequest<'a> {
     /// Also read the finished backup jobs and restores no object of ours started (a strategy mirrors
     /// them): those that ended at or after these times.
     pub external: Option<ExternalSince>,
-    /// Whether to read every part. `false`: only what changes by itself while jobs run — tenants, archive
-    /// rounds, jobs and their progress, delete jobs, restores — and not the destinations, delete policies,
-    /// units, backup sets and archive pieces, which come back empty for the caller to carry over from its
-    /// last whole read ([`Snapshot::carry_slow_parts`]).
-    pub whole: bool,
+    /// How much to read; the parts left out come back empty, for the caller to carry over from its last
+    /// read that had them ([`Snapshot::carry_slow_parts`], [`Snapshot::carry_changing_parts`]).
+    pub reach: Reach,
+}
+
+/// How much of a cluster a read asks for, by how a part changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reach {
+    /// What moves while backup jobs run: the jobs, their progress, the finished ones looked for, and
+    /// restores when read.
+    Jobs,
+    /// Also what changes by itself, but with no one waiting on it to the second: tenants, archive rounds,
+    /// delete jobs.
+    Changing,
+    /// Everything, also what changes only by a statement or a job's end: destinations, delete policies,
+    /// units, backup sets, archive pieces.
+    Whole,
 }
 
 /// From when the finished jobs started elsewhere are read ([`SnapshotRequest::external`]).
@@ -94,6 +106,9 @@ pub struct Snapshot {
     pub searched: std::collections::BTreeSet<String>,
     /// Whether restores were read at all.
     pub restores_read: bool,
+    /// The newest end among the finished backup jobs this read returned, listed in `jobs` or not: the next
+    /// read of the jobs started elsewhere need not look further back than shortly before it.
+    pub newest_job_end: Option<Timestamp>,
 }
 
 impl Snapshot {
@@ -108,9 +123,22 @@ impl Snapshot {
         self.units.clone_from(&whole.units);
     }
 
-    /// Empties the parts a read that is not whole does not read (as [`Self::carry_slow_parts`] fills them).
-    pub fn drop_slow_parts(&mut self) {
-        self.carry_slow_parts(&Snapshot::default());
+    /// Takes the parts a read of [`Reach::Jobs`] left empty from `changing`, the last read that had them.
+    pub fn carry_changing_parts(&mut self, changing: &Snapshot) {
+        self.tenants.clone_from(&changing.tenants);
+        self.rounds.clone_from(&changing.rounds);
+        self.clean_jobs.clone_from(&changing.clean_jobs);
+    }
+
+    /// Empties the parts a read of `reach` does not read (as the `carry_` methods fill them).
+    pub fn drop_unread_parts(&mut self, reach: Reach) {
+        let empty = Snapshot::default();
+        if reach < Reach::Whole {
+            self.carry_slow_parts(&empty);
+        }
+        if reach < Reach::Changing {
+            self.carry_changing_parts(&empty);
+        }
     }
 
     /// The user tenant of that name (OceanBase resolves names case-insensitively).

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use mysql_async::Row;
 
 use super::{
-    ArchiveDest, ObError, Redactor, Snapshot, SnapshotRequest,
+    ArchiveDest, ObError, Reach, Redactor, Snapshot, SnapshotRequest,
     redact::strip_keys,
     sql,
     views::{self, Fields},
@@ -82,25 +82,25 @@ impl<'a> SnapshotQuery<'a> {
         if !version_known {
             parts.push((Part::Version, "SELECT ob_version() AS version".to_string()));
         }
-        parts.extend(fixed_parts(request.whole));
-        let jobs = Wanted::of(&request, request.external.map(|e| e.jobs));
-        if let Some(since) = jobs.since(request.jobs_ended_since) {
+        parts.extend(fixed_parts(request.reach));
+        if let Some(filter) = job_history_filter(&request)? {
             parts.push((
                 Part::JobHistory,
                 format!(
                     "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOB_HISTORY \
-                     WHERE job_level = 'USER_TENANT' AND end_timestamp >= {}",
-                    time_literal(since)?
+                     WHERE job_level = 'USER_TENANT' AND ({filter})"
                 ),
             ));
         }
-        parts.push((
-            Part::CleanHistory,
-            format!(
-                "SELECT {CLEAN_COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOB_HISTORY WHERE end_timestamp >= {}",
-                time_literal(request.clean_since)?
-            ),
-        ));
+        if request.reach >= Reach::Changing {
+            parts.push((
+                Part::CleanHistory,
+                format!(
+                    "SELECT {CLEAN_COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOB_HISTORY WHERE end_timestamp >= {}",
+                    time_literal(request.clean_since)?
+                ),
+            ));
+        }
         if reads_restores(&request) {
             parts.extend(restore_parts(&request)?);
         }
@@ -141,24 +141,36 @@ impl<'a> SnapshotQuery<'a> {
     }
 }
 
-/// The statements every snapshot sends: only those of what changes by itself while jobs run unless `whole`
-/// ([`SnapshotRequest::whole`]).
-fn fixed_parts(whole: bool) -> Vec<(Part, String)> {
-    let fast = [
+/// The statements every snapshot of `reach` sends ([`Reach`]), but the histories and restores.
+fn fixed_parts(reach: Reach) -> Vec<(Part, String)> {
+    let jobs = [
+        (
+            Part::Progress,
+            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
+             FROM CDB_OB_BACKUP_TASKS"
+                .to_string(),
+        ),
+        (
+            Part::Jobs,
+            format!("SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"),
+        ),
+    ];
+    let changing = [
         (
             Part::Tenants,
             "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
-             WHERE tenant_type = 'USER'",
+             WHERE tenant_type = 'USER'"
+                .to_string(),
         ),
         (
             Part::Rounds,
             "SELECT tenant_id, round_id, status, start_scn, checkpoint_scn, path, comment \
-             FROM CDB_OB_ARCHIVELOG",
+             FROM CDB_OB_ARCHIVELOG"
+                .to_string(),
         ),
         (
-            Part::Progress,
-            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
-             FROM CDB_OB_BACKUP_TASKS",
+            Part::CleanJobs,
+            format!("SELECT {CLEAN_COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
         ),
     ];
     let slow = [
@@ -187,23 +199,63 @@ fn fixed_parts(whole: bool) -> Vec<(Part, String)> {
         ),
         (Part::Units, "SELECT tenant_id, svr_ip FROM DBA_OB_UNITS"),
     ];
-    let slow = if whole { &slow[..] } else { &[] };
-    fast.iter()
-        .chain(slow)
-        .map(|(part, statement)| (*part, statement.to_string()))
-        .chain([
-            (
-                Part::Jobs,
-                format!(
-                    "SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"
-                ),
-            ),
-            (
-                Part::CleanJobs,
-                format!("SELECT {CLEAN_COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
-            ),
-        ])
+    let changing = if reach >= Reach::Changing {
+        &changing[..]
+    } else {
+        &[]
+    };
+    let slow = if reach >= Reach::Whole {
+        &slow[..]
+    } else {
+        &[]
+    };
+    changing
+        .iter()
+        .cloned()
+        .chain(
+            slow.iter()
+                .map(|(part, statement)| (*part, statement.to_string())),
+        )
+        .chain(jobs)
         .collect()
+}
+
+/// How many descriptions a history read lists by name; beyond that it matches them in the operator, so a
+/// statement stays a few kilobytes however many tasks wait.
+const LISTED_DESCRIPTIONS: usize = 64;
+
+/// `description IN (…)` for `descriptions`, or `None` when there are too many to list
+/// ([`LISTED_DESCRIPTIONS`]).
+fn description_list(descriptions: &[String]) -> Result<Option<String>, ObError> {
+    if descriptions.len() > LISTED_DESCRIPTIONS {
+        return Ok(None);
+    }
+    let list = descriptions
+        .iter()
+        .map(|d| sql::literal(d))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Some(format!("description IN ({})", list.join(", "))))
+}
+
+/// Which finished backup jobs are read (`None`: none): those with the request's descriptions that ended
+/// since it asks, and, for mirrors, every job that ended since the external time. Only the wanted rows
+/// cross the wire: a cluster's history of a day is otherwise read at every cycle.
+fn job_history_filter(request: &SnapshotRequest<'_>) -> Result<Option<String>, ObError> {
+    let mut filter = Vec::new();
+    if !request.descriptions.is_empty() {
+        let ended = format!(
+            "end_timestamp >= {}",
+            time_literal(request.jobs_ended_since)?
+        );
+        filter.push(match description_list(request.descriptions)? {
+            Some(listed) => format!("{listed} AND {ended}"),
+            None => ended,
+        });
+    }
+    if let Some(external) = request.external {
+        filter.push(format!("end_timestamp >= {}", time_literal(external.jobs)?));
+    }
+    Ok((!filter.is_empty()).then(|| format!("({})", filter.join(") OR ("))))
 }
 
 /// Whether restores are read: someone watches one, or a strategy mirrors those started elsewhere.
@@ -223,13 +275,8 @@ fn restore_parts(request: &SnapshotRequest<'_>) -> Result<Vec<(Part, String)>, O
     )];
     let mut filter = Vec::new();
     if !request.descriptions.is_empty() {
-        let list = request
-            .descriptions
-            .iter()
-            .map(|d| sql::literal(d))
-            .collect::<Result<Vec<_>, _>>()?
-            .join(", ");
-        filter.push(format!("description IN ({list})"));
+        // Too many to list: every finished restore (a short table).
+        filter.push(description_list(request.descriptions)?.unwrap_or_else(|| "TRUE".into()));
     }
     if let Some(external) = request.external {
         filter.push(format!(
@@ -286,6 +333,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             Part::Jobs => s.jobs.push(views::backup_job(f, redactor)?),
             Part::JobHistory => {
                 let job = views::backup_job(f, redactor)?;
+                s.newest_job_end = s.newest_job_end.max(job.end);
                 if self.jobs.keeps(&job.description, job.end) {
                     s.jobs.push(job);
                 }
@@ -357,12 +405,6 @@ impl<'a> Wanted<'a> {
             descriptions: request.descriptions.iter().map(String::as_str).collect(),
             external,
         }
-    }
-
-    /// From when the history must be read (`asked`: for the described jobs); `None`: not at all.
-    fn since(&self, asked: Timestamp) -> Option<Timestamp> {
-        let asked = (!self.descriptions.is_empty()).then_some(asked);
-        asked.into_iter().chain(self.external).min()
     }
 
     fn keeps(&self, description: &str, end: Option<Timestamp>) -> bool {

@@ -107,7 +107,7 @@ async fn look(
             clean_since: Timestamp::UNIX_EPOCH,
             restores: false,
             external: None,
-            whole: true,
+            reach: ob_backup_operator::oceanbase::Reach::Whole,
         })
         .await
     {

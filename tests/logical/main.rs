@@ -574,13 +574,9 @@ async fn a_dump_on_s3_restores_and_an_s3_outage_is_transient() {
     // packs the workload's 100 000 rows into less than one piece.
     let mut request = dump_request(source, &workload.databases(), 200_000);
     request.compression = Compression::Gzip;
-    let report = dump_at(
-        &request,
-        &storage,
-        "logical/ons3",
-    )
-    .await
-    .expect("dump to S3");
+    let report = dump_at(&request, &storage, "logical/ons3")
+        .await
+        .expect("dump to S3");
     let largest = report
         .manifest
         .objects

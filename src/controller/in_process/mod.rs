@@ -22,6 +22,7 @@ mod backup_task;
 mod cleanup_task;
 mod log_backup;
 mod logical_backup_task;
+mod observer_reach;
 mod recovery_task;
 
 const SECRET: &str = "/api/v1/namespaces/ns/secrets/db";

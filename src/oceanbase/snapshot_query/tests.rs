@@ -8,7 +8,7 @@ fn request<'a>(descriptions: &'a [String], restores: bool) -> SnapshotRequest<'a
         clean_since: Timestamp::UNIX_EPOCH,
         restores,
         external: None,
-        whole: true,
+        reach: Reach::Whole,
     }
 }
 
@@ -34,11 +34,11 @@ fn a_quiet_cycle_reads_the_fixed_views_and_the_delete_history_in_one_text() {
 
 #[test]
 fn a_read_that_is_not_whole_leaves_out_what_changes_only_by_a_statement_or_a_jobs_end() {
-    let partial = SnapshotRequest {
-        whole: false,
+    let changing = SnapshotRequest {
+        reach: Reach::Changing,
         ..request(&[], false)
     };
-    let query = SnapshotQuery::new(partial, true).expect("query");
+    let query = SnapshotQuery::new(changing, true).expect("query");
     assert_eq!(query.len(), 6, "{:?}", parts(&query));
     for part in [
         Part::ArchiveDests,
@@ -50,9 +50,36 @@ fn a_read_that_is_not_whole_leaves_out_what_changes_only_by_a_statement_or_a_job
     ] {
         assert!(!parts(&query).contains(&part), "{part:?}");
     }
-    for part in [Part::Tenants, Part::Rounds, Part::Progress, Part::Jobs] {
+    for part in [
+        Part::Tenants,
+        Part::Rounds,
+        Part::CleanJobs,
+        Part::CleanHistory,
+        Part::Progress,
+        Part::Jobs,
+    ] {
         assert!(parts(&query).contains(&part), "{part:?}");
     }
+}
+
+#[test]
+fn a_read_of_the_jobs_asks_for_them_their_progress_the_finished_ones_and_restores() {
+    let descriptions = ["uid-1".to_string()];
+    let jobs = SnapshotRequest {
+        reach: Reach::Jobs,
+        ..request(&descriptions, true)
+    };
+    let query = SnapshotQuery::new(jobs, true).expect("query");
+    assert_eq!(
+        parts(&query),
+        [
+            Part::Progress,
+            Part::Jobs,
+            Part::JobHistory,
+            Part::Restores,
+            Part::RestoreHistory
+        ]
+    );
 }
 
 #[test]
@@ -85,16 +112,47 @@ fn the_version_is_read_until_known_and_restores_and_histories_only_when_asked() 
 }
 
 #[test]
-fn the_same_number_of_statements_for_one_task_or_ten_thousand() {
+fn the_same_number_of_statements_and_a_bounded_text_for_one_task_or_ten_thousand() {
     let one = vec!["uid".to_string()];
     let many: Vec<String> = (0..10_000).map(|i| format!("uid-{i}")).collect();
     let small = SnapshotQuery::new(request(&one, false), true).expect("query");
     let large = SnapshotQuery::new(request(&many, false), true).expect("query");
     assert_eq!(small.len(), large.len());
-    assert_eq!(
-        small.text(),
-        large.text(),
-        "backup jobs are matched in the operator"
+    assert!(
+        small
+            .text()
+            .contains("description IN ('uid') AND end_timestamp >= ")
+    );
+    assert!(
+        !large.text().contains("description IN"),
+        "too many to list: matched in the operator"
+    );
+    assert!(large.text().len() < small.text().len());
+    let listed: Vec<String> = (0..LISTED_DESCRIPTIONS)
+        .map(|i| format!("uid-{i}"))
+        .collect();
+    let most = SnapshotQuery::new(request(&listed, true), true).expect("query");
+    assert!(most.text().len() < 8 << 10, "{} bytes", most.text().len());
+}
+
+#[test]
+fn the_history_read_is_the_described_jobs_or_every_job_since_the_mirrors_time() {
+    let described = ["uid-1".to_string()];
+    let external = Some(ExternalSince {
+        jobs: Timestamp::from_second(86_400).expect("time"),
+        restores: Timestamp::UNIX_EPOCH,
+    });
+    let both = SnapshotRequest {
+        external,
+        ..request(&described, false)
+    };
+    let text = SnapshotQuery::new(both, true).expect("query").text();
+    assert!(
+        text.contains(
+            "WHERE job_level = 'USER_TENANT' AND ((description IN ('uid-1') AND end_timestamp >= \
+             '1970-01-01 00:00:00') OR (end_timestamp >= '1970-01-02 00:00:00'))"
+        ),
+        "{text}"
     );
 }
 
