@@ -416,7 +416,7 @@ async fn quiet_window(
     let pids: Vec<u32> = replicas.live().map(|(_, r)| r.pid()).collect();
     let cpu0: Vec<f64> = pids.iter().map(|p| cpu_seconds(*p)).collect();
     let (rounds0, api0) = (replicas.sum(round_trips), ApiServer::read(admin).await);
-    let (connections0, commands0) = (fleet.connections(), fleet.commands());
+    let (connections0, served0) = (fleet.connections(), fleet.served());
     let window_start = Instant::now();
     let mut steady = vec![0; pids.len()];
     // A measurement interval, not a wait for anything: RSS is sampled every 10 s of the window.
@@ -435,7 +435,7 @@ async fn quiet_window(
         .map(|(p, before)| (cpu_seconds(*p) - before) / minutes)
         .collect();
     let (rounds1, api1) = (replicas.sum(round_trips), ApiServer::read(admin).await);
-    let commands = (fleet.commands() - commands0) as f64 / minutes;
+    let (commands, statements, rows) = fleet.served().rates_since(served0, minutes, shape.clusters);
     print_memory(
         replicas,
         &Measured {
@@ -450,15 +450,14 @@ async fn quiet_window(
     let total: f64 = cpu.iter().sum();
     println!(
         "  quiet window of {minutes:.1} min: CPU {total:.2} s per minute{} (target ≤ {QUIET_CPU_PER_MINUTE} — \
-         {}), {rounds:.1} SQL round trips per minute ({sql_per_cluster:.1} per cluster; the clusters received \
-         {commands:.1} commands a minute, {:.1} per cluster)",
+         {}), {rounds:.1} SQL round trips per minute ({sql_per_cluster:.1} per cluster; a cluster received \
+         {commands:.1} commands a minute carrying {statements:.1} statements and answered {rows:.1} rows)",
         if replicas.len() > 1 {
             ", all replicas"
         } else {
             ""
         },
         verdict(total <= QUIET_CPU_PER_MINUTE),
-        commands / shape.clusters as f64,
     );
     let opened = accepted_since(fleet, &connections0)
         .into_iter()

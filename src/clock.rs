@@ -63,6 +63,13 @@ pub fn now() -> Timestamp {
     }
 }
 
+/// `at` rounded down to the minute: a window that starts a fixed span before now keeps one start for a
+/// minute, so a read that names it asks the same as the read before (and reuses its statements).
+pub fn minute_floor(at: Timestamp) -> Timestamp {
+    let second = at.as_second();
+    Timestamp::from_second(second - second.rem_euclid(60)).unwrap_or(at)
+}
+
 /// How long to really wait for `span` of the operator's time to pass.
 pub fn real(span: Duration) -> Duration {
     match SIMULATED.get() {

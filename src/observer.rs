@@ -279,7 +279,7 @@ impl Observers {
             }
             let reading = tokio::time::Instant::now();
             let waited_on = under_way || interests.values().any(Interest::waits_on_changes);
-            let observation = self
+            let (observation, reach) = self
                 .read_cycle(&observer, &interests, &mut cadence, (poked, waited_on))
                 .await;
             let read_ms = reading.elapsed().as_millis();
@@ -287,12 +287,16 @@ impl Observers {
             let active = match &observation {
                 Observation::Seen { snapshot, .. } => {
                     failures = 0;
-                    lock(&observer.recorded).record(
-                        &self.metrics,
-                        &observer.labels,
-                        snapshot,
-                        crate::clock::now(),
-                    );
+                    // What the series show changes only in a read of what changes (the lags move by the
+                    // clock: every few seconds is fresh enough for an alert measured in minutes).
+                    if reach >= Reach::Changing {
+                        lock(&observer.recorded).record(
+                            &self.metrics,
+                            &observer.labels,
+                            snapshot,
+                            crate::clock::now(),
+                        );
+                    }
                     under_way = changes_under_way(snapshot);
                     interests.values().any(|i| i.active) || is_busy(snapshot)
                 }
@@ -380,14 +384,14 @@ impl Observers {
 
     /// One cycle's read ([`cadence`]) of the reach due (after a poke, and while what changes by itself is
     /// `waited_on`, more), completed from the last reads, or followed by a whole read at once when it shows
-    /// a change.
+    /// a change; and the reach it finally had.
     async fn read_cycle(
         &self,
         observer: &ClusterObserver,
         interests: &HashMap<ObjectKey, Interest>,
         cadence: &mut cadence::Cadence,
         (poked, waited_on): (bool, bool),
-    ) -> Observation {
+    ) -> (Observation, Reach) {
         let mut reach = cadence.reach(
             poked,
             waited_on,
@@ -415,7 +419,7 @@ impl Observers {
             }
             _ => cadence.forget(),
         }
-        observation
+        (observation, reach)
     }
 
     async fn read(

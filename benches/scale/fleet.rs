@@ -48,15 +48,40 @@ impl Fleet {
         self.nodes.iter().map(|n| n.link.accepted()).collect()
     }
 
-    /// Commands the clusters have received so far, all together (obsim's count: each is a round trip,
-    /// whoever sent it and whether or not the client counted it).
-    pub fn commands(&self) -> u64 {
-        self.nodes.iter().map(|n| n.link.commands()).sum()
+    /// What the clusters have answered so far, all together (obsim's counts, whoever sent it and whether
+    /// or not the client counted it): commands (each a round trip), the statements they carried, and
+    /// the rows sent back.
+    pub fn served(&self) -> Served {
+        self.nodes.iter().fold(Served::default(), |sum, n| Served {
+            commands: sum.commands + n.link.commands(),
+            statements: sum.statements + n.link.statements(),
+            rows: sum.rows + n.link.rows(),
+        })
     }
 
     /// The cluster holding `tenant`.
     pub fn node(&self, tenant: &str) -> &Arc<Node> {
         &self.nodes[cluster_index(tenant)]
+    }
+}
+
+/// What clusters answered ([`Fleet::served`]).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Served {
+    pub commands: u64,
+    pub statements: u64,
+    pub rows: u64,
+}
+
+impl Served {
+    /// Per minute over `minutes` since `before`, per cluster of `clusters`: (commands, statements, rows).
+    pub fn rates_since(self, before: Served, minutes: f64, clusters: usize) -> (f64, f64, f64) {
+        let rate = |now: u64, then: u64| (now - then) as f64 / minutes / clusters as f64;
+        (
+            rate(self.commands, before.commands),
+            rate(self.statements, before.statements),
+            rate(self.rows, before.rows),
+        )
     }
 }
 

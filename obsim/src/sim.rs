@@ -91,8 +91,19 @@ pub struct Link {
     refuse_until: Mutex<Option<Instant>>,
     /// Connections accepted (and not refused) so far.
     accepted: std::sync::atomic::AtomicU64,
-    /// Commands answered so far, over every connection (each query, reset, ping…: one round trip each).
-    commands: Arc<std::sync::atomic::AtomicU64>,
+    /// What the node's connections have answered so far.
+    served: Arc<Served>,
+}
+
+/// What a node's connections have answered, over all of them.
+#[derive(Debug, Default)]
+pub struct Served {
+    /// Commands (each query, reset, ping…: one round trip each).
+    pub(crate) commands: std::sync::atomic::AtomicU64,
+    /// Statements, several to a multi-statement query.
+    pub(crate) statements: std::sync::atomic::AtomicU64,
+    /// Rows sent in result sets.
+    pub(crate) rows: std::sync::atomic::AtomicU64,
 }
 
 impl Link {
@@ -101,19 +112,33 @@ impl Link {
             drops: watch::channel(0).0,
             refuse_until: Mutex::new(None),
             accepted: std::sync::atomic::AtomicU64::new(0),
-            commands: Arc::default(),
+            served: Arc::default(),
         }
     }
 
     /// How many commands the node's connections have received and answered so far (not a quit): what a
     /// client's round trips cost the server, whichever the client counts (a pool's resets too).
     pub fn commands(&self) -> u64 {
-        self.commands.load(std::sync::atomic::Ordering::Relaxed)
+        self.served
+            .commands
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// The counter [`Self::commands`] reads, for the connections to count into.
-    pub(crate) fn command_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
-        self.commands.clone()
+    /// How many statements the node has answered so far (each of a multi-statement query counted).
+    pub fn statements(&self) -> u64 {
+        self.served
+            .statements
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many rows the node has sent in result sets so far.
+    pub fn rows(&self) -> u64 {
+        self.served.rows.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The counters the node's connections count into.
+    pub(crate) fn served(&self) -> Arc<Served> {
+        self.served.clone()
     }
 
     /// How many connections have been accepted so far (refused ones not counted).

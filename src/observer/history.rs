@@ -73,7 +73,8 @@ impl<J> Default for History<J> {
 impl<J: Job> History<J> {
     /// Where the next read of the history table starts.
     pub fn read_since(&self, now: Timestamp) -> Timestamp {
-        self.newest_end.map_or(now - KEEP, |end| end - OVERLAP)
+        self.newest_end
+            .map_or(crate::clock::minute_floor(now - KEEP), |end| end - OVERLAP)
     }
 
     /// Records that the history was read up to a job that ended at `end` (of ours or not): the next read
@@ -183,7 +184,11 @@ mod tests {
     fn finished_jobs_are_remembered_for_a_day_and_reads_start_behind_the_newest_end() {
         let mut history = History::<CleanJobRow>::default();
         let now = Timestamp::from_second(1_000_000).expect("time");
-        assert_eq!(history.read_since(now), now - KEEP);
+        assert_eq!(
+            history.read_since(now),
+            Timestamp::from_second(1_000_000 - 86_400 - 40).expect("time"),
+            "a day before, to the minute"
+        );
         let shown = history.merge(vec![
             job(1, "COMPLETED", Some(100_000)),
             job(2, "DOING", None),
@@ -206,8 +211,13 @@ mod tests {
     #[test]
     fn a_read_that_saw_only_our_jobs_still_moves_the_mirrors_window() {
         let mut histories = Histories::default();
-        let now = Timestamp::from_second(1_000_000).expect("time");
-        assert_eq!(histories.external_since(now).jobs, now - KEEP);
+        let now = Timestamp::from_second(1_000_050).expect("time");
+        let day_before = Timestamp::from_second(1_000_050 - 86_400 - 30).expect("time");
+        assert_eq!(
+            histories.external_since(now).jobs,
+            day_before,
+            "to the minute"
+        );
         let ended = Timestamp::from_second(999_000).expect("time");
         let mut snapshot = Snapshot {
             newest_job_end: Some(ended),
@@ -216,7 +226,7 @@ mod tests {
         histories.fold(&mut snapshot, false);
         assert_eq!(
             histories.external_since(now).jobs,
-            now - KEEP,
+            day_before,
             "not read for mirrors"
         );
         histories.fold(&mut snapshot, true);

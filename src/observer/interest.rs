@@ -74,7 +74,7 @@ pub fn finished_rows_wanted<'a>(
     let since = searching
         .filter_map(|i| i.since)
         .min()
-        .unwrap_or(now)
+        .unwrap_or_else(|| crate::clock::minute_floor(now))
         .checked_sub(HISTORY_MARGIN)
         .unwrap_or(Timestamp::UNIX_EPOCH);
     (descriptions, since)

@@ -12,7 +12,8 @@ use crate::timing::{BATCH_TIMEOUT, CONNECT_TIMEOUT, QUERY_TIMEOUT};
 
 use super::{
     Connect, ConnectionInfo, ObError, OceanBase, Redactor, Snapshot, SnapshotRequest,
-    snapshot_query::SnapshotQuery, views,
+    snapshot_query::{LastQuery, SnapshotQuery},
+    views,
 };
 
 /// Connects with [`MysqlCluster`].
@@ -37,6 +38,8 @@ pub struct MysqlCluster {
     read_bytes: AtomicU64,
     /// Statements sent by snapshot reads (several to a round trip).
     statements: AtomicU64,
+    /// The last read's statements, sent again while the reads ask the same.
+    last_query: LastQuery,
 }
 
 impl MysqlCluster {
@@ -66,6 +69,7 @@ impl MysqlCluster {
             round_trips: AtomicU64::new(0),
             read_bytes: AtomicU64::new(0),
             statements: AtomicU64::new(0),
+            last_query: LastQuery::default(),
             errors: AtomicU64::new(0),
         }
     }
@@ -119,9 +123,10 @@ impl MysqlCluster {
     }
 
     async fn read_snapshot(&self, request: SnapshotRequest<'_>) -> Result<Snapshot, ObError> {
-        let query = SnapshotQuery::new(request, self.version.get().is_some())?;
+        let query =
+            SnapshotQuery::reusing(request, self.version.get().is_some(), &self.last_query)?;
         let mut conn = self.pooled().await?;
-        let sets = self.result_sets(&mut conn, &query.text()).await?;
+        let sets = self.result_sets(&mut conn, query.text()).await?;
         self.statements
             .fetch_add(query.len() as u64, Ordering::Relaxed);
         let mut snapshot = query.decode(sets, &self.redactor).inspect_err(|_| {

@@ -9,6 +9,11 @@ pub struct Redactor {
     secrets: Vec<String>,
 }
 
+/// What precedes an object-storage key in a destination's parameters.
+const KEY_MARKERS: [&str; 4] = ["access_key=", "access_id=", "ACCESS_KEY=", "ACCESS_ID="];
+/// What precedes a quoted password in a statement.
+const PASSWORD_CLAUSES: [&str; 2] = ["IDENTIFIED BY ", "identified by "];
+
 /// What redacted text shows instead of a secret.
 pub const REDACTED: &str = "<redacted>";
 
@@ -23,16 +28,34 @@ impl Redactor {
 
     /// The text with every secret hidden.
     pub fn redact(&self, text: &str) -> String {
+        // Most text a read decodes (paths, comments) holds nothing to hide: checked without copying.
+        if !self.may_hide(text) {
+            return text.to_string();
+        }
+        self.redact_each(text)
+    }
+
+    /// Whether any rule of [`Self::redact_each`] could change `text`: a secret in it, a key or password
+    /// marker, or a URI (whose user part, ending in `@`, is hidden).
+    fn may_hide(&self, text: &str) -> bool {
+        self.secrets.iter().any(|s| text.contains(s.as_str()))
+            || KEY_MARKERS.iter().any(|m| text.contains(m))
+            || PASSWORD_CLAUSES.iter().any(|c| text.contains(c))
+            || (text.contains("://") && text.contains('@'))
+    }
+
+    /// Every rule applied in turn.
+    fn redact_each(&self, text: &str) -> String {
         let mut out = text.to_string();
         for secret in &self.secrets {
             out = out.replace(secret.as_str(), REDACTED);
         }
-        for key in ["access_key=", "access_id=", "ACCESS_KEY=", "ACCESS_ID="] {
+        for key in KEY_MARKERS {
             out = redact_after(&out, key, |c| {
                 c == '&' || c == '\'' || c == '"' || c.is_whitespace()
             });
         }
-        for clause in ["IDENTIFIED BY ", "identified by "] {
+        for clause in PASSWORD_CLAUSES {
             out = redact_quoted_after(&out, clause);
         }
         redact_user_parts(&out)
@@ -153,6 +176,25 @@ pub fn strip_keys(uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_with_nothing_to_hide_skips_the_rules_and_the_rest_gets_each_of_them() {
+        let redactor = Redactor::new(["s3cret".to_string()]);
+        for text in [
+            "",
+            "file:///backup/data/tenant1",
+            "backup failed: timeout",
+            "oss://b/p?host=h&access_id=AK&access_key=SK",
+            "user@host without a scheme",
+            "s3://me:pw@host/bucket",
+            "the password s3cret leaked",
+            "ALTER USER u IDENTIFIED BY 'x'",
+        ] {
+            assert_eq!(redactor.redact(text), redactor.redact_each(text), "{text}");
+        }
+        assert!(!redactor.may_hide("file:///backup/data/tenant1"));
+        assert!(redactor.may_hide("s3://me:pw@host/bucket"));
+    }
 
     #[test]
     fn redaction_hides_secrets_keys_and_passwords() {

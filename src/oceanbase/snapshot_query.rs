@@ -3,7 +3,10 @@
 //! statements were sent. Which statements are sent depends only on the request, never on what an earlier
 //! one returned, so none has to wait for another.
 
-use std::collections::HashSet;
+use std::{
+    collections::HashSet,
+    sync::{Arc, Mutex},
+};
 
 use jiff::Timestamp;
 use mysql_async::Row;
@@ -15,6 +18,7 @@ use super::{
     views::{self, Fields},
     vocabulary::State,
 };
+use crate::sync::lock;
 
 /// What one statement reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,19 +75,124 @@ const RESTORE_COLUMNS: &str = "job_id, restore_tenant_name, backup_tenant_name, 
 /// The statements one snapshot sends, in the order their result sets come back.
 pub struct SnapshotQuery<'a> {
     request: SnapshotRequest<'a>,
-    parts: Vec<(Part, String)>,
+    plan: Arc<Plan>,
+}
+
+/// The statements of a query: which part each reads, and the multi-statement text.
+struct Plan {
+    parts: Vec<Part>,
+    text: String,
+}
+
+/// The last query's plan and what it was built for. Most cycles ask what the one before asked, so their text
+/// is built once, not at every read (its literals escaped and joined anew).
+#[derive(Default)]
+pub struct LastQuery(Mutex<Option<(Asked, Arc<Plan>)>>);
+
+/// What a plan depends on: the request, and whether the version was known.
+#[derive(Clone, Debug, PartialEq)]
+struct Asked {
+    descriptions: Vec<String>,
+    jobs_ended_since: Timestamp,
+    clean_since: Timestamp,
+    restores: bool,
+    external: Option<super::ExternalSince>,
+    reach: Reach,
+    version_known: bool,
+}
+
+impl Asked {
+    fn of(request: &SnapshotRequest<'_>, version_known: bool) -> Self {
+        Self {
+            descriptions: request.descriptions.to_vec(),
+            jobs_ended_since: request.jobs_ended_since,
+            clean_since: request.clean_since,
+            restores: request.restores,
+            external: request.external,
+            reach: request.reach,
+            version_known,
+        }
+    }
+
+    /// Whether `request` asks the same (compared without copying it).
+    fn is(&self, request: &SnapshotRequest<'_>, version_known: bool) -> bool {
+        self.descriptions[..] == *request.descriptions
+            && self.jobs_ended_since == request.jobs_ended_since
+            && self.clean_since == request.clean_since
+            && self.restores == request.restores
+            && self.external == request.external
+            && self.reach == request.reach
+            && self.version_known == version_known
+    }
 }
 
 impl<'a> SnapshotQuery<'a> {
     /// The statements `request` needs; `ob_version()` only while the version is not known yet (it does
     /// not change under a live connection pool).
     pub fn new(request: SnapshotRequest<'a>, version_known: bool) -> Result<Self, ObError> {
+        let plan = Arc::new(Plan::of(&request, version_known)?);
+        Ok(Self { request, plan })
+    }
+
+    /// As [`Self::new`], reusing `last`'s plan when it was built for the same request (and keeping this
+    /// one's when not).
+    pub fn reusing(
+        request: SnapshotRequest<'a>,
+        version_known: bool,
+        last: &LastQuery,
+    ) -> Result<Self, ObError> {
+        let mut last = lock(&last.0);
+        if let Some((asked, plan)) = &*last
+            && asked.is(&request, version_known)
+        {
+            return Ok(Self {
+                plan: plan.clone(),
+                request,
+            });
+        }
+        let query = Self::new(request, version_known)?;
+        *last = Some((Asked::of(&query.request, version_known), query.plan.clone()));
+        Ok(query)
+    }
+
+    /// The statements as one multi-statement text.
+    pub fn text(&self) -> &str {
+        &self.plan.text
+    }
+
+    /// How many statements (and result sets) there are.
+    pub fn len(&self) -> usize {
+        self.plan.parts.len()
+    }
+
+    /// The snapshot from `sets`, one result set per statement in order. Its `version` is empty unless
+    /// this query read it.
+    pub fn decode(self, sets: Vec<Vec<Row>>, redactor: &Redactor) -> Result<Snapshot, ObError> {
+        if sets.len() != self.len() {
+            return Err(ObError::Protocol(format!(
+                "a snapshot sent {} statements and got {} result sets back",
+                self.len(),
+                sets.len()
+            )));
+        }
+        let mut decoder = Decoder::new(&self.request, redactor);
+        for (part, rows) in self.plan.parts.iter().zip(sets) {
+            for row in rows {
+                decoder.row(*part, &mut Fields::new(part.view(), row))?;
+            }
+        }
+        Ok(decoder.finish())
+    }
+}
+
+impl Plan {
+    fn of(request: &SnapshotRequest<'_>, version_known: bool) -> Result<Self, ObError> {
         let mut parts = Vec::new();
         if !version_known {
             parts.push((Part::Version, "SELECT ob_version() AS version".to_string()));
         }
         parts.extend(fixed_parts(request.reach));
-        if let Some(filter) = job_history_filter(&request)? {
+        if let Some(filter) = job_history_filter(request)? {
             parts.push((
                 Part::JobHistory,
                 format!(
@@ -101,43 +210,18 @@ impl<'a> SnapshotQuery<'a> {
                 ),
             ));
         }
-        if reads_restores(&request) {
-            parts.extend(restore_parts(&request)?);
+        if reads_restores(request) {
+            parts.extend(restore_parts(request)?);
         }
-        Ok(Self { request, parts })
-    }
-
-    /// The statements as one multi-statement text.
-    pub fn text(&self) -> String {
-        self.parts
+        let text = parts
             .iter()
             .map(|(_, statement)| statement.as_str())
             .collect::<Vec<_>>()
-            .join(";\n")
-    }
-
-    /// How many statements (and result sets) there are.
-    pub fn len(&self) -> usize {
-        self.parts.len()
-    }
-
-    /// The snapshot from `sets`, one result set per statement in order. Its `version` is empty unless
-    /// this query read it.
-    pub fn decode(self, sets: Vec<Vec<Row>>, redactor: &Redactor) -> Result<Snapshot, ObError> {
-        if sets.len() != self.parts.len() {
-            return Err(ObError::Protocol(format!(
-                "a snapshot sent {} statements and got {} result sets back",
-                self.parts.len(),
-                sets.len()
-            )));
-        }
-        let mut decoder = Decoder::new(&self.request, redactor);
-        for ((part, _), rows) in self.parts.iter().zip(sets) {
-            for row in rows {
-                decoder.row(*part, &mut Fields::new(part.view(), row))?;
-            }
-        }
-        Ok(decoder.finish())
+            .join(";\n");
+        Ok(Self {
+            parts: parts.into_iter().map(|(part, _)| part).collect(),
+            text,
+        })
     }
 }
 

@@ -41,22 +41,25 @@ pub fn identity(
 /// One row of a view, read by column name.
 pub struct Fields {
     view: &'static str,
-    columns: Vec<String>,
+    /// The result set's columns, shared by its rows (their names are not copied per row).
+    columns: std::sync::Arc<[mysql_async::Column]>,
     /// Taken as they are read.
     values: Vec<Option<Value>>,
+}
+
+/// A text column named `name`, as a test builds a row.
+#[cfg(test)]
+fn column(name: &str) -> mysql_async::Column {
+    mysql_async::Column::new(mysql_async::consts::ColumnType::MYSQL_TYPE_VAR_STRING)
+        .with_name(name.as_bytes())
 }
 
 impl Fields {
     /// The row `row` of `view` (the name is for errors).
     pub fn new(view: &'static str, row: Row) -> Self {
-        let columns = row
-            .columns_ref()
-            .iter()
-            .map(|c| c.name_str().into_owned())
-            .collect();
         Self {
             view,
-            columns,
+            columns: row.columns(),
             values: row.unwrap_raw(),
         }
     }
@@ -66,12 +69,23 @@ impl Fields {
     pub fn of(view: &'static str, values: &[(&str, Value)]) -> Self {
         Self {
             view,
-            columns: values.iter().map(|(name, _)| name.to_string()).collect(),
+            columns: values.iter().map(|(name, _)| column(name)).collect(),
             values: values
                 .iter()
                 .map(|(_, value)| Some(value.clone()))
                 .collect(),
         }
+    }
+
+    /// The columns, as a test reorders or drops them.
+    #[cfg(test)]
+    fn edit_columns(
+        &mut self,
+        edit: impl FnOnce(&mut Vec<mysql_async::Column>, &mut Vec<Option<Value>>),
+    ) {
+        let mut columns = self.columns.to_vec();
+        edit(&mut columns, &mut self.values);
+        self.columns = columns.into();
     }
 
     fn malformed(&self, column: &str, why: impl std::fmt::Display) -> ObError {
@@ -83,7 +97,7 @@ impl Fields {
         let index = self
             .columns
             .iter()
-            .position(|name| name.eq_ignore_ascii_case(column))
+            .position(|c| c.name_ref().eq_ignore_ascii_case(column.as_bytes()))
             .ok_or_else(|| self.malformed(column, "no such column"))?;
         match self.values.get_mut(index).and_then(Option::take) {
             None => Err(self.malformed(column, "read twice")),
@@ -358,8 +372,10 @@ mod tests {
     #[test]
     fn a_row_is_read_by_name_whatever_the_column_order_and_case() {
         let mut row = job_row(&[]);
-        row.columns.reverse();
-        row.values.reverse();
+        row.edit_columns(|columns, values| {
+            columns.reverse();
+            values.reverse();
+        });
         let job = backup_job(&mut row, &Redactor::default()).expect("a job");
         assert_eq!((job.tenant_id, job.job_id, job.backup_set_id), (1002, 7, 0));
         assert_eq!(
@@ -381,13 +397,14 @@ mod tests {
     #[test]
     fn a_missing_column_or_a_malformed_value_is_an_error_naming_them() {
         let mut missing = job_row(&[]);
-        let at = missing
-            .columns
-            .iter()
-            .position(|c| c == "RESULT")
-            .expect("RESULT");
-        missing.columns.remove(at);
-        missing.values.remove(at);
+        missing.edit_columns(|columns, values| {
+            let at = columns
+                .iter()
+                .position(|c| c.name_ref() == b"RESULT")
+                .expect("RESULT");
+            columns.remove(at);
+            values.remove(at);
+        });
         let error = backup_job(&mut missing, &Redactor::default()).expect_err("no RESULT");
         assert_eq!(
             error,

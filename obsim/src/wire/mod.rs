@@ -36,7 +36,7 @@ pub async fn serve(
         tokio::spawn(async move {
             let mut drops = node.link.drops();
             tokio::select! {
-                ended = server::serve_connection(stream, node.cluster.clone(), simulator, node.tls.clone(), node.link.command_counter()) => {
+                ended = server::serve_connection(stream, node.cluster.clone(), simulator, node.tls.clone(), node.link.served()) => {
                     if let Err(error) = ended {
                         tracing::debug!(%peer, %error, "connection ended");
                     }

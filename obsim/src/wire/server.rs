@@ -6,7 +6,7 @@ use std::{
     hash::{BuildHasher, RandomState},
     sync::{
         Arc,
-        atomic::{AtomicU32, AtomicU64, Ordering},
+        atomic::{AtomicU32, Ordering},
     },
 };
 
@@ -31,7 +31,7 @@ use super::{
 use crate::{
     engine::{Outcome, Session, SharedCluster},
     error::SqlError,
-    sim::Simulator,
+    sim::{Served, Simulator},
     sql::{render, value::Value},
     tenancy::Login,
 };
@@ -86,7 +86,7 @@ pub async fn serve_connection(
     cluster: SharedCluster,
     simulator: Arc<Simulator>,
     tls: Option<Arc<tokio_rustls::TlsAcceptor>>,
-    commands: Arc<AtomicU64>,
+    served: Arc<Served>,
 ) -> std::io::Result<()> {
     let peer = stream
         .peer_addr()
@@ -138,7 +138,7 @@ pub async fn serve_connection(
         session: Session::new(cluster, simulator, login),
         prepared: HashMap::new(),
         next_statement: 1,
-        commands,
+        served,
     };
     connection.command_loop().await
 }
@@ -265,8 +265,8 @@ struct Connection {
     session: Session,
     prepared: HashMap<u32, Prepared>,
     next_statement: u32,
-    /// The node's count of commands received.
-    commands: Arc<AtomicU64>,
+    /// The node's counts of what it answered.
+    served: Arc<Served>,
 }
 
 impl Connection {
@@ -278,7 +278,7 @@ impl Connection {
             // A round trip is a command the client waits on: not COM_QUIT nor COM_STMT_CLOSE, which get no
             // answer (a session closed after a batch sends its quit whenever it likes).
             if !matches!(command, 0x01 | 0x19) {
-                self.commands.fetch_add(1, Ordering::Relaxed);
+                self.served.commands.fetch_add(1, Ordering::Relaxed);
             }
             match command {
                 0x01 => return Ok(()),                         // COM_QUIT
@@ -330,6 +330,9 @@ impl Connection {
     async fn query(&mut self, sql: &str, binary: bool) -> std::io::Result<()> {
         let outcomes = self.session.execute(sql);
         let count = outcomes.len();
+        self.served
+            .statements
+            .fetch_add(count as u64, Ordering::Relaxed);
         for (i, outcome) in outcomes.into_iter().enumerate() {
             let mut status = self.status();
             if i + 1 < count {
@@ -361,6 +364,9 @@ impl Connection {
                     {
                         self.packets.write(&encode::eof(status)).await?;
                     }
+                    self.served
+                        .rows
+                        .fetch_add(table.rows.len() as u64, Ordering::Relaxed);
                     for row in &table.rows {
                         let encoded = if binary {
                             encode::binary_row(&table.columns, row)

@@ -13,7 +13,7 @@ fn request<'a>(descriptions: &'a [String], restores: bool) -> SnapshotRequest<'a
 }
 
 fn parts(query: &SnapshotQuery<'_>) -> Vec<Part> {
-    query.parts.iter().map(|(part, _)| *part).collect()
+    query.plan.parts.clone()
 }
 
 #[test]
@@ -146,7 +146,8 @@ fn the_history_read_is_the_described_jobs_or_every_job_since_the_mirrors_time() 
         external,
         ..request(&described, false)
     };
-    let text = SnapshotQuery::new(both, true).expect("query").text();
+    let query = SnapshotQuery::new(both, true).expect("query");
+    let text = query.text();
     assert!(
         text.contains(
             "WHERE job_level = 'USER_TENANT' AND ((description IN ('uid-1') AND end_timestamp >= \
@@ -177,4 +178,38 @@ fn empty_result_sets_make_an_empty_snapshot_that_says_what_it_searched() {
     assert!(snapshot.tenants.is_empty() && snapshot.version.is_empty());
     assert!(snapshot.searched_for("uid-1"));
     assert!(snapshot.searched_for_restore("uid-1"));
+}
+
+#[test]
+fn a_read_that_asks_what_the_last_asked_sends_the_same_statements_built_once() {
+    let last = LastQuery::default();
+    let descriptions = ["uid-1".to_string()];
+    let first = SnapshotQuery::reusing(request(&descriptions, false), true, &last).expect("query");
+    let again = SnapshotQuery::reusing(request(&descriptions, false), true, &last).expect("query");
+    assert!(Arc::ptr_eq(&first.plan, &again.plan), "built once");
+    let others = ["uid-2".to_string()];
+    for changed in [
+        request(&others, false),
+        request(&descriptions, true),
+        SnapshotRequest {
+            reach: Reach::Jobs,
+            ..request(&descriptions, false)
+        },
+        SnapshotRequest {
+            clean_since: Timestamp::from_second(60).expect("time"),
+            ..request(&descriptions, false)
+        },
+    ] {
+        let fresh = SnapshotQuery::new(changed, true).expect("query");
+        let reused = SnapshotQuery::reusing(changed, true, &last).expect("query");
+        assert_eq!(reused.text(), fresh.text(), "{changed:?}");
+        assert!(!Arc::ptr_eq(&reused.plan, &first.plan));
+    }
+    let unknown =
+        SnapshotQuery::reusing(request(&descriptions, false), false, &last).expect("query");
+    assert_eq!(
+        parts(&unknown)[0],
+        Part::Version,
+        "the version asked for again"
+    );
 }
