@@ -313,6 +313,8 @@ impl Observers {
             let woken = self.wake_changed(&observation, &interests, &mut fingerprints);
             tracing::trace!(
                 cluster = %observer.labels.cluster,
+                ?reach,
+                waited_on,
                 read_ms,
                 watched = interests.len(),
                 woken,

@@ -271,6 +271,47 @@ mod tests {
     }
 
     #[test]
+    fn restores_only_mirrored_are_carried_but_not_claimed_as_read() {
+        let now = Instant::now();
+        let mut cadence = Cadence::default();
+        let restore = crate::oceanbase::RestoreJobRow {
+            job_id: 1,
+            tenant_name: "copy".into(),
+            backup_tenant_name: "t1".into(),
+            backup_cluster_name: "obcluster".into(),
+            status: State::of("RESTORE_WAIT_LS"),
+            restore_scn: 1,
+            start: None,
+            finish: None,
+            total_bytes: 0,
+            finish_bytes: 0,
+            description: "by hand".into(),
+            comment: String::new(),
+            finished: false,
+        };
+        let read_with_restores = Snapshot {
+            restores: vec![restore.clone()],
+            restores_read: true,
+            ..whole(0)
+        };
+        cadence.record(&Arc::new(read_with_restores), Reach::Whole, now);
+        let completed = cadence
+            .complete(Snapshot::default(), Reach::Jobs)
+            .expect("no news");
+        assert_eq!(completed.restores, vec![restore]);
+        assert!(!completed.restores_read, "their absence proves nothing");
+        let followed = Snapshot {
+            restores_read: true,
+            ..Snapshot::default()
+        };
+        assert_eq!(
+            cadence.complete(followed, Reach::Jobs),
+            None,
+            "a restore read and gone is news"
+        );
+    }
+
+    #[test]
     fn a_partial_read_with_news_asks_for_a_whole_one() {
         let now = Instant::now();
         let mut cadence = Cadence::default();

@@ -123,11 +123,16 @@ impl Snapshot {
         self.units.clone_from(&whole.units);
     }
 
-    /// Takes the parts a read of [`Reach::Jobs`] left empty from `changing`, the last read that had them.
+    /// Takes the parts a read of [`Reach::Jobs`] left empty from `changing`, the last read that had them:
+    /// also the restores when this read did not read them (only mirrored, no one following one). They
+    /// stay unread ([`Self::restores_read`]): their absence proves nothing.
     pub fn carry_changing_parts(&mut self, changing: &Snapshot) {
         self.tenants.clone_from(&changing.tenants);
         self.rounds.clone_from(&changing.rounds);
         self.clean_jobs.clone_from(&changing.clean_jobs);
+        if !self.restores_read {
+            self.restores.clone_from(&changing.restores);
+        }
     }
 
     /// Empties the parts a read of `reach` does not read (as the `carry_` methods fill them).

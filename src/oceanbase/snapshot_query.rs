@@ -342,9 +342,10 @@ fn job_history_filter(request: &SnapshotRequest<'_>) -> Result<Option<String>, O
     Ok((!filter.is_empty()).then(|| format!("({})", filter.join(") OR ("))))
 }
 
-/// Whether restores are read: someone watches one, or a strategy mirrors those started elsewhere.
+/// Whether restores are read: at every read while someone watches one; with what changes by itself
+/// ([`Reach::Changing`]) while a strategy only mirrors those started elsewhere.
 fn reads_restores(request: &SnapshotRequest<'_>) -> bool {
-    request.restores || request.external.is_some()
+    request.restores || (request.external.is_some() && request.reach >= Reach::Changing)
 }
 
 /// The sys rows of running restores, and of the finished ones with the request's descriptions or, for

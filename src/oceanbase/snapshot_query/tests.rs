@@ -213,3 +213,28 @@ fn a_read_that_asks_what_the_last_asked_sends_the_same_statements_built_once() {
         "the version asked for again"
     );
 }
+
+#[test]
+fn a_mirror_reads_restores_with_what_changes_and_a_watched_restore_at_every_read() {
+    let external = Some(ExternalSince {
+        jobs: Timestamp::UNIX_EPOCH,
+        restores: Timestamp::UNIX_EPOCH,
+    });
+    for (reach, restores, read) in [
+        (Reach::Jobs, false, false),
+        (Reach::Changing, false, true),
+        (Reach::Jobs, true, true),
+    ] {
+        let request = SnapshotRequest {
+            external,
+            reach,
+            ..request(&[], restores)
+        };
+        let query = SnapshotQuery::new(request, true).expect("query");
+        assert_eq!(
+            parts(&query).contains(&Part::Restores),
+            read,
+            "{reach:?}, watched: {restores}"
+        );
+    }
+}
