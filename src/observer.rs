@@ -22,7 +22,7 @@ mod history;
 mod interest;
 mod observation;
 
-use change::{changes_under_way, fingerprint, is_busy};
+use change::{Fingerprints, changes_under_way, is_busy};
 use history::Histories;
 pub use interest::{Interest, finished_rows_wanted};
 pub use observation::{Observation, archive_lag};
@@ -261,7 +261,7 @@ impl Observers {
     /// The observer's loop: read, wake whoever's slice changed, sleep, until nothing is watched.
     async fn poll_loop(self: Arc<Self>, observer: Arc<ClusterObserver>) {
         let mut failures = 0u32;
-        let mut fingerprints: HashMap<ObjectKey, u64> = HashMap::new();
+        let mut fingerprints = Fingerprints::default();
         let mut reported = (0u64, 0u64);
         let mut idle_cycles = 0;
         let mut cadence = cadence::Cadence::default();
@@ -310,17 +310,19 @@ impl Observers {
                 .get_or_create(&observer.labels)
                 .set(i64::from(matches!(observation, Observation::Seen { .. })));
             *lock(&observer.latest) = observation.clone();
-            let woken = self.wake_changed(&observation, &interests, &mut fingerprints);
+            let woken = fingerprints.changed(&observation, &interests, reach);
+            for object in &woken {
+                self.wake(object);
+            }
             tracing::trace!(
                 cluster = %observer.labels.cluster,
                 ?reach,
                 waited_on,
                 read_ms,
                 watched = interests.len(),
-                woken,
+                woken = woken.len(),
                 "cluster read"
             );
-            fingerprints.retain(|k, _| interests.contains_key(k));
             let pause = self.pause(failures, active);
             poked = false;
             tokio::select! {
@@ -348,30 +350,6 @@ impl Observers {
                 .inc_by(now.1.saturating_sub(reported.1));
             *reported = now;
         }
-    }
-
-    /// Wakes the objects whose slice of `observation` changed since `fingerprints` (updated); how many.
-    fn wake_changed(
-        &self,
-        observation: &Observation,
-        interests: &HashMap<ObjectKey, Interest>,
-        fingerprints: &mut HashMap<ObjectKey, u64>,
-    ) -> usize {
-        let mut woken = 0usize;
-        for (object, interest) in interests {
-            let fingerprint = fingerprint(observation, interest);
-            // The key is copied only for an object not seen before: this runs for every watching object at
-            // every read.
-            let changed = match fingerprints.get_mut(object) {
-                Some(seen) => std::mem::replace(seen, fingerprint) != fingerprint,
-                None => fingerprints.insert(object.clone(), fingerprint).is_none(),
-            };
-            if changed {
-                self.wake(object);
-                woken += 1;
-            }
-        }
-        woken
     }
 
     /// How long to wait before the next read: short while something is active, long while idle, backing
@@ -701,6 +679,7 @@ impl ClusterObserver {
 mod tests {
     use jiff::Timestamp;
 
+    use super::change::fingerprint;
     use super::*;
     use crate::oceanbase::State;
     use crate::oceanbase::{ArchiveRound, BackupJobRow, TenantRow};
@@ -837,6 +816,48 @@ mod tests {
         // Its own tenant's checkpoint moving on (names ignore case) wakes it.
         let moved = two_tenants(2 * minute, minute, "DOING");
         assert_ne!(fingerprint(&base, &own), fingerprint(&moved, &own));
+    }
+
+    #[test]
+    fn a_read_of_the_jobs_alone_rehashes_no_overview_but_an_outage_wakes_all() {
+        let key = |kind, name: &str| ObjectKey {
+            kind,
+            namespace: "ns".into(),
+            name: name.into(),
+        };
+        let task = Interest {
+            tenant: "tenant1".into(),
+            description: Some("uid".into()),
+            ..Default::default()
+        };
+        let watching: change::Watching = Arc::new(HashMap::from([
+            (key("BackupTask", "a"), task),
+            (
+                key("BackupStrategy", "s"),
+                Interest::overview(&["tenant1".into()], false),
+            ),
+        ]));
+        let mut fingerprints = Fingerprints::default();
+        let names = |woken: Vec<&ObjectKey>| {
+            let mut names: Vec<&str> = woken.iter().map(|k| k.kind).collect();
+            names.sort();
+            names
+        };
+        let first = fingerprints.changed(&snapshot(0, "DOING"), &watching, Reach::Whole);
+        assert_eq!(names(first), ["BackupStrategy", "BackupTask"]);
+        // The strategy's slice differs here, but a read of the jobs alone cannot have changed it: it is
+        // carried over (and is the next whole read's to show).
+        let moved = two_tenants(3 * 60_000_000_000, 0, "DOING");
+        let jobs = fingerprints.changed(&moved, &watching, Reach::Jobs);
+        assert_eq!(names(jobs), ["BackupTask"], "the task's slice is hashed");
+        let changing = fingerprints.changed(&moved, &watching, Reach::Changing);
+        assert_eq!(names(changing), ["BackupStrategy"]);
+        let gone = Observation::Unreachable {
+            reason: "down".into(),
+            since: Timestamp::UNIX_EPOCH,
+        };
+        let outage = fingerprints.changed(&gone, &watching, Reach::Jobs);
+        assert_eq!(names(outage), ["BackupStrategy", "BackupTask"]);
     }
 
     #[tokio::test]

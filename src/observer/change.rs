@@ -2,10 +2,65 @@
 //! watching object reads, hashed, so that only the objects whose slice changed are woken. The slices are
 //! hashed as they are, not formatted first: every watching object's slice is hashed at every read.
 
-use std::collections::HashSet;
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
-use super::{interest::Interest, observation::Observation};
-use crate::oceanbase::{JobStatus, RoundStatus, Snapshot, TenantRow};
+use super::{ObjectKey, interest::Interest, observation::Observation};
+use crate::oceanbase::{JobStatus, Reach, RoundStatus, Snapshot, TenantRow};
+
+/// The objects an observer wakes, as one read finds them.
+pub(super) type Watching = Arc<HashMap<ObjectKey, Interest>>;
+
+/// The fingerprint of each watching object's slice at the last read.
+#[derive(Default)]
+pub(super) struct Fingerprints {
+    seen: HashMap<ObjectKey, u64, foldhash::fast::RandomState>,
+    /// The watch list they were taken for.
+    watching: Option<Watching>,
+}
+
+impl Fingerprints {
+    /// The objects whose slice of `observation`, a read of `reach`, changed since the last read; forgets
+    /// those no longer watching. An overview's slice (tenants, rounds, sets, pieces, settings, delete jobs)
+    /// cannot change in a read of the jobs alone, which carries all of that over from the read before:
+    /// while the watch list is the one of the last read, overviews are not hashed again then.
+    pub fn changed<'w>(
+        &mut self,
+        observation: &Observation,
+        watching: &'w Watching,
+        reach: Reach,
+    ) -> Vec<&'w ObjectKey> {
+        let same_list = self
+            .watching
+            .as_ref()
+            .is_some_and(|last| Arc::ptr_eq(last, watching));
+        let overviews_kept =
+            same_list && reach == Reach::Jobs && matches!(observation, Observation::Seen { .. });
+        if !same_list {
+            self.seen.retain(|k, _| watching.contains_key(k));
+            self.watching = Some(watching.clone());
+        }
+        let mut changed = Vec::new();
+        for (object, interest) in watching.iter() {
+            if overviews_kept && interest.tenant.is_empty() {
+                continue;
+            }
+            let fingerprint = fingerprint(observation, interest);
+            // The key is copied only for an object not seen before: this runs for every watching object at
+            // every read.
+            let new = match self.seen.get_mut(object) {
+                Some(seen) => std::mem::replace(seen, fingerprint) != fingerprint,
+                None => self.seen.insert(object.clone(), fingerprint).is_none(),
+            };
+            if new {
+                changed.push(object);
+            }
+        }
+        changed
+    }
+}
 
 /// Whether the cluster has work under way that the operator should follow closely.
 pub(super) fn is_busy(snapshot: &Snapshot) -> bool {

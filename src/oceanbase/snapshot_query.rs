@@ -84,10 +84,10 @@ struct Plan {
     text: String,
 }
 
-/// The last query's plan and what it was built for. Most cycles ask what the one before asked, so their text
-/// is built once, not at every read (its literals escaped and joined anew).
+/// The last query's plan of each reach and what it was built for. Most cycles ask what the last one of their
+/// reach asked, so their text is built once, not at every read (its literals escaped and joined anew).
 #[derive(Default)]
-pub struct LastQuery(Mutex<Option<(Asked, Arc<Plan>)>>);
+pub struct LastQuery(Mutex<Vec<(Asked, Arc<Plan>)>>);
 
 /// What a plan depends on: the request, and whether the version was known.
 #[derive(Clone, Debug, PartialEq)]
@@ -134,16 +134,17 @@ impl<'a> SnapshotQuery<'a> {
         Ok(Self { request, plan })
     }
 
-    /// As [`Self::new`], reusing `last`'s plan when it was built for the same request (and keeping this
-    /// one's when not).
+    /// As [`Self::new`], reusing `last`'s plan when one was built for the same request (and keeping this
+    /// one's as its reach's when not).
     pub fn reusing(
         request: SnapshotRequest<'a>,
         version_known: bool,
         last: &LastQuery,
     ) -> Result<Self, ObError> {
         let mut last = lock(&last.0);
-        if let Some((asked, plan)) = &*last
-            && asked.is(&request, version_known)
+        if let Some((_, plan)) = last
+            .iter()
+            .find(|(asked, _)| asked.is(&request, version_known))
         {
             return Ok(Self {
                 plan: plan.clone(),
@@ -151,7 +152,8 @@ impl<'a> SnapshotQuery<'a> {
             });
         }
         let query = Self::new(request, version_known)?;
-        *last = Some((Asked::of(&query.request, version_known), query.plan.clone()));
+        last.retain(|(asked, _)| asked.reach != query.request.reach);
+        last.push((Asked::of(&query.request, version_known), query.plan.clone()));
         Ok(query)
     }
 

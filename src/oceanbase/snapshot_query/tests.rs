@@ -205,6 +205,17 @@ fn a_read_that_asks_what_the_last_asked_sends_the_same_statements_built_once() {
         assert_eq!(reused.text(), fresh.text(), "{changed:?}");
         assert!(!Arc::ptr_eq(&reused.plan, &first.plan));
     }
+    // Each reach keeps its own: reads alternating between them build nothing new.
+    let jobs = SnapshotRequest {
+        reach: Reach::Jobs,
+        ..request(&others, false)
+    };
+    let whole = SnapshotQuery::reusing(request(&others, false), true, &last).expect("query");
+    let jobs_read = SnapshotQuery::reusing(jobs, true, &last).expect("query");
+    let whole_again = SnapshotQuery::reusing(request(&others, false), true, &last).expect("query");
+    let jobs_again = SnapshotQuery::reusing(jobs, true, &last).expect("query");
+    assert!(Arc::ptr_eq(&whole.plan, &whole_again.plan));
+    assert!(Arc::ptr_eq(&jobs_read.plan, &jobs_again.plan));
     let unknown =
         SnapshotQuery::reusing(request(&descriptions, false), false, &last).expect("query");
     assert_eq!(
