@@ -24,6 +24,7 @@ mod observation;
 
 use change::{Fingerprints, changes_under_way, is_busy};
 use history::Histories;
+use interest::WantedRows;
 pub use interest::{Interest, finished_rows_wanted};
 pub use observation::{Observation, archive_lag};
 
@@ -153,6 +154,7 @@ impl Observers {
             refusal: Mutex::default(),
             histories: Mutex::default(),
             recorded: Mutex::default(),
+            wanted: Mutex::default(),
         });
         clusters.insert(key, observer.clone());
         tokio::spawn(self.clone().poll_loop(observer.clone()));
@@ -368,7 +370,7 @@ impl Observers {
     async fn read_cycle(
         &self,
         observer: &ClusterObserver,
-        interests: &HashMap<ObjectKey, Interest>,
+        interests: &change::Watching,
         cadence: &mut cadence::Cadence,
         (poked, waited_on): (bool, bool),
     ) -> (Observation, Reach) {
@@ -405,7 +407,7 @@ impl Observers {
     async fn read(
         &self,
         observer: &ClusterObserver,
-        interests: &HashMap<ObjectKey, Interest>,
+        interests: &change::Watching,
         reach: Reach,
     ) -> Observation {
         let now = crate::clock::now();
@@ -417,7 +419,8 @@ impl Observers {
             Ok(backend) => backend,
             Err(reason) => return Observation::Unreachable { reason, since },
         };
-        let (descriptions, jobs_ended_since) = finished_rows_wanted(interests.values(), now);
+        let wanted = lock(&observer.wanted).of(interests, now);
+        let (descriptions, jobs_ended_since) = (&wanted.0, wanted.1);
         let external = interests.values().any(|i| i.external);
         let (clean_since, external_since) = {
             let histories = lock(&observer.histories);
@@ -427,7 +430,7 @@ impl Observers {
             )
         };
         let request = SnapshotRequest {
-            descriptions: &descriptions,
+            descriptions,
             jobs_ended_since,
             clean_since,
             restores: interests.values().any(|i| i.restore),
@@ -635,6 +638,8 @@ pub struct ClusterObserver {
     histories: Mutex<Histories>,
     /// The tenants it exported series for.
     recorded: Mutex<cluster_metrics::Recorded>,
+    /// The finished rows its watch list asks for.
+    wanted: Mutex<WantedRows>,
 }
 
 impl ClusterObserver {

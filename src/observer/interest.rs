@@ -1,7 +1,11 @@
 //! What an object watches ([`Interest`]): the tenant, the job or restore it follows, whether it is active
 //! (the cluster is then polled fast); and what a read must look for on behalf of all of them.
 
+use std::sync::Arc;
+
 use jiff::Timestamp;
+
+use super::change::Watching;
 
 /// What an object watches: a tenant and, for a backup task, the description of its job.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -83,3 +87,79 @@ pub fn finished_rows_wanted<'a>(
 /// How far before the earliest intent the finished jobs are searched: room for OceanBase's clock being
 /// behind the operator's. An hour of history is a handful of rows.
 const HISTORY_MARGIN: jiff::SignedDuration = jiff::SignedDuration::from_hours(1);
+
+/// [`finished_rows_wanted`] of the last watch list, kept while the list and the minute stay the same: every
+/// read of a cluster asks for the same descriptions until an object starts or stops waiting, and copying and
+/// sorting them anew each second cost a read more than the lookup.
+#[derive(Default)]
+pub struct WantedRows(Option<(Watching, Timestamp, Wanted)>);
+
+/// The descriptions whose finished rows a read looks for, and from when ([`finished_rows_wanted`]).
+pub type Wanted = Arc<(Vec<String>, Timestamp)>;
+
+impl WantedRows {
+    /// The descriptions and time of [`finished_rows_wanted`] for `watching` at `now`.
+    pub fn of(&mut self, watching: &Watching, now: Timestamp) -> Wanted {
+        let minute = crate::clock::minute_floor(now);
+        if let Some((list, at, wanted)) = &self.0
+            && Arc::ptr_eq(list, watching)
+            && *at == minute
+        {
+            return wanted.clone();
+        }
+        let wanted = Arc::new(finished_rows_wanted(watching.values(), now));
+        self.0 = Some((watching.clone(), minute, wanted.clone()));
+        wanted
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::observer::ObjectKey;
+
+    fn watching(descriptions: &[&str]) -> Watching {
+        let since = Timestamp::from_second(7_200).expect("time");
+        Arc::new(
+            descriptions
+                .iter()
+                .map(|d| {
+                    let key = ObjectKey {
+                        kind: "BackupTask",
+                        namespace: "ns".into(),
+                        name: d.to_string(),
+                    };
+                    let interest = Interest {
+                        tenant: "t1".into(),
+                        description: Some(d.to_string()),
+                        since: Some(since),
+                        ..Interest::default()
+                    };
+                    (key, interest)
+                })
+                .collect::<HashMap<_, _>>(),
+        )
+    }
+
+    #[test]
+    fn the_rows_wanted_are_worked_out_again_only_for_a_new_list_or_minute() {
+        let mut wanted = WantedRows::default();
+        let now = Timestamp::from_second(36_000).expect("time");
+        let list = watching(&["b", "a", "a-copy"]);
+        let first = wanted.of(&list, now);
+        assert_eq!(first.0, ["a", "a-copy", "b"], "sorted");
+        assert_eq!(first.1, Timestamp::from_second(3_600).expect("time"));
+        let second = wanted.of(&list, now + jiff::SignedDuration::from_secs(30));
+        assert!(
+            Arc::ptr_eq(&first, &second),
+            "the same list within the minute"
+        );
+        let other = watching(&["c"]);
+        assert_eq!(wanted.of(&other, now).0, ["c"], "a new list");
+        let later = wanted.of(&other, now + jiff::SignedDuration::from_secs(60));
+        assert_eq!(later.0, ["c"]);
+        assert!(!Arc::ptr_eq(&later, &wanted.of(&list, now)));
+    }
+}
