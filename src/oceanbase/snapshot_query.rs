@@ -227,82 +227,82 @@ impl Plan {
     }
 }
 
-/// The statements every snapshot of `reach` sends ([`Reach`]), but the histories and restores.
+/// The statements every snapshot of `reach` sends ([`Reach`]), but the histories and restores: each with the
+/// least reach that reads it, in the order they are sent (the jobs last, just before their history).
 fn fixed_parts(reach: Reach) -> Vec<(Part, String)> {
-    let jobs = [
+    let statements = [
         (
-            Part::Progress,
-            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
-             FROM CDB_OB_BACKUP_TASKS"
-                .to_string(),
-        ),
-        (
-            Part::Jobs,
-            format!("SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"),
-        ),
-    ];
-    let changing = [
-        (
+            Reach::Changing,
             Part::Tenants,
             "SELECT tenant_id, tenant_name, status, tenant_role, log_mode FROM DBA_OB_TENANTS \
              WHERE tenant_type = 'USER'"
                 .to_string(),
         ),
         (
+            Reach::Changing,
             Part::Rounds,
             "SELECT tenant_id, round_id, status, start_scn, checkpoint_scn, path, comment \
              FROM CDB_OB_ARCHIVELOG"
                 .to_string(),
         ),
         (
+            Reach::Changing,
             Part::CleanJobs,
             format!("SELECT {CLEAN_COLUMNS} FROM CDB_OB_BACKUP_DELETE_JOBS"),
         ),
-    ];
-    let slow = [
         (
+            Reach::Whole,
             Part::ArchiveDests,
-            "SELECT tenant_id, name, value FROM CDB_OB_ARCHIVE_DEST",
+            "SELECT tenant_id, name, value FROM CDB_OB_ARCHIVE_DEST".to_string(),
         ),
         (
+            Reach::Whole,
             Part::DataDests,
-            "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'",
+            "SELECT tenant_id, value FROM CDB_OB_BACKUP_PARAMETER WHERE name = 'data_backup_dest'"
+                .to_string(),
         ),
         (
+            Reach::Whole,
             Part::Sets,
             "SELECT tenant_id, backup_set_id, backup_type, status, file_status, input_bytes, output_bytes, \
              end_timestamp, path, prev_full_backup_set_id, prev_inc_backup_set_id, start_replay_scn, \
-             min_restore_scn, tenant_compatible FROM CDB_OB_BACKUP_SET_FILES",
+             min_restore_scn, tenant_compatible FROM CDB_OB_BACKUP_SET_FILES"
+                .to_string(),
         ),
         (
+            Reach::Whole,
             Part::Pieces,
             "SELECT tenant_id, dest_id, round_id, piece_id, status, start_scn, checkpoint_scn, file_status, \
-             input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES",
+             input_bytes, output_bytes, path FROM CDB_OB_ARCHIVELOG_PIECE_FILES"
+                .to_string(),
         ),
         (
+            Reach::Whole,
             Part::DeletePolicies,
-            "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY",
+            "SELECT tenant_id, policy_name, recovery_window FROM CDB_OB_BACKUP_DELETE_POLICY".to_string(),
         ),
-        (Part::Units, "SELECT tenant_id, svr_ip FROM DBA_OB_UNITS"),
+        (
+            Reach::Whole,
+            Part::Units,
+            "SELECT tenant_id, svr_ip FROM DBA_OB_UNITS".to_string(),
+        ),
+        (
+            Reach::Jobs,
+            Part::Progress,
+            "SELECT tenant_id, job_id, input_bytes, output_bytes, tablet_count, finish_tablet_count, path \
+             FROM CDB_OB_BACKUP_TASKS"
+                .to_string(),
+        ),
+        (
+            Reach::Jobs,
+            Part::Jobs,
+            format!("SELECT {JOB_COLUMNS} FROM CDB_OB_BACKUP_JOBS WHERE job_level = 'USER_TENANT'"),
+        ),
     ];
-    let changing = if reach >= Reach::Changing {
-        &changing[..]
-    } else {
-        &[]
-    };
-    let slow = if reach >= Reach::Whole {
-        &slow[..]
-    } else {
-        &[]
-    };
-    changing
-        .iter()
-        .cloned()
-        .chain(
-            slow.iter()
-                .map(|(part, statement)| (*part, statement.to_string())),
-        )
-        .chain(jobs)
+    statements
+        .into_iter()
+        .filter(|(least, ..)| reach >= *least)
+        .map(|(_, part, statement)| (part, statement))
         .collect()
 }
 
