@@ -282,7 +282,7 @@ impl Observers {
             let reading = tokio::time::Instant::now();
             let waited_on = under_way || interests.values().any(Interest::waits_on_changes);
             let (observation, reach) = self
-                .read_cycle(&observer, &interests, &mut cadence, (poked, waited_on))
+                .read_cycle(&observer, &interests, &mut cadence, poked, waited_on)
                 .await;
             let read_ms = reading.elapsed().as_millis();
             self.count_round_trips(&observer, &mut reported);
@@ -372,7 +372,8 @@ impl Observers {
         observer: &ClusterObserver,
         interests: &change::Watching,
         cadence: &mut cadence::Cadence,
-        (poked, waited_on): (bool, bool),
+        poked: bool,
+        waited_on: bool,
     ) -> (Observation, Reach) {
         let mut reach = cadence.reach(
             poked,

@@ -42,9 +42,7 @@ impl Interest {
             external,
         }
     }
-}
 
-impl Interest {
     /// Whether it follows a backup job and nothing else changing: a task that submitted one (or mirrors
     /// one) waits on the job's rows alone, while tenants, archive rounds and delete jobs may be a few
     /// seconds old for it ([`crate::oceanbase::Reach`]). A task not submitted yet, a log backup, a cleanup

@@ -121,7 +121,7 @@ impl OceanBase for FakeCluster {
         let mut snapshot = lock(&self.snapshot).clone();
         // As the real reader: only what was asked for is known to be absent.
         snapshot.searched = request.descriptions.iter().cloned().collect();
-        snapshot.restores_read = request.restores;
+        snapshot.restores_read = request.reads_restores();
         snapshot.drop_unread_parts(request.reach);
         Box::pin(async move { Ok(snapshot) })
     }

@@ -36,7 +36,7 @@ pub use vocabulary::{
 };
 
 /// What one observer cycle reads beyond the fixed views.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SnapshotRequest<'a> {
     /// Descriptions of jobs whose finished rows (backup and restore history) are wanted.
     pub descriptions: &'a [String],
@@ -54,6 +54,14 @@ pub struct SnapshotRequest<'a> {
     /// How much to read; the parts left out come back empty, for the caller to carry over from its last
     /// read that had them ([`Snapshot::carry_slow_parts`], [`Snapshot::carry_changing_parts`]).
     pub reach: Reach,
+}
+
+impl SnapshotRequest<'_> {
+    /// Whether restores are read: at every read while someone watches one; with what changes by itself
+    /// ([`Reach::Changing`]) while a strategy only mirrors those started elsewhere.
+    pub fn reads_restores(&self) -> bool {
+        self.restores || (self.external.is_some() && self.reach >= Reach::Changing)
+    }
 }
 
 /// How much of a cluster a read asks for, by how a part changes.

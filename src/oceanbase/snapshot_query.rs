@@ -90,39 +90,49 @@ struct Plan {
 pub struct LastQuery(Mutex<Vec<(Asked, Arc<Plan>)>>);
 
 /// What a plan depends on: the request, and whether the version was known.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 struct Asked {
     descriptions: Vec<String>,
-    jobs_ended_since: Timestamp,
-    clean_since: Timestamp,
-    restores: bool,
-    external: Option<super::ExternalSince>,
-    reach: Reach,
+    /// The request but its descriptions (held above), compared whole: a field added to the request is
+    /// part of what a plan depends on without a word here.
+    rest: SnapshotRequest<'static>,
     version_known: bool,
 }
 
 impl Asked {
     fn of(request: &SnapshotRequest<'_>, version_known: bool) -> Self {
+        // Destructured in full: a new field of the request fails to build here until it is carried over.
+        let SnapshotRequest {
+            descriptions,
+            jobs_ended_since,
+            clean_since,
+            restores,
+            external,
+            reach,
+        } = *request;
         Self {
-            descriptions: request.descriptions.to_vec(),
-            jobs_ended_since: request.jobs_ended_since,
-            clean_since: request.clean_since,
-            restores: request.restores,
-            external: request.external,
-            reach: request.reach,
+            descriptions: descriptions.to_vec(),
+            rest: SnapshotRequest {
+                descriptions: &[],
+                jobs_ended_since,
+                clean_since,
+                restores,
+                external,
+                reach,
+            },
             version_known,
         }
     }
 
     /// Whether `request` asks the same (compared without copying it).
     fn is(&self, request: &SnapshotRequest<'_>, version_known: bool) -> bool {
-        self.descriptions[..] == *request.descriptions
-            && self.jobs_ended_since == request.jobs_ended_since
-            && self.clean_since == request.clean_since
-            && self.restores == request.restores
-            && self.external == request.external
-            && self.reach == request.reach
-            && self.version_known == version_known
+        let unlisted = SnapshotRequest {
+            descriptions: &[],
+            ..*request
+        };
+        self.version_known == version_known
+            && self.descriptions[..] == *request.descriptions
+            && self.rest == unlisted
     }
 }
 
@@ -152,7 +162,7 @@ impl<'a> SnapshotQuery<'a> {
             });
         }
         let query = Self::new(request, version_known)?;
-        last.retain(|(asked, _)| asked.reach != query.request.reach);
+        last.retain(|(asked, _)| asked.rest.reach != query.request.reach);
         last.push((Asked::of(&query.request, version_known), query.plan.clone()));
         Ok(query)
     }
@@ -212,7 +222,7 @@ impl Plan {
                 ),
             ));
         }
-        if reads_restores(request) {
+        if request.reads_restores() {
             parts.extend(restore_parts(request)?);
         }
         let text = parts
@@ -344,12 +354,6 @@ fn job_history_filter(request: &SnapshotRequest<'_>) -> Result<Option<String>, O
     Ok((!filter.is_empty()).then(|| format!("({})", filter.join(") OR ("))))
 }
 
-/// Whether restores are read: at every read while someone watches one; with what changes by itself
-/// ([`Reach::Changing`]) while a strategy only mirrors those started elsewhere.
-fn reads_restores(request: &SnapshotRequest<'_>) -> bool {
-    request.restores || (request.external.is_some() && request.reach >= Reach::Changing)
-}
-
 /// The sys rows of running restores, and of the finished ones with the request's descriptions or, for
 /// mirrors, that finished since the request's time (docs/reference/oceanbase-interface.md §6.3).
 fn restore_parts(request: &SnapshotRequest<'_>) -> Result<Vec<(Part, String)>, ObError> {
@@ -400,7 +404,7 @@ impl<'r, 'a> Decoder<'r, 'a> {
             restores: Wanted::of(request, request.external.map(|e| e.restores)),
             snapshot: Snapshot {
                 searched: request.descriptions.iter().cloned().collect(),
-                restores_read: reads_restores(request),
+                restores_read: request.reads_restores(),
                 ..Snapshot::default()
             },
         }

@@ -170,6 +170,7 @@ async fn a_snapshot_is_one_round_trip_for_1_and_10_tenants() {
         (ob_backup_operator::oceanbase::Reach::Jobs, 3),
     ] {
         let before = (client.round_trips().0, client.snapshot_statements());
+        let served = (node.link.statements(), node.link.rows());
         let snapshot = client
             .snapshot(ob_backup_operator::oceanbase::SnapshotRequest { reach, ..quiet })
             .await
@@ -182,6 +183,10 @@ async fn a_snapshot_is_one_round_trip_for_1_and_10_tenants() {
             (1, statements),
             "{reach:?}"
         );
+        // The server counts the same statements, and the rows the snapshot holds (one tenant, no job).
+        assert_eq!(node.link.statements() - served.0, statements, "{reach:?}");
+        let rows = snapshot.tenants.len() + snapshot.rounds.len() + snapshot.jobs.len();
+        assert_eq!(node.link.rows() - served.1, rows as u64, "{reach:?}");
         assert!(snapshot.units.is_empty(), "left for the caller to carry");
         assert_eq!(
             snapshot.tenants.is_empty(),
@@ -606,6 +611,21 @@ async fn finished_jobs_are_found_by_description_with_sql_of_a_bounded_size_for_1
         .snapshot(everything(&[], jiff::Timestamp::UNIX_EPOCH))
         .await
         .expect("snapshot");
+    // A read of the same reach and times for another task: its statements are kept for reuse, and must not
+    // be sent for a read that waits on other jobs (their absence would then read as "never ran").
+    let other = vec!["another-task".to_string()];
+    let before_other = client
+        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
+            jobs_ended_since: submitted,
+            restores: false,
+            external: None,
+            reach: ob_backup_operator::oceanbase::Reach::Whole,
+            ..everything(&other, jiff::Timestamp::UNIX_EPOCH)
+        })
+        .await
+        .expect("snapshot");
+    let tenant = before_other.tenant("tenant1").expect("tenant1").id;
+    assert!(before_other.job_by_description(tenant, "new").is_none());
     let mut sent = Vec::new();
     let mut found = Vec::new();
     for descriptions in [&one, &many] {
