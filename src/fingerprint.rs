@@ -1,8 +1,8 @@
 //! Fingerprints: 64-bit hashes that tell whether something changed between two looks — an object's slice
 //! of a snapshot, what a watch event touched. They are compared, never used to place keys, so one fixed
-//! seed serves (the same value hashes the same at every read). foldhash's quality variant: several times
-//! faster than the standard library's SipHash on the short strings a snapshot is made of, and hashes
-//! thousands of slices a second at scale (docs/contributing/benchmarks.md).
+//! seed serves (the same value hashes the same at every read). foldhash's quality variant rather than the
+//! standard library's SipHash, whose hashing of every watching object's slice at every read showed in the
+//! observers' profile (docs/contributing/benchmarks.md).
 
 use std::hash::{BuildHasher, Hash};
 
