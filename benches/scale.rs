@@ -22,6 +22,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use futures::StreamExt;
 use kube::{Api, Client};
 use serde_json::Value;
 
@@ -62,6 +63,8 @@ const WAIT: Duration = Duration::from_secs(300);
 fn setup_wait(tenants: usize) -> Duration {
     WAIT.max(Duration::from_millis(1200) * u32::try_from(tenants).unwrap_or(u32::MAX))
 }
+/// Applies the setup sends at once (as [`create_history`] does).
+const APPLIED_AT_ONCE: usize = 16;
 /// Tenants per OceanBase cluster: an estate spreads its tenants over clusters (a cluster's tenants share its
 /// servers), and the fleet target counts ten.
 const TENANTS_PER_CLUSTER: usize = 10;
@@ -199,11 +202,12 @@ async fn setup(
         &format!("{lease}-setup"),
         &[],
     );
-    for tenant in names {
+    applied("strategies", names, |tenant| async move {
         apply(admin, estate.namespace_of(tenant), &strategy(tenant))
             .await
             .expect("strategy");
-    }
+    })
+    .await;
     let archiving = Instant::now();
     eventually(
         "every tenant archiving",
@@ -226,6 +230,26 @@ async fn setup(
     template
 }
 
+/// Runs `each` for every tenant, [`APPLIED_AT_ONCE`] at a time (one after another, 5 000 strategies took
+/// 19–23 minutes beside the setup's operator); prints how long `what` took.
+async fn applied<'a, F, Fut>(what: &str, names: &'a [String], each: F)
+where
+    F: Fn(&'a str) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let started = Instant::now();
+    futures::stream::iter(names)
+        .map(|tenant| each(tenant))
+        .buffer_unordered(APPLIED_AT_ONCE)
+        .collect::<Vec<()>>()
+        .await;
+    println!(
+        "  setup: applied {} {what} in {:.0}s",
+        names.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
+
 /// Runs one task of `t1` to completion; returns its status.
 async fn complete_template(admin: &Client, estate: &Estate) -> Value {
     apply(admin, estate.namespace_of("t1"), &task("template", "t1"))
@@ -241,7 +265,7 @@ async fn complete_template(admin: &Client, estate: &Estate) -> Value {
 
 /// Gives each tenant a running task (`run-<tenant>-0`), its job held by obsim's stall fault.
 async fn start_running_tasks(admin: &Client, estate: &Estate, fleet: &Fleet, names: &[String]) {
-    for tenant in names {
+    applied("running tasks", names, |tenant| async move {
         cluster(fleet.node(tenant))
             .set_stalled(tenant, true)
             .expect("stall");
@@ -252,7 +276,8 @@ async fn start_running_tasks(admin: &Client, estate: &Estate, fleet: &Fleet, nam
         )
         .await
         .expect("running task");
-    }
+    })
+    .await;
     eventually(
         "every running task In Progress",
         setup_wait(names.len()),
