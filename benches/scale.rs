@@ -442,6 +442,7 @@ async fn quiet_window(
     let cpu0: Vec<f64> = pids.iter().map(|p| cpu_seconds(*p)).collect();
     let (rounds0, api0) = (replicas.sum(round_trips), ApiServer::read(admin).await);
     let (connections0, served0) = (fleet.connections(), fleet.served());
+    let reconciled0 = reconciles_by_kind(replicas);
     let window_start = Instant::now();
     let mut steady = vec![0; pids.len()];
     // A measurement interval, not a wait for anything: RSS is sampled every 10 s of the window.
@@ -492,11 +493,31 @@ async fn quiet_window(
         "  connections opened to a cluster in the quiet window: at most {opened} (the observer's one \
          pooled connection stays open)"
     );
+    print_reconciles(&reconciled0, &reconciles_by_kind(replicas), minutes);
     print_writes(&api1, &api0, minutes, scale, shape.tenants);
     Quiet {
         steady,
         sql_per_cluster,
     }
+}
+
+/// The kinds whose reconciles the quiet window counts.
+const RECONCILED: [&str; 3] = ["BackupStrategy", "LogBackup", "BackupTask"];
+
+/// Reconciles so far of each of [`RECONCILED`], all replicas together.
+fn reconciles_by_kind(replicas: &Replicas) -> Vec<f64> {
+    RECONCILED.iter().map(|k| replicas.reconciles(k)).collect()
+}
+
+/// Reconciles a minute in the window, by kind: what the CPU went to (each woken by a change it reads, or
+/// by its own timer).
+fn print_reconciles(before: &[f64], after: &[f64], minutes: f64) {
+    let rates: Vec<String> = RECONCILED
+        .iter()
+        .zip(after.iter().zip(before))
+        .map(|(kind, (a, b))| format!("{kind} {:.1}", (a - b) / minutes))
+        .collect();
+    println!("  reconciles a minute in the window: {}", rates.join(", "));
 }
 
 /// Each live replica's figures of the quiet window, in [`Replicas::live`]'s order.

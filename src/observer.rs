@@ -761,6 +761,64 @@ mod tests {
         assert_ne!(fingerprint(&base, &task), fingerprint(&gone, &task));
     }
 
+    /// A task following its submitted job reads neither the archive checkpoint nor delete jobs: the
+    /// checkpoint moving a minute does not wake it (it woke every running task once a minute), while its
+    /// job's progress and the round stopping do.
+    #[test]
+    fn a_task_following_its_job_is_not_woken_by_the_checkpoint() {
+        let following = Interest {
+            tenant: "tenant1".into(),
+            description: Some("uid".into()),
+            active: true,
+            since: Some(Timestamp::UNIX_EPOCH),
+            ..Default::default()
+        };
+        assert!(following.follows_a_job());
+        let base = snapshot(60_000_000_000, "DOING");
+        let later = snapshot(180_000_000_000, "DOING");
+        assert_eq!(
+            fingerprint(&base, &following),
+            fingerprint(&later, &following)
+        );
+        let Observation::Seen { snapshot: s, at } = &base else {
+            unreachable!("snapshot() makes a seen observation")
+        };
+        let with = |edit: &dyn Fn(&mut Snapshot)| {
+            let mut changed = (**s).clone();
+            edit(&mut changed);
+            Observation::Seen {
+                snapshot: Arc::new(changed),
+                at: *at,
+            }
+        };
+        let stopped = with(&|s| s.rounds[0].status = State::of("STOP"));
+        assert_ne!(
+            fingerprint(&base, &following),
+            fingerprint(&stopped, &following)
+        );
+        let moved = with(&|s| {
+            s.progress.push(crate::oceanbase::BackupProgress {
+                tenant_id: 1002,
+                job_id: 1,
+                input_bytes: 10,
+                output_bytes: 5,
+                tablet_count: 4,
+                finish_tablet_count: 1,
+                path: String::new(),
+            })
+        });
+        assert_ne!(
+            fingerprint(&base, &following),
+            fingerprint(&moved, &following)
+        );
+        // A task not submitted yet still waits on the round as a whole, as a log backup does.
+        let waiting = Interest {
+            since: None,
+            ..following
+        };
+        assert_ne!(fingerprint(&base, &waiting), fingerprint(&later, &waiting));
+    }
+
     /// Two tenants: tenant1 as [`snapshot`] makes it, and tenant2 whose checkpoint and newest backup set
     /// are given.
     fn two_tenants(

@@ -178,21 +178,29 @@ fn restore_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
 }
 
 /// A tenant's object (a log backup, a backup task): the tenant, its round, its destinations, its job and
-/// whether another job runs, its delete jobs.
+/// whether another job runs, its delete jobs; of a task following its job, the round's state alone and no
+/// delete jobs ([`Interest::follows_a_job`]).
 fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
         return crate::fingerprint::of("no such tenant");
     };
+    // A task following its job reads nothing of the round but whether it runs, and no delete job: the
+    // checkpoint, which moves every minute, would wake every running task as often.
+    let following = interest.follows_a_job();
     let round = snapshot.round(tenant.id).map(|r| {
-        (
+        if following {
+            return crate::fingerprint::of((r.round_id, &r.status));
+        }
+        crate::fingerprint::of((
             r.round_id,
             &r.status,
             r.start_scn,
             r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
             &r.path,
             &r.comment,
-        )
+        ))
     });
+    let cleans = (!following).then(|| clean_fingerprint(snapshot, Some(tenant.id)));
     let job = interest
         .description
         .as_deref()
@@ -206,6 +214,6 @@ fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
         (tenant, round, snapshot.archive_dest(tenant.id)),
         snapshot.data_dest(tenant.id),
         (job, progress, set, other_job),
-        clean_fingerprint(snapshot, Some(tenant.id)),
+        cleans,
     ))
 }
