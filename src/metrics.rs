@@ -143,6 +143,7 @@ pub struct Metrics {
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
     shards_held: Gauge,
+    status_freshness: Gauge,
     names: Vec<String>,
     /// Per (namespace, strategy): the cluster and tenants its overview series were set for.
     strategy_series: std::sync::Mutex<HashMap<StrategyKey, RecordedTenants>>,
@@ -280,6 +281,7 @@ struct OperatorSeries {
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
     shards_held: Gauge,
+    status_freshness: Gauge,
 }
 
 impl OperatorSeries {
@@ -318,6 +320,12 @@ impl OperatorSeries {
             shards_held: r.add(
                 "shards_held",
                 "The shards whose lease this replica holds (it reconciles their namespaces' objects)",
+                Gauge::default(),
+            ),
+            status_freshness: r.add(
+                "status_freshness_seconds",
+                "How far log checkpoints and delays shown in status may trail OceanBase's: 60, or longer when \
+                 more objects archive than the write budget affords a status write a minute each",
                 Gauge::default(),
             ),
         }
@@ -480,6 +488,7 @@ impl Default for Metrics {
             status_writes: operator.status_writes,
             leader: operator.leader,
             shards_held: operator.shards_held,
+            status_freshness: operator.status_freshness,
             sql_round_trips: cluster.sql_round_trips,
             sql_errors: cluster.sql_errors,
             cluster_reachable: cluster.cluster_reachable,
@@ -565,6 +574,11 @@ impl Metrics {
     pub fn set_shards_held(&self, held: usize) {
         self.shards_held
             .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// Records the freshness grain of log checkpoints and delays in status.
+    pub fn set_status_freshness(&self, grain: jiff::SignedDuration) {
+        self.status_freshness.set(grain.as_secs());
     }
 
     /// Remembers which tenants' overview series (recoverable window, storage) a strategy set, on `cluster`.

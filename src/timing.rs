@@ -210,22 +210,23 @@ impl Clock {
     }
 }
 
-/// The status rule for the log checkpoint and delay: what status shows is never further than this from
-/// OceanBase (plus one poll). The checkpoint is rewritten when the real one moved this far, the delay when
-/// the real lag differs this much (it grows while archiving is stuck) — so steady archiving costs one status
-/// write a minute per archiving tenant, not one per poll. The live figure is the
-/// `obbackup_log_backup_delay_seconds` metric.
+/// The status rule for the log checkpoint and delay: what status shows is never further than a grain from
+/// OceanBase (plus one poll), and the grain is this, or longer when more objects refresh than the write
+/// budget affords ([`crate::controller::write_budget::freshness_for`]). The checkpoint is rewritten when
+/// the real one moved a grain, the delay when the real lag differs by a grain (it grows while archiving is
+/// stuck) — so steady archiving costs one status write a grain per archiving tenant, not one per poll. The
+/// live figure is the `obbackup_log_backup_delay_seconds` metric.
 pub const STATUS_FRESHNESS: SignedDuration = SignedDuration::from_secs(60);
 
-/// [`STATUS_FRESHNESS`] as a requeue: the longest the operator may go without looking at an archiving tenant.
-pub fn freshness_recheck() -> Duration {
-    Duration::from_secs(STATUS_FRESHNESS.as_secs().unsigned_abs())
+/// A freshness grain as a requeue: the longest the operator may go without looking at an archiving tenant.
+pub fn freshness_recheck(grain: SignedDuration) -> Duration {
+    Duration::from_secs(grain.as_secs().unsigned_abs())
 }
 
-/// Whether a shown delay (seconds) is too far from the real one under [`STATUS_FRESHNESS`].
-pub fn delay_stale(shown: Option<i64>, real: Option<i64>) -> bool {
+/// Whether a shown delay (seconds) is a `grain` or more from the real one.
+pub fn delay_stale(shown: Option<i64>, real: Option<i64>, grain: SignedDuration) -> bool {
     match (shown, real) {
-        (Some(shown), Some(real)) => (shown - real).abs() >= STATUS_FRESHNESS.as_secs(),
+        (Some(shown), Some(real)) => (shown - real).abs() >= grain.as_secs(),
         (shown, real) => shown.is_some() != real.is_some(),
     }
 }

@@ -50,6 +50,13 @@ pub trait Reconcile:
     /// The phase the object's status shows, if any (for the per-phase object counts).
     fn phase_label(&self) -> Option<&'static str>;
 
+    /// Whether the object's status refreshes figures that move by themselves (an archive checkpoint, a
+    /// delay): such objects share a part of the write budget between them
+    /// ([`super::write_budget::WriteBudget::freshness`]).
+    fn refreshes(&self) -> bool {
+        false
+    }
+
     /// Whether the object's `Progressing` condition is False (for `obbackup_objects_not_progressing`).
     fn not_progressing(&self) -> bool {
         false

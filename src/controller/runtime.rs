@@ -255,6 +255,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
         stores,
         shared.metrics.clone(),
         shared.observers.clone(),
+        shared.writes.clone(),
         shared.shutdown.clone(),
         shared.shards.clone(),
     ));
@@ -357,7 +358,7 @@ async fn wake_taken_shards<K: Reconcile>(
 }
 
 /// Every [`crate::timing::PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
-/// its counts (of the shards this replica holds), and drops what is kept for objects it no longer holds — their observer interests and their
+/// its counts (of the shards this replica holds), tells the write budget how many refresh their figures, and drops what is kept for objects it no longer holds — their observer interests and their
 /// series (a deleted object gets no last reconcile). An object is dropped once gone from two looks in a row:
 /// one look could race an object that just arrived. Only what is kept is looked up in the cache, so a look
 /// costs no set of every cached object.
@@ -365,6 +366,7 @@ async fn follow_caches<K: Reconcile>(
     stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
     metrics: Arc<Metrics>,
     observers: Arc<Observers>,
+    writes: Arc<write_budget::WriteBudget>,
     shutdown: CancellationToken,
     shards: Arc<crate::shards::Shards>,
 ) {
@@ -372,7 +374,7 @@ async fn follow_caches<K: Reconcile>(
     let mut missing_before: HashSet<ObjectKey> = HashSet::new();
     loop {
         let mut counts: HashMap<&'static str, i64> = known.iter().map(|p| (*p, 0)).collect();
-        let mut not_progressing = 0;
+        let (mut not_progressing, mut refreshing) = (0, 0);
         for object in stores.iter().flat_map(|store| store.state()) {
             // Each replica counts its own shards' objects, so that the replicas' counts add up.
             if !shards.holds(object.meta().namespace.as_deref().unwrap_or_default()) {
@@ -382,8 +384,11 @@ async fn follow_caches<K: Reconcile>(
                 let phase = valid.phase_label().unwrap_or("Unknown");
                 *counts.entry(phase).or_default() += 1;
                 not_progressing += i64::from(valid.not_progressing());
+                refreshing += usize::from(valid.refreshes());
             }
         }
+        writes.set_refreshing(K::KIND, refreshing);
+        metrics.set_status_freshness(writes.freshness());
         metrics
             .not_progressing
             .get_or_create(&crate::metrics::KindLabels {

@@ -471,9 +471,14 @@ async fn act<T: Task>(
             .await;
         let went_through = match &outcome {
             Ok(()) => true,
+            // A look on a read taken before the last statement sends it again: nothing failed.
+            Err(error) if T::done_anyway(error) => {
+                tracing::info!(%error, ?step, kind = T::KIND, "statement already in effect");
+                true
+            }
             Err(error) => {
                 tracing::warn!(%error, ?step, kind = T::KIND, "statement failed; retrying on a later look");
-                T::done_anyway(error) || (effect == Effect::Submit && error.is_transient())
+                effect == Effect::Submit && error.is_transient()
             }
         };
         first.get_or_insert(went_through);

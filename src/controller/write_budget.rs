@@ -8,8 +8,9 @@
 //! one; a background write only while more than `reserve` tokens are left, so `reserve` tokens are always
 //! there for urgent writes. (The `governor` crate has no priorities; this is the one piece it would add.)
 
-use std::{sync::Mutex, time::Duration};
+use std::{collections::HashMap, sync::Mutex, time::Duration};
 
+use jiff::SignedDuration;
 use tokio::time::Instant;
 
 /// How much a write matters now.
@@ -32,6 +33,8 @@ pub struct WriteBudget {
     /// mutex is fair), so a busy writer retrying in a loop never starves another.
     urgent: tokio::sync::Mutex<()>,
     background: tokio::sync::Mutex<()>,
+    /// Objects of each kind whose status refreshes figures that move by themselves ([`Self::freshness`]).
+    refreshing: Mutex<HashMap<&'static str, usize>>,
 }
 
 struct Bucket {
@@ -45,6 +48,21 @@ pub const WRITES_PER_SECOND: f64 = 50.0;
 pub const WRITE_BURST: f64 = 100.0;
 /// Of those, kept for urgent writes.
 pub const URGENT_RESERVE: f64 = 20.0;
+/// The share of [`WRITES_PER_SECOND`] the refreshes of figures that move by themselves (an archive
+/// checkpoint, a delay) may take between them; the rest stays for what happens (a new object, a phase, an
+/// intent).
+pub const REFRESH_SHARE: f64 = 0.5;
+
+/// How far a status may trail the figures that move by themselves when `objects` refresh them: a minute
+/// ([`crate::timing::STATUS_FRESHNESS`]), or longer once one write a minute each would take more than
+/// [`REFRESH_SHARE`] of the budget (1 500 objects at 50 writes a second; 5 000 archiving tenants, a
+/// LogBackup and a strategy each, are refreshed every 400 s). Without it, such refreshes beyond the budget
+/// left no write for anything else: new strategies waited for their first status without end.
+pub fn freshness_for(objects: usize) -> SignedDuration {
+    let afforded = WRITES_PER_SECOND * REFRESH_SHARE;
+    let seconds = (objects as f64 / afforded).ceil() as i64;
+    crate::timing::STATUS_FRESHNESS.max(SignedDuration::from_secs(seconds))
+}
 
 impl Default for WriteBudget {
     /// The operator's budget. Its rate is per second of the operator's clock, like every other period it
@@ -73,7 +91,18 @@ impl WriteBudget {
             }),
             urgent: tokio::sync::Mutex::new(()),
             background: tokio::sync::Mutex::new(()),
+            refreshing: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Records that `objects` of `kind` refresh figures that move by themselves (the caches' count).
+    pub fn set_refreshing(&self, kind: &'static str, objects: usize) {
+        crate::sync::lock(&self.refreshing).insert(kind, objects);
+    }
+
+    /// How far their statuses may trail those figures now ([`freshness_for`] all of them).
+    pub fn freshness(&self) -> SignedDuration {
+        freshness_for(crate::sync::lock(&self.refreshing).values().sum())
     }
 
     /// Waits until a write of `priority` may be sent, and takes its token. A background write that has
@@ -152,6 +181,29 @@ mod tests {
             }
             done += 1;
         }
+    }
+
+    /// The refreshes of every object, one per grain each, stay within their share of the budget at any
+    /// count; a minute up to the count that share affords.
+    #[test]
+    fn refreshes_stay_within_their_share_of_the_budget() {
+        let share_a_minute = WRITES_PER_SECOND * REFRESH_SHARE * 60.0;
+        for objects in [0, 1, 1_500, 1_501, 3_516, 10_000, 200_000] {
+            let grain = freshness_for(objects).as_secs_f64();
+            assert!(grain >= 60.0, "{objects}: {grain}");
+            let writes_a_minute = objects as f64 * 60.0 / grain;
+            assert!(
+                writes_a_minute <= share_a_minute,
+                "{objects}: {writes_a_minute}"
+            );
+        }
+        assert_eq!(freshness_for(1_500).as_secs(), 60);
+        assert_eq!(freshness_for(10_000).as_secs(), 400);
+        let budget = WriteBudget::default();
+        budget.set_refreshing("LogBackup", 5_000);
+        budget.set_refreshing("BackupStrategy", 5_000);
+        budget.set_refreshing("LogBackup", 4_000);
+        assert_eq!(budget.freshness().as_secs(), 360);
     }
 
     #[tokio::test(start_paused = true)]

@@ -64,6 +64,12 @@ impl Reconcile for BackupStrategy {
             .and_then(super::status::StatusView::phase_label)
     }
 
+    /// Its tenants' log checkpoints and delays move by themselves (counted before its first status too:
+    /// a strategy without archiving is the exception).
+    fn refreshes(&self) -> bool {
+        true
+    }
+
     fn forget_all_but(metrics: &crate::metrics::Metrics, alive: &dyn Fn(&ObjectKey) -> bool) {
         metrics.retain_strategies(|namespace, name| {
             alive(&ObjectKey {

@@ -59,15 +59,23 @@ pub async fn reconcile(
     )
     .await?;
     let plan = children::sync_tasks(&ctx, &namespace, &strategy, &tenants, now).await?;
-    let mut desired =
-        summary::strategy_status(&strategy, &plan, &observation, &tenants, &findings, now);
+    let freshness = ctx.writes.freshness();
+    let mut desired = summary::strategy_status(
+        &strategy,
+        &plan,
+        &observation,
+        &tenants,
+        &findings,
+        now,
+        freshness,
+    );
     let made = plan.made();
     history::record(&ctx, &strategy, &plan.skipped, &made, &mut desired, now).await;
     desired.tenants_without_strategy = coverage::look(&strategy, &same, &observation);
     let drills = drills::look(&ctx, &namespace, &strategy, &tenants, &mut desired, now).await?;
     report(&ctx, &namespace, &strategy, &desired).await?;
     let object = format!("{namespace}/{}", strategy.name_any());
-    let look = drills::sooner(next_look(&plan, &desired, now), drills);
+    let look = drills::sooner(next_look(&plan, &desired, now, freshness), drills);
     let check_key = destination_check::key(&namespace, &strategy);
     let every = ctx.settings.destination_check;
     let look = look.min(
@@ -186,7 +194,12 @@ async fn report(
 
 /// When to look again: when the next run is due (and at least every few minutes, for pruning), sooner while
 /// a tenant archives.
-fn next_look(plan: &Plan, desired: &BackupStrategyStatus, now: jiff::Timestamp) -> Duration {
+fn next_look(
+    plan: &Plan,
+    desired: &BackupStrategyStatus,
+    now: jiff::Timestamp,
+    freshness: jiff::SignedDuration,
+) -> Duration {
     let next = plan
         .next_run()
         .and_then(|at| {
@@ -202,7 +215,7 @@ fn next_look(plan: &Plan, desired: &BackupStrategyStatus, now: jiff::Timestamp) 
         .iter()
         .any(|t| t.log_delay_seconds.is_some());
     let bound = if archiving {
-        crate::clock::real(crate::timing::freshness_recheck())
+        crate::clock::real(crate::timing::freshness_recheck(freshness))
     } else {
         crate::timing::STRATEGY_MAX_WAIT
     };

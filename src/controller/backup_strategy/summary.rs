@@ -8,7 +8,7 @@
 //! console shows them) is here too, for [`super::logical`] to use.
 
 use crate::reason::Reason;
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::plan::Plan;
@@ -26,7 +26,7 @@ use crate::{
     },
     observer::Observation,
     oceanbase::RoundStatus,
-    timing::{STATUS_FRESHNESS, delay_stale},
+    timing::delay_stale,
 };
 
 /// Condition type: every tenant in scope can be restored to any point of one unbroken window.
@@ -190,11 +190,17 @@ pub fn strategy_status(
     tenants: &[String],
     findings: &Findings,
     now: Timestamp,
+    freshness: SignedDuration,
 ) -> BackupStrategyStatus {
     let previous = strategy.status.clone().unwrap_or_default();
     let generation = strategy.metadata.generation;
     let phase = scheduling_phase(strategy, plan);
-    let tenant_lines = tenant_lines(strategy, observation, tenants, &previous.tenants, now);
+    let shown = Shown {
+        previous: &previous.tenants,
+        now,
+        freshness,
+    };
+    let tenant_lines = tenant_lines(strategy, observation, tenants, &shown);
     let next_run = plan.next_run();
     let mut extra = cluster_conditions(strategy, observation, tenants, &tenant_lines, now);
     let configuring = configuration_conditions(strategy, observation, tenants, findings);
@@ -267,17 +273,24 @@ pub(super) fn scheduling_phase(strategy: &BackupStrategy, plan: &Plan) -> Strate
     }
 }
 
-/// A line per tenant of the cluster's reading, sorted by name (each [`steady`] against its `previous` line);
-/// the `previous` lines while the cluster is not read.
+/// What the tenants' lines are built against: the lines shown, the time, and how far a line's figures that
+/// move by themselves may trail ([`crate::controller::write_budget::WriteBudget::freshness`]).
+struct Shown<'a> {
+    previous: &'a [TenantBackupStatus],
+    now: Timestamp,
+    freshness: SignedDuration,
+}
+
+/// A line per tenant of the cluster's reading, sorted by name (each [`steady`] against its previous line);
+/// the previous lines while the cluster is not read.
 fn tenant_lines(
     strategy: &BackupStrategy,
     observation: &Observation,
     tenants: &[String],
-    previous: &[TenantBackupStatus],
-    now: Timestamp,
+    shown: &Shown<'_>,
 ) -> Vec<TenantBackupStatus> {
     let Observation::Seen { snapshot, .. } = observation else {
-        return previous.to_vec();
+        return shown.previous.to_vec();
     };
     let mut names: Vec<&String> = tenants.iter().collect();
     names.sort();
@@ -296,9 +309,9 @@ fn tenant_lines(
                 data: &data.uri,
                 log: &log,
             };
-            let fresh = tenant_overview(snapshot, tenant, destinations, now);
-            let before = previous.iter().find(|t| t.name == fresh.name);
-            steady(fresh, before)
+            let fresh = tenant_overview(snapshot, tenant, destinations, shown.now);
+            let before = shown.previous.iter().find(|t| t.name == fresh.name);
+            steady(fresh, before, shown.freshness)
         })
         .collect()
 }
@@ -499,13 +512,17 @@ pub(super) fn scheduled(
 
 /// The fresh line, keeping the previous log checkpoint, delay, archived bytes and window end while the
 /// checkpoint moved, and the delay changed, less than the freshness bound (the LogBackup's rule).
-fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> TenantBackupStatus {
+fn steady(
+    fresh: TenantBackupStatus,
+    before: Option<&TenantBackupStatus>,
+    grain: SignedDuration,
+) -> TenantBackupStatus {
     let Some(before) = before else { return fresh };
     let moved = match (&fresh.log_checkpoint_time, &before.log_checkpoint_time) {
-        (Some(now), Some(then)) => now.0.duration_since(then.0) >= STATUS_FRESHNESS,
+        (Some(now), Some(then)) => now.0.duration_since(then.0) >= grain,
         (a, b) => a.is_some() != b.is_some(),
         // A stuck archive's delay grows; archiving started or stopped: the delay appears or goes at once.
-    } || delay_stale(before.log_delay_seconds, fresh.log_delay_seconds);
+    } || delay_stale(before.log_delay_seconds, fresh.log_delay_seconds, grain);
     let fresh = if moved {
         fresh
     } else {
@@ -526,7 +543,7 @@ fn steady(fresh: TenantBackupStatus, before: Option<&TenantBackupStatus>) -> Ten
         && new
             .last()
             .zip(old.last())
-            .is_some_and(|(n, o)| n.to.0.duration_since(o.to.0) < STATUS_FRESHNESS);
+            .is_some_and(|(n, o)| n.to.0.duration_since(o.to.0) < grain);
     if only_the_end_crept {
         TenantBackupStatus {
             recoverable_windows: before.recoverable_windows.clone(),
@@ -557,6 +574,7 @@ pub(super) fn size_display(bytes: i64) -> String {
 mod tests {
     use super::*;
     use crate::oceanbase::State;
+    use crate::timing::STATUS_FRESHNESS;
 
     #[test]
     fn a_creeping_window_end_and_checkpoint_are_kept_within_the_freshness_bound() {
@@ -581,12 +599,12 @@ mod tests {
         };
         let before = line(100);
         assert_eq!(
-            steady(line(130), Some(&before)),
+            steady(line(130), Some(&before), STATUS_FRESHNESS),
             before,
             "half a minute later: nothing to write"
         );
         assert_eq!(
-            steady(line(160), Some(&before)),
+            steady(line(160), Some(&before), STATUS_FRESHNESS),
             line(160),
             "a minute later: refreshed"
         );
@@ -595,18 +613,25 @@ mod tests {
             log_delay_seconds: Some(delay),
             ..line(100)
         };
-        assert_eq!(steady(stuck(50), Some(&before)), before);
-        assert_eq!(steady(stuck(61), Some(&before)), stuck(61));
+        assert_eq!(steady(stuck(50), Some(&before), STATUS_FRESHNESS), before);
+        assert_eq!(
+            steady(stuck(61), Some(&before), STATUS_FRESHNESS),
+            stuck(61)
+        );
         let starting = TenantBackupStatus {
             log_delay_seconds: None,
             ..line(100)
         };
-        let shown = steady(line(160), Some(&starting));
+        let shown = steady(line(160), Some(&starting), STATUS_FRESHNESS);
         assert_eq!(
             (shown.log_delay_seconds, shown.log_checkpoint_time),
             (Some(1), line(160).log_checkpoint_time),
             "archiving reached DOING: the delay shows at once"
         );
+        // More objects refreshing than the write budget affords a minute each: a longer grain.
+        let grain = SignedDuration::from_secs(400);
+        assert_eq!(steady(line(160), Some(&before), grain), before);
+        assert_eq!(steady(line(500), Some(&before), grain), line(500));
     }
 
     #[test]

@@ -8,9 +8,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::timing::{
-    Clock, DELAY_RECHECK_MAX, DELAY_RECHECK_MIN, STATUS_FRESHNESS, delay_stale, freshness_recheck,
-};
+use crate::timing::{Clock, DELAY_RECHECK_MAX, DELAY_RECHECK_MIN, delay_stale, freshness_recheck};
 use crate::{
     api::{
         LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
@@ -58,6 +56,9 @@ pub struct Inputs<'a> {
     pub log_uri: &'a str,
     pub observation: &'a Observation,
     pub clock: Clock,
+    /// How far the checkpoint and delay shown may trail the real ones
+    /// ([`crate::controller::write_budget::WriteBudget::freshness`]).
+    pub freshness: SignedDuration,
 }
 
 /// Decides the archive's status and next step: the facts of the observation, the step, the phase it gives,
@@ -295,7 +296,7 @@ impl<'a> Facts<'a> {
         // A stuck archive wakes nothing (its checkpoint does not move): look again within the freshness
         // bound, so the delay shown keeps up with the real one.
         if self.delay.is_some() {
-            let fresh = freshness_recheck();
+            let fresh = freshness_recheck(self.inputs.freshness);
             recheck = Some(recheck.map_or(fresh, |r| r.min(fresh)));
         }
         (shown, recheck)
@@ -371,8 +372,12 @@ impl<'a> Facts<'a> {
             || recorded.is_none() != checkpoint.is_none()
             || checkpoint
                 .zip(recorded)
-                .is_some_and(|(c, r)| c.duration_since(r) >= STATUS_FRESHNESS)
-            || delay_stale(previous.delay_seconds, delay.map(|d| d.as_secs()))
+                .is_some_and(|(c, r)| c.duration_since(r) >= self.inputs.freshness)
+            || delay_stale(
+                previous.delay_seconds,
+                delay.map(|d| d.as_secs()),
+                self.inputs.freshness,
+            )
             || within(&previous.conditions) != within(extra);
         let (checkpoint_time, delay_seconds) = if refresh {
             (checkpoint.map(api_time), delay.map(|d| d.as_secs()))
@@ -525,6 +530,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::timing::STATUS_FRESHNESS;
     use crate::{
         api::{LogBackupSpec, common::ClusterConnection},
         oceanbase::{ArchiveDest, TenantRow, fake},
@@ -600,12 +606,24 @@ mod tests {
     }
 
     fn decide_at(archive: &LogBackup, observation: &Observation, now: Timestamp) -> Decision {
+        decide_within(archive, observation, now, STATUS_FRESHNESS)
+    }
+
+    /// [`decide_at`] with the freshness grain `freshness` (more objects refreshing than the budget affords
+    /// a minute each).
+    fn decide_within(
+        archive: &LogBackup,
+        observation: &Observation,
+        now: Timestamp,
+        freshness: SignedDuration,
+    ) -> Decision {
         decide(&Inputs {
             archive,
             cluster_name: "obcluster",
             log_uri: "file:///archive",
             observation,
             clock: Clock::at(now),
+            freshness,
         })
         .settled(archive.metadata.generation, now)
     }
@@ -878,5 +896,38 @@ mod tests {
         // Stopped: no delay at all.
         let stopped = decide_at(&running, &observation("STOP", 100), at(300));
         assert_eq!(stopped.status.delay_seconds, None);
+    }
+
+    /// With more archiving objects than the write budget affords a write a minute each, the grain is
+    /// longer: a minute moves nothing, the grain does, and a stuck archive is looked at within it.
+    #[test]
+    fn a_longer_grain_rewrites_the_checkpoint_once_a_grain() {
+        let grain = SignedDuration::from_secs(400);
+        let mut running = archive(DesiredArchiveState::Running);
+        let observation = |status: &str, checkpoint: i64| {
+            seen(
+                true,
+                Some(("file:///archive", "ENABLE")),
+                Some((status, scn(checkpoint))),
+            )
+        };
+        running.status =
+            Some(decide_within(&running, &observation("DOING", 100), at(101), grain).status);
+        for now in [161, 300, 499] {
+            let steady = decide_within(&running, &observation("DOING", now - 1), at(now), grain);
+            assert_eq!(
+                Some(steady.status),
+                running.status,
+                "{now}: nothing to write"
+            );
+        }
+        let later = decide_within(&running, &observation("DOING", 500), at(501), grain);
+        assert_eq!(later.status.checkpoint_time.map(|t| t.0), Some(at(500)));
+        let stuck = decide_within(&running, &observation("INTERRUPTED", 100), at(200), grain);
+        assert!(
+            stuck.recheck.is_some_and(|r| r <= Duration::from_secs(400)),
+            "{:?}",
+            stuck.recheck
+        );
     }
 }

@@ -58,6 +58,13 @@ impl Reconcile for LogBackup {
         self.status.as_ref().and_then(StatusView::phase_label)
     }
 
+    /// Archiving: its checkpoint and delay (and its second copy's) move by themselves.
+    fn refreshes(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.phase == Some(crate::api::log_backup::LogBackupPhase::InProgress))
+    }
+
     async fn reconcile(archive: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         task::drive(archive, ctx).await
     }
@@ -108,7 +115,7 @@ impl Task for LogBackup {
 
     fn decide(
         &self,
-        _ctx: &Context,
+        ctx: &Context,
         target: &Target,
         observation: &Observation,
         clock: Clock,
@@ -119,6 +126,7 @@ impl Task for LogBackup {
             log_uri: &target.destination.uri,
             observation,
             clock,
+            freshness: ctx.writes.freshness(),
         })
     }
 

@@ -6,6 +6,7 @@
 //! and an outage of either storage leaves the copy `InProgress` with a message, never `Failed`.
 
 use crate::reason::Reason;
+use jiff::SignedDuration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use super::{Context, Error, Target, copy_schedule, decide::Decision};
@@ -26,8 +27,8 @@ use crate::{
         copies::{CopyRequest, CopyState, Work},
         tree_under, without_query,
     },
+    timing::delay_stale,
     timing::{ACTIVE_PIECE_PASS_GAP, RECHECK_REFERENCES_AFTER, SECOND_COPY_PROGRESS_EVERY},
-    timing::{STATUS_FRESHNESS, delay_stale},
 };
 
 /// Copies what is new of the archive (nothing while `spec.secondCopy` is `Paused`) and folds where the
@@ -111,7 +112,8 @@ async fn copy_archive(
     };
     let progress = pass.copy(&pieces, &previous);
     let last_piece = pieces.last().map(|p| p.piece_id);
-    fold(archive, decision, base, progress, last_piece);
+    let grain = ctx.writes.freshness();
+    fold(archive, decision, base, progress, last_piece, grain);
     Ok(())
 }
 
@@ -127,19 +129,21 @@ fn available_pieces<'a>(snapshot: &'a Snapshot, tenant: &TenantRow) -> Vec<&'a P
 }
 
 /// Folds how far this look's copying got into the decided status (complete once archiving stopped and the
-/// last piece is copied), looking again soon while it copies.
+/// last piece is copied), its figures that move by themselves kept within `grain`, looking again soon
+/// while it copies.
 fn fold(
     archive: &LogBackup,
     decision: &mut Decision,
     base: SecondLogCopy,
     progress: Progress,
     last_piece: Option<i64>,
+    grain: SignedDuration,
 ) {
     // Measured against the first destination's checkpoint as the status shows it.
     let first_checkpoint = decision.status.checkpoint_time.as_ref().and_then(time_scn);
     let stopped = decision.status.phase == Some(LogBackupPhase::Stopped);
     let all_copied = last_piece <= progress.copied_piece_id;
-    let copy = progress.status(base, first_checkpoint, stopped && all_copied);
+    let copy = progress.status(base, first_checkpoint, stopped && all_copied, grain);
     if copy.phase == Some(SecondCopyPhase::InProgress) {
         decision.recheck = Some(decision.recheck.map_or(SECOND_COPY_PROGRESS_EVERY, |r| {
             r.min(SECOND_COPY_PROGRESS_EVERY)
@@ -383,13 +387,14 @@ impl Progress {
     }
 
     /// The copy's status: `complete` when archiving stopped and every piece is copied. The checkpoint and
-    /// delay shown are kept unless a grain ([`STATUS_FRESHNESS`]) behind, as the first's are, so that a
-    /// copy keeping up rewrites nothing; the copy's checkpoint shown is never past the first's.
+    /// delay shown are kept unless a `grain` behind, as the first's are, so that a copy keeping up rewrites
+    /// nothing; the copy's checkpoint shown is never past the first's.
     fn status(
         self,
         base: SecondLogCopy,
         first_checkpoint: Option<u64>,
         complete: bool,
+        grain: SignedDuration,
     ) -> SecondLogCopy {
         let now = crate::clock::now();
         let (phase, message) = if let Some(failed) = self.failed {
@@ -422,8 +427,8 @@ impl Progress {
             || recorded.is_none() != copied.is_none()
             || copied
                 .zip(recorded)
-                .is_some_and(|(c, r)| seconds(c.saturating_sub(r)) >= STATUS_FRESHNESS.as_secs())
-            || delay_stale(base.delay_seconds, delay);
+                .is_some_and(|(c, r)| seconds(c.saturating_sub(r)) >= grain.as_secs())
+            || delay_stale(base.delay_seconds, delay, grain);
         let (checkpoint_time, delay_seconds) = if refresh {
             (copied.map(|scn| api_time(scn_time(scn))), delay)
         } else {
@@ -461,6 +466,7 @@ mod tests {
     use jiff::Timestamp;
 
     use super::*;
+    use crate::timing::STATUS_FRESHNESS;
 
     fn scn(seconds: u64) -> u64 {
         seconds * 1_000_000_000
@@ -470,7 +476,12 @@ mod tests {
     fn the_delay_is_how_far_the_copy_is_behind_the_first_destination() {
         let mut progress = Progress::default();
         progress.covered(scn(1_700_000_000));
-        let copy = progress.status(SecondLogCopy::default(), Some(scn(1_700_000_042)), false);
+        let copy = progress.status(
+            SecondLogCopy::default(),
+            Some(scn(1_700_000_042)),
+            false,
+            STATUS_FRESHNESS,
+        );
         assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
         assert_eq!(copy.delay_seconds, Some(42));
         assert_eq!(
@@ -484,18 +495,33 @@ mod tests {
     fn a_copy_keeping_up_rewrites_nothing_and_never_shows_itself_past_the_first() {
         let mut progress = Progress::default();
         progress.covered(scn(1_700_000_000));
-        let shown = progress.status(SecondLogCopy::default(), Some(scn(1_700_000_010)), false);
+        let shown = progress.status(
+            SecondLogCopy::default(),
+            Some(scn(1_700_000_010)),
+            false,
+            STATUS_FRESHNESS,
+        );
         // Ten seconds later the copy moved on, within a grain: the status stays as it was.
         let mut later = Progress::from(&shown);
         later.covered(scn(1_700_000_010));
         assert_eq!(
-            later.status(shown.clone(), Some(scn(1_700_000_020)), false),
+            later.status(
+                shown.clone(),
+                Some(scn(1_700_000_020)),
+                false,
+                STATUS_FRESHNESS
+            ),
             shown
         );
         // The first's shown checkpoint is older than what the copy holds: the copy shows the first's.
         let mut ahead = Progress::default();
         ahead.covered(scn(1_700_000_100));
-        let copy = ahead.status(SecondLogCopy::default(), Some(scn(1_700_000_050)), false);
+        let copy = ahead.status(
+            SecondLogCopy::default(),
+            Some(scn(1_700_000_050)),
+            false,
+            STATUS_FRESHNESS,
+        );
         assert_eq!(copy.delay_seconds, Some(0));
         assert_eq!(
             copy.checkpoint_time.map(|t| t.0),
@@ -545,7 +571,7 @@ mod tests {
             message: "connection refused".into(),
             transient: true,
         });
-        let copy = waiting.status(SecondLogCopy::default(), None, false);
+        let copy = waiting.status(SecondLogCopy::default(), None, false, STATUS_FRESHNESS);
         assert_eq!(copy.phase, Some(SecondCopyPhase::InProgress));
         assert!(
             copy.message
@@ -557,14 +583,17 @@ mod tests {
             transient: false,
         });
         assert_eq!(
-            wrong.status(SecondLogCopy::default(), None, true).phase,
+            wrong
+                .status(SecondLogCopy::default(), None, true, STATUS_FRESHNESS)
+                .phase,
             Some(SecondCopyPhase::Failed)
         );
     }
 
     #[test]
     fn a_copy_is_pending_before_any_piece_and_completed_once_a_stopped_archive_is_copied() {
-        let nothing = Progress::default().status(SecondLogCopy::default(), None, false);
+        let nothing =
+            Progress::default().status(SecondLogCopy::default(), None, false, STATUS_FRESHNESS);
         assert_eq!(nothing.phase, Some(SecondCopyPhase::Pending));
         assert_eq!(nothing.started_at, None);
         let previous = SecondLogCopy {
@@ -577,7 +606,7 @@ mod tests {
         };
         let progress = Progress::from(&previous);
         assert_eq!(progress.checkpoint, Some(scn(1_700_000_000)));
-        let done = progress.status(previous, Some(scn(1_700_000_000)), true);
+        let done = progress.status(previous, Some(scn(1_700_000_000)), true, STATUS_FRESHNESS);
         assert_eq!(
             (done.phase, done.delay_seconds, done.bytes),
             (Some(SecondCopyPhase::Completed), Some(0), Some(100))

@@ -385,7 +385,22 @@ pub async fn leader_of(client: &Client, namespace: &str, lease: &str) -> Option<
 }
 
 /// Polls `check` every 200 ms until it returns `Some`, failing the test with `what` after `timeout`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    eventually_every(what, timeout, Duration::from_millis(200), check).await
+}
+
+/// [`eventually`], polling every `period`: a check that lists thousands of objects, polled every 200 ms,
+/// keeps the API server busy serving it.
+pub async fn eventually_every<T, F, Fut>(
+    what: &str,
+    timeout: Duration,
+    period: Duration,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -399,7 +414,7 @@ where
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(period).await;
     }
 }
 
