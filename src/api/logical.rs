@@ -105,10 +105,10 @@ pub struct LogicalDumpStatus {
     /// Chunks in the dump's plan.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunks_total: Option<i64>,
-    /// Rows written, of `rowsTotal` (the tables' rows at the snapshot).
+    /// Rows written, of `rowsTotal` (while the dump runs, the engine's estimate of the tables' rows).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_done: Option<i64>,
-    /// Rows of the dumped tables at the snapshot.
+    /// Rows of the dumped tables: the engine's estimate while the dump runs, the rows dumped once it is done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rows_total: Option<i64>,
     /// Bytes of SQL written (before compression).

@@ -43,7 +43,7 @@ pub async fn dump(
             chunks_resumed: chunks,
         });
     }
-    let sessions = Sessions::new(&request.connection, request.parallel);
+    let sessions = Sessions::reading(&request.connection, request.parallel);
     let result = run(&sessions, request, storage, dir, cancel, progress).await;
     sessions.close().await;
     result

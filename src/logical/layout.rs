@@ -152,7 +152,8 @@ pub struct ObjectPlan {
     /// The integer primary key the chunks range over, if the table has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunk_key: Option<String>,
-    /// Rows at the snapshot.
+    /// Rows the engine estimated when the plan was made (the chunks' sizes follow it); the rows dumped are
+    /// the chunks' own counts.
     #[serde(default)]
     pub rows: u64,
     #[serde(default)]

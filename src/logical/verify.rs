@@ -58,7 +58,7 @@ pub async fn verify(
             ))
         })?;
     let plan = read_plan(&storage, dir).await?;
-    let sessions = Sessions::new(&job.request.connection, job.request.parallel);
+    let sessions = Sessions::reading(&job.request.connection, job.request.parallel);
     let dump = Dump {
         storage: &storage,
         dir,

@@ -848,17 +848,19 @@ mod tests {
         );
     }
 
+    /// The tenant archiving to the spec's destination, its round in `status` at `checkpoint`.
+    fn archiving(status: &str, checkpoint: i64) -> Observation {
+        seen(
+            true,
+            Some(("file:///archive", "ENABLE")),
+            Some((status, scn(checkpoint))),
+        )
+    }
+
     #[test]
     fn steady_archiving_rewrites_the_checkpoint_once_a_minute_and_a_stuck_one_its_delay() {
         let mut running = archive(DesiredArchiveState::Running);
-        let observation = |status: &str, checkpoint: i64| {
-            seen(
-                true,
-                Some(("file:///archive", "ENABLE")),
-                Some((status, scn(checkpoint))),
-            )
-        };
-        let first = decide_at(&running, &observation("DOING", 100), at(101)).status;
+        let first = decide_at(&running, &archiving("DOING", 100), at(101)).status;
         // Whole seconds, as the API server stores them: a finer time would never read back equal.
         let with_nanos = |s: &LogBackupStatus| {
             [&s.start_time, &s.checkpoint_time]
@@ -868,13 +870,13 @@ mod tests {
         };
         assert!(!with_nanos(&first));
         running.status = Some(first);
-        let half_a_minute = decide_at(&running, &observation("DOING", 130), at(131));
+        let half_a_minute = decide_at(&running, &archiving("DOING", 130), at(131));
         assert_eq!(
             Some(half_a_minute.status),
             running.status,
             "30 s of steady archiving writes nothing"
         );
-        let minute_later = decide_at(&running, &observation("DOING", 160), at(161));
+        let minute_later = decide_at(&running, &archiving("DOING", 160), at(161));
         assert_eq!(
             minute_later.status.checkpoint_time.map(|t| t.0),
             Some(at(160)),
@@ -883,7 +885,7 @@ mod tests {
         // Stuck (INTERRUPTED, the checkpoint frozen at 100): the delay shown keeps up within a minute, and the
         // operator looks again within that minute although nothing wakes it.
         for now in [150, 161, 250] {
-            let stuck = decide_at(&running, &observation("INTERRUPTED", 100), at(now));
+            let stuck = decide_at(&running, &archiving("INTERRUPTED", 100), at(now));
             assert!(
                 stuck.recheck.is_some_and(|r| r <= Duration::from_secs(60)),
                 "{now}: {:?}",
@@ -894,7 +896,7 @@ mod tests {
             running.status = Some(stuck.status);
         }
         // Stopped: no delay at all.
-        let stopped = decide_at(&running, &observation("STOP", 100), at(300));
+        let stopped = decide_at(&running, &archiving("STOP", 100), at(300));
         assert_eq!(stopped.status.delay_seconds, None);
     }
 
@@ -904,26 +906,19 @@ mod tests {
     fn a_longer_grain_rewrites_the_checkpoint_once_a_grain() {
         let grain = SignedDuration::from_secs(400);
         let mut running = archive(DesiredArchiveState::Running);
-        let observation = |status: &str, checkpoint: i64| {
-            seen(
-                true,
-                Some(("file:///archive", "ENABLE")),
-                Some((status, scn(checkpoint))),
-            )
-        };
         running.status =
-            Some(decide_within(&running, &observation("DOING", 100), at(101), grain).status);
+            Some(decide_within(&running, &archiving("DOING", 100), at(101), grain).status);
         for now in [161, 300, 499] {
-            let steady = decide_within(&running, &observation("DOING", now - 1), at(now), grain);
+            let steady = decide_within(&running, &archiving("DOING", now - 1), at(now), grain);
             assert_eq!(
                 Some(steady.status),
                 running.status,
                 "{now}: nothing to write"
             );
         }
-        let later = decide_within(&running, &observation("DOING", 500), at(501), grain);
+        let later = decide_within(&running, &archiving("DOING", 500), at(501), grain);
         assert_eq!(later.status.checkpoint_time.map(|t| t.0), Some(at(500)));
-        let stuck = decide_within(&running, &observation("INTERRUPTED", 100), at(200), grain);
+        let stuck = decide_within(&running, &archiving("INTERRUPTED", 100), at(200), grain);
         assert!(
             stuck.recheck.is_some_and(|r| r <= Duration::from_secs(400)),
             "{:?}",
