@@ -148,7 +148,9 @@ impl Target {
 
 /// When a task's submission went out, as its status records it.
 pub trait Submission {
-    fn submitted_at(&self) -> Option<Timestamp>;
+    /// When the submission went out, while its job is not known yet (the status names no job): the intent
+    /// still to settle. A task following its job has none, whatever `submittedAt` still says.
+    fn unsettled_intent(&self) -> Option<Timestamp>;
     /// The status recording that a submission goes out at `now`.
     fn with_intent(&self, now: Timestamp) -> Self;
 }
@@ -158,8 +160,11 @@ pub trait Submission {
 macro_rules! submission {
     ($status:ty) => {
         impl $crate::controller::task::Submission for $status {
-            fn submitted_at(&self) -> Option<jiff::Timestamp> {
-                self.submitted_at.as_ref().map(|t| t.0)
+            fn unsettled_intent(&self) -> Option<jiff::Timestamp> {
+                self.submitted_at
+                    .as_ref()
+                    .filter(|_| self.job_id.is_none())
+                    .map(|t| t.0)
             }
             fn with_intent(&self, now: jiff::Timestamp) -> Self {
                 Self {
@@ -401,9 +406,11 @@ async fn carry_out<T: Task>(
     Ok(ctx.statements.requeue(&key, next_look::<T>(decision)))
 }
 
-/// How soon to look again after a decision was carried out, if nothing wakes the task first.
+/// How soon to look again after a decision was carried out, if nothing wakes the task first. Only an
+/// intent not yet settled is looked at again at its grace's end and every few seconds after it (a
+/// `submittedAt` kept beside the job it found made every running task look again every five seconds).
 fn next_look<T: Task>(decision: &Decision<T::Status, T::Step>) -> Option<Duration> {
-    let grace = Clock::current().grace_recheck(decision.status.submitted_at());
+    let grace = Clock::current().grace_recheck(decision.status.unsettled_intent());
     let recheck = decision.recheck.map(crate::clock::real);
     match decision.interest {
         // Watched: the observer wakes it; look again at least this often anyway.
@@ -492,5 +499,39 @@ async fn act<T: Task>(
             }
             None => return Ok(first),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        api::{BackupTask, BackupTaskStatus},
+        controller::{backup_task::decide::Step, conditions::api_time},
+    };
+
+    /// A running task's decision: its status as `job_id` and `submitted` leave it, watched.
+    fn following(job_id: Option<i64>, submitted: Timestamp) -> Decision<BackupTaskStatus, Step> {
+        let status = BackupTaskStatus {
+            job_id,
+            submitted_at: Some(api_time(submitted)),
+            ..BackupTaskStatus::default()
+        };
+        Decision::new(status, Step::Wait, Some(Interest::default()))
+    }
+
+    /// Past its grace, an intent whose job is not known is looked at again within seconds; a task that
+    /// found its job keeps `submittedAt` and is looked at again only at its safety recheck (the observer
+    /// wakes it on a change). It was every five seconds: 1 000 reconciles a second for 5 000 running tasks.
+    #[test]
+    fn only_an_unsettled_intent_is_looked_at_again_within_seconds() {
+        let long_ago = crate::clock::now() - jiff::SignedDuration::from_mins(10);
+        let unsettled = next_look::<BackupTask>(&following(None, long_ago));
+        assert!(
+            unsettled.is_some_and(|d| d <= Duration::from_secs(5)),
+            "{unsettled:?}"
+        );
+        let settled = next_look::<BackupTask>(&following(Some(2), long_ago));
+        assert_eq!(settled, Some(crate::timing::TASK_SAFETY_RECHECK));
     }
 }

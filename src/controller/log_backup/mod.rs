@@ -38,7 +38,7 @@ super::status::status_view!(
 
 /// A LogBackup submits nothing: its statements may all be sent again.
 impl super::task::Submission for crate::api::LogBackupStatus {
-    fn submitted_at(&self) -> Option<Timestamp> {
+    fn unsettled_intent(&self) -> Option<Timestamp> {
         None
     }
     fn with_intent(&self, _now: Timestamp) -> Self {
