@@ -8,14 +8,26 @@ fn key() -> crate::background::Key {
     crate::background::Key::of("ns", "d")
 }
 
-/// A dump of a database that refuses connections, into a fresh directory.
-fn unreachable_dump() -> Work {
+/// A test's directory, removed when the test ends (the storage makes its root as it opens, though the
+/// dump writes nothing in it).
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A dump of a database that refuses connections, into a fresh directory of its own.
+fn unreachable_dump() -> (Work, Scratch) {
+    static MADE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = closed.local_addr().expect("address").port();
     drop(closed);
     // Nothing is written: the dump fails before its plan.
-    let root = std::env::temp_dir().join(format!("jobs-test-{}", std::process::id()));
-    Work::Dump(DumpJob {
+    let made = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let root = std::env::temp_dir().join(format!("jobs-test-{}-{made}", std::process::id()));
+    let work = Work::Dump(DumpJob {
         request: DumpRequest {
             connection: ConnectionInfo {
                 host: "127.0.0.1".into(),
@@ -35,7 +47,8 @@ fn unreachable_dump() -> Work {
         keys: None,
         directory: "logical/d".into(),
         file_root: None,
-    })
+    });
+    (work, Scratch(root))
 }
 
 async fn until_failed(jobs: &Jobs, work: &Work) -> JobState {
@@ -55,7 +68,7 @@ async fn until_failed(jobs: &Jobs, work: &Work) -> JobState {
 
 #[test]
 fn outages_and_a_dumps_missing_privileges_are_retried_and_nothing_else() {
-    let dump = unreachable_dump();
+    let (dump, _scratch) = unreachable_dump();
     let server = |code| {
         failed(&LogicalError::Server {
             code,
@@ -111,7 +124,7 @@ fn outages_and_a_dumps_missing_privileges_are_retried_and_nothing_else() {
 #[tokio::test]
 async fn a_retry_still_connecting_reads_as_the_outage_it_retries() {
     let mut jobs = Jobs::new(Arc::new(|_: &crate::background::Key| {}));
-    let work = unreachable_dump();
+    let (work, _scratch) = unreachable_dump();
     let JobState::Failed {
         transient: true,
         unreachable_database: true,
