@@ -69,6 +69,21 @@ fn info(node: &Node, password: &str) -> ConnectionInfo {
 
 /// A snapshot request for everything: finished jobs with `descriptions`, delete jobs that ended since
 /// `clean_since`, and restores.
+/// A whole read waiting on `descriptions`' jobs, ended since `ended_since`. Restores are read (by
+/// description) only while a RecoveryTask is watched: not here.
+fn whole(
+    descriptions: &[String],
+    ended_since: jiff::Timestamp,
+) -> ob_backup_operator::oceanbase::SnapshotRequest<'_> {
+    ob_backup_operator::oceanbase::SnapshotRequest {
+        jobs_ended_since: ended_since,
+        restores: false,
+        external: None,
+        reach: ob_backup_operator::oceanbase::Reach::Whole,
+        ..everything(descriptions, jiff::Timestamp::UNIX_EPOCH)
+    }
+}
+
 fn everything(
     descriptions: &[String],
     clean_since: jiff::Timestamp,
@@ -615,13 +630,7 @@ async fn finished_jobs_are_found_by_description_with_sql_of_a_bounded_size_for_1
     // be sent for a read that waits on other jobs (their absence would then read as "never ran").
     let other = vec!["another-task".to_string()];
     let before_other = client
-        .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-            jobs_ended_since: submitted,
-            restores: false,
-            external: None,
-            reach: ob_backup_operator::oceanbase::Reach::Whole,
-            ..everything(&other, jiff::Timestamp::UNIX_EPOCH)
-        })
+        .snapshot(whole(&other, submitted))
         .await
         .expect("snapshot");
     let tenant = before_other.tenant("tenant1").expect("tenant1").id;
@@ -631,14 +640,7 @@ async fn finished_jobs_are_found_by_description_with_sql_of_a_bounded_size_for_1
     for descriptions in [&one, &many] {
         let before = client.read_bytes();
         let snapshot = client
-            .snapshot(ob_backup_operator::oceanbase::SnapshotRequest {
-                jobs_ended_since: submitted,
-                // Restores are read (by description) only while a RecoveryTask is watched: not here.
-                restores: false,
-                external: None,
-                reach: ob_backup_operator::oceanbase::Reach::Whole,
-                ..everything(descriptions, jiff::Timestamp::UNIX_EPOCH)
-            })
+            .snapshot(whole(descriptions, submitted))
             .await
             .expect("snapshot");
         sent.push(client.read_bytes() - before);
