@@ -151,3 +151,30 @@ async fn a_restarted_operator_leaves_a_settled_status_alone_until_it_has_read_th
         "nothing changed in the cluster"
     );
 }
+
+/// Steady archiving through the reconcile as the operator runs it: the grain comes from the write budget's
+/// count of refreshing objects. A checkpoint 90 s further is written at a minute's grain, and not while the
+/// budget counts 10 000 archiving objects (a 400 s grain).
+#[tokio::test]
+async fn the_checkpoint_is_rewritten_at_the_grain_the_write_budget_affords() {
+    let mut writes = Vec::new();
+    for refreshing in [0, 10_000] {
+        let mut snapshot = ready_cluster();
+        dest_set(&mut snapshot);
+        let rig = Rig::new("LogBackup", snapshot);
+        rig.ctx.writes.set_refreshing("LogBackup", refreshing);
+        rig.api.put(ARCHIVE, log_backup());
+        rig.first_looks::<LogBackup>(ARCHIVE).await;
+        let settled = rig.journal.len();
+        rig.cluster
+            .change(|s| s.rounds[0].checkpoint_scn += 90_000_000_000);
+        rig.observed().await;
+        rig.reconcile::<LogBackup>(ARCHIVE).await;
+        writes.push(rig.since(settled).len());
+    }
+    assert!(
+        writes[0] > 0,
+        "a minute's grain: the moved checkpoint is written"
+    );
+    assert_eq!(writes[1], 0, "a 400 s grain: nothing to write yet");
+}
