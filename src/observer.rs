@@ -739,15 +739,14 @@ mod tests {
             ..log.clone()
         };
         let base = snapshot(60_000_000_000, "DOING");
-        // The checkpoint moving within the minute does not wake a log backup.
-        assert_eq!(
-            fingerprint(&base, &log),
-            fingerprint(&snapshot(60_000_000_001, "DOING"), &log)
-        );
-        assert_ne!(
-            fingerprint(&base, &log),
-            fingerprint(&snapshot(120_000_000_000, "DOING"), &log)
-        );
+        // The checkpoint moving, by a second or an hour, does not wake a log backup: it looks again when
+        // the figures it shows are due (`timing::refresh_recheck`).
+        for later in [60_000_000_001, 3_660_000_000_000] {
+            assert_eq!(
+                fingerprint(&base, &log),
+                fingerprint(&snapshot(later, "DOING"), &log)
+            );
+        }
         // A job's state change wakes its task.
         assert_ne!(
             fingerprint(&base, &task),
@@ -814,9 +813,62 @@ mod tests {
         // A task not submitted yet still waits on the round as a whole, as a log backup does.
         let waiting = Interest {
             since: None,
-            ..following
+            ..following.clone()
         };
-        assert_ne!(fingerprint(&base, &waiting), fingerprint(&later, &waiting));
+        let commented = with(&|s| s.rounds[0].comment = "piece switched".into());
+        assert_eq!(
+            fingerprint(&base, &following),
+            fingerprint(&commented, &following)
+        );
+        assert_ne!(
+            fingerprint(&base, &waiting),
+            fingerprint(&commented, &waiting)
+        );
+    }
+
+    /// `observation`, read `secs` after the epoch.
+    fn read_at(observation: Observation, secs: i64) -> Observation {
+        let Observation::Seen { snapshot, .. } = observation else {
+            unreachable!("a seen observation")
+        };
+        Observation::Seen {
+            snapshot,
+            at: Timestamp::from_second(secs).expect("time"),
+        }
+    }
+
+    /// An archive's watcher is woken when its tenant's lag crosses the alert, not while it moves on
+    /// either side of it (a stuck archive's lag grows with every read).
+    #[test]
+    fn an_archive_lag_crossing_the_alert_wakes_its_watchers() {
+        let alert = Some(jiff::SignedDuration::from_mins(10));
+        let log = Interest {
+            tenant: "tenant1".into(),
+            lag_alert: alert,
+            ..Default::default()
+        };
+        let strategy = Interest::overview(&["tenant1".into()], false).alerting_over(alert);
+        // The checkpoint at 60 s; read 5, 9 and 11 minutes later.
+        let lagging = |secs: i64| read_at(snapshot(60_000_000_000, "DOING"), 60 + secs);
+        for watcher in [&log, &strategy] {
+            assert_eq!(
+                fingerprint(&lagging(300), watcher),
+                fingerprint(&lagging(540), watcher)
+            );
+            assert_ne!(
+                fingerprint(&lagging(540), watcher),
+                fingerprint(&lagging(660), watcher)
+            );
+        }
+        // Without an alert the lag wakes nothing.
+        let plain = Interest {
+            lag_alert: None,
+            ..log.clone()
+        };
+        assert_eq!(
+            fingerprint(&lagging(300), &plain),
+            fingerprint(&lagging(660), &plain)
+        );
     }
 
     /// Two tenants: tenant1 as [`snapshot`] makes it, and tenant2 whose checkpoint and newest backup set
@@ -868,18 +920,25 @@ mod tests {
         let base = two_tenants(minute, minute, "DOING");
         let own = Interest::overview(&["TENANT1".into()], false);
         let every = Interest::overview(&[], false);
-        // Another tenant's backup set ends, its checkpoint moves on: not this strategy's business (with 100
-        // strategies on one cluster, each change woke all of them).
-        for other in [
-            two_tenants(minute, minute, "SUCCESS"),
-            two_tenants(minute, 2 * minute, "DOING"),
-        ] {
-            assert_eq!(fingerprint(&base, &own), fingerprint(&other, &own));
-            assert_ne!(fingerprint(&base, &every), fingerprint(&other, &every));
-        }
-        // Its own tenant's checkpoint moving on (names ignore case) wakes it.
+        // Another tenant's backup set ends: not this strategy's business (with 100 strategies on one
+        // cluster, each change woke all of them).
+        let other = two_tenants(minute, minute, "SUCCESS");
+        assert_eq!(fingerprint(&base, &own), fingerprint(&other, &own));
+        assert_ne!(fingerprint(&base, &every), fingerprint(&other, &every));
+        // Its own tenant's checkpoint moving on does not (its lines are refreshed on a timer); its own
+        // tenant's round changing does (names ignore case).
         let moved = two_tenants(2 * minute, minute, "DOING");
-        assert_ne!(fingerprint(&base, &own), fingerprint(&moved, &own));
+        assert_eq!(fingerprint(&base, &own), fingerprint(&moved, &own));
+        let Observation::Seen { snapshot, at } = base.clone() else {
+            unreachable!("a seen observation")
+        };
+        let mut interrupted = (*snapshot).clone();
+        interrupted.rounds[0].status = State::of("INTERRUPTED");
+        let interrupted = Observation::Seen {
+            snapshot: Arc::new(interrupted),
+            at,
+        };
+        assert_ne!(fingerprint(&base, &own), fingerprint(&interrupted, &own));
     }
 
     #[test]
@@ -911,7 +970,15 @@ mod tests {
         assert_eq!(names(first), ["BackupStrategy", "BackupTask"]);
         // The strategy's slice differs here, but a read of the jobs alone cannot have changed it: it is
         // carried over (and is the next whole read's to show).
-        let moved = two_tenants(3 * 60_000_000_000, 0, "DOING");
+        let Observation::Seen { snapshot: two, at } = two_tenants(0, 0, "DOING") else {
+            unreachable!("a seen observation")
+        };
+        let mut interrupted = (*two).clone();
+        interrupted.rounds[0].status = State::of("INTERRUPTED");
+        let moved = Observation::Seen {
+            snapshot: Arc::new(interrupted),
+            at,
+        };
         let jobs = fingerprints.changed(&moved, &watching, Reach::Jobs);
         assert_eq!(names(jobs), ["BackupTask"], "the task's slice is hashed");
         let changing = fingerprints.changed(&moved, &watching, Reach::Changing);

@@ -212,15 +212,43 @@ impl Clock {
 
 /// The status rule for the log checkpoint and delay: what status shows is never further than a grain from
 /// OceanBase (plus one poll), and the grain is this, or longer when more objects refresh than the write
-/// budget affords ([`crate::controller::write_budget::freshness_for`]). The checkpoint is rewritten when
-/// the real one moved a grain, the delay when the real lag differs by a grain (it grows while archiving is
-/// stuck) — so steady archiving costs one status write a grain per archiving tenant, not one per poll. The
-/// live figure is the `obbackup_log_backup_delay_seconds` metric.
+/// budget affords ([`crate::controller::write_budget::freshness_for`]). The checkpoint and delay are rewritten
+/// when they were read a grain ago and moved since ([`grain_old`], [`refresh_recheck`]) — so steady archiving
+/// costs one status write a grain per archiving tenant, not one per poll. The live figure is the
+/// `obbackup_log_backup_delay_seconds` metric.
 pub const STATUS_FRESHNESS: SignedDuration = SignedDuration::from_secs(60);
 
 /// A freshness grain as a requeue: the longest the operator may go without looking at an archiving tenant.
 pub fn freshness_recheck(grain: SignedDuration) -> Duration {
     Duration::from_secs(grain.as_secs().unsigned_abs())
+}
+
+/// A look for freshness alone is never sooner than this after the last: one that found nothing to refresh
+/// does not loop.
+pub const REFRESH_RECHECK_MIN: Duration = Duration::from_secs(5);
+
+/// When the checkpoint and delay a status shows were read: the checkpoint plus the lag measured then.
+pub fn read_at(checkpoint: Option<Timestamp>, delay_seconds: Option<i64>) -> Option<Timestamp> {
+    checkpoint?
+        .checked_add(SignedDuration::from_secs(delay_seconds?))
+        .ok()
+}
+
+/// Whether figures read at `read` (never, when `None`) are a grain old at `now`: then, if they moved, they
+/// are rewritten.
+pub fn grain_old(read: Option<Timestamp>, now: Timestamp, grain: SignedDuration) -> bool {
+    read.is_none_or(|read| now.duration_since(read) >= grain)
+}
+
+/// When to look again so that figures read at `read` are rewritten once they are a grain old: then, but
+/// not within [`REFRESH_RECHECK_MIN`] nor later than a grain. Nothing else wakes an archive's watchers while
+/// its checkpoint moves, so what status shows trails OceanBase by a grain and a poll at most.
+pub fn refresh_recheck(read: Option<Timestamp>, now: Timestamp, grain: SignedDuration) -> Duration {
+    let bound = freshness_recheck(grain);
+    let left = read.map_or(grain, |read| grain - now.duration_since(read));
+    Duration::try_from(left)
+        .unwrap_or_default()
+        .clamp(REFRESH_RECHECK_MIN.min(bound), bound)
 }
 
 /// Whether a shown delay (seconds) is a `grain` or more from the real one.
@@ -265,6 +293,36 @@ mod tests {
             fast.grace_recheck(Some(at(0))),
             Some(Duration::from_secs(36))
         );
+    }
+
+    #[test]
+    fn figures_are_looked_at_again_when_a_grain_old_but_never_in_a_loop() {
+        let read = Timestamp::from_second(1_000).expect("time");
+        let grain = SignedDuration::from_secs(80);
+        let after = |secs| read + SignedDuration::from_secs(secs);
+        assert_eq!(
+            refresh_recheck(Some(read), after(30), grain),
+            Duration::from_secs(50)
+        );
+        assert!(!grain_old(Some(read), after(79), grain));
+        assert!(grain_old(Some(read), after(80), grain));
+        assert!(grain_old(None, after(0), grain), "never read");
+        // Overdue, or read "later" than now (a clock ahead): within bounds.
+        assert_eq!(
+            refresh_recheck(Some(read), after(500), grain),
+            REFRESH_RECHECK_MIN
+        );
+        assert_eq!(
+            refresh_recheck(Some(read), after(-500), grain),
+            Duration::from_secs(80)
+        );
+        assert_eq!(refresh_recheck(None, read, grain), Duration::from_secs(80));
+        assert_eq!(
+            read_at(Some(read), Some(7)),
+            Some(after(7)),
+            "the checkpoint plus the lag then"
+        );
+        assert_eq!(read_at(Some(read), None), None);
     }
 
     #[test]

@@ -8,7 +8,9 @@ use std::{
 };
 
 use super::{ObjectKey, interest::Interest, observation::Observation};
-use crate::oceanbase::{JobStatus, Reach, RoundStatus, Snapshot, TenantRow};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::oceanbase::{ArchiveRound, JobStatus, Reach, RoundStatus, Snapshot, TenantRow};
 
 /// The objects an observer wakes, as one read finds them.
 pub(super) type Watching = Arc<HashMap<ObjectKey, Interest>>;
@@ -94,26 +96,31 @@ fn clean_fingerprint(
         .collect()
 }
 
-/// How much of the archive checkpoint matters to an object: to the minute, so that steady archiving does
-/// not wake log backups every cycle.
-pub(super) const CHECKPOINT_GRAIN_NS: u64 = 60_000_000_000;
-
 /// A hash of what an object's reconcile reads from the observation.
 pub(super) fn fingerprint(observation: &Observation, interest: &Interest) -> u64 {
-    let Observation::Seen { snapshot, .. } = observation else {
+    let Observation::Seen { snapshot, at } = observation else {
         return crate::fingerprint::of(matches!(observation, Observation::Unknown));
     };
     if interest.tenant.is_empty() {
-        overview_slice(snapshot, interest)
+        overview_slice(snapshot, interest, *at)
     } else if interest.restore {
         restore_slice(snapshot, interest)
     } else {
-        tenant_slice(snapshot, interest)
+        tenant_slice(snapshot, interest, *at)
     }
 }
 
+/// Of a round, what wakes its archive's watchers: not the checkpoint, which moves all the time (the
+/// figures shown from it are refreshed on a timer instead), but whether the lag is over `alert`, read at
+/// `at`.
+fn over_alert(round: &ArchiveRound, at: Timestamp, alert: Option<SignedDuration>) -> Option<bool> {
+    alert
+        .zip(super::archive_lag(round, at))
+        .map(|(alert, lag)| lag > alert)
+}
+
 /// An overview (a strategy's) of its tenants, coarsely.
-fn overview_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
+fn overview_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u64 {
     let covered: Vec<&TenantRow> = snapshot
         .tenants
         .iter()
@@ -134,7 +141,7 @@ fn overview_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
             (
                 r.tenant_id,
                 &r.status,
-                r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
+                over_alert(r, at, interest.lag_alert),
             )
         })
         .collect();
@@ -180,12 +187,11 @@ fn restore_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
 /// A tenant's object (a log backup, a backup task): the tenant, its round, its destinations, its job and
 /// whether another job runs, its delete jobs; of a task following its job, the round's state alone and no
 /// delete jobs ([`Interest::follows_a_job`]).
-fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
+fn tenant_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u64 {
     let Some(tenant) = snapshot.tenant(&interest.tenant) else {
         return crate::fingerprint::of("no such tenant");
     };
-    // A task following its job reads nothing of the round but whether it runs, and no delete job: the
-    // checkpoint, which moves every minute, would wake every running task as often.
+    // A task following its job reads nothing of the round but whether it runs, and no delete job.
     let following = interest.follows_a_job();
     let round = snapshot.round(tenant.id).map(|r| {
         if following {
@@ -195,7 +201,7 @@ fn tenant_slice(snapshot: &Snapshot, interest: &Interest) -> u64 {
             r.round_id,
             &r.status,
             r.start_scn,
-            r.checkpoint_scn / CHECKPOINT_GRAIN_NS,
+            over_alert(r, at, interest.lag_alert),
             &r.path,
             &r.comment,
         ))

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::change::Watching;
 
@@ -26,6 +26,10 @@ pub struct Interest {
     /// Whether it follows jobs no object of ours started (a strategy mirroring them, or a mirror): the
     /// finished ones are then read and remembered too.
     pub external: bool,
+    /// For an archive's watcher (a log backup, a strategy): the lag over which it alerts. Its tenants'
+    /// lags crossing it wake it; their checkpoints moving do not (the figures they show are refreshed on
+    /// a timer, [`crate::timing::refresh_recheck`]).
+    pub lag_alert: Option<SignedDuration>,
 }
 
 impl Interest {
@@ -40,6 +44,15 @@ impl Interest {
             since: None,
             overview: tenants.to_vec(),
             external,
+            lag_alert: None,
+        }
+    }
+
+    /// This interest, woken when a tenant's archive lag crosses `alert`.
+    pub fn alerting_over(self, alert: Option<SignedDuration>) -> Self {
+        Self {
+            lag_alert: alert,
+            ..self
         }
     }
 

@@ -88,7 +88,7 @@ pub async fn reconcile(
 
 /// The observer of the strategy's cluster, watched by the strategy: woken by a change in its tenants (in
 /// any tenant when it lists none, or while it reports tenants without a strategy: one of them starting to
-/// archive under another strategy ends the report at once).
+/// archive under another strategy ends the report at once), and by a tenant's lag crossing the alert.
 fn watch_cluster(
     ctx: &Context,
     namespace: &str,
@@ -110,9 +110,18 @@ fn watch_cluster(
             namespace: namespace.to_string(),
             name: strategy.name_any(),
         },
-        Some(Interest::overview(watched, true)),
+        Some(Interest::overview(watched, true).alerting_over(lag_alert(spec))),
     );
     observer
+}
+
+/// The lag over which the strategy's tenants are reported not archiving well (while log backup is on).
+fn lag_alert(spec: &BackupStrategySpec) -> Option<jiff::SignedDuration> {
+    let settings = &spec.log_backup;
+    settings
+        .enabled
+        .then(|| crate::api::common::parse_duration(&settings.delay_alert_threshold))
+        .flatten()
 }
 
 /// The tenants in scope: those the strategy lists, or every tenant of the cluster when it lists none but
@@ -208,17 +217,21 @@ fn next_look(
                 .map(crate::clock::real)
         })
         .unwrap_or(crate::timing::STRATEGY_MAX_WAIT);
-    // While a tenant archives, its delay must keep up even when nothing wakes the strategy (a stuck
-    // archive's checkpoint does not move).
-    let archiving = desired
+    // Nothing wakes the strategy when its tenants' checkpoints move (or stay stuck): it looks again once
+    // the figures its lines show are a grain old.
+    let bound = desired
         .tenants
         .iter()
-        .any(|t| t.log_delay_seconds.is_some());
-    let bound = if archiving {
-        crate::clock::real(crate::timing::freshness_recheck(freshness))
-    } else {
-        crate::timing::STRATEGY_MAX_WAIT
-    };
+        .filter(|t| t.log_delay_seconds.is_some())
+        .map(|t| {
+            let read = crate::timing::read_at(
+                t.log_checkpoint_time.as_ref().map(|c| c.0),
+                t.log_delay_seconds,
+            );
+            crate::clock::real(crate::timing::refresh_recheck(read, now, freshness))
+        })
+        .min()
+        .unwrap_or(crate::timing::STRATEGY_MAX_WAIT);
     let floor = crate::timing::STRATEGY_MIN_WAIT;
     next.clamp(floor, bound.max(floor))
 }

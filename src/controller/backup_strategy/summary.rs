@@ -26,7 +26,7 @@ use crate::{
     },
     observer::Observation,
     oceanbase::RoundStatus,
-    timing::delay_stale,
+    timing::{grain_old, read_at},
 };
 
 /// Condition type: every tenant in scope can be restored to any point of one unbroken window.
@@ -311,7 +311,7 @@ fn tenant_lines(
             };
             let fresh = tenant_overview(snapshot, tenant, destinations, shown.now);
             let before = shown.previous.iter().find(|t| t.name == fresh.name);
-            steady(fresh, before, shown.freshness)
+            steady(fresh, before, shown.now, shown.freshness)
         })
         .collect()
 }
@@ -510,47 +510,41 @@ pub(super) fn scheduled(
     }
 }
 
-/// The fresh line, keeping the previous log checkpoint, delay, archived bytes and window end while the
-/// checkpoint moved, and the delay changed, less than the freshness bound (the LogBackup's rule).
+/// The fresh line, keeping the previous log checkpoint, delay, archived bytes and newest window's end until
+/// they were read a `grain` ago at `now` (the LogBackup's rule, [`crate::timing::STATUS_FRESHNESS`]);
+/// archiving starting or stopping shows at once.
 fn steady(
     fresh: TenantBackupStatus,
     before: Option<&TenantBackupStatus>,
+    now: Timestamp,
     grain: SignedDuration,
 ) -> TenantBackupStatus {
     let Some(before) = before else { return fresh };
-    let moved = match (&fresh.log_checkpoint_time, &before.log_checkpoint_time) {
-        (Some(now), Some(then)) => now.0.duration_since(then.0) >= grain,
-        (a, b) => a.is_some() != b.is_some(),
-        // A stuck archive's delay grows; archiving started or stopped: the delay appears or goes at once.
-    } || delay_stale(before.log_delay_seconds, fresh.log_delay_seconds, grain);
-    let fresh = if moved {
-        fresh
-    } else {
-        // Archived bytes grow with the checkpoint: refreshed on the same grain.
-        TenantBackupStatus {
-            log_checkpoint_time: before.log_checkpoint_time.clone(),
-            log_delay_seconds: before.log_delay_seconds,
-            log_backup_bytes: before.log_backup_bytes,
-            ..fresh
-        }
-    };
-    // The newest window's end follows the archive checkpoint: the same grain applies to it.
+    let (then, checkpoint) = (&before.log_checkpoint_time, &fresh.log_checkpoint_time);
+    let (shown, delay) = (before.log_delay_seconds, fresh.log_delay_seconds);
+    let appeared = then.is_some() != checkpoint.is_some() || shown.is_some() != delay.is_some();
+    let moved = then != checkpoint || shown != delay;
+    let read = read_at(then.as_ref().map(|t| t.0), shown);
+    if appeared || (moved && grain_old(read, now, grain)) {
+        return fresh;
+    }
+    // Archived bytes grow with the checkpoint, and the newest window's end follows it: kept with it.
     let (new, old) = (&fresh.recoverable_windows, &before.recoverable_windows);
     let only_the_end_crept = new.len() == old.len()
         && !new.is_empty()
         && new.iter().zip(old).all(|(n, o)| n.from == o.from)
-        && new[..new.len() - 1] == old[..old.len() - 1]
-        && new
-            .last()
-            .zip(old.last())
-            .is_some_and(|(n, o)| n.to.0.duration_since(o.to.0) < grain);
-    if only_the_end_crept {
-        TenantBackupStatus {
-            recoverable_windows: before.recoverable_windows.clone(),
-            ..fresh
-        }
+        && new[..new.len() - 1] == old[..old.len() - 1];
+    let recoverable_windows = if only_the_end_crept {
+        before.recoverable_windows.clone()
     } else {
-        fresh
+        fresh.recoverable_windows
+    };
+    TenantBackupStatus {
+        log_checkpoint_time: then.clone(),
+        log_delay_seconds: shown,
+        log_backup_bytes: before.log_backup_bytes,
+        recoverable_windows,
+        ..fresh
     }
 }
 
@@ -598,13 +592,15 @@ mod tests {
             log_backup_bytes: Some(checkpoint),
         };
         let before = line(100);
+        // A line is read at its checkpoint and its delay (a second): `line(c)` was read at `c + 1`.
+        let read = |c: i64| at(c + 1).0;
         assert_eq!(
-            steady(line(130), Some(&before), STATUS_FRESHNESS),
+            steady(line(130), Some(&before), read(130), STATUS_FRESHNESS),
             before,
             "half a minute later: nothing to write"
         );
         assert_eq!(
-            steady(line(160), Some(&before), STATUS_FRESHNESS),
+            steady(line(160), Some(&before), read(160), STATUS_FRESHNESS),
             line(160),
             "a minute later: refreshed"
         );
@@ -613,25 +609,36 @@ mod tests {
             log_delay_seconds: Some(delay),
             ..line(100)
         };
-        assert_eq!(steady(stuck(50), Some(&before), STATUS_FRESHNESS), before);
         assert_eq!(
-            steady(stuck(61), Some(&before), STATUS_FRESHNESS),
+            steady(stuck(50), Some(&before), read(149), STATUS_FRESHNESS),
+            before
+        );
+        assert_eq!(
+            steady(stuck(61), Some(&before), read(160), STATUS_FRESHNESS),
             stuck(61)
         );
         let starting = TenantBackupStatus {
             log_delay_seconds: None,
             ..line(100)
         };
-        let shown = steady(line(160), Some(&starting), STATUS_FRESHNESS);
+        let shown = steady(line(110), Some(&starting), read(110), STATUS_FRESHNESS);
         assert_eq!(
             (shown.log_delay_seconds, shown.log_checkpoint_time),
-            (Some(1), line(160).log_checkpoint_time),
+            (Some(1), line(110).log_checkpoint_time),
             "archiving reached DOING: the delay shows at once"
         );
         // More objects refreshing than the write budget affords a minute each: a longer grain.
         let grain = SignedDuration::from_secs(400);
-        assert_eq!(steady(line(160), Some(&before), grain), before);
-        assert_eq!(steady(line(500), Some(&before), grain), line(500));
+        assert_eq!(steady(line(160), Some(&before), read(160), grain), before);
+        assert_eq!(
+            steady(line(500), Some(&before), read(500), grain),
+            line(500)
+        );
+        // Nothing moved: nothing to write, however old.
+        assert_eq!(
+            steady(line(100), Some(&before), read(10_000), grain),
+            before
+        );
     }
 
     #[test]

@@ -166,6 +166,7 @@ impl Watch<'_> {
             since: self.since,
             overview: Vec::new(),
             external: mirror,
+            lag_alert: None,
         })
     }
 }
@@ -342,6 +343,7 @@ fn follow_job(
         since,
         overview: Vec::new(),
         external: mirror,
+        lag_alert: None,
     });
     let step = if cancel { Step::Cancel } else { Step::Wait };
     Decision::new(status, step, interest)

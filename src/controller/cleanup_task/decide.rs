@@ -149,6 +149,7 @@ fn interest(cleanup: &CleanupTask, active: bool) -> Option<Interest> {
         since: None,
         overview: Vec::new(),
         external: false,
+        lag_alert: None,
     })
 }
 

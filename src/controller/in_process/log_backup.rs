@@ -153,8 +153,8 @@ async fn a_restarted_operator_leaves_a_settled_status_alone_until_it_has_read_th
 }
 
 /// Steady archiving through the reconcile as the operator runs it: the grain comes from the write budget's
-/// count of refreshing objects. A checkpoint 90 s further is written at a minute's grain, and not while the
-/// budget counts 10 000 archiving objects (a 400 s grain).
+/// count of refreshing objects. A checkpoint and delay shown as read 90 s ago are rewritten at a minute's
+/// grain, and not while the budget counts 10 000 archiving objects (a 400 s grain).
 #[tokio::test]
 async fn the_checkpoint_is_rewritten_at_the_grain_the_write_budget_affords() {
     let mut writes = Vec::new();
@@ -165,16 +165,24 @@ async fn the_checkpoint_is_rewritten_at_the_grain_the_write_budget_affords() {
         rig.ctx.writes.set_refreshing("LogBackup", refreshing);
         rig.api.put(ARCHIVE, log_backup());
         rig.first_looks::<LogBackup>(ARCHIVE).await;
+        // The status as a look 90 s ago wrote it: the checkpoint it shows 90 s older, its delay the same.
+        let mut object = rig.api.get(ARCHIVE).expect("the archive");
+        let shown: jiff::Timestamp = object["status"]["checkpointTime"]
+            .as_str()
+            .expect("a checkpoint shown")
+            .parse()
+            .expect("a time");
+        object["status"]["checkpointTime"] =
+            json!((shown - jiff::SignedDuration::from_secs(90)).to_string());
+        rig.api.put(ARCHIVE, object);
         let settled = rig.journal.len();
-        rig.cluster
-            .change(|s| s.rounds[0].checkpoint_scn += 90_000_000_000);
         rig.observed().await;
         rig.reconcile::<LogBackup>(ARCHIVE).await;
         writes.push(rig.since(settled).len());
     }
     assert!(
         writes[0] > 0,
-        "a minute's grain: the moved checkpoint is written"
+        "a minute's grain: the checkpoint read 90 s ago is rewritten"
     );
     assert_eq!(writes[1], 0, "a 400 s grain: nothing to write yet");
 }

@@ -75,6 +75,7 @@ pub fn interest(task: &RecoveryTask, active: bool) -> Option<Interest> {
         since: None,
         overview: Vec::new(),
         external: mirror,
+        lag_alert: None,
     })
 }
 
