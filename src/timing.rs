@@ -235,9 +235,11 @@ pub fn read_at(checkpoint: Option<Timestamp>, delay_seconds: Option<i64>) -> Opt
 }
 
 /// Whether figures read at `read` (never, when `None`) are a grain old at `now`: then, if they moved, they
-/// are rewritten.
+/// are rewritten. A read time ahead of `now` (OceanBase's clock ahead of the operator's, so that the delay
+/// was 0 and the checkpoint later than the read) says nothing of when they were read: they are rewritten at
+/// the next look, which [`refresh_recheck`] puts a grain later.
 pub fn grain_old(read: Option<Timestamp>, now: Timestamp, grain: SignedDuration) -> bool {
-    read.is_none_or(|read| now.duration_since(read) >= grain)
+    read.is_none_or(|read| read > now || now.duration_since(read) >= grain)
 }
 
 /// When to look again so that figures read at `read` are rewritten once they are a grain old: then, but
@@ -307,6 +309,7 @@ mod tests {
         assert!(!grain_old(Some(read), after(79), grain));
         assert!(grain_old(Some(read), after(80), grain));
         assert!(grain_old(None, after(0), grain), "never read");
+        assert!(grain_old(Some(read), after(-1), grain), "read ahead of now");
         // Overdue, or read "later" than now (a clock ahead): within bounds.
         assert_eq!(
             refresh_recheck(Some(read), after(500), grain),

@@ -934,6 +934,14 @@ mod tests {
         running.status = Some(due.status);
         let late = decide_at(&running, &archiving("DOING", 155), at(400));
         assert_eq!(late.status.delay_seconds, Some(244), "400 - 155.12, whole");
+        // OceanBase's clock ahead of the operator's: the checkpoint is later than the look (the delay
+        // 0), so the time it was read is unknown; it is rewritten at each look, a grain apart, never held.
+        let mut ahead = archive(DesiredArchiveState::Running);
+        let first = decide_at(&ahead, &archiving("DOING", 200), at(101));
+        assert_eq!(first.recheck, Some(Duration::from_secs(60)));
+        ahead.status = Some(first.status);
+        let next = decide_at(&ahead, &archiving("DOING", 260), at(161));
+        assert_eq!(next.status.checkpoint_time.map(|t| t.0), Some(at(260)));
     }
 
     /// With more archiving objects than the write budget affords a write a minute each, the grain is

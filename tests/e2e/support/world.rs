@@ -99,7 +99,7 @@ impl World {
         let plane = ControlPlane::get()?;
         let admin = plane.admin().await;
         let namespace = plane.namespace(prefix).await;
-        let share = std::env::temp_dir().join(format!("obbackup-share-{namespace}"));
+        let share = share_of(&namespace);
         std::fs::create_dir_all(&share).expect("the share");
         let real = jiff::Timestamp::now();
         let clock = obsim::clock::Clock::new(start, speed);
@@ -278,9 +278,16 @@ impl World {
         text
     }
 
+    /// Deletes the namespace and the file share, if the world had one.
     pub async fn done(self) {
         delete_namespace(&self.admin, &self.namespace).await;
+        let _ = std::fs::remove_dir_all(share_of(&self.namespace));
     }
+}
+
+/// Where a world's OBServers and operator share `file://` backups ([`World::with_file_share`]).
+fn share_of(namespace: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("obbackup-share-{namespace}"))
 }
 
 /// The objects of one namespace, read and written as the admin: applying manifests, reading status, waiting
