@@ -84,3 +84,18 @@ impl Phases {
         (first, last)
     }
 }
+
+/// Waits until `server` has been quiet for a second (under 50 ms of CPU in it), at most `deadline`: a
+/// server just loaded compacts and flushes for a while, and the first step measured would pay for it.
+/// Returns how long it took and whether it got there.
+pub fn settle(server: &Seekdb, deadline: Duration) -> (Duration, bool) {
+    let started = Instant::now();
+    while started.elapsed() < deadline {
+        let before = server.cpu();
+        std::thread::sleep(Duration::from_secs(1));
+        if server.cpu().saturating_sub(before) < Duration::from_millis(50) {
+            return (started.elapsed(), true);
+        }
+    }
+    (started.elapsed(), false)
+}

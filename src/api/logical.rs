@@ -43,8 +43,9 @@ pub struct LogicalBackupSpec {
     #[serde(default = "default_chunk_rows")]
     #[schemars(range(min = 1000, max = 100_000_000))]
     pub chunk_rows: i64,
-    /// How the dump's chunks are compressed: `Zstd` (`.sql.zst`, read by `zstdcat`) or `Gzip` (`.sql.gz`,
-    /// read by `zcat`). zstd writes and reads several times faster at a like size. A restore reads either.
+    /// How the dump's chunks are compressed: `Zstd` (`.sql.zst`, read by `zstdcat`), `Gzip` (`.sql.gz`, read
+    /// by `zcat`) or `None` (`.sql`, plain SQL about twice the size: for storage that compresses by itself).
+    /// zstd writes and reads several times faster than gzip at a like size. A restore reads any of them.
     #[serde(default)]
     pub compression: DumpCompression,
 }
@@ -57,6 +58,8 @@ pub enum DumpCompression {
     Zstd,
     /// gzip, its fastest level: for tools that read gzip only.
     Gzip,
+    /// Plain SQL: the least CPU, about twice zstd's bytes.
+    None,
 }
 
 impl From<DumpCompression> for crate::logical::layout::Compression {
@@ -64,6 +67,7 @@ impl From<DumpCompression> for crate::logical::layout::Compression {
         match compression {
             DumpCompression::Zstd => Self::Zstd,
             DumpCompression::Gzip => Self::Gzip,
+            DumpCompression::None => Self::None,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! How a dump's chunks are compressed: zstd (new dumps, unless asked otherwise) or gzip (dumps of earlier
-//! versions, and `compression: Gzip`). The plan records which, and a chunk's name says it too
-//! (`.sql.zst`, `.sql.gz`), so that `zstdcat` or `zcat` loads it without the operator.
+//! How a dump's chunks are compressed: zstd (new dumps, unless asked otherwise), gzip (dumps of earlier
+//! versions, and `compression: Gzip`) or not at all (`compression: None`). The plan records which, and a
+//! chunk's name says it too (`.sql.zst`, `.sql.gz`, `.sql`), so that `zstdcat`, `zcat` or `mysql` loads it
+//! without the operator.
 
 use std::io::{Read, Write};
 
@@ -20,14 +21,17 @@ pub enum Compression {
     Gzip,
     /// zstd (`.sql.zst`).
     Zstd,
+    /// Plain SQL (`.sql`): for storage that compresses by itself, or a dump that must cost the least CPU.
+    None,
 }
 
 impl Compression {
-    /// The end of a chunk's name, after `.sql`.
-    pub fn extension(self) -> &'static str {
+    /// The end of a chunk's name: `.sql`, and the compressor's extension.
+    pub fn suffix(self) -> &'static str {
         match self {
-            Compression::Gzip => "gz",
-            Compression::Zstd => "zst",
+            Compression::Gzip => ".sql.gz",
+            Compression::Zstd => ".sql.zst",
+            Compression::None => ".sql",
         }
     }
 
@@ -41,6 +45,7 @@ impl Compression {
             Compression::Zstd => {
                 Encoder::Zstd(zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?)
             }
+            Compression::None => Encoder::Plain(Vec::new()),
         })
     }
 
@@ -56,6 +61,7 @@ impl Compression {
             Compression::Zstd => {
                 zstd::stream::read::Decoder::with_buffer(compressed)?.read_to_end(&mut plain)?;
             }
+            Compression::None => plain.extend_from_slice(compressed),
         }
         Ok(plain)
     }
@@ -65,6 +71,8 @@ impl Compression {
 pub enum Encoder {
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
+    /// No compression: the SQL as written.
+    Plain(Vec<u8>),
 }
 
 impl Encoder {
@@ -72,6 +80,10 @@ impl Encoder {
         match self {
             Encoder::Gzip(gzip) => gzip.write_all(sql),
             Encoder::Zstd(zstd) => zstd.write_all(sql),
+            Encoder::Plain(plain) => {
+                plain.extend_from_slice(sql);
+                Ok(())
+            }
         }
     }
 
@@ -80,6 +92,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(gzip) => gzip.try_finish(),
             Encoder::Zstd(zstd) => zstd.do_finish(),
+            Encoder::Plain(_) => Ok(()),
         }
     }
 
@@ -88,6 +101,7 @@ impl Encoder {
         match self {
             Encoder::Gzip(gzip) => std::mem::take(gzip.get_mut()),
             Encoder::Zstd(zstd) => std::mem::take(zstd.get_mut()),
+            Encoder::Plain(plain) => std::mem::take(plain),
         }
     }
 }
@@ -136,6 +150,12 @@ mod tests {
                 sql
             );
         }
+        // Plain: the SQL itself, in pieces as written.
+        assert_eq!(encode(Compression::None, &sql), sql);
+        assert_eq!(
+            Compression::None.decode(&sql, sql.len()).expect("plain"),
+            sql
+        );
         // Each as its standard tool writes it: gzip's and zstd's magic numbers.
         assert_eq!(encode(Compression::Gzip, &sql)[..2], [0x1f, 0x8b]);
         assert_eq!(
@@ -167,6 +187,9 @@ mod tests {
         assert_eq!(old.compression, Compression::Gzip);
         let new: Recorded = serde_json::from_str(r#"{"compression":"zstd"}"#).expect("new");
         assert_eq!(new.compression, Compression::Zstd);
-        assert_eq!(Compression::Zstd.extension(), "zst");
+        assert_eq!(Compression::Zstd.suffix(), ".sql.zst");
+        let plain: Recorded = serde_json::from_str(r#"{"compression":"none"}"#).expect("plain");
+        assert_eq!(plain.compression, Compression::None);
+        assert_eq!(Compression::None.suffix(), ".sql");
     }
 }

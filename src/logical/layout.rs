@@ -7,7 +7,8 @@
 //! <dump>/schema/<db>/<table>.sql         CREATE TABLE (indexes, auto-increment included)
 //! <dump>/schema/<db>/<view>.view.sql     CREATE VIEW
 //! <dump>/data/<db>/<table>/<n>.sql.zst   one chunk's rows as INSERT statements, zstd (`.sql.gz`, gzip:
-//!                                        dumps of earlier versions, and `compression: Gzip`)
+//!                                        dumps of earlier versions, and `compression: Gzip`; `.sql`, plain:
+//!                                        `compression: None`)
 //! <dump>/data/<db>/<table>/<n>.done      the chunk's rows, bytes and SHA-256 (written after the chunk)
 //! <dump>/load-order.txt                  every SQL file above, in the order that loads them
 //! <dump>/manifest.json                   the whole dump's summary (written last: a dump without it is not done)
@@ -96,10 +97,10 @@ pub fn chunk_path(
     chunk: usize,
 ) -> String {
     format!(
-        "{dump}/data/{}/{}/{chunk:05}.sql.{}",
+        "{dump}/data/{}/{}/{chunk:05}{}",
         segment(&object.database),
         segment(&object.name),
-        compression.extension()
+        compression.suffix()
     )
 }
 

@@ -339,6 +339,35 @@ async fn a_gzip_dump_of_an_earlier_version_restores() {
     assert_restored_at_snapshot(source, target, &workload, &report.manifest, Fidelity::Exact).await;
 }
 
+/// `compression: None`: the chunks are plain SQL files (`.sql`, readable as they are) and the dump restores
+/// equal to the source at its snapshot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_plain_dump_is_sql_as_written_and_restores() {
+    let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
+        return;
+    };
+    let workload = Workload::create(source, "plain", 400).await;
+    let dir = tempfile_dir("plain");
+    let mut request = dump_request(source, &workload.databases(), 150);
+    request.compression = Compression::None;
+    let report = dump_at(&request, &storage(&dir), "dumps/plain")
+        .await
+        .expect("dump");
+    let dump = dir.join("dumps/plain");
+    let order = std::fs::read_to_string(dump.join("load-order.txt")).expect("load order");
+    let chunks: Vec<&str> = order.lines().filter(|f| f.starts_with("data/")).collect();
+    assert!(
+        !chunks.is_empty() && chunks.iter().all(|f| f.ends_with(".sql")),
+        "{chunks:?}"
+    );
+    let first = std::fs::read_to_string(dump.join(chunks[0])).expect("a chunk is text");
+    assert!(first.contains("INSERT INTO "), "{first:.200}");
+    load_at(&load_request(target), &storage(&dir), "dumps/plain")
+        .await
+        .expect("restore");
+    assert_restored_at_snapshot(source, target, &workload, &report.manifest, Fidelity::Exact).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_damaged_chunk_and_wrong_credentials_are_refused_with_errors_that_say_so() {
     let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
