@@ -51,7 +51,62 @@ pub fn on_cluster(strategy: &BackupStrategy) -> Option<&crate::api::common::Clus
 }
 
 // A strategy has no end.
-super::status::status_view!(crate::api::BackupStrategyStatus, |_| false);
+super::status::status_view!(
+    crate::api::BackupStrategyStatus,
+    |_| false,
+    steady = steady_part
+);
+
+/// The status without what follows its tenants' archive checkpoints by itself: the checkpoints, delays,
+/// archived bytes (and so the total size) and the newest window's end, of the first copy and the second.
+fn steady_part(status: &crate::api::BackupStrategyStatus) -> crate::api::BackupStrategyStatus {
+    use crate::api::backup_strategy::{SecondBackupOverview, SecondTenantCopy, TenantBackupStatus};
+    let tenants = status
+        .tenants
+        .iter()
+        .map(|t| TenantBackupStatus {
+            log_checkpoint_time: None,
+            log_delay_seconds: None,
+            log_backup_bytes: None,
+            recoverable_windows: without_end(&t.recoverable_windows),
+            ..t.clone()
+        })
+        .collect();
+    let second_backup = status
+        .second_backup
+        .as_ref()
+        .map(|copy| SecondBackupOverview {
+            log_checkpoint_time: None,
+            log_delay_seconds: None,
+            tenants: copy
+                .tenants
+                .iter()
+                .map(|t| SecondTenantCopy {
+                    log_backup_bytes: None,
+                    recoverable_windows: without_end(&t.recoverable_windows),
+                    ..t.clone()
+                })
+                .collect(),
+            ..copy.clone()
+        });
+    crate::api::BackupStrategyStatus {
+        tenants,
+        log_checkpoint_time: None,
+        log_delay_seconds: None,
+        backup_size: None,
+        second_backup,
+        ..status.clone()
+    }
+}
+
+/// `windows` with the newest one's end left out (it follows the archive checkpoint).
+fn without_end(windows: &[crate::api::common::TimeWindow]) -> Vec<crate::api::common::TimeWindow> {
+    let mut windows = windows.to_vec();
+    if let Some(newest) = windows.last_mut() {
+        newest.to = newest.from.clone();
+    }
+    windows
+}
 
 impl Reconcile for BackupStrategy {
     const KIND: &'static str = "BackupStrategy";

@@ -33,8 +33,25 @@ use decide::{Decision, Inputs, Step, after_step};
 super::status::status_view!(
     crate::api::LogBackupStatus,
     |_| false,
-    news = copy_schedule::news
+    news = copy_schedule::news,
+    steady = steady_part
 );
+
+/// The status without its checkpoint and delay and its second copy's, which move by themselves.
+fn steady_part(status: &crate::api::LogBackupStatus) -> crate::api::LogBackupStatus {
+    crate::api::LogBackupStatus {
+        checkpoint_time: None,
+        delay_seconds: None,
+        second_backup: status.second_backup.clone().map(|copy| {
+            crate::api::log_backup::SecondLogCopy {
+                checkpoint_time: None,
+                delay_seconds: None,
+                ..copy
+            }
+        }),
+        ..status.clone()
+    }
+}
 
 /// A LogBackup submits nothing: its statements may all be sent again.
 impl super::task::Submission for crate::api::LogBackupStatus {
