@@ -130,12 +130,12 @@ impl Bench {
             if quiet { "was quiet" } else { "was still busy" },
             settled.as_secs_f64()
         );
+        long_sessions(&self.runtime, &source);
         let (manifest, ours) = self.dump_ours(&source, Compression::Zstd);
         let dump_peak = peak_rss_mib();
         let (gzip_manifest, ours_gzip) = self.dump_ours(&source, Compression::Gzip);
         let (plain_manifest, ours_plain) = self.dump_ours(&source, Compression::None);
         let mut dumps = vec![ours, ours_gzip, ours_plain];
-        long_sessions(&self.runtime, &source);
         dumps.extend(self.dump_peers(&source));
         let started = Instant::now();
         let verdicts = self.consistency(&source);

@@ -3,7 +3,8 @@
 # OceanBase's own seekdb-dump / seekdb-restore, mydumper / myloader and mysqldump / mysql on the same generated
 # dataset (over 1 GB of SQL by default; BENCH_LOGICAL_ROWS sets the rows per table), then each dump's
 # consistency under writes. Needs about 27 GB of free disk while it runs at the default size (25 GB, and the
-# peers' dumps: 303.8 MB each from mydumper and mysqldump at 200 000 rows a table, so about 1.1 GB each at 720 000).
+# plain dumps: 303.8 MB each from mydumper, mysqldump and the operator's compression None at 200 000 rows a
+# table, so about 1.1 GB each at 720 000).
 # BENCH_LOGICAL_SEEKDB_TOOLS=0 leaves out seekdb-dump and seekdb-restore (a few minutes of the run, no part of
 # the target).
 set -euo pipefail
