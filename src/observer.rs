@@ -826,6 +826,19 @@ mod tests {
         );
     }
 
+    /// `observation` with its first tenant's archive round INTERRUPTED.
+    fn interrupted(observation: Observation) -> Observation {
+        let Observation::Seen { snapshot, at } = observation else {
+            unreachable!("a seen observation")
+        };
+        let mut snapshot = (*snapshot).clone();
+        snapshot.rounds[0].status = State::of("INTERRUPTED");
+        Observation::Seen {
+            snapshot: Arc::new(snapshot),
+            at,
+        }
+    }
+
     /// `observation`, read `secs` after the epoch.
     fn read_at(observation: Observation, secs: i64) -> Observation {
         let Observation::Seen { snapshot, .. } = observation else {
@@ -929,15 +942,7 @@ mod tests {
         // tenant's round changing does (names ignore case).
         let moved = two_tenants(2 * minute, minute, "DOING");
         assert_eq!(fingerprint(&base, &own), fingerprint(&moved, &own));
-        let Observation::Seen { snapshot, at } = base.clone() else {
-            unreachable!("a seen observation")
-        };
-        let mut interrupted = (*snapshot).clone();
-        interrupted.rounds[0].status = State::of("INTERRUPTED");
-        let interrupted = Observation::Seen {
-            snapshot: Arc::new(interrupted),
-            at,
-        };
+        let interrupted = interrupted(base.clone());
         assert_ne!(fingerprint(&base, &own), fingerprint(&interrupted, &own));
     }
 
@@ -970,15 +975,7 @@ mod tests {
         assert_eq!(names(first), ["BackupStrategy", "BackupTask"]);
         // The strategy's slice differs here, but a read of the jobs alone cannot have changed it: it is
         // carried over (and is the next whole read's to show).
-        let Observation::Seen { snapshot: two, at } = two_tenants(0, 0, "DOING") else {
-            unreachable!("a seen observation")
-        };
-        let mut interrupted = (*two).clone();
-        interrupted.rounds[0].status = State::of("INTERRUPTED");
-        let moved = Observation::Seen {
-            snapshot: Arc::new(interrupted),
-            at,
-        };
+        let moved = interrupted(two_tenants(0, 0, "DOING"));
         let jobs = fingerprints.changed(&moved, &watching, Reach::Jobs);
         assert_eq!(names(jobs), ["BackupTask"], "the task's slice is hashed");
         let changing = fingerprints.changed(&moved, &watching, Reach::Changing);

@@ -327,16 +327,26 @@ async fn a_gzip_dump_of_an_earlier_version_restores() {
             .remove("compression");
         std::fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("rewrite");
     }
-    let order = std::fs::read_to_string(dump.join("load-order.txt")).expect("load order");
-    let chunks: Vec<&str> = order.lines().filter(|f| f.starts_with("data/")).collect();
-    assert!(
-        !chunks.is_empty() && chunks.iter().all(|f| f.ends_with(".sql.gz")),
-        "{chunks:?}"
-    );
+    assert_chunks_end_with(&dump, ".sql.gz");
     load_at(&load_request(target), &storage(&dir), "dumps/earlier")
         .await
         .expect("restore");
     assert_restored_at_snapshot(source, target, &workload, &report.manifest, Fidelity::Exact).await;
+}
+
+/// The data chunks the dump at `dump` lists in its load order, each asserted to end with `suffix`.
+fn assert_chunks_end_with(dump: &std::path::Path, suffix: &str) -> Vec<String> {
+    let order = std::fs::read_to_string(dump.join("load-order.txt")).expect("load order");
+    let chunks: Vec<String> = order
+        .lines()
+        .filter(|f| f.starts_with("data/"))
+        .map(String::from)
+        .collect();
+    assert!(
+        !chunks.is_empty() && chunks.iter().all(|f| f.ends_with(suffix)),
+        "{chunks:?}"
+    );
+    chunks
 }
 
 /// `compression: None`: the chunks are plain SQL files (`.sql`, readable as they are) and the dump restores
@@ -354,13 +364,8 @@ async fn a_plain_dump_is_sql_as_written_and_restores() {
         .await
         .expect("dump");
     let dump = dir.join("dumps/plain");
-    let order = std::fs::read_to_string(dump.join("load-order.txt")).expect("load order");
-    let chunks: Vec<&str> = order.lines().filter(|f| f.starts_with("data/")).collect();
-    assert!(
-        !chunks.is_empty() && chunks.iter().all(|f| f.ends_with(".sql")),
-        "{chunks:?}"
-    );
-    let first = std::fs::read_to_string(dump.join(chunks[0])).expect("a chunk is text");
+    let chunks = assert_chunks_end_with(&dump, ".sql");
+    let first = std::fs::read_to_string(dump.join(&chunks[0])).expect("a chunk is text");
     assert!(first.contains("INSERT INTO "), "{first:.200}");
     load_at(&load_request(target), &storage(&dir), "dumps/plain")
         .await
