@@ -4,9 +4,9 @@
 //! (4 tables, `BENCH_LOGICAL_ROWS` rows each, default 720 000, about 370 bytes of SQL a row: over 1 GB in
 //! all). Once the source has gone quiet after the load (a loaded server compacts for a while, which the
 //! first step measured would pay for), measured, each from a quiescent source into a fresh instance:
-//! - the operator's dump (4 sessions, chunks of 50 000 rows) from the running server, at one snapshot, in
-//!   zstd (its default, which the targets compare with the compressed peers), in gzip, and plain (which
-//!   they compare with the plain peers);
+//! - the operator's dump (4 sessions, chunks of 50 000 rows, or `BENCH_LOGICAL_CHUNK_ROWS`) from the
+//!   running server, at one snapshot, in zstd (its default, which the targets compare with the compressed
+//!   peers), in gzip, and plain (which they compare with the plain peers);
 //! - `mydumper` (4 threads, `--no-locks`: seekdb refuses its default `FLUSH TABLES WITH READ LOCK`, so each
 //!   thread reads at a snapshot of its own), plain and with `--compress` (gzip, as the operator stores its
 //!   dumps: the like-for-like pair), and `mysqldump --single-transaction` of the running server;
@@ -168,7 +168,7 @@ impl Bench {
             databases: vec![database.into()],
             tables: Vec::new(),
             parallel: PARALLEL,
-            chunk_rows: 50_000,
+            chunk_rows: chunk_rows(),
             compression: Compression::Zstd,
             owner: None,
         }
@@ -581,6 +581,14 @@ fn ours_tool(compression: Compression) -> &'static str {
         Compression::Gzip => "ours (gzip)",
         Compression::None => "ours (plain)",
     }
+}
+
+/// Rows per chunk of the operator's dumps: 50 000, or `BENCH_LOGICAL_CHUNK_ROWS` (the spec's default is 200 000).
+fn chunk_rows() -> u64 {
+    std::env::var("BENCH_LOGICAL_CHUNK_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50_000)
 }
 
 /// OceanBase's own `seekdb-dump` and `seekdb-restore` run unless `BENCH_LOGICAL_SEEKDB_TOOLS=0` (they take
