@@ -227,11 +227,34 @@ pub fn freshness_recheck(grain: SignedDuration) -> Duration {
 /// does not loop.
 pub const REFRESH_RECHECK_MIN: Duration = Duration::from_secs(5);
 
-/// When the checkpoint and delay a status shows were read: the checkpoint plus the lag measured then.
-pub fn read_at(checkpoint: Option<Timestamp>, delay_seconds: Option<i64>) -> Option<Timestamp> {
-    checkpoint?
-        .checked_add(SignedDuration::from_secs(delay_seconds?))
-        .ok()
+/// A log checkpoint and delay, as a status shows them or as just read: the status rule's figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogFigures {
+    pub checkpoint: Option<Timestamp>,
+    pub delay_seconds: Option<i64>,
+}
+
+impl LogFigures {
+    /// When figures shown were read: the checkpoint plus the lag measured then.
+    pub fn read_at(self) -> Option<Timestamp> {
+        self.checkpoint?
+            .checked_add(SignedDuration::from_secs(self.delay_seconds?))
+            .ok()
+    }
+
+    /// Whether `fresh` replaces these figures shown at `now`: at once when archiving starts or stops (one
+    /// of them appears or goes), else once these were read a grain ago and moved since.
+    pub fn replaced_by(self, fresh: LogFigures, now: Timestamp, grain: SignedDuration) -> bool {
+        let appeared = self.checkpoint.is_some() != fresh.checkpoint.is_some()
+            || self.delay_seconds.is_some() != fresh.delay_seconds.is_some();
+        appeared || (self != fresh && grain_old(self.read_at(), now, grain))
+    }
+
+    /// When to look again so that these figures shown are rewritten once a grain old
+    /// ([`refresh_recheck`]).
+    pub fn recheck(self, now: Timestamp, grain: SignedDuration) -> Duration {
+        refresh_recheck(self.read_at(), now, grain)
+    }
 }
 
 /// Whether figures read at `read` (never, when `None`) are a grain old at `now`: then, if they moved, they
@@ -320,12 +343,16 @@ mod tests {
             Duration::from_secs(80)
         );
         assert_eq!(refresh_recheck(None, read, grain), Duration::from_secs(80));
+        let shown = |delay_seconds| LogFigures {
+            checkpoint: Some(read),
+            delay_seconds,
+        };
         assert_eq!(
-            read_at(Some(read), Some(7)),
+            shown(Some(7)).read_at(),
             Some(after(7)),
             "the checkpoint plus the lag then"
         );
-        assert_eq!(read_at(Some(read), None), None);
+        assert_eq!(shown(None).read_at(), None);
     }
 
     #[test]

@@ -223,13 +223,7 @@ fn next_look(
         .tenants
         .iter()
         .filter(|t| t.log_delay_seconds.is_some())
-        .map(|t| {
-            let read = crate::timing::read_at(
-                t.log_checkpoint_time.as_ref().map(|c| c.0),
-                t.log_delay_seconds,
-            );
-            crate::clock::real(crate::timing::refresh_recheck(read, now, freshness))
-        })
+        .map(|t| crate::clock::real(summary::figures(t).recheck(now, freshness)))
         .min()
         .unwrap_or(crate::timing::STRATEGY_MAX_WAIT);
     let floor = crate::timing::STRATEGY_MIN_WAIT;

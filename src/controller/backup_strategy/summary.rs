@@ -26,7 +26,7 @@ use crate::{
     },
     observer::Observation,
     oceanbase::RoundStatus,
-    timing::{grain_old, read_at},
+    timing::LogFigures,
 };
 
 /// Condition type: every tenant in scope can be restored to any point of one unbroken window.
@@ -520,12 +520,7 @@ fn steady(
     grain: SignedDuration,
 ) -> TenantBackupStatus {
     let Some(before) = before else { return fresh };
-    let (then, checkpoint) = (&before.log_checkpoint_time, &fresh.log_checkpoint_time);
-    let (shown, delay) = (before.log_delay_seconds, fresh.log_delay_seconds);
-    let appeared = then.is_some() != checkpoint.is_some() || shown.is_some() != delay.is_some();
-    let moved = then != checkpoint || shown != delay;
-    let read = read_at(then.as_ref().map(|t| t.0), shown);
-    if appeared || (moved && grain_old(read, now, grain)) {
+    if figures(before).replaced_by(figures(&fresh), now, grain) {
         return fresh;
     }
     // Archived bytes grow with the checkpoint, and the newest window's end follows it: kept with it.
@@ -540,11 +535,19 @@ fn steady(
         fresh.recoverable_windows
     };
     TenantBackupStatus {
-        log_checkpoint_time: then.clone(),
-        log_delay_seconds: shown,
+        log_checkpoint_time: before.log_checkpoint_time.clone(),
+        log_delay_seconds: before.log_delay_seconds,
         log_backup_bytes: before.log_backup_bytes,
         recoverable_windows,
         ..fresh
+    }
+}
+
+/// A tenant line's log checkpoint and delay.
+pub(super) fn figures(line: &TenantBackupStatus) -> LogFigures {
+    LogFigures {
+        checkpoint: line.log_checkpoint_time.as_ref().map(|t| t.0),
+        delay_seconds: line.log_delay_seconds,
     }
 }
 

@@ -178,11 +178,18 @@ async fn the_checkpoint_is_rewritten_at_the_grain_the_write_budget_affords() {
         let settled = rig.journal.len();
         rig.observed().await;
         rig.reconcile::<LogBackup>(ARCHIVE).await;
-        writes.push(rig.since(settled).len());
+        let stored = rig.api.get(ARCHIVE).expect("the archive")["status"]["checkpointTime"]
+            .as_str()
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        writes.push((rig.since(settled).len(), stored == Some(shown)));
     }
     assert!(
-        writes[0] > 0,
-        "a minute's grain: the checkpoint read 90 s ago is rewritten"
+        writes[0].0 > 0 && writes[0].1,
+        "a minute's grain: the checkpoint read 90 s ago is rewritten to OceanBase's: {writes:?}"
     );
-    assert_eq!(writes[1], 0, "a 400 s grain: nothing to write yet");
+    assert_eq!(
+        writes[1],
+        (0, false),
+        "a 400 s grain: nothing to write yet, the old checkpoint kept"
+    );
 }

@@ -8,9 +8,7 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
-use crate::timing::{
-    Clock, DELAY_RECHECK_MAX, DELAY_RECHECK_MIN, grain_old, read_at, refresh_recheck,
-};
+use crate::timing::{Clock, DELAY_RECHECK_MAX, DELAY_RECHECK_MIN, LogFigures};
 use crate::{
     api::{
         LogBackup, LogBackupPhase, LogBackupStatus, backup_strategy::ArchiveBinding,
@@ -307,11 +305,11 @@ impl<'a> Facts<'a> {
         if self.delay.is_none() {
             return recheck;
         }
-        let read = read_at(
-            status.checkpoint_time.as_ref().map(|t| t.0),
-            status.delay_seconds,
-        );
-        let fresh = refresh_recheck(read, self.inputs.clock.now, self.inputs.freshness);
+        let shown = LogFigures {
+            checkpoint: status.checkpoint_time.as_ref().map(|t| t.0),
+            delay_seconds: status.delay_seconds,
+        };
+        let fresh = shown.recheck(self.inputs.clock.now, self.inputs.freshness);
         Some(recheck.map_or(fresh, |r| r.min(fresh)))
     }
 
@@ -380,14 +378,17 @@ impl<'a> Facts<'a> {
                 .find(|c| c.type_ == DELAY_WITHIN_THRESHOLD)
                 .map(|c| c.status.clone())
         };
-        let recorded = previous.checkpoint_time.as_ref().map(|t| t.0);
+        let shown = LogFigures {
+            checkpoint: previous.checkpoint_time.as_ref().map(|t| t.0),
+            delay_seconds: previous.delay_seconds,
+        };
         let delay_seconds = delay.map(|d| d.as_secs());
-        let moved = checkpoint != recorded || delay_seconds != previous.delay_seconds;
-        let read = read_at(recorded, previous.delay_seconds);
+        let fresh = LogFigures {
+            checkpoint,
+            delay_seconds,
+        };
         let refresh = previous.phase != Some(phase)
-            || recorded.is_none() != checkpoint.is_none()
-            || previous.delay_seconds.is_none() != delay_seconds.is_none()
-            || (moved && grain_old(read, self.inputs.clock.now, self.inputs.freshness))
+            || shown.replaced_by(fresh, self.inputs.clock.now, self.inputs.freshness)
             || within(&previous.conditions) != within(extra);
         let (checkpoint_time, delay_seconds) = if refresh {
             (checkpoint.map(api_time), delay_seconds)
