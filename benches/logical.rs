@@ -1,4 +1,4 @@
-//! Logical dump and restore throughput, one run (`scripts/bench-logical.sh`), beside OceanBase's own
+//! Logical dump and restore throughput (`scripts/bench-logical.sh`), beside OceanBase's own
 //! `seekdb-dump` / `seekdb-restore` and the tools MySQL users reach for first, `mydumper` / `myloader` and
 //! `mysqldump` / `mysql`, on the same data in the same run. A real seekdb server holds a generated dataset
 //! (4 tables, `BENCH_LOGICAL_ROWS` rows each, default 720 000, about 370 bytes of SQL a row: over 1 GB in
@@ -15,6 +15,9 @@
 //! - the operator's restore of each of its dumps into a fresh server (4 sessions), `myloader` (4 threads)
 //!   of each of mydumper's dumps and `mysql` with mysqldump's file, each into a fresh server;
 //! - `seekdb-restore` of seekdb-dump's file into a fresh instance directory (same start-up cost).
+//!
+//! Every dump and restore but seekdb's runs `BENCH_LOGICAL_ROUNDS` times (5 by default), the tools taking
+//! turns, and each prints its median run and the rounds' range: one run of a restore cannot rank two tools.
 //!
 //! Every peer reads a table in one statement, which the engine's default `ob_query_timeout` (10 s) cuts off
 //! at the default size (error 4012): the source's and the targets' sessions get an hour, as the operator's
@@ -84,6 +87,34 @@ struct Figure {
     bytes: u64,
     /// The operator's: when its first and last progress reports came ([`Phases`]).
     phases: Option<(Duration, Duration)>,
+    /// Of a median ([`medians`]): the rounds, and the fastest and slowest of them.
+    range: Option<(usize, Duration, Duration)>,
+}
+
+/// One figure a step: the median run by wall time of the rounds of each (`what`), in the order first met,
+/// with the rounds' range.
+fn medians(figures: Vec<Figure>) -> Vec<Figure> {
+    let mut steps: Vec<Vec<Figure>> = Vec::new();
+    for figure in figures {
+        match steps.iter_mut().find(|s| s[0].what == figure.what) {
+            Some(step) => step.push(figure),
+            None => steps.push(vec![figure]),
+        }
+    }
+    steps
+        .into_iter()
+        .map(|mut step| {
+            step.sort_by_key(|f| f.cost.took);
+            let range = (
+                step.len(),
+                step[0].cost.took,
+                step[step.len() - 1].cost.took,
+            );
+            let mut median = step.swap_remove((step.len() - 1) / 2);
+            median.range = Some(range);
+            median
+        })
+        .collect()
 }
 
 fn main() {
@@ -131,27 +162,52 @@ impl Bench {
             settled.as_secs_f64()
         );
         long_sessions(&self.runtime, &source);
-        let (manifest, ours) = self.dump_ours(&source, Compression::Zstd);
-        let dump_peak = peak_rss_mib();
-        let (gzip_manifest, ours_gzip) = self.dump_ours(&source, Compression::Gzip);
-        let (plain_manifest, ours_plain) = self.dump_ours(&source, Compression::None);
-        let mut dumps = vec![ours, ours_gzip, ours_plain];
-        dumps.extend(self.dump_peers(&source));
+        let rounds = rounds();
+        if self.peers.mydumper.is_some() {
+            println!(
+                "mydumper runs with --no-locks: seekdb's answer to its default FLUSH TABLES WITH READ LOCK: {}",
+                self.runtime.block_on(peers::global_lock_answer(&source))
+            );
+        }
+        let mut dumps = Vec::new();
+        let mut manifests = None;
+        // The process's peak memory after its first dump and its first restore, each in zstd.
+        let mut dump_peak = None;
+        for _ in 0..rounds {
+            let (manifest, ours) = self.dump_ours(&source, Compression::Zstd);
+            dump_peak.get_or_insert_with(peak_rss_mib);
+            let (gzip_manifest, ours_gzip) = self.dump_ours(&source, Compression::Gzip);
+            let (plain_manifest, ours_plain) = self.dump_ours(&source, Compression::None);
+            dumps.extend([ours, ours_gzip, ours_plain]);
+            dumps.extend(self.dump_peers(&source));
+            manifests = Some((manifest, gzip_manifest, plain_manifest));
+        }
+        let (manifest, gzip_manifest, plain_manifest) = manifests.expect("at least one round");
         let started = Instant::now();
         let verdicts = self.consistency(&source);
         let consistency_took = started.elapsed();
         let source_dir = source.stop();
         let seekdb_tools = seekdb_tools_wanted();
         dumps.extend(seekdb_tools.then(|| self.seekdb_dump(&source_dir)));
-        let mut loads = vec![self.load_ours(&manifest)];
-        let load_peak = peak_rss_mib();
-        loads.push(self.load_ours(&gzip_manifest));
-        loads.push(self.load_ours(&plain_manifest));
-        loads.extend(self.load_peers());
+        let mut loads = Vec::new();
+        let mut load_peak = None;
+        for _ in 0..rounds {
+            for manifest in [&manifest, &gzip_manifest, &plain_manifest] {
+                loads.push(self.load_ours(manifest));
+                load_peak.get_or_insert_with(peak_rss_mib);
+            }
+            loads.extend(self.load_peers());
+        }
         loads.extend(seekdb_tools.then(|| self.seekdb_restore()));
-        self.report(&manifest, &gzip_manifest, &dumps, &loads);
         println!(
-            "peak resident memory of this process (VmHWM): {dump_peak} MiB after the dump, {load_peak} MiB after the restore"
+            "each figure is the median of {rounds} rounds (BENCH_LOGICAL_ROUNDS), the tools taking turns; \
+             seekdb-dump and seekdb-restore run once"
+        );
+        self.report(&manifest, &gzip_manifest, &medians(dumps), &medians(loads));
+        println!(
+            "peak resident memory of this process (VmHWM): {} MiB after the first dump, {} MiB after the first restore",
+            dump_peak.unwrap_or_default(),
+            load_peak.unwrap_or_default()
         );
         print_consistency(&verdicts, consistency_took);
         let _ = std::fs::remove_dir_all(&self.base);
@@ -178,6 +234,8 @@ impl Bench {
     fn dump_ours(&self, source: &Seekdb, compression: Compression) -> (Manifest, Figure) {
         let mut request = self.dump_request(source, "bench");
         request.compression = compression;
+        // A round's dump starts afresh: the last round's, found in place, would be resumed.
+        let _ = std::fs::remove_dir_all(self.base.join(ours_dir(compression)));
         let meter = Meter::start(source);
         let phases = Phases::new();
         let report = self
@@ -199,6 +257,7 @@ impl Bench {
             cost,
             bytes: manifest.bytes,
             phases: Some(phases.times()),
+            range: None,
         };
         (manifest, figure)
     }
@@ -216,18 +275,17 @@ impl Bench {
 
     fn mydumper(&self, source: &Seekdb) -> Option<Figure> {
         let dir = self.peers.mydumper.as_ref()?;
-        println!(
-            "mydumper runs with --no-locks: seekdb's answer to its default FLUSH TABLES WITH READ LOCK: {}",
-            self.runtime.block_on(peers::global_lock_answer(source))
-        );
         let meter = Meter::start(source);
-        let (_, bytes) = peers::mydumper(dir, source, "bench", &self.base.join(MYDUMPER_DIR));
+        let out = self.base.join(MYDUMPER_DIR);
+        let (_, bytes) = peers::mydumper(dir, source, "bench", &out);
+        peers::make_durable(&out);
         Some(Figure {
             tool: "mydumper",
             what: "dump: mydumper (4 threads, --no-locks)".into(),
             cost: meter.stop(),
             bytes,
             phases: None,
+            range: None,
         })
     }
 
@@ -237,6 +295,7 @@ impl Bench {
         let out = self.base.join(MYDUMPER_GZIP_DIR);
         let meter = Meter::start(source);
         let (_, stored) = peers::mydumper_with(dir, source, "bench", &["--compress"], &out);
+        peers::make_durable(&out);
         let cost = meter.stop();
         println!(
             "mydumper --compress stored {:.1} MB of gzip",
@@ -249,6 +308,7 @@ impl Bench {
             // MB/s of SQL, as for every tool: the uncompressed dump's size.
             bytes: peers::bytes_under(&self.base.join(MYDUMPER_DIR)),
             phases: None,
+            range: None,
         })
     }
 
@@ -257,12 +317,14 @@ impl Bench {
         let out = self.base.join(MYSQLDUMP_FILE);
         let meter = Meter::start(source);
         let (_, bytes) = peers::mysqldump(dir, source, "bench", MYSQLDUMP_FLAGS, &out);
+        peers::make_durable(&out);
         Some(Figure {
             tool: "mysqldump",
             what: "dump: mysqldump --single-transaction".into(),
             cost: meter.stop(),
             bytes,
             phases: None,
+            range: None,
         })
     }
 
@@ -290,13 +352,16 @@ impl Bench {
             },
             bytes: std::fs::metadata(&file).expect("peer dump").len(),
             phases: None,
+            range: None,
         }
     }
 
-    /// A fresh server whose sessions may run for an hour.
+    /// A fresh server to load into, quiet before the load is measured: a server just started works for some
+    /// seconds on its own, and a tool measured then would pay for part of it (docs/contributing/benchmarks.md).
     fn target(&self, name: &str) -> Seekdb {
         let target = Seekdb::start(&self.env, name, "8G");
         long_sessions(&self.runtime, &target);
+        meter::settle(&target, Duration::from_secs(120));
         target
     }
 
@@ -333,6 +398,7 @@ impl Bench {
             cost,
             bytes: manifest.bytes,
             phases: Some(phases.times()),
+            range: None,
         }
     }
 
@@ -363,6 +429,7 @@ impl Bench {
             cost,
             bytes: peers::bytes_under(&self.base.join(MYDUMPER_DIR)),
             phases: None,
+            range: None,
         })
     }
 
@@ -387,6 +454,7 @@ impl Bench {
             cost,
             bytes: std::fs::metadata(&file).expect("mysqldump's file").len(),
             phases: None,
+            range: None,
         })
     }
 
@@ -414,6 +482,7 @@ impl Bench {
             },
             bytes: std::fs::metadata(&file).expect("peer dump").len(),
             phases: None,
+            range: None,
         }
     }
 
@@ -444,6 +513,14 @@ impl Bench {
                 cost.server.as_secs_f64(),
                 cost.client.as_secs_f64(),
             );
+            if let Some((rounds, fastest, slowest)) = figure.range.filter(|r| r.0 > 1) {
+                println!(
+                    "  {:<48} {rounds} rounds: {:.1}–{:.1} s",
+                    "",
+                    fastest.as_secs_f64(),
+                    slowest.as_secs_f64()
+                );
+            }
             if let Some((first, last)) = figure.phases {
                 println!(
                     "  {:<48} first progress report at {:.2} s, last at {:.2} s",
@@ -581,6 +658,17 @@ fn ours_tool(compression: Compression) -> &'static str {
         Compression::Gzip => "ours (gzip)",
         Compression::None => "ours (plain)",
     }
+}
+
+/// How many times each dump and restore is measured, the tools taking turns: 5, or `BENCH_LOGICAL_ROUNDS`.
+/// A restore's time on seekdb varies by up to a third between runs of the same tool (whether the engine
+/// freezes and compacts its memory during the load), so a single run cannot rank two tools.
+fn rounds() -> usize {
+    std::env::var("BENCH_LOGICAL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|r| *r > 0)
+        .unwrap_or(5)
 }
 
 /// Rows per chunk of the operator's dumps: 50 000, or `BENCH_LOGICAL_CHUNK_ROWS` (the spec's default is 200 000).

@@ -65,6 +65,8 @@ pub fn mydumper_with(
     ];
     args.extend(flags);
     args.push("--outputdir");
+    // A directory left by an earlier round is replaced, not added to.
+    let _ = std::fs::remove_dir_all(out);
     let took = run(&dir.join("bin/mydumper"), &with(server, &args, out), None);
     (took, bytes_under(out))
 }
@@ -93,6 +95,25 @@ pub fn mysqldump(
         took,
         std::fs::metadata(out).expect("mysqldump's file").len(),
     )
+}
+
+/// Writes every file at `path` (a file, or a directory's files) to disk (`fsync`), as the operator does each
+/// file of its dump before it counts as written: a peer's dump is timed until it is as durable.
+pub fn make_durable(path: &Path) {
+    let files: Vec<std::path::PathBuf> = if path.is_dir() {
+        std::fs::read_dir(path)
+            .expect("the dump's directory")
+            .flatten()
+            .map(|entry| entry.path())
+            .collect()
+    } else {
+        vec![path.to_path_buf()]
+    };
+    for file in files {
+        std::fs::File::open(&file)
+            .and_then(|f| f.sync_all())
+            .unwrap_or_else(|e| panic!("fsync {}: {e}", file.display()));
+    }
 }
 
 /// `mysql database < file`: mysqldump's file loaded as a user would load it.

@@ -130,12 +130,16 @@ pub struct ChunkPlan {
     pub to: Option<i128>,
 }
 
-/// A column written in the data: its name and `information_schema` data type.
+/// A column written in the data: its name, `information_schema` data type and character set.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ColumnPlan {
     pub name: String,
     pub data_type: String,
+    /// `information_schema`'s `CHARACTER_SET_NAME`: none for a column that holds no text, and in the dumps of
+    /// earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charset: Option<String>,
 }
 
 /// A table or view of the dump.

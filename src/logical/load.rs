@@ -1,8 +1,9 @@
 //! Restoring a logical dump: refuse a rename the dump does not fit ([`super::names::restore_targets`]; a
 //! drill's database prefix is a rename of every database) and a target that already holds what the dump
 //! creates, create the databases and tables, load the chunks in
-//! parallel (each checked against its SHA-256 before a row is sent), create the views, then check every
-//! table's row count against the manifest.
+//! parallel (each checked against its SHA-256 before a row is sent, and its rows loaded in one transaction
+//! that is rolled back unless it inserted the rows the manifest records), then create the views. Every
+//! table's rows are so checked chunk by chunk, without counting the tables again at the end.
 
 use futures::{StreamExt, TryStreamExt};
 use mysql_async::Conn;
@@ -14,6 +15,7 @@ use crate::storage::copy::hex;
 
 use super::{
     LoadReport, LoadRequest, LogicalError, Progress,
+    charset::{self, ClientCharset},
     layout::{
         ChunkDone, Compression, Manifest, ObjectKind, ObjectPlan, Plan, chunk_path, manifest_path,
         plan_path,
@@ -73,7 +75,8 @@ async fn run(
     // Where every database lands is checked before anything is written.
     let target = targets(sessions, &mut conn, request, plan).await?;
     refuse_existing(sessions, &mut conn, plan, &target).await?;
-    let tables = create_tables(sessions, &mut conn, plan, &target).await?;
+    let tables = create_tables(sessions, &mut conn, plan, &target, request.parallel).await?;
+    let charsets = charset::per_object(plan, &target);
     drop(conn);
     let work = chunk_work(manifest, plan)?;
     let place = Place {
@@ -82,6 +85,7 @@ async fn run(
         dir,
         plan,
         target: &target,
+        charsets: &charsets,
     };
     let state = load_chunks(
         &place,
@@ -95,7 +99,6 @@ async fn run(
     let mut conn = sessions.conn().await?;
     let views = create_views(sessions, &mut conn, plan, &target).await?;
     drop(conn);
-    check_counts(sessions, plan, manifest, &target, request.parallel).await?;
     Ok(LoadReport {
         snapshot: Some(manifest.snapshot.clone()),
         rows: state.rows_done,
@@ -124,39 +127,55 @@ pub(super) async fn targets(
     })
 }
 
-/// Creates the databases and then the tables (not the views); returns how many tables.
+/// Creates the databases and then the tables (not the views), `parallel` tables at once; returns how many
+/// tables.
 async fn create_tables(
     sessions: &Sessions,
     conn: &mut Conn,
     plan: &Plan,
     target: &(dyn Fn(&str) -> String + Sync),
+    parallel: usize,
 ) -> Result<usize, LogicalError> {
-    // Tables are created in name order: one whose foreign key names a later one must not be refused.
-    sessions.execute(conn, "SET foreign_key_checks = 0").await?;
     for database in &plan.databases {
         let ddl = with_name(&database.ddl, "DATABASE", &target(&database.name));
         sessions
             .execute(conn, &if_not_exists(&ddl, "CREATE DATABASE"))
             .await?;
     }
-    let tables: Vec<&ObjectPlan> = plan
-        .objects
-        .iter()
-        .filter(|o| o.kind == ObjectKind::Table)
+    // Indices, not references, in the stream: its future must be `Send` for any lifetime.
+    let tables: Vec<usize> = (0..plan.objects.len())
+        .filter(|o| plan.objects[*o].kind == ObjectKind::Table)
         .collect();
-    for table in &tables {
-        sessions
-            .execute(
-                conn,
-                &format!("USE {}", quote_identifier(&target(&table.database))),
-            )
-            .await?;
-        // A foreign key names its parent with the database: a renamed one too.
-        sessions
-            .execute(conn, &renamed(&table.ddl, plan, target))
-            .await?;
-    }
-    Ok(tables.len())
+    let count = tables.len();
+    futures::stream::iter(tables)
+        .map(|o| create_table(sessions, &plan.objects[o], plan, target))
+        .buffer_unordered(parallel.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(count)
+}
+
+/// Creates `table` in the database `target` names, on a session of its own.
+async fn create_table(
+    sessions: &Sessions,
+    table: &ObjectPlan,
+    plan: &Plan,
+    target: &(dyn Fn(&str) -> String + Sync),
+) -> Result<(), LogicalError> {
+    let mut conn = sessions.conn().await?;
+    // Foreign keys are not checked: a table may name a parent made after it, or at the same time.
+    sessions
+        .execute(&mut conn, "SET foreign_key_checks = 0")
+        .await?;
+    let database = quote_identifier(&target(&table.database));
+    sessions
+        .execute(&mut conn, &format!("USE {database}"))
+        .await?;
+    // A foreign key names its parent with the database: a renamed one too.
+    sessions
+        .execute(&mut conn, &renamed(&table.ddl, plan, target))
+        .await
+        .map(drop)
 }
 
 /// Every chunk to load, as its object's index, its own and what the manifest records of it; refused when
@@ -205,6 +224,8 @@ struct Place<'a> {
     dir: &'a str,
     plan: &'a Plan,
     target: &'a (dyn Fn(&str) -> String + Sync),
+    /// The character set each object's rows are sent in.
+    charsets: &'a [ClientCharset],
 }
 
 /// Loads the chunks of `work`, at most `parallel` at once, reporting progress as each finishes.
@@ -270,64 +291,18 @@ async fn load_chunk(
             object.database, object.name, expected.rows
         ))
     };
-    execute_chunk(place.sessions, &database, &sql, expected.rows, mismatch).await?;
+    let charset = place.charsets[o];
+    execute_chunk(
+        place.sessions,
+        &database,
+        charset,
+        &sql,
+        expected.rows,
+        mismatch,
+    )
+    .await?;
     crate::crash::point("logical/load/chunk");
     Ok(expected)
-}
-
-/// Checks every table holds the rows the manifest records, counting `parallel` tables at once.
-async fn check_counts(
-    sessions: &Sessions,
-    plan: &Plan,
-    manifest: &Manifest,
-    target: &(dyn Fn(&str) -> String + Sync),
-    parallel: usize,
-) -> Result<(), LogicalError> {
-    // Indices, not references, in the stream: its future must be `Send` for any lifetime.
-    let tables: Vec<(usize, u64)> = plan
-        .objects
-        .iter()
-        .zip(&manifest.objects)
-        .enumerate()
-        .filter(|(_, (o, _))| o.kind == ObjectKind::Table)
-        .map(|(i, (_, expected))| (i, expected.rows))
-        .collect();
-    futures::stream::iter(tables)
-        .map(|(i, rows)| check_count(sessions, &plan.objects[i], rows, target))
-        .buffer_unordered(parallel.max(1))
-        .try_collect::<()>()
-        .await
-}
-
-/// Checks `object` holds `expected` rows in the target.
-async fn check_count(
-    sessions: &Sessions,
-    object: &ObjectPlan,
-    expected: u64,
-    target: &(dyn Fn(&str) -> String + Sync),
-) -> Result<(), LogicalError> {
-    let mut conn = sessions.conn().await?;
-    let counted: Vec<u64> = sessions
-        .rows(
-            &mut conn,
-            &format!(
-                "SELECT COUNT(*) FROM {}.{}",
-                quote_identifier(&target(&object.database)),
-                quote_identifier(&object.name)
-            ),
-            (),
-        )
-        .await?;
-    if counted.first() != Some(&expected) {
-        return Err(LogicalError::Format(format!(
-            "{}.{} holds {:?} rows after the restore, the dump {}",
-            object.database,
-            object.name,
-            counted.first(),
-            expected
-        )));
-    }
-    Ok(())
 }
 
 /// Refuses a target that already has a table or view the dump creates, naming them.
@@ -438,16 +413,18 @@ async fn read_chunk(
     .map_err(|e| LogicalError::Format(format!("decompression stopped: {e}")))?
 }
 
-/// Runs a chunk's statements (one per line) in `database`, each sent as the bytes the dump holds; returns
-/// the rows inserted.
+/// Runs a chunk's statements (one per line) in `database`, each sent as the bytes the dump holds in
+/// `charset`, in one transaction that holds `expected` rows or is rolled back.
 async fn execute_chunk(
     sessions: &Sessions,
     database: &str,
+    charset: ClientCharset,
     sql: &[u8],
     expected: u64,
     mismatch: impl Fn(u64) -> LogicalError,
 ) -> Result<(), LogicalError> {
     let mut conn = sessions.conn().await?;
+    sessions.execute(&mut conn, charset.statement()).await?;
     sessions.execute(&mut conn, "BEGIN").await?;
     let inserted = match insert_rows(sessions, &mut conn, database, sql).await {
         Ok(rows) if rows == expected => Ok(()),
@@ -464,7 +441,8 @@ async fn execute_chunk(
     }
 }
 
-/// Sends a chunk's statements on `conn`, returning the rows they inserted.
+/// Sends a chunk's statements on `conn`, returning the rows they inserted. Its `USE` names the target's
+/// database, and its `SET NAMES` is left out: the session's character set was chosen for the table.
 async fn insert_rows(
     sessions: &Sessions,
     conn: &mut mysql_async::Conn,
@@ -481,6 +459,9 @@ async fn insert_rows(
             sessions
                 .execute(conn, &format!("USE {}", quote_identifier(database)))
                 .await?;
+            continue;
+        }
+        if statement.starts_with(b"SET NAMES ") {
             continue;
         }
         rows += sessions.execute_bytes(conn, statement).await?;

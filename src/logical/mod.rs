@@ -10,6 +10,7 @@
 //!   `.done` record. A dump that restarts reads the plan back and writes only chunks without a record.
 //! - **Portable.** Plain SQL, zstd or gzip, one statement per line ([`layout`]).
 
+mod charset;
 mod compression;
 pub mod dump;
 mod grants;

@@ -315,10 +315,12 @@ mod tests {
                 ColumnPlan {
                     name: "id".into(),
                     data_type: "bigint".into(),
+                    charset: None,
                 },
                 ColumnPlan {
                     name: "note".into(),
                     data_type: "text".into(),
+                    charset: Some("utf8mb4".into()),
                 },
             ],
             chunk_key: chunk_key.map(str::to_string),

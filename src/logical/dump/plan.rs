@@ -215,10 +215,10 @@ async fn stored_columns(
     database: &str,
     name: &str,
 ) -> Result<Vec<ColumnPlan>, LogicalError> {
-    let columns: Vec<(String, String, String)> = sessions
+    let columns: Vec<(String, String, String, Option<String>)> = sessions
         .rows(
             conn,
-            "SELECT COLUMN_NAME, DATA_TYPE, EXTRA FROM information_schema.COLUMNS \
+            "SELECT COLUMN_NAME, DATA_TYPE, EXTRA, CHARACTER_SET_NAME FROM information_schema.COLUMNS \
              WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? ORDER BY ORDINAL_POSITION",
             (database, name),
         )
@@ -226,8 +226,12 @@ async fn stored_columns(
     Ok(columns
         .into_iter()
         // Generated columns are computed again by the server that loads the rows.
-        .filter(|(_, _, extra)| !extra.to_ascii_uppercase().contains("GENERATED"))
-        .map(|(name, data_type, _)| ColumnPlan { name, data_type })
+        .filter(|(_, _, extra, _)| !extra.to_ascii_uppercase().contains("GENERATED"))
+        .map(|(name, data_type, _, charset)| ColumnPlan {
+            name,
+            data_type,
+            charset,
+        })
         .collect())
 }
 
