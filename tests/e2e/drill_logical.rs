@@ -167,6 +167,7 @@ async fn a_logical_drill_finds_every_table_equal_to_the_dump_and_a_damaged_dump_
         Vec::<String>::new(),
         "nothing of the failed drill left"
     );
+    world.done().await;
 }
 
 /// Every file under `dir`.
@@ -211,4 +212,5 @@ async fn a_logical_drill_cut_mid_load_by_a_crash_drops_its_partial_copy_loads_ag
         Vec::<String>::new(),
         "the copy is dropped"
     );
+    world.done().await;
 }
