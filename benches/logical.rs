@@ -191,17 +191,28 @@ impl Bench {
         dumps.extend(seekdb_tools.then(|| self.seekdb_dump(&source_dir)));
         let mut loads = Vec::new();
         let mut load_peak = None;
-        for _ in 0..rounds {
-            for manifest in [&manifest, &gzip_manifest, &plain_manifest] {
-                loads.push(self.load_ours(manifest));
+        for round in 0..rounds {
+            let mut steps: Vec<Box<dyn Fn() -> Option<Figure> + '_>> = vec![
+                Box::new(|| Some(self.load_ours(&manifest))),
+                Box::new(|| Some(self.load_ours(&gzip_manifest))),
+                Box::new(|| Some(self.load_ours(&plain_manifest))),
+                Box::new(|| self.myloader(MYDUMPER_DIR, "myloader")),
+                Box::new(|| self.myloader(MYDUMPER_GZIP_DIR, "myloader (gzip)")),
+                Box::new(|| self.mysql()),
+            ];
+            // Each round starts one step later, so that no tool always follows the same one.
+            let shift = round % steps.len();
+            steps.rotate_left(shift);
+            for step in &steps {
+                loads.extend(step());
+                // The first round is not shifted: its first step is the operator's zstd restore.
                 load_peak.get_or_insert_with(peak_rss_mib);
             }
-            loads.extend(self.load_peers());
         }
         loads.extend(seekdb_tools.then(|| self.seekdb_restore()));
         println!(
-            "each figure is the median of {rounds} rounds (BENCH_LOGICAL_ROUNDS), the tools taking turns; \
-             seekdb-dump and seekdb-restore run once"
+            "each figure is the median of {rounds} rounds (BENCH_LOGICAL_ROUNDS), the tools taking turns (each \
+             round's restores start one tool later); seekdb-dump and seekdb-restore run once"
         );
         self.report(&manifest, &gzip_manifest, &medians(dumps), &medians(loads));
         println!(
@@ -400,17 +411,6 @@ impl Bench {
             phases: Some(phases.times()),
             range: None,
         }
-    }
-
-    fn load_peers(&self) -> Vec<Figure> {
-        [
-            self.myloader(MYDUMPER_DIR, "myloader"),
-            self.myloader(MYDUMPER_GZIP_DIR, "myloader (gzip)"),
-            self.mysql(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
     }
 
     /// myloader of mydumper's dump in `dump_dir` (plain or gzipped), as `tool`.
