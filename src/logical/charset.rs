@@ -9,7 +9,7 @@
 
 use super::layout::{ObjectKind, ObjectPlan, Plan};
 
-/// How a session sends a table's rows: the statement that sets it.
+/// How a session sends a table's rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum ClientCharset {
     /// Strings stored byte for byte.
@@ -19,10 +19,12 @@ pub(super) enum ClientCharset {
 }
 
 impl ClientCharset {
-    pub(super) fn statement(self) -> &'static str {
+    /// The statement that sets it on a session handed out by the restore's pool, which is utf8mb4 already
+    /// (the pool's setup, run again after every reset): none for utf8mb4.
+    pub(super) fn statement(self) -> Option<&'static str> {
         match self {
-            ClientCharset::Binary => "SET NAMES binary",
-            ClientCharset::Utf8mb4 => "SET NAMES utf8mb4",
+            ClientCharset::Binary => Some("SET NAMES binary"),
+            ClientCharset::Utf8mb4 => None,
         }
     }
 }

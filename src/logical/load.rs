@@ -71,6 +71,8 @@ async fn run(
     cancel: &CancellationToken,
     progress: &(dyn Fn(&Progress) + Send + Sync),
 ) -> Result<LoadReport, LogicalError> {
+    // A manifest that does not add up is refused before anything is written.
+    let work = chunk_work(manifest, plan)?;
     let mut conn = sessions.conn().await?;
     // Where every database lands is checked before anything is written.
     let target = targets(sessions, &mut conn, request, plan).await?;
@@ -78,7 +80,6 @@ async fn run(
     let tables = create_tables(sessions, &mut conn, plan, &target, request.parallel).await?;
     let charsets = charset::per_object(plan, &target);
     drop(conn);
-    let work = chunk_work(manifest, plan)?;
     let place = Place {
         sessions,
         storage,
@@ -200,6 +201,14 @@ fn chunk_work(
             return Err(LogicalError::Format(format!(
                 "{}.{}: the manifest and the plan disagree",
                 object.database, object.name
+            )));
+        }
+        // Each chunk's rows are checked as it loads: together they must be the table's.
+        let chunked: u64 = entry.chunks.iter().map(|c| c.rows).sum();
+        if chunked != entry.rows {
+            return Err(LogicalError::Format(format!(
+                "{}.{}: the manifest records {} rows, its chunks {chunked}",
+                object.database, object.name, entry.rows
             )));
         }
         for c in 0..entry.chunks.len() {
@@ -424,7 +433,9 @@ async fn execute_chunk(
     mismatch: impl Fn(u64) -> LogicalError,
 ) -> Result<(), LogicalError> {
     let mut conn = sessions.conn().await?;
-    sessions.execute(&mut conn, charset.statement()).await?;
+    if let Some(statement) = charset.statement() {
+        sessions.execute(&mut conn, statement).await?;
+    }
     sessions.execute(&mut conn, "BEGIN").await?;
     let inserted = match insert_rows(sessions, &mut conn, database, sql).await {
         Ok(rows) if rows == expected => Ok(()),

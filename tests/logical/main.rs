@@ -527,9 +527,10 @@ async fn a_damaged_chunk_and_wrong_credentials_are_refused_with_errors_that_say_
     assert!(refused.to_string().contains("is damaged"), "{refused}");
 }
 
-/// A restore checks each table's rows chunk by chunk: a chunk whose statements insert other than the rows
-/// its manifest entry records (here the entry says one more) fails the restore, saying so, and its rows are
-/// rolled back with it.
+/// A restore checks each table's rows chunk by chunk: a manifest whose chunks do not add up to a table's
+/// rows is refused before anything is written, and a chunk whose statements insert other than the rows its
+/// entry records (here the entry, and the table's, say one more) fails the restore, saying so, and its rows
+/// are rolled back with it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_chunk_inserting_other_rows_than_recorded_fails_the_restore_and_is_rolled_back() {
     let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
@@ -556,11 +557,29 @@ async fn a_chunk_inserting_other_rows_than_recorded_fails_the_restore_and_is_rol
         .await
         .expect("dump");
     let path = dir.join("dumps/miscount/manifest.json");
-    let mut manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("json");
+    let original = std::fs::read(&path).expect("manifest");
+    let mut manifest: serde_json::Value = serde_json::from_slice(&original).expect("json");
     let chunk = &mut manifest["objects"][0]["chunks"][0]["rows"];
     assert_eq!(chunk.as_u64(), Some(3), "{manifest}");
     *chunk = 4.into();
+    // A chunk whose record does not add up to its table's is refused before anything is written.
+    std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("rewrite");
+    let refused = load_at(&load_request(target), &storage(&dir), "dumps/miscount")
+        .await
+        .expect_err("a manifest that does not add up");
+    assert!(
+        refused
+            .to_string()
+            .contains("miscount.t: the manifest records 3 rows, its chunks 4"),
+        "{refused}"
+    );
+    let databases: Vec<String> = target_conn
+        .query("SHOW DATABASES LIKE 'miscount'")
+        .await
+        .expect("databases");
+    assert!(databases.is_empty(), "nothing created: {databases:?}");
+    // The table's record says 4 too: only loading the chunk shows it holds 3.
+    manifest["objects"][0]["rows"] = 4.into();
     std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("rewrite");
     let refused = load_at(&load_request(target), &storage(&dir), "dumps/miscount")
         .await
