@@ -49,11 +49,17 @@ impl Compression {
         })
     }
 
-    /// The whole of `compressed`, decompressed; `size` is the size expected (a hint: the buffer's first
-    /// capacity).
-    pub fn decode(self, compressed: &[u8], size: usize) -> std::io::Result<Vec<u8>> {
+    /// The whole of `compressed`, decompressed into `plain` (emptied first: a buffer used before keeps its
+    /// memory); `size` is the size expected (a hint: how much room to make first).
+    pub fn decode(
+        self,
+        compressed: &[u8],
+        size: usize,
+        mut plain: Vec<u8>,
+    ) -> std::io::Result<Vec<u8>> {
+        plain.clear();
         // A damaged record cannot make the operator reserve more than a chunk's worth up front.
-        let mut plain = Vec::with_capacity(size.min(1 << 30));
+        plain.reserve(size.min(1 << 30));
         match self {
             Compression::Gzip => {
                 flate2::read::GzDecoder::new(compressed).read_to_end(&mut plain)?;
@@ -146,14 +152,18 @@ mod tests {
             let stored = encode(compression, &sql);
             assert!(stored.len() < sql.len() / 2, "{compression:?} compresses");
             assert_eq!(
-                compression.decode(&stored, sql.len()).expect("decodes"),
+                compression
+                    .decode(&stored, sql.len(), Vec::new())
+                    .expect("decodes"),
                 sql
             );
         }
         // Plain: the SQL itself, in pieces as written.
         assert_eq!(encode(Compression::None, &sql), sql);
         assert_eq!(
-            Compression::None.decode(&sql, sql.len()).expect("plain"),
+            Compression::None
+                .decode(&sql, sql.len(), b"left over".to_vec())
+                .expect("plain"),
             sql
         );
         // Each as its standard tool writes it: gzip's and zstd's magic numbers.
@@ -168,10 +178,14 @@ mod tests {
     fn a_chunk_read_with_the_wrong_decoder_or_cut_short_is_an_error() {
         let sql = sql();
         let zstd = encode(Compression::Zstd, &sql);
-        assert!(Compression::Gzip.decode(&zstd, sql.len()).is_err());
+        assert!(
+            Compression::Gzip
+                .decode(&zstd, sql.len(), Vec::new())
+                .is_err()
+        );
         assert!(
             Compression::Zstd
-                .decode(&zstd[..zstd.len() / 2], sql.len())
+                .decode(&zstd[..zstd.len() / 2], sql.len(), Vec::new())
                 .is_err()
         );
     }

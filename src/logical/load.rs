@@ -1,17 +1,24 @@
 //! Restoring a logical dump: refuse a rename the dump does not fit ([`super::names::restore_targets`]; a
 //! drill's database prefix is a rename of every database) and a target that already holds what the dump
-//! creates, create the databases and tables, load the chunks in
+//! creates, create the databases, load the chunks (each table created by the first of its chunks) in
 //! parallel (each checked against its SHA-256 before a row is sent, and its rows loaded in one transaction
 //! that is rolled back unless it inserted the rows the manifest records), then create the views. Every
 //! table's rows are so checked chunk by chunk, without counting the tables again at the end.
+
+use std::{
+    io::Read,
+    path::{Path, PathBuf},
+    sync::Mutex,
+};
 
 use futures::{StreamExt, TryStreamExt};
 use mysql_async::Conn;
 use opendal::Operator;
 use sha2::{Digest, Sha256};
+use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-use crate::storage::copy::hex;
+use crate::storage::{StorageError, copy::hex};
 
 use super::{
     LoadReport, LoadRequest, LogicalError, Progress,
@@ -30,6 +37,12 @@ use super::{
 /// Chunks read and checked ahead of the sessions, each waiting for one to be free: a session goes from one
 /// chunk to the next without waiting for a read (at most this many chunks more in memory).
 const READ_AHEAD: usize = 1;
+
+/// The most room made for a chunk before reading it, whatever its record says.
+const MAX_RESERVED: usize = 1 << 30;
+
+/// Table names asked about in one statement when looking for what the target already has.
+const NAMES_A_STATEMENT: usize = 500;
 
 /// Restores the dump in `dir` on `storage` into the target `request` names.
 pub async fn load(
@@ -73,13 +86,20 @@ async fn run(
 ) -> Result<LoadReport, LogicalError> {
     // A manifest that does not add up is refused before anything is written.
     let work = chunk_work(manifest, plan)?;
+    let t0 = std::time::Instant::now();
     let mut conn = sessions.conn().await?;
+    eprintln!("PHASE conn {:?}", t0.elapsed());
     // Where every database lands is checked before anything is written.
     let target = targets(sessions, &mut conn, request, plan).await?;
+    eprintln!("PHASE targets {:?}", t0.elapsed());
     refuse_existing(sessions, &mut conn, plan, &target).await?;
-    let tables = create_tables(sessions, &mut conn, plan, &target, request.parallel).await?;
+    eprintln!("PHASE refuse {:?}", t0.elapsed());
+    create_databases(sessions, &mut conn, plan, &target).await?;
+    eprintln!("PHASE created {:?}", t0.elapsed());
     let charsets = charset::per_object(plan, &target);
     drop(conn);
+    let created: Vec<OnceCell<()>> = plan.objects.iter().map(|_| OnceCell::new()).collect();
+    let buffers = Buffers::default();
     let place = Place {
         sessions,
         storage,
@@ -87,6 +107,8 @@ async fn run(
         plan,
         target: &target,
         charsets: &charsets,
+        created: &created,
+        buffers: &buffers,
     };
     let state = load_chunks(
         &place,
@@ -97,6 +119,8 @@ async fn run(
         progress,
     )
     .await?;
+    eprintln!("PHASE loaded {:?}", t0.elapsed());
+    let tables = create_rest(&place, request.parallel).await?;
     let mut conn = sessions.conn().await?;
     let views = create_views(sessions, &mut conn, plan, &target).await?;
     drop(conn);
@@ -128,28 +152,47 @@ pub(super) async fn targets(
     })
 }
 
-/// Creates the databases and then the tables (not the views), `parallel` tables at once; returns how many
-/// tables.
-async fn create_tables(
+/// Creates the dump's databases, named as `target` says.
+async fn create_databases(
     sessions: &Sessions,
     conn: &mut Conn,
     plan: &Plan,
     target: &(dyn Fn(&str) -> String + Sync),
-    parallel: usize,
-) -> Result<usize, LogicalError> {
+) -> Result<(), LogicalError> {
     for database in &plan.databases {
         let ddl = with_name(&database.ddl, "DATABASE", &target(&database.name));
         sessions
             .execute(conn, &if_not_exists(&ddl, "CREATE DATABASE"))
             .await?;
     }
+    Ok(())
+}
+
+/// Creates table `o` unless it was (once, whichever of its chunks comes first).
+async fn ensure_table(place: &Place<'_>, o: usize) -> Result<(), LogicalError> {
+    place.created[o]
+        .get_or_try_init(|| {
+            create_table(
+                place.sessions,
+                &place.plan.objects[o],
+                place.plan,
+                place.target,
+            )
+        })
+        .await
+        .map(drop)
+}
+
+/// Creates the tables no chunk created (those without rows), `parallel` at once; returns how many tables
+/// the dump has.
+async fn create_rest(place: &Place<'_>, parallel: usize) -> Result<usize, LogicalError> {
     // Indices, not references, in the stream: its future must be `Send` for any lifetime.
-    let tables: Vec<usize> = (0..plan.objects.len())
-        .filter(|o| plan.objects[*o].kind == ObjectKind::Table)
+    let tables: Vec<usize> = (0..place.plan.objects.len())
+        .filter(|o| place.plan.objects[*o].kind == ObjectKind::Table)
         .collect();
     let count = tables.len();
     futures::stream::iter(tables)
-        .map(|o| create_table(sessions, &plan.objects[o], plan, target))
+        .map(|o| ensure_table(place, o))
         .buffer_unordered(parallel.max(1))
         .try_collect::<()>()
         .await?;
@@ -235,6 +278,9 @@ struct Place<'a> {
     target: &'a (dyn Fn(&str) -> String + Sync),
     /// The character set each object's rows are sent in.
     charsets: &'a [ClientCharset],
+    /// Whether each object (a table) was created: by the first of its chunks to load.
+    created: &'a [OnceCell<()>],
+    buffers: &'a Buffers,
 }
 
 /// Loads the chunks of `work`, at most `parallel` at once, reporting progress as each finishes.
@@ -249,7 +295,7 @@ async fn load_chunks(
     let mut state = Progress {
         chunks_total: work.len(),
         rows_total,
-        // The target was checked and the tables made.
+        // The target was checked and its databases made.
         database_reached: true,
         ..Progress::default()
     };
@@ -286,7 +332,8 @@ async fn load_chunk(
         return Err(LogicalError::Canceled);
     }
     let path = chunk_path(place.dir, place.plan.compression, object, c);
-    let sql = read_chunk(place.storage, &path, place.plan.compression, &expected).await?;
+    // The table is made while its first chunk is read.
+    let (sql, ()) = tokio::try_join!(read_chunk(place, &path, &expected), ensure_table(place, o))?;
     let _session = sending
         .acquire()
         .await
@@ -310,6 +357,7 @@ async fn load_chunk(
         mismatch,
     )
     .await?;
+    place.buffers.give(sql);
     crate::crash::point("logical/load/chunk");
     Ok(expected)
 }
@@ -322,19 +370,16 @@ async fn refuse_existing(
     target: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<(), LogicalError> {
     let mut clashes = Vec::new();
-    for object in &plan.objects {
-        let database = target(&object.database);
-        let found: Vec<String> = sessions
-            .rows(
-                conn,
-                "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-                (database.clone(), object.name.clone()),
-            )
-            .await?;
-        if !found.is_empty() {
-            clashes.push(format!("{database}.{}", object.name));
-        }
+    for database in &plan.databases {
+        let names: Vec<String> = plan
+            .objects
+            .iter()
+            .filter(|o| o.database == database.name)
+            .map(|o| o.name.clone())
+            .collect();
+        clashes.extend(existing(sessions, conn, &target(&database.name), &names).await?);
     }
+    clashes.sort();
     if clashes.is_empty() {
         Ok(())
     } else {
@@ -348,6 +393,35 @@ async fn refuse_existing(
             clashes.join(", ")
         )))
     }
+}
+
+/// Which of the tables and views `names` the target's `database` has, as `database.name`: asked a few
+/// hundred names a statement, so that a dump of many tables takes few round trips.
+async fn existing(
+    sessions: &Sessions,
+    conn: &mut Conn,
+    database: &str,
+    names: &[String],
+) -> Result<Vec<String>, LogicalError> {
+    let mut found = Vec::new();
+    for some in names.chunks(NAMES_A_STATEMENT) {
+        let marks = vec!["?"; some.len()].join(", ");
+        let params: Vec<mysql_async::Value> = std::iter::once(database)
+            .chain(some.iter().map(String::as_str))
+            .map(mysql_async::Value::from)
+            .collect();
+        let tables: Vec<String> = sessions
+            .rows(
+                conn,
+                &format!(
+                    "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN ({marks})"
+                ),
+                params,
+            )
+            .await?;
+        found.extend(tables.into_iter().map(|t| format!("{database}.{t}")));
+    }
+    Ok(found)
 }
 
 /// Creates the views, each after the views it reads (a view that fails is tried again after the others).
@@ -390,36 +464,115 @@ async fn create_views(
     Ok(total)
 }
 
-/// A chunk's SQL, decompressed as the dump's `compression` says, after checking it is what the manifest
-/// records (`expected`).
+/// A chunk's SQL, decompressed as the dump's `compression` says into a buffer of `place`'s (a plain chunk
+/// is used as read), after checking it is what the manifest records (`expected`). Hand it back to
+/// [`Buffers::give`] once loaded.
 async fn read_chunk(
-    storage: &Operator,
+    place: &Place<'_>,
     path: &str,
-    compression: Compression,
     expected: &ChunkDone,
 ) -> Result<Vec<u8>, LogicalError> {
-    let compressed = storage
-        .read(path)
-        .await
-        .map_err(|e| LogicalError::storage(&e))?
-        .to_bytes();
+    // A damaged record cannot make the operator reserve more than a chunk's worth up front.
+    let size = usize::try_from(expected.bytes)
+        .unwrap_or(0)
+        .min(MAX_RESERVED);
+    let compression = place.plan.compression;
+    // A compressed chunk is smaller than its SQL.
+    let stored = read_whole(place.storage, path, place.buffers.take(size)).await?;
+    let spare = (compression != Compression::None).then(|| place.buffers.take(size));
     let path = path.to_string();
     let sha256 = expected.sha256.clone();
-    let size = usize::try_from(expected.bytes).unwrap_or(0);
-    tokio::task::spawn_blocking(move || {
-        let sql = compression
-            .decode(&compressed, size)
-            .map_err(|e| LogicalError::Format(format!("{path}: {e}")))?;
+    let (sql, spare) = tokio::task::spawn_blocking(move || {
+        let (sql, spare) = match spare {
+            None => (stored, None),
+            Some(plain) => (
+                compression
+                    .decode(&stored, size, plain)
+                    .map_err(|e| LogicalError::Format(format!("{path}: {e}")))?,
+                Some(stored),
+            ),
+        };
         let found = hex(&Sha256::digest(&sql));
         if found != sha256 {
             return Err(LogicalError::Format(format!(
                 "{path} is damaged: its SHA-256 is {found}, the manifest says {sha256}"
             )));
         }
-        Ok(sql)
+        Ok((sql, spare))
     })
     .await
-    .map_err(|e| LogicalError::Format(format!("decompression stopped: {e}")))?
+    .map_err(|e| LogicalError::Format(format!("decompression stopped: {e}")))??;
+    if let Some(spare) = spare {
+        place.buffers.give(spare);
+    }
+    Ok(sql)
+}
+
+/// The whole object at `path`, read into `into` (empty). A file of a file-system destination is
+/// read in one piece: OpenDAL's reader fills a fresh 2 MiB buffer with zeros for each piece it reads and
+/// the pieces would then be joined, which took about 40 % of a restore's own CPU
+/// (docs/contributing/benchmarks.md).
+async fn read_whole(
+    storage: &Operator,
+    path: &str,
+    mut into: Vec<u8>,
+) -> Result<Vec<u8>, LogicalError> {
+    if let Some(file) = local_file(storage, path) {
+        return tokio::task::spawn_blocking(move || {
+            std::fs::File::open(&file)
+                .and_then(|mut f| f.read_to_end(&mut into))
+                .map(|_| into)
+                .map_err(|e| LogicalError::Storage(StorageError::from_file(&file, &e)))
+        })
+        .await
+        .map_err(|e| LogicalError::Format(format!("reading stopped: {e}")))?;
+    }
+    storage
+        .reader(path)
+        .await
+        .map_err(|e| LogicalError::storage(&e))?
+        .read_into(&mut into, ..)
+        .await
+        .map_err(|e| LogicalError::storage(&e))?;
+    Ok(into)
+}
+
+/// Where `path` is on this machine's file system, when `storage` is a file-system destination and `path`
+/// stays inside its root (no `..`).
+fn local_file(storage: &Operator, path: &str) -> Option<PathBuf> {
+    let info = storage.info();
+    (info.scheme() == "fs" && !path.split('/').any(|part| part == ".."))
+        .then(|| Path::new(&info.root()).join(path.trim_start_matches('/')))
+}
+
+/// Buffers chunks are read and decompressed into, handed back once a chunk is loaded: a buffer used again
+/// is not faulted in and zeroed by the kernel again. At most a buffer or two for each chunk in flight.
+#[derive(Default)]
+struct Buffers(Mutex<Vec<Vec<u8>>>);
+
+impl Buffers {
+    /// An empty buffer with room for `size` bytes: one handed back if it has that room. A smaller one is
+    /// let go rather than grown, which would copy all it held; a new one gets a quarter more room, for the
+    /// next chunks' sizes.
+    fn take(&self, size: usize) -> Vec<u8> {
+        let mut buffer = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut free| free.pop())
+            .unwrap_or_default();
+        buffer.clear();
+        if buffer.capacity() < size {
+            buffer = Vec::with_capacity(size.saturating_add(size / 4));
+        }
+        buffer
+    }
+
+    fn give(&self, buffer: Vec<u8>) {
+        if let Ok(mut free) = self.0.lock() {
+            free.push(buffer);
+        }
+    }
 }
 
 /// Runs a chunk's statements (one per line) in `database`, each sent as the bytes the dump holds in

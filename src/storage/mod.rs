@@ -58,6 +58,16 @@ impl StorageError {
             _ => StorageError::Io(error.to_string()),
         }
     }
+
+    /// An error reading `file` of a file-system destination directly, sorted as [`Self::io`] sorts
+    /// OpenDAL's.
+    pub(crate) fn from_file(file: &std::path::Path, error: &std::io::Error) -> Self {
+        let message = format!("reading {}: {error}", file.display());
+        match error.kind() {
+            std::io::ErrorKind::PermissionDenied => StorageError::Refused(message),
+            _ => StorageError::Io(message),
+        }
+    }
 }
 
 /// A destination URI split into what opening it needs.

@@ -597,6 +597,69 @@ async fn a_chunk_inserting_other_rows_than_recorded_fails_the_restore_and_is_rol
     assert_eq!(left, Some(0), "the chunk's rows are rolled back");
 }
 
+/// Each table is created by the first of its chunks to load (while the others load); a table the dump records
+/// without a chunk is created all the same, and one the target has already refuses the restore.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_table_recorded_without_chunks_is_created_and_an_existing_one_refused() {
+    let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
+        return;
+    };
+    let mut conn = source.conn().await;
+    for statement in [
+        "DROP DATABASE IF EXISTS chunkless",
+        "CREATE DATABASE chunkless",
+        "CREATE TABLE chunkless.full (id INT PRIMARY KEY, v VARCHAR(10))",
+        "INSERT INTO chunkless.full VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')",
+        "CREATE TABLE chunkless.empty (id INT PRIMARY KEY)",
+    ] {
+        conn.query_drop(statement).await.expect(statement);
+    }
+    let mut target_conn = target.conn().await;
+    target_conn
+        .query_drop("DROP DATABASE IF EXISTS chunkless")
+        .await
+        .expect("drop the target's copy");
+    let dir = tempfile_dir("chunkless");
+    dump_at(
+        &dump_request(source, &["chunkless"], 2),
+        &storage(&dir),
+        "dumps/chunkless",
+    )
+    .await
+    .expect("dump");
+    for (file, key) in [("plan.json", "objects"), ("manifest.json", "objects")] {
+        let path = dir.join("dumps/chunkless").join(file);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect(file)).expect("json");
+        let empty = json[key]
+            .as_array_mut()
+            .expect("objects")
+            .iter_mut()
+            .find(|o| o["name"] == "empty")
+            .expect("the empty table");
+        empty["chunks"] = serde_json::json!([]);
+        std::fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("rewrite");
+    }
+    let report = load_at(&load_request(target), &storage(&dir), "dumps/chunkless")
+        .await
+        .expect("restore");
+    assert_eq!((report.tables, report.rows), (2, 4));
+    let tables: Vec<String> = target_conn
+        .query("SHOW TABLES FROM chunkless")
+        .await
+        .expect("tables");
+    assert_eq!(tables, ["empty", "full"]);
+    let refused = load_at(&load_request(target), &storage(&dir), "dumps/chunkless")
+        .await
+        .expect_err("the target has both tables");
+    assert!(
+        refused
+            .to_string()
+            .contains("objects the dump creates: chunkless.empty, chunkless.full"),
+        "{refused}"
+    );
+}
+
 /// A fresh directory for a test's dumps, removed when the test ends, passed or failed (the dumps of a whole
 /// run come to gigabytes).
 fn tempfile_dir(name: &str) -> DumpDir {
