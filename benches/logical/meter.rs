@@ -50,9 +50,9 @@ fn client_cpu() -> Duration {
 }
 
 /// When the progress reports of the operator's dump or restore came, from its start: the first once the plan
-/// is made (a dump) or the tables are created (a restore), the last when every chunk is written or loaded.
-/// What comes before the first and after the last is the step's set-up and its finish (the manifest; the
-/// views and the row counts).
+/// is made (a dump) or the target is checked and its databases made (a restore), the last when every chunk
+/// is written or loaded. What comes before the first and after the last is the step's set-up and its finish
+/// (the manifest; the views).
 pub struct Phases {
     started: Instant,
     first: std::sync::OnceLock<Duration>,

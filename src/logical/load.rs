@@ -86,16 +86,11 @@ async fn run(
 ) -> Result<LoadReport, LogicalError> {
     // A manifest that does not add up is refused before anything is written.
     let work = chunk_work(manifest, plan)?;
-    let t0 = std::time::Instant::now();
     let mut conn = sessions.conn().await?;
-    eprintln!("PHASE conn {:?}", t0.elapsed());
     // Where every database lands is checked before anything is written.
     let target = targets(sessions, &mut conn, request, plan).await?;
-    eprintln!("PHASE targets {:?}", t0.elapsed());
     refuse_existing(sessions, &mut conn, plan, &target).await?;
-    eprintln!("PHASE refuse {:?}", t0.elapsed());
     create_databases(sessions, &mut conn, plan, &target).await?;
-    eprintln!("PHASE created {:?}", t0.elapsed());
     let charsets = charset::per_object(plan, &target);
     drop(conn);
     let created: Vec<OnceCell<()>> = plan.objects.iter().map(|_| OnceCell::new()).collect();
@@ -119,7 +114,6 @@ async fn run(
         progress,
     )
     .await?;
-    eprintln!("PHASE loaded {:?}", t0.elapsed());
     let tables = create_rest(&place, request.parallel).await?;
     let mut conn = sessions.conn().await?;
     let views = create_views(sessions, &mut conn, plan, &target).await?;
