@@ -15,4 +15,7 @@ OBBACKUP_SEEKDB=$(tools/seekdb/build.sh | tail -n 1)
 OBBACKUP_MYDUMPER=$(tools/mydumper/build.sh | tail -n 1)
 OBBACKUP_MARIADB_CLIENT=$(tools/mariadb-client/build.sh | tail -n 1)
 export OBBACKUP_SEEKDB OBBACKUP_MYDUMPER OBBACKUP_MARIADB_CLIENT
+# The operator's dumps and restores run in its process: with its allocator (benches/logical.rs) and the heap's
+# settings the image's configuration sets (Dockerfile), as scripts/bench.sh runs the operator.
+export MIMALLOC_EAGER_COMMIT=0 MIMALLOC_ARENA_EAGER_COMMIT=0 MIMALLOC_PURGE_DELAY=0
 cargo bench --locked --bench logical

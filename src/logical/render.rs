@@ -199,7 +199,8 @@ impl InsertBatcher {
             kinds: columns.iter().map(|(_, k)| *k).collect(),
             limit,
             row: Vec::new(),
-            statement: Vec::new(),
+            // Room for a whole statement from the start: one grown would be copied each time it doubles.
+            statement: Vec::with_capacity(limit),
             rows_in_statement: 0,
         }
     }

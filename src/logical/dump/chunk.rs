@@ -85,7 +85,8 @@ pub(crate) async fn render_chunk(
 ) -> Result<u64, LogicalError> {
     let columns = columns(object);
     let (select, params) = chunk_select(object, &object.chunks[c], source, &columns);
-    let mut buffer = chunk_header(plan, object, c).into_bytes();
+    let mut buffer = Vec::with_capacity(FLUSH_BYTES + STATEMENT_BYTES);
+    buffer.extend_from_slice(chunk_header(plan, object, c).as_bytes());
     let mut batcher = InsertBatcher::new(&object.name, &columns, STATEMENT_BYTES);
     let mut rows = 0u64;
     let mut conn = sessions.conn().await?;
@@ -100,7 +101,10 @@ pub(crate) async fn render_chunk(
             if cancel.is_cancelled() {
                 return Err(LogicalError::Canceled);
             }
-            sink.push(std::mem::take(&mut buffer)).await?;
+            // Room for a flush's worth and the statement that passes it: the buffer is never grown by
+            // copying what it holds.
+            let next = Vec::with_capacity(FLUSH_BYTES + STATEMENT_BYTES);
+            sink.push(std::mem::replace(&mut buffer, next)).await?;
         }
     }
     drop(result);
@@ -201,10 +205,14 @@ struct Packer {
 }
 
 impl Packer {
-    /// Hashes and compresses `sql`; returns the compressed bytes produced so far, all of them when `finish`.
-    fn pack(&mut self, sql: &[u8], finish: bool) -> std::io::Result<Vec<u8>> {
-        self.hasher.update(sql);
-        self.encoder.write_all(sql)?;
+    /// Hashes and compresses `sql`; returns the compressed bytes produced so far, all of them when `finish`
+    /// (without compression, `sql` itself, not copied).
+    fn pack(&mut self, sql: Vec<u8>, finish: bool) -> std::io::Result<Vec<u8>> {
+        self.hasher.update(&sql);
+        if let Encoder::Plain(_) = self.encoder {
+            return Ok(sql);
+        }
+        self.encoder.write_all(&sql)?;
         if finish {
             self.encoder.finish()?;
         }
@@ -268,7 +276,7 @@ impl ChunkSink {
             .ok_or_else(|| LogicalError::Format("chunk already closed".into()))?;
         self.bytes += sql.len() as u64;
         self.pending = Some(tokio::task::spawn_blocking(move || {
-            let compressed = state.pack(&sql, finish)?;
+            let compressed = state.pack(sql, finish)?;
             Ok((state, compressed))
         }));
         Ok(())
