@@ -536,26 +536,17 @@ async fn a_chunk_inserting_other_rows_than_recorded_fails_the_restore_and_is_rol
     let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
         return;
     };
-    let mut conn = source.conn().await;
-    for statement in [
-        "DROP DATABASE IF EXISTS miscount",
-        "CREATE DATABASE miscount",
-        "CREATE TABLE miscount.t (id INT PRIMARY KEY, v VARCHAR(10))",
-        "INSERT INTO miscount.t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
-    ] {
-        conn.query_drop(statement).await.expect(statement);
-    }
+    let dir = dumped_afresh(
+        (source, target),
+        "miscount",
+        &[
+            "CREATE TABLE miscount.t (id INT PRIMARY KEY, v VARCHAR(10))",
+            "INSERT INTO miscount.t VALUES (1, 'a'), (2, 'b'), (3, 'c')",
+        ],
+        1000,
+    )
+    .await;
     let mut target_conn = target.conn().await;
-    target_conn
-        .query_drop("DROP DATABASE IF EXISTS miscount")
-        .await
-        .expect("drop the target's copy");
-    let dir = tempfile_dir("miscount");
-    let mut request = dump_request(source, &["miscount"], 1000);
-    request.compression = Compression::None;
-    dump_at(&request, &storage(&dir), "dumps/miscount")
-        .await
-        .expect("dump");
     let path = dir.join("dumps/miscount/manifest.json");
     let original = std::fs::read(&path).expect("manifest");
     let mut manifest: serde_json::Value = serde_json::from_slice(&original).expect("json");
@@ -604,29 +595,18 @@ async fn a_table_recorded_without_chunks_is_created_and_an_existing_one_refused(
     let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
         return;
     };
-    let mut conn = source.conn().await;
-    for statement in [
-        "DROP DATABASE IF EXISTS chunkless",
-        "CREATE DATABASE chunkless",
-        "CREATE TABLE chunkless.full (id INT PRIMARY KEY, v VARCHAR(10))",
-        "INSERT INTO chunkless.full VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')",
-        "CREATE TABLE chunkless.empty (id INT PRIMARY KEY)",
-    ] {
-        conn.query_drop(statement).await.expect(statement);
-    }
-    let mut target_conn = target.conn().await;
-    target_conn
-        .query_drop("DROP DATABASE IF EXISTS chunkless")
-        .await
-        .expect("drop the target's copy");
-    let dir = tempfile_dir("chunkless");
-    dump_at(
-        &dump_request(source, &["chunkless"], 2),
-        &storage(&dir),
-        "dumps/chunkless",
+    let dir = dumped_afresh(
+        (source, target),
+        "chunkless",
+        &[
+            "CREATE TABLE chunkless.full (id INT PRIMARY KEY, v VARCHAR(10))",
+            "INSERT INTO chunkless.full VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd')",
+            "CREATE TABLE chunkless.empty (id INT PRIMARY KEY)",
+        ],
+        2,
     )
-    .await
-    .expect("dump");
+    .await;
+    let mut target_conn = target.conn().await;
     for (file, key) in [("plan.json", "objects"), ("manifest.json", "objects")] {
         let path = dir.join("dumps/chunkless").join(file);
         let mut json: serde_json::Value =
@@ -658,6 +638,41 @@ async fn a_table_recorded_without_chunks_is_created_and_an_existing_one_refused(
             .contains("objects the dump creates: chunkless.empty, chunkless.full"),
         "{refused}"
     );
+}
+
+/// `database` made afresh on the source by `statements` (after `CREATE DATABASE`) and gone from the target,
+/// dumped plain in chunks of `chunk_rows` rows into `dumps/<database>` of a fresh directory, which it returns.
+async fn dumped_afresh(
+    (source, target): (&seekdb::Seekdb, &seekdb::Seekdb),
+    database: &str,
+    statements: &[&str],
+    chunk_rows: u64,
+) -> DumpDir {
+    let mut conn = source.conn().await;
+    let fresh = [
+        format!("DROP DATABASE IF EXISTS {database}"),
+        format!("CREATE DATABASE {database}"),
+    ];
+    for statement in fresh
+        .iter()
+        .map(String::as_str)
+        .chain(statements.iter().copied())
+    {
+        conn.query_drop(statement).await.expect(statement);
+    }
+    target
+        .conn()
+        .await
+        .query_drop(format!("DROP DATABASE IF EXISTS {database}"))
+        .await
+        .expect("drop the target's copy");
+    let dir = tempfile_dir(database);
+    let mut request = dump_request(source, &[database], chunk_rows);
+    request.compression = Compression::None;
+    dump_at(&request, &storage(&dir), &format!("dumps/{database}"))
+        .await
+        .expect("dump");
+    dir
 }
 
 /// A fresh directory for a test's dumps, removed when the test ends, passed or failed (the dumps of a whole
