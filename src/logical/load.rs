@@ -363,15 +363,17 @@ async fn refuse_existing(
     plan: &Plan,
     target: &(dyn Fn(&str) -> String + Sync),
 ) -> Result<(), LogicalError> {
+    // By the databases the objects name, whether or not the plan lists them.
+    let mut by_database: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for object in &plan.objects {
+        by_database
+            .entry(&object.database)
+            .or_default()
+            .push(object.name.clone());
+    }
     let mut clashes = Vec::new();
-    for database in &plan.databases {
-        let names: Vec<String> = plan
-            .objects
-            .iter()
-            .filter(|o| o.database == database.name)
-            .map(|o| o.name.clone())
-            .collect();
-        clashes.extend(existing(sessions, conn, &target(&database.name), &names).await?);
+    for (database, names) in by_database {
+        clashes.extend(existing(sessions, conn, &target(database), &names).await?);
     }
     clashes.sort();
     if clashes.is_empty() {

@@ -607,11 +607,11 @@ async fn a_table_recorded_without_chunks_is_created_and_an_existing_one_refused(
     )
     .await;
     let mut target_conn = target.conn().await;
-    for (file, key) in [("plan.json", "objects"), ("manifest.json", "objects")] {
+    for file in ["plan.json", "manifest.json"] {
         let path = dir.join("dumps/chunkless").join(file);
         let mut json: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).expect(file)).expect("json");
-        let empty = json[key]
+        let empty = json["objects"]
             .as_array_mut()
             .expect("objects")
             .iter_mut()
@@ -629,6 +629,22 @@ async fn a_table_recorded_without_chunks_is_created_and_an_existing_one_refused(
         .await
         .expect("tables");
     assert_eq!(tables, ["empty", "full"]);
+    let refused = load_at(&load_request(target), &storage(&dir), "dumps/chunkless")
+        .await
+        .expect_err("the target has both tables");
+    assert!(
+        refused
+            .to_string()
+            .contains("objects the dump creates: chunkless.empty, chunkless.full"),
+        "{refused}"
+    );
+    // A plan whose list of databases leaves out the one its tables are in is refused all the same: what the
+    // target has is asked of every database an object names.
+    let path = dir.join("dumps/chunkless/plan.json");
+    let mut plan: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("plan")).expect("json");
+    plan["databases"] = serde_json::json!([]);
+    std::fs::write(&path, serde_json::to_vec(&plan).expect("json")).expect("rewrite");
     let refused = load_at(&load_request(target), &storage(&dir), "dumps/chunkless")
         .await
         .expect_err("the target has both tables");
