@@ -35,17 +35,19 @@ impl Compression {
         }
     }
 
-    /// A compressor whose output collects in memory, taken a piece at a time ([`Encoder::take`]).
-    pub fn encoder(self) -> std::io::Result<Encoder> {
+    /// A compressor whose output collects in memory, taken a piece at a time ([`Encoder::take`]); none
+    /// without compression, where the SQL is stored as written.
+    pub fn encoder(self) -> std::io::Result<Option<Encoder>> {
         Ok(match self {
-            Compression::Gzip => Encoder::Gzip(flate2::write::GzEncoder::new(
+            Compression::Gzip => Some(Encoder::Gzip(flate2::write::GzEncoder::new(
                 Vec::new(),
                 flate2::Compression::fast(),
-            )),
-            Compression::Zstd => {
-                Encoder::Zstd(zstd::stream::write::Encoder::new(Vec::new(), ZSTD_LEVEL)?)
-            }
-            Compression::None => Encoder::Plain(Vec::new()),
+            ))),
+            Compression::Zstd => Some(Encoder::Zstd(zstd::stream::write::Encoder::new(
+                Vec::new(),
+                ZSTD_LEVEL,
+            )?)),
+            Compression::None => None,
         })
     }
 
@@ -77,8 +79,6 @@ impl Compression {
 pub enum Encoder {
     Gzip(flate2::write::GzEncoder<Vec<u8>>),
     Zstd(zstd::stream::write::Encoder<'static, Vec<u8>>),
-    /// No compression: the SQL as written.
-    Plain(Vec<u8>),
 }
 
 impl Encoder {
@@ -86,10 +86,6 @@ impl Encoder {
         match self {
             Encoder::Gzip(gzip) => gzip.write_all(sql),
             Encoder::Zstd(zstd) => zstd.write_all(sql),
-            Encoder::Plain(plain) => {
-                plain.extend_from_slice(sql);
-                Ok(())
-            }
         }
     }
 
@@ -98,7 +94,6 @@ impl Encoder {
         match self {
             Encoder::Gzip(gzip) => gzip.try_finish(),
             Encoder::Zstd(zstd) => zstd.do_finish(),
-            Encoder::Plain(_) => Ok(()),
         }
     }
 
@@ -107,7 +102,6 @@ impl Encoder {
         match self {
             Encoder::Gzip(gzip) => std::mem::take(gzip.get_mut()),
             Encoder::Zstd(zstd) => std::mem::take(zstd.get_mut()),
-            Encoder::Plain(plain) => std::mem::take(plain),
         }
     }
 }
@@ -134,7 +128,9 @@ mod tests {
 
     /// `sql` through `compression`'s encoder in pieces, as a chunk is written.
     fn encode(compression: Compression, sql: &[u8]) -> Vec<u8> {
-        let mut encoder = compression.encoder().expect("encoder");
+        let Some(mut encoder) = compression.encoder().expect("encoder") else {
+            return sql.to_vec();
+        };
         let mut out = Vec::new();
         for piece in sql.chunks(100_000) {
             encoder.write_all(piece).expect("write");
@@ -158,8 +154,8 @@ mod tests {
                 sql
             );
         }
-        // Plain: the SQL itself, in pieces as written.
-        assert_eq!(encode(Compression::None, &sql), sql);
+        // Plain: the SQL itself, stored as written, with no encoder to copy it through.
+        assert!(Compression::None.encoder().expect("none").is_none());
         assert_eq!(
             Compression::None
                 .decode(&sql, sql.len(), b"left over".to_vec())

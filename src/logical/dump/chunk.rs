@@ -201,7 +201,8 @@ type Packing = tokio::task::JoinHandle<std::io::Result<(Packer, Vec<u8>)>>;
 /// What a chunk's SQL goes through before its object: the SHA-256 of the SQL and its compression.
 struct Packer {
     hasher: Sha256,
-    encoder: Encoder,
+    /// None without compression.
+    encoder: Option<Encoder>,
 }
 
 impl Packer {
@@ -209,14 +210,14 @@ impl Packer {
     /// (without compression, `sql` itself, not copied).
     fn pack(&mut self, sql: Vec<u8>, finish: bool) -> std::io::Result<Vec<u8>> {
         self.hasher.update(&sql);
-        if let Encoder::Plain(_) = self.encoder {
+        let Some(encoder) = self.encoder.as_mut() else {
             return Ok(sql);
-        }
-        self.encoder.write_all(&sql)?;
+        };
+        encoder.write_all(&sql)?;
         if finish {
-            self.encoder.finish()?;
+            encoder.finish()?;
         }
-        Ok(self.encoder.take())
+        Ok(encoder.take())
     }
 }
 
