@@ -5,11 +5,7 @@
 //! that is rolled back unless it inserted the rows the manifest records), then create the views. Every
 //! table's rows are so checked chunk by chunk, without counting the tables again at the end.
 
-use std::{
-    io::Read,
-    path::{Path, PathBuf},
-    sync::Mutex,
-};
+use std::sync::Mutex;
 
 use futures::{StreamExt, TryStreamExt};
 use mysql_async::Conn;
@@ -18,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 
-use crate::storage::{StorageError, copy::hex};
+use crate::storage::copy::hex;
 
 use super::{
     LoadReport, LoadRequest, LogicalError, Progress,
@@ -474,7 +470,9 @@ async fn read_chunk(
         .min(MAX_RESERVED);
     let compression = place.plan.compression;
     // A compressed chunk is smaller than its SQL.
-    let stored = read_whole(place.storage, path, place.buffers.take(size)).await?;
+    let stored = crate::storage::read::whole(place.storage, path, place.buffers.take(size))
+        .await
+        .map_err(LogicalError::Storage)?;
     let spare = (compression != Compression::None).then(|| place.buffers.take(size));
     let path = path.to_string();
     let sha256 = expected.sha256.clone();
@@ -502,43 +500,6 @@ async fn read_chunk(
         place.buffers.give(spare);
     }
     Ok(sql)
-}
-
-/// The whole object at `path`, read into `into` (empty). A file of a file-system destination is
-/// read in one piece: OpenDAL's reader fills a fresh 2 MiB buffer with zeros for each piece it reads and
-/// the pieces would then be joined, which took about 40 % of a restore's own CPU
-/// (docs/contributing/benchmarks.md).
-async fn read_whole(
-    storage: &Operator,
-    path: &str,
-    mut into: Vec<u8>,
-) -> Result<Vec<u8>, LogicalError> {
-    if let Some(file) = local_file(storage, path) {
-        return tokio::task::spawn_blocking(move || {
-            std::fs::File::open(&file)
-                .and_then(|mut f| f.read_to_end(&mut into))
-                .map(|_| into)
-                .map_err(|e| LogicalError::Storage(StorageError::from_file(&file, &e)))
-        })
-        .await
-        .map_err(|e| LogicalError::Format(format!("reading stopped: {e}")))?;
-    }
-    storage
-        .reader(path)
-        .await
-        .map_err(|e| LogicalError::storage(&e))?
-        .read_into(&mut into, ..)
-        .await
-        .map_err(|e| LogicalError::storage(&e))?;
-    Ok(into)
-}
-
-/// Where `path` is on this machine's file system, when `storage` is a file-system destination and `path`
-/// stays inside its root (no `..`).
-fn local_file(storage: &Operator, path: &str) -> Option<PathBuf> {
-    let info = storage.info();
-    (info.scheme() == "fs" && !path.split('/').any(|part| part == ".."))
-        .then(|| Path::new(&info.root()).join(path.trim_start_matches('/')))
 }
 
 /// Buffers chunks are read and decompressed into, handed back once a chunk is loaded: a buffer used again

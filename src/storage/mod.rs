@@ -7,6 +7,7 @@ pub mod copies;
 pub mod copy;
 pub mod layout;
 pub mod place;
+pub(crate) mod read;
 pub mod server_check;
 
 use std::collections::HashMap;
@@ -56,16 +57,6 @@ impl StorageError {
                 StorageError::Refused(error.to_string())
             }
             _ => StorageError::Io(error.to_string()),
-        }
-    }
-
-    /// An error reading `file` of a file-system destination directly, sorted as [`Self::io`] sorts
-    /// OpenDAL's.
-    pub(crate) fn from_file(file: &std::path::Path, error: &std::io::Error) -> Self {
-        let message = format!("reading {}: {error}", file.display());
-        match error.kind() {
-            std::io::ErrorKind::PermissionDenied => StorageError::Refused(message),
-            _ => StorageError::Io(message),
         }
     }
 }
