@@ -175,13 +175,16 @@ pub fn push_value(out: &mut Vec<u8>, value: &Value, kind: ColumnKind) -> Result<
 }
 
 /// Builds `INSERT INTO t (…) VALUES (…),(…);` lines of at most about `limit` bytes each (a single row longer
-/// than that is a statement of its own).
+/// than that is a statement of its own). Rows are rendered straight into the caller's buffer, which may be
+/// handed on between rows: a statement can span buffers, and its bytes are written once.
 pub struct InsertBatcher {
     prefix: Vec<u8>,
     kinds: Vec<ColumnKind>,
     limit: usize,
+    /// Where a row that starts the next statement waits while its separator is rewritten.
     row: Vec<u8>,
-    statement: Vec<u8>,
+    /// Bytes of the statement under way, its prefix included.
+    statement_bytes: usize,
     rows_in_statement: usize,
 }
 
@@ -199,13 +202,13 @@ impl InsertBatcher {
             kinds: columns.iter().map(|(_, k)| *k).collect(),
             limit,
             row: Vec::new(),
-            // Room for a whole statement from the start: one grown would be copied each time it doubles.
-            statement: Vec::with_capacity(limit),
+            statement_bytes: 0,
             rows_in_statement: 0,
         }
     }
 
-    /// Adds a row; appends to `out` any statement it completes.
+    /// Appends a row to `out`: after the statement under way, or as the first of a new one when it would
+    /// take the statement past the limit.
     pub fn push(&mut self, values: &[Value], out: &mut Vec<u8>) -> Result<(), LogicalError> {
         if values.len() != self.kinds.len() {
             return Err(LogicalError::Format(format!(
@@ -214,34 +217,46 @@ impl InsertBatcher {
                 self.kinds.len()
             )));
         }
-        self.row.clear();
-        self.row.push(b'(');
+        let separator_at = out.len();
+        if self.rows_in_statement == 0 {
+            out.extend_from_slice(&self.prefix);
+        } else {
+            out.push(b',');
+        }
+        let row_at = out.len();
+        out.push(b'(');
         for (i, (value, kind)) in values.iter().zip(&self.kinds).enumerate() {
             if i > 0 {
-                self.row.push(b',');
+                out.push(b',');
             }
-            push_value(&mut self.row, value, *kind)?;
+            push_value(out, value, *kind)?;
         }
-        self.row.push(b')');
-        if self.rows_in_statement > 0 && self.statement.len() + self.row.len() + 2 > self.limit {
-            self.finish(out);
-        }
-        if self.rows_in_statement == 0 {
-            self.statement.extend_from_slice(&self.prefix);
+        out.push(b')');
+        let row_bytes = out.len() - row_at;
+        if self.rows_in_statement > 0 && self.statement_bytes + row_bytes + 2 > self.limit {
+            // The statement ends before this row, which starts the next.
+            self.row.clear();
+            self.row.extend_from_slice(&out[row_at..]);
+            out.truncate(separator_at);
+            out.extend_from_slice(b";\n");
+            out.extend_from_slice(&self.prefix);
+            out.extend_from_slice(&self.row);
+            self.statement_bytes = self.prefix.len();
+            self.rows_in_statement = 0;
         } else {
-            self.statement.push(b',');
+            self.statement_bytes += row_at - separator_at;
         }
-        self.statement.extend_from_slice(&self.row);
+        self.statement_bytes += row_bytes;
         self.rows_in_statement += 1;
         Ok(())
     }
 
-    /// Appends the statement under way, if any, to `out`.
+    /// Ends the statement under way, if any, in `out`.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
         if self.rows_in_statement > 0 {
-            out.append(&mut self.statement);
             out.extend_from_slice(b";\n");
             self.rows_in_statement = 0;
+            self.statement_bytes = 0;
         }
     }
 }
@@ -373,5 +388,39 @@ mod tests {
         assert_eq!(text.matches("'abc'").count(), 5);
         let mut out = Vec::new();
         assert!(batcher.push(&[Value::Int(1)], &mut out).is_err());
+    }
+
+    #[test]
+    fn a_statement_may_span_buffers_and_a_row_longer_than_the_limit_stands_alone() {
+        let columns = vec![("v".to_string(), ColumnKind::Other)];
+        let rows: Vec<Vec<u8>> = [3, 4, 40, 5, 6, 7, 8, 2]
+            .iter()
+            .map(|n| vec![b'x'; *n])
+            .collect();
+        let render = |buffers: usize| {
+            let mut batcher = InsertBatcher::new("t", &columns, 50);
+            let mut pieces = vec![Vec::new()];
+            for (i, row) in rows.iter().enumerate() {
+                if i % buffers == 0 {
+                    pieces.push(Vec::new());
+                }
+                let out = pieces.last_mut().expect("a piece");
+                batcher.push(&[Value::Bytes(row.clone())], out).expect("row");
+            }
+            batcher.finish(pieces.last_mut().expect("a piece"));
+            String::from_utf8(pieces.concat()).expect("utf-8")
+        };
+        let whole = render(usize::MAX);
+        assert_eq!(
+            whole,
+            "INSERT INTO `t` (`v`) VALUES ('xxx'),('xxxx');\n\
+             INSERT INTO `t` (`v`) VALUES ('xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx');\n\
+             INSERT INTO `t` (`v`) VALUES ('xxxxx'),('xxxxxx');\n\
+             INSERT INTO `t` (`v`) VALUES ('xxxxxxx');\n\
+             INSERT INTO `t` (`v`) VALUES ('xxxxxxxx'),('xx');\n"
+        );
+        // Handed on after every row, or every other: the same bytes.
+        assert_eq!(render(1), whole);
+        assert_eq!(render(2), whole);
     }
 }

@@ -11,7 +11,7 @@ use ob_backup_operator::api::{
 use serde_json::json;
 
 use crate::support::{
-    cluster::eventually,
+    cluster::{eventually, eventually_seen},
     recovery::{recovery, restore_jobs, restores_of},
     second::{assert_root_carries, assert_same_tree, backed_up, copied},
     simulator,
@@ -21,16 +21,17 @@ use crate::support::{
 const DATA: &str = "file:///offsite/copied/data";
 const ARCHIVE: &str = "file:///offsite/copied/archive";
 
-/// Waits until the second copy of `archive` holds the log past `time` (a set ending then is restorable
-/// from the copy).
-async fn archive_copied_past(world: &World, archive: &str, time: jiff::Timestamp) {
-    eventually("the archive copied past the backup", WAIT, || async {
-        let copy = world
-            .read::<LogBackup>(archive)
-            .await?
-            .status?
-            .second_backup?;
-        (copy.checkpoint_time?.0 > time).then_some(())
+/// Waits until strategy `strategy`'s second copy can restore tenant1 to past `time` — a window of the
+/// copy, as the strategy's status shows it, reaches there — which is what a RecoveryTask reading the copy
+/// checks before it sends anything. (The LogBackup's copy passing `time` comes first; the strategy's
+/// overview follows on its own refresh.)
+async fn copy_restorable_past(world: &World, strategy: &str, time: jiff::Timestamp) {
+    eventually_seen("the copy restorable past the backup", WAIT, || async {
+        let (_, copy) = both_windows(world, strategy).await.ok_or("no windows")?;
+        if copy.iter().any(|w| w.to.0 > time) {
+            return Ok(());
+        }
+        Err(format!("the copy's windows {copy:?}"))
     })
     .await;
 }
@@ -67,7 +68,7 @@ async fn a_recovery_task_restores_from_the_second_destination() {
     copied(&world, "now").await;
     let ended = backup.ended_at.clone().expect("the backup's end").0;
     // The copied archive must reach past the set's end for the set to be restorable from the copy.
-    archive_copied_past(&world, "copied-tenant1-log", ended).await;
+    copy_restorable_past(&world, "copied", ended).await;
 
     world
         .apply(recovery(
@@ -151,7 +152,7 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
         &set,
     );
     let ended = backup.ended_at.clone().expect("end").0;
-    archive_copied_past(&world, "ons3-tenant1-log", ended).await;
+    copy_restorable_past(&world, "ons3", ended).await;
     world
         .apply(recovery(
             "from-offsite",
@@ -238,7 +239,7 @@ async fn a_point_the_first_destination_reaches_but_the_copy_does_not_is_refused_
     let (second, _) = backed_up(&world, "second", "copied").await;
     copied(&world, "second").await;
     let ended = second.ended_at.clone().expect("the backup's end").0;
-    archive_copied_past(&world, "copied-tenant1-log", ended).await;
+    copy_restorable_past(&world, "copied", ended).await;
     let (own, copy) = eventually("windows on both copies", WAIT, || async {
         let (own, copy) = both_windows(&world, "copied").await?;
         (own.len() == 1 && copy.len() == 1).then_some((own, copy))

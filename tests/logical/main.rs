@@ -649,6 +649,56 @@ async fn a_table_recorded_without_chunks_is_created_and_an_existing_one_refused(
     }
 }
 
+/// A database of more tables than one question about the target names (500): the target's table among the
+/// later ones is found all the same, and the restore refused naming it alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_table_the_target_has_is_found_among_more_than_one_questions_names() {
+    let (Some(source), Some(target)) = (seekdb::server("source"), seekdb::server("target")) else {
+        return;
+    };
+    let statements = ["CREATE TABLE many.t0 (id INT PRIMARY KEY)"];
+    let dir = dumped_afresh((source, target), "many", &statements, 2).await;
+    // 600 more tables recorded without chunks, t1 to t600: copies of t0 under their own names.
+    for file in ["plan.json", "manifest.json"] {
+        let path = dir.join("dumps/many").join(file);
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).expect(file)).expect("json");
+        let objects = json["objects"].as_array_mut().expect("objects");
+        let first = objects[0].clone();
+        objects.extend((1..=600).map(|i| {
+            let mut copy = first.clone();
+            copy["name"] = format!("t{i}").into();
+            if let Some(ddl) = first["ddl"].as_str() {
+                copy["ddl"] = ddl.replacen("t0", &format!("t{i}"), 1).into();
+            }
+            copy["chunks"] = serde_json::json!([]);
+            copy
+        }));
+        std::fs::write(&path, serde_json::to_vec(&json).expect("json")).expect("rewrite");
+    }
+    let mut target_conn = target.conn().await;
+    for statement in [
+        "CREATE DATABASE many",
+        "CREATE TABLE many.t555 (id INT PRIMARY KEY)",
+    ] {
+        target_conn.query_drop(statement).await.expect(statement);
+    }
+    let refused = load_at(&load_request(target), &storage(&dir), "dumps/many")
+        .await
+        .expect_err("the target has t555");
+    assert!(
+        refused
+            .to_string()
+            .contains("an object the dump creates: many.t555;"),
+        "{refused}"
+    );
+    let tables: Vec<String> = target_conn
+        .query("SHOW TABLES FROM many")
+        .await
+        .expect("tables");
+    assert_eq!(tables, ["t555"], "nothing made before the refusal");
+}
+
 /// `database` made afresh on the source by `statements` (after `CREATE DATABASE`) and gone from the target,
 /// dumped plain in chunks of `chunk_rows` rows into `dumps/<database>` of a fresh directory, which it returns.
 async fn dumped_afresh(

@@ -101,8 +101,8 @@ pub(crate) async fn render_chunk(
             if cancel.is_cancelled() {
                 return Err(LogicalError::Canceled);
             }
-            // Room for a flush's worth and the statement that passes it: the buffer is never grown by
-            // copying what it holds.
+            // Room for a flush's worth and the row that passes it (a row is at most a statement, but
+            // for one longer than any statement): the buffer is not grown by copying what it holds.
             let next = Vec::with_capacity(FLUSH_BYTES + STATEMENT_BYTES);
             sink.push(std::mem::replace(&mut buffer, next)).await?;
         }

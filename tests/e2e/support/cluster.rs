@@ -405,14 +405,39 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
+    poll_until(what, timeout, period, || {
+        let next = check();
+        async { next.await.ok_or_else(String::new) }
+    })
+    .await
+}
+
+/// [`eventually`] for a check that says what it saw instead: the last thing seen is in the failure message.
+pub async fn eventually_seen<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    poll_until(what, timeout, Duration::from_millis(200), check).await
+}
+
+/// Polls `check` every `period` until it returns `Ok`, failing the test with `what` (and the last thing
+/// `check` saw, when it said) after `timeout`.
+async fn poll_until<T, F, Fut>(what: &str, timeout: Duration, period: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(value) = check().await {
-            return value;
-        }
+        let seen = match check().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
         assert!(
             Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
+            "timed out after {timeout:?} waiting for {what}{}",
+            if seen.is_empty() { String::new() } else { format!("; last seen: {seen}") }
         );
         tokio::time::sleep(period).await;
     }

@@ -20,7 +20,7 @@ use ob_backup_operator::{
 use serde::{Serialize, de::DeserializeOwned};
 
 use super::{
-    cluster::eventually,
+    cluster::{eventually, eventually_seen},
     world::{WAIT, World},
 };
 
@@ -100,15 +100,18 @@ impl World {
     /// Waits until `name` is in `phase`; returns its status.
     pub async fn reaches<K: Phased>(&self, name: &str, phase: K::Phase) -> K::Status
     where
-        K::Status: Clone,
+        K::Status: Clone + Debug,
     {
-        eventually(
+        eventually_seen(
             &format!("{} {name} to be {phase:?}", K::kind(&())),
             WAIT,
             || async {
-                let object = self.read::<K>(name).await?;
-                let status = object.status()?;
-                (K::phase_in(status) == Some(phase)).then(|| status.clone())
+                let object = self.read::<K>(name).await.ok_or("no such object")?;
+                let status = object.status().ok_or("no status")?;
+                if K::phase_in(status) == Some(phase) {
+                    return Ok(status.clone());
+                }
+                Err(format!("{status:?}"))
             },
         )
         .await
