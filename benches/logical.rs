@@ -63,6 +63,10 @@ use seekdb::Seekdb;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const TABLES: usize = 4;
+/// The operator's dumps of a round, in the order of the first round.
+const OURS: [Compression; 3] = [Compression::Zstd, Compression::Gzip, Compression::None];
+/// The peers' dumps of a round ([`Bench::dump_peer`]).
+const PEER_DUMPS: usize = 3;
 const PARALLEL: usize = 4;
 /// mysqldump's flags beside its defaults: seekdb accepts `--single-transaction` (REPEATABLE READ and
 /// `START TRANSACTION WITH CONSISTENT SNAPSHOT`), which also turns its default `--lock-tables` off.
@@ -176,19 +180,28 @@ impl Bench {
             );
         }
         let mut dumps = Vec::new();
-        let mut manifests = None;
+        let mut manifests = [None, None, None];
         // The process's peak memory after its first dump and its first restore, each in zstd.
         let mut dump_peak = None;
-        for _ in 0..rounds {
-            let (manifest, ours) = self.dump_ours(&source, Compression::Zstd);
-            dump_peak.get_or_insert_with(peak_rss_mib);
-            let (gzip_manifest, ours_gzip) = self.dump_ours(&source, Compression::Gzip);
-            let (plain_manifest, ours_plain) = self.dump_ours(&source, Compression::None);
-            dumps.extend([ours, ours_gzip, ours_plain]);
-            dumps.extend(self.dump_peers(&source));
-            manifests = Some((manifest, gzip_manifest, plain_manifest));
+        for round in 0..rounds {
+            let mut steps: Vec<usize> = (0..OURS.len() + PEER_DUMPS).collect();
+            // Each round starts one step later, as the restores do below; the first is the operator's zstd.
+            steps.rotate_left(round % (OURS.len() + PEER_DUMPS));
+            for step in steps {
+                match OURS.get(step) {
+                    Some(&compression) => {
+                        let (manifest, figure) = self.dump_ours(&source, compression);
+                        manifests[step] = Some(manifest);
+                        dumps.push(figure);
+                    }
+                    None => dumps.extend(self.dump_peer(&source, step - OURS.len())),
+                }
+                dump_peak.get_or_insert_with(peak_rss_mib);
+            }
         }
-        let (manifest, gzip_manifest, plain_manifest) = manifests.expect("at least one round");
+        let [Some(manifest), Some(gzip_manifest), Some(plain_manifest)] = manifests else {
+            panic!("at least one round");
+        };
         let started = Instant::now();
         let verdicts = self.consistency(&source);
         let consistency_took = started.elapsed();
@@ -218,7 +231,7 @@ impl Bench {
         loads.extend(seekdb_tools.then(|| self.seekdb_restore()));
         println!(
             "each figure is the median of {rounds} rounds (BENCH_LOGICAL_ROUNDS), the tools taking turns (each \
-             round's restores start one tool later); seekdb-dump and seekdb-restore run once"
+             round's dumps and restores start one tool later); seekdb-dump and seekdb-restore run once"
         );
         self.report(&manifest, &gzip_manifest, &medians(dumps), &medians(loads));
         println!(
@@ -279,15 +292,13 @@ impl Bench {
         (manifest, figure)
     }
 
-    fn dump_peers(&self, source: &Seekdb) -> Vec<Figure> {
-        [
-            self.mydumper(source),
-            self.mydumper_gzip(source),
-            self.mysqldump(source),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+    /// The peers' dump `which` of [`PEER_DUMPS`]: mydumper, mydumper `--compress`, mysqldump.
+    fn dump_peer(&self, source: &Seekdb, which: usize) -> Option<Figure> {
+        match which {
+            0 => self.mydumper(source),
+            1 => self.mydumper_gzip(source),
+            _ => self.mysqldump(source),
+        }
     }
 
     fn mydumper(&self, source: &Seekdb) -> Option<Figure> {
