@@ -405,7 +405,9 @@ mod tests {
                     pieces.push(Vec::new());
                 }
                 let out = pieces.last_mut().expect("a piece");
-                batcher.push(&[Value::Bytes(row.clone())], out).expect("row");
+                batcher
+                    .push(&[Value::Bytes(row.clone())], out)
+                    .expect("row");
             }
             batcher.finish(pieces.last_mut().expect("a piece"));
             String::from_utf8(pieces.concat()).expect("utf-8")

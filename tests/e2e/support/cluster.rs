@@ -437,7 +437,11 @@ where
         assert!(
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting for {what}{}",
-            if seen.is_empty() { String::new() } else { format!("; last seen: {seen}") }
+            if seen.is_empty() {
+                String::new()
+            } else {
+                format!("; last seen: {seen}")
+            }
         );
         tokio::time::sleep(period).await;
     }
