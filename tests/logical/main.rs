@@ -555,15 +555,13 @@ async fn a_chunk_inserting_other_rows_than_recorded_fails_the_restore_and_is_rol
     *chunk = 4.into();
     // A chunk whose record does not add up to its table's is refused before anything is written.
     std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("rewrite");
-    let refused = load_at(&load_request(target), &storage(&dir), "dumps/miscount")
-        .await
-        .expect_err("a manifest that does not add up");
-    assert!(
-        refused
-            .to_string()
-            .contains("miscount.t: the manifest records 3 rows, its chunks 4"),
-        "{refused}"
-    );
+    refused_saying(
+        target,
+        &dir,
+        "dumps/miscount",
+        "miscount.t: the manifest records 3 rows, its chunks 4",
+    )
+    .await;
     let databases: Vec<String> = target_conn
         .query("SHOW DATABASES LIKE 'miscount'")
         .await
@@ -572,15 +570,13 @@ async fn a_chunk_inserting_other_rows_than_recorded_fails_the_restore_and_is_rol
     // The table's record says 4 too: only loading the chunk shows it holds 3.
     manifest["objects"][0]["rows"] = 4.into();
     std::fs::write(&path, serde_json::to_vec(&manifest).expect("json")).expect("rewrite");
-    let refused = load_at(&load_request(target), &storage(&dir), "dumps/miscount")
-        .await
-        .expect_err("a chunk short of its record");
-    assert!(
-        refused
-            .to_string()
-            .contains("miscount.t chunk 0: 3 rows loaded, the manifest says 4"),
-        "{refused}"
-    );
+    refused_saying(
+        target,
+        &dir,
+        "dumps/miscount",
+        "miscount.t chunk 0: 3 rows loaded, the manifest says 4",
+    )
+    .await;
     let left: Option<u64> = target_conn
         .query_first("SELECT COUNT(*) FROM miscount.t")
         .await
@@ -637,15 +633,13 @@ async fn a_table_recorded_without_chunks_is_created_and_an_existing_one_refused(
     // has is asked of every database an object names.
     for plan in [plan, serde_json::to_vec(&without_databases).expect("json")] {
         std::fs::write(&plan_path, plan).expect("rewrite");
-        let refused = load_at(&load_request(target), &storage(&dir), "dumps/chunkless")
-            .await
-            .expect_err("the target has both tables");
-        assert!(
-            refused
-                .to_string()
-                .contains("objects the dump creates: chunkless.empty, chunkless.full"),
-            "{refused}"
-        );
+        refused_saying(
+            target,
+            &dir,
+            "dumps/chunkless",
+            "objects the dump creates: chunkless.empty, chunkless.full",
+        )
+        .await;
     }
 }
 
@@ -683,20 +677,31 @@ async fn a_table_the_target_has_is_found_among_more_than_one_questions_names() {
     ] {
         target_conn.query_drop(statement).await.expect(statement);
     }
-    let refused = load_at(&load_request(target), &storage(&dir), "dumps/many")
-        .await
-        .expect_err("the target has t555");
-    assert!(
-        refused
-            .to_string()
-            .contains("an object the dump creates: many.t555;"),
-        "{refused}"
-    );
+    refused_saying(
+        target,
+        &dir,
+        "dumps/many",
+        "an object the dump creates: many.t555;",
+    )
+    .await;
     let tables: Vec<String> = target_conn
         .query("SHOW TABLES FROM many")
         .await
         .expect("tables");
     assert_eq!(tables, ["t555"], "nothing made before the refusal");
+}
+
+/// Restores `path` of `dir` into `target`, which must refuse it with an error saying `expected`.
+async fn refused_saying(
+    target: &seekdb::Seekdb,
+    dir: &std::path::Path,
+    path: &str,
+    expected: &str,
+) {
+    let refused = load_at(&load_request(target), &storage(dir), path)
+        .await
+        .expect_err(expected);
+    assert!(refused.to_string().contains(expected), "{refused}");
 }
 
 /// `database` made afresh on the source by `statements` (after `CREATE DATABASE`) and gone from the target,
