@@ -181,8 +181,6 @@ pub struct InsertBatcher {
     prefix: Vec<u8>,
     kinds: Vec<ColumnKind>,
     limit: usize,
-    /// Where a row that starts the next statement waits while its separator is rewritten.
-    row: Vec<u8>,
     /// Bytes of the statement under way, its prefix included.
     statement_bytes: usize,
     rows_in_statement: usize,
@@ -201,14 +199,13 @@ impl InsertBatcher {
             prefix: prefix.into_bytes(),
             kinds: columns.iter().map(|(_, k)| *k).collect(),
             limit,
-            row: Vec::new(),
             statement_bytes: 0,
             rows_in_statement: 0,
         }
     }
 
     /// Appends a row to `out`: after the statement under way, or as the first of a new one when it would
-    /// take the statement past the limit.
+    /// take the statement past the limit. On an error `out` may hold part of the row: the chunk is given up.
     pub fn push(&mut self, values: &[Value], out: &mut Vec<u8>) -> Result<(), LogicalError> {
         if values.len() != self.kinds.len() {
             return Err(LogicalError::Format(format!(
@@ -234,13 +231,10 @@ impl InsertBatcher {
         out.push(b')');
         let row_bytes = out.len() - row_at;
         if self.rows_in_statement > 0 && self.statement_bytes + row_bytes + 2 > self.limit {
-            // The statement ends before this row, which starts the next.
-            self.row.clear();
-            self.row.extend_from_slice(&out[row_at..]);
-            out.truncate(separator_at);
-            out.extend_from_slice(b";\n");
-            out.extend_from_slice(&self.prefix);
-            out.extend_from_slice(&self.row);
+            // The statement ends before this row, which starts the next: its comma becomes the end and
+            // the next one's prefix.
+            let next = b";\n".iter().chain(&self.prefix).copied();
+            out.splice(separator_at..row_at, next);
             self.statement_bytes = self.prefix.len();
             self.rows_in_statement = 0;
         } else {
