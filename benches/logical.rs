@@ -680,8 +680,8 @@ fn ours_tool(compression: Compression) -> &'static str {
 
 /// How many times each dump and restore is measured, the tools taking turns: 5, or `BENCH_LOGICAL_ROUNDS`.
 /// A restore's time on seekdb still varies between runs of the same tool into a server past its start-up work
-/// ([`meter::settle`]): 3.9–5.2 s for one restore's 5 rounds (docs/contributing/benchmarks.md), so a single
-/// run cannot rank two tools.
+/// ([`meter::settle`]; the rounds' ranges are on docs/contributing/benchmarks.md), so a single run cannot
+/// rank two tools.
 fn rounds() -> usize {
     std::env::var("BENCH_LOGICAL_ROUNDS")
         .ok()

@@ -97,7 +97,7 @@ bench_small operator-sharded env BENCH_TASKS=200 BENCH_TASKS_PER_TENANT=5 BENCH_
   BENCH_SAMPLES=40 OPERATOR_RUST_LOG=info cargo test --locked --features failpoints --bench operator
 bench_small copy env BENCH_COPY_MIB=32 cargo test --locked --features failpoints --bench copy
 # One round: each fresh seekdb the logical bench loads into is first let through its start-up work (about 20 s),
-# and every tool's restore goes into one (163 s here, 2026-11-28, the machine otherwise idle).
+# and every tool's restore goes into one (its time: docs/contributing/benchmarks.md, "The small forms in the suite").
 bench_small logical env BENCH_LOGICAL_ROWS=10000 BENCH_LOGICAL_ROUNDS=1 cargo test --locked --features failpoints --bench logical
 if [ ${#bench_failed[@]} -eq 0 ]; then
   echo "benchmarks, small form: ok in $((SECONDS - bench_start))s (${bench_passed[*]})"
