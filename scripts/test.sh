@@ -30,6 +30,24 @@ export OBBACKUP_MYDUMPER OBBACKUP_MARIADB_CLIENT
 # say so and skip (docs/guide/ob-operator.md).
 OBBACKUP_OB_OPERATOR_CRDS=$(tools/ob-operator/crds.sh | tail -n 1) || OBBACKUP_OB_OPERATOR_CRDS=
 export OBBACKUP_OB_OPERATOR_CRDS
+env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")
+image_build=
+cleanup() {
+  # The image build runs in a process group of its own (setsid): its cargo and rustc go with it.
+  if [ -n "$image_build" ]; then kill -- -"$image_build" 2>/dev/null || true; fi
+  scripts/control-plane.sh stop "$env_dir" || true
+  rm -rf "$env_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+# The image users deploy, built as a release would build it (scripts/image.sh: buildah, no daemon), from here
+# to the end beside everything else at the lowest CPU priority: the builds below leave cores idle while they
+# link, the tests mostly wait on their operators' and clusters' clocks, and the image's release build with fat
+# LTO is the suite's longest compile (docs/contributing/testing.md, "How long the suite takes"). The tests in
+# tests/e2e/image.rs, which start it with podman as the chart runs it and compare it with the Dockerfile's, run
+# at the end, once it is built.
+setsid nice -n 19 scripts/image.sh >"$env_dir/image.name" 2>"$env_dir/image.log" &
+image_build=$!
 # The documentation site, built strictly before the long runs (scripts/docs.sh): a broken link, anchor or
 # included file fails the suite here.
 scripts/docs.sh
@@ -38,15 +56,6 @@ python3 -m unittest scripts/floor_plan_test.py
 cargo build --locked --bins --features failpoints
 resources "binaries built"
 
-env_dir=$(mktemp -d "${TMPDIR:-/tmp}/obbackup-test.XXXXXX")
-image_build=
-cleanup() {
-  if [ -n "$image_build" ]; then kill "$image_build" 2>/dev/null || true; fi
-  scripts/control-plane.sh stop "$env_dir" || true
-  rm -rf "$env_dir"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 if scripts/control-plane.sh start "$env_dir" "$bin"; then
   export OBBACKUP_TEST_ENV="$env_dir"
 elif [ "${REQUIRE_K8S:-0}" = 1 ]; then
@@ -63,18 +72,23 @@ fi
 status=0
 cargo test --locked --features failpoints --no-run || { resources "test build FAILED"; exit 1; }
 resources "tests built"
-# The image users deploy, built as a release would build it (scripts/image.sh: buildah, no daemon), beside the
-# tests at the lowest CPU priority: they mostly wait on their operators' and clusters' clocks, and the release
-# build is the suite's longest compile (docs/contributing/testing.md, "How long the suite takes"). The tests in
-# tests/e2e/image.rs, which start it with podman as the chart runs it and compare it with the Dockerfile's, run
-# at the end, once it is built.
-nice -n 19 scripts/image.sh >"$env_dir/image.name" 2>"$env_dir/image.log" &
-image_build=$!
 # Integration tests mostly wait (polls, the clusters' and operators' clocks): this many run at once.
 threads=${OBBACKUP_TEST_THREADS:-8}
-cargo test --locked --no-fail-fast --features failpoints -- --test-threads "$threads" --skip image:: || status=$?
+cargo test --locked --no-fail-fast --features failpoints --test e2e -- --test-threads "$threads" --skip image:: ||
+  status=$?
+# Every other test target (from cargo's metadata, so none is forgotten) at libtest's default concurrency:
+# tests/logical's tests share one seekdb, which more of them at once would overload.
+others=()
+while read -r target; do others+=(--test "$target"); done < <(cargo metadata --no-deps --format-version 1 |
+  python3 -c 'import json, sys
+for package in json.load(sys.stdin)["packages"]:
+    for target in package["targets"]:
+        if "test" in target["kind"] and target["name"] != "e2e":
+            print(target["name"])')
+cargo test --locked --no-fail-fast --features failpoints --workspace --lib --bins "${others[@]}" || status=$?
+cargo test --locked --no-fail-fast --features failpoints --workspace --doc || status=$?
 resources "first pass done"
-older=(apiserver_operator cleanup crash_matrix gitops lifecycle oceanbase_client ownership randomized randomized_cluster
+older=(apiserver_operator cleanup crash_matrix gitops lifecycle log_delay oceanbase_client ownership randomized randomized_cluster
   recovery strategy)
 echo "the operator's tests against obsim's older schema (OBSIM_VERSION=4.2.5): ${older[*]}"
 OBSIM_VERSION=4.2.5 cargo test --locked --no-fail-fast --features failpoints --test e2e -- --test-threads "$threads" \

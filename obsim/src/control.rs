@@ -31,7 +31,8 @@ PUT  /clusters/{cluster}/tenants/{tenant}/users/{user}   {password}  (creates or
 POST /clock                          {speed} and/or {stepSeconds} (every cluster)
 POST /clusters/{cluster}/faults      {kind, tenant?, code?, message?, seconds?, piece?}
      kinds: fail-next-backup, fail-next-restore, interrupt-archive, resume-archive, unreachable-dest,
-            reachable-dest, stall, unstall, drop-connections, refuse-connections,
+            reachable-dest, stall, unstall, hold-archive, release-archive (its checkpoint stops while the
+            round stays DOING), drop-connections, refuse-connections,
             lose-archive-piece (tenant, piece? default: the newest; its files vanish, the views keep it),
             break-archive-piece (tenant, piece? default: the newest; FILE_STATUS BROKEN, its files kept)
 DELETE /clusters/{cluster}/faults    clear every fault (lost pieces stay lost, broken ones broken)
@@ -395,6 +396,8 @@ fn apply(node: &Node, fault: &Fault) -> Result<(), String> {
         "reachable-dest" => sql(cluster.set_unreachable(&tenant()?, false)),
         "stall" => sql(cluster.set_stalled(&tenant()?, true)),
         "unstall" => sql(cluster.set_stalled(&tenant()?, false)),
+        "hold-archive" => sql(cluster.set_archive_held(&tenant()?, true)),
+        "release-archive" => sql(cluster.set_archive_held(&tenant()?, false)),
         "lose-archive-piece" => sql(cluster
             .lose_archive_piece(&tenant()?, fault.piece)
             .map(|_| ())),

@@ -18,6 +18,7 @@ mod external;
 mod gitops;
 mod image;
 mod lifecycle;
+mod log_delay;
 mod logical_backup;
 mod logical_retention;
 mod ob_operator;

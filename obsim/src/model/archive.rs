@@ -99,6 +99,9 @@ pub struct TenantArchive {
     pub lost_pieces: Vec<i64>,
     /// Pieces OceanBase marked `BROKEN` (the `break-archive-piece` fault): listed, no longer usable.
     pub broken_pieces: Vec<i64>,
+    /// The `hold-archive` fault: the round stays as it is but its checkpoint does not move (archiving slower
+    /// than the log, a slow destination); released, it catches up at once.
+    pub checkpoint_held: bool,
     next_dest_id: i64,
 }
 
@@ -135,6 +138,7 @@ impl Default for TenantArchive {
             deleting_pieces: Vec::new(),
             lost_pieces: Vec::new(),
             broken_pieces: Vec::new(),
+            checkpoint_held: false,
             next_dest_id: 1001,
         }
     }
@@ -376,7 +380,7 @@ impl TenantArchive {
                 | RoundStatus::Stopping
         ) {
             let target = scn(now - ARCHIVE_LAG).max(round.start_scn);
-            if target > round.checkpoint_scn {
+            if target > round.checkpoint_scn && !self.checkpoint_held {
                 let seconds = (target - round.checkpoint_scn) / 1_000_000_000;
                 round.input_bytes += seconds * LOG_BYTES_PER_SECOND;
                 round.output_bytes = round.input_bytes / 2;
@@ -549,6 +553,21 @@ mod tests {
                 .map(|r| (r.round_id, r.base_piece_id)),
             Some((2, 2))
         );
+    }
+
+    #[test]
+    fn a_held_checkpoint_stays_while_the_round_goes_on_and_catches_up_when_released() {
+        let mut archive = archiving();
+        archive.advance(at(10));
+        let checkpoint = |archive: &TenantArchive| archive.round.as_ref().map(|r| r.checkpoint_scn);
+        let held_at = checkpoint(&archive);
+        archive.checkpoint_held = true;
+        archive.advance(at(100));
+        assert_eq!(status(&archive), Some("DOING"));
+        assert_eq!(checkpoint(&archive), held_at);
+        archive.checkpoint_held = false;
+        archive.advance(at(101));
+        assert_eq!(checkpoint(&archive), Some(scn(at(100))));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Faults a test or the demo injects through the control API: a failing next backup or restore, archiving
-//! interrupted, an unreachable destination, stalled backup progress, an archive piece lost from its
-//! destination or marked BROKEN.
+//! interrupted, an unreachable destination, stalled backup progress, an archive checkpoint held back, an
+//! archive piece lost from its destination or marked BROKEN.
 
 use jiff::Timestamp;
 
@@ -19,6 +19,8 @@ pub struct Faults {
     pub next_restore_failure: Option<(i64, String)>,
     /// Tenants whose backup jobs make no progress.
     pub stalled: Vec<String>,
+    /// Tenants whose archive checkpoint does not move while its round goes on.
+    pub held_archives: Vec<String>,
     /// Restore jobs make no progress (a restore that runs until canceled).
     pub stalled_restores: bool,
     /// Tenants whose destinations cannot be reached.
@@ -28,13 +30,15 @@ pub struct Faults {
 impl Faults {
     /// Whether the tenant's destinations are unreachable.
     pub fn is_unreachable(&self, tenant: &str) -> bool {
-        self.unreachable
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(tenant))
+        named(&self.unreachable, tenant)
     }
 
     fn is_stalled(&self, tenant: &str) -> bool {
-        self.stalled.iter().any(|t| t.eq_ignore_ascii_case(tenant))
+        named(&self.stalled, tenant)
+    }
+
+    fn is_archive_held(&self, tenant: &str) -> bool {
+        named(&self.held_archives, tenant)
     }
 
     /// The failure the next backup of `tenant` carries, consumed.
@@ -86,11 +90,8 @@ impl Cluster {
     /// reachable again.
     pub fn set_unreachable(&mut self, tenant: &str, unreachable: bool) -> Result<(), SqlError> {
         self.user_tenant(Some(tenant))?;
-        self.faults
-            .unreachable
-            .retain(|t| !t.eq_ignore_ascii_case(tenant));
+        name_if(&mut self.faults.unreachable, tenant, unreachable);
         if unreachable {
-            self.faults.unreachable.push(tenant.to_string());
             self.interrupt_archive(tenant, DEST_NOT_CONNECT.0, DEST_NOT_CONNECT.1)
         } else {
             self.resume_archive(tenant)
@@ -100,16 +101,19 @@ impl Cluster {
     /// Freezes (or unfreezes) the progress of a tenant's backup jobs.
     pub fn set_stalled(&mut self, tenant: &str, stalled: bool) -> Result<(), SqlError> {
         self.user_tenant(Some(tenant))?;
-        self.faults
-            .stalled
-            .retain(|t| !t.eq_ignore_ascii_case(tenant));
-        if stalled {
-            self.faults.stalled.push(tenant.to_string());
-        }
+        name_if(&mut self.faults.stalled, tenant, stalled);
         Ok(())
     }
 
-    /// Applies the stall fault to the jobs of every tenant.
+    /// Holds (or releases) a tenant's archive checkpoint: its round goes on, DOING, while its delay grows;
+    /// released, the checkpoint catches up at the next look.
+    pub fn set_archive_held(&mut self, tenant: &str, held: bool) -> Result<(), SqlError> {
+        self.user_tenant(Some(tenant))?;
+        name_if(&mut self.faults.held_archives, tenant, held);
+        Ok(())
+    }
+
+    /// Applies the stall and hold faults to every tenant's jobs and archive.
     pub(super) fn apply_stalls(&mut self) {
         for tenant in self
             .tenants
@@ -120,6 +124,7 @@ impl Cluster {
             for job in &mut tenant.backups.jobs {
                 job.stalled = stalled;
             }
+            tenant.archive.checkpoint_held = self.faults.is_archive_held(&tenant.name);
         }
     }
 
@@ -171,10 +176,24 @@ impl Cluster {
         self.faults = Faults::default();
         for tenant in &mut self.tenants {
             tenant.archive.resume(now);
+            tenant.archive.checkpoint_held = false;
             for job in &mut tenant.backups.jobs {
                 job.stalled = false;
             }
         }
+    }
+}
+
+/// Whether `names` holds `tenant` (tenant names compare without case).
+fn named(names: &[String], tenant: &str) -> bool {
+    names.iter().any(|t| t.eq_ignore_ascii_case(tenant))
+}
+
+/// Puts `tenant` in `names` (once) when `on`, else takes it out.
+fn name_if(names: &mut Vec<String>, tenant: &str, on: bool) {
+    names.retain(|t| !t.eq_ignore_ascii_case(tenant));
+    if on {
+        names.push(tenant.to_string());
     }
 }
 
