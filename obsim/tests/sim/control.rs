@@ -148,6 +148,14 @@ async fn round(conn: &mut Conn) -> (String, String) {
         .expect("a round")
 }
 
+/// tenant1's archive checkpoint (`CHECKPOINT_SCN`, nanoseconds).
+async fn checkpoint(conn: &mut Conn) -> u64 {
+    conn.query_first("SELECT checkpoint_scn FROM CDB_OB_ARCHIVELOG WHERE tenant_id = 1002")
+        .await
+        .expect("round")
+        .expect("a round")
+}
+
 async fn task_progress(conn: &mut Conn) -> Option<(String, i64)> {
     conn.query_first(
         "SELECT status, finish_tablet_count FROM CDB_OB_BACKUP_TASKS WHERE tenant_id = 1002",
@@ -326,6 +334,36 @@ async fn injected_backup_and_archive_faults() {
     )
     .await;
     assert_eq!(round(&mut conn).await.0, "DOING");
+
+    // A held archive stays DOING while its checkpoint stops; released, the checkpoint catches up.
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "hold-archive", "tenant": "tenant1"}"#,
+    )
+    .await;
+    let held = checkpoint(&mut conn).await;
+    step(&sim.control, 60).await;
+    assert_eq!(round(&mut conn).await.0, "DOING", "a held round goes on");
+    assert_eq!(checkpoint(&mut conn).await, held, "its checkpoint stays");
+    post(
+        &sim.control,
+        "/clusters/obcluster/faults",
+        r#"{"kind": "release-archive", "tenant": "tenant1"}"#,
+    )
+    .await;
+    assert!(
+        checkpoint(&mut conn).await >= held + 60_000_000_000,
+        "released, the checkpoint catches up the minute it was held"
+    );
+    let (status, body) = http(
+        &sim.control,
+        "POST",
+        "/clusters/obcluster/faults",
+        r#"{"kind": "hold-archive", "tenant": "nosuch"}"#,
+    )
+    .await;
+    assert_ne!(status, 200, "a tenant the cluster lacks is refused: {body}");
 
     // An unreachable destination interrupts archiving, refuses new destinations and fails backups.
     post(
