@@ -46,7 +46,7 @@ trap 'exit 130' INT TERM
 # LTO is the suite's longest compile (docs/contributing/testing.md, "How long the suite takes"). The tests in
 # tests/e2e/image.rs, which start it with podman as the chart runs it and compare it with the Dockerfile's, run
 # at the end, once it is built.
-setsid nice -n 19 scripts/image.sh >"$env_dir/image.name" 2>"$env_dir/image.log" &
+setsid --wait nice -n 19 scripts/image.sh >"$env_dir/image.name" 2>"$env_dir/image.log" &
 image_build=$!
 # The documentation site, built strictly before the long runs (scripts/docs.sh): a broken link, anchor or
 # included file fails the suite here.
@@ -78,13 +78,15 @@ cargo test --locked --no-fail-fast --features failpoints --test e2e -- --test-th
   status=$?
 # Every other test target (from cargo's metadata, so none is forgotten) at libtest's default concurrency:
 # tests/logical's tests share one seekdb, which more of them at once would overload.
-others=()
-while read -r target; do others+=(--test "$target"); done < <(cargo metadata --no-deps --format-version 1 |
-  python3 -c 'import json, sys
+# (An assignment, not a process substitution: a failing `cargo metadata` stops the suite here instead of
+# leaving those targets out.)
+targets=$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json, sys
 for package in json.load(sys.stdin)["packages"]:
     for target in package["targets"]:
         if "test" in target["kind"] and target["name"] != "e2e":
             print(target["name"])')
+others=()
+for target in $targets; do others+=(--test "$target"); done
 cargo test --locked --no-fail-fast --features failpoints --workspace --lib --bins "${others[@]}" || status=$?
 cargo test --locked --no-fail-fast --features failpoints --workspace --doc || status=$?
 resources "first pass done"
@@ -131,9 +133,8 @@ else
   status=1
   echo "benchmarks, small form: FAILED: ${bench_failed[*]} (the output above says where)"
 fi
-if wait "$image_build"; then
+if wait "$image_build" && OBBACKUP_IMAGE=$(tail -n 1 "$env_dir/image.name") && [ -n "$OBBACKUP_IMAGE" ]; then
   image_build=
-  OBBACKUP_IMAGE=$(tail -n 1 "$env_dir/image.name")
   export OBBACKUP_IMAGE
   grep '^\[image\]' "$env_dir/image.log" || true
   resources "image built"
