@@ -946,6 +946,51 @@ mod tests {
         assert_ne!(fingerprint(&base, &own), fingerprint(&interrupted, &own));
     }
 
+    /// tenant1 with a usable full set restorable from `min_restore` (ns) and one archive piece whose log
+    /// reaches `piece_checkpoint`.
+    fn set_and_piece(min_restore: u64, piece_checkpoint: u64) -> Observation {
+        let Observation::Seen { snapshot, at } = two_tenants(piece_checkpoint, 0, "SUCCESS") else {
+            unreachable!("two_tenants() makes a seen observation")
+        };
+        let mut snapshot = (*snapshot).clone();
+        snapshot.sets[0].tenant_id = 1002;
+        snapshot.sets[0].min_restore_scn = min_restore;
+        snapshot.pieces.push(crate::oceanbase::PieceRow {
+            tenant_id: 1002,
+            round_id: 1,
+            piece_id: 1,
+            status: State::of("ACTIVE"),
+            start_scn: 1,
+            checkpoint_scn: piece_checkpoint,
+            file_status: State::of("AVAILABLE"),
+            input_bytes: 0,
+            output_bytes: 0,
+            path: String::new(),
+        });
+        Observation::Seen {
+            snapshot: Arc::new(snapshot),
+            at,
+        }
+    }
+
+    /// A new set becomes restorable (a recoverable window opens on it) when the archive's log reaches its
+    /// restore point: that wakes the strategy showing the windows, once, and the log moving on either side
+    /// of that point does not (its end is refreshed on a timer).
+    #[test]
+    fn the_log_reaching_a_sets_restore_point_wakes_its_strategy_once() {
+        let minute = 60_000_000_000;
+        let own = Interest::overview(&["tenant1".into()], false);
+        let at = |checkpoint_minutes: u64| {
+            fingerprint(
+                &set_and_piece(10 * minute, checkpoint_minutes * minute),
+                &own,
+            )
+        };
+        assert_eq!(at(5), at(9), "short of the restore point");
+        assert_ne!(at(9), at(10), "the log reaches it");
+        assert_eq!(at(10), at(15), "past it");
+    }
+
     #[test]
     fn a_read_of_the_jobs_alone_rehashes_no_overview_but_an_outage_wakes_all() {
         let key = |kind, name: &str| ObjectKey {

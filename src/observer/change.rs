@@ -10,7 +10,9 @@ use std::{
 use super::{ObjectKey, interest::Interest, observation::Observation};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::oceanbase::{ArchiveRound, JobStatus, Reach, RoundStatus, Snapshot, TenantRow};
+use crate::oceanbase::{
+    ArchiveRound, FileStatus, JobStatus, Reach, RoundStatus, Snapshot, TenantRow,
+};
 
 /// The objects an observer wakes, as one read finds them.
 pub(super) type Watching = Arc<HashMap<ObjectKey, Interest>>;
@@ -119,7 +121,8 @@ fn over_alert(round: &ArchiveRound, at: Timestamp, alert: Option<SignedDuration>
         .map(|(alert, lag)| lag > alert)
 }
 
-/// An overview (a strategy's) of its tenants, coarsely.
+/// An overview (a strategy's) of its tenants, coarsely: of its sets, also whether the log reaches the point
+/// each can be restored to (a window opens on it then, not when the set ends).
 fn overview_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u64 {
     let covered: Vec<&TenantRow> = snapshot
         .tenants
@@ -145,11 +148,20 @@ fn overview_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u6
             )
         })
         .collect();
+    let log_reach = log_reach(snapshot, &ids);
     let sets: Vec<_> = snapshot
         .sets
         .iter()
         .filter(|s| ids.contains(&s.tenant_id))
-        .map(|s| (s.tenant_id, s.backup_set_id, &s.status, &s.file_status))
+        .map(|s| {
+            let restorable = log_reach
+                .get(&s.tenant_id)
+                .is_some_and(|reach| *reach >= s.min_restore_scn);
+            (
+                (s.tenant_id, s.backup_set_id),
+                (&s.status, &s.file_status, restorable),
+            )
+        })
         .collect();
     let pieces: Vec<_> = snapshot
         .pieces
@@ -172,6 +184,20 @@ fn overview_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u6
         .filter(|(tenant_id, ..)| ids.contains(tenant_id))
         .collect();
     crate::fingerprint::of((covered, rounds, sets, pieces, settings, cleans))
+}
+
+/// How far each of `tenants`' available archive pieces reach (the newest checkpoint). A set whose restore
+/// point it passes opens a recoverable window (or extends one to it): that flips once per set, where the
+/// checkpoint itself moves at every read.
+fn log_reach(snapshot: &Snapshot, tenants: &HashSet<i64>) -> HashMap<i64, u64> {
+    let mut reach = HashMap::new();
+    for piece in &snapshot.pieces {
+        if tenants.contains(&piece.tenant_id) && piece.file_status == FileStatus::Available {
+            let newest = reach.entry(piece.tenant_id).or_insert(0);
+            *newest = piece.checkpoint_scn.max(*newest);
+        }
+    }
+    reach
 }
 
 /// A restore: its job, and the tenant it creates (which turns PRIMARY on activation).
