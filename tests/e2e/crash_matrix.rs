@@ -199,9 +199,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
                 .await;
             world.crashed(point).await;
             world.start_operator("after");
-            world
-                .reaches::<LogBackup>("demo-tenant1-log", LogBackupPhase::InProgress)
-                .await;
+            world.archiving("demo", "tenant1").await;
             world
                 .reaches::<BackupTask>("now", BackupTaskPhase::Completed)
                 .await;
@@ -297,9 +295,7 @@ async fn row(point: &'static str, flow: Flow) -> String {
         }
         Flow::Deletion => {
             world.apply(stop_archiving_strategy()).await;
-            world
-                .reaches::<LogBackup>("demo-tenant1-log", LogBackupPhase::InProgress)
-                .await;
+            world.archiving("demo", "tenant1").await;
             policy_and_finalizer(&world).await;
             world.arm(point);
             world.delete("BackupStrategy", "demo").await;

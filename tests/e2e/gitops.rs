@@ -9,7 +9,7 @@ use crate::support::{
     world::{GIB, WAIT, World, cluster, strategy_backup_task},
 };
 use mlua::{Lua, LuaSerdeExt};
-use ob_backup_operator::api::{BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase};
+use ob_backup_operator::api::{BackupTask, BackupTaskPhase};
 use serde_json::{Value, json};
 
 /// Argo CD's verdict: runs the shipped script with `obj` bound, as Argo CD does.
@@ -163,9 +163,7 @@ async fn real_statuses_are_read_alike_and_tracking_metadata_stays_on_the_users_o
             },
         }))
         .await;
-    world
-        .reaches::<LogBackup>("tracked-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("tracked", "tenant1").await;
     world
         .apply(strategy_backup_task("good", "tracked", "tenant1"))
         .await;

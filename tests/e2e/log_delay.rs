@@ -50,9 +50,7 @@ async fn the_log_delay_shown_keeps_up_while_archiving_runs_and_while_it_is_stuck
         return;
     };
     world.apply(strategy("s", json!({}))).await;
-    world
-        .reaches::<LogBackup>("s-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("s", "tenant1").await;
     let writes = |kind: &str| world.operator.status_writes(kind);
     let before = (writes("LogBackup"), writes("BackupStrategy"));
     let from = world.sim_now();
@@ -178,9 +176,7 @@ async fn a_delay_crossing_the_alert_threshold_is_shown_within_seconds_both_ways(
             json!({"logBackup": {"delayAlertThreshold": "20s"}}),
         ))
         .await;
-    world
-        .reaches::<LogBackup>("s-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("s", "tenant1").await;
     first_shown(&world, "True", WAIT).await;
 
     simulator::cluster(&world.node)

@@ -6,7 +6,7 @@
 
 use ob_backup_operator::reason::Reason;
 use ob_backup_operator::{
-    api::{BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase},
+    api::{BackupStrategy, BackupTask, BackupTaskPhase},
     controller::status::StatusView,
     oboperator::Kind,
 };
@@ -69,9 +69,7 @@ async fn a_strategy_through_an_obcluster_follows_its_observer_to_a_new_address_m
     let first = listen(&world.node).await;
     ob_server(admin, ns, "test-zone1-a", "test", first, true).await;
     world.apply(through("moving", "test")).await;
-    world
-        .reaches::<LogBackup>("moving-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("moving", "tenant1").await;
     world
         .apply(strategy_backup_task("now", "moving", "tenant1"))
         .await;
@@ -182,16 +180,12 @@ async fn a_tenant_an_obtenantbackuppolicy_holds_gets_nothing_whichever_came_firs
         json!({"status": "STOPPED"}),
     )
     .await;
-    world
-        .reaches::<LogBackup>("before-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("before", "tenant1").await;
     // A policy that appears after the strategy took tenant2 stops the strategy from driving it too.
     world
         .apply(strategy("later", json!({"tenants": ["tenant2"]})))
         .await;
-    world
-        .reaches::<LogBackup>("later-tenant2-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("later", "tenant2").await;
     policy(admin, ns, "t2-backup", "test", "tenant2", "PAUSED").await;
     world
         .stalled_on::<BackupStrategy>("later", Reason::TenantManagedByObOperator)
@@ -215,9 +209,7 @@ async fn two_strategies_in_two_namespaces_on_one_cluster_keep_one_owner_per_tena
         &format!("{}-both", world.namespace),
     );
     world.apply(strategy("first", json!({}))).await;
-    world
-        .reaches::<LogBackup>("first-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("first", "tenant1").await;
     let mut second = strategy(
         "second",
         json!({"cluster": {"name": "prod-copy", "connectionSecret": "sys-login"}}),

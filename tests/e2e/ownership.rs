@@ -4,10 +4,7 @@
 
 use ob_backup_operator::reason::Reason;
 use ob_backup_operator::{
-    api::{
-        BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase,
-        backup_task::BackupMode,
-    },
+    api::{BackupStrategy, BackupTask, BackupTaskPhase, LogBackup, backup_task::BackupMode},
     controller::status::StatusView,
 };
 use std::time::Duration;
@@ -39,9 +36,7 @@ async fn a_log_backup_cannot_fight_the_strategy_over_archiving() {
         return;
     };
     world.apply(strategy("demo", &["tenant1"], "ob")).await;
-    world
-        .reaches::<LogBackup>("demo-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("demo", "tenant1").await;
     // Before the fix this LogBackup stopped the strategy's archiving and the two flipped it on and off.
     world
         .apply(json!({
@@ -100,9 +95,7 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
         return;
     };
     world.apply(strategy("owner", &["tenant1"], "ob")).await;
-    world
-        .reaches::<LogBackup>("owner-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("owner", "tenant1").await;
     world.apply(strategy("rogue", &["tenant1"], "ob")).await;
     world
         .stalled_on::<BackupStrategy>("rogue", Reason::TenantClaimed)

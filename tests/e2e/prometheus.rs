@@ -11,7 +11,7 @@
 
 use std::path::PathBuf;
 
-use ob_backup_operator::api::{BackupTask, BackupTaskPhase, LogBackup, LogBackupPhase};
+use ob_backup_operator::api::{BackupTask, BackupTaskPhase};
 use serde_json::{Value, json};
 
 use crate::support::{
@@ -96,9 +96,7 @@ async fn alerts_fire_on_real_failures_and_resolve_when_they_are_fixed() {
             json!({"logBackup": {"delayAlertThreshold": "1m"}}),
         ))
         .await;
-    world
-        .reaches::<LogBackup>("s-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("s", "tenant1").await;
     let prometheus =
         Prometheus::start(&binary, &world.operator.addr(), &rules_for_the_test(&helm)).await;
     prometheus.evaluated_rules().await;

@@ -64,9 +64,7 @@ async fn a_second_copy_without_its_secret_holds_up_neither_archiving_nor_the_fir
             json!({"secondBackup": {"dataDestination": second("ob/data"), "logDestination": second("ob/archive")}}),
         ))
         .await;
-    world
-        .reaches::<LogBackup>("lone-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("lone", "tenant1").await;
     let (reason, message) = second_not_ready(&world, "lone").await;
     assert_eq!(reason, "SecretNotFound", "{message}");
     assert!(message.contains("late-keys"), "{message}");
@@ -152,9 +150,7 @@ async fn a_second_copy_over_another_tenants_backups_is_refused_and_leaves_them_a
             json!({"secondBackup": {"dataDestination": offsite(""), "logDestination": offsite("-archive")}}),
         ))
         .await;
-    world
-        .reaches::<LogBackup>("daily-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("daily", "tenant1").await;
     let (reason, message) = second_not_ready(&world, "daily").await;
     assert_eq!(reason, "StorageOwnedElsewhere", "{message}");
     assert!(

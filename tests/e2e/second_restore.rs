@@ -5,7 +5,7 @@
 //! refused before anything is sent, against the copy's own windows.
 
 use ob_backup_operator::api::{
-    BackupStrategy, BackupTask, LogBackup, LogBackupPhase, RecoveryTask, RecoveryTaskPhase,
+    BackupStrategy, BackupTask, RecoveryTask, RecoveryTaskPhase,
     common::{SecondCopyPhase, TimeWindow},
 };
 use serde_json::json;
@@ -62,9 +62,7 @@ async fn a_recovery_task_restores_from_the_second_destination() {
             }}),
         ))
         .await;
-    world
-        .reaches::<LogBackup>("copied-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("copied", "tenant1").await;
     let (backup, _) = backed_up(&world, "now", "copied").await;
     copied(&world, "now").await;
     let ended = backup.ended_at.clone().expect("the backup's end").0;
@@ -130,9 +128,7 @@ async fn a_tenant_backed_up_to_s3_is_restored_from_its_copy_in_another_bucket() 
             }),
         ))
         .await;
-    world
-        .reaches::<LogBackup>("ons3-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("ons3", "tenant1").await;
     let (backup, set) = backed_up(&world, "now", "ons3").await;
     assert!(
         s3.file(
@@ -228,9 +224,7 @@ async fn a_point_the_first_destination_reaches_but_the_copy_does_not_is_refused_
             }}),
         ))
         .await;
-    world
-        .reaches::<LogBackup>("copied-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("copied", "tenant1").await;
     backed_up(&world, "first", "copied").await;
     copy_is(&world, "first", SecondCopyPhase::InProgress).await;
     world

@@ -2,7 +2,7 @@
 //! `secondBackup` was set are copied by the first pass; an object damaged on the second destination is
 //! found by a later pass and copied again, with a Warning event and a metric, and never touches the first.
 
-use ob_backup_operator::api::{BackupStrategy, LogBackup, LogBackupPhase};
+use ob_backup_operator::api::BackupStrategy;
 use serde_json::json;
 
 use crate::support::{
@@ -34,9 +34,7 @@ async fn a_pass_copies_older_sets_and_repairs_an_object_damaged_on_the_copy() {
     .await;
     // A set taken before the strategy had a second backup.
     world.apply(strategy("late", json!({}))).await;
-    world
-        .reaches::<LogBackup>("late-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("late", "tenant1").await;
     let (_, set) = backed_up(&world, "before", "late").await;
 
     let second =

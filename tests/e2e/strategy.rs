@@ -173,12 +173,7 @@ async fn given_a_strategy_over_three_tenants_on_a_simulated_saturday() -> Option
 
 async fn then_every_tenant_archives(week: &Week) {
     for tenant in TENANTS {
-        week.world
-            .reaches::<LogBackup>(
-                &format!("{STRATEGY}-{tenant}-log"),
-                LogBackupPhase::InProgress,
-            )
-            .await;
+        week.world.archiving(STRATEGY, tenant).await;
     }
 }
 
@@ -405,9 +400,7 @@ async fn deletion_policy_stop_archiving_stops_archiving_and_drops_the_policy_bef
         return;
     };
     world.apply(strategy("stopper", cluster(), "tenant1")).await;
-    world
-        .reaches::<LogBackup>("stopper-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("stopper", "tenant1").await;
     eventually("the finalizer and the delete policy", WAIT, || async {
         let object = world.get("BackupStrategy", "stopper").await?;
         let held = object

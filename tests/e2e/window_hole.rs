@@ -6,8 +6,7 @@
 
 use jiff::{SignedDuration, Timestamp};
 use ob_backup_operator::api::{
-    BackupStrategy, BackupTaskPhase, LogBackup, LogBackupPhase, RecoveryTask, RecoveryTaskPhase,
-    common::TimeWindow,
+    BackupStrategy, BackupTaskPhase, RecoveryTask, RecoveryTaskPhase, common::TimeWindow,
 };
 use serde_json::json;
 
@@ -68,9 +67,7 @@ async fn a_broken_middle_piece_splits_the_window_and_a_point_in_the_hole_is_refu
         return;
     };
     world.apply(strategy("src", json!({}))).await;
-    world
-        .reaches::<LogBackup>("src-tenant1-log", LogBackupPhase::InProgress)
-        .await;
+    world.archiving("src", "tenant1").await;
     full_backup(&world, "full1").await;
     // Two days and more of archive (one piece a day), then a second full in the third piece.
     world

@@ -44,9 +44,7 @@ pub async fn backed_up(world: &World, encrypt: bool) -> (Timestamp, Timestamp) {
             "metadata": {"name": "src"}, "spec": spec,
         }))
         .await;
-    world
-        .phase("LogBackup", "src-tenant1-log", "InProgress")
-        .await;
+    world.archiving("src", "tenant1").await;
     world
         .apply(strategy_backup_task("full", "src", "tenant1"))
         .await;

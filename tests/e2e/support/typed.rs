@@ -13,7 +13,8 @@ use kube::{
 use ob_backup_operator::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, CleanupTask, CleanupTaskPhase, LogBackup,
-        LogBackupPhase, RecoveryTask, RecoveryTaskPhase, backup_strategy::StrategyPhase,
+        LogBackupPhase, LogBackupStatus, RecoveryTask, RecoveryTaskPhase,
+        backup_strategy::StrategyPhase,
     },
     controller::status::StatusView,
 };
@@ -113,6 +114,15 @@ impl World {
                 }
                 Err(format!("{status:?}"))
             },
+        )
+        .await
+    }
+
+    /// Waits until strategy `strategy`'s LogBackup of `tenant` archives (`InProgress`); returns its status.
+    pub async fn archiving(&self, strategy: &str, tenant: &str) -> LogBackupStatus {
+        self.reaches::<LogBackup>(
+            &format!("{strategy}-{tenant}-log"),
+            LogBackupPhase::InProgress,
         )
         .await
     }
