@@ -991,6 +991,22 @@ mod tests {
         assert_eq!(at(10), at(15), "past it");
     }
 
+    /// Windows show in whole seconds: a log past a restore point that is not a whole second, but short of
+    /// the next one, holds no time the status could show, so it wakes nothing yet — the next second does.
+    #[test]
+    fn the_log_wakes_the_strategy_when_the_window_holds_a_whole_second() {
+        let second = 1_000_000_000;
+        let restore_point = 10 * second + 400_000_000;
+        let own = Interest::overview(&["tenant1".into()], false);
+        let at = |checkpoint: u64| fingerprint(&set_and_piece(restore_point, checkpoint), &own);
+        assert_eq!(
+            at(restore_point - 1),
+            at(restore_point + 500_000_000),
+            "inside the restore point's second"
+        );
+        assert_ne!(at(11 * second - 1), at(11 * second), "the next whole second");
+    }
+
     #[test]
     fn a_read_of_the_jobs_alone_rehashes_no_overview_but_an_outage_wakes_all() {
         let key = |kind, name: &str| ObjectKey {

@@ -34,6 +34,26 @@ pub struct Window {
     pub to_scn: u64,
 }
 
+/// Nanoseconds (SCN units) in a second.
+const SECOND: u64 = 1_000_000_000;
+
+/// The first whole second at or after `scn`: where a window shown in whole seconds starts.
+pub fn first_whole_second(scn: u64) -> u64 {
+    scn.div_ceil(SECOND).saturating_mul(SECOND)
+}
+
+impl Window {
+    /// The whole seconds inside the window (its start rounded up, its end down), so that every time shown
+    /// can be restored to; `None` while it holds no whole second.
+    pub fn whole_seconds(self) -> Option<Window> {
+        let shown = Window {
+            from_scn: first_whole_second(self.from_scn),
+            to_scn: self.to_scn / SECOND * SECOND,
+        };
+        (shown.from_scn <= shown.to_scn).then_some(shown)
+    }
+}
+
 /// The recoverable windows, oldest first, merged where they overlap.
 pub fn windows(sets: &[SetFile], logs: &[LogRange]) -> Vec<Window> {
     let segments = contiguous(logs);
@@ -94,6 +114,25 @@ fn contiguous(logs: &[LogRange]) -> Vec<LogRange> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_is_shown_by_the_whole_seconds_inside_it() {
+        let window = |from_scn, to_scn| Window { from_scn, to_scn };
+        let s = SECOND;
+        assert_eq!(
+            window(10 * s + 400, 12 * s + 900).whole_seconds(),
+            Some(window(11 * s, 12 * s))
+        );
+        assert_eq!(
+            window(10 * s, 12 * s).whole_seconds(),
+            Some(window(10 * s, 12 * s))
+        );
+        assert_eq!(
+            window(10 * s + 1, 11 * s).whole_seconds(),
+            Some(window(11 * s, 11 * s))
+        );
+        assert_eq!(window(10 * s + 1, 10 * s + 900).whole_seconds(), None);
+    }
 
     fn full(id: i64, replay: u64, restore: u64) -> SetFile {
         SetFile {

@@ -13,7 +13,7 @@ use crate::{
     },
     oceanbase::scn_time,
     oceanbase::{BackupSetRow, BackupType, FileStatus, PieceRow, RoundStatus, Snapshot, TenantRow},
-    windows::{LogRange, SetFile, windows},
+    windows::{LogRange, SetFile, Window, windows},
 };
 
 /// The strategy's destinations (URIs without access keys): only backups under them count.
@@ -164,9 +164,12 @@ fn log_range(piece: &PieceRow, until_scn: u64) -> Option<LogRange> {
     })
 }
 
+/// The windows in whole seconds: a time the status shows can always be restored to (its `from` is not
+/// before the set's restore point).
 fn time_windows(sets: &[SetFile], logs: &[LogRange]) -> Vec<TimeWindow> {
     windows(sets, logs)
         .into_iter()
+        .filter_map(Window::whole_seconds)
         .map(|w| TimeWindow {
             from: api_time(scn_time(w.from_scn)),
             to: api_time(scn_time(w.to_scn)),
@@ -301,6 +304,24 @@ mod tests {
             (vec![], 80),
             "the log stops before the set"
         );
+    }
+
+    /// A restore point inside a second: the window shown starts at the next whole second (restoring to a
+    /// time shown must never be refused for being before it), and shows only once the log reaches it.
+    #[test]
+    fn a_window_starts_at_the_first_whole_second_a_restore_can_reach() {
+        let (tenant, mut snapshot) = sample();
+        snapshot.sets.truncate(1);
+        snapshot.sets[0].min_restore_scn += 400_000_000;
+        let now = Timestamp::from_second(1_800_000_905).expect("time");
+        let shown = |snapshot: &Snapshot| {
+            seconds(&tenant_overview(snapshot, &tenant, OWN, now).recoverable_windows)
+        };
+        assert_eq!(shown(&snapshot), vec![(1_800_000_201, 1_800_000_900)]);
+        snapshot.rounds[0].checkpoint_scn = BASE + 200 * S + 900_000_000;
+        snapshot.pieces.truncate(1);
+        snapshot.pieces[0].checkpoint_scn = BASE + 200 * S + 900_000_000;
+        assert_eq!(shown(&snapshot), vec![], "no whole second to show yet");
     }
 
     #[test]

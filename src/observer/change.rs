@@ -10,8 +10,9 @@ use std::{
 use super::{ObjectKey, interest::Interest, observation::Observation};
 use jiff::{SignedDuration, Timestamp};
 
-use crate::oceanbase::{
-    ArchiveRound, FileStatus, JobStatus, Reach, RoundStatus, Snapshot, TenantRow,
+use crate::{
+    oceanbase::{ArchiveRound, FileStatus, JobStatus, Reach, RoundStatus, Snapshot, TenantRow},
+    windows::first_whole_second,
 };
 
 /// The objects an observer wakes, as one read finds them.
@@ -121,8 +122,9 @@ fn over_alert(round: &ArchiveRound, at: Timestamp, alert: Option<SignedDuration>
         .map(|(alert, lag)| lag > alert)
 }
 
-/// An overview (a strategy's) of its tenants, coarsely: of its sets, also whether the log reaches the point
-/// each can be restored to (a window opens on it then, not when the set ends).
+/// An overview (a strategy's) of its tenants, coarsely: of its sets, also whether the log reaches the first
+/// whole second each can be restored to (a window shows then, not when the set ends: the status shows
+/// windows in whole seconds, `crate::windows::Window::whole_seconds`).
 fn overview_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u64 {
     let covered: Vec<&TenantRow> = snapshot
         .tenants
@@ -156,7 +158,7 @@ fn overview_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u6
         .map(|s| {
             let restorable = log_reach
                 .get(&s.tenant_id)
-                .is_some_and(|reach| *reach >= s.min_restore_scn);
+                .is_some_and(|reach| *reach >= first_whole_second(s.min_restore_scn));
             (
                 (s.tenant_id, s.backup_set_id),
                 (&s.status, &s.file_status, restorable),
@@ -187,8 +189,8 @@ fn overview_slice(snapshot: &Snapshot, interest: &Interest, at: Timestamp) -> u6
 }
 
 /// How far each of `tenants`' available archive pieces reach (the newest checkpoint). A set whose restore
-/// point it passes opens a recoverable window (or extends one to it): that flips once per set, where the
-/// checkpoint itself moves at every read.
+/// point (rounded up to a whole second) it passes shows a recoverable window (or extends one to it): that
+/// flips once per set, where the checkpoint itself moves at every read.
 fn log_reach(snapshot: &Snapshot, tenants: &HashSet<i64>) -> HashMap<i64, u64> {
     let mut reach = HashMap::new();
     for piece in &snapshot.pieces {

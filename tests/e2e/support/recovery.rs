@@ -7,14 +7,15 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::{
-    cluster::eventually,
+    cluster::eventually_seen,
     simulator,
     world::{World, cluster, strategy_backup_task},
 };
 
-/// How soon after its backup a set's recoverable window shows: the archive's log reaching the set's restore
-/// point wakes the strategy at the next whole read of the cluster (the 30 s idle poll at the latest; about
-/// 3 s here). Less than the strategy's one-minute refresh, which it waited for before that woke it.
+/// How soon after its backup a set's recoverable window shows: the archive's log reaching the first whole
+/// second of the set's restore point wakes the strategy at the next whole read of the cluster (the 30 s idle
+/// poll at the latest; about 3 s here). Less than the strategy's one-minute refresh, which it waited for
+/// before that woke it. The window may first show as one second (`from` = `to`): that second is restorable.
 const WINDOW_OPENS: Duration = Duration::from_secs(45);
 
 /// A strategy over tenant1 (optionally encrypting), a full backup of it, and its first recoverable window.
@@ -49,15 +50,19 @@ pub async fn backed_up(world: &World, encrypt: bool) -> (Timestamp, Timestamp) {
         .apply(strategy_backup_task("full", "src", "tenant1"))
         .await;
     world.phase("BackupTask", "full", "Completed").await;
-    eventually(
+    eventually_seen(
         "a recoverable window in the strategy",
         WINDOW_OPENS,
         || async {
             let status = world.status("BackupStrategy", "src").await;
-            let window = &status["tenants"][0]["recoverableWindows"][0];
-            let from: Timestamp = window["from"].as_str()?.parse().ok()?;
-            let to: Timestamp = window["to"].as_str()?.parse().ok()?;
-            (to > from).then_some((from, to))
+            let tenant = &status["tenants"][0];
+            let window = &tenant["recoverableWindows"][0];
+            let from: Option<Timestamp> = window["from"].as_str().and_then(|t| t.parse().ok());
+            let to: Option<Timestamp> = window["to"].as_str().and_then(|t| t.parse().ok());
+            match (from, to) {
+                (Some(from), Some(to)) if to >= from => Ok((from, to)),
+                _ => Err(tenant.to_string()),
+            }
         },
     )
     .await
