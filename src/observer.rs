@@ -1004,7 +1004,11 @@ mod tests {
             at(restore_point + 500_000_000),
             "inside the restore point's second"
         );
-        assert_ne!(at(11 * second - 1), at(11 * second), "the next whole second");
+        assert_ne!(
+            at(11 * second - 1),
+            at(11 * second),
+            "the next whole second"
+        );
     }
 
     #[test]

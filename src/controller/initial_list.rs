@@ -9,13 +9,13 @@
 //! that selects nothing: the server either refuses it, or answers with the end-of-initial-events bookmark
 //! at once. Anything else (an error, no bookmark within [`PROBE_WITHIN`]) means paged lists.
 
+use crate::controller::guarded::Guarded;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::{
     Api,
     api::{WatchEvent, WatchParams},
-    core::DeserializeGuard,
     runtime::watcher,
 };
 
@@ -44,7 +44,7 @@ const SELECTS_NOTHING: &str = "obbackup.dev/list-probe=none";
 
 impl InitialList {
     /// The watcher configuration this choice gives, asking `api` first when it is `Auto`.
-    pub async fn resolve(self, api: Api<DeserializeGuard<BackupStrategy>>) -> watcher::Config {
+    pub async fn resolve(self, api: Api<Guarded<BackupStrategy>>) -> watcher::Config {
         let streaming = match self {
             Self::Paged => false,
             Self::Streaming => true,
@@ -74,7 +74,7 @@ impl InitialList {
 }
 
 /// Whether the API server answers a streaming list: `Ok` once it sent the end-of-initial-events bookmark.
-async fn streams(api: &Api<DeserializeGuard<BackupStrategy>>) -> Result<(), String> {
+async fn streams(api: &Api<Guarded<BackupStrategy>>) -> Result<(), String> {
     let params = WatchParams::streaming_lists()
         .labels(SELECTS_NOTHING)
         .timeout(PROBE_WITHIN.as_secs().try_into().unwrap_or(u32::MAX));
@@ -131,7 +131,7 @@ mod tests {
     #[tokio::test]
     async fn fixed_choices_ask_nothing() {
         let api = crate::controller::fixtures::FakeApi::new(Default::default());
-        let strategies: Api<DeserializeGuard<BackupStrategy>> = Api::namespaced(api.client(), "ns");
+        let strategies: Api<Guarded<BackupStrategy>> = Api::namespaced(api.client(), "ns");
         let paged = InitialList::Paged.resolve(strategies.clone()).await;
         let streaming = InitialList::Streaming.resolve(strategies).await;
         assert_eq!(
@@ -149,7 +149,7 @@ mod tests {
     async fn a_server_that_does_not_stream_the_probe_is_listed_in_pages() {
         // The fake API answers the watch with a list, not a stream of events: no bookmark, so pages.
         let api = crate::controller::fixtures::FakeApi::new(Default::default());
-        let strategies: Api<DeserializeGuard<BackupStrategy>> = Api::namespaced(api.client(), "ns");
+        let strategies: Api<Guarded<BackupStrategy>> = Api::namespaced(api.client(), "ns");
         let config = InitialList::Auto.resolve(strategies).await;
         assert_eq!(
             config.initial_list_strategy,
@@ -174,7 +174,7 @@ mod tests {
             http::Response<kube::client::Body>,
         >();
         let client = kube::Client::new(service, "ns");
-        let strategies: Api<DeserializeGuard<BackupStrategy>> = Api::namespaced(client, "ns");
+        let strategies: Api<Guarded<BackupStrategy>> = Api::namespaced(client, "ns");
         let started = tokio::time::Instant::now();
         let config = InitialList::Auto.resolve(strategies).await;
         assert_eq!(

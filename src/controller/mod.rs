@@ -15,6 +15,7 @@ pub mod error;
 #[cfg(test)]
 pub mod fixtures;
 pub mod gate;
+pub mod guarded;
 #[cfg(test)]
 mod in_process;
 pub mod initial_list;

@@ -3,6 +3,7 @@
 //! observers, per-phase object counts, reconciles that survive objects that fail to parse, and the error
 //! policy with per-object backoff.
 
+use crate::controller::guarded::Guarded;
 use crate::reason::Reason;
 use std::{
     collections::{HashMap, HashSet},
@@ -14,7 +15,7 @@ use k8s_openapi::NamespaceResourceScope;
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
-    core::{DeserializeGuard, error_boundary::InvalidObject},
+    core::error_boundary::InvalidObject,
     runtime::{
         Controller, WatchStreamExt,
         controller::Action,
@@ -177,9 +178,17 @@ pub const CONCURRENT_RECONCILES: u16 = 8;
 /// Drops from a cached object what no reconcile reads: `managedFields` (often larger than the spec), the
 /// annotations the kind does not read (kubectl's last-applied copy of the whole manifest among them), and
 /// what the kind lets go once the object has settled ([`Reconcile::settle_cached`]).
-pub fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
+pub fn trim_cached<K: Reconcile>(object: &mut Guarded<K>) {
     let meta = object.meta_mut();
     meta.managed_fields = None;
+    // Decoded from the API's text, a list has room for four (no length is known ahead): a task's one owner
+    // reference would keep three more.
+    if let Some(owners) = &mut meta.owner_references {
+        owners.shrink_to_fit();
+    }
+    if let Some(finalizers) = &mut meta.finalizers {
+        finalizers.shrink_to_fit();
+    }
     if let Some(mut annotations) = meta.annotations.take() {
         annotations.retain(|key, _| K::READ_ANNOTATIONS.contains(&key.as_str()));
         meta.annotations = (!annotations.is_empty()).then_some(annotations);
@@ -193,7 +202,7 @@ pub fn trim_cached<K: Reconcile>(object: &mut DeserializeGuard<K>) {
 /// deletion, or whether the object parses at all. A change to the status alone is the operator's own write
 /// coming back (nothing else writes it), so it is not reconciled again; a status a user breaks by hand
 /// still is, as the object stops parsing.
-fn reconcile_relevant<K: Reconcile>(object: &DeserializeGuard<K>) -> Option<u64> {
+fn reconcile_relevant<K: Reconcile>(object: &Guarded<K>) -> Option<u64> {
     let meta = object.meta();
     Some(crate::fingerprint::of((
         meta.generation,
@@ -223,7 +232,7 @@ async fn run<K: Reconcile>(shared: &Shared) {
     );
     ctx.shards = shared.shards.clone();
     let ctx = Arc::new(ctx);
-    let apis = shared.scope.apis::<DeserializeGuard<K>>(&shared.client);
+    let apis = shared.scope.apis::<Guarded<K>>(&shared.client);
     let (mut routes, mut controllers, mut stores): (Routes, Vec<_>, Vec<_>) = Default::default();
     let caches = apis.len();
     for (index, api) in apis.into_iter().enumerate() {
@@ -272,16 +281,16 @@ async fn run<K: Reconcile>(shared: &Shared) {
 /// operator never reads, and reconciles only for changes the operator did not make itself.
 fn controller<K: Reconcile>(
     shared: &Shared,
-    api: Api<DeserializeGuard<K>>,
+    api: Api<Guarded<K>>,
     wake_ups: UnboundedReceiver<ObjectKey>,
     index: usize,
     caches: usize,
-) -> Controller<DeserializeGuard<K>> {
+) -> Controller<Guarded<K>> {
     let own_wake_ups = tokio_stream_of(wake_ups).map(|object: ObjectKey| {
-        kube::runtime::reflector::ObjectRef::<DeserializeGuard<K>>::new(&object.name)
+        kube::runtime::reflector::ObjectRef::<Guarded<K>>::new(&object.name)
             .within(&object.namespace)
     });
-    let (store, writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+    let (store, writer) = kube::runtime::reflector::store::<Guarded<K>>();
     let catalog = shared.catalog.clone();
     let changes = watcher(api, shared.watching.clone())
         .default_backoff()
@@ -330,7 +339,7 @@ fn tokio_stream_of<T: Send + 'static>(
 /// Each time this replica takes a shard, wakes the cached objects of `K` in it: their reconciles ran while
 /// another replica held the shard and waited for a change ([`reconcile_guarded`]).
 async fn wake_taken_shards<K: Reconcile>(
-    stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
+    stores: Vec<kube::runtime::reflector::Store<Guarded<K>>>,
     shards: Arc<crate::shards::Shards>,
     observers: Arc<Observers>,
 ) {
@@ -363,7 +372,7 @@ async fn wake_taken_shards<K: Reconcile>(
 /// one look could race an object that just arrived. Only what is kept is looked up in the cache, so a look
 /// costs no set of every cached object.
 async fn follow_caches<K: Reconcile>(
-    stores: Vec<kube::runtime::reflector::Store<DeserializeGuard<K>>>,
+    stores: Vec<kube::runtime::reflector::Store<Guarded<K>>>,
     metrics: Arc<Metrics>,
     observers: Arc<Observers>,
     writes: Arc<write_budget::WriteBudget>,
@@ -422,7 +431,7 @@ async fn follow_caches<K: Reconcile>(
 /// Drops the observer interests and series of the objects of `K` gone from the caches now and at the
 /// last look (`missing_before`); returns those gone now.
 fn forget_gone<K: Reconcile>(
-    stores: &[kube::runtime::reflector::Store<DeserializeGuard<K>>],
+    stores: &[kube::runtime::reflector::Store<Guarded<K>>],
     metrics: &Metrics,
     observers: &Observers,
     missing_before: &HashSet<ObjectKey>,
@@ -454,7 +463,7 @@ fn object_key<K: Resource>(obj: &K) -> String {
 
 #[tracing::instrument(skip_all, fields(controller = ctx.controller, object = %object_key(obj.as_ref())))]
 async fn reconcile_guarded<K: Reconcile>(
-    obj: Arc<DeserializeGuard<K>>,
+    obj: Arc<Guarded<K>>,
     ctx: Arc<Context>,
 ) -> Result<Action, Error> {
     if !ctx.shards.holds(&obj.namespace().unwrap_or_default()) {
@@ -488,7 +497,7 @@ async fn reconcile_guarded<K: Reconcile>(
 /// the object, once per generation, and wait for it to change, leaving every other object's reconciles
 /// untouched.
 async fn report_malformed<K: Reconcile>(
-    obj: &DeserializeGuard<K>,
+    obj: &Guarded<K>,
     invalid: &InvalidObject,
     ctx: &Context,
 ) -> Result<Action, Error> {
@@ -505,7 +514,7 @@ async fn report_malformed<K: Reconcile>(
         health.conditions(invalid.metadata.generation),
         crate::clock::now(),
     );
-    let api: Api<DeserializeGuard<K>> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
+    let api: Api<Guarded<K>> = Api::namespaced(ctx.client.clone(), &namespace_of(obj)?);
     ctx.writes.acquire(write_budget::Priority::Urgent).await;
     // A merge patch of the conditions only: whatever else the status holds (a job id, say) is kept.
     let patch = serde_json::json!({ "status": { "conditions": conditions } });
@@ -529,11 +538,7 @@ async fn report_malformed<K: Reconcile>(
     Ok(Action::await_change())
 }
 
-fn error_policy<K: Reconcile>(
-    obj: Arc<DeserializeGuard<K>>,
-    error: &Error,
-    ctx: Arc<Context>,
-) -> Action {
+fn error_policy<K: Reconcile>(obj: Arc<Guarded<K>>, error: &Error, ctx: Arc<Context>) -> Action {
     ctx.metrics.reconcile_failed(ctx.controller, error.reason());
     let delay = ctx.backoff(&object_key(obj.as_ref()));
     tracing::warn!(controller = ctx.controller, object = %object_key(obj.as_ref()), %error, retry_in = ?delay, "reconcile failed");
@@ -595,7 +600,7 @@ mod tests {
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTaskList", "metadata": {},
             "items": [task("good", "Full"), task("bad", "Sometimes"), task("also-good", "Incremental")],
         });
-        let parsed: kube::core::ObjectList<DeserializeGuard<BackupTask>> =
+        let parsed: kube::core::ObjectList<Guarded<BackupTask>> =
             serde_json::from_value(list).expect("the list parses although one item does not");
         let outcome: Vec<_> = parsed
             .items
@@ -616,7 +621,7 @@ mod tests {
         assert!(invalid.error.contains("Sometimes"), "{}", invalid.error);
     }
 
-    fn guarded_task(status: serde_json::Value) -> DeserializeGuard<BackupTask> {
+    fn guarded_task(status: serde_json::Value) -> Guarded<BackupTask> {
         serde_json::from_value(serde_json::json!({
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
             "metadata": {
@@ -681,7 +686,7 @@ mod tests {
             None,
             "a BackupTask's are read from the API"
         );
-        let mut drill: DeserializeGuard<crate::api::RecoveryTask> =
+        let mut drill: Guarded<crate::api::RecoveryTask> =
             serde_json::from_value(serde_json::json!({
                 "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask",
                 "metadata": {"name": "d", "namespace": "ns", "annotations": {
@@ -707,7 +712,7 @@ mod tests {
             condition(super::super::conditions::PROGRESSING, "False"),
         ];
         let status = |phase: &str, observed: i64| serde_json::json!({"phase": phase, "observedGeneration": observed, "conditions": conditions});
-        let types = |task: &DeserializeGuard<BackupTask>| -> Vec<String> {
+        let types = |task: &Guarded<BackupTask>| -> Vec<String> {
             let valid = task.0.as_ref().expect("valid");
             let status = valid.status.as_ref().expect("status");
             status.conditions.iter().map(|c| c.type_.clone()).collect()
@@ -737,7 +742,7 @@ mod tests {
     #[tokio::test]
     async fn an_object_gone_from_the_cache_at_two_looks_in_a_row_is_forgotten_and_no_sooner() {
         let ctx = context();
-        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<BackupTask>>();
+        let (store, mut writer) = kube::runtime::reflector::store::<Guarded<BackupTask>>();
         writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(guarded_task(
             serde_json::json!({}),
         )));

@@ -10,9 +10,10 @@
 //! what the cache holds; a reader still takes each object from the cache and tests it (the index may run a
 //! moment ahead of the cache it follows).
 
+use crate::controller::guarded::Guarded;
 use std::collections::{HashMap, HashSet};
 
-use kube::{ResourceExt, core::DeserializeGuard, runtime::reflector::Store};
+use kube::{ResourceExt, runtime::reflector::Store};
 
 use crate::api::common::ClusterConnection;
 
@@ -68,7 +69,7 @@ impl ByCluster {
     }
 
     /// The index of what `stores` hold now.
-    pub fn of<K>(stores: &[Store<DeserializeGuard<K>>], on_cluster: OnCluster<K>) -> Self
+    pub fn of<K>(stores: &[Store<Guarded<K>>], on_cluster: OnCluster<K>) -> Self
     where
         K: kube::Resource<DynamicType = ()> + Clone,
     {
@@ -233,12 +234,11 @@ mod tests {
 
     #[test]
     fn the_index_of_a_store_files_every_valid_object_it_holds() {
-        let (store, mut writer) =
-            kube::runtime::reflector::store::<DeserializeGuard<BackupStrategy>>();
+        let (store, mut writer) = kube::runtime::reflector::store::<Guarded<BackupStrategy>>();
         for name in ["a", "b"] {
-            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(DeserializeGuard(
-                Ok(strategy("ns", name, "east", "east-db")),
-            )));
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(Guarded(Ok(
+                strategy("ns", name, "east", "east-db"),
+            ))));
         }
         let east = ClusterConnection::through_secret("east", "east-db");
         let index = ByCluster::of(&[store], on_cluster);

@@ -10,9 +10,10 @@
 //! watch event reaches the cache, and a re-list rebuilds the index from the cache once the cache holds the
 //! new list.
 
+use crate::controller::guarded::Guarded;
 use std::collections::{HashMap, HashSet};
 
-use kube::{ResourceExt, core::DeserializeGuard, runtime::reflector::Store};
+use kube::{ResourceExt, runtime::reflector::Store};
 
 use crate::names::STRATEGY_LABEL;
 
@@ -57,7 +58,7 @@ impl ByStrategy {
     }
 
     /// The index of what `stores` hold now.
-    pub fn of<K>(stores: &[Store<DeserializeGuard<K>>], named: Named<K>) -> Self
+    pub fn of<K>(stores: &[Store<Guarded<K>>], named: Named<K>) -> Self
     where
         K: kube::Resource<DynamicType = ()> + Clone,
     {
@@ -139,11 +140,13 @@ mod tests {
 
     #[test]
     fn the_index_of_a_store_files_every_valid_object_it_holds() {
-        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<BackupTask>>();
+        let (store, mut writer) = kube::runtime::reflector::store::<Guarded<BackupTask>>();
         for name in ["a", "b"] {
-            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(DeserializeGuard(
-                Ok(task(name, Some("nightly"), None)),
-            )));
+            writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(Guarded(Ok(task(
+                name,
+                Some("nightly"),
+                None,
+            )))));
         }
         let mut names = ByStrategy::of(&[store], named).names("ns", "nightly");
         names.sort();

@@ -12,6 +12,7 @@
 //! `wait_until_ready` is not used: it wakes only its last waiter, and the controller's runner waits on it
 //! too, so a second waiter could stall either.
 
+use crate::controller::guarded::Guarded;
 use std::{
     any::{Any, TypeId},
     collections::{HashMap, HashSet},
@@ -21,7 +22,6 @@ use std::{
 use kube::{
     Api, Client,
     api::ListParams,
-    core::DeserializeGuard,
     runtime::{reflector::Store, watcher},
 };
 
@@ -77,7 +77,7 @@ pub struct Catalog {
 }
 
 /// One kind's caches: one per watched namespace (or one over all).
-type Stores<K> = Vec<Store<DeserializeGuard<K>>>;
+type Stores<K> = Vec<Store<Guarded<K>>>;
 
 impl Catalog {
     /// A catalog that lists through `client` only the kinds no controller caches, and tells `readiness` when
@@ -121,7 +121,7 @@ impl Catalog {
     /// (re-)list rebuilds the kind's indexes from its caches.
     pub fn follow<K: Cached>(
         &self,
-        event: &watcher::Event<DeserializeGuard<K>>,
+        event: &watcher::Event<Guarded<K>>,
         named: Named<K>,
         on_cluster: Option<OnCluster<K>>,
     ) {
@@ -131,18 +131,14 @@ impl Catalog {
         }
     }
 
-    fn follow_strategies<K: Cached>(
-        &self,
-        event: &watcher::Event<DeserializeGuard<K>>,
-        named: Named<K>,
-    ) {
+    fn follow_strategies<K: Cached>(&self, event: &watcher::Event<Guarded<K>>, named: Named<K>) {
         let mut indexes = lock(&self.by_strategy);
         match event {
-            watcher::Event::Apply(DeserializeGuard(Ok(object))) => indexes
+            watcher::Event::Apply(Guarded(Ok(object))) => indexes
                 .entry(TypeId::of::<K>())
                 .or_default()
                 .insert(object, named(object)),
-            watcher::Event::Delete(DeserializeGuard(Ok(object))) => indexes
+            watcher::Event::Delete(Guarded(Ok(object))) => indexes
                 .entry(TypeId::of::<K>())
                 .or_default()
                 .remove(object, named(object)),
@@ -157,16 +153,16 @@ impl Catalog {
 
     fn follow_clusters<K: Cached>(
         &self,
-        event: &watcher::Event<DeserializeGuard<K>>,
+        event: &watcher::Event<Guarded<K>>,
         on_cluster: OnCluster<K>,
     ) {
         let mut indexes = lock(&self.by_cluster);
         match event {
-            watcher::Event::Apply(DeserializeGuard(Ok(object))) => indexes
+            watcher::Event::Apply(Guarded(Ok(object))) => indexes
                 .entry(TypeId::of::<K>())
                 .or_default()
                 .insert(object, on_cluster(object)),
-            watcher::Event::Delete(DeserializeGuard(Ok(object))) => {
+            watcher::Event::Delete(Guarded(Ok(object))) => {
                 indexes.entry(TypeId::of::<K>()).or_default().remove(object)
             }
             watcher::Event::InitDone => {
@@ -296,7 +292,7 @@ impl Catalog {
         if let Some(object) = cached {
             return Ok(object.0.as_ref().ok().cloned());
         }
-        let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
+        let api: Api<Guarded<K>> = Api::namespaced(self.client.clone(), namespace);
         Ok(api.get_opt(name).await?.and_then(|o| o.0.ok()))
     }
 
@@ -365,7 +361,7 @@ impl Catalog {
         namespace: &str,
         keep: impl Fn(&K) -> bool,
     ) -> Result<Vec<K>, Error> {
-        let api: Api<DeserializeGuard<K>> = Api::namespaced(self.client.clone(), namespace);
+        let api: Api<Guarded<K>> = Api::namespaced(self.client.clone(), namespace);
         let listed = api.list(&ListParams::default()).await?.items;
         Ok(listed
             .into_iter()
@@ -421,10 +417,10 @@ impl Catalog {
         named: Named<K>,
         on_cluster: Option<OnCluster<K>>,
     ) {
-        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+        let (store, mut writer) = kube::runtime::reflector::store::<Guarded<K>>();
         self.register::<K>(vec![store]);
         for object in objects {
-            let event = watcher::Event::Apply(DeserializeGuard(Ok(object)));
+            let event = watcher::Event::Apply(Guarded(Ok(object)));
             writer.apply_watcher_event(&event);
             self.follow(&event, named, on_cluster);
         }
@@ -462,7 +458,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_list_before_the_cache_synced_waits_for_it_instead_of_listing_the_api() {
         let (catalog, api) = catalog();
-        let (store, _writer) = kube::runtime::reflector::store::<DeserializeGuard<BackupTask>>();
+        let (store, _writer) = kube::runtime::reflector::store::<Guarded<BackupTask>>();
         catalog.register::<BackupTask>(vec![store]);
         let catalog = Arc::new(catalog);
         let waiting = tokio::spawn({

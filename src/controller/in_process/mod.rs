@@ -3,6 +3,7 @@
 //! of the side effects is what the tests read: the intent is stored before the statement that acts on it,
 //! a statement goes once, a refused one is not retried at once, an unchanged status is not written again.
 
+use crate::controller::guarded::Guarded;
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
@@ -101,7 +102,7 @@ impl Rig {
     /// catalog's caches hold what the API holds, as the operator's would once synced.
     async fn reconcile<K: Reconcile>(&self, path: &str) -> Action {
         self.fill_caches();
-        let mut cached: kube::core::DeserializeGuard<K> = self.api.object(path);
+        let mut cached: crate::controller::guarded::Guarded<K> = self.api.object(path);
         super::runtime::trim_cached(&mut cached);
         let object = cached.0.expect("a valid object");
         K::reconcile(Arc::new(object), self.ctx.clone())
@@ -130,16 +131,15 @@ impl Rig {
     }
 
     fn fill_cache<K: Reconcile>(&self) {
-        use kube::{core::DeserializeGuard, runtime::watcher::Event};
-        let (store, mut writer) = kube::runtime::reflector::store::<DeserializeGuard<K>>();
+        use kube::runtime::watcher::Event;
+        let (store, mut writer) = kube::runtime::reflector::store::<Guarded<K>>();
         let collection = format!(
             "{}/namespaces/ns/{}",
             super::fixtures::GROUP,
             K::plural(&())
         );
         for object in self.api.items(&collection) {
-            let mut cached: DeserializeGuard<K> =
-                serde_json::from_value(object).expect("an object");
+            let mut cached: Guarded<K> = serde_json::from_value(object).expect("an object");
             super::runtime::trim_cached(&mut cached);
             writer.apply_watcher_event(&Event::Apply(cached));
         }
