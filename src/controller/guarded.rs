@@ -1,10 +1,14 @@
 //! The objects the watches receive, each decoded once. An object that does not decode as its kind is kept as
 //! its metadata and the error, so that one broken object neither stops a watch nor goes unnoticed (the
-//! controller reports it). kube's `Guarded` keeps the same promise by decoding every object three
+//! controller reports it). kube's `DeserializeGuard` keeps the same promise by decoding every object three
 //! times: into a generic tree, into a copy of that tree, then into the typed object. At a cold start over
 //! 70 000 tasks that was 45 % of the operator's CPU (docs/contributing/benchmarks.md). Here the object's
 //! JSON text is kept as it came (`RawValue`: one copy of the bytes) and decoded as the kind; only when that
 //! fails is it read again for its metadata.
+//!
+//! The text is only at hand while serde_json reads it directly: in a watch event, that holds because the API
+//! server writes the event's `type` before its `object` (an event written the other way round is buffered by
+//! serde first and refused as a whole; the tests pin both).
 
 use std::borrow::Cow;
 
@@ -113,6 +117,27 @@ mod tests {
         assert!(invalid.error.contains("Sometimes"), "{}", invalid.error);
         assert_eq!(guarded.name_any(), "t");
         assert_eq!(guarded.namespace().as_deref(), Some("ns"));
+    }
+
+    /// A watch event as the API server writes it (`type`, then `object`): a broken object in it is still
+    /// an event, so the watch goes on.
+    #[test]
+    fn a_watch_event_carries_a_broken_object_as_one_that_says_why() {
+        let event = |mode: &str| format!(r#"{{"type":"ADDED","object":{}}}"#, task(mode));
+        let decode =
+            |text: &str| serde_json::from_str::<kube::api::WatchEvent<Guarded<BackupTask>>>(text);
+        let Ok(kube::api::WatchEvent::Added(valid)) = decode(&event("Full")) else {
+            panic!("an added event")
+        };
+        assert!(valid.0.is_ok());
+        let Ok(kube::api::WatchEvent::Added(broken)) = decode(&event("Sometimes")) else {
+            panic!("still an added event")
+        };
+        assert!(broken.0.is_err());
+        assert_eq!(broken.name_any(), "t");
+        // The other order is buffered by serde, where no text is left to keep: refused, not misread.
+        let reversed = format!(r#"{{"object":{},"type":"ADDED"}}"#, task("Full"));
+        assert!(decode(&reversed).is_err());
     }
 
     #[test]

@@ -9,7 +9,6 @@
 //! that selects nothing: the server either refuses it, or answers with the end-of-initial-events bookmark
 //! at once. Anything else (an error, no bookmark within [`PROBE_WITHIN`]) means paged lists.
 
-use crate::controller::guarded::Guarded;
 use std::time::Duration;
 
 use futures::{StreamExt, TryStreamExt};
@@ -20,6 +19,7 @@ use kube::{
 };
 
 use crate::api::BackupStrategy;
+use crate::controller::guarded::Guarded;
 
 /// How the controllers' watches list what exists: `--initial-list`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]

@@ -10,12 +10,12 @@
 //! what the cache holds; a reader still takes each object from the cache and tests it (the index may run a
 //! moment ahead of the cache it follows).
 
-use crate::controller::guarded::Guarded;
 use std::collections::{HashMap, HashSet};
 
 use kube::{ResourceExt, runtime::reflector::Store};
 
 use crate::api::common::ClusterConnection;
+use crate::controller::guarded::Guarded;
 
 /// The cluster an object is on, given by the kind (`None`: the kind is not indexed, or the object names
 /// none).

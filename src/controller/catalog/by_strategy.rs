@@ -10,11 +10,11 @@
 //! watch event reaches the cache, and a re-list rebuilds the index from the cache once the cache holds the
 //! new list.
 
-use crate::controller::guarded::Guarded;
 use std::collections::{HashMap, HashSet};
 
 use kube::{ResourceExt, runtime::reflector::Store};
 
+use crate::controller::guarded::Guarded;
 use crate::names::STRATEGY_LABEL;
 
 /// The strategies an object names: the one that made it (label) and the one it works through

@@ -12,7 +12,6 @@
 //! `wait_until_ready` is not used: it wakes only its last waiter, and the controller's runner waits on it
 //! too, so a second waiter could stall either.
 
-use crate::controller::guarded::Guarded;
 use std::{
     any::{Any, TypeId},
     collections::{HashMap, HashSet},
@@ -26,6 +25,7 @@ use kube::{
 };
 
 use super::Error;
+use crate::controller::guarded::Guarded;
 use crate::readiness::Readiness;
 
 mod by_cluster;

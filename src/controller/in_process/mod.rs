@@ -3,12 +3,12 @@
 //! of the side effects is what the tests read: the intent is stored before the statement that acts on it,
 //! a statement goes once, a refused one is not retried at once, an unchanged status is not written again.
 
-use crate::controller::guarded::Guarded;
 use std::sync::Arc;
 
 use kube::runtime::controller::Action;
 
 use super::{Context, Reconcile, fixtures::FakeApi};
+use crate::controller::guarded::Guarded;
 use crate::{
     api::common::ClusterSource,
     observer::{ClusterKey, Observation},
@@ -102,7 +102,7 @@ impl Rig {
     /// catalog's caches hold what the API holds, as the operator's would once synced.
     async fn reconcile<K: Reconcile>(&self, path: &str) -> Action {
         self.fill_caches();
-        let mut cached: crate::controller::guarded::Guarded<K> = self.api.object(path);
+        let mut cached: Guarded<K> = self.api.object(path);
         super::runtime::trim_cached(&mut cached);
         let object = cached.0.expect("a valid object");
         K::reconcile(Arc::new(object), self.ctx.clone())
