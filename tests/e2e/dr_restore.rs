@@ -2,7 +2,7 @@
 //! backed up on the first cluster through a strategy; a second cluster, which shares the backup storage, is
 //! reached through a connection Secret of its own; a RecoveryTask naming tenant1's directories and the second
 //! cluster as its target restores the tenant there — PRIMARY in the second cluster, absent from the first
-//! (docs/guide/recovery.md).
+//! (docs/guide/recovery.md). A second restore to the very start of the window the strategy shows completes too.
 
 use jiff::Timestamp;
 use ob_backup_operator::api::{RecoveryTask, RecoveryTaskPhase};
@@ -34,10 +34,10 @@ async fn a_tenant_backed_up_on_one_cluster_is_restored_into_another() {
 
     // The DR example's source: the tenant's own directories and the cluster it was backed up from.
     let inside = from + to.duration_since(from) / 2;
-    world
-        .apply(json!({
+    let restore = |name: &str, tenant: &str, at: Timestamp| {
+        json!({
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask",
-            "metadata": {"name": "tenant1-dr"},
+            "metadata": {"name": name},
             "spec": {
                 "source": {
                     "tenant": "tenant1",
@@ -47,13 +47,16 @@ async fn a_tenant_backed_up_on_one_cluster_is_restored_into_another() {
                 },
                 "target": {
                     "cluster": {"name": "obcluster-dr", "connectionSecret": "obcluster-dr-sys"},
-                    "tenant": "tenant1_dr",
+                    "tenant": tenant,
                     "resources": {"unit": {"maxCpu": 2, "memorySize": "4G"}, "zones": ["zone1"]},
                     "primaryZone": "zone1",
                 },
-                "until": {"time": inside.to_string()},
+                "until": {"time": at.to_string()},
             },
-        }))
+        })
+    };
+    world
+        .apply(restore("tenant1-dr", "tenant1_dr", inside))
         .await;
     let done = world
         .reaches::<RecoveryTask>("tenant1-dr", RecoveryTaskPhase::Completed)
@@ -71,5 +74,15 @@ async fn a_tenant_backed_up_on_one_cluster_is_restored_into_another() {
     assert_eq!(restores_of(&world, "tenant1_dr"), 0, "no restore job there");
     let jobs = simulator::cluster(&dr).restores.history.len();
     assert_eq!(jobs, 1, "one restore, in the second cluster");
+
+    // The very start of the window the strategy shows: OceanBase restores to it (a start shown before the
+    // set's restore point, cut to the second, would be refused there).
+    world
+        .apply(restore("tenant1-dr-from", "tenant1_from", from))
+        .await;
+    let at_start = world
+        .reaches::<RecoveryTask>("tenant1-dr-from", RecoveryTaskPhase::Completed)
+        .await;
+    assert!(at_start.recovery_time.is_some(), "{at_start:?}");
     world.done().await;
 }
