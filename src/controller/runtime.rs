@@ -470,9 +470,6 @@ async fn reconcile_guarded<K: Reconcile>(
         // Another replica's shard: it reconciles the object. Woken when this replica takes the shard.
         return Ok(Action::await_change());
     }
-    // Nothing is reconciled before every kind is cached (the operator's readiness): a start's first
-    // writes would compete with the API server's streaming of the lists still under way.
-    ctx.catalog.every_kind_synced(KINDS).await;
     let _timer = ctx.metrics.reconcile_started(ctx.controller);
     let started = tokio::time::Instant::now();
     let key = object_key(obj.as_ref());
@@ -588,39 +585,6 @@ mod tests {
             ctx.backoff("ns/a") < Duration::from_millis(2200),
             "success resets the count"
         );
-    }
-
-    /// At a cold start the kinds with few objects sync first; their reconciles wait for the tasks' list, so
-    /// that their writes do not compete with the API server streaming it.
-    #[tokio::test(start_paused = true)]
-    async fn nothing_is_reconciled_until_every_kind_has_synced() {
-        let ctx = Arc::new(context());
-        let task: Guarded<BackupTask> = serde_json::from_value(serde_json::json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-            "metadata": {"name": "t", "namespace": "ns", "generation": 1},
-            "spec": {"strategyRef": {"name": "demo"}, "tenant": "tenant1", "mode": "Sometimes"},
-        }))
-        .expect("a malformed task still arrives");
-        // Reported already: its reconcile then needs no API request.
-        ctx.first_report("ns/t", Some(1));
-        let reconciling = tokio::spawn(reconcile_guarded(Arc::new(task), ctx.clone()));
-        let catalog = &ctx.catalog;
-        catalog.cache_synced::<BackupStrategy>("BackupStrategy", 0, 1);
-        catalog.cache_synced::<LogBackup>("LogBackup", 0, 1);
-        catalog.cache_synced::<CleanupTask>("CleanupTask", 0, 1);
-        catalog.cache_synced::<RecoveryTask>("RecoveryTask", 0, 1);
-        tokio::time::sleep(Duration::from_secs(3600)).await;
-        assert!(
-            !reconciling.is_finished(),
-            "four kinds of five synced: the reconcile waits"
-        );
-        catalog.cache_synced::<BackupTask>("BackupTask", 0, 1);
-        let action = tokio::time::timeout(Duration::from_secs(1), reconciling)
-            .await
-            .expect("every kind synced: the reconcile runs")
-            .expect("joined")
-            .expect("reconciled");
-        assert_eq!(action, Action::await_change());
     }
 
     #[test]

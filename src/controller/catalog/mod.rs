@@ -115,19 +115,6 @@ impl Catalog {
         }
     }
 
-    /// Waits until the caches of `kinds` kinds have all synced (returns at once after that). Reconciles wait
-    /// here: at a cold start, a kind with few objects syncs in a moment while the tasks are still being
-    /// listed, and its reconciles' status writes (an archive's figures, refreshed once a restart finds them
-    /// old) would cost the API server what it needs to stream that list.
-    pub async fn every_kind_synced(&self, kinds: usize) {
-        let mut synced = self.kinds_synced.subscribe();
-        while lock(&self.synced).len() < kinds {
-            if synced.changed().await.is_err() {
-                return;
-            }
-        }
-    }
-
     /// Follows a watch event of `K` that has reached its cache in the indexes: of which objects name which
     /// strategy (`named`: the strategy an object works through) and, for a kind that says, of which are on
     /// which cluster (`on_cluster`). An object applied or deleted is filed or taken out; a finished
@@ -490,38 +477,6 @@ mod tests {
             listed.is_empty(),
             "read from the (empty) cache, not the API: {listed:?}"
         );
-    }
-
-    /// A cold start's reconciles wait for every kind: a kind with few objects syncs long before the tasks,
-    /// and its reconciles' writes would compete with the API server streaming them.
-    #[tokio::test(start_paused = true)]
-    async fn reconciles_wait_until_every_kind_has_synced_and_not_after() {
-        let (catalog, _api) = catalog();
-        let catalog = Arc::new(catalog);
-        let waiting = tokio::spawn({
-            let catalog = catalog.clone();
-            async move { catalog.every_kind_synced(2).await }
-        });
-        catalog.cache_synced::<crate::api::LogBackup>("LogBackup", 0, 1);
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-        assert!(!waiting.is_finished(), "one kind of two synced: it waits");
-        catalog.cache_synced::<BackupTask>("BackupTask", 0, 2);
-        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-        assert!(
-            !waiting.is_finished(),
-            "one of the tasks' two caches synced: the kind has not"
-        );
-        catalog.cache_synced::<BackupTask>("BackupTask", 1, 2);
-        tokio::time::timeout(std::time::Duration::from_secs(1), waiting)
-            .await
-            .expect("every kind synced: the wait ends")
-            .expect("joined");
-        tokio::time::timeout(
-            std::time::Duration::from_secs(1),
-            catalog.every_kind_synced(2),
-        )
-        .await
-        .expect("once synced, a later reconcile does not wait");
     }
 
     /// Strategies `(namespace, name, display name, Secret)`, cached and indexed by cluster.
