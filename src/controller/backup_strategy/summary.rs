@@ -510,9 +510,9 @@ pub(super) fn scheduled(
     }
 }
 
-/// The fresh line, keeping the previous log checkpoint, delay, archived bytes and newest window's end until
-/// they were read a `grain` ago at `now` (the LogBackup's rule, [`crate::timing::STATUS_FRESHNESS`]);
-/// archiving starting or stopping shows at once.
+/// The fresh line, keeping the previous log checkpoint, delay, archived bytes, newest window's end and the
+/// bytes of a set still running until they were read a `grain` ago at `now` (the LogBackup's rule,
+/// [`crate::timing::STATUS_FRESHNESS`]); archiving starting or stopping, and a set ending, show at once.
 fn steady(
     fresh: TenantBackupStatus,
     before: Option<&TenantBackupStatus>,
@@ -534,10 +534,21 @@ fn steady(
     } else {
         fresh.recoverable_windows
     };
+    // A running set's bytes grow at every read: kept while archiving refreshes the line once a grain. A set
+    // that ends (a new last backup) or is deleted (the bytes fall) shows at once.
+    let only_a_set_grew = before.log_delay_seconds.is_some()
+        && fresh.last_data_backup_time == before.last_data_backup_time
+        && fresh.data_backup_bytes >= before.data_backup_bytes;
+    let data_backup_bytes = if only_a_set_grew {
+        before.data_backup_bytes
+    } else {
+        fresh.data_backup_bytes
+    };
     TenantBackupStatus {
         log_checkpoint_time: before.log_checkpoint_time.clone(),
         log_delay_seconds: before.log_delay_seconds,
         log_backup_bytes: before.log_backup_bytes,
+        data_backup_bytes,
         recoverable_windows,
         ..fresh
     }
@@ -641,6 +652,70 @@ mod tests {
         assert_eq!(
             steady(line(100), Some(&before), read(10_000), grain),
             before
+        );
+    }
+
+    #[test]
+    fn a_running_sets_bytes_wait_for_the_refresh_and_a_set_that_ends_or_goes_shows_at_once() {
+        use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+        let at = |s: i64| Time(Timestamp::from_second(1_800_000_000 + s).expect("time"));
+        let line = |bytes: i64, last: i64| TenantBackupStatus {
+            name: "t1".into(),
+            status: None,
+            method: None,
+            last_data_backup_time: Some(at(last)),
+            last_full_backup_time: Some(at(last)),
+            log_checkpoint_time: Some(at(100)),
+            log_delay_seconds: Some(1),
+            recoverable_windows: Vec::new(),
+            data_backup_bytes: Some(bytes),
+            log_backup_bytes: Some(7),
+        };
+        let before = line(1_000, 50);
+        let soon = at(110).0;
+        assert_eq!(
+            steady(line(1_500, 50), Some(&before), soon, STATUS_FRESHNESS),
+            before,
+            "a running set wrote more: nothing to write before the refresh"
+        );
+        assert_eq!(
+            steady(line(1_500, 105), Some(&before), soon, STATUS_FRESHNESS),
+            line(1_500, 105),
+            "the set ended: its bytes show with it"
+        );
+        assert_eq!(
+            steady(line(400, 50), Some(&before), soon, STATUS_FRESHNESS),
+            line(400, 50),
+            "a set deleted: the bytes fall at once"
+        );
+        let refreshed = steady(line(1_500, 50), Some(&before), at(200).0, STATUS_FRESHNESS);
+        assert_eq!(
+            refreshed.data_backup_bytes, before.data_backup_bytes,
+            "the log figures did not move: still nothing to write"
+        );
+        let moved = TenantBackupStatus {
+            log_checkpoint_time: Some(at(190)),
+            ..line(1_500, 50)
+        };
+        assert_eq!(
+            steady(moved.clone(), Some(&before), at(200).0, STATUS_FRESHNESS),
+            moved,
+            "the refresh a grain later shows them"
+        );
+        let not_archiving = |bytes: i64| TenantBackupStatus {
+            log_checkpoint_time: None,
+            log_delay_seconds: None,
+            ..line(bytes, 50)
+        };
+        assert_eq!(
+            steady(
+                not_archiving(1_500),
+                Some(&not_archiving(1_000)),
+                soon,
+                STATUS_FRESHNESS
+            ),
+            not_archiving(1_500),
+            "without archiving no refresh comes: the bytes show when the strategy looks"
         );
     }
 
