@@ -32,10 +32,45 @@ async fn a_tenant_backed_up_on_one_cluster_is_restored_into_another() {
     .await;
     simulator::connection_secret(&world.admin, &world.namespace, "obcluster-dr-sys", &dr).await;
 
-    // The DR example's source: the tenant's own directories and the cluster it was backed up from.
     let inside = from + to.duration_since(from) / 2;
-    let restore = |name: &str, tenant: &str, at: Timestamp| {
-        json!({
+    let done = restore_into_dr(&world, "tenant1-dr", "tenant1_dr", inside).await;
+    assert!(done.recovery_time.is_some(), "{done:?}");
+
+    let restored = |tenant: &str| {
+        simulator::cluster(&dr)
+            .tenant(tenant)
+            .map(|t| (t.status, t.role))
+    };
+    assert_eq!(restored("tenant1_dr"), Some(("NORMAL", "PRIMARY")));
+    let in_source = simulator::cluster(&world.node)
+        .tenant("tenant1_dr")
+        .is_some();
+    assert!(!in_source, "not in the first cluster");
+    assert_eq!(restores_of(&world, "tenant1_dr"), 0, "no restore job there");
+    let jobs = simulator::cluster(&dr).restores.history.len();
+    assert_eq!(jobs, 1, "one restore, in the second cluster");
+
+    // The very start of the window the strategy shows: OceanBase restores to it (a start shown before the
+    // set's restore point, cut to the second, would be refused there).
+    let at_start = restore_into_dr(&world, "tenant1-dr-from", "tenant1_from", from).await;
+    assert!(at_start.recovery_time.is_some(), "{at_start:?}");
+    assert_eq!(restored("tenant1_from"), Some(("NORMAL", "PRIMARY")));
+    let jobs = simulator::cluster(&dr).restores.history.len();
+    assert_eq!(jobs, 2, "the second restore ran in the second cluster too");
+    world.done().await;
+}
+
+/// Applies the DR example's RecoveryTask `name` (tenant1's own directories and the cluster it was backed up
+/// from as its source, `tenant` in the second cluster as its target, restored to `at`) and waits for it to
+/// complete.
+async fn restore_into_dr(
+    world: &World,
+    name: &str,
+    tenant: &str,
+    at: Timestamp,
+) -> ob_backup_operator::api::RecoveryTaskStatus {
+    world
+        .apply(json!({
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask",
             "metadata": {"name": name},
             "spec": {
@@ -53,36 +88,9 @@ async fn a_tenant_backed_up_on_one_cluster_is_restored_into_another() {
                 },
                 "until": {"time": at.to_string()},
             },
-        })
-    };
+        }))
+        .await;
     world
-        .apply(restore("tenant1-dr", "tenant1_dr", inside))
-        .await;
-    let done = world
-        .reaches::<RecoveryTask>("tenant1-dr", RecoveryTaskPhase::Completed)
-        .await;
-    assert!(done.recovery_time.is_some(), "{done:?}");
-
-    let restored = simulator::cluster(&dr)
-        .tenant("tenant1_dr")
-        .map(|t| (t.status, t.role));
-    assert_eq!(restored, Some(("NORMAL", "PRIMARY")));
-    let in_source = simulator::cluster(&world.node)
-        .tenant("tenant1_dr")
-        .is_some();
-    assert!(!in_source, "not in the first cluster");
-    assert_eq!(restores_of(&world, "tenant1_dr"), 0, "no restore job there");
-    let jobs = simulator::cluster(&dr).restores.history.len();
-    assert_eq!(jobs, 1, "one restore, in the second cluster");
-
-    // The very start of the window the strategy shows: OceanBase restores to it (a start shown before the
-    // set's restore point, cut to the second, would be refused there).
-    world
-        .apply(restore("tenant1-dr-from", "tenant1_from", from))
-        .await;
-    let at_start = world
-        .reaches::<RecoveryTask>("tenant1-dr-from", RecoveryTaskPhase::Completed)
-        .await;
-    assert!(at_start.recovery_time.is_some(), "{at_start:?}");
-    world.done().await;
+        .reaches::<RecoveryTask>(name, RecoveryTaskPhase::Completed)
+        .await
 }

@@ -536,9 +536,13 @@ fn steady(
     };
     // A running set's bytes grow at every read: kept while archiving refreshes the line once a grain. A set
     // that ends (a new last backup) or is deleted (the bytes fall) shows at once.
-    let only_a_set_grew = before.log_delay_seconds.is_some()
-        && fresh.last_data_backup_time == before.last_data_backup_time
-        && fresh.data_backup_bytes >= before.data_backup_bytes;
+    let grew = matches!(
+        (before.data_backup_bytes, fresh.data_backup_bytes),
+        (Some(shown), Some(now)) if now >= shown
+    );
+    let only_a_set_grew = grew
+        && before.log_delay_seconds.is_some()
+        && fresh.last_data_backup_time == before.last_data_backup_time;
     let data_backup_bytes = if only_a_set_grew {
         before.data_backup_bytes
     } else {
@@ -716,6 +720,15 @@ mod tests {
             ),
             not_archiving(1_500),
             "without archiving no refresh comes: the bytes show when the strategy looks"
+        );
+        let unknown = TenantBackupStatus {
+            data_backup_bytes: None,
+            ..line(1_000, 50)
+        };
+        assert_eq!(
+            steady(line(1_500, 50), Some(&unknown), soon, STATUS_FRESHNESS).data_backup_bytes,
+            Some(1_500),
+            "bytes never shown before show at once"
         );
     }
 
