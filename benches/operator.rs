@@ -4,7 +4,8 @@
 //! memory, CPU, API writes and SQL over a quiet window of `BENCH_IDLE_SECONDS` (default 600), and
 //! the OceanBase-to-status latency over `BENCH_SAMPLES` (default 200) samples ([`scale`]); with
 //! `BENCH_REPLICAS` > 1, that many replicas over `BENCH_SHARDS` shards (default twice the replicas), one
-//! killed halfway through the samples. Not a test: run it with `scripts/bench.sh`, which starts the control
+//! killed halfway through the samples; with `BENCH_THEN_BINARIES` (paths separated by commas), each of those
+//! operator binaries is then started cold over the same estate and measured in turn. Not a test: run it with `scripts/bench.sh`, which starts the control
 //! plane.
 //!
 //! `scripts/test.sh` also runs a small form of it (a few hundred tasks, a short window, a few samples) in the
@@ -72,6 +73,17 @@ async fn main() {
             "test-profile build (unoptimised operator): the figures show that every phase runs, not how fast"
         );
     }
+    let then: Vec<std::path::PathBuf> = std::env::var("BENCH_THEN_BINARIES")
+        .map(|list| list.split(',').map(Into::into).collect())
+        .unwrap_or_default();
+    assert!(
+        then.is_empty() || (replicas == 1 && shards == 1),
+        "BENCH_THEN_BINARIES: one replica, one shard"
+    );
+    assert!(
+        then.iter().all(|binary| binary.is_file()),
+        "BENCH_THEN_BINARIES: paths of operator binaries, separated by commas"
+    );
     match std::env::var("OBBACKUP_OPERATOR_BINARY") {
         Ok(binary) => println!("measured operator: {binary} (the image's build, as deployed)"),
         Err(_) => println!("measured operator: the build cargo made beside this bench"),
@@ -94,6 +106,7 @@ async fn main() {
                 samples,
                 replicas,
                 shards,
+                then: then.clone(),
             },
         )
         .await;

@@ -52,6 +52,11 @@ pub struct Scale {
     pub replicas: u32,
     /// Shards they share, one namespace each.
     pub shards: u32,
+    /// Binaries started cold after the measured operator's quiet window, one after another over the same
+    /// estate, each measured as it was (start and quiet window); the latency samples run on the last.
+    /// One replica only. Two builds of one commit compare best this way: back to back, on one estate,
+    /// without an hour of setup and clean-up between them.
+    pub then: Vec<std::path::PathBuf>,
 }
 
 const WAIT: Duration = Duration::from_secs(300);
@@ -116,18 +121,20 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     let mut expected = history(&admin, &estate, &shape.names, &template, scale.tasks).await;
 
     let accepted_before = fleet.connections();
-    let (mut replicas, peaks) = cold_start(plane, &admin, &estate, scale, &shape).await;
-    let refreshing = refreshing_per_replica(plane, &admin, &estate, &replicas, &shape.names).await;
-    let quiet = quiet_window(
-        &admin,
-        &fleet,
-        &replicas,
-        scale,
-        &shape,
-        &peaks,
-        &refreshing,
-    )
-    .await;
+    let (estate_fleet, starting) = ((&estate, &fleet), || {
+        Replicas::start(plane, &estate, scale.replicas, scale.shards)
+    });
+    let (mut replicas, mut quiet) =
+        measured(plane, &admin, estate_fleet, starting, scale, &shape).await;
+    for (run, binary) in scale.then.iter().enumerate() {
+        replicas.stop().await;
+        println!(
+            "  -- then, cold over the same estate: {} --",
+            binary.display()
+        );
+        let starting = || Replicas::start_binary(plane, &estate, binary, run + 1);
+        (replicas, quiet) = measured(plane, &admin, estate_fleet, starting, scale, &shape).await;
+    }
     let after_window = estate.task_phases(&admin).await;
     assert_eq!(
         after_window, expected,
@@ -340,18 +347,34 @@ async fn history(
     expected
 }
 
-/// Starts the measured replicas cold over all of it; prints the start's figures. Returns them, with each
-/// one's peak RSS at the first full pass.
+/// The measured replicas' cold start (`starting` starts them) and their quiet window after it; prints the
+/// figures of both. Returns the replicas, still running.
+async fn measured(
+    plane: &ControlPlane,
+    admin: &Client,
+    (estate, fleet): (&Estate, &Fleet),
+    starting: impl FnOnce() -> Replicas,
+    scale: &Scale,
+    shape: &Shape,
+) -> (Replicas, Quiet) {
+    let (replicas, peaks) = cold_start(plane, admin, starting, scale, shape).await;
+    let refreshing = refreshing_per_replica(plane, admin, estate, &replicas, &shape.names).await;
+    let quiet = quiet_window(admin, fleet, &replicas, scale, shape, &peaks, &refreshing).await;
+    (replicas, quiet)
+}
+
+/// Starts the measured replicas cold over all of it (`starting`); prints the start's figures. Returns them,
+/// with each one's peak RSS at the first full pass.
 async fn cold_start(
     plane: &ControlPlane,
     admin: &Client,
-    estate: &Estate,
+    starting: impl FnOnce() -> Replicas,
     scale: &Scale,
     shape: &Shape,
 ) -> (Replicas, Vec<u64>) {
     let before = ApiServer::read(admin).await;
     let start = Instant::now();
-    let replicas = Replicas::start(plane, estate, scale.replicas, scale.shards);
+    let replicas = starting();
     let ready = replicas.ready_after(start).await;
     replicas
         .until_every_shard_held("the replicas to hold every shard")

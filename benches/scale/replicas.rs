@@ -2,7 +2,10 @@
 //! (`--shards`, `--replicas`), started cold at once; what each holds, and the takeover of a killed one's
 //! shards.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
 
 use kube::Client;
 use ob_backup_operator::shards::lease_name;
@@ -25,6 +28,21 @@ impl Replicas {
     /// ([`ControlPlane::start_operator_production_in`]); one replica over one shard is the deployment
     /// without sharding, started exactly as the single-replica run always was.
     pub fn start(plane: &ControlPlane, estate: &Estate, replicas: u32, shards: u32) -> Self {
+        Self::launch(plane, estate, (replicas, shards), None)
+    }
+
+    /// One replica without sharding, as [`Self::start`] starts it, running `binary` instead, named for the
+    /// `run`-th start over the estate (1 and on: the first start is [`Self::start`]'s).
+    pub fn start_binary(plane: &ControlPlane, estate: &Estate, binary: &Path, run: usize) -> Self {
+        Self::launch(plane, estate, (1, 1), Some((binary, run)))
+    }
+
+    fn launch(
+        plane: &ControlPlane,
+        estate: &Estate,
+        (replicas, shards): (u32, u32),
+        binary: Option<(&Path, usize)>,
+    ) -> Self {
         let lease = estate.namespaces[0].clone();
         let extra: Vec<String> = if replicas == 1 && shards == 1 {
             Vec::new()
@@ -38,14 +56,21 @@ impl Replicas {
             .map(String::from)
             .to_vec()
         };
-        let identities: Vec<String> = match replicas {
-            1 => vec![format!("{lease}-a")],
-            n => (1..=n).map(|k| format!("{lease}-r{k}")).collect(),
+        let identities: Vec<String> = match (replicas, binary) {
+            (1, None) => vec![format!("{lease}-a")],
+            (1, Some((_, run))) => vec![format!("{lease}-a{run}")],
+            (n, _) => (1..=n).map(|k| format!("{lease}-r{k}")).collect(),
         };
         let processes = identities
             .iter()
             .map(|identity| {
-                plane.start_operator_production_in(&estate.watched(), &lease, identity, &extra)
+                plane.start_operator_binary_in(
+                    binary.map(|(path, _)| path.as_os_str()),
+                    &estate.watched(),
+                    &lease,
+                    identity,
+                    &extra,
+                )
             })
             .collect();
         Self {
@@ -54,6 +79,15 @@ impl Replicas {
             killed: None,
             lease,
             shards,
+        }
+    }
+
+    /// Stops every live replica (SIGTERM: each gives its Leases back).
+    pub async fn stop(&mut self) {
+        for (k, process) in self.processes.iter_mut().enumerate() {
+            if Some(k) != self.killed {
+                process.terminate(Duration::from_secs(30)).await;
+            }
         }
     }
 

@@ -161,7 +161,12 @@ impl ControlPlane {
         via: Option<std::net::SocketAddr>,
         poll: (u64, u64),
     ) -> OperatorProcess {
-        self.spawn_operator(namespace, lease, identity, via, poll, &[], None)
+        let launch = Launch {
+            via,
+            poll,
+            ..Launch::default()
+        };
+        self.spawn_operator(namespace, lease, identity, launch)
     }
 
     /// Like [`Self::start_operator`], with extra command-line arguments (e.g. a simulated clock).
@@ -172,7 +177,11 @@ impl ControlPlane {
         identity: &str,
         extra: &[String],
     ) -> OperatorProcess {
-        self.spawn_operator(namespace, lease, identity, None, (1, 3), extra, None)
+        let launch = Launch {
+            extra,
+            ..Launch::default()
+        };
+        self.spawn_operator(namespace, lease, identity, launch)
     }
 
     /// The operator as a Deployment runs it: the default poll intervals (2 s active, 30 s idle) and lease
@@ -193,6 +202,20 @@ impl ControlPlane {
         identity: &str,
         extra: &[String],
     ) -> OperatorProcess {
+        self.start_operator_binary_in(None, namespaces, lease, identity, extra)
+    }
+
+    /// Like [`Self::start_operator_production_in`], running `binary` (when given) instead of the harness's
+    /// operator binary: the scale bench measures several builds one after another over one estate.
+    #[allow(dead_code)] // the scale bench's
+    pub fn start_operator_binary_in(
+        &self,
+        binary: Option<&std::ffi::OsStr>,
+        namespaces: &str,
+        lease: &str,
+        identity: &str,
+        extra: &[String],
+    ) -> OperatorProcess {
         let mut args = [
             "--lease-duration-seconds",
             "15",
@@ -206,7 +229,13 @@ impl ControlPlane {
             ob_backup_operator::timing::ACTIVE_POLL.as_secs(),
             ob_backup_operator::timing::IDLE_POLL.as_secs(),
         );
-        self.spawn_operator(namespaces, lease, identity, None, poll, &args, None)
+        let launch = Launch {
+            poll,
+            extra: &args,
+            binary,
+            ..Launch::default()
+        };
+        self.spawn_operator(namespaces, lease, identity, launch)
     }
 
     /// Like [`Self::start_operator_args`], with the crash point `point` armed: the operator aborts there.
@@ -218,20 +247,28 @@ impl ControlPlane {
         extra: &[String],
         point: &str,
     ) -> OperatorProcess {
-        self.spawn_operator(namespace, lease, identity, None, (1, 3), extra, Some(point))
+        let launch = Launch {
+            extra,
+            crash_point: Some(point),
+            ..Launch::default()
+        };
+        self.spawn_operator(namespace, lease, identity, launch)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn spawn_operator(
         &self,
         namespace: &str,
         lease: &str,
         identity: &str,
-        via: Option<std::net::SocketAddr>,
-        poll: (u64, u64),
-        extra: &[String],
-        crash_point: Option<&str>,
+        launch: Launch<'_>,
     ) -> OperatorProcess {
+        let Launch {
+            via,
+            poll,
+            extra,
+            crash_point,
+            binary,
+        } = launch;
         let mut kubeconfig = self.var("OBBACKUP_OPERATOR_KUBECONFIG").to_string();
         if let Some(via) = via {
             let text = fs::read_to_string(&kubeconfig).expect("kubeconfig");
@@ -246,7 +283,7 @@ impl ControlPlane {
         let port = free_port();
         let log = self.dir.join(format!("operator-{identity}.log"));
         let log_file = fs::File::create(&log).expect("operator log file");
-        let mut command = Command::new(operator_binary());
+        let mut command = Command::new(binary.map_or_else(operator_binary, Into::into));
         if let Some(point) = crash_point {
             // A bare name aborts there; `name=action` (e.g. `sleep(300)`, `2*off->return`) is passed as is.
             let spec = if point.contains('=') {
@@ -568,6 +605,33 @@ impl OperatorProcess {
 impl Drop for OperatorProcess {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// How one operator process is started, beyond what it watches and the Lease it competes for.
+struct Launch<'a> {
+    /// Reach the API server through this address (e.g. a proxy) instead of directly.
+    via: Option<std::net::SocketAddr>,
+    /// The observers' (active, idle) poll intervals, seconds.
+    poll: (u64, u64),
+    /// Extra command-line arguments.
+    extra: &'a [String],
+    /// A crash point to arm ([`ControlPlane::start_operator_crashing`]).
+    crash_point: Option<&'a str>,
+    /// Another binary than [`operator_binary`].
+    binary: Option<&'a std::ffi::OsStr>,
+}
+
+impl Default for Launch<'_> {
+    /// Tests follow OceanBase closely: a busy cluster read every second, an idle one every 3 s.
+    fn default() -> Self {
+        Self {
+            via: None,
+            poll: (1, 3),
+            extra: &[],
+            crash_point: None,
+            binary: None,
+        }
     }
 }
 
