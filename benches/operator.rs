@@ -5,7 +5,9 @@
 //! the OceanBase-to-status latency over `BENCH_SAMPLES` (default 200) samples ([`scale`]); with
 //! `BENCH_REPLICAS` > 1, that many replicas over `BENCH_SHARDS` shards (default twice the replicas), one
 //! killed halfway through the samples; with `BENCH_THEN_BINARIES` (paths separated by commas), each of those
-//! operator binaries is then started cold over the same estate and measured in turn. Not a test: run it with `scripts/bench.sh`, which starts the control
+//! operator binaries is then started cold over the same estate and measured in turn. After the samples one
+//! cluster refuses every connection for `BENCH_OUTAGE_SECONDS` (default 300; 0 skips it), and the time its
+//! status takes to follow again after its return is printed against 10 s. Not a test: run it with `scripts/bench.sh`, which starts the control
 //! plane.
 //!
 //! `scripts/test.sh` also runs a small form of it (a few hundred tasks, a short window, a few samples) in the
@@ -73,6 +75,11 @@ async fn main() {
             "test-profile build (unoptimised operator): the figures show that every phase runs, not how fast"
         );
     }
+    let outage = std::time::Duration::from_secs(
+        env("BENCH_OUTAGE_SECONDS", "300")
+            .parse()
+            .expect("BENCH_OUTAGE_SECONDS: whole seconds"),
+    );
     let then: Vec<std::path::PathBuf> = std::env::var("BENCH_THEN_BINARIES")
         .map(|list| list.split(',').map(Into::into).collect())
         .unwrap_or_default();
@@ -107,6 +114,7 @@ async fn main() {
                 replicas,
                 shards,
                 then: then.clone(),
+                outage,
             },
         )
         .await;
@@ -116,10 +124,14 @@ async fn main() {
     } else {
         String::new()
     };
+    let outage = match outage.as_secs() {
+        0 => String::new(),
+        seconds => format!(" and a {seconds} s outage of one cluster"),
+    };
     // The line a reader of CI's log looks for: only printed when every phase ran to its end.
     println!(
         "benchmark finished in {:.0}s: round trips per cycle (1, 10, 100 tenants); for {sizes:?} tasks the \
-         setup, history, cold start, {idle} s quiet window and {samples} latency samples{killed} ran, every \
+         setup, history, cold start, {idle} s quiet window and {samples} latency samples{killed}{outage} ran, every \
          task in its expected phase and each job run once",
         started.elapsed().as_secs_f64()
     );

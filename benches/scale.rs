@@ -15,6 +15,7 @@ mod estate;
 mod fleet;
 mod latency;
 mod measure;
+mod outage;
 mod replicas;
 
 use std::{
@@ -57,6 +58,9 @@ pub struct Scale {
     /// One replica only. Two builds of one commit compare best this way: back to back, on one estate,
     /// without an hour of setup and clean-up between them.
     pub then: Vec<std::path::PathBuf>,
+    /// How long one cluster refuses every connection after the latency samples (`BENCH_OUTAGE_SECONDS`;
+    /// zero skips the outage).
+    pub outage: Duration,
 }
 
 const WAIT: Duration = Duration::from_secs(300);
@@ -155,6 +159,9 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     *expected.entry("Completed".into()).or_default() += scale.samples;
     let generations = samples_per_tenant(&samples);
     after_samples(&sampling, &replicas, &expected, &generations).await;
+    if !scale.outage.is_zero() {
+        outage::run(&admin, &estate, &fleet, &shape.names[0], scale.outage).await;
+    }
     if scale.replicas == 1 {
         fleet::report(&FleetFigures {
             steady: quiet.steady.iter().copied().max().unwrap_or(0),

@@ -7,6 +7,8 @@
 # plane for the run, like test.sh. The default run took 26 minutes here; run it on an otherwise idle machine. BENCH_LOG_DIR keeps the operators' logs.
 # BENCH_REPLICAS=2..4 starts that many replicas over BENCH_SHARDS shards (default twice the replicas), one namespace
 # per shard, and kills one halfway through the latency samples (issue 38: BENCH_TASKS=100000 BENCH_REPLICAS=2).
+# After the samples one cluster refuses every connection for BENCH_OUTAGE_SECONDS (default 300; 0 skips it): the
+# time its status takes to follow again after its return is printed against 10 s.
 # BENCH_THEN_BINARIES=<binary>[,<binary>…] then starts each of those operator binaries cold over the same estate, one
 # after another, and measures its start and quiet window too (two builds compared back to back).
 # A single operator's run also prints the fleet target, judged at 500 clusters (BENCH_TASKS=5000

@@ -116,15 +116,16 @@ bench_small() { # <name> <command…>
 }
 bench_start=$SECONDS
 # The test build's operator is then started a second time over the same estate (BENCH_THEN_BINARIES, how two
-# builds are compared back to back), so that switching binaries keeps working too: about 40 s more.
-bench_small operator env BENCH_TASKS=300 BENCH_IDLE_SECONDS=30 BENCH_SAMPLES=12 OPERATOR_RUST_LOG=info \
+# builds are compared back to back), so that switching binaries keeps working too: about 40 s more; and one
+# cluster refuses connections for 20 s after the samples (the outage phase; the full run's is 300 s).
+bench_small operator env BENCH_TASKS=300 BENCH_IDLE_SECONDS=30 BENCH_SAMPLES=12 BENCH_OUTAGE_SECONDS=20 OPERATOR_RUST_LOG=info \
   BENCH_THEN_BINARIES="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/ob-backup-operator" \
   cargo test --locked --features failpoints --bench operator
 # Two replicas over four shards (one namespace each, a cluster a shard), one killed halfway through 40 samples:
 # the takeover, every task in its phase and each job run once. 78 s and 119 s of the bench's clock in two runs
 # here (2026-11-27, the control plane already up; the second at a load average of 10), 23 s and 29 s of it the
 # survivors' takeover.
-bench_small operator-sharded env BENCH_TASKS=200 BENCH_TASKS_PER_TENANT=5 BENCH_REPLICAS=2 BENCH_IDLE_SECONDS=10 \
+bench_small operator-sharded env BENCH_TASKS=200 BENCH_TASKS_PER_TENANT=5 BENCH_REPLICAS=2 BENCH_IDLE_SECONDS=10 BENCH_OUTAGE_SECONDS=0 \
   BENCH_SAMPLES=40 OPERATOR_RUST_LOG=info cargo test --locked --features failpoints --bench operator
 bench_small copy env BENCH_COPY_MIB=32 cargo test --locked --features failpoints --bench copy
 # One round: each fresh seekdb the logical bench loads into is first let through its start-up work (about 20 s),

@@ -91,6 +91,8 @@ pub struct Link {
     refuse_until: Mutex<Option<Instant>>,
     /// Connections accepted (and not refused) so far.
     accepted: std::sync::atomic::AtomicU64,
+    /// Connections refused so far ([`Self::refuse_for`]).
+    refused: std::sync::atomic::AtomicU64,
     /// What the node's connections have answered so far.
     served: Arc<Served>,
 }
@@ -112,6 +114,7 @@ impl Link {
             drops: watch::channel(0).0,
             refuse_until: Mutex::new(None),
             accepted: std::sync::atomic::AtomicU64::new(0),
+            refused: std::sync::atomic::AtomicU64::new(0),
             served: Arc::default(),
         }
     }
@@ -148,6 +151,17 @@ impl Link {
 
     pub(crate) fn count_accepted(&self) {
         self.accepted
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// How many connections have been refused so far: the attempts a client made while the node refused
+    /// them.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_refused(&self) {
+        self.refused
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 

@@ -26,6 +26,7 @@ pub async fn serve(
             _ = closed.changed() => return Ok(()),
         };
         if node.link.refusing() {
+            node.link.count_refused();
             drop(stream);
             continue;
         }
