@@ -7,8 +7,8 @@
 //! killed halfway through the samples; with `BENCH_THEN_BINARIES` (paths separated by commas), each of those
 //! operator binaries is then started cold over the same estate and measured in turn. After the samples one
 //! cluster refuses every connection for `BENCH_OUTAGE_SECONDS` (default 300; 0 skips it), and the time its
-//! status takes to follow again after its return is printed against 10 s. Not a test: run it with `scripts/bench.sh`, which starts the control
-//! plane.
+//! status takes to follow again after its return is printed against 10 s. Not a test: run it with
+//! `scripts/bench.sh`, which starts the control plane.
 //!
 //! `scripts/test.sh` also runs a small form of it (a few hundred tasks, a short window, a few samples) in the
 //! test profile, so that it cannot break unnoticed. Nothing timed is asserted in either form: the targets are

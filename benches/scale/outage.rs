@@ -38,7 +38,9 @@ pub async fn run(admin: &Client, estate: &Estate, fleet: &Fleet, tenant: &str, o
         (!node.link.refusing()).then_some(())
     })
     .await;
-    let back = Instant::now();
+    // The moment the cluster accepts again (the wait above polls, so it may see it a little late); taken
+    // before `refuse_for`, so the time to follow is counted from a hair early, never late.
+    let back = down + outage;
     let attempts = node.link.refused() - refused_before;
     eventually("the archive to see its cluster again", WAIT, || async {
         (reachable().await.as_deref() == Some("True")).then_some(())
