@@ -468,8 +468,16 @@ impl Observers {
                 let info = self.secret_login(&observer.key.namespace, name).await?;
                 let backend = self.connector.connect(&info);
                 // Known when readable (ownership across namespaces compares it); a cluster that does not
-                // say is still usable through its Secret.
-                *lock(&observer.identity) = backend.identity().await.ok();
+                // say is still usable through its Secret. One that cannot be reached gets no client, so
+                // the read does not try it a second time: a cluster still down sees one connection
+                // attempt per backoff step.
+                let identity = backend.identity().await;
+                *lock(&observer.identity) = identity.as_ref().ok().cloned();
+                if let Err(error) = identity
+                    && error.is_transient()
+                {
+                    return Err(error.to_string());
+                }
                 (backend, format!("{}:{}", info.host, info.port))
             }
             ClusterSource::ObCluster(name) => self.ob_cluster_backend(observer, name).await?,

@@ -1,11 +1,14 @@
 //! Back within seconds (docs/operations/high-availability.md, "OceanBase outages"): after a cluster has
 //! refused every connection for longer than the observer's backoff takes to reach its cap, status follows
 //! again within 10 s of the cluster's return — the observer keeps trying every few seconds instead of
-//! backing off to a minute.
+//! backing off to a minute — and it tries a cluster still down once per backoff step, no more.
 
 use std::time::{Duration, Instant};
 
-use ob_backup_operator::api::{LogBackup, LogBackupPhase};
+use ob_backup_operator::{
+    api::{LogBackup, LogBackupPhase},
+    timing::UNREACHABLE_BACKOFF_MAX,
+};
 
 use crate::support::{
     cluster::eventually,
@@ -33,6 +36,7 @@ async fn status_follows_again_within_ten_seconds_of_a_long_outages_end() {
         )
     };
 
+    let refused_before = world.node.link.refused();
     world.node.link.refuse_for(OUTAGE);
     world.node.link.drop_connections();
     eventually(
@@ -46,6 +50,16 @@ async fn status_follows_again_within_ten_seconds_of_a_long_outages_end() {
     })
     .await;
     let back = Instant::now();
+    // Without hammering: a cluster still down sees one connection attempt per backoff step (2 s, 4 s, then
+    // one each UNREACHABLE_BACKOFF_MAX), and one more each time the outage is noticed; two a step would
+    // mean every retry connects twice.
+    let attempts = world.node.link.refused() - refused_before;
+    let steps = OUTAGE.as_secs() / UNREACHABLE_BACKOFF_MAX.as_secs() + 3;
+    println!("the operator tried the cluster {attempts} times during the {OUTAGE:?} outage");
+    assert!(
+        attempts <= steps,
+        "{attempts} connection attempts during a {OUTAGE:?} outage, more than one per backoff step ({steps})"
+    );
     eventually("the archive to see the cluster again", WAIT, || async {
         (reachable().await.as_deref() == Some("True")).then_some(())
     })
