@@ -124,10 +124,10 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
     let template = setup(plane, &admin, &estate, &fleet, &shape.names).await;
     let mut expected = history(&admin, &estate, &shape.names, &template, scale.tasks).await;
 
-    let accepted_before = fleet.connections();
-    let (estate_fleet, starting) = ((&estate, &fleet), || {
-        Replicas::start(plane, &estate, scale.replicas, scale.shards)
-    });
+    // The fleet's connection figure counts from the start of the operator that runs the samples: the last.
+    let mut accepted_before = fleet.connections();
+    let estate_fleet = (&estate, &fleet);
+    let starting = || Replicas::start(plane, &estate, scale.replicas, scale.shards);
     let (mut replicas, mut quiet) =
         measured(plane, &admin, estate_fleet, starting, scale, &shape).await;
     for (run, binary) in scale.then.iter().enumerate() {
@@ -136,6 +136,7 @@ pub async fn run(plane: &ControlPlane, scale: &Scale) {
             "  -- then, cold over the same estate: {} --",
             binary.display()
         );
+        accepted_before = fleet.connections();
         let starting = || Replicas::start_binary(plane, &estate, binary, run + 1);
         (replicas, quiet) = measured(plane, &admin, estate_fleet, starting, scale, &shape).await;
     }

@@ -116,10 +116,10 @@ bench_small() { # <name> <command…>
 }
 bench_start=$SECONDS
 # The test build's operator is then started a second time over the same estate (BENCH_THEN_BINARIES, how two
-# builds are compared back to back), so that switching binaries keeps working too: about 40 s more; and one
-# cluster refuses connections for 20 s after the samples (the outage phase; the full run's is 300 s).
+# builds are compared back to back), so that switching binaries keeps working too; and one cluster refuses
+# connections for 20 s after the samples (the outage phase; the full run's is 300 s).
 bench_small operator env BENCH_TASKS=300 BENCH_IDLE_SECONDS=30 BENCH_SAMPLES=12 BENCH_OUTAGE_SECONDS=20 OPERATOR_RUST_LOG=info \
-  BENCH_THEN_BINARIES="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/ob-backup-operator" \
+  BENCH_THEN_BINARIES="${CARGO_TARGET_DIR:-$PWD/target}/debug/ob-backup-operator" \
   cargo test --locked --features failpoints --bench operator
 # Two replicas over four shards (one namespace each, a cluster a shard), one killed halfway through 40 samples:
 # the takeover, every task in its phase and each job run once. 78 s and 119 s of the bench's clock in two runs
