@@ -127,6 +127,8 @@ pub struct Metrics {
     pub not_progressing: Family<KindLabels, Gauge>,
     /// Objects the cluster observers watch, per kind (what every read looks for; deleted objects leave it).
     pub watched_objects: Family<KindLabels, Gauge>,
+    /// Objects in this replica's caches, per kind.
+    pub cached_objects: Family<KindLabels, Gauge>,
     /// Each tenant's backups on the strategy's destinations: newest recoverable window and bytes.
     pub first_copy: CopySeries,
     /// The same for the strategy's second copy (series named `second_…`).
@@ -415,6 +417,7 @@ struct ObjectSeries {
     phases: Family<PhaseLabels, Gauge>,
     tasks_finished: Family<OutcomeLabels, Counter>,
     watched_objects: Family<KindLabels, Gauge>,
+    cached_objects: Family<KindLabels, Gauge>,
     not_progressing: Family<KindLabels, Gauge>,
 }
 
@@ -435,6 +438,11 @@ impl ObjectSeries {
             watched_objects: r.add(
                 "watched_objects",
                 "Objects the cluster observers watch, per kind",
+                Family::<KindLabels, Gauge>::default(),
+            ),
+            cached_objects: r.add(
+                "cached_objects",
+                "Objects in this replica's caches, per kind (with shards, only its own shards' BackupTasks and those without a shard label)",
                 Family::<KindLabels, Gauge>::default(),
             ),
             not_progressing: r.add(
@@ -501,6 +509,7 @@ impl Default for Metrics {
             phases: objects.phases,
             tasks_finished: objects.tasks_finished,
             watched_objects: objects.watched_objects,
+            cached_objects: objects.cached_objects,
             not_progressing: objects.not_progressing,
         }
     }

@@ -1,5 +1,6 @@
 //! What `/readyz` answers. A replica is ready when it can do its job: the leader once every controller's
-//! cache has listed its objects (before that, "none" in a cache could mean "not read yet"), a standby once
+//! cache has listed its objects (before that, "none" in a cache could mean "not read yet") and so have the
+//! task caches of every shard it holds ([`crate::shards`]; a shard taken later makes it wait again), a standby once
 //! it knows another replica holds a valid lease. Before leadership is decided it is not ready, so a rollout
 //! never counts a replica that has not even reached the API.
 
@@ -30,6 +31,8 @@ pub struct Readiness {
 struct State {
     role: Role,
     synced: HashSet<&'static str>,
+    /// Whether every shard held has its tasks cached.
+    shards_filled: bool,
     ready_after: Option<Duration>,
 }
 
@@ -42,6 +45,7 @@ impl Readiness {
             state: Mutex::new(State {
                 role: Role::Starting,
                 synced: HashSet::new(),
+                shards_filled: false,
                 ready_after: None,
             }),
         }
@@ -53,6 +57,7 @@ impl Readiness {
         let mut state = crate::sync::lock(&self.state);
         if state.role != role {
             state.synced.clear();
+            state.shards_filled = false;
         }
         state.role = role;
         self.note_ready(&mut state);
@@ -73,6 +78,13 @@ impl Readiness {
         }
     }
 
+    /// Records whether every shard this replica holds has its tasks cached.
+    pub fn shards_filled(&self, filled: bool) {
+        let mut state = crate::sync::lock(&self.state);
+        state.shards_filled = filled;
+        self.note_ready(&mut state);
+    }
+
     /// Whether `/readyz` says ready.
     pub fn is_ready(&self) -> bool {
         self.answer().1
@@ -88,7 +100,7 @@ impl Readiness {
         match state.role {
             Role::Starting => false,
             Role::Standby => true,
-            Role::Leading => state.synced.len() >= expected_kinds,
+            Role::Leading => state.synced.len() >= expected_kinds && state.shards_filled,
         }
     }
 
@@ -119,7 +131,11 @@ mod tests {
         readiness.kind_synced("BackupTask");
         assert!(!readiness.is_ready(), "one kind of two");
         readiness.kind_synced("LogBackup");
+        assert!(!readiness.is_ready(), "its shards' tasks not cached yet");
+        readiness.shards_filled(true);
         assert!(readiness.is_ready());
+        readiness.shards_filled(false);
+        assert!(!readiness.is_ready(), "a shard taken later is waited for");
     }
 
     #[test]
@@ -127,9 +143,15 @@ mod tests {
         let readiness = Readiness::new(1);
         readiness.set_role(Role::Standby);
         assert!(readiness.is_ready());
+        readiness.shards_filled(true);
         readiness.set_role(Role::Leading);
         assert!(!readiness.is_ready());
         readiness.kind_synced("BackupTask");
+        assert!(
+            !readiness.is_ready(),
+            "filled as a standby counts for nothing"
+        );
+        readiness.shards_filled(true);
         assert!(readiness.is_ready());
         readiness.set_role(Role::Starting);
         assert!(!readiness.is_ready());

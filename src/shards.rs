@@ -2,33 +2,50 @@
 //! `fnv1a(namespace) mod count`, and a replica reconciles only the objects of the shards whose Lease it
 //! holds. A strategy and its tasks share a namespace, so they share a shard; what spans namespaces (a
 //! tenant's one owner, a destination's one writer) is decided from the caches, which every replica fills
-//! with every object.
+//! with every strategy and LogBackup. BackupTasks, the bulk of an estate, are cached by shard: a strategy
+//! labels the tasks it makes with their shard ([`SHARD_LABEL`]), a replica caches the labelled tasks of the
+//! shards it holds, and every replica caches the tasks without a label of this count (made by hand or
+//! before). A shard taken is reconciled only once its tasks are cached ([`Shards::fill`]): a strategy that
+//! looked before would see none of its tasks.
 //!
 //! The shard count is fixed for a deployment: changing it moves namespaces between shards, so the replicas
 //! of the old count must be gone before those of the new one start (the chart's `Recreate` rollout).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// The label on a BackupTask that says its shard, as `<shard>-of-<count>`: a count in the value keeps the
+/// labels of another shard count from matching this one's selectors.
+pub const SHARD_LABEL: &str = "obbackup.dev/shard";
+
 /// The shards of a deployment and which of them this replica holds.
 pub struct Shards {
+    /// Whose Lease this replica holds.
     held: Vec<AtomicBool>,
-    /// Bumped each time a shard is taken, for those that wake its objects.
+    /// Which of those it reconciles: their tasks are cached.
+    filled: Vec<AtomicBool>,
+    /// Bumped each time a shard is taken, for those that cache its tasks.
     taken: tokio::sync::watch::Sender<u64>,
+    /// Bumped each time a shard is filled, for those that wake its objects.
+    filled_count: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shards {
     /// `count` shards (at least one), none held.
     pub fn new(count: u32) -> Self {
+        let flags = || (0..count.max(1)).map(|_| AtomicBool::new(false)).collect();
         Self {
-            held: (0..count.max(1)).map(|_| AtomicBool::new(false)).collect(),
+            held: flags(),
+            filled: flags(),
             taken: tokio::sync::watch::channel(0).0,
+            filled_count: tokio::sync::watch::channel(0).0,
         }
     }
 
-    /// One shard, held: a replica that reconciles everything (the in-process tier, a single replica).
+    /// One shard, held and filled: a replica that reconciles everything (the in-process tier).
     pub fn whole() -> Self {
         let shards = Self::new(1);
         shards.take(0);
+        shards.fill(0);
         shards
     }
 
@@ -43,14 +60,30 @@ impl Shards {
         u32::try_from(fnv1a(namespace.as_bytes()) % count).unwrap_or(0)
     }
 
-    /// Whether this replica reconciles the objects of `namespace`.
+    /// Whether this replica reconciles the objects of `namespace`: it holds their shard, and has cached
+    /// its tasks.
     pub fn holds(&self, namespace: &str) -> bool {
-        self.is_held(self.of(namespace))
+        self.is_filled(self.of(namespace))
     }
 
-    /// Whether this replica holds `shard`.
+    /// Whether this replica holds `shard`'s Lease.
     pub fn is_held(&self, shard: u32) -> bool {
-        self.slot(shard).is_some_and(|s| s.load(Ordering::Acquire))
+        flag(&self.held, shard).is_some_and(|s| s.load(Ordering::Acquire))
+    }
+
+    /// Whether `shard`'s tasks are cached here, so that its objects are reconciled.
+    pub fn is_filled(&self, shard: u32) -> bool {
+        flag(&self.filled, shard).is_some_and(|s| s.load(Ordering::Acquire))
+    }
+
+    /// The shards held whose tasks are cached.
+    pub fn filled(&self) -> Vec<u32> {
+        (0..self.count()).filter(|s| self.is_filled(*s)).collect()
+    }
+
+    /// Whether every shard held has its tasks cached.
+    pub fn all_filled(&self) -> bool {
+        (0..self.count()).all(|s| !self.is_held(s) || self.is_filled(s))
     }
 
     /// The shards this replica holds.
@@ -61,10 +94,20 @@ impl Shards {
     /// Records that this replica holds `shard` now. A shard is never given back while the process runs:
     /// a replica that loses one exits.
     pub fn take(&self, shard: u32) {
-        if let Some(slot) = self.slot(shard)
+        if let Some(slot) = flag(&self.held, shard)
             && !slot.swap(true, Ordering::AcqRel)
         {
             self.taken.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Records that the tasks of `shard`, held, are cached: its objects are reconciled from now on.
+    pub fn fill(&self, shard: u32) {
+        if self.is_held(shard)
+            && let Some(slot) = flag(&self.filled, shard)
+            && !slot.swap(true, Ordering::AcqRel)
+        {
+            self.filled_count.send_modify(|n| *n += 1);
         }
     }
 
@@ -73,9 +116,36 @@ impl Shards {
         self.taken.subscribe()
     }
 
-    fn slot(&self, shard: u32) -> Option<&AtomicBool> {
-        self.held.get(usize::try_from(shard).ok()?)
+    /// A receiver told each time a shard is filled.
+    pub fn filled_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.filled_count.subscribe()
     }
+
+    /// The label value of the BackupTasks of `namespace`'s shard.
+    pub fn label(&self, namespace: &str) -> String {
+        self.label_of(self.of(namespace))
+    }
+
+    /// The label value of `shard`'s BackupTasks.
+    pub fn label_of(&self, shard: u32) -> String {
+        format!("{shard}-of-{}", self.count())
+    }
+
+    /// The label selector of `shard`'s BackupTasks.
+    pub fn selector_of(&self, shard: u32) -> String {
+        format!("{SHARD_LABEL}={}", self.label_of(shard))
+    }
+
+    /// The label selector of the BackupTasks no shard of this count selects: unlabelled, or labelled for
+    /// another count (or by hand).
+    pub fn stray_selector(&self) -> String {
+        let labels: Vec<String> = (0..self.count()).map(|s| self.label_of(s)).collect();
+        format!("{SHARD_LABEL} notin ({})", labels.join(","))
+    }
+}
+
+fn flag(flags: &[AtomicBool], shard: u32) -> Option<&AtomicBool> {
+    flags.get(usize::try_from(shard).ok()?)
 }
 
 /// The name of `shard`'s Lease: shard 0 keeps the leader Lease's own name, so one shard is exactly the
@@ -165,14 +235,43 @@ mod tests {
             .map(|i| format!("ns-{i}"))
             .find(|n| shards.of(n) == 2)
             .expect("a namespace of shard 2");
+        let filled = shards.filled_changes();
         assert!(!shards.holds(&namespace));
+        shards.fill(2);
+        assert!(!shards.is_filled(2), "a shard not held is not filled");
         shards.take(2);
         shards.take(2);
-        assert!(shards.holds(&namespace));
         assert_eq!(shards.held(), [2]);
         assert_eq!(*taken.borrow(), 1, "told once");
+        assert!(
+            !shards.holds(&namespace) && !shards.all_filled(),
+            "held but its tasks not cached yet: not reconciled"
+        );
+        shards.fill(2);
+        shards.fill(2);
+        assert!(shards.holds(&namespace) && shards.all_filled());
+        assert_eq!(*filled.borrow(), 1, "told once");
         shards.take(7);
         assert_eq!(shards.held(), [2], "a shard beyond the count is no shard");
+    }
+
+    #[test]
+    fn each_shard_selects_its_own_labels_and_the_strays_select_every_other() {
+        let shards = Shards::new(3);
+        assert_eq!(shards.selector_of(1), "obbackup.dev/shard=1-of-3");
+        assert_eq!(
+            shards.stray_selector(),
+            "obbackup.dev/shard notin (0-of-3,1-of-3,2-of-3)"
+        );
+        let namespace = "team-a";
+        assert_eq!(
+            shards.label(namespace),
+            format!("{}-of-3", shards.of(namespace))
+        );
+        assert_eq!(
+            Shards::new(1).stray_selector(),
+            "obbackup.dev/shard notin (0-of-1)"
+        );
     }
 
     #[test]

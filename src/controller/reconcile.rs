@@ -43,6 +43,11 @@ pub trait Reconcile:
         None
     }
 
+    /// Whether a replica caches only the objects of this kind of the shards it holds, selected by their
+    /// [`crate::shards::SHARD_LABEL`] (and every object without one); by default every replica caches
+    /// every object. Only one kind may say so: its caches decide when a shard is filled.
+    const CACHED_BY_SHARD: bool = false;
+
     /// The cluster an object of this kind is on, for the catalog's index by cluster; `None` for a kind
     /// the catalog does not index so (every object costs the index a few names).
     const ON_CLUSTER: Option<super::catalog::OnCluster<Self>> = None;

@@ -60,6 +60,7 @@ fn populated() -> Metrics {
         .set(1);
     metrics.not_progressing.get_or_create(&kind).set(1);
     metrics.watched_objects.get_or_create(&kind).set(1);
+    metrics.cached_objects.get_or_create(&kind).set(1);
     for copy in [&metrics.first_copy, &metrics.second_copy] {
         copy.record(&tenant, Some((1, 2)), Some(1), Some(1));
     }

@@ -119,6 +119,15 @@ fn acts(strategy: &BackupStrategy, plan: &Plan, now: jiff::Timestamp) -> bool {
     !plan.create.is_empty() || !plan.prune.is_empty() || !fresh.is_empty()
 }
 
+/// The labels of a BackupTask `strategy` makes in `namespace`: the strategy's, and its shard's (the replicas
+/// cache tasks by shard, [`crate::shards`]).
+pub fn task_labels(ctx: &Context, namespace: &str, strategy: &BackupStrategy) -> serde_json::Value {
+    json!({
+        STRATEGY_LABEL: strategy.name_any(),
+        crate::shards::SHARD_LABEL: ctx.shards.label(namespace),
+    })
+}
+
 /// Creates the scheduled tasks (server-side apply: a task that exists already is left as it is).
 pub async fn create_tasks(
     ctx: &Context,
@@ -133,7 +142,7 @@ pub async fn create_tasks(
             "kind": BackupTask::kind(&()),
             "metadata": {
                 "name": task.name,
-                "labels": { STRATEGY_LABEL: strategy.name_any() },
+                "labels": task_labels(ctx, namespace, strategy),
                 "annotations": { SCHEDULED_AT: task.scheduled_at.to_string() },
                 "ownerReferences": owner(strategy),
             },

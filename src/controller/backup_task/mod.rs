@@ -45,6 +45,8 @@ impl Reconcile for BackupTask {
     /// The schedule's time of a task (`obbackup.dev/scheduled-at`) is read from the API's list, not the cache.
     const READ_ANNOTATIONS: &'static [&'static str] = &[];
 
+    const CACHED_BY_SHARD: bool = true;
+
     fn strategy_ref(&self) -> Option<&str> {
         self.spec.strategy_ref.as_ref().map(|r| r.name.as_str())
     }

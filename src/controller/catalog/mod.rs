@@ -100,6 +100,47 @@ impl Catalog {
         lock(&self.stores).insert(TypeId::of::<K>(), Arc::new(stores));
     }
 
+    /// Adds a cache of `K` that has listed its objects (a shard's, taken while the operator runs) and files
+    /// what it holds in the indexes. Readers holding the caches as they were keep reading those.
+    pub fn add_listed<K: Cached>(
+        &self,
+        store: Store<Guarded<K>>,
+        named: Named<K>,
+        on_cluster: Option<OnCluster<K>>,
+    ) {
+        {
+            let mut all = lock(&self.stores);
+            let mut stores: Stores<K> = all
+                .get(&TypeId::of::<K>())
+                .cloned()
+                .and_then(|s| s.downcast::<Stores<K>>().ok())
+                .map(|s| s.as_ref().clone())
+                .unwrap_or_default();
+            stores.push(store);
+            all.insert(TypeId::of::<K>(), Arc::new(stores));
+        }
+        self.follow::<K>(&watcher::Event::InitDone, named, on_cluster);
+    }
+
+    /// `K`'s caches as registered now, synced or not (none for a kind no controller caches).
+    pub fn stores<K: Cached>(&self) -> Arc<Stores<K>> {
+        self.registered::<K>().unwrap_or_default()
+    }
+
+    /// Whether one of `K`'s caches still holds `object`: an object whose labels move it from one watch to
+    /// another is deleted from the first and applied to the second in either order, and the indexes must
+    /// keep it whichever comes last.
+    fn still_cached<K: Cached>(&self, object: &K) -> bool {
+        let Some(namespace) = object.meta().namespace.as_deref() else {
+            return false;
+        };
+        let name = object.meta().name.as_deref().unwrap_or_default();
+        let reference = kube::runtime::reflector::ObjectRef::new(name).within(namespace);
+        self.stores::<K>()
+            .iter()
+            .any(|store| store.get(&reference).is_some())
+    }
+
     /// Records that cache `index` of `K` (named `kind`; of `of`, one per watched namespace) has listed its objects; once
     /// all of them have, the kind is synced. Later re-lists change nothing.
     pub fn cache_synced<K: Cached>(&self, kind: &'static str, index: usize, of: usize) {
@@ -132,6 +173,11 @@ impl Catalog {
     }
 
     fn follow_strategies<K: Cached>(&self, event: &watcher::Event<Guarded<K>>, named: Named<K>) {
+        if let watcher::Event::Delete(Guarded(Ok(object))) = event
+            && self.still_cached(object)
+        {
+            return;
+        }
         let mut indexes = lock(&self.by_strategy);
         match event {
             watcher::Event::Apply(Guarded(Ok(object))) => indexes
@@ -156,6 +202,11 @@ impl Catalog {
         event: &watcher::Event<Guarded<K>>,
         on_cluster: OnCluster<K>,
     ) {
+        if let watcher::Event::Delete(Guarded(Ok(object))) = event
+            && self.still_cached(object)
+        {
+            return;
+        }
         let mut indexes = lock(&self.by_cluster);
         match event {
             watcher::Event::Apply(Guarded(Ok(object))) => indexes
@@ -576,6 +627,50 @@ mod tests {
             .expect("mapped");
         tenants.sort();
         assert_eq!(tenants, [("a".to_string(), "t1".to_string())]);
+    }
+
+    /// A task whose label moves it from one watch to another (from the strays to its shard's, say) is
+    /// deleted from the first cache and applied to the second, in either order: whichever comes last, the
+    /// index still finds it under its strategy. Before, a delete arriving after the apply took it out of
+    /// the index while the second cache held it, and the strategy's looks missed the task.
+    #[tokio::test]
+    async fn a_task_moving_between_two_caches_stays_in_the_index_whichever_event_comes_last() {
+        use kube::runtime::watcher::Event;
+        let named = <BackupTask as crate::controller::Reconcile>::strategy_ref;
+        let task: Guarded<BackupTask> = serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": "moving", "namespace": "ns", "labels": {"obbackup.dev/strategy": "s"}},
+            "spec": {"tenant": "t1", "mode": "Full", "strategyRef": {"name": "s"}},
+        }))
+        .expect("a task");
+        for delete_first in [false, true] {
+            let (catalog, _api) = catalog();
+            let (strays, mut strays_writer) = kube::runtime::reflector::store();
+            let (shard, mut shard_writer) = kube::runtime::reflector::store();
+            catalog.register::<BackupTask>(vec![strays]);
+            catalog.cache_synced::<BackupTask>("BackupTask", 0, 1);
+            let applied = Event::Apply(task.clone());
+            strays_writer.apply_watcher_event(&applied);
+            catalog.follow(&applied, named, None);
+            catalog.add_listed(shard, named, None);
+            let deleted = Event::Delete(task.clone());
+            let mut events = [
+                (&mut strays_writer, deleted),
+                (&mut shard_writer, applied.clone()),
+            ];
+            if !delete_first {
+                events.reverse();
+            }
+            for (writer, event) in events {
+                writer.apply_watcher_event(&event);
+                catalog.follow(&event, named, None);
+            }
+            let found = catalog
+                .of_strategy("ns", "s", |_: &BackupTask| true)
+                .await
+                .expect("read");
+            assert_eq!(found.len(), 1, "delete first: {delete_first}");
+        }
     }
 
     #[tokio::test]

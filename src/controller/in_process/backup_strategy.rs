@@ -40,6 +40,15 @@ async fn each_look_of_a_strategy_sends_only_the_requests_its_step_needs() {
     look("the cluster read").await;
     look("again, nothing new").await;
     let run = only_task(&rig);
+    let labels = rig.api.get(&run).expect("the run")["metadata"]["labels"].clone();
+    assert_eq!(
+        (
+            &labels["obbackup.dev/strategy"],
+            &labels[crate::shards::SHARD_LABEL]
+        ),
+        (&json!("nightly"), &json!("0-of-1")),
+        "labelled with its strategy and its shard (whose holder alone caches it)"
+    );
     complete(&rig, &run);
     look("its run completed").await;
     // A second completed task from an earlier run: one beyond the history limit of one.

@@ -190,12 +190,17 @@ async fn create<K: Cached>(
     spec: serde_json::Value,
 ) -> Result<(), Error> {
     let kind = K::kind(&());
+    let labels = if kind == <BackupTask as kube::Resource>::kind(&()) {
+        children::task_labels(ctx, namespace, strategy)
+    } else {
+        json!({ STRATEGY_LABEL: strategy.name_any() })
+    };
     let manifest = json!({
         "apiVersion": K::api_version(&()),
         "kind": kind,
         "metadata": {
             "name": mirror.name,
-            "labels": { STRATEGY_LABEL: strategy.name_any() },
+            "labels": labels,
             "ownerReferences": children::owner(strategy),
         },
         "spec": spec,

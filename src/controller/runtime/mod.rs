@@ -12,6 +12,7 @@ use std::{
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::NamespaceResourceScope;
+use kube::runtime::reflector::{Store, store::Writer};
 use kube::{
     Api, Client, Resource, ResourceExt,
     api::{Patch, PatchParams},
@@ -25,6 +26,8 @@ use kube::{
 };
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
+
+mod shard_caches;
 
 use super::{
     Context, Error, Reconcile, Settings, catalog,
@@ -126,7 +129,7 @@ pub async fn run_all(start: Start) {
         .await;
         observers.set_ob_operator(ob_operator);
     }
-    let catalog = Arc::new(catalog::Catalog::new(client.clone(), readiness));
+    let catalog = Arc::new(catalog::Catalog::new(client.clone(), readiness.clone()));
     let watching = match scope.apis(&client).into_iter().next() {
         Some(api) => settings.initial_list.resolve(api).await,
         None => watcher::Config::default(),
@@ -142,6 +145,7 @@ pub async fn run_all(start: Start) {
         catalog,
         writes: Arc::default(),
         shards,
+        readiness,
         watching,
     };
     tokio::join!(
@@ -165,6 +169,7 @@ struct Shared {
     catalog: Arc<catalog::Catalog>,
     writes: Arc<write_budget::WriteBudget>,
     shards: Arc<crate::shards::Shards>,
+    readiness: Arc<crate::readiness::Readiness>,
     /// How every watch lists what exists ([`super::initial_list`]).
     watching: watcher::Config,
 }
@@ -181,6 +186,13 @@ pub const CONCURRENT_RECONCILES: u16 = 8;
 pub fn trim_cached<K: Reconcile>(object: &mut Guarded<K>) {
     let meta = object.meta_mut();
     meta.managed_fields = None;
+    // The shard's label selects the watch; nothing reads it from the cache.
+    if let Some(labels) = &mut meta.labels
+        && labels.remove(crate::shards::SHARD_LABEL).is_some()
+        && labels.is_empty()
+    {
+        meta.labels = None;
+    }
     // Decoded from the API's text, a list has room for four (no length is known ahead): a task's one owner
     // reference would keep three more.
     if let Some(owners) = &mut meta.owner_references {
@@ -214,9 +226,16 @@ fn reconcile_relevant<K: Reconcile>(object: &Guarded<K>) -> Option<u64> {
     )))
 }
 
-/// Where the observers' wake-ups for an object go: the controller of the namespace it is in (`None`: every
-/// namespace).
-type Routes = Vec<(Option<String>, UnboundedSender<ObjectKey>)>;
+/// Where the observers' wake-ups for objects of `K` go: the controllers of the namespace an object is in,
+/// that whose cache holds it (with shards, a kind may have several caches per namespace; [`shard_caches`]).
+type Routes<K> = Arc<std::sync::Mutex<Vec<Route<K>>>>;
+
+struct Route<K: Reconcile> {
+    /// The namespace of the controller (`None`: every namespace).
+    namespace: Option<String>,
+    store: Store<Guarded<K>>,
+    sender: UnboundedSender<ObjectKey>,
+}
 
 async fn run<K: Reconcile>(shared: &Shared) {
     let kind = K::KIND;
@@ -233,73 +252,116 @@ async fn run<K: Reconcile>(shared: &Shared) {
     ctx.shards = shared.shards.clone();
     let ctx = Arc::new(ctx);
     let apis = shared.scope.apis::<Guarded<K>>(&shared.client);
-    let (mut routes, mut controllers, mut stores): (Routes, Vec<_>, Vec<_>) = Default::default();
+    let routes: Routes<K> = Arc::default();
+    let (mut controllers, mut stores) = (Vec::new(), Vec::new());
     let caches = apis.len();
+    let config = shard_caches::base_config::<K>(&shared.watching, &shared.shards);
     for (index, api) in apis.into_iter().enumerate() {
-        let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
-        routes.push((api.namespace().map(str::to_string), sender));
-        let controller = controller::<K>(shared, api, receiver, index, caches);
-        stores.push(controller.store());
-        let ctx = ctx.clone();
-        controllers.push(async move {
-            controller
-                .run(reconcile_guarded::<K>, error_policy::<K>, ctx)
-                .for_each(|result| async move {
-                    if let Err(error) = result {
-                        tracing::debug!(controller = kind, %error, "reconcile did not complete");
-                    }
-                })
-                .await;
-        });
+        let (store, writer) = kube::runtime::reflector::store::<Guarded<K>>();
+        let catalog = shared.catalog.clone();
+        let listed = move || catalog.cache_synced::<K>(K::KIND, index, caches);
+        let wake_ups = add_route(&routes, api.namespace(), &store);
+        let watch = Watch {
+            api,
+            config: config.clone(),
+            wake_ups,
+            cache: (store.clone(), writer),
+            listed: Box::new(listed),
+        };
+        stores.push(store);
+        controllers.push(drive(controller::<K>(shared, watch), ctx.clone()));
     }
-    shared.catalog.register::<K>(stores.clone());
-    let routing = tokio::spawn(route_wake_ups(shared.observers.wake_ups(kind), routes));
+    shared.catalog.register::<K>(stores);
+    let routing = tokio::spawn(route_wake_ups(
+        shared.observers.wake_ups(kind),
+        routes.clone(),
+    ));
     tracing::info!(controller = kind, namespaces = ?shared.scope.namespaces, "controller started");
-    let waking = tokio::spawn(wake_taken_shards::<K>(
-        stores.clone(),
+    let waking = tokio::spawn(wake_filled_shards::<K>(
+        shared.catalog.clone(),
         shared.shards.clone(),
         shared.observers.clone(),
     ));
     let counting = tokio::spawn(follow_caches::<K>(
-        stores,
+        shared.catalog.clone(),
         shared.metrics.clone(),
         shared.observers.clone(),
         shared.writes.clone(),
         shared.shutdown.clone(),
         shared.shards.clone(),
     ));
-    futures::future::join_all(controllers).await;
+    tokio::join!(
+        futures::future::join_all(controllers),
+        shard_caches::cache_taken_shards::<K>(shared, ctx, routes),
+    );
     counting.abort();
     waking.abort();
     routing.abort();
     tracing::info!(controller = kind, "controller stopped");
 }
 
-/// The controller of `K` in one watched namespace (cache `index` of `caches`), woken also by what
-/// `wake_ups` receives. A paged or streaming list ([`super::initial_list`]; never `any_semantic`, which the
-/// API answers in one piece from its watch cache, held whole in memory), a cache trimmed of what the
-/// operator never reads, and reconciles only for changes the operator did not make itself.
-fn controller<K: Reconcile>(
-    shared: &Shared,
+/// A new route to a controller of `namespace` whose cache is `store`; returns its wake-ups.
+fn add_route<K: Reconcile>(
+    routes: &Routes<K>,
+    namespace: Option<&str>,
+    store: &Store<Guarded<K>>,
+) -> UnboundedReceiver<ObjectKey> {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    crate::sync::lock(routes).push(Route {
+        namespace: namespace.map(str::to_string),
+        store: store.clone(),
+        sender,
+    });
+    receiver
+}
+
+/// Runs `controller` until it shuts down.
+async fn drive<K: Reconcile>(controller: Controller<Guarded<K>>, ctx: Arc<Context>) {
+    controller
+        .run(reconcile_guarded::<K>, error_policy::<K>, ctx)
+        .for_each(|result| async move {
+            if let Err(error) = result {
+                tracing::debug!(controller = K::KIND, %error, "reconcile did not complete");
+            }
+        })
+        .await;
+}
+
+/// One watch of `K` and what its controller needs: the API and config it lists and watches with, the
+/// observers' wake-ups for its objects, its cache, and what to tell each time the watch has listed.
+struct Watch<K: Reconcile> {
     api: Api<Guarded<K>>,
+    config: watcher::Config,
     wake_ups: UnboundedReceiver<ObjectKey>,
-    index: usize,
-    caches: usize,
-) -> Controller<Guarded<K>> {
+    cache: (Store<Guarded<K>>, Writer<Guarded<K>>),
+    listed: Box<dyn FnMut() + Send>,
+}
+
+/// The controller of one watch of `K` ([`Watch`]), woken also by the observers. A paged or streaming list
+/// ([`super::initial_list`]; never `any_semantic`, which the API answers in one piece from its watch cache,
+/// held whole in memory), a cache trimmed of what the operator never reads, and reconciles only for
+/// changes the operator did not make itself.
+fn controller<K: Reconcile>(shared: &Shared, watch: Watch<K>) -> Controller<Guarded<K>> {
+    let Watch {
+        api,
+        config,
+        wake_ups,
+        cache: (store, writer),
+        mut listed,
+    } = watch;
     let own_wake_ups = tokio_stream_of(wake_ups).map(|object: ObjectKey| {
         kube::runtime::reflector::ObjectRef::<Guarded<K>>::new(&object.name)
             .within(&object.namespace)
     });
-    let (store, writer) = kube::runtime::reflector::store::<Guarded<K>>();
     let catalog = shared.catalog.clone();
-    let changes = watcher(api, shared.watching.clone())
+    let changes = watcher(api, config)
         .default_backoff()
         .modify(trim_cached::<K>)
         .reflect(writer)
         .inspect_ok(move |event| {
             catalog.follow::<K>(event, K::strategy_ref, K::ON_CLUSTER);
             if matches!(event, watcher::Event::InitDone) {
-                catalog.cache_synced::<K>(K::KIND, index, caches);
+                listed();
             }
         })
         .applied_objects()
@@ -315,16 +377,26 @@ fn controller<K: Reconcile>(
         .graceful_shutdown_on(shared.shutdown.clone().cancelled_owned())
 }
 
-/// The cluster observers wake objects whose slice of OceanBase's state changed; with several watched
-/// namespaces each wake-up goes to the controller of its object's namespace.
-async fn route_wake_ups(wake_ups: UnboundedReceiver<ObjectKey>, routes: Routes) {
+/// The cluster observers wake objects whose slice of OceanBase's state changed: each wake-up goes to the
+/// controller of its object's namespace whose cache holds it (the first of the namespace when none does
+/// yet).
+async fn route_wake_ups<K: Reconcile>(wake_ups: UnboundedReceiver<ObjectKey>, routes: Routes<K>) {
     let mut wake_ups = tokio_stream_of(wake_ups);
     while let Some(object) = wake_ups.next().await {
-        let route = routes
-            .iter()
-            .find(|(ns, _)| ns.as_deref().is_none_or(|ns| ns == object.namespace));
-        if let Some((_, sender)) = route {
-            let _ = sender.send(object);
+        let routes = crate::sync::lock(&routes);
+        let reference = kube::runtime::reflector::ObjectRef::<Guarded<K>>::new(&object.name)
+            .within(&object.namespace);
+        let mut of_namespace = routes.iter().filter(|r| {
+            r.namespace
+                .as_deref()
+                .is_none_or(|ns| ns == object.namespace)
+        });
+        let first = of_namespace.clone().next();
+        let route = of_namespace
+            .find(|r| r.store.get(&reference).is_some())
+            .or(first);
+        if let Some(route) = route {
+            let _ = route.sender.send(object);
         }
     }
 }
@@ -336,22 +408,23 @@ fn tokio_stream_of<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
-/// Each time this replica takes a shard, wakes the cached objects of `K` in it: their reconciles ran while
-/// another replica held the shard and waited for a change ([`reconcile_guarded`]).
-async fn wake_taken_shards<K: Reconcile>(
-    stores: Vec<kube::runtime::reflector::Store<Guarded<K>>>,
+/// Each time a shard this replica took has its tasks cached, wakes the cached objects of `K` in it: their
+/// reconciles ran while another replica held the shard (or before its tasks were cached) and waited for a
+/// change ([`reconcile_guarded`]).
+async fn wake_filled_shards<K: Reconcile>(
+    catalog: Arc<catalog::Catalog>,
     shards: Arc<crate::shards::Shards>,
     observers: Arc<Observers>,
 ) {
-    let mut taken = shards.taken();
-    let mut woken: HashSet<u32> = shards.held().into_iter().collect();
-    while taken.changed().await.is_ok() {
+    let mut filled = shards.filled_changes();
+    let mut woken: HashSet<u32> = shards.filled().into_iter().collect();
+    while filled.changed().await.is_ok() {
         let new: HashSet<u32> = shards
-            .held()
+            .filled()
             .into_iter()
             .filter(|s| !woken.contains(s))
             .collect();
-        for object in stores.iter().flat_map(|store| store.state()) {
+        for object in catalog.stores::<K>().iter().flat_map(|store| store.state()) {
             let namespace = object.namespace().unwrap_or_default();
             if new.contains(&shards.of(&namespace)) {
                 observers.wake(&ObjectKey {
@@ -372,7 +445,7 @@ async fn wake_taken_shards<K: Reconcile>(
 /// one look could race an object that just arrived. Only what is kept is looked up in the cache, so a look
 /// costs no set of every cached object.
 async fn follow_caches<K: Reconcile>(
-    stores: Vec<kube::runtime::reflector::Store<Guarded<K>>>,
+    catalog: Arc<catalog::Catalog>,
     metrics: Arc<Metrics>,
     observers: Arc<Observers>,
     writes: Arc<write_budget::WriteBudget>,
@@ -384,7 +457,10 @@ async fn follow_caches<K: Reconcile>(
     loop {
         let mut counts: HashMap<&'static str, i64> = known.iter().map(|p| (*p, 0)).collect();
         let (mut not_progressing, mut refreshing) = (0, 0);
+        let stores = catalog.stores::<K>();
+        let mut cached = 0;
         for object in stores.iter().flat_map(|store| store.state()) {
+            cached += 1;
             // Each replica counts its own shards' objects, so that the replicas' counts add up.
             if !shards.holds(object.meta().namespace.as_deref().unwrap_or_default()) {
                 continue;
@@ -396,6 +472,12 @@ async fn follow_caches<K: Reconcile>(
                 refreshing += usize::from(valid.refreshes());
             }
         }
+        metrics
+            .cached_objects
+            .get_or_create(&crate::metrics::KindLabels {
+                kind: K::KIND.into(),
+            })
+            .set(cached);
         writes.set_refreshing(K::KIND, refreshing);
         metrics.set_status_freshness(writes.freshness());
         metrics
@@ -431,7 +513,7 @@ async fn follow_caches<K: Reconcile>(
 /// Drops the observer interests and series of the objects of `K` gone from the caches now and at the
 /// last look (`missing_before`); returns those gone now.
 fn forget_gone<K: Reconcile>(
-    stores: &[kube::runtime::reflector::Store<Guarded<K>>],
+    stores: &[Store<Guarded<K>>],
     metrics: &Metrics,
     observers: &Observers,
     missing_before: &HashSet<ObjectKey>,
@@ -677,10 +759,19 @@ mod tests {
     }
 
     #[test]
-    fn the_cache_keeps_no_managed_fields_and_only_the_annotations_the_kind_reads() {
+    fn the_cache_keeps_no_managed_fields_nor_shard_label_and_only_the_annotations_the_kind_reads() {
         let mut task = guarded_task(serde_json::json!({}));
+        let labels = task.meta_mut().labels.get_or_insert_default();
+        labels.insert(crate::shards::SHARD_LABEL.into(), "1-of-4".into());
+        labels.insert(crate::names::STRATEGY_LABEL.into(), "demo".into());
         trim_cached(&mut task);
         assert_eq!(task.meta().managed_fields, None);
+        let labels = task.meta().labels.clone().unwrap_or_default();
+        assert_eq!(
+            labels.keys().collect::<Vec<_>>(),
+            [crate::names::STRATEGY_LABEL],
+            "the shard's label only selects the watch"
+        );
         assert_eq!(
             task.meta().annotations,
             None,

@@ -1,0 +1,145 @@
+//! The caches of a kind cached by shard ([`Reconcile::CACHED_BY_SHARD`], BackupTasks: the bulk of an
+//! estate; docs/operations/scaling.md). With more than one shard, the kind's own watch takes only the
+//! objects no shard's label selects (made by hand, or before the count changed), and each shard this replica
+//! takes gets a watch of its labelled objects, with its own cache and controller. A shard is filled — its
+//! objects reconciled — once those watches have listed: a strategy that looked before would miss its tasks.
+//! With one shard the kind's own watch takes every object and each shard is filled as it is taken.
+
+use std::{
+    collections::HashSet,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
+
+use kube::{Api, runtime::watcher};
+
+use super::{Routes, Shared, Watch, add_route, controller, drive};
+use crate::{
+    controller::{Context, Reconcile, guarded::Guarded},
+    shards::Shards,
+};
+
+/// The config of `K`'s own watch: every object, or with shards of a kind cached by shard, those no
+/// shard selects.
+pub(super) fn base_config<K: Reconcile>(
+    watching: &watcher::Config,
+    shards: &Shards,
+) -> watcher::Config {
+    if by_shard::<K>(shards) {
+        watching.clone().labels(&shards.stray_selector())
+    } else {
+        watching.clone()
+    }
+}
+
+/// Whether `K` has caches per shard.
+fn by_shard<K: Reconcile>(shards: &Shards) -> bool {
+    K::CACHED_BY_SHARD && shards.count() > 1
+}
+
+/// For the kind cached by shard: each time this replica takes a shard, starts its watches (one per watched
+/// namespace of the shard, or one over every namespace) and fills the shard once they have all listed; with
+/// one shard, fills it at once. Returns once the controllers it started have shut down.
+pub(super) async fn cache_taken_shards<K: Reconcile>(
+    shared: &Shared,
+    ctx: Arc<Context>,
+    routes: Routes<K>,
+) {
+    if !K::CACHED_BY_SHARD {
+        return;
+    }
+    let shards = &shared.shards;
+    let mut taken = shards.taken();
+    let mut started = HashSet::new();
+    let mut running = tokio::task::JoinSet::new();
+    loop {
+        for shard in shards.held() {
+            if !started.insert(shard) {
+                continue;
+            }
+            let apis = apis_of::<K>(shared, shard);
+            if apis.is_empty() {
+                filled(shared, shard);
+            }
+            let remaining = Arc::new(AtomicUsize::new(apis.len()));
+            for api in apis {
+                let watch = shard_watch(shared, &routes, api, shard, remaining.clone());
+                running.spawn(drive(controller::<K>(shared, watch), ctx.clone()));
+            }
+            tracing::info!(controller = K::KIND, shard, "caching the shard's objects");
+        }
+        shared.readiness.shards_filled(shards.all_filled());
+        tokio::select! {
+            changed = taken.changed() => if changed.is_err() { break },
+            () = shared.shutdown.cancelled() => break,
+        }
+    }
+    while running.join_next().await.is_some() {}
+}
+
+/// The APIs `shard`'s watches list: none with one shard (the kind's own watch takes every object), the
+/// watched namespaces of the shard, or every namespace.
+fn apis_of<K: Reconcile>(shared: &Shared, shard: u32) -> Vec<Api<Guarded<K>>> {
+    if !by_shard::<K>(&shared.shards) {
+        return Vec::new();
+    }
+    shared
+        .scope
+        .apis::<Guarded<K>>(&shared.client)
+        .into_iter()
+        .filter(|api| {
+            api.namespace()
+                .is_none_or(|namespace| shared.shards.of(namespace) == shard)
+        })
+        .collect()
+}
+
+/// The watch of `shard`'s labelled objects through `api`. Its first list adds its cache to the catalog;
+/// the last of the shard's watches to list fills the shard.
+fn shard_watch<K: Reconcile>(
+    shared: &Shared,
+    routes: &Routes<K>,
+    api: Api<Guarded<K>>,
+    shard: u32,
+    remaining: Arc<AtomicUsize>,
+) -> Watch<K> {
+    let (store, writer) = kube::runtime::reflector::store::<Guarded<K>>();
+    let wake_ups = add_route(routes, api.namespace(), &store);
+    let config = shared
+        .watching
+        .clone()
+        .labels(&shared.shards.selector_of(shard));
+    let (catalog, cached) = (shared.catalog.clone(), store.clone());
+    let (shards, readiness) = (shared.shards.clone(), shared.readiness.clone());
+    let mut added = false;
+    let listed = move || {
+        if std::mem::replace(&mut added, true) {
+            return;
+        }
+        catalog.add_listed::<K>(cached.clone(), K::strategy_ref, K::ON_CLUSTER);
+        if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            shards.fill(shard);
+            readiness.shards_filled(shards.all_filled());
+            tracing::info!(
+                controller = K::KIND,
+                shard,
+                "the shard's objects are cached; reconciling them"
+            );
+        }
+    };
+    Watch {
+        api,
+        config,
+        wake_ups,
+        cache: (store, writer),
+        listed: Box::new(listed),
+    }
+}
+
+/// Fills `shard`, whose objects need no cache of their own.
+fn filled(shared: &Shared, shard: u32) {
+    shared.shards.fill(shard);
+    shared.readiness.shards_filled(shared.shards.all_filled());
+}
