@@ -1,23 +1,26 @@
 //! Sharding across replicas: two replicas split four shards (one namespace each), every backup runs once
 //! whoever reconciles it, and a replica killed while its backups run leaves its shards to the other, which
-//! finishes them without a second job.
+//! finishes them without a second job. A replica caches only its own shards' strategy-made tasks (and
+//! every task without a shard label), and one that takes a shard over caches its tasks and runs its
+//! schedules on, once each.
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::{
-    Api, Client,
+    Api, Client, ResourceExt,
     api::{Patch, PatchParams},
 };
 use ob_backup_operator::{
     api::backup_task::BackupMode,
-    shards::{lease_field_manager, lease_name},
+    shards::{SHARD_LABEL, lease_field_manager, lease_name},
 };
+use serde_json::json;
 
 use crate::support::{
     cluster::{
         ControlPlane, OperatorProcess, delete_namespace, eventually, leader_of, random_name,
     },
     simulator::{self, connection_secret, jobs_with_description},
-    world::{GIB, Objects, WAIT, backup_task, log_backup},
+    world::{GIB, Objects, WAIT, backup_task, log_backup, strategy},
 };
 
 const SHARDS: u32 = 4;
@@ -31,6 +34,11 @@ fn replica(
 ) -> OperatorProcess {
     let extra = ["--shards", &SHARDS.to_string(), "--replicas", "2"].map(String::from);
     plane.start_operator_args(&namespaces.join(","), lease, identity, &extra)
+}
+
+/// The BackupTasks in `operator`'s caches, as its metric says.
+fn tasks_cached(operator: &OperatorProcess) -> Option<f64> {
+    operator.metric("obbackup_cached_objects{kind=\"BackupTask\"}")
 }
 
 /// The shards `operator` holds, as its metric says.
@@ -244,4 +252,177 @@ async fn two_replicas_taking_one_free_lease_at_once_cannot_both_hold_it() {
         .delete(&name, &Default::default())
         .await
         .expect("deleted");
+}
+
+/// The names of the BackupTasks of `place` in `phase`.
+async fn tasks_in(place: &Objects, phase: &str) -> Vec<String> {
+    place
+        .list("BackupTask")
+        .await
+        .into_iter()
+        .filter(|t| t.data["status"]["phase"] == phase)
+        .filter_map(|t| t.metadata.name)
+        .collect()
+}
+
+/// Strategies in four namespaces run a full backup every minute beside a task made by hand. Each replica caches only the tasks of its two shards and the one without a
+/// shard label; once one replica is killed, the other caches every task, and the strategies of the shards
+/// it took over go on making their runs, each run one task and each task one OceanBase job.
+#[tokio::test]
+async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedules_once() {
+    let Some(plane) = ControlPlane::get() else {
+        return;
+    };
+    let admin: Client = plane.admin().await;
+    let namespaces = plane.namespace_per_shard("cached", SHARDS).await;
+    let tenants: Vec<String> = (0..SHARDS).map(|i| format!("tenant{i}")).collect();
+    let mut tenant_names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+    tenant_names.push("spare");
+    let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), 30.0);
+    let sim = obsim::sim::Simulator::new();
+    let node = simulator::start_in(
+        &sim,
+        "obcluster",
+        &tenant_names,
+        GIB,
+        clock,
+        simulator::profile(),
+    )
+    .await;
+    let places: Vec<Objects> = namespaces
+        .iter()
+        .map(|namespace| Objects {
+            admin: admin.clone(),
+            namespace: namespace.clone(),
+        })
+        .collect();
+    for place in &places {
+        connection_secret(&admin, &place.namespace, "ob", &node).await;
+    }
+    let lease = namespaces[0].clone();
+    let mut a = replica(&plane, &namespaces, &lease, "replica-a");
+    let b = replica(&plane, &namespaces, &lease, "replica-b");
+    eventually("each replica to hold two shards", WAIT, || async {
+        (shards_held(&a) == Some(2.0) && shards_held(&b) == Some(2.0)).then_some(())
+    })
+    .await;
+    for (index, (place, tenant)) in places.iter().zip(&tenants).enumerate() {
+        place
+            .apply(strategy(
+                &format!("hourly{index}"),
+                json!({"tenants": [tenant], "schedule": {"timeZone": "UTC", "full": "* * * * *"}}),
+            ))
+            .await;
+    }
+    places[0].apply(log_backup("archive", "spare")).await;
+    places[0].phase("LogBackup", "archive", "InProgress").await;
+    places[0]
+        .apply(backup_task("by-hand", "spare", BackupMode::Full))
+        .await;
+    places[0].phase("BackupTask", "by-hand", "Completed").await;
+    for place in &places {
+        eventually("a scheduled run completed", WAIT, || async {
+            (!tasks_in(place, "Completed").await.is_empty()).then_some(())
+        })
+        .await;
+    }
+    // Each strategy-made task carries its shard's label.
+    for (shard, place) in places.iter().enumerate() {
+        for task in place.list("BackupTask").await {
+            let labels = task.metadata.labels.clone().unwrap_or_default();
+            let expected = (task.metadata.name.as_deref() != Some("by-hand"))
+                .then(|| format!("{shard}-of-{SHARDS}"));
+            assert_eq!(labels.get(SHARD_LABEL), expected.as_ref(), "{task:?}");
+        }
+    }
+    let mut holders = Vec::new();
+    for shard in 0..SHARDS {
+        let name = lease_name(&lease, shard);
+        holders.push(leader_of(&admin, plane.operator_namespace(), &name).await);
+    }
+    // Each replica caches the tasks of its own shards and the one by hand, nothing else.
+    let cached_by = |identity: &'static str| {
+        let (holders, places) = (&holders, &places);
+        async move {
+            let mut count = 1; // the task by hand, on every replica
+            for (shard, place) in places.iter().enumerate() {
+                if holders[shard].as_deref() == Some(identity) {
+                    count += place
+                        .list("BackupTask")
+                        .await
+                        .iter()
+                        .filter(|t| t.labels().contains_key(SHARD_LABEL))
+                        .count();
+                }
+            }
+            count
+        }
+    };
+    eventually(
+        "each replica to cache its own shards' tasks",
+        WAIT,
+        || async {
+            let (in_a, in_b) = (tasks_cached(&a)?, tasks_cached(&b)?);
+            let (of_a, of_b) = (cached_by("replica-a").await, cached_by("replica-b").await);
+                (in_a == of_a as f64 && in_b == of_b as f64 && of_a > 1 && of_b > 1).then_some(())
+        },
+    )
+    .await;
+    let before: Vec<Vec<String>> = {
+        let mut before = Vec::new();
+        for place in &places {
+            before.push(
+                place
+                    .list("BackupTask")
+                    .await
+                    .into_iter()
+                    .filter_map(|t| t.metadata.name)
+                    .collect(),
+            );
+        }
+        before
+    };
+    a.kill();
+    eventually("replica b to take every shard", WAIT, || async {
+        (shards_held(&b) == Some(f64::from(SHARDS))).then_some(())
+    })
+    .await;
+    // The shards taken over make new runs, and replica b caches every task.
+    for (shard, place) in places.iter().enumerate() {
+        if holders[shard].as_deref() != Some("replica-a") {
+            continue;
+        }
+        eventually("a run after the takeover completed", WAIT * 2, || async {
+            let done = tasks_in(place, "Completed").await;
+            done.iter()
+                .any(|t| !before[shard].contains(t))
+                .then_some(())
+        })
+        .await;
+    }
+    eventually("replica b to cache every task", WAIT, || async {
+        let mut all = 0;
+        for place in &places {
+            all += place.list("BackupTask").await.len();
+        }
+        (tasks_cached(&b)? == all as f64).then_some(())
+    })
+    .await;
+    // Every run is one task (their names are the run's), and every completed task was one OceanBase job.
+    for place in &places {
+        for name in tasks_in(place, "Completed").await {
+            let uid = place.uid("BackupTask", &name).await;
+            assert_eq!(
+                jobs_with_description(&node, &uid),
+                1,
+                "{}/{name}\n{}",
+                place.namespace,
+                b.log_text()
+            );
+        }
+    }
+    drop(b);
+    for namespace in &namespaces {
+        delete_namespace(&admin, namespace).await;
+    }
 }
