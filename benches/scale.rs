@@ -195,11 +195,13 @@ async fn after_samples(
     assert_once(admin, estate, sampling.fleet, sampling.tenants, generations).await;
     for (k, operator) in replicas.live() {
         let (rss, peak) = memory(operator.pid());
+        let cached = operator.metric("obbackup_cached_objects{kind=\"BackupTask\"}");
         println!(
-            "  {}after the latency samples: RSS {}, peak {}",
+            "  {}after the latency samples: RSS {}, peak {}; {} BackupTasks cached",
             replica_label(replicas, k),
             mib(rss),
-            mib(peak)
+            mib(peak),
+            cached.map_or("?".into(), |n| format!("{n:.0}"))
         );
     }
 }
@@ -287,9 +289,13 @@ where
 
 /// Runs one task of `t1` to completion; returns its status.
 async fn complete_template(admin: &Client, estate: &Estate) -> Value {
-    apply(admin, estate.namespace_of("t1"), &task("template", "t1"))
-        .await
-        .expect("template");
+    apply(
+        admin,
+        estate.namespace_of("t1"),
+        &task("template", "t1", &estate.shard_label("t1")),
+    )
+    .await
+    .expect("template");
     let tasks = estate.api(admin, "t1", "BackupTask");
     eventually("the template task to complete", WAIT, || async {
         let task = tasks.get("template").await.ok()?;
@@ -307,7 +313,11 @@ async fn start_running_tasks(admin: &Client, estate: &Estate, fleet: &Fleet, nam
         apply(
             admin,
             estate.namespace_of(tenant),
-            &task(&format!("run-{tenant}-0"), tenant),
+            &task(
+                &format!("run-{tenant}-0"),
+                tenant,
+                &estate.shard_label(tenant),
+            ),
         )
         .await
         .expect("running task");

@@ -78,10 +78,11 @@ impl Readiness {
         }
     }
 
-    /// Records whether every shard this replica holds has its tasks cached.
-    pub fn shards_filled(&self, filled: bool) {
+    /// Records whether every shard this replica holds has its tasks cached, as `filled` says when asked
+    /// under the lock (so that two callers cannot record their answers in the opposite order).
+    pub fn shards_filled(&self, filled: impl FnOnce() -> bool) {
         let mut state = crate::sync::lock(&self.state);
-        state.shards_filled = filled;
+        state.shards_filled = filled();
         self.note_ready(&mut state);
     }
 
@@ -132,9 +133,9 @@ mod tests {
         assert!(!readiness.is_ready(), "one kind of two");
         readiness.kind_synced("LogBackup");
         assert!(!readiness.is_ready(), "its shards' tasks not cached yet");
-        readiness.shards_filled(true);
+        readiness.shards_filled(|| true);
         assert!(readiness.is_ready());
-        readiness.shards_filled(false);
+        readiness.shards_filled(|| false);
         assert!(!readiness.is_ready(), "a shard taken later is waited for");
     }
 
@@ -143,7 +144,7 @@ mod tests {
         let readiness = Readiness::new(1);
         readiness.set_role(Role::Standby);
         assert!(readiness.is_ready());
-        readiness.shards_filled(true);
+        readiness.shards_filled(|| true);
         readiness.set_role(Role::Leading);
         assert!(!readiness.is_ready());
         readiness.kind_synced("BackupTask");
@@ -151,7 +152,7 @@ mod tests {
             !readiness.is_ready(),
             "filled as a standby counts for nothing"
         );
-        readiness.shards_filled(true);
+        readiness.shards_filled(|| true);
         assert!(readiness.is_ready());
         readiness.set_role(Role::Starting);
         assert!(!readiness.is_ready());

@@ -43,6 +43,13 @@ impl Estate {
         &self.namespaces[cluster_index(tenant) % self.namespaces.len()]
     }
 
+    /// The shard label a strategy gives `tenant`'s tasks in this run (`obbackup.dev/shard`): the replicas
+    /// cache tasks by it.
+    pub fn shard_label(&self, tenant: &str) -> String {
+        let count = u32::try_from(self.namespaces.len()).expect("a few shards");
+        ob_backup_operator::shards::Shards::new(count).label(self.namespace_of(tenant))
+    }
+
     /// The API of `kind` in `tenant`'s namespace.
     pub fn api(&self, admin: &Client, tenant: &str, kind: &str) -> Api<DynamicObject> {
         api(admin, self.namespace_of(tenant), kind)
@@ -138,16 +145,18 @@ pub fn strategy(tenant: &str) -> Value {
     })
 }
 
-pub fn task(name: &str, tenant: &str) -> Value {
+/// A task of `tenant`'s strategy, labelled with its shard (`shard`, [`Estate::shard_label`]) as a strategy
+/// labels the tasks it makes.
+pub fn task(name: &str, tenant: &str, shard: &str) -> Value {
     json!({
         "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
-        "metadata": {"name": name},
+        "metadata": {"name": name, "labels": {ob_backup_operator::shards::SHARD_LABEL: shard}},
         "spec": {"strategyRef": {"name": format!("s-{tenant}")}, "tenant": tenant, "mode": "Full"},
     })
 }
 
-pub async fn apply_task(tasks: &Api<DynamicObject>, name: &str, tenant: &str) {
-    let manifest: DynamicObject = serde_json::from_value(task(name, tenant)).expect("task");
+pub async fn apply_task(tasks: &Api<DynamicObject>, name: &str, tenant: &str, shard: &str) {
+    let manifest: DynamicObject = serde_json::from_value(task(name, tenant, shard)).expect("task");
     tasks
         .patch(
             name,
@@ -195,10 +204,11 @@ pub async fn create_history(
             let tenant = history_tenant(tenants, i);
             let tasks = estate.api(admin, tenant, "BackupTask");
             let status = history_status(template, i);
+            let shard = estate.shard_label(tenant);
             async move {
                 let name = format!("history-{i}");
                 let manifest: DynamicObject =
-                    serde_json::from_value(task(&name, tenant)).expect("task");
+                    serde_json::from_value(task(&name, tenant, &shard)).expect("task");
                 tasks
                     .create(&PostParams::default(), &manifest)
                     .await

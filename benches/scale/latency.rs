@@ -242,7 +242,7 @@ async fn next_task(sampling: &Sampling<'_>, tenant: &str, n: usize) {
     cluster(sampling.fleet.node(tenant))
         .set_stalled(tenant, true)
         .expect("stall");
-    apply_task(&tasks, &next, tenant).await;
+    apply_task(&tasks, &next, tenant, &sampling.estate.shard_label(tenant)).await;
     eventually("the next task running", WAIT, || async {
         let task = tasks.get(&next).await.ok()?;
         (phase(&task) == "InProgress").then_some(())

@@ -1,5 +1,5 @@
 //! One controller per kind. What they share: the [`Context`] (`context.rs`), what was sent lately
-//! (`gate.rs`), running them (`runtime.rs`), the [`Reconcile`] trait and the helpers every reconcile uses
+//! (`gate.rs`), running them (`runtime/`), the [`Reconcile`] trait and the helpers every reconcile uses
 //! (`reconcile.rs`), conditions, references and status writing; the generic drivers of the work OceanBase
 //! runs (`task.rs`) and of the work this process runs (`logical/`).
 

@@ -364,7 +364,7 @@ async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedule
         || async {
             let (in_a, in_b) = (tasks_cached(&a)?, tasks_cached(&b)?);
             let (of_a, of_b) = (cached_by("replica-a").await, cached_by("replica-b").await);
-                (in_a == of_a as f64 && in_b == of_b as f64 && of_a > 1 && of_b > 1).then_some(())
+            (in_a == of_a as f64 && in_b == of_b as f64 && of_a > 1 && of_b > 1).then_some(())
         },
     )
     .await;

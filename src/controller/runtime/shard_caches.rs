@@ -70,7 +70,7 @@ pub(super) async fn cache_taken_shards<K: Reconcile>(
             }
             tracing::info!(controller = K::KIND, shard, "caching the shard's objects");
         }
-        shared.readiness.shards_filled(shards.all_filled());
+        shared.readiness.shards_filled(|| shards.all_filled());
         tokio::select! {
             changed = taken.changed() => if changed.is_err() { break },
             () = shared.shutdown.cancelled() => break,
@@ -121,7 +121,7 @@ fn shard_watch<K: Reconcile>(
         catalog.add_listed::<K>(cached.clone(), K::strategy_ref, K::ON_CLUSTER);
         if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             shards.fill(shard);
-            readiness.shards_filled(shards.all_filled());
+            readiness.shards_filled(|| shards.all_filled());
             tracing::info!(
                 controller = K::KIND,
                 shard,
@@ -141,5 +141,5 @@ fn shard_watch<K: Reconcile>(
 /// Fills `shard`, whose objects need no cache of their own.
 fn filled(shared: &Shared, shard: u32) {
     shared.shards.fill(shard);
-    shared.readiness.shards_filled(shared.shards.all_filled());
+    shared.readiness.shards_filled(|| shared.shards.all_filled());
 }
