@@ -46,44 +46,92 @@ fn shards_held(operator: &OperatorProcess) -> Option<f64> {
     operator.metric("obbackup_shards_held")
 }
 
+/// Two replicas of a four-shard deployment over one namespace per shard, each holding two shards, and an
+/// obsim cluster (its clock at 30×) with tenant `i` for namespace `i` and the `extra` tenants, each of
+/// `bytes`.
+struct Split {
+    plane: ControlPlane,
+    admin: Client,
+    namespaces: Vec<String>,
+    tenants: Vec<String>,
+    places: Vec<Objects>,
+    node: std::sync::Arc<obsim::sim::Node>,
+    /// Kept for the cluster's life.
+    _sim: std::sync::Arc<obsim::sim::Simulator>,
+    lease: String,
+    a: OperatorProcess,
+    b: OperatorProcess,
+}
+
+impl Split {
+    async fn start(prefix: &str, extra: &[&str], bytes: u64) -> Option<Self> {
+        let plane = ControlPlane::get()?;
+        let admin: Client = plane.admin().await;
+        let namespaces = plane.namespace_per_shard(prefix, SHARDS).await;
+        let tenants: Vec<String> = (0..SHARDS).map(|i| format!("tenant{i}")).collect();
+        let mut names: Vec<&str> = tenants.iter().map(String::as_str).collect();
+        names.extend(extra);
+        let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), 30.0);
+        let sim = obsim::sim::Simulator::new();
+        let node = simulator::start_in(
+            &sim,
+            "obcluster",
+            &names,
+            bytes,
+            clock,
+            simulator::profile(),
+        )
+        .await;
+        let places: Vec<Objects> = namespaces
+            .iter()
+            .map(|namespace| Objects {
+                admin: admin.clone(),
+                namespace: namespace.clone(),
+            })
+            .collect();
+        for place in &places {
+            connection_secret(&admin, &place.namespace, "ob", &node).await;
+        }
+        let lease = namespaces[0].clone();
+        let a = replica(&plane, &namespaces, &lease, "replica-a");
+        let b = replica(&plane, &namespaces, &lease, "replica-b");
+        eventually("each replica to hold two shards", WAIT, || async {
+            (shards_held(&a) == Some(2.0) && shards_held(&b) == Some(2.0)).then_some(())
+        })
+        .await;
+        Some(Self {
+            plane,
+            admin,
+            namespaces,
+            tenants,
+            places,
+            node,
+            _sim: sim,
+            lease,
+            a,
+            b,
+        })
+    }
+}
+
 #[tokio::test]
 async fn two_replicas_split_the_shards_and_a_killed_ones_backups_finish_once_on_the_other() {
-    let Some(plane) = ControlPlane::get() else {
+    // 8 GiB at 30× takes long enough that a kill lands while the backups run.
+    let Some(split) = Split::start("shard", &[], 8 * GIB).await else {
         return;
     };
-    let admin: Client = plane.admin().await;
-    let namespaces = plane.namespace_per_shard("shard", SHARDS).await;
-    let tenants: Vec<String> = (0..SHARDS).map(|i| format!("tenant{i}")).collect();
-    let tenant_names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), 30.0);
-    let sim = obsim::sim::Simulator::new();
-    // 8 GiB at 30× takes long enough that a kill lands while the backups run.
-    let node = simulator::start_in(
-        &sim,
-        "obcluster",
-        &tenant_names,
-        8 * GIB,
-        clock,
-        simulator::profile(),
-    )
-    .await;
-    let places: Vec<Objects> = namespaces
-        .iter()
-        .map(|namespace| Objects {
-            admin: admin.clone(),
-            namespace: namespace.clone(),
-        })
-        .collect();
-    for place in &places {
-        connection_secret(&admin, &place.namespace, "ob", &node).await;
-    }
-    let lease = namespaces[0].clone();
-    let mut a = replica(&plane, &namespaces, &lease, "replica-a");
-    let b = replica(&plane, &namespaces, &lease, "replica-b");
-    eventually("each replica to hold two shards", WAIT, || async {
-        (shards_held(&a) == Some(2.0) && shards_held(&b) == Some(2.0)).then_some(())
-    })
-    .await;
+    let Split {
+        plane,
+        admin,
+        namespaces,
+        tenants,
+        places,
+        node,
+        lease,
+        mut a,
+        b,
+        ..
+    } = split;
 
     for (place, tenant) in places.iter().zip(&tenants) {
         place.apply(log_backup("archive", tenant)).await;
@@ -270,42 +318,13 @@ async fn tasks_in(place: &Objects, phase: &str) -> Vec<String> {
 /// it took over go on making their runs, each run one task and each task one OceanBase job.
 #[tokio::test]
 async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedules_once() {
-    let Some(plane) = ControlPlane::get() else {
+    let Some(mut split) = Split::start("cached", &["spare"], GIB).await else {
         return;
     };
-    let admin: Client = plane.admin().await;
-    let namespaces = plane.namespace_per_shard("cached", SHARDS).await;
-    let tenants: Vec<String> = (0..SHARDS).map(|i| format!("tenant{i}")).collect();
-    let mut tenant_names: Vec<&str> = tenants.iter().map(String::as_str).collect();
-    tenant_names.push("spare");
-    let clock = obsim::clock::Clock::new(jiff::Timestamp::now(), 30.0);
-    let sim = obsim::sim::Simulator::new();
-    let node = simulator::start_in(
-        &sim,
-        "obcluster",
-        &tenant_names,
-        GIB,
-        clock,
-        simulator::profile(),
-    )
-    .await;
-    let places: Vec<Objects> = namespaces
-        .iter()
-        .map(|namespace| Objects {
-            admin: admin.clone(),
-            namespace: namespace.clone(),
-        })
-        .collect();
-    for place in &places {
-        connection_secret(&admin, &place.namespace, "ob", &node).await;
-    }
-    let lease = namespaces[0].clone();
-    let mut a = replica(&plane, &namespaces, &lease, "replica-a");
-    let b = replica(&plane, &namespaces, &lease, "replica-b");
-    eventually("each replica to hold two shards", WAIT, || async {
-        (shards_held(&a) == Some(2.0) && shards_held(&b) == Some(2.0)).then_some(())
-    })
-    .await;
+    let (places, tenants) = (
+        std::mem::take(&mut split.places),
+        std::mem::take(&mut split.tenants),
+    );
     for (index, (place, tenant)) in places.iter().zip(&tenants).enumerate() {
         place
             .apply(strategy(
@@ -337,8 +356,8 @@ async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedule
     }
     let mut holders = Vec::new();
     for shard in 0..SHARDS {
-        let name = lease_name(&lease, shard);
-        holders.push(leader_of(&admin, plane.operator_namespace(), &name).await);
+        let name = lease_name(&split.lease, shard);
+        holders.push(leader_of(&split.admin, split.plane.operator_namespace(), &name).await);
     }
     // Each replica caches the tasks of its own shards and the one by hand, nothing else.
     let cached_by = |identity: &'static str| {
@@ -362,7 +381,7 @@ async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedule
         "each replica to cache its own shards' tasks",
         WAIT,
         || async {
-            let (in_a, in_b) = (tasks_cached(&a)?, tasks_cached(&b)?);
+            let (in_a, in_b) = (tasks_cached(&split.a)?, tasks_cached(&split.b)?);
             let (of_a, of_b) = (cached_by("replica-a").await, cached_by("replica-b").await);
             (in_a == of_a as f64 && in_b == of_b as f64 && of_a > 1 && of_b > 1).then_some(())
         },
@@ -382,9 +401,9 @@ async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedule
         }
         before
     };
-    a.kill();
+    split.a.kill();
     eventually("replica b to take every shard", WAIT, || async {
-        (shards_held(&b) == Some(f64::from(SHARDS))).then_some(())
+        (shards_held(&split.b) == Some(f64::from(SHARDS))).then_some(())
     })
     .await;
     // The shards taken over make new runs, and replica b caches every task.
@@ -405,7 +424,7 @@ async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedule
         for place in &places {
             all += place.list("BackupTask").await.len();
         }
-        (tasks_cached(&b)? == all as f64).then_some(())
+        (tasks_cached(&split.b)? == all as f64).then_some(())
     })
     .await;
     // Every run is one task (their names are the run's), and every completed task was one OceanBase job.
@@ -413,16 +432,16 @@ async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedule
         for name in tasks_in(place, "Completed").await {
             let uid = place.uid("BackupTask", &name).await;
             assert_eq!(
-                jobs_with_description(&node, &uid),
+                jobs_with_description(&split.node, &uid),
                 1,
                 "{}/{name}\n{}",
                 place.namespace,
-                b.log_text()
+                split.b.log_text()
             );
         }
     }
-    drop(b);
-    for namespace in &namespaces {
-        delete_namespace(&admin, namespace).await;
+    drop(split.b);
+    for namespace in &split.namespaces {
+        delete_namespace(&split.admin, namespace).await;
     }
 }

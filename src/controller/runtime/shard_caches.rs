@@ -141,5 +141,7 @@ fn shard_watch<K: Reconcile>(
 /// Fills `shard`, whose objects need no cache of their own.
 fn filled(shared: &Shared, shard: u32) {
     shared.shards.fill(shard);
-    shared.readiness.shards_filled(|| shared.shards.all_filled());
+    shared
+        .readiness
+        .shards_filled(|| shared.shards.all_filled());
 }
