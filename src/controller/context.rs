@@ -59,6 +59,9 @@ pub struct Context {
     pub destination_checks: super::destination_checks::DestinationChecks,
     /// Which namespaces' objects this replica reconciles (all of them unless the operator is sharded).
     pub shards: Arc<crate::shards::Shards>,
+    /// One reconcile at a time per object across this kind's controllers (with shards, a task whose label
+    /// changes is in two of them for a moment).
+    pub turns: crate::sync::Turns,
 }
 
 /// Operator-wide settings the controllers read.
@@ -131,6 +134,7 @@ impl Context {
             drill_checks: crate::background::Background::new(wake),
             destination_checks: Default::default(),
             shards: Arc::new(crate::shards::Shards::whole()),
+            turns: crate::sync::Turns::default(),
         }
     }
 

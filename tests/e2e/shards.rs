@@ -313,7 +313,8 @@ async fn tasks_in(place: &Objects, phase: &str) -> Vec<String> {
         .collect()
 }
 
-/// Strategies in four namespaces run a full backup every minute beside a task made by hand. Each replica caches only the tasks of its two shards and the one without a
+/// Strategies in four namespaces run a full backup every minute beside a task made by hand, and one
+/// strategy-made task has its shard label taken off by hand. Each replica caches only the tasks of its two shards and the one without a
 /// shard label; once one replica is killed, the other caches every task, and the strategies of the shards
 /// it took over go on making their runs, each run one task and each task one OceanBase job.
 #[tokio::test]
@@ -360,19 +361,29 @@ async fn each_replica_caches_its_shards_tasks_and_a_takeover_runs_their_schedule
         holders.push(leader_of(&split.admin, split.plane.operator_namespace(), &name).await);
     }
     // Each replica caches the tasks of its own shards and the one by hand, nothing else.
+    // A strategy-made task whose shard label is taken off by hand moves to the caches of every replica.
+    let moved = tasks_in(&places[1], "Completed").await[0].clone();
+    let unlabel = json!({"metadata": {"labels": {SHARD_LABEL: null}}});
+    Api::<ob_backup_operator::api::BackupTask>::namespaced(
+        split.admin.clone(),
+        &places[1].namespace,
+    )
+    .patch(&moved, &PatchParams::default(), &Patch::Merge(&unlabel))
+    .await
+    .expect("label taken off");
+    // Every replica caches the tasks without a shard label, and the labelled ones of its own shards.
     let cached_by = |identity: &'static str| {
         let (holders, places) = (&holders, &places);
         async move {
-            let mut count = 1; // the task by hand, on every replica
+            let mut count = 0;
             for (shard, place) in places.iter().enumerate() {
-                if holders[shard].as_deref() == Some(identity) {
-                    count += place
-                        .list("BackupTask")
-                        .await
-                        .iter()
-                        .filter(|t| t.labels().contains_key(SHARD_LABEL))
-                        .count();
-                }
+                let own = holders[shard].as_deref() == Some(identity);
+                count += place
+                    .list("BackupTask")
+                    .await
+                    .iter()
+                    .filter(|t| own || !t.labels().contains_key(SHARD_LABEL))
+                    .count();
             }
             count
         }

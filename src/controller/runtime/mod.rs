@@ -552,9 +552,13 @@ async fn reconcile_guarded<K: Reconcile>(
         // Another replica's shard: it reconciles the object. Woken when this replica takes the shard.
         return Ok(Action::await_change());
     }
+    let key = object_key(obj.as_ref());
+    // With caches per shard, the object's turn and its newest cached copy; none when no cache holds it.
+    let Some((_turn, obj)) = shard_caches::in_turn(&ctx, &key, obj).await else {
+        return Ok(Action::await_change());
+    };
     let _timer = ctx.metrics.reconcile_started(ctx.controller);
     let started = tokio::time::Instant::now();
-    let key = object_key(obj.as_ref());
     let action = match &obj.0 {
         Ok(valid) => {
             ctx.parsed(&key);

@@ -145,3 +145,76 @@ fn filled(shared: &Shared, shard: u32) {
         .readiness
         .shards_filled(|| shared.shards.all_filled());
 }
+
+/// For a kind with caches per shard, waits for the object's turn (one reconcile at a time per object across
+/// the kind's controllers: a task whose shard label changes is in two caches, and two controllers, for a
+/// moment) and returns it with the newest copy the caches hold, which may carry what the reconcile before
+/// wrote (its intent); `None` when no cache holds the object any more (moved: the other cache's watch
+/// brings it back). Any other kind: no turn, and `obj` as it is.
+pub(super) async fn in_turn<'c, K: Reconcile>(
+    ctx: &'c Context,
+    key: &str,
+    obj: Arc<Guarded<K>>,
+) -> Option<(Option<crate::sync::Turn<'c>>, Arc<Guarded<K>>)> {
+    if !by_shard::<K>(&ctx.shards) {
+        return Some((None, obj));
+    }
+    let turn = ctx.turns.take(key).await;
+    let reference = kube::runtime::reflector::ObjectRef::from_obj(obj.as_ref());
+    let copies: Vec<Arc<Guarded<K>>> = ctx
+        .catalog
+        .stores::<K>()
+        .iter()
+        .filter_map(|store| store.get(&reference))
+        .collect();
+    let newest = newest(copies)?;
+    Some((Some(turn), newest))
+}
+
+/// The copy with the highest resourceVersion (the API server's are etcd revisions, integers; a copy whose
+/// version does not read as one is never preferred).
+fn newest<K: kube::Resource>(copies: Vec<Arc<K>>) -> Option<Arc<K>> {
+    let version = |copy: &Arc<K>| {
+        copy.meta()
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    copies.into_iter().max_by_key(version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(version: &str) -> Arc<crate::api::BackupTask> {
+        let mut task: crate::api::BackupTask = serde_json::from_value(serde_json::json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
+            "metadata": {"name": "t", "namespace": "ns"},
+            "spec": {"tenant": "t1", "mode": "Full", "strategyRef": {"name": "s"}},
+        }))
+        .expect("a task");
+        task.metadata.resource_version = Some(version.into());
+        Arc::new(task)
+    }
+
+    #[test]
+    fn of_two_cached_copies_the_newer_is_reconciled() {
+        let version = |copy: Option<Arc<crate::api::BackupTask>>| {
+            copy.and_then(|c| c.metadata.resource_version.clone())
+        };
+        assert_eq!(
+            version(newest(vec![task("9"), task("12")])),
+            Some("12".into())
+        );
+        assert_eq!(
+            version(newest(vec![task("12"), task("x")])),
+            Some("12".into())
+        );
+        assert_eq!(version(newest(vec![task("7")])), Some("7".into()));
+        assert!(
+            newest::<crate::api::BackupTask>(vec![]).is_none(),
+            "no cache holds it"
+        );
+    }
+}
