@@ -1,4 +1,4 @@
-//! Locking the operator's in-process state.
+//! Locking the operator's in-process state, and taking turns per key.
 
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
