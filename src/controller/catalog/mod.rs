@@ -79,6 +79,11 @@ pub struct Catalog {
 /// One kind's caches: one per watched namespace (or one over all).
 type Stores<K> = Vec<Store<Guarded<K>>>;
 
+/// The caches of `K` in the catalog's entry for it, if that is one.
+fn downcast<K: Cached>(entry: Option<&Arc<dyn Any + Send + Sync>>) -> Option<Arc<Stores<K>>> {
+    entry.cloned()?.downcast::<Stores<K>>().ok()
+}
+
 impl Catalog {
     /// A catalog that lists through `client` only the kinds no controller caches, and tells `readiness` when
     /// a kind's caches have all synced.
@@ -100,26 +105,16 @@ impl Catalog {
         lock(&self.stores).insert(TypeId::of::<K>(), Arc::new(stores));
     }
 
-    /// Adds a cache of `K` that has listed its objects (a shard's, taken while the operator runs) and files
-    /// what it holds in the indexes. Readers holding the caches as they were keep reading those.
-    pub fn add_listed<K: Cached>(
-        &self,
-        store: Store<Guarded<K>>,
-        named: Named<K>,
-        on_cluster: Option<OnCluster<K>>,
-    ) {
-        {
-            let mut all = lock(&self.stores);
-            let mut stores: Stores<K> = all
-                .get(&TypeId::of::<K>())
-                .cloned()
-                .and_then(|s| s.downcast::<Stores<K>>().ok())
-                .map(|s| s.as_ref().clone())
-                .unwrap_or_default();
-            stores.push(store);
-            all.insert(TypeId::of::<K>(), Arc::new(stores));
-        }
-        self.follow::<K>(&watcher::Event::InitDone, named, on_cluster);
+    /// Adds a cache of `K` (a shard's, taken while the operator runs) before its watch lists: the indexes
+    /// file its objects at that list's end, and nothing reads them before (no reconcile of the shard runs
+    /// until its caches have listed). Readers holding the caches as they were keep reading those.
+    pub fn add_store<K: Cached>(&self, store: Store<Guarded<K>>) {
+        let mut all = lock(&self.stores);
+        let mut stores: Stores<K> = downcast::<K>(all.get(&TypeId::of::<K>()))
+            .map(|s| s.as_ref().clone())
+            .unwrap_or_default();
+        stores.push(store);
+        all.insert(TypeId::of::<K>(), Arc::new(stores));
     }
 
     /// `K`'s caches as registered now, synced or not (none for a kind no controller caches).
@@ -166,6 +161,11 @@ impl Catalog {
         named: Named<K>,
         on_cluster: Option<OnCluster<K>>,
     ) {
+        if let watcher::Event::Delete(Guarded(Ok(object))) = event
+            && self.still_cached(object)
+        {
+            return;
+        }
         self.follow_strategies(event, named);
         if let Some(on_cluster) = on_cluster {
             self.follow_clusters(event, on_cluster);
@@ -173,11 +173,6 @@ impl Catalog {
     }
 
     fn follow_strategies<K: Cached>(&self, event: &watcher::Event<Guarded<K>>, named: Named<K>) {
-        if let watcher::Event::Delete(Guarded(Ok(object))) = event
-            && self.still_cached(object)
-        {
-            return;
-        }
         let mut indexes = lock(&self.by_strategy);
         match event {
             watcher::Event::Apply(Guarded(Ok(object))) => indexes
@@ -202,11 +197,6 @@ impl Catalog {
         event: &watcher::Event<Guarded<K>>,
         on_cluster: OnCluster<K>,
     ) {
-        if let watcher::Event::Delete(Guarded(Ok(object))) = event
-            && self.still_cached(object)
-        {
-            return;
-        }
         let mut indexes = lock(&self.by_cluster);
         match event {
             watcher::Event::Apply(Guarded(Ok(object))) => indexes
@@ -291,10 +281,7 @@ impl Catalog {
 
     /// `K`'s caches as registered, synced or not.
     fn registered<K: Cached>(&self) -> Option<Arc<Stores<K>>> {
-        lock(&self.stores)
-            .get(&TypeId::of::<K>())
-            .cloned()
-            .and_then(|s| s.downcast::<Stores<K>>().ok())
+        downcast::<K>(lock(&self.stores).get(&TypeId::of::<K>()))
     }
 
     /// The readable `K` in `namespace` that name `strategy` (by its label or their `strategyRef`) and that
@@ -366,11 +353,10 @@ impl Catalog {
 
     /// `K`'s caches, once all of them have synced.
     fn synced_stores<K: Cached>(&self) -> Option<Arc<Stores<K>>> {
-        lock(&self.synced)
-            .contains(&TypeId::of::<K>())
-            .then(|| lock(&self.stores).get(&TypeId::of::<K>()).cloned())
-            .flatten()
-            .and_then(|s| s.downcast::<Stores<K>>().ok())
+        if !lock(&self.synced).contains(&TypeId::of::<K>()) {
+            return None;
+        }
+        self.registered::<K>()
     }
 
     /// Every readable `K` in `namespace`: from the cache once it has synced (from the API for a kind no
@@ -652,7 +638,9 @@ mod tests {
             let applied = Event::Apply(task.clone());
             strays_writer.apply_watcher_event(&applied);
             catalog.follow(&applied, named, None);
-            catalog.add_listed(shard, named, None);
+            catalog.add_store(shard);
+            shard_writer.apply_watcher_event(&Event::InitDone);
+            catalog.follow::<BackupTask>(&Event::InitDone, named, None);
             let deleted = Event::Delete(task.clone());
             let mut events = [
                 (&mut strays_writer, deleted),

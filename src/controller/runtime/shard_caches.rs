@@ -18,6 +18,7 @@ use kube::{Api, runtime::watcher};
 use super::{Routes, Shared, Watch, add_route, controller, drive};
 use crate::{
     controller::{Context, Reconcile, guarded::Guarded},
+    readiness::Readiness,
     shards::Shards,
 };
 
@@ -61,7 +62,7 @@ pub(super) async fn cache_taken_shards<K: Reconcile>(
             }
             let apis = apis_of::<K>(shared, shard);
             if apis.is_empty() {
-                filled(shared, shard);
+                fill(shards, &shared.readiness, shard);
             }
             let remaining = Arc::new(AtomicUsize::new(apis.len()));
             for api in apis {
@@ -96,8 +97,9 @@ fn apis_of<K: Reconcile>(shared: &Shared, shard: u32) -> Vec<Api<Guarded<K>>> {
         .collect()
 }
 
-/// The watch of `shard`'s labelled objects through `api`. Its first list adds its cache to the catalog;
-/// the last of the shard's watches to list fills the shard.
+/// The watch of `shard`'s labelled objects through `api`. Its cache joins the catalog before it lists (the
+/// indexes file the listed objects at the list's end); the last of the shard's watches to list fills the
+/// shard.
 fn shard_watch<K: Reconcile>(
     shared: &Shared,
     routes: &Routes<K>,
@@ -106,27 +108,19 @@ fn shard_watch<K: Reconcile>(
     remaining: Arc<AtomicUsize>,
 ) -> Watch<K> {
     let (store, writer) = kube::runtime::reflector::store::<Guarded<K>>();
+    shared.catalog.add_store::<K>(store.clone());
     let wake_ups = add_route(routes, api.namespace(), &store);
     let config = shared
         .watching
         .clone()
         .labels(&shared.shards.selector_of(shard));
-    let (catalog, cached) = (shared.catalog.clone(), store.clone());
     let (shards, readiness) = (shared.shards.clone(), shared.readiness.clone());
-    let mut added = false;
+    let mut listed_once = false;
     let listed = move || {
-        if std::mem::replace(&mut added, true) {
-            return;
-        }
-        catalog.add_listed::<K>(cached.clone(), K::strategy_ref, K::ON_CLUSTER);
-        if remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
-            shards.fill(shard);
-            readiness.shards_filled(|| shards.all_filled());
-            tracing::info!(
-                controller = K::KIND,
-                shard,
-                "the shard's objects are cached; reconciling them"
-            );
+        if !std::mem::replace(&mut listed_once, true)
+            && remaining.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            fill(&shards, &readiness, shard);
         }
     };
     Watch {
@@ -138,12 +132,14 @@ fn shard_watch<K: Reconcile>(
     }
 }
 
-/// Fills `shard`, whose objects need no cache of their own.
-fn filled(shared: &Shared, shard: u32) {
-    shared.shards.fill(shard);
-    shared
-        .readiness
-        .shards_filled(|| shared.shards.all_filled());
+/// Records that `shard`'s caches have listed: its objects are reconciled from now on.
+fn fill(shards: &Shards, readiness: &Readiness, shard: u32) {
+    shards.fill(shard);
+    readiness.shards_filled(|| shards.all_filled());
+    tracing::info!(
+        shard,
+        "the shard's caches have listed; reconciling its objects"
+    );
 }
 
 /// For a kind with caches per shard, waits for the object's turn (one reconcile at a time per object across
