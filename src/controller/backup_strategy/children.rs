@@ -119,13 +119,18 @@ fn acts(strategy: &BackupStrategy, plan: &Plan, now: jiff::Timestamp) -> bool {
     !plan.create.is_empty() || !plan.prune.is_empty() || !fresh.is_empty()
 }
 
-/// The labels of a BackupTask `strategy` makes in `namespace`: the strategy's, and its shard's (the replicas
-/// cache tasks by shard, [`crate::shards`]).
-pub fn task_labels(ctx: &Context, namespace: &str, strategy: &BackupStrategy) -> serde_json::Value {
-    json!({
-        STRATEGY_LABEL: strategy.name_any(),
-        crate::shards::SHARD_LABEL: ctx.shards.label(namespace),
-    })
+/// The labels of an object of kind `K` that `strategy` makes in `namespace`: the strategy's, and for a kind
+/// the replicas cache by shard ([`crate::controller::Reconcile::CACHED_BY_SHARD`]), its shard's.
+pub fn child_labels<K: crate::controller::Reconcile>(
+    ctx: &Context,
+    namespace: &str,
+    strategy: &BackupStrategy,
+) -> serde_json::Value {
+    let mut labels = json!({ STRATEGY_LABEL: strategy.name_any() });
+    if K::CACHED_BY_SHARD {
+        labels[crate::shards::SHARD_LABEL] = json!(ctx.shards.label(namespace));
+    }
+    labels
 }
 
 /// Creates the scheduled tasks (server-side apply: a task that exists already is left as it is).
@@ -142,7 +147,7 @@ pub async fn create_tasks(
             "kind": BackupTask::kind(&()),
             "metadata": {
                 "name": task.name,
-                "labels": task_labels(ctx, namespace, strategy),
+                "labels": child_labels::<BackupTask>(ctx, namespace, strategy),
                 "annotations": { SCHEDULED_AT: task.scheduled_at.to_string() },
                 "ownerReferences": owner(strategy),
             },
@@ -363,4 +368,38 @@ async fn wake_where<K: crate::controller::Reconcile>(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a strategy makes carries its strategy's label; a BackupTask, the kind the replicas cache by
+    /// shard, also its shard's (else only the replica holding every shard would see it).
+    #[tokio::test]
+    async fn only_the_kind_cached_by_shard_is_labelled_with_its_shard() {
+        let (mock, _handle) = tower_test::mock::pair::<
+            http::Request<kube::client::Body>,
+            http::Response<kube::client::Body>,
+        >();
+        let mut ctx = Context::for_tests(kube::Client::new(mock, "ns"), "BackupStrategy");
+        ctx.shards = std::sync::Arc::new(crate::shards::Shards::new(4));
+        let strategy: BackupStrategy = serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "nightly", "namespace": "team-a"},
+            "spec": {"cluster": {"name": "c", "connectionSecret": "db"},
+                     "dataDestination": {"uri": "file:///d"}, "logDestination": {"uri": "file:///l"},
+                     "schedule": {"timeZone": "UTC", "full": "0 1 * * *"}},
+        }))
+        .expect("a strategy");
+        let shard = format!("{}-of-4", ctx.shards.of("team-a"));
+        assert_eq!(
+            child_labels::<BackupTask>(&ctx, "team-a", &strategy),
+            json!({ STRATEGY_LABEL: "nightly", crate::shards::SHARD_LABEL: shard })
+        );
+        assert_eq!(
+            child_labels::<crate::api::RecoveryTask>(&ctx, "team-a", &strategy),
+            json!({ STRATEGY_LABEL: "nightly" })
+        );
+    }
 }

@@ -182,7 +182,7 @@ fn cleanup_ending(phase: Option<CleanupTaskPhase>) -> Ending {
 }
 
 /// Creates one mirror of kind `K` (server-side apply: one that exists already is left as it is).
-async fn create<K: Cached>(
+async fn create<K: crate::controller::Reconcile>(
     ctx: &Context,
     namespace: &str,
     strategy: &BackupStrategy,
@@ -190,17 +190,12 @@ async fn create<K: Cached>(
     spec: serde_json::Value,
 ) -> Result<(), Error> {
     let kind = K::kind(&());
-    let labels = if kind == <BackupTask as kube::Resource>::kind(&()) {
-        children::task_labels(ctx, namespace, strategy)
-    } else {
-        json!({ STRATEGY_LABEL: strategy.name_any() })
-    };
     let manifest = json!({
         "apiVersion": K::api_version(&()),
         "kind": kind,
         "metadata": {
             "name": mirror.name,
-            "labels": labels,
+            "labels": children::child_labels::<K>(ctx, namespace, strategy),
             "ownerReferences": children::owner(strategy),
         },
         "spec": spec,
