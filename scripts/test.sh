@@ -106,7 +106,7 @@ resources "older schema done"
 # that reuses the test build above and compiles only the three bench files (8 s here, after the test build),
 # where `cargo bench` builds every dependency again, optimised (`cargo bench --no-run --bench operator`: 15 min
 # here, the 2 cores shared). The figures of an unoptimised build are not docs/contributing/benchmarks.md's; that every phase runs to
-# its end is what this checks. About 2 minutes in all before the sharded form, which adds 80 to 120 s.
+# its end is what this checks. Their times: docs/contributing/benchmarks.md, "The small forms in the suite".
 bench_passed=() bench_failed=()
 bench_small() { # <name> <command…>
   local name=$1 began=$SECONDS

@@ -57,23 +57,36 @@ impl Drop for Turn<'_> {
 mod tests {
     use super::*;
 
-    #[tokio::test]
+    /// The second asker of a key waits as long as the first holds its turn (a simulated minute here), gets
+    /// it once the first lets go, and another key is never held up; a key nobody holds or waits for is
+    /// forgotten.
+    #[tokio::test(start_paused = true)]
     async fn a_keys_turns_come_one_at_a_time_and_the_key_is_forgotten_after_the_last() {
+        let minute = std::time::Duration::from_secs(60);
         let turns = std::sync::Arc::new(Turns::default());
         let first = turns.take("ns/a").await;
-        let other = turns.take("ns/b").await;
+        assert!(
+            tokio::time::timeout(minute, turns.take("ns/a"))
+                .await
+                .is_err(),
+            "a second turn of a key waits while the first is held"
+        );
+        let other = tokio::time::timeout(minute, turns.take("ns/b"))
+            .await
+            .expect("another key is not held up");
         let waiting = tokio::spawn({
             let turns = turns.clone();
             async move {
                 let _second = turns.take("ns/a").await;
             }
         });
-        tokio::task::yield_now().await;
-        assert!(!waiting.is_finished(), "the second waits for the first");
         drop(other);
         assert_eq!(turns.busy(), 1, "b is forgotten; a is held and waited for");
         drop(first);
-        waiting.await.expect("the second got its turn");
+        tokio::time::timeout(minute, waiting)
+            .await
+            .expect("the waiting turn comes once the first lets go")
+            .expect("no panic");
         assert_eq!(turns.busy(), 0);
     }
 }
