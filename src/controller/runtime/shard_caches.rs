@@ -64,9 +64,9 @@ pub(super) async fn cache_taken_shards<K: Reconcile>(
             if apis.is_empty() {
                 fill(shards, &shared.readiness, shard);
             }
-            let remaining = Arc::new(AtomicUsize::new(apis.len()));
-            for api in apis {
-                let watch = shard_watch(shared, &routes, api, shard, remaining.clone());
+            let hooks = fill_hooks(&shared.shards, &shared.readiness, shard, apis.len());
+            for (api, listed) in apis.into_iter().zip(hooks) {
+                let watch = shard_watch(shared, &routes, api, shard, listed);
                 running.spawn(drive(controller::<K>(shared, watch), ctx.clone()));
             }
             tracing::info!(controller = K::KIND, shard, "caching the shard's objects");
@@ -97,15 +97,14 @@ fn apis_of<K: Reconcile>(shared: &Shared, shard: u32) -> Vec<Api<Guarded<K>>> {
         .collect()
 }
 
-/// The watch of `shard`'s labelled objects through `api`. Its cache joins the catalog before it lists (the
-/// indexes file the listed objects at the list's end); the last of the shard's watches to list fills the
-/// shard.
+/// The watch of `shard`'s labelled objects through `api`, telling `listed` at each list's end. Its cache
+/// joins the catalog before it lists (the indexes file the listed objects at the list's end).
 fn shard_watch<K: Reconcile>(
     shared: &Shared,
     routes: &Routes<K>,
     api: Api<Guarded<K>>,
     shard: u32,
-    remaining: Arc<AtomicUsize>,
+    listed: Box<dyn FnMut() + Send>,
 ) -> Watch<K> {
     let (store, writer) = kube::runtime::reflector::store::<Guarded<K>>();
     shared.catalog.add_store::<K>(store.clone());
@@ -114,22 +113,39 @@ fn shard_watch<K: Reconcile>(
         .watching
         .clone()
         .labels(&shared.shards.selector_of(shard));
-    let (shards, readiness) = (shared.shards.clone(), shared.readiness.clone());
-    let mut listed_once = false;
-    let listed = move || {
-        if !std::mem::replace(&mut listed_once, true)
-            && remaining.fetch_sub(1, Ordering::AcqRel) == 1
-        {
-            fill(&shards, &readiness, shard);
-        }
-    };
     Watch {
         api,
         config,
         wake_ups,
         cache: (store, writer),
-        listed: Box::new(listed),
+        listed,
     }
+}
+
+/// What each of `shard`'s `watches` watches tells at the end of each of its lists: the first list of the
+/// last of them to list fills the shard (a re-list counts for nothing).
+fn fill_hooks(
+    shards: &Arc<Shards>,
+    readiness: &Arc<Readiness>,
+    shard: u32,
+    watches: usize,
+) -> Vec<Box<dyn FnMut() + Send>> {
+    let remaining = Arc::new(AtomicUsize::new(watches));
+    (0..watches)
+        .map(|_| {
+            let (shards, readiness, remaining) =
+                (shards.clone(), readiness.clone(), remaining.clone());
+            let mut listed_once = false;
+            let hook = move || {
+                if !std::mem::replace(&mut listed_once, true)
+                    && remaining.fetch_sub(1, Ordering::AcqRel) == 1
+                {
+                    fill(&shards, &readiness, shard);
+                }
+            };
+            Box::new(hook) as Box<dyn FnMut() + Send>
+        })
+        .collect()
 }
 
 /// Records that `shard`'s caches have listed: its objects are reconciled from now on.
@@ -192,6 +208,25 @@ mod tests {
         .expect("a task");
         task.metadata.resource_version = Some(version.into());
         Arc::new(task)
+    }
+
+    /// A shard taken over is reconciled only once every watch of its tasks has listed: a strategy that
+    /// looked earlier would find none of its tasks. A watch that lists again before the others counts once.
+    #[test]
+    fn a_shard_is_filled_only_once_each_of_its_watches_has_listed() {
+        let shards = Arc::new(Shards::new(2));
+        let readiness = Arc::new(Readiness::new(0));
+        readiness.set_role(crate::readiness::Role::Leading);
+        shards.take(1);
+        let mut hooks = fill_hooks(&shards, &readiness, 1, 2);
+        hooks[0]();
+        hooks[0]();
+        assert!(
+            !shards.is_filled(1) && !readiness.is_ready(),
+            "one watch of two has listed, twice"
+        );
+        hooks[1]();
+        assert!(shards.is_filled(1) && readiness.is_ready());
     }
 
     #[test]
