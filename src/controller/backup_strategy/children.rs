@@ -378,11 +378,8 @@ mod tests {
     /// shard, also its shard's (else only the replica holding every shard would see it).
     #[tokio::test]
     async fn only_the_kind_cached_by_shard_is_labelled_with_its_shard() {
-        let (mock, _handle) = tower_test::mock::pair::<
-            http::Request<kube::client::Body>,
-            http::Response<kube::client::Body>,
-        >();
-        let mut ctx = Context::for_tests(kube::Client::new(mock, "ns"), "BackupStrategy");
+        let api = crate::controller::fixtures::FakeApi::new(Default::default());
+        let mut ctx = Context::for_tests(api.client(), "BackupStrategy");
         ctx.shards = std::sync::Arc::new(crate::shards::Shards::new(4));
         let strategy: BackupStrategy = serde_json::from_value(json!({
             "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
