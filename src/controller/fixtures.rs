@@ -111,6 +111,12 @@ impl FakeApi {
                 let Some(mut object) = self.get(&object_path) else {
                     return not_found(&object_path);
                 };
+                // A write that names the version it goes over is refused once the object has changed.
+                if let Some(over) = body["metadata"]["resourceVersion"].as_str()
+                    && object["metadata"]["resourceVersion"].as_str() != Some(over)
+                {
+                    return reply(StatusCode::CONFLICT, &status(409, "Conflict", &object_path));
+                }
                 object["status"] = body["status"].clone();
                 let version = object["metadata"]["resourceVersion"]
                     .as_str()

@@ -109,6 +109,17 @@ pub fn with_health<S: StatusView>(
     status
 }
 
+/// What a status write came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The stored status already says as much: nothing was sent.
+    Unchanged,
+    /// Stored; the object's resourceVersion after the write.
+    Stored(Option<String>),
+    /// Not stored: the object changed after the version the write was to go over.
+    Stale,
+}
+
 /// Applies `desired` as the status of `obj` unless it equals `current`. Returns whether it wrote.
 pub async fn write<K, S>(
     ctx: &Context,
@@ -123,30 +134,81 @@ where
         + Debug,
     S: StatusView,
 {
+    let written = write_over(ctx, obj, current, desired, None).await?;
+    Ok(matches!(written, Written::Stored(_)))
+}
+
+/// Applies `desired` as the status of `obj` unless it equals `current` — with `over`, only over that
+/// resourceVersion of the object: if anything changed the object since (a status another reconcile wrote,
+/// a label), the API refuses the write (409) and this says [`Written::Stale`].
+pub async fn write_over<K, S>(
+    ctx: &Context,
+    obj: &K,
+    current: Option<&S>,
+    desired: &S,
+    over: Option<&str>,
+) -> Result<Written, Error>
+where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug,
+    S: StatusView,
+{
     if current.is_some_and(|current| stored_alike(current, desired)) {
-        return Ok(false);
+        return Ok(Written::Unchanged);
     }
     let namespace = namespace_of(obj)?;
     // Before any task of the namespace can end (a strategy's first status comes before its first task's).
     ctx.metrics.tasks_may_finish_in(&namespace);
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &namespace);
-    let patch = serde_json::json!({
+    ctx.writes.acquire(write_priority(current, desired)).await;
+    crate::crash::status(ctx.controller, false);
+    let stored = match api
+        .patch_status(
+            &obj.name_any(),
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&apply_body::<K, S>(desired, over)),
+        )
+        .await
+    {
+        Ok(stored) => stored,
+        Err(kube::Error::Api(refusal)) if refusal.code == 409 && over.is_some() => {
+            return Ok(Written::Stale);
+        }
+        Err(error) => return Err(error.into()),
+    };
+    crate::crash::status(ctx.controller, true);
+    written(ctx, obj, &namespace, current, desired).await;
+    Ok(Written::Stored(stored.resource_version()))
+}
+
+/// The server-side apply body that stores `desired` as the status of a `K`; with `over`, it carries that
+/// resourceVersion, which makes the API server store it only over that version of the object.
+pub fn apply_body<K: Resource<DynamicType = ()>, S: Serialize>(
+    desired: &S,
+    over: Option<&str>,
+) -> serde_json::Value {
+    let mut body = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
         "status": desired,
     });
-    ctx.writes.acquire(write_priority(current, desired)).await;
-    crate::crash::status(ctx.controller, false);
-    api.patch_status(
-        &obj.name_any(),
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
-    crate::crash::status(ctx.controller, true);
+    if let Some(version) = over {
+        body["metadata"] = serde_json::json!({ "resourceVersion": version });
+    }
+    body
+}
+
+/// What follows a stored status: the metrics, a debug line, and the Events the change deserves.
+async fn written<K, S>(ctx: &Context, obj: &K, namespace: &str, current: Option<&S>, desired: &S)
+where
+    K: Resource<DynamicType = ()>,
+    S: StatusView,
+{
     ctx.metrics.status_written(ctx.controller);
     if let Some(phase) = finished_now(current, desired) {
-        ctx.metrics.task_finished(&namespace, ctx.controller, phase);
+        ctx.metrics.task_finished(namespace, ctx.controller, phase);
     }
     // Serializing both statuses to name the changed fields is only worth it when someone reads it.
     if tracing::enabled!(tracing::Level::DEBUG) {
@@ -163,7 +225,6 @@ where
     {
         ctx.publish(obj, event).await;
     }
-    Ok(true)
 }
 
 /// The final phase a task reaches with this write, if it reaches one (counted in

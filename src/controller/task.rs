@@ -400,8 +400,15 @@ async fn carry_out<T: Task>(
             return Ok(Action::requeue(wait));
         }
     }
-    if let Some(went_through) = act(obj, place, decision).await? {
-        super::statement_sent(ctx, place.observer, &key, &attempt, kind, went_through);
+    match act(obj, place, decision).await? {
+        Acted::Done(None) => {}
+        Acted::Done(Some(went_through)) => {
+            super::statement_sent(ctx, place.observer, &key, &attempt, kind, went_through);
+        }
+        Acted::Stale => {
+            tracing::info!(object = %key, kind = T::KIND, "changed since it was read: nothing sent; deciding again");
+            return Ok(Action::requeue(crate::timing::CHANGED_SINCE_READ_RECHECK));
+        }
     }
     Ok(ctx.statements.requeue(&key, next_look::<T>(decision)))
 }
@@ -433,15 +440,70 @@ struct Place<'a, R> {
     observer: &'a ClusterObserver,
 }
 
-/// Writes the decided status and carries out its step (and any step that must follow it). Returns, when
-/// statements were sent, whether they went through (an unanswered submission counts: the lookup by its
-/// tag settles it).
+/// What carrying out a decision came to.
+enum Acted {
+    /// Whether statements were sent and went through (`None`: none were sent; an unanswered submission
+    /// counts as through: the lookup by its tag settles it).
+    Done(Option<bool>),
+    /// The object changed after the copy the decision was made from (its intent could not be stored over
+    /// it): nothing was sent.
+    Stale,
+}
+
+/// The status writes of one look at an object, which know the object's resourceVersion after each: an
+/// intent is stored only over the version this look read or last wrote.
+struct Writes<'a, T> {
+    ctx: &'a Context,
+    obj: &'a T,
+    version: Option<String>,
+}
+
+impl<T: Task> Writes<'_, T> {
+    async fn status(
+        &mut self,
+        current: Option<&T::Status>,
+        desired: &T::Status,
+    ) -> Result<(), Error> {
+        let written = status::write_over(self.ctx, self.obj, current, desired, None).await?;
+        self.note(written);
+        Ok(())
+    }
+
+    /// Stores the intent unless the object changed since this look read or last wrote it (another look
+    /// from another copy may have stored an intent and sent its statement meanwhile). Returns whether it
+    /// is stored.
+    async fn intent(
+        &mut self,
+        current: Option<&T::Status>,
+        intent: &T::Status,
+    ) -> Result<bool, Error> {
+        let over = self.version.clone();
+        let written =
+            status::write_over(self.ctx, self.obj, current, intent, over.as_deref()).await?;
+        let stored = written != status::Written::Stale;
+        self.note(written);
+        Ok(stored)
+    }
+
+    fn note(&mut self, written: status::Written) {
+        if let status::Written::Stored(version) = written {
+            self.version = version;
+        }
+    }
+}
+
+/// Writes the decided status and carries out its step (and any step that must follow it).
 async fn act<T: Task>(
     obj: &T,
     place: &Place<'_, T::Refs>,
     decision: &Decision<T::Status, T::Step>,
-) -> Result<Option<bool>, Error> {
+) -> Result<Acted, Error> {
     let ctx = place.ctx;
+    let mut writes = Writes {
+        ctx,
+        obj,
+        version: obj.resource_version(),
+    };
     let mut current = obj.status().cloned();
     let mut step = decision.step;
     let mut status = decision.status.clone();
@@ -449,8 +511,8 @@ async fn act<T: Task>(
     loop {
         let effect = T::effect(step);
         if effect == Effect::None {
-            status::write(ctx, obj, current.as_ref(), &status).await?;
-            return Ok(first);
+            writes.status(current.as_ref(), &status).await?;
+            return Ok(Acted::Done(first));
         }
         let batch = match obj
             .prepare(ctx, place.namespace, place.refs, step, &status)
@@ -458,46 +520,54 @@ async fn act<T: Task>(
         {
             Prepared::Send(batch) => batch,
             Prepared::Hold(held) => {
-                status::write(ctx, obj, current.as_ref(), &held).await?;
-                return Ok(first);
+                writes.status(current.as_ref(), &held).await?;
+                return Ok(Acted::Done(first));
             }
         };
         let sent = if effect == Effect::Submit {
             // The intent goes to the API server before the statement goes to OceanBase.
             let intent = status.with_intent(crate::clock::now());
-            status::write(ctx, obj, current.as_ref(), &intent).await?;
+            if !writes.intent(current.as_ref(), &intent).await? {
+                return Ok(first.map_or(Acted::Stale, |sent| Acted::Done(Some(sent))));
+            }
             crate::crash::point(&format!("intent/{}/after", T::KIND));
             intent
         } else {
-            status::write(ctx, obj, current.as_ref(), &status).await?;
+            writes.status(current.as_ref(), &status).await?;
             status
         };
         let outcome = ctx
             .observers
             .execute(place.observer, batch.statements, &batch.redactor)
             .await;
-        let went_through = match &outcome {
-            Ok(()) => true,
-            // A look on a read taken before the last statement sends it again: nothing failed.
-            Err(error) if T::done_anyway(error) => {
-                tracing::info!(%error, ?step, kind = T::KIND, "statement already in effect");
-                true
-            }
-            Err(error) => {
-                tracing::warn!(%error, ?step, kind = T::KIND, "statement failed; retrying on a later look");
-                effect == Effect::Submit && error.is_transient()
-            }
-        };
+        let went_through = went_through::<T>(effect, step, &outcome);
         first.get_or_insert(went_through);
         let (after, then) = obj.after(step, sent.clone(), outcome, crate::clock::now());
-        status::write(ctx, obj, Some(&sent), &after).await?;
+        writes.status(Some(&sent), &after).await?;
         match then {
             Some(next) => {
                 current = Some(after.clone());
                 status = after;
                 step = next;
             }
-            None => return Ok(first),
+            None => return Ok(Acted::Done(first)),
+        }
+    }
+}
+
+/// Whether a step's statements went through: an unanswered submission counts (the lookup by its tag
+/// settles it), and so does a statement OceanBase says is already in effect.
+fn went_through<T: Task>(effect: Effect, step: T::Step, outcome: &Result<(), ObError>) -> bool {
+    match outcome {
+        Ok(()) => true,
+        // A look on a read taken before the last statement sends it again: nothing failed.
+        Err(error) if T::done_anyway(error) => {
+            tracing::info!(%error, ?step, kind = T::KIND, "statement already in effect");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(%error, ?step, kind = T::KIND, "statement failed; retrying on a later look");
+            effect == Effect::Submit && error.is_transient()
         }
     }
 }

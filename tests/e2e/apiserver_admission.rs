@@ -96,3 +96,52 @@ async fn every_accepted_object_and_update_goes_through() {
     }
     delete_namespace(&client, &namespace).await;
 }
+
+/// The operator stores a task's intent only over the version of the task it decided from
+/// (`status::apply_body` with a version): the real API server must refuse that apply once the task has
+/// changed, and store it over the current version.
+#[tokio::test]
+async fn a_status_apply_naming_a_version_is_stored_only_over_that_version() {
+    use ob_backup_operator::{
+        api::{BackupTask, BackupTaskStatus},
+        controller::status::apply_body,
+    };
+    let Some(plane) = ControlPlane::get() else {
+        return;
+    };
+    let client = plane.admin().await;
+    let namespace = plane.namespace("precondition").await;
+    let path = repo_root().join("examples/back-up-now-full.yaml");
+    let task = yaml_documents(&path).remove(0);
+    let read = apply(&client, &namespace, &task).await.expect("the task");
+    let read_version = read.metadata.resource_version.expect("a version");
+    let mut labelled = task.clone();
+    labelled["metadata"]["labels"] = serde_json::json!({"changed": "after-the-read"});
+    apply(&client, &namespace, &labelled).await.expect("a label");
+
+    let api: kube::Api<BackupTask> = kube::Api::namespaced(client.clone(), &namespace);
+    let intent = BackupTaskStatus {
+        submitted_at: Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            jiff::Timestamp::now(),
+        )),
+        ..BackupTaskStatus::default()
+    };
+    let params = kube::api::PatchParams::apply("precondition-test").force();
+    let over = |version: &str| {
+        kube::api::Patch::Apply(apply_body::<BackupTask, _>(&intent, Some(version)))
+    };
+    let name = "tenant1-full-now";
+    match api.patch_status(name, &params, &over(&read_version)).await {
+        Err(kube::Error::Api(refusal)) => assert_eq!(refusal.code, 409, "{refusal:?}"),
+        other => panic!("stored over a changed task: {other:?}"),
+    }
+    let current = api.get(name).await.expect("the task");
+    assert_eq!(current.status.and_then(|s| s.submitted_at), None);
+    let current_version = current.metadata.resource_version.expect("a version");
+    let stored = api
+        .patch_status(name, &params, &over(&current_version))
+        .await
+        .expect("stored over the current version");
+    assert!(stored.status.and_then(|s| s.submitted_at).is_some());
+    delete_namespace(&client, &namespace).await;
+}

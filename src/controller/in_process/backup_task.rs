@@ -72,6 +72,33 @@ async fn a_backup_goes_once_and_only_after_its_intent_is_stored() {
     );
 }
 
+/// A look from a copy older than the intent (a cache the watch has not caught up yet, or a second
+/// controller's) decides to submit again while OceanBase does not list the job yet: its intent is refused
+/// (the object changed since that copy), so the backup goes once; the next look, from the stored object,
+/// follows the intent. Without the version on the intent write the backup went twice.
+#[tokio::test]
+async fn a_look_from_a_copy_older_than_the_intent_sends_nothing() {
+    let rig = Rig::new("BackupTask", ready_cluster());
+    rig.api.put(TASK, backup_task());
+    rig.reconcile::<BackupTask>(TASK).await;
+    rig.observed().await;
+    let before_the_intent = rig.api.get(TASK).expect("the task");
+    rig.reconcile::<BackupTask>(TASK).await;
+    rig.assert_intent_then_once("DESCRIPTION = 'uid-1'");
+
+    let action = rig.reconcile_copy::<BackupTask>(before_the_intent).await;
+    assert_eq!(rig.sent("BACKUP"), 1, "{:#?}", rig.journal.statements());
+    assert_eq!(
+        action,
+        Action::requeue(crate::timing::CHANGED_SINCE_READ_RECHECK),
+        "it decides again from the newer copy soon"
+    );
+    rig.reconcile::<BackupTask>(TASK).await;
+    assert_eq!(rig.sent("BACKUP"), 1, "{:#?}", rig.journal.statements());
+    let stored: BackupTask = rig.api.object(TASK);
+    assert!(stored.status.and_then(|s| s.submitted_at).is_some());
+}
+
 #[tokio::test]
 async fn an_unchanged_status_is_not_written_again() {
     let rig = Rig::new("BackupTask", ready_cluster());

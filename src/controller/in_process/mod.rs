@@ -101,8 +101,15 @@ impl Rig {
     /// ([`super::runtime::trim_cached`]): what the cache lets go must not be what a reconcile needs. The
     /// catalog's caches hold what the API holds, as the operator's would once synced.
     async fn reconcile<K: Reconcile>(&self, path: &str) -> Action {
+        self.reconcile_copy::<K>(self.api.get(path).expect("a stored object"))
+            .await
+    }
+
+    /// Reconciles `copy`, an object as it was stored at some moment (a cache behind the API), as
+    /// [`Self::reconcile`] does.
+    async fn reconcile_copy<K: Reconcile>(&self, copy: serde_json::Value) -> Action {
         self.fill_caches();
-        let mut cached: Guarded<K> = self.api.object(path);
+        let mut cached: Guarded<K> = serde_json::from_value(copy).expect("an object");
         super::runtime::trim_cached(&mut cached);
         let object = cached.0.expect("a valid object");
         K::reconcile(Arc::new(object), self.ctx.clone())
