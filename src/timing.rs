@@ -58,9 +58,14 @@ pub const CLOCK_SKEW: SignedDuration = SignedDuration::from_secs(60);
 
 /// How soon after a statement went out its object is decided again (to take in what OceanBase made of it).
 pub const ACTED_RECHECK: Duration = Duration::from_secs(2);
-/// How soon an object is decided again when it changed after the copy a decision was made from (its intent
-/// could not be stored over it): by then the watch has brought the newer copy.
-pub const CHANGED_SINCE_READ_RECHECK: Duration = Duration::from_secs(1);
+/// How soon an object is decided again when the copy a reconcile was given is behind: older than the
+/// controller's own last status write, or changed before its intent could be stored over it. By then the
+/// watch has brought the newer copy.
+pub const STALE_COPY_RECHECK: Duration = Duration::from_secs(1);
+/// How long a controller remembers the version its status write left on an object (a cached copy older
+/// than it is not reconciled): far longer than a watch takes to bring the write back, short enough that a
+/// watch that stopped delivering holds an object back no longer than this.
+pub const OWN_WRITE_REMEMBERED: Duration = Duration::from_secs(10);
 /// How long after a one-shot statement (cancel, activate) went through it is not sent again for the same
 /// object: until the observer has read the cluster again.
 pub const SENT_SETTLE: Duration = Duration::from_secs(10);

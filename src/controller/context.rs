@@ -62,6 +62,9 @@ pub struct Context {
     /// One reconcile at a time per object across this kind's controllers (with shards, a task whose label
     /// changes is in two of them for a moment).
     pub turns: crate::sync::Turns,
+    /// The versions this controller's status writes left lately, per object (a cached copy behind them is
+    /// not reconciled).
+    pub own_writes: super::own_writes::OwnWrites,
 }
 
 /// Operator-wide settings the controllers read.
@@ -135,6 +138,7 @@ impl Context {
             destination_checks: Default::default(),
             shards: Arc::new(crate::shards::Shards::whole()),
             turns: crate::sync::Turns::default(),
+            own_writes: Default::default(),
         }
     }
 

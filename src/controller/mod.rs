@@ -22,6 +22,7 @@ pub mod initial_list;
 pub mod log_backup;
 pub mod logical;
 pub mod overview;
+pub mod own_writes;
 pub mod ownership;
 pub mod reading;
 pub mod reconcile;

@@ -179,8 +179,11 @@ where
         Err(error) => return Err(error.into()),
     };
     crate::crash::status(ctx.controller, true);
+    let version = stored.resource_version();
+    let key = format!("{namespace}/{}", obj.name_any());
+    ctx.own_writes.record(&key, version.as_deref());
     written(ctx, obj, &namespace, current, desired).await;
-    Ok(Written::Stored(stored.resource_version()))
+    Ok(Written::Stored(version))
 }
 
 /// The server-side apply body that stores `desired` as the status of a `K`; with `over`, it carries that

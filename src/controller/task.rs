@@ -407,7 +407,7 @@ async fn carry_out<T: Task>(
         }
         Acted::Stale => {
             tracing::info!(object = %key, kind = T::KIND, "changed since it was read: nothing sent; deciding again");
-            return Ok(Action::requeue(crate::timing::CHANGED_SINCE_READ_RECHECK));
+            return Ok(Action::requeue(crate::timing::STALE_COPY_RECHECK));
         }
     }
     Ok(ctx.statements.requeue(&key, next_look::<T>(decision)))

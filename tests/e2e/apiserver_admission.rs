@@ -117,7 +117,9 @@ async fn a_status_apply_naming_a_version_is_stored_only_over_that_version() {
     let read_version = read.metadata.resource_version.expect("a version");
     let mut labelled = task.clone();
     labelled["metadata"]["labels"] = serde_json::json!({"changed": "after-the-read"});
-    apply(&client, &namespace, &labelled).await.expect("a label");
+    apply(&client, &namespace, &labelled)
+        .await
+        .expect("a label");
 
     let api: kube::Api<BackupTask> = kube::Api::namespaced(client.clone(), &namespace);
     let intent = BackupTaskStatus {

@@ -90,7 +90,7 @@ async fn a_look_from_a_copy_older_than_the_intent_sends_nothing() {
     assert_eq!(rig.sent("BACKUP"), 1, "{:#?}", rig.journal.statements());
     assert_eq!(
         action,
-        Action::requeue(crate::timing::CHANGED_SINCE_READ_RECHECK),
+        Action::requeue(crate::timing::STALE_COPY_RECHECK),
         "it decides again from the newer copy soon"
     );
     rig.reconcile::<BackupTask>(TASK).await;
