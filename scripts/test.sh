@@ -122,9 +122,7 @@ bench_small operator env BENCH_TASKS=300 BENCH_IDLE_SECONDS=30 BENCH_SAMPLES=12 
   BENCH_THEN_BINARIES="${CARGO_TARGET_DIR:-$PWD/target}/debug/ob-backup-operator" \
   cargo test --locked --features failpoints --bench operator
 # Two replicas over four shards (one namespace each, a cluster a shard), one killed halfway through 40 samples:
-# the takeover, every task in its phase and each job run once. 78 s and 119 s of the bench's clock in two runs
-# here (2026-11-27, the control plane already up; the second at a load average of 10), 23 s and 29 s of it the
-# survivors' takeover.
+# the takeover, every task in its phase and each job run once (its time: the same page and section).
 bench_small operator-sharded env BENCH_TASKS=200 BENCH_TASKS_PER_TENANT=5 BENCH_REPLICAS=2 BENCH_IDLE_SECONDS=10 BENCH_OUTAGE_SECONDS=0 \
   BENCH_SAMPLES=40 OPERATOR_RUST_LOG=info cargo test --locked --features failpoints --bench operator
 bench_small copy env BENCH_COPY_MIB=32 cargo test --locked --features failpoints --bench copy
