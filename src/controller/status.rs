@@ -109,6 +109,20 @@ pub fn with_health<S: StatusView>(
     status
 }
 
+/// An object whose status the operator writes: a namespaced kind the API serves, read back as itself.
+pub trait StatusObject:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope> + Clone + DeserializeOwned + Debug
+{
+}
+
+impl<K> StatusObject for K where
+    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + Debug
+{
+}
+
 /// What a status write came to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Written {
@@ -121,19 +135,12 @@ pub enum Written {
 }
 
 /// Applies `desired` as the status of `obj` unless it equals `current`. Returns whether it wrote.
-pub async fn write<K, S>(
+pub async fn write<K: StatusObject, S: StatusView>(
     ctx: &Context,
     obj: &K,
     current: Option<&S>,
     desired: &S,
-) -> Result<bool, Error>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-    S: StatusView,
-{
+) -> Result<bool, Error> {
     let written = write_over(ctx, obj, current, desired, None).await?;
     Ok(matches!(written, Written::Stored(_)))
 }
@@ -141,20 +148,13 @@ where
 /// Applies `desired` as the status of `obj` unless it equals `current` — with `over`, only over that
 /// resourceVersion of the object: if anything changed the object since (a status another reconcile wrote,
 /// a label), the API refuses the write (409) and this says [`Written::Stale`].
-pub async fn write_over<K, S>(
+pub async fn write_over<K: StatusObject, S: StatusView>(
     ctx: &Context,
     obj: &K,
     current: Option<&S>,
     desired: &S,
     over: Option<&str>,
-) -> Result<Written, Error>
-where
-    K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
-        + Clone
-        + DeserializeOwned
-        + Debug,
-    S: StatusView,
-{
+) -> Result<Written, Error> {
     if current.is_some_and(|current| stored_alike(current, desired)) {
         return Ok(Written::Unchanged);
     }
