@@ -326,16 +326,40 @@ impl Observers {
                 "cluster read"
             );
             let pause = self.pause(failures, active);
-            poked = false;
-            tokio::select! {
-                () = tokio::time::sleep(pause) => {}
-                () = observer.poke.notified() => poked = true,
-                () = self.shutdown.cancelled() => break,
+            match self.rest(&observer, pause, failures > 0).await {
+                Some(was_poked) => poked = was_poked,
+                None => break,
             }
         }
         lock(&self.clusters).remove(&observer.key);
         lock(&observer.recorded).forget_all(&self.metrics, &observer.labels);
         tracing::debug!(cluster = %observer.labels.cluster, "observer stopped");
+    }
+
+    /// Waits `pause` before the next read, or less if poked (an interest changed, a statement went out) —
+    /// except while the cluster cannot be read (`failing`): then a poke waits for the backoff's end, so that
+    /// a cluster still down sees one connection attempt per step however often its objects change, and the
+    /// read after it is whole. Returns whether it was poked; `None` at shutdown.
+    async fn rest(
+        &self,
+        observer: &ClusterObserver,
+        pause: Duration,
+        failing: bool,
+    ) -> Option<bool> {
+        let resume = tokio::time::Instant::now() + pause;
+        let mut poked = false;
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(resume) => return Some(poked),
+                () = observer.poke.notified() => {
+                    poked = true;
+                    if !failing {
+                        return Some(true);
+                    }
+                }
+                () = self.shutdown.cancelled() => return None,
+            }
+        }
     }
 
     /// Adds the SQL round trips (and failed ones) the backend made since `reported` to the cluster's counters.

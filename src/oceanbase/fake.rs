@@ -74,6 +74,8 @@ pub struct FakeCluster {
     reads: Mutex<Vec<super::Reach>>,
     journal: Journal,
     identity: Mutex<super::ClusterIdentity>,
+    /// While set, every read fails as an unreachable cluster's does (each still counted in `reads`).
+    down: Mutex<bool>,
 }
 
 impl FakeCluster {
@@ -101,7 +103,12 @@ impl FakeCluster {
         lock(&self.outcomes).push_back(outcome);
     }
 
-    /// How many snapshots were read so far.
+    /// Makes every read fail as an unreachable cluster's does (`true`), or succeed again.
+    pub fn set_down(&self, down: bool) {
+        *lock(&self.down) = down;
+    }
+
+    /// How many snapshots were read (or tried, while down) so far.
     pub fn reads(&self) -> u64 {
         lock(&self.reads).len() as u64
     }
@@ -118,6 +125,9 @@ impl OceanBase for FakeCluster {
         request: SnapshotRequest<'a>,
     ) -> BoxFuture<'a, Result<Snapshot, ObError>> {
         lock(&self.reads).push(request.reach);
+        if *lock(&self.down) {
+            return Box::pin(async { Err(ObError::Unreachable("connection refused".into())) });
+        }
         let mut snapshot = lock(&self.snapshot).clone();
         // As the real reader: only what was asked for is known to be absent.
         snapshot.searched = request.descriptions.iter().cloned().collect();

@@ -87,3 +87,48 @@ async fn a_running_backup_alone_has_its_job_read_each_cycle_and_the_rest_every_f
     let reaches = reaches_after(&rig, from, 2 * every).await;
     assert!(reaches.iter().all(|r| *r >= Reach::Changing), "{reaches:?}");
 }
+
+/// A cluster that cannot be read is tried once per backoff step (2 s, 4 s, then every 5 s), however often the
+/// objects watching it change what they watch: a poke does not cut the backoff short (each cut it short
+/// before, one more connection attempt each, so a cluster down for minutes saw more than one a step).
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_cluster_is_tried_once_per_backoff_step_however_often_it_is_poked() {
+    let rig = Rig::new("LogBackup", ready_cluster());
+    let observers = &rig.ctx.observers;
+    let observer = observers.observe(
+        ClusterKey {
+            namespace: "ns".into(),
+            source: ClusterSource::Secret("db".into()),
+        },
+        "obcluster",
+    );
+    let interest = |second: u64| Interest {
+        tenant: "tenant1".into(),
+        description: Some(format!("uid-{second}")),
+        active: true,
+        ..Interest::default()
+    };
+    observers.watch(&observer, object("LogBackup"), Some(interest(0)));
+    reaches_after(&rig, 0, 2).await;
+    rig.cluster.set_down(true);
+    let before = rig.cluster.reads();
+    let outage = 60;
+    for second in 1..=outage {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        observers.watch(&observer, object("LogBackup"), Some(interest(second)));
+    }
+    let tried = rig.cluster.reads() - before;
+    let steps = outage / crate::timing::UNREACHABLE_BACKOFF_MAX.as_secs() + 3;
+    assert!(
+        tried <= steps,
+        "{tried} attempts in {outage} s, more than one per backoff step ({steps})"
+    );
+    rig.cluster.set_down(false);
+    let after = rig.cluster.reaches().len();
+    let back = reaches_after(&rig, after, 1).await;
+    assert_eq!(
+        back,
+        [crate::oceanbase::Reach::Whole],
+        "the read after an outage is whole"
+    );
+}
