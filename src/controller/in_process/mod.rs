@@ -164,15 +164,20 @@ impl Rig {
         self.reconcile::<K>(path).await;
     }
 
-    /// Waits until the cluster's observer has read the cluster after this moment.
-    async fn observed(&self) {
-        let observer = self.ctx.observers.observe(
+    /// The observer of the cluster the connection Secret names (started if it was not).
+    fn observer(&self) -> Arc<crate::observer::ClusterObserver> {
+        self.ctx.observers.observe(
             ClusterKey {
                 namespace: "ns".into(),
                 source: ClusterSource::Secret("db".into()),
             },
             "obcluster",
-        );
+        )
+    }
+
+    /// Waits until the cluster's observer has read the cluster after this moment.
+    async fn observed(&self) {
+        let observer = self.observer();
         let asked = crate::clock::now();
         observer.poke();
         super::fixtures::eventually("a fresh observation", || {

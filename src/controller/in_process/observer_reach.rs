@@ -6,8 +6,7 @@ use std::time::Duration;
 
 use super::{Rig, ready_cluster};
 use crate::{
-    api::common::ClusterSource,
-    observer::{ClusterKey, Interest, ObjectKey, PollIntervals},
+    observer::{Interest, ObjectKey, PollIntervals},
     oceanbase::Reach,
     timing::CHANGING_EVERY,
 };
@@ -38,13 +37,7 @@ async fn reaches_after(rig: &Rig, from: usize, count: usize) -> Vec<Reach> {
 async fn a_running_backup_alone_has_its_job_read_each_cycle_and_the_rest_every_few() {
     let rig = Rig::new("BackupTask", ready_cluster());
     let observers = &rig.ctx.observers;
-    let observer = observers.observe(
-        ClusterKey {
-            namespace: "ns".into(),
-            source: ClusterSource::Secret("db".into()),
-        },
-        "obcluster",
-    );
+    let observer = rig.observer();
     let running = Interest {
         tenant: "tenant1".into(),
         description: Some("uid-1".into()),
@@ -95,13 +88,7 @@ async fn a_running_backup_alone_has_its_job_read_each_cycle_and_the_rest_every_f
 async fn an_unreachable_cluster_is_tried_once_per_backoff_step_however_often_it_is_poked() {
     let rig = Rig::new("LogBackup", ready_cluster());
     let observers = &rig.ctx.observers;
-    let observer = observers.observe(
-        ClusterKey {
-            namespace: "ns".into(),
-            source: ClusterSource::Secret("db".into()),
-        },
-        "obcluster",
-    );
+    let observer = rig.observer();
     let interest = |second: u64| Interest {
         tenant: "tenant1".into(),
         description: Some(format!("uid-{second}")),
@@ -126,9 +113,5 @@ async fn an_unreachable_cluster_is_tried_once_per_backoff_step_however_often_it_
     rig.cluster.set_down(false);
     let after = rig.cluster.reaches().len();
     let back = reaches_after(&rig, after, 1).await;
-    assert_eq!(
-        back,
-        [crate::oceanbase::Reach::Whole],
-        "the read after an outage is whole"
-    );
+    assert_eq!(back, [Reach::Whole], "the read after an outage is whole");
 }
