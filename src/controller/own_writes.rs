@@ -61,7 +61,7 @@ impl OwnWrites {
 }
 
 /// A resourceVersion as the number it is on the API server (an etcd revision); `None` for any other.
-fn number(version: &str) -> Option<u64> {
+pub fn number(version: &str) -> Option<u64> {
     version.parse().ok()
 }
 

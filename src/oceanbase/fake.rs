@@ -74,7 +74,8 @@ pub struct FakeCluster {
     reads: Mutex<Vec<super::Reach>>,
     journal: Journal,
     identity: Mutex<super::ClusterIdentity>,
-    /// While set, every read fails as an unreachable cluster's does (each still counted in `reads`).
+    /// While set, every read and batch fails as an unreachable cluster's does (each read still counted in
+    /// `reads`; a batch not journalled, as it never reached the cluster).
     down: Mutex<bool>,
 }
 
@@ -103,7 +104,7 @@ impl FakeCluster {
         lock(&self.outcomes).push_back(outcome);
     }
 
-    /// Makes every read fail as an unreachable cluster's does (`true`), or succeed again.
+    /// Makes every read and batch fail as an unreachable cluster's does (`true`), or succeed again.
     pub fn set_down(&self, down: bool) {
         *lock(&self.down) = down;
     }
@@ -126,7 +127,7 @@ impl OceanBase for FakeCluster {
     ) -> BoxFuture<'a, Result<Snapshot, ObError>> {
         lock(&self.reads).push(request.reach);
         if *lock(&self.down) {
-            return Box::pin(async { Err(ObError::Unreachable("connection refused".into())) });
+            return Box::pin(async { Err(refused()) });
         }
         let mut snapshot = lock(&self.snapshot).clone();
         // As the real reader: only what was asked for is known to be absent.
@@ -137,6 +138,9 @@ impl OceanBase for FakeCluster {
     }
 
     fn execute<'a>(&'a self, statements: &'a [String]) -> BoxFuture<'a, Result<(), ObError>> {
+        if *lock(&self.down) {
+            return Box::pin(async { Err(refused()) });
+        }
         self.journal.push(Entry::Sql(statements.to_vec()));
         let outcome = lock(&self.outcomes).pop_front().unwrap_or(Ok(()));
         Box::pin(async move { outcome })
@@ -150,6 +154,11 @@ impl OceanBase for FakeCluster {
         let identity = lock(&self.identity).clone();
         Box::pin(async move { Ok(identity) })
     }
+}
+
+/// What a read or batch of a cluster that is down gets.
+fn refused() -> ObError {
+    ObError::Unreachable("connection refused".into())
 }
 
 /// Connects every cluster to one [`FakeCluster`].

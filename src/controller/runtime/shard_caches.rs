@@ -190,7 +190,7 @@ fn newest<K: kube::Resource>(copies: Vec<Arc<K>>) -> Option<Arc<K>> {
         copy.meta()
             .resource_version
             .as_deref()
-            .and_then(|v| v.parse::<u64>().ok())
+            .and_then(crate::controller::own_writes::number)
     };
     copies.into_iter().max_by_key(version)
 }
