@@ -351,6 +351,11 @@ impl Catalog {
         }
     }
 
+    /// Waits until `K`'s caches have synced; false at once when no controller caches `K`.
+    pub async fn synced<K: Cached>(&self) -> bool {
+        self.stores_once_synced::<K>().await.is_some()
+    }
+
     /// `K`'s caches, once all of them have synced.
     fn synced_stores<K: Cached>(&self) -> Option<Arc<Stores<K>>> {
         if !lock(&self.synced).contains(&TypeId::of::<K>()) {

@@ -439,11 +439,15 @@ async fn wake_filled_shards<K: Reconcile>(
     }
 }
 
-/// Every [`crate::timing::PHASE_COUNT_INTERVAL`], follows the controller cache: keeps `obbackup_objects{kind, phase}` equal to
-/// its counts (of the shards this replica holds), tells the write budget how many refresh their figures, and drops what is kept for objects it no longer holds — their observer interests and their
-/// series (a deleted object gets no last reconcile). An object is dropped once gone from two looks in a row:
-/// one look could race an object that just arrived. Only what is kept is looked up in the cache, so a look
-/// costs no set of every cached object.
+/// Every [`crate::timing::PHASE_COUNT_INTERVAL`] from the moment the controller cache has synced, follows it:
+/// keeps `obbackup_objects{kind, phase}` equal to its counts (of the shards this replica holds), tells the
+/// write budget how many refresh their figures, and drops what is kept for objects it no longer holds —
+/// their observer interests and their series (a deleted object gets no last reconcile). An object is dropped
+/// once gone from two looks in a row: one look could race an object that just arrived. Only what is kept is
+/// looked up in the cache, so a look costs no set of every cached object. The first count waits for the
+/// sync: counted before, the cache is empty, and the budget's grain stays the one-minute floor until the
+/// next count, so that the first looks of a restart rewrite figures a grain would have left alone (at 10 000
+/// archiving objects, every one older than a minute instead of 400 s).
 async fn follow_caches<K: Reconcile>(
     catalog: Arc<catalog::Catalog>,
     metrics: Arc<Metrics>,
@@ -454,6 +458,10 @@ async fn follow_caches<K: Reconcile>(
 ) {
     let mut known: HashSet<&'static str> = HashSet::new();
     let mut missing_before: HashSet<ObjectKey> = HashSet::new();
+    tokio::select! {
+        _ = catalog.synced::<K>() => {}
+        () = shutdown.cancelled() => return,
+    }
     loop {
         let mut counts: HashMap<&'static str, i64> = known.iter().map(|p| (*p, 0)).collect();
         let (mut not_progressing, mut refreshing) = (0, 0);
@@ -682,6 +690,46 @@ mod tests {
             Some(Action::requeue(crate::timing::STALE_COPY_RECHECK)),
             "a copy as new as the write is reconciled"
         );
+    }
+
+    /// The write budget learns how many objects refresh their figures as soon as their cache has synced, not
+    /// a count later: counted before, the cache is empty, and the one-minute floor of the grain would make
+    /// the first looks of a restart rewrite every figure older than a minute.
+    #[tokio::test(start_paused = true)]
+    async fn the_budget_counts_the_refreshing_objects_as_soon_as_their_cache_has_synced() {
+        let ctx = context();
+        let (store, mut writer) = kube::runtime::reflector::store::<Guarded<BackupStrategy>>();
+        ctx.catalog.register::<BackupStrategy>(vec![store]);
+        let counting = tokio::spawn(follow_caches::<BackupStrategy>(
+            ctx.catalog.clone(),
+            ctx.metrics.clone(),
+            ctx.observers.clone(),
+            ctx.writes.clone(),
+            CancellationToken::new(),
+            ctx.shards.clone(),
+        ));
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        for n in 0..3_000 {
+            let strategy: BackupStrategy = serde_json::from_value(serde_json::json!({
+                "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+                "metadata": {"name": format!("s{n}"), "namespace": "ns"},
+                "spec": {"cluster": {"name": "c", "connectionSecret": "db"}, "tenants": ["t1"],
+                         "dataDestination": {"uri": "file:///d"},
+                         "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"}},
+            }))
+            .expect("a strategy");
+            writer.apply_watcher_event(&watcher::Event::Apply(Guarded(Ok(strategy))));
+        }
+        ctx.catalog
+            .cache_synced::<BackupStrategy>("BackupStrategy", 0, 1);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(
+            ctx.writes.freshness(),
+            write_budget::freshness_for(3_000),
+            "counted a second after the sync, not {:?} later",
+            crate::timing::PHASE_COUNT_INTERVAL
+        );
+        counting.abort();
     }
 
     #[tokio::test]
