@@ -351,9 +351,9 @@ impl Catalog {
         }
     }
 
-    /// Waits until `K`'s caches have synced; false at once when no controller caches `K`.
-    pub async fn synced<K: Cached>(&self) -> bool {
-        self.stores_once_synced::<K>().await.is_some()
+    /// Waits until `K`'s caches have synced (not at all when no controller caches `K`).
+    pub async fn synced<K: Cached>(&self) {
+        self.stores_once_synced::<K>().await;
     }
 
     /// `K`'s caches, once all of them have synced.

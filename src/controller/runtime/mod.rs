@@ -459,7 +459,7 @@ async fn follow_caches<K: Reconcile>(
     let mut known: HashSet<&'static str> = HashSet::new();
     let mut missing_before: HashSet<ObjectKey> = HashSet::new();
     tokio::select! {
-        _ = catalog.synced::<K>() => {}
+        () = catalog.synced::<K>() => {}
         () = shutdown.cancelled() => return,
     }
     loop {
