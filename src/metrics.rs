@@ -99,6 +99,13 @@ pub struct KindLabels {
     pub kind: String,
 }
 
+/// Labels of a count of stalled objects: their kind and the reason their `Stalled` condition gives.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StalledLabels {
+    pub kind: String,
+    pub reason: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     /// SQL statements and queries sent, per cluster.
@@ -125,6 +132,8 @@ pub struct Metrics {
     pub tasks_finished: Family<OutcomeLabels, Counter>,
     /// Objects whose `Progressing` condition is False (a backup without progress).
     pub not_progressing: Family<KindLabels, Gauge>,
+    /// Objects whose `Stalled` condition is True, by kind and reason.
+    pub stalled: Family<StalledLabels, Gauge>,
     /// Objects the cluster observers watch, per kind (what every read looks for; deleted objects leave it).
     pub watched_objects: Family<KindLabels, Gauge>,
     /// Objects in this replica's caches, per kind.
@@ -419,6 +428,7 @@ struct ObjectSeries {
     watched_objects: Family<KindLabels, Gauge>,
     cached_objects: Family<KindLabels, Gauge>,
     not_progressing: Family<KindLabels, Gauge>,
+    stalled: Family<StalledLabels, Gauge>,
 }
 
 impl ObjectSeries {
@@ -449,6 +459,12 @@ impl ObjectSeries {
                 "objects_not_progressing",
                 "Objects whose Progressing condition is False (a running backup without progress), by kind",
                 Family::<KindLabels, Gauge>::default(),
+            ),
+            stalled: r.add(
+                "objects_stalled",
+                "Objects whose Stalled condition is True, by kind and reason (the condition's message says what \
+                 to fix)",
+                Family::<StalledLabels, Gauge>::default(),
             ),
         }
     }
@@ -511,6 +527,7 @@ impl Default for Metrics {
             watched_objects: objects.watched_objects,
             cached_objects: objects.cached_objects,
             not_progressing: objects.not_progressing,
+            stalled: objects.stalled,
         }
     }
 }

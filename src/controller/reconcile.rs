@@ -62,6 +62,11 @@ pub trait Reconcile:
         false
     }
 
+    /// The conditions the object's status shows (for `obbackup_objects_stalled`); by default none.
+    fn conditions(&self) -> &[Condition] {
+        &[]
+    }
+
     /// Whether the object's `Progressing` condition is False (for `obbackup_objects_not_progressing`).
     fn not_progressing(&self) -> bool {
         false

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use super::{cell, check_block};
 use crate::metrics::{
-    BackupModeLabels, ClusterLabels, KindLabels, Metrics, PhaseLabels, StrategyLabels, TenantLabels,
+    BackupModeLabels, ClusterLabels, KindLabels, Metrics, PhaseLabels, StalledLabels, StrategyLabels,
+    TenantLabels,
 };
 
 /// One sample in every family.
@@ -59,6 +60,13 @@ fn populated() -> Metrics {
         })
         .set(1);
     metrics.not_progressing.get_or_create(&kind).set(1);
+    metrics
+        .stalled
+        .get_or_create(&StalledLabels {
+            kind: "k".into(),
+            reason: "r".into(),
+        })
+        .set(1);
     metrics.watched_objects.get_or_create(&kind).set(1);
     metrics.cached_objects.get_or_create(&kind).set(1);
     for copy in [&metrics.first_copy, &metrics.second_copy] {

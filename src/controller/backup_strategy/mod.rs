@@ -119,6 +119,10 @@ impl Reconcile for BackupStrategy {
             .and_then(super::status::StatusView::phase_label)
     }
 
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map_or(&[], super::status::StatusView::conditions)
+    }
+
     /// Its tenants' log checkpoints and delays move by themselves (counted before its first status too:
     /// a strategy without archiving is the exception).
     fn refreshes(&self) -> bool {

@@ -55,12 +55,14 @@ impl Reconcile for BackupTask {
         self.status.as_ref().and_then(StatusView::phase_label)
     }
 
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map_or(&[], StatusView::conditions)
+    }
+
     fn not_progressing(&self) -> bool {
-        self.status.as_ref().is_some_and(|s| {
-            s.conditions
-                .iter()
-                .any(|c| c.type_ == super::conditions::PROGRESSING && c.status == "False")
-        })
+        Reconcile::conditions(self)
+            .iter()
+            .any(|c| c.type_ == super::conditions::PROGRESSING && c.status == "False")
     }
 
     /// A [`task::settled`] task is read for its phase, times, tenant, labels, dump and copy, never again for

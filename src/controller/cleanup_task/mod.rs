@@ -43,6 +43,10 @@ impl Reconcile for CleanupTask {
         self.status.as_ref().and_then(StatusView::phase_label)
     }
 
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map_or(&[], StatusView::conditions)
+    }
+
     async fn reconcile(cleanup: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         task::drive(cleanup, ctx).await
     }

@@ -75,6 +75,10 @@ impl Reconcile for LogBackup {
         self.status.as_ref().and_then(StatusView::phase_label)
     }
 
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map_or(&[], StatusView::conditions)
+    }
+
     /// Archiving: its checkpoint and delay (and its second copy's) move by themselves.
     fn refreshes(&self) -> bool {
         self.status

@@ -57,6 +57,10 @@ impl Reconcile for RecoveryTask {
         self.status.as_ref().and_then(StatusView::phase_label)
     }
 
+    fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
+        self.status.as_ref().map_or(&[], StatusView::conditions)
+    }
+
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         if task.spec.source.logical.is_some() {
             super::logical::drive(task, ctx).await

@@ -6,7 +6,7 @@
 use crate::controller::guarded::Guarded;
 use crate::reason::Reason;
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::Arc,
 };
 
@@ -27,7 +27,12 @@ use kube::{
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
 use tokio_util::sync::CancellationToken;
 
+mod caches;
 mod shard_caches;
+
+use caches::follow_caches;
+#[cfg(test)]
+use caches::forget_gone;
 
 use super::{
     Context, Error, Reconcile, Settings, catalog,
@@ -437,114 +442,6 @@ async fn wake_filled_shards<K: Reconcile>(
         tracing::info!(controller = K::KIND, shards = ?new, "woke the objects of shards taken");
         woken.extend(new);
     }
-}
-
-/// Every [`crate::timing::PHASE_COUNT_INTERVAL`] from the moment the controller cache has synced, follows it:
-/// keeps `obbackup_objects{kind, phase}` equal to its counts (of the shards this replica holds), tells the
-/// write budget how many refresh their figures, and drops what is kept for objects it no longer holds —
-/// their observer interests and their series (a deleted object gets no last reconcile). An object is dropped
-/// once gone from two looks in a row: one look could race an object that just arrived. Only what is kept is
-/// looked up in the cache, so a look costs no set of every cached object. The first count waits for the
-/// sync: counted before, the cache is empty, and the budget's grain stays the one-minute floor until the
-/// next count, so that the first looks of a restart rewrite figures a grain would have left alone (at 10 000
-/// archiving objects, every one older than a minute instead of 400 s).
-async fn follow_caches<K: Reconcile>(
-    catalog: Arc<catalog::Catalog>,
-    metrics: Arc<Metrics>,
-    observers: Arc<Observers>,
-    writes: Arc<write_budget::WriteBudget>,
-    shutdown: CancellationToken,
-    shards: Arc<crate::shards::Shards>,
-) {
-    let mut known: HashSet<&'static str> = HashSet::new();
-    let mut missing_before: HashSet<ObjectKey> = HashSet::new();
-    tokio::select! {
-        () = catalog.synced::<K>() => {}
-        () = shutdown.cancelled() => return,
-    }
-    loop {
-        let mut counts: HashMap<&'static str, i64> = known.iter().map(|p| (*p, 0)).collect();
-        let (mut not_progressing, mut refreshing) = (0, 0);
-        let stores = catalog.stores::<K>();
-        let mut cached = 0;
-        for object in stores.iter().flat_map(|store| store.state()) {
-            cached += 1;
-            // Each replica counts its own shards' objects, so that the replicas' counts add up.
-            if !shards.holds(object.meta().namespace.as_deref().unwrap_or_default()) {
-                continue;
-            }
-            if let Ok(valid) = &object.0 {
-                let phase = valid.phase_label().unwrap_or("Unknown");
-                *counts.entry(phase).or_default() += 1;
-                not_progressing += i64::from(valid.not_progressing());
-                refreshing += usize::from(valid.refreshes());
-            }
-        }
-        metrics
-            .cached_objects
-            .get_or_create(&crate::metrics::KindLabels {
-                kind: K::KIND.into(),
-            })
-            .set(cached);
-        writes.set_refreshing(K::KIND, refreshing);
-        metrics.set_status_freshness(writes.freshness());
-        metrics
-            .not_progressing
-            .get_or_create(&crate::metrics::KindLabels {
-                kind: K::KIND.into(),
-            })
-            .set(not_progressing);
-        for (phase, count) in counts {
-            metrics
-                .phases
-                .get_or_create(&crate::metrics::PhaseLabels {
-                    kind: K::KIND.into(),
-                    phase: phase.into(),
-                })
-                .set(count);
-            known.insert(phase);
-        }
-        missing_before = forget_gone(&stores, &metrics, &observers, &missing_before);
-        metrics
-            .watched_objects
-            .get_or_create(&crate::metrics::KindLabels {
-                kind: K::KIND.into(),
-            })
-            .set(i64::try_from(observers.watched(K::KIND)).unwrap_or(i64::MAX));
-        tokio::select! {
-            () = tokio::time::sleep(crate::timing::PHASE_COUNT_INTERVAL) => {}
-            () = shutdown.cancelled() => return,
-        }
-    }
-}
-
-/// Drops the observer interests and series of the objects of `K` gone from the caches now and at the
-/// last look (`missing_before`); returns those gone now.
-fn forget_gone<K: Reconcile>(
-    stores: &[Store<Guarded<K>>],
-    metrics: &Metrics,
-    observers: &Observers,
-    missing_before: &HashSet<ObjectKey>,
-) -> HashSet<ObjectKey> {
-    let missing_now = std::cell::RefCell::new(HashSet::new());
-    let alive = |key: &ObjectKey| {
-        let reference = kube::runtime::reflector::ObjectRef::new(&key.name).within(&key.namespace);
-        if stores.iter().any(|store| store.get(&reference).is_some()) {
-            return true;
-        }
-        missing_now.borrow_mut().insert(key.clone());
-        !missing_before.contains(key)
-    };
-    let forgotten = observers.forget_missing(K::KIND, alive);
-    if forgotten > 0 {
-        tracing::debug!(
-            kind = K::KIND,
-            forgotten,
-            "stopped watching deleted objects"
-        );
-    }
-    K::forget_all_but(metrics, &alive);
-    missing_now.into_inner()
 }
 
 fn object_key<K: Resource>(obj: &K) -> String {
