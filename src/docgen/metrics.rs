@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use super::{cell, check_block};
 use crate::metrics::{
-    BackupModeLabels, ClusterLabels, KindLabels, Metrics, PhaseLabels, StalledLabels, StrategyLabels,
-    TenantLabels,
+    BackupModeLabels, ClusterLabels, KindLabels, Metrics, PhaseLabels, StalledLabels,
+    StrategyLabels, TenantLabels,
 };
 
 /// One sample in every family.

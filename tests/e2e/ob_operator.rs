@@ -190,6 +190,15 @@ async fn a_tenant_an_obtenantbackuppolicy_holds_gets_nothing_whichever_came_firs
     world
         .stalled_on::<BackupStrategy>("later", Reason::TenantManagedByObOperator)
         .await;
+    // Counted for the chart's OBBackupTenantContested: "later" only, "before" being free again.
+    let contested =
+        r#"obbackup_objects_stalled{kind="BackupStrategy",reason="TenantManagedByObOperator"}"#;
+    crate::support::cluster::eventually(
+        "the contest counted",
+        std::time::Duration::from_secs(40),
+        || async { (world.operator.metric(contested) == Some(1.0)).then_some(()) },
+    )
+    .await;
     world.done().await;
 }
 

@@ -100,6 +100,12 @@ async fn a_task_through_a_strategy_that_does_not_own_the_tenant_sends_nothing() 
     world
         .stalled_on::<BackupStrategy>("rogue", Reason::TenantClaimed)
         .await;
+    // The contest is counted for the chart's OBBackupTenantContested (the caches are counted every 15 s).
+    let contested = r#"obbackup_objects_stalled{kind="BackupStrategy",reason="TenantClaimed"}"#;
+    crate::support::cluster::eventually("the contest counted", Duration::from_secs(40), || async {
+        (world.operator.metric(contested) == Some(1.0)).then_some(())
+    })
+    .await;
     let through_rogue = json!({
         "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupTask",
         "metadata": {"name": "through-rogue"},

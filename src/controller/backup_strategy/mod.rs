@@ -120,7 +120,9 @@ impl Reconcile for BackupStrategy {
     }
 
     fn conditions(&self) -> &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition] {
-        self.status.as_ref().map_or(&[], super::status::StatusView::conditions)
+        self.status
+            .as_ref()
+            .map_or(&[], super::status::StatusView::conditions)
     }
 
     /// Its tenants' log checkpoints and delays move by themselves (counted before its first status too:

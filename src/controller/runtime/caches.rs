@@ -107,7 +107,10 @@ impl Shown {
     /// Sets the kind's series to `counts`.
     fn publish(&mut self, metrics: &Metrics, kind: &'static str, mut counts: Counts) {
         let labels = KindLabels { kind: kind.into() };
-        metrics.cached_objects.get_or_create(&labels).set(counts.cached);
+        metrics
+            .cached_objects
+            .get_or_create(&labels)
+            .set(counts.cached);
         metrics
             .not_progressing
             .get_or_create(&labels)

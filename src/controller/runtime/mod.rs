@@ -5,10 +5,7 @@
 
 use crate::controller::guarded::Guarded;
 use crate::reason::Reason;
-use std::{
-    collections::HashSet,
-    sync::Arc,
-};
+use std::{collections::HashSet, sync::Arc};
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::NamespaceResourceScope;
