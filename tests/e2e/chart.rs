@@ -130,6 +130,52 @@ fn a_file_share_is_mounted_where_the_operator_reads_file_destinations() {
     );
 }
 
+/// `obOperator.admissionPolicy` renders the policy and its binding, only with the integration on, and the
+/// binding applies only in the watched namespaces when some are listed (what the policy refuses is tested on
+/// the control plane: `ob_operator::the_charts_admission_policy_…`).
+#[test]
+fn the_admission_policy_is_rendered_when_asked_and_bound_to_the_watched_namespaces() {
+    let Some(helm) = helm() else { return };
+    let kinds = [
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
+    ];
+    let rendered = |extra: &[&str]| {
+        let docs = template(&helm, extra);
+        kinds.map(|kind| find(&docs, kind).into_iter().cloned().collect::<Vec<_>>())
+    };
+    let none: [Vec<Value>; 2] = [vec![], vec![]];
+    assert_eq!(rendered(&[]), none, "off by default");
+    let off = rendered(&[
+        "--set",
+        "obOperator.admissionPolicy=true",
+        "--set",
+        "obOperator.enabled=false",
+    ]);
+    assert_eq!(off, none, "nothing without the integration");
+    let [policies, bindings] = rendered(&["--set", "obOperator.admissionPolicy=true"]);
+    assert_eq!((policies.len(), bindings.len()), (1, 1));
+    assert_eq!(
+        bindings[0]["spec"]["policyName"],
+        policies[0]["metadata"]["name"]
+    );
+    assert_eq!(
+        policies[0]["spec"]["matchConstraints"]["resourceRules"][0]["operations"],
+        serde_json::json!(["CREATE"]),
+        "ob-operator's own updates of its policies are never refused"
+    );
+    assert!(bindings[0]["spec"].get("matchResources").is_none());
+    let [_, bindings] = rendered(&[
+        "--set",
+        "obOperator.admissionPolicy=true",
+        "--values",
+        &values_file("values-namespaced.yaml"),
+    ]);
+    let selector =
+        &bindings[0]["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0];
+    assert_eq!(selector["values"], serde_json::json!(["team-a", "team-b"]));
+}
+
 #[test]
 fn the_deployment_is_hardened_and_rbac_is_the_rules_file() {
     let Some(helm) = helm() else { return };

@@ -249,3 +249,171 @@ async fn two_strategies_in_two_namespaces_on_one_cluster_keep_one_owner_per_tena
     crate::support::cluster::delete_namespace(&world.admin, &other).await;
     world.done().await;
 }
+
+/// Creates `policy` in `namespace` as a dry run (admission runs, nothing is stored): `Err` with the API
+/// server's message when it is refused.
+async fn try_create(admin: &kube::Client, namespace: &str, policy: &Value) -> Result<(), String> {
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        admin.clone(),
+        namespace,
+        &Kind::ObTenantBackupPolicy.resource(),
+    );
+    let object: kube::api::DynamicObject =
+        serde_json::from_value(policy.clone()).expect("a policy object");
+    let dry_run = kube::api::PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    match api.create(&dry_run, &object).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(refusal)) if refusal.code == 403 || refusal.code == 422 => {
+            Err(refusal.message)
+        }
+        Err(error) => panic!("creating {policy}: {error}"),
+    }
+}
+
+/// The chart's `obOperator.admissionPolicy`: the API server itself refuses a new OBTenantBackupPolicy for a
+/// tenant a BackupStrategy of its namespace holds through the same OBCluster, whatever the case of the
+/// tenant's name or however the strategy names its tenants, and admits everything else: another tenant,
+/// another OBCluster, a strategy being deleted, a policy naming only an OBTenant object (left to the
+/// operator's own check), and any update of a policy that exists.
+#[tokio::test]
+async fn the_charts_admission_policy_refuses_a_new_policy_for_a_tenant_a_strategy_holds() {
+    let Some(helm) = crate::support::tools::built("OBBACKUP_HELM", "helm") else {
+        return;
+    };
+    let Some(plane) = crate::support::cluster::ControlPlane::get() else {
+        return;
+    };
+    if !installed() {
+        return;
+    }
+    let admin = plane.admin().await;
+    let ns = plane.namespace("obo-admission").await;
+    // The chart's policy and binding, renamed for this test and bound to its namespace alone: other tests
+    // create policies on tenants our strategies hold on purpose.
+    let documents = crate::support::chart::render(
+        &helm,
+        "obbackup-system",
+        &["obOperator.admissionPolicy=true"],
+    );
+    let name = format!("{ns}-one-owner");
+    let mut admission = crate::support::chart::find(&documents, "ValidatingAdmissionPolicy");
+    let mut binding = crate::support::chart::find(&documents, "ValidatingAdmissionPolicyBinding");
+    admission["metadata"]["name"] = json!(name);
+    binding["metadata"]["name"] = json!(name);
+    binding["spec"]["policyName"] = json!(name);
+    binding["spec"]["matchResources"] =
+        json!({"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ns}}});
+    let cluster_scoped = |object: &Value| {
+        let (_, resource) = crate::support::cluster::api_for(&admin, "", object);
+        kube::Api::<kube::api::DynamicObject>::all_with(admin.clone(), &resource)
+    };
+    for object in [&admission, &binding] {
+        cluster_scoped(object)
+            .patch(
+                &name,
+                &kube::api::PatchParams::apply("e2e").force(),
+                &kube::api::Patch::Apply(object),
+            )
+            .await
+            .expect("the chart's admission policy installed");
+    }
+    let strategies = [
+        through("held", "test"),
+        strategy(
+            "every",
+            json!({"cluster": {"name": "other", "obCluster": {"name": "other"}}, "tenants": []}),
+        ),
+    ];
+    for mut strategy in strategies {
+        strategy["metadata"]["namespace"] = json!(ns);
+        strategy["metadata"]["finalizers"] = json!(["e2e.obbackup.dev/hold"]);
+        crate::support::cluster::apply(&admin, &ns, &strategy)
+            .await
+            .expect("strategy");
+    }
+    let held =
+        crate::support::ob_operator::policy_object("p1", "test", json!({"tenantName": "TENANT1"}));
+    // The binding takes effect once the API server has loaded it.
+    let refusal = eventually("the policy for tenant1 refused", WAIT, || async {
+        try_create(&admin, &ns, &held).await.err()
+    })
+    .await;
+    assert!(
+        refusal.contains("held by BackupStrategy held") && refusal.contains("OBCluster test"),
+        "{refusal}"
+    );
+    let policy = crate::support::ob_operator::policy_object;
+    let admitted = [
+        (
+            "another tenant",
+            policy("p2", "test", json!({"tenantName": "tenant2"})),
+        ),
+        (
+            "an OBTenant object",
+            policy("p3", "test", json!({"tenantCRName": "tenant1"})),
+        ),
+    ];
+    for (what, object) in &admitted {
+        assert_eq!(try_create(&admin, &ns, object).await, Ok(()), "{what}");
+    }
+    let anything_on_other = policy("p4", "other", json!({"tenantName": "tenant9"}));
+    let refusal = try_create(&admin, &ns, &anything_on_other).await;
+    assert!(
+        refusal
+            .as_ref()
+            .is_err_and(|m| m.contains("held by BackupStrategy every")),
+        "a strategy of every tenant holds them all: {refusal:?}"
+    );
+    // A policy that exists is updated freely (ob-operator updates its own), even on a tenant now held.
+    let mut tenant2 = admitted[0].1.clone();
+    tenant2["metadata"]["namespace"] = json!(ns);
+    crate::support::cluster::apply(&admin, &ns, &tenant2)
+        .await
+        .expect("tenant2's policy");
+    let mut both = through("held", "test");
+    both["metadata"]["namespace"] = json!(ns);
+    both["metadata"]["finalizers"] = json!(["e2e.obbackup.dev/hold"]);
+    both["spec"]["tenants"] = json!(["tenant1", "tenant2"]);
+    crate::support::cluster::apply(&admin, &ns, &both)
+        .await
+        .expect("the strategy takes tenant2 too");
+    tenant2["metadata"]["labels"] = json!({"updated": "yes"});
+    crate::support::cluster::apply(&admin, &ns, &tenant2)
+        .await
+        .expect("an update is never refused");
+    // A strategy being deleted holds nothing: the tenant may go to ob-operator.
+    let (strategies_api, _) = crate::support::cluster::api_for(&admin, &ns, &both);
+    strategies_api
+        .delete("held", &Default::default())
+        .await
+        .expect("delete");
+    let deleting = strategies_api
+        .get("held")
+        .await
+        .expect("held by its finalizer");
+    assert!(deleting.metadata.deletion_timestamp.is_some());
+    eventually("the policy for tenant1 admitted", WAIT, || async {
+        try_create(&admin, &ns, &held).await.ok()
+    })
+    .await;
+    for object in [&binding, &admission] {
+        cluster_scoped(object)
+            .delete(&name, &Default::default())
+            .await
+            .expect("removed");
+    }
+    for strategy in ["held", "every"] {
+        strategies_api
+            .patch(
+                strategy,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(json!({"metadata": {"finalizers": null}})),
+            )
+            .await
+            .expect("finalizer removed");
+    }
+    crate::support::cluster::delete_namespace(&admin, &ns).await;
+}

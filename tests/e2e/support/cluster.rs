@@ -374,9 +374,10 @@ pub fn api_for(
     let api_version = object["apiVersion"].as_str().expect("apiVersion");
     let kind = object["kind"].as_str().expect("kind");
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let plural = match kind {
-        "BackupStrategy" => "backupstrategies".to_string(),
-        other => format!("{}s", other.to_lowercase()),
+    let lower = kind.to_lowercase();
+    let plural = match lower.strip_suffix('y') {
+        Some(stem) => format!("{stem}ies"),
+        None => format!("{lower}s"),
     };
     let resource =
         ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);

@@ -10,7 +10,6 @@ use std::{
     process::Command,
 };
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::cluster::ControlPlane;
@@ -40,28 +39,11 @@ pub fn podman_ok(args: &[&str]) -> String {
 
 /// The chart's Deployment rendered with `values` (`key=value` for `--set`).
 pub fn chart_deployment(helm: &Path, namespace: &str, values: &[String]) -> Value {
-    let chart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/ob-backup-operator");
-    let mut args = vec![
-        "template".to_string(),
-        "ob-backup-operator".to_string(),
-        chart.display().to_string(),
-        "--namespace".to_string(),
-        namespace.to_string(),
-    ];
-    for value in values {
-        args.extend(["--set".to_string(), value.clone()]);
-    }
-    let output = Command::new(helm).args(&args).output().expect("run helm");
-    assert!(
-        output.status.success(),
-        "helm template failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8_lossy(&output.stdout).into_owned();
-    serde_norway::Deserializer::from_str(&text)
-        .filter_map(|doc| Value::deserialize(doc).ok())
-        .find(|doc| doc["kind"] == "Deployment")
-        .expect("the chart renders a Deployment")
+    let values: Vec<&str> = values.iter().map(String::as_str).collect();
+    super::chart::find(
+        &super::chart::render(helm, namespace, &values),
+        "Deployment",
+    )
 }
 
 /// The operator's container started from the image, removed when dropped.

@@ -1,6 +1,7 @@
 //! What the integration tests share: the control plane, obsim clusters, worlds, invariants.
 
 pub mod catalog;
+pub mod chart;
 pub mod cluster;
 pub mod drill;
 pub mod image;

@@ -143,6 +143,27 @@ pub fn server_status(addr: SocketAddr, running: bool) -> Value {
            "podPhase": "Running", "ready": running, "status": if running { "running" } else { "restarting" }})
 }
 
+/// An OBTenantBackupPolicy `name` of OBCluster `cluster`, its tenant named by `tenant` (`tenantName` or
+/// `tenantCRName`), as a user writes it (no status).
+pub fn policy_object(name: &str, cluster: &str, tenant: Value) -> Value {
+    let path = tenant
+        .as_object()
+        .and_then(|t| t.values().next())
+        .and_then(Value::as_str)
+        .unwrap_or("tenant")
+        .to_string();
+    let destination = |kind: &str| json!({"type": "NFS", "path": format!("{path}/{kind}")});
+    let mut spec = json!({"obClusterName": cluster, "tenantSecret": format!("{cluster}-root"),
+        "logArchive": {"destination": destination("archive"), "switchPieceInterval": "1d"},
+        "dataBackup": {"destination": destination("data"),
+                       "fullCrontab": "30 0 * * 6", "incrementalCrontab": "30 1 * * *"},
+        "dataClean": {"recoveryWindow": "8d"}});
+    if let (Some(spec), Some(tenant)) = (spec.as_object_mut(), tenant.as_object()) {
+        spec.extend(tenant.clone());
+    }
+    object(Kind::ObTenantBackupPolicy, name, spec)
+}
+
 /// An OBTenantBackupPolicy `name` on tenant `tenant` of OBCluster `cluster`, in state `state`.
 pub async fn policy(
     admin: &Client,
@@ -152,16 +173,7 @@ pub async fn policy(
     tenant: &str,
     state: &str,
 ) {
-    let destination = |path: &str| json!({"type": "NFS", "path": path});
-    let mut policy = object(
-        Kind::ObTenantBackupPolicy,
-        name,
-        json!({"obClusterName": cluster, "tenantName": tenant, "tenantSecret": format!("{cluster}-root"),
-               "logArchive": {"destination": destination(&format!("{tenant}/archive")), "switchPieceInterval": "1d"},
-               "dataBackup": {"destination": destination(&format!("{tenant}/data")),
-                              "fullCrontab": "30 0 * * 6", "incrementalCrontab": "30 1 * * *"},
-               "dataClean": {"recoveryWindow": "8d"}}),
-    );
+    let mut policy = policy_object(name, cluster, json!({"tenantName": tenant}));
     policy["status"] = json!({"status": state});
     create_with_status(admin, namespace, Kind::ObTenantBackupPolicy, policy).await;
 }

@@ -195,23 +195,8 @@ impl Alert {
 /// The chart's alerting rules as `helm template` renders them (`prometheusRule.enabled`), as a rule file,
 /// with `edit` applied to each rule (an object with `alert`, `expr`, `for`, `labels`, `annotations`).
 pub fn chart_rules(helm: &Path, edit: impl Fn(&mut Value)) -> String {
-    let chart = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("charts/ob-backup-operator");
-    let output = Command::new(helm)
-        .args(["template", "ob-backup-operator"])
-        .arg(&chart)
-        .args(["--set", "prometheusRule.enabled=true"])
-        .output()
-        .expect("run helm");
-    assert!(
-        output.status.success(),
-        "helm template: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let text = String::from_utf8_lossy(&output.stdout);
-    let rule = serde_norway::Deserializer::from_str(&text)
-        .filter_map(|doc| Value::deserialize(doc).ok())
-        .find(|doc| doc["kind"] == "PrometheusRule")
-        .expect("the chart's PrometheusRule");
+    let documents = super::chart::render(helm, "default", &["prometheusRule.enabled=true"]);
+    let rule = super::chart::find(&documents, "PrometheusRule");
     let mut groups = rule["spec"]["groups"].clone();
     for group in groups.as_array_mut().into_iter().flatten() {
         for rule in group["rules"].as_array_mut().into_iter().flatten() {
