@@ -16,6 +16,7 @@ mod drill;
 mod drill_logical;
 mod external;
 mod gitops;
+mod handover;
 mod image;
 mod lifecycle;
 mod log_delay;

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 
 use crate::support::{
     cluster::eventually,
-    ob_operator::{installed, listen, ob_cluster, ob_server, policy, server_status, set_status},
+    ob_operator::{beside, installed, listen, ob_server, policy, server_status, set_status},
     simulator::{self, connection_secret},
     world::{GIB, WAIT, World, strategy, strategy_backup_task},
 };
@@ -26,30 +26,6 @@ fn through(name: &str, ob_cluster: &str) -> Value {
         name,
         json!({"cluster": {"name": "obcluster", "obCluster": {"name": ob_cluster}}}),
     )
-}
-
-/// A world beside ob-operator's CRDs (none when they are not installed), with OBCluster `test` naming the
-/// world's OceanBase cluster by its real name and id.
-async fn beside(
-    prefix: &str,
-    tenants: &[&str],
-    bytes: u64,
-    speed: f64,
-    cluster_id: i64,
-) -> Option<World> {
-    if !installed() {
-        return None;
-    }
-    let world = World::new(prefix, tenants, bytes, speed).await?;
-    ob_cluster(
-        &world.admin,
-        &world.namespace,
-        "test",
-        "obcluster",
-        cluster_id,
-    )
-    .await;
-    Some(world)
 }
 
 #[tokio::test]

@@ -52,7 +52,7 @@ fn rand_byte() -> u32 {
 }
 
 /// Creates `object` and then writes its status as ob-operator would.
-async fn create_with_status(admin: &Client, namespace: &str, kind: Kind, object: Value) {
+pub async fn create_with_status(admin: &Client, namespace: &str, kind: Kind, object: Value) {
     let name = object["metadata"]["name"]
         .as_str()
         .expect("name")
@@ -176,4 +176,28 @@ pub async fn policy(
     let mut policy = policy_object(name, cluster, json!({"tenantName": tenant}));
     policy["status"] = json!({"status": state});
     create_with_status(admin, namespace, Kind::ObTenantBackupPolicy, policy).await;
+}
+
+/// A world beside ob-operator's CRDs (none when they are not installed), with OBCluster `test` naming the
+/// world's OceanBase cluster by its real name and id.
+pub async fn beside(
+    prefix: &str,
+    tenants: &[&str],
+    bytes: u64,
+    speed: f64,
+    cluster_id: i64,
+) -> Option<super::world::World> {
+    if !installed() {
+        return None;
+    }
+    let world = super::world::World::new(prefix, tenants, bytes, speed).await?;
+    ob_cluster(
+        &world.admin,
+        &world.namespace,
+        "test",
+        "obcluster",
+        cluster_id,
+    )
+    .await;
+    Some(world)
 }

@@ -1,0 +1,204 @@
+//! The move from ob-operator's backup policy to a BackupStrategy (`kubectl obbackup import
+//! obtenantbackuppolicy NAME --handover`, docs/guide/ob-operator-import.md) on the real control plane, with
+//! ob-operator's own CRDs and obsim as the cluster its policy set up: archiving never stops (the same round
+//! runs on, none ends), the strategy starts no backup job of its own, and a restore to a point inside the
+//! handover succeeds from the sets and logs ob-operator left.
+
+use jiff::{Timestamp, ToSpan};
+use mysql_async::prelude::Queryable;
+use ob_backup_operator::{
+    api::{RecoveryTask, RecoveryTaskPhase},
+    oboperator::{Kind, POLICY_FINALIZER},
+};
+use obsim::{
+    model::{archive::RoundStatus, backup::JobStatus, default_cluster_id},
+    sim::Node,
+};
+use serde_json::json;
+
+use crate::support::{
+    cluster::{eventually, eventually_seen},
+    ob_operator::{beside, create_with_status, listen, ob_server, policy_object},
+    plugin::{self, stderr},
+    recovery::recovery,
+    simulator::{self, SYS_PASSWORD},
+    world::{GIB, WAIT, World},
+};
+
+/// Sends `statements` to the cluster from its sys tenant, as ob-operator's policy does.
+async fn as_ob_operator(node: &Node, statements: &[&str]) {
+    let options = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(node.addr.port())
+        .user(Some("root@sys"))
+        .pass(Some(SYS_PASSWORD))
+        .prefer_socket(false);
+    let mut session = mysql_async::Conn::new(options)
+        .await
+        .expect("ob-operator logs in to sys");
+    for statement in statements {
+        session
+            .query_drop(*statement)
+            .await
+            .unwrap_or_else(|e| panic!("{statement}: {e}"));
+    }
+    session.disconnect().await.expect("disconnected");
+}
+
+/// The tenant's archive round: its id and status, and how many rounds have ended.
+fn archive_of(world: &World) -> (Option<(i64, RoundStatus)>, usize) {
+    let mut cluster = simulator::cluster(&world.node);
+    // Brought to now, as a statement would (nothing else reads the cluster before the strategy exists).
+    cluster.advance();
+    let archive = &cluster.tenant("tenant1").expect("tenant1").archive;
+    (
+        archive.round.as_ref().map(|r| (r.round_id, r.status)),
+        archive.history.len(),
+    )
+}
+
+/// A RUNNING policy of tenant1 whose NFS directories end in the tenant's name, with ob-operator's finalizer.
+async fn running_policy(world: &World) {
+    let mut policy = policy_object("t1-backup", "test", json!({"tenantName": "tenant1"}));
+    policy["metadata"]["finalizers"] = json!([POLICY_FINALIZER]);
+    policy["spec"]["logArchive"]["destination"]["path"] = json!("handover/archive/tenant1");
+    policy["spec"]["dataBackup"]["destination"]["path"] = json!("handover/data/tenant1");
+    policy["status"] = json!({"status": "RUNNING", "tenantName": "tenant1"});
+    create_with_status(
+        &world.admin,
+        &world.namespace,
+        Kind::ObTenantBackupPolicy,
+        policy,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() {
+    let Some(world) = beside(
+        "handover",
+        &["tenant1"],
+        GIB,
+        30.0,
+        default_cluster_id("obcluster"),
+    )
+    .await
+    else {
+        return;
+    };
+    let addr = listen(&world.node).await;
+    ob_server(
+        &world.admin,
+        &world.namespace,
+        "test-zone1-a",
+        "test",
+        addr,
+        true,
+    )
+    .await;
+    // What ob-operator's policy left in OceanBase: the tenant's destinations, archiving on, a full backup.
+    as_ob_operator(
+        &world.node,
+        &[
+            "ALTER SYSTEM SET LOG_ARCHIVE_DEST = 'LOCATION=file:///ob-backup/handover/archive/tenant1' TENANT = tenant1",
+            "ALTER SYSTEM SET DATA_BACKUP_DEST = 'file:///ob-backup/handover/data/tenant1' TENANT = tenant1",
+            "ALTER SYSTEM ARCHIVELOG TENANT = tenant1",
+        ],
+    )
+    .await;
+    eventually("ob-operator's archive round DOING", WAIT, || async {
+        matches!(archive_of(&world).0, Some((_, RoundStatus::Doing))).then_some(())
+    })
+    .await;
+    as_ob_operator(&world.node, &["ALTER SYSTEM BACKUP TENANT = tenant1"]).await;
+    eventually("ob-operator's full backup completed", WAIT, || async {
+        let mut cluster = simulator::cluster(&world.node);
+        cluster.advance();
+        let backups = &cluster.tenant("tenant1")?.backups;
+        backups
+            .history
+            .iter()
+            .any(|job| job.status == JobStatus::Completed)
+            .then_some(())
+    })
+    .await;
+    running_policy(&world).await;
+    let (round, ended) = archive_of(&world);
+    let (round, _) = round.expect("ob-operator's archive round");
+    let jobs = simulator::backup_jobs(&world.node);
+
+    // Times on the cluster's clock (obsim's runs faster than the wall clock).
+    let started = simulator::cluster(&world.node).now();
+    let output = plugin::run(
+        &world,
+        &[
+            "import",
+            "obtenantbackuppolicy",
+            "t1-backup",
+            "--handover",
+            "--yes",
+            "--wait",
+            "--timeout",
+            "2m",
+            "--time-zone",
+            "UTC",
+        ],
+    )
+    .await;
+    let finished = simulator::cluster(&world.node).now();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let policies: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        world.admin.clone(),
+        &world.namespace,
+        &Kind::ObTenantBackupPolicy.resource(),
+    );
+    let left = policies.get_opt("t1-backup").await.expect("read");
+    assert!(left.is_none(), "the policy is gone: {left:?}");
+    assert_eq!(
+        archive_of(&world),
+        (Some((round, RoundStatus::Doing)), ended),
+        "the same round runs on and none ended: no NOARCHIVELOG, no new ARCHIVELOG"
+    );
+
+    // A point inside the handover, once the archive has passed it.
+    let inside = (started + (finished.duration_since(started) / 2))
+        .round(jiff::Unit::Second)
+        .expect("a whole second");
+    eventually_seen("the strategy's window over the handover", WAIT, || async {
+        let status = world.status("BackupStrategy", "t1-backup").await;
+        let windows = &status["tenants"][0]["recoverableWindows"];
+        let covers = windows.as_array().into_iter().flatten().any(|w| {
+            let edge = |at: &str| w[at].as_str().and_then(|t| t.parse::<Timestamp>().ok());
+            edge("from").is_some_and(|from| from <= started)
+                && edge("to").is_some_and(|to| to >= finished + 1.second())
+        });
+        if covers {
+            Ok(())
+        } else {
+            Err(windows.to_string())
+        }
+    })
+    .await;
+    world
+        .apply(recovery(
+            "inside",
+            "handed1",
+            json!({"time": inside.to_string()}),
+            json!({"source": {"strategyRef": {"name": "t1-backup"}, "tenant": "tenant1"}}),
+        ))
+        .await;
+    world
+        .reaches::<RecoveryTask>("inside", RecoveryTaskPhase::Completed)
+        .await;
+    assert_eq!(
+        simulator::backup_jobs(&world.node),
+        jobs,
+        "the strategy started no backup of its own"
+    );
+    assert_eq!(
+        archive_of(&world).0.map(|(id, _)| id),
+        Some(round),
+        "still ob-operator's round after the restore"
+    );
+    world.done().await;
+}
