@@ -11,7 +11,7 @@ use ob_backup_operator::{
     oboperator::{Kind, POLICY_FINALIZER},
 };
 use obsim::{
-    model::{archive::RoundStatus, backup::JobStatus, default_cluster_id},
+    model::{archive::RoundStatus, backup::JobStatus, default_cluster_id, restore::RestorePhase},
     sim::Node,
 };
 use serde_json::json;
@@ -20,7 +20,7 @@ use crate::support::{
     cluster::{eventually, eventually_seen},
     ob_operator::{beside, create_with_status, listen, ob_server, policy_object},
     plugin::{self, stderr},
-    recovery::recovery,
+    recovery::{recovery, restore_jobs},
     simulator::{self, SYS_PASSWORD},
     world::{GIB, WAIT, World},
 };
@@ -200,5 +200,82 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
         Some(round),
         "still ob-operator's round after the restore"
     );
+    restored_by_ob_operator(&world, inside).await;
     world.done().await;
+}
+
+/// `kubectl obbackup restore … --ob-tenant` to the same point: an OBTenant whose restore, sent as
+/// ob-operator sends it from that spec (its pools, then RESTORE from both sources until the SCN), completes.
+async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
+    let point = inside.to_string();
+    let output = plugin::run(
+        world,
+        &[
+            "restore",
+            "t1-backup",
+            "--tenant",
+            "tenant1",
+            "--to",
+            &point,
+            "--target-tenant",
+            "handed2",
+            "--ob-tenant",
+            "handed2",
+            "--unit-cpu",
+            "2",
+            "--unit-memory",
+            "4G",
+            "--zones",
+            "zone1",
+        ],
+    )
+    .await;
+    assert!(output.status.success(), "{}", stderr(&output));
+    let tenants: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
+        world.admin.clone(),
+        &world.namespace,
+        &Kind::ObTenant.resource(),
+    );
+    let made = tenants.get("handed2").await.expect("the OBTenant made");
+    let spec = &made.data["spec"];
+    let restore = &spec["source"]["restore"];
+    let nfs = |source: &serde_json::Value| {
+        assert_eq!(source["type"], "NFS", "{source}");
+        format!(
+            "file:///ob-backup/{}",
+            source["path"].as_str().expect("a path")
+        )
+    };
+    let scn = restore["until"]["scn"].as_str().expect("until.scn");
+    assert_eq!(scn, inside.as_nanosecond().to_string());
+    let zone = spec["pools"][0]["zone"].as_str().expect("a zone");
+    assert_eq!(
+        (spec["obcluster"].as_str(), spec["tenantName"].as_str()),
+        (Some("test"), Some("handed2"))
+    );
+    as_ob_operator(
+        &world.node,
+        &[
+            "CREATE RESOURCE UNIT unitconfig_handed2_zone1 MAX_CPU = 2, MEMORY_SIZE = '4G'",
+            &format!(
+                "CREATE RESOURCE POOL pool_handed2_zone1 UNIT = 'unitconfig_handed2_zone1', UNIT_NUM = 1, ZONE_LIST = ('{zone}')"
+            ),
+            &format!(
+                "ALTER SYSTEM RESTORE handed2 FROM '{},{}' UNTIL SCN = {scn} WITH 'pool_list=pool_handed2_zone1&primary_zone={zone}'",
+                nfs(&restore["bakDataSource"]),
+                nfs(&restore["archiveSource"])
+            ),
+        ],
+    )
+    .await;
+    eventually_seen("ob-operator's restore of handed2", WAIT, || async {
+        let jobs = restore_jobs(world, "handed2");
+        let phases: Vec<_> = jobs.iter().map(|j| j.phase).collect();
+        if phases == [RestorePhase::Success] {
+            Ok(())
+        } else {
+            Err(format!("{phases:?}"))
+        }
+    })
+    .await;
 }

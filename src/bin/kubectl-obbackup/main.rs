@@ -22,6 +22,7 @@ mod restore;
 mod restore_args;
 mod restore_cluster;
 mod restore_logical;
+mod restore_obtenant;
 mod second_tabs;
 mod status;
 mod tasks;

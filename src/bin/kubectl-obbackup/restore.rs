@@ -25,7 +25,7 @@ use crate::{
     actions,
     render::{Reply, TimeFormat},
     restore_args::{point_of, target_cluster, task_name},
-    restore_logical,
+    restore_logical, restore_obtenant,
 };
 
 /// The RecoveryTask `args` ask for through `strategy`, or why there is none.
@@ -37,7 +37,10 @@ pub fn recovery_task(
     let tenant = actions::tenants_of(strategy, Some(&args.tenant), false)?.remove(0);
     let until = recovery_point(&args.to)?;
     let resources = resources(args)?;
-    let cluster = target_cluster(strategy, args);
+    let cluster = match &args.ob_tenant {
+        Some(_) => restore_obtenant::target_cluster(strategy, args)?,
+        None => target_cluster(strategy, args),
+    };
     let name = task_name(strategy, &tenant, args);
     let decryption = args
         .decryption_secret
@@ -290,6 +293,12 @@ pub async fn run(
         let (task, point) = physical(strategy, &args)?;
         let (strategies, recoveries) = neighbours(client, namespace).await?;
         let target = target_check(&task, &strategies, &recoveries)?;
+        if let Some(name) = &args.ob_tenant {
+            let tenant = restore_obtenant::ob_tenant(&task, strategy, name)?;
+            let checked = format!("{point}{target}");
+            return restore_obtenant::create(client, namespace, tenant, args.dry_run, checked)
+                .await;
+        }
         (task, format!("{point}{target}"))
     };
     let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);

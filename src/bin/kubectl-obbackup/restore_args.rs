@@ -47,6 +47,13 @@ pub struct RestoreArgs {
         requires = "loader_secret"
     )]
     pub rename_database: Vec<String>,
+    /// Have ob-operator restore instead, into a new OBTenant of this name, so that it manages the tenant
+    /// (in an OBCluster: the strategy's, or --target-ob-cluster).
+    #[arg(long, conflicts_with_all = ["target_cluster", "pool", "unit_name", "loader_secret", "name"])]
+    pub ob_tenant: Option<String>,
+    /// With --ob-tenant: the OBCluster (in this namespace) to restore into.
+    #[arg(long, requires = "ob_tenant")]
+    pub target_ob_cluster: Option<String>,
     /// The RecoveryTask's name (default: `<strategy>-<tenant>-to-<target tenant>`).
     #[arg(long)]
     pub name: Option<String>,

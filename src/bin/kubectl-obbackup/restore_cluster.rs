@@ -88,6 +88,8 @@ fn one_tenant(strategy: &BackupStrategy, tenant: &str, args: &RestoreClusterArgs
         loader_secret: None,
         rename_database: Vec::new(),
         name: None,
+        ob_tenant: None,
+        target_ob_cluster: None,
         dry_run: false,
     }
 }

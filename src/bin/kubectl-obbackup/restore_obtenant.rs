@@ -1,0 +1,431 @@
+//! `restore … --ob-tenant NAME`: the restore done by ob-operator instead, through a new `OBTenant` whose
+//! `spec.source.restore` points at the strategy's directories of the tenant, so that the tenant it makes is
+//! ob-operator's like any other (an OBTenant cannot adopt a tenant that exists already). The point and the
+//! target tenant are checked as for a RecoveryTask first (docs/guide/ob-operator.md, "Restoring into an
+//! OBTenant").
+
+use kube::{
+    Api, ResourceExt,
+    api::{DynamicObject, PostParams},
+};
+use ob_backup_operator::{
+    api::{
+        BackupStrategy, RecoveryTask,
+        common::{ClusterConnection, ObjectName, StorageDestination},
+        recovery_task::RecoveryPoint,
+        resources::TenantResources,
+    },
+    oboperator::{GROUP, Kind, VERSION},
+};
+use serde_json::{Value, json};
+
+use crate::{render::Reply, restore_args::RestoreArgs};
+
+/// Where ob-operator mounts an OBCluster's backup volume; its NFS paths are relative to it.
+const NFS_MOUNT: &str = "/ob-backup";
+
+/// The OBCluster the OBTenant is made in: `--target-ob-cluster`, or the strategy's own.
+pub fn target_cluster(
+    strategy: &BackupStrategy,
+    args: &RestoreArgs,
+) -> Result<ClusterConnection, String> {
+    let own = strategy.spec.cluster.ob_cluster.as_ref();
+    match (&args.target_ob_cluster, own) {
+        (Some(name), Some(own)) if *name == own.name => Ok(strategy.spec.cluster.clone()),
+        (Some(name), _) => Ok(ClusterConnection {
+            name: name.clone(),
+            connection_secret: None,
+            ob_cluster: Some(ObjectName { name: name.clone() }),
+        }),
+        (None, Some(_)) => Ok(strategy.spec.cluster.clone()),
+        (None, None) => Err(format!(
+            "BackupStrategy {} reaches its cluster through a Secret: name the OBCluster of its namespace to \
+             restore into with --target-ob-cluster",
+            strategy.name_any()
+        )),
+    }
+}
+
+/// The OBTenant `name` that restores what `task` asks for from `strategy`'s backups.
+pub fn ob_tenant(
+    task: &RecoveryTask,
+    strategy: &BackupStrategy,
+    name: &str,
+) -> Result<Value, String> {
+    let spec = &task.spec;
+    let tenant = &spec.source.tenant;
+    let cluster =
+        spec.target.cluster.ob_cluster.as_ref().ok_or(
+            "an OBTenant is made in an OBCluster: the restore's target cluster is not one",
+        )?;
+    let resources = spec
+        .target
+        .resources
+        .as_ref()
+        .ok_or("an OBTenant needs its unit: --unit-cpu and --unit-memory")?;
+    let log = strategy.spec.log_destination.as_ref().ok_or(format!(
+        "BackupStrategy {} has no logDestination: nothing to restore logs from",
+        strategy.name_any()
+    ))?;
+    let until = until(
+        spec.until
+            .as_ref()
+            .ok_or("a restore needs a point (--to)")?,
+    )?;
+    let mut restore = json!({
+        "bakDataSource": source(&strategy.spec.data_destination.for_tenant(tenant))?,
+        "archiveSource": source(&log.for_tenant(tenant))?,
+        "until": until,
+    });
+    if let Some(secret) = &spec.decryption {
+        restore["bakEncryptionSecret"] = json!(secret.password_secret);
+    }
+    Ok(json!({
+        "apiVersion": format!("{GROUP}/{VERSION}"), "kind": Kind::ObTenant.name(),
+        "metadata": {
+            "name": name,
+            "annotations": {"obbackup.dev/restored-from": format!("{}/{tenant}", strategy.name_any())},
+        },
+        "spec": {
+            "obcluster": cluster.name,
+            "tenantName": spec.target.tenant,
+            "unitNum": resources.unit_num,
+            "pools": pools(resources, spec.target.primary_zone.as_deref())?,
+            "tenantRole": if spec.activate { "PRIMARY" } else { "STANDBY" },
+            "source": {"restore": restore},
+        },
+    }))
+}
+
+/// One of the strategy's tenant directories as ob-operator's `BackupDestination`: a `file://` path under
+/// the backup volume as an NFS path relative to it; an object store's URI as it is, with its keys' Secret
+/// (ob-operator reads the same `accessId`/`accessKey` keys).
+fn source(destination: &StorageDestination) -> Result<Value, String> {
+    let uri = &destination.uri;
+    if let Some(path) = uri.strip_prefix("file://") {
+        let relative = path
+            .strip_prefix(NFS_MOUNT)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .filter(|rest| !rest.is_empty())
+            .ok_or(format!(
+                "{uri} is not under {NFS_MOUNT}, where ob-operator mounts an OBCluster's backup volume: it \
+                 cannot restore from there (restore without --ob-tenant: the operator sends the restore itself)"
+            ))?;
+        return Ok(json!({"type": "NFS", "path": relative}));
+    }
+    let kind = match uri.split_once("://").map(|(scheme, _)| scheme) {
+        Some("oss") => "OSS",
+        Some("cos") => "COS",
+        Some("s3") if uri.contains("s3_region=") => "S3",
+        Some("s3") => "S3_COMPATIBLE",
+        _ => return Err(format!("ob-operator cannot restore from {uri}")),
+    };
+    let secret = destination.credentials_secret.as_ref().ok_or(format!(
+        "{uri} has no credentialsSecret for ob-operator to read"
+    ))?;
+    Ok(json!({"type": kind, "path": uri, "ossAccessSecret": secret}))
+}
+
+/// The point as ob-operator's `until`: an SCN (a time's nanoseconds since the epoch, which no session time
+/// zone can shift; ob-operator hands a timestamp to OceanBase as text), or everything archived.
+fn until(point: &RecoveryPoint) -> Result<Value, String> {
+    if point.latest == Some(true) {
+        return Ok(json!({"unlimited": true}));
+    }
+    if let Some(scn) = point.scn {
+        return Ok(json!({"scn": scn.to_string()}));
+    }
+    let time: jiff::Timestamp = point
+        .time
+        .as_deref()
+        .ok_or("a restore needs a point (--to)")?
+        .parse()
+        .map_err(|e| format!("the point is not a time: {e}"))?;
+    Ok(json!({"scn": time.as_nanosecond().to_string()}))
+}
+
+/// A pool per zone, each with the one unit: ob-operator makes the unit configs and pools itself, so an
+/// existing pool or unit config cannot be named. The primary zone's groups (`z1;z2,z3`) become priorities,
+/// the first group highest; zones it does not list come last.
+fn pools(resources: &TenantResources, primary_zone: Option<&str>) -> Result<Vec<Value>, String> {
+    if resources.pool_name.is_some() || resources.unit_name.is_some() {
+        return Err(
+            "ob-operator makes the new tenant's unit config and pools itself: give --unit-cpu and \
+             --unit-memory, not --pool or --unit-name"
+                .into(),
+        );
+    }
+    let unit = resources
+        .unit
+        .as_ref()
+        .ok_or("an OBTenant needs its unit: --unit-cpu and --unit-memory")?;
+    if resources.zones.is_empty() {
+        return Err("an OBTenant needs its zones: --zones".into());
+    }
+    let mut resource =
+        json!({"maxCPU": cpu(unit.max_cpu), "memorySize": quantity(&unit.memory_size)?});
+    if let Some(log_disk) = &unit.log_disk_size {
+        resource["logDiskSize"] = json!(quantity(log_disk)?);
+    }
+    let groups: Vec<Vec<&str>> = primary_zone
+        .map(|z| z.split(';').map(|g| g.split(',').collect()).collect())
+        .unwrap_or_default();
+    let priority = |zone: &str| {
+        groups
+            .iter()
+            .position(|group| group.contains(&zone))
+            .map_or(1, |at| groups.len() - at + 1)
+    };
+    Ok(resources
+        .zones
+        .iter()
+        .map(|zone| {
+            json!({"zone": zone, "priority": priority(zone), "resource": resource,
+                   "type": {"name": "Full", "replica": 1, "isActive": true}})
+        })
+        .collect())
+}
+
+/// CPU cores as a Kubernetes quantity.
+fn cpu(cores: f64) -> String {
+    if cores.fract() == 0.0 {
+        format!("{cores:.0}")
+    } else {
+        format!("{}m", (cores * 1000.0).round())
+    }
+}
+
+/// An OceanBase size (`4G`: binary units) as a Kubernetes quantity (`4Gi`).
+fn quantity(size: &str) -> Result<String, String> {
+    let unit = size.chars().last().filter(|c| matches!(c, 'M' | 'G' | 'T'));
+    match unit {
+        Some(unit) if size[..size.len() - 1].parse::<u64>().is_ok() => {
+            Ok(format!("{}{unit}i", &size[..size.len() - 1]))
+        }
+        _ => Err(format!("{size:?} is not a size such as 4G, 512M or 1T")),
+    }
+}
+
+/// Creates the OBTenant (with --dry-run: has the API server check it against ob-operator's CRD).
+pub async fn create(
+    client: &kube::Client,
+    namespace: &str,
+    tenant: Value,
+    dry_run: bool,
+    checked: String,
+) -> Result<Reply, String> {
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &Kind::ObTenant.resource());
+    let object: DynamicObject =
+        serde_json::from_value(tenant.clone()).map_err(|e| e.to_string())?;
+    let name = object.name_any();
+    let params = PostParams {
+        dry_run,
+        ..PostParams::default()
+    };
+    let said = match api.create(&params, &object).await {
+        Ok(_) if dry_run => {
+            format!("obtenant/{name}: the API server accepts it (dry run: nothing was created)\n")
+        }
+        Ok(_) => format!(
+            "obtenant/{name} created: ob-operator restores the tenant into it and then manages it; follow \
+             it with kubectl get obtenant {name} (restoring, then running)\n"
+        ),
+        Err(kube::Error::Api(e)) if e.code == 404 => {
+            return Err(
+                "ob-operator's OBTenant kind is not served here: is ob-operator installed?".into(),
+            );
+        }
+        Err(kube::Error::Api(e)) if e.code == 409 => {
+            return Err(format!(
+                "obtenant/{name} exists already: name another with --ob-tenant"
+            ));
+        }
+        Err(e) => return Err(format!("cannot create OBTenant {name}: {e}")),
+    };
+    Reply::new(format!("{checked}{said}")).with(&tenant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ob_backup_operator::api::{
+        common::PasswordSecret,
+        recovery_task::{RecoverySource, RecoveryTarget, RecoveryTaskSpec},
+        resources::UnitSpec,
+    };
+
+    fn strategy(data: &str, log: &str) -> BackupStrategy {
+        serde_json::from_value(json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "prod", "namespace": "ob"},
+            "spec": {"cluster": {"name": "prod", "obCluster": {"name": "test"}}, "tenants": ["T1"],
+                     "dataDestination": {"uri": data, "credentialsSecret": "keys"},
+                     "logDestination": {"uri": log, "credentialsSecret": "keys"},
+                     "schedule": {"timeZone": "UTC", "full": "0 1 * * 0"}},
+        }))
+        .expect("a strategy")
+    }
+
+    fn task(
+        until: RecoveryPoint,
+        resources: TenantResources,
+        primary: Option<&str>,
+    ) -> RecoveryTask {
+        RecoveryTask::new(
+            "r",
+            RecoveryTaskSpec {
+                source: RecoverySource {
+                    strategy_ref: None,
+                    tenant: "T1".into(),
+                    cluster_name: None,
+                    data_destination: None,
+                    log_destination: None,
+                    logical: None,
+                },
+                target: RecoveryTarget {
+                    cluster: strategy("file:///d", "file:///l").spec.cluster,
+                    tenant: "t1r".into(),
+                    resources: Some(resources),
+                    logical: None,
+                    primary_zone: primary.map(str::to_string),
+                    locality: None,
+                },
+                until: Some(until),
+                decryption: Some(PasswordSecret {
+                    password_secret: "backup-password".into(),
+                }),
+                activate: true,
+                cancel: false,
+                retry: 0,
+                drill: None,
+                job_id: None,
+            },
+        )
+    }
+
+    fn unit() -> TenantResources {
+        TenantResources {
+            pool_name: None,
+            unit_name: None,
+            unit: Some(UnitSpec {
+                max_cpu: 1.5,
+                memory_size: "4G".into(),
+                log_disk_size: Some("12G".into()),
+            }),
+            unit_num: 2,
+            zones: vec!["z1".into(), "z2".into(), "z3".into()],
+        }
+    }
+
+    fn at(time: &str) -> RecoveryPoint {
+        RecoveryPoint {
+            time: Some(time.into()),
+            scn: None,
+            latest: None,
+        }
+    }
+
+    #[test]
+    fn an_nfs_strategy_restores_from_its_tenant_directories_at_the_points_scn() {
+        let strategy = strategy(
+            "file:///ob-backup/prod/data",
+            "file:///ob-backup/prod/archive",
+        );
+        let task = task(at("2026-11-20T08:30:00Z"), unit(), Some("z2;z1,z3"));
+        let made = ob_tenant(&task, &strategy, "t1r").expect("an OBTenant");
+        let restore = &made["spec"]["source"]["restore"];
+        assert_eq!(
+            restore["bakDataSource"],
+            json!({"type": "NFS", "path": "prod/data/t1"})
+        );
+        assert_eq!(
+            restore["archiveSource"],
+            json!({"type": "NFS", "path": "prod/archive/t1"})
+        );
+        assert_eq!(restore["bakEncryptionSecret"], "backup-password");
+        let scn = jiff::Timestamp::from_second(1_795_163_400)
+            .expect("a time")
+            .as_nanosecond();
+        assert_eq!(restore["until"], json!({"scn": scn.to_string()}));
+        assert_eq!(made["spec"]["obcluster"], "test");
+        assert_eq!(made["spec"]["tenantName"], "t1r");
+        assert_eq!(made["spec"]["unitNum"], 2);
+        assert_eq!(made["spec"]["tenantRole"], "PRIMARY");
+        let pools = made["spec"]["pools"].as_array().expect("pools");
+        let priorities: Vec<_> = pools
+            .iter()
+            .map(|p| (p["zone"].clone(), p["priority"].clone()))
+            .collect();
+        assert_eq!(
+            priorities,
+            [
+                (json!("z1"), json!(2)),
+                (json!("z2"), json!(3)),
+                (json!("z3"), json!(2))
+            ]
+        );
+        assert_eq!(
+            pools[0]["resource"],
+            json!({"maxCPU": "1500m", "memorySize": "4Gi", "logDiskSize": "12Gi"})
+        );
+    }
+
+    #[test]
+    fn object_stores_keep_their_uri_and_secret_and_latest_is_everything_archived() {
+        let strategy = strategy(
+            "s3://bucket/data?host=s3.example.com&s3_region=eu-west-1",
+            "s3://bucket/archive?host=minio.internal",
+        );
+        let latest = RecoveryPoint {
+            time: None,
+            scn: None,
+            latest: Some(true),
+        };
+        let made = ob_tenant(&task(latest, unit(), None), &strategy, "t1r").expect("an OBTenant");
+        let restore = &made["spec"]["source"]["restore"];
+        assert_eq!(
+            restore["bakDataSource"],
+            json!({"type": "S3", "path": "s3://bucket/data/t1?host=s3.example.com&s3_region=eu-west-1",
+                   "ossAccessSecret": "keys"})
+        );
+        assert_eq!(restore["archiveSource"]["type"], "S3_COMPATIBLE");
+        assert_eq!(restore["until"], json!({"unlimited": true}));
+        assert!(
+            made["spec"]["pools"]
+                .as_array()
+                .expect("pools")
+                .iter()
+                .all(|p| p["priority"] == 1)
+        );
+    }
+
+    #[test]
+    fn what_ob_operator_cannot_do_is_refused_naming_the_way_out() {
+        let outside = strategy("file:///mnt/nfs/data", "file:///mnt/nfs/archive");
+        let refused = ob_tenant(
+            &task(at("2026-11-20T08:30:00Z"), unit(), None),
+            &outside,
+            "t1r",
+        );
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("not under /ob-backup")),
+            "{refused:?}"
+        );
+        let nfs = strategy("file:///ob-backup/d", "file:///ob-backup/l");
+        let mut pool = unit();
+        pool.pool_name = Some("pool1".into());
+        let refused = ob_tenant(&task(at("2026-11-20T08:30:00Z"), pool, None), &nfs, "t1r");
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("not --pool")),
+            "{refused:?}"
+        );
+        assert_eq!(
+            quantity("4Gi"),
+            Err("\"4Gi\" is not a size such as 4G, 512M or 1T".into())
+        );
+        assert_eq!(cpu(2.0), "2");
+    }
+}
