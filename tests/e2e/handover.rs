@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::support::{
     cluster::{eventually, eventually_seen},
-    ob_operator::{beside, create_with_status, listen, ob_server, policy_object},
+    ob_operator::{beside, create_with_status, listen, ob_server, policy_object, set_status},
     plugin::{self, stderr},
     recovery::{recovery, restore_jobs},
     simulator::{self, SYS_PASSWORD},
@@ -175,7 +175,10 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
         if covers {
             Ok(())
         } else {
-            Err(windows.to_string())
+            Err(format!(
+                "{} (asked: from {started} to {finished})",
+                status["tenants"][0]
+            ))
         }
     })
     .await;
@@ -204,39 +207,54 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
     world.done().await;
 }
 
-/// `kubectl obbackup restore … --ob-tenant` to the same point: an OBTenant whose restore, sent as
-/// ob-operator sends it from that spec (its pools, then RESTORE from both sources until the SCN), completes.
+/// `kubectl obbackup restore … --ob-tenant … --wait` to the same point: an OBTenant whose restore, sent as
+/// ob-operator sends it from that spec (its pools, then RESTORE from both sources until the SCN), completes;
+/// the plugin waits until ob-operator shows the tenant running.
 async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
     let point = inside.to_string();
-    let output = plugin::run(
-        world,
-        &[
-            "restore",
-            "t1-backup",
-            "--tenant",
-            "tenant1",
-            "--to",
-            &point,
-            "--target-tenant",
-            "handed2",
-            "--ob-tenant",
-            "handed2",
-            "--unit-cpu",
-            "2",
-            "--unit-memory",
-            "4G",
-            "--zones",
-            "zone1",
-        ],
-    )
-    .await;
-    assert!(output.status.success(), "{}", stderr(&output));
+    let args: Vec<String> = [
+        "restore",
+        "t1-backup",
+        "--tenant",
+        "tenant1",
+        "--to",
+        &point,
+        "--target-tenant",
+        "handed2",
+        "--ob-tenant",
+        "handed2",
+        "--unit-cpu",
+        "2",
+        "--unit-memory",
+        "4G",
+        "--zones",
+        "zone1",
+        "--wait",
+        "--timeout",
+        "3m",
+    ]
+    .map(str::to_string)
+    .into();
+    let waiting = {
+        let (namespace, kubeconfig) = (world.namespace.clone(), world.plane.admin_kubeconfig());
+        tokio::task::spawn_blocking(move || {
+            std::process::Command::new(plugin::PLUGIN)
+                .args(["-n", &namespace, "--utc"])
+                .args(&args)
+                .env("KUBECONFIG", kubeconfig)
+                .output()
+                .expect("run the plugin")
+        })
+    };
     let tenants: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
         world.admin.clone(),
         &world.namespace,
         &Kind::ObTenant.resource(),
     );
-    let made = tenants.get("handed2").await.expect("the OBTenant made");
+    let made = eventually("the OBTenant made", WAIT, || async {
+        tenants.get_opt("handed2").await.ok().flatten()
+    })
+    .await;
     let spec = &made.data["spec"];
     let restore = &spec["source"]["restore"];
     let nfs = |source: &serde_json::Value| {
@@ -253,6 +271,14 @@ async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
         (spec["obcluster"].as_str(), spec["tenantName"].as_str()),
         (Some("test"), Some("handed2"))
     );
+    set_status(
+        &world.admin,
+        &world.namespace,
+        Kind::ObTenant,
+        "handed2",
+        json!({"status": "restoring", "resourcePool": []}),
+    )
+    .await;
     as_ob_operator(
         &world.node,
         &[
@@ -278,4 +304,20 @@ async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
         }
     })
     .await;
+    assert!(
+        !waiting.is_finished(),
+        "the plugin waits while ob-operator restores"
+    );
+    set_status(
+        &world.admin,
+        &world.namespace,
+        Kind::ObTenant,
+        "handed2",
+        json!({"status": "running", "resourcePool": []}),
+    )
+    .await;
+    let output = waiting.await.expect("the plugin ran");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let said = plugin::stdout(&output);
+    assert!(said.contains("obtenant/handed2 running"), "{said}");
 }

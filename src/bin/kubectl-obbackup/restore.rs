@@ -296,8 +296,7 @@ pub async fn run(
         if let Some(name) = &args.ob_tenant {
             let tenant = restore_obtenant::ob_tenant(&task, strategy, name)?;
             let checked = format!("{point}{target}");
-            return restore_obtenant::create(client, namespace, tenant, args.dry_run, checked)
-                .await;
+            return restore_obtenant::create(client, namespace, tenant, &args, checked).await;
         }
         (task, format!("{point}{target}"))
     };
@@ -325,7 +324,43 @@ pub async fn run(
         }
         Err(e) => return Err(format!("cannot create RecoveryTask {name}: {e}")),
     };
-    Reply::new(format!("{verdict}{said}")).with(&made)
+    let reply = Reply::new(format!("{verdict}{said}")).with(&made)?;
+    if !args.wait {
+        return Ok(reply);
+    }
+    let timeout = actions::timeout(args.timeout.as_deref())?;
+    let (said, task) = ended(&api, &name, timeout, clock).await?;
+    reply.and(Reply::new(said)).with(&task)
+}
+
+/// Follows the RecoveryTask `name` to its final phase: said with the task when it completed, an error with
+/// its failure otherwise.
+async fn ended(
+    api: &Api<RecoveryTask>,
+    name: &str,
+    timeout: Option<std::time::Duration>,
+    clock: &TimeFormat,
+) -> Result<(String, RecoveryTask), String> {
+    let what = format!("recoverytask/{name} to end");
+    let task = actions::until(timeout, &what, || async {
+        let task = api
+            .get(name)
+            .await
+            .map_err(|e| format!("cannot read RecoveryTask {name}: {e}"))?;
+        let phase = task.status.as_ref().and_then(|s| s.phase);
+        Ok(phase
+            .is_some_and(RecoveryTaskPhase::is_terminal)
+            .then_some(task))
+    })
+    .await?;
+    let status = task.status.clone().unwrap_or_default();
+    let phase = status.phase.map(|p| format!("{p:?}")).unwrap_or_default();
+    if status.phase != Some(RecoveryTaskPhase::Completed) {
+        let why = status.failure.map(|f| f.message).unwrap_or_default();
+        return Err(format!("recoverytask/{name} {phase}: {why}"));
+    }
+    let at = clock.show(status.ended_at.as_ref());
+    Ok((format!("recoverytask/{name} {phase} at {at}\n"), task))
 }
 
 /// Why `task` cannot be retried, if it cannot: only a Failed recovery is, and not one canceled since — its

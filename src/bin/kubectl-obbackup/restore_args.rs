@@ -60,6 +60,13 @@ pub struct RestoreArgs {
     /// Check the point and have the API server admit the task, without creating it.
     #[arg(long)]
     pub dry_run: bool,
+    /// Follow the restore to its end (the RecoveryTask's final phase; with --ob-tenant, the OBTenant running
+    /// or its restore failed); fails when it does not complete.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub wait: bool,
+    /// With --wait: give up after this long, e.g. 2h (default: wait until it ends).
+    #[arg(long, requires = "wait")]
+    pub timeout: Option<String>,
 }
 
 /// The new tenant's resources and role, shared by `restore` and `restore-cluster`.

@@ -91,6 +91,8 @@ fn one_tenant(strategy: &BackupStrategy, tenant: &str, args: &RestoreClusterArgs
         ob_tenant: None,
         target_ob_cluster: None,
         dry_run: false,
+        wait: false,
+        timeout: None,
     }
 }
 

@@ -206,14 +206,16 @@ fn quantity(size: &str) -> Result<String, String> {
     }
 }
 
-/// Creates the OBTenant (with --dry-run: has the API server check it against ob-operator's CRD).
+/// Creates the OBTenant (with --dry-run: has the API server check it against ob-operator's CRD; with
+/// --wait: follows it until ob-operator has restored it).
 pub async fn create(
     client: &kube::Client,
     namespace: &str,
     tenant: Value,
-    dry_run: bool,
+    args: &RestoreArgs,
     checked: String,
 ) -> Result<Reply, String> {
+    let dry_run = args.dry_run;
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), namespace, &Kind::ObTenant.resource());
     let object: DynamicObject =
@@ -243,7 +245,73 @@ pub async fn create(
         }
         Err(e) => return Err(format!("cannot create OBTenant {name}: {e}")),
     };
-    Reply::new(format!("{checked}{said}")).with(&tenant)
+    let reply = Reply::new(format!("{checked}{said}")).with(&tenant)?;
+    if !args.wait {
+        return Ok(reply);
+    }
+    let timeout = crate::actions::timeout(args.timeout.as_deref())?;
+    let ended = restored(&api, &name, timeout).await?;
+    Ok(reply.and(Reply::new(ended)))
+}
+
+/// Follows the OBTenant `name` until ob-operator shows it `running` (said), or its restore failed or it is
+/// gone (an error saying which).
+async fn restored(
+    api: &Api<DynamicObject>,
+    name: &str,
+    timeout: Option<std::time::Duration>,
+) -> Result<String, String> {
+    let what = format!("obtenant/{name} to be restored");
+    let state = crate::actions::until(timeout, &what, || async {
+        let tenant = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read OBTenant {name}: {e}"))?;
+        let Some(tenant) = tenant else {
+            return Ok(Some(None));
+        };
+        let state = ob_backup_operator::oboperator::text(&tenant, &["status", "status"]);
+        Ok(state
+            .filter(|s| *s == "running" || s.contains("fail"))
+            .map(|s| Some(s.to_string())))
+    })
+    .await?;
+    match state {
+        Some(state) if state == "running" => Ok(format!(
+            "obtenant/{name} running: ob-operator restored the tenant and manages it\n"
+        )),
+        Some(state) => {
+            let job = api_restore(api, name).await;
+            Err(format!(
+                "obtenant/{name} is {state}{job}: see kubectl describe obtenant {name}"
+            ))
+        }
+        None => Err(format!(
+            "obtenant/{name} is gone: its restore was canceled (spec.source.restore.cancel) or the object \
+             deleted"
+        )),
+    }
+}
+
+/// What ob-operator's restore job of the OBTenant `name` (`<name>-restore`) says, for a failure's message.
+async fn api_restore(tenants: &Api<DynamicObject>, name: &str) -> String {
+    let Some(namespace) = tenants.namespace() else {
+        return String::new();
+    };
+    let restores: Api<DynamicObject> = Api::namespaced_with(
+        tenants.clone().into_client(),
+        namespace,
+        &Kind::ObTenantRestore.resource(),
+    );
+    let job = restores
+        .get_opt(&format!("{name}-restore"))
+        .await
+        .ok()
+        .flatten();
+    job.as_ref()
+        .and_then(|job| ob_backup_operator::oboperator::text(job, &["status", "status"]))
+        .map(|status| format!(" (its restore job {name}-restore: {status})"))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
