@@ -2,7 +2,9 @@
 //! obtenantbackuppolicy NAME --handover`, docs/guide/ob-operator-import.md) on the real control plane, with
 //! ob-operator's own CRDs and obsim as the cluster its policy set up: archiving never stops (the same round
 //! runs on, none ends), the strategy starts no backup job of its own, and a restore to a point inside the
-//! handover succeeds from the sets and logs ob-operator left.
+//! handover (`kubectl obbackup restore … --wait`) succeeds from the sets and logs ob-operator left — and so
+//! does ob-operator's own restore into the OBTenant `restore … --ob-tenant --wait` makes, played here as
+//! ob-operator would do it (it cannot run here: docs/contributing/testing.md).
 
 use jiff::{Timestamp, ToSpan};
 use mysql_async::prelude::Queryable;
@@ -20,7 +22,7 @@ use crate::support::{
     cluster::{eventually, eventually_seen},
     ob_operator::{beside, create_with_status, listen, ob_server, policy_object, set_status},
     plugin::{self, stderr},
-    recovery::{recovery, restore_jobs},
+    recovery::restore_jobs,
     simulator::{self, SYS_PASSWORD},
     world::{GIB, WAIT, World},
 };
@@ -98,7 +100,7 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
     else {
         return;
     };
-    let addr = listen(&world.node).await;
+    let addr = listen(&world).await;
     ob_server(
         &world.admin,
         &world.namespace,
@@ -198,14 +200,36 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
         },
     )
     .await;
-    world
-        .apply(recovery(
-            "inside",
+    // Through the plugin, which checks the point against that window and follows the task to its end.
+    let point = inside.to_string();
+    let output = plugin::run(
+        &world,
+        &[
+            "restore",
+            "t1-backup",
+            "--tenant",
+            "tenant1",
+            "--to",
+            &point,
+            "--target-tenant",
             "handed1",
-            json!({"time": inside.to_string()}),
-            json!({"source": {"strategyRef": {"name": "t1-backup"}, "tenant": "tenant1"}}),
-        ))
-        .await;
+            "--name",
+            "inside",
+            "--unit-cpu",
+            "2",
+            "--unit-memory",
+            "4G",
+            "--zones",
+            "zone1",
+            "--wait",
+            "--timeout",
+            "3m",
+        ],
+    )
+    .await;
+    let said = plugin::stdout(&output);
+    assert!(output.status.success(), "{said}{}", stderr(&output));
+    assert!(said.contains("recoverytask/inside Completed at"), "{said}");
     world
         .reaches::<RecoveryTask>("inside", RecoveryTaskPhase::Completed)
         .await;

@@ -42,7 +42,7 @@ async fn a_strategy_through_an_obcluster_follows_its_observer_to_a_new_address_m
         return;
     };
     let (admin, ns) = (&world.admin, world.namespace.as_str());
-    let first = listen(&world.node).await;
+    let first = listen(&world).await;
     ob_server(admin, ns, "test-zone1-a", "test", first, true).await;
     world.apply(through("moving", "test")).await;
     world.archiving("moving", "tenant1").await;
@@ -57,7 +57,7 @@ async fn a_strategy_through_an_obcluster_follows_its_observer_to_a_new_address_m
         .reaches::<BackupTask>("now", BackupTaskPhase::InProgress)
         .await;
     // The pod is recreated: a new IP, the old one gone (and its sessions with it).
-    let second = listen(&world.node).await;
+    let second = listen(&world).await;
     set_status(
         admin,
         ns,
@@ -96,7 +96,7 @@ async fn the_wrong_cluster_behind_an_obcluster_is_refused_and_sent_nothing() {
         return;
     };
     let (admin, ns) = (&world.admin, world.namespace.as_str());
-    let addr = listen(&world.node).await;
+    let addr = listen(&world).await;
     let other_id = default_cluster_id("obcluster") + 1;
     ob_server(admin, ns, "test-zone1-a", "test", addr, false).await;
     world.apply(through("wrong", "test")).await;

@@ -2,14 +2,13 @@
 //! `tools/ob-operator/crds.sh` could fetch them) and objects whose status points at obsim, as ob-operator
 //! would write them. An "observer" is obsim answering on `127.0.0.N:2881`, the real SQL port.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::net::SocketAddr;
 
 use kube::{
     Api, Client,
     api::{DynamicObject, Patch, PatchParams},
 };
 use ob_backup_operator::oboperator::Kind;
-use obsim::sim::{Node, Simulator};
 use serde_json::{Value, json};
 
 use super::simulator::SYS_PASSWORD;
@@ -30,9 +29,11 @@ pub fn installed() -> bool {
     false
 }
 
-/// Makes `node` answer on a fresh loopback address at port 2881, as an OBServer pod would; returns it.
-pub async fn listen(node: &Arc<Node>) -> SocketAddr {
-    let simulator = Simulator::new();
+/// Makes the world's cluster answer on a fresh loopback address at port 2881, as an OBServer pod would;
+/// returns it. Served by the world's simulator, so that a restore sent there finds the backups of its
+/// clusters.
+pub async fn listen(world: &super::world::World) -> SocketAddr {
+    let (simulator, node) = (&world.simulator, &world.node);
     for _ in 0..64 {
         let n = 2 + rand_byte() % 250;
         let addr: SocketAddr = format!("127.0.{}.{n}", 1 + rand_byte() % 250)
