@@ -39,6 +39,16 @@ const WINDOW_SHOWN: std::time::Duration = std::time::Duration::from_secs(
         + 30,
 );
 
+/// `kubectl obbackup restore` of tenant1 through the imported strategy to `point` on a unit in zone1, waiting
+/// for its end, with `target`'s flags.
+fn restore<'a>(point: &'a str, target: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["restore", "t1-backup", "--tenant", "tenant1", "--to", point];
+    args.extend(target);
+    args.extend(["--unit-cpu", "2", "--unit-memory", "4G", "--zones", "zone1"]);
+    args.extend(["--wait", "--timeout", "3m"]);
+    args
+}
+
 /// Sends `statements` to the cluster from its sys tenant, as ob-operator's policy does.
 async fn as_ob_operator(node: &Node, statements: &[&str]) {
     let options = mysql_async::OptsBuilder::default()
@@ -204,27 +214,7 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
     let point = inside.to_string();
     let output = plugin::run(
         &world,
-        &[
-            "restore",
-            "t1-backup",
-            "--tenant",
-            "tenant1",
-            "--to",
-            &point,
-            "--target-tenant",
-            "handed1",
-            "--name",
-            "inside",
-            "--unit-cpu",
-            "2",
-            "--unit-memory",
-            "4G",
-            "--zones",
-            "zone1",
-            "--wait",
-            "--timeout",
-            "3m",
-        ],
+        &restore(&point, &["--target-tenant", "handed1", "--name", "inside"]),
     )
     .await;
     let said = plugin::stdout(&output);
@@ -252,40 +242,8 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
 /// the plugin waits until ob-operator shows the tenant running.
 async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
     let point = inside.to_string();
-    let args: Vec<String> = [
-        "restore",
-        "t1-backup",
-        "--tenant",
-        "tenant1",
-        "--to",
-        &point,
-        "--target-tenant",
-        "handed2",
-        "--ob-tenant",
-        "handed2",
-        "--unit-cpu",
-        "2",
-        "--unit-memory",
-        "4G",
-        "--zones",
-        "zone1",
-        "--wait",
-        "--timeout",
-        "3m",
-    ]
-    .map(str::to_string)
-    .into();
-    let waiting = {
-        let (namespace, kubeconfig) = (world.namespace.clone(), world.plane.admin_kubeconfig());
-        tokio::task::spawn_blocking(move || {
-            std::process::Command::new(plugin::PLUGIN)
-                .args(["-n", &namespace, "--utc"])
-                .args(&args)
-                .env("KUBECONFIG", kubeconfig)
-                .output()
-                .expect("run the plugin")
-        })
-    };
+    let args = ["--target-tenant", "handed2", "--ob-tenant", "handed2"];
+    let waiting = plugin::spawn(world, &restore(&point, &args));
     let tenants: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
         world.admin.clone(),
         &world.namespace,

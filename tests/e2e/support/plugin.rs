@@ -10,15 +10,18 @@ pub const PLUGIN: &str = env!("CARGO_BIN_EXE_kubectl-obbackup");
 /// Runs the plugin in the world's namespace, times in UTC, on a blocking thread: obsim answers on the
 /// test's runtime meanwhile.
 pub async fn run(world: &World, args: &[&str]) -> Output {
+    spawn(world, args).await.expect("joined")
+}
+
+/// Starts the plugin as [`run`] does, for a test that acts while it runs (a `--wait` that ends on what the
+/// test does).
+pub fn spawn(world: &World, args: &[&str]) -> tokio::task::JoinHandle<Output> {
     let mut command = Command::new(PLUGIN);
     command
         .args(["-n", &world.namespace, "--utc"])
         .args(args)
         .env("KUBECONFIG", world.plane.admin_kubeconfig());
-    tokio::task::spawn_blocking(move || command.output())
-        .await
-        .expect("joined")
-        .expect("run the plugin")
+    tokio::task::spawn_blocking(move || command.output().expect("run the plugin"))
 }
 
 pub fn stdout(output: &Output) -> String {
