@@ -242,13 +242,28 @@ async fn a_tenant_moves_from_ob_operators_policy_without_a_gap_in_its_archive() 
 /// the plugin waits until ob-operator shows the tenant running.
 async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
     let point = inside.to_string();
-    let args = ["--target-tenant", "handed2", "--ob-tenant", "handed2"];
-    let waiting = plugin::spawn(world, &restore(&point, &args));
     let tenants: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(
         world.admin.clone(),
         &world.namespace,
         &Kind::ObTenant.resource(),
     );
+    // What the API server refuses in a RecoveryTask is refused here too, before any OBTenant is made.
+    let mut half_a_core = restore(
+        &point,
+        &["--target-tenant", "handed2", "--ob-tenant", "handed2"],
+    );
+    let cpu = half_a_core
+        .iter()
+        .position(|a| *a == "--unit-cpu")
+        .expect("--unit-cpu");
+    half_a_core[cpu + 1] = "0.5";
+    let refused = plugin::run(world, &half_a_core).await;
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(stderr(&refused).contains("maxCpu"), "{}", stderr(&refused));
+    let made = tenants.get_opt("handed2").await.expect("read");
+    assert!(made.is_none(), "nothing made: {made:?}");
+    let args = ["--target-tenant", "handed2", "--ob-tenant", "handed2"];
+    let waiting = plugin::spawn(world, &restore(&point, &args));
     let made = eventually("the OBTenant made", WAIT, || async {
         tenants.get_opt("handed2").await.ok().flatten()
     })
@@ -269,14 +284,23 @@ async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
         (spec["obcluster"].as_str(), spec["tenantName"].as_str()),
         (Some("test"), Some("handed2"))
     );
-    set_status(
-        &world.admin,
-        &world.namespace,
-        Kind::ObTenant,
-        "handed2",
-        json!({"status": "restoring", "resourcePool": []}),
-    )
-    .await;
+    assert_eq!(spec["unitNum"], 1);
+    assert_eq!(
+        spec["pools"][0]["resource"],
+        json!({"maxCPU": "2", "memorySize": "4Gi"}),
+        "the unit ob-operator creates, as the statements below create it"
+    );
+    let shown = |state: &'static str| {
+        let status = json!({"status": state, "resourcePool": []});
+        set_status(
+            &world.admin,
+            &world.namespace,
+            Kind::ObTenant,
+            "handed2",
+            status,
+        )
+    };
+    shown("restoring").await;
     as_ob_operator(
         &world.node,
         &[
@@ -306,14 +330,7 @@ async fn restored_by_ob_operator(world: &World, inside: Timestamp) {
         !waiting.is_finished(),
         "the plugin waits while ob-operator restores"
     );
-    set_status(
-        &world.admin,
-        &world.namespace,
-        Kind::ObTenant,
-        "handed2",
-        json!({"status": "running", "resourcePool": []}),
-    )
-    .await;
+    shown("running").await;
     let output = waiting.await.expect("the plugin ran");
     assert!(output.status.success(), "{}", stderr(&output));
     let said = plugin::stdout(&output);

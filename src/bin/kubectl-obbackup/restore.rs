@@ -294,6 +294,9 @@ pub async fn run(
         let (strategies, recoveries) = neighbours(client, namespace).await?;
         let target = target_check(&task, &strategies, &recoveries)?;
         if let Some(name) = &args.ob_tenant {
+            // The OBTenant says what the task would: the API server's checks of the task (the target
+            // tenant's name, the unit, the zones) stand for it.
+            admitted(client, namespace, &task).await?;
             let tenant = restore_obtenant::ob_tenant(&task, strategy, name)?;
             let checked = format!("{point}{target}");
             return restore_obtenant::create(client, namespace, tenant, &args, checked).await;
@@ -331,6 +334,25 @@ pub async fn run(
     let timeout = actions::timeout(args.timeout.as_deref())?;
     let (said, task) = ended(&api, &name, timeout, clock).await?;
     reply.and(Reply::new(said)).with(&task)
+}
+
+/// Whether the API server would admit `task` (a dry-run create; one of that name existing already means it
+/// passed the checks that come before).
+async fn admitted(
+    client: &kube::Client,
+    namespace: &str,
+    task: &RecoveryTask,
+) -> Result<(), String> {
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    let api: Api<RecoveryTask> = Api::namespaced(client.clone(), namespace);
+    match api.create(&dry_run, task).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(format!("refused: {e}; nothing was created")),
+    }
 }
 
 /// Follows the RecoveryTask `name` to its final phase: said with the task when it completed, an error with

@@ -199,7 +199,7 @@ fn cpu(cores: f64) -> String {
 fn quantity(size: &str) -> Result<String, String> {
     let unit = size.chars().last().filter(|c| matches!(c, 'M' | 'G' | 'T'));
     match unit {
-        Some(unit) if size[..size.len() - 1].parse::<u64>().is_ok() => {
+        Some(unit) if size[..size.len() - 1].parse::<u64>().is_ok_and(|n| n > 0) => {
             Ok(format!("{}{unit}i", &size[..size.len() - 1]))
         }
         _ => Err(format!("{size:?} is not a size such as 4G, 512M or 1T")),
@@ -230,8 +230,8 @@ pub async fn create(
             format!("obtenant/{name}: the API server accepts it (dry run: nothing was created)\n")
         }
         Ok(_) => format!(
-            "obtenant/{name} created: ob-operator restores the tenant into it and then manages it; follow \
-             it with kubectl get obtenant {name} (restoring, then running)\n"
+            "obtenant/{name} created: ob-operator is to restore the tenant into it and then manage it; \
+             follow it with kubectl get obtenant {name} (restoring, then running) or --wait\n"
         ),
         Err(kube::Error::Api(e)) if e.code == 404 => {
             return Err(
@@ -262,39 +262,55 @@ async fn restored(
     timeout: Option<std::time::Duration>,
 ) -> Result<String, String> {
     let what = format!("obtenant/{name} to be restored");
-    let state = crate::actions::until(timeout, &what, || async {
+    let ended = crate::actions::until(timeout, &what, || async {
         let tenant = api
             .get_opt(name)
             .await
             .map_err(|e| format!("cannot read OBTenant {name}: {e}"))?;
-        let Some(tenant) = tenant else {
-            return Ok(Some(None));
-        };
-        let state = ob_backup_operator::oboperator::text(&tenant, &["status", "status"]);
-        Ok(state
-            .filter(|s| *s == "running" || s.contains("fail"))
-            .map(|s| Some(s.to_string())))
+        let state = tenant
+            .as_ref()
+            .map(|t| ob_backup_operator::oboperator::text(t, &["status", "status"]).unwrap_or(""));
+        Ok(verdict(name, state))
     })
     .await?;
+    match ended {
+        Ended::Running(said) => Ok(said),
+        Ended::Failed(why) => Err(format!("{why}{}", restore_job_state(api, name).await)),
+        Ended::Gone(why) => Err(why),
+    }
+}
+
+/// How a followed OBTenant ended.
+#[derive(Debug, PartialEq)]
+enum Ended {
+    /// ob-operator restored it and runs it.
+    Running(String),
+    /// Its restore (or its creation) failed.
+    Failed(String),
+    /// Deleted: a canceled restore deletes it.
+    Gone(String),
+}
+
+/// What the OBTenant `name` in `state` (ob-operator's `status.status`; `None`: it is gone) says: ended, or
+/// still under way (`None`: empty until ob-operator takes it up, then `restoring`).
+fn verdict(name: &str, state: Option<&str>) -> Option<Ended> {
     match state {
-        Some(state) if state == "running" => Ok(format!(
-            "obtenant/{name} running: ob-operator restored the tenant and manages it\n"
-        )),
-        Some(state) => {
-            let job = api_restore(api, name).await;
-            Err(format!(
-                "obtenant/{name} is {state}{job}: see kubectl describe obtenant {name}"
-            ))
-        }
-        None => Err(format!(
+        None => Some(Ended::Gone(format!(
             "obtenant/{name} is gone: its restore was canceled (spec.source.restore.cancel) or the object \
-             deleted"
-        )),
+             was deleted"
+        ))),
+        Some("running") => Some(Ended::Running(format!(
+            "obtenant/{name} running: ob-operator restored the tenant and manages it\n"
+        ))),
+        Some(state) if state.contains("fail") => Some(Ended::Failed(format!(
+            "obtenant/{name} is {state}: see kubectl describe obtenant {name}"
+        ))),
+        Some(_) => None,
     }
 }
 
 /// What ob-operator's restore job of the OBTenant `name` (`<name>-restore`) says, for a failure's message.
-async fn api_restore(tenants: &Api<DynamicObject>, name: &str) -> String {
+async fn restore_job_state(tenants: &Api<DynamicObject>, name: &str) -> String {
     let Some(namespace) = tenants.namespace() else {
         return String::new();
     };
@@ -495,5 +511,22 @@ mod tests {
             Err("\"4Gi\" is not a size such as 4G, 512M or 1T".into())
         );
         assert_eq!(cpu(2.0), "2");
+        assert!(quantity("0G").is_err(), "a size of nothing");
+    }
+
+    #[test]
+    fn waiting_ends_only_on_running_a_failure_or_the_tenant_gone() {
+        let ended = |state| verdict("t1r", state);
+        for under_way in ["", "creating", "restoring"] {
+            assert_eq!(ended(Some(under_way)), None, "{under_way}");
+        }
+        assert!(matches!(ended(Some("running")), Some(Ended::Running(_))));
+        for failed in ["restore failed", "failed"] {
+            assert!(
+                matches!(ended(Some(failed)), Some(Ended::Failed(ref m)) if m.contains(failed)),
+                "{failed}"
+            );
+        }
+        assert!(matches!(ended(None), Some(Ended::Gone(ref m)) if m.contains("canceled")));
     }
 }

@@ -105,7 +105,7 @@ struct Shown {
 
 impl Shown {
     /// Sets the kind's series to `counts`.
-    fn publish(&mut self, metrics: &Metrics, kind: &'static str, mut counts: Counts) {
+    fn publish(&mut self, metrics: &Metrics, kind: &'static str, counts: Counts) {
         let labels = KindLabels { kind: kind.into() };
         metrics
             .cached_objects
@@ -115,28 +115,35 @@ impl Shown {
             .not_progressing
             .get_or_create(&labels)
             .set(counts.not_progressing);
-        for phase in &self.phases {
-            counts.phases.entry(phase).or_default();
-        }
-        for reason in &self.stalled {
-            counts.stalled.entry(reason).or_default();
-        }
-        for (phase, count) in counts.phases {
+        set_each(counts.phases, &mut self.phases, |phase, count| {
             let labels = PhaseLabels {
                 kind: kind.into(),
                 phase: phase.into(),
             };
             metrics.phases.get_or_create(&labels).set(count);
-            self.phases.insert(phase);
-        }
-        for (reason, count) in counts.stalled {
+        });
+        set_each(counts.stalled, &mut self.stalled, |reason, count| {
             let labels = StalledLabels {
                 kind: kind.into(),
                 reason: reason.into(),
             };
             metrics.stalled.get_or_create(&labels).set(count);
-            self.stalled.insert(reason);
-        }
+        });
+    }
+}
+
+/// Sets a series per key of `counts`, and 0 for each key `shown` before that no object gives any more.
+fn set_each(
+    counts: HashMap<&'static str, i64>,
+    shown: &mut HashSet<&'static str>,
+    mut set: impl FnMut(&'static str, i64),
+) {
+    for gone in shown.iter().filter(|key| !counts.contains_key(*key)) {
+        set(gone, 0);
+    }
+    for (key, count) in counts {
+        set(key, count);
+        shown.insert(key);
     }
 }
 
