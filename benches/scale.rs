@@ -442,7 +442,7 @@ async fn cold_start(
     let replicas = starting();
     let ready = replicas.ready_after(start).await;
     replicas
-        .until_every_shard_held("the replicas to hold every shard")
+        .until_every_shard("obbackup_shards_held", "the replicas to hold every shard")
         .await;
     let every_shard = start.elapsed();
     let counts = [

@@ -154,6 +154,7 @@ pub struct Metrics {
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
     shards_held: Gauge,
+    shards_filled: Gauge,
     status_freshness: Gauge,
     names: Vec<String>,
     /// Per (namespace, strategy): the cluster and tenants its overview series were set for.
@@ -292,6 +293,7 @@ struct OperatorSeries {
     status_writes: Family<ControllerLabels, Counter>,
     leader: Gauge,
     shards_held: Gauge,
+    shards_filled: Gauge,
     status_freshness: Gauge,
 }
 
@@ -331,6 +333,12 @@ impl OperatorSeries {
             shards_held: r.add(
                 "shards_held",
                 "The shards whose lease this replica holds (it reconciles their namespaces' objects)",
+                Gauge::default(),
+            ),
+            shards_filled: r.add(
+                "shards_filled",
+                "The shards held whose tasks this replica has cached: it reconciles their objects (fewer than \
+                 obbackup_shards_held while a shard just taken is listed)",
                 Gauge::default(),
             ),
             status_freshness: r.add(
@@ -512,6 +520,7 @@ impl Default for Metrics {
             status_writes: operator.status_writes,
             leader: operator.leader,
             shards_held: operator.shards_held,
+            shards_filled: operator.shards_filled,
             status_freshness: operator.status_freshness,
             sql_round_trips: cluster.sql_round_trips,
             sql_errors: cluster.sql_errors,
@@ -600,6 +609,12 @@ impl Metrics {
     pub fn set_shards_held(&self, held: usize) {
         self.shards_held
             .set(i64::try_from(held).unwrap_or(i64::MAX));
+    }
+
+    /// Records how many of the shards held have their tasks cached.
+    pub fn set_shards_filled(&self, filled: usize) {
+        self.shards_filled
+            .set(i64::try_from(filled).unwrap_or(i64::MAX));
     }
 
     /// Records the freshness grain of log checkpoints and delays in status.

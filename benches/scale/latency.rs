@@ -58,7 +58,10 @@ struct Takeover {
     shards: Vec<u32>,
     after_samples: usize,
     killed_at: Instant,
+    /// When the survivors held every shard, and when they had every shard's tasks cached (and so
+    /// reconciled them).
     held_at: Instant,
+    filled_at: Instant,
 }
 
 /// Takes the samples, 10 at a time; with `kill`, kills a replica once half of them are in and keeps
@@ -91,7 +94,8 @@ pub async fn run(sampling: &Sampling<'_>, replicas: &mut Replicas, kill: bool) -
         None => print_latencies("", &samples.iter().collect::<Vec<_>>(), true),
         Some(takeover) => report_takeover(takeover, &samples),
     }
-    print_slowest(&samples);
+    let all: Vec<&Sample> = samples.iter().collect();
+    print_slowest(&all, "into the sampling", started);
     samples
 }
 
@@ -264,7 +268,8 @@ fn release(node: &Node, tenant: &str) -> Instant {
     Instant::now()
 }
 
-/// Once half the samples are in, SIGKILLs a replica and waits until the survivors hold every shard.
+/// Once half the samples are in, SIGKILLs a replica and waits until the survivors hold every shard and have
+/// its tasks cached.
 async fn kill_midway(
     sampling: &Sampling<'_>,
     replicas: &mut Replicas,
@@ -288,29 +293,37 @@ async fn kill_midway(
     let after_samples = finished.load(Ordering::SeqCst);
     let killed_at = replicas.kill(victim);
     replicas
-        .until_every_shard_held("the survivors to hold every shard")
+        .until_every_shard("obbackup_shards_held", "the survivors to hold every shard")
+        .await;
+    let held_at = Instant::now();
+    replicas
+        .until_every_shard(
+            "obbackup_shards_filled",
+            "the survivors to cache every shard's tasks",
+        )
         .await;
     Takeover {
         victim: replicas.identity(victim).to_string(),
         shards: held[victim].clone(),
         after_samples,
         killed_at,
-        held_at: Instant::now(),
+        held_at,
+        filled_at: Instant::now(),
     }
 }
 
-/// The samples before the kill, after the takeover, and in between (expected slow: shown, not dropped).
+/// The samples before the kill, after the takeover (the survivors reconcile every shard), and in between
+/// (expected slow: shown, not dropped).
 fn report_takeover(takeover: &Takeover, samples: &[Sample]) {
+    let since_kill = |at: Instant| at.duration_since(takeover.killed_at).as_secs_f64();
     println!(
         "    replica {} (shards {:?}) killed with SIGKILL once {} samples were in; the survivors held every \
-         shard {:.1}s later",
+         shard {:.1}s later, and had their tasks cached {:.1}s after the kill",
         takeover.victim,
         takeover.shards,
         takeover.after_samples,
-        takeover
-            .held_at
-            .duration_since(takeover.killed_at)
-            .as_secs_f64()
+        since_kill(takeover.held_at),
+        since_kill(takeover.filled_at),
     );
     let before: Vec<&Sample> = samples
         .iter()
@@ -318,17 +331,18 @@ fn report_takeover(takeover: &Takeover, samples: &[Sample]) {
         .collect();
     let after: Vec<&Sample> = samples
         .iter()
-        .filter(|s| s.changed >= takeover.held_at)
+        .filter(|s| s.changed >= takeover.filled_at)
         .collect();
     let gap: Vec<&Sample> = samples
         .iter()
-        .filter(|s| s.done >= takeover.killed_at && s.changed < takeover.held_at)
+        .filter(|s| s.done >= takeover.killed_at && s.changed < takeover.filled_at)
         .collect();
     print_latencies("before the kill: ", &before, true);
     print_latencies("after the takeover: ", &after, true);
+    print_slowest(&after, "after the takeover", takeover.filled_at);
     println!(
-        "    {} samples fell in the takeover gap (their job ended before the survivors held every shard and \
-         they completed after the kill; expected slow):",
+        "    {} samples fell in the takeover gap (their job ended before the survivors had every shard's tasks \
+         cached and they completed after the kill; expected slow):",
         gap.len()
     );
     print_latencies("in the gap: ", &gap, false);
@@ -363,15 +377,20 @@ fn print_latencies(label: &str, samples: &[&Sample], judged: bool) {
     );
 }
 
-/// The five slowest samples, to find in the operator's log (its lines are stamped in UTC too).
-fn print_slowest(samples: &[Sample]) {
-    let mut slowest: Vec<&Sample> = samples.iter().collect();
+/// The five slowest of `samples`, to find in the operator's log (its lines are stamped in UTC too), each
+/// with when its job ended after `since` (named `what`).
+fn print_slowest(samples: &[&Sample], what: &str, since: Instant) {
+    let mut slowest = samples.to_vec();
     slowest.sort_by_key(|s| std::cmp::Reverse(s.latency()));
     for sample in slowest.iter().take(5) {
         println!(
-            "    slow: {} released {} → Completed after {:.2}s",
+            "    slow: {} released {} ({:.1}s {what}) → Completed after {:.2}s",
             sample.task,
             sample.released_at,
+            sample
+                .changed
+                .saturating_duration_since(since)
+                .as_secs_f64(),
             sample.latency().as_secs_f64()
         );
     }

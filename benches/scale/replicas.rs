@@ -127,14 +127,15 @@ impl Replicas {
         .await
     }
 
-    /// Waits until the live replicas hold every shard between them (by their `obbackup_shards_held`).
-    pub async fn until_every_shard_held(&self, what: &str) {
+    /// Waits until the live replicas' gauge `metric` (`obbackup_shards_held`, `obbackup_shards_filled`) adds
+    /// up to every shard.
+    pub async fn until_every_shard(&self, metric: &str, what: &str) {
         eventually(what, WAIT, || async {
-            let held: f64 = self
+            let shards: f64 = self
                 .live()
-                .map(|(_, r)| r.metric("obbackup_shards_held").unwrap_or(0.0))
+                .map(|(_, r)| r.metric(metric).unwrap_or(0.0))
                 .sum();
-            (held == f64::from(self.shards)).then_some(())
+            (shards == f64::from(self.shards)).then_some(())
         })
         .await;
     }

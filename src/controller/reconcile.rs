@@ -43,6 +43,12 @@ pub trait Reconcile:
         None
     }
 
+    /// Whether the object's reconcile has nothing to do until it changes (it returns at once): such an
+    /// object is not woken when this replica takes its shard; by default every object is.
+    fn settled(&self) -> bool {
+        false
+    }
+
     /// Whether a replica caches only the objects of this kind of the shards it holds, selected by their
     /// [`crate::shards::SHARD_LABEL`] (and every object without one); by default every replica caches
     /// every object. Only one kind may say so: its caches decide when a shard is filled.

@@ -201,6 +201,7 @@ impl Leading<'_> {
         }
         self.metrics.set_leader(false);
         self.metrics.set_shards_held(0);
+        self.metrics.set_shards_filled(0);
         result
     }
 }

@@ -208,6 +208,10 @@ async fn two_replicas_split_the_shards_and_a_killed_ones_backups_finish_once_on_
         (shards_held(&b) == Some(f64::from(SHARDS))).then_some(())
     })
     .await;
+    eventually("replica b to cache every shard's tasks", WAIT, || async {
+        (b.metric("obbackup_shards_filled") == Some(f64::from(SHARDS))).then_some(())
+    })
+    .await;
     for place in &places {
         let status = place.phase("BackupTask", "full", "Completed").await;
         let uid = place.uid("BackupTask", "full").await;

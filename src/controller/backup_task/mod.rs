@@ -78,6 +78,11 @@ impl Reconcile for BackupTask {
         }
     }
 
+    /// Both methods' reconciles return at once for a [`task::settled`] task.
+    fn settled(&self) -> bool {
+        task::settled(self)
+    }
+
     async fn reconcile(task: Arc<Self>, ctx: Arc<Context>) -> Result<Action, Error> {
         match task.spec.method {
             BackupMethod::Physical => task::drive(task, ctx).await,

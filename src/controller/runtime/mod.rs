@@ -410,9 +410,9 @@ fn tokio_stream_of<T: Send + 'static>(
     futures::stream::poll_fn(move |cx| receiver.poll_recv(cx))
 }
 
-/// Each time a shard this replica took has its tasks cached, wakes the cached objects of `K` in it: their
-/// reconciles ran while another replica held the shard (or before its tasks were cached) and waited for a
-/// change ([`reconcile_guarded`]).
+/// Each time a shard this replica took has its tasks cached, wakes the cached objects of `K` in it that
+/// have work left ([`to_wake`]): their reconciles ran while another replica held the shard (or before its
+/// tasks were cached) and waited for a change ([`reconcile_guarded`]).
 async fn wake_filled_shards<K: Reconcile>(
     catalog: Arc<catalog::Catalog>,
     shards: Arc<crate::shards::Shards>,
@@ -426,19 +426,37 @@ async fn wake_filled_shards<K: Reconcile>(
             .into_iter()
             .filter(|s| !woken.contains(s))
             .collect();
-        for object in catalog.stores::<K>().iter().flat_map(|store| store.state()) {
-            let namespace = object.namespace().unwrap_or_default();
-            if new.contains(&shards.of(&namespace)) {
-                observers.wake(&ObjectKey {
-                    kind: K::KIND,
-                    namespace,
-                    name: object.name_any(),
-                });
-            }
+        let stores = catalog.stores::<K>();
+        let cached = stores.iter().flat_map(|store| store.state());
+        let objects = to_wake(cached, |namespace| new.contains(&shards.of(namespace)));
+        for object in &objects {
+            observers.wake(object);
         }
-        tracing::info!(controller = K::KIND, shards = ?new, "woke the objects of shards taken");
+        tracing::info!(controller = K::KIND, shards = ?new, objects = objects.len(), "woke the objects of shards taken");
         woken.extend(new);
     }
+}
+
+/// Of the `cached` objects, those of a namespace `taken` says was just taken whose reconcile has something
+/// to do: not [`Reconcile::settled`] (a finished task's reconcile returns at once, and an estate's tasks
+/// are mostly finished: waking them all would queue a taken shard's running tasks behind tens of thousands
+/// of reconciles that do nothing). An object that does not parse is woken, to be reported.
+fn to_wake<K: Reconcile>(
+    cached: impl IntoIterator<Item = Arc<Guarded<K>>>,
+    taken: impl Fn(&str) -> bool,
+) -> Vec<ObjectKey> {
+    cached
+        .into_iter()
+        .filter(|object| !matches!(&object.0, Ok(valid) if valid.settled()))
+        .filter_map(|object| {
+            let namespace = object.namespace().unwrap_or_default();
+            taken(&namespace).then(|| ObjectKey {
+                kind: K::KIND,
+                namespace,
+                name: object.name_any(),
+            })
+        })
+        .collect()
 }
 
 fn object_key<K: Resource>(obj: &K) -> String {
@@ -774,6 +792,42 @@ mod tests {
         trim_cached(&mut drill);
         let kept = drill.meta().annotations.clone().unwrap_or_default();
         assert_eq!(kept.keys().collect::<Vec<_>>(), [crate::drill::DRILL_AT]);
+    }
+
+    /// A shard taken wakes its objects with work left, and only those: a settled task's reconcile would
+    /// return at once, and an estate's tasks are mostly settled.
+    #[test]
+    fn a_shard_taken_wakes_its_tasks_with_work_left_and_not_its_settled_ones() {
+        let task = |name: &str, namespace: &str, status: serde_json::Value| {
+            let mut task = guarded_task(status);
+            task.meta_mut().name = Some(name.into());
+            task.meta_mut().namespace = Some(namespace.into());
+            Arc::new(task)
+        };
+        let status = |phase: &str, observed: i64| serde_json::json!({"phase": phase, "observedGeneration": observed});
+        let cached = [
+            task("settled", "taken", status("Completed", 1)),
+            task("failed", "taken", status("Failed", 1)),
+            task("running", "taken", status("InProgress", 1)),
+            task("new", "taken", serde_json::Value::Null),
+            task("changed", "taken", status("Completed", 0)),
+            task("malformed", "taken", serde_json::json!({"phase": 5})),
+            task("elsewhere", "other", status("InProgress", 1)),
+        ];
+        assert!(cached[5].0.is_err(), "the malformed task does not parse");
+        let woken: Vec<String> = to_wake(cached, |namespace| namespace == "taken")
+            .into_iter()
+            .map(|key| format!("{}/{}", key.namespace, key.name))
+            .collect();
+        assert_eq!(
+            woken,
+            [
+                "taken/running",
+                "taken/new",
+                "taken/changed",
+                "taken/malformed"
+            ]
+        );
     }
 
     #[test]

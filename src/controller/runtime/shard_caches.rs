@@ -18,6 +18,7 @@ use kube::{Api, runtime::watcher};
 use super::{Routes, Shared, Watch, add_route, controller, drive};
 use crate::{
     controller::{Context, Reconcile, guarded::Guarded},
+    metrics::Metrics,
     readiness::Readiness,
     shards::Shards,
 };
@@ -52,6 +53,11 @@ pub(super) async fn cache_taken_shards<K: Reconcile>(
         return;
     }
     let shards = &shared.shards;
+    let filling = Arc::new(Filling {
+        shards: shards.clone(),
+        readiness: shared.readiness.clone(),
+        metrics: shared.metrics.clone(),
+    });
     let mut taken = shards.taken();
     let mut started = HashSet::new();
     let mut running = tokio::task::JoinSet::new();
@@ -62,9 +68,9 @@ pub(super) async fn cache_taken_shards<K: Reconcile>(
             }
             let apis = apis_of::<K>(shared, shard);
             if apis.is_empty() {
-                fill(shards, &shared.readiness, shard);
+                filling.fill(shard);
             }
-            let hooks = fill_hooks(&shared.shards, &shared.readiness, shard, apis.len());
+            let hooks = fill_hooks(&filling, shard, apis.len());
             for (api, listed) in apis.into_iter().zip(hooks) {
                 let watch = shard_watch(shared, &routes, api, shard, listed);
                 running.spawn(drive(controller::<K>(shared, watch), ctx.clone()));
@@ -124,23 +130,17 @@ fn shard_watch<K: Reconcile>(
 
 /// What each of `shard`'s `watches` watches tells at the end of each of its lists: the first list of the
 /// last of them to list fills the shard (a re-list counts for nothing).
-fn fill_hooks(
-    shards: &Arc<Shards>,
-    readiness: &Arc<Readiness>,
-    shard: u32,
-    watches: usize,
-) -> Vec<Box<dyn FnMut() + Send>> {
+fn fill_hooks(filling: &Arc<Filling>, shard: u32, watches: usize) -> Vec<Box<dyn FnMut() + Send>> {
     let remaining = Arc::new(AtomicUsize::new(watches));
     (0..watches)
         .map(|_| {
-            let (shards, readiness, remaining) =
-                (shards.clone(), readiness.clone(), remaining.clone());
+            let (filling, remaining) = (filling.clone(), remaining.clone());
             let mut listed_once = false;
             let hook = move || {
                 if !std::mem::replace(&mut listed_once, true)
                     && remaining.fetch_sub(1, Ordering::AcqRel) == 1
                 {
-                    fill(&shards, &readiness, shard);
+                    filling.fill(shard);
                 }
             };
             Box::new(hook) as Box<dyn FnMut() + Send>
@@ -148,14 +148,24 @@ fn fill_hooks(
         .collect()
 }
 
-/// Records that `shard`'s caches have listed: its objects are reconciled from now on.
-fn fill(shards: &Shards, readiness: &Readiness, shard: u32) {
-    shards.fill(shard);
-    readiness.shards_filled(|| shards.all_filled());
-    tracing::info!(
-        shard,
-        "the shard's caches have listed; reconciling its objects"
-    );
+/// What records that a shard's caches have listed.
+struct Filling {
+    shards: Arc<Shards>,
+    readiness: Arc<Readiness>,
+    metrics: Arc<Metrics>,
+}
+
+impl Filling {
+    /// Records that `shard`'s caches have listed: its objects are reconciled from now on.
+    fn fill(&self, shard: u32) {
+        self.shards.fill(shard);
+        self.readiness.shards_filled(|| self.shards.all_filled());
+        self.metrics.set_shards_filled(self.shards.filled().len());
+        tracing::info!(
+            shard,
+            "the shard's caches have listed; reconciling its objects"
+        );
+    }
 }
 
 /// For a kind with caches per shard, waits for the object's turn (one reconcile at a time per object across
@@ -218,15 +228,23 @@ mod tests {
         let readiness = Arc::new(Readiness::new(0));
         readiness.set_role(crate::readiness::Role::Leading);
         shards.take(1);
-        let mut hooks = fill_hooks(&shards, &readiness, 1, 2);
+        let metrics = Arc::new(Metrics::default());
+        let filling = Arc::new(Filling {
+            shards: shards.clone(),
+            readiness: readiness.clone(),
+            metrics: metrics.clone(),
+        });
+        let mut hooks = fill_hooks(&filling, 1, 2);
         hooks[0]();
         hooks[0]();
         assert!(
             !shards.is_filled(1) && !readiness.is_ready(),
             "one watch of two has listed, twice"
         );
+        assert!(!metrics.render().contains("obbackup_shards_filled 1"));
         hooks[1]();
         assert!(shards.is_filled(1) && readiness.is_ready());
+        assert!(metrics.render().contains("obbackup_shards_filled 1"));
     }
 
     #[test]
