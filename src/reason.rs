@@ -127,6 +127,8 @@ pub enum Reason {
     TenantManagedByObOperator,
     /// The OBCluster named by `cluster.obCluster` cannot be used (not found, incomplete, or ob-operator's CRDs are not installed); fix the reference or the OBCluster.
     ObClusterUnusable,
+    /// The OBTenant named by a logical backup's or restore's `obTenant` cannot be used (not found, another tenant's, or ob-operator's CRDs are not installed); fix the reference or the OBTenant.
+    ObTenantUnusable,
     /// The cluster that answers is not the one its OBCluster names (OceanBase's `cluster`/`cluster_id` differ); nothing is sent. Fix the OBCluster or its OBServers.
     WrongCluster,
     /// The same tenant is listed twice in the strategy; list it once.

@@ -17,15 +17,28 @@ use serde::{Deserialize, Serialize};
 /// What a logical backup dumps, and as whom.
 #[derive(Deserialize, Serialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = login_rule())]
 pub struct LogicalBackupSpec {
     /// Name of a Secret with keys `user` and `password` of a user of the tenant who may read what is dumped
     /// (`SELECT`, `SHOW VIEW`). A logical backup reads through the tenant, never as sys. A `user` without
     /// `@` is a user of the task's tenant (`user@tenant`); host and port are the cluster connection Secret's.
+    /// Set this or `obTenant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 253),
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
-    pub credentials_secret: String,
+    pub credentials_secret: Option<String>,
+    /// Name of the OBTenant (ob-operator's, in this namespace) of the tenant: the dump logs in as the
+    /// tenant's `root`, with the password of the Secret the OBTenant's status names (which ob-operator
+    /// rewrites when the password changes). A strategy's tenants must be that one tenant. Set this or
+    /// `credentialsSecret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub ob_tenant: Option<String>,
     /// Databases to dump. Empty: every user database of the tenant.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 256), inner(length(min = 1, max = 128)))]
@@ -149,15 +162,26 @@ pub struct LogicalRecoverySource {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(self.databasePrefix) || !has(self.renameDatabases) || size(self.renameDatabases) == 0")
     .message("set renameDatabases or databasePrefix, not both"))]
+#[x_kube(validation = login_rule())]
 pub struct LogicalRecoveryTarget {
     /// Name of a Secret with keys `user` and `password` of a user of the target tenant who may create the
     /// dump's databases, tables and views and insert into them. A `user` without `@` is a user of
-    /// `target.tenant`; host and port are the target cluster's connection Secret's.
+    /// `target.tenant`; host and port are the target cluster's connection Secret's. Set this or `obTenant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(
         length(min = 1, max = 253),
         regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
     )]
-    pub credentials_secret: String,
+    pub credentials_secret: Option<String>,
+    /// Name of the OBTenant (ob-operator's, in this namespace) of `target.tenant`: the load logs in as the
+    /// tenant's `root`, with the password of the Secret the OBTenant's status names. Set this or
+    /// `credentialsSecret`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 253),
+        regex(pattern = r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+    )]
+    pub ob_tenant: Option<String>,
     /// Databases restored under another name: the dump's name to the target's (the operator's dumps only).
     /// Each key must name a database of the dump; no two databases may land on one name, and none on a
     /// system database (names compare without case, as OceanBase's default `lower_case_table_names` does).
@@ -178,6 +202,52 @@ pub struct LogicalRecoveryTarget {
     #[serde(default = "default_parallel")]
     #[schemars(range(min = 1, max = 16))]
     pub parallel: i32,
+}
+
+/// Rule on a logical backup's or restore's login: a Secret or an OBTenant, one of the two.
+fn login_rule() -> Rule {
+    Rule::new("has(self.credentialsSecret) != has(self.obTenant)")
+        .message("set credentialsSecret (a tenant user's Secret) or obTenant (its OBTenant's root), one of the two")
+}
+
+/// Who a logical backup or restore logs in to its tenant as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TenantLogin<'a> {
+    /// The user and password of this Secret.
+    Secret(&'a str),
+    /// The root of the tenant of this OBTenant, with the password its status names.
+    ObTenant(&'a str),
+}
+
+impl TenantLogin<'_> {
+    /// The login `credentials_secret` and `ob_tenant` say (admission lets exactly one be set; with neither,
+    /// a Secret of no name, which the reference check reports as not found).
+    fn of<'a>(credentials_secret: Option<&'a str>, ob_tenant: Option<&'a str>) -> TenantLogin<'a> {
+        match (ob_tenant, credentials_secret) {
+            (Some(name), _) => TenantLogin::ObTenant(name),
+            (None, secret) => TenantLogin::Secret(secret.unwrap_or_default()),
+        }
+    }
+}
+
+impl LogicalBackupSpec {
+    /// Who the dump logs in as.
+    pub fn login(&self) -> TenantLogin<'_> {
+        TenantLogin::of(
+            self.credentials_secret.as_deref(),
+            self.ob_tenant.as_deref(),
+        )
+    }
+}
+
+impl LogicalRecoveryTarget {
+    /// Who the load logs in as.
+    pub fn login(&self) -> TenantLogin<'_> {
+        TenantLogin::of(
+            self.credentials_secret.as_deref(),
+            self.ob_tenant.as_deref(),
+        )
+    }
 }
 
 /// Rule on `renameDatabases`: no key or value is one of the server's own databases (a dump never holds

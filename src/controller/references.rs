@@ -1,7 +1,7 @@
 //! Checks of what a spec refers to and only the API can tell: Secrets (by key name, never reading values
 //! into logs or status) and BackupStrategies.
 
-use crate::reason::Reason;
+use crate::{oboperator::TenantRoot, reason::Reason};
 use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 
@@ -15,6 +15,7 @@ use crate::api::{
     common::{
         ClusterConnection, ClusterSource, PasswordSecret, StorageDestination, StrategyReference,
     },
+    logical::TenantLogin,
 };
 
 /// Keys a cluster connection Secret must hold (`host`, `port`, `user` have defaults or are checked when
@@ -158,10 +159,39 @@ impl<'a> ReferenceCheck<'a> {
         }
     }
 
-    /// The Secret of a logical backup's tenant user.
-    pub async fn tenant_user(&mut self, name: &str) -> Result<(), Error> {
-        self.secret(name, TENANT_USER_KEYS, "logical backup user", |_| None)
-            .await
+    /// The login of a logical backup's or restore's tenant user (`purpose`) for `tenants`: its Secret, or
+    /// its OBTenant (of that one tenant) and the root Secret it names. While ob-operator's objects are still
+    /// being read, nothing is said (nothing is sent either: the login is not resolved until then).
+    pub async fn tenant_login(
+        &mut self,
+        login: TenantLogin<'_>,
+        tenants: &[String],
+        purpose: &str,
+    ) -> Result<(), Error> {
+        let name = match login {
+            TenantLogin::Secret(name) => {
+                return self.secret(name, TENANT_USER_KEYS, purpose, |_| None).await;
+            }
+            TenantLogin::ObTenant(name) => name,
+        };
+        let ob_operator = self.ctx.observers.ob_operator();
+        match ob_operator.tenant_root(self.namespace, name, tenants) {
+            Ok(TenantRoot {
+                secret: Some(secret),
+                ..
+            }) => {
+                let purpose = format!("{purpose}: the root of OBTenant {name}");
+                self.secret(&secret, PASSWORD_KEYS, &purpose, |_| None)
+                    .await
+            }
+            Ok(_) => Ok(()),
+            Err(why) if why == crate::oboperator::NOT_SYNCED => Ok(()),
+            Err(why) => {
+                self.problems
+                    .push(Problem::elsewhere(Reason::ObTenantUnusable, why));
+                Ok(())
+            }
+        }
     }
 
     /// The Secret of the user a restore drill's checks log in as.
@@ -329,36 +359,68 @@ pub async fn access_keys(
         }))
 }
 
-/// How a logical backup reaches its tenant: the cluster connection Secret's host, port and CA with the
-/// tenant user's `user` and `password` (a `user` without `@` is a user of `tenant`). `None` when a Secret
-/// or key is missing or unusable (the reference check reports which).
+/// How a logical backup or restore reaches its tenant: the cluster connection Secret's host, port and CA
+/// with the login's user and password ([`login_of`]). `None` when a Secret, key or OBTenant is missing or
+/// unusable (the reference check reports which).
 pub async fn tenant_user_connection(
     ctx: &Context,
     namespace: &str,
     cluster: &ClusterConnection,
-    user_secret: &str,
+    login: TenantLogin<'_>,
     tenant: &str,
 ) -> Result<Option<crate::oceanbase::ConnectionInfo>, Error> {
     let Some(info) = cluster_address(ctx, namespace, cluster).await? else {
         return Ok(None);
     };
-    let Some([user, password]) = secret_values(ctx, namespace, user_secret, TENANT_USER_KEYS)
-        .await?
-        .and_then(|v| <[String; 2]>::try_from(v).ok())
-    else {
+    let Some((user, password)) = login_of(ctx, namespace, login, tenant).await? else {
         return Ok(None);
-    };
-    let user = user.trim().to_string();
-    let user = if user.contains('@') {
-        user
-    } else {
-        format!("{user}@{tenant}")
     };
     Ok(Some(crate::oceanbase::ConnectionInfo {
         user,
         password,
         ..info
     }))
+}
+
+/// The user and password of `login` for `tenant`: a Secret's `user` (one without `@` is a user of
+/// `tenant`) and `password`; an OBTenant's `root@<tenant>` and the password of the Secret it names (an empty
+/// one when it names none, as ob-operator logs in). `None` when any of it cannot be read.
+async fn login_of(
+    ctx: &Context,
+    namespace: &str,
+    login: TenantLogin<'_>,
+    tenant: &str,
+) -> Result<Option<(String, String)>, Error> {
+    match login {
+        TenantLogin::Secret(secret) => {
+            let values = secret_values(ctx, namespace, secret, TENANT_USER_KEYS).await?;
+            Ok(values
+                .and_then(|v| <[String; 2]>::try_from(v).ok())
+                .map(|[user, password]| {
+                    let user = user.trim();
+                    let user = if user.contains('@') {
+                        user.to_string()
+                    } else {
+                        format!("{user}@{tenant}")
+                    };
+                    (user, password)
+                }))
+        }
+        TenantLogin::ObTenant(name) => {
+            let tenants = [tenant.to_string()];
+            let ob_operator = ctx.observers.ob_operator();
+            let Ok(root) = ob_operator.tenant_root(namespace, name, &tenants) else {
+                return Ok(None);
+            };
+            let Some(secret) = root.secret else {
+                return Ok(Some((root.user, String::new())));
+            };
+            let values = secret_values(ctx, namespace, &secret, PASSWORD_KEYS).await?;
+            Ok(values
+                .and_then(|mut v| v.pop())
+                .map(|password| (root.user, password)))
+        }
+    }
 }
 
 /// Where `cluster` answers, as its connection Secret or its OBCluster's first OBServer says (the login is

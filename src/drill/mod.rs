@@ -280,7 +280,8 @@ fn logical_spec(
                 .unwrap_or_else(|| tenant.to_string()),
             resources: None,
             logical: Some(LogicalRecoveryTarget {
-                credentials_secret: drill.credentials_secret.clone(),
+                credentials_secret: Some(drill.credentials_secret.clone()),
+                ob_tenant: None,
                 rename_databases: Default::default(),
                 database_prefix: Some(format!(
                     "{}_",
@@ -423,7 +424,7 @@ mod tests {
             target.database_prefix.as_deref(),
             Some("drill_tenant1_20261126030000_563a_")
         );
-        assert_eq!(target.credentials_secret, "loader");
+        assert_eq!(target.credentials_secret.as_deref(), Some("loader"));
         assert_eq!(
             spec.target.tenant, "tenant1",
             "the drilled tenant by default"

@@ -118,6 +118,42 @@ pub fn cluster_facts(cluster: &DynamicObject) -> Result<ClusterFacts, String> {
     })
 }
 
+/// How to log in as the root of an OBTenant's tenant, as ob-operator itself does.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TenantRoot {
+    /// `root@<spec.tenantName>`.
+    pub user: String,
+    /// The Secret (key `password`) of its password: `status.credentials.root`, which ob-operator rewrites
+    /// when the password is changed, or before ob-operator first wrote it `spec.credentials.root`. `None`
+    /// when neither names one: ob-operator made the root without a password.
+    pub secret: Option<String>,
+}
+
+/// The root login of `obtenant` for `tenants`, which must be its tenant alone (names compared without
+/// case), or why it cannot be used.
+pub fn tenant_root(obtenant: &DynamicObject, tenants: &[String]) -> Result<TenantRoot, String> {
+    let name = obtenant.name_any();
+    let tenant = text(obtenant, &["spec", "tenantName"])
+        .ok_or_else(|| format!("OBTenant {name} has no spec.tenantName"))?;
+    if !matches!(tenants, [only] if only.eq_ignore_ascii_case(tenant)) {
+        let asked = if tenants.is_empty() {
+            "every tenant".to_string()
+        } else {
+            tenants.join(", ")
+        };
+        return Err(format!(
+            "OBTenant {name} is tenant {tenant}, and the login is for {asked}: name the OBTenant of the \
+             tenant, or list that one tenant"
+        ));
+    }
+    let secret = text(obtenant, &["status", "credentials", "root"])
+        .or_else(|| text(obtenant, &["spec", "credentials", "root"]));
+    Ok(TenantRoot {
+        user: format!("root@{tenant}"),
+        secret: secret.map(str::to_string),
+    })
+}
+
 #[cfg(test)]
 pub(crate) fn object(kind: Kind, namespace: &str, name: &str, data: Value) -> DynamicObject {
     let mut object = DynamicObject::new(name, &kind.resource()).within(namespace);
@@ -128,6 +164,51 @@ pub(crate) fn object(kind: Kind, namespace: &str, name: &str, data: Value) -> Dy
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The root's password is the Secret the status names (a password change rewrites it), the spec's
+    /// before ob-operator first wrote the status, none when neither names one; the OBTenant must be the
+    /// tenant's, and of it alone.
+    #[test]
+    fn an_obtenant_gives_its_roots_login_from_the_status_then_the_spec_for_its_own_tenant_only() {
+        let obtenant = |data: Value| object(Kind::ObTenant, "ns", "t1", data);
+        let tenants = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let both = obtenant(serde_json::json!({
+            "spec": {"tenantName": "tenant1", "credentials": {"root": "first-pw"}},
+            "status": {"credentials": {"root": "changed-pw"}},
+        }));
+        assert_eq!(
+            tenant_root(&both, &tenants(&["TENANT1"])),
+            Ok(TenantRoot {
+                user: "root@tenant1".into(),
+                secret: Some("changed-pw".into())
+            })
+        );
+        let spec_only = obtenant(serde_json::json!({
+            "spec": {"tenantName": "tenant1", "credentials": {"root": "first-pw"}},
+            "status": {"status": "creating"},
+        }));
+        let root = tenant_root(&spec_only, &tenants(&["tenant1"])).expect("usable");
+        assert_eq!(root.secret.as_deref(), Some("first-pw"));
+        let none = obtenant(serde_json::json!({"spec": {"tenantName": "tenant1"}}));
+        let root = tenant_root(&none, &tenants(&["tenant1"])).expect("usable");
+        assert_eq!(root.secret, None);
+        for (asked, says) in [
+            (tenants(&["tenant2"]), "for tenant2"),
+            (tenants(&["tenant1", "tenant2"]), "for tenant1, tenant2"),
+            (tenants(&[]), "for every tenant"),
+        ] {
+            let why = tenant_root(&both, &asked).expect_err("not its tenant alone");
+            assert!(
+                why.contains("is tenant tenant1") && why.contains(says),
+                "{why}"
+            );
+        }
+        let nameless = obtenant(serde_json::json!({"spec": {}}));
+        assert_eq!(
+            tenant_root(&nameless, &tenants(&["tenant1"])),
+            Err("OBTenant t1 has no spec.tenantName".into())
+        );
+    }
 
     #[test]
     fn an_obcluster_gives_its_identity_and_root_secret_or_says_what_it_lacks() {

@@ -19,7 +19,8 @@ use kube::{
 use tokio_util::sync::CancellationToken;
 
 use super::{
-    Address, ClusterFacts, GROUP, Kind, PolicyClaim, VERSION, addresses, claim_of, cluster_facts,
+    Address, ClusterFacts, GROUP, Kind, PolicyClaim, TenantRoot, VERSION, addresses, claim_of,
+    cluster_facts, tenant_root,
 };
 
 /// Called with `(namespace, OBCluster name)` when one of that cluster's OBServers changed.
@@ -166,7 +167,7 @@ impl ObOperator {
 
     /// What OBCluster `name` of `namespace` says of the cluster, or why it cannot be used.
     pub fn facts(&self, namespace: &str, name: &str) -> Result<ClusterFacts, String> {
-        let caches = self.caches_for(name)?;
+        let caches = self.caches_for(Kind::ObCluster, name)?;
         let cluster = find(&caches.clusters, Kind::ObCluster, namespace, name)
             .ok_or_else(|| format!("OBCluster {name} not found in namespace {namespace}"))?;
         cluster_facts(&cluster)
@@ -179,7 +180,7 @@ impl ObOperator {
         name: &str,
     ) -> Result<(ClusterFacts, Vec<Address>), String> {
         let facts = self.facts(namespace, name)?;
-        let servers = all(&self.caches_for(name)?.servers);
+        let servers = all(&self.caches_for(Kind::ObCluster, name)?.servers);
         let servers = servers
             .iter()
             .filter(|s| s.namespace().as_deref() == Some(namespace))
@@ -187,13 +188,28 @@ impl ObOperator {
         Ok((facts, addresses(servers, name)))
     }
 
-    /// The synced caches, or why OBCluster `name` cannot be read.
-    fn caches_for(&self, name: &str) -> Result<&Caches, String> {
+    /// How to log in as the root of OBTenant `name` of `namespace` for `tenants` ([`tenant_root`]), or why
+    /// it cannot be used.
+    pub fn tenant_root(
+        &self,
+        namespace: &str,
+        name: &str,
+        tenants: &[String],
+    ) -> Result<TenantRoot, String> {
+        let caches = self.caches_for(Kind::ObTenant, name)?;
+        let obtenant = find(&caches.tenants, Kind::ObTenant, namespace, name)
+            .ok_or_else(|| format!("OBTenant {name} not found in namespace {namespace}"))?;
+        tenant_root(&obtenant, tenants)
+    }
+
+    /// The synced caches, or why object `name` of `kind` cannot be read.
+    fn caches_for(&self, kind: Kind, name: &str) -> Result<&Caches, String> {
         match self.synced() {
             Ok(Some(caches)) => Ok(caches),
             Ok(None) => Err(format!(
-                "OBCluster {name} cannot be read: ob-operator's CRDs are not installed, or the operator runs \
-                 without its ob-operator integration (chart value obOperator.enabled)"
+                "{} {name} cannot be read: ob-operator's CRDs are not installed, or the operator runs \
+                 without its ob-operator integration (chart value obOperator.enabled)",
+                kind.name()
             )),
             Err(why) => Err(why.to_string()),
         }

@@ -96,7 +96,8 @@ fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
             plus_archivelog: false,
             method: BackupMethod::Logical,
             logical: Some(Box::new(LogicalBackupSpec {
-                credentials_secret: "dumper".into(),
+                credentials_secret: Some("dumper".into()),
+                ob_tenant: None,
                 databases: databases.iter().map(|d| d.to_string()).collect(),
                 tables: Vec::new(),
                 parallel: 3,

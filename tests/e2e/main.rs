@@ -23,6 +23,7 @@ mod log_delay;
 mod logical_backup;
 mod logical_retention;
 mod ob_operator;
+mod obtenant_login;
 mod oceanbase_client;
 mod outage;
 mod ownership;

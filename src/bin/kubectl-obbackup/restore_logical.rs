@@ -200,7 +200,8 @@ fn load_task(
                 tenant: args.target_tenant.clone(),
                 resources: None,
                 logical: Some(LogicalRecoveryTarget {
-                    credentials_secret: loader.to_string(),
+                    credentials_secret: Some(loader.to_string()),
+                    ob_tenant: None,
                     rename_databases,
                     database_prefix: None,
                     parallel: default_parallel(),
@@ -313,7 +314,7 @@ mod tests {
         let source = task.spec.source.logical.as_ref().expect("logical source");
         assert_eq!(source.backup_task.as_deref(), Some("mon"));
         let target = task.spec.target.logical.as_ref().expect("logical target");
-        assert_eq!(target.credentials_secret, "loader");
+        assert_eq!(target.credentials_secret.as_deref(), Some("loader"));
         assert_eq!(
             target.rename_databases.get("crm").map(String::as_str),
             Some("crm_copy")

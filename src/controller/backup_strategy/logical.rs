@@ -59,7 +59,9 @@ pub async fn reconcile(
     let same = super::exclusive::on_same_cluster(&ctx, &namespace, &strategy).await?;
     let mut check = first_checks(&ctx, &namespace, &strategy, &same).await?;
     if let Some(logical) = &spec.logical {
-        check.tenant_user(&logical.credentials_secret).await?;
+        check
+            .tenant_login(logical.login(), &spec.tenants, "logical backup user")
+            .await?;
     }
     if let Some(action) = stop_on_problems(&ctx, &strategy, &check.problems).await? {
         return Ok(action);

@@ -69,7 +69,7 @@ impl WorkTask for BackupTask {
             ctx,
             &namespace,
             &placement.cluster,
-            &logical.credentials_secret,
+            logical.login(),
             &self.spec.tenant,
         )
         .await?;
@@ -141,7 +141,13 @@ async fn placement(
             &spec.tenant,
         )
         .await?;
-    check.tenant_user(&logical.credentials_secret).await?;
+    check
+        .tenant_login(
+            logical.login(),
+            std::slice::from_ref(&spec.tenant),
+            "logical backup user",
+        )
+        .await?;
     let (Some(placement), true) = (placement, check.problems.is_empty()) else {
         let status = decide::stalled(task, None, &check.problems, crate::clock::now());
         let then = next_action(&check.problems);
@@ -342,16 +348,11 @@ fn access_denied(task: &BackupTask, base: BackupTaskStatus, message: &str) -> St
         phase: Some(base.phase.unwrap_or(BackupTaskPhase::Pending)),
         ..base
     };
-    let secret = task
-        .spec
-        .logical
-        .as_ref()
-        .map(|l| l.credentials_secret.as_str())
-        .unwrap_or_default();
+    let login = task.spec.logical.as_ref().map(|l| l.login());
     let needs = "the tenant user cannot read what the dump needs";
     (
         stalled,
-        work::access_denied(needs, message, secret),
+        work::access_denied(needs, message, login),
         Some(work::ACCESS_RETRY),
     )
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 
 use crate::{
-    api::common::Failure,
+    api::{common::Failure, logical::TenantLogin},
     controller::conditions::{CLUSTER_REACHABLE, Health, condition},
     logical::{
         Progress, Refusal,
@@ -132,10 +132,17 @@ pub fn reachability(
 }
 
 /// The health of work whose user cannot do what it `needs`.
-pub fn access_denied(needs: &str, message: &str, secret: &str) -> Health {
+pub fn access_denied(needs: &str, message: &str, login: Option<TenantLogin<'_>>) -> Health {
+    let fix = match login {
+        Some(TenantLogin::Secret(secret)) => format!("fix Secret {secret} or the user's grants"),
+        Some(TenantLogin::ObTenant(name)) => {
+            format!("fix the root password of OBTenant {name} (the Secret its status names)")
+        }
+        None => "fix the login or the user's grants".to_string(),
+    };
     Health::Stalled {
         reason: Reason::LogicalAccessDenied,
-        message: format!("{needs}: {message}; fix Secret {secret} or the user's grants"),
+        message: format!("{needs}: {message}; {fix}"),
     }
 }
 

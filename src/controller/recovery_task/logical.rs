@@ -86,7 +86,7 @@ impl WorkTask for RecoveryTask {
             ctx,
             &namespace,
             &spec.target.cluster,
-            &target.credentials_secret,
+            target.login(),
             &spec.target.tenant,
         )
         .await?;
@@ -162,7 +162,13 @@ async fn checked_location(
 ) -> Result<Result<DumpLocation, Dereferenced<RecoveryTaskStatus>>, Error> {
     let mut check = ReferenceCheck::new(ctx, namespace);
     check.cluster(&task.spec.target.cluster).await?;
-    check.tenant_user(&target.credentials_secret).await?;
+    check
+        .tenant_login(
+            target.login(),
+            std::slice::from_ref(&task.spec.target.tenant),
+            "logical restore user",
+        )
+        .await?;
     let location = match locate(ctx, namespace, source, &mut check).await? {
         Located::At(location) => Some(location),
         Located::Nowhere => None,
@@ -447,13 +453,7 @@ fn loaded(
 
 /// A load its user may not make: Stalled until the Secret or the grants change.
 fn access_denied(task: &RecoveryTask, base: RecoveryTaskStatus, message: &str) -> Step {
-    let secret = task
-        .spec
-        .target
-        .logical
-        .as_ref()
-        .map(|l| l.credentials_secret.as_str())
-        .unwrap_or_default();
+    let login = task.spec.target.logical.as_ref().map(|l| l.login());
     let stalled = RecoveryTaskStatus {
         phase: Some(base.phase.unwrap_or(RecoveryTaskPhase::Pending)),
         ..base
@@ -461,7 +461,7 @@ fn access_denied(task: &RecoveryTask, base: RecoveryTaskStatus, message: &str) -
     let needs = "the target tenant's user cannot load the dump";
     (
         stalled,
-        work::access_denied(needs, message, secret),
+        work::access_denied(needs, message, login),
         Some(work::ACCESS_RETRY),
     )
 }

@@ -26,6 +26,7 @@ use crate::{
     api::{
         BackupStrategy, RecoveryTask, RecoveryTaskPhase, RecoveryTaskSpec, RecoveryTaskStatus,
         common::{ClusterConnection, StorageDestination},
+        logical::TenantLogin,
     },
     observer::Observation,
     oceanbase::{ObError, Redactor, sql},
@@ -230,7 +231,7 @@ impl Task for RecoveryTask {
             ctx,
             namespace,
             &restore.target,
-            &drill.credentials_secret,
+            TenantLogin::Secret(&drill.credentials_secret),
             &target.tenant,
         )
         .await?

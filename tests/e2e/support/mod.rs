@@ -22,6 +22,7 @@ pub mod second;
 #[allow(dead_code)]
 pub mod seekdb;
 pub mod simulator;
+pub mod tenant_router;
 pub mod tools;
 pub mod typed;
 pub mod world;

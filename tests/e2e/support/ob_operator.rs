@@ -179,6 +179,29 @@ pub async fn policy(
     create_with_status(admin, namespace, Kind::ObTenantBackupPolicy, policy).await;
 }
 
+/// An OBTenant `name` of tenant `tenant` on OBCluster `test`, running, its `spec.credentials` and
+/// `status.credentials` as given (`{}`: none), as ob-operator writes them.
+pub async fn ob_tenant(
+    admin: &Client,
+    namespace: &str,
+    (name, tenant): (&str, &str),
+    spec_credentials: Value,
+    status_credentials: Value,
+) {
+    let unit = json!({"maxCPU": "1", "memorySize": "2Gi"});
+    let replica = json!({"name": "Full", "replica": 1, "isActive": true});
+    let mut obtenant = object(
+        Kind::ObTenant,
+        name,
+        json!({"obcluster": "test", "tenantName": tenant, "unitNum": 1, "credentials": spec_credentials,
+               "pools": [{"zone": "zone1", "type": replica, "resource": unit}]}),
+    );
+    obtenant["status"] = json!({"status": "running", "credentials": status_credentials,
+        "resourcePool": [{"zoneList": "zone1", "unitNum": 1, "units": [], "priority": 1,
+                          "type": replica, "unitConfig": unit}]});
+    create_with_status(admin, namespace, Kind::ObTenant, obtenant).await;
+}
+
 /// A world beside ob-operator's CRDs (none when they are not installed), with OBCluster `test` naming the
 /// world's OceanBase cluster by its real name and id.
 pub async fn beside(
