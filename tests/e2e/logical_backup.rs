@@ -112,7 +112,7 @@ fn logical_task(name: &str, databases: &[&str], chunk_rows: i64) -> BackupTask {
 }
 
 /// The dump's directory on the share, from the status.
-fn dump_dir(share: &Path, status: &Value) -> std::path::PathBuf {
+pub(crate) fn dump_dir(share: &Path, status: &Value) -> std::path::PathBuf {
     let directory = status["storageDirectory"]
         .as_str()
         .expect("storageDirectory");

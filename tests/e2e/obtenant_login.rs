@@ -1,12 +1,13 @@
 //! A logical backup through an OBTenant (docs/guide/ob-operator.md, "Logical backups as an OBTenant's
 //! root"), on ob-operator's real CRD and a real engine (seekdb, reached through a stand-in for OBProxy's
-//! tenant routing): the dump logs in as `root@<tenantName>` with the password the OBTenant's status names,
-//! not its spec's; an OBTenant of another tenant is refused, naming both.
+//! tenant routing): the dump and its load log in as `root@<tenantName>` with the password the OBTenant's
+//! status names, not its spec's; an OBTenant of another tenant is refused, naming both.
 
+use ob_backup_operator::logical::layout::Manifest;
 use serde_json::{Value, json};
 
 use crate::{
-    logical_backup::engine,
+    logical_backup::{assert_copy_equals_snapshot, dump_dir, engine},
     support::{
         cluster::eventually,
         logical_schema::Workload,
@@ -25,6 +26,22 @@ fn through_obtenant(name: &str, tenant: &str, obtenant: &str, databases: &[&str]
                  "dataDestination": {"uri": "file:///backup/logical"},
                  "tenant": tenant, "mode": "Full", "method": "Logical",
                  "logical": {"obTenant": obtenant, "databases": databases, "parallel": 2}},
+    })
+}
+
+/// A logical RecoveryTask loading BackupTask `dump`'s dump into tenant1 under `rename`, logging in through
+/// OBTenant `obtenant`.
+fn load_through_obtenant(
+    name: &str,
+    dump: &str,
+    obtenant: &str,
+    rename: &serde_json::Map<String, Value>,
+) -> Value {
+    json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "RecoveryTask", "metadata": {"name": name},
+        "spec": {"source": {"tenant": "tenant1", "logical": {"backupTask": dump}},
+                 "target": {"cluster": {"name": "engine", "connectionSecret": "engine"}, "tenant": "tenant1",
+                            "logical": {"obTenant": obtenant, "renameDatabases": rename, "parallel": 2}}},
     })
 }
 
@@ -49,7 +66,7 @@ async fn a_logical_backup_through_an_obtenant_logs_in_as_its_root_with_the_passw
         return;
     }
     let Some(server) = engine().await else { return };
-    let Some((world, _share)) = World::with_file_share("obo-login", &["tenant1"], 0, 1.0).await
+    let Some((world, share)) = World::with_file_share("obo-login", &["tenant1"], 0, 1.0).await
     else {
         return;
     };
@@ -77,10 +94,25 @@ async fn a_logical_backup_through_an_obtenant_logs_in_as_its_root_with_the_passw
         .await;
     let status = world.phase("BackupTask", "as-root", "Completed").await;
     assert!(status["logical"]["rowsDone"].as_i64() > Some(0), "{status}");
+    // And loads it back the same way, under other names, equal to the source at the dump's snapshot.
+    let dir = dump_dir(&share, &status);
+    let manifest: Manifest =
+        serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
+            .expect("manifest JSON");
+    let rename: serde_json::Map<String, Value> = workload
+        .databases()
+        .iter()
+        .map(|d| (d.to_string(), json!(format!("{d}_obt"))))
+        .collect();
+    world
+        .apply(load_through_obtenant("load", "as-root", "t1", &rename))
+        .await;
+    world.phase("RecoveryTask", "load", "Completed").await;
+    assert_copy_equals_snapshot(server, &workload, &manifest, "_obt").await;
     let logins = router.logins();
     assert!(
         !logins.is_empty() && logins.iter().all(|u| u == "root@tenant1"),
-        "the dump logs in as the tenant's root only: {logins:?}"
+        "the dump and the load log in as the tenant's root only: {logins:?}"
     );
 
     // The password was changed through ob-operator: the status names the new Secret, the spec still the
