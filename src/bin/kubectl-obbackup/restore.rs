@@ -87,7 +87,7 @@ fn refuse_logical(strategy: &BackupStrategy, args: &RestoreArgs) -> Result<(), S
             strategy.name_any()
         ));
     }
-    if args.loader_secret.is_some() {
+    if args.loader_secret.is_some() || !args.rename_database.is_empty() {
         return Err(format!(
             "--loader-secret and --rename-database load a logical strategy's dump; BackupStrategy {} is \
              Physical: its restore makes a new tenant (--pool, --unit-name or --unit-cpu)",

@@ -40,15 +40,12 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub loader_secret: Option<String>,
     /// A logical strategy's restore: load a database under another name, e.g. shop=shop_copy.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        value_name = "FROM=TO",
-        requires = "loader_secret"
-    )]
+    #[arg(long, value_delimiter = ',', value_name = "FROM=TO")]
     pub rename_database: Vec<String>,
-    /// Have ob-operator restore instead, into a new OBTenant of this name, so that it manages the tenant
-    /// (in an OBCluster: the strategy's, or --target-ob-cluster).
+    /// A physical strategy's restore: have ob-operator restore instead, into a new OBTenant of this name,
+    /// so that it manages the tenant (in an OBCluster: the strategy's, or --target-ob-cluster). A logical
+    /// strategy's: load the dump as the root of this existing OBTenant of the target tenant, in place of
+    /// --loader-secret.
     #[arg(long, conflicts_with_all = ["target_cluster", "pool", "unit_name", "loader_secret", "name"])]
     pub ob_tenant: Option<String>,
     /// With --ob-tenant: the OBCluster (in this namespace) to restore into.

@@ -11,7 +11,7 @@ use ob_backup_operator::{
     api::{
         BackupStrategy, BackupTask, BackupTaskPhase, RecoveryTask, RecoveryTaskSpec,
         backup_strategy::BackupMethod,
-        logical::{LogicalRecoveryTarget, default_parallel},
+        logical::{LogicalRecoveryTarget, TenantLogin, default_parallel},
         recovery_task::{RecoverySource, RecoveryTarget},
     },
     logical::retention::{self, KeptDump},
@@ -118,6 +118,7 @@ fn physical_flags(args: &RestoreArgs) -> Option<&'static str> {
         (args.unit.primary_zone.is_some(), "--primary-zone"),
         (args.unit.standby, "--standby"),
         (args.decryption_secret.is_some(), "--decryption-secret"),
+        (args.target_ob_cluster.is_some(), "--target-ob-cluster"),
     ]
     .into_iter()
     .find_map(|(given, flag)| given.then_some(flag))
@@ -139,11 +140,16 @@ pub fn plan(
              {flag} does not apply"
         ));
     }
-    let Some(loader) = &args.loader_secret else {
-        return Err(format!(
-            "BackupStrategy {name} is Logical: name the Secret of a user of the target tenant who \
-             creates and loads the dump's objects with --loader-secret"
-        ));
+    let login = match (&args.loader_secret, &args.ob_tenant) {
+        (Some(loader), _) => TenantLogin::Secret(loader),
+        (None, Some(obtenant)) => TenantLogin::ObTenant(obtenant),
+        (None, None) => {
+            return Err(format!(
+                "BackupStrategy {name} is Logical: name the Secret of a user of the target tenant who \
+                 creates and loads the dump's objects with --loader-secret, or the target tenant's OBTenant \
+                 with --ob-tenant to load as its root"
+            ));
+        }
     };
     let rename_databases = renames(&args.rename_database)?;
     let tenant = actions::tenants_of(strategy, Some(&args.tenant), false)?.remove(0);
@@ -167,14 +173,7 @@ pub fn plan(
         }
     };
     let dump_name = dump.task.name_any();
-    let task = load_task(
-        strategy,
-        args,
-        &tenant,
-        &dump_name,
-        loader,
-        rename_databases,
-    );
+    let task = load_task(strategy, args, &tenant, &dump_name, login, rename_databases);
     let said = format!(
         "dump: backuptask/{dump_name}, data as of {}\n",
         clock.at(dump.snapshot_at)
@@ -188,9 +187,13 @@ fn load_task(
     args: &RestoreArgs,
     tenant: &str,
     dump_name: &str,
-    loader: &str,
+    login: TenantLogin<'_>,
     rename_databases: BTreeMap<String, String>,
 ) -> RecoveryTask {
+    let (credentials_secret, ob_tenant) = match login {
+        TenantLogin::Secret(secret) => (Some(secret.to_string()), None),
+        TenantLogin::ObTenant(name) => (None, Some(name.to_string())),
+    };
     RecoveryTask::new(
         &restore_args::task_name(strategy, tenant, args),
         RecoveryTaskSpec {
@@ -200,8 +203,8 @@ fn load_task(
                 tenant: args.target_tenant.clone(),
                 resources: None,
                 logical: Some(LogicalRecoveryTarget {
-                    credentials_secret: Some(loader.to_string()),
-                    ob_tenant: None,
+                    credentials_secret,
+                    ob_tenant,
                     rename_databases,
                     database_prefix: None,
                     parallel: default_parallel(),
@@ -320,12 +323,27 @@ mod tests {
             Some("crm_copy")
         );
         assert!(task.spec.until.is_none() && task.spec.target.resources.is_none());
+        // Or as the root of the target tenant's OBTenant.
+        let line = "--tenant tenant1 --to latest --target-tenant tenant2 --ob-tenant t2";
+        let (task, _) = plan(&logical(), &args(line), &tasks, now, &clock).expect("planned");
+        let target = task.spec.target.logical.as_ref().expect("logical target");
+        assert_eq!(
+            (
+                target.ob_tenant.as_deref(),
+                target.credentials_secret.as_deref()
+            ),
+            (Some("t2"), None)
+        );
         for (line, says) in [
             (
                 "--to latest --target-tenant t2 --pool p --loader-secret l",
                 "--pool does not apply",
             ),
-            ("--to latest --target-tenant t2", "--loader-secret"),
+            ("--to latest --target-tenant t2", "--loader-secret, or"),
+            (
+                "--to latest --target-tenant t2 --ob-tenant t2 --target-ob-cluster c",
+                "--target-ob-cluster does not apply",
+            ),
             (
                 "--to latest --target-tenant t2 --loader-secret l --rename-database shop",
                 "not FROM=TO",
