@@ -73,7 +73,9 @@ use super::common::{
 #[x_kube(validation = Rule::new("self.method == 'Logical' || !has(self.logical)")
     .message("logical is for method Logical; remove it or set method: Logical"))]
 #[x_kube(validation = Rule::new("self.method != 'Logical' || has(self.logical)")
-    .message("method Logical needs logical.credentialsSecret: a user of the tenant the dumps read through"))]
+    .message("method Logical needs logical: credentialsSecret (a user of the tenant the dumps read through) or obTenant"))]
+#[x_kube(validation = Rule::new("!has(self.logical) || !has(self.logical.obTenant) || size(self.tenants) == 1")
+    .message("logical.obTenant logs in as one tenant's root: list that one tenant in tenants"))]
 #[x_kube(validation = Rule::new("self.method != 'Logical' || size(self.tenants) > 0")
     .message("method Logical needs tenants: the dumps read through a user of each listed tenant"))]
 #[x_kube(validation = Rule::new("self.method != 'Logical' || !has(self.schedule.incremental)")

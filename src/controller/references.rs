@@ -372,9 +372,13 @@ pub async fn tenant_user_connection(
     let Some(info) = cluster_address(ctx, namespace, cluster).await? else {
         return Ok(None);
     };
-    let Some((user, password)) = login_of(ctx, namespace, login, tenant).await? else {
+    let Some((mut user, password)) = login_of(ctx, namespace, login, tenant).await? else {
         return Ok(None);
     };
+    if let (TenantLogin::ObTenant(_), Some(cluster)) = (login, proxy_cluster(&info.user)) {
+        // Through OBProxy, as the cluster's own login goes: the tenant's root of the same cluster.
+        user.push_str(cluster);
+    }
     Ok(Some(crate::oceanbase::ConnectionInfo {
         user,
         password,
@@ -421,6 +425,11 @@ async fn login_of(
                 .map(|password| (root.user, password)))
         }
     }
+}
+
+/// The `#cluster` part of a login through OBProxy (`root@sys#demo` → `#demo`), if any.
+fn proxy_cluster(user: &str) -> Option<&str> {
+    user.find('#').map(|at| &user[at..])
 }
 
 /// Where `cluster` answers, as its connection Secret or its OBCluster's first OBServer says (the login is
@@ -543,6 +552,14 @@ mod tests {
             ),
             ..Secret::default()
         }
+    }
+
+    /// An OBTenant's root logs in through OBProxy as the cluster's own login does: `#cluster` carried over.
+    #[test]
+    fn the_cluster_part_of_a_login_through_obproxy_is_carried_over() {
+        assert_eq!(proxy_cluster("root@sys#demo"), Some("#demo"));
+        assert_eq!(proxy_cluster("root@sys"), None);
+        assert_eq!(proxy_cluster("root"), None);
     }
 
     #[test]
