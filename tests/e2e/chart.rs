@@ -341,7 +341,7 @@ fn alerts_and_the_dashboard_name_only_exported_metrics() {
     let rules = rule["spec"]["groups"][0]["rules"]
         .as_array()
         .expect("rules");
-    assert_eq!(rules.len(), 12, "one alert per failure mode");
+    assert_eq!(rules.len(), 13, "one alert per failure mode");
     let dashboard = find(&docs, "ConfigMap")
         .into_iter()
         .find(|c| {
