@@ -46,7 +46,7 @@ pub struct RestoreArgs {
     /// so that it manages the tenant (in an OBCluster: the strategy's, or --target-ob-cluster). A logical
     /// strategy's: load the dump as the root of this existing OBTenant of the target tenant, in place of
     /// --loader-secret.
-    #[arg(long, conflicts_with_all = ["target_cluster", "pool", "unit_name", "loader_secret", "name"])]
+    #[arg(long, conflicts_with = "loader_secret")]
     pub ob_tenant: Option<String>,
     /// With --ob-tenant: the OBCluster (in this namespace) to restore into.
     #[arg(long, requires = "ob_tenant")]

@@ -29,6 +29,19 @@ pub fn target_cluster(
     strategy: &BackupStrategy,
     args: &RestoreArgs,
 ) -> Result<ClusterConnection, String> {
+    // A logical restore through an OBTenant takes these; here the OBTenant is the target and the name.
+    if let Some(flag) = [
+        (args.target_cluster.is_some(), "--target-cluster"),
+        (args.name.is_some(), "--name"),
+    ]
+    .into_iter()
+    .find_map(|(given, flag)| given.then_some(flag))
+    {
+        return Err(format!(
+            "with --ob-tenant, ob-operator restores into the OBTenant of that name in an OBCluster \
+             (--target-ob-cluster), so {flag} does not apply"
+        ));
+    }
     let own = strategy.spec.cluster.ob_cluster.as_ref();
     match (&args.target_ob_cluster, own) {
         (Some(name), Some(own)) if *name == own.name => Ok(strategy.spec.cluster.clone()),
@@ -512,6 +525,25 @@ mod tests {
         );
         assert_eq!(cpu(2.0), "2");
         assert!(quantity("0G").is_err(), "a size of nothing");
+        // What a logical restore through an OBTenant takes, and an OBTenant made here would silently drop.
+        for (flag, line) in [
+            (
+                "--target-cluster",
+                "--ob-tenant t1r --target-cluster other --target-secret s",
+            ),
+            ("--name", "--ob-tenant t1r --name mine"),
+        ] {
+            let args = crate::fixtures::restore_args(&format!(
+                "--tenant T1 --to latest --target-tenant t1r {line}"
+            ));
+            let refused = target_cluster(&nfs, &args);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains(&format!("{flag} does not apply"))),
+                "{refused:?}"
+            );
+        }
     }
 
     #[test]
