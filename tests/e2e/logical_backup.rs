@@ -234,11 +234,7 @@ async fn restore_through_recovery_tasks(
     manifest: &Manifest,
 ) {
     loader(server, world).await;
-    let rename: serde_json::Map<String, Value> = workload
-        .databases()
-        .iter()
-        .map(|d| (d.to_string(), json!(format!("{d}_rt"))))
-        .collect();
+    let rename = renamed(workload, "_rt");
     world
         .apply(logical_recovery(
             "load",
@@ -379,6 +375,15 @@ pub async fn loader(server: &Seekdb, world: &World) {
 }
 
 /// A RecoveryTask loading the dump `source` names into tenant1 of the engine.
+/// Each of the workload's databases restored as `<database><suffix>` (a RecoveryTask's `renameDatabases`).
+pub(crate) fn renamed(workload: &Workload, suffix: &str) -> serde_json::Map<String, Value> {
+    workload
+        .databases()
+        .iter()
+        .map(|d| (d.to_string(), json!(format!("{d}{suffix}"))))
+        .collect()
+}
+
 fn logical_recovery(name: &str, source: Value, rename: &serde_json::Map<String, Value>) -> Value {
     json!({
         "apiVersion": "obbackup.dev/v1alpha1",

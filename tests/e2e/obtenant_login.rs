@@ -3,18 +3,21 @@
 //! tenant routing): the dump and its load log in as `root@<tenantName>` with the password the OBTenant's
 //! status names, not its spec's; an OBTenant of another tenant is refused, naming both.
 
-use ob_backup_operator::logical::layout::Manifest;
+use ob_backup_operator::{
+    api::{BackupTask, BackupTaskPhase},
+    logical::layout::Manifest,
+    reason::Reason,
+};
 use serde_json::{Value, json};
 
 use crate::{
-    logical_backup::{assert_copy_equals_snapshot, dump_dir, engine},
+    logical_backup::{assert_copy_equals_snapshot, dump_dir, engine, renamed},
     support::{
-        cluster::eventually,
         logical_schema::Workload,
         ob_operator::{installed, ob_tenant},
         simulator::secret,
         tenant_router::TenantRouter,
-        world::{WAIT, World},
+        world::World,
     },
 };
 
@@ -43,20 +46,6 @@ fn load_through_obtenant(
                  "target": {"cluster": {"name": "engine", "connectionSecret": "engine"}, "tenant": "tenant1",
                             "logical": {"obTenant": obtenant, "renameDatabases": rename, "parallel": 2}}},
     })
-}
-
-/// Waits until the task is Stalled for `reason`; returns its status.
-async fn stalled(world: &World, task: &str, reason: &str) -> Value {
-    eventually(&format!("{task} Stalled for {reason}"), WAIT, || async {
-        let status = world.status("BackupTask", task).await;
-        let stalled = status["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|c| c["type"] == "Stalled" && c["status"] == "True" && c["reason"] == reason);
-        stalled.then_some(status)
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -99,11 +88,7 @@ async fn a_logical_backup_through_an_obtenant_logs_in_as_its_root_with_the_passw
     let manifest: Manifest =
         serde_json::from_slice(&std::fs::read(dir.join("manifest.json")).expect("manifest"))
             .expect("manifest JSON");
-    let rename: serde_json::Map<String, Value> = workload
-        .databases()
-        .iter()
-        .map(|d| (d.to_string(), json!(format!("{d}_obt"))))
-        .collect();
+    let rename = renamed(&workload, "_obt");
     world
         .apply(load_through_obtenant("load", "as-root", "t1", &rename))
         .await;
@@ -135,14 +120,16 @@ async fn a_logical_backup_through_an_obtenant_logs_in_as_its_root_with_the_passw
             &workload.databases(),
         ))
         .await;
-    let status = stalled(&world, "changed", "LogicalAccessDenied").await;
-    let message = status["message"].as_str().unwrap_or_default();
+    let status = world
+        .stalled_on::<BackupTask>("changed", Reason::LogicalAccessDenied)
+        .await;
+    let message = status.message.clone().unwrap_or_default();
     assert!(
         message.contains("1045") && message.contains("OBTenant t1-changed"),
         "{message}"
     );
     assert!(!message.contains("t1-root-first"), "{message}");
-    assert_ne!(status["phase"], "Failed");
+    assert_ne!(status.phase, Some(BackupTaskPhase::Failed));
 
     // An OBTenant of another tenant is refused before anything is sent.
     ob_tenant(admin, ns, ("t9", "tenant9"), json!({}), json!({})).await;
@@ -155,8 +142,10 @@ async fn a_logical_backup_through_an_obtenant_logs_in_as_its_root_with_the_passw
             &workload.databases(),
         ))
         .await;
-    let status = stalled(&world, "elsewhere", "ObTenantUnusable").await;
-    let message = status["message"].as_str().unwrap_or_default();
+    let status = world
+        .stalled_on::<BackupTask>("elsewhere", Reason::ObTenantUnusable)
+        .await;
+    let message = status.message.clone().unwrap_or_default();
     assert!(
         message.contains("OBTenant t9 is tenant tenant9") && message.contains("tenant1"),
         "{message}"
