@@ -250,8 +250,9 @@ pub struct BackupTaskStatus {
     /// Where the backup set was written, without credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub storage_directory: Option<String>,
-    /// The tenant's data version the backup set was taken at (OceanBase's `TENANT_COMPATIBLE`, e.g.
-    /// `4.2.5.0`): the console's "Data Version".
+    /// The console's "Data Version": for a backup set, the tenant's data version it was taken at
+    /// (OceanBase's `TENANT_COMPATIBLE`, e.g. `4.2.5.0`); for a logical dump, the SCN it read every table at
+    /// (`logical.snapshotScn`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data_version: Option<String>,
     /// Why the backup failed (the console's "View Cause").

@@ -197,6 +197,7 @@ async fn a_logical_backup_task_dumps_at_one_snapshot_while_writers_run() {
         logical["snapshotScn"],
         json!(manifest.snapshot.scn.to_string())
     );
+    assert_eq!(status["dataVersion"], logical["snapshotScn"], "{status}");
     assert_eq!(logical["rowsDone"], json!(manifest.rows));
     restore_through_recovery_tasks(server, &world, &share, &workload, &manifest).await;
     // `cancel` set on finished tasks changes nothing: the dump stays, the load is not run again.

@@ -326,6 +326,8 @@ fn dumped(base: BackupTaskStatus, manifest: &Manifest, now: Timestamp) -> Step {
         progress: Some(100),
         input_bytes: i64::try_from(manifest.bytes).ok(),
         output_bytes: i64::try_from(manifest.stored_bytes).ok(),
+        // A dump reads at a snapshot of its own, not at a major compaction: that SCN is its data's version.
+        data_version: Some(manifest.snapshot.scn.to_string()),
         logical: Some(Box::new(dump_status(&progress))),
         ..ended(base, BackupTaskPhase::Completed, now)
     };
@@ -527,5 +529,37 @@ mod tests {
         assert_eq!(cut.phase, Some(BackupTaskPhase::InProgress));
         assert_eq!(cut.started_at, running.started_at);
         assert_eq!(reachable(&cut), Some("False"));
+    }
+
+    #[test]
+    fn a_completed_dump_shows_the_scn_it_read_at_as_its_data_version() {
+        use crate::logical::{DumpReport, job::Finished, layout::Manifest};
+        let manifest = Manifest {
+            format_version: 1,
+            snapshot: crate::logical::layout::SnapshotPoint {
+                scn: 1_768_464_000_000_000_123,
+                time: "2026-01-15T08:00:00Z".into(),
+            },
+            server_version: "4.3.5".into(),
+            started_at: None,
+            owner: None,
+            compression: Default::default(),
+            databases: vec!["shop".into()],
+            objects: Vec::new(),
+            rows: 10,
+            bytes: 100,
+            stored_bytes: 40,
+        };
+        let report = DumpReport {
+            manifest,
+            chunks_written: 0,
+            chunks_resumed: 0,
+        };
+        let done = JobState::Done(Finished::Dumped(Box::new(report)));
+        let (status, _) = status_of(&task(), BackupTaskStatus::default(), &done, at(0));
+        assert_eq!(status.phase, Some(BackupTaskPhase::Completed));
+        assert_eq!(status.data_version.as_deref(), Some("1768464000000000123"));
+        let logical = status.logical.expect("the dump's figures");
+        assert_eq!(logical.snapshot_scn.as_deref(), status.data_version.as_deref());
     }
 }
