@@ -11,7 +11,7 @@ use super::{
 };
 use crate::api::{
     BackupStrategy,
-    backup_strategy::SecondBackup,
+    backup_strategy::{BackupMethod, SecondBackup},
     common::{
         ClusterConnection, ClusterSource, PasswordSecret, StorageDestination, StrategyReference,
     },
@@ -222,10 +222,12 @@ impl<'a> ReferenceCheck<'a> {
         Ok(strategy)
     }
 
-    /// Where an object's work happens: from its strategy (which must exist and cover the tenant) or from
-    /// its own cluster and destination (whose Secrets must exist with their keys).
+    /// Where an object's work of `method` happens: from its strategy (which must exist, be of that method
+    /// and cover the tenant) or from its own cluster and destination (whose Secrets must exist with their
+    /// keys).
     pub async fn placement(
         &mut self,
+        method: BackupMethod,
         strategy: Option<&StrategyReference>,
         cluster: Option<&ClusterConnection>,
         destination: Option<&StorageDestination>,
@@ -235,6 +237,10 @@ impl<'a> ReferenceCheck<'a> {
             let Some(strategy) = self.strategy(reference).await? else {
                 return Ok(None);
             };
+            if strategy.spec.method != method {
+                self.problems
+                    .push(method_not_in_strategy(&reference.name, method));
+            }
             let tenants = &strategy.spec.tenants;
             if !tenants.is_empty() && !tenants.iter().any(|t| t == tenant) {
                 self.problems.push(Problem::elsewhere(
@@ -323,7 +329,24 @@ impl<'a> ReferenceCheck<'a> {
     }
 }
 
-/// The first of `keys` the Secret lacks or holds empty.
+/// An object whose work is `wanted` names a strategy of another method: the one can never run under the
+/// other (a physical task would wait for log archiving a logical strategy never starts; a logical one would
+/// log in as a user a physical strategy does not name).
+fn method_not_in_strategy(strategy: &str, wanted: BackupMethod) -> Problem {
+    let message = match wanted {
+        BackupMethod::Physical => format!(
+            "BackupStrategy {strategy} is Logical: physical work (a BackupTask without method: Logical, log \
+             archiving, a cleanup of backup sets) cannot run under it; give the BackupTask method: Logical \
+             and logical: what to dump, or name a Physical strategy"
+        ),
+        BackupMethod::Logical => format!(
+            "BackupStrategy {strategy} is Physical: a logical BackupTask cannot run under it; remove \
+             method: Logical from the task, or name a Logical strategy"
+        ),
+    };
+    Problem::elsewhere(Reason::MethodNotInStrategy, message)
+}
+
 /// The text values of `keys` in a Secret, one GET for all (`None` when the Secret or any key is missing).
 pub async fn secret_values(
     ctx: &Context,

@@ -135,6 +135,7 @@ async fn placement(
     let mut check = ReferenceCheck::new(ctx, namespace);
     let placement = check
         .placement(
+            crate::api::backup_strategy::BackupMethod::Logical,
             spec.strategy_ref.as_ref(),
             spec.cluster.as_deref(),
             spec.data_destination.as_ref(),
@@ -560,6 +561,9 @@ mod tests {
         assert_eq!(status.phase, Some(BackupTaskPhase::Completed));
         assert_eq!(status.data_version.as_deref(), Some("1768464000000000123"));
         let logical = status.logical.expect("the dump's figures");
-        assert_eq!(logical.snapshot_scn.as_deref(), status.data_version.as_deref());
+        assert_eq!(
+            logical.snapshot_scn.as_deref(),
+            status.data_version.as_deref()
+        );
     }
 }

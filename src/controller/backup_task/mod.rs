@@ -126,6 +126,7 @@ impl Task for BackupTask {
         let mut check = ReferenceCheck::new(ctx, namespace);
         let placement = check
             .placement(
+                spec.method,
                 spec.strategy_ref.as_ref(),
                 spec.cluster.as_deref(),
                 spec.data_destination.as_ref(),

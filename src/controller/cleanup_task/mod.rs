@@ -73,6 +73,7 @@ impl Task for CleanupTask {
         let mut check = ReferenceCheck::new(ctx, namespace);
         let placement = check
             .placement(
+                crate::api::backup_strategy::BackupMethod::Physical,
                 spec.strategy_ref.as_ref(),
                 spec.cluster.as_ref(),
                 None,

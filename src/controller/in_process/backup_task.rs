@@ -252,3 +252,61 @@ async fn a_restarted_operator_shows_a_job_that_ended_while_it_was_down_after_its
     let done: BackupTask = restarted.api.object(TASK);
     assert_eq!(phase(&done), Some(BackupTaskPhase::Completed));
 }
+
+/// A BackupTask of one method naming a strategy of the other is Stalled, saying which method to set, and
+/// sends nothing: a physical task of a logical strategy used to wait for log archiving that strategy never
+/// starts, Pending without end.
+#[tokio::test]
+async fn a_task_whose_method_is_not_its_strategys_is_stalled_saying_so_and_sends_nothing() {
+    let strategy = |method: &str| {
+        let logical = (method == "Logical").then(|| json!({"credentialsSecret": "dumper"}));
+        json!({
+            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+            "metadata": {"name": "nightly", "namespace": "ns", "uid": "uid-s", "generation": 1,
+                         "resourceVersion": "1"},
+            "spec": {"cluster": {"name": "obcluster", "connectionSecret": "db"}, "tenants": ["tenant1"],
+                     "method": method, "logical": logical,
+                     "dataDestination": {"uri": "file:///data"}, "logDestination": {"uri": "file:///archive"},
+                     "schedule": {"timeZone": "UTC", "full": "0 * * * *"}},
+        })
+    };
+    for (strategy_method, task_method, says) in [
+        ("Logical", "Physical", "give the BackupTask method: Logical"),
+        (
+            "Physical",
+            "Logical",
+            "remove method: Logical from the task",
+        ),
+    ] {
+        let rig = Rig::new("BackupTask", ready_cluster());
+        rig.api.put(
+            "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/nightly",
+            strategy(strategy_method),
+        );
+        let mut task = backup_task();
+        task["spec"] = json!({"strategyRef": {"name": "nightly"}, "tenant": "tenant1", "mode": "Full",
+                              "method": task_method,
+                              "logical": (task_method == "Logical").then(|| json!({"credentialsSecret": "dumper"}))});
+        rig.api.put(TASK, task);
+        rig.reconcile::<BackupTask>(TASK).await;
+        rig.reconcile::<BackupTask>(TASK).await;
+        let stored: BackupTask = rig.api.object(TASK);
+        let status = stored.status.expect("a status");
+        let stalled = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == crate::controller::conditions::STALLED && c.status == "True")
+            .unwrap_or_else(|| {
+                panic!(
+                    "{task_method} task of a {strategy_method} strategy: not Stalled: {status:?}"
+                )
+            });
+        assert_eq!(stalled.reason, "MethodNotInStrategy", "{stalled:?}");
+        assert!(stalled.message.contains(says), "{}", stalled.message);
+        assert_eq!(
+            rig.journal.statements(),
+            Vec::<String>::new(),
+            "nothing sent"
+        );
+    }
+}

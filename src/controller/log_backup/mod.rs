@@ -110,6 +110,7 @@ impl Task for LogBackup {
         let mut check = ReferenceCheck::new(ctx, namespace);
         let placement = check
             .placement(
+                crate::api::backup_strategy::BackupMethod::Physical,
                 spec.strategy_ref.as_ref(),
                 spec.cluster.as_ref(),
                 spec.log_destination.as_ref(),

@@ -269,6 +269,7 @@ async fn locate(
     }
     let placement = check
         .placement(
+            dump.spec.method,
             dump.spec.strategy_ref.as_ref(),
             dump.spec.cluster.as_deref(),
             dump.spec.data_destination.as_ref(),
