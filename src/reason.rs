@@ -117,8 +117,7 @@ pub enum Reason {
     StrategyNotFound,
     /// The tenant is not one of the strategy's tenants; add it there or fix the task.
     TenantNotInStrategy,
-    /// The object's method is not its strategy's (a physical task of a logical strategy, log archiving or a
-    /// cleanup of one, a logical task of a physical one); match the method or name another strategy.
+    /// The object's method (physical, or a task's method: Logical) is not its strategy's; match them.
     MethodNotInStrategy,
     /// OceanBase lists no such user tenant; fix the tenant name.
     TenantNotFound,
