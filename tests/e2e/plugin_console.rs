@@ -2,13 +2,13 @@
 //! control plane: `restore --dry-run` refuses a point outside the windows with the operator's own words and
 //! names the window of a point inside; `restore` makes a task that completes, and only once; `retry` runs a
 //! failed recovery again; `log stop|start` stops and starts a tenant's archiving in OceanBase through the
-//! strategy; `cleanup --obsolete --wait` follows a delete job to its end; with `-o json|yaml` each prints
+//! strategy; `pause` and `resume` set and clear its `suspend`; `cleanup --obsolete --wait` follows a delete job to its end; with `-o json|yaml` each prints
 //! the objects it made, changed or waited for.
 
 use jiff::SignedDuration;
 use ob_backup_operator::api::{
     BackupStrategy, CleanupTask, LogBackup, RecoveryTask, RecoveryTaskPhase,
-    cleanup_task::CleanupTaskPhase, log_backup::LogBackupPhase,
+    backup_strategy::StrategyPhase, cleanup_task::CleanupTaskPhase, log_backup::LogBackupPhase,
 };
 use obsim::model::Version;
 use serde_json::json;
@@ -348,6 +348,44 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     let unknown = run(&world, &["log", "stop", "src", "--tenant", "tenant9"]).await;
     assert!(
         stderr(&unknown).contains("does not cover tenant tenant9"),
+        "{unknown:?}"
+    );
+
+    // Pause and resume: the strategy's spec.suspend, and the phase it shows.
+    let paused = run(&world, &["pause", "src"]).await;
+    assert!(paused.status.success(), "{}", stderr(&paused));
+    assert_eq!(
+        stdout(&paused).lines().next(),
+        Some("backupstrategy/src scheduling paused: no automatic backup starts until resumed")
+    );
+    // The phase of the strategy's current generation, once its status is written for it.
+    let phase = async |paused: bool| {
+        eventually(&format!("the strategy paused: {paused}"), WAIT, || async {
+            let strategy = world.read::<BackupStrategy>("src").await?;
+            let status = strategy.status.clone()?;
+            let current = status.observed_generation == strategy.metadata.generation;
+            let phase = status.phase?;
+            (current && (phase == StrategyPhase::Paused) == paused).then_some((strategy, phase))
+        })
+        .await
+    };
+    let before = world
+        .read::<BackupStrategy>("src")
+        .await
+        .and_then(|s| s.status?.phase);
+    assert!(phase(true).await.0.spec.suspend);
+    let twice = run(&world, &["pause", "src"]).await;
+    assert!(stdout(&twice).contains("already paused"), "{twice:?}");
+    let resumed: BackupStrategy = only(&run(&world, &["resume", "src", "-o", "json"]).await);
+    assert!(!resumed.spec.suspend);
+    assert_eq!(
+        Some(phase(false).await.1),
+        before,
+        "back to its phase before the pause"
+    );
+    let unknown = run(&world, &["pause", "nosuch"]).await;
+    assert!(
+        stderr(&unknown).contains("no BackupStrategy nosuch in namespace"),
         "{unknown:?}"
     );
 

@@ -17,6 +17,7 @@ mod fixtures;
 mod handover;
 mod import;
 mod log;
+mod pause;
 mod render;
 mod restore;
 mod restore_args;
@@ -96,6 +97,12 @@ enum Command {
     /// The console's log backup "Start" / "Stop" for one tenant of a strategy (edits the strategy's
     /// `logBackup.stoppedTenants`; under GitOps make that change in Git instead, or the next sync undoes it).
     Log(log::LogArgs),
+    /// The console's "Pause" of a strategy: no automatic backup starts until `resume` (sets
+    /// `spec.suspend`; log archiving keeps running and back-up-now still works). Under GitOps make that
+    /// change in Git instead, or the next sync undoes it.
+    Pause { strategy: String },
+    /// Resumes a paused strategy's automatic backups (clears `spec.suspend`).
+    Resume { strategy: String },
     /// The console's "Initiate Recovery": restores a tenant backed up by the strategy into a new tenant,
     /// after checking the point against the recoverable windows (the operator's check and words); for a
     /// logical strategy, loads the newest dump with data as of the point or before into an existing tenant.
@@ -288,6 +295,16 @@ async fn run(cli: Cli) -> Result<String, String> {
             let strategies: Vec<BackupStrategy> = scope.list().await?;
             let namespace = scope.one_namespace()?;
             restore_cluster::run(&scope.client, namespace, &strategies, &args)
+                .await?
+                .show(format)
+        }
+        Command::Pause { strategy } => {
+            pause::run(&scope.client, scope.one_namespace()?, &strategy, true)
+                .await?
+                .show(format)
+        }
+        Command::Resume { strategy } => {
+            pause::run(&scope.client, scope.one_namespace()?, &strategy, false)
                 .await?
                 .show(format)
         }
