@@ -295,7 +295,18 @@ pub struct SecondCopy {
 }
 
 /// Where a second copy stands.
-#[derive(Deserialize, Serialize, Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[derive(
+    Deserialize,
+    Serialize,
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    JsonSchema,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 pub enum SecondCopyPhase {
     /// Waiting to start (e.g. for the second destination's Secret).
     Pending,

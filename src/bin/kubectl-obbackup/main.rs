@@ -162,7 +162,8 @@ struct TasksArgs {
     /// Only tasks started at or before this time (RFC 3339).
     #[arg(long)]
     to: Option<String>,
-    /// Only tasks in this status, e.g. Failed.
+    /// Only tasks in this status, as the STATUS column shows it or in the console's words (Failed, "In
+    /// Progress"); one the tab never shows is refused, naming those it does.
     #[arg(long)]
     status: Option<String>,
     /// Only tasks of this tenant.
@@ -214,6 +215,23 @@ enum Tab {
     SecondData,
     /// The copies of archives on the second destination.
     SecondLog,
+}
+
+impl Tab {
+    /// The statuses the tab's STATUS column shows.
+    fn statuses(self) -> Vec<&'static str> {
+        use ob_backup_operator::api::{
+            BackupTaskPhase, RecoveryTaskPhase, cleanup_task::CleanupTaskPhase,
+            common::SecondCopyPhase, log_backup::LogBackupPhase,
+        };
+        match self {
+            Tab::Data => tasks::statuses::<BackupTaskPhase>(),
+            Tab::Log => tasks::statuses::<LogBackupPhase>(),
+            Tab::Cleanup => tasks::statuses::<CleanupTaskPhase>(),
+            Tab::Recovery => tasks::statuses::<RecoveryTaskPhase>(),
+            Tab::SecondData | Tab::SecondLog => tasks::statuses::<SecondCopyPhase>(),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -401,7 +419,10 @@ async fn show_tasks(ctx: &Context, args: TasksArgs) -> Result<String, String> {
         args.to.as_deref(),
         jiff::Timestamp::now(),
     )?;
-    filter.status = args.status;
+    filter.status = args
+        .status
+        .map(|s| tasks::status_filter(&s, &args.tab.statuses()))
+        .transpose()?;
     filter.cluster = args.ob_cluster;
     filter.backup_set = args.backup_set;
     filter.tenant = args.tenant;

@@ -46,6 +46,33 @@ pub fn label<T: std::fmt::Debug>(phase: Option<T>) -> Option<String> {
     phase.map(|p| format!("{p:?}"))
 }
 
+/// Every status of a tab whose phases are `P`, as its STATUS column shows them.
+pub fn statuses<P: strum::IntoEnumIterator + Into<&'static str>>() -> Vec<&'static str> {
+    P::iter().map(Into::into).collect()
+}
+
+/// `--status` as the tab shows it: any case, spaces, hyphens and underscores left out (the console's
+/// "In Progress" is `InProgress`); a status the tab never shows is refused, naming those it does, rather
+/// than printing an empty table.
+pub fn status_filter(given: &str, known: &[&'static str]) -> Result<String, String> {
+    let bare = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '_'))
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    known
+        .iter()
+        .find(|k| bare(k) == bare(given))
+        .map(|k| k.to_string())
+        .ok_or_else(|| {
+            format!(
+                "--status {given:?} is not a status of this tab: it shows {}",
+                known.join(", ")
+            )
+        })
+}
+
 impl TaskTab for BackupTask {
     const HEADERS: &'static [&'static str] = &[
         "NAME",
@@ -397,6 +424,26 @@ mod tests {
 
     fn at(text: &str) -> Timestamp {
         text.parse().expect("time")
+    }
+
+    #[test]
+    fn a_status_is_taken_in_the_columns_or_the_consoles_words_and_an_unknown_one_is_refused() {
+        use ob_backup_operator::api::BackupTaskPhase;
+        let known = statuses::<BackupTaskPhase>();
+        assert_eq!(
+            known,
+            ["Pending", "InProgress", "Completed", "Failed", "Canceled"]
+        );
+        for given in ["In Progress", "in-progress", "INPROGRESS", "in_progress"] {
+            assert_eq!(status_filter(given, &known).as_deref(), Ok("InProgress"));
+        }
+        assert_eq!(status_filter("failed", &known).as_deref(), Ok("Failed"));
+        let refused = status_filter("Faild", &known).expect_err("a typo");
+        assert_eq!(
+            refused,
+            "--status \"Faild\" is not a status of this tab: it shows Pending, InProgress, Completed, \
+             Failed, Canceled"
+        );
     }
 
     #[test]
