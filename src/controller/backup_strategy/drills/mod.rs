@@ -70,7 +70,10 @@ impl Drills {
         let generation = strategy.metadata.generation;
         let max_age =
             crate::api::common::parse_duration(&drill.max_age).unwrap_or(jiff::SignedDuration::MAX);
-        let (ok, reason, message) = plan::verified(&lines, max_age, now);
+        let (ok, reason, message) = match plan::schedule_problem(drill) {
+            Some((reason, message)) => (false, reason, message),
+            None => plan::verified(&lines, max_age, now),
+        };
         let verified = condition(RESTORE_VERIFIED, ok, reason, &message, generation);
         desired.conditions.retain(|c| c.type_ != RESTORE_VERIFIED);
         desired

@@ -179,3 +179,46 @@ fn restore_is_verified_only_while_every_last_drill_passed_within_the_max_age() {
     assert!(message.contains("tenant t2"), "{message}");
     assert_eq!(oldest_passed(&broken), None);
 }
+
+#[test]
+fn a_drill_schedule_that_can_never_run_says_why_and_plans_nothing() {
+    let strategy = strategy("2026-11-01T00:00:00Z");
+    assert_eq!(schedule_problem(&drill_of(&strategy)), None);
+    let with = |zone: &str, schedule: &str| {
+        let mut drill = drill_of(&strategy);
+        drill.time_zone = zone.into();
+        drill.schedule = schedule.into();
+        drill
+    };
+    let cases = [
+        (
+            with("Beijing", "0 3 * * *"),
+            Reason::InvalidTimeZone,
+            "restoreDrill.timeZone Beijing",
+        ),
+        (
+            with("PRC", "0 3 31 2 *"),
+            Reason::ScheduleNeverRuns,
+            "restoreDrill.schedule \"0 3 31 2 *\"",
+        ),
+        (
+            with("UTC", "0 25 * * *"),
+            Reason::InvalidSchedule,
+            "restoreDrill.schedule \"0 25 * * *\"",
+        ),
+    ];
+    for (drill, reason, says) in cases {
+        let (found, message) = schedule_problem(&drill).expect("a problem");
+        assert_eq!(found, reason, "{message}");
+        assert!(message.starts_with(says), "{message}");
+        let planned = plan(
+            &strategy,
+            &drill,
+            &tenants(),
+            &[],
+            false,
+            at("2026-11-20T03:00:00Z"),
+        );
+        assert!(planned.create.is_empty(), "{:?}", planned.create);
+    }
+}
