@@ -50,13 +50,16 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
+/// The `mode` of a logical strategy's newest dump in `obbackup_last_successful_backup_timestamp_seconds`.
+pub const LOGICAL_MODE: &str = "Logical";
+
 /// Labels of a tenant's backup mode.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct BackupModeLabels {
     pub namespace: String,
     pub cluster: String,
     pub tenant: String,
-    /// `Full` or `Incremental`.
+    /// `Full` or `Incremental`; `Logical` for a logical strategy's dumps.
     pub mode: String,
 }
 
@@ -124,7 +127,8 @@ pub struct Metrics {
     pub second_copy_repaired: Family<TenantLabels, Counter>,
     /// 1 while a tenant's archive round is INTERRUPTED, 0 while it runs otherwise.
     pub log_archive_interrupted: Family<TenantLabels, Gauge>,
-    /// End time of the newest successful backup set per tenant and mode, in Unix seconds.
+    /// End time of the newest successful backup set per tenant and mode (a logical strategy's tenant: the
+    /// time its newest dump's data is as of), in Unix seconds.
     pub last_successful_backup: Family<BackupModeLabels, Gauge>,
     /// Objects per kind and phase.
     pub phases: Family<PhaseLabels, Gauge>,
@@ -422,7 +426,9 @@ impl TenantSeries {
             ),
             last_successful_backup: r.add(
                 "last_successful_backup_timestamp_seconds",
-                "End of the newest successful, available backup set per tenant and mode (Unix seconds)",
+                "End of the newest successful, available backup set per tenant and mode (Full, Incremental); \
+                 for a logical strategy's tenant (mode Logical), the time its newest kept dump's data is as of \
+                 (Unix seconds)",
                 Family::<BackupModeLabels, Gauge>::default(),
             ),
         }
@@ -622,7 +628,9 @@ impl Metrics {
         self.status_freshness.set(grain.as_secs());
     }
 
-    /// Remembers which tenants' overview series (recoverable window, storage) a strategy set, on `cluster`.
+    /// Remembers which tenants' overview series (recoverable window, storage, a logical strategy's newest
+    /// dump) a strategy set, on `cluster`, and removes those of the tenants it no longer covers: a tenant
+    /// taken out of a strategy must not raise its alerts days later.
     pub fn strategy_recorded(
         &self,
         namespace: &str,
@@ -630,13 +638,38 @@ impl Metrics {
         cluster: &str,
         tenants: Vec<String>,
     ) {
-        self.strategy_series
+        let before = self
+            .strategy_series
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(
                 (namespace.into(), strategy.into()),
-                (cluster.into(), tenants),
+                (cluster.into(), tenants.clone()),
             );
+        for (cluster, tenant) in before
+            .iter()
+            .flat_map(|(c, ts)| ts.iter().map(move |t| (c, t)))
+            .filter(|(c, t)| *c != cluster || !tenants.contains(t))
+        {
+            self.forget_overview(namespace, cluster, tenant);
+        }
+    }
+
+    /// The overview series of a tenant as a strategy set them.
+    fn forget_overview(&self, namespace: &str, cluster: &str, tenant: &str) {
+        let labels = TenantLabels {
+            namespace: namespace.into(),
+            cluster: cluster.into(),
+            tenant: tenant.into(),
+        };
+        self.first_copy.remove(&labels);
+        self.second_copy.remove(&labels);
+        self.last_successful_backup.remove(&BackupModeLabels {
+            namespace: labels.namespace,
+            cluster: labels.cluster,
+            tenant: labels.tenant,
+            mode: LOGICAL_MODE.into(),
+        });
     }
 
     /// Removes every series of the strategies `alive` says are gone: a deleted strategy gets no last
@@ -657,13 +690,7 @@ impl Metrics {
             self.drills.forget(namespace, strategy);
             self.coverage.forget(namespace, strategy);
             for tenant in tenants.iter() {
-                let labels = TenantLabels {
-                    namespace: namespace.clone(),
-                    cluster: cluster.clone(),
-                    tenant: tenant.clone(),
-                };
-                self.first_copy.remove(&labels);
-                self.second_copy.remove(&labels);
+                self.forget_overview(namespace, cluster, tenant);
             }
             false
         });
@@ -759,6 +786,7 @@ mod tests {
         for copy in [&metrics.first_copy, &metrics.second_copy] {
             copy.record(&tenant, Some((1, 2)), Some(1), Some(1));
         }
+        newest_dump(&metrics, "t1");
         assert!(
             metrics
                 .render()
@@ -777,6 +805,49 @@ mod tests {
         let text = metrics.render();
         assert!(
             !text.contains(r#"strategy="demo""#) && !text.contains(r#"tenant="t1""#),
+            "{text}"
+        );
+    }
+
+    /// A logical strategy's newest dump of `tenant`, as its overview records it.
+    fn newest_dump(metrics: &Metrics, tenant: &str) {
+        metrics
+            .last_successful_backup
+            .get_or_create(&BackupModeLabels {
+                namespace: "ns".into(),
+                cluster: "ob".into(),
+                tenant: tenant.into(),
+                mode: LOGICAL_MODE.into(),
+            })
+            .set(1);
+    }
+
+    #[test]
+    fn a_tenant_taken_out_of_a_strategy_leaves_none_of_its_overview_series() {
+        let metrics = Metrics::default();
+        for tenant in ["t1", "t2"] {
+            let labels = TenantLabels {
+                namespace: "ns".into(),
+                cluster: "ob".into(),
+                tenant: tenant.into(),
+            };
+            metrics
+                .first_copy
+                .record(&labels, Some((1, 2)), Some(1), Some(1));
+            newest_dump(&metrics, tenant);
+        }
+        metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into(), "t2".into()]);
+        let text = metrics.render();
+        assert!(text.contains(r#"tenant="t2""#), "{text}");
+        metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into()]);
+        let text = metrics.render();
+        assert!(!text.contains(r#"tenant="t2""#), "{text}");
+        assert!(
+            text.contains(r#"obbackup_last_successful_backup_timestamp_seconds{namespace="ns",cluster="ob",tenant="t1",mode="Logical"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"obbackup_recoverable_window_end_timestamp_seconds{namespace="ns",cluster="ob",tenant="t1"} 2"#),
             "{text}"
         );
     }

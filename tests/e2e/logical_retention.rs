@@ -322,6 +322,14 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
         time(&status["lastDataBackupTime"]),
         time(&status["tenants"][0]["lastDataBackupTime"])
     );
+    // The no-recent-backup alert's series: when the newest kept dump's data is as of.
+    let series = r#"obbackup_last_successful_backup_timestamp_seconds{namespace="NS",cluster="engine",tenant="tenant1",mode="Logical"}"#
+        .replace("NS", &world.namespace);
+    assert_eq!(
+        world.operator.metric(&series),
+        Some(newest.snapshot_at.as_second() as f64),
+        "{series}"
+    );
     restore_through_the_plugin(server, &world, &workload, &tenant_dir, &newest, start.0).await;
     world.done().await;
 }

@@ -37,6 +37,11 @@ pub(super) fn record_metrics(
         let bytes = [t.data_backup_bytes, t.log_backup_bytes];
         record(&metrics.first_copy, &t.name, &t.recoverable_windows, bytes);
     }
+    if strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical {
+        for t in &status.tenants {
+            newest_dump(ctx, namespace, cluster, t);
+        }
+    }
     for t in status.second_backup.iter().flat_map(|s| &s.tenants) {
         let bytes = [t.data_backup_bytes, t.log_backup_bytes];
         record(&metrics.second_copy, &t.name, &t.recoverable_windows, bytes);
@@ -77,5 +82,31 @@ pub(super) fn record_metrics(
                 strategy: strategy.name_any(),
             })
             .set(next);
+    }
+}
+
+/// A logical strategy's tenant's newest kept dump, as `obbackup_last_successful_backup_timestamp_seconds`
+/// of mode `Logical`: when its data is as of (the overview's last full backup), so that the no-recent-backup
+/// alert covers dumps as it covers backup sets. Gone while no dump is kept.
+fn newest_dump(
+    ctx: &Context,
+    namespace: &str,
+    cluster: &str,
+    tenant: &crate::api::backup_strategy::TenantBackupStatus,
+) {
+    let labels = crate::metrics::BackupModeLabels {
+        namespace: namespace.to_string(),
+        cluster: cluster.to_string(),
+        tenant: tenant.name.clone(),
+        mode: crate::metrics::LOGICAL_MODE.into(),
+    };
+    let series = &ctx.metrics.last_successful_backup;
+    match &tenant.last_full_backup_time {
+        Some(at) => {
+            series.get_or_create(&labels).set(at.0.as_second());
+        }
+        None => {
+            series.remove(&labels);
+        }
     }
 }
