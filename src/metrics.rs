@@ -655,7 +655,7 @@ impl Metrics {
         }
     }
 
-    /// The overview series of a tenant as a strategy set them.
+    /// Removes the overview series a strategy set for a tenant.
     fn forget_overview(&self, namespace: &str, cluster: &str, tenant: &str) {
         let labels = TenantLabels {
             namespace: namespace.into(),
