@@ -59,6 +59,15 @@ async fn a_clusters_tenants_are_shown_backed_up_and_restored_together() {
             .any(|l| l.contains("tenant1") && l.contains("Physical")),
         "{shown}"
     );
+    // A cluster no strategy names: refused, saying what that means and what to do.
+    let none = run(&world, &["status", "--ob-cluster", "elsewhere"]).await;
+    assert!(!none.status.success(), "{}", stdout(&none));
+    assert!(
+        stderr(&none)
+            .contains("none of its tenants is backed up (the console's No Backup Strategy)"),
+        "{}",
+        stderr(&none)
+    );
 
     // Back up Now for the cluster: one task per tenant of its strategies.
     let made = run(&world, &["backup-now", "--ob-cluster", "obcluster"]).await;

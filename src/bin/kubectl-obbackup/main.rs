@@ -400,7 +400,9 @@ async fn show_status(
         strategies.retain(|s| s.spec.cluster.name == cluster);
         if strategies.is_empty() {
             return Err(format!(
-                "no BackupStrategy of cluster {cluster} in {}",
+                "no BackupStrategy of cluster {cluster} in {}: none of its tenants is backed up (the \
+                 console's No Backup Strategy), and the operator reads a cluster only through a strategy, \
+                 so it cannot list them; create one (examples/new-backup-strategy.yaml)",
                 ctx.scope.describe()
             ));
         }
