@@ -465,6 +465,41 @@ pub async fn cancel(client: &kube::Client, namespace: &str, name: &str) -> Resul
     }
 }
 
+/// Reads BackupStrategy `name` and applies the merge patch `change` asks of it (`None`: it already says so)
+/// under the version read, so that a change someone else made in between is never overwritten: on a
+/// conflict the patch is made again from the newer strategy, at most five times. Returns the strategy
+/// (as changed, or as read) and whether this changed it.
+pub async fn change_strategy(
+    api: &Api<BackupStrategy>,
+    name: &str,
+    change: impl Fn(&BackupStrategy) -> Result<Option<serde_json::Value>, String>,
+) -> Result<(BackupStrategy, bool), String> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let strategy = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("cannot read BackupStrategy {name}: {e}"))?
+            .ok_or_else(|| {
+                let namespace = api.namespace().unwrap_or_default();
+                format!("no BackupStrategy {name} in namespace {namespace}")
+            })?;
+        let Some(mut patch) = change(&strategy)? else {
+            return Ok((strategy, false));
+        };
+        patch["metadata"]["resourceVersion"] = json!(strategy.resource_version());
+        match api
+            .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(changed) => return Ok((changed, true)),
+            Err(kube::Error::Api(e)) if e.code == 409 && attempts < 5 => continue,
+            Err(e) => return Err(format!("cannot change BackupStrategy {name}: {e}")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

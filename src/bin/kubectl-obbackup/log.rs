@@ -4,10 +4,7 @@
 //! never undoes the change (it would, were the LogBackup edited) and GitOps sees it as a change of the
 //! strategy.
 
-use kube::{
-    Api, ResourceExt,
-    api::{Patch, PatchParams},
-};
+use kube::{Api, ResourceExt};
 use ob_backup_operator::api::{
     BackupStrategy, LogBackup, backup_strategy::BackupMethod, log_backup::LogBackupPhase,
 };
@@ -97,58 +94,31 @@ pub async fn run(
         LogAction::Start => "start",
         LogAction::Stop => "stop",
     };
-    // A change made by someone else between the read and the write is not overwritten: the write names
-    // the version it was made from, and is made again from the newer one.
-    let mut attempts = 0;
-    let (strategy, said) = loop {
-        attempts += 1;
-        let strategy = api
-            .get_opt(&args.strategy)
-            .await
-            .map_err(|e| format!("cannot read BackupStrategy {}: {e}", args.strategy))?
-            .ok_or_else(|| {
-                format!(
-                    "no BackupStrategy {} in namespace {namespace}",
-                    args.strategy
-                )
-            })?;
-        let Some(list) = stopped_after(&strategy, args.action, &args.tenant)? else {
-            let said = format!(
-                "backupstrategy/{}: log backup of tenant {} is already asked to {verb}\n",
-                args.strategy, args.tenant
-            );
-            break (strategy, said);
-        };
-        let patch = json!({
-            "metadata": {"resourceVersion": strategy.resource_version()},
-            "spec": {"logBackup": {"stoppedTenants": if list.is_empty() { json!(null) } else { json!(list) }}},
-        });
-        match api
-            .patch(
-                &args.strategy,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
-            Ok(changed) => {
-                let said = format!(
-                    "backupstrategy/{}: log backup of tenant {} asked to {verb} \
-                     (logBackup.stoppedTenants: [{}])\n",
-                    args.strategy,
-                    args.tenant,
-                    list.join(", ")
-                );
-                break (changed, said);
-            }
-            Err(kube::Error::Api(e)) if e.code == 409 && attempts < 5 => continue,
-            Err(e) => {
-                return Err(format!(
-                    "cannot change BackupStrategy {}: {e}",
-                    args.strategy
-                ));
-            }
-        }
+    let (strategy, changed) = actions::change_strategy(&api, &args.strategy, |strategy| {
+        let list = stopped_after(strategy, args.action, &args.tenant)?;
+        Ok(list.map(|list| {
+            let list = if list.is_empty() {
+                json!(null)
+            } else {
+                json!(list)
+            };
+            json!({"spec": {"logBackup": {"stoppedTenants": list}}})
+        }))
+    })
+    .await?;
+    let said = if changed {
+        format!(
+            "backupstrategy/{}: log backup of tenant {} asked to {verb} \
+             (logBackup.stoppedTenants: [{}])\n",
+            args.strategy,
+            args.tenant,
+            strategy.spec.log_backup.stopped_tenants.join(", ")
+        )
+    } else {
+        format!(
+            "backupstrategy/{}: log backup of tenant {} is already asked to {verb}\n",
+            args.strategy, args.tenant
+        )
     };
     if !args.wait {
         return Reply::new(said).with(&strategy);
