@@ -16,8 +16,8 @@ use prometheus_client::{
 
 /// (namespace, strategy name).
 type StrategyKey = (String, String);
-/// (cluster, tenants) a strategy's overview series were set for.
-type RecordedTenants = (String, Vec<String>);
+/// (cluster, method, tenants) a strategy's overview series were set for.
+type RecordedTenants = (String, &'static str, Vec<String>);
 
 /// Labels naming a controller.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,8 +50,11 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
-/// The `mode` of a logical strategy's newest dump in `obbackup_last_successful_backup_timestamp_seconds`.
-pub const LOGICAL_MODE: &str = "Logical";
+/// The `method` of a physical strategy's storage series.
+pub const PHYSICAL: &str = "Physical";
+/// The `method` of a logical strategy's storage series, and the `mode` of its newest dump in
+/// `obbackup_last_successful_backup_timestamp_seconds`.
+pub const LOGICAL: &str = "Logical";
 
 /// Labels of a tenant's backup mode.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -71,6 +74,8 @@ pub struct StorageLabels {
     pub tenant: String,
     /// `data` or `log`.
     pub kind: String,
+    /// The strategy's method, `Physical` or `Logical`: a tenant backed up both ways has a series of each.
+    pub method: String,
 }
 
 /// Labels naming a strategy.
@@ -214,7 +219,10 @@ impl CopySeries {
             registry,
             names,
             &format!("{prefix}backup_storage_bytes"),
-            &format!("Bytes in backup sets (kind=data) and archived logs (kind=log) of {what}"),
+            &format!(
+                "Bytes in backup sets (kind=data) and archived logs (kind=log) of {what}, by the strategy's \
+                 method (a logical strategy's dumps: kind=data, method=Logical)"
+            ),
             series.storage_bytes.clone(),
         );
         series
@@ -224,6 +232,7 @@ impl CopySeries {
     pub fn record(
         &self,
         tenant: &TenantLabels,
+        method: &str,
         window: Option<(i64, i64)>,
         data: Option<i64>,
         log: Option<i64>,
@@ -235,26 +244,31 @@ impl CopySeries {
         for (kind, bytes) in [("data", data), ("log", log)] {
             if let Some(bytes) = bytes {
                 self.storage_bytes
-                    .get_or_create(&Self::storage(tenant, kind))
+                    .get_or_create(&Self::storage(tenant, kind, method))
                     .set(bytes);
             }
         }
     }
 
-    fn remove(&self, tenant: &TenantLabels) {
-        self.window_start.remove(tenant);
-        self.window_end.remove(tenant);
+    /// Removes what a strategy of `method` set for the tenant: the windows are a physical strategy's only.
+    fn remove(&self, tenant: &TenantLabels, method: &str) {
+        if method == PHYSICAL {
+            self.window_start.remove(tenant);
+            self.window_end.remove(tenant);
+        }
         for kind in ["data", "log"] {
-            self.storage_bytes.remove(&Self::storage(tenant, kind));
+            self.storage_bytes
+                .remove(&Self::storage(tenant, kind, method));
         }
     }
 
-    fn storage(tenant: &TenantLabels, kind: &str) -> StorageLabels {
+    fn storage(tenant: &TenantLabels, kind: &str, method: &str) -> StorageLabels {
         StorageLabels {
             namespace: tenant.namespace.clone(),
             cluster: tenant.cluster.clone(),
             tenant: tenant.tenant.clone(),
             kind: kind.into(),
+            method: method.into(),
         }
     }
 }
@@ -636,6 +650,7 @@ impl Metrics {
         namespace: &str,
         strategy: &str,
         cluster: &str,
+        method: &'static str,
         tenants: Vec<String>,
     ) {
         let before = self
@@ -644,32 +659,35 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .insert(
                 (namespace.into(), strategy.into()),
-                (cluster.into(), tenants.clone()),
+                (cluster.into(), method, tenants.clone()),
             );
-        for (cluster, tenant) in before
+        for (was, method, tenant) in before
             .iter()
-            .flat_map(|(c, ts)| ts.iter().map(move |t| (c, t)))
-            .filter(|(c, t)| *c != cluster || !tenants.contains(t))
+            .flat_map(|(c, m, ts)| ts.iter().map(move |t| (c, *m, t)))
+            .filter(|(c, _, t)| *c != cluster || !tenants.contains(t))
         {
-            self.forget_overview(namespace, cluster, tenant);
+            self.forget_overview(namespace, was, method, tenant);
         }
     }
 
-    /// Removes the overview series a strategy set for a tenant.
-    fn forget_overview(&self, namespace: &str, cluster: &str, tenant: &str) {
+    /// Removes the overview series a strategy of `method` set for a tenant (a strategy of the other method
+    /// may cover the tenant too: its series stay).
+    fn forget_overview(&self, namespace: &str, cluster: &str, method: &str, tenant: &str) {
         let labels = TenantLabels {
             namespace: namespace.into(),
             cluster: cluster.into(),
             tenant: tenant.into(),
         };
-        self.first_copy.remove(&labels);
-        self.second_copy.remove(&labels);
-        self.last_successful_backup.remove(&BackupModeLabels {
-            namespace: labels.namespace,
-            cluster: labels.cluster,
-            tenant: labels.tenant,
-            mode: LOGICAL_MODE.into(),
-        });
+        self.first_copy.remove(&labels, method);
+        self.second_copy.remove(&labels, method);
+        if method == LOGICAL {
+            self.last_successful_backup.remove(&BackupModeLabels {
+                namespace: labels.namespace,
+                cluster: labels.cluster,
+                tenant: labels.tenant,
+                mode: LOGICAL.into(),
+            });
+        }
     }
 
     /// Removes every series of the strategies `alive` says are gone: a deleted strategy gets no last
@@ -679,7 +697,7 @@ impl Metrics {
             .strategy_series
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        recorded.retain(|(namespace, strategy), (cluster, tenants)| {
+        recorded.retain(|(namespace, strategy), (cluster, method, tenants)| {
             if alive(namespace, strategy) {
                 return true;
             }
@@ -690,7 +708,7 @@ impl Metrics {
             self.drills.forget(namespace, strategy);
             self.coverage.forget(namespace, strategy);
             for tenant in tenants.iter() {
-                self.forget_overview(namespace, cluster, tenant);
+                self.forget_overview(namespace, cluster, method, tenant);
             }
             false
         });
@@ -784,9 +802,8 @@ mod tests {
             tenant: "t1".into(),
         };
         for copy in [&metrics.first_copy, &metrics.second_copy] {
-            copy.record(&tenant, Some((1, 2)), Some(1), Some(1));
+            copy.record(&tenant, PHYSICAL, Some((1, 2)), Some(1), Some(1));
         }
-        newest_dump(&metrics, "t1");
         assert!(
             metrics
                 .render()
@@ -799,7 +816,7 @@ mod tests {
                 strategy: "demo".into(),
             })
             .set(1);
-        metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into()]);
+        metrics.strategy_recorded("ns", "demo", "ob", PHYSICAL, vec!["t1".into()]);
         assert!(metrics.render().contains(r#"strategy="demo""#));
         metrics.retain_strategies(|_, name| name != "demo");
         let text = metrics.render();
@@ -817,38 +834,58 @@ mod tests {
                 namespace: "ns".into(),
                 cluster: "ob".into(),
                 tenant: tenant.into(),
-                mode: LOGICAL_MODE.into(),
+                mode: LOGICAL.into(),
             })
             .set(1);
     }
 
     #[test]
-    fn a_tenant_taken_out_of_a_strategy_leaves_none_of_its_overview_series() {
+    fn a_tenant_taken_out_of_a_strategy_leaves_none_of_its_series_and_another_methods_stay() {
         let metrics = Metrics::default();
+        let labels = |tenant: &str| TenantLabels {
+            namespace: "ns".into(),
+            cluster: "ob".into(),
+            tenant: tenant.into(),
+        };
+        // t1 and t2 backed up both ways: a physical strategy's windows and bytes, a logical one's bytes
+        // and newest dump.
         for tenant in ["t1", "t2"] {
-            let labels = TenantLabels {
-                namespace: "ns".into(),
-                cluster: "ob".into(),
-                tenant: tenant.into(),
-            };
+            let physical = Some((1, 2));
             metrics
                 .first_copy
-                .record(&labels, Some((1, 2)), Some(1), Some(1));
+                .record(&labels(tenant), PHYSICAL, physical, Some(10), Some(20));
+            metrics
+                .first_copy
+                .record(&labels(tenant), LOGICAL, None, Some(30), None);
             newest_dump(&metrics, tenant);
         }
-        metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into(), "t2".into()]);
+        let both = vec!["t1".to_string(), "t2".to_string()];
+        metrics.strategy_recorded("ns", "sets", "ob", PHYSICAL, both.clone());
+        metrics.strategy_recorded("ns", "dumps", "ob", LOGICAL, both);
         let text = metrics.render();
-        assert!(text.contains(r#"tenant="t2""#), "{text}");
-        metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into()]);
+        for series in [
+            r#"obbackup_backup_storage_bytes{namespace="ns",cluster="ob",tenant="t2",kind="data",method="Physical"} 10"#,
+            r#"obbackup_backup_storage_bytes{namespace="ns",cluster="ob",tenant="t2",kind="data",method="Logical"} 30"#,
+        ] {
+            assert!(text.contains(series), "{series} in {text}");
+        }
+        // The logical strategy no longer covers t2: its series of t2 go, the physical one's stay.
+        metrics.strategy_recorded("ns", "dumps", "ob", LOGICAL, vec!["t1".into()]);
         let text = metrics.render();
-        assert!(!text.contains(r#"tenant="t2""#), "{text}");
         assert!(
-            text.contains(r#"obbackup_last_successful_backup_timestamp_seconds{namespace="ns",cluster="ob",tenant="t1",mode="Logical"} 1"#),
+            !text.contains(r#"tenant="t2",kind="data",method="Logical""#),
             "{text}"
         );
-        assert!(
-            text.contains(r#"obbackup_recoverable_window_end_timestamp_seconds{namespace="ns",cluster="ob",tenant="t1"} 2"#),
-            "{text}"
-        );
+        assert!(!text.contains(r#"tenant="t2",mode="Logical""#), "{text}");
+        for kept in [
+            r#"obbackup_recoverable_window_end_timestamp_seconds{namespace="ns",cluster="ob",tenant="t2"} 2"#,
+            r#"tenant="t2",kind="data",method="Physical"} 10"#,
+            r#"tenant="t1",mode="Logical"} 1"#,
+        ] {
+            assert!(text.contains(kept), "{kept} in {text}");
+        }
+        // Nor does the physical one: nothing of t2 is left.
+        metrics.strategy_recorded("ns", "sets", "ob", PHYSICAL, vec!["t1".into()]);
+        assert!(!metrics.render().contains(r#"tenant="t2""#));
     }
 }

@@ -70,7 +70,13 @@ fn populated() -> Metrics {
     metrics.watched_objects.get_or_create(&kind).set(1);
     metrics.cached_objects.get_or_create(&kind).set(1);
     for copy in [&metrics.first_copy, &metrics.second_copy] {
-        copy.record(&tenant, Some((1, 2)), Some(1), Some(1));
+        copy.record(
+            &tenant,
+            crate::metrics::PHYSICAL,
+            Some((1, 2)),
+            Some(1),
+            Some(1),
+        );
     }
     metrics
         .next_backup

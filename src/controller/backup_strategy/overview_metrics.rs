@@ -19,6 +19,12 @@ pub(super) fn record_metrics(
     use crate::metrics::{StrategyLabels, TenantLabels};
     let metrics = &ctx.metrics;
     let cluster = &strategy.spec.cluster.name;
+    let logical = strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical;
+    let method = if logical {
+        crate::metrics::LOGICAL
+    } else {
+        crate::metrics::PHYSICAL
+    };
     let record = |series: &crate::metrics::CopySeries,
                   tenant: &str,
                   windows: &[crate::api::common::TimeWindow],
@@ -31,13 +37,13 @@ pub(super) fn record_metrics(
         let newest = windows
             .last()
             .map(|w| (w.from.0.as_second(), w.to.0.as_second()));
-        series.record(&labels, newest, bytes[0], bytes[1]);
+        series.record(&labels, method, newest, bytes[0], bytes[1]);
     };
     for t in &status.tenants {
         let bytes = [t.data_backup_bytes, t.log_backup_bytes];
         record(&metrics.first_copy, &t.name, &t.recoverable_windows, bytes);
     }
-    if strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical {
+    if logical {
         for t in &status.tenants {
             newest_dump(ctx, namespace, cluster, t);
         }
@@ -50,6 +56,7 @@ pub(super) fn record_metrics(
         namespace,
         &strategy.name_any(),
         cluster,
+        method,
         status.tenants.iter().map(|t| t.name.clone()).collect(),
     );
     let next = [
@@ -98,7 +105,7 @@ fn newest_dump(
         namespace: namespace.to_string(),
         cluster: cluster.to_string(),
         tenant: tenant.name.clone(),
-        mode: crate::metrics::LOGICAL_MODE.into(),
+        mode: crate::metrics::LOGICAL.into(),
     };
     let series = &ctx.metrics.last_successful_backup;
     match &tenant.last_full_backup_time {
