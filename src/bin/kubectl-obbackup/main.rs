@@ -401,8 +401,8 @@ async fn show_status(
         if strategies.is_empty() {
             return Err(format!(
                 "no BackupStrategy of cluster {cluster} in {}: none of its tenants is backed up (the \
-                 console's No Backup Strategy), and the operator reads a cluster only through a strategy, \
-                 so it cannot list them; create one (examples/new-backup-strategy.yaml)",
+                 console's No Backup Strategy), and with no strategy nothing reads its tenant list, so they \
+                 cannot be listed here; create one (examples/new-backup-strategy.yaml)",
                 ctx.scope.describe()
             ));
         }
