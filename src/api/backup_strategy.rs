@@ -260,8 +260,7 @@ pub enum BackupMethod {
 pub struct BackupSchedule {
     /// IANA time zone the cron expressions are evaluated in, e.g. `Asia/Shanghai`, `Europe/Berlin` or `UTC`.
     #[schemars(length(min = 1, max = 64))]
-    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$')")
-        .message("timeZone must be an IANA time zone name such as Asia/Shanghai or UTC"))]
+    #[x_kube(validation = super::common::time_zone_rule("timeZone"))]
     pub time_zone: String,
     /// When full backups run, e.g. `0 1 * * 0` (Sundays at 01:00).
     #[schemars(length(min = 1, max = 128))]

@@ -43,6 +43,26 @@ pub fn strategy_or_cluster_rule() -> Rule {
         .message("set exactly one of strategyRef or cluster")
 }
 
+/// Rule: `field` is an IANA time zone name: `Area/Location` (one or two levels below the area), or one of the
+/// names of one word the bundled time zone database holds (`UTC`, `PRC`, `EST5EDT`, …; listed from it,
+/// without its `localtime` and `posixrules`, which are no zones). Whether an `Area/Location` exists is the
+/// operator's check: the list of those would not fit a rule.
+pub fn time_zone_rule(field: &str) -> Rule {
+    let words: Vec<String> = jiff::tz::db()
+        .available()
+        .map(|name| name.to_string())
+        .filter(|name| !name.contains('/') && !matches!(name.as_str(), "localtime" | "posixrules"))
+        .map(|name| format!("'{name}'"))
+        .collect();
+    Rule::new(format!(
+        "self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){{1,2}}$') || self in [{}]",
+        words.join(", ")
+    ))
+    .message(Message::Message(format!(
+        "{field} must be an IANA time zone name such as Asia/Shanghai or UTC"
+    )))
+}
+
 /// Rule on a one-shot task spec: `cancel` may go from false to true only.
 pub fn cancel_is_final_rule() -> Rule {
     Rule::new("!oldSelf.cancel || self.cancel").message("cancel cannot be undone once set")

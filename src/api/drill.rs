@@ -22,8 +22,7 @@ pub struct RestoreDrill {
     pub schedule: String,
     /// IANA time zone the schedule is evaluated in, e.g. `Asia/Shanghai` or `UTC`.
     #[schemars(length(min = 1, max = 64))]
-    #[x_kube(validation = Rule::new("self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$')")
-        .message("restoreDrill.timeZone must be an IANA time zone name such as Asia/Shanghai or UTC"))]
+    #[x_kube(validation = super::common::time_zone_rule("restoreDrill.timeZone"))]
     pub time_zone: String,
     /// Tenants drilled, each run one drill per tenant. Empty: every tenant of the strategy.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
