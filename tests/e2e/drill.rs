@@ -2,7 +2,8 @@
 //! drills a strategy's tenant in obsim on a schedule — restores it into a scratch tenant, logs in as the
 //! tenant's own user, runs the checks (the heartbeat measures the data's freshness), drops the scratch tenant
 //! and its pool — and reports the verdict on the task, the strategy and as metrics. A window with a lost
-//! archive piece makes the drill fail and say why.
+//! archive piece makes the drill fail and say why; a drill time zone that does not exist is said, not
+//! silently never run.
 
 use crate::support::typed::condition_of;
 use crate::support::{
@@ -104,6 +105,42 @@ async fn a_scheduled_drill_restores_checks_freshness_and_drops_its_scratch_tenan
         log_backups,
         vec!["src-tenant1-log".to_string()],
         "no scratch tenant archives"
+    );
+
+    // A drill time zone of the right shape that does not exist: RestoreVerified says so, no drill is made
+    // even every minute, and the strategy itself is not failed (its backups go on).
+    let phase = world.status("BackupStrategy", "src").await["phase"].clone();
+    world
+        .patch_spec(
+            "BackupStrategy",
+            "src",
+            json!({"restoreDrill": {"timeZone": "Asia/Beijing", "schedule": "* * * * *"}}),
+        )
+        .await;
+    let status = eventually("RestoreVerified to name the time zone", WAIT, || async {
+        let object = world.get("BackupStrategy", "src").await?;
+        let status = object.data["status"].clone();
+        let current = status["observedGeneration"] == json!(object.metadata.generation);
+        let verified = conditions(&status)
+            .into_iter()
+            .find(|c| c.type_ == "RestoreVerified")?;
+        (current && verified.reason == "InvalidTimeZone").then_some((status, verified))
+    })
+    .await;
+    assert_eq!(status.1.status, "False");
+    assert!(
+        status
+            .1
+            .message
+            .contains("restoreDrill.timeZone Asia/Beijing"),
+        "{}",
+        status.1.message
+    );
+    assert_eq!(status.0["phase"], phase, "the strategy goes on");
+    assert_eq!(
+        crate::support::drill::drills(&world).await.len(),
+        drills.len(),
+        "no drill made"
     );
 }
 
