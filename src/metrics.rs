@@ -16,8 +16,8 @@ use prometheus_client::{
 
 /// (namespace, strategy name).
 type StrategyKey = (String, String);
-/// (cluster, method, tenants) a strategy's overview series were set for.
-type RecordedTenants = (String, &'static str, Vec<String>);
+/// (cluster, tenants) a strategy's overview series were set for.
+type RecordedTenants = (String, Vec<String>);
 
 /// Labels naming a controller.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,11 +50,30 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
-/// The `method` of a physical strategy's storage series.
-pub const PHYSICAL: &str = "Physical";
-/// The `method` of a logical strategy's storage series, and the `mode` of its newest dump in
-/// `obbackup_last_successful_backup_timestamp_seconds`.
-pub const LOGICAL: &str = "Logical";
+/// Labels naming a tenant as one strategy backs it up: each strategy covering a tenant (a physical and a
+/// logical one, two logical ones) has series of its own, and removes only those.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StrategyTenantLabels {
+    pub namespace: String,
+    pub cluster: String,
+    pub tenant: String,
+    pub strategy: String,
+}
+
+/// The labels of `tenant` of `cluster` as `strategy` of `namespace` backs it up.
+pub fn strategy_tenant(
+    namespace: &str,
+    cluster: &str,
+    tenant: &str,
+    strategy: &str,
+) -> StrategyTenantLabels {
+    StrategyTenantLabels {
+        namespace: namespace.into(),
+        cluster: cluster.into(),
+        tenant: tenant.into(),
+        strategy: strategy.into(),
+    }
+}
 
 /// Labels of a tenant's backup mode.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -62,7 +81,7 @@ pub struct BackupModeLabels {
     pub namespace: String,
     pub cluster: String,
     pub tenant: String,
-    /// `Full` or `Incremental`; `Logical` for a logical strategy's dumps.
+    /// `Full` or `Incremental`.
     pub mode: String,
 }
 
@@ -74,8 +93,8 @@ pub struct StorageLabels {
     pub tenant: String,
     /// `data` or `log`.
     pub kind: String,
-    /// The strategy's method, `Physical` or `Logical`: a tenant backed up both ways has a series of each.
-    pub method: String,
+    /// The strategy whose destinations hold them.
+    pub strategy: String,
 }
 
 /// Labels naming a strategy.
@@ -132,8 +151,7 @@ pub struct Metrics {
     pub second_copy_repaired: Family<TenantLabels, Counter>,
     /// 1 while a tenant's archive round is INTERRUPTED, 0 while it runs otherwise.
     pub log_archive_interrupted: Family<TenantLabels, Gauge>,
-    /// End time of the newest successful backup set per tenant and mode (a logical strategy's tenant: the
-    /// time its newest dump's data is as of), in Unix seconds.
+    /// End time of the newest successful backup set per tenant and mode, in Unix seconds.
     pub last_successful_backup: Family<BackupModeLabels, Gauge>,
     /// Objects per kind and phase.
     pub phases: Family<PhaseLabels, Gauge>,
@@ -151,6 +169,8 @@ pub struct Metrics {
     pub first_copy: CopySeries,
     /// The same for the strategy's second copy (series named `second_…`).
     pub second_copy: CopySeries,
+    /// When the newest dump a logical strategy keeps of each tenant has its data as of (Unix seconds).
+    pub last_dump: Family<StrategyTenantLabels, Gauge>,
     /// The next scheduled data backup of each strategy (Unix seconds).
     pub next_backup: Family<StrategyLabels, Gauge>,
     /// The restore drills of each drilled tenant.
@@ -191,8 +211,8 @@ where
 /// seconds) and its bytes in backup sets (`kind=data`) and archived logs (`kind=log`).
 #[derive(Clone, Debug, Default)]
 pub struct CopySeries {
-    window_start: Family<TenantLabels, Gauge>,
-    window_end: Family<TenantLabels, Gauge>,
+    window_start: Family<StrategyTenantLabels, Gauge>,
+    window_end: Family<StrategyTenantLabels, Gauge>,
     storage_bytes: Family<StorageLabels, Gauge>,
 }
 
@@ -220,8 +240,7 @@ impl CopySeries {
             names,
             &format!("{prefix}backup_storage_bytes"),
             &format!(
-                "Bytes in backup sets (kind=data) and archived logs (kind=log) of {what}, by the strategy's \
-                 method (a logical strategy's dumps: kind=data, method=Logical)"
+                "Bytes in backup sets or dumps (kind=data) and archived logs (kind=log) of {what}"
             ),
             series.storage_bytes.clone(),
         );
@@ -231,8 +250,7 @@ impl CopySeries {
     /// Sets a tenant's series: its newest window `(from, to)` in Unix seconds, if any, and its bytes.
     pub fn record(
         &self,
-        tenant: &TenantLabels,
-        method: &str,
+        tenant: &StrategyTenantLabels,
         window: Option<(i64, i64)>,
         data: Option<i64>,
         log: Option<i64>,
@@ -244,31 +262,27 @@ impl CopySeries {
         for (kind, bytes) in [("data", data), ("log", log)] {
             if let Some(bytes) = bytes {
                 self.storage_bytes
-                    .get_or_create(&Self::storage(tenant, kind, method))
+                    .get_or_create(&Self::storage(tenant, kind))
                     .set(bytes);
             }
         }
     }
 
-    /// Removes what a strategy of `method` set for the tenant: the windows are a physical strategy's only.
-    fn remove(&self, tenant: &TenantLabels, method: &str) {
-        if method == PHYSICAL {
-            self.window_start.remove(tenant);
-            self.window_end.remove(tenant);
-        }
+    fn remove(&self, tenant: &StrategyTenantLabels) {
+        self.window_start.remove(tenant);
+        self.window_end.remove(tenant);
         for kind in ["data", "log"] {
-            self.storage_bytes
-                .remove(&Self::storage(tenant, kind, method));
+            self.storage_bytes.remove(&Self::storage(tenant, kind));
         }
     }
 
-    fn storage(tenant: &TenantLabels, kind: &str, method: &str) -> StorageLabels {
+    fn storage(tenant: &StrategyTenantLabels, kind: &str) -> StorageLabels {
         StorageLabels {
             namespace: tenant.namespace.clone(),
             cluster: tenant.cluster.clone(),
             tenant: tenant.tenant.clone(),
             kind: kind.into(),
-            method: method.into(),
+            strategy: tenant.strategy.clone(),
         }
     }
 }
@@ -440,9 +454,7 @@ impl TenantSeries {
             ),
             last_successful_backup: r.add(
                 "last_successful_backup_timestamp_seconds",
-                "End of the newest successful, available backup set per tenant and mode (Full, Incremental); \
-                 for a logical strategy's tenant (mode Logical), the time its newest kept dump's data is as of \
-                 (Unix seconds)",
+                "End of the newest successful, available backup set per tenant and mode (Unix seconds)",
                 Family::<BackupModeLabels, Gauge>::default(),
             ),
         }
@@ -513,6 +525,11 @@ impl Default for Metrics {
             "second_",
             "the tenant's second copy (what a restore from it alone can reach)",
         );
+        let last_dump = r.add(
+            "last_dump_timestamp_seconds",
+            "When the newest dump a logical strategy keeps of the tenant has its data as of (Unix seconds)",
+            Family::<StrategyTenantLabels, Gauge>::default(),
+        );
         let next_backup = r.add(
             "next_backup_timestamp_seconds",
             "When the strategy's next scheduled data backup is due (Unix seconds)",
@@ -531,6 +548,7 @@ impl Default for Metrics {
             strategy_series: std::sync::Mutex::default(),
             first_copy,
             second_copy,
+            last_dump,
             next_backup,
             drills,
             coverage,
@@ -642,15 +660,15 @@ impl Metrics {
         self.status_freshness.set(grain.as_secs());
     }
 
-    /// Remembers which tenants' overview series (recoverable window, storage, a logical strategy's newest
-    /// dump) a strategy set, on `cluster`, and removes those of the tenants it no longer covers: a tenant
-    /// taken out of a strategy must not raise its alerts days later.
+    /// Remembers which tenants' overview series (recoverable window, storage, newest dump) a strategy set,
+    /// on `cluster`, and removes those of the tenants it no longer covers: a tenant taken out of a strategy
+    /// must not raise its alerts days later. Each strategy's series are its own (labelled with it), so what
+    /// another strategy of the tenant set stays.
     pub fn strategy_recorded(
         &self,
         namespace: &str,
         strategy: &str,
         cluster: &str,
-        method: &'static str,
         tenants: Vec<String>,
     ) {
         let before = self
@@ -659,35 +677,22 @@ impl Metrics {
             .unwrap_or_else(|p| p.into_inner())
             .insert(
                 (namespace.into(), strategy.into()),
-                (cluster.into(), method, tenants.clone()),
+                (cluster.into(), tenants.clone()),
             );
-        for (was, method, tenant) in before
+        for (was, tenant) in before
             .iter()
-            .flat_map(|(c, m, ts)| ts.iter().map(move |t| (c, *m, t)))
-            .filter(|(c, _, t)| *c != cluster || !tenants.contains(t))
+            .flat_map(|(c, ts)| ts.iter().map(move |t| (c, t)))
+            .filter(|(c, t)| *c != cluster || !tenants.contains(t))
         {
-            self.forget_overview(namespace, was, method, tenant);
+            self.forget_overview(&strategy_tenant(namespace, was, tenant, strategy));
         }
     }
 
-    /// Removes the overview series a strategy of `method` set for a tenant (a strategy of the other method
-    /// may cover the tenant too: its series stay).
-    fn forget_overview(&self, namespace: &str, cluster: &str, method: &str, tenant: &str) {
-        let labels = TenantLabels {
-            namespace: namespace.into(),
-            cluster: cluster.into(),
-            tenant: tenant.into(),
-        };
-        self.first_copy.remove(&labels, method);
-        self.second_copy.remove(&labels, method);
-        if method == LOGICAL {
-            self.last_successful_backup.remove(&BackupModeLabels {
-                namespace: labels.namespace,
-                cluster: labels.cluster,
-                tenant: labels.tenant,
-                mode: LOGICAL.into(),
-            });
-        }
+    /// Removes the overview series a strategy set for a tenant.
+    fn forget_overview(&self, labels: &StrategyTenantLabels) {
+        self.first_copy.remove(labels);
+        self.second_copy.remove(labels);
+        self.last_dump.remove(labels);
     }
 
     /// Removes every series of the strategies `alive` says are gone: a deleted strategy gets no last
@@ -697,7 +702,7 @@ impl Metrics {
             .strategy_series
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        recorded.retain(|(namespace, strategy), (cluster, method, tenants)| {
+        recorded.retain(|(namespace, strategy), (cluster, tenants)| {
             if alive(namespace, strategy) {
                 return true;
             }
@@ -708,7 +713,7 @@ impl Metrics {
             self.drills.forget(namespace, strategy);
             self.coverage.forget(namespace, strategy);
             for tenant in tenants.iter() {
-                self.forget_overview(namespace, cluster, method, tenant);
+                self.forget_overview(&strategy_tenant(namespace, cluster, tenant, strategy));
             }
             false
         });
@@ -796,14 +801,11 @@ mod tests {
     #[test]
     fn a_strategy_that_is_gone_leaves_none_of_its_series() {
         let metrics = Metrics::default();
-        let tenant = TenantLabels {
-            namespace: "ns".into(),
-            cluster: "ob".into(),
-            tenant: "t1".into(),
-        };
+        let tenant = strategy_tenant("ns", "ob", "t1", "demo");
         for copy in [&metrics.first_copy, &metrics.second_copy] {
-            copy.record(&tenant, PHYSICAL, Some((1, 2)), Some(1), Some(1));
+            copy.record(&tenant, Some((1, 2)), Some(1), Some(1));
         }
+        metrics.last_dump.get_or_create(&tenant).set(1);
         assert!(
             metrics
                 .render()
@@ -816,7 +818,7 @@ mod tests {
                 strategy: "demo".into(),
             })
             .set(1);
-        metrics.strategy_recorded("ns", "demo", "ob", PHYSICAL, vec!["t1".into()]);
+        metrics.strategy_recorded("ns", "demo", "ob", vec!["t1".into()]);
         assert!(metrics.render().contains(r#"strategy="demo""#));
         metrics.retain_strategies(|_, name| name != "demo");
         let text = metrics.render();
@@ -826,66 +828,58 @@ mod tests {
         );
     }
 
-    /// A logical strategy's newest dump of `tenant`, as its overview records it.
-    fn newest_dump(metrics: &Metrics, tenant: &str) {
-        metrics
-            .last_successful_backup
-            .get_or_create(&BackupModeLabels {
-                namespace: "ns".into(),
-                cluster: "ob".into(),
-                tenant: tenant.into(),
-                mode: LOGICAL.into(),
-            })
-            .set(1);
-    }
-
+    /// A tenant backed up by three strategies (a physical one's windows and bytes; two logical ones' bytes
+    /// and newest dumps, as with a daily and a weekly dump elsewhere): each has series of its own, and one
+    /// that no longer covers the tenant removes its own only.
     #[test]
-    fn a_tenant_taken_out_of_a_strategy_leaves_none_of_its_series_and_another_methods_stay() {
+    fn a_tenant_taken_out_of_a_strategy_leaves_none_of_its_series_and_another_strategys_stay() {
         let metrics = Metrics::default();
-        let labels = |tenant: &str| TenantLabels {
-            namespace: "ns".into(),
-            cluster: "ob".into(),
-            tenant: tenant.into(),
-        };
-        // t1 and t2 backed up both ways: a physical strategy's windows and bytes, a logical one's bytes
-        // and newest dump.
+        let strategies = [
+            ("sets", Some((1, 2)), 10),
+            ("daily", None, 30),
+            ("weekly", None, 40),
+        ];
         for tenant in ["t1", "t2"] {
-            let physical = Some((1, 2));
-            metrics
-                .first_copy
-                .record(&labels(tenant), PHYSICAL, physical, Some(10), Some(20));
-            metrics
-                .first_copy
-                .record(&labels(tenant), LOGICAL, None, Some(30), None);
-            newest_dump(&metrics, tenant);
+            for (strategy, window, bytes) in strategies {
+                let labels = strategy_tenant("ns", "ob", tenant, strategy);
+                metrics
+                    .first_copy
+                    .record(&labels, window, Some(bytes), None);
+                if window.is_none() {
+                    metrics.last_dump.get_or_create(&labels).set(bytes);
+                }
+            }
         }
-        let both = vec!["t1".to_string(), "t2".to_string()];
-        metrics.strategy_recorded("ns", "sets", "ob", PHYSICAL, both.clone());
-        metrics.strategy_recorded("ns", "dumps", "ob", LOGICAL, both);
-        let text = metrics.render();
-        for series in [
-            r#"obbackup_backup_storage_bytes{namespace="ns",cluster="ob",tenant="t2",kind="data",method="Physical"} 10"#,
-            r#"obbackup_backup_storage_bytes{namespace="ns",cluster="ob",tenant="t2",kind="data",method="Logical"} 30"#,
-        ] {
-            assert!(text.contains(series), "{series} in {text}");
+        for (strategy, _, _) in strategies {
+            metrics.strategy_recorded("ns", strategy, "ob", vec!["t1".into(), "t2".into()]);
         }
-        // The logical strategy no longer covers t2: its series of t2 go, the physical one's stay.
-        metrics.strategy_recorded("ns", "dumps", "ob", LOGICAL, vec!["t1".into()]);
+        let data = |tenant: &str, strategy: &str, bytes: i64| {
+            format!(
+                r#"obbackup_backup_storage_bytes{{namespace="ns",cluster="ob",tenant="{tenant}",kind="data",strategy="{strategy}"}} {bytes}"#
+            )
+        };
         let text = metrics.render();
-        assert!(
-            !text.contains(r#"tenant="t2",kind="data",method="Logical""#),
-            "{text}"
-        );
-        assert!(!text.contains(r#"tenant="t2",mode="Logical""#), "{text}");
+        for (strategy, _, bytes) in strategies {
+            assert!(text.contains(&data("t2", strategy, bytes)), "{text}");
+        }
+        // The daily dumps no longer cover t2: their series of t2 go; the physical strategy's and the weekly
+        // dumps' stay.
+        metrics.strategy_recorded("ns", "daily", "ob", vec!["t1".into()]);
+        let text = metrics.render();
+        assert!(!text.contains(r#"tenant="t2",strategy="daily""#), "{text}");
+        assert!(!text.contains(&data("t2", "daily", 30)), "{text}");
         for kept in [
-            r#"obbackup_recoverable_window_end_timestamp_seconds{namespace="ns",cluster="ob",tenant="t2"} 2"#,
-            r#"tenant="t2",kind="data",method="Physical"} 10"#,
-            r#"tenant="t1",mode="Logical"} 1"#,
+            r#"obbackup_recoverable_window_end_timestamp_seconds{namespace="ns",cluster="ob",tenant="t2",strategy="sets"} 2"#.to_string(),
+            data("t2", "sets", 10),
+            data("t2", "weekly", 40),
+            r#"obbackup_last_dump_timestamp_seconds{namespace="ns",cluster="ob",tenant="t2",strategy="weekly"} 40"#.to_string(),
+            r#"obbackup_last_dump_timestamp_seconds{namespace="ns",cluster="ob",tenant="t1",strategy="daily"} 30"#.to_string(),
         ] {
-            assert!(text.contains(kept), "{kept} in {text}");
+            assert!(text.contains(&kept), "{kept} in {text}");
         }
-        // Nor does the physical one: nothing of t2 is left.
-        metrics.strategy_recorded("ns", "sets", "ob", PHYSICAL, vec!["t1".into()]);
+        // Nor do the others: nothing of t2 is left.
+        metrics.strategy_recorded("ns", "sets", "ob", vec!["t1".into()]);
+        metrics.strategy_recorded("ns", "weekly", "ob", vec!["t1".into()]);
         assert!(!metrics.render().contains(r#"tenant="t2""#));
     }
 }

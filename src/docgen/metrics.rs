@@ -69,15 +69,11 @@ fn populated() -> Metrics {
         .set(1);
     metrics.watched_objects.get_or_create(&kind).set(1);
     metrics.cached_objects.get_or_create(&kind).set(1);
+    let of_strategy = crate::metrics::strategy_tenant("n", "c", "t", "s");
     for copy in [&metrics.first_copy, &metrics.second_copy] {
-        copy.record(
-            &tenant,
-            crate::metrics::PHYSICAL,
-            Some((1, 2)),
-            Some(1),
-            Some(1),
-        );
+        copy.record(&of_strategy, Some((1, 2)), Some(1), Some(1));
     }
+    metrics.last_dump.get_or_create(&of_strategy).set(1);
     metrics
         .next_backup
         .get_or_create(&StrategyLabels {

@@ -323,7 +323,7 @@ async fn scheduled_dumps_are_taken_pruned_and_expired_by_the_recovery_window() {
         time(&status["tenants"][0]["lastDataBackupTime"])
     );
     // The no-recent-backup alert's series: when the newest kept dump's data is as of.
-    let series = r#"obbackup_last_successful_backup_timestamp_seconds{namespace="NS",cluster="engine",tenant="tenant1",mode="Logical"}"#
+    let series = r#"obbackup_last_dump_timestamp_seconds{namespace="NS",cluster="engine",tenant="tenant1",strategy="dumps"}"#
         .replace("NS", &world.namespace);
     assert_eq!(
         world.operator.metric(&series),

@@ -16,36 +16,37 @@ pub(super) fn record_metrics(
     strategy: &BackupStrategy,
     status: &BackupStrategyStatus,
 ) {
-    use crate::metrics::{StrategyLabels, TenantLabels};
+    use crate::metrics::{StrategyLabels, strategy_tenant};
     let metrics = &ctx.metrics;
     let cluster = &strategy.spec.cluster.name;
+    let name = strategy.name_any();
     let logical = strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical;
-    let method = if logical {
-        crate::metrics::LOGICAL
-    } else {
-        crate::metrics::PHYSICAL
-    };
     let record = |series: &crate::metrics::CopySeries,
                   tenant: &str,
                   windows: &[crate::api::common::TimeWindow],
                   bytes: [Option<i64>; 2]| {
-        let labels = TenantLabels {
-            namespace: namespace.to_string(),
-            cluster: cluster.clone(),
-            tenant: tenant.to_string(),
-        };
         let newest = windows
             .last()
             .map(|w| (w.from.0.as_second(), w.to.0.as_second()));
-        series.record(&labels, method, newest, bytes[0], bytes[1]);
+        let labels = strategy_tenant(namespace, cluster, tenant, &name);
+        series.record(&labels, newest, bytes[0], bytes[1]);
     };
     for t in &status.tenants {
         let bytes = [t.data_backup_bytes, t.log_backup_bytes];
         record(&metrics.first_copy, &t.name, &t.recoverable_windows, bytes);
-    }
-    if logical {
-        for t in &status.tenants {
-            newest_dump(ctx, namespace, cluster, t);
+        // A logical strategy's newest kept dump: when its data is as of (its last full backup), so that
+        // the no-recent-backup alert covers dumps as it covers backup sets. Gone while none is kept.
+        let labels = strategy_tenant(namespace, cluster, &t.name, &name);
+        match (logical, &t.last_full_backup_time) {
+            (true, Some(at)) => {
+                metrics
+                    .last_dump
+                    .get_or_create(&labels)
+                    .set(at.0.as_second());
+            }
+            _ => {
+                metrics.last_dump.remove(&labels);
+            }
         }
     }
     for t in status.second_backup.iter().flat_map(|s| &s.tenants) {
@@ -54,9 +55,8 @@ pub(super) fn record_metrics(
     }
     metrics.strategy_recorded(
         namespace,
-        &strategy.name_any(),
+        &name,
         cluster,
-        method,
         status.tenants.iter().map(|t| t.name.clone()).collect(),
     );
     let next = [
@@ -89,31 +89,5 @@ pub(super) fn record_metrics(
                 strategy: strategy.name_any(),
             })
             .set(next);
-    }
-}
-
-/// A logical strategy's tenant's newest kept dump, as `obbackup_last_successful_backup_timestamp_seconds`
-/// of mode `Logical`: when its data is as of (the overview's last full backup), so that the no-recent-backup
-/// alert covers dumps as it covers backup sets. Gone while no dump is kept.
-fn newest_dump(
-    ctx: &Context,
-    namespace: &str,
-    cluster: &str,
-    tenant: &crate::api::backup_strategy::TenantBackupStatus,
-) {
-    let labels = crate::metrics::BackupModeLabels {
-        namespace: namespace.to_string(),
-        cluster: cluster.to_string(),
-        tenant: tenant.name.clone(),
-        mode: crate::metrics::LOGICAL.into(),
-    };
-    let series = &ctx.metrics.last_successful_backup;
-    match &tenant.last_full_backup_time {
-        Some(at) => {
-            series.get_or_create(&labels).set(at.0.as_second());
-        }
-        None => {
-            series.remove(&labels);
-        }
     }
 }
