@@ -6,6 +6,8 @@ use croner::{
 };
 use jiff::{SignedDuration, Timestamp, tz::TimeZone};
 
+use crate::reason::Reason;
+
 /// Parses a 5-field cron expression (minute hour day-of-month month day-of-week) or an `@` macro.
 pub fn parse_cron(expression: &str) -> Result<Cron, String> {
     CronParser::builder()
@@ -19,6 +21,39 @@ pub fn parse_cron(expression: &str) -> Result<Cron, String> {
 /// Looks up an IANA time zone in the time zone database bundled into the binary.
 pub fn time_zone(name: &str) -> Result<TimeZone, String> {
     TimeZone::get(name).map_err(|e| e.to_string())
+}
+
+/// What keeps a schedule from ever running that the CRD's rules cannot see: a time zone (field
+/// `{prefix}timeZone`) the time zone database does not know; a cron expression of `crons` (field name,
+/// expression) that does not parse, or names no date that exists. Each with the reason and a message naming
+/// the field.
+pub fn faults(prefix: &str, zone: &str, crons: &[(&str, &str)]) -> Vec<(Reason, String)> {
+    let mut faults = Vec::new();
+    if let Err(e) = time_zone(zone) {
+        let message = format!("{prefix}timeZone {zone} is not a known IANA time zone: {e}");
+        faults.push((Reason::InvalidTimeZone, message));
+    }
+    for (field, expression) in crons {
+        match parse_cron(expression) {
+            Err(e) => faults.push((
+                Reason::InvalidSchedule,
+                format!("{prefix}{field} {expression:?} is not a valid cron expression: {e}"),
+            )),
+            // Without a year field a schedule that runs once runs every few years at least, so one
+            // occurrence after any instant is enough to know it ever runs.
+            Ok(cron) if next(&cron, &TimeZone::UTC, Timestamp::UNIX_EPOCH).is_none() => {
+                faults.push((
+                    Reason::ScheduleNeverRuns,
+                    format!(
+                        "{prefix}{field} {expression:?} names no date that exists (such as 31 February): \
+                         it would never run"
+                    ),
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
+    faults
 }
 
 /// The run a schedule owes now, if any: the latest occurrence of `cron` in `zone` at or before `now` and

@@ -18,7 +18,6 @@ use crate::{
         status,
     },
     reason::Reason,
-    schedule::{parse_cron, time_zone},
 };
 
 /// What every strategy is checked for first: its spec, its claim on its tenants against `same` (the
@@ -73,12 +72,11 @@ pub(super) fn spec_problems(strategy: &BackupStrategy) -> Vec<Problem> {
         name_too_long(strategy),
         tenant_listed_twice(spec),
         log_destination_missing(spec),
-        unknown_time_zone(spec),
     ]
     .into_iter()
     .flatten()
     .collect();
-    problems.extend(cron_problems(spec));
+    problems.extend(schedule_problems(spec));
     problems
 }
 
@@ -127,55 +125,20 @@ fn log_destination_missing(spec: &BackupStrategySpec) -> Option<Problem> {
     })
 }
 
-/// A `schedule.timeZone` that is no IANA time zone.
-fn unknown_time_zone(spec: &BackupStrategySpec) -> Option<Problem> {
-    let zone = &spec.schedule.time_zone;
-    let error = time_zone(zone).err()?;
-    Some(Problem::in_spec(
-        Reason::InvalidTimeZone,
-        format!("schedule.timeZone {zone} is not a known IANA time zone: {error}"),
-    ))
-}
-
-/// The schedule's cron expressions that do not parse, or name no date that exists.
-fn cron_problems(spec: &BackupStrategySpec) -> Vec<Problem> {
+/// The schedule's time zone and cron expressions that can never run ([`crate::schedule::faults`]).
+fn schedule_problems(spec: &BackupStrategySpec) -> Vec<Problem> {
     let schedule = &spec.schedule;
-    let crons = [
+    let crons: Vec<(&str, &str)> = [
         ("full", Some(schedule.full.as_str())),
         ("incremental", schedule.incremental.as_deref()),
-    ];
-    let mut problems = Vec::new();
-    for (field, expression) in crons {
-        let Some(expression) = expression else {
-            continue;
-        };
-        match parse_cron(expression) {
-            Err(e) => problems.push(Problem::in_spec(
-                Reason::InvalidSchedule,
-                format!("schedule.{field} {expression:?} is not a valid cron expression: {e}"),
-            )),
-            // Without a year field a schedule that runs once runs every few years at least, so one
-            // occurrence after any instant is enough to know it ever runs.
-            Ok(cron)
-                if crate::schedule::next(
-                    &cron,
-                    &jiff::tz::TimeZone::UTC,
-                    Timestamp::UNIX_EPOCH,
-                )
-                .is_none() =>
-            {
-                problems.push(Problem::in_spec(
-                    Reason::ScheduleNeverRuns,
-                    format!(
-                        "schedule.{field} {expression:?} names no date that exists (such as 31 February): \
-                         it would never run"
-                    ),
-                ));
-            }
-            Ok(_) => {}
-        }
-    }
-    problems
+    ]
+    .into_iter()
+    .filter_map(|(field, expression)| Some((field, expression?)))
+    .collect();
+    crate::schedule::faults("schedule.", &schedule.time_zone, &crons)
+        .into_iter()
+        .map(|(reason, message)| Problem::in_spec(reason, message))
+        .collect()
 }
 
 /// The status a strategy should have, given the problems found and what its status already records.

@@ -64,32 +64,13 @@ pub struct Plan {
     pub next_run: Option<Timestamp>,
 }
 
-/// What keeps the drill's schedule from ever running, which the CRD's shape rules cannot see: a time zone
-/// the time zone database does not know, a cron expression that does not parse or names no date that
-/// exists. [`verified`] is then false for this reason, not "no drill yet", and no drill is planned; the
-/// strategy's backups go on.
+/// What keeps the drill's schedule from ever running ([`crate::schedule::faults`]). [`verified`] is then
+/// false for this reason, not "no drill yet", and no drill is planned; the strategy's backups go on.
 pub fn schedule_problem(drill: &RestoreDrill) -> Option<(Reason, String)> {
-    let zone = &drill.time_zone;
-    if let Err(e) = time_zone(zone) {
-        let message = format!("restoreDrill.timeZone {zone} is not a known IANA time zone: {e}");
-        return Some((Reason::InvalidTimeZone, message));
-    }
-    let expression = &drill.schedule;
-    match parse_cron(expression) {
-        Err(e) => Some((
-            Reason::InvalidSchedule,
-            format!("restoreDrill.schedule {expression:?} is not a valid cron expression: {e}"),
-        )),
-        Ok(cron) if next(&cron, &jiff::tz::TimeZone::UTC, Timestamp::UNIX_EPOCH).is_none() => {
-            Some((
-                Reason::ScheduleNeverRuns,
-                format!(
-                    "restoreDrill.schedule {expression:?} names no date that exists: it would never run"
-                ),
-            ))
-        }
-        Ok(_) => None,
-    }
+    let crons = [("schedule", drill.schedule.as_str())];
+    crate::schedule::faults("restoreDrill.", &drill.time_zone, &crons)
+        .into_iter()
+        .next()
 }
 
 /// Plans the strategy's drills of `tenants` at `now`. While a restore of the user's own runs into the

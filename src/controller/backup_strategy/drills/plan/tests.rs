@@ -192,9 +192,9 @@ fn a_drill_schedule_that_can_never_run_says_why_and_plans_nothing() {
     };
     let cases = [
         (
-            with("Beijing", "0 3 * * *"),
+            with("Asia/Beijing", "0 3 * * *"),
             Reason::InvalidTimeZone,
-            "restoreDrill.timeZone Beijing",
+            "restoreDrill.timeZone Asia/Beijing",
         ),
         (
             with("PRC", "0 3 31 2 *"),
