@@ -356,7 +356,9 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
     assert!(paused.status.success(), "{}", stderr(&paused));
     assert_eq!(
         stdout(&paused).lines().next(),
-        Some("backupstrategy/src scheduling paused: no automatic backup starts until resumed")
+        Some(
+            "backupstrategy/src asked to pause (spec.suspend: true): no scheduled backup starts until resumed"
+        )
     );
     // The phase of the strategy's current generation, once its status is written for it.
     let phase = async |paused: bool| {
@@ -375,7 +377,10 @@ async fn restore_retry_log_stop_start_and_cleanup_work_against_the_operator() {
         .and_then(|s| s.status?.phase);
     assert!(phase(true).await.0.spec.suspend);
     let twice = run(&world, &["pause", "src"]).await;
-    assert!(stdout(&twice).contains("already paused"), "{twice:?}");
+    assert!(
+        stdout(&twice).contains("already asked to pause"),
+        "{twice:?}"
+    );
     let resumed: BackupStrategy = only(&run(&world, &["resume", "src", "-o", "json"]).await);
     assert!(!resumed.spec.suspend);
     assert_eq!(

@@ -721,4 +721,51 @@ mod tests {
         read.metadata.uid = Some("u".into());
         assert!(spec_differences(&read, &full).expect("compared").is_empty());
     }
+
+    /// Another writer's change between the read and the patch is never overwritten: here `log stop` of
+    /// tenant1 computed its list of stopped tenants while someone stopped Tenant2. The stale patch (it
+    /// would have written [tenant1] over [Tenant2]) is refused (409) and made again from the newer
+    /// strategy, so both stand.
+    #[tokio::test]
+    async fn a_change_made_meanwhile_by_another_writer_is_kept() {
+        use crate::log::{LogAction, stopped_patch};
+        let api = crate::fixtures::FakeApi::default();
+        let path = "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/demo";
+        let mut stored = serde_json::to_value(crate::fixtures::strategy(json!({}))).expect("JSON");
+        stored["metadata"]["resourceVersion"] = json!("1");
+        api.put(path, stored);
+        let strategies: Api<BackupStrategy> = Api::namespaced(api.client(), "ns");
+        let looks = std::sync::atomic::AtomicUsize::new(0);
+        let stop = |strategy: &BackupStrategy| {
+            if looks.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+                let mut theirs = serde_json::to_value(strategy).expect("JSON");
+                theirs["spec"]["logBackup"]["stoppedTenants"] = json!(["Tenant2"]);
+                theirs["metadata"]["resourceVersion"] = json!("2");
+                api.put(path, theirs);
+            }
+            stopped_patch(strategy, LogAction::Stop, "tenant1")
+        };
+        let (changed, wrote) = change_strategy(&strategies, "demo", stop)
+            .await
+            .expect("changed");
+        assert!(wrote);
+        assert_eq!(
+            changed.spec.log_backup.stopped_tenants,
+            ["Tenant2", "tenant1"],
+            "theirs and ours"
+        );
+        let patches = api.writes();
+        assert_eq!(
+            patches.len(),
+            2,
+            "the stale patch, then the one from the newer read: {patches:?}"
+        );
+        // Asked again, nothing is written.
+        let again = |s: &BackupStrategy| stopped_patch(s, LogAction::Stop, "tenant1");
+        let (_, wrote) = change_strategy(&strategies, "demo", again)
+            .await
+            .expect("read");
+        assert!(!wrote);
+        assert_eq!(api.writes().len(), 2);
+    }
 }

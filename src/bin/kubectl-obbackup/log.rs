@@ -80,6 +80,24 @@ pub fn stopped_after(
     })
 }
 
+/// The merge patch of the strategy's `logBackup.stoppedTenants` after `action` on `tenant`
+/// ([`stopped_after`]).
+pub fn stopped_patch(
+    strategy: &BackupStrategy,
+    action: LogAction,
+    tenant: &str,
+) -> Result<Option<serde_json::Value>, String> {
+    let list = stopped_after(strategy, action, tenant)?;
+    Ok(list.map(|list| {
+        let list = if list.is_empty() {
+            json!(null)
+        } else {
+            json!(list)
+        };
+        json!({"spec": {"logBackup": {"stoppedTenants": list}}})
+    }))
+}
+
 /// Runs `log start|stop`.
 pub async fn run(
     client: &kube::Client,
@@ -95,15 +113,7 @@ pub async fn run(
         LogAction::Stop => "stop",
     };
     let (strategy, changed) = actions::change_strategy(&api, &args.strategy, |strategy| {
-        let list = stopped_after(strategy, args.action, &args.tenant)?;
-        Ok(list.map(|list| {
-            let list = if list.is_empty() {
-                json!(null)
-            } else {
-                json!(list)
-            };
-            json!({"spec": {"logBackup": {"stoppedTenants": list}}})
-        }))
+        stopped_patch(strategy, args.action, &args.tenant)
     })
     .await?;
     let said = if changed {

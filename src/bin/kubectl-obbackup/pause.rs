@@ -24,10 +24,13 @@ pub async fn run(
     let (strategy, changed) =
         actions::change_strategy(&api, name, |s| Ok(suspend_patch(s, pause))).await?;
     let said = match (changed, pause) {
-        (true, true) => "scheduling paused: no automatic backup starts until resumed",
-        (true, false) => "scheduling resumed",
-        (false, true) => "already paused",
-        (false, false) => "already resumed",
+        // What was done is the spec's change; the operator acts on it at its next look (phase Paused).
+        (true, true) => {
+            "asked to pause (spec.suspend: true): no scheduled backup starts until resumed"
+        }
+        (true, false) => "asked to resume (spec.suspend: false)",
+        (false, true) => "already asked to pause",
+        (false, false) => "not paused",
     };
     Reply::new(format!("backupstrategy/{name} {said}\n")).with(&strategy)
 }
