@@ -258,18 +258,6 @@ async fn a_restarted_operator_shows_a_job_that_ended_while_it_was_down_after_its
 /// starts, Pending without end.
 #[tokio::test]
 async fn a_task_whose_method_is_not_its_strategys_is_stalled_saying_so_and_sends_nothing() {
-    let strategy = |method: &str| {
-        let logical = (method == "Logical").then(|| json!({"credentialsSecret": "dumper"}));
-        json!({
-            "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
-            "metadata": {"name": "nightly", "namespace": "ns", "uid": "uid-s", "generation": 1,
-                         "resourceVersion": "1"},
-            "spec": {"cluster": {"name": "obcluster", "connectionSecret": "db"}, "tenants": ["tenant1"],
-                     "method": method, "logical": logical,
-                     "dataDestination": {"uri": "file:///data"}, "logDestination": {"uri": "file:///archive"},
-                     "schedule": {"timeZone": "UTC", "full": "0 * * * *"}},
-        })
-    };
     for (strategy_method, task_method, says) in [
         ("Logical", "Physical", "give the BackupTask method: Logical"),
         (
@@ -279,10 +267,7 @@ async fn a_task_whose_method_is_not_its_strategys_is_stalled_saying_so_and_sends
         ),
     ] {
         let rig = Rig::new("BackupTask", ready_cluster());
-        rig.api.put(
-            "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/nightly",
-            strategy(strategy_method),
-        );
+        super::strategy_of_method(&rig, strategy_method);
         let mut task = backup_task();
         task["spec"] = json!({"strategyRef": {"name": "nightly"}, "tenant": "tenant1", "mode": "Full",
                               "method": task_method,
@@ -292,15 +277,9 @@ async fn a_task_whose_method_is_not_its_strategys_is_stalled_saying_so_and_sends
         rig.reconcile::<BackupTask>(TASK).await;
         let stored: BackupTask = rig.api.object(TASK);
         let status = stored.status.expect("a status");
-        let stalled = status
-            .conditions
-            .iter()
-            .find(|c| c.type_ == crate::controller::conditions::STALLED && c.status == "True")
-            .unwrap_or_else(|| {
-                panic!(
-                    "{task_method} task of a {strategy_method} strategy: not Stalled: {status:?}"
-                )
-            });
+        let stalled = super::stalled(&status.conditions).unwrap_or_else(|| {
+            panic!("{task_method} task of a {strategy_method} strategy: not Stalled: {status:?}")
+        });
         assert_eq!(stalled.reason, "MethodNotInStrategy", "{stalled:?}");
         assert!(stalled.message.contains(says), "{}", stalled.message);
         assert_eq!(

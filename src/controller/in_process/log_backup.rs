@@ -193,3 +193,32 @@ async fn the_checkpoint_is_rewritten_at_the_grain_the_write_budget_affords() {
         "a 400 s grain: nothing to write yet, the old checkpoint kept"
     );
 }
+
+/// Log archiving of a logical strategy's tenant (one made by hand naming it) is Stalled, saying the
+/// strategy is logical, and sends nothing: such a strategy archives no log.
+#[tokio::test]
+async fn a_log_backup_of_a_logical_strategy_is_stalled_and_sends_nothing() {
+    let rig = Rig::new("LogBackup", not_archiving());
+    super::strategy_of_method(&rig, "Logical");
+    let mut log = log_backup();
+    log["spec"] = json!({"strategyRef": {"name": "nightly"}, "tenant": "tenant1"});
+    rig.api.put(ARCHIVE, log);
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    rig.reconcile::<LogBackup>(ARCHIVE).await;
+    let stored: LogBackup = rig.api.object(ARCHIVE);
+    let status = stored.status.expect("a status");
+    let stalled = super::stalled(&status.conditions).expect("Stalled");
+    assert_eq!(stalled.reason, "MethodNotInStrategy", "{stalled:?}");
+    assert!(
+        stalled
+            .message
+            .contains("BackupStrategy nightly is Logical"),
+        "{}",
+        stalled.message
+    );
+    assert_eq!(
+        rig.journal.statements(),
+        Vec::<String>::new(),
+        "nothing sent"
+    );
+}

@@ -231,6 +231,33 @@ pub fn ready_cluster() -> Snapshot {
         .build()
 }
 
+/// Strategy `nightly` of tenant1 with `method` (`Physical` or `Logical`, dumping as Secret `dumper`), stored.
+pub fn strategy_of_method(rig: &Rig, method: &str) {
+    let logical = (method == "Logical").then(|| serde_json::json!({"credentialsSecret": "dumper"}));
+    let strategy = serde_json::json!({
+        "apiVersion": "obbackup.dev/v1alpha1", "kind": "BackupStrategy",
+        "metadata": {"name": "nightly", "namespace": "ns", "uid": "uid-s", "generation": 1,
+                     "resourceVersion": "1"},
+        "spec": {"cluster": {"name": "obcluster", "connectionSecret": "db"}, "tenants": ["tenant1"],
+                 "method": method, "logical": logical,
+                 "dataDestination": {"uri": "file:///data"}, "logDestination": {"uri": "file:///archive"},
+                 "schedule": {"timeZone": "UTC", "full": "0 * * * *"}},
+    });
+    rig.api.put(
+        "/apis/obbackup.dev/v1alpha1/namespaces/ns/backupstrategies/nightly",
+        strategy,
+    );
+}
+
+/// The `Stalled` condition of `conditions` that is True, if any.
+pub fn stalled(
+    conditions: &[k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition],
+) -> Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    conditions
+        .iter()
+        .find(|c| c.type_ == crate::controller::conditions::STALLED && c.status == "True")
+}
+
 /// Where in the journal the first entry `matches` accepts is.
 pub fn position(entries: &[Entry], matches: impl Fn(&Entry) -> bool) -> Option<usize> {
     entries.iter().position(matches)
