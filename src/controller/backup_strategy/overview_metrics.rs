@@ -21,6 +21,7 @@ pub(super) fn record_metrics(
     let cluster = &strategy.spec.cluster.name;
     let name = strategy.name_any();
     let logical = strategy.spec.method == crate::api::backup_strategy::BackupMethod::Logical;
+    // Sets a tenant's window and bytes in `series`, and says the labels they were set under.
     let record = |series: &crate::metrics::CopySeries,
                   tenant: &str,
                   windows: &[crate::api::common::TimeWindow],
@@ -30,13 +31,13 @@ pub(super) fn record_metrics(
             .map(|w| (w.from.0.as_second(), w.to.0.as_second()));
         let labels = strategy_tenant(namespace, cluster, tenant, &name);
         series.record(&labels, newest, bytes[0], bytes[1]);
+        labels
     };
     for t in &status.tenants {
         let bytes = [t.data_backup_bytes, t.log_backup_bytes];
-        record(&metrics.first_copy, &t.name, &t.recoverable_windows, bytes);
+        let labels = record(&metrics.first_copy, &t.name, &t.recoverable_windows, bytes);
         // A logical strategy's newest kept dump: when its data is as of (its last full backup), so that
         // the no-recent-backup alert covers dumps as it covers backup sets. Gone while none is kept.
-        let labels = strategy_tenant(namespace, cluster, &t.name, &name);
         match (logical, &t.last_full_backup_time) {
             (true, Some(at)) => {
                 metrics
